@@ -1,0 +1,448 @@
+"""The rule language: pydantic models of the files in ``rules/``.
+
+A rule file is YAML holding ``rules:``, a list of rules. Each rule is one of three kinds:
+
+``conclusion``
+    decides a verdict for one or more therapies (``conclude``);
+``derivation``
+    produces a named derived fact that other rules use (``derive``), e.g. ``ras_mutant``;
+``note``
+    adds context that is not a verdict (``note``), e.g. STK11 co-mutation and PD-1 inhibitors.
+
+Conditions (``when`` and each ``requires[].test``) are three-valued: true, false or unknown. A
+criterion about data the case lacks (a gene not tested, a history not given) is *unknown*, never
+false. Condition forms, each a mapping with exactly one key::
+
+    all: [C, ...]            every one holds (Kleene and)
+    any: [C, ...]            at least one holds (Kleene or)
+    not: C                   negation (unknown stays unknown)
+    unmet: C                 C is not known to hold (false or unknown) -> true/false, never unknown
+    cancer: [CODE, ...]      the case's cancer type lies in the OncoTree subtree of a listed code
+    alteration: {...}        an alteration matching the pattern is present (see AlterationPattern)
+    fact: NAME               a derived fact (from a derivation rule) holds
+    stage: [STAGE, ...]      the case's stage is one of these (unknown when stage is absent)
+    prior_lines: {min, max}  number of prior systemic therapy lines (unknown when history absent)
+    received: {classes, drugs}  across the whole history every listed class/drug was given
+    prior_line: {...}        some single prior line matches all the filters (LinePattern)
+    germline_tested: BOOL    germline testing was (true) / was not (false) done
+
+Every model forbids unknown keys, so a misspelt key fails at load with its path.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from typing import Annotated, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from engine.schema import StrictModel
+
+Verdict = Literal["eligible", "conditional", "consider", "not_eligible", "excluded"]
+Evidence = Literal[
+    "approved",
+    "phase3",
+    "clinical",
+    "preclinical",
+    "resistance_standard",
+    "resistance_clinical",
+    "resistance_preclinical",
+]
+OncoKBLevel = Literal["1", "2", "3A", "3B", "4", "R1", "R2"]
+Stage = Literal["early", "locally_advanced", "metastatic"]
+Setting = Literal["adjuvant", "neoadjuvant", "metastatic", "maintenance"]
+Outcome = Literal["progression", "response", "stable", "intolerance"]
+Status = Literal[
+    "regular",  # regular (full) regulatory approval
+    "accelerated",  # accelerated / conditional regulatory approval
+    "withdrawn",  # approval withdrawn (effective_to says when)
+    "guideline",  # professional guideline statement
+    "investigational",  # trial / expanded access evidence, not approved
+    "literature",  # published evidence (clinical or preclinical) from the source documents
+    "retired",  # the rule no longer applies; its id is kept, never reused
+]
+AlterationKind = Literal["mutation", "amplification", "fusion", "loss"]
+Origin = Literal["somatic", "germline"]
+
+DEFAULT_ONCOKB: dict[str, str] = {
+    "approved": "1",
+    "phase3": "3A",
+    "clinical": "3B",
+    "preclinical": "4",
+    "resistance_standard": "R1",
+    "resistance_clinical": "R2",
+    "resistance_preclinical": "R2",
+}
+
+
+class _Strict(StrictModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+class AlterationPattern(_Strict):
+    """Matches one alteration of the case.
+
+    ``gene`` is required. ``variant``/``variants`` name protein changes in any notation the
+    vocabulary reads (``G12C``, ``p.Gly12Cys``, ``c.34G>T``); ``codons`` matches any change at those
+    protein positions; ``kind`` the alteration kind (default: any). ``origin`` and ``acquired``
+    narrow further; ``exclude_variants`` removes named changes from a codon match.
+
+    Three-valued: true if a matching alteration is listed; false if the gene was tested (listed in
+    ``tested_genes`` or carrying any listed alteration) and none matches; otherwise unknown.
+    With ``origin: germline`` the test that counts is ``germline_tested``.
+    """
+
+    gene: str
+    variant: str | None = None
+    variants: tuple[str, ...] | None = None
+    codons: tuple[int, ...] | None = None
+    exclude_variants: tuple[str, ...] | None = None
+    kind: AlterationKind | None = None
+    origin: Origin | None = None
+    acquired: bool | None = None
+    partner: str | None = None
+
+    @model_validator(mode="after")
+    def _one_variant_form(self) -> "AlterationPattern":
+        if self.variant is not None and self.variants is not None:
+            raise ValueError("give either 'variant' or 'variants', not both")
+        return self
+
+
+class PriorLinesPattern(_Strict):
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+    setting: tuple[Setting, ...] | None = None  # count only lines given in these settings
+
+
+class ReceivedPattern(_Strict):
+    """Across the whole prior-therapy history, every listed drug class and drug was given."""
+
+    classes: tuple[str, ...] = ()
+    drugs: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> "ReceivedPattern":
+        if not self.classes and not self.drugs:
+            raise ValueError("'received' needs at least one of 'classes' or 'drugs'")
+        return self
+
+
+class LinePattern(_Strict):
+    """Some single prior line matches every filter given."""
+
+    classes: tuple[str, ...] = ()  # the line contains a drug of each class
+    drugs: tuple[str, ...] = ()  # the line contains each drug
+    setting: tuple[Setting, ...] | None = None
+    outcome: tuple[Outcome, ...] | None = None  # the line ended with one of these outcomes
+    min_weeks: int | None = Field(default=None, ge=0)
+
+
+class All(_Strict):
+    all: tuple["Condition", ...] = Field(min_length=1)
+
+
+class Any_(_Strict):
+    any: tuple["Condition", ...] = Field(min_length=1)
+
+
+class Not(_Strict):
+    not_: "Condition" = Field(alias="not")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Unmet(_Strict):
+    unmet: "Condition"
+
+
+class CancerCond(_Strict):
+    cancer: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("cancer", mode="before")
+    @classmethod
+    def _listify(cls, v):
+        return (v,) if isinstance(v, str) else v
+
+
+class AlterationCond(_Strict):
+    alteration: AlterationPattern
+
+
+class FactCond(_Strict):
+    fact: str
+
+
+class StageCond(_Strict):
+    stage: tuple[Stage, ...] = Field(min_length=1)
+
+    @field_validator("stage", mode="before")
+    @classmethod
+    def _listify(cls, v):
+        return (v,) if isinstance(v, str) else v
+
+
+class PriorLinesCond(_Strict):
+    prior_lines: PriorLinesPattern
+
+
+class ReceivedCond(_Strict):
+    received: ReceivedPattern
+
+
+class PriorLineCond(_Strict):
+    prior_line: LinePattern
+
+
+class GermlineTestedCond(_Strict):
+    germline_tested: bool
+
+
+def _condition_tag(value) -> str | None:
+    if isinstance(value, dict):
+        keys = list(value)
+        return keys[0] if len(keys) == 1 else None
+    if isinstance(value, BaseModel):
+        return _TAG_OF_MODEL.get(type(value))
+    return None
+
+
+def _check_condition_shape(value):
+    """Give a precise message for a condition that is not a one-key mapping of a known form."""
+    if isinstance(value, BaseModel):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError(
+            "condition_type", "a condition is a mapping with one key, one of: {keys}", {"keys": ", ".join(CONDITION_KEYS)}
+        )
+    if len(value) != 1:
+        raise PydanticCustomError(
+            "condition_keys",
+            "a condition has exactly one key, got {n}: {got}; to combine conditions use 'all' or 'any'",
+            {"n": len(value), "got": ", ".join(map(str, value))},
+        )
+    (key,) = value
+    if key not in CONDITION_KEYS:
+        close = difflib.get_close_matches(str(key), CONDITION_KEYS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise PydanticCustomError(
+            "condition_unknown",
+            "unknown condition '{key}'{hint}; known: {keys}",
+            {"key": str(key), "hint": hint, "keys": ", ".join(CONDITION_KEYS)},
+        )
+    return value
+
+
+Condition = Annotated[
+    Union[
+        Annotated[All, Tag("all")],
+        Annotated[Any_, Tag("any")],
+        Annotated[Not, Tag("not")],
+        Annotated[Unmet, Tag("unmet")],
+        Annotated[CancerCond, Tag("cancer")],
+        Annotated[AlterationCond, Tag("alteration")],
+        Annotated[FactCond, Tag("fact")],
+        Annotated[StageCond, Tag("stage")],
+        Annotated[PriorLinesCond, Tag("prior_lines")],
+        Annotated[ReceivedCond, Tag("received")],
+        Annotated[PriorLineCond, Tag("prior_line")],
+        Annotated[GermlineTestedCond, Tag("germline_tested")],
+    ],
+    Discriminator(_condition_tag),
+    BeforeValidator(_check_condition_shape),
+]
+
+_TAG_OF_MODEL: dict[type, str] = {
+    All: "all", Any_: "any", Not: "not", Unmet: "unmet", CancerCond: "cancer",
+    AlterationCond: "alteration", FactCond: "fact", StageCond: "stage",
+    PriorLinesCond: "prior_lines", ReceivedCond: "received", PriorLineCond: "prior_line",
+    GermlineTestedCond: "germline_tested",
+}
+
+CONDITION_KEYS = (
+    "all",
+    "any",
+    "not",
+    "unmet",
+    "cancer",
+    "alteration",
+    "fact",
+    "stage",
+    "prior_lines",
+    "received",
+    "prior_line",
+    "germline_tested",
+)
+
+for _m in (All, Any_, Not, Unmet):
+    _m.model_rebuild()
+
+
+# --------------------------------------------------------------------------- rule parts
+
+
+class Citation(_Strict):
+    """``source`` is a seed file name or a source id from ``rules/sources.yaml``."""
+
+    source: str
+    section: str | None = None
+    quote: str = Field(min_length=3)
+
+
+class Requirement(_Strict):
+    """A label criterion: ``criterion`` says it in words (used when it fails or is unknown)."""
+
+    criterion: str = Field(min_length=3)
+    test: Condition
+    missing: str | None = None  # what to find out when the test is unknown (default: derived)
+
+
+class TherapySelector(_Strict):
+    """Every therapy of the catalogue containing a drug of ``with_class``,
+    optionally only those with no drug of ``without_class``."""
+
+    with_class: str
+    without_class: str | None = None
+
+
+class Conclusion(_Strict):
+    therapy: str | None = None
+    therapies: tuple[str, ...] | TherapySelector | None = None
+    verdict: Verdict
+    unmet: Literal["not_eligible", "excluded"] | None = "not_eligible"
+    oncokb_level: OncoKBLevel | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "Conclusion":
+        if (self.therapy is None) == (self.therapies is None):
+            raise ValueError("give exactly one of 'therapy' or 'therapies'")
+        if self.verdict == "conditional":
+            raise ValueError("'conditional' is not a rule's verdict: it arises when a criterion is unknown")
+        return self
+
+
+class Override(_Strict):
+    rule: str
+    because: str = Field(min_length=10)
+
+
+class Explain(_Strict):
+    """Sentences for a learner. ``met`` when the rule's verdict holds; ``unmet`` when a
+    requirement fails (the failed criteria are appended); ``unknown`` when one cannot be decided."""
+
+    met: str = Field(min_length=10)
+    unmet: str | None = None
+    unknown: str | None = None
+
+
+class ExampleExpect(_Strict):
+    verdict: Verdict | None = None  # for conclusion rules: the verdict of the rule's therapy
+    therapy: str | None = None  # which therapy (default: the rule's only therapy)
+    decided_by_this_rule: bool = True
+    fact: bool | None = None  # for derivation rules: the fact's value (None = unknown)
+    fact_unknown: bool = False
+    note: bool | None = None  # for note rules: whether the note appears
+    missing: tuple[str, ...] | None = None  # the option's missing list must contain these
+
+
+class Example(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    case: dict
+    expect: ExampleExpect
+
+
+class Rule(_Strict):
+    id: str = Field(pattern=r"^[A-Z]{2,5}-[0-9]{3}$")
+    title: str = Field(min_length=5)
+    kind: Literal["conclusion", "derivation", "note"]
+    rationale: str = Field(min_length=20)
+    status: Status
+    jurisdiction: str | None = None  # e.g. "FDA", "EMA"; None: not regulatory
+    effective_from: dt.date
+    effective_to: dt.date | None = None
+    evidence: Evidence | None = None
+    when: Condition
+    requires: tuple[Requirement, ...] = ()
+    conclude: Conclusion | None = None
+    derive: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+    note: str | None = None
+    overrides: tuple[Override, ...] = ()
+    explain: Explain | None = None
+    citations: tuple[Citation, ...] = Field(min_length=1)
+    examples: tuple[Example, ...] = Field(min_length=1)
+    replaced_by: str | None = None
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "Rule":
+        k = self.kind
+        if k == "conclusion":
+            if self.conclude is None or self.evidence is None or self.explain is None:
+                raise ValueError("a conclusion rule needs 'conclude', 'evidence' and 'explain'")
+        else:
+            if self.conclude is not None or self.overrides:
+                raise ValueError(f"a {k} rule takes no 'conclude' or 'overrides'")
+        if k == "derivation" and not self.derive:
+            raise ValueError("a derivation rule needs 'derive' (the fact's name)")
+        if k != "derivation" and self.derive:
+            raise ValueError(f"a {k} rule takes no 'derive'")
+        if k == "note" and not self.note:
+            raise ValueError("a note rule needs 'note' (the text shown)")
+        if k != "conclusion" and self.requires:
+            raise ValueError(f"a {k} rule takes no 'requires': put its conditions in 'when'")
+        if self.effective_to is not None and self.effective_to <= self.effective_from:
+            raise ValueError("'effective_to' must come after 'effective_from'")
+        if self.status in ("regular", "accelerated", "withdrawn") and not self.jurisdiction:
+            raise ValueError("a regulatory status needs a 'jurisdiction' (e.g. FDA)")
+        return self
+
+
+class RuleFile(_Strict):
+    rules: tuple[Rule, ...] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- catalogues
+
+
+class Therapy(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9+_-]*$")
+    name: str
+    drugs: tuple[str, ...] = Field(min_length=1)
+
+
+class TherapyFile(_Strict):
+    therapies: tuple[Therapy, ...] = Field(min_length=1)
+
+
+class Source(_Strict):
+    """A citable source: a seed document (``file`` names it) or a label / guideline by name and date."""
+
+    id: str
+    title: str
+    kind: Literal["document", "label", "guideline", "trial", "publication", "knowledge_base"]
+    file: str | None = None  # for documents shipped in the seeds folder
+    date: dt.date | None = None
+    reference: str | None = None  # e.g. label section, DOI, NCT number
+
+
+class SourceFile(_Strict):
+    sources: tuple[Source, ...] = Field(min_length=1)
+
+
+class Meta(_Strict):
+    knowledge_version: dt.date
+    title: str
+    disclaimer: str
+    default_jurisdiction: str = "FDA"
+    seeds_dir: str = "../shared/seeds"

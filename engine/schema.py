@@ -1,0 +1,76 @@
+"""Shared pydantic plumbing: strict models and error messages people can act on."""
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+from engine.errors import Problem
+
+
+class StrictModel(BaseModel):
+    """A model whose unknown keys are errors that suggest the key probably meant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unknown_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            known = set()
+            for name, f in cls.model_fields.items():
+                known.add(f.alias or name)
+            unknown = [k for k in data if k not in known]
+            if unknown:
+                key = str(unknown[0])
+                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise PydanticCustomError(
+                    "unknown_field",
+                    "unknown field '{key}'{hint}; allowed: {allowed}",
+                    {"key": key, "hint": hint, "allowed": ", ".join(sorted(known))},
+                )
+        return data
+
+
+_NOISE = {"too_short"}
+
+
+def problems_from_validation(err: ValidationError, prefix: tuple = ()) -> list[Problem]:
+    """Turn a pydantic ValidationError into Problems with clean field paths.
+
+    Union tags that pydantic puts into the location are dropped, and errors that only echo a
+    deeper one (a list found too short because its bad item was removed) are left out.
+    """
+    raw = err.errors(include_url=False)
+    locs = [tuple(e["loc"]) for e in raw]
+    out: list[Problem] = []
+    seen: set[tuple] = set()
+    for e, loc in zip(raw, locs):
+        if e["type"] in _NOISE and any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs):
+            continue
+        path: list = []
+        for part in loc:
+            if isinstance(part, str) and path and path[-1] == part:
+                continue  # "when.all.all" -> "when.all" (tagged union echo)
+            if isinstance(part, str) and part.startswith("function-"):
+                continue
+            path.append(part)
+        msg = e["msg"]
+        if e["type"] == "missing":
+            msg = "required field is missing"
+        elif e["type"] == "extra_forbidden":
+            msg = "unknown field"
+        key = (tuple(path), msg)
+        if key in seen:
+            continue
+        seen.add(key)
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        if e["type"] not in ("missing",) and "input" in e and not isinstance(e["input"], (dict, list)):
+            if repr(e["input"]) not in msg and e["type"] not in ("unknown_field", "condition_unknown"):
+                msg += f" (got {e['input']!r})"
+        out.append(Problem(msg, tuple(prefix) + tuple(path)))
+    return out
