@@ -1,0 +1,248 @@
+"""The case (input) format of CONTRACT.md, and its normalised form.
+
+:class:`CaseIn` is the pydantic model of a case file: unknown fields are errors. :func:`normalise`
+turns it into a :class:`NormalCase` through the vocabulary: synonyms resolved, variants parsed,
+regimens expanded to drugs, drugs to their classes. Every problem found is collected and raised
+together as one :class:`~engine.errors.CaseError` naming the field paths.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+
+from engine.errors import CaseError, Problem, TermError
+from engine.rules_model import Outcome, Setting, Stage
+from engine.schema import StrictModel, problems_from_validation
+from engine.vocabulary import CancerType, Vocabulary
+
+
+class AlterationIn(StrictModel):
+    gene: str = Field(min_length=1)
+    variant: str = Field(min_length=1)
+    origin: Literal["somatic", "germline"] = "somatic"
+    acquired: bool = False
+    partner: str | None = None
+
+
+class PriorTherapyIn(StrictModel):
+    drugs: list[str] | None = None
+    regimen: str | None = None
+    setting: Setting | None = None
+    outcome: Outcome | None = None
+    weeks: float | None = Field(default=None, ge=0, le=1000)
+
+    @model_validator(mode="after")
+    def _has_drugs(self) -> "PriorTherapyIn":
+        if not self.drugs and not self.regimen:
+            raise ValueError("a prior therapy needs 'drugs' (a non-empty list) or a 'regimen'")
+        return self
+
+
+class CaseIn(StrictModel):
+    """One case, exactly as CONTRACT.md writes it (plus the optional ``jurisdiction``)."""
+
+    id: str | None = None
+    cancer_type: str = Field(min_length=1)
+    stage: Stage | None = None
+    alterations: list[AlterationIn] = Field(default_factory=list)
+    tested_genes: list[str] | None = None
+    germline_tested: bool | None = None
+    prior_therapies: list[PriorTherapyIn] | None = None
+    as_of: dt.date | None = None
+    jurisdiction: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alt:
+    gene: str
+    kind: str
+    label: str
+    codon: int | None
+    origin: str
+    acquired: bool
+    partner: str | None
+
+    def describe(self) -> str:
+        text = f"{self.gene} {self.label}" if self.kind != "fusion" else f"{self.gene} fusion"
+        if self.kind == "fusion" and self.partner:
+            text = f"{self.partner}-{self.gene} fusion" if self.partner else text
+        extras = []
+        if self.origin == "germline":
+            extras.append("germline")
+        if self.acquired:
+            extras.append("acquired")
+        return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    drugs: frozenset[str]
+    classes: frozenset[str]
+    setting: str | None
+    outcome: str | None
+    weeks: float | None
+    label: str
+
+    def describe(self) -> str:
+        bits = [self.label]
+        if self.setting:
+            bits.append(self.setting)
+        if self.weeks is not None:
+            bits.append(f"{self.weeks:g} weeks")
+        if self.outcome:
+            bits.append(self.outcome)
+        return bits[0] + (f" ({', '.join(bits[1:])})" if len(bits) > 1 else "")
+
+
+@dataclass(frozen=True, slots=True)
+class NormalCase:
+    id: str
+    cancer: CancerType
+    lineage: frozenset[str]
+    stage: str | None
+    alterations: tuple[Alt, ...]
+    tested: frozenset[str]  # genes known to be tested (listed, or carrying a listed alteration)
+    tested_listed: bool  # tested_genes was given
+    germline_tested: bool | None
+    lines: tuple[Line, ...] | None  # None: history unknown
+    as_of: dt.date
+    jurisdiction: str
+
+
+def _validation_problems(exc: ValidationError) -> list[Problem]:
+    return problems_from_validation(exc)
+
+
+def parse_case(data: Any) -> CaseIn:
+    """Validate a decoded JSON value as a case; raise CaseError with field paths."""
+    if not isinstance(data, dict):
+        raise CaseError([Problem(f"a case is a JSON object, got {type(data).__name__}")])
+    try:
+        return CaseIn.model_validate(data)
+    except ValidationError as exc:
+        raise CaseError(_validation_problems(exc)) from None
+
+
+def normalise(
+    case: CaseIn,
+    vocab: Vocabulary,
+    *,
+    default_id: str = "case",
+    today: dt.date | None = None,
+    default_jurisdiction: str = "FDA",
+) -> NormalCase:
+    """Resolve every term of ``case`` through the vocabulary; collect all problems."""
+    problems: list[Problem] = []
+
+    def term(fn, path, *args):
+        try:
+            return fn(*args)
+        except TermError as exc:
+            for p in exc.problems:
+                problems.append(Problem(p.message, tuple(path) + tuple(p.path), p.suggestion))
+            return None
+
+    cancer = term(vocab.cancer, ("cancer_type",), case.cancer_type)
+
+    alts: list[Alt] = []
+    seen_alts: set[tuple] = set()
+    for i, a in enumerate(case.alterations):
+        gene = term(vocab.gene, ("alterations", i, "gene"), a.gene)
+        if gene is None:
+            continue
+        var = term(vocab.variant, ("alterations", i, "variant"), gene, a.variant)
+        if var is None:
+            continue
+        partner = None
+        if a.partner is not None:
+            if var.kind != "fusion":
+                problems.append(Problem("'partner' is only for a fusion", ("alterations", i, "partner")))
+                continue
+            partner = term(vocab.gene, ("alterations", i, "partner"), a.partner)
+        alt = Alt(gene, var.kind, var.label, var.codon, a.origin, a.acquired, partner)
+        key = (alt.gene, alt.label, alt.origin, alt.acquired, alt.partner)
+        if key not in seen_alts:
+            seen_alts.add(key)
+            alts.append(alt)
+
+    tested: set[str] = set()
+    if case.tested_genes is not None:
+        for i, g in enumerate(case.tested_genes):
+            gene = term(vocab.gene, ("tested_genes", i), g)
+            if gene is not None:
+                tested.add(gene)
+    tested.update(a.gene for a in alts if a.origin == "somatic")
+
+    germline_tested = case.germline_tested
+    germ = [i for i, a in enumerate(case.alterations) if a.origin == "germline"]
+    if germ:
+        if germline_tested is False:
+            problems.append(
+                Problem(
+                    f"germline_tested is false, but alterations[{germ[0]}] has origin 'germline'",
+                    ("germline_tested",),
+                    "true",
+                )
+            )
+        germline_tested = True
+
+    lines: list[Line] | None = None
+    if case.prior_therapies is not None:
+        lines = []
+        for i, pt in enumerate(case.prior_therapies):
+            drugs: list[str] = []
+            label_parts: list[str] = []
+            if pt.regimen is not None:
+                expanded = term(vocab.therapy_word, ("prior_therapies", i, "regimen"), pt.regimen)
+                if expanded:
+                    drugs.extend(expanded)
+                    label_parts.append(pt.regimen)
+            for j, d in enumerate(pt.drugs or ()):
+                expanded = term(vocab.therapy_word, ("prior_therapies", i, "drugs", j), d)
+                if expanded:
+                    drugs.extend(expanded)
+                    label_parts.append(d)
+            if not drugs:
+                continue
+            classes: set[str] = set()
+            for d in drugs:
+                classes.update(vocab.drug(d).classes)
+            lines.append(
+                Line(
+                    frozenset(drugs),
+                    frozenset(classes),
+                    pt.setting,
+                    pt.outcome,
+                    pt.weeks,
+                    " + ".join(label_parts),
+                )
+            )
+
+    if problems:
+        raise CaseError(problems)
+    assert cancer is not None
+    return NormalCase(
+        id=case.id or default_id,
+        cancer=cancer,
+        lineage=frozenset(cancer.lineage),
+        stage=case.stage,
+        alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, a.acquired, a.partner or ""))),
+        tested=frozenset(tested),
+        tested_listed=case.tested_genes is not None,
+        germline_tested=germline_tested,
+        lines=tuple(lines) if lines is not None else None,
+        as_of=case.as_of or today or dt.date.today(),
+        jurisdiction=(case.jurisdiction or default_jurisdiction).upper(),
+    )
+
+
+def decode_json(text: str) -> Any:
+    """Decode JSON text; a syntax error becomes a CaseError with line and column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CaseError([Problem(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) from None

@@ -1,0 +1,94 @@
+"""``kras-rules check``: load the rule base, verify citations, and run every rule's examples."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from engine.api import Engine
+from engine.errors import CaseError, EngineError, Problem
+from engine.rulebase import RuleBase, check_citations, seeds_dir_for
+from engine.rules_model import Example, Rule
+
+
+@dataclass
+class ExampleResult:
+    rule_id: str
+    name: str
+    ok: bool
+    message: str = ""
+
+
+@dataclass
+class CheckReport:
+    rules: int = 0
+    examples: list[ExampleResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    quotes_verified: int = 0
+    seeds_found: bool = False
+    extra: list[str] = field(default_factory=list)  # lines for --verbose
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(e.ok for e in self.examples)
+
+
+def example_case(rb: RuleBase, rule: Rule, ex: Example) -> dict:
+    case = dict(ex.case)
+    case.setdefault("id", f"{rule.id}:{ex.name}")
+    case.setdefault("as_of", rb.meta.knowledge_version.isoformat())
+    return case
+
+
+def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
+    rb = engine.rulebase
+    try:
+        res = engine.evaluate(example_case(rb, rule, ex))
+    except CaseError as exc:
+        return ExampleResult(rule.id, ex.name, False, f"example case is invalid: {exc.render()}")
+    exp = ex.expect
+    if rule.kind == "conclusion":
+        targets = rb.targets.get(rule.id, ())
+        therapy = exp.therapy or (targets[0] if len(targets) == 1 else None)
+        opt = res.option(therapy) if therapy else None
+        got = opt.verdict if opt else "no option"
+        if got != exp.verdict:
+            why = f"; decided by {opt.rules[0]}" if opt else ""
+            return ExampleResult(rule.id, ex.name, False, f"{therapy}: expected {exp.verdict}, got {got}{why}")
+        if exp.decided_by_this_rule and opt.rules[0] != rule.id:
+            return ExampleResult(rule.id, ex.name, False, f"{therapy}: {got} as expected, but decided by {opt.rules[0]}, not {rule.id}")
+        for m in exp.missing or ():
+            if not any(m.lower() in x.lower() for x in opt.missing):
+                return ExampleResult(rule.id, ex.name, False, f"{therapy}: missing should mention '{m}', got {opt.missing}")
+    elif rule.kind == "derivation":
+        want = None if exp.fact_unknown else exp.fact
+        got = res.facts.get(rule.derive, False)
+        if got is not want:
+            show = lambda v: "unknown" if v is None else str(v).lower()
+            return ExampleResult(rule.id, ex.name, False, f"fact {rule.derive}: expected {show(want)}, got {show(got)}")
+    else:
+        got_note = any(n.rule == rule.id for n in res.note_details)
+        if got_note != exp.note:
+            return ExampleResult(rule.id, ex.name, False, f"note expected {'present' if exp.note else 'absent'}, got {'present' if got_note else 'absent'}")
+    return ExampleResult(rule.id, ex.name, True)
+
+
+def run_check(engine: Engine, *, seeds=None) -> CheckReport:
+    rb = engine.rulebase
+    report = CheckReport(rules=len(rb.rules))
+    seeds = seeds or seeds_dir_for(rb.directory, rb.meta)
+    report.seeds_found = seeds is not None
+    report.quotes_verified = check_citations(rb, report.problems, seeds)
+    for rule in rb.rules:
+        if rule.status == "retired":
+            continue
+        for ex in rule.examples:
+            report.examples.append(run_example(engine, rule, ex))
+    try:
+        from engine.verify import verify  # semantic checks over the whole rule base
+    except ImportError:  # pragma: no cover - verification module absent
+        verify = None
+    if verify is not None:
+        vr = verify(engine)
+        report.problems.extend(vr.problems)
+        report.extra.extend(vr.summary)
+    return report

@@ -1,0 +1,228 @@
+"""The command line: ``kras-rules`` / ``python -m engine``.
+
+Exit codes: 0 every case evaluated (or the rule base passed ``check``); 1 some case was invalid (the
+valid ones are still evaluated and printed) or ``check`` found a problem; 2 usage error or invalid
+rules. Results go to stdout, messages for people to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import textwrap
+from typing import Sequence
+
+from engine.errors import CaseError, EngineError, RuleError, UsageError
+
+DISCLAIMER = "Educational decision support only: not medical advice."
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: '{text}' (use YYYY-MM-DD)") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors exit 2 with a one-line message
+        self.print_usage(sys.stderr)
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="kras-rules", description="Educational therapy-eligibility rules for KRAS-driven cancers. " + DISCLAIMER)
+    p.add_argument("--rules", metavar="DIR", help="rules directory (default: the shipped rules/)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    ev = sub.add_parser("evaluate", help="evaluate case files (JSON, JSON array, JSONL) or - for stdin")
+    ev.add_argument("files", nargs="+", metavar="FILE")
+    ev.add_argument("--format", choices=["text", "json", "tsv"], default="text")
+    ev.add_argument("--as-of", type=_date, metavar="DATE", help="evaluate at this date (overrides each case's as_of)")
+    ev.add_argument("--backend", choices=["default", "durable"], default="default")
+    ev.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
+    ev.add_argument("--summary", action="store_true", help="print a per-cohort summary table to stderr")
+    ev.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+    ex = sub.add_parser("explain", help="show a rule: metadata, rationale, citations, examples")
+    ex.add_argument("rule_id", metavar="RULE_ID")
+    ex.add_argument("--format", choices=["text", "json"], default="text")
+
+    ck = sub.add_parser("check", help="validate the rule base and run every rule's examples")
+    ck.add_argument("rules_dir", nargs="?", metavar="RULES_DIR")
+    ck.add_argument("--verbose", "-v", action="store_true")
+
+    ls = sub.add_parser("rules", help="list the rules (id, kind, status, from, title)")
+    ls.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+
+    try:
+        from engine.importers.cli import add_parser as add_import
+    except ImportError:  # pragma: no cover
+        add_import = None
+    if add_import is not None:
+        add_import(sub)
+    return p
+
+
+def _engine(args):
+    from engine.api import Engine
+
+    return Engine(args.rules)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(f"kras-rules: error: {exc.render()}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # --help
+        return int(exc.code or 0)
+    try:
+        if args.command == "evaluate":
+            from engine.batch import run_evaluate
+
+            return run_evaluate(args, _engine(args))
+        if args.command == "explain":
+            return cmd_explain(args, _engine(args))
+        if args.command == "check":
+            return cmd_check(args)
+        if args.command == "rules":
+            return cmd_rules(args, _engine(args))
+        if args.command == "import":
+            from engine.importers.cli import run as run_import
+
+            return run_import(args)
+    except RuleError as exc:
+        print("kras-rules: the rule base is invalid:", file=sys.stderr)
+        print(textwrap.indent(exc.render(), "  "), file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(f"kras-rules: error: {exc.render()}", file=sys.stderr)
+        return 2
+    except EngineError as exc:
+        print(f"kras-rules: {exc.render()}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("kras-rules: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+def run() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())
+
+
+# --------------------------------------------------------------------------- explain / rules
+
+
+def rule_json(engine, rule) -> dict:
+    d = rule.model_dump(mode="json", by_alias=True, exclude_none=True)
+    d["file"] = engine.rulebase.rule_files[rule.id]
+    d["therapies"] = list(engine.rulebase.targets.get(rule.id, ()))
+    return d
+
+
+def cmd_explain(args, engine) -> int:
+    rule = engine.rulebase.rule(args.rule_id.strip().upper())
+    if args.format == "json":
+        print(json.dumps(rule_json(engine, rule), indent=2))
+        return 0
+    out = sys.stdout
+    w = lambda s="": print(s, file=out)
+    w(f"{rule.id}: {rule.title}")
+    w(f"  kind: {rule.kind}    status: {rule.status}" + (f"    jurisdiction: {rule.jurisdiction}" if rule.jurisdiction else ""))
+    span = f"from {rule.effective_from}" + (f" until {rule.effective_to}" if rule.effective_to else "")
+    w(f"  in effect: {span}" + (f"    evidence: {rule.evidence}" if rule.evidence else ""))
+    if rule.conclude:
+        targets = ", ".join(engine.rulebase.targets.get(rule.id, ()))
+        w(f"  concludes: {rule.conclude.verdict} for {targets}")
+    if rule.derive:
+        w(f"  derives fact: {rule.derive}")
+    for ov in rule.overrides:
+        w(f"  takes precedence over {ov.rule}: {ov.because}")
+    w(f"  file: {engine.rulebase.rule_files[rule.id]}")
+    w()
+    w("Rationale:")
+    w(textwrap.fill(rule.rationale, 96, initial_indent="  ", subsequent_indent="  "))
+    if rule.note:
+        w("Note shown:")
+        w(textwrap.fill(rule.note, 96, initial_indent="  ", subsequent_indent="  "))
+    if rule.requires:
+        w("Criteria:")
+        for r in rule.requires:
+            w(f"  - {r.criterion}")
+    w("Citations:")
+    for c in rule.citations:
+        where = f"{c.source}" + (f", section '{c.section}'" if c.section else "")
+        w(f"  - {where}")
+        w(textwrap.fill(f'"{c.quote}"', 92, initial_indent="      ", subsequent_indent="      "))
+    w("Examples:")
+    for e in rule.examples:
+        exp = e.expect
+        what = exp.verdict or (f"fact {'unknown' if exp.fact_unknown else exp.fact}" if rule.kind == "derivation" else f"note {'shown' if exp.note else 'not shown'}")
+        w(f"  - {e.name}: {what}")
+        w(f"      {json.dumps(e.case, default=str)}")
+    w()
+    w(DISCLAIMER)
+    return 0
+
+
+def cmd_rules(args, engine) -> int:
+    rb = engine.rulebase
+    rows = []
+    for r in rb.rules:
+        target = ", ".join(rb.targets.get(r.id, ())) or (f"fact {r.derive}" if r.derive else "note")
+        rows.append((r.id, r.kind, r.status, str(r.effective_from), r.conclude.verdict if r.conclude else "-", target, r.title))
+    if args.format == "json":
+        print(json.dumps([rule_json(engine, r) for r in rb.rules], indent=2))
+    elif args.format == "markdown":
+        print("| id | kind | status | from | verdict | about | title |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for row in rows:
+            print("| " + " | ".join(x.replace("|", "/") for x in row) + " |")
+    else:
+        for row in rows:
+            print(f"{row[0]:9} {row[1]:11} {row[2]:15} {row[3]}  {row[4]:12} {row[5][:40]:40} {row[6]}")
+    return 0
+
+
+# --------------------------------------------------------------------------- check
+
+
+def cmd_check(args) -> int:
+    from engine.api import Engine
+    from engine.check import run_check
+
+    rules_dir = args.rules_dir or args.rules
+    try:
+        engine = Engine(rules_dir)
+    except RuleError as exc:
+        print(f"check: FAILED: the rule base does not load ({len(exc.problems)} problem(s)):", file=sys.stderr)
+        print(textwrap.indent(exc.render(), "  "), file=sys.stderr)
+        return 1
+    report = run_check(engine)
+    bad = [e for e in report.examples if not e.ok]
+    for p in report.problems:
+        print(f"  {p.render()}", file=sys.stderr)
+    for e in bad:
+        print(f"  {e.rule_id} example '{e.name}': {e.message}", file=sys.stderr)
+    rb = engine.rulebase
+    status = "passed" if report.ok else "FAILED"
+    print(
+        f"check: {status}: {report.rules} rules, {len(rb.therapies)} therapies, "
+        f"{len(report.examples) - len(bad)}/{len(report.examples)} examples give their stated result, "
+        f"{report.quotes_verified} quotes verified against the seed documents"
+        + ("" if report.seeds_found else " (seed documents not found: quotes not verified)")
+        + (f", {len(report.problems)} problem(s)" if report.problems else ""),
+        file=sys.stderr if not report.ok else sys.stdout,
+    )
+    if args.verbose:
+        for line in report.extra:
+            print(f"  {line}")
+    return 0 if report.ok else 1

@@ -1,0 +1,651 @@
+"""The default backend: compiles a validated rule base and evaluates normalised cases.
+
+Compilation turns every leaf condition into an *atom*: a small function of the case giving
+``True``, ``False`` or ``None`` (unknown). Identical leaves share one atom. Combinators (``all``,
+``any``, ``not``, ``unmet``) and derived facts are evaluated over atoms with Kleene's three-valued
+logic. The per-rule outcome (:class:`RuleOutcome`) is then turned into options by
+:mod:`engine.resolve`, which every backend shares.
+
+Nothing here knows a gene, drug or date: all of it comes from the rule files.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Callable
+
+from engine.case import NormalCase
+from engine.rulebase import RuleBase
+from engine.rules_model import (
+    AlterationCond,
+    All,
+    Any_,
+    CancerCond,
+    FactCond,
+    GermlineTestedCond,
+    Not,
+    PriorLineCond,
+    PriorLinesCond,
+    ReceivedCond,
+    Rule,
+    StageCond,
+    Unmet,
+)
+
+TV = bool | None  # three-valued truth: True, False, None (unknown)
+_UNSET = object()
+
+
+# --------------------------------------------------------------------------- atoms
+
+
+@dataclass(frozen=True)
+class Atom:
+    """A compiled leaf predicate."""
+
+    index: int
+    key: tuple  # canonical description of the leaf (equal leaves share an atom)
+    kind: str  # the condition key: cancer, alteration, stage, ...
+    fn: Callable[[NormalCase], TV]
+    missing: Callable[[NormalCase], str]  # what to find out when the atom is unknown
+    describe: Callable[[NormalCase], str]  # the case facts that made it true
+    spec: object  # the pydantic condition it came from
+
+
+def _alteration_atom(cond: AlterationCond, vocab) -> tuple:
+    a = cond.alteration
+    gene = a.gene
+    labels = None
+    if a.variant is not None:
+        labels = frozenset({vocab.variant(gene, a.variant).label})
+    elif a.variants is not None:
+        labels = frozenset(vocab.variant(gene, v).label for v in a.variants)
+    exclude = frozenset(vocab.variant(gene, v).label for v in a.exclude_variants) if a.exclude_variants else frozenset()
+    codons = frozenset(a.codons) if a.codons is not None else None
+    kind, origin, acquired, partner = a.kind, a.origin, a.acquired, a.partner
+    specific = labels is not None or codons is not None
+    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner)
+
+    def matches(alt) -> bool:
+        if alt.gene != gene:
+            return False
+        if origin is not None and alt.origin != origin:
+            return False
+        if acquired is not None and alt.acquired != acquired:
+            return False
+        if kind is not None and alt.kind != kind:
+            return False
+        if labels is not None and alt.label not in labels:
+            return False
+        if codons is not None and alt.codon not in codons:
+            return False
+        if exclude and alt.label in exclude:
+            return False
+        if partner is not None and alt.partner != partner:
+            return False
+        return True
+
+    def vague(alt) -> bool:
+        # an unspecified "mutation" of the gene could be the specific change the pattern names
+        return (
+            specific
+            and alt.gene == gene
+            and alt.codon is None
+            and alt.kind == "mutation"
+            and (kind is None or kind == "mutation")
+            and (origin is None or alt.origin == origin)
+            and (acquired is None or alt.acquired == acquired)
+        )
+
+    def fn(case: NormalCase) -> TV:
+        unsure = False
+        for alt in case.alterations:
+            if matches(alt):
+                return True
+            if not unsure and vague(alt):
+                unsure = True
+        if unsure:
+            return None
+        if origin == "germline":
+            return False if case.germline_tested else None
+        return False if gene in case.tested else None
+
+    def missing(case: NormalCase) -> str:
+        if any(vague(alt) for alt in case.alterations):
+            return f"the exact {gene} variant"
+        if origin == "germline":
+            return "germline testing"
+        return f"{gene} testing"
+
+    def describe(case: NormalCase) -> str:
+        return ", ".join(alt.describe() for alt in case.alterations if matches(alt))
+
+    return key, fn, missing, describe
+
+
+def _cancer_atom(cond: CancerCond, vocab) -> tuple:
+    codes = frozenset(cond.cancer)
+    key = ("cancer", codes)
+
+    def fn(case: NormalCase) -> TV:
+        return not codes.isdisjoint(case.lineage)
+
+    def describe(case: NormalCase) -> str:
+        within = sorted(codes & case.lineage)
+        c = case.cancer
+        if within and within != [c.code]:
+            return f"{c.code} ({c.name}), a kind of {', '.join(within)}"
+        return f"{c.code} ({c.name})"
+
+    return key, fn, (lambda case: "cancer type"), describe
+
+
+def _stage_atom(cond: StageCond, vocab) -> tuple:
+    stages = frozenset(cond.stage)
+
+    def fn(case: NormalCase) -> TV:
+        return None if case.stage is None else case.stage in stages
+
+    return ("stage", stages), fn, (lambda case: "stage"), (lambda case: f"stage {case.stage}")
+
+
+def _germline_atom(cond: GermlineTestedCond, vocab) -> tuple:
+    want = cond.germline_tested
+
+    def fn(case: NormalCase) -> TV:
+        g = case.germline_tested
+        return None if g is None else (g is want)
+
+    def describe(case: NormalCase) -> str:
+        return "germline testing done" if case.germline_tested else "no germline testing"
+
+    return ("germline_tested", want), fn, (lambda case: "germline testing"), describe
+
+
+def _prior_lines_atom(cond: PriorLinesCond, vocab) -> tuple:
+    p = cond.prior_lines
+    lo, hi, settings = p.min, p.max, frozenset(p.setting) if p.setting else None
+
+    def fn(case: NormalCase) -> TV:
+        lines = case.lines
+        if lines is None:
+            return None
+        if settings is None:
+            sure = maybe = len(lines)
+        else:
+            sure = sum(1 for ln in lines if ln.setting in settings)
+            maybe = sure + sum(1 for ln in lines if ln.setting is None)
+        if lo is not None:
+            if maybe < lo:
+                return False
+            if sure < lo:
+                return None
+        if hi is not None:
+            if sure > hi:
+                return False
+            if maybe > hi:
+                return None
+        return True
+
+    def missing(case: NormalCase) -> str:
+        return "prior therapy history" if case.lines is None else "setting of each prior therapy"
+
+    def describe(case: NormalCase) -> str:
+        n = len(case.lines or ())
+        if n == 0:
+            return "no prior systemic therapy (treatment-naive)"
+        return f"{n} prior systemic therapy line{'s' if n != 1 else ''}: " + "; ".join(
+            ln.describe() for ln in case.lines or ()
+        )
+
+    return ("prior_lines", lo, hi, settings), fn, missing, describe
+
+
+def _received_atom(cond: ReceivedCond, vocab) -> tuple:
+    p = cond.received
+    classes, drugs = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
+
+    def fn(case: NormalCase) -> TV:
+        lines = case.lines
+        if lines is None:
+            return None
+        got_c: set[str] = set()
+        got_d: set[str] = set()
+        for ln in lines:
+            got_c |= ln.classes
+            got_d |= ln.drugs
+        return classes <= got_c and drugs <= got_d
+
+    def describe(case: NormalCase) -> str:
+        return "prior " + "; ".join(ln.describe() for ln in case.lines or ())
+
+    return ("received", classes, drugs), fn, (lambda case: "prior therapy history"), describe
+
+
+def _prior_line_atom(cond: PriorLineCond, vocab) -> tuple:
+    p = cond.prior_line
+    classes, drugs = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
+    settings = frozenset(p.setting) if p.setting else None
+    outcomes = frozenset(p.outcome) if p.outcome else None
+    min_weeks = p.min_weeks
+
+    def line_tv(ln) -> TV:
+        if not (classes <= ln.classes and drugs <= ln.drugs):
+            return False
+        unsure = False
+        if settings is not None:
+            if ln.setting is None:
+                unsure = True
+            elif ln.setting not in settings:
+                return False
+        if outcomes is not None:
+            if ln.outcome is None:
+                unsure = True
+            elif ln.outcome not in outcomes:
+                return False
+        if min_weeks is not None:
+            if ln.weeks is None:
+                unsure = True
+            elif ln.weeks < min_weeks:
+                return False
+        return None if unsure else True
+
+    def fn(case: NormalCase) -> TV:
+        lines = case.lines
+        if lines is None:
+            return None
+        unsure = False
+        for ln in lines:
+            v = line_tv(ln)
+            if v:
+                return True
+            if v is None:
+                unsure = True
+        return None if unsure else False
+
+    def missing(case: NormalCase) -> str:
+        if case.lines is None:
+            return "prior therapy history"
+        wanted = [w for w, on in (("setting", settings), ("outcome", outcomes), ("weeks", min_weeks)) if on is not None]
+        return "details of prior therapy (" + ", ".join(wanted) + ")"
+
+    def describe(case: NormalCase) -> str:
+        return "prior " + "; ".join(ln.describe() for ln in case.lines or () if line_tv(ln))
+
+    key = ("prior_line", classes, drugs, settings, outcomes, min_weeks)
+    return key, fn, missing, describe
+
+
+_ATOM_BUILDERS = {
+    CancerCond: _cancer_atom,
+    AlterationCond: _alteration_atom,
+    StageCond: _stage_atom,
+    GermlineTestedCond: _germline_atom,
+    PriorLinesCond: _prior_lines_atom,
+    ReceivedCond: _received_atom,
+    PriorLineCond: _prior_line_atom,
+}
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+class Ctx:
+    """Per-case evaluation state: atom values and derived facts, computed once each."""
+
+    __slots__ = ("case", "atoms", "facts", "program")
+
+    def __init__(self, program: "Program", case: NormalCase):
+        self.program = program
+        self.case = case
+        self.atoms = [_UNSET] * len(program.atoms)
+        self.facts: dict[str, TV] = {}
+
+    def atom(self, i: int) -> TV:
+        v = self.atoms[i]
+        if v is _UNSET:
+            v = self.atoms[i] = self.program.atoms[i].fn(self.case)
+        return v
+
+    def fact(self, name: str) -> TV:
+        try:
+            return self.facts[name]
+        except KeyError:
+            pass
+        self.facts[name] = None  # guards against cycles (check rejects them anyway)
+        v: TV = False
+        for cr in self.program.derivers.get(name, ()):
+            if not cr.in_effect(self.case):
+                continue
+            w = cr.when.tv(self)
+            if w:
+                v = True
+                break
+            if w is None:
+                v = None
+        self.facts[name] = v
+        return v
+
+
+class Node:
+    __slots__ = ()
+
+    def tv(self, ctx: Ctx) -> TV:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def missing(self, ctx: Ctx, out: set[str]) -> None:
+        """Add what to find out, for a node whose value is unknown."""
+
+    def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
+        """Collect the leaves (atoms and facts) whose value is ``want`` and mattered."""
+
+
+class AtomNode(Node):
+    __slots__ = ("i",)
+
+    def __init__(self, i: int):
+        self.i = i
+
+    def tv(self, ctx: Ctx) -> TV:
+        v = ctx.atoms[self.i]
+        if v is _UNSET:
+            v = ctx.atom(self.i)
+        return v
+
+    def missing(self, ctx: Ctx, out: set[str]) -> None:
+        out.add(ctx.program.atoms[self.i].missing(ctx.case))
+
+    def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
+        if self.tv(ctx) is want:
+            out.append(("atom", self.i))
+
+
+class FactNode(Node):
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def tv(self, ctx: Ctx) -> TV:
+        return ctx.fact(self.name)
+
+    def missing(self, ctx: Ctx, out: set[str]) -> None:
+        for cr in ctx.program.derivers.get(self.name, ()):
+            if cr.in_effect(ctx.case) and cr.when.tv(ctx) is None:
+                cr.when.missing(ctx, out)
+
+    def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
+        if self.tv(ctx) is want:
+            out.append(("fact", self.name))
+
+
+class AllNode(Node):
+    __slots__ = ("kids",)
+
+    def __init__(self, kids):
+        self.kids = tuple(kids)
+
+    def tv(self, ctx: Ctx) -> TV:
+        res: TV = True
+        for k in self.kids:
+            v = k.tv(ctx)
+            if v is False:
+                return False
+            if v is None:
+                res = None
+        return res
+
+    def missing(self, ctx: Ctx, out: set[str]) -> None:
+        for k in self.kids:
+            if k.tv(ctx) is None:
+                k.missing(ctx, out)
+
+    def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
+        for k in self.kids:
+            k.leaves(ctx, want, out)
+
+
+class AnyNode(AllNode):
+    __slots__ = ()
+
+    def tv(self, ctx: Ctx) -> TV:
+        res: TV = False
+        for k in self.kids:
+            v = k.tv(ctx)
+            if v is True:
+                return True
+            if v is None:
+                res = None
+        return res
+
+    def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
+        if want is True:
+            for k in self.kids:  # the first true branch is the reason
+                if k.tv(ctx) is True:
+                    k.leaves(ctx, want, out)
+                    return
+        for k in self.kids:
+            k.leaves(ctx, want, out)
+
+
+class NotNode(Node):
+    __slots__ = ("kid",)
+
+    def __init__(self, kid: Node):
+        self.kid = kid
+
+    def tv(self, ctx: Ctx) -> TV:
+        v = self.kid.tv(ctx)
+        return None if v is None else not v
+
+    def missing(self, ctx: Ctx, out: set[str]) -> None:
+        self.kid.missing(ctx, out)
+
+    def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
+        self.kid.leaves(ctx, None if want is None else not want, out)
+
+
+class UnmetNode(NotNode):
+    __slots__ = ()
+
+    def tv(self, ctx: Ctx) -> TV:
+        return self.kid.tv(ctx) is not True
+
+    def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
+        if want is True:
+            self.kid.leaves(ctx, False, out)
+            self.kid.leaves(ctx, None, out)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass
+class CompiledRule:
+    rule: Rule
+    when: Node
+    requires: tuple[Node, ...]
+    targets: tuple[str, ...]
+    order: int
+    start: dt.date = field(init=False)
+    end: dt.date | None = field(init=False)
+    jurisdiction: str | None = field(init=False)
+
+    def __post_init__(self):
+        self.start = self.rule.effective_from
+        self.end = self.rule.effective_to
+        self.jurisdiction = self.rule.jurisdiction.upper() if self.rule.jurisdiction else None
+
+    def in_effect(self, case: NormalCase) -> bool:
+        d = case.as_of
+        return (
+            self.rule.status != "retired"
+            and self.start <= d
+            and (self.end is None or d < self.end)
+            and (self.jurisdiction is None or self.jurisdiction == case.jurisdiction)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    """What one conclusion rule says about its therapies for one case."""
+
+    rule_id: str
+    verdict: str  # eligible, conditional, consider, not_eligible, excluded
+    when_true: bool  # the rule's `when` was definitely true (needed for explicit precedence)
+    missing: tuple[str, ...]
+    failed: tuple[str, ...]  # the criteria that failed (for unmet verdicts)
+
+
+def rule_outcome(cr: CompiledRule, ctx: Ctx) -> RuleOutcome | None:
+    """The three-valued outcome of a conclusion rule (see rules/README.md), or None if silent."""
+    w = cr.when.tv(ctx)
+    if w is False:
+        return None
+    rule = cr.rule
+    concl = rule.conclude
+    failed: list[str] = []
+    unknown: list[int] = []
+    for i, node in enumerate(cr.requires):
+        v = node.tv(ctx)
+        if v is False:
+            failed.append(rule.requires[i].criterion)
+        elif v is None:
+            unknown.append(i)
+    if failed:
+        if concl.unmet is None:
+            return None
+        return RuleOutcome(rule.id, concl.unmet, w is True, (), tuple(failed))
+    if w is True and not unknown:
+        return RuleOutcome(rule.id, concl.verdict, True, (), ())
+    if w is None and concl.verdict not in ("eligible", "consider"):
+        return None
+    miss: set[str] = set()
+    if w is None:
+        cr.when.missing(ctx, miss)
+    for i in unknown:
+        req = rule.requires[i]
+        if req.missing:
+            miss.add(req.missing)
+        else:
+            cr.requires[i].missing(ctx, miss)
+    return RuleOutcome(rule.id, "conditional", w is True, tuple(sorted(miss)), ())
+
+
+class Program:
+    """A compiled rule base, ready to evaluate cases."""
+
+    def __init__(self, rb: RuleBase):
+        self.rb = rb
+        self.atoms: list[Atom] = []
+        self._atom_index: dict[tuple, int] = {}
+        self.rules: list[CompiledRule] = []
+        self.derivers: dict[str, list[CompiledRule]] = {}
+        for order, rule in enumerate(rb.rules):
+            cr = CompiledRule(
+                rule,
+                self.compile(rule.when),
+                tuple(self.compile(r.test) for r in rule.requires),
+                rb.targets.get(rule.id, ()),
+                order,
+            )
+            self.rules.append(cr)
+            if rule.kind == "derivation":
+                self.derivers.setdefault(rule.derive, []).append(cr)
+        self.conclusions = [cr for cr in self.rules if cr.rule.kind == "conclusion"]
+        self.notes = [cr for cr in self.rules if cr.rule.kind == "note"]
+        self.by_id = {cr.rule.id: cr for cr in self.rules}
+        self._cancer_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
+
+    def compile(self, cond) -> Node:
+        if isinstance(cond, All):
+            return AllNode(self.compile(c) for c in cond.all)
+        if isinstance(cond, Any_):
+            return AnyNode(self.compile(c) for c in cond.any)
+        if isinstance(cond, Not):
+            return NotNode(self.compile(cond.not_))
+        if isinstance(cond, Unmet):
+            return UnmetNode(self.compile(cond.unmet))
+        if isinstance(cond, FactCond):
+            return FactNode(cond.fact)
+        key, fn, missing, describe = _ATOM_BUILDERS[type(cond)](cond, self.rb.vocab)
+        i = self._atom_index.get(key)
+        if i is None:
+            i = len(self.atoms)
+            self._atom_index[key] = i
+            self.atoms.append(Atom(i, key, key[0], fn, missing, describe, cond))
+        return AtomNode(i)
+
+    def candidates(self, case: NormalCase) -> tuple[list[CompiledRule], list[CompiledRule]]:
+        """Conclusion and note rules whose `when` is not already false for the case's cancer type.
+
+        Only the cancer type is known for sure of every case, so this is cached per cancer code.
+        """
+        code = case.cancer.code
+        hit = self._cancer_cache.get(code)
+        if hit is None:
+            probe = _CancerOnlyCtx(self, case)
+            hit = (
+                [cr for cr in self.conclusions if cr.when.tv(probe) is not False],
+                [cr for cr in self.notes if cr.when.tv(probe) is not False],
+            )
+            self._cancer_cache[code] = hit
+        return hit
+
+
+class _CancerOnlyCtx(Ctx):
+    """A context in which only cancer-type atoms are known: everything else is unknown."""
+
+    __slots__ = ()
+
+    def atom(self, i: int) -> TV:
+        a = self.program.atoms[i]
+        if a.kind != "cancer":
+            return None
+        return Ctx.atom(self, i)
+
+    def fact(self, name: str) -> TV:
+        return None
+
+
+@dataclass
+class Inference:
+    """Everything the inference step found for one case (the input of resolution)."""
+
+    ctx: Ctx
+    outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]]  # therapy id -> outcomes
+    notes: list[CompiledRule]
+    skipped: list[str]  # trace lines for rules not in effect
+
+
+def infer(program: Program, case: NormalCase) -> Inference:
+    """Run every candidate rule on the case (the default backend's inference step)."""
+    ctx = Ctx(program, case)
+    conclusions, notes = program.candidates(case)
+    outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
+    skipped: list[str] = []
+    for cr in conclusions:
+        if not cr.in_effect(case):
+            skipped.append(_not_in_effect(cr, case))
+            continue
+        out = rule_outcome(cr, ctx)
+        if out is None:
+            continue
+        for t in cr.targets:
+            outcomes.setdefault(t, []).append((cr, out))
+    fired_notes = []
+    for cr in notes:
+        if cr.in_effect(case) and cr.when.tv(ctx) is True:
+            fired_notes.append(cr)
+    return Inference(ctx, outcomes, fired_notes, skipped)
+
+
+def _not_in_effect(cr: CompiledRule, case: NormalCase) -> str:
+    r = cr.rule
+    if r.status == "retired":
+        return f"{r.id}: retired"
+    if cr.jurisdiction is not None and cr.jurisdiction != case.jurisdiction:
+        return f"{r.id}: {cr.jurisdiction} rule, evaluating for {case.jurisdiction}"
+    if case.as_of < cr.start:
+        return f"{r.id}: not yet in effect on {case.as_of} (from {cr.start})"
+    return f"{r.id}: no longer in effect on {case.as_of} (ended {cr.end})"

@@ -1,0 +1,243 @@
+"""Resolution: from the rules' outcomes to one option per therapy, with explanations.
+
+Shared by every backend. For each therapy: explicit precedence (``overrides``) first, then the
+strongest outcome decides (verdict, then evidence, then rule id); the rest are kept as
+``considered``. The explanation names the case facts that mattered, the chain of derived facts,
+the rule's sentence for a learner, failed criteria, missing data and any precedence applied.
+"""
+from __future__ import annotations
+
+from engine.evaluator import CompiledRule, Ctx, Inference, RuleOutcome
+from engine.result import CitationOut, Considered, NoteOut, Option, Result
+from engine.rules_model import DEFAULT_ONCOKB
+
+VERDICT_RANK = {"excluded": 5, "eligible": 4, "conditional": 3, "not_eligible": 2, "consider": 1}
+EVIDENCE_RANK = {
+    "approved": 4,
+    "resistance_standard": 4,
+    "phase3": 3,
+    "clinical": 2,
+    "resistance_clinical": 2,
+    "preclinical": 1,
+    "resistance_preclinical": 1,
+}
+
+
+def strength(cr: CompiledRule, out: RuleOutcome) -> tuple:
+    return (VERDICT_RANK[out.verdict], EVIDENCE_RANK[cr.rule.evidence], _neg_id(cr.rule.id))
+
+
+def _neg_id(rule_id: str) -> tuple:
+    # lower ids win ties: invert character codes so that max() prefers them
+    return tuple(-ord(ch) for ch in rule_id)
+
+
+def _cite(cr: CompiledRule) -> list[CitationOut]:
+    return [CitationOut(source=c.source, section=c.section, quote=c.quote, rule=cr.rule.id) for c in cr.rule.citations]
+
+
+def _facts_used(cr: CompiledRule, ctx: Ctx, want) -> tuple[list[str], list[str]]:
+    """Descriptions of the case facts behind a rule, and the derived facts it rests on."""
+    leaves: list = []
+    cr.when.leaves(ctx, want, leaves)
+    prog = ctx.program
+    texts: list[str] = []
+    facts: list[str] = []
+    seen: set = set()
+    for kind, ref in leaves:
+        if (kind, ref) in seen:
+            continue
+        seen.add((kind, ref))
+        if kind == "atom":
+            t = prog.atoms[ref].describe(ctx.case)
+            if t:
+                texts.append(t)
+        else:
+            facts.append(ref)
+    return texts, facts
+
+
+def _fact_chain(name: str, ctx: Ctx, depth: int = 0) -> tuple[list[str], list[str], list[CompiledRule]]:
+    """For a derived fact that holds: the case facts behind it, a sentence, and its rules."""
+    texts: list[str] = []
+    chain: list[str] = []
+    rules: list[CompiledRule] = []
+    for cr in ctx.program.derivers.get(name, ()):
+        if not cr.in_effect(ctx.case):
+            continue
+        v = cr.when.tv(ctx)
+        if v is not ctx.fact(name):
+            continue
+        t, sub = _facts_used(cr, ctx, v)
+        rules.append(cr)
+        for s in sub:
+            st, sc, sr = _fact_chain(s, ctx, depth + 1)
+            t = st + t
+            chain.extend(sc)
+            rules.extend(sr)
+        texts.extend(t)
+        chain.append(f"{cr.rule.id} ({cr.rule.title})")
+        break  # one derivation that holds is the reason
+    return texts, chain, rules
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    out = []
+    for i in items:
+        if i and i not in seen:
+            seen.add(i)
+            out.append(i)
+    return out
+
+
+def _explain(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, set_aside: list[tuple[CompiledRule, str]]):
+    rule = cr.rule
+    want = True if out.when_true else None
+    texts, facts = _facts_used(cr, ctx, want)
+    chain_rules: list[CompiledRule] = []
+    chain: list[str] = []
+    for f in facts:
+        if ctx.fact(f) is True:
+            ft, fc, fr = _fact_chain(f, ctx)
+            texts = ft + texts
+            chain.extend(fc)
+            chain_rules.extend(fr)
+    for i, node in enumerate(cr.requires):
+        if node.tv(ctx) is True:
+            t, _ = _facts_used_node(node, ctx)
+            texts.extend(t)
+    texts = _dedupe(texts)
+    parts: list[str] = []
+    if texts:
+        parts.append("Case: " + "; ".join(texts) + ".")
+    if chain:
+        parts.append("Derived: " + " -> ".join(_dedupe(chain)) + f" -> {rule.id}.")
+    ex = rule.explain
+    v = out.verdict
+    if v == "conditional":
+        parts.append(ex.unknown or f"If the missing facts are confirmed: {ex.met}")
+        parts.append("Cannot decide without: " + ", ".join(out.missing) + ".")
+    elif out.failed:
+        parts.append(ex.unmet or ex.met)
+        parts.append("Criteria not met: " + "; ".join(out.failed) + ".")
+    else:
+        parts.append(ex.met)
+    if rule.jurisdiction and rule.status in ("regular", "accelerated", "withdrawn"):
+        parts.append(f"({rule.jurisdiction} {rule.status} approval, in effect from {rule.effective_from}.)")
+    for other, because in set_aside:
+        parts.append(f"Takes precedence over {other.rule.id} ({other.rule.title}): {because}")
+    return " ".join(parts), chain_rules
+
+
+def _facts_used_node(node, ctx: Ctx) -> tuple[list[str], list[str]]:
+    leaves: list = []
+    node.leaves(ctx, True, leaves)
+    texts = [ctx.program.atoms[ref].describe(ctx.case) for kind, ref in leaves if kind == "atom"]
+    return [t for t in texts if t], [ref for kind, ref in leaves if kind == "fact"]
+
+
+def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> Option:
+    rb = ctx.program.rb
+    aside: dict[str, tuple[CompiledRule, str]] = {}
+    for cr, out in cands:
+        if not out.when_true:
+            continue
+        for ov in cr.rule.overrides:
+            aside.setdefault(ov.rule, (cr, ov.because))
+    live = [(cr, out) for cr, out in cands if cr.rule.id not in aside]
+    if not live:  # mutual overrides: fall back to strength over all
+        live = cands
+        aside = {}
+    best_cr, best = max(live, key=lambda co: strength(*co))
+    set_aside_here = [(cr, because) for rid, (by, because) in aside.items() if by is best_cr for cr, _ in cands if cr.rule.id == rid]
+    explanation, chain_rules = _explain(best_cr, best, ctx, set_aside_here)
+    considered = []
+    for cr, out in sorted(cands, key=lambda co: co[0].rule.id):
+        if cr is best_cr:
+            continue
+        by = aside.get(cr.rule.id)
+        considered.append(
+            Considered(
+                rule=cr.rule.id,
+                verdict=out.verdict,
+                evidence=cr.rule.evidence,
+                set_aside_by=by[0].rule.id if by else None,
+                reason=(f"set aside by {by[0].rule.id}: {by[1]}" if by else f"weaker than {best_cr.rule.id}"),
+            )
+        )
+    if considered:
+        explanation += " Also considered: " + "; ".join(f"{c.rule} ({c.verdict}, {c.evidence})" for c in considered) + "."
+    therapy = rb.therapies[therapy_id]
+    rule = best_cr.rule
+    rules = [rule.id] + _dedupe([c.rule.id for c in chain_rules])
+    citations = _cite(best_cr)
+    for c in chain_rules:
+        citations.extend(_cite(c))
+    return Option(
+        therapy=therapy_id,
+        name=therapy.name,
+        drugs=sorted(rb.vocab.drug(d).name for d in therapy.drugs),
+        verdict=best.verdict,
+        evidence=rule.evidence,
+        oncokb_level=rule.conclude.oncokb_level or DEFAULT_ONCOKB[rule.evidence],
+        rules=rules,
+        explanation=explanation,
+        citations=citations,
+        missing=list(best.missing),
+        failed_criteria=list(best.failed),
+        status=rule.status,
+        jurisdiction=rule.jurisdiction,
+        effective_from=rule.effective_from.isoformat(),
+        considered=considered,
+    )
+
+
+OPTION_ORDER = {"eligible": 0, "conditional": 1, "consider": 2, "not_eligible": 3, "excluded": 4}
+
+
+def build_result(inf: Inference) -> Result:
+    ctx = inf.ctx
+    case = ctx.case
+    rb = ctx.program.rb
+    options = [resolve_option(t, cands, ctx) for t, cands in inf.outcomes.items()]
+    options.sort(key=lambda o: (OPTION_ORDER[o.verdict], -EVIDENCE_RANK[o.evidence], o.therapy))
+    note_details = [NoteOut(rule=cr.rule.id, text=cr.rule.note, citations=_cite(cr)) for cr in inf.notes]
+    notes = [f"{n.text} [{n.rule}]" for n in note_details]
+    kv = rb.meta.knowledge_version
+    if case.as_of > kv:
+        notes.append(
+            f"The knowledge base is current to {kv.isoformat()}; this evaluation is dated "
+            f"{case.as_of.isoformat()}, so approvals, label changes or withdrawals after "
+            f"{kv.isoformat()} are not reflected."
+        )
+    trace: list[str] = []
+    for t in sorted(inf.outcomes):
+        for cr, out in sorted(inf.outcomes[t], key=lambda co: co[0].rule.id):
+            detail = ""
+            if out.failed:
+                detail = " (failed: " + "; ".join(out.failed) + ")"
+            elif out.missing:
+                detail = " (missing: " + ", ".join(out.missing) + ")"
+            trace.append(f"{cr.rule.id} -> {t}: {out.verdict}{detail}")
+    for cr in inf.notes:
+        trace.append(f"{cr.rule.id}: note")
+    for name in ctx.program.derivers:
+        ctx.fact(name)
+    facts = {name: ctx.facts[name] for name in sorted(ctx.facts)}
+    for name, v in facts.items():
+        trace.append(f"fact {name} = {'unknown' if v is None else str(v).lower()}")
+    trace.extend(sorted(inf.skipped))
+    return Result(
+        case_id=case.id,
+        evaluated_as_of=case.as_of.isoformat(),
+        knowledge_version=kv.isoformat(),
+        jurisdiction=case.jurisdiction,
+        cancer_type=case.cancer.code,
+        options=options,
+        notes=notes,
+        note_details=note_details,
+        facts=facts,
+        trace=trace,
+        disclaimer=rb.meta.disclaimer,
+    )

@@ -1,0 +1,79 @@
+"""The result (output) format of CONTRACT.md, as pydantic models.
+
+The Python API returns a :class:`Result`; ``--format json`` prints ``result.to_json()``: the same
+object, field for field.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from engine.rules_model import Evidence, Verdict
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CitationOut(_Out):
+    source: str
+    section: str | None = None
+    quote: str
+    rule: str | None = None  # the rule that cites it
+
+
+class Considered(_Out):
+    """A rule that also concluded about this therapy but did not decide it."""
+
+    rule: str
+    verdict: Verdict
+    evidence: Evidence
+    set_aside_by: str | None = None  # the rule whose explicit precedence set this one aside
+    reason: str  # why it did not decide
+
+
+class Option(_Out):
+    therapy: str  # therapy id from the catalogue, e.g. "adagrasib+cetuximab"
+    name: str  # display name, e.g. "adagrasib + cetuximab"
+    drugs: list[str]  # lowercase generic names, sorted
+    verdict: Verdict
+    evidence: Evidence
+    oncokb_level: str
+    rules: list[str]  # deciding rule first, then the derived-fact rules it rests on
+    explanation: str
+    citations: list[CitationOut]
+    missing: list[str]
+    failed_criteria: list[str] = []
+    status: str  # status of the deciding rule (regular, accelerated, investigational, ...)
+    jurisdiction: str | None = None
+    effective_from: str
+    considered: list[Considered] = []
+
+
+class NoteOut(_Out):
+    rule: str
+    text: str
+    citations: list[CitationOut]
+
+
+class Result(_Out):
+    case_id: str
+    evaluated_as_of: str
+    knowledge_version: str
+    jurisdiction: str
+    cancer_type: str  # the resolved OncoTree code
+    options: list[Option]
+    notes: list[str]
+    note_details: list[NoteOut] = []
+    facts: dict[str, bool | None] = {}  # derived facts evaluated for this case (None = unknown)
+    trace: list[str]
+    disclaimer: str
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+    def option(self, therapy: str) -> Option | None:
+        """The option for a therapy id, or None."""
+        for o in self.options:
+            if o.therapy == therapy:
+                return o
+        return None

@@ -1,0 +1,387 @@
+"""Loading a rules directory: schema validation and term validation, at load time.
+
+:func:`load_rulebase` reads ``meta.yaml``, ``sources.yaml``, ``therapies.yaml``, ``vocabulary/`` and
+every ``kb/*.yaml``; it validates each against the schema of :mod:`engine.rules_model`, then checks
+every term a rule uses against the vocabulary (cancer codes, genes, variants, drugs, drug classes),
+every reference (facts, therapies, overridden rules, citation sources) and the uniqueness of ids. All
+problems are collected and raised as one :class:`~engine.errors.RuleError` naming file and key path.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from pydantic import ValidationError
+
+from engine.errors import Problem, RuleError, TermError
+from engine.rules_model import (
+    AlterationCond,
+    All,
+    Any_,
+    CancerCond,
+    FactCond,
+    Meta,
+    Not,
+    PriorLineCond,
+    ReceivedCond,
+    Rule,
+    RuleFile,
+    Source,
+    SourceFile,
+    Therapy,
+    TherapyFile,
+    TherapySelector,
+    Unmet,
+)
+from engine.schema import problems_from_validation
+from engine.vocabulary import Vocabulary
+
+DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+
+
+def default_rules_dir() -> Path:
+    env = os.environ.get("KRAS_RULES_DIR")
+    return Path(env) if env else DEFAULT_RULES_DIR
+
+
+@dataclass
+class RuleBase:
+    """A validated rule base: rules in id order, with the vocabulary and catalogues."""
+
+    directory: Path
+    meta: Meta
+    vocab: Vocabulary
+    sources: dict[str, Source]
+    therapies: dict[str, Therapy]
+    rules: list[Rule]
+    rule_files: dict[str, str]  # rule id -> file (relative to the rules dir)
+    targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rule id -> therapy ids
+    by_id: dict[str, Rule] = field(default_factory=dict)
+
+    def rule(self, rule_id: str) -> Rule:
+        try:
+            return self.by_id[rule_id]
+        except KeyError:
+            close = difflib.get_close_matches(rule_id, list(self.by_id), n=1)
+            raise RuleError(
+                [Problem(f"unknown rule id '{rule_id}'", (), close[0] if close else None)]
+            ) from None
+
+
+def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problems.append(Problem(f"cannot read: {exc.strerror}", (rel,)))
+        return None
+    if not text.strip():
+        problems.append(Problem("empty file", (rel,)))
+        return None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problems.append(Problem(f"invalid YAML{where}: {getattr(exc, 'problem', exc)}", (rel,)))
+        return None
+
+
+def _validate(model, data: Any, rel: str, problems: list[Problem]):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for p in problems_from_validation(exc):
+            problems.append(Problem(p.message, (rel,) + p.path, p.suggestion))
+        return None
+
+
+def iter_conditions(cond, path: tuple = ()) -> Iterable[tuple[Any, tuple]]:
+    """Every condition node with its key path, depth first."""
+    yield cond, path
+    if isinstance(cond, All):
+        for i, c in enumerate(cond.all):
+            yield from iter_conditions(c, path + ("all", i))
+    elif isinstance(cond, Any_):
+        for i, c in enumerate(cond.any):
+            yield from iter_conditions(c, path + ("any", i))
+    elif isinstance(cond, Not):
+        yield from iter_conditions(cond.not_, path + ("not",))
+    elif isinstance(cond, Unmet):
+        yield from iter_conditions(cond.unmet, path + ("unmet",))
+
+
+def rule_conditions(rule: Rule) -> Iterable[tuple[Any, tuple]]:
+    yield from iter_conditions(rule.when, ("when",))
+    for i, r in enumerate(rule.requires):
+        yield from iter_conditions(r.test, ("requires", i, "test"))
+
+
+def _check_terms(rule: Rule, vocab: Vocabulary, derived: set[str], where: tuple, problems: list[Problem]):
+    def term(fn, path, *args):
+        try:
+            fn(*args)
+        except TermError as exc:
+            for p in exc.problems:
+                problems.append(Problem(p.message, where + path, p.suggestion))
+
+    def klass(name: str, path: tuple):
+        if name not in vocab.drug_classes:
+            close = difflib.get_close_matches(name, sorted(vocab.drug_classes), n=1)
+            problems.append(Problem(f"unknown drug class '{name}'", where + path, close[0] if close else None))
+
+    def gene_exact(g: str, path: tuple) -> str | None:
+        try:
+            canon = vocab.gene(g)
+        except TermError as exc:
+            for p in exc.problems:
+                problems.append(Problem(p.message, where + path, p.suggestion))
+            return None
+        if canon != g:
+            problems.append(Problem(f"write the gene as its HGNC symbol '{canon}', not '{g}'", where + path, canon))
+        return canon
+
+    for cond, path in rule_conditions(rule):
+        if isinstance(cond, CancerCond):
+            for i, code in enumerate(cond.cancer):
+                term(vocab.cancer_code, path + ("cancer", i), code)
+        elif isinstance(cond, AlterationCond):
+            a = cond.alteration
+            p = path + ("alteration",)
+            gene = gene_exact(a.gene, p + ("gene",))
+            if gene is None:
+                continue
+            for key in ("variant", "variants", "exclude_variants"):
+                val = getattr(a, key)
+                if val is None:
+                    continue
+                vals = (val,) if isinstance(val, str) else val
+                for i, v in enumerate(vals):
+                    term(vocab.variant, p + ((key,) if isinstance(val, str) else (key, i)), gene, v)
+            if a.partner is not None:
+                gene_exact(a.partner, p + ("partner",))
+        elif isinstance(cond, FactCond):
+            if cond.fact not in derived:
+                close = difflib.get_close_matches(cond.fact, sorted(derived), n=1)
+                problems.append(
+                    Problem(
+                        f"fact '{cond.fact}' is derived by no rule",
+                        where + path + ("fact",),
+                        close[0] if close else None,
+                    )
+                )
+        elif isinstance(cond, (ReceivedCond, PriorLineCond)):
+            pat = cond.received if isinstance(cond, ReceivedCond) else cond.prior_line
+            key = "received" if isinstance(cond, ReceivedCond) else "prior_line"
+            for i, c in enumerate(pat.classes):
+                klass(c, path + (key, "classes", i))
+            for i, d in enumerate(pat.drugs):
+                term(vocab.drug, path + (key, "drugs", i), d)
+
+
+def _resolve_targets(rule: Rule, therapies: dict[str, Therapy], vocab: Vocabulary, where: tuple, problems: list[Problem]) -> tuple[str, ...]:
+    c = rule.conclude
+    if c is None:
+        return ()
+    if c.therapy is not None:
+        ids: tuple[str, ...] = (c.therapy,)
+    elif isinstance(c.therapies, TherapySelector):
+        sel = c.therapies
+        for k in (sel.with_class, sel.without_class):
+            if k is not None and k not in vocab.drug_classes:
+                close = difflib.get_close_matches(k, sorted(vocab.drug_classes), n=1)
+                problems.append(Problem(f"unknown drug class '{k}'", where + ("conclude", "therapies"), close[0] if close else None))
+                return ()
+
+        def classes_of(t: Therapy) -> set[str]:
+            out: set[str] = set()
+            for d in t.drugs:
+                out |= vocab.drug(d).classes
+            return out
+
+        ids = tuple(
+            sorted(
+                t.id
+                for t in therapies.values()
+                if sel.with_class in classes_of(t)
+                and (sel.without_class is None or sel.without_class not in classes_of(t))
+            )
+        )
+        if not ids:
+            problems.append(Problem("the therapy selector matches no therapy of the catalogue", where + ("conclude", "therapies")))
+    else:
+        ids = tuple(c.therapies or ())
+    for i, t in enumerate(ids):
+        if t not in therapies:
+            close = difflib.get_close_matches(t, sorted(therapies), n=1)
+            path = ("conclude", "therapy") if c.therapy is not None else ("conclude", "therapies", i)
+            problems.append(Problem(f"unknown therapy '{t}' (not in therapies.yaml)", where + path, close[0] if close else None))
+    return ids
+
+
+_SEED_CACHE: dict[Path, str] = {}
+
+
+def _norm_ws(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def seeds_dir_for(rb_dir: Path, meta: Meta) -> Path | None:
+    env = os.environ.get("KRAS_SEEDS_DIR")
+    cand = Path(env) if env else (rb_dir.parent / meta.seeds_dir).resolve()
+    return cand if cand.is_dir() else None
+
+
+def check_citations(rb: "RuleBase", problems: list[Problem], seeds: Path | None) -> int:
+    """Every citation resolves to a known source; with the seed documents at hand, every section
+    heading and quote is found in its document. Returns how many quotes were verified."""
+    verified = 0
+    for rule in rb.rules:
+        where = (rb.rule_files[rule.id], rule.id)
+        for i, cit in enumerate(rule.citations):
+            path = where + ("citations", i)
+            src = rb.sources.get(cit.source)
+            if src is None:
+                close = difflib.get_close_matches(cit.source, sorted(rb.sources), n=1)
+                problems.append(Problem(f"unknown source '{cit.source}' (not in sources.yaml)", path + ("source",), close[0] if close else None))
+                continue
+            if src.kind != "document" or seeds is None or not src.file:
+                continue
+            fp = seeds / src.file
+            if fp not in _SEED_CACHE:
+                try:
+                    _SEED_CACHE[fp] = fp.read_text(encoding="utf-8")
+                except OSError:
+                    problems.append(Problem(f"seed document '{src.file}' not found in {seeds.name}/", path + ("source",)))
+                    continue
+            text = _SEED_CACHE[fp]
+            if cit.section:
+                lines = {_norm_ws(l) for l in text.splitlines()}
+                if _norm_ws(cit.section) not in lines:
+                    headings = [l for l in lines if 3 < len(l) < 90]
+                    close = difflib.get_close_matches(_norm_ws(cit.section), headings, n=1)
+                    problems.append(Problem(f"section '{cit.section}' is not a heading of {src.file}", path + ("section",), close[0] if close else None))
+            if _norm_ws(cit.quote) not in _norm_ws(text):
+                problems.append(Problem(f"quote not found in {src.file}: '{cit.quote[:60]}'", path + ("quote",)))
+            else:
+                verified += 1
+    return verified
+
+
+_VOCAB_CACHE: dict[Path, Vocabulary] = {}
+
+
+def _load_vocab(vdir: Path) -> Vocabulary:
+    key = vdir.resolve()
+    v = _VOCAB_CACHE.get(key)
+    if v is None:
+        v = _VOCAB_CACHE[key] = Vocabulary.load(vdir)
+    return v
+
+
+def load_rulebase(directory: Path | str | None = None) -> RuleBase:
+    """Load and validate a rule base; raise RuleError listing every problem."""
+    d = Path(directory) if directory is not None else default_rules_dir()
+    problems: list[Problem] = []
+    if not d.is_dir():
+        raise RuleError([Problem(f"rules directory not found: {d}")])
+
+    meta = _validate(Meta, _read_yaml(d / "meta.yaml", "meta.yaml", problems), "meta.yaml", problems)
+    src_file = _validate(SourceFile, _read_yaml(d / "sources.yaml", "sources.yaml", problems), "sources.yaml", problems)
+    th_file = _validate(TherapyFile, _read_yaml(d / "therapies.yaml", "therapies.yaml", problems), "therapies.yaml", problems)
+    vdir = d / "vocabulary"
+    if not vdir.is_dir():  # a rule base of one's own may share the shipped vocabulary
+        vdir = DEFAULT_RULES_DIR / "vocabulary"
+    try:
+        vocab = _load_vocab(vdir)
+    except TermError as exc:
+        raise RuleError([Problem(p.message, ("vocabulary",) + p.path, p.suggestion) for p in exc.problems]) from None
+
+    sources: dict[str, Source] = {}
+    if src_file:
+        for i, s in enumerate(src_file.sources):
+            if s.id in sources:
+                problems.append(Problem(f"duplicate source id '{s.id}'", ("sources.yaml", "sources", i, "id")))
+            sources[s.id] = s
+            if s.kind == "document" and s.file and s.file != s.id:
+                sources.setdefault(s.file, s)
+    therapies: dict[str, Therapy] = {}
+    if th_file:
+        for i, t in enumerate(th_file.therapies):
+            where = ("therapies.yaml", "therapies", i)
+            if t.id in therapies:
+                problems.append(Problem(f"duplicate therapy id '{t.id}'", where + ("id",)))
+            names = []
+            for j, dname in enumerate(t.drugs):
+                try:
+                    names.append(vocab.drug(dname).name)
+                except TermError as exc:
+                    for p in exc.problems:
+                        problems.append(Problem(p.message, where + ("drugs", j), p.suggestion))
+            expected_id = "+".join(sorted(names))
+            if names and len(names) == len(t.drugs) and t.id != expected_id:
+                problems.append(Problem(f"therapy id must be the sorted generic drug names joined by '+': '{expected_id}'", where + ("id",), expected_id))
+            therapies[t.id] = t
+
+    kb_dir = d / "kb"
+    files = sorted(kb_dir.glob("*.yaml")) if kb_dir.is_dir() else []
+    if not files:
+        problems.append(Problem("no rule files (kb/*.yaml)", ("kb",)))
+    rules: list[Rule] = []
+    rule_files: dict[str, str] = {}
+    rule_where: dict[str, tuple] = {}
+    for f in files:
+        rel = f"kb/{f.name}"
+        rf = _validate(RuleFile, _read_yaml(f, rel, problems), rel, problems)
+        if rf is None:
+            continue
+        for i, rule in enumerate(rf.rules):
+            if rule.id in rule_files:
+                problems.append(Problem(f"duplicate rule id '{rule.id}' (also in {rule_files[rule.id]})", (rel, "rules", i, "id")))
+                continue
+            rule_files[rule.id] = rel
+            rule_where[rule.id] = (rel, rule.id)
+            rules.append(rule)
+
+    if problems or meta is None:
+        raise RuleError(problems or [Problem("meta.yaml is invalid")])
+
+    rules.sort(key=lambda r: r.id)
+    derived = {r.derive for r in rules if r.derive and r.status != "retired"}
+    by_id = {r.id: r for r in rules}
+    targets: dict[str, tuple[str, ...]] = {}
+    for rule in rules:
+        where = rule_where[rule.id]
+        _check_terms(rule, vocab, derived, where, problems)
+        targets[rule.id] = _resolve_targets(rule, therapies, vocab, where, problems)
+        for i, ov in enumerate(rule.overrides):
+            if ov.rule not in by_id:
+                close = difflib.get_close_matches(ov.rule, list(by_id), n=1)
+                problems.append(Problem(f"overrides unknown rule '{ov.rule}'", where + ("overrides", i, "rule"), close[0] if close else None))
+        if rule.replaced_by is not None and rule.replaced_by not in by_id:
+            problems.append(Problem(f"replaced_by names unknown rule '{rule.replaced_by}'", where + ("replaced_by",)))
+        if rule.conclude and rule.conclude.therapy is None and rule.conclude.therapies and not isinstance(rule.conclude.therapies, TherapySelector):
+            pass
+        for i, ex in enumerate(rule.examples):
+            t = ex.expect.therapy
+            if rule.kind == "conclusion":
+                if ex.expect.verdict is None:
+                    problems.append(Problem("an example of a conclusion rule needs 'expect.verdict'", where + ("examples", i, "expect")))
+                if t is None and len(targets[rule.id]) > 1:
+                    problems.append(Problem("the rule concludes about several therapies: name 'expect.therapy'", where + ("examples", i, "expect")))
+                if t is not None and t not in therapies:
+                    problems.append(Problem(f"unknown therapy '{t}'", where + ("examples", i, "expect", "therapy")))
+            elif rule.kind == "derivation" and ex.expect.fact is None and not ex.expect.fact_unknown:
+                problems.append(Problem("an example of a derivation rule needs 'expect.fact' or 'fact_unknown: true'", where + ("examples", i, "expect")))
+            elif rule.kind == "note" and ex.expect.note is None:
+                problems.append(Problem("an example of a note rule needs 'expect.note'", where + ("examples", i, "expect")))
+
+    rb = RuleBase(d, meta, vocab, sources, therapies, rules, rule_files, targets, by_id)
+    check_citations(rb, problems, None)
+    if problems:
+        raise RuleError(problems)
+    return rb
