@@ -1,0 +1,47 @@
+"""Shared fixtures and hypothesis profiles.
+
+Profiles: ``ci`` (default; bounded so the suite stays under ten minutes), ``dev`` (quick), ``long``
+(the 100,000-profile differential run): choose with ``--hypothesis-profile=long`` or the environment
+variable ``KRAS_HYPOTHESIS_PROFILE``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile(
+    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+settings.register_profile(
+    "long", max_examples=100_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("KRAS_HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from engine.api import default_engine
+
+    return default_engine()
+
+
+@pytest.fixture(scope="session")
+def mini():
+    from engine.api import Engine
+
+    return Engine(FIXTURES / "mini")
+
+
+def shared_or_skip(*parts: str) -> Path:
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared data not available: {'/'.join(parts)}")
+    return p

@@ -1,0 +1,69 @@
+"""Bad input: one clear message naming the field path and the likely intended value."""
+from __future__ import annotations
+
+import pytest
+
+from engine.errors import CaseError, EngineError
+
+
+def problems(engine, case) -> list[str]:
+    with pytest.raises(CaseError) as info:
+        engine.evaluate(case)
+    return [p.render() for p in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    "case,expected",
+    [
+        ({"cancer_type": "NSCLCC"}, "cancer_type: unknown cancer type 'NSCLCC' (did you mean 'NSCLC'?)"),
+        ({"cancer_type": "LUAD", "alterations": [{"gene": "KRSA", "variant": "G12C"}]}, "alterations[0].gene: unknown gene 'KRSA'"),
+        ({"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["sotorasb"]}]}, "prior_therapies[0].drugs[0]: unknown"),
+        ({"cancer_type": "LUAD", "stage": "metastasis"}, "stage: "),
+        ({"cancer_type": "LUAD", "as_of": "2021-13-45"}, "as_of: "),
+        ({"cancer_type": "LUAD", "alteration": []}, "unknown field 'alteration' (did you mean 'alterations'?)"),
+        ({"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C", "aquired": True}]}, "alterations[0]: unknown field 'aquired' (did you mean 'acquired'?)"),
+        ({"cancer_type": "LUAD", "alterations": "KRAS G12C"}, "alterations: "),
+        ({"alterations": []}, "cancer_type: required field is missing"),
+        ({"cancer_type": "LUAD", "prior_therapies": [{"setting": "metastatic"}]}, "prior_therapies[0]: a prior therapy needs 'drugs'"),
+    ],
+)
+def test_message_names_path_and_suggestion(engine, case, expected):
+    got = problems(engine, case)
+    assert any(expected in g for g in got), got
+
+
+def test_typo_in_drug_suggests_the_drug(engine):
+    got = problems(engine, {"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["sotorasb"]}]})
+    assert "sotorasib" in got[0]
+
+
+def test_malformed_variant_is_an_error(engine):
+    got = problems(engine, {"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12"}]})
+    assert got[0].startswith("alterations[0].variant:")
+
+
+def test_variant_not_belonging_to_gene(engine):
+    got = problems(engine, {"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "V600E"}]})
+    assert got[0].startswith("alterations[0].variant:") and "KRAS" in got[0]
+
+
+def test_every_problem_is_reported_at_once(engine):
+    got = problems(engine, {"cancer_type": "NSCLCC", "alterations": [{"gene": "KRSA", "variant": "G12C"}],
+                            "prior_therapies": [{"drugs": ["sotorasb"]}]})
+    assert len(got) == 3
+
+
+def test_germline_contradiction(engine):
+    got = problems(engine, {"cancer_type": "PAAD", "germline_tested": False,
+                            "alterations": [{"gene": "BRCA2", "variant": "E1953*", "origin": "germline"}]})
+    assert got[0].startswith("germline_tested:")
+
+
+def test_not_an_object(engine):
+    with pytest.raises(CaseError):
+        engine.evaluate(["LUAD"])
+
+
+def test_errors_are_engine_errors(engine):
+    with pytest.raises(EngineError):
+        engine.evaluate({"cancer_type": 12})

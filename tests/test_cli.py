@@ -1,0 +1,209 @@
+"""The command line: formats, exit codes 0/1/2, stdin, batch with bad cases, explain and check."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+GOOD = {"id": "g", "cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+        "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"]}], "as_of": "2026-06-01"}
+BAD = {"id": "b", "cancer_type": "NSCLCC"}
+
+
+def run(argv, capsys, stdin: str | None = None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_json_output_is_the_api_object(tmp_path, capsys, engine):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(GOOD))
+    code, out, err = run(["evaluate", "--format", "json", str(f)], capsys)
+    assert code == 0, err
+    assert json.loads(out) == json.loads(engine.evaluate(GOOD).to_json())
+
+
+def test_batch_with_bad_case_evaluates_the_good_ones(tmp_path, capsys):
+    f = tmp_path / "batch.json"
+    f.write_text(json.dumps([GOOD, BAD, dict(GOOD, id="g2")]))
+    code, out, err = run(["evaluate", "--format", "json", str(f)], capsys)
+    assert code == 1
+    lines = [json.loads(l) for l in out.splitlines()]
+    assert [l.get("case_id") for l in lines] == ["g", "b", "g2"]
+    assert "error" in lines[1] and "options" in lines[0]
+    assert f"{f}[1]: cancer_type: unknown cancer type 'NSCLCC' (did you mean 'NSCLC'?)" in err
+
+
+def test_jsonl_from_stdin(capsys, monkeypatch):
+    text = json.dumps(GOOD) + "\n" + "{not json\n" + json.dumps(dict(GOOD, id="g3")) + "\n"
+    code, out, err = run(["evaluate", "--format", "json", "-"], capsys, text, monkeypatch)
+    assert code == 1
+    assert len(out.splitlines()) == 3
+    assert "<stdin>:2: invalid JSON at column 2" in err
+
+
+def test_invalid_json_names_line_and_column(tmp_path, capsys):
+    f = tmp_path / "broken.json"
+    f.write_text('{\n  "cancer_type": "LUAD",\n  "stage": metastatic\n}\n')
+    code, out, err = run(["evaluate", str(f)], capsys)
+    assert code == 1
+    assert f"{f}: invalid JSON at line 3, column 12" in err
+
+
+def test_empty_file(tmp_path, capsys):
+    f = tmp_path / "empty.json"
+    f.write_text("")
+    code, _, err = run(["evaluate", str(f)], capsys)
+    assert code == 1 and "empty input" in err
+
+
+def test_text_format_groups_verdicts_and_says_educational(tmp_path, capsys):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(GOOD))
+    code, out, _ = run(["evaluate", str(f)], capsys)
+    assert code == 0
+    assert "ELIGIBLE" in out and "sotorasib" in out
+    assert "not medical advice" in out
+
+
+def test_tsv_format(tmp_path, capsys):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps([GOOD, BAD]))
+    code, out, _ = run(["evaluate", "--format", "tsv", str(f)], capsys)
+    rows = [l.split("\t") for l in out.splitlines()]
+    assert rows[0][0] == "case_id" and len(rows) == 3
+    header = rows[0]
+    assert rows[1][header.index("highest_level")] == "LEVEL_1"
+    assert rows[2][header.index("error")]
+
+
+def test_usage_error_exit_2(capsys):
+    assert main(["evaluate"]) == 2
+    assert main(["evaluate", "--as-of", "yesterday", "x.json"]) == 2
+    assert main(["frobnicate"]) == 2
+
+
+def test_missing_file_is_an_error_record(capsys, tmp_path):
+    code, out, err = run(["evaluate", "--format", "json", str(tmp_path / "nope.json")], capsys)
+    assert code == 1 and "no such file" in err
+
+
+def test_explain_text_and_json(capsys, engine):
+    rid = next(r.id for r in engine.rulebase.rules if r.kind == "conclusion")
+    code, out, _ = run(["explain", rid], capsys)
+    assert code == 0 and rid in out and "Rationale:" in out and "Citations:" in out and "Examples:" in out
+    code, out, _ = run(["explain", rid, "--format", "json"], capsys)
+    d = json.loads(out)
+    assert d["id"] == rid and d["citations"] and d["examples"]
+
+
+def test_explain_unknown_rule_suggests(capsys, engine):
+    rid = engine.rulebase.rules[0].id
+    code, _, err = run(["explain", rid[:-1] + "9"], capsys)
+    assert code == 2 and "unknown rule id" in err
+
+
+def test_check_passes_on_shipped_rules(capsys):
+    code, out, err = run(["check"], capsys)
+    assert code == 0, err
+    assert "check: passed" in out
+
+
+def _copy_rules(tmp_path: Path) -> Path:
+    dst = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", dst)
+    return dst
+
+
+def _first_rule_file(rules: Path) -> tuple[Path, dict]:
+    f = sorted((rules / "kb").glob("*.yaml"))[0]
+    return f, yaml.safe_load(f.read_text())
+
+
+def test_check_fails_loudly_on_unknown_condition(tmp_path, capsys):
+    rules = _copy_rules(tmp_path)
+    f, data = _first_rule_file(rules)
+    data["rules"][0]["when"] = {"cancr": "NSCLC"}
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, _, err = run(["check", str(rules)], capsys)
+    assert code == 1
+    assert f"kb/{f.name}: rules[0].when: unknown condition 'cancr' (did you mean 'cancer'?)" in err
+
+
+def test_check_fails_on_duplicate_id(tmp_path, capsys):
+    rules = _copy_rules(tmp_path)
+    f, data = _first_rule_file(rules)
+    data["rules"].append(data["rules"][0])
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, _, err = run(["check", str(rules)], capsys)
+    assert code == 1 and "duplicate rule id" in err
+
+
+def test_check_fails_on_example_with_wrong_verdict(tmp_path, capsys):
+    rules = _copy_rules(tmp_path)
+    for f in sorted((rules / "kb").glob("*.yaml")):
+        data = yaml.safe_load(f.read_text())
+        for r in data["rules"]:
+            if r["kind"] == "conclusion" and r["examples"][0]["expect"].get("verdict") == "eligible":
+                r["examples"][0]["expect"]["verdict"] = "excluded"
+                f.write_text(yaml.safe_dump(data, sort_keys=False))
+                code, _, err = run(["check", str(rules)], capsys)
+                assert code == 1
+                assert f"{r['id']} example '{r['examples'][0]['name']}': " in err and "expected excluded" in err
+                return
+    pytest.fail("no eligible example to break")
+
+
+def test_check_fails_on_misquoted_citation(tmp_path, capsys):
+    rules = _copy_rules(tmp_path)
+    for f in sorted((rules / "kb").glob("*.yaml")):
+        data = yaml.safe_load(f.read_text())
+        for r in data["rules"]:
+            for c in r["citations"]:
+                if c["source"].endswith(".txt"):
+                    c["quote"] = "KRAS inhibitors cure every cancer"
+                    f.write_text(yaml.safe_dump(data, sort_keys=False))
+                    code, _, err = run(["check", str(rules)], capsys)
+                    if not (REPO.parent / "shared" / "seeds").is_dir():
+                        pytest.skip("seed documents not available")
+                    assert code == 1 and "quote not found" in err
+                    return
+    pytest.fail("no seed citation found")
+
+
+def test_check_fails_on_unknown_drug_class_and_gene(tmp_path, capsys):
+    rules = _copy_rules(tmp_path)
+    (rules / "kb" / "zz_broken.yaml").write_text(yaml.safe_dump({"rules": [{
+        "id": "ZZZ-001", "title": "Broken rule for the test", "kind": "conclusion",
+        "rationale": "A rule with an unknown gene and an unknown drug class.",
+        "status": "literature", "effective_from": "2020-01-01", "evidence": "clinical",
+        "when": {"all": [{"alteration": {"gene": "KRSA", "variant": "G12C"}},
+                          {"received": {"classes": ["platinun"]}}]},
+        "conclude": {"therapy": "sotorasib", "verdict": "consider"},
+        "explain": {"met": "This rule is broken on purpose."},
+        "citations": [{"source": "000_32a27d7d2d1ce808.txt", "quote": "KRAS"}],
+        "examples": [{"name": "x", "case": {"cancer_type": "LUAD"}, "expect": {"verdict": "consider"}}],
+    }]}, sort_keys=False))
+    code, _, err = run(["check", str(rules)], capsys)
+    assert code == 1
+    assert "kb/zz_broken.yaml: ZZZ-001.when.all[0].alteration.gene: unknown gene 'KRSA'" in err
+    assert "unknown drug class 'platinun'" in err and "platinum" in err
+
+
+def test_console_script_and_module_agree():
+    out = subprocess.run([sys.executable, "-m", "engine", "evaluate", "--format", "json", "-"],
+                         input=json.dumps(GOOD), capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["case_id"] == "g"

@@ -1,0 +1,155 @@
+"""The rule language's semantics, on a miniature rule base (tests/fixtures/mini)."""
+from __future__ import annotations
+
+import pytest
+
+LUAD_G12C = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}]}
+
+
+def verdicts(result) -> dict[str, str]:
+    return {o.therapy: o.verdict for o in result.options}
+
+
+def ev(mini, **case):
+    case.setdefault("as_of", "2026-01-01")
+    return mini.evaluate(case)
+
+
+def test_eligible_when_every_criterion_holds(mini):
+    r = ev(mini, **LUAD_G12C, prior_therapies=[{"drugs": ["carboplatin", "pemetrexed"]}])
+    opt = r.option("sotorasib")
+    assert opt.verdict == "eligible"
+    assert opt.rules == ["TLNG-001"]
+    assert opt.missing == []
+    assert "KRAS G12C" in opt.explanation and "NSCLC" in opt.explanation
+
+
+def test_failed_criterion_gives_not_eligible_and_is_named(mini):
+    r = ev(mini, **LUAD_G12C, prior_therapies=[])
+    opt = r.option("sotorasib")
+    assert opt.verdict == "not_eligible"
+    assert opt.failed_criteria == ["at least one prior systemic therapy"]
+    assert "at least one prior systemic therapy" in opt.explanation
+
+
+def test_unknown_history_is_conditional_never_false(mini):
+    r = ev(mini, **LUAD_G12C)  # prior_therapies absent: unknown
+    opt = r.option("sotorasib")
+    assert opt.verdict == "conditional"
+    assert opt.missing == ["prior therapy history"]
+
+
+def test_unknown_stage_names_stage(mini):
+    case = dict(LUAD_G12C)
+    del case["stage"]
+    r = ev(mini, **case, prior_therapies=[{"drugs": ["docetaxel"]}])
+    assert r.option("sotorasib").verdict == "conditional"
+    assert r.option("sotorasib").missing == ["stage"]
+
+
+def test_untested_gene_in_when_gives_conditional_with_the_gene(mini):
+    r = ev(mini, cancer_type="LUAD", stage="metastatic", prior_therapies=[{"drugs": ["docetaxel"]}])
+    opt = r.option("sotorasib")
+    assert opt.verdict == "conditional"
+    assert opt.missing == ["KRAS testing"]
+
+
+def test_other_variant_of_tested_gene_is_false_not_unknown(mini):
+    r = ev(mini, cancer_type="LUAD", stage="metastatic", alterations=[{"gene": "KRAS", "variant": "G12D"}],
+           prior_therapies=[{"drugs": ["docetaxel"]}])
+    assert r.option("sotorasib") is None
+
+
+def test_unspecified_mutation_is_unknown_for_a_specific_variant(mini):
+    r = ev(mini, cancer_type="LUAD", stage="metastatic", alterations=[{"gene": "KRAS", "variant": "mutation"}],
+           prior_therapies=[{"drugs": ["docetaxel"]}])
+    opt = r.option("sotorasib")
+    assert opt.verdict == "conditional"
+    assert opt.missing == ["the exact KRAS variant"]
+
+
+def test_rule_silent_before_its_date(mini):
+    r = mini.evaluate({**LUAD_G12C, "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2021-05-27"})
+    assert r.option("sotorasib") is None
+    assert any("TLNG-001: not yet in effect on 2021-05-27" in t for t in r.trace)
+    r = mini.evaluate({**LUAD_G12C, "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2021-05-28"})
+    assert r.option("sotorasib").verdict == "eligible"
+
+
+def test_as_of_argument_overrides_case_date(mini):
+    case = {**LUAD_G12C, "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-01-01"}
+    assert mini.evaluate(case, as_of="2020-01-01").option("sotorasib") is None
+
+
+def test_other_jurisdiction_rules_do_not_apply(mini):
+    r = mini.evaluate({**LUAD_G12C, "prior_therapies": [], "as_of": "2026-01-01", "jurisdiction": "EMA"})
+    assert r.option("sotorasib") is None
+
+
+def test_ras_wildtype_needs_both_genes_tested(mini):
+    only_kras = ev(mini, cancer_type="COADREAD", tested_genes=["KRAS"])
+    assert only_kras.option("cetuximab").verdict == "conditional"
+    assert only_kras.option("cetuximab").missing == ["NRAS testing"]
+    assert only_kras.facts["ras_mutant"] is None
+    both = ev(mini, cancer_type="COADREAD", tested_genes=["KRAS", "NRAS"])
+    assert both.option("cetuximab").verdict == "eligible"
+    assert both.facts["ras_mutant"] is False
+
+
+@pytest.mark.parametrize("gene,variant", [("KRAS", "G12D"), ("KRAS", "Q61H"), ("NRAS", "G13D")])
+def test_exclusion_beats_eligibility_and_chain_is_explained(mini, gene, variant):
+    r = ev(mini, cancer_type="COADREAD", alterations=[{"gene": gene, "variant": variant}])
+    opt = r.option("cetuximab")
+    assert opt.verdict == "excluded"
+    assert opt.rules == ["TCRC-001", "TDER-001"]  # deciding rule, then the derived fact it rests on
+    assert f"{gene} {variant}" in opt.explanation
+    assert "TDER-001" in opt.explanation
+    assert [c.rule for c in opt.considered] == ["TCRC-002"]
+    assert {c.rule for c in opt.citations} == {"TCRC-001", "TDER-001"}
+
+
+def test_override_sets_the_exclusion_aside_for_the_combination_only(mini):
+    case = dict(cancer_type="COADREAD", alterations=[{"gene": "KRAS", "variant": "G12C"}],
+                prior_therapies=[{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}])
+    r = ev(mini, **case)
+    combo = r.option("adagrasib+cetuximab")
+    assert combo.verdict == "eligible"
+    assert combo.considered[0].rule == "TCRC-001" and combo.considered[0].set_aside_by == "TCRC-003"
+    assert "Takes precedence over TCRC-001" in combo.explanation
+    assert r.option("cetuximab").verdict == "excluded"
+
+
+def test_override_needs_its_own_gate_to_hold(mini):
+    # G12D: the combination rule's `when` is false, so the exclusion stands for the combination
+    r = ev(mini, cancer_type="COADREAD", alterations=[{"gene": "KRAS", "variant": "G12D"}],
+           prior_therapies=[{"regimen": "FOLFOXIRI"}])
+    assert r.option("adagrasib+cetuximab").verdict == "excluded"
+
+
+def test_combination_not_eligible_without_irinotecan_is_not_excluded(mini):
+    r = ev(mini, cancer_type="COADREAD", alterations=[{"gene": "KRAS", "variant": "G12C"}],
+           prior_therapies=[{"regimen": "FOLFOX"}])
+    combo = r.option("adagrasib+cetuximab")
+    assert combo.verdict == "not_eligible"
+    assert combo.failed_criteria == ["prior fluoropyrimidine, oxaliplatin and irinotecan"]
+
+
+def test_note_fires_only_when_germline_testing_not_known(mini):
+    assert any("TNOTE-001" in n for n in ev(mini, cancer_type="PDAC").notes)
+    assert not any("TNOTE-001" in n for n in ev(mini, cancer_type="PDAC", germline_tested=True).notes)
+    germline = ev(mini, cancer_type="PDAC", alterations=[{"gene": "BRCA2", "variant": "E1953*", "origin": "germline"}])
+    assert not any("TNOTE-001" in n for n in germline.notes)
+
+
+def test_knowledge_currency_note_after_version(mini):
+    r = mini.evaluate({"cancer_type": "LUAD", "as_of": "2026-11-21"})
+    assert any("current to 2026-06-30" in n for n in r.notes)
+    r = mini.evaluate({"cancer_type": "LUAD", "as_of": "2026-06-01"})
+    assert not any("current to" in n for n in r.notes)
+
+
+def test_result_is_deterministic_and_order_independent(mini):
+    a = dict(cancer_type="COADREAD", alterations=[{"gene": "KRAS", "variant": "G12C"}, {"gene": "TP53", "variant": "R175H"}],
+             prior_therapies=[{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}], as_of="2026-01-01", id="x")
+    b = dict(a, alterations=list(reversed(a["alterations"])), prior_therapies=list(reversed(a["prior_therapies"])))
+    assert mini.evaluate(a).model_dump() == mini.evaluate(b).model_dump()
