@@ -1,0 +1,150 @@
+"""``kras-rules import``: mutation files -> case JSONL on stdout.
+
+``add_parser(subparsers)`` registers the subcommand; ``run(args) -> int`` runs it. Cases go to stdout
+(one JSON object a line, ready for ``kras-rules evaluate --format json -``); error records go to
+stderr as JSON lines (or to ``--errors FILE``), then a summary for people, each line starting with
+``kras-rules import:``. Exit codes: 0 every row read; 1 some rows or samples became error records
+(every other case is still written); 2 usage error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import IO
+
+from engine.errors import UsageError
+
+PREFIX = "kras-rules import: "
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``import`` on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "import",
+        help="turn MAF / cBioPortal / TCGA mutation files into case JSONL on stdout",
+        description=(
+            "Read a mutation file (MAF or cBioPortal, plain or gzip) and write one case per sample as JSON "
+            "lines on stdout. Error records go to stderr as JSON lines (or --errors FILE), then a summary."
+        ),
+    )
+    p.add_argument("--mutations", required=True, metavar="FILE", help="MAF or cBioPortal mutation file")
+    p.add_argument(
+        "--clinical",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="clinical sample or patient file (repeatable): cancer type and --map columns",
+    )
+    p.add_argument("--cancer-type", metavar="CODE", help="cancer type of samples whose clinical data give none")
+    p.add_argument(
+        "--assay",
+        nargs="+",
+        default=None,
+        metavar="KIND",
+        help="what was tested: exome (every gene), panel [FILE] or panel:FILE, none (default: nothing known wild-type)",
+    )
+    p.add_argument(
+        "--panel",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="gene panel file (data_gene_panel_*.txt) or gene matrix (data_gene_matrix.txt); repeatable",
+    )
+    p.add_argument("--map", metavar="FILE", help="YAML/JSON mapping of clinical columns to stage, prior_therapies, germline_tested")
+    p.add_argument("--assembly", metavar="BUILD", help="GRCh37 or GRCh38, for rows without NCBI_Build")
+    p.add_argument("--samples", metavar="FILE", help="sequenced samples (one a line, or a cBioPortal case list): those without rows become cases with no alterations")
+    p.add_argument("--grouped", action="store_true", help="the file is grouped by sample: write each case as soon as its rows end")
+    p.add_argument("--errors", metavar="FILE", help="write error records (JSON lines) to FILE instead of stderr")
+    return p
+
+
+def _assay(args) -> tuple[str, list[str]]:
+    panels = list(args.panel)
+    words = args.assay or []
+    if not words:
+        return ("panel" if panels else "none"), panels
+    kind, rest = words[0], words[1:]
+    if kind.startswith("panel:"):
+        kind, extra = "panel", kind[len("panel:") :]
+        rest = [extra, *rest]
+    if kind not in ("exome", "panel", "none"):
+        raise UsageError(f"--assay: unknown assay '{kind}' (use exome, panel [FILE] or none)")
+    if rest and kind != "panel":
+        raise UsageError(f"--assay {kind} takes no file")
+    return kind, panels + [r for r in rest if r]
+
+
+def run(args, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+    """Run ``import`` with parsed ``args``; return the exit code."""
+    from engine.importers import make_importer
+
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    assay, panels = _assay(args)
+    errors_fh: IO[str] | None = None
+    if args.errors:
+        try:
+            errors_fh = open(args.errors, "w", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--errors: cannot write {args.errors}: {exc.strerror}") from None
+    sink_fh = errors_fh or err
+    count = [0]
+
+    def on_error(rec: dict) -> None:
+        count[0] += 1
+        sink_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+    try:
+        imp = make_importer(
+            clinical=args.clinical,
+            cancer_type=args.cancer_type,
+            assay=assay,
+            panels=panels,
+            field_map=args.map,
+            assembly=args.assembly,
+            samples=args.samples,
+            grouped=args.grouped,
+            rules_dir=getattr(args, "rules", None),
+            on_error=on_error,
+        )
+        path = Path(args.mutations)
+        write = out.write
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+        for case in imp.run(path):
+            write(dumps(case) + "\n")
+        out.flush()
+    finally:
+        if errors_fh is not None:
+            errors_fh.close()
+    for line in imp.summary.lines(args.mutations):
+        err.write(PREFIX + line + "\n")
+    if args.errors and count[0]:
+        err.write(PREFIX + f"error records written to {args.errors}\n")
+    return 1 if count[0] else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (``python -m engine.importers.cli``), for use before the CLI wiring exists."""
+    from engine.errors import EngineError
+
+    parser = argparse.ArgumentParser(prog="kras-rules")
+    parser.add_argument("--rules", metavar="DIR")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"kras-rules: error: {exc.render()}", file=sys.stderr)
+        return 2
+    except EngineError as exc:
+        print(f"kras-rules: {exc.render()}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

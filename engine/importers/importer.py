@@ -1,0 +1,513 @@
+"""Mutation rows -> one case per sample, with error records and a summary.
+
+:class:`Importer` reads a mutation file once, row by row. It never holds rows: each row is reduced
+at once to what a case needs (the sample's alterations, and the genes whose status the row made
+unknown), and that compact state is kept per sample. By default every sample's case is written at
+the end, in order of first appearance (the ``#sequenced_samples:`` header and ``--samples`` list
+first). With ``grouped=True`` a sample's case is written as soon as its rows end, so memory holds
+one sample; a sample whose rows come back later is then an error record.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from engine.errors import TermError
+from engine.importers import hotspots as hs
+from engine.importers.clinical import CancerResolver, ClinicalIndex, FieldMap
+from engine.importers.maf import SKIP, MutationColumns, alt_allele, classify, clean_protein
+from engine.importers.panels import PanelSet
+from engine.importers.tabular import is_missing, read_table
+
+ASSAYS = ("exome", "panel", "none")
+
+# Why a row does not become an alteration (summary keys).
+R_GENE = "gene not in the vocabulary"
+R_CLASS = "not an alteration (Variant_Classification)"
+R_NOPROT = "no protein change, not at a hotspot codon of the table"
+R_INDEL = "no protein change, insertion/deletion at a hotspot codon"
+R_SYN = "synonymous change at a hotspot codon"
+R_WILD = "Mutation_Status says no mutation"
+R_ERROR = "error record"
+
+ErrorSink = Callable[[dict], None]
+
+
+@dataclass
+class ImportOptions:
+    """What the command line (or a caller) says about the files."""
+
+    cancer_type: str | None = None
+    assay: str = "none"
+    panels: PanelSet | None = None
+    assembly: str | None = None
+    grouped: bool = False
+    samples: list[str] = field(default_factory=list)
+    field_map: FieldMap | None = None
+
+
+@dataclass
+class Summary:
+    """Counts for the stderr summary (and for tests)."""
+
+    rows: int = 0
+    samples: int = 0
+    cases: int = 0
+    alteration_rows: int = 0
+    alterations: int = 0
+    merged: int = 0  # rows naming an alteration the sample already has
+    from_coordinates: int = 0
+    recognised: Counter = field(default_factory=Counter)  # (gene, variant text) -> rows
+    skipped: Counter = field(default_factory=Counter)
+    classifications_skipped: Counter = field(default_factory=Counter)
+    genes_skipped: set = field(default_factory=set)
+    errors: Counter = field(default_factory=Counter)
+    cancer_sources: Counter = field(default_factory=Counter)
+    unmapped: Counter = field(default_factory=Counter)
+    no_panel: int = 0
+    clinical_only: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self, source: str) -> list[str]:
+        rate = self.rows / self.seconds if self.seconds > 0 else 0.0
+        out = [f"{source}: {self.rows} rows in {self.seconds:.2f} s ({rate:,.0f} rows/s)"]
+        out.append(f"samples: {self.samples}; cases written: {self.cases}")
+        if self.cancer_sources:
+            out.append("cancer type from: " + ", ".join(f"{k} {v}" for k, v in self.cancer_sources.most_common()))
+        out.append(
+            f"alterations: {self.alteration_rows} rows recognised ({self.from_coordinates} from coordinates); "
+            f"{self.alterations} written ({self.merged} rows repeated an alteration of the same sample)"
+        )
+        skipped = sum(self.skipped.values())
+        out.append(f"rows skipped: {skipped}")
+        for reason, n in self.skipped.most_common():
+            extra = ""
+            if reason == R_GENE:
+                extra = f" ({len(self.genes_skipped)} genes)"
+            elif reason == R_CLASS:
+                extra = " (" + ", ".join(f"{k} {v}" for k, v in self.classifications_skipped.most_common()) + ")"
+            out.append(f"  {reason}: {n}{extra}")
+        nerr = sum(self.errors.values())
+        out.append(f"error records: {nerr}" + (" (" + ", ".join(f"{k} {v}" for k, v in self.errors.most_common()) + ")" if nerr else ""))
+        if self.no_panel:
+            out.append(f"samples without a gene panel in the matrix (no tested_genes written): {self.no_panel}")
+        if self.clinical_only:
+            out.append(
+                f"clinical samples with no mutation rows, not written: {self.clinical_only} "
+                "(list sequenced samples with --samples to write them)"
+            )
+        for k, v in self.unmapped.most_common(10):
+            out.append(f"value not in --map, field left unknown: {k} ({v} samples)")
+        out.extend(self.notes)
+        return out
+
+
+class _Sample:
+    __slots__ = ("id", "alts", "unresolved", "line", "written")
+
+    def __init__(self, sid: str, line: int):
+        self.id = sid
+        self.alts: dict[tuple, dict] = {}
+        self.unresolved: set[str] = set()
+        self.line = line
+        self.written = False
+
+
+_MISS = object()
+
+
+class Importer:
+    """Turns one mutation file (plus clinical, panel and map files) into case dicts."""
+
+    def __init__(
+        self,
+        vocab: Any,
+        table: hs.HotspotTable,
+        options: ImportOptions,
+        clinical: ClinicalIndex | None = None,
+        errors: ErrorSink | None = None,
+    ):
+        self.vocab = vocab
+        self.table = table
+        self.opt = options
+        self.clinical = clinical or ClinicalIndex()
+        self.summary = Summary()
+        self._sink = errors or (lambda rec: None)
+        self._cancer = CancerResolver(vocab, options.cancer_type)
+        self._genes: dict[str, str | None] = {}
+        self._variants: dict[tuple[str, str], tuple[Any, TermError | None]] = {}
+        self._builds: dict[str, str | None] = {}
+        self._panel_genes: dict[str, frozenset[str]] = {}
+        self._all_genes: frozenset[str] | None = None
+        if options.assay == "exome":
+            self._all_genes = frozenset(sorted(vocab.genes))
+
+    # ------------------------------------------------------------------ errors
+
+    def error(self, kind: str, message: str, source: str, **extra: Any) -> None:
+        """Count and emit one error record: ``{"error": {...}, "source": "file:line", ...}``."""
+        self.summary.errors[kind] += 1
+        err = {"kind": kind, "message": message}
+        for k in ("field", "value", "suggestion"):
+            if k in extra:
+                err[k] = extra.pop(k)
+        rec = {"error": err, "source": source}
+        rec.update({k: v for k, v in extra.items() if v is not None})
+        self._sink(rec)
+
+    # ------------------------------------------------------------------ lookups
+
+    def _gene(self, symbol: str) -> str | None:
+        g = self._genes.get(symbol, _MISS)
+        if g is _MISS:
+            try:
+                g = self.vocab.gene(symbol.strip()) if symbol.strip() else None
+            except TermError:
+                g = None
+            self._genes[symbol] = g
+        return g  # type: ignore[return-value]
+
+    def _variant(self, gene: str, text: str) -> tuple[Any, TermError | None]:
+        key = (gene, text)
+        hit = self._variants.get(key)
+        if hit is None:
+            try:
+                hit = (self.vocab.variant(gene, text), None)
+            except TermError as exc:
+                hit = (None, exc)
+            self._variants[key] = hit
+        return hit
+
+    def _build(self, text: str) -> str | None:
+        b = self._builds.get(text, _MISS)
+        if b is _MISS:
+            b = self.table.assembly(text)
+            self._builds[text] = b
+        return b  # type: ignore[return-value]
+
+    def _panel(self, sample: str) -> frozenset[str] | None:
+        ps = self.opt.panels
+        panel = ps.panel_of(sample) if ps is not None else None
+        if panel is None:
+            return None
+        genes = self._panel_genes.get(panel.stable_id)
+        if genes is None:
+            genes = frozenset(g for g in (self._gene(s) for s in panel.genes) if g is not None)
+            self._panel_genes[panel.stable_id] = genes
+        return genes
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self, path: Path) -> Iterator[dict]:
+        """Yield the case of every sample of the mutation file ``path``."""
+        t0 = time.perf_counter()
+        name = str(path)
+        tab = read_table(path)
+        cols = MutationColumns.of(tab)
+        if not cols.protein and not cols.has_coordinates:
+            from engine.errors import UsageError
+
+            raise UsageError(
+                f"{name}: no protein change column ({', '.join(('HGVSp_Short', 'Protein_Change', 'Amino_Acid_Change', 'HGVSp'))}) "
+                "and no coordinates (Chromosome, Start_Position, Reference_Allele, Tumor_Seq_Allele2)"
+            )
+        if cols.classification is None:
+            self.summary.notes.append("no Variant_Classification column: every row in a vocabulary gene counts")
+        if not cols.protein:
+            self.summary.notes.append("no protein change column: protein changes read from coordinates (hotspot table)")
+
+        samples: dict[str, _Sample] = {}
+        order: list[str] = []
+        for comment in tab.comments:
+            if comment.startswith("#sequenced_samples:"):
+                for sid in comment.split(":", 1)[1].split():
+                    if sid not in samples:
+                        samples[sid] = _Sample(sid, tab.header_line)
+                        order.append(sid)
+        for sid in self.opt.samples:
+            if sid not in samples:
+                samples[sid] = _Sample(sid, 0)
+                order.append(sid)
+
+        s = self.summary
+        skipped = s.skipped
+        width = len(tab.header)
+        i_sample, i_gene, i_cls, i_status = cols.sample, cols.gene, cols.classification, cols.status
+        prot_cols = cols.protein
+        current: _Sample | None = None
+        grouped = self.opt.grouped
+        finished: set[str] = set()
+
+        for line, f in tab.rows:
+            s.rows += 1
+            if len(f) != width:
+                if len(f) > width and any(x.strip() for x in f[width:]):
+                    self.error("row", f"{len(f)} fields, the header has {width}", f"{name}:{line}")
+                    skipped[R_ERROR] += 1
+                    continue
+                f = (f + [""] * width)[:width]
+            sid = f[i_sample].strip()
+            if not sid:
+                self.error("row", f"no {tab.header[i_sample]} on this row", f"{name}:{line}")
+                skipped[R_ERROR] += 1
+                continue
+            if current is None or current.id != sid:
+                if grouped and current is not None and current.id not in finished:
+                    finished.add(current.id)
+                    case = self._finish(current, name)
+                    if case is not None:
+                        yield case
+                current = None
+                if grouped and sid in finished:
+                    self.error(
+                        "order",
+                        f"rows of sample '{sid}' come back after its case was written (the file is not grouped "
+                        "by sample: import without --grouped)",
+                        f"{name}:{line}",
+                        sample=sid,
+                    )
+                    skipped[R_ERROR] += 1
+                    continue
+                current = samples.get(sid)
+                if current is None:
+                    current = samples[sid] = _Sample(sid, line)
+                    order.append(sid)
+            st = current
+
+            symbol = f[i_gene]
+            gene = self._genes.get(symbol, _MISS)
+            if gene is _MISS:
+                gene = self._gene(symbol)
+            if gene is None:
+                skipped[R_GENE] += 1
+                s.genes_skipped.add(symbol)
+                continue
+
+            if i_cls is not None:
+                vc = f[i_cls].strip()
+                policy = classify(vc)
+                if policy == SKIP:
+                    skipped[R_CLASS] += 1
+                    s.classifications_skipped[vc] += 1
+                    continue
+                if policy is None:
+                    self.error(
+                        "classification",
+                        f"unknown Variant_Classification '{vc}' (see the importer's README for the values read)",
+                        f"{name}:{line}",
+                        field="Variant_Classification",
+                        value=vc,
+                        sample=sid,
+                        gene=gene,
+                    )
+                    st.unresolved.add(gene)
+                    skipped[R_ERROR] += 1
+                    continue
+
+            origin = "somatic"
+            if i_status is not None:
+                ms = f[i_status].strip().upper()
+                if ms == "GERMLINE":
+                    origin = "germline"
+                elif ms in ("WILDTYPE", "WILD_TYPE", "NONE"):
+                    skipped[R_WILD] += 1
+                    continue
+
+            text = ""
+            pcol = ""
+            for k, i in enumerate(prot_cols):
+                v = f[i]
+                if v and not is_missing(v):
+                    text = clean_protein(v)
+                    pcol = cols.protein_names[k]
+                    break
+            coords = False
+            if not text:
+                text = self._from_coordinates(f, cols, gene, st, name, line)
+                if not text:
+                    continue
+                coords = True
+                pcol = "coordinates"
+
+            var, exc = self._variant(gene, text)
+            if exc is not None:
+                p = exc.problems[0]
+                self.error(
+                    "variant",
+                    p.message,
+                    f"{name}:{line}",
+                    field=pcol,
+                    value=text,
+                    suggestion=p.suggestion,
+                    sample=sid,
+                    gene=gene,
+                )
+                st.unresolved.add(gene)
+                skipped[R_ERROR] += 1
+                continue
+            s.alteration_rows += 1
+            s.recognised[(gene, text)] += 1
+            if coords:
+                s.from_coordinates += 1
+            label = getattr(var, "label", text)
+            key = (gene, label, origin)
+            if key in st.alts:
+                s.merged += 1
+                continue
+            alt = {"gene": gene, "variant": text}
+            if origin != "somatic":
+                alt["origin"] = origin
+            st.alts[key] = alt
+
+        if grouped and current is not None and current.id not in finished:
+            finished.add(current.id)
+            case = self._finish(current, name)
+            if case is not None:
+                yield case
+        for sid in order:
+            if sid not in finished:
+                case = self._finish(samples[sid], name)
+                if case is not None:
+                    yield case
+        s.samples = len(samples)
+        if self.clinical.by_sample:
+            s.clinical_only = sum(1 for k in self.clinical.by_sample if k not in samples and not self._patient_seen(k, samples))
+        s.seconds = time.perf_counter() - t0
+
+    def _patient_seen(self, clinical_sample: str, samples: dict[str, _Sample]) -> bool:
+        patient = self.clinical.sample_patient.get(clinical_sample)
+        return patient is not None and patient in samples
+
+    def _from_coordinates(self, f: list[str], cols: MutationColumns, gene: str, st: _Sample, name: str, line: int) -> str:
+        """The protein change a row's coordinates give, or "" (the row is then counted or an error)."""
+        skipped = self.summary.skipped
+        src = f"{name}:{line}"
+        if not cols.has_coordinates:
+            self.error("protein", "no protein change on this row and the file has no coordinates", src, sample=st.id, gene=gene)
+            st.unresolved.add(gene)
+            skipped[R_ERROR] += 1
+            return ""
+        build_text = f[cols.build].strip() if cols.build is not None else ""
+        if build_text and not is_missing(build_text):
+            asm = self._build(build_text)
+            if asm is None:
+                self.error(
+                    "assembly",
+                    f"unknown NCBI_Build '{build_text}' (known: {', '.join(self.table.assemblies)})",
+                    src, field="NCBI_Build", value=build_text, sample=st.id, gene=gene,
+                )
+                st.unresolved.add(gene)
+                skipped[R_ERROR] += 1
+                return ""
+            if self.opt.assembly is not None and asm != self.opt.assembly:
+                self.error(
+                    "assembly",
+                    f"NCBI_Build says {asm} but --assembly says {self.opt.assembly}: the row is not decoded",
+                    src, field="NCBI_Build", value=build_text, sample=st.id, gene=gene,
+                )
+                st.unresolved.add(gene)
+                skipped[R_ERROR] += 1
+                return ""
+        elif self.opt.assembly is not None:
+            asm = self.opt.assembly
+        else:
+            self.error(
+                "assembly",
+                "no protein change and no NCBI_Build on this row: give --assembly GRCh37 or GRCh38 to read coordinates",
+                src, field="NCBI_Build", sample=st.id, gene=gene,
+            )
+            st.unresolved.add(gene)
+            skipped[R_ERROR] += 1
+            return ""
+        chrom = f[cols.chromosome].strip()  # type: ignore[index]
+        try:
+            start = int(f[cols.start].strip())  # type: ignore[index]
+        except ValueError:
+            self.error("row", f"Start_Position '{f[cols.start]}' is not a number", src, field="Start_Position", sample=st.id, gene=gene)  # type: ignore[index]
+            st.unresolved.add(gene)
+            skipped[R_ERROR] += 1
+            return ""
+        ref = f[cols.ref].strip()  # type: ignore[index]
+        alt = alt_allele(
+            ref,
+            f[cols.alt2] if cols.alt2 is not None else "",
+            f[cols.alt1] if cols.alt1 is not None else "",
+        )
+        span = max(len(ref), 1) if ref not in ("-", "") else 1
+        if not self.table.covers(asm, chrom, start, start + span - 1):
+            skipped[R_NOPROT] += 1
+            st.unresolved.add(gene)
+            return ""
+        d = self.table.decode(asm, chrom, start, ref, alt)
+        if d.kind == hs.DECODED:
+            if d.gene != gene:
+                self.error(
+                    "coordinates",
+                    f"{chrom}:{start} {ref}>{alt} is {d.gene} {d.protein} in the hotspot table but the row's gene is {gene}",
+                    src, sample=st.id, gene=gene,
+                )
+                st.unresolved.add(gene)
+                skipped[R_ERROR] += 1
+                return ""
+            return d.protein or ""
+        if d.kind == hs.SYNONYMOUS:
+            skipped[R_SYN] += 1
+            return ""
+        if d.kind == hs.MISMATCH:
+            self.error("coordinates", d.detail, src, field="Reference_Allele", value=ref, sample=st.id, gene=gene)
+            st.unresolved.add(gene)
+            skipped[R_ERROR] += 1
+            return ""
+        if d.kind == hs.AMBIGUOUS:
+            self.error("coordinates", d.detail, src, sample=st.id, gene=gene)
+            st.unresolved.add(gene)
+            skipped[R_ERROR] += 1
+            return ""
+        skipped[R_INDEL if ref in ("-", "") or alt in ("-", "") or len(ref) != len(alt) else R_NOPROT] += 1
+        st.unresolved.add(gene)
+        return ""
+
+    # ------------------------------------------------------------------ cases
+
+    def _finish(self, st: _Sample, name: str) -> dict | None:
+        st.written = True
+        values = self.clinical.values(st.id)
+        ct, where, tried = self._cancer.for_sample(values)
+        src = f"{name}:{st.line}"
+        if ct is None:
+            why = "; ".join(tried) if tried else ("no clinical row for this sample" if values is None else "no cancer type column")
+            self.error("cancer_type", f"no cancer type for sample '{st.id}' ({why}); give --cancer-type", src, sample=st.id)
+            return None
+        self.summary.cancer_sources[where] += 1
+        case: dict[str, Any] = {"id": st.id, "cancer_type": ct}
+        if self.opt.field_map is not None:
+            mapped, unmapped, conflicts = self.opt.field_map.apply(values)
+            for u in unmapped:
+                self.summary.unmapped[u] += 1
+            for c in conflicts:
+                self.error("map", c, src, sample=st.id)
+            if "stage" in mapped:
+                case["stage"] = mapped["stage"]
+        alts = sorted(st.alts.values(), key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
+        case["alterations"] = alts
+        self.summary.alterations += len(alts)
+        tested: frozenset[str] | None = None
+        if self.opt.assay == "exome":
+            tested = self._all_genes
+        elif self.opt.assay == "panel":
+            tested = self._panel(st.id)
+            if tested is None:
+                self.summary.no_panel += 1
+        if tested is not None:
+            case["tested_genes"] = sorted(tested - st.unresolved) if st.unresolved else sorted(tested)
+        if self.opt.field_map is not None:
+            for k in ("germline_tested", "prior_therapies"):
+                if k in mapped:
+                    case[k] = mapped[k]
+        self.summary.cases += 1
+        st.alts, st.unresolved = {}, set()  # the case is written: keep nothing of it
+        return case

@@ -1,0 +1,144 @@
+"""The mutation-file format: which columns mean what, and which rows are alterations.
+
+MAF (GDC, TCGA MC3, Firehose/Oncotator, vcf2maf) and cBioPortal ``data_mutations*.txt`` files share
+the column names below. Annovar-style ``Variant_Classification`` values (``nonsynonymous``,
+``stopgain``, ...) as found in some cBioPortal studies are read too.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.importers.tabular import Table
+
+SAMPLE_COLUMNS = ("Tumor_Sample_Barcode", "SAMPLE_ID")
+GENE_COLUMNS = ("Hugo_Symbol",)
+PROTEIN_COLUMNS = ("HGVSp_Short", "Protein_Change", "Amino_Acid_Change", "HGVSp")
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+# Variant_Classification values that count as an alteration: they change the protein.
+COUNTED = (
+    "Missense_Mutation",
+    "Nonsense_Mutation",
+    "Nonstop_Mutation",
+    "Frame_Shift_Del",
+    "Frame_Shift_Ins",
+    "In_Frame_Del",
+    "In_Frame_Ins",
+    "Splice_Site",
+    "Translation_Start_Site",
+    # older MAF spellings of the same classes
+    "Start_Codon_SNP",
+    "Start_Codon_Del",
+    "Start_Codon_Ins",
+    "Stop_Codon_Del",
+    "Stop_Codon_Ins",
+    # Annovar ExonicFunc / Func spellings
+    "nonsynonymous",
+    "nonsynonymous_SNV",
+    "stopgain",
+    "stopgain_SNV",
+    "stoploss",
+    "stoploss_SNV",
+    "frameshift_deletion",
+    "frameshift_insertion",
+    "frameshift_substitution",
+    "frameshift_block_substitution",
+    "nonframeshift_deletion",
+    "nonframeshift_insertion",
+    "nonframeshift_substitution",
+    "nonframeshift_block_substitution",
+    "splicing",
+)
+
+# Values that do not: no change to the protein sequence, or outside the coding sequence.
+NOT_COUNTED = (
+    "Silent",
+    "Intron",
+    "3'UTR",
+    "5'UTR",
+    "3'Flank",
+    "5'Flank",
+    "IGR",
+    "RNA",
+    "lincRNA",
+    "Splice_Region",
+    "Targeted_Region",
+    "De_novo_Start_InFrame",
+    "De_novo_Start_OutOfFrame",
+    "synonymous",
+    "synonymous_SNV",
+)
+
+COUNT, SKIP = "count", "skip"
+_POLICY = {_key(v): COUNT for v in COUNTED} | {_key(v): SKIP for v in NOT_COUNTED}
+
+
+def classify(value: str) -> str | None:
+    """``count``, ``skip``, or None for a value this importer does not know (an error record)."""
+    return _POLICY.get(_key(value))
+
+
+@dataclass(frozen=True)
+class MutationColumns:
+    """Column indices of one mutation file (None: the file has no such column)."""
+
+    sample: int
+    gene: int
+    classification: int | None
+    protein: tuple[int, ...]
+    protein_names: tuple[str, ...]
+    status: int | None
+    build: int | None
+    chromosome: int | None
+    start: int | None
+    end: int | None
+    ref: int | None
+    alt2: int | None
+    alt1: int | None
+
+    @classmethod
+    def of(cls, table: Table) -> "MutationColumns":
+        protein = [(table.col(n), n) for n in PROTEIN_COLUMNS]
+        protein = [(i, n) for i, n in protein if i is not None]
+        return cls(
+            sample=table.require(*SAMPLE_COLUMNS),
+            gene=table.require(*GENE_COLUMNS),
+            classification=table.col("Variant_Classification"),
+            protein=tuple(i for i, _ in protein),
+            protein_names=tuple(n for _, n in protein),
+            status=table.col("Mutation_Status"),
+            build=table.col("NCBI_Build"),
+            chromosome=table.col("Chromosome"),
+            start=table.col("Start_Position"),
+            end=table.col("End_Position"),
+            ref=table.col("Reference_Allele"),
+            alt2=table.col("Tumor_Seq_Allele2"),
+            alt1=table.col("Tumor_Seq_Allele1"),
+        )
+
+    @property
+    def has_coordinates(self) -> bool:
+        return None not in (self.chromosome, self.start, self.ref) and (self.alt2 is not None or self.alt1 is not None)
+
+
+def clean_protein(text: str) -> str:
+    """Strip a transcript prefix (``ENSP...:p.G12C`` -> ``p.G12C``) and surrounding space."""
+    t = text.strip()
+    if ":p." in t:
+        t = t[t.index(":p.") + 1 :]
+    return t
+
+
+def alt_allele(ref: str, a2: str, a1: str) -> str:
+    """The tumour allele: Tumor_Seq_Allele2, or Allele1 where Allele2 is empty or the reference."""
+    a2, a1 = a2.strip(), a1.strip()
+    if a2 and a2 != ref:
+        return a2
+    if a1 and a1 != ref:
+        return a1
+    return a2 or a1

@@ -1,0 +1,120 @@
+"""Reading tab-separated files as they come: plain or gzip, ``#`` comment lines, a header row.
+
+Lines are decoded as UTF-8, falling back to Latin-1 for a line that is not (TCGA clinical tables
+carry a few such bytes). Every row keeps its 1-based line number so that a problem can be reported
+as ``file:line``.
+"""
+from __future__ import annotations
+
+import difflib
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from engine.errors import UsageError
+
+MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
+
+
+def is_missing(value: str) -> bool:
+    """Empty, ``NA``-like, or a TCGA bracketed marker such as ``[Not Available]``."""
+    v = value.strip()
+    return v.lower() in MISSING or (v.startswith("[") and v.endswith("]"))
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """Open a file for reading, transparently gunzipping it (detected by content, not name)."""
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        raise UsageError(f"file not found: {path}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    magic = fh.peek(2)[:2]
+    if magic == b"\x1f\x8b":
+        fh.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return fh
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, text without the line ending)`` for every line of the file."""
+    with open_binary(path) as fh:
+        try:
+            for n, raw in enumerate(fh, 1):
+                yield n, _decode(raw).rstrip("\r\n")
+        except (OSError, EOFError) as exc:  # truncated or corrupt gzip
+            raise UsageError(f"cannot read {path}: {exc}") from None
+
+
+@dataclass
+class Table:
+    """A header and an iterator of ``(line number, fields)``; comments before the header kept."""
+
+    path: Path
+    header: list[str]
+    header_line: int
+    comments: list[str]
+    rows: Iterator[tuple[int, list[str]]]
+    index: dict[str, int] = field(default_factory=dict)
+
+    def col(self, *names: str) -> int | None:
+        """Index of the first of ``names`` present in the header (exact, then case-insensitive)."""
+        for n in names:
+            if n in self.index:
+                return self.index[n]
+        lower = {h.lower(): i for h, i in reversed(list(self.index.items()))}
+        for n in names:
+            if n.lower() in lower:
+                return lower[n.lower()]
+        return None
+
+    def require(self, *names: str) -> int:
+        i = self.col(*names)
+        if i is None:
+            close = difflib.get_close_matches(names[0], self.header, n=1, cutoff=0.6)
+            raise UsageError(
+                f"{self.path}: no {' or '.join(repr(n) for n in names)} column in the header "
+                f"(line {self.header_line})",
+            ) if not close else UsageError(
+                f"{self.path}: no {names[0]!r} column in the header (line {self.header_line}; "
+                f"did you mean {close[0]!r}?)"
+            )
+        return i
+
+
+def read_table(path: Path) -> Table:
+    """Open ``path`` as a table: leading ``#`` lines are comments, the next line the header.
+
+    Blank lines and ``#`` lines after the header are skipped. Header names are stripped of
+    surrounding spaces; a repeated name keeps its first position.
+    """
+    lines = iter_lines(path)
+    comments: list[str] = []
+    for n, text in lines:
+        if text.startswith("#"):
+            comments.append(text)
+            continue
+        if not text.strip():
+            continue
+        header = [h.strip() for h in text.split("\t")]
+        index: dict[str, int] = {}
+        for i, h in enumerate(header):
+            index.setdefault(h, i)
+
+        def rows(lines=lines) -> Iterator[tuple[int, list[str]]]:
+            for m, t in lines:
+                if not t or t.startswith("#") or not t.strip():
+                    continue
+                yield m, t.split("\t")
+
+        return Table(path, header, n, comments, rows(), index)
+    raise UsageError(f"{path}: no header row (the file is empty or only comments)")
