@@ -234,10 +234,14 @@ def normalise(
         tested=frozenset(tested),
         tested_listed=case.tested_genes is not None,
         germline_tested=germline_tested,
-        lines=tuple(lines) if lines is not None else None,
+        lines=tuple(sorted(lines, key=_line_key)) if lines is not None else None,
         as_of=case.as_of or today or dt.date.today(),
         jurisdiction=(case.jurisdiction or default_jurisdiction).upper(),
     )
+
+
+def _line_key(ln: Line) -> tuple:
+    return (ln.label, sorted(ln.drugs), ln.setting or "", ln.outcome or "", ln.weeks if ln.weeks is not None else -1)
 
 
 def decode_json(text: str) -> Any:

@@ -50,6 +50,7 @@ class Atom:
     missing: Callable[[NormalCase], str]  # what to find out when the atom is unknown
     describe: Callable[[NormalCase], str]  # the case facts that made it true
     spec: object  # the pydantic condition it came from
+    label: str  # the criterion in words, e.g. "KRAS G12C" (used when it is false)
 
 
 def _alteration_atom(cond: AlterationCond, vocab) -> tuple:
@@ -276,6 +277,35 @@ def _prior_line_atom(cond: PriorLineCond, vocab) -> tuple:
     return key, fn, missing, describe
 
 
+def atom_label(cond) -> str:
+    """A leaf condition in words, for explanations ("KRAS G12C", "stage metastatic", ...)."""
+    if isinstance(cond, AlterationCond):
+        a = cond.alteration
+        what = a.variant or (", ".join(a.variants) if a.variants else None)
+        if what is None and a.codons:
+            what = f"{a.kind or 'change'} at codon {', '.join(map(str, a.codons))}"
+        if what is None:
+            what = a.kind or "alteration"
+        extra = [x for x in (a.origin if a.origin == "germline" else None, "acquired" if a.acquired else None) if x]
+        return f"{a.gene} {what}" + (f" ({', '.join(extra)})" if extra else "")
+    if isinstance(cond, CancerCond):
+        return "cancer type " + " or ".join(cond.cancer)
+    if isinstance(cond, StageCond):
+        return "stage " + " or ".join(cond.stage)
+    if isinstance(cond, GermlineTestedCond):
+        return "germline testing done" if cond.germline_tested else "no germline testing"
+    if isinstance(cond, PriorLinesCond):
+        p = cond.prior_lines
+        bits = [f"at least {p.min}" if p.min is not None else "", f"at most {p.max}" if p.max is not None else ""]
+        return " and ".join(b for b in bits if b) + " prior systemic therapy line(s)"
+    if isinstance(cond, ReceivedCond):
+        return "prior " + ", ".join(cond.received.classes + cond.received.drugs)
+    if isinstance(cond, PriorLineCond):
+        p = cond.prior_line
+        return "a prior line of " + ", ".join(p.classes + p.drugs)
+    return type(cond).__name__  # pragma: no cover
+
+
 _ATOM_BUILDERS = {
     CancerCond: _cancer_atom,
     AlterationCond: _alteration_atom,
@@ -339,6 +369,10 @@ class Node:
     def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
         """Collect the leaves (atoms and facts) whose value is ``want`` and mattered."""
 
+    def probe(self, ctx: Ctx) -> TV:
+        """The value when only the cancer type is known: None means "depends on the rest"."""
+        raise NotImplementedError  # pragma: no cover
+
 
 class AtomNode(Node):
     __slots__ = ("i",)
@@ -359,6 +393,9 @@ class AtomNode(Node):
         if self.tv(ctx) is want:
             out.append(("atom", self.i))
 
+    def probe(self, ctx: Ctx) -> TV:
+        return ctx.atom(self.i) if ctx.program.atoms[self.i].kind == "cancer" else None
+
 
 class FactNode(Node):
     __slots__ = ("name",)
@@ -377,6 +414,9 @@ class FactNode(Node):
     def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
         if self.tv(ctx) is want:
             out.append(("fact", self.name))
+
+    def probe(self, ctx: Ctx) -> TV:
+        return None
 
 
 class AllNode(Node):
@@ -404,6 +444,10 @@ class AllNode(Node):
         for k in self.kids:
             k.leaves(ctx, want, out)
 
+    def probe(self, ctx: Ctx) -> TV:
+        vals = [k.probe(ctx) for k in self.kids]
+        return False if False in vals else (None if None in vals else True)
+
 
 class AnyNode(AllNode):
     __slots__ = ()
@@ -427,6 +471,10 @@ class AnyNode(AllNode):
         for k in self.kids:
             k.leaves(ctx, want, out)
 
+    def probe(self, ctx: Ctx) -> TV:
+        vals = [k.probe(ctx) for k in self.kids]
+        return True if True in vals else (None if None in vals else False)
+
 
 class NotNode(Node):
     __slots__ = ("kid",)
@@ -444,6 +492,10 @@ class NotNode(Node):
     def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
         self.kid.leaves(ctx, None if want is None else not want, out)
 
+    def probe(self, ctx: Ctx) -> TV:
+        v = self.kid.probe(ctx)
+        return None if v is None else not v
+
 
 class UnmetNode(NotNode):
     __slots__ = ()
@@ -455,6 +507,10 @@ class UnmetNode(NotNode):
         if want is True:
             self.kid.leaves(ctx, False, out)
             self.kid.leaves(ctx, None, out)
+
+    def probe(self, ctx: Ctx) -> TV:
+        v = self.kid.probe(ctx)
+        return None if v is None else v is not True
 
 
 # --------------------------------------------------------------------------- rules
@@ -573,7 +629,7 @@ class Program:
         if i is None:
             i = len(self.atoms)
             self._atom_index[key] = i
-            self.atoms.append(Atom(i, key, key[0], fn, missing, describe, cond))
+            self.atoms.append(Atom(i, key, key[0], fn, missing, describe, cond, atom_label(cond)))
         return AtomNode(i)
 
     def candidates(self, case: NormalCase) -> tuple[list[CompiledRule], list[CompiledRule]]:
@@ -584,28 +640,13 @@ class Program:
         code = case.cancer.code
         hit = self._cancer_cache.get(code)
         if hit is None:
-            probe = _CancerOnlyCtx(self, case)
+            probe = Ctx(self, case)
             hit = (
-                [cr for cr in self.conclusions if cr.when.tv(probe) is not False],
-                [cr for cr in self.notes if cr.when.tv(probe) is not False],
+                [cr for cr in self.conclusions if cr.when.probe(probe) is not False],
+                [cr for cr in self.notes if cr.when.probe(probe) is not False],
             )
             self._cancer_cache[code] = hit
         return hit
-
-
-class _CancerOnlyCtx(Ctx):
-    """A context in which only cancer-type atoms are known: everything else is unknown."""
-
-    __slots__ = ()
-
-    def atom(self, i: int) -> TV:
-        a = self.program.atoms[i]
-        if a.kind != "cancer":
-            return None
-        return Ctx.atom(self, i)
-
-    def fact(self, name: str) -> TV:
-        return None
 
 
 @dataclass

@@ -36,49 +36,33 @@ def _cite(cr: CompiledRule) -> list[CitationOut]:
     return [CitationOut(source=c.source, section=c.section, quote=c.quote, rule=cr.rule.id) for c in cr.rule.citations]
 
 
-def _facts_used(cr: CompiledRule, ctx: Ctx, want) -> tuple[list[str], list[str]]:
-    """Descriptions of the case facts behind a rule, and the derived facts it rests on."""
+def _describe(node, ctx: Ctx, want, texts: list[str], chain: list[str], rules: list[CompiledRule], depth: int = 0) -> None:
+    """Describe the case facts behind ``node`` having value ``want``: atoms in words, derived facts
+    as a chain of the derivation rules that produced them."""
     leaves: list = []
-    cr.when.leaves(ctx, want, leaves)
+    node.leaves(ctx, want, leaves)
     prog = ctx.program
-    texts: list[str] = []
-    facts: list[str] = []
-    seen: set = set()
     for kind, ref in leaves:
-        if (kind, ref) in seen:
-            continue
-        seen.add((kind, ref))
         if kind == "atom":
-            t = prog.atoms[ref].describe(ctx.case)
-            if t:
-                texts.append(t)
-        else:
-            facts.append(ref)
-    return texts, facts
-
-
-def _fact_chain(name: str, ctx: Ctx, depth: int = 0) -> tuple[list[str], list[str], list[CompiledRule]]:
-    """For a derived fact that holds: the case facts behind it, a sentence, and its rules."""
-    texts: list[str] = []
-    chain: list[str] = []
-    rules: list[CompiledRule] = []
-    for cr in ctx.program.derivers.get(name, ()):
-        if not cr.in_effect(ctx.case):
+            atom = prog.atoms[ref]
+            v = ctx.atom(ref)
+            if v is True:
+                texts.append(atom.describe(ctx.case))
+            elif v is False:
+                texts.append(("no " if atom.kind == "alteration" else "not ") + atom.label)
             continue
-        v = cr.when.tv(ctx)
-        if v is not ctx.fact(name):
+        v = ctx.fact(ref)
+        if v is None or depth > 8:
             continue
-        t, sub = _facts_used(cr, ctx, v)
-        rules.append(cr)
-        for s in sub:
-            st, sc, sr = _fact_chain(s, ctx, depth + 1)
-            t = st + t
-            chain.extend(sc)
-            rules.extend(sr)
-        texts.extend(t)
-        chain.append(f"{cr.rule.id} ({cr.rule.title})")
-        break  # one derivation that holds is the reason
-    return texts, chain, rules
+        for cr in prog.derivers.get(ref, ()):
+            if not cr.in_effect(ctx.case) or cr.when.tv(ctx) is not v:
+                continue
+            if cr in rules:
+                break
+            _describe(cr.when, ctx, v, texts, chain, rules, depth + 1)
+            rules.append(cr)
+            chain.append(f"{ref}={'true' if v else 'false'} ({cr.rule.id})")
+            break
 
 
 def _dedupe(items: list[str]) -> list[str]:
@@ -93,26 +77,19 @@ def _dedupe(items: list[str]) -> list[str]:
 
 def _explain(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, set_aside: list[tuple[CompiledRule, str]]):
     rule = cr.rule
-    want = True if out.when_true else None
-    texts, facts = _facts_used(cr, ctx, want)
-    chain_rules: list[CompiledRule] = []
+    texts: list[str] = []
     chain: list[str] = []
-    for f in facts:
-        if ctx.fact(f) is True:
-            ft, fc, fr = _fact_chain(f, ctx)
-            texts = ft + texts
-            chain.extend(fc)
-            chain_rules.extend(fr)
-    for i, node in enumerate(cr.requires):
+    chain_rules: list[CompiledRule] = []
+    _describe(cr.when, ctx, True if out.when_true else None, texts, chain, chain_rules)
+    for node in cr.requires:
         if node.tv(ctx) is True:
-            t, _ = _facts_used_node(node, ctx)
-            texts.extend(t)
+            _describe(node, ctx, True, texts, chain, chain_rules)
     texts = _dedupe(texts)
     parts: list[str] = []
     if texts:
         parts.append("Case: " + "; ".join(texts) + ".")
     if chain:
-        parts.append("Derived: " + " -> ".join(_dedupe(chain)) + f" -> {rule.id}.")
+        parts.append("Derived: " + ", ".join(_dedupe(chain)) + f"; so {rule.id} applies.")
     ex = rule.explain
     v = out.verdict
     if v == "conditional":
@@ -128,13 +105,6 @@ def _explain(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, set_aside: list[tuple
     for other, because in set_aside:
         parts.append(f"Takes precedence over {other.rule.id} ({other.rule.title}): {because}")
     return " ".join(parts), chain_rules
-
-
-def _facts_used_node(node, ctx: Ctx) -> tuple[list[str], list[str]]:
-    leaves: list = []
-    node.leaves(ctx, True, leaves)
-    texts = [ctx.program.atoms[ref].describe(ctx.case) for kind, ref in leaves if kind == "atom"]
-    return [t for t in texts if t], [ref for kind, ref in leaves if kind == "fact"]
 
 
 def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> Option:
