@@ -55,11 +55,20 @@ def error_record(source: str, exc, case_id: str | None = None) -> dict:
     return {"case_id": case_id, "source": source, "error": exc.to_dict()["errors"]}
 
 
+# One row per case, in the spirit of the OncoKB annotator: its LEVEL_* columns (therapies per level,
+# combinations joined by "+", several therapies by ","), HIGHEST_LEVEL over all of them in its
+# order (R1 first, then 1, 2, 3A, 3B, 4, R2), and the sensitive and resistance maxima apart. Only
+# options that hold for the case are leveled: eligible, conditional and consider at their
+# sensitive level (1 to 4), excluded at its resistance level (R1, R2). A not_eligible option (an approval whose
+# criteria the case fails) is listed in its own column, not under a level.
 TSV_COLUMNS = [
     "case_id",
     "cancer_type",
     "evaluated_as_of",
+    "knowledge_version",
     "highest_level",
+    "highest_sensitive_level",
+    "highest_resistance_level",
     "level_1",
     "level_2",
     "level_3A",
@@ -73,9 +82,15 @@ TSV_COLUMNS = [
     "not_eligible",
     "excluded",
     "missing",
+    "rules",
     "error",
 ]
-_LEVEL_ORDER = ["1", "2", "3A", "3B", "4"]
+_SENSITIVE = ["1", "2", "3A", "3B", "4"]
+_RESISTANCE = ["R1", "R2"]
+_HIGHEST_ORDER = ["R1", "1", "2", "3A", "3B", "4", "R2"]  # the OncoKB annotator's HIGHEST_LEVEL order
+_SENSITIVE_SET, _RESISTANCE_SET = frozenset(_SENSITIVE), frozenset(_RESISTANCE)
+_SENSITIVE_VERDICTS = frozenset({"eligible", "conditional", "consider"})
+_VERDICTS = ("eligible", "conditional", "consider", "not_eligible", "excluded")
 
 
 def tsv_header() -> str:
@@ -83,6 +98,7 @@ def tsv_header() -> str:
 
 
 def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
+    """One TSV row for a result, or for an error record (``error``: its dict, ``result`` None)."""
     if result is None:
         err = error or {}
         msgs = "; ".join(f"{e['path']}: {e['message']}" if e.get("path") else e["message"] for e in err.get("error", []))
@@ -91,32 +107,45 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
     levels: dict[str, list[str]] = {}
     verdicts: dict[str, list[str]] = {}
     missing: list[str] = []
+    rules: list[str] = []
     for o in result.options:
         verdicts.setdefault(o.verdict, []).append(o.therapy)
-        if o.verdict in ("eligible", "consider", "conditional"):
-            levels.setdefault(o.oncokb_level, []).append(o.therapy)
-        elif o.verdict == "excluded":
-            levels.setdefault(o.oncokb_level, []).append(o.therapy)
+        lv = o.oncokb_level
+        if (lv in _RESISTANCE_SET) if o.verdict == "excluded" else (o.verdict in _SENSITIVE_VERDICTS and lv in _SENSITIVE_SET):
+            levels.setdefault(lv, []).append(o.therapy)
         for m in o.missing:
             if m not in missing:
                 missing.append(m)
-    highest = next((lv for lv in _LEVEL_ORDER if lv in levels), "")
+        if o.rules and o.rules[0] not in rules:
+            rules.append(o.rules[0])
     row = {
         "case_id": result.case_id,
         "cancer_type": result.cancer_type,
         "evaluated_as_of": result.evaluated_as_of,
-        "highest_level": f"LEVEL_{highest}" if highest else "",
+        "knowledge_version": result.knowledge_version,
+        "highest_level": _highest(levels, _HIGHEST_ORDER),
+        "highest_sensitive_level": _highest(levels, _SENSITIVE),
+        "highest_resistance_level": _highest(levels, _RESISTANCE),
         "missing": ",".join(missing),
+        "rules": ",".join(sorted(rules)),
     }
-    for lv in _LEVEL_ORDER + ["R1", "R2"]:
-        row[f"level_{lv}"] = ",".join(levels.get(lv, []))
-    for v in ("eligible", "conditional", "consider", "not_eligible", "excluded"):
-        row[v] = ",".join(verdicts.get(v, []))
+    for lv in _SENSITIVE + _RESISTANCE:
+        row[f"level_{lv}"] = ",".join(levels.get(lv, ()))
+    for v in _VERDICTS:
+        row[v] = ",".join(verdicts.get(v, ()))
     return "\t".join(_clean(row.get(c, "")) for c in TSV_COLUMNS)
 
 
+def _highest(levels: dict[str, list[str]], order: list[str]) -> str:
+    lv = next((lv for lv in order if lv in levels), None)
+    return f"LEVEL_{lv}" if lv else ""
+
+
 def _clean(v: str) -> str:
-    return str(v).replace("\t", " ").replace("\n", " ")
+    v = str(v)
+    if "\t" in v or "\n" in v or "\r" in v:
+        v = v.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+    return v
 
 
 def dumps(obj) -> str:

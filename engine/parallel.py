@@ -1,0 +1,280 @@
+"""Batch evaluation on every core, in input order, surviving crashed workers.
+
+:class:`WorkerPool` forks ``jobs`` worker processes (the ``fork`` start method: each inherits the
+loaded, compiled engine, nothing is re-loaded or pickled). The parent reads chunks of raw input
+records, hands one chunk at a time to each idle worker, and yields each chunk's rendered output
+in input order. At most ``window`` chunks are read ahead of the one being written, so memory
+stays flat however long the input.
+
+Each worker holds exactly one chunk at a time, so when one dies (the durable backend's C core can
+segfault) the parent knows which records it held. It starts a replacement and retries those
+records one at a time; a record whose own worker dies twice becomes an error record naming the
+crash (e.g. ``worker process died (SIGSEGV)``). The other workers carry on; the batch finishes.
+
+Testing hook: when the environment variable ``KRAS_RULES_TEST_CRASH`` is set in the parent, a
+worker kills itself with SIGSEGV on every raw input line containing its value (with
+``KRAS_RULES_TEST_CRASH_ONCE=FILE`` only the first time, creating FILE). The variable is read once
+when a worker starts; without it the workers run the plain loop.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from typing import Any, Iterable, Iterator
+
+from engine.errors import EngineError
+
+CRASH_ENV = "KRAS_RULES_TEST_CRASH"
+CRASH_ONCE_ENV = "KRAS_RULES_TEST_CRASH_ONCE"
+MAX_CRASHES = 2  # a record whose own worker dies this many times is an error record
+
+_PROCESSOR = None  # the parent's Processor, inherited by forked workers
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def _crashing(run, marker: str, once_file: str | None):
+    def chunk(items):
+        for _, payload in items:
+            if isinstance(payload, str) and marker in payload:
+                if once_file is None or not os.path.exists(once_file):
+                    if once_file is not None:
+                        open(once_file, "w").close()
+                    os.kill(os.getpid(), signal.SIGSEGV)
+        return run(items)
+
+    return chunk
+
+
+def _worker_main(conn) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops the workers
+    proc = _PROCESSOR
+    proc.take_summary()  # start from zero: the parent's counts are not this worker's
+    run = proc.chunk
+    marker = os.environ.get(CRASH_ENV)
+    if marker:
+        run = _crashing(run, marker, os.environ.get(CRASH_ONCE_ENV))
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            break
+        if msg is None:
+            break
+        task_id, items = msg
+        conn.send((task_id, run(items), proc.take_summary()))
+    conn.close()
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+@dataclass
+class _Task:
+    chunk: int
+    start: int  # index of the first item within its chunk
+    items: list
+    crashes: int = 0
+
+
+@dataclass
+class _Chunk:
+    slots: list
+    left: int
+    summaries: list = field(default_factory=list)
+
+
+class _Worker:
+    def __init__(self, ctx):
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="kras-rules-worker")
+        self.proc.start()
+        child.close()
+        self.task: _Task | None = None
+
+    def stop(self, kill: bool = False) -> None:
+        if kill or self.task is not None:
+            self.proc.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except OSError:
+                self.proc.kill()
+        self.proc.join(timeout=5)
+        if self.proc.is_alive():  # pragma: no cover - a worker stuck in C code
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def describe_exit(code: int | None) -> str:
+    """``-11`` -> ``SIGSEGV``; ``3`` -> ``exit status 3``."""
+    if code is None:
+        return "unknown exit"
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit status {code}"
+
+
+class WorkerPool:
+    """``with WorkerPool(processor, jobs) as pool: for rendered, summary in pool.map(chunks): ...``
+
+    ``processor`` is a :class:`engine.batch.Processor`; ``map`` takes an iterable of chunks (lists
+    of ``(source, payload)``) and yields, per chunk and in order, the list of rendered records and
+    the workers' summary of that chunk (None without ``--summary``).
+    """
+
+    def __init__(self, processor, jobs: int, *, window: int | None = None, messages=None):
+        self.processor = processor
+        self.jobs = max(1, jobs)
+        self.window = window or 4 * self.jobs
+        self.messages = messages or sys.stderr
+        self.ctx = mp.get_context("fork")
+        self.workers: list[_Worker] = []
+        self.crashes = 0  # worker deaths seen
+
+    def __enter__(self) -> "WorkerPool":
+        global _PROCESSOR
+        _PROCESSOR = self.processor
+        for _ in range(self.jobs):
+            self.workers.append(self._spawn())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _PROCESSOR
+        for w in self.workers:
+            w.stop(kill=exc[0] is not None)
+        self.workers = []
+        _PROCESSOR = None
+
+    def _spawn(self) -> _Worker:
+        # a forked child flushes the std streams it inherits: never give it unwritten output
+        for s in (sys.stdout, sys.stderr):
+            try:
+                s.flush()
+            except (OSError, ValueError):
+                pass
+        return _Worker(self.ctx)
+
+    def map(self, blocks: Iterable[list]) -> Iterator[tuple[list, Any]]:
+        src = iter(blocks)
+        chunks: dict[int, _Chunk] = {}
+        queue: deque[_Task] = deque()
+        read = written = 0
+        exhausted = False
+        while True:
+            while not exhausted and read - written < self.window:  # read ahead, bounded
+                block = next(src, None)
+                if block is None:
+                    exhausted = True
+                elif block:
+                    chunks[read] = _Chunk([None] * len(block), len(block))
+                    queue.append(_Task(read, 0, block))
+                    read += 1
+            if written in chunks and chunks[written].left == 0:  # the next chunk in order is done
+                c = chunks.pop(written)
+                written += 1
+                yield c.slots, _merged(c.summaries)
+                continue
+            if exhausted and not chunks:
+                return
+            for w in self.workers:
+                if w.task is None and queue:
+                    self._assign(w, queue.popleft(), queue)
+            busy = [w for w in self.workers if w.task is not None]
+            if not busy:
+                continue
+            ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy]))
+            for w in busy:
+                if w.conn not in ready and w.proc.sentinel not in ready:
+                    continue
+                try:
+                    if not w.conn.poll():
+                        raise EOFError
+                    _, rendered, part = w.conn.recv()
+                except (EOFError, OSError):
+                    self._died(w, chunks, queue)
+                    continue
+                task, w.task = w.task, None
+                c = chunks[task.chunk]
+                c.slots[task.start : task.start + len(rendered)] = rendered
+                c.left -= len(rendered)
+                if part is not None:
+                    c.summaries.append(part)
+
+    def _assign(self, w: _Worker, task: _Task, queue: deque) -> None:
+        w.task = task
+        try:
+            w.conn.send((task.chunk, task.items))
+        except OSError:  # the worker was already gone: not this task's fault
+            w.task = None
+            queue.appendleft(task)
+            self._replace(w)
+
+    def _replace(self, w: _Worker) -> None:
+        w.proc.join(timeout=5)
+        w.conn.close()
+        i = self.workers.index(w)
+        self.workers[i] = self._spawn()
+
+    def _died(self, w: _Worker, chunks: dict[int, _Chunk], queue: deque) -> None:
+        task = w.task
+        w.task = None
+        w.proc.join(timeout=5)
+        how = describe_exit(w.proc.exitcode)
+        self.crashes += 1
+        self._replace(w)
+        first, last = task.items[0][0], task.items[-1][0]
+        span = first if first == last else f"{first} .. {last}"
+        if len(task.items) > 1:
+            self._say(f"a worker process died ({how}) evaluating {span}: retrying those {len(task.items)} records one at a time")
+            singles = [_Task(task.chunk, task.start + i, [item]) for i, item in enumerate(task.items)]
+            queue.extendleft(reversed(singles))
+            return
+        crashes = task.crashes + 1
+        if crashes < MAX_CRASHES:
+            self._say(f"a worker process died ({how}) evaluating {span}: retrying it")
+            queue.appendleft(_Task(task.chunk, task.start, task.items, crashes))
+            return
+        self._say(f"a worker process died ({how}) evaluating {span} {crashes} times: recorded as an error")
+        source, payload = task.items[0]
+        exc = EngineError(f"worker process died ({how}) evaluating this case, {crashes} times: not evaluated")
+        rendered = self.processor.error(source, exc, _case_id(payload))
+        c = chunks[task.chunk]
+        c.slots[task.start] = rendered
+        c.left -= 1
+
+    def _say(self, text: str) -> None:
+        self.messages.write(f"kras-rules: {text}\n")
+        self.messages.flush()
+
+
+def _case_id(payload: Any) -> str | None:
+    if isinstance(payload, str):
+        import json
+
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return None
+    if isinstance(payload, dict) and isinstance(payload.get("id"), str):
+        return payload["id"]
+    return None
+
+
+def _merged(parts: list):
+    if not parts:
+        return None
+    first = parts[0]
+    for p in parts[1:]:
+        first.merge(p)
+    return first
