@@ -819,11 +819,11 @@ class Vocabulary:
         hit = self._lookup_drug(text)
         return (hit.name,) if hit else None
 
-    def _slashed(self, text: str) -> tuple[str, ...]:
+    def _slashed(self, text: str, whole: str) -> tuple[str, ...]:
         """Resolve 'a/b/c' where each part, or a run of parts, is a drug or regimen."""
-        whole = self._one_therapy(text)
-        if whole is not None:
-            return whole
+        direct = self._one_therapy(text)
+        if direct is not None:
+            return direct
         parts = [p.strip() for p in text.split("/")]
         n = len(parts)
         best: list[tuple[int, tuple[str, ...]] | None] = [None] * (n + 1)
@@ -839,8 +839,8 @@ class Vocabulary:
                         best[j] = cand
         if best[n] is not None:
             return best[n][1]
-        bad = next((p for p in parts if self._one_therapy(p) is None), text)
-        raise self._unknown_therapy(bad, text)
+        bad = next((p for p in parts if p and self._one_therapy(p) is None), text)
+        raise self._unknown_therapy(bad, whole)
 
     def _unknown_therapy(self, part: str, whole: str) -> TermError:
         where = f" in '{whole}'" if part.strip() != whole.strip() else ""
@@ -865,6 +865,6 @@ class Vocabulary:
             raise self._unknown_therapy(text, text)
         drugs: set[str] = set()
         for piece in pieces:
-            drugs.update(self._slashed(piece))
+            drugs.update(self._slashed(piece, text))
         return tuple(sorted(drugs))
 
