@@ -12,11 +12,17 @@ from dataclasses import dataclass, field
 def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
     """``("alterations", 0, "variant")`` -> ``alterations[0].variant``."""
     out = ""
+    path = list(path)
+    file = None
+    if path and isinstance(path[0], str) and path[0].endswith((".yaml", ".yml", ".json", ".jsonl")):
+        file = path.pop(0)
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
             out += ("." if out else "") + str(part)
+    if file:
+        return f"{file}: {out}" if out else file
     return out
 
 

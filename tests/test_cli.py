@@ -166,7 +166,11 @@ def test_check_fails_on_example_with_wrong_verdict(tmp_path, capsys):
     pytest.fail("no eligible example to break")
 
 
-def test_check_fails_on_misquoted_citation(tmp_path, capsys):
+def test_check_fails_on_misquoted_citation(tmp_path, capsys, monkeypatch):
+    seeds = REPO.parent / "shared" / "seeds"
+    if not seeds.is_dir():
+        pytest.skip("seed documents not available")
+    monkeypatch.setenv("KRAS_SEEDS_DIR", str(seeds))
     rules = _copy_rules(tmp_path)
     for f in sorted((rules / "kb").glob("*.yaml")):
         data = yaml.safe_load(f.read_text())
@@ -176,8 +180,6 @@ def test_check_fails_on_misquoted_citation(tmp_path, capsys):
                     c["quote"] = "KRAS inhibitors cure every cancer"
                     f.write_text(yaml.safe_dump(data, sort_keys=False))
                     code, _, err = run(["check", str(rules)], capsys)
-                    if not (REPO.parent / "shared" / "seeds").is_dir():
-                        pytest.skip("seed documents not available")
                     assert code == 1 and "quote not found" in err
                     return
     pytest.fail("no seed citation found")
