@@ -141,6 +141,11 @@ def _highest(levels: dict[str, list[str]], order: list[str]) -> str:
     return f"LEVEL_{lv}" if lv else ""
 
 
+def tsv_cell(v) -> str:
+    """A value as one TSV cell (tabs and line breaks become spaces)."""
+    return _clean(v)
+
+
 def _clean(v: str) -> str:
     v = str(v)
     if "\t" in v or "\n" in v or "\r" in v:

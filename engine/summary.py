@@ -113,12 +113,23 @@ class Summary:
             for e in (error_record or {}).get("error", ()):
                 c.error_messages[(f"{e['path']}: " if e.get("path") else "") + e["message"]] += 1
             return
-        c.cancer_types[result.cancer_type] += 1
-        for o in result.options:
-            v = c.verdicts.get(o.therapy)
+        self._count(c, result.cancer_type, [(o.therapy, o.verdict) for o in result.options], case)
+
+    def add_counts(self, cancer_type: str, verdicts: Iterable[tuple[str, str]], *, case=None, cohort: str = "input") -> None:
+        """Count one evaluated case from its cancer type and (therapy, verdict) pairs."""
+        c = self.cohorts.get(cohort)
+        if c is None:
+            c = self.cohorts[cohort] = Cohort()
+        c.cases += 1
+        self._count(c, cancer_type, verdicts, case)
+
+    def _count(self, c: Cohort, cancer_type: str, verdicts: Iterable[tuple[str, str]], case) -> None:
+        c.cancer_types[cancer_type] += 1
+        for therapy, verdict in verdicts:
+            v = c.verdicts.get(therapy)
             if v is None:
-                v = c.verdicts[o.therapy] = Counter()
-            v[o.verdict] += 1
+                v = c.verdicts[therapy] = Counter()
+            v[verdict] += 1
         if case is not None and self._known is not None:
             seen = set()
             for alt in case.alterations:

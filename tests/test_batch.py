@@ -1,0 +1,370 @@
+"""Batch evaluation: one output record per input record in input order, the same bytes on one core
+and on several, crashed workers retried or recorded, resume, the cohort summary, TSV levels and
+the progress line."""
+from __future__ import annotations
+
+import argparse
+import io
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from engine import batch
+from engine.batch import Processor, run_evaluate
+from engine.formats import TSV_COLUMNS
+from engine.parallel import CRASH_ENV, CRASH_ONCE_ENV, WorkerPool
+from engine.summary import KnownVariants, Summary, cohort_of
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = sorted((REPO / "cases").glob("*.json"))
+AS_OF = "2026-07-01"
+
+
+def _args(files, **kw) -> argparse.Namespace:
+    base = dict(files=[str(f) for f in files], format="json", as_of=None, backend="default", jobs=1,
+                summary=False, no_progress=True, output=None, resume=False)
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def _run(engine, files, stdin: str | None = None, **kw) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_evaluate(_args(files, **kw), engine, stdin=io.StringIO(stdin) if stdin is not None else None, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _cohort(tmp_path: Path, n: int, extra: list[str] = (), name: str = "cohort.jsonl") -> tuple[Path, list[str]]:
+    """``n`` example cases with unique ids (cycling through cases/), plus extra raw lines."""
+    lines = []
+    for i, f in zip(range(n), itertools.cycle(CASES)):
+        case = json.loads(f.read_text())
+        case["id"] = f"{case['id']}-{i}"
+        lines.append(json.dumps(case))
+    lines.extend(extra)
+    p = tmp_path / name
+    p.write_text("\n".join(lines) + "\n")
+    return p, lines
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """Chunks of 4 records, so a few dozen cases already spread over several workers."""
+    monkeypatch.setattr(batch, "CHUNK", 4)
+
+
+BAD_JSON = "{not json"
+TYPO = json.dumps({"id": "typo", "cancer_type": "NSCLCC"})
+UNKNOWN_FIELD = json.dumps({"id": "field", "cancer_type": "LUAD", "stagee": "metastatic"})
+
+
+# --------------------------------------------------------------------------- nothing lost
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_input_line_gives_one_record_in_input_order(tmp_path, engine, small_chunks, jobs):
+    f, lines = _cohort(tmp_path, 30, [BAD_JSON, TYPO, "", UNKNOWN_FIELD])
+    f.write_text(f.read_text() + "\n\n" + json.dumps(json.loads(lines[0]) | {"id": "last"}) + "\n")
+    code, out, err = _run(engine, [f], jobs=jobs)
+    assert code == 1
+    recs = [json.loads(l) for l in out.splitlines()]
+    assert len(recs) == 30 + 3 + 1  # blank lines are not records
+    assert [r["case_id"] for r in recs[:30]] == [json.loads(l)["id"] for l in lines[:30]]
+    assert recs[30]["case_id"] is None and recs[30]["source"] == f"{f}:31" and "invalid JSON" in recs[30]["error"][0]["message"]
+    assert recs[31]["case_id"] == "typo" and recs[31]["error"][0]["suggestion"] == "NSCLC"
+    assert recs[32]["case_id"] == "field" and "unknown field 'stagee'" in recs[32]["error"][0]["message"]
+    assert recs[33]["case_id"] == "last" and "options" in recs[33]
+    assert f"{f}:32: cancer_type: unknown cancer type 'NSCLCC' (did you mean 'NSCLC'?)" in err
+    assert err.count("\n") == 3  # one message per bad record, nothing else
+
+
+@pytest.mark.parametrize("fmt", ["json", "tsv", "text"])
+def test_parallel_output_is_byte_identical_to_one_core(tmp_path, engine, small_chunks, fmt):
+    f, _ = _cohort(tmp_path, 45, [TYPO])
+    one = _run(engine, [f], jobs=1, format=fmt, as_of=AS_OF)
+    two = _run(engine, [f], jobs=2, format=fmt, as_of=AS_OF)
+    assert one[0] == two[0] == 1
+    assert one[1] == two[1] and one[1]
+    assert one[2] == two[2]
+
+
+def test_rerun_gives_the_same_bytes_and_the_profile_cache_changes_nothing(tmp_path, engine):
+    f, lines = _cohort(tmp_path, 3 * len(CASES))  # every profile three times: cache hits
+    cached = Processor(engine, "json")
+    plain = Processor(engine, "json", cache=0)
+    a = [cached(f"x:{i}", l) for i, l in enumerate(lines)]
+    b = [plain(f"x:{i}", l) for i, l in enumerate(lines)]
+    assert a == b
+    assert cached.hits >= 2 * len(CASES) and plain.hits == 0
+    # and the JSON is the API's object, field for field
+    for (text, _, _), line in zip(a[:10], lines):
+        assert json.loads(text) == json.loads(engine.evaluate(json.loads(line)).to_json())
+    assert _run(engine, [f], as_of=AS_OF) == _run(engine, [f], as_of=AS_OF)
+
+
+def test_stdin_jsonl_and_json_array_files_mix(tmp_path, engine):
+    arr = tmp_path / "arr.json"
+    arr.write_text(json.dumps([json.loads(CASES[0].read_text()), {"cancer_type": "LUADD"}]))
+    stdin = CASES[1].read_text().replace("\n", " ") + "\n" + BAD_JSON + "\n"
+    code, out, err = _run(engine, [arr, "-"], stdin=stdin)
+    recs = [json.loads(l) for l in out.splitlines()]
+    assert code == 1 and len(recs) == 4
+    assert [r.get("source") for r in recs] == [None, f"{arr}[1]", None, "<stdin>:2"]
+    assert f"{arr}[1]: cancer_type: unknown cancer type 'LUADD'" in err
+
+
+def test_an_unexpected_exception_is_one_error_record_and_the_batch_goes_on(tmp_path, engine, monkeypatch):
+    f, lines = _cohort(tmp_path, 3)
+    real = engine.evaluate
+
+    def flaky(norm, **kw):
+        if norm.id.endswith("-1"):
+            raise ZeroDivisionError("boom")
+        return real(norm, **kw)
+
+    monkeypatch.setattr(engine, "evaluate", flaky)
+    code, out, err = _run(engine, [f])
+    recs = [json.loads(l) for l in out.splitlines()]
+    assert code == 1 and len(recs) == 3
+    assert "options" in recs[0] and "options" in recs[2]
+    assert recs[1]["error"][0]["message"] == "internal error: ZeroDivisionError: boom"
+
+
+# --------------------------------------------------------------------------- crashed workers
+
+
+def test_a_case_that_crashes_its_worker_twice_becomes_an_error_record(tmp_path, engine, small_chunks, monkeypatch):
+    f, lines = _cohort(tmp_path, 24)
+    marked = [i for i, l in enumerate(lines) if "crc-kras-g12d" in l]
+    assert marked
+    monkeypatch.setenv(CRASH_ENV, '"crc-kras-g12d-')
+    code, out, err = _run(engine, [f], jobs=2, as_of=AS_OF)
+    monkeypatch.delenv(CRASH_ENV)
+    recs = [json.loads(l) for l in out.splitlines()]
+    assert code == 1 and len(recs) == 24
+    for i, r in enumerate(recs):
+        if i in marked:
+            assert r["case_id"] == json.loads(lines[i])["id"]
+            assert r["error"][0]["message"].startswith("worker process died (SIGSEGV)")
+        else:
+            assert "options" in r, r
+    assert "retrying those 4 records one at a time" in err
+    assert "recorded as an error" in err
+    # every other record is exactly what a run without crashes gives
+    _, clean, _ = _run(engine, [f], jobs=1, as_of=AS_OF)
+    assert [l for i, l in enumerate(out.splitlines()) if i not in marked] == [
+        l for i, l in enumerate(clean.splitlines()) if i not in marked
+    ]
+
+
+def test_a_case_that_crashes_once_is_retried_and_evaluated(tmp_path, engine, small_chunks, monkeypatch):
+    f, _ = _cohort(tmp_path, 20)
+    monkeypatch.setenv(CRASH_ENV, '"crc-g12c-drug-names-')
+    monkeypatch.setenv(CRASH_ONCE_ENV, str(tmp_path / "crashed-once"))
+    code, out, err = _run(engine, [f], jobs=2, as_of=AS_OF)
+    monkeypatch.delenv(CRASH_ENV)
+    assert (tmp_path / "crashed-once").exists() and "SIGSEGV" in err
+    assert code == 0
+    assert out == _run(engine, [f], jobs=1, as_of=AS_OF)[1]
+
+
+def test_the_pool_reads_a_bounded_window_ahead(engine):
+    pulled = 0
+    line = CASES[0].read_text().replace("\n", " ")
+
+    def endless():
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield [(f"x:{pulled}", line)]
+
+    with WorkerPool(Processor(engine, "tsv"), 2, window=5) as pool:
+        for done, (rendered, _) in enumerate(pool.map(endless()), 1):
+            assert len(rendered) == 1
+            assert pulled - done <= 5
+            if done == 40:
+                break
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def test_resume_keeps_complete_records_and_finishes_the_rest(tmp_path, engine, small_chunks):
+    f, _ = _cohort(tmp_path, 25, [TYPO])
+    for fmt in ("json", "tsv"):
+        full = tmp_path / f"full.{fmt}"
+        part = tmp_path / f"part.{fmt}"
+        assert run_evaluate(_args([f], format=fmt, as_of=AS_OF, output=str(full)), engine, err=io.StringIO()) == 1
+        text = full.read_text()
+        # an interrupted run: 11 complete lines and half of the next
+        cut = sum(len(l) + 1 for l in text.split("\n")[:11]) + 40
+        part.write_text(text[:cut])
+        err = io.StringIO()
+        code = run_evaluate(_args([f], format=fmt, as_of=AS_OF, output=str(part), resume=True, jobs=2), engine, err=err)
+        assert code == 1
+        assert part.read_text() == text
+        assert err.getvalue().count("NSCLCC") == 1  # only the records evaluated now are reported
+
+
+def test_resume_of_a_finished_file_does_nothing(tmp_path, engine):
+    f, _ = _cohort(tmp_path, 5)
+    out = tmp_path / "out.jsonl"
+    run_evaluate(_args([f], as_of=AS_OF, output=str(out)), engine, err=io.StringIO())
+    before = out.read_text()
+    assert run_evaluate(_args([f], as_of=AS_OF, output=str(out), resume=True), engine, err=io.StringIO()) == 0
+    assert out.read_text() == before
+
+
+def test_resume_needs_an_output_file_and_a_line_format(tmp_path, engine):
+    from engine.errors import UsageError
+
+    with pytest.raises(UsageError, match="output file"):
+        run_evaluate(_args([CASES[0]], resume=True), engine)
+    with pytest.raises(UsageError, match="json or tsv"):
+        run_evaluate(_args([CASES[0]], resume=True, output=str(tmp_path / "o.txt"), format="text"), engine)
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _unknown_gene(engine) -> str:
+    known = KnownVariants(engine.program).genes
+    return next(g for g in sorted(engine.rulebase.vocab.genes) if g not in known and g.isalnum())
+
+
+def test_summary_counts_cancer_types_verdicts_errors_and_unknown_variants(tmp_path, engine, small_chunks):
+    gene = _unknown_gene(engine)
+    odd = json.dumps({"id": "odd", "cancer_type": "LUAD", "alterations": [{"gene": gene, "variant": "amplification"}]})
+    f, lines = _cohort(tmp_path, 16, [odd, TYPO])
+    results = [engine.evaluate(json.loads(l)) for l in lines[:17]]
+    code, _, err = _run(engine, [f], jobs=1, summary=True, format="tsv")
+    assert code == 1
+    assert f"Summary of {f}: 18 cases, 17 evaluated, 1 error" in err
+    counts = {}
+    for r in results:
+        counts[r.cancer_type] = counts.get(r.cancer_type, 0) + 1
+    for code_, n in counts.items():
+        assert any(l.split()[:2] == [code_, str(n)] for l in err.splitlines()), code_
+    for therapy in {o.therapy for r in results for o in r.options}:
+        row = next(l.split() for l in err.splitlines() if l.split()[:1] == [therapy])
+        expected = [sum(1 for r in results for o in r.options if o.therapy == therapy and o.verdict == v)
+                    for v in ("eligible", "conditional", "consider", "not_eligible", "excluded")]
+        assert row[1:] == [str(n) if n else "-" for n in expected]
+    assert "Variants no rule knows" in err and f"{gene} amplification" in err
+    assert "unknown cancer type 'NSCLCC'" in err
+    # the same summary from the worker pool
+    assert _run(engine, [f], jobs=2, summary=True, format="tsv")[2] == err
+
+
+def test_known_variants_come_from_the_rules(engine):
+    known = KnownVariants(engine.program)
+    norm = engine.normalise({"cancer_type": "LUAD", "alterations": [
+        {"gene": "KRAS", "variant": "G12C"}, {"gene": _unknown_gene(engine), "variant": "amplification"}]})
+    g12c, other = sorted(norm.alterations, key=lambda a: a.gene != "KRAS")
+    assert known.known(g12c) and not known.known(other)
+
+
+def test_summary_merges_and_survives_pickling(engine):
+    import pickle
+
+    r = engine.evaluate(json.loads(CASES[0].read_text()))
+    a, b = Summary(engine), Summary(engine)
+    a.add(r, cohort="c1")
+    b.add(r, cohort="c1")
+    b.add(None, {"source": "c2:3", "error": [{"path": "", "message": "broken", "suggestion": None}]})
+    merged = pickle.loads(pickle.dumps(a)).merge(pickle.loads(pickle.dumps(b)))
+    assert merged.cohorts["c1"].cases == 2 and merged.cohorts["c1"].cancer_types[r.cancer_type] == 2
+    assert merged.cohorts["c2"].errors == 1
+    text = merged.render()
+    assert "Summary of all cohorts: 3 cases, 2 evaluated, 1 error" in text
+
+
+def test_cohort_of_source():
+    assert cohort_of("a/b.jsonl:12") == "a/b.jsonl"
+    assert cohort_of("b.json[3]") == "b.json"
+    assert cohort_of("<stdin>:4") == "<stdin>"
+    assert cohort_of("c.json") == "c.json"
+
+
+def test_a_directory_is_one_cohort(engine, tmp_path):
+    _, _, err = _run(engine, [REPO / "cases"], summary=True)
+    assert f"Summary of {REPO / 'cases'}: {len(CASES)} cases" in err
+    assert err.count("Summary of") == 1
+
+
+# --------------------------------------------------------------------------- TSV
+
+
+_ORDER = ["R1", "1", "2", "3A", "3B", "4", "R2"]
+
+
+def test_tsv_levels_follow_the_options(engine, tmp_path):
+    code, out, _ = _run(engine, CASES, format="tsv")
+    rows = [l.split("\t") for l in out.splitlines()]
+    assert rows[0] == TSV_COLUMNS
+    col = {c: i for i, c in enumerate(TSV_COLUMNS)}
+    assert len(rows) == len(CASES) + 1
+    seen_resistance = seen_both = False
+    for row, f in zip(rows[1:], CASES):
+        res = engine.evaluate(json.loads(f.read_text()))
+        assert row[col["case_id"]] == res.case_id
+        leveled = {}
+        for o in res.options:
+            if o.verdict in ("eligible", "conditional", "consider") and o.oncokb_level in _ORDER[1:6]:
+                leveled.setdefault(o.oncokb_level, []).append(o.therapy)
+            elif o.verdict == "excluded" and o.oncokb_level in ("R1", "R2"):
+                leveled.setdefault(o.oncokb_level, []).append(o.therapy)
+        for lv in _ORDER:
+            assert sorted(filter(None, row[col[f"level_{lv}"]].split(","))) == sorted(leveled.get(lv, [])), (f.name, lv)
+        first = next((lv for lv in _ORDER if lv in leveled), None)
+        assert row[col["highest_level"]] == (f"LEVEL_{first}" if first else "")
+        sens = next((lv for lv in _ORDER[1:6] if lv in leveled), None)
+        assert row[col["highest_sensitive_level"]] == (f"LEVEL_{sens}" if sens else "")
+        for v in ("eligible", "conditional", "consider", "not_eligible", "excluded"):
+            assert (row[col[v]].split(",") if row[col[v]] else []) == [o.therapy for o in res.options if o.verdict == v]
+        not_eligible = {o.therapy for o in res.options if o.verdict == "not_eligible"}
+        in_levels = {t for lv in _ORDER for t in row[col[f"level_{lv}"]].split(",") if t}
+        assert not (not_eligible & in_levels)
+        seen_resistance |= "R1" in leveled
+        seen_both |= "R1" in leveled and "1" in leveled
+    assert seen_resistance and seen_both  # the example cases exercise the R1-over-1 ordering
+
+
+def test_tsv_error_row_names_the_case_and_the_problem(engine):
+    code, out, _ = _run(engine, ["-"], stdin=TYPO + "\n", format="tsv")
+    row = dict(zip(TSV_COLUMNS, out.splitlines()[1].split("\t")))
+    assert code == 1 and row["case_id"] == "typo"
+    assert row["error"].startswith("cancer_type: unknown cancer type 'NSCLCC'")
+    assert row["highest_level"] == ""
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("no_progress", [False, True])
+def test_progress_line_only_on_a_terminal_and_not_when_disabled(tmp_path, engine, no_progress):
+    f, _ = _cohort(tmp_path, 5)
+    err = _Tty()
+    run_evaluate(_args([f], no_progress=no_progress), engine, out=io.StringIO(), err=err)
+    if no_progress:
+        assert err.getvalue() == ""
+    else:
+        assert "\r5 cases  0 errors" in err.getvalue() and "cases/s  100%" in err.getvalue()
+        assert err.getvalue().endswith("\n")
+    plain = io.StringIO()  # not a terminal: never a progress line
+    run_evaluate(_args([f], no_progress=False), engine, out=io.StringIO(), err=plain)
+    assert plain.getvalue() == ""
+
+
+def test_jobs_must_be_positive(engine):
+    from engine.errors import UsageError
+
+    with pytest.raises(UsageError, match="at least 1"):
+        run_evaluate(_args([CASES[0]], jobs=0), engine)
