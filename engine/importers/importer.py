@@ -9,6 +9,7 @@ one sample; a sample whose rows come back later is then an error record.
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -106,6 +107,32 @@ class Summary:
         return out
 
 
+def gene_finder(vocab: Any) -> Callable[[str], str | None]:
+    """A lookup of gene symbols that returns None for an unknown one.
+
+    A MAF names ~20,000 genes and the vocabulary a few hundred; ``vocab.gene`` computes a "did you
+    mean" for every unknown symbol (about a millisecond each), which would dominate an import. So
+    a non-raising lookup is used when the vocabulary offers one (``find_gene``), or its symbol
+    index; ``vocab.gene`` otherwise.
+    """
+    find = getattr(vocab, "find_gene", None)
+    if callable(find):
+        return find
+    keys = getattr(vocab, "_gene_keys", None)
+    module = sys.modules.get(type(vocab).__module__)
+    key = getattr(module, "_symbol_key", None)
+    if isinstance(keys, dict) and callable(key):
+        return lambda text: keys.get(key(text))
+
+    def slow(text: str) -> str | None:
+        try:
+            return vocab.gene(text)
+        except TermError:
+            return None
+
+    return slow
+
+
 class _Sample:
     __slots__ = ("id", "alts", "unresolved", "line", "written")
 
@@ -139,6 +166,7 @@ class Importer:
         self._sink = errors or (lambda rec: None)
         self._cancer = CancerResolver(vocab, options.cancer_type)
         self._genes: dict[str, str | None] = {}
+        self._find_gene = gene_finder(vocab)
         self._variants: dict[tuple[str, str], tuple[Any, TermError | None]] = {}
         self._builds: dict[str, str | None] = {}
         self._panel_genes: dict[str, frozenset[str]] = {}
@@ -164,10 +192,7 @@ class Importer:
     def _gene(self, symbol: str) -> str | None:
         g = self._genes.get(symbol, _MISS)
         if g is _MISS:
-            try:
-                g = self.vocab.gene(symbol.strip()) if symbol.strip() else None
-            except TermError:
-                g = None
+            g = self._find_gene(symbol.strip()) if symbol.strip() else None
             self._genes[symbol] = g
         return g  # type: ignore[return-value]
 
@@ -241,6 +266,7 @@ class Importer:
         current: _Sample | None = None
         grouped = self.opt.grouped
         finished: set[str] = set()
+        classes: dict[str, Any] = {}
 
         for line, f in tab.rows:
             s.rows += 1
@@ -288,8 +314,11 @@ class Importer:
                 continue
 
             if i_cls is not None:
-                vc = f[i_cls].strip()
-                policy = classify(vc)
+                vc = f[i_cls]
+                policy = classes.get(vc, _MISS)
+                if policy is _MISS:
+                    policy = classes[vc] = classify(vc)
+                vc = vc.strip()
                 if policy == SKIP:
                     skipped[R_CLASS] += 1
                     s.classifications_skipped[vc] += 1

@@ -126,11 +126,33 @@ class MutationColumns:
         return None not in (self.chromosome, self.start, self.ref) and (self.alt2 is not None or self.alt1 is not None)
 
 
+_DEL_WITH_RESIDUES = re.compile(r"^(p\.)?([A-Z])(\d+)(?:_([A-Z])(\d+))?del([A-Z]+)$")
+_DEL_RESIDUES_FIRST = re.compile(r"^(p\.)?([A-Z]{2,})(\d+)del$")
+
+
 def clean_protein(text: str) -> str:
-    """Strip a transcript prefix (``ENSP...:p.G12C`` -> ``p.G12C``) and surrounding space."""
+    """The protein change as HGVS reads it.
+
+    Strips a transcript prefix (``ENSP...:p.G12C`` -> ``p.G12C``) and drops the deleted residues
+    older annotations repeat after ``del`` when they match the span exactly
+    (``p.E746_A750delELREA`` -> ``p.E746_A750del``), and writes Oncotator's in-frame deletions
+    (residues, then the first one's position: ``p.VKSR600del``) as a range (``p.V600_R603del``);
+    the vocabulary checks the residues against the protein. Anything else is left as written.
+    """
     t = text.strip()
     if ":p." in t:
         t = t[t.index(":p.") + 1 :]
+    if "del" in t and "delins" not in t:
+        m = _DEL_WITH_RESIDUES.match(t)
+        if m:
+            first, last = int(m.group(3)), int(m.group(5) or m.group(3))
+            deleted = m.group(6)
+            if len(deleted) == last - first + 1 and deleted[0] == m.group(2) and (m.group(4) is None or deleted[-1] == m.group(4)):
+                return t[: m.start(6) - 3] + "del"
+        m = _DEL_RESIDUES_FIRST.match(t)
+        if m:
+            res, first = m.group(2), int(m.group(3))
+            return f"{m.group(1) or ''}{res[0]}{first}_{res[-1]}{first + len(res) - 1}del"
     return t
 
 

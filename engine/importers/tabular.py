@@ -45,14 +45,39 @@ def _decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+_CHUNK = 1 << 20
+
+
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line number, text without the line ending)`` for every line of the file."""
+    """``(line number, text without the line ending)`` for every line of the file.
+
+    Read in 1 MiB blocks, each decoded at once (line by line only when a block is not UTF-8).
+    """
+    n = 0
     with open_binary(path) as fh:
-        try:
-            for n, raw in enumerate(fh, 1):
-                yield n, _decode(raw).rstrip("\r\n")
-        except (OSError, EOFError) as exc:  # truncated or corrupt gzip
-            raise UsageError(f"cannot read {path}: {exc}") from None
+        rest = b""
+        while True:
+            try:
+                block = fh.read(_CHUNK)
+            except (OSError, EOFError) as exc:  # truncated or corrupt gzip
+                raise UsageError(f"cannot read {path}: {exc}") from None
+            if not block:
+                break
+            block = rest + block
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                rest = block
+                continue
+            rest = block[cut + 1 :]
+            try:
+                lines = block[:cut].decode("utf-8").split("\n")
+            except UnicodeDecodeError:
+                lines = [_decode(raw) for raw in block[:cut].split(b"\n")]
+            for text in lines:
+                n += 1
+                yield n, text[:-1] if text.endswith("\r") else text
+        if rest:
+            yield n + 1, _decode(rest).rstrip("\r\n")
 
 
 @dataclass
@@ -112,7 +137,7 @@ def read_table(path: Path) -> Table:
 
         def rows(lines=lines) -> Iterator[tuple[int, list[str]]]:
             for m, t in lines:
-                if not t or t.startswith("#") or not t.strip():
+                if not t or t[0] == "#" or t.isspace():
                     continue
                 yield m, t.split("\t")
 

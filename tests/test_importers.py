@@ -1,0 +1,807 @@
+"""Importers: real mutation files (TCGA, cBioPortal, OncoKB examples) -> cases.
+
+The real files live in ``../shared/data`` (relative to the repository root); tests that need them
+skip with a reason when it is absent. Expected results are computed here from the raw files with
+code independent of the importer's.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import itertools
+import json
+import re
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.errors import UsageError
+from engine.importers import make_importer, read_sample_list
+from engine.importers import hotspots as hs
+from engine.importers.cli import add_parser, run
+from engine.importers.hotspots import HotspotTable
+from engine.importers.maf import COUNTED, NOT_COUNTED, classify
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+TCGA = DATA / "tcga_mutations"
+CBIO = DATA / "cbioportal"
+LUNG = CBIO / "lung_msk_2017"
+ONCOKB = DATA / "oncokb_annotator_examples"
+PCGR = DATA / "pcgr_examples"
+HOTSPOTS = ROOT / "rules" / "vocabulary" / "genomic_hotspots.yaml"
+
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data (the real public data) is not present")
+
+RAS_CODONS = {12, 13, 59, 61, 117, 146}
+MISSENSE = re.compile(r"^p\.([A-Z])(\d+)([A-Z])$")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    try:
+        from engine.vocabulary import Vocabulary
+    except ImportError as exc:  # pragma: no cover - the vocabulary is part of the engine
+        pytest.skip(f"engine.vocabulary is not importable: {exc}")
+    return Vocabulary.load(ROOT / "rules" / "vocabulary")
+
+
+@pytest.fixture(scope="module")
+def table() -> HotspotTable:
+    return HotspotTable.load(HOTSPOTS)
+
+
+def do_import(vocab, mutations: Path, **kw):
+    errors: list[dict] = []
+    imp = make_importer(vocab=vocab, on_error=errors.append, **kw)
+    cases = list(imp.run(Path(mutations)))
+    return cases, errors, imp.summary
+
+
+def raw_rows(path: Path):
+    """Rows of a tab-separated file as dicts (independent of the importer's reader)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="latin-1") as fh:
+        header = None
+        for line in fh:
+            if line.startswith("#") or not line.strip():
+                continue
+            parts = line.rstrip("\r\n").split("\t")
+            if header is None:
+                header = [h.strip() for h in parts]
+                continue
+            row = {}
+            for h, v in zip(header, parts):
+                row.setdefault(h, v)
+            yield row
+
+
+def protein_of(row: dict) -> str:
+    for col in ("HGVSp_Short", "Protein_Change", "Amino_Acid_Change"):
+        if row.get(col, "").strip():
+            return row[col].strip()
+    return ""
+
+
+def codon_of(variant: str) -> int | None:
+    m = re.match(r"^(?:p\.)?[A-Z](\d+)[A-Z]$", variant)
+    return int(m.group(1)) if m else None
+
+
+def run_cli(argv: list[str]) -> tuple[int, list[dict], list[dict], list[str]]:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rules")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["import", *argv])
+    out, err = io.StringIO(), io.StringIO()
+    rc = run(args, stdout=out, stderr=err)
+    cases = [json.loads(line) for line in out.getvalue().splitlines()]
+    records = [json.loads(line) for line in err.getvalue().splitlines() if line.startswith("{")]
+    summary = [line for line in err.getvalue().splitlines() if not line.startswith("{")]
+    return rc, cases, records, summary
+
+
+def _known(vocab, symbol: str) -> str | None:
+    """The vocabulary's symbol for ``symbol`` (panels and MAFs use retired symbols), else None."""
+    from engine.errors import TermError
+
+    try:
+        return vocab.gene(symbol)
+    except TermError:
+        return None
+
+
+def write_maf(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    path.write_text("\n".join("\t".join(r) for r in [header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+# ----------------------------------------------------------------------------- hotspot table
+
+
+def test_hotspot_examples_decode_to_their_protein_change(table):
+    assert len(table.examples) >= 8
+    for ex in table.examples:
+        d = table.decode(ex["assembly"], ex["chromosome"], ex["position"], ex["ref"], ex["alt"])
+        assert (d.kind, d.gene, d.protein) == (hs.DECODED, ex["gene"], ex["protein"]), ex
+
+
+def test_given_g12c_coordinates_on_both_assemblies(table):
+    assert table.decode("GRCh37", "chr12", 25398285, "C", "A").protein == "p.G12C"
+    assert table.decode("GRCh38", "12", 25245351, "C", "A").protein == "p.G12C"
+    # the GRCh37 position read as GRCh38 is not KRAS codon 12 (never mix assemblies)
+    assert table.decode("GRCh38", "12", 25398285, "C", "A").kind == hs.OUTSIDE
+    # a reference allele the table contradicts is flagged, not translated
+    assert table.decode("GRCh37", "12", 25398285, "G", "A").kind == hs.MISMATCH
+
+
+def test_hotspot_decoding_of_multi_base_changes(table):
+    # lung_msk_2017 rows: GG>TT at codon 12 is G12F; codon-13 GC>TT is G13E
+    assert table.decode("GRCh37", "12", 25398284, "CC", "AA").protein == "p.G12F"
+    assert table.decode("GRCh37", "12", 25398280, "GC", "TT").protein == "p.G13E"
+    # a change in two codons is a delins of both
+    assert table.decode("GRCh37", "12", 25380279, "CCTG", "ACTC").protein == "p.A59_G60delinsGV"
+    # insertion / deletion: not decoded
+    assert table.decode("GRCh37", "12", 25398284, "-", "CCAGCT").kind == hs.OUTSIDE
+    # synonymous third-base change of codon 60
+    assert table.decode("GRCh37", "12", 25380278, "A", "T").kind == hs.SYNONYMOUS
+
+
+def _files_with_coordinates_and_protein():
+    """(path, default assembly) of every shared file with coordinates and a protein change column."""
+    out = [(p, "GRCh37") for p in sorted(TCGA.glob("*.nonsilent.maf.tsv.gz"))]
+    out += [
+        (CBIO / "paad_cptac_2021" / "data_mutations.maf", "GRCh37"),
+        (CBIO / "paad_utsw_2015" / "maf_cleaned.txt", "GRCh37"),
+        (CBIO / "nsclc_unito_2016" / "data_mutations_extended.txt", "GRCh37"),
+        (ONCOKB / "example_maf.txt", "GRCh37"),
+        (ONCOKB / "example_maf_grch38.txt", "GRCh38"),
+    ]
+    return out
+
+
+def _assembly(row: dict, default: str, table: HotspotTable) -> str | None:
+    build = row.get("NCBI_Build", "").strip()
+    return table.assembly(build) if build else default
+
+
+def _alt(row: dict) -> str:
+    ref = row.get("Reference_Allele", "").strip()
+    for col in ("Tumor_Seq_Allele2", "Tumor_Seq_Allele1"):
+        a = row.get(col, "").strip()
+        if a and a != ref:
+            return a
+    return ""
+
+
+@needs_data
+def test_hotspot_table_agrees_with_every_annotated_row(table):
+    """Every row with coordinates and a protein change that the table covers decodes to that change."""
+    checked = Counter()
+    for path, default in _files_with_coordinates_and_protein():
+        for row in raw_rows(path):
+            prot = protein_of(row)
+            ref, alt = row.get("Reference_Allele", "").strip(), _alt(row)
+            if not prot or not ref or not alt or not row.get("Start_Position", "").strip():
+                continue
+            asm = _assembly(row, default, table)
+            start = int(row["Start_Position"])
+            if not table.covers(asm, row["Chromosome"], start, start + max(len(ref), 1) - 1):
+                continue
+            d = table.decode(asm, row["Chromosome"], start, ref, alt)
+            assert d.kind != hs.MISMATCH, (path.name, row["Hugo_Symbol"], start, ref, d.detail)
+            if d.kind != hs.DECODED:
+                continue
+            assert d.gene == row["Hugo_Symbol"], (path.name, start)
+            assert d.protein == prot, (path.name, row["Hugo_Symbol"], start, ref, alt, prot, d.protein)
+            checked[(asm, d.gene)] += 1
+    # the check really ran over the table's genes, on both assemblies
+    assert checked[("GRCh37", "KRAS")] > 900
+    assert checked[("GRCh37", "NRAS")] > 40
+    assert checked[("GRCh37", "BRAF")] > 50
+    assert checked[("GRCh38", "KRAS")] == 1
+
+
+def _segments():
+    data = yaml.safe_load(HOTSPOTS.read_text())
+    return data
+
+
+IUPAC = hs.IUPAC
+
+
+@needs_data
+def test_every_hotspot_codon_is_exactly_what_the_data_fix(table):
+    """Derive each GRCh37 codon again from the real files and compare with the table.
+
+    Evidence: reference bases (Reference_Allele of any row overlapping the codon, deletions
+    included; HGVSc reference bases), the reference amino acids that protein changes name, and the
+    amino acids the rows' substitutions produce. The candidate codons are all codons consistent with
+    that evidence; the table must list exactly them (an IUPAC code where the data leave a base open).
+    """
+    data = _segments()
+    code = {"".join(c): aa for c, aa in zip(itertools.product(data["genetic_code"]["bases"], repeat=3), data["genetic_code"]["amino_acids"])}
+    comp = str.maketrans("ACGT", "TGCA")
+    genomic: dict[tuple[str, int], tuple[str, int, int, str]] = {}  # (chrom, pos) -> gene, codon, offset, strand
+    codons: dict[tuple[str, int], str] = {}
+    for seg in data["segments"]:
+        ref = "".join(seg["reference"].split())
+        for k in range(len(ref) // 3):
+            codons[(seg["gene"], seg["first_codon"] + k)] = ref[3 * k : 3 * k + 3]
+        where = seg["positions"]["GRCh37"]
+        step = 1 if where["strand"] == "+" else -1
+        for j in range(len(ref)):
+            genomic[(str(where["chromosome"]), where["first_base"] + step * j)] = (
+                seg["gene"], seg["first_codon"] + j // 3, j % 3, where["strand"],
+            )
+    bases: dict[tuple[str, int], dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    ref_aa: dict[tuple[str, int], set[str]] = defaultdict(set)
+    subs: list[tuple[str, dict[int, dict[int, str]], int, str]] = []  # gene, codon->{offset: base}, named codon, alt aa
+
+    def coding(b: str, strand: str) -> str:
+        return b if strand == "+" else b.translate(comp)
+
+    for path, default in _files_with_coordinates_and_protein() + [(LUNG / "data_mutations_extended.txt", "GRCh37")]:
+        if default != "GRCh37":
+            continue
+        for row in raw_rows(path):
+            if _assembly(row, default, table) != "GRCh37" or not row.get("Start_Position", "").strip():
+                continue
+            chrom = row["Chromosome"].replace("chr", "")
+            start, end = int(row["Start_Position"]), int(row.get("End_Position") or row["Start_Position"])
+            ref = row.get("Reference_Allele", "").strip()
+            gene = row["Hugo_Symbol"]
+            if re.fullmatch(r"[ACGT]+", ref) and len(ref) == end - start + 1:
+                for k, b in enumerate(ref):
+                    site = genomic.get((chrom, start + k))
+                    if site:
+                        bases[(site[0], site[1])][site[2]].add(coding(b, site[3]))
+            hgvsc = row.get("HGVSc", "").split(":")[-1]
+            m = re.fullmatch(r"c\.(\d+)([ACGT])>[ACGT]", hgvsc) or re.fullmatch(r"c\.(\d+)_\d+(?:dup|del)([ACGT]+)", hgvsc)
+            if m:
+                for k, b in enumerate(m.group(2)):
+                    c = int(m.group(1)) + k
+                    if (gene, (c - 1) // 3 + 1) in codons:
+                        bases[(gene, (c - 1) // 3 + 1)][(c - 1) % 3].add(b)
+            prot = protein_of(row)
+            m1 = MISSENSE.match(prot) or re.fullmatch(r"p\.([A-Z])(\d+)(\*)", prot)
+            if m1:
+                ref_aa[(gene, int(m1.group(2)))].add(m1.group(1))
+            for a, n in re.findall(r"([A-Z])(\d+)(?=_[A-Z]\d+)", prot) + re.findall(r"_([A-Z])(\d+)", prot):
+                ref_aa[(gene, int(n))].add(a)
+            m2 = re.fullmatch(r"p\.([A-Z]{2,})(\d+)del", prot)
+            if m2:
+                for k, a in enumerate(m2.group(1)):
+                    ref_aa[(gene, int(m2.group(2)) + k)].add(a)
+            alt = _alt(row)
+            if m1 and re.fullmatch(r"[ACGT]+", ref) and len(alt) == len(ref) and re.fullmatch(r"[ACGT]+", alt):
+                change: dict[int, dict[int, str]] = defaultdict(dict)
+                inside = True
+                for k, (r, a) in enumerate(zip(ref, alt)):
+                    if r == a:
+                        continue
+                    site = genomic.get((chrom, start + k))
+                    if site is None or site[0] != gene:
+                        inside = False
+                        break
+                    change[site[1]][site[2]] = coding(a, site[3])
+                if inside and change:
+                    subs.append((gene, change, int(m1.group(2)), m1.group(3)))
+
+    for (gene, codon), listed in codons.items():
+        cands = set()
+        for c in code:
+            if any(c[o] not in seen for o, seen in bases[(gene, codon)].items()):
+                continue
+            if any(code[c] != a for a in ref_aa[(gene, codon)]):
+                continue
+            ok = True
+            for g, change, named, alt_aa in subs:
+                if g != gene or codon not in change:
+                    continue
+                mutated = "".join(change[codon].get(i, b) for i, b in enumerate(c))
+                want = alt_aa if codon == named else code[c]
+                if code[mutated] != want:
+                    ok = False
+                    break
+            if ok:
+                cands.add(c)
+        expanded = {"".join(p) for p in itertools.product(*(sorted(IUPAC[b]) for b in listed))}
+        assert cands, (gene, codon, "the data contradict each other")
+        assert expanded == cands, (gene, codon, listed, sorted(cands))
+
+
+@needs_data
+def test_grch38_anchors_are_the_same_calls_as_on_grch37(table):
+    (row,) = [r for r in raw_rows(ONCOKB / "example_maf_grch38.txt") if r["Hugo_Symbol"] == "KRAS"]
+    assert row["NCBI_Build"] == "GRCh38" and row["HGVSp_Short"] == "p.G12C"
+    assert table.decode("GRCh38", row["Chromosome"], int(row["Start_Position"]), row["Reference_Allele"], row["Tumor_Seq_Allele2"]).protein == "p.G12C"
+
+    def vcf(path: Path) -> list[list[str]]:
+        with gzip.open(path, "rt") as fh:
+            return [line.rstrip("\n").split("\t") for line in fh if not line.startswith("#")]
+
+    b37 = {tuple(r[7:]): r for r in vcf(PCGR / "T001-COAD.grch37.vcf.gz")}
+    decoded = 0
+    for r in vcf(PCGR / "T001-COAD.grch38.vcf.gz"):
+        if not table.covers("GRCh38", r[0], int(r[1]), int(r[1]) + len(r[3]) - 1):
+            continue
+        twin = b37[tuple(r[7:])]  # the same call: identical depths, allele counts, callers
+        d38 = table.decode("GRCh38", r[0], int(r[1]), r[3], r[4])
+        d37 = table.decode("GRCh37", twin[0], int(twin[1]), twin[3], twin[4])
+        assert d38.kind == hs.DECODED and (d38.gene, d38.protein) == (d37.gene, d37.protein) == ("BRAF", "p.V600E")
+        decoded += 1
+    assert decoded == 1
+
+
+# ----------------------------------------------------------------------------- classification policy
+
+
+def test_classification_policy_is_explicit():
+    for v in ("Missense_Mutation", "Nonsense_Mutation", "Frame_Shift_Del", "Splice_Site", "In_Frame_Ins", "nonsynonymous", "frameshift-deletion", "nonframeshift.deletion", "stopgain"):
+        assert classify(v) == "count", v
+    for v in ("Silent", "Intron", "3'UTR", "5'UTR", "3'Flank", "5'Flank", "IGR", "RNA", "lincRNA", "Splice_Region", "Targeted_Region"):
+        assert classify(v) == "skip", v
+    assert classify("Unknown") is None and classify("") is None
+    assert not set(COUNTED) & set(NOT_COUNTED)
+    readme = (ROOT / "engine" / "importers" / "README.md").read_text()
+    for v in ("Missense_Mutation", "Splice_Site", "Translation_Start_Site", "Splice_Region", "Silent", "lincRNA", "Targeted_Region"):
+        assert f"`{v}`" in readme, v
+
+
+# ----------------------------------------------------------------------------- TCGA colorectal
+
+
+def _expected_ras_mutant(path: Path) -> tuple[set[str], set[str]]:
+    """(all samples, samples with a KRAS/NRAS missense change at codons 12, 13, 59, 61, 117, 146)."""
+    samples, mutant = set(), set()
+    for row in raw_rows(path):
+        samples.add(row["Tumor_Sample_Barcode"])
+        if row["Hugo_Symbol"] in ("KRAS", "NRAS"):
+            m = MISSENSE.match(row["Protein_Change"])
+            if m and int(m.group(2)) in RAS_CODONS and m.group(1) != m.group(3):
+                mutant.add(row["Tumor_Sample_Barcode"])
+    return samples, mutant
+
+
+@pytest.fixture(scope="module")
+def colorectal(vocab):
+    if not DATA.is_dir():
+        pytest.skip("../shared/data (the real public data) is not present")
+    out = {}
+    for study, code in (("COAD", "COAD"), ("READ", "READ")):
+        maf = TCGA / f"Firehose_{study}.nonsilent.maf.tsv.gz"
+        out[study] = (maf, *do_import(vocab, maf, clinical=[TCGA / f"Firehose_{study}.clinical.tsv"], assay="exome", cancer_type=code))
+    return out
+
+
+@needs_data
+@pytest.mark.parametrize("study", ["COAD", "READ"])
+def test_firehose_colorectal_one_case_per_sample_and_exact_ras_mutant_set(colorectal, vocab, study):
+    maf, cases, errors, summary = colorectal[study]
+    samples, expected = _expected_ras_mutant(maf)
+    ids = [c["id"] for c in cases]
+    assert len(ids) == len(set(ids)) == len(samples)
+    assert set(ids) == samples
+    mutant = {
+        c["id"]
+        for c in cases
+        for a in c["alterations"]
+        if a["gene"] in ("KRAS", "NRAS") and codon_of(a["variant"]) in RAS_CODONS
+    }
+    assert mutant == expected
+    assert 0.35 < len(mutant) / len(samples) < 0.65  # RAS-mutant colorectal cancer: about half
+    # every case is a colorectal type and says what was tested
+    for c in cases:
+        assert vocab.cancer(c["cancer_type"]) is not None
+        assert c["cancer_type"] in {"COAD", "READ", "COADREAD", "MACR"} or c["cancer_type"].startswith(("COAD", "READ"))
+        assert "tested_genes" in c
+    # nothing lost: every row is recognised or skipped for a counted reason
+    assert summary.rows == summary.alteration_rows + sum(summary.skipped.values())
+    assert sum(summary.errors.values()) == len(errors)
+    assert all(re.search(r":\d+$", e["source"]) for e in errors)
+
+
+@needs_data
+def test_exome_tested_genes_are_the_vocabulary_minus_unreadable_rows(colorectal, vocab):
+    _, cases, errors, _ = colorectal["COAD"]
+    all_genes = sorted(vocab.genes)
+    unreadable = defaultdict(set)
+    for e in errors:
+        if e.get("gene"):
+            unreadable[e["sample"]].add(e["gene"])
+    for c in cases:
+        tested = set(c["tested_genes"])
+        assert tested <= set(all_genes)
+        assert unreadable[c["id"]].isdisjoint(tested)
+    assert sum(1 for c in cases if c["tested_genes"] == all_genes) > len(cases) / 2
+
+
+@needs_data
+def test_lab_kras_result_is_not_read_the_calls_decide(colorectal):
+    """The clinical tables' own KRAS test disagrees with the calls for a few patients: calls win."""
+    disagree = 0
+    for study in ("COAD", "READ"):
+        maf, cases, _, _ = colorectal[study]
+        by_id = {c["id"]: c for c in cases}
+        calls = defaultdict(set)
+        for row in raw_rows(maf):
+            if row["Hugo_Symbol"] == "KRAS":
+                calls[row["Tumor_Sample_Barcode"]].add(row["Protein_Change"])
+        for row in raw_rows(TCGA / f"Firehose_{study}.clinical.tsv"):
+            lab = row.get("kras_mutation_found")
+            if lab not in ("YES", "NO"):
+                continue
+            called = {p for p in calls[row["Tumor_Sample_Barcode"]] if codon_of(p) in (12, 13)}
+            if (lab == "YES") != bool(called):
+                disagree += 1
+            case = by_id[row["Tumor_Sample_Barcode"]]
+            imported = {a["variant"] for a in case["alterations"] if a["gene"] == "KRAS" and MISSENSE.match(a["variant"])}
+            assert imported == {p for p in calls[row["Tumor_Sample_Barcode"]] if MISSENSE.match(p)}
+    assert disagree >= 4
+
+
+# ----------------------------------------------------------------------------- MSK lung (coordinates)
+
+
+@pytest.fixture(scope="module")
+def lung(vocab):
+    if not DATA.is_dir():
+        pytest.skip("../shared/data (the real public data) is not present")
+    return do_import(
+        vocab,
+        LUNG / "data_mutations_extended.txt",
+        clinical=[LUNG / "data_clinical_sample.txt", LUNG / "data_clinical_patient.txt"],
+        assay="panel",
+        panels=[LUNG / "data_gene_matrix.txt"],
+    )
+
+
+@needs_data
+def test_msk_lung_every_kras_g12c_from_coordinates(lung):
+    cases, errors, summary = lung
+    # independent count from the raw file, with the given fact c.34G>T = chr12:25398285 C>A (GRCh37)
+    raw_g12c = {
+        r["Tumor_Sample_Barcode"]
+        for r in raw_rows(LUNG / "data_mutations_extended.txt")
+        if r["Hugo_Symbol"] == "KRAS" and r["Start_Position"] == "25398285" and r["End_Position"] == "25398285"
+        and r["Reference_Allele"] == "C" and r["Tumor_Seq_Allele2"] == "A" and r["NCBI_Build"] == "GRCh37"
+    }
+    g12c = {c["id"] for c in cases if {"gene": "KRAS", "variant": "p.G12C"} in c["alterations"]}
+    assert g12c == raw_g12c and len(g12c) == 104
+    assert summary.from_coordinates == summary.alteration_rows > 250
+    # independent evidence in the study files: the sign-out comment naming a KRAS p.G12C ...
+    clinical = list(raw_rows(LUNG / "data_clinical_sample.txt"))
+    named = {r["SAMPLE_ID"] for r in clinical if "KRAS p.G12C" in r.get("SO_COMMENTS", "")}
+    assert named and named <= g12c
+    # ... and the curated driver column: most G12C tumours are called KRAS-driven, none "No mutations"
+    driver = {r["SAMPLE_ID"]: r.get("DRIVER_MUTATIONS", "") for r in clinical}
+    assert sum("KRAS" in driver[s] for s in g12c) / len(g12c) > 0.85
+    assert not any(driver[s] == "No mutations" for s in g12c)
+    # G12C share of this lung adenocarcinoma cohort: ~11%, against ~13% of NSCLC (explainer)
+    assert 0.08 < len(g12c) / len(cases) < 0.16
+
+
+@needs_data
+def test_msk_lung_cases_panels_and_sequenced_samples(lung, vocab):
+    cases, errors, summary = lung
+    sequenced = (LUNG / "data_mutations_extended.txt").read_text().splitlines()[0].split(":", 1)[1].split()
+    assert [c["id"] for c in cases][: len(sequenced)] == sequenced and len(cases) == len(sequenced) == 915
+    with_rows = {r["Tumor_Sample_Barcode"] for r in raw_rows(LUNG / "data_mutations_extended.txt")}
+    assert sum(1 for c in cases if c["id"] not in with_rows) == 29
+    panels = {}
+    for name in ("impact341", "impact410"):
+        text = (LUNG / f"data_gene_panel_{name}.txt").read_text()
+        genes = re.search(r"^gene_list:(.*)$", text, re.M).group(1).split()
+        panels[name.upper()] = {_known(vocab, g) for g in genes} - {None}
+    matrix = {r["SAMPLE_ID"]: r["mutations"] for r in raw_rows(LUNG / "data_gene_matrix.txt")}
+    unreadable = defaultdict(set)
+    for r in raw_rows(LUNG / "data_mutations_extended.txt"):
+        unreadable[r["Tumor_Sample_Barcode"]].add(_known(vocab, r["Hugo_Symbol"]))
+    for c in cases:
+        tested = set(c["tested_genes"])
+        assert tested <= panels[matrix[c["id"]]]
+        # only genes with a row of their own can have dropped out of the panel
+        assert panels[matrix[c["id"]]] - tested <= unreadable[c["id"]]
+    assert all(c["cancer_type"] == "LUAD" for c in cases)
+
+
+@needs_data
+def test_msk_lung_map_file_gives_stage_and_treatment_naive(vocab, tmp_path):
+    m = tmp_path / "lung_map.yaml"
+    m.write_text(
+        "stage:\n  column: STAGE_AT_DIAGNOSIS\n"
+        "  values: {IA: early, IB: early, IIA: early, IIB: early, IIIA: locally_advanced, IIIB: locally_advanced, IV: metastatic}\n"
+        "prior_therapies:\n  column: LINES_OF_TX_PRIOR_IMPACT\n  values: {'0': []}\n"
+    )
+    cases, errors, summary = do_import(
+        vocab,
+        LUNG / "data_mutations_extended.txt",
+        clinical=[LUNG / "data_clinical_sample.txt"],
+        field_map=m,
+    )
+    raw = {r["SAMPLE_ID"]: r for r in raw_rows(LUNG / "data_clinical_sample.txt")}
+    by_stage = Counter(c.get("stage") for c in cases)
+    assert by_stage["metastatic"] == sum(1 for r in raw.values() if r["STAGE_AT_DIAGNOSIS"] == "IV")
+    for c in cases:
+        r = raw[c["id"]]
+        assert ("prior_therapies" in c) == (r["LINES_OF_TX_PRIOR_IMPACT"] == "0")
+        if r["STAGE_AT_DIAGNOSIS"] in ("II", "III", "IA L,IV R"):  # not in the map: unknown, never guessed
+            assert "stage" not in c
+        assert "tested_genes" not in c  # --assay none
+    assert summary.unmapped  # the unmapped values are counted
+
+
+def test_map_file_errors_are_usage_errors(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["KRAS", "S1", "p.G12C"]])
+    clin = write_maf(tmp_path / "c.txt", ["SAMPLE_ID", "ONCOTREE_CODE", "STAGE"], [["S1", "LUAD", "IV"]])
+    bad_field = tmp_path / "a.yaml"
+    bad_field.write_text("stagee: {column: STAGE, values: {IV: metastatic}}\n")
+    with pytest.raises(UsageError, match="did you mean 'stage'"):
+        make_importer(vocab=vocab, clinical=[clin], field_map=bad_field)
+    bad_col = tmp_path / "b.yaml"
+    bad_col.write_text("stage: {column: STAGES, values: {IV: metastatic}}\n")
+    with pytest.raises(UsageError, match="did you mean 'STAGE'"):
+        make_importer(vocab=vocab, clinical=[clin], field_map=bad_col)
+    bad_value = tmp_path / "c.yaml"
+    bad_value.write_text("stage: {column: STAGE, values: {IV: stage4}}\n")
+    with pytest.raises(UsageError, match="not a valid stage"):
+        make_importer(vocab=vocab, clinical=[clin], field_map=bad_value)
+    ok = tmp_path / "d.json"
+    ok.write_text(json.dumps({"stage": {"column": "STAGE", "values": {"iv": "metastatic"}}}))
+    cases, errors, _ = do_import(vocab, maf, clinical=[clin], field_map=ok)
+    assert cases == [{"id": "S1", "cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "p.G12C"}]}]
+
+
+# ----------------------------------------------------------------------------- pancreatic
+
+
+@needs_data
+@pytest.mark.parametrize(
+    "maf, kwargs, min_kras",
+    [
+        (CBIO / "paad_cptac_2021" / "data_mutations.maf", {"cancer_type": "PAAD", "assay": "exome"}, 0.75),
+        (CBIO / "paad_utsw_2015" / "maf_cleaned.txt", {"clinical": [CBIO / "paad_utsw_2015" / "tmb_output_data_clinical_sample.txt"], "assay": "exome"}, 0.5),
+        (TCGA / "MC3_PAAD.nonsilent.maf.tsv.gz", {"clinical": [TCGA / "MC3_PAAD.clinical.tsv"], "samples": TCGA / "MC3_PAAD.all_samples.txt", "assay": "exome", "assembly": "GRCh37"}, 0.5),
+        (TCGA / "Firehose_PAAD.nonsilent.maf.tsv.gz", {"clinical": [TCGA / "Firehose_PAAD.clinical.tsv"], "cancer_type": "PAAD", "assay": "exome"}, 0.5),
+    ],
+    ids=["cptac", "utsw", "mc3", "firehose"],
+)
+def test_pancreatic_mafs_import(vocab, maf, kwargs, min_kras):
+    cases, errors, summary = do_import(vocab, maf, **kwargs)
+    raw = list(raw_rows(maf))
+    samples = {r["Tumor_Sample_Barcode"] for r in raw}
+    if "samples" in kwargs:
+        samples |= set(read_sample_list(kwargs["samples"]))
+    assert {c["id"] for c in cases} == samples and len(cases) == len(samples)
+    assert all(vocab.cancer(c["cancer_type"]) is not None for c in cases)
+    assert not [e for e in errors if e["error"]["kind"] in ("assembly", "row", "cancer_type", "classification")]
+    kras = {r["Tumor_Sample_Barcode"] for r in raw if r["Hugo_Symbol"] == "KRAS" and (m := MISSENSE.match(protein_of(r))) and int(m.group(2)) in (12, 13, 61)}
+    imported = {c["id"] for c in cases for a in c["alterations"] if a["gene"] == "KRAS" and codon_of(a["variant"]) in (12, 13, 61)}
+    assert imported == kras
+    assert len(imported) / len(cases) > min_kras
+    assert summary.rows == summary.alteration_rows + sum(summary.skipped.values())
+
+
+@needs_data
+def test_mc3_samples_without_rows_become_cases_with_no_alterations(vocab):
+    cases, _, _ = do_import(
+        vocab,
+        TCGA / "MC3_PAAD.nonsilent.maf.tsv.gz",
+        clinical=[TCGA / "MC3_PAAD.clinical.tsv"],
+        samples=TCGA / "MC3_PAAD.all_samples.txt",
+        assay="exome",
+    )
+    with_rows = {r["Tumor_Sample_Barcode"] for r in raw_rows(TCGA / "MC3_PAAD.nonsilent.maf.tsv.gz")}
+    empty = [c for c in cases if c["id"] not in with_rows]
+    assert len(empty) == 2 and all(c["alterations"] == [] and c["tested_genes"] for c in empty)
+    assert all(c["cancer_type"] == "PAAD" for c in cases)  # from the MC3 'acronym' column
+
+
+# ----------------------------------------------------------------------------- OncoKB examples
+
+
+@needs_data
+def test_oncokb_g12c_as_snv_and_as_delins_both_count(vocab, tmp_path):
+    cases, errors, summary = do_import(vocab, ONCOKB / "example_maf.txt", clinical=[ONCOKB / "example_clinical.txt"])
+    assert summary.recognised[("KRAS", "p.G12C")] == 2
+    case = next(c for c in cases if c["id"] == "TCGA-05-4417-01")
+    assert case["alterations"].count({"gene": "KRAS", "variant": "p.G12C"}) == 1
+    # the same file with its protein columns emptied: both rows decode from coordinates
+    lines = (ONCOKB / "example_maf.txt").read_text().splitlines()
+    header = lines[0].split("\t")
+    blank = {header.index("HGVSp_Short"), header.index("HGVSp")}
+    stripped = tmp_path / "example_maf_coordinates_only.txt"
+    stripped.write_text("\n".join([lines[0]] + ["\t".join("" if i in blank else v for i, v in enumerate(l.split("\t"))) for l in lines[1:]]) + "\n")
+    cases, errors, summary = do_import(vocab, stripped, clinical=[ONCOKB / "example_clinical.txt"])
+    assert summary.recognised[("KRAS", "p.G12C")] == 2 and summary.from_coordinates >= 2
+    case = next(c for c in cases if c["id"] == "TCGA-05-4417-01")
+    assert {"gene": "KRAS", "variant": "p.G12C"} in case["alterations"]
+
+
+@needs_data
+def test_oncokb_grch38_g12c_from_coordinates(vocab, tmp_path):
+    lines = (ONCOKB / "example_maf_grch38.txt").read_text().splitlines()
+    header = lines[0].split("\t")
+    keep = [i for i, h in enumerate(header) if h not in ("HGVSp_Short", "HGVSp")]
+    stripped = tmp_path / "grch38.txt"
+    stripped.write_text("\n".join("\t".join(l.split("\t")[i] for i in keep) for l in lines) + "\n")
+    cases, errors, summary = do_import(vocab, stripped, cancer_type="LUAD")
+    case = next(c for c in cases if c["id"] == "TCGA-05-4417-01")
+    assert {"gene": "KRAS", "variant": "p.G12C"} in case["alterations"]
+    # the same rows claimed to be GRCh37 are not read as G12C: the build column decides
+    cases, errors, summary = do_import(vocab, stripped, cancer_type="LUAD", assembly="GRCh37")
+    assert summary.recognised[("KRAS", "p.G12C")] == 0
+    assert any(e["error"]["kind"] == "assembly" and e["gene"] == "KRAS" for e in errors)
+
+
+# ----------------------------------------------------------------------------- assembly and errors
+
+
+HEADER = ["Hugo_Symbol", "Tumor_Sample_Barcode", "Variant_Classification", "NCBI_Build", "Chromosome",
+          "Start_Position", "End_Position", "Reference_Allele", "Tumor_Seq_Allele2", "HGVSp_Short"]
+
+
+def test_assembly_is_read_per_row_and_never_mixed(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", HEADER, [
+        ["KRAS", "S37", "Missense_Mutation", "GRCh37", "12", "25398285", "25398285", "C", "A", ""],
+        ["KRAS", "S19", "Missense_Mutation", "hg19", "chr12", "25398284", "25398284", "C", "T", ""],
+        ["KRAS", "S38", "Missense_Mutation", "GRCh38", "12", "25245351", "25245351", "C", "A", ""],
+        ["KRAS", "S38x", "Missense_Mutation", "GRCh38", "12", "25398285", "25398285", "C", "A", ""],
+        ["KRAS", "Snone", "Missense_Mutation", "", "12", "25398285", "25398285", "C", "A", ""],
+        ["KRAS", "Sbad", "Missense_Mutation", "NCBI36", "12", "25398285", "25398285", "C", "A", ""],
+    ])
+    cases, errors, summary = do_import(vocab, maf, cancer_type="LUAD", assay="exome")
+    alts = {c["id"]: c["alterations"] for c in cases}
+    tested = {c["id"]: c["tested_genes"] for c in cases}
+    assert alts["S37"] == [{"gene": "KRAS", "variant": "p.G12C"}]
+    assert alts["S19"] == [{"gene": "KRAS", "variant": "p.G12D"}]
+    assert alts["S38"] == [{"gene": "KRAS", "variant": "p.G12C"}]
+    for sid in ("S38x", "Snone", "Sbad"):  # not read; KRAS status unknown, never wild-type
+        assert alts[sid] == [] and "KRAS" not in tested[sid]
+    kinds = {e["sample"]: e["error"]["kind"] for e in errors}
+    assert kinds == {"Snone": "assembly", "Sbad": "assembly"}
+    assert summary.skipped["no protein change, not at a hotspot codon of the table"] == 1
+    # --assembly fills rows without a build, and contradicts none silently
+    cases, errors, _ = do_import(vocab, maf, cancer_type="LUAD", assembly="GRCh37")
+    assert {c["id"]: c["alterations"] for c in cases}["Snone"] == [{"gene": "KRAS", "variant": "p.G12C"}]
+    assert {e["sample"] for e in errors if e["error"]["kind"] == "assembly"} == {"S38", "S38x", "Sbad"}
+
+
+def test_unreadable_rows_become_error_records_with_line_numbers(vocab, tmp_path):
+    path = tmp_path / "bad.maf"
+    path.write_text(
+        "#version 2.4\n"
+        + "\t".join(HEADER) + "\n"
+        + "\t".join(["KRAS", "S1", "Missense_Mutation", "GRCh37", "12", "25398285", "25398285", "C", "A", "p.G12C"]) + "\n"
+        + "\t".join(["KRAS", "S1", "Missense_Mutation", "GRCh37", "12", "1", "1", "C", "A", "p.G12C", "extra"]) + "\n"
+        + "\t".join(["NRAS", "S2", "Weird_Class", "GRCh37", "1", "1", "1", "C", "A", "p.Q61K"]) + "\n"
+        + "\t".join(["KRAS", "S2", "Missense_Mutation", "GRCh37", "12", "1", "1", "C", "A", "p.Gly12Zzz"]) + "\n"
+        + "\t".join(["KRAS", "", "Missense_Mutation", "GRCh37", "12", "1", "1", "C", "A", "p.G12D"]) + "\n"
+        + "\t".join(["NOTAGENE1", "S3", "Missense_Mutation", "GRCh37", "1", "1", "1", "C", "A", "p.A1T"]) + "\n"
+        + "\t".join(["BRAF", "S3", "Silent", "GRCh37", "7", "1", "1", "C", "A", "p.V600V"]) + "\n"
+    )
+    rc, cases, records, summary = run_cli(["--mutations", str(path), "--cancer-type", "LUAD", "--assay", "exome"])
+    assert rc == 1
+    by_line = {int(r["source"].rsplit(":", 1)[1]): r for r in records}
+    assert set(by_line) == {4, 5, 6, 7}
+    assert by_line[4]["error"]["kind"] == "row"
+    assert by_line[5]["error"] == {**by_line[5]["error"], "kind": "classification", "value": "Weird_Class"}
+    assert by_line[6]["error"]["kind"] == "variant" and by_line[6]["gene"] == "KRAS" and by_line[6]["error"]["field"] == "HGVSp_Short"
+    assert by_line[7]["error"]["kind"] == "row"
+    assert all(r["source"].startswith(str(path)) for r in records)
+    by_id = {c["id"]: c for c in cases}
+    assert set(by_id) == {"S1", "S2", "S3"}
+    assert by_id["S1"]["alterations"] == [{"gene": "KRAS", "variant": "p.G12C"}]
+    assert "KRAS" not in by_id["S2"]["tested_genes"] and "NRAS" not in by_id["S2"]["tested_genes"]
+    assert "BRAF" in by_id["S3"]["tested_genes"]  # a silent change is not a reason for doubt
+    text = "\n".join(summary)
+    assert "rows/s" in text and "error records: 4" in text and "gene not in the vocabulary: 1" in text
+
+
+def test_no_cancer_type_is_an_error_record_and_no_case(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["KRAS", "S1", "p.G12C"], ["KRAS", "S2", "p.G12D"]])
+    clin = write_maf(tmp_path / "c.txt", ["SAMPLE_ID", "ONCOTREE_CODE"], [["S1", "LUADD"]])
+    cases, errors, _ = do_import(vocab, maf, clinical=[clin])
+    assert cases == []
+    assert [e["sample"] for e in errors] == ["S1", "S2"]
+    assert "LUAD" in errors[0]["error"]["message"]  # the vocabulary's suggestion travels along
+    cases, errors, _ = do_import(vocab, maf, clinical=[clin], cancer_type="NSCLC")
+    assert [c["cancer_type"] for c in cases] == ["NSCLC", "NSCLC"]
+
+
+def test_grouped_streaming_writes_each_sample_when_it_ends(vocab, tmp_path):
+    rows = [["KRAS", "S1", "p.G12C"], ["TP53", "S1", "p.R175H"], ["KRAS", "S2", "p.G12D"]]
+    maf = write_maf(tmp_path / "g.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], rows)
+    errors: list[dict] = []
+    imp = make_importer(vocab=vocab, cancer_type="LUAD", grouped=True, on_error=errors.append)
+    it = imp.run(maf)
+    first = next(it)  # S1 is written once S2's first row is read, before the file ends
+    assert first["id"] == "S1" and imp.summary.rows == 3
+    assert [c["id"] for c in it] == ["S2"]
+    ungrouped = write_maf(tmp_path / "u.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], rows + [["NRAS", "S1", "p.Q61K"]])
+    cases, errors, _ = do_import(vocab, ungrouped, cancer_type="LUAD", grouped=True)
+    assert [e["error"]["kind"] for e in errors] == ["order"]
+    cases, errors, _ = do_import(vocab, ungrouped, cancer_type="LUAD")
+    assert errors == [] and len(cases[0]["alterations"]) == 3
+
+
+def test_panel_file_and_assay_arguments(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["KRAS", "S1", "p.G12C"]])
+    panel = tmp_path / "data_gene_panel_x.txt"
+    panel.write_text("stable_id: X\ndescription: test\ngene_list:\tKRAS\tNRAS\tNOTAGENE1\n")
+    for argv in (["--assay", "panel", str(panel)], [f"--assay", f"panel:{panel}"], ["--assay", "panel", "--panel", str(panel)], ["--panel", str(panel)]):
+        rc, cases, records, _ = run_cli(["--mutations", str(maf), "--cancer-type", "LUAD", *argv])
+        assert rc == 0 and cases[0]["tested_genes"] == ["KRAS", "NRAS"], argv
+    rc, cases, _, _ = run_cli(["--mutations", str(maf), "--cancer-type", "LUAD"])
+    assert "tested_genes" not in cases[0]
+    with pytest.raises(UsageError):
+        run_cli(["--mutations", str(maf), "--assay", "wes"])
+    with pytest.raises(UsageError):
+        run_cli(["--mutations", str(maf), "--assay", "exome", "--panel", str(panel)])
+    with pytest.raises(UsageError, match="not found"):
+        run_cli(["--mutations", str(tmp_path / "missing.maf"), "--cancer-type", "LUAD"])
+    with pytest.raises(UsageError, match="did you mean 'Tumor_Sample_Barcod'"):
+        bad = write_maf(tmp_path / "b.maf", ["Hugo_Symbol", "Tumor_Sample_Barcod", "HGVSp_Short"], [["KRAS", "S1", "p.G12C"]])
+        run_cli(["--mutations", str(bad), "--cancer-type", "LUAD"])
+
+
+@needs_data
+def test_imported_cases_are_valid_cases(vocab, lung, colorectal):
+    """What import writes, the evaluator accepts: every case passes the case format and vocabulary."""
+    from engine.case import normalise, parse_case
+
+    for cases in (lung[0], colorectal["COAD"][1]):
+        for c in cases:
+            normalise(parse_case(c), vocab)
+
+
+@needs_data
+def test_import_speed(vocab):
+    maf = TCGA / "Firehose_COAD.nonsilent.maf.tsv.gz"
+    make_importer(vocab=vocab, cancer_type="COAD")  # warm caches outside the timing
+    t = time.perf_counter()
+    cases, _, summary = do_import(vocab, maf, cancer_type="COAD", assay="exome")
+    rate = summary.rows / (time.perf_counter() - t)
+    assert summary.rows > 130_000 and rate > 50_000, f"{rate:,.0f} rows/s"
+
+
+@needs_data
+def test_fast_gene_lookup_agrees_with_the_vocabulary(vocab):
+    from engine.errors import TermError
+    from engine.importers.importer import gene_finder
+
+    find = gene_finder(vocab)
+    symbols = sorted({r["Hugo_Symbol"] for r in raw_rows(TCGA / "Firehose_READ.nonsilent.maf.tsv.gz")})
+    sample = [s for s in symbols if find(s) is not None] + symbols[::40] + ["LKB1", "c-MET", "kras", "MLL2", ""]
+    for s in sample:
+        try:
+            want = vocab.gene(s)
+        except TermError:
+            want = None
+        assert find(s) == want, s
+
+
+@pytest.mark.parametrize(
+    "written, read",
+    [
+        ("p.G12C", "p.G12C"),
+        ("ENSP00000256078:p.Gly12Cys", "p.Gly12Cys"),
+        ("p.E746_A750delELREA", "p.E746_A750del"),  # older HGVS: deleted residues repeated
+        ("p.E746_A750delELRE", "p.E746_A750delELRE"),  # they do not match the span: left for the vocabulary to judge
+        ("p.N987delN", "p.N987del"),
+        ("p.VKSR600del", "p.V600_R603del"),  # Oncotator (TCGA Firehose) in-frame deletion
+        ("p.K550_K558delinsX", "p.K550_K558delinsX"),
+    ],
+)
+def test_protein_change_notations_of_real_files(written, read):
+    from engine.importers.maf import clean_protein
+
+    assert clean_protein(written) == read
