@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from engine.errors import CaseError, Problem, TermError
 from engine.rules_model import Outcome, Setting, Stage
-from engine.schema import StrictModel, problems_from_validation
+from engine.schema import PlainStrictModel as StrictModel, problems_from_validation
 from engine.vocabulary import CancerType, Vocabulary
 
 
@@ -114,7 +114,7 @@ class NormalCase:
 
 
 def _validation_problems(exc: ValidationError) -> list[Problem]:
-    return problems_from_validation(exc)
+    return problems_from_validation(exc, root=CaseIn)
 
 
 def parse_case(data: Any) -> CaseIn:

@@ -323,13 +323,14 @@ _ATOM_BUILDERS = {
 class Ctx:
     """Per-case evaluation state: atom values and derived facts, computed once each."""
 
-    __slots__ = ("case", "atoms", "facts", "program")
+    __slots__ = ("case", "atoms", "facts", "program", "memo")
 
     def __init__(self, program: "Program", case: NormalCase):
         self.program = program
         self.case = case
         self.atoms = [_UNSET] * len(program.atoms)
         self.facts: dict[str, TV] = {}
+        self.memo: dict = {}  # per-case cache for explanations
 
     def atom(self, i: int) -> TV:
         v = self.atoms[i]

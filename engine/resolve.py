@@ -27,18 +27,49 @@ def strength(cr: CompiledRule, out: RuleOutcome) -> tuple:
     return (VERDICT_RANK[out.verdict], EVIDENCE_RANK[cr.rule.evidence], _neg_id(cr.rule.id))
 
 
+class _Static:
+    """Per-program constants of the output (built once: citations, drug lists, levels)."""
+
+    def __init__(self, program):
+        rb = program.rb
+        self.cites = {cr.rule.id: [
+            CitationOut.fast(source=c.source, section=c.section, quote=c.quote, rule=cr.rule.id)
+            for c in cr.rule.citations
+        ] for cr in program.rules}
+        self.drugs = {t: sorted(rb.vocab.drug(d).name for d in th.drugs) for t, th in rb.therapies.items()}
+        self.key = {cr.rule.id: (EVIDENCE_RANK[cr.rule.evidence], _neg_id(cr.rule.id)) for cr in program.conclusions}
+        self.level = {
+            cr.rule.id: cr.rule.conclude.oncokb_level or DEFAULT_ONCOKB[cr.rule.evidence] for cr in program.conclusions
+        }
+        self.since = {cr.rule.id: cr.rule.effective_from.isoformat() for cr in program.rules}
+
+
+def _static(program) -> _Static:
+    st = program.__dict__.get("_output_static")
+    if st is None:
+        st = program._output_static = _Static(program)
+    return st
+
+
 def _neg_id(rule_id: str) -> tuple:
     # lower ids win ties: invert character codes so that max() prefers them
     return tuple(-ord(ch) for ch in rule_id)
 
 
-def _cite(cr: CompiledRule) -> list[CitationOut]:
-    return [CitationOut(source=c.source, section=c.section, quote=c.quote, rule=cr.rule.id) for c in cr.rule.citations]
+def _cite(cr: CompiledRule, st: "_Static") -> list[CitationOut]:
+    return st.cites[cr.rule.id]
 
 
-def _describe(node, ctx: Ctx, want, texts: list[str], chain: list[str], rules: list[CompiledRule], depth: int = 0) -> None:
-    """Describe the case facts behind ``node`` having value ``want``: atoms in words, derived facts
-    as a chain of the derivation rules that produced them."""
+def _described(node, ctx: Ctx, want, depth: int = 0) -> tuple[list[str], list[str], list[CompiledRule]]:
+    """The case facts behind ``node`` having value ``want``: atoms in words, and derived facts as
+    the chain of derivation rules that produced them. Cached per case and node."""
+    key = (id(node), want)
+    hit = ctx.memo.get(key)
+    if hit is not None:
+        return hit
+    texts: list[str] = []
+    chain: list[str] = []
+    rules: list[CompiledRule] = []
     leaves: list = []
     node.leaves(ctx, want, leaves)
     prog = ctx.program
@@ -57,12 +88,15 @@ def _describe(node, ctx: Ctx, want, texts: list[str], chain: list[str], rules: l
         for cr in prog.derivers.get(ref, ()):
             if not cr.in_effect(ctx.case) or cr.when.tv(ctx) is not v:
                 continue
-            if cr in rules:
-                break
-            _describe(cr.when, ctx, v, texts, chain, rules, depth + 1)
+            t, c, r = _described(cr.when, ctx, v, depth + 1)
+            texts.extend(t)
+            chain.extend(c)
+            rules.extend(r)
             rules.append(cr)
             chain.append(f"{ref}={'true' if v else 'false'} ({cr.rule.id})")
             break
+    hit = ctx.memo[key] = (texts, chain, rules)
+    return hit
 
 
 def _dedupe(items: list[str]) -> list[str]:
@@ -77,13 +111,15 @@ def _dedupe(items: list[str]) -> list[str]:
 
 def _explain(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, set_aside: list[tuple[CompiledRule, str]]):
     rule = cr.rule
-    texts: list[str] = []
-    chain: list[str] = []
-    chain_rules: list[CompiledRule] = []
-    _describe(cr.when, ctx, True if out.when_true else None, texts, chain, chain_rules)
-    for node in cr.requires:
-        if node.tv(ctx) is True:
-            _describe(node, ctx, True, texts, chain, chain_rules)
+    texts, chain, chain_rules = _described(cr.when, ctx, True if out.when_true else None)
+    if cr.requires:
+        texts, chain, chain_rules = list(texts), list(chain), list(chain_rules)
+        for node in cr.requires:
+            if node.tv(ctx) is True:
+                t, c, r = _described(node, ctx, True)
+                texts.extend(t)
+                chain.extend(c)
+                chain_rules.extend(r)
     texts = _dedupe(texts)
     parts: list[str] = []
     if texts:
@@ -109,6 +145,7 @@ def _explain(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, set_aside: list[tuple
 
 def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> Option:
     rb = ctx.program.rb
+    st = _static(ctx.program)
     aside: dict[str, tuple[CompiledRule, str]] = {}
     for cr, out in cands:
         if not out.when_true:
@@ -119,7 +156,8 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     if not live:  # mutual overrides: fall back to strength over all
         live = cands
         aside = {}
-    best_cr, best = max(live, key=lambda co: strength(*co))
+    key = st.key
+    best_cr, best = max(live, key=lambda co: (VERDICT_RANK[co[1].verdict],) + key[co[0].rule.id])
     set_aside_here = [(cr, because) for rid, (by, because) in aside.items() if by is best_cr for cr, _ in cands if cr.rule.id == rid]
     explanation, chain_rules = _explain(best_cr, best, ctx, set_aside_here)
     considered = []
@@ -128,7 +166,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
             continue
         by = aside.get(cr.rule.id)
         considered.append(
-            Considered(
+            Considered.fast(
                 rule=cr.rule.id,
                 verdict=out.verdict,
                 evidence=cr.rule.evidence,
@@ -140,17 +178,18 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
         explanation += " Also considered: " + "; ".join(f"{c.rule} ({c.verdict}, {c.evidence})" for c in considered) + "."
     therapy = rb.therapies[therapy_id]
     rule = best_cr.rule
-    rules = [rule.id] + _dedupe([c.rule.id for c in chain_rules])
-    citations = _cite(best_cr)
-    for c in chain_rules:
-        citations.extend(_cite(c))
-    return Option(
+    chain_ids = _dedupe([c.rule.id for c in chain_rules])
+    rules = [rule.id] + chain_ids
+    citations = list(st.cites[rule.id])
+    for rid in chain_ids:
+        citations.extend(st.cites[rid])
+    return Option.fast(
         therapy=therapy_id,
         name=therapy.name,
-        drugs=sorted(rb.vocab.drug(d).name for d in therapy.drugs),
+        drugs=list(st.drugs[therapy_id]),
         verdict=best.verdict,
         evidence=rule.evidence,
-        oncokb_level=rule.conclude.oncokb_level or DEFAULT_ONCOKB[rule.evidence],
+        oncokb_level=st.level[rule.id],
         rules=rules,
         explanation=explanation,
         citations=citations,
@@ -158,7 +197,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
         failed_criteria=list(best.failed),
         status=rule.status,
         jurisdiction=rule.jurisdiction,
-        effective_from=rule.effective_from.isoformat(),
+        effective_from=st.since[rule.id],
         considered=considered,
     )
 
@@ -172,7 +211,8 @@ def build_result(inf: Inference) -> Result:
     rb = ctx.program.rb
     options = [resolve_option(t, cands, ctx) for t, cands in inf.outcomes.items()]
     options.sort(key=lambda o: (OPTION_ORDER[o.verdict], -EVIDENCE_RANK[o.evidence], o.therapy))
-    note_details = [NoteOut(rule=cr.rule.id, text=cr.rule.note, citations=_cite(cr)) for cr in inf.notes]
+    st = _static(ctx.program)
+    note_details = [NoteOut.fast(rule=cr.rule.id, text=cr.rule.note, citations=list(st.cites[cr.rule.id])) for cr in inf.notes]
     notes = [f"{n.text} [{n.rule}]" for n in note_details]
     kv = rb.meta.knowledge_version
     if case.as_of > kv:
@@ -198,7 +238,7 @@ def build_result(inf: Inference) -> Result:
     for name, v in facts.items():
         trace.append(f"fact {name} = {'unknown' if v is None else str(v).lower()}")
     trace.extend(sorted(inf.skipped))
-    return Result(
+    return Result.fast(
         case_id=case.id,
         evaluated_as_of=case.as_of.isoformat(),
         knowledge_version=kv.isoformat(),

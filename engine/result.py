@@ -13,6 +13,20 @@ from engine.rules_model import Evidence, Verdict
 class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @classmethod
+    def fast(cls, **fields):
+        """Build from values the engine produced itself (already valid), without re-validation.
+
+        Every field must be given. Equivalent to ``model_construct`` but several times faster,
+        which matters on the per-option hot path. ``tests/test_result_model.py`` checks that the
+        objects built here validate as the model."""
+        m = cls.__new__(cls)
+        object.__setattr__(m, "__dict__", fields)
+        object.__setattr__(m, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(m, "__pydantic_extra__", None)
+        object.__setattr__(m, "__pydantic_private__", None)
+        return m
+
 
 class CitationOut(_Out):
     source: str

@@ -35,10 +35,46 @@ class StrictModel(BaseModel):
         return data
 
 
+class PlainStrictModel(BaseModel):
+    """A model that forbids unknown keys with no Python-level pre-check (for the hot path): the
+    "did you mean" is worked out only when validation fails (``problems_from_validation(root=...)``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model class that holds the field at ``loc`` (walking lists and optional fields)."""
+    cls: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or part not in cls.model_fields:
+            return None
+        cls = _inner_model(cls.model_fields[part].annotation)
+    return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+
+
+def _inner_model(tp: Any) -> Any:
+    import typing
+
+    for arg in (tp,) + typing.get_args(tp):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        for sub in typing.get_args(arg):
+            if isinstance(sub, type) and issubclass(sub, BaseModel):
+                return sub
+    return None
+
+
+def _suggest(word: str, choices) -> str | None:
+    close = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 _NOISE = {"too_short"}
 
 
-def problems_from_validation(err: ValidationError, prefix: tuple = ()) -> list[Problem]:
+def problems_from_validation(err: ValidationError, prefix: tuple = (), root: type[BaseModel] | None = None) -> list[Problem]:
     """Turn a pydantic ValidationError into Problems with clean field paths.
 
     Union tags that pydantic puts into the location are dropped, and errors that only echo a
@@ -59,10 +95,25 @@ def problems_from_validation(err: ValidationError, prefix: tuple = ()) -> list[P
                 continue
             path.append(part)
         msg = e["msg"]
+        suggestion = None
         if e["type"] == "missing":
             msg = "required field is missing"
         elif e["type"] == "extra_forbidden":
             msg = "unknown field"
+            holder = _model_at(root, tuple(loc[:-1])) if root is not None else None
+            if holder is not None:
+                known = sorted(f.alias or n for n, f in holder.model_fields.items())
+                suggestion = _suggest(str(loc[-1]), known)
+                hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
+                msg = f"unknown field '{loc[-1]}'{hint}; allowed: {', '.join(known)}"
+                path = path[:-1]
+        elif e["type"] == "literal_error" and isinstance(e.get("input"), str):
+            import re
+
+            allowed = re.findall(r"'([^']*)'", str(e.get("ctx", {}).get("expected", "")))
+            suggestion = _suggest(e["input"], allowed)
+            if suggestion:
+                msg += f" (did you mean '{suggestion}'?)"
         key = (tuple(path), msg)
         if key in seen:
             continue
@@ -70,7 +121,7 @@ def problems_from_validation(err: ValidationError, prefix: tuple = ()) -> list[P
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         if e["type"] not in ("missing",) and "input" in e and not isinstance(e["input"], (dict, list)):
-            if repr(e["input"]) not in msg and e["type"] not in ("unknown_field", "condition_unknown"):
-                msg += f" (got {e['input']!r})"
-        out.append(Problem(msg, tuple(prefix) + tuple(path)))
+            if repr(e["input"]) not in msg and e["type"] not in ("unknown_field", "condition_unknown", "extra_forbidden"):
+                msg = msg.replace(" (did you mean", f" (got {e['input']!r}; did you mean") if suggestion else msg + f" (got {e['input']!r})"
+        out.append(Problem(msg, tuple(prefix) + tuple(path), suggestion))
     return out
