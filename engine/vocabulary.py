@@ -87,26 +87,32 @@ class Drug:
 # --------------------------------------------------------------------------- normalisers
 
 
+_NAME_PUNCT = re.compile(r"[-_,]+")
+_SYMBOL_PUNCT = re.compile(r"[\s\-_./]+")
+_DRUG_PUNCT = re.compile(r"[\s\-_./,'\u2019\u00ae\u2122()]+")
+_REGIMEN_PUNCT = re.compile(r"[\s\-_.]+")
+_REGIMEN_SEP = re.compile(r"[+&/]+")
+_SPACES = re.compile(r"\s+")
+
+
 def _name_key(text: str) -> str:
     """Names: ignore case, hyphens, underscores, commas and repeated spaces."""
-    return " ".join(re.sub(r"[-_,]+", " ", text.casefold()).split()).rstrip(".")
+    return " ".join(_NAME_PUNCT.sub(" ", text.casefold()).split()).rstrip(".")
 
 
 def _symbol_key(text: str) -> str:
     """Gene symbols and aliases: ignore case, spaces, hyphens, dots, slashes, underscores."""
-    return re.sub(r"[\s\-_./]+", "", text.upper())
+    return _SYMBOL_PUNCT.sub("", text.upper())
 
 
 def _drug_key(text: str) -> str:
     """Drug names: ignore case, spaces, hyphens, dots, slashes, quotes and trademark signs."""
-    return re.sub(r"[\s\-_./,'\u2019\u00ae\u2122()]+", "", text.casefold())
+    return _DRUG_PUNCT.sub("", text.casefold())
 
 
 def _regimen_key(text: str) -> str:
     """Regimen names: ignore case, spaces and hyphens; '+', '&' and '/' are one separator."""
-    key = re.sub(r"[\s\-_.]+", "", text.casefold())
-    key = re.sub(r"[+&/]+", "/", key)
-    return key.strip("/")
+    return _REGIMEN_SEP.sub("/", _REGIMEN_PUNCT.sub("", text.casefold())).strip("/")
 
 
 def _closest(word: str, candidates: Mapping[str, str], cutoff: float = 0.6) -> str | None:
@@ -145,6 +151,9 @@ _EXON_WORD = {
     "skipping": "skipping", "skip": "skipping", "duplication": "duplication", "dup": "duplication",
     "mutation": "mutation", "mutations": "mutation", "mut": "mutation",
 }
+_COMBINATION = re.compile(r"\s*(?:\+|&|,|;|\bplus\b|\band\b|\bwith\b)\s*", re.IGNORECASE)
+_POSITION_ONLY = re.compile(rf"^[{_AA}]\d+$")
+_SECOND_RESIDUE = re.compile(rf"^[{_AA}]\d+_([{_AA}])(\d+)")
 _CDNA = re.compile(r"^c\.(\d+(?:_\d+)?)([ACGT]*)(>|DELINS|DEL|DUP|INS)([ACGT]*)$", re.IGNORECASE)
 _VARIANT_FORMS = (
     "expected a protein change (G12C, p.Gly12Cys, E1953*, S1982Rfs*22, E746_A750del, "
@@ -199,12 +208,23 @@ class Vocabulary:
         self._regimens: dict[str, tuple[str, ...]] = {}  # regimen key -> drugs
         self._regimen_names: dict[str, str] = {}  # regimen key -> name as written
         self._regimen_canon: dict[str, tuple[str, ...]] = {}  # regimen name -> drugs
+        self._make_caches()
+
+    def _make_caches(self) -> None:
         cache = functools.lru_cache(maxsize=_CACHE_SIZE)
         self._cached_cancer = cache(self._cancer)
         self._cached_gene = cache(self._gene)
         self._cached_variant = cache(self._variant)
         self._cached_drug = cache(self._drug)
         self._cached_therapy = cache(self._therapy_word)
+
+    def __getstate__(self) -> dict:
+        """Picklable (for worker processes): the caches are rebuilt on the other side."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_cached_")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._make_caches()
 
     # ------------------------------------------------------------------ loading
 
@@ -579,9 +599,15 @@ class Vocabulary:
 
     def _variant(self, gene: str, text: str) -> Variant:
         s = text.strip()
-        prefix = re.match(rf"^{re.escape(gene)}(?:[\s:_]+|(?=[pPcC]\.))", s, re.IGNORECASE) if gene else None
-        if prefix and len(s) > prefix.end():
-            s = s[prefix.end():]
+        fast = _MISSENSE.match(s[2:] if s[:2] == "p." else s)  # the common case: p.G12C / G12C
+        if fast and fast.group(3) not in (fast.group(1), "X"):
+            ref, pos, alt = fast.groups()
+            variant = self._point(ref, int(pos), alt, f"{ref}{pos}{alt}")
+            self._check_reference(gene, variant, text)
+            return variant
+        n = len(gene)
+        if n and len(s) > n + 1 and s[:n].upper() == gene.upper() and (s[n] in " :_\t" or s[n:n + 2].lower() in ("p.", "c.")):
+            s = s[n:].lstrip(" :_\t")
         key = _name_key(s)
         kind = self._kinds.get(key)
         if kind is not None:
@@ -603,7 +629,7 @@ class Vocabulary:
             if acc.group(2) and _symbol_key(acc.group(2)) != _symbol_key(gene):
                 raise TermError(f"'{text}' names gene {acc.group(2)}, not {gene}")
             s = s[acc.end():]
-        s = re.sub(r"\s+", "", s)
+        s = _SPACES.sub("", s)
         if s[:2].lower() == "c.":
             return self._cdna_variant(gene, text, s, accession)
         if s[:2].lower() in ("g.", "m.", "n.", "r."):
@@ -614,7 +640,7 @@ class Vocabulary:
 
     @staticmethod
     def _cdna_key(change: str) -> str | None:
-        m = _CDNA.match(re.sub(r"\s+", "", change))
+        m = _CDNA.match(_SPACES.sub("", change))
         if not m:
             return None
         op = m.group(3).lower()
@@ -641,7 +667,7 @@ class Vocabulary:
             s = s[2:]
         if s.startswith("(") and s.endswith(")"):
             s = s[1:-1]
-        if re.match(r"^[A-Za-z]{3}\d", s) and s[:3].upper() in _AA3:
+        if s[:3].upper() in _AA3 and s[3:4].isdigit():
             s = _AA3_RX.sub(lambda m: _AA3[m.group(0).upper()], s)
         u = s.upper()
         if _SYNONYMOUS.match(u):
@@ -672,7 +698,7 @@ class Vocabulary:
             pos, alt = int(m.group(1)), m.group(2)
             label = f"*{pos}{alt}" + (f"ext*{m.group(3)}" if m.group(3) else "")
             return self._point("*", pos, alt, label)
-        if re.fullmatch(rf"[{_AA}]\d+", u):
+        if _POSITION_ONLY.match(u):
             raise TermError(f"'{text}' names a position, not a change: give the new amino acid "
                             f"(for example '{u}C') or write 'mutation'")
         kind_word = _closest(_name_key(s), {**{k: k for k in self._kinds}})
@@ -723,7 +749,7 @@ class Vocabulary:
         if protein is None:
             return
         checks: list[tuple[int, str | None]] = [(v.codon, v.ref)]
-        second = re.match(rf"^[{_AA}]\d+_([{_AA}])(\d+)", v.label)
+        second = _SECOND_RESIDUE.match(v.label)
         if second:
             checks.append((int(second.group(2)), second.group(1)))
         for pos, ref in checks:
@@ -859,8 +885,7 @@ class Vocabulary:
         whole = self._one_therapy(text)
         if whole is not None:
             return tuple(sorted(set(whole)))
-        pieces = [p for p in re.split(r"\s*(?:\+|&|,|;|\bplus\b|\band\b|\bwith\b)\s*", text.strip(),
-                                      flags=re.IGNORECASE) if p]
+        pieces = [p for p in _COMBINATION.split(text.strip()) if p]
         if not pieces:
             raise self._unknown_therapy(text, text)
         drugs: set[str] = set()

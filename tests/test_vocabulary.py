@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,13 @@ def test_load_is_repeatable_and_timed(vocab):
     assert again.genes == vocab.genes
     assert again.drug_classes == vocab.drug_classes
     assert again.cancer_types.keys() == vocab.cancer_types.keys()
+
+
+def test_vocabulary_survives_pickling_for_worker_processes(vocab):
+    copy = pickle.loads(pickle.dumps(vocab))
+    assert copy.variant("KRAS", "p.Gly12Cys") == vocab.variant("KRAS", "G12C")
+    assert copy.therapy_word("FOLFOX") == vocab.therapy_word("FOLFOX")
+    assert term_error(copy.gene, "KRSA").problems[0].suggestion == "KRAS"
 
 
 def test_attribution_credits_oncotree(vocab):
