@@ -575,7 +575,7 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx) -> RuleOutcome | None:
         return RuleOutcome(rule.id, concl.unmet, w is True, (), tuple(failed))
     if w is True and not unknown:
         return RuleOutcome(rule.id, concl.verdict, True, (), ())
-    if w is None and concl.verdict not in ("eligible", "consider"):
+    if w is None and concl.verdict != "eligible":
         return None
     miss: set[str] = set()
     if w is None:
@@ -586,7 +586,10 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx) -> RuleOutcome | None:
             miss.add(req.missing)
         else:
             cr.requires[i].missing(ctx, miss)
-    return RuleOutcome(rule.id, "conditional", w is True, tuple(sorted(miss)), ())
+    # "conditional" means "would be eligible": only an eligibility rule gives it. Any other
+    # verdict stands, with what is missing listed (e.g. "consider, if previously treated").
+    verdict = "conditional" if concl.verdict == "eligible" else concl.verdict
+    return RuleOutcome(rule.id, verdict, w is True, tuple(sorted(miss)), ())
 
 
 class Program:

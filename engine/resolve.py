@@ -128,7 +128,7 @@ def _explain(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, set_aside: list[tuple
         parts.append("Derived: " + ", ".join(_dedupe(chain)) + f"; so {rule.id} applies.")
     ex = rule.explain
     v = out.verdict
-    if v == "conditional":
+    if out.missing:
         parts.append(ex.unknown or f"If the missing facts are confirmed: {ex.met}")
         parts.append("Cannot decide without: " + ", ".join(out.missing) + ".")
     elif out.failed:

@@ -165,8 +165,8 @@ def expected_shape_problems(exp: object, stem: str) -> list[str]:
     for therapy, items in (exp.get("missing") or {}).items():
         if not _is_str_list(items):
             out.append(f"missing.{therapy}: a list of substrings")
-        if options.get(therapy) != "conditional":
-            out.append(f"missing.{therapy}: only a conditional option lists what is missing")
+        if options.get(therapy) not in ("conditional", "consider"):
+            out.append(f"missing.{therapy}: only a conditional or consider option lists what is missing")
     absent = exp.get("absent") or []
     if not _is_str_list(absent):
         out.append("absent: a list of therapy ids")
