@@ -28,6 +28,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Mapping
 
 import yaml
@@ -553,7 +554,7 @@ class Vocabulary:
     @property
     def cancer_types(self) -> Mapping[str, CancerType]:
         """Every OncoTree node by code."""
-        return self._cancers
+        return MappingProxyType(self._cancers)
 
     # ------------------------------------------------------------------ genes
 
@@ -836,7 +837,7 @@ class Vocabulary:
     @property
     def regimens(self) -> Mapping[str, tuple[str, ...]]:
         """Every regimen by its name (aliases left out)."""
-        return self._regimen_canon
+        return MappingProxyType(self._regimen_canon)
 
     def _one_therapy(self, text: str) -> tuple[str, ...] | None:
         drugs = self._regimens.get(_regimen_key(text))
