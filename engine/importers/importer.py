@@ -60,6 +60,7 @@ class Summary:
     alteration_rows: int = 0
     alterations: int = 0
     merged: int = 0  # rows naming an alteration the sample already has
+    without_case: int = 0  # alterations of samples whose case could not be written
     from_coordinates: int = 0
     recognised: Counter = field(default_factory=Counter)  # (gene, variant text) -> rows
     skipped: Counter = field(default_factory=Counter)
@@ -81,7 +82,9 @@ class Summary:
             out.append("cancer type from: " + ", ".join(f"{k} {v}" for k, v in self.cancer_sources.most_common()))
         out.append(
             f"alterations: {self.alteration_rows} rows recognised ({self.from_coordinates} from coordinates); "
-            f"{self.alterations} written ({self.merged} rows repeated an alteration of the same sample)"
+            f"{self.alterations} written ({self.merged} rows repeated an alteration of the same sample"
+            + (f", {self.without_case} in samples with no case" if self.without_case else "")
+            + ")"
         )
         skipped = sum(self.skipped.values())
         out.append(f"rows skipped: {skipped}")
@@ -510,6 +513,8 @@ class Importer:
         if ct is None:
             why = "; ".join(tried) if tried else ("no clinical row for this sample" if values is None else "no cancer type column")
             self.error("cancer_type", f"no cancer type for sample '{st.id}' ({why}); give --cancer-type", src, sample=st.id)
+            self.summary.without_case += len(st.alts)
+            st.alts, st.unresolved = {}, set()
             return None
         self.summary.cancer_sources[where] += 1
         case: dict[str, Any] = {"id": st.id, "cancer_type": ct}
