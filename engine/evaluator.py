@@ -11,6 +11,7 @@ Nothing here knows a gene, drug or date: all of it comes from the rule files.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -323,14 +324,15 @@ _ATOM_BUILDERS = {
 class Ctx:
     """Per-case evaluation state: atom values and derived facts, computed once each."""
 
-    __slots__ = ("case", "atoms", "facts", "program", "memo")
+    __slots__ = ("case", "atoms", "facts", "program", "memo", "plan")
 
-    def __init__(self, program: "Program", case: NormalCase):
+    def __init__(self, program: "Program", case: NormalCase, plan: "Plan | None" = None):
         self.program = program
         self.case = case
         self.atoms = [_UNSET] * len(program.atoms)
         self.facts: dict[str, TV] = {}
         self.memo: dict = {}  # per-case cache for explanations
+        self.plan = plan if plan is not None else program.plan(case)
 
     def atom(self, i: int) -> TV:
         v = self.atoms[i]
@@ -345,9 +347,7 @@ class Ctx:
             pass
         self.facts[name] = None  # guards against cycles (check rejects them anyway)
         v: TV = False
-        for cr in self.program.derivers.get(name, ()):
-            if not cr.in_effect(self.case):
-                continue
+        for cr in self.plan.derivers.get(name, ()):
             w = cr.when.tv(self)
             if w:
                 v = True
@@ -616,6 +616,33 @@ class Program:
         self.notes = [cr for cr in self.rules if cr.rule.kind == "note"]
         self.by_id = {cr.rule.id: cr for cr in self.rules}
         self._cancer_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
+        self._plans: dict[tuple, Plan] = {}
+        bounds = set()
+        for cr in self.rules:
+            bounds.add(cr.start.toordinal())
+            if cr.end is not None:
+                bounds.add(cr.end.toordinal())
+        self._bounds = sorted(bounds)
+
+    def plan(self, case: NormalCase) -> "Plan":
+        """The rules that can matter for this case: those in effect at its date and jurisdiction
+        and not ruled out by its cancer type. Cached per (cancer type, date interval between rule
+        boundaries, jurisdiction)."""
+        key = (case.cancer.code, bisect_right(self._bounds, case.as_of.toordinal()), case.jurisdiction)
+        p = self._plans.get(key)
+        if p is None:
+            conclusions, notes = self.candidates(case)
+            derivers: dict[str, list[CompiledRule]] = {}
+            for name, crs in self.derivers.items():
+                derivers[name] = [cr for cr in crs if cr.in_effect(case)]
+            p = Plan(
+                [cr for cr in conclusions if cr.in_effect(case)],
+                [cr for cr in notes if cr.in_effect(case)],
+                derivers,
+                [cr for cr in conclusions if not cr.in_effect(case)],
+            )
+            self._plans[key] = p
+        return p
 
     def compile(self, cond) -> Node:
         if isinstance(cond, All):
@@ -644,7 +671,7 @@ class Program:
         code = case.cancer.code
         hit = self._cancer_cache.get(code)
         if hit is None:
-            probe = Ctx(self, case)
+            probe = Ctx(self, case, _NO_PLAN)
             hit = (
                 [cr for cr in self.conclusions if cr.when.probe(probe) is not False],
                 [cr for cr in self.notes if cr.when.probe(probe) is not False],
@@ -663,25 +690,33 @@ class Inference:
     skipped: list[str]  # trace lines for rules not in effect
 
 
+@dataclass(frozen=True)
+class Plan:
+    conclusions: list[CompiledRule]  # in effect, not ruled out by the cancer type
+    notes: list[CompiledRule]
+    derivers: dict[str, list[CompiledRule]]  # fact -> derivation rules in effect
+    not_in_effect: list[CompiledRule]  # candidate conclusions outside their dates/jurisdiction
+
+
+_NO_PLAN = Plan([], [], {}, [])  # for the cancer-type probe, which evaluates no fact
+
+
 def infer(program: Program, case: NormalCase) -> Inference:
     """Run every candidate rule on the case (the default backend's inference step)."""
-    ctx = Ctx(program, case)
-    conclusions, notes = program.candidates(case)
+    plan = program.plan(case)
+    ctx = Ctx(program, case, plan)
     outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
-    skipped: list[str] = []
-    for cr in conclusions:
-        if not cr.in_effect(case):
-            skipped.append(_not_in_effect(cr, case))
-            continue
+    for cr in plan.conclusions:
         out = rule_outcome(cr, ctx)
         if out is None:
             continue
         for t in cr.targets:
-            outcomes.setdefault(t, []).append((cr, out))
-    fired_notes = []
-    for cr in notes:
-        if cr.in_effect(case) and cr.when.tv(ctx) is True:
-            fired_notes.append(cr)
+            if t in outcomes:
+                outcomes[t].append((cr, out))
+            else:
+                outcomes[t] = [(cr, out)]
+    fired_notes = [cr for cr in plan.notes if cr.when.tv(ctx) is True]
+    skipped = [_not_in_effect(cr, case) for cr in plan.not_in_effect]
     return Inference(ctx, outcomes, fired_notes, skipped)
 
 

@@ -85,8 +85,8 @@ def _described(node, ctx: Ctx, want, depth: int = 0) -> tuple[list[str], list[st
         v = ctx.fact(ref)
         if v is None or depth > 8:
             continue
-        for cr in prog.derivers.get(ref, ()):
-            if not cr.in_effect(ctx.case) or cr.when.tv(ctx) is not v:
+        for cr in ctx.plan.derivers.get(ref, ()):
+            if cr.when.tv(ctx) is not v:
                 continue
             t, c, r = _described(cr.when, ctx, v, depth + 1)
             texts.extend(t)
@@ -109,7 +109,13 @@ def _dedupe(items: list[str]) -> list[str]:
     return out
 
 
-def _explain(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, set_aside: list[tuple[CompiledRule, str]]):
+def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx) -> tuple[str, list[str], list[CitationOut]]:
+    """The explanation of one rule's outcome for this case (cached per case: an exclusion over a
+    drug class decides many therapies with the same words), its derived-fact rule ids and citations."""
+    key = ("core", cr.rule.id, out)
+    hit = ctx.memo.get(key)
+    if hit is not None:
+        return hit
     rule = cr.rule
     texts, chain, chain_rules = _described(cr.when, ctx, True if out.when_true else None)
     if cr.requires:
@@ -127,7 +133,6 @@ def _explain(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, set_aside: list[tuple
     if chain:
         parts.append("Derived: " + ", ".join(_dedupe(chain)) + f"; so {rule.id} applies.")
     ex = rule.explain
-    v = out.verdict
     if out.missing:
         parts.append(ex.unknown or f"If the missing facts are confirmed: {ex.met}")
         parts.append("Cannot decide without: " + ", ".join(out.missing) + ".")
@@ -138,61 +143,61 @@ def _explain(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, set_aside: list[tuple
         parts.append(ex.met)
     if rule.jurisdiction and rule.status in ("regular", "accelerated", "withdrawn"):
         parts.append(f"({rule.jurisdiction} {rule.status} approval, in effect from {rule.effective_from}.)")
-    for other, because in set_aside:
-        parts.append(f"Takes precedence over {other.rule.id} ({other.rule.title}): {because}")
-    return " ".join(parts), chain_rules
-
-
-def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> Option:
-    rb = ctx.program.rb
-    st = _static(ctx.program)
-    aside: dict[str, tuple[CompiledRule, str]] = {}
-    for cr, out in cands:
-        if not out.when_true:
-            continue
-        for ov in cr.rule.overrides:
-            aside.setdefault(ov.rule, (cr, ov.because))
-    live = [(cr, out) for cr, out in cands if cr.rule.id not in aside]
-    if not live:  # mutual overrides: fall back to strength over all
-        live = cands
-        aside = {}
-    key = st.key
-    best_cr, best = max(live, key=lambda co: (VERDICT_RANK[co[1].verdict],) + key[co[0].rule.id])
-    set_aside_here = [(cr, because) for rid, (by, because) in aside.items() if by is best_cr for cr, _ in cands if cr.rule.id == rid]
-    explanation, chain_rules = _explain(best_cr, best, ctx, set_aside_here)
-    considered = []
-    for cr, out in sorted(cands, key=lambda co: co[0].rule.id):
-        if cr is best_cr:
-            continue
-        by = aside.get(cr.rule.id)
-        considered.append(
-            Considered.fast(
-                rule=cr.rule.id,
-                verdict=out.verdict,
-                evidence=cr.rule.evidence,
-                set_aside_by=by[0].rule.id if by else None,
-                reason=(f"set aside by {by[0].rule.id}: {by[1]}" if by else f"weaker than {best_cr.rule.id}"),
-            )
-        )
-    if considered:
-        explanation += " Also considered: " + "; ".join(f"{c.rule} ({c.verdict}, {c.evidence})" for c in considered) + "."
-    therapy = rb.therapies[therapy_id]
-    rule = best_cr.rule
     chain_ids = _dedupe([c.rule.id for c in chain_rules])
-    rules = [rule.id] + chain_ids
+    st = _static(ctx.program)
     citations = list(st.cites[rule.id])
     for rid in chain_ids:
         citations.extend(st.cites[rid])
+    hit = ctx.memo[key] = (" ".join(parts), chain_ids, citations)
+    return hit
+
+
+def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> Option:
+    st = _static(ctx.program)
+    considered: list[Considered] = []
+    extra: list[str] = []
+    if len(cands) == 1:
+        best_cr, best = cands[0]
+    else:
+        aside: dict[str, tuple[CompiledRule, str]] = {}
+        for cr, out in cands:
+            if out.when_true and cr.rule.overrides:
+                for ov in cr.rule.overrides:
+                    aside.setdefault(ov.rule, (cr, ov.because))
+        live = [co for co in cands if co[0].rule.id not in aside] if aside else cands
+        if not live:  # mutual overrides: fall back to strength over all
+            live = cands
+            aside = {}
+        key = st.key
+        best_cr, best = max(live, key=lambda co: (VERDICT_RANK[co[1].verdict],) + key[co[0].rule.id])
+        for cr, out in sorted(cands, key=lambda co: co[0].rule.id):
+            if cr is best_cr:
+                continue
+            by = aside.get(cr.rule.id)
+            if by is not None and by[0] is best_cr:
+                extra.append(f"Takes precedence over {cr.rule.id} ({cr.rule.title}): {by[1]}")
+            considered.append(
+                Considered.fast(
+                    rule=cr.rule.id,
+                    verdict=out.verdict,
+                    evidence=cr.rule.evidence,
+                    set_aside_by=by[0].rule.id if by else None,
+                    reason=(f"set aside by {by[0].rule.id}: {by[1]}" if by else f"weaker than {best_cr.rule.id}"),
+                )
+            )
+        extra.append("Also considered: " + "; ".join(f"{c.rule} ({c.verdict}, {c.evidence})" for c in considered) + ".")
+    text, chain_ids, citations = _explain_core(best_cr, best, ctx)
+    rule = best_cr.rule
     return Option.fast(
         therapy=therapy_id,
-        name=therapy.name,
+        name=ctx.program.rb.therapies[therapy_id].name,
         drugs=list(st.drugs[therapy_id]),
         verdict=best.verdict,
         evidence=rule.evidence,
         oncokb_level=st.level[rule.id],
-        rules=rules,
-        explanation=explanation,
-        citations=citations,
+        rules=[rule.id] + chain_ids,
+        explanation=" ".join([text] + extra) if extra else text,
+        citations=list(citations),
         missing=list(best.missing),
         failed_criteria=list(best.failed),
         status=rule.status,
