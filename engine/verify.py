@@ -1,0 +1,1278 @@
+"""Semantic verification of a rule base: the checks ``kras-rules check`` runs after the examples.
+
+The rules mention finitely many things: cancer codes, alterations (named variants, codons,
+kinds, origins), stages, prior-therapy patterns, dates and jurisdictions. Every case falls into
+one *abstract profile* of that finite domain, and every case of a profile gets the same outcome
+from every rule. :func:`verify` enumerates the profiles, for each therapy separately over only the
+dimensions its rules (and the facts they use) mention, evaluates every rule with the engine's own
+evaluator and resolution order, and reports what it finds. Nothing here knows a gene, drug or
+date: the domain is built from the compiled rules and the vocabulary.
+
+The domain, per dimension (values that give every relevant condition the same value are merged,
+so the enumeration is exhaustive, not sampled):
+
+* cancer type: each code a rule names (it stands for its whole OncoTree subtree) and one code
+  outside all of them;
+* each gene a rule names: not tested, tested wild-type, and every set of up to
+  :data:`MAX_ALTERATIONS_PER_GENE` alterations from the gene's alphabet: each named variant, a
+  concrete unnamed change at each named codon, a change at another codon, an unspecified
+  ``mutation``, each named kind (amplification, fusion with each named partner, loss), each
+  somatic or germline and acquired or not where a rule distinguishes it;
+* germline testing: done, not done, unknown;
+* stage: unknown or each stage;
+* prior therapy: unknown, none, and every history of up to :data:`MAX_LINES` lines built from the
+  classes and drugs the rules name (all their combinations when there are few, otherwise each
+  one, each pattern and all of them together), each named setting and outcome plus another one,
+  and weeks on each side of each ``min_weeks``;
+* date and jurisdiction: each ``effective_from`` / ``effective_to`` and the day before, in each
+  jurisdiction a rule names, the default one and one no rule names.
+
+Findings, each with a stable code, the rules concerned and a witness case (compact case JSON that
+``kras-rules evaluate`` accepts and that reproduces the finding):
+
+====  ====================  ========  ======================================================
+code  name                  severity  meaning
+====  ====================  ========  ======================================================
+V001  conflict              error     a therapy gets an approval (``eligible``, or
+                                      ``conditional`` from an approval rule that applies) and
+                                      ``excluded`` from two rules that both apply, and no
+                                      ``overrides`` sets either aside
+V002  allele-leak           error     a therapy whose approval rules require a specific allele
+                                      gets ``eligible``, ``conditional`` or ``consider`` for a
+                                      tumour shown to lack it
+V003  dead-rule             error     no profile makes the rule give an outcome (conclusion),
+                                      its condition true (derivation) or its note appear
+V004  shadowed-rule         error     the rule gives outcomes but never decides its therapy,
+                                      and in some profile a different verdict wins over it
+V005  duplicate-rule        error     two rules give the same outcome for a therapy (or the
+                                      same value for a fact) in every profile
+V006  subsumed-rule         warning   the rule adds no verdict of its own: wherever it applies
+                                      another rule gives the same verdict (or the fact is
+                                      already true)
+V007  fact-never-produced   error     a fact a rule uses is true in no profile
+V008  fact-never-used       error     a derived fact no rule uses
+V009  cycle                 error     derived facts that depend on each other
+V010  coverage-gap          warning   a cancer type and a biomarker that the rules name
+                                      together, that no conclusion rule in effect at the
+                                      knowledge version speaks to
+====  ====================  ========  ======================================================
+
+Verdict compatibility (V001). Rules about one therapy may legitimately disagree: an approval
+under one label and a failed criterion under another (``eligible`` and ``not_eligible``: any
+indication met is enough), a trial option and a failed label criterion, an exclusion and a failed
+criterion. Those are settled by the documented strength order. The one contradiction that must be
+declared is an approval meeting an exclusion: strength alone would silently let the exclusion win,
+so one of the two rules (or a third rule that applies) must say ``overrides``. Only rules whose
+``when`` is true count: a rule that merely might apply (``conditional`` on an unknown biomarker)
+asserts nothing yet, and the profile where the biomarker is known is examined anyway.
+
+Allele gates (V002). A therapy is *gated* by an allele when one of its ``eligible`` rules needs,
+in its ``when`` (directly or through derived facts), an alteration pattern that names variants or
+codons: with that pattern false the rule cannot apply. A therapy also inherits the gates of every
+catalogue therapy whose drugs it contains (an inhibitor's gate holds for its combinations). A
+profile *lacks* the gate when the gene was tested and every gated approval is ruled out by it;
+any rule giving the therapy a positive verdict there leaks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable, get_args
+
+from engine.case import Alt, Line, NormalCase
+from engine.errors import Problem, TermError
+from engine.evaluator import (
+    AllNode,
+    AnyNode,
+    AtomNode,
+    CompiledRule,
+    Ctx,
+    FactNode,
+    Node,
+    NotNode,
+    Program,
+    RuleOutcome,
+    rule_outcome,
+)
+from engine.resolve import strength
+from engine.rules_model import Outcome, Setting, Stage
+
+MAX_ALTERATIONS_PER_GENE = 3
+MAX_LINES = 4
+POWERSET_ITEMS = 5  # prior-therapy classes/drugs up to which every combination is a line
+OTHER_JURISDICTION = "OTHER"
+_AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+_RANK = {False: 0, None: 1, True: 2}
+
+CODES: dict[str, tuple[str, str]] = {
+    "V001": ("conflict", "error"),
+    "V002": ("allele-leak", "error"),
+    "V003": ("dead-rule", "error"),
+    "V004": ("shadowed-rule", "error"),
+    "V005": ("duplicate-rule", "error"),
+    "V006": ("subsumed-rule", "warning"),
+    "V007": ("fact-never-produced", "error"),
+    "V008": ("fact-never-used", "error"),
+    "V009": ("cycle", "error"),
+    "V010": ("coverage-gap", "warning"),
+}
+POSITIVE = ("eligible", "conditional", "consider")
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class Finding:
+    """One thing found: its code, the rules concerned, a message and a witness case."""
+
+    code: str
+    rules: tuple[str, ...]
+    message: str
+    witness: dict | None = None
+    therapy: str | None = None
+
+    @property
+    def name(self) -> str:
+        return CODES[self.code][0]
+
+    @property
+    def severity(self) -> str:
+        return CODES[self.code][1]
+
+    def text(self) -> str:
+        out = f"{self.code} {self.name}: {self.message}"
+        if self.witness is not None:
+            out += " Witness: " + json.dumps(self.witness, separators=(",", ":"))
+        return out
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify` found. ``problems`` (the errors) fail ``check``; ``warnings`` do not.
+    ``summary`` is shown by ``check --verbose``."""
+
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    profiles: int = 0
+    seconds: float = 0.0
+    per_therapy: dict[str, int] = field(default_factory=dict)
+
+    def codes(self, severity: str | None = None) -> set[str]:
+        return {f.code for f in self.findings if severity is None or f.severity == severity}
+
+    def find(self, code: str, rule: str | None = None) -> list[Finding]:
+        return [f for f in self.findings if f.code == code and (rule is None or rule in f.rules)]
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class _GeneState:
+    alts: tuple[Alt, ...]
+    tested: bool
+    germline: bool  # carries a germline alteration (germline testing is then done)
+
+
+@dataclass(frozen=True)
+class _Slice:
+    as_of: dt.date
+    jurisdiction: str
+
+
+@dataclass
+class _Dim:
+    """One dimension of the domain: its values, and the atoms whose value depends only on it."""
+
+    name: str
+    atoms: tuple[int, ...]
+    values: list  # representatives
+    vectors: list[tuple]  # per value: the atoms' values (for dedupe per unit)
+    default: Any  # the value used when no relevant atom depends on the dimension
+
+
+class _When:
+    """A duck-typed stand-in for a case in ``CompiledRule.in_effect``."""
+
+    __slots__ = ("as_of", "jurisdiction")
+
+    def __init__(self, as_of: dt.date, jurisdiction: str):
+        self.as_of = as_of
+        self.jurisdiction = jurisdiction
+
+
+class _Domain:
+    """The abstract domain of a compiled rule base, built from its atoms."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        rb = program.rb
+        self.vocab = rb.vocab
+        self.default_jurisdiction = rb.meta.default_jurisdiction.upper()
+        atoms = program.atoms
+        self.kind_atoms: dict[str, list[int]] = {}
+        self.gene_atoms: dict[str, list[int]] = {}
+        for a in atoms:
+            self.kind_atoms.setdefault(a.kind, []).append(a.index)
+            if a.kind == "alteration":
+                self.gene_atoms.setdefault(a.key[1], []).append(a.index)
+        self.cancers = self._cancer_dim()
+        self.stage = self._simple_dim("stage", [None, *get_args(Stage)])
+        self.germline = self._simple_dim("germline_tested", [None, True, False], extra=self._germline_origin_atoms())
+        self.history = self._history_dim()
+        self.genes = {g: self._gene_dim(g) for g in sorted(self.gene_atoms)}
+        self.slices = self._slices()
+
+    # ---------------------------------------------------------------- case building
+
+    def case(self, cancer: str, stage, genes: dict[str, _GeneState], gt, lines, sl: _Slice) -> NormalCase:
+        alts: list[Alt] = []
+        tested: set[str] = set()
+        germ = False
+        for g, st in genes.items():
+            alts.extend(st.alts)
+            if st.tested:
+                tested.add(g)
+            germ = germ or st.germline
+        ct = self.vocab.cancer_types[cancer]
+        return NormalCase(
+            id="verify",
+            cancer=ct,
+            lineage=frozenset(ct.lineage),
+            stage=stage,
+            alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, a.acquired, a.partner or ""))),
+            tested=frozenset(tested),
+            tested_listed=bool(tested),
+            germline_tested=True if germ else gt,
+            lines=lines,
+            as_of=sl.as_of,
+            jurisdiction=sl.jurisdiction,
+        )
+
+    def _probe(self, **kw) -> NormalCase:
+        base = dict(cancer=self.cancers.default, stage=None, genes={}, gt=None, lines=None,
+                    sl=_Slice(self.program.rb.meta.knowledge_version, self.default_jurisdiction))
+        base.update(kw)
+        return self.case(**base)
+
+    def _values(self, idx: Iterable[int], case: NormalCase) -> tuple:
+        atoms = self.program.atoms
+        return tuple(atoms[i].fn(case) for i in idx)
+
+    # ---------------------------------------------------------------- dimensions
+
+    def _cancer_dim(self) -> _Dim:
+        idx = tuple(self.kind_atoms.get("cancer", ()))
+        named: set[str] = set()
+        for i in idx:
+            named |= set(self.program.atoms[i].key[1])
+        types = self.vocab.cancer_types
+        outside = None
+        for code in sorted(types, key=lambda c: (len(types[c].lineage) != 2, c)):
+            if named.isdisjoint(types[code].lineage):
+                outside = code
+                break
+        values = sorted(named) + ([outside] if outside else [])
+        if not values:
+            values = [sorted(types)[0]]
+        dim = _Dim("cancer", idx, [], [], values[-1])
+        for code in values:
+            dim.values.append(code)
+        return dim
+
+    def _simple_dim(self, name: str, values: list, extra: Iterable[int] = ()) -> _Dim:
+        idx = tuple(self.kind_atoms.get(name, ())) + tuple(extra)
+        return _Dim(name, idx, list(values), [], None)
+
+    def _germline_origin_atoms(self) -> list[int]:
+        return [i for i in self.kind_atoms.get("alteration", ()) if self.program.atoms[i].key[6] == "germline"]
+
+    # genes -------------------------------------------------------------
+
+    def _variant(self, gene: str, text: str):
+        try:
+            return self.vocab.variant(gene, text)
+        except TermError:
+            return None
+
+    def _change_at(self, gene: str, codon: int, avoid: set[str]):
+        """A concrete protein change at ``codon`` whose label is not in ``avoid``."""
+        for ref in _AMINO_ACIDS:
+            for alt in _AMINO_ACIDS:
+                if alt == ref:
+                    continue
+                v = self._variant(gene, f"{ref}{codon}{alt}")
+                if v is None:
+                    break  # wrong reference residue: try the next one
+                if v.label not in avoid:
+                    return v
+        return None
+
+    def _alphabet(self, gene: str) -> list[Alt]:
+        atoms = [self.program.atoms[i] for i in self.gene_atoms[gene]]
+        labels: list[str] = []
+        codons: set[int] = set()
+        kinds: set[str] = set()
+        origins: set[str] = set()
+        acquired: set[bool] = set()
+        partners: set[str] = set()
+        for a in atoms:
+            _, _, labs, cods, excl, kind, origin, acq, partner = a.key
+            for lab in sorted(labs or ()) + sorted(excl or ()):
+                if lab not in labels:
+                    labels.append(lab)
+            codons |= set(cods or ())
+            if kind:
+                kinds.add(kind)
+            if origin:
+                origins.add(origin)
+            if acq is not None:
+                acquired.add(acq)
+            if partner:
+                partners.add(partner)
+        base: list[tuple[str, str, int | None, str | None]] = []
+        named_codons: set[int] = set(codons)
+        for lab in labels:
+            v = self._variant(gene, lab)
+            if v is not None:
+                base.append((v.kind, v.label, v.codon, None))
+                if v.codon is not None:
+                    named_codons.add(v.codon)
+        for c in sorted(codons):
+            v = self._change_at(gene, c, set(labels))
+            if v is not None:
+                base.append((v.kind, v.label, v.codon, None))
+        base.append(("mutation", "mutation", None, None))  # an unspecified change
+        for c in [c + 1 for c in sorted(named_codons)] + list(range(2, 1000)):
+            if c in named_codons:
+                continue
+            v = self._change_at(gene, c, set(labels))  # a change at a codon no rule names
+            if v is not None:
+                base.append((v.kind, v.label, v.codon, None))
+                break
+        for kind in sorted(kinds - {"mutation"}):
+            base.append((kind, kind, None, None))
+            if kind == "fusion":
+                for p in sorted(partners):
+                    base.append((kind, kind, None, p))
+        out: list[Alt] = []
+        for origin in ["somatic"] + (["germline"] if "germline" in origins else []):
+            for acq in [False] + ([True] if acquired and origin == "somatic" else []):
+                for kind, label, codon, partner in base:
+                    out.append(Alt(gene, kind, label, codon, origin, acq, partner))
+        return out
+
+    def _gene_dim(self, gene: str) -> _Dim:
+        idx = tuple(self.gene_atoms[gene])
+        single: list[tuple[Alt, tuple]] = []
+        seen: set[tuple] = set()
+        for alt in self._alphabet(gene):
+            st = _GeneState((alt,), True, alt.origin == "germline")
+            vec = self._values(idx, self._probe(genes={gene: st}, gt=True))
+            key = (alt.origin == "germline", vec)
+            if key not in seen:
+                seen.add(key)
+                single.append((alt, vec))
+        # every set of up to N alterations, merged by the union of their effects
+        start = [_GeneState((), False, False), _GeneState((), True, False)]
+        states: dict[tuple, _GeneState] = {}
+        frontier: list[tuple[tuple, _GeneState, tuple]] = []
+        for st in start:
+            k = (st.tested, False, tuple(None for _ in idx))
+            states[k] = st
+            frontier.append((k, st, tuple(-1 for _ in idx)))
+        for _depth in range(MAX_ALTERATIONS_PER_GENE):
+            nxt = []
+            for _k, st, ranks in frontier:
+                for alt, vec in single:
+                    if alt in st.alts:
+                        continue
+                    r = tuple(max(a, _RANK[b]) for a, b in zip(ranks, vec))
+                    germ = st.germline or alt.origin == "germline"
+                    tested = st.tested or alt.origin == "somatic"
+                    k = (tested, germ, r)
+                    if k in states:
+                        continue
+                    new = _GeneState(st.alts + (alt,), tested, germ)
+                    states[k] = new
+                    nxt.append((k, new, r))
+            frontier = nxt
+        dim = _Dim(gene, idx, [], [], start[0])
+        for st in states.values():
+            vecs = []
+            for gt in (True, False, None):
+                if st.germline and gt is not True:
+                    vecs.append(None)
+                else:
+                    vecs.append(self._values(idx, self._probe(genes={gene: st}, gt=gt)))
+            dim.values.append(st)
+            dim.vectors.append(tuple(vecs))
+        return dim
+
+    # prior therapy ------------------------------------------------------
+
+    def _history_dim(self) -> _Dim:
+        kinds = ("prior_lines", "received", "prior_line")
+        idx = tuple(i for k in kinds for i in self.kind_atoms.get(k, ()))
+        dim = _Dim("history", idx, [None], [], None)
+        if not idx:
+            return dim
+        vocab = self.vocab
+        specs = [self.program.atoms[i].spec for i in idx]
+        items_c: set[str] = set()
+        items_d: set[str] = set()
+        settings: set[str] = set()
+        outcomes: set[str] = set()
+        weeks: set[int] = set()
+        patterns: list[tuple[frozenset, frozenset]] = []
+        for s in specs:
+            p = getattr(s, "received", None) or getattr(s, "prior_line", None)
+            if p is not None:
+                cs, ds = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
+                items_c |= cs
+                items_d |= ds
+                patterns.append((cs, ds))
+            pl = getattr(s, "prior_line", None)
+            if pl is not None:
+                settings |= set(pl.setting or ())
+                outcomes |= set(pl.outcome or ())
+                if pl.min_weeks is not None:
+                    weeks.add(pl.min_weeks)
+            pn = getattr(s, "prior_lines", None)
+            if pn is not None:
+                settings |= set(pn.setting or ())
+        items = items_c | items_d
+
+        def hits(drug: str) -> int:
+            d = vocab.drug(drug)
+            return len(d.classes & items_c) + (drug in items_d)
+
+        def rep(cls: str) -> str:
+            return min(vocab.drugs_in_class(cls), key=lambda d: (hits(d), len(vocab.drug(d).classes), d))
+
+        other = min(vocab.drugs, key=lambda d: (hits(d), "chemotherapy" not in vocab.drug(d).classes, d))
+        single = {c: rep(c) for c in sorted(items_c)} | {d: d for d in sorted(items_d)}
+        drug_sets: list[frozenset[str]] = [frozenset({other})]
+        ordered = sorted(items)
+        if len(ordered) <= POWERSET_ITEMS:
+            for n in range(1, len(ordered) + 1):
+                for combo in itertools.combinations(ordered, n):
+                    drug_sets.append(frozenset(single[x] for x in combo))
+        else:
+            drug_sets += [frozenset({single[x]}) for x in ordered]
+            for cs, ds in patterns:
+                drug_sets.append(frozenset(single[x] for x in cs | ds))
+            drug_sets.append(frozenset(single.values()))
+        set_values = [None] + sorted(settings) + [s for s in get_args(Setting) if s not in settings][:1] if settings else [None]
+        out_values = [None] + sorted(outcomes) + [o for o in get_args(Outcome) if o not in outcomes][:1] if outcomes else [None]
+        week_values: list = [None]
+        for w in sorted(weeks):
+            week_values += [float(w)] + ([float(w - 1)] if w >= 1 else [])
+        line_idx = [i for i in idx if self.program.atoms[i].kind != "received"]
+        lines: list[Line] = []
+        seen: set[tuple] = set()
+        for ds in dict.fromkeys(drug_sets):
+            classes: set[str] = set()
+            for d in ds:
+                classes |= vocab.drug(d).classes
+            for st, oc, wk in itertools.product(set_values, out_values, dict.fromkeys(week_values)):
+                ln = Line(frozenset(ds), frozenset(classes), st, oc, wk, " + ".join(sorted(ds)))
+                key = (frozenset((classes | ds) & items), self._values(line_idx, self._probe(lines=(ln,))))
+                if key not in seen:
+                    seen.add(key)
+                    lines.append(ln)
+        # histories: every sequence of up to MAX_LINES lines, merged by what later lines can change
+        counts = [self.program.atoms[i] for i in idx if self.program.atoms[i].kind == "prior_lines"]
+        per_line = [i for i in idx if self.program.atoms[i].kind == "prior_line"]
+
+        def cap(atom) -> int:
+            p = atom.spec.prior_lines
+            return max(p.min or 0, (p.max + 1) if p.max is not None else 0)
+
+        caps = [cap(a) for a in counts]
+        line_info = {}
+        for ln in lines:
+            cnt = []
+            for a in counts:
+                st = a.spec.prior_lines.setting
+                sure = st is None or ln.setting in st
+                cnt.append((int(sure), int(sure or (st is not None and ln.setting is None))))
+            flags = self._values(per_line, self._probe(lines=(ln,)))
+            line_info[ln] = (tuple(cnt), frozenset((ln.classes | ln.drugs) & items), flags)
+        start_key = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line))
+        states = {start_key: ()}
+        frontier = [(start_key, ())]
+        for _depth in range(MAX_LINES):
+            nxt = []
+            for (cnt, got, flags), hist in frontier:
+                for ln in lines:
+                    lc, lg, lf = line_info[ln]
+                    k = (
+                        tuple((min(a + c, m), min(b + d, m)) for (a, b), (c, d), m in zip(cnt, lc, caps)),
+                        got | lg,
+                        tuple(max(f, _RANK[v]) for f, v in zip(flags, lf)),
+                    )
+                    if k in states:
+                        continue
+                    states[k] = hist + (ln,)
+                    nxt.append((k, hist + (ln,)))
+            frontier = nxt
+        dim.values += list(states.values())
+        dim.vectors = [self._values(idx, self._probe(lines=h)) for h in dim.values]
+        return dim
+
+    # dates and jurisdictions ------------------------------------------
+
+    def _slices(self) -> list[_Slice]:
+        dates: set[dt.date] = set()
+        jurs = {self.default_jurisdiction}
+        for cr in self.program.rules:
+            if cr.rule.status == "retired":
+                continue
+            for d in (cr.start, cr.end):
+                if d is not None:
+                    dates |= {d, d - dt.timedelta(days=1)}
+            if cr.jurisdiction:
+                jurs.add(cr.jurisdiction)
+        if len(jurs) > 1 or any(cr.jurisdiction for cr in self.program.rules):
+            jurs.add(OTHER_JURISDICTION)
+        dates.add(self.program.rb.meta.knowledge_version)
+        ordered_j = [self.default_jurisdiction] + sorted(jurs - {self.default_jurisdiction})
+        return [_Slice(d, j) for j in ordered_j for d in sorted(dates, reverse=True)]
+
+    def gene_vector(self, dim: _Dim, k: int, positions: list[int]) -> tuple:
+        return tuple(None if v is None else tuple(v[p] for p in positions) for v in dim.vectors[k])
+
+
+# --------------------------------------------------------------------------- helpers over compiled rules
+
+
+def _walk(node: Node, program: Program, atoms: set[int], facts: set[str]) -> None:
+    if isinstance(node, AtomNode):
+        atoms.add(node.i)
+    elif isinstance(node, FactNode):
+        if node.name in facts:
+            return
+        facts.add(node.name)
+        for cr in program.derivers.get(node.name, ()):
+            _walk(cr.when, program, atoms, facts)
+    elif isinstance(node, NotNode):
+        _walk(node.kid, program, atoms, facts)
+    elif isinstance(node, AllNode):  # and AnyNode
+        for k in node.kids:
+            _walk(k, program, atoms, facts)
+
+
+def _necessary(node: Node, program: Program, trail: frozenset = frozenset()) -> frozenset[int]:
+    """Atoms that, when false, make ``node`` false (so a rule gated by them is silent)."""
+    if isinstance(node, AtomNode):
+        return frozenset({node.i})
+    if isinstance(node, FactNode):
+        if node.name in trail:
+            return frozenset()
+        ders = [cr for cr in program.derivers.get(node.name, ()) if cr.rule.status != "retired"]
+        if not ders:
+            return frozenset()
+        sets = [_necessary(cr.when, program, trail | {node.name}) for cr in ders]
+        return frozenset.intersection(*sets)
+    if isinstance(node, NotNode):
+        return frozenset()
+    if isinstance(node, AnyNode):
+        sets = [_necessary(k, program, trail) for k in node.kids]
+        return frozenset.intersection(*sets)
+    if isinstance(node, AllNode):
+        out: frozenset[int] = frozenset()
+        for k in node.kids:
+            out |= _necessary(k, program, trail)
+        return out
+    return frozenset()
+
+
+def _fact_refs(node: Node, out: set[str]) -> None:
+    if isinstance(node, FactNode):
+        out.add(node.name)
+    elif isinstance(node, NotNode):
+        _fact_refs(node.kid, out)
+    elif isinstance(node, AllNode):
+        for k in node.kids:
+            _fact_refs(k, out)
+
+
+def _describe_atom(program: Program, i: int) -> str:
+    _, gene, labels, codons, _excl, kind, origin, acquired, _partner = program.atoms[i].key
+    if labels:
+        what = f"{gene} " + "/".join(sorted(labels))
+    elif codons:
+        what = f"{gene} codon " + "/".join(str(c) for c in sorted(codons))
+    else:
+        what = f"{gene} {kind or 'alteration'}"
+    extra = [x for x in ((origin if origin == "germline" else None), ("acquired" if acquired else None)) if x]
+    return what + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _with_drugs(program: Program) -> dict[str, frozenset[str]]:
+    vocab = program.rb.vocab
+    return {t.id: frozenset(vocab.drug(d).name for d in t.drugs) for t in program.rb.therapies.values()}
+
+
+# --------------------------------------------------------------------------- the search
+
+
+class _Unit:
+    """One exhaustive enumeration: the profiles of the dimensions some rules use."""
+
+    def __init__(self, dom: _Domain, atoms: set[int], rules: list[CompiledRule]):
+        self.dom = dom
+        program = dom.program
+        self.rules = rules
+        facts: set[str] = set()
+        for cr in rules:
+            _walk(cr.when, program, atoms, facts)
+            for r in cr.requires:
+                _walk(r, program, atoms, facts)
+        self.atoms = atoms
+        self.derivers = [cr for f in sorted(facts) for cr in program.derivers.get(f, ())]
+        # dimensions, each reduced to the values that differ on the atoms used here
+        self.dims: list[tuple[str, list]] = []
+        cancer = dom.cancers
+        self.dims.append(("cancer", self._reduce_simple(cancer, lambda code: dom._probe(cancer=code))))
+        self.dims.append(("stage", self._reduce_simple(dom.stage, lambda s: dom._probe(stage=s))))
+        germ_atoms = [i for i in atoms if i in set(dom.germline.atoms)]
+        self.dims.append(("gt", [None, True, False] if germ_atoms else [None]))
+        self.gt_varies = bool(germ_atoms)
+        for g, gdim in dom.genes.items():
+            pos = [p for p, i in enumerate(gdim.atoms) if i in atoms]
+            if not pos:
+                continue
+            seen: dict[tuple, Any] = {}
+            for k, st in enumerate(gdim.values):
+                seen.setdefault(dom.gene_vector(gdim, k, pos), st)
+            self.dims.append((g, list(seen.values())))
+        hpos = [p for p, i in enumerate(dom.history.atoms) if i in atoms]
+        if hpos:
+            seen = {}
+            for h, vec in zip(dom.history.values, dom.history.vectors):
+                seen.setdefault(tuple(vec[p] for p in hpos), h)
+            self.dims.append(("history", list(seen.values())))
+        else:
+            self.dims.append(("history", [None]))
+        # slices: dates and jurisdictions that put a different set of these rules in effect
+        groups: dict[tuple, dict[tuple, _Slice]] = {}
+        for sl in dom.slices:
+            w = _When(sl.as_of, sl.jurisdiction)
+            live = tuple(cr.in_effect(w) for cr in rules)
+            if not any(live):
+                continue
+            dkey = tuple(cr.in_effect(w) for cr in self.derivers)
+            groups.setdefault(dkey, {}).setdefault(live, sl)
+        self.groups = [list(g.items()) for g in groups.values()]
+        self.n_slices = sum(len(g) for g in self.groups)
+        self.size = self.n_slices
+        for _n, vals in self.dims:
+            self.size *= len(vals)
+
+    def _reduce_simple(self, dim: _Dim, probe) -> list:
+        idx = [i for i in dim.atoms if i in self.atoms]
+        if not idx:
+            return [dim.default]
+        seen: dict[tuple, Any] = {}
+        for v in dim.values:
+            seen.setdefault(self.dom._values(idx, probe(v)), v)
+        return list(seen.values())
+
+    def profiles(self):
+        """Yield (profile, case) for every data profile (dates come from the slices)."""
+        names = [n for n, _ in self.dims]
+        gene_names = names[3:-1]
+        for combo in itertools.product(*(vals for _, vals in self.dims)):
+            cancer, stage, gt = combo[0], combo[1], combo[2]
+            genes = dict(zip(gene_names, combo[3:-1]))
+            if gt is not True and any(st.germline for st in genes.values()):
+                # a germline alteration means germline testing was done (False is invalid input,
+                # unknown is read as done: the same profile as True when True is enumerated)
+                if gt is False or self.gt_varies:
+                    continue
+            yield (cancer, stage, genes, gt, combo[-1])
+
+
+def _case_of(dom: _Domain, prof, sl: _Slice) -> NormalCase:
+    cancer, stage, genes, gt, lines = prof
+    return dom.case(cancer, stage, genes, gt, lines, sl)
+
+
+def witness(dom: _Domain, prof, sl: _Slice) -> dict:
+    """The profile as a case that ``kras-rules evaluate`` reads."""
+    cancer, stage, genes, gt, lines = prof
+    out: dict[str, Any] = {"cancer_type": cancer}
+    if stage is not None:
+        out["stage"] = stage
+    alts = []
+    tested = []
+    germ = False
+    for g, st in sorted(genes.items()):
+        if st.tested:
+            tested.append(g)
+        for a in st.alts:
+            d: dict[str, Any] = {"gene": a.gene, "variant": a.label}
+            if a.origin != "somatic":
+                d["origin"] = a.origin
+                germ = True
+            if a.acquired:
+                d["acquired"] = True
+            if a.partner:
+                d["partner"] = a.partner
+            alts.append(d)
+    if alts:
+        out["alterations"] = alts
+    if tested:
+        out["tested_genes"] = tested
+    if germ or gt is not None:
+        out["germline_tested"] = True if germ else gt
+    if lines is not None:
+        hist = []
+        for ln in lines:
+            d = {"drugs": sorted(ln.drugs)}
+            if ln.setting:
+                d["setting"] = ln.setting
+            if ln.outcome:
+                d["outcome"] = ln.outcome
+            if ln.weeks is not None:
+                d["weeks"] = int(ln.weeks) if float(ln.weeks).is_integer() else ln.weeks
+            hist.append(d)
+        out["prior_therapies"] = hist
+    out["as_of"] = sl.as_of.isoformat()
+    if sl.jurisdiction != dom.default_jurisdiction:
+        out["jurisdiction"] = sl.jurisdiction
+    return out
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+class _Verifier:
+    def __init__(self, program: Program):
+        self.program = program
+        self.rb = program.rb
+        self.findings: list[Finding] = []
+        self.profiles = 0
+        self.per_therapy: dict[str, int] = {}
+        self.live_rules = [cr for cr in program.rules if cr.rule.status != "retired"]
+        self.coverage_checked = 0
+        self.cyclic: set[str] = set()
+        self.skipped: list[str] = []
+
+    def add(self, code: str, rules: Iterable[str], message: str, witness: dict | None = None, therapy: str | None = None):
+        self.findings.append(Finding(code, tuple(rules), message, witness, therapy))
+
+    # ---------------------------------------------------------------- structure
+
+    def structure(self) -> None:
+        program = self.program
+        used: dict[str, set[str]] = {}
+        for cr in self.live_rules:
+            refs: set[str] = set()
+            _fact_refs(cr.when, refs)
+            for r in cr.requires:
+                _fact_refs(r, refs)
+            for f in refs:
+                used.setdefault(f, set()).add(cr.rule.id)
+        self.used_facts = used
+        derived: dict[str, list[str]] = {}
+        for cr in self.live_rules:
+            if cr.rule.kind == "derivation":
+                derived.setdefault(cr.rule.derive, []).append(cr.rule.id)
+        for f, rids in sorted(derived.items()):
+            if f not in used:
+                self.add("V008", rids, f"fact '{f}' is derived by {', '.join(rids)} but no rule uses it: "
+                         f"use it in a condition or remove the derivation.")
+        for f, users in sorted(used.items()):
+            if f not in derived:
+                self.add("V007", sorted(users), f"fact '{f}' is used by {', '.join(sorted(users))} "
+                         f"but no rule in effect derives it.")
+        # cycles among derived facts
+        graph: dict[str, set[str]] = {}
+        for cr in self.live_rules:
+            if cr.rule.kind == "derivation":
+                refs: set[str] = set()
+                _fact_refs(cr.when, refs)
+                graph.setdefault(cr.rule.derive, set()).update(refs)
+        self.cyclic: set[str] = set()
+        for comp in _cycles(graph):
+            self.cyclic |= set(comp)
+            rules = sorted(cr.rule.id for f in comp for cr in program.derivers.get(f, ())
+                           if cr.rule.status != "retired" and (set(comp) & _refs_of(cr)))
+            chain = " -> ".join(comp + [comp[0]])
+            self.add("V009", rules, f"derived facts depend on each other: {chain} (rules {', '.join(rules)}); "
+                     f"a fact must not depend on itself.")
+
+    # ---------------------------------------------------------------- therapies
+
+    def exclude_cycles(self) -> None:
+        """Rules that depend on a fact in a cycle cannot be evaluated: leave them out of the search."""
+        if not self.cyclic:
+            return
+        keep = []
+        for cr in self.live_rules:
+            atoms: set[int] = set()
+            facts: set[str] = set()
+            _walk(cr.when, self.program, atoms, facts)
+            for r in cr.requires:
+                _walk(r, self.program, atoms, facts)
+            if facts & self.cyclic or (cr.rule.derive in self.cyclic):
+                self.skipped.append(cr.rule.id)
+            else:
+                keep.append(cr)
+        self.live_rules = keep
+
+    def therapies(self, dom: _Domain) -> None:
+        program = self.program
+        by_therapy: dict[str, list[CompiledRule]] = {}
+        for cr in self.live_rules:
+            if cr.rule.kind == "conclusion":
+                for t in cr.targets:
+                    by_therapy.setdefault(t, []).append(cr)
+        self.by_therapy = by_therapy
+        gates = self._gates(by_therapy)
+        self.fired: dict[str, tuple] = {}
+        self.decided: set[str] = set()
+        self.contradicted: dict[str, tuple] = {}
+        self.fired_count: dict[str, int] = {}
+        conflicts: dict[tuple, tuple] = {}
+        leaks: dict[tuple, tuple] = {}
+        pair_info: dict[tuple, dict] = {}
+        for t in sorted(by_therapy):
+            rules = by_therapy[t]
+            t_gates = gates.get(t, [])
+            gate_atoms = set().union(*t_gates) if t_gates else set()
+            unit = _Unit(dom, set(gate_atoms), rules)
+            n = self._run_therapy(dom, unit, t, rules, t_gates, conflicts, leaks, pair_info)
+            self.per_therapy[t] = n
+            self.profiles += n
+        for (p, q), (t, prof, sl, others, _sure) in sorted(conflicts.items()):
+            pr, qr = program.by_id[p].rule, program.by_id[q].rule
+            also = sorted(others - {t})
+            self.add(
+                "V001", (p, q),
+                f"{t}: {p} ({pr.conclude.verdict}, {pr.evidence}) and {q} (excluded, {qr.evidence}) both apply "
+                f"and no 'overrides' says which wins" + (f" (also for {', '.join(also)})" if also else "")
+                + f"; declare in {p} or {q} which one sets the other aside, and why.",
+                witness(dom, prof, sl), t,
+            )
+        for (rid, t), (verdict, gate_rules, desc, prof, sl) in sorted(leaks.items()):
+            self.add(
+                "V002", (rid, *gate_rules),
+                f"{t}: {rid} gives '{verdict}' to a tumour shown to lack {desc}, which every approval of "
+                f"{t} ({', '.join(gate_rules)}) requires; gate {rid} on the allele.",
+                witness(dom, prof, sl), t,
+            )
+        self._pairs(dom, pair_info)
+
+    def _gates(self, by_therapy: dict[str, list[CompiledRule]]) -> dict[str, list[tuple[frozenset, str]]]:
+        program = self.program
+        own: dict[str, list[tuple[frozenset, str]]] = {}
+        for t, rules in by_therapy.items():
+            for cr in rules:
+                if cr.rule.conclude.verdict != "eligible":
+                    continue
+                nec = _necessary(cr.when, program)
+                g = frozenset(i for i in nec if program.atoms[i].kind == "alteration"
+                              and (program.atoms[i].key[2] is not None or program.atoms[i].key[3] is not None))
+                if g:
+                    own.setdefault(t, []).append((g, cr.rule.id))
+        drugs = _with_drugs(program)
+        out: dict[str, list] = {}
+        for t in by_therapy:
+            gl = list(own.get(t, []))
+            for t0, g0 in own.items():
+                if t0 != t and t in drugs and t0 in drugs and drugs[t0] < drugs[t]:
+                    gl.extend(g0)
+            if gl:
+                out[t] = gl
+        self.gate_rules = out
+        return {t: [g for g, _ in gl] for t, gl in out.items()}
+
+    def _run_therapy(self, dom, unit: _Unit, t, rules, t_gates, conflicts, leaks, pair_info) -> int:
+        program = self.program
+        gate_list = [tuple(sorted(g)) for g in t_gates]
+        gate_rules = tuple(sorted({rid for _, rid in self.gate_rules.get(t, [])}))
+        gate_desc = " or ".join(sorted({_describe_atom(program, i) for g in t_gates for i in g}))
+        # pairs of rules that may turn out duplicates or subsumed (same stated verdict)
+        alive: dict[tuple[str, str], list] = {}
+        for ka, kb in itertools.permutations(range(len(rules)), 2):
+            a, b = rules[ka], rules[kb]
+            if a.rule.conclude.verdict == b.rule.conclude.verdict and a.rule.conclude.unmet == b.rule.conclude.unmet:
+                key = (a.rule.id, b.rule.id)
+                info = pair_info.setdefault(key, {"sub": True, "eq": True, "both": 0, "a": 0, "therapies": set()})
+                info["therapies"].add(t)
+                alive[key] = (ka, kb)
+        fired, decided, contradicted, fired_count = self.fired, self.decided, self.contradicted, self.fired_count
+        count = 0
+        for prof in unit.profiles():
+            for group in unit.groups:
+                sl0 = group[0][1]
+                case = _case_of(dom, prof, sl0)
+                ctx = Ctx(program, case)
+                outs: dict[str, RuleOutcome | None] = {}
+                for cr in rules:
+                    outs[cr.rule.id] = rule_outcome(cr, ctx)
+                lacks = bool(gate_list) and all(any(ctx.atom(i) is False for i in g) for g in gate_list)
+                for live, sl in group:
+                    count += 1
+                    cands = [(cr, outs[cr.rule.id]) for cr, on in zip(rules, live) if on and outs[cr.rule.id] is not None]
+                    for cr, out in cands:
+                        rid = cr.rule.id
+                        if rid not in fired:
+                            fired[rid] = (prof, sl)
+                        fired_count[rid] = fired_count.get(rid, 0) + 1
+                    if cands:
+                        aside: set[str] = set()
+                        for cr, out in cands:
+                            if out.when_true:
+                                for ov in cr.rule.overrides:
+                                    aside.add(ov.rule)
+                        livec = [co for co in cands if co[0].rule.id not in aside] or cands
+                        best_cr, best = max(livec, key=lambda co: strength(*co))
+                        decided.add(best_cr.rule.id)
+                        for cr, out in cands:
+                            rid = cr.rule.id
+                            if cr is not best_cr and out.verdict != best.verdict and rid not in decided and rid not in contradicted:
+                                contradicted[rid] = (best_cr.rule.id, best.verdict, out.verdict, t, prof, sl)
+                        pos = [cr.rule.id for cr, out in livec if out.when_true and (
+                            out.verdict == "eligible" or (out.verdict == "conditional" and cr.rule.conclude.verdict == "eligible"))]
+                        if pos:
+                            neg = [cr.rule.id for cr, out in livec if out.when_true and out.verdict == "excluded"]
+                            for p in pos:
+                                sure = outs[p].verdict == "eligible"
+                                for q in neg:
+                                    hit = conflicts.get((p, q))
+                                    if hit is None or (sure and not hit[4]):
+                                        conflicts[(p, q)] = (t, prof, sl, (hit[3] if hit else set()) | {t}, sure)
+                                    else:
+                                        hit[3].add(t)
+                        if lacks:
+                            for cr, out in cands:
+                                if out.verdict in POSITIVE:
+                                    old = leaks.get((cr.rule.id, t))
+                                    if old is None or POSITIVE.index(out.verdict) < POSITIVE.index(old[0]):
+                                        leaks[(cr.rule.id, t)] = (out.verdict, gate_rules, gate_desc, prof, sl)
+                    if alive:
+                        for key, (ka, kb) in list(alive.items()):
+                            info = pair_info[key]
+                            on_a, on_b = live[ka], live[kb]
+                            oa, ob = outs[rules[ka].rule.id], outs[rules[kb].rule.id]
+                            va = oa.verdict if on_a and oa is not None else None
+                            vb = ob.verdict if on_b and ob is not None else None
+                            if on_a and on_b:
+                                if va != vb:
+                                    info["eq"] = False
+                                elif va is not None:
+                                    info["both"] += 1
+                            if va is not None:
+                                info["a"] += 1
+                                if vb != va:
+                                    info["sub"] = False
+                            if not info["sub"] and not info["eq"]:
+                                del alive[key]
+        return count
+
+    def _pairs(self, dom, pair_info) -> None:
+        reported: set[frozenset] = set()
+        for (a, b), info in sorted(pair_info.items()):
+            if info["eq"] and info["both"] and frozenset((a, b)) not in reported:
+                reported.add(frozenset((a, b)))
+                ts = ", ".join(sorted(info["therapies"]))
+                self.add("V005", (a, b), f"{a} and {b} give {ts} the same outcome in every profile where both "
+                         f"are in effect ({info['both']} profiles with an outcome): keep one, or make them differ.")
+        for (a, b), info in sorted(pair_info.items()):
+            if info["sub"] and info["a"] and frozenset((a, b)) not in reported:
+                if pair_info.get((b, a), {}).get("sub") and a > b:
+                    continue  # mutual: reported once
+                ts = ", ".join(sorted(info["therapies"]))
+                self.add("V006", (a, b), f"{a} adds no verdict of its own for {ts}: wherever it applies, {b} "
+                         f"gives the same verdict.")
+
+    # ---------------------------------------------------------------- derivations and notes
+
+    def facts_and_notes(self, dom: _Domain) -> dict[str, bool]:
+        program = self.program
+        fact_true: dict[str, bool] = {}
+        by_fact: dict[str, list[CompiledRule]] = {}
+        for cr in self.live_rules:
+            if cr.rule.kind == "derivation":
+                by_fact.setdefault(cr.rule.derive, []).append(cr)
+        self.note_fired: dict[str, bool] = {}
+        self.derivation_true: dict[str, bool] = {}
+        for f, ders in sorted(by_fact.items()):
+            unit = _Unit(dom, set(), ders)
+            true_any = False
+            vals_eq = {(a.rule.id, b.rule.id): True for a, b in itertools.permutations(ders, 2)}
+            vals_sub = dict(vals_eq)
+            both = {k: 0 for k in vals_eq}
+            for prof in unit.profiles():
+                for group in unit.groups:
+                    case = _case_of(dom, prof, group[0][1])
+                    ctx = Ctx(program, case)
+                    vals = [cr.when.tv(ctx) for cr in ders]
+                    for live, _sl in group:
+                        self.profiles += 1
+                        cur = {cr.rule.id: (v if on else False) for cr, v, on in zip(ders, vals, live)}
+                        for cr, on in zip(ders, live):
+                            if on and cur[cr.rule.id] is True:
+                                self.derivation_true[cr.rule.id] = True
+                                true_any = True
+                        for (a, b) in vals_eq:
+                            va, vb = cur[a], cur[b]
+                            if va != vb:
+                                vals_eq[(a, b)] = False
+                            if va is True and vb is not True:
+                                vals_sub[(a, b)] = False
+                            if va is True and vb is True:
+                                both[(a, b)] += 1
+            fact_true[f] = true_any
+            done: set[frozenset] = set()
+            for (a, b), eq in sorted(vals_eq.items()):
+                if eq and both[(a, b)] and frozenset((a, b)) not in done:
+                    done.add(frozenset((a, b)))
+                    self.add("V005", (a, b), f"{a} and {b} derive '{f}' with the same value in every profile: keep one.")
+            for (a, b), sub in sorted(vals_sub.items()):
+                if sub and not vals_eq[(a, b)] and self.derivation_true.get(a):
+                    self.add("V006", (a, b), f"{a} adds nothing to '{f}': wherever it holds, {b} already derives it.")
+        for cr in self.live_rules:
+            if cr.rule.kind != "note":
+                continue
+            unit = _Unit(dom, set(), [cr])
+            hit = False
+            for prof in unit.profiles():
+                for group in unit.groups:
+                    ctx = Ctx(program, _case_of(dom, prof, group[0][1]))
+                    self.profiles += len(group)
+                    if cr.when.tv(ctx) is True:
+                        hit = True
+                        break
+                if hit:
+                    break
+            self.note_fired[cr.rule.id] = hit
+        return fact_true
+
+    # ---------------------------------------------------------------- per-rule verdicts
+
+    def rule_findings(self, dom: _Domain, fact_true: dict[str, bool]) -> None:
+        for cr in self.live_rules:
+            r = cr.rule
+            rid = r.id
+            window = f"{r.effective_from}" + (f" to {r.effective_to}" if r.effective_to else " onwards")
+            if r.kind == "conclusion":
+                if rid not in self.fired:
+                    self.add("V003", (rid,), f"{rid} gives no outcome in any profile (in effect {window}"
+                             + (f", {r.jurisdiction}" if r.jurisdiction else "") + "): its conditions can never hold together.")
+                elif rid not in self.decided:
+                    if rid in self.contradicted:
+                        other, v_best, v_own, t, prof, sl = self.contradicted[rid]
+                        self.add("V004", (rid, other), f"{t}: {rid} gives outcomes in {self.fired_count[rid]} profiles "
+                                 f"but never decides; for example {other} ('{v_best}') wins over its '{v_own}'. "
+                                 f"Declare precedence with 'overrides' or remove the rule.", witness(dom, prof, sl), t)
+                    elif not any(f.code in ("V005", "V006") and rid in f.rules for f in self.findings):
+                        prof, sl = self.fired[rid]
+                        self.add("V006", (rid,), f"{rid} never decides its therapies: wherever it applies a stronger "
+                                 f"rule gives the same verdict (it only appears under 'considered').", witness(dom, prof, sl))
+            elif r.kind == "derivation":
+                if not self.derivation_true.get(rid):
+                    self.add("V003", (rid,), f"{rid} never makes '{r.derive}' true in any profile (in effect {window}).")
+            elif r.kind == "note" and not self.note_fired.get(rid):
+                self.add("V003", (rid,), f"note {rid} appears in no profile (in effect {window}).")
+        for f, users in sorted(self.used_facts.items()):
+            if f in fact_true and not fact_true[f]:
+                ders = sorted(cr.rule.id for cr in self.program.derivers.get(f, ()) if cr.rule.status != "retired")
+                self.add("V007", (*ders, *sorted(users)), f"fact '{f}' (derived by {', '.join(ders)}) is true in no "
+                         f"profile, so {', '.join(sorted(users))} can never use it.")
+
+    # ---------------------------------------------------------------- coverage
+
+    def coverage(self, dom: _Domain) -> tuple[int, int]:
+        """Each cancer type a conclusion rule names, with each alteration pattern a conclusion rule
+        uses (directly or through facts): does a rule in effect at the knowledge version speak to a
+        tumour of that type known to carry a matching alteration, the rest unknown?"""
+        program = self.program
+        kv = self.rb.meta.knowledge_version
+        concl = [cr for cr in self.live_rules if cr.rule.kind == "conclusion"]
+        rule_atoms: dict[str, set[int]] = {}
+        for cr in concl:
+            atoms: set[int] = set()
+            facts: set[str] = set()
+            _walk(cr.when, program, atoms, facts)
+            for r in cr.requires:
+                _walk(r, program, atoms, facts)
+            rule_atoms[cr.rule.id] = atoms
+        used = set().union(*rule_atoms.values()) if rule_atoms else set()
+        cancers = sorted({c for i in used if program.atoms[i].kind == "cancer" for c in program.atoms[i].key[1]})
+        markers = sorted((i for i in used if program.atoms[i].kind == "alteration"),
+                         key=lambda i: _describe_atom(program, i))
+        reps: dict[int, tuple[str, _GeneState]] = {}
+        for i in markers:
+            g = program.atoms[i].key[1]
+            gdim = dom.genes[g]
+            pos = gdim.atoms.index(i)
+            best = None
+            for st, vecs in zip(gdim.values, gdim.vectors):
+                vec = vecs[0]  # with germline testing done
+                if len(st.alts) != 1 or vec is None or vec[pos] is not True:
+                    continue
+                score = sum(1 for v in vec if v is True)
+                if best is None or score < best[0]:
+                    best = (score, st)
+            if best is not None:
+                reps[i] = (g, best[1])
+        jurs = sorted({sl.jurisdiction for sl in dom.slices})
+        total = gaps = 0
+        for code in cancers:
+            missing: list[str] = []
+            first = None
+            for i in markers:
+                if i not in reps:
+                    continue
+                g, st = reps[i]
+                total += 1
+                hit = False
+                for j in jurs:
+                    case = dom._probe(cancer=code, genes={g: st}, sl=_Slice(kv, j))
+                    ctx = _GeneOnlyCtx(program, case, g)
+                    for cr in concl:
+                        if not cr.in_effect(case):
+                            continue
+                        if not any(program.atoms[k].kind == "alteration" and program.atoms[k].key[1] == g
+                                   and ctx.atom(k) is True for k in rule_atoms[cr.rule.id]):
+                            continue
+                        if cr.when.tv(ctx) is not False:
+                            hit = True
+                            break
+                    if hit:
+                        break
+                self.coverage_checked += 1
+                if not hit:
+                    gaps += 1
+                    desc = _describe_atom(program, i)
+                    if desc not in missing:
+                        missing.append(desc)
+                    if first is None:
+                        first = witness(dom, (code, None, {g: st}, None, None), _Slice(kv, dom.default_jurisdiction))
+            if missing:
+                self.add("V010", (), f"{code}: no conclusion rule in effect on {kv} speaks to a {code} tumour with "
+                         f"{'; '.join(missing)} (each named by the rules).", first)
+        return total, gaps
+
+
+class _GeneOnlyCtx(Ctx):
+    """Only the cancer type and one gene's alterations are known; the gene's atoms that the
+    alteration does not make true are unknown (the rest of the tumour is not known)."""
+
+    __slots__ = ("gene",)
+
+    def __init__(self, program: Program, case: NormalCase, gene: str):
+        super().__init__(program, case)
+        self.gene = gene
+
+    def atom(self, i: int):
+        v = self.atoms[i]
+        if v is not None and v is not True and v is not False:
+            a = self.program.atoms[i]
+            if a.kind == "cancer":
+                v = a.fn(self.case)
+            elif a.kind == "alteration" and a.key[1] == self.gene:
+                v = True if a.fn(self.case) is True else None
+            else:
+                v = None
+            self.atoms[i] = v
+        return v
+
+
+def _refs_of(cr: CompiledRule) -> set[str]:
+    out: set[str] = set()
+    _fact_refs(cr.when, out)
+    return out
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with a cycle (Tarjan), each in a stable order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1 or v in graph.get(v, ()):
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def verify(engine) -> VerifyReport:
+    """Run every semantic check on ``engine``'s rule base (an :class:`engine.api.Engine` or a
+    compiled :class:`~engine.evaluator.Program`) and return the findings, errors and summary."""
+    program: Program = engine if isinstance(engine, Program) else engine.program
+    t0 = time.perf_counter()
+    v = _Verifier(program)
+    v.structure()
+    v.exclude_cycles()
+    dom = _Domain(program)
+    t_dom = time.perf_counter() - t0
+    v.therapies(dom)
+    fact_true = v.facts_and_notes(dom)
+    v.rule_findings(dom, fact_true)
+    combos, gaps = v.coverage(dom)
+    seconds = time.perf_counter() - t0
+    rep = VerifyReport(profiles=v.profiles, seconds=seconds, per_therapy=dict(v.per_therapy))
+    order = {c: i for i, c in enumerate(CODES)}
+    rep.findings = sorted(v.findings, key=lambda f: (order[f.code], f.rules, f.therapy or ""))
+    for f in rep.findings:
+        path = (program.rb.rule_files.get(f.rules[0], ""), f.rules[0]) if f.rules else ()
+        p = Problem(f.text(), tuple(x for x in path if x))
+        (rep.problems if f.severity == "error" else rep.warnings).append(p)
+    genes = ", ".join(f"{g} {len(d.values)}" for g, d in dom.genes.items())
+    rep.summary = [
+        f"verify: {rep.profiles:,} abstract profiles examined in {seconds:.2f} s "
+        f"(domain built in {t_dom:.2f} s), exhaustive per therapy, derived fact and note",
+        f"verify: domain: {len(dom.cancers.values)} cancer classes, stage {len(dom.stage.values)}, "
+        f"germline testing 3, prior therapy {len(dom.history.values)} histories, "
+        f"{len(dom.slices)} date/jurisdiction points; gene states: {genes or 'none'}",
+        "verify: profiles per therapy: " + ", ".join(f"{t} {n:,}" for t, n in sorted(rep.per_therapy.items())),
+        f"verify: coverage: {combos} cancer/biomarker combinations, {gaps} spoken to by no rule",
+        f"verify: {len(rep.problems)} error(s), {len(rep.warnings)} warning(s)",
+    ]
+    if v.skipped:
+        rep.summary.insert(1, "verify: not searched (they depend on a cycle of facts): " + ", ".join(v.skipped))
+    for w in rep.warnings:
+        rep.summary.append("warning: " + w.render())
+    return rep
