@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from engine.errors import TermError
+from engine.errors import TermError, UsageError
 from engine.importers import hotspots as hs
 from engine.importers.clinical import CancerResolver, ClinicalIndex, FieldMap
-from engine.importers.maf import SKIP, MutationColumns, alt_allele, classify, clean_protein
+from engine.importers.maf import PROTEIN_COLUMNS, SKIP, MutationColumns, alt_allele, classify, clean_protein
 from engine.importers.panels import PanelSet
 from engine.importers.tabular import is_missing, read_table
 
@@ -237,11 +237,9 @@ class Importer:
         tab = read_table(path)
         cols = MutationColumns.of(tab)
         if not cols.protein and not cols.has_coordinates:
-            from engine.errors import UsageError
-
             raise UsageError(
-                f"{name}: no protein change column ({', '.join(('HGVSp_Short', 'Protein_Change', 'Amino_Acid_Change', 'HGVSp'))}) "
-                "and no coordinates (Chromosome, Start_Position, Reference_Allele, Tumor_Seq_Allele2)"
+                f"{name}: no protein change column ({', '.join(PROTEIN_COLUMNS)}) and no coordinates "
+                "(Chromosome, Start_Position, Reference_Allele, Tumor_Seq_Allele2)"
             )
         if cols.classification is None:
             self.summary.notes.append("no Variant_Classification column: every row in a vocabulary gene counts")
