@@ -71,7 +71,11 @@ def _worker_main(conn) -> None:
         if msg is None:
             break
         task_id, items = msg
-        conn.send((task_id, run(items), proc.take_summary()))
+        result = (task_id, run(items), proc.take_summary())
+        try:
+            conn.send(result)
+        except OSError:  # the parent is gone (killed): nothing left to do
+            break
     conn.close()
 
 

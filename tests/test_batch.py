@@ -368,3 +368,36 @@ def test_jobs_must_be_positive(engine):
 
     with pytest.raises(UsageError, match="at least 1"):
         run_evaluate(_args([CASES[0]], jobs=0), engine)
+
+
+def test_a_killed_run_resumes_to_the_same_output(tmp_path, engine):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    f, _ = _cohort(tmp_path, 3000)
+    full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
+    run_evaluate(_args([f], as_of=AS_OF, output=str(full), jobs=1), engine, err=io.StringIO())
+    script = (
+        "import argparse, sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from engine.api import Engine\n"
+        "from engine.batch import run_evaluate\n"
+        f"ns = argparse.Namespace(files=[{str(f)!r}], format='json', as_of={AS_OF!r}, backend='default', jobs=2,\n"
+        f"                        summary=False, no_progress=True, output={str(part)!r}, resume=False)\n"
+        "run_evaluate(ns, Engine())\n"
+    )
+    p = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while p.poll() is None and time.monotonic() < deadline:
+        if part.exists() and part.stat().st_size > 200_000:
+            p.send_signal(signal.SIGKILL)  # no chance to tidy up: workers are orphaned mid-chunk
+            break
+        time.sleep(0.01)
+    p.wait()
+    written = part.read_bytes()
+    assert 0 < len(written) < full.stat().st_size
+    code = run_evaluate(_args([f], as_of=AS_OF, output=str(part), resume=True, jobs=2), engine, err=io.StringIO())
+    assert code == 0
+    assert part.read_bytes() == full.read_bytes()
