@@ -805,3 +805,16 @@ def test_protein_change_notations_of_real_files(written, read):
     from engine.importers.maf import clean_protein
 
     assert clean_protein(written) == read
+
+
+def test_oncotator_splice_site_rows_read_as_splice_changes(vocab, tmp_path):
+    from engine.importers.maf import splice_change
+
+    assert splice_change("p.G263G") == "p.X263_splice" and splice_change("p.X33_splice") == "p.X33_splice"
+    maf = write_maf(tmp_path / "s.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "Variant_Classification", "Protein_Change"], [
+        ["ALK", "S1", "Splice_Site", "p.G263G"],  # TCGA Firehose writes the codon next to the site
+        ["ALK", "S2", "Missense_Mutation", "p.G263G"],  # a synonymous text on a missense row stays an error
+    ])
+    cases, errors, _ = do_import(vocab, maf, cancer_type="LUAD")
+    assert {c["id"]: c["alterations"] for c in cases} == {"S1": [{"gene": "ALK", "variant": "p.X263_splice"}], "S2": []}
+    assert [(e["sample"], e["error"]["kind"]) for e in errors] == [("S2", "variant")]

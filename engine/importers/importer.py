@@ -19,7 +19,17 @@ from typing import Any, Callable, Iterator
 from engine.errors import TermError, UsageError
 from engine.importers import hotspots as hs
 from engine.importers.clinical import CancerResolver, ClinicalIndex, FieldMap
-from engine.importers.maf import PROTEIN_COLUMNS, SKIP, MutationColumns, alt_allele, classify, clean_protein
+from engine.importers.maf import (
+    PROTEIN_COLUMNS,
+    SKIP,
+    SPLICE_SITE,
+    KeyCache,
+    MutationColumns,
+    alt_allele,
+    classify,
+    clean_protein,
+    splice_change,
+)
 from engine.importers.panels import PanelSet
 from engine.importers.tabular import is_missing, read_table
 
@@ -268,6 +278,8 @@ class Importer:
         grouped = self.opt.grouped
         finished: set[str] = set()
         classes: dict[str, Any] = {}
+        splice_rows = i_cls is not None
+        vc_key = KeyCache()
 
         for line, f in tab.rows:
             s.rows += 1
@@ -354,6 +366,8 @@ class Importer:
                 if v and not is_missing(v):
                     text = clean_protein(v)
                     pcol = cols.protein_names[k]
+                    if splice_rows and vc_key[f[i_cls]] == SPLICE_SITE:  # type: ignore[index]
+                        text = splice_change(text)
                     break
             coords = False
             if not text:

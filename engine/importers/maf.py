@@ -78,6 +78,14 @@ COUNT, SKIP = "count", "skip"
 _POLICY = {_key(v): COUNT for v in COUNTED} | {_key(v): SKIP for v in NOT_COUNTED}
 
 
+class KeyCache(dict):
+    """Normalised classification keys by raw cell text (``Splice_Site`` -> ``splicesite``)."""
+
+    def __missing__(self, text: str) -> str:
+        key = self[text] = _key(text)
+        return key
+
+
 def classify(value: str) -> str | None:
     """``count``, ``skip``, or None for a value this importer does not know (an error record)."""
     return _POLICY.get(_key(value))
@@ -154,6 +162,20 @@ def clean_protein(text: str) -> str:
             res, first = m.group(2), int(m.group(3))
             return f"{m.group(1) or ''}{res[0]}{first}_{res[-1]}{first + len(res) - 1}del"
     return t
+
+
+_SAME_RESIDUE = re.compile(r"^(p\.)?([A-Z])(\d+)\2$")
+SPLICE_SITE = _key("Splice_Site")
+
+
+def splice_change(text: str) -> str:
+    """A Splice_Site row's protein change in the form VEP writes it (``p.X263_splice``).
+
+    Oncotator (TCGA Firehose) writes the codon next to the splice site as if unchanged
+    (``p.G263G``), which reads as a synonymous change; other texts are returned as they are.
+    """
+    m = _SAME_RESIDUE.match(text)
+    return f"p.X{m.group(3)}_splice" if m else text
 
 
 def alt_allele(ref: str, a2: str, a1: str) -> str:
