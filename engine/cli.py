@@ -34,7 +34,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="kras-rules", description="Educational therapy-eligibility rules for KRAS-driven cancers. " + DISCLAIMER)
     p.add_argument("--rules", metavar="DIR", help="rules directory (default: the shipped rules/)")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.add_argument("--version", action="store_true", help="show the version, the knowledge version and attributions")
+    sub = p.add_subparsers(dest="command", required=False, parser_class=_Parser)
 
     ev = sub.add_parser("evaluate", help="evaluate case files (JSON, JSON array, JSONL) or - for stdin")
     ev.add_argument("files", nargs="+", metavar="FILE")
@@ -80,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    if args.version or args.command is None:
+        if args.command is None and not args.version:
+            parser.print_usage(sys.stderr)
+            print("kras-rules: error: a command is required (evaluate, explain, check, rules, import)", file=sys.stderr)
+            return 2
+        return cmd_version(args)
     try:
         if args.command == "evaluate":
             from engine.batch import run_evaluate
@@ -116,6 +123,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run() -> None:
     """Console-script entry point."""
     raise SystemExit(main())
+
+
+def cmd_version(args) -> int:
+    from engine import __version__
+
+    try:
+        engine = _engine(args)
+    except RuleError as exc:
+        print(f"kras-rules {__version__}; the rule base is invalid:\n{exc.render()}", file=sys.stderr)
+        return 2
+    rb = engine.rulebase
+    print(f"kras-rules {__version__}")
+    print(f"knowledge version {rb.meta.knowledge_version} ({len(rb.rules)} rules, {len(rb.therapies)} therapies)")
+    print(f"default jurisdiction {rb.meta.default_jurisdiction}")
+    print(rb.vocab.attribution)
+    print(DISCLAIMER)
+    return 0
 
 
 # --------------------------------------------------------------------------- explain / rules

@@ -283,12 +283,76 @@ def _load_vocab(vdir: Path) -> Vocabulary:
     return v
 
 
-def load_rulebase(directory: Path | str | None = None) -> RuleBase:
-    """Load and validate a rule base; raise RuleError listing every problem."""
+_CODE_FILES = ("rules_model.py", "rulebase.py", "vocabulary.py", "schema.py", "errors.py")
+
+
+def _cache_dir() -> Path | None:
+    env = os.environ.get("KRAS_RULES_CACHE")
+    if env and env.lower() in ("0", "off", "no", "false"):
+        return None
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "kras-rules"
+
+
+def _digest(d: Path) -> str:
+    """A content hash of everything a loaded rule base depends on: its files, the vocabulary it
+    uses and the engine code that validates them."""
+    import hashlib
+
+    h = hashlib.sha256()
+    vdir = d / "vocabulary" if (d / "vocabulary").is_dir() else DEFAULT_RULES_DIR / "vocabulary"
+    files = [f for f in sorted(d.rglob("*")) if f.is_file() and f.suffix in (".yaml", ".yml", ".json")]
+    if not (d / "vocabulary").is_dir():
+        files += [f for f in sorted(vdir.rglob("*")) if f.is_file()]
+    here = Path(__file__).resolve().parent
+    files += [here / n for n in _CODE_FILES]
+    for f in files:
+        h.update(str(f).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) -> RuleBase:
+    """Load and validate a rule base; raise RuleError listing every problem.
+
+    A rule base that loaded cleanly is kept, pickled, in a cache keyed by the content of its files
+    (``$KRAS_RULES_CACHE``, default ``~/.cache/kras-rules``; ``KRAS_RULES_CACHE=off`` disables it),
+    so the command line starts fast. Any change to a rule, vocabulary or engine file misses it.
+    """
+    import pickle
+
     d = Path(directory) if directory is not None else default_rules_dir()
-    problems: list[Problem] = []
     if not d.is_dir():
         raise RuleError([Problem(f"rules directory not found: {d}")])
+    cdir = _cache_dir() if cache else None
+    target = None
+    if cdir is not None:
+        try:
+            target = cdir / f"rulebase-{_digest(d)}.pickle"
+            with open(target, "rb") as fh:
+                rb = pickle.load(fh)
+            if isinstance(rb, RuleBase):
+                rb.directory = d
+                return rb
+        except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+            pass
+    rb = _load_uncached(d)
+    if target is not None:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as fh:
+                pickle.dump(rb, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, target)
+        except OSError:
+            pass
+    return rb
+
+
+def _load_uncached(d: Path) -> RuleBase:
+    problems: list[Problem] = []
 
     meta = _validate(Meta, _read_yaml(d / "meta.yaml", "meta.yaml", problems), "meta.yaml", problems)
     src_file = _validate(SourceFile, _read_yaml(d / "sources.yaml", "sources.yaml", problems), "sources.yaml", problems)

@@ -86,7 +86,7 @@ DEFAULT_ONCOKB: dict[str, str] = {
 
 
 class _Strict(StrictModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --------------------------------------------------------------------------- conditions
@@ -161,7 +161,7 @@ class Any_(_Strict):
 
 class Not(_Strict):
     not_: "Condition" = Field(alias="not")
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Unmet(_Strict):
@@ -286,8 +286,8 @@ CONDITION_KEYS = (
     "germline_tested",
 )
 
-for _m in (All, Any_, Not, Unmet):
-    _m.model_rebuild()
+# The recursive condition models resolve their forward references when first used
+# (``defer_build``): a rule base loaded from the cache never pays for building validators.
 
 
 # --------------------------------------------------------------------------- rule parts
