@@ -1,0 +1,318 @@
+"""Properties of the shipped rule base, on hypothesis-generated cases (strategies: engine/testing.py).
+
+Each test is named by its property. Cases come from :func:`engine.testing.cases` (varied valid
+cases) and :func:`engine.testing.boundary_cases` (cases on the edges of each rule); boundary
+values that matter are pinned with ``@example``. The number of examples follows the hypothesis
+profile (``ci`` by default; ``--hypothesis-profile=long`` or ``KRAS_HYPOTHESIS_PROFILE=long`` for
+long runs, see ``tests/conftest.py``).
+
+The domain words the properties name (the fact ``ras_mutant``, the drug classes
+``anti_egfr_antibody`` and ``kras_g12c_inhibitor``, the colorectal OncoTree code, KRAS G12C) are
+the rule base's own terms; the strategies themselves know none of them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from engine.api import Engine, default_engine
+from engine.errors import CaseError, EngineError
+from engine.testing import (
+    REDUCTIONS,
+    at_date,
+    boundary_cases,
+    cases,
+    domain,
+    labelled_invalid_cases,
+    reduce_case,
+    rule_cases,
+    rules_concluding,
+    shuffle_case,
+    untest_gene,
+)
+
+ENGINE = default_engine()
+RB = ENGINE.rulebase
+VOCAB = RB.vocab
+
+VALID = st.one_of(cases(ENGINE), boundary_cases(ENGINE))
+
+# Domain terms, checked against the rule base so that a renamed term fails loudly here.
+RAS_MUTANT = "ras_mutant"
+ANTI_EGFR = "anti_egfr_antibody"
+G12C_INHIBITOR = "kras_g12c_inhibitor"
+COLORECTAL = "COADREAD"
+G12C = ("KRAS", "G12C")
+
+
+def test_domain_terms_exist_in_the_rule_base():
+    assert RAS_MUTANT in {r.derive for r in RB.rules if r.kind == "derivation"}
+    assert {ANTI_EGFR, G12C_INHIBITOR} <= VOCAB.drug_classes
+    assert VOCAB.cancer_code(COLORECTAL).code == COLORECTAL
+    assert VOCAB.variant(G12C[0], G12C[1]).label == G12C[1]
+
+
+def drug_classes(option) -> set[str]:
+    return {c for d in option.drugs for c in VOCAB.drug(d).classes}
+
+
+def in_colorectal(result) -> bool:
+    return COLORECTAL in VOCAB.cancer(result.cancer_type).lineage
+
+
+def semantics(result) -> dict:
+    """Everything a verdict rests on, without the wording that lists case facts in input order."""
+    return {
+        "options": [
+            (
+                o.therapy, o.verdict, o.evidence, o.oncokb_level, tuple(o.rules), tuple(sorted(o.missing)),
+                tuple(sorted(o.failed_criteria)), o.status, o.jurisdiction, o.effective_from,
+                tuple(sorted((c.rule, c.verdict, c.evidence, c.set_aside_by) for c in o.considered)),
+                tuple(sorted((c.source, c.section, c.quote, c.rule) for c in o.citations)),
+            )
+            for o in result.options
+        ],
+        "notes": sorted(result.notes),
+        "facts": result.facts,
+        "case": (result.case_id, result.evaluated_as_of, result.jurisdiction, result.cancer_type),
+    }
+
+
+# --------------------------------------------------------------------------- the generated cases
+
+
+@given(VALID)
+def test_generated_cases_are_valid_input(case):
+    ENGINE.normalise(case)
+
+
+MINI = Engine(Path(__file__).resolve().parent / "fixtures" / "mini")
+
+
+@given(st.one_of(cases(MINI), boundary_cases(MINI)))
+def test_strategies_draw_from_the_rule_base_they_are_given(case):
+    mini = domain(MINI)
+    assert set(mini.rule_genes) < set(domain(ENGINE).rule_genes)
+    MINI.evaluate(case)
+
+
+# --------------------------------------------------------------------------- determinism
+
+ENGINE_AGAIN = Engine(RB.directory)
+
+
+@given(VALID)
+@example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "prior_therapies": [{"regimen": "carboplatin/pemetrexed"}], "as_of": "2021-05-28"})
+def test_evaluation_is_deterministic(case):
+    first = ENGINE.evaluate(case)
+    assert ENGINE.evaluate(case).model_dump() == first.model_dump()
+    assert ENGINE_AGAIN.evaluate(case).model_dump() == first.model_dump()
+
+
+# --------------------------------------------------------------------------- order independence
+
+
+def _permuted_engines() -> list[Engine]:
+    rules = list(RB.rules)
+    orders = [rules[::-1]]
+    for seed in (1, 2):
+        shuffled = rules[:]
+        random.Random(seed).shuffle(shuffled)
+        orders.append(shuffled)
+    return [Engine(rulebase=dataclasses.replace(RB, rules=order)) for order in orders]
+
+
+PERMUTED = _permuted_engines()
+
+
+@given(VALID, st.randoms(use_true_random=False))
+@example({"cancer_type": "COADREAD", "stage": "metastatic",
+          "alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "BRAF", "variant": "V600E"}],
+          "tested_genes": ["KRAS", "NRAS", "BRAF"],
+          "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}], "as_of": "2025-06-01"},
+         random.Random(0))
+def test_order_of_case_lists_does_not_matter(case, rnd):
+    assert semantics(ENGINE.evaluate(shuffle_case(case, rnd))) == semantics(ENGINE.evaluate(case))
+
+
+@given(VALID, st.integers(0, len(PERMUTED) - 1))
+def test_order_of_rules_does_not_matter(case, which):
+    assert semantics(PERMUTED[which].evaluate(case)) == semantics(ENGINE.evaluate(case))
+
+
+# --------------------------------------------------------------------------- one verdict per therapy
+
+
+@given(VALID)
+def test_no_therapy_is_both_eligible_and_excluded(case):
+    result = ENGINE.evaluate(case)
+    therapies = [o.therapy for o in result.options]
+    assert len(therapies) == len(set(therapies)), therapies
+    drug_sets = [tuple(o.drugs) for o in result.options]
+    assert len(drug_sets) == len(set(drug_sets)), drug_sets
+    for o in result.options:
+        if o.verdict == "eligible":
+            # an exclusion that held can only lose to explicit precedence, never to strength
+            held = [c for c in o.considered if c.verdict == "excluded" and c.set_aside_by is None]
+            assert not held, (o.therapy, held)
+
+
+# --------------------------------------------------------------------------- anti-EGFR in RAS-mutant colorectal
+
+
+def _rules_about(pred) -> list[str]:
+    return [r.id for r in RB.rules if r.status != "retired" and pred(r)]
+
+
+ANTI_EGFR_RULES = _rules_about(
+    lambda r: r.derive == RAS_MUTANT
+    or any(ANTI_EGFR in {c for d in RB.therapies[t].drugs for c in VOCAB.drug(d).classes}
+           for t in RB.targets.get(r.id, ()))
+)
+NEAR_ANTI_EGFR = st.one_of(VALID, st.sampled_from(ANTI_EGFR_RULES).flatmap(lambda rid: rule_cases(ENGINE, rid)))
+
+
+@given(NEAR_ANTI_EGFR)
+@example({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12D"}],
+          "prior_therapies": [{"regimen": "FOLFOX"}], "as_of": "2026-07-01"})
+@example({"cancer_type": "colorectal cancer", "stage": "metastatic",
+          "alterations": [{"gene": "NRAS", "variant": "p.Gln61Lys"}, {"gene": "BRAF", "variant": "V600E"}],
+          "tested_genes": ["KRAS", "NRAS", "BRAF"], "prior_therapies": [{"regimen": "FOLFOXIRI"}],
+          "as_of": "2026-07-01"})
+@example({"cancer_type": "READ", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "c.34G>T"}],
+          "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}], "as_of": "2025-01-16"})
+def test_ras_mutant_colorectal_never_gets_an_anti_egfr_antibody_without_a_g12c_inhibitor_as_anything_but_excluded(case):
+    result = ENGINE.evaluate(case)
+    if not (result.facts.get(RAS_MUTANT) is True and in_colorectal(result)):
+        return
+    for o in result.options:
+        classes = drug_classes(o)
+        if ANTI_EGFR in classes and G12C_INHIBITOR not in classes:
+            assert o.verdict == "excluded", (o.therapy, o.verdict, o.rules)
+
+
+# --------------------------------------------------------------------------- G12C drugs need G12C
+
+
+@given(VALID)
+@example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12D"}],
+          "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-07-01"})
+@example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "mutation"}],
+          "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-07-01"})
+@example({"cancer_type": "NSCLC", "stage": "metastatic", "tested_genes": ["EGFR", "ALK"],
+          "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-07-01"})
+def test_a_g12c_specific_drug_is_never_eligible_without_kras_g12c(case):
+    result = ENGINE.evaluate(case)
+    norm = ENGINE.normalise(case)
+    has_g12c = any((a.gene, a.label) == G12C for a in norm.alterations)
+    for o in result.options:
+        if o.verdict == "eligible" and G12C_INHIBITOR in drug_classes(o):
+            assert has_g12c, (o.therapy, o.rules, [a.describe() for a in norm.alterations])
+
+
+# --------------------------------------------------------------------------- approval dates
+
+
+@given(VALID)
+@example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"]}], "as_of": "2021-05-28"})
+@example({"cancer_type": "COAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}], "as_of": "2024-06-21"})
+@example({"cancer_type": "COAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "prior_therapies": [{"regimen": "FOLFOXIRI"}], "as_of": "2025-01-16"})
+def test_nothing_is_eligible_before_its_approval_date(case):
+    result = ENGINE.evaluate(case)
+    as_of = dt.date.fromisoformat(result.evaluated_as_of)
+    for o in result.options:
+        if o.verdict != "eligible":
+            continue
+        rule = RB.by_id[o.rules[0]]
+        assert rule.effective_from <= as_of, (o.therapy, rule.id, rule.effective_from)
+        assert rule.effective_to is None or as_of < rule.effective_to, (o.therapy, rule.id, rule.effective_to)
+        assert dt.date.fromisoformat(o.effective_from) <= as_of
+        approvals = rules_concluding(ENGINE, o.therapy, "eligible", jurisdiction=result.jurisdiction)
+        assert rule in approvals
+        earliest = min(r.effective_from for r in approvals)
+        before = ENGINE.evaluate(at_date(case, earliest - dt.timedelta(days=1)))
+        earlier = before.option(o.therapy)
+        assert earlier is None or earlier.verdict != "eligible", (o.therapy, earliest, earlier.rules)
+
+
+# --------------------------------------------------------------------------- unknown data
+
+
+RULE_GENES = domain(ENGINE).rule_genes
+
+
+@given(VALID, st.sampled_from(REDUCTIONS + ("gene",)), st.sampled_from(RULE_GENES))
+@example({"cancer_type": "COADREAD", "stage": "metastatic", "tested_genes": ["KRAS", "NRAS", "BRAF"],
+          "prior_therapies": [{"regimen": "FOLFOX"}], "as_of": "2026-07-01"}, "tested_genes", "KRAS")
+@example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-07-01"}, "history", "KRAS")
+@example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-07-01"}, "stage", "KRAS")
+@example({"cancer_type": "PAAD", "stage": "metastatic", "germline_tested": True,
+          "alterations": [{"gene": "BRCA2", "variant": "loss", "origin": "germline"}],
+          "prior_therapies": [{"drugs": ["cisplatin"], "weeks": 16, "outcome": "stable"}], "as_of": "2026-07-01"},
+         "germline_tested", "BRCA2")
+def test_unknown_data_never_produces_eligible(case, what, gene):
+    full = ENGINE.evaluate(case)
+    reduced_case = untest_gene(ENGINE, case, gene) if what == "gene" else reduce_case(case, what)
+    reduced = ENGINE.evaluate(reduced_case)
+    for result in (full, reduced):
+        for o in result.options:
+            assert not (o.verdict == "eligible" and o.missing), (o.therapy, o.missing)
+    for o in reduced.options:
+        if o.verdict == "eligible":
+            before = full.option(o.therapy)
+            assert before is not None and before.verdict == "eligible", (
+                f"{o.therapy} became eligible ({o.rules[0]}) once {what if what != 'gene' else gene} was unknown; "
+                f"with the data: {before.verdict if before else 'no option'} ({before.rules[0] if before else '-'})"
+            )
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+@given(VALID)
+def test_every_option_carries_a_rule_id_and_a_citation(case):
+    result = ENGINE.evaluate(case)
+    for o in result.options:
+        assert o.rules, o.therapy
+        assert all(rid in RB.by_id for rid in o.rules), o.rules
+        deciding = RB.by_id[o.rules[0]]
+        assert deciding.kind == "conclusion" and o.therapy in RB.targets[deciding.id]
+        assert o.citations, o.therapy
+        for c in o.citations:
+            assert c.source in RB.sources, c.source
+            assert c.quote.strip()
+            assert c.rule in o.rules, (c.rule, o.rules)
+    for n in result.note_details:
+        assert n.rule in RB.by_id and n.citations
+
+
+# --------------------------------------------------------------------------- invalid input
+
+
+@given(labelled_invalid_cases(ENGINE))
+@example(({"cancer_type": "NSCLCC"}, ("cancer_type",)))
+@example(({"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12G"}]}, ("alterations", 0, "variant")))
+@example(({"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "V600E"}]}, ("alterations", 0, "variant")))
+@example(({"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["sotorasb"]}]}, ("prior_therapies", 0, "drugs", 0)))
+@example(({"cancer_type": "LUAD", "as_of": "2026-02-30"}, ("as_of",)))
+def test_invalid_input_always_raises_the_engines_own_error(pair):
+    case, path = pair
+    with pytest.raises(CaseError) as info:
+        ENGINE.evaluate(case)
+    err = info.value
+    assert isinstance(err, EngineError) and err.problems
+    paths = [tuple(p.path) for p in err.problems]
+    assert any(p[: len(path)] == tuple(path) for p in paths), (path, err.render())
+    assert all(p.message.strip() for p in err.problems)
