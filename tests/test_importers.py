@@ -41,7 +41,7 @@ RAS_CODONS = {12, 13, 59, 61, 117, 146}
 MISSENSE = re.compile(r"^p\.([A-Z])(\d+)([A-Z])$")
 
 
-# ----------------------------------------------------------------------------- helpers
+# ----------------------------------------------------------------------------- reading files and running imports
 
 
 @pytest.fixture(scope="module")
@@ -818,3 +818,41 @@ def test_oncotator_splice_site_rows_read_as_splice_changes(vocab, tmp_path):
     cases, errors, _ = do_import(vocab, maf, cancer_type="LUAD")
     assert {c["id"]: c["alterations"] for c in cases} == {"S1": [{"gene": "ALK", "variant": "p.X263_splice"}], "S2": []}
     assert [(e["sample"], e["error"]["kind"]) for e in errors] == [("S2", "variant")]
+
+
+def test_clinical_sample_and_patient_files_join_by_barcode_or_patient(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [
+        ["KRAS", "P-1-T01", "p.G12C"],  # a sample id
+        ["KRAS", "P-2", "p.G12D"],  # a patient id with one sample row (TCGA Firehose barcodes)
+    ])
+    sample_file = tmp_path / "data_clinical_sample.txt"
+    sample_file.write_text(
+        "#Patient Identifier\tSample Identifier\tOncotree Code\n#x\tx\tx\n#STRING\tSTRING\tSTRING\n#1\t1\t1\n"
+        "PATIENT_ID\tSAMPLE_ID\tONCOTREE_CODE\nP-1\tP-1-T01\tLUAD\nP-2\tP-2-T01\tPAAD\nP-3\tP-3-T01\tCOAD\n"
+    )
+    patient_file = write_maf(tmp_path / "data_clinical_patient.txt", ["PATIENT_ID", "LINES"], [["P-1", "0"], ["P-2", "2"]])
+    m = tmp_path / "map.yaml"
+    m.write_text("prior_therapies: {column: LINES, values: {'0': []}}\n")
+    errors_file = tmp_path / "errors.jsonl"
+    rc, cases, records, summary = run_cli([
+        "--mutations", str(maf), "--clinical", str(sample_file), "--clinical", str(patient_file),
+        "--map", str(m), "--errors", str(errors_file),
+    ])
+    assert rc == 0 and records == [] and errors_file.read_text() == ""
+    assert cases == [
+        {"id": "P-1-T01", "cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "p.G12C"}], "prior_therapies": []},
+        {"id": "P-2", "cancer_type": "PAAD", "alterations": [{"gene": "KRAS", "variant": "p.G12D"}]},
+    ]
+    text = "\n".join(summary)
+    assert "clinical samples with no mutation rows, not written: 1" in text
+    assert "value not in --map, field left unknown: prior_therapies: LINES='2' (1 samples)" in text
+
+
+def test_error_records_can_go_to_a_file(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["KRAS", "S1", "p.Z12C"]])
+    errors_file = tmp_path / "errors.jsonl"
+    rc, cases, records, summary = run_cli(["--mutations", str(maf), "--cancer-type", "LUAD", "--errors", str(errors_file)])
+    assert rc == 1 and records == [] and cases == [{"id": "S1", "cancer_type": "LUAD", "alterations": []}]
+    (rec,) = [json.loads(line) for line in errors_file.read_text().splitlines()]
+    assert rec["source"] == f"{maf}:2" and rec["error"]["kind"] == "variant" and rec["error"]["value"] == "p.Z12C"
+    assert any("error records written to" in line for line in summary)
