@@ -38,3 +38,14 @@ def test_shipped_rule_base_passes_check(engine):
     assert not report.problems, [p.render() for p in report.problems]
     assert all(e.ok for e in report.examples)
     assert report.quotes_verified > 0 or not report.seeds_found
+
+
+def test_rule_table_in_docs_is_generated_and_current(capsys):
+    from pathlib import Path
+
+    from engine.cli import main
+
+    assert main(["rules", "--format", "markdown"]) == 0
+    table = capsys.readouterr().out
+    doc = (Path(__file__).resolve().parents[1] / "rules" / "RULES.md").read_text()
+    assert table in doc, "rules/RULES.md is stale: regenerate it with `kras-rules rules --format markdown`"
