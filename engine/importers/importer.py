@@ -147,14 +147,13 @@ def gene_finder(vocab: Any) -> Callable[[str], str | None]:
 
 
 class _Sample:
-    __slots__ = ("id", "alts", "unresolved", "line", "written")
+    __slots__ = ("id", "alts", "unresolved", "line")
 
     def __init__(self, sid: str, line: int):
         self.id = sid
         self.alts: dict[tuple, dict] = {}
         self.unresolved: set[str] = set()
         self.line = line
-        self.written = False
 
 
 _MISS = object()
@@ -182,10 +181,10 @@ class Importer:
         self._find_gene = gene_finder(vocab)
         self._variants: dict[tuple[str, str], tuple[Any, TermError | None]] = {}
         self._builds: dict[str, str | None] = {}
-        self._panel_genes: dict[str, frozenset[str]] = {}
-        self._all_genes: frozenset[str] | None = None
+        self._panel_genes: dict[str, tuple[str, ...]] = {}
+        self._all_genes: tuple[str, ...] | None = None
         if options.assay == "exome":
-            self._all_genes = frozenset(sorted(vocab.genes))
+            self._all_genes = tuple(sorted(vocab.genes))
 
     # ------------------------------------------------------------------ errors
 
@@ -227,14 +226,15 @@ class Importer:
             self._builds[text] = b
         return b  # type: ignore[return-value]
 
-    def _panel(self, sample: str) -> frozenset[str] | None:
+    def _panel(self, sample: str) -> tuple[str, ...] | None:
+        """The vocabulary genes of the sample's panel, sorted (None: no panel for this sample)."""
         ps = self.opt.panels
         panel = ps.panel_of(sample) if ps is not None else None
         if panel is None:
             return None
         genes = self._panel_genes.get(panel.stable_id)
         if genes is None:
-            genes = frozenset(g for g in (self._gene(s) for s in panel.genes) if g is not None)
+            genes = tuple(sorted({g for g in (self._gene(s) for s in panel.genes) if g is not None}))
             self._panel_genes[panel.stable_id] = genes
         return genes
 
@@ -518,7 +518,6 @@ class Importer:
     # ------------------------------------------------------------------ cases
 
     def _finish(self, st: _Sample, name: str) -> dict | None:
-        st.written = True
         values = self.clinical.values(st.id)
         ct, where, tried = self._cancer.for_sample(values)
         src = f"{name}:{st.line}"
@@ -541,7 +540,7 @@ class Importer:
         alts = sorted(st.alts.values(), key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
         case["alterations"] = alts
         self.summary.alterations += len(alts)
-        tested: frozenset[str] | None = None
+        tested: tuple[str, ...] | None = None
         if self.opt.assay == "exome":
             tested = self._all_genes
         elif self.opt.assay == "panel":
@@ -549,7 +548,8 @@ class Importer:
             if tested is None:
                 self.summary.no_panel += 1
         if tested is not None:
-            case["tested_genes"] = sorted(tested - st.unresolved) if st.unresolved else sorted(tested)
+            unknown = st.unresolved
+            case["tested_genes"] = [g for g in tested if g not in unknown] if unknown else list(tested)
         if self.opt.field_map is not None:
             for k in ("germline_tested", "prior_therapies"):
                 if k in mapped:
