@@ -672,6 +672,7 @@ class _Unit:
                 continue
             dkey = tuple(cr.in_effect(w) for cr in self.derivers)
             groups.setdefault(dkey, {}).setdefault(live, sl)
+        self.group_keys = [(dkey, live) for dkey, g in groups.items() for live in g]
         self.groups = [list(g.items()) for g in groups.values()]
         self.n_slices = sum(len(g) for g in self.groups)
         self.size = self.n_slices
@@ -900,87 +901,99 @@ class _Verifier:
 
     def _run_therapy(self, dom, unit: _Unit, t, rules, t_gates, conflicts, leaks, pair_info) -> int:
         program = self.program
+        ids = [cr.rule.id for cr in rules]
         gate_list = [tuple(sorted(g)) for g in t_gates]
         gate_rules = tuple(sorted({rid for _, rid in self.gate_rules.get(t, [])}))
         gate_desc = " or ".join(sorted({_describe_atom(program, i) for g in t_gates for i in g}))
+        approval = [cr.rule.conclude.verdict == "eligible" for cr in rules]
+        overrides = [{ov.rule for ov in cr.rule.overrides} for cr in rules]
         # pairs of rules that may turn out duplicates or subsumed (same stated verdict)
-        alive: dict[tuple[str, str], list] = {}
+        alive: dict[tuple[str, str], tuple[int, int]] = {}
         for ka, kb in itertools.permutations(range(len(rules)), 2):
-            a, b = rules[ka], rules[kb]
-            if a.rule.conclude.verdict == b.rule.conclude.verdict and a.rule.conclude.unmet == b.rule.conclude.unmet:
-                key = (a.rule.id, b.rule.id)
+            ca, cb = rules[ka].rule.conclude, rules[kb].rule.conclude
+            if ca.verdict == cb.verdict and ca.unmet == cb.unmet:
+                key = (ids[ka], ids[kb])
                 info = pair_info.setdefault(key, {"sub": True, "eq": True, "both": 0, "a": 0, "therapies": set()})
                 info["therapies"].add(t)
                 alive[key] = (ka, kb)
         fired, decided, contradicted, fired_count = self.fired, self.decided, self.contradicted, self.fired_count
+        strength_of: dict[tuple[int, str], tuple] = {}
         count = 0
         for prof in unit.profiles():
             for group in unit.groups:
-                sl0 = group[0][1]
-                case = _case_of(dom, prof, sl0)
-                ctx = Ctx(program, case)
-                outs: dict[str, RuleOutcome | None] = {}
-                for cr in rules:
-                    outs[cr.rule.id] = rule_outcome(cr, ctx)
+                ctx = Ctx(program, _case_of(dom, prof, group[0][1]))
+                outs = [rule_outcome(cr, ctx) for cr in rules]
+                hot = [k for k, o in enumerate(outs) if o is not None]
                 lacks = bool(gate_list) and all(any(ctx.atom(i) is False for i in g) for g in gate_list)
+                seen: set[tuple] = set()
                 for live, sl in group:
                     count += 1
-                    cands = [(cr, outs[cr.rule.id]) for cr, on in zip(rules, live) if on and outs[cr.rule.id] is not None]
-                    for cr, out in cands:
-                        rid = cr.rule.id
-                        if rid not in fired:
-                            fired[rid] = (prof, sl)
-                        fired_count[rid] = fired_count.get(rid, 0) + 1
-                    if cands:
-                        aside: set[str] = set()
-                        for cr, out in cands:
-                            if out.when_true:
-                                for ov in cr.rule.overrides:
-                                    aside.add(ov.rule)
-                        livec = [co for co in cands if co[0].rule.id not in aside] or cands
-                        best_cr, best = max(livec, key=lambda co: strength(*co))
-                        decided.add(best_cr.rule.id)
-                        for cr, out in cands:
-                            rid = cr.rule.id
-                            if cr is not best_cr and out.verdict != best.verdict and rid not in decided and rid not in contradicted:
-                                contradicted[rid] = (best_cr.rule.id, best.verdict, out.verdict, t, prof, sl)
-                        pos = [cr.rule.id for cr, out in livec if out.when_true and (
-                            out.verdict == "eligible" or (out.verdict == "conditional" and cr.rule.conclude.verdict == "eligible"))]
-                        if pos:
-                            neg = [cr.rule.id for cr, out in livec if out.when_true and out.verdict == "excluded"]
-                            for p in pos:
-                                sure = outs[p].verdict == "eligible"
-                                for q in neg:
-                                    hit = conflicts.get((p, q))
-                                    if hit is None or (sure and not hit[4]):
-                                        conflicts[(p, q)] = (t, prof, sl, (hit[3] if hit else set()) | {t}, sure)
-                                    else:
-                                        hit[3].add(t)
-                        if lacks:
-                            for cr, out in cands:
-                                if out.verdict in POSITIVE:
-                                    old = leaks.get((cr.rule.id, t))
-                                    if old is None or POSITIVE.index(out.verdict) < POSITIVE.index(old[0]):
-                                        leaks[(cr.rule.id, t)] = (out.verdict, gate_rules, gate_desc, prof, sl)
+                    cand = tuple(k for k in hot if live[k])
+                    for k in cand:
+                        fired_count[ids[k]] = fired_count.get(ids[k], 0) + 1
+                        if ids[k] not in fired:
+                            fired[ids[k]] = (prof, sl)
                     if alive:
-                        for key, (ka, kb) in list(alive.items()):
-                            info = pair_info[key]
-                            on_a, on_b = live[ka], live[kb]
-                            oa, ob = outs[rules[ka].rule.id], outs[rules[kb].rule.id]
-                            va = oa.verdict if on_a and oa is not None else None
-                            vb = ob.verdict if on_b and ob is not None else None
-                            if on_a and on_b:
-                                if va != vb:
-                                    info["eq"] = False
-                                elif va is not None:
-                                    info["both"] += 1
-                            if va is not None:
-                                info["a"] += 1
-                                if vb != va:
-                                    info["sub"] = False
-                            if not info["sub"] and not info["eq"]:
-                                del alive[key]
+                        self._track_pairs(alive, pair_info, live, outs)
+                    if not cand or cand in seen:
+                        continue  # the same outcomes as a slice already examined for this profile
+                    seen.add(cand)
+                    # resolution, as engine.resolve does it: explicit precedence, then strength
+                    aside = set().union(*(overrides[k] for k in cand if outs[k].when_true))
+                    livec = [k for k in cand if ids[k] not in aside] or list(cand)
+                    for k in livec:
+                        if (k, outs[k].verdict) not in strength_of:
+                            strength_of[(k, outs[k].verdict)] = strength(rules[k], outs[k])
+                    best = max(livec, key=lambda k: strength_of[(k, outs[k].verdict)])
+                    bv = outs[best].verdict
+                    decided.add(ids[best])
+                    for k in cand:
+                        if k != best and outs[k].verdict != bv and ids[k] not in decided:
+                            old = contradicted.get(ids[k])
+                            if old is None or (old[1] == "conditional" and bv != "conditional"):
+                                contradicted[ids[k]] = (ids[best], bv, outs[k].verdict, t, prof, sl)
+                    # V001: an approval and an exclusion that both apply, neither set aside
+                    pos = [k for k in livec if outs[k].when_true and approval[k]
+                           and outs[k].verdict in ("eligible", "conditional")]
+                    if pos:
+                        neg = [k for k in livec if outs[k].when_true and outs[k].verdict == "excluded"]
+                        for kp in pos:
+                            sure = outs[kp].verdict == "eligible"
+                            for kq in neg:
+                                hit = conflicts.get((ids[kp], ids[kq]))
+                                if hit is None or (sure and not hit[4]):
+                                    conflicts[(ids[kp], ids[kq])] = (t, prof, sl, (hit[3] if hit else set()) | {t}, sure)
+                                else:
+                                    hit[3].add(t)
+                    # V002: a positive verdict for a tumour that lacks every allele gate
+                    if lacks:
+                        for k in cand:
+                            v = outs[k].verdict
+                            if v in POSITIVE:
+                                old = leaks.get((ids[k], t))
+                                if old is None or POSITIVE.index(v) < POSITIVE.index(old[0]):
+                                    leaks[(ids[k], t)] = (v, gate_rules, gate_desc, prof, sl)
         return count
+
+    @staticmethod
+    def _track_pairs(alive, pair_info, live, outs) -> None:
+        for key, (ka, kb) in list(alive.items()):
+            info = pair_info[key]
+            on_a, on_b = live[ka], live[kb]
+            oa, ob = outs[ka], outs[kb]
+            va = oa.verdict if on_a and oa is not None else None
+            vb = ob.verdict if on_b and ob is not None else None
+            if on_a and on_b:
+                if va != vb:
+                    info["eq"] = False
+                elif va is not None:
+                    info["both"] += 1
+            if va is not None:
+                info["a"] += 1
+                if vb != va:
+                    info["sub"] = False
+            if not info["sub"] and not info["eq"]:
+                del alive[key]
 
     def _pairs(self, dom, pair_info) -> None:
         reported: set[frozenset] = set()
@@ -1266,7 +1279,8 @@ def verify(engine) -> VerifyReport:
         f"(domain built in {t_dom:.2f} s), exhaustive per therapy, derived fact and note",
         f"verify: domain: {len(dom.cancers.values)} cancer classes, stage {len(dom.stage.values)}, "
         f"germline testing 3, prior therapy {len(dom.history.values)} histories, "
-        f"{len(dom.slices)} date/jurisdiction points; gene states: {genes or 'none'}",
+        f"{len(dom.slices)} date/jurisdiction points; gene states (up to {MAX_ALTERATIONS_PER_GENE} alterations "
+        f"per gene, histories up to {MAX_LINES} lines): {genes or 'none'}",
         "verify: profiles per therapy: " + ", ".join(f"{t} {n:,}" for t, n in sorted(rep.per_therapy.items())),
         f"verify: coverage: {combos} cancer/biomarker combinations, {gaps} spoken to by no rule",
         f"verify: {len(rep.problems)} error(s), {len(rep.warnings)} warning(s)",

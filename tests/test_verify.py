@@ -1,0 +1,265 @@
+"""The semantic checks of ``kras-rules check`` (engine/verify.py).
+
+Each deliberately broken rule base under tests/fixtures/broken is caught with the right code and
+rule id, its witness case reproduces the problem through the engine, the miniature and the shipped
+rule bases pass, and every case (drawn at random) falls into a profile the search examined.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from engine.api import Engine
+from engine.cli import main
+from engine.errors import CaseError
+from engine.verify import CODES, _Domain, _Unit, verify
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+BROKEN = FIXTURES / "broken"
+
+# fixture -> (code, rule ids the finding must name)
+CAUGHT = {
+    "anti_egfr_kras_mutant_crc": ("V001", ("TCRC-009", "TCRC-001")),
+    "g12c_inhibitor_any_kras": ("V002", ("TLNG-009", "TLNG-001")),
+    "dead_rule": ("V003", ("TDEAD-001",)),
+    "shadowed_rule": ("V004", ("TSHD-001", "TLNG-001")),
+    "duplicate_rule": ("V005", ("TLNG-001", "TLNG-002")),
+    "fact_never_true": ("V007", ("TDER-001", "TLNG-002")),
+    "fact_never_used": ("V008", ("TDER-009",)),
+    "fact_cycle": ("V009", ("TDER-001", "TDER-002")),
+}
+
+
+@pytest.fixture(scope="module")
+def broken():
+    cache: dict[str, tuple[Engine, object]] = {}
+
+    def get(name: str):
+        if name not in cache:
+            eng = Engine(BROKEN / name)
+            cache[name] = (eng, verify(eng))
+        return cache[name]
+
+    return get
+
+
+def test_every_broken_rule_base_has_a_test():
+    assert {p.name for p in BROKEN.iterdir() if p.is_dir()} == set(CAUGHT)
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT))
+def test_broken_rule_base_is_caught_with_its_code_and_rules(name, broken):
+    code, rules = CAUGHT[name]
+    _, rep = broken(name)
+    hits = rep.find(code)
+    assert hits, f"{name}: expected {code}, got {[f.text() for f in rep.findings]}"
+    assert any(set(rules) <= set(f.rules) for f in hits), [f.rules for f in hits]
+    assert CODES[code][1] == "error"
+    assert rep.problems, "an error finding must fail check"
+    rendered = [p.render() for p in rep.problems]
+    assert any(code in r and rules[0] in r and "kb/rules.yaml" in r for r in rendered), rendered
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT))
+def test_broken_rule_base_has_no_unrelated_errors(name, broken):
+    code, _ = CAUGHT[name]
+    _, rep = broken(name)
+    assert rep.codes("error") - {code, "V003"} == set(), [f.text() for f in rep.findings]
+
+
+def _outcomes(result, therapy: str) -> dict[str, str]:
+    opt = result.option(therapy)
+    assert opt is not None
+    return {opt.rules[0]: opt.verdict, **{c.rule: c.verdict for c in opt.considered}}
+
+
+def test_conflict_witness_reproduces_an_approval_meeting_an_exclusion(broken):
+    eng, rep = broken("anti_egfr_kras_mutant_crc")
+    (f,) = rep.find("V001")
+    assert f.therapy == "cetuximab"
+    got = _outcomes(eng.evaluate(f.witness), "cetuximab")
+    assert got["TCRC-009"] in ("eligible", "conditional") and got["TCRC-001"] == "excluded"
+    # strength alone decides the case (the exclusion wins), which is exactly what must be declared
+    assert eng.evaluate(f.witness).option("cetuximab").verdict == "excluded"
+    assert "overrides" in f.message
+
+
+def test_declared_precedence_resolves_the_conflict(tmp_path):
+    dst = tmp_path / "rb"
+    shutil.copytree(BROKEN / "anti_egfr_kras_mutant_crc", dst)
+    f = dst / "kb" / "rules.yaml"
+    data = yaml.safe_load(f.read_text())
+    for rule in data["rules"]:
+        if rule["id"] == "TCRC-001":
+            rule["overrides"] = [{"rule": "TCRC-009", "because": "RAS-mutant tumours do not respond to anti-EGFR antibodies."}]
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    rep = verify(Engine(dst))
+    assert not rep.find("V001"), [x.text() for x in rep.findings]
+
+
+def test_allele_leak_witness_lacks_the_allele_and_gets_a_positive_verdict(broken):
+    eng, rep = broken("g12c_inhibitor_any_kras")
+    (f,) = rep.find("V002")
+    w = f.witness
+    assert "KRAS" in w["tested_genes"]
+    assert all(a["variant"] != "G12C" for a in w.get("alterations", []))
+    got = _outcomes(eng.evaluate(w), "sotorasib")
+    assert got["TLNG-009"] == "eligible"
+    assert "KRAS G12C" in f.message and "TLNG-001" in f.message
+
+
+def test_shadowed_rule_witness_shows_another_verdict_winning(broken):
+    eng, rep = broken("shadowed_rule")
+    (f,) = rep.find("V004")
+    opt = eng.evaluate(f.witness).option("sotorasib")
+    assert opt.rules[0] == "TLNG-001"
+    assert {c.rule: c.verdict for c in opt.considered}["TSHD-001"] != opt.verdict
+
+
+def test_cycle_leaves_the_dependent_rules_out_of_the_search(broken):
+    _, rep = broken("fact_cycle")
+    (f,) = rep.find("V009")
+    assert "fact_a -> fact_b -> fact_a" in f.message
+    assert any("TLNG-001" in line for line in rep.summary)
+
+
+def test_mini_rule_base_passes(mini):
+    rep = verify(mini)
+    assert rep.problems == [], [p.render() for p in rep.problems]
+    assert rep.profiles > 0 and set(rep.per_therapy) == set(mini.rulebase.therapies)
+
+
+def test_shipped_rules_pass_and_the_search_is_reported(engine):
+    t0 = time.perf_counter()
+    rep = verify(engine)
+    seconds = time.perf_counter() - t0
+    print(f"\nexhaustive verification of the shipped rules: {rep.profiles:,} profiles in {seconds:.2f} s")
+    assert rep.problems == [], "\n".join(p.render() for p in rep.problems)
+    assert all(f.severity == "warning" for f in rep.findings)
+    concluded = {t for r in engine.rulebase.rules if r.kind == "conclusion" for t in engine.rulebase.targets[r.id]}
+    assert set(rep.per_therapy) == concluded and all(n > 0 for n in rep.per_therapy.values())
+    assert f"{rep.profiles:,} abstract profiles examined" in rep.summary[0]
+    assert seconds < 120
+
+
+def test_check_fails_on_a_broken_rule_base_and_names_code_rules_and_witness(capsys):
+    code = main(["check", str(BROKEN / "anti_egfr_kras_mutant_crc")])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "V001 conflict" in err and "TCRC-009" in err and "TCRC-001" in err and "Witness: {" in err
+
+
+def test_check_verbose_reports_the_exhaustive_pass(capsys):
+    code = main(["check", "--verbose", str(FIXTURES / "mini")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "abstract profiles examined in" in out and " s " in out
+
+
+# --------------------------------------------------------------------------- exhaustiveness
+
+KRAS = ["G12C", "G12D", "G12V", "G12R", "G12A", "G13D", "G13C", "Q61H", "Q61K", "A59T", "A146T", "K117N",
+        "Y96D", "Q99L", "R68M", "H95D", "V14I", "amplification", "mutation"]
+VARIANTS = {"KRAS": KRAS, "NRAS": ["Q61K", "G12D", "G13R", "mutation"], "BRAF": ["V600E", "V600K", "mutation"],
+            "BRCA2": ["mutation", "loss"], "STK11": ["loss", "mutation"]}
+CANCERS = ["LUAD", "NSCLC", "LUSC", "COAD", "READ", "COADREAD", "PAAD", "BRCA", "SKCM", "UCEC"]
+DRUGS = ["fluorouracil", "capecitabine", "oxaliplatin", "irinotecan", "carboplatin", "cisplatin", "pemetrexed",
+         "docetaxel", "gemcitabine", "sotorasib", "adagrasib", "pembrolizumab", "cetuximab"]
+
+
+@st.composite
+def cases(draw):
+    alts = []
+    for gene, variants in VARIANTS.items():
+        for v in draw(st.lists(st.sampled_from(variants), max_size=3, unique=True)):
+            germ = gene.startswith("BRCA") and draw(st.booleans())
+            alts.append({"gene": gene, "variant": v, "origin": "germline" if germ else "somatic",
+                         "acquired": draw(st.booleans()) if gene == "KRAS" and not germ else False})
+    case = {"cancer_type": draw(st.sampled_from(CANCERS)), "alterations": alts,
+            "stage": draw(st.sampled_from([None, "early", "locally_advanced", "metastatic"])),
+            "as_of": draw(st.dates(dt.date(2015, 1, 1), dt.date(2027, 12, 31))).isoformat(),
+            "jurisdiction": draw(st.sampled_from(["FDA", "EMA", "PMDA"]))}
+    tested = draw(st.lists(st.sampled_from(sorted(VARIANTS)), unique=True))
+    if tested or draw(st.booleans()):
+        case["tested_genes"] = tested
+    case["germline_tested"] = draw(st.sampled_from([None, True, False]))
+    if draw(st.booleans()):
+        case["prior_therapies"] = [
+            {"drugs": draw(st.lists(st.sampled_from(DRUGS), min_size=1, max_size=3, unique=True)),
+             "setting": draw(st.sampled_from([None, "adjuvant", "metastatic", "maintenance"])),
+             "outcome": draw(st.sampled_from([None, "progression", "response", "stable", "intolerance"])),
+             "weeks": draw(st.sampled_from([None, 4, 15, 16, 30]))}
+            for _ in range(draw(st.integers(0, 4)))
+        ]
+    return case
+
+
+def _units(eng: Engine):
+    program = eng.program
+    dom = _Domain(program)
+    by_t: dict[str, list] = {}
+    for cr in program.rules:
+        if cr.rule.kind == "conclusion" and cr.rule.status != "retired":
+            for t in cr.targets:
+                by_t.setdefault(t, []).append(cr)
+    out = {}
+    for t, rules in by_t.items():
+        unit = _Unit(dom, set(), rules)
+        atoms = sorted(unit.atoms)
+        vectors = set()
+        sl = unit.groups[0][0][1] if unit.groups else dom.slices[0]
+        for prof in unit.profiles():
+            case = dom.case(*prof, sl)
+            vectors.add(tuple(program.atoms[i].fn(case) for i in atoms))
+        out[t] = (unit, atoms, vectors)
+    return out
+
+
+@pytest.fixture(scope="module")
+def shipped_units():
+    from engine.api import default_engine
+
+    return default_engine(), _units(default_engine())
+
+
+@pytest.fixture(scope="module")
+def mini_units():
+    eng = Engine(FIXTURES / "mini")
+    return eng, _units(eng)
+
+
+def _assert_in_some_profile(eng: Engine, units, case: dict) -> None:
+    try:
+        norm = eng.normalise(case)
+    except CaseError:
+        assume(False)
+        return
+    program = eng.program
+    for t, (unit, atoms, vectors) in units.items():
+        vec = tuple(program.atoms[i].fn(norm) for i in atoms)
+        assert vec in vectors, f"{t}: case {case} is in no examined profile"
+        live = tuple(cr.in_effect(norm) for cr in unit.rules)
+        if any(live):
+            key = (tuple(cr.in_effect(norm) for cr in unit.derivers), live)
+            assert key in unit.group_keys, f"{t}: date/jurisdiction of {case} in no examined slice"
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], deadline=None)
+@given(cases())
+def test_every_case_falls_in_an_examined_profile_of_the_shipped_rules(shipped_units, case):
+    eng, units = shipped_units
+    _assert_in_some_profile(eng, units, case)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], deadline=None)
+@given(cases())
+def test_every_case_falls_in_an_examined_profile_of_the_mini_rules(mini_units, case):
+    eng, units = mini_units
+    _assert_in_some_profile(eng, units, case)
