@@ -75,7 +75,6 @@ any rule giving the therapy a positive verdict there leaks.
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -95,7 +94,6 @@ from engine.evaluator import (
     Node,
     NotNode,
     Program,
-    RuleOutcome,
     rule_outcome,
 )
 from engine.resolve import strength
@@ -269,23 +267,17 @@ class _Domain:
     # ---------------------------------------------------------------- dimensions
 
     def _cancer_dim(self) -> _Dim:
+        """Each code a rule names stands for its subtree (the deepest named code above a case's
+        type decides every cancer condition), plus one type outside every named subtree."""
         idx = tuple(self.kind_atoms.get("cancer", ()))
         named: set[str] = set()
         for i in idx:
             named |= set(self.program.atoms[i].key[1])
         types = self.vocab.cancer_types
-        outside = None
-        for code in sorted(types, key=lambda c: (len(types[c].lineage) != 2, c)):
-            if named.isdisjoint(types[code].lineage):
-                outside = code
-                break
+        outside = next((c for c in sorted(types, key=lambda c: (len(types[c].lineage) != 2, c))
+                        if named.isdisjoint(types[c].lineage)), None)
         values = sorted(named) + ([outside] if outside else [])
-        if not values:
-            values = [sorted(types)[0]]
-        dim = _Dim("cancer", idx, [], [], values[-1])
-        for code in values:
-            dim.values.append(code)
-        return dim
+        return _Dim("cancer", idx, values, [], values[-1] if values else sorted(types)[0])
 
     def _simple_dim(self, name: str, values: list, extra: Iterable[int] = ()) -> _Dim:
         idx = tuple(self.kind_atoms.get(name, ())) + tuple(extra)
@@ -674,10 +666,6 @@ class _Unit:
             groups.setdefault(dkey, {}).setdefault(live, sl)
         self.group_keys = [(dkey, live) for dkey, g in groups.items() for live in g]
         self.groups = [list(g.items()) for g in groups.values()]
-        self.n_slices = sum(len(g) for g in self.groups)
-        self.size = self.n_slices
-        for _n, vals in self.dims:
-            self.size *= len(vals)
 
     def _reduce_simple(self, dim: _Dim, probe) -> list:
         idx = [i for i in dim.atoms if i in self.atoms]
@@ -689,7 +677,8 @@ class _Unit:
         return list(seen.values())
 
     def profiles(self):
-        """Yield (profile, case) for every data profile (dates come from the slices)."""
+        """Every data profile: (cancer, stage, gene states, germline testing, history); the
+        dates and jurisdictions come from the slices."""
         names = [n for n, _ in self.dims]
         gene_names = names[3:-1]
         for combo in itertools.product(*(vals for _, vals in self.dims)):
