@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.case import CaseIn, NormalCase, normalise, parse_case
-from engine.errors import CaseError, UsageError
+from engine.errors import CaseError, Problem, UsageError
 from engine.evaluator import Program, infer
 from engine.resolve import build_result
 from engine.result import Result
@@ -33,18 +33,31 @@ class Engine:
         self.rulebase = rulebase if rulebase is not None else load_rulebase(rules_dir)
         self.program = Program(self.rulebase)
         self._durable = None
+        rb = self.rulebase
+        self.jurisdictions = frozenset(
+            {rb.meta.default_jurisdiction.upper()} | {r.jurisdiction.upper() for r in rb.rules if r.jurisdiction}
+        )
 
     def normalise(self, case: dict | CaseIn, *, default_id: str = "case", today: dt.date | None = None) -> NormalCase:
         """Validate and normalise a case (a decoded JSON object or a CaseIn)."""
         if not isinstance(case, CaseIn):
             case = parse_case(case)
-        return normalise(
+        norm = normalise(
             case,
             self.rulebase.vocab,
             default_id=default_id,
             today=today,
             default_jurisdiction=self.rulebase.meta.default_jurisdiction,
         )
+        if norm.jurisdiction not in self.jurisdictions:
+            import difflib
+
+            close = difflib.get_close_matches(norm.jurisdiction, sorted(self.jurisdictions), n=1)
+            raise CaseError(
+                [Problem(f"unknown jurisdiction '{case.jurisdiction}'; the rules know: {', '.join(sorted(self.jurisdictions))}",
+                         ("jurisdiction",), close[0] if close else None)]
+            )
+        return norm
 
     def evaluate(
         self,

@@ -408,9 +408,14 @@ class FactNode(Node):
         return ctx.fact(self.name)
 
     def missing(self, ctx: Ctx, out: set[str]) -> None:
-        for cr in ctx.program.derivers.get(self.name, ()):
-            if cr.in_effect(ctx.case) and cr.when.tv(ctx) is None:
+        busy = ctx.memo.setdefault("missing-busy", set())
+        if self.name in busy:  # a cycle of facts (check reports it as V009)
+            return
+        busy.add(self.name)
+        for cr in ctx.plan.derivers.get(self.name, ()):
+            if cr.when.tv(ctx) is None:
                 cr.when.missing(ctx, out)
+        busy.discard(self.name)
 
     def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
         if self.tv(ctx) is want:

@@ -565,6 +565,13 @@ class Vocabulary:
             raise TermError(f"a gene is a non-empty text, got {text!r}")
         return self._cached_gene(text)
 
+    def find_gene(self, text: str) -> str | None:
+        """Like :meth:`gene`, but None for an unknown gene, with no suggestion worked out (fast:
+        importers look up every gene of a mutation file, most of them unknown to the rules)."""
+        if type(text) is not str:
+            return None
+        return self._gene_keys.get(_symbol_key(text))
+
     def _gene(self, text: str) -> str:
         symbol = self._gene_keys.get(_symbol_key(text))
         if symbol is not None:

@@ -124,26 +124,10 @@ def gene_finder(vocab: Any) -> Callable[[str], str | None]:
     """A lookup of gene symbols that returns None for an unknown one.
 
     A MAF names ~20,000 genes and the vocabulary a few hundred; ``vocab.gene`` computes a "did you
-    mean" for every unknown symbol (about a millisecond each), which would dominate an import. So
-    a non-raising lookup is used when the vocabulary offers one (``find_gene``), or its symbol
-    index; ``vocab.gene`` otherwise.
+    mean" for every unknown symbol (about a millisecond each), which would dominate an import, so
+    the vocabulary's non-raising ``find_gene`` is used.
     """
-    find = getattr(vocab, "find_gene", None)
-    if callable(find):
-        return find
-    keys = getattr(vocab, "_gene_keys", None)
-    module = sys.modules.get(type(vocab).__module__)
-    key = getattr(module, "_symbol_key", None)
-    if isinstance(keys, dict) and callable(key):
-        return lambda text: keys.get(key(text))
-
-    def slow(text: str) -> str | None:
-        try:
-            return vocab.gene(text)
-        except TermError:
-            return None
-
-    return slow
+    return vocab.find_gene
 
 
 class _Sample:
