@@ -41,6 +41,8 @@ Strategies (each draws case dicts in the format of CONTRACT.md, with ``as_of`` a
     unspecified mutation), absent in a tested gene or untested; history unknown, treatment-naive,
     one line short of or exactly meeting a criterion; stage unknown or each stage; the day
     before, of and after each date of the rule.
+:func:`alterations`, :func:`prior_therapies`
+    the parts of a case, drawn the same way.
 :func:`invalid_cases`, :func:`labelled_invalid_cases`
     cases with exactly one thing wrong (an unknown field, a misspelt code, gene, drug or
     regimen, an unreadable or impossible variant, a wrong type, a contradiction); the labelled
@@ -48,7 +50,8 @@ Strategies (each draws case dicts in the format of CONTRACT.md, with ``as_of`` a
 
 Helpers: :func:`domain` (what the strategies draw from), :func:`variant_spellings`,
 :func:`boundary_dates`, :func:`rules_concluding`, :func:`at_date`, :func:`reduce_case`,
-:func:`untest_gene`, :func:`shuffle_case`, :data:`REDUCTIONS`.
+:func:`untest_gene`, :func:`completions` (the values removed data could have had),
+:func:`case_genes`, :func:`shuffle_case`, :data:`REDUCTIONS`.
 
 Needs hypothesis (``pip install 'kras-rules[test]'``). Nothing in the engine imports this module.
 """
@@ -92,15 +95,20 @@ from engine.vocabulary import Vocabulary
 
 __all__ = [
     "Domain",
+    "INVALID_KINDS",
     "Pattern",
     "REDUCTIONS",
+    "alterations",
     "at_date",
     "boundary_cases",
     "boundary_dates",
+    "case_genes",
     "cases",
+    "completions",
     "domain",
     "invalid_cases",
     "labelled_invalid_cases",
+    "prior_therapies",
     "reduce_case",
     "rule_cases",
     "rules_concluding",
@@ -156,6 +164,7 @@ class HistorySpec:
     min_weeks: int | None = None
     counts: frozenset[int] = frozenset()  # numbers of lines on either side of a min/max
     meets: int | None = None  # a number of lines that meets the min/max
+    single_line: bool = False  # one line must hold everything (prior_line), not the history (received)
 
 
 @dataclass(frozen=True)
@@ -561,6 +570,7 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
                     frozenset(spec.setting) if spec.setting else None,
                     frozenset(spec.outcome) if spec.outcome else None,
                     spec.min_weeks,
+                    single_line=True,
                 )
             )
         elif isinstance(cond, PriorLinesCond):
@@ -688,6 +698,88 @@ def untest_gene(engine: Any, case: Mapping[str, Any], gene: str) -> dict:
     ]
     if case.get("tested_genes") is not None:
         out["tested_genes"] = [g for g in case["tested_genes"] if _resolves(vocab.gene, g) != target]
+    return out
+
+
+def case_genes(engine: Any, case: Mapping[str, Any]) -> tuple[str, ...]:
+    """The genes a case says something about (tested, or carrying a somatic alteration), as
+    HGNC symbols."""
+    vocab = _rulebase(engine).vocab
+    names = list(case.get("tested_genes") or ())
+    names += [a["gene"] for a in case.get("alterations") or () if a.get("origin") != "germline"]
+    return tuple(sorted({g for g in (_resolves(vocab.gene, n) for n in names) if g}))
+
+
+def completions(engine: Any, case: Mapping[str, Any], what: str, rule_id: str | None = None,
+                gene: str | None = None) -> list[tuple[str, dict]]:
+    """Cases that put back data ``case`` lacks, each with a label: for ``what`` one of
+    :data:`REDUCTIONS` or ``"gene"`` (with ``gene``: that gene's test result). The values come
+    from the rule ``rule_id`` and the facts it rests on (every rule when None): each stage; no
+    prior therapy and histories meeting each history criterion; each gene tested wild-type and
+    each alteration pattern present; germline testing done, not done, and each germline finding.
+
+    A rule whose verdict holds while some data is unknown must hold for each completion (Kleene
+    logic is monotone): use this to check that a rule does not decide on data it does not have.
+    """
+    d = domain(engine)
+    hoods = [d.neighbourhood(rule_id)] if rule_id else [d.neighbourhood(r) for r in d.live_rules]
+    patterns = list(dict.fromkeys(p for n in hoods for p, _ in n.patterns))
+    base = dict(case)
+    out: list[tuple[str, dict]] = []
+
+    def hit(p: Pattern) -> dict:
+        alt: dict[str, Any] = {"gene": p.gene, "variant": _hit_texts(d, p)[0]}
+        if p.origin:
+            alt["origin"] = p.origin
+        if p.acquired is not None:
+            alt["acquired"] = p.acquired
+        if p.partner and d.vocab.variant(p.gene, alt["variant"]).kind == "fusion":
+            alt["partner"] = p.partner
+        return alt
+
+    def with_alt(p: Pattern, extra: Mapping[str, Any] | None = None) -> tuple[str, dict]:
+        alt = hit(p)
+        filled = {**base, **(extra or {}), "alterations": list(base.get("alterations") or []) + [alt]}
+        if alt.get("origin") == "germline" and filled.get("germline_tested") is False:
+            filled["germline_tested"] = True
+        return f"{p.gene} {alt['variant']}" + (" (germline)" if alt.get("origin") == "germline" else ""), filled
+
+    if what == "stage":
+        out += [(f"stage {s}", {**base, "stage": s}) for s in STAGES]
+    elif what == "history":
+        out.append(("no prior therapy", {**base, "prior_therapies": []}))
+        for n in hoods:
+            for spec in n.history:
+                classes = sorted(spec.classes)
+                drugs = [d.class_members[c][0] for c in classes if d.class_members.get(c)] + sorted(spec.drugs)
+                line: dict[str, Any] = {"drugs": drugs or [d.all_drugs[0]]}
+                if spec.settings:
+                    line["setting"] = sorted(spec.settings)[0]
+                if spec.outcomes:
+                    line["outcome"] = sorted(spec.outcomes)[0]
+                if spec.min_weeks is not None:
+                    line["weeks"] = spec.min_weeks
+                count = max(spec.meets or 1, 1)
+                out.append((f"history {line}" + (f" x{count}" if count > 1 else ""),
+                            {**base, "prior_therapies": [dict(line) for _ in range(count)]}))
+    elif what == "tested_genes":
+        known = set(case_genes(engine, base))
+        genes = sorted({p.gene for p in patterns if p.origin != "germline"})
+        out.append((f"{', '.join(genes) or 'no gene'} tested wild-type", {**base, "tested_genes": genes}))
+        out += [with_alt(p) for p in patterns if p.origin != "germline" and p.gene not in known]
+    elif what == "gene":
+        if gene is None:
+            raise ValueError("completions(..., 'gene') needs the gene")
+        gene = d.vocab.gene(gene)
+        tested = list(base.get("tested_genes") or []) + [gene]
+        out.append((f"{gene} tested wild-type", {**base, "tested_genes": tested}))
+        out += [with_alt(p) for p in patterns if p.gene == gene and p.origin != "germline"]
+    elif what == "germline_tested":
+        out += [("germline testing done", {**base, "germline_tested": True}),
+                ("no germline testing", {**base, "germline_tested": False})]
+        out += [with_alt(p, {"germline_tested": True}) for p in patterns if p.origin == "germline"]
+    else:
+        raise ValueError(f"unknown kind of data '{what}' (one of {', '.join(REDUCTIONS)}, gene)")
     return out
 
 
@@ -834,7 +926,8 @@ def _any_drug(draw, d: Domain) -> str:
 
 
 def _line(draw, d: Domain, drugs: Iterable[str] | None = None, regimen: str | None = None,
-          spec: HistorySpec | None = None) -> dict:
+          spec: HistorySpec | None = None, meet: bool = False) -> dict:
+    """One prior-therapy line; near what ``spec`` asks (setting, outcome, weeks), or meeting it."""
     line: dict[str, Any] = {}
     if drugs is None and regimen is None:
         form = _pick(draw, ("drugs", "drugs", "regimen", "both") if d.regimens else ("drugs",))
@@ -853,14 +946,19 @@ def _line(draw, d: Domain, drugs: Iterable[str] | None = None, regimen: str | No
         line["drugs"] = texts
     settings = tuple(sorted(spec.settings)) if spec and spec.settings else ()
     outcomes = tuple(sorted(spec.outcomes)) if spec and spec.outcomes else ()
-    setting = _pick(draw, (None, None, *settings, *settings, *SETTINGS))
+    min_weeks = spec.min_weeks if spec else None
+    setting = _pick(draw, settings if meet and settings else (None, None, *settings, *settings, *SETTINGS))
     if setting is not None:
         line["setting"] = setting
-    outcome = _pick(draw, (None, None, *outcomes, *outcomes, *OUTCOMES))
+    outcome = _pick(draw, outcomes if meet and outcomes else (None, None, *outcomes, *outcomes, *OUTCOMES))
     if outcome is not None:
         line["outcome"] = outcome
-    near = [spec.min_weeks + k for k in (0, -1, 1)] if spec and spec.min_weeks is not None else []
-    weeks = _pick(draw, (None, None, *[w for w in near if w >= 0], "any"))
+    if meet and min_weeks is not None:
+        near = [min_weeks, min_weeks + 1, min_weeks + 52]
+    else:
+        near = [None, None, *[min_weeks + k for k in (0, -1, 1) if min_weeks + k >= 0], "any"] if min_weeks is not None \
+            else [None, None, "any"]
+    weeks = _pick(draw, near)
     if weeks == "any":
         weeks = draw(st.integers(0, 200)) if draw(st.booleans()) else round(draw(st.floats(0, 1000)), 1)
     if weeks is not None:
@@ -931,6 +1029,30 @@ def cases(engine: Any) -> st.SearchStrategy[dict]:
     return _case(domain(engine))
 
 
+@st.composite
+def _alteration_st(draw, d: Domain, gene: str | None) -> dict:
+    return _alteration(draw, d, gene)
+
+
+def alterations(engine: Any, gene: str | None = None) -> st.SearchStrategy[dict]:
+    """Valid entries of a case's ``alterations``: of ``gene`` (any name the vocabulary reads) or
+    of any gene, the genes the rules test most often; variants the rules name in every notation,
+    changes at and next to the codons they name, real recurrent changes, kind words."""
+    d = domain(engine)
+    return _alteration_st(d, d.vocab.gene(gene) if gene is not None else None)
+
+
+@st.composite
+def _lines_st(draw, d: Domain, min_size: int, max_size: int) -> list:
+    return _some(draw, min_size, max_size, lambda: _line(draw, d))
+
+
+def prior_therapies(engine: Any, min_size: int = 1, max_size: int = 4) -> st.SearchStrategy[list]:
+    """Valid ``prior_therapies`` lists: lines of drugs (generic, brand or code names, the drugs of
+    the classes the rules ask about most often) or regimens, with settings, outcomes and weeks."""
+    return _lines_st(domain(engine), min_size, max_size)
+
+
 # --------------------------------------------------------------------------- cases near a rule
 
 
@@ -978,9 +1100,8 @@ def _miss_texts(d: Domain, p: Pattern) -> tuple[str, ...]:
 _MODES = ("hit", "hit", "miss", "vague", "absent_tested", "absent_untested")
 
 
-def _near_rule_draw(draw, d: Domain, rule_id: str | None = None) -> dict:
-    if rule_id is None:
-        rule_id = _pick(draw, d.live_rules)
+def _near_rule_draw(draw, d: Domain, rule_ids: Sequence[str]) -> dict:
+    rule_id = _pick(draw, rule_ids)
     n = d.neighbourhood(rule_id)
     meet = draw(st.booleans())  # aim at every condition of the rule holding, or anywhere near
     case: dict[str, Any] = {}
@@ -1058,34 +1179,52 @@ def _near_rule_draw(draw, d: Domain, rule_id: str | None = None) -> dict:
 
 
 def _history(draw, d: Domain, n: Neighbourhood, meet: bool) -> list | None:
-    specs = [s for s in n.history if s.classes or s.drugs]
+    specs = [s for s in n.history if s.classes or s.drugs or s.single_line]
     counts = sorted({c for s in n.history for c in s.counts})
     meets = [s.meets for s in n.history if s.meets is not None]
     if meet:
-        modes = ["all", "spread", "regimen"] if specs else (["count"] if meets else ["naive", "random"])
+        if not specs and not meets:
+            return [] if draw(st.booleans()) else _some(draw, 1, 3, lambda: _line(draw, d))
+        lines = []
+        for spec in specs:
+            lines += _lines_for(draw, d, spec, "all" if spec.single_line else _pick(draw, ("all", "spread", "regimen")), True)
+        counting = [s for s in n.history if s.meets is not None]
+        while counting and len(lines) < max(meets):
+            lines.append(_line(draw, d, spec=_pick(draw, counting), meet=True))
     else:
         modes = ["unknown", "naive", "random"] + (["all", "spread", "short", "regimen"] if specs else [])
         modes += ["count", "count"] if counts else []
-    mode = _pick(draw, modes)
-    if mode == "unknown":
-        return None
-    if mode == "naive":
-        return []
-    if mode == "random":
-        return _some(draw, 1, 4, lambda: _line(draw, d))
-    if mode == "count":
-        k = max(meets) if meet else _pick(draw, counts)
-        spec = _pick(draw, n.history)
-        return [_line(draw, d, spec=spec) for _ in range(k)]
-    spec = _pick(draw, specs)
+        mode = _pick(draw, modes)
+        if mode == "unknown":
+            return None
+        if mode == "naive":
+            return []
+        if mode == "random":
+            return _some(draw, 1, 4, lambda: _line(draw, d))
+        if mode == "count":
+            spec = _pick(draw, n.history)
+            return [_line(draw, d, spec=spec) for _ in range(_pick(draw, counts))]
+        lines = _lines_for(draw, d, _pick(draw, specs), mode, False)
+        if draw(st.booleans()):
+            lines += _some(draw, 0, 2, lambda: _line(draw, d, spec=_pick(draw, n.history)))
+    order = draw(st.permutations(range(len(lines))))
+    return [lines[i] for i in order]
+
+
+def _lines_for(draw, d: Domain, spec: HistorySpec, mode: str, meet: bool) -> list[dict]:
+    """Lines giving the drugs and classes ``spec`` asks for: all in one line, spread over two,
+    by a regimen, or one short."""
     needed = [_pick(draw, d.class_members.get(c) or d.all_drugs) for c in sorted(spec.classes)] + sorted(spec.drugs)
+    if not needed:
+        return [_line(draw, d, spec=spec, meet=meet)]
     if mode == "regimen":
         fits = d.regimens_with(spec.classes)
         if fits:
-            lines = [_line(draw, d, regimen=_pick(draw, fits), spec=spec)]
-            missing = [x for x in needed if not (d.vocab.drug(x).classes & spec.classes & _regimen_classes(d, lines[0]))]
+            lines = [_line(draw, d, regimen=_pick(draw, fits), spec=spec, meet=meet)]
+            covered = _regimen_classes(d, lines[0])
+            missing = [x for x in needed if not (d.vocab.drug(x).classes & spec.classes & covered)]
             if missing and (meet or draw(st.booleans())):
-                lines.append(_line(draw, d, drugs=dict.fromkeys(missing), spec=spec))
+                lines.append(_line(draw, d, drugs=dict.fromkeys(missing), spec=spec, meet=meet))
             return lines
         mode = "all"
     if mode == "short" and len(needed) > 1:
@@ -1095,11 +1234,7 @@ def _history(draw, d: Domain, n: Neighbourhood, meet: bool) -> list | None:
         groups = [needed[:cut], needed[cut:]]
     else:
         groups = [needed]
-    lines = [_line(draw, d, drugs=dict.fromkeys(g), spec=spec) for g in groups if g]
-    if not meet and draw(st.booleans()):
-        lines += _some(draw, 0, 2, lambda: _line(draw, d, spec=spec))
-    order = draw(st.permutations(range(len(lines))))
-    return [lines[i] for i in order]
+    return [_line(draw, d, drugs=dict.fromkeys(g), spec=spec, meet=meet) for g in groups if g]
 
 
 def _regimen_classes(d: Domain, line: dict) -> frozenset[str]:
@@ -1108,14 +1243,20 @@ def _regimen_classes(d: Domain, line: dict) -> frozenset[str]:
 
 
 @st.composite
-def _near_rule(draw, d: Domain, rule_id: str | None = None) -> dict:
-    return _near_rule_draw(draw, d, rule_id)
+def _near_rule(draw, d: Domain, rule_ids: tuple[str, ...]) -> dict:
+    return _near_rule_draw(draw, d, rule_ids)
 
 
-def boundary_cases(engine: Any) -> st.SearchStrategy[dict]:
-    """Valid cases on the edges of the rules: draws a rule, then a case around it (see
-    :func:`rule_cases`)."""
-    return _near_rule(domain(engine))
+def boundary_cases(engine: Any, rules: Iterable[str] | None = None) -> st.SearchStrategy[dict]:
+    """Valid cases on the edges of the rules: draws a rule (of ``rules``, ids, default every rule
+    not retired), then a case around it (see :func:`rule_cases`)."""
+    d = domain(engine)
+    ids = tuple(rules) if rules is not None else d.live_rules
+    if not ids:
+        raise ValueError("boundary_cases needs at least one rule id")
+    for rule_id in ids:
+        d.neighbourhood(rule_id)  # RuleError with a suggestion for an unknown id
+    return _near_rule(d, ids)
 
 
 def rule_cases(engine: Any, rule_id: str) -> st.SearchStrategy[dict]:
@@ -1124,9 +1265,7 @@ def rule_cases(engine: Any, rule_id: str) -> st.SearchStrategy[dict]:
     jurisdiction), half wander near it: a pattern present, just missed, vague, absent in a tested
     gene or untested; history unknown, naive, one line or one drug class short; each stage or
     none; the day before, of and after each date. Raises RuleError for an unknown rule id."""
-    d = domain(engine)
-    d.neighbourhood(rule_id)
-    return _near_rule(d, rule_id)
+    return boundary_cases(engine, (rule_id,))
 
 
 # --------------------------------------------------------------------------- invalid cases

@@ -27,11 +27,12 @@ from engine.testing import (
     REDUCTIONS,
     at_date,
     boundary_cases,
+    case_genes,
     cases,
+    completions,
     domain,
     labelled_invalid_cases,
     reduce_case,
-    rule_cases,
     rules_concluding,
     shuffle_case,
     untest_gene,
@@ -171,12 +172,23 @@ def _rules_about(pred) -> list[str]:
     return [r.id for r in RB.rules if r.status != "retired" and pred(r)]
 
 
-ANTI_EGFR_RULES = _rules_about(
-    lambda r: r.derive == RAS_MUTANT
-    or any(ANTI_EGFR in {c for d in RB.therapies[t].drugs for c in VOCAB.drug(d).classes}
-           for t in RB.targets.get(r.id, ()))
-)
-NEAR_ANTI_EGFR = st.one_of(VALID, st.sampled_from(ANTI_EGFR_RULES).flatmap(lambda rid: rule_cases(ENGINE, rid)))
+def therapy_classes(therapy: str) -> set[str]:
+    return {c for d in RB.therapies[therapy].drugs for c in VOCAB.drug(d).classes}
+
+
+def near(rule_ids: list[str]) -> st.SearchStrategy[dict]:
+    """Cases on the edges of the given rules (two in three), and valid cases of every kind."""
+    around = boundary_cases(ENGINE, rule_ids)
+    return st.one_of(around, around, VALID)
+
+
+NEAR_ANTI_EGFR = near(_rules_about(
+    lambda r: r.derive == RAS_MUTANT or any(ANTI_EGFR in therapy_classes(t) for t in RB.targets.get(r.id, ()))
+))
+NEAR_G12C_DRUGS = near(_rules_about(
+    lambda r: any(G12C_INHIBITOR in therapy_classes(t) for t in RB.targets.get(r.id, ()))
+))
+NEAR_ELIGIBLE = near(_rules_about(lambda r: r.kind == "conclusion" and r.conclude.verdict == "eligible"))
 
 
 @given(NEAR_ANTI_EGFR)
@@ -201,7 +213,7 @@ def test_ras_mutant_colorectal_never_gets_an_anti_egfr_antibody_without_a_g12c_i
 # --------------------------------------------------------------------------- G12C drugs need G12C
 
 
-@given(VALID)
+@given(NEAR_G12C_DRUGS)
 @example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12D"}],
           "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-07-01"})
 @example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "mutation"}],
@@ -220,7 +232,7 @@ def test_a_g12c_specific_drug_is_never_eligible_without_kras_g12c(case):
 # --------------------------------------------------------------------------- approval dates
 
 
-@given(VALID)
+@given(NEAR_ELIGIBLE)
 @example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
           "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"]}], "as_of": "2021-05-28"})
 @example({"cancer_type": "COAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
@@ -248,34 +260,48 @@ def test_nothing_is_eligible_before_its_approval_date(case):
 # --------------------------------------------------------------------------- unknown data
 
 
-RULE_GENES = domain(ENGINE).rule_genes
+def still_eligible(result, therapy: str, rule_id: str) -> bool:
+    """Whether ``rule_id`` still concludes ``eligible`` for ``therapy`` (deciding, or outranked)."""
+    o = result.option(therapy)
+    if o is None:
+        return False
+    if o.rules[0] == rule_id:
+        return o.verdict == "eligible"
+    return any(c.rule == rule_id and c.verdict == "eligible" for c in o.considered)
 
 
-@given(VALID, st.sampled_from(REDUCTIONS + ("gene",)), st.sampled_from(RULE_GENES))
+@given(NEAR_ELIGIBLE)
 @example({"cancer_type": "COADREAD", "stage": "metastatic", "tested_genes": ["KRAS", "NRAS", "BRAF"],
-          "prior_therapies": [{"regimen": "FOLFOX"}], "as_of": "2026-07-01"}, "tested_genes", "KRAS")
+          "prior_therapies": [{"regimen": "FOLFOX"}], "as_of": "2026-07-01"})
 @example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
-          "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-07-01"}, "history", "KRAS")
-@example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
-          "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-07-01"}, "stage", "KRAS")
+          "tested_genes": ["KRAS", "NRAS", "EGFR", "ALK"], "prior_therapies": [{"drugs": ["docetaxel"]}],
+          "as_of": "2026-07-01"})
 @example({"cancer_type": "PAAD", "stage": "metastatic", "germline_tested": True,
           "alterations": [{"gene": "BRCA2", "variant": "loss", "origin": "germline"}],
-          "prior_therapies": [{"drugs": ["cisplatin"], "weeks": 16, "outcome": "stable"}], "as_of": "2026-07-01"},
-         "germline_tested", "BRCA2")
-def test_unknown_data_never_produces_eligible(case, what, gene):
-    full = ENGINE.evaluate(case)
-    reduced_case = untest_gene(ENGINE, case, gene) if what == "gene" else reduce_case(case, what)
-    reduced = ENGINE.evaluate(reduced_case)
-    for result in (full, reduced):
-        for o in result.options:
+          "prior_therapies": [{"drugs": ["cisplatin"], "setting": "metastatic", "weeks": 16, "outcome": "stable"}],
+          "as_of": "2026-07-01"})
+def test_unknown_data_never_produces_eligible(case):
+    """Remove data (the history, the tested genes, one gene's test, the stage, germline testing):
+    it becomes unknown. No option with something ``missing`` is eligible; and a rule that still
+    concludes ``eligible`` must conclude it for every value the data could have had (the original
+    one, and each value its conditions distinguish): otherwise it decided on data it did not have."""
+    reductions = [(what, None, reduce_case(case, what)) for what in REDUCTIONS]
+    reductions += [("gene", g, untest_gene(ENGINE, case, g)) for g in case_genes(ENGINE, case)]
+    for what, gene, reduced_case in reductions:
+        reduced = ENGINE.evaluate(reduced_case)
+        for o in reduced.options:
             assert not (o.verdict == "eligible" and o.missing), (o.therapy, o.missing)
-    for o in reduced.options:
-        if o.verdict == "eligible":
-            before = full.option(o.therapy)
-            assert before is not None and before.verdict == "eligible", (
-                f"{o.therapy} became eligible ({o.rules[0]}) once {what if what != 'gene' else gene} was unknown; "
-                f"with the data: {before.verdict if before else 'no option'} ({before.rules[0] if before else '-'})"
-            )
+        for o in reduced.options:
+            if o.verdict != "eligible":
+                continue
+            rule_id = o.rules[0]
+            filled = [("the original data", case)] + completions(ENGINE, reduced_case, what, rule_id, gene)
+            for label, other in filled:
+                result = ENGINE.evaluate(other)
+                assert still_eligible(result, o.therapy, rule_id), (
+                    f"{rule_id} makes {o.therapy} eligible while {gene or what} is unknown, but not with "
+                    f"{label}: {result.option(o.therapy).verdict if result.option(o.therapy) else 'no option'}"
+                )
 
 
 # --------------------------------------------------------------------------- provenance
