@@ -1,7 +1,13 @@
-"""A safe host layer over durable-rules 2.0.28, the optional ``durable`` backend.
+"""The optional ``durable`` backend: the rule base run as a durable-rules 2.0.28 ruleset.
+
+Two parts. :class:`DurableBackend` (at the end of this module) compiles a rule base's
+:class:`~engine.evaluator.Program` into one durable ruleset and evaluates cases with it, giving
+the same :class:`~engine.result.Result` as the default backend; ``Engine.evaluate(case,
+backend="durable")`` and ``kras-rules evaluate --backend durable`` use it. Below it, a safe host
+layer over durable-rules.
 
 This is the only module of the project that imports :mod:`durable`. durable-rules is
-unmaintained (last release 2020) and its C core has sharp edges; this layer wraps it so that the
+unmaintained (last release 2020) and its C core has sharp edges; the layer wraps it so that the
 rest of the engine sees plain data in and plain data out:
 
 * one private :class:`durable.engine.Host` per process (never the module-global host of
@@ -95,6 +101,7 @@ except ImportError as exc:
     ) from exc
 
 __all__ = [
+    "DurableBackend",
     "DurableActionError",
     "DurableBackendError",
     "DurableRuleset",

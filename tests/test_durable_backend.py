@@ -457,6 +457,8 @@ class ProfileGenerator:
         for cr in program.rules:
             days.update(_boundaries(cr))
         self.days = sorted(d.isoformat() for d in days)
+        self.jurisdictions = sorted({cr.jurisdiction for cr in program.rules if cr.jurisdiction}
+                                    | {rb.meta.default_jurisdiction})
 
     @staticmethod
     def _matching(vocab, a) -> list[dict]:
@@ -497,8 +499,8 @@ class ProfileGenerator:
         case["alterations"] = alts
         if r.random() < 0.6:
             case["tested_genes"] = r.sample(self.genes, r.randint(0, min(6, len(self.genes))))
-        if r.random() < 0.6:
-            case["germline_tested"] = r.random() < 0.5
+        if r.random() < 0.6:   # a germline alteration means germline testing was done
+            case["germline_tested"] = r.random() < 0.5 or any(a.get("origin") == "germline" for a in alts)
         roll = r.random()
         if roll < 0.25:
             pass   # history unknown
@@ -508,8 +510,8 @@ class ProfileGenerator:
             case["prior_therapies"] = [self._line(r) for _ in range(r.randint(1, 3))]
         case["as_of"] = r.choice(self.days) if r.random() < 0.6 else (
             dt.date(2012, 1, 1) + dt.timedelta(days=r.randint(0, 365 * 16))).isoformat()
-        if r.random() < 0.2:
-            case["jurisdiction"] = r.choice(["EMA", "EMA", "FDA", "PMDA"])
+        if r.random() < 0.3:
+            case["jurisdiction"] = r.choice(self.jurisdictions)
         return case
 
     def _line(self, r: random.Random) -> dict:
@@ -524,62 +526,103 @@ class ProfileGenerator:
         return line
 
 
-def differential(engine: Engine, n: int, seed: int, log=None, every: int = 5000) -> dict:
-    """Evaluate ``n`` generated profiles with both backends; count mismatches and failures, and
-    the CPU time each backend took (cases/s on one core)."""
-    gen = ProfileGenerator(engine, seed)
-    engine.durable()   # compile and register before timing
-    stats = Counter()
-    cpu = {"default": 0.0, "durable": 0.0}
-    mismatches: list[dict] = []
-    started = time.perf_counter()
-    for i in range(n):
-        case = gen.case(i)
+class Differential:
+    """Evaluates cases with both backends: counts profiles, invalid cases, mismatches and errors
+    (a crash of either backend is counted, never hidden) and the CPU time of each backend."""
+
+    def __init__(self, engine: Engine, log=None, every: int = 5000):
+        self.engine, self.log, self.every = engine, log, every
+        engine.durable()   # compiled and registered before timing
+        self.stats: Counter = Counter()
+        self.invalid: Counter = Counter()
+        self.cpu = {"default": 0.0, "durable": 0.0}
+        self.mismatches: list[dict] = []
+        self.started = time.perf_counter()
+
+    def check(self, case: dict) -> None:
+        self.stats["generated"] += 1
         try:
-            norm = engine.normalise(case)
-        except CaseError:
-            stats["invalid"] += 1
-            continue
+            norm = self.engine.normalise(case)
+        except CaseError as exc:
+            self.stats["invalid"] += 1
+            self.invalid[exc.problems[0].message.split("'")[0][:50]] += 1
+            return
         results = {}
         for backend in ("default", "durable"):
             t0 = time.process_time()
             try:
-                results[backend] = engine.evaluate(norm, backend=backend).model_dump()
-            except Exception as exc:  # a crash of either backend is counted, never hidden
+                results[backend] = self.engine.evaluate(norm, backend=backend).model_dump()
+            except Exception as exc:
                 results[backend] = f"{type(exc).__name__}: {exc}"
-                stats[f"errors_{backend}"] += 1
-            cpu[backend] += time.process_time() - t0
-        stats["profiles"] += 1
+                self.stats[f"errors_{backend}"] += 1
+            self.cpu[backend] += time.process_time() - t0
+        self.stats["profiles"] += 1
         if results["default"] != results["durable"]:
-            stats["mismatches"] += 1
-            if len(mismatches) < 20:
-                mismatches.append(case)
-        if log is not None and (i + 1) % every == 0:
-            print(f"{i + 1} generated, {dict(stats)}, {time.perf_counter() - started:.0f} s", file=log, flush=True)
-    report = dict(stats)
-    report["seconds"] = round(time.perf_counter() - started, 1)
-    for backend, seconds in cpu.items():
-        report[f"{backend}_cases_per_cpu_second"] = round(stats["profiles"] / seconds, 1) if seconds else None
-    report["mismatch_examples"] = mismatches
-    return report
+            self.stats["mismatches"] += 1
+            if len(self.mismatches) < 20:
+                self.mismatches.append(case)
+        if self.log is not None and self.stats["generated"] % self.every == 0:
+            print(f"{self.stats['generated']} generated, {dict(self.stats)}, "
+                  f"{time.perf_counter() - self.started:.0f} s", file=self.log, flush=True)
+
+    def report(self) -> dict:
+        report = {"mismatches": 0, "errors_default": 0, "errors_durable": 0, "invalid": 0, **self.stats}
+        report["seconds"] = round(time.perf_counter() - self.started, 1)
+        for backend, seconds in self.cpu.items():
+            rate = self.stats["profiles"] / seconds if seconds else None
+            report[f"{backend}_cases_per_cpu_second"] = round(rate, 1) if rate else None
+        report["invalid_reasons"] = dict(self.invalid.most_common(10))
+        report["mismatch_examples"] = self.mismatches
+        return report
+
+
+def differential(engine: Engine, n: int, seed: int, log=None, generator: str = "seeded") -> dict:
+    """Compare the backends on ``n`` generated cases: from :class:`ProfileGenerator`
+    (``seeded``) or from the hypothesis strategies of ``engine.testing`` (``testing``)."""
+    diff = Differential(engine, log)
+    if generator == "seeded":
+        gen = ProfileGenerator(engine, seed)
+        for i in range(2 * n):   # until n valid profiles were evaluated
+            if diff.stats["profiles"] >= n:
+                break
+            diff.check(gen.case(i))
+    else:
+        from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+        from hypothesis import seed as fixed_seed
+
+        from engine.testing import boundary_cases, cases
+
+        @fixed_seed(seed)
+        @settings(max_examples=n, phases=[Phase.generate], database=None, deadline=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(st.one_of(cases(engine), boundary_cases(engine)))
+        def run(case):
+            diff.check(case)
+
+        run()
+    return diff.report()
 
 
 def test_generated_profiles_give_the_default_result(engine):
     report = differential(engine, 300, seed=11)
-    assert report.get("mismatches", 0) == 0, report["mismatch_examples"]
-    assert not report.get("errors_default") and not report.get("errors_durable"), report
-    assert report["profiles"] >= 250   # the generator makes valid cases
+    assert report["mismatches"] == 0, report["mismatch_examples"]
+    assert report["errors_default"] == report["errors_durable"] == 0, report
+    assert report["profiles"] == 300
+    assert report["invalid"] <= 10, report["invalid_reasons"]   # the generator makes valid cases
 
 
 def _script(argv=None) -> int:
     ap = argparse.ArgumentParser(description="differential run: default vs durable backend")
     ap.add_argument("--profiles", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--generator", choices=["seeded", "testing"], default="seeded",
+                    help="this file's seeded generator, or the hypothesis strategies of engine.testing")
     ap.add_argument("--log", type=Path, default=None)
     args = ap.parse_args(argv)
     log = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr
-    print(f"differential: {args.profiles} profiles, seed {args.seed}", file=log, flush=True)
-    report = differential(default_engine(), args.profiles, args.seed, log)
+    print(f"differential: {args.profiles} profiles, {args.generator} generator, seed {args.seed}",
+          file=log, flush=True)
+    report = differential(default_engine(), args.profiles, args.seed, log, args.generator)
     print(json.dumps(report, indent=1), file=log, flush=True)
     if log is not sys.stderr:
         print(json.dumps({k: v for k, v in report.items() if k != "mismatch_examples"}))
