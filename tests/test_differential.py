@@ -1,0 +1,80 @@
+"""The durable-rules backend against the default backend, on hypothesis-generated cases.
+
+Both backends must give identical results, field for field, for every valid case: the varied
+cases of :func:`engine.testing.cases` and the cases on the edges of each rule of
+:func:`engine.testing.boundary_cases`. Under the ``ci`` profile (the default) this runs
+``CI_EXAMPLES`` cases; under another profile, that profile's number (``long``: 100,000;
+``--hypothesis-profile=long`` or ``KRAS_HYPOTHESIS_PROFILE=long``, see ``tests/conftest.py``).
+
+Skipped, with the reason, while the durable backend cannot be used (durable-rules not installed,
+or the backend not available).
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import InvalidArgument
+
+from engine.api import default_engine
+from engine.testing import boundary_cases, cases
+
+ENGINE = default_engine()
+
+CI_EXAMPLES = 5_000
+
+
+def examples_for_this_profile() -> int:
+    """``CI_EXAMPLES`` under the ``ci`` profile, otherwise the loaded profile's own number."""
+    current = settings().max_examples
+    try:
+        ci = settings.get_profile("ci").max_examples
+    except InvalidArgument:
+        ci = None
+    return CI_EXAMPLES if current == ci else current
+
+
+PROBE = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+         "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"]}], "as_of": "2026-07-01"}
+
+
+@pytest.fixture(scope="module")
+def durable():
+    """The durable backend of the shipped rule base, or a skip saying why it cannot be used."""
+    try:
+        ENGINE.evaluate(PROBE, backend="durable")
+    except (ImportError, NotImplementedError) as exc:
+        pytest.skip(f"durable backend not available: {type(exc).__name__}: {exc}")
+    return ENGINE
+
+
+def differences(a: dict, b: dict, path: str = "") -> list[str]:
+    """Where two JSON-like values differ, as readable paths (for the failure message)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            out += differences(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{path}.{k}" if path else str(k))
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: default {json.dumps(a, default=str)[:200]} / durable {json.dumps(b, default=str)[:200]}"]
+
+
+@settings(max_examples=examples_for_this_profile())
+@given(st.one_of(cases(ENGINE), boundary_cases(ENGINE)))
+@example(PROBE)
+@example({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "tested_genes": ["KRAS", "NRAS", "BRAF"], "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}],
+          "as_of": "2024-06-21"})
+@example({"cancer_type": "COADREAD", "stage": "metastatic", "tested_genes": ["KRAS", "NRAS"],
+          "prior_therapies": [], "as_of": "2017-02-05"})
+@example({"cancer_type": "PAAD", "stage": "metastatic", "germline_tested": True,
+          "alterations": [{"gene": "BRCA2", "variant": "loss", "origin": "germline"}],
+          "prior_therapies": [{"drugs": ["cisplatin"], "setting": "metastatic", "weeks": 16, "outcome": "stable"}],
+          "as_of": "2026-07-01", "jurisdiction": "EMA"})
+def test_durable_backend_gives_the_same_result_as_the_default(durable, case):
+    default = durable.evaluate(case).model_dump()
+    other = durable.evaluate(case, backend="durable").model_dump()
+    assert other == default, "\n".join(differences(default, other)[:20])
