@@ -122,15 +122,9 @@ class RawInput:
 
 class Processor:
     """Turns one input record into its rendered output; the same code runs in-process and in the
-    worker processes. With ``summary`` it also counts each record into :attr:`summary`.
+    worker processes. With ``summary`` it also counts each record into :attr:`summary`."""
 
-    Cases that normalise to the same profile (everything but the id) have the same result, so the
-    rendered output of the last ``cache`` distinct profiles is kept (an LRU of strings, a few MB)
-    and reused with the new id: cohorts repeat profiles a lot. ``cache=0`` turns this off; the
-    output is byte-identical either way.
-    """
-
-    def __init__(self, engine, fmt: str = "json", as_of=None, backend: str = "default", summary: bool = False, cache: int = 2048):
+    def __init__(self, engine, fmt: str = "json", as_of=None, backend: str = "default", summary: bool = False):
         self.engine = engine
         self.fmt = fmt
         self.as_of = as_of
@@ -138,11 +132,6 @@ class Processor:
         self.want_summary = summary
         self.summary = self._new_summary()
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
-        self.cache_size = cache if fmt != "text" else min(cache, 256)  # text keeps Result objects
-        if backend != "default":
-            self.cache_size = 0  # every case goes through the backend asked for
-        self._cache: dict = {}
-        self.hits = self.misses = 0
 
     def cohort(self, source: str) -> str:
         from engine.summary import cohort_of
@@ -174,51 +163,21 @@ class Processor:
         case_id = payload.get("id") if isinstance(payload, dict) else None
         if not isinstance(case_id, str):
             case_id = None
-        cid = case_id or source
         try:
-            norm = self.engine.normalise(payload, default_id=cid)
-            key = (norm.cancer, norm.stage, norm.alterations, norm.tested, norm.tested_listed,
-                   norm.germline_tested, norm.lines, norm.as_of, norm.jurisdiction)
-            cache = self._cache
-            hit = cache.pop(key, None) if self.cache_size else None
-            if hit is None:
-                self.misses += 1
-                res = self.engine.evaluate(norm, as_of=self.as_of, backend=self.backend)
-                hit = self._template(res)
-                if self.cache_size:
-                    if len(cache) >= self.cache_size:
-                        del cache[next(iter(cache))]
-            else:
-                self.hits += 1
-            if self.cache_size:
-                cache[key] = hit  # most recently used last
+            norm = self.engine.normalise(payload, default_id=case_id or source)
+            res = self.engine.evaluate(norm, as_of=self.as_of, backend=self.backend)
         except EngineError as exc:
             return self.error(source, exc, case_id)
         except Exception as exc:  # a bug must not end the batch: one error record, named
             return self.error(source, EngineError(f"internal error: {type(exc).__name__}: {exc}"), case_id)
-        template, cancer_type, verdicts, res = hit
         if self.summary is not None:
-            self.summary.add_counts(cancer_type, verdicts, case=norm, cohort=self.cohort(source))
+            self.summary.add(res, None, case=norm, cohort=self.cohort(source))
         fmt = self.fmt
         if fmt == "json":
-            return '{"case_id":' + json.dumps(cid, ensure_ascii=False) + template, "", False
+            return res.model_dump_json() + "\n", "", False
         if fmt == "tsv":
-            return formats.tsv_cell(cid) + template, "", False
-        return formats.text(res.model_copy(update={"case_id": cid})) + "\n", "", False
-
-    def _template(self, res) -> tuple:
-        """What the output of a result is, but for its case id: (text after the id, cancer type,
-        (therapy, verdict) pairs, the result itself for the text format)."""
-        verdicts = tuple((o.therapy, o.verdict) for o in res.options)
-        blank = res.model_copy(update={"case_id": ""})
-        if self.fmt == "json":
-            text = blank.model_dump_json()
-            if not text.startswith('{"case_id":""'):
-                raise RuntimeError("the JSON of a result no longer starts with its case_id")
-            return text[len('{"case_id":""'):] + "\n", res.cancer_type, verdicts, None
-        if self.fmt == "tsv":
-            return formats.tsv_row(blank) + "\n", res.cancer_type, verdicts, None
-        return "", res.cancer_type, verdicts, res
+            return formats.tsv_row(res) + "\n", "", False
+        return formats.text(res) + "\n", "", False
 
     def error(self, source: str, exc: EngineError, case_id: str | None = None) -> Rendered:
         err = formats.error_record(source, exc, case_id)

@@ -1,0 +1,545 @@
+"""Speed and memory of kras-rules on this machine, in one run: ``python bench/bench.py``.
+
+Measures, and prints as one table (``--markdown`` for the README):
+
+* ``evaluate`` in-process on one core (the default backend; a case dict in, a Result out), for the
+  example cases of ``cases/`` and for generated ones: cases/s, median and p99 latency per case;
+* the same step by step on normalised generated cases: inference alone, inference + resolution;
+* a hand-written Python function encoding the five core rules (``floor``), on the same
+  normalised cases: the floor for any interpreter of those rules;
+* the durable backend (when durable-rules is installed);
+* end-to-end JSON Lines batch (decode, validate, evaluate, serialise): in-process on one core, and
+  the CLI (``python -m engine evaluate``) on one core and on every core, JSON and TSV;
+* peak memory of the CLI streaming 1,000,000 generated cases (``--million N`` to change; RSS of
+  the largest process from ``resource.getrusage`` in a wrapper subprocess, and the summed RSS of
+  the process tree sampled from /proc), with the progress line drawn on a pseudo-terminal;
+* the CLI's wall time for one case.
+
+Generated cases come from a seeded generator derived from the rule base (the cancer codes, genes,
+variants and drug classes its rules test, the dates they change on), widened with other genes
+and cancer types; ``--emit N`` prints N of them as JSON Lines. Not a test: nothing here fails
+on a slow machine. Educational decision support only: not medical advice.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from engine.api import Engine  # noqa: E402
+from engine.batch import Processor  # noqa: E402
+from engine.evaluator import infer  # noqa: E402
+from engine.resolve import build_result  # noqa: E402
+
+# --------------------------------------------------------------------------- generated cases
+
+_AA3 = {"A": "Ala", "R": "Arg", "N": "Asn", "D": "Asp", "C": "Cys", "Q": "Gln", "E": "Glu", "G": "Gly",
+        "H": "His", "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe", "P": "Pro", "S": "Ser",
+        "T": "Thr", "W": "Trp", "Y": "Tyr", "V": "Val"}
+_SETTINGS = ["metastatic", "adjuvant", "maintenance", None, None]
+_OUTCOMES = ["progression", "progression", "stable", "response", "intolerance", None]
+_STAGES = [None, "early", "locally_advanced", "metastatic", "metastatic", "metastatic"]
+
+
+class Generator:
+    """Seeded random cases built from what the rules of ``engine`` test.
+
+    Every case it makes is valid (``check()`` verifies a sample); about one in five alterations is
+    of a gene or kind no rule names, so cohort summaries have something to report.
+    """
+
+    def __init__(self, engine: Engine, seed: int = 2026):
+        self.rng = random.Random(seed)
+        rb, vocab = engine.rulebase, engine.rulebase.vocab
+        prog = engine.program
+        codes: set[str] = set()
+        alts: list[dict] = []
+        classes: set[str] = set()
+        labels_by_gene: dict[str, set[str]] = {}
+        for a in prog.atoms:
+            k = a.key
+            if a.kind == "cancer":
+                codes |= set(k[1])
+            elif a.kind == "alteration":
+                gene, labels = k[1], k[2]
+                if labels:
+                    labels_by_gene.setdefault(gene, set()).update(labels)
+            elif a.kind in ("received", "prior_line"):
+                classes |= set(k[1])
+        for a in prog.atoms:
+            if a.kind != "alteration":
+                continue
+            _, gene, labels, codons, exclude, kind, origin, acquired, partner = a.key
+            variants: list[str] = []
+            if labels:
+                variants += sorted(labels)
+            elif codons:
+                variants += self._codon_changes(vocab, gene, codons, labels_by_gene.get(gene, set()))
+            elif kind:
+                variants.append(kind)
+            else:
+                variants.append("mutation")
+            for v in variants:
+                alts.append({"gene": gene, "variant": v, "origin": origin, "acquired": acquired,
+                             "partner": partner, "fusion": kind == "fusion"})
+        # cancer types: the codes the rules name, their subtypes, and a few unrelated ones
+        types = vocab.cancer_types
+        named = sorted(codes & set(types))
+        subtypes = sorted(c for c, t in types.items() if set(t.lineage[1:]) & codes)
+        others = sorted(c for c, t in types.items() if c not in codes and c not in subtypes)
+        self.cancers = named * 6 + subtypes + self.rng.sample(others, min(12, len(others)))
+        self.alts = alts
+        rule_genes = sorted({a["gene"] for a in alts})
+        self.rule_genes = rule_genes
+        self.other_genes = sorted(g for g in vocab.genes if g.isalnum() and g not in rule_genes)[:400]
+        self.drugs_by_class = {c: sorted(vocab.drugs_in_class(c)) for c in sorted(classes) if vocab.drugs_in_class(c)}
+        self.regimens = sorted(vocab.regimens)
+        dates = {r.effective_from for r in rb.rules} | {r.effective_to for r in rb.rules if r.effective_to}
+        dates.add(rb.meta.knowledge_version)
+        recent = sorted(d for d in dates if d.year >= 2021)
+        self.dates = [d.isoformat() for d in recent] + [(d - dt.timedelta(days=1)).isoformat() for d in recent]
+        self.today = (rb.meta.knowledge_version + dt.timedelta(days=1)).isoformat()
+
+    def _codon_changes(self, vocab, gene: str, codons, labels: set[str]) -> list[str]:
+        out = []
+        for c in sorted(codons):
+            refs = {lab[0] for lab in labels if lab[1:-1] == str(c) and lab[0].isalpha()}
+            for ref in refs or set("GQAKDE"):
+                for alt in "CDVRSAHLK":
+                    if alt == ref:
+                        continue
+                    try:
+                        vocab.variant(gene, f"{ref}{c}{alt}")
+                    except Exception:
+                        continue
+                    out.append(f"{ref}{c}{alt}")
+                    break
+                if out and out[-1][1:-1] == str(c):
+                    break
+        return out
+
+    def _spell(self, v: str) -> str:
+        r = self.rng.random()
+        if len(v) >= 3 and v[0] in _AA3 and v[-1] in _AA3 and v[1:-1].isdigit():
+            if r < 0.3:
+                return "p." + v
+            if r < 0.4:
+                return f"p.{_AA3[v[0]]}{v[1:-1]}{_AA3[v[-1]]}"
+        return v
+
+    def case(self, i: int) -> dict:
+        rng = self.rng
+        case: dict = {"id": f"gen-{i}", "cancer_type": rng.choice(self.cancers)}
+        stage = rng.choice(_STAGES)
+        if stage:
+            case["stage"] = stage
+        alts = []
+        germline = False
+        for _ in range(rng.choice((0, 1, 1, 1, 2, 2, 3))):
+            if rng.random() < 0.8:
+                a = rng.choice(self.alts)
+                alt = {"gene": a["gene"], "variant": self._spell(a["variant"])}
+                if a["origin"] == "germline":
+                    alt["origin"] = "germline"
+                    germline = True
+                if a["acquired"]:
+                    alt["acquired"] = True
+                if a["fusion"] and a["partner"]:
+                    alt["partner"] = a["partner"]
+            else:
+                alt = {"gene": rng.choice(self.other_genes), "variant": rng.choice(("amplification", "loss", "mutation"))}
+            alts.append(alt)
+        if alts:
+            case["alterations"] = alts
+        r = rng.random()
+        if r < 0.6:
+            tested = rng.sample(self.rule_genes, rng.randint(1, len(self.rule_genes)))
+            case["tested_genes"] = sorted(tested)
+        if germline or rng.random() < 0.3:
+            case["germline_tested"] = True if germline else rng.random() < 0.5
+        r = rng.random()
+        if r < 0.2:
+            pass  # history unknown
+        elif r < 0.35:
+            case["prior_therapies"] = []
+        else:
+            lines = []
+            for _ in range(rng.randint(1, 3)):
+                if rng.random() < 0.3:
+                    line: dict = {"regimen": rng.choice(self.regimens)}
+                else:
+                    picks = rng.sample(sorted(self.drugs_by_class), rng.randint(1, 2))
+                    line = {"drugs": sorted({rng.choice(self.drugs_by_class[c]) for c in picks})}
+                s, o = rng.choice(_SETTINGS), rng.choice(_OUTCOMES)
+                if s:
+                    line["setting"] = s
+                if o:
+                    line["outcome"] = o
+                if rng.random() < 0.5:
+                    line["weeks"] = rng.randint(4, 60)
+                lines.append(line)
+            case["prior_therapies"] = lines
+        case["as_of"] = self.today if rng.random() < 0.5 else rng.choice(self.dates)
+        return case
+
+    def cases(self, n: int, start: int = 0) -> list[dict]:
+        return [self.case(i) for i in range(start, start + n)]
+
+    def write_jsonl(self, path: Path, n: int) -> None:
+        with path.open("w", encoding="utf-8") as fh:
+            for i in range(n):
+                fh.write(json.dumps(self.case(i), separators=(",", ":")) + "\n")
+
+
+def check(engine: Engine, cases: list[dict]) -> int:
+    """How many of ``cases`` the engine rejects (0 for a sound generator)."""
+    from engine.errors import EngineError
+
+    bad = 0
+    for c in cases:
+        try:
+            engine.normalise(c)
+        except EngineError:
+            bad += 1
+    return bad
+
+
+# --------------------------------------------------------------------------- the floor
+
+# The five core rules, by hand, on the engine's normalised case (bench only: the engine itself
+# never names a gene, drug or date). Dates are the FDA approval dates the rules carry.
+_SOTORASIB_NSCLC = dt.date(2021, 5, 28)
+_ADAGRASIB_NSCLC = dt.date(2022, 12, 12)
+_ADAGRASIB_CETUXIMAB_CRC = dt.date(2024, 6, 21)
+_SOTORASIB_PANITUMUMAB_CRC = dt.date(2025, 1, 16)
+_DARAXONRASIB_PDAC = dt.date(2026, 5, 1)
+_RAS_CODONS = frozenset({12, 13, 59, 61, 117, 146})
+_CRC_CHEMO = frozenset({"fluoropyrimidine", "oxaliplatin", "irinotecan"})
+
+
+def floor(case) -> dict[str, str]:
+    """therapy -> verdict for the five core rules (sure answers only; unknowns give nothing)."""
+    out: dict[str, str] = {}
+    lineage, alts, lines, day = case.lineage, case.alterations, case.lines, case.as_of
+    g12c = False
+    ras = False
+    for a in alts:
+        if a.gene == "KRAS" and a.label == "G12C" and not a.acquired:
+            g12c = True
+        if (a.gene == "KRAS" or a.gene == "NRAS") and a.kind == "mutation" and a.codon in _RAS_CODONS:
+            ras = True
+    fda = case.jurisdiction == "FDA"
+    if "NSCLC" in lineage:  # 1. KRAS G12C NSCLC after at least one line
+        if g12c and fda and case.stage in ("locally_advanced", "metastatic") and lines:
+            if day >= _SOTORASIB_NSCLC:
+                out["sotorasib"] = "eligible"
+            if day >= _ADAGRASIB_NSCLC:
+                out["adagrasib"] = "eligible"
+    elif "COADREAD" in lineage:
+        if ras:  # 2. RAS-mutant colorectal cancer: no anti-EGFR antibody
+            out["cetuximab"] = out["panitumumab"] = "excluded"
+        elif fda and "KRAS" in case.tested and "NRAS" in case.tested and case.stage == "metastatic":
+            out["cetuximab"] = out["panitumumab"] = "eligible"  # 3. RAS wild-type
+        if g12c and fda and lines and case.stage in ("locally_advanced", "metastatic"):  # 4. G12C after FP + ox + iri
+            got = set()
+            for ln in lines:
+                got |= ln.classes
+            if _CRC_CHEMO <= got:
+                if day >= _ADAGRASIB_CETUXIMAB_CRC:
+                    out["adagrasib+cetuximab"] = "eligible"
+                if day >= _SOTORASIB_PANITUMUMAB_CRC and case.stage == "metastatic":
+                    out["panitumumab+sotorasib"] = "eligible"
+    elif "PAAD" in lineage:  # 5. previously treated metastatic PDAC: daraxonrasib
+        if case.stage == "metastatic" and lines and day >= _DARAXONRASIB_PDAC:
+            out["daraxonrasib"] = "consider"
+    return out
+
+
+# --------------------------------------------------------------------------- timing helpers
+
+
+def timed(fn, items, repeat_to: int | None = None) -> dict:
+    """Call ``fn`` on each item (cycling to ``repeat_to`` calls); cases/s and latency."""
+    if repeat_to:
+        items = [items[i % len(items)] for i in range(repeat_to)]
+    for it in items[: min(200, len(items))]:  # warm caches
+        fn(it)
+    lat = []
+    clock = time.perf_counter_ns
+    gc.collect()
+    c0 = time.process_time()
+    t0 = clock()
+    for it in items:
+        s = clock()
+        fn(it)
+        lat.append(clock() - s)
+    total = (clock() - t0) / 1e9
+    cpu = time.process_time() - c0
+    lat.sort()
+    return {"n": len(items), "rate": len(items) / total, "cpu_rate": len(items) / max(cpu, 1e-9),
+            "median_us": lat[len(lat) // 2] / 1e3, "p99_us": lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e3}
+
+
+def run_cli(argv: list[str], stdin_path: Path | None = None, pty_stderr: bool = False) -> dict:
+    """Run the CLI in a wrapper subprocess; wall time, peak RSS (getrusage of the wrapper's
+    children: the largest single process) and the sampled RSS of the whole process tree."""
+    wrapper = (
+        "import resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "inp = open(sys.argv[1], 'rb') if sys.argv[1] != '-' else None\n"
+        "r = subprocess.run(sys.argv[2:], stdin=inp, stdout=subprocess.DEVNULL)\n"
+        "wall = time.perf_counter() - t\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(f'{r.returncode} {wall} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}', file=sys.__stdout__)\n"
+    )
+    cmd = [sys.executable, "-c", wrapper, str(stdin_path) if stdin_path else "-", sys.executable, "-m", "engine", *argv]
+    master = slave = None
+    tail = [b""]
+    if pty_stderr:
+        import pty
+
+        master, slave = pty.openpty()
+    p = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=slave, text=True)
+    if slave is not None:
+        os.close(slave)
+
+        def drain():  # keep the last few hundred bytes the terminal was shown
+            while True:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                tail[0] = (tail[0] + data)[-600:]
+
+        th = threading.Thread(target=drain, daemon=True)
+        th.start()
+    samples: list[tuple[float, int]] = []
+    t0 = time.perf_counter()
+    while p.poll() is None:
+        samples.append((time.perf_counter() - t0, _tree_rss(p.pid)))
+        time.sleep(0.25)
+    out = p.stdout.read().split()
+    if master is not None:
+        th.join(timeout=2)
+        os.close(master)
+    code, wall, maxrss_kb, cpu = int(out[0]), float(out[1]), int(out[2]), float(out[3])
+    rss = [r for _, r in samples if r]
+    first = [r for t, r in samples if r and 0.1 * wall < t <= 0.5 * wall]
+    second = [r for t, r in samples if r and t > 0.5 * wall]
+    shown = tail[0].decode("utf-8", "replace").replace("\n", "\r").split("\r")
+    progress = [s.strip() for s in shown if "cases/s" in s]
+    return {"code": code, "wall": wall, "cpu": cpu, "maxrss_mb": maxrss_kb / 1024, "tree_peak_mb": max(rss, default=0) / 1024,
+            "tree_first_mb": max(first, default=0) / 1024, "tree_second_mb": max(second, default=0) / 1024, "progress": progress[-1] if progress else ""}
+
+
+def _tree_rss(pid: int) -> int:
+    """Summed proportional set size (PSS, kB: shared pages split between the processes sharing
+    them, so forked workers are not counted twice) of ``pid`` and its descendants, from /proc
+    (VmRSS where smaps_rollup is missing; 0 where /proc is unavailable)."""
+    try:
+        kids: dict[int, list[int]] = {}
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    with open(f"/proc/{d}/stat") as fh:
+                        ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                    kids.setdefault(ppid, []).append(int(d))
+                except (OSError, ValueError, IndexError):
+                    pass
+        total, todo = 0, [pid]
+        while todo:
+            q = todo.pop()
+            todo.extend(kids.get(q, ()))
+            try:
+                with open(f"/proc/{q}/smaps_rollup") as fh:
+                    total += next((int(l.split()[1]) for l in fh if l.startswith("Pss:")), 0)
+            except OSError:
+                try:
+                    with open(f"/proc/{q}/status") as fh:
+                        total += next((int(l.split()[1]) for l in fh if l.startswith("VmRSS:")), 0)
+                except OSError:
+                    pass
+        return total
+    except OSError:
+        return 0
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _table(head: tuple, rows: list[tuple], markdown: bool) -> list[str]:
+    if markdown:
+        return ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)] + [
+            "| " + " | ".join(r) + " |" for r in rows]
+    widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
+    return ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+            for r in [head, *rows]]
+
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", type=int, default=20_000, help="generated cases for the in-process measures")
+    ap.add_argument("--batch", type=int, default=100_000, help="generated cases for the CLI batch runs")
+    ap.add_argument("--million", type=int, default=1_000_000, help="cases for the memory run (0: skip)")
+    ap.add_argument("--durable", type=int, default=1_000, help="cases for the durable backend (0: skip)")
+    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    ap.add_argument("--emit", type=int, metavar="N", help="print N generated cases as JSON Lines and stop")
+    ap.add_argument("--profile", type=int, metavar="N", help="cProfile N evaluations of generated cases and stop")
+    ap.add_argument("--seed", type=int, default=2026)
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.cases, a.batch, a.million, a.durable = 1_000, 2_000, 5_000, 50
+    engine = Engine()
+    gen = Generator(engine, a.seed)
+    if a.emit:
+        out = sys.stdout
+        for i in range(a.emit):
+            out.write(json.dumps(gen.case(i), separators=(",", ":")) + "\n")
+        return 0
+
+    load = os.getloadavg()[0]
+    if a.profile:
+        import cProfile
+        import pstats
+
+        cases = gen.cases(a.profile)
+        p = Processor(engine, "json")
+        lines = [json.dumps(c) for c in cases]
+        prof = cProfile.Profile()
+        prof.enable()
+        for line in lines:
+            p("x:1", line)
+        prof.disable()
+        st = pstats.Stats(prof, stream=sys.stdout)
+        st.sort_stats("tottime").print_stats(20)
+        st.sort_stats("cumulative").print_stats(25)
+        return 0
+
+    jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    rows: list[tuple[str, str, str, str, str]] = []
+    notes: list[str] = []
+
+    def row(name, r):
+        rows.append((name, f"{r['n']:,}", f"{r['cpu_rate']:,.0f}", f"{r['rate']:,.0f}", f"{r['median_us']:,.0f}", f"{r['p99_us']:,.0f}"))
+        print(f"  {name}: {r['rate']:,.0f} cases/s", file=sys.stderr)
+
+    examples = [json.loads(p.read_text()) for p in sorted((REPO / "cases").glob("*.json"))]
+    generated = gen.cases(a.cases)
+    bad = check(engine, generated[:2000])
+    if bad:
+        notes.append(f"generator: {bad} of 2,000 sampled cases were rejected by the engine")
+    print("in-process, one core ...", file=sys.stderr)
+    row(f"evaluate, example cases ({len(examples)} cycled)", timed(engine.evaluate, examples, repeat_to=a.cases))
+    row("evaluate, generated cases", timed(engine.evaluate, generated))
+    norms = [engine.normalise(c) for c in generated]
+    row("  normalise only (decoded dict in)", timed(engine.normalise, generated))
+    row("  inference only (normalised case in)", timed(lambda n: infer(engine.program, n), norms))
+    row("  inference + resolution (Result out)", timed(lambda n: build_result(infer(engine.program, n)), norms))
+    row("hand-written floor, 5 core rules (normalised in)", timed(floor, norms))
+    agree = total = 0
+    for n in norms[:5000]:
+        f = floor(n)
+        if not f:
+            continue
+        res = build_result(infer(engine.program, n))
+        got = {o.therapy: o.verdict for o in res.options}
+        for t, v in f.items():
+            total += 1
+            agree += got.get(t) == v
+    if total:
+        notes.append(f"floor vs engine on {total:,} verdicts the floor gives: {100 * agree / total:.1f}% the same "
+                     "(the floor ignores what the engine also weighs: overrides, acquired resistance, EMA rules, withdrawals)")
+    if a.durable:
+        try:
+            import durable  # noqa: F401
+        except ImportError:
+            notes.append("durable backend: durable-rules not installed, skipped")
+        else:
+            print("durable backend ...", file=sys.stderr)
+            row("durable backend, generated cases", timed(lambda c: engine.evaluate(c, backend="durable"), generated[: a.durable]))
+
+    print("end to end, JSON Lines ...", file=sys.stderr)
+    lines = [json.dumps(c, separators=(",", ":")) for c in generated]
+    ex_lines = [json.dumps(c) for c in examples]
+    for fmt in ("json", "tsv"):
+        p = Processor(engine, fmt)
+        row(f"JSONL line -> {fmt} line, generated cases", timed(lambda l, p=p: p("x:1", l), lines))
+    p = Processor(engine, "json")
+    row("JSONL line -> json line, example cases cycled", timed(lambda l: p("x:1", l), ex_lines, repeat_to=a.cases))
+
+    with tempfile.TemporaryDirectory(prefix="kras-bench-") as tmp:
+        big = Path(tmp) / "batch.jsonl"
+        gen2 = Generator(engine, a.seed + 1)
+        gen2.write_jsonl(big, a.batch)
+        batch_rows = []
+        for fmt in ("json", "tsv"):
+            for j in sorted({1, jobs}):
+                r = run_cli(["evaluate", "--format", fmt, "--jobs", str(j), "--no-progress", str(big)])
+                batch_rows.append((f"CLI batch, {fmt}, --jobs {j}", a.batch, r))
+                print(f"  CLI {fmt} jobs {j}: {a.batch / r['wall']:,.0f} cases/s", file=sys.stderr)
+        one = []
+        for _ in range(5):
+            r = run_cli(["evaluate", str(REPO / "cases" / "luad-g12c-second-line.json")])
+            one.append(r["wall"])
+        mem = None
+        if a.million:
+            print(f"memory run, {a.million:,} cases ...", file=sys.stderr)
+            huge = Path(tmp) / "million.jsonl"
+            gen3 = Generator(engine, a.seed + 2)
+            gen3.write_jsonl(huge, a.million)
+            size = huge.stat().st_size
+            big.unlink()
+            mem = run_cli(["evaluate", "--format", "json", str(huge)], pty_stderr=True)
+            mem["size"] = size
+
+    # ------------------------------------------------------------------ report
+    md = a.markdown
+    out: list[str] = []
+    head = ("in-process, one core", "cases", "cases/CPU-s", "cases/s (wall)", "median µs", "p99 µs")
+    out += _table(head, rows, md)
+    out.append("")
+    bh = ("CLI run", "cases", "wall s", "cases/s (wall)", "CPU s (all processes)", "cases/CPU-s", "peak RSS (largest process)")
+    brows = [(name, f"{n:,}", f"{r['wall']:.1f}", f"{n / r['wall']:,.0f}", f"{r['cpu']:.1f}", f"{n / max(r['cpu'], 1e-9):,.0f}",
+              f"{r['maxrss_mb']:.0f} MB") for name, n, r in batch_rows]
+    brows.append(("CLI, one case (median of 5 runs)", "1", f"{statistics.median(one):.2f}", "", "", "", ""))
+    out += _table(bh, brows, md)
+    if mem:
+        out.append("")
+        out.append(
+            f"Memory: {a.million:,} generated cases ({mem['size'] / 1e6:,.0f} MB of JSON Lines) streamed through "
+            f"`evaluate --format json` on {jobs} cores in {mem['wall']:.0f} s ({a.million / mem['wall']:,.0f} cases/s), exit {mem['code']}: "
+            f"peak RSS of the largest process {mem['maxrss_mb']:.0f} MB (getrusage); whole process tree (PSS, sampled "
+            f"every 0.25 s) at most {mem['tree_first_mb']:.0f} MB from 10% to 50% of the run and {mem['tree_second_mb']:.0f} MB "
+            f"in its second half (flat memory: the second half needs no more than the first)."
+        )
+        if mem["progress"]:
+            out.append(f"Last progress line drawn on the terminal: `{mem['progress']}`")
+    out.append("")
+    out.append(f"Machine: {platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
+               f"{jobs} cores, load average {load:.1f} at the start of the run (other work shares the cores); seed {a.seed}.")
+    for n in notes:
+        out.append(f"Note: {n}")
+    print("\n".join(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
