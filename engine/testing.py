@@ -7,9 +7,11 @@ brand and code names, regimens). Nothing names a therapy, gene or date of its ow
 strategies exercise the shipped rules, the miniature rule base of the tests, or a rule base of
 your own::
 
+    import pytest
     from hypothesis import given
     from engine.api import Engine
-    from engine.testing import boundary_cases, cases, invalid_cases, rule_cases
+    from engine.errors import CaseError
+    from engine.testing import cases, invalid_cases, rule_cases
 
     eng = Engine("my_rules/")
 
@@ -57,11 +59,9 @@ Needs hypothesis (``pip install 'kras-rules[test]'``). Nothing in the engine imp
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import random as _random
 import string
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence, get_args
 
@@ -76,6 +76,7 @@ from engine.rulebase import RuleBase, rule_conditions
 from engine.rules_model import (
     All,
     AlterationCond,
+    AlterationKind,
     Any_,
     CancerCond,
     FactCond,
@@ -120,7 +121,7 @@ __all__ = [
 STAGES: tuple[str, ...] = get_args(Stage)
 SETTINGS: tuple[str, ...] = get_args(Setting)
 OUTCOMES: tuple[str, ...] = get_args(Outcome)
-KINDS = ("mutation", "amplification", "fusion", "loss")
+KINDS: tuple[str, ...] = get_args(AlterationKind)
 
 # The amino-acid alphabet (the genetic code is not domain knowledge of any rule base).
 AA = "ACDEFGHIKLMNPQRSTVWY"
@@ -242,7 +243,8 @@ class Domain:
         return hit
 
 
-_DOMAINS: dict[int, tuple[weakref.ref, Domain]] = {}
+_DOMAINS: dict[int, Domain] = {}  # by id of the rule base; the last few only
+_DOMAINS_KEPT = 8
 
 
 def _rulebase(engine: Any) -> RuleBase:
@@ -254,13 +256,15 @@ def _rulebase(engine: Any) -> RuleBase:
 
 def domain(engine: Any) -> Domain:
     """The :class:`Domain` of an :class:`~engine.api.Engine` (or :class:`~engine.rulebase.RuleBase`),
-    built once and cached for as long as the rule base lives."""
+    built on first use and kept for the last few rule bases used."""
     rb = _rulebase(engine)
     hit = _DOMAINS.get(id(rb))
-    if hit is not None and hit[0]() is rb:
-        return hit[1]
+    if hit is not None and hit.rulebase is rb:
+        return hit
     d = _build_domain(rb)
-    _DOMAINS[id(rb)] = (weakref.ref(rb), d)
+    while len(_DOMAINS) >= _DOMAINS_KEPT:
+        _DOMAINS.pop(next(iter(_DOMAINS)))
+    _DOMAINS[id(rb)] = d
     return d
 
 

@@ -36,6 +36,7 @@ from engine.testing import (
     rules_concluding,
     shuffle_case,
     untest_gene,
+    variant_spellings,
 )
 
 ENGINE = default_engine()
@@ -57,6 +58,19 @@ def test_domain_terms_exist_in_the_rule_base():
     assert {ANTI_EGFR, G12C_INHIBITOR} <= VOCAB.drug_classes
     assert VOCAB.cancer_code(COLORECTAL).code == COLORECTAL
     assert VOCAB.variant(G12C[0], G12C[1]).label == G12C[1]
+
+
+def test_strategies_read_every_table_of_the_vocabulary():
+    """The strategies reach names and notations beyond the rules' own words (so a renamed
+    vocabulary table cannot quietly shrink what they draw)."""
+    d = domain(ENGINE)
+    assert {"p.Gly12Cys", "c.34G>T", "KRAS G12C"} <= set(variant_spellings(ENGINE, *G12C))
+    assert ("PDAC", "PAAD") in d.names and ("non-small-cell lung cancer", "NSCLC") in d.names
+    assert {"Lumakras", "AMG 510"} <= set(d.drug_names["sotorasib"])
+    assert {"amp", "loss of function"} <= set(d.kind_words["amplification"]) | set(d.kind_words["loss"])
+    assert "LKB1" in d.gene_spellings["STK11"]
+    assert d.recurrent.get("KRAS") and d.positions.get("KRAS")
+    assert "FOLFOX" in d.regimens
 
 
 def drug_classes(option) -> set[str]:
