@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
@@ -32,6 +33,17 @@ CHUNK = 256  # records per unit of work (and per write)
 
 # one rendered output record: (text for the output stream, message for stderr, is_error)
 Rendered = tuple[str, str, bool]
+
+
+@dataclass(slots=True)
+class Block:
+    """Consecutive rendered records, ready to write: the output already encoded (one bytes object
+    crosses the process boundary, not hundreds of strings), the stderr messages, the counts."""
+
+    data: bytes
+    messages: str
+    records: int
+    errors: int
 
 
 def evaluate_records(engine, records, *, as_of=None, backend="default") -> Iterator[tuple[str, object, object]]:
@@ -132,6 +144,7 @@ class Processor:
         self.want_summary = summary
         self.summary = self._new_summary()
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
+        self.encoding = "utf-8"  # of the output stream (set by run_evaluate)
 
     def cohort(self, source: str) -> str:
         from engine.summary import cohort_of
@@ -177,7 +190,7 @@ class Processor:
             return res.model_dump_json() + "\n", "", False
         if fmt == "tsv":
             return formats.tsv_row(res) + "\n", "", False
-        return formats.text(res) + "\n", "", False
+        return "\n" + formats.text(res) + "\n", "", False  # a blank line before each (the Writer drops the first)
 
     def error(self, source: str, exc: EngineError, case_id: str | None = None) -> Rendered:
         err = formats.error_record(source, exc, case_id)
@@ -196,8 +209,18 @@ class Processor:
             out = ""
         return out, "".join(msg), True
 
-    def chunk(self, items: list[tuple[str, Any]]) -> list[Rendered]:
-        return [self(s, p) for s, p in items]
+    def chunk(self, items: list[tuple[str, Any]]) -> Block:
+        """Render consecutive records into one :class:`Block`."""
+        return self.block([self(s, p) for s, p in items])
+
+    def block(self, rendered: list[Rendered]) -> Block:
+        text = "".join(r[0] for r in rendered)
+        try:
+            data = text.encode(self.encoding)
+        except UnicodeEncodeError:  # an output stream that cannot show every character
+            data = text.encode(self.encoding, "backslashreplace")
+        bad = [r[1] for r in rendered if r[2]]
+        return Block(data, "".join(bad), len(rendered), len(bad))
 
 
 def chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -213,33 +236,43 @@ def chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 class Writer:
-    """Writes rendered records in order: results to ``out``, messages to ``err``."""
+    """Writes blocks in order: output to ``out`` (to its byte buffer when it has one), messages
+    to ``err``. For the text format it drops the blank line before the very first record."""
 
     def __init__(self, out: TextIO, err: TextIO, fmt: str):
         self.out, self.err, self.fmt = out, err, fmt
+        self.raw = getattr(out, "buffer", None)
+        self.encoding = (getattr(out, "encoding", None) or "utf-8") if self.raw is not None else "utf-8"
         self.records = 0
         self.errors = 0
-        self._first_text = True
+        self._first_text = fmt == "text"
+        if self.raw is not None:
+            out.flush()  # anything written as text before goes first
 
-    def write(self, rendered: list[Rendered]) -> None:
-        texts = []
-        msgs = []
-        for text, msg, bad in rendered:
-            if bad:
-                self.errors += 1
-                msgs.append(msg)
-            if text:
-                if self.fmt == "text":
-                    if not self._first_text:
-                        texts.append("\n")
-                    self._first_text = False
-                texts.append(text)
-        self.records += len(rendered)
-        if msgs:
-            self.out.flush()
-            self.err.write("".join(msgs))
+    def write_bytes(self, data: bytes) -> None:
+        if self.raw is not None:
+            self.raw.write(data)
+        else:
+            self.out.write(data.decode(self.encoding))
+
+    def write(self, block: Block) -> None:
+        self.records += block.records
+        self.errors += block.errors
+        if block.messages:
+            self.flush()
+            self.err.write(block.messages)
             self.err.flush()
-        self.out.write("".join(texts))
+        data = block.data
+        if self._first_text and data:
+            data = data[1:]
+            self._first_text = False
+        if data:
+            self.write_bytes(data)
+
+    def flush(self) -> None:
+        self.out.flush()
+        if self.raw is not None:
+            self.raw.flush()
 
 
 # --------------------------------------------------------------------------- resume
@@ -310,10 +343,11 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err) -> int:
     processor = Processor(engine, fmt, args.as_of, args.backend, args.summary)
     processor.cohorts = reader.cohorts
     writer = Writer(out, err, fmt)
+    processor.encoding = writer.encoding
     progress = Progress(err, total_bytes=reader.total_bytes) if wanted(err, args.no_progress) else None
     summary = processor.summary
     if fmt == "tsv" and not skip:
-        out.write(formats.tsv_header() + "\n")
+        writer.write_bytes((formats.tsv_header() + "\n").encode(writer.encoding))
 
     blocks = chunks(items, CHUNK)
     first = next(blocks, [])
@@ -326,18 +360,19 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err) -> int:
             from engine.parallel import WorkerPool
 
             with WorkerPool(processor, jobs, messages=err) as pool:
-                for rendered, part in pool.map(itertools.chain([first] if first else [], blocks)):
-                    writer.write(rendered)
+                for done, part in pool.map(itertools.chain([first] if first else [], blocks)):
+                    for block in done:
+                        writer.write(block)
                     if summary is not None and part is not None:
                         summary.merge(part)
                     if progress is not None:
                         progress.update(writer.records, writer.errors, reader.pos)
         else:
-            for block in itertools.chain([first] if first else [], blocks):
-                writer.write(processor.chunk(block))
+            for items in itertools.chain([first] if first else [], blocks):
+                writer.write(processor.chunk(items))
                 if progress is not None:
                     progress.update(writer.records, writer.errors, reader.pos)
-        out.flush()
+        writer.flush()
     finally:
         if progress is not None:
             progress.close()

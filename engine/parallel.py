@@ -92,8 +92,8 @@ class _Task:
 
 @dataclass
 class _Chunk:
-    slots: list
-    left: int
+    left: int  # records not yet back
+    blocks: dict = field(default_factory=dict)  # index of the first record -> Block
     summaries: list = field(default_factory=list)
 
 
@@ -133,11 +133,12 @@ def describe_exit(code: int | None) -> str:
 
 
 class WorkerPool:
-    """``with WorkerPool(processor, jobs) as pool: for rendered, summary in pool.map(chunks): ...``
+    """``with WorkerPool(processor, jobs) as pool: for blocks, summary in pool.map(chunks): ...``
 
     ``processor`` is a :class:`engine.batch.Processor`; ``map`` takes an iterable of chunks (lists
-    of ``(source, payload)``) and yields, per chunk and in order, the list of rendered records and
-    the workers' summary of that chunk (None without ``--summary``).
+    of ``(source, payload)``) and yields, per chunk and in order, its rendered
+    :class:`~engine.batch.Block` s (one, or one per record after a crash) and the workers'
+    summary of that chunk (None without ``--summary``).
     """
 
     def __init__(self, processor, jobs: int, *, window: int | None = None, messages=None):
@@ -184,13 +185,13 @@ class WorkerPool:
                 if block is None:
                     exhausted = True
                 elif block:
-                    chunks[read] = _Chunk([None] * len(block), len(block))
+                    chunks[read] = _Chunk(len(block))
                     queue.append(_Task(read, 0, block))
                     read += 1
             if written in chunks and chunks[written].left == 0:  # the next chunk in order is done
                 c = chunks.pop(written)
                 written += 1
-                yield c.slots, _merged(c.summaries)
+                yield [c.blocks[k] for k in sorted(c.blocks)], _merged(c.summaries)
                 continue
             if exhausted and not chunks:
                 return
@@ -207,14 +208,14 @@ class WorkerPool:
                 try:
                     if not w.conn.poll():
                         raise EOFError
-                    _, rendered, part = w.conn.recv()
+                    _, block, part = w.conn.recv()
                 except (EOFError, OSError):
                     self._died(w, chunks, queue)
                     continue
                 task, w.task = w.task, None
                 c = chunks[task.chunk]
-                c.slots[task.start : task.start + len(rendered)] = rendered
-                c.left -= len(rendered)
+                c.blocks[task.start] = block
+                c.left -= block.records
                 if part is not None:
                     c.summaries.append(part)
 
@@ -255,9 +256,9 @@ class WorkerPool:
         self._say(f"a worker process died ({how}) evaluating {span} {crashes} times: recorded as an error")
         source, payload = task.items[0]
         exc = EngineError(f"worker process died ({how}) evaluating this case, {crashes} times: not evaluated")
-        rendered = self.processor.error(source, exc, _case_id(payload))
+        block = self.processor.block([self.processor.error(source, exc, _case_id(payload))])
         c = chunks[task.chunk]
-        c.slots[task.start] = rendered
+        c.blocks[task.start] = block
         c.left -= 1
 
     def _say(self, text: str) -> None:

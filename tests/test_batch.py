@@ -175,8 +175,8 @@ def test_the_pool_reads_a_bounded_window_ahead(engine):
             yield [(f"x:{pulled}", line)]
 
     with WorkerPool(Processor(engine, "tsv"), 2, window=5) as pool:
-        for done, (rendered, _) in enumerate(pool.map(endless()), 1):
-            assert len(rendered) == 1
+        for done, (blocks, _) in enumerate(pool.map(endless()), 1):
+            assert [b.records for b in blocks] == [1] and blocks[0].data.startswith(b"chol-kras-g12c\t")
             assert pulled - done <= 5
             if done == 40:
                 break
