@@ -526,6 +526,9 @@ class ProfileGenerator:
         return line
 
 
+_TRACE_OUTCOME = re.compile(r"^([A-Z]+-\d+)(?: -> \S+: (\w+)|: (note)$)")
+
+
 class Differential:
     """Evaluates cases with both backends: counts profiles, invalid cases, mismatches and errors
     (a crash of either backend is counted, never hidden) and the CPU time of each backend."""
@@ -537,6 +540,7 @@ class Differential:
         self.invalid: Counter = Counter()
         self.cpu = {"default": 0.0, "durable": 0.0}
         self.mismatches: list[dict] = []
+        self.decided: set[tuple[str, str]] = set()   # (rule, verdict or "note") seen in traces
         self.started = time.perf_counter()
 
     def check(self, case: dict) -> None:
@@ -557,6 +561,11 @@ class Differential:
                 self.stats[f"errors_{backend}"] += 1
             self.cpu[backend] += time.process_time() - t0
         self.stats["profiles"] += 1
+        if isinstance(results["durable"], dict):
+            for line in results["durable"]["trace"]:
+                m = _TRACE_OUTCOME.match(line)
+                if m:
+                    self.decided.add((m.group(1), m.group(2) or m.group(3)))
         if results["default"] != results["durable"]:
             self.stats["mismatches"] += 1
             if len(self.mismatches) < 20:
@@ -571,6 +580,9 @@ class Differential:
         for backend, seconds in self.cpu.items():
             rate = self.stats["profiles"] / seconds if seconds else None
             report[f"{backend}_cases_per_cpu_second"] = round(rate, 1) if rate else None
+        rules = [r for r in self.engine.rulebase.rules if r.kind != "derivation"]
+        report["rules_with_an_outcome"] = f"{len({r for r, _ in self.decided})} of {len(rules)}"
+        report["rule_outcomes_seen"] = len(self.decided)
         report["invalid_reasons"] = dict(self.invalid.most_common(10))
         report["mismatch_examples"] = self.mismatches
         return report
