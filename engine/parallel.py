@@ -55,7 +55,11 @@ def _crashing(run, marker: str, once_file: str | None):
     return chunk
 
 
-def _worker_main(conn) -> None:
+def _worker_main(conn, parent_ends: list) -> None:
+    # A forked child holds copies of the parent's ends of every worker pipe, its own included:
+    # close them, so that when the parent dies (even by SIGKILL) recv() sees EOF and we exit.
+    for c in parent_ends:
+        c.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops the workers
     proc = _PROCESSOR
     proc.take_summary()  # start from zero: the parent's counts are not this worker's
@@ -98,9 +102,10 @@ class _Chunk:
 
 
 class _Worker:
-    def __init__(self, ctx):
+    def __init__(self, ctx, others: list):
         self.conn, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=_worker_main, args=(child,), daemon=True, name="kras-rules-worker")
+        ends = [self.conn] + [w.conn for w in others]
+        self.proc = ctx.Process(target=_worker_main, args=(child, ends), daemon=True, name="kras-rules-worker")
         self.proc.start()
         child.close()
         self.task: _Task | None = None
@@ -171,7 +176,7 @@ class WorkerPool:
                 s.flush()
             except (OSError, ValueError):
                 pass
-        return _Worker(self.ctx)
+        return _Worker(self.ctx, [w for w in self.workers if not w.conn.closed])
 
     def map(self, blocks: Iterable[list]) -> Iterator[tuple[list, Any]]:
         src = iter(blocks)

@@ -364,6 +364,28 @@ def test_jobs_must_be_positive(engine):
         run_evaluate(_args([CASES[0]], jobs=0), engine)
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find the worker processes")
 def test_a_killed_run_resumes_to_the_same_output(tmp_path, engine):
     import signal
     import subprocess
@@ -384,12 +406,19 @@ def test_a_killed_run_resumes_to_the_same_output(tmp_path, engine):
     )
     p = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.monotonic() + 60
+    workers: list[int] = []
     while p.poll() is None and time.monotonic() < deadline:
         if part.exists() and part.stat().st_size > 200_000:
+            workers = _children(p.pid)
             p.send_signal(signal.SIGKILL)  # no chance to tidy up: workers are orphaned mid-chunk
             break
         time.sleep(0.01)
     p.wait()
+    assert workers
+    deadline = time.monotonic() + 20
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)], "orphaned workers did not exit"
     written = part.read_bytes()
     assert 0 < len(written) < full.stat().st_size
     code = run_evaluate(_args([f], as_of=AS_OF, output=str(part), resume=True, jobs=2), engine, err=io.StringIO())
