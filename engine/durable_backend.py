@@ -88,6 +88,7 @@ import itertools
 import json
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -956,20 +957,20 @@ def _facts_used(program: Program) -> set[str]:
     return names
 
 
-_COMPILED: dict[int, tuple[Program, _ProgramRules, DurableRuleset]] = {}
+_COMPILED: "weakref.WeakKeyDictionary[Program, tuple[_ProgramRules, DurableRuleset]]" = weakref.WeakKeyDictionary()
 _COMPILED_LOCK = threading.Lock()
 
 
 def _compiled(program: Program) -> tuple[_ProgramRules, DurableRuleset]:
-    """The durable rules of ``program``: compiled and registered once per Program."""
+    """The durable rules of ``program``: compiled and registered once per Program (and once per
+    rule base content: :func:`register_ruleset` shares identical definitions)."""
     with _COMPILED_LOCK:
-        hit = _COMPILED.get(id(program))
-        if hit is not None and hit[0] is program:
-            return hit[1], hit[2]
-        rules = _ProgramRules().compile(program)
-        ruleset = register_ruleset(rules.rules, label="kras-rules", source="durable ruleset")
-        _COMPILED[id(program)] = (program, rules, ruleset)
-        return rules, ruleset
+        hit = _COMPILED.get(program)
+        if hit is None:
+            rules = _ProgramRules().compile(program)
+            hit = _COMPILED[program] = (
+                rules, register_ruleset(rules.rules, label="kras-rules", source="durable ruleset"))
+        return hit
 
 
 class DurableBackend:
