@@ -110,10 +110,18 @@ def test_generated_cases_are_valid_input(case):
 MINI = Engine(Path(__file__).resolve().parent / "fixtures" / "mini")
 
 
-@given(st.one_of(cases(MINI), boundary_cases(MINI)))
-def test_strategies_draw_from_the_rule_base_they_are_given(case):
+def test_strategies_draw_from_the_rule_base_they_are_given():
     mini = domain(MINI)
-    assert set(mini.rule_genes) < set(domain(ENGINE).rule_genes)
+    assert mini.live_rules == tuple(r.id for r in MINI.rulebase.rules if r.status != "retired")
+    assert set(mini.rule_genes) == {p.gene for p in mini.patterns} != set(domain(ENGINE).rule_genes)
+    assert mini.jurisdictions == ("FDA",)
+    for rule in MINI.rulebase.rules:
+        day = rule.effective_from
+        assert {day - dt.timedelta(days=1), day, day + dt.timedelta(days=1)} <= set(mini.dates)
+
+
+@given(st.one_of(cases(MINI), boundary_cases(MINI)))
+def test_cases_of_another_rule_base_are_valid_there(case):
     MINI.evaluate(case)
 
 
