@@ -351,7 +351,7 @@ def test_classification_policy_is_explicit():
         assert classify(v) == "skip", v
     assert classify("Unknown") is None and classify("") is None
     assert not set(COUNTED) & set(NOT_COUNTED)
-    readme = (ROOT / "engine" / "importers" / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     for v in ("Missense_Mutation", "Splice_Site", "Translation_Start_Site", "Splice_Region", "Silent", "lincRNA", "Targeted_Region"):
         assert f"`{v}`" in readme, v
 

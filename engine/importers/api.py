@@ -1,0 +1,146 @@
+"""Importers: real mutation files (MAF, cBioPortal, TCGA) -> cases in the CONTRACT format.
+
+The Python API mirrors ``kras-rules import``::
+
+    from engine.importers import make_importer
+
+    imp = make_importer(
+        clinical=["data_clinical_sample.txt"],
+        assay="panel",
+        panels=["data_gene_matrix.txt"],
+        on_error=print,                        # each error record, a dict
+    )
+    for case in imp.run(Path("data_mutations_extended.txt")):
+        ...                                    # one dict per sample, ready for evaluation
+    imp.summary.lines("data_mutations_extended.txt")
+
+See the README ("Importing real mutation files") for what is read, what counts as an alteration and how rows that
+cannot be read are reported.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from engine.errors import TermError, UsageError
+from engine.importers.clinical import ClinicalIndex, FieldMap
+from engine.importers.hotspots import HotspotTable
+from engine.importers.importer import ASSAYS, ImportOptions, Importer, Summary
+from engine.importers.panels import PanelSet
+from engine.importers.tabular import iter_lines
+
+HOTSPOT_FILE = "genomic_hotspots.yaml"
+
+__all__ = ["make_importer", "load_vocabulary", "read_sample_list", "Importer", "ImportOptions", "Summary", "HotspotTable"]
+
+
+def load_vocabulary(rules_dir: Path | str | None = None) -> Any:
+    """The vocabulary of a rules directory (default: the shipped ``rules/``)."""
+    from engine.vocabulary import Vocabulary
+
+    return Vocabulary.load(_rules_dir(rules_dir) / "vocabulary")
+
+
+def _rules_dir(rules_dir: Path | str | None) -> Path:
+    if rules_dir is not None:
+        return Path(rules_dir)
+    from engine.rulebase import default_rules_dir
+
+    return default_rules_dir()
+
+
+def read_sample_list(path: Path) -> list[str]:
+    """Sample ids, one a line (TCGA ``*.all_samples.txt``) or a cBioPortal case list's ``case_list_ids:``."""
+    out: list[str] = []
+    for _, text in iter_lines(path):
+        t = text.strip()
+        if not t or t.startswith("#"):
+            continue
+        if ":" in t:
+            key, _, rest = t.partition(":")
+            if key.strip() == "case_list_ids":
+                out.extend(rest.split())
+            continue
+        out.append(t.split("\t")[0].strip())
+    return out
+
+
+def make_importer(
+    *,
+    clinical: Iterable[Path | str] = (),
+    cancer_type: str | None = None,
+    assay: str = "none",
+    panels: Iterable[Path | str] = (),
+    field_map: Path | str | None = None,
+    assembly: str | None = None,
+    samples: Path | str | None = None,
+    grouped: bool = False,
+    rules_dir: Path | str | None = None,
+    vocab: Any = None,
+    on_error: Callable[[dict], None] | None = None,
+) -> Importer:
+    """Load everything an import needs and check it; bad arguments raise UsageError."""
+    if vocab is None:
+        vocab = load_vocabulary(rules_dir)
+    table = HotspotTable.load(_rules_dir(rules_dir) / "vocabulary" / HOTSPOT_FILE)
+    if assay not in ASSAYS:
+        raise UsageError(f"unknown assay '{assay}' (use exome, panel or none)")
+    panel_paths = [Path(p) for p in panels]
+    if panel_paths and assay != "panel":
+        raise UsageError(f"--panel is for --assay panel, not --assay {assay}")
+    panel_set = PanelSet.load(panel_paths) if assay == "panel" else None
+
+    asm = None
+    if assembly is not None:
+        asm = table.assembly(assembly)
+        if asm is None:
+            raise UsageError(f"unknown assembly '{assembly}' (use {' or '.join(table.assemblies)})")
+
+    ct = None
+    if cancer_type is not None:
+        try:
+            found = vocab.cancer(cancer_type)
+        except TermError as exc:
+            raise UsageError(f"--cancer-type: {exc.problems[0].render()}") from None
+        code = getattr(found, "code", None)
+        ct = code if isinstance(code, str) and code else cancer_type
+
+    opts = ImportOptions(
+        cancer_type=ct,
+        assay=assay,
+        panels=panel_set,
+        assembly=asm,
+        grouped=grouped,
+        samples=read_sample_list(Path(samples)) if samples is not None else [],
+    )
+    imp = Importer(vocab, table, opts, ClinicalIndex(), on_error)
+    for c in clinical:
+        imp.clinical.add_file(Path(c), lambda kind, msg, src: imp.error(kind, msg, src))
+    if field_map is not None:
+        fm = FieldMap.load(Path(field_map), lambda f, v: _check_value(vocab, f, v))
+        fm.check_columns(imp.clinical.columns)
+        opts.field_map = fm
+    return imp
+
+
+def _check_value(vocab: Any, fname: str, value: Any) -> str | None:
+    """Why ``value`` cannot be the case field ``fname`` (None: it can)."""
+    from pydantic import ValidationError
+
+    from engine.case import CaseIn
+
+    try:
+        CaseIn.model_validate({"cancer_type": "-", fname: value})
+    except ValidationError as exc:
+        e = exc.errors(include_url=False)[0]
+        where = ".".join(str(x) for x in e["loc"][1:])
+        return f"not a valid {fname}{'.' + where if where else ''}: {e['msg']}"
+    if fname == "prior_therapies" and hasattr(vocab, "therapy_word"):
+        for i, line in enumerate(value):
+            words = ([line["regimen"]] if line.get("regimen") else []) + list(line.get("drugs") or [])
+            for w in words:
+                try:
+                    vocab.therapy_word(w)
+                except TermError as exc:
+                    return f"[{i}]: {exc.problems[0].render()}"
+    return None
