@@ -1,4 +1,4 @@
-"""Hypothesis strategies for property-testing a rule base, and helpers for writing such tests.
+"""Hypothesis strategies for property-testing a rule base, and functions for writing such tests.
 
 Everything here is derived from the rule base it is given: the cancer codes, genes, variants,
 drug classes, dates and jurisdictions that its rules mention, widened with the rest of its
@@ -50,7 +50,7 @@ Strategies (each draws case dicts in the format of CONTRACT.md, with ``as_of`` a
     regimen, an unreadable or impossible variant, a wrong type, a contradiction); the labelled
     form also gives the field path the error must name.
 
-Helpers: :func:`domain` (what the strategies draw from), :func:`variant_spellings`,
+Also: :func:`domain` (what the strategies draw from), :func:`variant_spellings`,
 :func:`boundary_dates`, :func:`rules_concluding`, :func:`at_date`, :func:`reduce_case`,
 :func:`untest_gene`, :func:`completions` (the values removed data could have had),
 :func:`case_genes`, :func:`shuffle_case`, :data:`REDUCTIONS`.
@@ -625,7 +625,7 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
     )
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- utilities
 
 
 def variant_spellings(engine: Any, gene: str, variant: str) -> tuple[str, ...]:
