@@ -16,7 +16,6 @@ input records they answer are skipped: an interrupted run resumes where it stopp
 """
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import os

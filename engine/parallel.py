@@ -18,6 +18,7 @@ when a worker starts; without it the workers run the plain loop.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -158,6 +159,10 @@ class WorkerPool:
     def __enter__(self) -> "WorkerPool":
         global _PROCESSOR
         _PROCESSOR = self.processor
+        # what is loaded now (the engine) is never garbage: keep the collector out of it, so the
+        # forked workers do not copy its pages by walking it
+        gc.collect()
+        gc.freeze()
         for _ in range(self.jobs):
             self.workers.append(self._spawn())
         return self
@@ -168,6 +173,7 @@ class WorkerPool:
             w.stop(kill=exc[0] is not None)
         self.workers = []
         _PROCESSOR = None
+        gc.unfreeze()
 
     def _spawn(self) -> _Worker:
         # a forked child flushes the std streams it inherits: never give it unwritten output
