@@ -606,7 +606,7 @@ class Program:
         self._atom_index: dict[tuple, int] = {}
         self.rules: list[CompiledRule] = []
         self.derivers: dict[str, list[CompiledRule]] = {}
-        for order, rule in enumerate(rb.rules):
+        for order, rule in enumerate(sorted(rb.rules, key=lambda r: r.id)):  # canonical order
             cr = CompiledRule(
                 rule,
                 self.compile(rule.when),

@@ -159,6 +159,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     if len(cands) == 1:
         best_cr, best = cands[0]
     else:
+        cands = sorted(cands, key=lambda co: co[0].rule.id)  # independent of rule order
         aside: dict[str, tuple[CompiledRule, str]] = {}
         for cr, out in cands:
             if out.when_true and cr.rule.overrides:
@@ -170,7 +171,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
             aside = {}
         key = st.key
         best_cr, best = max(live, key=lambda co: (VERDICT_RANK[co[1].verdict],) + key[co[0].rule.id])
-        for cr, out in sorted(cands, key=lambda co: co[0].rule.id):
+        for cr, out in cands:
             if cr is best_cr:
                 continue
             by = aside.get(cr.rule.id)

@@ -82,8 +82,23 @@ def test_as_of_argument_overrides_case_date(mini):
 
 
 def test_other_jurisdiction_rules_do_not_apply(mini):
-    r = mini.evaluate({**LUAD_G12C, "prior_therapies": [], "as_of": "2026-01-01", "jurisdiction": "EMA"})
-    assert r.option("sotorasib") is None
+    case = {**LUAD_G12C, "prior_therapies": [{"drugs": ["docetaxel"], "outcome": "stable"}], "as_of": "2026-01-01"}
+    fda = mini.evaluate(case)
+    assert fda.option("sotorasib").verdict == "eligible" and fda.option("sotorasib").rules == ["TLNG-001"]
+    ema = mini.evaluate({**case, "jurisdiction": "ema"})
+    assert ema.jurisdiction == "EMA"
+    assert ema.option("sotorasib").verdict == "not_eligible" and ema.option("sotorasib").rules == ["TLNG-002"]
+    assert any("TLNG-001: FDA rule, evaluating for EMA" in t for t in ema.trace)
+
+
+def test_unknown_jurisdiction_is_an_error_with_suggestion(mini):
+    from engine.errors import CaseError
+
+    with pytest.raises(CaseError) as info:
+        mini.evaluate({"cancer_type": "LUAD", "jurisdiction": "EMEA"})
+    assert info.value.problems[0].render() == (
+        "jurisdiction: unknown jurisdiction 'EMEA'; the rules know: EMA, FDA (did you mean 'EMA'?)"
+    )
 
 
 def test_ras_wildtype_needs_both_genes_tested(mini):
