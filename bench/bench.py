@@ -534,7 +534,8 @@ def main(argv=None) -> int:
             out.append(f"Last progress line drawn on the terminal: `{mem['progress']}`")
     out.append("")
     out.append(f"Machine: {platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
-               f"{jobs} cores, load average {load:.1f} at the start of the run (other work shares the cores); seed {a.seed}.")
+               f"{jobs} cores, load average {load:.1f} at the start of the run"
+               + (" (other work shared the cores: compare the CPU figures)" if load > 0.5 else "") + f"; seed {a.seed}.")
     for n in notes:
         out.append(f"Note: {n}")
     print("\n".join(out))

@@ -153,7 +153,7 @@ class Summary:
             t.merge(c)
         return t
 
-    def render(self, *, top: int = 15) -> str:
+    def render(self, *, top: int = 20) -> str:
         """The summary as a plain-text table (one section per cohort, then the total)."""
         sections = [(name, self.cohorts[name]) for name in self.cohorts]
         if len(sections) > 1:
@@ -178,7 +178,12 @@ def _render_cohort(name: str, c: Cohort, top: int) -> str:
     lines = [f"Summary of {name}: {c.cases:,} case{'s' if c.cases != 1 else ''}, {ok:,} evaluated, {c.errors:,} error{'s' if c.errors != 1 else ''}"]
     if c.cancer_types:
         lines.append("  Cases by cancer type:")
-        rows = [[code, f"{n:,}", f"{100 * n / ok:.1f}%"] for code, n in sorted(c.cancer_types.items(), key=lambda kv: (-kv[1], kv[0]))]
+        ranked = sorted(c.cancer_types.items(), key=lambda kv: (-kv[1], kv[0]))
+        rows = [[code, f"{n:,}", f"{100 * n / ok:.1f}%"] for code, n in ranked[:top]]
+        rest = ranked[top:]
+        if rest:
+            n = sum(k for _, k in rest)
+            rows.append([f"{len(rest):,} other types", f"{n:,}", f"{100 * n / ok:.1f}%"])
         lines += _table(["cancer type", "cases", "share"], rows)
     if c.verdicts:
         lines.append("  Verdicts per therapy (cases):")
