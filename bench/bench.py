@@ -531,13 +531,13 @@ def main(argv=None) -> int:
             f"in its second half (flat memory: the second half needs no more than the first)."
         )
         if mem["progress"]:
-            out.append(f"Last progress line drawn on the terminal: `{mem['progress']}`")
+            out += ["", f"Last progress line drawn on the terminal: `{mem['progress']}`"]
     out.append("")
     out.append(f"Machine: {platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
                f"{jobs} cores, load average {load:.1f} at the start of the run"
                + (" (other work shared the cores: compare the CPU figures)" if load > 0.5 else "") + f"; seed {a.seed}.")
     for n in notes:
-        out.append(f"Note: {n}")
+        out += ["", f"Note: {n}."] if md else [f"Note: {n}."]
     print("\n".join(out))
     return 0
 
