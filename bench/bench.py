@@ -528,7 +528,9 @@ def main(argv=None) -> int:
             f"`evaluate --format json` on {jobs} cores in {mem['wall']:.0f} s ({a.million / mem['wall']:,.0f} cases/s), exit {mem['code']}: "
             f"peak RSS of the largest process {mem['maxrss_mb']:.0f} MB (getrusage); whole process tree (PSS, sampled "
             f"every 0.25 s) at most {mem['tree_first_mb']:.0f} MB from 10% to 50% of the run and {mem['tree_second_mb']:.0f} MB "
-            f"in its second half (flat memory: the second half needs no more than the first)."
+            f"in its second half"
+            + (" (flat: the second half needs no more than the first)." if mem["tree_second_mb"] <= 1.1 * mem["tree_first_mb"]
+               else f" (grew by {mem['tree_second_mb'] - mem['tree_first_mb']:.0f} MB; for a short run this is start-up).")
         )
         if mem["progress"]:
             out += ["", f"Last progress line drawn on the terminal: `{mem['progress']}`"]
