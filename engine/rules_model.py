@@ -41,7 +41,6 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -168,13 +167,13 @@ class Unmet(_Strict):
     unmet: "Condition"
 
 
-class CancerCond(_Strict):
-    cancer: tuple[str, ...] = Field(min_length=1)
+def _one_or_many(v):
+    """``cancer: NSCLC`` means ``cancer: [NSCLC]``."""
+    return (v,) if isinstance(v, str) else v
 
-    @field_validator("cancer", mode="before")
-    @classmethod
-    def _listify(cls, v):
-        return (v,) if isinstance(v, str) else v
+
+class CancerCond(_Strict):
+    cancer: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] = Field(min_length=1)
 
 
 class AlterationCond(_Strict):
@@ -186,12 +185,7 @@ class FactCond(_Strict):
 
 
 class StageCond(_Strict):
-    stage: tuple[Stage, ...] = Field(min_length=1)
-
-    @field_validator("stage", mode="before")
-    @classmethod
-    def _listify(cls, v):
-        return (v,) if isinstance(v, str) else v
+    stage: Annotated[tuple[Stage, ...], BeforeValidator(_one_or_many)] = Field(min_length=1)
 
 
 class PriorLinesCond(_Strict):
