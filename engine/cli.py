@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
     ev.add_argument("--summary", action="store_true", help="print a per-cohort summary table to stderr")
     ev.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    ev.add_argument("--output", "-o", metavar="FILE", help="write the results to FILE instead of stdout")
+    ev.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --output: keep the complete records already in FILE and evaluate only the rest",
+    )
 
     ex = sub.add_parser("explain", help="show a rule: metadata, rationale, citations, examples")
     ex.add_argument("rule_id", metavar="RULE_ID")

@@ -106,7 +106,6 @@ def problems_from_validation(err: ValidationError, prefix: tuple = (), root: typ
                 suggestion = _suggest(str(loc[-1]), known)
                 hint = f" (did you mean '{suggestion}'?)" if suggestion else ""
                 msg = f"unknown field '{loc[-1]}'{hint}; allowed: {', '.join(known)}"
-                path = path[:-1]
         elif e["type"] == "literal_error" and isinstance(e.get("input"), str):
             import re
 

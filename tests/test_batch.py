@@ -446,3 +446,20 @@ def test_the_benchmark_generator_makes_valid_cases_from_the_rules(engine):
             total += 1
             agree += got.get(therapy) == verdict
     assert total > 100 and agree / total > 0.9
+
+
+def test_resume_from_the_command_line(tmp_path):
+    """`evaluate -o FILE --resume` finishes a cut-off output file to the bytes of a full run."""
+    from engine.cli import main
+
+    src = tmp_path / "in.jsonl"
+    cases = [{"id": f"c{i}", "cancer_type": "LUAD" if i % 2 else "COADREAD",
+              "alterations": [{"gene": "KRAS", "variant": "G12C" if i % 3 else "G12D"}], "as_of": "2026-06-30"}
+             for i in range(40)]
+    src.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    full, part = tmp_path / "full.jsonl", tmp_path / "part.jsonl"
+    assert main(["evaluate", "--format", "json", "-o", str(full), str(src)]) == 0
+    data = full.read_bytes()
+    part.write_bytes(data[: len(data) // 3 + 17])  # a run killed mid-line
+    assert main(["evaluate", "--format", "json", "-o", str(part), "--resume", str(src)]) == 0
+    assert part.read_bytes() == data

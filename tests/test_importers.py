@@ -856,3 +856,39 @@ def test_error_records_can_go_to_a_file(vocab, tmp_path):
     (rec,) = [json.loads(line) for line in errors_file.read_text().splitlines()]
     assert rec["source"] == f"{maf}:2" and rec["error"]["kind"] == "variant" and rec["error"]["value"] == "p.Z12C"
     assert any("error records written to" in line for line in summary)
+
+
+@needs_data
+@pytest.mark.parametrize("study", ["COAD", "READ"])
+def test_firehose_colorectal_evaluates_anti_egfr_excluded_exactly_for_ras_mutant(colorectal, engine, study):
+    """End to end: the imported cohort evaluates one result per sample; cetuximab and panitumumab are
+    excluded by the RAS rule for exactly the RAS-mutant samples (computed from the raw file) and
+    decided for every other sample (never left waiting for RAS testing: the assay is an exome). The
+    only other exclusion is BRAF V600E (section J)."""
+    maf, cases, _, _ = colorectal[study]
+    _, expected = _expected_ras_mutant(maf)
+    results = [engine.evaluate(dict(c, as_of="2026-06-30")) for c in cases]
+    assert [r.case_id for r in results] == [c["id"] for c in cases]
+    braf = {c["id"] for c in cases for a in c["alterations"] if a["gene"] == "BRAF" and a["variant"] in ("p.V600E", "V600E")}
+    for t in ("cetuximab", "panitumumab"):
+        by_ras = set()
+        for r in results:
+            opt = r.option(t)
+            assert opt is not None, (r.case_id, t)
+            ruling = [opt.rules[0]] + [c.rule for c in opt.considered if c.verdict == "excluded"]
+            if "CRC-001" in ruling:
+                by_ras.add(r.case_id)
+            if r.case_id in expected:
+                assert opt.verdict == "excluded" and r.facts["ras_mutant"] is True
+                continue
+            case = next(c for c in cases if c["id"] == r.case_id)
+            if not {"KRAS", "NRAS"} <= set(case["tested_genes"]):
+                # a KRAS/NRAS row the importer could not read (an error record): status unknown,
+                # so the antibody waits for RAS testing instead of being called wild-type
+                assert r.facts["ras_mutant"] is None and opt.verdict == "conditional", r.case_id
+                assert any("KRAS" in m for m in opt.missing), opt.missing
+                continue
+            assert r.facts["ras_mutant"] is False, r.case_id
+            assert not any("KRAS" in m or "NRAS" in m for m in opt.missing), (r.case_id, opt.missing)
+            assert opt.verdict != "excluded" or r.case_id in braf, (r.case_id, opt.rules)
+        assert by_ras == expected, t
