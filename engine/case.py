@@ -127,6 +127,18 @@ def parse_case(data: Any) -> CaseIn:
         raise CaseError(_validation_problems(exc)) from None
 
 
+_MEMO_LIMIT = 50_000
+_MEMOS: dict[int, tuple[Vocabulary, dict]] = {}
+
+
+def _memo(vocab: Vocabulary) -> dict:
+    """Alteration entries already resolved with this vocabulary (cohorts repeat them a lot)."""
+    hit = _MEMOS.get(id(vocab))
+    if hit is None or hit[0] is not vocab:
+        hit = _MEMOS[id(vocab)] = (vocab, {})
+    return hit[1]
+
+
 def normalise(
     case: CaseIn,
     vocab: Vocabulary,
@@ -150,7 +162,16 @@ def normalise(
 
     alts: list[Alt] = []
     seen_alts: set[tuple] = set()
+    memo = _memo(vocab)
     for i, a in enumerate(case.alterations):
+        entry = (a.gene, a.variant, a.origin, a.acquired, a.partner)
+        alt = memo.get(entry)
+        if alt is not None:
+            key = (alt.gene, alt.label, alt.origin, alt.acquired, alt.partner)
+            if key not in seen_alts:
+                seen_alts.add(key)
+                alts.append(alt)
+            continue
         gene = term(vocab.gene, ("alterations", i, "gene"), a.gene)
         if gene is None:
             continue
@@ -163,7 +184,11 @@ def normalise(
                 problems.append(Problem("'partner' is only for a fusion", ("alterations", i, "partner")))
                 continue
             partner = term(vocab.gene, ("alterations", i, "partner"), a.partner)
+        if a.partner is not None and partner is None:
+            continue
         alt = Alt(gene, var.kind, var.label, var.codon, a.origin, a.acquired, partner)
+        if len(memo) < _MEMO_LIMIT:
+            memo[entry] = alt
         key = (alt.gene, alt.label, alt.origin, alt.acquired, alt.partner)
         if key not in seen_alts:
             seen_alts.add(key)

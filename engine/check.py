@@ -60,8 +60,13 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
             if not any(m.lower() in x.lower() for x in opt.missing):
                 return ExampleResult(rule.id, ex.name, False, f"{therapy}: missing should mention '{m}', got {opt.missing}")
     elif rule.kind == "derivation":
+        from engine.evaluator import Ctx
+
         want = None if exp.fact_unknown else exp.fact
-        got = res.facts.get(rule.derive, False)
+        # the fact itself, whether or not a rule of this case's cancer type uses it
+        got = res.facts[rule.derive] if rule.derive in res.facts else Ctx(
+            engine.program, engine.normalise(example_case(rb, rule, ex))
+        ).fact(rule.derive)
         if got is not want:
             show = lambda v: "unknown" if v is None else str(v).lower()
             return ExampleResult(rule.id, ex.name, False, f"fact {rule.derive}: expected {show(want)}, got {show(got)}")

@@ -640,14 +640,34 @@ class Program:
             derivers: dict[str, list[CompiledRule]] = {}
             for name, crs in self.derivers.items():
                 derivers[name] = [cr for cr in crs if cr.in_effect(case)]
+            live = [cr for cr in conclusions if cr.in_effect(case)]
+            live_notes = [cr for cr in notes if cr.in_effect(case)]
             p = Plan(
-                [cr for cr in conclusions if cr.in_effect(case)],
-                [cr for cr in notes if cr.in_effect(case)],
+                live,
+                live_notes,
                 derivers,
                 [cr for cr in conclusions if not cr.in_effect(case)],
+                self._facts_reached(live + live_notes, derivers),
             )
             self._plans[key] = p
         return p
+
+    @staticmethod
+    def _facts_reached(rules: list[CompiledRule], derivers: dict[str, list[CompiledRule]]) -> tuple[str, ...]:
+        """The derived facts these rules use, directly or through other facts, sorted."""
+        seen: set[str] = set()
+        todo = [n for cr in rules for n in (cr.when, *cr.requires)]
+        while todo:
+            node = todo.pop()
+            if isinstance(node, FactNode):
+                if node.name not in seen:
+                    seen.add(node.name)
+                    todo.extend(cr.when for cr in derivers.get(node.name, ()))
+            elif isinstance(node, AllNode):
+                todo.extend(node.kids)
+            elif isinstance(node, NotNode):
+                todo.append(node.kid)
+        return tuple(sorted(seen))
 
     def compile(self, cond) -> Node:
         if isinstance(cond, All):
@@ -701,6 +721,7 @@ class Plan:
     notes: list[CompiledRule]
     derivers: dict[str, list[CompiledRule]]  # fact -> derivation rules in effect
     not_in_effect: list[CompiledRule]  # candidate conclusions outside their dates/jurisdiction
+    facts: tuple[str, ...] = ()  # the derived facts these rules use (reported in the result)
 
 
 _NO_PLAN = Plan([], [], {}, [])  # for the cancer-type probe, which evaluates no fact
@@ -721,11 +742,24 @@ def infer(program: Program, case: NormalCase) -> Inference:
             else:
                 outcomes[t] = [(cr, out)]
     fired_notes = [cr for cr in plan.notes if cr.when.tv(ctx) is True]
-    skipped = [_not_in_effect(cr, case) for cr in plan.not_in_effect]
+    skipped = [_not_in_effect(cr, case) for cr in plan.not_in_effect] if plan.not_in_effect else []
     return Inference(ctx, outcomes, fired_notes, skipped)
 
 
+_SKIP_LINES: dict[tuple, str] = {}
+
+
 def _not_in_effect(cr: CompiledRule, case: NormalCase) -> str:
+    key = (cr.rule.id, cr.rule.status, cr.start, cr.end, cr.jurisdiction, case.as_of, case.jurisdiction)
+    line = _SKIP_LINES.get(key)
+    if line is None:
+        if len(_SKIP_LINES) > 100_000:
+            _SKIP_LINES.clear()
+        line = _SKIP_LINES[key] = _skip_line(cr, case)
+    return line
+
+
+def _skip_line(cr: CompiledRule, case: NormalCase) -> str:
     r = cr.rule
     if r.status == "retired":
         return f"{r.id}: retired"

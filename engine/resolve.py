@@ -238,9 +238,7 @@ def build_result(inf: Inference) -> Result:
             trace.append(f"{cr.rule.id} -> {t}: {out.verdict}{detail}")
     for cr in inf.notes:
         trace.append(f"{cr.rule.id}: note")
-    for name in ctx.program.derivers:
-        ctx.fact(name)
-    facts = {name: ctx.facts[name] for name in sorted(ctx.facts)}
+    facts = {name: ctx.fact(name) for name in ctx.plan.facts}
     for name, v in facts.items():
         trace.append(f"fact {name} = {'unknown' if v is None else str(v).lower()}")
     trace.extend(sorted(inf.skipped))
