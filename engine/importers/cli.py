@@ -123,28 +123,3 @@ def run(args, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> i
     if args.errors and count[0]:
         err.write(PREFIX + f"error records written to {args.errors}\n")
     return 1 if count[0] else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (``python -m engine.importers.cli``), for use before the CLI wiring exists."""
-    from engine.errors import EngineError
-
-    parser = argparse.ArgumentParser(prog="kras-rules")
-    parser.add_argument("--rules", metavar="DIR")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_parser(sub)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as exc:
-        print(f"kras-rules: error: {exc.render()}", file=sys.stderr)
-        return 2
-    except EngineError as exc:
-        print(f"kras-rules: {exc.render()}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
