@@ -117,7 +117,7 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx) -> tuple[str, li
     if hit is not None:
         return hit
     rule = cr.rule
-    texts, chain, chain_rules = _described(cr.when, ctx, True if out.when_true else None)
+    texts, chain, chain_rules = _described(cr.when, ctx, True)  # the facts that hold; unknown ones are in `missing`
     if cr.requires:
         texts, chain, chain_rules = list(texts), list(chain), list(chain_rules)
         for node in cr.requires:
