@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from engine.case import CaseIn, NormalCase, normalise, parse_case
 from engine.errors import CaseError, Problem, UsageError

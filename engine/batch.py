@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, TextIO
 
 from engine import formats
 from engine.errors import CaseError, EngineError, Problem, UsageError
-from engine.inputs import _open, expand_paths, iter_records, iter_text
+from engine.inputs import _open, expand_paths, iter_document, iter_text
 
 CHUNK = 256  # records per unit of work (and per write)
 
@@ -43,21 +43,6 @@ class Block:
     messages: str
     records: int
     errors: int
-
-
-def evaluate_records(engine, records, *, as_of=None, backend="default") -> Iterator[tuple[str, object, object]]:
-    """Yield ``(source, result | None, error_record | None)`` for each input record, in order."""
-    for source, value in records:
-        case_id = value.get("id") if isinstance(value, dict) and isinstance(value.get("id"), str) else None
-        if isinstance(value, CaseError):
-            yield source, None, formats.error_record(source, value, case_id)
-            continue
-        try:
-            res = engine.evaluate(value, as_of=as_of, backend=backend, default_id=case_id or source)
-        except EngineError as exc:
-            yield source, None, formats.error_record(source, exc, case_id)
-            continue
-        yield source, res, None
 
 
 # --------------------------------------------------------------------------- reading
@@ -96,7 +81,7 @@ class RawInput:
                 continue
             p = Path(a)
             if not (p.suffix == ".jsonl" or p.name.endswith(".jsonl.gz")) or not p.exists():
-                yield from iter_records([a])
+                yield from iter_document(a)
                 continue
             try:
                 with _open(p) as fh:

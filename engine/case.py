@@ -8,7 +8,6 @@ together as one :class:`~engine.errors.CaseError` naming the field paths.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -267,11 +266,3 @@ def normalise(
 
 def _line_key(ln: Line) -> tuple:
     return (ln.label, sorted(ln.drugs), ln.setting or "", ln.outcome or "", ln.weeks if ln.weeks is not None else -1)
-
-
-def decode_json(text: str) -> Any:
-    """Decode JSON text; a syntax error becomes a CaseError with line and column."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CaseError([Problem(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) from None

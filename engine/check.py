@@ -1,11 +1,10 @@
 """``kras-rules check``: load the rule base, verify citations, and run every rule's examples."""
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from engine.api import Engine
-from engine.errors import CaseError, EngineError, Problem
+from engine.errors import CaseError, Problem
 from engine.rulebase import RuleBase, check_citations, seeds_dir_for
 from engine.rules_model import Example, Rule
 

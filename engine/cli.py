@@ -13,7 +13,7 @@ import sys
 import textwrap
 from typing import Sequence
 
-from engine.errors import CaseError, EngineError, RuleError, UsageError
+from engine.errors import EngineError, RuleError, UsageError
 
 DISCLAIMER = "Educational decision support only: not medical advice."
 

@@ -6,7 +6,7 @@ value probably meant. Nothing else is allowed to reach a user as a traceback.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
@@ -58,11 +58,6 @@ class EngineError(Exception):
     def render(self) -> str:
         prefix = f"{self.source}: " if self.source else ""
         return "\n".join(prefix + p.render() for p in self.problems)
-
-    def with_source(self, source: str) -> "EngineError":
-        self.source = source
-        self.args = (self.render(),)
-        return self
 
     def to_dict(self) -> dict:
         return {"source": self.source, "errors": [p.to_dict() for p in self.problems]}

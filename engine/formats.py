@@ -47,10 +47,6 @@ def text(result: Result, width: int = 100) -> str:
     return "\n".join(out)
 
 
-def json_line(result: Result) -> str:
-    return result.model_dump_json()
-
-
 def error_record(source: str, exc, case_id: str | None = None) -> dict:
     return {"case_id": case_id, "source": source, "error": exc.to_dict()["errors"]}
 

@@ -4,13 +4,14 @@ A file may hold one JSON object, a JSON array of objects, or JSON Lines (one obj
 files, and any input whose first line is a complete JSON value followed by more lines). Every record
 comes out as ``(source, value)`` where ``value`` is the decoded object or a :class:`CaseError`
 naming what is wrong; ``source`` is ``file``, ``file[i]`` (array element) or ``file:line`` (JSONL).
+JSON Lines files and standard input are streamed line by line by :mod:`engine.batch`; this module
+reads whole documents.
 """
 from __future__ import annotations
 
 import gzip
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
@@ -78,39 +79,16 @@ def expand_paths(args: list[str]) -> list[str]:
     return out
 
 
-def iter_records(args: list[str], stdin: TextIO | None = None) -> Iterator[Record]:
-    for a in expand_paths(args):
-        if a == "-":
-            stream = stdin or sys.stdin
-            first = stream.readline()
-            rest_is_lines = False
-            if first.strip():
-                try:
-                    json.loads(first)
-                    rest_is_lines = True
-                except json.JSONDecodeError:
-                    pass
-            if rest_is_lines:
-                yield from iter_jsonl(_chain(first, stream), "<stdin>")
-            else:
-                yield from iter_text(first + stream.read(), "<stdin>")
-            continue
-        p = Path(a)
-        if not p.exists():
-            yield a, _err("no such file")
-            continue
-        try:
-            if p.suffix == ".jsonl" or p.name.endswith(".jsonl.gz"):
-                with _open(p) as fh:
-                    yield from iter_jsonl(fh, a)
-            else:
-                with _open(p) as fh:
-                    text = fh.read()
-                yield from iter_text(text, a)
-        except (OSError, UnicodeDecodeError) as exc:
-            yield a, _err(f"cannot read: {exc}")
-
-
-def _chain(first: str, stream: TextIO) -> Iterator[str]:
-    yield first
-    yield from stream
+def iter_document(path: str) -> Iterator[Record]:
+    """Records of one file holding a JSON object or array (or, if it turns out so, JSON Lines)."""
+    p = Path(path)
+    if not p.exists():
+        yield path, _err("no such file")
+        return
+    try:
+        with _open(p) as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        yield path, _err(f"cannot read: {exc}")
+        return
+    yield from iter_text(text, path)

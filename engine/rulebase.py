@@ -428,8 +428,6 @@ def _load_uncached(d: Path) -> RuleBase:
                 problems.append(Problem(f"overrides unknown rule '{ov.rule}'", where + ("overrides", i, "rule"), close[0] if close else None))
         if rule.replaced_by is not None and rule.replaced_by not in by_id:
             problems.append(Problem(f"replaced_by names unknown rule '{rule.replaced_by}'", where + ("replaced_by",)))
-        if rule.conclude and rule.conclude.therapy is None and rule.conclude.therapies and not isinstance(rule.conclude.therapies, TherapySelector):
-            pass
         for i, ex in enumerate(rule.examples):
             t = ex.expect.therapy
             if rule.kind == "conclusion":

@@ -452,7 +452,6 @@ class ProfileGenerator:
         self.genes = sorted({a["gene"] for a in self.alterations} | {"EGFR", "ALK", "TP53"})
         self.drugs = sorted(drugs)
         self.regimens = sorted(vocab.regimens)
-        one = dt.timedelta(days=1)
         days = {rb.meta.knowledge_version}
         for cr in program.rules:
             days.update(_boundaries(cr))
