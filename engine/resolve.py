@@ -7,6 +7,8 @@ the rule's sentence for a learner, failed criteria, missing data and any precede
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from engine.evaluator import CompiledRule, Ctx, Inference, RuleOutcome
 from engine.result import CitationOut, Considered, NoteOut, Option, Result
 from engine.rules_model import DEFAULT_ONCOKB
@@ -24,7 +26,15 @@ EVIDENCE_RANK = {
 
 
 def strength(cr: CompiledRule, out: RuleOutcome) -> tuple:
-    return (VERDICT_RANK[out.verdict], EVIDENCE_RANK[cr.rule.evidence], _neg_id(cr.rule.id))
+    """Which outcome decides a therapy when no explicit precedence does: verdict, then evidence,
+    then the lower rule id (the one definition, used by resolution and by ``check``)."""
+    return (VERDICT_RANK[out.verdict],) + _rule_rank(cr.rule.evidence, cr.rule.id)
+
+
+@lru_cache(maxsize=None)
+def _rule_rank(evidence: str, rule_id: str) -> tuple:
+    # lower ids win ties: invert character codes so that max() prefers them
+    return (EVIDENCE_RANK[evidence],) + tuple(-ord(ch) for ch in rule_id)
 
 
 class _Static:
@@ -37,7 +47,6 @@ class _Static:
             for c in cr.rule.citations
         ] for cr in program.rules}
         self.drugs = {t: sorted(rb.vocab.drug(d).name for d in th.drugs) for t, th in rb.therapies.items()}
-        self.key = {cr.rule.id: (EVIDENCE_RANK[cr.rule.evidence], _neg_id(cr.rule.id)) for cr in program.conclusions}
         self.level = {
             cr.rule.id: cr.rule.conclude.oncokb_level or DEFAULT_ONCOKB[cr.rule.evidence] for cr in program.conclusions
         }
@@ -49,15 +58,6 @@ def _static(program) -> _Static:
     if st is None:
         st = program._output_static = _Static(program)
     return st
-
-
-def _neg_id(rule_id: str) -> tuple:
-    # lower ids win ties: invert character codes so that max() prefers them
-    return tuple(-ord(ch) for ch in rule_id)
-
-
-def _cite(cr: CompiledRule, st: "_Static") -> list[CitationOut]:
-    return st.cites[cr.rule.id]
 
 
 def _described(node, ctx: Ctx, want, depth: int = 0) -> tuple[list[str], list[str], list[CompiledRule]]:
@@ -169,8 +169,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
         if not live:  # mutual overrides: fall back to strength over all
             live = cands
             aside = {}
-        key = st.key
-        best_cr, best = max(live, key=lambda co: (VERDICT_RANK[co[1].verdict],) + key[co[0].rule.id])
+        best_cr, best = max(live, key=lambda co: strength(*co))
         for cr, out in cands:
             if cr is best_cr:
                 continue
