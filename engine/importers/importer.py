@@ -9,7 +9,6 @@ one sample; a sample whose rows come back later is then an error record.
 """
 from __future__ import annotations
 
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -185,6 +184,13 @@ class Importer:
 
     # ------------------------------------------------------------------ lookups
 
+    def _row_error(self, st: "_Sample", gene: str, kind: str, message: str, source: str, **extra: Any) -> None:
+        """A row of ``gene`` that cannot be read: an error record, and the gene's status for the
+        sample becomes unknown (never wild-type)."""
+        self.error(kind, message, source, sample=st.id, gene=gene, **extra)
+        st.unresolved.add(gene)
+        self.summary.skipped[R_ERROR] += 1
+
     def _gene(self, symbol: str) -> str | None:
         g = self._genes.get(symbol, _MISS)
         if g is _MISS:
@@ -321,17 +327,11 @@ class Importer:
                     s.classifications_skipped[vc] += 1
                     continue
                 if policy is None:
-                    self.error(
-                        "classification",
-                        f"unknown Variant_Classification '{vc}' (see the importer's README for the values read)",
+                    self._row_error(st, gene, "classification",
+                        f"unknown Variant_Classification '{vc}' (the README lists the values read)",
                         f"{name}:{line}",
                         field="Variant_Classification",
-                        value=vc,
-                        sample=sid,
-                        gene=gene,
-                    )
-                    st.unresolved.add(gene)
-                    skipped[R_ERROR] += 1
+                        value=vc)
                     continue
 
             origin = "somatic"
@@ -364,18 +364,12 @@ class Importer:
             var, exc = self._variant(gene, text)
             if exc is not None:
                 p = exc.problems[0]
-                self.error(
-                    "variant",
+                self._row_error(st, gene, "variant",
                     p.message,
                     f"{name}:{line}",
                     field=pcol,
                     value=text,
-                    suggestion=p.suggestion,
-                    sample=sid,
-                    gene=gene,
-                )
-                st.unresolved.add(gene)
-                skipped[R_ERROR] += 1
+                    suggestion=p.suggestion)
                 continue
             s.alteration_rows += 1
             s.recognised[(gene, text)] += 1
@@ -415,49 +409,33 @@ class Importer:
         skipped = self.summary.skipped
         src = f"{name}:{line}"
         if not cols.has_coordinates:
-            self.error("protein", "no protein change on this row and the file has no coordinates", src, sample=st.id, gene=gene)
-            st.unresolved.add(gene)
-            skipped[R_ERROR] += 1
+            self._row_error(st, gene, "protein", "no protein change on this row and the file has no coordinates", src)
             return ""
         build_text = f[cols.build].strip() if cols.build is not None else ""
         if build_text and not is_missing(build_text):
             asm = self._build(build_text)
             if asm is None:
-                self.error(
-                    "assembly",
+                self._row_error(st, gene, "assembly",
                     f"unknown NCBI_Build '{build_text}' (known: {', '.join(self.table.assemblies)})",
-                    src, field="NCBI_Build", value=build_text, sample=st.id, gene=gene,
-                )
-                st.unresolved.add(gene)
-                skipped[R_ERROR] += 1
+                    src, field="NCBI_Build", value=build_text)
                 return ""
             if self.opt.assembly is not None and asm != self.opt.assembly:
-                self.error(
-                    "assembly",
+                self._row_error(st, gene, "assembly",
                     f"NCBI_Build says {asm} but --assembly says {self.opt.assembly}: the row is not decoded",
-                    src, field="NCBI_Build", value=build_text, sample=st.id, gene=gene,
-                )
-                st.unresolved.add(gene)
-                skipped[R_ERROR] += 1
+                    src, field="NCBI_Build", value=build_text)
                 return ""
         elif self.opt.assembly is not None:
             asm = self.opt.assembly
         else:
-            self.error(
-                "assembly",
+            self._row_error(st, gene, "assembly",
                 "no protein change and no NCBI_Build on this row: give --assembly GRCh37 or GRCh38 to read coordinates",
-                src, field="NCBI_Build", sample=st.id, gene=gene,
-            )
-            st.unresolved.add(gene)
-            skipped[R_ERROR] += 1
+                src, field="NCBI_Build")
             return ""
         chrom = f[cols.chromosome].strip()  # type: ignore[index]
         try:
             start = int(f[cols.start].strip())  # type: ignore[index]
         except ValueError:
-            self.error("row", f"Start_Position '{f[cols.start]}' is not a number", src, field="Start_Position", sample=st.id, gene=gene)  # type: ignore[index]
-            st.unresolved.add(gene)
-            skipped[R_ERROR] += 1
+            self._row_error(st, gene, "row", f"Start_Position '{f[cols.start]}' is not a number", src, field="Start_Position")
             return ""
         ref = f[cols.ref].strip()  # type: ignore[index]
         alt = alt_allele(
@@ -473,27 +451,19 @@ class Importer:
         d = self.table.decode(asm, chrom, start, ref, alt)
         if d.kind == hs.DECODED:
             if d.gene != gene:
-                self.error(
-                    "coordinates",
+                self._row_error(st, gene, "coordinates",
                     f"{chrom}:{start} {ref}>{alt} is {d.gene} {d.protein} in the hotspot table but the row's gene is {gene}",
-                    src, sample=st.id, gene=gene,
-                )
-                st.unresolved.add(gene)
-                skipped[R_ERROR] += 1
+                    src)
                 return ""
             return d.protein or ""
         if d.kind == hs.SYNONYMOUS:
             skipped[R_SYN] += 1
             return ""
         if d.kind == hs.MISMATCH:
-            self.error("coordinates", d.detail, src, field="Reference_Allele", value=ref, sample=st.id, gene=gene)
-            st.unresolved.add(gene)
-            skipped[R_ERROR] += 1
+            self._row_error(st, gene, "coordinates", d.detail, src, field="Reference_Allele", value=ref)
             return ""
         if d.kind == hs.AMBIGUOUS:
-            self.error("coordinates", d.detail, src, sample=st.id, gene=gene)
-            st.unresolved.add(gene)
-            skipped[R_ERROR] += 1
+            self._row_error(st, gene, "coordinates", d.detail, src)
             return ""
         skipped[R_INDEL if ref in ("-", "") or alt in ("-", "") or len(ref) != len(alt) else R_NOPROT] += 1
         st.unresolved.add(gene)
