@@ -25,6 +25,10 @@ class AlterationIn(StrictModel):
     origin: Literal["somatic", "germline"] = "somatic"
     acquired: bool = False
     partner: str | None = None
+    # details kept from copy-number and fusion files (informational: no rule reads them)
+    cna: int | None = Field(default=None, ge=-2, le=2)  # discrete call, GISTIC style: -2 deep deletion .. 2 amplification
+    copy_number: float | None = Field(default=None, ge=0)  # total copies, where the file gives them
+    detail: str | None = None  # the file's own words for the alteration (e.g. "EML4--ALK", a segment)
 
 
 class PriorTherapyIn(StrictModel):

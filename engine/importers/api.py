@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from engine.errors import TermError, UsageError
+from engine.importers.calls import ExtrasMixin
 from engine.importers.clinical import ClinicalIndex, FieldMap
 from engine.importers.hotspots import HotspotTable
 from engine.importers.importer import ASSAYS, ImportOptions, Importer, Summary
 from engine.importers.panels import PanelSet
 from engine.importers.tabular import iter_lines
+from engine.importers.vcf import VcfImporter
 
 HOTSPOT_FILE = "genomic_hotspots.yaml"
 
@@ -78,8 +80,16 @@ def make_importer(
     rules_dir: Path | str | None = None,
     vocab: Any = None,
     on_error: Callable[[dict], None] | None = None,
+    input_format: str = "maf",
+    cna: Iterable[Path | str] = (),
+    fusions: Iterable[Path | str] = (),
+    gene_loci: Path | str | None = None,
 ) -> Importer:
-    """Load everything an import needs and check it; bad arguments raise UsageError."""
+    """Load everything an import needs and check it; bad arguments raise UsageError.
+
+    ``input_format`` is ``maf`` (MAF, cBioPortal, TCGA mutation tables) or ``vcf``; ``cna`` and
+    ``fusions`` name copy-number and fusion/structural-variant files whose alterations are added to
+    the samples' cases (see :mod:`engine.importers.extras`)."""
     if vocab is None:
         vocab = load_vocabulary(rules_dir)
     table = HotspotTable.load(_rules_dir(rules_dir) / "vocabulary" / HOTSPOT_FILE)
@@ -113,7 +123,18 @@ def make_importer(
         grouped=grouped,
         samples=read_sample_list(Path(samples)) if samples is not None else [],
     )
-    imp = Importer(vocab, table, opts, ClinicalIndex(), on_error)
+    cls = _IMPORTERS.get(input_format)
+    if cls is None:
+        raise UsageError(f"unknown input format '{input_format}' (use {' or '.join(_IMPORTERS)})")
+    imp = cls(vocab, table, opts, ClinicalIndex(), on_error)
+    cna_paths, fusion_paths = [Path(p) for p in cna], [Path(p) for p in fusions]
+    if cna_paths or fusion_paths:
+        from engine.importers.extras import load_extras
+
+        imp.extras = load_extras(
+            vocab, cna_paths, fusion_paths, imp.error, rules_dir=_rules_dir(rules_dir),
+            assembly=asm, gene_loci=Path(gene_loci) if gene_loci is not None else None,
+        )
     for c in clinical:
         imp.clinical.add_file(Path(c), lambda kind, msg, src: imp.error(kind, msg, src))
     if field_map is not None:
@@ -121,6 +142,13 @@ def make_importer(
         fm.check_columns(imp.clinical.columns)
         opts.field_map = fm
     return imp
+
+
+class MafImporter(ExtrasMixin, Importer):
+    """MAF / cBioPortal / TCGA mutation tables, with copy-number and fusion files added."""
+
+
+_IMPORTERS = {"maf": MafImporter, "vcf": VcfImporter}
 
 
 def _check_value(vocab: Any, fname: str, value: Any) -> str | None:

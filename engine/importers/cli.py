@@ -29,7 +29,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
             "lines on stdout. Error records go to stderr as JSON lines (or --errors FILE), then a summary."
         ),
     )
-    p.add_argument("--mutations", required=True, metavar="FILE", help="MAF or cBioPortal mutation file")
+    p.add_argument("--mutations", metavar="FILE", help="MAF or cBioPortal mutation file")
+    p.add_argument("--vcf", metavar="FILE", help="VCF (plain or bgzipped; VEP CSQ or SnpEff ANN read where present)")
+    p.add_argument("--cna", action="append", default=[], metavar="FILE",
+                   help="copy-number file (cBioPortal data_CNA.txt, long CNA table, PCGR segments); repeatable")
+    p.add_argument("--fusions", "--sv", action="append", default=[], metavar="FILE",
+                   help="fusion or structural-variant file (cBioPortal, OncoKB annotator, PCGR); repeatable")
+    p.add_argument("--gene-loci", metavar="BED", help="gene loci (BED: chromosome, start, end, symbol) for copy-number segments")
     p.add_argument(
         "--clinical",
         action="append",
@@ -82,6 +88,14 @@ def run(args, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> i
 
     out = stdout or sys.stdout
     err = stderr or sys.stderr
+    given = [(f, getattr(args, f)) for f in ("mutations", "vcf") if getattr(args, f, None)]
+    if len(given) > 1:
+        raise UsageError(f"give one input file: --{given[0][0]} or --{given[1][0]}, not both")
+    if not given and not (args.cna or args.fusions):
+        raise UsageError("nothing to import: give --mutations, --vcf, --cna or --fusions")
+    fmt = {"mutations": "maf", "vcf": "vcf"}[given[0][0]] if given else "maf"
+    main = given[0][1] if given else None
+    source = main or (args.cna + args.fusions)[0]
     assay, panels = _assay(args)
     errors_fh: IO[str] | None = None
     if args.errors:
@@ -108,8 +122,12 @@ def run(args, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> i
             grouped=args.grouped,
             rules_dir=getattr(args, "rules", None),
             on_error=on_error,
+            input_format=fmt,
+            cna=args.cna,
+            fusions=args.fusions,
+            gene_loci=args.gene_loci,
         )
-        path = Path(args.mutations)
+        path = Path(main) if main is not None else None
         write = out.write
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
         for case in imp.run(path):
@@ -118,7 +136,7 @@ def run(args, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> i
     finally:
         if errors_fh is not None:
             errors_fh.close()
-    for line in imp.summary.lines(args.mutations):
+    for line in imp.summary.lines(source):
         err.write(PREFIX + line + "\n")
     if args.errors and count[0]:
         err.write(PREFIX + f"error records written to {args.errors}\n")

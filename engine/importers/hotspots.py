@@ -180,6 +180,15 @@ class HotspotTable:
         chrom = _chrom(chrom)
         return any((assembly, chrom, p) in self._bases for p in range(start, end + 1))
 
+    def gene_at(self, assembly: str, chrom: str, start: int, end: int) -> str | None:
+        """The gene of the first base of start..end that is in the table (None: none is)."""
+        chrom = _chrom(chrom)
+        for p in range(start, end + 1):
+            site = self._bases.get((assembly, chrom, p))
+            if site is not None:
+                return site.gene
+        return None
+
     def decode(self, assembly: str, chrom: str, start: int, ref: str, alt: str) -> Decoded:
         """Translate the substitution ``ref`` -> ``alt`` at ``chrom:start`` (plus-strand alleles)."""
         chrom = _chrom(chrom)

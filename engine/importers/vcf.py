@@ -1,0 +1,456 @@
+"""VCF (plain or bgzipped; one, several or no sample columns; GRCh37 or GRCh38) -> cases.
+
+Records are parsed by `vcfpy` one line at a time, so that a malformed line becomes an error record
+with its line number and the rest of the file is still read. Each sample column is one case (a
+``##normal_sample=`` header names a column that is not a tumour: it is left out; a
+``##tumor_sample=`` header keeps only that column); a VCF without sample columns is one case named
+after the file.
+
+What a record means, per alternative allele and sample that carries it (a *call*):
+
+- annotated VCFs (Ensembl VEP ``CSQ`` or SnpEff ``ANN`` in INFO): the gene symbol, the consequence
+  (mapped to the MAF ``Variant_Classification`` the README lists, most severe term first) and the
+  protein change (``HGVSp`` / ``HGVS.p``) of the entry VEP picked (``PICK``), else the canonical
+  transcript, else the first entry of the gene. A counted consequence without a protein change is read
+  from the coordinates through the hotspot table, like a MAF row;
+- VCFs without annotation: only the coordinates, through the hotspot table. A record the table does
+  not cover lies in a gene nobody named, so for a sample with such records no gene is claimed to be
+  wild-type (``tested_genes`` is not written) and the summary says why.
+
+A call whose genotype does not carry the allele (``0/0``) is not an alteration; a record whose FILTER
+is not ``PASS`` is not one either, but its gene's status becomes unknown for the samples that carry it.
+"""
+from __future__ import annotations
+
+import io
+import time
+import urllib.parse
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+from engine.errors import UsageError
+from engine.importers import hotspots as hs
+from engine.importers.calls import CallImporter, ExtrasMixin
+from engine.importers.importer import R_GENE, R_INDEL, R_NOPROT, R_SYN, _Sample
+from engine.importers.maf import SKIP, classify, clean_protein
+from engine.importers.tabular import iter_lines
+
+R_NOT_CARRIED = "genotype does not carry the allele"
+R_NO_CALL = "no genotype call for this sample"
+R_FILTER = "FILTER not PASS (gene status unknown)"
+R_UNLOCATED = "no annotation and not at a codon of the hotspot table (gene unknown)"
+R_REF_ONLY = "no alternative allele"
+
+# Sequence Ontology consequence terms (VEP, SnpEff) -> the MAF classification they amount to,
+# most severe first (the order vcf2maf uses).
+SO_TERMS: tuple[tuple[str, str], ...] = (
+    ("transcript_ablation", "Splice_Site"),
+    ("exon_loss_variant", "In_Frame_Del"),
+    ("splice_acceptor_variant", "Splice_Site"),
+    ("splice_donor_variant", "Splice_Site"),
+    ("stop_gained", "Nonsense_Mutation"),
+    ("frameshift_variant", "Frame_Shift_Del"),
+    ("stop_lost", "Nonstop_Mutation"),
+    ("start_lost", "Translation_Start_Site"),
+    ("initiator_codon_variant", "Translation_Start_Site"),
+    ("inframe_insertion", "In_Frame_Ins"),
+    ("disruptive_inframe_insertion", "In_Frame_Ins"),
+    ("conservative_inframe_insertion", "In_Frame_Ins"),
+    ("inframe_deletion", "In_Frame_Del"),
+    ("disruptive_inframe_deletion", "In_Frame_Del"),
+    ("conservative_inframe_deletion", "In_Frame_Del"),
+    ("missense_variant", "Missense_Mutation"),
+    ("protein_altering_variant", "Missense_Mutation"),
+    ("coding_sequence_variant", "Missense_Mutation"),
+    ("splice_region_variant", "Splice_Region"),
+    ("splice_donor_5th_base_variant", "Splice_Region"),
+    ("splice_donor_region_variant", "Splice_Region"),
+    ("splice_polypyrimidine_tract_variant", "Splice_Region"),
+    ("incomplete_terminal_codon_variant", "Silent"),
+    ("start_retained_variant", "Silent"),
+    ("stop_retained_variant", "Silent"),
+    ("synonymous_variant", "Silent"),
+    ("NMD_transcript_variant", "Silent"),
+    ("transcript_amplification", "Intron"),
+    ("feature_elongation", "Intron"),
+    ("feature_truncation", "Intron"),
+    ("mature_miRNA_variant", "RNA"),
+    ("5_prime_UTR_variant", "5'UTR"),
+    ("5_prime_UTR_premature_start_codon_gain_variant", "5'UTR"),
+    ("3_prime_UTR_variant", "3'UTR"),
+    ("non_coding_transcript_exon_variant", "RNA"),
+    ("non_coding_exon_variant", "RNA"),
+    ("non_coding_transcript_variant", "RNA"),
+    ("nc_transcript_variant", "RNA"),
+    ("intron_variant", "Intron"),
+    ("upstream_gene_variant", "5'Flank"),
+    ("downstream_gene_variant", "3'Flank"),
+    ("TF_binding_site_variant", "IGR"),
+    ("TFBS_ablation", "IGR"),
+    ("TFBS_amplification", "IGR"),
+    ("regulatory_region_variant", "IGR"),
+    ("regulatory_region_ablation", "IGR"),
+    ("regulatory_region_amplification", "IGR"),
+    ("intergenic_variant", "IGR"),
+    ("intergenic_region", "IGR"),
+    ("sequence_feature", "Intron"),
+)
+_SEVERITY = {term: i for i, (term, _) in enumerate(SO_TERMS)}
+_AS_MAF = dict(SO_TERMS)
+
+# Field names of SnpEff's ANN (fixed by its specification).
+ANN_FIELDS = (
+    "Allele", "Annotation", "Annotation_Impact", "Gene_Name", "Gene_ID", "Feature_Type", "Feature_ID",
+    "Transcript_BioType", "Rank", "HGVS.c", "HGVS.p", "cDNA.pos / cDNA.length", "CDS.pos / CDS.length",
+    "AA.pos / AA.length", "Distance", "ERRORS / WARNINGS / INFO",
+)
+
+# chr1 length per assembly: how a header's ##contig lines say which assembly the file is on.
+_CHR1_LENGTH = {249250621: "GRCh37", 248956422: "GRCh38"}
+
+
+def classification_of(terms: str) -> tuple[str | None, str]:
+    """The MAF classification of an ``&``-joined consequence, and the term it came from.
+
+    ``(None, term)`` for a term this reader does not know (an error record)."""
+    best: tuple[int, str] | None = None
+    for t in terms.split("&"):
+        t = t.strip()
+        if not t:
+            continue
+        if t not in _SEVERITY:
+            return None, t
+        if best is None or _SEVERITY[t] < best[0]:
+            best = (_SEVERITY[t], t)
+    if best is None:
+        return None, terms
+    return _AS_MAF[best[1]], best[1]
+
+
+class _Annotation:
+    """How to read the CSQ or ANN INFO field of this file."""
+
+    def __init__(self, key: str, fields: list[str]):
+        self.key = key
+        self.fields = fields
+        ix = {f: i for i, f in enumerate(fields)}
+        vep = key == "CSQ"
+        self.i_allele = ix.get("Allele")
+        self.i_gene = ix.get("SYMBOL" if vep else "Gene_Name")
+        self.i_cons = ix.get("Consequence" if vep else "Annotation")
+        self.i_hgvsp = ix.get("HGVSp" if vep else "HGVS.p")
+        self.i_pick = ix.get("PICK")
+        self.i_canonical = ix.get("CANONICAL")
+        self.i_allele_num = ix.get("ALLELE_NUM")
+        if self.i_gene is None or self.i_cons is None:
+            raise UsageError(f"the {key} INFO field names no gene symbol or consequence field ({'|'.join(fields)})")
+
+
+def _annotation(header: Any) -> _Annotation | None:
+    for key in ("CSQ", "ANN"):
+        if not header.has_header_line("INFO", key):
+            continue
+        try:
+            line = header.get_info_field_info(key)
+        except Exception:  # noqa: BLE001 - vcfpy raises a KeyError subclass, or returns a default
+            line = None
+        desc = getattr(line, "description", None) if line is not None else None
+        if not desc or not header.has_header_line("INFO", key):
+            continue
+        if key == "ANN":
+            return _Annotation(key, list(ANN_FIELDS))
+        text = desc.split("Format:", 1)[1] if "Format:" in desc else desc
+        return _Annotation(key, [f.strip() for f in text.strip().strip('"').split("|")])
+    return None
+
+
+def _vep_allele(ref: str, alt: str, alts: list[str]) -> str:
+    """The allele as VEP writes it: a first base shared by the reference and every allele is dropped."""
+    if all(a and ref and a[0] == ref[0] for a in alts) and (len(ref) > 1 or any(len(a) > 1 for a in alts)):
+        return alt[1:] or "-"
+    return alt
+
+
+def _header_assembly(lines: list[str], table: hs.HotspotTable) -> str | None:
+    for line in lines:
+        low = line.lower()
+        if low.startswith(("##reference=", "##assembly=", "##genome=")):
+            for word in ("grch38", "hg38", "grch37", "hg19", "b37"):
+                if word in low:
+                    return table.assembly(word) or ("GRCh37" if word == "b37" else None)
+        if low.startswith("##contig=") and "assembly=" in low:
+            val = low.split("assembly=", 1)[1].split(",")[0].split(">")[0].strip('"')
+            hit = table.assembly(val)
+            if hit:
+                return hit
+        if low.startswith("##contig=<id=1,") or low.startswith("##contig=<id=chr1,"):
+            if "length=" in low:
+                try:
+                    n = int(low.split("length=", 1)[1].split(",")[0].split(">")[0])
+                except ValueError:
+                    continue
+                if n in _CHR1_LENGTH:
+                    return _CHR1_LENGTH[n]
+    return None
+
+
+class VcfImporter(ExtrasMixin, CallImporter):
+    """Reads one VCF; see the module docstring."""
+
+    def _finish(self, st: _Sample, name: str) -> dict | None:  # type: ignore[override]
+        case = super()._finish(st, name)
+        if case is not None and st.id in getattr(self, "_unlocated", set()):
+            case.pop("tested_genes", None)
+        return case
+
+    def read(self, path: Path) -> Iterator[dict]:  # type: ignore[override]
+        import vcfpy
+
+        t0 = time.perf_counter()
+        name = str(path)
+        s = self.summary
+        lines = iter_lines(path)
+        header_lines: list[str] = []
+        first_record: tuple[int, str] | None = None
+        for n, text in lines:
+            if text.startswith("#"):
+                header_lines.append(text)
+                if text.startswith("#CHROM"):
+                    break
+                continue
+            if text.strip():
+                first_record = (n, text)
+                break
+        if not header_lines or not header_lines[-1].startswith("#CHROM") or not header_lines[0].startswith("##fileformat=VCF"):
+            raise UsageError(f"{name}: not a VCF (it must start with '##fileformat=VCF' and have a '#CHROM' header line)")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                reader = vcfpy.Reader.from_stream(io.StringIO("\n".join(header_lines) + "\n"), path=name)
+            except Exception as exc:  # noqa: BLE001 - vcfpy raises several kinds for a bad header
+                raise UsageError(f"{name}: cannot read the VCF header: {exc}") from None
+        header = reader.header
+        ann = _annotation(header)
+        columns = list(header.samples.names)
+        tumour = normal = None
+        for line in header_lines:
+            if line.startswith("##tumor_sample="):
+                tumour = line.split("=", 1)[1].strip()
+            elif line.startswith("##normal_sample="):
+                normal = line.split("=", 1)[1].strip()
+        keep = [i for i, c in enumerate(columns) if c != normal and (tumour is None or c == tumour or tumour not in columns)]
+        if normal in columns:
+            s.notes.append(f"sample column '{normal}' is the normal (##normal_sample): not a case")
+        sites_only = not columns
+        case_ids = [columns[i] for i in keep] if not sites_only else [Path(name).name.split(".vcf")[0]]
+
+        asm = self.opt.assembly
+        from_header = _header_assembly(header_lines, self.table)
+        if asm is None:
+            asm = from_header
+        elif from_header is not None and from_header != asm:
+            raise UsageError(f"{name}: the header says {from_header} but --assembly says {asm}")
+        if ann is None:
+            s.notes.append("no CSQ/ANN annotation: protein changes read from coordinates (hotspot table) only")
+            if asm is None:
+                raise UsageError(
+                    f"{name}: no CSQ/ANN annotation and no assembly in the header: give --assembly GRCh37 or GRCh38"
+                )
+        else:
+            s.notes.append(f"annotation read from INFO {ann.key}")
+
+        samples, order = self._open_samples()
+        for sid in case_ids:
+            if sid not in samples:
+                samples[sid] = _Sample(sid, len(header_lines))
+                order.append(sid)
+        self._unlocated: set[str] = set()
+        self._asm = asm
+
+        def body() -> Iterator[tuple[int, str]]:
+            if first_record is not None:
+                yield first_record
+            yield from lines
+
+        records = 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # values not of their declared type are kept as text; unused here
+            for n, text in body():
+                if not text.strip() or text.startswith("#"):
+                    continue
+                records += 1
+                src = f"{name}:{n}"
+                try:
+                    rec = reader.parser.parse_line(text)
+                except Exception as exc:  # noqa: BLE001 - vcfpy raises ValueError and its own exceptions
+                    s.rows += 1
+                    self.error_row("row", f"cannot read this VCF record: {exc}", src)
+                    continue
+                self._record(rec, keep, sites_only, case_ids, samples, ann, src)
+        s.notes.insert(0, f"VCF records: {records}; calls (record x allele x sample) counted as rows")
+        if self._unlocated:
+            s.notes.append(
+                f"samples with records outside the hotspot table and no annotation: {len(self._unlocated)} "
+                "(tested_genes not written: annotate the VCF with VEP or SnpEff to say which genes they are in)"
+            )
+        yield from self.finish_all(samples, order, name)
+        s.seconds = time.perf_counter() - t0
+
+    def _record(self, rec: Any, keep: list[int], sites_only: bool, case_ids: list[str], samples: dict[str, _Sample],
+                ann: _Annotation | None, src: str) -> None:
+        s = self.summary
+        alts = [getattr(a, "value", "") or "" for a in rec.ALT]
+        ref = rec.REF
+        passed = not rec.FILTER or rec.FILTER == ["PASS"]
+        entries: list[list[str]] = []
+        if ann is not None:
+            raw = rec.INFO.get(ann.key)
+            if isinstance(raw, str):
+                raw = raw.split(",")
+            for e in raw or []:
+                entries.append(str(e).split("|"))
+        if not alts or all(a in ("", ".", "*") for a in alts):
+            s.rows += 1
+            self.skip(R_REF_ONLY)
+            return
+        for ai, alt in enumerate(alts, start=1):
+            carriers: list[tuple[_Sample, bool]] = []  # (sample, called)
+            if sites_only:
+                carriers.append((samples[case_ids[0]], True))
+            else:
+                for ci, sid in zip(keep, case_ids):
+                    call = rec.calls[ci]
+                    gt = call.data.get("GT") if call.data else None
+                    if gt is None:
+                        carriers.append((samples[sid], True))
+                        continue
+                    alleles = str(gt).replace("|", "/").split("/")
+                    if all(a == "." for a in alleles):
+                        carriers.append((samples[sid], False))
+                    elif str(ai) in alleles:
+                        carriers.append((samples[sid], True))
+                    else:
+                        s.rows += 1
+                        self.skip(R_NOT_CARRIED)
+            if not carriers:
+                continue
+            mine = self._entries_for(entries, ann, ai, alt, alts, ref) if ann is not None else None
+            for st, called in carriers:
+                self._call(st, rec, ref, alt, mine, ann, passed, called, src)
+
+    def _entries_for(self, entries: list[list[str]], ann: _Annotation, ai: int, alt: str, alts: list[str], ref: str) -> list[list[str]]:
+        if len(alts) == 1:
+            return entries
+        want = {alt, _vep_allele(ref, alt, alts)}
+        out = []
+        for e in entries:
+            if ann.i_allele_num is not None and ann.i_allele_num < len(e) and e[ann.i_allele_num]:
+                if e[ann.i_allele_num] == str(ai):
+                    out.append(e)
+            elif ann.i_allele is not None and ann.i_allele < len(e) and e[ann.i_allele] in want:
+                out.append(e)
+        return out
+
+    def _call(self, st: _Sample, rec: Any, ref: str, alt: str, entries: list[list[str]] | None, ann: _Annotation | None,
+              passed: bool, called: bool, src: str) -> None:
+        s = self.summary
+        if not entries:  # no annotation (in the file, or on this record): coordinates only
+            s.rows += 1
+            if self._asm is None:
+                self._unlocated.add(st.id)
+                self.skip(R_UNLOCATED)
+                return
+            self._from_coords(st, None, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=True)
+            return
+        assert ann is not None
+        by_gene: dict[str, list[str]] = {}
+        other = False
+        for e in entries:
+            sym = e[ann.i_gene] if ann.i_gene < len(e) else ""
+            gene = self._gene(sym) if sym else None
+            if gene is None:
+                other = True
+                continue
+            best = by_gene.get(gene)
+            if best is None or _rank(e, ann) < _rank(best, ann):
+                by_gene[gene] = e
+        if not by_gene:
+            s.rows += 1
+            if other or entries:
+                self.skip(R_GENE)
+                for e in entries:
+                    sym = e[ann.i_gene] if ann.i_gene < len(e) else ""
+                    if sym:
+                        s.genes_skipped.add(sym)
+            else:
+                self.skip(R_UNLOCATED)
+                self._unlocated.add(st.id)
+            return
+        for gene, e in by_gene.items():
+            s.rows += 1
+            if not passed:
+                self.skip(R_FILTER)
+                st.unresolved.add(gene)
+                continue
+            if not called:
+                self.skip(R_NO_CALL)
+                st.unresolved.add(gene)
+                continue
+            terms = e[ann.i_cons] if ann.i_cons < len(e) else ""
+            cls, term = classification_of(terms)
+            if cls is None:
+                self._row_error(st, gene, "classification",
+                                f"unknown consequence '{term}' in {ann.key} (the README lists the terms read)",
+                                src, field=f"INFO/{ann.key}", value=terms)
+                continue
+            if classify(cls) == SKIP:
+                self.skip(f"not an alteration (consequence {term})")
+                continue
+            hgvsp = e[ann.i_hgvsp] if ann.i_hgvsp is not None and ann.i_hgvsp < len(e) else ""
+            hgvsp = urllib.parse.unquote(hgvsp).strip()
+            if hgvsp:
+                self.add_call(st, gene, clean_protein(hgvsp), "somatic", src, f"INFO/{ann.key}:{ann.fields[ann.i_hgvsp]}")
+                continue
+            self._from_coords(st, gene, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=False)
+
+    def _from_coords(self, st: _Sample, gene: str | None, chrom: str, pos: int, ref: str, alt: str, passed: bool,
+                     called: bool, src: str, *, unannotated: bool) -> None:
+        asm = self._asm
+        span = max(len(ref), 1)
+        where = self.table.gene_at(asm, chrom, pos, pos + span - 1) if asm else None
+        if where is None:
+            if unannotated:
+                self.skip(R_UNLOCATED)
+                self._unlocated.add(st.id)
+            else:
+                self.skip(R_NOPROT)
+                st.unresolved.add(gene)  # type: ignore[arg-type]
+            return
+        gene = gene or where
+        if not passed or not called:
+            self.skip(R_FILTER if not passed else R_NO_CALL)
+            st.unresolved.add(gene)
+            return
+        d = self.table.decode(asm, chrom, pos, ref, alt)  # type: ignore[arg-type]
+        if d.kind == hs.DECODED:
+            if d.gene != gene:
+                self._row_error(st, gene, "coordinates",
+                                f"{chrom}:{pos} {ref}>{alt} is {d.gene} {d.protein} in the hotspot table but the annotation says {gene}", src)
+                return
+            self.add_call(st, gene, d.protein or "", "somatic", src, "coordinates", coords=True)
+        elif d.kind == hs.SYNONYMOUS:
+            self.skip(R_SYN)
+        elif d.kind in (hs.MISMATCH, hs.AMBIGUOUS):
+            self._row_error(st, gene, "coordinates", d.detail, src, field="REF", value=ref)
+        else:
+            self.skip(R_INDEL if len(ref) != len(alt) else R_NOPROT)
+            st.unresolved.add(gene)
+
+
+def _rank(e: list[str], ann: _Annotation) -> tuple:
+    def flag(i: int | None, yes: str) -> int:
+        return 0 if i is not None and i < len(e) and e[i] == yes else 1
+
+    has_p = 0 if ann.i_hgvsp is not None and ann.i_hgvsp < len(e) and e[ann.i_hgvsp] else 1
+    return (flag(ann.i_pick, "1"), flag(ann.i_canonical, "YES"), has_p)

@@ -1,0 +1,291 @@
+"""The VCF reader: the real PCGR example (one TCGA colon tumour, BRAF V600E, GRCh37 and GRCh38) and
+small VCFs written here (VEP CSQ and SnpEff ANN annotation, several samples, genotypes, FILTER,
+malformed lines, bgzip), each imported and evaluated end to end."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.errors import UsageError
+from engine.importers import make_importer
+
+ROOT = Path(__file__).resolve().parents[1]
+PCGR = ROOT.parent / "shared" / "data" / "pcgr_examples"
+
+vcfpy = pytest.importorskip("vcfpy", reason="vcfpy (the 'import' extra) is not installed")
+
+
+def pcgr(name: str) -> Path:
+    p = PCGR / name
+    if not p.exists():
+        pytest.skip(f"shared data not available: pcgr_examples/{name}")
+    return p
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    from engine.importers.api import load_vocabulary
+
+    return load_vocabulary()
+
+
+def do_import(vocab, path: Path | None, **kw):
+    errors: list[dict] = []
+    imp = make_importer(vocab=vocab, on_error=errors.append, input_format=kw.pop("input_format", "vcf"), **kw)
+    cases = list(imp.run(path))
+    return cases, errors, imp.summary
+
+
+def accounted(summary) -> None:
+    """Every call is counted exactly once: recognised or skipped (error records are skipped rows)."""
+    assert summary.rows == summary.alteration_rows + sum(summary.skipped.values())
+
+
+def evaluate(engine, case: dict, **extra) -> dict:
+    from engine.api import evaluate as ev
+
+    data = dict(case, as_of="2026-07-01", **extra)
+    r = ev(data)
+    return {o.therapy: o for o in r.options}
+
+
+def records_in(path: Path) -> int:
+    with gzip.open(path, "rt") as fh:
+        return sum(1 for line in fh if line.strip() and not line.startswith("#"))
+
+
+# ----------------------------------------------------------------------------- the PCGR example
+
+
+@pytest.mark.parametrize("name,assembly", [("T001-COAD.grch37.vcf.gz", "GRCh37"), ("T001-COAD.grch38.vcf.gz", "GRCh38")])
+def test_pcgr_vcf_finds_braf_v600e_on_both_assemblies(vocab, name, assembly):
+    path = pcgr(name)
+    cases, errors, s = do_import(vocab, path, assembly=assembly, cancer_type="COAD", assay="exome")
+    assert errors == []
+    assert len(cases) == 1
+    case = cases[0]
+    assert case["id"] == "TCGA-A6-2686-01A-01D-1408-10_TCGA-A6-2686-10A-01D-2188-10"
+    assert {"gene": "BRAF", "variant": "p.V600E"} in case["alterations"]
+    # unannotated: every other record could lie in any gene, so no gene is claimed wild-type
+    assert "tested_genes" not in case
+    assert s.rows == records_in(path)
+    accounted(s)
+    assert s.from_coordinates == 1
+
+
+def test_pcgr_vcf_decides_the_colorectal_anti_egfr_and_encorafenib_options(vocab, engine):
+    cases, _, _ = do_import(vocab, pcgr("T001-COAD.grch37.vcf.gz"), assembly="GRCh37", cancer_type="COAD", assay="exome")
+    opts = evaluate(engine, cases[0])
+    for anti_egfr in ("cetuximab", "panitumumab"):
+        assert opts[anti_egfr].verdict == "excluded"
+        assert opts[anti_egfr].rules[0] == "BRAF-003"
+    enco = opts["cetuximab+encorafenib"]
+    assert enco.rules[0] == "BRAF-001"
+    assert enco.verdict == "conditional"  # the VCF says nothing of stage or earlier treatment
+    assert not any("BRAF" in m for m in enco.missing)
+    # the same case with the stage and a first line of FOLFOX: eligible
+    opts = evaluate(engine, cases[0], stage="metastatic", prior_therapies=[{"regimen": "FOLFOX", "outcome": "progression"}])
+    assert opts["cetuximab+encorafenib"].verdict == "eligible"
+    assert opts["cetuximab"].verdict == "excluded"
+
+
+def test_pcgr_vcf_with_its_copy_number_and_fusion_tables(vocab):
+    cases, errors, s = do_import(
+        vocab, pcgr("T001-COAD.grch37.vcf.gz"), assembly="GRCh37", cancer_type="COAD",
+        cna=[pcgr("T001-COAD.grch37.cna.tsv")], fusions=[pcgr("T001-COAD.grch37.fusions.tsv")],
+    )
+    assert errors == []
+    (case,) = cases
+    alts = case["alterations"]
+    amps = {a["gene"] for a in alts if a["variant"] == "amplification"}
+    assert amps  # the segments above the threshold over a gene with a locus
+    for a in alts:
+        if a["variant"] == "amplification":
+            assert a["copy_number"] >= 6 and a["cna"] == 2 and a["detail"].startswith("segments ")
+    assert {"gene": "ALK", "variant": "fusion", "partner": "EML4", "detail": "EML4--ALK"} in alts
+    assert {"gene": "ALK", "variant": "fusion", "detail": "--ALK"} in alts  # partner not named
+    assert any("fusions" in n for n in s.notes)
+
+
+def test_grch38_segments_need_loci(vocab, tmp_path):
+    with pytest.raises(UsageError, match="gene-loci"):
+        do_import(vocab, pcgr("T001-COAD.grch38.vcf.gz"), assembly="GRCh38", cancer_type="COAD",
+                  cna=[pcgr("T001-COAD.grch38.cna.tsv")])
+    bed = tmp_path / "loci.bed"
+    bed.write_text("chr12\t25205245\t25250936\tKRAS\nchr7\t140719326\t140924929\tBRAF\n", encoding="utf-8")
+    cases, errors, _ = do_import(vocab, pcgr("T001-COAD.grch38.vcf.gz"), assembly="GRCh38", cancer_type="COAD",
+                                 cna=[pcgr("T001-COAD.grch38.cna.tsv")], gene_loci=bed)
+    assert errors == [] and len(cases) == 1
+
+
+# ----------------------------------------------------------------------------- small VCFs
+
+CSQ_FORMAT = "Allele|Consequence|IMPACT|SYMBOL|Gene|Feature_type|Feature|BIOTYPE|HGVSc|HGVSp|CANONICAL|PICK"
+HEADER = [
+    "##fileformat=VCFv4.2",
+    "##reference=GRCh37",
+    '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: ' + CSQ_FORMAT + '">',
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+    '##FILTER=<ID=LowQual,Description="Low quality">',
+]
+
+
+def csq(allele: str, cons: str, gene: str, hgvsp: str = "", canonical: str = "YES", pick: str = "") -> str:
+    return "|".join([allele, cons, "MODERATE", gene, "ENSG", "Transcript", "ENST", "protein_coding", "", hgvsp, canonical, pick])
+
+
+def write_vcf(path: Path, samples: list[str], records: list[str], header: list[str] = HEADER) -> Path:
+    cols = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"] + (["FORMAT", *samples] if samples else [])
+    path.write_text("\n".join([*header, "\t".join(cols), *records]) + "\n", encoding="utf-8")
+    return path
+
+
+def rec(chrom, pos, ref, alt, info, gts, flt="PASS") -> str:
+    f = [str(chrom), str(pos), ".", ref, alt, ".", flt, info]
+    if gts:
+        f += ["GT", *gts]
+    return "\t".join(f)
+
+
+@pytest.fixture()
+def annotated(tmp_path) -> Path:
+    g12c = "CSQ=" + ",".join([
+        csq("A", "missense_variant", "KRAS", "ENSP00000256078.4:p.Gly12Cys", canonical="YES", pick="1"),
+        csq("A", "missense_variant", "KRAS", "ENSP00000311936.3:p.Gly12Cys", canonical=""),
+    ])
+    records = [
+        rec(12, 25398285, "C", "A", g12c, ["0/1", "0/0"]),                                     # 3: G12C in S1
+        rec(12, 25398284, "C", "T", "CSQ=" + csq("T", "missense_variant", "KRAS", ""), ["0/0", "0/1"]),  # 4: G12D, no HGVSp
+        rec(7, 55249071, "C", "T", "CSQ=" + csq("T", "synonymous_variant", "EGFR", "ENSP1:p.Thr790%3D"), ["0/1", "0/0"]),
+        rec(17, 7577120, "C", "T", "CSQ=" + csq("T", "intron_variant", "TP53"), ["0/1", "0/1"]),
+        rec(1, 1000, "G", "A", "CSQ=" + csq("A", "missense_variant", "NOTAGENE1", "ENSP:p.Ala1Thr"), ["0/1", "./."]),
+        rec(1, 115256529, "T", "C", "CSQ=" + csq("C", "missense_variant", "NRAS", "ENSP:p.Gln61Arg"), ["0/1", "0/0"], flt="LowQual"),
+        rec(19, 1220000, "G", "A", "CSQ=" + csq("A", "stop_gained", "STK11", "ENSP:p.Gln170Ter"), ["./.", "0/1"]),
+        "12\tnotanumber\t.\tC\tA\t.\tPASS\t.\tGT\t0/1\t0/1",                                   # malformed
+        rec(7, 140453136, "A", "T,G", "CSQ=" + ",".join([csq("T", "missense_variant", "BRAF", "ENSP:p.Val600Glu"),
+                                                       csq("G", "missense_variant", "BRAF", "ENSP:p.Val600Gly")]),
+            ["0/2", "0/1"]),
+        rec(10, 43609950, "G", "A", "CSQ=" + csq("A", "weird_new_term", "RET", "ENSP:p.Ala1Thr"), ["0/1", "0/0"]),
+    ]
+    return write_vcf(tmp_path / "cohort.vcf", ["S1", "S2"], records)
+
+
+def test_annotated_multi_sample_vcf(vocab, annotated):
+    cases, errors, s = do_import(vocab, annotated, cancer_type="LUAD", assay="exome")
+    by_id = {c["id"]: c for c in cases}
+    assert list(by_id) == ["S1", "S2"]
+    s1, s2 = by_id["S1"], by_id["S2"]
+    v1 = {(a["gene"], a["variant"]) for a in s1["alterations"]}
+    v2 = {(a["gene"], a["variant"]) for a in s2["alterations"]}
+    assert ("KRAS", "p.Gly12Cys") in v1 and not any(g == "KRAS" for g, _ in v2 if _ == "p.Gly12Cys")
+    assert ("KRAS", "p.G12D") in v2  # no HGVSp: read from the coordinates through the hotspot table
+    assert ("BRAF", "p.Val600Gly") in v1 and ("BRAF", "p.Val600Glu") in v2  # each allele to its carrier
+    assert ("STK11", "p.Gln170Ter") in v2
+    assert not any(g in ("EGFR", "TP53", "NRAS") for g, _ in v1 | v2)
+    # a filtered NRAS call and a no-call at STK11: those genes are unknown, not wild-type
+    assert "NRAS" not in s1["tested_genes"] and "NRAS" in s2["tested_genes"]
+    assert "STK11" not in s1["tested_genes"]
+    assert "RET" not in s1["tested_genes"]  # unknown consequence: error record, gene unknown
+    assert "EGFR" in s1["tested_genes"] and "TP53" in s1["tested_genes"]
+    kinds = sorted(e["error"]["kind"] for e in errors)
+    assert kinds == ["classification", "row"]
+    row_err = next(e for e in errors if e["error"]["kind"] == "row")
+    assert row_err["source"].endswith("cohort.vcf:14")
+    cls_err = next(e for e in errors if e["error"]["kind"] == "classification")
+    assert cls_err["gene"] == "RET" and cls_err["sample"] == "S1" and cls_err["error"]["value"] == "weird_new_term"
+    accounted(s)
+    assert s.from_coordinates == 1
+
+
+def test_annotated_vcf_end_to_end_g12c_after_chemo_immunotherapy(vocab, annotated, tmp_path, engine):
+    clinical = tmp_path / "clinical.txt"
+    clinical.write_text("SAMPLE_ID\tONCOTREE_CODE\tSTAGE\tPRIOR\nS1\tLUAD\tIV\tchemo-io\nS2\tLUAD\tIV\tnone\n", encoding="utf-8")
+    fmap = tmp_path / "map.yaml"
+    fmap.write_text(
+        "stage: {column: STAGE, values: {IV: metastatic}}\n"
+        "prior_therapies: {column: PRIOR, values: {chemo-io: [{drugs: [carboplatin, pemetrexed, pembrolizumab],"
+        " outcome: progression}], none: []}}\n",
+        encoding="utf-8",
+    )
+    cases, _, _ = do_import(vocab, annotated, clinical=[clinical], field_map=fmap, assay="exome")
+    s1 = next(c for c in cases if c["id"] == "S1")
+    assert evaluate(engine, s1)["sotorasib"].verdict == "eligible"
+
+
+def test_snpeff_ann_and_bgzip_and_normal_column(vocab, tmp_path):
+    header = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=1,length=249250621>",
+        "##tumor_sample=TUMOUR",
+        "##normal_sample=NORMAL",
+        "##INFO=<ID=ANN,Number=.,Type=String,Description=\"Functional annotations: 'Allele | Annotation | "
+        "Annotation_Impact | Gene_Name | Gene_ID | Feature_Type | Feature_ID | Transcript_BioType | Rank | HGVS.c | "
+        "HGVS.p | cDNA.pos / cDNA.length | CDS.pos / CDS.length | AA.pos / AA.length | Distance | ERRORS / WARNINGS / INFO'\">",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+    ]
+    ann = "ANN=A|missense_variant|MODERATE|KRAS|ENSG|transcript|ENST|protein_coding|2/6|c.34G>T|p.Gly12Cys|||||"
+    plain = write_vcf(tmp_path / "pair.vcf", ["NORMAL", "TUMOUR"], [rec(12, 25398285, "C", "A", ann, ["0/0", "0/1"])], header)
+    from vcfpy import bgzf
+
+    gz = tmp_path / "pair.vcf.gz"
+    with bgzf.BgzfWriter(str(gz), "wb") as fh:
+        fh.write(plain.read_text(encoding="utf-8"))
+    assert gz.read_bytes()[:4] == b"\x1f\x8b\x08\x04"  # BGZF: gzip with the extra field
+    for path in (plain, gz):
+        cases, errors, s = do_import(vocab, path, cancer_type="NSCLC")
+        assert errors == []
+        assert [c["id"] for c in cases] == ["TUMOUR"]
+        assert cases[0]["alterations"] == [{"gene": "KRAS", "variant": "p.Gly12Cys"}]
+        assert any("normal" in n for n in s.notes)
+
+
+def test_sites_only_vcf_is_one_case_named_after_the_file(vocab, tmp_path):
+    path = write_vcf(tmp_path / "patient7.vcf", [], [rec(12, 25398285, "C", "A", ".", [])])
+    cases, errors, s = do_import(vocab, path, cancer_type="PAAD", assay="exome")
+    assert [c["id"] for c in cases] == ["patient7"]
+    assert cases[0]["alterations"] == [{"gene": "KRAS", "variant": "p.G12C"}]
+    assert "tested_genes" in cases[0]  # every record was located: nothing makes a gene unknown
+    accounted(s)
+
+
+def test_unannotated_vcf_needs_an_assembly_and_a_vcf_needs_its_header(vocab, tmp_path):
+    no_ref = write_vcf(tmp_path / "x.vcf", ["S"], [rec(12, 25398285, "C", "A", ".", ["0/1"])], HEADER[:1] + HEADER[3:])
+    with pytest.raises(UsageError, match="--assembly"):
+        do_import(vocab, no_ref, cancer_type="LUAD")
+    cases, _, _ = do_import(vocab, no_ref, cancer_type="LUAD", assembly="GRCh37")
+    assert cases[0]["alterations"] == [{"gene": "KRAS", "variant": "p.G12C"}]
+    bad = tmp_path / "notvcf.vcf"
+    bad.write_text("CHROM\tPOS\n1\t2\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="not a VCF"):
+        do_import(vocab, bad, cancer_type="LUAD")
+    with pytest.raises(UsageError, match="header says GRCh37"):
+        do_import(vocab, write_vcf(tmp_path / "y.vcf", ["S"], [], HEADER), cancer_type="LUAD", assembly="GRCh38")
+
+
+def test_wrong_reference_allele_is_an_error_record(vocab, tmp_path):
+    path = write_vcf(tmp_path / "x.vcf", ["S"], [rec(12, 25398285, "G", "A", ".", ["0/1"])])
+    cases, errors, s = do_import(vocab, path, cancer_type="LUAD", assay="exome")
+    assert [e["error"]["kind"] for e in errors] == ["coordinates"]
+    assert "KRAS" not in cases[0]["tested_genes"]
+    accounted(s)
+
+
+def test_cli_reads_a_vcf(annotated, tmp_path):
+    import argparse
+    import io
+
+    from engine.importers.cli import add_parser, run
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    out, err = io.StringIO(), io.StringIO()
+    rc = run(parser.parse_args(["import", "--vcf", str(annotated), "--cancer-type", "LUAD"]), stdout=out, stderr=err)
+    assert rc == 1  # two error records
+    cases = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [c["id"] for c in cases] == ["S1", "S2"]
+    assert "VCF records: 10" in err.getvalue()
+    with pytest.raises(UsageError, match="not both"):
+        run(parser.parse_args(["import", "--vcf", str(annotated), "--mutations", str(annotated)]), stdout=out, stderr=err)
