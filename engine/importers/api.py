@@ -27,6 +27,7 @@ from engine.importers.calls import ExtrasMixin
 from engine.importers.clinical import ClinicalIndex, FieldMap
 from engine.importers.hotspots import HotspotTable
 from engine.importers.importer import ASSAYS, ImportOptions, Importer, Summary
+from engine.importers.oncotree import OncoTreeIndex, OncoTreeResolver
 from engine.importers.panels import PanelSet
 from engine.importers.tabular import iter_lines
 from engine.importers.vcf import VcfImporter
@@ -49,6 +50,18 @@ def _rules_dir(rules_dir: Path | str | None) -> Path:
     from engine.rulebase import default_rules_dir
 
     return default_rules_dir()
+
+
+_ONCOTREE: dict[Path, OncoTreeIndex] = {}
+
+
+def oncotree_index(rules_dir: Path) -> OncoTreeIndex:
+    """Revocations and NCIt references of the rules directory's OncoTree file (read once)."""
+    key = rules_dir.resolve()
+    hit = _ONCOTREE.get(key)
+    if hit is None:
+        hit = _ONCOTREE[key] = OncoTreeIndex.load(rules_dir / "vocabulary")
+    return hit
 
 
 def read_sample_list(path: Path) -> list[str]:
@@ -127,6 +140,8 @@ def make_importer(
     if cls is None:
         raise UsageError(f"unknown input format '{input_format}' (use {' or '.join(_IMPORTERS)})")
     imp = cls(vocab, table, opts, ClinicalIndex(), on_error)
+    # revoked OncoTree codes (GBM -> GB) are read as their replacement, with a note in the summary
+    imp._cancer = OncoTreeResolver(vocab, ct, oncotree_index(_rules_dir(rules_dir)), imp.summary.notes)
     cna_paths, fusion_paths = [Path(p) for p in cna], [Path(p) for p in fusions]
     if cna_paths or fusion_paths:
         from engine.importers.extras import load_extras

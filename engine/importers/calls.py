@@ -98,15 +98,14 @@ class ExtraCounts:
     written: Counter = field(default_factory=Counter)  # alteration kind -> alterations written
     skipped: Counter = field(default_factory=Counter)  # reason -> cells/rows
     errors: int = 0
-    used: int = 0  # rows read whole and used (segments: mapped to genes in the notes)
+    used: int = 0  # cells or rows that gave an alteration (segments: every segment read, genes in the notes)
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         head = f"{self.label} {self.source}: {self.read} {'cells' if self.label == 'copy number' else 'rows'}"
         got = ", ".join(f"{k} {v}" for k, v in sorted(self.written.items())) or "none"
         out = [head, f"  alterations written: {got}"]
-        if self.used:
-            out.append(f"  rows used: {self.used}")
+        out.append(f"  {'cells' if self.label == 'copy number' else 'rows'} used: {self.used}")
         out.extend(self.notes)
         for reason, n in self.skipped.most_common():
             out.append(f"  not an alteration: {reason}: {n}")

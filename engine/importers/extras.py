@@ -129,6 +129,8 @@ class _Reader:
             alt["detail"] = detail
         if self.extras.add(sample, alt):
             c.written[kind] += 1
+            if sample != UNNAMED:
+                c.used += 1
         else:
             c.skipped["same call twice for the sample"] += 1
 
@@ -272,7 +274,7 @@ class _Reader:
         if genes[0] is not None and genes[0] == genes[1]:
             c.skipped["intragenic rearrangement (not a fusion)"] += 1
             return
-        wrote = False
+        wrote = new = False
         for k in (0, 1):
             g = genes[k]
             if g is None or (only is not None and g != self.gene(only)):
@@ -285,9 +287,14 @@ class _Reader:
                 alt["detail"] = text
             if self.extras.add(sample, alt):
                 c.written["fusion"] += 1
+                new = True
             wrote = True
         if not wrote:
             c.skipped["no gene of the fusion is in the vocabulary"] += 1
+        elif new:
+            c.used += 1
+        else:
+            c.skipped["the sample already has this fusion"] += 1
 
     def fusions(self, path: Path, table: Any, c: ExtraCounts) -> None:
         name = str(path)
