@@ -1,12 +1,13 @@
-"""Importers: real mutation files (MAF, cBioPortal, TCGA) -> cases in the CONTRACT format.
+"""Importers: mutation files (MAF, cBioPortal, TCGA, VCF), copy-number and fusion files, GA4GH
+Phenopackets and FHIR bundles -> cases in the CONTRACT format.
 
-The Python API is in :mod:`engine.importers.api` (``make_importer``, ``load_vocabulary``,
+The Python API is in :mod:`engine.importers.api` (``make_importer``, ``make_document_reader``, ``load_vocabulary``,
 ``read_sample_list``, ``Importer``, ``ImportOptions``, ``Summary``, ``HotspotTable``); the names are
 also reachable here, imported on first use so that the command line starts fast.
 """
 from __future__ import annotations
 
-__all__ = ["make_importer", "load_vocabulary", "read_sample_list", "Importer", "ImportOptions", "Summary", "HotspotTable"]
+__all__ = ["make_importer", "make_document_reader", "load_vocabulary", "read_sample_list", "Importer", "ImportOptions", "Summary", "HotspotTable"]
 
 
 def __getattr__(name: str):

@@ -34,7 +34,7 @@ from engine.importers.vcf import VcfImporter
 
 HOTSPOT_FILE = "genomic_hotspots.yaml"
 
-__all__ = ["make_importer", "load_vocabulary", "read_sample_list", "Importer", "ImportOptions", "Summary", "HotspotTable"]
+__all__ = ["make_importer", "make_document_reader", "load_vocabulary", "read_sample_list", "Importer", "ImportOptions", "Summary", "HotspotTable"]
 
 
 def load_vocabulary(rules_dir: Path | str | None = None) -> Any:
@@ -157,6 +157,53 @@ def make_importer(
         fm.check_columns(imp.clinical.columns)
         opts.field_map = fm
     return imp
+
+
+def make_document_reader(
+    input_format: str,
+    *,
+    cancer_type: str | None = None,
+    assay: str = "none",
+    panels: Iterable[Path | str] = (),
+    assembly: str | None = None,
+    rules_dir: Path | str | None = None,
+    vocab: Any = None,
+    on_error: Callable[[dict], None] | None = None,
+) -> Any:
+    """A reader of GA4GH Phenopackets (``phenopacket``) or FHIR bundles (``fhir``); its ``run(paths)``
+    yields the case dicts and its ``summary`` holds the counts."""
+    if vocab is None:
+        vocab = load_vocabulary(rules_dir)
+    rdir = _rules_dir(rules_dir)
+    table = HotspotTable.load(rdir / "vocabulary" / HOTSPOT_FILE)
+    if assay not in ASSAYS:
+        raise UsageError(f"unknown assay '{assay}' (use exome, panel or none)")
+    panel_genes = None
+    if assay == "panel":
+        ps = PanelSet.load([Path(p) for p in panels])
+        if ps.matrix is not None or len(ps.panels) != 1:
+            raise UsageError("--assay panel for documents takes one gene panel file (--panel data_gene_panel_X.txt)")
+        panel = next(iter(ps.panels.values()))
+        panel_genes = frozenset(g for g in (vocab.find_gene(x) for x in panel.genes) if g)
+    asm = None
+    if assembly is not None:
+        asm = table.assembly(assembly)
+        if asm is None:
+            raise UsageError(f"unknown assembly '{assembly}' (use {' or '.join(table.assemblies)})")
+    ct = None
+    if cancer_type is not None:
+        try:
+            ct = vocab.cancer(cancer_type).code
+        except TermError as exc:
+            raise UsageError(f"--cancer-type: {exc.problems[0].render()}") from None
+    if input_format == "phenopacket":
+        from engine.importers.phenopackets import PhenopacketReader as cls
+    elif input_format == "fhir":
+        from engine.importers.fhir import FhirReader as cls  # type: ignore[assignment]
+    else:
+        raise UsageError(f"unknown document format '{input_format}' (use phenopacket or fhir)")
+    return cls(vocab, table, oncotree_index(rdir), assay=assay, panel_genes=panel_genes, cancer_type=ct,
+               assembly=asm, errors=on_error)
 
 
 class MafImporter(ExtrasMixin, Importer):

@@ -31,6 +31,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--mutations", metavar="FILE", help="MAF or cBioPortal mutation file")
     p.add_argument("--vcf", metavar="FILE", help="VCF (plain or bgzipped; VEP CSQ or SnpEff ANN read where present)")
+    p.add_argument("--phenopacket", nargs="+", action="extend", default=[], metavar="FILE",
+                   help="GA4GH Phenopacket v2 files (JSON or YAML; one case each)")
+    p.add_argument("--fhir", nargs="+", action="extend", default=[], metavar="FILE",
+                   help="FHIR R4 bundles (Genomics Reporting / mCODE; one case per Patient)")
     p.add_argument("--cna", action="append", default=[], metavar="FILE",
                    help="copy-number file (cBioPortal data_CNA.txt, long CNA table, PCGR segments); repeatable")
     p.add_argument("--fusions", "--sv", action="append", default=[], metavar="FILE",
@@ -82,17 +86,58 @@ def _assay(args) -> tuple[str, list[str]]:
     return kind, panels + [r for r in rest if r]
 
 
+def _run_documents(args, kind: str, files: list[str], out: IO[str], err: IO[str]) -> int:
+    from engine.importers.api import make_document_reader
+
+    for flag in ("cna", "fusions", "clinical", "map", "samples"):
+        if getattr(args, flag, None):
+            raise UsageError(f"--{flag} is for mutation files and VCFs, not --{kind}")
+    assay, panels = _assay(args)
+    errors_fh: IO[str] | None = None
+    if args.errors:
+        try:
+            errors_fh = open(args.errors, "w", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--errors: cannot write {args.errors}: {exc.strerror}") from None
+    sink_fh = errors_fh or err
+    count = [0]
+
+    def on_error(rec: dict) -> None:
+        count[0] += 1
+        sink_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+    try:
+        reader = make_document_reader(
+            kind, cancer_type=args.cancer_type, assay=assay, panels=panels, assembly=args.assembly,
+            rules_dir=getattr(args, "rules", None), on_error=on_error,
+        )
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+        for case in reader.run([Path(f) for f in files]):
+            out.write(dumps(case) + "\n")
+        out.flush()
+    finally:
+        if errors_fh is not None:
+            errors_fh.close()
+    for line in reader.summary.lines(files[0] if len(files) == 1 else f"{len(files)} files"):
+        err.write(PREFIX + line + "\n")
+    if args.errors and count[0]:
+        err.write(PREFIX + f"error records written to {args.errors}\n")
+    return 1 if count[0] else 0
+
+
 def run(args, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
     """Run ``import`` with parsed ``args``; return the exit code."""
     from engine.importers import make_importer
 
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    given = [(f, getattr(args, f)) for f in ("mutations", "vcf") if getattr(args, f, None)]
+    given = [(f, getattr(args, f)) for f in ("mutations", "vcf", "phenopacket", "fhir") if getattr(args, f, None)]
     if len(given) > 1:
-        raise UsageError(f"give one input file: --{given[0][0]} or --{given[1][0]}, not both")
+        raise UsageError(f"give one kind of input: --{given[0][0]} or --{given[1][0]}, not both")
     if not given and not (args.cna or args.fusions):
-        raise UsageError("nothing to import: give --mutations, --vcf, --cna or --fusions")
+        raise UsageError("nothing to import: give --mutations, --vcf, --phenopacket, --fhir, --cna or --fusions")
+    if given and given[0][0] in ("phenopacket", "fhir"):
+        return _run_documents(args, given[0][0], given[0][1], out, err)
     fmt = {"mutations": "maf", "vcf": "vcf"}[given[0][0]] if given else "maf"
     main = given[0][1] if given else None
     source = main or (args.cna + args.fusions)[0]

@@ -189,6 +189,18 @@ class HotspotTable:
                 return site.gene
         return None
 
+    def reference_at(self, assembly: str, chrom: str, start: int, length: int) -> str | None:
+        """The plus-strand reference of start..start+length-1 where the table fixes every base, else None
+        (for descriptions that give only the new allele, such as a VRS allele)."""
+        chrom = _chrom(chrom)
+        out = []
+        for p in range(start, start + length):
+            site = self._bases.get((assembly, chrom, p))
+            if site is None or len(site.plus_ref) != 1:
+                return None
+            out.append(next(iter(site.plus_ref)))
+        return "".join(out)
+
     def decode(self, assembly: str, chrom: str, start: int, ref: str, alt: str) -> Decoded:
         """Translate the substitution ``ref`` -> ``alt`` at ``chrom:start`` (plus-strand alleles)."""
         chrom = _chrom(chrom)

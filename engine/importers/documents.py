@@ -1,0 +1,381 @@
+"""What the readers of clinical documents (GA4GH Phenopackets, FHIR bundles) share.
+
+A document is not a table: its *elements* (a disease, a genomic interpretation, a medical action, a
+bundle entry) are counted instead of rows, each exactly once, as used, skipped (with the reason) or an
+error record. Error records name the file and the element's path (``interpretations[0].diagnosis.
+genomicInterpretations[1]...``, ``entry[3].resource.component[2]``).
+
+:class:`CaseDraft` collects one case; :class:`DocumentReader` turns what the documents say into case
+fields through the vocabulary and the OncoTree index:
+
+- cancer type: an OncoTree code (``ONCOTREE:LUAD`` or a coding whose system names OncoTree), an NCI
+  Thesaurus concept mapped through the OncoTree file's NCIt references (``NCIT:C3512`` -> ``LUAD``),
+  or a name the vocabulary knows (a revoked OncoTree code is read as its replacement, with a note);
+- variants: a protein change (HGVS ``p.``), a cDNA change of a hotspot (``c.``), or genomic
+  coordinates (a VCF record, a genomic HGVS ``NC_000012.11:g.25398285C>A``, a VRS allele) read through
+  the hotspot table;
+- prior therapies: drug or regimen names the vocabulary knows, grouped into lines by start date.
+  A document that says nothing about treatment leaves ``prior_therapies`` out (unknown), never ``[]``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from engine.errors import TermError
+from engine.importers import hotspots as hs
+from engine.importers.oncotree import OncoTreeIndex
+
+ErrorSink = Callable[[dict], None]
+
+# RefSeq chromosome accessions: NC_0000NN.V -> chromosome and assembly (versions of GRCh37 / GRCh38)
+_REFSEQ_37 = {1: 10, 2: 11, 3: 11, 4: 11, 5: 9, 6: 11, 7: 13, 8: 10, 9: 11, 10: 10, 11: 9, 12: 11, 13: 10, 14: 8,
+              15: 9, 16: 9, 17: 10, 18: 9, 19: 9, 20: 10, 21: 8, 22: 10, 23: 10, 24: 9}
+_REFSEQ_38 = {1: 11, 2: 12, 3: 12, 4: 12, 5: 10, 6: 12, 7: 14, 8: 11, 9: 12, 10: 11, 11: 10, 12: 12, 13: 11, 14: 9,
+              15: 10, 16: 10, 17: 11, 18: 10, 19: 10, 20: 11, 21: 9, 22: 11, 23: 11, 24: 10}
+_NC = re.compile(r"^(?:refseq:)?NC_0*(\d+)\.(\d+)$", re.I)
+_G_HGVS = re.compile(r"^(?:refseq:)?(NC_\d+\.\d+):g\.(\d+)([ACGT])>([ACGT])$", re.I)
+_P_IN_TEXT = re.compile(r"\((p\.[A-Za-z0-9_*=?]+)\)")
+
+
+def refseq_chromosome(accession: str) -> tuple[str, str] | None:
+    """``NC_000012.11`` -> ("12", "GRCh37"); None for an accession of another assembly or kind."""
+    m = _NC.match(accession.strip())
+    if not m:
+        return None
+    n, v = int(m.group(1)), int(m.group(2))
+    chrom = {23: "X", 24: "Y"}.get(n, str(n))
+    if _REFSEQ_37.get(n) == v:
+        return chrom, "GRCh37"
+    if _REFSEQ_38.get(n) == v:
+        return chrom, "GRCh38"
+    return None
+
+
+@dataclass
+class DocSummary:
+    """Counts for the stderr summary: every element of every document once."""
+
+    files: int = 0
+    documents: int = 0
+    cases: int = 0
+    elements: int = 0
+    used: Counter = field(default_factory=Counter)  # element kind -> used
+    skipped: Counter = field(default_factory=Counter)  # reason -> elements
+    errors: Counter = field(default_factory=Counter)  # kind -> error records
+    alterations: int = 0
+    cancer_sources: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    # the names the row importers' summary uses, so that callers can treat both alike
+    @property
+    def rows(self) -> int:
+        return self.elements
+
+    def lines(self, source: str) -> list[str]:
+        rate = self.elements / self.seconds if self.seconds > 0 else 0.0
+        out = [f"{source}: {self.files} files, {self.documents} documents, {self.elements} elements in "
+               f"{self.seconds:.2f} s ({rate:,.0f} elements/s)"]
+        out.append(f"cases written: {self.cases}")
+        if self.cancer_sources:
+            out.append("cancer type from: " + ", ".join(f"{k} {v}" for k, v in self.cancer_sources.most_common()))
+        out.append(f"alterations written: {self.alterations}")
+        out.append("elements used: " + (", ".join(f"{k} {v}" for k, v in sorted(self.used.items())) or "none"))
+        out.append(f"elements skipped: {sum(self.skipped.values())}")
+        for reason, n in self.skipped.most_common():
+            out.append(f"  {reason}: {n}")
+        nerr = sum(self.errors.values())
+        out.append(f"error records: {nerr}" + (" (" + ", ".join(f"{k} {v}" for k, v in self.errors.most_common()) + ")" if nerr else ""))
+        out.extend(self.notes)
+        return out
+
+
+@dataclass
+class CaseDraft:
+    id: str
+    source: str
+    cancer: str | None = None
+    cancer_from: str = ""
+    cancer_tried: list[str] = field(default_factory=list)
+    stage: str | None = None
+    alts: dict[tuple, dict] = field(default_factory=dict)
+    unresolved: set[str] = field(default_factory=set)
+    tested: set[str] | None = None
+    lines: list[dict] | None = None  # None: nothing said about treatment
+    line_keys: dict[Any, int] = field(default_factory=dict)
+
+
+class DocumentReader:
+    """Vocabulary look-ups, counting and error records for document readers."""
+
+    def __init__(self, vocab: Any, table: hs.HotspotTable, oncotree: OncoTreeIndex, *, assay: str = "none",
+                 panel_genes: frozenset[str] | None = None, cancer_type: str | None = None,
+                 assembly: str | None = None, errors: ErrorSink | None = None):
+        self.vocab = vocab
+        self.table = table
+        self.oncotree = oncotree
+        self.assay = assay
+        self.panel_genes = panel_genes
+        self.cancer_fallback = cancer_type
+        self.assembly = assembly
+        self.summary = DocSummary()
+        self._sink = errors or (lambda rec: None)
+        self._t0 = time.perf_counter()
+        self._revoked: Counter = Counter()
+
+    # ------------------------------------------------------------------ counting
+
+    def used(self, kind: str) -> None:
+        self.summary.elements += 1
+        self.summary.used[kind] += 1
+
+    def skip(self, reason: str) -> None:
+        self.summary.elements += 1
+        self.summary.skipped[reason] += 1
+
+    def error(self, kind: str, message: str, source: str, path: str, *, count: bool = True, **extra: Any) -> None:
+        """One error record; ``count``: the element is counted here (as skipped: error record)."""
+        self.summary.errors[kind] += 1
+        if count:
+            self.skip("error record")
+        err: dict[str, Any] = {"kind": kind, "message": message, "field": path}
+        for k in ("value", "suggestion"):
+            if k in extra:
+                err[k] = extra.pop(k)
+        rec: dict[str, Any] = {"error": err, "source": source}
+        rec.update({k: v for k, v in extra.items() if v is not None})
+        self._sink(rec)
+
+    # ------------------------------------------------------------------ cancer type
+
+    def cancer_from_coding(self, system: str, code: str, text: str) -> tuple[str | None, str]:
+        """``(OncoTree code, where)`` from one coded or named diagnosis, or ``(None, why not)``."""
+        shown = f"{system + '|' if system else ''}{code}" + (f" ({text})" if text else "")
+        sysl = (system or "").lower()
+        code = (code or "").strip()
+        if ":" in code and not sysl:
+            prefix, rest = code.split(":", 1)
+            sysl, code = prefix.lower(), rest
+        if "oncotree" in sysl and code:
+            hit = self._cancer_text(code)
+            if hit:
+                return hit, "OncoTree code"
+        if ("ncit" in sysl or "nci" in sysl or "thesaurus" in sysl) and code:
+            hit = self.oncotree.from_ncit(code)
+            if hit:
+                return hit, "NCIt via OncoTree"
+        if "umls" in sysl and code:
+            hit = self.oncotree.from_umls(code)
+            if hit:
+                return hit, "UMLS via OncoTree"
+        if text:
+            hit = self._cancer_text(text)
+            if hit:
+                return hit, "name"
+        return None, f"'{shown}' is not an OncoTree code, an NCIt concept the OncoTree file maps, or a cancer type name"
+
+    def _cancer_text(self, text: str) -> str | None:
+        try:
+            return self.vocab.cancer(text).code
+        except TermError:
+            new = self.oncotree.revoked.get(text.strip().upper())
+            if new is None:
+                return None
+            try:
+                code = self.vocab.cancer(new).code
+            except TermError:
+                return None
+            self._revoked[(text.strip().upper(), code)] += 1
+            return code
+
+    def revoked_note(self) -> None:
+        if self._revoked:
+            self.summary.notes.append("revoked OncoTree codes read as their replacement: " + ", ".join(
+                f"{o} -> {n} ({self.oncotree.names.get(n, n)}) {k}" for (o, n), k in self._revoked.most_common()))
+
+    # ------------------------------------------------------------------ variants
+
+    def gene(self, text: str) -> str | None:
+        return self.vocab.find_gene(text) if text and text.strip() else None
+
+    def add_variant(self, d: CaseDraft, gene: str, text: str, path: str, origin: str = "somatic", **extra: Any) -> bool:
+        try:
+            var = self.vocab.variant(gene, text)
+        except TermError as exc:
+            p = exc.problems[0]
+            self.error("variant", p.message, d.source, path, value=text, suggestion=p.suggestion, sample=d.id, gene=gene)
+            d.unresolved.add(gene)
+            return False
+        key = (gene, var.label, origin, extra.get("partner"))
+        if key not in d.alts:
+            alt = {"gene": gene, "variant": text}
+            if origin != "somatic":
+                alt["origin"] = origin
+            alt.update({k: v for k, v in extra.items() if v is not None})
+            d.alts[key] = alt
+        return True
+
+    def decode(self, assembly: str | None, chrom: str, pos: int, ref: str | None, alt: str) -> tuple[str | None, hs.Decoded | None]:
+        """Genomic coordinates through the hotspot table: ``(gene at the position, decoded)``."""
+        asm = self.table.assembly(assembly) if assembly else self.assembly
+        if asm is None:
+            return None, None
+        span = max(len(ref or alt), 1)
+        gene = self.table.gene_at(asm, chrom, pos, pos + span - 1)
+        if gene is None:
+            return None, None
+        if ref is None:
+            ref = self.table.reference_at(asm, chrom, pos, len(alt))
+            if ref is None:
+                return gene, hs.Decoded(hs.AMBIGUOUS, gene=gene, detail="the reference allele is not given")
+        return gene, self.table.decode(asm, chrom, pos, ref, alt)
+
+    def genomic_hgvs(self, text: str) -> tuple[str, str, int, str, str] | None:
+        """``NC_000012.11:g.25398285C>A`` -> (assembly, chromosome, position, ref, alt)."""
+        m = _G_HGVS.match(text.strip())
+        if not m:
+            return None
+        where = refseq_chromosome(m.group(1))
+        if where is None:
+            return None
+        return where[1], where[0], int(m.group(2)), m.group(3).upper(), m.group(4).upper()
+
+    @staticmethod
+    def protein_in_label(text: str) -> str | None:
+        m = _P_IN_TEXT.search(text or "")
+        return m.group(1) if m else None
+
+    # ------------------------------------------------------------------ therapy
+
+    def drugs(self, text: str) -> tuple[str, ...] | None:
+        try:
+            return self.vocab.therapy_word(text)
+        except TermError:
+            return None
+
+    def add_line(self, d: CaseDraft, key: Any, words: list[str], *, regimen: str | None = None, setting: str | None = None,
+                 outcome: str | None = None, start: dt.date | None = None, end: dt.date | None = None) -> None:
+        """Add drugs to the line ``key`` (treatments started together are one line)."""
+        if d.lines is None:
+            d.lines = []
+        i = d.line_keys.get(key) if key is not None else None
+        if i is None:
+            d.line_keys[key if key is not None else object()] = len(d.lines)
+            d.lines.append({"_start": start, "_end": end})
+            i = len(d.lines) - 1
+        line = d.lines[i]
+        if regimen:
+            line["regimen"] = regimen
+        if words:
+            line.setdefault("drugs", [])
+            for w in words:
+                if w not in line["drugs"]:
+                    line["drugs"].append(w)
+        if setting and "setting" not in line:
+            line["setting"] = setting
+        if outcome:
+            line["outcome"] = outcome
+        if end is not None and (line["_end"] is None or end > line["_end"]):
+            line["_end"] = end
+        if start is not None and (line["_start"] is None or start < line["_start"]):
+            line["_start"] = start
+
+    def mark_history_known(self, d: CaseDraft) -> None:
+        if d.lines is None:
+            d.lines = []
+
+    # ------------------------------------------------------------------ the case
+
+    def finish(self, d: CaseDraft) -> dict | None:
+        s = self.summary
+        ct, where = d.cancer, d.cancer_from
+        if ct is None and self.cancer_fallback is not None:
+            ct, where = self.cancer_fallback, "--cancer-type"
+        if ct is None:
+            why = "; ".join(d.cancer_tried) if d.cancer_tried else "no diagnosis in the document"
+            self.error("cancer_type", f"no cancer type for '{d.id}' ({why}); give --cancer-type", d.source, "diseases",
+                       count=False, sample=d.id)
+            return None
+        s.cancer_sources[where] += 1
+        case: dict[str, Any] = {"id": d.id, "cancer_type": ct}
+        if d.stage:
+            case["stage"] = d.stage
+        alts = sorted(d.alts.values(), key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
+        case["alterations"] = alts
+        s.alterations += len(alts)
+        tested: set[str] | None = d.tested
+        if tested is None:
+            if self.assay == "exome":
+                tested = set(self.vocab.genes)
+            elif self.assay == "panel" and self.panel_genes is not None:
+                tested = set(self.panel_genes)
+        if tested is not None:
+            case["tested_genes"] = sorted(g for g in tested if g not in d.unresolved)
+        if d.lines is not None:
+            out = []
+            for line in d.lines:
+                start, end = line.pop("_start"), line.pop("_end")
+                if not line.get("drugs") and not line.get("regimen"):
+                    continue
+                if start is not None and end is not None and end >= start:
+                    line["weeks"] = round((end - start).days / 7, 1)
+                out.append(line)
+            case["prior_therapies"] = out
+        s.cases += 1
+        return case
+
+    def done(self) -> None:
+        self.revoked_note()
+        self.summary.seconds = time.perf_counter() - self._t0
+
+
+def parse_date(text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
+
+
+RESPONSE_WORDS = (
+    ("progress", "progression"),
+    ("complete response", "response"),
+    ("partial response", "response"),
+    ("response", "response"),
+    ("stable", "stable"),
+    ("toxicity", "intolerance"),
+    ("adverse", "intolerance"),
+    ("intoleran", "intolerance"),
+)
+SETTING_WORDS = (("neoadjuvant", "neoadjuvant"), ("adjuvant", "adjuvant"), ("maintenance", "maintenance"),
+                 ("metasta", "metastatic"))
+
+
+def outcome_of(text: str) -> str | None:
+    t = (text or "").lower()
+    for word, outcome in RESPONSE_WORDS:
+        if word in t:
+            return outcome
+    return None
+
+
+def setting_of(text: str) -> str | None:
+    t = (text or "").lower()
+    for word, setting in SETTING_WORDS:
+        if word in t:
+            return setting
+    return None
+
+
+def stage_of(text: str) -> str | None:
+    """Only what is definitional: stage IV (or M1) is metastatic disease. Anything else stays unknown."""
+    t = (text or "").strip().lower()
+    if re.search(r"\bstage\s*iv[abc]?\b", t) or t in ("iv", "iva", "ivb", "ivc", "4") or re.search(r"\b[cp]?m1[abc]?\b", t):
+        return "metastatic"
+    return None

@@ -1,0 +1,402 @@
+"""FHIR R4 bundles (Genomics Reporting IG, mCODE) -> one case per Patient.
+
+Each entry's resource is validated with ``fhir.resources`` (R4B models, which read R4 resources): a
+resource that does not validate is an error record naming the file and the entry's path
+(``entry[3].resource.component.0.code``), and the rest of the bundle is still read.
+
+Read, per patient (the resource's ``subject``/``patient`` reference; with one Patient, resources
+without one belong to it):
+
+- ``Condition``: the cancer type from ``code`` (an OncoTree coding, an NCIt coding mapped through the
+  OncoTree file, or a name); ``stage[].summary`` where definitional (stage IV: metastatic). A condition
+  with the mCODE secondary-cancer-condition profile is a metastasis: stage metastatic, not the type;
+- ``Observation``, by LOINC code:
+  - a variant (69548-6, or components 48018-6 gene studied with 48005-3 amino acid change, 48004-6 DNA
+    change or 81290-9 genomic DNA change; value LA9633-4 present, LA9634-2 absent): the gene and the
+    protein change, else the genomic change or the position and alleles (81254-5, 69547-8, 69551-0 with
+    the assembly 62374-4 or reference sequence 48013-7) through the hotspot table, else a hotspot cDNA
+    change; 48002-0 says germline (LA6683-2) or somatic; 48019-4 DNA change type copy number gain /
+    loss or fusion, with 82155-3 copy number, gives amplification, loss or fusion (two genes studied:
+    the second is the partner);
+  - a region studied (53041-0, with 48018-6 genes studied): ``tested_genes``;
+  - stage group (21908-9, 21902-2, 21914-7) or distant metastasis (21907-1: M1) where definitional;
+- ``MedicationStatement`` / ``MedicationAdministration`` (status completed, active or stopped): the
+  drug (``medicationCodeableConcept``, or the referenced ``Medication``); statements starting the same
+  day are one line; ``statusReason`` gives the outcome, a ``reasonReference`` to a secondary cancer
+  condition or a treatment-intent extension the setting; the period gives the weeks;
+- ``Procedure``, ``MedicationRequest`` and every other resource are counted, not read.
+
+A patient with no medication resource has an unknown treatment history.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from engine.errors import UsageError
+from engine.importers import hotspots as hs
+from engine.importers.documents import (
+    CaseDraft,
+    DocumentReader,
+    outcome_of,
+    parse_date,
+    refseq_chromosome,
+    setting_of,
+    stage_of,
+)
+from engine.importers.tabular import open_binary
+
+LOINC = "http://loinc.org"
+VARIANT = "69548-6"
+GENE = "48018-6"
+PROTEIN = "48005-3"
+CDNA = "48004-6"
+GENOMIC = "81290-9"
+SOURCE_CLASS = "48002-0"
+ASSEMBLY = "62374-4"
+REF_SEQ = "48013-7"
+START_END = "81254-5"
+REF_ALLELE = "69547-8"
+ALT_ALLELE = "69551-0"
+CHANGE_TYPE = "48019-4"
+COPY_NUMBER = "82155-3"
+REGION = "53041-0"
+STAGE_CODES = ("21908-9", "21902-2", "21914-7", "21907-1")
+ABSENT = "LA9634-2"
+GERMLINE = "LA6683-2"
+ASSEMBLIES = {"LA14029-5": "GRCh37", "LA26806-2": "GRCh38"}
+GIVEN = ("completed", "active", "stopped")
+
+
+def _codings(cc: Any) -> list[dict]:
+    return list((cc or {}).get("coding") or []) if isinstance(cc, dict) else []
+
+
+def _has_code(cc: Any, code: str) -> bool:
+    return any(c.get("code") == code for c in _codings(cc))
+
+
+def _text(cc: Any) -> str:
+    if not isinstance(cc, dict):
+        return ""
+    for c in _codings(cc):
+        if c.get("display"):
+            return str(c["display"])
+    return str(cc.get("text") or (_codings(cc)[0].get("code") if _codings(cc) else "") or "")
+
+
+def _value_text(comp: dict) -> str:
+    if "valueCodeableConcept" in comp:
+        cc = comp["valueCodeableConcept"]
+        for c in _codings(cc):
+            if c.get("code"):
+                return str(c["code"])
+        return str(cc.get("text") or "")
+    for k in ("valueString", "valueInteger", "valueQuantity"):
+        if k in comp:
+            v = comp[k]
+            return str(v.get("value")) if isinstance(v, dict) else str(v)
+    return ""
+
+
+def _profile(res: dict, word: str) -> bool:
+    return any(word in str(p) for p in (res.get("meta") or {}).get("profile") or [])
+
+
+class FhirReader(DocumentReader):
+    """See the module docstring."""
+
+    def run(self, paths: list[Path]) -> Iterator[dict]:
+        from fhir.resources.R4B import get_fhir_model_class
+
+        for path in paths:
+            self.summary.files += 1
+            with open_binary(path) as fh:
+                text = fh.read().decode("utf-8", errors="replace")
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{path}: not JSON: {exc}") from None
+            bundles = data if isinstance(data, list) else [data]
+            for bi, bundle in enumerate(bundles):
+                self.summary.documents += 1
+                where = f"[{bi}]." if isinstance(data, list) else ""
+                if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+                    self.error("document", "not a FHIR Bundle (resourceType must be 'Bundle')", str(path), where + "resourceType")
+                    continue
+                yield from self.bundle(bundle, str(path), where, get_fhir_model_class)
+        self.done()
+
+    def bundle(self, bundle: dict, src: str, where: str, model_of: Any) -> Iterator[dict]:
+        from pydantic import ValidationError
+
+        resources: list[tuple[str, dict]] = []
+        for i, entry in enumerate(bundle.get("entry") or []):
+            path = f"{where}entry[{i}].resource"
+            res = (entry or {}).get("resource")
+            if not isinstance(res, dict) or "resourceType" not in res:
+                self.error("resource", "an entry needs a resource with a resourceType", src, path)
+                continue
+            try:
+                model_of(res["resourceType"]).model_validate(res)
+            except KeyError:
+                self.error("resource", f"unknown FHIR resource type '{res['resourceType']}'", src, f"{path}.resourceType",
+                           value=res["resourceType"])
+                continue
+            except ValidationError as exc:
+                e = exc.errors(include_url=False)[0]
+                loc = ".".join(str(x) for x in e["loc"])
+                self.error("resource", f"not a valid FHIR {res['resourceType']}: {loc}: {e['msg']}", src,
+                           f"{path}.{loc}" if loc else path)
+                continue
+            resources.append((path, res))
+
+        patients = [(p, r) for p, r in resources if r["resourceType"] == "Patient"]
+        by_ref = {f"Patient/{r.get('id')}": r.get("id") for _, r in patients}
+        only = patients[0][1].get("id") if len(patients) == 1 else None
+        drafts: dict[str, CaseDraft] = {}
+        for _, r in patients:
+            self.used("Patient")
+            pid = str(r.get("id") or f"patient{len(drafts) + 1}")
+            drafts[pid] = CaseDraft(pid, src)
+        index = {f"{r['resourceType']}/{r.get('id')}": r for _, r in resources if r.get("id")}
+        if not drafts:
+            drafts["bundle"] = CaseDraft(str(bundle.get("id") or Path(src).name.split(".")[0]), src)
+            only = "bundle"
+        med_seen: set[str] = set()
+
+        for path, r in resources:
+            rt = r["resourceType"]
+            if rt == "Patient":
+                continue
+            ref = ((r.get("subject") or r.get("patient") or {}) or {}).get("reference")
+            pid = by_ref.get(ref) if ref else only
+            if pid is None and ref is None and len(drafts) == 1:
+                pid = next(iter(drafts))
+            if pid is None:
+                self.skip(f"{rt} of no patient in this bundle")
+                continue
+            d = drafts[pid]
+            if rt == "Condition":
+                self.condition(d, r, path)
+            elif rt == "Observation":
+                self.observation(d, r, path)
+            elif rt in ("MedicationStatement", "MedicationAdministration"):
+                self.medication(d, r, path, index)
+                med_seen.add(pid)
+            elif rt == "Medication":
+                self.skip("Medication (read where a statement refers to it)")
+            elif rt == "Procedure":
+                self.skip("Procedure (not a systemic drug therapy)")
+            elif rt == "MedicationRequest":
+                self.skip("MedicationRequest (a request, not a therapy given)")
+            else:
+                self.skip(f"{rt} (not read)")
+        for pid, d in drafts.items():
+            if pid in med_seen and d.lines is None and not getattr(d, "unknown_history", False):
+                d.lines = []
+            case = self.finish(d)
+            if case is not None:
+                yield case
+
+    # ------------------------------------------------------------------ resources
+
+    def condition(self, d: CaseDraft, r: dict, path: str) -> None:
+        secondary = _profile(r, "secondary-cancer-condition")
+        for st in r.get("stage") or []:
+            stage = stage_of(_text(st.get("summary")))
+            if stage:
+                d.stage = stage
+        if secondary:
+            d.stage = "metastatic"
+            self.used("Condition (metastasis)")
+            return
+        got, why = None, "no code"
+        for c in _codings(r.get("code")):
+            got, why = self.cancer_from_coding(str(c.get("system", "")), str(c.get("code", "")), str(c.get("display", "")))
+            if got:
+                break
+        if got is None and (r.get("code") or {}).get("text"):
+            got, why = self.cancer_from_coding("", "", r["code"]["text"])
+        if got is None:
+            d.cancer_tried.append(f"{path}.code: {why}")
+            self.skip("Condition that is not a cancer type the vocabulary knows")
+            return
+        if d.cancer is None:
+            d.cancer, d.cancer_from = got, "Condition"
+        self.used("Condition")
+
+    def observation(self, d: CaseDraft, r: dict, path: str) -> None:
+        code = r.get("code")
+        comps: dict[str, list[dict]] = {}
+        for c in r.get("component") or []:
+            for cd in _codings(c.get("code")):
+                comps.setdefault(str(cd.get("code")), []).append(c)
+        if _has_code(code, REGION) or _profile(r, "region-studied"):
+            genes = [self.gene(_text(c.get("valueCodeableConcept")) or _value_text(c)) for c in comps.get(GENE, [])]
+            if d.tested is None:
+                d.tested = set()
+            d.tested.update(g for g in genes if g)
+            self.used("Observation (region studied)")
+            return
+        if any(_has_code(code, s) for s in STAGE_CODES):
+            value = _text(r.get("valueCodeableConcept")) or str(r.get("valueString") or "")
+            stage = stage_of(value) or (stage_of("M1") if _has_code(code, "21907-1") and value.upper().startswith(("M1", "CM1", "PM1")) else None)
+            if stage:
+                d.stage = stage
+            self.used("Observation (stage)")
+            return
+        if not (_has_code(code, VARIANT) or _profile(r, "variant") or (GENE in comps and (PROTEIN in comps or CDNA in comps or GENOMIC in comps))):
+            self.skip("Observation not about a variant, region studied or stage")
+            return
+        if _has_code(r.get("valueCodeableConcept"), ABSENT):
+            self.skip("variant reported absent")
+            return
+        genes = [g for g in (self.gene(_text(c.get("valueCodeableConcept")) or _value_text(c)) for c in comps.get(GENE, [])) if g]
+        named = [_text(c.get("valueCodeableConcept")) or _value_text(c) for c in comps.get(GENE, [])]
+        origin = "germline" if any(_has_code(c.get("valueCodeableConcept"), GERMLINE) for c in comps.get(SOURCE_CLASS, [])) else "somatic"
+        first = lambda k: _value_text(comps[k][0]) if comps.get(k) else ""  # noqa: E731
+        change_type = " ".join(_text(c.get("valueCodeableConcept")).lower() for c in comps.get(CHANGE_TYPE, []))
+        if change_type and ("copy" in change_type or "amplif" in change_type or "fusion" in change_type or "deletion" in change_type and not comps.get(PROTEIN)):
+            self.structural(d, genes, named, change_type, first(COPY_NUMBER), origin, path)
+            return
+        if not genes:
+            if named and any(named):
+                self.skip("gene not in the vocabulary")
+                return
+        gene = genes[0] if genes else None
+        p_text = first(PROTEIN)
+        if gene and p_text:
+            self._add(d, gene, p_text.split(":", 1)[-1], f"{path}.component({PROTEIN})", origin)
+            return
+        coords = self._coordinates(comps, first)
+        if coords is not None:
+            where_gene, dec = self.decode(*coords)
+            gene = gene or where_gene
+            if dec is not None and gene is not None:
+                if dec.kind == hs.DECODED and dec.gene == gene:
+                    self._add(d, gene, dec.protein or "", f"{path} (coordinates)", origin)
+                    return
+                if dec.kind == hs.SYNONYMOUS:
+                    self.skip("synonymous change at a hotspot codon")
+                    return
+                if dec.kind in (hs.MISMATCH, hs.AMBIGUOUS):
+                    self.error("coordinates", dec.detail, d.source, path, sample=d.id, gene=gene)
+                    d.unresolved.add(gene)
+                    return
+        if gene is None:
+            self.skip("variant with no gene named and not at a codon of the hotspot table")
+            return
+        c_text = first(CDNA)
+        if c_text:
+            self._add(d, gene, c_text, f"{path}.component({CDNA})", origin)
+            return
+        self.error("variant", "no amino acid change (48005-3), hotspot coordinates or cDNA change (48004-6)",
+                   d.source, path, sample=d.id, gene=gene)
+        d.unresolved.add(gene)
+
+    def structural(self, d: CaseDraft, genes: list[str], named: list[str], change_type: str, copies: str, origin: str,
+                   path: str) -> None:
+        if not genes:
+            self.skip("gene not in the vocabulary")
+            return
+        n: float | None
+        try:
+            n = float(copies) if copies else None
+        except ValueError:
+            n = None
+        if "fusion" in change_type:
+            partner = genes[1] if len(genes) > 1 else None
+            ok = self.add_variant(d, genes[0], "fusion", path, origin, partner=partner,
+                                  detail="-".join(x for x in named if x) or None)
+        elif "gain" in change_type or "amplif" in change_type:
+            if n is not None and n < 6:
+                self.skip("copy number gain below 6 copies (not an amplification)")
+                return
+            ok = self.add_variant(d, genes[0], "amplification", path, origin, cna=2, copy_number=n)
+        elif n == 0 or "homozygous" in change_type:
+            ok = self.add_variant(d, genes[0], "loss", path, origin, cna=-2, copy_number=n)
+        else:
+            self.skip("copy number loss of one copy (not an alteration)")
+            return
+        if ok:
+            self.used("Observation (variant)")
+        else:
+            self.summary.elements += 1
+            self.summary.skipped["error record"] += 1
+
+    def _add(self, d: CaseDraft, gene: str, text: str, path: str, origin: str) -> None:
+        if self.add_variant(d, gene, text, path, origin):
+            self.used("Observation (variant)")
+        else:
+            self.summary.elements += 1
+            self.summary.skipped["error record"] += 1
+
+    def _coordinates(self, comps: dict, first: Any) -> tuple[str | None, str, int, str | None, str] | None:
+        asm = None
+        for c in comps.get(ASSEMBLY, []):
+            v = _value_text(c)
+            asm = ASSEMBLIES.get(v) or self.table.assembly(_text(c.get("valueCodeableConcept")) or v) or asm
+        g = first(GENOMIC)
+        if g:
+            hit = self.genomic_hgvs(g)
+            if hit:
+                return hit
+        ref_seq = first(REF_SEQ)
+        start = None
+        for c in comps.get(START_END, []):
+            low = ((c.get("valueRange") or {}).get("low") or {}).get("value")
+            if low is not None:
+                start = int(low)
+        alt = first(ALT_ALLELE)
+        if start is None or not alt:
+            return None
+        where = refseq_chromosome(ref_seq) if ref_seq else None
+        if where is None:
+            return None
+        return asm or where[1], where[0], start, first(REF_ALLELE) or None, alt
+
+    def medication(self, d: CaseDraft, r: dict, path: str, index: dict) -> None:
+        status = str(r.get("status") or "")
+        if status not in GIVEN:
+            self.skip(f"{r['resourceType']} with status '{status}' (not a therapy given)")
+            return
+        cc = r.get("medicationCodeableConcept")
+        if cc is None and r.get("medicationReference"):
+            med = index.get(str(r["medicationReference"].get("reference", "")))
+            cc = (med or {}).get("code")
+        name = _text(cc) if cc else ""
+        drugs = self.drugs(name) if name else None
+        if not drugs:
+            for c in _codings(cc):
+                if c.get("display") and self.drugs(str(c["display"])):
+                    name, drugs = str(c["display"]), True  # type: ignore[assignment]
+                    break
+        if not drugs and cc and cc.get("text") and self.drugs(cc["text"]):
+            name, drugs = cc["text"], True  # type: ignore[assignment]
+        if not drugs:
+            self.error("therapy", f"unknown drug '{name}'", d.source, f"{path}.medication", value=name, sample=d.id)
+            d.unknown_history = True  # type: ignore[attr-defined]
+            return
+        period = r.get("effectivePeriod") or {}
+        start = parse_date(period.get("start") or r.get("effectiveDateTime"))
+        end = parse_date(period.get("end"))
+        outcome = None
+        for sr in r.get("statusReason") or []:
+            outcome = outcome or outcome_of(_text(sr))
+        setting = None
+        for rr in r.get("reasonReference") or []:
+            target = index.get(str(rr.get("reference", "")))
+            if target is not None and _profile(target, "secondary-cancer-condition"):
+                setting = "metastatic"
+        for ext in r.get("extension") or []:
+            if "intent" in str(ext.get("url", "")).lower():
+                setting = setting or setting_of(_text(ext.get("valueCodeableConcept")))
+        self.add_line(d, start, [name], setting=setting, outcome=outcome, start=start, end=end)
+        self.used(r["resourceType"])
+
+    def finish(self, d: CaseDraft) -> dict | None:
+        if getattr(d, "unknown_history", False):
+            d.lines = None
+        return super().finish(d)

@@ -1,0 +1,322 @@
+"""GA4GH Phenopackets v2 (JSON or YAML; one phenopacket, a list, or a Cohort) -> one case each.
+
+Documents are validated by the official ``phenopackets`` bindings (protobuf): an unknown field or a
+wrong type is an error record naming the file and the field, and that document gives no case.
+
+Read:
+
+- ``id`` (else ``subject.id``) is the case id;
+- cancer type: ``diseases[].term`` (not ``excluded``), else ``interpretations[].diagnosis.disease``;
+  an OncoTree code, an NCIt concept the OncoTree file maps, or a name; stage from ``diseaseStage`` /
+  ``clinicalTnmFinding`` only where it is definitional (stage IV, M1: metastatic);
+- alterations: ``interpretations[].diagnosis.genomicInterpretations[]`` whose status is not
+  ``REJECTED``: the gene (``geneContext.symbol``), then the first of: an ``hgvs.p`` expression, a
+  ``vcfRecord`` or genomic HGVS or VRS allele read through the hotspot table, an ``hgvs.c`` expression
+  (hotspot cDNA), the ``(p.…)`` of the label; a VRS copy number of a named gene (0 copies: loss; at or
+  above the amplification threshold: amplification); a gene-level interpretation (``gene``) gives no
+  alteration (the change is not said) and makes that gene's status unknown. A variant of the subject
+  (``subjectOrBiosampleId`` = the subject's id, not a biosample) is germline;
+- prior therapies: ``medicalActions[]`` with a ``treatment`` (agent) or a ``therapeuticRegimen``;
+  treatments whose first dose interval starts the same day are one line; ``responseToTreatment`` and
+  ``treatmentTerminationReason`` give the outcome, ``treatmentTarget`` / ``treatmentIntent`` the setting
+  where their label says it (adjuvant, neoadjuvant, maintenance, metastatic). Radiation and procedures
+  are counted, not prior systemic therapies. No ``medicalActions``: history unknown.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from engine.errors import UsageError
+from engine.importers import hotspots as hs
+from engine.importers.documents import (
+    CaseDraft,
+    DocumentReader,
+    outcome_of,
+    parse_date,
+    refseq_chromosome,
+    setting_of,
+    stage_of,
+)
+from engine.importers.tabular import open_binary
+
+OTHER_FIELDS = ("phenotypicFeatures", "measurements", "biosamples", "files")
+
+
+def load_documents(path: Path) -> list[tuple[str, Any]]:
+    """``(path in the file, document)`` for each phenopacket of a JSON/YAML file (list or Cohort too)."""
+    with open_binary(path) as fh:
+        raw = fh.read()
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{path}: neither JSON nor YAML: {exc}") from None
+    if isinstance(data, list):
+        return [(f"[{i}]", d) for i, d in enumerate(data)]
+    if isinstance(data, dict) and "members" in data and "subject" not in data:
+        return [(f"members[{i}]", d) for i, d in enumerate(data.get("members") or [])]
+    return [("", data)]
+
+
+class PhenopacketReader(DocumentReader):
+    """See the module docstring."""
+
+    def run(self, paths: list[Path]) -> Iterator[dict]:
+        from google.protobuf import json_format
+        from phenopackets import Phenopacket
+
+        for path in paths:
+            self.summary.files += 1
+            for where, doc in load_documents(path):
+                self.summary.documents += 1
+                src = f"{path}" + (f" {where}" if where else "")
+                if not isinstance(doc, dict):
+                    self.error("document", "a phenopacket is a JSON object", str(path), where or "$")
+                    continue
+                try:
+                    json_format.ParseDict(doc, Phenopacket())
+                except json_format.ParseError as exc:
+                    self.error("document", f"not a valid GA4GH Phenopacket v2: {exc}", src, where or "$")
+                    continue
+                case = self.read(doc, src, where)
+                if case is not None:
+                    yield case
+        self.done()
+
+    def read(self, p: dict, src: str, where: str) -> dict | None:
+        pre = f"{where}." if where else ""
+        subject = p.get("subject") or {}
+        sid = p.get("id") or subject.get("id") or Path(src.split(" ")[0]).name.split(".")[0]
+        d = CaseDraft(str(sid), src)
+        subject_id = subject.get("id")
+        biosamples = {b.get("id") for b in p.get("biosamples") or [] if isinstance(b, dict)}
+
+        for i, dis in enumerate(p.get("diseases") or []):
+            path = f"{pre}diseases[{i}]"
+            if dis.get("excluded"):
+                self.skip("disease marked excluded")
+                continue
+            term = dis.get("term") or {}
+            got, why = self.cancer_from_coding("", term.get("id", ""), term.get("label", ""))
+            if got is None:
+                d.cancer_tried.append(f"{path}.term: {why}")
+                self.skip("disease that is not a cancer type the vocabulary knows")
+                continue
+            if d.cancer is None:
+                d.cancer, d.cancer_from = got, f"diseases ({'NCIt' if 'NCIT' in term.get('id', '').upper() else 'code or name'})"
+            self.used("disease")
+            for st in (dis.get("diseaseStage") or []) + (dis.get("clinicalTnmFinding") or []):
+                stage = stage_of(st.get("label", ""))
+                if stage:
+                    d.stage = stage
+
+        for i, interp in enumerate(p.get("interpretations") or []):
+            diag = interp.get("diagnosis") or {}
+            dpath = f"{pre}interpretations[{i}].diagnosis"
+            disease = diag.get("disease")
+            if disease and d.cancer is None:
+                got, why = self.cancer_from_coding("", disease.get("id", ""), disease.get("label", ""))
+                if got is not None:
+                    d.cancer, d.cancer_from = got, "interpretations.diagnosis"
+                else:
+                    d.cancer_tried.append(f"{dpath}.disease: {why}")
+            for j, gi in enumerate(diag.get("genomicInterpretations") or []):
+                self.genomic(d, gi, f"{dpath}.genomicInterpretations[{j}]", subject_id, biosamples)
+
+        actions = p.get("medicalActions")
+        if actions is not None:
+            self.mark_history_known(d)
+        for i, act in enumerate(actions or []):
+            self.action(d, act, f"{pre}medicalActions[{i}]")
+
+        for name in OTHER_FIELDS:
+            for _ in p.get(name) or []:
+                self.skip(f"{name} (not read: no rule uses them)")
+        return self.finish(d)
+
+    # ------------------------------------------------------------------ variants
+
+    def genomic(self, d: CaseDraft, gi: dict, path: str, subject_id: str | None, biosamples: set) -> None:
+        status = (gi.get("interpretationStatus") or "UNKNOWN_STATUS").upper()
+        if status == "REJECTED":
+            self.skip("genomic interpretation REJECTED")
+            return
+        origin = "germline" if subject_id and gi.get("subjectOrBiosampleId") == subject_id and gi.get("subjectOrBiosampleId") not in biosamples else "somatic"
+        if "gene" in gi and "variantInterpretation" not in gi:
+            gene = self.gene((gi["gene"] or {}).get("symbol", ""))
+            if gene is None:
+                self.skip("gene not in the vocabulary")
+            else:
+                d.unresolved.add(gene)
+                self.skip("gene named without its change (gene status unknown)")
+            return
+        vd = ((gi.get("variantInterpretation") or {}).get("variationDescriptor")) or {}
+        vpath = f"{path}.variantInterpretation.variationDescriptor"
+        symbol = (vd.get("geneContext") or {}).get("symbol", "")
+        gene = self.gene(symbol)
+        exprs = {str(e.get("syntax", "")).lower(): str(e.get("value", "")) for e in vd.get("expressions") or []}
+        variation = vd.get("variation") or {}
+
+        cn = variation.get("copyNumber")
+        if cn is not None:
+            if gene is None:
+                self.skip("copy number of a region with no gene the vocabulary knows")
+                return
+            try:
+                n = float(((cn.get("number") or {}).get("value")))
+            except (TypeError, ValueError):
+                self.error("copy_number", "a VRS copy number needs number.value", d.source, f"{vpath}.variation.copyNumber",
+                           sample=d.id, gene=gene)
+                d.unresolved.add(gene)
+                return
+            if n == 0:
+                self.add_variant(d, gene, "loss", vpath, origin, cna=-2, copy_number=0.0)
+                self.used("genomic interpretation")
+            elif n >= 6:
+                self.add_variant(d, gene, "amplification", vpath, origin, cna=2, copy_number=n)
+                self.used("genomic interpretation")
+            else:
+                self.skip("copy number between 1 and 6 (not an alteration)")
+            return
+
+        if gene is None and symbol:
+            self.skip("gene not in the vocabulary")
+            return
+        # 1. a protein change
+        p_text = exprs.get("hgvs.p")
+        if p_text and gene:
+            self._variant(d, gene, p_text.split(":", 1)[-1], f"{vpath}.expressions", origin)
+            return
+        # 2. coordinates: VCF record, genomic HGVS, VRS allele
+        coords = self._coordinates(vd, exprs, variation)
+        if coords is not None:
+            asm, chrom, pos, ref, alt = coords
+            where_gene, dec = self.decode(asm, chrom, pos, ref, alt)
+            gene = gene or where_gene
+            if dec is not None and gene is not None:
+                if dec.kind == hs.DECODED and dec.gene == gene:
+                    self._variant(d, gene, dec.protein or "", f"{vpath} (coordinates)", origin)
+                    return
+                if dec.kind == hs.SYNONYMOUS:
+                    self.skip("synonymous change at a hotspot codon")
+                    return
+                if dec.kind in (hs.MISMATCH, hs.AMBIGUOUS):
+                    self.error("coordinates", dec.detail, d.source, vpath, sample=d.id, gene=gene)
+                    d.unresolved.add(gene)
+                    return
+        if gene is None:
+            self.skip("variant with no gene named and not at a codon of the hotspot table")
+            return
+        # 3. a cDNA change (hotspot table), 4. the protein change in the label
+        c_text = exprs.get("hgvs.c") or (exprs.get("hgvs") if ":c." in exprs.get("hgvs", "") else None)
+        if c_text:
+            try:
+                self.vocab.variant(gene, c_text)
+                self._variant(d, gene, c_text, f"{vpath}.expressions", origin)
+                return
+            except Exception:  # noqa: BLE001 - a TermError: try the label before giving up
+                pass
+        label_p = self.protein_in_label(vd.get("label", ""))
+        if label_p:
+            self._variant(d, gene, label_p, f"{vpath}.label", origin)
+            return
+        shown = c_text or vd.get("label") or json.dumps(exprs)
+        self.error("variant", "no protein change, hotspot coordinates or hotspot cDNA change in this variant",
+                   d.source, vpath, value=shown, sample=d.id, gene=gene)
+        d.unresolved.add(gene)
+
+    def _variant(self, d: CaseDraft, gene: str, text: str, path: str, origin: str) -> None:
+        if self.add_variant(d, gene, text, path, origin):
+            self.used("genomic interpretation")
+        else:
+            self.summary.elements += 1
+            self.summary.skipped["error record"] += 1
+
+    def _coordinates(self, vd: dict, exprs: dict, variation: dict) -> tuple[str | None, str, int, str | None, str] | None:
+        rec = vd.get("vcfRecord")
+        if rec and rec.get("pos") and rec.get("ref") and rec.get("alt"):
+            chrom = str(rec.get("chrom", ""))
+            asm = rec.get("genomeAssembly")
+            ref_seq = refseq_chromosome(chrom)
+            if ref_seq:
+                chrom, asm = ref_seq[0], asm or ref_seq[1]
+            try:
+                return asm, chrom, int(rec["pos"]), str(rec["ref"]), str(rec["alt"])
+            except ValueError:
+                return None
+        for key in ("hgvs.g", "hgvs"):
+            g = self.genomic_hgvs(exprs.get(key, "")) if exprs.get(key) else None
+            if g:
+                return g
+        allele = variation.get("allele")
+        if allele:
+            loc = allele.get("sequenceLocation") or {}
+            where = refseq_chromosome(str(loc.get("sequenceId", "")))
+            interval = loc.get("sequenceInterval") or {}
+            seq = (allele.get("literalSequenceExpression") or {}).get("sequence")
+            try:
+                start = int((interval.get("startNumber") or {}).get("value"))
+            except (TypeError, ValueError):
+                return None
+            if where and seq:
+                ref = vd.get("vrsRefAlleleSeq") or None
+                return where[1], where[0], start + 1, ref, str(seq)
+        return None
+
+    # ------------------------------------------------------------------ treatments
+
+    def action(self, d: CaseDraft, act: dict, path: str) -> None:
+        outcome = None
+        for k in ("responseToTreatment", "treatmentTerminationReason"):
+            outcome = outcome or outcome_of((act.get(k) or {}).get("label", ""))
+        setting = setting_of((act.get("treatmentTarget") or {}).get("label", "")) or setting_of(
+            (act.get("treatmentIntent") or {}).get("label", ""))
+        if "treatment" in act:
+            agent = (act["treatment"] or {}).get("agent") or {}
+            label = agent.get("label") or ""
+            drugs = self.drugs(label) if label else None
+            if not drugs:
+                self.error("therapy", f"unknown drug '{label or agent.get('id', '')}'", d.source, f"{path}.treatment.agent",
+                           value=label or agent.get("id"), sample=d.id)
+                d.lines = d.lines if d.lines is not None else []
+                d.unknown_history = True  # type: ignore[attr-defined]
+                return
+            intervals = (act["treatment"] or {}).get("doseIntervals") or []
+            start = end = None
+            for di in intervals:
+                iv = di.get("interval") or {}
+                s0, e0 = parse_date(iv.get("start")), parse_date(iv.get("end"))
+                start = s0 if start is None or (s0 and s0 < start) else start
+                end = e0 if end is None or (e0 and e0 > end) else end
+            self.add_line(d, start, [label], setting=setting, outcome=outcome, start=start, end=end)
+            self.used("medical action (treatment)")
+        elif "therapeuticRegimen" in act:
+            reg = act["therapeuticRegimen"] or {}
+            oc = reg.get("ontologyClass") or reg.get("externalReference") or {}
+            label = oc.get("label") or oc.get("description") or ""
+            if not label or not self.drugs(label):
+                self.error("therapy", f"unknown regimen '{label or oc.get('id', '')}'", d.source,
+                           f"{path}.therapeuticRegimen", value=label or oc.get("id"), sample=d.id)
+                d.unknown_history = True  # type: ignore[attr-defined]
+                return
+            start, end = parse_date(reg.get("startTime", {}).get("timestamp")), parse_date(reg.get("endTime", {}).get("timestamp"))
+            self.add_line(d, ("regimen", label, start), [], regimen=label, setting=setting, outcome=outcome, start=start, end=end)
+            self.used("medical action (regimen)")
+        elif "radiationTherapy" in act:
+            self.skip("radiation therapy (not a systemic drug therapy)")
+        elif "procedure" in act:
+            self.skip("procedure (not a systemic drug therapy)")
+        else:
+            self.skip("medical action with no treatment")
+
+    def finish(self, d: CaseDraft) -> dict | None:
+        if getattr(d, "unknown_history", False):
+            d.lines = None  # a treatment was given that cannot be read: the history is not known
+        return super().finish(d)

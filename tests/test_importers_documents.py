@@ -1,0 +1,318 @@
+"""GA4GH Phenopackets and FHIR bundles: the two real example phenopackets (format only, no KRAS),
+phenopackets and bundles written here for a KRAS G12C lung adenocarcinoma after chemo-immunotherapy,
+each imported and evaluated end to end, and the same content as a case JSON giving the same result."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+PHENO = ROOT.parent / "shared" / "data" / "phenopackets"
+CASE = ROOT / "cases" / "luad-g12c-second-line.json"
+
+pytest.importorskip("phenopackets", reason="phenopackets (the 'import' extra) is not installed")
+pytest.importorskip("fhir.resources", reason="fhir.resources (the 'import' extra) is not installed")
+
+
+def real(name: str) -> Path:
+    p = PHENO / name
+    if not p.exists():
+        pytest.skip(f"shared data not available: phenopackets/{name}")
+    return p
+
+
+@pytest.fixture(scope="module")
+def vocab():
+    from engine.importers.api import load_vocabulary
+
+    return load_vocabulary()
+
+
+def read(vocab, kind: str, paths: list[Path], **kw):
+    from engine.importers import make_document_reader
+
+    errors: list[dict] = []
+    r = make_document_reader(kind, vocab=vocab, on_error=errors.append, **kw)
+    cases = list(r.run(paths))
+    return cases, errors, r.summary
+
+
+def accounted(s) -> None:
+    assert s.elements == sum(s.used.values()) + sum(s.skipped.values())
+
+
+def result_json(case: dict) -> dict:
+    from engine.api import evaluate
+
+    return json.loads(evaluate(case).model_dump_json())
+
+
+# ----------------------------------------------------------------------------- phenopackets
+
+INTERVAL = {"interval": {"start": "2025-01-06T00:00:00Z", "end": "2025-06-23T00:00:00Z"}}
+PROGRESSION = {"id": "NCIT:C35571", "label": "Progressive Disease"}
+
+
+def phenopacket(variant: dict | None = None, **over) -> dict:
+    vd = {"id": "v1", "geneContext": {"valueId": "HGNC:6407", "symbol": "KRAS"},
+          "expressions": [{"syntax": "hgvs.p", "value": "NP_004976.2:p.Gly12Cys"}]}
+    if variant is not None:
+        vd = variant
+    p = {
+        "id": "luad-g12c-pp",
+        "subject": {"id": "patient-1"},
+        "diseases": [{"term": {"id": "NCIT:C3512", "label": "Lung Adenocarcinoma"},
+                      "diseaseStage": [{"id": "NCIT:C27971", "label": "Stage IV"}]}],
+        "interpretations": [{"id": "i1", "progressStatus": "SOLVED", "diagnosis": {
+            "disease": {"id": "NCIT:C3512", "label": "Lung Adenocarcinoma"},
+            "genomicInterpretations": [{"subjectOrBiosampleId": "tumour-1", "interpretationStatus": "CAUSATIVE",
+                                        "variantInterpretation": {"variationDescriptor": vd}}]}}],
+        "medicalActions": [
+            {"treatment": {"agent": {"id": cid, "label": name}, "doseIntervals": [INTERVAL]},
+             "treatmentTarget": {"id": "NCIT:C3512", "label": "metastatic lung adenocarcinoma"},
+             "responseToTreatment": PROGRESSION}
+            for cid, name in (("NCIT:C1282", "carboplatin"), ("NCIT:C1520", "pemetrexed"), ("NCIT:C106432", "pembrolizumab"))
+        ],
+        "metaData": {"created": "2025-07-01T00:00:00Z", "createdBy": "tutor", "phenopacketSchemaVersion": "2.0"},
+    }
+    p.update(over)
+    return p
+
+
+def test_real_phenopackets_are_read_and_every_element_counted(vocab):
+    cases, errors, s = read(vocab, "phenopacket", [real("phenopacket-tools_io_v2_phenopacket.json"),
+                                                     real("phenopacket-tools_retinoblastoma.json")])
+    accounted(s)
+    assert s.documents == 2
+    # a Pfeiffer syndrome phenopacket is not a cancer: an error record, no case
+    assert [e["error"]["kind"] for e in errors if e["error"]["kind"] == "cancer_type"] == ["cancer_type"]
+    assert "OMIM:101600" in next(e for e in errors if e["error"]["kind"] == "cancer_type")["error"]["message"]
+    (rb,) = cases
+    assert rb["cancer_type"] == "RBL"  # NCIT:C7541 through the OncoTree file's NCIt references
+    assert rb["alterations"] == [{"gene": "RB1", "variant": "p.Arg320Ter"}]
+    # melphalan and the regimen are unknown to the vocabulary: error records with their path, and the
+    # history is then unknown (never "none")
+    paths = sorted(e["error"]["field"] for e in errors if e["error"]["kind"] == "therapy")
+    assert paths == ["medicalActions[0].treatment.agent", "medicalActions[1].therapeuticRegimen"]
+    assert "prior_therapies" not in rb
+
+
+def test_phenopacket_g12c_luad_after_chemo_immunotherapy_is_eligible_for_sotorasib(vocab, tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(phenopacket()), encoding="utf-8")
+    cases, errors, s = read(vocab, "phenopacket", [path])
+    assert errors == []
+    (case,) = cases
+    assert case["cancer_type"] == "LUAD" and case["stage"] == "metastatic"
+    assert case["prior_therapies"] == [{"drugs": ["carboplatin", "pemetrexed", "pembrolizumab"], "setting": "metastatic",
+                                        "outcome": "progression", "weeks": 24.0}]
+    assert "tested_genes" not in case
+    accounted(s)
+    r = result_json(dict(case, as_of="2026-07-01"))
+    soto = next(o for o in r["options"] if o["therapy"] == "sotorasib")
+    assert soto["verdict"] == "eligible"
+
+
+def test_phenopacket_yaml_and_variant_forms(vocab, tmp_path):
+    forms = {
+        "vcf": {"id": "v", "vcfRecord": {"genomeAssembly": "GRCh37", "chrom": "12", "pos": "25398285", "ref": "C", "alt": "A"}},
+        "vrs": {"id": "v", "variation": {"allele": {
+            "sequenceLocation": {"sequenceId": "refseq:NC_000012.12",
+                                 "sequenceInterval": {"startNumber": {"value": "25245350"}, "endNumber": {"value": "25245351"}}},
+            "literalSequenceExpression": {"sequence": "A"}}}},
+        "hgvs.g": {"id": "v", "expressions": [{"syntax": "hgvs.g", "value": "NC_000012.11:g.25398285C>A"}]},
+        "hgvs.c": {"id": "v", "geneContext": {"valueId": "HGNC:6407", "symbol": "KRAS"},
+                   "expressions": [{"syntax": "hgvs.c", "value": "NM_004985.5:c.34G>T"}]},
+    }
+    for name, vd in forms.items():
+        path = tmp_path / f"{name.replace('.', '_')}.yaml"
+        path.write_text(yaml.safe_dump(phenopacket(vd)), encoding="utf-8")
+        cases, errors, _ = read(vocab, "phenopacket", [path])
+        assert errors == [], name
+        (case,) = cases
+        assert case["alterations"][0]["gene"] == "KRAS", name
+        got = result_json(dict(case, as_of="2026-07-01"))
+        assert next(o for o in got["options"] if o["therapy"] == "sotorasib")["verdict"] == "eligible", name
+
+
+def test_phenopacket_unknowns_stay_unknown(vocab, tmp_path):
+    p = phenopacket()
+    del p["medicalActions"]
+    p["diseases"][0]["diseaseStage"] = [{"id": "NCIT:C27970", "label": "Stage III"}]
+    p["interpretations"][0]["diagnosis"]["genomicInterpretations"].append(
+        {"subjectOrBiosampleId": "tumour-1", "interpretationStatus": "CANDIDATE", "gene": {"valueId": "HGNC:7989", "symbol": "NRAS"}})
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(p), encoding="utf-8")
+    cases, errors, s = read(vocab, "phenopacket", [path], assay="exome")
+    (case,) = cases
+    assert "prior_therapies" not in case  # no medical actions: history unknown, not "none"
+    assert "stage" not in case  # stage III is not definitional: unknown
+    assert "NRAS" not in case["tested_genes"] and "KRAS" in case["tested_genes"]  # a gene without its change: unknown
+    accounted(s)
+
+
+def test_invalid_phenopacket_is_an_error_record_and_the_others_are_read(vocab, tmp_path):
+    good, bad = phenopacket(), phenopacket(id="bad")
+    bad["subject"]["favouriteColour"] = "blue"
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps([bad, good]), encoding="utf-8")
+    cases, errors, s = read(vocab, "phenopacket", [path])
+    assert [c["id"] for c in cases] == ["luad-g12c-pp"]
+    (e,) = errors
+    assert e["error"]["kind"] == "document" and "favouriteColour" in e["error"]["message"] and e["error"]["field"] == "[0]"
+    accounted(s)
+
+
+def test_revoked_oncotree_code_in_a_phenopacket(vocab, tmp_path):
+    p = phenopacket(diseases=[{"term": {"id": "ONCOTREE:GBM", "label": "Glioblastoma"}}])
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(p), encoding="utf-8")
+    cases, _, s = read(vocab, "phenopacket", [path])
+    assert cases[0]["cancer_type"] == "GB"
+    assert any("GBM -> GB" in n for n in s.notes)
+
+
+# ----------------------------------------------------------------------------- FHIR
+
+def coding(system: str, code: str, display: str = "") -> dict:
+    c = {"system": system, "code": code}
+    if display:
+        c["display"] = display
+    return {"coding": [c]}
+
+
+def comp(code: str, value: dict) -> dict:
+    return {"code": coding("http://loinc.org", code), **value}
+
+
+def bundle_from_case(case: dict) -> dict:
+    """A Genomics Reporting / mCODE bundle with the content of the case JSON (luad-g12c-second-line)."""
+    pid = case["id"]
+    subject = {"reference": f"Patient/{pid}"}
+    entries = [
+        {"resourceType": "Patient", "id": pid},
+        {"resourceType": "Condition", "id": "primary", "subject": subject,
+         "meta": {"profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-primary-cancer-condition"]},
+         "code": coding("http://ncithesaurus-stage.nci.nih.gov", "C3512", "Lung Adenocarcinoma")},
+        {"resourceType": "Condition", "id": "mets", "subject": subject,
+         "meta": {"profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-secondary-cancer-condition"]},
+         "code": coding("http://snomed.info/sct", "94391008", "Secondary malignant neoplasm of lung")},
+        {"resourceType": "Observation", "id": "region", "status": "final", "subject": subject,
+         "code": coding("http://loinc.org", "53041-0", "DNA region of interest panel"),
+         "component": [comp("48018-6", {"valueCodeableConcept": coding("http://www.genenames.org/geneId", "HGNC:x", g)})
+                       for g in case["tested_genes"]]},
+    ]
+    for i, alt in enumerate(case["alterations"]):
+        entries.append({
+            "resourceType": "Observation", "id": f"variant{i}", "status": "final", "subject": subject,
+            "code": coding("http://loinc.org", "69548-6", "Genetic variant assessment"),
+            "valueCodeableConcept": coding("http://loinc.org", "LA9633-4", "Present"),
+            "component": [
+                comp("48018-6", {"valueCodeableConcept": coding("http://www.genenames.org/geneId", "HGNC:6407", alt["gene"])}),
+                comp("48005-3", {"valueCodeableConcept": coding("http://varnomen.hgvs.org", "NP_004976.2:" + alt["variant"])}),
+                comp("48002-0", {"valueCodeableConcept": coding("http://loinc.org", "LA6684-0", "Somatic")}),
+            ]})
+    for line in case["prior_therapies"]:
+        for drug in line["drugs"]:
+            entries.append({
+                "resourceType": "MedicationStatement", "id": f"med-{drug}", "status": "completed", "subject": subject,
+                "medicationCodeableConcept": coding("http://www.nlm.nih.gov/research/umls/rxnorm", "0", drug),
+                "effectivePeriod": {"start": "2025-01-06", "end": "2025-06-23"},
+                "statusReason": [{"text": "Disease progression"}],
+                "reasonReference": [{"reference": "Condition/mets"}]})
+    entries.append({"resourceType": "Procedure", "id": "biopsy", "status": "completed", "subject": subject,
+                    "code": {"text": "Lung biopsy"}})
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in entries]}
+
+
+def test_fhir_bundle_gives_the_same_result_as_the_case_json(vocab, tmp_path):
+    case = json.loads(CASE.read_text(encoding="utf-8"))
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle_from_case(case)), encoding="utf-8")
+    cases, errors, s = read(vocab, "fhir", [path])
+    assert errors == []
+    (got,) = cases
+    assert got["cancer_type"] == "LUAD" and got["stage"] == "metastatic"
+    assert sorted(got["tested_genes"]) == sorted(case["tested_genes"])
+    accounted(s)
+    assert s.skipped["Procedure (not a systemic drug therapy)"] == 1
+    expected = result_json(case)
+    actual = result_json(dict(got, as_of=case["as_of"]))
+    # the variant is written as the bundle says it (p.Gly12Cys): every result field agrees
+    assert actual == expected
+
+
+def test_fhir_invalid_resource_is_an_error_record_with_its_path(vocab, tmp_path):
+    case = json.loads(CASE.read_text(encoding="utf-8"))
+    b = bundle_from_case(case)
+    bad = copy.deepcopy(b["entry"][4])
+    bad["resource"]["id"] = "broken"
+    bad["resource"]["component"][0]["valueBogus"] = 1
+    b["entry"].append(bad)
+    b["entry"].append({"resource": {"resourceType": "Specimen", "id": "s1", "subject": {"reference": f"Patient/{case['id']}"}}})
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(b), encoding="utf-8")
+    cases, errors, s = read(vocab, "fhir", [path])
+    (e,) = errors
+    assert e["error"]["kind"] == "resource" and e["error"]["field"].startswith(f"entry[{len(b['entry']) - 2}].resource.component")
+    assert len(cases) == 1 and {"gene": "KRAS", "variant": "p.G12C"} in cases[0]["alterations"]
+    assert s.skipped["Specimen (not read)"] == 1
+    accounted(s)
+
+
+def test_fhir_without_medications_leaves_history_unknown_and_reads_cnv_and_fusion(vocab, tmp_path):
+    case = json.loads(CASE.read_text(encoding="utf-8"))
+    b = bundle_from_case(case)
+    b["entry"] = [e for e in b["entry"] if e["resource"]["resourceType"] != "MedicationStatement"]
+    subject = {"reference": f"Patient/{case['id']}"}
+    change = lambda so, name: comp("48019-4", {"valueCodeableConcept": coding("http://www.sequenceontology.org", so, name)})  # noqa: E731
+    gene = lambda g: comp("48018-6", {"valueCodeableConcept": coding("http://www.genenames.org/geneId", "x", g)})  # noqa: E731
+    b["entry"] += [
+        {"resource": {"resourceType": "Observation", "id": "cnv", "status": "final", "subject": subject,
+                      "code": coding("http://loinc.org", "69548-6"),
+                      "component": [gene("MET"), change("SO:0001742", "copy_number_gain"),
+                                    comp("82155-3", {"valueInteger": 12})]}},
+        {"resource": {"resourceType": "Observation", "id": "fus", "status": "final", "subject": subject,
+                      "code": coding("http://loinc.org", "69548-6"),
+                      "component": [gene("ALK"), gene("EML4"), change("SO:0001565", "gene_fusion")]}},
+    ]
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(b), encoding="utf-8")
+    cases, errors, s = read(vocab, "fhir", [path])
+    assert errors == []
+    (got,) = cases
+    assert "prior_therapies" not in got
+    alts = {(a["gene"], a["variant"], a.get("partner")) for a in got["alterations"]}
+    assert ("MET", "amplification", None) in alts and ("ALK", "fusion", "EML4") in alts
+    r = result_json(dict(got, as_of="2026-07-01"))
+    assert any("Bypass" in n for n in r["notes"])
+    soto = next(o for o in r["options"] if o["therapy"] == "sotorasib")
+    assert soto["verdict"] == "conditional"  # history unknown
+
+
+def test_cli_reads_documents(tmp_path):
+    import argparse
+    import io
+
+    from engine.importers.cli import add_parser, run
+
+    p = tmp_path / "p.json"
+    p.write_text(json.dumps(phenopacket()), encoding="utf-8")
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(bundle_from_case(json.loads(CASE.read_text(encoding="utf-8")))), encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    for flag, path, cid in (("--phenopacket", p, "luad-g12c-pp"), ("--fhir", b, "luad-g12c-second-line")):
+        out, err = io.StringIO(), io.StringIO()
+        rc = run(parser.parse_args(["import", flag, str(path)]), stdout=out, stderr=err)
+        assert rc == 0, err.getvalue()
+        assert [json.loads(x)["id"] for x in out.getvalue().splitlines()] == [cid]
+        assert "elements" in err.getvalue()
+    with pytest.raises(UsageError, match="not --fhir"):
+        run(parser.parse_args(["import", "--fhir", str(b), "--cna", str(b)]), stdout=io.StringIO(), stderr=io.StringIO())
