@@ -25,7 +25,11 @@ from typing import Any, Callable, Iterable
 from engine.errors import TermError, UsageError
 from engine.importers.calls import ExtrasMixin
 from engine.importers.clinical import ClinicalIndex, FieldMap
+from engine.importers import hotspots as hs
+from engine.importers.coding import CodingExons
 from engine.importers.hotspots import HotspotTable
+from engine.importers.maf import alt_allele
+from engine.importers.tabular import is_missing
 from engine.importers.importer import ASSAYS, ImportOptions, Importer, Summary
 from engine.importers.oncotree import OncoTreeIndex, OncoTreeResolver
 from engine.importers.panels import PanelSet
@@ -140,6 +144,7 @@ def make_importer(
     if cls is None:
         raise UsageError(f"unknown input format '{input_format}' (use {' or '.join(_IMPORTERS)})")
     imp = cls(vocab, table, opts, ClinicalIndex(), on_error)
+    imp.coding = CodingExons.load(_rules_dir(rules_dir) / "vocabulary", table)
     # revoked OncoTree codes (GBM -> GB) are read as their replacement, with a note in the summary
     imp._cancer = OncoTreeResolver(vocab, ct, oncotree_index(_rules_dir(rules_dir)), imp.summary.notes)
     cna_paths, fusion_paths = [Path(p) for p in cna], [Path(p) for p in fusions]
@@ -202,12 +207,48 @@ def make_document_reader(
         from engine.importers.fhir import FhirReader as cls  # type: ignore[assignment]
     else:
         raise UsageError(f"unknown document format '{input_format}' (use phenopacket or fhir)")
-    return cls(vocab, table, oncotree_index(rdir), assay=assay, panel_genes=panel_genes, cancer_type=ct,
-               assembly=asm, errors=on_error)
+    reader = cls(vocab, table, oncotree_index(rdir), assay=assay, panel_genes=panel_genes, cancer_type=ct,
+                 assembly=asm, errors=on_error)
+    reader.coding = CodingExons.load(rdir / "vocabulary", table)
+    return reader
 
 
 class MafImporter(ExtrasMixin, Importer):
-    """MAF / cBioPortal / TCGA mutation tables, with copy-number and fusion files added."""
+    """MAF / cBioPortal / TCGA mutation tables, with copy-number and fusion files added.
+
+    A substitution outside the hotspot table but inside a listed coding exon is read from the
+    coordinates and the transcript (:mod:`engine.importers.coding`) before it would make the gene's
+    status unknown."""
+
+    coding: CodingExons | None = None
+
+    def _from_coordinates(self, f, cols, gene, st, name, line):  # type: ignore[override]
+        coding = self.coding
+        if coding is not None and gene in coding.genes and cols.has_coordinates:
+            hit = self._coding_change(coding, f, cols, gene)
+            if hit is not None:
+                return hit
+        return super()._from_coordinates(f, cols, gene, st, name, line)
+
+    def _coding_change(self, coding: CodingExons, f, cols, gene: str) -> str | None:
+        build = f[cols.build].strip() if cols.build is not None else ""
+        asm = self._build(build) if build and not is_missing(build) else self.opt.assembly
+        if asm is None or (self.opt.assembly is not None and asm != self.opt.assembly):
+            return None  # the table path reports the assembly problem
+        try:
+            start = int(f[cols.start].strip())
+        except ValueError:
+            return None
+        chrom, ref = f[cols.chromosome].strip(), f[cols.ref].strip()
+        alt = alt_allele(ref, f[cols.alt2] if cols.alt2 is not None else "", f[cols.alt1] if cols.alt1 is not None else "")
+        span = max(len(ref), 1) if ref not in ("-", "") else 1
+        if self.table.covers(asm, chrom, start, start + span - 1):
+            return None
+        d = coding.decode(asm, chrom, start, ref, alt)
+        if d.kind == hs.DECODED and d.gene == gene:
+            self.summary.from_transcript = getattr(self.summary, "from_transcript", 0) + 1
+            return d.protein
+        return None
 
 
 _IMPORTERS = {"maf": MafImporter, "vcf": VcfImporter}

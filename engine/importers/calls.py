@@ -54,6 +54,8 @@ class CallImporter(Importer):
         s.recognised[(gene, text)] += 1
         if coords:
             s.from_coordinates += 1
+        if field_name == "coordinates (transcript)":
+            s.from_transcript = getattr(s, "from_transcript", 0) + 1
         label = getattr(var, "label", text)
         key = (gene, label, origin)
         if key in st.alts:
@@ -161,6 +163,14 @@ class ExtrasMixin:
     def run(self, path) -> Iterator[dict]:  # type: ignore[override]
         self._seen_ids: set[str] = set()
         self._no_tested = False
+        yield from self._run(path)
+        n = getattr(self.summary, "from_transcript", 0)  # type: ignore[attr-defined]
+        if n:
+            self.summary.notes.append(  # type: ignore[attr-defined]
+                f"protein changes read from coordinates and the coding exons of the transcript (outside the hotspot table): {n}"
+            )
+
+    def _run(self, path) -> Iterator[dict]:
         ex = self.extras
         unnamed = ex.alts.get("", []) if ex is not None else []
         if not unnamed:

@@ -227,6 +227,12 @@ class DocumentReader:
             return None, None
         span = max(len(ref or alt), 1)
         gene = self.table.gene_at(asm, chrom, pos, pos + span - 1)
+        coding = getattr(self, "coding", None)
+        if gene is None and coding is not None:
+            gene = coding.gene_at(asm, chrom, pos, pos + span - 1)
+            if gene is None or ref is None:
+                return gene, None
+            return gene, coding.decode(asm, chrom, pos, ref, alt)
         if gene is None:
             return None, None
         if ref is None:

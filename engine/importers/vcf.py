@@ -419,6 +419,27 @@ class VcfImporter(ExtrasMixin, CallImporter):
         asm = self._asm
         span = max(len(ref), 1)
         where = self.table.gene_at(asm, chrom, pos, pos + span - 1) if asm else None
+        coding = getattr(self, "coding", None)
+        if where is None and asm and coding is not None and coding.gene_at(asm, chrom, pos, pos + span - 1):
+            tx_gene = coding.gene_at(asm, chrom, pos, pos + span - 1)
+            gene = gene or tx_gene
+            if gene != tx_gene:
+                self.skip(R_NOPROT)
+                st.unresolved.add(gene)  # type: ignore[arg-type]
+                return
+            if not passed or not called:
+                self.skip(R_FILTER if not passed else R_NO_CALL)
+                st.unresolved.add(gene)
+                return
+            d = coding.decode(asm, chrom, pos, ref, alt)
+            if d.kind == hs.DECODED:
+                self.add_call(st, gene, d.protein or "", "somatic", src, "coordinates (transcript)", coords=True)
+            elif d.kind == hs.SYNONYMOUS:
+                self.skip(R_SYN)
+            else:
+                self.skip(R_INDEL if len(ref) != len(alt) else R_NOPROT)
+                st.unresolved.add(gene)
+            return
         if where is None:
             if unannotated:
                 self.skip(R_UNLOCATED)
