@@ -222,6 +222,13 @@ class MafImporter(ExtrasMixin, Importer):
 
     coding: CodingExons | None = None
 
+    def read(self, path):  # type: ignore[override]
+        for _, first in iter_lines(Path(path)):
+            if first.startswith("##fileformat=VCF"):
+                raise UsageError(f"{path} is a VCF, not a mutation table: import it with --vcf")
+            break
+        return super().read(path)
+
     def _from_coordinates(self, f, cols, gene, st, name, line):  # type: ignore[override]
         coding = self.coding
         if coding is not None and gene in coding.genes and cols.has_coordinates:

@@ -108,6 +108,7 @@ class CaseDraft:
     tested: set[str] | None = None
     lines: list[dict] | None = None  # None: nothing said about treatment
     line_keys: dict[Any, int] = field(default_factory=dict)
+    unknown_history: bool = False  # a treatment was given that cannot be read: history unknown
 
 
 class DocumentReader:
@@ -299,6 +300,8 @@ class DocumentReader:
 
     def finish(self, d: CaseDraft) -> dict | None:
         s = self.summary
+        if d.unknown_history:
+            d.lines = None
         ct, where = d.cancer, d.cancer_from
         if ct is None and self.cancer_fallback is not None:
             ct, where = self.cancer_fallback, "--cancer-type"

@@ -194,7 +194,7 @@ class FhirReader(DocumentReader):
             else:
                 self.skip(f"{rt} (not read)")
         for pid, d in drafts.items():
-            if pid in med_seen and d.lines is None and not getattr(d, "unknown_history", False):
+            if pid in med_seen and d.lines is None and not d.unknown_history:
                 d.lines = []
             case = self.finish(d)
             if case is not None:
@@ -258,7 +258,8 @@ class FhirReader(DocumentReader):
         origin = "germline" if any(_has_code(c.get("valueCodeableConcept"), GERMLINE) for c in comps.get(SOURCE_CLASS, [])) else "somatic"
         first = lambda k: _value_text(comps[k][0]) if comps.get(k) else ""  # noqa: E731
         change_type = " ".join(_text(c.get("valueCodeableConcept")).lower() for c in comps.get(CHANGE_TYPE, []))
-        if change_type and ("copy" in change_type or "amplif" in change_type or "fusion" in change_type or "deletion" in change_type and not comps.get(PROTEIN)):
+        structural = any(w in change_type for w in ("copy", "amplif", "fusion"))
+        if change_type and (structural or ("deletion" in change_type and not comps.get(PROTEIN))):
             self.structural(d, genes, named, change_type, first(COPY_NUMBER), origin, path)
             return
         if not genes:
@@ -377,7 +378,7 @@ class FhirReader(DocumentReader):
             name, drugs = cc["text"], True  # type: ignore[assignment]
         if not drugs:
             self.error("therapy", f"unknown drug '{name}'", d.source, f"{path}.medication", value=name, sample=d.id)
-            d.unknown_history = True  # type: ignore[attr-defined]
+            d.unknown_history = True
             return
         period = r.get("effectivePeriod") or {}
         start = parse_date(period.get("start") or r.get("effectiveDateTime"))
@@ -395,8 +396,3 @@ class FhirReader(DocumentReader):
                 setting = setting or setting_of(_text(ext.get("valueCodeableConcept")))
         self.add_line(d, start, [name], setting=setting, outcome=outcome, start=start, end=end)
         self.used(r["resourceType"])
-
-    def finish(self, d: CaseDraft) -> dict | None:
-        if getattr(d, "unknown_history", False):
-            d.lines = None
-        return super().finish(d)

@@ -285,8 +285,7 @@ class PhenopacketReader(DocumentReader):
             if not drugs:
                 self.error("therapy", f"unknown drug '{label or agent.get('id', '')}'", d.source, f"{path}.treatment.agent",
                            value=label or agent.get("id"), sample=d.id)
-                d.lines = d.lines if d.lines is not None else []
-                d.unknown_history = True  # type: ignore[attr-defined]
+                d.unknown_history = True
                 return
             intervals = (act["treatment"] or {}).get("doseIntervals") or []
             start = end = None
@@ -304,7 +303,7 @@ class PhenopacketReader(DocumentReader):
             if not label or not self.drugs(label):
                 self.error("therapy", f"unknown regimen '{label or oc.get('id', '')}'", d.source,
                            f"{path}.therapeuticRegimen", value=label or oc.get("id"), sample=d.id)
-                d.unknown_history = True  # type: ignore[attr-defined]
+                d.unknown_history = True
                 return
             start, end = parse_date(reg.get("startTime", {}).get("timestamp")), parse_date(reg.get("endTime", {}).get("timestamp"))
             self.add_line(d, ("regimen", label, start), [], regimen=label, setting=setting, outcome=outcome, start=start, end=end)
@@ -315,8 +314,3 @@ class PhenopacketReader(DocumentReader):
             self.skip("procedure (not a systemic drug therapy)")
         else:
             self.skip("medical action with no treatment")
-
-    def finish(self, d: CaseDraft) -> dict | None:
-        if getattr(d, "unknown_history", False):
-            d.lines = None  # a treatment was given that cannot be read: the history is not known
-        return super().finish(d)
