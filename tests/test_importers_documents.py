@@ -141,6 +141,16 @@ def test_phenopacket_yaml_and_variant_forms(vocab, tmp_path):
         assert next(o for o in got["options"] if o["therapy"] == "sotorasib")["verdict"] == "eligible", name
 
 
+def test_hand_written_yaml_with_unquoted_timestamps(vocab, tmp_path):
+    text = yaml.safe_dump(phenopacket()).replace("'2025-07-01T00:00:00Z'", "2025-07-01T00:00:00Z")
+    text = text.replace("'2025-01-06T00:00:00Z'", "2025-01-06T00:00:00Z").replace("'2025-06-23T00:00:00Z'", "2025-06-23")
+    assert "'2025" not in text
+    path = tmp_path / "p.yml"
+    path.write_text(text, encoding="utf-8")
+    cases, errors, _ = read(vocab, "phenopacket", [path])
+    assert errors == [] and cases[0]["prior_therapies"][0]["weeks"] == 24.0
+
+
 def test_phenopacket_unknowns_stay_unknown(vocab, tmp_path):
     p = phenopacket()
     del p["medicalActions"]
@@ -155,6 +165,35 @@ def test_phenopacket_unknowns_stay_unknown(vocab, tmp_path):
     assert "stage" not in case  # stage III is not definitional: unknown
     assert "NRAS" not in case["tested_genes"] and "KRAS" in case["tested_genes"]  # a gene without its change: unknown
     accounted(s)
+
+
+def test_map_gives_what_a_document_does_not_say(vocab, tmp_path):
+    p = phenopacket()
+    p["diseases"][0]["diseaseStage"] = [{"id": "NCIT:C27970", "label": "Stage IIIB"}]
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(p), encoding="utf-8")
+    m = tmp_path / "map.yaml"
+    m.write_text("stage: {column: diseaseStage, values: {Stage IIIB: locally_advanced}}\n", encoding="utf-8")
+    cases, errors, s = read(vocab, "phenopacket", [path], field_map=m)
+    assert errors == [] and cases[0]["stage"] == "locally_advanced"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stage: {column: STAGE, values: {IV: metastatic}}\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="diseaseStage"):
+        read(vocab, "phenopacket", [path], field_map=bad)
+    case = json.loads(CASE.read_text(encoding="utf-8"))
+    b = bundle_from_case(case)
+    b["entry"] = [e for e in b["entry"] if "secondary" not in json.dumps(e)]
+    b["entry"][1]["resource"]["stage"] = [{"summary": {"text": "IIIA"}}]
+    for e in b["entry"]:
+        e["resource"].pop("reasonReference", None)
+    bp = tmp_path / "b.json"
+    bp.write_text(json.dumps(b), encoding="utf-8")
+    fm = tmp_path / "fmap.yaml"
+    fm.write_text("stage: {column: stage, values: {IIIA: locally_advanced}}\n", encoding="utf-8")
+    cases, errors, _ = read(vocab, "fhir", [bp], field_map=fm)
+    assert errors == [] and cases[0]["stage"] == "locally_advanced"
+    cases, _, s = read(vocab, "fhir", [bp])
+    assert "stage" not in cases[0]
 
 
 def test_invalid_phenopacket_is_an_error_record_and_the_others_are_read(vocab, tmp_path):

@@ -174,9 +174,12 @@ def make_document_reader(
     rules_dir: Path | str | None = None,
     vocab: Any = None,
     on_error: Callable[[dict], None] | None = None,
+    field_map: Path | str | None = None,
 ) -> Any:
     """A reader of GA4GH Phenopackets (``phenopacket``) or FHIR bundles (``fhir``); its ``run(paths)``
-    yields the case dicts and its ``summary`` holds the counts."""
+    yields the case dicts and its ``summary`` holds the counts. ``field_map`` is a ``--map`` file whose
+    columns are the format's ``MAP_FIELDS`` (phenopackets: diseaseStage, clinicalTnmFinding; FHIR:
+    stage)."""
     if vocab is None:
         vocab = load_vocabulary(rules_dir)
     rdir = _rules_dir(rules_dir)
@@ -210,6 +213,19 @@ def make_document_reader(
     reader = cls(vocab, table, oncotree_index(rdir), assay=assay, panel_genes=panel_genes, cancer_type=ct,
                  assembly=asm, errors=on_error)
     reader.coding = CodingExons.load(rdir / "vocabulary", table)
+    if field_map is not None:
+        import importlib
+
+        fields = importlib.import_module(cls.__module__).MAP_FIELDS
+        fm = FieldMap.load(Path(field_map), lambda f, v: _check_value(vocab, f, v))
+        for fname, specs in fm.fields.items():
+            for spec in specs:
+                if spec.column not in fields:
+                    raise UsageError(
+                        f"{field_map}: {fname}: column '{spec.column}': a {input_format} --map reads "
+                        + " or ".join(fields)
+                    )
+        reader.field_map = fm
     return reader
 
 

@@ -89,7 +89,7 @@ def _assay(args) -> tuple[str, list[str]]:
 def _run_documents(args, kind: str, files: list[str], out: IO[str], err: IO[str]) -> int:
     from engine.importers.api import make_document_reader
 
-    for flag in ("cna", "fusions", "clinical", "map", "samples"):
+    for flag in ("cna", "fusions", "clinical", "samples"):
         if getattr(args, flag, None):
             raise UsageError(f"--{flag} is for mutation files and VCFs, not --{kind}")
     assay, panels = _assay(args)
@@ -109,7 +109,7 @@ def _run_documents(args, kind: str, files: list[str], out: IO[str], err: IO[str]
     try:
         reader = make_document_reader(
             kind, cancer_type=args.cancer_type, assay=assay, panels=panels, assembly=args.assembly,
-            rules_dir=getattr(args, "rules", None), on_error=on_error,
+            rules_dir=getattr(args, "rules", None), on_error=on_error, field_map=args.map,
         )
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
         for case in reader.run([Path(f) for f in files]):

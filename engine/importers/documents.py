@@ -69,6 +69,7 @@ class DocSummary:
     errors: Counter = field(default_factory=Counter)  # kind -> error records
     alterations: int = 0
     cancer_sources: Counter = field(default_factory=Counter)
+    unmapped: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -91,6 +92,8 @@ class DocSummary:
             out.append(f"  {reason}: {n}")
         nerr = sum(self.errors.values())
         out.append(f"error records: {nerr}" + (" (" + ", ".join(f"{k} {v}" for k, v in self.errors.most_common()) + ")" if nerr else ""))
+        for k, v in self.unmapped.most_common(10):
+            out.append(f"value not in --map, field left unknown: {k} ({v} documents)")
         out.extend(self.notes)
         return out
 
@@ -109,6 +112,7 @@ class CaseDraft:
     lines: list[dict] | None = None  # None: nothing said about treatment
     line_keys: dict[Any, int] = field(default_factory=dict)
     unknown_history: bool = False  # a treatment was given that cannot be read: history unknown
+    values: dict[str, str] = field(default_factory=dict)  # texts --map can map (see MAP_FIELDS)
 
 
 class DocumentReader:
@@ -125,6 +129,7 @@ class DocumentReader:
         self.cancer_fallback = cancer_type
         self.assembly = assembly
         self.summary = DocSummary()
+        self.field_map: Any = None  # a clinical.FieldMap over the document's MAP_FIELDS
         self._sink = errors or (lambda rec: None)
         self._t0 = time.perf_counter()
         self._revoked: Counter = Counter()
@@ -311,6 +316,15 @@ class DocumentReader:
                        count=False, sample=d.id)
             return None
         s.cancer_sources[where] += 1
+        mapped: dict[str, Any] = {}
+        if self.field_map is not None:
+            mapped, unmapped, conflicts = self.field_map.apply(d.values)
+            for u in unmapped:
+                s.unmapped[u] += 1
+            for c in conflicts:
+                self.error("map", c, d.source, "--map", count=False, sample=d.id)
+            if d.stage is None and "stage" in mapped:
+                d.stage = mapped["stage"]
         case: dict[str, Any] = {"id": d.id, "cancer_type": ct}
         if d.stage:
             case["stage"] = d.stage
@@ -335,6 +349,10 @@ class DocumentReader:
                     line["weeks"] = round((end - start).days / 7, 1)
                 out.append(line)
             case["prior_therapies"] = out
+        elif "prior_therapies" in mapped and not d.unknown_history:
+            case["prior_therapies"] = mapped["prior_therapies"]
+        if "germline_tested" in mapped:
+            case["germline_tested"] = mapped["germline_tested"]
         s.cases += 1
         return case
 

@@ -67,6 +67,8 @@ ABSENT = "LA9634-2"
 GERMLINE = "LA6683-2"
 ASSEMBLIES = {"LA14029-5": "GRCh37", "LA26806-2": "GRCh38"}
 GIVEN = ("completed", "active", "stopped")
+# what --map can map: "stage", the text of a Condition's stage summary or of a stage observation's value
+MAP_FIELDS = ("stage",)
 
 
 def _codings(cc: Any) -> list[dict]:
@@ -205,6 +207,7 @@ class FhirReader(DocumentReader):
     def condition(self, d: CaseDraft, r: dict, path: str) -> None:
         secondary = _profile(r, "secondary-cancer-condition")
         for st in r.get("stage") or []:
+            d.values.setdefault("stage", _text(st.get("summary")))
             stage = stage_of(_text(st.get("summary")))
             if stage:
                 d.stage = stage
@@ -242,6 +245,7 @@ class FhirReader(DocumentReader):
             return
         if any(_has_code(code, s) for s in STAGE_CODES):
             value = _text(r.get("valueCodeableConcept")) or str(r.get("valueString") or "")
+            d.values.setdefault("stage", value)
             stage = stage_of(value) or (stage_of("M1") if _has_code(code, "21907-1") and value.upper().startswith(("M1", "CM1", "PM1")) else None)
             if stage:
                 d.stage = stage

@@ -24,6 +24,7 @@ Read:
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any, Iterator
@@ -44,6 +45,8 @@ from engine.importers.documents import (
 from engine.importers.tabular import open_binary
 
 OTHER_FIELDS = ("phenotypicFeatures", "measurements", "biosamples", "files")
+# what --map can map, by these names (the first label of the first disease that is a cancer)
+MAP_FIELDS = ("diseaseStage", "clinicalTnmFinding")
 
 
 def load_documents(path: Path) -> list[tuple[str, Any]]:
@@ -58,11 +61,27 @@ def load_documents(path: Path) -> list[tuple[str, Any]]:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise UsageError(f"{path}: neither JSON nor YAML: {exc}") from None
+    data = _plain(data)
     if isinstance(data, list):
         return [(f"[{i}]", d) for i, d in enumerate(data)]
     if isinstance(data, dict) and "members" in data and "subject" not in data:
         return [(f"members[{i}]", d) for i, d in enumerate(data.get("members") or [])]
     return [("", data)]
+
+
+def _plain(value: Any) -> Any:
+    """YAML reads an unquoted timestamp as a datetime: write it back as the RFC 3339 text it was."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat() + "Z"
+    if isinstance(value, dt.date):
+        return value.isoformat() + "T00:00:00Z"
+    return value
 
 
 class PhenopacketReader(DocumentReader):
@@ -112,10 +131,12 @@ class PhenopacketReader(DocumentReader):
             if d.cancer is None:
                 d.cancer, d.cancer_from = got, f"diseases ({'NCIt' if 'NCIT' in term.get('id', '').upper() else 'code or name'})"
             self.used("disease")
-            for st in (dis.get("diseaseStage") or []) + (dis.get("clinicalTnmFinding") or []):
-                stage = stage_of(st.get("label", ""))
-                if stage:
-                    d.stage = stage
+            for key in ("diseaseStage", "clinicalTnmFinding"):
+                for st in dis.get(key) or []:
+                    d.values.setdefault(key, st.get("label") or st.get("id") or "")
+                    stage = stage_of(st.get("label", ""))
+                    if stage:
+                        d.stage = stage
 
         for i, interp in enumerate(p.get("interpretations") or []):
             diag = interp.get("diagnosis") or {}
