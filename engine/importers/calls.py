@@ -17,7 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from engine.errors import UsageError
 from engine.importers.importer import R_ERROR, Importer, _Sample
+
+
+def needs(module: str, what: str) -> Any:
+    """Import an optional reader library, or say how to install it (a usage error, not a traceback)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise UsageError(
+            f"reading {what} needs the Python package '{module}': pip install 'kras-rules[import]'"
+        ) from None
 
 
 class CallImporter(Importer):

@@ -36,6 +36,7 @@ from typing import Any, Iterator
 
 from engine.errors import UsageError
 from engine.importers import hotspots as hs
+from engine.importers.calls import needs
 from engine.importers.documents import (
     CaseDraft,
     DocumentReader,
@@ -110,6 +111,7 @@ class FhirReader(DocumentReader):
     """See the module docstring."""
 
     def run(self, paths: list[Path]) -> Iterator[dict]:
+        needs("fhir.resources", "FHIR bundles")
         from fhir.resources.R4B import get_fhir_model_class
 
         for path in paths:

@@ -33,6 +33,7 @@ import yaml
 
 from engine.errors import UsageError
 from engine.importers import hotspots as hs
+from engine.importers.calls import needs
 from engine.importers.documents import (
     CaseDraft,
     DocumentReader,
@@ -88,6 +89,7 @@ class PhenopacketReader(DocumentReader):
     """See the module docstring."""
 
     def run(self, paths: list[Path]) -> Iterator[dict]:
+        needs("phenopackets", "GA4GH Phenopackets")
         from google.protobuf import json_format
         from phenopackets import Phenopacket
 

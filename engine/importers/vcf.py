@@ -31,7 +31,7 @@ from typing import Any, Iterator
 
 from engine.errors import UsageError
 from engine.importers import hotspots as hs
-from engine.importers.calls import CallImporter, ExtrasMixin
+from engine.importers.calls import CallImporter, ExtrasMixin, needs
 from engine.importers.importer import R_GENE, R_INDEL, R_NOPROT, R_SYN, _Sample
 from engine.importers.maf import SKIP, classify, clean_protein
 from engine.importers.tabular import iter_lines
@@ -205,7 +205,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
         return case
 
     def read(self, path: Path) -> Iterator[dict]:  # type: ignore[override]
-        import vcfpy
+        vcfpy = needs("vcfpy", "VCF")
 
         t0 = time.perf_counter()
         name = str(path)
