@@ -1,4 +1,4 @@
-"""``kras-rules import``: mutation files -> case JSONL on stdout.
+"""``kras-rules import``: mutation files, VCFs, copy number, fusions, Phenopackets, FHIR -> case JSONL.
 
 ``add_parser(subparsers)`` registers the subcommand; ``run(args) -> int`` runs it. Cases go to stdout
 (one JSON object a line, ready for ``kras-rules evaluate --format json -``); error records go to
@@ -23,10 +23,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``import`` on an argparse subparsers object."""
     p = subparsers.add_parser(
         "import",
-        help="turn MAF / cBioPortal / TCGA mutation files into case JSONL on stdout",
+        help="turn mutation files, VCFs, copy-number/fusion files, Phenopackets or FHIR bundles into case JSONL on stdout",
         description=(
-            "Read a mutation file (MAF or cBioPortal, plain or gzip) and write one case per sample as JSON "
-            "lines on stdout. Error records go to stderr as JSON lines (or --errors FILE), then a summary."
+            "Read a mutation file (MAF or cBioPortal, plain or gzip) or a VCF, with copy-number and fusion files, "
+            "and write one case per sample as JSON lines on stdout; or one case per GA4GH Phenopacket or FHIR "
+            "Patient. Error records go to stderr as JSON lines (or --errors FILE), then a summary."
         ),
     )
     p.add_argument("--mutations", metavar="FILE", help="MAF or cBioPortal mutation file")

@@ -46,6 +46,7 @@ from engine.importers.documents import (
     setting_of,
     stage_of,
 )
+from engine.importers.extras import DEFAULT_AMPLIFICATION_COPIES as AMPLIFICATION_COPIES
 from engine.importers.tabular import open_binary
 
 LOINC = "http://loinc.org"
@@ -318,8 +319,8 @@ class FhirReader(DocumentReader):
             ok = self.add_variant(d, genes[0], "fusion", path, origin, partner=partner,
                                   detail="-".join(x for x in named if x) or None)
         elif "gain" in change_type or "amplif" in change_type:
-            if n is not None and n < 6:
-                self.skip("copy number gain below 6 copies (not an amplification)")
+            if n is not None and n < AMPLIFICATION_COPIES:
+                self.skip(f"copy number gain below {AMPLIFICATION_COPIES} copies (not an amplification)")
                 return
             ok = self.add_variant(d, genes[0], "amplification", path, origin, cna=2, copy_number=n)
         elif n == 0 or "homozygous" in change_type:

@@ -43,6 +43,7 @@ from engine.importers.documents import (
     setting_of,
     stage_of,
 )
+from engine.importers.extras import DEFAULT_AMPLIFICATION_COPIES as AMPLIFICATION_COPIES
 from engine.importers.tabular import open_binary
 
 OTHER_FIELDS = ("phenotypicFeatures", "measurements", "biosamples", "files")
@@ -202,11 +203,11 @@ class PhenopacketReader(DocumentReader):
             if n == 0:
                 self.add_variant(d, gene, "loss", vpath, origin, cna=-2, copy_number=0.0)
                 self.used("genomic interpretation")
-            elif n >= 6:
+            elif n >= AMPLIFICATION_COPIES:
                 self.add_variant(d, gene, "amplification", vpath, origin, cna=2, copy_number=n)
                 self.used("genomic interpretation")
             else:
-                self.skip("copy number between 1 and 6 (not an alteration)")
+                self.skip(f"copy number between 1 and {AMPLIFICATION_COPIES} (not an alteration)")
             return
 
         if gene is None and symbol:
