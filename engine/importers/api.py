@@ -145,6 +145,7 @@ def make_importer(
         raise UsageError(f"unknown input format '{input_format}' (use {' or '.join(_IMPORTERS)})")
     imp = cls(vocab, table, opts, ClinicalIndex(), on_error)
     imp.coding = CodingExons.load(_rules_dir(rules_dir) / "vocabulary", table)
+    imp.rules_vocabulary = _rules_dir(rules_dir) / "vocabulary"
     # revoked OncoTree codes (GBM -> GB) are read as their replacement, with a note in the summary
     imp._cancer = OncoTreeResolver(vocab, ct, oncotree_index(_rules_dir(rules_dir)), imp.summary.notes)
     cna_paths, fusion_paths = [Path(p) for p in cna], [Path(p) for p in fusions]

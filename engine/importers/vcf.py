@@ -13,9 +13,10 @@ What a record means, per alternative allele and sample that carries it (a *call*
   protein change (``HGVSp`` / ``HGVS.p``) of the entry VEP picked (``PICK``), else the canonical
   transcript, else the first entry of the gene. A counted consequence without a protein change is read
   from the coordinates through the hotspot table, like a MAF row;
-- VCFs without annotation: only the coordinates, through the hotspot table. A record the table does
-  not cover lies in a gene nobody named, so for a sample with such records no gene is claimed to be
-  wild-type (``tested_genes`` is not written) and the summary says why.
+- VCFs without annotation: only the coordinates, through the hotspot table and the coding exons. A
+  record they do not decode makes every gene whose locus (``gene_loci.yaml``) holds it unknown; a
+  record outside every known locus may lie in any other gene, so such a sample's ``tested_genes`` is
+  limited to the genes whose locus is known, and the summary says why.
 
 A call whose genotype does not carry the allele (``0/0``) is not an alteration; a record whose FILTER
 is not ``PASS`` is not one either, but its gene's status becomes unknown for the samples that carry it.
@@ -39,7 +40,9 @@ from engine.importers.tabular import iter_lines
 R_NOT_CARRIED = "genotype does not carry the allele"
 R_NO_CALL = "no genotype call for this sample"
 R_FILTER = "FILTER not PASS (gene status unknown)"
-R_UNLOCATED = "no annotation and not at a codon of the hotspot table (gene unknown)"
+R_UNLOCATED = "no annotation and no assembly (gene unknown)"
+R_IN_LOCUS = "no annotation, not decoded, inside a gene with a known locus (that gene's status unknown)"
+R_NO_LOCUS = "no annotation, not decoded, outside every gene with a known locus"
 R_REF_ONLY = "no alternative allele"
 
 # Sequence Ontology consequence terms (VEP, SnpEff) -> the MAF classification they amount to,
@@ -198,10 +201,24 @@ def _header_assembly(lines: list[str], table: hs.HotspotTable) -> str | None:
 class VcfImporter(ExtrasMixin, CallImporter):
     """Reads one VCF; see the module docstring."""
 
+    rules_vocabulary: Path | None = None  # where gene_loci.yaml is (default: the shipped rules)
+    coding: Any = None  # engine.importers.coding.CodingExons, set by make_importer
+
     def _finish(self, st: _Sample, name: str) -> dict | None:  # type: ignore[override]
         case = super()._finish(st, name)
-        if case is not None and st.id in getattr(self, "_unlocated", set()):
-            case.pop("tested_genes", None)
+        if case is None or "tested_genes" not in case:
+            return case
+        if st.id in getattr(self, "_unplaced", set()):
+            case.pop("tested_genes")  # a record no gene can be ruled out for
+        elif st.id in getattr(self, "_unlocated", set()):
+            # records outside every known locus may lie in any other gene: vouch only for genes whose
+            # locus is known and holds no record that could not be read
+            located = self._located_genes
+            kept = [g for g in case["tested_genes"] if g in located]
+            if kept:
+                case["tested_genes"] = kept
+            else:
+                case.pop("tested_genes")
         return case
 
     def read(self, path: Path) -> Iterator[dict]:  # type: ignore[override]
@@ -252,7 +269,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
         elif from_header is not None and from_header != asm:
             raise UsageError(f"{name}: the header says {from_header} but --assembly says {asm}")
         if ann is None:
-            s.notes.append("no CSQ/ANN annotation: protein changes read from coordinates (hotspot table) only")
+            s.notes.append("no CSQ/ANN annotation: protein changes read from coordinates only (hotspot table, coding exons)")
             if asm is None:
                 raise UsageError(
                     f"{name}: no CSQ/ANN annotation and no assembly in the header: give --assembly GRCh37 or GRCh38"
@@ -266,7 +283,21 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 samples[sid] = _Sample(sid, len(header_lines))
                 order.append(sid)
         self._unlocated: set[str] = set()
+        self._unplaced: set[str] = set()
         self._asm = asm
+        self._loci: dict[str, list[tuple[int, int, str]]] = {}
+        if asm is not None:
+            from engine.importers.extras import LOCI_FILE, GeneLoci
+
+            vdir = self.rules_vocabulary
+            if vdir is None:
+                from engine.rulebase import default_rules_dir
+
+                vdir = default_rules_dir() / "vocabulary"
+            loci = GeneLoci.load(vdir / LOCI_FILE, None, self.vocab, asm).loci.get(asm, {})
+            for gene, (chrom, start, end) in loci.items():
+                self._loci.setdefault(chrom, []).append((start, end, gene))
+        self._located_genes = frozenset(g for rows in self._loci.values() for _, _, g in rows)
 
         def body() -> Iterator[tuple[int, str]]:
             if first_record is not None:
@@ -291,9 +322,12 @@ class VcfImporter(ExtrasMixin, CallImporter):
         s.notes.insert(0, f"VCF records: {records}; calls (record x allele x sample) counted as rows")
         if self._unlocated:
             s.notes.append(
-                f"samples with records outside the hotspot table and no annotation: {len(self._unlocated)} "
-                "(tested_genes not written: annotate the VCF with VEP or SnpEff to say which genes they are in)"
+                f"samples with unannotated records outside every known gene locus: {len(self._unlocated)} (tested_genes "
+                f"limited to the {len(self._located_genes)} genes whose locus is known: annotate the VCF with VEP or SnpEff "
+                "to read it fully)"
             )
+        if self._unplaced:
+            s.notes.append(f"samples with unannotated records and no assembly: {len(self._unplaced)} (no tested_genes written)")
         yield from self.finish_all(samples, order, name)
         s.seconds = time.perf_counter() - t0
 
@@ -358,7 +392,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
         if not entries:  # no annotation (in the file, or on this record): coordinates only
             s.rows += 1
             if self._asm is None:
-                self._unlocated.add(st.id)
+                self._unplaced.add(st.id)
                 self.skip(R_UNLOCATED)
                 return
             self._from_coords(st, None, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=True)
@@ -385,7 +419,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
                         s.genes_skipped.add(sym)
             else:
                 self.skip(R_UNLOCATED)
-                self._unlocated.add(st.id)
+                self._unplaced.add(st.id)
             return
         for gene, e in by_gene.items():
             s.rows += 1
@@ -419,7 +453,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
         asm = self._asm
         span = max(len(ref), 1)
         where = self.table.gene_at(asm, chrom, pos, pos + span - 1) if asm else None
-        coding = getattr(self, "coding", None)
+        coding = self.coding
         if where is None and asm and coding is not None and coding.gene_at(asm, chrom, pos, pos + span - 1):
             tx_gene = coding.gene_at(asm, chrom, pos, pos + span - 1)
             gene = gene or tx_gene
@@ -442,8 +476,13 @@ class VcfImporter(ExtrasMixin, CallImporter):
             return
         if where is None:
             if unannotated:
-                self.skip(R_UNLOCATED)
-                self._unlocated.add(st.id)
+                inside = self._genes_at(chrom, pos, pos + span - 1)
+                if inside:
+                    self.skip(R_IN_LOCUS)
+                    st.unresolved.update(inside)
+                else:
+                    self.skip(R_NO_LOCUS)
+                    self._unlocated.add(st.id)
             else:
                 self.skip(R_NOPROT)
                 st.unresolved.add(gene)  # type: ignore[arg-type]
@@ -467,6 +506,11 @@ class VcfImporter(ExtrasMixin, CallImporter):
         else:
             self.skip(R_INDEL if len(ref) != len(alt) else R_NOPROT)
             st.unresolved.add(gene)
+
+
+    def _genes_at(self, chrom: str, start: int, end: int) -> list[str]:
+        rows = self._loci.get(hs._chrom(chrom), ())
+        return [g for s0, e0, g in rows if s0 <= end and e0 >= start]
 
 
 def _rank(e: list[str], ann: _Annotation) -> tuple:
