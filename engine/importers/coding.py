@@ -49,7 +49,7 @@ class CodingExons:
         exons: dict[str, list[_Exon]] = {}
         path = vocabulary_dir / EXONS_FILE
         if path.exists():
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
             for tx in data.get("transcripts") or []:
                 for asm, rows in (tx.get("exons") or {}).items():
                     for r in rows:
