@@ -196,3 +196,30 @@ def test_segment_file_without_a_sample_needs_one_case(vocab, tmp_path):
     cases, errors, _, _ = do_import(vocab, None, cancer_type="LUAD", assembly="GRCh37", cna=[seg])
     assert errors == [] and [c["id"] for c in cases] == ["x"]
     assert cases[0]["alterations"][0]["gene"] == "KRAS" and cases[0]["alterations"][0]["copy_number"] == 8
+
+
+def test_cli_summary_counts_copy_number_and_fusions_of_lung_msk():
+    import argparse
+    import io
+    import json
+
+    from engine.importers.cli import add_parser, run
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args([
+        "import", "--mutations", str(data(LUNG, "data_mutations_extended.txt")),
+        "--clinical", str(data(LUNG, "data_clinical_sample.txt")), "--assay", "panel",
+        "--panel", str(data(LUNG, "data_gene_matrix.txt")),
+        "--cna", str(data(LUNG, "data_CNA.txt")), "--fusions", str(data(LUNG, "data_fusions.txt")),
+    ])
+    out, err = io.StringIO(), io.StringIO()
+    assert run(args, stdout=out, stderr=err) == 0
+    cases = [json.loads(x) for x in out.getvalue().splitlines()]
+    kras_amp = sum(1 for c in cases for a in c["alterations"] if a["gene"] == "KRAS" and a["variant"] == "amplification")
+    fusions = sum(1 for c in cases for a in c["alterations"] if a["variant"] == "fusion")
+    text = err.getvalue()
+    assert kras_amp == 15
+    assert f"alterations written: fusion {fusions}" in text
+    assert "copy number" in text and "amplification " in text and "472140 cells" in text
+    assert "intragenic rearrangement (not a fusion): 41" in text
