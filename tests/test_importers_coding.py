@@ -20,7 +20,8 @@ GRCH37_MAFS = [
     "tcga_mutations/Firehose_COAD.nonsilent.maf.tsv.gz", "tcga_mutations/Firehose_READ.nonsilent.maf.tsv.gz",
     "tcga_mutations/Firehose_LUAD.nonsilent.maf.tsv.gz", "tcga_mutations/Firehose_PAAD.nonsilent.maf.tsv.gz",
     "tcga_mutations/MC3_PAAD.nonsilent.maf.tsv.gz", "tcga_mutations/MC3_READ.nonsilent.maf.tsv.gz",
-    "cbioportal/paad_utsw_2015/maf_cleaned.txt", "cbioportal/nsclc_unito_2016/data_mutations_extended.txt",
+    "cbioportal/paad_utsw_2015/maf_cleaned.txt", "cbioportal/paad_cptac_2021/data_mutations.maf",
+    "cbioportal/nsclc_unito_2016/data_mutations_extended.txt",
     "oncokb_annotator_examples/example_maf.txt",
 ]
 MISSENSE = re.compile(r"^p\.([A-Z])(\d+)([A-Z*])$")
