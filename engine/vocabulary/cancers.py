@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from engine.errors import Problem, RuleError, TermError
-from engine.vocabulary.common import Cached, _closest, _name_key, fail, read_yaml
+from engine.vocabulary.common import Cached, _closest, _name_key, check_length, fail, read_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,7 @@ class CancerTypes(Cached):
         ``non-small cell lung cancer``)."""
         if type(text) is not str or not text.strip():
             raise TermError(f"a cancer type is a non-empty text, got {text!r}")
+        check_length(text, "a cancer type")
         return self._cached_cancer(text)
 
     def _cancer(self, text: str) -> CancerType:

@@ -17,6 +17,15 @@ except AttributeError:  # PyYAML built without libyaml
     _YamlLoader = yaml.SafeLoader
 
 CACHE_SIZE = 1 << 16
+MAX_TERM = 500  # characters of one term (cancer type, gene, variant, drug, therapy word)
+
+
+def check_length(text: str, what: str) -> None:
+    """A term over :data:`MAX_TERM` characters is an error (every lookup stays cheap)."""
+    if len(text) > MAX_TERM:
+        from engine.errors import TermError, quote
+
+        raise TermError(f"{what} of {len(text):,} characters (at most {MAX_TERM}): {quote(text)}")
 
 # --------------------------------------------------------------------------- normalisers
 

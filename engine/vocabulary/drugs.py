@@ -7,10 +7,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from engine.errors import Problem, RuleError, TermError
+from engine.errors import Problem, RuleError, TermError, quote
 from engine.vocabulary.common import (
-    Cached, _closest, _drug_key, _regimen_key, fail, read_yaml,
+    Cached, _closest, _drug_key, _regimen_key, check_length, fail, read_yaml,
 )
+
+MAX_PARTS = 40  # drugs or regimens in one therapy word (``a/b/c + d``)
 
 _COMBINATION = re.compile(r"\s*(?:\+|&|,|;|\bplus\b|\band\b|\bwith\b)\s*", re.IGNORECASE)
 
@@ -39,6 +41,7 @@ class Drugs(Cached):
         self._regimens: dict[str, tuple[str, ...]] = {}  # regimen key -> drugs
         self._regimen_names: dict[str, str] = {}  # regimen key -> name as written
         self._regimen_canon: dict[str, tuple[str, ...]] = {}  # regimen name -> drugs
+        self._max_run = 1  # most '/'-separated parts in one drug or regimen name
         self._make_caches()
 
     @classmethod
@@ -102,6 +105,7 @@ class Drugs(Cached):
             for field in ("brands", "codes", "synonyms"):
                 names += [str(x) for x in spec.get(field) or []]
             for alias in names:
+                self._max_run = max(self._max_run, alias.count("/") + 1)
                 key = _drug_key(alias)
                 if self._drug_keys.get(key, name) != name:
                     problems.append(Problem(f"'{alias}' is also a name of {self._drug_keys[key]}", where))
@@ -135,6 +139,7 @@ class Drugs(Cached):
                     problems.append(Problem(f"'{alias}' is also a drug name", ("regimens", name)))
                 self._regimens[key] = expanded
                 self._regimen_names.setdefault(key, alias)
+                self._max_run = max(self._max_run, alias.count("/") + alias.count("+") + alias.count("&") + 1)
         fail(path, problems)
 
     def _suggest_drug(self, text: str) -> str | None:
@@ -149,6 +154,7 @@ class Drugs(Cached):
         (``AMG 510``, ``AMG-510``, ``amg510``, ``Lumakras`` -> sotorasib)."""
         if type(text) is not str or not text.strip():
             raise TermError(f"a drug is a non-empty text, got {text!r}")
+        check_length(text, "a drug")
         return self._cached_drug(text)
 
     def _drug(self, text: str) -> Drug:
@@ -207,16 +213,20 @@ class Drugs(Cached):
         return (hit.name,) if hit else None
 
     def _slashed(self, text: str, whole: str) -> tuple[str, ...]:
-        """Resolve 'a/b/c' where each part, or a run of parts, is a drug or regimen."""
+        """Resolve 'a/b/c' where each part, or a run of parts, is a drug or regimen: the fewest
+        runs that cover the parts. A run is at most as long as the longest name written with '/'
+        (``_max_run``), so the work is linear in the number of parts, which is capped."""
         direct = self._one_therapy(text)
         if direct is not None:
             return direct
         parts = [p.strip() for p in text.split("/")]
         n = len(parts)
+        if n > MAX_PARTS:
+            raise TermError(f"{n} drugs or regimens joined by '/' in {quote(whole)} (at most {MAX_PARTS})")
         best: list[tuple[int, tuple[str, ...]] | None] = [None] * (n + 1)
         best[0] = (0, ())
         for j in range(1, n + 1):
-            for i in range(j):
+            for i in range(max(0, j - self._max_run), j):
                 if best[i] is None or not all(parts[i:j]):
                     continue
                 got = self._one_therapy("/".join(parts[i:j]))
@@ -240,6 +250,7 @@ class Drugs(Cached):
         (``FOLFOX + bevacizumab``, ``carbo/pem/pembro``). Sorted drug names."""
         if type(text) is not str or not text.strip():
             raise TermError(f"a therapy is a non-empty text, got {text!r}")
+        check_length(text, "a therapy")
         return self._cached_therapy_word(text)
 
     def _therapy_word(self, text: str) -> tuple[str, ...]:
@@ -247,6 +258,8 @@ class Drugs(Cached):
         if whole is not None:
             return tuple(sorted(set(whole)))
         pieces = [p for p in _COMBINATION.split(text.strip()) if p]
+        if len(pieces) > MAX_PARTS:
+            raise TermError(f"{len(pieces)} drugs or regimens in {quote(text)} (at most {MAX_PARTS})")
         if not pieces:
             raise self._unknown_therapy(text, text)
         drugs: set[str] = set()

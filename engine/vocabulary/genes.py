@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.errors import Problem, TermError
-from engine.vocabulary.common import Cached, _closest, _symbol_key, fail, read_yaml
+from engine.vocabulary.common import Cached, _closest, _symbol_key, check_length, fail, read_yaml
 
 
 class Genes(Cached):
@@ -64,6 +64,7 @@ class Genes(Cached):
         (``LKB1`` -> ``STK11``, ``c-MET`` -> ``MET``, ``FAM123B`` -> ``AMER1``)."""
         if type(text) is not str or not text.strip():
             raise TermError(f"a gene is a non-empty text, got {text!r}")
+        check_length(text, "a gene")
         return self._cached_gene(text)
 
     def find_gene(self, text: str) -> str | None:

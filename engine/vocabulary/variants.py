@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from engine.errors import Problem, RuleError, TermError
-from engine.vocabulary.common import Cached, _closest, _name_key, _symbol_key, fail, read_yaml
+from engine.errors import Problem, RuleError, TermError, quote
+from engine.vocabulary.common import MAX_TERM, Cached, _closest, _name_key, _symbol_key, fail, read_yaml
 
 _SPACES = re.compile(r"\s+")
 
@@ -48,16 +49,16 @@ _AA3 = {
 _AA_NAME = {one: three.title() for three, one in _AA3.items() if one != "*"}
 _AA3_RX = re.compile("|".join(_AA3), re.IGNORECASE)
 _AA = "ACDEFGHIKLMNPQRSTVWY"
-_ACCESSION = re.compile(r"^((?:N[MPRC]|X[MP])_\d+|ENS[TP]\d+)(?:\.\d+)?(?:\(([^)]*)\))?:", re.IGNORECASE)
-_SYNONYMOUS = re.compile(rf"^([{_AA}])(\d+)=$")
-_MISSENSE = re.compile(rf"^([{_AA}])(\d+)([{_AA}*X])$")
+_ACCESSION = re.compile(r"^((?:N[MPRC]|X[MP])_[0-9]+|ENS[TP][0-9]+)(?:\.[0-9]+)?(?:\(([^)]*)\))?:", re.IGNORECASE)
+_SYNONYMOUS = re.compile(rf"^([{_AA}])([0-9]+)=$")
+_MISSENSE = re.compile(rf"^([{_AA}])([0-9]+)([{_AA}*X])$")
 _START_LOSS = re.compile(r"^M1\?$")
-_FRAMESHIFT = re.compile(rf"^([{_AA}])(\d+)([{_AA}])?FS(?:[*X](\d+|\?))?$")
-_RANGE = re.compile(rf"^([{_AA}])(\d+)(?:_([{_AA}])(\d+))?(DELINS|DEL|DUP|INS)([{_AA}*X]*)$")
-_SPLICE = re.compile(rf"^([{_AA}X])(\d+)_?SPLICE$")
-_STOP_LOSS = re.compile(rf"^\*(\d+)([{_AA}])(?:EXT[*X]?(\d+|\?))?$")
+_FRAMESHIFT = re.compile(rf"^([{_AA}])([0-9]+)([{_AA}])?FS(?:[*X]([0-9]+|\?))?$")
+_RANGE = re.compile(rf"^([{_AA}])([0-9]+)(?:_([{_AA}])([0-9]+))?(DELINS|DEL|DUP|INS)([{_AA}*X]*)$")
+_SPLICE = re.compile(rf"^([{_AA}X])([0-9]+)_?SPLICE$")
+_STOP_LOSS = re.compile(rf"^\*([0-9]+)([{_AA}])(?:EXT[*X]?([0-9]+|\?))?$")
 _EXON = re.compile(
-    r"^ex(?:on)? ?(\d+) ?(deletion|deletions|del|insertion|insertions|ins|skipping|skip|"
+    r"^ex(?:on)? ?([0-9]+) ?(deletion|deletions|del|insertion|insertions|ins|skipping|skip|"
     r"duplication|dup|mutation|mutations|mut)$"
 )
 _EXON_WORD = {
@@ -66,14 +67,39 @@ _EXON_WORD = {
     "skipping": "skipping", "skip": "skipping", "duplication": "duplication", "dup": "duplication",
     "mutation": "mutation", "mutations": "mutation", "mut": "mutation",
 }
-_POSITION_ONLY = re.compile(rf"^[{_AA}]\d+$")
-_SECOND_RESIDUE = re.compile(rf"^[{_AA}]\d+_([{_AA}])(\d+)")
-_CDNA = re.compile(r"^c\.(\d+(?:_\d+)?)([ACGT]*)(>|DELINS|DEL|DUP|INS)([ACGT]*)$", re.IGNORECASE)
+_POSITION_ONLY = re.compile(rf"^[{_AA}][0-9]+$")
+_SECOND_RESIDUE = re.compile(rf"^[{_AA}][0-9]+_([{_AA}])([0-9]+)")
+_CDNA = re.compile(r"^c\.([0-9]+(?:_[0-9]+)?)([ACGT]*)(>|DELINS|DEL|DUP|INS)([ACGT]*)$", re.IGNORECASE)
 _VARIANT_FORMS = (
     "expected a protein change (G12C, p.Gly12Cys, E1953*, S1982Rfs*22, E746_A750del, "
     "X125_splice, exon 19 deletion), a hotspot cDNA change (c.34G>T) or one of: "
     "amplification, fusion, loss, mutation"
 )
+
+
+MAX_POSITION_DIGITS = 6  # a protein or cDNA position (the longest human protein has 34,350 residues)
+
+
+def _pos(digits: str) -> int:
+    """A position as written (ASCII digits; leading zeros are dropped: ``012`` is 12)."""
+    core = digits.lstrip("0") or "0"
+    if len(core) > MAX_POSITION_DIGITS:
+        raise TermError(f"position {quote(digits)} is not a position in a protein (at most {MAX_POSITION_DIGITS} digits)")
+    return int(core)
+
+
+def _count(text: str) -> str:
+    """The length after ``fs*`` or ``ext*``: a number (leading zeros dropped) or ``?``."""
+    return text if text == "?" else str(_pos(text))
+
+
+def _ascii_digits(text: str) -> None:
+    """Positions are written with 0-9: other digits (Arabic-Indic, full-width, superscript) are
+    an error suggesting the same change in ASCII digits, never read as another change."""
+    if any(c.isdigit() or unicodedata.digit(c, None) is not None for c in text if not c.isascii()):
+        meant = "".join(str(unicodedata.digit(c)) if not c.isascii() and unicodedata.digit(c, None) is not None else c
+                        for c in text)
+        raise TermError(f"{quote(text)} writes a position with digits other than 0-9", meant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,14 +204,18 @@ class VariantReader(Cached):
             raise TermError(f"a variant is a non-empty text, got {text!r}")
         if type(gene) is not str:
             raise TermError(f"a gene is a text, got {gene!r}")
+        if len(text) > MAX_TERM:
+            raise TermError(f"a variant of {len(text):,} characters (at most {MAX_TERM}): {quote(text)}")
+        if not text.isascii():
+            _ascii_digits(text)
         return self._cached_variant(gene, text)
 
     def _variant(self, gene: str, text: str) -> Variant:
         s = text.strip()
         fast = _MISSENSE.match(s[2:] if s[:2] == "p." else s)  # the common case: p.G12C / G12C
         if fast and fast.group(3) not in (fast.group(1), "X"):
-            ref, pos, alt = fast.groups()
-            variant = self._point(ref, int(pos), alt, f"{ref}{pos}{alt}")
+            ref, pos, alt = fast.group(1), _pos(fast.group(2)), fast.group(3)
+            variant = self._point(ref, pos, alt, f"{ref}{pos}{alt}")
             self._check_reference(gene, variant, text)
             return variant
         n = len(gene)
@@ -202,7 +232,7 @@ class VariantReader(Cached):
             raise TermError(f"'{text}' {reason}", suggestion)
         exon = _EXON.match(key)
         if exon:
-            label = f"exon {int(exon.group(1))} {_EXON_WORD[exon.group(2)]}"
+            label = f"exon {_pos(exon.group(1))} {_EXON_WORD[exon.group(2)]}"
             return Variant("mutation", label, None, None, None, None)
 
         accession = None
@@ -227,7 +257,8 @@ class VariantReader(Cached):
         if not m:
             return None
         op = m.group(3).lower()
-        return f"c.{m.group(1)}{m.group(2).upper()}{op}{m.group(4).upper()}"
+        where = "_".join(str(_pos(n)) for n in m.group(1).split("_"))
+        return f"c.{where}{m.group(2).upper()}{op}{m.group(4).upper()}"
 
     def _cdna_variant(self, gene: str, text: str, s: str, accession: str | None) -> Variant:
         table = self._cdna.get(gene)
@@ -257,7 +288,7 @@ class VariantReader(Cached):
             raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
         m = _MISSENSE.match(u)
         if m:
-            ref, pos, alt = m.group(1), int(m.group(2)), m.group(3).replace("X", "*")
+            ref, pos, alt = m.group(1), _pos(m.group(2)), m.group(3).replace("X", "*")
             if alt == ref:
                 raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
             return self._point(ref, pos, alt, f"{ref}{pos}{alt}")
@@ -265,8 +296,8 @@ class VariantReader(Cached):
             return Variant("mutation", "M1?", 1, "M", None, "p.M1?")
         m = _FRAMESHIFT.match(u)
         if m:
-            ref, pos = m.group(1), int(m.group(2))
-            label = f"{ref}{pos}{m.group(3) or ''}fs" + (f"*{m.group(4)}" if m.group(4) else "")
+            ref, pos = m.group(1), _pos(m.group(2))
+            label = f"{ref}{pos}{m.group(3) or ''}fs" + (f"*{_count(m.group(4))}" if m.group(4) else "")
             return self._point(ref, pos, None, label)
         m = _RANGE.match(u)
         if m:
@@ -274,12 +305,12 @@ class VariantReader(Cached):
         m = _SPLICE.match(u)
         if m:
             ref = None if m.group(1) == "X" else m.group(1)
-            label = f"{m.group(1)}{int(m.group(2))}_splice"
-            return self._point(ref, int(m.group(2)), None, label)
+            label = f"{m.group(1)}{_pos(m.group(2))}_splice"
+            return self._point(ref, _pos(m.group(2)), None, label)
         m = _STOP_LOSS.match(u)
         if m:
-            pos, alt = int(m.group(1)), m.group(2)
-            label = f"*{pos}{alt}" + (f"ext*{m.group(3)}" if m.group(3) else "")
+            pos, alt = _pos(m.group(1)), m.group(2)
+            label = f"*{pos}{alt}" + (f"ext*{_count(m.group(3))}" if m.group(3) else "")
             return self._point("*", pos, alt, label)
         if _POSITION_ONLY.match(u):
             raise TermError(f"'{text}' names a position, not a change: give the new amino acid "
@@ -294,8 +325,8 @@ class VariantReader(Cached):
         return Variant("mutation", label, pos, ref, alt, f"p.{label}")
 
     def _range(self, text: str, m: re.Match) -> Variant:
-        ref1, pos1 = m.group(1), int(m.group(2))
-        ref2, pos2 = m.group(3), int(m.group(4)) if m.group(4) else None
+        ref1, pos1 = m.group(1), _pos(m.group(2))
+        ref2, pos2 = m.group(3), _pos(m.group(4)) if m.group(4) else None
         op, inserted = m.group(5), m.group(6).replace("X", "*")
         if pos2 is not None and pos2 <= pos1:
             raise TermError(f"'{text}': the range must run from the lower to the higher position")
