@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import codecs
 import collections
+import copy
 import hashlib
 import json
 import os
@@ -67,7 +68,7 @@ ODD_VALUES = [
 def _random_value(rnd: random.Random, depth: int = 0):
     roll = rnd.random()
     if roll < 0.5 or depth > 3:
-        return rnd.choice(ODD_VALUES)
+        return copy.deepcopy(rnd.choice(ODD_VALUES))  # never share a list or object between records
     if roll < 0.7:
         return [_random_value(rnd, depth + 1) for _ in range(rnd.randint(0, 3))]
     if roll < 0.85:
@@ -107,12 +108,12 @@ def corrupt_json(rnd: random.Random, case: dict) -> str:
             case = _set(case, path, _random_value(rnd))
         elif kind < 0.55 and isinstance(case, dict):
             case[rnd.choice(["stagee", "acquired", "as_of", "weeks", "id", "Cancer_Type"])] = _random_value(rnd)
-        elif kind < 0.65:
-            copy = json.loads(json.dumps(case))
-            case = _set(case, path, [copy] if rnd.random() < 0.5 else {"x": _random_value(rnd)})
+        elif kind < 0.65 and len(json.dumps(case)) < 20_000:  # (bounded: wrapping twice squares the size)
+            whole = json.loads(json.dumps(case))
+            case = _set(case, path, [whole] if rnd.random() < 0.5 else {"x": _random_value(rnd)})
         elif kind < 0.75 and isinstance(case, dict) and case:
             del case[rnd.choice(list(case))]
-        elif kind < 0.85 and isinstance(case, dict):
+        elif kind < 0.85 and isinstance(case, dict) and len(json.dumps(case)) < 20_000:
             case["alterations"] = [{"gene": "KRAS", "variant": "G12C"}] * rnd.choice([0, 1, 2, 2, 501])
         else:
             pass  # text-level below
