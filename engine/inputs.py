@@ -300,7 +300,7 @@ def _checked(value: Any) -> Any:
     return value
 
 
-def _open_binary(path: Path) -> BinaryIO:
+def open_binary(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
@@ -337,7 +337,7 @@ def iter_document(path: str) -> Iterator[Record]:
         yield path, _err("no such file", "unreadable")
         return
     try:
-        with _open_binary(p) as fh:
+        with open_binary(p) as fh:
             data = fh.read(MAX_DOCUMENT_BYTES + 1)
     except READ_ERRORS as exc:
         yield path, _err(f"cannot read: {exc}", "unreadable")

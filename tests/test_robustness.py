@@ -99,6 +99,13 @@ def test_records_that_ended_the_batch_are_one_error_record_each(tmp_path, engine
     assert "Traceback" not in err
 
 
+def test_large_records_make_smaller_units_of_work():
+    items = [(f"f:{i}", "x" * 1000) for i in range(50)]
+    sizes = [len(b) for b in batch.chunks(items, 256, max_chars=10_000)]
+    assert sizes == [10] * 5
+    assert [len(b) for b in batch.chunks(items, 20)] == [20, 20, 10]
+
+
 def test_a_result_that_cannot_be_written_is_an_error_record(engine):
     # a decoded value straight from the API side: nothing checked the surrogate before the result
     proc = Processor(engine, "json")
