@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
 from engine import formats
-from engine.errors import CaseError, EngineError, Problem, UsageError, quote
+from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageError, quote
 from engine.inputs import (
     MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary,
     decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
@@ -265,6 +265,8 @@ class Processor:
             return out, f"{err['source']}: internal error\n", True
 
     def error(self, source: str, exc: EngineError, case_id: str | None = None) -> Rendered:
+        if getattr(exc, "code", None) not in ERROR_CODES:  # an engine error no record should cause
+            exc.code = "internal_error"
         err = formats.error_record(source, exc, case_id)
         if self.summary is not None:
             self.summary.add(None, err, cohort=self.cohort(source))

@@ -176,6 +176,21 @@ def test_non_ascii_digits_are_an_error_naming_the_ascii_form(engine, spelling):
     assert p.suggestion and p.suggestion.isascii()
 
 
+def test_the_variant_reader_works_on_its_own():
+    from engine.vocabulary import Genes, VariantReader
+
+    grammar = VariantReader()  # no data: the grammar alone
+    assert grammar.variant("KRAS", "p.Gly012Cys").label == "G12C"
+    assert grammar.variant("EGFR", "E0746_A750del").label == "E746_A750del"
+    with pytest.raises(TermError, match="digits other than 0-9"):
+        grammar.variant("KRAS", "G\u0661\u0662C")
+    vdir = REPO / "rules" / "vocabulary"
+    reader = VariantReader.load(vdir, Genes.load(vdir).genes)
+    assert reader.variant("KRAS", "c.034G>T").label == "G12C"
+    with pytest.raises(TermError, match="residue 12 is G"):
+        reader.variant("KRAS", "A12C")
+
+
 def test_a_position_of_thousands_of_digits_is_an_error_not_a_crash(engine):
     with pytest.raises(TermError, match="at most 6 digits"):
         engine.rulebase.vocab.variant("KRAS", "G" + "1" * 150 + "C")
