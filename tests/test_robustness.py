@@ -369,9 +369,10 @@ def test_a_binary_samples_file_is_a_usage_error(tmp_path, engine, content):
 # --------------------------------------------------------------------------- 6. the command line
 
 
-@pytest.mark.parametrize("target", ["missing/out.jsonl", "folder"])
+@pytest.mark.parametrize("target", ["missing/out.jsonl", "folder", "afile/out.jsonl"])
 def test_output_into_a_missing_folder_or_onto_a_folder_is_a_usage_error(tmp_path, target):
     (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("")
     f = tmp_path / "c.jsonl"
     f.write_text(good() + "\n")
     r = cli("evaluate", "-o", str(tmp_path / target), str(f))
