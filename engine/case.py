@@ -8,12 +8,13 @@ together as one :class:`~engine.errors.CaseError` naming the field paths.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from engine.errors import CaseError, Problem, TermError
+from engine.errors import CaseError, Problem, TermError, quote
 from engine.rules_model import Outcome, Setting, Stage
 from engine.schema import PlainStrictModel as StrictModel, problems_from_validation
 from engine.vocabulary import CancerType, Vocabulary
@@ -120,10 +121,98 @@ def _validation_problems(exc: ValidationError) -> list[Problem]:
     return problems_from_validation(exc, root=CaseIn)
 
 
+# --------------------------------------------------------------------------- strict input
+# What the case model would otherwise coerce without a word ("yes" -> true, true -> 1 week,
+# "1e3" -> 1000 weeks, 0 -> 1970-01-01) and the size limits of each field (README, "Limits").
+
+LIMITS = {
+    "id": 200, "cancer_type": 200, "stage": 50, "jurisdiction": 20, "alterations": 500,
+    "tested_genes": 2_000, "prior_therapies": 100, "gene": 50, "variant": 200, "origin": 20,
+    "partner": 50, "drugs": 50, "drug": 200, "regimen": 500, "setting": 50, "outcome": 50,
+}
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_PROBLEMS = 20  # problems reported for one case (each unknown term costs a "did you mean")
+_CASE_TEXT = ("id", "cancer_type", "stage", "jurisdiction")
+_ALT_TEXT = ("gene", "variant", "origin", "partner")
+_LINE_TEXT = ("regimen", "setting", "outcome")
+
+
+def _text_too_long(value: Any, field: str, path: tuple, out: list[Problem]) -> None:
+    if isinstance(value, str) and len(value) > LIMITS[field]:
+        out.append(Problem(f"{len(value):,} characters, at most {LIMITS[field]} (got {quote(value)})", path))
+
+
+def _list_too_long(value: Any, field: str, path: tuple, out: list[Problem]) -> bool:
+    if isinstance(value, list) and len(value) > LIMITS[field]:
+        out.append(Problem(f"{len(value):,} entries, at most {LIMITS[field]}", path))
+        return True
+    return False
+
+
+def _strict_bool(d: dict, key: str, path: tuple, out: list[Problem]) -> None:
+    v = d.get(key)
+    if v is not None and type(v) is not bool:
+        meant = {"yes": "true", "true": "true", "1": "true", "no": "false", "false": "false", "0": "false"}.get(str(v).strip().lower()) if isinstance(v, (str, int)) and len(str(v)) < 8 else None
+        out.append(Problem(f"expected true or false, got {quote(v)}", path + (key,), meant))
+
+
+def strict_problems(data: dict) -> list[Problem]:
+    """The problems of a decoded case that the model alone would let through: lossy coercions
+    and values over the size limits. Linear in the size of the case."""
+    out: list[Problem] = []
+    for key in _CASE_TEXT:
+        v = data.get(key)
+        if type(v) is str and len(v) > LIMITS[key]:
+            _text_too_long(v, key, (key,), out)
+    if type(data.get("germline_tested")) is not bool:
+        _strict_bool(data, "germline_tested", (), out)
+    as_of = data.get("as_of")
+    if as_of is not None and not (type(as_of) is str and _DATE.fullmatch(as_of)):
+        out.append(Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",)))
+    alts = data.get("alterations")
+    if type(alts) is list and not _list_too_long(alts, "alterations", ("alterations",), out):
+        for i, a in enumerate(alts):
+            if type(a) is dict:
+                for key in _ALT_TEXT:
+                    v = a.get(key)
+                    if type(v) is str and len(v) > LIMITS[key]:
+                        _text_too_long(v, key, ("alterations", i, key), out)
+                if "acquired" in a and type(a["acquired"]) is not bool:
+                    _strict_bool(a, "acquired", ("alterations", i), out)
+    genes = data.get("tested_genes")
+    if type(genes) is list and not _list_too_long(genes, "tested_genes", ("tested_genes",), out):
+        limit = LIMITS["gene"]
+        for i, g in enumerate(genes):
+            if type(g) is str and len(g) > limit:
+                _text_too_long(g, "gene", ("tested_genes", i), out)
+    lines = data.get("prior_therapies")
+    if type(lines) is list and not _list_too_long(lines, "prior_therapies", ("prior_therapies",), out):
+        for i, pt in enumerate(lines):
+            if type(pt) is not dict:
+                continue
+            for key in _LINE_TEXT:
+                v = pt.get(key)
+                if type(v) is str and len(v) > LIMITS[key]:
+                    _text_too_long(v, key, ("prior_therapies", i, key), out)
+            drugs = pt.get("drugs")
+            if type(drugs) is list and not _list_too_long(drugs, "drugs", ("prior_therapies", i, "drugs"), out):
+                limit = LIMITS["drug"]
+                for j, d in enumerate(drugs):
+                    if type(d) is str and len(d) > limit:
+                        _text_too_long(d, "drug", ("prior_therapies", i, "drugs", j), out)
+            weeks = pt.get("weeks")
+            if weeks is not None and type(weeks) is not int and type(weeks) is not float:
+                out.append(Problem(f"a number of weeks is a JSON number, got {quote(weeks)}", ("prior_therapies", i, "weeks")))
+    return out
+
+
 def parse_case(data: Any) -> CaseIn:
     """Validate a decoded JSON value as a case; raise CaseError with field paths."""
     if not isinstance(data, dict):
         raise CaseError([Problem(f"a case is a JSON object, got {type(data).__name__}")])
+    strict = strict_problems(data)
+    if strict:
+        raise CaseError(strict)
     try:
         return CaseIn.model_validate(data)
     except ValidationError as exc:
@@ -153,7 +242,13 @@ def normalise(
     """Resolve every term of ``case`` through the vocabulary; collect all problems."""
     problems: list[Problem] = []
 
+    unchecked = 0
+
     def term(fn, path, *args):
+        nonlocal unchecked
+        if len(problems) >= MAX_PROBLEMS:  # the case is rejected anyway: no more costly suggestions
+            unchecked += 1
+            return None
         try:
             return fn(*args)
         except TermError as exc:
@@ -251,6 +346,8 @@ def normalise(
             )
 
     if problems:
+        if unchecked:
+            problems.append(Problem(f"{unchecked:,} more term(s) not checked: the first {MAX_PROBLEMS} problems are reported"))
         raise CaseError(problems)
     assert cancer is not None
     return NormalCase(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from engine.errors import TermError, UsageError
+from engine.errors import TermError, UsageError, clean
 from engine.importers import hotspots as hs
 from engine.importers.clinical import CancerResolver, ClinicalIndex, FieldMap
 from engine.importers.maf import (
@@ -42,6 +42,7 @@ R_INDEL = "no protein change, insertion/deletion at a hotspot codon"
 R_SYN = "synonymous change at a hotspot codon"
 R_WILD = "Mutation_Status says no mutation"
 R_ERROR = "error record"
+R_COMMENT = "'#' comment line after the header"
 
 ErrorSink = Callable[[dict], None]
 
@@ -116,7 +117,7 @@ class Summary:
         for k, v in self.unmapped.most_common(10):
             out.append(f"value not in --map, field left unknown: {k} ({v} samples)")
         out.extend(self.notes)
-        return out
+        return [clean(line) for line in out]  # cell texts quoted here never drive a terminal
 
 
 def gene_finder(vocab: Any) -> Callable[[str], str | None]:
@@ -385,6 +386,9 @@ class Importer:
                 alt["origin"] = origin
             st.alts[key] = alt
 
+        if tab.comment_rows:
+            s.rows += tab.comment_rows
+            skipped[R_COMMENT] += tab.comment_rows
         if grouped and current is not None and current.id not in finished:
             finished.add(current.id)
             case = self._finish(current, name)
