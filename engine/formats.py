@@ -5,14 +5,8 @@ import json
 import textwrap
 
 from engine.result import Result
+from engine.semantics import LISTED, POSITIVE, VERDICT_HEADINGS
 
-VERDICT_HEADINGS = [
-    ("eligible", "ELIGIBLE (approved, every label criterion met)"),
-    ("conditional", "CONDITIONAL (would be eligible or worth considering; data missing)"),
-    ("consider", "CONSIDER (investigational: trial, expanded access, evidence short of approval)"),
-    ("not_eligible", "NOT ELIGIBLE (a criterion of the approval is not met)"),
-    ("excluded", "EXCLUDED (the biomarkers predict no benefit or resistance)"),
-]
 
 
 def text(result: Result, width: int = 100) -> str:
@@ -29,7 +23,8 @@ def text(result: Result, width: int = 100) -> str:
             continue
         out.append(f"  {heading}")
         for o in opts:
-            out.append(f"    * {o.name}: {o.evidence} (OncoKB {o.oncokb_level}) [{', '.join(o.rules)}]")
+            level = f" (OncoKB {o.oncokb_level})" if o.oncokb_level else ""
+            out.append(f"    * {o.name}: {o.evidence}{level} [{', '.join(o.rules)}]")
             out.append(textwrap.fill(o.explanation, width, initial_indent="        ", subsequent_indent="        "))
             if o.missing:
                 out.append(f"        Missing: {', '.join(o.missing)}")
@@ -85,8 +80,8 @@ _SENSITIVE = ["1", "2", "3A", "3B", "4"]
 _RESISTANCE = ["R1", "R2"]
 _HIGHEST_ORDER = ["R1", "1", "2", "3A", "3B", "4", "R2"]  # the OncoKB annotator's HIGHEST_LEVEL order
 _SENSITIVE_SET, _RESISTANCE_SET = frozenset(_SENSITIVE), frozenset(_RESISTANCE)
-_SENSITIVE_VERDICTS = frozenset({"eligible", "conditional", "consider"})
-_VERDICTS = ("eligible", "conditional", "consider", "not_eligible", "excluded")
+_SENSITIVE_VERDICTS = frozenset(POSITIVE)
+_VERDICTS = LISTED
 
 
 def tsv_header() -> str:
@@ -107,6 +102,8 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
     for o in result.options:
         verdicts.setdefault(o.verdict, []).append(o.therapy)
         lv = o.oncokb_level
+        if lv is not None and _gate_unknown(o):
+            lv = None  # a level belongs to a biomarker: none while the deciding rule's gate is unknown
         if (lv in _RESISTANCE_SET) if o.verdict == "excluded" else (o.verdict in _SENSITIVE_VERDICTS and lv in _SENSITIVE_SET):
             levels.setdefault(lv, []).append(o.therapy)
         for m in o.missing:
@@ -130,6 +127,11 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
     for v in _VERDICTS:
         row[v] = ",".join(verdicts.get(v, ()))
     return "\t".join(_clean(row.get(c, "")) for c in TSV_COLUMNS)
+
+
+def _gate_unknown(o) -> bool:
+    prefix = f"{o.rules[0]}/gate/" if o.rules else None
+    return any(c.status == "unknown" and c.id.startswith(prefix) for c in o.criteria) if prefix else False
 
 
 def _highest(levels: dict[str, list[str]], order: list[str]) -> str:
