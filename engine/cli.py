@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --output: keep the complete records already in FILE and evaluate only the rest",
     )
+    ev.add_argument("--dask", metavar="ADDRESS", help="evaluate on a Dask cluster: a scheduler address, or local[:N]")
 
     ex = sub.add_parser("explain", help="show a rule: metadata, rationale, citations, examples")
     ex.add_argument("rule_id", metavar="RULE_ID")
@@ -95,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_version(args)
     try:
         if args.command == "evaluate":
+            if getattr(args, "dask", None):
+                from engine.distributed.cli import run_evaluate as run_dask
+
+                return run_dask(args, _engine(args))
             from engine.batch import run_evaluate
 
             return run_evaluate(args, _engine(args))
