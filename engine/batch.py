@@ -16,6 +16,8 @@ input records they answer are skipped: an interrupted run resumes where it stopp
 """
 from __future__ import annotations
 
+import codecs
+import io
 import itertools
 import json
 import os
@@ -25,8 +27,12 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
 from engine import formats
-from engine.errors import CaseError, EngineError, Problem, UsageError
-from engine.inputs import _open, expand_paths, iter_document, iter_text
+from engine.codec import decode as fast_decode, result_json
+from engine.errors import CaseError, EngineError, Problem, UsageError, quote
+from engine.inputs import (
+    MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, READ_ERRORS, _open_binary, case_id_of, decode_document,
+    decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
+)
 
 CHUNK = 256  # records per unit of work (and per write)
 
@@ -52,8 +58,11 @@ class RawInput:
     """Input records as ``(source, payload)``: ``payload`` is a raw JSON Lines line (``str``), a
     decoded value (from a JSON document or array) or a :class:`CaseError`.
 
-    ``total_bytes`` is the size of the input when every file is a plain regular file (else None);
-    ``pos`` counts the characters of JSON Lines read so far (for the progress line).
+    Reading never raises: a file that cannot be opened, a damaged gzip stream, a line that is not
+    UTF-8 or is too long each become an error record (see :mod:`engine.inputs`) and reading goes
+    on with the next line or file. ``total_bytes`` is the size of the input when every file is a
+    plain regular file (else None); ``pos`` counts the bytes of JSON Lines read so far (for the
+    progress line).
     """
 
     def __init__(self, files: list[str], stdin: TextIO | None = None):
@@ -76,41 +85,96 @@ class RawInput:
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         for a in self.files:
-            if a == "-":
-                yield from self._stdin()
-                continue
-            p = Path(a)
-            if not (p.suffix == ".jsonl" or p.name.endswith(".jsonl.gz")) or not p.exists():
-                yield from iter_document(a)
-                continue
+            name = "<stdin>" if a == "-" else a
+            line = 0
             try:
-                with _open(p) as fh:
-                    yield from self._lines(fh, a)
-            except (OSError, UnicodeDecodeError) as exc:
-                yield a, CaseError([Problem(f"cannot read: {exc}")])
+                if a == "-":
+                    it = self._stdin()
+                else:
+                    p = Path(a)
+                    if not (p.name.endswith((".jsonl", ".jsonl.gz"))) or not p.exists():
+                        it = iter_document(a)
+                    else:
+                        it = self._file_lines(p, a)
+                for source, payload in it:
+                    line += 1
+                    yield source, payload
+            except READ_ERRORS as exc:  # the rest of the file cannot be read (damaged gzip, I/O)
+                after = f" after {line:,} record(s)" if line else ""
+                yield name, CaseError([Problem(f"cannot read the rest of the file{after}: {quote(str(exc))}")], code="unreadable")
 
-    def _lines(self, lines: Iterable[str], name: str, first: int = 1) -> Iterator[tuple[str, str]]:
-        pos = self.pos
-        for n, line in enumerate(lines, first):
-            pos += len(line)
-            if not line.strip():
-                continue
-            self.pos = pos
-            yield f"{name}:{n}", line
-        self.pos = pos
+    def _file_lines(self, p: Path, name: str) -> Iterator[tuple[str, Any]]:
+        with _open_binary(p) as fh:
+            yield from self._numbered(read_lines(fh, name), name)
+
+    def _numbered(self, lines, name: str) -> Iterator[tuple[str, Any]]:
+        for n, text in lines:
+            if isinstance(text, str):
+                self.pos += len(text)
+            yield f"{name}:{n}", text
 
     def _stdin(self) -> Iterator[tuple[str, Any]]:
         stream = self.stdin or sys.stdin
-        first = stream.readline()
-        if first.strip():
-            try:
-                json.loads(first)
-            except json.JSONDecodeError:
-                pass
-            else:  # a complete JSON value on the first line: JSON Lines
-                yield from self._lines(itertools.chain((first,), stream), "<stdin>")
+        raw = getattr(stream, "buffer", None)
+        if raw is not None:  # bytes, decoded line by line
+            first, blank = raw.readline(MAX_RECORD_BYTES + 1), 0
+            while first and not first.strip():  # leading blank lines
+                first, blank = raw.readline(MAX_RECORD_BYTES + 1), blank + 1
+            head = first[3:] if first.startswith(codecs.BOM_UTF8) else first
+            if not first or self._jsonl_head(head):
+                yield from self._numbered(read_lines(raw, "<stdin>", first_line=first, first_no=blank + 1), "<stdin>")
                 return
-        yield from iter_text(first + stream.read(), "<stdin>")
+            data = b"\n" * blank + first + raw.read(MAX_DOCUMENT_BYTES)
+            if head.lstrip()[:1] == b"{" and not self._document(data):
+                # a first line that starts an object but is not one whole: a broken first record
+                # of JSON Lines, unless the whole input is one document
+                yield from self._numbered(read_lines(io.BytesIO(data), "<stdin>"), "<stdin>")
+                return
+            text = decode_document(data, "<stdin>")
+            if isinstance(text, CaseError):
+                yield "<stdin>", text
+                return
+            yield from iter_text(text, "<stdin>")
+            return
+        first = stream.readline()
+        head = first.lstrip("\ufeff")
+        if self._jsonl_head(head.encode("utf-8", "surrogatepass")):
+            yield from self._numbered(read_text_lines(itertools.chain((first,), stream)), "<stdin>")
+            return
+        text = head + stream.read()
+        if head.lstrip()[:1] == "{" and not self._document(text.encode("utf-8", "surrogatepass")):
+            yield from self._numbered(read_text_lines(split_lines(text)), "<stdin>")
+            return
+        yield from iter_text(text, "<stdin>")
+
+    @staticmethod
+    def _document(data: bytes) -> bool:
+        """Is ``data`` one JSON document (not several lines of records)?"""
+        text = decode_document(data, "<stdin>")
+        if isinstance(text, CaseError):
+            return True
+        try:
+            decode_json(text) if len(data) <= MAX_RECORD_BYTES else json.loads(text)
+        except CaseError as exc:
+            return exc.code != "invalid_json"
+        except ValueError:
+            return False
+        except Exception:  # too deep to decode: one document that is an error as a whole
+            return True
+        return True
+
+    @staticmethod
+    def _jsonl_head(line: bytes) -> bool:
+        """Is the input JSON Lines, judged by its first line? Yes unless that line starts an array
+        (``[``) or starts an object without being one whole (``{`` of a pretty-printed document:
+        then the whole input decides, see :meth:`_stdin`). So a bad first record is only that
+        record's error."""
+        t = line.strip()
+        if t[:1] == b"[":
+            return False
+        if t[:1] == b"{":
+            return t[-1:] == b"}"
+        return True
 
 
 # --------------------------------------------------------------------------- one record
@@ -150,31 +214,55 @@ class Processor:
         return s
 
     def __call__(self, source: str, payload: Any) -> Rendered:
+        """The one output record of one input record, whatever the record holds: a result, or an
+        error record with a stable ``code``. Never raises (the per-record safety boundary)."""
+        try:
+            return self._process(source, payload)
+        except Exception as exc:  # a bug must not end the batch: one error record, named
+            return self.internal_error(source, exc, payload)
+
+    def _process(self, source: str, payload: Any) -> Rendered:
         if isinstance(payload, str):
             try:
-                payload = json.loads(payload)
-            except json.JSONDecodeError as exc:
-                return self.error(source, CaseError([Problem(f"invalid JSON at column {exc.colno}: {exc.msg}")]))
+                payload = fast_decode(payload, decode_json)  # decode_json's value or error, faster
+            except CaseError as exc:
+                return self.error(source, exc)
         if isinstance(payload, CaseError):
             return self.error(source, payload)
-        case_id = payload.get("id") if isinstance(payload, dict) else None
-        if not isinstance(case_id, str):
-            case_id = None
+        case_id = case_id_of(payload)
         try:
             norm = self.engine.normalise(payload, default_id=case_id or source)
             res = self.engine.evaluate(norm, as_of=self.as_of, backend=self.backend)
         except EngineError as exc:
             return self.error(source, exc, case_id)
-        except Exception as exc:  # a bug must not end the batch: one error record, named
-            return self.error(source, EngineError(f"internal error: {type(exc).__name__}: {exc}"), case_id)
+        except RecursionError:
+            return self.error(source, CaseError("JSON nested too deeply to evaluate", code="too_deep"), case_id)
+        try:
+            fmt = self.fmt
+            if fmt == "json":
+                out = result_json(res) + "\n"  # model_dump_json's text, faster
+            elif fmt == "tsv":
+                out = formats.tsv_row(res) + "\n"
+            else:
+                out = "\n" + formats.text(res) + "\n"  # a blank line before each (the Writer drops the first)
+            out.encode("utf-8")  # a lone surrogate that got this far is caught here, not at write time
+        except Exception as exc:
+            return self.error(source, CaseError(f"the result cannot be written: {type(exc).__name__}: {exc}",
+                                                code="not_serialisable"), case_id)
         if self.summary is not None:
             self.summary.add(res, None, case=norm, cohort=self.cohort(source))
-        fmt = self.fmt
-        if fmt == "json":
-            return res.model_dump_json() + "\n", "", False
-        if fmt == "tsv":
-            return formats.tsv_row(res) + "\n", "", False
-        return "\n" + formats.text(res) + "\n", "", False  # a blank line before each (the Writer drops the first)
+        return out, "", False
+
+    def internal_error(self, source: str, exc: BaseException, payload: Any = None) -> Rendered:
+        """The error record of a record the engine failed on (a bug); built so that it cannot fail."""
+        message = f"internal error: {type(exc).__name__}: {exc}"
+        try:
+            return self.error(source, EngineError(message, code="internal_error"), case_id_of(payload))
+        except Exception:
+            err = {"case_id": None, "source": quote(source)[1:-1], "code": "internal_error",
+                   "error": [{"path": "", "message": "internal error", "suggestion": None}]}
+            out = formats.dumps(err) + "\n" if self.fmt == "json" else ""
+            return out, f"{err['source']}: internal error\n", True
 
     def error(self, source: str, exc: EngineError, case_id: str | None = None) -> Rendered:
         err = formats.error_record(source, exc, case_id)
@@ -295,7 +383,8 @@ def default_jobs() -> int:
 
 
 def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run ``evaluate``: 0 every case evaluated, 1 some record was an error."""
+    """Run ``evaluate``: 0 every case evaluated, 1 some record was an error. An output file that
+    cannot be written (a missing folder, a folder, no permission) is a usage error."""
     fmt = args.format
     err = err or sys.stderr
     jobs = args.jobs if args.jobs is not None else default_jobs()
@@ -305,19 +394,39 @@ def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | Non
     resume = bool(getattr(args, "resume", False))
     if resume and not output:
         raise UsageError("resume needs an output file")
-    skip = complete_records(Path(output), fmt) if resume else 0
+    header = fmt == "tsv"
     close = None
     if output:
-        close = out = open(output, "a" if resume else "w", encoding="utf-8", newline="\n")
+        try:
+            if Path(output).is_dir():
+                raise IsADirectoryError(21, "is a folder")
+            skip = complete_records(Path(output), fmt) if resume else 0
+            if resume and fmt == "tsv" and _has_header(Path(output)):
+                header = False
+            close = out = open(output, "a" if resume else "w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write the output file {quote(output)}: {exc.strerror or exc}") from None
+    else:
+        skip = 0
     out = out or sys.stdout
     try:
-        return _run(args, engine, fmt, jobs, skip, stdin, out, err)
+        return _run(args, engine, fmt, jobs, skip, stdin, out, err, header)
     finally:
         if close is not None:
             close.close()
 
 
-def _run(args, engine, fmt, jobs, skip, stdin, out, err) -> int:
+def _has_header(path: Path) -> bool:
+    """Does the TSV output file already start with its complete header line?"""
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline()
+    except OSError:
+        return False
+    return first.endswith(b"\n") and first.rstrip(b"\r\n") == formats.tsv_header().encode("utf-8")
+
+
+def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True) -> int:
     from engine.progress import Progress, wanted
 
     reader = RawInput(args.files, stdin)
@@ -330,7 +439,7 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err) -> int:
     processor.encoding = writer.encoding
     progress = Progress(err, total_bytes=reader.total_bytes) if wanted(err, args.no_progress) else None
     summary = processor.summary
-    if fmt == "tsv" and not skip:
+    if fmt == "tsv" and header:
         writer.write_bytes((formats.tsv_header() + "\n").encode(writer.encoding))
 
     blocks = chunks(items, CHUNK)
@@ -339,10 +448,15 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err) -> int:
     # The durable backend always runs in workers, so that a crash of its C core ends no batch.
     isolate = args.backend != "default"
     parallel = isolate or (jobs > 1 and len(first) == CHUNK)
+    dask = getattr(args, "dask", None)  # the same batch, its chunks evaluated on a Dask cluster
     try:
-        if parallel:
+        if parallel or dask:
             from engine.parallel import WorkerPool
 
+            if dask:
+                from engine.distributed.pool import DaskPool as WorkerPool  # noqa: F811
+
+                jobs = dask
             with WorkerPool(processor, jobs, messages=err) as pool:
                 for done, part in pool.map(itertools.chain([first] if first else [], blocks)):
                     for block in done:

@@ -8,12 +8,13 @@ together as one :class:`~engine.errors.CaseError` naming the field paths.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from engine.errors import CaseError, Problem, TermError
+from engine.errors import CaseError, Problem, TermError, quote
 from engine.rules_model import Outcome, Setting, Stage
 from engine.schema import PlainStrictModel as StrictModel, problems_from_validation
 from engine.vocabulary import CancerType, Vocabulary
@@ -116,10 +117,85 @@ def _validation_problems(exc: ValidationError) -> list[Problem]:
     return problems_from_validation(exc, root=CaseIn)
 
 
+# --------------------------------------------------------------------------- strict input
+# What the case model would otherwise coerce without a word ("yes" -> true, true -> 1 week,
+# "1e3" -> 1000 weeks, 0 -> 1970-01-01) and the size limits of each field (README, "Limits").
+
+LIMITS = {
+    "id": 200, "cancer_type": 200, "stage": 50, "jurisdiction": 20, "alterations": 500,
+    "tested_genes": 2_000, "prior_therapies": 100, "gene": 50, "variant": 200, "origin": 20,
+    "partner": 50, "drugs": 50, "drug": 200, "regimen": 500, "setting": 50, "outcome": 50,
+}
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_CASE_TEXT = ("id", "cancer_type", "stage", "jurisdiction")
+_ALT_TEXT = ("gene", "variant", "origin", "partner")
+_LINE_TEXT = ("regimen", "setting", "outcome")
+
+
+def _text_too_long(value: Any, field: str, path: tuple, out: list[Problem]) -> None:
+    if isinstance(value, str) and len(value) > LIMITS[field]:
+        out.append(Problem(f"{len(value):,} characters, at most {LIMITS[field]} (got {quote(value)})", path))
+
+
+def _list_too_long(value: Any, field: str, path: tuple, out: list[Problem]) -> bool:
+    if isinstance(value, list) and len(value) > LIMITS[field]:
+        out.append(Problem(f"{len(value):,} entries, at most {LIMITS[field]}", path))
+        return True
+    return False
+
+
+def _strict_bool(d: dict, key: str, path: tuple, out: list[Problem]) -> None:
+    v = d.get(key)
+    if v is not None and type(v) is not bool:
+        meant = {"yes": "true", "true": "true", "1": "true", "no": "false", "false": "false", "0": "false"}.get(str(v).strip().lower()) if isinstance(v, (str, int)) and len(str(v)) < 8 else None
+        out.append(Problem(f"expected true or false, got {quote(v)}", path + (key,), meant))
+
+
+def strict_problems(data: dict) -> list[Problem]:
+    """The problems of a decoded case that the model alone would let through: lossy coercions
+    and values over the size limits. Linear in the size of the case."""
+    out: list[Problem] = []
+    for key in _CASE_TEXT:
+        _text_too_long(data.get(key), key, (key,), out)
+    _strict_bool(data, "germline_tested", (), out)
+    as_of = data.get("as_of")
+    if as_of is not None and not (isinstance(as_of, str) and _DATE.fullmatch(as_of)):
+        out.append(Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",)))
+    alts = data.get("alterations")
+    if not _list_too_long(alts, "alterations", ("alterations",), out) and isinstance(alts, list):
+        for i, a in enumerate(alts):
+            if isinstance(a, dict):
+                for key in _ALT_TEXT:
+                    _text_too_long(a.get(key), key, ("alterations", i, key), out)
+                _strict_bool(a, "acquired", ("alterations", i), out)
+    genes = data.get("tested_genes")
+    if not _list_too_long(genes, "tested_genes", ("tested_genes",), out) and isinstance(genes, list):
+        for i, g in enumerate(genes):
+            _text_too_long(g, "gene", ("tested_genes", i), out)
+    lines = data.get("prior_therapies")
+    if not _list_too_long(lines, "prior_therapies", ("prior_therapies",), out) and isinstance(lines, list):
+        for i, pt in enumerate(lines):
+            if not isinstance(pt, dict):
+                continue
+            for key in _LINE_TEXT:
+                _text_too_long(pt.get(key), key, ("prior_therapies", i, key), out)
+            drugs = pt.get("drugs")
+            if not _list_too_long(drugs, "drugs", ("prior_therapies", i, "drugs"), out) and isinstance(drugs, list):
+                for j, d in enumerate(drugs):
+                    _text_too_long(d, "drug", ("prior_therapies", i, "drugs", j), out)
+            weeks = pt.get("weeks")
+            if weeks is not None and (type(weeks) is bool or not isinstance(weeks, (int, float))):
+                out.append(Problem(f"a number of weeks is a JSON number, got {quote(weeks)}", ("prior_therapies", i, "weeks")))
+    return out
+
+
 def parse_case(data: Any) -> CaseIn:
     """Validate a decoded JSON value as a case; raise CaseError with field paths."""
     if not isinstance(data, dict):
         raise CaseError([Problem(f"a case is a JSON object, got {type(data).__name__}")])
+    strict = strict_problems(data)
+    if strict:
+        raise CaseError(strict)
     try:
         return CaseIn.model_validate(data)
     except ValidationError as exc:

@@ -2,18 +2,23 @@
 
 Exit codes: 0 every case evaluated (or the rule base passed ``check``); 1 some case was invalid (the
 valid ones are still evaluated and printed) or ``check`` found a problem; 2 usage error or invalid
-rules. Results go to stdout, messages for people to stderr.
+rules; 3 the program itself failed (a bug, not a bad case: no record can cause it). Results go to
+stdout, messages for people to stderr.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import json
+import os
 import sys
 import textwrap
 from typing import Sequence
 
-from engine.errors import EngineError, RuleError, UsageError
+from engine.errors import EngineError, RuleError, UsageError, clean, quote
+
+EXIT_CRASH = 3  # the program failed (a bug): distinct from 1, "some case was invalid"
 
 DISCLAIMER = "Educational decision support only: not medical advice."
 
@@ -80,6 +85,32 @@ def _engine(args):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; the exit code. Whatever the input, no traceback reaches the user: a
+    failure of the program itself prints one line and exits 3 (``KRAS_RULES_TRACEBACK=1`` prints
+    the traceback too)."""
+    for stream in (sys.stdout, sys.stderr):  # a value no terminal can show never ends the run
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("kras-rules: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # pragma: no cover - reached only through a bug
+        if os.environ.get("KRAS_RULES_TRACEBACK"):
+            import traceback
+
+            traceback.print_exc()
+        print(f"kras-rules: internal error (a bug, please report it): {type(exc).__name__}: {clean(str(exc), 300)}",
+              file=sys.stderr)
+        return EXIT_CRASH
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -96,10 +127,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_version(args)
     try:
         if args.command == "evaluate":
-            if getattr(args, "dask", None):
-                from engine.distributed.cli import run_evaluate as run_dask
-
-                return run_dask(args, _engine(args))
             from engine.batch import run_evaluate
 
             return run_evaluate(args, _engine(args))
@@ -164,7 +191,12 @@ def rule_json(engine, rule) -> dict:
 
 
 def cmd_explain(args, engine) -> int:
-    rule = engine.rulebase.rule(args.rule_id.strip().upper())
+    rid = args.rule_id.strip().upper()
+    if rid not in engine.rulebase.by_id:
+        close = difflib.get_close_matches(rid, list(engine.rulebase.by_id), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else " (kras-rules rules lists them)"
+        raise UsageError(f"unknown rule id {quote(args.rule_id)}{hint}")
+    rule = engine.rulebase.rule(rid)
     if args.format == "json":
         print(json.dumps(rule_json(engine, rule), indent=2))
         return 0

@@ -48,7 +48,7 @@ def text(result: Result, width: int = 100) -> str:
 
 
 def error_record(source: str, exc, case_id: str | None = None) -> dict:
-    return {"case_id": case_id, "source": source, "error": exc.to_dict()["errors"]}
+    return {"case_id": case_id, "source": source, "error": exc.to_dict()["errors"], "code": getattr(exc, "code", "error")}
 
 
 # One row per case, in the spirit of the OncoKB annotator: its LEVEL_* columns (therapies per level,

@@ -2,41 +2,230 @@
 
 A file may hold one JSON object, a JSON array of objects, or JSON Lines (one object a line; ``.jsonl``
 files, and any input whose first line is a complete JSON value followed by more lines). Every record
-comes out as ``(source, value)`` where ``value`` is the decoded object or a :class:`CaseError`
-naming what is wrong; ``source`` is ``file``, ``file[i]`` (array element) or ``file:line`` (JSONL).
-JSON Lines files and standard input are streamed line by line by :mod:`engine.batch`; this module
-reads whole documents.
+comes out as ``(source, value)`` where ``value`` is the decoded object (or, for JSON Lines, the raw
+line, decoded later by :func:`decode_json` in whichever process evaluates it) or a
+:class:`CaseError` naming what is wrong; ``source`` is ``file``, ``file[i]`` (array element) or
+``file:line`` (JSONL).
+
+Input is read as bytes and decoded one line at a time: a UTF-8 byte-order mark is accepted, a line
+that is not UTF-8 is that line's error record (the next line is read as usual), a UTF-16 file is
+one clear error. JSON is decoded strictly (:func:`decode_json`): duplicate keys, ``NaN``, integer
+literals of more than :data:`MAX_INT_DIGITS` digits, nesting deeper than :data:`MAX_DEPTH`, lone
+surrogates and lines over :data:`MAX_RECORD_BYTES` are errors with a stable code. Nothing here
+raises on any input: whatever a file holds becomes records or error records.
 """
 from __future__ import annotations
 
+import codecs
 import gzip
-import io
 import json
+import math
+import zlib
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, BinaryIO, Iterable, Iterator
 
-from engine.errors import CaseError, Problem
+from engine.errors import CaseError, Problem, UsageError, quote
 
-Record = tuple[str, Any]  # (source, decoded object | CaseError)
+Record = tuple[str, Any]  # (source, raw line | decoded object | CaseError)
+
+MAX_RECORD_BYTES = 1 << 20  # one JSON Lines line (one case): 1 MiB
+MAX_DOCUMENT_BYTES = 256 << 20  # a file holding one JSON document or array: 256 MiB
+MAX_DEPTH = 16  # JSON nesting (a case needs 3)
+MAX_INT_DIGITS = 30  # digits of one integer literal
+MAX_NUMBER_CHARS = 64  # characters of one number literal
+
+_READ = 1 << 16
 
 
-def _err(msg: str) -> CaseError:
-    return CaseError([Problem(msg)])
+def _err(msg: str, code: str = "invalid_case", path: tuple = ()) -> CaseError:
+    return CaseError([Problem(msg, path)], code=code)
 
 
-def _json_error(exc: json.JSONDecodeError, line_offset: int = 0) -> CaseError:
-    return _err(f"invalid JSON at line {exc.lineno + line_offset}, column {exc.colno}: {exc.msg}")
+# --------------------------------------------------------------------------- strict JSON
 
 
-def iter_jsonl(stream: TextIO, name: str) -> Iterator[Record]:
-    for n, line in enumerate(stream, 1):
-        if not line.strip():
+class _Reject(Exception):
+    """Raised from inside the JSON decoder's hooks: carries the CaseError."""
+
+    def __init__(self, error: CaseError):
+        super().__init__(error.render())
+        self.error = error
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _Reject(_err(f"duplicate key {quote(dup)} in one JSON object: which value is meant?",
+                           "duplicate_key", (dup,)))
+    return d
+
+
+def _int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise _Reject(_err(f"an integer of {digits:,} digits (at most {MAX_INT_DIGITS})", "too_large"))
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Reject(_err(f"a number of {len(text):,} characters (at most {MAX_NUMBER_CHARS})", "too_large"))
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Reject(_err(f"the number {quote(text)} is too large", "too_large"))
+    return value
+
+
+def _constant(text: str) -> Any:
+    raise _Reject(_err(f"{text} is not a JSON value (not a number)", "invalid_json"))
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_int=_int, parse_float=_float, parse_constant=_constant)
+
+
+def _check_tree(value: Any) -> None:
+    """Nesting depth and lone surrogates, walked without recursion (the value is bounded in size)."""
+    stack: list[tuple[Any, int, tuple]] = [(value, 1, ())]
+    while stack:
+        v, depth, path = stack.pop()
+        if isinstance(v, dict):
+            if depth > MAX_DEPTH:
+                raise _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep", path)
+            for k, item in v.items():
+                if not k.isascii():
+                    _check_text(k, path + (k,))
+                stack.append((item, depth + 1, path + (k,)))
+        elif isinstance(v, list):
+            if depth > MAX_DEPTH:
+                raise _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep", path)
+            for i, item in enumerate(v):
+                stack.append((item, depth + 1, path + (i,)))
+        elif isinstance(v, str) and not v.isascii():
+            _check_text(v, path)
+
+
+def _check_text(text: str, path: tuple) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        if "\udc80" <= bad <= "\udcff":  # a byte that was not UTF-8 (surrogateescape)
+            raise _err(f"not valid UTF-8 (byte 0x{ord(bad) - 0xDC00:02x})", "not_utf8", path) from None
+        raise _err(f"a lone surrogate ({quote(bad)[1:-1]}) is not a character", "invalid_json", path) from None
+
+
+def decode_json(text: str) -> Any:
+    """Decode one JSON text strictly; raise :class:`CaseError` (with its ``code``) on anything a
+    person would not mean. Linear in the length of ``text``; never raises anything else."""
+    if len(text) > MAX_RECORD_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_RECORD_BYTES:
+        raise _err(f"a record of {len(text):,} characters (at most {MAX_RECORD_BYTES:,} bytes)", "too_large")
+    try:
+        value = _DECODER.decode(text)
+    except _Reject as exc:
+        raise exc.error from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+        raise _err(f"invalid JSON at {where}: {exc.msg}", "invalid_json") from None
+    except RecursionError:
+        raise _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep") from None
+    except (ValueError, MemoryError) as exc:
+        raise _err(f"cannot decode: {type(exc).__name__}: {exc}", "invalid_json") from None
+    _check_tree(value)
+    return value
+
+
+def case_id_of(payload: Any) -> str | None:
+    """The ``id`` of a raw or decoded record, if it is a usable text; never raises."""
+    try:
+        if isinstance(payload, str):
+            payload = decode_json(payload)
+        cid = payload.get("id") if isinstance(payload, dict) else None
+        if isinstance(cid, str) and 0 < len(cid) <= 200 and cid.isprintable():
+            return cid
+    except Exception:
+        pass
+    return None
+
+
+# --------------------------------------------------------------------------- bytes to lines
+
+
+def _utf16(head: bytes) -> bool:
+    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (len(head) >= 2 and b"\x00" in head[:4])
+
+
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> CaseError:
+    return _err(f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}", "not_utf8")
+
+
+def read_lines(fh: BinaryIO, name: str, first_line: bytes | None = None, first_no: int = 1) -> Iterator[tuple[int, str | CaseError]]:
+    """``(line number, text)`` for each non-blank line of a binary stream, decoded one line at a
+    time: a BOM on the first line is dropped, an undecodable or oversize line is a
+    :class:`CaseError` in its place, a UTF-16 stream is one error. Memory per line is bounded."""
+    n = first_no - 1
+    pending = first_line
+    while True:
+        if pending is not None:
+            raw, pending = pending, None
+        else:
+            raw = fh.readline(MAX_RECORD_BYTES + 1)
+        if not raw:
+            return
+        n += 1
+        if n == first_no:
+            if _utf16(raw[:4]):
+                yield n, _err("the input is UTF-16 (or UTF-32) encoded: save it as UTF-8", "not_utf8")
+                return
+            if raw.startswith(codecs.BOM_UTF8):
+                raw = raw[3:]
+        if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
+            size = len(raw)
+            while True:  # skip the rest of the line, a block at a time
+                more = fh.readline(_READ)
+                size += len(more)
+                if not more or more.endswith(b"\n"):
+                    break
+            yield n, _err(f"a line of {size:,} bytes (at most {MAX_RECORD_BYTES:,})", "too_large")
             continue
-        src = f"{name}:{n}"
         try:
-            yield src, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield src, _err(f"invalid JSON at column {exc.colno}: {exc.msg}")
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield n, _not_utf8(raw, exc)
+            continue
+        if text.strip():
+            yield n, text
+
+
+def read_text_lines(lines: Iterable[str], first_no: int = 1) -> Iterator[tuple[int, str | CaseError]]:
+    """The same for a stream that is already text (a caller's ``io.StringIO``)."""
+    for n, text in enumerate(lines, first_no):
+        if n == 1 and text.startswith("\ufeff"):
+            text = text[1:]
+        if len(text) > MAX_RECORD_BYTES:
+            yield n, _err(f"a line of {len(text):,} characters (at most {MAX_RECORD_BYTES:,} bytes)", "too_large")
+        elif text.strip():
+            yield n, text
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines split on LF only, as JSON Lines are (not on CR, NEL or U+2028 inside a record)."""
+    lines = text.split("\n")
+    return [line + "\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
+
+def decode_document(data: bytes, name: str) -> str | CaseError:
+    """A whole JSON document as text. Bytes that are not UTF-8 are kept as escapes, so that only
+    the array element holding them becomes an error record (:func:`decode_json` names it)."""
+    if _utf16(data[:4]):
+        return _err("the file is UTF-16 (or UTF-32) encoded: save it as UTF-8", "not_utf8")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[3:]
+    return data.decode("utf-8", "surrogateescape")
+
+
+# --------------------------------------------------------------------------- documents
 
 
 def iter_text(text: str, name: str) -> Iterator[Record]:
@@ -45,50 +234,86 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
         yield name, _err("empty input: expected a JSON object, a JSON array or JSON Lines")
         return
     try:
-        value = json.loads(text)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data" and text.lstrip()[:1] == "{":
-            yield from iter_jsonl(io.StringIO(text), name)
+            for n, line in read_text_lines(split_lines(text)):
+                yield f"{name}:{n}", line
             return
-        yield name, _json_error(exc)
+        yield name, _err(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", "invalid_json")
         return
+    except _Reject as exc:
+        value = exc.error
+    except RecursionError:
+        value = _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep")
+    except (ValueError, MemoryError) as exc:
+        value = _err(f"cannot decode: {type(exc).__name__}: {exc}", "invalid_json")
     if isinstance(value, list):
         if not value:
             yield name, _err("empty JSON array: no cases")
         for i, item in enumerate(value):
-            yield f"{name}[{i}]", item
+            yield f"{name}[{i}]", _checked(item)
     else:
-        yield name, value
+        yield name, _checked(value)
 
 
-def _open(path: Path) -> TextIO:
+def _checked(value: Any) -> Any:
+    if isinstance(value, CaseError):
+        return value
+    try:
+        _check_tree(value)
+    except CaseError as exc:
+        return exc
+    return value
+
+
+def _open_binary(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return path.open("r", encoding="utf-8")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+# what reading a damaged or unreadable file raises
+READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
 def expand_paths(args: list[str]) -> list[str]:
-    """Directories expand to their ``*.json`` and ``*.jsonl`` files, sorted."""
+    """Directories expand to their ``*.json`` and ``*.jsonl`` files (also ``.gz``), sorted. A
+    directory with none is a usage error."""
     out: list[str] = []
     for a in args:
         p = Path(a)
         if a != "-" and p.is_dir():
-            out.extend(str(f) for f in sorted(p.iterdir()) if f.is_file() and f.suffix in (".json", ".jsonl"))
+            found = [str(f) for f in sorted(p.iterdir()) if f.is_file() and _case_file(f.name)]
+            if not found:
+                raise UsageError(f"no case files (*.json, *.jsonl) in the folder {quote(a)}")
+            out.extend(found)
         else:
             out.append(a)
     return out
+
+
+def _case_file(name: str) -> bool:
+    return name.endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz"))
 
 
 def iter_document(path: str) -> Iterator[Record]:
     """Records of one file holding a JSON object or array (or, if it turns out so, JSON Lines)."""
     p = Path(path)
     if not p.exists():
-        yield path, _err("no such file")
+        yield path, _err("no such file", "unreadable")
         return
     try:
-        with _open(p) as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        yield path, _err(f"cannot read: {exc}")
+        with _open_binary(p) as fh:
+            data = fh.read(MAX_DOCUMENT_BYTES + 1)
+    except READ_ERRORS as exc:
+        yield path, _err(f"cannot read: {exc}", "unreadable")
+        return
+    if len(data) > MAX_DOCUMENT_BYTES:
+        yield path, _err(f"a JSON document over {MAX_DOCUMENT_BYTES >> 20} MiB: write the cases as JSON Lines (.jsonl)", "too_large")
+        return
+    text = decode_document(data, path)
+    if isinstance(text, CaseError):
+        yield path, text
         return
     yield from iter_text(text, path)

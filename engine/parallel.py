@@ -29,6 +29,7 @@ from multiprocessing.connection import wait
 from typing import Any, Iterable, Iterator
 
 from engine.errors import EngineError
+from engine.inputs import case_id_of
 
 CRASH_ENV = "KRAS_RULES_TEST_CRASH"
 CRASH_ONCE_ENV = "KRAS_RULES_TEST_CRASH_ONCE"
@@ -76,7 +77,11 @@ def _worker_main(conn, parent_ends: list) -> None:
         if msg is None:
             break
         task_id, items = msg
-        result = (task_id, run(items), proc.take_summary())
+        try:
+            block = run(items)
+        except Exception as exc:  # never lose a chunk: each record gets its own error record
+            block = proc.block([proc.internal_error(source, exc, payload) for source, payload in items])
+        result = (task_id, block, proc.take_summary())
         try:
             conn.send(result)
         except OSError:  # the parent is gone (killed): nothing left to do
@@ -266,8 +271,9 @@ class WorkerPool:
             return
         self._say(f"a worker process died ({how}) evaluating {span} {crashes} times: recorded as an error")
         source, payload = task.items[0]
-        exc = EngineError(f"worker process died ({how}) evaluating this case, {crashes} times: not evaluated")
-        block = self.processor.block([self.processor.error(source, exc, _case_id(payload))])
+        exc = EngineError(f"worker process died ({how}) evaluating this case, {crashes} times: not evaluated",
+                          code="worker_crashed")
+        block = self.processor.block([self.processor.error(source, exc, case_id_of(payload))])
         c = chunks[task.chunk]
         c.blocks[task.start] = block
         c.left -= 1
@@ -275,19 +281,6 @@ class WorkerPool:
     def _say(self, text: str) -> None:
         self.messages.write(f"kras-rules: {text}\n")
         self.messages.flush()
-
-
-def _case_id(payload: Any) -> str | None:
-    if isinstance(payload, str):
-        import json
-
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            return None
-    if isinstance(payload, dict) and isinstance(payload.get("id"), str):
-        return payload["id"]
-    return None
 
 
 def _merged(parts: list):

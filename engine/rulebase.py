@@ -283,7 +283,7 @@ def _load_vocab(vdir: Path) -> Vocabulary:
     return v
 
 
-_CODE_FILES = ("rules_model.py", "rulebase.py", "vocabulary.py", "schema.py", "errors.py")
+_CODE_FILES = ("rules_model.py", "rulebase.py", "vocabulary", "schema.py", "errors.py")
 
 
 def _cache_dir() -> Path | None:
@@ -307,7 +307,7 @@ def _digest(d: Path) -> str:
     if not (d / "vocabulary").is_dir():
         files += [f for f in sorted(vdir.rglob("*")) if f.is_file()]
     here = Path(__file__).resolve().parent
-    files += [here / n for n in _CODE_FILES]
+    files += [f for n in _CODE_FILES for f in (sorted((here / n).glob("*.py")) if (here / n).is_dir() else [here / n])]
     for f in files:
         h.update(str(f).encode())
         h.update(f.read_bytes())

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from engine.errors import Problem
+from engine.errors import Problem, quote
 
 
 class StrictModel(BaseModel):
@@ -120,7 +120,7 @@ def problems_from_validation(err: ValidationError, prefix: tuple = (), root: typ
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         if e["type"] not in ("missing",) and "input" in e and not isinstance(e["input"], (dict, list)):
-            if repr(e["input"]) not in msg and e["type"] not in ("unknown_field", "condition_unknown", "extra_forbidden"):
-                msg = msg.replace(" (did you mean", f" (got {e['input']!r}; did you mean") if suggestion else msg + f" (got {e['input']!r})"
+            if quote(e["input"]) not in msg and e["type"] not in ("unknown_field", "condition_unknown", "extra_forbidden"):
+                msg = msg.replace(" (did you mean", f" (got {quote(e['input'])}; did you mean") if suggestion else msg + f" (got {quote(e['input'])})"
         out.append(Problem(msg, tuple(prefix) + tuple(path), suggestion))
     return out

@@ -19,7 +19,7 @@ from engine import batch  # noqa: E402
 from engine.batch import run_evaluate  # noqa: E402
 from engine.cli import build_parser  # noqa: E402
 from engine.distributed import evaluate_bag, evaluate_files, partitions  # noqa: E402
-from engine.distributed import cli as dcli  # noqa: E402
+from engine.distributed import pool as dpool  # noqa: E402
 from engine.distributed import worker  # noqa: E402
 from engine.formats import tsv_header  # noqa: E402
 from engine.parallel import CRASH_ENV  # noqa: E402
@@ -30,9 +30,15 @@ WAIT = 180  # seconds: no test waits longer for its cluster
 
 
 @pytest.fixture(scope="module")
-def client():
+def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=40) as cluster, distributed.Client(cluster, timeout=WAIT) as c:
+                                  silence_logs=40) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def client(cluster):
+    with distributed.Client(cluster, timeout=WAIT) as c:
         c.wait_for_workers(2, timeout=WAIT)
         yield c
 
@@ -58,14 +64,16 @@ def _cohort(tmp_path: Path) -> Path:
     lines[20] = ""
     lines[21] = "   "
     lines[30] = lines[30] + "\r"
+    data = "\n".join(lines).encode("utf-8")
+    data = data.replace(b'"NSCLCC"', b'"NSCLC\xff"', 1)  # a line that is not UTF-8
     p = tmp_path / "cohort.jsonl"
-    p.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
+    p.write_bytes(b"\xef\xbb\xbf" + data)  # a BOM first, no line break last
     return p
 
 
 def _args(files, **kw) -> argparse.Namespace:
     base = dict(files=[str(f) for f in files], format="json", as_of=None, backend="default", jobs=1,
-                summary=False, no_progress=True, output=None, resume=False, rules=None, dask="unused")
+                summary=False, no_progress=True, output=None, resume=False, rules=None, dask=None)
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -95,6 +103,17 @@ def test_evaluate_files_gives_the_local_batch_records_in_order(client, engine, t
     assert {e["source"].rsplit(":", 1)[-1] for e in errors if e["source"].startswith(str(cohort))} >= {"4", "11", "12", "13"}
 
 
+def test_partitions_of_one_line_and_of_a_few(client, engine, tmp_path):
+    cohort = _cohort(tmp_path)
+    want = _lines(_local(engine, [cohort])[1])
+    for n in (1, 7):
+        parts = partitions([cohort], lines=n)
+        assert [p[5] for p in parts] == list(range(1, 151, n))  # first line of each part
+        assert parts[0][3] == 0 and all(a[4] == b[3] for a, b in zip(parts, parts[1:]))
+        assert parts[-1][4] == cohort.stat().st_size
+    assert _compute(client, evaluate_files([cohort], lines=1)) == want
+
+
 def test_evaluate_files_tsv_at_a_date(client, engine, tmp_path):
     cohort = _cohort(tmp_path)
     got = _compute(client, evaluate_files([cohort], fmt="tsv", as_of="2024-06-21", lines=40))
@@ -104,8 +123,7 @@ def test_evaluate_files_tsv_at_a_date(client, engine, tmp_path):
 
 def test_evaluate_bag_of_cases_and_pairs(client, engine, tmp_path):
     cohort = _cohort(tmp_path)
-    raw = [line for line in cohort.read_text(encoding="utf-8").splitlines(keepends=True)]
-    pairs = [(f"{cohort}:{n}", line) for n, line in enumerate(raw, 1) if line.strip()]
+    pairs = list(batch.RawInput([str(cohort)]))  # (source, raw line or error) as the local batch reads them
     got = _compute(client, evaluate_bag(db.from_sequence(pairs, npartitions=7)))
     assert got == _lines(_local(engine, [cohort])[1])
     # plain case dicts: named <bag>:PARTITION:ITEM, records in the same order
@@ -130,15 +148,24 @@ def test_each_worker_loads_the_rule_base_once(client, engine, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["json", "tsv", "text"])
-def test_cli_dask_is_byte_identical_to_the_local_batch_with_its_summary(client, engine, tmp_path, fmt, monkeypatch):
+def test_cli_dask_is_byte_identical_to_the_local_batch_with_its_summary(cluster, client, engine, tmp_path, fmt, monkeypatch):
     monkeypatch.setattr(batch, "CHUNK", 16)
-    monkeypatch.setattr(dcli, "CHUNK", 16)
     cohort = _cohort(tmp_path)
     files = [cohort, REPO / "cases"]
     want = _local(engine, files, format=fmt, summary=True)
-    out, err = io.StringIO(), io.StringIO()
-    code = dcli.run_evaluate(_args(files, format=fmt, summary=True), engine, out=out, err=err, client=client)
-    assert (code, out.getvalue(), err.getvalue()) == want
+    got = _local(engine, files, format=fmt, summary=True, dask=cluster.scheduler_address)
+    assert got == want
+
+
+def test_cli_dask_resumes_an_output_file(cluster, client, engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch, "CHUNK", 16)
+    cohort = _cohort(tmp_path)
+    full, part = tmp_path / "full.tsv", tmp_path / "part.tsv"
+    _local(engine, [cohort], format="tsv", output=str(full))
+    data = full.read_bytes()
+    part.write_bytes(data[: len(data) // 2])
+    _local(engine, [cohort], format="tsv", output=str(part), resume=True, dask=cluster.scheduler_address)
+    assert part.read_bytes() == data
 
 
 def test_cli_flag_is_parsed_and_the_local_address_form_checked():
@@ -147,26 +174,27 @@ def test_cli_flag_is_parsed_and_the_local_address_form_checked():
     from engine.errors import UsageError
 
     with pytest.raises(UsageError, match="number of workers"):
-        dcli.connect("local:two")
+        dpool.connect("local:two")
 
 
 def test_a_case_that_kills_its_worker_becomes_an_error_record(engine, tmp_path, monkeypatch):
     cohort = _cohort(tmp_path)
-    lines = cohort.read_text(encoding="utf-8").splitlines()
-    lines[5] = lines[5].replace("{", '{"crash_me": 1, ', 1)
-    cohort.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    monkeypatch.setattr(dcli, "CHUNK", 32)
+    lines = cohort.read_bytes().split(b"\n")
+    lines[5] = lines[5].replace(b"{", b'{"crash_me": 1, ', 1)
+    cohort.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(batch, "CHUNK", 32)
     monkeypatch.setenv(CRASH_ENV, "crash_me")
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                      silence_logs=50) as cluster, distributed.Client(cluster, timeout=WAIT) as c:
-            out, err = io.StringIO(), io.StringIO()
-            code = dcli.run_evaluate(_args([cohort]), engine, out=out, err=err, client=c)
+                                      silence_logs=50) as cluster:
+            code, out, err = _local(engine, [cohort], dask=cluster.scheduler_address)
     monkeypatch.delenv(CRASH_ENV)
-    got = _lines(out.getvalue())
+    got = _lines(out)
     _, want, _ = _local(engine, [cohort])
     want = _lines(want)
     assert code == 1 and len(got) == len(want)
     bad = json.loads(got[5])
     assert bad["source"] == f"{cohort}:6" and "worker process died" in bad["error"][0]["message"]
+    assert bad["code"] == "worker_crashed"
     assert got[:5] == want[:5] and got[6:] == want[6:]
+    assert "retrying" in err

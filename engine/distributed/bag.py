@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import dask
 import dask.bag as db
@@ -19,7 +19,6 @@ from engine.distributed.worker import (
     Options,
     RuleBasePlugin,
     RuleSource,
-    count_text_lines,
     file_part,
     render_records,
 )
@@ -102,10 +101,10 @@ def evaluate_bag(bag: db.Bag, *, engine=None, rules_dir=None, fmt: str = "json",
 
 
 def partitions(files: Iterable[str], lines: int = PART_LINES) -> list[tuple]:
-    """How :func:`evaluate_files` cuts its input: a plain ``.jsonl`` file into byte ranges of about
+    """How :func:`evaluate_files` cuts its input: a plain ``.jsonl`` file into byte ranges of
     ``lines`` lines (``("lines", path, name, start, end, first_line)``, read on a worker), any other
-    input (a JSON document or array, gzip, a file the local batch could not read as UTF-8) whole
-    (``("whole", path, name)``, read on a worker exactly as the local batch reads it)."""
+    input (a JSON document or array, gzip, a UTF-16 file) whole (``("whole", path, name)``, read
+    on a worker exactly as the local batch reads it)."""
     from engine.inputs import expand_paths
 
     out: list[tuple] = []
@@ -113,38 +112,50 @@ def partitions(files: Iterable[str], lines: int = PART_LINES) -> list[tuple]:
         if f == "-":
             raise UsageError("evaluate_files reads files the workers can open; use evaluate_bag for other input")
         p = Path(f)
-        if p.suffix != ".jsonl" or not p.is_file():
-            out.append(("whole", str(p.resolve()) if p.exists() else f, f))
+        path = str(p.resolve()) if p.exists() else f
+        if not p.name.endswith(".jsonl") or not p.is_file() or _utf16(p):
+            out.append(("whole", path, f))
             continue
-        mine = _cut(p, f, lines)
-        out.extend(mine if mine is not None else [("whole", str(p.resolve()), f)])
+        out.extend(("lines", path, f, start, end, first) for start, end, first in _cut(p, lines))
     return out
 
 
-def _cut(p: Path, name: str, lines: int) -> list[tuple] | None:
-    parts = []
-    path = str(p.resolve())
-    start = 0
+def _utf16(p: Path) -> bool:
+    from engine.inputs import MAX_RECORD_BYTES, _utf16 as utf16
+
+    with p.open("rb") as fh:
+        return utf16(fh.readline(MAX_RECORD_BYTES + 1)[:4])
+
+
+def _cut(p: Path, lines: int, block: int = 1 << 20) -> Iterator[tuple[int, int, int]]:
+    """``(start, end, first line)`` of consecutive runs of ``lines`` lines (``\\n``-terminated, as
+    the batch reads them), read a block at a time: memory does not grow with the file."""
+    start = pos = 0
     first = 1
-    buf: list[bytes] = []
+    count = 0  # line breaks since start
     with p.open("rb") as fh:
         while True:
-            block = fh.readlines(1 << 20)
-            if block:
-                buf.extend(block)
-            if buf and (len(buf) >= lines or not block):
-                take, buf = buf[:lines], buf[lines:]
-                data = b"".join(take)
-                try:
-                    n = count_text_lines(data)
-                except UnicodeDecodeError:
-                    return None
-                parts.append(("lines", path, name, start, start + len(data), first))
-                start += len(data)
-                first += n
-                continue
-            if not block:
-                return parts
+            data = fh.read(block)
+            if not data:
+                break
+            i = 0
+            while True:
+                need = lines - count
+                j = i - 1
+                for _ in range(need):
+                    j = data.find(b"\n", j + 1)
+                    if j < 0:
+                        break
+                if j < 0:
+                    count += data.count(b"\n", i)
+                    break
+                end = pos + j + 1
+                yield start, end, first
+                first += lines
+                start, count, i = end, 0, j + 1
+            pos += len(data)
+    if pos > start:
+        yield start, pos, first
 
 
 def evaluate_files(files: Iterable[str], *, engine=None, rules_dir=None, fmt: str = "json", as_of=None,

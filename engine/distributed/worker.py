@@ -146,19 +146,22 @@ def render_records(src: RuleSource, opts: Options, items: list) -> list[str]:
 
 
 def read_part(path: str, name: str, start: int, end: int, first_line: int) -> list:
-    """The JSON Lines records of bytes ``start:end`` of ``path`` (whole lines), as ``(source,
-    raw line)`` with the source the local batch gives them (``name:line``)."""
+    """The JSON Lines records of bytes ``start:end`` of ``path`` (whole lines, the first of them
+    line ``first_line`` of the file), read as the local batch reads that file
+    (:func:`engine.inputs.read_lines`) and named as it names them (``name:line``)."""
+    from engine.inputs import read_lines
+
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
-    return list(_lines(data, name, first_line))
-
-
-def _lines(data: bytes, name: str, first_line: int) -> Iterator[tuple[str, str]]:
-    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")  # universal newlines, as files are read
-    for n, line in enumerate(text, first_line):
-        if line.strip():
-            yield f"{name}:{n}", line
+    stream = io.BytesIO(data)
+    if first_line > 1:
+        # a blank stand-in for the line before: the checks read_lines makes on a file's first line
+        # (a BOM, UTF-16) are made on it, not on this part's first line
+        lines = read_lines(stream, name, first_line=b"\n", first_no=first_line - 1)
+    else:
+        lines = read_lines(stream, name)
+    return [(f"{name}:{n}", text) for n, text in lines]
 
 
 def read_whole(path: str, name: str | None = None) -> list:
@@ -178,12 +181,6 @@ def file_part(src: RuleSource, opts: Options, part: tuple) -> list[str]:
     kind, path, name, *span = part
     items = read_part(path, name, *span) if kind == "lines" else read_whole(path, name)
     return render_records(src, opts, items)
-
-
-def count_text_lines(data: bytes) -> int:
-    """How many lines reading ``data`` as UTF-8 text with universal newlines gives (raises
-    UnicodeDecodeError where the local batch could not read it either)."""
-    return sum(1 for _ in io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
 
 
 def exists(path: str) -> bool:

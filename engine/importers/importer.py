@@ -42,6 +42,7 @@ R_INDEL = "no protein change, insertion/deletion at a hotspot codon"
 R_SYN = "synonymous change at a hotspot codon"
 R_WILD = "Mutation_Status says no mutation"
 R_ERROR = "error record"
+R_COMMENT = "'#' comment line after the header"
 
 ErrorSink = Callable[[dict], None]
 
@@ -385,6 +386,9 @@ class Importer:
                 alt["origin"] = origin
             st.alts[key] = alt
 
+        if tab.comment_rows:
+            s.rows += tab.comment_rows
+            skipped[R_COMMENT] += tab.comment_rows
         if grouped and current is not None and current.id not in finished:
             finished.add(current.id)
             case = self._finish(current, name)

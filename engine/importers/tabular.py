@@ -48,12 +48,27 @@ def _decode(raw: bytes) -> str:
 _CHUNK = 1 << 20
 
 
+def _check_text(path: Path, head: bytes) -> None:
+    """A usage error for a file that is not text: UTF-16, or binary (NUL or many control bytes)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and head[1:8:2] == b"\x00" * 4) \
+            or (len(head) >= 8 and head[0:8:2] == b"\x00" * 4):
+        raise UsageError(f"{path}: the file is UTF-16 (or UTF-32) encoded: save it as UTF-8")
+    sample = head[:4096]
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
+    if b"\x00" in sample or control > len(sample) // 20:
+        raise UsageError(f"{path}: not a text file (it holds binary data): expected tab-separated text")
+
+
 def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, text without the line ending)`` for every line of the file.
 
     Read in 1 MiB blocks, each decoded at once (line by line only when a block is not UTF-8).
+    Lines end with LF, CRLF or, in a file with no LF at all, CR (old Mac exports). A UTF-8
+    byte-order mark is dropped; a binary or UTF-16 file is a usage error.
     """
     n = 0
+    first = True
+    cr_only = False
     with open_binary(path) as fh:
         rest = b""
         while True:
@@ -61,6 +76,14 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
                 block = fh.read(_CHUNK)
             except (OSError, EOFError) as exc:  # truncated or corrupt gzip
                 raise UsageError(f"cannot read {path}: {exc}") from None
+            if first and block:
+                first = False
+                _check_text(path, block)
+                if block.startswith(b"\xef\xbb\xbf"):
+                    block = block[3:]
+                cr_only = b"\n" not in block and b"\r" in block
+            if cr_only:
+                block = block.replace(b"\r", b"\n")
             if not block:
                 break
             block = rest + block
@@ -90,6 +113,7 @@ class Table:
     comments: list[str]
     rows: Iterator[tuple[int, list[str]]]
     index: dict[str, int] = field(default_factory=dict)
+    comment_rows: int = 0  # '#' lines after the header, skipped (counted once the rows are read)
 
     def col(self, *names: str) -> int | None:
         """Index of the first of ``names`` present in the header (exact, then case-insensitive)."""
@@ -137,9 +161,13 @@ def read_table(path: Path) -> Table:
 
         def rows(lines=lines) -> Iterator[tuple[int, list[str]]]:
             for m, t in lines:
-                if not t or t[0] == "#" or t.isspace():
+                if not t or t.isspace():
+                    continue
+                if t[0] == "#":
+                    table.comment_rows += 1
                     continue
                 yield m, t.split("\t")
 
-        return Table(path, header, n, comments, rows(), index)
+        table = Table(path, header, n, comments, rows(), index)
+        return table
     raise UsageError(f"{path}: no header row (the file is empty or only comments)")

@@ -1,0 +1,154 @@
+"""Cancer types: the OncoTree hierarchy and the names people use for its codes."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from engine.errors import Problem, RuleError, TermError
+from engine.vocabulary.common import Cached, _closest, _name_key, check_length, fail, read_yaml
+
+
+@dataclass(frozen=True, slots=True)
+class CancerType:
+    """One OncoTree node. ``lineage`` is the code itself, then its parent, ... up to ``TISSUE``."""
+
+    code: str
+    name: str
+    main_type: str | None
+    lineage: tuple[str, ...]
+
+
+
+class CancerTypes(Cached):
+    """Reads ``cancer_types.yaml`` and the OncoTree file it names; resolves cancer-type texts."""
+
+    _CACHED = ("_cancer",)
+
+    def __init__(self) -> None:  # use CancerTypes.load
+        self.attribution = ""
+        self.oncotree_release = ""
+        self._cancers: dict[str, CancerType] = {}
+        self._cancer_names: dict[str, str] = {}  # name key -> code
+        self._ambiguous_names: dict[str, tuple[str, ...]] = {}
+        self._old_codes: dict[str, str] = {}
+        self._tissue: dict[str, str] = {}
+        self._cancer_suggest: dict[str, str] = {}
+        self._make_caches()
+
+    @classmethod
+    def load(cls, directory: Path) -> "CancerTypes":
+        part = cls()
+        part._load(Path(directory))
+        return part
+
+    def _load(self, directory: Path) -> None:
+        path = directory / "cancer_types.yaml"
+        conf = read_yaml(path)
+        tree_conf = conf.get("oncotree") or {}
+        tree_path = directory / str(tree_conf.get("file", ""))
+        try:
+            tree = json.loads(tree_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RuleError(f"cannot read the OncoTree file named in oncotree.file: {exc}", source=str(path)) from None
+        self.attribution = " ".join(str(tree_conf.get("attribution", "")).split())
+        self.oncotree_release = str(tree_conf.get("release", ""))
+
+        parents: dict[str, str | None] = {}
+        raw: dict[str, dict] = {}
+        stack = list(tree.values())
+        while stack:
+            node = stack.pop()
+            raw[node["code"]] = node
+            parents[node["code"]] = node.get("parent")
+            stack.extend((node.get("children") or {}).values())
+        for code, node in raw.items():
+            lineage = [code]
+            parent = parents[code]
+            while parent:
+                lineage.append(parent)
+                parent = parents.get(parent)
+            self._cancers[code] = CancerType(code, node["name"], node.get("mainType"), tuple(lineage))
+            self._tissue[code] = node.get("tissue") or node["name"]
+
+        by_name: dict[str, set[str]] = {}
+        for code, ct in self._cancers.items():
+            by_name.setdefault(_name_key(ct.name), set()).add(code)
+            self._cancer_suggest[code.casefold()] = code
+            self._cancer_suggest.setdefault(_name_key(ct.name), ct.name)
+        for key, codes in by_name.items():
+            if len(codes) == 1:
+                self._cancer_names[key] = next(iter(codes))
+            else:
+                self._ambiguous_names[key] = tuple(sorted(codes))
+        for code, node in raw.items():
+            for old in list(node.get("history") or []) + list(node.get("precursors") or []):
+                if old not in self._cancers:
+                    self._old_codes[old.upper()] = code
+
+        problems: list[Problem] = []
+        for code, names in (conf.get("names") or {}).items():
+            if code not in self._cancers:
+                problems.append(Problem(f"unknown OncoTree code '{code}'", ("names", code),
+                                        _closest(str(code).casefold(), {c.casefold(): c for c in self._cancers})))
+                continue
+            for i, name in enumerate(names or []):
+                key = _name_key(str(name))
+                other = self._cancer_names.get(key)
+                if key.upper() in self._cancers and key.upper() != code:
+                    problems.append(Problem(f"'{name}' is the OncoTree code of another type", ("names", code, i)))
+                elif other is not None and other != code:
+                    problems.append(Problem(f"'{name}' is already the name of {other}", ("names", code, i)))
+                else:
+                    self._cancer_names[key] = code
+                    self._ambiguous_names.pop(key, None)
+                    self._cancer_suggest[key] = str(name)
+        fail(path, problems)
+
+    def cancer(self, text: str) -> CancerType:
+        """A cancer type from what people type: an OncoTree code in any case (``luad``), an
+        OncoTree node name, a previous OncoTree code, or a common name (``PDAC``, ``mCRC``,
+        ``non-small cell lung cancer``)."""
+        if type(text) is not str or not text.strip():
+            raise TermError(f"a cancer type is a non-empty text, got {text!r}")
+        check_length(text, "a cancer type")
+        return self._cached_cancer(text)
+
+    def _cancer(self, text: str) -> CancerType:
+        code = text.strip().upper()
+        hit = self._cancers.get(code)
+        if hit is not None:
+            return hit
+        key = _name_key(text)
+        found = self._cancer_names.get(key) or self._old_codes.get(code)
+        if found is not None:
+            return self._cancers[found]
+        if key in self._ambiguous_names:
+            codes = self._ambiguous_names[key]
+            listed = ", ".join(f"{c} ({self._tissue[c]})" for c in codes)
+            raise TermError(f"cancer type '{text}' is ambiguous: it names {listed}; give the OncoTree code",
+                            codes[0])
+        raise TermError(f"unknown cancer type '{text}'", _closest(key, self._cancer_suggest))
+
+    def cancer_code(self, code: str) -> CancerType:
+        """An exact OncoTree code (for rule files, where names are not allowed)."""
+        if type(code) is str and code in self._cancers:
+            return self._cancers[code]
+        try:
+            meant = self.cancer(code)
+        except TermError as err:
+            suggestion = err.problems[0].suggestion
+            if suggestion:
+                try:
+                    suggestion = self.cancer(suggestion).code
+                except TermError:
+                    pass
+            raise TermError(f"unknown OncoTree code '{code}'", suggestion) from None
+        raise TermError(f"'{code}' is not an OncoTree code (it means {meant.code}, {meant.name})", meant.code)
+
+    @property
+    def cancer_types(self) -> Mapping[str, CancerType]:
+        """Every OncoTree node by code."""
+        return MappingProxyType(self._cancers)

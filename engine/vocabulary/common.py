@@ -1,0 +1,106 @@
+"""What every part of the vocabulary shares: the key normalisers, YAML reading, caching."""
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from engine.errors import Problem, RuleError
+
+try:
+    _YamlLoader: Any = yaml.CSafeLoader
+except AttributeError:  # PyYAML built without libyaml
+    _YamlLoader = yaml.SafeLoader
+
+CACHE_SIZE = 1 << 16
+MAX_TERM = 500  # characters of one term (cancer type, gene, variant, drug, therapy word)
+
+
+def check_length(text: str, what: str) -> None:
+    """A term over :data:`MAX_TERM` characters is an error (every lookup stays cheap)."""
+    if len(text) > MAX_TERM:
+        from engine.errors import TermError, quote
+
+        raise TermError(f"{what} of {len(text):,} characters (at most {MAX_TERM}): {quote(text)}")
+
+# --------------------------------------------------------------------------- normalisers
+
+
+_NAME_PUNCT = re.compile(r"[-_,]+")
+_SYMBOL_PUNCT = re.compile(r"[\s\-_./]+")
+_DRUG_PUNCT = re.compile(r"[\s\-_./,'\u2019\u00ae\u2122()]+")
+_REGIMEN_PUNCT = re.compile(r"[\s\-_.]+")
+_REGIMEN_SEP = re.compile(r"[+&/]+")
+_SPACES = re.compile(r"\s+")
+
+
+def _name_key(text: str) -> str:
+    """Names: ignore case, hyphens, underscores, commas and repeated spaces."""
+    return " ".join(_NAME_PUNCT.sub(" ", text.casefold()).split()).rstrip(".")
+
+
+def _symbol_key(text: str) -> str:
+    """Gene symbols and aliases: ignore case, spaces, hyphens, dots, slashes, underscores."""
+    return _SYMBOL_PUNCT.sub("", text.upper())
+
+
+def _drug_key(text: str) -> str:
+    """Drug names: ignore case, spaces, hyphens, dots, slashes, quotes and trademark signs."""
+    return _DRUG_PUNCT.sub("", text.casefold())
+
+
+def _regimen_key(text: str) -> str:
+    """Regimen names: ignore case, spaces and hyphens; '+', '&' and '/' are one separator."""
+    return _REGIMEN_SEP.sub("/", _REGIMEN_PUNCT.sub("", text.casefold())).strip("/")
+
+
+def _closest(word: str, candidates: Mapping[str, str], cutoff: float = 0.6) -> str | None:
+    """The display form of the candidate key closest to ``word`` (a key), if close enough."""
+    if not word:
+        return None
+    hit = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
+    return candidates[hit[0]] if hit else None
+
+
+
+def read_yaml(path: Path) -> dict:
+    """A vocabulary file as a mapping; :class:`RuleError` naming the file otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RuleError(f"cannot read vocabulary file: {exc.strerror}", source=str(path)) from None
+    try:
+        data = yaml.load(text, Loader=_YamlLoader)
+    except yaml.YAMLError as exc:
+        raise RuleError(f"not valid YAML: {exc}", source=str(path)) from None
+    if not isinstance(data, dict):
+        raise RuleError("expected a mapping at the top level", source=str(path))
+    return data
+
+
+def fail(path: Path, problems: list[Problem]) -> None:
+    """Raise the problems found in one vocabulary file, if any."""
+    if problems:
+        raise RuleError(problems, source=str(path))
+
+
+class Cached:
+    """A part of the vocabulary whose lookups are memoised. ``_CACHED`` names the methods
+    (``_x``) wrapped as ``_cached_x``; the caches are rebuilt after unpickling (workers)."""
+
+    _CACHED: tuple[str, ...] = ()
+
+    def _make_caches(self) -> None:
+        for name in self._CACHED:
+            setattr(self, f"_cached{name}", functools.lru_cache(maxsize=CACHE_SIZE)(getattr(self, name)))
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_cached_")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._make_caches()

@@ -1,0 +1,389 @@
+"""The variant reader: HGVS protein changes, cDNA hotspots and kind words, checked against
+the protein reference.
+
+It depends on no other part of the vocabulary: ``VariantReader()`` reads the grammar alone
+(no kind words, no hotspot table, no reference check), ``VariantReader.load(directory, genes)``
+reads ``variants.yaml``, ``protein_reference.yaml`` and ``protein_residues.json``.
+"""
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from engine.errors import Problem, RuleError, TermError, quote
+from engine.vocabulary.common import MAX_TERM, Cached, _closest, _name_key, _symbol_key, fail, read_yaml
+
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One alteration of a gene, in canonical form.
+
+    ``kind`` is ``mutation``, ``amplification``, ``fusion`` or ``loss``. ``label`` is the short
+    canonical form: ``G12C``, ``E1953*``, ``S1982Rfs*22``, ``E746_A750del``, ``X125_splice``,
+    ``exon 19 deletion``, or the kind word itself for an alteration given only by kind
+    (``mutation`` then means an unspecified activating change). ``codon`` is the protein position
+    (the first one for a range), ``ref`` the reference amino acid, ``alt`` the new one (``*`` for
+    a stop; ``None`` for indels, frameshifts and kind words), ``hgvs`` the HGVS protein form.
+    """
+
+    kind: str
+    label: str
+    codon: int | None
+    ref: str | None
+    alt: str | None
+    hgvs: str | None
+
+# --------------------------------------------------------------------------- HGVS grammar
+
+_AA3 = {
+    "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E",
+    "GLY": "G", "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F",
+    "PRO": "P", "SER": "S", "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V", "TER": "*",
+}
+_AA_NAME = {one: three.title() for three, one in _AA3.items() if one != "*"}
+_AA3_RX = re.compile("|".join(_AA3), re.IGNORECASE)
+_AA = "ACDEFGHIKLMNPQRSTVWY"
+_ACCESSION = re.compile(r"^((?:N[MPRC]|X[MP])_[0-9]+|ENS[TP][0-9]+)(?:\.[0-9]+)?(?:\(([^)]*)\))?:", re.IGNORECASE)
+_SYNONYMOUS = re.compile(rf"^([{_AA}])([0-9]+)=$")
+_MISSENSE = re.compile(rf"^([{_AA}])([0-9]+)([{_AA}*X])$")
+_START_LOSS = re.compile(r"^M1\?$")
+_FRAMESHIFT = re.compile(rf"^([{_AA}])([0-9]+)([{_AA}])?FS(?:[*X]([0-9]+|\?))?$")
+_RANGE = re.compile(rf"^([{_AA}])([0-9]+)(?:_([{_AA}])([0-9]+))?(DELINS|DEL|DUP|INS)([{_AA}*X]*)$")
+_SPLICE = re.compile(rf"^([{_AA}X])([0-9]+)_?SPLICE$")
+_STOP_LOSS = re.compile(rf"^\*([0-9]+)([{_AA}])(?:EXT[*X]?([0-9]+|\?))?$")
+_EXON = re.compile(
+    r"^ex(?:on)? ?([0-9]+) ?(deletion|deletions|del|insertion|insertions|ins|skipping|skip|"
+    r"duplication|dup|mutation|mutations|mut)$"
+)
+_EXON_WORD = {
+    "deletion": "deletion", "deletions": "deletion", "del": "deletion",
+    "insertion": "insertion", "insertions": "insertion", "ins": "insertion",
+    "skipping": "skipping", "skip": "skipping", "duplication": "duplication", "dup": "duplication",
+    "mutation": "mutation", "mutations": "mutation", "mut": "mutation",
+}
+_POSITION_ONLY = re.compile(rf"^[{_AA}][0-9]+$")
+_SECOND_RESIDUE = re.compile(rf"^[{_AA}][0-9]+_([{_AA}])([0-9]+)")
+_CDNA = re.compile(r"^c\.([0-9]+(?:_[0-9]+)?)([ACGT]*)(>|DELINS|DEL|DUP|INS)([ACGT]*)$", re.IGNORECASE)
+_VARIANT_FORMS = (
+    "expected a protein change (G12C, p.Gly12Cys, E1953*, S1982Rfs*22, E746_A750del, "
+    "X125_splice, exon 19 deletion), a hotspot cDNA change (c.34G>T) or one of: "
+    "amplification, fusion, loss, mutation"
+)
+
+
+MAX_POSITION_DIGITS = 6  # a protein or cDNA position (the longest human protein has 34,350 residues)
+
+
+def _pos(digits: str) -> int:
+    """A position as written (ASCII digits; leading zeros are dropped: ``012`` is 12)."""
+    core = digits.lstrip("0") or "0"
+    if len(core) > MAX_POSITION_DIGITS:
+        raise TermError(f"position {quote(digits)} is not a position in a protein (at most {MAX_POSITION_DIGITS} digits)")
+    return int(core)
+
+
+def _count(text: str) -> str:
+    """The length after ``fs*`` or ``ext*``: a number (leading zeros dropped) or ``?``."""
+    return text if text == "?" else str(_pos(text))
+
+
+def _ascii_digits(text: str) -> None:
+    """Positions are written with 0-9: other digits (Arabic-Indic, full-width, superscript) are
+    an error suggesting the same change in ASCII digits, never read as another change."""
+    if any(c.isdigit() or unicodedata.digit(c, None) is not None for c in text if not c.isascii()):
+        meant = "".join(str(unicodedata.digit(c)) if not c.isascii() and unicodedata.digit(c, None) is not None else c
+                        for c in text)
+        raise TermError(f"{quote(text)} writes a position with digits other than 0-9", meant)
+
+
+@dataclass(frozen=True, slots=True)
+class _Protein:
+    """A gene's reference data: highest valid residue and known residues by position."""
+
+    length: int | None
+    residues: Mapping[int, str]
+
+
+
+class VariantReader(Cached):
+    """Reads one alteration of a gene (see :meth:`variant`)."""
+
+    _CACHED = ("_variant",)
+
+    def __init__(self) -> None:  # use VariantReader.load, or this for the grammar alone
+        self._kinds: dict[str, str] = {}
+        self._not_alterations: dict[str, str] = {}
+        self._ambiguous_variants: dict[str, tuple[str, str | None]] = {}
+        self._cdna: dict[str, dict[str, str]] = {}
+        self._cdna_transcripts: dict[str, frozenset[str]] = {}
+        self._protein_conf: dict[str, dict] = {}
+        self._residue_text: dict[str, str] = {}
+        self._proteins: dict[str, _Protein] = {}
+        self._recurrent: dict[str, tuple[str, ...]] = {}
+        self._make_caches()
+
+    @classmethod
+    def load(cls, directory: Path, genes: Iterable[str]) -> "VariantReader":
+        """Read the variant files of ``directory``; ``genes`` are the symbols they may name."""
+        part = cls()
+        directory, known = Path(directory), frozenset(genes)
+        part._load_variants(directory, known)
+        part._load_proteins(directory, known)
+        return part
+
+    def _load_variants(self, directory: Path, genes: frozenset[str]) -> None:
+        path = directory / "variants.yaml"
+        conf = read_yaml(path)
+        problems: list[Problem] = []
+        for kind, words in (conf.get("kinds") or {}).items():
+            if kind not in ("mutation", "amplification", "fusion", "loss"):
+                problems.append(Problem(f"unknown alteration kind '{kind}'", ("kinds", kind)))
+            for word in words or []:
+                self._kinds[_name_key(str(word))] = str(kind)
+        not_alt = conf.get("not_alterations") or {}
+        for word in not_alt.get("words") or []:
+            self._not_alterations[_name_key(str(word))] = " ".join(str(not_alt.get("reason", "")).split())
+        for word, spec in (conf.get("ambiguous") or {}).items():
+            self._ambiguous_variants[_name_key(str(word))] = (
+                " ".join(str(spec.get("reason", "")).split()), spec.get("suggestion"))
+        for gene, spec in (conf.get("cdna_hotspots") or {}).items():
+            if gene not in genes:
+                problems.append(Problem(f"unknown gene '{gene}'", ("cdna_hotspots", gene)))
+                continue
+            self._cdna_transcripts[gene] = frozenset(str(t).upper() for t in spec.get("transcripts") or [])
+            table: dict[str, str] = {}
+            for change, label in (spec.get("changes") or {}).items():
+                key = self._cdna_key(str(change))
+                if key is None:
+                    problems.append(Problem(f"not a cDNA change: '{change}'", ("cdna_hotspots", gene, "changes", change)))
+                    continue
+                table[key] = str(label)
+            self._cdna[gene] = table
+        fail(path, problems)
+
+    def _load_proteins(self, directory: Path, genes: frozenset[str]) -> None:
+        path = directory / "protein_reference.yaml"
+        conf = read_yaml(path)
+        problems: list[Problem] = []
+        for gene, spec in (conf.get("genes") or {}).items():
+            if gene not in genes:
+                problems.append(Problem(f"unknown gene '{gene}'", ("genes", gene)))
+                continue
+            self._protein_conf[gene] = dict(spec or {})
+        fail(path, problems)
+        generated = directory / "protein_residues.json"
+        try:
+            data = json.loads(generated.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RuleError(f"cannot read generated residues ({exc}); run scripts/build_protein_reference.py",
+                            source=str(generated)) from None
+        self._residue_text = dict(data.get("residues") or {})
+        self._recurrent = {k: tuple(v) for k, v in (data.get("recurrent") or {}).items()}
+        # every label of the cDNA tables must be a change its gene can have
+        for gene, table in self._cdna.items():
+            for change, label in table.items():
+                try:
+                    self._variant(gene, label)
+                except TermError as err:
+                    problems.append(Problem(err.problems[0].message, ("cdna_hotspots", gene, "changes", change)))
+        fail(directory / "variants.yaml", problems)
+
+    def variant(self, gene: str, text: str) -> Variant:
+        """Read one alteration of ``gene`` (a canonical symbol): HGVS protein notation in one- or
+        three-letter form, with or without ``p.`` or parentheses; a cDNA change from the hotspot
+        table (``c.34G>T``); or a kind word (``amplification``, ``fusion``, ``loss``,
+        ``mutation`` and their synonyms). A change that cannot belong to the gene (past its
+        last residue, or naming the wrong reference residue) is an error."""
+        if type(text) is not str or not text.strip():
+            raise TermError(f"a variant is a non-empty text, got {text!r}")
+        if type(gene) is not str:
+            raise TermError(f"a gene is a text, got {gene!r}")
+        if len(text) > MAX_TERM:
+            raise TermError(f"a variant of {len(text):,} characters (at most {MAX_TERM}): {quote(text)}")
+        if not text.isascii():
+            _ascii_digits(text)
+        return self._cached_variant(gene, text)
+
+    def _variant(self, gene: str, text: str) -> Variant:
+        s = text.strip()
+        fast = _MISSENSE.match(s[2:] if s[:2] == "p." else s)  # the common case: p.G12C / G12C
+        if fast and fast.group(3) not in (fast.group(1), "X"):
+            ref, pos, alt = fast.group(1), _pos(fast.group(2)), fast.group(3)
+            variant = self._point(ref, pos, alt, f"{ref}{pos}{alt}")
+            self._check_reference(gene, variant, text)
+            return variant
+        n = len(gene)
+        if n and len(s) > n + 1 and s[:n].upper() == gene.upper() and (s[n] in " :_\t" or s[n:n + 2].lower() in ("p.", "c.")):
+            s = s[n:].lstrip(" :_\t")
+        key = _name_key(s)
+        kind = self._kinds.get(key)
+        if kind is not None:
+            return Variant(kind, kind, None, None, None, None)
+        if key in self._not_alterations:
+            raise TermError(f"'{text}' {self._not_alterations[key]}")
+        if key in self._ambiguous_variants:
+            reason, suggestion = self._ambiguous_variants[key]
+            raise TermError(f"'{text}' {reason}", suggestion)
+        exon = _EXON.match(key)
+        if exon:
+            label = f"exon {_pos(exon.group(1))} {_EXON_WORD[exon.group(2)]}"
+            return Variant("mutation", label, None, None, None, None)
+
+        accession = None
+        acc = _ACCESSION.match(s)
+        if acc:
+            accession = acc.group(1).upper()
+            if acc.group(2) and _symbol_key(acc.group(2)) != _symbol_key(gene):
+                raise TermError(f"'{text}' names gene {acc.group(2)}, not {gene}")
+            s = s[acc.end():]
+        s = _SPACES.sub("", s)
+        if s[:2].lower() == "c.":
+            return self._cdna_variant(gene, text, s, accession)
+        if s[:2].lower() in ("g.", "m.", "n.", "r."):
+            raise TermError(f"'{text}' is not a protein change: give the protein change (for example 'p.G12C')")
+        variant = self._protein_variant(gene, text, s)
+        self._check_reference(gene, variant, text)
+        return variant
+
+    @staticmethod
+    def _cdna_key(change: str) -> str | None:
+        m = _CDNA.match(_SPACES.sub("", change))
+        if not m:
+            return None
+        op = m.group(3).lower()
+        where = "_".join(str(_pos(n)) for n in m.group(1).split("_"))
+        return f"c.{where}{m.group(2).upper()}{op}{m.group(4).upper()}"
+
+    def _cdna_variant(self, gene: str, text: str, s: str, accession: str | None) -> Variant:
+        table = self._cdna.get(gene)
+        if not table:
+            known = ", ".join(sorted(self._cdna))
+            raise TermError(f"'{text}': cDNA changes are read only for the hotspots of {known}; "
+                            f"give the protein change (for example 'p.G12C')")
+        if accession and accession not in self._cdna_transcripts.get(gene, ()):
+            listed = ", ".join(sorted(t for t in self._cdna_transcripts[gene] if t.startswith("NM_")))
+            raise TermError(f"'{text}': the {gene} hotspot table uses {listed} numbering, not {accession}")
+        key = self._cdna_key(s)
+        label = table.get(key) if key else None
+        if label is None:
+            raise TermError(f"'{text}' is not in the {gene} cDNA hotspot table: give the protein change "
+                            f"(for example 'p.{next(iter(table.values()))}')")
+        return self._protein_variant(gene, text, label)
+
+    def _protein_variant(self, gene: str, text: str, s: str) -> Variant:
+        if s[:2].lower() == "p.":
+            s = s[2:]
+        if s.startswith("(") and s.endswith(")"):
+            s = s[1:-1]
+        if s[:3].upper() in _AA3 and s[3:4].isdigit():
+            s = _AA3_RX.sub(lambda m: _AA3[m.group(0).upper()], s)
+        u = s.upper()
+        if _SYNONYMOUS.match(u):
+            raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
+        m = _MISSENSE.match(u)
+        if m:
+            ref, pos, alt = m.group(1), _pos(m.group(2)), m.group(3).replace("X", "*")
+            if alt == ref:
+                raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
+            return self._point(ref, pos, alt, f"{ref}{pos}{alt}")
+        if _START_LOSS.match(u):
+            return Variant("mutation", "M1?", 1, "M", None, "p.M1?")
+        m = _FRAMESHIFT.match(u)
+        if m:
+            ref, pos = m.group(1), _pos(m.group(2))
+            label = f"{ref}{pos}{m.group(3) or ''}fs" + (f"*{_count(m.group(4))}" if m.group(4) else "")
+            return self._point(ref, pos, None, label)
+        m = _RANGE.match(u)
+        if m:
+            return self._range(text, m)
+        m = _SPLICE.match(u)
+        if m:
+            ref = None if m.group(1) == "X" else m.group(1)
+            label = f"{m.group(1)}{_pos(m.group(2))}_splice"
+            return self._point(ref, _pos(m.group(2)), None, label)
+        m = _STOP_LOSS.match(u)
+        if m:
+            pos, alt = _pos(m.group(1)), m.group(2)
+            label = f"*{pos}{alt}" + (f"ext*{_count(m.group(3))}" if m.group(3) else "")
+            return self._point("*", pos, alt, label)
+        if _POSITION_ONLY.match(u):
+            raise TermError(f"'{text}' names a position, not a change: give the new amino acid "
+                            f"(for example '{u}C') or write 'mutation'")
+        kind_word = _closest(_name_key(s), {**{k: k for k in self._kinds}})
+        raise TermError(f"cannot read variant '{text}' of {gene}: {_VARIANT_FORMS}", kind_word)
+
+    @staticmethod
+    def _point(ref: str | None, pos: int, alt: str | None, label: str) -> Variant:
+        if pos < 1:
+            raise TermError(f"protein positions start at 1, got '{label}'")
+        return Variant("mutation", label, pos, ref, alt, f"p.{label}")
+
+    def _range(self, text: str, m: re.Match) -> Variant:
+        ref1, pos1 = m.group(1), _pos(m.group(2))
+        ref2, pos2 = m.group(3), _pos(m.group(4)) if m.group(4) else None
+        op, inserted = m.group(5), m.group(6).replace("X", "*")
+        if pos2 is not None and pos2 <= pos1:
+            raise TermError(f"'{text}': the range must run from the lower to the higher position")
+        if op in ("DEL", "DUP") and inserted:
+            raise TermError(f"'{text}': '{op.lower()}' takes no residues after it")
+        if op == "INS" and (pos2 is None or pos2 != pos1 + 1 or not inserted):
+            raise TermError(f"'{text}': an insertion names the two neighbouring residues and what is "
+                            f"inserted (for example 'G12_G13insA')")
+        if op == "DELINS" and not inserted:
+            raise TermError(f"'{text}': 'delins' needs the inserted residues")
+        if op == "DELINS" and pos2 is None and len(inserted) == 1:
+            if inserted == ref1:
+                raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
+            return self._point(ref1, pos1, inserted, f"{ref1}{pos1}{inserted}")
+        span = f"{ref1}{pos1}" + (f"_{ref2}{pos2}" if pos2 is not None else "")
+        return self._point(ref1, pos1, None, f"{span}{op.lower()}{inserted}")
+
+    def _protein(self, gene: str) -> _Protein | None:
+        hit = self._proteins.get(gene)
+        if hit is None:
+            conf = self._protein_conf.get(gene)
+            text = self._residue_text.get(gene)
+            if conf is None and text is None:
+                return None
+            residues = {int(tok[:-1]): tok[-1] for tok in (text or "").split()}
+            hit = _Protein((conf or {}).get("length"), residues)
+            self._proteins[gene] = hit
+        return hit
+
+    def _check_reference(self, gene: str, v: Variant, text: str) -> None:
+        if v.codon is None:
+            return
+        protein = self._protein(gene)
+        if protein is None:
+            return
+        checks: list[tuple[int, str | None]] = [(v.codon, v.ref)]
+        second = _SECOND_RESIDUE.match(v.label)
+        if second:
+            checks.append((int(second.group(2)), second.group(1)))
+        for pos, ref in checks:
+            limit = protein.length + 1 if (protein.length and ref == "*") else protein.length
+            if limit and pos > limit:
+                others = [g for g in self._recurrent.get(v.label, ()) if g != gene]
+                known = f"; {v.label} is a known change of {', '.join(others)}" if others else ""
+                raise TermError(
+                    f"{gene} has {protein.length} residues: '{text}' (position {pos}) is not a {gene} change{known}",
+                    others[0] if others else None,
+                )
+            actual = protein.residues.get(pos)
+            if ref and ref != "*" and actual and actual != ref:
+                meant = None
+                if pos == v.codon:
+                    candidate = actual + v.label[len(ref):]
+                    if v.alt != actual:
+                        meant = candidate
+                else:
+                    meant = v.label.replace(f"_{ref}{pos}", f"_{actual}{pos}")
+                others = [g for g in self._recurrent.get(v.label, ()) if g != gene]
+                known = f"; {v.label} is a known change of {', '.join(others)}" if others else ""
+                raise TermError(f"{gene} residue {pos} is {actual} ({_AA_NAME[actual]}), not {ref}{known}", meant)

@@ -1,0 +1,446 @@
+"""Robustness: one odd record never costs a batch, a verdict or a minute.
+
+One regression test (or a few) per numbered failure of the robustness review: (1) a record that
+took the whole batch down, (2) a respelt variant that changed the verdict, (3) a parser that
+stalled the batch, (4) decoding, (5) the importer, (6) the command line, (7) strictness and what
+error messages echo. The generated corruptions are in ``tests/test_fuzz.py``.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine import batch
+from engine.batch import Processor, run_evaluate
+from engine.cli import main
+from engine.errors import ERROR_CODES, CaseError, TermError, quote
+from engine.inputs import MAX_DEPTH, MAX_INT_DIGITS, decode_json
+
+REPO = Path(__file__).resolve().parents[1]
+AS_OF = "2026-07-01"
+GOOD = {"id": "g", "cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+        "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"], "setting": "metastatic", "outcome": "progression"}],
+        "tested_genes": ["KRAS", "EGFR", "ALK", "ROS1", "BRAF", "MET", "RET", "NTRK1", "ERBB2", "STK11"],
+        "as_of": AS_OF}
+
+
+def good(i: int | str = 0, **kw) -> str:
+    return json.dumps(GOOD | {"id": f"g{i}"} | kw)
+
+
+def _args(files, **kw) -> argparse.Namespace:
+    base = dict(files=[str(f) for f in files], format="json", as_of=None, backend="default", jobs=1,
+                summary=False, no_progress=True, output=None, resume=False)
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+class _Stdin(io.TextIOWrapper):
+    """A standard input with a byte buffer, as the real one has."""
+
+
+def stdin_bytes(data: bytes) -> io.TextIOWrapper:
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+
+
+def evaluate(engine, files, stdin=None, **kw) -> tuple[int, list[dict], str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_evaluate(_args(files, **kw), engine, stdin=stdin, out=out, err=err)
+    recs = [json.loads(line) for line in out.getvalue().splitlines()]
+    return code, recs, err.getvalue()
+
+
+def cli(*argv: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO), KRAS_RULES_CACHE="off")
+    return subprocess.run([sys.executable, "-m", "engine", *argv], input=stdin, capture_output=True,
+                          env=env, cwd=cwd or REPO, timeout=120)
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    monkeypatch.setattr(batch, "CHUNK", 4)
+
+
+def verdicts(rec: dict) -> dict[str, str]:
+    return {o["therapy"]: o["verdict"] for o in rec["options"]}
+
+
+# --------------------------------------------------------------------------- 1. one record, one output record
+
+BIG_INT = '{"id": "big", "cancer_type": "LUAD", "weeks": ' + "9" * 5000 + "}"
+DEEP = "[" * 5000 + "]" * 5000
+DEEP_ID = '{"id": ' + "[" * 3000 + "]" * 3000 + ', "cancer_type": "LUAD"}'
+SURROGATE_ID = '{"id": "\\ud800", "cancer_type": "LUAD", "as_of": "2026-07-01"}'
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_records_that_ended_the_batch_are_one_error_record_each(tmp_path, engine, small_chunks, jobs):
+    bad = [BIG_INT, DEEP, DEEP_ID, SURROGATE_ID]
+    lines = []
+    for i in range(6):
+        lines += [good(i)] + bad
+    f = tmp_path / "c.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    code, recs, err = evaluate(engine, [f], jobs=jobs)
+    assert code == 1 and len(recs) == len(lines)
+    for rec, line in zip(recs, lines):
+        if line.startswith('{"id": "g'):
+            assert "options" in rec and verdicts(rec)["sotorasib"] == "eligible"
+        else:
+            assert rec["code"] in ERROR_CODES and rec["code"] != "internal_error"
+    assert [r["code"] for r in recs[1:5]] == ["too_large", "too_deep", "too_deep", "invalid_json"]
+    assert "Traceback" not in err
+
+
+def test_a_result_that_cannot_be_written_is_an_error_record(engine):
+    # a decoded value straight from the API side: nothing checked the surrogate before the result
+    proc = Processor(engine, "json")
+    text, msg, is_error = proc("api", {"id": "\ud800", "cancer_type": "LUAD", "as_of": AS_OF})
+    rec = json.loads(text)
+    assert is_error and rec["code"] == "not_serialisable" and "cannot be written" in msg
+
+
+def test_a_bug_in_one_record_is_an_internal_error_record_and_the_batch_goes_on(engine, monkeypatch):
+    proc = Processor(engine, "json")
+    monkeypatch.setattr(proc, "_process", lambda s, p: 1 / 0)
+    text, msg, is_error = proc("x:1", good())
+    assert is_error and json.loads(text)["code"] == "internal_error" and "ZeroDivisionError" in msg
+
+
+def test_a_crash_of_the_program_exits_3_without_a_traceback(monkeypatch, capsys, tmp_path):
+    def boom(*a, **k):
+        raise RuntimeError("the disk caught fire")
+
+    monkeypatch.setattr(batch, "run_evaluate", boom)
+    f = tmp_path / "c.jsonl"
+    f.write_text(good() + "\n")
+    assert main(["evaluate", str(f)]) == 3
+    err = capsys.readouterr().err
+    assert "internal error" in err and "the disk caught fire" in err and "Traceback" not in err
+
+
+def test_deep_record_in_the_parent_with_two_workers_loses_nothing(tmp_path):
+    lines = [good(i) if i % 3 else DEEP_ID for i in range(60)]
+    f = tmp_path / "c.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    r = cli("evaluate", "--format", "json", "--jobs", "2", str(f))
+    assert r.returncode == 1 and b"Traceback" not in r.stderr
+    assert len(r.stdout.splitlines()) == 60
+
+
+# --------------------------------------------------------------------------- 2. respelt variants
+
+
+def _verdict(engine, variant: str, **alt) -> dict[str, str] | str:
+    case = GOOD | {"alterations": [{"gene": "KRAS", "variant": variant, **alt}]}
+    try:
+        return {o.therapy: o.verdict for o in engine.evaluate(case).options}
+    except CaseError as exc:
+        return exc.problems[0].message
+
+
+@pytest.mark.parametrize("spelling", ["p.G012C", "G0012C", "p.Gly012Cys", "p.(G012C)", "c.034G>T"])
+def test_leading_zeros_are_the_same_change(engine, spelling):
+    assert _verdict(engine, spelling) == _verdict(engine, "G12C")
+    assert _verdict(engine, spelling)["sotorasib"] == "eligible"
+
+
+def test_an_acquired_y096d_excludes_like_y96d(engine):
+    base = {"alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "KRAS", "variant": "Y96D", "acquired": True}]}
+    zero = {"alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "KRAS", "variant": "Y096D", "acquired": True}]}
+    a = {o.therapy: o.verdict for o in engine.evaluate(GOOD | base).options}
+    b = {o.therapy: o.verdict for o in engine.evaluate(GOOD | zero).options}
+    assert a == b and a["sotorasib"] == "excluded"
+
+
+@pytest.mark.parametrize("spelling", ["G\u0661\u0662C", "G\uff11\uff12C", "p.Gly\u0661\u0662Cys", "G12\u00b2C"])
+def test_non_ascii_digits_are_an_error_naming_the_ascii_form(engine, spelling):
+    with pytest.raises(CaseError) as info:
+        engine.evaluate(GOOD | {"alterations": [{"gene": "KRAS", "variant": spelling}]})
+    p = info.value.problems[0]
+    assert p.path == ("alterations", 0, "variant") and "digits other than 0-9" in p.message
+    assert p.suggestion and p.suggestion.isascii()
+
+
+def test_a_position_of_thousands_of_digits_is_an_error_not_a_crash(engine):
+    with pytest.raises(TermError, match="at most 6 digits"):
+        engine.rulebase.vocab.variant("KRAS", "G" + "1" * 150 + "C")
+
+
+# --------------------------------------------------------------------------- 3. bounded parsers
+
+
+def test_regimen_parsing_is_linear_in_the_parts(engine, monkeypatch):
+    drugs = engine.rulebase.vocab.drug_names
+    calls = []
+    real = drugs._one_therapy
+    monkeypatch.setattr(drugs, "_one_therapy", lambda t: calls.append(t) or real(t))
+    for n in (10, 20, 40):
+        calls.clear()
+        text = "/".join(["carbo", "pem"] * (n // 2))
+        assert drugs._therapy_word(text) == ("carboplatin", "pemetrexed")
+        assert len(calls) <= 1 + n * drugs._max_run
+    with pytest.raises(TermError, match="at most 40"):
+        drugs._therapy_word("/".join(["carbo"] * 41))
+
+
+def test_long_terms_are_errors_before_any_work(engine):
+    vocab = engine.rulebase.vocab
+    for call in (lambda t: vocab.cancer(t), vocab.gene, vocab.drug, vocab.therapy_word, lambda t: vocab.variant("KRAS", t)):
+        with pytest.raises(TermError, match="at most 500"):
+            call("x/" * 100_000)
+
+
+# --------------------------------------------------------------------------- 4. decoding
+
+
+def test_an_invalid_byte_is_that_line_only(tmp_path, engine):
+    lines = [good(i).encode() for i in range(10)]
+    lines[4] = lines[4].replace(b'"g4"', b'"g\xff4"')
+    f = tmp_path / "c.jsonl"
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    code, recs, err = evaluate(engine, [f])
+    assert code == 1 and len(recs) == 10
+    assert recs[4]["code"] == "not_utf8" and "byte 0xff" in recs[4]["error"][0]["message"]
+    assert all("options" in r for i, r in enumerate(recs) if i != 4)
+
+
+def test_a_bad_first_line_on_stdin_is_one_record_of_five(engine):
+    data = ("{bad\n" + "\n".join(good(i) for i in range(4)) + "\n").encode()
+    code, recs, _ = evaluate(engine, ["-"], stdin=stdin_bytes(data))
+    assert code == 1 and len(recs) == 5 and recs[0]["code"] == "invalid_json"
+    assert [r["case_id"] for r in recs[1:]] == ["g0", "g1", "g2", "g3"]
+
+
+def test_an_undecodable_line_on_stdin_is_that_line_only(engine):
+    data = (good(0) + "\n").encode() + b"\xff\xfe{\n" + (good(1) + "\n").encode()
+    code, recs, _ = evaluate(engine, ["-"], stdin=stdin_bytes(data))
+    assert [r.get("code") for r in recs] == [None, "not_utf8", None]
+
+
+@pytest.mark.parametrize("where", ["file", "stdin"])
+def test_a_utf8_bom_is_accepted(tmp_path, engine, where):
+    data = b"\xef\xbb\xbf" + "\n".join(good(i) for i in range(3)).encode() + b"\n"
+    if where == "file":
+        f = tmp_path / "c.jsonl"
+        f.write_bytes(data)
+        code, recs, _ = evaluate(engine, [f])
+    else:
+        code, recs, _ = evaluate(engine, ["-"], stdin=stdin_bytes(data))
+    assert code == 0 and [r["case_id"] for r in recs] == ["g0", "g1", "g2"]
+
+
+def test_a_bom_before_a_json_document_is_accepted(tmp_path, engine):
+    f = tmp_path / "c.json"
+    f.write_bytes(b"\xef\xbb\xbf" + json.dumps([GOOD, GOOD | {"id": "h"}], indent=1).encode())
+    code, recs, _ = evaluate(engine, [f])
+    assert code == 0 and [r["case_id"] for r in recs] == ["g", "h"]
+
+
+@pytest.mark.parametrize("name", ["c.jsonl", "c.json", "-"])
+def test_utf16_gets_a_clear_message(tmp_path, engine, name):
+    data = (good() + "\n").encode("utf-16")
+    if name == "-":
+        code, recs, err = evaluate(engine, ["-"], stdin=stdin_bytes(data))
+    else:
+        f = tmp_path / name
+        f.write_bytes(data)
+        code, recs, err = evaluate(engine, [f])
+    assert code == 1 and len(recs) == 1 and recs[0]["code"] == "not_utf8"
+    assert "UTF-16" in err and "save it as UTF-8" in err
+
+
+def test_an_undecodable_byte_in_a_json_array_is_that_element_only(tmp_path, engine):
+    f = tmp_path / "c.json"
+    text = json.dumps([GOOD | {"id": "a"}, GOOD | {"id": "bXb"}, GOOD | {"id": "c"}]).encode()
+    f.write_bytes(text.replace(b"bXb", b"b\xffb"))
+    code, recs, _ = evaluate(engine, [f])
+    assert [r.get("code") for r in recs] == [None, "not_utf8", None]
+    assert recs[1]["error"][0]["path"] == "id"
+
+
+def test_a_damaged_gzip_keeps_what_was_read_and_says_so(tmp_path, engine):
+    import gzip
+
+    f = tmp_path / "c.jsonl.gz"
+    f.write_bytes(gzip.compress(("\n".join(good(i) for i in range(50)) + "\n").encode())[:-30])
+    g = tmp_path / "d.jsonl"
+    g.write_text(good("after") + "\n")
+    code, recs, err = evaluate(engine, [f, g])
+    assert code == 1 and recs[-1]["case_id"] == "gafter" and recs[-2]["code"] == "unreadable"
+
+
+# --------------------------------------------------------------------------- 5. the importer
+
+MAF_HEADER = ["Hugo_Symbol", "Tumor_Sample_Barcode", "Variant_Classification", "HGVSp_Short"]
+MAF_ROWS = [["KRAS", "S1", "Missense_Mutation", "p.G12C"], ["TP53", "S2", "Missense_Mutation", "p.R175H"]]
+
+
+def _import(vocab, path: Path, **kw):
+    from engine.importers import make_importer
+
+    errors: list[dict] = []
+    imp = make_importer(vocab=vocab, on_error=errors.append, cancer_type="LUAD", **kw)
+    return list(imp.run(path)), errors, imp.summary
+
+
+def _maf_text(sep: str = "\n") -> str:
+    return sep.join("\t".join(r) for r in [MAF_HEADER, *MAF_ROWS]) + sep
+
+
+@pytest.mark.parametrize("sep", ["\n", "\r\n", "\r"])
+def test_maf_line_endings(tmp_path, engine, sep):
+    f = tmp_path / "m.maf"
+    f.write_bytes(_maf_text(sep).encode())
+    cases, errors, summary = _import(engine.rulebase.vocab, f)
+    assert summary.rows == 2 and [c["id"] for c in cases] == ["S1", "S2"] and not errors
+
+
+def test_maf_bom_before_the_header(tmp_path, engine):
+    f = tmp_path / "m.maf"
+    f.write_bytes(b"\xef\xbb\xbf" + _maf_text().encode())
+    cases, errors, summary = _import(engine.rulebase.vocab, f)
+    assert [c["id"] for c in cases] == ["S1", "S2"]
+
+
+def test_maf_comment_rows_after_the_header_are_counted(tmp_path, engine):
+    f = tmp_path / "m.maf"
+    f.write_text(_maf_text() + "# a note\n#another\n")
+    _, _, summary = _import(engine.rulebase.vocab, f)
+    from engine.importers.importer import R_COMMENT
+
+    assert summary.rows == 4 and summary.skipped[R_COMMENT] == 2
+    assert summary.rows == summary.alteration_rows + sum(summary.skipped.values())
+
+
+@pytest.mark.parametrize("content", [bytes(range(256)) * 4, "S1\nS2\n".encode("utf-16")])
+def test_a_binary_samples_file_is_a_usage_error(tmp_path, engine, content):
+    from engine.errors import UsageError
+
+    f = tmp_path / "m.maf"
+    f.write_text(_maf_text())
+    s = tmp_path / "samples.txt"
+    s.write_bytes(content)
+    with pytest.raises(UsageError, match="UTF-16|not a text file"):
+        _import(engine.rulebase.vocab, f, samples=s)
+    r = cli("import", "--mutations", str(f), "--samples", str(s), "--cancer-type", "LUAD")
+    assert r.returncode == 2 and not r.stdout and b"Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------------- 6. the command line
+
+
+@pytest.mark.parametrize("target", ["missing/out.jsonl", "folder"])
+def test_output_into_a_missing_folder_or_onto_a_folder_is_a_usage_error(tmp_path, target):
+    (tmp_path / "folder").mkdir()
+    f = tmp_path / "c.jsonl"
+    f.write_text(good() + "\n")
+    r = cli("evaluate", "-o", str(tmp_path / target), str(f))
+    assert r.returncode == 2 and b"cannot write the output file" in r.stderr and b"Traceback" not in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write any file")
+def test_output_onto_an_unwritable_file_is_a_usage_error(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text("")
+    out.chmod(0o444)
+    f = tmp_path / "c.jsonl"
+    f.write_text(good() + "\n")
+    r = cli("evaluate", "-o", str(out), str(f))
+    assert r.returncode == 2 and b"cannot write the output file" in r.stderr
+
+
+def test_explain_an_unknown_rule_says_so(capsys):
+    assert main(["explain", "NOPE-999"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown rule id 'NOPE-999'" in err and "invalid" not in err
+    assert main(["explain", "lng-00"]) == 2
+    assert "did you mean 'LNG-" in capsys.readouterr().err
+
+
+def test_an_empty_input_folder_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(["evaluate", str(tmp_path / "empty")]) == 2
+    assert "no case files" in capsys.readouterr().err
+
+
+def test_resume_of_a_header_only_tsv_writes_no_second_header(tmp_path, engine):
+    from engine.formats import tsv_header
+
+    out = tmp_path / "out.tsv"
+    out.write_text(tsv_header() + "\n")
+    f = tmp_path / "c.jsonl"
+    f.write_text(good(1) + "\n" + good(2) + "\n")
+    run_evaluate(_args([f], format="tsv", output=str(out), resume=True), engine, err=io.StringIO())
+    lines = out.read_text().splitlines()
+    assert lines[0] == tsv_header() and lines.count(tsv_header()) == 1 and len(lines) == 3
+
+
+# --------------------------------------------------------------------------- 7. strictness and echoes
+
+
+@pytest.mark.parametrize("text, code, path", [
+    ('{"id": "d", "cancer_type": "LUAD", "cancer_type": "CRC"}', "duplicate_key", "cancer_type"),
+    ('{"id": "n", "cancer_type": "LUAD", "weeks": NaN}', "invalid_json", ""),
+    ('{"id": "i", "cancer_type": "LUAD", "x": ' + "1" * (MAX_INT_DIGITS + 1) + "}", "too_large", ""),
+    ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "too_deep", ".".join(["0"] * MAX_DEPTH)),
+])
+def test_strict_json(text, code, path):
+    with pytest.raises(CaseError) as info:
+        decode_json(text)
+    assert info.value.code == code
+    assert ".".join(map(str, info.value.problems[0].path)) == path
+
+
+@pytest.mark.parametrize("change, path, suggestion", [
+    ({"alterations": [{"gene": "KRAS", "variant": "G12C", "acquired": "yes"}]}, ("alterations", 0, "acquired"), "true"),
+    ({"germline_tested": 1}, ("germline_tested",), "true"),
+    ({"prior_therapies": [{"drugs": ["carboplatin"], "weeks": True}]}, ("prior_therapies", 0, "weeks"), None),
+    ({"prior_therapies": [{"drugs": ["carboplatin"], "weeks": "1e3"}]}, ("prior_therapies", 0, "weeks"), None),
+    ({"as_of": 0}, ("as_of",), None),
+    ({"as_of": "2026-07-01T00:00"}, ("as_of",), None),
+    ({"as_of": "2026-07-\u0660\u0661"}, ("as_of",), None),
+])
+def test_lossy_coercions_are_errors_naming_the_field(engine, change, path, suggestion):
+    with pytest.raises(CaseError) as info:
+        engine.normalise(GOOD | change)
+    p = info.value.problems[0]
+    assert p.path == path and p.suggestion == suggestion
+
+
+def test_oversize_values_are_errors_naming_the_field(engine):
+    with pytest.raises(CaseError) as info:
+        engine.normalise(GOOD | {"alterations": [{"gene": "KRAS", "variant": "G" * 1_000_000}]})
+    p = info.value.problems[0]
+    assert p.path == ("alterations", 0, "variant") and "1,000,000 characters" in p.message
+    assert len(p.render()) < 300
+    with pytest.raises(CaseError) as info:
+        engine.normalise(GOOD | {"tested_genes": ["KRAS"] * 5000})
+    assert info.value.problems[0].path == ("tested_genes",)
+
+
+def test_messages_quote_values_shortened_and_escaped(tmp_path, engine):
+    evil = "\x1b[2J\x1b]0;owned\x07" + "A" * 1_000_000
+    lines = [json.dumps({"id": "e", "cancer_type": evil}), json.dumps({"id": "f", "cancer_type": "LU\u202eAD\x1b"}),
+             json.dumps({"id": "h", "cancer_type": "LUAD", "stagee\x1b": 1})]
+    f = tmp_path / "c.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    code, recs, err = evaluate(engine, [f])
+    assert code == 1 and len(recs) == 3
+    assert "\x1b" not in err and "\u202e" not in err and "\x07" not in err
+    assert len(err) < 2_000 and "\\x1b" in err
+    assert all(len(json.dumps(r)) < 2_000 for r in recs)
+
+
+def test_quote():
+    assert quote("a" * 1000).endswith("(1,000 characters)'") and len(quote("a" * 1000)) < 120
+    assert quote("\x1b[31m") == "'\\x1b[31m'"
+    assert quote(10 ** 5000).startswith("an integer of about 5,00")
+    assert quote(True) == "true"
