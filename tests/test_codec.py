@@ -244,3 +244,19 @@ def test_a_duplicated_key_is_always_seen(obj, key, value):
     body = json.dumps(obj, ensure_ascii=False)[:-1]
     text = body + ", " + json.dumps(key, ensure_ascii=False) + ": " + json.dumps(value, ensure_ascii=False) + "}"
     _same_decode(text)
+
+
+def test_the_batch_writes_the_same_bytes_with_and_without_the_fast_path(engine, monkeypatch):
+    from engine import batch
+
+    gen = _bench().Generator(engine, seed=5)
+    lines = [json.dumps(c, separators=(",", ":")) + "\n" for c in gen.cases(400)]
+    lines += [f.read_text() for f in CASES] + EDGE + ['{"id": "x", "cancer_type": "LUAD", "id": "y"}\n']
+    for fmt in ("json", "tsv"):
+        p = batch.Processor(engine, fmt)
+        fast = [p(f"in.jsonl:{i}", line) for i, line in enumerate(lines, 1)]
+        with monkeypatch.context() as m:
+            m.setattr(batch, "fast_decode", lambda text, plain: plain(text))
+            m.setattr(batch, "result_json", lambda res: res.model_dump_json())
+            plain = [p(f"in.jsonl:{i}", line) for i, line in enumerate(lines, 1)]
+        assert fast == plain
