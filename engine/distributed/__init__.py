@@ -23,7 +23,7 @@ Educational decision support only: not medical advice.
 """
 from __future__ import annotations
 
-__all__ = ["evaluate_bag", "evaluate_files", "partitions", "rule_source", "records"]
+__all__ = ["evaluate_bag", "evaluate_files", "partitions", "rule_source"]
 
 
 def __getattr__(name: str):  # dask is imported only when one of these is used

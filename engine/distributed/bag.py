@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import dask
 import dask.bag as db
@@ -168,8 +168,3 @@ def evaluate_files(files: Iterable[str], *, engine=None, rules_dir=None, fmt: st
     src = rule_source(engine, rules_dir, client)
     task = dask.delayed(file_part, pure=True)
     return db.from_delayed([task(src, opts, part) for part in partitions(files, lines)])
-
-
-def records(bag: db.Bag, **compute: Any) -> list[str]:
-    """Compute a bag of output records into a list (a convenience for small cohorts and tests)."""
-    return list(bag.compute(**compute))

@@ -19,8 +19,7 @@ import os
 import pickle
 import threading
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from distributed import WorkerPlugin
 
@@ -181,7 +180,3 @@ def file_part(src: RuleSource, opts: Options, part: tuple) -> list[str]:
     kind, path, name, *span = part
     items = read_part(path, name, *span) if kind == "lines" else read_whole(path, name)
     return render_records(src, opts, items)
-
-
-def exists(path: str) -> bool:
-    return Path(path).is_file()
