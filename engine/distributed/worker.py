@@ -58,6 +58,7 @@ def engine_for(src: RuleSource):
 
                 eng = _ENGINES[src.key] = Engine(src.rules_dir)
                 LOADS.append(src.key)
+                _freeze()
     return eng
 
 
@@ -70,6 +71,16 @@ def install(key: str, rulebase_pickle: bytes) -> None:
 
         _ENGINES[key] = Engine(rulebase=pickle.loads(rulebase_pickle))
         LOADS.append(key)
+        _freeze()
+
+
+def _freeze() -> None:
+    """Keep the garbage collector out of the loaded engine (it is never garbage), as the local
+    batch does before forking its workers: otherwise every full collection walks it again."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 class RuleBasePlugin(WorkerPlugin):
