@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import codecs
 import collections
+import copy
+import hashlib
 import json
 import os
 import random
@@ -66,7 +68,7 @@ ODD_VALUES = [
 def _random_value(rnd: random.Random, depth: int = 0):
     roll = rnd.random()
     if roll < 0.5 or depth > 3:
-        return rnd.choice(ODD_VALUES)
+        return copy.deepcopy(rnd.choice(ODD_VALUES))  # never share a list or object between records
     if roll < 0.7:
         return [_random_value(rnd, depth + 1) for _ in range(rnd.randint(0, 3))]
     if roll < 0.85:
@@ -106,13 +108,13 @@ def corrupt_json(rnd: random.Random, case: dict) -> str:
             case = _set(case, path, _random_value(rnd))
         elif kind < 0.55 and isinstance(case, dict):
             case[rnd.choice(["stagee", "acquired", "as_of", "weeks", "id", "Cancer_Type"])] = _random_value(rnd)
-        elif kind < 0.65:
-            copy = json.loads(json.dumps(case))
-            case = _set(case, path, [copy] if rnd.random() < 0.5 else {"x": _random_value(rnd)})
+        elif kind < 0.65 and len(json.dumps(case)) < 20_000:  # (bounded: wrapping twice squares the size)
+            whole = json.loads(json.dumps(case))
+            case = _set(case, path, [whole] if rnd.random() < 0.5 else {"x": _random_value(rnd)})
         elif kind < 0.75 and isinstance(case, dict) and case:
             del case[rnd.choice(list(case))]
-        elif kind < 0.85 and isinstance(case, dict):
-            case["alterations"] = [{"gene": "KRAS", "variant": "G12C"}] * rnd.choice([0, 1, 501, 3000])
+        elif kind < 0.85 and isinstance(case, dict) and len(json.dumps(case)) < 20_000:
+            case["alterations"] = [{"gene": "KRAS", "variant": "G12C"}] * rnd.choice([0, 1, 2, 2, 501])
         else:
             pass  # text-level below
     text = json.dumps(case, ensure_ascii=rnd.random() < 0.7)
@@ -122,7 +124,7 @@ def corrupt_json(rnd: random.Random, case: dict) -> str:
     elif roll < 0.14:
         text = text.replace("24", "9" * rnd.choice([31, 400, 5000]), 1)
     elif roll < 0.20:
-        depth = rnd.choice([17, 100, 3000, 20000])
+        depth = rnd.choice([17, 17, 100, 100, 3000]) if rnd.random() < 0.98 else 20000
         text = text.replace("[]", "[" * depth + "]" * depth, 1) if "[]" in text else "[" * depth + text + "]" * depth
     elif roll < 0.24:
         text = text.replace("true", "NaN", 1) if "true" in text else text[:-1] + ', "weeks": Infinity}'
@@ -130,6 +132,8 @@ def corrupt_json(rnd: random.Random, case: dict) -> str:
         text = text[: rnd.randint(0, len(text))]
     elif roll < 0.30:
         text = text + " " + text
+    if len(text) > 100_000:  # keep the file small: cut (a cut record is invalid JSON)
+        text = text[:100_000]
     return text.replace("\n", "\\n")
 
 
@@ -161,7 +165,9 @@ def generate(records: int, seed: int):
     for i in range(records):
         case = rnd.choice(BASE_CASES)
         roll = rnd.random()
-        if roll < 0.1:
+        if roll < 0.0005:  # a line over the size limit
+            yield b'{"id": "' + b"x" * (MAX_RECORD_BYTES + rnd.randint(0, 1000)) + b'"}'
+        elif roll < 0.1:
             yield json.dumps(case).encode()  # a valid record now and then
         elif roll < 0.55:
             yield corrupt_json(rnd, case).encode("utf-8", "surrogatepass")
@@ -202,11 +208,14 @@ def expected_records(data: bytes, at_start: bool = True) -> int:
 
 
 def make_file(path: Path, records: int, seed: int) -> int:
-    """Write the generated records to ``path``; the records it should give."""
+    """Write the generated records to ``path``; the records it should give (counted as written:
+    each generated record ends with a newline, so each is counted on its own)."""
+    expected = 0
     with open(path, "wb") as fh:
-        for line in generate(records, seed):
+        for i, line in enumerate(generate(records, seed)):
             fh.write(line + b"\n")
-    return expected_records(path.read_bytes())
+            expected += expected_records(line + b"\n", at_start=i == 0)
+    return expected
 
 
 # --------------------------------------------------------------------------- the run
@@ -227,7 +236,9 @@ def run_cli(path: Path, jobs: int, timeout: float) -> dict:
         out.seek(0)
         codes: collections.Counter = collections.Counter()
         records = results = bad_json = 0
+        digest = hashlib.sha256()
         for line in out:
+            digest.update(line)
             records += 1
             try:
                 rec = json.loads(line)
@@ -242,7 +253,7 @@ def run_cli(path: Path, jobs: int, timeout: float) -> dict:
         stderr = err.read()
     return {"jobs": jobs, "exit": code, "hung": hung, "seconds": seconds, "records_out": records, "results": results,
             "error_codes": dict(codes.most_common()), "unparsable_output_lines": bad_json,
-            "tracebacks": stderr.count(b"Traceback"), "stderr_bytes": len(stderr)}
+            "tracebacks": stderr.count(b"Traceback"), "stderr_bytes": len(stderr), "sha256": digest.hexdigest()}
 
 
 def main(argv=None) -> int:
@@ -258,6 +269,7 @@ def main(argv=None) -> int:
             sys.stdout.buffer.write(line + b"\n")
         return 0
     ok = True
+    digests = set()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fuzz.jsonl"
         expected = make_file(path, args.records, args.seed)
@@ -272,6 +284,11 @@ def main(argv=None) -> int:
                   f"{sum(r['error_codes'].values()):,} error records); exit {r['exit']}; tracebacks {r['tracebacks']}; "
                   f"hung: {'yes' if r['hung'] else 'no'}; {r['seconds']:.1f} s; {'OK' if held else 'FAILED'}")
             print(f"  error records by code: {json.dumps(r['error_codes'])}")
+            digests.add(r["sha256"])
+    if len(args.jobs or [1, 2]) > 1:
+        same = len(digests) == 1
+        ok &= same
+        print(f"output identical across --jobs values: {'yes' if same else 'NO'}")
     return 0 if ok else 1
 
 

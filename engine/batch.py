@@ -28,13 +28,14 @@ from typing import Any, Iterable, Iterator, TextIO
 
 from engine import formats
 from engine.codec import decode as fast_decode, result_json
-from engine.errors import CaseError, EngineError, Problem, UsageError, quote
+from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageError, quote
 from engine.inputs import (
-    MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, READ_ERRORS, _open_binary, case_id_of, decode_document,
+    MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary,
     decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
 )
 
 CHUNK = 256  # records per unit of work (and per write)
+CHUNK_CHARS = 4 << 20  # at most about this many characters of raw lines per unit of work
 
 # one rendered output record: (text for the output stream, message for stderr, is_error)
 Rendered = tuple[str, str, bool]
@@ -99,12 +100,12 @@ class RawInput:
                 for source, payload in it:
                     line += 1
                     yield source, payload
-            except READ_ERRORS as exc:  # the rest of the file cannot be read (damaged gzip, I/O)
+            except Exception as exc:  # the rest of the file cannot be read (damaged gzip, I/O, ...)
                 after = f" after {line:,} record(s)" if line else ""
                 yield name, CaseError([Problem(f"cannot read the rest of the file{after}: {quote(str(exc))}")], code="unreadable")
 
     def _file_lines(self, p: Path, name: str) -> Iterator[tuple[str, Any]]:
-        with _open_binary(p) as fh:
+        with open_binary(p) as fh:
             yield from self._numbered(read_lines(fh, name), name)
 
     def _numbered(self, lines, name: str) -> Iterator[tuple[str, Any]]:
@@ -265,6 +266,8 @@ class Processor:
             return out, f"{err['source']}: internal error\n", True
 
     def error(self, source: str, exc: EngineError, case_id: str | None = None) -> Rendered:
+        if getattr(exc, "code", None) not in ERROR_CODES:  # an engine error no record should cause
+            exc.code = "internal_error"
         err = formats.error_record(source, exc, case_id)
         if self.summary is not None:
             self.summary.add(None, err, cohort=self.cohort(source))
@@ -295,12 +298,21 @@ class Processor:
         return Block(data, "".join(bad), len(rendered), len(bad))
 
 
-def chunks(items: Iterable, size: int) -> Iterator[list]:
-    it = iter(items)
-    while True:
-        block = list(itertools.islice(it, size))
-        if not block:
-            return
+def chunks(items: Iterable, size: int, max_chars: int | None = None) -> Iterator[list]:
+    """Lists of ``size`` items, cut earlier once the raw lines in a list reach ``max_chars``
+    characters (so that a run of large records never holds hundreds of megabytes at once)."""
+    limit = CHUNK_CHARS if max_chars is None else max_chars
+    block: list = []
+    chars = 0
+    for item in items:
+        block.append(item)
+        payload = item[1]
+        if type(payload) is str:
+            chars += len(payload)
+        if len(block) >= size or chars >= limit:
+            yield block
+            block, chars = [], 0
+    if block:
         yield block
 
 
@@ -447,7 +459,7 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True) ->
     # Few records and the in-process backend: no worker processes (a single case stays fast).
     # The durable backend always runs in workers, so that a crash of its C core ends no batch.
     isolate = args.backend != "default"
-    parallel = isolate or (jobs > 1 and len(first) == CHUNK)
+    parallel = isolate or (jobs > 1 and (len(first) == CHUNK or sum(len(p) for _, p in first if type(p) is str) >= CHUNK_CHARS))
     dask = getattr(args, "dask", None)  # the same batch, its chunks evaluated on a Dask cluster
     try:
         if parallel or dask:

@@ -127,6 +127,7 @@ LIMITS = {
     "partner": 50, "drugs": 50, "drug": 200, "regimen": 500, "setting": 50, "outcome": 50,
 }
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_PROBLEMS = 20  # problems reported for one case (each unknown term costs a "did you mean")
 _CASE_TEXT = ("id", "cancer_type", "stage", "jurisdiction")
 _ALT_TEXT = ("gene", "variant", "origin", "partner")
 _LINE_TEXT = ("regimen", "setting", "outcome")
@@ -156,35 +157,47 @@ def strict_problems(data: dict) -> list[Problem]:
     and values over the size limits. Linear in the size of the case."""
     out: list[Problem] = []
     for key in _CASE_TEXT:
-        _text_too_long(data.get(key), key, (key,), out)
-    _strict_bool(data, "germline_tested", (), out)
+        v = data.get(key)
+        if type(v) is str and len(v) > LIMITS[key]:
+            _text_too_long(v, key, (key,), out)
+    if type(data.get("germline_tested")) is not bool:
+        _strict_bool(data, "germline_tested", (), out)
     as_of = data.get("as_of")
-    if as_of is not None and not (isinstance(as_of, str) and _DATE.fullmatch(as_of)):
+    if as_of is not None and not (type(as_of) is str and _DATE.fullmatch(as_of)):
         out.append(Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",)))
     alts = data.get("alterations")
-    if not _list_too_long(alts, "alterations", ("alterations",), out) and isinstance(alts, list):
+    if type(alts) is list and not _list_too_long(alts, "alterations", ("alterations",), out):
         for i, a in enumerate(alts):
-            if isinstance(a, dict):
+            if type(a) is dict:
                 for key in _ALT_TEXT:
-                    _text_too_long(a.get(key), key, ("alterations", i, key), out)
-                _strict_bool(a, "acquired", ("alterations", i), out)
+                    v = a.get(key)
+                    if type(v) is str and len(v) > LIMITS[key]:
+                        _text_too_long(v, key, ("alterations", i, key), out)
+                if "acquired" in a and type(a["acquired"]) is not bool:
+                    _strict_bool(a, "acquired", ("alterations", i), out)
     genes = data.get("tested_genes")
-    if not _list_too_long(genes, "tested_genes", ("tested_genes",), out) and isinstance(genes, list):
+    if type(genes) is list and not _list_too_long(genes, "tested_genes", ("tested_genes",), out):
+        limit = LIMITS["gene"]
         for i, g in enumerate(genes):
-            _text_too_long(g, "gene", ("tested_genes", i), out)
+            if type(g) is str and len(g) > limit:
+                _text_too_long(g, "gene", ("tested_genes", i), out)
     lines = data.get("prior_therapies")
-    if not _list_too_long(lines, "prior_therapies", ("prior_therapies",), out) and isinstance(lines, list):
+    if type(lines) is list and not _list_too_long(lines, "prior_therapies", ("prior_therapies",), out):
         for i, pt in enumerate(lines):
-            if not isinstance(pt, dict):
+            if type(pt) is not dict:
                 continue
             for key in _LINE_TEXT:
-                _text_too_long(pt.get(key), key, ("prior_therapies", i, key), out)
+                v = pt.get(key)
+                if type(v) is str and len(v) > LIMITS[key]:
+                    _text_too_long(v, key, ("prior_therapies", i, key), out)
             drugs = pt.get("drugs")
-            if not _list_too_long(drugs, "drugs", ("prior_therapies", i, "drugs"), out) and isinstance(drugs, list):
+            if type(drugs) is list and not _list_too_long(drugs, "drugs", ("prior_therapies", i, "drugs"), out):
+                limit = LIMITS["drug"]
                 for j, d in enumerate(drugs):
-                    _text_too_long(d, "drug", ("prior_therapies", i, "drugs", j), out)
+                    if type(d) is str and len(d) > limit:
+                        _text_too_long(d, "drug", ("prior_therapies", i, "drugs", j), out)
             weeks = pt.get("weeks")
-            if weeks is not None and (type(weeks) is bool or not isinstance(weeks, (int, float))):
+            if weeks is not None and type(weeks) is not int and type(weeks) is not float:
                 out.append(Problem(f"a number of weeks is a JSON number, got {quote(weeks)}", ("prior_therapies", i, "weeks")))
     return out
 
@@ -225,7 +238,13 @@ def normalise(
     """Resolve every term of ``case`` through the vocabulary; collect all problems."""
     problems: list[Problem] = []
 
+    unchecked = 0
+
     def term(fn, path, *args):
+        nonlocal unchecked
+        if len(problems) >= MAX_PROBLEMS:  # the case is rejected anyway: no more costly suggestions
+            unchecked += 1
+            return None
         try:
             return fn(*args)
         except TermError as exc:
@@ -323,6 +342,8 @@ def normalise(
             )
 
     if problems:
+        if unchecked:
+            problems.append(Problem(f"{unchecked:,} more term(s) not checked: the first {MAX_PROBLEMS} problems are reported"))
         raise CaseError(problems)
     assert cancer is not None
     return NormalCase(

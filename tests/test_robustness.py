@@ -99,6 +99,13 @@ def test_records_that_ended_the_batch_are_one_error_record_each(tmp_path, engine
     assert "Traceback" not in err
 
 
+def test_large_records_make_smaller_units_of_work():
+    items = [(f"f:{i}", "x" * 1000) for i in range(50)]
+    sizes = [len(b) for b in batch.chunks(items, 256, max_chars=10_000)]
+    assert sizes == [10] * 5
+    assert [len(b) for b in batch.chunks(items, 20)] == [20, 20, 10]
+
+
 def test_a_result_that_cannot_be_written_is_an_error_record(engine):
     # a decoded value straight from the API side: nothing checked the surrogate before the result
     proc = Processor(engine, "json")
@@ -169,6 +176,21 @@ def test_non_ascii_digits_are_an_error_naming_the_ascii_form(engine, spelling):
     assert p.suggestion and p.suggestion.isascii()
 
 
+def test_the_variant_reader_works_on_its_own():
+    from engine.vocabulary import Genes, VariantReader
+
+    grammar = VariantReader()  # no data: the grammar alone
+    assert grammar.variant("KRAS", "p.Gly012Cys").label == "G12C"
+    assert grammar.variant("EGFR", "E0746_A750del").label == "E746_A750del"
+    with pytest.raises(TermError, match="digits other than 0-9"):
+        grammar.variant("KRAS", "G\u0661\u0662C")
+    vdir = REPO / "rules" / "vocabulary"
+    reader = VariantReader.load(vdir, Genes.load(vdir).genes)
+    assert reader.variant("KRAS", "c.034G>T").label == "G12C"
+    with pytest.raises(TermError, match="residue 12 is G"):
+        reader.variant("KRAS", "A12C")
+
+
 def test_a_position_of_thousands_of_digits_is_an_error_not_a_crash(engine):
     with pytest.raises(TermError, match="at most 6 digits"):
         engine.rulebase.vocab.variant("KRAS", "G" + "1" * 150 + "C")
@@ -189,6 +211,16 @@ def test_regimen_parsing_is_linear_in_the_parts(engine, monkeypatch):
         assert len(calls) <= 1 + n * drugs._max_run
     with pytest.raises(TermError, match="at most 40"):
         drugs._therapy_word("/".join(["carbo"] * 41))
+
+
+def test_a_case_full_of_unknown_terms_reports_its_first_problems_only(engine):
+    # 5,000 unknown drug names each cost a "did you mean" search: 18 s for one record before
+    lines = [{"drugs": [f"nodrug{i}x{j}" for j in range(50)]} for i in range(100)]
+    with pytest.raises(CaseError) as info:
+        engine.normalise({"cancer_type": "LUAD", "prior_therapies": lines})
+    problems = info.value.problems
+    assert len(problems) == 21 and "4,980 more term(s) not checked" in problems[-1].message
+    assert problems[0].path == ("prior_therapies", 0, "drugs", 0)
 
 
 def test_long_terms_are_errors_before_any_work(engine):
@@ -337,9 +369,10 @@ def test_a_binary_samples_file_is_a_usage_error(tmp_path, engine, content):
 # --------------------------------------------------------------------------- 6. the command line
 
 
-@pytest.mark.parametrize("target", ["missing/out.jsonl", "folder"])
+@pytest.mark.parametrize("target", ["missing/out.jsonl", "folder", "afile/out.jsonl"])
 def test_output_into_a_missing_folder_or_onto_a_folder_is_a_usage_error(tmp_path, target):
     (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("")
     f = tmp_path / "c.jsonl"
     f.write_text(good() + "\n")
     r = cli("evaluate", "-o", str(tmp_path / target), str(f))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from engine.errors import TermError, UsageError
+from engine.errors import TermError, UsageError, clean
 from engine.importers import hotspots as hs
 from engine.importers.clinical import CancerResolver, ClinicalIndex, FieldMap
 from engine.importers.maf import (
@@ -117,7 +117,7 @@ class Summary:
         for k, v in self.unmapped.most_common(10):
             out.append(f"value not in --map, field left unknown: {k} ({v} samples)")
         out.extend(self.notes)
-        return out
+        return [clean(line) for line in out]  # cell texts quoted here never drive a terminal
 
 
 def gene_finder(vocab: Any) -> Callable[[str], str | None]:

@@ -44,6 +44,14 @@ class Vocabulary:
         self.gene_names = genes
         self.variants = variants
         self.drug_names = drugs
+        # the lookups run per record, bound straight to the part that answers them (the methods
+        # below document them)
+        self.cancer = cancers.cancer  # type: ignore[method-assign]
+        self.gene = genes.gene  # type: ignore[method-assign]
+        self.find_gene = genes.find_gene  # type: ignore[method-assign]
+        self.variant = variants.variant  # type: ignore[method-assign]
+        self.drug = drugs.drug  # type: ignore[method-assign]
+        self.therapy_word = drugs.therapy_word  # type: ignore[method-assign]
 
     @classmethod
     def load(cls, directory: Path) -> "Vocabulary":

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from engine.errors import Problem, RuleError
+from engine.errors import Problem, RuleError, TermError, quote
 
 try:
     _YamlLoader: Any = yaml.CSafeLoader
@@ -23,8 +23,6 @@ MAX_TERM = 500  # characters of one term (cancer type, gene, variant, drug, ther
 def check_length(text: str, what: str) -> None:
     """A term over :data:`MAX_TERM` characters is an error (every lookup stays cheap)."""
     if len(text) > MAX_TERM:
-        from engine.errors import TermError, quote
-
         raise TermError(f"{what} of {len(text):,} characters (at most {MAX_TERM}): {quote(text)}")
 
 # --------------------------------------------------------------------------- normalisers
