@@ -285,7 +285,7 @@ def timed(fn, items, repeat_to: int | None = None) -> dict:
             "median_us": lat[len(lat) // 2] / 1e3, "p99_us": lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e3}
 
 
-def run_cli(argv: list[str], stdin_path: Path | None = None, pty_stderr: bool = False) -> dict:
+def run_cli(argv: list[str], stdin_path: Path | None = None, pty_stderr: bool = False, module: list[str] | None = None) -> dict:
     """Run the CLI in a wrapper subprocess; wall time, peak RSS (getrusage of the wrapper's
     children: the largest single process) and the sampled RSS of the whole process tree."""
     wrapper = (
@@ -297,7 +297,8 @@ def run_cli(argv: list[str], stdin_path: Path | None = None, pty_stderr: bool = 
         "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
         "print(f'{r.returncode} {wall} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}', file=sys.__stdout__)\n"
     )
-    cmd = [sys.executable, "-c", wrapper, str(stdin_path) if stdin_path else "-", sys.executable, "-m", "engine", *argv]
+    prog = module if module is not None else ["-m", "engine"]
+    cmd = [sys.executable, "-c", wrapper, str(stdin_path) if stdin_path else "-", sys.executable, *prog, *argv]
     master = slave = None
     tail = [b""]
     if pty_stderr:
@@ -371,6 +372,56 @@ def _tree_rss(pid: int) -> int:
         return 0
 
 
+def paired(fns: dict, items: list, rounds: int = 5) -> dict:
+    """Seconds per item of each function in ``fns`` on the same ``items``, in the same process,
+    the functions taking turns round after round (so a machine whose speed drifts affects them
+    alike); each function's best round counts."""
+    for fn in fns.values():
+        for it in items[: min(200, len(items))]:  # warm caches
+            fn(it)
+    best = {k: float("inf") for k in fns}
+    clock = time.process_time
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            gc.collect()
+            t0 = clock()
+            for it in items:
+                fn(it)
+            best[k] = min(best[k], (clock() - t0) / len(items))
+    return best
+
+
+def parse_write(path: str) -> int:
+    """The floor of an end-to-end JSON Lines batch: read ``path`` as the batch reads it, decode
+    each line with the batch's decoder and write the value back, encoded as the batch encodes, to
+    stdout (``--parse-write FILE``; no validation, no evaluation)."""
+    from engine import codec
+    from engine.inputs import decode_json, read_lines
+
+    if codec.FAST:
+        import orjson
+
+        encode = orjson.dumps
+    else:  # pragma: no cover - the plain path
+        def encode(v):
+            return json.dumps(v, separators=(",", ":")).encode("utf-8")
+    out = sys.stdout.buffer
+    buf: list[bytes] = []
+    with open(path, "rb") as fh:
+        for _, text in read_lines(fh, path):
+            if isinstance(text, str):
+                try:
+                    buf.append(encode(codec.decode(text, decode_json)) + b"\n")
+                except Exception:
+                    buf.append(b"{}\n")
+            if len(buf) >= 256:
+                out.write(b"".join(buf))
+                buf.clear()
+    out.write(b"".join(buf))
+    out.flush()
+    return 0
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -395,7 +446,10 @@ def main(argv=None) -> int:
     ap.add_argument("--emit", type=int, metavar="N", help="print N generated cases as JSON Lines and stop")
     ap.add_argument("--profile", type=int, metavar="N", help="cProfile N evaluations of generated cases and stop")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--parse-write", metavar="FILE", help=argparse.SUPPRESS)  # the batch floor, run as a subprocess
     a = ap.parse_args(argv)
+    if a.parse_write:
+        return parse_write(a.parse_write)
     if a.quick:
         a.cases, a.batch, a.million, a.durable = 1_000, 2_000, 5_000, 50
     engine = Engine()
@@ -445,6 +499,19 @@ def main(argv=None) -> int:
     row("  inference only (normalised case in)", timed(lambda n: infer(engine.program, n), norms))
     row("  inference + resolution (Result out)", timed(lambda n: build_result(infer(engine.program, n)), norms))
     row("hand-written floor, 5 core rules (normalised in)", timed(floor, norms))
+    # engine / hand-written on the same cases in the same process, taking turns
+    same = generated[: min(len(generated), 5000)]
+    same_norms = norms[: len(same)]
+    both = list(zip(same_norms, same))  # (normalised case, decoded dict)
+    per = paired({"floor": lambda t: floor(t[0]), "infer": lambda t: infer(engine.program, t[0]),
+                  "result": lambda t: build_result(infer(engine.program, t[0])),
+                  "evaluate": lambda t: engine.evaluate(t[1])}, both, rounds=3 if a.quick else 5)
+    ratios = [
+        ("inference only (rule outcomes: verdicts, missing and failed criteria; normalised case in)", per["infer"] / per["floor"], "5x for verdicts, levels, criteria"),
+        ("inference + resolution (the full result: options, explanations, trace, facts)", per["result"] / per["floor"], "10x with explanations"),
+        ("evaluate from a decoded dict (validation and normalisation too)", per["evaluate"] / per["floor"], ""),
+    ]
+    print("  engine / hand-written floor: " + ", ".join(f"{r:,.0f}x" for _, r, _ in ratios), file=sys.stderr)
     agree = total = 0
     for n in norms[:5000]:
         f = floor(n)
@@ -481,11 +548,22 @@ def main(argv=None) -> int:
         gen2 = Generator(engine, a.seed + 1)
         gen2.write_jsonl(big, a.batch)
         batch_rows = []
+        pw = run_cli(["--parse-write", str(big)], module=[str(Path(__file__).resolve())])
+        batch_rows.append(("parse-and-write floor, same file (decode each line, write it back), 1 core", a.batch, pw))
+        print(f"  parse-and-write floor: {a.batch / pw['wall']:,.0f} cases/s", file=sys.stderr)
         for fmt in ("json", "tsv"):
             for j in sorted({1, jobs}):
                 r = run_cli(["evaluate", "--format", fmt, "--jobs", str(j), "--no-progress", str(big)])
                 batch_rows.append((f"CLI batch, {fmt}, --jobs {j}", a.batch, r))
                 print(f"  CLI {fmt} jobs {j}: {a.batch / r['wall']:,.0f} cases/s", file=sys.stderr)
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            notes.append("Dask: not installed, the --dask run skipped")
+        else:  # the same batch on a Dask cluster of this machine's cores (cluster start-up included)
+            r = run_cli(["evaluate", "--format", "json", "--dask", f"local:{jobs}", "--no-progress", str(big)])
+            batch_rows.append((f"CLI batch, json, --dask local:{jobs} (start-up of the cluster included)", a.batch, r))
+            print(f"  CLI json dask local:{jobs}: {a.batch / r['wall']:,.0f} cases/s", file=sys.stderr)
         one = []
         for _ in range(5):
             r = run_cli(["evaluate", str(REPO / "cases" / "luad-g12c-second-line.json")])
@@ -507,10 +585,14 @@ def main(argv=None) -> int:
     head = ("in-process, one core", "cases", "cases/CPU-s", "cases/s (wall)", "median µs", "p99 µs")
     out += _table(head, rows, md)
     out.append("")
-    bh = ("CLI run", "cases", "wall s", "cases/s (wall)", "CPU s (all processes)", "cases/CPU-s", "peak RSS (largest process)")
+    rh = ("engine / hand-written floor, same cases, same process", "ratio (CPU time per case)", "aim")
+    out += _table(rh, [(name, f"{r:,.1f}x", aim) for name, r, aim in ratios], md)
+    out.append("")
+    floor_cpu = batch_rows[0][2]["cpu"]
+    bh = ("CLI run", "cases", "wall s", "cases/s (wall)", "CPU s (all processes)", "cases/CPU-s", "x floor (CPU)", "peak RSS (largest process)")
     brows = [(name, f"{n:,}", f"{r['wall']:.1f}", f"{n / r['wall']:,.0f}", f"{r['cpu']:.1f}", f"{n / max(r['cpu'], 1e-9):,.0f}",
-              f"{r['maxrss_mb']:.0f} MB") for name, n, r in batch_rows]
-    brows.append(("CLI, one case (median of 5 runs)", "1", f"{statistics.median(one):.2f}", "", "", "", ""))
+              f"{r['cpu'] / max(floor_cpu, 1e-9):,.1f}x", f"{r['maxrss_mb']:.0f} MB") for name, n, r in batch_rows]
+    brows.append(("CLI, one case (median of 5 runs)", "1", f"{statistics.median(one):.2f}", "", "", "", "", ""))
     out += _table(bh, brows, md)
     if mem:
         out.append("")

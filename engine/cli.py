@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --output: keep the complete records already in FILE and evaluate only the rest",
     )
+    ev.add_argument("--dask", metavar="ADDRESS", help="evaluate on a Dask cluster: a scheduler address, or local[:N]")
 
     ex = sub.add_parser("explain", help="show a rule: metadata, rationale, citations, examples")
     ex.add_argument("rule_id", metavar="RULE_ID")
