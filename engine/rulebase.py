@@ -38,6 +38,7 @@ from engine.rules_model import (
     TherapySelector,
     Unmet,
 )
+from engine import audit
 from engine.schema import problems_from_validation
 from engine.vocabulary import Vocabulary
 
@@ -62,6 +63,7 @@ class RuleBase:
     rule_files: dict[str, str]  # rule id -> file (relative to the rules dir)
     targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rule id -> therapy ids
     by_id: dict[str, Rule] = field(default_factory=dict)
+    verifications: tuple = ()  # engine.audit.Verification records (verification.yaml)
 
     def rule(self, rule_id: str) -> Rule:
         try:
@@ -249,7 +251,7 @@ def check_citations(rb: "RuleBase", problems: list[Problem], seeds: Path | None)
                 close = difflib.get_close_matches(cit.source, sorted(rb.sources), n=1)
                 problems.append(Problem(f"unknown source '{cit.source}' (not in sources.yaml)", path + ("source",), close[0] if close else None))
                 continue
-            if src.kind != "document" or seeds is None or not src.file:
+            if seeds is None or not src.file:
                 continue
             fp = seeds / src.file
             if fp not in _SEED_CACHE:
@@ -283,7 +285,7 @@ def _load_vocab(vdir: Path) -> Vocabulary:
     return v
 
 
-_CODE_FILES = ("rules_model.py", "rulebase.py", "vocabulary.py", "schema.py", "errors.py")
+_CODE_FILES = ("rules_model.py", "audit.py", "rulebase.py", "vocabulary.py", "schema.py", "errors.py")
 
 
 def _cache_dir() -> Path | None:
@@ -371,8 +373,6 @@ def _load_uncached(d: Path) -> RuleBase:
             if s.id in sources:
                 problems.append(Problem(f"duplicate source id '{s.id}'", ("sources.yaml", "sources", i, "id")))
             sources[s.id] = s
-            if s.kind == "document" and s.file and s.file != s.id:
-                sources.setdefault(s.file, s)
     therapies: dict[str, Therapy] = {}
     if th_file:
         for i, t in enumerate(th_file.therapies):
@@ -443,6 +443,7 @@ def _load_uncached(d: Path) -> RuleBase:
                 problems.append(Problem("an example of a note rule needs 'expect.note'", where + ("examples", i, "expect")))
 
     rb = RuleBase(d, meta, vocab, sources, therapies, rules, rule_files, targets, by_id)
+    rb.verifications = audit.load(d, set(by_id), set(sources), problems)
     check_citations(rb, problems, None)
     if problems:
         raise RuleError(problems)
