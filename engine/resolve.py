@@ -7,8 +7,7 @@ the rule's sentence for a learner, failed criteria, missing data and any precede
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
+from engine.conditions import kind_of
 from engine.evaluator import (
     AllNode,
     AnyNode,
@@ -21,32 +20,9 @@ from engine.evaluator import (
     RuleOutcome,
     UnmetNode,
 )
+from engine.semantics import EVIDENCE_RANK, OPTION_ORDER, VERDICT_RANK, apply_pending, choose, strength  # noqa: F401
 from engine.result import CautionOut, CitationOut, Considered, Criterion, NoteOut, Option, Result
 from engine.rules_model import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB
-
-VERDICT_RANK = {"excluded": 5, "eligible": 4, "conditional": 3, "not_eligible": 2, "consider": 1}
-EVIDENCE_RANK = {
-    "approved": 4,
-    "resistance_standard": 4,
-    "phase3": 3,
-    "clinical": 2,
-    "resistance_clinical": 2,
-    "preclinical": 1,
-    "resistance_preclinical": 1,
-}
-
-
-def strength(cr: CompiledRule, out: RuleOutcome) -> tuple:
-    """Which outcome decides a therapy when no explicit precedence does: verdict, then evidence,
-    then the lower rule id (the one definition, used by resolution and by ``check``)."""
-    return (VERDICT_RANK[out.verdict],) + _rule_rank(cr.rule.evidence, cr.rule.id)
-
-
-@lru_cache(maxsize=None)
-def _rule_rank(evidence: str, rule_id: str) -> tuple:
-    # lower ids win ties: invert character codes so that max() prefers them
-    return (EVIDENCE_RANK[evidence],) + tuple(-ord(ch) for ch in rule_id)
-
 
 class _Static:
     """Per-program constants of the output (built once: citations, drug lists, levels)."""
@@ -133,10 +109,6 @@ class _Static:
             return "not: " + self.words(kid, False)
         return str(node)  # pragma: no cover
 
-    _FIELDS = {"cancer": "cancer_type", "alteration": "alterations", "stage": "stage",
-               "germline_tested": "germline_tested", "prior_lines": "prior_therapies",
-               "received": "prior_therapies", "prior_line": "prior_therapies"}
-
     def facts_of(self, node) -> tuple[str, ...]:
         out: set[str] = set()
         todo = [node]
@@ -144,10 +116,8 @@ class _Static:
             n = todo.pop()
             kind = type(n)
             if kind is AtomNode:
-                atom = self.program.atoms[n.i]
-                out.add(self._FIELDS.get(atom.kind, atom.kind))
-                if atom.kind == "alteration" and atom.key[9] is not None:
-                    out.add("prior_therapies")
+                spec = self.program.atoms[n.i].spec
+                out.update(kind_of(spec).fields(spec))
             elif kind is FactNode:
                 out.add(n.name)
             elif kind is AllNode or kind is AnyNode:
@@ -259,53 +229,8 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx) -> tuple[str, li
     return hit
 
 
-def choose(cands: list[tuple[CompiledRule, RuleOutcome]]):
-    """The one resolution step (used by every backend and by ``check``): which outcome decides a
-    therapy. Explicit precedence first (an ``overrides`` counts only when the overriding rule's
-    ``when`` is true), then :func:`strength`. Returns ``(best rule, best outcome, aside)`` where
-    ``aside`` maps a set-aside rule id to (the rule that set it aside, because)."""
-    if len(cands) == 1:
-        return cands[0][0], cands[0][1], {}
-    aside: dict[str, tuple[CompiledRule, str]] = {}
-    for cr, out in cands:
-        if out.when_true and cr.rule.overrides:
-            for ov in cr.rule.overrides:
-                aside.setdefault(ov.rule, (cr, ov.because))
-    live = [co for co in cands if co[0].rule.id not in aside] if aside else cands
-    if not live:  # mutual overrides: fall back to strength over all
-        live = cands
-        aside = {}
-    best_cr, best = max(live, key=lambda co: strength(*co))
-    return best_cr, best, aside
-
-
-def apply_pending(cands: list[tuple[CompiledRule, RuleOutcome]]):
-    """Exclusions whose gate is unknown (``pending``): each makes the eligibility outcomes it
-    would override (its ``overrides``, or every rule of the therapy when it lists none)
-    conditional, adding its missing data. A pending exclusion set aside by a rule whose ``when``
-    is true does nothing. Returns the deciding candidates and the pending exclusions applied."""
-    pending = [co for co in cands if co[1].pending]
-    live = [co for co in cands if not co[1].pending]
-    if not pending or not live:
-        return live, []
-    aside = {ov.rule for cr, out in live if out.when_true for ov in cr.rule.overrides}
-    applied = []
-    for p_cr, p_out in pending:
-        if p_cr.rule.id in aside:
-            continue
-        targets = {ov.rule for ov in p_cr.rule.overrides}
-        hit = False
-        for k, (cr, out) in enumerate(live):
-            if cr.rule.conclude.verdict != "eligible" or out.verdict not in ("eligible", "conditional"):
-                continue
-            if targets and cr.rule.id not in targets:
-                continue
-            miss = tuple(sorted(set(out.missing) | set(p_out.missing)))
-            live[k] = (cr, RuleOutcome(out.rule_id, "conditional", out.when_true, miss, out.failed))
-            hit = True
-        if hit:
-            applied.append((p_cr, p_out))
-    return live, applied
+def _conditional(out: RuleOutcome, missing: tuple[str, ...]) -> RuleOutcome:
+    return RuleOutcome(out.rule_id, "conditional", out.when_true, missing, out.failed)
 
 
 def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> Option | None:
@@ -314,7 +239,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     extra: list[str] = []
     pending: list = []
     if len(cands) > 1 or cands[0][1].pending:
-        cands, pending = apply_pending(cands)
+        cands, pending = apply_pending(cands, _conditional)
         if not cands:
             return None  # only exclusions that might apply: nothing is decided
         cands = sorted(cands, key=lambda co: co[0].rule.id)  # independent of rule order
@@ -379,9 +304,6 @@ def _criteria(cr: CompiledRule, ctx: Ctx, st: "_Static") -> list[Criterion]:
         # the rule's own verdict is "not eligible": its statement is the criterion not met
         out.append(Criterion.fast(id=f"{rule.id}/verdict", text=rule.title, kind="label", status="not_met", facts=[]))
     return out
-
-
-OPTION_ORDER = {"eligible": 0, "conditional": 1, "consider": 2, "not_eligible": 3, "excluded": 4}
 
 
 def build_result(inf: Inference) -> Result:
