@@ -218,6 +218,7 @@ _ADAGRASIB_NSCLC = dt.date(2022, 12, 12)
 _ADAGRASIB_CETUXIMAB_CRC = dt.date(2024, 6, 21)
 _SOTORASIB_PANITUMUMAB_CRC = dt.date(2025, 1, 16)
 _DARAXONRASIB_PDAC = dt.date(2026, 5, 1)
+_DARAXONRASIB_APPROVAL = dt.date(2026, 8, 26)
 _RAS_CODONS = frozenset({12, 13, 59, 61, 117, 146})
 _CRC_CHEMO = frozenset({"fluoropyrimidine", "oxaliplatin", "irinotecan"})
 
@@ -228,11 +229,18 @@ def floor(case) -> dict[str, str]:
     lineage, alts, lines, day = case.lineage, case.alterations, case.lines, case.as_of
     g12c = False
     ras = False
+    other_kras = False  # a second KRAS alteration: its verdict depends on when it arose
+    braf_v600e = False
     for a in alts:
         if a.gene == "KRAS" and a.label == "G12C" and not a.acquired:
             g12c = True
+        elif a.gene == "KRAS":
+            other_kras = True
         if (a.gene == "KRAS" or a.gene == "NRAS") and a.kind == "mutation" and a.codon in _RAS_CODONS:
             ras = True
+        if a.gene == "BRAF" and a.label == "V600E":
+            braf_v600e = True
+    g12c = g12c and not other_kras
     fda = case.jurisdiction == "FDA"
     if "NSCLC" in lineage:  # 1. KRAS G12C NSCLC after at least one line
         if g12c and fda and case.stage in ("locally_advanced", "metastatic") and lines:
@@ -243,8 +251,9 @@ def floor(case) -> dict[str, str]:
     elif "COADREAD" in lineage:
         if ras:  # 2. RAS-mutant colorectal cancer: no anti-EGFR antibody
             out["cetuximab"] = out["panitumumab"] = "excluded"
-        elif fda and "KRAS" in case.tested and "NRAS" in case.tested and case.stage == "metastatic":
-            out["cetuximab"] = out["panitumumab"] = "eligible"  # 3. RAS wild-type
+        elif (fda and "KRAS" in case.tested and "NRAS" in case.tested and "BRAF" in case.tested
+              and not braf_v600e and case.stage == "metastatic"):
+            out["cetuximab"] = out["panitumumab"] = "eligible"  # 3. RAS (and BRAF V600E) wild-type
         if g12c and fda and lines and case.stage in ("locally_advanced", "metastatic"):  # 4. G12C after FP + ox + iri
             got = set()
             for ln in lines:
@@ -255,7 +264,9 @@ def floor(case) -> dict[str, str]:
                 if day >= _SOTORASIB_PANITUMUMAB_CRC and case.stage == "metastatic":
                     out["panitumumab+sotorasib"] = "eligible"
     elif "PAAD" in lineage:  # 5. previously treated metastatic PDAC: daraxonrasib
-        if case.stage == "metastatic" and lines and day >= _DARAXONRASIB_PDAC:
+        if case.stage == "metastatic" and lines and fda and day >= _DARAXONRASIB_APPROVAL:
+            out["daraxonrasib"] = "eligible"
+        elif case.stage == "metastatic" and lines and _DARAXONRASIB_PDAC <= day < _DARAXONRASIB_APPROVAL:
             out["daraxonrasib"] = "consider"
     return out
 

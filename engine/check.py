@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine import audit
 from engine.api import Engine
 from engine.errors import CaseError, Problem
 from engine.rulebase import RuleBase, check_citations, seeds_dir_for
@@ -87,6 +88,7 @@ def run_check(engine: Engine, *, seeds=None) -> CheckReport:
     seeds = seeds or seeds_dir_for(rb.directory, rb.meta)
     report.seeds_found = seeds is not None
     report.quotes_verified = check_citations(rb, report.problems, seeds)
+    report.problems.extend(audit.unverified(rb))  # V013
     for rule in rb.rules:
         if rule.status == "retired":
             continue

@@ -226,7 +226,8 @@ def cmd_explain(args, engine) -> int:
             w(f"  - {r.criterion}")
     w("Citations:")
     for c in rule.citations:
-        where = f"{c.source}" + (f", section '{c.section}'" if c.section else "")
+        src = engine.rulebase.sources.get(c.source)
+        where = f"{src.title if src else c.source} [{c.source}]" + (f", section '{c.section}'" if c.section else "")
         w(f"  - {where}")
         w(textwrap.fill(f'"{c.quote}"', 92, initial_indent="      ", subsequent_indent="      "))
     w("Examples:")
@@ -249,10 +250,15 @@ def cmd_rules(args, engine) -> int:
     if args.format == "json":
         print(json.dumps([rule_json(engine, r) for r in rb.rules], indent=2))
     elif args.format == "markdown":
-        print("| id | kind | status | from | verdict | about | title |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
-        for row in rows:
-            print("| " + " | ".join(x.replace("|", "/") for x in row) + " |")
+        print("| id | kind | status | from | verdict | about | title | verified |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        from engine.audit import markdown, records_by_rule
+
+        recs = records_by_rule(rb)
+        for r, row in zip(rb.rules, rows):
+            ver = ", ".join(v.id for v in recs.get(r.id, ())) or "-"
+            print("| " + " | ".join(x.replace("|", "/") for x in row + (ver,)) + " |")
+        print("\n".join(markdown(rb)))
     else:
         for row in rows:
             print(f"{row[0]:9} {row[1]:11} {row[2]:15} {row[3]}  {row[4]:12} {row[5][:40]:40} {row[6]}")

@@ -30,7 +30,7 @@ def text(result: Result, width: int = 100) -> str:
                 out.append(f"        Missing: {', '.join(o.missing)}")
             srcs = []
             for c in o.citations:
-                s = c.source + (f" ({c.section})" if c.section else "")
+                s = (c.title or c.source) + (f" ({c.section})" if c.section else "")
                 if s not in srcs:
                     srcs.append(s)
             out.append(textwrap.fill("Sources: " + "; ".join(srcs), width, initial_indent="        ", subsequent_indent="          "))

@@ -31,7 +31,8 @@ class _Static:
     def __init__(self, program):
         rb = program.rb
         self.cites = {cr.rule.id: [
-            CitationOut.fast(source=c.source, section=c.section, quote=c.quote, rule=cr.rule.id)
+            CitationOut.fast(source=c.source, title=rb.sources[c.source].title, section=c.section, quote=c.quote,
+                             rule=cr.rule.id)
             for c in cr.rule.citations
         ] for cr in program.rules}
         self.drugs = {t: sorted(rb.vocab.drug(d).name for d in th.drugs) for t, th in rb.therapies.items()}

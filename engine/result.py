@@ -31,7 +31,8 @@ class _Out(BaseModel):
 
 
 class CitationOut(_Out):
-    source: str
+    source: str  # the source id (readable, never a file name)
+    title: str | None = None  # the source's title, what a reader is shown
     section: str | None = None
     quote: str
     rule: str | None = None  # the rule that cites it

@@ -35,6 +35,7 @@ from engine.rules_model import (
     TherapySelector,
     Unmet,
 )
+from engine import audit
 from engine.schema import problems_from_validation
 from engine.vocabulary import Vocabulary
 
@@ -59,6 +60,7 @@ class RuleBase:
     rule_files: dict[str, str]  # rule id -> file (relative to the rules dir)
     targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rule id -> therapy ids
     by_id: dict[str, Rule] = field(default_factory=dict)
+    verifications: tuple = ()  # engine.audit.Verification records (verification.yaml)
 
     def rule(self, rule_id: str) -> Rule:
         try:
@@ -254,7 +256,7 @@ def check_citations(rb: "RuleBase", problems: list[Problem], seeds: Path | None)
                 close = difflib.get_close_matches(cit.source, sorted(rb.sources), n=1)
                 problems.append(Problem(f"unknown source '{cit.source}' (not in sources.yaml)", path + ("source",), close[0] if close else None))
                 continue
-            if src.kind != "document" or seeds is None or not src.file:
+            if seeds is None or not src.file:
                 continue
             fp = seeds / src.file
             if fp not in _SEED_CACHE:
@@ -288,7 +290,7 @@ def _load_vocab(vdir: Path) -> Vocabulary:
     return v
 
 
-_CODE_FILES = ("rules_model.py", "rulebase.py", "vocabulary", "schema.py", "errors.py", "semantics.py", "conditions")
+_CODE_FILES = ("rules_model.py", "audit.py", "rulebase.py", "vocabulary", "schema.py", "errors.py", "semantics.py", "conditions")
 
 
 def _cache_dir() -> Path | None:
@@ -404,8 +406,6 @@ def _load_uncached(d: Path) -> RuleBase:
             if s.id in sources:
                 problems.append(Problem(f"duplicate source id '{s.id}'", ("sources.yaml", "sources", i, "id")))
             sources[s.id] = s
-            if s.kind == "document" and s.file and s.file != s.id:
-                sources.setdefault(s.file, s)
     therapies: dict[str, Therapy] = {}
     if th_file:
         for i, t in enumerate(th_file.therapies):
@@ -479,6 +479,7 @@ def _load_uncached(d: Path) -> RuleBase:
                 problems.append(Problem("an example of a caution rule needs 'expect.caution'", where + ("examples", i, "expect")))
 
     rb = RuleBase(d, meta, vocab, sources, therapies, rules, rule_files, targets, by_id)
+    rb.verifications = audit.load(d, set(by_id), set(sources), problems)
     check_citations(rb, problems, None)
     if problems:
         raise RuleError(problems)

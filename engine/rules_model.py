@@ -336,14 +336,20 @@ class TherapyFile(_Strict):
 
 
 class Source(_Strict):
-    """A citable source: a seed document (``file`` names it) or a label / guideline by name and date."""
+    """A citable source, shown to users by its title. A seed document keeps ``file`` only so that
+    quotes can be checked against it; labels carry the ``revision`` they were checked against."""
 
-    id: str
+    id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]*$")  # readable: KRAS-EXPLAINER-2026, LUMAKRAS-LABEL
     title: str
-    kind: Literal["document", "label", "guideline", "trial", "publication", "knowledge_base"]
-    file: str | None = None  # for documents shipped in the seeds folder
+    kind: Literal["label", "review", "explainer", "trial", "guideline", "publication", "knowledge_base",
+                  "regulatory_record", "document"]
+    file: str | None = None  # seed document file, for quote checking only (never shown)
     date: dt.date | None = None
-    reference: str | None = None  # e.g. label section, DOI, NCT number
+    url: str | None = None
+    pmid: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    nct: str | None = Field(default=None, pattern=r"^NCT[0-9]{8}$")
+    revision: str | None = None  # labels: the revision checked against
+    reference: str | None = None  # what the source says that the rules use, in plain words
 
 
 class SourceFile(_Strict):

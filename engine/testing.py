@@ -765,17 +765,19 @@ def completions(engine: Any, case: Mapping[str, Any], what: str, rule_id: str | 
 
 
 def shuffle_case(case: Mapping[str, Any], rnd: _random.Random) -> dict:
-    """A copy of ``case`` with every list in another order (alterations, tested genes, prior
-    therapies and the drugs of each) and the keys of every object in another order."""
+    """A copy of ``case`` with every list in another order (alterations, tested genes and the
+    drugs of each prior line) and the keys of every object in another order. The prior lines keep
+    their order: it is chronological, and "first line" depends on it."""
 
-    def mix(value):
+    def mix(value, keep_order=False):
         if isinstance(value, dict):
             items = list(value.items())
             rnd.shuffle(items)
-            return {k: mix(v) for k, v in items}
+            return {k: mix(v, keep_order=(k == "prior_therapies")) for k, v in items}
         if isinstance(value, list):
             items = [mix(v) for v in value]
-            rnd.shuffle(items)
+            if not keep_order:
+                rnd.shuffle(items)
             return items
         return value
 
