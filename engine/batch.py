@@ -129,6 +129,7 @@ class Processor:
         self.summary = self._new_summary()
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
         self.encoding = "utf-8"  # of the output stream (set by run_evaluate)
+        self.text_style: dict = {}  # brief / detail for the text format (set by run_evaluate)
 
     def cohort(self, source: str) -> str:
         from engine.summary import cohort_of
@@ -174,7 +175,7 @@ class Processor:
             return res.model_dump_json() + "\n", "", False
         if fmt == "tsv":
             return formats.tsv_row(res) + "\n", "", False
-        return "\n" + formats.text(res) + "\n", "", False  # a blank line before each (the Writer drops the first)
+        return "\n" + formats.text(res, **self.text_style) + "\n", "", False  # a blank line before each (the Writer drops the first)
 
     def error(self, source: str, exc: EngineError, case_id: str | None = None) -> Rendered:
         err = formats.error_record(source, exc, case_id)
@@ -326,6 +327,7 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err) -> int:
         items = itertools.islice(items, skip, None)
     processor = Processor(engine, fmt, args.as_of, args.backend, args.summary)
     processor.cohorts = reader.cohorts
+    processor.text_style = {"brief": bool(getattr(args, "brief", False)), "detail": bool(getattr(args, "detail", False))}
     writer = Writer(out, err, fmt)
     processor.encoding = writer.encoding
     progress = Progress(err, total_bytes=reader.total_bytes) if wanted(err, args.no_progress) else None
