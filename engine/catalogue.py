@@ -130,6 +130,15 @@ def build_catalogue(rb, jurisdictions) -> "CatalogueIndex":
     return CatalogueIndex(cat, vocab)
 
 
+def rule_record(rb, rule) -> dict:
+    """A rule as JSON data (``kras-rules explain --format json``, ``GET /rules/{id}``): its fields,
+    the file it is in and the therapies it concludes about."""
+    d = rule.model_dump(mode="json", by_alias=True, exclude_none=True)
+    d["file"] = rb.rule_files[rule.id]
+    d["therapies"] = list(rb.targets.get(rule.id, ()))
+    return d
+
+
 def _key(text: str) -> str:
     return " ".join(text.lower().replace("+", " + ").split())
 

@@ -161,10 +161,9 @@ def cmd_version(args) -> int:
 
 
 def rule_json(engine, rule) -> dict:
-    d = rule.model_dump(mode="json", by_alias=True, exclude_none=True)
-    d["file"] = engine.rulebase.rule_files[rule.id]
-    d["therapies"] = list(engine.rulebase.targets.get(rule.id, ()))
-    return d
+    from engine.catalogue import rule_record
+
+    return rule_record(engine.rulebase, rule)
 
 
 def cmd_explain(args, engine) -> int:
