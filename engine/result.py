@@ -29,14 +29,37 @@ class _Out(BaseModel):
         per-option hot path. ``tests/test_result_model.py`` checks that the objects built here
         validate as the model."""
         if len(fields) < len(cls.model_fields):
-            fields = {**{k: copy.copy(v) for k, v in _defaults(cls).items() if k not in fields}, **fields}
-            fields = {k: fields[k] for k in cls.model_fields if k in fields}  # in field order
+            tail = _tail(cls)
+            n = len(cls.model_fields) - len(fields)
+            if 0 < n <= len(tail) and not any(k in fields for k, _ in tail[-n:]):
+                for k, v in tail[-n:]:  # the common case: only the last defaulted fields left out
+                    fields[k] = v if type(v) in _IMMUTABLE else copy.copy(v)
+            else:
+                fields = {**{k: copy.copy(v) for k, v in _defaults(cls).items() if k not in fields}, **fields}
+                fields = {k: fields[k] for k in cls.model_fields if k in fields}  # in field order
         m = cls.__new__(cls)
         object.__setattr__(m, "__dict__", fields)
         object.__setattr__(m, "__pydantic_fields_set__", set(fields))
         object.__setattr__(m, "__pydantic_extra__", None)
         object.__setattr__(m, "__pydantic_private__", None)
         return m
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), tuple})
+
+
+def _tail(cls) -> tuple:
+    """The trailing fields that have a default, in field order (as (name, default) pairs)."""
+    t = cls.__dict__.get("_fast_tail")
+    if t is None:
+        out = []
+        for k, f in reversed(list(cls.model_fields.items())):
+            if f.default is PydanticUndefined:
+                break
+            out.append((k, f.default))
+        t = tuple(reversed(out))
+        type.__setattr__(cls, "_fast_tail", t)
+    return t
 
 
 def _defaults(cls) -> dict:

@@ -60,12 +60,16 @@ class Summaries:
     def fill(self, result) -> None:
         memo = self._memo
         for o in result.options:
-            key = (o.therapy, o.verdict, o.rules[0] if o.rules else "", tuple(o.missing), tuple(o.failed_criteria))
+            d = o.__dict__  # read the fields directly: this runs for every option of every result
+            m, f, r = d["missing"], d["failed_criteria"], d["rules"]
+            key = (d["therapy"], d["verdict"], r[0] if r else "")
+            if m or f:
+                key = (*key, *m, None, *f)
             s = memo.get(key)
             if s is None:
                 rule = self.rb.by_id.get(key[2])
-                s = option_summary(o.name, o.verdict, rule.title if rule else "", o.missing, o.failed_criteria, o.evidence)
+                s = option_summary(o.name, o.verdict, rule.title if rule else "", m, f, o.evidence)
                 if len(memo) > 50_000:
                     memo.clear()
                 memo[key] = s
-            o.__dict__["summary"] = s
+            d["summary"] = s
