@@ -83,7 +83,7 @@ class Generator:
         for a in prog.atoms:
             if a.kind != "alteration":
                 continue
-            _, gene, labels, codons, exclude, kind, origin, acquired, partner = a.key
+            _, gene, labels, codons, exclude, kind, origin, acquired, partner, *_ = a.key
             variants: list[str] = []
             if labels:
                 variants += sorted(labels)

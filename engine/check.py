@@ -69,6 +69,11 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
         if got is not want:
             show = lambda v: "unknown" if v is None else str(v).lower()
             return ExampleResult(rule.id, ex.name, False, f"fact {rule.derive}: expected {show(want)}, got {show(got)}")
+    elif rule.kind == "caution":
+        got_c = any(c.rule == rule.id for o in res.options for c in o.cautions) or any(
+            n.rule == rule.id for n in res.note_details)
+        if got_c != exp.caution:
+            return ExampleResult(rule.id, ex.name, False, f"caution expected {'present' if exp.caution else 'absent'}, got {'present' if got_c else 'absent'}")
     else:
         got_note = any(n.rule == rule.id for n in res.note_details)
         if got_note != exp.note:

@@ -76,7 +76,22 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "jurisdiction": "the regulator of the deciding rule, if regulatory",
         "effective_from": "the date the deciding rule holds from",
         "considered": "other rules that concluded about this therapy and why they did not decide",
+        "criteria": "the deciding rule's checklist: its gate and label criteria, each met, not_met or unknown",
+        "cautions": "caution rules about this therapy that hold for the case (they never change the verdict)",
         "summary": "the option in at most 140 characters",
+    },
+    "Criterion": {
+        "": "One line of an option's checklist.",
+        "id": "stable id: '<rule>/gate/<n>', '<rule>/requires/<n>', '<rule>/exclusion' or '<rule>/verdict'",
+        "text": "the criterion in plain words",
+        "kind": "gate: which tumours the rule is about (cancer type, biomarker); label: a criterion of the approval or evidence",
+        "status": "met, not_met or unknown for this case",
+        "facts": "the case fields and derived facts it rests on (structured names)",
+    },
+    "CautionOut": {
+        "": "A caution attached to an option: evidence that does not change the verdict but matters.",
+        "rule": "the caution's rule id",
+        "text": "the caution",
     },
     "CitationOut": {
         "": "A cited passage.",

@@ -714,6 +714,7 @@ class _Meaning:
     when_true: bool = False
     missing: bool = False
     index: int = -1
+    pending: bool = False
 
 
 class _ProgramRules:
@@ -751,7 +752,7 @@ class _ProgramRules:
         for cr in program.rules:
             if cr.rule.kind == "conclusion":
                 self._conclusion_rules(cr)
-            elif cr.rule.kind == "note" and cr.rule.status != "retired":
+            elif cr.rule.kind in ("note", "caution") and cr.rule.status != "retired":
                 self._add(f"{cr.rule.id}/note", _in_effect(cr), [(self.when[cr.order], {_T})],
                           _Meaning("note", rule=cr.order))
         return self
@@ -846,9 +847,14 @@ class _ProgramRules:
         def met(values: set[str]) -> list:
             return [(summary, values)] if summary is not None else []
 
-        def out(name: str, conds: list, verdict: str, when_true: bool, missing: bool = False) -> None:
+        def out(name: str, conds: list, verdict: str, when_true: bool, missing: bool = False,
+                pending: bool = False) -> None:
             self._add(f"{rid}/{name}", on, conds, _Meaning("out", rule=order, verdict=verdict,
-                                                            when_true=when_true, missing=missing))
+                                                            when_true=when_true, missing=missing,
+                                                            pending=pending))
+
+        if not cr.selector:   # the rule names its therapies: they are in scope when `when` is not false
+            self._add(f"{rid}/scope", on, [(self.when[order], {_T, _U})], _Meaning("scope", rule=order))
 
         # the outcome table of rules/README.md, one durable rule per row
         eligible = concl.verdict == "eligible"
@@ -862,6 +868,8 @@ class _ProgramRules:
                 "conditional" if eligible else concl.verdict, True, True)
         if eligible:
             out("unknown/U", [(when, {_U})] + met({_T, _U}), "conditional", False, True)
+        elif concl.verdict == "excluded":   # pending: makes what it would override conditional
+            out("pending", [(when, {_U})] + met({_T, _U}), "excluded", False, True, True)
         for i, req in enumerate(reqs):
             self._add(f"{rid}/requires/{i}/F", on, [(when, {_T, _U}), (req, {_F})],
                       _Meaning("fail", rule=order, index=i))
@@ -1041,6 +1049,7 @@ class DurableBackend:
         failed: dict[int, list[int]] = {}
         unknown: dict[int, list[int]] = {}
         noted: set[int] = set()
+        scoped: set[int] = set()
         for firing in session.firings:
             m = meaning[firing.rule]
             kind = m.kind
@@ -1055,6 +1064,8 @@ class DurableBackend:
                 unknown.setdefault(m.rule, []).append(m.index)
             elif kind == "note":
                 noted.add(m.rule)
+            elif kind == "scope":
+                scoped.add(m.rule)
             else:   # off: the rule is out of effect; a derivation rule then contributes false
                 off[m.rule] = m.value
                 if m.ref is not None and m.ref[0] == "f" and facts.setdefault(m.ref[1], _F) != _F:
@@ -1067,8 +1078,11 @@ class DurableBackend:
         conclusions, notes = program.candidates(case)
         outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
         skipped: list[str] = []
+        in_scope: set[str] = set()
         for cr in conclusions:
             order = cr.order
+            if order in scoped:
+                in_scope.update(cr.targets)
             why = off.get(order)
             if why is not None:
                 skipped.append(_off_line(cr, why, case))
@@ -1082,7 +1096,7 @@ class DurableBackend:
             for t in cr.targets:
                 outcomes.setdefault(t, []).append((cr, out))
         fired_notes = [cr for cr in notes if cr.order in noted]
-        return Inference(ctx, outcomes, fired_notes, skipped)
+        return Inference(ctx, outcomes, fired_notes, skipped, frozenset(in_scope))
 
     def evaluate(self, case):
         """The :class:`~engine.result.Result` for a normalised case (``engine.case.NormalCase``)."""
@@ -1104,7 +1118,7 @@ class DurableBackend:
                     miss.add(req.missing)
                 else:
                     cr.requires[i].missing(ctx, miss)
-            return RuleOutcome(rule.id, m.verdict, m.when_true, tuple(sorted(miss)), ())
+            return RuleOutcome(rule.id, m.verdict, m.when_true, tuple(sorted(miss)), (), m.pending)
         criteria = tuple(rule.requires[i].criterion for i in sorted(set(failed)))
         return RuleOutcome(rule.id, m.verdict, m.when_true, (), criteria)
 

@@ -30,6 +30,7 @@ from engine.rules_model import (
     ReceivedCond,
     Rule,
     StageCond,
+    TherapySelector,
     Unmet,
 )
 
@@ -54,6 +55,27 @@ class Atom:
     label: str  # the criterion in words, e.g. "KRAS G12C" (used when it is false)
 
 
+def _acquired_on(cls: str):
+    """Whether one case alteration was acquired on drug class ``cls`` (three-valued, see
+    rules/README.md): the alteration's own flag first, then the history."""
+
+    def tv(alt, case: NormalCase) -> TV:
+        if alt.acquired is not None:
+            return alt.acquired
+        lines = case.lines
+        if lines is None:
+            return None
+        exposed = False
+        for ln in lines:
+            if cls in ln.classes:
+                if ln.outcome == "progression":
+                    return True
+                exposed = True
+        return None if exposed else False
+
+    return tv
+
+
 def _alteration_atom(cond: AlterationCond, vocab) -> tuple:
     a = cond.alteration
     gene = a.gene
@@ -65,15 +87,17 @@ def _alteration_atom(cond: AlterationCond, vocab) -> tuple:
     exclude = frozenset(vocab.variant(gene, v).label for v in a.exclude_variants) if a.exclude_variants else frozenset()
     codons = frozenset(a.codons) if a.codons is not None else None
     kind, origin, acquired, partner = a.kind, a.origin, a.acquired, a.partner
+    on = a.acquired_on
+    acq_on = _acquired_on(on) if on is not None else None
     specific = labels is not None or codons is not None
-    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner)
+    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner, on)
 
     def matches(alt) -> bool:
         if alt.gene != gene:
             return False
         if origin is not None and alt.origin != origin:
             return False
-        if acquired is not None and alt.acquired != acquired:
+        if acquired is not None and (alt.acquired is True) != acquired:
             return False
         if kind is not None and alt.kind != kind:
             return False
@@ -96,41 +120,73 @@ def _alteration_atom(cond: AlterationCond, vocab) -> tuple:
             and alt.kind == "mutation"
             and (kind is None or kind == "mutation")
             and (origin is None or alt.origin == origin)
-            and (acquired is None or alt.acquired == acquired)
+            and (acquired is None or (alt.acquired is True) == acquired)
         )
 
     def fn(case: NormalCase) -> TV:
         unsure = False
+        found = False
         for alt in case.alterations:
             if matches(alt):
-                return True
-            if not unsure and vague(alt):
+                if acq_on is None:
+                    return True
+                v = acq_on(alt, case)
+                if v:
+                    return True
+                found = True
+                if v is None:
+                    unsure = True
+            elif not unsure and vague(alt):
                 unsure = True
         if unsure:
             return None
+        if found:
+            return False
         if origin == "germline":
             return False if case.germline_tested else None
         return False if gene in case.tested else None
 
+    label = _alteration_words(a)
+
     def missing(case: NormalCase) -> str:
         if any(vague(alt) for alt in case.alterations):
             return f"the exact {gene} variant"
+        if on is not None and any(matches(alt) for alt in case.alterations):
+            return (f"whether {label} was acquired on a {vocab.class_label(on)} "
+                    "(prior therapy history or the alteration's 'acquired' flag)")
         if origin == "germline":
             return "germline testing"
         return f"{gene} testing"
 
     def describe(case: NormalCase) -> str:
-        return ", ".join(alt.describe() for alt in case.alterations if matches(alt))
+        found = [alt for alt in case.alterations if matches(alt)]
+        if acq_on is not None:
+            found = [alt for alt in found if acq_on(alt, case)]
+            return ", ".join(f"{alt.describe()} acquired on a {vocab.class_label(on)}" for alt in found)
+        return ", ".join(alt.describe() for alt in found)
 
     return key, fn, missing, describe
+
+
+def _alteration_words(a) -> str:
+    what = a.variant or (", ".join(a.variants) if a.variants else None)
+    if what is None and a.codons:
+        what = f"{a.kind or 'change'} at codon {', '.join(map(str, a.codons))}"
+    if what is None:
+        what = a.kind or "alteration"
+    return f"{a.gene} {what}"
 
 
 def _cancer_atom(cond: CancerCond, vocab) -> tuple:
     codes = frozenset(cond.cancer)
     key = ("cancer", codes)
+    # a case coded less specifically than a listed code (LUNG for NSCLC) may be of it: unknown
+    coarser = frozenset(anc for c in codes for anc in vocab.cancer(c).lineage[1:]) - codes
 
     def fn(case: NormalCase) -> TV:
-        return not codes.isdisjoint(case.lineage)
+        if not codes.isdisjoint(case.lineage):
+            return True
+        return None if case.cancer.code in coarser else False
 
     def describe(case: NormalCase) -> str:
         within = sorted(codes & case.lineage)
@@ -139,7 +195,7 @@ def _cancer_atom(cond: CancerCond, vocab) -> tuple:
             return f"{c.code} ({c.name}), a kind of {', '.join(within)}"
         return f"{c.code} ({c.name})"
 
-    return key, fn, (lambda case: "cancer type"), describe
+    return key, fn, (lambda case: "cancer subtype (histology)"), describe
 
 
 def _stage_atom(cond: StageCond, vocab) -> tuple:
@@ -224,17 +280,48 @@ def _received_atom(cond: ReceivedCond, vocab) -> tuple:
     return ("received", classes, drugs), fn, (lambda case: "prior therapy history"), describe
 
 
+_NOT_A_LINE = frozenset({"adjuvant", "neoadjuvant"})  # settings not counted as a line for advanced disease
+
+
+def _seq(ln) -> int:
+    return ln.seq
+
+
+def _positions(lines) -> list[TV]:
+    """Per line: is it the first line for advanced/metastatic disease? Lines are chronological;
+    adjuvant/neoadjuvant lines are not counted; a line of unknown setting makes what follows
+    unknown (and is itself unknown)."""
+    out: list[TV] = []
+    before: TV = False  # some earlier line counted as a line for advanced disease
+    for ln in lines:
+        if ln.setting in _NOT_A_LINE:
+            out.append(False)
+            continue
+        own: TV = None if ln.setting is None else True
+        out.append(False if before is True else (None if before is None or own is None else True))
+        if ln.setting is None:
+            if before is False:
+                before = None
+        else:
+            before = True
+    return out
+
+
 def _prior_line_atom(cond: PriorLineCond, vocab) -> tuple:
     p = cond.prior_line
     classes, drugs = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
     settings = frozenset(p.setting) if p.setting else None
     outcomes = frozenset(p.outcome) if p.outcome else None
+    not_outcomes = frozenset(p.outcome_not) if p.outcome_not else None
     min_weeks = p.min_weeks
+    position = p.position
 
-    def line_tv(ln) -> TV:
+    def line_tv(ln, pos: TV = True) -> TV:
         if not (classes <= ln.classes and drugs <= ln.drugs):
             return False
-        unsure = False
+        if pos is False:
+            return False
+        unsure = pos is None
         if settings is not None:
             if ln.setting is None:
                 unsure = True
@@ -245,6 +332,11 @@ def _prior_line_atom(cond: PriorLineCond, vocab) -> tuple:
                 unsure = True
             elif ln.outcome not in outcomes:
                 return False
+        if not_outcomes is not None:
+            if ln.outcome is None:
+                unsure = True
+            elif ln.outcome in not_outcomes:
+                return False
         if min_weeks is not None:
             if ln.weeks is None:
                 unsure = True
@@ -252,13 +344,26 @@ def _prior_line_atom(cond: PriorLineCond, vocab) -> tuple:
                 return False
         return None if unsure else True
 
+    def positions(lines) -> list[TV]:
+        if position == "first":
+            return _positions(lines)
+        if position == "last":
+            return [i == len(lines) - 1 for i in range(len(lines))]
+        return [True] * len(lines)
+
+    def chronological(lines):
+        # lines are kept sorted (results do not depend on the order entries are listed in);
+        # a position needs them in the case's order
+        return sorted(lines, key=_seq) if position is not None else lines
+
     def fn(case: NormalCase) -> TV:
         lines = case.lines
         if lines is None:
             return None
+        lines = chronological(lines)
         unsure = False
-        for ln in lines:
-            v = line_tv(ln)
+        for ln, pos in zip(lines, positions(lines)):
+            v = line_tv(ln, pos)
             if v:
                 return True
             if v is None:
@@ -268,13 +373,15 @@ def _prior_line_atom(cond: PriorLineCond, vocab) -> tuple:
     def missing(case: NormalCase) -> str:
         if case.lines is None:
             return "prior therapy history"
-        wanted = [w for w, on in (("setting", settings), ("outcome", outcomes), ("weeks", min_weeks)) if on is not None]
+        wanted = [w for w, on in (("setting", settings or (position == "first" or None)),
+                                  ("outcome", outcomes or not_outcomes), ("weeks", min_weeks)) if on is not None]
         return "details of prior therapy (" + ", ".join(wanted) + ")"
 
     def describe(case: NormalCase) -> str:
-        return "prior " + "; ".join(ln.describe() for ln in case.lines or () if line_tv(ln))
+        lines = chronological(case.lines or ())
+        return "prior " + "; ".join(ln.describe() for ln, pos in zip(lines, positions(lines)) if line_tv(ln, pos))
 
-    key = ("prior_line", classes, drugs, settings, outcomes, min_weeks)
+    key = ("prior_line", classes, drugs, settings, outcomes, min_weeks, not_outcomes, position)
     return key, fn, missing, describe
 
 
@@ -282,13 +389,9 @@ def atom_label(cond) -> str:
     """A leaf condition in words, for explanations ("KRAS G12C", "stage metastatic", ...)."""
     if isinstance(cond, AlterationCond):
         a = cond.alteration
-        what = a.variant or (", ".join(a.variants) if a.variants else None)
-        if what is None and a.codons:
-            what = f"{a.kind or 'change'} at codon {', '.join(map(str, a.codons))}"
-        if what is None:
-            what = a.kind or "alteration"
-        extra = [x for x in (a.origin if a.origin == "germline" else None, "acquired" if a.acquired else None) if x]
-        return f"{a.gene} {what}" + (f" ({', '.join(extra)})" if extra else "")
+        extra = [x for x in (a.origin if a.origin == "germline" else None, "acquired" if a.acquired else None,
+                             f"acquired on {a.acquired_on}" if a.acquired_on else None) if x]
+        return _alteration_words(a) + (f" ({', '.join(extra)})" if extra else "")
     if isinstance(cond, CancerCond):
         return "cancer type " + " or ".join(cond.cancer)
     if isinstance(cond, StageCond):
@@ -530,6 +633,7 @@ class CompiledRule:
     targets: tuple[str, ...]
     order: int
     start: dt.date = field(init=False)
+    selector: bool = field(init=False)  # targets come from a class selector (scoped, see resolve)
     end: dt.date | None = field(init=False)
     jurisdiction: str | None = field(init=False)
 
@@ -537,6 +641,8 @@ class CompiledRule:
         self.start = self.rule.effective_from
         self.end = self.rule.effective_to
         self.jurisdiction = self.rule.jurisdiction.upper() if self.rule.jurisdiction else None
+        target = self.rule.conclude or self.rule.about
+        self.selector = target is not None and isinstance(target.therapies, TherapySelector)
 
     def in_effect(self, case: NormalCase) -> bool:
         d = case.as_of
@@ -557,11 +663,18 @@ class RuleOutcome:
     when_true: bool  # the rule's `when` was definitely true (needed for explicit precedence)
     missing: tuple[str, ...]
     failed: tuple[str, ...]  # the criteria that failed (for unmet verdicts)
+    # an exclusion whose gate is unknown: it decides nothing, but makes the eligible outcomes it
+    # would override conditional (resolution applies it)
+    pending: bool = False
 
 
-def rule_outcome(cr: CompiledRule, ctx: Ctx) -> RuleOutcome | None:
+_NO_W = object()
+
+
+def rule_outcome(cr: CompiledRule, ctx: Ctx, w=_NO_W) -> RuleOutcome | None:
     """The three-valued outcome of a conclusion rule (see rules/README.md), or None if silent."""
-    w = cr.when.tv(ctx)
+    if w is _NO_W:
+        w = cr.when.tv(ctx)
     if w is False:
         return None
     rule = cr.rule
@@ -580,7 +693,7 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx) -> RuleOutcome | None:
         return RuleOutcome(rule.id, concl.unmet, w is True, (), tuple(failed))
     if w is True and not unknown:
         return RuleOutcome(rule.id, concl.verdict, True, (), ())
-    if w is None and concl.verdict != "eligible":
+    if w is None and concl.verdict != "eligible" and concl.verdict != "excluded":
         return None
     miss: set[str] = set()
     if w is None:
@@ -592,9 +705,10 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx) -> RuleOutcome | None:
         else:
             cr.requires[i].missing(ctx, miss)
     # "conditional" means "would be eligible": only an eligibility rule gives it. Any other
-    # verdict stands, with what is missing listed (e.g. "consider, if previously treated").
+    # verdict stands, with what is missing listed (e.g. "consider, if previously treated"); an
+    # exclusion whose gate is unknown is pending.
     verdict = "conditional" if concl.verdict == "eligible" else concl.verdict
-    return RuleOutcome(rule.id, verdict, w is True, tuple(sorted(miss)), ())
+    return RuleOutcome(rule.id, verdict, w is True, tuple(sorted(miss)), (), w is None and verdict == "excluded")
 
 
 class Program:
@@ -618,7 +732,8 @@ class Program:
             if rule.kind == "derivation":
                 self.derivers.setdefault(rule.derive, []).append(cr)
         self.conclusions = [cr for cr in self.rules if cr.rule.kind == "conclusion"]
-        self.notes = [cr for cr in self.rules if cr.rule.kind == "note"]
+        # notes and cautions both hold when their `when` is true (kept together as "notes")
+        self.notes = [cr for cr in self.rules if cr.rule.kind in ("note", "caution")]
         self.by_id = {cr.rule.id: cr for cr in self.rules}
         self._cancer_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
         self._plans: dict[tuple, Plan] = {}
@@ -711,8 +826,10 @@ class Inference:
 
     ctx: Ctx
     outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]]  # therapy id -> outcomes
-    notes: list[CompiledRule]
+    notes: list[CompiledRule]  # note and caution rules that hold
     skipped: list[str]  # trace lines for rules not in effect
+    # therapies in scope: named explicitly by a rule in effect whose `when` is not false
+    in_scope: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -732,8 +849,14 @@ def infer(program: Program, case: NormalCase) -> Inference:
     plan = program.plan(case)
     ctx = Ctx(program, case, plan)
     outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
+    scope: set[str] = set()
     for cr in plan.conclusions:
-        out = rule_outcome(cr, ctx)
+        w = cr.when.tv(ctx)
+        if w is False:
+            continue
+        if not cr.selector:
+            scope.update(cr.targets)
+        out = rule_outcome(cr, ctx, w)
         if out is None:
             continue
         for t in cr.targets:
@@ -743,7 +866,7 @@ def infer(program: Program, case: NormalCase) -> Inference:
                 outcomes[t] = [(cr, out)]
     fired_notes = [cr for cr in plan.notes if cr.when.tv(ctx) is True]
     skipped = [_not_in_effect(cr, case) for cr in plan.not_in_effect] if plan.not_in_effect else []
-    return Inference(ctx, outcomes, fired_notes, skipped)
+    return Inference(ctx, outcomes, fired_notes, skipped, frozenset(scope))
 
 
 _SKIP_LINES: dict[tuple, str] = {}

@@ -44,7 +44,8 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
                 out.append(textwrap.fill(f"* {o.summary or o.name} [{o.rules[0] if o.rules else ''}]", width,
                                          initial_indent="    ", subsequent_indent="        ", break_on_hyphens=False))
                 continue
-            out.append(f"    * {o.name}: {o.evidence} (OncoKB {o.oncokb_level}) [{', '.join(o.rules)}]")
+            level = f" (OncoKB {o.oncokb_level})" if o.oncokb_level else ""
+            out.append(f"    * {o.name}: {o.evidence}{level} [{', '.join(o.rules)}]")
             out.append(textwrap.fill(o.explanation, width, initial_indent="        ", subsequent_indent="        "))
             if o.missing:
                 out.append(f"        Missing: {', '.join(o.missing)}")
@@ -127,6 +128,8 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
     for o in result.options:
         verdicts.setdefault(o.verdict, []).append(o.therapy)
         lv = o.oncokb_level
+        if lv is not None and _gate_unknown(o):
+            lv = None  # a level belongs to a biomarker: none while the deciding rule's gate is unknown
         if (lv in _RESISTANCE_SET) if o.verdict == "excluded" else (o.verdict in _SENSITIVE_VERDICTS and lv in _SENSITIVE_SET):
             levels.setdefault(lv, []).append(o.therapy)
         for m in o.missing:
@@ -150,6 +153,11 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
     for v in _VERDICTS:
         row[v] = ",".join(verdicts.get(v, ()))
     return "\t".join(_clean(row.get(c, "")) for c in TSV_COLUMNS)
+
+
+def _gate_unknown(o) -> bool:
+    prefix = f"{o.rules[0]}/gate/" if o.rules else None
+    return any(c.status == "unknown" and c.id.startswith(prefix) for c in o.criteria) if prefix else False
 
 
 def _highest(levels: dict[str, list[str]], order: list[str]) -> str:

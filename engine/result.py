@@ -6,6 +6,7 @@ object, field for field.
 from __future__ import annotations
 
 import copy
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import PydanticUndefined
@@ -92,13 +93,31 @@ class Considered(_Out):
     reason: str  # why it did not decide
 
 
+class CautionOut(_Out):
+    """A caution attached to an option: evidence that does not change the verdict but matters."""
+
+    rule: str
+    text: str
+
+
+class Criterion(_Out):
+    """One line of an option's checklist: a gate (the biomarker / cancer-type conditions of the
+    deciding rule, in words) or a label criterion (each of its ``requires``)."""
+
+    id: str  # stable: "<rule>/gate/<n>", "<rule>/requires/<n>", "<rule>/exclusion"
+    text: str  # the criterion in words
+    kind: Literal["gate", "label"]
+    status: Literal["met", "not_met", "unknown"]
+    facts: list[str]  # the case fields and derived facts it rests on (internal names)
+
+
 class Option(_Out):
     therapy: str  # therapy id from the catalogue, e.g. "adagrasib+cetuximab"
     name: str  # display name, e.g. "adagrasib + cetuximab"
     drugs: list[str]  # lowercase generic names, sorted
     verdict: Verdict
     evidence: Evidence
-    oncokb_level: str
+    oncokb_level: str | None  # None: no OncoKB level for this evidence (resistance_preclinical)
     rules: list[str]  # deciding rule first, then the derived-fact rules it rests on
     explanation: str
     citations: list[CitationOut]
@@ -108,6 +127,8 @@ class Option(_Out):
     jurisdiction: str | None = None
     effective_from: str
     considered: list[Considered] = []
+    criteria: list[Criterion] = []  # the deciding rule's gate and label criteria, with status
+    cautions: list[CautionOut] = []  # caution rules about this therapy that hold for the case
     summary: str = ""  # the option in at most 140 characters, for a list or a card
 
 

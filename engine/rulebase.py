@@ -164,6 +164,8 @@ def _check_terms(rule: Rule, vocab: Vocabulary, derived: set[str], where: tuple,
                     term(vocab.variant, p + ((key,) if isinstance(val, str) else (key, i)), gene, v)
             if a.partner is not None:
                 gene_exact(a.partner, p + ("partner",))
+            if a.acquired_on is not None:
+                klass(a.acquired_on, p + ("acquired_on",))
         elif isinstance(cond, FactCond):
             if cond.fact not in derived:
                 close = difflib.get_close_matches(cond.fact, sorted(derived), n=1)
@@ -183,10 +185,28 @@ def _check_terms(rule: Rule, vocab: Vocabulary, derived: set[str], where: tuple,
                 term(vocab.drug, path + (key, "drugs", i), d)
 
 
+def _check_population(rule: Rule, vocab: Vocabulary, where: tuple, problems: list[Problem]) -> None:
+    pop = rule.population
+    if pop is None:
+        return
+    for i, code in enumerate(pop.cancers or ()):
+        if code != "any":
+            try:
+                vocab.cancer_code(code)
+            except TermError as exc:
+                for p in exc.problems:
+                    problems.append(Problem(p.message, where + ("population", "cancers", i), p.suggestion))
+    if pop.acquired_on is not None and pop.acquired_on not in vocab.drug_classes:
+        close = difflib.get_close_matches(pop.acquired_on, sorted(vocab.drug_classes), n=1)
+        problems.append(Problem(f"unknown drug class '{pop.acquired_on}'", where + ("population", "acquired_on"),
+                                close[0] if close else None))
+
+
 def _resolve_targets(rule: Rule, therapies: dict[str, Therapy], vocab: Vocabulary, where: tuple, problems: list[Problem]) -> tuple[str, ...]:
-    c = rule.conclude
+    c = rule.conclude or rule.about
     if c is None:
         return ()
+    part = "conclude" if rule.conclude is not None else "about"
     if c.therapy is not None:
         ids: tuple[str, ...] = (c.therapy,)
     elif isinstance(c.therapies, TherapySelector):
@@ -194,7 +214,7 @@ def _resolve_targets(rule: Rule, therapies: dict[str, Therapy], vocab: Vocabular
         for k in (sel.with_class, sel.without_class):
             if k is not None and k not in vocab.drug_classes:
                 close = difflib.get_close_matches(k, sorted(vocab.drug_classes), n=1)
-                problems.append(Problem(f"unknown drug class '{k}'", where + ("conclude", "therapies"), close[0] if close else None))
+                problems.append(Problem(f"unknown drug class '{k}'", where + (part, "therapies"), close[0] if close else None))
                 return ()
 
         def classes_of(t: Therapy) -> set[str]:
@@ -212,13 +232,13 @@ def _resolve_targets(rule: Rule, therapies: dict[str, Therapy], vocab: Vocabular
             )
         )
         if not ids:
-            problems.append(Problem("the therapy selector matches no therapy of the catalogue", where + ("conclude", "therapies")))
+            problems.append(Problem("the therapy selector matches no therapy of the catalogue", where + (part, "therapies")))
     else:
         ids = tuple(c.therapies or ())
     for i, t in enumerate(ids):
         if t not in therapies:
             close = difflib.get_close_matches(t, sorted(therapies), n=1)
-            path = ("conclude", "therapy") if c.therapy is not None else ("conclude", "therapies", i)
+            path = (part, "therapy") if c.therapy is not None else (part, "therapies", i)
             problems.append(Problem(f"unknown therapy '{t}' (not in therapies.yaml)", where + path, close[0] if close else None))
     return ids
 
@@ -439,6 +459,7 @@ def _load_uncached(d: Path) -> RuleBase:
     for rule in rules:
         where = rule_where[rule.id]
         _check_terms(rule, vocab, derived, where, problems)
+        _check_population(rule, vocab, where, problems)
         targets[rule.id] = _resolve_targets(rule, therapies, vocab, where, problems)
         for i, ov in enumerate(rule.overrides):
             if ov.rule not in by_id:
@@ -459,6 +480,8 @@ def _load_uncached(d: Path) -> RuleBase:
                 problems.append(Problem("an example of a derivation rule needs 'expect.fact' or 'fact_unknown: true'", where + ("examples", i, "expect")))
             elif rule.kind == "note" and ex.expect.note is None:
                 problems.append(Problem("an example of a note rule needs 'expect.note'", where + ("examples", i, "expect")))
+            elif rule.kind == "caution" and ex.expect.caution is None:
+                problems.append(Problem("an example of a caution rule needs 'expect.caution'", where + ("examples", i, "expect")))
 
     rb = RuleBase(d, meta, vocab, sources, therapies, rules, rule_files, targets, by_id)
     check_citations(rb, problems, None)

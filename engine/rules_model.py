@@ -1,13 +1,15 @@
 """The rule language: pydantic models of the files in ``rules/``.
 
-A rule file is YAML holding ``rules:``, a list of rules. Each rule is one of three kinds:
+A rule file is YAML holding ``rules:``, a list of rules. Each rule is one of four kinds:
 
 ``conclusion``
     decides a verdict for one or more therapies (``conclude``);
 ``derivation``
     produces a named derived fact that other rules use (``derive``), e.g. ``ras_mutant``;
 ``note``
-    adds context that is not a verdict (``note``), e.g. STK11 co-mutation and PD-1 inhibitors.
+    adds context that is not a verdict (``note``), e.g. STK11 co-mutation and PD-1 inhibitors;
+``caution``
+    attaches a caution (``caution``) to the options of the therapies it is ``about``; never a verdict.
 
 Conditions (``when`` and each ``requires[].test``) are three-valued: true, false or unknown. A
 criterion about data the case lacks (a gene not tested, a history not given) is *unknown*, never
@@ -73,15 +75,17 @@ Status = Literal[
 AlterationKind = Literal["mutation", "amplification", "fusion", "loss"]
 Origin = Literal["somatic", "germline"]
 
-DEFAULT_ONCOKB: dict[str, str] = {
+DEFAULT_ONCOKB: dict[str, str | None] = {
     "approved": "1",
     "phase3": "3A",
     "clinical": "3B",
     "preclinical": "4",
     "resistance_standard": "R1",
     "resistance_clinical": "R2",
-    "resistance_preclinical": "R2",
+    "resistance_preclinical": None,  # OncoKB's R2 is for clinical evidence: no preclinical level
 }
+# ``clinical`` evidence: 3A when the case's cancer type is within the rule's population, else 3B
+CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE = "3A", "3B"
 
 
 class _Strict(StrictModel):
@@ -102,6 +106,11 @@ class AlterationPattern(_Strict):
     Three-valued: true if a matching alteration is listed; false if the gene was tested (listed in
     ``tested_genes`` or carrying any listed alteration) and none matches; otherwise unknown.
     With ``origin: germline`` the test that counts is ``germline_tested``.
+
+    ``acquired_on: CLASS`` (three-valued): a matching alteration flagged ``acquired: true`` is
+    acquired, one flagged ``acquired: false`` is not; unflagged, it is acquired when the history
+    has a line holding a drug of CLASS that ended in progression, not acquired when the history
+    is given and no line holds CLASS, and unknown otherwise.
     """
 
     gene: str
@@ -112,6 +121,7 @@ class AlterationPattern(_Strict):
     kind: AlterationKind | None = None
     origin: Origin | None = None
     acquired: bool | None = None
+    acquired_on: str | None = None  # a drug class id: the alteration was acquired on that class
     partner: str | None = None
 
     @model_validator(mode="after")
@@ -148,6 +158,10 @@ class LinePattern(_Strict):
     setting: tuple[Setting, ...] | None = None
     outcome: tuple[Outcome, ...] | None = None  # the line ended with one of these outcomes
     min_weeks: int | None = Field(default=None, ge=0)
+    outcome_not: tuple[Outcome, ...] | None = None  # the line did not end with any of these
+    # first: the first line for advanced/metastatic disease (adjuvant/neoadjuvant lines are not
+    # counted; lines are in the case's chronological order); last: the most recent line
+    position: Literal["first", "last"] | None = None
 
 
 class All(_Strict):
@@ -301,6 +315,7 @@ class Requirement(_Strict):
     criterion: str = Field(min_length=3)
     test: Condition
     missing: str | None = None  # what to find out when the test is unknown (default: derived)
+    reading: str | None = Field(default=None, min_length=10)  # how the label's wording was read
 
 
 class TherapySelector(_Strict):
@@ -327,6 +342,34 @@ class Conclusion(_Strict):
         return self
 
 
+class About(_Strict):
+    """The therapies a caution is about: ``therapy``, a list ``therapies`` or a class selector."""
+
+    therapy: str | None = None
+    therapies: tuple[str, ...] | TherapySelector | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "About":
+        if (self.therapy is None) == (self.therapies is None):
+            raise ValueError("give exactly one of 'therapy' or 'therapies'")
+        return self
+
+
+class Population(_Strict):
+    """The population the rule's evidence comes from, in plain words and as checkable fields.
+
+    ``cancers``: OncoTree codes studied, or the literal ``any``; ``acquired_on``: the finding is an
+    alteration acquired on this drug class (``check`` V011 compares these with ``when``)."""
+
+    text: str = Field(min_length=10)
+    cancers: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] | None = None
+    acquired_on: str | None = None
+
+    @property
+    def any_cancer(self) -> bool:
+        return self.cancers is None or "any" in self.cancers
+
+
 class Override(_Strict):
     rule: str
     because: str = Field(min_length=10)
@@ -348,6 +391,7 @@ class ExampleExpect(_Strict):
     fact: bool | None = None  # for derivation rules: the fact's value (None = unknown)
     fact_unknown: bool = False
     note: bool | None = None  # for note rules: whether the note appears
+    caution: bool | None = None  # for caution rules: whether the caution appears
     missing: tuple[str, ...] | None = None  # the option's missing list must contain these
 
 
@@ -360,7 +404,7 @@ class Example(_Strict):
 class Rule(_Strict):
     id: str = Field(pattern=r"^[A-Z]{2,5}-[0-9]{3}$")
     title: str = Field(min_length=5)
-    kind: Literal["conclusion", "derivation", "note"]
+    kind: Literal["conclusion", "derivation", "note", "caution"]
     rationale: str = Field(min_length=20)
     status: Status
     jurisdiction: str | None = None  # e.g. "FDA", "EMA"; None: not regulatory
@@ -372,6 +416,9 @@ class Rule(_Strict):
     conclude: Conclusion | None = None
     derive: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
     note: str | None = None
+    caution: str | None = None  # caution rules: the text attached to the options of `about`
+    about: About | None = None  # caution rules: {therapy: X} or {therapies: [..] | selector}
+    population: Population | None = None
     overrides: tuple[Override, ...] = ()
     explain: Explain | None = None
     citations: tuple[Citation, ...] = Field(min_length=1)
@@ -393,6 +440,9 @@ class Rule(_Strict):
             raise ValueError(f"a {k} rule takes no 'derive'")
         if k == "note" and not self.note:
             raise ValueError("a note rule needs 'note' (the text shown)")
+        if (k == "caution") != bool(self.caution) or (k == "caution") != (self.about is not None):
+            raise ValueError("a caution rule needs 'caution' (the text) and 'about' (its therapies); "
+                             "other kinds take neither")
         if k != "conclusion" and self.requires:
             raise ValueError(f"a {k} rule takes no 'requires': put its conditions in 'when'")
         if self.effective_to is not None and self.effective_to <= self.effective_from:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.evaluator import Ctx, Inference
 from engine.result import Option, Verdict
-from engine.tutoring.criteria import CriterionOut, Words, rule_criteria
+from engine.tutoring.criteria import CriterionOut, option_criteria, rule_criteria
 from engine.tutoring.short import fit
 
 OFFER_RANK = {"eligible": 4, "conditional": 3, "consider": 2, "not_eligible": 1, "excluded": 0}
@@ -73,7 +73,6 @@ class WhyNot:
     def __init__(self, program, catalogue):
         self.program = program
         self.catalogue = catalogue
-        self.words = Words(program)
         self.by_therapy: dict[str, list] = {}
         for cr in program.conclusions:
             for t in cr.targets:
@@ -87,15 +86,23 @@ class WhyNot:
         outcomes = {cr.rule.id: out for cr, out in inf.outcomes.get(therapy, ())}
         deciding = option.rules[0] if option is not None else None
         answers: list[RuleAnswer] = []
+        in_scope = getattr(inf, "in_scope", None)
         for cr in self.by_therapy.get(therapy, ()):
             rule = cr.rule
-            crit = rule_criteria(cr, ctx, self.words)
+            if rule.id == deciding:
+                crit = option_criteria(option, cr, ctx)
+            else:
+                crit = rule_criteria(cr, ctx)
             live = cr.in_effect(case)
             out = outcomes.get(rule.id)
+            if out is not None and in_scope is not None and getattr(cr, "selector", False) and therapy not in in_scope:
+                out = None  # a class-wide conclusion outside the therapy's scope is not heard
             gate_not = [c for c in crit if c.kind == "gate" and c.status == "not_met"]
             label_not = [c for c in crit if c.kind == "label" and c.status == "not_met"]
             if rule.id == deciding:
                 reason = "decides the option"
+            elif out is not None and getattr(out, "pending", False):
+                reason = f"would conclude {out.verdict} if confirmed; to know, find out: {', '.join(out.missing)}"
             elif out is not None:
                 cons = next((c for c in option.considered if c.rule == rule.id), None) if option else None
                 reason = f"concluded {out.verdict} but did not decide" + (f" ({_plain(cons.reason)})" if cons else "")
@@ -108,8 +115,11 @@ class WhyNot:
             elif any(c.status == "unknown" for c in crit if c.kind == "gate"):
                 reason = "does not apply: whether this case is one the rule is about is unknown (" + _join(
                     [c.text for c in crit if c.kind == "gate" and c.status == "unknown"]) + ")"
+            elif getattr(cr, "selector", False):
+                reason = (f"does not apply: it is about a whole drug class and speaks only where a rule about "
+                          f"{entry.name} itself applies, and none does for this case")
             else:
-                reason = "does not apply to this therapy for this case (outside the therapy's scope here)"
+                reason = "does not apply to this case"
             answers.append(RuleAnswer(
                 rule=rule.id, title=rule.title, concludes=rule.conclude.verdict, evidence=rule.evidence,
                 in_effect=live, outcome=out.verdict if out else None, decided=rule.id == deciding,
@@ -153,8 +163,8 @@ class WhyNot:
             short = "not met: " + "; ".join(c.text for c in label_not)
             parts.append(f"The closest rule, \u201c{top.title}\u201d, needs " + _join([_crit_words(c) for c in label_not]) + ".")
         else:
-            short = "outside the therapy's scope for this case"
-            parts.append(f"The closest rule, \u201c{top.title}\u201d: {top.reason}.")
+            short = top.reason.removeprefix("does not apply: ")
+            parts.append(f"The closest rule, \u201c{top.title}\u201d, {top.reason}.")
         others = answers[1:4]
         if others:
             more = len(answers) - 1 - len(others)
