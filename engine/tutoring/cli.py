@@ -113,10 +113,12 @@ def run(args, engine) -> int:
         return 0
     if args.command == "compare":
         before, after = read_case(args.before), read_case(args.after)
-        try:
-            cmp = engine.compare(before, after, as_of=args.as_of)
-        except CaseError as exc:
-            raise exc from None
+        for path, c in ((args.before, before), (args.after, after)):
+            try:
+                engine.normalise(c, default_id=path)
+            except CaseError as exc:
+                raise _with_source(exc, path) from None
+        cmp = engine.compare(before, after, as_of=args.as_of)
         if args.format == "json":
             print(cmp.model_dump_json())
             return 0
