@@ -88,8 +88,8 @@ def test_every_case_every_therapy_has_an_answer_with_criteria(engine, path):
         opt = result.option(a.therapy)
         assert a.in_result == (opt is not None)
         assert a.verdict == (opt.verdict if opt else None)
-        if opt is None:  # the prose of an answer with no option names no rule id
-            assert not RULE_ID.search(a.explanation), a.explanation
+        assert not RULE_ID.search(a.explanation), a.explanation  # rules and facts in words, not by id
+        if opt is None:
             assert any(c.status != "met" for c in a.criteria) or any(not r.in_effect for r in a.rules)
         if a.verdict == "not_eligible":  # every not_eligible option has a criterion not met
             assert any(c.status == "not_met" for c in a.criteria), a.therapy

@@ -14,6 +14,7 @@ from engine.evaluator import Ctx, Inference
 from engine.result import Option, Verdict
 from engine.tutoring.criteria import CriterionOut, option_criteria, rule_criteria
 from engine.tutoring.short import fit
+from engine.tutoring.words import Plain
 
 OFFER_RANK = {"eligible": 4, "conditional": 3, "consider": 2, "not_eligible": 1, "excluded": 0}
 
@@ -46,7 +47,7 @@ class TherapyAnswer(BaseModel):
     in_result: bool = Field(description="whether the evaluation lists an option for this therapy")
     verdict: Verdict | None = Field(description="the option's verdict; null when no rule concluded about the therapy for this case")
     summary: str = Field(description="the answer in at most 140 characters")
-    explanation: str = Field(description="the answer in full, for a student")
+    explanation: str = Field(description="the answer in full, for a student (rules and facts named in words, not by id)")
     criteria: list[CriterionOut] = Field(description="criteria of the deciding rule, or of the rule the case comes closest to")
     rules: list[RuleAnswer] = Field(description="every rule that can decide this therapy, deciding rule first")
     option: Option | None = Field(description="the option of the result, when there is one")
@@ -73,6 +74,7 @@ class WhyNot:
     def __init__(self, program, catalogue):
         self.program = program
         self.catalogue = catalogue
+        self.plain = Plain(program)
         self.by_therapy: dict[str, list] = {}
         for cr in program.conclusions:
             for t in cr.targets:
@@ -135,7 +137,7 @@ class WhyNot:
             return TherapyAnswer(
                 case_id=case.id, therapy=therapy, name=entry.name, drugs=list(entry.drugs), in_result=True,
                 verdict=option.verdict, summary=option.summary or fit(f"{entry.name}: {option.verdict}"),
-                explanation=option.explanation, criteria=list(top.criteria) if top else [], rules=answers,
+                explanation=self.plain(option.explanation), criteria=list(top.criteria) if top else [], rules=answers,
                 option=option,
             )
         return self._no_option(entry, case, answers)
