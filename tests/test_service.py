@@ -143,7 +143,8 @@ def test_cds_hooks_discovery_and_cards(client, engine):
         assert 0 < len(card["summary"]) <= 140 and card["summary"] == o.summary
         assert card["indicator"] in INDICATORS
         assert card["source"]["label"] and card["source"]["url"].startswith("http")
-        assert o.explanation in card["detail"]
+        why = engine.explain(case("crc-g12c-folfox-folfiri.json"), o.therapy)
+        assert why.explanation in card["detail"] and not any(r in card["detail"] for r in o.rules)
         uuid.UUID(card["uuid"])
     assert [c["uuid"] for c in a["cards"]] == [c["uuid"] for c in b["cards"]]  # stable per option
     assert len({c["uuid"] for c in a["cards"]}) == len(a["cards"])  # one per option

@@ -243,8 +243,7 @@ def create_app(engine=None) -> FastAPI:
             from engine.tutoring.whynot import WhyNot  # noqa: F401
 
             res, answers = engine._answers(case, None, default_id=str(data.get("context", {}).get("patientId") or "case"))
-            crit = {t: a.criteria for t, a in answers.items()}
-            return cds.cards(res, rb, base, lambda o: crit.get(o.therapy, []))
+            return cds.cards(res, rb, base, lambda o: answers[o.therapy].criteria, lambda o: answers[o.therapy].explanation)
 
         try:
             out = await run_in_threadpool(run)

@@ -67,8 +67,9 @@ def card_uuid(case_id: str, therapy: str, knowledge_version: str) -> str:
     return str(uuid.uuid5(_NS, f"{case_id}\x1f{therapy}\x1f{knowledge_version}"))
 
 
-def cards(result, rulebase, base_url: str, criteria_of=None) -> CardsResponse:
-    """One card per option of ``result``. ``criteria_of(option)`` may give its criteria checklist."""
+def cards(result, rulebase, base_url: str, criteria_of=None, text_of=None) -> CardsResponse:
+    """One card per option of ``result``. ``criteria_of(option)`` may give its criteria checklist,
+    ``text_of(option)`` its explanation in words (default: the option's own)."""
     out = []
     for o in result.options:
         rule_id = o.rules[0] if o.rules else ""
@@ -76,7 +77,7 @@ def cards(result, rulebase, base_url: str, criteria_of=None) -> CardsResponse:
         src = rulebase.sources.get(cit.source) if cit else None
         label = src.title if src else (rulebase.by_id[rule_id].title if rule_id in rulebase.by_id else "kras-rules")
         url = getattr(src, "url", None) or f"{base_url.rstrip('/')}/rules/{rule_id}"
-        lines = [o.explanation]
+        lines = [text_of(o) if text_of else o.explanation]
         if o.missing:
             lines.append("\n**To find out:** " + "; ".join(o.missing))
         crit = criteria_of(o) if criteria_of else []
