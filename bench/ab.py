@@ -48,7 +48,7 @@ def measure(tree: Path, inputs: Path, rounds: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--before", required=True, help="the commit to compare with (e.g. main)")
+    ap.add_argument("--before", required=True, help="the commit (e.g. main) or the folder of a tree to compare with")
     ap.add_argument("--cases", type=int, default=5000, help="generated cases")
     ap.add_argument("--rounds", type=int, default=3, help="timed passes per measurement")
     ap.add_argument("--repeat", type=int, default=3, help="alternating measurements per tree")
@@ -60,10 +60,13 @@ def main() -> None:
     from engine.api import Engine
 
     with tempfile.TemporaryDirectory(prefix="kras-rules-ab-") as tmp:
-        before = Path(tmp) / "before"
-        before.mkdir()
-        archive = subprocess.run(["git", "archive", a.before], cwd=REPO, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+        if Path(a.before).is_dir():  # a folder holding another tree
+            before = Path(a.before).resolve()
+        else:
+            before = Path(tmp) / "before"
+            before.mkdir()
+            archive = subprocess.run(["git", "archive", a.before], cwd=REPO, capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
         examples = Path(tmp) / "examples.jsonl"
         generated = Path(tmp) / "generated.jsonl"
         examples.write_text("".join(json.dumps(json.loads(p.read_text())) + "\n" for p in sorted((REPO / "cases").glob("*.json"))) * 20)
