@@ -44,6 +44,7 @@ from engine.api import Engine  # noqa: E402
 from engine.batch import Processor  # noqa: E402
 from engine.evaluator import infer  # noqa: E402
 from engine.resolve import build_result  # noqa: E402
+from engine.testing import domain  # noqa: E402
 
 # --------------------------------------------------------------------------- generated cases
 
@@ -65,37 +66,27 @@ class Generator:
     def __init__(self, engine: Engine, seed: int = 2026):
         self.rng = random.Random(seed)
         rb, vocab = engine.rulebase, engine.rulebase.vocab
-        prog = engine.program
-        codes: set[str] = set()
+        d = domain(engine)  # the rule base's domain object, shared with engine.testing's strategies
+        codes: set[str] = set(d.rule_codes)
         alts: list[dict] = []
-        classes: set[str] = set()
+        classes: set[str] = set(d.rule_classes)
         labels_by_gene: dict[str, set[str]] = {}
-        for a in prog.atoms:
-            k = a.key
-            if a.kind == "cancer":
-                codes |= set(k[1])
-            elif a.kind == "alteration":
-                gene, labels = k[1], k[2]
-                if labels:
-                    labels_by_gene.setdefault(gene, set()).update(labels)
-            elif a.kind in ("received", "prior_line"):
-                classes |= set(k[1])
-        for a in prog.atoms:
-            if a.kind != "alteration":
-                continue
-            _, gene, labels, codons, exclude, kind, origin, acquired, partner, *_ = a.key
+        for p in d.patterns:
+            if p.labels:
+                labels_by_gene.setdefault(p.gene, set()).update(p.labels)
+        for p in d.patterns:
             variants: list[str] = []
-            if labels:
-                variants += sorted(labels)
-            elif codons:
-                variants += self._codon_changes(vocab, gene, codons, labels_by_gene.get(gene, set()))
-            elif kind:
-                variants.append(kind)
+            if p.labels:
+                variants += sorted(p.labels)
+            elif p.codons:
+                variants += self._codon_changes(vocab, p.gene, p.codons, labels_by_gene.get(p.gene, set()))
+            elif p.kind:
+                variants.append(p.kind)
             else:
                 variants.append("mutation")
             for v in variants:
-                alts.append({"gene": gene, "variant": v, "origin": origin, "acquired": acquired,
-                             "partner": partner, "fusion": kind == "fusion"})
+                alts.append({"gene": p.gene, "variant": v, "origin": p.origin, "acquired": p.acquired,
+                             "partner": p.partner, "fusion": p.kind == "fusion"})
         # cancer types: the codes the rules name, their subtypes, and a few unrelated ones
         types = vocab.cancer_types
         named = sorted(codes & set(types))

@@ -169,7 +169,7 @@ class Engine:
     def durable(self):
         """The durable-rules backend for this rule base (built on first use)."""
         if self._durable is None:
-            from engine.durable_backend import DurableBackend
+            from engine.durable import DurableBackend
 
             self._durable = DurableBackend(self.program)
         return self._durable

@@ -17,24 +17,9 @@ from typing import Callable
 
 from engine.case import NormalCase
 from engine.rulebase import RuleBase
-from engine.rules_model import (
-    AlterationCond,
-    All,
-    Any_,
-    CancerCond,
-    FactCond,
-    GermlineTestedCond,
-    Not,
-    PriorLineCond,
-    PriorLinesCond,
-    ReceivedCond,
-    Rule,
-    StageCond,
-    TherapySelector,
-    Unmet,
-)
-
-TV = bool | None  # three-valued truth: True, False, None (unknown)
+from engine.conditions import TV, kind_of
+from engine.rules_model import All, Any_, FactCond, Not, Rule, TherapySelector, Unmet
+from engine.semantics import CONDITIONAL, PENDING, UNMET, VERDICT, OUTCOME_TABLE, rule_kind
 _UNSET = object()
 
 
@@ -55,370 +40,9 @@ class Atom:
     label: str  # the criterion in words, e.g. "KRAS G12C" (used when it is false)
 
 
-def _acquired_on(cls: str):
-    """Whether one case alteration was acquired on drug class ``cls`` (three-valued, see
-    rules/README.md): the alteration's own flag first, then the history."""
-
-    def tv(alt, case: NormalCase) -> TV:
-        if alt.acquired is not None:
-            return alt.acquired
-        lines = case.lines
-        if lines is None:
-            return None
-        exposed = False
-        for ln in lines:
-            if cls in ln.classes:
-                if ln.outcome == "progression":
-                    return True
-                exposed = True
-        return None if exposed else False
-
-    return tv
-
-
-def _alteration_atom(cond: AlterationCond, vocab) -> tuple:
-    a = cond.alteration
-    gene = a.gene
-    labels = None
-    if a.variant is not None:
-        labels = frozenset({vocab.variant(gene, a.variant).label})
-    elif a.variants is not None:
-        labels = frozenset(vocab.variant(gene, v).label for v in a.variants)
-    exclude = frozenset(vocab.variant(gene, v).label for v in a.exclude_variants) if a.exclude_variants else frozenset()
-    codons = frozenset(a.codons) if a.codons is not None else None
-    kind, origin, acquired, partner = a.kind, a.origin, a.acquired, a.partner
-    on = a.acquired_on
-    acq_on = _acquired_on(on) if on is not None else None
-    specific = labels is not None or codons is not None
-    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner, on)
-
-    def matches(alt) -> bool:
-        if alt.gene != gene:
-            return False
-        if origin is not None and alt.origin != origin:
-            return False
-        if acquired is not None and (alt.acquired is True) != acquired:
-            return False
-        if kind is not None and alt.kind != kind:
-            return False
-        if labels is not None and alt.label not in labels:
-            return False
-        if codons is not None and alt.codon not in codons:
-            return False
-        if exclude and alt.label in exclude:
-            return False
-        if partner is not None and alt.partner != partner:
-            return False
-        return True
-
-    def vague(alt) -> bool:
-        # an unspecified "mutation" of the gene could be the specific change the pattern names
-        return (
-            specific
-            and alt.gene == gene
-            and alt.codon is None
-            and alt.kind == "mutation"
-            and (kind is None or kind == "mutation")
-            and (origin is None or alt.origin == origin)
-            and (acquired is None or (alt.acquired is True) == acquired)
-        )
-
-    def fn(case: NormalCase) -> TV:
-        unsure = False
-        found = False
-        for alt in case.alterations:
-            if matches(alt):
-                if acq_on is None:
-                    return True
-                v = acq_on(alt, case)
-                if v:
-                    return True
-                found = True
-                if v is None:
-                    unsure = True
-            elif not unsure and vague(alt):
-                unsure = True
-        if unsure:
-            return None
-        if found:
-            return False
-        if origin == "germline":
-            return False if case.germline_tested else None
-        return False if gene in case.tested else None
-
-    label = _alteration_words(a)
-
-    def missing(case: NormalCase) -> str:
-        if any(vague(alt) for alt in case.alterations):
-            return f"the exact {gene} variant"
-        if on is not None and any(matches(alt) for alt in case.alterations):
-            return (f"whether {label} was acquired on a {vocab.class_label(on)} "
-                    "(prior therapy history or the alteration's 'acquired' flag)")
-        if origin == "germline":
-            return "germline testing"
-        return f"{gene} testing"
-
-    def describe(case: NormalCase) -> str:
-        found = [alt for alt in case.alterations if matches(alt)]
-        if acq_on is not None:
-            found = [alt for alt in found if acq_on(alt, case)]
-            return ", ".join(f"{alt.describe()} acquired on a {vocab.class_label(on)}" for alt in found)
-        return ", ".join(alt.describe() for alt in found)
-
-    return key, fn, missing, describe
-
-
-def _alteration_words(a) -> str:
-    what = a.variant or (", ".join(a.variants) if a.variants else None)
-    if what is None and a.codons:
-        what = f"{a.kind or 'change'} at codon {', '.join(map(str, a.codons))}"
-    if what is None:
-        what = a.kind or "alteration"
-    return f"{a.gene} {what}"
-
-
-def _cancer_atom(cond: CancerCond, vocab) -> tuple:
-    codes = frozenset(cond.cancer)
-    key = ("cancer", codes)
-    # a case coded less specifically than a listed code (LUNG for NSCLC) may be of it: unknown
-    coarser = frozenset(anc for c in codes for anc in vocab.cancer(c).lineage[1:]) - codes
-
-    def fn(case: NormalCase) -> TV:
-        if not codes.isdisjoint(case.lineage):
-            return True
-        return None if case.cancer.code in coarser else False
-
-    def describe(case: NormalCase) -> str:
-        within = sorted(codes & case.lineage)
-        c = case.cancer
-        if within and within != [c.code]:
-            return f"{c.code} ({c.name}), a kind of {', '.join(within)}"
-        return f"{c.code} ({c.name})"
-
-    return key, fn, (lambda case: "cancer subtype (histology)"), describe
-
-
-def _stage_atom(cond: StageCond, vocab) -> tuple:
-    stages = frozenset(cond.stage)
-
-    def fn(case: NormalCase) -> TV:
-        return None if case.stage is None else case.stage in stages
-
-    return ("stage", stages), fn, (lambda case: "stage"), (lambda case: f"stage {case.stage}")
-
-
-def _germline_atom(cond: GermlineTestedCond, vocab) -> tuple:
-    want = cond.germline_tested
-
-    def fn(case: NormalCase) -> TV:
-        g = case.germline_tested
-        return None if g is None else (g is want)
-
-    def describe(case: NormalCase) -> str:
-        return "germline testing done" if case.germline_tested else "no germline testing"
-
-    return ("germline_tested", want), fn, (lambda case: "germline testing"), describe
-
-
-def _prior_lines_atom(cond: PriorLinesCond, vocab) -> tuple:
-    p = cond.prior_lines
-    lo, hi, settings = p.min, p.max, frozenset(p.setting) if p.setting else None
-
-    def fn(case: NormalCase) -> TV:
-        lines = case.lines
-        if lines is None:
-            return None
-        if settings is None:
-            sure = maybe = len(lines)
-        else:
-            sure = sum(1 for ln in lines if ln.setting in settings)
-            maybe = sure + sum(1 for ln in lines if ln.setting is None)
-        if lo is not None:
-            if maybe < lo:
-                return False
-            if sure < lo:
-                return None
-        if hi is not None:
-            if sure > hi:
-                return False
-            if maybe > hi:
-                return None
-        return True
-
-    def missing(case: NormalCase) -> str:
-        return "prior therapy history" if case.lines is None else "setting of each prior therapy"
-
-    def describe(case: NormalCase) -> str:
-        n = len(case.lines or ())
-        if n == 0:
-            return "no prior systemic therapy (treatment-naive)"
-        return f"{n} prior systemic therapy line{'s' if n != 1 else ''}: " + "; ".join(
-            ln.describe() for ln in case.lines or ()
-        )
-
-    return ("prior_lines", lo, hi, settings), fn, missing, describe
-
-
-def _received_atom(cond: ReceivedCond, vocab) -> tuple:
-    p = cond.received
-    classes, drugs = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
-
-    def fn(case: NormalCase) -> TV:
-        lines = case.lines
-        if lines is None:
-            return None
-        got_c: set[str] = set()
-        got_d: set[str] = set()
-        for ln in lines:
-            got_c |= ln.classes
-            got_d |= ln.drugs
-        return classes <= got_c and drugs <= got_d
-
-    def describe(case: NormalCase) -> str:
-        return "prior " + "; ".join(ln.describe() for ln in case.lines or ())
-
-    return ("received", classes, drugs), fn, (lambda case: "prior therapy history"), describe
-
-
-_NOT_A_LINE = frozenset({"adjuvant", "neoadjuvant"})  # settings not counted as a line for advanced disease
-
-
-def _seq(ln) -> int:
-    return ln.seq
-
-
-def _positions(lines) -> list[TV]:
-    """Per line: is it the first line for advanced/metastatic disease? Lines are chronological;
-    adjuvant/neoadjuvant lines are not counted; a line of unknown setting makes what follows
-    unknown (and is itself unknown)."""
-    out: list[TV] = []
-    before: TV = False  # some earlier line counted as a line for advanced disease
-    for ln in lines:
-        if ln.setting in _NOT_A_LINE:
-            out.append(False)
-            continue
-        own: TV = None if ln.setting is None else True
-        out.append(False if before is True else (None if before is None or own is None else True))
-        if ln.setting is None:
-            if before is False:
-                before = None
-        else:
-            before = True
-    return out
-
-
-def _prior_line_atom(cond: PriorLineCond, vocab) -> tuple:
-    p = cond.prior_line
-    classes, drugs = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
-    settings = frozenset(p.setting) if p.setting else None
-    outcomes = frozenset(p.outcome) if p.outcome else None
-    not_outcomes = frozenset(p.outcome_not) if p.outcome_not else None
-    min_weeks = p.min_weeks
-    position = p.position
-
-    def line_tv(ln, pos: TV = True) -> TV:
-        if not (classes <= ln.classes and drugs <= ln.drugs):
-            return False
-        if pos is False:
-            return False
-        unsure = pos is None
-        if settings is not None:
-            if ln.setting is None:
-                unsure = True
-            elif ln.setting not in settings:
-                return False
-        if outcomes is not None:
-            if ln.outcome is None:
-                unsure = True
-            elif ln.outcome not in outcomes:
-                return False
-        if not_outcomes is not None:
-            if ln.outcome is None:
-                unsure = True
-            elif ln.outcome in not_outcomes:
-                return False
-        if min_weeks is not None:
-            if ln.weeks is None:
-                unsure = True
-            elif ln.weeks < min_weeks:
-                return False
-        return None if unsure else True
-
-    def positions(lines) -> list[TV]:
-        if position == "first":
-            return _positions(lines)
-        if position == "last":
-            return [i == len(lines) - 1 for i in range(len(lines))]
-        return [True] * len(lines)
-
-    def chronological(lines):
-        # lines are kept sorted (results do not depend on the order entries are listed in);
-        # a position needs them in the case's order
-        return sorted(lines, key=_seq) if position is not None else lines
-
-    def fn(case: NormalCase) -> TV:
-        lines = case.lines
-        if lines is None:
-            return None
-        lines = chronological(lines)
-        unsure = False
-        for ln, pos in zip(lines, positions(lines)):
-            v = line_tv(ln, pos)
-            if v:
-                return True
-            if v is None:
-                unsure = True
-        return None if unsure else False
-
-    def missing(case: NormalCase) -> str:
-        if case.lines is None:
-            return "prior therapy history"
-        wanted = [w for w, on in (("setting", settings or (position == "first" or None)),
-                                  ("outcome", outcomes or not_outcomes), ("weeks", min_weeks)) if on is not None]
-        return "details of prior therapy (" + ", ".join(wanted) + ")"
-
-    def describe(case: NormalCase) -> str:
-        lines = chronological(case.lines or ())
-        return "prior " + "; ".join(ln.describe() for ln, pos in zip(lines, positions(lines)) if line_tv(ln, pos))
-
-    key = ("prior_line", classes, drugs, settings, outcomes, min_weeks, not_outcomes, position)
-    return key, fn, missing, describe
-
-
 def atom_label(cond) -> str:
     """A leaf condition in words, for explanations ("KRAS G12C", "stage metastatic", ...)."""
-    if isinstance(cond, AlterationCond):
-        a = cond.alteration
-        extra = [x for x in (a.origin if a.origin == "germline" else None, "acquired" if a.acquired else None,
-                             f"acquired on {a.acquired_on}" if a.acquired_on else None) if x]
-        return _alteration_words(a) + (f" ({', '.join(extra)})" if extra else "")
-    if isinstance(cond, CancerCond):
-        return "cancer type " + " or ".join(cond.cancer)
-    if isinstance(cond, StageCond):
-        return "stage " + " or ".join(cond.stage)
-    if isinstance(cond, GermlineTestedCond):
-        return "germline testing done" if cond.germline_tested else "no germline testing"
-    if isinstance(cond, PriorLinesCond):
-        p = cond.prior_lines
-        bits = [f"at least {p.min}" if p.min is not None else "", f"at most {p.max}" if p.max is not None else ""]
-        return " and ".join(b for b in bits if b) + " prior systemic therapy line(s)"
-    if isinstance(cond, ReceivedCond):
-        return "prior " + ", ".join(cond.received.classes + cond.received.drugs)
-    if isinstance(cond, PriorLineCond):
-        p = cond.prior_line
-        return "a prior line of " + ", ".join(p.classes + p.drugs)
-    return type(cond).__name__  # pragma: no cover
-
-
-_ATOM_BUILDERS = {
-    CancerCond: _cancer_atom,
-    AlterationCond: _alteration_atom,
-    StageCond: _stage_atom,
-    GermlineTestedCond: _germline_atom,
-    PriorLinesCond: _prior_lines_atom,
-    ReceivedCond: _received_atom,
-    PriorLineCond: _prior_line_atom,
-}
+    return kind_of(cond).label(cond)
 
 
 # --------------------------------------------------------------------------- nodes
@@ -633,7 +257,8 @@ class CompiledRule:
     targets: tuple[str, ...]
     order: int
     start: dt.date = field(init=False)
-    selector: bool = field(init=False)  # targets come from a class selector (scoped, see resolve)
+    selector: bool = field(init=False)
+    kind: str | None = field(init=False)  # eligible, excluded or other (the outcome table's column)  # targets come from a class selector (scoped, see resolve)
     end: dt.date | None = field(init=False)
     jurisdiction: str | None = field(init=False)
 
@@ -643,6 +268,7 @@ class CompiledRule:
         self.jurisdiction = self.rule.jurisdiction.upper() if self.rule.jurisdiction else None
         target = self.rule.conclude or self.rule.about
         self.selector = target is not None and isinstance(target.therapies, TherapySelector)
+        self.kind = rule_kind(self.rule.conclude.verdict) if self.rule.conclude is not None else None
 
     def in_effect(self, case: NormalCase) -> bool:
         d = case.as_of
@@ -672,13 +298,13 @@ _NO_W = object()
 
 
 def rule_outcome(cr: CompiledRule, ctx: Ctx, w=_NO_W) -> RuleOutcome | None:
-    """The three-valued outcome of a conclusion rule (see rules/README.md), or None if silent."""
+    """The three-valued outcome of a conclusion rule (the outcome table of
+    :mod:`engine.semantics`), or None if silent."""
     if w is _NO_W:
         w = cr.when.tv(ctx)
     if w is False:
         return None
     rule = cr.rule
-    concl = rule.conclude
     failed: list[str] = []
     unknown: list[int] = []
     for i, node in enumerate(cr.requires):
@@ -687,28 +313,45 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx, w=_NO_W) -> RuleOutcome | None:
             failed.append(rule.requires[i].criterion)
         elif v is None:
             unknown.append(i)
-    if failed:
+    code = OUTCOME_TABLE.get((w, False if failed else (None if unknown else True), cr.kind))
+    if code is None:
+        return None
+    concl = rule.conclude
+    if code == VERDICT:
+        return RuleOutcome(rule.id, concl.verdict, w is True, (), ())
+    if code == UNMET:
         if concl.unmet is None:
             return None
         return RuleOutcome(rule.id, concl.unmet, w is True, (), tuple(failed))
-    if w is True and not unknown:
-        return RuleOutcome(rule.id, concl.verdict, True, (), ())
-    if w is None and concl.verdict != "eligible" and concl.verdict != "excluded":
-        return None
+    if code == PENDING:  # what it is missing is found only if it applies (engine.resolve)
+        return RuleOutcome(rule.id, concl.verdict, False, (), (), True)
+    # conditional, or a verdict that stands: list what is missing
+    verdict = "conditional" if code == CONDITIONAL else concl.verdict
+    return RuleOutcome(rule.id, verdict, w is True, _missing(cr, ctx, w is None, unknown), ())
+
+
+def _missing(cr: CompiledRule, ctx: Ctx, gate_unknown: bool, unknown) -> tuple[str, ...]:
     miss: set[str] = set()
-    if w is None:
+    if gate_unknown:
         cr.when.missing(ctx, miss)
+    rule = cr.rule
     for i in unknown:
         req = rule.requires[i]
         if req.missing:
             miss.add(req.missing)
         else:
             cr.requires[i].missing(ctx, miss)
-    # "conditional" means "would be eligible": only an eligibility rule gives it. Any other
-    # verdict stands, with what is missing listed (e.g. "consider, if previously treated"); an
-    # exclusion whose gate is unknown is pending.
-    verdict = "conditional" if concl.verdict == "eligible" else concl.verdict
-    return RuleOutcome(rule.id, verdict, w is True, tuple(sorted(miss)), (), w is None and verdict == "excluded")
+    return tuple(sorted(miss))
+
+
+def pending_missing(cr: CompiledRule, ctx: Ctx) -> tuple[str, ...]:
+    """What a pending exclusion (gate unknown, no requirement false) is missing (cached per case)."""
+    key = ("pending-missing", cr.rule.id)
+    hit = ctx.memo.get(key)
+    if hit is None:
+        unknown = [i for i, node in enumerate(cr.requires) if node.tv(ctx) is None]
+        hit = ctx.memo[key] = _missing(cr, ctx, True, unknown)
+    return hit
 
 
 class Program:
@@ -795,12 +438,13 @@ class Program:
             return UnmetNode(self.compile(cond.unmet))
         if isinstance(cond, FactCond):
             return FactNode(cond.fact)
-        key, fn, missing, describe = _ATOM_BUILDERS[type(cond)](cond, self.rb.vocab)
+        kind = kind_of(cond)
+        key, fn, missing, describe = kind.build(cond, self.rb.vocab)
         i = self._atom_index.get(key)
         if i is None:
             i = len(self.atoms)
             self._atom_index[key] = i
-            self.atoms.append(Atom(i, key, key[0], fn, missing, describe, cond, atom_label(cond)))
+            self.atoms.append(Atom(i, key, kind.key, fn, missing, describe, cond, kind.label(cond)))
         return AtomNode(i)
 
     def candidates(self, case: NormalCase) -> tuple[list[CompiledRule], list[CompiledRule]]:
@@ -850,16 +494,23 @@ def infer(program: Program, case: NormalCase) -> Inference:
     ctx = Ctx(program, case, plan)
     outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
     scope: set[str] = set()
+    live: list[tuple[CompiledRule, TV]] = []
     for cr in plan.conclusions:
         w = cr.when.tv(ctx)
         if w is False:
             continue
         if not cr.selector:
             scope.update(cr.targets)
+        live.append((cr, w))
+    for cr, w in live:
+        # a class-wide conclusion speaks only of the therapies in scope (see engine.resolve)
+        targets = [t for t in cr.targets if t in scope] if cr.selector else cr.targets
+        if not targets:
+            continue
         out = rule_outcome(cr, ctx, w)
         if out is None:
             continue
-        for t in cr.targets:
+        for t in targets:
             if t in outcomes:
                 outcomes[t].append((cr, out))
             else:

@@ -5,14 +5,8 @@ import json
 import textwrap
 
 from engine.result import Result
+from engine.semantics import LISTED, POSITIVE, VERDICT_HEADINGS
 
-VERDICT_HEADINGS = [
-    ("eligible", "ELIGIBLE (approved, every label criterion met)"),
-    ("conditional", "CONDITIONAL (would be eligible or worth considering; data missing)"),
-    ("consider", "CONSIDER (investigational: trial, expanded access, evidence short of approval)"),
-    ("not_eligible", "NOT ELIGIBLE (a criterion of the approval is not met)"),
-    ("excluded", "EXCLUDED (the biomarkers predict no benefit or resistance)"),
-]
 
 
 def _one_line(o) -> bool:
@@ -106,8 +100,8 @@ _SENSITIVE = ["1", "2", "3A", "3B", "4"]
 _RESISTANCE = ["R1", "R2"]
 _HIGHEST_ORDER = ["R1", "1", "2", "3A", "3B", "4", "R2"]  # the OncoKB annotator's HIGHEST_LEVEL order
 _SENSITIVE_SET, _RESISTANCE_SET = frozenset(_SENSITIVE), frozenset(_RESISTANCE)
-_SENSITIVE_VERDICTS = frozenset({"eligible", "conditional", "consider"})
-_VERDICTS = ("eligible", "conditional", "consider", "not_eligible", "excluded")
+_SENSITIVE_VERDICTS = frozenset(POSITIVE)
+_VERDICTS = LISTED
 
 
 def tsv_header() -> str:

@@ -7,8 +7,7 @@ the rule's sentence for a learner, failed criteria, missing data and any precede
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
+from engine.conditions import kind_of
 from engine.evaluator import (
     AllNode,
     AnyNode,
@@ -20,33 +19,11 @@ from engine.evaluator import (
     NotNode,
     RuleOutcome,
     UnmetNode,
+    pending_missing,
 )
+from engine.semantics import EVIDENCE_RANK, OPTION_ORDER, VERDICT_RANK, apply_pending, choose, strength  # noqa: F401
 from engine.result import CautionOut, CitationOut, Considered, Criterion, NoteOut, Option, Result
 from engine.rules_model import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB
-
-VERDICT_RANK = {"excluded": 5, "eligible": 4, "conditional": 3, "not_eligible": 2, "consider": 1}
-EVIDENCE_RANK = {
-    "approved": 4,
-    "resistance_standard": 4,
-    "phase3": 3,
-    "clinical": 2,
-    "resistance_clinical": 2,
-    "preclinical": 1,
-    "resistance_preclinical": 1,
-}
-
-
-def strength(cr: CompiledRule, out: RuleOutcome) -> tuple:
-    """Which outcome decides a therapy when no explicit precedence does: verdict, then evidence,
-    then the lower rule id (the one definition, used by resolution and by ``check``)."""
-    return (VERDICT_RANK[out.verdict],) + _rule_rank(cr.rule.evidence, cr.rule.id)
-
-
-@lru_cache(maxsize=None)
-def _rule_rank(evidence: str, rule_id: str) -> tuple:
-    # lower ids win ties: invert character codes so that max() prefers them
-    return (EVIDENCE_RANK[evidence],) + tuple(-ord(ch) for ch in rule_id)
-
 
 class _Static:
     """Per-program constants of the output (built once: citations, drug lists, levels)."""
@@ -71,6 +48,10 @@ class _Static:
                     None if pop is not None and pop.any_cancer
                     else frozenset(pop.cancers) if pop is not None else frozenset())
         self.since = {cr.rule.id: cr.rule.effective_from.isoformat() for cr in program.rules}
+        # which reading of the label's wording each requirement applies (built once per rule)
+        self.readings = {cr.rule.id: " ".join(f"Reading of \"{q.criterion}\": {q.reading}"
+                                              for q in cr.rule.requires if q.reading)
+                         for cr in program.conclusions if any(q.reading for q in cr.rule.requires)}
         self.program = program
         self._criteria: dict[str, tuple] = {}
         self._fact_words: dict[str, str] = {}
@@ -132,10 +113,6 @@ class _Static:
             return "not: " + self.words(kid, False)
         return str(node)  # pragma: no cover
 
-    _FIELDS = {"cancer": "cancer_type", "alteration": "alterations", "stage": "stage",
-               "germline_tested": "germline_tested", "prior_lines": "prior_therapies",
-               "received": "prior_therapies", "prior_line": "prior_therapies"}
-
     def facts_of(self, node) -> tuple[str, ...]:
         out: set[str] = set()
         todo = [node]
@@ -143,10 +120,8 @@ class _Static:
             n = todo.pop()
             kind = type(n)
             if kind is AtomNode:
-                atom = self.program.atoms[n.i]
-                out.add(self._FIELDS.get(atom.kind, atom.kind))
-                if atom.kind == "alteration" and atom.key[9] is not None:
-                    out.add("prior_therapies")
+                spec = self.program.atoms[n.i].spec
+                out.update(kind_of(spec).fields(spec))
             elif kind is FactNode:
                 out.add(n.name)
             elif kind is AllNode or kind is AnyNode:
@@ -244,13 +219,13 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx) -> tuple[str, li
         parts.append("Criteria not met: " + "; ".join(out.failed) + ".")
     else:
         parts.append(ex.met)
-    for req in rule.requires:
-        if req.reading:
-            parts.append(f"Reading of \"{req.criterion}\": {req.reading}")
+    st = _static(ctx.program)
+    reading = st.readings.get(rule.id)
+    if reading:
+        parts.append(reading)
     if rule.jurisdiction and rule.status in ("regular", "accelerated", "withdrawn"):
         parts.append(f"({rule.jurisdiction} {rule.status} approval, in effect from {rule.effective_from}.)")
     chain_ids = _dedupe([c.rule.id for c in chain_rules])
-    st = _static(ctx.program)
     citations = list(st.cites[rule.id])
     for rid in chain_ids:
         citations.extend(st.cites[rid])
@@ -258,53 +233,12 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx) -> tuple[str, li
     return hit
 
 
-def choose(cands: list[tuple[CompiledRule, RuleOutcome]]):
-    """The one resolution step (used by every backend and by ``check``): which outcome decides a
-    therapy. Explicit precedence first (an ``overrides`` counts only when the overriding rule's
-    ``when`` is true), then :func:`strength`. Returns ``(best rule, best outcome, aside)`` where
-    ``aside`` maps a set-aside rule id to (the rule that set it aside, because)."""
-    if len(cands) == 1:
-        return cands[0][0], cands[0][1], {}
-    aside: dict[str, tuple[CompiledRule, str]] = {}
-    for cr, out in cands:
-        if out.when_true and cr.rule.overrides:
-            for ov in cr.rule.overrides:
-                aside.setdefault(ov.rule, (cr, ov.because))
-    live = [co for co in cands if co[0].rule.id not in aside] if aside else cands
-    if not live:  # mutual overrides: fall back to strength over all
-        live = cands
-        aside = {}
-    best_cr, best = max(live, key=lambda co: strength(*co))
-    return best_cr, best, aside
+def _pending_applier(ctx: Ctx):
+    def conditional(out: RuleOutcome, p_cr: CompiledRule, p_out: RuleOutcome) -> RuleOutcome:
+        missing = tuple(sorted(set(out.missing) | set(pending_missing(p_cr, ctx))))
+        return RuleOutcome(out.rule_id, "conditional", out.when_true, missing, out.failed)
 
-
-def apply_pending(cands: list[tuple[CompiledRule, RuleOutcome]]):
-    """Exclusions whose gate is unknown (``pending``): each makes the eligibility outcomes it
-    would override (its ``overrides``, or every rule of the therapy when it lists none)
-    conditional, adding its missing data. A pending exclusion set aside by a rule whose ``when``
-    is true does nothing. Returns the deciding candidates and the pending exclusions applied."""
-    pending = [co for co in cands if co[1].pending]
-    live = [co for co in cands if not co[1].pending]
-    if not pending or not live:
-        return live, []
-    aside = {ov.rule for cr, out in live if out.when_true for ov in cr.rule.overrides}
-    applied = []
-    for p_cr, p_out in pending:
-        if p_cr.rule.id in aside:
-            continue
-        targets = {ov.rule for ov in p_cr.rule.overrides}
-        hit = False
-        for k, (cr, out) in enumerate(live):
-            if cr.rule.conclude.verdict != "eligible" or out.verdict not in ("eligible", "conditional"):
-                continue
-            if targets and cr.rule.id not in targets:
-                continue
-            miss = tuple(sorted(set(out.missing) | set(p_out.missing)))
-            live[k] = (cr, RuleOutcome(out.rule_id, "conditional", out.when_true, miss, out.failed))
-            hit = True
-        if hit:
-            applied.append((p_cr, p_out))
-    return live, applied
+    return conditional
 
 
 def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> Option | None:
@@ -313,7 +247,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     extra: list[str] = []
     pending: list = []
     if len(cands) > 1 or cands[0][1].pending:
-        cands, pending = apply_pending(cands)
+        cands, pending = apply_pending(cands, _pending_applier(ctx))
         if not cands:
             return None  # only exclusions that might apply: nothing is decided
         cands = sorted(cands, key=lambda co: co[0].rule.id)  # independent of rule order
@@ -340,7 +274,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     criteria = _criteria(best_cr, ctx, st)
     for p_cr, p_out in pending:
         extra.append(f"Would be excluded by {p_cr.rule.id} ({p_cr.rule.title}) if confirmed; "
-                     f"to know, find out: {', '.join(p_out.missing)}.")
+                     f"to know, find out: {', '.join(pending_missing(p_cr, ctx))}.")
         criteria.append(Criterion.fast(id=f"{p_cr.rule.id}/exclusion", text=st.not_excluded(p_cr),
                                        kind="gate", status="unknown", facts=list(st.gate_facts(p_cr))))
         citations = citations + st.cites[p_cr.rule.id]
@@ -380,20 +314,22 @@ def _criteria(cr: CompiledRule, ctx: Ctx, st: "_Static") -> list[Criterion]:
     return out
 
 
-OPTION_ORDER = {"eligible": 0, "conditional": 1, "consider": 2, "not_eligible": 3, "excluded": 4}
-
-
 def build_result(inf: Inference) -> Result:
     ctx = inf.ctx
     case = ctx.case
     rb = ctx.program.rb
     in_scope = inf.in_scope
-    options = []
+    outcomes: dict = {}
     for t, cands in inf.outcomes.items():
         if t not in in_scope:  # class-wide conclusions speak only within a therapy's own scope
             cands = [co for co in cands if not co[0].selector]
             if not cands:
                 continue
+        if all(out.pending for _, out in cands):
+            continue  # only exclusions that might apply, and nothing for them to condition
+        outcomes[t] = cands
+    options = []
+    for t, cands in outcomes.items():
         opt = resolve_option(t, cands, ctx)
         if opt is not None:
             options.append(opt)
@@ -424,15 +360,15 @@ def build_result(inf: Inference) -> Result:
             f"{kv.isoformat()} are not reflected."
         )
     trace: list[str] = []
-    for t in sorted(inf.outcomes):
-        for cr, out in sorted(inf.outcomes[t], key=lambda co: co[0].rule.id):
+    for t in sorted(outcomes):
+        for cr, out in sorted(outcomes[t], key=lambda co: co[0].rule.id):
             detail = ""
             if out.failed:
                 detail = " (failed: " + "; ".join(out.failed) + ")"
+            elif out.pending:
+                detail = " if confirmed (missing: " + ", ".join(pending_missing(cr, ctx)) + ")"
             elif out.missing:
-                detail = (" if confirmed" if out.pending else "") + " (missing: " + ", ".join(out.missing) + ")"
-            if cr.selector and t not in in_scope:
-                detail += f" (not in scope: no rule about {t} applies)"
+                detail = " (missing: " + ", ".join(out.missing) + ")"
             trace.append(f"{cr.rule.id} -> {t}: {out.verdict}{detail}")
     for cr in inf.notes:
         trace.append(f"{cr.rule.id}: {cr.rule.kind}")

@@ -19,16 +19,13 @@ import yaml
 from pydantic import ValidationError
 
 from engine.errors import Problem, RuleError, TermError
+from engine.conditions import BY_MODEL
 from engine.rules_model import (
-    AlterationCond,
     All,
     Any_,
-    CancerCond,
     FactCond,
     Meta,
     Not,
-    PriorLineCond,
-    ReceivedCond,
     Rule,
     RuleFile,
     Source,
@@ -121,68 +118,56 @@ def rule_conditions(rule: Rule) -> Iterable[tuple[Any, tuple]]:
         yield from iter_conditions(r.test, ("requires", i, "test"))
 
 
-def _check_terms(rule: Rule, vocab: Vocabulary, derived: set[str], where: tuple, problems: list[Problem]):
-    def term(fn, path, *args):
+class TermCheck:
+    """What a condition kind's ``check_terms`` reports through: vocabulary look-ups that add a
+    problem with the condition's path (and a suggestion) instead of raising."""
+
+    def __init__(self, vocab: Vocabulary, where: tuple, problems: list[Problem]):
+        self.vocab = vocab
+        self.where = where
+        self.path: tuple = ()
+        self.problems = problems
+
+    def term(self, fn, path: tuple, *args) -> None:
         try:
             fn(*args)
         except TermError as exc:
             for p in exc.problems:
-                problems.append(Problem(p.message, where + path, p.suggestion))
+                self.problems.append(Problem(p.message, self.where + self.path + path, p.suggestion))
 
-    def klass(name: str, path: tuple):
-        if name not in vocab.drug_classes:
-            close = difflib.get_close_matches(name, sorted(vocab.drug_classes), n=1)
-            problems.append(Problem(f"unknown drug class '{name}'", where + path, close[0] if close else None))
+    def klass(self, name: str, path: tuple) -> None:
+        if name not in self.vocab.drug_classes:
+            close = difflib.get_close_matches(name, sorted(self.vocab.drug_classes), n=1)
+            self.problems.append(Problem(f"unknown drug class '{name}'", self.where + self.path + path,
+                                         close[0] if close else None))
 
-    def gene_exact(g: str, path: tuple) -> str | None:
+    def gene(self, g: str, path: tuple) -> str | None:
+        """The gene's HGNC symbol, or None (a problem is reported) if unknown or not written so."""
         try:
-            canon = vocab.gene(g)
+            canon = self.vocab.gene(g)
         except TermError as exc:
             for p in exc.problems:
-                problems.append(Problem(p.message, where + path, p.suggestion))
+                self.problems.append(Problem(p.message, self.where + self.path + path, p.suggestion))
             return None
         if canon != g:
-            problems.append(Problem(f"write the gene as its HGNC symbol '{canon}', not '{g}'", where + path, canon))
+            self.problems.append(Problem(f"write the gene as its HGNC symbol '{canon}', not '{g}'",
+                                         self.where + self.path + path, canon))
         return canon
 
+
+def _check_terms(rule: Rule, vocab: Vocabulary, derived: set[str], where: tuple, problems: list[Problem]):
+    t = TermCheck(vocab, where, problems)
     for cond, path in rule_conditions(rule):
-        if isinstance(cond, CancerCond):
-            for i, code in enumerate(cond.cancer):
-                term(vocab.cancer_code, path + ("cancer", i), code)
-        elif isinstance(cond, AlterationCond):
-            a = cond.alteration
-            p = path + ("alteration",)
-            gene = gene_exact(a.gene, p + ("gene",))
-            if gene is None:
-                continue
-            for key in ("variant", "variants", "exclude_variants"):
-                val = getattr(a, key)
-                if val is None:
-                    continue
-                vals = (val,) if isinstance(val, str) else val
-                for i, v in enumerate(vals):
-                    term(vocab.variant, p + ((key,) if isinstance(val, str) else (key, i)), gene, v)
-            if a.partner is not None:
-                gene_exact(a.partner, p + ("partner",))
-            if a.acquired_on is not None:
-                klass(a.acquired_on, p + ("acquired_on",))
-        elif isinstance(cond, FactCond):
+        if isinstance(cond, FactCond):
             if cond.fact not in derived:
                 close = difflib.get_close_matches(cond.fact, sorted(derived), n=1)
-                problems.append(
-                    Problem(
-                        f"fact '{cond.fact}' is derived by no rule",
-                        where + path + ("fact",),
-                        close[0] if close else None,
-                    )
-                )
-        elif isinstance(cond, (ReceivedCond, PriorLineCond)):
-            pat = cond.received if isinstance(cond, ReceivedCond) else cond.prior_line
-            key = "received" if isinstance(cond, ReceivedCond) else "prior_line"
-            for i, c in enumerate(pat.classes):
-                klass(c, path + (key, "classes", i))
-            for i, d in enumerate(pat.drugs):
-                term(vocab.drug, path + (key, "drugs", i), d)
+                problems.append(Problem(f"fact '{cond.fact}' is derived by no rule", where + path + ("fact",),
+                                        close[0] if close else None))
+            continue
+        kind = BY_MODEL.get(type(cond))
+        if kind is not None and kind.check_terms is not None:
+            t.path = path
+            kind.check_terms(cond, t)
 
 
 def _check_population(rule: Rule, vocab: Vocabulary, where: tuple, problems: list[Problem]) -> None:
@@ -321,7 +306,7 @@ def _load_vocab(vdir: Path) -> Vocabulary:
     return v
 
 
-_CODE_FILES = ("rules_model.py", "rulebase.py", "vocabulary.py", "schema.py", "errors.py")
+_CODE_FILES = ("rules_model.py", "rulebase.py", "vocabulary.py", "schema.py", "errors.py", "semantics.py")
 
 
 def _cache_dir() -> Path | None:
@@ -345,9 +330,12 @@ def _digest(d: Path) -> str:
     if not (d / "vocabulary").is_dir():
         files += [f for f in sorted(vdir.rglob("*")) if f.is_file()]
     here = Path(__file__).resolve().parent
-    files += [here / n for n in _CODE_FILES]
-    for f in files:
-        h.update(str(f).encode())
+    files += [here / n for n in _CODE_FILES] + sorted((here / "conditions").glob("*.py"))
+    for f in files:  # keyed by content and relative names: the same files anywhere share a key
+        for root, tag in ((d, "rules"), (vdir, "vocabulary"), (here, "engine")):
+            if f.is_relative_to(root):
+                h.update(f"{tag}/{f.relative_to(root).as_posix()}".encode())
+                break
         h.update(f.read_bytes())
     return h.hexdigest()[:32]
 
@@ -357,7 +345,9 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
 
     A rule base that loaded cleanly is kept, pickled, in a cache keyed by the content of its files
     (``$KRAS_RULES_CACHE``, default ``~/.cache/kras-rules``; ``KRAS_RULES_CACHE=off`` disables it),
-    so the command line starts fast. Any change to a rule, vocabulary or engine file misses it.
+    so the command line starts fast. Any change to a rule, vocabulary or engine file misses it;
+    the same content in another folder hits it; only the :data:`CACHE_KEEP` most recently used
+    rule bases are kept.
     """
     import pickle
 
@@ -373,6 +363,10 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
                 rb = pickle.load(fh)
             if isinstance(rb, RuleBase):
                 rb.directory = d
+                try:
+                    os.utime(target)  # recently used: kept by the eviction below
+                except OSError:
+                    pass
                 return rb
         except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError, ValueError):
             pass
@@ -384,9 +378,28 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
             with open(tmp, "wb") as fh:
                 pickle.dump(rb, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
+            _evict(target.parent)
         except OSError:
             pass
     return rb
+
+
+CACHE_KEEP = 8  # rule bases kept in the cache folder (the most recently used)
+
+
+def _evict(cdir: Path) -> None:
+    """Keep the :data:`CACHE_KEEP` most recently used pickles of the cache folder."""
+    entries = []
+    for f in cdir.glob("rulebase-*.pickle"):
+        try:
+            entries.append((f.stat().st_mtime, f))
+        except OSError:
+            continue
+    for _, f in sorted(entries, reverse=True)[CACHE_KEEP:]:
+        try:
+            f.unlink()
+        except OSError:
+            pass
 
 
 def _load_uncached(d: Path) -> RuleBase:

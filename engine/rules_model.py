@@ -28,6 +28,9 @@ false. Condition forms, each a mapping with exactly one key::
     prior_line: {...}        some single prior line matches all the filters (LinePattern)
     germline_tested: BOOL    germline testing was (true) / was not (false) done
 
+The leaf kinds (every form but the combinators and ``fact``) are registered in
+:mod:`engine.conditions`, one module each; their models are re-exported here.
+
 Every model forbids unknown keys, so a misspelt key fails at load with its path.
 """
 from __future__ import annotations
@@ -47,22 +50,32 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from engine.schema import StrictModel
+from engine.conditions import (  # noqa: F401  (the condition kinds; re-exported for the engine)
+    KINDS,
+    AlterationCond,
+    AlterationKind,
+    AlterationPattern,
+    CancerCond,
+    GermlineTestedCond,
+    LinePattern,
+    Origin,
+    Outcome,
+    PriorLineCond,
+    PriorLinesCond,
+    PriorLinesPattern,
+    ReceivedCond,
+    ReceivedPattern,
+    Setting,
+    Stage,
+    StageCond,
+    Strict,
+    one_or_many,
+)
+from engine.semantics import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB, EVIDENCE, VERDICTS  # noqa: F401
 
-Verdict = Literal["eligible", "conditional", "consider", "not_eligible", "excluded"]
-Evidence = Literal[
-    "approved",
-    "phase3",
-    "clinical",
-    "preclinical",
-    "resistance_standard",
-    "resistance_clinical",
-    "resistance_preclinical",
-]
+Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
+Evidence = Literal[EVIDENCE]  # type: ignore[valid-type]
 OncoKBLevel = Literal["1", "2", "3A", "3B", "4", "R1", "R2"]
-Stage = Literal["early", "locally_advanced", "metastatic"]
-Setting = Literal["adjuvant", "neoadjuvant", "metastatic", "maintenance"]
-Outcome = Literal["progression", "response", "stable", "intolerance"]
 Status = Literal[
     "regular",  # regular (full) regulatory approval
     "accelerated",  # accelerated / conditional regulatory approval
@@ -72,96 +85,11 @@ Status = Literal[
     "literature",  # published evidence (clinical or preclinical) from the source documents
     "retired",  # the rule no longer applies; its id is kept, never reused
 ]
-AlterationKind = Literal["mutation", "amplification", "fusion", "loss"]
-Origin = Literal["somatic", "germline"]
 
-DEFAULT_ONCOKB: dict[str, str | None] = {
-    "approved": "1",
-    "phase3": "3A",
-    "clinical": "3B",
-    "preclinical": "4",
-    "resistance_standard": "R1",
-    "resistance_clinical": "R2",
-    "resistance_preclinical": None,  # OncoKB's R2 is for clinical evidence: no preclinical level
-}
-# ``clinical`` evidence: 3A when the case's cancer type is within the rule's population, else 3B
-CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE = "3A", "3B"
-
-
-class _Strict(StrictModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+_Strict = Strict
 
 
 # --------------------------------------------------------------------------- conditions
-
-
-class AlterationPattern(_Strict):
-    """Matches one alteration of the case.
-
-    ``gene`` is required. ``variant``/``variants`` name protein changes in any notation the
-    vocabulary reads (``G12C``, ``p.Gly12Cys``, ``c.34G>T``); ``codons`` matches any change at those
-    protein positions; ``kind`` the alteration kind (default: any). ``origin`` and ``acquired``
-    narrow further; ``exclude_variants`` removes named changes from a codon match.
-
-    Three-valued: true if a matching alteration is listed; false if the gene was tested (listed in
-    ``tested_genes`` or carrying any listed alteration) and none matches; otherwise unknown.
-    With ``origin: germline`` the test that counts is ``germline_tested``.
-
-    ``acquired_on: CLASS`` (three-valued): a matching alteration flagged ``acquired: true`` is
-    acquired, one flagged ``acquired: false`` is not; unflagged, it is acquired when the history
-    has a line holding a drug of CLASS that ended in progression, not acquired when the history
-    is given and no line holds CLASS, and unknown otherwise.
-    """
-
-    gene: str
-    variant: str | None = None
-    variants: tuple[str, ...] | None = None
-    codons: tuple[int, ...] | None = None
-    exclude_variants: tuple[str, ...] | None = None
-    kind: AlterationKind | None = None
-    origin: Origin | None = None
-    acquired: bool | None = None
-    acquired_on: str | None = None  # a drug class id: the alteration was acquired on that class
-    partner: str | None = None
-
-    @model_validator(mode="after")
-    def _one_variant_form(self) -> "AlterationPattern":
-        if self.variant is not None and self.variants is not None:
-            raise ValueError("give either 'variant' or 'variants', not both")
-        return self
-
-
-class PriorLinesPattern(_Strict):
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
-    setting: tuple[Setting, ...] | None = None  # count only lines given in these settings
-
-
-class ReceivedPattern(_Strict):
-    """Across the whole prior-therapy history, every listed drug class and drug was given."""
-
-    classes: tuple[str, ...] = ()
-    drugs: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _non_empty(self) -> "ReceivedPattern":
-        if not self.classes and not self.drugs:
-            raise ValueError("'received' needs at least one of 'classes' or 'drugs'")
-        return self
-
-
-class LinePattern(_Strict):
-    """Some single prior line matches every filter given."""
-
-    classes: tuple[str, ...] = ()  # the line contains a drug of each class
-    drugs: tuple[str, ...] = ()  # the line contains each drug
-    setting: tuple[Setting, ...] | None = None
-    outcome: tuple[Outcome, ...] | None = None  # the line ended with one of these outcomes
-    min_weeks: int | None = Field(default=None, ge=0)
-    outcome_not: tuple[Outcome, ...] | None = None  # the line did not end with any of these
-    # first: the first line for advanced/metastatic disease (adjuvant/neoadjuvant lines are not
-    # counted; lines are in the case's chronological order); last: the most recent line
-    position: Literal["first", "last"] | None = None
 
 
 class All(_Strict):
@@ -181,41 +109,8 @@ class Unmet(_Strict):
     unmet: "Condition"
 
 
-def _one_or_many(v):
-    """``cancer: NSCLC`` means ``cancer: [NSCLC]``."""
-    return (v,) if isinstance(v, str) else v
-
-
-class CancerCond(_Strict):
-    cancer: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] = Field(min_length=1)
-
-
-class AlterationCond(_Strict):
-    alteration: AlterationPattern
-
-
 class FactCond(_Strict):
     fact: str
-
-
-class StageCond(_Strict):
-    stage: Annotated[tuple[Stage, ...], BeforeValidator(_one_or_many)] = Field(min_length=1)
-
-
-class PriorLinesCond(_Strict):
-    prior_lines: PriorLinesPattern
-
-
-class ReceivedCond(_Strict):
-    received: ReceivedPattern
-
-
-class PriorLineCond(_Strict):
-    prior_line: LinePattern
-
-
-class GermlineTestedCond(_Strict):
-    germline_tested: bool
 
 
 def _condition_tag(value) -> str | None:
@@ -253,46 +148,17 @@ def _check_condition_shape(value):
     return value
 
 
+# the combinators and ``fact`` (the language itself), then every registered condition kind
+_LANGUAGE: tuple[tuple[str, type], ...] = (("all", All), ("any", Any_), ("not", Not), ("unmet", Unmet), ("fact", FactCond))
+_FORMS: tuple[tuple[str, type], ...] = _LANGUAGE + tuple((k, kind.model) for k, kind in KINDS.items())
+CONDITION_KEYS = tuple(k for k, _ in _FORMS)
+_TAG_OF_MODEL: dict[type, str] = {m: k for k, m in _FORMS}
+
 Condition = Annotated[
-    Union[
-        Annotated[All, Tag("all")],
-        Annotated[Any_, Tag("any")],
-        Annotated[Not, Tag("not")],
-        Annotated[Unmet, Tag("unmet")],
-        Annotated[CancerCond, Tag("cancer")],
-        Annotated[AlterationCond, Tag("alteration")],
-        Annotated[FactCond, Tag("fact")],
-        Annotated[StageCond, Tag("stage")],
-        Annotated[PriorLinesCond, Tag("prior_lines")],
-        Annotated[ReceivedCond, Tag("received")],
-        Annotated[PriorLineCond, Tag("prior_line")],
-        Annotated[GermlineTestedCond, Tag("germline_tested")],
-    ],
+    Union[tuple(Annotated[m, Tag(k)] for k, m in _FORMS)],  # type: ignore[valid-type]
     Discriminator(_condition_tag),
     BeforeValidator(_check_condition_shape),
 ]
-
-_TAG_OF_MODEL: dict[type, str] = {
-    All: "all", Any_: "any", Not: "not", Unmet: "unmet", CancerCond: "cancer",
-    AlterationCond: "alteration", FactCond: "fact", StageCond: "stage",
-    PriorLinesCond: "prior_lines", ReceivedCond: "received", PriorLineCond: "prior_line",
-    GermlineTestedCond: "germline_tested",
-}
-
-CONDITION_KEYS = (
-    "all",
-    "any",
-    "not",
-    "unmet",
-    "cancer",
-    "alteration",
-    "fact",
-    "stage",
-    "prior_lines",
-    "received",
-    "prior_line",
-    "germline_tested",
-)
 
 # The recursive condition models resolve their forward references when first used
 # (``defer_build``): a rule base loaded from the cache never pays for building validators.
@@ -362,7 +228,7 @@ class Population(_Strict):
     alteration acquired on this drug class (``check`` V011 compares these with ``when``)."""
 
     text: str = Field(min_length=10)
-    cancers: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] | None = None
+    cancers: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] | None = None
     acquired_on: str | None = None
 
     @property

@@ -52,6 +52,18 @@ EVIDENCE_RANK = {
     "resistance_preclinical": 1,
 }
 
+#: an option's OncoKB level when the deciding rule sets none
+DEFAULT_ONCOKB: dict[str, str | None] = {
+    "approved": "1",
+    "phase3": "3A",
+    "clinical": "3B",  # 3A within the rule's population (CLINICAL_IN_POPULATION), else 3B
+    "preclinical": "4",
+    "resistance_standard": "R1",
+    "resistance_clinical": "R2",
+    "resistance_preclinical": None,  # OncoKB's R2 is for clinical evidence: no preclinical level
+}
+CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE = "3A", "3B"
+
 # --------------------------------------------------------------------------- the outcome table
 
 T, F, U = True, False, None
@@ -63,7 +75,7 @@ CONDITIONAL = "conditional"  # "would be eligible": missing lists what to find o
 STANDS = "stands"          # conclude.verdict, with what is missing listed
 PENDING = "pending"        # an exclusion whose gate is unknown (resolution applies it)
 
-#: (when, requirements, rule kind) -> outcome code. ``requirements`` is the Kleene ``all`` of
+#: (when, requirements, rule kind) -> outcome code (absent: silent). ``requirements`` is the Kleene ``all`` of
 #: ``requires`` (true when there are none); ``rule kind`` is ``eligible``, ``excluded`` or
 #: ``other`` (consider, not_eligible). Missing combinations are silent.
 OUTCOME_TABLE: dict[tuple, str] = {}
@@ -72,8 +84,9 @@ for _kind in ("eligible", "excluded", "other"):
     OUTCOME_TABLE[(T, F, _kind)] = UNMET
     OUTCOME_TABLE[(U, F, _kind)] = UNMET
     OUTCOME_TABLE[(T, U, _kind)] = CONDITIONAL if _kind == "eligible" else STANDS
-    for _req in (T, U):
-        OUTCOME_TABLE[(U, _req, _kind)] = {"eligible": CONDITIONAL, "excluded": PENDING, "other": SILENT}[_kind]
+    if _kind != "other":  # other verdicts are silent while the gate is unknown
+        for _req in (T, U):
+            OUTCOME_TABLE[(U, _req, _kind)] = CONDITIONAL if _kind == "eligible" else PENDING
 del _kind, _req
 
 
@@ -168,9 +181,10 @@ def choose(cands: list):
 def apply_pending(cands: list, conditional):
     """Exclusions whose gate is unknown (``pending``): each makes the eligibility outcomes it
     would override (its ``overrides``, or every eligibility rule of the therapy when it lists
-    none) conditional, adding its missing data (``conditional(outcome, missing)`` builds the new
-    outcome). A pending exclusion set aside by a rule whose ``when`` is true does nothing.
-    Returns the deciding candidates and the pending exclusions that applied."""
+    none) conditional; ``conditional(outcome, pending rule, pending outcome)`` builds the new
+    outcome (adding what the exclusion is missing). A pending exclusion set aside by a rule whose
+    ``when`` is true does nothing. Returns the deciding candidates and the pending exclusions
+    that applied."""
     pending = [co for co in cands if co[1].pending]
     live = [co for co in cands if not co[1].pending]
     if not pending or not live:
@@ -187,7 +201,7 @@ def apply_pending(cands: list, conditional):
                 continue
             if targets and cr.rule.id not in targets:
                 continue
-            live[k] = (cr, conditional(out, tuple(sorted(set(out.missing) | set(p_out.missing)))))
+            live[k] = (cr, conditional(out, p_cr, p_out))
             hit = True
         if hit:
             applied.append((p_cr, p_out))

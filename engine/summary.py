@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-VERDICTS = ("eligible", "conditional", "consider", "not_eligible", "excluded")
+from engine.semantics import LISTED as VERDICTS  # noqa: E402  (the order options are listed in)
 _TOTAL = "all cohorts"
 
 

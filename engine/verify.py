@@ -28,42 +28,11 @@ so the enumeration is exhaustive, not sampled):
   jurisdiction a rule names, the default one and one no rule names.
 
 Findings, each with a stable code, the rules concerned and a witness case (compact case JSON that
-``kras-rules evaluate`` accepts and that reproduces the finding):
-
-====  ====================  ========  ======================================================
-code  name                  severity  meaning
-====  ====================  ========  ======================================================
-V001  conflict              error     a therapy gets an approval (``eligible``, or
-                                      ``conditional`` from an approval rule that applies) and
-                                      ``excluded`` from two rules that both apply, and no
-                                      ``overrides`` sets either aside
-V002  allele-leak           error     a therapy whose approval rules require a specific allele
-                                      gets ``eligible``, ``conditional`` or ``consider`` for a
-                                      tumour shown to lack it
-V003  dead-rule             error     no profile makes the rule give an outcome (conclusion),
-                                      its condition true (derivation) or its note appear
-V004  shadowed-rule         error     the rule gives outcomes but never decides its therapy,
-                                      and in some profile a different verdict wins over it
-V005  duplicate-rule        error     two rules give the same outcome for a therapy (or the
-                                      same value for a fact) in every profile
-V006  subsumed-rule         warning   the rule adds no verdict of its own: wherever it applies
-                                      another rule gives the same verdict (or the fact is
-                                      already true)
-V007  fact-never-produced   error     a fact a rule uses is true in no profile
-V008  fact-never-used       error     a derived fact no rule uses
-V009  cycle                 error     derived facts that depend on each other
-V010  coverage-gap          warning   a cancer type and a biomarker that the rules name
-                                      together, that no conclusion rule in effect at the
-                                      knowledge version speaks to
-V011  population-disagrees  error     the rule's ``population`` and its ``when`` disagree:
-                                      ``population.cancers`` given but ``when`` is not false
-                                      for some cancer type outside those subtrees, or
-                                      ``population.acquired_on: X`` but no alteration
-                                      condition of ``when`` has ``acquired_on: X``
-V012  population-not-stated warning   an exclusion, a rule with resistance, clinical,
-                                      preclinical or phase3 evidence, or a caution, without
-                                      ``population``
-====  ====================  ========  ======================================================
+``kras-rules evaluate`` accepts and that reproduces the finding). The codes, their names,
+severities and meanings are data in :data:`engine.semantics.CHECK_CODES` (rules/README.md's table
+is generated from it): V001 conflict, V002 allele leak, V003 dead rule, V004 shadowed rule, V005
+duplicate rule, V006 subsumed rule, V007 fact never produced, V008 fact never used, V009 cycle,
+V010 coverage gap, V011 population and conditions disagree, V012 population not stated.
 
 Verdict compatibility (V001). Rules about one therapy may legitimately disagree: an approval
 under one label and a failed criterion under another (``eligible`` and ``not_eligible``: any
@@ -83,6 +52,7 @@ any rule giving the therapy a positive verdict there leaks.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -104,7 +74,8 @@ from engine.evaluator import (
     Program,
     rule_outcome,
 )
-from engine.resolve import strength
+from engine.conditions import KINDS
+from engine.semantics import CHECK_CODES, POSITIVE, apply_pending, choose
 from engine.rules_model import Outcome, Setting, Stage
 
 MAX_ALTERATIONS_PER_GENE = 3
@@ -114,26 +85,11 @@ OTHER_JURISDICTION = "OTHER"
 _AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 _RANK = {False: 0, None: 1, True: 2}
 
-CODES: dict[str, tuple[str, str]] = {
-    "V001": ("conflict", "error"),
-    "V002": ("allele-leak", "error"),
-    "V003": ("dead-rule", "error"),
-    "V004": ("shadowed-rule", "error"),
-    "V005": ("duplicate-rule", "error"),
-    "V006": ("subsumed-rule", "warning"),
-    "V007": ("fact-never-produced", "error"),
-    "V008": ("fact-never-used", "error"),
-    "V009": ("cycle", "error"),
-    "V010": ("coverage-gap", "warning"),
-    "V011": ("population-disagrees", "error"),
-    # a warning until the shipped rules state every population; then "error" (this line only)
-    "V012": ("population-not-stated", "warning"),
-}
+CODES: dict[str, tuple[str, str]] = {code: (name, sev) for code, (name, sev, _) in CHECK_CODES.items()}
 # rules whose evidence must state its population (V012): by verdict, evidence or kind
 POPULATION_VERDICTS = frozenset({"excluded"})
 POPULATION_EVIDENCE = frozenset({"resistance_standard", "resistance_clinical", "resistance_preclinical",
                                  "clinical", "preclinical", "phase3"})
-POSITIVE = ("eligible", "conditional", "consider")
 
 
 # --------------------------------------------------------------------------- report
@@ -435,7 +391,7 @@ class _Domain:
     # prior therapy ------------------------------------------------------
 
     def _history_dim(self) -> _Dim:
-        kinds = ("prior_lines", "received", "prior_line")
+        kinds = tuple(k for k, kind in KINDS.items() if kind.dimension == "history")
         idx = tuple(i for k in kinds for i in self.kind_atoms.get(k, ()))
         dim = _Dim("history", idx, [None], [], None)
         self.acquired_on_atoms = frozenset(i for i in self.kind_atoms.get("alteration", ())
@@ -662,6 +618,10 @@ def _necessary(node: Node, program: Program, trail: frozenset = frozenset()) -> 
             out |= _necessary(k, program, trail)
         return out
     return frozenset()
+
+
+def _conditional(out, p_cr, p_out):
+    return dataclasses.replace(out, verdict="conditional", pending=False)
 
 
 def _cancer_probe(node: Node, ctx: Ctx, busy: set[str]):
@@ -1042,13 +1002,16 @@ class _Verifier:
                 info["therapies"].add(t)
                 alive[key] = (ka, kb)
         fired, decided, contradicted, fired_count = self.fired, self.decided, self.contradicted, self.fired_count
-        strength_of: dict[tuple[int, str], tuple] = {}
+        index = {id(cr): k for k, cr in enumerate(rules)}
         count = 0
         for prof in unit.profiles():
             for group in unit.groups:
                 ctx = Ctx(program, _case_of(dom, prof, group[0][1]))
                 outs = [rule_outcome(cr, ctx) for cr in rules]
-                outs = [None if o is not None and o.pending else o for o in outs]  # decide nothing
+                pend = [k for k, o in enumerate(outs) if o is not None and o.pending]
+                if pend:  # pending exclusions decide nothing: they only condition the others
+                    pending_outs = outs
+                    outs = [None if o is not None and o.pending else o for o in outs]
                 hot = [k for k, o in enumerate(outs) if o is not None]
                 lacks = bool(gate_list) and all(any(ctx.atom(i) is False for i in g) for g in gate_list)
                 seen: set[tuple] = set()
@@ -1061,30 +1024,34 @@ class _Verifier:
                             fired[ids[k]] = (prof, sl)
                     if alive:
                         self._track_pairs(alive, pair_info, live, outs)
-                    if not cand or cand in seen:
+                    pcand = tuple(k for k in pend if live[k]) if pend else ()
+                    if not cand or (cand, pcand) in seen:
                         continue  # the same outcomes as a slice already examined for this profile
-                    seen.add(cand)
-                    # resolution, as engine.resolve does it: explicit precedence, then strength
-                    aside = set().union(*(overrides[k] for k in cand if outs[k].when_true))
-                    livec = [k for k in cand if ids[k] not in aside] or list(cand)
-                    for k in livec:
-                        if (k, outs[k].verdict) not in strength_of:
-                            strength_of[(k, outs[k].verdict)] = strength(rules[k], outs[k])
-                    best = max(livec, key=lambda k: strength_of[(k, outs[k].verdict)])
-                    bv = outs[best].verdict
+                    seen.add((cand, pcand))
+                    # resolution, exactly as engine.resolve does it (engine.semantics)
+                    pairs = [(rules[k], outs[k]) for k in cand] + [(rules[k], pending_outs[k]) for k in pcand]
+                    decided_outs, _ = apply_pending(pairs, _conditional) if pcand else (pairs, [])
+                    if not decided_outs:
+                        continue
+                    cand = tuple(index[id(cr)] for cr, _ in decided_outs)
+                    outs_here = {index[id(cr)]: out for cr, out in decided_outs}
+                    best_cr, _, aside = choose(decided_outs)
+                    best = index[id(best_cr)]
+                    livec = [k for k in cand if ids[k] not in aside]
+                    bv = outs_here[best].verdict
                     decided.add(ids[best])
                     for k in cand:
-                        if k != best and outs[k].verdict != bv and ids[k] not in decided:
+                        if k != best and outs_here[k].verdict != bv and ids[k] not in decided:
                             old = contradicted.get(ids[k])
                             if old is None or (old[1] == "conditional" and bv != "conditional"):
-                                contradicted[ids[k]] = (ids[best], bv, outs[k].verdict, t, prof, sl)
+                                contradicted[ids[k]] = (ids[best], bv, outs_here[k].verdict, t, prof, sl)
                     # V001: an approval and an exclusion that both apply, neither set aside
-                    pos = [k for k in livec if outs[k].when_true and approval[k]
-                           and outs[k].verdict in ("eligible", "conditional")]
+                    pos = [k for k in livec if outs_here[k].when_true and approval[k]
+                           and outs_here[k].verdict in ("eligible", "conditional")]
                     if pos:
-                        neg = [k for k in livec if outs[k].when_true and outs[k].verdict == "excluded"]
+                        neg = [k for k in livec if outs_here[k].when_true and outs_here[k].verdict == "excluded"]
                         for kp in pos:
-                            sure = outs[kp].verdict == "eligible"
+                            sure = outs_here[kp].verdict == "eligible"
                             for kq in neg:
                                 hit = conflicts.get((ids[kp], ids[kq]))
                                 if hit is None or (sure and not hit[4]):
@@ -1094,7 +1061,7 @@ class _Verifier:
                     # V002: a positive verdict for a tumour that lacks every allele gate
                     if lacks:
                         for k in cand:
-                            v = outs[k].verdict
+                            v = outs_here[k].verdict
                             if v in POSITIVE:
                                 old = leaks.get((ids[k], t))
                                 if old is None or POSITIVE.index(v) < POSITIVE.index(old[0]):

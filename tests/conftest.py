@@ -7,6 +7,8 @@ variable ``KRAS_HYPOTHESIS_PROFILE``.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,17 @@ from hypothesis import HealthCheck, settings
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# Hermetic caching: the rule-base cache of this test session (and of the command lines it runs)
+# lives in a temporary folder under tests/, removed at the end; nothing is written to the home
+# directory.
+_CACHE = Path(tempfile.mkdtemp(prefix=".cache-", dir=Path(__file__).resolve().parent))
+os.environ["KRAS_RULES_CACHE"] = str(_CACHE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_CACHE, ignore_errors=True)
+
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(

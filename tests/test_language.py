@@ -90,12 +90,12 @@ def test_acquired_flag_is_optional_and_three_valued_in_the_case(mini):
 
 
 def test_old_acquired_pattern_treats_an_unstated_flag_as_not_acquired(mini):
-    from engine.evaluator import _alteration_atom
-    from engine.rules_model import AlterationCond
+    from engine.conditions import KINDS
 
     vocab = mini.rulebase.vocab
-    cond = AlterationCond.model_validate({"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired": False}})
-    _, fn, _, _ = _alteration_atom(cond, vocab)
+    kind = KINDS["alteration"]
+    cond = kind.model.model_validate({"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired": False}})
+    _, fn, _, _ = kind.build(cond, vocab)
     assert fn(mini.normalise(lung({"gene": "KRAS", "variant": "Y96D"}))) is True
     assert fn(mini.normalise(lung({"gene": "KRAS", "variant": "Y96D", "acquired": True}))) is False
 
@@ -175,11 +175,11 @@ def test_prior_lines_max_counts_a_line_of_unknown_setting_as_unknown(mini):
 
 
 def _line_atom(mini, **pattern):
-    from engine.evaluator import _prior_line_atom
-    from engine.rules_model import PriorLineCond
+    from engine.conditions import KINDS
 
-    cond = PriorLineCond.model_validate({"prior_line": pattern})
-    return _prior_line_atom(cond, mini.rulebase.vocab)[1]
+    kind = KINDS["prior_line"]
+    cond = kind.model.model_validate({"prior_line": pattern})
+    return kind.build(cond, mini.rulebase.vocab)[1]
 
 
 def test_position_last_is_the_most_recent_line(mini):
@@ -230,7 +230,8 @@ def test_clinical_evidence_within_its_population_is_3A(mini):
 
 @pytest.fixture(scope="module")
 def mini_variant(tmp_path_factory):
-    """The mini rule base with TRES-001 preclinical and TPAN-002's population elsewhere."""
+    """The mini rule base with TRES-001 preclinical, TPAN-002's population elsewhere and ending on
+    2025-06-01, TCRC-001 without a population, and TLNG-001 counting metastatic lines only."""
     dst = tmp_path_factory.mktemp("rb") / "mini"
     shutil.copytree(FIXTURES / "mini", dst)
     f = dst / "kb" / "mini.yaml"
@@ -240,6 +241,13 @@ def mini_variant(tmp_path_factory):
             rule["evidence"] = "resistance_preclinical"
         if rule["id"] == "TPAN-002":
             rule["population"]["cancers"] = ["NSCLC"]
+            rule["effective_to"] = "2025-06-01"
+            for ex in rule["examples"]:
+                ex["case"]["as_of"] = "2025-01-01"
+        if rule["id"] == "TLNG-001":
+            rule["requires"][0]["test"] = {"prior_lines": {"min": 1, "setting": ["metastatic"]}}
+            for ex in rule["examples"]:
+                ex["case"]["prior_therapies"][0]["setting"] = "metastatic"
         if rule["id"] == "TCRC-001":
             del rule["population"]
     f.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -247,8 +255,42 @@ def mini_variant(tmp_path_factory):
 
 
 def test_clinical_evidence_outside_its_population_is_3B(mini_variant):
-    opt = mini_variant.evaluate({"cancer_type": "PDAC", "alterations": [G12C], "as_of": "2026-01-01"}).option("sotorasib")
+    opt = mini_variant.evaluate({"cancer_type": "PDAC", "alterations": [G12C], "as_of": "2025-01-01"}).option("sotorasib")
     assert opt.oncokb_level == "3B"
+
+
+def test_a_rule_is_silent_from_its_effective_to_date(mini_variant):
+    case = {"cancer_type": "PDAC", "alterations": [G12C]}
+    assert mini_variant.evaluate({**case, "as_of": "2025-05-31"}).option("sotorasib").verdict == "consider"
+    r = mini_variant.evaluate({**case, "as_of": "2025-06-01"})
+    assert r.option("sotorasib") is None
+    assert "TPAN-002: no longer in effect on 2025-06-01 (ended 2025-06-01)" in r.trace
+
+
+@pytest.mark.parametrize("line,verdict", [
+    ({"drugs": ["carboplatin"], "setting": "metastatic"}, "eligible"),
+    ({"drugs": ["carboplatin"], "setting": "adjuvant"}, "not_eligible"),
+    ({"drugs": ["carboplatin"]}, "conditional"),  # maybe metastatic: the minimum is unknown
+])
+def test_prior_lines_min_counts_only_lines_in_its_setting(mini_variant, line, verdict):
+    opt = mini_variant.evaluate(lung(prior_therapies=[line])).option("sotorasib")
+    assert opt.verdict == verdict
+    if verdict == "conditional":
+        assert opt.missing == ["prior therapy history"]
+
+
+VARIANT_CASES = [
+    {"cancer_type": "PDAC", "alterations": [G12C], "as_of": "2025-06-01"},
+    {"cancer_type": "PDAC", "alterations": [G12C], "as_of": "2025-05-31"},
+    lung(prior_therapies=[{"drugs": ["carboplatin"]}]),
+    lung(prior_therapies=[{"drugs": ["carboplatin"], "setting": "adjuvant"}]),
+]
+
+
+@pytest.mark.parametrize("case", VARIANT_CASES)
+def test_both_backends_agree_on_the_variant(mini_variant, case):
+    pytest.importorskip("durable")
+    assert mini_variant.evaluate(case, backend="durable").model_dump() == mini_variant.evaluate(case).model_dump()
 
 
 def test_preclinical_resistance_has_no_oncokb_level(mini_variant):
