@@ -194,6 +194,7 @@ class Processor:
         self.summary = self._new_summary()
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
         self.encoding = "utf-8"  # of the output stream (set by run_evaluate)
+        self.text_style: dict = {}  # brief / detail for the text format (set by run_evaluate)
 
     def cohort(self, source: str) -> str:
         from engine.summary import cohort_of
@@ -245,7 +246,7 @@ class Processor:
             elif fmt == "tsv":
                 out = formats.tsv_row(res) + "\n"
             else:
-                out = "\n" + formats.text(res) + "\n"  # a blank line before each (the Writer drops the first)
+                out = "\n" + formats.text(res, **self.text_style) + "\n"  # a blank line before each (the Writer drops the first)
             out.encode("utf-8")  # a lone surrogate that got this far is caught here, not at write time
         except Exception as exc:
             return self.error(source, CaseError(f"the result cannot be written: {type(exc).__name__}: {exc}",
@@ -447,6 +448,7 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True) ->
         items = itertools.islice(items, skip, None)
     processor = Processor(engine, fmt, args.as_of, args.backend, args.summary)
     processor.cohorts = reader.cohorts
+    processor.text_style = {"brief": bool(getattr(args, "brief", False)), "detail": bool(getattr(args, "detail", False))}
     writer = Writer(out, err, fmt)
     processor.encoding = writer.encoding
     progress = Progress(err, total_bytes=reader.total_bytes) if wanted(err, args.no_progress) else None

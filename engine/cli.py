@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --output: keep the complete records already in FILE and evaluate only the rest",
     )
     ev.add_argument("--dask", metavar="ADDRESS", help="evaluate on a Dask cluster: a scheduler address, or local[:N]")
+    ev.add_argument("--brief", action="store_true", help="text format: one line per option (its summary)")
+    ev.add_argument("--detail", action="store_true", help="text format: every option in full, literature exclusions too")
 
     ex = sub.add_parser("explain", help="show a rule: metadata, rationale, citations, examples")
     ex.add_argument("rule_id", metavar="RULE_ID")
@@ -75,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_import = None
     if add_import is not None:
         add_import(sub)
+    from engine.tutoring.cli import add_parsers as add_tutoring
+
+    add_tutoring(sub)
     return p
 
 
@@ -122,7 +127,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if args.version or args.command is None:
         if args.command is None and not args.version:
             parser.print_usage(sys.stderr)
-            print("kras-rules: error: a command is required (evaluate, explain, check, rules, import)", file=sys.stderr)
+            print("kras-rules: error: a command is required (evaluate, explain, check, rules, import, why, compare, catalogue, schema, serve)", file=sys.stderr)
             return 2
         return cmd_version(args)
     try:
@@ -140,6 +145,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
             from engine.importers.cli import run as run_import
 
             return run_import(args)
+        from engine.tutoring.cli import COMMANDS as TUTORING, run as run_tutoring
+
+        if args.command in TUTORING:
+            return run_tutoring(args, _engine(args) if args.command != "schema" else None)
     except RuleError as exc:
         print("kras-rules: the rule base is invalid:", file=sys.stderr)
         print(textwrap.indent(exc.render(), "  "), file=sys.stderr)
@@ -184,10 +193,9 @@ def cmd_version(args) -> int:
 
 
 def rule_json(engine, rule) -> dict:
-    d = rule.model_dump(mode="json", by_alias=True, exclude_none=True)
-    d["file"] = engine.rulebase.rule_files[rule.id]
-    d["therapies"] = list(engine.rulebase.targets.get(rule.id, ()))
-    return d
+    from engine.catalogue import rule_record
+
+    return rule_record(engine.rulebase, rule)
 
 
 def cmd_explain(args, engine) -> int:

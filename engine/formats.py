@@ -9,7 +9,16 @@ from engine.semantics import LISTED, POSITIVE, VERDICT_HEADINGS
 
 
 
-def text(result: Result, width: int = 100) -> str:
+def _one_line(o) -> bool:
+    """An exclusion drawn from the literature (a failed approach, a resistance finding), not from
+    a label: shown on one line in the text output unless details are asked for."""
+    return o.verdict == "excluded" and o.status == "literature"
+
+
+def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool = False) -> str:
+    """The result for people. ``brief``: one line per option (its summary). Otherwise each option
+    in full, except literature exclusions (historical failed approaches, shown in every
+    KRAS-mutant case), which get one line each unless ``detail``."""
     out: list[str] = []
     out.append(
         f"Case {result.case_id}: {result.cancer_type}, evaluated as of {result.evaluated_as_of} "
@@ -17,12 +26,18 @@ def text(result: Result, width: int = 100) -> str:
     )
     if not result.options:
         out.append("  No therapy option in the rule base applies to this profile.")
+    short_count = 0
     for verdict, heading in VERDICT_HEADINGS:
         opts = [o for o in result.options if o.verdict == verdict]
         if not opts:
             continue
         out.append(f"  {heading}")
         for o in opts:
+            if brief or (not detail and _one_line(o)):
+                short_count += not brief
+                out.append(textwrap.fill(f"* {o.summary or o.name} [{o.rules[0] if o.rules else ''}]", width,
+                                         initial_indent="    ", subsequent_indent="        ", break_on_hyphens=False))
+                continue
             level = f" (OncoKB {o.oncokb_level})" if o.oncokb_level else ""
             out.append(f"    * {o.name}: {o.evidence}{level} [{', '.join(o.rules)}]")
             out.append(textwrap.fill(o.explanation, width, initial_indent="        ", subsequent_indent="        "))
@@ -34,11 +49,16 @@ def text(result: Result, width: int = 100) -> str:
                 if s not in srcs:
                     srcs.append(s)
             out.append(textwrap.fill("Sources: " + "; ".join(srcs), width, initial_indent="        ", subsequent_indent="          "))
-    if result.notes:
+    if short_count:
+        out.append(textwrap.fill(
+            f"({short_count} exclusion(s) from the literature shown on one line each; `evaluate --detail` "
+            "shows them in full, `kras-rules why CASE THERAPY` explains one.)", width,
+            initial_indent="  ", subsequent_indent="  "))
+    if result.notes and not brief:
         out.append("  Notes:")
         for n in result.notes:
             out.append(textwrap.fill(n, width, initial_indent="    - ", subsequent_indent="      "))
-    out.append(f"  {result.disclaimer}")
+    out.append(f"  {result.disclaimer}" if not brief else "  Educational decision support only: not medical advice.")
     return "\n".join(out)
 
 

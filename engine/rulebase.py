@@ -279,13 +279,31 @@ def check_citations(rb: "RuleBase", problems: list[Problem], seeds: Path | None)
     return verified
 
 
-_VOCAB_CACHE: dict[Path, Vocabulary] = {}
+_VOCAB_CACHE: dict[tuple[Path, str], Vocabulary] = {}
+
+
+def _tree_digest(d: Path) -> str:
+    """A content hash of every file under ``d`` (names and bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(d.rglob("*")):
+        if f.is_file():
+            h.update(str(f.relative_to(d)).encode())
+            h.update(b"\0")
+            h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def _load_vocab(vdir: Path) -> Vocabulary:
-    key = vdir.resolve()
+    """The vocabulary of a folder, shared between rule bases that use the same folder with the
+    same content. The key is the path *and* the content: a folder edited since it was last loaded
+    is loaded again (keyed by path alone, an edited vocabulary went unseen)."""
+    key = (vdir.resolve(), _tree_digest(vdir))
     v = _VOCAB_CACHE.get(key)
     if v is None:
+        if len(_VOCAB_CACHE) > 16:
+            _VOCAB_CACHE.clear()
         v = _VOCAB_CACHE[key] = Vocabulary.load(vdir)
     return v
 
