@@ -16,6 +16,11 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+if REPO.name == "mutants" and not SHARED.exists():
+    # mutation testing runs a copy of the project in its mutants/ folder: the shared documents
+    # are beside the project, one level further up
+    SHARED = REPO.parent.parent / "shared"
+    os.environ.setdefault("KRAS_SEEDS_DIR", str(SHARED / "seeds"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # Hermetic caching: the rule-base cache of this test session (and of the command lines it runs)
