@@ -86,7 +86,7 @@ def test_choose_prefers_the_stronger_verdict_then_evidence_then_the_lower_id():
 
 
 def test_render_readme_replaces_each_generated_section_and_keeps_the_rest():
-    stale = ("intro\n<!-- generated: outcome-table -->\nold table\n<!-- end: outcome-table -->\nmiddle\n"
+    stale = ("intro\n<!-- generated: outcome-table -->\n| old | table |\n| --- | --- |\n<!-- end: outcome-table -->\nmiddle\n"
              "<!-- generated: check-codes -->\nold codes\n<!-- end: check-codes -->\nend\n")
     text = sem.render_readme(stale)
     assert text == ("intro\n<!-- generated: outcome-table -->\n" + sem.readme_outcome_table()
