@@ -86,3 +86,16 @@ def test_a_conditional_outcome_keeps_its_rule_and_gate():
     out = RuleOutcome("R-1", "eligible", True, (), ("a criterion",))
     assert _conditional(out, ("NRAS status",)) == RuleOutcome("R-1", "conditional", True, ("NRAS status",),
                                                                ("a criterion",))
+
+
+def test_every_option_cites_its_deciding_rule_first_with_source_section_and_quote(engine):
+    import json
+
+    case = json.loads((Path(__file__).resolve().parents[1] / "cases" / "chol-kras-g12c.json").read_text())
+    by_id = {r.id: r for r in engine.rulebase.rules}
+    options = engine.evaluate(case).options
+    assert options
+    for opt in options:
+        rule = by_id[opt.rules[0]]
+        head = [(c.source, c.section, c.quote, c.rule) for c in opt.citations[:len(rule.citations)]]
+        assert head == [(c.source, c.section, c.quote, rule.id) for c in rule.citations]
