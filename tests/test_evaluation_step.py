@@ -99,3 +99,12 @@ def test_every_option_cites_its_deciding_rule_first_with_source_section_and_quot
         rule = by_id[opt.rules[0]]
         head = [(c.source, c.section, c.quote, c.rule) for c in opt.citations[:len(rule.citations)]]
         assert head == [(c.source, c.section, c.quote, rule.id) for c in rule.citations]
+
+
+def test_two_rules_reading_one_unknown_fact_each_name_what_is_missing(mini):
+    # KRAS tested, NRAS not: ras_mutant is unknown for the exclusion's gate and for the approval's
+    # criterion alike; each rule's own outcome names the NRAS test
+    r = mini.evaluate({"cancer_type": "COADREAD", "tested_genes": ["KRAS"], "as_of": "2026-01-01"})
+    assert "TCRC-001 -> cetuximab: excluded if confirmed (missing: NRAS testing)" in r.trace
+    assert "TCRC-002 -> cetuximab: conditional (missing: NRAS testing)" in r.trace
+    assert r.option("cetuximab").missing == ["NRAS testing"]
