@@ -108,3 +108,22 @@ def test_two_rules_reading_one_unknown_fact_each_name_what_is_missing(mini):
     assert "TCRC-001 -> cetuximab: excluded if confirmed (missing: NRAS testing)" in r.trace
     assert "TCRC-002 -> cetuximab: conditional (missing: NRAS testing)" in r.trace
     assert r.option("cetuximab").missing == ["NRAS testing"]
+
+
+@pytest.fixture(scope="module")
+def mini_any_population(tmp_path_factory):
+    """The mini rule base with the clinical sotorasib option (TPAN-002) studied in any cancer."""
+    dst = tmp_path_factory.mktemp("rb") / "mini"
+    shutil.copytree(FIXTURES / "mini", dst)
+    f = dst / "kb" / "mini.yaml"
+    data = yaml.safe_load(f.read_text())
+    for rule in data["rules"]:
+        if rule["id"] == "TPAN-002":
+            rule["population"]["cancers"] = ["any"]
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    return Engine(dst)
+
+
+def test_clinical_evidence_from_any_cancer_is_3A_in_every_cancer(mini_any_population):
+    opt = mini_any_population.evaluate({"cancer_type": "PDAC", "alterations": [G12C], "as_of": "2026-01-01"}).option("sotorasib")
+    assert (opt.verdict, opt.evidence, opt.oncokb_level) == ("consider", "clinical", "3A")
