@@ -35,6 +35,8 @@ def probe(engine, when, cancer_type):
     ({"not": {"cancer": "NSCLC"}}, "LUAD", False),
     ({"not": {"cancer": "NSCLC"}}, "COADREAD", True),
     ({"not": {"alteration": G12C}}, "LUAD", None),
+    ({"all": [{"cancer": "COADREAD"}, {"alteration": G12C}]}, "LUAD", False),
+    ({"all": [{"cancer": "NSCLC"}, {"alteration": G12C}]}, "LUAD", None),
     ({"all": [{"not": {"cancer": "COADREAD"}}, {"any": [{"cancer": "NSCLC"}, {"cancer": "PDAC"}]}]}, "LUAD", True),
 ])
 def test_the_cancer_type_alone_decides_only_what_it_can(mini, when, cancer_type, expected):
