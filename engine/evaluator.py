@@ -323,18 +323,35 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx, w=_NO_W) -> RuleOutcome | None:
         if concl.unmet is None:
             return None
         return RuleOutcome(rule.id, concl.unmet, w is True, (), tuple(failed))
-    # conditional, a verdict that stands, or a pending exclusion: list what is missing
+    if code == PENDING:  # what it is missing is found only if it applies (engine.resolve)
+        return RuleOutcome(rule.id, concl.verdict, False, (), (), True)
+    # conditional, or a verdict that stands: list what is missing
+    verdict = "conditional" if code == CONDITIONAL else concl.verdict
+    return RuleOutcome(rule.id, verdict, w is True, _missing(cr, ctx, w is None, unknown), ())
+
+
+def _missing(cr: CompiledRule, ctx: Ctx, gate_unknown: bool, unknown) -> tuple[str, ...]:
     miss: set[str] = set()
-    if w is None:
+    if gate_unknown:
         cr.when.missing(ctx, miss)
+    rule = cr.rule
     for i in unknown:
         req = rule.requires[i]
         if req.missing:
             miss.add(req.missing)
         else:
             cr.requires[i].missing(ctx, miss)
-    verdict = "conditional" if code == CONDITIONAL else concl.verdict
-    return RuleOutcome(rule.id, verdict, w is True, tuple(sorted(miss)), (), code == PENDING)
+    return tuple(sorted(miss))
+
+
+def pending_missing(cr: CompiledRule, ctx: Ctx) -> tuple[str, ...]:
+    """What a pending exclusion (gate unknown, no requirement false) is missing (cached per case)."""
+    key = ("pending-missing", cr.rule.id)
+    hit = ctx.memo.get(key)
+    if hit is None:
+        unknown = [i for i, node in enumerate(cr.requires) if node.tv(ctx) is None]
+        hit = ctx.memo[key] = _missing(cr, ctx, True, unknown)
+    return hit
 
 
 class Program:
@@ -477,16 +494,23 @@ def infer(program: Program, case: NormalCase) -> Inference:
     ctx = Ctx(program, case, plan)
     outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
     scope: set[str] = set()
+    live: list[tuple[CompiledRule, TV]] = []
     for cr in plan.conclusions:
         w = cr.when.tv(ctx)
         if w is False:
             continue
         if not cr.selector:
             scope.update(cr.targets)
+        live.append((cr, w))
+    for cr, w in live:
+        # a class-wide conclusion speaks only of the therapies in scope (see engine.resolve)
+        targets = [t for t in cr.targets if t in scope] if cr.selector else cr.targets
+        if not targets:
+            continue
         out = rule_outcome(cr, ctx, w)
         if out is None:
             continue
-        for t in cr.targets:
+        for t in targets:
             if t in outcomes:
                 outcomes[t].append((cr, out))
             else:

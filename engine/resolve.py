@@ -19,6 +19,7 @@ from engine.evaluator import (
     NotNode,
     RuleOutcome,
     UnmetNode,
+    pending_missing,
 )
 from engine.semantics import EVIDENCE_RANK, OPTION_ORDER, VERDICT_RANK, apply_pending, choose, strength  # noqa: F401
 from engine.result import CautionOut, CitationOut, Considered, Criterion, NoteOut, Option, Result
@@ -47,6 +48,10 @@ class _Static:
                     None if pop is not None and pop.any_cancer
                     else frozenset(pop.cancers) if pop is not None else frozenset())
         self.since = {cr.rule.id: cr.rule.effective_from.isoformat() for cr in program.rules}
+        # which reading of the label's wording each requirement applies (built once per rule)
+        self.readings = {cr.rule.id: " ".join(f"Reading of \"{q.criterion}\": {q.reading}"
+                                              for q in cr.rule.requires if q.reading)
+                         for cr in program.conclusions if any(q.reading for q in cr.rule.requires)}
         self.program = program
         self._criteria: dict[str, tuple] = {}
         self._fact_words: dict[str, str] = {}
@@ -214,13 +219,13 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx) -> tuple[str, li
         parts.append("Criteria not met: " + "; ".join(out.failed) + ".")
     else:
         parts.append(ex.met)
-    for req in rule.requires:
-        if req.reading:
-            parts.append(f"Reading of \"{req.criterion}\": {req.reading}")
+    st = _static(ctx.program)
+    reading = st.readings.get(rule.id)
+    if reading:
+        parts.append(reading)
     if rule.jurisdiction and rule.status in ("regular", "accelerated", "withdrawn"):
         parts.append(f"({rule.jurisdiction} {rule.status} approval, in effect from {rule.effective_from}.)")
     chain_ids = _dedupe([c.rule.id for c in chain_rules])
-    st = _static(ctx.program)
     citations = list(st.cites[rule.id])
     for rid in chain_ids:
         citations.extend(st.cites[rid])
@@ -228,8 +233,12 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx) -> tuple[str, li
     return hit
 
 
-def _conditional(out: RuleOutcome, missing: tuple[str, ...]) -> RuleOutcome:
-    return RuleOutcome(out.rule_id, "conditional", out.when_true, missing, out.failed)
+def _pending_applier(ctx: Ctx):
+    def conditional(out: RuleOutcome, p_cr: CompiledRule, p_out: RuleOutcome) -> RuleOutcome:
+        missing = tuple(sorted(set(out.missing) | set(pending_missing(p_cr, ctx))))
+        return RuleOutcome(out.rule_id, "conditional", out.when_true, missing, out.failed)
+
+    return conditional
 
 
 def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> Option | None:
@@ -238,7 +247,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     extra: list[str] = []
     pending: list = []
     if len(cands) > 1 or cands[0][1].pending:
-        cands, pending = apply_pending(cands, _conditional)
+        cands, pending = apply_pending(cands, _pending_applier(ctx))
         if not cands:
             return None  # only exclusions that might apply: nothing is decided
         cands = sorted(cands, key=lambda co: co[0].rule.id)  # independent of rule order
@@ -265,7 +274,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     criteria = _criteria(best_cr, ctx, st)
     for p_cr, p_out in pending:
         extra.append(f"Would be excluded by {p_cr.rule.id} ({p_cr.rule.title}) if confirmed; "
-                     f"to know, find out: {', '.join(p_out.missing)}.")
+                     f"to know, find out: {', '.join(pending_missing(p_cr, ctx))}.")
         criteria.append(Criterion.fast(id=f"{p_cr.rule.id}/exclusion", text=st.not_excluded(p_cr),
                                        kind="gate", status="unknown", facts=list(st.gate_facts(p_cr))))
         citations = citations + st.cites[p_cr.rule.id]
@@ -310,12 +319,17 @@ def build_result(inf: Inference) -> Result:
     case = ctx.case
     rb = ctx.program.rb
     in_scope = inf.in_scope
-    options = []
+    outcomes: dict = {}
     for t, cands in inf.outcomes.items():
         if t not in in_scope:  # class-wide conclusions speak only within a therapy's own scope
             cands = [co for co in cands if not co[0].selector]
             if not cands:
                 continue
+        if all(out.pending for _, out in cands):
+            continue  # only exclusions that might apply, and nothing for them to condition
+        outcomes[t] = cands
+    options = []
+    for t, cands in outcomes.items():
         opt = resolve_option(t, cands, ctx)
         if opt is not None:
             options.append(opt)
@@ -346,15 +360,15 @@ def build_result(inf: Inference) -> Result:
             f"{kv.isoformat()} are not reflected."
         )
     trace: list[str] = []
-    for t in sorted(inf.outcomes):
-        for cr, out in sorted(inf.outcomes[t], key=lambda co: co[0].rule.id):
+    for t in sorted(outcomes):
+        for cr, out in sorted(outcomes[t], key=lambda co: co[0].rule.id):
             detail = ""
             if out.failed:
                 detail = " (failed: " + "; ".join(out.failed) + ")"
+            elif out.pending:
+                detail = " if confirmed (missing: " + ", ".join(pending_missing(cr, ctx)) + ")"
             elif out.missing:
-                detail = (" if confirmed" if out.pending else "") + " (missing: " + ", ".join(out.missing) + ")"
-            if cr.selector and t not in in_scope:
-                detail += f" (not in scope: no rule about {t} applies)"
+                detail = " (missing: " + ", ".join(out.missing) + ")"
             trace.append(f"{cr.rule.id} -> {t}: {out.verdict}{detail}")
     for cr in inf.notes:
         trace.append(f"{cr.rule.id}: {cr.rule.kind}")

@@ -181,9 +181,10 @@ def choose(cands: list):
 def apply_pending(cands: list, conditional):
     """Exclusions whose gate is unknown (``pending``): each makes the eligibility outcomes it
     would override (its ``overrides``, or every eligibility rule of the therapy when it lists
-    none) conditional, adding its missing data (``conditional(outcome, missing)`` builds the new
-    outcome). A pending exclusion set aside by a rule whose ``when`` is true does nothing.
-    Returns the deciding candidates and the pending exclusions that applied."""
+    none) conditional; ``conditional(outcome, pending rule, pending outcome)`` builds the new
+    outcome (adding what the exclusion is missing). A pending exclusion set aside by a rule whose
+    ``when`` is true does nothing. Returns the deciding candidates and the pending exclusions
+    that applied."""
     pending = [co for co in cands if co[1].pending]
     live = [co for co in cands if not co[1].pending]
     if not pending or not live:
@@ -200,7 +201,7 @@ def apply_pending(cands: list, conditional):
                 continue
             if targets and cr.rule.id not in targets:
                 continue
-            live[k] = (cr, conditional(out, tuple(sorted(set(out.missing) | set(p_out.missing)))))
+            live[k] = (cr, conditional(out, p_cr, p_out))
             hit = True
         if hit:
             applied.append((p_cr, p_out))

@@ -620,8 +620,8 @@ def _necessary(node: Node, program: Program, trail: frozenset = frozenset()) -> 
     return frozenset()
 
 
-def _conditional(out, missing):
-    return dataclasses.replace(out, verdict="conditional", missing=missing, pending=False)
+def _conditional(out, p_cr, p_out):
+    return dataclasses.replace(out, verdict="conditional", pending=False)
 
 
 def _cancer_probe(node: Node, ctx: Ctx, busy: set[str]):

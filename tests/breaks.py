@@ -48,7 +48,7 @@ BREAKS = [
      "engine/semantics.py", "    if not pending or not live:\n        return live, []", "    return live, []",
      ["tests/test_language.py::test_unflagged_allele_exposed_without_outcome_makes_the_approval_conditional"]),
     ("class-wide exclusion not limited to the therapy's scope",
-     "engine/resolve.py", "        if t not in in_scope:", "        if False:",
+     "engine/evaluator.py", "        if not cr.selector:\n            scope.update(cr.targets)", "        scope.update(cr.targets)",
      ["tests/test_semantics.py::test_class_exclusion_gives_no_option_outside_the_therapy_scope"]),
     ("acquired_on: unflagged allele after progression on the class not read as acquired",
      "engine/conditions/alteration.py", "                if ln.outcome == \"progression\":\n                    return True", "                pass",

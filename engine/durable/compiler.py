@@ -245,7 +245,7 @@ class _ProgramRules:
             verdict = {VERDICT: concl.verdict, STANDS: concl.verdict, UNMET: concl.unmet,
                        CONDITIONAL: "conditional", PENDING: concl.verdict}[code]
             out(f"{code}/{_TV_OF[w]}{_TV_OF[r]}", [(when, {_TV_OF[w]})] + met({_TV_OF[r]}), verdict, w is True,
-                code in (CONDITIONAL, STANDS, PENDING), code == PENDING)
+                code in (CONDITIONAL, STANDS), code == PENDING)
         for i, req in enumerate(reqs):
             self._add(f"{rid}/requires/{i}/F", on, [(when, {_T, _U}), (req, {_F})],
                       _Meaning("fail", rule=order, index=i))
@@ -454,11 +454,9 @@ class DurableBackend:
         conclusions, notes = program.candidates(case)
         outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
         skipped: list[str] = []
-        in_scope: set[str] = set()
+        in_scope = {t for cr in conclusions if cr.order in scoped for t in cr.targets}
         for cr in conclusions:
             order = cr.order
-            if order in scoped:
-                in_scope.update(cr.targets)
             why = off.get(order)
             if why is not None:
                 skipped.append(_off_line(cr, why, case))
@@ -468,8 +466,12 @@ class DurableBackend:
                 continue   # silent
             if len(found) > 1:
                 raise self._broken(case, f"rule {cr.rule.id} has {len(found)} outcomes")
+            # a class-wide conclusion speaks only of the therapies in scope (see engine.resolve)
+            targets = [t for t in cr.targets if t in in_scope] if cr.selector else cr.targets
+            if not targets:
+                continue
             out = self._outcome(cr, ctx, found[0], failed.get(order, ()), unknown.get(order, ()))
-            for t in cr.targets:
+            for t in targets:
                 outcomes.setdefault(t, []).append((cr, out))
         fired_notes = [cr for cr in notes if cr.order in noted]
         return Inference(ctx, outcomes, fired_notes, skipped, frozenset(in_scope))
@@ -494,7 +496,9 @@ class DurableBackend:
                     miss.add(req.missing)
                 else:
                     cr.requires[i].missing(ctx, miss)
-            return RuleOutcome(rule.id, m.verdict, m.when_true, tuple(sorted(miss)), (), m.pending)
+            return RuleOutcome(rule.id, m.verdict, m.when_true, tuple(sorted(miss)), ())
+        if m.pending:  # what it is missing is found by resolution, if it applies
+            return RuleOutcome(rule.id, m.verdict, m.when_true, (), (), True)
         criteria = tuple(rule.requires[i].criterion for i in sorted(set(failed)))
         return RuleOutcome(rule.id, m.verdict, m.when_true, (), criteria)
 
