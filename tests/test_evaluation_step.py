@@ -1,6 +1,6 @@
 """Evaluation details on the miniature rule base (tests/fixtures/mini): the cancer-type probe that
 picks a case's candidate rules, retired rules, the citations and criteria of an option, and the
-conditional outcome a pending exclusion makes. Expected values come from the rule files and the
+missing data of rules that read one unknown fact. Expected values come from the rule files and the
 case alone."""
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ import yaml
 from pydantic import TypeAdapter
 
 from engine.api import Engine
-from engine.evaluator import _NO_PLAN, Ctx, RuleOutcome
-from engine.resolve import _conditional
+from engine.evaluator import _NO_PLAN, Ctx
 from engine.rules_model import Condition
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -82,12 +81,6 @@ def test_a_pending_exclusion_is_listed_as_an_unknown_criterion_in_words(mini):
     crit = [c for c in opt.criteria if c.id == "TRES-001/exclusion"]
     assert len(crit) == 1 and crit[0].status == "unknown" and crit[0].kind == "gate"
     assert crit[0].text.startswith("not excluded by: ") and "KRAS Y96D" in crit[0].text
-
-
-def test_a_conditional_outcome_keeps_its_rule_and_gate():
-    out = RuleOutcome("R-1", "eligible", True, (), ("a criterion",))
-    assert _conditional(out, ("NRAS status",)) == RuleOutcome("R-1", "conditional", True, ("NRAS status",),
-                                                               ("a criterion",))
 
 
 def test_every_option_cites_its_deciding_rule_first_with_source_section_and_quote(engine):

@@ -18,7 +18,9 @@ def outcome(rid, verdict, when_true=True, missing=(), pending=False):
     return RuleOutcome(rid, verdict, when_true, tuple(missing), (), pending)
 
 
-def conditional(out, missing):
+def conditional(out, p_cr, p_out):
+    """The conditional outcome ``out`` becomes under the pending exclusion ``p_cr``."""
+    missing = tuple(sorted(set(out.missing) | set(p_out.missing)))
     return RuleOutcome(out.rule_id, "conditional", out.when_true, missing, out.failed)
 
 
