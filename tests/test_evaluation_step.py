@@ -122,3 +122,12 @@ def mini_any_population(tmp_path_factory):
 def test_clinical_evidence_from_any_cancer_is_3A_in_every_cancer(mini_any_population):
     opt = mini_any_population.evaluate({"cancer_type": "PDAC", "alterations": [G12C], "as_of": "2026-01-01"}).option("sotorasib")
     assert (opt.verdict, opt.evidence, opt.oncokb_level) == ("consider", "clinical", "3A")
+
+
+def test_the_first_case_of_a_cancer_type_does_not_decide_the_candidates_of_the_next():
+    # the candidate rules are cached per cancer type: only the cancer type may decide them
+    fresh = Engine(FIXTURES / "mini")
+    base = {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": [{"drugs": ["carboplatin"]}],
+            "as_of": "2026-01-01"}
+    assert fresh.evaluate({**base, "tested_genes": ["KRAS"]}).option("sotorasib") is None
+    assert fresh.evaluate({**base, "alterations": [G12C]}).option("sotorasib").verdict == "eligible"
