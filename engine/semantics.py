@@ -230,8 +230,7 @@ CHECK_CODES: dict[str, tuple[str, str, str]] = {
              "population and conditions disagree: `population.cancers` given but `when` is not false for a "
              "cancer type outside them, or `population.acquired_on: X` with no `acquired_on: X` alteration "
              "condition in `when`"),
-    # a warning until the shipped rules state every population; then "error" (this line only)
-    "V012": ("population-not-stated", "warning",
+    "V012": ("population-not-stated", "error",
              "population not stated: an exclusion, a rule with resistance, clinical, preclinical or phase3 "
              "evidence, or a caution without `population`"),
 }
