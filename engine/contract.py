@@ -33,8 +33,11 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "gene": "HGNC symbol, previous symbol or alias (KRAS, LKB1)",
         "variant": "HGVS protein change (G12C, p.Gly12Cys), a hotspot cDNA change (c.34G>T) or a kind word: amplification, fusion, loss, mutation",
         "origin": "somatic (default) or germline",
-        "acquired": "true: found at progression on targeted therapy",
+        "acquired": "true: found at progression on targeted therapy; false: present at diagnosis; absent: not stated",
         "partner": "the fusion partner gene, for a fusion",
+        "cna": "informational: the discrete copy-number call from a copy-number file, -2 (deep deletion) to 2 (amplification)",
+        "copy_number": "informational: total copies, where a copy-number file gives them",
+        "detail": "informational: the source file's own words for the alteration (e.g. EML4--ALK, a segment)",
     },
     "PriorTherapyIn": {
         "": "One prior line of systemic therapy: drugs or a named regimen.",
@@ -96,6 +99,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
     "CitationOut": {
         "": "A cited passage.",
         "source": "source id (see the catalogue's sources)",
+        "title": "the title of the source, as a reader is shown it",
         "section": "the section of the source, if any",
         "quote": "the passage quoted",
         "rule": "the rule that cites it",

@@ -444,7 +444,7 @@ class Program:
         if i is None:
             i = len(self.atoms)
             self._atom_index[key] = i
-            self.atoms.append(Atom(i, key, kind.key, fn, missing, describe, cond, kind.label(cond)))
+            self.atoms.append(Atom(i, key, kind.key, fn, missing, describe, cond, kind.label(cond, self.rb.vocab)))
         return AtomNode(i)
 
     def candidates(self, case: NormalCase) -> tuple[list[CompiledRule], list[CompiledRule]]:

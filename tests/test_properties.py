@@ -231,7 +231,12 @@ NEAR_G12C_DRUGS = near(_rules_about(
 NEAR_ELIGIBLE = near(_rules_about(lambda r: r.kind == "conclusion" and r.conclude.verdict == "eligible"))
 
 
+EXTENDED_RAS_GUIDELINE = dt.date(2017, 2, 6)
+
+
 @given(NEAR_ANTI_EGFR)
+@example({"cancer_type": "CAIS", "alterations": [{"gene": "KRAS", "variant": "G12A"}, {"gene": "NRAS", "variant": "G12A"},
+          {"gene": "BRAF", "variant": "V600E"}], "as_of": "2008-07-17", "jurisdiction": "ema"})
 @example({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12D"}],
           "prior_therapies": [{"regimen": "FOLFOX"}], "as_of": "2026-07-01"})
 @example({"cancer_type": "colorectal cancer", "stage": "metastatic",
@@ -252,7 +257,12 @@ def test_ras_mutant_colorectal_never_gets_an_anti_egfr_antibody_without_a_g12c_i
     for o in result.options:
         classes = drug_classes(o)
         if ANTI_EGFR in classes and G12C_INHIBITOR not in classes:
-            assert o.verdict == "excluded", (o.therapy, o.verdict, o.rules)
+            # never offered, at any date or under any regulator ...
+            assert o.verdict not in ("eligible", "conditional", "consider"), (o.therapy, o.verdict, o.rules)
+            # ... and excluded from the extended-RAS guideline on (ASCO/CAP/AMP/ASCP, 2017-02-06);
+            # before it a label restricted to RAS wild-type gives not_eligible (EMA, 2008-07-17 on)
+            if norm.as_of >= EXTENDED_RAS_GUIDELINE:
+                assert o.verdict == "excluded", (o.therapy, o.verdict, o.rules)
 
 
 # --------------------------------------------------------------------------- G12C drugs need G12C

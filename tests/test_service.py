@@ -90,7 +90,7 @@ def test_errors_have_the_engine_shape_with_path_and_did_you_mean(client):
     bad = dict(case("luad-g12c-second-line.json"), cancer_type="NSCLCC")
     r = client.post("/evaluate", json=bad)
     assert r.status_code == 422
-    assert r.json() == {"case_id": None, "source": "request",
+    assert r.json() == {"case_id": None, "source": "request", "code": "invalid_case",
                         "error": [{"path": "cancer_type", "message": "unknown cancer type 'NSCLCC'", "suggestion": "NSCLC"}]}
     r = client.post("/evaluate", json=dict(case("luad-g12c-second-line.json"), stagee="metastatic"))
     assert r.status_code == 422 and r.json()["error"][0]["path"] == "stagee" and r.json()["error"][0]["suggestion"] == "stage"

@@ -169,10 +169,15 @@ def _alteration_words(a) -> str:
     return f"{a.gene} {what}"
 
 
-def label(cond) -> str:
+def _acquired_words(cls: str, vocab) -> str:
+    name = vocab.class_label(cls) if vocab is not None else cls.replace("_", " ")
+    return f"acquired on a {name}"
+
+
+def label(cond, vocab=None) -> str:
     a = cond.alteration
     extra = [x for x in (a.origin if a.origin == "germline" else None, "acquired" if a.acquired else None,
-                         f"acquired on {a.acquired_on}" if a.acquired_on else None) if x]
+                         _acquired_words(a.acquired_on, vocab) if a.acquired_on else None) if x]
     return _alteration_words(a) + (f" ({', '.join(extra)})" if extra else "")
 
 

@@ -34,7 +34,7 @@ class ConditionKind:
     ``key``: the YAML key; ``model``: its pydantic schema (a one-key model); ``build(cond,
     vocab)`` -> ``(key, fn, missing, describe)``: the compiled leaf (an *atom*: ``fn(case)`` is
     True/False/None, ``missing(case)`` what to find out when unknown, ``describe(case)`` the case
-    facts that made it true; equal keys share one atom); ``label(cond)``: the criterion in words;
+    facts that made it true; equal keys share one atom); ``label(cond, vocab=None)``: the criterion in words;
     ``check_terms(cond, terms)``: report unknown vocabulary (``terms`` is the rule loader's
     :class:`~engine.rulebase.TermCheck`); ``fields(cond)``: the case fields it reads;
     ``dimension``: the dimension of ``check``'s abstract domain its value depends on (cancer,

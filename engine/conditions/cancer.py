@@ -34,7 +34,7 @@ def build(cond, vocab) -> tuple:
     return key, fn, (lambda case: "cancer subtype (histology)"), describe
 
 
-def label(cond) -> str:
+def label(cond, vocab=None) -> str:
     return "cancer type " + " or ".join(cond.cancer)
 
 

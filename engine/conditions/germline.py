@@ -21,7 +21,7 @@ def build(cond, vocab) -> tuple:
     return ("germline_tested", want), fn, (lambda case: "germline testing"), describe
 
 
-def label(cond) -> str:
+def label(cond, vocab=None) -> str:
     return "germline testing done" if cond.germline_tested else "no germline testing"
 
 

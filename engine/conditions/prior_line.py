@@ -132,7 +132,7 @@ def build(cond, vocab) -> tuple:
     return key, fn, missing, describe
 
 
-def label(cond) -> str:
+def label(cond, vocab=None) -> str:
     p = cond.prior_line
     return "a prior line of " + ", ".join(p.classes + p.drugs)
 

@@ -57,7 +57,7 @@ def build(cond, vocab) -> tuple:
     return ("prior_lines", lo, hi, settings), fn, missing, describe
 
 
-def label(cond) -> str:
+def label(cond, vocab=None) -> str:
     p = cond.prior_lines
     bits = [f"at least {p.min}" if p.min is not None else "", f"at most {p.max}" if p.max is not None else ""]
     return " and ".join(b for b in bits if b) + " prior systemic therapy line(s)"

@@ -45,7 +45,7 @@ def build(cond, vocab) -> tuple:
     return ("received", classes, drugs), fn, (lambda case: "prior therapy history"), describe
 
 
-def label(cond) -> str:
+def label(cond, vocab=None) -> str:
     return "prior " + ", ".join(cond.received.classes + cond.received.drugs)
 
 

@@ -25,5 +25,5 @@ def case_terms(cond, positive, vocab, acc) -> None:
     acc.stages.update(cond.stage)
 
 
-KIND = register(ConditionKind("stage", StageCond, build, lambda cond: "stage " + " or ".join(cond.stage), None,
+KIND = register(ConditionKind("stage", StageCond, build, lambda cond, vocab=None: "stage " + " or ".join(cond.stage), None,
                               lambda cond: ("stage",), "stage", None, case_terms))
