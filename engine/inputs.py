@@ -21,8 +21,9 @@ import gzip
 import json
 import math
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO
 
 from engine.errors import CaseError, Problem, UsageError, quote
 

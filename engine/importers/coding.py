@@ -45,7 +45,7 @@ class CodingExons:
         self._table = table
 
     @classmethod
-    def load(cls, vocabulary_dir: Path, table: hs.HotspotTable) -> "CodingExons":
+    def load(cls, vocabulary_dir: Path, table: hs.HotspotTable) -> CodingExons:
         exons: dict[str, list[_Exon]] = {}
         path = vocabulary_dir / EXONS_FILE
         if path.exists():
@@ -83,7 +83,7 @@ class CodingExons:
         ref, alt = ref.upper(), alt.upper()
         if ref in ("", "-") or alt in ("", "-") or len(ref) != len(alt) or any(b not in "ACGT" for b in ref + alt):
             return hs.Decoded(hs.OUTSIDE, detail="not a substitution")
-        changed = [(start + k, r, a) for k, (r, a) in enumerate(zip(ref, alt)) if r != a]
+        changed = [(start + k, r, a) for k, (r, a) in enumerate(zip(ref, alt, strict=True)) if r != a]
         if not changed:
             return hs.Decoded(hs.SYNONYMOUS, detail="reference and alternative alleles are equal")
         where = [self.locate(assembly, chrom, p) for p, _, _ in changed]
@@ -98,7 +98,7 @@ class CodingExons:
         if aa is None:
             return hs.Decoded(hs.OUTSIDE, gene=gene, detail=f"{gene} codon {codon}: reference amino acid not known")
         subs: dict[int, tuple[str, str]] = {}
-        for (p, r, a), w in zip(changed, where):
+        for (_, r, a), w in zip(changed, where, strict=True):
             ex, c = w  # type: ignore[misc]
             if ex.strand == "-":
                 r, a = hs.complement(r), hs.complement(a)
