@@ -44,6 +44,7 @@ from engine.api import Engine  # noqa: E402
 from engine.batch import Processor  # noqa: E402
 from engine.evaluator import infer  # noqa: E402
 from engine.resolve import build_result  # noqa: E402
+from engine.testing import domain  # noqa: E402
 
 # --------------------------------------------------------------------------- generated cases
 
@@ -65,37 +66,27 @@ class Generator:
     def __init__(self, engine: Engine, seed: int = 2026):
         self.rng = random.Random(seed)
         rb, vocab = engine.rulebase, engine.rulebase.vocab
-        prog = engine.program
-        codes: set[str] = set()
+        d = domain(engine)  # the rule base's domain object, shared with engine.testing's strategies
+        codes: set[str] = set(d.rule_codes)
         alts: list[dict] = []
-        classes: set[str] = set()
+        classes: set[str] = set(d.rule_classes)
         labels_by_gene: dict[str, set[str]] = {}
-        for a in prog.atoms:
-            k = a.key
-            if a.kind == "cancer":
-                codes |= set(k[1])
-            elif a.kind == "alteration":
-                gene, labels = k[1], k[2]
-                if labels:
-                    labels_by_gene.setdefault(gene, set()).update(labels)
-            elif a.kind in ("received", "prior_line"):
-                classes |= set(k[1])
-        for a in prog.atoms:
-            if a.kind != "alteration":
-                continue
-            _, gene, labels, codons, exclude, kind, origin, acquired, partner = a.key
+        for p in d.patterns:
+            if p.labels:
+                labels_by_gene.setdefault(p.gene, set()).update(p.labels)
+        for p in d.patterns:
             variants: list[str] = []
-            if labels:
-                variants += sorted(labels)
-            elif codons:
-                variants += self._codon_changes(vocab, gene, codons, labels_by_gene.get(gene, set()))
-            elif kind:
-                variants.append(kind)
+            if p.labels:
+                variants += sorted(p.labels)
+            elif p.codons:
+                variants += self._codon_changes(vocab, p.gene, p.codons, labels_by_gene.get(p.gene, set()))
+            elif p.kind:
+                variants.append(p.kind)
             else:
                 variants.append("mutation")
             for v in variants:
-                alts.append({"gene": gene, "variant": v, "origin": origin, "acquired": acquired,
-                             "partner": partner, "fusion": kind == "fusion"})
+                alts.append({"gene": p.gene, "variant": v, "origin": p.origin, "acquired": p.acquired,
+                             "partner": p.partner, "fusion": p.kind == "fusion"})
         # cancer types: the codes the rules name, their subtypes, and a few unrelated ones
         types = vocab.cancer_types
         named = sorted(codes & set(types))
@@ -227,6 +218,7 @@ _ADAGRASIB_NSCLC = dt.date(2022, 12, 12)
 _ADAGRASIB_CETUXIMAB_CRC = dt.date(2024, 6, 21)
 _SOTORASIB_PANITUMUMAB_CRC = dt.date(2025, 1, 16)
 _DARAXONRASIB_PDAC = dt.date(2026, 5, 1)
+_DARAXONRASIB_APPROVAL = dt.date(2026, 8, 26)
 _RAS_CODONS = frozenset({12, 13, 59, 61, 117, 146})
 _CRC_CHEMO = frozenset({"fluoropyrimidine", "oxaliplatin", "irinotecan"})
 
@@ -237,11 +229,18 @@ def floor(case) -> dict[str, str]:
     lineage, alts, lines, day = case.lineage, case.alterations, case.lines, case.as_of
     g12c = False
     ras = False
+    other_kras = False  # a second KRAS alteration: its verdict depends on when it arose
+    braf_v600e = False
     for a in alts:
         if a.gene == "KRAS" and a.label == "G12C" and not a.acquired:
             g12c = True
+        elif a.gene == "KRAS":
+            other_kras = True
         if (a.gene == "KRAS" or a.gene == "NRAS") and a.kind == "mutation" and a.codon in _RAS_CODONS:
             ras = True
+        if a.gene == "BRAF" and a.label == "V600E":
+            braf_v600e = True
+    g12c = g12c and not other_kras
     fda = case.jurisdiction == "FDA"
     if "NSCLC" in lineage:  # 1. KRAS G12C NSCLC after at least one line
         if g12c and fda and case.stage in ("locally_advanced", "metastatic") and lines:
@@ -252,8 +251,9 @@ def floor(case) -> dict[str, str]:
     elif "COADREAD" in lineage:
         if ras:  # 2. RAS-mutant colorectal cancer: no anti-EGFR antibody
             out["cetuximab"] = out["panitumumab"] = "excluded"
-        elif fda and "KRAS" in case.tested and "NRAS" in case.tested and case.stage == "metastatic":
-            out["cetuximab"] = out["panitumumab"] = "eligible"  # 3. RAS wild-type
+        elif (fda and "KRAS" in case.tested and "NRAS" in case.tested and "BRAF" in case.tested
+              and not braf_v600e and case.stage == "metastatic"):
+            out["cetuximab"] = out["panitumumab"] = "eligible"  # 3. RAS (and BRAF V600E) wild-type
         if g12c and fda and lines and case.stage in ("locally_advanced", "metastatic"):  # 4. G12C after FP + ox + iri
             got = set()
             for ln in lines:
@@ -264,7 +264,9 @@ def floor(case) -> dict[str, str]:
                 if day >= _SOTORASIB_PANITUMUMAB_CRC and case.stage == "metastatic":
                     out["panitumumab+sotorasib"] = "eligible"
     elif "PAAD" in lineage:  # 5. previously treated metastatic PDAC: daraxonrasib
-        if case.stage == "metastatic" and lines and day >= _DARAXONRASIB_PDAC:
+        if case.stage == "metastatic" and lines and fda and day >= _DARAXONRASIB_APPROVAL:
+            out["daraxonrasib"] = "eligible"
+        elif case.stage == "metastatic" and lines and _DARAXONRASIB_PDAC <= day < _DARAXONRASIB_APPROVAL:
             out["daraxonrasib"] = "consider"
     return out
 
@@ -294,7 +296,7 @@ def timed(fn, items, repeat_to: int | None = None) -> dict:
             "median_us": lat[len(lat) // 2] / 1e3, "p99_us": lat[min(len(lat) - 1, int(len(lat) * 0.99))] / 1e3}
 
 
-def run_cli(argv: list[str], stdin_path: Path | None = None, pty_stderr: bool = False) -> dict:
+def run_cli(argv: list[str], stdin_path: Path | None = None, pty_stderr: bool = False, module: list[str] | None = None) -> dict:
     """Run the CLI in a wrapper subprocess; wall time, peak RSS (getrusage of the wrapper's
     children: the largest single process) and the sampled RSS of the whole process tree."""
     wrapper = (
@@ -306,7 +308,8 @@ def run_cli(argv: list[str], stdin_path: Path | None = None, pty_stderr: bool = 
         "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
         "print(f'{r.returncode} {wall} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}', file=sys.__stdout__)\n"
     )
-    cmd = [sys.executable, "-c", wrapper, str(stdin_path) if stdin_path else "-", sys.executable, "-m", "engine", *argv]
+    prog = module if module is not None else ["-m", "engine"]
+    cmd = [sys.executable, "-c", wrapper, str(stdin_path) if stdin_path else "-", sys.executable, *prog, *argv]
     master = slave = None
     tail = [b""]
     if pty_stderr:
@@ -380,6 +383,56 @@ def _tree_rss(pid: int) -> int:
         return 0
 
 
+def paired(fns: dict, items: list, rounds: int = 5) -> dict:
+    """Seconds per item of each function in ``fns`` on the same ``items``, in the same process,
+    the functions taking turns round after round (so a machine whose speed drifts affects them
+    alike); each function's best round counts."""
+    for fn in fns.values():
+        for it in items[: min(200, len(items))]:  # warm caches
+            fn(it)
+    best = {k: float("inf") for k in fns}
+    clock = time.process_time
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            gc.collect()
+            t0 = clock()
+            for it in items:
+                fn(it)
+            best[k] = min(best[k], (clock() - t0) / len(items))
+    return best
+
+
+def parse_write(path: str) -> int:
+    """The floor of an end-to-end JSON Lines batch: read ``path`` as the batch reads it, decode
+    each line with the batch's decoder and write the value back, encoded as the batch encodes, to
+    stdout (``--parse-write FILE``; no validation, no evaluation)."""
+    from engine import codec
+    from engine.inputs import decode_json, read_lines
+
+    if codec.FAST:
+        import orjson
+
+        encode = orjson.dumps
+    else:  # pragma: no cover - the plain path
+        def encode(v):
+            return json.dumps(v, separators=(",", ":")).encode("utf-8")
+    out = sys.stdout.buffer
+    buf: list[bytes] = []
+    with open(path, "rb") as fh:
+        for _, text in read_lines(fh, path):
+            if isinstance(text, str):
+                try:
+                    buf.append(encode(codec.decode(text, decode_json)) + b"\n")
+                except Exception:
+                    buf.append(b"{}\n")
+            if len(buf) >= 256:
+                out.write(b"".join(buf))
+                buf.clear()
+    out.write(b"".join(buf))
+    out.flush()
+    return 0
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -404,7 +457,10 @@ def main(argv=None) -> int:
     ap.add_argument("--emit", type=int, metavar="N", help="print N generated cases as JSON Lines and stop")
     ap.add_argument("--profile", type=int, metavar="N", help="cProfile N evaluations of generated cases and stop")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--parse-write", metavar="FILE", help=argparse.SUPPRESS)  # the batch floor, run as a subprocess
     a = ap.parse_args(argv)
+    if a.parse_write:
+        return parse_write(a.parse_write)
     if a.quick:
         a.cases, a.batch, a.million, a.durable = 1_000, 2_000, 5_000, 50
     engine = Engine()
@@ -454,6 +510,19 @@ def main(argv=None) -> int:
     row("  inference only (normalised case in)", timed(lambda n: infer(engine.program, n), norms))
     row("  inference + resolution (Result out)", timed(lambda n: build_result(infer(engine.program, n)), norms))
     row("hand-written floor, 5 core rules (normalised in)", timed(floor, norms))
+    # engine / hand-written on the same cases in the same process, taking turns
+    same = generated[: min(len(generated), 5000)]
+    same_norms = norms[: len(same)]
+    both = list(zip(same_norms, same))  # (normalised case, decoded dict)
+    per = paired({"floor": lambda t: floor(t[0]), "infer": lambda t: infer(engine.program, t[0]),
+                  "result": lambda t: build_result(infer(engine.program, t[0])),
+                  "evaluate": lambda t: engine.evaluate(t[1])}, both, rounds=3 if a.quick else 5)
+    ratios = [
+        ("inference only (rule outcomes: verdicts, missing and failed criteria; normalised case in)", per["infer"] / per["floor"], "5x for verdicts, levels, criteria"),
+        ("inference + resolution (the full result: options, explanations, trace, facts)", per["result"] / per["floor"], "10x with explanations"),
+        ("evaluate from a decoded dict (validation and normalisation too)", per["evaluate"] / per["floor"], ""),
+    ]
+    print("  engine / hand-written floor: " + ", ".join(f"{r:,.0f}x" for _, r, _ in ratios), file=sys.stderr)
     agree = total = 0
     for n in norms[:5000]:
         f = floor(n)
@@ -490,11 +559,22 @@ def main(argv=None) -> int:
         gen2 = Generator(engine, a.seed + 1)
         gen2.write_jsonl(big, a.batch)
         batch_rows = []
+        pw = run_cli(["--parse-write", str(big)], module=[str(Path(__file__).resolve())])
+        batch_rows.append(("parse-and-write floor, same file (decode each line, write it back), 1 core", a.batch, pw))
+        print(f"  parse-and-write floor: {a.batch / pw['wall']:,.0f} cases/s", file=sys.stderr)
         for fmt in ("json", "tsv"):
             for j in sorted({1, jobs}):
                 r = run_cli(["evaluate", "--format", fmt, "--jobs", str(j), "--no-progress", str(big)])
                 batch_rows.append((f"CLI batch, {fmt}, --jobs {j}", a.batch, r))
                 print(f"  CLI {fmt} jobs {j}: {a.batch / r['wall']:,.0f} cases/s", file=sys.stderr)
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            notes.append("Dask: not installed, the --dask run skipped")
+        else:  # the same batch on a Dask cluster of this machine's cores (cluster start-up included)
+            r = run_cli(["evaluate", "--format", "json", "--dask", f"local:{jobs}", "--no-progress", str(big)])
+            batch_rows.append((f"CLI batch, json, --dask local:{jobs} (start-up of the cluster included)", a.batch, r))
+            print(f"  CLI json dask local:{jobs}: {a.batch / r['wall']:,.0f} cases/s", file=sys.stderr)
         one = []
         for _ in range(5):
             r = run_cli(["evaluate", str(REPO / "cases" / "luad-g12c-second-line.json")])
@@ -516,10 +596,14 @@ def main(argv=None) -> int:
     head = ("in-process, one core", "cases", "cases/CPU-s", "cases/s (wall)", "median µs", "p99 µs")
     out += _table(head, rows, md)
     out.append("")
-    bh = ("CLI run", "cases", "wall s", "cases/s (wall)", "CPU s (all processes)", "cases/CPU-s", "peak RSS (largest process)")
+    rh = ("engine / hand-written floor, same cases, same process", "ratio (CPU time per case)", "aim")
+    out += _table(rh, [(name, f"{r:,.1f}x", aim) for name, r, aim in ratios], md)
+    out.append("")
+    floor_cpu = batch_rows[0][2]["cpu"]
+    bh = ("CLI run", "cases", "wall s", "cases/s (wall)", "CPU s (all processes)", "cases/CPU-s", "x floor (CPU)", "peak RSS (largest process)")
     brows = [(name, f"{n:,}", f"{r['wall']:.1f}", f"{n / r['wall']:,.0f}", f"{r['cpu']:.1f}", f"{n / max(r['cpu'], 1e-9):,.0f}",
-              f"{r['maxrss_mb']:.0f} MB") for name, n, r in batch_rows]
-    brows.append(("CLI, one case (median of 5 runs)", "1", f"{statistics.median(one):.2f}", "", "", "", ""))
+              f"{r['cpu'] / max(floor_cpu, 1e-9):,.1f}x", f"{r['maxrss_mb']:.0f} MB") for name, n, r in batch_rows]
+    brows.append(("CLI, one case (median of 5 runs)", "1", f"{statistics.median(one):.2f}", "", "", "", "", ""))
     out += _table(bh, brows, md)
     if mem:
         out.append("")

@@ -9,6 +9,17 @@
 ``evaluate`` returns a :class:`~engine.result.Result`; ``kras-rules evaluate --format json`` prints
 ``result.to_json()``, the same object. Invalid input raises :class:`~engine.errors.CaseError`.
 Educational decision support only: not medical advice.
+
+For tutoring tools: ``Engine.explain(case, therapy)`` answers "why (not) this therapy?" for any
+therapy of the catalogue; ``Engine.compare(before, after)`` says what changed between two cases;
+``Engine.catalogue()`` lists therapies, genes, variants, cancer types, regimens, drugs and sources.
+
+Thread safety: an :class:`Engine` holds no per-call state. One engine may be shared by any number
+of threads (a web server's workers): each call gives exactly the result a serial call gives
+(``tests/test_service.py`` checks this). Every result is a fresh object; the citations inside are
+immutable and shared. ``Engine(rules_dir)`` reads the folder as it is now: an edited rule,
+therapy, source or vocabulary file is seen by the next ``Engine`` built from it (the caches are
+keyed by content, not by path).
 """
 from __future__ import annotations
 
@@ -37,6 +48,9 @@ class Engine:
         self.jurisdictions = frozenset(
             {rb.meta.default_jurisdiction.upper()} | {r.jurisdiction.upper() for r in rb.rules if r.jurisdiction}
         )
+        self._summaries = None
+        self._catalogue = None
+        self._whynot = None
 
     def normalise(self, case: dict | CaseIn, *, default_id: str = "case", today: dt.date | None = None) -> NormalCase:
         """Validate and normalise a case (a decoded JSON object or a CaseIn)."""
@@ -72,18 +86,101 @@ class Engine:
         if as_of is not None:
             norm = _with_as_of(norm, as_of)
         if backend == "default":
-            return build_result(infer(self.program, norm))
-        if backend == "durable":
-            return self.durable().evaluate(norm)
-        raise UsageError(f"unknown backend '{backend}' (use 'default' or 'durable')")
+            result = build_result(infer(self.program, norm))
+        elif backend == "durable":
+            result = self.durable().evaluate(norm)
+        else:
+            raise UsageError(f"unknown backend '{backend}' (use 'default' or 'durable')")
+        self._summary_filler().fill(result)
+        return result
+
+    def _summary_filler(self):
+        if self._summaries is None:
+            from engine.tutoring.short import Summaries
+
+            self._summaries = Summaries(self.rulebase)
+        return self._summaries
+
+    # ------------------------------------------------------------------ tutoring
+
+    def catalogue(self):
+        """The public catalogue (:class:`engine.catalogue.Catalogue`): therapies with names and
+        drugs, genes, variants the rules name, cancer types, regimens, drugs, sources."""
+        return self._catalogue_index().catalogue
+
+    def therapy(self, text: str):
+        """A therapy of the catalogue by id, name, or its drugs in any order and by any name
+        (``"Krazati + Erbitux"`` -> adagrasib+cetuximab); UsageError with a "did you mean"."""
+        return self._catalogue_index().therapy(text)
+
+    def _catalogue_index(self):
+        if self._catalogue is None:
+            from engine.catalogue import build_catalogue
+
+            self._catalogue = build_catalogue(self.rulebase, self.jurisdictions)
+        return self._catalogue
+
+    def _answers(self, case, therapies=None, *, as_of=None, default_id: str = "case"):
+        from engine.tutoring.whynot import WhyNot
+
+        if self._whynot is None:
+            self._whynot = WhyNot(self.program, self._catalogue_index())
+        norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
+        if as_of is not None:
+            norm = _with_as_of(norm, as_of)
+        inf = infer(self.program, norm)
+        result = build_result(inf)
+        self._summary_filler().fill(result)
+        if therapies is None:
+            therapies = [t.id for t in self.catalogue().therapies]
+        return result, {t: self._whynot.answer(t, inf, result) for t in therapies}
+
+    def explain(self, case, therapy: str | None = None, *, include_all: bool = False, as_of=None,
+                default_id: str = "case"):
+        """Why (not) ``therapy`` for this case: a :class:`~engine.tutoring.whynot.TherapyAnswer`
+        with the verdict (None when no rule concluded about it), a summary, the explanation, the
+        criteria met, not met or unknown, and every rule that could decide it. ``therapy`` is
+        looked up like :meth:`therapy`. With ``include_all=True`` (and no therapy) the answers for
+        every therapy of the catalogue, in catalogue order."""
+        if therapy is None and not include_all:
+            raise UsageError("explain: name a therapy, or pass include_all=True")
+        if include_all and therapy is not None:
+            raise UsageError("explain: name a therapy or pass include_all=True, not both")
+        ids = None if include_all else [self.therapy(therapy).id]
+        _, answers = self._answers(case, ids, as_of=as_of, default_id=default_id)
+        return list(answers.values()) if include_all else answers[ids[0]]
+
+    def compare(self, before, after, *, as_of=None):
+        """What changes from case ``before`` to case ``after`` (decoded JSON objects): the case
+        fields, the derived facts and every option whose verdict, evidence, level or criteria
+        changed, with why (:class:`~engine.tutoring.compare.Comparison`). Empty for equal cases."""
+        from engine.tutoring.compare import compare
+
+        ra, _ = self._answers(before, [], as_of=as_of, default_id="before")
+        rb, _ = self._answers(after, [], as_of=as_of, default_id="after")
+        therapies = sorted({o.therapy for o in ra.options} | {o.therapy for o in rb.options})
+        ra, aa = self._answers(before, therapies, as_of=as_of, default_id="before")
+        rb, ab = self._answers(after, therapies, as_of=as_of, default_id="after")
+        from engine.tutoring.criteria import fact_words
+
+        words = fact_words(self.program)
+        return compare(_plain(before), _plain(after), {"result": ra, "answers": aa}, {"result": rb, "answers": ab}, words)
 
     def durable(self):
         """The durable-rules backend for this rule base (built on first use)."""
         if self._durable is None:
-            from engine.durable_backend import DurableBackend
+            from engine.durable import DurableBackend
 
             self._durable = DurableBackend(self.program)
         return self._durable
+
+
+def _plain(case) -> dict:
+    if isinstance(case, dict):
+        return case
+    if isinstance(case, CaseIn):
+        return case.model_dump(mode="json", exclude_none=True)
+    return {"id": getattr(case, "id", None)}
 
 
 def _with_as_of(norm: NormalCase, as_of: dt.date | str) -> NormalCase:

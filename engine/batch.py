@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
 from engine import formats
+from engine.codec import decode as fast_decode, result_json
 from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageError, quote
 from engine.inputs import (
     MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary,
@@ -193,6 +194,7 @@ class Processor:
         self.summary = self._new_summary()
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
         self.encoding = "utf-8"  # of the output stream (set by run_evaluate)
+        self.text_style: dict = {}  # brief / detail for the text format (set by run_evaluate)
 
     def cohort(self, source: str) -> str:
         from engine.summary import cohort_of
@@ -224,7 +226,7 @@ class Processor:
     def _process(self, source: str, payload: Any) -> Rendered:
         if isinstance(payload, str):
             try:
-                payload = decode_json(payload)
+                payload = fast_decode(payload, decode_json)  # decode_json's value or error, faster
             except CaseError as exc:
                 return self.error(source, exc)
         if isinstance(payload, CaseError):
@@ -240,11 +242,11 @@ class Processor:
         try:
             fmt = self.fmt
             if fmt == "json":
-                out = res.model_dump_json() + "\n"
+                out = result_json(res) + "\n"  # model_dump_json's text, faster
             elif fmt == "tsv":
                 out = formats.tsv_row(res) + "\n"
             else:
-                out = "\n" + formats.text(res) + "\n"  # a blank line before each (the Writer drops the first)
+                out = "\n" + formats.text(res, **self.text_style) + "\n"  # a blank line before each (the Writer drops the first)
             out.encode("utf-8")  # a lone surrogate that got this far is caught here, not at write time
         except Exception as exc:
             return self.error(source, CaseError(f"the result cannot be written: {type(exc).__name__}: {exc}",
@@ -446,6 +448,7 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True) ->
         items = itertools.islice(items, skip, None)
     processor = Processor(engine, fmt, args.as_of, args.backend, args.summary)
     processor.cohorts = reader.cohorts
+    processor.text_style = {"brief": bool(getattr(args, "brief", False)), "detail": bool(getattr(args, "detail", False))}
     writer = Writer(out, err, fmt)
     processor.encoding = writer.encoding
     progress = Progress(err, total_bytes=reader.total_bytes) if wanted(err, args.no_progress) else None
@@ -459,10 +462,15 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True) ->
     # The durable backend always runs in workers, so that a crash of its C core ends no batch.
     isolate = args.backend != "default"
     parallel = isolate or (jobs > 1 and (len(first) == CHUNK or sum(len(p) for _, p in first if type(p) is str) >= CHUNK_CHARS))
+    dask = getattr(args, "dask", None)  # the same batch, its chunks evaluated on a Dask cluster
     try:
-        if parallel:
+        if parallel or dask:
             from engine.parallel import WorkerPool
 
+            if dask:
+                from engine.distributed.pool import DaskPool as WorkerPool  # noqa: F811
+
+                jobs = dask
             with WorkerPool(processor, jobs, messages=err) as pool:
                 for done, part in pool.map(itertools.chain([first] if first else [], blocks)):
                     for block in done:

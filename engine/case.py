@@ -24,7 +24,7 @@ class AlterationIn(StrictModel):
     gene: str = Field(min_length=1)
     variant: str = Field(min_length=1)
     origin: Literal["somatic", "germline"] = "somatic"
-    acquired: bool = False
+    acquired: bool | None = None  # true: found at progression on therapy; false: at diagnosis; absent: not stated
     partner: str | None = None
     # details kept from copy-number and fusion files (informational: no rule reads them)
     cna: int | None = Field(default=None, ge=-2, le=2)  # discrete call, GISTIC style: -2 deep deletion .. 2 amplification
@@ -67,7 +67,7 @@ class Alt:
     label: str
     codon: int | None
     origin: str
-    acquired: bool
+    acquired: bool | None  # None: not stated
     partner: str | None
 
     def describe(self) -> str:
@@ -90,6 +90,7 @@ class Line:
     outcome: str | None
     weeks: float | None
     label: str
+    seq: int = 0  # the line's place in the case's history (chronological; lines are kept sorted)
 
     def describe(self) -> str:
         bits = [self.label]
@@ -342,6 +343,7 @@ def normalise(
                     pt.outcome,
                     pt.weeks,
                     " + ".join(label_parts),
+                    i,
                 )
             )
 
@@ -355,7 +357,7 @@ def normalise(
         cancer=cancer,
         lineage=frozenset(cancer.lineage),
         stage=case.stage,
-        alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, a.acquired, a.partner or ""))),
+        alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, -1 if a.acquired is None else int(a.acquired), a.partner or ""))),
         tested=frozenset(tested),
         tested_listed=case.tested_genes is not None,
         germline_tested=germline_tested,

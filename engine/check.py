@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine import audit
 from engine.api import Engine
 from engine.errors import CaseError, Problem
 from engine.rulebase import RuleBase, check_citations, seeds_dir_for
@@ -69,6 +70,11 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
         if got is not want:
             show = lambda v: "unknown" if v is None else str(v).lower()
             return ExampleResult(rule.id, ex.name, False, f"fact {rule.derive}: expected {show(want)}, got {show(got)}")
+    elif rule.kind == "caution":
+        got_c = any(c.rule == rule.id for o in res.options for c in o.cautions) or any(
+            n.rule == rule.id for n in res.note_details)
+        if got_c != exp.caution:
+            return ExampleResult(rule.id, ex.name, False, f"caution expected {'present' if exp.caution else 'absent'}, got {'present' if got_c else 'absent'}")
     else:
         got_note = any(n.rule == rule.id for n in res.note_details)
         if got_note != exp.note:
@@ -82,6 +88,7 @@ def run_check(engine: Engine, *, seeds=None) -> CheckReport:
     seeds = seeds or seeds_dir_for(rb.directory, rb.meta)
     report.seeds_found = seeds is not None
     report.quotes_verified = check_citations(rb, report.problems, seeds)
+    report.problems.extend(audit.unverified(rb))  # V013
     for rule in rb.rules:
         if rule.status == "retired":
             continue

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --output: keep the complete records already in FILE and evaluate only the rest",
     )
+    ev.add_argument("--dask", metavar="ADDRESS", help="evaluate on a Dask cluster: a scheduler address, or local[:N]")
+    ev.add_argument("--brief", action="store_true", help="text format: one line per option (its summary)")
+    ev.add_argument("--detail", action="store_true", help="text format: every option in full, literature exclusions too")
 
     ex = sub.add_parser("explain", help="show a rule: metadata, rationale, citations, examples")
     ex.add_argument("rule_id", metavar="RULE_ID")
@@ -74,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_import = None
     if add_import is not None:
         add_import(sub)
+    from engine.tutoring.cli import add_parsers as add_tutoring
+
+    add_tutoring(sub)
     return p
 
 
@@ -121,7 +127,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
     if args.version or args.command is None:
         if args.command is None and not args.version:
             parser.print_usage(sys.stderr)
-            print("kras-rules: error: a command is required (evaluate, explain, check, rules, import)", file=sys.stderr)
+            print("kras-rules: error: a command is required (evaluate, explain, check, rules, import, why, compare, catalogue, schema, serve)", file=sys.stderr)
             return 2
         return cmd_version(args)
     try:
@@ -139,6 +145,10 @@ def _main(argv: Sequence[str] | None = None) -> int:
             from engine.importers.cli import run as run_import
 
             return run_import(args)
+        from engine.tutoring.cli import COMMANDS as TUTORING, run as run_tutoring
+
+        if args.command in TUTORING:
+            return run_tutoring(args, _engine(args) if args.command != "schema" else None)
     except RuleError as exc:
         print("kras-rules: the rule base is invalid:", file=sys.stderr)
         print(textwrap.indent(exc.render(), "  "), file=sys.stderr)
@@ -183,10 +193,9 @@ def cmd_version(args) -> int:
 
 
 def rule_json(engine, rule) -> dict:
-    d = rule.model_dump(mode="json", by_alias=True, exclude_none=True)
-    d["file"] = engine.rulebase.rule_files[rule.id]
-    d["therapies"] = list(engine.rulebase.targets.get(rule.id, ()))
-    return d
+    from engine.catalogue import rule_record
+
+    return rule_record(engine.rulebase, rule)
 
 
 def cmd_explain(args, engine) -> int:
@@ -225,7 +234,8 @@ def cmd_explain(args, engine) -> int:
             w(f"  - {r.criterion}")
     w("Citations:")
     for c in rule.citations:
-        where = f"{c.source}" + (f", section '{c.section}'" if c.section else "")
+        src = engine.rulebase.sources.get(c.source)
+        where = f"{src.title if src else c.source} [{c.source}]" + (f", section '{c.section}'" if c.section else "")
         w(f"  - {where}")
         w(textwrap.fill(f'"{c.quote}"', 92, initial_indent="      ", subsequent_indent="      "))
     w("Examples:")
@@ -248,10 +258,15 @@ def cmd_rules(args, engine) -> int:
     if args.format == "json":
         print(json.dumps([rule_json(engine, r) for r in rb.rules], indent=2))
     elif args.format == "markdown":
-        print("| id | kind | status | from | verdict | about | title |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
-        for row in rows:
-            print("| " + " | ".join(x.replace("|", "/") for x in row) + " |")
+        print("| id | kind | status | from | verdict | about | title | verified |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        from engine.audit import markdown, records_by_rule
+
+        recs = records_by_rule(rb)
+        for r, row in zip(rb.rules, rows):
+            ver = ", ".join(v.id for v in recs.get(r.id, ())) or "-"
+            print("| " + " | ".join(x.replace("|", "/") for x in row + (ver,)) + " |")
+        print("\n".join(markdown(rb)))
     else:
         for row in rows:
             print(f"{row[0]:9} {row[1]:11} {row[2]:15} {row[3]}  {row[4]:12} {row[5][:40]:40} {row[6]}")

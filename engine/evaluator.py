@@ -17,23 +17,9 @@ from typing import Callable
 
 from engine.case import NormalCase
 from engine.rulebase import RuleBase
-from engine.rules_model import (
-    AlterationCond,
-    All,
-    Any_,
-    CancerCond,
-    FactCond,
-    GermlineTestedCond,
-    Not,
-    PriorLineCond,
-    PriorLinesCond,
-    ReceivedCond,
-    Rule,
-    StageCond,
-    Unmet,
-)
-
-TV = bool | None  # three-valued truth: True, False, None (unknown)
+from engine.conditions import TV, kind_of
+from engine.rules_model import All, Any_, FactCond, Not, Rule, TherapySelector, Unmet
+from engine.semantics import CONDITIONAL, PENDING, UNMET, VERDICT, OUTCOME_TABLE, rule_kind
 _UNSET = object()
 
 
@@ -54,268 +40,9 @@ class Atom:
     label: str  # the criterion in words, e.g. "KRAS G12C" (used when it is false)
 
 
-def _alteration_atom(cond: AlterationCond, vocab) -> tuple:
-    a = cond.alteration
-    gene = a.gene
-    labels = None
-    if a.variant is not None:
-        labels = frozenset({vocab.variant(gene, a.variant).label})
-    elif a.variants is not None:
-        labels = frozenset(vocab.variant(gene, v).label for v in a.variants)
-    exclude = frozenset(vocab.variant(gene, v).label for v in a.exclude_variants) if a.exclude_variants else frozenset()
-    codons = frozenset(a.codons) if a.codons is not None else None
-    kind, origin, acquired, partner = a.kind, a.origin, a.acquired, a.partner
-    specific = labels is not None or codons is not None
-    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner)
-
-    def matches(alt) -> bool:
-        if alt.gene != gene:
-            return False
-        if origin is not None and alt.origin != origin:
-            return False
-        if acquired is not None and alt.acquired != acquired:
-            return False
-        if kind is not None and alt.kind != kind:
-            return False
-        if labels is not None and alt.label not in labels:
-            return False
-        if codons is not None and alt.codon not in codons:
-            return False
-        if exclude and alt.label in exclude:
-            return False
-        if partner is not None and alt.partner != partner:
-            return False
-        return True
-
-    def vague(alt) -> bool:
-        # an unspecified "mutation" of the gene could be the specific change the pattern names
-        return (
-            specific
-            and alt.gene == gene
-            and alt.codon is None
-            and alt.kind == "mutation"
-            and (kind is None or kind == "mutation")
-            and (origin is None or alt.origin == origin)
-            and (acquired is None or alt.acquired == acquired)
-        )
-
-    def fn(case: NormalCase) -> TV:
-        unsure = False
-        for alt in case.alterations:
-            if matches(alt):
-                return True
-            if not unsure and vague(alt):
-                unsure = True
-        if unsure:
-            return None
-        if origin == "germline":
-            return False if case.germline_tested else None
-        return False if gene in case.tested else None
-
-    def missing(case: NormalCase) -> str:
-        if any(vague(alt) for alt in case.alterations):
-            return f"the exact {gene} variant"
-        if origin == "germline":
-            return "germline testing"
-        return f"{gene} testing"
-
-    def describe(case: NormalCase) -> str:
-        return ", ".join(alt.describe() for alt in case.alterations if matches(alt))
-
-    return key, fn, missing, describe
-
-
-def _cancer_atom(cond: CancerCond, vocab) -> tuple:
-    codes = frozenset(cond.cancer)
-    key = ("cancer", codes)
-
-    def fn(case: NormalCase) -> TV:
-        return not codes.isdisjoint(case.lineage)
-
-    def describe(case: NormalCase) -> str:
-        within = sorted(codes & case.lineage)
-        c = case.cancer
-        if within and within != [c.code]:
-            return f"{c.code} ({c.name}), a kind of {', '.join(within)}"
-        return f"{c.code} ({c.name})"
-
-    return key, fn, (lambda case: "cancer type"), describe
-
-
-def _stage_atom(cond: StageCond, vocab) -> tuple:
-    stages = frozenset(cond.stage)
-
-    def fn(case: NormalCase) -> TV:
-        return None if case.stage is None else case.stage in stages
-
-    return ("stage", stages), fn, (lambda case: "stage"), (lambda case: f"stage {case.stage}")
-
-
-def _germline_atom(cond: GermlineTestedCond, vocab) -> tuple:
-    want = cond.germline_tested
-
-    def fn(case: NormalCase) -> TV:
-        g = case.germline_tested
-        return None if g is None else (g is want)
-
-    def describe(case: NormalCase) -> str:
-        return "germline testing done" if case.germline_tested else "no germline testing"
-
-    return ("germline_tested", want), fn, (lambda case: "germline testing"), describe
-
-
-def _prior_lines_atom(cond: PriorLinesCond, vocab) -> tuple:
-    p = cond.prior_lines
-    lo, hi, settings = p.min, p.max, frozenset(p.setting) if p.setting else None
-
-    def fn(case: NormalCase) -> TV:
-        lines = case.lines
-        if lines is None:
-            return None
-        if settings is None:
-            sure = maybe = len(lines)
-        else:
-            sure = sum(1 for ln in lines if ln.setting in settings)
-            maybe = sure + sum(1 for ln in lines if ln.setting is None)
-        if lo is not None:
-            if maybe < lo:
-                return False
-            if sure < lo:
-                return None
-        if hi is not None:
-            if sure > hi:
-                return False
-            if maybe > hi:
-                return None
-        return True
-
-    def missing(case: NormalCase) -> str:
-        return "prior therapy history" if case.lines is None else "setting of each prior therapy"
-
-    def describe(case: NormalCase) -> str:
-        n = len(case.lines or ())
-        if n == 0:
-            return "no prior systemic therapy (treatment-naive)"
-        return f"{n} prior systemic therapy line{'s' if n != 1 else ''}: " + "; ".join(
-            ln.describe() for ln in case.lines or ()
-        )
-
-    return ("prior_lines", lo, hi, settings), fn, missing, describe
-
-
-def _received_atom(cond: ReceivedCond, vocab) -> tuple:
-    p = cond.received
-    classes, drugs = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
-
-    def fn(case: NormalCase) -> TV:
-        lines = case.lines
-        if lines is None:
-            return None
-        got_c: set[str] = set()
-        got_d: set[str] = set()
-        for ln in lines:
-            got_c |= ln.classes
-            got_d |= ln.drugs
-        return classes <= got_c and drugs <= got_d
-
-    def describe(case: NormalCase) -> str:
-        return "prior " + "; ".join(ln.describe() for ln in case.lines or ())
-
-    return ("received", classes, drugs), fn, (lambda case: "prior therapy history"), describe
-
-
-def _prior_line_atom(cond: PriorLineCond, vocab) -> tuple:
-    p = cond.prior_line
-    classes, drugs = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
-    settings = frozenset(p.setting) if p.setting else None
-    outcomes = frozenset(p.outcome) if p.outcome else None
-    min_weeks = p.min_weeks
-
-    def line_tv(ln) -> TV:
-        if not (classes <= ln.classes and drugs <= ln.drugs):
-            return False
-        unsure = False
-        if settings is not None:
-            if ln.setting is None:
-                unsure = True
-            elif ln.setting not in settings:
-                return False
-        if outcomes is not None:
-            if ln.outcome is None:
-                unsure = True
-            elif ln.outcome not in outcomes:
-                return False
-        if min_weeks is not None:
-            if ln.weeks is None:
-                unsure = True
-            elif ln.weeks < min_weeks:
-                return False
-        return None if unsure else True
-
-    def fn(case: NormalCase) -> TV:
-        lines = case.lines
-        if lines is None:
-            return None
-        unsure = False
-        for ln in lines:
-            v = line_tv(ln)
-            if v:
-                return True
-            if v is None:
-                unsure = True
-        return None if unsure else False
-
-    def missing(case: NormalCase) -> str:
-        if case.lines is None:
-            return "prior therapy history"
-        wanted = [w for w, on in (("setting", settings), ("outcome", outcomes), ("weeks", min_weeks)) if on is not None]
-        return "details of prior therapy (" + ", ".join(wanted) + ")"
-
-    def describe(case: NormalCase) -> str:
-        return "prior " + "; ".join(ln.describe() for ln in case.lines or () if line_tv(ln))
-
-    key = ("prior_line", classes, drugs, settings, outcomes, min_weeks)
-    return key, fn, missing, describe
-
-
 def atom_label(cond) -> str:
     """A leaf condition in words, for explanations ("KRAS G12C", "stage metastatic", ...)."""
-    if isinstance(cond, AlterationCond):
-        a = cond.alteration
-        what = a.variant or (", ".join(a.variants) if a.variants else None)
-        if what is None and a.codons:
-            what = f"{a.kind or 'change'} at codon {', '.join(map(str, a.codons))}"
-        if what is None:
-            what = a.kind or "alteration"
-        extra = [x for x in (a.origin if a.origin == "germline" else None, "acquired" if a.acquired else None) if x]
-        return f"{a.gene} {what}" + (f" ({', '.join(extra)})" if extra else "")
-    if isinstance(cond, CancerCond):
-        return "cancer type " + " or ".join(cond.cancer)
-    if isinstance(cond, StageCond):
-        return "stage " + " or ".join(cond.stage)
-    if isinstance(cond, GermlineTestedCond):
-        return "germline testing done" if cond.germline_tested else "no germline testing"
-    if isinstance(cond, PriorLinesCond):
-        p = cond.prior_lines
-        bits = [f"at least {p.min}" if p.min is not None else "", f"at most {p.max}" if p.max is not None else ""]
-        return " and ".join(b for b in bits if b) + " prior systemic therapy line(s)"
-    if isinstance(cond, ReceivedCond):
-        return "prior " + ", ".join(cond.received.classes + cond.received.drugs)
-    if isinstance(cond, PriorLineCond):
-        p = cond.prior_line
-        return "a prior line of " + ", ".join(p.classes + p.drugs)
-    return type(cond).__name__  # pragma: no cover
-
-
-_ATOM_BUILDERS = {
-    CancerCond: _cancer_atom,
-    AlterationCond: _alteration_atom,
-    StageCond: _stage_atom,
-    GermlineTestedCond: _germline_atom,
-    PriorLinesCond: _prior_lines_atom,
-    ReceivedCond: _received_atom,
-    PriorLineCond: _prior_line_atom,
-}
+    return kind_of(cond).label(cond)
 
 
 # --------------------------------------------------------------------------- nodes
@@ -530,6 +257,8 @@ class CompiledRule:
     targets: tuple[str, ...]
     order: int
     start: dt.date = field(init=False)
+    selector: bool = field(init=False)
+    kind: str | None = field(init=False)  # eligible, excluded or other (the outcome table's column)  # targets come from a class selector (scoped, see resolve)
     end: dt.date | None = field(init=False)
     jurisdiction: str | None = field(init=False)
 
@@ -537,6 +266,9 @@ class CompiledRule:
         self.start = self.rule.effective_from
         self.end = self.rule.effective_to
         self.jurisdiction = self.rule.jurisdiction.upper() if self.rule.jurisdiction else None
+        target = self.rule.conclude or self.rule.about
+        self.selector = target is not None and isinstance(target.therapies, TherapySelector)
+        self.kind = rule_kind(self.rule.conclude.verdict) if self.rule.conclude is not None else None
 
     def in_effect(self, case: NormalCase) -> bool:
         d = case.as_of
@@ -557,15 +289,22 @@ class RuleOutcome:
     when_true: bool  # the rule's `when` was definitely true (needed for explicit precedence)
     missing: tuple[str, ...]
     failed: tuple[str, ...]  # the criteria that failed (for unmet verdicts)
+    # an exclusion whose gate is unknown: it decides nothing, but makes the eligible outcomes it
+    # would override conditional (resolution applies it)
+    pending: bool = False
 
 
-def rule_outcome(cr: CompiledRule, ctx: Ctx) -> RuleOutcome | None:
-    """The three-valued outcome of a conclusion rule (see rules/README.md), or None if silent."""
-    w = cr.when.tv(ctx)
+_NO_W = object()
+
+
+def rule_outcome(cr: CompiledRule, ctx: Ctx, w=_NO_W) -> RuleOutcome | None:
+    """The three-valued outcome of a conclusion rule (the outcome table of
+    :mod:`engine.semantics`), or None if silent."""
+    if w is _NO_W:
+        w = cr.when.tv(ctx)
     if w is False:
         return None
     rule = cr.rule
-    concl = rule.conclude
     failed: list[str] = []
     unknown: list[int] = []
     for i, node in enumerate(cr.requires):
@@ -574,27 +313,45 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx) -> RuleOutcome | None:
             failed.append(rule.requires[i].criterion)
         elif v is None:
             unknown.append(i)
-    if failed:
+    code = OUTCOME_TABLE.get((w, False if failed else (None if unknown else True), cr.kind))
+    if code is None:
+        return None
+    concl = rule.conclude
+    if code == VERDICT:
+        return RuleOutcome(rule.id, concl.verdict, w is True, (), ())
+    if code == UNMET:
         if concl.unmet is None:
             return None
         return RuleOutcome(rule.id, concl.unmet, w is True, (), tuple(failed))
-    if w is True and not unknown:
-        return RuleOutcome(rule.id, concl.verdict, True, (), ())
-    if w is None and concl.verdict != "eligible":
-        return None
+    if code == PENDING:  # what it is missing is found only if it applies (engine.resolve)
+        return RuleOutcome(rule.id, concl.verdict, False, (), (), True)
+    # conditional, or a verdict that stands: list what is missing
+    verdict = "conditional" if code == CONDITIONAL else concl.verdict
+    return RuleOutcome(rule.id, verdict, w is True, _missing(cr, ctx, w is None, unknown), ())
+
+
+def _missing(cr: CompiledRule, ctx: Ctx, gate_unknown: bool, unknown) -> tuple[str, ...]:
     miss: set[str] = set()
-    if w is None:
+    if gate_unknown:
         cr.when.missing(ctx, miss)
+    rule = cr.rule
     for i in unknown:
         req = rule.requires[i]
         if req.missing:
             miss.add(req.missing)
         else:
             cr.requires[i].missing(ctx, miss)
-    # "conditional" means "would be eligible": only an eligibility rule gives it. Any other
-    # verdict stands, with what is missing listed (e.g. "consider, if previously treated").
-    verdict = "conditional" if concl.verdict == "eligible" else concl.verdict
-    return RuleOutcome(rule.id, verdict, w is True, tuple(sorted(miss)), ())
+    return tuple(sorted(miss))
+
+
+def pending_missing(cr: CompiledRule, ctx: Ctx) -> tuple[str, ...]:
+    """What a pending exclusion (gate unknown, no requirement false) is missing (cached per case)."""
+    key = ("pending-missing", cr.rule.id)
+    hit = ctx.memo.get(key)
+    if hit is None:
+        unknown = [i for i, node in enumerate(cr.requires) if node.tv(ctx) is None]
+        hit = ctx.memo[key] = _missing(cr, ctx, True, unknown)
+    return hit
 
 
 class Program:
@@ -618,7 +375,8 @@ class Program:
             if rule.kind == "derivation":
                 self.derivers.setdefault(rule.derive, []).append(cr)
         self.conclusions = [cr for cr in self.rules if cr.rule.kind == "conclusion"]
-        self.notes = [cr for cr in self.rules if cr.rule.kind == "note"]
+        # notes and cautions both hold when their `when` is true (kept together as "notes")
+        self.notes = [cr for cr in self.rules if cr.rule.kind in ("note", "caution")]
         self.by_id = {cr.rule.id: cr for cr in self.rules}
         self._cancer_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
         self._plans: dict[tuple, Plan] = {}
@@ -680,12 +438,13 @@ class Program:
             return UnmetNode(self.compile(cond.unmet))
         if isinstance(cond, FactCond):
             return FactNode(cond.fact)
-        key, fn, missing, describe = _ATOM_BUILDERS[type(cond)](cond, self.rb.vocab)
+        kind = kind_of(cond)
+        key, fn, missing, describe = kind.build(cond, self.rb.vocab)
         i = self._atom_index.get(key)
         if i is None:
             i = len(self.atoms)
             self._atom_index[key] = i
-            self.atoms.append(Atom(i, key, key[0], fn, missing, describe, cond, atom_label(cond)))
+            self.atoms.append(Atom(i, key, kind.key, fn, missing, describe, cond, kind.label(cond, self.rb.vocab)))
         return AtomNode(i)
 
     def candidates(self, case: NormalCase) -> tuple[list[CompiledRule], list[CompiledRule]]:
@@ -711,8 +470,10 @@ class Inference:
 
     ctx: Ctx
     outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]]  # therapy id -> outcomes
-    notes: list[CompiledRule]
+    notes: list[CompiledRule]  # note and caution rules that hold
     skipped: list[str]  # trace lines for rules not in effect
+    # therapies in scope: named explicitly by a rule in effect whose `when` is not false
+    in_scope: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -732,18 +493,31 @@ def infer(program: Program, case: NormalCase) -> Inference:
     plan = program.plan(case)
     ctx = Ctx(program, case, plan)
     outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
+    scope: set[str] = set()
+    live: list[tuple[CompiledRule, TV]] = []
     for cr in plan.conclusions:
-        out = rule_outcome(cr, ctx)
+        w = cr.when.tv(ctx)
+        if w is False:
+            continue
+        if not cr.selector:
+            scope.update(cr.targets)
+        live.append((cr, w))
+    for cr, w in live:
+        # a class-wide conclusion speaks only of the therapies in scope (see engine.resolve)
+        targets = [t for t in cr.targets if t in scope] if cr.selector else cr.targets
+        if not targets:
+            continue
+        out = rule_outcome(cr, ctx, w)
         if out is None:
             continue
-        for t in cr.targets:
+        for t in targets:
             if t in outcomes:
                 outcomes[t].append((cr, out))
             else:
                 outcomes[t] = [(cr, out)]
     fired_notes = [cr for cr in plan.notes if cr.when.tv(ctx) is True]
     skipped = [_not_in_effect(cr, case) for cr in plan.not_in_effect] if plan.not_in_effect else []
-    return Inference(ctx, outcomes, fired_notes, skipped)
+    return Inference(ctx, outcomes, fired_notes, skipped, frozenset(scope))
 
 
 _SKIP_LINES: dict[tuple, str] = {}

@@ -5,17 +5,20 @@ import json
 import textwrap
 
 from engine.result import Result
-
-VERDICT_HEADINGS = [
-    ("eligible", "ELIGIBLE (approved, every label criterion met)"),
-    ("conditional", "CONDITIONAL (would be eligible or worth considering; data missing)"),
-    ("consider", "CONSIDER (investigational: trial, expanded access, evidence short of approval)"),
-    ("not_eligible", "NOT ELIGIBLE (a criterion of the approval is not met)"),
-    ("excluded", "EXCLUDED (the biomarkers predict no benefit or resistance)"),
-]
+from engine.semantics import LISTED, POSITIVE, VERDICT_HEADINGS
 
 
-def text(result: Result, width: int = 100) -> str:
+
+def _one_line(o) -> bool:
+    """An exclusion drawn from the literature (a failed approach, a resistance finding), not from
+    a label: shown on one line in the text output unless details are asked for."""
+    return o.verdict == "excluded" and o.status == "literature"
+
+
+def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool = False) -> str:
+    """The result for people. ``brief``: one line per option (its summary). Otherwise each option
+    in full, except literature exclusions (historical failed approaches, shown in every
+    KRAS-mutant case), which get one line each unless ``detail``."""
     out: list[str] = []
     out.append(
         f"Case {result.case_id}: {result.cancer_type}, evaluated as of {result.evaluated_as_of} "
@@ -23,27 +26,39 @@ def text(result: Result, width: int = 100) -> str:
     )
     if not result.options:
         out.append("  No therapy option in the rule base applies to this profile.")
+    short_count = 0
     for verdict, heading in VERDICT_HEADINGS:
         opts = [o for o in result.options if o.verdict == verdict]
         if not opts:
             continue
         out.append(f"  {heading}")
         for o in opts:
-            out.append(f"    * {o.name}: {o.evidence} (OncoKB {o.oncokb_level}) [{', '.join(o.rules)}]")
+            if brief or (not detail and _one_line(o)):
+                short_count += not brief
+                out.append(textwrap.fill(f"* {o.summary or o.name} [{o.rules[0] if o.rules else ''}]", width,
+                                         initial_indent="    ", subsequent_indent="        ", break_on_hyphens=False))
+                continue
+            level = f" (OncoKB {o.oncokb_level})" if o.oncokb_level else ""
+            out.append(f"    * {o.name}: {o.evidence}{level} [{', '.join(o.rules)}]")
             out.append(textwrap.fill(o.explanation, width, initial_indent="        ", subsequent_indent="        "))
             if o.missing:
                 out.append(f"        Missing: {', '.join(o.missing)}")
             srcs = []
             for c in o.citations:
-                s = c.source + (f" ({c.section})" if c.section else "")
+                s = (c.title or c.source) + (f" ({c.section})" if c.section else "")
                 if s not in srcs:
                     srcs.append(s)
             out.append(textwrap.fill("Sources: " + "; ".join(srcs), width, initial_indent="        ", subsequent_indent="          "))
-    if result.notes:
+    if short_count:
+        out.append(textwrap.fill(
+            f"({short_count} exclusion(s) from the literature shown on one line each; `evaluate --detail` "
+            "shows them in full, `kras-rules why CASE THERAPY` explains one.)", width,
+            initial_indent="  ", subsequent_indent="  "))
+    if result.notes and not brief:
         out.append("  Notes:")
         for n in result.notes:
             out.append(textwrap.fill(n, width, initial_indent="    - ", subsequent_indent="      "))
-    out.append(f"  {result.disclaimer}")
+    out.append(f"  {result.disclaimer}" if not brief else "  Educational decision support only: not medical advice.")
     return "\n".join(out)
 
 
@@ -85,8 +100,8 @@ _SENSITIVE = ["1", "2", "3A", "3B", "4"]
 _RESISTANCE = ["R1", "R2"]
 _HIGHEST_ORDER = ["R1", "1", "2", "3A", "3B", "4", "R2"]  # the OncoKB annotator's HIGHEST_LEVEL order
 _SENSITIVE_SET, _RESISTANCE_SET = frozenset(_SENSITIVE), frozenset(_RESISTANCE)
-_SENSITIVE_VERDICTS = frozenset({"eligible", "conditional", "consider"})
-_VERDICTS = ("eligible", "conditional", "consider", "not_eligible", "excluded")
+_SENSITIVE_VERDICTS = frozenset(POSITIVE)
+_VERDICTS = LISTED
 
 
 def tsv_header() -> str:
@@ -107,6 +122,8 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
     for o in result.options:
         verdicts.setdefault(o.verdict, []).append(o.therapy)
         lv = o.oncokb_level
+        if lv is not None and _gate_unknown(o):
+            lv = None  # a level belongs to a biomarker: none while the deciding rule's gate is unknown
         if (lv in _RESISTANCE_SET) if o.verdict == "excluded" else (o.verdict in _SENSITIVE_VERDICTS and lv in _SENSITIVE_SET):
             levels.setdefault(lv, []).append(o.therapy)
         for m in o.missing:
@@ -130,6 +147,11 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
     for v in _VERDICTS:
         row[v] = ",".join(verdicts.get(v, ()))
     return "\t".join(_clean(row.get(c, "")) for c in TSV_COLUMNS)
+
+
+def _gate_unknown(o) -> bool:
+    prefix = f"{o.rules[0]}/gate/" if o.rules else None
+    return any(c.status == "unknown" and c.id.startswith(prefix) for c in o.criteria) if prefix else False
 
 
 def _highest(levels: dict[str, list[str]], order: list[str]) -> str:

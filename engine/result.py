@@ -5,9 +5,17 @@ object, field for field.
 """
 from __future__ import annotations
 
+import copy
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import PydanticUndefined
 
 from engine.rules_model import Evidence, Verdict
+
+# The version of the case and result format (CONTRACT.md is version 1). A minor version only adds
+# fields: a reader of 1.0 can read any 1.x. Every result carries it (``contract_version``).
+CONTRACT_VERSION = "1.1"
 
 
 class _Out(BaseModel):
@@ -17,9 +25,23 @@ class _Out(BaseModel):
     def fast(cls, **fields):
         """Build from values the engine produced itself (already valid), without re-validation.
 
-        Every field must be given. Equivalent to ``model_construct`` but several times faster,
-        which matters on the per-option hot path. ``tests/test_result_model.py`` checks that the
-        objects built here validate as the model."""
+        Every field without a default must be given (fields with one get a fresh copy of it).
+        Equivalent to ``model_construct`` but several times faster, which matters on the
+        per-option hot path. ``tests/test_result_model.py`` checks that the objects built here
+        validate as the model."""
+        size = cls.__dict__.get("_fast_size")  # len(model_fields), read once per class (a slow property)
+        if size is None:
+            size = len(cls.model_fields)
+            type.__setattr__(cls, "_fast_size", size)
+        if len(fields) < size:
+            tail = _tail(cls)
+            n = size - len(fields)
+            if 0 < n <= len(tail) and not any(k in fields for k, _ in tail[-n:]):
+                for k, v in tail[-n:]:  # the common case: only the last defaulted fields left out
+                    fields[k] = v if type(v) in _IMMUTABLE else copy.copy(v)
+            else:
+                fields = {**{k: copy.copy(v) for k, v in _defaults(cls).items() if k not in fields}, **fields}
+                fields = {k: fields[k] for k in cls.model_fields if k in fields}  # in field order
         m = cls.__new__(cls)
         object.__setattr__(m, "__dict__", fields)
         object.__setattr__(m, "__pydantic_fields_set__", set(fields))
@@ -28,8 +50,39 @@ class _Out(BaseModel):
         return m
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), tuple})
+
+
+def _tail(cls) -> tuple:
+    """The trailing fields that have a default, in field order (as (name, default) pairs)."""
+    t = cls.__dict__.get("_fast_tail")
+    if t is None:
+        out = []
+        for k, f in reversed(list(cls.model_fields.items())):
+            if f.default is PydanticUndefined:
+                break
+            out.append((k, f.default))
+        t = tuple(reversed(out))
+        type.__setattr__(cls, "_fast_tail", t)
+    return t
+
+
+def _defaults(cls) -> dict:
+    d = cls.__dict__.get("_fast_defaults")
+    if d is None:
+        d = {k: f.default for k, f in cls.model_fields.items() if f.default is not PydanticUndefined}
+        type.__setattr__(cls, "_fast_defaults", d)
+    return d
+
+
 class CitationOut(_Out):
-    source: str
+    """A passage a rule cites. Immutable: the engine builds each citation once per rule base and
+    every result that cites it holds the same object, so none may change it for the others."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str  # the source id (readable, never a file name)
+    title: str | None = None  # the source's title, what a reader is shown
     section: str | None = None
     quote: str
     rule: str | None = None  # the rule that cites it
@@ -45,13 +98,31 @@ class Considered(_Out):
     reason: str  # why it did not decide
 
 
+class CautionOut(_Out):
+    """A caution attached to an option: evidence that does not change the verdict but matters."""
+
+    rule: str
+    text: str
+
+
+class Criterion(_Out):
+    """One line of an option's checklist: a gate (the biomarker / cancer-type conditions of the
+    deciding rule, in words) or a label criterion (each of its ``requires``)."""
+
+    id: str  # stable: "<rule>/gate/<n>", "<rule>/requires/<n>", "<rule>/exclusion"
+    text: str  # the criterion in words
+    kind: Literal["gate", "label"]
+    status: Literal["met", "not_met", "unknown"]
+    facts: list[str]  # the case fields and derived facts it rests on (internal names)
+
+
 class Option(_Out):
     therapy: str  # therapy id from the catalogue, e.g. "adagrasib+cetuximab"
     name: str  # display name, e.g. "adagrasib + cetuximab"
     drugs: list[str]  # lowercase generic names, sorted
     verdict: Verdict
     evidence: Evidence
-    oncokb_level: str
+    oncokb_level: str | None  # None: no OncoKB level for this evidence (resistance_preclinical)
     rules: list[str]  # deciding rule first, then the derived-fact rules it rests on
     explanation: str
     citations: list[CitationOut]
@@ -61,6 +132,9 @@ class Option(_Out):
     jurisdiction: str | None = None
     effective_from: str
     considered: list[Considered] = []
+    criteria: list[Criterion] = []  # the deciding rule's gate and label criteria, with status
+    cautions: list[CautionOut] = []  # caution rules about this therapy that hold for the case
+    summary: str = ""  # the option in at most 140 characters, for a list or a card
 
 
 class NoteOut(_Out):
@@ -81,6 +155,7 @@ class Result(_Out):
     facts: dict[str, bool | None] = {}  # derived facts evaluated for this case (None = unknown)
     trace: list[str]
     disclaimer: str
+    contract_version: str = CONTRACT_VERSION
 
     def to_json(self) -> str:
         return self.model_dump_json()

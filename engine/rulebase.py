@@ -19,16 +19,13 @@ import yaml
 from pydantic import ValidationError
 
 from engine.errors import Problem, RuleError, TermError
+from engine.conditions import BY_MODEL
 from engine.rules_model import (
-    AlterationCond,
     All,
     Any_,
-    CancerCond,
     FactCond,
     Meta,
     Not,
-    PriorLineCond,
-    ReceivedCond,
     Rule,
     RuleFile,
     Source,
@@ -38,6 +35,7 @@ from engine.rules_model import (
     TherapySelector,
     Unmet,
 )
+from engine import audit
 from engine.schema import problems_from_validation
 from engine.vocabulary import Vocabulary
 
@@ -62,6 +60,7 @@ class RuleBase:
     rule_files: dict[str, str]  # rule id -> file (relative to the rules dir)
     targets: dict[str, tuple[str, ...]] = field(default_factory=dict)  # rule id -> therapy ids
     by_id: dict[str, Rule] = field(default_factory=dict)
+    verifications: tuple = ()  # engine.audit.Verification records (verification.yaml)
 
     def rule(self, rule_id: str) -> Rule:
         try:
@@ -121,72 +120,80 @@ def rule_conditions(rule: Rule) -> Iterable[tuple[Any, tuple]]:
         yield from iter_conditions(r.test, ("requires", i, "test"))
 
 
-def _check_terms(rule: Rule, vocab: Vocabulary, derived: set[str], where: tuple, problems: list[Problem]):
-    def term(fn, path, *args):
+class TermCheck:
+    """What a condition kind's ``check_terms`` reports through: vocabulary look-ups that add a
+    problem with the condition's path (and a suggestion) instead of raising."""
+
+    def __init__(self, vocab: Vocabulary, where: tuple, problems: list[Problem]):
+        self.vocab = vocab
+        self.where = where
+        self.path: tuple = ()
+        self.problems = problems
+
+    def term(self, fn, path: tuple, *args) -> None:
         try:
             fn(*args)
         except TermError as exc:
             for p in exc.problems:
-                problems.append(Problem(p.message, where + path, p.suggestion))
+                self.problems.append(Problem(p.message, self.where + self.path + path, p.suggestion))
 
-    def klass(name: str, path: tuple):
-        if name not in vocab.drug_classes:
-            close = difflib.get_close_matches(name, sorted(vocab.drug_classes), n=1)
-            problems.append(Problem(f"unknown drug class '{name}'", where + path, close[0] if close else None))
+    def klass(self, name: str, path: tuple) -> None:
+        if name not in self.vocab.drug_classes:
+            close = difflib.get_close_matches(name, sorted(self.vocab.drug_classes), n=1)
+            self.problems.append(Problem(f"unknown drug class '{name}'", self.where + self.path + path,
+                                         close[0] if close else None))
 
-    def gene_exact(g: str, path: tuple) -> str | None:
+    def gene(self, g: str, path: tuple) -> str | None:
+        """The gene's HGNC symbol, or None (a problem is reported) if unknown or not written so."""
         try:
-            canon = vocab.gene(g)
+            canon = self.vocab.gene(g)
         except TermError as exc:
             for p in exc.problems:
-                problems.append(Problem(p.message, where + path, p.suggestion))
+                self.problems.append(Problem(p.message, self.where + self.path + path, p.suggestion))
             return None
         if canon != g:
-            problems.append(Problem(f"write the gene as its HGNC symbol '{canon}', not '{g}'", where + path, canon))
+            self.problems.append(Problem(f"write the gene as its HGNC symbol '{canon}', not '{g}'",
+                                         self.where + self.path + path, canon))
         return canon
 
+
+def _check_terms(rule: Rule, vocab: Vocabulary, derived: set[str], where: tuple, problems: list[Problem]):
+    t = TermCheck(vocab, where, problems)
     for cond, path in rule_conditions(rule):
-        if isinstance(cond, CancerCond):
-            for i, code in enumerate(cond.cancer):
-                term(vocab.cancer_code, path + ("cancer", i), code)
-        elif isinstance(cond, AlterationCond):
-            a = cond.alteration
-            p = path + ("alteration",)
-            gene = gene_exact(a.gene, p + ("gene",))
-            if gene is None:
-                continue
-            for key in ("variant", "variants", "exclude_variants"):
-                val = getattr(a, key)
-                if val is None:
-                    continue
-                vals = (val,) if isinstance(val, str) else val
-                for i, v in enumerate(vals):
-                    term(vocab.variant, p + ((key,) if isinstance(val, str) else (key, i)), gene, v)
-            if a.partner is not None:
-                gene_exact(a.partner, p + ("partner",))
-        elif isinstance(cond, FactCond):
+        if isinstance(cond, FactCond):
             if cond.fact not in derived:
                 close = difflib.get_close_matches(cond.fact, sorted(derived), n=1)
-                problems.append(
-                    Problem(
-                        f"fact '{cond.fact}' is derived by no rule",
-                        where + path + ("fact",),
-                        close[0] if close else None,
-                    )
-                )
-        elif isinstance(cond, (ReceivedCond, PriorLineCond)):
-            pat = cond.received if isinstance(cond, ReceivedCond) else cond.prior_line
-            key = "received" if isinstance(cond, ReceivedCond) else "prior_line"
-            for i, c in enumerate(pat.classes):
-                klass(c, path + (key, "classes", i))
-            for i, d in enumerate(pat.drugs):
-                term(vocab.drug, path + (key, "drugs", i), d)
+                problems.append(Problem(f"fact '{cond.fact}' is derived by no rule", where + path + ("fact",),
+                                        close[0] if close else None))
+            continue
+        kind = BY_MODEL.get(type(cond))
+        if kind is not None and kind.check_terms is not None:
+            t.path = path
+            kind.check_terms(cond, t)
+
+
+def _check_population(rule: Rule, vocab: Vocabulary, where: tuple, problems: list[Problem]) -> None:
+    pop = rule.population
+    if pop is None:
+        return
+    for i, code in enumerate(pop.cancers or ()):
+        if code != "any":
+            try:
+                vocab.cancer_code(code)
+            except TermError as exc:
+                for p in exc.problems:
+                    problems.append(Problem(p.message, where + ("population", "cancers", i), p.suggestion))
+    if pop.acquired_on is not None and pop.acquired_on not in vocab.drug_classes:
+        close = difflib.get_close_matches(pop.acquired_on, sorted(vocab.drug_classes), n=1)
+        problems.append(Problem(f"unknown drug class '{pop.acquired_on}'", where + ("population", "acquired_on"),
+                                close[0] if close else None))
 
 
 def _resolve_targets(rule: Rule, therapies: dict[str, Therapy], vocab: Vocabulary, where: tuple, problems: list[Problem]) -> tuple[str, ...]:
-    c = rule.conclude
+    c = rule.conclude or rule.about
     if c is None:
         return ()
+    part = "conclude" if rule.conclude is not None else "about"
     if c.therapy is not None:
         ids: tuple[str, ...] = (c.therapy,)
     elif isinstance(c.therapies, TherapySelector):
@@ -194,7 +201,7 @@ def _resolve_targets(rule: Rule, therapies: dict[str, Therapy], vocab: Vocabular
         for k in (sel.with_class, sel.without_class):
             if k is not None and k not in vocab.drug_classes:
                 close = difflib.get_close_matches(k, sorted(vocab.drug_classes), n=1)
-                problems.append(Problem(f"unknown drug class '{k}'", where + ("conclude", "therapies"), close[0] if close else None))
+                problems.append(Problem(f"unknown drug class '{k}'", where + (part, "therapies"), close[0] if close else None))
                 return ()
 
         def classes_of(t: Therapy) -> set[str]:
@@ -212,13 +219,13 @@ def _resolve_targets(rule: Rule, therapies: dict[str, Therapy], vocab: Vocabular
             )
         )
         if not ids:
-            problems.append(Problem("the therapy selector matches no therapy of the catalogue", where + ("conclude", "therapies")))
+            problems.append(Problem("the therapy selector matches no therapy of the catalogue", where + (part, "therapies")))
     else:
         ids = tuple(c.therapies or ())
     for i, t in enumerate(ids):
         if t not in therapies:
             close = difflib.get_close_matches(t, sorted(therapies), n=1)
-            path = ("conclude", "therapy") if c.therapy is not None else ("conclude", "therapies", i)
+            path = (part, "therapy") if c.therapy is not None else (part, "therapies", i)
             problems.append(Problem(f"unknown therapy '{t}' (not in therapies.yaml)", where + path, close[0] if close else None))
     return ids
 
@@ -249,7 +256,7 @@ def check_citations(rb: "RuleBase", problems: list[Problem], seeds: Path | None)
                 close = difflib.get_close_matches(cit.source, sorted(rb.sources), n=1)
                 problems.append(Problem(f"unknown source '{cit.source}' (not in sources.yaml)", path + ("source",), close[0] if close else None))
                 continue
-            if src.kind != "document" or seeds is None or not src.file:
+            if seeds is None or not src.file:
                 continue
             fp = seeds / src.file
             if fp not in _SEED_CACHE:
@@ -272,18 +279,36 @@ def check_citations(rb: "RuleBase", problems: list[Problem], seeds: Path | None)
     return verified
 
 
-_VOCAB_CACHE: dict[Path, Vocabulary] = {}
+_VOCAB_CACHE: dict[tuple[Path, str], Vocabulary] = {}
+
+
+def _tree_digest(d: Path) -> str:
+    """A content hash of every file under ``d`` (names and bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(d.rglob("*")):
+        if f.is_file():
+            h.update(str(f.relative_to(d)).encode())
+            h.update(b"\0")
+            h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def _load_vocab(vdir: Path) -> Vocabulary:
-    key = vdir.resolve()
+    """The vocabulary of a folder, shared between rule bases that use the same folder with the
+    same content. The key is the path *and* the content: a folder edited since it was last loaded
+    is loaded again (keyed by path alone, an edited vocabulary went unseen)."""
+    key = (vdir.resolve(), _tree_digest(vdir))
     v = _VOCAB_CACHE.get(key)
     if v is None:
+        if len(_VOCAB_CACHE) > 16:
+            _VOCAB_CACHE.clear()
         v = _VOCAB_CACHE[key] = Vocabulary.load(vdir)
     return v
 
 
-_CODE_FILES = ("rules_model.py", "rulebase.py", "vocabulary", "schema.py", "errors.py")
+_CODE_FILES = ("rules_model.py", "audit.py", "rulebase.py", "vocabulary", "schema.py", "errors.py", "semantics.py", "conditions")
 
 
 def _cache_dir() -> Path | None:
@@ -308,8 +333,11 @@ def _digest(d: Path) -> str:
         files += [f for f in sorted(vdir.rglob("*")) if f.is_file()]
     here = Path(__file__).resolve().parent
     files += [f for n in _CODE_FILES for f in (sorted((here / n).glob("*.py")) if (here / n).is_dir() else [here / n])]
-    for f in files:
-        h.update(str(f).encode())
+    for f in files:  # keyed by content and relative names: the same files anywhere share a key
+        for root, tag in ((d, "rules"), (vdir, "vocabulary"), (here, "engine")):
+            if f.is_relative_to(root):
+                h.update(f"{tag}/{f.relative_to(root).as_posix()}".encode())
+                break
         h.update(f.read_bytes())
     return h.hexdigest()[:32]
 
@@ -319,7 +347,9 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
 
     A rule base that loaded cleanly is kept, pickled, in a cache keyed by the content of its files
     (``$KRAS_RULES_CACHE``, default ``~/.cache/kras-rules``; ``KRAS_RULES_CACHE=off`` disables it),
-    so the command line starts fast. Any change to a rule, vocabulary or engine file misses it.
+    so the command line starts fast. Any change to a rule, vocabulary or engine file misses it;
+    the same content in another folder hits it; only the :data:`CACHE_KEEP` most recently used
+    rule bases are kept.
     """
     import pickle
 
@@ -335,6 +365,10 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
                 rb = pickle.load(fh)
             if isinstance(rb, RuleBase):
                 rb.directory = d
+                try:
+                    os.utime(target)  # recently used: kept by the eviction below
+                except OSError:
+                    pass
                 return rb
         except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError, TypeError, ValueError):
             pass
@@ -346,9 +380,28 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
             with open(tmp, "wb") as fh:
                 pickle.dump(rb, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
+            _evict(target.parent)
         except OSError:
             pass
     return rb
+
+
+CACHE_KEEP = 8  # rule bases kept in the cache folder (the most recently used)
+
+
+def _evict(cdir: Path) -> None:
+    """Keep the :data:`CACHE_KEEP` most recently used pickles of the cache folder."""
+    entries = []
+    for f in cdir.glob("rulebase-*.pickle"):
+        try:
+            entries.append((f.stat().st_mtime, f))
+        except OSError:
+            continue
+    for _, f in sorted(entries, reverse=True)[CACHE_KEEP:]:
+        try:
+            f.unlink()
+        except OSError:
+            pass
 
 
 def _load_uncached(d: Path) -> RuleBase:
@@ -371,8 +424,6 @@ def _load_uncached(d: Path) -> RuleBase:
             if s.id in sources:
                 problems.append(Problem(f"duplicate source id '{s.id}'", ("sources.yaml", "sources", i, "id")))
             sources[s.id] = s
-            if s.kind == "document" and s.file and s.file != s.id:
-                sources.setdefault(s.file, s)
     therapies: dict[str, Therapy] = {}
     if th_file:
         for i, t in enumerate(th_file.therapies):
@@ -421,6 +472,7 @@ def _load_uncached(d: Path) -> RuleBase:
     for rule in rules:
         where = rule_where[rule.id]
         _check_terms(rule, vocab, derived, where, problems)
+        _check_population(rule, vocab, where, problems)
         targets[rule.id] = _resolve_targets(rule, therapies, vocab, where, problems)
         for i, ov in enumerate(rule.overrides):
             if ov.rule not in by_id:
@@ -441,8 +493,11 @@ def _load_uncached(d: Path) -> RuleBase:
                 problems.append(Problem("an example of a derivation rule needs 'expect.fact' or 'fact_unknown: true'", where + ("examples", i, "expect")))
             elif rule.kind == "note" and ex.expect.note is None:
                 problems.append(Problem("an example of a note rule needs 'expect.note'", where + ("examples", i, "expect")))
+            elif rule.kind == "caution" and ex.expect.caution is None:
+                problems.append(Problem("an example of a caution rule needs 'expect.caution'", where + ("examples", i, "expect")))
 
     rb = RuleBase(d, meta, vocab, sources, therapies, rules, rule_files, targets, by_id)
+    rb.verifications = audit.load(d, set(by_id), set(sources), problems)
     check_citations(rb, problems, None)
     if problems:
         raise RuleError(problems)

@@ -1,13 +1,15 @@
 """The rule language: pydantic models of the files in ``rules/``.
 
-A rule file is YAML holding ``rules:``, a list of rules. Each rule is one of three kinds:
+A rule file is YAML holding ``rules:``, a list of rules. Each rule is one of four kinds:
 
 ``conclusion``
     decides a verdict for one or more therapies (``conclude``);
 ``derivation``
     produces a named derived fact that other rules use (``derive``), e.g. ``ras_mutant``;
 ``note``
-    adds context that is not a verdict (``note``), e.g. STK11 co-mutation and PD-1 inhibitors.
+    adds context that is not a verdict (``note``), e.g. STK11 co-mutation and PD-1 inhibitors;
+``caution``
+    attaches a caution (``caution``) to the options of the therapies it is ``about``; never a verdict.
 
 Conditions (``when`` and each ``requires[].test``) are three-valued: true, false or unknown. A
 criterion about data the case lacks (a gene not tested, a history not given) is *unknown*, never
@@ -25,6 +27,9 @@ false. Condition forms, each a mapping with exactly one key::
     received: {classes, drugs}  across the whole history every listed class/drug was given
     prior_line: {...}        some single prior line matches all the filters (LinePattern)
     germline_tested: BOOL    germline testing was (true) / was not (false) done
+
+The leaf kinds (every form but the combinators and ``fact``) are registered in
+:mod:`engine.conditions`, one module each; their models are re-exported here.
 
 Every model forbids unknown keys, so a misspelt key fails at load with its path.
 """
@@ -45,22 +50,32 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from engine.schema import StrictModel
+from engine.conditions import (  # noqa: F401  (the condition kinds; re-exported for the engine)
+    KINDS,
+    AlterationCond,
+    AlterationKind,
+    AlterationPattern,
+    CancerCond,
+    GermlineTestedCond,
+    LinePattern,
+    Origin,
+    Outcome,
+    PriorLineCond,
+    PriorLinesCond,
+    PriorLinesPattern,
+    ReceivedCond,
+    ReceivedPattern,
+    Setting,
+    Stage,
+    StageCond,
+    Strict,
+    one_or_many,
+)
+from engine.semantics import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB, EVIDENCE, VERDICTS  # noqa: F401
 
-Verdict = Literal["eligible", "conditional", "consider", "not_eligible", "excluded"]
-Evidence = Literal[
-    "approved",
-    "phase3",
-    "clinical",
-    "preclinical",
-    "resistance_standard",
-    "resistance_clinical",
-    "resistance_preclinical",
-]
+Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
+Evidence = Literal[EVIDENCE]  # type: ignore[valid-type]
 OncoKBLevel = Literal["1", "2", "3A", "3B", "4", "R1", "R2"]
-Stage = Literal["early", "locally_advanced", "metastatic"]
-Setting = Literal["adjuvant", "neoadjuvant", "metastatic", "maintenance"]
-Outcome = Literal["progression", "response", "stable", "intolerance"]
 Status = Literal[
     "regular",  # regular (full) regulatory approval
     "accelerated",  # accelerated / conditional regulatory approval
@@ -70,84 +85,11 @@ Status = Literal[
     "literature",  # published evidence (clinical or preclinical) from the source documents
     "retired",  # the rule no longer applies; its id is kept, never reused
 ]
-AlterationKind = Literal["mutation", "amplification", "fusion", "loss"]
-Origin = Literal["somatic", "germline"]
 
-DEFAULT_ONCOKB: dict[str, str] = {
-    "approved": "1",
-    "phase3": "3A",
-    "clinical": "3B",
-    "preclinical": "4",
-    "resistance_standard": "R1",
-    "resistance_clinical": "R2",
-    "resistance_preclinical": "R2",
-}
-
-
-class _Strict(StrictModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+_Strict = Strict
 
 
 # --------------------------------------------------------------------------- conditions
-
-
-class AlterationPattern(_Strict):
-    """Matches one alteration of the case.
-
-    ``gene`` is required. ``variant``/``variants`` name protein changes in any notation the
-    vocabulary reads (``G12C``, ``p.Gly12Cys``, ``c.34G>T``); ``codons`` matches any change at those
-    protein positions; ``kind`` the alteration kind (default: any). ``origin`` and ``acquired``
-    narrow further; ``exclude_variants`` removes named changes from a codon match.
-
-    Three-valued: true if a matching alteration is listed; false if the gene was tested (listed in
-    ``tested_genes`` or carrying any listed alteration) and none matches; otherwise unknown.
-    With ``origin: germline`` the test that counts is ``germline_tested``.
-    """
-
-    gene: str
-    variant: str | None = None
-    variants: tuple[str, ...] | None = None
-    codons: tuple[int, ...] | None = None
-    exclude_variants: tuple[str, ...] | None = None
-    kind: AlterationKind | None = None
-    origin: Origin | None = None
-    acquired: bool | None = None
-    partner: str | None = None
-
-    @model_validator(mode="after")
-    def _one_variant_form(self) -> "AlterationPattern":
-        if self.variant is not None and self.variants is not None:
-            raise ValueError("give either 'variant' or 'variants', not both")
-        return self
-
-
-class PriorLinesPattern(_Strict):
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
-    setting: tuple[Setting, ...] | None = None  # count only lines given in these settings
-
-
-class ReceivedPattern(_Strict):
-    """Across the whole prior-therapy history, every listed drug class and drug was given."""
-
-    classes: tuple[str, ...] = ()
-    drugs: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _non_empty(self) -> "ReceivedPattern":
-        if not self.classes and not self.drugs:
-            raise ValueError("'received' needs at least one of 'classes' or 'drugs'")
-        return self
-
-
-class LinePattern(_Strict):
-    """Some single prior line matches every filter given."""
-
-    classes: tuple[str, ...] = ()  # the line contains a drug of each class
-    drugs: tuple[str, ...] = ()  # the line contains each drug
-    setting: tuple[Setting, ...] | None = None
-    outcome: tuple[Outcome, ...] | None = None  # the line ended with one of these outcomes
-    min_weeks: int | None = Field(default=None, ge=0)
 
 
 class All(_Strict):
@@ -167,41 +109,8 @@ class Unmet(_Strict):
     unmet: "Condition"
 
 
-def _one_or_many(v):
-    """``cancer: NSCLC`` means ``cancer: [NSCLC]``."""
-    return (v,) if isinstance(v, str) else v
-
-
-class CancerCond(_Strict):
-    cancer: Annotated[tuple[str, ...], BeforeValidator(_one_or_many)] = Field(min_length=1)
-
-
-class AlterationCond(_Strict):
-    alteration: AlterationPattern
-
-
 class FactCond(_Strict):
     fact: str
-
-
-class StageCond(_Strict):
-    stage: Annotated[tuple[Stage, ...], BeforeValidator(_one_or_many)] = Field(min_length=1)
-
-
-class PriorLinesCond(_Strict):
-    prior_lines: PriorLinesPattern
-
-
-class ReceivedCond(_Strict):
-    received: ReceivedPattern
-
-
-class PriorLineCond(_Strict):
-    prior_line: LinePattern
-
-
-class GermlineTestedCond(_Strict):
-    germline_tested: bool
 
 
 def _condition_tag(value) -> str | None:
@@ -239,46 +148,17 @@ def _check_condition_shape(value):
     return value
 
 
+# the combinators and ``fact`` (the language itself), then every registered condition kind
+_LANGUAGE: tuple[tuple[str, type], ...] = (("all", All), ("any", Any_), ("not", Not), ("unmet", Unmet), ("fact", FactCond))
+_FORMS: tuple[tuple[str, type], ...] = _LANGUAGE + tuple((k, kind.model) for k, kind in KINDS.items())
+CONDITION_KEYS = tuple(k for k, _ in _FORMS)
+_TAG_OF_MODEL: dict[type, str] = {m: k for k, m in _FORMS}
+
 Condition = Annotated[
-    Union[
-        Annotated[All, Tag("all")],
-        Annotated[Any_, Tag("any")],
-        Annotated[Not, Tag("not")],
-        Annotated[Unmet, Tag("unmet")],
-        Annotated[CancerCond, Tag("cancer")],
-        Annotated[AlterationCond, Tag("alteration")],
-        Annotated[FactCond, Tag("fact")],
-        Annotated[StageCond, Tag("stage")],
-        Annotated[PriorLinesCond, Tag("prior_lines")],
-        Annotated[ReceivedCond, Tag("received")],
-        Annotated[PriorLineCond, Tag("prior_line")],
-        Annotated[GermlineTestedCond, Tag("germline_tested")],
-    ],
+    Union[tuple(Annotated[m, Tag(k)] for k, m in _FORMS)],  # type: ignore[valid-type]
     Discriminator(_condition_tag),
     BeforeValidator(_check_condition_shape),
 ]
-
-_TAG_OF_MODEL: dict[type, str] = {
-    All: "all", Any_: "any", Not: "not", Unmet: "unmet", CancerCond: "cancer",
-    AlterationCond: "alteration", FactCond: "fact", StageCond: "stage",
-    PriorLinesCond: "prior_lines", ReceivedCond: "received", PriorLineCond: "prior_line",
-    GermlineTestedCond: "germline_tested",
-}
-
-CONDITION_KEYS = (
-    "all",
-    "any",
-    "not",
-    "unmet",
-    "cancer",
-    "alteration",
-    "fact",
-    "stage",
-    "prior_lines",
-    "received",
-    "prior_line",
-    "germline_tested",
-)
 
 # The recursive condition models resolve their forward references when first used
 # (``defer_build``): a rule base loaded from the cache never pays for building validators.
@@ -301,6 +181,7 @@ class Requirement(_Strict):
     criterion: str = Field(min_length=3)
     test: Condition
     missing: str | None = None  # what to find out when the test is unknown (default: derived)
+    reading: str | None = Field(default=None, min_length=10)  # how the label's wording was read
 
 
 class TherapySelector(_Strict):
@@ -327,6 +208,34 @@ class Conclusion(_Strict):
         return self
 
 
+class About(_Strict):
+    """The therapies a caution is about: ``therapy``, a list ``therapies`` or a class selector."""
+
+    therapy: str | None = None
+    therapies: tuple[str, ...] | TherapySelector | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "About":
+        if (self.therapy is None) == (self.therapies is None):
+            raise ValueError("give exactly one of 'therapy' or 'therapies'")
+        return self
+
+
+class Population(_Strict):
+    """The population the rule's evidence comes from, in plain words and as checkable fields.
+
+    ``cancers``: OncoTree codes studied, or the literal ``any``; ``acquired_on``: the finding is an
+    alteration acquired on this drug class (``check`` V011 compares these with ``when``)."""
+
+    text: str = Field(min_length=10)
+    cancers: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] | None = None
+    acquired_on: str | None = None
+
+    @property
+    def any_cancer(self) -> bool:
+        return self.cancers is None or "any" in self.cancers
+
+
 class Override(_Strict):
     rule: str
     because: str = Field(min_length=10)
@@ -348,6 +257,7 @@ class ExampleExpect(_Strict):
     fact: bool | None = None  # for derivation rules: the fact's value (None = unknown)
     fact_unknown: bool = False
     note: bool | None = None  # for note rules: whether the note appears
+    caution: bool | None = None  # for caution rules: whether the caution appears
     missing: tuple[str, ...] | None = None  # the option's missing list must contain these
 
 
@@ -360,7 +270,7 @@ class Example(_Strict):
 class Rule(_Strict):
     id: str = Field(pattern=r"^[A-Z]{2,5}-[0-9]{3}$")
     title: str = Field(min_length=5)
-    kind: Literal["conclusion", "derivation", "note"]
+    kind: Literal["conclusion", "derivation", "note", "caution"]
     rationale: str = Field(min_length=20)
     status: Status
     jurisdiction: str | None = None  # e.g. "FDA", "EMA"; None: not regulatory
@@ -372,6 +282,9 @@ class Rule(_Strict):
     conclude: Conclusion | None = None
     derive: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
     note: str | None = None
+    caution: str | None = None  # caution rules: the text attached to the options of `about`
+    about: About | None = None  # caution rules: {therapy: X} or {therapies: [..] | selector}
+    population: Population | None = None
     overrides: tuple[Override, ...] = ()
     explain: Explain | None = None
     citations: tuple[Citation, ...] = Field(min_length=1)
@@ -393,6 +306,9 @@ class Rule(_Strict):
             raise ValueError(f"a {k} rule takes no 'derive'")
         if k == "note" and not self.note:
             raise ValueError("a note rule needs 'note' (the text shown)")
+        if (k == "caution") != bool(self.caution) or (k == "caution") != (self.about is not None):
+            raise ValueError("a caution rule needs 'caution' (the text) and 'about' (its therapies); "
+                             "other kinds take neither")
         if k != "conclusion" and self.requires:
             raise ValueError(f"a {k} rule takes no 'requires': put its conditions in 'when'")
         if self.effective_to is not None and self.effective_to <= self.effective_from:
@@ -420,14 +336,20 @@ class TherapyFile(_Strict):
 
 
 class Source(_Strict):
-    """A citable source: a seed document (``file`` names it) or a label / guideline by name and date."""
+    """A citable source, shown to users by its title. A seed document keeps ``file`` only so that
+    quotes can be checked against it; labels carry the ``revision`` they were checked against."""
 
-    id: str
+    id: str = Field(pattern=r"^[A-Z0-9][A-Z0-9-]*$")  # readable: KRAS-EXPLAINER-2026, LUMAKRAS-LABEL
     title: str
-    kind: Literal["document", "label", "guideline", "trial", "publication", "knowledge_base"]
-    file: str | None = None  # for documents shipped in the seeds folder
+    kind: Literal["label", "review", "explainer", "trial", "guideline", "publication", "knowledge_base",
+                  "regulatory_record", "document"]
+    file: str | None = None  # seed document file, for quote checking only (never shown)
     date: dt.date | None = None
-    reference: str | None = None  # e.g. label section, DOI, NCT number
+    url: str | None = None
+    pmid: str | None = Field(default=None, pattern=r"^[0-9]+$")
+    nct: str | None = Field(default=None, pattern=r"^NCT[0-9]{8}$")
+    revision: str | None = None  # labels: the revision checked against
+    reference: str | None = None  # what the source says that the rules use, in plain words
 
 
 class SourceFile(_Strict):

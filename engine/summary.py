@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-VERDICTS = ("eligible", "conditional", "consider", "not_eligible", "excluded")
+from engine.semantics import LISTED as VERDICTS  # noqa: E402  (the order options are listed in)
 _TOTAL = "all cohorts"
 
 
@@ -40,7 +40,7 @@ class KnownVariants:
         if alt.gene not in self.genes:
             return False
         vague = alt.kind == "mutation" and alt.codon is None
-        for _, gene, labels, codons, exclude, kind, _origin, _acquired, _partner in self.patterns:
+        for _, gene, labels, codons, exclude, kind, _origin, _acquired, _partner, *_ in self.patterns:
             if gene != alt.gene or (kind is not None and kind != alt.kind):
                 continue
             if vague and (labels is not None or codons is not None):

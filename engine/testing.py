@@ -71,6 +71,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("engine.testing needs hypothesis: pip install 'kras-rules[test]'") from exc
 
 from engine.case import AlterationIn, CaseIn, PriorTherapyIn
+from engine.conditions import BY_MODEL
 from engine.errors import TermError
 from engine.rulebase import RuleBase, rule_conditions
 from engine.rules_model import (
@@ -78,18 +79,12 @@ from engine.rules_model import (
     AlterationCond,
     AlterationKind,
     Any_,
-    CancerCond,
     FactCond,
-    GermlineTestedCond,
     Not,
     Outcome,
-    PriorLineCond,
-    PriorLinesCond,
-    ReceivedCond,
     Rule,
     Setting,
     Stage,
-    StageCond,
     Unmet,
 )
 from engine.vocabulary import Vocabulary
@@ -152,6 +147,7 @@ class Pattern:
     origin: str | None
     acquired: bool | None
     partner: str | None
+    acquired_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -279,6 +275,28 @@ def _leaves(rule: Rule) -> Iterable[Any]:
         yield cond
 
 
+class _Terms:
+    """What the condition kinds' ``rule_terms`` / ``case_terms`` add to (engine.conditions)."""
+
+    HistorySpec = HistorySpec
+
+    def __init__(self, vocab: Vocabulary):
+        self.vocab = vocab
+        self.rule_codes: set[str] = set()
+        self.patterns: list[Pattern] = []
+        self.rule_classes: set[str] = set()
+        self.rule_drugs: set[str] = set()
+        self.pos_codes: set[str] = set()
+        self.neg_codes: set[str] = set()
+        self.polarity: dict[Pattern, set[bool]] = {}
+        self.stages: set[str] = set()
+        self.history: list[HistorySpec] = []
+        self.germline = False
+
+    def pattern(self, cond) -> Pattern:
+        return _pattern(cond, self.vocab)
+
+
 def _pattern(cond: AlterationCond, vocab: Vocabulary) -> Pattern:
     a = cond.alteration
     labels = None
@@ -296,6 +314,7 @@ def _pattern(cond: AlterationCond, vocab: Vocabulary) -> Pattern:
         a.origin,
         a.acquired,
         a.partner,
+        a.acquired_on,
     )
 
 
@@ -350,22 +369,13 @@ def _build_domain(rb: RuleBase) -> Domain:
     vocab = rb.vocab
     rules = [r for r in rb.rules if r.status != "retired"]
 
-    rule_codes: set[str] = set()
-    patterns: list[Pattern] = []
-    rule_classes: set[str] = set()
-    rule_drugs: set[str] = set()
+    acc = _Terms(vocab)
     for rule in rules:
         for cond in _leaves(rule):
-            if isinstance(cond, CancerCond):
-                rule_codes.update(cond.cancer)
-            elif isinstance(cond, AlterationCond):
-                p = _pattern(cond, vocab)
-                if p not in patterns:
-                    patterns.append(p)
-            elif isinstance(cond, (ReceivedCond, PriorLineCond)):
-                spec = cond.received if isinstance(cond, ReceivedCond) else cond.prior_line
-                rule_classes.update(spec.classes)
-                rule_drugs.update(vocab.drug(x).name for x in spec.drugs)
+            kind = BY_MODEL.get(type(cond))
+            if kind is not None and kind.rule_terms is not None:
+                kind.rule_terms(cond, vocab, acc)
+    rule_codes, patterns, rule_classes, rule_drugs = acc.rule_codes, acc.patterns, acc.rule_classes, acc.rule_drugs
     for cls in rule_classes:
         rule_drugs.update(vocab.drugs_in_class(cls))
     for therapy in rb.therapies.values():
@@ -545,46 +555,13 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
             else:
                 leaves.append((cond, pol))
 
-    pos_codes: set[str] = set()
-    neg_codes: set[str] = set()
-    polarity: dict[Pattern, set[bool]] = {}
-    stages: set[str] = set()
-    history: list[HistorySpec] = []
-    germline = False
+    acc = _Terms(vocab)
     for cond, pol in leaves:
-        if isinstance(cond, CancerCond):
-            (pos_codes if pol else neg_codes).update(cond.cancer)
-        elif isinstance(cond, AlterationCond):
-            p = _pattern(cond, vocab)
-            polarity.setdefault(p, set()).add(pol)
-            germline = germline or p.origin == "germline"
-        elif isinstance(cond, StageCond):
-            stages.update(cond.stage)
-        elif isinstance(cond, GermlineTestedCond):
-            germline = True
-        elif isinstance(cond, ReceivedCond):
-            spec = cond.received
-            history.append(HistorySpec(frozenset(spec.classes), frozenset(vocab.drug(x).name for x in spec.drugs)))
-        elif isinstance(cond, PriorLineCond):
-            spec = cond.prior_line
-            history.append(
-                HistorySpec(
-                    frozenset(spec.classes),
-                    frozenset(vocab.drug(x).name for x in spec.drugs),
-                    frozenset(spec.setting) if spec.setting else None,
-                    frozenset(spec.outcome) if spec.outcome else None,
-                    spec.min_weeks,
-                    single_line=True,
-                )
-            )
-        elif isinstance(cond, PriorLinesCond):
-            spec = cond.prior_lines
-            counts = {n + k for n in (spec.min, spec.max) if n is not None for k in (-1, 0, 1)}
-            history.append(
-                HistorySpec(settings=frozenset(spec.setting) if spec.setting else None,
-                            counts=frozenset(c for c in counts if c >= 0),
-                            meets=spec.min if spec.min is not None else (spec.max or 0))
-            )
+        kind = BY_MODEL.get(type(cond))
+        if kind is not None and kind.case_terms is not None:
+            kind.case_terms(cond, pol, vocab, acc)
+    pos_codes, neg_codes, polarity, stages = acc.pos_codes, acc.neg_codes, acc.polarity, acc.stages
+    history, germline = acc.history, acc.germline
     cancers = vocab.cancer_types
 
     def subtree(codes: set[str]) -> set[str]:
@@ -788,17 +765,19 @@ def completions(engine: Any, case: Mapping[str, Any], what: str, rule_id: str | 
 
 
 def shuffle_case(case: Mapping[str, Any], rnd: _random.Random) -> dict:
-    """A copy of ``case`` with every list in another order (alterations, tested genes, prior
-    therapies and the drugs of each) and the keys of every object in another order."""
+    """A copy of ``case`` with every list in another order (alterations, tested genes and the
+    drugs of each prior line) and the keys of every object in another order. The prior lines keep
+    their order: it is chronological, and "first line" depends on it."""
 
-    def mix(value):
+    def mix(value, keep_order=False):
         if isinstance(value, dict):
             items = list(value.items())
             rnd.shuffle(items)
-            return {k: mix(v) for k, v in items}
+            return {k: mix(v, keep_order=(k == "prior_therapies")) for k, v in items}
         if isinstance(value, list):
             items = [mix(v) for v in value]
-            rnd.shuffle(items)
+            if not keep_order:
+                rnd.shuffle(items)
             return items
         return value
 
@@ -1131,6 +1110,8 @@ def _near_rule_draw(draw, d: Domain, rule_ids: Sequence[str]) -> dict:
         if mode == "hit":
             text = _pick(draw, _hit_texts(d, p))
             acquired, partner = p.acquired, p.partner
+            if p.acquired_on is not None and acquired is None:  # acquired, at diagnosis or not stated
+                acquired = _pick(draw, (None, True, False))
         elif mode == "miss":
             text = _pick(draw, _miss_texts(d, p))
             acquired = (not p.acquired) if p.acquired is not None and draw(st.booleans()) else p.acquired

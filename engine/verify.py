@@ -28,34 +28,11 @@ so the enumeration is exhaustive, not sampled):
   jurisdiction a rule names, the default one and one no rule names.
 
 Findings, each with a stable code, the rules concerned and a witness case (compact case JSON that
-``kras-rules evaluate`` accepts and that reproduces the finding):
-
-====  ====================  ========  ======================================================
-code  name                  severity  meaning
-====  ====================  ========  ======================================================
-V001  conflict              error     a therapy gets an approval (``eligible``, or
-                                      ``conditional`` from an approval rule that applies) and
-                                      ``excluded`` from two rules that both apply, and no
-                                      ``overrides`` sets either aside
-V002  allele-leak           error     a therapy whose approval rules require a specific allele
-                                      gets ``eligible``, ``conditional`` or ``consider`` for a
-                                      tumour shown to lack it
-V003  dead-rule             error     no profile makes the rule give an outcome (conclusion),
-                                      its condition true (derivation) or its note appear
-V004  shadowed-rule         error     the rule gives outcomes but never decides its therapy,
-                                      and in some profile a different verdict wins over it
-V005  duplicate-rule        error     two rules give the same outcome for a therapy (or the
-                                      same value for a fact) in every profile
-V006  subsumed-rule         warning   the rule adds no verdict of its own: wherever it applies
-                                      another rule gives the same verdict (or the fact is
-                                      already true)
-V007  fact-never-produced   error     a fact a rule uses is true in no profile
-V008  fact-never-used       error     a derived fact no rule uses
-V009  cycle                 error     derived facts that depend on each other
-V010  coverage-gap          warning   a cancer type and a biomarker that the rules name
-                                      together, that no conclusion rule in effect at the
-                                      knowledge version speaks to
-====  ====================  ========  ======================================================
+``kras-rules evaluate`` accepts and that reproduces the finding). The codes, their names,
+severities and meanings are data in :data:`engine.semantics.CHECK_CODES` (rules/README.md's table
+is generated from it): V001 conflict, V002 allele leak, V003 dead rule, V004 shadowed rule, V005
+duplicate rule, V006 subsumed rule, V007 fact never produced, V008 fact never used, V009 cycle,
+V010 coverage gap, V011 population and conditions disagree, V012 population not stated.
 
 Verdict compatibility (V001). Rules about one therapy may legitimately disagree: an approval
 under one label and a failed criterion under another (``eligible`` and ``not_eligible``: any
@@ -75,6 +52,7 @@ any rule giving the therapy a positive verdict there leaks.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -96,7 +74,8 @@ from engine.evaluator import (
     Program,
     rule_outcome,
 )
-from engine.resolve import strength
+from engine.conditions import KINDS
+from engine.semantics import CHECK_CODES, POSITIVE, apply_pending, choose
 from engine.rules_model import Outcome, Setting, Stage
 
 MAX_ALTERATIONS_PER_GENE = 3
@@ -106,19 +85,11 @@ OTHER_JURISDICTION = "OTHER"
 _AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 _RANK = {False: 0, None: 1, True: 2}
 
-CODES: dict[str, tuple[str, str]] = {
-    "V001": ("conflict", "error"),
-    "V002": ("allele-leak", "error"),
-    "V003": ("dead-rule", "error"),
-    "V004": ("shadowed-rule", "error"),
-    "V005": ("duplicate-rule", "error"),
-    "V006": ("subsumed-rule", "warning"),
-    "V007": ("fact-never-produced", "error"),
-    "V008": ("fact-never-used", "error"),
-    "V009": ("cycle", "error"),
-    "V010": ("coverage-gap", "warning"),
-}
-POSITIVE = ("eligible", "conditional", "consider")
+CODES: dict[str, tuple[str, str]] = {code: (name, sev) for code, (name, sev, _) in CHECK_CODES.items()}
+# rules whose evidence must state its population (V012): by verdict, evidence or kind
+POPULATION_VERDICTS = frozenset({"excluded"})
+POPULATION_EVIDENCE = frozenset({"resistance_standard", "resistance_clinical", "resistance_preclinical",
+                                 "clinical", "preclinical", "phase3"})
 
 
 # --------------------------------------------------------------------------- report
@@ -245,7 +216,7 @@ class _Domain:
             cancer=ct,
             lineage=frozenset(ct.lineage),
             stage=stage,
-            alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, a.acquired, a.partner or ""))),
+            alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, -1 if a.acquired is None else int(a.acquired), a.partner or ""))),
             tested=frozenset(tested),
             tested_listed=bool(tested),
             germline_tested=True if germ else gt,
@@ -276,8 +247,10 @@ class _Domain:
         types = self.vocab.cancer_types
         outside = next((c for c in sorted(types, key=lambda c: (len(types[c].lineage) != 2, c))
                         if named.isdisjoint(types[c].lineage)), None)
-        values = sorted(named) + ([outside] if outside else [])
-        return _Dim("cancer", idx, values, [], values[-1] if values else sorted(types)[0])
+        # a case coded less specifically than a named code (LUNG for NSCLC) is unknown for it
+        coarser = sorted({a for c in named for a in types[c].lineage[1:]} - named)
+        values = sorted(named) + coarser + ([outside] if outside else [])
+        return _Dim("cancer", idx, values, [], outside if outside else values[-1] if values else sorted(types)[0])
 
     def _simple_dim(self, name: str, values: list, extra: Iterable[int] = ()) -> _Dim:
         idx = tuple(self.kind_atoms.get(name, ())) + tuple(extra)
@@ -315,8 +288,10 @@ class _Domain:
         origins: set[str] = set()
         acquired: set[bool] = set()
         partners: set[str] = set()
+        acquired_on = False
         for a in atoms:
-            _, _, labs, cods, excl, kind, origin, acq, partner = a.key
+            _, _, labs, cods, excl, kind, origin, acq, partner, on = a.key
+            acquired_on = acquired_on or on is not None
             for lab in sorted(labs or ()) + sorted(excl or ()):
                 if lab not in labels:
                     labels.append(lab)
@@ -356,7 +331,12 @@ class _Domain:
                     base.append((kind, kind, None, p))
         out: list[Alt] = []
         for origin in ["somatic"] + (["germline"] if "germline" in origins else []):
-            for acq in [False] + ([True] if acquired and origin == "somatic" else []):
+            flags: list[bool | None] = [None]
+            if origin == "somatic" and (acquired or acquired_on):
+                flags.append(True)
+            if origin == "somatic" and acquired_on:
+                flags.append(False)
+            for acq in flags:
                 for kind, label, codon, partner in base:
                     out.append(Alt(gene, kind, label, codon, origin, acq, partner))
         return out
@@ -411,10 +391,12 @@ class _Domain:
     # prior therapy ------------------------------------------------------
 
     def _history_dim(self) -> _Dim:
-        kinds = ("prior_lines", "received", "prior_line")
+        kinds = tuple(k for k, kind in KINDS.items() if kind.dimension == "history")
         idx = tuple(i for k in kinds for i in self.kind_atoms.get(k, ()))
         dim = _Dim("history", idx, [None], [], None)
-        if not idx:
+        self.acquired_on_atoms = frozenset(i for i in self.kind_atoms.get("alteration", ())
+                                           if self.program.atoms[i].key[9] is not None)
+        if not idx and not self.acquired_on_atoms:
             return dim
         vocab = self.vocab
         specs = [self.program.atoms[i].spec for i in idx]
@@ -437,10 +419,25 @@ class _Domain:
                 outcomes |= set(pl.outcome or ())
                 if pl.min_weeks is not None:
                     weeks.add(pl.min_weeks)
+                outcomes |= set(pl.outcome_not or ())
+                if pl.position == "first":
+                    settings |= {"adjuvant", "metastatic"}
             pn = getattr(s, "prior_lines", None)
             if pn is not None:
                 settings |= set(pn.setting or ())
+        # drug classes an alteration may have been acquired on: exposure and progression matter
+        acq_classes = sorted({self.program.atoms[i].key[9] for i in self.kind_atoms.get("alteration", ())
+                              if self.program.atoms[i].key[9] is not None})
+        items_c |= set(acq_classes)
+        if acq_classes:
+            outcomes.add("progression")
+        positional = any(getattr(getattr(s, "prior_line", None), "position", None) for s in specs)
         items = items_c | items_d
+
+        def expo(lines_: tuple) -> tuple:
+            """Per acquired-on class: 0 never given, 1 given without progression, 2 progression."""
+            return tuple(max((2 if ln.outcome == "progression" else 1 for ln in lines_ if c in ln.classes),
+                             default=0) for c in acq_classes)
 
         def hits(drug: str) -> int:
             d = vocab.drug(drug)
@@ -476,7 +473,8 @@ class _Domain:
                 classes |= vocab.drug(d).classes
             for st, oc, wk in itertools.product(set_values, out_values, dict.fromkeys(week_values)):
                 ln = Line(frozenset(ds), frozenset(classes), st, oc, wk, " + ".join(sorted(ds)))
-                key = (frozenset((classes | ds) & items), self._values(line_idx, self._probe(lines=(ln,))))
+                key = (frozenset((classes | ds) & items), self._values(line_idx, self._probe(lines=(ln,))),
+                       expo((ln,)), st if positional else None)
                 if key not in seen:
                     seen.add(key)
                     lines.append(ln)
@@ -498,18 +496,52 @@ class _Domain:
                 cnt.append((int(sure), int(sure or (st is not None and ln.setting is None))))
             flags = self._values(per_line, self._probe(lines=(ln,)))
             line_info[ln] = (tuple(cnt), frozenset((ln.classes | ln.drugs) & items), flags)
-        start_key = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line))
+        # a line's per-line values depend on what came before it only through "before": 0 no
+        # line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
+        # only per-line atoms with a position depend on the lines before a line, and only through
+        # "before": 0 no line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
+        pos_k = [k for k, i in enumerate(per_line) if self.program.atoms[i].spec.prior_line.position]
+        pos_atoms = [per_line[k] for k in pos_k]
+        neutral = {1: Line(frozenset({other}), vocab.drug(other).classes, None, None, None, other),
+                   2: Line(frozenset({other}), vocab.drug(other).classes, "metastatic", None, None, other)}
+        neutral_ok = {b: all(v is False for v in self._values(pos_atoms, self._probe(lines=(neutral[b],))))
+                      for b in neutral}
+        positioned: dict[tuple, tuple] = {}
+
+        def at_position(ln: Line, before: int, hist: tuple) -> tuple:
+            key = (ln, before)
+            hit = positioned.get(key)
+            if hit is None:
+                if before and not neutral_ok[before]:
+                    return self._values(per_line, self._probe(lines=hist + (ln,)))
+                prefix = (neutral[before],) if before else ()
+                vals = list(line_info[ln][2])
+                for k, v in zip(pos_k, self._values(pos_atoms, self._probe(lines=prefix + (ln,)))):
+                    vals[k] = v
+                hit = positioned[key] = tuple(vals)
+            return hit
+
+        line_fast = {ln: (lc, lg, tuple(_RANK[v] for v in lf), expo((ln,))) for ln, (lc, lg, lf) in line_info.items()}
+        start_key = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line), expo(()), 0)
         states = {start_key: ()}
         frontier = [(start_key, ())]
         for _depth in range(MAX_LINES):
             nxt = []
-            for (cnt, got, flags), hist in frontier:
+            for (cnt, got, flags, ex, before), hist in frontier:
                 for ln in lines:
-                    lc, lg, lf = line_info[ln]
+                    lc, lg, lfr, lex = line_fast[ln]
+                    if positional:  # a line's position depends on the lines before it
+                        lfr = tuple(_RANK[v] for v in at_position(ln, before, hist))
+                        nb = before if ln.setting in ("adjuvant", "neoadjuvant") else (
+                            max(before, 1) if ln.setting is None else 2)
+                    else:
+                        nb = 0
                     k = (
-                        tuple((min(a + c, m), min(b + d, m)) for (a, b), (c, d), m in zip(cnt, lc, caps)),
+                        tuple((min(a + c, m), min(b + d, m)) for (a, b), (c, d), m in zip(cnt, lc, caps)) if caps else cnt,
                         got | lg,
-                        tuple(max(f, _RANK[v]) for f, v in zip(flags, lf)),
+                        tuple(map(max, flags, lfr)),
+                        tuple(map(max, ex, lex)) if lex else ex,
+                        nb,
                     )
                     if k in states:
                         continue
@@ -517,7 +549,8 @@ class _Domain:
                     nxt.append((k, hist + (ln,)))
             frontier = nxt
         dim.values += list(states.values())
-        dim.vectors = [self._values(idx, self._probe(lines=h)) for h in dim.values]
+        dim.vectors = [self._values(idx, self._probe(lines=h)) + ((expo(h) if h is not None else None),)
+                       for h in dim.values]
         return dim
 
     # dates and jurisdictions ------------------------------------------
@@ -587,6 +620,30 @@ def _necessary(node: Node, program: Program, trail: frozenset = frozenset()) -> 
     return frozenset()
 
 
+def _conditional(out, p_cr, p_out):
+    return dataclasses.replace(out, verdict="conditional", pending=False)
+
+
+def _cancer_probe(node: Node, ctx: Ctx, busy: set[str]):
+    """The value of ``node`` when only the cancer type is known, looking through derived facts
+    (False: no case of this cancer type makes it true or unknown)."""
+    if isinstance(node, FactNode):
+        if node.name in busy:
+            return None
+        vals = [_cancer_probe(cr.when, ctx, busy | {node.name}) for cr in ctx.program.derivers.get(node.name, ())]
+        return True if True in vals else (None if None in vals else False)
+    if isinstance(node, AnyNode):
+        vals = [_cancer_probe(k, ctx, busy) for k in node.kids]
+        return True if True in vals else (None if None in vals else False)
+    if isinstance(node, AllNode):
+        vals = [_cancer_probe(k, ctx, busy) for k in node.kids]
+        return False if False in vals else (None if None in vals else True)
+    if isinstance(node, NotNode):  # Not and Unmet: only a definite value can be negated
+        v = _cancer_probe(node.kid, ctx, busy)
+        return None if v is None else (not v if type(node) is NotNode else v is not True)
+    return node.probe(ctx)
+
+
 def _fact_refs(node: Node, out: set[str]) -> None:
     if isinstance(node, FactNode):
         out.add(node.name)
@@ -598,14 +655,15 @@ def _fact_refs(node: Node, out: set[str]) -> None:
 
 
 def _describe_atom(program: Program, i: int) -> str:
-    _, gene, labels, codons, _excl, kind, origin, acquired, _partner = program.atoms[i].key
+    _, gene, labels, codons, _excl, kind, origin, acquired, _partner, on = program.atoms[i].key
     if labels:
         what = f"{gene} " + "/".join(sorted(labels))
     elif codons:
         what = f"{gene} codon " + "/".join(str(c) for c in sorted(codons))
     else:
         what = f"{gene} {kind or 'alteration'}"
-    extra = [x for x in ((origin if origin == "germline" else None), ("acquired" if acquired else None)) if x]
+    extra = [x for x in ((origin if origin == "germline" else None), ("acquired" if acquired else None),
+                         (f"acquired on {on}" if on else None)) if x]
     return what + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -648,6 +706,8 @@ class _Unit:
                 seen.setdefault(dom.gene_vector(gdim, k, pos), st)
             self.dims.append((g, list(seen.values())))
         hpos = [p for p, i in enumerate(dom.history.atoms) if i in atoms]
+        if atoms & dom.acquired_on_atoms:  # exposure to a drug class matters too
+            hpos.append(len(dom.history.atoms))
         if hpos:
             seen = {}
             for h, vec in zip(dom.history.values, dom.history.vectors):
@@ -714,8 +774,8 @@ def witness(dom: _Domain, prof, sl: _Slice) -> dict:
             if a.origin != "somatic":
                 d["origin"] = a.origin
                 germ = True
-            if a.acquired:
-                d["acquired"] = True
+            if a.acquired is not None:
+                d["acquired"] = a.acquired
             if a.partner:
                 d["partner"] = a.partner
             alts.append(d)
@@ -801,6 +861,42 @@ class _Verifier:
             chain = " -> ".join(comp + [comp[0]])
             self.add("V009", rules, f"derived facts depend on each other: {chain} (rules {', '.join(rules)}); "
                      f"a fact must not depend on itself.")
+
+    # ---------------------------------------------------------------- populations
+
+    def populations(self, dom: _Domain) -> None:
+        program = self.program
+        types = dom.vocab.cancer_types
+        for cr in self.live_rules:
+            rule = cr.rule
+            pop = rule.population
+            if pop is None:
+                if rule.kind == "caution" or (rule.kind == "conclusion" and (
+                        rule.conclude.verdict in POPULATION_VERDICTS or rule.evidence in POPULATION_EVIDENCE)):
+                    self.add("V012", (rule.id,), f"{rule.id} ({rule.kind}, {rule.evidence or 'caution'}) does not state "
+                             "the population its evidence comes from: add 'population' (text, cancers, acquired_on).")
+                continue
+            if not pop.any_cancer:
+                studied = frozenset(pop.cancers)
+                above = {a for c in studied for a in types[c].lineage[1:]}
+                for code in dom.cancers.values:
+                    if not studied.isdisjoint(types[code].lineage) or code in above:
+                        continue
+                    case = dom._probe(cancer=code)
+                    if _cancer_probe(cr.when, Ctx(program, case), set()) is not False:
+                        self.add("V011", (rule.id,), f"{rule.id}: population.cancers is {', '.join(pop.cancers)} but "
+                                 f"its conditions admit a {code} ({types[code].name}) tumour; restrict 'when' "
+                                 "to the population's cancer types, or widen the population.",
+                                 {"cancer_type": code})
+                        break
+            if pop.acquired_on is not None:
+                atoms: set[int] = set()
+                _walk(cr.when, program, atoms, set())
+                if not any(program.atoms[i].kind == "alteration" and program.atoms[i].key[9] == pop.acquired_on
+                           for i in atoms):
+                    self.add("V011", (rule.id,), f"{rule.id}: the evidence comes from alterations acquired on "
+                             f"{pop.acquired_on}, but no alteration condition of 'when' says "
+                             f"'acquired_on: {pop.acquired_on}': the rule would apply the finding at baseline.")
 
     # ---------------------------------------------------------------- therapies
 
@@ -906,12 +1002,16 @@ class _Verifier:
                 info["therapies"].add(t)
                 alive[key] = (ka, kb)
         fired, decided, contradicted, fired_count = self.fired, self.decided, self.contradicted, self.fired_count
-        strength_of: dict[tuple[int, str], tuple] = {}
+        index = {id(cr): k for k, cr in enumerate(rules)}
         count = 0
         for prof in unit.profiles():
             for group in unit.groups:
                 ctx = Ctx(program, _case_of(dom, prof, group[0][1]))
                 outs = [rule_outcome(cr, ctx) for cr in rules]
+                pend = [k for k, o in enumerate(outs) if o is not None and o.pending]
+                if pend:  # pending exclusions decide nothing: they only condition the others
+                    pending_outs = outs
+                    outs = [None if o is not None and o.pending else o for o in outs]
                 hot = [k for k, o in enumerate(outs) if o is not None]
                 lacks = bool(gate_list) and all(any(ctx.atom(i) is False for i in g) for g in gate_list)
                 seen: set[tuple] = set()
@@ -924,30 +1024,34 @@ class _Verifier:
                             fired[ids[k]] = (prof, sl)
                     if alive:
                         self._track_pairs(alive, pair_info, live, outs)
-                    if not cand or cand in seen:
+                    pcand = tuple(k for k in pend if live[k]) if pend else ()
+                    if not cand or (cand, pcand) in seen:
                         continue  # the same outcomes as a slice already examined for this profile
-                    seen.add(cand)
-                    # resolution, as engine.resolve does it: explicit precedence, then strength
-                    aside = set().union(*(overrides[k] for k in cand if outs[k].when_true))
-                    livec = [k for k in cand if ids[k] not in aside] or list(cand)
-                    for k in livec:
-                        if (k, outs[k].verdict) not in strength_of:
-                            strength_of[(k, outs[k].verdict)] = strength(rules[k], outs[k])
-                    best = max(livec, key=lambda k: strength_of[(k, outs[k].verdict)])
-                    bv = outs[best].verdict
+                    seen.add((cand, pcand))
+                    # resolution, exactly as engine.resolve does it (engine.semantics)
+                    pairs = [(rules[k], outs[k]) for k in cand] + [(rules[k], pending_outs[k]) for k in pcand]
+                    decided_outs, _ = apply_pending(pairs, _conditional) if pcand else (pairs, [])
+                    if not decided_outs:
+                        continue
+                    cand = tuple(index[id(cr)] for cr, _ in decided_outs)
+                    outs_here = {index[id(cr)]: out for cr, out in decided_outs}
+                    best_cr, _, aside = choose(decided_outs)
+                    best = index[id(best_cr)]
+                    livec = [k for k in cand if ids[k] not in aside]
+                    bv = outs_here[best].verdict
                     decided.add(ids[best])
                     for k in cand:
-                        if k != best and outs[k].verdict != bv and ids[k] not in decided:
+                        if k != best and outs_here[k].verdict != bv and ids[k] not in decided:
                             old = contradicted.get(ids[k])
                             if old is None or (old[1] == "conditional" and bv != "conditional"):
-                                contradicted[ids[k]] = (ids[best], bv, outs[k].verdict, t, prof, sl)
+                                contradicted[ids[k]] = (ids[best], bv, outs_here[k].verdict, t, prof, sl)
                     # V001: an approval and an exclusion that both apply, neither set aside
-                    pos = [k for k in livec if outs[k].when_true and approval[k]
-                           and outs[k].verdict in ("eligible", "conditional")]
+                    pos = [k for k in livec if outs_here[k].when_true and approval[k]
+                           and outs_here[k].verdict in ("eligible", "conditional")]
                     if pos:
-                        neg = [k for k in livec if outs[k].when_true and outs[k].verdict == "excluded"]
+                        neg = [k for k in livec if outs_here[k].when_true and outs_here[k].verdict == "excluded"]
                         for kp in pos:
-                            sure = outs[kp].verdict == "eligible"
+                            sure = outs_here[kp].verdict == "eligible"
                             for kq in neg:
                                 hit = conflicts.get((ids[kp], ids[kq]))
                                 if hit is None or (sure and not hit[4]):
@@ -957,7 +1061,7 @@ class _Verifier:
                     # V002: a positive verdict for a tumour that lacks every allele gate
                     if lacks:
                         for k in cand:
-                            v = outs[k].verdict
+                            v = outs_here[k].verdict
                             if v in POSITIVE:
                                 old = leaks.get((ids[k], t))
                                 if old is None or POSITIVE.index(v) < POSITIVE.index(old[0]):
@@ -1249,6 +1353,7 @@ def verify(engine) -> VerifyReport:
     v.structure()
     v.exclude_cycles()
     dom = _Domain(program)
+    v.populations(dom)
     t_dom = time.perf_counter() - t0
     v.therapies(dom)
     fact_true = v.facts_and_notes(dom)

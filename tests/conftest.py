@@ -7,6 +7,8 @@ variable ``KRAS_HYPOTHESIS_PROFILE``.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,28 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+if REPO.name == "mutants" and not SHARED.exists():
+    # mutation testing runs a copy of the project in its mutants/ folder: the shared documents
+    # are beside the project, one level further up
+    SHARED = REPO.parent.parent / "shared"
+    os.environ.setdefault("KRAS_SEEDS_DIR", str(SHARED / "seeds"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# Hermetic caching: the rule-base cache of this test session (and of the command lines it runs)
+# lives in a temporary folder under tests/, removed at the end; nothing is written to the home
+# directory.
+# Under mutation testing (mutmut sets MUTANT_UNDER_TEST) the rule-base cache is off, so that a
+# rule base is always built by the code under test, and the miniature engine is built for each
+# test: mutmut runs, for each mutant, only the tests that called the mutated function, and a
+# session-wide engine would be counted as used by the first test alone.
+MUTATION_RUN = "MUTANT_UNDER_TEST" in os.environ
+_CACHE = Path(tempfile.mkdtemp(prefix=".cache-", dir=Path(__file__).resolve().parent))
+os.environ["KRAS_RULES_CACHE"] = "off" if MUTATION_RUN else str(_CACHE)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_CACHE, ignore_errors=True)
+
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
@@ -33,7 +56,7 @@ def engine():
     return default_engine()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="function" if MUTATION_RUN else "session")
 def mini():
     from engine.api import Engine
 

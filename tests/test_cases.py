@@ -28,10 +28,10 @@ STAGES = {"early", "locally_advanced", "metastatic"}
 SETTINGS = {"adjuvant", "neoadjuvant", "metastatic", "maintenance"}
 OUTCOMES = {"progression", "response", "stable", "intolerance"}
 CASE_KEYS = {"id", "cancer_type", "stage", "alterations", "tested_genes", "germline_tested",
-             "prior_therapies", "as_of"}
+             "prior_therapies", "as_of", "jurisdiction"}
 ALTERATION_KEYS = {"gene", "variant", "origin", "acquired", "partner"}
 PRIOR_KEYS = {"drugs", "regimen", "setting", "outcome", "weeks"}
-EXPECTED_KEYS = {"case", "why", "options", "missing", "absent", "notes_contain", "not_verdicts"}
+EXPECTED_KEYS = {"case", "why", "options", "missing", "absent", "notes_contain", "not_verdicts", "cautions"}
 ASSERTING_KEYS = {"options", "absent", "notes_contain", "not_verdicts"}
 
 
@@ -174,6 +174,11 @@ def expected_shape_problems(exp: object, stem: str) -> list[str]:
         out.append(f"{therapy} is both expected and absent")
     if "notes_contain" in exp and not _is_str_list(exp["notes_contain"]):
         out.append("notes_contain: a list of substrings")
+    for therapy, items in (exp.get("cautions") or {}).items():
+        if not _is_str_list(items):
+            out.append(f"cautions.{therapy}: a list of substrings")
+        if therapy not in options:
+            out.append(f"cautions.{therapy}: give the option's verdict too (a caution never changes it)")
     for therapy, verdicts in (exp.get("not_verdicts") or {}).items():
         if not _is_str_list(verdicts) or not set(verdicts) <= VERDICTS:
             out.append(f"not_verdicts.{therapy}: a list of verdicts")
@@ -229,6 +234,12 @@ def verdict_problems(result, exp: dict) -> list[str]:
         for s in substrings:
             if s.lower() not in missing.lower():
                 out.append(f"{therapy}: missing should mention {s!r}, got [{missing}]")
+    for therapy, substrings in (exp.get("cautions") or {}).items():
+        got = options.get(therapy)
+        cautions = " | ".join(c.text for c in (getattr(got, "cautions", None) or [])) if got is not None else ""
+        for s in substrings:
+            if s.lower() not in cautions.lower():
+                out.append(f"{therapy}: cautions should mention {s!r}, got [{cautions}]")
     for therapy in exp.get("absent") or []:
         if therapy in options:
             out.append(f"{therapy}: should be absent, got {options[therapy].verdict}")

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from engine.api import default_engine
+from engine.errors import UsageError
 from engine.testing import boundary_cases, cases
 
 ENGINE = default_engine()
@@ -45,7 +46,7 @@ def durable():
     """The durable backend of the shipped rule base, or a skip saying why it cannot be used."""
     try:
         ENGINE.evaluate(PROBE, backend="durable")
-    except (ImportError, NotImplementedError) as exc:
+    except (ImportError, NotImplementedError, UsageError) as exc:  # durable-rules absent or unusable
         pytest.skip(f"durable backend not available: {type(exc).__name__}: {exc}")
     return ENGINE
 
@@ -78,3 +79,18 @@ def test_durable_backend_gives_the_same_result_as_the_default(durable, case):
     default = durable.evaluate(case).model_dump()
     other = durable.evaluate(case, backend="durable").model_dump()
     assert other == default, "\n".join(differences(default, other)[:20])
+
+
+def test_without_durable_rules_the_backend_raises_an_import_error(monkeypatch):
+    """What the ``durable`` fixture relies on to skip: with durable-rules absent, asking for the
+    backend raises an ImportError (that is also the engine's usage error, for the command line)."""
+    import sys
+
+    from engine.api import Engine
+
+    for name in [m for m in sys.modules if m == "durable" or m.startswith(("durable.", "engine.durable"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "durable", None)  # as if not installed
+    with pytest.raises(ImportError) as info:
+        Engine(ENGINE.rulebase.directory).evaluate(PROBE, backend="durable")
+    assert isinstance(info.value, UsageError) and "durable-rules" in str(info.value)

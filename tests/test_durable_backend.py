@@ -1,7 +1,7 @@
 """The durable-rules backend gives exactly the default backend's results.
 
 ``Engine.evaluate(case, backend="durable")`` and ``kras-rules evaluate --backend durable`` run the
-inference as a durable-rules ruleset compiled from the same rule base (``engine/durable_backend.py``);
+inference as a durable-rules ruleset compiled from the same rule base (``engine/durable/``);
 resolution and explanations are shared. Every test here compares ``Result.model_dump()`` of the two
 backends: on the example cases, on every rule example of the shipped and the miniature rule base,
 at the date boundaries of every rule, on a rule base built to reach every branch of the
@@ -34,7 +34,7 @@ if __name__ == "__main__":  # run as a script from anywhere
 
 pytest.importorskip("durable", reason="the durable backend needs durable-rules")
 
-from engine import durable_backend as db  # noqa: E402
+from engine.durable import compiler as db, safe_host as dh  # noqa: E402
 from engine.api import Engine, default_engine  # noqa: E402
 from engine.check import example_case  # noqa: E402
 from engine.cli import main  # noqa: E402
@@ -307,13 +307,13 @@ def test_compiled_conditions_follow_kleene_logic_for_every_assignment(name):
     rules = db._ProgramRules()
     ref = rules.ref(node)
     rules._put("read", {"all": [{"m": db._value_condition(ref, db._ALL_TV)}]}, db._Meaning("note"))
-    ruleset = db.register_ruleset(rules.rules, label=f"kleene-{name}")
+    ruleset = dh.register_ruleset(rules.rules, label=f"kleene-{name}")
     for values in itertools.product((True, False, None), repeat=4):
         ctx = Ctx.__new__(Ctx)
         ctx.atoms, ctx.facts = list(values[:3]), {"f": values[3]}
         facts = [{"t": "atom", "a": str(i), "v": db._TV_OF[v]} for i, v in enumerate(values[:3])]
         facts.append({"t": "fact", "f": "f", "v": db._TV_OF[values[3]]})
-        session = db.run_session(ruleset, facts)
+        session = dh.run_session(ruleset, facts)
         read = [f.facts["m"]["v"] for f in session.firings if f.rule == "read"]
         assert read == [db._TV_OF[node.tv(ctx)]], values
         # each derived value is asserted by exactly one firing
@@ -354,12 +354,12 @@ def test_verdicts_are_read_from_the_durable_firings(engine, monkeypatch):
     case = engine.normalise(json.loads((ROOT / "cases" / "luad-g12c-second-line.json").read_text()))
     before = engine.evaluate(case, backend="durable")
     decided = before.options[0]
-    real = db.run_session
+    real = dh.run_session
 
     def without_outcomes_of_the_deciding_rule(ruleset, facts=(), events=(), on_fire=None):
         res = real(ruleset, facts, events, on_fire)
         kept = tuple(f for f in res.firings if not f.rule.startswith(decided.rules[0] + "/"))
-        return db.SessionResult(kept, res.derived)
+        return dh.SessionResult(kept, res.derived)
 
     monkeypatch.setattr(db, "run_session", without_outcomes_of_the_deciding_rule)
     after = engine.evaluate(case, backend="durable")
@@ -367,8 +367,8 @@ def test_verdicts_are_read_from_the_durable_firings(engine, monkeypatch):
 
 
 def test_an_incomplete_durable_answer_is_an_error_not_a_result(engine, monkeypatch):
-    monkeypatch.setattr(db, "run_session", lambda ruleset, facts=(), **kw: db.SessionResult((), ()))
-    with pytest.raises(db.DurableBackendError, match="incomplete answer for case 'c1': fact .* was not derived"):
+    monkeypatch.setattr(db, "run_session", lambda ruleset, facts=(), **kw: dh.SessionResult((), ()))
+    with pytest.raises(dh.DurableBackendError, match="incomplete answer for case 'c1': fact .* was not derived"):
         engine.evaluate({"id": "c1", "cancer_type": "LUAD"}, backend="durable")
 
 
@@ -386,8 +386,8 @@ def test_the_durable_backend_uses_a_private_host_with_the_ruleset(engine):
     import durable.lang
 
     backend = engine.durable()
-    assert type(db.host()) is db._QuietHost and db.host() is not durable.lang._main_host
-    assert db.host().get_ruleset(backend.ruleset.name).get_definition()
+    assert type(dh.host()) is dh._QuietHost and dh.host() is not durable.lang._main_host
+    assert dh.host().get_ruleset(backend.ruleset.name).get_definition()
 
 
 # --------------------------------------------------------------------------- command line

@@ -1,4 +1,4 @@
-"""The durable-rules host layer (``engine/durable_backend.py``) against durable-rules' hazards.
+"""The durable-rules host layer (``engine/durable/safe_host.py``) against durable-rules' hazards.
 
 Each hazard has a control test showing what bare durable-rules 2.0.28 does, and tests showing
 that the layer avoids it. Anything that can crash the interpreter runs in a subprocess, so a
@@ -26,8 +26,8 @@ pytest.importorskip("durable", reason="durable-rules is not installed (pip insta
 
 from durable import engine as durable_engine  # noqa: E402
 
-from engine import durable_backend as backend  # noqa: E402
-from engine.durable_backend import (  # noqa: E402
+from engine.durable import safe_host as backend  # noqa: E402
+from engine.durable.safe_host import (  # noqa: E402
     DurableActionError,
     DurableBackendError,
     match,
@@ -100,7 +100,7 @@ def test_bare_durable_segfaults_deleting_a_session_where_nothing_fired():
 
 def test_sessions_where_no_rule_fires_close_without_crashing():
     proc = run_python("""
-    from engine.durable_backend import register_ruleset, run_session, match
+    from engine.durable.safe_host import register_ruleset, run_session, match
     rs = register_ruleset({"pair": {"all": [{"a": match(t="a")}, {"b": match(t="b")}]}},
                           label="nofire")
     for i in range(1500):
@@ -212,7 +212,7 @@ def test_at_most_one_session_is_live_even_across_threads(monkeypatch):
 def test_many_threads_and_thousands_of_sessions_do_not_crash():
     proc = run_python("""
     import threading
-    from engine.durable_backend import register_ruleset, run_session, match
+    from engine.durable.safe_host import register_ruleset, run_session, match
     a = register_ruleset({"pair": {"all": [{"a": match(t="a")}, {"b": match(t="b")}],
                                    "assert": [{"t": "c"}]},
                           "chain": {"all": [{"c": match(t="c")}]}}, label="a")
@@ -278,7 +278,7 @@ def test_private_host_starts_no_threads_and_is_not_durables_global_host():
     proc = run_python("""
     import sys, threading, time
     baseline = {t.ident for t in threading.enumerate()}
-    from engine import durable_backend as b
+    from engine.durable import safe_host as b
     h = b.host()
     assert h is b.host()
     rs = b.register_ruleset({"r": {"all": [{"m": {"t": "a"}}]}}, label="quiet")
@@ -625,7 +625,7 @@ def test_firing_emits_no_deprecation_warning():
         warnings.simplefilter("error")
         assert run_session(rs, [atom("a1"), atom("a2")]).fired_rules == {"pair"}
     proc = run_python("""
-    from engine.durable_backend import register_ruleset, run_session
+    from engine.durable.safe_host import register_ruleset, run_session
     rs = register_ruleset({"r": {"all": [{"m": {"t": "a"}}]}})
     print(len(run_session(rs, [{"t": "a"}]).firings))
     """, "-W", "error::DeprecationWarning")

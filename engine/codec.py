@@ -1,0 +1,176 @@
+"""Fast JSON for the batch path, byte for byte what the plain path gives (``pip install
+'kras-rules[fast]'`` brings orjson; without it every call takes the plain path).
+
+* :func:`decode` - one JSON Lines record. orjson decodes it, and its value is kept only where the
+  plain (strict) decoder would give exactly the same value (see :func:`decode` for the checks).
+  Anything else, and everything orjson rejects, goes to the plain decoder, which gives the value
+  or the error message it always gave.
+* :func:`result_json` - a result model as ``model_dump_json()`` writes it. orjson writes each
+  model's fields as pydantic does: those present in the instance, in the instance's order (a
+  result built without validation may hold them in another order than declared); a model that is
+  not plain data (a computed field,
+  a custom serialiser, an alias, extra fields) or a value orjson refuses (a lone surrogate) goes
+  to ``model_dump_json()``.
+
+pydantic stays the only schema: nothing here validates or describes a field. ``tests/test_codec.py``
+compares both paths on every example case and on generated cases.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the plain path
+    orjson = None
+
+FAST = orjson is not None
+
+try:  # the strict decoder's limits, where it has them
+    from engine.inputs import MAX_DEPTH
+except ImportError:
+    MAX_DEPTH = 256  # orjson's own limit is 1024; deeper values take the plain path
+try:
+    from engine.inputs import MAX_RECORD_BYTES as _MAX_BYTES
+except ImportError:
+    _MAX_BYTES = 1 << 20
+MAX_TEXT = _MAX_BYTES // 4  # characters: a longer text (maybe too long in UTF-8) goes the plain way
+
+
+class _Fallback(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _table() -> bytes:
+    """A byte map that keeps what the checks of :func:`decode` look at: digits become ``0``; ``.``,
+    ``e`` and ``E`` become ``.``; ``:``, ``{``, ``[``, ``\\`` and ``u`` stay; every other byte
+    becomes ``_``."""
+    t = bytearray(b"_" * 256)
+    for c in b"0123456789":
+        t[c] = ord("0")
+    for c in b".eE":
+        t[c] = ord(".")
+    for c in b":{[\\u":
+        t[c] = c
+    return bytes(t)
+
+
+_TABLE = _table()
+
+
+def _depth(value: Any) -> int:
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        deepest = max(deepest, depth)
+        items = v.values() if type(v) is dict else v
+        for item in items:
+            if type(item) is dict or type(item) is list:
+                stack.append((item, depth + 1))
+    return deepest
+
+
+def decode(text: str, plain: Callable[[str], Any] = json.loads) -> Any:
+    """One JSON text, decoded as ``plain(text)`` decodes it: the same value, or the very same
+    error (``plain`` is the strict decoder of the batch path).
+
+    orjson's value is kept only where it cannot differ from the plain decoder's: the text is valid
+    UTF-8 and holds no ``\\u`` escape; no number literal in it can be a float (no digit followed by
+    ``.``, ``e`` or ``E``, and no run of 19 digits: orjson makes a float of an integer past 64
+    bits); it is nested no deeper than :data:`MAX_DEPTH`; and it holds no duplicate key (orjson
+    keeps the last value silently): the value written back has as many ``:`` as the text (each key
+    has one, and with no escapes a string has the same colons in both), which a dropped duplicate
+    would make fewer.
+    A string that merely looks like one of these sends the text the plain way, which is correct."""
+    if orjson is None or len(text) > MAX_TEXT:
+        return plain(text)
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return plain(text)
+    marks = data.translate(_TABLE)
+    if b"\\u" in marks or b"0." in marks or b"0000000000000000000" in marks:
+        return plain(text)
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return plain(text)
+    if marks.count(b"{") + marks.count(b"[") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+        return plain(text)
+    if (type(value) is dict or type(value) is list) and orjson.dumps(value).count(b":") != marks.count(b":"):
+        return plain(text)
+    return value
+
+
+# --------------------------------------------------------------------------- encoding
+
+_ORDER: dict[type, frozenset | None] = {}
+# dates, times and dataclasses go to _default (which sends them to the plain path): orjson's
+# writing of them is its own, not necessarily pydantic's
+_OPTS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS) if orjson is not None else 0
+
+
+_UNSEEN = object()
+
+
+def _learn(cls) -> frozenset | None:
+    """The field names of a plain pydantic model class, or None (not a plain model)."""
+    order = None
+    try:
+        dec = cls.__pydantic_decorators__
+        cfg = cls.model_config
+        plain = (
+            not cls.model_computed_fields
+            and not dec.field_serializers
+            and not dec.model_serializers
+            and not any(f.alias or f.serialization_alias or f.exclude for f in cls.model_fields.values())
+            and cfg.get("extra") != "allow"
+            and not cfg.get("alias_generator")
+            and cfg.get("ser_json_timedelta", "iso8601") == "iso8601"
+            and cfg.get("ser_json_bytes", "utf8") == "utf8"
+            and cfg.get("ser_json_inf_nan", "null") == "null"
+            and not cfg.get("use_enum_values")
+        )
+        if plain:
+            order = frozenset(cls.model_fields)
+    except AttributeError:
+        order = None
+    _ORDER[cls] = order
+    return order
+
+
+def _default(obj):
+    d = obj.__dict__
+    order = _ORDER.get(type(obj), _UNSEEN)
+    if order is _UNSEEN:
+        order = _learn(type(obj))
+    if order is None:
+        raise _Fallback
+    if d.keys() == order:
+        return d
+    return {k: v for k, v in d.items() if k in order}  # as pydantic: the fields present, in this order
+
+
+def result_json(model) -> str:
+    """``model.model_dump_json()``, the same text."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(model, default=_default, option=_OPTS).decode("utf-8")
+        except (_Fallback, TypeError, orjson.JSONEncodeError):
+            pass
+    return model.model_dump_json()
+
+
+def encode_json(model) -> bytes:
+    """:func:`result_json` as UTF-8 bytes."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(model, default=_default, option=_OPTS)
+        except (_Fallback, TypeError, orjson.JSONEncodeError):
+            pass
+    return model.model_dump_json().encode("utf-8")

@@ -1,0 +1,224 @@
+"""``alteration: {...}``: an alteration matching the pattern is present (three-valued; see
+rules/README.md), optionally one acquired on a drug class (``acquired_on``)."""
+from __future__ import annotations
+
+from pydantic import model_validator
+
+from engine.conditions.base import TV, AlterationKind, ConditionKind, Origin, Strict, register
+
+
+class AlterationPattern(Strict):
+    """Matches one alteration of the case.
+
+    ``gene`` is required. ``variant``/``variants`` name protein changes in any notation the
+    vocabulary reads (``G12C``, ``p.Gly12Cys``, ``c.34G>T``); ``codons`` matches any change at those
+    protein positions; ``kind`` the alteration kind (default: any). ``origin`` and ``acquired``
+    narrow further; ``exclude_variants`` removes named changes from a codon match.
+
+    Three-valued: true if a matching alteration is listed; false if the gene was tested (listed in
+    ``tested_genes`` or carrying any listed alteration) and none matches; otherwise unknown.
+    With ``origin: germline`` the test that counts is ``germline_tested``.
+
+    ``acquired_on: CLASS`` (three-valued): a matching alteration flagged ``acquired: true`` is
+    acquired, one flagged ``acquired: false`` is not; unflagged, it is acquired when the history
+    has a line holding a drug of CLASS that ended in progression, not acquired when the history
+    is given and no line holds CLASS, and unknown otherwise.
+    """
+
+    gene: str
+    variant: str | None = None
+    variants: tuple[str, ...] | None = None
+    codons: tuple[int, ...] | None = None
+    exclude_variants: tuple[str, ...] | None = None
+    kind: AlterationKind | None = None
+    origin: Origin | None = None
+    acquired: bool | None = None
+    acquired_on: str | None = None  # a drug class id: the alteration was acquired on that class
+    partner: str | None = None
+
+    @model_validator(mode="after")
+    def _one_variant_form(self) -> "AlterationPattern":
+        if self.variant is not None and self.variants is not None:
+            raise ValueError("give either 'variant' or 'variants', not both")
+        return self
+
+
+class AlterationCond(Strict):
+    alteration: AlterationPattern
+
+
+def _acquired_on(cls: str):
+    """Whether one case alteration was acquired on drug class ``cls`` (three-valued, see
+    rules/README.md): the alteration's own flag first, then the history."""
+
+    def tv(alt, case) -> TV:
+        if alt.acquired is not None:
+            return alt.acquired
+        lines = case.lines
+        if lines is None:
+            return None
+        exposed = False
+        for ln in lines:
+            if cls in ln.classes:
+                if ln.outcome == "progression":
+                    return True
+                exposed = True
+        return None if exposed else False
+
+    return tv
+
+
+def build(cond, vocab) -> tuple:
+    a = cond.alteration
+    gene = a.gene
+    labels = None
+    if a.variant is not None:
+        labels = frozenset({vocab.variant(gene, a.variant).label})
+    elif a.variants is not None:
+        labels = frozenset(vocab.variant(gene, v).label for v in a.variants)
+    exclude = frozenset(vocab.variant(gene, v).label for v in a.exclude_variants) if a.exclude_variants else frozenset()
+    codons = frozenset(a.codons) if a.codons is not None else None
+    kind, origin, acquired, partner = a.kind, a.origin, a.acquired, a.partner
+    on = a.acquired_on
+    acq_on = _acquired_on(on) if on is not None else None
+    specific = labels is not None or codons is not None
+    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner, on)
+
+    def matches(alt) -> bool:
+        if alt.gene != gene:
+            return False
+        if origin is not None and alt.origin != origin:
+            return False
+        if acquired is not None and (alt.acquired is True) != acquired:
+            return False
+        if kind is not None and alt.kind != kind:
+            return False
+        if labels is not None and alt.label not in labels:
+            return False
+        if codons is not None and alt.codon not in codons:
+            return False
+        if exclude and alt.label in exclude:
+            return False
+        if partner is not None and alt.partner != partner:
+            return False
+        return True
+
+    def vague(alt) -> bool:
+        # an unspecified "mutation" of the gene could be the specific change the pattern names
+        return (
+            specific
+            and alt.gene == gene
+            and alt.codon is None
+            and alt.kind == "mutation"
+            and (kind is None or kind == "mutation")
+            and (origin is None or alt.origin == origin)
+            and (acquired is None or (alt.acquired is True) == acquired)
+        )
+
+    def fn(case) -> TV:
+        unsure = False
+        found = False
+        for alt in case.alterations:
+            if matches(alt):
+                if acq_on is None:
+                    return True
+                v = acq_on(alt, case)
+                if v:
+                    return True
+                found = True
+                if v is None:
+                    unsure = True
+            elif not unsure and vague(alt):
+                unsure = True
+        if unsure:
+            return None
+        if found:
+            return False
+        if origin == "germline":
+            return False if case.germline_tested else None
+        return False if gene in case.tested else None
+
+    label = _alteration_words(a)
+
+    def missing(case) -> str:
+        if any(vague(alt) for alt in case.alterations):
+            return f"the exact {gene} variant"
+        if on is not None and any(matches(alt) for alt in case.alterations):
+            return (f"whether {label} was acquired on a {vocab.class_label(on)} "
+                    "(prior therapy history or the alteration's 'acquired' flag)")
+        if origin == "germline":
+            return "germline testing"
+        return f"{gene} testing"
+
+    def describe(case) -> str:
+        found = [alt for alt in case.alterations if matches(alt)]
+        if acq_on is not None:
+            found = [alt for alt in found if acq_on(alt, case)]
+            return ", ".join(f"{alt.describe()} acquired on a {vocab.class_label(on)}" for alt in found)
+        return ", ".join(alt.describe() for alt in found)
+
+    return key, fn, missing, describe
+
+
+def _alteration_words(a) -> str:
+    what = a.variant or (", ".join(a.variants) if a.variants else None)
+    if what is None and a.codons:
+        what = f"{a.kind or 'change'} at codon {', '.join(map(str, a.codons))}"
+    if what is None:
+        what = a.kind or "alteration"
+    return f"{a.gene} {what}"
+
+
+def _acquired_words(cls: str, vocab) -> str:
+    name = vocab.class_label(cls) if vocab is not None else cls.replace("_", " ")
+    return f"acquired on a {name}"
+
+
+def label(cond, vocab=None) -> str:
+    a = cond.alteration
+    extra = [x for x in (a.origin if a.origin == "germline" else None, "acquired" if a.acquired else None,
+                         _acquired_words(a.acquired_on, vocab) if a.acquired_on else None) if x]
+    return _alteration_words(a) + (f" ({', '.join(extra)})" if extra else "")
+
+
+def check_terms(cond, t) -> None:
+    a = cond.alteration
+    gene = t.gene(a.gene, ("alteration", "gene"))
+    if gene is None:
+        return
+    for key in ("variant", "variants", "exclude_variants"):
+        val = getattr(a, key)
+        if val is None:
+            continue
+        vals = (val,) if isinstance(val, str) else val
+        for i, v in enumerate(vals):
+            t.term(t.vocab.variant, ("alteration",) + ((key,) if isinstance(val, str) else (key, i)), gene, v)
+    if a.partner is not None:
+        t.gene(a.partner, ("alteration", "partner"))
+    if a.acquired_on is not None:
+        t.klass(a.acquired_on, ("alteration", "acquired_on"))
+
+
+def fields(cond) -> tuple[str, ...]:
+    return ("alterations", "prior_therapies") if cond.alteration.acquired_on else ("alterations",)
+
+
+def rule_terms(cond, vocab, acc) -> None:
+    p = acc.pattern(cond)
+    if p not in acc.patterns:
+        acc.patterns.append(p)
+    if cond.alteration.acquired_on:
+        acc.rule_classes.add(cond.alteration.acquired_on)
+
+
+def case_terms(cond, positive, vocab, acc) -> None:
+    p = acc.pattern(cond)
+    acc.polarity.setdefault(p, set()).add(positive)
+    acc.germline = acc.germline or p.origin == "germline"
+    if cond.alteration.acquired_on:  # exposure to the class, and progression on it, matter
+        acc.history.append(acc.HistorySpec(frozenset({cond.alteration.acquired_on}), frozenset(),
+                                           outcomes=frozenset({"progression"}), single_line=True))
+
+
+KIND = register(ConditionKind("alteration", AlterationCond, build, label, check_terms, fields, "gene",
+                              rule_terms, case_terms))

@@ -1,0 +1,55 @@
+"""``cancer: [CODE, ...]``: the case's cancer type lies in the OncoTree subtree of a listed code;
+unknown when the case is coded less specifically than a listed code (LUNG for NSCLC)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
+
+from engine.conditions.base import TV, ConditionKind, Strict, one_or_many, register
+
+
+class CancerCond(Strict):
+    cancer: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] = Field(min_length=1)
+
+
+def build(cond, vocab) -> tuple:
+    codes = frozenset(cond.cancer)
+    key = ("cancer", codes)
+    # a case coded less specifically than a listed code (LUNG for NSCLC) may be of it: unknown
+    coarser = frozenset(anc for c in codes for anc in vocab.cancer(c).lineage[1:]) - codes
+
+    def fn(case) -> TV:
+        if not codes.isdisjoint(case.lineage):
+            return True
+        return None if case.cancer.code in coarser else False
+
+    def describe(case) -> str:
+        within = sorted(codes & case.lineage)
+        c = case.cancer
+        if within and within != [c.code]:
+            return f"{c.code} ({c.name}), a kind of {', '.join(within)}"
+        return f"{c.code} ({c.name})"
+
+    return key, fn, (lambda case: "cancer subtype (histology)"), describe
+
+
+def label(cond, vocab=None) -> str:
+    return "cancer type " + " or ".join(cond.cancer)
+
+
+def check_terms(cond, t) -> None:
+    for i, code in enumerate(cond.cancer):
+        t.term(t.vocab.cancer_code, ("cancer", i), code)
+
+
+def rule_terms(cond, vocab, acc) -> None:
+    acc.rule_codes.update(cond.cancer)
+
+
+def case_terms(cond, positive, vocab, acc) -> None:
+    (acc.pos_codes if positive else acc.neg_codes).update(cond.cancer)
+
+
+KIND = register(ConditionKind("cancer", CancerCond, build, label, check_terms, lambda cond: ("cancer_type",),
+                              "cancer", rule_terms, case_terms))

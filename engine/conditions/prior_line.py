@@ -1,0 +1,167 @@
+"""``prior_line: {classes, drugs, setting, outcome, outcome_not, min_weeks, position}``: some
+single prior line matches every filter; ``position`` reads the history in the case's order."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from engine.conditions.base import TV, ConditionKind, Outcome, Setting, Strict, register
+
+
+class LinePattern(Strict):
+    """Some single prior line matches every filter given."""
+
+    classes: tuple[str, ...] = ()  # the line contains a drug of each class
+    drugs: tuple[str, ...] = ()  # the line contains each drug
+    setting: tuple[Setting, ...] | None = None
+    outcome: tuple[Outcome, ...] | None = None  # the line ended with one of these outcomes
+    min_weeks: int | None = Field(default=None, ge=0)
+    outcome_not: tuple[Outcome, ...] | None = None  # the line did not end with any of these
+    # first: the first line for advanced/metastatic disease (adjuvant/neoadjuvant lines are not
+    # counted; lines are in the case's chronological order); last: the most recent line
+    position: Literal["first", "last"] | None = None
+
+
+class PriorLineCond(Strict):
+    prior_line: LinePattern
+
+
+_NOT_A_LINE = frozenset({"adjuvant", "neoadjuvant"})  # settings not counted as a line for advanced disease
+
+
+def _seq(ln) -> int:
+    return ln.seq
+
+
+def _positions(lines) -> list[TV]:
+    """Per line: is it the first line for advanced/metastatic disease? Lines are chronological;
+    adjuvant/neoadjuvant lines are not counted; a line of unknown setting makes what follows
+    unknown (and is itself unknown)."""
+    out: list[TV] = []
+    before: TV = False  # some earlier line counted as a line for advanced disease
+    for ln in lines:
+        if ln.setting in _NOT_A_LINE:
+            out.append(False)
+            continue
+        own: TV = None if ln.setting is None else True
+        out.append(False if before is True else (None if before is None or own is None else True))
+        if ln.setting is None:
+            if before is False:
+                before = None
+        else:
+            before = True
+    return out
+
+
+def build(cond, vocab) -> tuple:
+    p = cond.prior_line
+    classes, drugs = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
+    settings = frozenset(p.setting) if p.setting else None
+    outcomes = frozenset(p.outcome) if p.outcome else None
+    not_outcomes = frozenset(p.outcome_not) if p.outcome_not else None
+    min_weeks = p.min_weeks
+    position = p.position
+
+    def line_tv(ln, pos: TV = True) -> TV:
+        if not (classes <= ln.classes and drugs <= ln.drugs):
+            return False
+        if pos is False:
+            return False
+        unsure = pos is None
+        if settings is not None:
+            if ln.setting is None:
+                unsure = True
+            elif ln.setting not in settings:
+                return False
+        if outcomes is not None:
+            if ln.outcome is None:
+                unsure = True
+            elif ln.outcome not in outcomes:
+                return False
+        if not_outcomes is not None:
+            if ln.outcome is None:
+                unsure = True
+            elif ln.outcome in not_outcomes:
+                return False
+        if min_weeks is not None:
+            if ln.weeks is None:
+                unsure = True
+            elif ln.weeks < min_weeks:
+                return False
+        return None if unsure else True
+
+    def positions(lines) -> list[TV]:
+        if position == "first":
+            return _positions(lines)
+        if position == "last":
+            return [i == len(lines) - 1 for i in range(len(lines))]
+        return [True] * len(lines)
+
+    def chronological(lines):
+        # lines are kept sorted (results do not depend on the order entries are listed in);
+        # a position needs them in the case's order
+        return sorted(lines, key=_seq) if position is not None else lines
+
+    def fn(case) -> TV:
+        lines = case.lines
+        if lines is None:
+            return None
+        lines = chronological(lines)
+        unsure = False
+        for ln, pos in zip(lines, positions(lines)):
+            v = line_tv(ln, pos)
+            if v:
+                return True
+            if v is None:
+                unsure = True
+        return None if unsure else False
+
+    def missing(case) -> str:
+        if case.lines is None:
+            return "prior therapy history"
+        wanted = [w for w, on in (("setting", settings or (position == "first" or None)),
+                                  ("outcome", outcomes or not_outcomes), ("weeks", min_weeks)) if on is not None]
+        return "details of prior therapy (" + ", ".join(wanted) + ")"
+
+    def describe(case) -> str:
+        lines = chronological(case.lines or ())
+        return "prior " + "; ".join(ln.describe() for ln, pos in zip(lines, positions(lines)) if line_tv(ln, pos))
+
+    key = ("prior_line", classes, drugs, settings, outcomes, min_weeks, not_outcomes, position)
+    return key, fn, missing, describe
+
+
+def label(cond, vocab=None) -> str:
+    p = cond.prior_line
+    return "a prior line of " + ", ".join(p.classes + p.drugs)
+
+
+def check_terms(cond, t) -> None:
+    for i, c in enumerate(cond.prior_line.classes):
+        t.klass(c, ("prior_line", "classes", i))
+    for i, d in enumerate(cond.prior_line.drugs):
+        t.term(t.vocab.drug, ("prior_line", "drugs", i), d)
+
+
+def rule_terms(cond, vocab, acc) -> None:
+    acc.rule_classes.update(cond.prior_line.classes)
+    acc.rule_drugs.update(vocab.drug(x).name for x in cond.prior_line.drugs)
+
+
+def case_terms(cond, positive, vocab, acc) -> None:
+    spec = cond.prior_line
+    outcomes = set(spec.outcome or ()) | set(spec.outcome_not or ())
+    settings = set(spec.setting or ()) | ({"adjuvant", "metastatic"} if spec.position == "first" else set())
+    acc.history.append(acc.HistorySpec(
+        frozenset(spec.classes),
+        frozenset(vocab.drug(x).name for x in spec.drugs),
+        frozenset(settings) if settings else None,
+        frozenset(outcomes) if outcomes else None,
+        spec.min_weeks,
+        single_line=True,
+    ))
+
+
+KIND = register(ConditionKind("prior_line", PriorLineCond, build, label, check_terms, lambda cond: ("prior_therapies",),
+                              "history", rule_terms, case_terms))

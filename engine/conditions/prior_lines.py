@@ -1,0 +1,75 @@
+"""``prior_lines: {min, max, setting}``: the number of prior systemic therapy lines (only those
+given in ``setting`` when set; a line without a setting may or may not count); unknown when the
+history is absent."""
+from __future__ import annotations
+
+from pydantic import Field
+
+from engine.conditions.base import TV, ConditionKind, Setting, Strict, register
+
+
+class PriorLinesPattern(Strict):
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+    setting: tuple[Setting, ...] | None = None  # count only lines given in these settings
+
+
+class PriorLinesCond(Strict):
+    prior_lines: PriorLinesPattern
+
+
+def build(cond, vocab) -> tuple:
+    p = cond.prior_lines
+    lo, hi, settings = p.min, p.max, frozenset(p.setting) if p.setting else None
+
+    def fn(case) -> TV:
+        lines = case.lines
+        if lines is None:
+            return None
+        if settings is None:
+            sure = maybe = len(lines)
+        else:
+            sure = sum(1 for ln in lines if ln.setting in settings)
+            maybe = sure + sum(1 for ln in lines if ln.setting is None)
+        if lo is not None:
+            if maybe < lo:
+                return False
+            if sure < lo:
+                return None
+        if hi is not None:
+            if sure > hi:
+                return False
+            if maybe > hi:
+                return None
+        return True
+
+    def missing(case) -> str:
+        return "prior therapy history" if case.lines is None else "setting of each prior therapy"
+
+    def describe(case) -> str:
+        n = len(case.lines or ())
+        if n == 0:
+            return "no prior systemic therapy (treatment-naive)"
+        return f"{n} prior systemic therapy line{'s' if n != 1 else ''}: " + "; ".join(
+            ln.describe() for ln in case.lines or ()
+        )
+
+    return ("prior_lines", lo, hi, settings), fn, missing, describe
+
+
+def label(cond, vocab=None) -> str:
+    p = cond.prior_lines
+    bits = [f"at least {p.min}" if p.min is not None else "", f"at most {p.max}" if p.max is not None else ""]
+    return " and ".join(b for b in bits if b) + " prior systemic therapy line(s)"
+
+
+def case_terms(cond, positive, vocab, acc) -> None:
+    spec = cond.prior_lines
+    counts = {n + k for n in (spec.min, spec.max) if n is not None for k in (-1, 0, 1)}
+    acc.history.append(acc.HistorySpec(settings=frozenset(spec.setting) if spec.setting else None,
+                                       counts=frozenset(c for c in counts if c >= 0),
+                                       meets=spec.min if spec.min is not None else (spec.max or 0)))
+
+
+KIND = register(ConditionKind("prior_lines", PriorLinesCond, build, label, None, lambda cond: ("prior_therapies",),
+                              "history", None, case_terms))

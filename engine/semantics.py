@@ -1,0 +1,266 @@
+"""The engine's semantics in one place, as data: verdicts, evidence, the outcome table and
+resolution.
+
+Everything that says what a verdict *means* lives here and only here; the default backend
+(:mod:`engine.evaluator`), the durable backend's compiler, ``check`` (:mod:`engine.verify`),
+the output formats and the tables of ``rules/README.md`` all read it:
+
+* :data:`VERDICTS` with their strength (:data:`VERDICT_RANK`), the order options are listed in
+  (:data:`OPTION_ORDER`) and the headings of the text output (:data:`VERDICT_HEADINGS`);
+* :data:`EVIDENCE` with their strength (:data:`EVIDENCE_RANK`) and default OncoKB levels;
+* :data:`OUTCOME_TABLE`: what a conclusion rule says for each value of its ``when`` and of its
+  requirements, by the kind of its verdict; :func:`outcome_code` reads it;
+* :func:`strength`, :func:`choose` and :func:`apply_pending`: which outcome decides a therapy;
+* :data:`CHECK_CODES`: the findings of ``kras-rules check``.
+
+:func:`readme_outcome_table` and :func:`readme_check_table` render the tables that
+``rules/README.md`` shows (a test keeps the README in step).
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+# --------------------------------------------------------------------------- verdicts
+
+#: every verdict, strongest first (the documented strength order)
+VERDICTS = ("excluded", "eligible", "conditional", "not_eligible", "consider")
+VERDICT_RANK = {v: len(VERDICTS) - i for i, v in enumerate(VERDICTS)}
+#: the order options are listed in (and the text output's sections)
+OPTION_ORDER = {v: i for i, v in enumerate(("eligible", "conditional", "consider", "not_eligible", "excluded"))}
+#: verdicts in the order options are listed
+LISTED = tuple(OPTION_ORDER)
+VERDICT_HEADINGS = (
+    ("eligible", "ELIGIBLE (approved, every label criterion met)"),
+    ("conditional", "CONDITIONAL (would be eligible or worth considering; data missing)"),
+    ("consider", "CONSIDER (investigational: trial, expanded access, evidence short of approval)"),
+    ("not_eligible", "NOT ELIGIBLE (a criterion of the approval is not met)"),
+    ("excluded", "EXCLUDED (the biomarkers predict no benefit or resistance)"),
+)
+POSITIVE = ("eligible", "conditional", "consider")
+
+# --------------------------------------------------------------------------- evidence
+
+EVIDENCE = ("approved", "phase3", "clinical", "preclinical",
+            "resistance_standard", "resistance_clinical", "resistance_preclinical")
+EVIDENCE_RANK = {
+    "approved": 4,
+    "resistance_standard": 4,
+    "phase3": 3,
+    "clinical": 2,
+    "resistance_clinical": 2,
+    "preclinical": 1,
+    "resistance_preclinical": 1,
+}
+
+#: an option's OncoKB level when the deciding rule sets none
+DEFAULT_ONCOKB: dict[str, str | None] = {
+    "approved": "1",
+    "phase3": "3A",
+    "clinical": "3B",  # 3A within the rule's population (CLINICAL_IN_POPULATION), else 3B
+    "preclinical": "4",
+    "resistance_standard": "R1",
+    "resistance_clinical": "R2",
+    "resistance_preclinical": None,  # OncoKB's R2 is for clinical evidence: no preclinical level
+}
+CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE = "3A", "3B"
+
+# --------------------------------------------------------------------------- the outcome table
+
+T, F, U = True, False, None
+#: outcome codes: what a conclusion rule gives a therapy
+SILENT = "silent"          # no outcome
+VERDICT = "verdict"        # conclude.verdict
+UNMET = "unmet"            # conclude.unmet (default not_eligible; null: silent); failed criteria named
+CONDITIONAL = "conditional"  # "would be eligible": missing lists what to find out
+STANDS = "stands"          # conclude.verdict, with what is missing listed
+PENDING = "pending"        # an exclusion whose gate is unknown (resolution applies it)
+
+#: (when, requirements, rule kind) -> outcome code (absent: silent). ``requirements`` is the Kleene ``all`` of
+#: ``requires`` (true when there are none); ``rule kind`` is ``eligible``, ``excluded`` or
+#: ``other`` (consider, not_eligible). Missing combinations are silent.
+OUTCOME_TABLE: dict[tuple, str] = {}
+for _kind in ("eligible", "excluded", "other"):
+    OUTCOME_TABLE[(T, T, _kind)] = VERDICT
+    OUTCOME_TABLE[(T, F, _kind)] = UNMET
+    OUTCOME_TABLE[(U, F, _kind)] = UNMET
+    OUTCOME_TABLE[(T, U, _kind)] = CONDITIONAL if _kind == "eligible" else STANDS
+    if _kind != "other":  # other verdicts are silent while the gate is unknown
+        for _req in (T, U):
+            OUTCOME_TABLE[(U, _req, _kind)] = CONDITIONAL if _kind == "eligible" else PENDING
+del _kind, _req
+
+
+def rule_kind(verdict: str) -> str:
+    return verdict if verdict in ("eligible", "excluded") else "other"
+
+
+def outcome_code(when, requirements, verdict: str) -> str:
+    """The outcome table's entry for a conclusion rule of ``verdict``."""
+    if when is False:
+        return SILENT
+    return OUTCOME_TABLE.get((when, requirements, rule_kind(verdict)), SILENT)
+
+
+#: the table's rows for people (rules/README.md): labels of (when, requirements) cells that
+#: the table gives the same outcomes
+_ROWS = (
+    ("false", "-", ((F, T),)),
+    ("true", "all true (or none)", ((T, T),)),
+    ("true or unknown", "one false", ((T, F), (U, F))),
+    ("true", "none false, one unknown", ((T, U),)),
+    ("unknown", "none false", ((U, T), (U, U))),
+)
+_PHRASES = {
+    VERDICT: "`conclude.verdict`",
+    UNMET: "`conclude.unmet` (default `not_eligible`; `null` makes the rule silent); the explanation names "
+           "the failed criteria",
+    CONDITIONAL: "`conditional` (\"would be eligible\"); `missing` lists what to find out",
+    STANDS: "the verdict stands; `missing` lists what to find out",
+    PENDING: "*pending* (see below)",
+    SILENT: "silent",
+}
+_KIND_WORDS = {"eligible": "`eligible` rules", "excluded": "`excluded` rules", "other": "other verdicts"}
+
+
+def readme_outcome_table() -> str:
+    """The outcome table of rules/README.md, rendered from :data:`OUTCOME_TABLE`."""
+    lines = ["| `when` | `requires` | outcome for each therapy in `conclude` |", "| --- | --- | --- |"]
+    for when, req, cells in _ROWS:
+        per_kind = {k: outcome_code(cells[0][0], cells[0][1], k if k != "other" else "consider")
+                    for k in ("eligible", "excluded", "other")}
+        for w, r in cells[1:]:  # the cells of one row must agree
+            assert all(outcome_code(w, r, k if k != "other" else "consider") == c for k, c in per_kind.items())
+        if len(set(per_kind.values())) == 1:
+            text = _PHRASES[per_kind["eligible"]]
+        else:
+            groups: dict[str, list[str]] = {}
+            for k, c in per_kind.items():
+                groups.setdefault(c, []).append(_KIND_WORDS[k])
+            text = "; ".join(f"{' and '.join(ks)}: {_PHRASES[c]}" for c, ks in groups.items())
+        lines.append(f"| {when} | {req} | {text} |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def strength(cr, out) -> tuple:
+    """Which outcome decides a therapy when no explicit precedence does: verdict, then evidence,
+    then the lower rule id (the one definition, used by resolution and by ``check``)."""
+    return (VERDICT_RANK[out.verdict],) + _rule_rank(cr.rule.evidence, cr.rule.id)
+
+
+@lru_cache(maxsize=None)
+def _rule_rank(evidence: str, rule_id: str) -> tuple:
+    # lower ids win ties: invert character codes so that max() prefers them
+    return (EVIDENCE_RANK[evidence],) + tuple(-ord(ch) for ch in rule_id)
+
+
+def choose(cands: list):
+    """The one resolution step (every backend and ``check``): which outcome decides a therapy.
+
+    ``cands`` are ``(compiled rule, outcome)`` pairs, none pending. Explicit precedence first (an
+    ``overrides`` counts only when the overriding rule's ``when`` is true), then
+    :func:`strength`. Returns ``(best rule, best outcome, aside)``; ``aside`` maps a set-aside
+    rule id to (the rule that set it aside, because)."""
+    if len(cands) == 1:
+        return cands[0][0], cands[0][1], {}
+    aside: dict = {}
+    for cr, out in cands:
+        if out.when_true and cr.rule.overrides:
+            for ov in cr.rule.overrides:
+                aside.setdefault(ov.rule, (cr, ov.because))
+    live = [co for co in cands if co[0].rule.id not in aside] if aside else cands
+    if not live:  # mutual overrides: fall back to strength over all
+        live = cands
+        aside = {}
+    best_cr, best = max(live, key=lambda co: strength(*co))
+    return best_cr, best, aside
+
+
+def apply_pending(cands: list, conditional):
+    """Exclusions whose gate is unknown (``pending``): each makes the eligibility outcomes it
+    would override (its ``overrides``, or every eligibility rule of the therapy when it lists
+    none) conditional; ``conditional(outcome, pending rule, pending outcome)`` builds the new
+    outcome (adding what the exclusion is missing). A pending exclusion set aside by a rule whose
+    ``when`` is true does nothing. Returns the deciding candidates and the pending exclusions
+    that applied."""
+    pending = [co for co in cands if co[1].pending]
+    live = [co for co in cands if not co[1].pending]
+    if not pending or not live:
+        return live, []
+    aside = {ov.rule for cr, out in live if out.when_true for ov in cr.rule.overrides}
+    applied = []
+    for p_cr, p_out in pending:
+        if p_cr.rule.id in aside:
+            continue
+        targets = {ov.rule for ov in p_cr.rule.overrides}
+        hit = False
+        for k, (cr, out) in enumerate(live):
+            if cr.rule.conclude.verdict != "eligible" or out.verdict not in ("eligible", "conditional"):
+                continue
+            if targets and cr.rule.id not in targets:
+                continue
+            live[k] = (cr, conditional(out, p_cr, p_out))
+            hit = True
+        if hit:
+            applied.append((p_cr, p_out))
+    return live, applied
+
+
+# --------------------------------------------------------------------------- check codes
+
+#: code -> (name, severity, meaning for rules/README.md)
+CHECK_CODES: dict[str, tuple[str, str, str]] = {
+    "V001": ("conflict", "error",
+             "conflict: an approval and an exclusion of one therapy both apply and no `overrides` settles it"),
+    "V002": ("allele-leak", "error",
+             "allele leak: a therapy gated on an allele gets a positive verdict for a tumour shown to lack it"),
+    "V003": ("dead-rule", "error", "dead rule: no profile makes it give an outcome"),
+    "V004": ("shadowed-rule", "error",
+             "shadowed rule: it never decides, and a different verdict wins over it somewhere"),
+    "V005": ("duplicate-rule", "error", "duplicate rule: the same outcome as another rule in every profile"),
+    "V006": ("subsumed-rule", "warning", "subsumed rule: wherever it applies another rule gives the same verdict"),
+    "V007": ("fact-never-produced", "error", "fact never produced"),
+    "V008": ("fact-never-used", "error", "fact never used"),
+    "V009": ("cycle", "error", "cycle among derived facts"),
+    "V010": ("coverage-gap", "warning",
+             "coverage gap: a cancer type and biomarker the rules name that no rule decides"),
+    "V011": ("population-disagrees", "error",
+             "population and conditions disagree: `population.cancers` given but `when` is not false for a "
+             "cancer type outside them, or `population.acquired_on: X` with no `acquired_on: X` alteration "
+             "condition in `when`"),
+    "V012": ("population-not-stated", "error",
+             "population not stated: an exclusion, a rule with resistance, clinical, preclinical or phase3 "
+             "evidence, or a caution without `population`"),
+}
+
+
+def readme_check_table() -> str:
+    lines = ["| code | finding | severity |", "| --- | --- | --- |"]
+    lines += [f"| {code} | {text} | {sev} |" for code, (_, sev, text) in CHECK_CODES.items()]
+    return "\n".join(lines)
+
+
+GENERATED = {"outcome-table": readme_outcome_table, "check-codes": readme_check_table}
+
+
+def render_readme(text: str) -> str:
+    """``text`` (rules/README.md) with every generated section replaced by its current table."""
+    import re
+
+    for name, fn in GENERATED.items():
+        text = re.sub(rf"(<!-- generated: {name} -->\n).*?(\n<!-- end: {name} -->)",
+                      lambda m: m.group(1) + fn() + m.group(2), text, flags=re.S)
+    return text
+
+
+if __name__ == "__main__":  # python -m engine.semantics --write-readme [PATH]
+    import sys
+    from pathlib import Path
+
+    if sys.argv[1:2] == ["--write-readme"]:
+        path = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(__file__).resolve().parents[1] / "rules" / "README.md"
+        path.write_text(render_readme(path.read_text()))
+    else:
+        print(readme_outcome_table() + "\n\n" + readme_check_table())

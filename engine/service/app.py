@@ -1,0 +1,284 @@
+"""The FastAPI application of ``kras-rules serve``.
+
+Every JSON response body is exactly what the command line prints for the same question (``evaluate
+--format json``, ``why --format json``, ``compare --format json``, ``catalogue --format json``,
+``rules --format json``, ``explain RULE --format json``, ``schema``), without the final newline.
+Errors have the engine's own shape, the JSON error record of ``evaluate``:
+``{"case_id": ..., "source": ..., "error": [{"path", "message", "suggestion"}]}`` with status 422
+(a case or therapy the engine cannot read), 400 (not JSON, wrong request shape) or 404 (unknown
+rule or schema).
+
+The engine is shared by the request threads; it keeps no per-request state (see
+:mod:`engine.api`). Only the default backend is served: the durable-rules backend allows one
+session at a time per process.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.case import CaseIn
+from engine.catalogue import Catalogue, TherapyEntry
+from engine.errors import CaseError, EngineError, Problem, RuleError, UsageError
+from engine.formats import error_record
+from engine.result import Result
+from engine.service import cds
+from engine.tutoring.compare import Comparison
+from engine.tutoring.whynot import TherapyAnswer
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class WhyRequest(BaseModel):
+    """Why (not) a therapy for a case."""
+
+    model_config = ConfigDict(extra="forbid")
+    case: CaseIn = Field(description="the case")
+    therapy: str | None = Field(default=None, description="therapy id, name or drugs in any order")
+    all: bool = Field(default=False, description="answer for every therapy of the catalogue instead")
+    as_of: str | None = Field(default=None, description="evaluate at this date (YYYY-MM-DD)")
+
+
+class CompareRequest(BaseModel):
+    """What changes from one case to another."""
+
+    model_config = ConfigDict(extra="forbid")
+    before: CaseIn = Field(description="the case before")
+    after: CaseIn = Field(description="the case after (usually one fact changed)")
+    as_of: str | None = Field(default=None, description="evaluate both at this date (YYYY-MM-DD)")
+
+
+class CDSRequest(BaseModel):
+    """A CDS Hooks request; the case is in context.case."""
+
+    model_config = ConfigDict(extra="allow")
+    hook: str = Field(description="the hook (patient-view)")
+    hookInstance: str = Field(description="the hook instance id")
+    context: dict[str, Any] = Field(description="the hook context; 'case' holds the kras-rules case")
+
+
+class ErrorItem(BaseModel):
+    path: str = Field(description="the field path, e.g. alterations[0].variant")
+    message: str = Field(description="what is wrong")
+    suggestion: str | None = Field(description="the value probably meant")
+
+
+class ErrorRecord(BaseModel):
+    """The engine's error shape (as in ``evaluate --format json``)."""
+
+    case_id: str | None = Field(description="the case id, if it could be read")
+    source: str | None = Field(description="where the input came from")
+    error: list[ErrorItem] = Field(description="every problem found")
+
+
+_BODIES = {"CaseIn": CaseIn, "WhyRequest": WhyRequest, "CompareRequest": CompareRequest, "CDSRequest": CDSRequest}
+_ERRORS = {400: {"model": ErrorRecord, "description": "not JSON, or not the request's shape"},
+           422: {"model": ErrorRecord, "description": "a case or therapy the engine cannot read"}}
+
+
+def _body(name: str) -> dict:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}}
+
+
+def _json(text: str, status: int = 200) -> Response:
+    return Response(content=text, media_type="application/json", status_code=status)
+
+
+def _status(exc: EngineError) -> int:
+    if isinstance(exc, RuleError):
+        return 404
+    if isinstance(exc, CaseError) or (isinstance(exc, UsageError) and any(p.path for p in exc.problems)):
+        return 422
+    return 400
+
+
+async def _read(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        col = getattr(exc, "colno", None)
+        raise UsageError([Problem("the request body is not JSON" + (f" (column {col}: {exc.msg})" if col else ""))]) from None
+
+
+def _object(data: Any, key: str | None = None, required: bool = True) -> Any:
+    if key is None:
+        if not isinstance(data, dict):
+            raise CaseError([Problem(f"a case is a JSON object, got {type(data).__name__}")])
+        return data
+    if not isinstance(data, dict):
+        raise UsageError([Problem(f"the request body is a JSON object with '{key}'")])
+    if key not in data:
+        if required:
+            raise UsageError([Problem("required field is missing", (key,))])
+        return None
+    return data[key]
+
+
+def _prefixed(exc: EngineError, *prefix) -> EngineError:
+    for p in exc.problems:
+        p.path = tuple(prefix) + tuple(p.path)
+    return exc
+
+
+def create_app(engine=None) -> FastAPI:
+    """The application for ``engine`` (default: the shipped rules)."""
+    from engine import __version__
+    from engine.api import default_engine
+    from engine.catalogue import rule_record
+    from engine.contract import json_schema
+    from engine.tutoring.criteria import rule_criteria  # noqa: F401  (documents the dependency)
+
+    engine = engine or default_engine()
+    rb = engine.rulebase
+    app = FastAPI(
+        title="kras-rules",
+        version=__version__,
+        description=("Educational therapy-eligibility rules for KRAS-driven cancers. " + rb.meta.disclaimer
+                     + " Knowledge current to " + rb.meta.knowledge_version.isoformat() + "."),
+    )
+    app.state.engine = engine
+
+    @app.exception_handler(EngineError)
+    async def _engine_error(request: Request, exc: EngineError):
+        return _json(json.dumps(error_record(exc.source or "request", exc), separators=(",", ":")), _status(exc))
+
+    def _known(data: dict, allowed: set[str]) -> None:
+        import difflib
+
+        for k in data:
+            if k not in allowed:
+                close = difflib.get_close_matches(k, sorted(allowed), n=1)
+                raise UsageError([Problem(f"unknown field '{k}'; allowed: {', '.join(sorted(allowed))}", (k,),
+                                          close[0] if close else None)])
+
+    @app.post("/evaluate", response_model=Result, responses=_ERRORS, openapi_extra=_body("CaseIn"),
+              summary="Evaluate one case", description="The result, as `kras-rules evaluate --format json` prints it.")
+    async def evaluate(request: Request, as_of: str | None = None):
+        case = _object(await _read(request))
+        res = engine.evaluate(case, as_of=as_of)  # well under a millisecond: inline, no thread hop
+        return _json(res.model_dump_json())
+
+    @app.post("/why", response_model=TherapyAnswer | list[TherapyAnswer], responses=_ERRORS, openapi_extra=_body("WhyRequest"),
+              summary="Why (not) a therapy", description="As `kras-rules why CASE THERAPY --format json` (or `--all`).")
+    async def why(request: Request):
+        data = await _read(request)
+        case = _object(data, "case")
+        if isinstance(data, dict):
+            _known(data, {"case", "therapy", "all", "as_of"})
+        therapy, every = data.get("therapy"), bool(data.get("all"))
+        if not therapy and not every:
+            raise UsageError([Problem("name a therapy, or set all to true", ("therapy",))])
+        try:
+            ans = await run_in_threadpool(lambda: engine.explain(_object(case), None if every else therapy,
+                                                                 include_all=every, as_of=data.get("as_of")))
+        except CaseError as exc:
+            raise _prefixed(exc, "case") from None
+        if isinstance(ans, list):
+            return _json("[" + ",".join(a.model_dump_json() for a in ans) + "]")
+        return _json(ans.model_dump_json())
+
+    @app.post("/compare", response_model=Comparison, responses=_ERRORS, openapi_extra=_body("CompareRequest"),
+              summary="What if: compare two cases", description="As `kras-rules compare A B --format json`.")
+    async def compare(request: Request):
+        data = await _read(request)
+        before, after = _object(data, "before"), _object(data, "after")
+        _known(data, {"before", "after", "as_of"})
+        for key, c in (("before", before), ("after", after)):
+            try:
+                await run_in_threadpool(engine.normalise, _object(c))
+            except CaseError as exc:
+                raise _prefixed(exc, key) from None
+        cmp = await run_in_threadpool(engine.compare, before, after, as_of=data.get("as_of"))
+        return _json(cmp.model_dump_json())
+
+    @app.get("/catalogue", response_model=Catalogue, summary="The catalogue",
+             description="As `kras-rules catalogue --format json`.")
+    def catalogue():
+        return _json(engine.catalogue().model_dump_json())
+
+    @app.get("/catalogue/therapy", response_model=TherapyEntry, responses=_ERRORS, summary="Look a therapy up",
+             description="By id, name or drugs in any order and by any name, as `kras-rules catalogue --therapy Q --format json`.")
+    def therapy(q: str):
+        return _json(engine.therapy(q).model_dump_json())
+
+    @app.get("/rules", summary="Every rule", description="As `kras-rules rules --format json`.")
+    def rules():
+        return _json(json.dumps([rule_record(rb, r) for r in rb.rules], indent=2))
+
+    @app.get("/rules/{rule_id}", summary="One rule", responses={404: {"model": ErrorRecord}},
+             description="Its fields, rationale, citations and examples, as `kras-rules explain RULE --format json`.")
+    def rule(rule_id: str):
+        return _json(json.dumps(rule_record(rb, rb.rule(rule_id.strip().upper())), indent=2))
+
+    @app.get("/schema/{which}", summary="JSON Schema of the case or result format",
+             responses={404: {"model": ErrorRecord}}, description="As `kras-rules schema case|result`.")
+    def schema(which: str):
+        if which not in ("case", "result"):
+            raise RuleError([Problem(f"unknown schema '{which}' (use 'case' or 'result')", ("which",))])
+        return _json(json.dumps(json_schema(which), indent=2))
+
+    @app.get("/cds-services", response_model=cds.Discovery, summary="CDS Hooks discovery")
+    def cds_discovery():
+        return _json(cds.discovery().model_dump_json())
+
+    @app.post(f"/cds-services/{cds.SERVICE_ID}", response_model=cds.CardsResponse, responses=_ERRORS,
+              openapi_extra=_body("CDSRequest"), summary="CDS Hooks service: one card per option")
+    async def cds_service(request: Request):
+        data = await _read(request)
+        context = _object(data, "context")
+        if not isinstance(context, dict) or "case" not in context:
+            raise UsageError([Problem("the case goes in context.case", ("context", "case"))])
+        case = _object(context["case"])
+        base = str(request.base_url)
+
+        def run():
+            from engine.tutoring.whynot import WhyNot  # noqa: F401
+
+            res, answers = engine._answers(case, None, default_id=str(data.get("context", {}).get("patientId") or "case"))
+            return cds.cards(res, rb, base, lambda o: answers[o.therapy].criteria, lambda o: answers[o.therapy].explanation)
+
+        try:
+            out = await run_in_threadpool(run)
+        except CaseError as exc:
+            raise _prefixed(exc, "context", "case") from None
+        return _json(out.model_dump_json(exclude_none=True))
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    @app.get("/health", summary="Liveness", description="Always {\"status\": \"ok\"} with the knowledge version.")
+    def health():
+        return JSONResponse({"status": "ok", "knowledge_version": rb.meta.knowledge_version.isoformat()})
+
+    def openapi():
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, model in _BODIES.items():
+            s = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for k, v in s.pop("$defs", {}).items():
+                comps.setdefault(k, v)
+            comps[name] = s
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
+    return app
+
+
+def serve(engine, host: str = "127.0.0.1", port: int = 8000) -> int:
+    """Run the service until interrupted (``kras-rules serve``)."""
+    import uvicorn
+
+    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    return 0

@@ -1,0 +1,159 @@
+"""The tutoring commands of ``kras-rules``: ``why``, ``compare``, ``catalogue``, ``schema``, ``serve``.
+
+JSON output is exactly what the Python API returns (``model_dump_json()``) and what the HTTP
+service sends, byte for byte.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+from engine.errors import CaseError, Problem, UsageError
+
+COMMANDS = ("why", "compare", "catalogue", "schema", "serve")
+
+
+def add_parsers(sub) -> None:
+    w = sub.add_parser("why", help="why (not) a therapy for a case: every therapy of the catalogue has an answer")
+    w.add_argument("case", metavar="CASE", help="a case file (one JSON object) or - for stdin")
+    w.add_argument("therapy", nargs="?", metavar="THERAPY", help="therapy id, name or drugs in any order (e.g. 'cetuximab + adagrasib')")
+    w.add_argument("--all", action="store_true", help="answer for every therapy of the catalogue")
+    w.add_argument("--format", choices=["text", "json"], default="text")
+    w.add_argument("--as-of", metavar="DATE", help="evaluate at this date")
+
+    c = sub.add_parser("compare", help="what changes from case A to case B (facts, options, criteria)")
+    c.add_argument("before", metavar="A")
+    c.add_argument("after", metavar="B")
+    c.add_argument("--format", choices=["text", "json"], default="text")
+    c.add_argument("--as-of", metavar="DATE", help="evaluate both at this date")
+
+    k = sub.add_parser("catalogue", help="therapies, genes, variants, cancer types, regimens, drugs, sources")
+    k.add_argument("--format", choices=["text", "json"], default="text")
+    k.add_argument("--therapy", metavar="TEXT", help="look one therapy up by id, name or drugs in any order")
+
+    s = sub.add_parser("schema", help="print the JSON Schema of the case or the result format")
+    s.add_argument("which", choices=["case", "result"])
+
+    v = sub.add_parser("serve", help="run the HTTP service (JSON API, CDS Hooks, tutoring page)")
+    v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    v.add_argument("--port", type=int, default=8000)
+
+
+def read_case(path: str) -> dict:
+    """One case from a file (a JSON object, or an array holding one) or - for stdin."""
+    try:
+        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CaseError([Problem(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")], source=path) from None
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    if not isinstance(data, dict):
+        raise CaseError([Problem("expected one case (a JSON object)")], source=path)
+    return data
+
+
+def _with_source(exc: CaseError, path: str) -> CaseError:
+    if exc.source is None:
+        exc.source = path
+    return exc
+
+
+def run(args, engine) -> int:
+    if args.command == "schema":
+        from engine.contract import json_schema
+
+        print(json.dumps(json_schema(args.which), indent=2))
+        return 0
+    if args.command == "serve":
+        from engine.service.app import serve
+
+        return serve(engine, host=args.host, port=args.port)
+    if args.command == "catalogue":
+        if args.therapy:
+            t = engine.therapy(args.therapy)
+            print(t.model_dump_json() if args.format == "json" else f"{t.id}\t{t.name}\t{', '.join(t.drugs)}")
+            return 0
+        cat = engine.catalogue()
+        if args.format == "json":
+            print(cat.model_dump_json())
+            return 0
+        print(f"Knowledge current to {cat.knowledge_version}. Therapies ({len(cat.therapies)}):")
+        for t in cat.therapies:
+            print(f"  {t.id:58} {t.name}")
+        print(f"Genes: {len(cat.genes)}; variants named by the rules: "
+              + ", ".join(f"{v.gene} {v.variant}" for v in cat.variants))
+        print(f"Cancer types named by the rules: " + ", ".join(c.code for c in cat.cancer_types if c.in_rules)
+              + f" (and their subtypes; {len(cat.cancer_types)} OncoTree nodes accepted)")
+        print("Regimens: " + ", ".join(r.name for r in cat.regimens))
+        print(f"Drugs: {len(cat.drugs)}; sources: {len(cat.sources)}; jurisdictions: {', '.join(cat.jurisdictions)}")
+        return 0
+    if args.command == "why":
+        case = read_case(args.case)
+        if not args.therapy and not args.all:
+            raise UsageError("why: name a THERAPY or give --all")
+        try:
+            ans = engine.explain(case, None if args.all else args.therapy, include_all=args.all, as_of=args.as_of,
+                                 default_id=args.case)
+        except CaseError as exc:
+            raise _with_source(exc, args.case) from None
+        answers = ans if isinstance(ans, list) else [ans]
+        if args.format == "json":
+            if isinstance(ans, list):
+                print("[" + ",".join(a.model_dump_json() for a in answers) + "]")
+            else:
+                print(ans.model_dump_json())
+            return 0
+        for a in answers:
+            print(render_answer(a, brief=args.all))
+        return 0
+    if args.command == "compare":
+        before, after = read_case(args.before), read_case(args.after)
+        for path, c in ((args.before, before), (args.after, after)):
+            try:
+                engine.normalise(c, default_id=path)
+            except CaseError as exc:
+                raise _with_source(exc, path) from None
+        cmp = engine.compare(before, after, as_of=args.as_of)
+        if args.format == "json":
+            print(cmp.model_dump_json())
+            return 0
+        print(render_comparison(cmp))
+        return 0
+    raise UsageError(f"unknown command {args.command}")  # pragma: no cover
+
+
+_MARK = {"met": "[x]", "not_met": "[ ]", "unknown": "[?]"}
+
+
+def render_answer(a, width: int = 100, brief: bool = False) -> str:
+    out = [f"{a.name}: {a.verdict.replace('_', ' ') if a.verdict else 'no option for this case'}"]
+    if brief:
+        return textwrap.fill(a.summary, width, subsequent_indent="    ")
+    out.append(textwrap.fill(a.explanation, width, initial_indent="  ", subsequent_indent="  "))
+    if a.criteria:
+        out.append("  Criteria:")
+        for c in a.criteria:
+            line = f"    {_MARK[c.status]} {c.kind}: {c.text}" + (f" (the case: {c.case})" if c.case else "")
+            out.append(textwrap.fill(line, width, subsequent_indent="          "))
+    return "\n".join(out)
+
+
+def render_comparison(cmp, width: int = 100) -> str:
+    if cmp.empty:
+        return "No difference: the two evaluations agree."
+    out = []
+    for c in cmp.changes:
+        out.append(f"Case field {c.field}: {json.dumps(c.before)} -> {json.dumps(c.after)}")
+    for f in cmp.facts:
+        word = lambda v: "unknown" if v is None else str(v).lower()
+        out.append(f"Fact: {f.text}: {word(f.before)} -> {word(f.after)}")
+    for o in cmp.options:
+        out.append(textwrap.fill("* " + o.why, width, subsequent_indent="    "))
+    if not cmp.options:
+        out.append("No option changed.")
+    return "\n".join(out)

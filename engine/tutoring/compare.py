@@ -1,0 +1,129 @@
+"""What if? The differences between two evaluations (usually one case with one fact changed).
+
+``changes`` lists the case fields that differ; ``facts`` the derived facts whose value changed;
+``options`` every therapy whose verdict, evidence, OncoKB level or criteria changed (appearing or
+vanishing included), each with why in words. Comparing an evaluation with itself gives nothing.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.tutoring.short import fit
+
+
+class FieldChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str = Field(description="the case field (top-level key of the case)")
+    before: Any = Field(description="its value before (null: absent)")
+    after: Any = Field(description="its value after (null: absent)")
+
+
+class FactChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fact: str = Field(description="the derived fact's name")
+    text: str = Field(description="the fact in words")
+    before: bool | None = Field(description="value before (null: unknown)")
+    after: bool | None = Field(description="value after (null: unknown)")
+
+
+class CriterionChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="the criterion's id")
+    text: str = Field(description="the criterion in words")
+    before: str | None = Field(description="status before (null: not reported)")
+    after: str | None = Field(description="status after (null: not reported)")
+
+
+class Side(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    verdict: str | None = Field(description="the option's verdict (null: no option)")
+    evidence: str | None = Field(description="the option's evidence level")
+    oncokb_level: str | None = Field(description="the option's OncoKB level")
+    rule: str | None = Field(description="the deciding rule")
+
+
+class OptionChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    therapy: str = Field(description="therapy id")
+    name: str = Field(description="display name")
+    before: Side = Field(description="the option before")
+    after: Side = Field(description="the option after")
+    criteria: list[CriterionChange] = Field(description="criteria whose status changed")
+    why: str = Field(description="what changed and why, in words")
+    summary: str = Field(description="the change in at most 140 characters")
+
+
+class Comparison(BaseModel):
+    """The differences between two evaluations; empty when they agree."""
+
+    model_config = ConfigDict(extra="forbid")
+    before_id: str = Field(description="case id of the first evaluation")
+    after_id: str = Field(description="case id of the second evaluation")
+    changes: list[FieldChange] = Field(description="case fields that differ")
+    facts: list[FactChange] = Field(description="derived facts whose value changed")
+    options: list[OptionChange] = Field(description="options whose verdict, level or criteria changed")
+
+    @property
+    def empty(self) -> bool:
+        return not (self.changes or self.facts or self.options)
+
+
+def _side(o) -> Side:
+    if o is None:
+        return Side(verdict=None, evidence=None, oncokb_level=None, rule=None)
+    return Side(verdict=o.verdict, evidence=o.evidence, oncokb_level=o.oncokb_level, rule=o.rules[0] if o.rules else None)
+
+
+_WORD = {"met": "now met", "not_met": "now not met", "unknown": "now unknown"}
+
+
+def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str]) -> Comparison:
+    """``a``/``b``: {therapy: TherapyAnswer} for every therapy of either result, plus the results."""
+    ra, rb_ = a["result"], b["result"]
+    changes = []
+    for k in sorted(set(before_case) | set(after_case)):
+        if k == "id":
+            continue
+        if before_case.get(k) != after_case.get(k):
+            changes.append(FieldChange(field=k, before=before_case.get(k), after=after_case.get(k)))
+    if ra.evaluated_as_of != rb_.evaluated_as_of and not any(c.field == "as_of" for c in changes):
+        changes.append(FieldChange(field="as_of", before=ra.evaluated_as_of, after=rb_.evaluated_as_of))
+    facts = []
+    for name in sorted(set(ra.facts) | set(rb_.facts)):
+        x, y = ra.facts.get(name), rb_.facts.get(name)
+        if x != y:
+            facts.append(FactChange(fact=name, text=fact_words.get(name, name.replace("_", " ")), before=x, after=y))
+    options = []
+    for t in sorted(set(a["answers"]) | set(b["answers"])):
+        xa, xb = a["answers"].get(t), b["answers"].get(t)
+        oa, ob = ra.option(t), rb_.option(t)
+        sa, sb = _side(oa), _side(ob)
+        ca = {c.id: c for c in (xa.criteria if xa else [])}
+        cb = {c.id: c for c in (xb.criteria if xb else [])}
+        crit = []
+        for cid in list(ca) + [c for c in cb if c not in ca]:
+            x, y = ca.get(cid), cb.get(cid)
+            if (x.status if x else None) != (y.status if y else None):
+                crit.append(CriterionChange(id=cid, text=(y or x).text, before=x.status if x else None, after=y.status if y else None))
+        if sa == sb and not crit:
+            continue
+        name = (xb or xa).name
+        verdict_a = sa.verdict.replace("_", " ") if sa.verdict else "no option"
+        verdict_b = sb.verdict.replace("_", " ") if sb.verdict else "no option"
+        parts = []
+        if sa.verdict != sb.verdict:
+            parts.append(f"{name}: {verdict_a} \u2192 {verdict_b}.")
+        elif (sa.evidence, sa.oncokb_level) != (sb.evidence, sb.oncokb_level):
+            parts.append(f"{name}: {sb.verdict}, evidence {sa.evidence} (OncoKB {sa.oncokb_level}) \u2192 {sb.evidence} (OncoKB {sb.oncokb_level}).")
+        else:
+            parts.append(f"{name}: still {verdict_b}, with criteria changed.")
+        if crit:
+            parts.append("; ".join(f"{c.text}: {_WORD.get(c.after, 'no longer checked') if c.after else 'no longer checked'}" for c in crit) + ".")
+        if xb is not None:
+            parts.append(xb.summary if not xb.in_result else (ob.summary or ""))
+        why = " ".join(p for p in parts if p)
+        options.append(OptionChange(therapy=t, name=name, before=sa, after=sb, criteria=crit, why=why,
+                                    summary=fit(parts[0] + (" " + parts[1] if crit else ""))))
+    return Comparison(before_id=ra.case_id, after_id=rb_.case_id, changes=changes, facts=facts, options=options)

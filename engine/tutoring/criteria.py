@@ -1,0 +1,115 @@
+"""A rule's criteria for one case, in words: the gate (``when``: which tumours the rule is about)
+and the label criteria (``requires``), each ``met``, ``not_met`` or ``unknown``.
+
+The ids and texts are those of the options' checklists (``Option.criteria``, built by
+:mod:`engine.resolve`): cancer types by name, alterations by gene and variant, derived facts by
+the title of the rule that derives them; never a rule id or a fact name (those are in ``facts``).
+Here each criterion also says what the case itself holds for it (``case``), and criteria can be
+had for any rule, also one that gave no option (for "why not").
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.evaluator import AllNode, AtomNode, Ctx, FactNode, NotNode
+
+Status = Literal["met", "not_met", "unknown"]
+STATUS = {True: "met", False: "not_met", None: "unknown"}
+
+
+class CriterionOut(BaseModel):
+    """One criterion of a rule for one case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(description="stable id: '<rule>/gate/<n>', '<rule>/requires/<n>', '<rule>/exclusion' or '<rule>/verdict'")
+    text: str = Field(description="the criterion in plain words")
+    kind: Literal["gate", "label"] = Field(description="gate: which tumours the rule is about; label: a criterion of the approval or evidence")
+    status: Status = Field(description="whether the case meets it: met, not_met or unknown")
+    facts: list[str] = Field(description="the case fields and derived facts the criterion reads (structured names)")
+    case: str = Field(description="what the case holds for this criterion, in words ('' when nothing applies)")
+
+
+def fact_words(program) -> dict[str, str]:
+    """Each derived fact in words: the title of the (first) rule that derives it."""
+    out: dict[str, str] = {}
+    for name, crs in program.derivers.items():
+        out[name] = sorted(crs, key=lambda c: c.rule.id)[0].rule.title
+    return out
+
+
+def _atoms_under(node, ctx: Ctx, out: list[int], depth: int = 0) -> None:
+    if isinstance(node, AtomNode):
+        if node.i not in out:
+            out.append(node.i)
+    elif isinstance(node, FactNode):
+        if depth < 8:
+            for cr in ctx.program.derivers.get(node.name, ()):
+                _atoms_under(cr.when, ctx, out, depth + 1)
+    elif isinstance(node, AllNode):
+        for k in node.kids:
+            _atoms_under(k, ctx, out, depth)
+    elif isinstance(node, NotNode):
+        _atoms_under(node.kid, ctx, out, depth)
+
+
+def _atom_case(i: int, ctx: Ctx) -> str:
+    """What the case holds for one leaf condition, in words."""
+    atom = ctx.program.atoms[i]
+    case = ctx.case
+    v = ctx.atom(i)
+    if v is True:
+        return atom.describe(case)
+    kind = atom.kind
+    if kind == "cancer":
+        return f"{case.cancer.name} ({case.cancer.code})"
+    if kind == "alteration":
+        gene = atom.spec.alteration.gene
+        found = [a.describe() for a in case.alterations if a.gene == gene]
+        if found:
+            return ", ".join(found)
+        if v is False:
+            return f"{gene} tested, no such change" if atom.spec.alteration.origin != "germline" else "germline testing found none"
+        return f"unknown: {atom.missing(case)}"
+    if kind == "stage":
+        return f"stage {case.stage.replace('_', ' ')}" if case.stage else "unknown: stage"
+    if kind == "germline_tested":
+        return "unknown: germline testing" if case.germline_tested is None else ("germline testing done" if case.germline_tested else "no germline testing")
+    if case.lines is None:
+        return "unknown: prior therapy history"
+    if not case.lines:
+        return "no prior systemic therapy (treatment-naive)"
+    return "prior " + "; ".join(ln.describe() for ln in case.lines)
+
+
+def _case_words(node, ctx: Ctx) -> str:
+    atoms: list[int] = []
+    _atoms_under(node, ctx, atoms)
+    seen: list[str] = []
+    for i in atoms:
+        w = _atom_case(i, ctx)
+        if w and w not in seen:
+            seen.append(w)
+    return "; ".join(seen)
+
+
+def rule_criteria(cr, ctx: Ctx) -> list[CriterionOut]:
+    """The gate and label criteria of one compiled rule for the case of ``ctx``: the texts and ids
+    of the options' own checklists (:mod:`engine.resolve`), with each status and what the case
+    holds."""
+    from engine.resolve import _static
+
+    out = []
+    for cid, text, kind, node, facts in _static(ctx.program).criteria_of(cr):
+        out.append(CriterionOut(id=cid, text=text, kind=kind, status=STATUS[node.tv(ctx)], facts=list(facts),
+                                case=_case_words(node, ctx)))
+    return out
+
+
+def option_criteria(option, cr, ctx: Ctx) -> list[CriterionOut]:
+    """An option's checklist (``option.criteria``) with what the case holds for each criterion."""
+    words = {c.id: c.case for c in rule_criteria(cr, ctx)} if cr is not None else {}
+    return [CriterionOut(id=c.id, text=c.text, kind=c.kind, status=c.status, facts=list(c.facts),
+                         case=words.get(c.id, "")) for c in option.criteria]

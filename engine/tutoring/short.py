@@ -1,0 +1,75 @@
+"""Short summaries: each option in at most :data:`LIMIT` characters, in plain words.
+
+The summary names the therapy and its verdict, then the reason: the criteria not met, the facts to
+find out, or the deciding rule's title (which states the criterion). Rule ids and fact names stay in
+the structured fields; the summary is for a list or a card.
+"""
+from __future__ import annotations
+
+LIMIT = 140
+
+VERDICT_WORDS = {
+    "eligible": "eligible",
+    "conditional": "conditional",
+    "consider": "consider",
+    "not_eligible": "not eligible",
+    "excluded": "excluded",
+}
+
+
+def fit(text: str, limit: int = LIMIT) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters (an ellipsis marks a cut)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-(") + "\u2026"
+
+
+def _title(title: str) -> str:
+    # "X means Y" titles (derived facts) read as X; a trailing regulator in brackets stays
+    return title.split(" means ", 1)[0]
+
+
+def option_summary(name: str, verdict: str, title: str, missing, failed, evidence: str) -> str:
+    head = f"{name}: {VERDICT_WORDS.get(verdict, verdict)}"
+    if verdict == "not_eligible" and failed:
+        return fit(f"{head}, not met: {'; '.join(failed)}")
+    if verdict == "conditional" and missing:
+        return fit(f"{head}, to find out: {'; '.join(missing)}")
+    if verdict == "consider":
+        head += f" ({evidence} evidence)"
+    elif verdict == "excluded":
+        head += " (predicted resistance)" if evidence.startswith("resistance") else ""
+    text = f"{head}. {_title(title)}"
+    if missing:
+        text += f"; to find out: {'; '.join(missing)}"
+    return fit(text)
+
+
+class Summaries:
+    """Fills ``summary`` on the options of results of one rule base (memoised per outcome)."""
+
+    def __init__(self, rulebase):
+        self.rb = rulebase
+        self._memo: dict[tuple, str] = {}
+
+    def fill(self, result) -> None:
+        memo = self._memo
+        for o in result.options:
+            d = o.__dict__  # read the fields directly: this runs for every option of every result
+            m, f, r = d["missing"], d["failed_criteria"], d["rules"]
+            key = (d["therapy"], d["verdict"], r[0] if r else "")
+            if m or f:
+                key = (*key, *m, None, *f)
+            s = memo.get(key)
+            if s is None:
+                rule = self.rb.by_id.get(key[2])
+                s = option_summary(o.name, o.verdict, rule.title if rule else "", m, f, o.evidence)
+                if len(memo) > 50_000:
+                    memo.clear()
+                memo[key] = s
+            d["summary"] = s

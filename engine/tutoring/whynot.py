@@ -1,0 +1,187 @@
+"""Why (not) this therapy? An answer for every therapy of the catalogue, for one case.
+
+A therapy in the result is explained by its option (verdict, explanation, criteria of the deciding
+rule). A therapy no rule concluded about still gets an answer: every rule that could decide it is
+looked at, and the answer names what keeps each one from applying (a gate not met, such as "a
+different cancer type" or "no KRAS G12C", a date or a regulator), in words; the criteria shown are
+those of the rule the case comes closest to.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.evaluator import Ctx, Inference
+from engine.result import Option, Verdict
+from engine.tutoring.criteria import CriterionOut, option_criteria, rule_criteria
+from engine.tutoring.short import fit
+from engine.tutoring.words import Plain
+
+OFFER_RANK = {"eligible": 4, "conditional": 3, "consider": 2, "not_eligible": 1, "excluded": 0}
+
+
+class RuleAnswer(BaseModel):
+    """What one rule that can decide the therapy says for this case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str = Field(description="rule id")
+    title: str = Field(description="the rule's title (it states the criterion)")
+    concludes: str = Field(description="the verdict the rule gives when it applies")
+    evidence: str = Field(description="the rule's evidence level")
+    in_effect: bool = Field(description="whether the rule is in effect at the case's date and jurisdiction")
+    outcome: Verdict | None = Field(description="the verdict this rule gave for the case (null: it did not conclude)")
+    decided: bool = Field(description="whether this rule decided the therapy's option")
+    reason: str = Field(description="in words: why the rule did or did not decide")
+    criteria: list[CriterionOut] = Field(description="the rule's gate and label criteria for this case")
+
+
+class TherapyAnswer(BaseModel):
+    """The answer to "why (not) this therapy?" for one case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str = Field(description="the case's id")
+    therapy: str = Field(description="therapy id from the catalogue")
+    name: str = Field(description="display name of the therapy")
+    drugs: list[str] = Field(description="lowercase generic drug names, sorted")
+    in_result: bool = Field(description="whether the evaluation lists an option for this therapy")
+    verdict: Verdict | None = Field(description="the option's verdict; null when no rule concluded about the therapy for this case")
+    summary: str = Field(description="the answer in at most 140 characters")
+    explanation: str = Field(description="the answer in full, for a student (rules and facts named in words, not by id)")
+    criteria: list[CriterionOut] = Field(description="criteria of the deciding rule, or of the rule the case comes closest to")
+    rules: list[RuleAnswer] = Field(description="every rule that can decide this therapy, deciding rule first")
+    option: Option | None = Field(description="the option of the result, when there is one")
+
+
+def _not_in_effect(cr, case) -> str:
+    r = cr.rule
+    if r.status == "retired":
+        return "the rule is retired"
+    if cr.jurisdiction is not None and cr.jurisdiction != case.jurisdiction:
+        return f"it is an {cr.jurisdiction} rule and this evaluation is for {case.jurisdiction}"
+    if case.as_of < cr.start:
+        return f"it holds from {cr.start.isoformat()}, after the evaluation date {case.as_of.isoformat()}"
+    return f"it ended on {cr.end.isoformat()}, before the evaluation date {case.as_of.isoformat()}"
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class WhyNot:
+    """Answers for one program (one rule base)."""
+
+    def __init__(self, program, catalogue):
+        self.program = program
+        self.catalogue = catalogue
+        self.plain = Plain(program)
+        self.by_therapy: dict[str, list] = {}
+        for cr in program.conclusions:
+            for t in cr.targets:
+                self.by_therapy.setdefault(t, []).append(cr)
+
+    def answer(self, therapy: str, inf: Inference, result) -> TherapyAnswer:
+        ctx: Ctx = inf.ctx
+        case = ctx.case
+        entry = self.catalogue.by_id[therapy]
+        option = result.option(therapy)
+        outcomes = {cr.rule.id: out for cr, out in inf.outcomes.get(therapy, ())}
+        deciding = option.rules[0] if option is not None else None
+        answers: list[RuleAnswer] = []
+        in_scope = getattr(inf, "in_scope", None)
+        for cr in self.by_therapy.get(therapy, ()):
+            rule = cr.rule
+            if rule.id == deciding:
+                crit = option_criteria(option, cr, ctx)
+            else:
+                crit = rule_criteria(cr, ctx)
+            live = cr.in_effect(case)
+            out = outcomes.get(rule.id)
+            if out is not None and in_scope is not None and getattr(cr, "selector", False) and therapy not in in_scope:
+                out = None  # a class-wide conclusion outside the therapy's scope is not heard
+            gate_not = [c for c in crit if c.kind == "gate" and c.status == "not_met"]
+            label_not = [c for c in crit if c.kind == "label" and c.status == "not_met"]
+            if rule.id == deciding:
+                reason = "decides the option"
+            elif out is not None and getattr(out, "pending", False):
+                reason = f"would conclude {out.verdict} if confirmed; to know, find out: {', '.join(out.missing)}"
+            elif out is not None:
+                cons = next((c for c in option.considered if c.rule == rule.id), None) if option else None
+                reason = f"concluded {out.verdict} but did not decide" + (f" ({_plain(cons.reason)})" if cons else "")
+            elif not live:
+                reason = f"does not apply: {_not_in_effect(cr, case)}"
+            elif gate_not:
+                reason = "does not apply: this case does not meet " + _join([_crit_words(c) for c in gate_not])
+            elif label_not:
+                reason = "does not apply: this case does not meet " + _join([_crit_words(c) for c in label_not])
+            elif any(c.status == "unknown" for c in crit if c.kind == "gate"):
+                reason = "does not apply: whether this case is one the rule is about is unknown (" + _join(
+                    [c.text for c in crit if c.kind == "gate" and c.status == "unknown"]) + ")"
+            elif getattr(cr, "selector", False):
+                reason = (f"does not apply: it is about a whole drug class and speaks only where a rule about "
+                          f"{entry.name} itself applies, and none does for this case")
+            else:
+                reason = "does not apply to this case"
+            answers.append(RuleAnswer(
+                rule=rule.id, title=rule.title, concludes=rule.conclude.verdict, evidence=rule.evidence,
+                in_effect=live, outcome=out.verdict if out else None, decided=rule.id == deciding,
+                reason=reason, criteria=crit,
+            ))
+        # deciding rule first, then rules that concluded, then those in effect; among them the rules
+        # that would offer the therapy (eligible, consider) before those that rule it out, and the
+        # rule whose gate the case comes closest to meeting
+        answers.sort(key=lambda a: (not a.decided, a.outcome is None, not a.in_effect, -OFFER_RANK[a.concludes],
+                                    sum(c.status == "not_met" for c in a.criteria if c.kind == "gate"), a.rule))
+        if option is not None:
+            top = answers[0] if answers and answers[0].decided else None
+            return TherapyAnswer(
+                case_id=case.id, therapy=therapy, name=entry.name, drugs=list(entry.drugs), in_result=True,
+                verdict=option.verdict, summary=option.summary or fit(f"{entry.name}: {option.verdict}"),
+                explanation=self.plain(option.explanation), criteria=list(top.criteria) if top else [], rules=answers,
+                option=option,
+            )
+        return self._no_option(entry, case, answers)
+
+    def _no_option(self, entry, case, answers: list[RuleAnswer]) -> TherapyAnswer:
+        name = entry.name
+        if not answers:
+            text = f"No rule of the knowledge base concludes about {name}, for any case."
+            return TherapyAnswer(case_id=case.id, therapy=entry.id, name=name, drugs=list(entry.drugs), in_result=False,
+                                 verdict=None, summary=fit(f"{name}: no option. No rule concludes about it."),
+                                 explanation=text, criteria=[], rules=[], option=None)
+        top = answers[0]
+        parts = [f"No rule gives an option for {name} in this case."]
+        gate_not = [c for c in top.criteria if c.kind == "gate" and c.status == "not_met"]
+        label_not = [c for c in top.criteria if c.kind == "label" and c.status == "not_met"]
+        if not top.in_effect:
+            short = f"not in effect ({top.reason.removeprefix('does not apply: ')})"
+            parts.append(f"The closest rule, \u201c{top.title}\u201d, does not apply: {top.reason.removeprefix('does not apply: ')}.")
+        elif gate_not:
+            short = "not met: " + "; ".join(c.text for c in gate_not)
+            parts.append(f"The closest rule, \u201c{top.title}\u201d, is about tumours with "
+                         + _join([c.text for c in top.criteria if c.kind == "gate"]) + "; this case does not meet "
+                         + _join([_crit_words(c) for c in gate_not]) + ".")
+        elif label_not:
+            short = "not met: " + "; ".join(c.text for c in label_not)
+            parts.append(f"The closest rule, \u201c{top.title}\u201d, needs " + _join([_crit_words(c) for c in label_not]) + ".")
+        else:
+            short = top.reason.removeprefix("does not apply: ")
+            parts.append(f"The closest rule, \u201c{top.title}\u201d, {top.reason}.")
+        others = answers[1:4]
+        if others:
+            more = len(answers) - 1 - len(others)
+            parts.append("Other rules about it: " + "; ".join(f"\u201c{a.title}\u201d {a.reason}" for a in others)
+                         + (f"; and {more} more (see the rules listed)." if more else "."))
+        return TherapyAnswer(
+            case_id=case.id, therapy=entry.id, name=name, drugs=list(entry.drugs), in_result=False, verdict=None,
+            summary=fit(f"{name}: no option, {short}"), explanation=" ".join(parts), criteria=list(top.criteria),
+            rules=answers, option=None,
+        )
+
+
+def _crit_words(c: CriterionOut) -> str:
+    return f"{c.text} (the case: {c.case})" if c.case else c.text
+
+
+def _plain(reason: str) -> str:
+    return reason

@@ -1,0 +1,71 @@
+"""The audit trail (rules/verification.yaml): every regulatory rule has a verification record,
+``check`` reports V013 when one is missing, and bad records are load errors."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine import audit
+from engine.cli import main
+from engine.errors import RuleError
+from engine.rulebase import load_rulebase
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _copy_rules(tmp_path: Path) -> Path:
+    dst = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", dst)
+    return dst
+
+
+def _records(rules: Path) -> dict:
+    return yaml.safe_load((rules / audit.FILE).read_text())
+
+
+def test_every_regulatory_rule_of_the_shipped_rule_base_has_a_record() -> None:
+    rb = load_rulebase(REPO / "rules", cache=False)
+    assert audit.unverified(rb) == []
+    regulatory = [r.id for r in rb.rules if r.status in audit.REGULATORY]
+    have = audit.records_by_rule(rb)
+    assert regulatory and all(rid in have for rid in regulatory)
+    for v in rb.verifications:
+        assert v.source in rb.sources and v.checked_on.year >= 2026
+
+
+def test_check_reports_v013_for_a_regulatory_rule_without_a_record(tmp_path, capsys) -> None:
+    rules = _copy_rules(tmp_path)
+    data = _records(rules)
+    victim = next(v for v in data["verifications"] if "LNG-001" in v["rules"])
+    victim["rules"] = [r for r in victim["rules"] if r != "LNG-001"] or None
+    if victim["rules"] is None:
+        data["verifications"].remove(victim)
+    (rules / audit.FILE).write_text(yaml.safe_dump(data, sort_keys=False))
+    code = main(["check", str(rules)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "V013 regulatory rule without a verification record" in err and "LNG-001" in err
+
+
+def test_a_record_naming_an_unknown_rule_or_source_does_not_load(tmp_path) -> None:
+    rules = _copy_rules(tmp_path)
+    data = _records(rules)
+    data["verifications"][0]["rules"] = ["LNG-0001"]
+    data["verifications"][1]["source"] = "LUMAKRAS-LABLE"
+    (rules / audit.FILE).write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(RuleError) as exc:
+        load_rulebase(rules, cache=False)
+    text = exc.value.render()
+    assert "verification.yaml" in text and "unknown rule 'LNG-0001'" in text and "LNG-001" in text
+    assert "unknown source 'LUMAKRAS-LABLE'" in text
+
+
+def test_records_are_rendered_in_rules_md() -> None:
+    doc = (REPO / "rules" / "RULES.md").read_text()
+    rb = load_rulebase(REPO / "rules", cache=False)
+    assert "## Verification records" in doc
+    for v in rb.verifications:
+        assert f"| {v.id} |" in doc

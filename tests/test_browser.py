@@ -1,0 +1,106 @@
+"""The tutoring page in a real headless Chromium (Debian's chromium and chromium-driver, driven by
+selenium): build a profile, see the options, click a therapy for why / why not, untick a fact for
+what-if. Skips, with the reason, only where the browser or its driver is not installed."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import pytest
+
+pytest.importorskip("fastapi")
+selenium = pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+DRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM and DRIVER),
+    reason="headless Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+)
+
+
+@pytest.fixture(scope="module")
+def browser(engine):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from engine.service.app import create_app
+    from service_util import LiveServer
+
+    profile = tempfile.mkdtemp(prefix="kras-rules-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+              f"--user-data-dir={profile}"):
+        opts.add_argument(a)
+    with LiveServer(create_app(engine), max_requests=500) as url:
+        driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+        try:
+            driver.set_page_load_timeout(30)
+            yield driver, url
+        finally:
+            driver.quit()
+            shutil.rmtree(profile, ignore_errors=True)
+
+
+def _wait(driver, cond, timeout=20):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout).until(cond)
+
+
+def test_build_profile_see_options_ask_why_not_and_what_if(browser):
+    from selenium.webdriver.common.by import By
+
+    driver, url = browser
+    driver.get(url + "/")
+    _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#therapies li.therapy")) >= 20
+
+    # build the profile: metastatic LUAD, KRAS G12C, one prior line (the page starts with these)
+    cancer = driver.find_element(By.ID, "cancer")
+    cancer.clear()
+    cancer.send_keys("LUAD")
+    driver.find_element(By.ID, "evaluate").click()
+    opt = lambda t: driver.find_elements(By.CSS_SELECTOR, f'#options li.option[data-therapy="{t}"]')
+    _wait(driver, lambda d: opt("sotorasib"))
+    assert opt("sotorasib")[0].get_attribute("data-verdict") == "eligible"
+    assert "sotorasib: eligible" in opt("sotorasib")[0].text
+
+    # why not a therapy that has no option here
+    driver.find_element(By.CSS_SELECTOR, '#therapies li.therapy[data-therapy="adagrasib+cetuximab"]').click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#why-title[data-therapy="adagrasib+cetuximab"]'))
+    crits = driver.find_elements(By.CSS_SELECTOR, "#criteria li.crit")
+    not_met = [c.text for c in crits if c.get_attribute("data-status") == "not_met"]
+    assert any("Colorectal" in t for t in not_met)
+    assert "No rule gives an option" in driver.find_element(By.ID, "why-text").text
+
+    # why for an option: click it in the option list
+    opt("sotorasib")[0].click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#why-title[data-therapy="sotorasib"]'))
+    assert all(c.get_attribute("data-status") == "met" for c in driver.find_elements(By.CSS_SELECTOR, "#criteria li.crit"))
+
+    # what if: untick the prior therapy -> treatment-naive: sotorasib no longer eligible
+    driver.find_element(By.CSS_SELECTOR, "#priors .prior .prior-on").click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#changes li.option-change[data-therapy="sotorasib"]'))
+    change = driver.find_element(By.CSS_SELECTOR, '#changes li.option-change[data-therapy="sotorasib"]').text
+    assert "eligible" in change and "not eligible" in change
+    _wait(driver, lambda d: opt("sotorasib") and opt("sotorasib")[0].get_attribute("data-verdict") == "not_eligible")
+    # the why panel follows the profile: the prior-therapy criterion is now not met
+    _wait(driver, lambda d: any(c.get_attribute("data-status") == "not_met"
+                                for c in d.find_elements(By.CSS_SELECTOR, "#criteria li.crit")))
+
+
+def test_a_bad_profile_shows_the_engine_error_with_did_you_mean(browser):
+    from selenium.webdriver.common.by import By
+
+    driver, url = browser
+    driver.get(url + "/")
+    _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    cancer = driver.find_element(By.ID, "cancer")
+    cancer.clear()
+    cancer.send_keys("NSCLCC")
+    driver.find_element(By.ID, "evaluate").click()
+    _wait(driver, lambda d: d.find_element(By.ID, "error").text)
+    assert "cancer_type" in driver.find_element(By.ID, "error").text and "NSCLC" in driver.find_element(By.ID, "error").text

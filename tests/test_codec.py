@@ -1,0 +1,262 @@
+"""The fast JSON path (engine.codec) gives exactly what the plain path gives: the same bytes for
+every result, the same value or the same error for every decoded text."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Optional
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
+
+from engine import codec
+
+orjson = pytest.importorskip("orjson")
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = sorted((REPO / "cases").glob("*.json"))
+
+try:  # the batch path's strict decoder, where the engine has one
+    from engine.inputs import decode_json as STRICT
+except ImportError:
+    STRICT = json.loads
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("kras_bench", REPO / "bench" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_fast_path_is_there():
+    assert codec.FAST  # orjson is declared in the test extra: a missing one would test nothing here
+
+
+# --------------------------------------------------------------------------- results
+
+
+def _same_result(res) -> None:
+    assert codec.result_json(res) == res.model_dump_json()
+    assert codec.encode_json(res) == res.model_dump_json().encode("utf-8")
+
+
+def test_every_example_case_encodes_to_the_same_bytes(engine):
+    for f in CASES:
+        case = json.loads(f.read_text())
+        _same_result(engine.evaluate(case))
+        _same_result(engine.evaluate(case, as_of="2021-01-01"))
+
+
+def test_generated_cases_encode_to_the_same_bytes(engine):
+    gen = _bench().Generator(engine, seed=11)
+    for case in gen.cases(1500):
+        _same_result(engine.evaluate(case))
+
+
+NON_ASCII = ["naïve-ü", "漢字", "emoji-😀", "line\u2028sep", "del\x7f", "tab\tnew\nline", 'quote"back\\slash',
+             "nul\x00", "\ufeffbom", "é" * 150]
+
+
+@pytest.mark.parametrize("text", NON_ASCII)
+def test_non_ascii_and_control_characters_in_a_result(engine, text):
+    case = json.loads(CASES[0].read_text())
+    case["id"] = text
+    _same_result(engine.evaluate(case))
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=40))
+def test_any_case_id_encodes_the_same_or_fails_the_same(text):
+    from engine.api import default_engine
+
+    case = json.loads(CASES[1].read_text())
+    case["id"] = text
+    res = default_engine().evaluate(case)
+    try:
+        want = ("ok", res.model_dump_json())
+    except Exception as exc:  # a lone surrogate: the plain path's own error, unchanged
+        want = ("error", type(exc))
+    try:
+        got = ("ok", codec.result_json(res))
+    except Exception as exc:
+        got = ("error", type(exc))
+    assert got == want
+
+
+class Inner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    x: float
+    tags: list[str] = []
+
+
+class Outer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    value: float
+    maybe: Optional[float] = None
+    items: list[Inner] = []
+    table: dict[str, float | None] = {}
+    flag: bool = False
+    count: int = 0
+
+
+def _fast(cls, fields: dict, order: list[str]):
+    """A model built the way the engine builds its results (no validation), fields in ``order``."""
+    m = cls.__new__(cls)
+    object.__setattr__(m, "__dict__", {k: fields[k] for k in order})
+    object.__setattr__(m, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
+    return m
+
+
+floats = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
+    [0.0, -0.0, 1e16, 1e-7, 0.1, 1 / 3, 5e-324, 1.7976931348623157e308, 123456789.125, 1e22, 2.5e-5])
+
+
+@settings(max_examples=300)
+@given(name=st.text(max_size=12), value=floats, maybe=st.none() | floats,
+       xs=st.lists(floats, max_size=4), table=st.dictionaries(st.text(max_size=5), st.none() | floats, max_size=4),
+       count=st.integers(-2**70, 2**70), flag=st.booleans(), shuffle=st.randoms())
+def test_floats_and_nested_models_encode_as_pydantic_does(name, value, maybe, xs, table, count, flag, shuffle):
+    fields = dict(name=name, value=value, maybe=maybe, items=[Inner(x=x, tags=[name]) for x in xs], table=table,
+                  flag=flag, count=count)
+    order = list(fields)
+    shuffle.shuffle(order)
+    partial = order[: shuffle.randint(1, len(order))]  # pydantic writes the fields present, in their order
+    for m in (Outer(**fields), _fast(Outer, fields, order), _fast(Outer, fields, partial)):
+        try:
+            want = ("ok", m.model_dump_json())
+        except Exception as exc:
+            want = ("error", type(exc))
+        try:
+            got = ("ok", codec.result_json(m))
+        except Exception as exc:
+            got = ("error", type(exc))
+        assert got == want
+
+
+class WithComputed(BaseModel):
+    a: int
+
+    @computed_field
+    @property
+    def b(self) -> int:
+        return self.a * 2
+
+
+class WithSerializer(BaseModel):
+    a: float
+
+    @field_serializer("a")
+    def _a(self, v):
+        return round(v, 1)
+
+
+class WithAlias(BaseModel):
+    a: int = Field(serialization_alias="A")
+
+
+class Holder(BaseModel):
+    inner: WithComputed
+    other: list[WithSerializer]
+    aliased: WithAlias
+
+
+def test_a_model_that_is_not_plain_data_goes_the_plain_way():
+    m = Holder(inner=WithComputed(a=2), other=[WithSerializer(a=1.26)], aliased=WithAlias(a=3))
+    assert codec.result_json(m) == m.model_dump_json()
+    assert codec._learn(WithComputed) is None and codec._learn(WithSerializer) is None
+    assert codec._learn(Inner) == {"x", "tags"}
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _outcome(fn, text):
+    try:
+        return "ok", repr(fn(text))  # repr: exact types (1 is not 1.0 nor True), key order
+    except Exception as exc:
+        return "error", type(exc).__name__, str(exc)
+
+
+def _same_decode(text: str) -> None:
+    assert _outcome(lambda t: codec.decode(t, STRICT), text) == _outcome(STRICT, text)
+
+
+def test_every_example_case_and_generated_line_decodes_the_same(engine):
+    for f in CASES:
+        text = f.read_text()
+        _same_decode(text)
+        _same_decode(json.dumps(json.loads(text), ensure_ascii=False))
+    gen = _bench().Generator(engine, seed=3)
+    for case in gen.cases(1000):
+        _same_decode(json.dumps(case, separators=(",", ":")) + "\n")
+        _same_decode(json.dumps(case, ensure_ascii=False))
+
+
+EDGE = [
+    '{"a": 1, "a": 2}', '{"a": {"b": 1, "b": 1}}', '{"a": "x:y", "a": 3}', '{"a:b": 1}', '{"a": "\\u003a", "a": 1}',
+    '{"weeks": 12.5}', '{"weeks": 1e2}', '{"weeks": 1E2}', '{"n": 12345678901234567890123}', '{"n": 18446744073709551616}',
+    '{"n": -9223372036854775809}', '{"n": 1' + "0" * 40 + '}', '{"x": 1e400}', '{"x": NaN}', '{"x": -Infinity}',
+    '"\\ud800"', '"\\udc80"', '"\\ud83d\\ude00"', '\ufeff{}', '{"a": "x\ty"}', '[1,]', '{"a":1}\x00', '{"a":1} {"b":2}',
+    '{"a": "\udc80"}', '{"a": "\ud800"}', "", "   ", "null", "true", "[]", "{}", '"text"', "-0", "-0.0", "0", "1.0",
+    "[" * 20 + "]" * 20, "[" * 17 + "]" * 17, "[" * 16 + "]" * 16, "[" * 2000 + "]" * 2000, '{"a":' * 30 + "1" + "}" * 30,
+    '{"id": "gen-1e5"}', '{"id": "v2.0"}', '{"id": "x", "tested_genes": ["KRAS", "NRAS"]}', '{"a": "é", "b": "é"}',
+    '{"é": 1, "é": 2}', '{"a": [1, 2, {"b": [3, {"c": null}]}]}', '{"a" : 1 , "a" : 2}', '{"a":1,\n"a":2}',
+    '{"a": "\\\\u0041"}', '{"a": "\\"", "a": 1}',
+]
+
+
+@pytest.mark.parametrize("text", EDGE)
+def test_edge_cases_decode_the_same_or_fail_the_same(text):
+    _same_decode(text)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**80, 2**80) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400)
+@given(json_values, st.booleans(), st.booleans())
+def test_any_json_value_decodes_the_same(value, ascii_only, compact):
+    text = json.dumps(value, ensure_ascii=ascii_only, separators=(",", ":") if compact else None)
+    _same_decode(text)
+
+
+@settings(max_examples=400)
+@given(st.text(alphabet=st.sampled_from(list('{}[]:,"\\u0123456789.eE-+ abnlrtfsux\x00\ud800é')), max_size=30))
+def test_any_text_decodes_the_same_or_fails_the_same(text):
+    _same_decode(text)
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(st.sampled_from(["a", "b", "c:d", "é"]), st.integers(0, 3) | st.text(max_size=3), min_size=1, max_size=3),
+       st.sampled_from(["a", "b", "c:d", "é"]), st.integers(0, 3) | st.text(alphabet="x:é", max_size=3))
+def test_a_duplicated_key_is_always_seen(obj, key, value):
+    body = json.dumps(obj, ensure_ascii=False)[:-1]
+    text = body + ", " + json.dumps(key, ensure_ascii=False) + ": " + json.dumps(value, ensure_ascii=False) + "}"
+    _same_decode(text)
+
+
+def test_the_batch_writes_the_same_bytes_with_and_without_the_fast_path(engine, monkeypatch):
+    from engine import batch
+
+    gen = _bench().Generator(engine, seed=5)
+    lines = [json.dumps(c, separators=(",", ":")) + "\n" for c in gen.cases(400)]
+    lines += [f.read_text() for f in CASES] + EDGE + ['{"id": "x", "cancer_type": "LUAD", "id": "y"}\n']
+    for fmt in ("json", "tsv"):
+        p = batch.Processor(engine, fmt)
+        fast = [p(f"in.jsonl:{i}", line) for i, line in enumerate(lines, 1)]
+        with monkeypatch.context() as m:
+            m.setattr(batch, "fast_decode", lambda text, plain: plain(text))
+            m.setattr(batch, "result_json", lambda res: res.model_dump_json())
+            plain = [p(f"in.jsonl:{i}", line) for i, line in enumerate(lines, 1)]
+        assert fast == plain

@@ -1,0 +1,220 @@
+"""The HTTP service: the same JSON as the CLI and the API, errors in the engine's shape, the OpenAPI
+snapshot, CDS Hooks cards, statelessness, and one Engine shared by threads."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from engine.api import Engine  # noqa: E402
+from engine.service.app import create_app  # noqa: E402
+from engine.service.cds import INDICATORS, SERVICE_ID  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = sorted((REPO / "cases").glob("*.json"))
+SNAPSHOT = Path(__file__).resolve().parent / "snapshots" / "openapi.json"
+
+
+@pytest.fixture(scope="module")
+def client(engine):
+    return TestClient(create_app(engine))
+
+
+def _cli(*args, stdin=None):
+    out = subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True, cwd=REPO, input=stdin)
+    return out
+
+
+def case(name):
+    return json.loads((REPO / "cases" / name).read_text())
+
+
+# --------------------------------------------------------------------------- same JSON everywhere
+
+
+def test_evaluate_is_byte_for_byte_the_cli_and_the_api(client, engine):
+    out = _cli("evaluate", "--format", "json", "--jobs", "1", *[str(p) for p in CASES])
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert len(lines) == len(CASES)
+    for path, line in zip(CASES, lines):
+        data = json.loads(path.read_text())
+        r = client.post("/evaluate", json=data)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        assert r.text == line == engine.evaluate(data).to_json(), path.name
+
+
+def test_why_compare_catalogue_rules_schema_are_the_cli_output(client):
+    c = "cases/luad-g12d-second-line.json"
+    pairs = [
+        (client.post("/why", json={"case": json.loads((REPO / c).read_text()), "therapy": "Krazati + Erbitux"}),
+         _cli("why", c, "Krazati + Erbitux", "--format", "json")),
+        (client.post("/why", json={"case": json.loads((REPO / c).read_text()), "all": True}),
+         _cli("why", c, "--all", "--format", "json")),
+        (client.post("/compare", json={"before": case("crc-g12c-folfox-only.json"), "after": case("crc-g12c-folfox-folfiri.json")}),
+         _cli("compare", "cases/crc-g12c-folfox-only.json", "cases/crc-g12c-folfox-folfiri.json", "--format", "json")),
+        (client.get("/catalogue"), _cli("catalogue", "--format", "json")),
+        (client.get("/catalogue/therapy", params={"q": "cetuximab+adagrasib"}),
+         _cli("catalogue", "--therapy", "cetuximab+adagrasib", "--format", "json")),
+        (client.get("/rules"), _cli("rules", "--format", "json")),
+        (client.get("/rules/LNG-001"), _cli("explain", "LNG-001", "--format", "json")),
+        (client.get("/schema/case"), _cli("schema", "case")),
+        (client.get("/schema/result"), _cli("schema", "result")),
+    ]
+    for http, cli in pairs:
+        assert http.status_code == 200 and cli.returncode == 0, (http.text[:200], cli.stderr)
+        assert http.text == cli.stdout.rstrip("\n"), http.url
+
+
+def test_why_of_the_service_names_the_unmet_gates(client):
+    r = client.post("/why", json={"case": case("luad-g12d-second-line.json"), "therapy": "adagrasib + cetuximab"}).json()
+    assert r["verdict"] is None
+    assert {c["status"] for c in r["criteria"] if c["kind"] == "gate"} == {"not_met"}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_have_the_engine_shape_with_path_and_did_you_mean(client):
+    bad = dict(case("luad-g12c-second-line.json"), cancer_type="NSCLCC")
+    r = client.post("/evaluate", json=bad)
+    assert r.status_code == 422
+    assert r.json() == {"case_id": None, "source": "request", "code": "invalid_case",
+                        "error": [{"path": "cancer_type", "message": "unknown cancer type 'NSCLCC'", "suggestion": "NSCLC"}]}
+    r = client.post("/evaluate", json=dict(case("luad-g12c-second-line.json"), stagee="metastatic"))
+    assert r.status_code == 422 and r.json()["error"][0]["path"] == "stagee" and r.json()["error"][0]["suggestion"] == "stage"
+    bad = case("luad-g12c-second-line.json")
+    bad["alterations"][0]["variant"] = "G12CC"
+    r = client.post("/why", json={"case": bad, "therapy": "sotorasib"})
+    assert r.status_code == 422 and r.json()["error"][0]["path"].startswith("case.alterations[0].variant")
+    r = client.post("/why", json={"case": case("luad-g12c-second-line.json"), "therapy": "cetuximab+adagrasob"})
+    assert r.status_code == 422 and r.json()["error"][0]["suggestion"] == "adagrasib+cetuximab"
+    r = client.post("/compare", json={"before": case("luad-g12c-second-line.json"), "after": dict(case("luad-g12c-second-line.json"), stage="late")})
+    assert r.status_code == 422 and r.json()["error"][0]["path"] == "after.stage"
+    r = client.post("/evaluate", content=b"{not json")
+    assert r.status_code == 400 and "not JSON" in r.json()["error"][0]["message"]
+    r = client.post("/evaluate", json=[1, 2])
+    assert r.status_code == 422 and r.json()["error"]
+    r = client.get("/rules/LNG-01")
+    assert r.status_code == 404 and r.json()["error"][0]["suggestion"]
+    assert client.get("/schema/cases").status_code == 404
+
+
+# --------------------------------------------------------------------------- OpenAPI
+
+
+def test_openapi_matches_the_snapshot(client):
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    for name in ("Result", "Option", "CaseIn", "TherapyAnswer", "Comparison", "Catalogue", "CardsResponse", "ErrorRecord"):
+        assert name in schemas
+    body = spec["paths"]["/evaluate"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CaseIn"}
+    text = json.dumps(spec, indent=1, sort_keys=True) + "\n"
+    if os.environ.get("KRAS_UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(text)
+    assert text == SNAPSHOT.read_text(), "OpenAPI changed: review it, then KRAS_UPDATE_SNAPSHOTS=1 pytest tests/test_service.py"
+
+
+# --------------------------------------------------------------------------- CDS Hooks
+
+
+def test_cds_hooks_discovery_and_cards(client, engine):
+    d = client.get("/cds-services").json()
+    assert d["services"][0]["id"] == SERVICE_ID and d["services"][0]["hook"] == "patient-view"
+    req = {"hook": "patient-view", "hookInstance": str(uuid.uuid4()), "context": {"patientId": "p1", "case": case("crc-g12c-folfox-folfiri.json")}}
+    a = client.post(f"/cds-services/{SERVICE_ID}", json=req).json()
+    b = client.post(f"/cds-services/{SERVICE_ID}", json=dict(req, hookInstance=str(uuid.uuid4()))).json()
+    result = engine.evaluate(case("crc-g12c-folfox-folfiri.json"))
+    assert len(a["cards"]) == len(result.options) > 0
+    for card, o in zip(a["cards"], result.options):
+        assert 0 < len(card["summary"]) <= 140 and card["summary"] == o.summary
+        assert card["indicator"] in INDICATORS
+        assert card["source"]["label"] and card["source"]["url"].startswith("http")
+        why = engine.explain(case("crc-g12c-folfox-folfiri.json"), o.therapy)
+        assert why.explanation in card["detail"] and not any(r in card["detail"] for r in o.rules)
+        uuid.UUID(card["uuid"])
+    assert [c["uuid"] for c in a["cards"]] == [c["uuid"] for c in b["cards"]]  # stable per option
+    assert len({c["uuid"] for c in a["cards"]}) == len(a["cards"])  # one per option
+    ind = {o.verdict: c["indicator"] for c, o in zip(a["cards"], result.options)}
+    assert ind.get("eligible") == "info" and ind.get("excluded") == "warning"
+    r = client.post(f"/cds-services/{SERVICE_ID}", json={"hook": "patient-view", "hookInstance": "x", "context": {}})
+    assert r.status_code == 422 and r.json()["error"][0]["path"] == "context.case"
+
+
+def test_cds_card_source_url_points_at_the_rule_when_the_source_has_none(client):
+    req = {"hook": "patient-view", "hookInstance": "i", "context": {"case": case("luad-g12c-second-line.json")}}
+    cards = client.post(f"/cds-services/{SERVICE_ID}", json=req).json()["cards"]
+    for c in cards:
+        url = c["source"]["url"]
+        if "/rules/" in url:
+            assert client.get(url.split("testserver")[-1]).status_code == 200
+
+
+# --------------------------------------------------------------------------- stateless, thread safe
+
+
+def test_stateless_two_instances_give_the_same_bytes_and_no_cookie(engine):
+    a, b = TestClient(create_app(engine)), TestClient(create_app(Engine()))
+    data = case("pdac-g12d-second-line.json")
+    ra, rb = a.post("/evaluate", json=data), b.post("/evaluate", json=data)
+    assert ra.text == rb.text and "set-cookie" not in ra.headers
+
+
+def test_one_engine_shared_by_threads_equals_serial_calls():
+    engine = Engine()
+    cases = [json.loads(p.read_text()) for p in CASES]
+    serial = [engine.evaluate(c).to_json() for c in cases]
+    serial_why = [engine.explain(c, "adagrasib+cetuximab").model_dump_json() for c in cases]
+    work = [i for i in range(len(cases)) for _ in range(4)]
+    random.Random(7).shuffle(work)
+    fresh = Engine()  # caches empty: the threads fill them concurrently
+
+    def one(i):
+        return i, fresh.evaluate(cases[i]).to_json(), fresh.explain(cases[i], "adagrasib+cetuximab").model_dump_json()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for i, res, why in pool.map(one, work):
+            assert res == serial[i] and why == serial_why[i]
+
+
+def test_concurrent_clients_over_http_get_what_serial_calls_give(engine):
+    import http.client
+    from urllib.parse import urlparse
+
+    from service_util import LiveServer
+
+    cases = [json.loads(p.read_text()) for p in CASES[:20]]
+    expected = [engine.evaluate(c).to_json() for c in cases]
+    with LiveServer(create_app(engine), max_requests=1000) as url:
+        host, port = urlparse(url).hostname, urlparse(url).port
+        errors = []
+
+        def client_loop(k):
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            for j in range(10):
+                i = (k + j) % len(cases)
+                conn.request("POST", "/evaluate", body=json.dumps(cases[i]), headers={"Content-Type": "application/json"})
+                body = conn.getresponse().read().decode()
+                if body != expected[i]:
+                    errors.append(i)
+            conn.close()
+
+        threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(20)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors

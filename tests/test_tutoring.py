@@ -1,0 +1,330 @@
+"""Tutoring API: catalogue, why-not, what-if, summaries, schemas, text output, and the two
+embedding bugs (shared citation objects; an edited vocabulary folder not reloaded)."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from pydantic import BaseModel
+
+from engine.api import Engine
+from engine.contract import fields_without_description, json_schema
+from engine.errors import UsageError
+
+REPO = Path(__file__).resolve().parents[1]
+CASES = sorted((REPO / "cases").glob("*.json"))
+
+
+def _ids_pattern():
+    from engine.api import default_engine
+
+    rb = default_engine().rulebase
+    names = sorted(rb.by_id) + sorted({r.derive for r in rb.rules if r.derive})
+    return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+
+
+RULE_ID = _ids_pattern()  # rule ids and fact names: structured fields only, never in the prose
+
+
+def load(name: str) -> dict:
+    return json.loads((REPO / "cases" / name).read_text())
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+def test_catalogue_lists_every_therapy_with_names_and_drugs(engine):
+    cat = engine.catalogue()
+    assert {t.id for t in cat.therapies} == set(engine.rulebase.therapies)
+    t = next(t for t in cat.therapies if t.id == "adagrasib+cetuximab")
+    assert t.name == "adagrasib + cetuximab" and t.drugs == ["adagrasib", "cetuximab"]
+    assert "CRC-004" in t.rules
+    assert "KRAS" in cat.genes and any(v.gene == "KRAS" and v.variant == "G12C" for v in cat.variants)
+    codes = {c.code: c for c in cat.cancer_types}
+    assert codes["COADREAD"].in_rules and not codes["LUAD"].in_rules and "NSCLC" in codes["LUAD"].lineage
+    assert any(r.name == "FOLFOX" and "oxaliplatin" in r.drugs for r in cat.regimens)
+    assert any(d.name == "sotorasib" and "kras_g12c_inhibitor" in d.classes for d in cat.drugs)
+    assert any(s.id == "LUMAKRAS-LABEL" for s in cat.sources)
+    assert "FDA" in cat.jurisdictions and "EMA" in cat.jurisdictions
+
+
+@pytest.mark.parametrize("text", ["adagrasib+cetuximab", "cetuximab+adagrasib", "Cetuximab + Adagrasib",
+                                  "adagrasib + cetuximab", "Krazati + Erbitux", "MRTX849/cetuximab"])
+def test_therapy_lookup_by_any_drug_order_or_name(engine, text):
+    assert engine.therapy(text).id == "adagrasib+cetuximab"
+
+
+def test_therapy_lookup_by_display_name_and_regimen(engine):
+    assert engine.therapy("sotorasib + panitumumab").id == "panitumumab+sotorasib"
+    assert engine.therapy("encorafenib + cetuximab + mFOLFOX6").id == "cetuximab+encorafenib+fluorouracil+leucovorin+oxaliplatin"
+
+
+def test_unknown_therapy_says_what_was_probably_meant(engine):
+    with pytest.raises(UsageError) as e:
+        engine.therapy("cetuximab+adagrasob")
+    assert e.value.problems[0].suggestion == "adagrasib+cetuximab"
+    with pytest.raises(UsageError):
+        engine.therapy("aspirin")
+
+
+# --------------------------------------------------------------------------- why not
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_every_case_every_therapy_has_an_answer_with_criteria(engine, path):
+    case = json.loads(path.read_text())
+    answers = engine.explain(case, include_all=True)
+    result = engine.evaluate(case)
+    assert [a.therapy for a in answers] == [t.id for t in engine.catalogue().therapies]
+    for a in answers:
+        assert a.explanation.strip() and 0 < len(a.summary) <= 140
+        assert a.criteria, a.therapy
+        opt = result.option(a.therapy)
+        assert a.in_result == (opt is not None)
+        assert a.verdict == (opt.verdict if opt else None)
+        assert not RULE_ID.search(a.explanation), a.explanation  # rules and facts in words, not by id
+        if opt is None:
+            assert any(c.status != "met" for c in a.criteria) or any(not r.in_effect for r in a.rules)
+        if a.verdict == "not_eligible":  # every not_eligible option has a criterion not met
+            assert any(c.status == "not_met" for c in a.criteria), a.therapy
+            assert set(opt.failed_criteria) <= {c.text for c in a.criteria if c.status == "not_met"}
+        if opt is not None:  # the answer's checklist is the option's, with what the case holds
+            assert [(c.id, c.status) for c in a.criteria] == [(c.id, c.status) for c in opt.criteria]
+        for c in a.criteria:
+            assert not RULE_ID.search(c.text), c.text
+
+
+def test_g12d_lung_adagrasib_cetuximab_names_the_colorectal_and_g12c_gates(engine):
+    a = engine.explain(load("luad-g12d-second-line.json"), "adagrasib + cetuximab")
+    assert a.verdict is None and not a.in_result
+    gates = {c.text: c.status for c in a.criteria if c.kind == "gate"}
+    assert any("COADREAD" in t and "Colorectal" in t for t in gates) and set(gates.values()) == {"not_met"}
+    assert any("KRAS G12C" in t for t in gates)
+    assert "Colorectal" in a.explanation and "KRAS G12C" in a.explanation and "KRAS G12D" in a.explanation
+    assert "DER-" not in a.explanation and "kras_g12c" not in a.explanation
+    assert a.rules[0].rule == "CRC-004"  # the approval the case comes closest to
+
+
+def test_treatment_naive_g12c_lung_sotorasib_prior_therapy_not_met(engine):
+    a = engine.explain(load("luad-g12c-treatment-naive.json"), "sotorasib")
+    st = {c.text: c.status for c in a.criteria}
+    assert st["at least one prior systemic therapy"] == "not_met"
+    assert st["locally advanced or metastatic disease"] == "met"
+    assert st["KRAS G12C present"] == "met"
+    assert a.verdict == "not_eligible"
+
+
+def test_explain_needs_a_therapy_or_include_all(engine):
+    with pytest.raises(UsageError):
+        engine.explain(load("luad-g12c-second-line.json"))
+
+
+# --------------------------------------------------------------------------- what if
+
+
+def test_compare_folfiri_added_makes_exactly_the_two_g12c_combinations_eligible(engine):
+    before = load("crc-g12c-folfox-only.json")
+    after = json.loads(json.dumps(before))
+    after["prior_therapies"].append({"regimen": "FOLFIRI", "setting": "metastatic", "outcome": "progression"})
+    cmp = engine.compare(before, after)
+    assert {o.therapy for o in cmp.options} == {"adagrasib+cetuximab", "panitumumab+sotorasib"}
+    for o in cmp.options:
+        assert o.after.verdict == "eligible" and o.before.verdict != "eligible"
+        assert o.why and len(o.summary) <= 140
+    assert [(f.fact, f.before, f.after) for f in cmp.facts] == [("prior_fp_ox_iri", False, True)]
+    assert [c.field for c in cmp.changes] == ["prior_therapies"]
+
+
+@pytest.mark.parametrize("path", CASES[::6], ids=lambda p: p.stem)
+def test_compare_with_itself_is_empty(engine, path):
+    case = json.loads(path.read_text())
+    assert engine.compare(case, case).empty
+
+
+def test_compare_reports_a_level_change_and_a_vanished_option(engine):
+    before = load("luad-g12c-second-line.json")
+    after = dict(before, alterations=[{"gene": "KRAS", "variant": "G12D"}])
+    cmp = engine.compare(before, after)
+    soto = next(o for o in cmp.options if o.therapy == "sotorasib")
+    assert soto.before.verdict == "eligible" and soto.after.verdict == "excluded"
+    assert any(o.after.verdict is None for o in cmp.options)  # e.g. the G12C combinations in trials
+    assert any(f.fact == "kras_g12c" and f.after is False for f in cmp.facts)
+
+
+# --------------------------------------------------------------------------- summaries and text
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_every_option_has_a_short_summary_without_internal_names(engine, path):
+    r = engine.evaluate(json.loads(path.read_text()))
+    for o in r.options:
+        assert 0 < len(o.summary) <= 140
+        assert o.summary.startswith(o.name)
+        assert not RULE_ID.search(o.summary), o.summary
+
+
+def test_text_output_shows_literature_exclusions_one_line_each(engine):
+    from engine import formats
+
+    r = engine.evaluate(load("luad-g12d-second-line.json"))
+    full, short, brief = formats.text(r, detail=True), formats.text(r), formats.text(r, brief=True)
+    vem = [ln for ln in short.splitlines() if "vemurafenib" in ln.lower()]
+    assert len(vem) == 1 and "vemurafenib" in full and len(full) > len(short) > len(brief)
+    assert "Sources:" in full and "--detail" in short
+    flat = " ".join(brief.split())
+    for o in r.options:
+        assert o.summary in flat
+
+
+def test_results_carry_the_contract_version(engine):
+    from engine.result import CONTRACT_VERSION
+
+    r = engine.evaluate(load("luad-g12c-second-line.json"))
+    assert json.loads(r.to_json())["contract_version"] == CONTRACT_VERSION
+    assert CONTRACT_VERSION.split(".")[0] == "1"
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+def test_every_field_of_both_schemas_has_a_description():
+    assert fields_without_description("case") == []
+    assert fields_without_description("result") == []
+
+    def walk(node, path="$"):
+        if isinstance(node, dict):
+            for name, prop in node.get("properties", {}).items():
+                assert prop.get("description"), f"{path}.{name}"
+            for k, v in node.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{path}[{i}]")
+
+    for which in ("case", "result"):
+        walk(json_schema(which))
+
+
+def test_every_example_case_and_its_result_validate_against_the_schemas(engine):
+    case_v = jsonschema.Draft202012Validator(json_schema("case"))
+    result_v = jsonschema.Draft202012Validator(json_schema("result"))
+    jsonschema.Draft202012Validator.check_schema(json_schema("case"))
+    jsonschema.Draft202012Validator.check_schema(json_schema("result"))
+    for path in CASES:
+        case = json.loads(path.read_text())
+        case_v.validate(case)
+        result_v.validate(json.loads(engine.evaluate(case).to_json()))
+
+
+def test_the_case_schema_rejects_what_the_engine_rejects():
+    v = jsonschema.Draft202012Validator(json_schema("case"))
+    assert not v.is_valid({"cancer_type": "LUAD", "stagee": "metastatic"})
+    assert not v.is_valid({"cancer_type": "LUAD", "stage": "late"})
+    assert not v.is_valid({"stage": "metastatic"})
+
+
+def test_cli_schema_prints_the_same_schema():
+    out = subprocess.run([sys.executable, "-m", "engine", "schema", "result"], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0 and json.loads(out.stdout) == json_schema("result")
+
+
+# --------------------------------------------------------------------------- the two embedding bugs
+
+
+def _models_and_lists(obj, out: dict, frozen_ok=True):
+    if isinstance(obj, BaseModel):
+        if not (frozen_ok and obj.model_config.get("frozen")):
+            out[id(obj)] = obj
+        for v in obj.__dict__.values():
+            _models_and_lists(v, out, frozen_ok)
+    elif isinstance(obj, (list, dict)):
+        out[id(obj)] = obj
+        for v in (obj.values() if isinstance(obj, dict) else obj):
+            _models_and_lists(v, out, frozen_ok)
+
+
+def test_results_share_no_mutable_object(engine):
+    case = load("crc-g12c-folfox-folfiri.json")
+    a, b = engine.evaluate(case), engine.evaluate(case)
+    ma, mb = {}, {}
+    _models_and_lists(a, ma)
+    _models_and_lists(b, mb)
+    shared = set(ma) & set(mb)
+    assert not shared, [type(ma[i]).__name__ for i in shared][:5]
+
+
+def test_a_citation_of_one_result_cannot_change_another(engine):
+    case = load("luad-g12c-second-line.json")
+    a = engine.evaluate(case)
+    before = engine.evaluate(case).to_json()
+    with pytest.raises(Exception):
+        a.options[0].citations[0].quote = "changed by one student's session"
+    a.options[0].citations.append(a.options[0].citations[0])
+    a.options[0].citations.pop(0)
+    assert engine.evaluate(case).to_json() == before
+
+
+def test_an_edited_vocabulary_folder_is_reloaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("KRAS_RULES_CACHE", str(tmp_path / "cache"))
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "prior_therapies": [{"drugs": ["Zorkatinib"]}], "as_of": "2026-07-01"}
+    from engine.errors import CaseError
+
+    with pytest.raises(CaseError):
+        Engine(rules).evaluate(case)
+    drugs = rules / "vocabulary" / "drugs.yaml"
+    drugs.write_text(drugs.read_text().replace("    brands: [Krazati]\n", "    brands: [Krazati, Zorkatinib]\n"))
+    assert Engine(rules).evaluate(case).option("sotorasib").verdict == "eligible"
+    # the on-disk cache now holds the edited copy under the new content hash, also in a new process
+    code = ("import json,sys; from engine.api import Engine; "
+            f"r=Engine({str(rules)!r}).evaluate(json.loads(sys.argv[1])); print(r.option('sotorasib').verdict)")
+    out = subprocess.run([sys.executable, "-c", code, json.dumps(case)], capture_output=True, text=True, cwd=REPO,
+                         env={**__import__("os").environ, "KRAS_RULES_CACHE": str(tmp_path / "cache")})
+    assert out.stdout.strip() == "eligible", out.stderr
+    # and edited back, the old vocabulary is seen again (never a stale copy)
+    drugs.write_text(drugs.read_text().replace("    brands: [Krazati, Zorkatinib]\n", "    brands: [Krazati]\n"))
+    with pytest.raises(CaseError):
+        Engine(rules).evaluate(case)
+
+
+def test_an_edited_rule_file_is_reloaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("KRAS_RULES_CACHE", str(tmp_path / "cache"))
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    case = load("luad-g12c-second-line.json")
+    assert Engine(rules).evaluate(case).option("sotorasib").verdict == "eligible"
+    lung = rules / "kb" / "lung.yaml"
+    lung.write_text(lung.read_text().replace("conclude: {therapy: sotorasib, verdict: eligible}",
+                                             "conclude: {therapy: sotorasib, verdict: consider}", 1))
+    assert Engine(rules).evaluate(case).option("sotorasib").verdict != "eligible"
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "engine", *args], capture_output=True, text=True, cwd=REPO)
+
+
+def test_cli_why_and_compare_json_equal_the_api(engine):
+    case = "cases/luad-g12d-second-line.json"
+    out = _cli("why", case, "cetuximab + adagrasib", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip("\n") == engine.explain(json.loads((REPO / case).read_text()), "adagrasib+cetuximab",
+                                                     default_id=case).model_dump_json()
+    out = _cli("compare", "cases/crc-g12c-folfox-only.json", "cases/crc-g12c-folfox-folfiri.json")
+    assert out.returncode == 0 and "not eligible → eligible" in out.stdout
+    out = _cli("why", case, "cetuximab+adagrasob")
+    assert out.returncode == 2 and "did you mean 'adagrasib+cetuximab'" in out.stderr
+    out = _cli("catalogue", "--therapy", "Krazati + Erbitux")
+    assert out.stdout.startswith("adagrasib+cetuximab\t")
+    out = _cli("why", "cases/luad-g12c-treatment-naive.json", "sotorasib")
+    assert "[ ] label: at least one prior systemic therapy" in out.stdout
