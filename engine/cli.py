@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     the traceback too)."""
     for stream in (sys.stdout, sys.stderr):  # a value no terminal can show never ends the run
         try:
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # a TextIOWrapper, or caught below
         except (AttributeError, ValueError):
             pass
     try:

@@ -57,7 +57,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict:
     d = dict(pairs)
     if len(d) != len(pairs):
         seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]  # set.add's None keeps the scan going
         raise _Reject(_err(f"duplicate key {quote(dup)} in one JSON object: which value is meant?",
                            "duplicate_key", (dup,)))
     return d
@@ -303,7 +303,7 @@ def _checked(value: Any) -> Any:
 
 def open_binary(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads as a binary file
     return path.open("rb")
 
 

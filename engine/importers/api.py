@@ -208,7 +208,7 @@ def make_document_reader(
     if input_format == "phenopacket":
         from engine.importers.phenopackets import PhenopacketReader as cls
     elif input_format == "fhir":
-        from engine.importers.fhir import FhirReader as cls  # type: ignore[assignment]
+        from engine.importers.fhir import FhirReader as cls  # type: ignore[assignment]  # same constructor as the other reader
     else:
         raise UsageError(f"unknown document format '{input_format}' (use phenopacket or fhir)")
     reader = cls(vocab, table, oncotree_index(rdir), assay=assay, panel_genes=panel_genes, cancer_type=ct,

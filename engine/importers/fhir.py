@@ -380,10 +380,10 @@ class FhirReader(DocumentReader):
         if not drugs:
             for c in _codings(cc):
                 if c.get("display") and self.drugs(str(c["display"])):
-                    name, drugs = str(c["display"]), True  # type: ignore[assignment]
+                    name, drugs = str(c["display"]), True  # type: ignore[assignment]  # only "found" matters below
                     break
         if not drugs and cc and cc.get("text") and self.drugs(cc["text"]):
-            name, drugs = cc["text"], True  # type: ignore[assignment]
+            name, drugs = cc["text"], True  # type: ignore[assignment]  # only "found" matters below
         if not drugs:
             self.error("therapy", f"unknown drug '{name}'", d.source, f"{path}.medication", value=name, sample=d.id)
             d.unknown_history = True

@@ -35,7 +35,7 @@ def open_binary(path: Path) -> BinaryIO:
     magic = fh.peek(2)[:2]
     if magic == b"\x1f\x8b":
         fh.close()
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads as a binary file
     return fh
 
 

@@ -488,14 +488,14 @@ class VcfImporter(ExtrasMixin, CallImporter):
                     self._unlocated.add(st.id)
             else:
                 self.skip(R_NOPROT)
-                st.unresolved.add(gene)  # type: ignore[arg-type]
+                st.unresolved.add(gene)  # type: ignore[arg-type]  # an annotated row always names its gene
             return
         gene = gene or where
         if not passed or not called:
             self.skip(R_FILTER if not passed else R_NO_CALL)
             st.unresolved.add(gene)
             return
-        d = self.table.decode(asm, chrom, pos, ref, alt)  # type: ignore[arg-type]
+        d = self.table.decode(asm, chrom, pos, ref, alt)  # type: ignore[arg-type]  # a located row has an assembly
         if d.kind == hs.DECODED:
             if d.gene != gene:
                 self._row_error(st, gene, "coordinates",
