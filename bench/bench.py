@@ -441,7 +441,7 @@ def _table(head: tuple, rows: list[tuple], markdown: bool) -> list[str]:
         return ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)] + [
             "| " + " | ".join(r) + " |" for r in rows]
     widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
-    return ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    return ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=False))).rstrip()
             for r in [head, *rows]]
 
 
@@ -513,7 +513,7 @@ def main(argv=None) -> int:
     # engine / hand-written on the same cases in the same process, taking turns
     same = generated[: min(len(generated), 5000)]
     same_norms = norms[: len(same)]
-    both = list(zip(same_norms, same))  # (normalised case, decoded dict)
+    both = list(zip(same_norms, same, strict=True))  # (normalised case, decoded dict)
     per = paired({"floor": lambda t: floor(t[0]), "infer": lambda t: infer(engine.program, t[0]),
                   "result": lambda t: build_result(infer(engine.program, t[0])),
                   "evaluate": lambda t: engine.evaluate(t[1])}, both, rounds=3 if a.quick else 5)

@@ -162,7 +162,7 @@ def corrupt_bytes(rnd: random.Random, line: bytes) -> bytes:
 def generate(records: int, seed: int):
     """Yield ``records`` lines (bytes, no newline inside except where a byte mutation put one)."""
     rnd = random.Random(seed)
-    for i in range(records):
+    for _ in range(records):
         case = rnd.choice(BASE_CASES)
         roll = rnd.random()
         if roll < 0.0005:  # a line over the size limit

@@ -58,7 +58,7 @@ def main() -> None:
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not start")
+                    raise SystemExit("the server did not start") from None
                 time.sleep(0.1)
         warm = http.client.HTTPConnection("127.0.0.1", port)
         for _ in range(50):

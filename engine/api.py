@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from engine.case import CaseIn, NormalCase, normalise, parse_case
 from engine.errors import CaseError, Problem, UsageError
@@ -33,6 +33,9 @@ from engine.evaluator import Program, infer
 from engine.resolve import build_result
 from engine.result import Result
 from engine.rulebase import RuleBase, load_rulebase
+
+if TYPE_CHECKING:
+    from engine.tutoring.whynot import WhyNot
 
 Backend = Literal["default", "durable"]
 
@@ -50,7 +53,7 @@ class Engine:
         )
         self._summaries = None
         self._catalogue = None
-        self._whynot = None
+        self._whynot: WhyNot | None = None
 
     def normalise(self, case: dict | CaseIn, *, default_id: str = "case", today: dt.date | None = None) -> NormalCase:
         """Validate and normalise a case (a decoded JSON object or a CaseIn)."""
@@ -146,9 +149,13 @@ class Engine:
             raise UsageError("explain: name a therapy, or pass include_all=True")
         if include_all and therapy is not None:
             raise UsageError("explain: name a therapy or pass include_all=True, not both")
-        ids = None if include_all else [self.therapy(therapy).id]
-        _, answers = self._answers(case, ids, as_of=as_of, default_id=default_id)
-        return list(answers.values()) if include_all else answers[ids[0]]
+        if include_all:
+            _, answers = self._answers(case, None, as_of=as_of, default_id=default_id)
+            return list(answers.values())
+        assert therapy is not None  # checked above
+        tid = self.therapy(therapy).id
+        _, answers = self._answers(case, [tid], as_of=as_of, default_id=default_id)
+        return answers[tid]
 
     def compare(self, before, after, *, as_of=None):
         """What changes from case ``before`` to case ``after`` (decoded JSON objects): the case

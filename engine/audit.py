@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
 from engine.errors import Problem
 from engine.schema import StrictModel, problems_from_validation
@@ -55,7 +55,7 @@ def load(directory: Path, rule_ids: set[str], source_ids: set[str], problems: li
     except yaml.YAMLError as exc:
         problems.append(Problem(f"not valid YAML: {exc}", (FILE,)))
         return ()
-    except ValueError as exc:  # pydantic's ValidationError
+    except ValidationError as exc:
         problems.extend(problems_from_validation(exc, (FILE,), VerificationFile))
         return ()
     seen: set[str] = set()
@@ -74,7 +74,7 @@ def load(directory: Path, rule_ids: set[str], source_ids: set[str], problems: li
     return vf.verifications
 
 
-def records_by_rule(rb: "RuleBase") -> dict[str, list[Verification]]:
+def records_by_rule(rb: RuleBase) -> dict[str, list[Verification]]:
     out: dict[str, list[Verification]] = {}
     for v in getattr(rb, "verifications", ()):
         for rid in v.rules:
@@ -82,7 +82,7 @@ def records_by_rule(rb: "RuleBase") -> dict[str, list[Verification]]:
     return out
 
 
-def unverified(rb: "RuleBase") -> list[Problem]:
+def unverified(rb: RuleBase) -> list[Problem]:
     """V013: every regulatory rule (status regular, accelerated or withdrawn) needs a record."""
     have = records_by_rule(rb)
     return [
@@ -92,13 +92,15 @@ def unverified(rb: "RuleBase") -> list[Problem]:
     ]
 
 
-def markdown(rb: "RuleBase") -> list[str]:
+def markdown(rb: RuleBase) -> list[str]:
     """The verification records as a Markdown table (for RULES.md)."""
     lines = ["", "## Verification records", "",
              "Where each regulatory fact was checked (`rules/verification.yaml`).", "",
              "| record | rules | fact | source | checked against | checked on |",
              "| --- | --- | --- | --- | --- | --- |"]
-    cell = lambda s: " ".join(str(s).split()).replace("|", "/")
+    def cell(s: object) -> str:
+        return " ".join(str(s).split()).replace("|", "/")
+
     for v in getattr(rb, "verifications", ()):
         rec = v.record + (f" Note: {v.note}" if v.note else "")
         lines.append(f"| {v.id} | {', '.join(v.rules)} | {cell(v.fact)} | {v.source} | {cell(rec)} | {v.checked_on} |")

@@ -24,7 +24,8 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Iterable, Iterator
 
 from engine import formats
 from engine.codec import decode as fast_decode, result_json
@@ -33,6 +34,10 @@ from engine.inputs import (
     MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary,
     decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
 )
+
+if TYPE_CHECKING:
+    from engine.distributed.pool import DaskPool
+    from engine.parallel import WorkerPool
 
 CHUNK = 256  # records per unit of work (and per write)
 CHUNK_CHARS = 4 << 20  # at most about this many characters of raw lines per unit of work
@@ -465,13 +470,16 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True) ->
     dask = getattr(args, "dask", None)  # the same batch, its chunks evaluated on a Dask cluster
     try:
         if parallel or dask:
-            from engine.parallel import WorkerPool
-
             if dask:
-                from engine.distributed.pool import DaskPool as WorkerPool  # noqa: F811
+                from engine.distributed.pool import DaskPool
 
+                pool_class: type[WorkerPool] | type[DaskPool] = DaskPool
                 jobs = dask
-            with WorkerPool(processor, jobs, messages=err) as pool:
+            else:
+                from engine.parallel import WorkerPool
+
+                pool_class = WorkerPool
+            with pool_class(processor, jobs, messages=err) as pool:
                 for done, part in pool.map(itertools.chain([first] if first else [], blocks)):
                     for block in done:
                         writer.write(block)
@@ -480,8 +488,8 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True) ->
                     if progress is not None:
                         progress.update(writer.records, writer.errors, reader.pos)
         else:
-            for items in itertools.chain([first] if first else [], blocks):
-                writer.write(processor.chunk(items))
+            for block_items in itertools.chain([first] if first else [], blocks):
+                writer.write(processor.chunk(block_items))
                 if progress is not None:
                     progress.update(writer.records, writer.errors, reader.pos)
         writer.flush()

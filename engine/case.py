@@ -40,7 +40,7 @@ class PriorTherapyIn(StrictModel):
     weeks: float | None = Field(default=None, ge=0, le=1000)
 
     @model_validator(mode="after")
-    def _has_drugs(self) -> "PriorTherapyIn":
+    def _has_drugs(self) -> PriorTherapyIn:
         if not self.drugs and not self.regimen:
             raise ValueError("a prior therapy needs 'drugs' (a non-empty list) or a 'regimen'")
         return self

@@ -77,7 +77,7 @@ class Catalogue(_M):
     jurisdictions: list[str] = Field(description="regulators the rules know (FDA, EMA)")
 
 
-def build_catalogue(rb, jurisdictions) -> "CatalogueIndex":
+def build_catalogue(rb, jurisdictions) -> CatalogueIndex:
     from engine.rulebase import rule_conditions
     from engine.rules_model import AlterationCond, CancerCond
 
@@ -109,7 +109,7 @@ def build_catalogue(rb, jurisdictions) -> "CatalogueIndex":
     drugs = [DrugEntry(name=d, label=vocab.drug_label(d), classes=sorted(vocab.drug(d).classes)) for d in sorted(vocab.drugs)]
     sources = []
     seen = set()
-    for sid, s in rb.sources.items():
+    for s in rb.sources.values():
         if s.id in seen:
             continue
         seen.add(s.id)

@@ -54,6 +54,7 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
         if got != exp.verdict:
             why = f"; decided by {opt.rules[0]}" if opt else ""
             return ExampleResult(rule.id, ex.name, False, f"{therapy}: expected {exp.verdict}, got {got}{why}")
+        assert opt is not None  # got == exp.verdict, and a verdict is never "no option"
         if exp.decided_by_this_rule and opt.rules[0] != rule.id:
             return ExampleResult(rule.id, ex.name, False, f"{therapy}: {got} as expected, but decided by {opt.rules[0]}, not {rule.id}")
         for m in exp.missing or ():
@@ -63,12 +64,15 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
         from engine.evaluator import Ctx
 
         want = None if exp.fact_unknown else exp.fact
+        assert rule.derive is not None  # a derivation rule names its fact (the model checks it)
         # the fact itself, whether or not a rule of this case's cancer type uses it
         got = res.facts[rule.derive] if rule.derive in res.facts else Ctx(
             engine.program, engine.normalise(example_case(rb, rule, ex))
         ).fact(rule.derive)
         if got is not want:
-            show = lambda v: "unknown" if v is None else str(v).lower()
+            def show(v: bool | None) -> str:
+                return "unknown" if v is None else str(v).lower()
+
             return ExampleResult(rule.id, ex.name, False, f"fact {rule.derive}: expected {show(want)}, got {show(got)}")
     elif rule.kind == "caution":
         got_c = any(c.rule == rule.id for o in res.options for c in o.cautions) or any(
@@ -97,8 +101,8 @@ def run_check(engine: Engine, *, seeds=None) -> CheckReport:
     try:
         from engine.verify import verify  # semantic checks over the whole rule base
     except ImportError:  # pragma: no cover - verification module absent
-        verify = None
-    if verify is not None:
+        pass
+    else:
         vr = verify(engine)
         report.problems.extend(vr.problems)
         report.extra.extend(vr.summary)

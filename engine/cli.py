@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 from engine.errors import EngineError, RuleError, UsageError, clean, quote
 
@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     try:
         from engine.importers.cli import add_parser as add_import
     except ImportError:  # pragma: no cover
-        add_import = None
-    if add_import is not None:
+        pass
+    else:
         add_import(sub)
     from engine.tutoring.cli import add_parsers as add_tutoring
 
@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     the traceback too)."""
     for stream in (sys.stdout, sys.stderr):  # a value no terminal can show never ends the run
         try:
-            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]  # a TextIOWrapper, or caught below
         except (AttributeError, ValueError):
             pass
     try:
@@ -209,7 +209,9 @@ def cmd_explain(args, engine) -> int:
         print(json.dumps(rule_json(engine, rule), indent=2))
         return 0
     out = sys.stdout
-    w = lambda s="": print(s, file=out)
+    def w(s: str = "") -> None:
+        print(s, file=out)
+
     w(f"{rule.id}: {rule.title}")
     w(f"  kind: {rule.kind}    status: {rule.status}" + (f"    jurisdiction: {rule.jurisdiction}" if rule.jurisdiction else ""))
     span = f"from {rule.effective_from}" + (f" until {rule.effective_to}" if rule.effective_to else "")
@@ -263,7 +265,7 @@ def cmd_rules(args, engine) -> int:
         from engine.audit import markdown, records_by_rule
 
         recs = records_by_rule(rb)
-        for r, row in zip(rb.rules, rows):
+        for r, row in zip(rb.rules, rows, strict=True):
             ver = ", ".join(v.id for v in recs.get(r.id, ())) or "-"
             print("| " + " | ".join(x.replace("|", "/") for x in row + (ver,)) + " |")
         print("\n".join(markdown(rb)))

@@ -18,12 +18,13 @@ compares both paths on every example case and on generated cases.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 try:
     import orjson
 except ImportError:  # pragma: no cover - the plain path
-    orjson = None
+    orjson = None  # type: ignore[assignment]  # optional (the `fast` extra): None means not installed
 
 FAST = orjson is not None
 

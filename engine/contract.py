@@ -8,7 +8,7 @@ a field without one is a test failure. Results carry the contract version they f
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
+from functools import cache
 
 from engine.result import CONTRACT_VERSION
 
@@ -158,7 +158,7 @@ def _raw(which: str) -> dict:
     raise UsageError(f"unknown schema '{which}' (use 'case' or 'result')")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema(which: str) -> dict:
     s = _raw(which)
     _fill(s)

@@ -61,9 +61,9 @@ def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
     """``("alterations", 0, "variant")`` -> ``alterations[0].variant``."""
     out = ""
     path = list(path)
-    file = None
+    file: str | None = None
     if path and isinstance(path[0], str) and path[0].endswith((".yaml", ".yml", ".json", ".jsonl")):
-        file = path.pop(0)
+        file = str(path.pop(0))
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
@@ -133,7 +133,7 @@ class TermError(EngineError):
     def __init__(self, message: str, suggestion: str | None = None, path: tuple = ()):
         super().__init__([Problem(message, tuple(path), suggestion)])
 
-    def at(self, *path: str | int) -> "TermError":
+    def at(self, *path: str | int) -> TermError:
         """Prefix the field path of every problem (used as the error travels up the case)."""
         for p in self.problems:
             p.path = tuple(path) + tuple(p.path)

@@ -11,16 +11,32 @@ Nothing here knows a gene, drug or date: all of it comes from the rule files.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Final, Literal, Protocol
+from collections.abc import Callable
 
 from engine.case import NormalCase
 from engine.rulebase import RuleBase
 from engine.conditions import TV, kind_of
 from engine.rules_model import All, Any_, FactCond, Not, Rule, TherapySelector, Unmet
 from engine.semantics import CONDITIONAL, PENDING, UNMET, VERDICT, OUTCOME_TABLE, rule_kind
-_UNSET = object()
+class Dated(Protocol):
+    """What ``CompiledRule.in_effect`` reads of a case (``check`` passes a stand-in)."""
+
+    @property
+    def as_of(self) -> dt.date: ...
+
+    @property
+    def jurisdiction(self) -> str: ...
+
+
+class _Unset(enum.Enum):
+    UNSET = 0
+
+
+_UNSET: Final = _Unset.UNSET  # an atom not evaluated yet (None is "unknown"); an enum member, so types narrow on `is`
 
 
 # --------------------------------------------------------------------------- atoms
@@ -36,7 +52,7 @@ class Atom:
     fn: Callable[[NormalCase], TV]
     missing: Callable[[NormalCase], str]  # what to find out when the atom is unknown
     describe: Callable[[NormalCase], str]  # the case facts that made it true
-    spec: object  # the pydantic condition it came from
+    spec: Any  # the pydantic condition it came from (its model depends on kind)
     label: str  # the criterion in words, e.g. "KRAS G12C" (used when it is false)
 
 
@@ -53,10 +69,10 @@ class Ctx:
 
     __slots__ = ("case", "atoms", "facts", "program", "memo", "plan")
 
-    def __init__(self, program: "Program", case: NormalCase, plan: "Plan | None" = None):
+    def __init__(self, program: Program, case: NormalCase, plan: Plan | None = None):
         self.program = program
         self.case = case
-        self.atoms = [_UNSET] * len(program.atoms)
+        self.atoms: list[TV | Literal[_Unset.UNSET]] = [_UNSET] * len(program.atoms)
         self.facts: dict[str, TV] = {}
         self.memo: dict = {}  # per-case cache for explanations
         self.plan = plan if plan is not None else program.plan(case)
@@ -270,7 +286,7 @@ class CompiledRule:
         self.selector = target is not None and isinstance(target.therapies, TherapySelector)
         self.kind = rule_kind(self.rule.conclude.verdict) if self.rule.conclude is not None else None
 
-    def in_effect(self, case: NormalCase) -> bool:
+    def in_effect(self, case: Dated) -> bool:
         d = case.as_of
         return (
             self.rule.status != "retired"
@@ -317,6 +333,7 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx, w=_NO_W) -> RuleOutcome | None:
     if code is None:
         return None
     concl = rule.conclude
+    assert concl is not None  # compiled conclusion rules have one (the rule model checks it)
     if code == VERDICT:
         return RuleOutcome(rule.id, concl.verdict, w is True, (), ())
     if code == UNMET:
@@ -372,7 +389,7 @@ class Program:
                 order,
             )
             self.rules.append(cr)
-            if rule.kind == "derivation":
+            if rule.kind == "derivation" and rule.derive is not None:  # (the model requires derive)
                 self.derivers.setdefault(rule.derive, []).append(cr)
         self.conclusions = [cr for cr in self.rules if cr.rule.kind == "conclusion"]
         # notes and cautions both hold when their `when` is true (kept together as "notes")
@@ -387,7 +404,7 @@ class Program:
                 bounds.add(cr.end.toordinal())
         self._bounds = sorted(bounds)
 
-    def plan(self, case: NormalCase) -> "Plan":
+    def plan(self, case: NormalCase) -> Plan:
         """The rules that can matter for this case: those in effect at its date and jurisdiction
         and not ruled out by its cancer type. Cached per (cancer type, date interval between rule
         boundaries, jurisdiction)."""

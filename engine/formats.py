@@ -124,7 +124,7 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
         lv = o.oncokb_level
         if lv is not None and _gate_unknown(o):
             lv = None  # a level belongs to a biomarker: none while the deciding rule's gate is unknown
-        if (lv in _RESISTANCE_SET) if o.verdict == "excluded" else (o.verdict in _SENSITIVE_VERDICTS and lv in _SENSITIVE_SET):
+        if lv is not None and ((lv in _RESISTANCE_SET) if o.verdict == "excluded" else (o.verdict in _SENSITIVE_VERDICTS and lv in _SENSITIVE_SET)):
             levels.setdefault(lv, []).append(o.therapy)
         for m in o.missing:
             if m not in missing:

@@ -21,8 +21,9 @@ import gzip
 import json
 import math
 import zlib
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO
 
 from engine.errors import CaseError, Problem, UsageError, quote
 
@@ -56,7 +57,7 @@ def _object(pairs: list[tuple[str, Any]]) -> dict:
     d = dict(pairs)
     if len(d) != len(pairs):
         seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]  # set.add's None keeps the scan going
         raise _Reject(_err(f"duplicate key {quote(dup)} in one JSON object: which value is meant?",
                            "duplicate_key", (dup,)))
     return d
@@ -302,7 +303,7 @@ def _checked(value: Any) -> Any:
 
 def open_binary(path: Path) -> BinaryIO:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads as a binary file
     return path.open("rb")
 
 

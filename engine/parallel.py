@@ -24,9 +24,10 @@ import os
 import signal
 import sys
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from engine.errors import EngineError
 from engine.inputs import case_id_of
@@ -64,6 +65,7 @@ def _worker_main(conn, parent_ends: list) -> None:
         c.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops the workers
     proc = _PROCESSOR
+    assert proc is not None, "workers are forked inside WorkerPool, which sets the processor"
     proc.take_summary()  # start from zero: the parent's counts are not this worker's
     run = proc.chunk
     marker = os.environ.get(CRASH_ENV)
@@ -161,7 +163,7 @@ class WorkerPool:
         self.workers: list[_Worker] = []
         self.crashes = 0  # worker deaths seen
 
-    def __enter__(self) -> "WorkerPool":
+    def __enter__(self) -> WorkerPool:
         global _PROCESSOR
         _PROCESSOR = self.processor
         # what is loaded now (the engine) is never garbage: keep the collector out of it, so the
@@ -229,6 +231,7 @@ class WorkerPool:
                     self._died(w, chunks, queue)
                     continue
                 task, w.task = w.task, None
+                assert task is not None  # w was busy
                 c = chunks[task.chunk]
                 c.blocks[task.start] = block
                 c.left -= block.records
@@ -252,6 +255,7 @@ class WorkerPool:
 
     def _died(self, w: _Worker, chunks: dict[int, _Chunk], queue: deque) -> None:
         task = w.task
+        assert task is not None  # only a busy worker's death is reported
         w.task = None
         w.proc.join(timeout=5)
         how = describe_exit(w.proc.exitcode)

@@ -61,9 +61,9 @@ class _Static:
         self.vocab = rb.vocab
 
     def level_for(self, rule, case) -> str | None:
-        codes = self.population_codes.get(rule.id, False)
-        if codes is False:
+        if rule.id not in self.population_codes:
             return self.level[rule.id]
+        codes = self.population_codes[rule.id]
         if codes is None or not codes.isdisjoint(case.lineage):
             return CLINICAL_IN_POPULATION
         return CLINICAL_OUTSIDE
@@ -75,7 +75,7 @@ class _Static:
             rule = cr.rule
             gate = cr.when.kids if type(cr.when) is AllNode else (cr.when,)
             items = [(f"{rule.id}/gate/{i}", self.words(n), "gate", n, self.facts_of(n)) for i, n in enumerate(gate)]
-            for i, (req, node) in enumerate(zip(rule.requires, cr.requires)):
+            for i, (req, node) in enumerate(zip(rule.requires, cr.requires, strict=True)):
                 items.append((f"{rule.id}/requires/{i}", req.criterion, "label", node, self.facts_of(node)))
             hit = self._criteria[rule.id] = tuple(items)
         return hit
@@ -212,6 +212,7 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx) -> tuple[str, li
     if chain:
         parts.append("Derived: " + ", ".join(_dedupe(chain)) + f"; so {rule.id} applies.")
     ex = rule.explain
+    assert ex is not None  # options are decided by conclusion rules, which explain (the model checks it)
     if out.missing:
         parts.append(ex.unknown or f"If the missing facts are confirmed: {ex.met}")
         parts.append("Cannot decide without: " + ", ".join(out.missing) + ".")
@@ -273,7 +274,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     text, chain_ids, citations = _explain_core(best_cr, best, ctx)
     rule = best_cr.rule
     criteria = _criteria(best_cr, ctx, st)
-    for p_cr, p_out in pending:
+    for p_cr, _ in pending:
         extra.append(f"Would be excluded by {p_cr.rule.id} ({p_cr.rule.title}) if confirmed; "
                      f"to know, find out: {', '.join(pending_missing(p_cr, ctx))}.")
         criteria.append(Criterion.fast(id=f"{p_cr.rule.id}/exclusion", text=st.not_excluded(p_cr),
@@ -303,12 +304,13 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
 _STATUS = {True: "met", False: "not_met", None: "unknown"}
 
 
-def _criteria(cr: CompiledRule, ctx: Ctx, st: "_Static") -> list[Criterion]:
+def _criteria(cr: CompiledRule, ctx: Ctx, st: _Static) -> list[Criterion]:
     """The deciding rule's checklist for this case: texts built once per rule, statuses per case."""
     out = []
     for cid, text, kind, node, facts in st.criteria_of(cr):
         out.append(Criterion.fast(id=cid, text=text, kind=kind, status=_STATUS[node.tv(ctx)], facts=list(facts)))
     rule = cr.rule
+    assert rule.conclude is not None  # the deciding rule is a conclusion rule
     if rule.conclude.verdict == "not_eligible" and not any(c.status == "not_met" for c in out):
         # the rule's own verdict is "not eligible": its statement is the criterion not met
         out.append(Criterion.fast(id=f"{rule.id}/verdict", text=rule.title, kind="label", status="not_met", facts=[]))

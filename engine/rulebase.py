@@ -13,7 +13,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import yaml
 from pydantic import ValidationError
@@ -243,7 +244,7 @@ def seeds_dir_for(rb_dir: Path, meta: Meta) -> Path | None:
     return cand if cand.is_dir() else None
 
 
-def check_citations(rb: "RuleBase", problems: list[Problem], seeds: Path | None) -> int:
+def check_citations(rb: RuleBase, problems: list[Problem], seeds: Path | None) -> int:
     """Every citation resolves to a known source; with the seed documents at hand, every section
     heading and quote is found in its document. Returns how many quotes were verified."""
     verified = 0

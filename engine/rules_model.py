@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from typing import Annotated, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -73,8 +73,8 @@ from engine.conditions import (  # noqa: F401  (the condition kinds; re-exported
 )
 from engine.semantics import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB, EVIDENCE, VERDICTS  # noqa: F401
 
-Verdict = Literal[VERDICTS]  # type: ignore[valid-type]
-Evidence = Literal[EVIDENCE]  # type: ignore[valid-type]
+Verdict = Literal[VERDICTS]  # type: ignore[valid-type]  # built from semantics.VERDICTS (one source); Any to mypy
+Evidence = Literal[EVIDENCE]  # type: ignore[valid-type]  # built from semantics.EVIDENCE (one source); Any to mypy
 OncoKBLevel = Literal["1", "2", "3A", "3B", "4", "R1", "R2"]
 Status = Literal[
     "regular",  # regular (full) regulatory approval
@@ -93,20 +93,20 @@ _Strict = Strict
 
 
 class All(_Strict):
-    all: tuple["Condition", ...] = Field(min_length=1)
+    all: tuple[Condition, ...] = Field(min_length=1)
 
 
 class Any_(_Strict):
-    any: tuple["Condition", ...] = Field(min_length=1)
+    any: tuple[Condition, ...] = Field(min_length=1)
 
 
 class Not(_Strict):
-    not_: "Condition" = Field(alias="not")
+    not_: Condition = Field(alias="not")
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Unmet(_Strict):
-    unmet: "Condition"
+    unmet: Condition
 
 
 class FactCond(_Strict):
@@ -154,11 +154,14 @@ _FORMS: tuple[tuple[str, type], ...] = _LANGUAGE + tuple((k, kind.model) for k, 
 CONDITION_KEYS = tuple(k for k, _ in _FORMS)
 _TAG_OF_MODEL: dict[type, str] = {m: k for k, m in _FORMS}
 
-Condition = Annotated[
-    Union[tuple(Annotated[m, Tag(k)] for k, m in _FORMS)],  # type: ignore[valid-type]
-    Discriminator(_condition_tag),
-    BeforeValidator(_check_condition_shape),
-]
+if TYPE_CHECKING:  # the union is built from the registry at run time; statically, one of its models
+    Condition = Strict
+else:
+    Condition = Annotated[
+        Union[tuple(Annotated[m, Tag(k)] for k, m in _FORMS)],  # noqa: UP007 - a Union of a built tuple has no `|` form
+        Discriminator(_condition_tag),
+        BeforeValidator(_check_condition_shape),
+    ]
 
 # The recursive condition models resolve their forward references when first used
 # (``defer_build``): a rule base loaded from the cache never pays for building validators.
@@ -200,7 +203,7 @@ class Conclusion(_Strict):
     oncokb_level: OncoKBLevel | None = None
 
     @model_validator(mode="after")
-    def _one_target(self) -> "Conclusion":
+    def _one_target(self) -> Conclusion:
         if (self.therapy is None) == (self.therapies is None):
             raise ValueError("give exactly one of 'therapy' or 'therapies'")
         if self.verdict == "conditional":
@@ -215,7 +218,7 @@ class About(_Strict):
     therapies: tuple[str, ...] | TherapySelector | None = None
 
     @model_validator(mode="after")
-    def _one_target(self) -> "About":
+    def _one_target(self) -> About:
         if (self.therapy is None) == (self.therapies is None):
             raise ValueError("give exactly one of 'therapy' or 'therapies'")
         return self
@@ -292,7 +295,7 @@ class Rule(_Strict):
     replaced_by: str | None = None
 
     @model_validator(mode="after")
-    def _kind_fields(self) -> "Rule":
+    def _kind_fields(self) -> Rule:
         k = self.kind
         if k == "conclusion":
             if self.conclude is None or self.evidence is None or self.explain is None:

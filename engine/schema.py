@@ -84,7 +84,7 @@ def problems_from_validation(err: ValidationError, prefix: tuple = (), root: typ
     locs = [tuple(e["loc"]) for e in raw]
     out: list[Problem] = []
     seen: set[tuple] = set()
-    for e, loc in zip(raw, locs):
+    for e, loc in zip(raw, locs, strict=True):
         if e["type"] in _NOISE and any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs):
             continue
         path: list = []

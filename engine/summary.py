@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from collections.abc import Iterable
 
 from engine.semantics import LISTED as VERDICTS  # noqa: E402  (the order options are listed in)
 _TOTAL = "all cohorts"
@@ -64,7 +64,7 @@ class Cohort:
     unknown_variants: Counter = field(default_factory=Counter)  # "GENE label" -> cases
     error_messages: Counter = field(default_factory=Counter)
 
-    def merge(self, other: "Cohort") -> None:
+    def merge(self, other: Cohort) -> None:
         self.cases += other.cases
         self.errors += other.errors
         self.cancer_types.update(other.cancer_types)
@@ -139,7 +139,7 @@ class Summary:
                         seen.add(name)
                         c.unknown_variants[name] += 1
 
-    def merge(self, other: "Summary") -> "Summary":
+    def merge(self, other: Summary) -> Summary:
         for name, c in other.cohorts.items():
             mine = self.cohorts.get(name)
             if mine is None:

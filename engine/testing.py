@@ -63,7 +63,8 @@ import datetime as dt
 import random as _random
 import string
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence, get_args
+from typing import Any, get_args
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 try:
     from hypothesis import strategies as st
@@ -532,7 +533,7 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
     rb, vocab = d.rulebase, d.vocab
     derivers: dict[str, list[Rule]] = {}
     for r in rb.rules:
-        if r.kind == "derivation" and r.status != "retired":
+        if r.kind == "derivation" and r.derive is not None and r.status != "retired":
             derivers.setdefault(r.derive, []).append(r)
     seen: list[Rule] = []
     leaves: list[tuple[Any, bool]] = []
@@ -631,7 +632,7 @@ def rules_concluding(engine: Any, therapy: str, verdict: str = "eligible", *, ju
     rb = _rulebase(engine)
     out = []
     for r in rb.rules:
-        if r.kind != "conclusion" or r.status == "retired" or r.conclude.verdict != verdict:
+        if r.kind != "conclusion" or r.conclude is None or r.status == "retired" or r.conclude.verdict != verdict:
             continue
         if therapy not in rb.targets.get(r.id, ()):
             continue
@@ -856,9 +857,9 @@ def _variant_text(draw, d: Domain, gene: str) -> str:
     named, codons, recurrent = d.named_variants.get(gene), d.rule_codons.get(gene), d.recurrent.get(gene)
     return _weighted(
         draw,
-        (4 if named else 0, lambda: _pick(draw, named)),
-        (3 if codons else 0, lambda: _pick(draw, d.codon_variants[(gene, _pick(draw, codons))])),
-        (2 if recurrent else 0, lambda: _pick(draw, recurrent)),
+        (4 if named else 0, lambda: _pick(draw, named or ())),  # (each thunk runs only if its weight is not 0)
+        (3 if codons else 0, lambda: _pick(draw, d.codon_variants[(gene, _pick(draw, codons or ()))])),
+        (2 if recurrent else 0, lambda: _pick(draw, recurrent or ())),
         (2, lambda: _kind_word(draw, d)),
         (1, lambda: _random_missense(draw, d, gene)),
     )
@@ -936,6 +937,7 @@ def _line(draw, d: Domain, drugs: Iterable[str] | None = None, regimen: str | No
     outcome = _pick(draw, outcomes if meet and outcomes else (None, None, *outcomes, *outcomes, *OUTCOMES))
     if outcome is not None:
         line["outcome"] = outcome
+    near: list[int | str | None]
     if meet and min_weeks is not None:
         near = [min_weeks, min_weeks + 1, min_weeks + 52]
     else:
@@ -1352,7 +1354,7 @@ def _invalid_draw(draw, d: Domain, kind: str | None = None) -> tuple[Any, tuple]
         return _pick(draw, ([case], "LUAD", None, 42, [], True)), ()
     if kind == "unknown_field":
         fields = tuple(CaseIn.model_fields)
-        word = _misspelt(draw, fields, lambda w: w in fields) or "cancer-type"
+        word: str | None = _misspelt(draw, fields, lambda w: w in fields) or "cancer-type"
         case[word] = _pick(draw, ("x", 1, None, [], "2026-01-01"))
         return case, ()
     if kind == "unknown_field_nested":

@@ -58,7 +58,8 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, get_args
+from typing import Any, get_args
+from collections.abc import Iterable
 
 from engine.case import Alt, Line, NormalCase
 from engine.errors import Problem, TermError
@@ -366,7 +367,7 @@ class _Domain:
                 for alt, vec in single:
                     if alt in st.alts:
                         continue
-                    r = tuple(max(a, _RANK[b]) for a, b in zip(ranks, vec))
+                    r = tuple(max(a, _RANK[b]) for a, b in zip(ranks, vec, strict=True))
                     germ = st.germline or alt.origin == "germline"
                     tested = st.tested or alt.origin == "somatic"
                     k = (tested, germ, r)
@@ -378,7 +379,7 @@ class _Domain:
             frontier = nxt
         dim = _Dim(gene, idx, [], [], start[0])
         for st in states.values():
-            vecs = []
+            vecs: list[tuple | None] = []
             for gt in (True, False, None):
                 if st.germline and gt is not True:
                     vecs.append(None)
@@ -516,15 +517,15 @@ class _Domain:
                     return self._values(per_line, self._probe(lines=hist + (ln,)))
                 prefix = (neutral[before],) if before else ()
                 vals = list(line_info[ln][2])
-                for k, v in zip(pos_k, self._values(pos_atoms, self._probe(lines=prefix + (ln,)))):
+                for k, v in zip(pos_k, self._values(pos_atoms, self._probe(lines=prefix + (ln,))), strict=True):
                     vals[k] = v
                 hit = positioned[key] = tuple(vals)
             return hit
 
         line_fast = {ln: (lc, lg, tuple(_RANK[v] for v in lf), expo((ln,))) for ln, (lc, lg, lf) in line_info.items()}
-        start_key = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line), expo(()), 0)
-        states = {start_key: ()}
-        frontier = [(start_key, ())]
+        start_key: tuple = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line), expo(()), 0)
+        states: dict[tuple, tuple] = {start_key: ()}
+        frontier: list[tuple[tuple, tuple]] = [(start_key, ())]
         for _depth in range(MAX_LINES):
             nxt = []
             for (cnt, got, flags, ex, before), hist in frontier:
@@ -537,7 +538,7 @@ class _Domain:
                     else:
                         nb = 0
                     k = (
-                        tuple((min(a + c, m), min(b + d, m)) for (a, b), (c, d), m in zip(cnt, lc, caps)) if caps else cnt,
+                        tuple((min(a + c, m), min(b + d, m)) for (a, b), (c, d), m in zip(cnt, lc, caps, strict=True)) if caps else cnt,
                         got | lg,
                         tuple(map(max, flags, lfr)),
                         tuple(map(max, ex, lex)) if lex else ex,
@@ -710,7 +711,7 @@ class _Unit:
             hpos.append(len(dom.history.atoms))
         if hpos:
             seen = {}
-            for h, vec in zip(dom.history.values, dom.history.vectors):
+            for h, vec in zip(dom.history.values, dom.history.vectors, strict=True):
                 seen.setdefault(tuple(vec[p] for p in hpos), h)
             self.dims.append(("history", list(seen.values())))
         else:
@@ -743,7 +744,7 @@ class _Unit:
         gene_names = names[3:-1]
         for combo in itertools.product(*(vals for _, vals in self.dims)):
             cancer, stage, gt = combo[0], combo[1], combo[2]
-            genes = dict(zip(gene_names, combo[3:-1]))
+            genes = dict(zip(gene_names, combo[3:-1], strict=True))
             if gt is not True and any(st.germline for st in genes.values()):
                 # a germline alteration means germline testing was done (False is invalid input,
                 # unknown is read as done: the same profile as True when True is enumerated)
@@ -836,7 +837,7 @@ class _Verifier:
         self.used_facts = used
         derived: dict[str, list[str]] = {}
         for cr in self.live_rules:
-            if cr.rule.kind == "derivation":
+            if cr.rule.kind == "derivation" and cr.rule.derive is not None:
                 derived.setdefault(cr.rule.derive, []).append(cr.rule.id)
         for f, rids in sorted(derived.items()):
             if f not in used:
@@ -849,11 +850,11 @@ class _Verifier:
         # cycles among derived facts
         graph: dict[str, set[str]] = {}
         for cr in self.live_rules:
-            if cr.rule.kind == "derivation":
-                refs: set[str] = set()
+            if cr.rule.kind == "derivation" and cr.rule.derive is not None:
+                refs = set()
                 _fact_refs(cr.when, refs)
                 graph.setdefault(cr.rule.derive, set()).update(refs)
-        self.cyclic: set[str] = set()
+        self.cyclic = set()
         for comp in _cycles(graph):
             self.cyclic |= set(comp)
             rules = sorted(cr.rule.id for f in comp for cr in program.derivers.get(f, ())
@@ -871,12 +872,12 @@ class _Verifier:
             rule = cr.rule
             pop = rule.population
             if pop is None:
-                if rule.kind == "caution" or (rule.kind == "conclusion" and (
+                if rule.kind == "caution" or (rule.kind == "conclusion" and rule.conclude is not None and (
                         rule.conclude.verdict in POPULATION_VERDICTS or rule.evidence in POPULATION_EVIDENCE)):
                     self.add("V012", (rule.id,), f"{rule.id} ({rule.kind}, {rule.evidence or 'caution'}) does not state "
                              "the population its evidence comes from: add 'population' (text, cancers, acquired_on).")
                 continue
-            if not pop.any_cancer:
+            if pop.cancers is not None and not pop.any_cancer:
                 studied = frozenset(pop.cancers)
                 above = {a for c in studied for a in types[c].lineage[1:]}
                 for code in dom.cancers.values:
@@ -943,6 +944,7 @@ class _Verifier:
             self.profiles += n
         for (p, q), (t, prof, sl, others, _sure) in sorted(conflicts.items()):
             pr, qr = program.by_id[p].rule, program.by_id[q].rule
+            assert pr.conclude is not None  # conflicts are between conclusion rules
             also = sorted(others - {t})
             self.add(
                 "V001", (p, q),
@@ -960,12 +962,12 @@ class _Verifier:
             )
         self._pairs(dom, pair_info)
 
-    def _gates(self, by_therapy: dict[str, list[CompiledRule]]) -> dict[str, list[tuple[frozenset, str]]]:
+    def _gates(self, by_therapy: dict[str, list[CompiledRule]]) -> dict[str, list[frozenset]]:
         program = self.program
         own: dict[str, list[tuple[frozenset, str]]] = {}
         for t, rules in by_therapy.items():
             for cr in rules:
-                if cr.rule.conclude.verdict != "eligible":
+                if cr.rule.conclude is None or cr.rule.conclude.verdict != "eligible":
                     continue
                 nec = _necessary(cr.when, program)
                 g = frozenset(i for i in nec if program.atoms[i].kind == "alteration"
@@ -990,8 +992,7 @@ class _Verifier:
         gate_list = [tuple(sorted(g)) for g in t_gates]
         gate_rules = tuple(sorted({rid for _, rid in self.gate_rules.get(t, [])}))
         gate_desc = " or ".join(sorted({_describe_atom(program, i) for g in t_gates for i in g}))
-        approval = [cr.rule.conclude.verdict == "eligible" for cr in rules]
-        overrides = [{ov.rule for ov in cr.rule.overrides} for cr in rules]
+        approval = [cr.rule.conclude is not None and cr.rule.conclude.verdict == "eligible" for cr in rules]
         # pairs of rules that may turn out duplicates or subsumed (same stated verdict)
         alive: dict[tuple[str, str], tuple[int, int]] = {}
         for ka, kb in itertools.permutations(range(len(rules)), 2):
@@ -1111,7 +1112,7 @@ class _Verifier:
         fact_true: dict[str, bool] = {}
         by_fact: dict[str, list[CompiledRule]] = {}
         for cr in self.live_rules:
-            if cr.rule.kind == "derivation":
+            if cr.rule.kind == "derivation" and cr.rule.derive is not None:
                 by_fact.setdefault(cr.rule.derive, []).append(cr)
         self.note_fired: dict[str, bool] = {}
         self.derivation_true: dict[str, bool] = {}
@@ -1128,8 +1129,8 @@ class _Verifier:
                     vals = [cr.when.tv(ctx) for cr in ders]
                     for live, _sl in group:
                         self.profiles += 1
-                        cur = {cr.rule.id: (v if on else False) for cr, v, on in zip(ders, vals, live)}
-                        for cr, on in zip(ders, live):
+                        cur = {cr.rule.id: (v if on else False) for cr, v, on in zip(ders, vals, live, strict=False)}
+                        for cr, on in zip(ders, live, strict=False):
                             if on and cur[cr.rule.id] is True:
                                 self.derivation_true[cr.rule.id] = True
                                 true_any = True
@@ -1226,7 +1227,7 @@ class _Verifier:
             gdim = dom.genes[g]
             pos = gdim.atoms.index(i)
             best = None
-            for st, vecs in zip(gdim.values, gdim.vectors):
+            for st, vecs in zip(gdim.values, gdim.vectors, strict=True):
                 vec = vecs[0]  # with germline testing done
                 if len(st.alts) != 1 or vec is None or vec[pos] is not True:
                     continue

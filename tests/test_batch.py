@@ -94,7 +94,7 @@ def test_rerun_gives_the_same_bytes_and_json_is_the_api_object(tmp_path, engine)
     f, lines = _cohort(tmp_path, 2 * len(CASES))
     code, out, _ = _run(engine, [f], as_of=AS_OF)
     assert (code, out) == _run(engine, [f], as_of=AS_OF)[:2]
-    for text, line in zip(out.splitlines(), lines):
+    for text, line in zip(out.splitlines(), lines, strict=True):
         assert text == engine.evaluate(json.loads(line), as_of=AS_OF).to_json()
 
 
@@ -301,7 +301,7 @@ def test_tsv_levels_follow_the_options(engine, tmp_path):
     col = {c: i for i, c in enumerate(TSV_COLUMNS)}
     assert len(rows) == len(CASES) + 1
     seen_resistance = seen_both = False
-    for row, f in zip(rows[1:], CASES):
+    for row, f in zip(rows[1:], CASES, strict=True):
         res = engine.evaluate(json.loads(f.read_text()))
         assert row[col["case_id"]] == res.case_id
         leveled = {}
@@ -330,7 +330,7 @@ def test_tsv_levels_follow_the_options(engine, tmp_path):
 
 def test_tsv_error_row_names_the_case_and_the_problem(engine):
     code, out, _ = _run(engine, ["-"], stdin=TYPO + "\n", format="tsv")
-    row = dict(zip(TSV_COLUMNS, out.splitlines()[1].split("\t")))
+    row = dict(zip(TSV_COLUMNS, out.splitlines()[1].split("\t"), strict=True))
     assert code == 1 and row["case_id"] == "typo"
     assert row["error"].startswith("cancer_type: unknown cancer type 'NSCLCC'")
     assert row["highest_level"] == ""

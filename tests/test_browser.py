@@ -63,7 +63,9 @@ def test_build_profile_see_options_ask_why_not_and_what_if(browser):
     cancer.clear()
     cancer.send_keys("LUAD")
     driver.find_element(By.ID, "evaluate").click()
-    opt = lambda t: driver.find_elements(By.CSS_SELECTOR, f'#options li.option[data-therapy="{t}"]')
+    def opt(t):
+        return driver.find_elements(By.CSS_SELECTOR, f'#options li.option[data-therapy="{t}"]')
+
     _wait(driver, lambda d: opt("sotorasib"))
     assert opt("sotorasib")[0].get_attribute("data-verdict") == "eligible"
     assert "sotorasib: eligible" in opt("sotorasib")[0].text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Optional
 
 import pytest
 from hypothesis import given, settings
@@ -97,7 +96,7 @@ class Outer(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     value: float
-    maybe: Optional[float] = None
+    maybe: float | None = None
     items: list[Inner] = []
     table: dict[str, float | None] = {}
     flag: bool = False

@@ -59,7 +59,7 @@ def differences(a: dict, b: dict, path: str = "") -> list[str]:
             out += differences(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{path}.{k}" if path else str(k))
         return out
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{path}[{i}]")]
     return [] if a == b else [f"{path}: default {json.dumps(a, default=str)[:200]} / durable {json.dumps(b, default=str)[:200]}"]
 
 

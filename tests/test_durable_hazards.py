@@ -654,7 +654,7 @@ def reference_firings(rules: dict, facts: list[dict]) -> Counter:
     for name, conds in rules.items():
         for combo in permutations(distinct, len(conds)):
             if all(all(fact.get(k) == v for k, v in cond.items())
-                   for cond, fact in zip(conds, combo)):
+                   for cond, fact in zip(conds, combo, strict=True)):
                 out[name] += 1
     return out
 

@@ -78,7 +78,7 @@ def raw_rows(path: Path):
                 header = [h.strip() for h in parts]
                 continue
             row = {}
-            for h, v in zip(header, parts):
+            for h, v in zip(header, parts, strict=False):
                 row.setdefault(h, v)
             yield row
 
@@ -227,7 +227,7 @@ def test_every_hotspot_codon_is_exactly_what_the_data_fix(table):
     that evidence; the table must list exactly them (an IUPAC code where the data leave a base open).
     """
     data = _segments()
-    code = {"".join(c): aa for c, aa in zip(itertools.product(data["genetic_code"]["bases"], repeat=3), data["genetic_code"]["amino_acids"])}
+    code = {"".join(c): aa for c, aa in zip(itertools.product(data["genetic_code"]["bases"], repeat=3), data["genetic_code"]["amino_acids"], strict=True)}
     comp = str.maketrans("ACGT", "TGCA")
     genomic: dict[tuple[str, int], tuple[str, int, int, str]] = {}  # (chrom, pos) -> gene, codon, offset, strand
     codons: dict[tuple[str, int], str] = {}
@@ -284,7 +284,7 @@ def test_every_hotspot_codon_is_exactly_what_the_data_fix(table):
             if m1 and re.fullmatch(r"[ACGT]+", ref) and len(alt) == len(ref) and re.fullmatch(r"[ACGT]+", alt):
                 change: dict[int, dict[int, str]] = defaultdict(dict)
                 inside = True
-                for k, (r, a) in enumerate(zip(ref, alt)):
+                for k, (r, a) in enumerate(zip(ref, alt, strict=False)):
                     if r == a:
                         continue
                     site = genomic.get((chrom, start + k))
@@ -737,7 +737,7 @@ def test_panel_file_and_assay_arguments(vocab, tmp_path):
     maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["KRAS", "S1", "p.G12C"]])
     panel = tmp_path / "data_gene_panel_x.txt"
     panel.write_text("stable_id: X\ndescription: test\ngene_list:\tKRAS\tNRAS\tNOTAGENE1\n")
-    for argv in (["--assay", "panel", str(panel)], [f"--assay", f"panel:{panel}"], ["--assay", "panel", "--panel", str(panel)], ["--panel", str(panel)]):
+    for argv in (["--assay", "panel", str(panel)], ["--assay", f"panel:{panel}"], ["--assay", "panel", "--panel", str(panel)], ["--panel", str(panel)]):
         rc, cases, records, _ = run_cli(["--mutations", str(maf), "--cancer-type", "LUAD", *argv])
         assert rc == 0 and cases[0]["tested_genes"] == ["KRAS", "NRAS"], argv
     rc, cases, _, _ = run_cli(["--mutations", str(maf), "--cancer-type", "LUAD"])

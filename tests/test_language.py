@@ -297,7 +297,7 @@ def test_preclinical_resistance_has_no_oncokb_level(mini_variant):
     r = mini_variant.evaluate(lung({"gene": "KRAS", "variant": "Y96D", "acquired": True}, prior_therapies=[{"drugs": ["carboplatin"]}]))
     opt = r.option("sotorasib")
     assert opt.evidence == "resistance_preclinical" and opt.oncokb_level is None
-    row = dict(zip(TSV_COLUMNS, tsv_row(r).split("\t")))
+    row = dict(zip(TSV_COLUMNS, tsv_row(r).split("\t"), strict=True))
     assert row["level_R2"] == "" and row["highest_level"] == ""
 
 
@@ -306,10 +306,10 @@ def test_tsv_prints_no_level_while_the_biomarker_gate_is_unknown(mini):
                              "as_of": "2026-01-01"})
     assert unknown.option("sotorasib").verdict == "conditional"
     assert unknown.option("sotorasib").oncokb_level == "1"
-    row = dict(zip(TSV_COLUMNS, tsv_row(unknown).split("\t")))
+    row = dict(zip(TSV_COLUMNS, tsv_row(unknown).split("\t"), strict=True))
     assert row["level_1"] == "" and row["conditional"] == "sotorasib"
     known = mini.evaluate(lung())  # history unknown: conditional, but the gate (G12C NSCLC) holds
-    row = dict(zip(TSV_COLUMNS, tsv_row(known).split("\t")))
+    row = dict(zip(TSV_COLUMNS, tsv_row(known).split("\t"), strict=True))
     assert row["level_1"] == "sotorasib"
 
 

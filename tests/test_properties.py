@@ -109,8 +109,8 @@ def same_semantics(got, want) -> None:
     fields = ("therapy", "verdict", "evidence", "oncokb_level", "rules", "missing", "failed_criteria", "status",
               "jurisdiction", "effective_from", "considered (rule, verdict, evidence, set aside by)", "citations")
     assert [o[0] for o in a["options"]] == [o[0] for o in b["options"]]
-    for x, y in zip(a["options"], b["options"]):
-        diff = {f: (u, v) for f, u, v in zip(fields, x, y) if u != v}
+    for x, y in zip(a["options"], b["options"], strict=True):
+        diff = {f: (u, v) for f, u, v in zip(fields, x, y, strict=True) if u != v}
         assert not diff, (x[0], diff)
 
 

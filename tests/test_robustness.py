@@ -90,7 +90,7 @@ def test_records_that_ended_the_batch_are_one_error_record_each(tmp_path, engine
     f.write_text("\n".join(lines) + "\n")
     code, recs, err = evaluate(engine, [f], jobs=jobs)
     assert code == 1 and len(recs) == len(lines)
-    for rec, line in zip(recs, lines):
+    for rec, line in zip(recs, lines, strict=True):
         if line.startswith('{"id": "g'):
             assert "options" in rec and verdicts(rec)["sotorasib"] == "eligible"
         else:

@@ -28,7 +28,7 @@ def test_evidence_strength_order_is_the_documented_one():
     # approved, resistance_standard > phase3 > clinical, resistance_clinical > preclinical, resistance_preclinical
     tiers = [{"approved", "resistance_standard"}, {"phase3"}, {"clinical", "resistance_clinical"},
              {"preclinical", "resistance_preclinical"}]
-    for hi, lo in zip(tiers, tiers[1:]):
+    for hi, lo in zip(tiers, tiers[1:], strict=False):
         for a in hi:
             for b in lo:
                 assert sem.EVIDENCE_RANK[a] > sem.EVIDENCE_RANK[b], (a, b)

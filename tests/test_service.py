@@ -48,7 +48,7 @@ def test_evaluate_is_byte_for_byte_the_cli_and_the_api(client, engine):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert len(lines) == len(CASES)
-    for path, line in zip(CASES, lines):
+    for path, line in zip(CASES, lines, strict=True):
         data = json.loads(path.read_text())
         r = client.post("/evaluate", json=data)
         assert r.status_code == 200 and r.headers["content-type"] == "application/json"
@@ -139,7 +139,7 @@ def test_cds_hooks_discovery_and_cards(client, engine):
     b = client.post(f"/cds-services/{SERVICE_ID}", json=dict(req, hookInstance=str(uuid.uuid4()))).json()
     result = engine.evaluate(case("crc-g12c-folfox-folfiri.json"))
     assert len(a["cards"]) == len(result.options) > 0
-    for card, o in zip(a["cards"], result.options):
+    for card, o in zip(a["cards"], result.options, strict=True):
         assert 0 < len(card["summary"]) <= 140 and card["summary"] == o.summary
         assert card["indicator"] in INDICATORS
         assert card["source"]["label"] and card["source"]["url"].startswith("http")
@@ -148,7 +148,7 @@ def test_cds_hooks_discovery_and_cards(client, engine):
         uuid.UUID(card["uuid"])
     assert [c["uuid"] for c in a["cards"]] == [c["uuid"] for c in b["cards"]]  # stable per option
     assert len({c["uuid"] for c in a["cards"]}) == len(a["cards"])  # one per option
-    ind = {o.verdict: c["indicator"] for c, o in zip(a["cards"], result.options)}
+    ind = {o.verdict: c["indicator"] for c, o in zip(a["cards"], result.options, strict=True)}
     assert ind.get("eligible") == "info" and ind.get("excluded") == "warning"
     r = client.post(f"/cds-services/{SERVICE_ID}", json={"hook": "patient-view", "hookInstance": "x", "context": {}})
     assert r.status_code == 422 and r.json()["error"][0]["path"] == "context.case"

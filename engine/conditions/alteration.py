@@ -37,7 +37,7 @@ class AlterationPattern(Strict):
     partner: str | None = None
 
     @model_validator(mode="after")
-    def _one_variant_form(self) -> "AlterationPattern":
+    def _one_variant_form(self) -> AlterationPattern:
         if self.variant is not None and self.variants is not None:
             raise ValueError("give either 'variant' or 'variants', not both")
         return self

@@ -3,7 +3,8 @@ conditions use (stages, settings, outcomes)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
+from collections.abc import Callable
 
 from pydantic import ConfigDict
 

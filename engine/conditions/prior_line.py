@@ -109,7 +109,7 @@ def build(cond, vocab) -> tuple:
             return None
         lines = chronological(lines)
         unsure = False
-        for ln, pos in zip(lines, positions(lines)):
+        for ln, pos in zip(lines, positions(lines), strict=True):
             v = line_tv(ln, pos)
             if v:
                 return True
@@ -126,7 +126,7 @@ def build(cond, vocab) -> tuple:
 
     def describe(case) -> str:
         lines = chronological(case.lines or ())
-        return "prior " + "; ".join(ln.describe() for ln, pos in zip(lines, positions(lines)) if line_tv(ln, pos))
+        return "prior " + "; ".join(ln.describe() for ln, pos in zip(lines, positions(lines), strict=True) if line_tv(ln, pos))
 
     key = ("prior_line", classes, drugs, settings, outcomes, min_weeks, not_outcomes, position)
     return key, fn, missing, describe

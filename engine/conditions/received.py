@@ -14,7 +14,7 @@ class ReceivedPattern(Strict):
     drugs: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _non_empty(self) -> "ReceivedPattern":
+    def _non_empty(self) -> ReceivedPattern:
         if not self.classes and not self.drugs:
             raise ValueError("'received' needs at least one of 'classes' or 'drugs'")
         return self

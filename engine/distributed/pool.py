@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import sys
 from collections import deque
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
 
 from engine.errors import EngineError, UsageError
 
@@ -58,10 +59,11 @@ class DaskPool:
         self.address = address
         self.window = window
         self.messages = messages or sys.stderr
-        self.client = self.cluster = None
+        self.client: Any = None  # a distributed.Client (and its LocalCluster, if any) while open
+        self.cluster: Any = None
         self.crashes = 0
 
-    def __enter__(self) -> "DaskPool":
+    def __enter__(self) -> DaskPool:
         from engine.distributed.bag import rule_source
         from engine.distributed.worker import Options
 
@@ -91,13 +93,15 @@ class DaskPool:
         return self.client.submit(render_chunk, self.source, self.options, items, self.processor.cohorts, pure=False)
 
     def map(self, blocks: Iterable[list]) -> Iterator[tuple[list, Any]]:
+        window = self.window
+        assert window is not None  # set by __enter__
         pending: deque = deque()
         try:
             for chunk in blocks:
                 if not chunk:
                     continue
                 pending.append((chunk, self._submit(chunk)))
-                while len(pending) >= self.window:
+                while len(pending) >= window:
                     yield self._collect(*pending.popleft())
             while pending:
                 yield self._collect(*pending.popleft())
@@ -140,7 +144,7 @@ class DaskPool:
                 parts.append(part)
         summary = parts[0] if parts else None
         for s in parts[1:]:
-            summary.merge(s)
+            parts[0].merge(s)  # (the summary)
         return blocks, summary
 
     def _crashed(self, item) -> tuple:

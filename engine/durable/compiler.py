@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 from engine.durable.safe_host import DurableBackendError, DurableRuleset, one_of, register_ruleset, run_session
 from engine.errors import RuleError
@@ -110,7 +111,7 @@ class _ProgramRules:
         self.when: list[Ref] = []
         self.requires: list[tuple[Ref, ...]] = []
 
-    def compile(self, program: Program) -> "_ProgramRules":
+    def compile(self, program: Program) -> _ProgramRules:
         for cr in program.rules:
             self.when.append(self.ref(cr.when))
             self.requires.append(tuple(self.ref(n) for n in cr.requires))
@@ -141,13 +142,13 @@ class _ProgramRules:
     def ref(self, node: Node) -> Ref:
         """The ref whose value fact carries ``node``'s value (emitting its rules once)."""
         kind = type(node)
-        if kind is AtomNode:
+        if type(node) is AtomNode:
             return ("a", str(node.i))
-        if kind is FactNode:
+        if type(node) is FactNode:
             return ("f", node.name)
-        if kind is UnmetNode or kind is NotNode:
+        if type(node) is UnmetNode or type(node) is NotNode:
             return self._combine("unmet" if kind is UnmetNode else "not", (self.ref(node.kid),))
-        if kind is AllNode or kind is AnyNode:
+        if type(node) is AllNode or type(node) is AnyNode:
             return self._combine("all" if kind is AllNode else "any", tuple(self.ref(k) for k in node.kids))
         raise RuleError(f"the durable backend cannot compile a {kind.__name__} condition")
 
@@ -216,6 +217,7 @@ class _ProgramRules:
 
     def _conclusion_rules(self, cr: CompiledRule) -> None:
         rid, concl, order = cr.rule.id, cr.rule.conclude, cr.order
+        assert concl is not None  # a conclusion rule (the rule model checks it)
         self._off_rules(cr, None)
         on = _in_effect(cr)
         if on is None:
@@ -247,6 +249,7 @@ class _ProgramRules:
             out(f"{code}/{_TV_OF[w]}{_TV_OF[r]}", [(when, {_TV_OF[w]})] + met({_TV_OF[r]}), verdict, w is True,
                 code in (CONDITIONAL, STANDS), code == PENDING)
         for i, req in enumerate(reqs):
+            assert summary is not None  # there are requirements
             self._add(f"{rid}/requires/{i}/F", on, [(when, {_T, _U}), (req, {_F})],
                       _Meaning("fail", rule=order, index=i))
             self._add(f"{rid}/requires/{i}/U", on, [(when, {_T, _U}), (summary, {_U}), (req, {_U})],
@@ -266,6 +269,7 @@ class _ProgramRules:
         aliases += [{f"x{i}": _value_condition(ref, values)} for i, (ref, values) in enumerate(merged.items())]
         rule: dict[str, Any] = {"all": aliases}
         if meaning.kind == "value":
+            assert meaning.ref is not None and meaning.value is not None  # a value meaning has both
             rule["assert"] = [_value_fact(meaning.ref, meaning.value)]
         self._put(name, rule, meaning)
 
@@ -341,7 +345,7 @@ def _facts_used(program: Program) -> set[str]:
     return names
 
 
-_COMPILED: "weakref.WeakKeyDictionary[Program, tuple[_ProgramRules, DurableRuleset]]" = weakref.WeakKeyDictionary()
+_COMPILED: weakref.WeakKeyDictionary[Program, tuple[_ProgramRules, DurableRuleset]] = weakref.WeakKeyDictionary()
 _COMPILED_LOCK = threading.Lock()
 
 
@@ -430,6 +434,7 @@ class DurableBackend:
             m = meaning[firing.rule]
             kind = m.kind
             if kind == "value":
+                assert m.ref is not None and m.value is not None  # a value meaning has both
                 if m.ref[0] == "f" and facts.setdefault(m.ref[1], m.value) != m.value:
                     raise self._broken(case, f"fact {m.ref[1]} derived both {facts[m.ref[1]]} and {m.value}")
             elif kind == "out":
@@ -443,6 +448,7 @@ class DurableBackend:
             elif kind == "scope":
                 scoped.add(m.rule)
             else:   # off: the rule is out of effect; a derivation rule then contributes false
+                assert m.value is not None  # an off meaning says why
                 off[m.rule] = m.value
                 if m.ref is not None and m.ref[0] == "f" and facts.setdefault(m.ref[1], _F) != _F:
                     raise self._broken(case, f"fact {m.ref[1]} derived both {facts[m.ref[1]]} and F")
@@ -486,6 +492,7 @@ class DurableBackend:
     def _outcome(cr: CompiledRule, ctx: Ctx, m: _Meaning, failed: Iterable[int],
                  unknown: Iterable[int]) -> RuleOutcome:
         rule = cr.rule
+        assert m.verdict is not None  # an out meaning has its verdict
         if m.missing:
             miss: set[str] = set()   # presentation: what to find out, in the shared words
             if not m.when_true:

@@ -83,9 +83,9 @@ import itertools
 import json
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
+from collections.abc import Callable, Iterable, Mapping
 
 from engine.errors import EngineError, Problem, RuleError, UsageError, format_path
 
@@ -441,6 +441,7 @@ _REGISTRY: dict[str, DurableRuleset] = {}   # content hash -> ruleset
 def _make_action(rule_name: str, templates: tuple[tuple[dict, str, frozenset], ...]) -> Callable:
     def action(c: Any) -> None:
         session = _current
+        assert session is not None  # actions run only inside run_session, which sets it
         try:
             session.firings.append((rule_name, c._m))
             for template, fact_id, identity in templates:
@@ -462,10 +463,12 @@ def _make_action(rule_name: str, templates: tuple[tuple[dict, str, frozenset], .
 
 
 def _end_action(c: Any) -> None:
+    assert _current is not None  # actions run only inside run_session
     _current.ended = True
 
 
 def _never(c: Any) -> None:  # the sink rule cannot fire (no fact has _NEVER_FIELD)
+    assert _current is not None  # actions run only inside run_session
     _current.errors.append((_SINK_RULE, AssertionError("the sink rule fired")))
 
 

@@ -19,21 +19,21 @@ cannot be read are reported.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from engine.errors import TermError, UsageError
+from engine.importers import hotspots as hs
 from engine.importers.calls import ExtrasMixin
 from engine.importers.clinical import ClinicalIndex, FieldMap
-from engine.importers import hotspots as hs
 from engine.importers.coding import CodingExons
 from engine.importers.hotspots import HotspotTable
+from engine.importers.importer import ASSAYS, Importer, ImportOptions, Summary
 from engine.importers.maf import alt_allele
-from engine.importers.tabular import is_missing
-from engine.importers.importer import ASSAYS, ImportOptions, Importer, Summary
 from engine.importers.oncotree import OncoTreeIndex, OncoTreeResolver
 from engine.importers.panels import PanelSet
-from engine.importers.tabular import iter_lines
+from engine.importers.tabular import is_missing, iter_lines
 from engine.importers.vcf import VcfImporter
 
 HOTSPOT_FILE = "genomic_hotspots.yaml"
@@ -208,7 +208,7 @@ def make_document_reader(
     if input_format == "phenopacket":
         from engine.importers.phenopackets import PhenopacketReader as cls
     elif input_format == "fhir":
-        from engine.importers.fhir import FhirReader as cls  # type: ignore[assignment]
+        from engine.importers.fhir import FhirReader as cls  # type: ignore[assignment]  # same constructor as the other reader
     else:
         raise UsageError(f"unknown document format '{input_format}' (use phenopacket or fhir)")
     reader = cls(vocab, table, oncotree_index(rdir), assay=assay, panel_genes=panel_genes, cancer_type=ct,
@@ -238,15 +238,16 @@ class MafImporter(ExtrasMixin, Importer):
     status unknown."""
 
     coding: CodingExons | None = None
+    rules_vocabulary: Path | None = None  # set by make_importer (read by the VCF importer only)
 
-    def read(self, path):  # type: ignore[override]
+    def read(self, path):
         for _, first in iter_lines(Path(path)):
             if first.startswith("##fileformat=VCF"):
                 raise UsageError(f"{path} is a VCF, not a mutation table: import it with --vcf")
             break
         return super().read(path)
 
-    def _from_coordinates(self, f, cols, gene, st, name, line):  # type: ignore[override]
+    def _from_coordinates(self, f, cols, gene, st, name, line):
         coding = self.coding
         if coding is not None and gene in coding.genes and cols.has_coordinates:
             hit = self._coding_change(coding, f, cols, gene)
@@ -270,12 +271,12 @@ class MafImporter(ExtrasMixin, Importer):
             return None
         d = coding.decode(asm, chrom, start, ref, alt)
         if d.kind == hs.DECODED and d.gene == gene:
-            self.summary.from_transcript = getattr(self.summary, "from_transcript", 0) + 1
+            self.summary.from_transcript += 1
             return d.protein
         return None
 
 
-_IMPORTERS = {"maf": MafImporter, "vcf": VcfImporter}
+_IMPORTERS: dict[str, type[MafImporter] | type[VcfImporter]] = {"maf": MafImporter, "vcf": VcfImporter}
 
 
 def _check_value(vocab: Any, fname: str, value: Any) -> str | None:

@@ -13,9 +13,10 @@ is written, so that one ``kras-rules import`` reads mutations, copy number and f
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import UsageError
 from engine.importers.importer import R_ERROR, Importer, _Sample
@@ -68,7 +69,7 @@ class CallImporter(Importer):
         if coords:
             s.from_coordinates += 1
         if field_name == "coordinates (transcript)":
-            s.from_transcript = getattr(s, "from_transcript", 0) + 1
+            s.from_transcript += 1
         label = getattr(var, "label", text)
         key = (gene, label, origin)
         if key in st.alts:
@@ -163,7 +164,13 @@ class Extras:
         return list(self.order)
 
 
-class ExtrasMixin:
+if TYPE_CHECKING:  # the mixin is only ever put before an Importer in the bases
+    _MixinBase = Importer
+else:
+    _MixinBase = object
+
+
+class ExtrasMixin(_MixinBase):
     """Adds :class:`Extras` to each case an Importer writes (put before the Importer in the bases).
 
     Samples that appear only in the copy-number or fusion files (not in the mutation file, its
@@ -173,13 +180,13 @@ class ExtrasMixin:
 
     extras: Extras | None = None
 
-    def run(self, path) -> Iterator[dict]:  # type: ignore[override]
+    def run(self, path) -> Iterator[dict]:
         self._seen_ids: set[str] = set()
         self._no_tested = False
         yield from self._run(path)
-        n = getattr(self.summary, "from_transcript", 0)  # type: ignore[attr-defined]
+        n = self.summary.from_transcript
         if n:
-            self.summary.notes.append(  # type: ignore[attr-defined]
+            self.summary.notes.append(
                 f"protein changes read from coordinates and the coding exons of the transcript (outside the hotspot table): {n}"
             )
 
@@ -196,12 +203,12 @@ class ExtrasMixin:
         cases = list(self.read(path)) if path is not None else []
         cases.extend(self.run_extras_only(str(path) if path is not None else ""))
         src = _first_source(ex)
-        if not cases and path is None and self.summary.cases == 0:  # type: ignore[attr-defined]
+        if not cases and path is None and self.summary.cases == 0:
             st = _Sample(Path(src).name.split(".")[0], 0)
             self._no_tested = True
             case = self._finish(st, src)
             self._no_tested = False
-            self.summary.samples += 1  # type: ignore[attr-defined]
+            self.summary.samples += 1
             cases = [case] if case is not None else []
         if len(cases) == 1:
             case = cases[0]
@@ -209,10 +216,10 @@ class ExtrasMixin:
             for alt in unnamed:
                 if (alt["gene"], alt["variant"], alt.get("partner")) not in have:
                     case["alterations"].append(dict(alt))
-                    self.summary.alterations += 1  # type: ignore[attr-defined]
+                    self.summary.alterations += 1
             case["alterations"].sort(key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
         else:
-            self.error(  # type: ignore[attr-defined]
+            self.error(
                 "sample",
                 f"{len(unnamed)} alterations from a file without a sample column cannot be given to one of "
                 f"{len(cases)} cases: import that file with the one sample it belongs to",
@@ -222,13 +229,13 @@ class ExtrasMixin:
 
     def read(self, path) -> Iterator[dict]:
         """The cases of the main input file (a MAF by default; format readers override this)."""
-        return super().run(path)  # type: ignore[misc]
+        return super().run(path)
 
     def run_extras_only(self, name: str) -> Iterator[dict]:
         ex = self.extras
         if ex is None:
             return
-        s = self.summary  # type: ignore[attr-defined]
+        s = self.summary
         self._no_tested = True
         extra_only = 0
         for sid in ex.order:
@@ -248,7 +255,7 @@ class ExtrasMixin:
         for c in ex.counts:
             s.notes.extend(c.lines())
 
-    def _finish(self, st: _Sample, name: str) -> dict | None:  # type: ignore[override]
+    def _finish(self, st: _Sample, name: str) -> dict | None:
         seen = getattr(self, "_seen_ids", None)
         if seen is not None:
             seen.add(st.id)
@@ -259,7 +266,7 @@ class ExtrasMixin:
                 if key not in st.alts:
                     st.alts[key] = dict(alt)
             st.unresolved |= ex.unknown.get(st.id, set())
-        case = super()._finish(st, name)  # type: ignore[misc]
+        case = super()._finish(st, name)
         if case is not None and getattr(self, "_no_tested", False):
             case.pop("tested_genes", None)
         return case

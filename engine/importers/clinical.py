@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -54,7 +55,8 @@ class ClinicalIndex:
         table = read_table(path)
         skey = table.col(*SAMPLE_KEYS)
         pkey = table.col(*PATIENT_KEYS)
-        if skey is None and pkey is None:
+        key = skey if skey is not None else pkey
+        if key is None:
             raise UsageError(
                 f"{path}: a clinical file needs a SAMPLE_ID, Tumor_Sample_Barcode or PATIENT_ID column "
                 f"(header at line {table.header_line})"
@@ -63,7 +65,6 @@ class ClinicalIndex:
         for h in table.header:
             self.columns.setdefault(h, str(path))
         width = len(table.header)
-        key = skey if skey is not None else pkey
         target = self.by_sample if skey is not None else self.by_patient
         seen: set[str] = set()
         for line, fields in table.rows:
@@ -206,7 +207,7 @@ class FieldMap:
     source: str
 
     @classmethod
-    def load(cls, path: Path, validate: Callable[[str, Any], str | None]) -> "FieldMap":
+    def load(cls, path: Path, validate: Callable[[str, Any], str | None]) -> FieldMap:
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:

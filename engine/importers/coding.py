@@ -45,7 +45,7 @@ class CodingExons:
         self._table = table
 
     @classmethod
-    def load(cls, vocabulary_dir: Path, table: hs.HotspotTable) -> "CodingExons":
+    def load(cls, vocabulary_dir: Path, table: hs.HotspotTable) -> CodingExons:
         exons: dict[str, list[_Exon]] = {}
         path = vocabulary_dir / EXONS_FILE
         if path.exists():
@@ -83,14 +83,15 @@ class CodingExons:
         ref, alt = ref.upper(), alt.upper()
         if ref in ("", "-") or alt in ("", "-") or len(ref) != len(alt) or any(b not in "ACGT" for b in ref + alt):
             return hs.Decoded(hs.OUTSIDE, detail="not a substitution")
-        changed = [(start + k, r, a) for k, (r, a) in enumerate(zip(ref, alt)) if r != a]
+        changed = [(start + k, r, a) for k, (r, a) in enumerate(zip(ref, alt, strict=True)) if r != a]
         if not changed:
             return hs.Decoded(hs.SYNONYMOUS, detail="reference and alternative alleles are equal")
-        where = [self.locate(assembly, chrom, p) for p, _, _ in changed]
-        if any(w is None for w in where):
+        found = [self.locate(assembly, chrom, p) for p, _, _ in changed]
+        where = [w for w in found if w is not None]
+        if len(where) < len(found):
             return hs.Decoded(hs.OUTSIDE, detail="a changed base lies outside the listed coding exons")
-        genes = {w[0].gene for w in where}  # type: ignore[index]
-        codons = {(w[1] - 1) // 3 + 1 for w in where}  # type: ignore[index]
+        genes = {w[0].gene for w in where}
+        codons = {(w[1] - 1) // 3 + 1 for w in where}
         if len(genes) != 1 or len(codons) != 1:
             return hs.Decoded(hs.OUTSIDE, detail="the change spans more than one codon")
         gene, codon = genes.pop(), codons.pop()
@@ -98,8 +99,8 @@ class CodingExons:
         if aa is None:
             return hs.Decoded(hs.OUTSIDE, gene=gene, detail=f"{gene} codon {codon}: reference amino acid not known")
         subs: dict[int, tuple[str, str]] = {}
-        for (p, r, a), w in zip(changed, where):
-            ex, c = w  # type: ignore[misc]
+        for (_, r, a), w in zip(changed, where, strict=True):
+            ex, c = w
             if ex.strand == "-":
                 r, a = hs.complement(r), hs.complement(a)
             subs[(c - 1) % 3] = (r, a)

@@ -23,11 +23,13 @@ import datetime as dt
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from engine.errors import TermError
 from engine.importers import hotspots as hs
+from engine.importers.coding import CodingExons
 from engine.importers.oncotree import OncoTreeIndex
 
 ErrorSink = Callable[[dict], None]
@@ -117,6 +119,8 @@ class CaseDraft:
 
 class DocumentReader:
     """Vocabulary look-ups, counting and error records for document readers."""
+
+    coding: CodingExons | None = None  # the transcripts' coding exons, set by make_document_reader
 
     def __init__(self, vocab: Any, table: hs.HotspotTable, oncotree: OncoTreeIndex, *, assay: str = "none",
                  panel_genes: frozenset[str] | None = None, cancer_type: str | None = None,
@@ -233,7 +237,7 @@ class DocumentReader:
             return None, None
         span = max(len(ref or alt), 1)
         gene = self.table.gene_at(asm, chrom, pos, pos + span - 1)
-        coding = getattr(self, "coding", None)
+        coding = self.coding
         if gene is None and coding is not None:
             gene = coding.gene_at(asm, chrom, pos, pos + span - 1)
             if gene is None or ref is None:

@@ -27,9 +27,10 @@ kept under no sample and added to the single case at the end (with several cases
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -64,7 +65,7 @@ class GeneLoci:
     loci: dict[str, dict[str, tuple[str, int, int]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, shipped: Path, bed: Path | None, vocab: Any, assembly: str | None) -> "GeneLoci":
+    def load(cls, shipped: Path, bed: Path | None, vocab: Any, assembly: str | None) -> GeneLoci:
         out = cls()
         if shipped.exists():
             data = yaml.load(shipped.read_text(encoding="utf-8"), Loader=_LOADER) or {}
@@ -235,7 +236,7 @@ class _Reader:
             src = f"{name}:{line}"
             try:
                 chrom, start, end = _chrom(f[cols[0]]), int(f[cols[1]]), int(f[cols[2]])
-                total = float(f[i_total]) if i_total is not None else float(f[i_major]) + float(f[i_minor])  # type: ignore[index]
+                total = float(f[i_total]) if i_total is not None else float(f[i_major]) + float(f[i_minor])
             except (IndexError, ValueError):
                 c.errors += 1
                 c.skipped["error record"] += 1
@@ -314,7 +315,7 @@ class _Reader:
             src = f"{name}:{line}"
             c.read += 1
 
-            def cell(i: int | None) -> str:
+            def cell(i: int | None, f: list[str] = f) -> str:
                 return f[i].strip() if i is not None and i < len(f) else ""
 
             if i_fg is not None:
@@ -331,7 +332,7 @@ class _Reader:
             if not sid:
                 c.errors += 1
                 c.skipped["error record"] += 1
-                self.error("row", f"no {table.header[i_s]} on this row", src)  # type: ignore[index]
+                self.error("row", f"no {table.header[i_s]} on this row", src)
                 continue
             if i_a is not None and i_b is not None and i_fusion is None:
                 self.fusion(c, sid, cell(i_a), cell(i_b), f"{cell(i_a)}-{cell(i_b)}", src)
@@ -342,13 +343,13 @@ class _Reader:
             if core.lower().endswith("-intragenic") or core.lower() == "intragenic":
                 c.skipped["intragenic rearrangement (not a fusion)"] += 1
                 continue
-            a, b = _split_fusion(core, hugo)
-            if a is None:
+            gene_a, gene_b = _split_fusion(core, hugo)
+            if gene_a is None:
                 c.errors += 1
                 c.skipped["error record"] += 1
                 self.error("fusion", f"cannot tell the two genes of fusion '{text}'", src, field="Fusion", value=text, sample=sid)
                 continue
-            self.fusion(c, sid, a, b, text, src, only=hugo or None)
+            self.fusion(c, sid, gene_a, gene_b, text, src, only=hugo or None)
 
 
 def _covers(over: list[tuple[int, int, float]], start: int, end: int) -> bool:

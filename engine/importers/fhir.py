@@ -31,8 +31,9 @@ A patient with no medication resource has an unknown treatment history.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import UsageError
 from engine.importers import hotspots as hs
@@ -163,8 +164,8 @@ class FhirReader(DocumentReader):
         drafts: dict[str, CaseDraft] = {}
         for _, r in patients:
             self.used("Patient")
-            pid = str(r.get("id") or f"patient{len(drafts) + 1}")
-            drafts[pid] = CaseDraft(pid, src)
+            new_id = str(r.get("id") or f"patient{len(drafts) + 1}")
+            drafts[new_id] = CaseDraft(new_id, src)
         index = {f"{r['resourceType']}/{r.get('id')}": r for _, r in resources if r.get("id")}
         if not drafts:
             drafts["bundle"] = CaseDraft(str(bundle.get("id") or Path(src).name.split(".")[0]), src)
@@ -240,10 +241,10 @@ class FhirReader(DocumentReader):
             for cd in _codings(c.get("code")):
                 comps.setdefault(str(cd.get("code")), []).append(c)
         if _has_code(code, REGION) or _profile(r, "region-studied"):
-            genes = [self.gene(_text(c.get("valueCodeableConcept")) or _value_text(c)) for c in comps.get(GENE, [])]
+            studied = [self.gene(_text(c.get("valueCodeableConcept")) or _value_text(c)) for c in comps.get(GENE, [])]
             if d.tested is None:
                 d.tested = set()
-            d.tested.update(g for g in genes if g)
+            d.tested.update(g for g in studied if g)
             self.used("Observation (region studied)")
             return
         if any(_has_code(code, s) for s in STAGE_CODES):
@@ -379,10 +380,10 @@ class FhirReader(DocumentReader):
         if not drugs:
             for c in _codings(cc):
                 if c.get("display") and self.drugs(str(c["display"])):
-                    name, drugs = str(c["display"]), True  # type: ignore[assignment]
+                    name, drugs = str(c["display"]), True  # type: ignore[assignment]  # only "found" matters below
                     break
         if not drugs and cc and cc.get("text") and self.drugs(cc["text"]):
-            name, drugs = cc["text"], True  # type: ignore[assignment]
+            name, drugs = cc["text"], True  # type: ignore[assignment]  # only "found" matters below
         if not drugs:
             self.error("therapy", f"unknown drug '{name}'", d.source, f"{path}.medication", value=name, sample=d.id)
             d.unknown_history = True

@@ -87,7 +87,7 @@ class HotspotTable:
     # ------------------------------------------------------------------ loading
 
     @classmethod
-    def load(cls, path: Path) -> "HotspotTable":
+    def load(cls, path: Path) -> HotspotTable:
         """Read and check ``genomic_hotspots.yaml``; a bad table raises RuleError with the key path."""
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -103,7 +103,7 @@ class HotspotTable:
         return table
 
     @classmethod
-    def _from_data(cls, data: Any) -> "HotspotTable":
+    def _from_data(cls, data: Any) -> HotspotTable:
         if not isinstance(data, dict):
             raise _TableError("the table is a mapping with genetic_code, assemblies, segments", ())
         unknown = set(data) - {"genetic_code", "assemblies", "segments", "examples"}
@@ -114,7 +114,7 @@ class HotspotTable:
         aas = str(_need(gc, "amino_acids", str, ("genetic_code",)))
         if sorted(order) != sorted("ACGT") or len(aas) != 64:
             raise _TableError("bases must be the four bases and amino_acids 64 letters", ("genetic_code",))
-        code = {"".join(c): aa for c, aa in zip(itertools.product(order, repeat=3), aas)}
+        code = {"".join(c): aa for c, aa in zip(itertools.product(order, repeat=3), aas, strict=True)}
 
         names: dict[str, str] = {}
         for canon, spellings in _need(data, "assemblies", dict, ()).items():
@@ -222,11 +222,12 @@ class HotspotTable:
                         f"({want} on {assembly}, {site.gene} codon {site.codon}): wrong assembly or allele?"
                     ),
                 )
-        changed = [(start + k, r, a) for k, (r, a) in enumerate(zip(ref, alt)) if r != a]
+        changed = [(start + k, r, a) for k, (r, a) in enumerate(zip(ref, alt, strict=True)) if r != a]
         if not changed:
             return Decoded(SYNONYMOUS, detail="reference and alternative alleles are equal")
-        sites = [self._bases.get((assembly, chrom, pos)) for pos, _, _ in changed]
-        if any(s is None for s in sites):
+        found = [self._bases.get((assembly, chrom, pos)) for pos, _, _ in changed]
+        sites = [s for s in found if s is not None]
+        if len(sites) < len(found):
             return Decoded(OUTSIDE, detail="a changed base lies outside the hotspot table")
         genes = {s.gene for s in sites}
         if len(genes) != 1:
@@ -234,10 +235,10 @@ class HotspotTable:
         gene = genes.pop()
         # per codon: the reference base sets, narrowed by the row's own reference, and the new bases
         per_codon: dict[int, tuple[list[frozenset[str]], dict[int, str]]] = {}
-        for s in sites:
-            if s.codon not in per_codon:
-                per_codon[s.codon] = ([IUPAC[b] for b in self._codons[(gene, s.codon)]], {})
-        for k, (r, a) in enumerate(zip(ref, alt)):
+        for site in sites:
+            if site.codon not in per_codon:
+                per_codon[site.codon] = ([IUPAC[b] for b in self._codons[(gene, site.codon)]], {})
+        for k, (r, a) in enumerate(zip(ref, alt, strict=True)):
             s = self._bases.get((assembly, chrom, start + k))
             if s is None or s.gene != gene or s.codon not in per_codon:
                 continue

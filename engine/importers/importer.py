@@ -9,11 +9,13 @@ one sample; a sample whose rows come back later is then an error record.
 """
 from __future__ import annotations
 
+import enum
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Final
 
 from engine.errors import TermError, UsageError, clean
 from engine.importers import hotspots as hs
@@ -72,6 +74,7 @@ class Summary:
     merged: int = 0  # rows naming an alteration the sample already has
     without_case: int = 0  # alterations of samples whose case could not be written
     from_coordinates: int = 0
+    from_transcript: int = 0  # of those, read through the coding exons of the transcript
     recognised: Counter = field(default_factory=Counter)  # (gene, variant text) -> rows
     skipped: Counter = field(default_factory=Counter)
     classifications_skipped: Counter = field(default_factory=Counter)
@@ -140,7 +143,11 @@ class _Sample:
         self.line = line
 
 
-_MISS = object()
+class _Miss(enum.Enum):
+    MISS = 0
+
+
+_MISS: Final = _Miss.MISS  # "not cached yet" (None is a cached answer); an enum member, so types narrow on `is`
 
 
 class Importer:
@@ -185,7 +192,7 @@ class Importer:
 
     # ------------------------------------------------------------------ lookups
 
-    def _row_error(self, st: "_Sample", gene: str, kind: str, message: str, source: str, **extra: Any) -> None:
+    def _row_error(self, st: _Sample, gene: str, kind: str, message: str, source: str, **extra: Any) -> None:
         """A row of ``gene`` that cannot be read: an error record, and the gene's status for the
         sample becomes unknown (never wild-type)."""
         self.error(kind, message, source, sample=st.id, gene=gene, **extra)
@@ -197,7 +204,7 @@ class Importer:
         if g is _MISS:
             g = self._find_gene(symbol.strip()) if symbol.strip() else None
             self._genes[symbol] = g
-        return g  # type: ignore[return-value]
+        return g
 
     def _variant(self, gene: str, text: str) -> tuple[Any, TermError | None]:
         key = (gene, text)
@@ -215,7 +222,7 @@ class Importer:
         if b is _MISS:
             b = self.table.assembly(text)
             self._builds[text] = b
-        return b  # type: ignore[return-value]
+        return b
 
     def _panel(self, sample: str) -> tuple[str, ...] | None:
         """The vocabulary genes of the sample's panel, sorted (None: no panel for this sample)."""
@@ -269,7 +276,6 @@ class Importer:
         grouped = self.opt.grouped
         finished: set[str] = set()
         classes: dict[str, Any] = {}
-        splice_rows = i_cls is not None
         vc_key = KeyCache()
 
         for line, f in tab.rows:
@@ -351,7 +357,7 @@ class Importer:
                 if v and not is_missing(v):
                     text = clean_protein(v)
                     pcol = cols.protein_names[k]
-                    if splice_rows and vc_key[f[i_cls]] == SPLICE_SITE:  # type: ignore[index]
+                    if i_cls is not None and vc_key[f[i_cls]] == SPLICE_SITE:
                         text = splice_change(text)
                     break
             coords = False
@@ -412,7 +418,8 @@ class Importer:
         """The protein change a row's coordinates give, or "" (the row is then counted or an error)."""
         skipped = self.summary.skipped
         src = f"{name}:{line}"
-        if not cols.has_coordinates:
+        i_chrom, i_start, i_ref = cols.chromosome, cols.start, cols.ref
+        if i_chrom is None or i_start is None or i_ref is None or not cols.has_coordinates:
             self._row_error(st, gene, "protein", "no protein change on this row and the file has no coordinates", src)
             return ""
         build_text = f[cols.build].strip() if cols.build is not None else ""
@@ -435,13 +442,13 @@ class Importer:
                 "no protein change and no NCBI_Build on this row: give --assembly GRCh37 or GRCh38 to read coordinates",
                 src, field="NCBI_Build")
             return ""
-        chrom = f[cols.chromosome].strip()  # type: ignore[index]
+        chrom = f[i_chrom].strip()
         try:
-            start = int(f[cols.start].strip())  # type: ignore[index]
+            start = int(f[i_start].strip())
         except ValueError:
-            self._row_error(st, gene, "row", f"Start_Position '{f[cols.start]}' is not a number", src, field="Start_Position")
+            self._row_error(st, gene, "row", f"Start_Position '{f[i_start]}' is not a number", src, field="Start_Position")
             return ""
-        ref = f[cols.ref].strip()  # type: ignore[index]
+        ref = f[i_ref].strip()
         alt = alt_allele(
             ref,
             f[cols.alt2] if cols.alt2 is not None else "",

@@ -110,9 +110,9 @@ class MutationColumns:
     alt1: int | None
 
     @classmethod
-    def of(cls, table: Table) -> "MutationColumns":
-        protein = [(table.col(n), n) for n in PROTEIN_COLUMNS]
-        protein = [(i, n) for i, n in protein if i is not None]
+    def of(cls, table: Table) -> MutationColumns:
+        found = [(table.col(n), n) for n in PROTEIN_COLUMNS]
+        protein = [(i, n) for i, n in found if i is not None]
         return cls(
             sample=table.require(*SAMPLE_COLUMNS),
             gene=table.require(*GENE_COLUMNS),

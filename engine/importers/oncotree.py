@@ -30,7 +30,7 @@ class OncoTreeIndex:
     names: dict[str, str] = field(default_factory=dict)  # code -> name
 
     @classmethod
-    def load(cls, vocabulary_dir: Path) -> "OncoTreeIndex":
+    def load(cls, vocabulary_dir: Path) -> OncoTreeIndex:
         conf = yaml.safe_load((vocabulary_dir / "cancer_types.yaml").read_text(encoding="utf-8")) or {}
         tree_file = vocabulary_dir / str((conf.get("oncotree") or {}).get("file", ""))
         tree = json.loads(tree_file.read_text(encoding="utf-8"))

@@ -59,7 +59,7 @@ class PanelSet:
     matrix_path: str | None = None
 
     @classmethod
-    def load(cls, paths: list[Path]) -> "PanelSet":
+    def load(cls, paths: list[Path]) -> PanelSet:
         ps = cls()
         matrices: list[Path] = []
         for p in paths:
@@ -91,7 +91,7 @@ class PanelSet:
                 raise UsageError(f"{path}: no 'mutations' column saying which panel each sample's mutations used")
             col = others[0]
         matrix: dict[str, str | None] = {}
-        for line, fields in table.rows:
+        for _, fields in table.rows:
             sid = fields[skey].strip() if skey < len(fields) else ""
             if not sid:
                 continue

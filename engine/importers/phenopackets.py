@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -79,7 +80,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.isoformat() + "Z"
     if isinstance(value, dt.date):
         return value.isoformat() + "T00:00:00Z"
@@ -194,7 +195,7 @@ class PhenopacketReader(DocumentReader):
                 self.skip("copy number of a region with no gene the vocabulary knows")
                 return
             try:
-                n = float(((cn.get("number") or {}).get("value")))
+                n = float((cn.get("number") or {}).get("value"))  # type: ignore[arg-type]  # None: TypeError, caught
             except (TypeError, ValueError):
                 self.error("copy_number", "a VRS copy number needs number.value", d.source, f"{vpath}.variation.copyNumber",
                            sample=d.id, gene=gene)
@@ -286,7 +287,7 @@ class PhenopacketReader(DocumentReader):
             interval = loc.get("sequenceInterval") or {}
             seq = (allele.get("literalSequenceExpression") or {}).get("sequence")
             try:
-                start = int((interval.get("startNumber") or {}).get("value"))
+                start = int((interval.get("startNumber") or {}).get("value"))  # type: ignore[arg-type]  # None: TypeError, caught
             except (TypeError, ValueError):
                 return None
             if where and seq:

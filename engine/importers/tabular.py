@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 import gzip
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from engine.errors import UsageError
 
@@ -34,7 +35,7 @@ def open_binary(path: Path) -> BinaryIO:
     magic = fh.peek(2)[:2]
     if magic == b"\x1f\x8b":
         fh.close()
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads as a binary file
     return fh
 
 
@@ -164,7 +165,7 @@ def read_table(path: Path) -> Table:
                 if not t or t.isspace():
                     continue
                 if t[0] == "#":
-                    table.comment_rows += 1
+                    table.comment_rows += 1  # noqa: B023 - runs after `table` is bound; the loop returns with it
                     continue
                 yield m, t.split("\t")
 

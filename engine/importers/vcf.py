@@ -27,8 +27,9 @@ import io
 import time
 import urllib.parse
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import UsageError
 from engine.importers import hotspots as hs
@@ -140,14 +141,15 @@ class _Annotation:
         ix = {f: i for i, f in enumerate(fields)}
         vep = key == "CSQ"
         self.i_allele = ix.get("Allele")
-        self.i_gene = ix.get("SYMBOL" if vep else "Gene_Name")
-        self.i_cons = ix.get("Consequence" if vep else "Annotation")
+        i_gene = ix.get("SYMBOL" if vep else "Gene_Name")
+        i_cons = ix.get("Consequence" if vep else "Annotation")
         self.i_hgvsp = ix.get("HGVSp" if vep else "HGVS.p")
         self.i_pick = ix.get("PICK")
         self.i_canonical = ix.get("CANONICAL")
         self.i_allele_num = ix.get("ALLELE_NUM")
-        if self.i_gene is None or self.i_cons is None:
+        if i_gene is None or i_cons is None:
             raise UsageError(f"the {key} INFO field names no gene symbol or consequence field ({'|'.join(fields)})")
+        self.i_gene, self.i_cons = i_gene, i_cons
 
 
 def _annotation(header: Any) -> _Annotation | None:
@@ -204,7 +206,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
     rules_vocabulary: Path | None = None  # where gene_loci.yaml is (default: the shipped rules)
     coding: Any = None  # engine.importers.coding.CodingExons, set by make_importer
 
-    def _finish(self, st: _Sample, name: str) -> dict | None:  # type: ignore[override]
+    def _finish(self, st: _Sample, name: str) -> dict | None:
         case = super()._finish(st, name)
         if case is None or "tested_genes" not in case:
             return case
@@ -221,7 +223,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 case.pop("tested_genes")
         return case
 
-    def read(self, path: Path) -> Iterator[dict]:  # type: ignore[override]
+    def read(self, path: Path) -> Iterator[dict]:
         vcfpy = needs("vcfpy", "VCF")
 
         t0 = time.perf_counter()
@@ -353,7 +355,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
             if sites_only:
                 carriers.append((samples[case_ids[0]], True))
             else:
-                for ci, sid in zip(keep, case_ids):
+                for ci, sid in zip(keep, case_ids, strict=True):
                     call = rec.calls[ci]
                     gt = call.data.get("GT") if call.data else None
                     if gt is None:
@@ -441,10 +443,11 @@ class VcfImporter(ExtrasMixin, CallImporter):
             if classify(cls) == SKIP:
                 self.skip(f"not an alteration (consequence {term})")
                 continue
-            hgvsp = e[ann.i_hgvsp] if ann.i_hgvsp is not None and ann.i_hgvsp < len(e) else ""
+            i_p = ann.i_hgvsp
+            hgvsp = e[i_p] if i_p is not None and i_p < len(e) else ""
             hgvsp = urllib.parse.unquote(hgvsp).strip()
-            if hgvsp:
-                self.add_call(st, gene, clean_protein(hgvsp), "somatic", src, f"INFO/{ann.key}:{ann.fields[ann.i_hgvsp]}")
+            if hgvsp and i_p is not None:  # (a protein change implies the column)
+                self.add_call(st, gene, clean_protein(hgvsp), "somatic", src, f"INFO/{ann.key}:{ann.fields[i_p]}")
                 continue
             self._from_coords(st, gene, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=False)
 
@@ -459,7 +462,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
             gene = gene or tx_gene
             if gene != tx_gene:
                 self.skip(R_NOPROT)
-                st.unresolved.add(gene)  # type: ignore[arg-type]
+                st.unresolved.add(gene)
                 return
             if not passed or not called:
                 self.skip(R_FILTER if not passed else R_NO_CALL)
@@ -485,14 +488,14 @@ class VcfImporter(ExtrasMixin, CallImporter):
                     self._unlocated.add(st.id)
             else:
                 self.skip(R_NOPROT)
-                st.unresolved.add(gene)  # type: ignore[arg-type]
+                st.unresolved.add(gene)  # type: ignore[arg-type]  # an annotated row always names its gene
             return
         gene = gene or where
         if not passed or not called:
             self.skip(R_FILTER if not passed else R_NO_CALL)
             st.unresolved.add(gene)
             return
-        d = self.table.decode(asm, chrom, pos, ref, alt)  # type: ignore[arg-type]
+        d = self.table.decode(asm, chrom, pos, ref, alt)  # type: ignore[arg-type]  # a located row has an assembly
         if d.kind == hs.DECODED:
             if d.gene != gene:
                 self._row_error(st, gene, "coordinates",

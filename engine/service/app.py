@@ -79,7 +79,7 @@ class ErrorRecord(BaseModel):
 
 
 _BODIES = {"CaseIn": CaseIn, "WhyRequest": WhyRequest, "CompareRequest": CompareRequest, "CDSRequest": CDSRequest}
-_ERRORS = {400: {"model": ErrorRecord, "description": "not JSON, or not the request's shape"},
+_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorRecord, "description": "not JSON, or not the request's shape"},
            422: {"model": ErrorRecord, "description": "a case or therapy the engine cannot read"}}
 
 
@@ -104,8 +104,8 @@ async def _read(request: Request) -> Any:
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        col = getattr(exc, "colno", None)
-        raise UsageError([Problem("the request body is not JSON" + (f" (column {col}: {exc.msg})" if col else ""))]) from None
+        where = f" (column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) and exc.colno else ""
+        raise UsageError([Problem("the request body is not JSON" + where)]) from None
 
 
 def _object(data: Any, key: str | None = None, required: bool = True) -> Any:
@@ -272,7 +272,7 @@ def create_app(engine=None) -> FastAPI:
         app.openapi_schema = schema
         return schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to supply the schema
     return app
 
 

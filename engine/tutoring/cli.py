@@ -87,7 +87,7 @@ def run(args, engine) -> int:
             print(f"  {t.id:58} {t.name}")
         print(f"Genes: {len(cat.genes)}; variants named by the rules: "
               + ", ".join(f"{v.gene} {v.variant}" for v in cat.variants))
-        print(f"Cancer types named by the rules: " + ", ".join(c.code for c in cat.cancer_types if c.in_rules)
+        print("Cancer types named by the rules: " + ", ".join(c.code for c in cat.cancer_types if c.in_rules)
               + f" (and their subtypes; {len(cat.cancer_types)} OncoTree nodes accepted)")
         print("Regimens: " + ", ".join(r.name for r in cat.regimens))
         print(f"Drugs: {len(cat.drugs)}; sources: {len(cat.sources)}; jurisdictions: {', '.join(cat.jurisdictions)}")
@@ -150,7 +150,9 @@ def render_comparison(cmp, width: int = 100) -> str:
     for c in cmp.changes:
         out.append(f"Case field {c.field}: {json.dumps(c.before)} -> {json.dumps(c.after)}")
     for f in cmp.facts:
-        word = lambda v: "unknown" if v is None else str(v).lower()
+        def word(v: bool | None) -> str:
+            return "unknown" if v is None else str(v).lower()
+
         out.append(f"Fact: {f.text}: {word(f.before)} -> {word(f.after)}")
     for o in cmp.options:
         out.append(textwrap.fill("* " + o.why, width, subsequent_indent="    "))

@@ -106,7 +106,7 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
         for cid in list(ca) + [c for c in cb if c not in ca]:
             x, y = ca.get(cid), cb.get(cid)
             if (x.status if x else None) != (y.status if y else None):
-                crit.append(CriterionChange(id=cid, text=(y or x).text, before=x.status if x else None, after=y.status if y else None))
+                crit.append(CriterionChange(id=cid, text=(y or ca[cid]).text, before=x.status if x else None, after=y.status if y else None))
         if sa == sb and not crit:
             continue
         name = (xb or xa).name

@@ -25,8 +25,9 @@ engine resolves the same strings many times.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from engine.vocabulary.cancers import CancerType, CancerTypes
 from engine.vocabulary.drugs import Drug, Drugs
@@ -45,7 +46,7 @@ class Vocabulary:
         self.variants = variants
         self.drug_names = drugs
         # the lookups run per record, bound straight to the part that answers them (the methods
-        # below document them)
+        # below document them); each has its method's signature, hence the method-assign ignores
         self.cancer = cancers.cancer  # type: ignore[method-assign]
         self.gene = genes.gene  # type: ignore[method-assign]
         self.find_gene = genes.find_gene  # type: ignore[method-assign]
@@ -54,7 +55,7 @@ class Vocabulary:
         self.therapy_word = drugs.therapy_word  # type: ignore[method-assign]
 
     @classmethod
-    def load(cls, directory: Path) -> "Vocabulary":
+    def load(cls, directory: Path) -> Vocabulary:
         """Read every vocabulary file in ``directory`` (``rules/vocabulary``).
 
         Raises :class:`RuleError` naming the file and key path when a file is missing or

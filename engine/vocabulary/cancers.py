@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from engine.errors import Problem, RuleError, TermError
 from engine.vocabulary.common import Cached, _closest, _name_key, check_length, fail, read_yaml
@@ -26,6 +26,7 @@ class CancerTypes(Cached):
     """Reads ``cancer_types.yaml`` and the OncoTree file it names; resolves cancer-type texts."""
 
     _CACHED = ("_cancer",)
+    _cached_cancer: Callable[[str], CancerType]  # made by Cached._make_caches
 
     def __init__(self) -> None:  # use CancerTypes.load
         self.attribution = ""
@@ -39,7 +40,7 @@ class CancerTypes(Cached):
         self._make_caches()
 
     @classmethod
-    def load(cls, directory: Path) -> "CancerTypes":
+    def load(cls, directory: Path) -> CancerTypes:
         part = cls()
         part._load(Path(directory))
         return part

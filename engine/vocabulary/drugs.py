@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from engine.errors import Problem, RuleError, TermError, quote
-from engine.vocabulary.common import (
-    Cached, _closest, _drug_key, _regimen_key, check_length, fail, read_yaml,
-)
+from engine.vocabulary.common import Cached, _closest, _drug_key, _regimen_key, check_length, fail, read_yaml
 
 MAX_PARTS = 40  # drugs or regimens in one therapy word (``a/b/c + d``)
 
@@ -30,6 +28,8 @@ class Drugs(Cached):
     """Reads ``drugs.yaml`` and ``regimens.yaml``; resolves drug names and therapy words."""
 
     _CACHED = ("_drug", "_therapy_word")
+    _cached_drug: Callable[[str], Drug]  # made by Cached._make_caches
+    _cached_therapy_word: Callable[[str], tuple[str, ...]]
 
     def __init__(self) -> None:  # use Drugs.load
         self._classes: dict[str, str] = {}
@@ -45,7 +45,7 @@ class Drugs(Cached):
         self._make_caches()
 
     @classmethod
-    def load(cls, directory: Path) -> "Drugs":
+    def load(cls, directory: Path) -> Drugs:
         part = cls()
         part._load_drugs(Path(directory))
         part._load_regimens(Path(directory))
@@ -227,15 +227,18 @@ class Drugs(Cached):
         best[0] = (0, ())
         for j in range(1, n + 1):
             for i in range(max(0, j - self._max_run), j):
-                if best[i] is None or not all(parts[i:j]):
+                prev = best[i]
+                if prev is None or not all(parts[i:j]):
                     continue
                 got = self._one_therapy("/".join(parts[i:j]))
                 if got is not None:
-                    cand = (best[i][0] + 1, best[i][1] + got)
-                    if best[j] is None or cand[0] < best[j][0]:
+                    cand = (prev[0] + 1, prev[1] + got)
+                    cur = best[j]
+                    if cur is None or cand[0] < cur[0]:
                         best[j] = cand
-        if best[n] is not None:
-            return best[n][1]
+        last = best[n]
+        if last is not None:
+            return last[1]
         bad = next((p for p in parts if p and self._one_therapy(p) is None), text)
         raise self._unknown_therapy(bad, whole)
 

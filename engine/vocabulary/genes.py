@@ -1,6 +1,7 @@
 """Genes: current HGNC symbols, previous symbols and aliases, named panels."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import Problem, TermError
@@ -11,6 +12,7 @@ class Genes(Cached):
     """Reads ``genes.yaml``; resolves gene symbols and aliases."""
 
     _CACHED = ("_gene",)
+    _cached_gene: Callable[[str], str]  # made by Cached._make_caches
 
     def __init__(self) -> None:  # use Genes.load
         self._genes: frozenset[str] = frozenset()
@@ -19,7 +21,7 @@ class Genes(Cached):
         self._make_caches()
 
     @classmethod
-    def load(cls, directory: Path) -> "Genes":
+    def load(cls, directory: Path) -> Genes:
         part = cls()
         part._load(Path(directory))
         return part

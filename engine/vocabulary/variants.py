@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from engine.errors import Problem, RuleError, TermError, quote
 from engine.vocabulary.common import MAX_TERM, Cached, _closest, _name_key, _symbol_key, fail, read_yaml
@@ -115,6 +115,7 @@ class VariantReader(Cached):
     """Reads one alteration of a gene (see :meth:`variant`)."""
 
     _CACHED = ("_variant",)
+    _cached_variant: Callable[[str, str], Variant]  # made by Cached._make_caches
 
     def __init__(self) -> None:  # use VariantReader.load, or this for the grammar alone
         self._kinds: dict[str, str] = {}
@@ -129,7 +130,7 @@ class VariantReader(Cached):
         self._make_caches()
 
     @classmethod
-    def load(cls, directory: Path, genes: Iterable[str]) -> "VariantReader":
+    def load(cls, directory: Path, genes: Iterable[str]) -> VariantReader:
         """Read the variant files of ``directory``; ``genes`` are the symbols they may name."""
         part = cls()
         directory, known = Path(directory), frozenset(genes)
