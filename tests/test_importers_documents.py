@@ -355,3 +355,17 @@ def test_cli_reads_documents(tmp_path):
         assert "elements" in err.getvalue()
     with pytest.raises(UsageError, match="not --fhir"):
         run(parser.parse_args(["import", "--fhir", str(b), "--cna", str(b)]), stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_phenopacket_coordinates_that_contradict_the_reference_are_an_error_not_a_variant(vocab, tmp_path):
+    # the reference base at chr12:25398285 (GRCh37, KRAS codon 12) is C: a record claiming G there
+    # is reported, and KRAS is left unknown rather than given a variant
+    vd = {"id": "v", "vcfRecord": {"genomeAssembly": "GRCh37", "chrom": "12", "pos": "25398285", "ref": "G", "alt": "A"}}
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(phenopacket(vd)), encoding="utf-8")
+    cases, errors, _ = read(vocab, "phenopacket", [path])
+    assert len(errors) == 1 and errors[0]["error"]["kind"] == "coordinates", errors
+    assert "disagrees with the hotspot table" in errors[0]["error"]["message"]
+    (case,) = cases
+    assert not any(a["gene"] == "KRAS" for a in case.get("alterations", []))
+    assert "KRAS" not in case.get("tested_genes", [])

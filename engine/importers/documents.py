@@ -251,6 +251,23 @@ class DocumentReader:
                 return gene, hs.Decoded(hs.AMBIGUOUS, gene=gene, detail="the reference allele is not given")
         return gene, self.table.decode(asm, chrom, pos, ref, alt)
 
+    def settle_decoded(self, d, gene: str | None, dec: hs.Decoded | None, path: str, origin: str, add) -> bool:
+        """Act on a call decoded from coordinates: add it (through ``add``), skip a synonymous change
+        or report a mismatch (the gene then stays unresolved). False when coordinates decide nothing."""
+        if dec is None or gene is None:
+            return False
+        if dec.kind == hs.DECODED and dec.gene == gene:
+            add(d, gene, dec.protein or "", f"{path} (coordinates)", origin)
+            return True
+        if dec.kind == hs.SYNONYMOUS:
+            self.skip("synonymous change at a hotspot codon")
+            return True
+        if dec.kind in (hs.MISMATCH, hs.AMBIGUOUS):
+            self.error("coordinates", dec.detail, d.source, path, sample=d.id, gene=gene)
+            d.unresolved.add(gene)
+            return True
+        return False
+
     def genomic_hgvs(self, text: str) -> tuple[str, str, int, str, str] | None:
         """``NC_000012.11:g.25398285C>A`` -> (assembly, chromosome, position, ref, alt)."""
         m = _G_HGVS.match(text.strip())

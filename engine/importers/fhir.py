@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UsageError
-from engine.importers import hotspots as hs
 from engine.importers.calls import needs
 from engine.importers.documents import (
     CaseDraft,
@@ -283,17 +282,8 @@ class FhirReader(DocumentReader):
         if coords is not None:
             where_gene, dec = self.decode(*coords)
             gene = gene or where_gene
-            if dec is not None and gene is not None:
-                if dec.kind == hs.DECODED and dec.gene == gene:
-                    self._add(d, gene, dec.protein or "", f"{path} (coordinates)", origin)
-                    return
-                if dec.kind == hs.SYNONYMOUS:
-                    self.skip("synonymous change at a hotspot codon")
-                    return
-                if dec.kind in (hs.MISMATCH, hs.AMBIGUOUS):
-                    self.error("coordinates", dec.detail, d.source, path, sample=d.id, gene=gene)
-                    d.unresolved.add(gene)
-                    return
+            if self.settle_decoded(d, gene, dec, path, origin, self._add):
+                return
         if gene is None:
             self.skip("variant with no gene named and not at a codon of the hotspot table")
             return

@@ -33,7 +33,6 @@ from typing import Any
 import yaml
 
 from engine.errors import UsageError
-from engine.importers import hotspots as hs
 from engine.importers.calls import needs
 from engine.importers.documents import (
     CaseDraft,
@@ -225,17 +224,8 @@ class PhenopacketReader(DocumentReader):
             asm, chrom, pos, ref, alt = coords
             where_gene, dec = self.decode(asm, chrom, pos, ref, alt)
             gene = gene or where_gene
-            if dec is not None and gene is not None:
-                if dec.kind == hs.DECODED and dec.gene == gene:
-                    self._variant(d, gene, dec.protein or "", f"{vpath} (coordinates)", origin)
-                    return
-                if dec.kind == hs.SYNONYMOUS:
-                    self.skip("synonymous change at a hotspot codon")
-                    return
-                if dec.kind in (hs.MISMATCH, hs.AMBIGUOUS):
-                    self.error("coordinates", dec.detail, d.source, vpath, sample=d.id, gene=gene)
-                    d.unresolved.add(gene)
-                    return
+            if self.settle_decoded(d, gene, dec, vpath, origin, self._variant):
+                return
         if gene is None:
             self.skip("variant with no gene named and not at a codon of the hotspot table")
             return
