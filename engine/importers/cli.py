@@ -94,6 +94,20 @@ def _run_documents(args, kind: str, files: list[str], out: IO[str], err: IO[str]
         if getattr(args, flag, None):
             raise UsageError(f"--{flag} is for mutation files and VCFs, not --{kind}")
     assay, panels = _assay(args)
+
+    def make(on_error):
+        return make_document_reader(
+            kind, cancer_type=args.cancer_type, assay=assay, panels=panels, assembly=args.assembly,
+            rules_dir=getattr(args, "rules", None), on_error=on_error, field_map=args.map,
+        )
+
+    return _write_cases(args, make, lambda reader: reader.run([Path(f) for f in files]),
+                        files[0] if len(files) == 1 else f"{len(files)} files", out, err)
+
+
+def _write_cases(args, make, cases, source: str, out: IO[str], err: IO[str]) -> int:
+    """Build a reader with ``make(on_error)``, write the case of each of ``cases(reader)`` as a JSON line
+    on ``out``, error records to ``--errors`` or ``err``, then the reader's summary; the exit code."""
     errors_fh: IO[str] | None = None
     if args.errors:
         try:
@@ -108,18 +122,16 @@ def _run_documents(args, kind: str, files: list[str], out: IO[str], err: IO[str]
         sink_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
     try:
-        reader = make_document_reader(
-            kind, cancer_type=args.cancer_type, assay=assay, panels=panels, assembly=args.assembly,
-            rules_dir=getattr(args, "rules", None), on_error=on_error, field_map=args.map,
-        )
+        reader = make(on_error)
+        write = out.write
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-        for case in reader.run([Path(f) for f in files]):
-            out.write(dumps(case) + "\n")
+        for case in cases(reader):
+            write(dumps(case) + "\n")
         out.flush()
     finally:
         if errors_fh is not None:
             errors_fh.close()
-    for line in reader.summary.lines(files[0] if len(files) == 1 else f"{len(files)} files"):
+    for line in reader.summary.lines(source):
         err.write(PREFIX + line + "\n")
     if args.errors and count[0]:
         err.write(PREFIX + f"error records written to {args.errors}\n")
@@ -143,21 +155,9 @@ def run(args, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> i
     main = given[0][1] if given else None
     source = main or (args.cna + args.fusions)[0]
     assay, panels = _assay(args)
-    errors_fh: IO[str] | None = None
-    if args.errors:
-        try:
-            errors_fh = open(args.errors, "w", encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--errors: cannot write {args.errors}: {exc.strerror}") from None
-    sink_fh = errors_fh or err
-    count = [0]
 
-    def on_error(rec: dict) -> None:
-        count[0] += 1
-        sink_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-
-    try:
-        imp = make_importer(
+    def make(on_error):
+        return make_importer(
             clinical=args.clinical,
             cancer_type=args.cancer_type,
             assay=assay,
@@ -173,17 +173,6 @@ def run(args, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> i
             fusions=args.fusions,
             gene_loci=args.gene_loci,
         )
-        path = Path(main) if main is not None else None
-        write = out.write
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
-        for case in imp.run(path):
-            write(dumps(case) + "\n")
-        out.flush()
-    finally:
-        if errors_fh is not None:
-            errors_fh.close()
-    for line in imp.summary.lines(source):
-        err.write(PREFIX + line + "\n")
-    if args.errors and count[0]:
-        err.write(PREFIX + f"error records written to {args.errors}\n")
-    return 1 if count[0] else 0
+
+    path = Path(main) if main is not None else None
+    return _write_cases(args, make, lambda imp: imp.run(path), source, out, err)
