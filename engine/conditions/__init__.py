@@ -15,6 +15,7 @@ from engine.conditions.base import (  # noqa: F401
     TV,
     AlterationKind,
     ConditionKind,
+    FieldDimension,
     Origin,
     Outcome,
     Setting,

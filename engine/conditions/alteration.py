@@ -220,5 +220,10 @@ def case_terms(cond, positive, vocab, acc) -> None:
                                            outcomes=frozenset({"progression"}), single_line=True))
 
 
+def depends(cond) -> tuple[str, ...]:
+    """A germline pattern is read against ``germline_tested`` too."""
+    return ("germline_tested",) if cond.alteration.origin == "germline" else ()
+
+
 KIND = register(ConditionKind("alteration", AlterationCond, build, label, check_terms, fields, "gene",
-                              rule_terms, case_terms))
+                              rule_terms, case_terms, depends))

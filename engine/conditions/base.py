@@ -29,6 +29,24 @@ def one_or_many(v):
 
 
 @dataclass(frozen=True)
+class FieldDimension:
+    """A dimension of ``check``'s abstract domain that is one optional scalar case field.
+
+    ``name``: the dimension in words (``check --verbose``'s summary); ``field``: the case field,
+    both its JSON key and its :class:`~engine.case.NormalCase` attribute; ``values``: every value
+    the field can take, ``None`` (absent: unknown) first; ``implied(value, alterations)``: the
+    value the rest of the case implies (a germline finding means germline testing was done), or
+    ``None`` when the field stands alone. ``check`` enumerates the values, writes them into its
+    witness cases and needs nothing else from the kind.
+    """
+
+    name: str
+    field: str
+    values: tuple
+    implied: Callable | None = None
+
+
+@dataclass(frozen=True)
 class ConditionKind:
     """Everything the engine knows about one kind of leaf condition.
 
@@ -38,8 +56,11 @@ class ConditionKind:
     facts that made it true; equal keys share one atom); ``label(cond, vocab=None)``: the criterion in words;
     ``check_terms(cond, terms)``: report unknown vocabulary (``terms`` is the rule loader's
     :class:`~engine.rulebase.TermCheck`); ``fields(cond)``: the case fields it reads;
-    ``dimension``: the dimension of ``check``'s abstract domain its value depends on (cancer,
-    stage, germline, gene, history); ``rule_terms(cond, vocab, acc)`` and ``case_terms(cond,
+    ``dimension``: the dimension of ``check``'s abstract domain its value depends on: a
+    :class:`FieldDimension` (one scalar case field: stage, germline testing, ...) or the name of a
+    structured one (cancer, gene, history); ``depends(cond)``: the fields of other kinds'
+    :class:`FieldDimension` its value also depends on (a germline alteration pattern depends on
+    ``germline_tested``); ``rule_terms(cond, vocab, acc)`` and ``case_terms(cond,
     positive, vocab, acc)``: what the case generators of :mod:`engine.testing` draw from it.
     The durable backend needs nothing per kind: it receives atom values.
     """
@@ -50,9 +71,10 @@ class ConditionKind:
     label: Callable
     check_terms: Callable | None
     fields: Callable
-    dimension: str
+    dimension: str | FieldDimension
     rule_terms: Callable | None = None
     case_terms: Callable | None = None
+    depends: Callable | None = None
 
 
 KINDS: dict[str, ConditionKind] = {}
