@@ -30,6 +30,7 @@ from engine.conditions.prior_lines import PriorLinesCond, PriorLinesPattern  # n
 from engine.conditions.received import ReceivedCond, ReceivedPattern  # noqa: F401,E402
 from engine.conditions.prior_line import LinePattern, PriorLineCond  # noqa: F401,E402
 from engine.conditions.germline import GermlineTestedCond  # noqa: F401,E402
+from engine.conditions.multiagent import MultiagentCandidateCond  # noqa: F401,E402
 
 
 def kind_of(cond) -> ConditionKind:
