@@ -75,7 +75,7 @@ from engine.evaluator import (
     Program,
     rule_outcome,
 )
-from engine.conditions import KINDS, FieldDimension
+from engine.conditions import KINDS, FieldDimension, HistoryRole, HistoryTerms
 from engine.semantics import CHECK_CODES, POSITIVE, apply_pending, choose
 from engine.rules_model import Outcome, Setting
 
@@ -420,44 +420,37 @@ class _Domain:
         kinds = tuple(k for k, kind in KINDS.items() if kind.dimension == "history")
         idx = tuple(i for k in kinds for i in self.kind_atoms.get(k, ()))
         dim = _Dim("history", idx, [None], [], None)
-        self.acquired_on_atoms = frozenset(i for i in self.kind_atoms.get("alteration", ())
-                                           if self.program.atoms[i].key[9] is not None)
+        vocab = self.vocab
+        atoms_ = self.program.atoms
+        # what each kind's history hook says (engine.conditions: HistoryRole, HistoryTerms): the
+        # history kinds' atoms first, in order (their patterns order the lines), then the atoms
+        # of other kinds that depend on exposure to a drug class (acquired on it)
+        terms = HistoryTerms()
+        roles: dict[int, HistoryRole] = {}
+        for i in idx:
+            hook = KINDS[atoms_[i].kind].history
+            if hook is not None:
+                roles[i] = hook(atoms_[i].spec, vocab, terms)
+        exposure = []
+        for a in atoms_:
+            hook = KINDS[a.kind].history
+            if a.index not in roles and hook is not None and hook(a.spec, vocab, terms) is not None:
+                exposure.append(a.index)
+        self.acquired_on_atoms = frozenset(exposure)
         if not idx and not self.acquired_on_atoms:
             return dim
-        vocab = self.vocab
-        specs = [self.program.atoms[i].spec for i in idx]
-        items_c: set[str] = set()
-        items_d: set[str] = set()
-        settings: set[str] = set()
-        outcomes: set[str] = set()
-        weeks: set[int] = set()
-        patterns: list[tuple[frozenset, frozenset]] = []
-        for s in specs:
-            p = getattr(s, "received", None) or getattr(s, "prior_line", None)
-            if p is not None:
-                cs, ds = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
-                items_c |= cs
-                items_d |= ds
-                patterns.append((cs, ds))
-            pl = getattr(s, "prior_line", None)
-            if pl is not None:
-                settings |= set(pl.setting or ())
-                outcomes |= set(pl.outcome or ())
-                if pl.min_weeks is not None:
-                    weeks.add(pl.min_weeks)
-                outcomes |= set(pl.outcome_not or ())
-                if pl.position == "first":
-                    settings |= {"adjuvant", "metastatic"}
-            pn = getattr(s, "prior_lines", None)
-            if pn is not None:
-                settings |= set(pn.setting or ())
+        items_c: set[str] = terms.classes
+        items_d: set[str] = terms.drugs
+        settings: set[str] = terms.settings
+        outcomes: set[str] = terms.outcomes
+        weeks: set[int] = terms.weeks
+        patterns: list[tuple[frozenset, frozenset]] = terms.patterns
         # drug classes an alteration may have been acquired on: exposure and progression matter
-        acq_classes = sorted({self.program.atoms[i].key[9] for i in self.kind_atoms.get("alteration", ())
-                              if self.program.atoms[i].key[9] is not None})
+        acq_classes = sorted(terms.acquired_on)
         items_c |= set(acq_classes)
         if acq_classes:
             outcomes.add("progression")
-        positional = any(getattr(getattr(s, "prior_line", None), "position", None) for s in specs)
+        positional = any(r.positional for r in roles.values())
         items = items_c | items_d
 
         def expo(lines_: tuple) -> tuple:
@@ -490,7 +483,7 @@ class _Domain:
         week_values: list = [None]
         for w in sorted(weeks):
             week_values += [float(w)] + ([float(w - 1)] if w >= 1 else [])
-        line_idx = [i for i in idx if self.program.atoms[i].kind != "received"]
+        line_idx = [i for i in idx if roles[i].role != "history"]
         lines: list[Line] = []
         seen: set[tuple] = set()
         for ds in dict.fromkeys(drug_sets):
@@ -505,19 +498,14 @@ class _Domain:
                     seen.add(key)
                     lines.append(ln)
         # histories: every sequence of up to MAX_LINES lines, merged by what later lines can change
-        counts = [self.program.atoms[i] for i in idx if self.program.atoms[i].kind == "prior_lines"]
-        per_line = [i for i in idx if self.program.atoms[i].kind == "prior_line"]
-
-        def cap(atom) -> int:
-            p = atom.spec.prior_lines
-            return max(p.min or 0, (p.max + 1) if p.max is not None else 0)
-
-        caps = [cap(a) for a in counts]
+        counts = [roles[i] for i in idx if roles[i].role == "count"]
+        per_line = [i for i in idx if roles[i].role == "line"]
+        caps = [r.cap for r in counts]
         line_info = {}
         for ln in lines:
             cnt = []
-            for a in counts:
-                st = a.spec.prior_lines.setting
+            for r in counts:
+                st = r.settings
                 sure = st is None or ln.setting in st
                 cnt.append((int(sure), int(sure or (st is not None and ln.setting is None))))
             flags = self._values(per_line, self._probe(lines=(ln,)))
@@ -526,10 +514,10 @@ class _Domain:
         # line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
         # only per-line atoms with a position depend on the lines before a line, and only through
         # "before": 0 no line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
-        pos_k = [k for k, i in enumerate(per_line) if self.program.atoms[i].spec.prior_line.position]
+        pos_k = [k for k, i in enumerate(per_line) if roles[i].positional]
         pos_atoms = [per_line[k] for k in pos_k]
         neutral = {1: Line(frozenset({other}), vocab.drug(other).classes, None, None, None, other),
-                   2: Line(frozenset({other}), vocab.drug(other).classes, "metastatic", None, None, other)}
+                   2: Line(frozenset({other}), vocab.drug(other).classes, terms.a_line, None, None, other)}
         neutral_ok = {b: all(v is False for v in self._values(pos_atoms, self._probe(lines=(neutral[b],))))
                       for b in neutral}
         positioned: dict[tuple, tuple] = {}
@@ -558,7 +546,7 @@ class _Domain:
                     lc, lg, lfr, lex = line_fast[ln]
                     if positional:  # a line's position depends on the lines before it
                         lfr = tuple(_RANK[v] for v in at_position(ln, before, hist))
-                        nb = before if ln.setting in ("adjuvant", "neoadjuvant") else (
+                        nb = before if ln.setting in terms.not_a_line else (
                             max(before, 1) if ln.setting is None else 2)
                     else:
                         nb = 0

@@ -16,6 +16,8 @@ from engine.conditions.base import (  # noqa: F401
     AlterationKind,
     ConditionKind,
     FieldDimension,
+    HistoryRole,
+    HistoryTerms,
     Origin,
     Outcome,
     Setting,

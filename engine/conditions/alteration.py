@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import TV, AlterationKind, ConditionKind, Origin, Strict, register
+from engine.conditions.base import TV, AlterationKind, ConditionKind, HistoryRole, Origin, Strict, register
 
 
 class AlterationPattern(Strict):
@@ -225,5 +225,14 @@ def depends(cond) -> tuple[str, ...]:
     return ("germline_tested",) if cond.alteration.origin == "germline" else ()
 
 
+def history(cond, vocab, terms) -> HistoryRole | None:
+    """Acquired on a drug class: exposure to the class, and progression on it, matter."""
+    on = cond.alteration.acquired_on
+    if on is None:
+        return None
+    terms.acquired_on.add(on)
+    return HistoryRole("exposure")
+
+
 KIND = register(ConditionKind("alteration", AlterationCond, build, label, check_terms, fields, "gene",
-                              rule_terms, case_terms, depends))
+                              rule_terms, case_terms, depends, history))

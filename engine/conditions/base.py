@@ -2,8 +2,8 @@
 conditions use (stages, settings, outcomes)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 from collections.abc import Callable
 
 from pydantic import ConfigDict
@@ -46,6 +46,45 @@ class FieldDimension:
     implied: Callable | None = None
 
 
+class HistoryRole(NamedTuple):
+    """How an atom's value depends on the prior-therapy history (``check`` merges histories by it).
+
+    ``role``: ``"count"`` (the number of lines, counting only those in ``settings`` when given;
+    ``cap``: the count past which more lines change nothing), ``"line"`` (each line alone and,
+    when ``positional``, its place among the lines for advanced disease), ``"history"`` (what the
+    whole history holds) or ``"exposure"`` (exposure to, and progression on, the classes it adds
+    to :attr:`HistoryTerms.acquired_on`: an alteration acquired on a drug class).
+    """
+
+    role: str
+    cap: int = 0
+    settings: tuple | None = None
+    positional: bool = False
+
+
+@dataclass
+class HistoryTerms:
+    """What the history kinds' ``history`` hooks tell ``check`` to build prior lines from: the drug
+    classes and drugs named (and each pattern naming them together), settings, outcomes and week
+    thresholds; the classes an alteration may be acquired on; and, for positional conditions,
+    the settings that are not a line for advanced disease and one that is."""
+
+    classes: set = field(default_factory=set)
+    drugs: set = field(default_factory=set)
+    patterns: list = field(default_factory=list)
+    settings: set = field(default_factory=set)
+    outcomes: set = field(default_factory=set)
+    weeks: set = field(default_factory=set)
+    acquired_on: set = field(default_factory=set)
+    not_a_line: frozenset = frozenset()
+    a_line: str | None = None
+
+    def pattern(self, classes: frozenset, drugs: frozenset) -> None:
+        self.classes |= classes
+        self.drugs |= drugs
+        self.patterns.append((classes, drugs))
+
+
 @dataclass(frozen=True)
 class ConditionKind:
     """Everything the engine knows about one kind of leaf condition.
@@ -60,7 +99,9 @@ class ConditionKind:
     :class:`FieldDimension` (one scalar case field: stage, germline testing, ...) or the name of a
     structured one (cancer, gene, history); ``depends(cond)``: the fields of other kinds'
     :class:`FieldDimension` its value also depends on (a germline alteration pattern depends on
-    ``germline_tested``); ``rule_terms(cond, vocab, acc)`` and ``case_terms(cond,
+    ``germline_tested``); ``history(cond, vocab, terms)``: for a kind whose value depends on the
+    prior-therapy history, its :class:`HistoryRole` (``None``: it does not), adding what ``check``
+    builds prior lines from to ``terms`` (:class:`HistoryTerms`); ``rule_terms(cond, vocab, acc)`` and ``case_terms(cond,
     positive, vocab, acc)``: what the case generators of :mod:`engine.testing` draw from it.
     The durable backend needs nothing per kind: it receives atom values.
     """
@@ -75,6 +116,7 @@ class ConditionKind:
     rule_terms: Callable | None = None
     case_terms: Callable | None = None
     depends: Callable | None = None
+    history: Callable | None = None
 
 
 KINDS: dict[str, ConditionKind] = {}
