@@ -75,7 +75,7 @@ from engine.evaluator import (
     Program,
     rule_outcome,
 )
-from engine.conditions import KINDS, FieldDimension, HistoryRole, HistoryTerms
+from engine.conditions import KINDS, DomainTerms, FieldDimension, HistoryRole, HistoryTerms
 from engine.semantics import CHECK_CODES, POSITIVE, apply_pending, choose
 from engine.rules_model import Outcome, Setting
 
@@ -189,10 +189,16 @@ class _Domain:
         atoms = program.atoms
         self.kind_atoms: dict[str, list[int]] = {}
         self.gene_atoms: dict[str, list[int]] = {}
+        self.terms = DomainTerms()  # what the cancer and gene kinds' domain hooks name
+        self.cancer_atoms: list[int] = []
         for a in atoms:
             self.kind_atoms.setdefault(a.kind, []).append(a.index)
-            if a.kind == "alteration":
-                self.gene_atoms.setdefault(a.key[1], []).append(a.index)
+            kind = KINDS[a.kind]
+            gene = kind.domain(a.key, self.terms) if kind.domain is not None else None
+            if kind.dimension == "gene" and gene is not None:
+                self.gene_atoms.setdefault(gene, []).append(a.index)
+            elif kind.dimension == "cancer":
+                self.cancer_atoms.append(a.index)
         self.cancers = self._cancer_dim()
         self.fields = self._field_dims()
         self.unknown: tuple = tuple(None for _ in self.fields)  # every scalar field absent
@@ -244,10 +250,8 @@ class _Domain:
     def _cancer_dim(self) -> _Dim:
         """Each code a rule names stands for its subtree (the deepest named code above a case's
         type decides every cancer condition), plus one type outside every named subtree."""
-        idx = tuple(self.kind_atoms.get("cancer", ()))
-        named: set[str] = set()
-        for i in idx:
-            named |= set(self.program.atoms[i].key[1])
+        idx = tuple(self.cancer_atoms)
+        named: set[str] = set(self.terms.cancers)
         types = self.vocab.cancer_types
         outside = next((c for c in sorted(types, key=lambda c: (len(types[c].lineage) != 2, c))
                         if named.isdisjoint(types[c].lineage)), None)
@@ -307,29 +311,14 @@ class _Domain:
         return None
 
     def _alphabet(self, gene: str) -> list[Alt]:
-        atoms = [self.program.atoms[i] for i in self.gene_atoms[gene]]
-        labels: list[str] = []
-        codons: set[int] = set()
-        kinds: set[str] = set()
-        origins: set[str] = set()
-        acquired: set[bool] = set()
-        partners: set[str] = set()
-        acquired_on = False
-        for a in atoms:
-            _, _, labs, cods, excl, kind, origin, acq, partner, on = a.key
-            acquired_on = acquired_on or on is not None
-            for lab in sorted(labs or ()) + sorted(excl or ()):
-                if lab not in labels:
-                    labels.append(lab)
-            codons |= set(cods or ())
-            if kind:
-                kinds.add(kind)
-            if origin:
-                origins.add(origin)
-            if acq is not None:
-                acquired.add(acq)
-            if partner:
-                partners.add(partner)
+        t = self.terms.genes[gene]
+        labels: list[str] = t.labels
+        codons: set[int] = t.codons
+        kinds: set[str] = t.kinds
+        origins: set[str] = t.origins
+        acquired: set[bool] = t.acquired
+        partners: set[str] = t.partners
+        acquired_on = t.acquired_on
         base: list[tuple[str, str, int | None, str | None]] = []
         named_codons: set[int] = set(codons)
         for lab in labels:

@@ -15,6 +15,8 @@ from engine.conditions.base import (  # noqa: F401
     TV,
     AlterationKind,
     ConditionKind,
+    DomainTerms,
+    GeneTerms,
     FieldDimension,
     HistoryRole,
     HistoryTerms,

@@ -234,5 +234,25 @@ def history(cond, vocab, terms) -> HistoryRole | None:
     return HistoryRole("exposure")
 
 
+def domain(key, terms) -> str:
+    """The gene an atom reads, and what check's alterations of it are built from (by the atom's key)."""
+    _, gene, labs, cods, excl, kind, origin, acq, partner, on = key
+    t = terms.gene(gene)
+    t.acquired_on = t.acquired_on or on is not None
+    for lab in sorted(labs or ()) + sorted(excl or ()):
+        if lab not in t.labels:
+            t.labels.append(lab)
+    t.codons |= set(cods or ())
+    if kind:
+        t.kinds.add(kind)
+    if origin:
+        t.origins.add(origin)
+    if acq is not None:
+        t.acquired.add(acq)
+    if partner:
+        t.partners.add(partner)
+    return gene
+
+
 KIND = register(ConditionKind("alteration", AlterationCond, build, label, check_terms, fields, "gene",
-                              rule_terms, case_terms, depends, history))
+                              rule_terms, case_terms, depends, history, domain))

@@ -85,6 +85,34 @@ class HistoryTerms:
         self.patterns.append((classes, drugs))
 
 
+@dataclass
+class GeneTerms:
+    """What ``check`` builds one gene's alterations from: the variant labels named (in order),
+    codons, alteration kinds, origins, acquired flags and fusion partners, and whether some
+    pattern asks where an alteration was acquired."""
+
+    labels: list = field(default_factory=list)
+    codons: set = field(default_factory=set)
+    kinds: set = field(default_factory=set)
+    origins: set = field(default_factory=set)
+    acquired: set = field(default_factory=set)
+    partners: set = field(default_factory=set)
+    acquired_on: bool = False
+
+
+@dataclass
+class DomainTerms:
+    """What the structured dimensions of ``check``'s domain are built from, as the cancer and
+    gene kinds' ``domain`` hooks report it: the cancer codes named, and per gene its
+    :class:`GeneTerms`."""
+
+    cancers: set = field(default_factory=set)
+    genes: dict = field(default_factory=dict)
+
+    def gene(self, name: str) -> GeneTerms:
+        return self.genes.setdefault(name, GeneTerms())
+
+
 @dataclass(frozen=True)
 class ConditionKind:
     """Everything the engine knows about one kind of leaf condition.
@@ -101,7 +129,9 @@ class ConditionKind:
     :class:`FieldDimension` its value also depends on (a germline alteration pattern depends on
     ``germline_tested``); ``history(cond, vocab, terms)``: for a kind whose value depends on the
     prior-therapy history, its :class:`HistoryRole` (``None``: it does not), adding what ``check``
-    builds prior lines from to ``terms`` (:class:`HistoryTerms`); ``rule_terms(cond, vocab, acc)`` and ``case_terms(cond,
+    builds prior lines from to ``terms`` (:class:`HistoryTerms`); ``domain(key, terms)``: for a
+    kind of the cancer or gene dimension, adds what its atom (by its key) names to ``terms``
+    (:class:`DomainTerms`) and returns the gene it reads (``None``: none); ``rule_terms(cond, vocab, acc)`` and ``case_terms(cond,
     positive, vocab, acc)``: what the case generators of :mod:`engine.testing` draw from it.
     The durable backend needs nothing per kind: it receives atom values.
     """
@@ -117,6 +147,7 @@ class ConditionKind:
     case_terms: Callable | None = None
     depends: Callable | None = None
     history: Callable | None = None
+    domain: Callable | None = None
 
 
 KINDS: dict[str, ConditionKind] = {}
