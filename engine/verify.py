@@ -18,8 +18,8 @@ so the enumeration is exhaustive, not sampled):
   concrete unnamed change at each named codon, a change at another codon, an unspecified
   ``mutation``, each named kind (amplification, fusion with each named partner, loss), each
   somatic or germline and acquired or not where a rule distinguishes it;
-* germline testing: done, not done, unknown;
-* stage: unknown or each stage;
+* each scalar case field a condition kind declares (its ``FieldDimension``: stage, germline
+  testing, candidacy for multiagent therapy, ...): unknown or each value;
 * prior therapy: unknown, none, and every history of up to :data:`MAX_LINES` lines built from the
   classes and drugs the rules name (all their combinations when there are few, otherwise each
   one, each pattern and all of them together), each named setting and outcome plus another one,
