@@ -94,3 +94,16 @@ def test_check_enumerates_candidacy_from_the_registry_and_its_witnesses_reproduc
     assert seen[False] == {"eligible"}  # the second route: whatever the history
     assert seen[True] == {"eligible", "not_eligible", "conditional"}  # treated, untreated, history unknown
     assert {"eligible", "conditional"} <= seen[None]
+
+
+def test_every_condition_kind_tells_check_how_it_enters_the_domain():
+    """A kind is a FieldDimension (one scalar case field) or belongs to a structured dimension
+    whose hook reports what that dimension is built from: with this, check needs no edit for a
+    new kind."""
+    hooks = {"cancer": "domain", "gene": "domain", "history": "history"}
+    for key, kind in KINDS.items():
+        if isinstance(kind.dimension, FieldDimension):
+            assert kind.dimension.values[0] is None and len(set(kind.dimension.values)) == len(kind.dimension.values), key
+        else:
+            assert kind.dimension in hooks, key
+            assert getattr(kind, hooks[kind.dimension]) is not None, key
