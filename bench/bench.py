@@ -162,6 +162,8 @@ class Generator:
             case["tested_genes"] = sorted(tested)
         if germline or rng.random() < 0.3:
             case["germline_tested"] = True if germline else rng.random() < 0.5
+        if rng.random() < 0.2:
+            case["multiagent_candidate"] = rng.random() < 0.5
         r = rng.random()
         if r < 0.2:
             pass  # history unknown
@@ -263,8 +265,8 @@ def floor(case) -> dict[str, str]:
                     out["adagrasib+cetuximab"] = "eligible"
                 if day >= _SOTORASIB_PANITUMUMAB_CRC and case.stage == "metastatic":
                     out["panitumumab+sotorasib"] = "eligible"
-    elif "PAAD" in lineage:  # 5. previously treated metastatic PDAC: daraxonrasib
-        if case.stage == "metastatic" and lines and fda and day >= _DARAXONRASIB_APPROVAL:
+    elif "PAAD" in lineage:  # 5. metastatic PDAC, previously treated or unfit for multiagent therapy: daraxonrasib
+        if case.stage == "metastatic" and (lines or case.multiagent_candidate is False) and fda and day >= _DARAXONRASIB_APPROVAL:
             out["daraxonrasib"] = "eligible"
         elif case.stage == "metastatic" and lines and _DARAXONRASIB_PDAC <= day < _DARAXONRASIB_APPROVAL:
             out["daraxonrasib"] = "consider"

@@ -55,6 +55,7 @@ class CaseIn(StrictModel):
     alterations: list[AlterationIn] = Field(default_factory=list)
     tested_genes: list[str] | None = None
     germline_tested: bool | None = None
+    multiagent_candidate: bool | None = None  # a candidate for multiagent systemic therapy; absent: not stated
     prior_therapies: list[PriorTherapyIn] | None = None
     as_of: dt.date | None = None
     jurisdiction: str | None = None
@@ -116,6 +117,7 @@ class NormalCase:
     lines: tuple[Line, ...] | None  # None: history unknown
     as_of: dt.date
     jurisdiction: str
+    multiagent_candidate: bool | None = None  # None: not stated
 
 
 def _validation_problems(exc: ValidationError) -> list[Problem]:
@@ -167,6 +169,8 @@ def strict_problems(data: dict) -> list[Problem]:
             _text_too_long(v, key, (key,), out)
     if type(data.get("germline_tested")) is not bool:
         _strict_bool(data, "germline_tested", (), out)
+    if type(data.get("multiagent_candidate")) is not bool:
+        _strict_bool(data, "multiagent_candidate", (), out)
     as_of = data.get("as_of")
     if as_of is not None and not (type(as_of) is str and _DATE.fullmatch(as_of)):
         out.append(Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",)))
@@ -364,6 +368,7 @@ def normalise(
         lines=tuple(sorted(lines, key=_line_key)) if lines is not None else None,
         as_of=case.as_of or today or dt.date.today(),
         jurisdiction=(case.jurisdiction or default_jurisdiction).upper(),
+        multiagent_candidate=case.multiagent_candidate,
     )
 
 

@@ -24,6 +24,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "alterations": "the alterations found; a gene not listed here and not in tested_genes is untested, never wild-type",
         "tested_genes": "genes the assay covered: a tested gene with no listed alteration is wild-type; absent: nothing known to be wild-type",
         "germline_tested": "whether germline testing was done (absent: unknown)",
+        "multiagent_candidate": "whether the patient is a candidate for multiagent (combination) systemic therapy, in the treating team's judgement: false where a label admits a patient unfit for it (absent: unknown)",
         "prior_therapies": "prior systemic therapies, oldest first; absent or null: history unknown; []: treatment-naive",
         "as_of": "the date to evaluate the knowledge at (YYYY-MM-DD; default: today)",
         "jurisdiction": "the regulator whose approvals apply: FDA (default) or EMA",

@@ -27,6 +27,7 @@ false. Condition forms, each a mapping with exactly one key::
     received: {classes, drugs}  across the whole history every listed class/drug was given
     prior_line: {...}        some single prior line matches all the filters (LinePattern)
     germline_tested: BOOL    germline testing was (true) / was not (false) done
+    multiagent_candidate: BOOL  the patient is (true) / is not (false) a candidate for multiagent therapy
 
 The leaf kinds (every form but the combinators and ``fact``) are registered in
 :mod:`engine.conditions`, one module each; their models are re-exported here.

@@ -72,7 +72,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("engine.testing needs hypothesis: pip install 'kras-rules[test]'") from exc
 
 from engine.case import AlterationIn, CaseIn, PriorTherapyIn
-from engine.conditions import BY_MODEL
+from engine.conditions import BY_MODEL, KINDS as CONDITION_KINDS, FieldDimension
 from engine.errors import TermError
 from engine.rulebase import RuleBase, rule_conditions
 from engine.rules_model import (
@@ -128,7 +128,13 @@ AA3 = {
 }
 
 #: The kinds of data :func:`reduce_case` can remove (each becomes unknown, never false).
-REDUCTIONS = ("history", "tested_genes", "stage", "germline_tested")
+#: The scalar case fields a condition kind reads (engine.conditions' FieldDimension) that no
+#: code of its own draws here (stage and germline testing are drawn with what they depend on):
+#: drawn, reduced and completed generically, each value in turn.
+FIELDS: tuple[FieldDimension, ...] = tuple(
+    {k.dimension.field: k.dimension for k in CONDITION_KINDS.values() if isinstance(k.dimension, FieldDimension)
+     and k.dimension.field not in ("stage", "germline_tested")}.values())
+REDUCTIONS = ("history", "tested_genes", "stage", "germline_tested") + tuple(f.field for f in FIELDS)
 
 DAY = dt.timedelta(days=1)
 
@@ -177,6 +183,7 @@ class Neighbourhood:
     stages: tuple[str, ...]
     history: tuple[HistorySpec, ...]
     germline: bool  # a condition asks about germline testing or a germline alteration
+    fields: tuple[tuple[str, tuple], ...]  # per scalar field of FIELDS a condition reads: the values meeting it
     dates: tuple[dt.date, ...]  # the day before, of and after each date of these rules
     in_effect: tuple[dt.date, ...]  # days on which the rule itself is in effect, near its edges
     names_in: tuple[str, ...]  # names people type for the cancer types inside
@@ -293,6 +300,7 @@ class _Terms:
         self.stages: set[str] = set()
         self.history: list[HistorySpec] = []
         self.germline = False
+        self.fields: dict[str, set] = {}  # scalar field -> the values that meet a condition
 
     def pattern(self, cond) -> Pattern:
         return _pattern(cond, self.vocab)
@@ -597,6 +605,7 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
         stages=tuple(sorted(stages)),
         history=tuple(history),
         germline=germline,
+        fields=tuple(sorted((f, tuple(sorted(v))) for f, v in acc.fields.items())),
         dates=tuple(sorted(dates)),
         in_effect=tuple(sorted(set(in_effect))),
         names_in=tuple(name for name, code in d.names if code in inside),
@@ -663,6 +672,8 @@ def reduce_case(case: Mapping[str, Any], what: str) -> dict:
     elif what == "germline_tested":
         out.pop("germline_tested", None)
         out["alterations"] = [a for a in case.get("alterations") or () if a.get("origin") != "germline"]
+    elif what in REDUCTIONS:  # a scalar field of FIELDS
+        out.pop(what, None)
     else:
         raise ValueError(f"unknown reduction '{what}' (one of {', '.join(REDUCTIONS)})")
     return out
@@ -760,6 +771,9 @@ def completions(engine: Any, case: Mapping[str, Any], what: str, rule_id: str | 
         out += [("germline testing done", {**base, "germline_tested": True}),
                 ("no germline testing", {**base, "germline_tested": False})]
         out += [with_alt(p, {"germline_tested": True}) for p in patterns if p.origin == "germline"]
+    elif what in REDUCTIONS:  # a scalar field of FIELDS: each value
+        fd = next(f for f in FIELDS if f.field == what)
+        out += [(f"{fd.name}: {v}", {**base, what: v}) for v in fd.values if v is not None]
     else:
         raise ValueError(f"unknown kind of data '{what}' (one of {', '.join(REDUCTIONS)}, gene)")
     return out
@@ -997,6 +1011,10 @@ def _case_draw(draw, d: Domain) -> dict:
     stage = _pick(draw, (None, *STAGES))
     if stage is not None:
         case["stage"] = stage
+    for fd in FIELDS:
+        v = _pick(draw, fd.values)
+        if v is not None:
+            case[fd.field] = v
     case["as_of"] = _date(draw, d)
     j = _jurisdiction(draw, d)
     if j is not None:
@@ -1158,6 +1176,11 @@ def _near_rule_draw(draw, d: Domain, rule_ids: Sequence[str]) -> dict:
     stage = _pick(draw, n.stages) if meet and n.stages else _pick(draw, (None, *n.stages, *STAGES))
     if stage is not None:
         case["stage"] = stage
+    wanted = dict(n.fields)
+    for fd in FIELDS:
+        v = _pick(draw, wanted[fd.field]) if meet and wanted.get(fd.field) else _pick(draw, fd.values)
+        if v is not None:
+            case[fd.field] = v
     case["as_of"] = _pick(draw, n.in_effect).isoformat() if meet else _date(draw, d, n.dates)
     j = n.rule.jurisdiction.upper() if meet and n.rule.jurisdiction else _jurisdiction(draw, d, n.rule.jurisdiction)
     if j is not None:

@@ -18,8 +18,8 @@ so the enumeration is exhaustive, not sampled):
   concrete unnamed change at each named codon, a change at another codon, an unspecified
   ``mutation``, each named kind (amplification, fusion with each named partner, loss), each
   somatic or germline and acquired or not where a rule distinguishes it;
-* germline testing: done, not done, unknown;
-* stage: unknown or each stage;
+* each scalar case field a condition kind declares (its ``FieldDimension``: stage, germline
+  testing, candidacy for multiagent therapy, ...): unknown or each value;
 * prior therapy: unknown, none, and every history of up to :data:`MAX_LINES` lines built from the
   classes and drugs the rules name (all their combinations when there are few, otherwise each
   one, each pattern and all of them together), each named setting and outcome plus another one,
@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 from collections.abc import Iterable
 
-from engine.case import Alt, Line, NormalCase
+from engine.case import Alt, CaseIn, Line, NormalCase
 from engine.errors import Problem, TermError
 from engine.evaluator import (
     AllNode,
@@ -75,9 +75,9 @@ from engine.evaluator import (
     Program,
     rule_outcome,
 )
-from engine.conditions import KINDS
+from engine.conditions import KINDS, DomainTerms, FieldDimension, HistoryRole, HistoryTerms
 from engine.semantics import CHECK_CODES, POSITIVE, apply_pending, choose
-from engine.rules_model import Outcome, Setting, Stage
+from engine.rules_model import Outcome, Setting
 
 MAX_ALTERATIONS_PER_GENE = 3
 MAX_LINES = 4
@@ -189,45 +189,54 @@ class _Domain:
         atoms = program.atoms
         self.kind_atoms: dict[str, list[int]] = {}
         self.gene_atoms: dict[str, list[int]] = {}
+        self.terms = DomainTerms()  # what the cancer and gene kinds' domain hooks name
+        self.cancer_atoms: list[int] = []
         for a in atoms:
             self.kind_atoms.setdefault(a.kind, []).append(a.index)
-            if a.kind == "alteration":
-                self.gene_atoms.setdefault(a.key[1], []).append(a.index)
+            kind = KINDS[a.kind]
+            gene = kind.domain(a.key, self.terms) if kind.domain is not None else None
+            if kind.dimension == "gene" and gene is not None:
+                self.gene_atoms.setdefault(gene, []).append(a.index)
+            elif kind.dimension == "cancer":
+                self.cancer_atoms.append(a.index)
         self.cancers = self._cancer_dim()
-        self.stage = self._simple_dim("stage", [None, *get_args(Stage)])
-        self.germline = self._simple_dim("germline_tested", [None, True, False], extra=self._germline_origin_atoms())
+        self.fields = self._field_dims()
+        self.unknown: tuple = tuple(None for _ in self.fields)  # every scalar field absent
+        self._field_names = tuple(fd.field for fd, _ in self.fields)
+        self._implied = [(k, fd.field, fd.implied) for k, (fd, _) in enumerate(self.fields) if fd.implied]
         self.history = self._history_dim()
         self.genes = {g: self._gene_dim(g) for g in sorted(self.gene_atoms)}
         self.slices = self._slices()
 
     # ---------------------------------------------------------------- case building
 
-    def case(self, cancer: str, stage, genes: dict[str, _GeneState], gt, lines, sl: _Slice) -> NormalCase:
+    def case(self, cancer: str, fields: tuple, genes: dict[str, _GeneState], lines, sl: _Slice) -> NormalCase:
+        """``fields``: the values of the scalar field dimensions (:attr:`fields`), in order."""
         alts: list[Alt] = []
         tested: set[str] = set()
-        germ = False
         for g, st in genes.items():
             alts.extend(st.alts)
             if st.tested:
                 tested.add(g)
-            germ = germ or st.germline
+        kw = dict(zip(self._field_names, fields, strict=True))
+        for k, name, implied in self._implied:
+            kw[name] = implied(fields[k], alts)
         ct = self.vocab.cancer_types[cancer]
         return NormalCase(
             id="verify",
             cancer=ct,
             lineage=frozenset(ct.lineage),
-            stage=stage,
             alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, -1 if a.acquired is None else int(a.acquired), a.partner or ""))),
             tested=frozenset(tested),
             tested_listed=bool(tested),
-            germline_tested=True if germ else gt,
             lines=lines,
             as_of=sl.as_of,
             jurisdiction=sl.jurisdiction,
+            **kw,
         )
 
     def _probe(self, **kw) -> NormalCase:
-        base = dict(cancer=self.cancers.default, stage=None, genes={}, gt=None, lines=None,
+        base = dict(cancer=self.cancers.default, fields=self.unknown, genes={}, lines=None,
                     sl=_Slice(self.program.rb.meta.knowledge_version, self.default_jurisdiction))
         base.update(kw)
         return self.case(**base)
@@ -241,10 +250,8 @@ class _Domain:
     def _cancer_dim(self) -> _Dim:
         """Each code a rule names stands for its subtree (the deepest named code above a case's
         type decides every cancer condition), plus one type outside every named subtree."""
-        idx = tuple(self.kind_atoms.get("cancer", ()))
-        named: set[str] = set()
-        for i in idx:
-            named |= set(self.program.atoms[i].key[1])
+        idx = tuple(self.cancer_atoms)
+        named: set[str] = set(self.terms.cancers)
         types = self.vocab.cancer_types
         outside = next((c for c in sorted(types, key=lambda c: (len(types[c].lineage) != 2, c))
                         if named.isdisjoint(types[c].lineage)), None)
@@ -253,12 +260,34 @@ class _Domain:
         values = sorted(named) + coarser + ([outside] if outside else [])
         return _Dim("cancer", idx, values, [], outside if outside else values[-1] if values else sorted(types)[0])
 
-    def _simple_dim(self, name: str, values: list, extra: Iterable[int] = ()) -> _Dim:
-        idx = tuple(self.kind_atoms.get(name, ())) + tuple(extra)
-        return _Dim(name, idx, list(values), [], None)
+    def _field_dims(self) -> list[tuple[FieldDimension, _Dim]]:
+        """One dimension per scalar case field a condition kind declares (its
+        :class:`~engine.conditions.FieldDimension`: stage, germline testing, ...), holding the
+        atoms of its kinds and those of other kinds that depend on it (``depends``)."""
+        own: dict[str, FieldDimension] = {}
+        idx: dict[str, list[int]] = {}
+        for key, kind in KINDS.items():
+            if isinstance(kind.dimension, FieldDimension):
+                fd = own.setdefault(kind.dimension.field, kind.dimension)
+                idx.setdefault(fd.field, []).extend(self.kind_atoms.get(key, ()))
+        self.coupled: dict[str, frozenset[int]] = {}
+        extra: dict[str, list[int]] = {f: [] for f in own}
+        for a in self.program.atoms:
+            dep = KINDS[a.kind].depends
+            for f in dep(a.spec) if dep is not None else ():
+                if f in own:
+                    extra[f].append(a.index)
+        for f in own:
+            self.coupled[f] = frozenset(extra[f])
+        return [(fd, _Dim(fd.field, tuple(idx[f]) + tuple(extra[f]), list(fd.values), [], None)) for f, fd in own.items()]
 
-    def _germline_origin_atoms(self) -> list[int]:
-        return [i for i in self.kind_atoms.get("alteration", ()) if self.program.atoms[i].key[6] == "germline"]
+    def _alt_fields(self, value) -> tuple:
+        """The scalar fields all unknown but those the alterations imply (germline testing), set
+        to ``value``."""
+        out = list(self.unknown)
+        for k, _name, _implied in self._implied:
+            out[k] = value
+        return tuple(out)
 
     # genes -------------------------------------------------------------
 
@@ -282,29 +311,14 @@ class _Domain:
         return None
 
     def _alphabet(self, gene: str) -> list[Alt]:
-        atoms = [self.program.atoms[i] for i in self.gene_atoms[gene]]
-        labels: list[str] = []
-        codons: set[int] = set()
-        kinds: set[str] = set()
-        origins: set[str] = set()
-        acquired: set[bool] = set()
-        partners: set[str] = set()
-        acquired_on = False
-        for a in atoms:
-            _, _, labs, cods, excl, kind, origin, acq, partner, on = a.key
-            acquired_on = acquired_on or on is not None
-            for lab in sorted(labs or ()) + sorted(excl or ()):
-                if lab not in labels:
-                    labels.append(lab)
-            codons |= set(cods or ())
-            if kind:
-                kinds.add(kind)
-            if origin:
-                origins.add(origin)
-            if acq is not None:
-                acquired.add(acq)
-            if partner:
-                partners.add(partner)
+        t = self.terms.genes[gene]
+        labels: list[str] = t.labels
+        codons: set[int] = t.codons
+        kinds: set[str] = t.kinds
+        origins: set[str] = t.origins
+        acquired: set[bool] = t.acquired
+        partners: set[str] = t.partners
+        acquired_on = t.acquired_on
         base: list[tuple[str, str, int | None, str | None]] = []
         named_codons: set[int] = set(codons)
         for lab in labels:
@@ -348,7 +362,7 @@ class _Domain:
         seen: set[tuple] = set()
         for alt in self._alphabet(gene):
             st = _GeneState((alt,), True, alt.origin == "germline")
-            vec = self._values(idx, self._probe(genes={gene: st}, gt=True))
+            vec = self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(True)))
             key = (alt.origin == "germline", vec)
             if key not in seen:
                 seen.add(key)
@@ -384,7 +398,7 @@ class _Domain:
                 if st.germline and gt is not True:
                     vecs.append(None)
                 else:
-                    vecs.append(self._values(idx, self._probe(genes={gene: st}, gt=gt)))
+                    vecs.append(self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(gt))))
             dim.values.append(st)
             dim.vectors.append(tuple(vecs))
         return dim
@@ -395,44 +409,37 @@ class _Domain:
         kinds = tuple(k for k, kind in KINDS.items() if kind.dimension == "history")
         idx = tuple(i for k in kinds for i in self.kind_atoms.get(k, ()))
         dim = _Dim("history", idx, [None], [], None)
-        self.acquired_on_atoms = frozenset(i for i in self.kind_atoms.get("alteration", ())
-                                           if self.program.atoms[i].key[9] is not None)
+        vocab = self.vocab
+        atoms_ = self.program.atoms
+        # what each kind's history hook says (engine.conditions: HistoryRole, HistoryTerms): the
+        # history kinds' atoms first, in order (their patterns order the lines), then the atoms
+        # of other kinds that depend on exposure to a drug class (acquired on it)
+        terms = HistoryTerms()
+        roles: dict[int, HistoryRole] = {}
+        for i in idx:
+            hook = KINDS[atoms_[i].kind].history
+            if hook is not None:
+                roles[i] = hook(atoms_[i].spec, vocab, terms)
+        exposure = []
+        for a in atoms_:
+            hook = KINDS[a.kind].history
+            if a.index not in roles and hook is not None and hook(a.spec, vocab, terms) is not None:
+                exposure.append(a.index)
+        self.acquired_on_atoms = frozenset(exposure)
         if not idx and not self.acquired_on_atoms:
             return dim
-        vocab = self.vocab
-        specs = [self.program.atoms[i].spec for i in idx]
-        items_c: set[str] = set()
-        items_d: set[str] = set()
-        settings: set[str] = set()
-        outcomes: set[str] = set()
-        weeks: set[int] = set()
-        patterns: list[tuple[frozenset, frozenset]] = []
-        for s in specs:
-            p = getattr(s, "received", None) or getattr(s, "prior_line", None)
-            if p is not None:
-                cs, ds = frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs)
-                items_c |= cs
-                items_d |= ds
-                patterns.append((cs, ds))
-            pl = getattr(s, "prior_line", None)
-            if pl is not None:
-                settings |= set(pl.setting or ())
-                outcomes |= set(pl.outcome or ())
-                if pl.min_weeks is not None:
-                    weeks.add(pl.min_weeks)
-                outcomes |= set(pl.outcome_not or ())
-                if pl.position == "first":
-                    settings |= {"adjuvant", "metastatic"}
-            pn = getattr(s, "prior_lines", None)
-            if pn is not None:
-                settings |= set(pn.setting or ())
+        items_c: set[str] = terms.classes
+        items_d: set[str] = terms.drugs
+        settings: set[str] = terms.settings
+        outcomes: set[str] = terms.outcomes
+        weeks: set[int] = terms.weeks
+        patterns: list[tuple[frozenset, frozenset]] = terms.patterns
         # drug classes an alteration may have been acquired on: exposure and progression matter
-        acq_classes = sorted({self.program.atoms[i].key[9] for i in self.kind_atoms.get("alteration", ())
-                              if self.program.atoms[i].key[9] is not None})
+        acq_classes = sorted(terms.acquired_on)
         items_c |= set(acq_classes)
         if acq_classes:
             outcomes.add("progression")
-        positional = any(getattr(getattr(s, "prior_line", None), "position", None) for s in specs)
+        positional = any(r.positional for r in roles.values())
         items = items_c | items_d
 
         def expo(lines_: tuple) -> tuple:
@@ -465,7 +472,7 @@ class _Domain:
         week_values: list = [None]
         for w in sorted(weeks):
             week_values += [float(w)] + ([float(w - 1)] if w >= 1 else [])
-        line_idx = [i for i in idx if self.program.atoms[i].kind != "received"]
+        line_idx = [i for i in idx if roles[i].role != "history"]
         lines: list[Line] = []
         seen: set[tuple] = set()
         for ds in dict.fromkeys(drug_sets):
@@ -480,19 +487,14 @@ class _Domain:
                     seen.add(key)
                     lines.append(ln)
         # histories: every sequence of up to MAX_LINES lines, merged by what later lines can change
-        counts = [self.program.atoms[i] for i in idx if self.program.atoms[i].kind == "prior_lines"]
-        per_line = [i for i in idx if self.program.atoms[i].kind == "prior_line"]
-
-        def cap(atom) -> int:
-            p = atom.spec.prior_lines
-            return max(p.min or 0, (p.max + 1) if p.max is not None else 0)
-
-        caps = [cap(a) for a in counts]
+        counts = [roles[i] for i in idx if roles[i].role == "count"]
+        per_line = [i for i in idx if roles[i].role == "line"]
+        caps = [r.cap for r in counts]
         line_info = {}
         for ln in lines:
             cnt = []
-            for a in counts:
-                st = a.spec.prior_lines.setting
+            for r in counts:
+                st = r.settings
                 sure = st is None or ln.setting in st
                 cnt.append((int(sure), int(sure or (st is not None and ln.setting is None))))
             flags = self._values(per_line, self._probe(lines=(ln,)))
@@ -501,10 +503,10 @@ class _Domain:
         # line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
         # only per-line atoms with a position depend on the lines before a line, and only through
         # "before": 0 no line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
-        pos_k = [k for k, i in enumerate(per_line) if self.program.atoms[i].spec.prior_line.position]
+        pos_k = [k for k, i in enumerate(per_line) if roles[i].positional]
         pos_atoms = [per_line[k] for k in pos_k]
         neutral = {1: Line(frozenset({other}), vocab.drug(other).classes, None, None, None, other),
-                   2: Line(frozenset({other}), vocab.drug(other).classes, "metastatic", None, None, other)}
+                   2: Line(frozenset({other}), vocab.drug(other).classes, terms.a_line, None, None, other)}
         neutral_ok = {b: all(v is False for v in self._values(pos_atoms, self._probe(lines=(neutral[b],))))
                       for b in neutral}
         positioned: dict[tuple, tuple] = {}
@@ -533,7 +535,7 @@ class _Domain:
                     lc, lg, lfr, lex = line_fast[ln]
                     if positional:  # a line's position depends on the lines before it
                         lfr = tuple(_RANK[v] for v in at_position(ln, before, hist))
-                        nb = before if ln.setting in ("adjuvant", "neoadjuvant") else (
+                        nb = before if ln.setting in terms.not_a_line else (
                             max(before, 1) if ln.setting is None else 2)
                     else:
                         nb = 0
@@ -694,10 +696,17 @@ class _Unit:
         self.dims: list[tuple[str, list]] = []
         cancer = dom.cancers
         self.dims.append(("cancer", self._reduce_simple(cancer, lambda code: dom._probe(cancer=code))))
-        self.dims.append(("stage", self._reduce_simple(dom.stage, lambda s: dom._probe(stage=s))))
-        germ_atoms = [i for i in atoms if i in set(dom.germline.atoms)]
-        self.dims.append(("gt", [None, True, False] if germ_atoms else [None]))
-        self.gt_varies = bool(germ_atoms)
+        # scalar fields: every value where an atom of another kind depends on the field (the
+        # alterations imply it), otherwise the values that differ on the atoms used here
+        self.implied_checks: list[tuple[int, Any, list]] = []
+        for k, (fd, fdim) in enumerate(dom.fields):
+            if atoms & dom.coupled[fd.field]:
+                vals = list(fdim.values)
+            else:
+                vals = self._reduce_simple(fdim, lambda v, k=k: dom._probe(fields=dom.unknown[:k] + (v,) + dom.unknown[k + 1:]))
+            self.dims.append((fd.field, vals))
+            if fd.implied is not None and len(vals) > 1:
+                self.implied_checks.append((k, fd.implied, vals))
         for g, gdim in dom.genes.items():
             pos = [p for p, i in enumerate(gdim.atoms) if i in atoms]
             if not pos:
@@ -738,35 +747,39 @@ class _Unit:
         return list(seen.values())
 
     def profiles(self):
-        """Every data profile: (cancer, stage, gene states, germline testing, history); the
-        dates and jurisdictions come from the slices."""
+        """Every data profile: (cancer, scalar field values, gene states, history); the dates
+        and jurisdictions come from the slices."""
         names = [n for n, _ in self.dims]
-        gene_names = names[3:-1]
+        nf = len(self.dom.fields)
+        gene_names = names[1 + nf:-1]
+        checks = self.implied_checks
         for combo in itertools.product(*(vals for _, vals in self.dims)):
-            cancer, stage, gt = combo[0], combo[1], combo[2]
-            genes = dict(zip(gene_names, combo[3:-1], strict=True))
-            if gt is not True and any(st.germline for st in genes.values()):
-                # a germline alteration means germline testing was done (False is invalid input,
-                # unknown is read as done: the same profile as True when True is enumerated)
-                if gt is False or self.gt_varies:
+            fields = combo[1:1 + nf]
+            genes = dict(zip(gene_names, combo[1 + nf:-1], strict=True))
+            if checks:
+                alts = [a for st in genes.values() for a in st.alts]
+                # a field the alterations imply (a germline finding: germline testing done) is
+                # that value: another value is invalid input or, unknown, the same profile as
+                # the implied one when that is enumerated
+                if any((w := implied(fields[k], alts)) != fields[k] and w in vals for k, implied, vals in checks):
                     continue
-            yield (cancer, stage, genes, gt, combo[-1])
+            yield (combo[0], fields, genes, combo[-1])
+
+
+_CASE_ORDER = tuple(CaseIn.model_fields)
 
 
 def _case_of(dom: _Domain, prof, sl: _Slice) -> NormalCase:
-    cancer, stage, genes, gt, lines = prof
-    return dom.case(cancer, stage, genes, gt, lines, sl)
+    cancer, fields, genes, lines = prof
+    return dom.case(cancer, fields, genes, lines, sl)
 
 
 def witness(dom: _Domain, prof, sl: _Slice) -> dict:
     """The profile as a case that ``kras-rules evaluate`` reads."""
-    cancer, stage, genes, gt, lines = prof
+    cancer, fields, genes, lines = prof
     out: dict[str, Any] = {"cancer_type": cancer}
-    if stage is not None:
-        out["stage"] = stage
     alts = []
     tested = []
-    germ = False
     for g, st in sorted(genes.items()):
         if st.tested:
             tested.append(g)
@@ -774,7 +787,6 @@ def witness(dom: _Domain, prof, sl: _Slice) -> dict:
             d: dict[str, Any] = {"gene": a.gene, "variant": a.label}
             if a.origin != "somatic":
                 d["origin"] = a.origin
-                germ = True
             if a.acquired is not None:
                 d["acquired"] = a.acquired
             if a.partner:
@@ -784,8 +796,11 @@ def witness(dom: _Domain, prof, sl: _Slice) -> dict:
         out["alterations"] = alts
     if tested:
         out["tested_genes"] = tested
-    if germ or gt is not None:
-        out["germline_tested"] = True if germ else gt
+    present = [a for st in genes.values() for a in st.alts]
+    for (fd, _), v in zip(dom.fields, fields, strict=True):
+        v = fd.implied(v, present) if fd.implied is not None else v
+        if v is not None:
+            out[fd.field] = v
     if lines is not None:
         hist = []
         for ln in lines:
@@ -801,7 +816,7 @@ def witness(dom: _Domain, prof, sl: _Slice) -> dict:
     out["as_of"] = sl.as_of.isoformat()
     if sl.jurisdiction != dom.default_jurisdiction:
         out["jurisdiction"] = sl.jurisdiction
-    return out
+    return {k: out[k] for k in _CASE_ORDER if k in out}  # in the case format's field order
 
 
 # --------------------------------------------------------------------------- the checks
@@ -1268,7 +1283,7 @@ class _Verifier:
                     if desc not in missing:
                         missing.append(desc)
                     if first is None:
-                        first = witness(dom, (code, None, {g: st}, None, None), _Slice(kv, dom.default_jurisdiction))
+                        first = witness(dom, (code, dom.unknown, {g: st}, None), _Slice(kv, dom.default_jurisdiction))
             if missing:
                 self.add("V010", (), f"{code}: no conclusion rule in effect on {kv} speaks to a {code} tumour with "
                          f"{'; '.join(missing)} (each named by the rules).", first)
@@ -1372,8 +1387,9 @@ def verify(engine) -> VerifyReport:
     rep.summary = [
         f"verify: {rep.profiles:,} abstract profiles examined in {seconds:.2f} s "
         f"(domain built in {t_dom:.2f} s), exhaustive per therapy, derived fact and note",
-        f"verify: domain: {len(dom.cancers.values)} cancer classes, stage {len(dom.stage.values)}, "
-        f"germline testing 3, prior therapy {len(dom.history.values)} histories, "
+        f"verify: domain: {len(dom.cancers.values)} cancer classes, "
+        + "".join(f"{fd.name} {len(d.values)}, " for fd, d in dom.fields)
+        + f"prior therapy {len(dom.history.values)} histories, "
         f"{len(dom.slices)} date/jurisdiction points; gene states (up to {MAX_ALTERATIONS_PER_GENE} alterations "
         f"per gene, histories up to {MAX_LINES} lines): {genes or 'none'}",
         "verify: profiles per therapy: " + ", ".join(f"{t} {n:,}" for t, n in sorted(rep.per_therapy.items())),

@@ -25,6 +25,9 @@ def problems(engine, case) -> list[str]:
         ({"cancer_type": "LUAD", "alterations": "KRAS G12C"}, "alterations: "),
         ({"alterations": []}, "cancer_type: required field is missing"),
         ({"cancer_type": "LUAD", "prior_therapies": [{"setting": "metastatic"}]}, "prior_therapies[0]: a prior therapy needs 'drugs'"),
+        ({"cancer_type": "PAAD", "multiagent_candidate": "yes"}, "multiagent_candidate: expected true or false, got 'yes' (did you mean 'true'?)"),
+        ({"cancer_type": "PAAD", "multiagent_candidate": None, "multiagent_candidat": False},
+         "multiagent_candidat: unknown field 'multiagent_candidat' (did you mean 'multiagent_candidate'?)"),
     ],
 )
 def test_message_names_path_and_suggestion(engine, case, expected):

@@ -28,7 +28,7 @@ STAGES = {"early", "locally_advanced", "metastatic"}
 SETTINGS = {"adjuvant", "neoadjuvant", "metastatic", "maintenance"}
 OUTCOMES = {"progression", "response", "stable", "intolerance"}
 CASE_KEYS = {"id", "cancer_type", "stage", "alterations", "tested_genes", "germline_tested",
-             "prior_therapies", "as_of", "jurisdiction"}
+             "multiagent_candidate", "prior_therapies", "as_of", "jurisdiction"}
 ALTERATION_KEYS = {"gene", "variant", "origin", "acquired", "partner"}
 PRIOR_KEYS = {"drugs", "regimen", "setting", "outcome", "weeks"}
 EXPECTED_KEYS = {"case", "why", "options", "missing", "absent", "notes_contain", "not_verdicts", "cautions"}
@@ -103,6 +103,8 @@ def case_shape_problems(case: object, stem: str) -> list[str]:
         out.append("tested_genes: a list of gene names")
     if "germline_tested" in case and not isinstance(case["germline_tested"], bool):
         out.append("germline_tested: true or false")
+    if "multiagent_candidate" in case and not isinstance(case["multiagent_candidate"], bool):
+        out.append("multiagent_candidate: true or false")
     germline = [a for a in case.get("alterations", []) if isinstance(a, dict) and a.get("origin") == "germline"]
     if germline and case.get("germline_tested") is False:
         out.append("germline_tested is false but a germline alteration is listed")

@@ -435,6 +435,8 @@ def test_strict_json(text, code, path):
 @pytest.mark.parametrize("change, path, suggestion", [
     ({"alterations": [{"gene": "KRAS", "variant": "G12C", "acquired": "yes"}]}, ("alterations", 0, "acquired"), "true"),
     ({"germline_tested": 1}, ("germline_tested",), "true"),
+    ({"multiagent_candidate": "no"}, ("multiagent_candidate",), "false"),
+    ({"multiagent_candidate": 1}, ("multiagent_candidate",), "true"),
     ({"prior_therapies": [{"drugs": ["carboplatin"], "weeks": True}]}, ("prior_therapies", 0, "weeks"), None),
     ({"prior_therapies": [{"drugs": ["carboplatin"], "weeks": "1e3"}]}, ("prior_therapies", 0, "weeks"), None),
     ({"as_of": 0}, ("as_of",), None),

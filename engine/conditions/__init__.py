@@ -15,6 +15,11 @@ from engine.conditions.base import (  # noqa: F401
     TV,
     AlterationKind,
     ConditionKind,
+    DomainTerms,
+    GeneTerms,
+    FieldDimension,
+    HistoryRole,
+    HistoryTerms,
     Origin,
     Outcome,
     Setting,
@@ -29,6 +34,7 @@ from engine.conditions.prior_lines import PriorLinesCond, PriorLinesPattern  # n
 from engine.conditions.received import ReceivedCond, ReceivedPattern  # noqa: F401,E402
 from engine.conditions.prior_line import LinePattern, PriorLineCond  # noqa: F401,E402
 from engine.conditions.germline import GermlineTestedCond  # noqa: F401,E402
+from engine.conditions.multiagent import MultiagentCandidateCond  # noqa: F401,E402
 
 
 def kind_of(cond) -> ConditionKind:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import TV, AlterationKind, ConditionKind, Origin, Strict, register
+from engine.conditions.base import TV, AlterationKind, ConditionKind, HistoryRole, Origin, Strict, register
 
 
 class AlterationPattern(Strict):
@@ -220,5 +220,39 @@ def case_terms(cond, positive, vocab, acc) -> None:
                                            outcomes=frozenset({"progression"}), single_line=True))
 
 
+def depends(cond) -> tuple[str, ...]:
+    """A germline pattern is read against ``germline_tested`` too."""
+    return ("germline_tested",) if cond.alteration.origin == "germline" else ()
+
+
+def history(cond, vocab, terms) -> HistoryRole | None:
+    """Acquired on a drug class: exposure to the class, and progression on it, matter."""
+    on = cond.alteration.acquired_on
+    if on is None:
+        return None
+    terms.acquired_on.add(on)
+    return HistoryRole("exposure")
+
+
+def domain(key, terms) -> str:
+    """The gene an atom reads, and what check's alterations of it are built from (by the atom's key)."""
+    _, gene, labs, cods, excl, kind, origin, acq, partner, on = key
+    t = terms.gene(gene)
+    t.acquired_on = t.acquired_on or on is not None
+    for lab in sorted(labs or ()) + sorted(excl or ()):
+        if lab not in t.labels:
+            t.labels.append(lab)
+    t.codons |= set(cods or ())
+    if kind:
+        t.kinds.add(kind)
+    if origin:
+        t.origins.add(origin)
+    if acq is not None:
+        t.acquired.add(acq)
+    if partner:
+        t.partners.add(partner)
+    return gene
+
+
 KIND = register(ConditionKind("alteration", AlterationCond, build, label, check_terms, fields, "gene",
-                              rule_terms, case_terms))
+                              rule_terms, case_terms, depends, history, domain))

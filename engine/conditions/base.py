@@ -2,8 +2,8 @@
 conditions use (stages, settings, outcomes)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
 from collections.abc import Callable
 
 from pydantic import ConfigDict
@@ -29,6 +29,91 @@ def one_or_many(v):
 
 
 @dataclass(frozen=True)
+class FieldDimension:
+    """A dimension of ``check``'s abstract domain that is one optional scalar case field.
+
+    ``name``: the dimension in words (``check --verbose``'s summary); ``field``: the case field,
+    both its JSON key and its :class:`~engine.case.NormalCase` attribute; ``values``: every value
+    the field can take, ``None`` (absent: unknown) first; ``implied(value, alterations)``: the
+    value the rest of the case implies (a germline finding means germline testing was done), or
+    ``None`` when the field stands alone. ``check`` enumerates the values, writes them into its
+    witness cases and needs nothing else from the kind.
+    """
+
+    name: str
+    field: str
+    values: tuple
+    implied: Callable | None = None
+
+
+class HistoryRole(NamedTuple):
+    """How an atom's value depends on the prior-therapy history (``check`` merges histories by it).
+
+    ``role``: ``"count"`` (the number of lines, counting only those in ``settings`` when given;
+    ``cap``: the count past which more lines change nothing), ``"line"`` (each line alone and,
+    when ``positional``, its place among the lines for advanced disease), ``"history"`` (what the
+    whole history holds) or ``"exposure"`` (exposure to, and progression on, the classes it adds
+    to :attr:`HistoryTerms.acquired_on`: an alteration acquired on a drug class).
+    """
+
+    role: str
+    cap: int = 0
+    settings: tuple | None = None
+    positional: bool = False
+
+
+@dataclass
+class HistoryTerms:
+    """What the history kinds' ``history`` hooks tell ``check`` to build prior lines from: the drug
+    classes and drugs named (and each pattern naming them together), settings, outcomes and week
+    thresholds; the classes an alteration may be acquired on; and, for positional conditions,
+    the settings that are not a line for advanced disease and one that is."""
+
+    classes: set = field(default_factory=set)
+    drugs: set = field(default_factory=set)
+    patterns: list = field(default_factory=list)
+    settings: set = field(default_factory=set)
+    outcomes: set = field(default_factory=set)
+    weeks: set = field(default_factory=set)
+    acquired_on: set = field(default_factory=set)
+    not_a_line: frozenset = frozenset()
+    a_line: str | None = None
+
+    def pattern(self, classes: frozenset, drugs: frozenset) -> None:
+        self.classes |= classes
+        self.drugs |= drugs
+        self.patterns.append((classes, drugs))
+
+
+@dataclass
+class GeneTerms:
+    """What ``check`` builds one gene's alterations from: the variant labels named (in order),
+    codons, alteration kinds, origins, acquired flags and fusion partners, and whether some
+    pattern asks where an alteration was acquired."""
+
+    labels: list = field(default_factory=list)
+    codons: set = field(default_factory=set)
+    kinds: set = field(default_factory=set)
+    origins: set = field(default_factory=set)
+    acquired: set = field(default_factory=set)
+    partners: set = field(default_factory=set)
+    acquired_on: bool = False
+
+
+@dataclass
+class DomainTerms:
+    """What the structured dimensions of ``check``'s domain are built from, as the cancer and
+    gene kinds' ``domain`` hooks report it: the cancer codes named, and per gene its
+    :class:`GeneTerms`."""
+
+    cancers: set = field(default_factory=set)
+    genes: dict = field(default_factory=dict)
+
+    def gene(self, name: str) -> GeneTerms:
+        return self.genes.setdefault(name, GeneTerms())
+
+
+@dataclass(frozen=True)
 class ConditionKind:
     """Everything the engine knows about one kind of leaf condition.
 
@@ -38,8 +123,15 @@ class ConditionKind:
     facts that made it true; equal keys share one atom); ``label(cond, vocab=None)``: the criterion in words;
     ``check_terms(cond, terms)``: report unknown vocabulary (``terms`` is the rule loader's
     :class:`~engine.rulebase.TermCheck`); ``fields(cond)``: the case fields it reads;
-    ``dimension``: the dimension of ``check``'s abstract domain its value depends on (cancer,
-    stage, germline, gene, history); ``rule_terms(cond, vocab, acc)`` and ``case_terms(cond,
+    ``dimension``: the dimension of ``check``'s abstract domain its value depends on: a
+    :class:`FieldDimension` (one scalar case field: stage, germline testing, ...) or the name of a
+    structured one (cancer, gene, history); ``depends(cond)``: the fields of other kinds'
+    :class:`FieldDimension` its value also depends on (a germline alteration pattern depends on
+    ``germline_tested``); ``history(cond, vocab, terms)``: for a kind whose value depends on the
+    prior-therapy history, its :class:`HistoryRole` (``None``: it does not), adding what ``check``
+    builds prior lines from to ``terms`` (:class:`HistoryTerms`); ``domain(key, terms)``: for a
+    kind of the cancer or gene dimension, adds what its atom (by its key) names to ``terms``
+    (:class:`DomainTerms`) and returns the gene it reads (``None``: none); ``rule_terms(cond, vocab, acc)`` and ``case_terms(cond,
     positive, vocab, acc)``: what the case generators of :mod:`engine.testing` draw from it.
     The durable backend needs nothing per kind: it receives atom values.
     """
@@ -50,9 +142,12 @@ class ConditionKind:
     label: Callable
     check_terms: Callable | None
     fields: Callable
-    dimension: str
+    dimension: str | FieldDimension
     rule_terms: Callable | None = None
     case_terms: Callable | None = None
+    depends: Callable | None = None
+    history: Callable | None = None
+    domain: Callable | None = None
 
 
 KINDS: dict[str, ConditionKind] = {}

@@ -51,5 +51,9 @@ def case_terms(cond, positive, vocab, acc) -> None:
     (acc.pos_codes if positive else acc.neg_codes).update(cond.cancer)
 
 
+def domain(key, terms) -> None:
+    terms.cancers |= key[1]
+
+
 KIND = register(ConditionKind("cancer", CancerCond, build, label, check_terms, lambda cond: ("cancer_type",),
-                              "cancer", rule_terms, case_terms))
+                              "cancer", rule_terms, case_terms, domain=domain))

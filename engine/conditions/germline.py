@@ -1,7 +1,7 @@
 """``germline_tested: BOOL``: germline testing was (true) / was not (false) done."""
 from __future__ import annotations
 
-from engine.conditions.base import TV, ConditionKind, Strict, register
+from engine.conditions.base import TV, ConditionKind, FieldDimension, Strict, register
 
 
 class GermlineTestedCond(Strict):
@@ -29,5 +29,12 @@ def case_terms(cond, positive, vocab, acc) -> None:
     acc.germline = True
 
 
+def implied(value, alterations) -> bool | None:
+    """A germline finding means germline testing was done (as the case reader decides)."""
+    return True if any(a.origin == "germline" for a in alterations) else value
+
+
+DIMENSION = FieldDimension("germline testing", "germline_tested", (None, True, False), implied)
+
 KIND = register(ConditionKind("germline_tested", GermlineTestedCond, build, label, None,
-                              lambda cond: ("germline_tested",), "germline", None, case_terms))
+                              lambda cond: ("germline_tested",), DIMENSION, None, case_terms))

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.conditions.base import TV, ConditionKind, Outcome, Setting, Strict, register
+from engine.conditions.base import TV, ConditionKind, HistoryRole, Outcome, Setting, Strict, register
 
 
 class LinePattern(Strict):
@@ -163,5 +163,20 @@ def case_terms(cond, positive, vocab, acc) -> None:
     ))
 
 
+def history(cond, vocab, terms) -> HistoryRole:
+    pl = cond.prior_line
+    terms.pattern(frozenset(pl.classes), frozenset(vocab.drug(d).name for d in pl.drugs))
+    terms.settings |= set(pl.setting or ())
+    terms.outcomes |= set(pl.outcome or ())
+    if pl.min_weeks is not None:
+        terms.weeks.add(pl.min_weeks)
+    terms.outcomes |= set(pl.outcome_not or ())
+    if pl.position == "first":
+        terms.settings |= {"adjuvant", "metastatic"}
+    if pl.position:
+        terms.not_a_line, terms.a_line = _NOT_A_LINE, "metastatic"
+    return HistoryRole("line", positional=bool(pl.position))
+
+
 KIND = register(ConditionKind("prior_line", PriorLineCond, build, label, check_terms, lambda cond: ("prior_therapies",),
-                              "history", rule_terms, case_terms))
+                              "history", rule_terms, case_terms, history=history))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.conditions.base import TV, ConditionKind, Setting, Strict, register
+from engine.conditions.base import TV, ConditionKind, HistoryRole, Setting, Strict, register
 
 
 class PriorLinesPattern(Strict):
@@ -71,5 +71,11 @@ def case_terms(cond, positive, vocab, acc) -> None:
                                        meets=spec.min if spec.min is not None else (spec.max or 0)))
 
 
+def history(cond, vocab, terms) -> HistoryRole:
+    p = cond.prior_lines
+    terms.settings |= set(p.setting or ())
+    return HistoryRole("count", cap=max(p.min or 0, (p.max + 1) if p.max is not None else 0), settings=p.setting)
+
+
 KIND = register(ConditionKind("prior_lines", PriorLinesCond, build, label, None, lambda cond: ("prior_therapies",),
-                              "history", None, case_terms))
+                              "history", None, case_terms, history=history))

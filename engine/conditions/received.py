@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import TV, ConditionKind, Strict, register
+from engine.conditions.base import TV, ConditionKind, HistoryRole, Strict, register
 
 
 class ReceivedPattern(Strict):
@@ -66,5 +66,11 @@ def case_terms(cond, positive, vocab, acc) -> None:
     acc.history.append(acc.HistorySpec(frozenset(spec.classes), frozenset(vocab.drug(x).name for x in spec.drugs)))
 
 
+def history(cond, vocab, terms) -> HistoryRole:
+    p = cond.received
+    terms.pattern(frozenset(p.classes), frozenset(vocab.drug(d).name for d in p.drugs))
+    return HistoryRole("history")
+
+
 KIND = register(ConditionKind("received", ReceivedCond, build, label, check_terms, lambda cond: ("prior_therapies",),
-                              "history", rule_terms, case_terms))
+                              "history", rule_terms, case_terms, history=history))

@@ -1,11 +1,11 @@
 """``stage: [STAGE, ...]``: the case's stage is one of these (unknown when stage is absent)."""
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 from pydantic import BeforeValidator, Field
 
-from engine.conditions.base import TV, ConditionKind, Stage, Strict, one_or_many, register
+from engine.conditions.base import TV, ConditionKind, FieldDimension, Stage, Strict, one_or_many, register
 
 
 class StageCond(Strict):
@@ -25,5 +25,7 @@ def case_terms(cond, positive, vocab, acc) -> None:
     acc.stages.update(cond.stage)
 
 
+DIMENSION = FieldDimension("stage", "stage", (None, *get_args(Stage)))
+
 KIND = register(ConditionKind("stage", StageCond, build, lambda cond, vocab=None: "stage " + " or ".join(cond.stage), None,
-                              lambda cond: ("stage",), "stage", None, case_terms))
+                              lambda cond: ("stage",), DIMENSION, None, case_terms))

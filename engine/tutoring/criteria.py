@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.conditions import KINDS, FieldDimension
 from engine.evaluator import AllNode, AtomNode, Ctx, FactNode, NotNode
 
 Status = Literal["met", "not_met", "unknown"]
@@ -77,6 +78,8 @@ def _atom_case(i: int, ctx: Ctx) -> str:
         return f"stage {case.stage.replace('_', ' ')}" if case.stage else "unknown: stage"
     if kind == "germline_tested":
         return "unknown: germline testing" if case.germline_tested is None else ("germline testing done" if case.germline_tested else "no germline testing")
+    if isinstance(KINDS[kind].dimension, FieldDimension):  # another scalar case field: its value, or what is missing
+        return f"unknown: {atom.missing(case)}" if v is None else atom.describe(case)
     if case.lines is None:
         return "unknown: prior therapy history"
     if not case.lines:
