@@ -152,6 +152,11 @@ def test_copies_comparisons_pickles_and_dumps_render_first():
     assert dict(ENGINE.evaluate(case))["trace"] == json.loads(want)["trace"]
 
 
+def _read(r, barrier, got: list[str]) -> None:
+    barrier.wait()
+    got.append(r.options[-1].explanation + r.trace[0] + r.to_json())
+
+
 def test_concurrent_readers_of_one_result_render_it_once():
     case = EXAMPLES["luad-g12c-second-line"]
     want = eager(case)
@@ -168,12 +173,7 @@ def test_concurrent_readers_of_one_result_render_it_once():
             r = ENGINE.evaluate(case)
             barrier = threading.Barrier(8)
             got: list[str] = []
-
-            def read():
-                barrier.wait()
-                got.append(r.options[-1].explanation + r.trace[0] + r.to_json())
-
-            threads = [threading.Thread(target=read) for _ in range(8)]
+            threads = [threading.Thread(target=_read, args=(r, barrier, got)) for _ in range(8)]
             for t in threads:
                 t.start()
             for t in threads:
