@@ -96,7 +96,7 @@ class Engine:
         if as_of is not None:
             norm = _with_as_of(norm, as_of)
         if backend == "default":
-            return build_result(infer(self.program, norm), lazy_texts=True, finish=self._summary_filler().fill)
+            return build_result(infer(self.program, norm), lazy_texts=True, summary=self._summary_filler().of)
         if backend == "durable":
             result = self.durable().evaluate(norm)
         else:
@@ -139,7 +139,7 @@ class Engine:
         if as_of is not None:
             norm = _with_as_of(norm, as_of)
         inf = infer(self.program, norm)
-        result = build_result(inf, finish=self._summary_filler().fill)
+        result = build_result(inf, summary=self._summary_filler().of)
         if therapies is None:
             therapies = [t.id for t in self.catalogue().therapies]
         return result, {t: self._whynot.answer(t, inf, result) for t in therapies}

@@ -22,6 +22,7 @@ built once per rule base (:class:`_Static`).
 from __future__ import annotations
 
 import threading
+import weakref
 
 from engine.conditions import kind_of
 from engine.evaluator import (
@@ -264,8 +265,8 @@ _NO_CONSIDERED: tuple = ()
 
 def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx, renderer=None):
     """The option deciding a therapy (None when nothing is decided), and what rendering its texts
-    needs: ``(option, deciding rule, its outcome, considered [(Considered, rule, set aside by)],
-    pending exclusions)``. The option's texts are absent until rendered."""
+    needs: ``(option, deciding rule, its outcome, considered [(Considered, rule, set aside by,
+    verdict)], pending exclusions)``. The option's texts are absent until rendered."""
     st = _static(ctx.program)
     pending: list = []
     if len(cands) > 1 or cands[0][1].pending:
@@ -285,7 +286,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
             c = lazy(Considered, {"rule": cr.rule.id, "verdict": out.verdict, "evidence": cr.rule.evidence,
                                   "set_aside_by": by[0].rule.id if by else None}, renderer)
             considered.append(c)
-            parts.append((c, cr, by))
+            parts.append((c, cr, by, out.verdict))
     rule = best_cr.rule
     chain_ids = _chain_ids(best_cr, ctx, st)
     citations = list(st.cites[rule.id])
@@ -333,10 +334,10 @@ def _criteria(cr: CompiledRule, ctx: Ctx, st: _Static) -> list[Criterion]:
     return out
 
 
-def build_result(inf: Inference, *, lazy_texts: bool = False, finish=None) -> Result:
+def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> Result:
     """The result of one case's inference. Eager by default (every text rendered now); with
     ``lazy_texts`` the texts wait for their first read, ``Result.explain()`` or serialisation.
-    ``finish(result)``, if given, runs right after rendering (``Engine`` fills the summaries)."""
+    ``summary(option fields)``, if given, writes each option's summary (``Engine`` gives one)."""
     ctx = inf.ctx
     case = ctx.case
     rb = ctx.program.rb
@@ -350,7 +351,7 @@ def build_result(inf: Inference, *, lazy_texts: bool = False, finish=None) -> Re
         if all(out.pending for _, out in cands):
             continue  # only exclusions that might apply, and nothing for them to condition
         outcomes[t] = cands
-    renderer = Rendering(inf, outcomes, finish)
+    renderer = Rendering(inf, outcomes, summary)
     decided = []
     for t, cands in outcomes.items():
         d = resolve_option(t, cands, ctx, renderer)
@@ -388,11 +389,23 @@ def build_result(inf: Inference, *, lazy_texts: bool = False, finish=None) -> Re
         "disclaimer": rb.meta.disclaimer,
         "contract_version": _CONTRACT_VERSION,
     }, renderer)
-    renderer.result = result
-    renderer.decided = decided
-    if not lazy_texts:
+    if lazy_texts:
+        # the renderer holds the models weakly: they hold it, and no reference cycle may keep a
+        # result (and its case) alive past its last use, which would make the memory of a long
+        # batch depend on the cyclic garbage collector
+        renderer.result = weakref.ref(result)
+        renderer.decided = [(weakref.ref(o), cr, out, [(weakref.ref(c), *rest) for c, *rest in parts], pending)
+                            for o, cr, out, parts, pending in decided]
+    else:
+        renderer.result = lambda: result  # type: ignore[assignment]  # rendered now: no cycle outlives the call
+        renderer.decided = [(_strong(o), cr, out, [(_strong(c), *rest) for c, *rest in parts], pending)
+                            for o, cr, out, parts, pending in decided]
         renderer.render()
     return result
+
+
+def _strong(obj):
+    return lambda: obj
 
 
 # --------------------------------------------------------------------------- rendering
@@ -406,13 +419,13 @@ class Rendering:
     """The prose of one result, rendered once: holds the case's inference until then, and drops it
     after (so a result keeps no per-case evaluation state once its texts exist)."""
 
-    __slots__ = ("inf", "outcomes", "finish", "result", "decided")
+    __slots__ = ("inf", "outcomes", "summary", "result", "decided")
 
-    def __init__(self, inf: Inference, outcomes: dict, finish):
+    def __init__(self, inf: Inference, outcomes: dict, summary):
         self.inf: Inference | None = inf
         self.outcomes = outcomes
-        self.finish = finish
-        self.result: Result | None = None
+        self.summary = summary
+        self.result = None
         self.decided: list = []
 
     def render(self) -> None:
@@ -428,27 +441,35 @@ class Rendering:
                 self.inf = None
                 self.outcomes = {}
                 self.decided = []
-                self.finish = None
+                self.summary = None
+                self.result = None
 
     def _render(self, inf: Inference) -> None:
         ctx = inf.ctx
         st = _static(ctx.program)
-        for option, best_cr, best, parts, pending in self.decided:
-            od = option.__dict__
+        summary = self.summary
+        for ref, best_cr, best, parts, pending in self.decided:
             extra: list[str] = []
             if parts:
                 best_title = st.quoted[best_cr.rule.id]
                 also = []
-                for c, cr, by in parts:
+                for cref, cr, by, verdict in parts:
                     if by is not None and by[0] is best_cr:
                         extra.append(f"Takes precedence over {st.quoted[cr.rule.id]}: {by[1]}")
+                    also.append(f"{st.quoted[cr.rule.id]} ({verdict}, {cr.rule.evidence})")
+                    c = cref()
+                    if c is None:
+                        continue
                     cd = c.__dict__
                     reason = cd["reason"] if "reason" in cd else (
                         f"set aside by {st.quoted[by[0].rule.id]}: {by[1]}" if by else f"weaker than {best_title}")
                     settled(c, {"rule": cd["rule"], "verdict": cd["verdict"], "evidence": cd["evidence"],
                                 "set_aside_by": cd["set_aside_by"], "reason": reason})
-                    also.append(f"{st.quoted[cr.rule.id]} ({cd['verdict']}, {cd['evidence']})")
                 extra.append("Also considered: " + "; ".join(also) + ".")
+            option = ref()
+            if option is None:
+                continue
+            od = option.__dict__
             text = _explain_core(best_cr, best, ctx, st)
             for p_cr, _ in pending:
                 extra.append(f"Would be excluded by {st.quoted[p_cr.rule.id]} if confirmed; "
@@ -463,10 +484,11 @@ class Rendering:
                 "missing": od["missing"], "failed_criteria": od["failed_criteria"], "status": od["status"],
                 "jurisdiction": od["jurisdiction"], "effective_from": od["effective_from"],
                 "considered": od["considered"], "criteria": od["criteria"], "cautions": od["cautions"],
-                "summary": od.get("summary", ""),
+                "summary": od["summary"] if "summary" in od else (summary(od) if summary is not None else ""),
             })
-        result = self.result
-        assert result is not None  # set by build_result before any rendering
+        result = self.result() if self.result is not None else None
+        if result is None:  # only options were kept
+            return
         rd = result.__dict__
         case = ctx.case
         notes = [n.text for n in rd["note_details"]]
@@ -502,8 +524,6 @@ class Rendering:
             "note_details": rd["note_details"], "facts": rd.get("facts", facts), "trace": rd.get("trace", trace),
             "disclaimer": rd["disclaimer"], "contract_version": rd["contract_version"],
         })
-        if self.finish is not None:
-            self.finish(result)
 
 
 def _described(node, ctx: Ctx, want, st: _Static, depth: int = 0) -> tuple[list[str], list[str]]:

@@ -16,10 +16,12 @@ serialisation. These tests check that
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import pickle
 import re
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
@@ -55,7 +57,7 @@ def internal_names(result) -> list[str]:
 
 def eager(case) -> str:
     norm = ENGINE.normalise(case)
-    return build_result(infer(ENGINE.program, norm), finish=ENGINE._summary_filler().fill).model_dump_json()
+    return build_result(infer(ENGINE.program, norm), summary=ENGINE._summary_filler().of).model_dump_json()
 
 
 def pending(result) -> bool:
@@ -110,11 +112,40 @@ def test_any_text_read_renders_every_text_once_and_drops_the_case_state():
         assert "explanation" not in r.options[0].__dict__ and "trace" not in r.__dict__
         renderer = _PENDING.__get__(r, type(r))
         read(r)
-        assert renderer.inf is None and renderer.result is not None  # the inference is let go
+        assert renderer.inf is None and renderer.decided == [] and renderer.result is None  # all let go
         assert not pending(r) and not any(pending(o) for o in r.options)
         assert all(not pending(c) for o in r.options for c in o.considered)
         assert list(r.options[0].__dict__) == list(type(r.options[0]).model_fields)  # field order kept
         assert json.loads(r.to_json()) == want
+
+
+def test_an_unread_result_is_freed_at_once_not_by_the_cycle_collector():
+    """No reference cycle: a result dropped unrendered (the TSV batch) goes with its case state
+    when its last reference goes, not when the cyclic garbage collector runs."""
+    case = EXAMPLES["crc-braf-v600e-ema-after-folfox"]
+    gc.collect()
+    gc.disable()
+    try:
+        r = ENGINE.evaluate(case)
+        gone = [weakref.ref(r), weakref.ref(r.options[0]), weakref.ref(_PENDING.__get__(r, type(r)).inf)]
+        del r
+        assert [w() for w in gone] == [None, None, None]
+        r = ENGINE.evaluate(case)
+        r.explain()
+        gone = [weakref.ref(r), weakref.ref(r.options[0])]
+        del r
+        assert [w() for w in gone] == [None, None]
+    finally:
+        gc.enable()
+
+
+def test_an_option_kept_alone_still_renders():
+    case = EXAMPLES["crc-braf-v600e-ema-after-folfox"]
+    want = json.loads(eager(case))["options"]
+    r = ENGINE.evaluate(case)
+    options = list(r.options)
+    del r
+    assert [json.loads(o.model_dump_json()) for o in options] == want
 
 
 def test_explain_is_idempotent_and_returns_the_result():
