@@ -98,6 +98,7 @@ class _Static:
             if r.jurisdiction and r.status in ("regular", "accelerated", "withdrawn"):
                 self.approval[r.id] = f"({r.jurisdiction} {r.status} approval, in effect from {r.effective_from}.)"
         self._has_fact: dict[int, bool] = {}
+        self._gate_facts: dict[str, tuple[str, ...]] = {}
 
     def has_fact(self, node) -> bool:
         """Whether a derived fact occurs under ``node`` (else no derivation chain can come of it)."""
@@ -142,7 +143,10 @@ class _Static:
         return f"not excluded by: {self.words(cr.when)}"
 
     def gate_facts(self, cr: CompiledRule) -> tuple[str, ...]:
-        return self.facts_of(cr.when)
+        hit = self._gate_facts.get(cr.rule.id)
+        if hit is None:
+            hit = self._gate_facts[cr.rule.id] = self.facts_of(cr.when)
+        return hit
 
     def words(self, node, top: bool = True) -> str:
         """A condition in words a student understands (no rule or fact ids)."""
@@ -348,9 +352,11 @@ def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> R
             cands = [co for co in cands if not co[0].selector]
             if not cands:
                 continue
-        if all(out.pending for _, out in cands):
-            continue  # only exclusions that might apply, and nothing for them to condition
-        outcomes[t] = cands
+        for _, out in cands:
+            if not out.pending:
+                outcomes[t] = cands
+                break
+        # (else: only exclusions that might apply, and nothing for them to condition)
     renderer = Rendering(inf, outcomes, summary)
     decided = []
     for t, cands in outcomes.items():

@@ -156,9 +156,13 @@ _PENDING = _Lazy.__dict__["_pending"]  # the slot's descriptor (reading it never
 def lazy(cls, fields: dict, renderer) -> Any:
     """An instance of ``cls`` (a :class:`_Lazy` model) holding ``fields`` (the decided ones, in
     field order; the lazy ones absent) whose texts ``renderer.render()`` will fill."""
+    names = cls.__dict__.get("_lazy_names")  # every field name, read once per class (a slow property)
+    if names is None:
+        names = frozenset(cls.model_fields)
+        type.__setattr__(cls, "_lazy_names", names)
     m = cls.__new__(cls)
     object.__setattr__(m, "__dict__", fields)
-    object.__setattr__(m, "__pydantic_fields_set__", set(cls.model_fields))
+    object.__setattr__(m, "__pydantic_fields_set__", set(names))
     object.__setattr__(m, "__pydantic_extra__", None)
     object.__setattr__(m, "__pydantic_private__", None)
     _PENDING.__set__(m, renderer)
