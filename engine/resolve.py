@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 
 from engine.conditions import kind_of
 from engine.evaluator import (
@@ -403,7 +404,7 @@ def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> R
         renderer.decided = [(weakref.ref(o), cr, out, [(weakref.ref(c), *rest) for c, *rest in parts], pending)
                             for o, cr, out, parts, pending in decided]
     else:
-        renderer.result = lambda: result  # type: ignore[assignment]  # rendered now: no cycle outlives the call
+        renderer.result = _strong(result)  # rendered now: no cycle outlives the call
         renderer.decided = [(_strong(o), cr, out, [(_strong(c), *rest) for c, *rest in parts], pending)
                             for o, cr, out, parts, pending in decided]
         renderer.render()
@@ -431,7 +432,7 @@ class Rendering:
         self.inf: Inference | None = inf
         self.outcomes = outcomes
         self.summary = summary
-        self.result = None
+        self.result: Callable[[], Result | None] | None = None  # a weak (or, once rendered, plain) reference
         self.decided: list = []
 
     def render(self) -> None:
