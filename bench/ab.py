@@ -7,6 +7,11 @@ evaluate the same inputs (the example cases of this tree and seeded generated ca
 on both alike; time is the process's CPU time (``time.process_time``), which other processes on a
 shared machine disturb far less than wall time. Each figure is the best of the rounds (cases/s of
 CPU time, one core). Not a test.
+
+``--modes`` picks what is timed per case: ``evaluate`` (the result as ``Engine.evaluate`` returns
+it: in a tree with explanations on demand, the decided fields only), ``explain`` (also every text:
+``result.explain()`` where the tree has it, which an eager tree has already done) and ``json``
+(also ``result.to_json()``).
 """
 from __future__ import annotations
 
@@ -25,21 +30,29 @@ import json, sys, time
 from engine.api import Engine
 cases = [json.loads(l) for l in open(sys.argv[1])]
 engine = Engine()
+mode = sys.argv[3]
+def run(c):
+    r = engine.evaluate(c)
+    if mode == "explain":
+        if "explain" in type(r).__dict__ or hasattr(type(r), "explain"):
+            r.explain()
+    elif mode == "json":
+        r.to_json()
 for c in cases[:200]:
-    engine.evaluate(c)
+    run(c)
 best = 0.0
 for _ in range(int(sys.argv[2])):
     t = time.process_time()
     for c in cases:
-        engine.evaluate(c)
+        run(c)
     best = max(best, len(cases) / (time.process_time() - t))
 print(best)
 """
 
 
-def measure(tree: Path, inputs: Path, rounds: int) -> float:
+def measure(tree: Path, inputs: Path, rounds: int, mode: str = "evaluate") -> float:
     env = {**os.environ, "PYTHONPATH": str(tree), "KRAS_RULES_CACHE": "off"}
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(inputs), str(rounds)], env=env, cwd=tree,
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(inputs), str(rounds), mode], env=env, cwd=tree,
                          capture_output=True, text=True, check=True)
     return float(out.stdout.strip())
 
@@ -50,6 +63,8 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=5000, help="generated cases")
     ap.add_argument("--rounds", type=int, default=3, help="timed passes per measurement")
     ap.add_argument("--repeat", type=int, default=3, help="alternating measurements per tree")
+    ap.add_argument("--modes", default="evaluate", help="what to time per case, comma-separated: evaluate, explain, json")
+    ap.add_argument("--examples", type=int, default=20, help="passes over the example cases")
     a = ap.parse_args()
     sys.path.insert(0, str(REPO))
     sys.path.insert(0, str(REPO / "bench"))
@@ -67,21 +82,24 @@ def main() -> None:
             subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
         examples = Path(tmp) / "examples.jsonl"
         generated = Path(tmp) / "generated.jsonl"
-        examples.write_text("".join(json.dumps(json.loads(p.read_text())) + "\n" for p in sorted((REPO / "cases").glob("*.json"))) * 20)
+        examples.write_text("".join(json.dumps(json.loads(p.read_text())) + "\n" for p in sorted((REPO / "cases").glob("*.json"))) * a.examples)
         gen = Generator(Engine(), 2026)
         generated.write_text("".join(json.dumps(gen.case(i)) + "\n" for i in range(a.cases)))
         rows = []
-        for label, inputs in (("example cases (x20)", examples), (f"{a.cases} generated cases", generated)):
-            figs = {"before": [], "after": []}
+        modes = [m.strip() for m in a.modes.split(",") if m.strip()]
+        for label, inputs in ((f"example cases (x{a.examples})", examples), (f"{a.cases} generated cases", generated)):
+            figs: dict[tuple[str, str], list[float]] = {}
             for _ in range(a.repeat):
-                figs["before"].append(measure(before, inputs, a.rounds))
-                figs["after"].append(measure(REPO, inputs, a.rounds))
-            b, t = max(figs["before"]), max(figs["after"])
-            rows.append((label, b, t, t / b))
-    print(f"evaluate, one core, best of {a.repeat}x{a.rounds} passes; before = {a.before}, after = this tree")
-    print(f"{'inputs':28} {'before cases/s':>15} {'after cases/s':>15} {'after/before':>13}")
+                for mode in modes:
+                    for side, tree in (("before", before), ("after", REPO)):
+                        figs.setdefault((side, mode), []).append(measure(tree, inputs, a.rounds, mode))
+            for mode in modes:
+                b, t = max(figs[("before", mode)]), max(figs[("after", mode)])
+                rows.append((f"{label}, {mode}", b, t, t / b))
+    print(f"one core, best of {a.repeat}x{a.rounds} passes; before = {a.before}, after = this tree")
+    print(f"{'inputs, timed':44} {'before cases/s':>15} {'after cases/s':>15} {'after/before':>13}")
     for label, b, t, r in rows:
-        print(f"{label:28} {b:15,.0f} {t:15,.0f} {r:13.2f}")
+        print(f"{label:44} {b:15,.0f} {t:15,.0f} {r:13.2f}")
 
 
 if __name__ == "__main__":

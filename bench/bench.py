@@ -510,6 +510,7 @@ def main(argv=None) -> int:
     norms = [engine.normalise(c) for c in generated]
     row("  normalise only (decoded dict in)", timed(engine.normalise, generated))
     row("  inference only (normalised case in)", timed(lambda n: infer(engine.program, n), norms))
+    row("  inference + deciding (Result out, texts on demand)", timed(lambda n: build_result(infer(engine.program, n), lazy_texts=True), norms))
     row("  inference + resolution (Result out)", timed(lambda n: build_result(infer(engine.program, n)), norms))
     row("hand-written floor, 5 core rules (normalised in)", timed(floor, norms))
     # engine / hand-written on the same cases in the same process, taking turns
@@ -517,10 +518,12 @@ def main(argv=None) -> int:
     same_norms = norms[: len(same)]
     both = list(zip(same_norms, same, strict=True))  # (normalised case, decoded dict)
     per = paired({"floor": lambda t: floor(t[0]), "infer": lambda t: infer(engine.program, t[0]),
+                  "decided": lambda t: build_result(infer(engine.program, t[0]), lazy_texts=True),
                   "result": lambda t: build_result(infer(engine.program, t[0])),
                   "evaluate": lambda t: engine.evaluate(t[1])}, both, rounds=3 if a.quick else 5)
     ratios = [
         ("inference only (rule outcomes: verdicts, missing and failed criteria; normalised case in)", per["infer"] / per["floor"], "5x for verdicts, levels, criteria"),
+        ("inference + deciding (the result as evaluate returns it: verdicts, levels, criteria; texts on demand)", per["decided"] / per["floor"], "5x for verdicts, levels, criteria"),
         ("inference + resolution (the full result: options, explanations, trace, facts)", per["result"] / per["floor"], "10x with explanations"),
         ("evaluate from a decoded dict (validation and normalisation too)", per["evaluate"] / per["floor"], ""),
     ]

@@ -84,13 +84,20 @@ class Engine:
         backend: Backend = "default",
         default_id: str = "case",
     ) -> Result:
-        """Evaluate one case. ``as_of`` overrides the case's own date."""
+        """Evaluate one case. ``as_of`` overrides the case's own date.
+
+        The result's decided fields (verdicts, levels, rules, criteria, citations, missing) are
+        there at once; its texts (explanations, reasons, summaries, notes, trace, facts) are
+        rendered all together the first time one is read, by ``result.explain()``, or before any
+        serialisation (``to_json``, ``model_dump``, ``model_dump_json``, pickling, copying,
+        comparing): the same texts either way. A caller reading only decided fields (the TSV
+        batch) never pays for the prose."""
         norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
         if as_of is not None:
             norm = _with_as_of(norm, as_of)
         if backend == "default":
-            result = build_result(infer(self.program, norm))
-        elif backend == "durable":
+            return build_result(infer(self.program, norm), lazy_texts=True, summary=self._summary_filler().of)
+        if backend == "durable":
             result = self.durable().evaluate(norm)
         else:
             raise UsageError(f"unknown backend '{backend}' (use 'default' or 'durable')")
@@ -132,8 +139,7 @@ class Engine:
         if as_of is not None:
             norm = _with_as_of(norm, as_of)
         inf = infer(self.program, norm)
-        result = build_result(inf)
-        self._summary_filler().fill(result)
+        result = build_result(inf, summary=self._summary_filler().of)
         if therapies is None:
             therapies = [t.id for t in self.catalogue().therapies]
         return result, {t: self._whynot.answer(t, inf, result) for t in therapies}

@@ -157,8 +157,16 @@ def _default(obj):
     return {k: v for k, v in d.items() if k in order}  # as pydantic: the fields present, in this order
 
 
+def _settle(model) -> None:
+    """Render a result's pending texts (see ``engine.result``) before its ``__dict__`` is written."""
+    explain = getattr(type(model), "explain", None)
+    if explain is not None:
+        explain(model)
+
+
 def result_json(model) -> str:
     """``model.model_dump_json()``, the same text."""
+    _settle(model)
     if orjson is not None:
         try:
             return orjson.dumps(model, default=_default, option=_OPTS).decode("utf-8")
@@ -169,6 +177,7 @@ def result_json(model) -> str:
 
 def encode_json(model) -> bytes:
     """:func:`result_json` as UTF-8 bytes."""
+    _settle(model)
     if orjson is not None:
         try:
             return orjson.dumps(model, default=_default, option=_OPTS)

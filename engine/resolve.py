@@ -1,11 +1,29 @@
 """Resolution: from the rules' outcomes to one option per therapy, with explanations.
 
-Shared by every backend. For each therapy: explicit precedence (``overrides``) first, then the
-strongest outcome decides (verdict, then evidence, then rule id); the rest are kept as
-``considered``. The explanation names the case facts that mattered, the chain of derived facts,
-the rule's sentence for a learner, failed criteria, missing data and any precedence applied.
+Shared by every backend. Two steps:
+
+* *deciding* (:func:`build_result`): for each therapy, explicit precedence (``overrides``) first,
+  then the strongest outcome decides (verdict, then evidence, then rule id); the rest are kept as
+  ``considered``. This gives every structured field: verdict, evidence, level, rules (the deciding
+  rule and the derivation rules it rests on), citations, missing, failed criteria, criteria with
+  their status, considered rules and what set them aside, cautions, note details.
+* *rendering* (:class:`Rendering`): the prose. The explanation names the case facts that
+  mattered, the derived facts (by the title of the rule deriving them), the rule's sentence for a
+  learner, failed criteria, missing data and any precedence applied, every rule by its title:
+  rule ids and fact names stay in the structured fields (and in ``trace``, the machine-oriented
+  log). Also the considered rules' reasons, the summaries, ``notes``, ``facts`` and ``trace``.
+
+``build_result(inf, lazy=True)`` (what ``Engine.evaluate`` does) leaves the rendering to the first
+read of any text, to ``Result.explain()`` or to serialisation: a batch writing TSV, which reads only
+decided fields, never renders. The output is the same either way. The sentences that depend only
+on a rule (titles, met/unmet/unknown sentences, readings, approval sentence, criterion texts) are
+built once per rule base (:class:`_Static`).
 """
 from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
 
 from engine.conditions import kind_of
 from engine.evaluator import (
@@ -22,7 +40,8 @@ from engine.evaluator import (
     pending_missing,
 )
 from engine.semantics import EVIDENCE_RANK, OPTION_ORDER, VERDICT_RANK, apply_pending, choose, strength  # noqa: F401
-from engine.result import CautionOut, CitationOut, Considered, Criterion, NoteOut, Option, Result
+from engine.result import CautionOut, CitationOut, Considered, Criterion, NoteOut, Option, Result, lazy, settled
+from engine.result import CONTRACT_VERSION as _CONTRACT_VERSION
 from engine.rules_model import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB
 
 class _Static:
@@ -59,6 +78,47 @@ class _Static:
         for name, crs in program.derivers.items():
             self._fact_words[name] = sorted(crs, key=lambda c: c.rule.id)[0].rule.title
         self.vocab = rb.vocab
+        # the sentences of each rule, built once: its title in quotes, the fact a derivation rule
+        # derives in words ("X means Y" titles read as X), the explanation's sentences by outcome,
+        # the approval sentence
+        self.quoted = {cr.rule.id: f"\u201c{cr.rule.title}\u201d" for cr in program.rules}
+        self.derived_words = {cr.rule.id: cr.rule.title.split(" means ", 1)[0]
+                              for crs in program.derivers.values() for cr in crs}
+        self.met: dict[str, str] = {}
+        self.unmet: dict[str, str] = {}
+        self.unknown: dict[str, str] = {}
+        self.approval: dict[str, str] = {}
+        for cr in program.conclusions:
+            r = cr.rule
+            ex = r.explain
+            if ex is None:  # pragma: no cover - conclusion rules explain (the model checks it)
+                continue
+            self.met[r.id] = ex.met
+            self.unmet[r.id] = ex.unmet or ex.met
+            self.unknown[r.id] = ex.unknown or f"If the missing facts are confirmed: {ex.met}"
+            if r.jurisdiction and r.status in ("regular", "accelerated", "withdrawn"):
+                self.approval[r.id] = f"({r.jurisdiction} {r.status} approval, in effect from {r.effective_from}.)"
+        self._has_fact: dict[int, bool] = {}
+        self._gate_facts: dict[str, tuple[str, ...]] = {}
+
+    def has_fact(self, node) -> bool:
+        """Whether a derived fact occurs under ``node`` (else no derivation chain can come of it)."""
+        hit = self._has_fact.get(id(node))
+        if hit is None:
+            hit = False
+            todo = [node]
+            while todo:
+                n = todo.pop()
+                kind = type(n)
+                if kind is FactNode:
+                    hit = True
+                    break
+                if kind is AllNode or kind is AnyNode:
+                    todo.extend(n.kids)
+                elif kind is NotNode or kind is UnmetNode:
+                    todo.append(n.kid)
+            self._has_fact[id(node)] = hit  # nodes live as long as the program that holds this
+        return hit
 
     def level_for(self, rule, case) -> str | None:
         if rule.id not in self.population_codes:
@@ -84,7 +144,10 @@ class _Static:
         return f"not excluded by: {self.words(cr.when)}"
 
     def gate_facts(self, cr: CompiledRule) -> tuple[str, ...]:
-        return self.facts_of(cr.when)
+        hit = self._gate_facts.get(cr.rule.id)
+        if hit is None:
+            hit = self._gate_facts[cr.rule.id] = self.facts_of(cr.when)
+        return hit
 
     def words(self, node, top: bool = True) -> str:
         """A condition in words a student understands (no rule or fact ids)."""
@@ -139,27 +202,21 @@ def _static(program) -> _Static:
     return st
 
 
-def _described(node, ctx: Ctx, want, depth: int = 0) -> tuple[list[str], list[str], list[CompiledRule]]:
-    """The case facts behind ``node`` having value ``want``: atoms in words, and derived facts as
-    the chain of derivation rules that produced them. Cached per case and node."""
-    key = (id(node), want)
+# --------------------------------------------------------------------------- deciding
+
+
+def _chain(node, ctx: Ctx, want, depth: int = 0) -> list[CompiledRule]:
+    """The derivation rules behind ``node`` having value ``want``, in the order the explanation
+    names them (see :func:`_described`). Cached per case and node."""
+    key = ("chain", id(node), want)
     hit = ctx.memo.get(key)
     if hit is not None:
         return hit
-    texts: list[str] = []
-    chain: list[str] = []
     rules: list[CompiledRule] = []
     leaves: list = []
     node.leaves(ctx, want, leaves)
-    prog = ctx.program
     for kind, ref in leaves:
         if kind == "atom":
-            atom = prog.atoms[ref]
-            v = ctx.atom(ref)
-            if v is True:
-                texts.append(atom.describe(ctx.case))
-            elif v is False:
-                texts.append(("no " if atom.kind == "alteration" else "not ") + atom.label)
             continue
         v = ctx.fact(ref)
         if v is None or depth > 8:
@@ -167,14 +224,26 @@ def _described(node, ctx: Ctx, want, depth: int = 0) -> tuple[list[str], list[st
         for cr in ctx.plan.derivers.get(ref, ()):
             if cr.when.tv(ctx) is not v:
                 continue
-            t, c, r = _described(cr.when, ctx, v, depth + 1)
-            texts.extend(t)
-            chain.extend(c)
-            rules.extend(r)
+            rules.extend(_chain(cr.when, ctx, v, depth + 1))
             rules.append(cr)
-            chain.append(f"{ref}={'true' if v else 'false'} ({cr.rule.id})")
             break
-    hit = ctx.memo[key] = (texts, chain, rules)
+    ctx.memo[key] = rules
+    return rules
+
+
+def _chain_ids(cr: CompiledRule, ctx: Ctx, st: _Static) -> list[str]:
+    """The ids of the derivation rules the deciding rule ``cr`` rests on for this case (cached)."""
+    key = ("chain-ids", cr.rule.id)
+    hit = ctx.memo.get(key)
+    if hit is not None:
+        return hit
+    rules: list[CompiledRule] = []
+    if st.has_fact(cr.when):
+        rules.extend(_chain(cr.when, ctx, True))
+    for node in cr.requires:
+        if st.has_fact(node) and node.tv(ctx) is True:
+            rules.extend(_chain(node, ctx, True))
+    hit = ctx.memo[key] = _dedupe([c.rule.id for c in rules]) if rules else []
     return hit
 
 
@@ -188,53 +257,6 @@ def _dedupe(items: list[str]) -> list[str]:
     return out
 
 
-def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx) -> tuple[str, list[str], list[CitationOut]]:
-    """The explanation of one rule's outcome for this case (cached per case: an exclusion over a
-    drug class decides many therapies with the same words), its derived-fact rule ids and citations."""
-    key = ("core", cr.rule.id, out)
-    hit = ctx.memo.get(key)
-    if hit is not None:
-        return hit
-    rule = cr.rule
-    texts, chain, chain_rules = _described(cr.when, ctx, True)  # the facts that hold; unknown ones are in `missing`
-    if cr.requires:
-        texts, chain, chain_rules = list(texts), list(chain), list(chain_rules)
-        for node in cr.requires:
-            if node.tv(ctx) is True:
-                t, c, r = _described(node, ctx, True)
-                texts.extend(t)
-                chain.extend(c)
-                chain_rules.extend(r)
-    texts = _dedupe(texts)
-    parts: list[str] = []
-    if texts:
-        parts.append("Case: " + "; ".join(texts) + ".")
-    if chain:
-        parts.append("Derived: " + ", ".join(_dedupe(chain)) + f"; so {rule.id} applies.")
-    ex = rule.explain
-    assert ex is not None  # options are decided by conclusion rules, which explain (the model checks it)
-    if out.missing:
-        parts.append(ex.unknown or f"If the missing facts are confirmed: {ex.met}")
-        parts.append("Cannot decide without: " + ", ".join(out.missing) + ".")
-    elif out.failed:
-        parts.append(ex.unmet or ex.met)
-        parts.append("Criteria not met: " + "; ".join(out.failed) + ".")
-    else:
-        parts.append(ex.met)
-    st = _static(ctx.program)
-    reading = st.readings.get(rule.id)
-    if reading:
-        parts.append(reading)
-    if rule.jurisdiction and rule.status in ("regular", "accelerated", "withdrawn"):
-        parts.append(f"({rule.jurisdiction} {rule.status} approval, in effect from {rule.effective_from}.)")
-    chain_ids = _dedupe([c.rule.id for c in chain_rules])
-    citations = list(st.cites[rule.id])
-    for rid in chain_ids:
-        citations.extend(st.cites[rid])
-    hit = ctx.memo[key] = (" ".join(parts), chain_ids, citations)
-    return hit
-
-
 def _pending_applier(ctx: Ctx):
     def conditional(out: RuleOutcome, p_cr: CompiledRule, p_out: RuleOutcome) -> RuleOutcome:
         missing = tuple(sorted(set(out.missing) | set(pending_missing(p_cr, ctx))))
@@ -243,10 +265,14 @@ def _pending_applier(ctx: Ctx):
     return conditional
 
 
-def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> Option | None:
+_NO_CONSIDERED: tuple = ()
+
+
+def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx, renderer=None):
+    """The option deciding a therapy (None when nothing is decided), and what rendering its texts
+    needs: ``(option, deciding rule, its outcome, considered [(Considered, rule, set aside by,
+    verdict)], pending exclusions)``. The option's texts are absent until rendered."""
     st = _static(ctx.program)
-    considered: list[Considered] = []
-    extra: list[str] = []
     pending: list = []
     if len(cands) > 1 or cands[0][1].pending:
         cands, pending = apply_pending(cands, _pending_applier(ctx))
@@ -254,51 +280,47 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
             return None  # only exclusions that might apply: nothing is decided
         cands = sorted(cands, key=lambda co: co[0].rule.id)  # independent of rule order
     best_cr, best, aside = choose(cands)
+    considered: list[Considered] = []
+    parts: list | tuple = _NO_CONSIDERED
     if len(cands) > 1:
+        parts = []
         for cr, out in cands:
             if cr is best_cr:
                 continue
             by = aside.get(cr.rule.id)
-            if by is not None and by[0] is best_cr:
-                extra.append(f"Takes precedence over {cr.rule.id} ({cr.rule.title}): {by[1]}")
-            considered.append(
-                Considered.fast(
-                    rule=cr.rule.id,
-                    verdict=out.verdict,
-                    evidence=cr.rule.evidence,
-                    set_aside_by=by[0].rule.id if by else None,
-                    reason=(f"set aside by {by[0].rule.id}: {by[1]}" if by else f"weaker than {best_cr.rule.id}"),
-                )
-            )
-        extra.append("Also considered: " + "; ".join(f"{c.rule} ({c.verdict}, {c.evidence})" for c in considered) + ".")
-    text, chain_ids, citations = _explain_core(best_cr, best, ctx)
+            c = lazy(Considered, {"rule": cr.rule.id, "verdict": out.verdict, "evidence": cr.rule.evidence,
+                                  "set_aside_by": by[0].rule.id if by else None}, renderer)
+            considered.append(c)
+            parts.append((c, cr, by, out.verdict))
     rule = best_cr.rule
+    chain_ids = _chain_ids(best_cr, ctx, st)
+    citations = list(st.cites[rule.id])
+    for rid in chain_ids:
+        citations.extend(st.cites[rid])
     criteria = _criteria(best_cr, ctx, st)
     for p_cr, _ in pending:
-        extra.append(f"Would be excluded by {p_cr.rule.id} ({p_cr.rule.title}) if confirmed; "
-                     f"to know, find out: {', '.join(pending_missing(p_cr, ctx))}.")
         criteria.append(Criterion.fast(id=f"{p_cr.rule.id}/exclusion", text=st.not_excluded(p_cr),
                                        kind="gate", status="unknown", facts=list(st.gate_facts(p_cr))))
-        citations = citations + st.cites[p_cr.rule.id]
-    return Option.fast(
-        therapy=therapy_id,
-        name=ctx.program.rb.therapies[therapy_id].name,
-        drugs=list(st.drugs[therapy_id]),
-        verdict=best.verdict,
-        evidence=rule.evidence,
-        oncokb_level=st.level_for(rule, ctx.case),
-        rules=[rule.id] + chain_ids + [p.rule.id for p, _ in pending],
-        explanation=" ".join([text] + extra) if extra else text,
-        citations=list(citations),
-        missing=list(best.missing),
-        failed_criteria=list(best.failed),
-        status=rule.status,
-        jurisdiction=rule.jurisdiction,
-        effective_from=st.since[rule.id],
-        considered=considered,
-        criteria=criteria,
-        cautions=[],
-    )
+        citations.extend(st.cites[p_cr.rule.id])
+    option = lazy(Option, {
+        "therapy": therapy_id,
+        "name": ctx.program.rb.therapies[therapy_id].name,
+        "drugs": list(st.drugs[therapy_id]),
+        "verdict": best.verdict,
+        "evidence": rule.evidence,
+        "oncokb_level": st.level_for(rule, ctx.case),
+        "rules": [rule.id] + chain_ids + [p.rule.id for p, _ in pending],
+        "citations": citations,
+        "missing": list(best.missing),
+        "failed_criteria": list(best.failed),
+        "status": rule.status,
+        "jurisdiction": rule.jurisdiction,
+        "effective_from": st.since[rule.id],
+        "considered": considered,
+        "criteria": criteria,
+        "cautions": [],
+    }, renderer)
+    return option, best_cr, best, parts, pending
 
 
 _STATUS = {True: "met", False: "not_met", None: "unknown"}
@@ -317,7 +339,10 @@ def _criteria(cr: CompiledRule, ctx: Ctx, st: _Static) -> list[Criterion]:
     return out
 
 
-def build_result(inf: Inference) -> Result:
+def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> Result:
+    """The result of one case's inference. Eager by default (every text rendered now); with
+    ``lazy_texts`` the texts wait for their first read, ``Result.explain()`` or serialisation.
+    ``summary(option fields)``, if given, writes each option's summary (``Engine`` gives one)."""
     ctx = inf.ctx
     case = ctx.case
     rb = ctx.program.rb
@@ -328,15 +353,20 @@ def build_result(inf: Inference) -> Result:
             cands = [co for co in cands if not co[0].selector]
             if not cands:
                 continue
-        if all(out.pending for _, out in cands):
-            continue  # only exclusions that might apply, and nothing for them to condition
-        outcomes[t] = cands
-    options = []
+        for _, out in cands:
+            if not out.pending:
+                outcomes[t] = cands
+                break
+        # (else: only exclusions that might apply, and nothing for them to condition)
+    renderer = Rendering(inf, outcomes, summary)
+    decided = []
     for t, cands in outcomes.items():
-        opt = resolve_option(t, cands, ctx)
-        if opt is not None:
-            options.append(opt)
-    options.sort(key=lambda o: (OPTION_ORDER[o.verdict], -EVIDENCE_RANK[o.evidence], o.therapy))
+        d = resolve_option(t, cands, ctx, renderer)
+        if d is not None:
+            decided.append(d)
+    decided.sort(key=lambda d: (OPTION_ORDER[d[0].__dict__["verdict"]], -EVIDENCE_RANK[d[0].__dict__["evidence"]],
+                                d[0].__dict__["therapy"]))
+    options = [d[0] for d in decided]
     st = _static(ctx.program)
     note_details = []
     targets = rb.targets
@@ -344,51 +374,238 @@ def build_result(inf: Inference) -> Result:
         if cr.rule.kind == "caution":
             hit = False
             for o in options:
-                if o.therapy in targets[cr.rule.id]:
-                    o.cautions.append(CautionOut.fast(rule=cr.rule.id, text=cr.rule.caution))
-                    o.explanation += f" Caution: {cr.rule.caution}"
-                    o.citations.extend(st.cites[cr.rule.id])
+                od = o.__dict__
+                if od["therapy"] in targets[cr.rule.id]:
+                    od["cautions"].append(CautionOut.fast(rule=cr.rule.id, text=cr.rule.caution))
+                    od["citations"].extend(st.cites[cr.rule.id])
                     hit = True
             if hit:
                 continue
             note_details.append(NoteOut.fast(rule=cr.rule.id, text=cr.rule.caution, citations=list(st.cites[cr.rule.id])))
         else:
             note_details.append(NoteOut.fast(rule=cr.rule.id, text=cr.rule.note, citations=list(st.cites[cr.rule.id])))
-    notes = [f"{n.text} [{n.rule}]" for n in note_details]
     kv = rb.meta.knowledge_version
-    if case.as_of > kv:
-        notes.append(
-            f"The knowledge base is current to {kv.isoformat()}; this evaluation is dated "
-            f"{case.as_of.isoformat()}, so approvals, label changes or withdrawals after "
-            f"{kv.isoformat()} are not reflected."
-        )
-    trace: list[str] = []
-    for t in sorted(outcomes):
-        for cr, out in sorted(outcomes[t], key=lambda co: co[0].rule.id):
-            detail = ""
-            if out.failed:
-                detail = " (failed: " + "; ".join(out.failed) + ")"
-            elif out.pending:
-                detail = " if confirmed (missing: " + ", ".join(pending_missing(cr, ctx)) + ")"
-            elif out.missing:
-                detail = " (missing: " + ", ".join(out.missing) + ")"
-            trace.append(f"{cr.rule.id} -> {t}: {out.verdict}{detail}")
-    for cr in inf.notes:
-        trace.append(f"{cr.rule.id}: {cr.rule.kind}")
-    facts = {name: ctx.fact(name) for name in ctx.plan.facts}
-    for name, v in facts.items():
-        trace.append(f"fact {name} = {'unknown' if v is None else str(v).lower()}")
-    trace.extend(sorted(inf.skipped))
-    return Result.fast(
-        case_id=case.id,
-        evaluated_as_of=case.as_of.isoformat(),
-        knowledge_version=kv.isoformat(),
-        jurisdiction=case.jurisdiction,
-        cancer_type=case.cancer.code,
-        options=options,
-        notes=notes,
-        note_details=note_details,
-        facts=facts,
-        trace=trace,
-        disclaimer=rb.meta.disclaimer,
-    )
+    result = lazy(Result, {
+        "case_id": case.id,
+        "evaluated_as_of": case.as_of.isoformat(),
+        "knowledge_version": kv.isoformat(),
+        "jurisdiction": case.jurisdiction,
+        "cancer_type": case.cancer.code,
+        "options": options,
+        "note_details": note_details,
+        "disclaimer": rb.meta.disclaimer,
+        "contract_version": _CONTRACT_VERSION,
+    }, renderer)
+    if lazy_texts:
+        # the renderer holds the models weakly: they hold it, and no reference cycle may keep a
+        # result (and its case) alive past its last use, which would make the memory of a long
+        # batch depend on the cyclic garbage collector
+        renderer.result = weakref.ref(result)
+        renderer.decided = [(weakref.ref(o), cr, out, [(weakref.ref(c), *rest) for c, *rest in parts], pending)
+                            for o, cr, out, parts, pending in decided]
+    else:
+        renderer.result = _strong(result)  # rendered now: no cycle outlives the call
+        renderer.decided = [(_strong(o), cr, out, [(_strong(c), *rest) for c, *rest in parts], pending)
+                            for o, cr, out, parts, pending in decided]
+        renderer.render()
+    return result
+
+
+def _strong(obj):
+    return lambda: obj
+
+
+# --------------------------------------------------------------------------- rendering
+
+# One lock for every rendering: a result may be read by several threads at once, and rendering
+# takes well under a millisecond (reentrant, so a text read while rendering cannot deadlock).
+_LOCK = threading.RLock()
+
+
+class Rendering:
+    """The prose of one result, rendered once: holds the case's inference until then, and drops it
+    after (so a result keeps no per-case evaluation state once its texts exist)."""
+
+    __slots__ = ("inf", "outcomes", "summary", "result", "decided")
+
+    def __init__(self, inf: Inference, outcomes: dict, summary):
+        self.inf: Inference | None = inf
+        self.outcomes = outcomes
+        self.summary = summary
+        self.result: Callable[[], Result | None] | None = None  # a weak (or, once rendered, plain) reference
+        self.decided: list = []
+
+    def render(self) -> None:
+        if self.inf is None:
+            return
+        with _LOCK:
+            inf = self.inf
+            if inf is None:  # another thread rendered it meanwhile
+                return
+            try:
+                self._render(inf)
+            finally:
+                self.inf = None
+                self.outcomes = {}
+                self.decided = []
+                self.summary = None
+                self.result = None
+
+    def _render(self, inf: Inference) -> None:
+        ctx = inf.ctx
+        st = _static(ctx.program)
+        summary = self.summary
+        for ref, best_cr, best, parts, pending in self.decided:
+            extra: list[str] = []
+            if parts:
+                best_title = st.quoted[best_cr.rule.id]
+                also = []
+                for cref, cr, by, verdict in parts:
+                    if by is not None and by[0] is best_cr:
+                        extra.append(f"Takes precedence over {st.quoted[cr.rule.id]}: {by[1]}")
+                    also.append(f"{st.quoted[cr.rule.id]} ({verdict}, {cr.rule.evidence})")
+                    c = cref()
+                    if c is None:
+                        continue
+                    cd = c.__dict__
+                    reason = cd["reason"] if "reason" in cd else (
+                        f"set aside by {st.quoted[by[0].rule.id]}: {by[1]}" if by else f"weaker than {best_title}")
+                    settled(c, {"rule": cd["rule"], "verdict": cd["verdict"], "evidence": cd["evidence"],
+                                "set_aside_by": cd["set_aside_by"], "reason": reason})
+                extra.append("Also considered: " + "; ".join(also) + ".")
+            option = ref()
+            if option is None:
+                continue
+            od = option.__dict__
+            text = _explain_core(best_cr, best, ctx, st)
+            for p_cr, _ in pending:
+                extra.append(f"Would be excluded by {st.quoted[p_cr.rule.id]} if confirmed; "
+                             f"to know, find out: {', '.join(pending_missing(p_cr, ctx))}.")
+            explanation = " ".join([text] + extra) if extra else text
+            for c in od["cautions"]:
+                explanation += f" Caution: {c.text}"
+            settled(option, {
+                "therapy": od["therapy"], "name": od["name"], "drugs": od["drugs"], "verdict": od["verdict"],
+                "evidence": od["evidence"], "oncokb_level": od["oncokb_level"], "rules": od["rules"],
+                "explanation": od.get("explanation", explanation), "citations": od["citations"],
+                "missing": od["missing"], "failed_criteria": od["failed_criteria"], "status": od["status"],
+                "jurisdiction": od["jurisdiction"], "effective_from": od["effective_from"],
+                "considered": od["considered"], "criteria": od["criteria"], "cautions": od["cautions"],
+                "summary": od["summary"] if "summary" in od else (summary(od) if summary is not None else ""),
+            })
+        result = self.result() if self.result is not None else None
+        if result is None:  # only options were kept
+            return
+        rd = result.__dict__
+        case = ctx.case
+        notes = [n.text for n in rd["note_details"]]
+        kv = ctx.program.rb.meta.knowledge_version
+        if case.as_of > kv:
+            notes.append(
+                f"The knowledge base is current to {kv.isoformat()}; this evaluation is dated "
+                f"{case.as_of.isoformat()}, so approvals, label changes or withdrawals after "
+                f"{kv.isoformat()} are not reflected."
+            )
+        outcomes = self.outcomes
+        trace: list[str] = []
+        for t in sorted(outcomes):
+            for cr, out in sorted(outcomes[t], key=lambda co: co[0].rule.id):
+                detail = ""
+                if out.failed:
+                    detail = " (failed: " + "; ".join(out.failed) + ")"
+                elif out.pending:
+                    detail = " if confirmed (missing: " + ", ".join(pending_missing(cr, ctx)) + ")"
+                elif out.missing:
+                    detail = " (missing: " + ", ".join(out.missing) + ")"
+                trace.append(f"{cr.rule.id} -> {t}: {out.verdict}{detail}")
+        for cr in inf.notes:
+            trace.append(f"{cr.rule.id}: {cr.rule.kind}")
+        facts = {name: ctx.fact(name) for name in ctx.plan.facts}
+        for name, v in facts.items():
+            trace.append(f"fact {name} = {'unknown' if v is None else str(v).lower()}")
+        trace.extend(sorted(inf.skipped))
+        settled(result, {
+            "case_id": rd["case_id"], "evaluated_as_of": rd["evaluated_as_of"],
+            "knowledge_version": rd["knowledge_version"], "jurisdiction": rd["jurisdiction"],
+            "cancer_type": rd["cancer_type"], "options": rd["options"], "notes": rd.get("notes", notes),
+            "note_details": rd["note_details"], "facts": rd.get("facts", facts), "trace": rd.get("trace", trace),
+            "disclaimer": rd["disclaimer"], "contract_version": rd["contract_version"],
+        })
+
+
+def _described(node, ctx: Ctx, want, st: _Static, depth: int = 0) -> tuple[list[str], list[str]]:
+    """The case facts behind ``node`` having value ``want``: atoms in words, and derived facts in
+    words (the chain of derivation rules that produced them, by what they derive). Cached per case
+    and node."""
+    key = (id(node), want)
+    hit = ctx.memo.get(key)
+    if hit is not None:
+        return hit
+    texts: list[str] = []
+    chain: list[str] = []
+    leaves: list = []
+    node.leaves(ctx, want, leaves)
+    prog = ctx.program
+    for kind, ref in leaves:
+        if kind == "atom":
+            atom = prog.atoms[ref]
+            v = ctx.atom(ref)
+            if v is True:
+                texts.append(atom.describe(ctx.case))
+            elif v is False:
+                texts.append(("no " if atom.kind == "alteration" else "not ") + atom.label)
+            continue
+        v = ctx.fact(ref)
+        if v is None or depth > 8:
+            continue
+        for cr in ctx.plan.derivers.get(ref, ()):
+            if cr.when.tv(ctx) is not v:
+                continue
+            t, c = _described(cr.when, ctx, v, st, depth + 1)
+            texts.extend(t)
+            chain.extend(c)
+            chain.append(f"{st.derived_words[cr.rule.id]}: {'yes' if v else 'no'}")
+            break
+    hit = ctx.memo[key] = (texts, chain)
+    return hit
+
+
+def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> str:
+    """The explanation of one rule's outcome for this case (cached per case: an exclusion over a
+    drug class decides many therapies with the same words)."""
+    key = ("core", cr.rule.id, out)
+    hit = ctx.memo.get(key)
+    if hit is not None:
+        return hit
+    rule = cr.rule
+    texts, chain = _described(cr.when, ctx, True, st)  # the facts that hold; unknown ones are in `missing`
+    if cr.requires:
+        texts, chain = list(texts), list(chain)
+        for node in cr.requires:
+            if node.tv(ctx) is True:
+                t, c = _described(node, ctx, True, st)
+                texts.extend(t)
+                chain.extend(c)
+    texts = _dedupe(texts)
+    parts: list[str] = []
+    if texts:
+        parts.append("Case: " + "; ".join(texts) + ".")
+    if chain:
+        parts.append("From the case: " + ", ".join(_dedupe(chain)) + f"; so {st.quoted[rule.id]} applies.")
+    rid = rule.id
+    if out.missing:
+        parts.append(st.unknown[rid])
+        parts.append("Cannot decide without: " + ", ".join(out.missing) + ".")
+    elif out.failed:
+        parts.append(st.unmet[rid])
+        parts.append("Criteria not met: " + "; ".join(out.failed) + ".")
+    else:
+        parts.append(st.met[rid])
+    reading = st.readings.get(rid)
+    if reading:
+        parts.append(reading)
+    approval = st.approval.get(rid)
+    if approval:
+        parts.append(approval)
+    hit = ctx.memo[key] = " ".join(parts)
+    return hit

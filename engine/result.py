@@ -6,7 +6,7 @@ object, field for field.
 from __future__ import annotations
 
 import copy
-from typing import Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import PydanticUndefined
@@ -75,6 +75,106 @@ def _defaults(cls) -> dict:
     return d
 
 
+class _Lazy(_Out):
+    """A model some of whose texts may be rendered on demand (see :mod:`engine.resolve`).
+
+    ``Engine.evaluate`` decides a result (verdicts, levels, rules, criteria, citations) and leaves
+    its prose (explanations, reasons, summaries, notes, trace, facts) to a renderer, which fills
+    every text of the result at once the first time one is read, when :meth:`explain` is called,
+    and before any serialisation, copy, comparison or pickling. Until then those fields are absent
+    from the instance's ``__dict__`` and the renderer is held in the ``_pending`` slot (not a
+    pydantic field or private attribute: it is never serialised, compared or copied)."""
+
+    __slots__ = ("_pending",)
+    _LAZY: ClassVar[frozenset[str]] = frozenset()
+
+    def explain(self):
+        """Render the texts now if they are still pending (idempotent, thread-safe); returns self."""
+        try:
+            r = _PENDING.__get__(self, type(self))
+        except AttributeError:
+            return self
+        if r is not None:
+            r.render()
+        return self
+
+    if not TYPE_CHECKING:  # keep static attribute checking: only missing attributes come here
+
+        def __getattr__(self, name: str):
+            if name in type(self)._LAZY:
+                try:
+                    r = _PENDING.__get__(self, type(self))
+                except AttributeError:
+                    r = None
+                if r is not None:
+                    r.render()
+                    d = self.__dict__
+                    if name in d:
+                        return d[name]
+            return super().__getattr__(name)
+
+    def model_dump(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.explain()
+        return super().model_dump(*args, **kwargs)
+
+    def model_dump_json(self, *args: Any, **kwargs: Any) -> str:
+        self.explain()
+        return super().model_dump_json(*args, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        self.explain()
+        if isinstance(other, _Lazy):
+            other.explain()
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]  # as BaseModel: mutable, not hashable
+
+    def __getstate__(self) -> dict[Any, Any]:
+        self.explain()
+        return super().__getstate__()
+
+    def __copy__(self):
+        self.explain()
+        return super().__copy__()
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None):
+        self.explain()
+        return super().__deepcopy__(memo)
+
+    def __iter__(self):
+        self.explain()
+        return super().__iter__()
+
+    def __repr_args__(self):
+        self.explain()
+        return super().__repr_args__()
+
+
+_PENDING = _Lazy.__dict__["_pending"]  # the slot's descriptor (reading it never calls __getattr__)
+
+
+def lazy(cls, fields: dict, renderer) -> Any:
+    """An instance of ``cls`` (a :class:`_Lazy` model) holding ``fields`` (the decided ones, in
+    field order; the lazy ones absent) whose texts ``renderer.render()`` will fill."""
+    names = cls.__dict__.get("_lazy_names")  # every field name, read once per class (a slow property)
+    if names is None:
+        names = frozenset(cls.model_fields)
+        type.__setattr__(cls, "_lazy_names", names)
+    m = cls.__new__(cls)
+    object.__setattr__(m, "__dict__", fields)
+    object.__setattr__(m, "__pydantic_fields_set__", set(names))
+    object.__setattr__(m, "__pydantic_extra__", None)
+    object.__setattr__(m, "__pydantic_private__", None)
+    _PENDING.__set__(m, renderer)
+    return m
+
+
+def settled(m, fields: dict) -> None:
+    """Give a lazy instance its full field dict (field order) and forget its renderer."""
+    object.__setattr__(m, "__dict__", fields)
+    _PENDING.__set__(m, None)
+
+
 class CitationOut(_Out):
     """A passage a rule cites. Immutable: the engine builds each citation once per rule base and
     every result that cites it holds the same object, so none may change it for the others."""
@@ -88,8 +188,10 @@ class CitationOut(_Out):
     rule: str | None = None  # the rule that cites it
 
 
-class Considered(_Out):
+class Considered(_Lazy):
     """A rule that also concluded about this therapy but did not decide it."""
+
+    _LAZY = frozenset({"reason"})
 
     rule: str
     verdict: Verdict
@@ -116,7 +218,9 @@ class Criterion(_Out):
     facts: list[str]  # the case fields and derived facts it rests on (internal names)
 
 
-class Option(_Out):
+class Option(_Lazy):
+    _LAZY = frozenset({"explanation", "summary"})
+
     therapy: str  # therapy id from the catalogue, e.g. "adagrasib+cetuximab"
     name: str  # display name, e.g. "adagrasib + cetuximab"
     drugs: list[str]  # lowercase generic names, sorted
@@ -143,7 +247,9 @@ class NoteOut(_Out):
     citations: list[CitationOut]
 
 
-class Result(_Out):
+class Result(_Lazy):
+    _LAZY = frozenset({"notes", "facts", "trace"})
+
     case_id: str
     evaluated_as_of: str
     knowledge_version: str
@@ -158,7 +264,7 @@ class Result(_Out):
     contract_version: str = CONTRACT_VERSION
 
     def to_json(self) -> str:
-        return self.model_dump_json()
+        return self.model_dump_json()  # renders pending texts first
 
     def option(self, therapy: str) -> Option | None:
         """The option for a therapy id, or None."""

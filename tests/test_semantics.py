@@ -118,7 +118,9 @@ def test_exclusion_beats_eligibility_and_chain_is_explained(mini, gene, variant)
     assert opt.verdict == "excluded"
     assert opt.rules == ["TCRC-001", "TDER-001"]  # deciding rule, then the derived fact it rests on
     assert f"{gene} {variant}" in opt.explanation
-    assert "TDER-001" in opt.explanation
+    # the derived fact in words (what its derivation rule's title says it means), not its rule id
+    assert "From the case: RAS-mutant: yes" in opt.explanation
+    assert "TDER-001" not in opt.explanation and "ras_mutant" not in opt.explanation
     assert [c.rule for c in opt.considered] == ["TCRC-002"]
     assert {c.rule for c in opt.citations} == {"TCRC-001", "TDER-001"}
 
@@ -130,7 +132,8 @@ def test_override_sets_the_exclusion_aside_for_the_combination_only(mini):
     combo = r.option("adagrasib+cetuximab")
     assert combo.verdict == "eligible"
     assert combo.considered[0].rule == "TCRC-001" and combo.considered[0].set_aside_by == "TCRC-003"
-    assert "Takes precedence over TCRC-001" in combo.explanation
+    assert f"Takes precedence over \u201c{mini.rulebase.by_id['TCRC-001'].title}\u201d" in combo.explanation
+    assert "TCRC-001" not in combo.explanation  # rule ids stay in the structured fields
     assert r.option("cetuximab").verdict == "excluded"
 
 
@@ -163,10 +166,12 @@ def test_combination_not_eligible_without_irinotecan_is_not_excluded(mini):
 
 
 def test_note_fires_only_when_germline_testing_not_known(mini):
-    assert any("TNOTE-001" in n for n in ev(mini, cancer_type="PDAC").notes)
-    assert not any("TNOTE-001" in n for n in ev(mini, cancer_type="PDAC", germline_tested=True).notes)
+    r = ev(mini, cancer_type="PDAC")
+    assert any(n.rule == "TNOTE-001" for n in r.note_details)
+    assert mini.rulebase.by_id["TNOTE-001"].note in r.notes
+    assert not any(n.rule == "TNOTE-001" for n in ev(mini, cancer_type="PDAC", germline_tested=True).note_details)
     germline = ev(mini, cancer_type="PDAC", alterations=[{"gene": "BRCA2", "variant": "E1953*", "origin": "germline"}])
-    assert not any("TNOTE-001" in n for n in germline.notes)
+    assert not any(n.rule == "TNOTE-001" for n in germline.note_details)
 
 
 def test_knowledge_currency_note_after_version(mini):

@@ -58,18 +58,22 @@ class Summaries:
         self._memo: dict[tuple, str] = {}
 
     def fill(self, result) -> None:
-        memo = self._memo
         for o in result.options:
-            d = o.__dict__  # read the fields directly: this runs for every option of every result
-            m, f, r = d["missing"], d["failed_criteria"], d["rules"]
-            key = (d["therapy"], d["verdict"], r[0] if r else "")
-            if m or f:
-                key = (*key, *m, None, *f)
-            s = memo.get(key)
-            if s is None:
-                rule = self.rb.by_id.get(key[2])
-                s = option_summary(o.name, o.verdict, rule.title if rule else "", m, f, o.evidence)
-                if len(memo) > 50_000:
-                    memo.clear()
-                memo[key] = s
-            d["summary"] = s
+            o.__dict__["summary"] = self.of(o.__dict__)
+
+    def of(self, d: dict) -> str:
+        """The summary of an option, from its fields (``d``: the option's ``__dict__``; read
+        directly, as this runs for every option of every result)."""
+        memo = self._memo
+        m, f, r = d["missing"], d["failed_criteria"], d["rules"]
+        key = (d["therapy"], d["verdict"], r[0] if r else "")
+        if m or f:
+            key = (*key, *m, None, *f)
+        s = memo.get(key)
+        if s is None:
+            rule = self.rb.by_id.get(key[2])
+            s = option_summary(d["name"], d["verdict"], rule.title if rule else "", m, f, d["evidence"])
+            if len(memo) > 50_000:
+                memo.clear()
+            memo[key] = s
+        return s

@@ -14,7 +14,6 @@ from engine.evaluator import Ctx, Inference
 from engine.result import Option, Verdict
 from engine.tutoring.criteria import CriterionOut, option_criteria, rule_criteria
 from engine.tutoring.short import fit
-from engine.tutoring.words import Plain
 
 OFFER_RANK = {"eligible": 4, "conditional": 3, "consider": 2, "not_eligible": 1, "excluded": 0}
 
@@ -74,7 +73,6 @@ class WhyNot:
     def __init__(self, program, catalogue):
         self.program = program
         self.catalogue = catalogue
-        self.plain = Plain(program)
         self.by_therapy: dict[str, list] = {}
         for cr in program.conclusions:
             for t in cr.targets:
@@ -107,7 +105,7 @@ class WhyNot:
                 reason = f"would conclude {out.verdict} if confirmed; to know, find out: {', '.join(out.missing)}"
             elif out is not None:
                 cons = next((c for c in option.considered if c.rule == rule.id), None) if option else None
-                reason = f"concluded {out.verdict} but did not decide" + (f" ({_plain(cons.reason)})" if cons else "")
+                reason = f"concluded {out.verdict} but did not decide" + (f" ({cons.reason})" if cons else "")
             elif not live:
                 reason = f"does not apply: {_not_in_effect(cr, case)}"
             elif gate_not:
@@ -137,7 +135,7 @@ class WhyNot:
             return TherapyAnswer(
                 case_id=case.id, therapy=therapy, name=entry.name, drugs=list(entry.drugs), in_result=True,
                 verdict=option.verdict, summary=option.summary or fit(f"{entry.name}: {option.verdict}"),
-                explanation=self.plain(option.explanation), criteria=list(top.criteria) if top else [], rules=answers,
+                explanation=option.explanation, criteria=list(top.criteria) if top else [], rules=answers,
                 option=option,
             )
         return self._no_option(entry, case, answers)
@@ -182,6 +180,3 @@ class WhyNot:
 def _crit_words(c: CriterionOut) -> str:
     return f"{c.text} (the case: {c.case})" if c.case else c.text
 
-
-def _plain(reason: str) -> str:
-    return reason

@@ -1,0 +1,231 @@
+"""Explanations on demand, in plain words.
+
+``Engine.evaluate`` decides a result at once and renders its prose (explanations, considered
+reasons, summaries, notes, trace, facts) when first read, by ``Result.explain()`` or before any
+serialisation. These tests check that
+
+- the prose names rules by title and derived facts in words: no rule id of the rule base and no
+  derived-fact name in an explanation, a summary, a considered reason or a note (they stay in the
+  structured fields and in the trace);
+- a result rendered late dumps to exactly the bytes of one rendered at once, on every example case
+  and on generated cases;
+- reading any text renders all of them, once, under concurrent readers too, and drops the case's
+  evaluation state; copying, comparing, pickling and dumping render first;
+- the TSV batch, which reads only decided fields, never renders.
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import pickle
+import re
+import threading
+import weakref
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from engine import resolve
+from engine.api import default_engine
+from engine.batch import Processor
+from engine.codec import result_json
+from engine.evaluator import infer
+from engine.resolve import build_result
+from engine.result import _PENDING
+from engine.testing import boundary_cases, cases
+
+ENGINE = default_engine()
+RB = ENGINE.rulebase
+CASES = sorted((Path(__file__).resolve().parents[1] / "cases").glob("*.json"))
+EXAMPLES = {p.stem: json.loads(p.read_text()) for p in CASES}
+
+RULE_IDS = sorted({r.id for r in RB.rules}, key=len, reverse=True)
+FACT_NAMES = sorted({r.derive for r in RB.rules if r.kind == "derivation" and r.derive}, key=len, reverse=True)
+INTERNAL = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, RULE_IDS + FACT_NAMES)) + r")(?![\w-])")
+GENERATED = max(3_000, settings().max_examples)
+
+
+def internal_names(result) -> list[str]:
+    """Every text shown to people that names a rule id or a derived fact, with what it names."""
+    texts = list(result.notes)
+    for o in result.options:
+        texts += [o.explanation, o.summary] + [c.reason for c in o.considered]
+    return [f"{m.group(1)} in {t!r}" for t in texts for m in [INTERNAL.search(t)] if m]
+
+
+def eager(case) -> str:
+    norm = ENGINE.normalise(case)
+    return build_result(infer(ENGINE.program, norm), summary=ENGINE._summary_filler().of).model_dump_json()
+
+
+def pending(result) -> bool:
+    return _PENDING.__get__(result, type(result)) is not None
+
+
+def test_the_pattern_finds_the_internal_names():
+    assert INTERNAL.search("Derived: kras_g12c=true (DER-003); so LNG-001 applies.")
+    assert not INTERNAL.search("KRAS G12C present: yes; so \u201cAdagrasib for KRAS G12C NSCLC\u201d applies.")
+    assert len(RULE_IDS) > 50 and "ras_mutant" in FACT_NAMES
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_case_prose_names_no_rule_id_or_fact_name_and_renders_late_as_at_once(name):
+    case = EXAMPLES[name]
+    lazy = ENGINE.evaluate(case)
+    assert pending(lazy)
+    assert lazy.to_json() == eager(case)
+    assert internal_names(lazy) == []
+    # the structured fields keep the ids the prose leaves out
+    for o in lazy.options:
+        assert o.rules and o.rules[0] in RB.by_id
+        assert all(c.rule in RB.by_id for c in o.considered)
+    assert all(n.rule in RB.by_id for n in lazy.note_details)
+
+
+@pytest.mark.parametrize("name", ["luad-g12c-g12v-diagnosis-after-chemo-io", "crc-ras-untested",
+                                  "crc-braf-v600e-ema-after-folfox", "crc-g12c-folfox-folfiri"])
+def test_tutoring_answers_name_no_rule_id_or_fact_name(name):
+    for ans in ENGINE.explain(EXAMPLES[name], include_all=True):
+        assert not INTERNAL.search(ans.explanation), ans.explanation
+        assert not INTERNAL.search(ans.summary), ans.summary
+        for ra in ans.rules:
+            assert not INTERNAL.search(ra.reason), ra.reason
+
+
+@settings(max_examples=GENERATED, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=cases(ENGINE) | boundary_cases(ENGINE))
+def test_generated_cases_render_late_as_at_once_in_plain_words(case):
+    lazy = ENGINE.evaluate(case)
+    assert result_json(lazy) == eager(case)  # the batch's fast writer renders first too
+    assert internal_names(lazy) == []
+
+
+def test_any_text_read_renders_every_text_once_and_drops_the_case_state():
+    case = EXAMPLES["luad-g12c-g12v-diagnosis-after-chemo-io"]
+    want = json.loads(eager(case))
+    for read in (lambda r: r.options[0].explanation, lambda r: r.options[0].summary,
+                 lambda r: next(c for o in r.options for c in o.considered).reason,
+                 lambda r: r.trace, lambda r: r.notes, lambda r: r.facts, lambda r: r.explain()):
+        r = ENGINE.evaluate(case)
+        assert "explanation" not in r.options[0].__dict__ and "trace" not in r.__dict__
+        renderer = _PENDING.__get__(r, type(r))
+        read(r)
+        assert renderer.inf is None and renderer.decided == [] and renderer.result is None  # all let go
+        assert not pending(r) and not any(pending(o) for o in r.options)
+        assert all(not pending(c) for o in r.options for c in o.considered)
+        assert list(r.options[0].__dict__) == list(type(r.options[0]).model_fields)  # field order kept
+        assert json.loads(r.to_json()) == want
+
+
+def test_an_unread_result_is_freed_at_once_not_by_the_cycle_collector():
+    """No reference cycle: a result dropped unrendered (the TSV batch) goes with its case state
+    when its last reference goes, not when the cyclic garbage collector runs."""
+    case = EXAMPLES["crc-braf-v600e-ema-after-folfox"]
+    gc.collect()
+    gc.disable()
+    try:
+        r = ENGINE.evaluate(case)
+        gone = [weakref.ref(r), weakref.ref(r.options[0]), weakref.ref(_PENDING.__get__(r, type(r)).inf)]
+        del r
+        assert [w() for w in gone] == [None, None, None]
+        r = ENGINE.evaluate(case)
+        r.explain()
+        gone = [weakref.ref(r), weakref.ref(r.options[0])]
+        del r
+        assert [w() for w in gone] == [None, None]
+    finally:
+        gc.enable()
+
+
+def test_an_option_kept_alone_still_renders():
+    case = EXAMPLES["crc-braf-v600e-ema-after-folfox"]
+    want = json.loads(eager(case))["options"]
+    r = ENGINE.evaluate(case)
+    options = list(r.options)
+    del r
+    assert [json.loads(o.model_dump_json()) for o in options] == want
+
+
+def test_explain_is_idempotent_and_returns_the_result():
+    r = ENGINE.evaluate(EXAMPLES["crc-ras-untested"])
+    assert r.explain() is r
+    first = r.to_json()
+    assert r.explain() is r and r.to_json() == first
+
+
+def test_decided_fields_are_there_without_rendering():
+    r = ENGINE.evaluate(EXAMPLES["crc-braf-v600e-ema-after-folfox"])
+    decided = [(o.therapy, o.verdict, o.evidence, o.oncokb_level, tuple(o.rules), len(o.citations),
+                tuple(o.missing), tuple((c.id, c.status) for c in o.criteria),
+                tuple((c.rule, c.verdict, c.set_aside_by) for c in o.considered)) for o in r.options]
+    assert pending(r)
+    r.explain()
+    assert decided == [(o.therapy, o.verdict, o.evidence, o.oncokb_level, tuple(o.rules), len(o.citations),
+                        tuple(o.missing), tuple((c.id, c.status) for c in o.criteria),
+                        tuple((c.rule, c.verdict, c.set_aside_by) for c in o.considered)) for o in r.options]
+
+
+def test_copies_comparisons_pickles_and_dumps_render_first():
+    case = EXAMPLES["crc-braf-v600e-ema-after-folfox"]
+    want = eager(case)
+    assert json.dumps(ENGINE.evaluate(case).model_dump(), separators=(",", ":"), ensure_ascii=False) == want
+    assert ENGINE.evaluate(case).model_dump_json() == want
+    assert pickle.loads(pickle.dumps(ENGINE.evaluate(case))).model_dump_json() == want
+    assert ENGINE.evaluate(case).model_copy(deep=True).model_dump_json() == want
+    assert copy.copy(ENGINE.evaluate(case)).model_dump_json() == want
+    a, b = ENGINE.evaluate(case), ENGINE.evaluate(case)
+    assert a == b and b == a.model_copy()
+    one = ENGINE.evaluate(case).options[0]  # an option alone renders its whole result
+    assert one.explanation == json.loads(want)["options"][0]["explanation"]
+    assert "explanation=" in repr(ENGINE.evaluate(case).options[0])
+    assert dict(ENGINE.evaluate(case))["trace"] == json.loads(want)["trace"]
+
+
+def _read(r, barrier, got: list[str]) -> None:
+    barrier.wait()
+    got.append(r.options[-1].explanation + r.trace[0] + r.to_json())
+
+
+def test_concurrent_readers_of_one_result_render_it_once():
+    case = EXAMPLES["luad-g12c-second-line"]
+    want = eager(case)
+    calls = []
+    real = resolve.Rendering._render
+
+    def counting(self, inf):
+        calls.append(1)
+        return real(self, inf)
+
+    resolve.Rendering._render = counting  # type: ignore[method-assign]
+    try:
+        for _ in range(20):
+            r = ENGINE.evaluate(case)
+            barrier = threading.Barrier(8)
+            got: list[str] = []
+            threads = [threading.Thread(target=_read, args=(r, barrier, got)) for _ in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(set(got)) == 1 and got[0].endswith(want)
+    finally:
+        resolve.Rendering._render = real  # type: ignore[method-assign]
+    assert len(calls) == 20
+
+
+def test_the_tsv_batch_never_renders(monkeypatch):
+    calls = []
+    real = resolve.Rendering._render
+    monkeypatch.setattr(resolve.Rendering, "_render", lambda self, inf: (calls.append(1), real(self, inf))[1])
+    records = [(p.name, p.read_text()) for p in CASES]
+    for summary in (False, True):
+        tsv = Processor(ENGINE, "tsv", summary=summary)
+        out = [tsv(source, payload) for source, payload in records]
+        assert all(not failed for _, _, failed in out)
+        assert calls == []
+    json_out = Processor(ENGINE, "json")
+    rows = [json_out(source, payload)[0] for source, payload in records]
+    assert len(calls) == len(records)  # the JSON path renders each result once
+    assert rows[0] == eager(json.loads(records[0][1])) + "\n"
