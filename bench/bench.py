@@ -402,6 +402,28 @@ def paired(fns: dict, items: list, rounds: int = 5) -> dict:
     return best
 
 
+def durable_vs_raw(engine, cases: list[dict], rounds: int = 3) -> list[tuple[str, float]]:
+    """The durable backend against durable-rules itself on an equivalent rule set, on the same
+    cases in the same process, taking turns: the rule base's own durable rules (the same
+    conditions, the same derived facts) run as a plain durable-rules program would run them
+    (``engine.durable.RawRuleset``: actions that assert facts, one post per case, no checking),
+    posting the very facts the backend posts for each case (computed beforehand). Ratios of CPU
+    time per case: the backend's inference (the session and reading its firings back) and a whole
+    ``evaluate`` (validation, normalisation and resolution too)."""
+    from engine.durable import RawRuleset
+    from engine.evaluator import Ctx
+
+    backend = engine.durable()
+    raw = RawRuleset(backend._rules.rules)
+    norms = [engine.normalise(c) for c in cases]
+    posts = [backend.facts(Ctx(engine.program, n)) for n in norms]
+    both = list(zip(norms, cases, posts, strict=True))
+    per = paired({"raw": lambda t: raw.run(t[2]), "infer": lambda t: backend.infer(t[0]),
+                  "evaluate": lambda t: engine.evaluate(t[1], backend="durable")}, both, rounds=rounds)
+    return [("inference (the session and its firings read back; normalised case in)", per["infer"] / per["raw"]),
+            ("evaluate from a decoded dict (validation, normalisation, resolution too)", per["evaluate"] / per["raw"])]
+
+
 def parse_write(path: str) -> int:
     """The floor of an end-to-end JSON Lines batch: read ``path`` as the batch reads it, decode
     each line with the batch's decoder and write the value back, encoded as the batch encodes, to
@@ -568,6 +590,7 @@ def main(argv=None) -> int:
     if total:
         notes.append(f"floor vs engine on {total:,} verdicts the floor gives: {100 * agree / total:.1f}% the same "
                      "(the floor ignores what the engine also weighs: overrides, acquired resistance, EMA rules, withdrawals)")
+    durable_ratios: list[tuple[str, float]] = []
     if a.durable:
         try:
             import durable  # noqa: F401
@@ -576,6 +599,8 @@ def main(argv=None) -> int:
         else:
             print("durable backend ...", file=sys.stderr)
             row("durable backend, generated cases", timed(lambda c: engine.evaluate(c, backend="durable"), generated[: a.durable]))
+            durable_ratios = durable_vs_raw(engine, generated[: a.durable], rounds=2 if a.quick else 3)
+            print("  durable backend / raw durable-rules: " + ", ".join(f"{r:,.2f}x" for _, r in durable_ratios), file=sys.stderr)
 
     print("end to end, JSON Lines ...", file=sys.stderr)
     lines = [json.dumps(c, separators=(",", ":")) for c in generated]
@@ -628,6 +653,10 @@ def main(argv=None) -> int:
     rh = ("engine / hand-written floor, same cases, same process", "ratio (CPU time per case)", "aim")
     out += _table(rh, [(name, f"{r:,.1f}x", aim) for name, r, aim in ratios], md)
     out.append("")
+    if durable_ratios:
+        dh = ("durable backend / raw durable-rules, same rules, same facts, same process", "ratio (CPU time per case)", "aim")
+        out += _table(dh, [(name, f"{r:,.2f}x", "3x" if i == 0 else "") for i, (name, r) in enumerate(durable_ratios)], md)
+        out.append("")
     floor_cpu = batch_rows[0][2]["cpu"]
     bh = ("CLI run", "cases", "wall s", "cases/s (wall)", "CPU s (all processes)", "cases/CPU-s", "x floor (CPU)", "peak RSS (largest process)")
     brows = [(name, f"{n:,}", f"{r['wall']:.1f}", f"{n / r['wall']:,.0f}", f"{r['cpu']:.1f}", f"{n / max(r['cpu'], 1e-9):,.0f}",
