@@ -404,6 +404,28 @@ def paired(fns: dict, items: list, rounds: int = 5) -> dict:
     return best
 
 
+def durable_vs_raw(engine, cases: list[dict], rounds: int = 3) -> list[tuple[str, float]]:
+    """The durable backend against durable-rules itself on an equivalent rule set, on the same
+    cases in the same process, taking turns: the rule base's own durable rules (the same
+    conditions, the same derived facts) run as a plain durable-rules program would run them
+    (``engine.durable.RawRuleset``: actions that assert facts, one post per case, no checking),
+    posting the very facts the backend posts for each case (computed beforehand). Ratios of CPU
+    time per case: the backend's inference (the session and reading its firings back) and a whole
+    ``evaluate`` (validation, normalisation and resolution too)."""
+    from engine.durable import RawRuleset
+    from engine.evaluator import Ctx
+
+    backend = engine.durable()
+    raw = RawRuleset(backend._rules.rules)
+    norms = [engine.normalise(c) for c in cases]
+    posts = [backend.facts(Ctx(engine.program, n)) for n in norms]
+    both = list(zip(norms, cases, posts, strict=True))
+    per = paired({"raw": lambda t: raw.run(t[2]), "infer": lambda t: backend.infer(t[0]),
+                  "evaluate": lambda t: engine.evaluate(t[1], backend="durable")}, both, rounds=rounds)
+    return [("inference (the session and its firings read back; normalised case in)", per["infer"] / per["raw"]),
+            ("evaluate from a decoded dict (validation, normalisation, resolution too)", per["evaluate"] / per["raw"])]
+
+
 def parse_write(path: str) -> int:
     """The floor of an end-to-end JSON Lines batch: read ``path`` as the batch reads it, decode
     each line with the batch's decoder and write the value back, encoded as the batch encodes, to
@@ -448,6 +470,29 @@ def _table(head: tuple, rows: list[tuple], markdown: bool) -> list[str]:
 
 
 
+def start_up(runs: int) -> tuple[list[float], list[float], list[float], list[float]]:
+    """``python -m engine evaluate`` on one case and ``python -c "import pydantic"``, taking turns
+    (so both see the same machine): wall and CPU seconds of each run. The engine's bytecode is
+    compiled first (as an installed package has it) and the rule-base cache filled by a warm-up."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "engine")], check=False)
+    case = ["evaluate", str(REPO / "cases" / "luad-g12c-second-line.json")]
+    pydantic = ["-c", "import pydantic"]
+    run_cli(case)
+    run_cli([], module=pydantic)
+    one: list[float] = []
+    one_cpu: list[float] = []
+    base: list[float] = []
+    base_cpu: list[float] = []
+    for _ in range(runs):
+        r = run_cli(case)
+        one.append(r["wall"])
+        one_cpu.append(r["cpu"])
+        r = run_cli([], module=pydantic)
+        base.append(r["wall"])
+        base_cpu.append(r["cpu"])
+    return one, one_cpu, base, base_cpu
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cases", type=int, default=20_000, help="generated cases for the in-process measures")
@@ -459,10 +504,19 @@ def main(argv=None) -> int:
     ap.add_argument("--emit", type=int, metavar="N", help="print N generated cases as JSON Lines and stop")
     ap.add_argument("--profile", type=int, metavar="N", help="cProfile N evaluations of generated cases and stop")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--startup", type=int, metavar="RUNS", help="only the one-case start-up against `import pydantic`, RUNS turns each")
     ap.add_argument("--parse-write", metavar="FILE", help=argparse.SUPPRESS)  # the batch floor, run as a subprocess
     a = ap.parse_args(argv)
     if a.parse_write:
         return parse_write(a.parse_write)
+    if a.startup:
+        one, one_cpu, base, base_cpu = start_up(a.startup)
+        print(f"load average {os.getloadavg()[0]:.1f}; medians of {a.startup} runs each, taking turns:")
+        print(f"  CLI, one case:      {statistics.median(one):.3f} s wall, {statistics.median(one_cpu):.3f} s CPU")
+        print(f"  import pydantic:    {statistics.median(base):.3f} s wall, {statistics.median(base_cpu):.3f} s CPU")
+        print(f"  ratio, run by run:  {statistics.median(o / b for o, b in zip(one, base, strict=True)):.2f}x wall, "
+              f"{statistics.median(o / b for o, b in zip(one_cpu, base_cpu, strict=True)):.2f}x CPU (aim: at most 3x)")
+        return 0
     if a.quick:
         a.cases, a.batch, a.million, a.durable = 1_000, 2_000, 5_000, 50
     engine = Engine()
@@ -541,6 +595,7 @@ def main(argv=None) -> int:
     if total:
         notes.append(f"floor vs engine on {total:,} verdicts the floor gives: {100 * agree / total:.1f}% the same "
                      "(the floor ignores what the engine also weighs: overrides, acquired resistance, EMA rules, withdrawals)")
+    durable_ratios: list[tuple[str, float]] = []
     if a.durable:
         try:
             import durable  # noqa: F401
@@ -549,6 +604,8 @@ def main(argv=None) -> int:
         else:
             print("durable backend ...", file=sys.stderr)
             row("durable backend, generated cases", timed(lambda c: engine.evaluate(c, backend="durable"), generated[: a.durable]))
+            durable_ratios = durable_vs_raw(engine, generated[: a.durable], rounds=2 if a.quick else 3)
+            print("  durable backend / raw durable-rules: " + ", ".join(f"{r:,.2f}x" for _, r in durable_ratios), file=sys.stderr)
 
     print("end to end, JSON Lines ...", file=sys.stderr)
     lines = [json.dumps(c, separators=(",", ":")) for c in generated]
@@ -580,10 +637,7 @@ def main(argv=None) -> int:
             r = run_cli(["evaluate", "--format", "json", "--dask", f"local:{jobs}", "--no-progress", str(big)])
             batch_rows.append((f"CLI batch, json, --dask local:{jobs} (start-up of the cluster included)", a.batch, r))
             print(f"  CLI json dask local:{jobs}: {a.batch / r['wall']:,.0f} cases/s", file=sys.stderr)
-        one = []
-        for _ in range(5):
-            r = run_cli(["evaluate", str(REPO / "cases" / "luad-g12c-second-line.json")])
-            one.append(r["wall"])
+        one, one_cpu, base, base_cpu = start_up(5 if a.quick else 9)
         mem = None
         if a.million:
             print(f"memory run, {a.million:,} cases ...", file=sys.stderr)
@@ -604,12 +658,23 @@ def main(argv=None) -> int:
     rh = ("engine / hand-written floor, same cases, same process", "ratio (CPU time per case)", "aim")
     out += _table(rh, [(name, f"{r:,.1f}x", aim) for name, r, aim in ratios], md)
     out.append("")
+    if durable_ratios:
+        dh = ("durable backend / raw durable-rules, same rules, same facts, same process", "ratio (CPU time per case)", "aim")
+        out += _table(dh, [(name, f"{r:,.2f}x", "3x" if i == 0 else "") for i, (name, r) in enumerate(durable_ratios)], md)
+        out.append("")
     floor_cpu = batch_rows[0][2]["cpu"]
     bh = ("CLI run", "cases", "wall s", "cases/s (wall)", "CPU s (all processes)", "cases/CPU-s", "x floor (CPU)", "peak RSS (largest process)")
     brows = [(name, f"{n:,}", f"{r['wall']:.1f}", f"{n / r['wall']:,.0f}", f"{r['cpu']:.1f}", f"{n / max(r['cpu'], 1e-9):,.0f}",
               f"{r['cpu'] / max(floor_cpu, 1e-9):,.1f}x", f"{r['maxrss_mb']:.0f} MB") for name, n, r in batch_rows]
-    brows.append(("CLI, one case (median of 5 runs)", "1", f"{statistics.median(one):.2f}", "", "", "", "", ""))
+    brows.append((f"CLI, one case (median of {len(one)} runs)", "1", f"{statistics.median(one):.2f}", "",
+                  f"{statistics.median(one_cpu):.2f}", "", "", ""))
+    brows.append(("`python -c \"import pydantic\"`, the same runs taking turns", "", f"{statistics.median(base):.2f}", "",
+                  f"{statistics.median(base_cpu):.2f}", "", "", ""))
     out += _table(bh, brows, md)
+    out.append("")
+    out.append(f"CLI one case / `import pydantic`, run by run (median of the ratios): "
+               f"{statistics.median(o / b for o, b in zip(one, base, strict=True)):.2f}x wall, "
+               f"{statistics.median(o / b for o, b in zip(one_cpu, base_cpu, strict=True)):.2f}x CPU (aim: at most 3x)")
     if mem:
         out.append("")
         out.append(

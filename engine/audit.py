@@ -12,7 +12,6 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
 from pydantic import ConfigDict, Field, ValidationError
 
 from engine.errors import Problem
@@ -26,7 +25,7 @@ REGULATORY = frozenset({"regular", "accelerated", "withdrawn"})
 
 
 class Verification(StrictModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built when a file is read
 
     id: str = Field(pattern=r"^VER-[0-9]{3}$")
     rules: tuple[str, ...] = Field(min_length=1)
@@ -38,7 +37,7 @@ class Verification(StrictModel):
 
 
 class VerificationFile(StrictModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     verifications: tuple[Verification, ...] = ()
 
@@ -49,6 +48,8 @@ def load(directory: Path, rule_ids: set[str], source_ids: set[str], problems: li
     path = directory / FILE
     if not path.is_file():
         return ()
+    import yaml  # only when the rule base is read from its files (not from the cache)
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         vf = VerificationFile.model_validate(data)

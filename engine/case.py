@@ -46,13 +46,19 @@ class PriorTherapyIn(StrictModel):
         return self
 
 
+def _no_alterations() -> list:
+    """The default of ``alterations`` (a Python function: the signature pydantic inspects of the
+    builtin ``list`` costs a tokenizer start-up in every process)."""
+    return []
+
+
 class CaseIn(StrictModel):
     """One case, exactly as CONTRACT.md writes it (plus the optional ``jurisdiction``)."""
 
     id: str | None = None
     cancer_type: str = Field(min_length=1)
     stage: Stage | None = None
-    alterations: list[AlterationIn] = Field(default_factory=list)
+    alterations: list[AlterationIn] = Field(default_factory=_no_alterations)
     tested_genes: list[str] | None = None
     germline_tested: bool | None = None
     multiagent_candidate: bool | None = None  # a candidate for multiagent systemic therapy; absent: not stated

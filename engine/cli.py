@@ -36,7 +36,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+CORE_COMMANDS = ("evaluate", "explain", "check", "rules")  # defined here; the others in their subpackages
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command word of a command line (the first word that is neither an option nor the
+    value of ``--rules``), or None."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--rules":
+            skip = True
+        elif word == "--" or not word.startswith("-"):
+            return None if word == "--" else word
+    return None
+
+
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
+    """The argument parser. ``full=False`` leaves out the subcommands of the subpackages (``import``
+    and the tutoring commands), so that a core command (:data:`CORE_COMMANDS`) does not import
+    them."""
     p = _Parser(prog="kras-rules", description="Educational therapy-eligibility rules for KRAS-driven cancers. " + DISCLAIMER)
     p.add_argument("--rules", metavar="DIR", help="rules directory (default: the shipped rules/)")
     p.add_argument("--version", action="store_true", help="show the version, the knowledge version and attributions")
@@ -71,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("rules", help="list the rules (id, kind, status, from, title)")
     ls.add_argument("--format", choices=["text", "json", "markdown"], default="text")
 
+    if not full:
+        return p
     try:
         from engine.importers.cli import add_parser as add_import
     except ImportError:  # pragma: no cover
@@ -116,9 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(full=command_of(words) not in CORE_COMMANDS)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except UsageError as exc:
         print(f"kras-rules: error: {exc.render()}", file=sys.stderr)
         return 2

@@ -6,10 +6,15 @@ records, hands one chunk at a time to each idle worker, and yields each chunk's 
 in input order. At most ``window`` chunks are read ahead of the one being written, so memory
 stays flat however long the input.
 
-Each worker holds exactly one chunk at a time, so when one dies (the durable backend's C core can
-segfault) the parent knows which records it held. It starts a replacement and retries those
-records one at a time; a record whose own worker dies twice becomes an error record naming the
-crash (e.g. ``worker process died (SIGSEGV)``). The other workers carry on; the batch finishes.
+Each worker is given up to :data:`DEPTH` chunks, evaluated one after another in the order given: the
+next one is already there when the current one is done, so a worker never waits for the parent
+to read, write or wake up (a thread of the worker receives them, so neither side ever blocks
+sending to the other). When a worker dies (the durable backend's C core can segfault) the parent
+knows which records it held: the first chunk not yet answered is the one it was evaluating, the
+others were not started and go back to the queue as they were. It starts a replacement and
+retries the records of that chunk one at a time; a record whose own worker dies twice becomes an
+error record naming the crash (e.g. ``worker process died (SIGSEGV)``). The other workers carry
+on; the batch finishes.
 
 Testing hook: when the environment variable ``KRAS_RULES_TEST_CRASH`` is set in the parent, a
 worker kills itself with SIGSEGV on every raw input line containing its value (with
@@ -21,8 +26,10 @@ from __future__ import annotations
 import gc
 import multiprocessing as mp
 import os
+import queue as queues
 import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +42,7 @@ from engine.inputs import case_id_of
 CRASH_ENV = "KRAS_RULES_TEST_CRASH"
 CRASH_ONCE_ENV = "KRAS_RULES_TEST_CRASH_ONCE"
 MAX_CRASHES = 2  # a record whose own worker dies this many times is an error record
+DEPTH = 2  # chunks given to a worker at once (the one it evaluates and the next)
 
 _PROCESSOR = None  # the parent's Processor, inherited by forked workers
 
@@ -71,11 +79,21 @@ def _worker_main(conn, parent_ends: list) -> None:
     marker = os.environ.get(CRASH_ENV)
     if marker:
         run = _crashing(run, marker, os.environ.get(CRASH_ONCE_ENV))
+    inbox: queues.SimpleQueue = queues.SimpleQueue()
+
+    def receive() -> None:  # always reading: the parent never blocks sending the next chunk
+        while True:
+            try:
+                msg = conn.recv()
+            except (EOFError, OSError):
+                msg = None
+            inbox.put(msg)
+            if msg is None:
+                return
+
+    threading.Thread(target=receive, daemon=True, name="kras-rules-receive").start()
     while True:
-        try:
-            msg = conn.recv()
-        except EOFError:
-            break
+        msg = inbox.get()
         if msg is None:
             break
         task_id, items = msg
@@ -116,10 +134,10 @@ class _Worker:
         self.proc = ctx.Process(target=_worker_main, args=(child, ends), daemon=True, name="kras-rules-worker")
         self.proc.start()
         child.close()
-        self.task: _Task | None = None
+        self.tasks: deque[_Task] = deque()  # given, not yet answered, in the order given
 
     def stop(self, kill: bool = False) -> None:
-        if kill or self.task is not None:
+        if kill or self.tasks:
             self.proc.kill()
         else:
             try:
@@ -206,6 +224,7 @@ class WorkerPool:
                     chunks[read] = _Chunk(len(block))
                     queue.append(_Task(read, 0, block))
                     read += 1
+            self._feed(chunks, queue)  # work first, so no worker waits while the parent writes
             if written in chunks and chunks[written].left == 0:  # the next chunk in order is done
                 c = chunks.pop(written)
                 written += 1
@@ -213,10 +232,7 @@ class WorkerPool:
                 continue
             if exhausted and not chunks:
                 return
-            for w in self.workers:
-                if w.task is None and queue:
-                    self._assign(w, queue.popleft(), queue)
-            busy = [w for w in self.workers if w.task is not None]
+            busy = [w for w in self.workers if w.tasks]
             if not busy:
                 continue
             ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy]))
@@ -230,22 +246,34 @@ class WorkerPool:
                 except (EOFError, OSError):
                     self._died(w, chunks, queue)
                     continue
-                task, w.task = w.task, None
-                assert task is not None  # w was busy
+                task = w.tasks.popleft()  # answers come in the order the chunks were given
                 c = chunks[task.chunk]
                 c.blocks[task.start] = block
                 c.left -= block.records
                 if part is not None:
                     c.summaries.append(part)
+                if queue:  # straight back to work
+                    self._feed(chunks, queue)
 
-    def _assign(self, w: _Worker, task: _Task, queue: deque) -> None:
-        w.task = task
+    def _feed(self, chunks: dict[int, _Chunk], queue: deque) -> None:
+        """Give queued chunks to the workers holding fewer than :data:`DEPTH`, fewest first."""
+        while queue:
+            w = min(self.workers, key=lambda w: len(w.tasks))
+            if len(w.tasks) >= DEPTH:
+                return
+            self._assign(w, queue.popleft(), chunks, queue)
+
+    def _assign(self, w: _Worker, task: _Task, chunks: dict[int, _Chunk], queue: deque) -> None:
         try:
             w.conn.send((task.chunk, task.items))
-        except OSError:  # the worker was already gone: not this task's fault
-            w.task = None
+        except OSError:  # the worker is already gone: not this task's fault
             queue.appendleft(task)
-            self._replace(w)
+            if w.tasks:  # what it held is handled as at any death
+                self._died(w, chunks, queue)
+            else:
+                self._replace(w)
+            return
+        w.tasks.append(task)
 
     def _replace(self, w: _Worker) -> None:
         w.proc.join(timeout=5)
@@ -254,9 +282,9 @@ class WorkerPool:
         self.workers[i] = self._spawn()
 
     def _died(self, w: _Worker, chunks: dict[int, _Chunk], queue: deque) -> None:
-        task = w.task
-        assert task is not None  # only a busy worker's death is reported
-        w.task = None
+        task = w.tasks.popleft()  # only a busy worker's death is reported: the chunk it was evaluating
+        queue.extendleft(reversed(w.tasks))  # the others were not started: back to the queue as they were
+        w.tasks.clear()
         w.proc.join(timeout=5)
         how = describe_exit(w.proc.exitcode)
         self.crashes += 1

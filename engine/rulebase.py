@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterable
 
-import yaml
 from pydantic import ValidationError
 
 from engine.errors import Problem, RuleError, TermError
@@ -82,6 +81,8 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
     if not text.strip():
         problems.append(Problem("empty file", (rel,)))
         return None
+    import yaml  # only when the rule base is read from its files (not from the cache)
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -164,6 +164,27 @@ def test_a_case_that_crashes_once_is_retried_and_evaluated(tmp_path, engine, sma
     assert out == _run(engine, [f], jobs=1, as_of=AS_OF)[1]
 
 
+def test_a_crash_retries_only_the_chunk_being_evaluated(engine, monkeypatch):
+    """A worker holds two chunks at once (the one it evaluates and the next): when it dies, only
+    the first is suspect and retried record by record; the other was not started and is evaluated
+    as a whole chunk, its records not counted as crashed."""
+    line = CASES[0].read_text().replace("\n", " ")
+    bad = line.replace('"id": "', '"id": "boom-', 1)
+    assert bad != line
+    chunks = [[("a:1", line), ("a:2", bad), ("a:3", line)], [("b:1", line), ("b:2", line)], [("c:1", line)]]
+    monkeypatch.setenv(CRASH_ENV, '"boom-')
+    err = io.StringIO()
+    with WorkerPool(Processor(engine, "tsv"), 1, messages=err) as pool:  # one worker: it holds two chunks
+        out = [[b.records for b in blocks] for blocks, _ in pool.map(iter(chunks))]
+        assert pool.crashes == 3  # the chunk, then the record alone twice
+    monkeypatch.delenv(CRASH_ENV)
+    assert out == [[1, 1, 1], [2], [1]]  # the first chunk retried one record at a time, the second whole
+    said = err.getvalue()
+    assert "evaluating a:1 .. a:3: retrying those 3 records one at a time" in said
+    assert "evaluating a:2 2 times: recorded as an error" in said
+    assert "b:" not in said and "c:" not in said
+
+
 def test_the_pool_reads_a_bounded_window_ahead(engine):
     pulled = 0
     line = CASES[0].read_text().replace("\n", " ")

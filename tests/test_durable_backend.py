@@ -356,8 +356,8 @@ def test_verdicts_are_read_from_the_durable_firings(engine, monkeypatch):
     decided = before.options[0]
     real = dh.run_session
 
-    def without_outcomes_of_the_deciding_rule(ruleset, facts=(), events=(), on_fire=None):
-        res = real(ruleset, facts, events, on_fire)
+    def without_outcomes_of_the_deciding_rule(ruleset, facts=(), events=(), on_fire=None, **kw):
+        res = real(ruleset, facts, events, on_fire, **kw)
         kept = tuple(f for f in res.firings if not f.rule.startswith(decided.rules[0] + "/"))
         return dh.SessionResult(kept, res.derived)
 
@@ -642,3 +642,25 @@ def _script(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_script())
+
+
+# --------------------------------------------------------------------------- the yardstick
+
+
+def test_the_raw_yardstick_runs_the_same_rules_on_the_same_facts(engine):
+    """``RawRuleset`` (the plain durable-rules program ``bench/bench.py`` compares the backend
+    with) is equivalent: on the facts the backend posts for each example case, as many rules fire
+    as in the backend's own session; and a session read without the matched facts names the same
+    firings as one read with them."""
+    backend = engine.durable()
+    raw = dh.RawRuleset(backend._rules.rules, label="raw-test")
+    for path in CASE_FILES:
+        norm = engine.normalise(json.loads(path.read_text()))
+        facts = backend.facts(Ctx(engine.program, norm))
+        full = dh.run_session(backend.ruleset, facts)
+        bare = dh.run_session(backend.ruleset, facts, matches=False)
+        assert [f.rule for f in bare.firings] == [f.rule for f in full.firings]
+        assert all(f.facts == {} for f in bare.firings) and any(f.facts for f in full.firings)
+        before = raw.fired
+        raw.run(facts)
+        assert raw.fired - before == len(full.firings) > 0, path.name

@@ -14,6 +14,7 @@ from engine.durable.safe_host import (  # noqa: F401
     DurableMissing,
     DurableRuleset,
     Firing,
+    RawRuleset,
     SessionResult,
     benchmark_sessions,
     host,

@@ -421,7 +421,7 @@ class DurableBackend:
         """One durable session for ``case``: the inference step that resolution consumes."""
         program = self.program
         ctx = Ctx(program, case)
-        session = run_session(self.ruleset, self.facts(ctx))
+        session = run_session(self.ruleset, self.facts(ctx), matches=False)  # which rules fired is enough
         meaning = self._rules.meaning
         facts: dict[str, str] = {}
         off: dict[int, str] = {}

@@ -116,6 +116,7 @@ __all__ = [
     "register_ruleset",
     "run_session",
     "benchmark_sessions",
+    "RawRuleset",
 ]
 
 # --- durable's wall clock ---------------------------------------------------------------------
@@ -557,7 +558,8 @@ def _prepare(ruleset: DurableRuleset, items: Iterable[Mapping[str, Any]], kind: 
 
 def run_session(ruleset: DurableRuleset, facts: Iterable[Mapping[str, Any]] = (),
                 events: Iterable[Mapping[str, Any]] = (),
-                on_fire: Callable[[str, Mapping], None] | None = None) -> SessionResult:
+                on_fire: Callable[[str, Mapping], None] | None = None,
+                *, matches: bool = True) -> SessionResult:
     """Run one session: assert ``facts``, post ``events``, fire rules to quiescence, clean up.
 
     Facts and events are flat objects of string/number values; identical ones collapse. A fact no
@@ -565,7 +567,9 @@ def run_session(ruleset: DurableRuleset, facts: Iterable[Mapping[str, Any]] = ()
     alias to fact). Sessions are serialised process-wide and the session's state is always deleted
     before this returns. Raises :class:`UsageError` for bad input (nothing is run),
     :class:`DurableActionError` if an action or ``on_fire`` raised and
-    :class:`DurableBackendError` if durable-rules itself failed.
+    :class:`DurableBackendError` if durable-rules itself failed. ``matches=False`` leaves the
+    matched facts out of each :class:`Firing` (empty ``facts``: for a caller that reads only which
+    rules fired, it saves a copy of every matched fact).
     """
     global _current, _session_owner
     if not isinstance(ruleset, DurableRuleset):
@@ -615,10 +619,69 @@ def run_session(ruleset: DurableRuleset, facts: Iterable[Mapping[str, Any]] = ()
     if failure is not None:
         raise DurableBackendError(
             f"durable-rules failed in ruleset {ruleset.name}: {failure!r}") from failure
+    if not matches:
+        return SessionResult(tuple(Firing(rule, _NO_MATCH) for rule, _ in session.firings), tuple(session.derived))
     return SessionResult(
         tuple(Firing(rule, _strip(matched)) for rule, matched in session.firings),
         tuple(session.derived),
     )
+
+
+_NO_MATCH: Mapping[str, Mapping[str, Any]] = {}
+
+
+class RawRuleset:
+    """The same rules run as a plain durable-rules program would run them: the yardstick of
+    ``bench/bench.py`` for this layer's cost (not for use by the engine).
+
+    ``rules`` is what :func:`register_ruleset` takes. Each rule's action asserts its ``assert``
+    facts with ``c.assert_fact`` (a fact already present raises durable's
+    ``MessageObservedException``, caught); a session posts its facts, stamped with the session id,
+    in one ``assert_facts`` call, then deletes its state. What this layer adds is left out:
+    checking and de-duplicating facts, the fact ids, recording firings, the action wrappers.
+    The one thing kept is what durable needs not to crash: the sentinel fact and the catch-all
+    rule that fires on it before ``delete_state``, and one session at a time on the private host.
+    """
+
+    def __init__(self, rules: Mapping[str, Mapping], label: str = "raw") -> None:
+        definition, asserts, check = _compile_rules(rules)
+        if check.problems:
+            raise RuleError(check.problems, "raw ruleset")
+        self.name = f"{label}-{next(_names)}"
+        self.fired = 0
+        durable_def: dict[str, dict] = {}
+        for rule_name, entry in definition.items():
+            durable_def[rule_name] = dict(json.loads(json.dumps(entry)),
+                                          run=self._action([t[0] for t in asserts[rule_name]]))
+        durable_def[_SINK_RULE] = {"all": [{"m": {"$ex": {"sid": 1}}}, {"n": {_NEVER_FIELD: 1}}], "run": _nothing}
+        durable_def[_END_RULE] = {"all": [{"m": {"$ex": {_END_FIELD: 1}}}], "run": _nothing}
+        with _SESSION_LOCK:
+            host().register_rulesets({self.name: durable_def})
+
+    def _action(self, templates: list[dict]) -> Callable:
+        def action(c: Any) -> None:
+            self.fired += 1
+            for template in templates:
+                try:
+                    c.assert_fact(dict(template))
+                except _durable.MessageObservedException:
+                    pass
+        return action
+
+    def run(self, facts: Iterable[Mapping[str, Any]]) -> None:
+        """One session: post ``facts`` (flat objects, as given to :func:`run_session`), fire to
+        quiescence, delete the state."""
+        with _SESSION_LOCK:
+            sid = str(next(_sids))
+            batch = [dict(f, sid=sid) for f in facts]
+            batch.append({_END_FIELD: 1, "sid": sid})
+            h = host()
+            h.assert_facts(self.name, batch)
+            h.delete_state(self.name, sid)
+
+
+def _nothing(c: Any) -> None:
+    return None
 
 
 def benchmark_sessions(n: int = 2000, facts_per_session: int = 4) -> float:

@@ -20,6 +20,8 @@ class CancerType:
     main_type: str | None
     lineage: tuple[str, ...]
 
+    def __reduce__(self):  # unpickled (rule-base cache) through __init__: several times faster than the default
+        return (CancerType, (self.code, self.name, self.main_type, self.lineage))
 
 
 class CancerTypes(Cached):

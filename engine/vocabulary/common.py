@@ -8,14 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.errors import Problem, RuleError, TermError, quote
-
-try:
-    _YamlLoader: Any = yaml.CSafeLoader
-except AttributeError:  # PyYAML built without libyaml
-    _YamlLoader = yaml.SafeLoader
 
 CACHE_SIZE = 1 << 16
 MAX_TERM = 500  # characters of one term (cancer type, gene, variant, drug, therapy word)
@@ -72,8 +65,11 @@ def read_yaml(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleError(f"cannot read vocabulary file: {exc.strerror}", source=str(path)) from None
+    import yaml  # only when the vocabulary is read from its files (not from the cache)
+
+    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # SafeLoader: PyYAML built without libyaml
     try:
-        data = yaml.load(text, Loader=_YamlLoader)
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise RuleError(f"not valid YAML: {exc}", source=str(path)) from None
     if not isinstance(data, dict):

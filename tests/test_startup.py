@@ -1,0 +1,98 @@
+"""Start-up: evaluating one case from the command line loads only what that command uses.
+
+A behaviour test, not a timing one (the timing is in ``bench/bench.py``, row "CLI, one case"): a
+fresh interpreter runs ``python -m engine evaluate CASE`` and reports the modules it imported. The
+HTTP service, the importers, the tutoring commands, the Dask and durable-rules backends, the worker
+pool and the YAML reader (the rule base comes from its cache once it has been read) stay unloaded.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE = ROOT / "cases" / "luad-g12c-second-line.json"
+
+# run ``python -m engine ARGS`` in this interpreter, then print the loaded modules on stderr
+PROBE = """
+import contextlib, io, json, runpy, sys
+sys.argv = ["kras-rules"] + json.loads(sys.argv[1])
+out = io.StringIO()
+try:
+    with contextlib.redirect_stdout(out):
+        runpy.run_module("engine", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"exit": code, "out": out.getvalue(), "modules": sorted(sys.modules)}), file=sys.stderr)
+"""
+
+# what evaluating one case must not load (module names, or package prefixes ending in '.')
+UNUSED = (
+    "yaml", "hypothesis", "fastapi", "starlette", "uvicorn", "httpx", "dask", "distributed",
+    "vcfpy", "durable", "engine.importers", "engine.service", "engine.distributed", "engine.durable",
+    "engine.parallel", "engine.tutoring.cli", "engine.check", "engine.verify", "engine.testing",
+    "engine.catalogue", "multiprocessing", "concurrent",
+)
+
+
+def _probe(args: list[str], cache: Path) -> dict:
+    env = dict(os.environ, KRAS_RULES_CACHE=str(cache), PYTHONPATH=str(ROOT))
+    env.pop("KRAS_RULES_TRACEBACK", None)
+    proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)
+    last = proc.stderr.strip().splitlines()[-1]
+    return json.loads(last)
+
+
+def _loaded(modules: list[str], name: str) -> list[str]:
+    return [m for m in modules if m == name or m.startswith(name + ".")]
+
+
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory) -> Path:
+    """A rule-base cache holding the shipped rule base (the first run reads the YAML files)."""
+    cache = tmp_path_factory.mktemp("cache")
+    first = _probe(["evaluate", str(CASE)], cache)
+    assert first["exit"] == 0
+    assert _loaded(first["modules"], "yaml"), "the first run reads the rule files"
+    assert list(cache.glob("rulebase-*.pickle")), "the first run fills the cache"
+    return cache
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "tsv"])
+def test_one_case_loads_only_what_it_uses(warm_cache: Path, fmt: str) -> None:
+    got = _probe(["evaluate", "--format", fmt, str(CASE)], warm_cache)
+    assert got["exit"] == 0
+    if fmt == "json":
+        assert json.loads(got["out"])["case_id"] == "luad-g12c-second-line"
+    else:
+        assert "sotorasib" in got["out"]
+    loaded = {name: _loaded(got["modules"], name) for name in UNUSED}
+    assert {k: v for k, v in loaded.items() if v} == {}
+    assert "engine.api" in got["modules"] and "pydantic" in got["modules"]  # the probe saw the real run
+
+
+def test_other_commands_still_registered(warm_cache: Path) -> None:
+    """The subcommands left out of a core command's parser are there for the others."""
+    got = _probe(["why", str(CASE), "sotorasib", "--format", "json"], warm_cache)
+    assert got["exit"] == 0, got["out"]
+    assert "engine.tutoring.cli" in got["modules"]
+    helped = _probe(["--help"], warm_cache)
+    assert helped["exit"] == 0
+    for command in ("evaluate", "import", "why", "compare", "serve"):
+        assert command in helped["out"]
+
+
+def test_command_word() -> None:
+    from engine.cli import command_of
+
+    assert command_of(["evaluate", "x.json"]) == "evaluate"
+    assert command_of(["--rules", "evaluate", "why", "x"]) == "why"  # a folder named like a command
+    assert command_of(["--rules=r", "--version", "check"]) == "check"
+    assert command_of(["--help"]) is None
+    assert command_of(["--", "evaluate"]) is None
