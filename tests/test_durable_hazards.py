@@ -672,7 +672,22 @@ def test_firings_equal_the_distinct_fact_tuples_matching_each_rule(rules, facts)
     assert Counter(f.rule for f in result.firings) == reference_firings(rules, facts)
 
 
-# --- speed ------------------------------------------------------------------------------------
-def test_a_tiny_ruleset_sustains_a_thousand_sessions_per_second():
-    # Measured about 15,000 sessions/s on 2 cores; the floor leaves room for slow machines.
-    assert backend.benchmark_sessions(1000) > 1000
+# --- many sessions in a row ---------------------------------------------------------------------
+# (How many sessions a second is measured by bench/bench.py, not asserted here: a timed assert
+# fails on a loaded machine without any defect.)
+def test_a_thousand_sessions_in_a_row_each_fire_the_chain_once_and_leave_no_thread():
+    rs = register_ruleset({
+        "row-a": {"all": [{"m": match(kind="atom", name="a0", value="T")}],
+                  "assert": [{"kind": "node", "name": "n0", "value": "T"}]},
+        "row-b": {"all": [{"m": match(kind="node", name="n0", value="T")}]},
+    }, label="row")
+    facts = [{"kind": "atom", "name": f"a{i}", "value": "T"} for i in range(4)]
+    run_session(rs, facts)  # the host and its timer threads exist from the first session on
+    threads = threading.active_count()
+    for i in range(1000):
+        fired = Counter(f.rule for f in run_session(rs, facts, matches=False).firings)
+        assert fired == Counter({"row-a": 1, "row-b": 1}), f"session {i}: {fired}"
+    assert threading.active_count() == threads
+    # a session whose facts fire nothing (the delete_state hazard) in between changes nothing
+    assert not run_session(rs, [{"kind": "atom", "name": "a0", "value": "F"}]).firings
+    assert Counter(f.rule for f in run_session(rs, facts).firings) == Counter({"row-a": 1, "row-b": 1})
