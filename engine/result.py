@@ -19,7 +19,7 @@ CONTRACT_VERSION = "1.1"
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     @classmethod
     def fast(cls, **fields):
@@ -179,7 +179,7 @@ class CitationOut(_Out):
     """A passage a rule cites. Immutable: the engine builds each citation once per rule base and
     every result that cites it holds the same object, so none may change it for the others."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     source: str  # the source id (readable, never a file name)
     title: str | None = None  # the source's title, what a reader is shown
