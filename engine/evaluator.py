@@ -581,7 +581,7 @@ def infer(program: Program, case: NormalCase, *, compiled: bool | None = None) -
             else:
                 code.uses += 1
         if run is not None:
-            outcomes, fired_notes, scope = run(ctx, case)
+            found, fired, live_scope = run(ctx, case)
             if plan.not_in_effect:
                 lines = code.skips.get(case.as_of)
                 if lines is None:
@@ -591,7 +591,7 @@ def infer(program: Program, case: NormalCase, *, compiled: bool | None = None) -
                 skipped = list(lines)
             else:
                 skipped = []
-            return Inference(ctx, outcomes, fired_notes, skipped, frozenset(scope))
+            return Inference(ctx, found, fired, skipped, frozenset(live_scope))
     outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
     scope: set[str] = set()
     live: list[tuple[CompiledRule, TV]] = []

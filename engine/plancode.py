@@ -29,6 +29,10 @@ from engine.semantics import CONDITIONAL, OUTCOME_TABLE, PENDING, STANDS, UNMET,
 _KNOWN_CODES = {VERDICT, UNMET, CONDITIONAL, STANDS, PENDING}
 
 
+#: deepest indentation generated (Python's tokenizer allows 100 levels)
+MAX_DEPTH = 90
+
+
 class Unsupported(Exception):
     """The plan cannot be compiled (a cycle of derived facts, an unknown outcome code): the
     interpreter evaluates it."""
@@ -48,6 +52,8 @@ class _Gen:
         self.fact_vars: dict[str, str] = {}  # fact name -> local
         self.fns: dict[int, str] = {}  # atom index -> local holding its function
         self.busy: set[str] = set()  # facts being inlined (a cycle is Unsupported)
+        self.touched: set[str] = set()  # atom and fact locals assigned somewhere above (else still U)
+        self.bools: set[str] = set()  # locals known to be True or False (never None)
 
     # ------------------------------------------------------------------ helpers
 
@@ -65,6 +71,8 @@ class _Gen:
         return f"{prefix}{self.n}"
 
     def emit(self, line: str) -> None:
+        if self.depth > MAX_DEPTH:
+            raise Unsupported("conditions nested too deeply for generated code")
         self.lines.append("    " * self.depth + line)
 
     # ------------------------------------------------------------------ nodes
@@ -78,42 +86,59 @@ class _Gen:
             if var is None:
                 var = self.atom_vars[node.i] = self.tmp("a")
                 self.fns[node.i] = self.tmp("f")
-            fn = self.fns[node.i]
             if var not in defined:
-                self.emit(f"if {var} is U:")
-                self.emit(f"    {var} = A[{int(node.i)}] = {fn}(case)")
+                call = f"{var} = A[{int(node.i)}] = {self.fns[node.i]}(case)"
+                if var in self.touched:  # computed on some paths before this one
+                    self.emit(f"if {var} is U:")
+                    self.emit("    " + call)
+                else:
+                    self.emit(call)
+                    self.touched.add(var)
                 defined.add(var)
             return var
         if op == "fact":
             return self.fact(node.name, defined, derivers)
         if op in ("all", "any"):
-            stop, other = (False, True) if op == "all" else (True, False)
-            v = self.tmp()
-            self.emit(f"{v} = {other}")
-            for j, kid in enumerate(node.kids):
-                inner = defined if j == 0 else set(defined)
-                if j:
-                    self.emit(f"if {v} is not {stop}:")
-                    self.depth += 1
-                t = self.node(kid, inner, derivers)
-                self.emit(f"if {t} is {stop}:")
-                self.emit(f"    {v} = {stop}")
-                self.emit(f"elif {t} is None:")
-                self.emit(f"    {v} = None")
-                if j:
-                    self.depth -= 1
-            return v
-        if op == "not":
+            return self.junction(op, node.kids, defined, derivers)
+        if op in ("not", "unmet"):
             t = self.node(node.kid, defined, derivers)
             v = self.tmp()
-            self.emit(f"{v} = None if {t} is None else not {t}")
-            return v
-        if op == "unmet":
-            t = self.node(node.kid, defined, derivers)
-            v = self.tmp()
-            self.emit(f"{v} = {t} is not True")
+            if op == "unmet":
+                self.emit(f"{v} = {t} is not True")
+            elif t in self.bools:
+                self.emit(f"{v} = not {t}")
+            else:
+                self.emit(f"{v} = None if {t} is None else not {t}")
+            if op == "unmet" or t in self.bools:
+                self.bools.add(v)
+            defined.add(v)
             return v
         raise Unsupported(f"node kind {op!r}")
+
+    def junction(self, op: str, kids, defined: set[str], derivers: dict, into: str | None = None) -> str:
+        """Kleene ``all``/``any`` of ``kids``, evaluated left to right and stopping at the first
+        false (all) or true (any) value, as the interpreter does."""
+        stop = op == "any"  # the value that decides
+        if not kids:
+            v = into or self.tmp()
+            self.emit(f"{v} = {not stop}")
+            defined.add(v)
+            return v
+        t = self.node(kids[0], defined, derivers)
+        if len(kids) == 1 and into is None:
+            return t
+        v = into or self.tmp()
+        self.emit(f"{v} = {t}")
+        inner = set(defined)
+        for kid in kids[1:]:
+            self.emit(f"if {v} is not {stop}:")
+            self.depth += 1
+            t = self.node(kid, inner, derivers)
+            self.emit(f"if {t} is not {not stop}:")
+            self.emit(f"    {v} = {t}")
+        self.depth -= len(kids) - 1
+        defined.add(v)
+        return v
 
     def fact(self, name: str, defined: set[str], derivers: dict) -> str:
         """A derived fact: the Kleene ``any`` of its derivation rules' ``when`` (in effect),
@@ -126,24 +151,16 @@ class _Gen:
         if name in self.busy:
             raise Unsupported("a cycle of derived facts")
         self.busy.add(name)
-        self.emit(f"if {var} is U:")
-        self.depth += 1
-        inner = set(defined)
-        self.emit(f"{var} = False")
-        for j, cr in enumerate(derivers.get(name, ())):
-            if j:
-                self.emit(f"if {var} is not True:")
-                self.depth += 1
-            scope = inner if j == 0 else set(inner)
-            t = self.node(cr.when, scope, derivers)
-            self.emit(f"if {t} is True:")
-            self.emit(f"    {var} = True")
-            self.emit(f"elif {t} is None:")
-            self.emit(f"    {var} = None")
-            if j:
-                self.depth -= 1
+        guarded = var in self.touched
+        self.touched.add(var)
+        if guarded:
+            self.emit(f"if {var} is U:")
+            self.depth += 1
+        inner = set(defined) if guarded else defined
+        self.junction("any", [cr.when for cr in derivers.get(name, ())], inner, derivers, into=var)
         self.emit(f"F[{self.const(name)}] = {var}")
-        self.depth -= 1
+        if guarded:
+            self.depth -= 1
         self.busy.discard(name)
         defined.add(var)
         return var
@@ -151,8 +168,9 @@ class _Gen:
     # ------------------------------------------------------------------ rules
 
     def outcome(self, cr, w: str, reqs: list[str]) -> None:
-        """Emit ``out = ...`` for a conclusion rule whose `when` local is ``w`` (not false) and
-        requirement locals ``reqs``, branching on the outcome table's entries for its kind."""
+        """Emit the outcome of a conclusion rule whose `when` local is ``w`` (not false) and
+        requirement locals ``reqs``, branching on the outcome table's entries for its kind, and
+        add it to the outcomes of its therapies."""
         if not reqs:  # the Kleene `all` of no requirements is true
             self.by_when(cr, w, True, reqs)
             return
@@ -161,22 +179,29 @@ class _Gen:
                           ("else", True)):
             self.emit(head + ":")
             self.depth += 1
-            self.by_when(cr, w, req, reqs)
+            if not self.by_when(cr, w, req, reqs):
+                self.emit("pass")
             self.depth -= 1
 
-    def by_when(self, cr, w: str, req, reqs: list[str]) -> None:
-        self.emit("out = None")
+    def by_when(self, cr, w: str, req, reqs: list[str]) -> bool:
+        """The branches for each value of `when` (true, unknown) the table gives an outcome;
+        False when the rule is silent for both."""
+        emitted = False
         for w_v in (True, None):
             code = OUTCOME_TABLE.get((w_v, req, cr.kind))
-            if code is None:
+            if code is None or (code == UNMET and cr.rule.conclude.unmet is None):
                 continue  # silent
-            self.emit(f"if {w} is {w_v}:")
+            self.emit(f"{'elif' if emitted else 'if'} {w} is {w_v}:")
             self.depth += 1
-            self.emit("pass")
             self.action(cr, code, w_v, reqs)
+            self.store(cr)
             self.depth -= 1
+            emitted = True
+        return emitted
 
     def action(self, cr, code: str, w_v, reqs: list[str]) -> None:
+        """``out = `` the rule's outcome for outcome code ``code`` (as engine.evaluator.rule_outcome
+        builds it)."""
         RO = self.rt["RuleOutcome"]
         rule = cr.rule
         concl = rule.conclude
@@ -186,13 +211,15 @@ class _Gen:
         if code == VERDICT:
             self.emit(f"out = {self.const(RO(rule.id, concl.verdict, when_true, (), ()))}")
         elif code == UNMET:
-            if concl.unmet is None:
-                return
-            self.emit("fl = []")
-            for i, r in enumerate(reqs):
-                self.emit(f"if {r} is False:")
-                self.emit(f"    fl.append({self.const(rule.requires[i].criterion)})")
-            self.emit(f"out = RO({self.const(rule.id)}, {self.const(concl.unmet)}, {when_true}, (), tuple(fl))")
+            if len(reqs) == 1:
+                failed = self.const((rule.requires[0].criterion,))
+            else:
+                self.emit("fl = []")
+                for i, r in enumerate(reqs):
+                    self.emit(f"if {r} is False:")
+                    self.emit(f"    fl.append({self.const(rule.requires[i].criterion)})")
+                failed = "tuple(fl)"
+            self.emit(f"out = RO({self.const(rule.id)}, {self.const(concl.unmet)}, {when_true}, (), {failed})")
         elif code == PENDING:
             self.emit(f"out = {self.const(RO(rule.id, concl.verdict, False, (), (), True))}")
         else:  # conditional, or a verdict that stands: what is missing is listed
@@ -203,6 +230,25 @@ class _Gen:
                 self.emit(f"    uk.append({i})")
             self.emit(f"out = RO({self.const(rule.id)}, {self.const(verdict)}, {when_true}, "
                       f"MISSING({self.const(cr)}, ctx, {w_v is None}, uk), ())")
+
+    def store(self, cr) -> None:
+        """Add ``out`` to the outcomes of the rule's therapies (``tg`` for a class-wide rule)."""
+        self.emit(f"p = ({self.const(cr)}, out)")
+        if cr.selector:
+            self.emit("for x in tg:")
+            self.emit("    o = outcomes.get(x)")
+            self.emit("    if o is None:")
+            self.emit("        outcomes[x] = [p]")
+            self.emit("    else:")
+            self.emit("        o.append(p)")
+            return
+        for t in cr.targets:
+            c = self.const(t)
+            self.emit(f"o = outcomes.get({c})")
+            self.emit("if o is None:")
+            self.emit(f"    outcomes[{c}] = [p]")
+            self.emit("else:")
+            self.emit("    o.append(p)")
 
 
 def generate(plan, runtime: dict[str, Any]) -> tuple[str, tuple]:
@@ -240,25 +286,7 @@ def generate(plan, runtime: dict[str, Any]) -> tuple[str, tuple]:
             g.depth += 1
         reqs = [g.node(node, inner, derivers) for node in cr.requires]
         g.outcome(cr, w, reqs)
-        g.emit("if out is not None:")
-        g.depth += 1
-        g.emit(f"p = ({g.const(cr)}, out)")
-        if cr.selector:
-            g.emit("for x in tg:")
-            g.emit("    o = outcomes.get(x)")
-            g.emit("    if o is None:")
-            g.emit("        outcomes[x] = [p]")
-            g.emit("    else:")
-            g.emit("        o.append(p)")
-        else:
-            for t in cr.targets:
-                c = g.const(t)
-                g.emit(f"o = outcomes.get({c})")
-                g.emit("if o is None:")
-                g.emit(f"    outcomes[{c}] = [p]")
-                g.emit("else:")
-                g.emit("    o.append(p)")
-        g.depth -= 2 + (1 if cr.selector else 0)
+        g.depth -= 1 + (1 if cr.selector else 0)
     g.emit("notes = []")
     for cr in plan.notes:
         t = g.node(cr.when, defined, derivers)
