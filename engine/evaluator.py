@@ -406,7 +406,9 @@ class Program:
         self._cancer_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
         self._plans: dict[tuple, Plan] = {}
         # compiled plan functions by what they evaluate (plans of many cancer types share one)
-        self._runs: dict[tuple, tuple[Callable, str] | None] = {}
+        self._runs: dict[tuple, Callable | None] = {}
+        # trace lines of the rules a plan has not in effect, per (plan, date): bounded
+        self._skips: dict[tuple[int, dt.date], tuple[str, ...]] = {}
         self._runtime = {"unset": _UNSET, "RuleOutcome": RuleOutcome, "missing": _missing,
                          "atoms": self.atoms, "conditional": "conditional"}
         bounds = set()
@@ -450,14 +452,13 @@ class Program:
                 hit = self._runs[sig]
             else:
                 try:
-                    hit = plancode.build(plan, self._runtime)
+                    hit = plancode.build(plan, self._runtime)[0]
                 except plancode.Unsupported:
                     hit = None
                 if len(self._runs) >= MAX_COMPILED:  # bounded (plans are too, but keep memory flat)
                     self._runs.clear()
                 self._runs[sig] = hit
-            if hit is not None:
-                code.run, code.source = hit
+            code.run = hit
         return code.run
 
     @staticmethod
@@ -527,19 +528,18 @@ class Inference:
 
 
 class PlanCode:
-    """A plan's compiled function and its source, made on the plan's first compiled use."""
+    """A plan's compiled function, made once the plan is hot (its source: ``plancode.generate``)."""
 
-    __slots__ = ("run", "source", "tried", "uses", "skips")
+    __slots__ = ("run", "tried", "uses")
 
     def __init__(self) -> None:
         self.run: Callable | None = None
-        self.source: str | None = None
         self.tried = False
         self.uses = 0  # evaluations by the interpreter before compiling (see COMPILE_AFTER)
-        self.skips: dict[dt.date, tuple[str, ...]] = {}  # trace lines of rules not in effect, per date
 
 
-MAX_COMPILED: Final = 1024  # distinct compiled plan functions kept per program
+MAX_COMPILED: Final = 256  # distinct compiled plan functions kept per program (about 60 KB each)
+MAX_SKIPS: Final = 4096  # cached trace lines of rules not in effect, per program
 #: a plan is compiled on its use after this many (compiling one costs about as much as
 #: interpreting several hundred cases, so plans used a few times only stay interpreted)
 COMPILE_AFTER: Final = 200
@@ -583,11 +583,12 @@ def infer(program: Program, case: NormalCase, *, compiled: bool | None = None) -
         if run is not None:
             found, fired, live_scope = run(ctx, case)
             if plan.not_in_effect:
-                lines = code.skips.get(case.as_of)
+                key = (id(plan), case.as_of)  # (plans are kept by the program: ids stay unique)
+                lines = program._skips.get(key)
                 if lines is None:
-                    if len(code.skips) >= 256:
-                        code.skips.clear()
-                    lines = code.skips[case.as_of] = tuple(_not_in_effect(cr, case) for cr in plan.not_in_effect)
+                    if len(program._skips) >= MAX_SKIPS:
+                        program._skips.clear()
+                    lines = program._skips[key] = tuple(_not_in_effect(cr, case) for cr in plan.not_in_effect)
                 skipped = list(lines)
             else:
                 skipped = []

@@ -261,9 +261,11 @@ def test_example_case_gives_the_interpreters_result_when_compiled(engine, path):
 def test_generated_source_holds_no_text_of_the_rule_base(engine):
     """Values of the rule base reach the compiled functions as constants, never as source text:
     the only literals in the source are integers (atom indices), True, False and None."""
+    plans = {}
     for path in CASE_FILES:
-        infer(engine.program, engine.normalise(json.loads(path.read_text(encoding="utf-8"))), compiled=True)
-    sources = [hit[1] for hit in engine.program._runs.values() if hit is not None]
+        plan = engine.program.plan(engine.normalise(json.loads(path.read_text(encoding="utf-8"))))
+        plans[plan.signature()] = plan
+    sources = [plancode.generate(plan, engine.program._runtime)[0] for plan in plans.values()]
     assert len(sources) >= 5
     for src in sources:
         for node in ast.walk(ast.parse(src)):
