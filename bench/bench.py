@@ -5,6 +5,7 @@ Measures, and prints as one table (``--markdown`` for the README):
 * ``evaluate`` in-process on one core (the default backend; a case dict in, a Result out), for the
   example cases of ``cases/`` and for generated ones: cases/s, median and p99 latency per case;
 * the same step by step on normalised generated cases: inference alone, inference + resolution;
+  and, taking turns with the floor, inference with compiled plans and interpreted;
 * a hand-written Python function encoding the five core rules (``floor``), on the same
   normalised cases: the floor for any interpreter of those rules;
 * the durable backend (when durable-rules is installed);
