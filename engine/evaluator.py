@@ -407,6 +407,7 @@ class Program:
         self._plans: dict[tuple, Plan] = {}
         # compiled plan functions by what they evaluate (plans of many cancer types share one)
         self._runs: dict[tuple, Callable | None] = {}
+        self._uses: dict[tuple, int] = {}  # interpreted uses per plan signature (see COMPILE_AFTER)
         # trace lines of the rules a plan has not in effect, per (plan, date): bounded
         self._skips: dict[tuple[int, dt.date], tuple[str, ...]] = {}
         self._runtime = {"unset": _UNSET, "RuleOutcome": RuleOutcome, "missing": _missing,
@@ -440,6 +441,20 @@ class Program:
             )
             self._plans[key] = p
         return p
+
+    def hot(self, plan: Plan) -> bool:
+        """Whether the plan is to be compiled: its function exists already (another plan with
+        the same rules made it), or plans with its rules have been used COMPILE_AFTER times."""
+        sig = plan.signature()
+        if sig in self._runs:
+            return True
+        n = self._uses.get(sig, 0) + 1
+        if n > COMPILE_AFTER:
+            return True
+        if len(self._uses) >= MAX_SKIPS:  # bounded (signatures are, but keep memory flat)
+            self._uses.clear()
+        self._uses[sig] = n
+        return False
 
     def compiled(self, plan: Plan) -> Callable | None:
         """The plan's compiled function (:mod:`engine.plancode`), made on first call; None when
@@ -530,18 +545,19 @@ class Inference:
 class PlanCode:
     """A plan's compiled function, made once the plan is hot (its source: ``plancode.generate``)."""
 
-    __slots__ = ("run", "tried", "uses")
+    __slots__ = ("run", "tried", "sig")
 
     def __init__(self) -> None:
         self.run: Callable | None = None
         self.tried = False
-        self.uses = 0  # evaluations by the interpreter before compiling (see COMPILE_AFTER)
+        self.sig: tuple | None = None  # Plan.signature(), once asked
 
 
 MAX_COMPILED: Final = 256  # distinct compiled plan functions kept per program (about 60 KB each)
 MAX_SKIPS: Final = 4096  # cached trace lines of rules not in effect, per program
-#: a plan is compiled on its use after this many (compiling one costs about as much as
-#: interpreting several hundred cases, so plans used a few times only stay interpreted)
+#: plans are compiled once plans with their rules have been used this many times (compiling one
+#: costs about as much as interpreting several hundred cases, so rarely used plans stay
+#: interpreted)
 COMPILE_AFTER: Final = 200
 
 
@@ -556,8 +572,12 @@ class Plan:
 
     def signature(self) -> tuple:
         """What the plan evaluates (plans of equal signature compile to the same function)."""
-        return (tuple(cr.order for cr in self.conclusions), tuple(cr.order for cr in self.notes),
+        sig = self.code.sig
+        if sig is None:
+            sig = self.code.sig = (
+                tuple(cr.order for cr in self.conclusions), tuple(cr.order for cr in self.notes),
                 tuple((name, tuple(cr.order for cr in crs)) for name, crs in self.derivers.items()))
+        return sig
 
 
 _NO_PLAN = Plan([], [], {}, [])  # for the cancer-type probe, which evaluates no fact
@@ -576,10 +596,8 @@ def infer(program: Program, case: NormalCase, *, compiled: bool | None = None) -
     if compiled is not False:
         run = code.run
         if run is None and not code.tried:
-            if compiled or code.uses >= COMPILE_AFTER:
+            if compiled or program.hot(plan):
                 run = program.compiled(plan)
-            else:
-                code.uses += 1
         if run is not None:
             found, fired, live_scope = run(ctx, case)
             if plan.not_in_effect:
