@@ -1,7 +1,7 @@
 """Evaluation plans compiled to straight-line Python (the default backend's fast path).
 
 :mod:`engine.evaluator` interprets a plan (the rules that can matter for one cancer type, date
-interval and jurisdiction) by walking condition nodes. For a plan used more than once, this module
+interval and jurisdiction) by walking condition nodes. For a plan used often, this module
 writes one Python function doing the same work without the walk: each atom the plan reads is
 computed at most once (into ``ctx.atoms``, as the interpreter stores it), each derived fact is
 computed where first needed (into ``ctx.facts``), every ``when`` and requirement is evaluated
