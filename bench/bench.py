@@ -5,6 +5,7 @@ Measures, and prints as one table (``--markdown`` for the README):
 * ``evaluate`` in-process on one core (the default backend; a case dict in, a Result out), for the
   example cases of ``cases/`` and for generated ones: cases/s, median and p99 latency per case;
 * the same step by step on normalised generated cases: inference alone, inference + resolution;
+  and, taking turns with the floor, inference with compiled plans and interpreted;
 * a hand-written Python function encoding the five core rules (``floor``), on the same
   normalised cases: the floor for any interpreter of those rules;
 * the durable backend (when durable-rules is installed);
@@ -571,17 +572,30 @@ def main(argv=None) -> int:
     same = generated[: min(len(generated), 5000)]
     same_norms = norms[: len(same)]
     both = list(zip(same_norms, same, strict=True))  # (normalised case, decoded dict)
+    # the default inference compiles a plan once it is hot (engine.evaluator.COMPILE_AFTER); the
+    # compiled and the interpreted paths are also timed apart, taking turns with the rest
     per = paired({"floor": lambda t: floor(t[0]), "infer": lambda t: infer(engine.program, t[0]),
                   "decided": lambda t: build_result(infer(engine.program, t[0]), lazy_texts=True),
+                  "infer_compiled": lambda t: infer(engine.program, t[0], compiled=True),
+                  "infer_interpreted": lambda t: infer(engine.program, t[0], compiled=False),
                   "result": lambda t: build_result(infer(engine.program, t[0])),
-                  "evaluate": lambda t: engine.evaluate(t[1])}, both, rounds=3 if a.quick else 5)
+                  "evaluate": lambda t: engine.evaluate(t[1]),
+                  "evaluate_interpreted": lambda t: engine.evaluate(t[1], backend="interpreted")},
+                 both, rounds=3 if a.quick else 5)
     ratios = [
         ("inference only (rule outcomes: verdicts, missing and failed criteria; normalised case in)", per["infer"] / per["floor"], "5x for verdicts, levels, criteria"),
         ("inference + deciding (the result as evaluate returns it: verdicts, levels, criteria; texts on demand)", per["decided"] / per["floor"], "5x for verdicts, levels, criteria"),
+        ("  inference only, every plan compiled", per["infer_compiled"] / per["floor"], ""),
+        ("  inference only, interpreted (the reference)", per["infer_interpreted"] / per["floor"], ""),
         ("inference + resolution (the full result: options, explanations, trace, facts)", per["result"] / per["floor"], "10x with explanations"),
         ("evaluate from a decoded dict (validation and normalisation too)", per["evaluate"] / per["floor"], ""),
+        ("  evaluate, inference interpreted", per["evaluate_interpreted"] / per["floor"], ""),
     ]
     print("  engine / hand-written floor: " + ", ".join(f"{r:,.0f}x" for _, r, _ in ratios), file=sys.stderr)
+    notes.append(f"compiled plans, same cases, same process: inference {per['infer_interpreted'] / per['infer']:.2f}x "
+                 f"faster than interpreted ({1 / per['infer_interpreted']:,.0f} -> {1 / per['infer']:,.0f} cases/CPU-s); "
+                 f"evaluate {1 / per['evaluate_interpreted']:,.0f} -> {1 / per['evaluate']:,.0f} cases/CPU-s "
+                 f"(interpreted -> default)")
     agree = total = 0
     for n in norms[:5000]:
         f = floor(n)

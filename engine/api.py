@@ -37,7 +37,10 @@ from engine.rulebase import RuleBase, load_rulebase
 if TYPE_CHECKING:
     from engine.tutoring.whynot import WhyNot
 
-Backend = Literal["default", "durable"]
+Backend = Literal["default", "durable", "compiled", "interpreted"]
+#: the default backend's inference: compiled plans once hot (None), always compiled, always
+#: interpreted (the reference the compiled form is tested against)
+_COMPILED = {"default": None, "compiled": True, "interpreted": False}
 
 
 class Engine:
@@ -95,8 +98,9 @@ class Engine:
         norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
         if as_of is not None:
             norm = _with_as_of(norm, as_of)
-        if backend == "default":
-            return build_result(infer(self.program, norm), lazy_texts=True, summary=self._summary_filler().of)
+        if backend in _COMPILED:
+            return build_result(infer(self.program, norm, compiled=_COMPILED[backend]), lazy_texts=True,
+                                summary=self._summary_filler().of)
         if backend == "durable":
             result = self.durable().evaluate(norm)
         else:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 from collections.abc import Callable
 
+from engine import plancode
 from engine.case import NormalCase
 from engine.rulebase import RuleBase
 from engine.conditions import TV, kind_of
@@ -103,6 +104,7 @@ class Ctx:
 
 class Node:
     __slots__ = ()
+    op = ""  # the node's kind, for the plan compiler (engine.plancode)
 
     def tv(self, ctx: Ctx) -> TV:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -120,6 +122,7 @@ class Node:
 
 class AtomNode(Node):
     __slots__ = ("i",)
+    op = "atom"
 
     def __init__(self, i: int):
         self.i = i
@@ -143,6 +146,7 @@ class AtomNode(Node):
 
 class FactNode(Node):
     __slots__ = ("name",)
+    op = "fact"
 
     def __init__(self, name: str):
         self.name = name
@@ -170,6 +174,7 @@ class FactNode(Node):
 
 class AllNode(Node):
     __slots__ = ("kids",)
+    op = "all"
 
     def __init__(self, kids):
         self.kids = tuple(kids)
@@ -200,6 +205,7 @@ class AllNode(Node):
 
 class AnyNode(AllNode):
     __slots__ = ()
+    op = "any"
 
     def tv(self, ctx: Ctx) -> TV:
         res: TV = False
@@ -227,6 +233,7 @@ class AnyNode(AllNode):
 
 class NotNode(Node):
     __slots__ = ("kid",)
+    op = "not"
 
     def __init__(self, kid: Node):
         self.kid = kid
@@ -248,6 +255,7 @@ class NotNode(Node):
 
 class UnmetNode(NotNode):
     __slots__ = ()
+    op = "unmet"
 
     def tv(self, ctx: Ctx) -> TV:
         return self.kid.tv(ctx) is not True
@@ -397,6 +405,13 @@ class Program:
         self.by_id = {cr.rule.id: cr for cr in self.rules}
         self._cancer_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
         self._plans: dict[tuple, Plan] = {}
+        # compiled plan functions by what they evaluate (plans of many cancer types share one)
+        self._runs: dict[tuple, Callable | None] = {}
+        self._uses: dict[tuple, int] = {}  # interpreted uses per plan signature (see COMPILE_AFTER)
+        # trace lines of the rules a plan has not in effect, per (plan, date): bounded
+        self._skips: dict[tuple[int, dt.date], tuple[str, ...]] = {}
+        self._runtime = {"unset": _UNSET, "RuleOutcome": RuleOutcome, "missing": _missing,
+                         "atoms": self.atoms, "conditional": "conditional"}
         bounds = set()
         for cr in self.rules:
             bounds.add(cr.start.toordinal())
@@ -426,6 +441,40 @@ class Program:
             )
             self._plans[key] = p
         return p
+
+    def hot(self, plan: Plan) -> bool:
+        """Whether the plan is to be compiled: its function exists already (another plan with
+        the same rules made it), or plans with its rules have been used COMPILE_AFTER times."""
+        sig = plan.signature()
+        if sig in self._runs:
+            return True
+        n = self._uses.get(sig, 0) + 1
+        if n > COMPILE_AFTER:
+            return True
+        if len(self._uses) >= MAX_SKIPS:  # bounded (signatures are, but keep memory flat)
+            self._uses.clear()
+        self._uses[sig] = n
+        return False
+
+    def compiled(self, plan: Plan) -> Callable | None:
+        """The plan's compiled function (:mod:`engine.plancode`), made on first call; None when
+        the plan cannot be compiled (the interpreter then evaluates it)."""
+        code = plan.code
+        if not code.tried:
+            code.tried = True
+            sig = plan.signature()
+            if sig in self._runs:
+                hit = self._runs[sig]
+            else:
+                try:
+                    hit = plancode.build(plan, self._runtime)[0]
+                except plancode.Unsupported:
+                    hit = None
+                if len(self._runs) >= MAX_COMPILED:  # bounded (plans are too, but keep memory flat)
+                    self._runs.clear()
+                self._runs[sig] = hit
+            code.run = hit
+        return code.run
 
     @staticmethod
     def _facts_reached(rules: list[CompiledRule], derivers: dict[str, list[CompiledRule]]) -> tuple[str, ...]:
@@ -493,6 +542,25 @@ class Inference:
     in_scope: frozenset[str] = frozenset()
 
 
+class PlanCode:
+    """A plan's compiled function, made once the plan is hot (its source: ``plancode.generate``)."""
+
+    __slots__ = ("run", "tried", "sig")
+
+    def __init__(self) -> None:
+        self.run: Callable | None = None
+        self.tried = False
+        self.sig: tuple | None = None  # Plan.signature(), once asked
+
+
+MAX_COMPILED: Final = 256  # distinct compiled plan functions kept per program (about 60 KB each)
+MAX_SKIPS: Final = 4096  # cached trace lines of rules not in effect, per program
+#: plans are compiled once plans with their rules have been used this many times (compiling one
+#: costs about as much as interpreting several hundred cases, so rarely used plans stay
+#: interpreted)
+COMPILE_AFTER: Final = 200
+
+
 @dataclass(frozen=True)
 class Plan:
     conclusions: list[CompiledRule]  # in effect, not ruled out by the cancer type
@@ -500,15 +568,49 @@ class Plan:
     derivers: dict[str, list[CompiledRule]]  # fact -> derivation rules in effect
     not_in_effect: list[CompiledRule]  # candidate conclusions outside their dates/jurisdiction
     facts: tuple[str, ...] = ()  # the derived facts these rules use (reported in the result)
+    code: PlanCode = field(default_factory=PlanCode, compare=False, repr=False)
+
+    def signature(self) -> tuple:
+        """What the plan evaluates (plans of equal signature compile to the same function)."""
+        sig = self.code.sig
+        if sig is None:
+            sig = self.code.sig = (
+                tuple(cr.order for cr in self.conclusions), tuple(cr.order for cr in self.notes),
+                tuple((name, tuple(cr.order for cr in crs)) for name, crs in self.derivers.items()))
+        return sig
 
 
 _NO_PLAN = Plan([], [], {}, [])  # for the cancer-type probe, which evaluates no fact
 
 
-def infer(program: Program, case: NormalCase) -> Inference:
-    """Run every candidate rule on the case (the default backend's inference step)."""
+def infer(program: Program, case: NormalCase, *, compiled: bool | None = None) -> Inference:
+    """Run every candidate rule on the case (the default backend's inference step).
+
+    By default a plan is evaluated by its compiled function (:mod:`engine.plancode`) once it
+    has been used :data:`COMPILE_AFTER` times, by the interpreter until then; ``compiled=True``
+    compiles at once, ``compiled=False`` always interprets. The interpreter is the reference the
+    compiled form is tested against, and evaluates any plan that cannot be compiled."""
     plan = program.plan(case)
     ctx = Ctx(program, case, plan)
+    code = plan.code
+    if compiled is not False:
+        run = code.run
+        if run is None and not code.tried:
+            if compiled or program.hot(plan):
+                run = program.compiled(plan)
+        if run is not None:
+            found, fired, live_scope = run(ctx, case)
+            if plan.not_in_effect:
+                key = (id(plan), case.as_of)  # (plans are kept by the program: ids stay unique)
+                lines = program._skips.get(key)
+                if lines is None:
+                    if len(program._skips) >= MAX_SKIPS:
+                        program._skips.clear()
+                    lines = program._skips[key] = tuple(_not_in_effect(cr, case) for cr in plan.not_in_effect)
+                skipped = list(lines)
+            else:
+                skipped = []
+            return Inference(ctx, found, fired, skipped, frozenset(live_scope))
     outcomes: dict[str, list[tuple[CompiledRule, RuleOutcome]]] = {}
     scope: set[str] = set()
     live: list[tuple[CompiledRule, TV]] = []

@@ -1,13 +1,16 @@
-"""The durable-rules backend against the default backend, on hypothesis-generated cases.
+"""The durable-rules backend against the default backend, and the default backend's compiled
+plans (engine.plancode) against its interpreter, on hypothesis-generated cases.
 
-Both backends must give identical results, field for field, for every valid case: the varied
+The three must give identical results, field for field, for every valid case: the varied
 cases of :func:`engine.testing.cases` and the cases on the edges of each rule of
-:func:`engine.testing.boundary_cases`. Under the ``ci`` profile (the default) this runs
+:func:`engine.testing.boundary_cases`. The compiled and interpreted paths are compared whether or
+not durable-rules can be used; the durable backend joins the comparison when it can. Under the
+``ci`` profile (the default) this runs
 ``CI_EXAMPLES`` cases; under another profile, that profile's number (``long``: 100,000;
 ``--hypothesis-profile=long`` or ``KRAS_HYPOTHESIS_PROFILE=long``, see ``tests/conftest.py``).
 
-Skipped, with the reason, while the durable backend cannot be used (durable-rules not installed,
-or the backend not available).
+The durable comparison is skipped, with the reason, while the durable backend cannot be used
+(durable-rules not installed, or the backend not available).
 """
 from __future__ import annotations
 
@@ -41,14 +44,31 @@ PROBE = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": 
          "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"]}], "as_of": "2026-07-01"}
 
 
-@pytest.fixture(scope="module")
-def durable():
-    """The durable backend of the shipped rule base, or a skip saying why it cannot be used."""
+def _durable_unusable() -> str | None:
+    """Why the durable backend of the shipped rule base cannot be used, or None."""
     try:
         ENGINE.evaluate(PROBE, backend="durable")
     except (ImportError, NotImplementedError, UsageError) as exc:  # durable-rules absent or unusable
-        pytest.skip(f"durable backend not available: {type(exc).__name__}: {exc}")
+        return f"durable backend not available: {type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def durable_unusable():
+    return _durable_unusable()
+
+
+@pytest.fixture(scope="module")
+def durable(durable_unusable):
+    """The durable backend of the shipped rule base, or a skip saying why it cannot be used."""
+    if durable_unusable:
+        pytest.skip(durable_unusable)
     return ENGINE
+
+
+def test_the_durable_backend_is_compared(durable):
+    """Skips, saying why, when the differential test below cannot include the durable backend."""
+    assert ENGINE.evaluate(PROBE, backend="durable").model_dump() == ENGINE.evaluate(PROBE).model_dump()
 
 
 def differences(a: dict, b: dict, path: str = "") -> list[str]:
@@ -75,10 +95,14 @@ def differences(a: dict, b: dict, path: str = "") -> list[str]:
           "alterations": [{"gene": "BRCA2", "variant": "loss", "origin": "germline"}],
           "prior_therapies": [{"drugs": ["cisplatin"], "setting": "metastatic", "weeks": 16, "outcome": "stable"}],
           "as_of": "2026-07-01", "jurisdiction": "EMA"})
-def test_durable_backend_gives_the_same_result_as_the_default(durable, case):
-    default = durable.evaluate(case).model_dump()
-    other = durable.evaluate(case, backend="durable").model_dump()
-    assert other == default, "\n".join(differences(default, other)[:20])
+def test_compiled_interpreted_and_durable_give_the_same_result(durable_unusable, case):
+    norm = ENGINE.normalise(case)
+    default = ENGINE.evaluate(norm, backend="interpreted").model_dump()
+    compiled = ENGINE.evaluate(norm, backend="compiled").model_dump()
+    assert compiled == default, "compiled plan / interpreter:\n" + "\n".join(differences(default, compiled)[:20])
+    if durable_unusable is None:
+        other = ENGINE.evaluate(norm, backend="durable").model_dump()
+        assert other == default, "\n".join(differences(default, other)[:20])
 
 
 def test_without_durable_rules_the_backend_raises_an_import_error(monkeypatch):

@@ -57,9 +57,11 @@ MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
 
 
 def same_result(engine: Engine, case) -> dict:
-    """Evaluate with both backends, assert the results are identical, return the result."""
+    """Evaluate with both backends (the default one interpreted and with its plan compiled),
+    assert the results are identical, return the result."""
     norm = case if not isinstance(case, dict) else engine.normalise(case)
-    want = engine.evaluate(norm).model_dump()
+    want = engine.evaluate(norm, backend="interpreted").model_dump()
+    assert engine.evaluate(norm, backend="compiled").model_dump() == want
     got = engine.evaluate(norm, backend="durable").model_dump()
     assert got == want
     return got

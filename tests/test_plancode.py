@@ -1,0 +1,292 @@
+"""Compiled evaluation plans (engine.plancode) against the interpreter (engine.evaluator).
+
+Node by node on hand-built plans whose atoms are counted (every node kind, unknown values, a fact
+derived from another fact, each atom computed at most once), rule by rule on the miniature rule
+base (every outcome the outcome table gives, notes, class-wide conclusions limited to the scope),
+and on the shipped example cases. The large comparison, with the durable backend too, is
+tests/test_differential.py.
+"""
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from engine import evaluator, plancode
+from engine.api import Engine
+from engine.evaluator import (
+    AllNode,
+    AnyNode,
+    AtomNode,
+    Ctx,
+    FactNode,
+    NotNode,
+    Plan,
+    UnmetNode,
+    infer,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CASE_FILES = sorted((ROOT / "cases").glob("*.json"))
+G12C = {"gene": "KRAS", "variant": "G12C"}
+
+# --------------------------------------------------------------------------- node kinds
+
+#: node shapes over atoms 0-2 and the derived facts "f" (from atom 3, or from "g") and "g" (from
+#: atom 3 or atom 0)
+_NODES = {
+    "all": lambda: AllNode([AtomNode(0), AtomNode(1), AtomNode(2)]),
+    "any": lambda: AnyNode([AtomNode(0), AtomNode(1), AtomNode(2)]),
+    "not": lambda: NotNode(AtomNode(0)),
+    "unmet": lambda: UnmetNode(AtomNode(0)),
+    "not-unmet": lambda: NotNode(UnmetNode(AtomNode(1))),
+    "fact": lambda: FactNode("f"),
+    "fact-of-fact": lambda: AllNode([FactNode("f"), NotNode(AtomNode(3))]),
+    "nested": lambda: AllNode([AtomNode(1), AnyNode([AtomNode(2), NotNode(AtomNode(3))]), UnmetNode(FactNode("f"))]),
+    "repeated": lambda: AnyNode([AllNode([AtomNode(0), AtomNode(0)]), AtomNode(0), NotNode(AtomNode(1))]),
+    "shared": lambda: AllNode([AnyNode([AtomNode(0), AtomNode(1)]), NotNode(AnyNode([AtomNode(1), AtomNode(2)]))]),
+    "unknown-fact": lambda: AnyNode([NotNode(FactNode("g")), AtomNode(1)]),
+}
+
+
+def _rule(when, **kw):
+    return SimpleNamespace(when=when, requires=(), targets=(), selector=False, kind=None, order=0, rule=None, **kw)
+
+
+def _tiny_plan(node) -> Plan:
+    """A plan that derives the fact "probe" from ``node`` and reads it in a note rule: the
+    compiled function stores every fact it computes in ``ctx.facts``."""
+    derivers = {
+        "probe": [_rule(node)],
+        # f: any of (g, atom 3); g: any of (atom 3, atom 0): a fact derived from another fact
+        "f": [_rule(FactNode("g")), _rule(AtomNode(3))],
+        "g": [_rule(AtomNode(3)), _rule(AtomNode(0))],
+    }
+    return Plan([], [_rule(FactNode("probe"))], derivers, [])
+
+
+class _Counted:
+    """Atoms reading a tuple of values, counting their calls."""
+
+    def __init__(self, n: int):
+        self.calls = [0] * n
+        self.atoms = [SimpleNamespace(fn=self._fn(i)) for i in range(n)]
+
+    def _fn(self, i):
+        def fn(case):
+            self.calls[i] += 1
+            return case[i]
+        return fn
+
+
+def _ctx(program, plan, values) -> Ctx:
+    ctx = Ctx.__new__(Ctx)
+    ctx.program, ctx.case, ctx.plan = program, values, plan
+    ctx.atoms, ctx.facts, ctx.memo = [evaluator._UNSET] * len(program.atoms), {}, {}
+    return ctx
+
+
+@pytest.mark.parametrize("name", sorted(_NODES))
+def test_each_node_kind_compiles_to_its_kleene_value_for_every_assignment(name):
+    node = _NODES[name]()
+    plan = _tiny_plan(node)
+    atoms = _Counted(4)
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+               "atoms": atoms.atoms, "conditional": "conditional"}
+    run, src = plancode.build(plan, runtime)
+    program = SimpleNamespace(atoms=atoms.atoms)
+    seen = set()
+    for values in itertools.product((True, False, None), repeat=4):
+        ref = _ctx(program, plan, values)
+        want = node.tv(ref)
+        atoms.calls = [0] * 4
+        ctx = _ctx(program, plan, values)
+        outcomes, notes, scope = run(ctx, values)
+        assert ctx.facts["probe"] is want, (values, src)
+        assert notes == ([plan.notes[0]] if want is True else []), values
+        assert outcomes == {} and scope == set()
+        # each atom computed at most once, and what was computed is stored where the interpreter
+        # stores it (explanations read ctx.atoms and ctx.facts afterwards)
+        assert max(atoms.calls) <= 1, (values, atoms.calls)
+        for i, v in enumerate(ctx.atoms):
+            assert v is evaluator._UNSET or v is values[i]
+        for fact, v in ctx.facts.items():
+            assert v is ref.fact(fact), (values, fact)
+        seen.add(want)
+    # the assignments reach every value (unmet is two-valued)
+    assert seen == ({True, False} if "unmet" in name else {True, False, None})
+
+
+def test_a_cycle_of_derived_facts_is_left_to_the_interpreter():
+    plan = Plan([], [_rule(FactNode("a"))], {"a": [_rule(FactNode("b"))], "b": [_rule(FactNode("a"))]}, [])
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+               "atoms": [], "conditional": "conditional"}
+    with pytest.raises(plancode.Unsupported):
+        plancode.build(plan, runtime)
+
+
+# --------------------------------------------------------------------------- rules (mini rule base)
+
+#: cases reaching every outcome of the mini rule base's rules: eligible, not eligible (failed
+#: criteria), conditional (missing), excluded (class-wide, limited to the scope), pending
+#: exclusions, consider, notes and cautions, the other jurisdiction, dates before a rule
+MINI_CASES = [
+    {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C], "prior_therapies": [{"drugs": ["carboplatin"]}],
+     "as_of": "2026-01-01"},
+    {"cancer_type": "LUAD", "stage": "early", "alterations": [G12C], "prior_therapies": [], "as_of": "2026-01-01"},
+    {"cancer_type": "LUAD", "alterations": [G12C], "as_of": "2026-01-01"},
+    {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C], "as_of": "2020-01-01"},
+    {"cancer_type": "LUAD", "jurisdiction": "EMA", "alterations": [G12C],
+     "prior_therapies": [{"drugs": ["carboplatin"], "outcome": "progression"}], "as_of": "2026-01-01"},
+    {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": [{"drugs": ["carboplatin"]}],
+     "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": True}], "as_of": "2026-01-01"},
+    {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": [{"drugs": ["carboplatin"]}],
+     "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D"}], "as_of": "2026-01-01"},
+    {"cancer_type": "LUAD", "stage": "metastatic", "tested_genes": ["KRAS"], "as_of": "2026-01-01"},
+    {"cancer_type": "COADREAD", "alterations": [{"gene": "KRAS", "variant": "G12D"}], "as_of": "2026-01-01"},
+    {"cancer_type": "COADREAD", "tested_genes": ["KRAS", "NRAS"], "as_of": "2026-01-01"},
+    {"cancer_type": "COADREAD", "tested_genes": ["KRAS"], "as_of": "2026-01-01"},
+    {"cancer_type": "COADREAD", "as_of": "2026-01-01"},
+    {"cancer_type": "COADREAD", "alterations": [G12C], "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}],
+     "as_of": "2026-01-01"},
+    {"cancer_type": "COADREAD", "alterations": [G12C], "prior_therapies": [{"regimen": "FOLFOX"}], "as_of": "2026-01-01"},
+    {"cancer_type": "COADREAD", "alterations": [G12C], "as_of": "2024-01-01"},
+    {"cancer_type": "COADREAD", "alterations": [{"gene": "NRAS", "variant": "Q61K"}], "tested_genes": ["NRAS"],
+     "as_of": "2026-01-01"},
+    {"cancer_type": "PDAC", "as_of": "2026-01-01"},
+    {"cancer_type": "PDAC", "germline_tested": True, "alterations": [{"gene": "BRCA2", "variant": "E1953*", "origin": "germline"}],
+     "prior_therapies": [{"drugs": ["oxaliplatin"], "setting": "metastatic", "weeks": 18, "outcome": "stable"}],
+     "as_of": "2026-01-01"},
+    {"cancer_type": "PDAC", "alterations": [G12C], "prior_therapies": [{"drugs": ["gemcitabine"]}], "as_of": "2026-01-01"},
+]
+
+
+def _both(engine: Engine, case) -> tuple[dict, dict]:
+    norm = engine.normalise(case)
+    return (engine.evaluate(norm, backend="compiled").model_dump(),
+            engine.evaluate(norm, backend="interpreted").model_dump())
+
+
+@pytest.fixture(scope="module")
+def mini_own():
+    """A miniature engine of this module's own (plans are compiled in it)."""
+    return Engine(FIXTURES / "mini")
+
+
+@pytest.mark.parametrize("case", MINI_CASES, ids=range(len(MINI_CASES)))
+def test_mini_cases_give_the_interpreters_result_when_compiled(mini_own, case):
+    compiled, interpreted = _both(mini_own, case)
+    assert compiled == interpreted
+
+
+def test_the_mini_cases_reach_every_verdict_notes_and_pending_exclusions(mini_own):
+    verdicts, notes, pending = set(), 0, 0
+    for case in MINI_CASES:
+        inf = infer(mini_own.program, mini_own.normalise(case), compiled=True)
+        verdicts |= {out.verdict for outs in inf.outcomes.values() for _, out in outs}
+        notes += len(inf.notes)
+        pending += sum(out.pending for outs in inf.outcomes.values() for _, out in outs)
+    assert verdicts >= {"eligible", "conditional", "consider", "not_eligible", "excluded"}
+    assert notes and pending
+
+
+def test_compiled_outcomes_stated_from_the_case(mini_own):
+    """What the mini rules say, read from the case alone, on the compiled path."""
+    second_line = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C],
+                   "prior_therapies": [{"drugs": ["carboplatin"]}], "as_of": "2026-01-01"}
+    assert mini_own.evaluate(second_line, backend="compiled").option("sotorasib").verdict == "eligible"
+    first_line = {**second_line, "prior_therapies": []}
+    opt = mini_own.evaluate(first_line, backend="compiled").option("sotorasib")
+    assert opt.verdict == "not_eligible"
+    unknown_history = {k: v for k, v in second_line.items() if k != "prior_therapies"}
+    opt = mini_own.evaluate(unknown_history, backend="compiled").option("sotorasib")
+    assert opt.verdict == "conditional" and "prior therapy history" in opt.missing
+    ras = {"cancer_type": "COADREAD", "alterations": [{"gene": "KRAS", "variant": "G12D"}], "as_of": "2026-01-01"}
+    assert mini_own.evaluate(ras, backend="compiled").option("cetuximab").verdict == "excluded"
+    untested = {"cancer_type": "COADREAD", "tested_genes": ["KRAS"], "as_of": "2026-01-01"}
+    opt = mini_own.evaluate(untested, backend="compiled").option("cetuximab")
+    assert opt.verdict == "conditional" and opt.missing  # the derived fact is unknown: NRAS untested
+
+
+def test_after_compiled_inference_atoms_and_facts_are_those_of_the_interpreter(mini_own):
+    """Resolution, the tutoring code and the criteria read ctx afterwards: the values the
+    compiled function stored are the interpreter's, and the rest are computed on demand."""
+    for case in MINI_CASES:
+        norm = mini_own.normalise(case)
+        a = infer(mini_own.program, norm, compiled=True)
+        b = infer(mini_own.program, norm, compiled=False)
+        assert a.ctx.plan.code.run is not None
+        for i, v in enumerate(a.ctx.atoms):
+            if v is not evaluator._UNSET:
+                assert v is b.ctx.atom(i), (case, i)
+        assert {n: a.ctx.fact(n) for n in a.ctx.plan.facts} == {n: b.ctx.fact(n) for n in b.ctx.plan.facts}
+        assert a.skipped == b.skipped and a.in_scope == b.in_scope and a.notes == b.notes
+        assert a.outcomes == b.outcomes
+
+
+def test_the_generated_code_follows_the_outcome_table(monkeypatch):
+    """The compiled branches are generated from engine.semantics.OUTCOME_TABLE: change an entry
+    and the compiled plans change with the interpreter."""
+    from engine import semantics
+
+    case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C], "as_of": "2026-01-01"}
+    before = Engine(FIXTURES / "mini").evaluate(case, backend="compiled").option("sotorasib")
+    assert before.verdict == "conditional"  # (true, unknown, eligible): conditional
+    monkeypatch.setitem(semantics.OUTCOME_TABLE, (True, None, "eligible"), semantics.STANDS)
+    eng = Engine(FIXTURES / "mini")
+    compiled, interpreted = _both(eng, case)
+    assert compiled == interpreted
+    assert eng.evaluate(case, backend="compiled").option("sotorasib").verdict == "eligible"
+    monkeypatch.delitem(semantics.OUTCOME_TABLE, (True, None, "eligible"))
+    eng = Engine(FIXTURES / "mini")
+    compiled, interpreted = _both(eng, case)
+    assert compiled == interpreted
+    assert eng.evaluate(case, backend="compiled").option("sotorasib") is None
+
+
+# --------------------------------------------------------------------------- shipped rule base
+
+
+@pytest.mark.parametrize("path", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+def test_example_case_gives_the_interpreters_result_when_compiled(engine, path):
+    compiled, interpreted = _both(engine, json.loads(path.read_text(encoding="utf-8")))
+    assert compiled == interpreted
+
+
+def test_generated_source_holds_no_text_of_the_rule_base(engine):
+    """Values of the rule base reach the compiled functions as constants, never as source text:
+    the only literals in the source are integers (atom indices), True, False and None."""
+    plans = {}
+    for path in CASE_FILES:
+        plan = engine.program.plan(engine.normalise(json.loads(path.read_text(encoding="utf-8"))))
+        plans[plan.signature()] = plan
+    sources = [plancode.generate(plan, engine.program._runtime)[0] for plan in plans.values()]
+    assert len(sources) >= 5
+    for src in sources:
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.Constant):
+                assert node.value is None or isinstance(node.value, (bool, int)), node.value
+
+
+def test_plans_compile_when_hot_and_share_functions(mini_own, monkeypatch):
+    monkeypatch.setattr(evaluator, "COMPILE_AFTER", 3)
+    eng = Engine(FIXTURES / "mini")
+    case = eng.normalise({"cancer_type": "LUAD", "alterations": [G12C], "as_of": "2026-01-01"})
+    plan = eng.program.plan(case)
+    for _ in range(3):
+        infer(eng.program, case)
+        assert plan.code.run is None  # interpreted while cold
+    infer(eng.program, case)
+    assert plan.code.run is not None
+    # another cancer code whose plan holds the same rules runs the same function, from its first use
+    other = eng.normalise({"cancer_type": "LUSC", "alterations": [G12C], "as_of": "2026-01-01"})
+    infer(eng.program, other)
+    other_plan = eng.program.plan(other)
+    assert other_plan is not plan and other_plan.signature() == plan.signature()
+    assert other_plan.code.run is plan.code.run
+    assert len(eng.program._runs) <= evaluator.MAX_COMPILED
