@@ -12,7 +12,7 @@ import pytest
 
 from engine.case import normalise, parse_case
 from engine.conditions import KINDS, ConditionKind, kind_of, one_or_many
-from engine.conditions.base import register
+from engine.conditions.base import BY_MODEL, register
 from engine.conditions.prior_line import _positions
 from engine.errors import Problem
 from engine.rulebase import TermCheck
@@ -72,6 +72,20 @@ def test_a_kind_cannot_be_registered_twice():
     with pytest.raises(ValueError, match="'stage' registered twice"):
         register(ConditionKind("stage", object, None, None, None, None, "stage"))
     assert KINDS["stage"].model.__name__ == "StageCond"
+
+
+def test_a_new_kind_is_one_registry_entry_found_by_key_and_by_model():
+    class ProbeCond:
+        pass
+
+    kind = ConditionKind("probe_kind", ProbeCond, None, None, None, lambda c: (), "history")
+    try:
+        assert register(kind) is kind
+        assert KINDS["probe_kind"] is kind
+        assert kind_of(ProbeCond()) is kind
+    finally:
+        KINDS.pop("probe_kind", None)
+        BY_MODEL.pop(ProbeCond, None)
 
 
 def test_every_kind_names_the_case_fields_it_reads():
