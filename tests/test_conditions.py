@@ -414,11 +414,13 @@ def test_prior_lines_generator_terms(vocab):
     KINDS["prior_lines"].case_terms(cond({"prior_lines": {"max": 0}}), True, vocab, acc)
     KINDS["prior_lines"].case_terms(cond({"prior_lines": {"min": 1, "max": 3}}), True, vocab, acc)
     KINDS["prior_lines"].case_terms(cond({"prior_lines": {}}), True, vocab, acc)
+    KINDS["prior_lines"].case_terms(cond({"prior_lines": {"max": 2}}), True, vocab, acc)
     assert acc.history == [
         HistorySpec(settings=frozenset({"metastatic"}), counts=frozenset({1, 2, 3}), meets=2),
         HistorySpec(counts=frozenset({0, 1}), meets=0),
         HistorySpec(counts=frozenset({0, 1, 2, 3, 4}), meets=1),
         HistorySpec(counts=frozenset(), meets=0),
+        HistorySpec(counts=frozenset({1, 2, 3}), meets=2),
     ]
 
 
@@ -435,6 +437,7 @@ def _lines(*settings):
     (("adjuvant", "neoadjuvant", "metastatic", "maintenance"), [False, False, True, False]),
     ((None, "metastatic"), [None, None]),
     (("metastatic", None), [True, False]),
+    (("metastatic", None, "metastatic"), [True, False, False]),
     ((None, None), [None, None]),
     (("adjuvant", None, "metastatic", "metastatic"), [False, None, None, False]),
     ((None, "adjuvant", "metastatic"), [None, False, None]),

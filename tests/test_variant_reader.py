@@ -74,6 +74,7 @@ def point(label, codon, ref, alt) -> Variant:
     ("G12_G13delinsAX", point("G12_G13delinsA*", 12, "G", None)),
     ("G12_G13insX", point("G12_G13ins*", 12, "G", None)),
     ("G12delinsAC", point("G12delinsAC", 12, "G", None)),
+    ("E746_T751delinsALA", point("E746_T751delinsALA", 746, "E", None)),  # one-letter residues spelling a three-letter code
     ("A1_G2del", point("A1_G2del", 1, "A", None)),
 ])
 def test_the_grammar_reads_each_form(grammar, text, expected):
@@ -104,6 +105,8 @@ def test_the_grammar_reads_each_form(grammar, text, expected):
     ("g12", "'g12' names a position, not a change: give the new amino acid (for example 'G12C') or write 'mutation'"),
     ("KRAS", f"cannot read variant 'KRAS' of KRAS: {FORMS}"),
     ("KRASG12C", f"cannot read variant 'KRASG12C' of KRAS: {FORMS}"),
+    ("p.(G12C", f"cannot read variant 'p.(G12C' of KRAS: {FORMS}"),
+    ("p.G12C)", f"cannot read variant 'p.G12C)' of KRAS: {FORMS}"),
     ("G12Ç", f"cannot read variant 'G12Ç' of KRAS: {FORMS}"),
     ("amplification", f"cannot read variant 'amplification' of KRAS: {FORMS}"),  # no kind words loaded
     ("NM_004985.4(NRAS):p.G12C", "'NM_004985.4(NRAS):p.G12C' names gene NRAS, not KRAS"),
@@ -253,7 +256,7 @@ def test_loading_small_files(tmp_path):
         "not_alterations:\n  reason: \"is\n    not   one\"\n  words: [WT, none]\n"
         "ambiguous:\n  del:\n    reason: is  ambiguous\n    suggestion: loss\n"
         "cdna_hotspots:\n  KRAS:\n    transcripts: [nm_004985, ENST00000256078]\n"
-        "    changes:\n      c.34G>T: G12C\n      c.0035g>a: G12D\n",
+        "    changes:\n      c.34G>T: G12C\n      'c.0035 g>a': G12D\n",
         encoding="utf-8")
     (d / "protein_reference.yaml").write_text("genes:\n  KRAS:\n    length: 20\n  NRAS: {length: 189}\n  EGFR:\n",
                                               encoding="utf-8")
