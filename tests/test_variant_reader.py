@@ -314,10 +314,12 @@ def test_a_hotspot_label_must_be_a_change_its_gene_can_have(tmp_path):
 
 def test_loading_reports_an_unknown_gene_of_the_protein_reference(tmp_path):
     d = _copy(tmp_path)
-    (d / "protein_reference.yaml").write_text("genes:\n  KRAS: {length: 189}\n  KRAZ: {length: 10}\n", encoding="utf-8")
+    (d / "protein_reference.yaml").write_text("genes:\n  KRAS: {length: 189}\n  KRAZ: {length: 10}\n  NRAZ:\n",
+                                              encoding="utf-8")
     err = _load_error(d)
     assert err.source == str(d / "protein_reference.yaml")
-    assert [(p.message, p.path) for p in err.problems] == [("unknown gene 'KRAZ'", ("genes", "KRAZ"))]
+    assert [(p.message, p.path) for p in err.problems] == [("unknown gene 'KRAZ'", ("genes", "KRAZ")),
+                                                           ("unknown gene 'NRAZ'", ("genes", "NRAZ"))]
 
 
 @pytest.mark.parametrize("text", [None, "{not json"])
