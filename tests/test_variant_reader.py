@@ -288,7 +288,7 @@ def test_loading_reports_every_problem_of_the_variant_file(tmp_path):
     d = _copy(tmp_path)
     (d / "variants.yaml").write_text(
         "kinds:\n  mutation: [mutation]\n  gain: [gain]\n"
-        "cdna_hotspots:\n  KRAZ:\n    changes: {c.34G>T: G12C}\n  KRAS:\n    changes: {c.34G>T: G12C, c.x: G12D}\n",
+        "cdna_hotspots:\n  KRAZ:\n    changes: {c.34G>T: G12C}\n  KRAS:\n    changes: {c.34G>T: G12C, c.x: G12D, c.y: G12V}\n",
         encoding="utf-8")
     err = _load_error(d)
     assert err.source == str(d / "variants.yaml")
@@ -296,6 +296,7 @@ def test_loading_reports_every_problem_of_the_variant_file(tmp_path):
         ("unknown alteration kind 'gain'", ("kinds", "gain")),
         ("unknown gene 'KRAZ'", ("cdna_hotspots", "KRAZ")),
         ("not a cDNA change: 'c.x'", ("cdna_hotspots", "KRAS", "changes", "c.x")),
+        ("not a cDNA change: 'c.y'", ("cdna_hotspots", "KRAS", "changes", "c.y")),
     ]
 
 
@@ -340,9 +341,11 @@ def test_loading_without_the_generated_residues_says_how_to_make_them(tmp_path, 
 def test_empty_sections_load(tmp_path):
     d = tmp_path / "v"
     d.mkdir()
-    (d / "variants.yaml").write_text("kinds:\n  fusion:\nnot_alterations: {words: [WT]}\n", encoding="utf-8")
+    (d / "variants.yaml").write_text("kinds:\n  fusion:\nnot_alterations: {words: [WT]}\n"
+                                     "ambiguous:\n  indel: {suggestion: loss}\n", encoding="utf-8")
     (d / "protein_reference.yaml").write_text("genes:\n  KRAS:\n", encoding="utf-8")
     (d / "protein_residues.json").write_text("{}", encoding="utf-8")
     r = VariantReader.load(d, GENES)
-    assert error(r, "KRAS", "WT") == ("'WT' ", None)
+    assert error(r, "KRAS", "WT") == ("'WT' ", None)  # no reason given: none shown
+    assert error(r, "KRAS", "indel") == ("'indel' ", "loss")
     assert r.variant("KRAS", "V600E").label == "V600E"
