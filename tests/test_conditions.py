@@ -261,6 +261,8 @@ def test_acquired_on_reads_the_flag_then_the_history(vocab):
     assert on.fn(later) is True
     assert on.describe(later) == "KRAS Y96D acquired on a KRAS G12C inhibitor"
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[])) is False
+    # a matching alteration not acquired decides false even where the gene is not listed as tested
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", origin="germline"), prior_therapies=[])) is False
     assert on.missing(case(vocab, "LUAD", alt("KRAS", "G12C"))) == "KRAS testing"
     # one matching alteration acquired is enough; one of unknown acquisition leaves it unknown
     two = case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), alt("KRAS", "Y96D", acquired=True))
