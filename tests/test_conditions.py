@@ -260,6 +260,10 @@ def test_acquired_on_reads_the_flag_then_the_history(vocab):
                                                         line("adagrasib", outcome="progression")])
     assert on.fn(later) is True
     assert on.describe(later) == "KRAS Y96D acquired on a KRAS G12C inhibitor"
+    two_on = leaf(vocab, {"alteration": {"gene": "KRAS", "variants": ["Y96D", "R68S"], "acquired_on": "kras_g12c_inhibitor"}})
+    assert two_on.describe(case(vocab, "LUAD", y96d, alt("KRAS", "R68S"), prior_therapies=[
+        line("sotorasib", outcome="progression")])) == (
+        "KRAS R68S acquired on a KRAS G12C inhibitor, KRAS Y96D acquired on a KRAS G12C inhibitor")
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[])) is False
     # a matching alteration not acquired decides false even where the gene is not listed as tested
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", origin="germline"), prior_therapies=[])) is False
