@@ -538,6 +538,12 @@ def test_prior_line_describe_names_the_matching_lines(vocab):
                                      line("oxaliplatin", setting="metastatic", weeks=8.5)])
     assert pl.describe(c) == "prior carboplatin (progression); oxaliplatin (metastatic, 8.5 weeks)"
     assert pl.describe(case(vocab)) == "prior "
+    # the order entries are listed in does not change the words
+    listed = case(vocab, prior_therapies=[line("oxaliplatin", setting="metastatic"), line("carboplatin")])
+    assert pl.describe(listed) == "prior carboplatin; oxaliplatin (metastatic)"
+    # a line holding exactly the classes named
+    assert leaf(vocab, {"prior_line": {"classes": ["platinum", "chemotherapy"], "drugs": ["carboplatin"]}}).fn(
+        case(vocab, prior_therapies=[line("carboplatin")])) is True
 
 
 def test_prior_line_keys_label_and_terms(vocab):
