@@ -145,7 +145,7 @@ def test_the_gene_must_be_text_and_the_variant_not_too_long(grammar):
     assert error(grammar, 12, "G12C") == ("a gene is a text, got 12", None)
     message, _ = error(grammar, "KRAS", "G" * 501)
     assert message.startswith("a variant of 501 characters (at most 500): 'GGG")
-    assert grammar.variant("KRAS", " " * 495 + "G12C").label == "G12C"  # 499 characters: read
+    assert grammar.variant("KRAS", " " * 496 + "G12C").label == "G12C"  # 500 characters: read
 
 
 def test_a_reader_reads_no_gene_it_was_not_given_reference_data_for(grammar):
