@@ -105,6 +105,7 @@ def test_the_grammar_reads_each_form(grammar, text, expected):
     ("g12", "'g12' names a position, not a change: give the new amino acid (for example 'G12C') or write 'mutation'"),
     ("KRAS", f"cannot read variant 'KRAS' of KRAS: {FORMS}"),
     ("KRASG12C", f"cannot read variant 'KRASG12C' of KRAS: {FORMS}"),
+    ("KRASX12_splice", f"cannot read variant 'KRASX12_splice' of KRAS: {FORMS}"),
     ("p.(G12C", f"cannot read variant 'p.(G12C' of KRAS: {FORMS}"),
     ("p.G12C)", f"cannot read variant 'p.G12C)' of KRAS: {FORMS}"),
     ("G12Ç", f"cannot read variant 'G12Ç' of KRAS: {FORMS}"),
