@@ -1,0 +1,294 @@
+"""The case model and its normalisation (engine.case) on their own: the strict input checks and
+size limits, every field of the normalised case, the problems collected with their paths, and
+how alterations and prior lines are described to users."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from engine.case import LIMITS, Alt, Line, _line_key, _memo, normalise, parse_case, strict_problems
+from engine.errors import CaseError
+from engine.vocabulary import Vocabulary
+
+VOCAB_DIR = Path(__file__).resolve().parents[1] / "rules" / "vocabulary"
+DAY = dt.date(2026, 1, 1)
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    return Vocabulary.load(VOCAB_DIR)
+
+
+def norm(vocab, **kw):
+    return normalise(parse_case({"cancer_type": "LUAD", **kw}), vocab, today=DAY)
+
+
+def problems(vocab, **kw) -> list[tuple]:
+    with pytest.raises(CaseError) as info:
+        norm(vocab, **kw)
+    return [(p.path, p.message, p.suggestion) for p in info.value.problems]
+
+
+def strict(data: dict) -> list[tuple]:
+    return [(p.path, p.message, p.suggestion) for p in strict_problems(data)]
+
+
+# --------------------------------------------------------------------------- descriptions
+
+
+def test_an_alteration_is_described_with_its_origin_and_acquisition():
+    def alt(kind="mutation", label="G12C", origin="somatic", acquired=None, partner=None, gene="KRAS"):
+        return Alt(gene, kind, label, 12, origin, acquired, partner).describe()
+
+    assert alt() == "KRAS G12C"
+    assert alt(origin="germline") == "KRAS G12C (germline)"
+    assert alt(acquired=True) == "KRAS G12C (acquired)"
+    assert alt(acquired=False) == "KRAS G12C"
+    assert alt(origin="germline", acquired=True) == "KRAS G12C (germline, acquired)"
+    assert alt("fusion", "fusion", gene="ALK") == "ALK fusion"
+    assert alt("fusion", "fusion", gene="ALK", partner="EML4") == "EML4-ALK fusion"
+    assert alt("amplification", "amplification", gene="MET", partner="EML4") == "MET amplification"
+
+
+def test_a_line_is_described_with_its_setting_weeks_and_outcome():
+    def line(setting=None, weeks=None, outcome=None):
+        return Line(frozenset({"carboplatin"}), frozenset(), setting, outcome, weeks, "carboplatin").describe()
+
+    assert line() == "carboplatin"
+    assert line("metastatic") == "carboplatin (metastatic)"
+    assert line(weeks=0) == "carboplatin (0 weeks)"
+    assert line(weeks=8.5) == "carboplatin (8.5 weeks)"
+    assert line(outcome="progression") == "carboplatin (progression)"
+    assert line("adjuvant", 12.0, "response") == "carboplatin (adjuvant, 12 weeks, response)"
+
+
+# --------------------------------------------------------------------------- strict input
+
+
+def test_text_fields_over_their_limit_are_reported_with_the_path():
+    for key in ("id", "cancer_type", "stage", "jurisdiction"):
+        limit = LIMITS[key]
+        assert strict({key: "x" * limit}) == []
+        ((path, message, suggestion),) = strict({key: "x" * (limit + 1)})
+        assert path == (key,) and suggestion is None
+        assert message.startswith(f"{limit + 1:,} characters, at most {limit} (got 'xxx")
+    assert strict({"id": 5}) == []  # not text: left to the model
+
+
+@pytest.mark.parametrize("value, meant", [
+    ("yes", "true"), ("True", "true"), (" 1 ", "true"), (1, "true"), ("no", "false"), ("FALSE", "false"), (0, "false"),
+    ("0", "false"), ("maybe", None), (2, None), (12345678, None), ("yes     ", None), (1.0, None),
+])
+def test_a_boolean_written_otherwise_is_an_error_with_the_likely_value(value, meant):
+    ((path, message, suggestion),) = strict({"germline_tested": value})
+    assert path == ("germline_tested",)
+    assert message.startswith("expected true or false, got ")
+    assert suggestion == meant
+    ((path, _, suggestion),) = strict({"alterations": [{}, {"gene": "KRAS", "acquired": value}]})
+    assert path == ("alterations", 1, "acquired") and suggestion == meant
+
+
+def test_booleans_and_absent_values_pass():
+    assert strict({"germline_tested": True, "alterations": [{"acquired": False}, {"acquired": None}, {}]}) == []
+    assert strict({"germline_tested": None}) == []
+
+
+def test_a_date_is_written_as_yyyy_mm_dd():
+    assert strict({"as_of": "2021-01-31"}) == []
+    assert strict({"as_of": "2021-1-31"}) == [(("as_of",), "a date is written YYYY-MM-DD, got '2021-1-31'", None)]
+    assert strict({"as_of": "2021-01-31T00:00"}) == [(("as_of",), "a date is written YYYY-MM-DD, got '2021-01-31T00:00'", None)]
+    assert strict({"as_of": 0}) == [(("as_of",), "a date is written YYYY-MM-DD, got 0", None)]
+
+
+def test_alteration_fields_and_list_sizes():
+    assert strict({"alterations": [{"gene": "x" * 50, "variant": "x" * 200, "origin": "x" * 20, "partner": "x" * 50}]}) == []
+    got = strict({"alterations": ["KRAS", {"gene": "x" * 51, "variant": "x" * 201, "origin": "x" * 21, "partner": "x" * 51}]})
+    assert [(p, m.split(" (got")[0]) for p, m, _ in got] == [
+        (("alterations", 1, "gene"), "51 characters, at most 50"),
+        (("alterations", 1, "variant"), "201 characters, at most 200"),
+        (("alterations", 1, "origin"), "21 characters, at most 20"),
+        (("alterations", 1, "partner"), "51 characters, at most 50"),
+    ]
+    assert strict({"alterations": [{}] * 500}) == []
+    # past the size limit the list is reported once, not entry by entry
+    assert strict({"alterations": [{"gene": "x" * 51}] * 501}) == [(("alterations",), "501 entries, at most 500", None)]
+
+
+def test_tested_genes_sizes():
+    assert strict({"tested_genes": ["x" * 50] * 2000}) == []
+    assert strict({"tested_genes": ["KRAS", "x" * 51, 7]}) == [
+        (("tested_genes", 1), "51 characters, at most 50 (got '" + "x" * 51 + "')", None)]
+    assert strict({"tested_genes": ["x" * 51] * 2001}) == [(("tested_genes",), "2,001 entries, at most 2000", None)]
+
+
+def test_prior_therapy_fields_and_sizes():
+    ok = {"regimen": "x" * 500, "setting": "x" * 50, "outcome": "x" * 50, "drugs": ["x" * 200] * 50, "weeks": 12}
+    assert strict({"prior_therapies": [ok] * 100}) == []
+    assert strict({"prior_therapies": [{"weeks": 12.5}, {"weeks": None}, "FOLFOX"]}) == []
+    got = strict({"prior_therapies": [{}, {"regimen": "x" * 501, "setting": "x" * 51, "outcome": "x" * 51,
+                                           "drugs": ["carboplatin", "x" * 201], "weeks": "12"}]})
+    assert [(p, m.split(" (got")[0]) for p, m, _ in got] == [
+        (("prior_therapies", 1, "regimen"), "501 characters, at most 500"),
+        (("prior_therapies", 1, "setting"), "51 characters, at most 50"),
+        (("prior_therapies", 1, "outcome"), "51 characters, at most 50"),
+        (("prior_therapies", 1, "drugs", 1), "201 characters, at most 200"),
+        (("prior_therapies", 1, "weeks"), "a number of weeks is a JSON number, got '12'"),
+    ]
+    assert strict({"prior_therapies": [{"weeks": True}]}) == [
+        (("prior_therapies", 0, "weeks"), "a number of weeks is a JSON number, got true", None)]
+    assert strict({"prior_therapies": [{"drugs": ["x" * 201] * 51}]}) == [
+        (("prior_therapies", 0, "drugs"), "51 entries, at most 50", None)]
+    assert strict({"prior_therapies": [{"drugs": ["x" * 201]}] * 101}) == [
+        (("prior_therapies",), "101 entries, at most 100", None)]
+
+
+def test_parse_case_reports_strict_problems_before_the_model():
+    with pytest.raises(CaseError) as info:
+        parse_case(["LUAD"])
+    assert [p.render() for p in info.value.problems] == ["a case is a JSON object, got list"]
+    with pytest.raises(CaseError) as info:
+        parse_case({"cancer_type": "LUAD", "germline_tested": "yes", "stage": "later"})
+    assert [p.path for p in info.value.problems] == [("germline_tested",)]
+    with pytest.raises(CaseError) as info:
+        parse_case({"cancer_type": "LUAD", "stage": "later"})
+    assert [p.path for p in info.value.problems] == [("stage",)]
+    assert parse_case({"cancer_type": "LUAD"}).cancer_type == "LUAD"
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+def test_every_field_of_a_normalised_case(vocab):
+    c = normalise(parse_case({"cancer_type": "LUAD", "id": "p1", "stage": "metastatic", "jurisdiction": "ema",
+                              "as_of": "2025-03-04", "germline_tested": False}), vocab, today=DAY)
+    assert (c.id, c.cancer.code, c.lineage, c.stage, c.as_of, c.jurisdiction) == (
+        "p1", "LUAD", frozenset({"LUAD", "NSCLC", "LUNG", "TISSUE"}), "metastatic", dt.date(2025, 3, 4), "EMA")
+    assert (c.alterations, c.tested, c.tested_listed, c.germline_tested, c.lines) == ((), frozenset(), False, False, None)
+    c = normalise(parse_case({"cancer_type": "lung adenocarcinoma"}), vocab, default_id="row 7", today=DAY,
+                  default_jurisdiction="pmda")
+    assert (c.id, c.cancer.code, c.as_of, c.jurisdiction, c.germline_tested) == ("row 7", "LUAD", DAY, "PMDA", None)
+    assert norm(vocab).jurisdiction == "FDA"
+    assert normalise(parse_case({"cancer_type": "LUAD"}), vocab).as_of == dt.date.today()
+
+
+def test_alterations_are_resolved_deduplicated_and_sorted(vocab):
+    c = norm(vocab, alterations=[
+        {"gene": "ERBB1", "variant": "p.Leu858Arg"},
+        {"gene": "KRAS", "variant": "G12C", "acquired": True},
+        {"gene": "KRAS", "variant": "G12C"},
+        {"gene": "KRAS", "variant": "p.Gly12Cys"},
+        {"gene": "KRAS", "variant": "G12C", "acquired": False},
+        {"gene": "ALK", "variant": "rearrangement", "partner": "eml4"},
+        {"gene": "ALK", "variant": "fusion"},
+        {"gene": "BRCA2", "variant": "E1953*", "origin": "germline"},
+    ])
+    assert c.alterations == (
+        Alt("ALK", "fusion", "fusion", None, "somatic", None, None),
+        Alt("ALK", "fusion", "fusion", None, "somatic", None, "EML4"),
+        Alt("BRCA2", "mutation", "E1953*", 1953, "germline", None, None),
+        Alt("EGFR", "mutation", "L858R", 858, "somatic", None, None),
+        Alt("KRAS", "mutation", "G12C", 12, "somatic", None, None),
+        Alt("KRAS", "mutation", "G12C", 12, "somatic", False, None),
+        Alt("KRAS", "mutation", "G12C", 12, "somatic", True, None),
+    )
+    # somatic alterations make their gene tested; a germline one does not (tumour testing not stated)
+    assert c.tested == frozenset({"ALK", "EGFR", "KRAS"})
+    assert c.germline_tested is True
+
+
+def test_the_same_case_twice_gives_the_same_alterations(vocab):
+    alts = [{"gene": "KRAS", "variant": "G12C"}, {"gene": "KRAS", "variant": "G12C"}, {"gene": "kras", "variant": "G12C"},
+            {"gene": "NRAS", "variant": "Q61K"}]
+    first = norm(vocab, alterations=alts)
+    again = norm(vocab, alterations=alts)
+    assert first.alterations == again.alterations == (
+        Alt("KRAS", "mutation", "G12C", 12, "somatic", None, None), Alt("NRAS", "mutation", "Q61K", 61, "somatic", None, None))
+
+
+def test_alteration_memo_is_per_vocabulary(vocab):
+    other = Vocabulary.load(VOCAB_DIR)
+    assert _memo(vocab) is _memo(vocab)
+    assert _memo(other) is not _memo(vocab)
+    norm(vocab, alterations=[{"gene": "KRAS", "variant": "G13D"}])
+    assert _memo(vocab)[("KRAS", "G13D", "somatic", None, None)] == Alt("KRAS", "mutation", "G13D", 13, "somatic", None, None)
+
+
+def test_alteration_problems_name_their_path(vocab):
+    got = problems(vocab, alterations=[
+        {"gene": "KRSA", "variant": "G12C"},
+        {"gene": "KRAS", "variant": "G12"},
+        {"gene": "KRAS", "variant": "G12C", "partner": "EML4"},
+        {"gene": "ALK", "variant": "fusion", "partner": "EML5"},
+        {"gene": "KRAS", "variant": "G12D"},
+    ])
+    assert [p for p, _, _ in got] == [("alterations", 0, "gene"), ("alterations", 1, "variant"),
+                                     ("alterations", 2, "partner"), ("alterations", 3, "partner")]
+    assert got[0][2] == "KRAS"
+    assert got[2][1:] == ("'partner' is only for a fusion", None)
+    assert got[3][2] == "EML4"
+
+
+def test_tested_genes(vocab):
+    c = norm(vocab, tested_genes=["kras", "ERBB1"], alterations=[{"gene": "NRAS", "variant": "Q61K"}])
+    assert c.tested == frozenset({"KRAS", "EGFR", "NRAS"}) and c.tested_listed is True
+    c = norm(vocab, tested_genes=[])
+    assert c.tested == frozenset() and c.tested_listed is True
+    got = problems(vocab, tested_genes=["KRAS", "KRSA"])
+    assert [(p, s) for p, _, s in got] == [(("tested_genes", 1), "KRAS")]
+
+
+def test_a_germline_alteration_with_germline_testing_false_is_a_contradiction(vocab):
+    got = problems(vocab, germline_tested=False, alterations=[
+        {"gene": "KRAS", "variant": "G12C"}, {"gene": "BRCA2", "variant": "E1953*", "origin": "germline"},
+        {"gene": "BRCA1", "variant": "loss", "origin": "germline"}])
+    assert got == [(("germline_tested",), "germline_tested is false, but alterations[1] has origin 'germline'", "true")]
+    assert norm(vocab, germline_tested=True, alterations=[{"gene": "BRCA2", "variant": "E1953*", "origin": "germline"}]).germline_tested is True
+    assert norm(vocab, germline_tested=False, alterations=[{"gene": "KRAS", "variant": "G12C"}]).germline_tested is False
+
+
+def test_prior_lines_are_expanded_classed_and_sorted(vocab):
+    c = norm(vocab, prior_therapies=[
+        {"regimen": "FOLFOX", "drugs": ["bevacizumab"], "setting": "metastatic", "weeks": 0, "outcome": "progression"},
+        {"drugs": ["Lumakras"]},
+        {"drugs": ["carboplatin", "pemetrexed"], "setting": "adjuvant"},
+    ])
+    assert c.lines == (
+        Line(frozenset({"fluorouracil", "leucovorin", "oxaliplatin", "bevacizumab"}),
+             frozenset({"folinic_acid", "targeted_therapy", "platinum", "chemotherapy", "anti_vegf", "fluoropyrimidine",
+                        "oxaliplatin"}), "metastatic", "progression", 0.0, "FOLFOX + bevacizumab", 0),
+        Line(frozenset({"sotorasib"}), frozenset({"targeted_therapy", "ras_inhibitor", "kras_g12c_inhibitor"}), None, None,
+             None, "Lumakras", 1),
+        Line(frozenset({"carboplatin", "pemetrexed"}), frozenset({"platinum", "chemotherapy", "pemetrexed"}), "adjuvant",
+             None, None, "carboplatin + pemetrexed", 2),
+    )
+    assert norm(vocab, prior_therapies=[]).lines == ()
+    assert norm(vocab).lines is None
+
+
+def test_prior_line_problems_name_their_path(vocab):
+    got = problems(vocab, prior_therapies=[{"regimen": "FOLFOXX", "drugs": ["carboplatin", "sotorasb"]},
+                                           {"drugs": ["sotorasib"]}])
+    assert [(p, s) for p, _, s in got] == [(("prior_therapies", 0, "regimen"), "FOLFOX"),
+                                          (("prior_therapies", 0, "drugs", 1), "sotorasib")]
+
+
+def test_lines_sort_on_label_drugs_setting_outcome_and_weeks():
+    def ln(label="a", drugs=("x",), setting=None, outcome=None, weeks=None):
+        return Line(frozenset(drugs), frozenset(), setting, outcome, weeks, label)
+
+    ordered = [ln(), ln(weeks=0), ln(weeks=3), ln(outcome="progression"), ln(outcome="stable"), ln(setting="adjuvant"),
+               ln(setting="metastatic"), ln(drugs=("y",)), ln(drugs=("x", "y")), ln("b")]
+    assert sorted(reversed(ordered), key=_line_key) == sorted(ordered, key=_line_key)
+    assert [_line_key(x) for x in sorted(reversed(ordered), key=_line_key)] == sorted(_line_key(x) for x in ordered)
+    assert sorted(reversed(ordered), key=_line_key) == [ordered[i] for i in (0, 1, 2, 3, 4, 5, 6, 8, 7, 9)]
+
+
+def test_only_the_first_problems_are_checked(vocab):
+    got = problems(vocab, tested_genes=[f"NOTAGENE{i}" for i in range(25)])
+    assert len(got) == 21
+    assert [p for p, _, _ in got[:20]] == [("tested_genes", i) for i in range(20)]
+    assert got[20] == ((), "5 more term(s) not checked: the first 20 problems are reported", None)
+    got = problems(vocab, tested_genes=[f"NOTAGENE{i}" for i in range(20)])
+    assert len(got) == 20

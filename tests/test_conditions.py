@@ -1,0 +1,574 @@
+"""The condition kinds one at a time (engine.conditions): each compiled leaf on small normalised
+cases (its three-valued value, what it says is missing, the case facts it names), its label, its
+vocabulary check and what it gives the case generators. Each expectation is read from the case
+and the condition alone, without an engine."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from engine.case import normalise, parse_case
+from engine.conditions import KINDS, ConditionKind, kind_of, one_or_many
+from engine.conditions.base import BY_MODEL, register
+from engine.conditions.prior_line import _positions
+from engine.errors import Problem
+from engine.rulebase import TermCheck
+from engine.testing import HistorySpec, _Terms
+from engine.vocabulary import Vocabulary
+
+VOCAB_DIR = Path(__file__).resolve().parents[1] / "rules" / "vocabulary"
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    return Vocabulary.load(VOCAB_DIR)
+
+
+def cond(spec: dict):
+    (key,) = spec
+    return KINDS[key].model.model_validate(spec)
+
+
+def leaf(vocab, spec: dict) -> SimpleNamespace:
+    c = cond(spec)
+    key, fn, missing, describe = kind_of(c).build(c, vocab)
+    return SimpleNamespace(key=key, fn=fn, missing=missing, describe=describe)
+
+
+def case(vocab, cancer="LUAD", *alts, **kw):
+    data = {"cancer_type": cancer, "alterations": list(alts), **kw}
+    return normalise(parse_case(data), vocab, today=dt.date(2026, 1, 1))
+
+
+def alt(gene, variant, **kw):
+    return {"gene": gene, "variant": variant, **kw}
+
+
+def line(*drugs, **kw):
+    return {"drugs": list(drugs), **kw}
+
+
+def check(vocab, spec: dict) -> list[tuple]:
+    problems: list[Problem] = []
+    t = TermCheck(vocab, ("rules", 0), problems)
+    t.path = ("when",)
+    c = cond(spec)
+    kind_of(c).check_terms(c, t)
+    return [(p.path, p.message, p.suggestion) for p in problems]
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_one_or_many_wraps_a_single_text():
+    assert one_or_many("NSCLC") == ("NSCLC",)
+    assert one_or_many(["NSCLC", "LUAD"]) == ["NSCLC", "LUAD"]
+
+
+def test_a_kind_cannot_be_registered_twice():
+    with pytest.raises(ValueError, match="'stage' registered twice"):
+        register(ConditionKind("stage", object, None, None, None, None, "stage"))
+    assert KINDS["stage"].model.__name__ == "StageCond"
+
+
+def test_a_new_kind_is_one_registry_entry_found_by_key_and_by_model():
+    class ProbeCond:
+        pass
+
+    kind = ConditionKind("probe_kind", ProbeCond, None, None, None, lambda c: (), "history")
+    try:
+        assert register(kind) is kind
+        assert KINDS["probe_kind"] is kind
+        assert kind_of(ProbeCond()) is kind
+    finally:
+        KINDS.pop("probe_kind", None)
+        BY_MODEL.pop(ProbeCond, None)
+
+
+def test_every_kind_names_the_case_fields_it_reads():
+    assert KINDS["cancer"].fields(cond({"cancer": "NSCLC"})) == ("cancer_type",)
+    assert KINDS["stage"].fields(cond({"stage": "metastatic"})) == ("stage",)
+    assert KINDS["germline_tested"].fields(cond({"germline_tested": True})) == ("germline_tested",)
+    assert KINDS["alteration"].fields(cond({"alteration": {"gene": "KRAS"}})) == ("alterations",)
+    assert KINDS["alteration"].fields(cond({"alteration": {"gene": "KRAS", "acquired_on": "egfr_tki"}})) == (
+        "alterations", "prior_therapies")
+    for key, spec in (("received", {"drugs": ["sotorasib"]}), ("prior_line", {"drugs": ["sotorasib"]}),
+                      ("prior_lines", {"min": 1})):
+        assert KINDS[key].fields(cond({key: spec})) == ("prior_therapies",)
+
+
+# --------------------------------------------------------------------------- cancer
+
+
+def test_cancer_is_true_within_the_subtree_unknown_when_coarser_false_elsewhere(vocab):
+    nsclc = leaf(vocab, {"cancer": "NSCLC"})
+    assert nsclc.fn(case(vocab, "LUAD")) is True
+    assert nsclc.fn(case(vocab, "NSCLC")) is True
+    assert nsclc.fn(case(vocab, "LUNG")) is None
+    assert nsclc.fn(case(vocab, "COADREAD")) is False
+    luad = leaf(vocab, {"cancer": ["LUAD"]})
+    assert luad.fn(case(vocab, "NSCLC")) is None  # the parent of a listed code
+    assert luad.fn(case(vocab, "LUNG")) is None  # and its grandparent
+    assert luad.fn(case(vocab, "LUSC")) is False
+    assert nsclc.missing(case(vocab, "LUNG")) == "cancer subtype (histology)"
+
+
+def test_cancer_describes_the_case_type_and_the_listed_codes_it_falls_under(vocab):
+    assert leaf(vocab, {"cancer": "NSCLC"}).describe(case(vocab, "LUAD")) == "LUAD (Lung Adenocarcinoma), a kind of NSCLC"
+    assert leaf(vocab, {"cancer": ["NSCLC", "LUNG"]}).describe(case(vocab, "LUAD")) == (
+        "LUAD (Lung Adenocarcinoma), a kind of LUNG, NSCLC")
+    assert leaf(vocab, {"cancer": "NSCLC"}).describe(case(vocab, "NSCLC")) == "NSCLC (Non-Small Cell Lung Cancer)"
+
+
+def test_cancer_key_label_and_terms(vocab):
+    assert leaf(vocab, {"cancer": ["NSCLC", "LUAD"]}).key == leaf(vocab, {"cancer": ["LUAD", "NSCLC"]}).key
+    assert leaf(vocab, {"cancer": "NSCLC"}).key != leaf(vocab, {"cancer": "LUAD"}).key
+    assert KINDS["cancer"].label(cond({"cancer": ["NSCLC", "PAAD"]})) == "cancer type NSCLC or PAAD"
+    got = check(vocab, {"cancer": ["NSCLC", "NSCLCC"]})
+    assert [(p, s) for p, _, s in got] == [(("rules", 0, "when", "cancer", 1), "NSCLC")]
+    acc = _Terms(vocab)
+    KINDS["cancer"].rule_terms(cond({"cancer": ["NSCLC", "PAAD"]}), vocab, acc)
+    assert acc.rule_codes == {"NSCLC", "PAAD"}
+    KINDS["cancer"].case_terms(cond({"cancer": "NSCLC"}), True, vocab, acc)
+    KINDS["cancer"].case_terms(cond({"cancer": "PAAD"}), False, vocab, acc)
+    assert (acc.pos_codes, acc.neg_codes) == ({"NSCLC"}, {"PAAD"})
+
+
+# --------------------------------------------------------------------------- stage, germline
+
+
+def test_stage(vocab):
+    adv = leaf(vocab, {"stage": ["metastatic", "locally_advanced"]})
+    assert adv.fn(case(vocab, stage="metastatic")) is True
+    assert adv.fn(case(vocab, stage="early")) is False
+    assert adv.fn(case(vocab)) is None
+    assert adv.missing(case(vocab)) == "stage"
+    assert adv.describe(case(vocab, stage="metastatic")) == "stage metastatic"
+    assert adv.key == ("stage", frozenset({"metastatic", "locally_advanced"}))
+    acc = _Terms(vocab)
+    KINDS["stage"].case_terms(cond({"stage": "early"}), True, vocab, acc)
+    assert acc.stages == {"early"}
+
+
+def test_germline_tested(vocab):
+    done, not_done = leaf(vocab, {"germline_tested": True}), leaf(vocab, {"germline_tested": False})
+    assert [done.fn(case(vocab, germline_tested=g)) for g in (True, False, None)] == [True, False, None]
+    assert [not_done.fn(case(vocab, germline_tested=g)) for g in (True, False, None)] == [False, True, None]
+    assert done.key != not_done.key
+    assert done.missing(case(vocab)) == "germline testing"
+    assert done.describe(case(vocab, germline_tested=True)) == "germline testing done"
+    assert not_done.describe(case(vocab, germline_tested=False)) == "no germline testing"
+    assert KINDS["germline_tested"].label(cond({"germline_tested": True})) == "germline testing done"
+    assert KINDS["germline_tested"].label(cond({"germline_tested": False})) == "no germline testing"
+    acc = _Terms(vocab)
+    KINDS["germline_tested"].case_terms(cond({"germline_tested": False}), True, vocab, acc)
+    assert acc.germline is True
+
+
+# --------------------------------------------------------------------------- alteration
+
+
+def test_alteration_matches_gene_and_variant_and_is_false_only_once_the_gene_is_tested(vocab):
+    g12c = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "G12C"}})
+    assert g12c.fn(case(vocab, "LUAD", alt("KRAS", "G12C"))) is True
+    assert g12c.fn(case(vocab, "LUAD", alt("KRAS", "G12D"))) is False
+    assert g12c.fn(case(vocab, "LUAD", alt("NRAS", "G12C"))) is None  # KRAS not tested
+    assert g12c.fn(case(vocab, "LUAD", alt("NRAS", "G12C"), tested_genes=["KRAS"])) is False
+    assert g12c.fn(case(vocab, "LUAD", tested_genes=["NRAS"])) is None
+    assert g12c.missing(case(vocab, "LUAD")) == "KRAS testing"
+    assert g12c.describe(case(vocab, "LUAD", alt("KRAS", "G12C"), alt("KRAS", "G12D"))) == "KRAS G12C"
+
+
+def test_alteration_variants_codons_and_excluded_variants(vocab):
+    two = leaf(vocab, {"alteration": {"gene": "KRAS", "variants": ["G12C", "p.Gly12Asp"]}})
+    assert two.fn(case(vocab, "LUAD", alt("KRAS", "G12D"))) is True
+    assert two.fn(case(vocab, "LUAD", alt("KRAS", "G12V"))) is False
+    codon = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12, 13], "exclude_variants": ["G12C"]}})
+    assert codon.fn(case(vocab, "LUAD", alt("KRAS", "G13D"))) is True
+    assert codon.fn(case(vocab, "LUAD", alt("KRAS", "Q61H"))) is False
+    assert codon.fn(case(vocab, "LUAD", alt("KRAS", "G12C"))) is False
+    both = case(vocab, "LUAD", alt("KRAS", "G12C"), alt("KRAS", "G12V"))
+    assert codon.fn(both) is True
+    assert codon.describe(both) == "KRAS G12V"
+    assert two.describe(case(vocab, "LUAD", alt("KRAS", "G12D"), alt("KRAS", "G12C"))) == "KRAS G12C, KRAS G12D"
+
+
+def test_alteration_kind_origin_acquired_and_partner_narrow_the_match(vocab):
+    amp = leaf(vocab, {"alteration": {"gene": "MET", "kind": "amplification"}})
+    assert amp.fn(case(vocab, "LUAD", alt("MET", "amplification"))) is True
+    assert amp.fn(case(vocab, "LUAD", alt("MET", "D1228N"))) is False
+    germ = leaf(vocab, {"alteration": {"gene": "BRCA2", "origin": "germline"}})
+    assert germ.fn(case(vocab, "PAAD", alt("BRCA2", "E1953*", origin="germline"))) is True
+    somatic = case(vocab, "PAAD", alt("BRCA2", "E1953*"))
+    assert germ.fn(somatic) is None  # germline testing not stated
+    assert germ.missing(somatic) == "germline testing"
+    assert germ.fn(case(vocab, "PAAD", alt("BRCA2", "E1953*"), germline_tested=True)) is False
+    assert germ.fn(case(vocab, "PAAD", tested_genes=["BRCA2"], germline_tested=False)) is None
+    acquired = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired": True}})
+    assert acquired.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=True))) is True
+    assert acquired.fn(case(vocab, "LUAD", alt("KRAS", "Y96D"))) is False  # not stated: not acquired
+    baseline = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired": False}})
+    assert baseline.fn(case(vocab, "LUAD", alt("KRAS", "Y96D"))) is True
+    assert baseline.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=True))) is False
+    eml4 = leaf(vocab, {"alteration": {"gene": "ALK", "kind": "fusion", "partner": "EML4"}})
+    assert eml4.fn(case(vocab, "LUAD", alt("ALK", "fusion", partner="EML4"))) is True
+    assert eml4.fn(case(vocab, "LUAD", alt("ALK", "fusion", partner="KIF5B"))) is False
+    assert eml4.describe(case(vocab, "LUAD", alt("ALK", "fusion", partner="EML4"))) == "EML4-ALK fusion"
+
+
+def test_an_unspecified_mutation_could_be_the_named_change(vocab):
+    g12c = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "G12C"}})
+    vague = case(vocab, "LUAD", alt("KRAS", "mutation"))
+    assert g12c.fn(vague) is None
+    assert g12c.missing(vague) == "the exact KRAS variant"
+    assert g12c.fn(case(vocab, "LUAD", alt("KRAS", "mutation"), alt("KRAS", "G12C"))) is True
+    assert g12c.fn(case(vocab, "LUAD", alt("KRAS", "amplification"))) is False  # not a mutation
+    assert g12c.fn(case(vocab, "LUAD", alt("NRAS", "mutation"), tested_genes=["KRAS"])) is False
+    codon = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12], "kind": "mutation"}})
+    assert codon.fn(vague) is None
+    # a pattern with no variant or codon is met by the unspecified mutation itself
+    assert leaf(vocab, {"alteration": {"gene": "KRAS"}}).fn(vague) is True
+    # the pattern's other filters still apply to the unspecified mutation
+    loss = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12], "kind": "loss"}})
+    assert loss.fn(vague) is False
+    germ = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "G12C", "origin": "germline"}})
+    assert germ.fn(case(vocab, "LUAD", alt("KRAS", "mutation"), germline_tested=True)) is False
+    assert germ.fn(case(vocab, "LUAD", alt("KRAS", "mutation", origin="germline"))) is None
+    acquired = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired": True}})
+    assert acquired.fn(vague) is False
+    assert acquired.fn(case(vocab, "LUAD", alt("KRAS", "mutation", acquired=True))) is None
+
+
+def test_acquired_on_reads_the_flag_then_the_history(vocab):
+    on = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}})
+    y96d = alt("KRAS", "Y96D")
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=True))) is True
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), prior_therapies=[
+        line("sotorasib", outcome="progression")])) is False
+    assert on.fn(case(vocab, "LUAD", y96d)) is None  # history not given
+    assert on.fn(case(vocab, "LUAD", y96d, prior_therapies=[])) is False
+    assert on.fn(case(vocab, "LUAD", y96d, prior_therapies=[line("carboplatin", outcome="progression")])) is False
+    exposed = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib", outcome="stable")])
+    assert on.fn(exposed) is None
+    assert on.missing(exposed) == ("whether KRAS Y96D was acquired on a KRAS G12C inhibitor "
+                                   "(prior therapy history or the alteration's 'acquired' flag)")
+    assert on.describe(exposed) == ""
+    later = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib", outcome="stable"),
+                                                        line("adagrasib", outcome="progression")])
+    assert on.fn(later) is True
+    assert on.describe(later) == "KRAS Y96D acquired on a KRAS G12C inhibitor"
+    two_on = leaf(vocab, {"alteration": {"gene": "KRAS", "variants": ["Y96D", "R68S"], "acquired_on": "kras_g12c_inhibitor"}})
+    assert two_on.describe(case(vocab, "LUAD", y96d, alt("KRAS", "R68S"), prior_therapies=[
+        line("sotorasib", outcome="progression")])) == (
+        "KRAS R68S acquired on a KRAS G12C inhibitor, KRAS Y96D acquired on a KRAS G12C inhibitor")
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[])) is False
+    # a matching alteration not acquired decides false even where the gene is not listed as tested
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", origin="germline"), prior_therapies=[])) is False
+    assert on.missing(case(vocab, "LUAD", alt("KRAS", "G12C"))) == "KRAS testing"
+    # one matching alteration acquired is enough; one of unknown acquisition leaves it unknown
+    two = case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), alt("KRAS", "Y96D", acquired=True))
+    assert on.fn(two) is True
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), y96d,
+                      prior_therapies=[line("sotorasib")])) is None
+
+
+def test_alteration_keys_differ_for_every_filter_and_agree_across_notations(vocab):
+    specs = [{"gene": "KRAS"}, {"gene": "NRAS"}, {"gene": "KRAS", "variant": "G12C"}, {"gene": "KRAS", "codons": [12]},
+             {"gene": "KRAS", "codons": [12], "exclude_variants": ["G12C"]}, {"gene": "KRAS", "kind": "mutation"},
+             {"gene": "KRAS", "origin": "germline"}, {"gene": "KRAS", "acquired": True},
+             {"gene": "KRAS", "acquired": False}, {"gene": "ALK", "partner": "EML4"},
+             {"gene": "KRAS", "acquired_on": "kras_g12c_inhibitor"}]
+    keys = [leaf(vocab, {"alteration": s}).key for s in specs]
+    assert len(set(keys)) == len(specs)
+    assert leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "p.Gly12Cys"}}).key == keys[2]
+    assert leaf(vocab, {"alteration": {"gene": "KRAS", "variants": ["G12C"]}}).key == keys[2]
+
+
+def test_alteration_labels(vocab):
+    lab = KINDS["alteration"].label
+    assert lab(cond({"alteration": {"gene": "KRAS", "variant": "G12C"}})) == "KRAS G12C"
+    assert lab(cond({"alteration": {"gene": "KRAS", "variants": ["G12C", "G12D"]}})) == "KRAS G12C, G12D"
+    assert lab(cond({"alteration": {"gene": "KRAS", "codons": [12, 13]}})) == "KRAS change at codon 12, 13"
+    assert lab(cond({"alteration": {"gene": "KRAS", "codons": [12], "kind": "mutation"}})) == "KRAS mutation at codon 12"
+    assert lab(cond({"alteration": {"gene": "MET", "kind": "amplification"}})) == "MET amplification"
+    assert lab(cond({"alteration": {"gene": "KRAS"}})) == "KRAS alteration"
+    assert lab(cond({"alteration": {"gene": "BRCA2", "origin": "germline"}})) == "BRCA2 alteration (germline)"
+    assert lab(cond({"alteration": {"gene": "BRCA2", "origin": "somatic"}})) == "BRCA2 alteration"
+    assert lab(cond({"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired": True}})) == "KRAS Y96D (acquired)"
+    assert lab(cond({"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired": False}})) == "KRAS Y96D"
+    on = cond({"alteration": {"gene": "KRAS", "variant": "Y96D", "origin": "germline", "acquired_on": "kras_g12c_inhibitor"}})
+    assert lab(on, vocab) == "KRAS Y96D (germline, acquired on a KRAS G12C inhibitor)"
+    assert lab(on) == "KRAS Y96D (germline, acquired on a kras g12c inhibitor)"
+
+
+def test_alteration_term_check_names_each_path(vocab):
+    assert check(vocab, {"alteration": {"gene": "KRAS", "variant": "G12C", "partner": "EML4",
+                                        "acquired_on": "kras_g12c_inhibitor"}}) == []
+    got = check(vocab, {"alteration": {"gene": "KRSA", "variant": "G12C"}})
+    assert [p for p, _, _ in got] == [("rules", 0, "when", "alteration", "gene")]
+    got = check(vocab, {"alteration": {"gene": "KRAS", "variants": ["G12C", "G12"], "exclude_variants": ["V600E"]}})
+    assert [p for p, _, _ in got] == [("rules", 0, "when", "alteration", "variants", 1),
+                                     ("rules", 0, "when", "alteration", "exclude_variants", 0)]
+    got = check(vocab, {"alteration": {"gene": "KRAS", "variant": "G12"}})
+    assert [p for p, _, _ in got] == [("rules", 0, "when", "alteration", "variant")]
+    got = check(vocab, {"alteration": {"gene": "ALK", "partner": "EML5", "acquired_on": "kras_g12c_inhibitr"}})
+    assert [(p, s) for p, _, s in got] == [(("rules", 0, "when", "alteration", "partner"), "EML4"),
+                                          (("rules", 0, "when", "alteration", "acquired_on"), "kras_g12c_inhibitor")]
+    # a gene written as an alias is reported, and its variants are still read with the symbol
+    got = check(vocab, {"alteration": {"gene": "ERBB1", "variant": "L858R"}})
+    assert [(p, s) for p, _, s in got] == [(("rules", 0, "when", "alteration", "gene"), "EGFR")]
+
+
+def test_alteration_generator_terms(vocab):
+    acc = _Terms(vocab)
+    on = cond({"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}})
+    plain = cond({"alteration": {"gene": "KRAS", "variant": "G12C"}})
+    for c in (on, plain, plain):
+        KINDS["alteration"].rule_terms(c, vocab, acc)
+    assert acc.patterns == [acc.pattern(on), acc.pattern(plain)]
+    assert acc.rule_classes == {"kras_g12c_inhibitor"}
+    acc = _Terms(vocab)
+    KINDS["alteration"].case_terms(plain, True, vocab, acc)
+    KINDS["alteration"].case_terms(plain, False, vocab, acc)
+    assert acc.polarity == {acc.pattern(plain): {True, False}}
+    assert acc.germline is False and acc.history == []
+    KINDS["alteration"].case_terms(on, True, vocab, acc)
+    assert acc.history == [HistorySpec(frozenset({"kras_g12c_inhibitor"}), frozenset(),
+                                       outcomes=frozenset({"progression"}), single_line=True)]
+    KINDS["alteration"].case_terms(cond({"alteration": {"gene": "BRCA2", "origin": "germline"}}), True, vocab, acc)
+    assert acc.germline is True
+    KINDS["alteration"].case_terms(plain, True, vocab, acc)
+    assert acc.germline is True
+
+
+# --------------------------------------------------------------------------- received
+
+
+def test_received_needs_every_class_and_drug_across_the_history(vocab):
+    both = leaf(vocab, {"received": {"classes": ["platinum"], "drugs": ["Lumakras"]}})
+    history = [line("carboplatin", "pemetrexed"), line("sotorasib", setting="metastatic")]
+    assert both.fn(case(vocab, prior_therapies=history)) is True
+    assert both.fn(case(vocab, prior_therapies=history[:1])) is False
+    assert both.fn(case(vocab, prior_therapies=history[1:])) is False
+    assert both.fn(case(vocab, prior_therapies=[])) is False
+    assert both.fn(case(vocab)) is None
+    assert both.missing(case(vocab)) == "prior therapy history"
+    assert both.describe(case(vocab, prior_therapies=history)) == "prior carboplatin + pemetrexed; sotorasib (metastatic)"
+    assert both.key == ("received", frozenset({"platinum"}), frozenset({"sotorasib"}))
+    # a drug of an earlier line counts; exactly the classes and drugs given is enough
+    assert leaf(vocab, {"received": {"drugs": ["docetaxel"]}}).fn(
+        case(vocab, prior_therapies=[line("sotorasib"), line("docetaxel")])) is True
+    assert leaf(vocab, {"received": {"classes": ["platinum", "chemotherapy"], "drugs": ["carboplatin"]}}).fn(
+        case(vocab, prior_therapies=[line("carboplatin")])) is True
+    assert KINDS["received"].label(cond({"received": {"classes": ["platinum"], "drugs": ["sotorasib"]}})) == (
+        "prior platinum, sotorasib")
+
+
+def test_received_terms(vocab):
+    got = check(vocab, {"received": {"classes": ["platinum", "platinun"], "drugs": ["sotorasib", "sotorasb"]}})
+    assert [(p, s) for p, _, s in got] == [(("rules", 0, "when", "received", "classes", 1), "platinum"),
+                                          (("rules", 0, "when", "received", "drugs", 1), "sotorasib")]
+    acc = _Terms(vocab)
+    c = cond({"received": {"classes": ["platinum"], "drugs": ["Lumakras"]}})
+    KINDS["received"].rule_terms(c, vocab, acc)
+    assert (acc.rule_classes, acc.rule_drugs) == ({"platinum"}, {"sotorasib"})
+    KINDS["received"].case_terms(c, True, vocab, acc)
+    assert acc.history == [HistorySpec(frozenset({"platinum"}), frozenset({"sotorasib"}))]
+
+
+# --------------------------------------------------------------------------- prior_lines
+
+
+@pytest.mark.parametrize("spec, history, expected", [
+    ({"min": 1}, [], False),
+    ({"min": 1}, [line("carboplatin")], True),
+    ({"max": 0}, [], True),
+    ({"max": 0}, [line("carboplatin")], False),
+    ({"min": 1, "max": 2}, [line("carboplatin"), line("docetaxel")], True),
+    ({"min": 1, "max": 1}, [line("carboplatin"), line("docetaxel")], False),
+    ({"min": 2, "setting": ["metastatic"]}, [line("carboplatin", setting="metastatic"), line("docetaxel", setting="adjuvant")], False),
+    ({"min": 2, "setting": ["metastatic"]}, [line("carboplatin", setting="metastatic"), line("docetaxel")], None),
+    ({"min": 2, "setting": ["metastatic"]}, [line("carboplatin", setting="metastatic"), line("docetaxel", setting="metastatic")], True),
+    ({"min": 1, "setting": ["metastatic"]}, [line("carboplatin", setting="metastatic"), line("docetaxel")], True),
+    ({"max": 1, "setting": ["metastatic"]}, [line("carboplatin", setting="metastatic"), line("docetaxel")], None),
+    ({"max": 1, "setting": ["metastatic"]}, [line("carboplatin", setting="metastatic"), line("docetaxel", setting="adjuvant")], True),
+    ({"max": 0, "setting": ["metastatic"]}, [line("carboplatin", setting="metastatic"), line("docetaxel")], False),
+    ({"min": 3, "setting": ["metastatic"]}, [line("carboplatin", setting="metastatic"), line("docetaxel")], False),
+])
+def test_prior_lines_counts_sure_and_possible_lines(vocab, spec, history, expected):
+    assert leaf(vocab, {"prior_lines": spec}).fn(case(vocab, prior_therapies=history)) is expected
+
+
+def test_prior_lines_words(vocab):
+    n = leaf(vocab, {"prior_lines": {"min": 1, "setting": ["metastatic"]}})
+    assert n.fn(case(vocab)) is None
+    assert n.missing(case(vocab)) == "prior therapy history"
+    assert n.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "setting of each prior therapy"
+    assert n.describe(case(vocab, prior_therapies=[])) == "no prior systemic therapy (treatment-naive)"
+    assert n.describe(case(vocab, prior_therapies=[line("carboplatin", weeks=12)])) == (
+        "1 prior systemic therapy line: carboplatin (12 weeks)")
+    assert n.describe(case(vocab, prior_therapies=[line("docetaxel"), line("carboplatin")])) == (
+        "2 prior systemic therapy lines: carboplatin; docetaxel")
+    assert n.key == ("prior_lines", 1, None, frozenset({"metastatic"}))
+    lab = KINDS["prior_lines"].label
+    assert lab(cond({"prior_lines": {"min": 1, "max": 2}})) == "at least 1 and at most 2 prior systemic therapy line(s)"
+    assert lab(cond({"prior_lines": {"max": 0}})) == "at most 0 prior systemic therapy line(s)"
+    assert lab(cond({"prior_lines": {"min": 0}})) == "at least 0 prior systemic therapy line(s)"
+
+
+def test_prior_lines_generator_terms(vocab):
+    acc = _Terms(vocab)
+    KINDS["prior_lines"].case_terms(cond({"prior_lines": {"min": 2, "setting": ["metastatic"]}}), True, vocab, acc)
+    KINDS["prior_lines"].case_terms(cond({"prior_lines": {"max": 0}}), True, vocab, acc)
+    KINDS["prior_lines"].case_terms(cond({"prior_lines": {"min": 1, "max": 3}}), True, vocab, acc)
+    KINDS["prior_lines"].case_terms(cond({"prior_lines": {}}), True, vocab, acc)
+    KINDS["prior_lines"].case_terms(cond({"prior_lines": {"max": 2}}), True, vocab, acc)
+    assert acc.history == [
+        HistorySpec(settings=frozenset({"metastatic"}), counts=frozenset({1, 2, 3}), meets=2),
+        HistorySpec(counts=frozenset({0, 1}), meets=0),
+        HistorySpec(counts=frozenset({0, 1, 2, 3, 4}), meets=1),
+        HistorySpec(counts=frozenset(), meets=0),
+        HistorySpec(counts=frozenset({1, 2, 3}), meets=2),
+    ]
+
+
+# --------------------------------------------------------------------------- prior_line
+
+
+def _lines(*settings):
+    return [SimpleNamespace(setting=s) for s in settings]
+
+
+@pytest.mark.parametrize("settings, expected", [
+    ((), []),
+    (("metastatic", "metastatic"), [True, False]),
+    (("adjuvant", "neoadjuvant", "metastatic", "maintenance"), [False, False, True, False]),
+    ((None, "metastatic"), [None, None]),
+    (("metastatic", None), [True, False]),
+    (("metastatic", None, "metastatic"), [True, False, False]),
+    ((None, None), [None, None]),
+    (("adjuvant", None, "metastatic", "metastatic"), [False, None, None, False]),
+    ((None, "adjuvant", "metastatic"), [None, False, None]),
+])
+def test_first_line_positions(settings, expected):
+    assert _positions(_lines(*settings)) == expected
+
+
+def test_prior_line_filters(vocab):
+    spec = {"classes": ["platinum"], "drugs": ["pemetrexed"], "setting": ["metastatic"],
+            "outcome": ["stable", "response"], "min_weeks": 12}
+    pl = leaf(vocab, {"prior_line": spec})
+
+    def tv(**kw):
+        ln = {"setting": "metastatic", "outcome": "stable", "weeks": 12, **kw}
+        return pl.fn(case(vocab, prior_therapies=[line("carboplatin", "pemetrexed", **{k: v for k, v in ln.items() if v is not None})]))
+
+    assert tv() is True
+    assert tv(outcome="response", weeks=30) is True
+    assert tv(setting="adjuvant") is False
+    assert tv(setting=None) is None
+    assert tv(outcome="progression") is False
+    assert tv(outcome=None) is None
+    assert tv(weeks=11) is False
+    assert tv(weeks=None) is None
+    assert tv(setting=None, outcome="progression") is False
+    assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", setting="metastatic", outcome="stable", weeks=20)])) is False
+    assert pl.fn(case(vocab, prior_therapies=[line("pemetrexed", setting="metastatic", outcome="stable", weeks=20)])) is False
+    assert pl.fn(case(vocab)) is None
+    assert pl.fn(case(vocab, prior_therapies=[])) is False
+    # one line must hold everything: two lines that each hold a part do not
+    split = [line("carboplatin", "pemetrexed", setting="adjuvant", outcome="stable", weeks=20),
+             line("carboplatin", "pemetrexed", setting="metastatic", outcome="progression", weeks=20)]
+    assert pl.fn(case(vocab, prior_therapies=split)) is False
+    # an unknown line and a true line: true; an unknown and a false line: unknown
+    assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", "pemetrexed", weeks=20),
+                                              line("carboplatin", "pemetrexed", setting="metastatic", outcome="stable", weeks=20)])) is True
+    assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", "pemetrexed", setting="metastatic", weeks=20),
+                                              line("docetaxel", setting="metastatic", outcome="stable", weeks=20)])) is None
+
+
+def test_prior_line_outcome_not(vocab):
+    pl = leaf(vocab, {"prior_line": {"classes": ["platinum"], "outcome_not": ["progression"]}})
+    assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", outcome="stable")])) is True
+    assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", outcome="progression")])) is False
+    assert pl.fn(case(vocab, prior_therapies=[line("carboplatin")])) is None
+    assert pl.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "details of prior therapy (outcome)"
+
+
+def test_prior_line_position_first_and_last_read_the_case_order(vocab):
+    first = leaf(vocab, {"prior_line": {"drugs": ["oxaliplatin"], "position": "first"}})
+    last = leaf(vocab, {"prior_line": {"drugs": ["oxaliplatin"], "position": "last"}})
+    anywhere = leaf(vocab, {"prior_line": {"drugs": ["oxaliplatin"]}})
+    # listed oxaliplatin first: the case's order differs from the sorted order (carboplatin first)
+    ox_then_carbo = case(vocab, prior_therapies=[line("oxaliplatin", setting="metastatic"),
+                                                 line("carboplatin", setting="metastatic")])
+    carbo_then_ox = case(vocab, prior_therapies=[line("carboplatin", setting="metastatic"),
+                                                 line("oxaliplatin", setting="metastatic")])
+    assert (first.fn(ox_then_carbo), last.fn(ox_then_carbo), anywhere.fn(ox_then_carbo)) == (True, False, True)
+    assert (first.fn(carbo_then_ox), last.fn(carbo_then_ox), anywhere.fn(carbo_then_ox)) == (False, True, True)
+    assert first.describe(ox_then_carbo) == "prior oxaliplatin (metastatic)"
+    assert last.describe(carbo_then_ox) == "prior oxaliplatin (metastatic)"
+    assert first.describe(carbo_then_ox) == "prior "
+    unset = case(vocab, prior_therapies=[line("carboplatin"), line("oxaliplatin", setting="metastatic")])
+    assert first.fn(unset) is None
+    assert first.missing(unset) == "details of prior therapy (setting)"
+    after_adjuvant = case(vocab, prior_therapies=[line("carboplatin", setting="adjuvant"),
+                                                  line("oxaliplatin", setting="metastatic")])
+    assert first.fn(after_adjuvant) is True
+    assert leaf(vocab, {"prior_line": {"drugs": ["oxaliplatin"], "position": "first"}}).key != anywhere.key
+    assert first.key != last.key
+
+
+def test_prior_line_missing_names_the_details_it_reads(vocab):
+    hist = case(vocab, prior_therapies=[line("carboplatin")])
+    full = leaf(vocab, {"prior_line": {"classes": ["platinum"], "setting": ["metastatic"], "outcome": ["stable"],
+                                       "min_weeks": 6}})
+    assert full.missing(hist) == "details of prior therapy (setting, outcome, weeks)"
+    assert full.missing(case(vocab)) == "prior therapy history"
+    assert leaf(vocab, {"prior_line": {"classes": ["platinum"], "min_weeks": 0}}).missing(hist) == "details of prior therapy (weeks)"
+    assert leaf(vocab, {"prior_line": {"classes": ["platinum"], "position": "last"}}).missing(hist) == "details of prior therapy ()"
+
+
+def test_prior_line_describe_names_the_matching_lines(vocab):
+    pl = leaf(vocab, {"prior_line": {"classes": ["platinum"]}})
+    c = case(vocab, prior_therapies=[line("carboplatin", outcome="progression"), line("docetaxel"),
+                                     line("oxaliplatin", setting="metastatic", weeks=8.5)])
+    assert pl.describe(c) == "prior carboplatin (progression); oxaliplatin (metastatic, 8.5 weeks)"
+    assert pl.describe(case(vocab)) == "prior "
+    # the order entries are listed in does not change the words
+    listed = case(vocab, prior_therapies=[line("oxaliplatin", setting="metastatic"), line("carboplatin")])
+    assert pl.describe(listed) == "prior carboplatin; oxaliplatin (metastatic)"
+    # a line holding exactly the classes named
+    assert leaf(vocab, {"prior_line": {"classes": ["platinum", "chemotherapy"], "drugs": ["carboplatin"]}}).fn(
+        case(vocab, prior_therapies=[line("carboplatin")])) is True
+
+
+def test_prior_line_keys_label_and_terms(vocab):
+    specs = [{"classes": ["platinum"]}, {"drugs": ["sotorasib"]}, {"classes": ["platinum"], "setting": ["metastatic"]},
+             {"classes": ["platinum"], "outcome": ["stable"]}, {"classes": ["platinum"], "outcome_not": ["stable"]},
+             {"classes": ["platinum"], "min_weeks": 4}, {"classes": ["platinum"], "position": "first"}]
+    assert len({leaf(vocab, {"prior_line": s}).key for s in specs}) == len(specs)
+    assert leaf(vocab, {"prior_line": {"drugs": ["Lumakras"]}}).key == leaf(vocab, {"prior_line": {"drugs": ["sotorasib"]}}).key
+    assert KINDS["prior_line"].label(cond({"prior_line": {"classes": ["platinum"], "drugs": ["pemetrexed"]}})) == (
+        "a prior line of platinum, pemetrexed")
+    got = check(vocab, {"prior_line": {"classes": ["platinum", "platinun"], "drugs": ["sotorasb"]}})
+    assert [(p, s) for p, _, s in got] == [(("rules", 0, "when", "prior_line", "classes", 1), "platinum"),
+                                          (("rules", 0, "when", "prior_line", "drugs", 0), "sotorasib")]
+    acc = _Terms(vocab)
+    c = cond({"prior_line": {"classes": ["platinum"], "drugs": ["Lumakras"], "outcome": ["stable"],
+                             "outcome_not": ["progression"], "min_weeks": 6}})
+    KINDS["prior_line"].rule_terms(c, vocab, acc)
+    assert (acc.rule_classes, acc.rule_drugs) == ({"platinum"}, {"sotorasib"})
+    KINDS["prior_line"].case_terms(c, True, vocab, acc)
+    KINDS["prior_line"].case_terms(cond({"prior_line": {"drugs": ["sotorasib"], "position": "first"}}), True, vocab, acc)
+    KINDS["prior_line"].case_terms(cond({"prior_line": {"drugs": ["sotorasib"], "setting": ["maintenance"]}}), True, vocab, acc)
+    assert acc.history == [
+        HistorySpec(frozenset({"platinum"}), frozenset({"sotorasib"}), None, frozenset({"stable", "progression"}), 6,
+                    single_line=True),
+        HistorySpec(frozenset(), frozenset({"sotorasib"}), frozenset({"adjuvant", "metastatic"}), None, None,
+                    single_line=True),
+        HistorySpec(frozenset(), frozenset({"sotorasib"}), frozenset({"maintenance"}), None, None, single_line=True),
+    ]
