@@ -110,27 +110,11 @@ def make_importer(
     if vocab is None:
         vocab = load_vocabulary(rules_dir)
     table = HotspotTable.load(_rules_dir(rules_dir) / "vocabulary" / HOTSPOT_FILE)
-    if assay not in ASSAYS:
-        raise UsageError(f"unknown assay '{assay}' (use exome, panel or none)")
+    asm, ct = _checked_options(vocab, table, assay, assembly, cancer_type)
     panel_paths = [Path(p) for p in panels]
     if panel_paths and assay != "panel":
         raise UsageError(f"--panel is for --assay panel, not --assay {assay}")
     panel_set = PanelSet.load(panel_paths) if assay == "panel" else None
-
-    asm = None
-    if assembly is not None:
-        asm = table.assembly(assembly)
-        if asm is None:
-            raise UsageError(f"unknown assembly '{assembly}' (use {' or '.join(table.assemblies)})")
-
-    ct = None
-    if cancer_type is not None:
-        try:
-            found = vocab.cancer(cancer_type)
-        except TermError as exc:
-            raise UsageError(f"--cancer-type: {exc.problems[0].render()}") from None
-        code = getattr(found, "code", None)
-        ct = code if isinstance(code, str) and code else cancer_type
 
     opts = ImportOptions(
         cancer_type=ct,
@@ -165,6 +149,27 @@ def make_importer(
     return imp
 
 
+
+def _checked_options(vocab, table, assay: str, assembly: str | None, cancer_type: str | None):
+    """The options every reader shares, checked: the assay, the assembly (its record) and the cancer
+    type given on the command line (its OncoTree code); bad ones raise UsageError."""
+    if assay not in ASSAYS:
+        raise UsageError(f"unknown assay '{assay}' (use exome, panel or none)")
+    asm = None
+    if assembly is not None:
+        asm = table.assembly(assembly)
+        if asm is None:
+            raise UsageError(f"unknown assembly '{assembly}' (use {' or '.join(table.assemblies)})")
+    ct = None
+    if cancer_type is not None:
+        try:
+            found = vocab.cancer(cancer_type)
+        except TermError as exc:
+            raise UsageError(f"--cancer-type: {exc.problems[0].render()}") from None
+        code = getattr(found, "code", None)
+        ct = code if isinstance(code, str) and code else cancer_type
+    return asm, ct
+
 def make_document_reader(
     input_format: str,
     *,
@@ -185,8 +190,7 @@ def make_document_reader(
         vocab = load_vocabulary(rules_dir)
     rdir = _rules_dir(rules_dir)
     table = HotspotTable.load(rdir / "vocabulary" / HOTSPOT_FILE)
-    if assay not in ASSAYS:
-        raise UsageError(f"unknown assay '{assay}' (use exome, panel or none)")
+    asm, ct = _checked_options(vocab, table, assay, assembly, cancer_type)
     panel_genes = None
     if assay == "panel":
         ps = PanelSet.load([Path(p) for p in panels])
@@ -194,17 +198,6 @@ def make_document_reader(
             raise UsageError("--assay panel for documents takes one gene panel file (--panel data_gene_panel_X.txt)")
         panel = next(iter(ps.panels.values()))
         panel_genes = frozenset(g for g in (vocab.find_gene(x) for x in panel.genes) if g)
-    asm = None
-    if assembly is not None:
-        asm = table.assembly(assembly)
-        if asm is None:
-            raise UsageError(f"unknown assembly '{assembly}' (use {' or '.join(table.assemblies)})")
-    ct = None
-    if cancer_type is not None:
-        try:
-            ct = vocab.cancer(cancer_type).code
-        except TermError as exc:
-            raise UsageError(f"--cancer-type: {exc.problems[0].render()}") from None
     if input_format == "phenopacket":
         from engine.importers.phenopackets import PhenopacketReader as cls
     elif input_format == "fhir":
