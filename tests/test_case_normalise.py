@@ -90,9 +90,19 @@ def test_a_boolean_written_otherwise_is_an_error_with_the_likely_value(value, me
     assert path == ("alterations", 1, "acquired") and suggestion == meant
 
 
+def test_each_boolean_field_is_checked_and_the_message_quotes_the_value():
+    got = strict({"germline_tested": "yes", "multiagent_candidate": 2, "alterations": [{"acquired": "no"}]})
+    assert got == [(("germline_tested",), "expected true or false, got 'yes'", "true"),
+                   (("multiagent_candidate",), "expected true or false, got 2", None),
+                   (("alterations", 0, "acquired"), "expected true or false, got 'no'", "false")]
+    assert strict({"multiagent_candidate": "No"}) == [(("multiagent_candidate",), "expected true or false, got 'No'", "false")]
+    assert strict({"multiagent_candidate": True, "germline_tested": False}) == []
+
+
 def test_booleans_and_absent_values_pass():
     assert strict({"germline_tested": True, "alterations": [{"acquired": False}, {"acquired": None}, {}]}) == []
     assert strict({"germline_tested": None}) == []
+    assert strict({"multiagent_candidate": None}) == []
 
 
 def test_a_date_is_written_as_yyyy_mm_dd():
