@@ -122,6 +122,13 @@ def test_the_grammar_rejects_with_a_message(grammar, text, message):
     assert error(grammar, "KRAS", text) == (message, None)
 
 
+def test_the_gene_symbol_before_a_change_is_dropped(reader):
+    for text in ("KRASc.35G>A", "KRAS c.35G>A", "kras:c.35G>A", "KRASp.G12D", "KRAS_G12D"):
+        assert reader.variant("KRAS", text).label == "G12D", text
+    assert reader.variant("KRAS", "KRAS X189_splice").label == "X189_splice"  # only separators go, not the X
+    assert reader.variant("KRAS", "kras:X189_splice").label == "X189_splice"
+
+
 def test_the_accession_may_name_the_gene_in_any_case(grammar):
     assert grammar.variant("KRAS", "NM_004985.4(kras):p.G12C").label == "G12C"
     assert grammar.variant("KRAS", "ENST00000256078.1:p.G12C").label == "G12C"
