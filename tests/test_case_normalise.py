@@ -90,9 +90,19 @@ def test_a_boolean_written_otherwise_is_an_error_with_the_likely_value(value, me
     assert path == ("alterations", 1, "acquired") and suggestion == meant
 
 
+def test_each_boolean_field_is_checked_and_the_message_quotes_the_value():
+    got = strict({"germline_tested": "yes", "multiagent_candidate": 2, "alterations": [{"acquired": "no"}]})
+    assert got == [(("germline_tested",), "expected true or false, got 'yes'", "true"),
+                   (("multiagent_candidate",), "expected true or false, got 2", None),
+                   (("alterations", 0, "acquired"), "expected true or false, got 'no'", "false")]
+    assert strict({"multiagent_candidate": "No"}) == [(("multiagent_candidate",), "expected true or false, got 'No'", "false")]
+    assert strict({"multiagent_candidate": True, "germline_tested": False}) == []
+
+
 def test_booleans_and_absent_values_pass():
     assert strict({"germline_tested": True, "alterations": [{"acquired": False}, {"acquired": None}, {}]}) == []
     assert strict({"germline_tested": None}) == []
+    assert strict({"multiagent_candidate": None}) == []
 
 
 def test_a_date_is_written_as_yyyy_mm_dd():
@@ -127,6 +137,7 @@ def test_prior_therapy_fields_and_sizes():
     ok = {"regimen": "x" * 500, "setting": "x" * 50, "outcome": "x" * 50, "drugs": ["x" * 200] * 50, "weeks": 12}
     assert strict({"prior_therapies": [ok] * 100}) == []
     assert strict({"prior_therapies": [{"weeks": 12.5}, {"weeks": None}, "FOLFOX"]}) == []
+    assert strict({"prior_therapies": [{"drugs": [7, None, ["x" * 201]], "regimen": 5}]}) == []  # not text: left to the model
     got = strict({"prior_therapies": [{}, {"regimen": "x" * 501, "setting": "x" * 51, "outcome": "x" * 51,
                                            "drugs": ["carboplatin", "x" * 201], "weeks": "12"}]})
     assert [(p, m.split(" (got")[0]) for p, m, _ in got] == [
@@ -138,6 +149,9 @@ def test_prior_therapy_fields_and_sizes():
     ]
     assert strict({"prior_therapies": [{"weeks": True}]}) == [
         (("prior_therapies", 0, "weeks"), "a number of weeks is a JSON number, got true", None)]
+    # an entry that is not an object (left to the model) does not stop the check of the next ones
+    assert [p for p, _, _ in strict({"prior_therapies": ["FOLFOX", {"weeks": "12"}, 7, {"setting": "x" * 51}]})] == [
+        ("prior_therapies", 1, "weeks"), ("prior_therapies", 3, "setting")]
     assert strict({"prior_therapies": [{"drugs": ["x" * 201] * 51}]}) == [
         (("prior_therapies", 0, "drugs"), "51 entries, at most 50", None)]
     assert strict({"prior_therapies": [{"drugs": ["x" * 201]}] * 101}) == [

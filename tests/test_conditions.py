@@ -12,7 +12,7 @@ import pytest
 
 from engine.case import normalise, parse_case
 from engine.conditions import KINDS, ConditionKind, kind_of, one_or_many
-from engine.conditions.base import BY_MODEL, register
+from engine.conditions.base import BY_MODEL, DomainTerms, GeneTerms, HistoryRole, HistoryTerms, register
 from engine.conditions.prior_line import _positions
 from engine.errors import Problem
 from engine.rulebase import TermCheck
@@ -166,6 +166,30 @@ def test_germline_tested(vocab):
     acc = _Terms(vocab)
     KINDS["germline_tested"].case_terms(cond({"germline_tested": False}), True, vocab, acc)
     assert acc.germline is True
+
+
+def test_multiagent_candidate(vocab):
+    yes, no = leaf(vocab, {"multiagent_candidate": True}), leaf(vocab, {"multiagent_candidate": False})
+    assert [yes.fn(case(vocab, multiagent_candidate=c)) for c in (True, False, None)] == [True, False, None]
+    assert [no.fn(case(vocab, multiagent_candidate=c)) for c in (True, False, None)] == [False, True, None]
+    assert yes.key == ("multiagent_candidate", True) and no.key == ("multiagent_candidate", False)
+    assert yes.missing(case(vocab)) == "whether the patient is a candidate for multiagent systemic therapy"
+    assert yes.describe(case(vocab, multiagent_candidate=True)) == "patient a candidate for multiagent systemic therapy"
+    assert no.describe(case(vocab, multiagent_candidate=False)) == "patient not a candidate for multiagent systemic therapy"
+    kind = KINDS["multiagent_candidate"]
+    assert kind.label(cond({"multiagent_candidate": True})) == "a candidate for multiagent systemic therapy"
+    assert kind.label(cond({"multiagent_candidate": False})) == "not a candidate for multiagent systemic therapy"
+    acc = _Terms(vocab)
+    kind.case_terms(cond({"multiagent_candidate": False}), True, vocab, acc)
+    assert acc.fields == {"multiagent_candidate": {False}}
+    kind.case_terms(cond({"multiagent_candidate": False}), False, vocab, acc)
+    kind.case_terms(cond({"multiagent_candidate": True}), True, vocab, acc)
+    assert acc.fields == {"multiagent_candidate": {False, True}}
+    acc = _Terms(vocab)
+    kind.case_terms(cond({"multiagent_candidate": True}), False, vocab, acc)
+    assert acc.fields == {"multiagent_candidate": {False}}
+    assert kind.dimension.field == "multiagent_candidate"
+    assert kind.dimension.values == (None, True, False)
 
 
 # --------------------------------------------------------------------------- alteration
@@ -572,3 +596,117 @@ def test_prior_line_keys_label_and_terms(vocab):
                     single_line=True),
         HistorySpec(frozenset(), frozenset({"sotorasib"}), frozenset({"maintenance"}), None, None, single_line=True),
     ]
+
+
+# --------------------------------------------------------------------------- check's hooks
+
+
+def test_history_terms_collect_each_pattern_and_domain_terms_one_entry_per_gene():
+    t = HistoryTerms()
+    t.pattern(frozenset({"platinum"}), frozenset({"sotorasib"}))
+    t.pattern(frozenset(), frozenset({"docetaxel"}))
+    assert t.classes == {"platinum"} and t.drugs == {"sotorasib", "docetaxel"}
+    assert t.patterns == [(frozenset({"platinum"}), frozenset({"sotorasib"})), (frozenset(), frozenset({"docetaxel"}))]
+    d = DomainTerms()
+    kras = d.gene("KRAS")
+    kras.codons.add(12)
+    assert d.gene("KRAS") is kras and d.gene("KRAS").codons == {12}
+    assert isinstance(kras, GeneTerms) and d.gene("NRAS") is not kras
+    assert set(d.genes) == {"KRAS", "NRAS"}
+
+
+def test_prior_line_history_role_and_terms(vocab):
+    t = HistoryTerms(settings={"adjuvant"}, outcomes={"response"}, weeks={4})  # terms of earlier conditions stay
+    c = cond({"prior_line": {"classes": ["platinum"], "drugs": ["Lumakras"], "setting": ["maintenance"],
+                             "outcome": ["stable"], "outcome_not": ["intolerance"], "min_weeks": 6}})
+    assert KINDS["prior_line"].history(c, vocab, t) == HistoryRole("line", positional=False)
+    assert t.patterns == [(frozenset({"platinum"}), frozenset({"sotorasib"}))]
+    assert (t.settings, t.outcomes, t.weeks) == ({"adjuvant", "maintenance"}, {"response", "stable", "intolerance"}, {4, 6})
+    assert (t.not_a_line, t.a_line) == (frozenset(), None)
+    t = HistoryTerms(settings={"maintenance"})
+    first = cond({"prior_line": {"drugs": ["sotorasib"], "position": "first"}})
+    assert KINDS["prior_line"].history(first, vocab, t) == HistoryRole("line", positional=True)
+    assert t.settings == {"maintenance", "adjuvant", "metastatic"} and t.outcomes == set() and t.weeks == set()
+    assert (t.not_a_line, t.a_line) == (frozenset({"adjuvant", "neoadjuvant"}), "metastatic")
+    t = HistoryTerms()
+    last = cond({"prior_line": {"drugs": ["sotorasib"], "position": "last"}})
+    assert KINDS["prior_line"].history(last, vocab, t) == HistoryRole("line", positional=True)
+    assert t.settings == set()
+    assert (t.not_a_line, t.a_line) == (frozenset({"adjuvant", "neoadjuvant"}), "metastatic")
+
+
+@pytest.mark.parametrize("spec, cap", [
+    ({"min": 2}, 2), ({"max": 1}, 2), ({"min": 3, "max": 1}, 3), ({"min": 1, "max": 4}, 5), ({"max": 0}, 1), ({"min": 0}, 0),
+])
+def test_prior_lines_history_role_caps_the_count_past_which_nothing_changes(vocab, spec, cap):
+    t = HistoryTerms()
+    assert KINDS["prior_lines"].history(cond({"prior_lines": spec}), vocab, t) == HistoryRole("count", cap=cap)
+    assert t.settings == set()
+
+
+def test_prior_lines_history_role_with_settings(vocab):
+    t = HistoryTerms(settings={"adjuvant"})
+    role = KINDS["prior_lines"].history(cond({"prior_lines": {"min": 1, "setting": ["metastatic"]}}), vocab, t)
+    assert role == HistoryRole("count", cap=1, settings=("metastatic",))
+    assert t.settings == {"adjuvant", "metastatic"}
+
+
+def test_received_history_role_and_terms(vocab):
+    t = HistoryTerms()
+    t.pattern(frozenset(), frozenset({"docetaxel"}))
+    c = cond({"received": {"classes": ["platinum"], "drugs": ["Lumakras"]}})
+    assert KINDS["received"].history(c, vocab, t) == HistoryRole("history")
+    assert t.patterns == [(frozenset(), frozenset({"docetaxel"})), (frozenset({"platinum"}), frozenset({"sotorasib"}))]
+    assert t.settings == set() and t.outcomes == set()
+
+
+def test_alteration_history_depends_and_domain(vocab):
+    kind = KINDS["alteration"]
+    t = HistoryTerms()
+    assert kind.history(cond({"alteration": {"gene": "KRAS", "variant": "G12C"}}), vocab, t) is None
+    assert t.acquired_on == set()
+    on = cond({"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}})
+    assert kind.history(on, vocab, t) == HistoryRole("exposure")
+    assert t.acquired_on == {"kras_g12c_inhibitor"}
+    assert kind.depends(cond({"alteration": {"gene": "BRCA2", "origin": "germline"}})) == ("germline_tested",)
+    assert kind.depends(cond({"alteration": {"gene": "BRCA2", "origin": "somatic"}})) == ()
+    assert kind.depends(cond({"alteration": {"gene": "BRCA2"}})) == ()
+
+    d = DomainTerms()
+    assert kind.domain(leaf(vocab, {"alteration": {"gene": "KRAS", "variants": ["G13D", "G12C"]}}).key, d) == "KRAS"
+    kras = d.gene("KRAS")
+    assert kras.labels == ["G12C", "G13D"] and kras.acquired_on is False
+    assert (kras.codons, kras.kinds, kras.origins, kras.acquired, kras.partners) == (set(), set(), set(), set(), set())
+    kind.domain(leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12], "exclude_variants": ["G12C", "G12A"]}}).key, d)
+    assert kras.labels == ["G12C", "G13D", "G12A"] and kras.codons == {12}
+    kind.domain(on_key := leaf(vocab, {"alteration": {
+        "gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}}).key, d)
+    assert kras.acquired_on is True and on_key[1] == "KRAS"
+    kind.domain(leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "G12C"}}).key, d)
+    assert kras.acquired_on is True and kras.labels == ["G12C", "G13D", "G12A", "Y96D"]
+    kind.domain(leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [61]}}).key, d)
+    assert kras.codons == {12, 61}
+    assert kind.domain(leaf(vocab, {"alteration": {
+        "gene": "ALK", "kind": "fusion", "partner": "EML4", "origin": "somatic", "acquired": False}}).key, d) == "ALK"
+    alk = d.gene("ALK")
+    assert (alk.kinds, alk.partners, alk.origins, alk.acquired) == ({"fusion"}, {"EML4"}, {"somatic"}, {False})
+    assert alk.labels == [] and alk.acquired_on is False
+    kind.domain(leaf(vocab, {"alteration": {"gene": "ALK", "acquired": True}}).key, d)
+    assert alk.acquired == {False, True}
+
+
+def test_cancer_domain_adds_the_codes_named(vocab):
+    d = DomainTerms()
+    assert KINDS["cancer"].domain(leaf(vocab, {"cancer": ["CRC", "LUAD"]}).key, d) is None
+    KINDS["cancer"].domain(leaf(vocab, {"cancer": "PAAD"}).key, d)
+    assert d.cancers == {"CRC", "LUAD", "PAAD"}
+
+
+def test_germline_testing_is_implied_by_a_germline_finding(vocab):
+    implied = KINDS["germline_tested"].dimension.implied
+    germ = case(vocab, "LUAD", alt("BRCA2", "loss", origin="germline")).alterations
+    som = case(vocab, "LUAD", alt("KRAS", "G12C")).alterations
+    assert [implied(v, germ) for v in (None, True, False)] == [True, True, True]
+    assert [implied(v, som) for v in (None, True, False)] == [None, True, False]
+    assert [implied(v, ()) for v in (None, True, False)] == [None, True, False]
+    assert KINDS["germline_tested"].dimension.field == "germline_tested"

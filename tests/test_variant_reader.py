@@ -122,6 +122,13 @@ def test_the_grammar_rejects_with_a_message(grammar, text, message):
     assert error(grammar, "KRAS", text) == (message, None)
 
 
+def test_the_gene_symbol_before_a_change_is_dropped(reader):
+    for text in ("KRASc.35G>A", "KRAS c.35G>A", "kras:c.35G>A", "KRASp.G12D", "KRAS_G12D"):
+        assert reader.variant("KRAS", text).label == "G12D", text
+    assert reader.variant("KRAS", "KRAS X189_splice").label == "X189_splice"  # only separators go, not the X
+    assert reader.variant("KRAS", "kras:X189_splice").label == "X189_splice"
+
+
 def test_the_accession_may_name_the_gene_in_any_case(grammar):
     assert grammar.variant("KRAS", "NM_004985.4(kras):p.G12C").label == "G12C"
     assert grammar.variant("KRAS", "ENST00000256078.1:p.G12C").label == "G12C"
@@ -262,7 +269,8 @@ def test_loading_small_files(tmp_path):
     (d / "protein_reference.yaml").write_text("genes:\n  KRAS:\n    length: 20\n  NRAS: {length: 189}\n  EGFR:\n",
                                               encoding="utf-8")
     (d / "protein_residues.json").write_text(json.dumps({"residues": {"KRAS": "12G 13G", "TP53": "175R"},
-                                                         "recurrent": {"V600E": ["BRAF", "KRAS", "NRAS"]}}), encoding="utf-8")
+                                                         "recurrent": {"V600E": ["BRAF", "KRAS", "NRAS"],
+                                                                       "A12V": ["HRAS", "KRAS", "NRAS"]}}), encoding="utf-8")
     r = VariantReader.load(d, GENES)
     assert r.variant("ALK", "gene-fusion") == Variant("fusion", "fusion", None, None, None, None)
     assert r.variant("ALK", "lof").kind == "loss"
@@ -276,6 +284,8 @@ def test_loading_small_files(tmp_path):
     assert error(r, "KRAS", "V600E") == ("KRAS has 20 residues: 'V600E' (position 600) is not a KRAS change; "
                                          "V600E is a known change of BRAF, NRAS", "BRAF")
     assert error(r, "KRAS", "A13C") == ("KRAS residue 13 is G (Gly), not A", "G13C")
+    # a wrong residue names the other genes the change is known in, as a change past the length does
+    assert error(r, "KRAS", "A12V") == ("KRAS residue 12 is G (Gly), not A; A12V is a known change of HRAS, NRAS", "G12V")
     assert r.variant("KRAS", "A14C").label == "A14C"  # no residue known there
     assert r.variant("NRAS", "A12C").label == "A12C"  # a length, no residues
     assert error(r, "NRAS", "A190C")[0] == "NRAS has 189 residues: 'A190C' (position 190) is not a NRAS change"
