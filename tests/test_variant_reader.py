@@ -223,6 +223,10 @@ def test_kind_and_exon_words(reader, gene, text, label):
     ("KRAS", "E62_A63del", "KRAS residue 63 is E (Glu), not A", "E62_E63del"),
     ("KRAS", "G12_A13del", "KRAS residue 13 is G (Gly), not A", "G12_G13del"),
     ("EGFR", "E746_L748del", "EGFR residue 748 is R (Arg), not L", "E746_R748del"),
+    # a stop-codon reference (a stop lost, an extension) stands only at the stop codon (length + 1)
+    ("KRAS", "*12Q", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", "G12Q"),
+    ("KRAS", "p.Ter12Gln", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", "G12Q"),
+    ("KRAS", "*12Qext*5", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", None),
 ])
 def test_the_protein_reference_rejects_changes_the_gene_cannot_have(reader, gene, text, message, suggestion):
     assert error(reader, gene, text) == (message, suggestion)

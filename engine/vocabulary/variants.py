@@ -377,6 +377,11 @@ class VariantReader(Cached):
                     others[0] if others else None,
                 )
             actual = protein.residues.get(pos)
+            if ref == "*" and protein.length and pos != protein.length + 1:
+                # a stop-codon reference (a stop lost, an extension) can only stand at the stop codon
+                here = f"residue {pos} is {actual} ({_AA_NAME[actual]})" if actual in _AA_NAME else f"position {pos} is inside the protein"
+                meant = actual + v.label[1:] if actual in _AA_NAME and pos == v.codon and "ext" not in v.label else None
+                raise TermError(f"{gene} {here}, not * (the stop codon, at position {protein.length + 1})", meant)
             if ref and ref != "*" and actual and actual != ref:
                 meant = None
                 if pos == v.codon:
