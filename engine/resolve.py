@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
+from operator import itemgetter
 
 from engine.conditions import kind_of
 from engine.evaluator import (
@@ -37,6 +38,7 @@ from engine.evaluator import (
     NotNode,
     RuleOutcome,
     UnmetNode,
+    _UNSET,
     pending_missing,
 )
 from engine.semantics import EVIDENCE_RANK, OPTION_ORDER, VERDICT_RANK, apply_pending, choose, strength  # noqa: F401
@@ -100,6 +102,10 @@ class _Static:
                 self.approval[r.id] = f"({r.jurisdiction} {r.status} approval, in effect from {r.effective_from}.)"
         self._has_fact: dict[int, bool] = {}
         self._gate_facts: dict[str, tuple[str, ...]] = {}
+        # per plan: the atoms each deciding rule's checklist and derivation chain read, and what
+        # was decided for each set of their values (see :meth:`decided`)
+        self._plans: dict[int, tuple[object, dict, dict]] = {}
+        self._exclusion: dict[str, Criterion] = {}
 
     def has_fact(self, node) -> bool:
         """Whether a derived fact occurs under ``node`` (else no derivation chain can come of it)."""
@@ -142,6 +148,79 @@ class _Static:
 
     def not_excluded(self, cr: CompiledRule) -> str:
         return f"not excluded by: {self.words(cr.when)}"
+
+    def exclusion(self, cr: CompiledRule) -> Criterion:
+        """The criterion a pending exclusion adds to the options it makes conditional (one
+        immutable object per rule)."""
+        hit = self._exclusion.get(cr.rule.id)
+        if hit is None:
+            hit = self._exclusion[cr.rule.id] = Criterion.fast(
+                id=f"{cr.rule.id}/exclusion", text=self.not_excluded(cr), kind="gate", status="unknown",
+                facts=self.gate_facts(cr))
+        return hit
+
+    def decided(self, cr: CompiledRule, ctx: Ctx) -> tuple:
+        """What the deciding rule ``cr`` contributes to its option for this case: the ids of the
+        derivation rules it rests on, their citations after its own, and its checklist (immutable
+        :class:`Criterion` objects). All three are functions of the values of the atoms its
+        ``when``, its ``requires`` and (through the plan's derivation rules, transitively) its
+        derived facts read, so they are computed once per plan and set of those values and shared
+        by every case that has them."""
+        seen, key = self._key(cr, ctx)
+        hit = seen.get(key)
+        if hit is None:
+            rid = cr.rule.id
+            chain_ids = tuple(_chain_ids(cr, ctx, self))
+            cites = list(self.cites[rid])
+            for c in chain_ids:
+                cites.extend(self.cites[c])
+            if len(seen) >= _MAX_DECIDED:
+                seen.clear()
+            hit = seen[key] = (chain_ids, tuple(cites), _criteria(cr, ctx, self))
+        return hit
+
+    def skeleton(self, cr: CompiledRule, ctx: Ctx) -> tuple:
+        """What the explanation of ``cr`` names for this case, as a function of the same atom
+        values as :meth:`decided` (so shared the same way): the atoms behind its gate and its
+        met requirements as ``(index, value)`` (their words depend on the case: the renderer
+        writes them) and the derived facts in words, in order, without repeats."""
+        seen, key = self._key(cr, ctx)
+        key = ("skeleton", key)
+        hit = seen.get(key)
+        if hit is None:
+            refs, chain = _described(cr.when, ctx, True, self)  # the facts that hold; unknown ones are in `missing`
+            if cr.requires:
+                refs, chain = list(refs), list(chain)
+                for node in cr.requires:
+                    if node.tv(ctx) is True:
+                        r, c = _described(node, ctx, True, self)
+                        refs.extend(r)
+                        chain.extend(c)
+            if len(seen) >= _MAX_DECIDED:
+                seen.clear()
+            hit = seen[key] = (tuple(refs), tuple(_dedupe(chain)))
+        return hit
+
+    def _key(self, cr: CompiledRule, ctx: Ctx) -> tuple[dict, tuple]:
+        """The plan's store of decided parts, and the key of ``cr`` and its atom values there."""
+        plan = ctx.plan
+        entry = self._plans.get(id(plan))
+        if entry is None or entry[0] is not plan:
+            if len(self._plans) >= _MAX_PLANS:  # bounded (plans are too, but keep memory flat)
+                self._plans.clear()
+            # the entry holds the plan: its id cannot be reused while the entry lives
+            entry = self._plans[id(plan)] = (plan, {}, {})
+        _, closures, seen = entry
+        rid = cr.rule.id
+        get = closures.get(rid)
+        if get is None:
+            get = closures[rid] = _getter(_closure(cr, plan))
+        values = get(ctx.atoms)
+        if _UNSET in values:  # atoms inference did not need: evaluate them now
+            for i in _closure(cr, plan):
+                ctx.atom(i)
+            values = get(ctx.atoms)
+        return seen, (rid, values)
 
     def gate_facts(self, cr: CompiledRule) -> tuple[str, ...]:
         hit = self._gate_facts.get(cr.rule.id)
@@ -193,6 +272,42 @@ class _Static:
             else:
                 todo.append(n.kid)
         return tuple(sorted(out))
+
+
+_MAX_PLANS = 1024  # plans whose decided parts are kept, per program
+_MAX_DECIDED = 4096  # decided parts kept per plan
+
+
+def _closure(cr: CompiledRule, plan) -> tuple[int, ...]:
+    """The atoms (sorted indices) whose values decide ``cr``'s gate, requirements and derived
+    facts under ``plan`` (through the plan's derivation rules, transitively)."""
+    atoms: set[int] = set()
+    seen: set[str] = set()
+    todo: list = [cr.when, *cr.requires]
+    while todo:
+        n = todo.pop()
+        kind = type(n)
+        if kind is AtomNode:
+            atoms.add(n.i)
+        elif kind is FactNode:
+            if n.name not in seen:
+                seen.add(n.name)
+                todo.extend(d.when for d in plan.derivers.get(n.name, ()))
+        elif kind is AllNode or kind is AnyNode:
+            todo.extend(n.kids)
+        else:
+            todo.append(n.kid)
+    return tuple(sorted(atoms))
+
+
+def _getter(indices: tuple[int, ...]) -> Callable[[list], tuple]:
+    """A function giving the values at ``indices`` of a list, as a tuple."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    if indices:
+        i = indices[0]
+        return lambda values: (values[i],)
+    return lambda values: ()
 
 
 def _static(program) -> _Static:
@@ -293,15 +408,14 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
             considered.append(c)
             parts.append((c, cr, by, out.verdict))
     rule = best_cr.rule
-    chain_ids = _chain_ids(best_cr, ctx, st)
-    citations = list(st.cites[rule.id])
-    for rid in chain_ids:
-        citations.extend(st.cites[rid])
-    criteria = _criteria(best_cr, ctx, st)
+    chain_ids, cites, crits = st.decided(best_cr, ctx)
+    citations = list(cites)
+    criteria = list(crits)
+    rules = [rule.id, *chain_ids]
     for p_cr, _ in pending:
-        criteria.append(Criterion.fast(id=f"{p_cr.rule.id}/exclusion", text=st.not_excluded(p_cr),
-                                       kind="gate", status="unknown", facts=list(st.gate_facts(p_cr))))
+        criteria.append(st.exclusion(p_cr))
         citations.extend(st.cites[p_cr.rule.id])
+        rules.append(p_cr.rule.id)
     option = lazy(Option, {
         "therapy": therapy_id,
         "name": ctx.program.rb.therapies[therapy_id].name,
@@ -309,7 +423,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
         "verdict": best.verdict,
         "evidence": rule.evidence,
         "oncokb_level": st.level_for(rule, ctx.case),
-        "rules": [rule.id] + chain_ids + [p.rule.id for p, _ in pending],
+        "rules": rules,
         "citations": citations,
         "missing": list(best.missing),
         "failed_criteria": list(best.failed),
@@ -326,17 +440,18 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
 _STATUS = {True: "met", False: "not_met", None: "unknown"}
 
 
-def _criteria(cr: CompiledRule, ctx: Ctx, st: _Static) -> list[Criterion]:
-    """The deciding rule's checklist for this case: texts built once per rule, statuses per case."""
+def _criteria(cr: CompiledRule, ctx: Ctx, st: _Static) -> tuple[Criterion, ...]:
+    """The deciding rule's checklist for this case: texts built once per rule, statuses per case
+    (shared through :meth:`_Static.decided`, hence immutable)."""
     out = []
     for cid, text, kind, node, facts in st.criteria_of(cr):
-        out.append(Criterion.fast(id=cid, text=text, kind=kind, status=_STATUS[node.tv(ctx)], facts=list(facts)))
+        out.append(Criterion.fast(id=cid, text=text, kind=kind, status=_STATUS[node.tv(ctx)], facts=facts))
     rule = cr.rule
     assert rule.conclude is not None  # the deciding rule is a conclusion rule
     if rule.conclude.verdict == "not_eligible" and not any(c.status == "not_met" for c in out):
         # the rule's own verdict is "not eligible": its statement is the criterion not met
-        out.append(Criterion.fast(id=f"{rule.id}/verdict", text=rule.title, kind="label", status="not_met", facts=[]))
-    return out
+        out.append(Criterion.fast(id=f"{rule.id}/verdict", text=rule.title, kind="label", status="not_met", facts=()))
+    return tuple(out)
 
 
 def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> Result:
@@ -533,27 +648,23 @@ class Rendering:
         })
 
 
-def _described(node, ctx: Ctx, want, st: _Static, depth: int = 0) -> tuple[list[str], list[str]]:
-    """The case facts behind ``node`` having value ``want``: atoms in words, and derived facts in
-    words (the chain of derivation rules that produced them, by what they derive). Cached per case
-    and node."""
+def _described(node, ctx: Ctx, want, st: _Static, depth: int = 0) -> tuple[list[tuple], list[str]]:
+    """The case facts behind ``node`` having value ``want``: the atoms, as ``(index, value)``
+    (known values only), and derived facts in words (the chain of derivation rules that produced
+    them, by what they derive). Cached per case and node."""
     key = (id(node), want)
     hit = ctx.memo.get(key)
     if hit is not None:
         return hit
-    texts: list[str] = []
+    texts: list[tuple] = []
     chain: list[str] = []
     leaves: list = []
     node.leaves(ctx, want, leaves)
-    prog = ctx.program
     for kind, ref in leaves:
         if kind == "atom":
-            atom = prog.atoms[ref]
             v = ctx.atom(ref)
-            if v is True:
-                texts.append(atom.describe(ctx.case))
-            elif v is False:
-                texts.append(("no " if atom.kind == "alteration" else "not ") + atom.label)
+            if v is not None:
+                texts.append((ref, v))
             continue
         v = ctx.fact(ref)
         if v is None or depth > 8:
@@ -578,20 +689,20 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
     if hit is not None:
         return hit
     rule = cr.rule
-    texts, chain = _described(cr.when, ctx, True, st)  # the facts that hold; unknown ones are in `missing`
-    if cr.requires:
-        texts, chain = list(texts), list(chain)
-        for node in cr.requires:
-            if node.tv(ctx) is True:
-                t, c = _described(node, ctx, True, st)
-                texts.extend(t)
-                chain.extend(c)
-    texts = _dedupe(texts)
+    refs, chain = st.skeleton(cr, ctx)
     parts: list[str] = []
-    if texts:
-        parts.append("Case: " + "; ".join(texts) + ".")
+    if refs:
+        atoms = ctx.program.atoms
+        case = ctx.case
+        texts = []
+        for i, v in refs:
+            atom = atoms[i]
+            texts.append(atom.describe(case) if v is True else ("no " if atom.kind == "alteration" else "not ") + atom.label)
+        texts = _dedupe(texts)
+        if texts:
+            parts.append("Case: " + "; ".join(texts) + ".")
     if chain:
-        parts.append("From the case: " + ", ".join(_dedupe(chain)) + f"; so {st.quoted[rule.id]} applies.")
+        parts.append("From the case: " + ", ".join(chain) + f"; so {st.quoted[rule.id]} applies.")
     rid = rule.id
     if out.missing:
         parts.append(st.unknown[rid])

@@ -209,13 +209,17 @@ class CautionOut(_Out):
 
 class Criterion(_Out):
     """One line of an option's checklist: a gate (the biomarker / cancer-type conditions of the
-    deciding rule, in words) or a label criterion (each of its ``requires``)."""
+    deciding rule, in words) or a label criterion (each of its ``requires``). Immutable."""
+
+    # the engine builds each (criterion, status) once per rule base and every option showing it
+    # holds the same object, so none may change it for the others
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str  # stable: "<rule>/gate/<n>", "<rule>/requires/<n>", "<rule>/exclusion"
     text: str  # the criterion in words
     kind: Literal["gate", "label"]
     status: Literal["met", "not_met", "unknown"]
-    facts: list[str]  # the case fields and derived facts it rests on (internal names)
+    facts: tuple[str, ...]  # the case fields and derived facts it rests on (internal names; a JSON array)
 
 
 class Option(_Lazy):

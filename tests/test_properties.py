@@ -91,7 +91,9 @@ def semantics(result) -> dict:
                 o.therapy, o.verdict, o.evidence, o.oncokb_level, tuple(o.rules), tuple(sorted(o.missing)),
                 tuple(sorted(o.failed_criteria)), o.status, o.jurisdiction, o.effective_from,
                 tuple(sorted((c.rule, c.verdict, c.evidence, c.set_aside_by) for c in o.considered)),
-                tuple(sorted((c.source, c.section, c.quote, c.rule) for c in o.citations)),
+                # (a citation's section may be absent: sorted as "", so two citations of one
+                # source, with and without a section, still compare)
+                tuple(sorted((c.source, c.section or "", c.quote, c.rule or "") for c in o.citations)),
             )
             for o in result.options
         ],

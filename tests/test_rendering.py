@@ -8,7 +8,9 @@ serialisation. These tests check that
   derived-fact name in an explanation, a summary, a considered reason or a note (they stay in the
   structured fields and in the trace);
 - a result rendered late dumps to exactly the bytes of one rendered at once, on every example case
-  and on generated cases;
+  and on generated cases, and so does one whose checklists, derivation chains and explanation
+  outlines came from cases decided earlier (shared per plan and atom values) to one computed from
+  nothing; those shared criteria are immutable, and the words of each case are its own;
 - reading any text renders all of them, once, under concurrent readers too, and drops the case's
   evaluation state; copying, comparing, pickling and dumping render first;
 - the TSV batch, which reads only decided fields, never renders.
@@ -28,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from engine import resolve
-from engine.api import default_engine
+from engine.api import Engine, default_engine
 from engine.batch import Processor
 from engine.codec import result_json
 from engine.evaluator import infer
@@ -55,9 +57,18 @@ def internal_names(result) -> list[str]:
     return [f"{m.group(1)} in {t!r}" for t in texts for m in [INTERNAL.search(t)] if m]
 
 
+# A second engine on the same rule base, whose store of parts decided per plan and atom values
+# (``_Static.decided``, ``_Static.skeleton``) is emptied before every case: what ENGINE, whose
+# store stays warm across every case of this module, shares between cases must equal what is
+# computed from nothing.
+COLD = Engine(rulebase=RB)
+
+
 def eager(case) -> str:
-    norm = ENGINE.normalise(case)
-    return build_result(infer(ENGINE.program, norm), summary=ENGINE._summary_filler().of).model_dump_json()
+    """The result rendered at once, computed from nothing shared with earlier cases."""
+    resolve._static(COLD.program)._plans.clear()
+    norm = COLD.normalise(case)
+    return build_result(infer(COLD.program, norm), summary=COLD._summary_filler().of).model_dump_json()
 
 
 def pending(result) -> bool:
@@ -229,3 +240,28 @@ def test_the_tsv_batch_never_renders(monkeypatch):
     rows = [json_out(source, payload)[0] for source, payload in records]
     assert len(calls) == len(records)  # the JSON path renders each result once
     assert rows[0] == eager(json.loads(records[0][1])) + "\n"
+
+
+def test_parts_shared_between_cases_are_immutable_and_each_case_keeps_its_own_words():
+    # two colorectal cases alike in every atom the G12C combination reads (so they share its
+    # checklist, chain and outline), told with different regimens: each explanation names its own
+    a = {**EXAMPLES["crc-g12c-folfox-folfiri"], "id": "a"}
+    b = json.loads(json.dumps(a))
+    b["id"] = "b"
+    b["prior_therapies"][0]["regimen"] = "CAPOX"
+    ra, rb = ENGINE.evaluate(a), ENGINE.evaluate(b)
+    oa, ob = ra.option("adagrasib+cetuximab"), rb.option("adagrasib+cetuximab")
+    assert oa is not None and ob is not None and oa.verdict == ob.verdict == "eligible"
+    assert oa.criteria == ob.criteria and oa.criteria[0] is ob.criteria[0]  # shared, not copied
+    case_a, case_b = oa.explanation.split(". ", 1)[0], ob.explanation.split(". ", 1)[0]  # "Case: ..."
+    assert case_a.startswith("Case: ") and case_b.startswith("Case: ")
+    assert "FOLFOX" in case_a and "CAPOX" not in case_a
+    assert "CAPOX" in case_b and "FOLFOX" not in case_b
+    with pytest.raises(ValueError):  # pydantic's ValidationError: the model is frozen
+        oa.criteria[0].status = "not_met"
+    assert isinstance(oa.criteria[0].facts, tuple)
+    # the option's lists are its own: changing one result's list leaves the next result alone
+    oa.criteria.clear()
+    oa.citations.clear()
+    again = ENGINE.evaluate(a).option("adagrasib+cetuximab")
+    assert again is not None and again.criteria == ob.criteria and again.citations == ob.citations
