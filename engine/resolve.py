@@ -183,7 +183,8 @@ class _Static:
         """What the explanation of ``cr`` names for this case, as a function of the same atom
         values as :meth:`decided` (so shared the same way): the atoms behind its gate and its
         met requirements as ``(index, value)`` (their words depend on the case: the renderer
-        writes them) and the derived facts in words, in order, without repeats."""
+        writes them), the derived facts in words, in order, without repeats, and the rest of the
+        explanation by (verdict, missing, failed) of the outcome (filled by :func:`_explain_core`)."""
         seen, key = self._key(cr, ctx)
         key = ("skeleton", key)
         hit = seen.get(key)
@@ -198,11 +199,17 @@ class _Static:
                         chain.extend(c)
             if len(seen) >= _MAX_DECIDED:
                 seen.clear()
-            hit = seen[key] = (tuple(refs), tuple(_dedupe(chain)))
+            # the third part: the rest of the explanation by outcome, filled by _explain_core
+            hit = seen[key] = (tuple(refs), tuple(_dedupe(chain)), {})
         return hit
 
     def _key(self, cr: CompiledRule, ctx: Ctx) -> tuple[dict, tuple]:
-        """The plan's store of decided parts, and the key of ``cr`` and its atom values there."""
+        """The plan's store of decided parts, and the key of ``cr`` and its atom values there
+        (cached per case)."""
+        memo = ctx.memo
+        hit = memo.get(id(cr))  # (rules live as long as the program; no other memo key is an int)
+        if hit is not None:
+            return hit
         plan = ctx.plan
         entry = self._plans.get(id(plan))
         if entry is None or entry[0] is not plan:
@@ -220,7 +227,8 @@ class _Static:
             for i in _closure(cr, plan):
                 ctx.atom(i)
             values = get(ctx.atoms)
-        return seen, (rid, values)
+        hit = memo[id(cr)] = (seen, (rid, values))
+        return hit
 
     def gate_facts(self, cr: CompiledRule) -> tuple[str, ...]:
         hit = self._gate_facts.get(cr.rule.id)
@@ -623,15 +631,20 @@ class Rendering:
             )
         outcomes = self.outcomes
         trace: list[str] = []
+        details: dict[int, str] = {}  # an outcome's detail, once (a class-wide rule has many targets)
         for t in sorted(outcomes):
-            for cr, out in sorted(outcomes[t], key=lambda co: co[0].rule.id):
-                detail = ""
-                if out.failed:
-                    detail = " (failed: " + "; ".join(out.failed) + ")"
-                elif out.pending:
-                    detail = " if confirmed (missing: " + ", ".join(pending_missing(cr, ctx)) + ")"
-                elif out.missing:
-                    detail = " (missing: " + ", ".join(out.missing) + ")"
+            cands = outcomes[t]
+            for cr, out in (sorted(cands, key=_by_rule) if len(cands) > 1 else cands):
+                detail = details.get(id(out))
+                if detail is None:
+                    detail = ""
+                    if out.failed:
+                        detail = " (failed: " + "; ".join(out.failed) + ")"
+                    elif out.pending:
+                        detail = " if confirmed (missing: " + ", ".join(pending_missing(cr, ctx)) + ")"
+                    elif out.missing:
+                        detail = " (missing: " + ", ".join(out.missing) + ")"
+                    details[id(out)] = detail
                 trace.append(f"{cr.rule.id} -> {t}: {out.verdict}{detail}")
         for cr in inf.notes:
             trace.append(f"{cr.rule.id}: {cr.rule.kind}")
@@ -646,6 +659,10 @@ class Rendering:
             "note_details": rd["note_details"], "facts": rd.get("facts", facts), "trace": rd.get("trace", trace),
             "disclaimer": rd["disclaimer"], "contract_version": rd["contract_version"],
         })
+
+
+def _by_rule(co) -> str:
+    return co[0].rule.id
 
 
 def _described(node, ctx: Ctx, want, st: _Static, depth: int = 0) -> tuple[list[tuple], list[str]]:
@@ -684,12 +701,12 @@ def _described(node, ctx: Ctx, want, st: _Static, depth: int = 0) -> tuple[list[
 def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> str:
     """The explanation of one rule's outcome for this case (cached per case: an exclusion over a
     drug class decides many therapies with the same words)."""
-    key = ("core", cr.rule.id, out)
+    key = ("core", id(out))  # (the case's outcomes live as long as its memo)
     hit = ctx.memo.get(key)
     if hit is not None:
         return hit
     rule = cr.rule
-    refs, chain = st.skeleton(cr, ctx)
+    refs, chain, rests = st.skeleton(cr, ctx)
     parts: list[str] = []
     if refs:
         atoms = ctx.program.atoms
@@ -701,22 +718,30 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
         texts = _dedupe(texts)
         if texts:
             parts.append("Case: " + "; ".join(texts) + ".")
-    if chain:
-        parts.append("From the case: " + ", ".join(chain) + f"; so {st.quoted[rule.id]} applies.")
-    rid = rule.id
-    if out.missing:
-        parts.append(st.unknown[rid])
-        parts.append("Cannot decide without: " + ", ".join(out.missing) + ".")
-    elif out.failed:
-        parts.append(st.unmet[rid])
-        parts.append("Criteria not met: " + "; ".join(out.failed) + ".")
-    else:
-        parts.append(st.met[rid])
-    reading = st.readings.get(rid)
-    if reading:
-        parts.append(reading)
-    approval = st.approval.get(rid)
-    if approval:
-        parts.append(approval)
+    shape = (out.verdict, out.missing, out.failed)
+    rest = rests.get(shape)
+    if rest is None:
+        more: list[str] = []
+        if chain:
+            more.append("From the case: " + ", ".join(chain) + f"; so {st.quoted[rule.id]} applies.")
+        rid = rule.id
+        if out.missing:
+            more.append(st.unknown[rid])
+            more.append("Cannot decide without: " + ", ".join(out.missing) + ".")
+        elif out.failed:
+            more.append(st.unmet[rid])
+            more.append("Criteria not met: " + "; ".join(out.failed) + ".")
+        else:
+            more.append(st.met[rid])
+        reading = st.readings.get(rid)
+        if reading:
+            more.append(reading)
+        approval = st.approval.get(rid)
+        if approval:
+            more.append(approval)
+        if len(rests) >= 64:  # bounded (outcomes of one rule and atom values are few)
+            rests.clear()
+        rest = rests[shape] = " ".join(more)
+    parts.append(rest)
     hit = ctx.memo[key] = " ".join(parts)
     return hit
