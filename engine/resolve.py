@@ -709,15 +709,19 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
     refs, chain, rests = st.skeleton(cr, ctx)
     parts: list[str] = []
     if refs:
-        atoms = ctx.program.atoms
-        case = ctx.case
-        texts = []
-        for i, v in refs:
-            atom = atoms[i]
-            texts.append(atom.describe(case) if v is True else ("no " if atom.kind == "alteration" else "not ") + atom.label)
-        texts = _dedupe(texts)
-        if texts:
-            parts.append("Case: " + "; ".join(texts) + ".")
+        wkey = ("case-words", refs)  # (rules with the same gate atoms name the same case facts)
+        words = ctx.memo.get(wkey)
+        if words is None:
+            atoms = ctx.program.atoms
+            case = ctx.case
+            texts = []
+            for i, v in refs:
+                atom = atoms[i]
+                texts.append(atom.describe(case) if v is True else ("no " if atom.kind == "alteration" else "not ") + atom.label)
+            texts = _dedupe(texts)
+            words = ctx.memo[wkey] = "Case: " + "; ".join(texts) + "." if texts else ""
+        if words:
+            parts.append(words)
     shape = (out.verdict, out.missing, out.failed)
     rest = rests.get(shape)
     if rest is None:
