@@ -57,11 +57,6 @@ class Atom:
     label: str  # the criterion in words, e.g. "KRAS G12C" (used when it is false)
 
 
-def atom_label(cond) -> str:
-    """A leaf condition in words, for explanations ("KRAS G12C", "stage metastatic", ...)."""
-    return kind_of(cond).label(cond)
-
-
 # --------------------------------------------------------------------------- nodes
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.case import LIMITS, Alt, Line, _line_key, _memo, normalise, parse_case, strict_problems
+from engine.case import _MEMO_LIMIT, LIMITS, Alt, Line, _line_key, _memo, normalise, parse_case, strict_problems
 from engine.errors import CaseError
 from engine.vocabulary import Vocabulary
 
@@ -176,14 +176,17 @@ def test_parse_case_reports_strict_problems_before_the_model():
 
 def test_every_field_of_a_normalised_case(vocab):
     c = normalise(parse_case({"cancer_type": "LUAD", "id": "p1", "stage": "metastatic", "jurisdiction": "ema",
-                              "as_of": "2025-03-04", "germline_tested": False}), vocab, today=DAY)
-    assert (c.id, c.cancer.code, c.lineage, c.stage, c.as_of, c.jurisdiction) == (
-        "p1", "LUAD", frozenset({"LUAD", "NSCLC", "LUNG", "TISSUE"}), "metastatic", dt.date(2025, 3, 4), "EMA")
+                              "as_of": "2025-03-04", "germline_tested": False, "multiagent_candidate": True}), vocab,
+                  today=DAY)
+    assert (c.id, c.cancer.code, c.lineage, c.stage, c.as_of, c.jurisdiction, c.multiagent_candidate) == (
+        "p1", "LUAD", frozenset({"LUAD", "NSCLC", "LUNG", "TISSUE"}), "metastatic", dt.date(2025, 3, 4), "EMA", True)
+    assert norm(vocab, multiagent_candidate=False).multiagent_candidate is False
+    assert norm(vocab).multiagent_candidate is None
     assert (c.alterations, c.tested, c.tested_listed, c.germline_tested, c.lines) == ((), frozenset(), False, False, None)
     c = normalise(parse_case({"cancer_type": "lung adenocarcinoma"}), vocab, default_id="row 7", today=DAY,
                   default_jurisdiction="pmda")
     assert (c.id, c.cancer.code, c.as_of, c.jurisdiction, c.germline_tested) == ("row 7", "LUAD", DAY, "PMDA", None)
-    assert norm(vocab).jurisdiction == "FDA"
+    assert (norm(vocab).id, norm(vocab).jurisdiction) == ("case", "FDA")
     assert normalise(parse_case({"cancer_type": "LUAD"}), vocab).as_of == dt.date.today()
 
 
@@ -229,6 +232,19 @@ def test_alteration_memo_is_per_vocabulary(vocab):
     assert _memo(vocab)[("KRAS", "G13D", "somatic", None, None)] == Alt("KRAS", "mutation", "G13D", 13, "somatic", None, None)
 
 
+def test_the_alteration_memo_is_bounded(vocab):
+    memo = _memo(vocab)
+    kept = dict(memo)
+    try:
+        memo.clear()
+        memo.update({("filler", i): None for i in range(_MEMO_LIMIT - 1)})
+        norm(vocab, alterations=[{"gene": "KRAS", "variant": "G13D"}, {"gene": "KRAS", "variant": "G12V"}])
+        assert len(memo) == _MEMO_LIMIT and ("KRAS", "G13D", "somatic", None, None) in memo
+    finally:
+        memo.clear()
+        memo.update(kept)
+
+
 def test_alteration_problems_name_their_path(vocab):
     got = problems(vocab, alterations=[
         {"gene": "KRSA", "variant": "G12C"},
@@ -236,9 +252,11 @@ def test_alteration_problems_name_their_path(vocab):
         {"gene": "KRAS", "variant": "G12C", "partner": "EML4"},
         {"gene": "ALK", "variant": "fusion", "partner": "EML5"},
         {"gene": "KRAS", "variant": "G12D"},
+        {"gene": "KRAS", "variant": "G13"},
     ])
     assert [p for p, _, _ in got] == [("alterations", 0, "gene"), ("alterations", 1, "variant"),
-                                     ("alterations", 2, "partner"), ("alterations", 3, "partner")]
+                                     ("alterations", 2, "partner"), ("alterations", 3, "partner"),
+                                     ("alterations", 5, "variant")]
     assert got[0][2] == "KRAS"
     assert got[2][1:] == ("'partner' is only for a fusion", None)
     assert got[3][2] == "EML4"
@@ -286,6 +304,10 @@ def test_prior_line_problems_name_their_path(vocab):
                                            {"drugs": ["sotorasib"]}])
     assert [(p, s) for p, _, s in got] == [(("prior_therapies", 0, "regimen"), "FOLFOX"),
                                           (("prior_therapies", 0, "drugs", 1), "sotorasib")]
+    # a line none of whose terms is known does not stop the check of the next lines
+    got = problems(vocab, prior_therapies=[{"regimen": "FOLFOXX"}, {"drugs": ["sotorasb"]}])
+    assert [(p, s) for p, _, s in got] == [(("prior_therapies", 0, "regimen"), "FOLFOX"),
+                                          (("prior_therapies", 1, "drugs", 0), "sotorasib")]
 
 
 def test_lines_sort_on_label_drugs_setting_outcome_and_weeks():
@@ -306,3 +328,8 @@ def test_only_the_first_problems_are_checked(vocab):
     assert got[20] == ((), "5 more term(s) not checked: the first 20 problems are reported", None)
     got = problems(vocab, tested_genes=[f"NOTAGENE{i}" for i in range(20)])
     assert len(got) == 20
+
+
+def test_an_unknown_cancer_type_is_reported_with_its_path_and_the_other_problems(vocab):
+    assert problems(vocab, cancer_type="LAUD", tested_genes=["KRSA"]) == [
+        (("cancer_type",), "unknown cancer type 'LAUD'", "LUAD"), (("tested_genes", 0), "unknown gene 'KRSA'", "KRAS")]

@@ -1,18 +1,36 @@
 """Evaluation details on the miniature rule base (tests/fixtures/mini): the cancer-type probe that
-picks a case's candidate rules, retired rules, the citations and criteria of an option, and the
-missing data of rules that read one unknown fact. Expected values come from the rule files and the
-case alone."""
+picks a case's candidate rules, retired and ended rules, the citations and criteria of an option,
+and the missing data of rules that read one unknown fact; and, on hand-built nodes over atoms with
+stated values, the leaves an explanation collects, derived facts (a cycle too), what a pending
+exclusion is missing, the facts a plan reaches and the fallback of a plan that cannot be compiled.
+Expected values come from the rule files, the case or the stated atom values alone."""
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
 from pydantic import TypeAdapter
 
+from engine import evaluator, plancode
 from engine.api import Engine
-from engine.evaluator import _NO_PLAN, Ctx
+from engine.evaluator import (
+    _NO_PLAN,
+    AllNode,
+    AnyNode,
+    AtomNode,
+    Ctx,
+    FactNode,
+    NotNode,
+    Program,
+    RuleOutcome,
+    UnmetNode,
+    infer,
+    pending_missing,
+    rule_outcome,
+)
 from engine.rules_model import Condition
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -44,6 +62,9 @@ def probe(engine, when, cancer_type):
     ({"all": [{"cancer": "COADREAD"}, {"alteration": G12C}]}, "LUAD", False),
     ({"all": [{"cancer": "NSCLC"}, {"alteration": G12C}]}, "LUAD", None),
     ({"all": [{"not": {"cancer": "COADREAD"}}, {"any": [{"cancer": "NSCLC"}, {"cancer": "PDAC"}]}]}, "LUAD", True),
+    ({"unmet": {"cancer": "NSCLC"}}, "LUAD", False),
+    ({"unmet": {"cancer": "NSCLC"}}, "COADREAD", True),
+    ({"unmet": {"alteration": G12C}}, "LUAD", None),
 ])
 def test_the_cancer_type_alone_decides_only_what_it_can(probe_engine, when, cancer_type, expected):
     assert probe(probe_engine, when, cancer_type) is expected
@@ -138,3 +159,274 @@ def test_the_first_case_of_a_cancer_type_does_not_decide_the_candidates_of_the_n
             "as_of": "2026-01-01"}
     assert fresh.evaluate({**base, "tested_genes": ["KRAS"]}).option("sotorasib") is None
     assert fresh.evaluate({**base, "alterations": [G12C]}).option("sotorasib").verdict == "eligible"
+
+
+@pytest.fixture(scope="module")
+def mini_ended(tmp_path_factory):
+    """The mini rule base with the FDA sotorasib approval (TLNG-001) ended on 2025-01-01."""
+    dst = tmp_path_factory.mktemp("rb") / "mini"
+    shutil.copytree(FIXTURES / "mini", dst)
+    f = dst / "kb" / "mini.yaml"
+    data = yaml.safe_load(f.read_text())
+    for rule in data["rules"]:
+        if rule["id"] == "TLNG-001":
+            rule["effective_to"] = "2025-01-01"
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    return Engine(dst)
+
+
+def test_a_rule_past_its_end_date_is_silent_and_the_trace_says_when_it_ended(mini_ended):
+    case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C],
+            "prior_therapies": [{"drugs": ["carboplatin"]}]}
+    r = mini_ended.evaluate({**case, "as_of": "2026-01-01"})
+    assert r.option("sotorasib") is None
+    assert "TLNG-001: no longer in effect on 2026-01-01 (ended 2025-01-01)" in r.trace
+    assert mini_ended.evaluate({**case, "as_of": "2024-12-31"}).option("sotorasib").verdict == "eligible"
+
+
+def test_the_program_indexes_its_compiled_rules_by_id(mini):
+    program = mini.program
+    assert set(program.by_id) == {r.id for r in mini.rulebase.rules}
+    for rid, cr in program.by_id.items():
+        assert cr.rule.id == rid and program.rules[cr.order] is cr
+
+
+def test_equal_leaves_share_one_atom_known_by_its_key_and_labelled_in_the_vocabularys_words(mini):
+    program = mini.program
+    for i, atom in enumerate(program.atoms):
+        assert atom.index == i and program._atom_index[atom.key] == i
+    # the FDA and EMA sotorasib rules state the same two leaves: they read the same two atoms
+    fda, ema = (program.by_id[rid].when for rid in ("TLNG-001", "TLNG-002"))
+    assert [k.i for k in fda.kids] == [k.i for k in ema.kids]
+    assert len({a.key for a in program.atoms}) == len(program.atoms)
+    # a drug class is named as the vocabulary names it
+    assert "KRAS Y96D (acquired on a KRAS G12C inhibitor)" in [a.label for a in program.atoms]
+
+
+# --------------------------------------------------------------------------- hand-built nodes
+
+#: atom values of the hand-built context below: atom i reads values[i]
+VALUES = (True, False, None, True)
+
+
+def hand_ctx(values=VALUES, derivers=None) -> Ctx:
+    """A context over atoms that read a tuple of values (atom i: ``values[i]``; when unknown it
+    asks for "finding i"), with the given derivation rules (fact name -> rules with a ``when``)."""
+    atoms = [SimpleNamespace(fn=lambda case, i=i: case[i], missing=lambda case, i=i: f"finding {i}", kind="test")
+             for i in range(len(values))]
+    plan = SimpleNamespace(derivers={name: [SimpleNamespace(when=w) for w in whens]
+                                     for name, whens in (derivers or {}).items()})
+    return Ctx(SimpleNamespace(atoms=atoms), values, plan)
+
+
+def leaves(node, want, ctx=None) -> list:
+    out: list = []
+    node.leaves(ctx or hand_ctx(derivers={"f": [AtomNode(0)], "u": [AtomNode(2)]}), want, out)
+    return out
+
+
+def a(i):
+    return ("atom", i)
+
+
+def test_leaves_are_the_atoms_and_facts_whose_value_made_the_result():
+    A = AtomNode
+    # a leaf: itself when its value is the one wanted
+    assert [leaves(A(0), w) for w in (True, False, None)] == [[a(0)], [], []]
+    assert [leaves(A(2), w) for w in (True, False, None)] == [[], [], [a(2)]]
+    assert [leaves(FactNode("f"), w) for w in (True, False, None)] == [[("fact", "f")], [], []]
+    assert [leaves(FactNode("u"), w) for w in (True, False, None)] == [[], [], [("fact", "u")]]
+    # all: every child's leaves of that value
+    both = AllNode([A(0), A(1), A(2), A(3)])
+    assert [leaves(both, w) for w in (True, False, None)] == [[a(0), a(3)], [a(1)], [a(2)]]
+    # any: when true, only the first true branch is the reason; otherwise every child's
+    assert leaves(AnyNode([A(1), A(0), A(3)]), True) == [a(0)]
+    assert leaves(AnyNode([A(1), AllNode([A(0), A(3)]), A(3)]), True) == [a(0), a(3)]
+    assert leaves(AnyNode([A(1), A(2), A(1)]), False) == [a(1), a(1)]
+    assert leaves(AnyNode([A(1), A(2), A(1)]), None) == [a(2)]
+    # not: the child's leaves of the opposite value (unknown stays unknown)
+    assert [leaves(NotNode(A(1)), w) for w in (True, False, None)] == [[a(1)], [], []]
+    assert [leaves(NotNode(A(0)), w) for w in (True, False, None)] == [[], [a(0)], []]
+    assert leaves(NotNode(A(2)), None) == [a(2)]
+    # unmet: true because its child is false or unknown; the leaves of both, and nothing else
+    unmet = UnmetNode(AllNode([A(1), A(2), A(0)]))
+    assert [leaves(unmet, w) for w in (True, False, None)] == [[a(1), a(2)], [], []]
+
+
+def test_a_derived_fact_is_the_three_valued_any_of_its_rules_in_effect():
+    derivers = {"yes": [AtomNode(1), AtomNode(0), AtomNode(2)], "unknown": [AtomNode(1), AtomNode(2)],
+                "later": [AtomNode(2), AtomNode(3)], "no": [AtomNode(1)], "none": []}
+    ctx = hand_ctx(derivers=derivers)
+    assert ctx.fact("yes") is True
+    assert ctx.atoms == [True, False, evaluator._UNSET, evaluator._UNSET]  # the first rule true decides
+    names = ("yes", "unknown", "later", "no", "none", "not derived")
+    assert [ctx.fact(n) for n in names] == [True, None, True, False, False, False]
+    assert ctx.facts == dict(zip(names, [True, None, True, False, False, False], strict=True))
+
+
+def test_a_cycle_of_facts_ends_and_names_what_is_missing_once():
+    # check rejects a cycle of derived facts (V009); evaluation still ends: f from (g or atom 2), g from f
+    ctx = hand_ctx(derivers={"f": [AnyNode([FactNode("g"), AtomNode(2)])], "g": [FactNode("f")]})
+    assert ctx.fact("f") is None
+    out: set[str] = set()
+    FactNode("f").missing(ctx, out)
+    assert out == {"finding 2"}
+    out = set()
+    AllNode([FactNode("g"), FactNode("f")]).missing(ctx, out)
+    assert out == {"finding 2"}
+    # facts that only derive each other are unknown
+    ctx = hand_ctx(derivers={"f": [FactNode("g")], "g": [FactNode("f")]})
+    assert (ctx.fact("f"), ctx.facts) == (None, {"f": None, "g": None})
+
+
+def _pending_rule(rid, when, requires):
+    """A stand-in for a compiled exclusion: requirement (node, stated missing text or None)."""
+    return SimpleNamespace(rule=SimpleNamespace(id=rid, requires=[SimpleNamespace(missing=m) for _, m in requires]),
+                           when=when, requires=tuple(n for n, _ in requires))
+
+
+def test_a_pending_exclusion_is_missing_its_gate_and_its_unknown_requirements_each_its_own():
+    ctx = hand_ctx((None, True, None, None))
+    first = _pending_rule("R1", AtomNode(0), [(AtomNode(1), None), (AtomNode(2), None)])
+    second = _pending_rule("R2", AtomNode(3), [(AtomNode(2), "the stated text")])
+    assert pending_missing(first, ctx) == ("finding 0", "finding 2")  # the known requirement adds nothing
+    assert pending_missing(second, ctx) == ("finding 3", "the stated text")
+    assert pending_missing(first, ctx) == ("finding 0", "finding 2")
+
+
+def test_the_facts_a_plan_reaches_through_facts_and_every_node_kind():
+    def rule(when):
+        return SimpleNamespace(when=when, requires=())
+
+    derivers = {
+        "f": [rule(AllNode([FactNode("g"), NotNode(FactNode("h"))]))],
+        "g": [rule(AnyNode([AtomNode(0), UnmetNode(FactNode("i"))]))],
+        "h": [rule(AtomNode(1))],
+        "i": [rule(AtomNode(2))],
+        "unused": [rule(FactNode("h"))],
+    }
+    reached = Program._facts_reached([rule(FactNode("f")), SimpleNamespace(when=AtomNode(0), requires=(FactNode("x"),))],
+                                     derivers)
+    assert reached == ("f", "g", "h", "i", "x")  # "x" no rule derives (false), still reported
+
+
+def test_a_plan_that_cannot_be_compiled_is_interpreted(monkeypatch):
+    eng = Engine(FIXTURES / "mini")
+    case = eng.normalise({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C], "as_of": "2026-01-01"})
+    want = infer(eng.program, case, compiled=False).outcomes
+
+    def unsupported(plan, runtime):
+        raise plancode.Unsupported("test")
+
+    monkeypatch.setattr(plancode, "build", unsupported)
+    got = infer(eng.program, case, compiled=True)
+    assert got.outcomes == want and got.outcomes
+    plan = eng.program.plan(case)
+    assert plan.code.tried and plan.code.run is None
+
+
+def test_compiled_plan_functions_and_their_trace_lines_are_bounded_per_program():
+    eng = Engine(FIXTURES / "mini")
+    program = eng.program
+    for k in range(evaluator.MAX_COMPILED):
+        program._runs[("other", k)] = None
+    for k in range(evaluator.MAX_SKIPS):
+        program._skips[(k, None)] = ()
+    case = eng.normalise({"cancer_type": "LUAD", "alterations": [G12C], "as_of": "2026-01-01"})
+    inf = infer(program, case, compiled=True)
+    assert len(program._runs) == 1 and program.plan(case).code.run is not None
+    assert inf.skipped == ["TLNG-002: EMA rule, evaluating for FDA"] and len(program._skips) == 1
+
+
+def test_once_compiled_a_plans_function_evaluates_its_cases():
+    eng = Engine(FIXTURES / "mini")
+    case = eng.normalise({"cancer_type": "LUAD", "alterations": [G12C], "as_of": "2026-01-01"})
+    plan = eng.program.plan(case)
+    want = infer(eng.program, case, compiled=True).outcomes
+    calls = []
+    run = plan.code.run
+
+    def spy(ctx, c):
+        calls.append(c)
+        return run(ctx, c)
+
+    plan.code.run = spy
+    assert infer(eng.program, case).outcomes == want and calls == [case]
+    assert infer(eng.program, case, compiled=False).outcomes == want and calls == [case]
+
+
+def test_a_rules_outcome_reads_its_gate_when_not_given():
+    # (check's verifier asks for outcomes without the gate's value)
+    eng = Engine(FIXTURES / "mini")
+    case = eng.normalise({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C],
+                          "prior_therapies": [{"drugs": ["carboplatin"]}], "as_of": "2026-01-01"})
+    ctx = infer(eng.program, case, compiled=False).ctx
+    cr = eng.program.by_id["TLNG-001"]
+    assert rule_outcome(cr, ctx) == rule_outcome(cr, ctx, True) == RuleOutcome("TLNG-001", "eligible", True, (), ())
+    assert rule_outcome(eng.program.by_id["TCRC-002"], ctx) is None  # its gate is false for LUAD
+    # a context made without a plan reads the program's plan for the case
+    alone = Ctx(eng.program, case)
+    assert alone.plan is eng.program.plan(case) and rule_outcome(cr, alone) == rule_outcome(cr, ctx)
+
+
+def test_a_plan_turns_hot_by_the_uses_of_its_own_rules(monkeypatch):
+    monkeypatch.setattr(evaluator, "COMPILE_AFTER", 3)
+    eng = Engine(FIXTURES / "mini")
+    lung = eng.normalise({"cancer_type": "LUAD", "alterations": [G12C], "as_of": "2026-01-01"})
+    bowel = eng.normalise({"cancer_type": "COADREAD", "alterations": [G12C], "as_of": "2026-01-01"})
+    assert eng.program.plan(lung).signature() != eng.program.plan(bowel).signature()
+    for _ in range(3):
+        infer(eng.program, lung)
+    infer(eng.program, bowel)
+    assert eng.program.plan(bowel).code.run is None and eng.program.plan(lung).code.run is None
+    infer(eng.program, lung)
+    assert eng.program.plan(lung).code.run is not None and eng.program.plan(bowel).code.run is None
+    # the use counts are bounded per program
+    for k in range(evaluator.MAX_SKIPS - len(eng.program._uses)):
+        eng.program._uses[("other", k)] = 1
+    assert eng.program.hot(eng.program.plan(bowel)) is False
+    assert eng.program._uses == {eng.program.plan(bowel).signature(): 2}
+
+
+@pytest.fixture(scope="module")
+def mini_out_of_scope(tmp_path_factory):
+    """The mini rule base with the colorectal approval (TCRC-002) naming olaparib: in a colorectal
+    case without KRAS G12C no rule names an anti-EGFR antibody, so the class-wide exclusion
+    (TCRC-001, ordered before it) has no therapy in scope."""
+    dst = tmp_path_factory.mktemp("rb") / "mini"
+    shutil.copytree(FIXTURES / "mini", dst)
+    f = dst / "kb" / "mini.yaml"
+    data = yaml.safe_load(f.read_text())
+    for rule in data["rules"]:
+        if rule["id"] == "TCRC-002":
+            rule["conclude"]["therapy"] = "olaparib"
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    return Engine(dst)
+
+
+def test_a_class_wide_rule_with_no_therapy_in_scope_does_not_stop_the_rules_after_it(mini_out_of_scope):
+    eng = mini_out_of_scope
+    case = eng.normalise({"cancer_type": "COADREAD", "tested_genes": ["KRAS"], "as_of": "2026-01-01"})
+    for compiled in (False, True):
+        inf = infer(eng.program, case, compiled=compiled)
+        assert [cr.rule.id for cr in inf.ctx.plan.conclusions][:2] == ["TCRC-001", "TCRC-002"]
+        assert {t: [(cr.rule.id, out.verdict) for cr, out in outs] for t, outs in inf.outcomes.items()} == {
+            "olaparib": [("TCRC-002", "conditional")]}
+        assert inf.in_scope == {"olaparib"}
+
+
+def test_the_memo_of_trace_lines_is_bounded(mini_retired):
+    cr = mini_retired.program.by_id["TLNG-001"]
+    case = mini_retired.normalise({"cancer_type": "LUAD", "as_of": "2026-01-01"})
+    kept = dict(evaluator._SKIP_LINES)
+    try:
+        evaluator._SKIP_LINES.clear()
+        evaluator._SKIP_LINES.update({("filler", i): "" for i in range(100_000)})
+        assert evaluator._not_in_effect(cr, case) == "TLNG-001: retired"
+        assert len(evaluator._SKIP_LINES) == 100_001  # emptied only when over 100,000
+        later = mini_retired.normalise({"cancer_type": "LUAD", "as_of": "2026-01-02"})
+        assert evaluator._not_in_effect(cr, later) == "TLNG-001: retired"
+        assert len(evaluator._SKIP_LINES) == 1
+    finally:
+        evaluator._SKIP_LINES.clear()
+        evaluator._SKIP_LINES.update(kept)

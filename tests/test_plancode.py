@@ -37,8 +37,8 @@ G12C = {"gene": "KRAS", "variant": "G12C"}
 
 # --------------------------------------------------------------------------- node kinds
 
-#: node shapes over atoms 0-2 and the derived facts "f" (from atom 3, or from "g") and "g" (from
-#: atom 3 or atom 0)
+#: node shapes over atoms 0-2 and the derived facts "f" (from atom 3, or from "g"), "g" (from
+#: atom 3 or atom 0), "e" (no derivation rule in effect: false) and "absent" (not derived at all: false)
 _NODES = {
     "all": lambda: AllNode([AtomNode(0), AtomNode(1), AtomNode(2)]),
     "any": lambda: AnyNode([AtomNode(0), AtomNode(1), AtomNode(2)]),
@@ -51,6 +51,9 @@ _NODES = {
     "repeated": lambda: AnyNode([AllNode([AtomNode(0), AtomNode(0)]), AtomNode(0), NotNode(AtomNode(1))]),
     "shared": lambda: AllNode([AnyNode([AtomNode(0), AtomNode(1)]), NotNode(AnyNode([AtomNode(1), AtomNode(2)]))]),
     "unknown-fact": lambda: AnyNode([NotNode(FactNode("g")), AtomNode(1)]),
+    "not-not": lambda: NotNode(NotNode(AtomNode(0))),
+    "fact-of-no-rule": lambda: AnyNode([FactNode("e"), AtomNode(0)]),
+    "fact-not-derived": lambda: AnyNode([FactNode("absent"), AtomNode(1)]),
 }
 
 
@@ -66,6 +69,7 @@ def _tiny_plan(node) -> Plan:
         # f: any of (g, atom 3); g: any of (atom 3, atom 0): a fact derived from another fact
         "f": [_rule(FactNode("g")), _rule(AtomNode(3))],
         "g": [_rule(AtomNode(3)), _rule(AtomNode(0))],
+        "e": [],
     }
     return Plan([], [_rule(FactNode("probe"))], derivers, [])
 
@@ -122,12 +126,65 @@ def test_each_node_kind_compiles_to_its_kleene_value_for_every_assignment(name):
     assert seen == ({True, False} if "unmet" in name else {True, False, None})
 
 
+def test_the_compiled_function_sees_only_the_builtins_it_uses():
+    atoms = _Counted(4)
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+               "atoms": atoms.atoms, "conditional": "conditional"}
+    run, _ = plancode.build(_tiny_plan(_NODES["nested"]()), runtime)
+    assert run.__globals__["__builtins__"] == {"set": set, "tuple": tuple}
+
+
 def test_a_cycle_of_derived_facts_is_left_to_the_interpreter():
     plan = Plan([], [_rule(FactNode("a"))], {"a": [_rule(FactNode("b"))], "b": [_rule(FactNode("a"))]}, [])
     runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
                "atoms": [], "conditional": "conditional"}
     with pytest.raises(plancode.Unsupported):
         plancode.build(plan, runtime)
+
+
+def test_conditions_nested_up_to_the_depth_limit_compile_and_deeper_ones_are_left_to_the_interpreter():
+    # each child of `all` after the first is one level deeper in the generated code
+    def runtime(atoms):
+        return {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+                "atoms": atoms.atoms, "conditional": "conditional"}
+
+    n = plancode.MAX_DEPTH
+    atoms = _Counted(n)
+    node = AllNode([AtomNode(i) for i in range(n)])
+    plan = _tiny_plan(node)
+    run, src = plancode.build(plan, runtime(atoms))
+    assert max(len(line) - len(line.lstrip(" ")) for line in src.splitlines()) // 4 == n + 2  # (two defs around)
+    for values in ((True,) * n, (True,) * (n - 1) + (None,), (False,) + (True,) * (n - 1)):
+        ctx = _ctx(SimpleNamespace(atoms=atoms.atoms), plan, values)
+        run(ctx, values)
+        assert ctx.facts["probe"] is node.tv(_ctx(SimpleNamespace(atoms=atoms.atoms), plan, values))
+    deeper = _Counted(n + 1)
+    with pytest.raises(plancode.Unsupported):
+        plancode.build(_tiny_plan(AllNode([AtomNode(i) for i in range(n + 1)])), runtime(deeper))
+
+
+@pytest.mark.parametrize("kind, verdict", [("eligible", "eligible"), ("excluded", "excluded"), ("other", "consider")])
+def test_a_rule_without_requirements_gives_the_interpreters_outcome_for_each_gate_value(kind, verdict):
+    atoms = _Counted(1)
+    for a in atoms.atoms:
+        a.missing = lambda case: "finding 0"
+    rule = SimpleNamespace(id="R1", requires=[], conclude=SimpleNamespace(verdict=verdict, unmet=None))
+    cr = SimpleNamespace(when=AtomNode(0), requires=(), targets=("t1",), selector=False, kind=kind, order=1, rule=rule)
+    # before it, a rule with no therapy (a class no therapy has): it gives nothing and stops nothing
+    empty = SimpleNamespace(when=AtomNode(0), requires=(), targets=(), selector=False, kind=kind, order=0, rule=rule)
+    plan = Plan([empty, cr], [], {}, [])
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+               "atoms": atoms.atoms, "conditional": "conditional"}
+    run, src = plancode.build(plan, runtime)
+    program = SimpleNamespace(atoms=atoms.atoms)
+    seen = set()
+    for value in (True, None, False):
+        want = evaluator.rule_outcome(cr, _ctx(program, plan, (value,)))
+        outcomes, _, scope = run(_ctx(program, plan, (value,)), (value,))
+        assert outcomes == ({"t1": [(cr, want)]} if want is not None else {}), (value, src)
+        assert scope == ({"t1"} if value is not False else set())
+        seen.add(want.verdict if want else None)
+    assert verdict in seen
 
 
 # --------------------------------------------------------------------------- rules (mini rule base)
@@ -247,6 +304,11 @@ def test_the_generated_code_follows_the_outcome_table(monkeypatch):
     compiled, interpreted = _both(eng, case)
     assert compiled == interpreted
     assert eng.evaluate(case, backend="compiled").option("sotorasib") is None
+    # silent when the gate is true, the same rule still speaks when it is unknown (KRAS untested)
+    untested = {"cancer_type": "LUAD", "stage": "metastatic", "as_of": "2026-01-01"}
+    compiled, interpreted = _both(eng, untested)
+    assert compiled == interpreted
+    assert eng.evaluate(untested, backend="compiled").option("sotorasib").verdict == "conditional"
 
 
 # --------------------------------------------------------------------------- shipped rule base
