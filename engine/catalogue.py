@@ -79,7 +79,7 @@ class Catalogue(_M):
 
 def build_catalogue(rb, jurisdictions) -> CatalogueIndex:
     from engine.rulebase import rule_conditions
-    from engine.rules_model import AlterationCond, CancerCond
+    from engine.conditions import BY_MODEL
 
     vocab = rb.vocab
     by_therapy: dict[str, list[str]] = {}
@@ -91,17 +91,17 @@ def build_catalogue(rb, jurisdictions) -> CatalogueIndex:
         drugs = sorted(vocab.drug(d).name for d in t.drugs)
         classes = sorted({c for d in drugs for c in vocab.drug(d).classes})
         therapies.append(TherapyEntry(id=t.id, name=t.name, drugs=drugs, classes=classes, rules=sorted(by_therapy.get(t.id, ()))))
-    variants: dict[tuple[str, str], set[str]] = {}
+    variants: dict[tuple, set[str]] = {}
     codes: set[str] = set()
     for rule in rb.rules:
         for cond, _ in rule_conditions(rule):
-            if isinstance(cond, AlterationCond):
-                a = cond.alteration
-                for v in ([a.variant] if a.variant else []) + list(a.variants or ()):
-                    label = vocab.variant(a.gene, v).label
-                    variants.setdefault((a.gene, label), set()).add(rule.id)
-            elif isinstance(cond, CancerCond):
-                codes.update(cond.cancer)
+            kind = BY_MODEL.get(type(cond))
+            if kind is None:  # a combinator or a fact
+                continue
+            named = kind.named(kind.build(cond, vocab)[0])  # what the leaf names, as its kind reads its key
+            for label in named.variants:
+                variants.setdefault((named.gene, label), set()).add(rule.id)
+            codes.update(named.cancers)
     cancers = [
         CancerTypeEntry(code=c.code, name=c.name, main_type=c.main_type, lineage=list(c.lineage), in_rules=c.code in codes)
         for c in sorted(vocab.cancer_types.values(), key=lambda c: c.code)

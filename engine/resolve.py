@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable
 from operator import itemgetter
 
-from engine.conditions import kind_of
+from engine.conditions import KINDS, kind_of
 from engine.evaluator import (
     AllNode,
     AnyNode,
@@ -241,15 +241,7 @@ class _Static:
         kind = type(node)
         if kind is AtomNode:
             atom = self.program.atoms[node.i]
-            if atom.kind == "cancer":
-                names = []
-                for code in atom.spec.cancer:
-                    try:
-                        names.append(f"{self.vocab.cancer_code(code).name} ({code})")
-                    except Exception:  # pragma: no cover - codes are checked at load
-                        names.append(code)
-                return "cancer type: " + " or ".join(names)
-            return atom.label
+            return KINDS[atom.kind].student_words(atom.spec, atom.label, self.vocab)
         if kind is FactNode:
             return self._fact_words.get(node.name, node.name.replace("_", " "))
         if kind is AllNode or kind is AnyNode:
@@ -259,8 +251,8 @@ class _Static:
             return "not shown: " + self.words(node.kid, False)
         if kind is NotNode:
             kid = node.kid
-            if type(kid) is AtomNode and self.program.atoms[kid.i].kind == "alteration":
-                return "no " + self.words(kid, False)
+            if type(kid) is AtomNode:
+                return KINDS[self.program.atoms[kid.i].kind].not_words(self.words(kid, False))
             return "not: " + self.words(kid, False)
         return str(node)  # pragma: no cover
 
@@ -717,7 +709,7 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             texts = []
             for i, v in refs:
                 atom = atoms[i]
-                texts.append(atom.describe(case) if v is True else ("no " if atom.kind == "alteration" else "not ") + atom.label)
+                texts.append(atom.describe(case) if v is True else KINDS[atom.kind].false_words(atom.label))
             texts = _dedupe(texts)
             words = ctx.memo[wkey] = "Case: " + "; ".join(texts) + "." if texts else ""
         if words:

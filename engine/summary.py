@@ -17,16 +17,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from collections.abc import Iterable
 
+from engine.conditions import KINDS
 from engine.semantics import LISTED as VERDICTS  # noqa: E402  (the order options are listed in)
 _TOTAL = "all cohorts"
 
 
 class KnownVariants:
-    """Which alterations some rule's ``alteration`` pattern can match (cached per alteration)."""
+    """Which alterations some rule's ``alteration`` pattern can match (cached per alteration); each
+    condition kind says which alterations a leaf of it could be about (its ``may_match``)."""
 
     def __init__(self, program):
-        self.patterns = [a.key for a in program.atoms if a.kind == "alteration"]
-        self.genes = {p[1] for p in self.patterns}
+        # (kind key, atom key): plain data, picklable as the atoms' keys are
+        self.patterns = [(a.kind, a.key) for a in program.atoms if KINDS[a.kind].may_match is not None]
+        self.genes = {g for kind, key in self.patterns if (g := KINDS[kind].named(key).gene) is not None}
         self._cache: dict[tuple, bool] = {}
 
     def known(self, alt) -> bool:
@@ -39,20 +42,7 @@ class KnownVariants:
     def _match(self, alt) -> bool:
         if alt.gene not in self.genes:
             return False
-        vague = alt.kind == "mutation" and alt.codon is None
-        for _, gene, labels, codons, exclude, kind, _origin, _acquired, _partner, *_ in self.patterns:
-            if gene != alt.gene or (kind is not None and kind != alt.kind):
-                continue
-            if vague and (labels is not None or codons is not None):
-                return True  # an unspecified change the rules treat as possibly this one
-            if labels is not None and alt.label not in labels:
-                continue
-            if codons is not None and alt.codon not in codons:
-                continue
-            if alt.label in exclude:
-                continue
-            return True
-        return False
+        return any(KINDS[kind].could_match(key, alt) for kind, key in self.patterns)
 
 
 @dataclass

@@ -75,7 +75,7 @@ from engine.evaluator import (
     Program,
     rule_outcome,
 )
-from engine.conditions import KINDS, DomainTerms, FieldDimension, HistoryRole, HistoryTerms
+from engine.conditions import KINDS, DomainTerms, FieldDimension, HistoryRole, HistoryTerms, LeafNames
 from engine.semantics import CHECK_CODES, POSITIVE, apply_pending, choose
 from engine.rules_model import Outcome, Setting
 
@@ -658,16 +658,15 @@ def _fact_refs(node: Node, out: set[str]) -> None:
 
 
 def _describe_atom(program: Program, i: int) -> str:
-    _, gene, labels, codons, _excl, kind, origin, acquired, _partner, on = program.atoms[i].key
-    if labels:
-        what = f"{gene} " + "/".join(sorted(labels))
-    elif codons:
-        what = f"{gene} codon " + "/".join(str(c) for c in sorted(codons))
-    else:
-        what = f"{gene} {kind or 'alteration'}"
-    extra = [x for x in ((origin if origin == "germline" else None), ("acquired" if acquired else None),
-                         (f"acquired on {on}" if on else None)) if x]
-    return what + (f" ({', '.join(extra)})" if extra else "")
+    """An atom's leaf in the findings' words (as its kind words it: "KRAS G12C", "NRAS codon 12/13")."""
+    a = program.atoms[i]
+    return KINDS[a.kind].finding_words(a.key, a.label)
+
+
+def _names(program: Program, i: int) -> LeafNames:
+    """What an atom's leaf names (gene, cancer codes, acquired-on class), as its kind reads its key."""
+    a = program.atoms[i]
+    return KINDS[a.kind].named(a.key)
 
 
 def _with_drugs(program: Program) -> dict[str, frozenset[str]]:
@@ -908,8 +907,7 @@ class _Verifier:
             if pop.acquired_on is not None:
                 atoms: set[int] = set()
                 _walk(cr.when, program, atoms, set())
-                if not any(program.atoms[i].kind == "alteration" and program.atoms[i].key[9] == pop.acquired_on
-                           for i in atoms):
+                if not any(_names(program, i).acquired_on == pop.acquired_on for i in atoms):
                     self.add("V011", (rule.id,), f"{rule.id}: the evidence comes from alterations acquired on "
                              f"{pop.acquired_on}, but no alteration condition of 'when' says "
                              f"'acquired_on: {pop.acquired_on}': the rule would apply the finding at baseline.")
@@ -985,8 +983,7 @@ class _Verifier:
                 if cr.rule.conclude is None or cr.rule.conclude.verdict != "eligible":
                     continue
                 nec = _necessary(cr.when, program)
-                g = frozenset(i for i in nec if program.atoms[i].kind == "alteration"
-                              and (program.atoms[i].key[2] is not None or program.atoms[i].key[3] is not None))
+                g = frozenset(i for i in nec if _names(program, i).specific)
                 if g:
                     own.setdefault(t, []).append((g, cr.rule.id))
         drugs = _with_drugs(program)
@@ -1233,12 +1230,13 @@ class _Verifier:
                 _walk(r, program, atoms, facts)
             rule_atoms[cr.rule.id] = atoms
         used = set().union(*rule_atoms.values()) if rule_atoms else set()
-        cancers = sorted({c for i in used if program.atoms[i].kind == "cancer" for c in program.atoms[i].key[1]})
-        markers = sorted((i for i in used if program.atoms[i].kind == "alteration"),
+        cancers = sorted({c for i in used for c in _names(program, i).cancers})
+        markers = sorted((i for i in used if _names(program, i).gene is not None),
                          key=lambda i: _describe_atom(program, i))
         reps: dict[int, tuple[str, _GeneState]] = {}
         for i in markers:
-            g = program.atoms[i].key[1]
+            g = _names(program, i).gene
+            assert g is not None  # (markers name a gene)
             gdim = dom.genes[g]
             pos = gdim.atoms.index(i)
             best = None
@@ -1268,8 +1266,7 @@ class _Verifier:
                     for cr in concl:
                         if not cr.in_effect(case):
                             continue
-                        if not any(program.atoms[k].kind == "alteration" and program.atoms[k].key[1] == g
-                                   and ctx.atom(k) is True for k in rule_atoms[cr.rule.id]):
+                        if not any(_names(program, k).gene == g and ctx.atom(k) is True for k in rule_atoms[cr.rule.id]):
                             continue
                         if cr.when.tv(ctx) is not False:
                             hit = True
@@ -1304,9 +1301,9 @@ class _GeneOnlyCtx(Ctx):
         v = self.atoms[i]
         if v is not None and v is not True and v is not False:
             a = self.program.atoms[i]
-            if a.kind == "cancer":
+            if KINDS[a.kind].dimension == "cancer":
                 v = a.fn(self.case)
-            elif a.kind == "alteration" and a.key[1] == self.gene:
+            elif _names(self.program, i).gene == self.gene:
                 v = True if a.fn(self.case) is True else None
             else:
                 v = None

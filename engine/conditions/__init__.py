@@ -3,7 +3,9 @@
 Each module of this package is one kind: its pydantic schema, the compiled leaf (an *atom*:
 three-valued value, what is missing when unknown, the case facts that made it true), its label
 in words, its vocabulary check, the case fields it reads, the dimension of ``check``'s abstract
-domain it belongs to and what the case generators draw from it (see
+domain it belongs to, what the case generators draw from it, and how explanations and ``check``
+speak of it (the word before a false leaf, the leaf in a student's words, what the case holds for
+it, what it names; see
 :class:`~engine.conditions.base.ConditionKind`). A new criterion is one new module here (and its
 import below); the rule model, the loader, both backends, ``check`` and the generators read the
 registry. The combinators (``all``, ``any``, ``not``, ``unmet``) and ``fact`` are part of the
@@ -20,11 +22,13 @@ from engine.conditions.base import (  # noqa: F401
     FieldDimension,
     HistoryRole,
     HistoryTerms,
+    LeafNames,
     Origin,
     Outcome,
     Setting,
     Stage,
     Strict,
+    history_held,
     one_or_many,
 )
 from engine.conditions.cancer import CancerCond  # noqa: F401,E402

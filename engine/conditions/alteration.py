@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import TV, AlterationKind, ConditionKind, HistoryRole, Origin, Strict, register
+from engine.conditions.base import TV, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict, register
 
 
 class AlterationPattern(Strict):
@@ -254,5 +254,54 @@ def domain(key, terms) -> str:
     return gene
 
 
+def held(atom, case, value) -> str:
+    """What the case holds of the gene: its alterations, that it was tested, or what is missing."""
+    a = atom.spec.alteration
+    gene = a.gene
+    found = [x.describe() for x in case.alterations if x.gene == gene]
+    if found:
+        return ", ".join(found)
+    if value is False:
+        return f"{gene} tested, no such change" if a.origin != "germline" else "germline testing found none"
+    return f"unknown: {atom.missing(case)}"
+
+
+def names(key) -> LeafNames:
+    """The gene read, the class the alteration must be acquired on, whether the pattern names
+    particular changes (variants or codons) and the variants it names, by the atom's key."""
+    return LeafNames(gene=key[1], acquired_on=key[9], specific=key[2] is not None or key[3] is not None,
+                     variants=key[2] or frozenset())
+
+
+def brief(key) -> str:
+    """The pattern in ``check``'s findings, by the atom's key ("KRAS G12C", "NRAS codon 12/13")."""
+    _, gene, labels, codons, _excl, kind, origin, acquired, _partner, on = key
+    if labels:
+        what = f"{gene} " + "/".join(sorted(labels))
+    elif codons:
+        what = f"{gene} codon " + "/".join(str(c) for c in sorted(codons))
+    else:
+        what = f"{gene} {kind or 'alteration'}"
+    extra = [x for x in ((origin if origin == "germline" else None), ("acquired" if acquired else None),
+                         (f"acquired on {on}" if on else None)) if x]
+    return what + (f" ({', '.join(extra)})" if extra else "")
+
+
+def may_match(key, alt) -> bool:
+    """Whether the pattern (by the atom's key) can match case alteration ``alt`` by gene, kind and
+    change, or treats it as possibly one it names (an unspecified mutation of the gene)."""
+    _, gene, labels, codons, exclude, kind, _origin, _acquired, _partner, _on = key
+    if gene != alt.gene or (kind is not None and kind != alt.kind):
+        return False
+    if alt.kind == "mutation" and alt.codon is None and (labels is not None or codons is not None):
+        return True  # an unspecified change the rules treat as possibly this one
+    if labels is not None and alt.label not in labels:
+        return False
+    if codons is not None and alt.codon not in codons:
+        return False
+    return alt.label not in exclude
+
+
 KIND = register(ConditionKind("alteration", AlterationCond, build, label, check_terms, fields, "gene",
-                              rule_terms, case_terms, depends, history, domain))
+                              rule_terms, case_terms, depends, history, domain, negation="no", held=held,
+                              names=names, brief=brief, may_match=may_match))

@@ -134,6 +134,15 @@ class ConditionKind:
     (:class:`DomainTerms`) and returns the gene it reads (``None``: none); ``rule_terms(cond, vocab, acc)`` and ``case_terms(cond,
     positive, vocab, acc)``: what the case generators of :mod:`engine.testing` draw from it.
     The durable backend needs nothing per kind: it receives atom values.
+
+    What the explanations and ``check`` say of a leaf (each optional; the methods below give the
+    default): ``negation``: the word before a false leaf of the kind ("no KRAS G12C"; default
+    "not"); ``words(cond, vocab)``: the leaf in words for a student, with the vocabulary's names
+    (default: its label); ``held(atom, case, value)``: what the case holds for a leaf that is not
+    true, in words (default: what is missing when unknown, else the case facts the leaf names);
+    ``names(key)``: what a leaf names, by its atom's key (:class:`LeafNames`); ``brief(key)``: the
+    leaf in ``check``'s findings (default: its label); ``may_match(key, alt)``: whether a case
+    alteration is one the leaf could be about (the batch summary's alterations no rule knows).
     """
 
     key: str
@@ -148,6 +157,71 @@ class ConditionKind:
     depends: Callable | None = None
     history: Callable | None = None
     domain: Callable | None = None
+    negation: str | None = None
+    words: Callable | None = None
+    held: Callable | None = None
+    names: Callable | None = None
+    brief: Callable | None = None
+    may_match: Callable | None = None
+
+    def false_words(self, label: str) -> str:
+        """A false leaf in a case's words: "no KRAS G12C", "not stage metastatic"."""
+        return f"{self.negation or 'not'} {label}"
+
+    def not_words(self, words: str) -> str:
+        """``not`` over a leaf of this kind in a rule's words: "no KRAS G12C", "not: stage early"."""
+        return f"{self.negation} {words}" if self.negation else "not: " + words
+
+    def student_words(self, cond, label: str, vocab) -> str:
+        """The leaf in words for a student (``label``: its label, the default)."""
+        return self.words(cond, vocab) if self.words is not None else label
+
+    def case_words(self, atom, case, value: TV) -> str:
+        """What ``case`` holds for the leaf of ``atom`` (a compiled atom: ``spec``, ``fn``,
+        ``missing``, ``describe``) whose value is ``value``, in words."""
+        if value is True:
+            return atom.describe(case)
+        if self.held is not None:
+            return self.held(atom, case, value)
+        return f"unknown: {atom.missing(case)}" if value is None else atom.describe(case)
+
+    def named(self, key: tuple) -> LeafNames:
+        """What the leaf of an atom (by its key) names (nothing, by default)."""
+        return self.names(key) if self.names is not None else _NOTHING
+
+    def finding_words(self, key: tuple, label: str) -> str:
+        """The leaf in ``check``'s findings (``label``: its label, the default)."""
+        return self.brief(key) if self.brief is not None else label
+
+    def could_match(self, key: tuple, alt) -> bool:
+        """Whether the leaf (by its atom's key) could be about case alteration ``alt``."""
+        return self.may_match is not None and self.may_match(key, alt)
+
+
+class LeafNames(NamedTuple):
+    """What one leaf names, read from its atom's key by its kind (``check`` and the batch summary
+    ask): ``gene``: the gene whose alterations it reads; ``cancers``: the cancer codes it admits;
+    ``acquired_on``: the drug class an alteration must have been acquired on; ``specific``: it
+    names particular changes (variants or codons), not any alteration of the gene; ``variants``:
+    the variant labels of ``gene`` it names (not those it excludes)."""
+
+    gene: str | None = None
+    cancers: frozenset = frozenset()
+    acquired_on: str | None = None
+    specific: bool = False
+    variants: frozenset = frozenset()
+
+
+_NOTHING = LeafNames()
+
+
+def history_held(atom, case, value: TV) -> str:
+    """What the case holds for a prior-therapy leaf that is not true: its history in words."""
+    if case.lines is None:
+        return "unknown: prior therapy history"
+    if not case.lines:
+        return "no prior systemic therapy (treatment-naive)"
+    return "prior " + "; ".join(ln.describe() for ln in case.lines)
 
 
 KINDS: dict[str, ConditionKind] = {}

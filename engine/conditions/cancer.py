@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from engine.conditions.base import TV, ConditionKind, Strict, one_or_many, register
+from engine.conditions.base import TV, ConditionKind, LeafNames, Strict, one_or_many, register
 
 
 class CancerCond(Strict):
@@ -55,5 +55,25 @@ def domain(key, terms) -> None:
     terms.cancers |= key[1]
 
 
+def words(cond, vocab) -> str:
+    """For a student: each code with its OncoTree name ("cancer type: Non-Small Cell Lung Cancer (NSCLC)")."""
+    names = []
+    for code in cond.cancer:
+        try:
+            names.append(f"{vocab.cancer_code(code).name} ({code})")
+        except Exception:  # pragma: no cover - codes are checked at load
+            names.append(code)
+    return "cancer type: " + " or ".join(names)
+
+
+def held(atom, case, value) -> str:
+    """The case's own cancer type."""
+    return f"{case.cancer.name} ({case.cancer.code})"
+
+
+def names(key) -> LeafNames:
+    return LeafNames(cancers=key[1])
+
+
 KIND = register(ConditionKind("cancer", CancerCond, build, label, check_terms, lambda cond: ("cancer_type",),
-                              "cancer", rule_terms, case_terms, domain=domain))
+                              "cancer", rule_terms, case_terms, domain=domain, words=words, held=held, names=names))

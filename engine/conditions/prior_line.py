@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.conditions.base import TV, ConditionKind, HistoryRole, Outcome, Setting, Strict, register
+from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, Outcome, Setting, Strict, register
 
 
 class LinePattern(Strict):
@@ -179,4 +179,4 @@ def history(cond, vocab, terms) -> HistoryRole:
 
 
 KIND = register(ConditionKind("prior_line", PriorLineCond, build, label, check_terms, lambda cond: ("prior_therapies",),
-                              "history", rule_terms, case_terms, history=history))
+                              "history", rule_terms, case_terms, history=history, held=history_held))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.conditions.base import TV, ConditionKind, HistoryRole, Setting, Strict, register
+from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, Setting, Strict, register
 
 
 class PriorLinesPattern(Strict):
@@ -78,4 +78,4 @@ def history(cond, vocab, terms) -> HistoryRole:
 
 
 KIND = register(ConditionKind("prior_lines", PriorLinesCond, build, label, None, lambda cond: ("prior_therapies",),
-                              "history", None, case_terms, history=history))
+                              "history", None, case_terms, history=history, held=history_held))

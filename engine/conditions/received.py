@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import TV, ConditionKind, HistoryRole, Strict, register
+from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, Strict, register
 
 
 class ReceivedPattern(Strict):
@@ -73,4 +73,4 @@ def history(cond, vocab, terms) -> HistoryRole:
 
 
 KIND = register(ConditionKind("received", ReceivedCond, build, label, check_terms, lambda cond: ("prior_therapies",),
-                              "history", rule_terms, case_terms, history=history))
+                              "history", rule_terms, case_terms, history=history, held=history_held))

@@ -25,7 +25,12 @@ def case_terms(cond, positive, vocab, acc) -> None:
     acc.stages.update(cond.stage)
 
 
+def held(atom, case, value) -> str:
+    """The case's stage in words ("stage locally advanced"), or that it is unknown."""
+    return f"stage {case.stage.replace('_', ' ')}" if case.stage else "unknown: stage"
+
+
 DIMENSION = FieldDimension("stage", "stage", (None, *get_args(Stage)))
 
 KIND = register(ConditionKind("stage", StageCond, build, lambda cond, vocab=None: "stage " + " or ".join(cond.stage), None,
-                              lambda cond: ("stage",), DIMENSION, None, case_terms))
+                              lambda cond: ("stage",), DIMENSION, None, case_terms, held=held))

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.conditions import KINDS, FieldDimension
+from engine.conditions import KINDS
 from engine.evaluator import AllNode, AtomNode, Ctx, FactNode, NotNode
 
 Status = Literal["met", "not_met", "unknown"]
@@ -57,34 +57,9 @@ def _atoms_under(node, ctx: Ctx, out: list[int], depth: int = 0) -> None:
 
 
 def _atom_case(i: int, ctx: Ctx) -> str:
-    """What the case holds for one leaf condition, in words."""
+    """What the case holds for one leaf condition, in words (as its kind words it)."""
     atom = ctx.program.atoms[i]
-    case = ctx.case
-    v = ctx.atom(i)
-    if v is True:
-        return atom.describe(case)
-    kind = atom.kind
-    if kind == "cancer":
-        return f"{case.cancer.name} ({case.cancer.code})"
-    if kind == "alteration":
-        gene = atom.spec.alteration.gene
-        found = [a.describe() for a in case.alterations if a.gene == gene]
-        if found:
-            return ", ".join(found)
-        if v is False:
-            return f"{gene} tested, no such change" if atom.spec.alteration.origin != "germline" else "germline testing found none"
-        return f"unknown: {atom.missing(case)}"
-    if kind == "stage":
-        return f"stage {case.stage.replace('_', ' ')}" if case.stage else "unknown: stage"
-    if kind == "germline_tested":
-        return "unknown: germline testing" if case.germline_tested is None else ("germline testing done" if case.germline_tested else "no germline testing")
-    if isinstance(KINDS[kind].dimension, FieldDimension):  # another scalar case field: its value, or what is missing
-        return f"unknown: {atom.missing(case)}" if v is None else atom.describe(case)
-    if case.lines is None:
-        return "unknown: prior therapy history"
-    if not case.lines:
-        return "no prior systemic therapy (treatment-naive)"
-    return "prior " + "; ".join(ln.describe() for ln in case.lines)
+    return KINDS[atom.kind].case_words(atom, ctx.case, ctx.atom(i))
 
 
 def _case_words(node, ctx: Ctx) -> str:
