@@ -347,7 +347,7 @@ def test_criteria_of_a_treatment_naive_g12c_lung_case(mini):
     assert status["KRAS G12C"] == ("gate", "met")
     assert ("gate", "met") == status["cancer type: Non-Small Cell Lung Cancer (NSCLC)"]
     facts = {c.id: c.facts for c in opt.criteria}
-    assert facts["TLNG-001/requires/0"] == ["prior_therapies"]
+    assert facts["TLNG-001/requires/0"] == ("prior_therapies",)
 
 
 def test_criteria_name_derived_facts_in_words_not_ids(mini):
@@ -355,7 +355,7 @@ def test_criteria_name_derived_facts_in_words_not_ids(mini):
                          "as_of": "2026-01-01"}).option("cetuximab")
     gate = [c for c in opt.criteria if c.kind == "gate"]
     assert [c.status for c in gate] == ["met", "met"]
-    assert gate[1].text.startswith("RAS-mutant means") and gate[1].facts == ["ras_mutant"]
+    assert gate[1].text.startswith("RAS-mutant means") and gate[1].facts == ("ras_mutant",)
     assert all("TDER" not in c.text for c in opt.criteria)
 
 
