@@ -26,6 +26,7 @@ class CheckReport:
     quotes_verified: int = 0
     seeds_found: bool = False
     extra: list[str] = field(default_factory=list)  # lines for --verbose
+    searched: bool = True  # False: the exhaustive search of profiles was skipped (check --quick)
 
     @property
     def ok(self) -> bool:
@@ -86,9 +87,12 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
     return ExampleResult(rule.id, ex.name, True)
 
 
-def run_check(engine: Engine, *, seeds=None) -> CheckReport:
+def run_check(engine: Engine, *, seeds=None, search: bool = True) -> CheckReport:
+    """Citations, verification records, every rule's examples and the semantic checks of
+    :func:`engine.verify.verify`; ``search=False`` (``check --quick``) leaves out its exhaustive
+    search of profiles."""
     rb = engine.rulebase
-    report = CheckReport(rules=len(rb.rules))
+    report = CheckReport(rules=len(rb.rules), searched=search)
     seeds = seeds or seeds_dir_for(rb.directory, rb.meta)
     report.seeds_found = seeds is not None
     report.quotes_verified = check_citations(rb, report.problems, seeds)
@@ -103,7 +107,7 @@ def run_check(engine: Engine, *, seeds=None) -> CheckReport:
     except ImportError:  # pragma: no cover - verification module absent
         pass
     else:
-        vr = verify(engine)
+        vr = verify(engine, search=search)
         report.problems.extend(vr.problems)
         report.extra.extend(vr.summary)
     return report

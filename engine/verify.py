@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import itertools
 import json
 import time
@@ -204,9 +205,19 @@ class _Domain:
         self.unknown: tuple = tuple(None for _ in self.fields)  # every scalar field absent
         self._field_names = tuple(fd.field for fd, _ in self.fields)
         self._implied = [(k, fd.field, fd.implied) for k, (fd, _) in enumerate(self.fields) if fd.implied]
-        self.history = self._history_dim()
-        self.genes = {g: self._gene_dim(g) for g in sorted(self.gene_atoms)}
-        self.slices = self._slices()
+
+    # the search's dimensions, built when first used: ``check --quick`` needs only the cancers and fields
+    @functools.cached_property
+    def history(self) -> _Dim:
+        return self._history_dim()
+
+    @functools.cached_property
+    def genes(self) -> dict[str, _Dim]:
+        return {g: self._gene_dim(g) for g in sorted(self.gene_atoms)}
+
+    @functools.cached_property
+    def slices(self) -> list[_Slice]:
+        return self._slices()
 
     # ---------------------------------------------------------------- case building
 
@@ -1357,9 +1368,16 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 # --------------------------------------------------------------------------- entry point
 
 
-def verify(engine) -> VerifyReport:
+SEARCH_CODES = ("V001", "V002", "V003", "V004", "V005", "V006", "V010")  # found only by the search
+
+
+def verify(engine, *, search: bool = True) -> VerifyReport:
     """Run every semantic check on ``engine``'s rule base (an :class:`engine.api.Engine` or a
-    compiled :class:`~engine.evaluator.Program`) and return the findings, errors and summary."""
+    compiled :class:`~engine.evaluator.Program`) and return the findings, errors and summary.
+
+    ``search=False`` (``check --quick``) runs only the checks that need no enumeration of profiles
+    (facts derived by no rule or used by none, cycles, populations: V007, V008, V009, V011, V012) and says so in the
+    summary; the codes of :data:`SEARCH_CODES` are then not looked for."""
     program: Program = engine if isinstance(engine, Program) else engine.program
     t0 = time.perf_counter()
     v = _Verifier(program)
@@ -1367,12 +1385,19 @@ def verify(engine) -> VerifyReport:
     v.exclude_cycles()
     dom = _Domain(program)
     v.populations(dom)
+    if not search:
+        return _report(program, v, dom, time.perf_counter() - t0, None, None)
     t_dom = time.perf_counter() - t0
     v.therapies(dom)
     fact_true = v.facts_and_notes(dom)
     v.rule_findings(dom, fact_true)
     combos, gaps = v.coverage(dom)
     seconds = time.perf_counter() - t0
+    return _report(program, v, dom, seconds, t_dom, (combos, gaps))
+
+
+def _report(program: Program, v: _Verifier, dom: _Domain, seconds: float, t_dom: float | None,
+            coverage: tuple[int, int] | None) -> VerifyReport:
     rep = VerifyReport(profiles=v.profiles, seconds=seconds, per_therapy=dict(v.per_therapy))
     order = {c: i for i, c in enumerate(CODES)}
     rep.findings = sorted(v.findings, key=lambda f: (order[f.code], f.rules, f.therapy or ""))
@@ -1380,6 +1405,16 @@ def verify(engine) -> VerifyReport:
         path = (program.rb.rule_files.get(f.rules[0], ""), f.rules[0]) if f.rules else ()
         p = Problem(f.text(), tuple(x for x in path if x))
         (rep.problems if f.severity == "error" else rep.warnings).append(p)
+    if t_dom is None or coverage is None:  # the quick checks only
+        rep.summary = [
+            f"verify: quick: facts, cycles and populations checked in {seconds:.2f} s; the exhaustive "
+            f"search of profiles was skipped ({', '.join(SEARCH_CODES)} not looked for: run check without --quick)",
+            f"verify: {len(rep.problems)} error(s), {len(rep.warnings)} warning(s)",
+        ]
+        for w in rep.warnings:
+            rep.summary.append("warning: " + w.render())
+        return rep
+    combos, gaps = coverage
     genes = ", ".join(f"{g} {len(d.values)}" for g, d in dom.genes.items())
     rep.summary = [
         f"verify: {rep.profiles:,} abstract profiles examined in {seconds:.2f} s "

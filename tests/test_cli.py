@@ -159,7 +159,7 @@ def test_check_fails_on_example_with_wrong_verdict(tmp_path, capsys):
             if r["kind"] == "conclusion" and r["examples"][0]["expect"].get("verdict") == "eligible":
                 r["examples"][0]["expect"]["verdict"] = "excluded"
                 f.write_text(yaml.safe_dump(data, sort_keys=False))
-                code, _, err = run(["check", str(rules)], capsys)
+                code, _, err = run(["check", "--quick", str(rules)], capsys)  # examples run in the quick check too
                 assert code == 1
                 assert f"{r['id']} example '{r['examples'][0]['name']}': " in err and "expected excluded" in err
                 return
@@ -180,7 +180,7 @@ def test_check_fails_on_misquoted_citation(tmp_path, capsys, monkeypatch):
                 if c["source"] in seeded:
                     c["quote"] = "KRAS inhibitors cure every cancer"
                     f.write_text(yaml.safe_dump(data, sort_keys=False))
-                    code, _, err = run(["check", str(rules)], capsys)
+                    code, _, err = run(["check", "--quick", str(rules)], capsys)  # quotes: quick check too
                     assert code == 1 and "quote not found" in err
                     return
     pytest.fail("no seed citation found")

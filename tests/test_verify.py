@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from engine.api import Engine
 from engine.cli import main
 from engine.errors import CaseError
-from engine.verify import CODES, _Domain, _Unit, verify
+from engine.verify import CODES, SEARCH_CODES, _Domain, _Unit, verify
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BROKEN = FIXTURES / "broken"
@@ -264,3 +264,29 @@ def test_every_case_falls_in_an_examined_profile_of_the_shipped_rules(shipped_un
 def test_every_case_falls_in_an_examined_profile_of_the_mini_rules(mini_units, case):
     eng, units = mini_units
     _assert_in_some_profile(eng, units, case)
+
+
+QUICK_CAUGHT = {n for n, (code, _) in CAUGHT.items() if code in ("V008", "V009", "V011")}
+
+
+@pytest.mark.parametrize("name", sorted(CAUGHT))
+def test_the_quick_check_finds_a_subset_of_the_full_check_and_the_unsearched_codes(name, broken):
+    eng, full = broken(name)
+    quick = verify(eng, search=False)
+    assert {f.text() for f in quick.findings} <= {f.text() for f in full.findings}
+    assert not {f.code for f in quick.findings} & set(SEARCH_CODES)
+    code, rules = CAUGHT[name]
+    if name in QUICK_CAUGHT:
+        assert any(set(rules) <= set(f.rules) for f in quick.find(code)), [f.text() for f in quick.findings]
+    assert quick.profiles == 0 and "search of profiles was skipped" in quick.summary[0]
+
+
+def test_check_quick_says_the_search_was_skipped_and_still_fails_a_cycle(capsys):
+    code = main(["check", "--quick", "--verbose", str(FIXTURES / "mini")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "quick: the exhaustive search of profiles was skipped" in out
+    assert "V001" in out and "abstract profiles examined" not in out
+    code = main(["check", "--quick", str(BROKEN / "fact_cycle")])
+    out, err = capsys.readouterr()
+    assert code == 1 and "V009" in err and "check: FAILED" in err
