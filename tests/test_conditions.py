@@ -553,7 +553,7 @@ def test_prior_line_missing_names_the_details_it_reads(vocab):
     assert full.missing(hist) == "details of prior therapy (setting, outcome, weeks)"
     assert full.missing(case(vocab)) == "prior therapy history"
     assert leaf(vocab, {"prior_line": {"classes": ["platinum"], "min_weeks": 0}}).missing(hist) == "details of prior therapy (weeks)"
-    assert leaf(vocab, {"prior_line": {"classes": ["platinum"], "position": "last"}}).missing(hist) == "details of prior therapy ()"
+    assert leaf(vocab, {"prior_line": {"classes": ["platinum"], "position": "last"}}).missing(hist) == "details of prior therapy"
 
 
 def test_prior_line_describe_names_the_matching_lines(vocab):
@@ -578,6 +578,16 @@ def test_prior_line_keys_label_and_terms(vocab):
     assert leaf(vocab, {"prior_line": {"drugs": ["Lumakras"]}}).key == leaf(vocab, {"prior_line": {"drugs": ["sotorasib"]}}).key
     assert KINDS["prior_line"].label(cond({"prior_line": {"classes": ["platinum"], "drugs": ["pemetrexed"]}})) == (
         "a prior line of platinum, pemetrexed")
+    # every filter is in the words, and a pattern naming no drug does not read "a prior line of "
+    words = {
+        "a prior line ending in progression": {"outcome": ["progression"]},
+        "a first line for advanced disease of oxaliplatin": {"drugs": ["oxaliplatin"], "position": "first"},
+        "a most recent prior line of platinum in the metastatic setting, not ending in progression or intolerance, "
+        "of at least 6 weeks": {"classes": ["platinum"], "position": "last", "setting": ["metastatic"],
+                                "outcome_not": ["progression", "intolerance"], "min_weeks": 6},
+    }
+    for text, spec in words.items():
+        assert KINDS["prior_line"].label(cond({"prior_line": spec})) == text
     got = check(vocab, {"prior_line": {"classes": ["platinum", "platinun"], "drugs": ["sotorasb"]}})
     assert [(p, s) for p, _, s in got] == [(("rules", 0, "when", "prior_line", "classes", 1), "platinum"),
                                           (("rules", 0, "when", "prior_line", "drugs", 0), "sotorasib")]

@@ -122,7 +122,7 @@ def build(cond, vocab) -> tuple:
             return "prior therapy history"
         wanted = [w for w, on in (("setting", settings or (position == "first" or None)),
                                   ("outcome", outcomes or not_outcomes), ("weeks", min_weeks)) if on is not None]
-        return "details of prior therapy (" + ", ".join(wanted) + ")"
+        return "details of prior therapy" + (" (" + ", ".join(wanted) + ")" if wanted else "")
 
     def describe(case) -> str:
         lines = chronological(case.lines or ())
@@ -132,9 +132,25 @@ def build(cond, vocab) -> tuple:
     return key, fn, missing, describe
 
 
+_POSITION_WORDS = {None: "a prior line", "first": "a first line for advanced disease",
+                   "last": "a most recent prior line"}
+
+
 def label(cond, vocab=None) -> str:
+    """Every filter of the pattern in words: "a prior line of fluoropyrimidine, oxaliplatin";
+    "a most recent prior line ending in progression, of at least 6 weeks"."""
     p = cond.prior_line
-    return "a prior line of " + ", ".join(p.classes + p.drugs)
+    head = _POSITION_WORDS[p.position] + (" of " + ", ".join(p.classes + p.drugs) if p.classes or p.drugs else "")
+    bits: list[str] = []
+    if p.setting:
+        bits.append("in the " + " or ".join(p.setting) + " setting")
+    if p.outcome:
+        bits.append("ending in " + " or ".join(p.outcome))
+    if p.outcome_not:
+        bits.append("not ending in " + " or ".join(p.outcome_not))
+    if p.min_weeks is not None:
+        bits.append(f"of at least {p.min_weeks} weeks")
+    return " ".join([head, ", ".join(bits)]) if bits else head
 
 
 def check_terms(cond, t) -> None:
