@@ -266,7 +266,14 @@ def test_every_case_falls_in_an_examined_profile_of_the_mini_rules(mini_units, c
     _assert_in_some_profile(eng, units, case)
 
 
-QUICK_CAUGHT = {n for n, (code, _) in CAUGHT.items() if code in ("V008", "V009", "V011")}
+# every fixture whose code the search is not needed for; V007 has two sources, and this fixture's
+# fact is derived by a rule but true in no profile, which only the search can see
+SEARCH_ONLY_FIXTURES = {"fact_never_true"}
+QUICK_CAUGHT = {n for n, (code, _) in CAUGHT.items() if code not in SEARCH_CODES and n not in SEARCH_ONLY_FIXTURES}
+
+
+def test_the_quick_check_is_tested_on_some_fixtures():
+    assert QUICK_CAUGHT == {"fact_never_used", "fact_cycle", "acquired_at_baseline"}
 
 
 @pytest.mark.parametrize("name", sorted(CAUGHT))
