@@ -399,7 +399,8 @@ class Program:
         self.notes = [cr for cr in self.rules if cr.rule.kind in ("note", "caution")]
         self.by_id = {cr.rule.id: cr for cr in self.rules}
         self._cancer_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
-        self._plans: dict[tuple, Plan] = {}
+        self._plans: dict[tuple, Plan] = {}  # (cancer code, date interval, jurisdiction) -> plan
+        self._shared: dict[tuple, Plan] = {}  # the plans by content (see plan)
         # compiled plan functions by what they evaluate (plans of many cancer types share one)
         self._runs: dict[tuple, Callable | None] = {}
         self._uses: dict[tuple, int] = {}  # interpreted uses per plan signature (see COMPILE_AFTER)
@@ -427,13 +428,16 @@ class Program:
                 derivers[name] = [cr for cr in crs if cr.in_effect(case)]
             live = [cr for cr in conclusions if cr.in_effect(case)]
             live_notes = [cr for cr in notes if cr.in_effect(case)]
-            p = Plan(
-                live,
-                live_notes,
-                derivers,
-                [cr for cr in conclusions if not cr.in_effect(case)],
-                self._facts_reached(live + live_notes, derivers),
-            )
+            ended = [cr for cr in conclusions if not cr.in_effect(case)]
+            # Plans of equal content are one object: many cancer types and date intervals share
+            # their rules, and whatever is kept per plan (its compiled function, the decided parts
+            # of resolution, trace lines) is then made once for all of them.
+            content = (tuple(cr.order for cr in live), tuple(cr.order for cr in live_notes),
+                       tuple((name, tuple(cr.order for cr in crs)) for name, crs in derivers.items()),
+                       tuple(cr.order for cr in ended))
+            p = self._shared.get(content)
+            if p is None:
+                p = self._shared[content] = Plan(live, live_notes, derivers, ended, self._facts_reached(live + live_notes, derivers))
             self._plans[key] = p
         return p
 

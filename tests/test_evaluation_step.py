@@ -161,6 +161,35 @@ def test_the_first_case_of_a_cancer_type_does_not_decide_the_candidates_of_the_n
     assert fresh.evaluate({**base, "alterations": [G12C]}).option("sotorasib").verdict == "eligible"
 
 
+def test_cases_whose_rules_are_the_same_share_one_plan_and_keep_their_own_trace():
+    fresh = Engine(FIXTURES / "mini")
+    base = {"stage": "metastatic", "alterations": [G12C], "prior_therapies": [{"drugs": ["carboplatin"]}]}
+    luad_2026 = fresh.normalise({**base, "cancer_type": "LUAD", "as_of": "2026-01-01"})
+    lusc_2026 = fresh.normalise({**base, "cancer_type": "LUSC", "as_of": "2026-01-01"})
+    # across the start of the EMA rule (2022-01-06), an FDA case's rules are the same
+    luad_2021 = fresh.normalise({**base, "cancer_type": "LUAD", "as_of": "2021-06-01"})
+    # before the FDA approval (2021-05-28) they are not
+    luad_2020 = fresh.normalise({**base, "cancer_type": "LUAD", "as_of": "2020-01-01"})
+    plan = fresh.program.plan(luad_2026)
+    assert fresh.program.plan(lusc_2026) is plan and fresh.program.plan(luad_2021) is plan
+    earlier = fresh.program.plan(luad_2020)
+    assert earlier is not plan and [cr.rule.id for cr in earlier.not_in_effect] != [cr.rule.id for cr in plan.not_in_effect]
+    assert len(fresh.program._plans) == 4  # one entry per (cancer code, date interval, jurisdiction)
+    # what is kept per plan does not leak between the cases that share it
+    results = {c.as_of: fresh.evaluate(c) for c in (luad_2026, luad_2021, luad_2020)}
+    assert results[luad_2026.as_of].option("sotorasib").verdict == "eligible"
+    assert results[luad_2021.as_of].option("sotorasib").verdict == "eligible"
+    assert results[luad_2020.as_of].option("sotorasib") is None
+    assert any("TLNG-001" in line and "2021-05-28" in line for line in results[luad_2020.as_of].trace)
+    assert fresh.evaluate(lusc_2026).option("sotorasib").verdict == "eligible"
+    # an EMA case on either side of the FDA approval's date: one plan, each its own date in the trace
+    ema = [fresh.normalise({**base, "cancer_type": "LUAD", "jurisdiction": "EMA", "as_of": d})
+           for d in ("2021-03-01", "2021-06-01")]
+    assert fresh.program.plan(ema[0]) is fresh.program.plan(ema[1])
+    for c in ema:
+        assert f"TLNG-002: not yet in effect on {c.as_of.isoformat()} (from 2022-01-06)" in fresh.evaluate(c).trace
+
+
 @pytest.fixture(scope="module")
 def mini_ended(tmp_path_factory):
     """The mini rule base with the FDA sotorasib approval (TLNG-001) ended on 2025-01-01."""

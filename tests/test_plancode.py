@@ -9,6 +9,7 @@ tests/test_differential.py.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -345,10 +346,13 @@ def test_plans_compile_when_hot_and_share_functions(mini_own, monkeypatch):
         assert plan.code.run is None  # interpreted while cold
     infer(eng.program, case)
     assert plan.code.run is not None
-    # another cancer code whose plan holds the same rules runs the same function, from its first use
+    # another cancer code whose plan holds the same rules has the same plan, compiled from its first use
     other = eng.normalise({"cancer_type": "LUSC", "alterations": [G12C], "as_of": "2026-01-01"})
     infer(eng.program, other)
-    other_plan = eng.program.plan(other)
-    assert other_plan is not plan and other_plan.signature() == plan.signature()
-    assert other_plan.code.run is plan.code.run
+    assert eng.program.plan(other) is plan
+    # a plan of other content but the same rules to evaluate (here: the same rules in effect, one
+    # rule fewer not in effect) runs the same function from its first use
+    twin = dataclasses.replace(plan, not_in_effect=[], code=evaluator.PlanCode())
+    assert twin.signature() == plan.signature()
+    assert eng.program.compiled(twin) is plan.code.run
     assert len(eng.program._runs) <= evaluator.MAX_COMPILED
