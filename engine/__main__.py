@@ -1,3 +1,3 @@
 from engine.cli import main
 
-raise SystemExit(main())
+raise SystemExit(main(whole_process=True))

@@ -28,7 +28,11 @@ try:
         runpy.run_module("engine", run_name="__main__", alter_sys=True)
 except SystemExit as exc:
     code = exc.code
-print(json.dumps({"exit": code, "out": out.getvalue(), "modules": sorted(sys.modules)}), file=sys.stderr)
+import gc
+loader = sys.modules.get("pydantic.plugin._loader")
+print(json.dumps({"exit": code, "out": out.getvalue(), "modules": sorted(sys.modules),
+                  "gc": [gc.isenabled(), gc.get_freeze_count()],
+                  "plugins_looked_for": loader is not None and loader._plugins is not None}), file=sys.stderr)
 """
 
 # what evaluating one case must not load (module names, or package prefixes ending in '.')
@@ -40,9 +44,11 @@ UNUSED = (
 )
 
 
-def _probe(args: list[str], cache: Path) -> dict:
-    env = dict(os.environ, KRAS_RULES_CACHE=str(cache), PYTHONPATH=str(ROOT))
+def _probe(args: list[str], cache: Path, **extra: str) -> dict:
+    env = dict(os.environ, KRAS_RULES_CACHE=str(cache), PYTHONPATH=str(ROOT), **extra)
     env.pop("KRAS_RULES_TRACEBACK", None)
+    if "PYDANTIC_DISABLE_PLUGINS" not in extra:
+        env.pop("PYDANTIC_DISABLE_PLUGINS", None)
     proc = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True,
                           env=env, cwd=ROOT, timeout=120)
     last = proc.stderr.strip().splitlines()[-1]
@@ -96,3 +102,29 @@ def test_command_word() -> None:
     assert command_of(["--rules=r", "--version", "check"]) == "check"
     assert command_of(["--help"]) is None
     assert command_of(["--", "evaluate"]) is None
+
+
+def test_start_up_sets_its_objects_aside_and_looks_for_no_pydantic_plugin(warm_cache: Path) -> None:
+    """The command pauses garbage collection while it imports and loads (nothing made then is
+    garbage), sets those objects aside (``gc.freeze``) and collects again afterwards; it does not
+    scan installed packages for pydantic plugins unless ``PYDANTIC_DISABLE_PLUGINS`` is set."""
+    got = _probe(["evaluate", str(CASE)], warm_cache)
+    assert got["exit"] == 0 and "sotorasib" in got["out"]
+    enabled, frozen = got["gc"]
+    assert enabled and frozen > 10_000
+    assert got["plugins_looked_for"] is False
+    asked = _probe(["evaluate", str(CASE)], warm_cache, PYDANTIC_DISABLE_PLUGINS="")
+    assert asked["exit"] == 0 and asked["plugins_looked_for"] is True
+
+
+def test_a_program_calling_main_keeps_its_own_garbage_collection(tmp_path: Path, monkeypatch) -> None:
+    import gc
+
+    from engine import cli
+
+    monkeypatch.setenv("KRAS_RULES_CACHE", str(tmp_path))
+    monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    frozen = gc.get_freeze_count()
+    assert cli.main(["evaluate", "--format", "tsv", str(CASE)]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    assert "PYDANTIC_DISABLE_PLUGINS" not in os.environ
