@@ -175,6 +175,12 @@ def test_cases_whose_rules_are_the_same_share_one_plan_and_keep_their_own_trace(
     earlier = fresh.program.plan(luad_2020)
     assert earlier is not plan and [cr.rule.id for cr in earlier.not_in_effect] != [cr.rule.id for cr in plan.not_in_effect]
     assert len(fresh.program._plans) == 4  # one entry per (cancer code, date interval, jurisdiction)
+    # a key seen before is looked up, not worked out again
+    asked = []
+    fresh.program.candidates = lambda case: asked.append(case) or (_ for _ in ()).throw(AssertionError("recomputed"))
+    assert fresh.program.plan(luad_2026) is plan and fresh.program.plan(luad_2020) is earlier
+    del fresh.program.candidates
+    assert asked == []
     # what is kept per plan does not leak between the cases that share it
     results = {c.as_of: fresh.evaluate(c) for c in (luad_2026, luad_2021, luad_2020)}
     assert results[luad_2026.as_of].option("sotorasib").verdict == "eligible"
