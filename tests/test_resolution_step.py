@@ -817,9 +817,10 @@ def test_a_withdrawn_approval_reads_as_such_with_each_reading(mini_chains):
                                   'Reading of "lung cancer": Any histology of it. (FDA withdrawn approval, in effect from 2019-01-01.)')
 
 
-def test_atoms_left_unread_by_inference_are_read_before_parts_are_shared(mini_chains):
-    """RAS-mutant holds by KRAS alone (NRAS need not be read); two cases that differ only in the
-    stage get each their own checklist for the olaparib rule that reads both."""
+def test_cases_differing_in_one_atom_get_their_own_checklists_and_a_fact_read_twice_is_named_once(mini_chains):
+    """Two colorectal cases that differ only in the stage, in either order: each its own checklist
+    for the olaparib rule; RAS-mutant, read by its gate and a requirement, is one derivation rule
+    and one line of the explanation; cetuximab's two other rules are both named as considered."""
     crc = {"cancer_type": "COADREAD", "alterations": [{"gene": "KRAS", "variant": "G12D"}], "as_of": "2026-01-01"}
     for order in (("metastatic", "early"), ("early", "metastatic")):
         for stage in order:
