@@ -594,6 +594,7 @@ def mini_chains(tmp_path_factory):
                          {"not": {"cancer": "COADREAD"}},
                          {"not": {"any": [{"cancer": "NSCLC"}, {"cancer": "COADREAD"}]}},
                          {"not": {"alteration": {"gene": "KRAS", "variant": "G12D"}}},
+                         {"not": {"all": [{"cancer": "NSCLC"}, {"alteration": {"gene": "KRAS", "variant": "G13D"}}]}},
                          {"unmet": {"all": [{"germline_tested": True}, {"stage": ["early"]}]}}]},
         "conclude": {"therapy": "adagrasib+cetuximab", "verdict": "consider"}, "explain": {"met": "Every shape holds."},
         "citations": cite, "examples": [{"name": "pdac", "case": pdac, "expect": {"verdict": "consider"}}]})
@@ -694,6 +695,7 @@ def test_a_gate_reads_in_words_node_by_node(mini_chains):
         ("met", "not: cancer type: Colorectal Adenocarcinoma (COADREAD)"),
         ("met", "not: (cancer type: Non-Small Cell Lung Cancer (NSCLC) or cancer type: Colorectal Adenocarcinoma (COADREAD))"),
         ("met", "no KRAS G12D"),
+        ("met", "not: (cancer type: Non-Small Cell Lung Cancer (NSCLC) and KRAS G13D)"),
         ("met", "not shown: (germline testing done and stage early)"),
     ]
 
@@ -846,3 +848,16 @@ def test_a_conditional_eligibility_keeps_its_precedence(mini_chains):
                                                   {"drugs": ["sotorasib"]}]}).option("adagrasib+cetuximab")
     assert (o.verdict, o.rules) == ("conditional", ["TCRC-003", "TDER-003", "TRES-003"])
     assert [(c.rule, c.set_aside_by) for c in o.considered] == [("TCRC-001", "TCRC-003")]
+
+
+def test_an_atom_inference_left_unread_is_read_before_the_explanation_outline_is_shared(mini_chains):
+    """The combination's gate holds `not (NSCLC and KRAS G13D)`: in pancreatic cancer inference
+    stops at the cancer type, but the explanation names every false part, G13D too when it is
+    false. Two cases alike but in G13D, in either order on one engine: each names its own."""
+    case = {**PDAC, "stage": "metastatic", "tested_genes": ["KRAS"]}
+    g13d = {**case, "alterations": [{"gene": "KRAS", "variant": "G13D"}]}
+    for order in ((case, g13d), (g13d, case)):
+        said = [mini_chains.evaluate(c).option("adagrasib+cetuximab").explanation.split(". ", 1)[0] for c in order]
+        if order[0] is g13d:
+            said.reverse()
+        assert "no KRAS G13D" in said[0] and "no KRAS G13D" not in said[1], said
