@@ -322,8 +322,9 @@ def _static(program) -> _Static:
 
 def _chain(node, ctx: Ctx, want, depth: int = 0) -> list[CompiledRule]:
     """The derivation rules behind ``node`` having value ``want``, in the order the explanation
-    names them (see :func:`_described`). Cached per case and node."""
-    key = ("chain", id(node), want)
+    names them (see :func:`_described`). Cached per case, node and depth (a chain is cut at the
+    same depth whichever reader reaches it first)."""
+    key = ("chain", id(node), want, depth)
     hit = ctx.memo.get(key)
     if hit is not None:
         return hit
@@ -660,8 +661,8 @@ def _by_rule(co) -> str:
 def _described(node, ctx: Ctx, want, st: _Static, depth: int = 0) -> tuple[list[tuple], list[str]]:
     """The case facts behind ``node`` having value ``want``: the atoms, as ``(index, value)``
     (known values only), and derived facts in words (the chain of derivation rules that produced
-    them, by what they derive). Cached per case and node."""
-    key = (id(node), want)
+    them, by what they derive). Cached per case, node and depth (see :func:`_chain`)."""
+    key = (id(node), want, depth)
     hit = ctx.memo.get(key)
     if hit is not None:
         return hit

@@ -679,6 +679,22 @@ def test_a_chain_of_derived_facts_is_named_down_to_the_depth_limit_and_an_unknow
                              "(FDA regular approval, in effect from 2009-01-01.)")
 
 
+def test_a_chain_is_cut_at_the_same_depth_whichever_reader_reaches_it_first(mini_chains):
+    # the gate of TPAN-003 reads level_10 (cut nine levels down, before level_1); a reader of
+    # level_3 names its whole chain, down to the cancer type, even after the gate's walk passed it
+    program = mini_chains.program
+    ctx = infer(program, mini_chains.normalise(PDAC)).ctx
+    st = resolve._static(program)
+    gate, level_3 = program.by_id["TPAN-003"].when, program.by_id["TLVL-004"].when
+    assert [cr.rule.id for cr in resolve._chain(gate, ctx, True)] == CHAIN
+    assert [cr.rule.id for cr in resolve._chain(level_3, ctx, True)] == ["TLVL-001", "TLVL-002", "TLVL-003"]
+    texts, chain = resolve._described(gate, ctx, True, st)
+    assert texts == [] and chain == [f"Level {k}: yes" for k in range(2, 11)]
+    texts, chain = resolve._described(level_3, ctx, True, st)
+    assert chain == ["Level 1: yes", "Level 2: yes", "Level 3: yes"]
+    assert [program.atoms[i].kind for i, v in texts] == ["cancer"] and [v for _, v in texts] == [True]
+
+
 def test_a_gate_reads_in_words_node_by_node(mini_chains):
     r = mini_chains.evaluate({**PDAC, "stage": "metastatic", "tested_genes": ["KRAS"]})
     # options by verdict, then the stronger evidence first (phase 3 before clinical), then therapy
