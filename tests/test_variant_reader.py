@@ -291,6 +291,8 @@ def test_loading_small_files(tmp_path):
     # a wrong residue names the other genes the change is known in, as a change past the length does
     assert error(r, "KRAS", "A12V") == ("KRAS residue 12 is G (Gly), not A; A12V is a known change of HRAS, NRAS", "G12V")
     assert r.variant("KRAS", "A14C").label == "A14C"  # no residue known there
+    # a stop-codon reference inside the protein where no residue is known: the message says where
+    assert error(r, "KRAS", "*5Q") == ("KRAS position 5 is inside the protein, not * (the stop codon, at position 21)", None)
     assert r.variant("NRAS", "A12C").label == "A12C"  # a length, no residues
     assert error(r, "NRAS", "A190C")[0] == "NRAS has 189 residues: 'A190C' (position 190) is not a NRAS change"
     assert error(r, "TP53", "H175C") == ("TP53 residue 175 is R (Arg), not H", "R175C")  # residues, no length
