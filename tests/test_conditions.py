@@ -581,6 +581,8 @@ def test_prior_line_keys_label_and_terms(vocab):
     # every filter is in the words, and a pattern naming no drug does not read "a prior line of "
     words = {
         "a prior line ending in progression": {"outcome": ["progression"]},
+        "a prior line of platinum in the adjuvant or metastatic setting, ending in progression or intolerance": {
+            "classes": ["platinum"], "setting": ["adjuvant", "metastatic"], "outcome": ["progression", "intolerance"]},
         "a first line for advanced disease of oxaliplatin": {"drugs": ["oxaliplatin"], "position": "first"},
         "a most recent prior line of platinum in the metastatic setting, not ending in progression or intolerance, "
         "of at least 6 weeks": {"classes": ["platinum"], "position": "last", "setting": ["metastatic"],
@@ -751,6 +753,9 @@ def test_cancer_in_a_students_words_names_each_code_and_other_kinds_keep_their_l
     c = cond({"cancer": ["NSCLC", "COADREAD"]})
     assert KINDS["cancer"].student_words(c, "ignored", vocab) == (
         "cancer type: Non-Small Cell Lung Cancer (NSCLC) or Colorectal Adenocarcinoma (COADREAD)")
+    # a code the vocabulary does not know (a rule base's codes are checked when it is loaded) is kept as written
+    assert KINDS["cancer"].student_words(cond({"cancer": ["NSCLC", "NOPE"]}), "ignored", vocab) == (
+        "cancer type: Non-Small Cell Lung Cancer (NSCLC) or NOPE")
     s = cond({"stage": "metastatic"})
     assert KINDS["stage"].student_words(s, "stage metastatic", vocab) == "stage metastatic"
 
@@ -775,6 +780,8 @@ def test_what_the_case_holds_for_an_alteration_leaf(vocab):
     brca = {"alteration": {"gene": "BRCA2", "origin": "germline"}}
     assert held(vocab, brca, case(vocab, "PAAD", germline_tested=True)) == "germline testing found none"
     assert held(vocab, brca, case(vocab, "PAAD")) == "unknown: germline testing"
+    # every alteration of the gene, in the case's sorted order
+    assert held(vocab, g12c, case(vocab, "LUAD", alt("KRAS", "G13D"), alt("KRAS", "G12D"))) == "KRAS G12D, KRAS G13D"
 
 
 def test_what_the_case_holds_for_scalar_fields_by_default_and_for_history_leaves(vocab):
@@ -822,6 +829,9 @@ def test_an_alteration_leaf_in_checks_findings_and_other_kinds_by_label(vocab):
     assert brief({"alteration": {"gene": "MET", "kind": "amplification", "acquired": True}}) == "MET amplification (acquired)"
     assert brief({"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}}) == (
         "KRAS Y96D (acquired on kras_g12c_inhibitor)")
+    assert brief({"alteration": {"gene": "BRCA2", "origin": "somatic"}}) == "BRCA2 alteration"  # only germline is said
+    assert brief({"alteration": {"gene": "BRCA2", "origin": "germline", "acquired": True}}) == (
+        "BRCA2 alteration (germline, acquired)")
     assert brief({"stage": ["early", "metastatic"]}) == "stage early or metastatic"
 
 
@@ -835,6 +845,7 @@ def test_which_case_alterations_an_alteration_leaf_could_be_about(vocab):
     assert could(g12c, alt("KRAS", "mutation")) == [True]  # an unspecified change may be G12C
     codon12 = {"alteration": {"gene": "KRAS", "codons": [12], "exclude_variants": ["G12C"]}}
     assert could(codon12, alt("KRAS", "G12C"), alt("KRAS", "G12D"), alt("KRAS", "Q61H")) == [False, True, False]
+    assert could(codon12, alt("KRAS", "mutation")) == [True]  # a codon pattern too
     amp = {"alteration": {"gene": "MET", "kind": "amplification"}}
     assert could(amp, alt("MET", "amplification"), alt("MET", "mutation")) == [True, False]
     assert could({"cancer": "NSCLC"}, alt("KRAS", "G12C")) == [False]
@@ -842,11 +853,12 @@ def test_which_case_alterations_an_alteration_leaf_could_be_about(vocab):
 
 def test_a_new_kind_gets_the_default_words_and_names():
     kind = ConditionKind("probe_kind", object, None, None, None, lambda c: (), "history")
-    a = SimpleNamespace(missing=lambda case: "the probe", describe=lambda case: "probe positive")
+    a = SimpleNamespace(missing=lambda case: f"the probe{case or ''}", describe=lambda case: "probe positive")
     assert kind.false_words("probe") == "not probe"
     assert kind.not_words("probe") == "not: probe"
     assert kind.student_words(None, "probe label", None) == "probe label"
     assert kind.case_words(a, None, None) == "unknown: the probe"
+    assert kind.case_words(a, " of this case", None) == "unknown: the probe of this case"  # asked of the case
     assert kind.case_words(a, None, True) == kind.case_words(a, None, False) == "probe positive"
     assert kind.named(("probe_kind", 1)) == LeafNames()
     assert kind.finding_words(("probe_kind", 1), "probe label") == "probe label"

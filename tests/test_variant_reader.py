@@ -227,6 +227,9 @@ def test_kind_and_exon_words(reader, gene, text, label):
     ("KRAS", "*12Q", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", "G12Q"),
     ("KRAS", "p.Ter12Gln", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", "G12Q"),
     ("KRAS", "*12Qext*5", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", None),
+    # a gene with known residues and no length (PTPN11: two isoforms in use): not where a residue is known
+    ("PTPN11", "*58Q", "PTPN11 residue 58 is N (Asn), not * (the stop codon)", "N58Q"),
+    ("PTPN11", "*58Qext*5", "PTPN11 residue 58 is N (Asn), not * (the stop codon)", None),
 ])
 def test_the_protein_reference_rejects_changes_the_gene_cannot_have(reader, gene, text, message, suggestion):
     assert error(reader, gene, text) == (message, suggestion)
@@ -291,10 +294,14 @@ def test_loading_small_files(tmp_path):
     # a wrong residue names the other genes the change is known in, as a change past the length does
     assert error(r, "KRAS", "A12V") == ("KRAS residue 12 is G (Gly), not A; A12V is a known change of HRAS, NRAS", "G12V")
     assert r.variant("KRAS", "A14C").label == "A14C"  # no residue known there
+    # a stop-codon reference inside the protein where no residue is known: the message says where
+    assert error(r, "KRAS", "*5Q") == ("KRAS position 5 is inside the protein, not * (the stop codon, at position 21)", None)
     assert r.variant("NRAS", "A12C").label == "A12C"  # a length, no residues
     assert error(r, "NRAS", "A190C")[0] == "NRAS has 189 residues: 'A190C' (position 190) is not a NRAS change"
     assert error(r, "TP53", "H175C") == ("TP53 residue 175 is R (Arg), not H", "R175C")  # residues, no length
     assert r.variant("TP53", "R100000C").label == "R100000C"
+    assert error(r, "TP53", "*175Q") == ("TP53 residue 175 is R (Arg), not * (the stop codon)", "R175Q")
+    assert r.variant("TP53", "*176Q").label == "*176Q"  # no length and no residue known there: may be the stop codon
     assert r.variant("EGFR", "A100000C").label == "A100000C"  # an entry with nothing in it
     assert error(r, "BRAF", "c.1799T>A")[0].startswith("'c.1799T>A': cDNA changes are read only for the hotspots of KRAS;")
 

@@ -377,11 +377,13 @@ class VariantReader(Cached):
                     others[0] if others else None,
                 )
             actual = protein.residues.get(pos)
-            if ref == "*" and protein.length and pos != protein.length + 1:
-                # a stop-codon reference (a stop lost, an extension) can only stand at the stop codon
+            if ref == "*" and (pos != protein.length + 1 if protein.length else actual in _AA_NAME):
+                # a stop-codon reference (a stop lost, an extension) can only stand at the stop codon,
+                # never where a residue is known (a gene without a length: only there is it seen)
                 here = f"residue {pos} is {actual} ({_AA_NAME[actual]})" if actual in _AA_NAME else f"position {pos} is inside the protein"
                 meant = actual + v.label[1:] if actual in _AA_NAME and pos == v.codon and "ext" not in v.label else None
-                raise TermError(f"{gene} {here}, not * (the stop codon, at position {protein.length + 1})", meant)
+                stop = f", at position {protein.length + 1}" if protein.length else ""
+                raise TermError(f"{gene} {here}, not * (the stop codon{stop})", meant)
             if ref and ref != "*" and actual and actual != ref:
                 meant = None
                 if pos == v.codon:
