@@ -405,7 +405,7 @@ class Program:
         self._runs: dict[tuple, Callable | None] = {}
         self._uses: dict[tuple, int] = {}  # interpreted uses per plan signature (see COMPILE_AFTER)
         # trace lines of the rules a plan has not in effect, per (plan, date): bounded
-        self._skips: dict[tuple[int, dt.date], tuple[str, ...]] = {}
+        self._skips: dict[tuple[int, dt.date, str], tuple[str, ...]] = {}
         self._runtime = {"unset": _UNSET, "RuleOutcome": RuleOutcome, "missing": _missing,
                          "atoms": self.atoms, "conditional": "conditional"}
         bounds = set()
@@ -600,7 +600,9 @@ def infer(program: Program, case: NormalCase, *, compiled: bool | None = None) -
         if run is not None:
             found, fired, live_scope = run(ctx, case)
             if plan.not_in_effect:
-                key = (id(plan), case.as_of)  # (plans are kept by the program: ids stay unique)
+                # (plans are kept by the program: ids stay unique; one plan serves cases of several
+                # jurisdictions, and a rule's line names the case's)
+                key = (id(plan), case.as_of, case.jurisdiction)
                 lines = program._skips.get(key)
                 if lines is None:
                     if len(program._skips) >= MAX_SKIPS:

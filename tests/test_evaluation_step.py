@@ -194,6 +194,15 @@ def test_cases_whose_rules_are_the_same_share_one_plan_and_keep_their_own_trace(
     assert fresh.program.plan(ema[0]) is fresh.program.plan(ema[1])
     for c in ema:
         assert f"TLNG-002: not yet in effect on {c.as_of.isoformat()} (from 2022-01-06)" in fresh.evaluate(c).trace
+    # an FDA and an EMA case on one date before both approvals: the same rules are not in effect
+    # (one for its date, the other for its jurisdiction), so one plan; each trace names its own
+    # reasons, compiled as interpreted
+    fda, ema_case = (fresh.normalise({**base, "cancer_type": "LUAD", "jurisdiction": j, "as_of": "2021-03-01"})
+                     for j in ("FDA", "EMA"))
+    assert fresh.program.plan(fda) is fresh.program.plan(ema_case)
+    for backend in ("compiled", "default", "compiled"):
+        assert "TLNG-001: not yet in effect on 2021-03-01 (from 2021-05-28)" in fresh.evaluate(fda, backend=backend).trace
+        assert "TLNG-001: FDA rule, evaluating for EMA" in fresh.evaluate(ema_case, backend=backend).trace
 
 
 @pytest.fixture(scope="module")
