@@ -404,7 +404,7 @@ class Program:
         # compiled plan functions by what they evaluate (plans of many cancer types share one)
         self._runs: dict[tuple, Callable | None] = {}
         self._uses: dict[tuple, int] = {}  # interpreted uses per plan signature (see COMPILE_AFTER)
-        # trace lines of the rules a plan has not in effect, per (plan, date): bounded
+        # trace lines of the rules a plan has not in effect, per (plan, date, jurisdiction): bounded
         self._skips: dict[tuple[int, dt.date, str], tuple[str, ...]] = {}
         self._runtime = {"unset": _UNSET, "RuleOutcome": RuleOutcome, "missing": _missing,
                          "atoms": self.atoms, "conditional": "conditional"}
