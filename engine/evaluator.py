@@ -401,6 +401,8 @@ class Program:
         self._cancer_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
         self._plans: dict[tuple, Plan] = {}  # (cancer code, date interval, jurisdiction) -> plan
         self._shared: dict[tuple, Plan] = {}  # the plans by content (see plan)
+        self._effects: dict[tuple, tuple] = {}  # (date interval, jurisdiction) -> rules in effect (see plan)
+        self._masks: dict[str, tuple] = {}  # cancer code -> candidates and their masks (see plan)
         # compiled plan functions by what they evaluate (plans of many cancer types share one)
         self._runs: dict[tuple, Callable | None] = {}
         self._uses: dict[tuple, int] = {}  # interpreted uses per plan signature (see COMPILE_AFTER)
@@ -418,28 +420,55 @@ class Program:
     def plan(self, case: NormalCase) -> Plan:
         """The rules that can matter for this case: those in effect at its date and jurisdiction
         and not ruled out by its cancer type. Cached per (cancer type, date interval between rule
-        boundaries, jurisdiction)."""
-        key = (case.cancer.code, bisect_right(self._bounds, case.as_of.toordinal()), case.jurisdiction)
+        boundaries, jurisdiction).
+
+        A new key costs a few integer operations: which rules are in effect is kept per (date
+        interval, jurisdiction) and which conclusions and notes the cancer type leaves per cancer
+        code, each as a bit mask of rule orders; their intersection is the plan's content."""
+        interval = bisect_right(self._bounds, case.as_of.toordinal())
+        key = (case.cancer.code, interval, case.jurisdiction)
         p = self._plans.get(key)
         if p is None:
-            conclusions, notes = self.candidates(case)
-            derivers: dict[str, list[CompiledRule]] = {}
-            for name, crs in self.derivers.items():
-                derivers[name] = [cr for cr in crs if cr.in_effect(case)]
-            live = [cr for cr in conclusions if cr.in_effect(case)]
-            live_notes = [cr for cr in notes if cr.in_effect(case)]
-            ended = [cr for cr in conclusions if not cr.in_effect(case)]
+            eff = self._effects.get(key[1:])
+            if eff is None:
+                eff = self._effects[key[1:]] = self._effect(case)
+            in_effect, derivers_key, derivers = eff
+            conclusions, notes, conc_mask, note_mask = self._candidates(case)
             # Plans of equal content are one object: many cancer types and date intervals share
             # their rules, and whatever is kept per plan (its compiled function, the decided parts
             # of resolution, trace lines) is then made once for all of them.
-            content = (tuple(cr.order for cr in live), tuple(cr.order for cr in live_notes),
-                       tuple((name, tuple(cr.order for cr in crs)) for name, crs in derivers.items()),
-                       tuple(cr.order for cr in ended))
+            content = (conc_mask & in_effect, note_mask & in_effect, derivers_key, conc_mask & ~in_effect)
             p = self._shared.get(content)
             if p is None:
+                live = [cr for cr in conclusions if in_effect >> cr.order & 1]
+                live_notes = [cr for cr in notes if in_effect >> cr.order & 1]
+                ended = [cr for cr in conclusions if not in_effect >> cr.order & 1]
                 p = self._shared[content] = Plan(live, live_notes, derivers, ended, self._facts_reached(live + live_notes, derivers))
             self._plans[key] = p
         return p
+
+    def _effect(self, case: Dated) -> tuple[int, int, dict[str, list[CompiledRule]]]:
+        """The rules in effect at the case's date and jurisdiction (a mask of rule orders), the
+        derivation rules among them (their mask, and by fact)."""
+        mask = 0
+        for cr in self.rules:
+            if cr.in_effect(case):
+                mask |= 1 << cr.order
+        derivers = {name: [cr for cr in crs if mask >> cr.order & 1] for name, crs in self.derivers.items()}
+        deriving = 0
+        for crs in derivers.values():
+            for cr in crs:
+                deriving |= 1 << cr.order
+        return mask, deriving, derivers
+
+    def _candidates(self, case: NormalCase) -> tuple[list[CompiledRule], list[CompiledRule], int, int]:
+        """:meth:`candidates`, with each list's mask of rule orders."""
+        code = case.cancer.code
+        hit = self._masks.get(code)
+        if hit is None:
+            conclusions, notes = self.candidates(case)
+            hit = self._masks[code] = (conclusions, notes, _mask(conclusions), _mask(notes))
+        return hit
 
     def hot(self, plan: Plan) -> bool:
         """Whether the plan is to be compiled: its function exists already (another plan with
@@ -577,6 +606,14 @@ class Plan:
                 tuple(cr.order for cr in self.conclusions), tuple(cr.order for cr in self.notes),
                 tuple((name, tuple(cr.order for cr in crs)) for name, crs in self.derivers.items()))
         return sig
+
+
+def _mask(rules: list[CompiledRule]) -> int:
+    """The rules as a bit mask of their orders."""
+    mask = 0
+    for cr in rules:
+        mask |= 1 << cr.order
+    return mask
 
 
 _NO_PLAN = Plan([], [], {}, [])  # for the cancer-type probe, which evaluates no fact

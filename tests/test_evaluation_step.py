@@ -205,6 +205,45 @@ def test_cases_whose_rules_are_the_same_share_one_plan_and_keep_their_own_trace(
         assert "TLNG-001: FDA rule, evaluating for EMA" in fresh.evaluate(ema_case, backend=backend).trace
 
 
+def test_a_plan_holds_exactly_the_rules_in_effect_that_the_cancer_type_leaves():
+    """Plans are worked out from bit masks kept per cancer code and per (date interval,
+    jurisdiction): compared with the rules filtered one by one, for cancer codes the rules name,
+    their parents and unrelated ones, on every date a rule starts or ends, the day before it and a
+    date in between, in every jurisdiction. Two keys share a plan object exactly when their rules
+    are the same."""
+    import datetime as dt
+
+    eng = Engine()
+    prog = eng.program
+    vocab = eng.rulebase.vocab
+    dates = {dt.date(2015, 1, 1), dt.date(2030, 1, 1)}
+    for cr in prog.rules:
+        for d in (cr.start, cr.end):
+            if d is not None:
+                dates |= {d, d - dt.timedelta(days=1), d + dt.timedelta(days=3)}
+    codes = ["LUAD", "NSCLC", "LUSC", "COADREAD", "COAD", "READ", "PAAD", "PDAC", "SOLID", "BRCA", "MEL", "AML", "MDSU", "OVT"]
+    codes = [c for c in codes if c in vocab.cancer_types]
+    assert len(codes) >= 10
+    by_content: dict = {}
+    for code in codes:
+        for d in sorted(dates):
+            for j in sorted(eng.jurisdictions):
+                case = eng.normalise({"cancer_type": code, "as_of": d.isoformat(), "jurisdiction": j})
+                plan = prog.plan(case)
+                conclusions, notes = prog.candidates(case)
+                want = ([cr.rule.id for cr in conclusions if cr.in_effect(case)],
+                        [cr.rule.id for cr in notes if cr.in_effect(case)],
+                        {name: [cr.rule.id for cr in crs if cr.in_effect(case)] for name, crs in prog.derivers.items()},
+                        [cr.rule.id for cr in conclusions if not cr.in_effect(case)])
+                got = ([cr.rule.id for cr in plan.conclusions], [cr.rule.id for cr in plan.notes],
+                       {name: [cr.rule.id for cr in crs] for name, crs in plan.derivers.items()},
+                       [cr.rule.id for cr in plan.not_in_effect])
+                assert got == want, (code, d, j)
+                frozen = repr(want)
+                assert by_content.setdefault(frozen, plan) is plan, (code, d, j)
+    assert len(set(map(id, by_content.values()))) == len(by_content) > 5
+
+
 @pytest.fixture(scope="module")
 def mini_ended(tmp_path_factory):
     """The mini rule base with the FDA sotorasib approval (TLNG-001) ended on 2025-01-01."""
