@@ -115,11 +115,19 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
         msgs = "; ".join(f"{e['path']}: {e['message']}" if e.get("path") else e["message"] for e in err.get("error", []))
         row = {"case_id": err.get("case_id") or err.get("source", ""), "error": msgs}
         return "\t".join(_clean(row.get(c, "")) for c in TSV_COLUMNS)
+    cells = [""] * _WIDTH  # built cell by cell: most of a row is empty
+    cells[_CASE_ID] = _clean(result.case_id)
+    cells[_CANCER_TYPE] = _clean(result.cancer_type)
+    cells[_AS_OF] = _clean(result.evaluated_as_of)
+    cells[_KNOWLEDGE] = _clean(result.knowledge_version)
+    options = result.options
+    if not options:
+        return "\t".join(cells)
     levels: dict[str, list[str]] = {}
     verdicts: dict[str, list[str]] = {}
     missing: list[str] = []
     rules: list[str] = []
-    for o in result.options:
+    for o in options:
         verdicts.setdefault(o.verdict, []).append(o.therapy)
         lv = o.oncokb_level
         if lv is not None and _gate_unknown(o):
@@ -131,22 +139,33 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
                 missing.append(m)
         if o.rules and o.rules[0] not in rules:
             rules.append(o.rules[0])
-    row = {
-        "case_id": result.case_id,
-        "cancer_type": result.cancer_type,
-        "evaluated_as_of": result.evaluated_as_of,
-        "knowledge_version": result.knowledge_version,
-        "highest_level": _highest(levels, _HIGHEST_ORDER),
-        "highest_sensitive_level": _highest(levels, _SENSITIVE),
-        "highest_resistance_level": _highest(levels, _RESISTANCE),
-        "missing": ",".join(missing),
-        "rules": ",".join(sorted(rules)),
-    }
-    for lv in _SENSITIVE + _RESISTANCE:
-        row[f"level_{lv}"] = ",".join(levels.get(lv, ()))
-    for v in _VERDICTS:
-        row[v] = ",".join(verdicts.get(v, ()))
-    return "\t".join(_clean(row.get(c, "")) for c in TSV_COLUMNS)
+    if levels:
+        cells[_HIGHEST] = _highest(levels, _HIGHEST_ORDER)
+        cells[_HIGHEST_SENSITIVE] = _highest(levels, _SENSITIVE)
+        cells[_HIGHEST_RESISTANCE] = _highest(levels, _RESISTANCE)
+        for lv, i in _LEVEL_CELLS:
+            got = levels.get(lv)
+            if got:
+                cells[i] = _clean(",".join(got))
+    if missing:
+        cells[_MISSING] = _clean(",".join(missing))
+    if rules:
+        cells[_RULES] = _clean(",".join(sorted(rules)))
+    for v, i in _VERDICT_CELLS:
+        got = verdicts.get(v)
+        if got:
+            cells[i] = _clean(",".join(got))
+    return "\t".join(cells)
+
+
+_COLUMN = {c: i for i, c in enumerate(TSV_COLUMNS)}
+_WIDTH = len(TSV_COLUMNS)
+_CASE_ID, _CANCER_TYPE, _AS_OF, _KNOWLEDGE = (_COLUMN[c] for c in ("case_id", "cancer_type", "evaluated_as_of", "knowledge_version"))
+_HIGHEST, _HIGHEST_SENSITIVE, _HIGHEST_RESISTANCE = (
+    _COLUMN[c] for c in ("highest_level", "highest_sensitive_level", "highest_resistance_level"))
+_MISSING, _RULES = _COLUMN["missing"], _COLUMN["rules"]
+_LEVEL_CELLS = tuple((lv, _COLUMN[f"level_{lv}"]) for lv in _SENSITIVE + _RESISTANCE)
+_VERDICT_CELLS = tuple((v, _COLUMN[v]) for v in _VERDICTS if v in _COLUMN)
 
 
 def _gate_unknown(o) -> bool:
