@@ -231,15 +231,27 @@ def parse_case(data: Any) -> CaseIn:
 
 
 _MEMO_LIMIT = 50_000
-_MEMOS: dict[int, tuple[Vocabulary, dict]] = {}
+# lists of tested genes and prior therapies resolved once are kept too, in stores of their own
+# (emptied when full) and only when short: a key holds every gene or drug word of its entry
+_LIST_MEMO_LIMIT, _LIST_MEMO_MAX_GENES = 256, 500
+_LINE_MEMO_LIMIT, _LINE_MEMO_MAX_CHARS = 4096, 300
+_MEMOS: dict[int, tuple[Vocabulary, dict, dict, dict, dict]] = {}
+
+
+def _memos(vocab: Vocabulary) -> tuple[dict, dict, dict, dict]:
+    """Entries already resolved with this vocabulary (cohorts repeat them a lot), each kept only
+    when it resolved without a problem: alterations (by their five fields), lists of tested genes
+    (by the list), single tested genes (by their text) and prior therapies' drugs, classes and
+    label (by the regimen and drug words)."""
+    hit = _MEMOS.get(id(vocab))
+    if hit is None or hit[0] is not vocab:
+        hit = _MEMOS[id(vocab)] = (vocab, {}, {}, {}, {})
+    return hit[1], hit[2], hit[3], hit[4]
 
 
 def _memo(vocab: Vocabulary) -> dict:
-    """Alteration entries already resolved with this vocabulary (cohorts repeat them a lot)."""
-    hit = _MEMOS.get(id(vocab))
-    if hit is None or hit[0] is not vocab:
-        hit = _MEMOS[id(vocab)] = (vocab, {})
-    return hit[1]
+    """The alterations already resolved with this vocabulary (see :func:`_memos`)."""
+    return _memos(vocab)[0]
 
 
 def normalise(
@@ -271,10 +283,10 @@ def normalise(
 
     alts: list[Alt] = []
     seen_alts: set[tuple] = set()
-    memo = _memo(vocab)
+    memo, tested_memo, gene_memo, line_memo = _memos(vocab)
     for i, a in enumerate(case.alterations):
         entry = (a.gene, a.variant, a.origin, a.acquired, a.partner)
-        alt = memo.get(entry)
+        alt = memo.get(entry) if len(problems) < MAX_PROBLEMS else None  # (past it, terms are counted unchecked)
         if alt is not None:
             key = (alt.gene, alt.label, alt.origin, alt.acquired, alt.partner)
             if key not in seen_alts:
@@ -305,10 +317,26 @@ def normalise(
 
     tested: set[str] = set()
     if case.tested_genes is not None:
-        for i, g in enumerate(case.tested_genes):
-            gene = term(vocab.gene, ("tested_genes", i), g)
-            if gene is not None:
+        listed = tuple(case.tested_genes)  # panels repeat: resolved once per list
+        hit = tested_memo.get(listed) if len(problems) < MAX_PROBLEMS else None
+        if hit is not None:
+            tested.update(hit)
+        else:
+            before = len(problems)
+            for i, g in enumerate(case.tested_genes):
+                gene = gene_memo.get(g) if len(problems) < MAX_PROBLEMS else None
+                if gene is None:
+                    gene = term(vocab.gene, ("tested_genes", i), g)
+                    if gene is None:
+                        continue
+                    if len(gene_memo) >= _MEMO_LIMIT:
+                        gene_memo.clear()
+                    gene_memo[g] = gene
                 tested.add(gene)
+            if len(problems) == before < MAX_PROBLEMS and len(listed) <= _LIST_MEMO_MAX_GENES:  # (every term was looked up)
+                if len(tested_memo) >= _LIST_MEMO_LIMIT:
+                    tested_memo.clear()
+                tested_memo[listed] = frozenset(tested)
     tested.update(a.gene for a in alts if a.origin == "somatic")
 
     germline_tested = case.germline_tested
@@ -328,6 +356,12 @@ def normalise(
     if case.prior_therapies is not None:
         lines = []
         for i, pt in enumerate(case.prior_therapies):
+            entry = (pt.regimen, *(pt.drugs or ()))  # what the drugs, classes and label come from
+            known = line_memo.get(entry) if len(problems) < MAX_PROBLEMS else None
+            if known is not None:
+                lines.append(Line(known[0], known[1], pt.setting, pt.outcome, pt.weeks, known[2], i))
+                continue
+            before = len(problems)
             drugs: list[str] = []
             label_parts: list[str] = []
             if pt.regimen is not None:
@@ -345,17 +379,12 @@ def normalise(
             classes: set[str] = set()
             for d in drugs:
                 classes.update(vocab.drug(d).classes)
-            lines.append(
-                Line(
-                    frozenset(drugs),
-                    frozenset(classes),
-                    pt.setting,
-                    pt.outcome,
-                    pt.weeks,
-                    " + ".join(label_parts),
-                    i,
-                )
-            )
+            known = (frozenset(drugs), frozenset(classes), " + ".join(label_parts))
+            if len(problems) == before < MAX_PROBLEMS and len(entry) <= 12 and len(known[2]) <= _LINE_MEMO_MAX_CHARS:  # (every term was looked up)
+                if len(line_memo) >= _LINE_MEMO_LIMIT:
+                    line_memo.clear()
+                line_memo[entry] = known
+            lines.append(Line(known[0], known[1], pt.setting, pt.outcome, pt.weeks, known[2], i))
 
     if problems:
         if unchecked:

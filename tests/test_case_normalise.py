@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.case import _MEMO_LIMIT, LIMITS, Alt, Line, _line_key, _memo, normalise, parse_case, strict_problems
+from engine import case as case_module
+from engine.case import _MEMO_LIMIT, LIMITS, Alt, Line, _line_key, _memo, _memos, normalise, parse_case, strict_problems
 from engine.errors import CaseError
 from engine.vocabulary import Vocabulary
 
@@ -328,6 +329,86 @@ def test_only_the_first_problems_are_checked(vocab):
     assert got[20] == ((), "5 more term(s) not checked: the first 20 problems are reported", None)
     got = problems(vocab, tested_genes=[f"NOTAGENE{i}" for i in range(20)])
     assert len(got) == 20
+
+
+def test_what_is_counted_unchecked_does_not_depend_on_the_cases_before(vocab):
+    """Past the first problems, terms are counted as not checked, also those earlier cases have
+    already resolved (kept in the memos): the error of a case is the same whatever came first."""
+    bad = [{"gene": f"NOTAGENE{i}", "variant": "G12C"} for i in range(20)]
+    good = {"alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "NRAS", "variant": "Q61K"}],
+            "tested_genes": ["KRAS", "NRAS", "braf"], "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"]}]}
+    saved = [dict(m) for m in _memos(vocab)]
+    try:
+        for m in _memos(vocab):
+            m.clear()
+        cold = problems(vocab, **{**good, "alterations": bad + good["alterations"]})
+        norm(vocab, **good)  # resolves every term of `good` into the memos
+        assert all(_memos(vocab))
+        warm = problems(vocab, **{**good, "alterations": bad + good["alterations"]})
+    finally:
+        for m, kept in zip(_memos(vocab), saved, strict=True):
+            m.clear()
+            m.update(kept)
+    assert warm == cold
+    assert cold[-1] == ((), "7 more term(s) not checked: the first 20 problems are reported", None)
+
+
+def test_tested_genes_and_prior_therapies_resolved_once_give_the_same_case(vocab):
+    """Lists of tested genes, single gene names and prior therapies are kept once resolved; a
+    case read from them equals one read afresh, and an entry with a problem is never kept."""
+    kw = {"tested_genes": ["kras", "NRAS", "LKB1"],
+          "prior_therapies": [{"regimen": "FOLFOX", "drugs": ["bevacizumab"], "outcome": "progression", "weeks": 20},
+                              {"drugs": ["carboplatin", "pemetrexed"], "setting": "metastatic"}]}
+    saved = [dict(m) for m in _memos(vocab)]
+    try:
+        for m in _memos(vocab):
+            m.clear()
+        fresh = norm(vocab, **kw)
+        _, lists, genes, lines = _memos(vocab)
+        assert lists == {("kras", "NRAS", "LKB1"): frozenset({"KRAS", "NRAS", "STK11"})}
+        assert genes == {"kras": "KRAS", "NRAS": "NRAS", "LKB1": "STK11"}
+        assert set(lines) == {("FOLFOX", "bevacizumab"), (None, "carboplatin", "pemetrexed")}
+        again = norm(vocab, **kw)
+        assert again == fresh and again.tested == frozenset({"KRAS", "NRAS", "STK11"})
+        # the same entries in another case: its own setting, outcome, weeks and place in the history
+        other = norm(vocab, tested_genes=["LKB1", "kras"], prior_therapies=[
+            {"drugs": ["carboplatin", "pemetrexed"], "outcome": "stable", "weeks": 3}])
+        assert other.tested == frozenset({"KRAS", "STK11"})
+        (line,) = other.lines
+        assert (line.outcome, line.weeks, line.setting, line.seq) == ("stable", 3, None, 0)
+        assert line.drugs == next(ln.drugs for ln in fresh.lines if ln.label == "carboplatin + pemetrexed")
+        # a problem is reported every time, and its entry is not kept
+        for _ in range(2):
+            assert [p for p, _, _ in problems(vocab, tested_genes=["KRSA"], prior_therapies=[{"drugs": ["carboplatinn"]}])] == [
+                ("tested_genes", 0), ("prior_therapies", 0, "drugs", 0)]
+        assert ("KRSA",) not in lists and "KRSA" not in genes and (None, "carboplatinn") not in lines
+    finally:
+        for m, kept in zip(_memos(vocab), saved, strict=True):
+            m.clear()
+            m.update(kept)
+
+
+def test_the_memos_of_lists_and_lines_are_bounded(vocab, monkeypatch):
+    monkeypatch.setattr(case_module, "_LIST_MEMO_LIMIT", 3)
+    monkeypatch.setattr(case_module, "_LINE_MEMO_LIMIT", 2)
+    saved = [dict(m) for m in _memos(vocab)]
+    try:
+        for m in _memos(vocab):
+            m.clear()
+        for g in ("KRAS", "NRAS", "HRAS", "BRAF", "EGFR"):
+            norm(vocab, tested_genes=[g])
+        _, lists, _, lines = _memos(vocab)
+        assert len(lists) <= 3 and ("EGFR",) in lists
+        for d in ("carboplatin", "cisplatin", "pemetrexed"):
+            norm(vocab, prior_therapies=[{"drugs": [d]}])
+        assert len(lines) <= 2 and (None, "pemetrexed") in lines
+        # long lists are not kept at all
+        norm(vocab, tested_genes=["KRAS"] * (case_module._LIST_MEMO_MAX_GENES + 1))
+        assert ("KRAS",) * (case_module._LIST_MEMO_MAX_GENES + 1) not in lists
+    finally:
+        for m, kept in zip(_memos(vocab), saved, strict=True):
+            m.clear()
+            m.update(kept)
 
 
 def test_an_unknown_cancer_type_is_reported_with_its_path_and_the_other_problems(vocab):
