@@ -336,10 +336,12 @@ def run_cli(argv: list[str], stdin_path: Path | None = None, pty_stderr: bool = 
         th = threading.Thread(target=drain, daemon=True)
         th.start()
     samples: list[tuple[float, int]] = []
+    before = _steal()
     t0 = time.perf_counter()
     while p.poll() is None:
         samples.append((time.perf_counter() - t0, _tree_rss(p.pid)))
         time.sleep(0.25)
+    after = _steal()
     out = p.stdout.read().split()
     if master is not None:
         th.join(timeout=2)
@@ -351,7 +353,21 @@ def run_cli(argv: list[str], stdin_path: Path | None = None, pty_stderr: bool = 
     shown = tail[0].decode("utf-8", "replace").replace("\n", "\r").split("\r")
     progress = [s.strip() for s in shown if "cases/s" in s]
     return {"code": code, "wall": wall, "cpu": cpu, "maxrss_mb": maxrss_kb / 1024, "tree_peak_mb": max(rss, default=0) / 1024,
-            "tree_first_mb": max(first, default=0) / 1024, "tree_second_mb": max(second, default=0) / 1024, "progress": progress[-1] if progress else ""}
+            "tree_first_mb": max(first, default=0) / 1024, "tree_second_mb": max(second, default=0) / 1024, "progress": progress[-1] if progress else "",
+            "steal": (after[0] - before[0]) / max(after[1] - before[1], 1) if before and after else None}
+
+
+def _steal() -> tuple[int, int] | None:
+    """The machine's steal time and all its CPU time so far (clock ticks over every core, from
+    /proc/stat; None where it is not readable): on a virtual machine, the share of its cores'
+    time the host gave to others, which no process here is charged for and which caps how much
+    faster more workers can be."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
 
 
 def _tree_rss(pid: int) -> int:
@@ -677,15 +693,28 @@ def main(argv=None) -> int:
         out += _table(dh, [(name, f"{r:,.2f}x", "3x" if i == 0 else "") for i, (name, r) in enumerate(durable_ratios)], md)
         out.append("")
     floor_cpu = batch_rows[0][2]["cpu"]
-    bh = ("CLI run", "cases", "wall s", "cases/s (wall)", "CPU s (all processes)", "cases/CPU-s", "x floor (CPU)", "peak RSS (largest process)")
+    bh = ("CLI run", "cases", "wall s", "cases/s (wall)", "CPU s (all processes)", "cases/CPU-s", "x floor (CPU)", "peak RSS (largest process)",
+          "steal (machine)")
     brows = [(name, f"{n:,}", f"{r['wall']:.1f}", f"{n / r['wall']:,.0f}", f"{r['cpu']:.1f}", f"{n / max(r['cpu'], 1e-9):,.0f}",
-              f"{r['cpu'] / max(floor_cpu, 1e-9):,.1f}x", f"{r['maxrss_mb']:.0f} MB") for name, n, r in batch_rows]
+              f"{r['cpu'] / max(floor_cpu, 1e-9):,.1f}x", f"{r['maxrss_mb']:.0f} MB",
+              "" if r["steal"] is None else f"{100 * r['steal']:.0f}%") for name, n, r in batch_rows]
     brows.append((f"CLI, one case (median of {len(one)} runs)", "1", f"{statistics.median(one):.2f}", "",
-                  f"{statistics.median(one_cpu):.2f}", "", "", ""))
+                  f"{statistics.median(one_cpu):.2f}", "", "", "", ""))
     brows.append(("`python -c \"import pydantic\"`, the same runs taking turns", "", f"{statistics.median(base):.2f}", "",
-                  f"{statistics.median(base_cpu):.2f}", "", "", ""))
+                  f"{statistics.median(base_cpu):.2f}", "", "", "", ""))
     out += _table(bh, brows, md)
     out.append("")
+    by_name = {name: r for name, _, r in batch_rows}
+    scaling = []
+    for fmt in ("json", "tsv"):
+        one_job, all_jobs = by_name.get(f"CLI batch, {fmt}, --jobs 1"), by_name.get(f"CLI batch, {fmt}, --jobs {jobs}")
+        if jobs > 1 and one_job and all_jobs:
+            steal = "" if all_jobs["steal"] is None else f", the machine's steal time {100 * all_jobs['steal']:.0f}%"
+            scaling.append(f"{fmt} {one_job['wall'] / all_jobs['wall']:.2f}x (CPU of all processes "
+                           f"{all_jobs['cpu'] / max(one_job['cpu'], 1e-9):.2f}x that of one{steal})")
+    if scaling:
+        out.append(f"--jobs {jobs} over --jobs 1, wall time: " + "; ".join(scaling) + " (aim: 1.8x for json)")
+        out.append("")
     out.append(f"CLI one case / `import pydantic`, run by run (median of the ratios): "
                f"{statistics.median(o / b for o, b in zip(one, base, strict=True)):.2f}x wall, "
                f"{statistics.median(o / b for o, b in zip(one_cpu, base_cpu, strict=True)):.2f}x CPU (aim: at most 3x)")
