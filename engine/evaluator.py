@@ -280,8 +280,12 @@ class CompiledRule:
     kind: str | None = field(init=False)  # eligible, excluded or other (the outcome table's column)  # targets come from a class selector (scoped, see resolve)
     end: dt.date | None = field(init=False)
     jurisdiction: str | None = field(init=False)
+    # genes the case must list an alteration of each for `when` to be true (see `needs`; set by
+    # Program for note rules, which hold only when `when` is true)
+    needs: frozenset[str] = field(init=False)
 
     def __post_init__(self):
+        self.needs = frozenset()
         self.start = self.rule.effective_from
         self.end = self.rule.effective_to
         self.jurisdiction = self.rule.jurisdiction.upper() if self.rule.jurisdiction else None
@@ -398,6 +402,8 @@ class Program:
         # notes and cautions both hold when their `when` is true (kept together as "notes")
         self.notes = [cr for cr in self.rules if cr.rule.kind in ("note", "caution")]
         self.by_id = {cr.rule.id: cr for cr in self.rules}
+        for cr in self.notes:
+            cr.needs = needs(cr.when, self.atoms, self.derivers)
         self._cancer_cache: dict[str, tuple[list[CompiledRule], list[CompiledRule]]] = {}
         self._plans: dict[tuple, Plan] = {}  # (cancer code, date interval, jurisdiction) -> plan
         self._shared: dict[tuple, Plan] = {}  # the plans by content (see plan)
@@ -409,7 +415,7 @@ class Program:
         # trace lines of the rules a plan has not in effect, per (plan, date, jurisdiction): bounded
         self._skips: dict[tuple[int, dt.date, str], tuple[str, ...]] = {}
         self._runtime = {"unset": _UNSET, "RuleOutcome": RuleOutcome, "missing": _missing,
-                         "atoms": self.atoms, "conditional": "conditional"}
+                         "atoms": self.atoms, "conditional": "conditional", "listed": listed_genes}
         bounds = set()
         for cr in self.rules:
             bounds.add(cr.start.toordinal())
@@ -608,6 +614,35 @@ class Plan:
         return sig
 
 
+def listed_genes(case: NormalCase) -> frozenset[str]:
+    """The genes the case lists an alteration of."""
+    return frozenset(a.gene for a in case.alterations)
+
+
+def needs(node: Node, atoms: list[Atom], derivers: dict[str, list[CompiledRule]], _busy: frozenset = frozenset()) -> frozenset[str]:
+    """Genes the case must list an alteration of each for ``node`` to be true, from the leaves'
+    kinds (``true_needs``). Sound, not complete: ``all`` needs what any of its parts needs,
+    ``any`` what every part needs, a derived fact what every rule deriving it needs (those in
+    effect at any date: a plan's are among them), ``not`` and ``unmet`` nothing."""
+    if isinstance(node, AtomNode):
+        atom = atoms[node.i]
+        need = kind_of(atom.spec).true_needs
+        gene = need(atom.key) if need is not None else None
+        return frozenset({gene}) if gene is not None else frozenset()
+    if isinstance(node, AnyNode):  # (before AllNode: an AnyNode is one)
+        parts = [needs(k, atoms, derivers, _busy) for k in node.kids]
+        return frozenset.intersection(*parts) if parts else frozenset()
+    if isinstance(node, AllNode):
+        return frozenset().union(*(needs(k, atoms, derivers, _busy) for k in node.kids))
+    if isinstance(node, FactNode):
+        rules = derivers.get(node.name, ())
+        if not rules or node.name in _busy:
+            return frozenset()
+        busy = _busy | {node.name}
+        return frozenset.intersection(*(needs(cr.when, atoms, derivers, busy) for cr in rules))
+    return frozenset()
+
+
 def _mask(rules: list[CompiledRule]) -> int:
     """The rules as a bit mask of their orders."""
     mask = 0
@@ -672,7 +707,16 @@ def infer(program: Program, case: NormalCase, *, compiled: bool | None = None) -
                 outcomes[t].append((cr, out))
             else:
                 outcomes[t] = [(cr, out)]
-    fired_notes = [cr for cr in plan.notes if cr.when.tv(ctx) is True]
+    fired_notes = []
+    listed = None
+    for cr in plan.notes:
+        if cr.needs:  # a note that cannot be true is not evaluated
+            if listed is None:
+                listed = listed_genes(case)
+            if not cr.needs <= listed:
+                continue
+        if cr.when.tv(ctx) is True:
+            fired_notes.append(cr)
     skipped = [_not_in_effect(cr, case) for cr in plan.not_in_effect] if plan.not_in_effect else []
     return Inference(ctx, outcomes, fired_notes, skipped, frozenset(scope))
 

@@ -288,10 +288,19 @@ def generate(plan, runtime: dict[str, Any]) -> tuple[str, tuple]:
         g.outcome(cr, w, reqs)
         g.depth -= 1 + (1 if cr.selector else 0)
     g.emit("notes = []")
+    if any(cr.needs for cr in plan.notes):
+        g.emit(f"AG = {g.const(runtime['listed'])}(case)")
     for cr in plan.notes:
-        t = g.node(cr.when, defined, derivers)
+        inner = defined
+        if cr.needs:  # a note that cannot be true is not evaluated (engine.evaluator.needs)
+            g.emit(f"if {g.const(cr.needs)} <= AG:")
+            g.depth += 1
+            inner = set(defined)
+        t = g.node(cr.when, inner, derivers)
         g.emit(f"if {t} is True:")
         g.emit(f"    notes.append({g.const(cr)})")
+        if cr.needs:
+            g.depth -= 1
     g.emit("return outcomes, notes, scope")
     unset = [*g.atom_vars.values(), *g.fact_vars.values()]
     if unset:

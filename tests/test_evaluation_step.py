@@ -244,6 +244,66 @@ def test_a_plan_holds_exactly_the_rules_in_effect_that_the_cancer_type_leaves():
     assert len(set(map(id, by_content.values()))) == len(by_content) > 5
 
 
+@pytest.mark.parametrize("when, genes", [
+    ({"alteration": G12C}, {"KRAS"}),
+    ({"all": [{"alteration": G12C}, {"alteration": {"gene": "STK11", "kind": "mutation"}}, {"cancer": "NSCLC"}]}, {"KRAS", "STK11"}),
+    ({"any": [{"alteration": G12C}, {"alteration": {"gene": "KRAS", "variant": "G12D"}}]}, {"KRAS"}),
+    ({"any": [{"alteration": G12C}, {"alteration": {"gene": "NRAS", "variant": "Q61K"}}]}, set()),
+    ({"any": [{"alteration": G12C}, {"cancer": "NSCLC"}]}, set()),
+    ({"not": {"alteration": G12C}}, set()),
+    ({"unmet": {"alteration": G12C}}, set()),
+    ({"cancer": "NSCLC"}, set()),
+    # ras_mutant is derived from "KRAS or NRAS at codon 12, 13 or 61": no one gene is needed
+    ({"all": [{"fact": "ras_mutant"}, {"alteration": G12C}]}, {"KRAS"}),
+    ({"fact": "ras_mutant"}, set()),
+    ({"fact": "no_such_fact"}, set()),
+])
+def test_what_a_condition_needs_the_case_to_list_for_it_to_be_true(probe_engine, when, genes):
+    prog = probe_engine.program
+    node = prog.compile(TypeAdapter(Condition).validate_python(when))
+    assert evaluator.needs(node, prog.atoms, prog.derivers) == genes
+
+
+def test_a_fact_derived_only_from_one_gene_needs_it_and_a_cycle_of_facts_needs_nothing(probe_engine):
+    prog = probe_engine.program
+    kras = prog.compile(TypeAdapter(Condition).validate_python({"alteration": G12C}))
+    other = prog.compile(TypeAdapter(Condition).validate_python({"alteration": {"gene": "KRAS", "variant": "G12D"}}))
+    derivers = {"g12": [SimpleNamespace(when=kras), SimpleNamespace(when=AllNode([other, FactNode("g12")]))],
+                "loop": [SimpleNamespace(when=FactNode("loop"))]}
+    assert evaluator.needs(FactNode("g12"), prog.atoms, derivers) == {"KRAS"}
+    assert evaluator.needs(FactNode("loop"), prog.atoms, derivers) == set()
+
+
+def test_a_note_rule_the_case_cannot_make_true_is_skipped_and_no_note_is_lost():
+    """Soundness of the notes' ``needs`` on the real rule base: on generated cases, every note
+    rule whose needed genes the case does not all list has a `when` that is not true (evaluated
+    in full by the interpreter), so skipping it loses nothing; and the notes inference reports
+    are exactly those whose `when` is true."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("kras_bench_gen", Path(__file__).resolve().parents[1] / "bench" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    eng = Engine()
+    prog = eng.program
+    assert sum(1 for cr in prog.notes if cr.needs) >= 10
+    gen = bench.Generator(eng, 11)
+    skipped = 0
+    for i in range(1500):
+        case = eng.normalise(gen.case(i))
+        plan = prog.plan(case)
+        ctx = Ctx(prog, case, plan)
+        listed = evaluator.listed_genes(case)
+        for cr in plan.notes:
+            if not cr.needs <= listed:
+                skipped += 1
+                assert cr.when.tv(ctx) is not True, (cr.rule.id, gen.case(i))
+        truth = [cr for cr in plan.notes if cr.when.tv(ctx) is True]
+        for compiled in (False, True):
+            assert infer(prog, case, compiled=compiled).notes == truth
+    assert skipped > 1000
+
+
 @pytest.fixture(scope="module")
 def mini_ended(tmp_path_factory):
     """The mini rule base with the FDA sotorasib approval (TLNG-001) ended on 2025-01-01."""

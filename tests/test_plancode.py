@@ -59,6 +59,7 @@ _NODES = {
 
 
 def _rule(when, **kw):
+    kw.setdefault("needs", frozenset())
     return SimpleNamespace(when=when, requires=(), targets=(), selector=False, kind=None, order=0, rule=None, **kw)
 
 
@@ -356,3 +357,30 @@ def test_plans_compile_when_hot_and_share_functions(mini_own, monkeypatch):
     assert twin.signature() == plan.signature()
     assert eng.program.compiled(twin) is plan.code.run
     assert len(eng.program._runs) <= evaluator.MAX_COMPILED
+
+
+def test_a_note_needing_a_gene_the_case_does_not_list_is_not_evaluated():
+    """A note rule's ``needs`` (genes the case must list an alteration of each for its `when` to
+    be true): the compiled function reads the case's listed genes once (the runtime's
+    ``listed``) and evaluates a note only when every gene it needs is listed."""
+    atoms = _Counted(4)
+    plan = Plan([], [_rule(AtomNode(0), needs=frozenset({"G"})), _rule(AtomNode(1), needs=frozenset({"G", "H"})),
+                     _rule(AtomNode(2))], {}, [])
+    listed: list = []
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+               "atoms": atoms.atoms, "conditional": "conditional", "listed": lambda case: listed.append(case) or GENES[0]}
+    run, src = plancode.build(plan, runtime)
+    program = SimpleNamespace(atoms=atoms.atoms)
+    values = (True, True, True, None)
+    for genes, fired, called in ((frozenset(), [2], [0, 0, 1, 0]),
+                                 (frozenset({"G"}), [0, 2], [1, 0, 1, 0]),
+                                 (frozenset({"H", "G", "X"}), [0, 1, 2], [1, 1, 1, 0])):
+        GENES[0] = genes
+        atoms.calls = [0] * 4
+        listed.clear()
+        _, notes, _ = run(_ctx(program, plan, values), values)
+        assert [plan.notes.index(cr) for cr in notes] == fired, src
+        assert atoms.calls == called and listed == [values]
+
+
+GENES: list = [frozenset()]

@@ -302,6 +302,11 @@ def may_match(key, alt) -> bool:
     return alt.label not in exclude
 
 
+def true_needs(key) -> str:
+    """The gene (by the atom's key): a pattern is true only of a listed alteration of its gene."""
+    return key[1]
+
+
 KIND = register(ConditionKind("alteration", AlterationCond, build, label, check_terms, fields, "gene",
                               rule_terms, case_terms, depends, history, domain, negation="no", held=held,
-                              names=names, brief=brief, may_match=may_match))
+                              names=names, brief=brief, may_match=may_match, true_needs=true_needs))

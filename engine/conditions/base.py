@@ -142,7 +142,10 @@ class ConditionKind:
     true, in words (default: what is missing when unknown, else the case facts the leaf names);
     ``names(key)``: what a leaf names, by its atom's key (:class:`LeafNames`); ``brief(key)``: the
     leaf in ``check``'s findings (default: its label); ``may_match(key, alt)``: whether a case
-    alteration is one the leaf could be about (the batch summary's alterations no rule knows).
+    alteration is one the leaf could be about (the batch summary's alterations no rule knows);
+    ``true_needs(key)``: a gene the case must list an alteration of for the leaf (by its atom's
+    key) to be true, or None (inference skips a note rule that cannot be true, see
+    :func:`engine.evaluator.needs`).
     """
 
     key: str
@@ -163,6 +166,7 @@ class ConditionKind:
     names: Callable | None = None
     brief: Callable | None = None
     may_match: Callable | None = None
+    true_needs: Callable | None = None
 
     def false_words(self, label: str) -> str:
         """A false leaf in a case's words: "no KRAS G12C", "not stage metastatic"."""
