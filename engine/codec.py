@@ -18,6 +18,8 @@ compares both paths on every example case and on generated cases.
 from __future__ import annotations
 
 import json
+import types
+import typing
 from typing import Any
 from collections.abc import Callable
 
@@ -119,6 +121,15 @@ _OPTS = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS) if 
 _UNSEEN = object()
 
 
+#: immutable plain model classes (``frozen``, every field a text, number, None or tuple of these)
+#: whose instances the engine shares between results (citations, criteria): each instance is
+#: written once, and its JSON text reused (``orjson.Fragment``) while the instance lives
+_SHARED: set[type] = set()
+_FRAGMENTS: dict[int, tuple[Any, Any]] = {}
+MAX_FRAGMENTS = 4096
+_Fragment = getattr(orjson, "Fragment", None)
+
+
 def _learn(cls) -> frozenset | None:
     """The field names of a plain pydantic model class, or None (not a plain model)."""
     order = None
@@ -139,19 +150,47 @@ def _learn(cls) -> frozenset | None:
         )
         if plain:
             order = frozenset(cls.model_fields)
+            if _Fragment is not None and cfg.get("frozen") and all(_immutable(f.annotation) for f in cls.model_fields.values()):
+                _SHARED.add(cls)
     except AttributeError:
         order = None
     _ORDER[cls] = order
     return order
 
 
+def _immutable(annotation) -> bool:
+    """Whether every value of a field of this type is immutable: texts, numbers, booleans, None,
+    literals and tuples of these."""
+    if annotation in (str, int, float, bool, type(None)):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return True
+    if origin in (typing.Union, types.UnionType, tuple):
+        return all(a is Ellipsis or _immutable(a) for a in typing.get_args(annotation))
+    return False
+
+
 def _default(obj):
-    d = obj.__dict__
-    order = _ORDER.get(type(obj), _UNSEEN)
+    cls = type(obj)
+    order = _ORDER.get(cls, _UNSEEN)
     if order is _UNSEEN:
-        order = _learn(type(obj))
+        order = _learn(cls)
     if order is None:
         raise _Fallback
+    if cls in _SHARED:  # an immutable model many results hold: written once
+        hit = _FRAGMENTS.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        frag = _Fragment(orjson.dumps(_fields(obj.__dict__, order), default=_default, option=_OPTS))
+        if len(_FRAGMENTS) >= MAX_FRAGMENTS:
+            _FRAGMENTS.clear()
+        _FRAGMENTS[id(obj)] = (obj, frag)  # (the entry holds the object: its id is not reused meanwhile)
+        return frag
+    return _fields(obj.__dict__, order)
+
+
+def _fields(d: dict, order: frozenset) -> dict:
     if d.keys() == order:
         return d
     return {k: v for k, v in d.items() if k in order}  # as pydantic: the fields present, in this order

@@ -173,6 +173,59 @@ def test_a_model_that_is_not_plain_data_goes_the_plain_way():
     assert codec._learn(Inner) == {"x", "tags"}
 
 
+class SharedLeaf(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    size: int | None = None
+    tags: tuple[str, ...] = ()
+
+
+class MutableLeaf(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    items: list[str] = []  # frozen, but its list can change: never written once for all
+
+
+class Tree(BaseModel):
+    leaves: list[SharedLeaf]
+    loose: list[MutableLeaf] = []
+
+
+def test_an_immutable_model_shared_between_results_is_written_once_and_always_right():
+    """Frozen plain models whose every field is immutable (the engine's citations and criteria)
+    are written once and their text reused while the object lives; a frozen model holding a
+    list is written afresh every time; an object at an address a former one had gets its own text."""
+    from engine.result import CitationOut, Criterion, Option
+
+    for cls in (CitationOut, Criterion, Option):
+        codec._learn(cls)
+    assert {CitationOut, Criterion} <= codec._SHARED and Option not in codec._SHARED
+    leaf = SharedLeaf(name="a", size=1, tags=("x", "y"))
+    loose = MutableLeaf(name="m", items=["1"])
+    tree = Tree(leaves=[leaf, leaf], loose=[loose])
+    assert codec.result_json(tree) == tree.model_dump_json()
+    assert SharedLeaf in codec._SHARED and MutableLeaf not in codec._SHARED
+    assert codec._FRAGMENTS[id(leaf)][0] is leaf
+    loose.items.append("2")
+    assert codec.result_json(tree) == tree.model_dump_json()
+    # an entry left by another object at the same address is not used
+    other = SharedLeaf(name="b")
+    stale = SharedLeaf(name="stale")
+    codec._FRAGMENTS[id(other)] = (stale, orjson.Fragment(orjson.dumps({"name": "stale"})))
+    t2 = Tree(leaves=[other])
+    assert codec.result_json(t2) == t2.model_dump_json() and '"b"' in codec.result_json(t2)
+    # the store is bounded
+    kept = dict(codec._FRAGMENTS)
+    try:
+        codec._FRAGMENTS.update({-i: (None, None) for i in range(1, codec.MAX_FRAGMENTS - len(codec._FRAGMENTS) + 1)})
+        fresh = SharedLeaf(name="c")
+        assert codec.result_json(Tree(leaves=[fresh])) == Tree(leaves=[fresh]).model_dump_json()
+        assert len(codec._FRAGMENTS) == 1 and id(fresh) in codec._FRAGMENTS
+    finally:
+        codec._FRAGMENTS.clear()
+        codec._FRAGMENTS.update(kept)
+
+
 # --------------------------------------------------------------------------- decoding
 
 
