@@ -486,3 +486,44 @@ def test_resume_from_the_command_line(tmp_path):
     part.write_bytes(data[: len(data) // 3 + 17])  # a run killed mid-line
     assert main(["evaluate", "--format", "json", "-o", str(part), "--resume", str(src)]) == 0
     assert part.read_bytes() == data
+
+
+def test_a_worker_connection_asks_for_a_buffer_that_holds_a_chunk_of_results(engine):
+    """Each end of a worker's connection gets a socket buffer of PIPE_BUFFER where the system
+    allows it (net.core.wmem_max), so a chunk's output crosses in a few reads."""
+    import multiprocessing as mp
+    import socket
+
+    from engine import parallel
+
+    parent, child = mp.get_context("fork").Pipe(duplex=True)
+    try:
+        def size(conn, opt):
+            s = socket.socket(fileno=os.dup(conn.fileno()))
+            try:
+                return s.getsockopt(socket.SOL_SOCKET, opt)
+            finally:
+                s.close()
+
+        opts = (socket.SO_SNDBUF, socket.SO_RCVBUF)
+        before = {(i, opt): size(end, opt) for i, end in enumerate((parent, child)) for opt in opts}
+        for end in (parent, child):
+            parallel._widen(end)
+        after = {(i, opt): size(end, opt) for i, end in enumerate((parent, child)) for opt in opts}
+        assert all(after[k] >= before[k] for k in before)  # never less than the system gave
+        try:
+            caps = [int(Path(f"/proc/sys/net/core/{n}").read_text()) for n in ("wmem_max", "rmem_max")]
+        except (OSError, ValueError):
+            caps = [0]
+        if min(caps) >= parallel.PIPE_BUFFER:
+            assert all(v >= parallel.PIPE_BUFFER > before[k] for k, v in after.items())
+        parent.send_bytes(b"x" * 1000)  # still a working connection
+        assert child.recv_bytes() == b"x" * 1000
+    finally:
+        parent.close()
+        child.close()
+    parallel._widen(parent)  # a closed connection: nothing happens, nothing raised
+    if min(caps) >= parallel.PIPE_BUFFER:  # and the pool's connections are widened
+        with WorkerPool(Processor(engine, "json"), 1) as pool:
+            conn = pool.workers[0].conn
+            assert size(conn, socket.SO_SNDBUF) >= parallel.PIPE_BUFFER and size(conn, socket.SO_RCVBUF) >= parallel.PIPE_BUFFER
