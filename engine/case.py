@@ -233,7 +233,8 @@ def parse_case(data: Any) -> CaseIn:
 _MEMO_LIMIT = 50_000
 # lists of tested genes and prior therapies resolved once are kept too, in stores of their own
 # (emptied when full) and only when short: a key holds every gene or drug word of its entry
-_LIST_MEMO_LIMIT, _LIST_MEMO_MAX_GENES = 256, 500
+# (a shorter list costs more to key than its genes cost to look up one by one, in the gene memo)
+_LIST_MEMO_LIMIT, _LIST_MEMO_MIN_GENES, _LIST_MEMO_MAX_GENES = 256, 24, 500
 _LINE_MEMO_LIMIT, _LINE_MEMO_MAX_CHARS = 4096, 300
 _MEMOS: dict[int, tuple[Vocabulary, dict, dict, dict, dict]] = {}
 
@@ -317,8 +318,9 @@ def normalise(
 
     tested: set[str] = set()
     if case.tested_genes is not None:
-        listed = tuple(case.tested_genes)  # panels repeat: resolved once per list
-        hit = tested_memo.get(listed) if len(problems) < MAX_PROBLEMS else None
+        # a long list (a gene panel, repeated through a cohort) is resolved once as a whole
+        listed = tuple(case.tested_genes) if len(case.tested_genes) >= _LIST_MEMO_MIN_GENES else None
+        hit = tested_memo.get(listed) if listed is not None and len(problems) < MAX_PROBLEMS else None
         if hit is not None:
             tested.update(hit)
         else:
@@ -333,7 +335,7 @@ def normalise(
                         gene_memo.clear()
                     gene_memo[g] = gene
                 tested.add(gene)
-            if len(problems) == before < MAX_PROBLEMS and len(listed) <= _LIST_MEMO_MAX_GENES:  # (every term was looked up)
+            if listed is not None and len(problems) == before < MAX_PROBLEMS and len(listed) <= _LIST_MEMO_MAX_GENES:  # (every term was looked up)
                 if len(tested_memo) >= _LIST_MEMO_LIMIT:
                     tested_memo.clear()
                 tested_memo[listed] = frozenset(tested)
