@@ -235,7 +235,8 @@ _MEMO_LIMIT = 50_000
 # (emptied when full) and only when short: a key holds every gene or drug word of its entry
 # (a shorter list costs more to key than its genes cost to look up one by one, in the gene memo)
 _LIST_MEMO_LIMIT, _LIST_MEMO_MIN_GENES, _LIST_MEMO_MAX_GENES = 256, 24, 500
-_LINE_MEMO_LIMIT, _LINE_MEMO_MAX_CHARS = 4096, 300
+_LINE_MEMO_LIMIT, _LINE_MEMO_MAX_WORDS, _LINE_MEMO_MAX_CHARS = 4096, 12, 300
+_GENE_MEMO_LIMIT = 50_000  # single gene names (at most 50 characters each)
 _MEMOS: dict[int, tuple[Vocabulary, dict, dict, dict, dict]] = {}
 
 
@@ -331,7 +332,7 @@ def normalise(
                     gene = term(vocab.gene, ("tested_genes", i), g)
                     if gene is None:
                         continue
-                    if len(gene_memo) >= _MEMO_LIMIT:
+                    if len(gene_memo) >= _GENE_MEMO_LIMIT:
                         gene_memo.clear()
                     gene_memo[g] = gene
                 tested.add(gene)
@@ -382,7 +383,7 @@ def normalise(
             for d in drugs:
                 classes.update(vocab.drug(d).classes)
             known = (frozenset(drugs), frozenset(classes), " + ".join(label_parts))
-            if len(problems) == before < MAX_PROBLEMS and len(entry) <= 12 and len(known[2]) <= _LINE_MEMO_MAX_CHARS:  # (every term was looked up)
+            if len(problems) == before < MAX_PROBLEMS and len(entry) <= _LINE_MEMO_MAX_WORDS and len(known[2]) <= _LINE_MEMO_MAX_CHARS:  # (every term was looked up)
                 if len(line_memo) >= _LINE_MEMO_LIMIT:
                     line_memo.clear()
                 line_memo[entry] = known

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine import case as case_module
-from engine.case import _MEMO_LIMIT, LIMITS, Alt, Line, _line_key, _memo, _memos, normalise, parse_case, strict_problems
+from engine.case import _MEMO_LIMIT, LIMITS, MAX_PROBLEMS, Alt, Line, _line_key, _memo, _memos, normalise, parse_case, strict_problems
 from engine.errors import CaseError
 from engine.vocabulary import Vocabulary
 
@@ -416,6 +416,83 @@ def test_the_memos_of_lists_and_lines_are_bounded(vocab, monkeypatch):
         for m, kept in zip(_memos(vocab), saved, strict=True):
             m.clear()
             m.update(kept)
+
+
+@pytest.fixture
+def empty_memos(vocab):
+    """The vocabulary's memos (alterations, tested-gene lists, gene names, prior therapies),
+    emptied for one test and given back their entries after it."""
+    saved = [dict(m) for m in _memos(vocab)]
+    for m in _memos(vocab):
+        m.clear()
+    yield _memos(vocab)
+    for m, kept in zip(_memos(vocab), saved, strict=True):
+        m.clear()
+        m.update(kept)
+
+
+def test_entries_resolved_once_are_not_looked_up_again(vocab, empty_memos, monkeypatch):
+    """A case whose alterations, tested genes and prior therapies were resolved before asks the
+    vocabulary nothing; a new list of tested genes asks only for the genes not seen before; a list
+    seen before is answered whole, without its single gene names."""
+    monkeypatch.setattr(case_module, "_LIST_MEMO_MIN_GENES", 1)  # short lists kept whole too
+    asked = []
+    for name in ("gene", "variant", "therapy_word", "drug"):
+        look_up = getattr(vocab, name)
+        monkeypatch.setattr(vocab, name, lambda *a, _f=look_up, _n=name: asked.append((_n, a[-1])) or _f(*a))
+    kw = {"alterations": [{"gene": "KRAS", "variant": "G12C"}], "tested_genes": ["kras", "NRAS", "LKB1"],
+          "prior_therapies": [{"regimen": "FOLFOX", "drugs": ["bevacizumab"], "weeks": 20}]}
+    first = norm(vocab, **kw)
+    assert ("variant", "G12C") in asked and ("gene", "LKB1") in asked and ("therapy_word", "FOLFOX") in asked
+    asked.clear()
+    assert norm(vocab, **kw) == first and asked == []
+    assert norm(vocab, tested_genes=["NRAS", "BRAF", "kras"]).tested == frozenset({"NRAS", "BRAF", "KRAS"})
+    assert asked == [("gene", "BRAF")]
+    asked.clear()
+    _, _, genes, _ = empty_memos
+    genes.clear()
+    assert norm(vocab, **kw) == first and asked == []
+
+
+def test_an_entry_with_a_problem_or_met_past_the_first_problems_is_not_kept(vocab, empty_memos):
+    """A prior therapy with one unknown drug among known ones reports it every time; a list of
+    tested genes or a prior therapy met past the first problems (their terms then not checked) is
+    not kept, so a later case with the same entries gets them in full."""
+    for _ in range(2):
+        assert [p for p, _, _ in problems(vocab, prior_therapies=[{"drugs": ["carboplatin", "carboplatinn"]}])] == [
+            ("prior_therapies", 0, "drugs", 1)]
+    bad = [{"gene": f"NOTAGENE{i}", "variant": "G12C"} for i in range(MAX_PROBLEMS)]
+    kw = {"tested_genes": ["KRAS", "NRAS"], "prior_therapies": [{"drugs": ["carboplatin"]}]}
+    assert problems(vocab, alterations=bad, **kw)[-1][1] == "3 more term(s) not checked: the first 20 problems are reported"
+    c = norm(vocab, **kw)
+    assert c.tested == frozenset({"KRAS", "NRAS"}) and [ln.drugs for ln in c.lines] == [frozenset({"carboplatin"})]
+
+
+def test_the_memos_keep_entries_up_to_their_limits_each_in_a_store_of_its_own(vocab, empty_memos, monkeypatch):
+    alts, lists, genes, lines = empty_memos
+    monkeypatch.setattr(case_module, "_LIST_MEMO_LIMIT", 3)
+    monkeypatch.setattr(case_module, "_LIST_MEMO_MIN_GENES", 1)
+    monkeypatch.setattr(case_module, "_GENE_MEMO_LIMIT", 3)
+    norm(vocab, alterations=[{"gene": "KRAS", "variant": "G12C"}])
+    for g in ("KRAS", "NRAS", "HRAS", "BRAF", "EGFR"):
+        norm(vocab, tested_genes=[g])
+        assert (g,) in lists and len(lists) <= 3 and g in genes and len(genes) <= 3
+    # emptying the stores of lists and gene names leaves the alterations
+    assert list(alts) == [("KRAS", "G12C", "somatic", None, None)]
+    # a list of as many genes as kept is kept, a longer one not
+    monkeypatch.setattr(case_module, "_LIST_MEMO_MAX_GENES", 2)
+    norm(vocab, tested_genes=["KRAS", "NRAS"])
+    norm(vocab, tested_genes=["KRAS", "NRAS", "HRAS"])
+    assert ("KRAS", "NRAS") in lists and ("KRAS", "NRAS", "HRAS") not in lists
+    # a prior therapy of at most _LINE_MEMO_MAX_WORDS words (the regimen's place counts as one)
+    # and a label as long as kept is kept, a longer one not
+    n = case_module._LINE_MEMO_MAX_WORDS - 1
+    for k in (n, n + 1):
+        norm(vocab, prior_therapies=[{"drugs": ["carboplatin"] * k}])
+    assert (None, *["carboplatin"] * n) in lines and (None, *["carboplatin"] * (n + 1)) not in lines
+    monkeypatch.setattr(case_module, "_LINE_MEMO_MAX_CHARS", len("carboplatin + pemetrexed"))
+    norm(vocab, prior_therapies=[{"drugs": ["carboplatin", "pemetrexed"]}, {"drugs": ["carboplatin", "bevacizumab"]}])
+    assert (None, "carboplatin", "pemetrexed") in lines and (None, "carboplatin", "bevacizumab") not in lines
 
 
 def test_an_unknown_cancer_type_is_reported_with_its_path_and_the_other_problems(vocab):

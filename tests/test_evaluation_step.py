@@ -175,11 +175,14 @@ def test_cases_whose_rules_are_the_same_share_one_plan_and_keep_their_own_trace(
     earlier = fresh.program.plan(luad_2020)
     assert earlier is not plan and [cr.rule.id for cr in earlier.not_in_effect] != [cr.rule.id for cr in plan.not_in_effect]
     assert len(fresh.program._plans) == 4  # one entry per (cancer code, date interval, jurisdiction)
-    # a key seen before is looked up, not worked out again
+    # a key seen before is looked up, not worked out again (neither its candidates nor its rules
+    # in effect are asked for)
     asked = []
-    fresh.program.candidates = lambda case: asked.append(case) or (_ for _ in ()).throw(AssertionError("recomputed"))
+    for name in ("candidates", "_candidates", "_effect"):
+        setattr(fresh.program, name, lambda case: asked.append(case) or (_ for _ in ()).throw(AssertionError("recomputed")))
     assert fresh.program.plan(luad_2026) is plan and fresh.program.plan(luad_2020) is earlier
-    del fresh.program.candidates
+    for name in ("candidates", "_candidates", "_effect"):
+        delattr(fresh.program, name)
     assert asked == []
     # what is kept per plan does not leak between the cases that share it
     results = {c.as_of: fresh.evaluate(c) for c in (luad_2026, luad_2021, luad_2020)}
@@ -302,6 +305,59 @@ def test_a_note_rule_the_case_cannot_make_true_is_skipped_and_no_note_is_lost():
         for compiled in (False, True):
             assert infer(prog, case, compiled=compiled).notes == truth
     assert skipped > 1000
+
+
+def test_rules_in_effect_are_worked_out_once_per_date_interval_and_candidates_once_per_cancer_code(monkeypatch):
+    fresh = Engine(FIXTURES / "mini")
+    prog = fresh.program
+    effects, masks = [], []
+    work_out, mask = prog._effect, evaluator._mask
+    monkeypatch.setattr(prog, "_effect", lambda case: effects.append((case.as_of.isoformat(), case.jurisdiction)) or work_out(case))
+    monkeypatch.setattr(evaluator, "_mask", lambda rules: masks.append([cr.rule.id for cr in rules]) or mask(rules))
+    keys = [("LUAD", "2026-01-01", "FDA"), ("LUSC", "2026-01-01", "FDA"), ("LUAD", "2020-01-01", "FDA"),
+            ("COADREAD", "2020-06-01", "FDA"), ("LUAD", "2026-02-01", "EMA"), ("COADREAD", "2026-02-01", "EMA")]
+    for code, as_of, j in keys:
+        prog.plan(fresh.normalise({"cancer_type": code, "as_of": as_of, "jurisdiction": j}))
+    # 2020-01-01 and 2020-06-01 lie between the same rule boundaries (2019-12-27 and 2021-01-01)
+    assert effects == [("2026-01-01", "FDA"), ("2020-01-01", "FDA"), ("2026-02-01", "EMA")]
+    # a mask of conclusions and one of notes per cancer code: LUAD, LUSC, COADREAD
+    assert len(masks) == 6 and ["TCRC-001", "TCRC-002", "TCRC-003"] in masks
+
+
+def test_a_plan_names_the_derived_facts_its_rules_in_effect_read(mini):
+    # TCRC-001 (from 2009-01-01) reads `ras_mutant` in colorectal cancer; no rule of LUAD does
+    def facts(code, as_of):
+        return mini.program.plan(mini.normalise({"cancer_type": code, "as_of": as_of})).facts
+
+    assert facts("COADREAD", "2026-01-01") == ("ras_mutant",)
+    assert facts("COADREAD", "2005-01-01") == () and facts("LUAD", "2026-01-01") == ()
+
+
+@pytest.fixture(scope="module")
+def mini_derivers(tmp_path_factory):
+    """The mini rule base with the derivation of `ras_mutant` (TDER-001) from 2001-01-01, and a
+    second derivation of it from 2005-01-01, first of all rules by id (TABC-001): a plan's content
+    counts the derivation rules in effect whatever their place in the rule order."""
+    dst = tmp_path_factory.mktemp("rb") / "mini"
+    shutil.copytree(FIXTURES / "mini", dst)
+    f = dst / "kb" / "mini.yaml"
+    data = yaml.safe_load(f.read_text())
+    (der,) = (rule for rule in data["rules"] if rule["id"] == "TDER-001")
+    der["effective_from"] = "2001-01-01"
+    data["rules"].append({**der, "id": "TABC-001", "title": "RAS-mutant, a second derivation", "effective_from": "2005-01-01"})
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    return Engine(dst)
+
+
+def test_plans_whose_rules_differ_only_in_their_derivation_rules_are_not_shared(mini_derivers):
+    """Before 2001, from 2001 and from 2005, a LUAD case has the same conclusions and notes (none in
+    effect before 2009) but not the same derivation rules: three plans, each with its own."""
+    prog = mini_derivers.program
+    assert prog.rules[0].rule.id == "TABC-001"
+    plans = [prog.plan(mini_derivers.normalise({"cancer_type": "LUAD", "as_of": d})) for d in ("2000-06-01", "2003-01-01", "2007-01-01")]
+    assert [[cr.rule.id for cr in p.derivers["ras_mutant"]] for p in plans] == [[], ["TDER-001"], ["TABC-001", "TDER-001"]]
+    assert len({repr([[cr.rule.id for cr in rules] for rules in (p.conclusions, p.notes, p.not_in_effect)]) for p in plans}) == 1
+    assert len({id(p) for p in plans}) == 3
 
 
 @pytest.fixture(scope="module")
