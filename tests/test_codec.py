@@ -226,6 +226,52 @@ def test_an_immutable_model_shared_between_results_is_written_once_and_always_ri
         codec._FRAGMENTS.update(kept)
 
 
+class LooseLeaf(BaseModel):  # every field immutable, but the model is not frozen: it may be changed
+    name: str
+    size: int | None = None
+
+
+class MaybeListLeaf(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    items: list[str] | None = None  # frozen, but a list may be there, and change
+
+
+def test_a_model_that_may_change_is_written_afresh_every_time():
+    """A model that is not frozen, or whose field may hold a list (even as one choice of a union),
+    is not written once for all: a change made between two writings is in the second."""
+    loose = LooseLeaf(name="a", size=1)
+    maybe = MaybeListLeaf(name="m", items=["1"])
+    assert codec.result_json(loose) == loose.model_dump_json()
+    assert codec.result_json(maybe) == maybe.model_dump_json()
+    assert LooseLeaf not in codec._SHARED and MaybeListLeaf not in codec._SHARED
+    loose.size = 2
+    maybe.items.append("2")
+    assert codec.result_json(loose) == '{"name":"a","size":2}' == loose.model_dump_json()
+    assert codec.result_json(maybe) == '{"name":"m","items":["1","2"]}' == maybe.model_dump_json()
+
+
+def test_plain_models_and_shared_ones_are_written_by_orjson_not_by_the_plain_path(monkeypatch):
+    """The plain path is only the fallback: a plain model, and a shared model written again (within
+    one result and in the next), are written by orjson, the shared one from the text it was given
+    the first time."""
+    leaf = SharedLeaf(name="a", size=1, tags=("x",))
+    tree = Tree(leaves=[leaf, leaf], loose=[MutableLeaf(name="m", items=["1"])])
+    outer = Outer(name="n", value=0.5, maybe=None, items=[Inner(x=1.5, tags=["t"])], table={"k": None}, count=3)
+    want_tree, want_outer = tree.model_dump_json(), outer.model_dump_json()
+
+    def plain(self, **kw):
+        raise AssertionError("written by the plain path")
+
+    for cls in (Tree, Outer):
+        monkeypatch.setattr(cls, "model_dump_json", plain)
+    assert codec.result_json(outer) == want_outer
+    assert codec.result_json(tree) == want_tree
+    text = codec._FRAGMENTS[id(leaf)][1]
+    assert codec.encode_json(tree) == want_tree.encode("utf-8")
+    assert codec._FRAGMENTS[id(leaf)] == (leaf, text) and codec._FRAGMENTS[id(leaf)][1] is text
+
+
 # --------------------------------------------------------------------------- decoding
 
 

@@ -258,6 +258,9 @@ def test_a_plan_holds_exactly_the_rules_in_effect_that_the_cancer_type_leaves():
     ({"cancer": "NSCLC"}, set()),
     # ras_mutant is derived from "KRAS or NRAS at codon 12, 13 or 61": no one gene is needed
     ({"all": [{"fact": "ras_mutant"}, {"alteration": G12C}]}, {"KRAS"}),
+    # a derived fact under `any`: each part needs KRAS (the fact's rules, nothing; G12C, KRAS)
+    ({"any": [{"all": [{"fact": "ras_mutant"}, {"alteration": G12C}]}, {"alteration": {"gene": "KRAS", "variant": "G12D"}}]},
+     {"KRAS"}),
     ({"fact": "ras_mutant"}, set()),
     ({"fact": "no_such_fact"}, set()),
 ])
@@ -272,9 +275,12 @@ def test_a_fact_derived_only_from_one_gene_needs_it_and_a_cycle_of_facts_needs_n
     kras = prog.compile(TypeAdapter(Condition).validate_python({"alteration": G12C}))
     other = prog.compile(TypeAdapter(Condition).validate_python({"alteration": {"gene": "KRAS", "variant": "G12D"}}))
     derivers = {"g12": [SimpleNamespace(when=kras), SimpleNamespace(when=AllNode([other, FactNode("g12")]))],
-                "loop": [SimpleNamespace(when=FactNode("loop"))]}
+                "loop": [SimpleNamespace(when=FactNode("loop"))],
+                # a cycle through `any`: either part needs KRAS (the fact read again needs nothing)
+                "g12_any": [SimpleNamespace(when=AnyNode([AllNode([FactNode("g12_any"), other]), kras]))]}
     assert evaluator.needs(FactNode("g12"), prog.atoms, derivers) == {"KRAS"}
     assert evaluator.needs(FactNode("loop"), prog.atoms, derivers) == set()
+    assert evaluator.needs(FactNode("g12_any"), prog.atoms, derivers) == {"KRAS"}
 
 
 def test_a_note_rule_the_case_cannot_make_true_is_skipped_and_no_note_is_lost():
