@@ -122,8 +122,11 @@ _UNSEEN = object()
 
 
 #: immutable plain model classes (``frozen``, every field a text, number, None or tuple of these)
-#: whose instances the engine shares between results (citations, criteria): each instance is
-#: written once, and its JSON text reused (``orjson.Fragment``) while the instance lives
+#: that say their instances are few and shared between results for as long as the rule base lives
+#: (a class attribute ``WRITTEN_ONCE = True``: the citations): each instance is written once, and
+#: its JSON text reused (``orjson.Fragment``) while the instance lives. (Criteria are immutable
+#: and shared too, but made per plan and case profile: thousands in a long batch, whose texts
+#: would hold memory for little gain.)
 _SHARED: set[type] = set()
 _FRAGMENTS: dict[int, tuple[Any, Any]] = {}
 MAX_FRAGMENTS = 4096
@@ -150,7 +153,8 @@ def _learn(cls) -> frozenset | None:
         )
         if plain:
             order = frozenset(cls.model_fields)
-            if _Fragment is not None and cfg.get("frozen") and all(_immutable(f.annotation) for f in cls.model_fields.values()):
+            if (_Fragment is not None and getattr(cls, "WRITTEN_ONCE", False) is True and cfg.get("frozen")
+                    and all(_immutable(f.annotation) for f in cls.model_fields.values())):
                 _SHARED.add(cls)
     except AttributeError:
         order = None

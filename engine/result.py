@@ -193,6 +193,9 @@ class CitationOut(_Out):
     every result that cites it holds the same object, so none may change it for the others."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    # few (one per rule and passage) and alive as long as the rule base: the JSON writer writes
+    # each once and reuses its text (engine.codec)
+    WRITTEN_ONCE: ClassVar[bool] = True
 
     source: str  # the source id (readable, never a file name)
     title: str | None = None  # the source's title, what a reader is shown

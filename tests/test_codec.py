@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typing import ClassVar
+
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
 
 from engine import codec
@@ -175,6 +177,7 @@ def test_a_model_that_is_not_plain_data_goes_the_plain_way():
 
 class SharedLeaf(BaseModel):
     model_config = ConfigDict(frozen=True)
+    WRITTEN_ONCE: ClassVar[bool] = True
     name: str
     size: int | None = None
     tags: tuple[str, ...] = ()
@@ -182,6 +185,7 @@ class SharedLeaf(BaseModel):
 
 class MutableLeaf(BaseModel):
     model_config = ConfigDict(frozen=True)
+    WRITTEN_ONCE: ClassVar[bool] = True
     name: str
     items: list[str] = []  # frozen, but its list can change: never written once for all
 
@@ -191,15 +195,28 @@ class Tree(BaseModel):
     loose: list[MutableLeaf] = []
 
 
+class PlainFrozen(BaseModel):  # frozen and immutable, but its class does not ask to be written once
+    model_config = ConfigDict(frozen=True)
+    name: str
+
+
+class Tree2(BaseModel):
+    leaves: list[PlainFrozen]
+
+
 def test_an_immutable_model_shared_between_results_is_written_once_and_always_right():
-    """Frozen plain models whose every field is immutable (the engine's citations and criteria)
-    are written once and their text reused while the object lives; a frozen model holding a
-    list is written afresh every time; an object at an address a former one had gets its own text."""
+    """Frozen plain models whose every field is immutable and whose class says they are written
+    once (the engine's citations) are written once and their text reused while the object lives;
+    a frozen model holding a list is written afresh every time, as is one whose class does not say
+    so (criteria: made per case profile, too many to keep); an object at an address a former one
+    had gets its own text."""
     from engine.result import CitationOut, Criterion, Option
 
     for cls in (CitationOut, Criterion, Option):
         codec._learn(cls)
-    assert {CitationOut, Criterion} <= codec._SHARED and Option not in codec._SHARED
+    assert CitationOut in codec._SHARED and Criterion not in codec._SHARED and Option not in codec._SHARED
+    unmarked = Tree2(leaves=[PlainFrozen(name="p")])
+    assert codec.result_json(unmarked) == unmarked.model_dump_json() and PlainFrozen not in codec._SHARED
     leaf = SharedLeaf(name="a", size=1, tags=("x", "y"))
     loose = MutableLeaf(name="m", items=["1"])
     tree = Tree(leaves=[leaf, leaf], loose=[loose])
@@ -227,12 +244,14 @@ def test_an_immutable_model_shared_between_results_is_written_once_and_always_ri
 
 
 class LooseLeaf(BaseModel):  # every field immutable, but the model is not frozen: it may be changed
+    WRITTEN_ONCE: ClassVar[bool] = True
     name: str
     size: int | None = None
 
 
 class MaybeListLeaf(BaseModel):
     model_config = ConfigDict(frozen=True)
+    WRITTEN_ONCE: ClassVar[bool] = True
     name: str
     items: list[str] | None = None  # frozen, but a list may be there, and change
 
