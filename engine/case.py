@@ -231,9 +231,10 @@ def parse_case(data: Any) -> CaseIn:
 
 
 _MEMO_LIMIT = 50_000
-# lists of tested genes and prior therapies resolved once are kept too, in stores of their own
-# (emptied when full) and only when short: a key holds every gene or drug word of its entry
-# (a shorter list costs more to key than its genes cost to look up one by one, in the gene memo)
+# lists of tested genes, single gene names and prior therapies resolved once are kept too, in
+# stores of their own (emptied when full) and within size limits, since a key holds every gene or
+# drug word of its entry; a list of tested genes is kept whole only from _LIST_MEMO_MIN_GENES on
+# (a shorter one costs more to key than its genes cost to look up one by one, in the gene memo)
 _LIST_MEMO_LIMIT, _LIST_MEMO_MIN_GENES, _LIST_MEMO_MAX_GENES = 256, 24, 500
 _LINE_MEMO_LIMIT, _LINE_MEMO_MAX_WORDS, _LINE_MEMO_MAX_CHARS = 4096, 12, 300
 _GENE_MEMO_LIMIT = 50_000  # single gene names (at most 50 characters each)
