@@ -331,32 +331,24 @@ def test_only_the_first_problems_are_checked(vocab):
     assert len(got) == 20
 
 
-def test_what_is_counted_unchecked_does_not_depend_on_the_cases_before(vocab):
+def test_what_is_counted_unchecked_does_not_depend_on_the_cases_before(vocab, empty_memos):
     """Past the first problems, terms are counted as not checked, also those earlier cases have
     already resolved (kept in the memos): the error of a case is the same whatever came first."""
     bad = [{"gene": f"NOTAGENE{i}", "variant": "G12C"} for i in range(20)]
     panel = sorted(vocab.genes)[:case_module._LIST_MEMO_MIN_GENES]  # long enough to be kept as a whole
     good = {"alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "NRAS", "variant": "Q61K"}],
             "tested_genes": ["KRAS", "NRAS", "braf"], "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"]}]}
-    saved = [dict(m) for m in _memos(vocab)]
-    try:
-        for m in _memos(vocab):
-            m.clear()
-        cold = [problems(vocab, **{**good, "alterations": bad + good["alterations"], **more}) for more in ({}, {"tested_genes": panel})]
-        norm(vocab, **good)  # resolves every term of `good` into the memos
-        norm(vocab, tested_genes=panel)
-        assert all(_memos(vocab))
-        warm = [problems(vocab, **{**good, "alterations": bad + good["alterations"], **more}) for more in ({}, {"tested_genes": panel})]
-    finally:
-        for m, kept in zip(_memos(vocab), saved, strict=True):
-            m.clear()
-            m.update(kept)
+    cold = [problems(vocab, **{**good, "alterations": bad + good["alterations"], **more}) for more in ({}, {"tested_genes": panel})]
+    norm(vocab, **good)  # resolves every term of `good` into the memos
+    norm(vocab, tested_genes=panel)
+    assert all(empty_memos)
+    warm = [problems(vocab, **{**good, "alterations": bad + good["alterations"], **more}) for more in ({}, {"tested_genes": panel})]
     assert warm == cold
     assert cold[0][-1] == ((), "7 more term(s) not checked: the first 20 problems are reported", None)
     assert cold[1][-1] == ((), f"{2 + len(panel) + 2} more term(s) not checked: the first 20 problems are reported", None)
 
 
-def test_tested_genes_and_prior_therapies_resolved_once_give_the_same_case(vocab):
+def test_tested_genes_and_prior_therapies_resolved_once_give_the_same_case(vocab, empty_memos):
     """Lists of tested genes, single gene names and prior therapies are kept once resolved; a
     case read from them equals one read afresh, and an entry with a problem is never kept."""
     panel = ["kras", "NRAS", "LKB1", *sorted(vocab.genes - {"KRAS", "NRAS", "STK11"})[:case_module._LIST_MEMO_MIN_GENES]]
@@ -364,58 +356,42 @@ def test_tested_genes_and_prior_therapies_resolved_once_give_the_same_case(vocab
     kw = {"tested_genes": panel,
           "prior_therapies": [{"regimen": "FOLFOX", "drugs": ["bevacizumab"], "outcome": "progression", "weeks": 20},
                               {"drugs": ["carboplatin", "pemetrexed"], "setting": "metastatic"}]}
-    saved = [dict(m) for m in _memos(vocab)]
-    try:
-        for m in _memos(vocab):
-            m.clear()
-        fresh = norm(vocab, **kw)
-        _, lists, genes, lines = _memos(vocab)
-        assert lists == {tuple(panel): resolved}
-        assert {"kras": "KRAS", "NRAS": "NRAS", "LKB1": "STK11"}.items() <= genes.items()
-        assert set(lines) == {("FOLFOX", "bevacizumab"), (None, "carboplatin", "pemetrexed")}
-        again = norm(vocab, **kw)
-        assert again == fresh and again.tested == resolved
-        # the same entries in another case: its own setting, outcome, weeks and place in the history;
-        # a short list is read gene by gene (and not kept as a whole)
-        other = norm(vocab, tested_genes=["LKB1", "kras"], prior_therapies=[
-            {"drugs": ["carboplatin", "pemetrexed"], "outcome": "stable", "weeks": 3}])
-        assert other.tested == frozenset({"KRAS", "STK11"}) and ("LKB1", "kras") not in lists
-        (line,) = other.lines
-        assert (line.outcome, line.weeks, line.setting, line.seq) == ("stable", 3, None, 0)
-        assert line.drugs == next(ln.drugs for ln in fresh.lines if ln.label == "carboplatin + pemetrexed")
-        # a problem is reported every time, and its entry is not kept
-        for _ in range(2):
-            assert [p for p, _, _ in problems(vocab, tested_genes=["KRSA"], prior_therapies=[{"drugs": ["carboplatinn"]}])] == [
-                ("tested_genes", 0), ("prior_therapies", 0, "drugs", 0)]
-        assert ("KRSA",) not in lists and "KRSA" not in genes and (None, "carboplatinn") not in lines
-    finally:
-        for m, kept in zip(_memos(vocab), saved, strict=True):
-            m.clear()
-            m.update(kept)
+    fresh = norm(vocab, **kw)
+    _, lists, genes, lines = _memos(vocab)
+    assert lists == {tuple(panel): resolved}
+    assert {"kras": "KRAS", "NRAS": "NRAS", "LKB1": "STK11"}.items() <= genes.items()
+    assert set(lines) == {("FOLFOX", "bevacizumab"), (None, "carboplatin", "pemetrexed")}
+    again = norm(vocab, **kw)
+    assert again == fresh and again.tested == resolved
+    # the same entries in another case: its own setting, outcome, weeks and place in the history;
+    # a short list is read gene by gene (and not kept as a whole)
+    other = norm(vocab, tested_genes=["LKB1", "kras"], prior_therapies=[
+        {"drugs": ["carboplatin", "pemetrexed"], "outcome": "stable", "weeks": 3}])
+    assert other.tested == frozenset({"KRAS", "STK11"}) and ("LKB1", "kras") not in lists
+    (line,) = other.lines
+    assert (line.outcome, line.weeks, line.setting, line.seq) == ("stable", 3, None, 0)
+    assert line.drugs == next(ln.drugs for ln in fresh.lines if ln.label == "carboplatin + pemetrexed")
+    # a problem is reported every time, and its entry is not kept
+    for _ in range(2):
+        assert [p for p, _, _ in problems(vocab, tested_genes=["KRSA"], prior_therapies=[{"drugs": ["carboplatinn"]}])] == [
+            ("tested_genes", 0), ("prior_therapies", 0, "drugs", 0)]
+    assert ("KRSA",) not in lists and "KRSA" not in genes and (None, "carboplatinn") not in lines
 
 
-def test_the_memos_of_lists_and_lines_are_bounded(vocab, monkeypatch):
+def test_the_memos_of_lists_and_lines_are_bounded(vocab, empty_memos, monkeypatch):
     monkeypatch.setattr(case_module, "_LIST_MEMO_LIMIT", 3)
     monkeypatch.setattr(case_module, "_LINE_MEMO_LIMIT", 2)
-    saved = [dict(m) for m in _memos(vocab)]
-    try:
-        for m in _memos(vocab):
-            m.clear()
-        base = sorted(vocab.genes - {"KRAS", "NRAS", "HRAS", "BRAF", "EGFR"})[:case_module._LIST_MEMO_MIN_GENES - 1]
-        for g in ("KRAS", "NRAS", "HRAS", "BRAF", "EGFR"):
-            norm(vocab, tested_genes=[*base, g])
-        _, lists, _, lines = _memos(vocab)
-        assert len(lists) <= 3 and (*base, "EGFR") in lists
-        for d in ("carboplatin", "cisplatin", "pemetrexed"):
-            norm(vocab, prior_therapies=[{"drugs": [d]}])
-        assert len(lines) <= 2 and (None, "pemetrexed") in lines
-        # long lists are not kept at all
-        norm(vocab, tested_genes=["KRAS"] * (case_module._LIST_MEMO_MAX_GENES + 1))
-        assert ("KRAS",) * (case_module._LIST_MEMO_MAX_GENES + 1) not in lists
-    finally:
-        for m, kept in zip(_memos(vocab), saved, strict=True):
-            m.clear()
-            m.update(kept)
+    base = sorted(vocab.genes - {"KRAS", "NRAS", "HRAS", "BRAF", "EGFR"})[:case_module._LIST_MEMO_MIN_GENES - 1]
+    for g in ("KRAS", "NRAS", "HRAS", "BRAF", "EGFR"):
+        norm(vocab, tested_genes=[*base, g])
+    _, lists, _, lines = _memos(vocab)
+    assert len(lists) <= 3 and (*base, "EGFR") in lists
+    for d in ("carboplatin", "cisplatin", "pemetrexed"):
+        norm(vocab, prior_therapies=[{"drugs": [d]}])
+    assert len(lines) <= 2 and (None, "pemetrexed") in lines
+    # long lists are not kept at all
+    norm(vocab, tested_genes=["KRAS"] * (case_module._LIST_MEMO_MAX_GENES + 1))
+    assert ("KRAS",) * (case_module._LIST_MEMO_MAX_GENES + 1) not in lists
 
 
 @pytest.fixture

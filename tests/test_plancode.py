@@ -366,21 +366,19 @@ def test_a_note_needing_a_gene_the_case_does_not_list_is_not_evaluated():
     atoms = _Counted(4)
     plan = Plan([], [_rule(AtomNode(0), needs=frozenset({"G"})), _rule(AtomNode(1), needs=frozenset({"G", "H"})),
                      _rule(AtomNode(2))], {}, [])
-    listed: list = []
+    listed: list = []  # the cases the function asked for their genes
+    genes_now = [frozenset()]  # what it is told
     runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
-               "atoms": atoms.atoms, "conditional": "conditional", "listed": lambda case: listed.append(case) or GENES[0]}
+               "atoms": atoms.atoms, "conditional": "conditional", "listed": lambda case: listed.append(case) or genes_now[0]}
     run, src = plancode.build(plan, runtime)
     program = SimpleNamespace(atoms=atoms.atoms)
     values = (True, True, True, None)
     for genes, fired, called in ((frozenset(), [2], [0, 0, 1, 0]),
                                  (frozenset({"G"}), [0, 2], [1, 0, 1, 0]),
                                  (frozenset({"H", "G", "X"}), [0, 1, 2], [1, 1, 1, 0])):
-        GENES[0] = genes
+        genes_now[0] = genes
         atoms.calls = [0] * 4
         listed.clear()
         _, notes, _ = run(_ctx(program, plan, values), values)
         assert [plan.notes.index(cr) for cr in notes] == fired, src
         assert atoms.calls == called and listed == [values]
-
-
-GENES: list = [frozenset()]
