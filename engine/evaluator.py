@@ -437,6 +437,8 @@ class Program:
         if p is None:
             eff = self._effects.get(key[1:])
             if eff is None:
+                if len(self._effects) >= MAX_PLAN_KEYS:  # bounded: any text can be a jurisdiction here
+                    self._effects.clear()
                 eff = self._effects[key[1:]] = self._effect(case)
             in_effect, derivers_key, derivers = eff
             conclusions, notes, conc_mask, note_mask = self._candidates(case)
@@ -450,6 +452,8 @@ class Program:
                 live_notes = [cr for cr in notes if in_effect >> cr.order & 1]
                 ended = [cr for cr in conclusions if not in_effect >> cr.order & 1]
                 p = self._shared[content] = Plan(live, live_notes, derivers, ended, self._facts_reached(live + live_notes, derivers))
+            if len(self._plans) >= MAX_PLAN_KEYS:  # bounded; the plans themselves stay (in _shared)
+                self._plans.clear()
             self._plans[key] = p
         return p
 
@@ -589,6 +593,10 @@ class PlanCode:
 
 MAX_COMPILED: Final = 256  # distinct compiled plan functions kept per program (about 60 KB each)
 MAX_SKIPS: Final = 4096  # cached trace lines of rules not in effect, per program
+#: (cancer code, date interval, jurisdiction) keys of plans, and (date interval, jurisdiction) keys
+#: of the rules in effect, kept per program: every cancer code on every interval of both
+#: jurisdictions is about 150,000 keys, and ``Program.plan`` takes any jurisdiction text
+MAX_PLAN_KEYS: Final = 1 << 16
 #: plans are compiled once plans with their rules have been used this many times (compiling one
 #: costs about as much as interpreting several hundred cases, so rarely used plans stay
 #: interpreted)

@@ -208,6 +208,25 @@ def test_cases_whose_rules_are_the_same_share_one_plan_and_keep_their_own_trace(
         assert "TLNG-001: FDA rule, evaluating for EMA" in fresh.evaluate(ema_case, backend=backend).trace
 
 
+def test_the_keys_of_plans_are_bounded_whatever_the_jurisdiction_text(monkeypatch):
+    # Program.plan takes any jurisdiction text (Engine rejects unknown ones before): the keys it
+    # keeps stop at MAX_PLAN_KEYS, and a plan asked for again after they were emptied is the same
+    # object, with the same rules
+    monkeypatch.setattr(evaluator, "MAX_PLAN_KEYS", 8)
+    fresh = Engine(FIXTURES / "mini")
+    base = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C],
+            "prior_therapies": [{"drugs": ["carboplatin"]}], "as_of": "2026-01-01"}
+    fda = fresh.normalise(base)
+    first = fresh.program.plan(fda)
+    for i in range(40):
+        case = fresh.normalise(base)
+        object.__setattr__(case, "jurisdiction", f"J{i}")
+        fresh.program.plan(case)
+        assert len(fresh.program._plans) <= 8 and len(fresh.program._effects) <= 8
+    assert fresh.program.plan(fda) is first
+    assert fresh.evaluate(fda).option("sotorasib").verdict == "eligible"
+
+
 def test_a_plan_holds_exactly_the_rules_in_effect_that_the_cancer_type_leaves():
     """Plans are worked out from bit masks kept per cancer code and per (date interval,
     jurisdiction): compared with the rules filtered one by one, for cancer codes the rules name,
