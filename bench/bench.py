@@ -370,6 +370,59 @@ def _steal() -> tuple[int, int] | None:
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
 
 
+def ceiling(engine: Engine, path: Path, jobs: int, n: int, rounds: int = 2) -> dict:
+    """What ``jobs`` cores of this machine can give a batch at best: the first ``n`` records of
+    ``path`` rendered as JSON by one forked process, and by ``jobs`` forked processes at once, each
+    given an equal share (contiguous), with no parent reading, sending, receiving or writing
+    anything. Every process starts from the same loaded engine (forked, as workers are), so both
+    pay the same warm-up. The two take turns for ``rounds`` rounds (best wall time each). Their
+    ratio is the ceiling of ``--jobs N`` over ``--jobs 1`` on this machine: on a virtual machine
+    two busy cores can each run slower than one (a shared cache, host threads, steal time)."""
+    with open(path, encoding="utf-8") as f:
+        lines = [line for _, line in zip(range(n), f, strict=False)]
+    items = [("x:1", line) for line in lines]
+    proc = Processor(engine, "json")
+
+    def fork_run(share: list) -> int:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                for i in range(0, len(share), 256):
+                    proc.chunk(share[i:i + 256])
+            finally:
+                os._exit(0)
+        return pid
+
+    def run(parts: int) -> tuple[float, float | None]:
+        size = -(-len(items) // parts)
+        s0 = _steal()
+        t0 = time.perf_counter()
+        pids = [fork_run(items[i:i + size]) for i in range(0, len(items), size)]
+        for pid in pids:
+            os.waitpid(pid, 0)
+        wall = time.perf_counter() - t0
+        s1 = _steal()
+        return wall, ((s1[0] - s0[0]) / max(s1[1] - s0[1], 1) if s0 and s1 else None)
+
+    gc.collect()
+    one, many, steal = float("inf"), float("inf"), []
+    for _ in range(rounds):
+        w, _s = run(1)
+        one = min(one, w)
+        w, s = run(jobs)
+        many = min(many, w)
+        if s is not None:
+            steal.append(s)
+    return {"n": len(items), "one": one, "many": many, "ratio": one / many, "steal": max(steal) if steal else None}
+
+
+def _ceiling_words(c: dict, jobs: int) -> str:
+    steal = "" if c["steal"] is None else f"; the machine's steal time up to {100 * c['steal']:.0f}%"
+    return (f"This machine's ceiling for --jobs {jobs}: {jobs} forked processes, each rendering 1/{jobs} of the first "
+            f"{c['n']:,} cases as JSON, no parent reading or writing: {c['one']:.1f} s alone, {c['many']:.1f} s at once, "
+            f"{c['ratio']:.2f}x{steal}")
+
+
 def _tree_rss(pid: int) -> int:
     """Summed proportional set size (PSS, kB: shared pages split between the processes sharing
     them, so forked workers are not counted twice) of ``pid`` and its descendants, from /proc
@@ -523,9 +576,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--startup", type=int, metavar="RUNS", help="only the one-case start-up against `import pydantic`, RUNS turns each")
     ap.add_argument("--parse-write", metavar="FILE", help=argparse.SUPPRESS)  # the batch floor, run as a subprocess
+    ap.add_argument("--ceiling", metavar="FILE", help="only the machine's ceiling for --jobs on FILE (JSON Lines cases)")
     a = ap.parse_args(argv)
     if a.parse_write:
         return parse_write(a.parse_write)
+    if a.ceiling:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        c = ceiling(Engine(), Path(a.ceiling), jobs, 10**9)
+        print(_ceiling_words(c, jobs))
+        return 0
     if a.startup:
         one, one_cpu, base, base_cpu = start_up(a.startup)
         print(f"load average {os.getloadavg()[0]:.1f}; medians of {a.startup} runs each, taking turns:")
@@ -659,6 +718,10 @@ def main(argv=None) -> int:
                 r = run_cli(["evaluate", "--format", fmt, "--jobs", str(j), "--no-progress", str(big)])
                 batch_rows.append((f"CLI batch, {fmt}, --jobs {j}", a.batch, r))
                 print(f"  CLI {fmt} jobs {j}: {a.batch / r['wall']:,.0f} cases/s", file=sys.stderr)
+        ceil = None
+        if jobs > 1:
+            print("  machine ceiling ...", file=sys.stderr)
+            ceil = ceiling(engine, big, jobs, min(a.batch, 40_000), rounds=1 if a.quick else 2)
         try:
             import distributed  # noqa: F401
         except ImportError:
@@ -714,6 +777,9 @@ def main(argv=None) -> int:
                            f"{all_jobs['cpu'] / max(one_job['cpu'], 1e-9):.2f}x that of one{steal})")
     if scaling:
         out.append(f"--jobs {jobs} over --jobs 1, wall time: " + "; ".join(scaling) + " (aim: 1.8x for json)")
+        out.append("")
+    if ceil is not None:
+        out.append(_ceiling_words(ceil, jobs))
         out.append("")
     out.append(f"CLI one case / `import pydantic`, run by run (median of the ratios): "
                f"{statistics.median(o / b for o, b in zip(one, base, strict=True)):.2f}x wall, "
