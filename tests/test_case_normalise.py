@@ -442,6 +442,27 @@ def test_an_entry_with_a_problem_or_met_past_the_first_problems_is_not_kept(voca
     assert problems(vocab, alterations=bad, **kw)[-1][1] == "3 more term(s) not checked: the first 20 problems are reported"
     c = norm(vocab, **kw)
     assert c.tested == frozenset({"KRAS", "NRAS"}) and [ln.drugs for ln in c.lines] == [frozenset({"carboplatin"})]
+    # the same for a list long enough to be kept as a whole (met past the first problems, none of
+    # its genes was looked up: kept, it would give the later case no tested gene)
+    panel = sorted(vocab.genes)[:case_module._LIST_MEMO_MIN_GENES]
+    assert problems(vocab, alterations=bad, tested_genes=panel)[-1][1] == (
+        f"{len(panel)} more term(s) not checked: the first 20 problems are reported")
+    assert norm(vocab, tested_genes=panel).tested == frozenset(panel)
+    _, lists, _, _ = empty_memos
+    assert lists == {tuple(panel): frozenset(panel)}
+
+
+def test_a_list_of_tested_genes_is_kept_whole_from_24_genes_on(vocab, empty_memos):
+    """A list of 24 tested genes or more (a panel, repeated through a cohort) is kept as a whole
+    once resolved; a list of 23 is read gene by gene, through the store of gene names, and is not
+    kept as a whole."""
+    _, lists, genes, _ = empty_memos
+    known = sorted(vocab.genes)
+    short, panel = known[:23], known[:24]
+    assert norm(vocab, tested_genes=short).tested == frozenset(short)
+    assert lists == {} and set(short) <= set(genes)
+    assert norm(vocab, tested_genes=panel).tested == frozenset(panel)
+    assert lists == {tuple(panel): frozenset(panel)}
 
 
 def test_the_memos_keep_entries_up_to_their_limits_each_in_a_store_of_its_own(vocab, empty_memos, monkeypatch):
