@@ -326,6 +326,10 @@ EDGE = [
     '{"id": "gen-1e5"}', '{"id": "v2.0"}', '{"id": "x", "tested_genes": ["KRAS", "NRAS"]}', '{"a": "é", "b": "é"}',
     '{"é": 1, "é": 2}', '{"a": [1, 2, {"b": [3, {"c": null}]}]}', '{"a" : 1 , "a" : 2}', '{"a":1,\n"a":2}',
     '{"a": "\\\\u0041"}', '{"a": "\\"", "a": 1}',
+    # an escaped colon in the value kept makes up for the colon of the duplicate dropped
+    '{"a": 1, "a": "\\u003a"}',
+    # duplicates inside a list
+    '[{"a": 1, "a": 2}]', '[1, {"b": {"c": 1, "c": 2}}]',
 ]
 
 
@@ -377,3 +381,40 @@ def test_the_batch_writes_the_same_bytes_with_and_without_the_fast_path(engine, 
             m.setattr(batch, "result_json", lambda res: res.model_dump_json())
             plain = [p(f"in.jsonl:{i}", line) for i, line in enumerate(lines, 1)]
         assert fast == plain
+
+
+def _fast_only(text: str):
+    """``decode`` with a plain decoder that must not be called: the value orjson gave."""
+    def plain(t):
+        raise AssertionError("decoded by the plain decoder")
+
+    return codec.decode(text, plain)
+
+
+def test_plain_data_is_decoded_by_orjson_not_by_the_plain_decoder():
+    """The plain decoder is only the fallback: a text with no escape, float, 19-digit integer or
+    duplicate key, nested no deeper than MAX_DEPTH and no longer than MAX_TEXT is orjson's, with
+    the strict decoder's value (more braces than MAX_DEPTH, a depth of exactly MAX_DEPTH and a text
+    of exactly MAX_TEXT characters included)."""
+    case = json.loads(CASES[0].read_text())
+    case["alterations"] = [{"gene": "KRAS", "variant": f"G{i}C", "vaf": i} for i in range(codec.MAX_DEPTH + 2)]
+    # nested exactly MAX_DEPTH deep, with more brackets than that
+    deepest = "[" * (codec.MAX_DEPTH - 1) + '{"a": 1}, {"b": 2}' + "]" * (codec.MAX_DEPTH - 1)
+    assert deepest.count("[") + deepest.count("{") > codec.MAX_DEPTH
+    assert _outcome(STRICT, deepest)[0] == "ok" and _outcome(STRICT, "[" + deepest + "]")[0] == "error"  # one level more
+    texts = [CASES[0].read_text(), json.dumps(case), json.dumps(case, separators=(",", ":"), ensure_ascii=False),
+             deepest, "[" + ", ".join(["[" * 8 + "1" + "]" * 8] * 3) + "]", '["é", {"k": [1, -2, 123456789012345678]}]',
+             '{"a": {}, "b": [], "c": "x:y"}', "[]", "{}", '{"n": 0, "m": -0}', '"' + "a" * (codec.MAX_TEXT - 2) + '"']
+    for text in texts:
+        assert repr(_fast_only(text)) == repr(STRICT(text)), text[:80]
+
+
+def test_a_text_too_long_to_check_goes_the_plain_way():
+    """Past MAX_TEXT characters the plain decoder decodes (it gets the text itself), and a record
+    past the strict decoder's size limit is its error, not a value."""
+    text = '"' + "a" * (codec.MAX_TEXT - 1) + '"'
+    got = []
+    assert codec.decode(text, lambda t: got.append(t) or STRICT(t)) == STRICT(text) and got == [text]
+    huge = '{"id": "' + "x" * (codec._MAX_BYTES + 1) + '"}'
+    _same_decode(huge)
+    assert _outcome(STRICT, huge)[0] == "error"

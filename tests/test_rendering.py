@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from pydantic import BaseModel
 
 from engine import resolve
 from engine.api import Engine, default_engine
@@ -35,7 +36,7 @@ from engine.batch import Processor
 from engine.codec import result_json
 from engine.evaluator import infer
 from engine.resolve import build_result
-from engine.result import _PENDING
+from engine.result import _PENDING, Result
 from engine.testing import boundary_cases, cases
 
 ENGINE = default_engine()
@@ -193,6 +194,31 @@ def test_copies_comparisons_pickles_and_dumps_render_first():
     assert "explanation=" in repr(ENGINE.evaluate(case).options[0])
     assert dict(ENGINE.evaluate(case))["trace"] == json.loads(want)["trace"]
 
+
+def test_a_lazy_result_dumps_and_copies_as_the_validated_model_whatever_the_options():
+    """Dump options reach pydantic as given (``exclude``, ``indent``, ``mode``, ``exclude_unset``:
+    every field of a lazy result counts as set, as in the model validated from its JSON), and a
+    deep copy keeps shared objects shared, as ``copy.deepcopy`` does: the citations two options
+    hold, and an option copied along with its result."""
+    case = EXAMPLES["crc-braf-v600e-ema-after-folfox"]
+    want = Result.model_validate_json(eager(case))
+    kw = dict(exclude={"trace": True, "options": {0: {"citations"}}}, indent=1)
+    text = ENGINE.evaluate(case).model_dump_json(**kw)
+    assert text == BaseModel.model_dump_json(want, **kw) and '"trace"' not in text and "\n " in text  # pydantic's own
+    assert ENGINE.evaluate(case).model_dump(mode="json", exclude={"facts"}) == BaseModel.model_dump(want, mode="json", exclude={"facts"})
+    r = ENGINE.evaluate(case)
+    assert r.model_fields_set == want.model_fields_set == set(Result.model_fields)
+    assert r.model_dump(exclude_unset=True) == want.model_dump(exclude_unset=True)
+    shared = [(i, j) for i, o in enumerate(r.options) for j, c in enumerate(o.citations)
+              if any(c is d for p in r.options[:i] for d in p.citations)]
+    assert shared  # this case's options share citation objects
+    r = ENGINE.evaluate(case)
+    copied, option = copy.deepcopy([r, r.options[1]])
+    assert option is copied.options[1] and copied.model_dump_json() == want.model_dump_json()
+    for i, j in shared:
+        c = copied.options[i].citations[j]
+        assert c is not r.options[i].citations[j]
+        assert any(c is d for p in copied.options[:i] for d in p.citations), (i, j)
 
 def _read(r, barrier, got: list[str]) -> None:
     barrier.wait()
