@@ -371,41 +371,63 @@ def _steal() -> tuple[int, int] | None:
 
 
 def ceiling(engine: Engine, path: Path, jobs: int, n: int, rounds: int = 2) -> dict:
-    """What ``jobs`` cores of this machine can give a batch at best: the first ``n`` records of
-    ``path`` rendered as JSON by one forked process, and by ``jobs`` forked processes at once, each
-    given an equal share (contiguous), with no parent reading, sending, receiving or writing
-    anything. Every process starts from the same loaded engine (forked, as workers are), so both
-    pay the same warm-up. The two take turns for ``rounds`` rounds (best wall time each). Their
-    ratio is the ceiling of ``--jobs N`` over ``--jobs 1`` on this machine: on a virtual machine
-    two busy cores can each run slower than one (a shared cache, host threads, steal time)."""
+    """What ``jobs`` cores of this machine can give a batch at best, and what the batch's worker
+    pool gets of it: the first ``n`` records of
+    ``path`` rendered as JSON, in chunks of 256 as the batch does, by one process forked from the
+    loaded engine, and by ``jobs`` such processes at once. The processes share nothing but a
+    counter from which each takes the next chunk (so the work is balanced as in the batch), and no
+    parent reads, sends, receives or writes anything. Every process starts from the same loaded
+    engine (forked, as workers are), so both runs pay the same warm-up. The two take turns for
+    ``rounds`` rounds (best wall time each). Their ratio is what ``--jobs N`` over ``--jobs 1``
+    could reach on this machine with no cost of its own: on a virtual machine two busy cores can
+    each run slower than one (shared caches, the host's other work, steal time). The worker pool
+    (:class:`engine.parallel.WorkerPool`) takes its turn on the same chunks, its parent sending
+    each chunk's lines and receiving its output, as the CLI's does (without reading the file or
+    writing the output)."""
+    import multiprocessing as mp
+
     with open(path, encoding="utf-8") as f:
         lines = [line for _, line in zip(range(n), f, strict=False)]
     items = [("x:1", line) for line in lines]
+    blocks = [items[i:i + 256] for i in range(0, len(items), 256)]
     proc = Processor(engine, "json")
 
-    def fork_run(share: list) -> int:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child
-            try:
-                for i in range(0, len(share), 256):
-                    proc.chunk(share[i:i + 256])
-            finally:
-                os._exit(0)
-        return pid
-
     def run(parts: int) -> tuple[float, float | None]:
-        size = -(-len(items) // parts)
+        counter = mp.get_context("fork").Value("i", 0)
         s0 = _steal()
         t0 = time.perf_counter()
-        pids = [fork_run(items[i:i + size]) for i in range(0, len(items), size)]
+        pids = []
+        for _ in range(parts):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child
+                try:
+                    while True:
+                        with counter.get_lock():
+                            k = counter.value
+                            counter.value = k + 1
+                        if k >= len(blocks):
+                            break
+                        proc.chunk(blocks[k])
+                finally:
+                    os._exit(0)
+            pids.append(pid)
         for pid in pids:
             os.waitpid(pid, 0)
         wall = time.perf_counter() - t0
         s1 = _steal()
         return wall, ((s1[0] - s0[0]) / max(s1[1] - s0[1], 1) if s0 and s1 else None)
 
+    def run_pool() -> float:  # the batch's own pool on the same chunks: the parent sends and receives them
+        from engine.parallel import WorkerPool
+
+        t0 = time.perf_counter()
+        with WorkerPool(proc, jobs) as pool:
+            for _ in pool.map(iter(blocks)):
+                pass
+        return time.perf_counter() - t0
+
     gc.collect()
-    one, many, steal = float("inf"), float("inf"), []
+    one, many, pooled, steal = float("inf"), float("inf"), float("inf"), []
     for _ in range(rounds):
         w, _s = run(1)
         one = min(one, w)
@@ -413,14 +435,18 @@ def ceiling(engine: Engine, path: Path, jobs: int, n: int, rounds: int = 2) -> d
         many = min(many, w)
         if s is not None:
             steal.append(s)
-    return {"n": len(items), "one": one, "many": many, "ratio": one / many, "steal": max(steal) if steal else None}
+        pooled = min(pooled, run_pool())
+    return {"n": len(items), "one": one, "many": many, "ratio": one / many, "pool": pooled, "pool_ratio": one / pooled,
+            "steal": max(steal) if steal else None}
 
 
 def _ceiling_words(c: dict, jobs: int) -> str:
     steal = "" if c["steal"] is None else f"; the machine's steal time up to {100 * c['steal']:.0f}%"
-    return (f"This machine's ceiling for --jobs {jobs}: {jobs} forked processes, each rendering 1/{jobs} of the first "
-            f"{c['n']:,} cases as JSON, no parent reading or writing: {c['one']:.1f} s alone, {c['many']:.1f} s at once, "
-            f"{c['ratio']:.2f}x{steal}")
+    return (f"This machine's ceiling for --jobs {jobs}, taking turns: the first {c['n']:,} cases rendered as JSON by "
+            f"forked processes taking chunks from a shared counter, no parent reading or writing: {c['one']:.1f} s with one, "
+            f"{c['many']:.1f} s with {jobs}, {c['ratio']:.2f}x{steal}; the batch's worker pool of {jobs} on the same chunks "
+            f"(the parent sending and receiving them): {c['pool']:.1f} s, {c['pool_ratio']:.2f}x one process, "
+            f"{100 * c['pool_ratio'] / c['ratio']:.0f}% of the ceiling")
 
 
 def _tree_rss(pid: int) -> int:
