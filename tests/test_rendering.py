@@ -220,6 +220,7 @@ def test_a_lazy_result_dumps_and_copies_as_the_validated_model_whatever_the_opti
         assert c is not r.options[i].citations[j]
         assert any(c is d for p in copied.options[:i] for d in p.citations), (i, j)
 
+
 def _read(r, barrier, got: list[str]) -> None:
     barrier.wait()
     got.append(r.options[-1].explanation + r.trace[0] + r.to_json())
