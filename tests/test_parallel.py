@@ -245,3 +245,25 @@ def test_leaving_the_pool_stops_idle_workers_and_kills_busy_ones(engine):
             failing = pool.workers[0]
             raise ZeroDivisionError
     assert failing.proc.exitcode == -signal.SIGKILL and not pool.workers
+
+
+def test_a_dead_worker_found_at_a_send_holding_a_record_that_crashed_before_makes_it_an_error(engine):
+    """Handing out work, the parent finds a worker dead that held a record which had already
+    crashed a worker once: that record is written as an error record into its chunk, and the work
+    being handed out goes to the replacement."""
+    from collections import deque
+
+    err = io.StringIO()
+    with WorkerPool(Processor(engine, "json"), 1, messages=err) as pool:
+        w = pool.workers[0]
+        w.proc.kill()
+        w.proc.join()
+        chunks = {0: parallel._Chunk(1), 1: parallel._Chunk(1)}
+        w.tasks.append(parallel._Task(0, 0, [("a:1", BAD)], crashes=1))
+        queue = deque([parallel._Task(1, 0, [("b:1", LINE)])])
+        pool._feed(chunks, queue)
+        assert chunks[0].left == 0 and list(chunks[0].blocks) == [0]
+        rec = json.loads(chunks[0].blocks[0].data)
+        assert (rec["source"], rec["case_id"], rec["code"]) == ("a:1", "boom-" + CASE_ID, "worker_crashed")
+        assert not queue and [t.chunk for t in pool.workers[0].tasks] == [1] and pool.crashes == 1
+    assert _said(err) == ["kras-rules: a worker process died (SIGKILL) evaluating a:1 2 times: recorded as an error"]
