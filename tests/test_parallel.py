@@ -193,14 +193,16 @@ def test_the_pool_reads_exactly_window_chunks_ahead_of_the_one_written(engine):
             pulled += 1
             yield [(f"x:{pulled}", LINE)]
 
-    ahead = []
-    with WorkerPool(Processor(engine, "json"), 1, window=3, messages=io.StringIO()) as pool:
-        for done, (blocks, _) in enumerate(pool.map(endless()), 1):
-            assert [b.records for b in blocks] == [1]
-            ahead.append(pulled - (done - 1))  # read, counting the one written now, and not yet written
-            if done == 8:
-                break
-    assert ahead == [3] * 8
+    for jobs, window, expected in [(1, 3, 3), (2, None, 8)]:  # by default 4 chunks a worker
+        pulled = 0
+        ahead = []
+        with WorkerPool(Processor(engine, "json"), jobs, window=window, messages=io.StringIO()) as pool:
+            for done, (blocks, _) in enumerate(pool.map(endless()), 1):
+                assert [b.records for b in blocks] == [1]
+                ahead.append(pulled - (done - 1))  # read, counting the one written now, and not yet written
+                if done == 8:
+                    break
+        assert ahead == [expected] * 8
 
 
 def test_an_injected_crash_dumps_no_traceback_even_with_faulthandler_on(engine, monkeypatch, tmp_path):
