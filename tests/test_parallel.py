@@ -237,6 +237,8 @@ def test_leaving_the_pool_stops_idle_workers_and_kills_busy_ones(engine):
         assert _ids(pool.map(iter([[("a:1", LINE)]]))) == [CASE_ID]
         idle = pool.workers[0]
     assert idle.proc.exitcode == 0 and idle.conn.closed  # told to stop: it finished its loop
+    with pool:  # and the pool can be entered again, with new workers
+        assert _ids(pool.map(iter([[("a:2", LINE)]]))) == [CASE_ID] and pool.workers[0] is not idle
     with WorkerPool(Processor(engine, "json"), 1, messages=io.StringIO()) as pool:
         blocks, _ = next(pool.map(endless()))  # the next chunks are given, never read
         busy = pool.workers[0]
