@@ -7,7 +7,9 @@ import io
 import json
 import os
 import signal
+import contextlib
 import time
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,16 @@ CASES = sorted((REPO / "cases").glob("*.json"))
 LINE = CASES[0].read_text().replace("\n", " ")
 CASE_ID = json.loads(LINE)["id"]
 BAD = LINE.replace('"id": "', '"id": "boom-', 1)
+
+
+@contextlib.contextmanager
+def _one_dead_worker(engine, err):
+    """A pool of one worker, killed (its death not yet seen by the pool); its chunk table."""
+    with WorkerPool(Processor(engine, "json"), 1, messages=err) as pool:
+        w = pool.workers[0]
+        w.proc.kill()
+        w.proc.join()
+        yield pool, w, {0: parallel._Chunk(1), 1: parallel._Chunk(1)}
 
 
 def _records(blocks) -> list[dict]:
@@ -166,14 +178,8 @@ def test_a_worker_gone_while_idle_is_replaced_without_a_crash(engine):
 def test_a_send_to_a_dead_worker_that_held_a_chunk_is_its_death(engine):
     """The worker died holding a chunk, and the parent finds out by giving it the next one: the
     chunk it held is the suspect, retried first; the one not sent goes back to the queue after it."""
-    from collections import deque
-
     err = io.StringIO()
-    with WorkerPool(Processor(engine, "json"), 1, messages=err) as pool:
-        w = pool.workers[0]
-        w.proc.kill()
-        w.proc.join()
-        chunks = {0: parallel._Chunk(1), 1: parallel._Chunk(1)}
+    with _one_dead_worker(engine, err) as (pool, w, chunks):
         w.tasks.append(parallel._Task(0, 0, [("a:1", LINE)]))
         queue: deque = deque()
         pool._assign(w, parallel._Task(1, 0, [("b:1", LINE)]), chunks, queue)
@@ -255,14 +261,8 @@ def test_a_dead_worker_found_at_a_send_holding_a_record_that_crashed_before_make
     """Handing out work, the parent finds a worker dead that held a record which had already
     crashed a worker once: that record is written as an error record into its chunk, and the work
     being handed out goes to the replacement."""
-    from collections import deque
-
     err = io.StringIO()
-    with WorkerPool(Processor(engine, "json"), 1, messages=err) as pool:
-        w = pool.workers[0]
-        w.proc.kill()
-        w.proc.join()
-        chunks = {0: parallel._Chunk(1), 1: parallel._Chunk(1)}
+    with _one_dead_worker(engine, err) as (pool, w, chunks):
         w.tasks.append(parallel._Task(0, 0, [("a:1", BAD)], crashes=1))
         queue = deque([parallel._Task(1, 0, [("b:1", LINE)])])
         pool._feed(chunks, queue)
