@@ -594,8 +594,9 @@ class PlanCode:
 MAX_COMPILED: Final = 256  # distinct compiled plan functions kept per program (about 60 KB each)
 MAX_SKIPS: Final = 4096  # cached trace lines of rules not in effect, per program
 #: (cancer code, date interval, jurisdiction) keys of plans, and (date interval, jurisdiction) keys
-#: of the rules in effect, kept per program: every cancer code on every interval of both
-#: jurisdictions is about 150,000 keys, and ``Program.plan`` takes any jurisdiction text
+#: of the rules in effect, kept per program: every cancer code on every date interval in both
+#: jurisdictions is about 50,000 keys today (898 codes, 28 intervals), so a batch never reaches the
+#: bound; ``Program.plan`` called directly takes any jurisdiction text
 MAX_PLAN_KEYS: Final = 1 << 16
 #: plans are compiled once plans with their rules have been used this many times (compiling one
 #: costs about as much as interpreting several hundred cases, so rarely used plans stay
