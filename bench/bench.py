@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from engine.api import Engine  # noqa: E402
-from engine.batch import Processor  # noqa: E402
+from engine.batch import Processor, default_jobs  # noqa: E402
 from engine.evaluator import infer  # noqa: E402
 from engine.resolve import build_result  # noqa: E402
 from engine.testing import domain  # noqa: E402
@@ -607,7 +607,7 @@ def main(argv=None) -> int:
     if a.parse_write:
         return parse_write(a.parse_write)
     if a.ceiling:
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        jobs = default_jobs()  # what --jobs uses by default
         c = ceiling(Engine(), Path(a.ceiling), jobs, 10**9)
         print(_ceiling_words(c, jobs))
         return 0
@@ -647,7 +647,7 @@ def main(argv=None) -> int:
         st.sort_stats("cumulative").print_stats(25)
         return 0
 
-    jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    jobs = default_jobs()  # what --jobs uses by default
     rows: list[tuple[str, str, str, str, str]] = []
     notes: list[str] = []
 
