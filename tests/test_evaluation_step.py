@@ -6,6 +6,7 @@ exclusion is missing, the facts a plan reaches and the fallback of a plan that c
 Expected values come from the rule files, the case or the stated atom values alone."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -219,9 +220,7 @@ def test_the_keys_of_plans_are_bounded_whatever_the_jurisdiction_text(monkeypatc
     fda = fresh.normalise(base)
     first = fresh.program.plan(fda)
     for i in range(40):
-        case = fresh.normalise(base)
-        object.__setattr__(case, "jurisdiction", f"J{i}")
-        fresh.program.plan(case)
+        fresh.program.plan(dataclasses.replace(fda, jurisdiction=f"J{i}"))
         assert len(fresh.program._plans) <= 8 and len(fresh.program._effects) <= 8
     assert fresh.program.plan(fda) is first
     assert fresh.evaluate(fda).option("sotorasib").verdict == "eligible"
