@@ -97,7 +97,7 @@ class Engine:
         batch) never pays for the prose."""
         norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
         if as_of is not None:
-            norm = _with_as_of(norm, as_of)
+            norm = with_as_of(norm, as_of)
         if backend in _COMPILED:
             return build_result(infer(self.program, norm, compiled=_COMPILED[backend]), lazy_texts=True,
                                 summary=self._summary_filler().of)
@@ -141,7 +141,7 @@ class Engine:
             self._whynot = WhyNot(self.program, self._catalogue_index())
         norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
         if as_of is not None:
-            norm = _with_as_of(norm, as_of)
+            norm = with_as_of(norm, as_of)
         inf = infer(self.program, norm)
         result = build_result(inf, summary=self._summary_filler().of)
         if therapies is None:
@@ -200,7 +200,8 @@ def _plain(case) -> dict:
     return {"id": getattr(case, "id", None)}
 
 
-def _with_as_of(norm: NormalCase, as_of: dt.date | str) -> NormalCase:
+def with_as_of(norm: NormalCase, as_of: dt.date | str) -> NormalCase:
+    """The case evaluated on another date (``as_of``: a date or ``YYYY-MM-DD``)."""
     import dataclasses
 
     if isinstance(as_of, str):

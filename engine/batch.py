@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from collections.abc import Iterable, Iterator
 
 from engine import formats
-from engine.codec import decode as fast_decode, result_json
+from engine.codec import decode as fast_decode, json_head, result_json
 from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageError, quote
 from engine.inputs import (
     MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary,
@@ -190,13 +190,27 @@ class Processor:
     """Turns one input record into its rendered output; the same code runs in-process and in the
     worker processes. With ``summary`` it also counts each record into :attr:`summary`."""
 
-    def __init__(self, engine, fmt: str = "json", as_of=None, backend: str = "default", summary: bool = False):
+    def __init__(self, engine, fmt: str = "json", as_of=None, backend: str = "default", summary: bool = False,
+                 reuse: bool = True):
         self.engine = engine
         self.fmt = fmt
         self.as_of = as_of
         self.backend = backend
         self.want_summary = summary
         self.summary = self._new_summary()
+        self.dated = None
+        if as_of is not None:
+            from engine.api import with_as_of
+
+            self.dated = with_as_of
+        # records reused across cases that read the same (engine.reuse): JSON (with orjson) and TSV
+        self.reuse = None
+        if reuse and backend == "default":
+            head = {"json": json_head, "tsv": formats.tsv_head}.get(fmt)
+            if head is not None and head("") is not None:
+                from engine.reuse import Reuse
+
+                self.reuse = Reuse(engine, head)
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
         self.encoding = "utf-8"  # of the output stream (set by run_evaluate)
         self.text_style: dict = {}  # brief / detail for the text format (set by run_evaluate)
@@ -237,9 +251,26 @@ class Processor:
         if isinstance(payload, CaseError):
             return self.error(source, payload)
         case_id = case_id_of(payload)
+        found = None
         try:
             norm = self.engine.normalise(payload, default_id=case_id or source)
-            res = self.engine.evaluate(norm, as_of=self.as_of, backend=self.backend)
+            if self.dated is not None:
+                norm = self.dated(norm, self.as_of)
+            if self.reuse is not None:
+                found = self.reuse.find(norm)
+            if found is None:
+                res = self.engine.evaluate(norm, backend=self.backend)
+            elif isinstance(found, tuple):  # a record written for an earlier case that read the same
+                text, (cancer_type, verdicts) = found
+                try:
+                    text.encode("utf-8")  # (the id is the only new text)
+                except UnicodeEncodeError as exc:
+                    return self._unwritable(source, exc, case_id)
+                if self.summary is not None:
+                    self.summary.add_counts(cancer_type, verdicts, case=norm, cohort=self.cohort(source))
+                return text + "\n", "", False
+            else:
+                res = found.result
         except EngineError as exc:
             return self.error(source, exc, case_id)
         except RecursionError:
@@ -247,18 +278,23 @@ class Processor:
         try:
             fmt = self.fmt
             if fmt == "json":
-                out = result_json(res) + "\n"  # model_dump_json's text, faster
+                text = result_json(res)  # model_dump_json's text, faster
             elif fmt == "tsv":
-                out = formats.tsv_row(res) + "\n"
+                text = formats.tsv_row(res)
             else:
-                out = "\n" + formats.text(res, **self.text_style) + "\n"  # a blank line before each (the Writer drops the first)
-            out.encode("utf-8")  # a lone surrogate that got this far is caught here, not at write time
+                text = "\n" + formats.text(res, **self.text_style)  # a blank line before each (the Writer drops the first)
+            text.encode("utf-8")  # a lone surrogate that got this far is caught here, not at write time
         except Exception as exc:
-            return self.error(source, CaseError(f"the result cannot be written: {type(exc).__name__}: {exc}",
-                                                code="not_serialisable"), case_id)
+            return self._unwritable(source, exc, case_id)
+        if found is not None:
+            found.keep(text)
         if self.summary is not None:
             self.summary.add(res, None, case=norm, cohort=self.cohort(source))
-        return out, "", False
+        return text + "\n", "", False
+
+    def _unwritable(self, source: str, exc: Exception, case_id: str | None) -> Rendered:
+        return self.error(source, CaseError(f"the result cannot be written: {type(exc).__name__}: {exc}",
+                                            code="not_serialisable"), case_id)
 
     def internal_error(self, source: str, exc: BaseException, payload: Any = None) -> Rendered:
         """The error record of a record the engine failed on (a bug); built so that it cannot fail."""
@@ -451,7 +487,8 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True) ->
     items: Iterator = iter(reader)
     if skip:
         items = itertools.islice(items, skip, None)
-    processor = Processor(engine, fmt, args.as_of, args.backend, args.summary)
+    processor = Processor(engine, fmt, args.as_of, args.backend, args.summary,
+                          reuse=not getattr(args, "no_reuse", False))
     processor.cohorts = reader.cohorts
     processor.text_style = {"brief": bool(getattr(args, "brief", False)), "detail": bool(getattr(args, "detail", False))}
     writer = Writer(out, err, fmt)

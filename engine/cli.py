@@ -72,6 +72,9 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     ev.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
     ev.add_argument("--summary", action="store_true", help="print a per-cohort summary table to stderr")
     ev.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    ev.add_argument("--no-reuse", action="store_true",
+                    help="evaluate every case, even one that reads the same as an earlier case (whose "
+                         "record json and tsv reuse, the same bytes)")
     ev.add_argument("--output", "-o", metavar="FILE", help="write the results to FILE instead of stdout")
     ev.add_argument(
         "--resume",

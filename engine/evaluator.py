@@ -63,7 +63,7 @@ class Atom:
 class Ctx:
     """Per-case evaluation state: atom values and derived facts, computed once each."""
 
-    __slots__ = ("case", "atoms", "facts", "program", "memo", "plan")
+    __slots__ = ("case", "atoms", "facts", "program", "memo", "plan", "trail")
 
     def __init__(self, program: Program, case: NormalCase, plan: Plan | None = None):
         self.program = program
@@ -72,12 +72,41 @@ class Ctx:
         self.facts: dict[str, TV] = {}
         self.memo: dict = {}  # per-case cache for explanations
         self.plan = plan if plan is not None else program.plan(case)
+        # when a list: every read of the case beyond its plan key, in order, as (what, value)
+        # (engine.reuse); the compiled plans do not record, so a recording case is interpreted
+        self.trail: list | None = None
 
     def atom(self, i: int) -> TV:
         v = self.atoms[i]
         if v is _UNSET:
             v = self.atoms[i] = self.program.atoms[i].fn(self.case)
+            if self.trail is not None:
+                self.trail.append((i, v))
         return v
+
+    def words(self, what: str, i: int) -> str:
+        """The case's words for atom ``i``: ``"describe"``, the facts that made it true, or
+        ``"missing"``, what to find out while it is unknown (once per case each)."""
+        key = (what, i)
+        text = self.memo.get(key)
+        if text is None:
+            atom = self.program.atoms[i]
+            text = self.memo[key] = (atom.describe if what == "describe" else atom.missing)(self.case)
+            if self.trail is not None:
+                self.trail.append((key, text))
+        return text
+
+    def lists(self, genes: frozenset[str]) -> bool:
+        """Does the case list an alteration of each of ``genes``? (once per case and set)"""
+        hit = self.memo.get(genes)
+        if hit is None:
+            listed = self.memo.get("listed")
+            if listed is None:
+                listed = self.memo["listed"] = listed_genes(self.case)
+            hit = self.memo[genes] = genes <= listed
+            if self.trail is not None:
+                self.trail.append((genes, hit))
+        return hit
 
     def fact(self, name: str) -> TV:
         try:
@@ -129,7 +158,7 @@ class AtomNode(Node):
         return v
 
     def missing(self, ctx: Ctx, out: set[str]) -> None:
-        out.add(ctx.program.atoms[self.i].missing(ctx.case))
+        out.add(ctx.words("missing", self.i))
 
     def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
         if self.tv(ctx) is want:
@@ -484,7 +513,7 @@ class Program:
         """Whether the plan is to be compiled: its function exists already (another plan with
         the same rules made it), or plans with its rules have been used COMPILE_AFTER times."""
         sig = plan.signature()
-        if sig in self._runs:
+        if (sig, False) in self._runs or (sig, True) in self._runs:
             return True
         n = self._uses.get(sig, 0) + 1
         if n > COMPILE_AFTER:
@@ -494,25 +523,32 @@ class Program:
         self._uses[sig] = n
         return False
 
-    def compiled(self, plan: Plan) -> Callable | None:
+    def compiled(self, plan: Plan, record: bool = False) -> Callable | None:
         """The plan's compiled function (:mod:`engine.plancode`), made on first call; None when
-        the plan cannot be compiled (the interpreter then evaluates it)."""
+        the plan cannot be compiled (the interpreter then evaluates it). With ``record``, the
+        function that records the case's reads (for a case whose ``Ctx.trail`` is a list)."""
         code = plan.code
-        if not code.tried:
-            code.tried = True
-            sig = plan.signature()
+        if not (code.rec_tried if record else code.tried):
+            if record:
+                code.rec_tried = True
+            else:
+                code.tried = True
+            sig = (plan.signature(), record)
             if sig in self._runs:
                 hit = self._runs[sig]
             else:
                 try:
-                    hit = plancode.build(plan, self._runtime)[0]
+                    hit = plancode.build(plan, self._runtime, record)[0]
                 except plancode.Unsupported:
                     hit = None
                 if len(self._runs) >= MAX_COMPILED:  # bounded (plans are too, but keep memory flat)
                     self._runs.clear()
                 self._runs[sig] = hit
-            code.run = hit
-        return code.run
+            if record:
+                code.rec = hit
+            else:
+                code.run = hit
+        return code.rec if record else code.run
 
     @staticmethod
     def _facts_reached(rules: list[CompiledRule], derivers: dict[str, list[CompiledRule]]) -> tuple[str, ...]:
@@ -583,12 +619,14 @@ class Inference:
 class PlanCode:
     """A plan's compiled function, made once the plan is hot (its source: ``plancode.generate``)."""
 
-    __slots__ = ("run", "tried", "sig")
+    __slots__ = ("run", "tried", "sig", "rec", "rec_tried")
 
     def __init__(self) -> None:
         self.run: Callable | None = None
         self.tried = False
         self.sig: tuple | None = None  # Plan.signature(), once asked
+        self.rec: Callable | None = None  # the same, recording the case's reads (Ctx.trail)
+        self.rec_tried = False
 
 
 MAX_COMPILED: Final = 256  # distinct compiled plan functions kept per program (about 60 KB each)
@@ -663,21 +701,23 @@ def _mask(rules: list[CompiledRule]) -> int:
 _NO_PLAN = Plan([], [], {}, [])  # for the cancer-type probe, which evaluates no fact
 
 
-def infer(program: Program, case: NormalCase, *, compiled: bool | None = None) -> Inference:
+def infer(program: Program, case: NormalCase, *, compiled: bool | None = None, ctx: Ctx | None = None) -> Inference:
     """Run every candidate rule on the case (the default backend's inference step).
 
     By default a plan is evaluated by its compiled function (:mod:`engine.plancode`) once it
     has been used :data:`COMPILE_AFTER` times, by the interpreter until then; ``compiled=True``
     compiles at once, ``compiled=False`` always interprets. The interpreter is the reference the
     compiled form is tested against, and evaluates any plan that cannot be compiled."""
-    plan = program.plan(case)
-    ctx = Ctx(program, case, plan)
+    if ctx is None:
+        ctx = Ctx(program, case, program.plan(case))
+    plan = ctx.plan
     code = plan.code
     if compiled is not False:
-        run = code.run
-        if run is None and not code.tried:
+        record = ctx.trail is not None
+        run = code.rec if record else code.run
+        if run is None and not (code.rec_tried if record else code.tried):
             if compiled or program.hot(plan):
-                run = program.compiled(plan)
+                run = program.compiled(plan, record)
         if run is not None:
             found, fired, live_scope = run(ctx, case)
             if plan.not_in_effect:
@@ -717,13 +757,9 @@ def infer(program: Program, case: NormalCase, *, compiled: bool | None = None) -
             else:
                 outcomes[t] = [(cr, out)]
     fired_notes = []
-    listed = None
     for cr in plan.notes:
-        if cr.needs:  # a note that cannot be true is not evaluated
-            if listed is None:
-                listed = listed_genes(case)
-            if not cr.needs <= listed:
-                continue
+        if cr.needs and not ctx.lists(cr.needs):  # a note that cannot be true is not evaluated
+            continue
         if cr.when.tv(ctx) is True:
             fired_notes.append(cr)
     skipped = [_not_in_effect(cr, case) for cr in plan.not_in_effect] if plan.not_in_effect else []

@@ -183,6 +183,11 @@ def tsv_cell(v) -> str:
     return _clean(v)
 
 
+def tsv_head(case_id: str) -> str:
+    """The start of :func:`tsv_row`'s row for a result with this case id: its first cell."""
+    return _clean(case_id)
+
+
 def _clean(v: str) -> str:
     v = str(v)
     if "\t" in v or "\n" in v or "\r" in v:

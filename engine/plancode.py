@@ -41,7 +41,8 @@ class Unsupported(Exception):
 class _Gen:
     """Writes the body of one plan's function."""
 
-    def __init__(self, runtime: dict[str, Any]):
+    def __init__(self, runtime: dict[str, Any], record: bool = False):
+        self.record = record
         self.lines: list[str] = []
         self.depth = 1
         self.consts: list[Any] = []
@@ -87,8 +88,15 @@ class _Gen:
                 var = self.atom_vars[node.i] = self.tmp("a")
                 self.fns[node.i] = self.tmp("f")
             if var not in defined:
-                call = f"{var} = A[{int(node.i)}] = {self.fns[node.i]}(case)"
-                if var in self.touched:  # computed on some paths before this one
+                i = int(node.i)
+                call = f"{var} = A[{i}] = {self.fns[node.i]}(case)"
+                if self.record:  # the atom may have been read before the plan ran: read it once, recorded
+                    self.touched.add(var)
+                    self.emit(f"{var} = A[{i}]")  # (A holds it if read before or on another path)
+                    self.emit(f"if {var} is U:")
+                    self.emit("    " + call)
+                    self.emit(f"    T.append(({i}, {var}))")
+                elif var in self.touched:  # computed on some paths before this one
                     self.emit(f"if {var} is U:")
                     self.emit("    " + call)
                 else:
@@ -251,17 +259,21 @@ class _Gen:
             self.emit("    o.append(p)")
 
 
-def generate(plan, runtime: dict[str, Any]) -> tuple[str, tuple]:
+def generate(plan, runtime: dict[str, Any], record: bool = False) -> tuple[str, tuple]:
     """The source of a factory ``_plan(K)`` returning the plan's function ``run(ctx, case)``, and
     the constants ``K`` to call it with. ``run`` returns ``(outcomes, fired notes, scope)`` as the
-    interpreter's :func:`engine.evaluator.infer` computes them."""
-    g = _Gen(runtime)
+    interpreter's :func:`engine.evaluator.infer` computes them. With ``record``, ``run`` reads
+    each atom not yet read (in ``ctx.atoms``) and records it, and whether the case lists the genes
+    a note needs, in ``ctx.trail`` as the interpreter does (see ``Ctx.trail``)."""
+    g = _Gen(runtime, record)
     for k, name in enumerate(("unset", "RuleOutcome", "missing")):  # K[0], K[1], K[2]
         assert g.const(runtime[name]) == f"K[{k}]"
     derivers = plan.derivers
     defined: set[str] = set()
     g.emit("A = ctx.atoms")
     g.emit("F = ctx.facts")
+    if record:
+        g.emit("T = ctx.trail")
     body_start = len(g.lines)
     g.emit("outcomes = {}")
     g.emit("scope = set()")
@@ -288,12 +300,12 @@ def generate(plan, runtime: dict[str, Any]) -> tuple[str, tuple]:
         g.outcome(cr, w, reqs)
         g.depth -= 1 + (1 if cr.selector else 0)
     g.emit("notes = []")
-    if any(cr.needs for cr in plan.notes):
+    if any(cr.needs for cr in plan.notes) and not record:
         g.emit(f"AG = {g.const(runtime['listed'])}(case)")
     for cr in plan.notes:
         inner = defined
         if cr.needs:  # a note that cannot be true is not evaluated (engine.evaluator.needs)
-            g.emit(f"if {g.const(cr.needs)} <= AG:")
+            g.emit(f"if ctx.lists({g.const(cr.needs)}):" if record else f"if {g.const(cr.needs)} <= AG:")
             g.depth += 1
             inner = set(defined)
         t = g.node(cr.when, inner, derivers)
@@ -313,9 +325,9 @@ def generate(plan, runtime: dict[str, Any]) -> tuple[str, tuple]:
     return src, tuple(g.consts)
 
 
-def build(plan, runtime: dict[str, Any]) -> tuple[Callable, str]:
+def build(plan, runtime: dict[str, Any], record: bool = False) -> tuple[Callable, str]:
     """Generate, compile and instantiate a plan's function; returns it and its source."""
-    src, consts = generate(plan, runtime)
+    src, consts = generate(plan, runtime, record)
     namespace: dict[str, Any] = {"__builtins__": {"set": set, "tuple": tuple}}
     exec(compile(src, "<plan>", "exec"), namespace)  # noqa: S102 - source made here from counters only
     return namespace["_plan"](consts), src

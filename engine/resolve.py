@@ -706,11 +706,13 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
         words = ctx.memo.get(wkey)
         if words is None:
             atoms = ctx.program.atoms
-            case = ctx.case
             texts = []
             for i, v in refs:
-                atom = atoms[i]
-                texts.append(atom.describe(case) if v is True else KINDS[atom.kind].false_words(atom.label))
+                if v is True:
+                    texts.append(ctx.words("describe", i))
+                else:
+                    atom = atoms[i]
+                    texts.append(KINDS[atom.kind].false_words(atom.label))
             texts = _dedupe(texts)
             words = ctx.memo[wkey] = "Case: " + "; ".join(texts) + "." if texts else ""
         if words:

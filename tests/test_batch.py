@@ -111,14 +111,15 @@ def test_stdin_jsonl_and_json_array_files_mix(tmp_path, engine):
 
 def test_an_unexpected_exception_is_one_error_record_and_the_batch_goes_on(tmp_path, engine, monkeypatch):
     f, lines = _cohort(tmp_path, 3)
-    real = engine.evaluate
+    real = engine.normalise
 
-    def flaky(norm, **kw):
+    def flaky(payload, **kw):
+        norm = real(payload, **kw)
         if norm.id.endswith("-1"):
             raise ZeroDivisionError("boom")
-        return real(norm, **kw)
+        return norm
 
-    monkeypatch.setattr(engine, "evaluate", flaky)
+    monkeypatch.setattr(engine, "normalise", flaky)
     code, out, err = _run(engine, [f])
     recs = [json.loads(l) for l in out.splitlines()]
     assert code == 1 and len(recs) == 3
@@ -527,3 +528,16 @@ def test_a_worker_connection_asks_for_a_buffer_that_holds_a_chunk_of_results(eng
         with WorkerPool(Processor(engine, "json"), 1) as pool:
             conn = pool.workers[0].conn
             assert size(conn, socket.SO_SNDBUF) >= parallel.PIPE_BUFFER and size(conn, socket.SO_RCVBUF) >= parallel.PIPE_BUFFER
+
+
+@pytest.mark.parametrize("fmt", ["json", "tsv"])
+def test_no_reuse_evaluates_every_case_and_writes_the_same(tmp_path, engine, monkeypatch, fmt):
+    f, lines = _cohort(tmp_path, 3 * len(CASES))  # every example case three times, under new ids
+    calls = []
+    real = engine.evaluate
+    monkeypatch.setattr(engine, "evaluate", lambda norm, **kw: (calls.append(1), real(norm, **kw))[1])
+    code, reused, _ = _run(engine, [f], format=fmt)
+    assert code == 0 and calls == []  # the store answers, or evaluates (recording) without evaluate
+    code, evaluated, _ = _run(engine, [f], format=fmt, no_reuse=True)
+    assert code == 0 and len(calls) == len(lines)
+    assert reused == evaluated and len(reused.splitlines()) == len(lines) + (fmt == "tsv")  # (a header)

@@ -198,3 +198,22 @@ def test_a_case_that_kills_its_worker_becomes_an_error_record(engine, tmp_path, 
     assert bad["code"] == "worker_crashed"
     assert got[:5] == want[:5] and got[6:] == want[6:]
     assert "retrying" in err
+
+
+def test_a_worker_thread_keeps_its_store_of_reused_records_from_task_to_task():
+    from engine.distributed.worker import Options, RuleSource, processor
+
+    src = RuleSource("shipped")
+    first, second = processor(src, Options("json")), processor(src, Options("json"))
+    assert first is not second and first.reuse is second.reuse is not None
+    tsv = processor(src, Options("tsv"))
+    assert tsv.reuse is not None and tsv.reuse is not first.reuse
+    assert processor(src, Options("json", reuse=False)).reuse is None
+    # another thread has its own
+    import threading
+
+    got = []
+    t = threading.Thread(target=lambda: got.append(processor(src, Options("json")).reuse))
+    t.start()
+    t.join()
+    assert got[0] is not None and got[0] is not first.reuse

@@ -538,7 +538,7 @@ def test_a_plan_that_cannot_be_compiled_is_interpreted(monkeypatch):
     case = eng.normalise({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C], "as_of": "2026-01-01"})
     want = infer(eng.program, case, compiled=False).outcomes
 
-    def unsupported(plan, runtime):
+    def unsupported(plan, runtime, record=False):
         raise plancode.Unsupported("test")
 
     monkeypatch.setattr(plancode, "build", unsupported)
@@ -546,6 +546,12 @@ def test_a_plan_that_cannot_be_compiled_is_interpreted(monkeypatch):
     assert got.outcomes == want and got.outcomes
     plan = eng.program.plan(case)
     assert plan.code.tried and plan.code.run is None
+    # and so is a case recording its reads (engine.reuse), which has a compiled function of its own
+    ctx = Ctx(eng.program, case)
+    ctx.trail = []
+    got = infer(eng.program, case, compiled=True, ctx=ctx)
+    assert got.outcomes == want and plan.code.rec_tried and plan.code.rec is None
+    assert ctx.trail and all(isinstance(v, bool) or v is None for what, v in ctx.trail if type(what) is int)
 
 
 def test_compiled_plan_functions_and_their_trace_lines_are_bounded_per_program():

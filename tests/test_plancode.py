@@ -94,17 +94,19 @@ def _ctx(program, plan, values) -> Ctx:
     ctx = Ctx.__new__(Ctx)
     ctx.program, ctx.case, ctx.plan = program, values, plan
     ctx.atoms, ctx.facts, ctx.memo = [evaluator._UNSET] * len(program.atoms), {}, {}
+    ctx.trail = None
     return ctx
 
 
+@pytest.mark.parametrize("record", [False, True], ids=["plain", "recording"])
 @pytest.mark.parametrize("name", sorted(_NODES))
-def test_each_node_kind_compiles_to_its_kleene_value_for_every_assignment(name):
+def test_each_node_kind_compiles_to_its_kleene_value_for_every_assignment(name, record):
     node = _NODES[name]()
     plan = _tiny_plan(node)
     atoms = _Counted(4)
     runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
                "atoms": atoms.atoms, "conditional": "conditional"}
-    run, src = plancode.build(plan, runtime)
+    run, src = plancode.build(plan, runtime, record)
     program = SimpleNamespace(atoms=atoms.atoms)
     seen = set()
     for values in itertools.product((True, False, None), repeat=4):
@@ -112,7 +114,16 @@ def test_each_node_kind_compiles_to_its_kleene_value_for_every_assignment(name):
         want = node.tv(ref)
         atoms.calls = [0] * 4
         ctx = _ctx(program, plan, values)
+        if record:
+            # a recording run reads each atom not read before it ran (here atom 1), once, and
+            # records it with its value in the order it read them
+            ctx.trail = []
+            ctx.atoms[1] = values[1]
         outcomes, notes, scope = run(ctx, values)
+        if record:
+            assert atoms.calls[1] == 0
+            assert ctx.trail == [(i, values[i]) for i, _ in ctx.trail]
+            assert sorted(i for i, _ in ctx.trail) == [i for i in (0, 2, 3) if atoms.calls[i]], (values, src)
         assert ctx.facts["probe"] is want, (values, src)
         assert notes == ([plan.notes[0]] if want is True else []), values
         assert outcomes == {} and scope == set()

@@ -25,6 +25,7 @@ from distributed import WorkerPlugin
 
 _ENGINES: dict[str, Any] = {}  # RuleSource.key -> Engine, in this process
 _LOCK = threading.Lock()  # loading, and the durable backend (one session at a time per process)
+_THREAD = threading.local()  # per worker thread: the store of reused records (see processor)
 LOADS: list[str] = []  # keys loaded in this process, in order (the tests read it: once per worker)
 
 
@@ -46,6 +47,7 @@ class Options:
     backend: str = "default"
     summary: bool = False
     encoding: str = "utf-8"
+    reuse: bool = True  # records reused across cases that read the same (engine.reuse)
 
 
 def engine_for(src: RuleSource):
@@ -111,7 +113,15 @@ def processor(src: RuleSource, opts: Options, cohorts: dict[str, str] | None = N
     expensive part), so concurrent tasks in one worker share nothing mutable."""
     from engine.batch import Processor
 
-    p = Processor(engine_for(src), opts.fmt, opts.as_of, opts.backend, opts.summary)
+    p = Processor(engine_for(src), opts.fmt, opts.as_of, opts.backend, opts.summary, reuse=opts.reuse)
+    if p.reuse is not None:
+        # one store per worker thread, kept from task to task (a task is a few hundred cases)
+        stores = _THREAD.__dict__.setdefault("stores", {})
+        key = (src.key, opts.fmt, opts.as_of)
+        if key not in stores:
+            stores.clear()
+            stores[key] = p.reuse
+        p.reuse = stores[key]
     p.encoding = opts.encoding
     if cohorts:
         p.cohorts = cohorts

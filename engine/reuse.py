@@ -1,0 +1,186 @@
+"""Output records reused across the cases of a batch that read the same.
+
+A case's output record is a function of its plan key (cancer type, evaluation date,
+jurisdiction), its id, and what evaluation reads of the rest of the case: the value of each
+atom it evaluates, the words of the atoms its texts name (what made one true, what is missing
+for one unknown) and whether the case lists the genes a note needs. The evaluator records
+those reads, in order, when a case's :class:`~engine.evaluator.Ctx` has a ``trail``.
+
+:class:`Reuse` keeps, per plan key, a tree of reads: a node is the read evaluation made next,
+its branches the values read, a leaf the output record with the case id cut out. A case is
+looked up by making the reads the tree asks for on the case, in order. When every read agrees,
+evaluation would read the same and write the same record: the leaf's, with the case's own id put
+in. At the first read that differs, the case is evaluated (interpreted, recording) on the same
+state and its reads become a new branch. So cohorts whose cases share their relevant facts
+(the usual case: most samples of a study have the same few facts the rules read) are written
+at the cost of reading the case and making its reads; the generated cases of the benchmark,
+which rarely repeat, are evaluated as before once the store sees that it rarely helps.
+
+Nothing here knows a rule, gene or format: the batch gives the function that cuts the id out
+of a record (see :meth:`engine.batch.Processor`).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from engine.case import NormalCase
+from engine.evaluator import Ctx, infer
+from engine.resolve import build_result
+from engine.result import Result
+
+#: the reads and records kept before the store starts afresh (bounded memory: a node is about
+#: 100 bytes, a record 1 to 30 KB of text)
+MAX_NODES: Final = 100_000
+MAX_CHARS: Final = 8_000_000
+#: the store is judged on windows of this many cases: below MIN_REUSED of them reused, it is
+#: bypassed for the next REST cases (then tried afresh); a case it did not reuse costs about
+#: as much as a fifth of one it did reuse saves
+WINDOW: Final = 1024
+MIN_REUSED: Final = 0.25
+REST: Final = 16_384
+
+
+def _read(ctx: Ctx, what) -> object:
+    """Make one recorded read again on another case."""
+    if type(what) is int:
+        return ctx.atom(what)
+    if type(what) is tuple:
+        return ctx.words(*what)
+    return ctx.lists(what)
+
+
+class Miss:
+    """A case the store could not answer: its result, evaluated while recording its reads.
+    Give :meth:`keep` the record written from it (after writing, which may read the case too)."""
+
+    __slots__ = ("store", "key", "plan", "path", "result")
+
+    def __init__(self, store: Reuse, key: tuple, plan, path: list, result: Result):
+        self.store = store
+        self.key = key
+        self.plan = plan
+        self.path = path
+        self.result = result
+
+    def keep(self, text: str) -> None:
+        res = self.result
+        self.store._keep(self.key, self.plan, self.path, text, res.case_id,
+                         (res.cancer_type, tuple((o.therapy, o.verdict) for o in res.options)))
+
+
+class Reuse:
+    """The store of one batch process (not shared between threads).
+
+    ``head(case_id)`` is the start of a record for a case id, up to and including the id (None:
+    a record with this id cannot be cut; such cases are evaluated). Records must name the case
+    id there and nowhere else."""
+
+    def __init__(self, engine, head: Callable[[str], str | None]):
+        self.program = engine.program
+        self.summary = engine._summary_filler().of
+        self.head = head
+        # The tree, flat (few long-lived containers for the garbage collector to walk): nodes are
+        # numbers; ``reads[n]`` is what node n reads (None: a leaf, its record in ``records``);
+        # ``edges[(n, value)]`` the node after n for that value; ``roots[plan key]`` the first.
+        self.roots: dict[tuple, int] = {}
+        self.plans: dict[int, object] = {}  # the plans of the keys (an id stays theirs while kept)
+        self.reads: list = []
+        self.edges: dict[tuple, int] = {}
+        self.records: dict[int, tuple[str, tuple]] = {}  # leaf -> (record without its head, counts)
+        self.chars = 0
+        self.seen = 0  # cases looked up in this window
+        self.reused = 0  # of which answered
+        self.resting = 0  # cases left to bypass the store
+        self.total_reused = 0
+        self.total_seen = 0
+
+    def find(self, case: NormalCase) -> tuple[str, tuple] | Miss | None:
+        """The record and counts (cancer type, (therapy, verdict) pairs) of ``case`` if the store
+        has them; else a :class:`Miss` holding its result; None while the store rests (evaluate
+        the case as usual)."""
+        if self.resting:
+            self.resting -= 1
+            return None
+        if self.seen >= WINDOW:
+            low = self.reused < MIN_REUSED * self.seen
+            self.seen = self.reused = 0
+            if low:  # this case is the first of REST the store leaves alone
+                self.resting = REST - 1
+                self._clear()
+                return None
+        self.seen += 1
+        self.total_seen += 1
+        program = self.program
+        plan = program.plan(case)
+        key = (id(plan), case.as_of, case.jurisdiction, case.cancer.code)
+        ctx = Ctx(program, case, plan)
+        path: list = []
+        node = self.roots.get(key)
+        if node is not None and self.plans.get(key[0]) is plan:
+            reads = self.reads
+            edges = self.edges
+            while node is not None:
+                what = reads[node]
+                if what is None:
+                    head = self.head(case.id)
+                    if head is None:
+                        break
+                    self.reused += 1
+                    self.total_reused += 1
+                    tail, counts = self.records[node]
+                    return head + tail, counts
+                v = _read(ctx, what)
+                path.append((what, v))
+                node = edges.get((node, v))
+        ctx.trail = path  # from here every read is recorded, after those made above
+        result = build_result(infer(program, case, ctx=ctx), lazy_texts=True, summary=self.summary)
+        return Miss(self, key, plan, path, result)
+
+    # ------------------------------------------------------------------ the tree
+
+    def _keep(self, key: tuple, plan, path: list, text: str, case_id: str, counts: tuple) -> None:
+        head = self.head(case_id)
+        if head is None or not text.startswith(head) or len(text) - len(head) > MAX_CHARS // 16:
+            return
+        if len(self.reads) + len(path) >= MAX_NODES or self.chars + len(text) > MAX_CHARS:
+            self._clear()
+        reads = self.reads
+        edges = self.edges
+        node = self.roots.get(key)
+        if node is None or self.plans.get(key[0]) is not plan:
+            self.plans[key[0]] = plan
+            node = self.roots[key] = len(reads)
+            reads.append(path[0][0] if path else None)
+            k = 0
+        else:
+            k = 0
+            while True:
+                what = reads[node]
+                if what is None:
+                    return  # a leaf answers these reads already (a case whose id could not be cut)
+                if k == len(path) or path[k][0] != what:
+                    return  # evaluation read otherwise than the tree says (not expected): not kept
+                nxt = edges.get((node, path[k][1]))
+                if nxt is None:
+                    break
+                node = nxt
+                k += 1
+        # node reads path[k][0] (or is the new leaf when the path is used up): add the rest
+        while k < len(path):
+            nxt = len(reads)
+            reads.append(path[k + 1][0] if k + 1 < len(path) else None)
+            edges[(node, path[k][1])] = nxt
+            node = nxt
+            k += 1
+        tail = text[len(head):]
+        self.records[node] = (tail, counts)
+        self.chars += len(tail)
+
+    def _clear(self) -> None:
+        self.roots.clear()
+        self.plans.clear()
+        self.reads.clear()
+        self.edges.clear()
+        self.records.clear()
+        self.chars = 0
