@@ -41,6 +41,15 @@ MIN_REUSED: Final = 0.25
 REST: Final = 16_384
 
 
+_CODE: Final = {True: 1, False: 2, None: 3}
+
+
+def _edge(node: int, what, v) -> object:
+    """The key of the branch of ``node`` for value ``v``: a number for a truth value (no object
+    for the garbage collector to track), a pair for words."""
+    return (node, v) if type(what) is tuple else node << 2 | _CODE[v]
+
+
 def _read(ctx: Ctx, what) -> object:
     """Make one recorded read again on another case."""
     if type(what) is int:
@@ -82,11 +91,12 @@ class Reuse:
         self.head = head
         # The tree, flat (few long-lived containers for the garbage collector to walk): nodes are
         # numbers; ``reads[n]`` is what node n reads (None: a leaf, its record in ``records``);
-        # ``edges[(n, value)]`` the node after n for that value; ``roots[plan key]`` the first.
+        # ``edges[_edge(n, read, value)]`` the node after n for that value; ``roots[plan key]``
+        # the first.
         self.roots: dict[tuple, int] = {}
         self.plans: dict[int, object] = {}  # the plans of the keys (an id stays theirs while kept)
         self.reads: list = []
-        self.edges: dict[tuple, int] = {}
+        self.edges: dict[object, int] = {}
         self.records: dict[int, tuple[str, tuple]] = {}  # leaf -> (record without its head, counts)
         self.chars = 0
         self.seen = 0  # cases looked up in this window
@@ -132,7 +142,7 @@ class Reuse:
                     return head + tail, counts
                 v = _read(ctx, what)
                 path.append((what, v))
-                node = edges.get((node, v))
+                node = edges.get((node, v) if type(what) is tuple else node << 2 | _CODE[v])
         ctx.trail = path  # from here every read is recorded, after those made above
         result = build_result(infer(program, case, ctx=ctx), lazy_texts=True, summary=self.summary)
         return Miss(self, key, plan, path, result)
@@ -161,7 +171,7 @@ class Reuse:
                     return  # a leaf answers these reads already (a case whose id could not be cut)
                 if k == len(path) or path[k][0] != what:
                     return  # evaluation read otherwise than the tree says (not expected): not kept
-                nxt = edges.get((node, path[k][1]))
+                nxt = edges.get(_edge(node, what, path[k][1]))
                 if nxt is None:
                     break
                 node = nxt
@@ -170,7 +180,7 @@ class Reuse:
         while k < len(path):
             nxt = len(reads)
             reads.append(path[k + 1][0] if k + 1 < len(path) else None)
-            edges[(node, path[k][1])] = nxt
+            edges[_edge(node, path[k][0], path[k][1])] = nxt
             node = nxt
             k += 1
         tail = text[len(head):]
