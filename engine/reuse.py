@@ -41,7 +41,7 @@ MIN_REUSED: Final = 0.25
 REST: Final = 16_384
 
 
-_CODE: Final = {True: 1, False: 2, None: 3}
+_CODE: Final[dict[object, int]] = {True: 1, False: 2, None: 3}
 
 
 def _edge(node: int, what, v) -> object:
