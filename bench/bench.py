@@ -370,6 +370,47 @@ def _steal() -> tuple[int, int] | None:
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
 
 
+def reuse_ab(engine: Engine, path: Path, rounds: int = 3) -> list[dict]:
+    """A cohort file (JSON Lines, e.g. ``kras-rules import`` of a study) through the batch's
+    per-record step in this process, JSON and TSV, with records reused (engine.reuse: a case
+    that reads the same as an earlier one gets its record) and with every case evaluated. The two
+    take turns for ``rounds`` rounds, each a fresh processor over the whole file after a warm-up
+    pass (best CPU time each); the outputs are compared."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out = []
+    for fmt in ("json", "tsv"):
+        for line in lines[:2000]:  # warm the plans (compiled after their first uses)
+            Processor(engine, fmt, reuse=False)("x:1", line)
+        best = {True: float("inf"), False: float("inf")}
+        texts: dict[bool, list] = {}
+        reused = 0
+        for _ in range(rounds):
+            for on in (True, False):
+                p = Processor(engine, fmt, reuse=on)
+                gc.collect()
+                c0 = time.process_time()
+                texts[on] = [p("x:1", line)[0] for line in lines]
+                best[on] = min(best[on], time.process_time() - c0)
+                if on:
+                    reused = p.reuse.total_reused
+        out.append({"fmt": fmt, "n": len(lines), "reused": reused, "reuse_cpu": best[True],
+                    "every_cpu": best[False], "same": texts[True] == texts[False]})
+    return out
+
+
+def _cohort_words(engine: Engine, files: list[str], rounds: int = 3) -> list[str]:
+    words = []
+    for f in files:
+        for r in reuse_ab(engine, Path(f), rounds):
+            n = r["n"]
+            words.append(
+                f"cohort {Path(f).name}, {r['fmt']}: {n:,} cases, {100 * r['reused'] / max(n, 1):.0f}% of records reused; "
+                f"{n / r['reuse_cpu']:,.0f} cases/CPU-s reusing, {n / r['every_cpu']:,.0f} evaluating every case "
+                f"({r['every_cpu'] / r['reuse_cpu']:.2f}x); outputs {'identical' if r['same'] else 'DIFFERENT'}")
+            print("  " + words[-1], file=sys.stderr)
+    return words
+
+
 def ceiling(engine: Engine, path: Path, jobs: int, n: int, rounds: int = 2) -> dict:
     """What ``jobs`` cores of this machine can give a batch at best, and what the batch's worker
     pool gets of it: the first ``n`` records of
@@ -603,6 +644,10 @@ def main(argv=None) -> int:
     ap.add_argument("--startup", type=int, metavar="RUNS", help="only the one-case start-up against `import pydantic`, RUNS turns each")
     ap.add_argument("--parse-write", metavar="FILE", help=argparse.SUPPRESS)  # the batch floor, run as a subprocess
     ap.add_argument("--ceiling", metavar="FILE", help="only the machine's ceiling for --jobs on FILE (JSON Lines cases)")
+    ap.add_argument("--only-cohort", action="store_true", help="with --cohort: measure only the cohorts")
+    ap.add_argument("--cohort", metavar="FILE", action="append", default=[],
+                    help="a cohort's cases (JSON Lines, e.g. from `kras-rules import`): records reused against "
+                         "every case evaluated, in process and on the command line (repeatable)")
     a = ap.parse_args(argv)
     if a.parse_write:
         return parse_write(a.parse_write)
@@ -610,6 +655,9 @@ def main(argv=None) -> int:
         jobs = default_jobs()  # what --jobs uses by default
         c = ceiling(Engine(), Path(a.ceiling), jobs, 10**9)
         print(_ceiling_words(c, jobs))
+        return 0
+    if a.cohort and a.only_cohort:
+        _cohort_words(Engine(), a.cohort)  # (printed as measured)
         return 0
     if a.startup:
         one, one_cpu, base, base_cpu = start_up(a.startup)
@@ -728,8 +776,9 @@ def main(argv=None) -> int:
     for fmt in ("json", "tsv"):
         p = Processor(engine, fmt)
         row(f"JSONL line -> {fmt} line, generated cases", timed(lambda l, p=p: p("x:1", l), lines))
-    p = Processor(engine, "json")
-    row("JSONL line -> json line, example cases cycled", timed(lambda l: p("x:1", l), ex_lines, repeat_to=a.cases))
+    p = Processor(engine, "json", reuse=False)  # (cycled, every record would be reused)
+    row("JSONL line -> json line, example cases cycled, every case evaluated", timed(lambda l: p("x:1", l), ex_lines, repeat_to=a.cases))
+    cohort_notes = _cohort_words(engine, a.cohort, rounds=2 if a.quick else 3) if a.cohort else []
 
     with tempfile.TemporaryDirectory(prefix="kras-bench-") as tmp:
         big = Path(tmp) / "batch.jsonl"
@@ -744,6 +793,11 @@ def main(argv=None) -> int:
                 r = run_cli(["evaluate", "--format", fmt, "--jobs", str(j), "--no-progress", str(big)])
                 batch_rows.append((f"CLI batch, {fmt}, --jobs {j}", a.batch, r))
                 print(f"  CLI {fmt} jobs {j}: {a.batch / r['wall']:,.0f} cases/s", file=sys.stderr)
+        for f in a.cohort:  # a real cohort on the command line: records reused, and not
+            n_cohort = sum(1 for _ in open(f, encoding="utf-8"))
+            for flag in ([], ["--no-reuse"]):
+                r = run_cli(["evaluate", "--format", "json", "--jobs", "1", "--no-progress", *flag, str(Path(f).resolve())])
+                batch_rows.append((f"CLI batch, json, --jobs 1, cohort {Path(f).name}" + (", --no-reuse" if flag else ""), n_cohort, r))
         ceil = None
         if jobs > 1:
             print("  machine ceiling ...", file=sys.stderr)
@@ -807,6 +861,8 @@ def main(argv=None) -> int:
     if ceil is not None:
         out.append(_ceiling_words(ceil, jobs))
         out.append("")
+    for text in cohort_notes:
+        out += [f"Reused records, {text}.", ""] if md else [f"Reused records, {text}."]
     out.append(f"CLI one case / `import pydantic`, run by run (median of the ratios): "
                f"{statistics.median(o / b for o, b in zip(one, base, strict=True)):.2f}x wall, "
                f"{statistics.median(o / b for o, b in zip(one_cpu, base_cpu, strict=True)):.2f}x CPU (aim: at most 3x)")

@@ -263,9 +263,12 @@ class Processor:
             elif isinstance(found, tuple):  # a record written for an earlier case that read the same
                 text, (cancer_type, verdicts) = found
                 try:
-                    text.encode("utf-8")  # (the id is the only new text)
-                except UnicodeEncodeError as exc:
-                    return self._unwritable(source, exc, case_id)
+                    norm.id.encode("utf-8")  # the id is the only new text (the rest was written before)
+                except UnicodeEncodeError:
+                    try:
+                        text.encode("utf-8")
+                    except UnicodeEncodeError as exc:  # (the message names the position in the record)
+                        return self._unwritable(source, exc, case_id)
                 if self.summary is not None:
                     self.summary.add_counts(cancer_type, verdicts, case=norm, cohort=self.cohort(source))
                 return text + "\n", "", False
