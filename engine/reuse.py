@@ -34,8 +34,9 @@ from engine.result import Result
 MAX_NODES: Final = 100_000
 MAX_CHARS: Final = 8_000_000
 #: the store is judged on windows of this many cases: below MIN_REUSED of them reused, it is
-#: bypassed for the next REST cases (then tried afresh); a case it did not reuse costs about
-#: as much as a fifth of one it did reuse saves
+#: bypassed for the next REST cases (then tried afresh). A case it does not answer costs about a
+#: tenth more than evaluating it; one it answers saves half to two thirds of a JSON line (more
+#: where records are long): the break-even is near one case in seven
 WINDOW: Final = 1024
 MIN_REUSED: Final = 0.25
 REST: Final = 16_384
@@ -92,9 +93,8 @@ class Reuse:
         # The tree, flat (few long-lived containers for the garbage collector to walk): nodes are
         # numbers; ``reads[n]`` is what node n reads (None: a leaf, its record in ``records``);
         # ``edges[_edge(n, read, value)]`` the node after n for that value; ``roots[plan key]``
-        # the first.
-        self.roots: dict[tuple, int] = {}
-        self.plans: dict[int, object] = {}  # the plans of the keys (an id stays theirs while kept)
+        # the first, beside the plan (a key names its plan by id: the entry keeps the id the plan's).
+        self.roots: dict[tuple, tuple[object, int]] = {}
         self.reads: list = []
         self.edges: dict[object, int] = {}
         self.records: dict[int, tuple[str, tuple]] = {}  # leaf -> (record without its head, counts)
@@ -126,8 +126,9 @@ class Reuse:
         key = (id(plan), case.as_of, case.jurisdiction, case.cancer.code)
         ctx = Ctx(program, case, plan)
         path: list = []
-        node = self.roots.get(key)
-        if node is not None and self.plans.get(key[0]) is plan:
+        root = self.roots.get(key)
+        if root is not None and root[0] is plan:
+            node: int | None = root[1]
             reads = self.reads
             edges = self.edges
             while node is not None:
@@ -157,14 +158,14 @@ class Reuse:
             self._clear()
         reads = self.reads
         edges = self.edges
-        node = self.roots.get(key)
-        if node is None or self.plans.get(key[0]) is not plan:
-            self.plans[key[0]] = plan
-            node = self.roots[key] = len(reads)
+        root = self.roots.get(key)
+        k = 0
+        if root is None or root[0] is not plan:
+            node = len(reads)
+            self.roots[key] = (plan, node)
             reads.append(path[0][0] if path else None)
-            k = 0
         else:
-            k = 0
+            node = root[1]
             while True:
                 what = reads[node]
                 if what is None:
@@ -189,7 +190,6 @@ class Reuse:
 
     def _clear(self) -> None:
         self.roots.clear()
-        self.plans.clear()
         self.reads.clear()
         self.edges.clear()
         self.records.clear()
