@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
@@ -124,6 +124,19 @@ class NormalCase:
     as_of: dt.date
     jurisdiction: str
     multiagent_candidate: bool | None = None  # None: not stated
+    # the alterations of each gene, in case order (made from ``alterations``: a condition on one
+    # gene reads only its own, which matters for exomes of hundreds of alterations)
+    by_gene: dict[str, tuple[Alt, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, list[Alt]] = {}
+        for a in self.alterations:
+            got = index.get(a.gene)
+            if got is None:
+                index[a.gene] = [a]
+            else:
+                got.append(a)
+        object.__setattr__(self, "by_gene", {g: tuple(alts) for g, alts in index.items()})
 
 
 def _validation_problems(exc: ValidationError) -> list[Problem]:

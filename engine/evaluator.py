@@ -663,7 +663,7 @@ class Plan:
 
 def listed_genes(case: NormalCase) -> frozenset[str]:
     """The genes the case lists an alteration of."""
-    return frozenset(a.gene for a in case.alterations)
+    return frozenset(case.by_gene)
 
 
 def needs(node: Node, atoms: list[Atom], derivers: dict[str, list[CompiledRule]], _busy: frozenset = frozenset()) -> frozenset[str]:

@@ -495,3 +495,17 @@ def test_the_memos_keep_entries_up_to_their_limits_each_in_a_store_of_its_own(vo
 def test_an_unknown_cancer_type_is_reported_with_its_path_and_the_other_problems(vocab):
     assert problems(vocab, cancer_type="LAUD", tested_genes=["KRSA"]) == [
         (("cancer_type",), "unknown cancer type 'LAUD'", "LUAD"), (("tested_genes", 0), "unknown gene 'KRSA'", "KRAS")]
+
+
+def test_each_gene_has_its_alterations_in_case_order(vocab):
+    import dataclasses
+
+    c = norm(vocab, alterations=[{"gene": "KRAS", "variant": "G12C"}, {"gene": "TP53", "variant": "R175H"},
+                                 {"gene": "KRAS", "variant": "amplification"}, {"gene": "STK11", "variant": "mutation"}])
+    assert list(c.by_gene) == list(dict.fromkeys(a.gene for a in c.alterations)) and len(c.by_gene) == 3
+    assert c.by_gene["KRAS"] == tuple(a for a in c.alterations if a.gene == "KRAS") and len(c.by_gene["KRAS"]) == 2
+    assert sum(len(v) for v in c.by_gene.values()) == len(c.alterations)
+    # a copy with other alterations has its own index; the index is not part of equality
+    d = dataclasses.replace(c, alterations=c.alterations[1:2])
+    assert d.by_gene == {"TP53": c.alterations[1:2]}
+    assert dataclasses.replace(c, id=c.id) == c and norm(vocab).by_gene == {}

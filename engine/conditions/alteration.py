@@ -118,7 +118,7 @@ def build(cond, vocab) -> tuple:
     def fn(case) -> TV:
         unsure = False
         found = False
-        for alt in case.alterations:
+        for alt in case.by_gene.get(gene, ()):  # (matches and vague hold only for the gene's own)
             if matches(alt):
                 if acq_on is None:
                     return True
@@ -141,9 +141,10 @@ def build(cond, vocab) -> tuple:
     label = _alteration_words(a)
 
     def missing(case) -> str:
-        if any(vague(alt) for alt in case.alterations):
+        own = case.by_gene.get(gene, ())
+        if any(vague(alt) for alt in own):
             return f"the exact {gene} variant"
-        if on is not None and any(matches(alt) for alt in case.alterations):
+        if on is not None and any(matches(alt) for alt in own):
             return (f"whether {label} was acquired on a {vocab.class_label(on)} "
                     "(prior therapy history or the alteration's 'acquired' flag)")
         if origin == "germline":
@@ -151,7 +152,7 @@ def build(cond, vocab) -> tuple:
         return f"{gene} testing"
 
     def describe(case) -> str:
-        found = [alt for alt in case.alterations if matches(alt)]
+        found = [alt for alt in case.by_gene.get(gene, ()) if matches(alt)]
         if acq_on is not None:
             found = [alt for alt in found if acq_on(alt, case)]
             return ", ".join(f"{alt.describe()} acquired on a {vocab.class_label(on)}" for alt in found)
@@ -258,7 +259,7 @@ def held(atom, case, value) -> str:
     """What the case holds of the gene: its alterations, that it was tested, or what is missing."""
     a = atom.spec.alteration
     gene = a.gene
-    found = [x.describe() for x in case.alterations if x.gene == gene]
+    found = [x.describe() for x in case.by_gene.get(gene, ())]
     if found:
         return ", ".join(found)
     if value is False:
