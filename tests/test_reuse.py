@@ -14,7 +14,7 @@ from engine import reuse
 from engine.api import default_engine
 from engine.batch import Processor
 from engine.importers import make_importer
-from engine.testing import boundary_cases, cases
+from engine.testing import REDUCTIONS, boundary_cases, case_genes, cases, reduce_case, shuffle_case, untest_gene
 
 from conftest import REPO, SHARED
 
@@ -150,6 +150,34 @@ def test_a_record_written_after_any_others_is_the_record_written_alone(first, ot
     assert got == alone
     if not got[0][2]:  # the first case was evaluated: its copies are reused
         assert p.reuse.total_reused >= 2
+
+
+def _neighbours(case: dict, rnd: random.Random) -> list[dict]:
+    """Cases near ``case``: each kind of data removed, each gene untested, the lists shuffled."""
+    out = [reduce_case(case, what) for what in REDUCTIONS]
+    out += [untest_gene(ENGINE, case, gene) for gene in case_genes(ENGINE, case)]
+    out += [shuffle_case(case, rnd) for _ in range(2)]
+    return [dict(c, id=f"n{i}") for i, c in enumerate(out)]
+
+
+@given(VALID, st.randoms(use_true_random=False), st.sampled_from(FORMATS))
+def test_cases_near_each_other_are_written_as_evaluated(case, rnd, fmt):
+    """A profile and its neighbours (most read much the same, some exactly the same): every record
+    through one store is the record written for that case alone."""
+    payloads = [case, *_neighbours(case, rnd), case]
+    p = Processor(ENGINE, fmt)
+    got = [p(f"in-{i}", x) for i, x in enumerate(payloads)]
+    assert got == [Processor(ENGINE, fmt, reuse=False)(f"in-{i}", x) for i, x in enumerate(payloads)]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_neighbours_that_read_the_same_are_reused(engine, fmt, never_rests):
+    """The same comparison on generated cases, counting: distinct cases do share records."""
+    rnd = random.Random(5)
+    payloads = [n for c in _generated(engine, 120, seed=21) for n in (c, *_neighbours(c, rnd))]
+    got, p = _records(engine, payloads, fmt, reuse_on=True)
+    assert got == _records(engine, payloads, fmt, reuse_on=False)[0]
+    assert p.reuse.total_reused > len(payloads) // 2
 
 
 def test_the_store_is_bounded(engine, monkeypatch, never_rests):
