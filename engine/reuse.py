@@ -30,9 +30,10 @@ from engine.resolve import build_result
 from engine.result import Result
 
 #: the reads and records kept before the store starts afresh (bounded memory: a node is about
-#: 100 bytes, a record 1 to 30 KB of text)
-MAX_NODES: Final = 100_000
-MAX_CHARS: Final = 8_000_000
+#: 100 bytes, a record 1 to 30 KB of text; a study of a thousand samples has a few dozen to a
+#: few hundred distinct records, about a megabyte)
+MAX_NODES: Final = 50_000
+MAX_CHARS: Final = 4_000_000
 #: the store is judged on windows of this many cases: below MIN_REUSED of them reused, it is
 #: bypassed for the next REST cases (then tried afresh). A case it does not answer costs about a
 #: tenth more than evaluating it; one it answers saves half to two thirds of a JSON line (more
