@@ -73,7 +73,7 @@ class Ctx:
         self.memo: dict = {}  # per-case cache for explanations
         self.plan = plan if plan is not None else program.plan(case)
         # when a list: every read of the case beyond its plan key, in order, as (what, value)
-        # (engine.reuse); the compiled plans do not record, so a recording case is interpreted
+        # (engine.reuse; a recording case runs the recording variant of its compiled plan)
         self.trail: list | None = None
 
     def atom(self, i: int) -> TV:

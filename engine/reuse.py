@@ -10,8 +10,8 @@ those reads, in order, when a case's :class:`~engine.evaluator.Ctx` has a ``trai
 its branches the values read, a leaf the output record with the case id cut out. A case is
 looked up by making the reads the tree asks for on the case, in order. When every read agrees,
 evaluation would read the same and write the same record: the leaf's, with the case's own id put
-in. At the first read that differs, the case is evaluated (interpreted, recording) on the same
-state and its reads become a new branch. So cohorts whose cases share their relevant facts
+in. At the first read that differs, the case is evaluated on the same state, recording the
+reads it makes after those, and they become a new branch. So cohorts whose cases share their relevant facts
 (the usual case: most samples of a study have the same few facts the rules read) are written
 at the cost of reading the case and making its reads; the generated cases of the benchmark,
 which rarely repeat, are evaluated as before once the store sees that it rarely helps.
