@@ -370,6 +370,23 @@ def test_plans_compile_when_hot_and_share_functions(mini_own, monkeypatch):
     assert len(eng.program._runs) <= evaluator.MAX_COMPILED
 
 
+@pytest.mark.parametrize("record", [False, True], ids=["plain", "recording"])
+def test_a_plan_is_hot_from_its_first_use_once_either_variant_of_its_rules_is_compiled(monkeypatch, record):
+    """Either compiled variant of a plan's rules (plain or recording the case's reads) makes
+    another plan with the same rules hot at once; a plan of other rules stays cold."""
+    monkeypatch.setattr(evaluator, "COMPILE_AFTER", 3)
+    eng = Engine(FIXTURES / "mini")
+    program = eng.program
+    lung = eng.normalise({"cancer_type": "LUAD", "alterations": [G12C], "as_of": "2026-01-01"})
+    bowel = eng.normalise({"cancer_type": "COADREAD", "alterations": [G12C], "as_of": "2026-01-01"})
+    plan = program.plan(lung)
+    twin = dataclasses.replace(plan, not_in_effect=[], code=evaluator.PlanCode())
+    assert program.hot(twin) is False  # first use, nothing compiled
+    assert program.compiled(plan, record) is not None
+    assert program.hot(twin) is True
+    assert program.hot(program.plan(bowel)) is False
+
+
 def test_a_note_needing_a_gene_the_case_does_not_list_is_not_evaluated():
     """A note rule's ``needs`` (genes the case must list an alteration of each for its `when` to
     be true): the compiled function reads the case's listed genes once (the runtime's

@@ -229,3 +229,118 @@ def test_only_the_default_backend_and_line_formats_reuse(engine):
     assert Processor(engine, "text").reuse is None
     assert Processor(engine, "json", backend="durable").reuse is None
     assert Processor(engine, "json", reuse=False).reuse is None
+
+
+# ---------------------------------------------------------------- the store's bounds and windows
+
+
+def _store(engine) -> reuse.Reuse:
+    return reuse.Reuse(engine, lambda case_id: f"<{case_id}>")
+
+
+def test_the_store_fills_to_its_bounds_and_starts_afresh_only_past_them(engine, monkeypatch):
+    """A path of n reads adds at most n + 1 nodes: the store starts afresh when they might not fit
+    in MAX_NODES, not before; a record is kept while the characters stay within MAX_CHARS."""
+    monkeypatch.setattr(reuse, "MAX_NODES", 10)
+    monkeypatch.setattr(reuse, "MAX_CHARS", 160)  # a record's tail: at most 10 characters
+    s = _store(engine)
+    s._keep(("a",), None, [(0, True), (1, False), (2, None)], "<x>aaaa", "x", ())
+    assert len(s.reads) == 4 and s.chars == 4
+    s._keep(("b",), None, [(0, True), (1, True), (2, True), (3, True), (4, True)], "<y>bbbb", "y", ())
+    assert len(s.reads) == 10 and s.chars == 8  # exactly full: kept beside the first
+    assert set(s.roots) == {("a",), ("b",)}
+    s._keep(("c",), None, [], "<z>c", "z", ())  # one node more than fits: afresh
+    assert set(s.roots) == {("c",)} and len(s.reads) == 1 and s.chars == 1
+    # characters: a record is kept beside the others while the text fits
+    monkeypatch.setattr(reuse, "MAX_NODES", 10**6)
+    s = _store(engine)
+    for k in range(15):  # 15 records of 10 characters (13 with the head)
+        s._keep(("k", k), None, [], "<i>" + "x" * 10, "i", ())
+    assert len(s.roots) == 15 and s.chars == 150
+    s._keep(("last",), None, [], "<>" + "y" * 8, "", ())  # 150 + 10 = 160: still fits
+    assert len(s.roots) == 16 and s.chars == 158
+    s._keep(("over",), None, [], "<>" + "z" * 2, "", ())  # 158 + 4 > 160: afresh
+    assert set(s.roots) == {("over",)} and s.chars == 2
+
+
+def test_a_record_of_a_sixteenth_of_the_store_is_kept_and_no_longer(engine, monkeypatch):
+    monkeypatch.setattr(reuse, "MAX_CHARS", 1600)
+    s = _store(engine)
+    s._keep(("a",), None, [(0, True)], "<a>" + "x" * 100, "a", ())
+    s._keep(("b",), None, [(0, True)], "<b>" + "x" * 101, "b", ())
+    assert list(s.roots) == [("a",)] and [len(t) for t, _ in s.records.values()] == [100]
+    # a record that does not start with its case's head, or whose id has none, is not kept
+    s._keep(("c",), None, [], "<other>x", "c", ())
+    none = reuse.Reuse(engine, lambda case_id: None)
+    none._keep(("c",), None, [], "x", "c", ())
+    assert list(s.roots) == [("a",)] and not none.roots and not none.reads
+
+
+def test_the_tree_grows_a_branch_where_reads_first_differ(engine):
+    """A path is kept as a branch from the node where it leaves the tree: the reads both paths
+    share are one node each, and each leaf holds its own record."""
+    s = _store(engine)
+    plan = object()
+    w = ("missing", 5)  # the words of an atom: a branch per text
+    s._keep(("k",), plan, [(0, True), (1, False), (w, "x")], "<a>one", "a", ("A",))
+    s._keep(("k",), plan, [(0, True), (1, True)], "<b>two", "b", ("B",))
+    s._keep(("k",), plan, [(0, True), (1, False), (w, "y")], "<c>three", "c", ("C",))
+    root = s.roots[("k",)]
+    assert root[0] is plan and s.reads[root[1]] == 0
+    assert s.reads == [0, 1, w, None, None, None]
+    assert sorted(s.records.values()) == [("one", ("A",)), ("three", ("C",)), ("two", ("B",))]
+    # following the edges from the root by each path's values reaches its own leaf
+    def leaf(path):
+        node = root[1]
+        for what, v in path:
+            assert s.reads[node] == what
+            node = s.edges[reuse._edge(node, what, v)]
+        assert s.reads[node] is None
+        return s.records[node][0]
+    assert leaf([(0, True), (1, False), (w, "x")]) == "one"
+    assert leaf([(0, True), (1, True)]) == "two"
+    assert leaf([(0, True), (1, False), (w, "y")]) == "three"
+    # a path the tree answers already, one that reads otherwise, one of another plan
+    s._keep(("k",), plan, [(0, True), (1, True)], "<d>four", "d", ())
+    s._keep(("k",), plan, [(0, True), (2, True)], "<e>five", "e", ())
+    s._keep(("k",), plan, [(0, True)], "<f>six", "f", ())
+    assert len(s.records) == 3 and len(s.reads) == 6 and s.chars == len("onetwothree")
+    other = object()
+    s._keep(("k",), other, [(0, False)], "<g>seven", "g", ())
+    assert s.roots[("k",)] == (other, 6) and s.reads[6:] == [0, None] and s.records[7] == ("seven", ())
+    # truth values keep one branch each, words one per text
+    assert {reuse._edge(0, 0, v) for v in (True, False, None)}.isdisjoint({reuse._edge(1, 0, v) for v in (True, False, None)})
+    assert len({reuse._edge(n, 0, v) for n in range(8) for v in (True, False, None)}) == 24
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_window_of_a_quarter_reused_keeps_the_store_on(engine, fmt, monkeypatch):
+    """The store is judged per window: a quarter of the window reused keeps it on; a window
+    below that makes it rest from the next case on (those cases evaluated and written as usual)."""
+    monkeypatch.setattr(reuse, "WINDOW", 4)
+    monkeypatch.setattr(reuse, "REST", 3)
+    # cases of other dates never share a record
+    base = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}]}
+    distinct = [dict(base, id=f"d{k}", as_of=f"2026-01-{k + 1:02d}") for k in range(11)]
+    p = Processor(engine, fmt)
+    store = p.reuse
+    q = Processor(engine, fmt, reuse=False)
+
+    def same(payloads):
+        for i, x in enumerate(payloads):
+            assert p(f"in-{i}", x) == q(f"in-{i}", x)
+
+    same([distinct[0], dict(distinct[0], id="again"), distinct[1], distinct[2]])
+    assert store.total_reused == 1 and store.seen == 4 and store.resting == 0
+    same([dict(distinct[0], id="third"), *distinct[3:6]])  # the first of the next window reused
+    assert store.total_reused == 2 and store.total_seen == 8 and store.resting == 0
+    same(distinct[6:10])  # none reused: the store rests after them
+    assert store.total_seen == 12 and store.resting == 0 and store.reads
+    same([distinct[10]])
+    assert store.total_seen == 12 and store.resting == 2 and not store.reads and not store.roots
+    same([dict(distinct[0], id="resting")])  # not answered while resting, though it could be
+    assert store.total_seen == 12 and store.total_reused == 2 and store.resting == 1
+    # a first window of which none was reused: the store rests from the fifth case on
+    p = Processor(engine, fmt)
+    same(distinct[:5])
+    assert p.reuse.total_seen == 4 and p.reuse.total_reused == 0 and p.reuse.resting == 2
