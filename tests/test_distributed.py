@@ -217,3 +217,17 @@ def test_a_worker_thread_keeps_its_store_of_reused_records_from_task_to_task():
     t.start()
     t.join()
     assert got[0] is not None and got[0] is not first.reuse
+
+
+def test_a_worker_thread_keeps_one_store_and_a_task_without_reuse_leaves_it_alone():
+    """A worker thread keeps the store of its latest options only (memory stays one store a
+    thread); a task that does not reuse records gets none and leaves the thread's store as it is."""
+    from engine.distributed.worker import Options, RuleSource, processor
+
+    src = RuleSource("shipped")
+    first = processor(src, Options("json")).reuse
+    assert processor(src, Options("json", reuse=False)).reuse is None
+    assert processor(src, Options("json")).reuse is first
+    assert processor(src, Options("tsv")).reuse is not None
+    again = processor(src, Options("json")).reuse
+    assert again is not None and again is not first  # the tsv task's store replaced it

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import reuse
+from engine import formats, reuse
 from engine.api import default_engine
 from engine.batch import Processor
 from engine.importers import make_importer
@@ -88,6 +88,21 @@ def test_a_case_dated_by_the_batch_is_reused_on_that_date_only(engine, fmt, neve
         p, q = (Processor(engine, fmt, as_of=as_of, reuse=on) for on in (True, False))
         assert [p("s", x) for x in payloads] == [q("s", x) for x in payloads]
         assert p.reuse.total_reused == 2
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_batch_date_is_the_date_each_record_is_evaluated_on(engine, fmt):
+    """The batch's date replaces the case's own (2026-07-01), in the record evaluated and in the
+    one reused."""
+    case = json.loads((REPO / "cases" / "luad-g12c-second-line.json").read_text())
+    write = {"json": lambda r: r.to_json(), "tsv": formats.tsv_row}[fmt]
+    for as_of in ("2021-01-01", "2026-06-01"):
+        p = Processor(engine, fmt, as_of=as_of)
+        for i in range(2):  # evaluated, then reused
+            x = dict(case, id=f"c{i}")
+            want = write(engine.evaluate(x, as_of=as_of))
+            assert as_of in want and p("s", x)[0] == want + "\n"
+        assert p.reuse.total_reused == 1
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -344,3 +359,31 @@ def test_a_window_of_a_quarter_reused_keeps_the_store_on(engine, fmt, monkeypatc
     p = Processor(engine, fmt)
     same(distinct[:5])
     assert p.reuse.total_seen == 4 and p.reuse.total_reused == 0 and p.reuse.resting == 2
+
+
+def test_a_window_below_a_quarter_reused_rests_the_store(engine, monkeypatch):
+    monkeypatch.setattr(reuse, "WINDOW", 8)
+    monkeypatch.setattr(reuse, "REST", 3)
+    base = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}]}
+    distinct = [dict(base, id=f"d{k}", as_of=f"2026-01-{k + 1:02d}") for k in range(8)]
+    p = Processor(engine, "json")
+    for i, x in enumerate([distinct[0], dict(distinct[0], id="again"), *distinct[1:7]]):
+        p(f"in-{i}", x)
+    assert p.reuse.total_reused == 1 and p.reuse.resting == 0  # one in eight: below a quarter
+    p("in-8", distinct[7])
+    assert p.reuse.total_seen == 8 and p.reuse.resting == 2
+
+
+def test_the_store_answers_a_case_that_reads_the_same_with_the_record_under_its_own_id(engine):
+    from engine.codec import result_json
+
+    store = Processor(engine, "json").reuse
+    case = json.loads((REPO / "cases" / "luad-g12c-second-line.json").read_text())
+    miss = store.find(engine.normalise(case))
+    assert isinstance(miss, reuse.Miss)
+    text = result_json(miss.result)
+    miss.keep(text)
+    counts = (miss.result.cancer_type, tuple((o.therapy, o.verdict) for o in miss.result.options))
+    assert counts[1] and store.find(engine.normalise(dict(case, id="copy"))) == (
+        text.replace('{"case_id":"luad-g12c-second-line"', '{"case_id":"copy"', 1), counts)
+    assert store.total_reused == 1 and store.total_seen == 2
