@@ -266,6 +266,7 @@ def test_the_store_fills_to_its_bounds_and_starts_afresh_only_past_them(engine, 
     assert set(s.roots) == {("a",), ("b",)}
     s._keep(("c",), None, [], "<z>c", "z", ())  # one node more than fits: afresh
     assert set(s.roots) == {("c",)} and len(s.reads) == 1 and s.chars == 1
+    assert list(s.records.values()) == [("c", ())] and len(s.edges) == 0
     # characters: a record is kept beside the others while the text fits
     monkeypatch.setattr(reuse, "MAX_NODES", 10**6)
     s = _store(engine)
