@@ -410,3 +410,24 @@ def test_a_note_needing_a_gene_the_case_does_not_list_is_not_evaluated():
         _, notes, _ = run(_ctx(program, plan, values), values)
         assert [plan.notes.index(cr) for cr in notes] == fired, src
         assert atoms.calls == called and listed == [values]
+
+
+@pytest.mark.parametrize("record", [False, True], ids=["plain", "recording"])
+def test_an_atom_read_only_behind_a_notes_unmet_gene_guard_is_read_again_by_a_later_note(record):
+    """Two notes on atom 0: the first needs a gene the case does not list (so it reads nothing),
+    the second needs none. The second must read atom 0 itself, not take it as read."""
+    atoms = _Counted(4)
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+               "atoms": atoms.atoms, "conditional": "conditional", "listed": lambda case: frozenset()}
+    guarded = _rule(AtomNode(0), needs=frozenset({"GENE"}))
+    free = _rule(AtomNode(0))
+    plan = Plan([], [guarded, free], {}, [])
+    run, src = plancode.build(plan, runtime, record)
+    program = SimpleNamespace(atoms=atoms.atoms)
+    for values in itertools.product((True, False, None), repeat=4):
+        ctx = _ctx(program, plan, values)
+        ctx.memo["listed"] = frozenset()  # (the recording variant asks ctx.lists)
+        if record:
+            ctx.trail = []
+        _, notes, _ = run(ctx, values)
+        assert notes == ([free] if values[0] is True else []), (values, src)
