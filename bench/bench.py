@@ -379,8 +379,9 @@ def reuse_ab(engine: Engine, path: Path, rounds: int = 3) -> list[dict]:
     lines = path.read_text(encoding="utf-8").splitlines()
     out = []
     for fmt in ("json", "tsv"):
+        warm = Processor(engine, fmt, reuse=False)
         for line in lines[:2000]:  # warm the plans (compiled after their first uses)
-            Processor(engine, fmt, reuse=False)("x:1", line)
+            warm("x:1", line)
         best = {True: float("inf"), False: float("inf")}
         texts: dict[bool, list] = {}
         reused = 0
