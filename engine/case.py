@@ -129,8 +129,12 @@ class NormalCase:
     by_gene: dict[str, tuple[Alt, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        alts = self.alterations
+        if len(alts) < 2:  # (most cases: made per case, on the path of every evaluation)
+            object.__setattr__(self, "by_gene", {alts[0].gene: tuple(alts)} if alts else {})
+            return
         index: dict[str, list[Alt]] = {}
-        for a in self.alterations:
+        for a in alts:
             got = index.get(a.gene)
             if got is None:
                 index[a.gene] = [a]
