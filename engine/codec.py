@@ -65,17 +65,27 @@ def _table() -> bytes:
 _TABLE = _table()
 
 
-def _depth(value: Any) -> int:
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        v, depth = stack.pop()
-        deepest = max(deepest, depth)
-        items = v.values() if type(v) is dict else v
-        for item in items:
-            if type(item) is dict or type(item) is list:
-                stack.append((item, depth + 1))
-    return deepest
+def _needs_plain(value: Any) -> bool:
+    """Whether a decoded value is nested deeper than :data:`MAX_DEPTH` or holds a float: one
+    walk, level by level (the value itself is level 1)."""
+    if type(value) is not dict and type(value) is not list:
+        return type(value) is float
+    level = [value]
+    depth = 1
+    while level:
+        if depth > MAX_DEPTH:
+            return True
+        inner = []
+        for v in level:
+            for item in (v.values() if type(v) is dict else v):
+                t = type(item)
+                if t is dict or t is list:
+                    inner.append(item)
+                elif t is float:
+                    return True
+        level = inner
+        depth += 1
+    return False
 
 
 def decode(text: str, plain: Callable[[str], Any] = json.loads) -> Any:
@@ -83,12 +93,13 @@ def decode(text: str, plain: Callable[[str], Any] = json.loads) -> Any:
     error (``plain`` is the strict decoder of the batch path).
 
     orjson's value is kept only where it cannot differ from the plain decoder's: the text is valid
-    UTF-8 and holds no ``\\u`` escape; no number literal in it can be a float (no digit followed by
-    ``.``, ``e`` or ``E``, and no run of 19 digits: orjson makes a float of an integer past 64
-    bits); it is nested no deeper than :data:`MAX_DEPTH`; and it holds no duplicate key (orjson
-    keeps the last value silently): the value written back has as many ``:`` as the text (each key
-    has one, and with no escapes a string has the same colons in both), which a dropped duplicate
-    would make fewer.
+    UTF-8 and holds no ``\\u`` escape; no number in it is a float (it has no run of 19 digits:
+    orjson makes a float of an integer past 64 bits; and where a digit is followed by ``.``, ``e``
+    or ``E``, as in a float or a text such as ``p.V600E``, orjson's value holds no float); it is
+    nested no deeper than :data:`MAX_DEPTH`; and it holds no duplicate key (orjson keeps the last
+    value silently): the value written back has as many ``:`` as the text (each key has one, and
+    with no escapes a string has the same colons in both), which a dropped duplicate would make
+    fewer.
     A string that merely looks like one of these sends the text the plain way, which is correct."""
     if orjson is None or len(text) > MAX_TEXT:
         return plain(text)
@@ -97,13 +108,15 @@ def decode(text: str, plain: Callable[[str], Any] = json.loads) -> Any:
     except UnicodeEncodeError:
         return plain(text)
     marks = data.translate(_TABLE)
-    if b"\\u" in marks or b"0." in marks or b"0000000000000000000" in marks:
+    if b"\\u" in marks or b"0000000000000000000" in marks:
         return plain(text)
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return plain(text)
-    if marks.count(b"{") + marks.count(b"[") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+    # a digit before ".", "e" or "E" (a float, or a text such as "p.V600E"), or more brackets than
+    # MAX_DEPTH: the value tells
+    if (b"0." in marks or marks.count(b"{") + marks.count(b"[") > MAX_DEPTH) and _needs_plain(value):
         return plain(text)
     if (type(value) is dict or type(value) is list) and orjson.dumps(value).count(b":") != marks.count(b":"):
         return plain(text)

@@ -326,6 +326,9 @@ EDGE = [
     '{"id": "gen-1e5"}', '{"id": "v2.0"}', '{"id": "x", "tested_genes": ["KRAS", "NRAS"]}', '{"a": "é", "b": "é"}',
     '{"é": 1, "é": 2}', '{"a": [1, 2, {"b": [3, {"c": null}]}]}', '{"a" : 1 , "a" : 2}', '{"a":1,\n"a":2}',
     '{"a": "\\\\u0041"}', '{"a": "\\"", "a": 1}',
+    # texts that look like floats to the byte scan, beside floats at any depth
+    '{"variant": "p.V600E"}', '{"variant": "p.V600E", "weeks": 12.5}', '[{"a": "G13E"}, [[{"b": [1e2]}]]]',
+    '{"a": "1.5", "b": [2.5]}', '{"a": "x1e5", "b": {"c": -0.0}}', '[[0.1]]', '{"a": "9E9", "b": 1E400}',
     # an escaped colon in the value kept makes up for the colon of the duplicate dropped
     '{"a": 1, "a": "\\u003a"}',
     # duplicates inside a list
@@ -404,9 +407,21 @@ def test_plain_data_is_decoded_by_orjson_not_by_the_plain_decoder():
     assert _outcome(STRICT, deepest)[0] == "ok" and _outcome(STRICT, "[" + deepest + "]")[0] == "error"  # one level more
     texts = [CASES[0].read_text(), json.dumps(case), json.dumps(case, separators=(",", ":"), ensure_ascii=False),
              deepest, "[" + ", ".join(["[" * 8 + "1" + "]" * 8] * 3) + "]", '["é", {"k": [1, -2, 123456789012345678]}]',
-             '{"a": {}, "b": [], "c": "x:y"}', "[]", "{}", '{"n": 0, "m": -0}', '"' + "a" * (codec.MAX_TEXT - 2) + '"']
+             '{"a": {}, "b": [], "c": "x:y"}', "[]", "{}", '{"n": 0, "m": -0}', '"' + "a" * (codec.MAX_TEXT - 2) + '"',
+             # digits before ".", "e" or "E" in texts only: no float in the value
+             '{"id": "v2.0", "alterations": [{"gene": "BRAF", "variant": "p.V600E"}, {"gene": "KRAS", "variant": "G13E"}]}',
+             '[[["9e9", 1], {"k": "1.5"}], 3]', '"p.V600E"']
     for text in texts:
         assert repr(_fast_only(text)) == repr(STRICT(text)), text[:80]
+
+
+@pytest.mark.parametrize("text", ['{"weeks": 12.5}', '[{"a": "G13E"}, [[{"b": [1e2]}]]]', '{"a": "x", "b": {"c": -0.0}}',
+                                  '{"variant": "p.V600E", "weeks": 1E5}', "2.5", '[0.1]'])
+def test_a_float_anywhere_goes_the_plain_way(text):
+    """orjson's floats are never kept (whatever a string beside them looks like): the strict
+    decoder has its own rules for them (length, range)."""
+    got = []
+    assert codec.decode(text, lambda t: got.append(t) or "plain") == "plain" and got == [text]
 
 
 def test_a_text_too_long_to_check_goes_the_plain_way():
