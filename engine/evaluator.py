@@ -90,8 +90,7 @@ class Ctx:
         key = (what, i)
         text = self.memo.get(key)
         if text is None:
-            atom = self.program.atoms[i]
-            text = self.memo[key] = (atom.describe if what == "describe" else atom.missing)(self.case)
+            text = self.memo[key] = atom_words(self.program.atoms[i], what, self.case)
             if self.trail is not None:
                 self.trail.append((key, text))
         return text
@@ -107,6 +106,18 @@ class Ctx:
             if self.trail is not None:
                 self.trail.append((genes, hit))
         return hit
+
+    def recorded(self, reads: list) -> None:
+        """Take reads made on this case without it (``(what, value)`` pairs, as :attr:`trail`
+        holds them: an atom's index, a ``(what, i)`` pair of :meth:`words`, a gene set of
+        :meth:`lists`) as if made through it: none is made again."""
+        atoms = self.atoms
+        memo = self.memo
+        for what, v in reads:
+            if type(what) is int:
+                atoms[what] = v
+            else:
+                memo[what] = v
 
     def fact(self, name: str) -> TV:
         try:
@@ -659,6 +670,11 @@ class Plan:
                 tuple(cr.order for cr in self.conclusions), tuple(cr.order for cr in self.notes),
                 tuple((name, tuple(cr.order for cr in crs)) for name, crs in self.derivers.items()))
         return sig
+
+
+def atom_words(atom: Atom, what: str, case: NormalCase) -> str:
+    """An atom's words for a case: ``"describe"`` (what made it true) or ``"missing"``."""
+    return (atom.describe if what == "describe" else atom.missing)(case)
 
 
 def listed_genes(case: NormalCase) -> frozenset[str]:

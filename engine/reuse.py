@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Final
 
 from engine.case import NormalCase
-from engine.evaluator import Ctx, infer
+from engine.evaluator import Ctx, atom_words, infer, listed_genes
 from engine.resolve import build_result
 from engine.result import Result
 
@@ -50,15 +50,6 @@ def _edge(node: int, what, v) -> object:
     """The key of the branch of ``node`` for value ``v``: a number for a truth value (no object
     for the garbage collector to track), a pair for words."""
     return (node, v) if type(what) is tuple else node << 2 | _CODE[v]
-
-
-def _read(ctx: Ctx, what) -> object:
-    """Make one recorded read again on another case."""
-    if type(what) is int:
-        return ctx.atom(what)
-    if type(what) is tuple:
-        return ctx.words(*what)
-    return ctx.lists(what)
 
 
 class Miss:
@@ -125,13 +116,16 @@ class Reuse:
         program = self.program
         plan = program.plan(case)
         key = (id(plan), case.as_of, case.jurisdiction, case.cancer.code)
-        ctx = Ctx(program, case, plan)
         path: list = []
         root = self.roots.get(key)
         if root is not None and root[0] is plan:
+            # the reads are made here as Ctx makes them (the same functions), without its state:
+            # each is made once on a path, and a miss hands them to the Ctx that evaluates the case
             node: int | None = root[1]
             reads = self.reads
             edges = self.edges
+            atoms = program.atoms
+            listed = None
             while node is not None:
                 what = reads[node]
                 if what is None:
@@ -142,9 +136,21 @@ class Reuse:
                     self.total_reused += 1
                     tail, counts = self.records[node]
                     return head + tail, counts
-                v = _read(ctx, what)
+                t = type(what)
+                if t is int:  # an atom's value
+                    v = atoms[what].fn(case)
+                    node = edges.get(node << 2 | _CODE[v])
+                elif t is tuple:  # an atom's words
+                    v = atom_words(atoms[what[1]], what[0], case)
+                    node = edges.get((node, v))
+                else:  # whether the case lists each of these genes
+                    if listed is None:
+                        listed = listed_genes(case)
+                    v = what <= listed
+                    node = edges.get(node << 2 | _CODE[v])
                 path.append((what, v))
-                node = edges.get((node, v) if type(what) is tuple else node << 2 | _CODE[v])
+        ctx = Ctx(program, case, plan)
+        ctx.recorded(path)
         ctx.trail = path  # from here every read is recorded, after those made above
         result = build_result(infer(program, case, ctx=ctx), lazy_texts=True, summary=self.summary)
         return Miss(self, key, plan, path, result)

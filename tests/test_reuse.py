@@ -388,3 +388,47 @@ def test_the_store_answers_a_case_that_reads_the_same_with_the_record_under_its_
     assert counts[1] and store.find(engine.normalise(dict(case, id="copy"))) == (
         text.replace('{"case_id":"luad-g12c-second-line"', '{"case_id":"copy"', 1), counts)
     assert store.total_reused == 1 and store.total_seen == 2
+
+
+def test_a_case_the_store_does_not_answer_makes_each_read_once(never_rests):
+    """The reads the store made on a case before it left the tree are the evaluation's: no atom,
+    description or missing text is computed twice for one case, however far the walk went (an
+    engine of its own, its leaf functions counted)."""
+    import dataclasses
+    from collections import Counter
+
+    from engine.api import Engine
+    from engine.codec import result_json
+
+    eng = Engine()
+    calls: Counter = Counter()
+
+    def counted(key, fn):
+        def f(case):
+            calls[key] += 1
+            return fn(case)
+        return f
+
+    atoms = eng.program.atoms
+    for i, a in enumerate(atoms):
+        atoms[i] = dataclasses.replace(a, fn=counted(("fn", i), a.fn), describe=counted(("describe", i), a.describe),
+                                       missing=counted(("missing", i), a.missing))
+    store = reuse.Reuse(eng, lambda case_id: '{"case_id":' + json.dumps(case_id))
+    rnd = random.Random(5)
+    payloads = [json.loads(f.read_text()) for f in CASES] + _generated(eng, 200, seed=3)
+    payloads += [n for c in payloads[:120] for n in _neighbours(c, rnd)]
+    partway = 0
+    for c in payloads:
+        try:
+            norm = eng.normalise(c)
+        except Exception:
+            continue
+        plan = eng.program.plan(norm)  # (a new cancer type's plan is found once, by its own reads)
+        known = any(p is plan for p, _ in store.roots.values())
+        calls.clear()
+        found = store.find(norm)
+        if isinstance(found, reuse.Miss):
+            found.keep(result_json(found.result))
+            assert max(calls.values(), default=0) == 1, [k for k, n in calls.items() if n > 1]
+            partway += known and bool(found.path)
+    assert partway >= 50
