@@ -231,13 +231,13 @@ def result_json(model) -> str:
     return model.model_dump_json()
 
 
-def json_head(case_id: str) -> str | None:
-    """The start of :func:`result_json`'s text for a result with this case id, up to the id
+def json_head(case_id: str) -> bytes | None:
+    """The start of :func:`encode_json`'s bytes for a result with this case id, up to the id
     (None without orjson, or for an id orjson refuses: then the text comes from pydantic)."""
     if orjson is None:
         return None
     try:
-        return '{"case_id":' + orjson.dumps(case_id).decode("utf-8")
+        return b'{"case_id":' + orjson.dumps(case_id)
     except (TypeError, orjson.JSONEncodeError):
         return None
 

@@ -22,7 +22,7 @@ of a record (see :meth:`engine.batch.Processor`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from engine.case import NormalCase
 from engine.evaluator import Ctx, atom_words, infer, listed_genes
@@ -65,7 +65,7 @@ class Miss:
         self.path = path
         self.result = result
 
-    def keep(self, text: str) -> None:
+    def keep(self, text: str | bytes) -> None:
         res = self.result
         self.store._keep(self.key, self.plan, self.path, text, res.case_id,
                          (res.cancer_type, tuple((o.therapy, o.verdict) for o in res.options)))
@@ -76,9 +76,10 @@ class Reuse:
 
     ``head(case_id)`` is the start of a record for a case id, up to and including the id (None:
     a record with this id cannot be cut; such cases are evaluated). Records must name the case
-    id there and nowhere else."""
+    id there and nowhere else. Records and heads are texts or bytes (one kind per store: the batch
+    keeps JSON records as their UTF-8 bytes, TSV rows as texts); the bounds count their lengths."""
 
-    def __init__(self, engine, head: Callable[[str], str | None]):
+    def __init__(self, engine, head: Callable[[str], Any]):
         self.program = engine.program
         self.summary = engine._summary_filler().of
         self.head = head
@@ -89,7 +90,7 @@ class Reuse:
         self.roots: dict[tuple, tuple[object, int]] = {}
         self.reads: list = []
         self.edges: dict[object, int] = {}
-        self.records: dict[int, tuple[str, tuple]] = {}  # leaf -> (record without its head, counts)
+        self.records: dict[int, tuple[Any, tuple]] = {}  # leaf -> (record without its head, counts)
         self.chars = 0
         self.seen = 0  # cases looked up in this window
         self.reused = 0  # of which answered
@@ -97,7 +98,7 @@ class Reuse:
         self.total_reused = 0
         self.total_seen = 0
 
-    def find(self, case: NormalCase) -> tuple[str, tuple] | Miss | None:
+    def find(self, case: NormalCase) -> tuple[Any, tuple] | Miss | None:
         """The record and counts (cancer type, (therapy, verdict) pairs) of ``case`` if the store
         has them; else a :class:`Miss` holding its result; None while the store rests (evaluate
         the case as usual)."""
@@ -157,7 +158,7 @@ class Reuse:
 
     # ------------------------------------------------------------------ the tree
 
-    def _keep(self, key: tuple, plan, path: list, text: str, case_id: str, counts: tuple) -> None:
+    def _keep(self, key: tuple, plan, path: list, text, case_id: str, counts: tuple) -> None:
         head = self.head(case_id)
         if head is None or not text.startswith(head) or len(text) - len(head) > MAX_CHARS // 16:
             return

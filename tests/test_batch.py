@@ -541,3 +541,23 @@ def test_no_reuse_evaluates_every_case_and_writes_the_same(tmp_path, engine, mon
     code, evaluated, _ = _run(engine, [f], format=fmt, no_reuse=True)
     assert code == 0 and len(calls) == len(lines)
     assert reused == evaluated and len(reused.splitlines()) == len(lines) + (fmt == "tsv")  # (a header)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF8", "utf_8", "ascii", "latin-1"])
+@pytest.mark.parametrize("fmt", ["json", "tsv"])
+def test_a_chunk_is_its_records_in_the_output_streams_encoding(engine, encoding, fmt):
+    """A chunk's bytes are its records' texts, joined and written in the output stream's encoding
+    (characters it cannot show as backslash escapes), whether the records were kept as texts or, as
+    JSON records are inside a batch, as UTF-8 bytes: results, error records (which are texts) and
+    records reused from earlier cases mixed in one chunk."""
+    cases = [json.loads(f.read_text()) for f in CASES]
+    items = [(f"in:{i}", c) for i, c in enumerate(cases)]
+    items += [(f"in:{i}", dict(c, id=f"again-{i}-é")) for i, c in enumerate(cases)]  # reused, a non-ASCII id
+    items += [("bad:1", "{not json"), ("bad:2", {"id": "x", "cancer_type": ""}), ("bad:3", "[1, 2]")]
+    p = Processor(engine, fmt)
+    p.encoding = encoding
+    block = p.chunk(items)
+    texts = [Processor(engine, fmt, reuse=False)(s, x)[0] for s, x in items]
+    assert block.data == "".join(texts).encode(encoding, "backslashreplace")
+    assert block.records == len(items) and block.errors == 3
+    assert p.reuse is None or p.reuse.total_reused >= len(cases) // 2

@@ -381,7 +381,7 @@ def test_the_batch_writes_the_same_bytes_with_and_without_the_fast_path(engine, 
         fast = [p(f"in.jsonl:{i}", line) for i, line in enumerate(lines, 1)]
         with monkeypatch.context() as m:
             m.setattr(batch, "fast_decode", lambda text, plain: plain(text))
-            m.setattr(batch, "result_json", lambda res: res.model_dump_json())
+            m.setattr(batch, "encode_json", lambda res: res.model_dump_json().encode("utf-8"))
             plain = [p(f"in.jsonl:{i}", line) for i, line in enumerate(lines, 1)]
         assert fast == plain
 

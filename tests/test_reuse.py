@@ -376,17 +376,17 @@ def test_a_window_below_a_quarter_reused_rests_the_store(engine, monkeypatch):
 
 
 def test_the_store_answers_a_case_that_reads_the_same_with_the_record_under_its_own_id(engine):
-    from engine.codec import result_json
+    from engine.codec import encode_json
 
-    store = Processor(engine, "json").reuse
+    store = Processor(engine, "json").reuse  # (the batch's JSON records are UTF-8 bytes)
     case = json.loads((REPO / "cases" / "luad-g12c-second-line.json").read_text())
     miss = store.find(engine.normalise(case))
     assert isinstance(miss, reuse.Miss)
-    text = result_json(miss.result)
-    miss.keep(text)
+    data = encode_json(miss.result)
+    miss.keep(data)
     counts = (miss.result.cancer_type, tuple((o.therapy, o.verdict) for o in miss.result.options))
     assert counts[1] and store.find(engine.normalise(dict(case, id="copy"))) == (
-        text.replace('{"case_id":"luad-g12c-second-line"', '{"case_id":"copy"', 1), counts)
+        data.replace(b'{"case_id":"luad-g12c-second-line"', b'{"case_id":"copy"', 1), counts)
     assert store.total_reused == 1 and store.total_seen == 2
 
 

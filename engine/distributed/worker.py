@@ -128,11 +128,12 @@ def processor(src: RuleSource, opts: Options, cohorts: dict[str, str] | None = N
     return p
 
 
-def _render(p, items) -> list:
+def _render(p, items, step=None) -> list:
+    step = p if step is None else step
     if p.backend == "default":
-        return [p(s, x) for s, x in items]
+        return [step(s, x) for s, x in items]
     with _LOCK:  # the durable backend: one session at a time in a process
-        return [p(s, x) for s, x in items]
+        return [step(s, x) for s, x in items]
 
 
 def _test_crash(items) -> None:
@@ -155,7 +156,7 @@ def render_chunk(src: RuleSource, opts: Options, items: list, cohorts: dict[str,
     returns them (:mod:`engine.parallel`)."""
     _test_crash(items)
     p = processor(src, opts, cohorts)
-    block = p.block(_render(p, items))
+    block = p.block(_render(p, items, p.record))
     return block, p.take_summary()
 
 
