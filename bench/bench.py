@@ -390,7 +390,7 @@ def reuse_ab(engine: Engine, path: Path, rounds: int = 3) -> list[dict]:
                 p = Processor(engine, fmt, reuse=on)
                 gc.collect()
                 c0 = time.process_time()
-                texts[on] = [p("x:1", line)[0] for line in lines]
+                texts[on] = [p.record("x:1", line)[0] for line in lines]  # (as the batch: JSON as bytes)
                 best[on] = min(best[on], time.process_time() - c0)
                 if on:
                     reused = p.reuse.total_reused
@@ -689,7 +689,7 @@ def main(argv=None) -> int:
         prof = cProfile.Profile()
         prof.enable()
         for line in lines:
-            p("x:1", line)
+            p.record("x:1", line)
         prof.disable()
         st = pstats.Stats(prof, stream=sys.stdout)
         st.sort_stats("tottime").print_stats(20)
@@ -776,9 +776,9 @@ def main(argv=None) -> int:
     ex_lines = [json.dumps(c) for c in examples]
     for fmt in ("json", "tsv"):
         p = Processor(engine, fmt)
-        row(f"JSONL line -> {fmt} line, generated cases", timed(lambda l, p=p: p("x:1", l), lines))
+        row(f"JSONL line -> {fmt} line, generated cases", timed(lambda l, p=p: p.record("x:1", l), lines))
     p = Processor(engine, "json", reuse=False)  # (cycled, every record would be reused)
-    row("JSONL line -> json line, example cases cycled, every case evaluated", timed(lambda l: p("x:1", l), ex_lines, repeat_to=a.cases))
+    row("JSONL line -> json line, example cases cycled, every case evaluated", timed(lambda l: p.record("x:1", l), ex_lines, repeat_to=a.cases))
     cohort_notes = _cohort_words(engine, a.cohort, rounds=2 if a.quick else 3) if a.cohort else []
 
     with tempfile.TemporaryDirectory(prefix="kras-bench-") as tmp:
