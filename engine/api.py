@@ -100,15 +100,18 @@ class Engine:
             norm = with_as_of(norm, as_of)
         if backend in _COMPILED:
             return build_result(infer(self.program, norm, compiled=_COMPILED[backend]), lazy_texts=True,
-                                summary=self._summary_filler().of)
+                                summary=self.summaries().of)
         if backend == "durable":
             result = self.durable().evaluate(norm)
         else:
             raise UsageError(f"unknown backend '{backend}' (use 'default' or 'durable')")
-        self._summary_filler().fill(result)
+        self.summaries().fill(result)
         return result
 
-    def _summary_filler(self):
+    def summaries(self):
+        """The one-line summaries of this rule base's options (:class:`engine.tutoring.short.Summaries`,
+        made once): ``.of(option fields)`` writes one, ``.fill(result)`` every option's of a result.
+        The batch's store of reused records writes its records with them too."""
         if self._summaries is None:
             from engine.tutoring.short import Summaries
 
@@ -143,7 +146,7 @@ class Engine:
         if as_of is not None:
             norm = with_as_of(norm, as_of)
         inf = infer(self.program, norm)
-        result = build_result(inf, summary=self._summary_filler().of)
+        result = build_result(inf, summary=self.summaries().of)
         if therapies is None:
             therapies = [t.id for t in self.catalogue().therapies]
         return result, {t: self._whynot.answer(t, inf, result) for t in therapies}

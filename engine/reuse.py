@@ -81,7 +81,7 @@ class Reuse:
 
     def __init__(self, engine, head: Callable[[str], Any]):
         self.program = engine.program
-        self.summary = engine._summary_filler().of
+        self.summary = engine.summaries().of
         self.head = head
         # The tree, flat (few long-lived containers for the garbage collector to walk): nodes are
         # numbers; ``reads[n]`` is what node n reads (None: a leaf, its record in ``records``);

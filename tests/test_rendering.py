@@ -69,7 +69,7 @@ def eager(case) -> str:
     """The result rendered at once, computed from nothing shared with earlier cases."""
     resolve._static(COLD.program)._plans.clear()
     norm = COLD.normalise(case)
-    return build_result(infer(COLD.program, norm), summary=COLD._summary_filler().of).model_dump_json()
+    return build_result(infer(COLD.program, norm), summary=COLD.summaries().of).model_dump_json()
 
 
 def pending(result) -> bool:

@@ -495,7 +495,7 @@ def test_the_parts_shared_between_cases_give_each_case_its_own_output(mini):
     for order in (names, names[::-1], names[1::2] + names[::2]):
         for name in order:
             norm = mini.normalise(mini_case(name))
-            eager = build_result(infer(mini.program, norm), summary=mini._summary_filler().of)  # rendered at once
+            eager = build_result(infer(mini.program, norm), summary=mini.summaries().of)  # rendered at once
             assert view(eager) == RESOLVED[name], name
             late = mini.evaluate(norm)
             assert late.to_json() == eager.to_json(), name  # every field, in the contract's order
