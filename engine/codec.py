@@ -5,12 +5,12 @@
   plain (strict) decoder would give exactly the same value (see :func:`decode` for the checks).
   Anything else, and everything orjson rejects, goes to the plain decoder, which gives the value
   or the error message it always gave.
-* :func:`result_json` - a result model as ``model_dump_json()`` writes it. orjson writes each
-  model's fields as pydantic does: those present in the instance, in the instance's order (a
-  result built without validation may hold them in another order than declared); a model that is
-  not plain data (a computed field,
-  a custom serialiser, an alias, extra fields) or a value orjson refuses (a lone surrogate) goes
-  to ``model_dump_json()``.
+* :func:`encode_json` - a result model as ``model_dump_json()`` writes it, as UTF-8 bytes
+  (:func:`result_json`: the text). orjson writes each model's fields as pydantic does: those
+  present in the instance, in the instance's order (a result built without validation may hold
+  them in another order than declared); a model that is not plain data (a computed field, a
+  custom serialiser, an alias, extra fields) or a value orjson refuses (a lone surrogate) goes to
+  ``model_dump_json()``.
 
 pydantic stays the only schema: nothing here validates or describes a field. ``tests/test_codec.py``
 compares both paths on every example case and on generated cases.
@@ -221,14 +221,8 @@ def _settle(model) -> None:
 
 
 def result_json(model) -> str:
-    """``model.model_dump_json()``, the same text."""
-    _settle(model)
-    if orjson is not None:
-        try:
-            return orjson.dumps(model, default=_default, option=_OPTS).decode("utf-8")
-        except (_Fallback, TypeError, orjson.JSONEncodeError):
-            pass
-    return model.model_dump_json()
+    """``model.model_dump_json()``, the same text (:func:`encode_json`'s, decoded)."""
+    return encode_json(model).decode("utf-8")
 
 
 def json_head(case_id: str) -> bytes | None:
@@ -243,7 +237,8 @@ def json_head(case_id: str) -> bytes | None:
 
 
 def encode_json(model) -> bytes:
-    """:func:`result_json` as UTF-8 bytes."""
+    """``model.model_dump_json()`` as UTF-8 bytes (the batch writes these; pydantic refuses a lone
+    surrogate as orjson does, so every text it writes can be encoded)."""
     _settle(model)
     if orjson is not None:
         try:
