@@ -140,7 +140,7 @@ class NormalCase:
                 index[a.gene] = [a]
             else:
                 got.append(a)
-        object.__setattr__(self, "by_gene", {g: tuple(alts) for g, alts in index.items()})
+        object.__setattr__(self, "by_gene", {g: tuple(own) for g, own in index.items()})
 
 
 def _validation_problems(exc: ValidationError) -> list[Problem]:
