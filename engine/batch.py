@@ -191,6 +191,14 @@ class RawInput:
 # --------------------------------------------------------------------------- one record
 
 
+def _json_head(case) -> bytes | None:
+    return json_head(case.id)
+
+
+def _tsv_head(case) -> str:
+    return formats.tsv_head(case.id, case.cancer.code, case.as_of.isoformat())
+
+
 class Processor:
     """Turns one input record into its rendered output; the same code runs in-process and in the
     worker processes. With ``summary`` it also counts each record into :attr:`summary`."""
@@ -210,12 +218,13 @@ class Processor:
             self.dated = with_as_of
         # records reused across cases that read the same (engine.reuse): JSON (with orjson) and TSV
         self.reuse = None
-        if reuse and backend == "default":
-            head = {"json": json_head, "tsv": formats.tsv_head}.get(fmt)
-            if head is not None and head("") is not None:
-                from engine.reuse import Reuse
+        if reuse and backend == "default" and (fmt == "tsv" or fmt == "json" and json_head("") is not None):
+            from engine.reuse import Reuse
 
-                self.reuse = Reuse(engine, head)
+            # a JSON record names the evaluation date in its notes and trace too: kept per date; a
+            # TSV row names it in its own cell only: kept per plan (every date of its interval)
+            self.reuse = (Reuse(engine, _json_head, dated=True) if fmt == "json"
+                          else Reuse(engine, _tsv_head, dated=False))
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
         self.encoding = "utf-8"  # of the output stream (set by run_evaluate)
         self.text_style: dict = {}  # brief / detail for the text format (set by run_evaluate)

@@ -1,7 +1,9 @@
 """Output records reused across the cases of a batch that read the same.
 
 A case's output record is a function of its plan key (cancer type, evaluation date,
-jurisdiction), its id, and what evaluation reads of the rest of the case: the value of each
+jurisdiction), its id, and what evaluation reads of the rest of the case (a record that names
+the evaluation date only beside the id, as a TSV row does, depends on the date only through the
+plan: the rules in effect, the same for every date of the plan's interval): the value of each
 atom it evaluates, the words of the atoms its texts name (what made one true, what is missing
 for one unknown) and whether the case lists the genes a note needs. The evaluator records
 those reads, in order, when a case's :class:`~engine.evaluator.Ctx` has a ``trail``.
@@ -56,33 +58,38 @@ class Miss:
     """A case the store could not answer: its result, evaluated while recording its reads.
     Give :meth:`keep` the record written from it (after writing, which may read the case too)."""
 
-    __slots__ = ("store", "key", "plan", "path", "result")
+    __slots__ = ("store", "key", "plan", "path", "case", "result")
 
-    def __init__(self, store: Reuse, key: tuple, plan, path: list, result: Result):
+    def __init__(self, store: Reuse, key: tuple, plan, path: list, case: NormalCase, result: Result):
         self.store = store
         self.key = key
         self.plan = plan
         self.path = path
+        self.case = case
         self.result = result
 
     def keep(self, text: str | bytes) -> None:
         res = self.result
-        self.store._keep(self.key, self.plan, self.path, text, res.case_id,
+        self.store._keep(self.key, self.plan, self.path, text, self.store.head(self.case),
                          (res.cancer_type, tuple((o.therapy, o.verdict) for o in res.options)))
 
 
 class Reuse:
     """The store of one batch process (not shared between threads).
 
-    ``head(case_id)`` is the start of a record for a case id, up to and including the id (None:
-    a record with this id cannot be cut; such cases are evaluated). Records must name the case
-    id there and nowhere else. Records and heads are texts or bytes (one kind per store: the batch
+    ``head(case)`` is the start of a case's record, up to and including the last text of the
+    case the record names outside the reads (None: the record cannot be cut; such cases are
+    evaluated): the case id, and, where ``dated`` is false, its evaluation date. Records must name
+    those there and nowhere else. A dated store keeps records per evaluation date (a JSON record
+    names the date in its notes and trace too); an undated one per plan, i.e. per date interval in
+    which the same rules are in effect (a TSV row names the date in its own cell only). Records and heads are texts or bytes (one kind per store: the batch
     keeps JSON records as their UTF-8 bytes, TSV rows as texts); the bounds count their lengths."""
 
-    def __init__(self, engine, head: Callable[[str], Any]):
+    def __init__(self, engine, head: Callable[[NormalCase], Any], *, dated: bool = True):
         self.program = engine.program
         self.summary = engine.summaries().of
         self.head = head
+        self.dated = dated
         # The tree, flat (few long-lived containers for the garbage collector to walk): nodes are
         # numbers; ``reads[n]`` is what node n reads (None: a leaf, its record in ``records``);
         # ``edges[_edge(n, read, value)]`` the node after n for that value; ``roots[plan key]``
@@ -116,7 +123,7 @@ class Reuse:
         self.total_seen += 1
         program = self.program
         plan = program.plan(case)
-        key = (id(plan), case.as_of, case.jurisdiction, case.cancer.code)
+        key = (id(plan), case.as_of if self.dated else None, case.jurisdiction, case.cancer.code)
         path: list = []
         root = self.roots.get(key)
         if root is not None and root[0] is plan:
@@ -130,7 +137,7 @@ class Reuse:
             while node is not None:
                 what = reads[node]
                 if what is None:
-                    head = self.head(case.id)
+                    head = self.head(case)
                     if head is None:
                         break
                     self.reused += 1
@@ -154,12 +161,11 @@ class Reuse:
         ctx.recorded(path)
         ctx.trail = path  # from here every read is recorded, after those made above
         result = build_result(infer(program, case, ctx=ctx), lazy_texts=True, summary=self.summary)
-        return Miss(self, key, plan, path, result)
+        return Miss(self, key, plan, path, case, result)
 
     # ------------------------------------------------------------------ the tree
 
-    def _keep(self, key: tuple, plan, path: list, text, case_id: str, counts: tuple) -> None:
-        head = self.head(case_id)
+    def _keep(self, key: tuple, plan, path: list, text, head, counts: tuple) -> None:
         if head is None or not text.startswith(head) or len(text) - len(head) > MAX_CHARS // 16:
             return
         if len(self.reads) + len(path) >= MAX_NODES or self.chars + len(text) > MAX_CHARS:

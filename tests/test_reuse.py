@@ -250,7 +250,7 @@ def test_only_the_default_backend_and_line_formats_reuse(engine):
 
 
 def _store(engine) -> reuse.Reuse:
-    return reuse.Reuse(engine, lambda case_id: f"<{case_id}>")
+    return reuse.Reuse(engine, lambda case: f"<{case.id}>")
 
 
 def test_the_store_fills_to_its_bounds_and_starts_afresh_only_past_them(engine, monkeypatch):
@@ -259,36 +259,36 @@ def test_the_store_fills_to_its_bounds_and_starts_afresh_only_past_them(engine, 
     monkeypatch.setattr(reuse, "MAX_NODES", 10)
     monkeypatch.setattr(reuse, "MAX_CHARS", 160)  # a record's tail: at most 10 characters
     s = _store(engine)
-    s._keep(("a",), None, [(0, True), (1, False), (2, None)], "<x>aaaa", "x", ())
+    s._keep(("a",), None, [(0, True), (1, False), (2, None)], "<x>aaaa", "<x>", ())
     assert len(s.reads) == 4 and s.chars == 4
-    s._keep(("b",), None, [(0, True), (1, True), (2, True), (3, True), (4, True)], "<y>bbbb", "y", ())
+    s._keep(("b",), None, [(0, True), (1, True), (2, True), (3, True), (4, True)], "<y>bbbb", "<y>", ())
     assert len(s.reads) == 10 and s.chars == 8  # exactly full: kept beside the first
     assert set(s.roots) == {("a",), ("b",)}
-    s._keep(("c",), None, [], "<z>c", "z", ())  # one node more than fits: afresh
+    s._keep(("c",), None, [], "<z>c", "<z>", ())  # one node more than fits: afresh
     assert set(s.roots) == {("c",)} and len(s.reads) == 1 and s.chars == 1
     assert list(s.records.values()) == [("c", ())] and len(s.edges) == 0
     # characters: a record is kept beside the others while the text fits
     monkeypatch.setattr(reuse, "MAX_NODES", 10**6)
     s = _store(engine)
     for k in range(15):  # 15 records of 10 characters (13 with the head)
-        s._keep(("k", k), None, [], "<i>" + "x" * 10, "i", ())
+        s._keep(("k", k), None, [], "<i>" + "x" * 10, "<i>", ())
     assert len(s.roots) == 15 and s.chars == 150
-    s._keep(("last",), None, [], "<>" + "y" * 8, "", ())  # 150 + 10 = 160: still fits
+    s._keep(("last",), None, [], "<>" + "y" * 8, "<>", ())  # 150 + 10 = 160: still fits
     assert len(s.roots) == 16 and s.chars == 158
-    s._keep(("over",), None, [], "<>" + "z" * 2, "", ())  # 158 + 4 > 160: afresh
+    s._keep(("over",), None, [], "<>" + "z" * 2, "<>", ())  # 158 + 4 > 160: afresh
     assert set(s.roots) == {("over",)} and s.chars == 2
 
 
 def test_a_record_of_a_sixteenth_of_the_store_is_kept_and_no_longer(engine, monkeypatch):
     monkeypatch.setattr(reuse, "MAX_CHARS", 1600)
     s = _store(engine)
-    s._keep(("a",), None, [(0, True)], "<a>" + "x" * 100, "a", ())
-    s._keep(("b",), None, [(0, True)], "<b>" + "x" * 101, "b", ())
+    s._keep(("a",), None, [(0, True)], "<a>" + "x" * 100, "<a>", ())
+    s._keep(("b",), None, [(0, True)], "<b>" + "x" * 101, "<b>", ())
     assert list(s.roots) == [("a",)] and [len(t) for t, _ in s.records.values()] == [100]
     # a record that does not start with its case's head, or whose id has none, is not kept
-    s._keep(("c",), None, [], "<other>x", "c", ())
-    none = reuse.Reuse(engine, lambda case_id: None)
-    none._keep(("c",), None, [], "x", "c", ())
+    s._keep(("c",), None, [], "<other>x", "<c>", ())
+    none = reuse.Reuse(engine, lambda case: None)
+    none._keep(("c",), None, [], "x", None, ())
     assert list(s.roots) == [("a",)] and not none.roots and not none.reads
 
 
@@ -298,9 +298,9 @@ def test_the_tree_grows_a_branch_where_reads_first_differ(engine):
     s = _store(engine)
     plan = object()
     w = ("missing", 5)  # the words of an atom: a branch per text
-    s._keep(("k",), plan, [(0, True), (1, False), (w, "x")], "<a>one", "a", ("A",))
-    s._keep(("k",), plan, [(0, True), (1, True)], "<b>two", "b", ("B",))
-    s._keep(("k",), plan, [(0, True), (1, False), (w, "y")], "<c>three", "c", ("C",))
+    s._keep(("k",), plan, [(0, True), (1, False), (w, "x")], "<a>one", "<a>", ("A",))
+    s._keep(("k",), plan, [(0, True), (1, True)], "<b>two", "<b>", ("B",))
+    s._keep(("k",), plan, [(0, True), (1, False), (w, "y")], "<c>three", "<c>", ("C",))
     root = s.roots[("k",)]
     assert root[0] is plan and s.reads[root[1]] == 0
     assert s.reads == [0, 1, w, None, None, None]
@@ -317,12 +317,12 @@ def test_the_tree_grows_a_branch_where_reads_first_differ(engine):
     assert leaf([(0, True), (1, True)]) == "two"
     assert leaf([(0, True), (1, False), (w, "y")]) == "three"
     # a path the tree answers already, one that reads otherwise, one of another plan
-    s._keep(("k",), plan, [(0, True), (1, True)], "<d>four", "d", ())
-    s._keep(("k",), plan, [(0, True), (2, True)], "<e>five", "e", ())
-    s._keep(("k",), plan, [(0, True)], "<f>six", "f", ())
+    s._keep(("k",), plan, [(0, True), (1, True)], "<d>four", "<d>", ())
+    s._keep(("k",), plan, [(0, True), (2, True)], "<e>five", "<e>", ())
+    s._keep(("k",), plan, [(0, True)], "<f>six", "<f>", ())
     assert len(s.records) == 3 and len(s.reads) == 6 and s.chars == len("onetwothree")
     other = object()
-    s._keep(("k",), other, [(0, False)], "<g>seven", "g", ())
+    s._keep(("k",), other, [(0, False)], "<g>seven", "<g>", ())
     assert s.roots[("k",)] == (other, 6) and s.reads[6:] == [0, None] and s.records[7] == ("seven", ())
     # truth values keep one branch each, words one per text
     assert {reuse._edge(0, 0, v) for v in (True, False, None)}.isdisjoint({reuse._edge(1, 0, v) for v in (True, False, None)})
@@ -335,9 +335,10 @@ def test_a_window_of_a_quarter_reused_keeps_the_store_on(engine, fmt, monkeypatc
     below that makes it rest from the next case on (those cases evaluated and written as usual)."""
     monkeypatch.setattr(reuse, "WINDOW", 4)
     monkeypatch.setattr(reuse, "REST", 3)
-    # cases of other dates never share a record
+    # cases of other cancer types never share a record
     base = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}]}
-    distinct = [dict(base, id=f"d{k}", as_of=f"2026-01-{k + 1:02d}") for k in range(11)]
+    codes = ["LUAD", "COAD", "PAAD", "READ", "BLCA", "BRCA", "SKCM", "PRAD", "STAD", "HGSOC", "UCEC"]
+    distinct = [dict(base, id=f"d{k}", cancer_type=code) for k, code in enumerate(codes)]
     p = Processor(engine, fmt)
     store = p.reuse
     q = Processor(engine, fmt, reuse=False)
@@ -413,7 +414,7 @@ def test_a_case_the_store_does_not_answer_makes_each_read_once(never_rests):
     for i, a in enumerate(atoms):
         atoms[i] = dataclasses.replace(a, fn=counted(("fn", i), a.fn), describe=counted(("describe", i), a.describe),
                                        missing=counted(("missing", i), a.missing))
-    store = reuse.Reuse(eng, lambda case_id: '{"case_id":' + json.dumps(case_id))
+    store = reuse.Reuse(eng, lambda case: '{"case_id":' + json.dumps(case.id))
     rnd = random.Random(5)
     payloads = [json.loads(f.read_text()) for f in CASES] + _generated(eng, 200, seed=3)
     payloads += [n for c in payloads[:120] for n in _neighbours(c, rnd)]
@@ -432,3 +433,33 @@ def test_a_case_the_store_does_not_answer_makes_each_read_once(never_rests):
             assert max(calls.values(), default=0) == 1, [k for k, n in calls.items() if n > 1]
             partway += known and bool(found.path)
     assert partway >= 50
+
+
+def test_a_tsv_row_serves_every_date_of_its_plan_and_a_json_record_only_its_own_date(engine, never_rests):
+    """A TSV row names the evaluation date in its own cell only: cases on two dates evaluated with
+    the same rules (one plan) share a row, each with its own id and date. A JSON record names the
+    date in its notes and trace too: it is reused only on the same date. A date on which other
+    rules are in effect (another plan) never shares either."""
+    import datetime as dt
+
+    base = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "prior_therapies": [{"regimen": "carboplatin + pemetrexed", "setting": "metastatic"}]}
+
+    def plan(day: dt.date):
+        return engine.program.plan(engine.normalise(dict(base, as_of=day.isoformat())))
+
+    days = [dt.date(2020, 1, 1) + dt.timedelta(days=k) for k in range(0, 2500, 7)]
+    first = days[-1]
+    same = next(d for d in reversed(days[:-1]) if plan(d) is plan(first))
+    other = next(d for d in reversed(days) if plan(d) is not plan(first))
+    assert same != first
+    cases = [dict(base, id="a", as_of=first.isoformat()), dict(base, id="b", as_of=same.isoformat()),
+             dict(base, id="c", as_of=other.isoformat()), dict(base, id="d", as_of=first.isoformat())]
+    for fmt, reused in (("tsv", 2), ("json", 1)):  # tsv: b from a, d from a; json: d from a only
+        p = Processor(engine, fmt)
+        q = Processor(engine, fmt, reuse=False)
+        got = [p(f"in-{i}", c) for i, c in enumerate(cases)]
+        assert got == [q(f"in-{i}", c) for i, c in enumerate(cases)]
+        assert p.reuse.total_reused == reused, fmt
+        if fmt == "tsv":  # each row its own id and date
+            assert [r[0].split("\t")[:3] for r in got] == [[c["id"], "LUAD", c["as_of"]] for c in cases]
