@@ -370,13 +370,36 @@ def _steal() -> tuple[int, int] | None:
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks[:8])
 
 
-def reuse_ab(engine: Engine, path: Path, rounds: int = 3) -> list[dict]:
+def own_dates(engine: Engine, lines: list[str], seed: int = 7) -> list[str]:
+    """The cohort's cases, each evaluated at a date of its own: a day of the three years up to
+    the knowledge version, drawn per case (seeded), as a study evaluated at each sample's date
+    would be. Lines that are not a JSON object stay as they are."""
+    rnd = random.Random(seed)
+    last = engine.rulebase.meta.knowledge_version
+    out = []
+    for line in lines:
+        try:
+            case = json.loads(line)
+        except ValueError:
+            case = None
+        if not isinstance(case, dict):
+            out.append(line)
+            continue
+        case["as_of"] = (last - dt.timedelta(days=rnd.randrange(3 * 365))).isoformat()
+        out.append(json.dumps(case))
+    return out
+
+
+def reuse_ab(engine: Engine, path: Path, rounds: int = 3, dated: bool = False) -> list[dict]:
     """A cohort file (JSON Lines, e.g. ``kras-rules import`` of a study) through the batch's
     per-record step in this process, JSON and TSV, with records reused (engine.reuse: a case
     that reads the same as an earlier one gets its record) and with every case evaluated. The two
     take turns for ``rounds`` rounds, each a fresh processor over the whole file after a warm-up
-    pass (best CPU time each); the outputs are compared."""
+    pass (best CPU time each); the outputs are compared. ``dated``: each case at a date of its
+    own (:func:`own_dates`)."""
     lines = path.read_text(encoding="utf-8").splitlines()
+    if dated:
+        lines = own_dates(engine, lines)
     out = []
     for fmt in ("json", "tsv"):
         warm = Processor(engine, fmt, reuse=False)
@@ -401,11 +424,12 @@ def reuse_ab(engine: Engine, path: Path, rounds: int = 3) -> list[dict]:
 
 def _cohort_words(engine: Engine, files: list[str], rounds: int = 3) -> list[str]:
     words = []
-    for f in files:
-        for r in reuse_ab(engine, Path(f), rounds):
+    for f, dated in ((f, dated) for f in files for dated in (False, True)):
+        for r in reuse_ab(engine, Path(f), rounds, dated):
             n = r["n"]
             words.append(
-                f"cohort {Path(f).name}, {r['fmt']}: {n:,} cases, {100 * r['reused'] / max(n, 1):.0f}% of records reused; "
+                f"cohort {Path(f).name}{', each case at a date of its own' if dated else ''}, {r['fmt']}: "
+                f"{n:,} cases, {100 * r['reused'] / max(n, 1):.0f}% of records reused; "
                 f"{n / r['reuse_cpu']:,.0f} cases/CPU-s reusing, {n / r['every_cpu']:,.0f} evaluating every case "
                 f"({r['every_cpu'] / r['reuse_cpu']:.2f}x); outputs {'identical' if r['same'] else 'DIFFERENT'}")
             print("  " + words[-1], file=sys.stderr)
