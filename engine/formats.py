@@ -185,9 +185,8 @@ def tsv_cell(v) -> str:
 
 def tsv_head(case_id: str, cancer_type: str, evaluated_as_of: str) -> str:
     """The start of :func:`tsv_row`'s row for a result with these fields: its first three cells
-    and the tab after them (the rest of the row depends on neither the id nor the date)."""
+    and the tab after them (the rest of the row names neither the id nor the date)."""
     return f"{_clean(case_id)}\t{_clean(cancer_type)}\t{_clean(evaluated_as_of)}\t"
-
 
 
 def _clean(v: str) -> str:

@@ -3,7 +3,7 @@
 A case's output record is a function of its plan key (cancer type, evaluation date,
 jurisdiction), its id, and what evaluation reads of the rest of the case (a record that names
 the evaluation date only beside the id, as a TSV row does, depends on the date only through the
-plan: the rules in effect, the same for every date of the plan's interval): the value of each
+plan: the rules in effect, the same for every date the plan serves): the value of each
 atom it evaluates, the words of the atoms its texts name (what made one true, what is missing
 for one unknown) and whether the case lists the genes a note needs. The evaluator records
 those reads, in order, when a case's :class:`~engine.evaluator.Ctx` has a ``trail``.
@@ -81,9 +81,10 @@ class Reuse:
     case the record names outside the reads (None: the record cannot be cut; such cases are
     evaluated): the case id, and, where ``dated`` is false, its evaluation date. Records must name
     those there and nowhere else. A dated store keeps records per evaluation date (a JSON record
-    names the date in its notes and trace too); an undated one per plan, i.e. per date interval in
-    which the same rules are in effect (a TSV row names the date in its own cell only). Records and heads are texts or bytes (one kind per store: the batch
-    keeps JSON records as their UTF-8 bytes, TSV rows as texts); the bounds count their lengths."""
+    names the date in its notes and trace too); an undated one per plan, i.e. per set of rules in
+    effect, whatever the date (a TSV row names the date in its own cell only). Records and heads
+    are texts or bytes (one kind per store: the batch keeps JSON records as their UTF-8 bytes, TSV
+    rows as texts); the bounds count their lengths."""
 
     def __init__(self, engine, head: Callable[[NormalCase], Any], *, dated: bool = True):
         self.program = engine.program
