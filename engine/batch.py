@@ -192,7 +192,7 @@ class RawInput:
 
 
 def _json_head(case) -> bytes | None:
-    return json_head(case.id)
+    return json_head(case.id, case.as_of.isoformat())
 
 
 def _tsv_head(case) -> str:
@@ -218,13 +218,13 @@ class Processor:
             self.dated = with_as_of
         # records reused across cases that read the same (engine.reuse): JSON (with orjson) and TSV
         self.reuse = None
-        if reuse and backend == "default" and (fmt == "tsv" or fmt == "json" and json_head("") is not None):
+        if reuse and backend == "default" and (fmt == "tsv" or fmt == "json" and json_head("", "") is not None):
             from engine.reuse import Reuse
 
-            # a JSON record names the evaluation date in its notes and trace too: kept per date; a
-            # TSV row names it in its own cell only: kept per plan (every date of its interval)
-            self.reuse = (Reuse(engine, _json_head, dated=True) if fmt == "json"
-                          else Reuse(engine, _tsv_head, dated=False))
+            # a JSON record names the evaluation date in its notes and trace too; a TSV row in its
+            # own cell only
+            self.reuse = (Reuse(engine, _json_head, date_in_body=True) if fmt == "json"
+                          else Reuse(engine, _tsv_head, date_in_body=False))
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
         self.encoding = "utf-8"  # of the output stream (set by run_evaluate)
         self.text_style: dict = {}  # brief / detail for the text format (set by run_evaluate)

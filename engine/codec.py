@@ -225,13 +225,14 @@ def result_json(model) -> str:
     return encode_json(model).decode("utf-8")
 
 
-def json_head(case_id: str) -> bytes | None:
-    """The start of :func:`encode_json`'s bytes for a result with this case id, up to the id
-    (None without orjson, or for an id orjson refuses: then the text comes from pydantic)."""
+def json_head(case_id: str, evaluated_as_of: str) -> bytes | None:
+    """The start of :func:`encode_json`'s bytes for a result with this case id and evaluation date
+    (ISO), up to the date (None without orjson, or for an id orjson refuses: then the text comes
+    from pydantic)."""
     if orjson is None:
         return None
     try:
-        return b'{"case_id":' + orjson.dumps(case_id)
+        return b'{"case_id":' + orjson.dumps(case_id) + b',"evaluated_as_of":"' + evaluated_as_of.encode("ascii") + b'"'
     except (TypeError, orjson.JSONEncodeError):
         return None
 

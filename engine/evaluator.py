@@ -462,6 +462,14 @@ class Program:
             if cr.end is not None:
                 bounds.add(cr.end.toordinal())
         self._bounds = sorted(bounds)
+        #: every date a rule starts or ends on, and the knowledge version: the dates the rule
+        #: base's own fields and texts name (see engine.reuse)
+        self.dates = frozenset(dt.date.fromordinal(b) for b in bounds) | {rb.meta.knowledge_version}
+
+    def interval(self, day: dt.date) -> int:
+        """The date interval between rule boundaries ``day`` is in (every date of one has the
+        same rules in effect, each for the same reason)."""
+        return bisect_right(self._bounds, day.toordinal())
 
     def plan(self, case: NormalCase) -> Plan:
         """The rules that can matter for this case: those in effect at its date and jurisdiction
@@ -471,8 +479,7 @@ class Program:
         A new key costs a few integer operations: which rules are in effect is kept per (date
         interval, jurisdiction) and which conclusions and notes the cancer type leaves per cancer
         code, each as a bit mask of rule orders; their intersection is the plan's content."""
-        interval = bisect_right(self._bounds, case.as_of.toordinal())
-        key = (case.cancer.code, interval, case.jurisdiction)
+        key = (case.cancer.code, self.interval(case.as_of), case.jurisdiction)
         p = self._plans.get(key)
         if p is None:
             eff = self._effects.get(key[1:])

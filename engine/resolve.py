@@ -654,6 +654,18 @@ class Rendering:
         })
 
 
+def date_mentions(inf: Inference) -> int:
+    """How many times the texts rendered for this inference name its evaluation date, besides
+    ``evaluated_as_of``: once in the note on knowledge older than the date, once in each trace
+    line of a rule not in effect at the date (:func:`engine.evaluator.infer`). Every other text
+    is the same at every date with the same rules in effect, for the same reasons (the store of
+    reused records, :mod:`engine.reuse`, writes another date in those places)."""
+    case = inf.ctx.case
+    iso = case.as_of.isoformat()
+    older = case.as_of > inf.ctx.program.rb.meta.knowledge_version
+    return sum(1 for line in inf.skipped if iso in line) + older
+
+
 def _by_rule(co) -> str:
     return co[0].rule.id
 

@@ -1,25 +1,29 @@
 """Output records reused across the cases of a batch that read the same.
 
-A case's output record is a function of its plan key (cancer type, evaluation date,
-jurisdiction), its id, and what evaluation reads of the rest of the case (a record that names
-the evaluation date only beside the id, as a TSV row does, depends on the date only through the
-plan: the rules in effect, the same for every date the plan serves): the value of each
-atom it evaluates, the words of the atoms its texts name (what made one true, what is missing
-for one unknown) and whether the case lists the genes a note needs. The evaluator records
-those reads, in order, when a case's :class:`~engine.evaluator.Ctx` has a ``trail``.
+A case's output record is a function of its plan key (cancer type, date interval, jurisdiction),
+its id, its evaluation date, and what evaluation reads of the rest of the case: the value of
+each atom it evaluates, the words of the atoms its texts name (what made one true, what is
+missing for one unknown) and whether the case lists the genes a note needs. The evaluator
+records those reads, in order, when a case's :class:`~engine.evaluator.Ctx` has a ``trail``.
+The date matters in few places: the rules in effect (the plan), and the words that name it (a
+TSV row's date cell; a JSON record's date field, the note on knowledge older than the date and
+each trace line of a rule not in effect then). Those words are written for each case, like its
+id, so cases at other dates with the same rules in effect share a record (see :class:`Reuse`).
 
 :class:`Reuse` keeps, per plan key, a tree of reads: a node is the read evaluation made next,
-its branches the values read, a leaf the output record with the case id cut out. A case is
-looked up by making the reads the tree asks for on the case, in order. When every read agrees,
-evaluation would read the same and write the same record: the leaf's, with the case's own id put
-in. At the first read that differs, the case is evaluated on the same state, recording the
-reads it makes after those, and they become a new branch. So cohorts whose cases share their relevant facts
-(the usual case: most samples of a study have the same few facts the rules read) are written
-at the cost of reading the case and making its reads; the generated cases of the benchmark,
-which rarely repeat, are evaluated as before once the store sees that it rarely helps.
+its branches the values read, a leaf the output record with the case id and date cut out. A
+case is looked up by making the reads the tree asks for on the case, in order. When every read
+agrees, evaluation would read the same and write the same record: the leaf's, with the case's
+own id and date put in. At the first read that differs, the case is evaluated on the same state,
+recording the reads it makes after those, and they become a new branch. So cohorts whose cases
+share their relevant facts (the usual case: most samples of a study have the same few facts the
+rules read), at one date or each at its own, are written at the cost of reading the case and
+making its reads; the generated cases of the benchmark, which rarely repeat, are evaluated as
+before once the store sees that it rarely helps.
 
-Nothing here knows a rule, gene or format: the batch gives the function that cuts the id out
-of a record (see :meth:`engine.batch.Processor`).
+Nothing here knows a rule, gene or format: the batch gives the function that writes the start
+of a record (see :meth:`engine.batch.Processor`), the resolution step counts where the texts
+name the date (:func:`engine.resolve.date_mentions`).
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from typing import Any, Final
 
 from engine.case import NormalCase
 from engine.evaluator import Ctx, atom_words, infer, listed_genes
-from engine.resolve import build_result
+from engine.resolve import build_result, date_mentions
 from engine.result import Result
 
 #: the reads and records kept before the store starts afresh (bounded memory: a node is about
@@ -58,39 +62,52 @@ class Miss:
     """A case the store could not answer: its result, evaluated while recording its reads.
     Give :meth:`keep` the record written from it (after writing, which may read the case too)."""
 
-    __slots__ = ("store", "key", "plan", "path", "case", "result")
+    __slots__ = ("store", "key", "plan", "path", "case", "result", "mentions")
 
-    def __init__(self, store: Reuse, key: tuple, plan, path: list, case: NormalCase, result: Result):
+    def __init__(self, store: Reuse, key: tuple, plan, path: list, case: NormalCase, result: Result,
+                 mentions: int | None = None):
         self.store = store
         self.key = key
         self.plan = plan
         self.path = path
         self.case = case
         self.result = result
+        self.mentions = mentions  # of the date in the record after its head (None: kept as it is)
 
     def keep(self, text: str | bytes) -> None:
         res = self.result
         self.store._keep(self.key, self.plan, self.path, text, self.store.head(self.case),
-                         (res.cancer_type, tuple((o.therapy, o.verdict) for o in res.options)))
+                         (res.cancer_type, tuple((o.therapy, o.verdict) for o in res.options)),
+                         self.case.as_of.isoformat() if self.mentions is not None else None, self.mentions)
 
 
 class Reuse:
     """The store of one batch process (not shared between threads).
 
-    ``head(case)`` is the start of a case's record, up to and including the last text of the
-    case the record names outside the reads (None: the record cannot be cut; such cases are
-    evaluated): the case id, and, where ``dated`` is false, its evaluation date. Records must name
-    those there and nowhere else. A dated store keeps records per evaluation date (a JSON record
-    names the date in its notes and trace too); an undated one per plan, i.e. per set of rules in
-    effect, whatever the date (a TSV row names the date in its own cell only). Records and heads
-    are texts or bytes (one kind per store: the batch keeps JSON records as their UTF-8 bytes, TSV
-    rows as texts); the bounds count their lengths."""
+    ``head(case)`` is the start of a case's record, up to and including its id and evaluation
+    date (None: the record cannot be cut; such cases are evaluated). Records name the id there
+    and nowhere else. The date:
 
-    def __init__(self, engine, head: Callable[[NormalCase], Any], *, dated: bool = True):
+    * ``date_in_body=False`` (a TSV row): the record names it in its head only. Records are kept
+      per plan, i.e. per set of rules in effect, whatever the date.
+    * ``date_in_body=True`` (a JSON record): its notes and trace name it too
+      (:func:`engine.resolve.date_mentions` counts where). Records are kept per date interval
+      between rule boundaries and side of the knowledge version, with the date cut out where
+      those texts name it: another date of the interval is written in its place. A record naming
+      the date more often than that (another text that holds the same date) is not kept. On the
+      dates the rule base names (a rule's start or end, the knowledge version: ``Program.dates``),
+      a record may name the date as one of the rule base's own too (an option's
+      ``effective_from``, the knowledge version), so records are kept per date there, whole.
+
+    Records and heads are texts or bytes (one kind per store: the batch keeps JSON records as
+    their UTF-8 bytes, TSV rows as texts); the bounds count their lengths."""
+
+    def __init__(self, engine, head: Callable[[NormalCase], Any], *, date_in_body: bool = True):
         self.program = engine.program
         self.summary = engine.summaries().of
         self.head = head
-        self.dated = dated
+        self.date_in_body = date_in_body
+        self.knowledge_version = engine.program.rb.meta.knowledge_version  # (a later date: a note names it)
         # The tree, flat (few long-lived containers for the garbage collector to walk): nodes are
         # numbers; ``reads[n]`` is what node n reads (None: a leaf, its record in ``records``);
         # ``edges[_edge(n, read, value)]`` the node after n for that value; ``roots[plan key]``
@@ -124,7 +141,16 @@ class Reuse:
         self.total_seen += 1
         program = self.program
         plan = program.plan(case)
-        key = (id(plan), case.as_of if self.dated else None, case.jurisdiction, case.cancer.code)
+        day = case.as_of
+        cut = False  # the date cut out of the record's body (see the class's words)
+        if not self.date_in_body:
+            when: object = None
+        elif day in program.dates:
+            when = day
+        else:
+            when = (program.interval(day), day > self.knowledge_version)
+            cut = True
+        key = (id(plan), when, case.jurisdiction, case.cancer.code)
         path: list = []
         root = self.roots.get(key)
         if root is not None and root[0] is plan:
@@ -144,6 +170,9 @@ class Reuse:
                     self.reused += 1
                     self.total_reused += 1
                     tail, counts = self.records[node]
+                    if type(tail) is tuple:  # the body's parts around the date
+                        iso = day.isoformat()
+                        tail = (iso.encode("ascii") if type(head) is bytes else iso).join(tail)
                     return head + tail, counts
                 t = type(what)
                 if t is int:  # an atom's value
@@ -161,14 +190,27 @@ class Reuse:
         ctx = Ctx(program, case, plan)
         ctx.recorded(path)
         ctx.trail = path  # from here every read is recorded, after those made above
-        result = build_result(infer(program, case, ctx=ctx), lazy_texts=True, summary=self.summary)
-        return Miss(self, key, plan, path, case, result)
+        inf = infer(program, case, ctx=ctx)
+        mentions = date_mentions(inf) if cut else None
+        result = build_result(inf, lazy_texts=True, summary=self.summary)
+        return Miss(self, key, plan, path, case, result, mentions)
 
     # ------------------------------------------------------------------ the tree
 
-    def _keep(self, key: tuple, plan, path: list, text, head, counts: tuple) -> None:
+    def _keep(self, key: tuple, plan, path: list, text, head, counts: tuple, iso: str | None = None,
+              mentions: int | None = None) -> None:
+        """Keep ``text`` (whose start is ``head``) as the record of the reads ``path`` under
+        ``key``; with ``iso``, its body cut around each of its ``mentions`` of that date (not
+        kept if it holds the date any other number of times)."""
         if head is None or not text.startswith(head) or len(text) - len(head) > MAX_CHARS // 16:
             return
+        tail = text[len(head):]
+        if iso is not None:
+            parts = tail.split(iso.encode("ascii") if type(tail) is bytes else iso)
+            if len(parts) - 1 != mentions:
+                return
+            if mentions:
+                tail = tuple(parts)
         if len(self.reads) + len(path) >= MAX_NODES or self.chars + len(text) > MAX_CHARS:
             self._clear()
         reads = self.reads
@@ -199,9 +241,8 @@ class Reuse:
             edges[_edge(node, path[k][0], path[k][1])] = nxt
             node = nxt
             k += 1
-        tail = text[len(head):]
         self.records[node] = (tail, counts)
-        self.chars += len(tail)
+        self.chars += len(text) - len(head)
 
     def _clear(self) -> None:
         self.roots.clear()

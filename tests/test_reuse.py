@@ -367,7 +367,8 @@ def test_a_window_below_a_quarter_reused_rests_the_store(engine, monkeypatch):
     monkeypatch.setattr(reuse, "WINDOW", 8)
     monkeypatch.setattr(reuse, "REST", 3)
     base = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}]}
-    distinct = [dict(base, id=f"d{k}", as_of=f"2026-01-{k + 1:02d}") for k in range(8)]
+    codes = ["LUAD", "COAD", "PAAD", "READ", "BLCA", "BRCA", "SKCM", "PRAD"]
+    distinct = [dict(base, id=f"d{k}", cancer_type=code) for k, code in enumerate(codes)]
     p = Processor(engine, "json")
     for i, x in enumerate([distinct[0], dict(distinct[0], id="again"), *distinct[1:7]]):
         p(f"in-{i}", x)
@@ -435,31 +436,85 @@ def test_a_case_the_store_does_not_answer_makes_each_read_once(never_rests):
     assert partway >= 50
 
 
-def test_a_tsv_row_serves_every_date_of_its_plan_and_a_json_record_only_its_own_date(engine, never_rests):
-    """A TSV row names the evaluation date in its own cell only: cases on two dates evaluated with
-    the same rules (one plan) share a row, each with its own id and date. A JSON record names the
-    date in its notes and trace too: it is reused only on the same date. A date on which other
-    rules are in effect (another plan) never shares either."""
+def test_a_record_serves_every_date_with_the_same_rules_in_effect(engine, never_rests):
+    """A TSV row names the evaluation date in its own cell only, a JSON record also in its notes
+    and trace: cases on other dates with the same rules in effect, for the same reasons, share a
+    record, each with its own id and date written in every place (a JSON record is cut around
+    them). A date the rule base names (a rule's start, the knowledge version) is kept as it is,
+    per date; a date on which other rules are in effect never shares."""
     import datetime as dt
 
     base = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
             "prior_therapies": [{"regimen": "carboplatin + pemetrexed", "setting": "metastatic"}]}
-
-    def plan(day: dt.date):
-        return engine.program.plan(engine.normalise(dict(base, as_of=day.isoformat())))
-
-    days = [dt.date(2020, 1, 1) + dt.timedelta(days=k) for k in range(0, 2500, 7)]
-    first = days[-1]
-    same = next(d for d in reversed(days[:-1]) if plan(d) is plan(first))
-    other = next(d for d in reversed(days) if plan(d) is not plan(first))
-    assert same != first
-    cases = [dict(base, id="a", as_of=first.isoformat()), dict(base, id="b", as_of=same.isoformat()),
-             dict(base, id="c", as_of=other.isoformat()), dict(base, id="d", as_of=first.isoformat())]
-    for fmt, reused in (("tsv", 2), ("json", 1)):  # tsv: b from a, d from a; json: d from a only
+    program = engine.program
+    kv = engine.rulebase.meta.knowledge_version
+    # two dates after the knowledge version (the note that names the date), two before it, none
+    # named by the rule base; one of another interval; the knowledge version, twice
+    after = [kv + dt.timedelta(days=40), kv + dt.timedelta(days=41)]
+    first = max(d for d in program.dates if d < kv)
+    before = [first + dt.timedelta(days=1), first + dt.timedelta(days=2)]
+    other = min(program.dates) - dt.timedelta(days=1)
+    days = [*after, *before, other, kv, kv]
+    # one interval holds both sides of the knowledge version: only the side tells them apart
+    assert len({program.interval(d) for d in [*after, *before]}) == 1 and other < first
+    assert not program.dates & {*after, *before, other}
+    cases = [dict(base, id=f"c{i}", as_of=d.isoformat()) for i, d in enumerate(days)]
+    # tsv: every case of the plan but the first (the knowledge version's day is in it too); json:
+    # the second after, the second before, the second on the knowledge version's day
+    for fmt, reused in (("tsv", 5), ("json", 3)):
         p = Processor(engine, fmt)
         q = Processor(engine, fmt, reuse=False)
         got = [p(f"in-{i}", c) for i, c in enumerate(cases)]
         assert got == [q(f"in-{i}", c) for i, c in enumerate(cases)]
         assert p.reuse.total_reused == reused, fmt
-        if fmt == "tsv":  # each row its own id and date
-            assert [r[0].split("\t")[:3] for r in got] == [[c["id"], "LUAD", c["as_of"]] for c in cases]
+    # the JSON records kept after the knowledge version are cut around the date: the evaluation
+    # date in the note and in each rule not yet in effect
+    records = [r for r in p.reuse.records.values() if type(r[0]) is tuple]
+    assert records and all(len(r[0]) >= 2 for r in records)
+    assert any(b"this evaluation is dated " in part for r in records for part in r[0])
+
+
+def test_one_plan_on_two_intervals_keeps_a_json_record_per_interval(engine, never_rests):
+    """One plan can serve two date intervals (the same rules in effect), and its rules not in
+    effect can be so for other reasons on each (not yet in effect on one, ended on the other),
+    which the trace says: a JSON record is kept per interval; a TSV row, which has no trace, per
+    plan."""
+    import datetime as dt
+
+    program = engine.program
+    kv = engine.rulebase.meta.knowledge_version
+    days = [b + dt.timedelta(days=1) for b in sorted(program.dates) if b < kv]
+    days = [d for d in days if d not in program.dates]
+    pair = None
+    for code in ("COAD", "LUAD", "PAAD", "MEL"):
+        for d1, d2 in zip(days, days[1:], strict=False):
+            n1, n2 = (engine.normalise({"cancer_type": code, "as_of": d.isoformat()}) for d in (d1, d2))
+            if program.plan(n1) is program.plan(n2) and program.interval(d1) != program.interval(d2):
+                pair = (code, d1, d2)
+                break
+        if pair:
+            break
+    assert pair, "no plan of these cancer types serves two intervals"
+    code, d1, d2 = pair
+    cases = [{"id": "a", "cancer_type": code, "as_of": d1.isoformat()}, {"id": "b", "cancer_type": code, "as_of": d2.isoformat()}]
+    for fmt, reused in (("tsv", 1), ("json", 0)):
+        p = Processor(engine, fmt)
+        q = Processor(engine, fmt, reuse=False)
+        assert [p(f"in-{i}", c) for i, c in enumerate(cases)] == [q(f"in-{i}", c) for i, c in enumerate(cases)]
+        assert p.reuse.total_reused == reused, fmt
+
+
+def test_a_record_is_cut_around_the_date_only_where_the_engine_wrote_it(engine):
+    """With a date, a record is kept cut around it when it names the date exactly as often as
+    the engine wrote it there (``mentions``); more often (a text of the rule base or of the case
+    that holds the same date), and it is not kept: cutting there would write another case's date
+    into that text. Without mentions it is kept as it is."""
+    s = _store(engine)
+    s._keep(("a",), None, [(0, True)], "<a>x 2027-01-10 y 2027-01-10 z", "<a>", (), "2027-01-10", 2)
+    s._keep(("b",), None, [(0, True)], "<b>x 2027-01-10 y 2027-01-10 z", "<b>", (), "2027-01-10", 1)
+    s._keep(("c",), None, [(0, True)], "<c>x 2027-01-10 z", "<c>", (), "2027-01-10", 0)
+    s._keep(("d",), None, [(0, True)], "<d>x y", "<d>", (), "2027-01-10", 0)
+    s._keep(("e",), None, [(0, True)], b"<e>x 2027-01-10 z", b"<e>", (), "2027-01-10", 1)
+    tails = {k[0]: s.records[s.edges[root << 2 | 1]][0] for k, (_, root) in s.roots.items()}
+    assert tails == {"a": ("x ", " y ", " z"), "d": "x y", "e": (b"x ", b" z")}
+    assert s.chars == len("x 2027-01-10 y 2027-01-10 z") + len("x y") + len("x 2027-01-10 z")
