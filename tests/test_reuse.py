@@ -400,7 +400,7 @@ def test_a_case_the_store_does_not_answer_makes_each_read_once(never_rests):
     from collections import Counter
 
     from engine.api import Engine
-    from engine.codec import result_json
+    from engine.codec import json_head, result_json
 
     eng = Engine()
     calls: Counter = Counter()
@@ -415,7 +415,7 @@ def test_a_case_the_store_does_not_answer_makes_each_read_once(never_rests):
     for i, a in enumerate(atoms):
         atoms[i] = dataclasses.replace(a, fn=counted(("fn", i), a.fn), describe=counted(("describe", i), a.describe),
                                        missing=counted(("missing", i), a.missing))
-    store = reuse.Reuse(eng, lambda case: '{"case_id":' + json.dumps(case.id))
+    store = reuse.Reuse(eng, lambda case: json_head(case.id, case.as_of.isoformat()).decode())
     rnd = random.Random(5)
     payloads = [json.loads(f.read_text()) for f in CASES] + _generated(eng, 200, seed=3)
     payloads += [n for c in payloads[:120] for n in _neighbours(c, rnd)]
