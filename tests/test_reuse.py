@@ -195,6 +195,33 @@ def test_neighbours_that_read_the_same_are_reused(engine, fmt, never_rests):
     assert p.reuse.total_reused > len(payloads) // 2
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cases_at_dates_of_their_own_are_written_as_evaluated(engine, fmt, never_rests):
+    """Generated cases at dates around the rules' own (a day before, on, after each start or
+    end), around the knowledge version and anywhere, each also a few weeks later: every record
+    through one store is the record written for that case alone, and cases at other dates do
+    share records."""
+    import datetime as dt
+
+    rnd = random.Random(9)
+    named = sorted(engine.program.dates)
+    kv = engine.rulebase.meta.knowledge_version
+    payloads = []
+    for c in _generated(engine, 120, seed=31):
+        r = rnd.random()
+        if r < 0.4:
+            day = rnd.choice(named) + dt.timedelta(days=rnd.choice([-1, 0, 1]))
+        elif r < 0.7:
+            day = kv + dt.timedelta(days=rnd.randrange(-20, 200))
+        else:
+            day = dt.date(2019, 1, 1) + dt.timedelta(days=rnd.randrange(3000))
+        later = day + dt.timedelta(days=rnd.randrange(1, 60))
+        payloads += [dict(c, as_of=day.isoformat()), dict(c, id=f"{c.get('id')}-later", as_of=later.isoformat())]
+    got, p = _records(engine, payloads, fmt, reuse_on=True)
+    assert got == _records(engine, payloads, fmt, reuse_on=False)[0]
+    assert p.reuse.total_reused > len(payloads) // 5
+
+
 def test_the_store_is_bounded(engine, monkeypatch, never_rests):
     monkeypatch.setattr(reuse, "MAX_NODES", 300)
     monkeypatch.setattr(reuse, "MAX_CHARS", 100_000)
