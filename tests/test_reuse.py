@@ -175,11 +175,18 @@ def _neighbours(case: dict, rnd: random.Random) -> list[dict]:
     return [dict(c, id=f"n{i}") for i, c in enumerate(out)]
 
 
-@given(VALID, st.randoms(use_true_random=False), st.sampled_from(FORMATS))
-def test_cases_near_each_other_are_written_as_evaluated(case, rnd, fmt):
-    """A profile and its neighbours (most read much the same, some exactly the same): every record
-    through one store is the record written for that case alone."""
-    payloads = [case, *_neighbours(case, rnd), case]
+@given(VALID, st.randoms(use_true_random=False), st.sampled_from(FORMATS), st.integers(-400, 400))
+def test_cases_near_each_other_are_written_as_evaluated(case, rnd, fmt, days):
+    """A profile and its neighbours (most read much the same, some exactly the same), the profile
+    again, and at another date (the same rules in effect or not): every record through one store
+    is the record written for that case alone."""
+    import datetime as dt
+
+    day = dt.date.fromisoformat(case["as_of"])
+    if dt.date(100, 1, 1) < day < dt.date(9900, 1, 1):
+        day += dt.timedelta(days=days)
+    later = dict(case, id="later", as_of=day.isoformat())
+    payloads = [case, *_neighbours(case, rnd), case, later]
     p = Processor(ENGINE, fmt)
     got = [p(f"in-{i}", x) for i, x in enumerate(payloads)]
     assert got == [Processor(ENGINE, fmt, reuse=False)(f"in-{i}", x) for i, x in enumerate(payloads)]
