@@ -509,10 +509,10 @@ def test_a_record_serves_every_date_with_the_same_rules_in_effect(engine, never_
 
 
 def test_one_plan_on_two_intervals_keeps_a_json_record_per_interval(engine, never_rests):
-    """One plan can serve two date intervals (the same rules in effect), and its rules not in
-    effect can be so for other reasons on each (not yet in effect on one, ended on the other),
-    which the trace says: a JSON record is kept per interval; a TSV row, which has no trace, per
-    plan."""
+    """One plan can serve two date intervals (the same rules in effect). Its rules not in effect
+    could be so for other reasons on each (not yet in effect on one, ended on the other), which
+    the trace would say; no plan of today's rule base has such a pair, so this checks the keeping
+    itself: a JSON record is kept per interval; a TSV row, which has no trace, per plan."""
     import datetime as dt
 
     program = engine.program
