@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from collections.abc import Iterable, Iterator
 
 from engine import formats
+from engine.case import parse_case_text
 from engine.codec import decode as fast_decode, encode_json, json_head
 from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageError, quote
 from engine.inputs import (
-    MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary,
+    MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary, usable_id,
     decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
 )
 
@@ -262,17 +263,24 @@ class Processor:
             return self.internal_error(source, exc, payload)
 
     def _process(self, source: str, payload: Any) -> _Record:
+        case: Any = None
         if isinstance(payload, str):
-            try:
-                payload = fast_decode(payload, decode_json)  # decode_json's value or error, faster
-            except CaseError as exc:
-                return self.error(source, exc)
+            case = parse_case_text(payload)  # the model decode_json and parse_case give, in one step
+            if case is None:
+                try:
+                    payload = fast_decode(payload, decode_json)  # decode_json's value or error, faster
+                except CaseError as exc:
+                    return self.error(source, exc)
         if isinstance(payload, CaseError):
             return self.error(source, payload)
-        case_id = case_id_of(payload)
+        if case is not None:
+            case_id = usable_id(case.id)
+        else:
+            case_id = case_id_of(payload)
+            case = payload
         found = None
         try:
-            norm = self.engine.normalise(payload, default_id=case_id or source)
+            norm = self.engine.normalise(case, default_id=case_id or source)
             if self.dated is not None:
                 norm = self.dated(norm, self.as_of)
             if self.reuse is not None:

@@ -8,6 +8,7 @@ together as one :class:`~engine.errors.CaseError` naming the field paths.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -247,6 +248,79 @@ def parse_case(data: Any) -> CaseIn:
         return CaseIn.__pydantic_validator__.validate_python(data)
     except ValidationError as exc:
         raise CaseError(_validation_problems(exc)) from None
+
+
+_FAST_MAX_CHARS = 1 << 16
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_DIGIT_RUN = b"0" * 16
+# the texts :func:`parse_case_text` measures against LIMITS: every text field but those whose
+# values are a Literal's (stage, origin, setting, outcome: all within their limits)
+_L_ID, _L_CANCER, _L_JURISDICTION = LIMITS["id"], LIMITS["cancer_type"], LIMITS["jurisdiction"]
+_L_GENE, _L_VARIANT, _L_PARTNER = LIMITS["gene"], LIMITS["variant"], LIMITS["partner"]
+_L_REGIMEN, _L_DRUG = LIMITS["regimen"], LIMITS["drug"]
+_L_ALTS, _L_GENES, _L_LINES, _L_DRUGS = LIMITS["alterations"], LIMITS["tested_genes"], LIMITS["prior_therapies"], LIMITS["drugs"]
+
+
+def parse_case_text(text: str) -> CaseIn | None:
+    """The case of one JSON text, validated from the text in one step (pydantic's JSON
+    validator, strict), where that gives exactly the model that decoding the text strictly
+    (:func:`engine.inputs.decode_json`) and :func:`parse_case` give; None otherwise: take that
+    path, which gives the model or the error it always gave.
+
+    Taken for ASCII text of at most 64 KiB with no ``\\u`` escape which validates in strict mode
+    (JSON booleans, numbers, and dates only as ``YYYY-MM-DD`` texts, as :func:`strict_problems`
+    demands), when the model shows nothing that decoder or those checks would reject: as many
+    ``:`` in the text as keys in the model (JSON's validator keeps the last of duplicate keys
+    silently; the decoder rejects them; a text holding a colon also sends the case the usual
+    way), every text and list within :data:`LIMITS`, every number finite and, where the case
+    has numbers, no run of 16 digits in the text (a number the decoder rejects as too long).
+    ``tests/test_case_text.py`` compares both on every kind of text this names."""
+    if len(text) > _FAST_MAX_CHARS or not text.isascii():
+        return None
+    data = text.encode("ascii")
+    if b"\\u" in data:
+        return None
+    try:
+        case = CaseIn.__pydantic_validator__.validate_json(data, strict=True)
+    except ValidationError:
+        return None
+    keys = len(case.__pydantic_fields_set__)
+    numbers = False
+    if ((case.id is not None and len(case.id) > _L_ID) or len(case.cancer_type) > _L_CANCER
+            or (case.jurisdiction is not None and len(case.jurisdiction) > _L_JURISDICTION)):
+        return None
+    alts = case.alterations
+    if len(alts) > _L_ALTS:
+        return None
+    for a in alts:
+        keys += len(a.__pydantic_fields_set__)
+        if len(a.gene) > _L_GENE or len(a.variant) > _L_VARIANT or (a.partner is not None and len(a.partner) > _L_PARTNER):
+            return None
+        if a.copy_number is not None:  # (``cna``, an integer from -2 to 2, is a short number)
+            if not math.isfinite(a.copy_number):
+                return None
+            numbers = True
+    genes = case.tested_genes
+    if genes and (len(genes) > _L_GENES or max(map(len, genes)) > _L_GENE):
+        return None
+    lines = case.prior_therapies
+    if lines is not None:
+        if len(lines) > _L_LINES:
+            return None
+        for pt in lines:
+            keys += len(pt.__pydantic_fields_set__)
+            if pt.regimen is not None and len(pt.regimen) > _L_REGIMEN:
+                return None
+            drugs = pt.drugs
+            if drugs and (len(drugs) > _L_DRUGS or max(map(len, drugs)) > _L_DRUG):
+                return None
+            if pt.weeks is not None:
+                numbers = True  # (finite: within its bounds)
+    if data.count(b":") != keys:
+        return None
+    if numbers and _DIGIT_RUN in data.translate(_DIGITS):
+        return None
+    return case
 
 
 _MEMO_LIMIT = 50_000

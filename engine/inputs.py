@@ -175,11 +175,16 @@ def case_id_of(payload: Any) -> str | None:
     try:
         if isinstance(payload, str):
             payload = decode_json(payload)
-        cid = payload.get("id") if isinstance(payload, dict) else None
-        if isinstance(cid, str) and 0 < len(cid) <= 200 and cid.isprintable():
-            return cid
+        return usable_id(payload.get("id") if isinstance(payload, dict) else None)
     except Exception:
         pass
+    return None
+
+
+def usable_id(cid: Any) -> str | None:
+    """``cid`` if it can name a record in messages and error records (a short printable text)."""
+    if isinstance(cid, str) and 0 < len(cid) <= 200 and cid.isprintable():
+        return cid
     return None
 
 
