@@ -86,6 +86,12 @@ LISTS = [(("alterations",), "alterations", {"gene": "KRAS", "variant": "G12C"}),
          (("prior_therapies",), "prior_therapies", {"drugs": ["carboplatin"]}), (("prior_therapies", 0, "drugs"), "drugs", "carboplatin")]
 
 
+def test_every_limit_is_tried_here():
+    """A limit added to LIMITS must be checked by parse_case_text and tried below."""
+    literal_texts = {"stage", "origin", "setting", "outcome"}  # (see the test on Literal values)
+    assert {k for _, k in TEXTS} | {k for _, k, _ in LISTS} | {"partner"} | literal_texts == set(LIMITS)
+
+
 @pytest.mark.parametrize("path,key", TEXTS)
 def test_a_text_over_its_limit_goes_the_usual_way(path, key):
     limit = LIMITS[key]
