@@ -270,9 +270,8 @@ def parse_case_text(text: str) -> CaseIn | None:
     Taken for ASCII text of at most 64 KiB with no ``\\u`` escape which validates in strict mode
     (JSON booleans, numbers, and dates only as ``YYYY-MM-DD`` texts, as :func:`strict_problems`
     demands), when the model shows nothing that decoder or those checks would reject: as many
-    ``:`` in the text as keys in the model (JSON's validator keeps the last of duplicate keys
-    silently; the decoder rejects them; a text holding a colon also sends the case the usual
-    way), every text and list within :data:`LIMITS`, every number finite and, where the case
+    ``:`` in the text as keys in the model and colons in its texts (JSON's validator keeps the
+    last of duplicate keys silently; the decoder rejects them), every text and list within :data:`LIMITS`, every number finite and, where the case
     has numbers, no run of 16 digits in the text (a number the decoder rejects as too long).
     ``tests/test_case_text.py`` compares both on every kind of text this names."""
     if len(text) > _FAST_MAX_CHARS or not text.isascii():
@@ -316,11 +315,24 @@ def parse_case_text(text: str) -> CaseIn | None:
                 return None
             if pt.weeks is not None:
                 numbers = True  # (finite: within its bounds)
-    if data.count(b":") != keys:
+    colons = data.count(b":")
+    if colons != keys and colons != keys + _text_colons(case):
         return None
     if numbers and _DIGIT_RUN in data.translate(_DIGITS):
         return None
     return case
+
+
+def _text_colons(case: CaseIn) -> int:
+    """The colons in the texts of a case (a genomic HGVS variant, ``chr12:g.25398284C>A``, an id):
+    those of the JSON text besides one per key, when it has no ``\\u`` escape."""
+    n = sum(v.count(":") for v in (case.id, case.cancer_type, case.jurisdiction) if v is not None)
+    for a in case.alterations:
+        n += a.gene.count(":") + a.variant.count(":") + (a.partner or "").count(":") + (a.detail or "").count(":")
+    n += sum(g.count(":") for g in case.tested_genes or ())
+    for pt in case.prior_therapies or ():
+        n += (pt.regimen or "").count(":") + sum(d.count(":") for d in pt.drugs or ())
+    return n
 
 
 _MEMO_LIMIT = 50_000

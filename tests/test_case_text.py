@@ -141,6 +141,11 @@ EDGE = [
     '{"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C", "gene": "NRAS"}]}',
     '{"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["a"], "weeks": 3, "weeks": 4}]}',
     '{"cancer_type": "LUAD", "id": "a:b"}', '{"cancer_type": "LUAD", "id": "a:b", "id": "c"}',
+    '{"cancer_type": "LUAD", "id": "c", "id": "a:b"}', '{"cancer_type": "LUAD", "id": "c:d", "id": "a:b"}',
+    '{"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "chr12:g.25398284C>A", "detail": "a:b"}]}',
+    '{"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "x:y", "variant": "G12C"}]}',
+    '{"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["a:b"], "regimen": "c:d"}], "tested_genes": ["K:RAS"], "jurisdiction": "F:DA"}',
+    '{"cancer_type": "LU:AD", "alterations": [{"gene": "ALK", "variant": "fusion", "partner": "EM:L4"}]}',
     '{"cancer_type": "LUAD", "id": "a\\u003ab"}', '{"cancer_type": "LUAD", "id": "x\\u003a", "id": "y"}',
     # numbers
     '{"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["a"], "weeks": 12}]}',
@@ -183,8 +188,12 @@ EDGE = [
     '{"cancer_type": "LUAD", "jurisdiction": "ema"}', '{"cancer_type": "LUAD", "id": null, "stage": null}',
 ]
 # of these, the texts the one step takes: plain cases whatever their spacing, numbers the decoder
-# reads alike, a colon-free text with an escape other than \\u
+# reads alike, colons in any text, escapes other than \\u
 TAKEN = {
+    '{"cancer_type": "LUAD", "id": "a:b"}',
+    '{"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "chr12:g.25398284C>A", "detail": "a:b"}]}',
+    '{"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["a:b"], "regimen": "c:d"}], "tested_genes": ["K:RAS"], "jurisdiction": "F:DA"}',
+    '{"cancer_type": "LU:AD", "alterations": [{"gene": "ALK", "variant": "fusion", "partner": "EM:L4"}]}',
     '{"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["a"], "weeks": 12}]}',
     '{"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["a"], "weeks": 12.5}]}',
     '{"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["a"], "weeks": 1e2}]}',
@@ -210,7 +219,6 @@ def test_edge_cases_are_read_as_the_usual_path_reads_them(text):
 
 # valid cases the one step leaves to the usual path, as it cannot tell them from invalid ones
 LEFT = {
-    '{"cancer_type": "LUAD", "id": "a:b"}',  # a colon in a text (the count of keys)
     '{"cancer_type": "LUAD", "id": "a\\u003ab"}', '{"cancer_type": "LUAD", "id": "\\u00e9"}',  # a \\u escape
     '{"cancer_type": "LUAD", "id": "caf\u00e9"}',  # not ASCII
     # a run of 16 digits in a number (a number the decoder might reject as too long)
