@@ -271,9 +271,10 @@ def parse_case_text(text: str) -> CaseIn | None:
     (JSON booleans, numbers, and dates only as ``YYYY-MM-DD`` texts, as :func:`strict_problems`
     demands), when the model shows nothing that decoder or those checks would reject: as many
     ``:`` in the text as keys in the model and colons in its texts (JSON's validator keeps the
-    last of duplicate keys silently; the decoder rejects them), every text and list within :data:`LIMITS`, every number finite and, where the case
-    has numbers, no run of 16 digits in the text (a number the decoder rejects as too long).
-    ``tests/test_case_text.py`` compares both on every kind of text this names."""
+    last of duplicate keys silently; the decoder rejects them), every text and list within
+    :data:`LIMITS`, every number finite and, where the case has numbers, no run of 16 digits in
+    the text (a number the decoder rejects as too long). ``tests/test_case_text.py`` compares
+    both on every kind of text this names."""
     if len(text) > _FAST_MAX_CHARS or not text.isascii():
         return None
     data = text.encode("ascii")
@@ -325,7 +326,9 @@ def parse_case_text(text: str) -> CaseIn | None:
 
 def _text_colons(case: CaseIn) -> int:
     """The colons in the texts of a case (a genomic HGVS variant, ``chr12:g.25398284C>A``, an id):
-    those of the JSON text besides one per key, when it has no ``\\u`` escape."""
+    those of the JSON text besides one per key, when it has no ``\\u`` escape. Its free texts
+    only (a Literal's values hold none); a text left out here would only send such a case the
+    usual way (fewer colons counted cannot let a duplicate key through)."""
     n = sum(v.count(":") for v in (case.id, case.cancer_type, case.jurisdiction) if v is not None)
     for a in case.alterations:
         n += a.gene.count(":") + a.variant.count(":") + (a.partner or "").count(":") + (a.detail or "").count(":")
