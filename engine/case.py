@@ -346,18 +346,19 @@ _MEMO_LIMIT = 50_000
 _LIST_MEMO_LIMIT, _LIST_MEMO_MIN_GENES, _LIST_MEMO_MAX_GENES = 256, 24, 500
 _LINE_MEMO_LIMIT, _LINE_MEMO_MAX_WORDS, _LINE_MEMO_MAX_CHARS = 4096, 12, 300
 _GENE_MEMO_LIMIT = 50_000  # single gene names (at most 50 characters each)
-_MEMOS: dict[int, tuple[Vocabulary, dict, dict, dict, dict]] = {}
+_CANCER_MEMO_LIMIT = 4096  # cancer-type texts (at most LIMITS["cancer_type"] characters each)
+_MEMOS: dict[int, tuple[Vocabulary, dict, dict, dict, dict, dict]] = {}
 
 
-def _memos(vocab: Vocabulary) -> tuple[dict, dict, dict, dict]:
+def _memos(vocab: Vocabulary) -> tuple[dict, dict, dict, dict, dict]:
     """Entries already resolved with this vocabulary (cohorts repeat them a lot), each kept only
     when it resolved without a problem: alterations (by their five fields), lists of tested genes
-    (by the list), single tested genes (by their text) and prior therapies' drugs, classes and
-    label (by the regimen and drug words)."""
+    (by the list), single tested genes (by their text), prior therapies' drugs, classes and
+    label (by the regimen and drug words) and cancer types with their lineage (by their text)."""
     hit = _MEMOS.get(id(vocab))
     if hit is None or hit[0] is not vocab:
-        hit = _MEMOS[id(vocab)] = (vocab, {}, {}, {}, {})
-    return hit[1], hit[2], hit[3], hit[4]
+        hit = _MEMOS[id(vocab)] = (vocab, {}, {}, {}, {}, {})
+    return hit[1], hit[2], hit[3], hit[4], hit[5]
 
 
 def _memo(vocab: Vocabulary) -> dict:
@@ -390,12 +391,23 @@ def normalise(
                 problems.append(Problem(p.message, tuple(path) + tuple(p.path), p.suggestion))
             return None
 
-    cancer = term(vocab.cancer, ("cancer_type",), case.cancer_type)
+    memo, tested_memo, gene_memo, line_memo, cancer_memo = _memos(vocab)
+    known_cancer = cancer_memo.get(case.cancer_type)
+    if known_cancer is None:
+        cancer = term(vocab.cancer, ("cancer_type",), case.cancer_type)
+        if cancer is not None:
+            if len(cancer_memo) >= _CANCER_MEMO_LIMIT:
+                cancer_memo.clear()
+            known_cancer = cancer_memo[case.cancer_type] = (cancer, frozenset(cancer.lineage))
+    else:
+        cancer = known_cancer[0]
 
     alts: list[Alt] = []
     seen_alts: set[tuple] = set()
-    memo, tested_memo, gene_memo, line_memo = _memos(vocab)
+    germ = -1  # the first alteration of germline origin (by its place in the case)
     for i, a in enumerate(case.alterations):
+        if germ < 0 and a.origin == "germline":
+            germ = i
         entry = (a.gene, a.variant, a.origin, a.acquired, a.partner)
         alt = memo.get(entry) if len(problems) < MAX_PROBLEMS else None  # (past it, terms are counted unchecked)
         if alt is not None:
@@ -452,12 +464,11 @@ def normalise(
     tested.update(a.gene for a in alts if a.origin == "somatic")
 
     germline_tested = case.germline_tested
-    germ = [i for i, a in enumerate(case.alterations) if a.origin == "germline"]
-    if germ:
+    if germ >= 0:
         if germline_tested is False:
             problems.append(
                 Problem(
-                    f"germline_tested is false, but alterations[{germ[0]}] has origin 'germline'",
+                    f"germline_tested is false, but alterations[{germ}] has origin 'germline'",
                     ("germline_tested",),
                     "true",
                 )
@@ -502,21 +513,25 @@ def normalise(
         if unchecked:
             problems.append(Problem(f"{unchecked:,} more term(s) not checked: the first {MAX_PROBLEMS} problems are reported"))
         raise CaseError(problems)
-    assert cancer is not None
+    assert cancer is not None and known_cancer is not None
     return NormalCase(
         id=case.id or default_id,
         cancer=cancer,
-        lineage=frozenset(cancer.lineage),
+        lineage=known_cancer[1],
         stage=case.stage,
-        alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, -1 if a.acquired is None else int(a.acquired), a.partner or ""))),
+        alterations=tuple(sorted(alts, key=_alt_key)) if len(alts) > 1 else tuple(alts),
         tested=frozenset(tested),
         tested_listed=case.tested_genes is not None,
         germline_tested=germline_tested,
-        lines=tuple(sorted(lines, key=_line_key)) if lines is not None else None,
+        lines=(tuple(sorted(lines, key=_line_key)) if len(lines) > 1 else tuple(lines)) if lines is not None else None,
         as_of=case.as_of or today or dt.date.today(),
         jurisdiction=(case.jurisdiction or default_jurisdiction).upper(),
         multiagent_candidate=case.multiagent_candidate,
     )
+
+
+def _alt_key(a: Alt) -> tuple:
+    return (a.gene, a.label, a.origin, -1 if a.acquired is None else int(a.acquired), a.partner or "")
 
 
 def _line_key(ln: Line) -> tuple:

@@ -57,6 +57,7 @@ class _Static:
             for c in cr.rule.citations
         ] for cr in program.rules}
         self.drugs = {t: sorted(rb.vocab.drug(d).name for d in th.drugs) for t, th in rb.therapies.items()}
+        self.names = {t: th.name for t, th in rb.therapies.items()}
         self.level = {
             cr.rule.id: cr.rule.conclude.oncokb_level or DEFAULT_ONCOKB[cr.rule.evidence] for cr in program.conclusions
         }
@@ -384,11 +385,13 @@ def _pending_applier(ctx: Ctx):
 _NO_CONSIDERED: tuple = ()
 
 
-def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx, renderer=None):
+def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx, renderer=None,
+                   st: _Static | None = None):
     """The option deciding a therapy (None when nothing is decided), and what rendering its texts
     needs: ``(option, deciding rule, its outcome, considered [(Considered, rule, set aside by,
     verdict)], pending exclusions)``. The option's texts are absent until rendered."""
-    st = _static(ctx.program)
+    if st is None:
+        st = _static(ctx.program)
     pending: list = []
     if len(cands) > 1 or cands[0][1].pending:
         cands, pending = apply_pending(cands, _pending_applier(ctx))
@@ -419,7 +422,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
         rules.append(p_cr.rule.id)
     option = lazy(Option, {
         "therapy": therapy_id,
-        "name": ctx.program.rb.therapies[therapy_id].name,
+        "name": st.names[therapy_id],
         "drugs": list(st.drugs[therapy_id]),
         "verdict": best.verdict,
         "evidence": rule.evidence,
@@ -475,15 +478,15 @@ def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> R
                 break
         # (else: only exclusions that might apply, and nothing for them to condition)
     renderer = Rendering(inf, outcomes, summary)
+    st = _static(ctx.program)
     decided = []
     for t, cands in outcomes.items():
-        d = resolve_option(t, cands, ctx, renderer)
+        d = resolve_option(t, cands, ctx, renderer, st)
         if d is not None:
             decided.append(d)
-    decided.sort(key=lambda d: (OPTION_ORDER[d[0].__dict__["verdict"]], -EVIDENCE_RANK[d[0].__dict__["evidence"]],
-                                d[0].__dict__["therapy"]))
+    if len(decided) > 1:
+        decided.sort(key=_option_order)
     options = [d[0] for d in decided]
-    st = _static(ctx.program)
     note_details = []
     targets = rb.targets
     for cr in inf.notes:
@@ -525,6 +528,11 @@ def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> R
                             for o, cr, out, parts, pending in decided]
         renderer.render()
     return result
+
+
+def _option_order(d: tuple) -> tuple:
+    od = d[0].__dict__
+    return (OPTION_ORDER[od["verdict"]], -EVIDENCE_RANK[od["evidence"]], od["therapy"])
 
 
 def _strong(obj):

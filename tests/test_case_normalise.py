@@ -357,7 +357,7 @@ def test_tested_genes_and_prior_therapies_resolved_once_give_the_same_case(vocab
           "prior_therapies": [{"regimen": "FOLFOX", "drugs": ["bevacizumab"], "outcome": "progression", "weeks": 20},
                               {"drugs": ["carboplatin", "pemetrexed"], "setting": "metastatic"}]}
     fresh = norm(vocab, **kw)
-    _, lists, genes, lines = _memos(vocab)
+    _, lists, genes, lines, _ = _memos(vocab)
     assert lists == {tuple(panel): resolved}
     assert {"kras": "KRAS", "NRAS": "NRAS", "LKB1": "STK11"}.items() <= genes.items()
     assert set(lines) == {("FOLFOX", "bevacizumab"), (None, "carboplatin", "pemetrexed")}
@@ -384,7 +384,7 @@ def test_the_memos_of_lists_and_lines_are_bounded(vocab, empty_memos, monkeypatc
     base = sorted(vocab.genes - {"KRAS", "NRAS", "HRAS", "BRAF", "EGFR"})[:case_module._LIST_MEMO_MIN_GENES - 1]
     for g in ("KRAS", "NRAS", "HRAS", "BRAF", "EGFR"):
         norm(vocab, tested_genes=[*base, g])
-    _, lists, _, lines = _memos(vocab)
+    _, lists, _, lines, _ = _memos(vocab)
     assert len(lists) <= 3 and (*base, "EGFR") in lists
     for d in ("carboplatin", "cisplatin", "pemetrexed"):
         norm(vocab, prior_therapies=[{"drugs": [d]}])
@@ -396,7 +396,8 @@ def test_the_memos_of_lists_and_lines_are_bounded(vocab, empty_memos, monkeypatc
 
 @pytest.fixture
 def empty_memos(vocab):
-    """The vocabulary's memos (alterations, tested-gene lists, gene names, prior therapies),
+    """The vocabulary's memos (alterations, tested-gene lists, gene names, prior therapies,
+    cancer types),
     emptied for one test and given back their entries after it."""
     saved = [dict(m) for m in _memos(vocab)]
     for m in _memos(vocab):
@@ -425,9 +426,36 @@ def test_entries_resolved_once_are_not_looked_up_again(vocab, empty_memos, monke
     assert norm(vocab, tested_genes=["NRAS", "BRAF", "kras"]).tested == frozenset({"NRAS", "BRAF", "KRAS"})
     assert asked == [("gene", "BRAF")]
     asked.clear()
-    _, _, genes, _ = empty_memos
+    _, _, genes, _, _ = empty_memos
     genes.clear()
     assert norm(vocab, **kw) == first and asked == []
+
+
+def test_a_cancer_type_resolved_once_is_not_looked_up_again(vocab, empty_memos, monkeypatch):
+    """A cancer-type text resolved once gives the same type and lineage without asking the
+    vocabulary again; a text that does not resolve reports its problem every time and is not
+    kept; the store is bounded."""
+    asked = []
+    look_up = vocab.cancer
+    monkeypatch.setattr(vocab, "cancer", lambda text: asked.append(text) or look_up(text))
+    first = normalise(parse_case({"cancer_type": "non-small cell lung cancer"}), vocab, today=DAY)
+    again = normalise(parse_case({"cancer_type": "non-small cell lung cancer"}), vocab, today=DAY)
+    assert again == first and again.cancer is first.cancer and asked == ["non-small cell lung cancer"]
+    assert first.lineage == frozenset(first.cancer.lineage) and "NSCLC" in first.lineage
+    # another spelling of the same type is its own entry, with the same answer
+    assert normalise(parse_case({"cancer_type": "nsclc"}), vocab, today=DAY).cancer is first.cancer
+    assert asked == ["non-small cell lung cancer", "nsclc"]
+    for _ in range(2):
+        with pytest.raises(CaseError) as info:
+            normalise(parse_case({"cancer_type": "LAUD"}), vocab, today=DAY)
+        assert [p.path for p in info.value.problems] == [("cancer_type",)]
+    assert asked.count("LAUD") == 2
+    *_, cancers = empty_memos
+    assert set(cancers) == {"non-small cell lung cancer", "nsclc"}
+    monkeypatch.setattr(case_module, "_CANCER_MEMO_LIMIT", 2)
+    for text in ("LUAD", "COADREAD", "PAAD"):
+        normalise(parse_case({"cancer_type": text}), vocab, today=DAY)
+    assert len(cancers) <= 2 and "PAAD" in cancers
 
 
 def test_an_entry_with_a_problem_or_met_past_the_first_problems_is_not_kept(vocab, empty_memos):
@@ -448,7 +476,7 @@ def test_an_entry_with_a_problem_or_met_past_the_first_problems_is_not_kept(voca
     assert problems(vocab, alterations=bad, tested_genes=panel)[-1][1] == (
         f"{len(panel)} more term(s) not checked: the first 20 problems are reported")
     assert norm(vocab, tested_genes=panel).tested == frozenset(panel)
-    _, lists, _, _ = empty_memos
+    _, lists, _, _, _ = empty_memos
     assert lists == {tuple(panel): frozenset(panel)}
 
 
@@ -456,7 +484,7 @@ def test_a_list_of_tested_genes_is_kept_whole_from_24_genes_on(vocab, empty_memo
     """A list of 24 tested genes or more (a panel, repeated through a cohort) is kept as a whole
     once resolved; a list of 23 is read gene by gene, through the store of gene names, and is not
     kept as a whole."""
-    _, lists, genes, _ = empty_memos
+    _, lists, genes, _, _ = empty_memos
     known = sorted(vocab.genes)
     short, panel = known[:23], known[:24]
     assert norm(vocab, tested_genes=short).tested == frozenset(short)
@@ -466,7 +494,7 @@ def test_a_list_of_tested_genes_is_kept_whole_from_24_genes_on(vocab, empty_memo
 
 
 def test_the_memos_keep_entries_up_to_their_limits_each_in_a_store_of_its_own(vocab, empty_memos, monkeypatch):
-    alts, lists, genes, lines = empty_memos
+    alts, lists, genes, lines, _ = empty_memos
     monkeypatch.setattr(case_module, "_LIST_MEMO_LIMIT", 3)
     monkeypatch.setattr(case_module, "_LIST_MEMO_MIN_GENES", 1)
     monkeypatch.setattr(case_module, "_GENE_MEMO_LIMIT", 3)
