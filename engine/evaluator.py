@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from engine import plancode
 from engine.case import NormalCase
-from engine.rulebase import RuleBase
+from engine.rulebase import RuleBase, cache_dir
 from engine.conditions import TV, kind_of
 from engine.rules_model import All, Any_, FactCond, Not, Rule, TherapySelector, Unmet
 from engine.semantics import CONDITIONAL, PENDING, UNMET, VERDICT, OUTCOME_TABLE, rule_kind
@@ -555,8 +555,9 @@ class Program:
             if sig in self._runs:
                 hit = self._runs[sig]
             else:
+                cdir = cache_dir()  # compiled plans are kept beside the rule-base cache (off with it)
                 try:
-                    hit = plancode.build(plan, self._runtime, record)[0]
+                    hit = plancode.build(plan, self._runtime, record, cdir / "plans" if cdir is not None else None)[0]
                 except plancode.Unsupported:
                     hit = None
                 if len(self._runs) >= MAX_COMPILED:  # bounded (plans are too, but keep memory flat)

@@ -313,7 +313,9 @@ def _load_vocab(vdir: Path) -> Vocabulary:
 _CODE_FILES = ("rules_model.py", "audit.py", "rulebase.py", "vocabulary", "schema.py", "errors.py", "semantics.py", "conditions")
 
 
-def _cache_dir() -> Path | None:
+def cache_dir() -> Path | None:
+    """The folder of the engine's caches (rule bases, compiled plans), or None when caching is
+    off (``KRAS_RULES_CACHE``: a folder, or ``off``; default ``~/.cache/kras-rules``)."""
     env = os.environ.get("KRAS_RULES_CACHE")
     if env and env.lower() in ("0", "off", "no", "false"):
         return None
@@ -358,7 +360,7 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
     d = Path(directory) if directory is not None else default_rules_dir()
     if not d.is_dir():
         raise RuleError([Problem(f"rules directory not found: {d}")])
-    cdir = _cache_dir() if cache else None
+    cdir = cache_dir() if cache else None
     target = None
     if cdir is not None:
         try:

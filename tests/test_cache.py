@@ -12,7 +12,7 @@ TESTS = Path(__file__).resolve().parent
 
 
 def test_the_test_session_caches_under_tests_not_in_the_home_directory():
-    cdir = rulebase._cache_dir()
+    cdir = rulebase.cache_dir()
     assert cdir is not None and cdir.resolve().is_relative_to(TESTS)
     assert not cdir.resolve().is_relative_to(Path.home() / ".cache")
 

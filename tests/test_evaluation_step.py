@@ -538,7 +538,7 @@ def test_a_plan_that_cannot_be_compiled_is_interpreted(monkeypatch):
     case = eng.normalise({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C], "as_of": "2026-01-01"})
     want = infer(eng.program, case, compiled=False).outcomes
 
-    def unsupported(plan, runtime, record=False):
+    def unsupported(plan, runtime, record=False, store=None):
         raise plancode.Unsupported("test")
 
     monkeypatch.setattr(plancode, "build", unsupported)

@@ -431,3 +431,102 @@ def test_an_atom_read_only_behind_a_notes_unmet_gene_guard_is_read_again_by_a_la
             ctx.trail = []
         _, notes, _ = run(ctx, values)
         assert notes == ([free] if values[0] is True else []), (values, src)
+
+
+# --------------------------------------------------------------------------- the store of compiled plans
+
+
+@pytest.fixture
+def compiles(monkeypatch):
+    """The sources compiled by engine.plancode from here on (the builtin, counted)."""
+    seen: list[str] = []
+
+    def counted(src, *args):
+        seen.append(src)
+        return compile(src, *args)
+
+    monkeypatch.setattr(plancode, "compile", counted, raising=False)
+    return seen
+
+
+def _store_files(store: Path) -> list[Path]:
+    return sorted(store.glob("plan-*.code")) if store.is_dir() else []
+
+
+def test_a_compiled_plan_is_kept_in_the_cache_folder_and_read_back_by_another_process(tmp_path, monkeypatch, compiles):
+    """A plan compiled once is kept beside the rule-base cache; a new program (as in another
+    process) reads its code back instead of compiling it, and gives the interpreter's results."""
+    monkeypatch.setenv("KRAS_RULES_CACHE", str(tmp_path / "cache"))
+    store = tmp_path / "cache" / "plans"
+    first = Engine(FIXTURES / "mini")
+    norm = first.normalise(MINI_CASES[0])
+    infer(first.program, norm, compiled=True)
+    assert len(compiles) == 1 and len(_store_files(store)) == 1
+    again = Engine(FIXTURES / "mini")
+    assert again.program is not first.program
+    for case in MINI_CASES:
+        compiled, interpreted = _both(again, case)
+        assert compiled == interpreted
+    assert again.program.plan(again.normalise(MINI_CASES[0])).code.run is not None
+    # every plan the cases used was compiled once, in the first program or the second, never twice
+    assert len(compiles) == len(set(compiles)) == len(_store_files(store))
+    # with the cache off, nothing is read or kept
+    monkeypatch.setenv("KRAS_RULES_CACHE", "off")
+    before = len(compiles)
+    off = Engine(FIXTURES / "mini")
+    infer(off.program, off.normalise(MINI_CASES[0]), compiled=True)
+    assert len(compiles) == before + 1 and len(_store_files(store)) == len(compiles) - 1
+
+
+def test_a_damaged_or_foreign_file_of_the_store_is_compiled_again_and_replaced(tmp_path, compiles):
+    import hashlib
+    import marshal
+
+    store = tmp_path / "plans"
+    src = "def _plan(K):\n    def run(ctx, case):\n        return K[0]\n    return run\n"
+    code = plancode.code_of(src, store)
+    (path,) = _store_files(store)
+    good = path.read_bytes()
+    assert plancode.code_of(src, store) == code and len(compiles) == 1
+    damaged = bytearray(good)
+    damaged[-3] ^= 0xFF  # a byte of the code changed: its hash no longer matches
+    foreign = hashlib.sha256(marshal.dumps(42)).digest() + marshal.dumps(42)  # hash right, not code
+    for bad in (bytes(damaged), foreign, good[:40], b""):
+        path.write_bytes(bad)
+        namespace: dict = {}
+        exec(plancode.code_of(src, store), namespace)
+        assert namespace["_plan"](("value",))(None, None) == "value"
+        assert path.read_bytes() == good  # written again, whole
+    assert len(compiles) == 5
+
+
+def test_the_store_keeps_the_most_recently_used_plans_and_an_unwritable_store_only_compiles(tmp_path, monkeypatch, compiles):
+    import os
+
+    monkeypatch.setattr(plancode, "MAX_STORED", 2)
+    store = tmp_path / "plans"
+    sources = [f"def _plan(K):\n    return {i}\n" for i in range(3)]
+    files = []
+    for src in sources[:2]:
+        plancode.code_of(src, store)
+        (new,) = set(_store_files(store)) - set(files)
+        files.append(new)
+    os.utime(files[1], (1_000_000, 1_000_000))  # the second written is the least recently used
+    os.utime(files[0], (2_000_000, 2_000_000))
+    plancode.code_of(sources[2], store)
+    kept = _store_files(store)
+    assert len(kept) == 2 and files[0] in kept and files[1] not in kept
+    # reading a plan back marks it used: now the third is the oldest, and goes first
+    (third,) = set(kept) - {files[0]}
+    os.utime(third, (1_000_000, 1_000_000))
+    os.utime(files[0], (500_000, 500_000))
+    plancode.code_of(sources[0], store)  # read back (its time is now)
+    plancode.code_of(sources[1], store)  # compiled again: one of the three goes
+    assert set(_store_files(store)) == {files[0], files[1]}
+    assert len(compiles) == 4
+    # a store that cannot be made (a file stands where its folder would be): the plan is compiled
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a folder")
+    namespace: dict = {}
+    exec(plancode.code_of(sources[0], blocked / "plans"), namespace)
+    assert namespace["_plan"](()) == 0 and len(compiles) == 5
