@@ -135,12 +135,11 @@ _UNSEEN = object()
 
 
 #: immutable plain model classes (``frozen``, every field a text, number, None or tuple of these)
-#: that say their instances are shared between results (a class attribute ``WRITTEN_ONCE =
-#: True``: the citations, one per rule and passage; the criteria, one per rule, plan and case
-#: profile): each instance is written once, and its JSON text reused (``orjson.Fragment``) while
-#: the instance lives, at most MAX_FRAGMENTS of them (the store starts afresh when full: criteria
-#: come and go in a long batch). A case of the examples shows about 20 criteria: written once,
-#: its JSON takes an eighth less time; a generated case, about 2.5: 3% less.
+#: that say their instances are few and shared between results for as long as the rule base lives
+#: (a class attribute ``WRITTEN_ONCE = True``: the citations): each instance is written once, and
+#: its JSON text reused (``orjson.Fragment``) while the instance lives. (Criteria are immutable
+#: and shared too, but made per plan and case profile: thousands in a long batch, whose texts
+#: would hold memory for little gain.)
 _SHARED: set[type] = set()
 _FRAGMENTS: dict[int, tuple[Any, Any]] = {}
 MAX_FRAGMENTS = 4096

@@ -227,11 +227,9 @@ class Criterion(_Out):
     """One line of an option's checklist: a gate (the biomarker / cancer-type conditions of the
     deciding rule, in words) or a label criterion (each of its ``requires``). Immutable."""
 
-    # the engine builds each (criterion, status) once per plan and case profile, and every option
-    # showing it holds the same object, so none may change it for the others; the JSON writer
-    # writes each once and reuses its text while the object lives (engine.codec)
+    # the engine builds each (criterion, status) once per rule base and every option showing it
+    # holds the same object, so none may change it for the others
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
-    WRITTEN_ONCE: ClassVar[bool] = True
 
     id: str  # stable: "<rule>/gate/<n>", "<rule>/requires/<n>", "<rule>/exclusion"
     text: str  # the criterion in words

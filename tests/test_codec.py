@@ -204,33 +204,17 @@ class Tree2(BaseModel):
     leaves: list[PlainFrozen]
 
 
-def test_a_criterion_two_results_share_is_written_once_and_each_result_is_pydantics(engine):
-    """Two cases with the same profile for a deciding rule hold the same criterion objects: the
-    second result's criteria are written from the text kept for the first, and both results read
-    as pydantic writes them."""
-    case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
-            "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"]}], "as_of": "2025-06-01"}
-    first = engine.evaluate({**case, "id": "a"})
-    second = engine.evaluate({**case, "id": "b"})
-    shared = [c for o in first.options for c in o.criteria]
-    assert shared and [c for o in second.options for c in o.criteria] == shared
-    assert all(a is b for a, b in zip(shared, [c for o in second.options for c in o.criteria], strict=True))
-    for res in (first, second):
-        assert codec.result_json(res) == res.model_dump_json()
-    assert all(codec._FRAGMENTS[id(c)][0] is c for c in shared)
-
-
 def test_an_immutable_model_shared_between_results_is_written_once_and_always_right():
     """Frozen plain models whose every field is immutable and whose class says they are written
-    once (the engine's citations and criteria) are written once and their text reused while the
-    object lives; a frozen model holding a list is written afresh every time, as is one whose
-    class does not say so; an object at an address a former one had gets its own text."""
-    from engine.result import CitationOut, Criterion, NoteOut, Option
+    once (the engine's citations) are written once and their text reused while the object lives;
+    a frozen model holding a list is written afresh every time, as is one whose class does not say
+    so (criteria: made per case profile, too many to keep); an object at an address a former one
+    had gets its own text."""
+    from engine.result import CitationOut, Criterion, Option
 
-    for cls in (CitationOut, Criterion, Option, NoteOut):
+    for cls in (CitationOut, Criterion, Option):
         codec._learn(cls)
-    assert CitationOut in codec._SHARED and Criterion in codec._SHARED
-    assert Option not in codec._SHARED and NoteOut not in codec._SHARED
+    assert CitationOut in codec._SHARED and Criterion not in codec._SHARED and Option not in codec._SHARED
     unmarked = Tree2(leaves=[PlainFrozen(name="p")])
     assert codec.result_json(unmarked) == unmarked.model_dump_json() and PlainFrozen not in codec._SHARED
     leaf = SharedLeaf(name="a", size=1, tags=("x", "y"))
