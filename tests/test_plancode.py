@@ -530,3 +530,16 @@ def test_the_store_keeps_the_most_recently_used_plans_and_an_unwritable_store_on
     namespace: dict = {}
     exec(plancode.code_of(sources[0], blocked / "plans"), namespace)
     assert namespace["_plan"](()) == 0 and len(compiles) == 5
+
+
+def test_a_plan_kept_by_another_python_version_is_not_read(tmp_path, monkeypatch, compiles):
+    """A file is named by the source and the bytecode magic of the Python that compiled it: under
+    another version (another magic) the same source is compiled again, into a file of its own."""
+    import importlib.util
+
+    store = tmp_path / "plans"
+    src = "def _plan(K):\n    return 1\n"
+    plancode.code_of(src, store)
+    monkeypatch.setattr(importlib.util, "MAGIC_NUMBER", b"\x00\x00\r\n")
+    plancode.code_of(src, store)
+    assert len(compiles) == 2 and len(_store_files(store)) == 2
