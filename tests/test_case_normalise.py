@@ -538,3 +538,21 @@ def test_each_gene_has_its_alterations_in_case_order(vocab):
     d = dataclasses.replace(c, alterations=tp53)
     assert d.by_gene == {"TP53": tp53}
     assert dataclasses.replace(c, id=c.id) == c and norm(vocab).by_gene == {}
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_case_reads_the_same_whatever_the_order_of_its_alterations_and_prior_therapies(vocab, n):
+    """Alterations and prior therapies are kept in one order (gene and label; regimen, then
+    setting, outcome, weeks), whatever order the case gives them in: two cases listing the same
+    entries are the same case (the results name them in that order), each line keeping its place
+    in the history (``seq``)."""
+    alts = [{"gene": "TP53", "variant": "R175H"}, {"gene": "KRAS", "variant": "G12C"}, {"gene": "BRAF", "variant": "V600E"}][:n]
+    lines = [{"drugs": ["pemetrexed"], "outcome": "progression"}, {"drugs": ["carboplatin"], "setting": "metastatic"},
+             {"drugs": ["docetaxel"]}][:n]
+    given = norm(vocab, alterations=alts, prior_therapies=lines)
+    backwards = norm(vocab, alterations=alts[::-1], prior_therapies=lines[::-1])
+    assert [a.gene for a in given.alterations] == sorted(a["gene"] for a in alts)
+    assert [ln.label for ln in given.lines] == sorted(ln["drugs"][0] for ln in lines)
+    assert given.alterations == backwards.alterations
+    assert [(ln.label, ln.seq) for ln in given.lines] == sorted((ln["drugs"][0], i) for i, ln in enumerate(lines))
+    assert [ln.label for ln in backwards.lines] == [ln.label for ln in given.lines]

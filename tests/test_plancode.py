@@ -491,13 +491,15 @@ def test_a_damaged_or_foreign_file_of_the_store_is_compiled_again_and_replaced(t
     damaged = bytearray(good)
     damaged[-3] ^= 0xFF  # a byte of the code changed: its hash no longer matches
     foreign = hashlib.sha256(marshal.dumps(42)).digest() + marshal.dumps(42)  # hash right, not code
-    for bad in (bytes(damaged), foreign, good[:40], b""):
+    other = marshal.dumps(compile("def _plan(K):\n    return lambda ctx, case: 'other'\n", "<plan>", "exec"))
+    unsigned = bytes(32) + other  # code that reads well, but not the bytes the hash was made of
+    for bad in (bytes(damaged), foreign, unsigned, good[:40], b""):
         path.write_bytes(bad)
         namespace: dict = {}
         exec(plancode.code_of(src, store), namespace)
         assert namespace["_plan"](("value",))(None, None) == "value"
         assert path.read_bytes() == good  # written again, whole
-    assert len(compiles) == 5
+    assert len(compiles) == 6
 
 
 def test_the_store_keeps_the_most_recently_used_plans_and_an_unwritable_store_only_compiles(tmp_path, monkeypatch, compiles):

@@ -877,3 +877,20 @@ def test_an_atom_inference_left_unread_is_read_before_the_explanation_outline_is
         if order[0] is g13d:
             said.reverse()
         assert "no KRAS G13D" in said[0] and "no KRAS G13D" not in said[1], said
+
+
+def test_two_options_are_listed_by_verdict_evidence_and_therapy_whatever_order_the_rules_give(engine):
+    """The options of a result are sorted (positive verdicts first, then stronger evidence, then
+    therapy id) however few they are: with two, in the opposite order to the one inference found
+    them in."""
+    untested = {"cancer_type": "LUAD", "stage": "metastatic", "as_of": "2026-12-01"}
+    pdac = {"cancer_type": "PAAD", "stage": "metastatic", "alterations": [{"gene": "ERBB2", "variant": "mutation"}],
+            "germline_tested": False, "as_of": "2026-12-01",
+            "prior_therapies": [{"drugs": ["fluorouracil"], "setting": "adjuvant", "outcome": "intolerance"},
+                                {"drugs": ["oxaliplatin", "s-1"], "outcome": "stable", "weeks": 38}]}
+    for case, want in ((untested, [("adagrasib", "conditional"), ("sotorasib", "conditional")]),
+                       (pdac, [("daraxonrasib", "eligible"), ("olaparib", "conditional")])):
+        res = engine.evaluate(case)
+        assert [(o.therapy, o.verdict) for o in res.options] == want
+        found = [t for t in infer(engine.program, engine.normalise(case)).outcomes if t in dict(want)]
+        assert found == [t for t, _ in reversed(want)]  # inference found them the other way round
