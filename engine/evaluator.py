@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 from engine import plancode
 from engine.case import NormalCase
-from engine.rulebase import RuleBase, cache_dir
+from engine.cachedir import cache_dir
+from engine.rulebase import RuleBase
 from engine.conditions import TV, kind_of
 from engine.rules_model import All, Any_, FactCond, Not, Rule, TherapySelector, Unmet
 from engine.semantics import CONDITIONAL, PENDING, UNMET, VERDICT, OUTCOME_TABLE, rule_kind

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
+from engine.cachedir import keep_recent
 from engine.semantics import CONDITIONAL, OUTCOME_TABLE, PENDING, STANDS, UNMET, VERDICT
 
 #: the outcome codes the generator knows how to emit (a new code makes plans fall back to the
@@ -376,24 +377,7 @@ def code_of(src: str, store: Path | None = None) -> CodeType:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(hashlib.sha256(data).digest() + data)
         os.replace(tmp, path)
-        _evict(store)
+        keep_recent(store, "plan-*.code", MAX_STORED)
     except OSError:
         pass
     return code
-
-
-def _evict(store: Path) -> None:
-    """Keep the :data:`MAX_STORED` most recently used plans of the store."""
-    entries = []
-    for f in store.glob("plan-*.code"):
-        try:
-            entries.append((f.stat().st_mtime, f))
-        except OSError:
-            continue
-    if len(entries) <= MAX_STORED:
-        return
-    for _, f in sorted(entries, reverse=True)[MAX_STORED:]:
-        try:
-            f.unlink()
-        except OSError:
-            pass

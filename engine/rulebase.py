@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
+from engine.cachedir import cache_dir, keep_recent
 from engine.errors import Problem, RuleError, TermError
 from engine.conditions import BY_MODEL
 from engine.rules_model import (
@@ -313,18 +314,6 @@ def _load_vocab(vdir: Path) -> Vocabulary:
 _CODE_FILES = ("rules_model.py", "audit.py", "rulebase.py", "vocabulary", "schema.py", "errors.py", "semantics.py", "conditions")
 
 
-def cache_dir() -> Path | None:
-    """The folder of the engine's caches (rule bases, compiled plans), or None when caching is
-    off (``KRAS_RULES_CACHE``: a folder, or ``off``; default ``~/.cache/kras-rules``)."""
-    env = os.environ.get("KRAS_RULES_CACHE")
-    if env and env.lower() in ("0", "off", "no", "false"):
-        return None
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "kras-rules"
-
-
 def _digest(d: Path) -> str:
     """A content hash of everything a loaded rule base depends on: its files, the vocabulary it
     uses and the engine code that validates them."""
@@ -384,28 +373,13 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
             with open(tmp, "wb") as fh:
                 pickle.dump(rb, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
-            _evict(target.parent)
+            keep_recent(target.parent, "rulebase-*.pickle", CACHE_KEEP)
         except OSError:
             pass
     return rb
 
 
 CACHE_KEEP = 8  # rule bases kept in the cache folder (the most recently used)
-
-
-def _evict(cdir: Path) -> None:
-    """Keep the :data:`CACHE_KEEP` most recently used pickles of the cache folder."""
-    entries = []
-    for f in cdir.glob("rulebase-*.pickle"):
-        try:
-            entries.append((f.stat().st_mtime, f))
-        except OSError:
-            continue
-    for _, f in sorted(entries, reverse=True)[CACHE_KEEP:]:
-        try:
-            f.unlink()
-        except OSError:
-            pass
 
 
 def _load_uncached(d: Path) -> RuleBase:
