@@ -392,7 +392,7 @@ def normalise(
             return None
 
     memo, tested_memo, gene_memo, line_memo, cancer_memo = _memos(vocab)
-    known_cancer = cancer_memo.get(case.cancer_type)
+    known_cancer = cancer_memo.get(case.cancer_type) if type(case.cancer_type) is str else None
     if known_cancer is None:
         cancer = term(vocab.cancer, ("cancer_type",), case.cancer_type)
         if cancer is not None:

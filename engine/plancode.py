@@ -371,13 +371,16 @@ def code_of(src: str, store: Path | None = None) -> CodeType:
     except (OSError, ValueError, EOFError, TypeError):
         pass
     code = compile(src, "<plan>", "exec")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     try:
         store.mkdir(parents=True, exist_ok=True)
         data = marshal.dumps(code)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(hashlib.sha256(data).digest() + data)
         os.replace(tmp, path)
         keep_recent(store, "plan-*.code", MAX_STORED)
     except OSError:
-        pass
+        try:
+            tmp.unlink(missing_ok=True)  # (a disk that filled up mid-write leaves no part of a file)
+        except OSError:
+            pass
     return code

@@ -526,12 +526,23 @@ def test_the_store_keeps_the_most_recently_used_plans_and_an_unwritable_store_on
     plancode.code_of(sources[1], store)  # compiled again: one of the three goes
     assert set(_store_files(store)) == {files[0], files[1]}
     assert len(compiles) == 4
+    # a write that fails half way (a full disk) leaves no part of a file behind
+    def half(self, data):
+        with open(self, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    namespace = {}
+    with monkeypatch.context() as m:
+        m.setattr(Path, "write_bytes", half)
+        exec(plancode.code_of("def _plan(K):\n    return 3\n", store), namespace)
+    assert namespace["_plan"](()) == 3 and not list(store.glob("*.tmp")) and len(_store_files(store)) == 2
     # a store that cannot be made (a file stands where its folder would be): the plan is compiled
     blocked = tmp_path / "blocked"
     blocked.write_text("not a folder")
     namespace: dict = {}
     exec(plancode.code_of(sources[0], blocked / "plans"), namespace)
-    assert namespace["_plan"](()) == 0 and len(compiles) == 5
+    assert namespace["_plan"](()) == 0 and len(compiles) == 6
 
 
 def test_a_plan_kept_by_another_python_version_is_not_read(tmp_path, monkeypatch, compiles):
