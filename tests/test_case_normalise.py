@@ -556,3 +556,15 @@ def test_a_case_reads_the_same_whatever_the_order_of_its_alterations_and_prior_t
     assert given.alterations == backwards.alterations
     assert [(ln.label, ln.seq) for ln in given.lines] == sorted((ln["drugs"][0], i) for i, ln in enumerate(lines))
     assert [ln.label for ln in backwards.lines] == [ln.label for ln in given.lines]
+
+
+def test_a_cancer_type_that_is_not_a_text_is_reported_not_looked_up(vocab):
+    """A case model made without validation (``model_construct``) may hold anything: a cancer
+    type that is not a text is a problem at its path, never a look-up in the store of texts."""
+    from engine.case import CaseIn
+
+    for bad in (["LUAD"], None, 7):
+        case = CaseIn.model_construct(cancer_type=bad)
+        with pytest.raises(CaseError) as info:
+            normalise(case, vocab, today=DAY)
+        assert [p.path for p in info.value.problems] == [("cancer_type",)]
