@@ -350,7 +350,8 @@ def code_of(src: str, store: Path | None = None) -> CodeType:
     bytecode magic, so any change to the source, to this generator or to Python misses it; it
     holds a hash of its own bytes, checked before it is read, and is written whole (to a
     temporary name, then renamed). A file that cannot be read or written is no error: the source
-    is compiled."""
+    is compiled. The folder is trusted as the rule-base cache beside it is (whose pickles are
+    loaded as they are): whoever may write there may change what the engine runs."""
     if store is None:
         return compile(src, "<plan>", "exec")
     import hashlib
