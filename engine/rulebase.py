@@ -367,15 +367,18 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
             pass
     rb = _load_uncached(d)
     if target is not None:
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(f".{os.getpid()}.tmp")
             with open(tmp, "wb") as fh:
                 pickle.dump(rb, fh, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, target)
             keep_recent(target.parent, "rulebase-*.pickle", CACHE_KEEP)
         except OSError:
-            pass
+            try:
+                tmp.unlink(missing_ok=True)  # (a disk that filled up mid-write leaves no part of a file)
+            except OSError:
+                pass
     return rb
 
 

@@ -43,3 +43,23 @@ def test_old_entries_are_evicted(tmp_path, monkeypatch):
     assert len(entries) == rulebase.CACHE_KEEP
     assert not list((tmp_path / "cache").glob("*.tmp"))
     assert os.environ["KRAS_RULES_CACHE"] == str(tmp_path / "cache")
+
+
+def test_a_write_that_fails_half_way_leaves_no_part_of_an_entry(tmp_path, monkeypatch):
+    """A full disk while the rule base is written: it is loaded all the same, and no temporary
+    file is left behind (a cache that failed often would otherwise fill with them)."""
+    import pickle
+
+    monkeypatch.setenv("KRAS_RULES_CACHE", str(tmp_path / "cache"))
+
+    def half(obj, fh, protocol=None):
+        fh.write(b"\x80\x05partial")
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(pickle, "dump", half)
+        rb = rulebase.load_rulebase(FIXTURES / "mini")
+    assert rb.meta.title and rb.rules
+    assert not list((tmp_path / "cache").glob("*"))
+    assert rulebase.load_rulebase(FIXTURES / "mini").meta.title == rb.meta.title  # written the next time
+    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 1
