@@ -8,7 +8,9 @@ most recently used files only.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 
 def cache_dir() -> Path | None:
@@ -21,6 +23,25 @@ def cache_dir() -> Path | None:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "kras-rules"
+
+
+def keep_file(path: Path, write: Callable[[BinaryIO], object], pattern: str, keep: int) -> None:
+    """Write a cache file whole: ``write(fh)`` fills a temporary file beside ``path``, renamed to
+    ``path`` once complete; then only the ``keep`` most recently used files of its folder matching
+    ``pattern`` are kept. A write that fails (no folder, a full disk) leaves no part of a file and
+    is no error: the cache is only missed next time."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+        keep_recent(path.parent, pattern, keep)
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def keep_recent(folder: Path, pattern: str, keep: int) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import CodeType
 from typing import Any
 
-from engine.cachedir import keep_recent
+from engine.cachedir import keep_file
 from engine.semantics import CONDITIONAL, OUTCOME_TABLE, PENDING, STANDS, UNMET, VERDICT
 
 #: the outcome codes the generator knows how to emit (a new code makes plans fall back to the
@@ -372,16 +372,6 @@ def code_of(src: str, store: Path | None = None) -> CodeType:
     except (OSError, ValueError, EOFError, TypeError):
         pass
     code = compile(src, "<plan>", "exec")
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        store.mkdir(parents=True, exist_ok=True)
-        data = marshal.dumps(code)
-        tmp.write_bytes(hashlib.sha256(data).digest() + data)
-        os.replace(tmp, path)
-        keep_recent(store, "plan-*.code", MAX_STORED)
-    except OSError:
-        try:
-            tmp.unlink(missing_ok=True)  # (a disk that filled up mid-write leaves no part of a file)
-        except OSError:
-            pass
+    data = marshal.dumps(code)
+    keep_file(path, lambda fh: fh.write(hashlib.sha256(data).digest() + data), "plan-*.code", MAX_STORED)
     return code

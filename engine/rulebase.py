@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
-from engine.cachedir import cache_dir, keep_recent
+from engine.cachedir import cache_dir, keep_file
 from engine.errors import Problem, RuleError, TermError
 from engine.conditions import BY_MODEL
 from engine.rules_model import (
@@ -367,18 +367,7 @@ def load_rulebase(directory: Path | str | None = None, *, cache: bool = True) ->
             pass
     rb = _load_uncached(d)
     if target is not None:
-        tmp = target.with_suffix(f".{os.getpid()}.tmp")
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                pickle.dump(rb, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, target)
-            keep_recent(target.parent, "rulebase-*.pickle", CACHE_KEEP)
-        except OSError:
-            try:
-                tmp.unlink(missing_ok=True)  # (a disk that filled up mid-write leaves no part of a file)
-            except OSError:
-                pass
+        keep_file(target, lambda fh: pickle.dump(rb, fh, protocol=pickle.HIGHEST_PROTOCOL), "rulebase-*.pickle", CACHE_KEEP)
     return rb
 
 

@@ -527,14 +527,27 @@ def test_the_store_keeps_the_most_recently_used_plans_and_an_unwritable_store_on
     assert set(_store_files(store)) == {files[0], files[1]}
     assert len(compiles) == 4
     # a write that fails half way (a full disk) leaves no part of a file behind
-    def half(self, data):
-        with open(self, "wb") as fh:
-            fh.write(data[: len(data) // 2])
-        raise OSError(28, "No space left on device")
+    from engine import cachedir
+
+    real_open = open
+
+    class HalfFile:  # writes half of what it is given, then finds the disk full
+        def __init__(self, path, mode):
+            self.fh = real_open(path, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            self.fh.write(data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
 
     namespace = {}
     with monkeypatch.context() as m:
-        m.setattr(Path, "write_bytes", half)
+        m.setattr(cachedir, "open", HalfFile, raising=False)
         exec(plancode.code_of("def _plan(K):\n    return 3\n", store), namespace)
     assert namespace["_plan"](()) == 3 and not list(store.glob("*.tmp")) and len(_store_files(store)) == 2
     # a store that cannot be made (a file stands where its folder would be): the plan is compiled
