@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Literal
 from engine.case import CaseIn, NormalCase, normalise, parse_case
 from engine.errors import CaseError, Problem, UsageError
 from engine.evaluator import Program, infer
-from engine.resolve import build_result
-from engine.result import Result
+from engine.resolve import build_result, decisions
+from engine.result import Decisions, Result
 from engine.rulebase import RuleBase, load_rulebase
 
 if TYPE_CHECKING:
@@ -107,6 +107,26 @@ class Engine:
             raise UsageError(f"unknown backend '{backend}' (use 'default' or 'durable')")
         self.summaries().fill(result)
         return result
+
+    def decide(
+        self,
+        case: dict | CaseIn | NormalCase,
+        *,
+        as_of: dt.date | str | None = None,
+        backend: Backend = "default",
+        default_id: str = "case",
+    ) -> Decisions:
+        """What :meth:`evaluate` decides for a case, without texts, criteria or citations: each
+        option's therapy, verdict, evidence, OncoKB level, missing facts, deciding rule, and
+        whether its gate is unknown (``Decisions.of(self.evaluate(case))``, the same values, at
+        about half the cost of a result: what a TSV row and a cohort summary read, and all a
+        property test of verdicts needs)."""
+        norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
+        if as_of is not None:
+            norm = with_as_of(norm, as_of)
+        if backend in _COMPILED:
+            return decisions(infer(self.program, norm, compiled=_COMPILED[backend]))
+        return Decisions.of(self.evaluate(norm, backend=backend))
 
     def summaries(self):
         """The one-line summaries of this rule base's options (:class:`engine.tutoring.short.Summaries`,

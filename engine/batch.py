@@ -225,7 +225,7 @@ class Processor:
             # a JSON record names the evaluation date in its notes and trace too; a TSV row in its
             # own cell only
             self.reuse = (Reuse(engine, _json_head, date_in_body=True) if fmt == "json"
-                          else Reuse(engine, _tsv_head, date_in_body=False))
+                          else Reuse(engine, _tsv_head, date_in_body=False, decided_only=True))
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
         self.encoding = "utf-8"  # of the output stream (set by run_evaluate)
         self.text_style: dict = {}  # brief / detail for the text format (set by run_evaluate)
@@ -286,7 +286,9 @@ class Processor:
             if self.reuse is not None:
                 found = self.reuse.find(norm)
             if found is None:
-                res = self.engine.evaluate(norm, backend=self.backend)
+                # a TSV row and the summary read only the decided fields
+                res = (self.engine.decide(norm, backend=self.backend) if self.fmt == "tsv"
+                       else self.engine.evaluate(norm, backend=self.backend))
             elif isinstance(found, tuple):  # a record written for an earlier case that read the same
                 text, (cancer_type, verdicts) = found
                 if type(text) is str:  # (JSON's are bytes: an id orjson could not write has no head)

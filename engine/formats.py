@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from engine.result import Result
+from engine.result import Decisions, Result
 from engine.semantics import LISTED, POSITIVE, VERDICT_HEADINGS
 
 
@@ -108,13 +108,16 @@ def tsv_header() -> str:
     return "\t".join(TSV_COLUMNS)
 
 
-def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
-    """One TSV row for a result, or for an error record (``error``: its dict, ``result`` None)."""
+def tsv_row(result: Result | Decisions | None, *, error: dict | None = None) -> str:
+    """One TSV row for a result (or its decided fields, which are all the row reads), or for an
+    error record (``error``: its dict, ``result`` None)."""
     if result is None:
         err = error or {}
         msgs = "; ".join(f"{e['path']}: {e['message']}" if e.get("path") else e["message"] for e in err.get("error", []))
         row = {"case_id": err.get("case_id") or err.get("source", ""), "error": msgs}
         return "\t".join(_clean(row.get(c, "")) for c in TSV_COLUMNS)
+    if not isinstance(result, Decisions):
+        result = Decisions.of(result)
     cells = [""] * _WIDTH  # built cell by cell: most of a row is empty
     cells[_CASE_ID] = _clean(result.case_id)
     cells[_CANCER_TYPE] = _clean(result.cancer_type)
@@ -130,15 +133,15 @@ def tsv_row(result: Result | None, *, error: dict | None = None) -> str:
     for o in options:
         verdicts.setdefault(o.verdict, []).append(o.therapy)
         lv = o.oncokb_level
-        if lv is not None and _gate_unknown(o):
+        if o.gate_unknown:
             lv = None  # a level belongs to a biomarker: none while the deciding rule's gate is unknown
         if lv is not None and ((lv in _RESISTANCE_SET) if o.verdict == "excluded" else (o.verdict in _SENSITIVE_VERDICTS and lv in _SENSITIVE_SET)):
             levels.setdefault(lv, []).append(o.therapy)
         for m in o.missing:
             if m not in missing:
                 missing.append(m)
-        if o.rules and o.rules[0] not in rules:
-            rules.append(o.rules[0])
+        if o.rule is not None and o.rule not in rules:
+            rules.append(o.rule)
     if levels:
         cells[_HIGHEST] = _highest(levels, _HIGHEST_ORDER)
         cells[_HIGHEST_SENSITIVE] = _highest(levels, _SENSITIVE)
@@ -166,11 +169,6 @@ _HIGHEST, _HIGHEST_SENSITIVE, _HIGHEST_RESISTANCE = (
 _MISSING, _RULES = _COLUMN["missing"], _COLUMN["rules"]
 _LEVEL_CELLS = tuple((lv, _COLUMN[f"level_{lv}"]) for lv in _SENSITIVE + _RESISTANCE)
 _VERDICT_CELLS = tuple((v, _COLUMN[v]) for v in _VERDICTS if v in _COLUMN)
-
-
-def _gate_unknown(o) -> bool:
-    prefix = f"{o.rules[0]}/gate/" if o.rules else None
-    return any(c.status == "unknown" and c.id.startswith(prefix) for c in o.criteria) if prefix else False
 
 
 def _highest(levels: dict[str, list[str]], order: list[str]) -> str:

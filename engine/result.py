@@ -6,7 +6,7 @@ object, field for field.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import PydanticUndefined
@@ -292,3 +292,40 @@ class Result(_Lazy):
             if o.therapy == therapy:
                 return o
         return None
+
+
+class Decided(NamedTuple):
+    """What decided one therapy for a case, without texts or lists: what a TSV row and a cohort
+    summary read of an :class:`Option` (the same values, field by field)."""
+
+    therapy: str
+    verdict: str
+    evidence: str
+    oncokb_level: str | None
+    missing: tuple[str, ...]
+    rule: str | None  # the deciding rule (``Option.rules[0]``)
+    gate_unknown: bool  # some condition of the deciding rule's gate is unknown for the case
+
+    @classmethod
+    def of(cls, o: Option) -> Decided:
+        rule = o.rules[0] if o.rules else None
+        prefix = f"{rule}/gate/"
+        return cls(o.therapy, o.verdict, o.evidence, o.oncokb_level, tuple(o.missing), rule,
+                   rule is not None and any(c.status == "unknown" and c.id.startswith(prefix) for c in o.criteria))
+
+
+class Decisions(NamedTuple):
+    """A result's decided fields without its texts, criteria or citations (``Engine.decide``):
+    what a TSV row and a cohort summary read, the same values as :meth:`of` the full result
+    gives. Its options are in the result's order."""
+
+    case_id: str
+    evaluated_as_of: str
+    knowledge_version: str
+    cancer_type: str
+    options: tuple[Decided, ...]
+
+    @classmethod
+    def of(cls, result: Result) -> Decisions:
+        return cls(result.case_id, result.evaluated_as_of, result.knowledge_version, result.cancer_type,
+                   tuple(Decided.of(o) for o in result.options))

@@ -32,8 +32,8 @@ from typing import Any, Final
 
 from engine.case import NormalCase
 from engine.evaluator import Ctx, atom_words, infer, listed_genes
-from engine.resolve import build_result, date_mentions
-from engine.result import Result
+from engine.resolve import build_result, date_mentions, decisions
+from engine.result import Decisions, Result
 
 #: the reads and records kept before the store starts afresh (bounded memory: a node is about
 #: 100 bytes, a record 1 to 30 KB of text; a study of a thousand samples has a few dozen to a
@@ -64,7 +64,7 @@ class Miss:
 
     __slots__ = ("store", "key", "plan", "path", "case", "result", "mentions")
 
-    def __init__(self, store: Reuse, key: tuple, plan, path: list, case: NormalCase, result: Result,
+    def __init__(self, store: Reuse, key: tuple, plan, path: list, case: NormalCase, result: Result | Decisions,
                  mentions: int | None = None):
         self.store = store
         self.key = key
@@ -102,11 +102,13 @@ class Reuse:
     Records and heads are texts or bytes (one kind per store: the batch keeps JSON records as
     their UTF-8 bytes, TSV rows as texts); the bounds count their lengths."""
 
-    def __init__(self, engine, head: Callable[[NormalCase], Any], *, date_in_body: bool = True):
+    def __init__(self, engine, head: Callable[[NormalCase], Any], *, date_in_body: bool = True,
+                 decided_only: bool = False):
         self.program = engine.program
         self.summary = engine.summaries().of
         self.head = head
         self.date_in_body = date_in_body
+        self.decided_only = decided_only  # a miss holds the case's Decisions (its record reads no more)
         self.knowledge_version = engine.program.rb.meta.knowledge_version  # (a later date: a note names it)
         # The tree, flat (few long-lived containers for the garbage collector to walk): nodes are
         # numbers; ``reads[n]`` is what node n reads (None: a leaf, its record in ``records``);
@@ -192,7 +194,8 @@ class Reuse:
         ctx.trail = path  # from here every read is recorded, after those made above
         inf = infer(program, case, ctx=ctx)
         mentions = date_mentions(inf) if cut else None
-        result = build_result(inf, lazy_texts=True, summary=self.summary)
+        result = (decisions(inf) if self.decided_only
+                  else build_result(inf, lazy_texts=True, summary=self.summary))
         return Miss(self, key, plan, path, case, result, mentions)
 
     # ------------------------------------------------------------------ the tree

@@ -1,7 +1,8 @@
 """The durable-rules backend against the default backend, and the default backend's compiled
 plans (engine.plancode) against its interpreter, on hypothesis-generated cases.
 
-The three must give identical results, field for field, for every valid case: the varied
+The three must give identical results, field for field, for every valid case (and
+``Engine.decide``, by either inference, the decided fields of those results): the varied
 cases of :func:`engine.testing.cases` and the cases on the edges of each rule of
 :func:`engine.testing.boundary_cases`. The compiled and interpreted paths are compared whether or
 not durable-rules can be used; the durable backend joins the comparison when it can. Under the
@@ -23,6 +24,7 @@ from hypothesis.errors import InvalidArgument
 
 from engine.api import default_engine
 from engine.errors import UsageError
+from engine.result import Decisions
 from engine.testing import boundary_cases, cases
 
 ENGINE = default_engine()
@@ -100,6 +102,9 @@ def test_compiled_interpreted_and_durable_give_the_same_result(durable_unusable,
     default = ENGINE.evaluate(norm, backend="interpreted").model_dump()
     compiled = ENGINE.evaluate(norm, backend="compiled").model_dump()
     assert compiled == default, "compiled plan / interpreter:\n" + "\n".join(differences(default, compiled)[:20])
+    # the decided fields alone (Engine.decide: what a TSV row reads), by either inference
+    decided = Decisions.of(ENGINE.evaluate(norm))
+    assert ENGINE.decide(norm, backend="interpreted") == decided == ENGINE.decide(norm, backend="compiled")
     if durable_unusable is None:
         other = ENGINE.evaluate(norm, backend="durable").model_dump()
         assert other == default, "\n".join(differences(default, other)[:20])

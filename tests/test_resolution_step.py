@@ -18,7 +18,9 @@ from engine import resolve
 from engine import semantics as sem
 from engine.api import Engine
 from engine.evaluator import AllNode, AnyNode, AtomNode, FactNode, Inference, NotNode, RuleOutcome, UnmetNode, infer
-from engine.resolve import build_result
+from engine.formats import TSV_COLUMNS, tsv_row
+from engine.resolve import build_result, decisions
+from engine.result import Decisions
 
 
 def rule(rid, verdict="eligible", evidence="approved", overrides=()):
@@ -894,3 +896,53 @@ def test_two_options_are_listed_by_verdict_evidence_and_therapy_whatever_order_t
         assert [(o.therapy, o.verdict) for o in res.options] == want
         found = [t for t in infer(engine.program, engine.normalise(case)).outcomes if t in dict(want)]
         assert found == [t for t, _ in reversed(want)]  # inference found them the other way round
+
+
+# what Engine.decide gives for each case: (therapy, verdict, OncoKB level, missing, deciding rule,
+# gate unknown) per option, in the result's order
+DECIDED = {
+    "luad-second-line": [("sotorasib", "eligible", "1", (), "TLNG-001", False)],
+    "luad-first-line": [("sotorasib", "not_eligible", "1", (), "TLNG-001", False)],
+    "luad-stage-unknown": [("sotorasib", "conditional", "1", ("stage",), "TLNG-001", False)],
+    "luad-y96d-acquired": [("sotorasib", "excluded", "R2", (), "TRES-001", False)],
+    "luad-y96d-baseline": [("sotorasib", "eligible", "1", (), "TLNG-001", False)],
+    "crc-untested": [("adagrasib+cetuximab", "conditional", "1", ("KRAS testing", "NRAS testing", "prior therapy history"),
+                      "TCRC-003", True),
+                     ("cetuximab", "conditional", "1", ("KRAS testing", "NRAS testing"), "TCRC-002", False)],
+    "crc-g12d": [("cetuximab", "excluded", "R1", (), "TCRC-001", False)],
+    "crc-wild-type": [("cetuximab", "eligible", "1", (), "TCRC-002", False)],
+    "crc-g12c-after-three": [("adagrasib+cetuximab", "eligible", "1", (), "TCRC-003", False),
+                             ("cetuximab", "excluded", "R1", (), "TCRC-001", False)],
+    "pdac-g12c-late": [("olaparib", "conditional", "1", ("germline testing", "prior therapy history"), "TPAN-001", True),
+                       ("sotorasib", "consider", "3A", (), "TPAN-002", False)],
+    "pdac-brca2": [("olaparib", "eligible", "1", (), "TPAN-001", False)],
+}
+
+
+def test_decisions_are_the_decided_fields_of_the_result_and_write_the_same_row(mini):
+    """``Engine.decide`` (what a TSV row and a cohort summary read) gives, option by option in the
+    result's order, the values the full result holds: the pending exclusion's missing facts
+    (crc-untested's cetuximab), the level of a clinical rule within its population (3A), a gate
+    left unknown (the G12C combination of a colorectal case not tested for KRAS)."""
+    assert set(DECIDED) == set(MINI_CASES)
+    for name in MINI_CASES:
+        case = mini_case(name)
+        got = mini.decide(case)
+        full = mini.evaluate(case)
+        assert [tuple(o[:2]) + tuple(o[3:]) for o in got.options] == DECIDED[name], name
+        assert all(o.evidence == f.evidence for o, f in zip(got.options, full.options, strict=True))
+        assert got == Decisions.of(full), name
+        assert (got.case_id, got.evaluated_as_of, got.cancer_type) == (name, case["as_of"], full.cancer_type)
+        assert tsv_row(got) == tsv_row(full), name
+    # a gate left unknown: the row gives the therapy no level (a level belongs to a biomarker)
+    row = dict(zip(TSV_COLUMNS, tsv_row(mini.decide(mini_case("crc-untested"))).split("\t"), strict=True))
+    assert row["level_1"] == "cetuximab" and row["conditional"] == "adagrasib+cetuximab,cetuximab"
+
+
+def test_decisions_leave_out_a_class_wide_outcome_for_a_therapy_out_of_scope(mini):
+    norm = mini.normalise(mini_case("luad-y96d-acquired"))
+    inf = infer(mini.program, norm)
+    exclusion = next(co for co in inf.outcomes["sotorasib"] if co[0].rule.id == "TRES-001")
+    outcomes = {"adagrasib+cetuximab": [exclusion], **inf.outcomes}
+    got = decisions(Inference(inf.ctx, outcomes, inf.notes, inf.skipped, inf.in_scope))
+    assert [(o.therapy, o.verdict) for o in got.options] == [("sotorasib", "excluded")]
