@@ -371,9 +371,23 @@ class _Domain:
         idx = tuple(self.gene_atoms[gene])
         single: list[tuple[Alt, tuple]] = []
         seen: set[tuple] = set()
+        # an alteration acquired on a drug class: what its flag means depends on the history, so
+        # alterations are told apart under each exposure to the class too, not only without one
+        expos = self._exposures(idx)
+        width = len(idx) * (1 + len(expos))
+
+        def effects(st: _GeneState, gt: bool | None) -> tuple:
+            return self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(gt)))
+
+        def exposed(st: _GeneState) -> list[tuple]:
+            return [self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(True), lines=h))
+                    for h in expos]
+
         for alt in self._alphabet(gene):
             st = _GeneState((alt,), True, alt.origin == "germline")
-            vec = self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(True)))
+            vec = effects(st, True)
+            for v in exposed(st):
+                vec += v
             key = (alt.origin == "germline", vec)
             if key not in seen:
                 seen.add(key)
@@ -383,9 +397,9 @@ class _Domain:
         states: dict[tuple, _GeneState] = {}
         frontier: list[tuple[tuple, _GeneState, tuple]] = []
         for st in start:
-            k = (st.tested, False, tuple(None for _ in idx))
+            k = (st.tested, False, tuple(None for _ in range(width)))
             states[k] = st
-            frontier.append((k, st, tuple(-1 for _ in idx)))
+            frontier.append((k, st, tuple(-1 for _ in range(width))))
         for _depth in range(MAX_ALTERATIONS_PER_GENE):
             nxt = []
             for _k, st, ranks in frontier:
@@ -409,10 +423,24 @@ class _Domain:
                 if st.germline and gt is not True:
                     vecs.append(None)
                 else:
-                    vecs.append(self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(gt))))
+                    vecs.append(effects(st, gt))
+            vecs += exposed(st)  # (after the three above, which readers index)
             dim.values.append(st)
             dim.vectors.append(tuple(vecs))
         return dim
+
+    def _exposures(self, idx: Iterable[int]) -> list[tuple]:
+        """Histories that tell apart the ways an alteration may have been acquired on each drug
+        class the atoms ``idx`` ask about: none given of the class, one line of it without an
+        outcome, one ending in progression (with no history at all: the probe's default)."""
+        classes = sorted({c for i in idx if (c := _names(self.program, i).acquired_on) is not None})
+        out: list[tuple] = [()] if classes else []
+        vocab = self.vocab
+        for c in classes:
+            d = min(vocab.drugs_in_class(c))
+            for outcome in (None, "progression"):
+                out.append((Line(frozenset({d}), frozenset(vocab.drug(d).classes), None, outcome, None, d),))
+        return out
 
     # prior therapy ------------------------------------------------------
 

@@ -267,9 +267,18 @@ def test_an_unspecified_mutation_could_be_the_named_change(vocab):
 
 
 def test_acquired_on_reads_the_flag_then_the_history(vocab):
+    """``acquired: true`` says "found at progression on targeted therapy", not on which drug: the
+    history says whether that drug was of the class."""
     on = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}})
     y96d = alt("KRAS", "Y96D")
-    assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=True))) is True
+    flagged = alt("KRAS", "Y96D", acquired=True)
+    assert on.fn(case(vocab, "LUAD", flagged)) is None  # history not given: on which drug is unknown
+    assert on.missing(case(vocab, "LUAD", flagged)) == (
+        "whether KRAS Y96D was acquired on a KRAS G12C inhibitor (prior therapy history)")
+    assert on.fn(case(vocab, "LUAD", flagged, prior_therapies=[line("sotorasib", outcome="progression")])) is True
+    assert on.fn(case(vocab, "LUAD", flagged, prior_therapies=[line("sotorasib")])) is True  # the flag: at progression
+    assert on.fn(case(vocab, "LUAD", flagged, prior_therapies=[line("osimertinib", outcome="progression")])) is False
+    assert on.fn(case(vocab, "LUAD", flagged, prior_therapies=[])) is False
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), prior_therapies=[
         line("sotorasib", outcome="progression")])) is False
     assert on.fn(case(vocab, "LUAD", y96d)) is None  # history not given
@@ -278,7 +287,7 @@ def test_acquired_on_reads_the_flag_then_the_history(vocab):
     exposed = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib", outcome="stable")])
     assert on.fn(exposed) is None
     assert on.missing(exposed) == ("whether KRAS Y96D was acquired on a KRAS G12C inhibitor "
-                                   "(prior therapy history or the alteration's 'acquired' flag)")
+                                   "(how the KRAS G12C inhibitor line ended, or the alteration's 'acquired' flag)")
     assert on.describe(exposed) == ""
     later = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib", outcome="stable"),
                                                         line("adagrasib", outcome="progression")])
@@ -293,7 +302,8 @@ def test_acquired_on_reads_the_flag_then_the_history(vocab):
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", origin="germline"), prior_therapies=[])) is False
     assert on.missing(case(vocab, "LUAD", alt("KRAS", "G12C"))) == "KRAS testing"
     # one matching alteration acquired is enough; one of unknown acquisition leaves it unknown
-    two = case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), alt("KRAS", "Y96D", acquired=True))
+    two = case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), alt("KRAS", "Y96D", acquired=True),
+               prior_therapies=[line("adagrasib")])
     assert on.fn(two) is True
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), y96d,
                       prior_therapies=[line("sotorasib")])) is None

@@ -43,7 +43,8 @@ def platinum(setting="metastatic", weeks=18, outcome="stable", drug="oxaliplatin
 
 
 def test_allele_flagged_acquired_excludes_the_class(mini):
-    r = mini.evaluate(lung({"gene": "KRAS", "variant": "Y96D", "acquired": True}, prior_therapies=[{"drugs": ["carboplatin"]}]))
+    r = mini.evaluate(lung({"gene": "KRAS", "variant": "Y96D", "acquired": True},
+                            prior_therapies=[{"drugs": ["carboplatin"]}, {"drugs": ["sotorasib"]}]))
     opt = r.option("sotorasib")
     assert opt.verdict == "excluded" and opt.rules[0] == "TRES-001"
     assert opt.cautions == []  # acquired: the caution's population finding does not hold
@@ -76,7 +77,7 @@ def test_unflagged_allele_exposed_without_outcome_makes_the_approval_conditional
     opt = r.option("sotorasib")
     assert opt.verdict == "conditional" and opt.rules[0] == "TLNG-001"
     assert opt.missing == ["whether KRAS Y96D was acquired on a KRAS G12C inhibitor "
-                           "(prior therapy history or the alteration's 'acquired' flag)"]
+                           "(how the KRAS G12C inhibitor line ended, or the alteration's 'acquired' flag)"]
     title = mini.rulebase.by_id["TRES-001"].title
     assert f"Would be excluded by \u201c{title}\u201d if confirmed" in opt.explanation  # the rule in words
     assert "TRES-001" not in opt.explanation
@@ -113,7 +114,8 @@ def test_caution_whose_therapies_have_no_option_goes_to_the_notes(mini):
 
 
 def test_class_exclusion_lists_only_therapies_in_scope(mini):
-    r = mini.evaluate(lung({"gene": "KRAS", "variant": "Y96D", "acquired": True}, prior_therapies=[{"drugs": ["carboplatin"]}]))
+    r = mini.evaluate(lung({"gene": "KRAS", "variant": "Y96D", "acquired": True},
+                            prior_therapies=[{"drugs": ["carboplatin"]}, {"drugs": ["sotorasib"]}]))
     # adagrasib + cetuximab holds a G12C inhibitor, but its only rule is about colorectal cancer
     assert r.option("adagrasib+cetuximab") is None
     assert r.option("sotorasib").verdict == "excluded"
@@ -296,7 +298,8 @@ def test_both_backends_agree_on_the_variant(mini_variant, case):
 
 
 def test_preclinical_resistance_has_no_oncokb_level(mini_variant):
-    r = mini_variant.evaluate(lung({"gene": "KRAS", "variant": "Y96D", "acquired": True}, prior_therapies=[{"drugs": ["carboplatin"]}]))
+    r = mini_variant.evaluate(lung({"gene": "KRAS", "variant": "Y96D", "acquired": True},
+                            prior_therapies=[{"drugs": ["carboplatin"]}, {"drugs": ["sotorasib"]}]))
     opt = r.option("sotorasib")
     assert opt.evidence == "resistance_preclinical" and opt.oncokb_level is None
     row = dict(zip(TSV_COLUMNS, tsv_row(r).split("\t"), strict=True))
@@ -363,7 +366,8 @@ def test_criteria_name_derived_facts_in_words_not_ids(mini):
 
 
 LANGUAGE_CASES = [
-    lung({"gene": "KRAS", "variant": "Y96D", "acquired": True}, prior_therapies=[{"drugs": ["carboplatin"]}]),
+    lung({"gene": "KRAS", "variant": "Y96D", "acquired": True},
+                            prior_therapies=[{"drugs": ["carboplatin"]}, {"drugs": ["sotorasib"]}]),
     lung({"gene": "KRAS", "variant": "Y96D", "acquired": False}, prior_therapies=[{"drugs": ["carboplatin"]}]),
     lung({"gene": "KRAS", "variant": "Y96D"}, prior_therapies=[{"drugs": ["sotorasib"]}]),
     lung({"gene": "KRAS", "variant": "Y96D"}, prior_therapies=[{"drugs": ["sotorasib"], "outcome": "progression"}]),

@@ -213,6 +213,8 @@ MINI_CASES = [
     {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C], "as_of": "2020-01-01"},
     {"cancer_type": "LUAD", "jurisdiction": "EMA", "alterations": [G12C],
      "prior_therapies": [{"drugs": ["carboplatin"], "outcome": "progression"}], "as_of": "2026-01-01"},
+    {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": [{"drugs": ["carboplatin"]}, {"drugs": ["sotorasib"]}],
+     "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": True}], "as_of": "2026-01-01"},
     {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": [{"drugs": ["carboplatin"]}],
      "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": True}], "as_of": "2026-01-01"},
     {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": [{"drugs": ["carboplatin"]}],

@@ -127,7 +127,8 @@ MINI_CASES = {
     "luad-second-line": {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C], "prior_therapies": CARBOPLATIN},
     "luad-first-line": {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [G12C], "prior_therapies": []},
     "luad-stage-unknown": {"cancer_type": "LUAD", "alterations": [G12C], "prior_therapies": CARBOPLATIN},
-    "luad-y96d-acquired": {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": CARBOPLATIN,
+    "luad-y96d-acquired": {"cancer_type": "LUAD", "stage": "metastatic",
+                           "prior_therapies": [*CARBOPLATIN, {"drugs": ["sotorasib"]}],
                            "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": True}]},
     "luad-y96d-baseline": {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": CARBOPLATIN,
                            "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": False}]},
@@ -630,7 +631,8 @@ def mini_chains(tmp_path_factory):
                          {"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}}]},
         "conclude": {"therapies": {"with_class": "kras_g12c_inhibitor"}, "verdict": "excluded"},
         "explain": {"met": "Y96D blocks the inhibitor."}, "citations": cite,
-        "examples": [{"name": "crc", "case": {"cancer_type": "COADREAD", "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": True}]},
+        "examples": [{"name": "crc", "case": {"cancer_type": "COADREAD", "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": True}],
+                                              "prior_therapies": [{"drugs": ["sotorasib"], "outcome": "progression"}]},
                       "expect": {"verdict": "excluded", "therapy": "adagrasib+cetuximab"}}]})
     data["rules"].append({
         "id": "TZN-001", "title": "A note on lung cancer", "kind": "note", "rationale": "A note after a caution by id.",

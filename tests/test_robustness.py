@@ -162,6 +162,9 @@ def test_leading_zeros_are_the_same_change(engine, spelling):
 def test_an_acquired_y096d_excludes_like_y96d(engine):
     base = {"alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "KRAS", "variant": "Y96D", "acquired": True}]}
     zero = {"alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "KRAS", "variant": "Y096D", "acquired": True}]}
+    on_sotorasib = {"prior_therapies": [*GOOD["prior_therapies"], {"drugs": ["sotorasib"], "outcome": "progression"}]}
+    base |= on_sotorasib
+    zero |= on_sotorasib
     a = {o.therapy: o.verdict for o in engine.evaluate(GOOD | base).options}
     b = {o.therapy: o.verdict for o in engine.evaluate(GOOD | zero).options}
     assert a == b and a["sotorasib"] == "excluded"

@@ -19,10 +19,12 @@ class AlterationPattern(Strict):
     ``tested_genes`` or carrying any listed alteration) and none matches; otherwise unknown.
     With ``origin: germline`` the test that counts is ``germline_tested``.
 
-    ``acquired_on: CLASS`` (three-valued): a matching alteration flagged ``acquired: true`` is
-    acquired, one flagged ``acquired: false`` is not; unflagged, it is acquired when the history
-    has a line holding a drug of CLASS that ended in progression, not acquired when the history
-    is given and no line holds CLASS, and unknown otherwise.
+    ``acquired_on: CLASS`` (three-valued): a matching alteration flagged ``acquired: false``
+    (present at diagnosis) is not acquired on CLASS. Otherwise the history decides, since the
+    flag ``acquired: true`` says "found at progression on targeted therapy", not on which: a line
+    holding a drug of CLASS that ended in progression -> acquired; a history given with no line
+    holding CLASS -> not (acquired on another drug, if at all); a line of CLASS with another or no
+    outcome -> acquired when flagged ``acquired: true``, else unknown; no history -> unknown.
     """
 
     gene: str
@@ -52,10 +54,10 @@ def _acquired_on(cls: str):
     rules/README.md): the alteration's own flag first, then the history."""
 
     def tv(alt, case) -> TV:
-        if alt.acquired is not None:
-            return alt.acquired
+        if alt.acquired is False:  # present at diagnosis
+            return False
         lines = case.lines
-        if lines is None:
+        if lines is None:  # the flag says on *some* targeted therapy, not on which
             return None
         exposed = False
         for ln in lines:
@@ -63,7 +65,9 @@ def _acquired_on(cls: str):
                 if ln.outcome == "progression":
                     return True
                 exposed = True
-        return None if exposed else False
+        if not exposed:  # the history is given and never held the class: acquired on another drug, if at all
+            return False
+        return True if alt.acquired else None  # found at progression on targeted therapy, and the class was given
 
     return tv
 
@@ -145,8 +149,10 @@ def build(cond, vocab) -> tuple:
         if any(vague(alt) for alt in own):
             return f"the exact {gene} variant"
         if on is not None and any(matches(alt) for alt in own):
-            return (f"whether {label} was acquired on a {vocab.class_label(on)} "
-                    "(prior therapy history or the alteration's 'acquired' flag)")
+            klass = vocab.class_label(on)
+            how = ("prior therapy history" if case.lines is None  # (an 'acquired' flag does not name the drug)
+                   else f"how the {klass} line ended, or the alteration's 'acquired' flag")
+            return f"whether {label} was acquired on a {klass} ({how})"
         if origin == "germline":
             return "germline testing"
         return f"{gene} testing"
