@@ -17,11 +17,13 @@ input records they answer are skipped: an interrupted run resumes where it stopp
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import io
 import itertools
 import json
 import os
+import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,7 @@ from engine.codec import decode as fast_decode, encode_json, json_head
 from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageError, quote
 from engine.inputs import (
     MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary, usable_id,
-    decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
+    case_file, decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
 )
 
 if TYPE_CHECKING:
@@ -413,9 +415,30 @@ def chunks(items: Iterable, size: int, max_chars: int | None = None) -> Iterator
 # --------------------------------------------------------------------------- writing
 
 
+class OutputFailed(Exception):
+    """Writing the output stream failed (a full disk, a quota, an I/O error): not a bug and not a
+    bad record, so :func:`run_evaluate` reports it as a usage error naming the output. A broken
+    pipe is not one of these (the reader has gone: the run ends quietly)."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextlib.contextmanager
+def _writing():
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputFailed(exc) from exc
+
+
 class Writer:
     """Writes blocks in order: output to ``out`` (to its byte buffer when it has one), messages
-    to ``err``. For the text format it drops the blank line before the very first record."""
+    to ``err``. For the text format it drops the blank line before the very first record. A
+    failed write of the output raises :class:`OutputFailed`."""
 
     def __init__(self, out: TextIO, err: TextIO, fmt: str):
         self.out, self.err, self.fmt = out, err, fmt
@@ -425,13 +448,15 @@ class Writer:
         self.errors = 0
         self._first_text = fmt == "text"
         if self.raw is not None:
-            out.flush()  # anything written as text before goes first
+            with _writing():
+                out.flush()  # anything written as text before goes first
 
     def write_bytes(self, data: bytes) -> None:
-        if self.raw is not None:
-            self.raw.write(data)
-        else:
-            self.out.write(data.decode(self.encoding))
+        with _writing():
+            if self.raw is not None:
+                self.raw.write(data)
+            else:
+                self.out.write(data.decode(self.encoding))
 
     def write(self, block: Block) -> None:
         self.records += block.records
@@ -448,9 +473,10 @@ class Writer:
             self.write_bytes(data)
 
     def flush(self) -> None:
-        self.out.flush()
-        if self.raw is not None:
-            self.raw.flush()
+        with _writing():
+            self.out.flush()
+            if self.raw is not None:
+                self.raw.flush()
 
 
 # --------------------------------------------------------------------------- resume
@@ -490,7 +516,8 @@ def default_jobs() -> int:
 
 def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run ``evaluate``: 0 every case evaluated, 1 some record was an error. An output file that
-    cannot be written (a missing folder, a folder, no permission) is a usage error."""
+    cannot be written (a missing folder, a folder, no permission, a full disk), or that is one of
+    the inputs, is a usage error; so is standard output that cannot be written."""
     fmt = args.format
     err = err or sys.stderr
     jobs = args.jobs if args.jobs is not None else default_jobs()
@@ -500,6 +527,7 @@ def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | Non
     resume = bool(getattr(args, "resume", False))
     if resume and not output:
         raise UsageError("resume needs an output file")
+    _check_output_is_not_input(args.files, output, stdin, out)
     header = fmt == "tsv"
     close = None
     if output:
@@ -515,11 +543,118 @@ def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | Non
     else:
         skip = 0
     out = out or sys.stdout
+    where = f"the output file {quote(output)}" if output else "standard output"
     try:
-        return _run(args, engine, fmt, jobs, skip, stdin, out, err, header)
-    finally:
+        code = _run(args, engine, fmt, jobs, skip, stdin, out, err, header)
+    except OutputFailed as exc:
         if close is not None:
+            _close_quietly(close)
+        elif out is sys.stdout:
+            _drop_stdout(out)
+        raise UsageError(f"cannot write {where}: {_reason(exc.error)}") from None
+    except BaseException:
+        if close is not None:
+            _close_quietly(close)
+        raise
+    if close is not None:
+        try:
             close.close()
+        except OSError as exc:  # what was still buffered did not fit
+            raise UsageError(f"cannot write {where}: {_reason(exc)}") from None
+    return code
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _close_quietly(fh: TextIO) -> None:
+    """Close an output file whose write already failed: what is still buffered is lost (the
+    complete records before it stay, and ``--resume`` cuts a partial last line)."""
+    try:
+        fh.close()
+    except OSError:
+        pass
+
+
+def _drop_stdout(out: TextIO) -> None:
+    """After a failed write to standard output, point its descriptor at the null device, so that
+    the output still buffered does not fail again (with a traceback) when the process exits."""
+    try:
+        fd = out.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return
+    try:
+        os.dup2(null, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(null)
+
+
+def _stat_of(stream: Any) -> os.stat_result | None:
+    """The status of the regular file a stream reads or writes, or None (a terminal, a pipe, a
+    stream with no descriptor)."""
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _check_output_is_not_input(files: list[str], output: str | None, stdin: TextIO | None, out: TextIO | None) -> None:
+    """A usage error, before anything is opened for writing, when the output is one of the inputs:
+    writing it would empty the input before it is read (or, appending, read the records written
+    back as input). Compared by the file itself (``os.path.samefile``: also a link or another
+    spelling of the path), by the resolved path for an output file not made yet that a folder
+    given as input would read as a case file, and for ``-`` and a redirected standard output by
+    the file behind the stream."""
+    if output:
+        target = Path(output)
+        try:
+            out_stat: os.stat_result | None = target.stat()
+        except OSError:
+            out_stat = None
+        if out_stat is not None and not stat.S_ISREG(out_stat.st_mode):
+            out_stat = None  # a device (/dev/null) or a folder: not a file an input could be
+        named = f"the output file {quote(output)}"
+    else:
+        target = None
+        out_stat = _stat_of(out if out is not None else sys.stdout)
+        named = "standard output"
+    if out_stat is None and target is None:
+        return
+    resolved = target.resolve() if target is not None else None
+    for a in files:
+        if a == "-":
+            in_stat = _stat_of(stdin if stdin is not None else sys.stdin)
+            if in_stat is not None and out_stat is not None and os.path.samestat(in_stat, out_stat):
+                raise UsageError(f"{named} is the file standard input reads ('-', one of the inputs): "
+                                 "write the results to another file")
+            continue
+        p = Path(a)
+        if p.is_dir():
+            inside = resolved is not None and resolved.parent == p.resolve() and case_file(resolved.name)
+            try:
+                found = expand_paths([a]) if out_stat is not None and not inside else []
+            except UsageError:
+                found = []
+            hit = inside or any(_same(f, out_stat) for f in found)
+            if hit:
+                raise UsageError(f"{named} is a case file in the input folder {quote(a)}: "
+                                 "write the results outside it")
+        elif _same(a, out_stat) or (resolved is not None and p.resolve() == resolved):
+            raise UsageError(f"{named} is also an input file ({quote(a)}): write the results to another file")
+
+
+def _same(path: str, st: os.stat_result | None) -> bool:
+    if st is None:
+        return False
+    try:
+        return os.path.samestat(os.stat(path), st)
+    except OSError:
+        return False
 
 
 def _has_header(path: Path) -> bool:

@@ -318,12 +318,18 @@ READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
 
 def expand_paths(args: list[str]) -> list[str]:
     """Directories expand to their ``*.json`` and ``*.jsonl`` files (also ``.gz``), sorted. A
-    directory with none is a usage error."""
+    directory with none is a usage error.
+
+    Only the folder's own entries are read: sub-folders are not searched, and names match in
+    lower case only (``X.JSON`` is not a case file), as the README says. A link with a case
+    file's name that leads nowhere is kept, not skipped, so that it becomes the error record it
+    gives when named on the command line ("no such file"); what is neither a file nor such a link
+    (a sub-folder, a pipe, a device, even one named ``x.json``) is left out."""
     out: list[str] = []
     for a in args:
         p = Path(a)
         if a != "-" and p.is_dir():
-            found = [str(f) for f in sorted(p.iterdir()) if f.is_file() and _case_file(f.name)]
+            found = [str(f) for f in sorted(p.iterdir()) if case_file(f.name) and (f.is_file() or not f.exists())]
             if not found:
                 raise UsageError(f"no case files (*.json, *.jsonl) in the folder {quote(a)}")
             out.extend(found)
@@ -332,7 +338,8 @@ def expand_paths(args: list[str]) -> list[str]:
     return out
 
 
-def _case_file(name: str) -> bool:
+def case_file(name: str) -> bool:
+    """Is ``name`` the name of a case file a folder given as input holds?"""
     return name.endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz"))
 
 

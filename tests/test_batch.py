@@ -4,16 +4,21 @@ the progress line."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import io
 import itertools
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from engine import batch
 from engine.batch import Processor, run_evaluate
+from engine.errors import UsageError
 from engine.formats import TSV_COLUMNS
 from engine.parallel import CRASH_ENV, CRASH_ONCE_ENV, WorkerPool
 from engine.summary import KnownVariants, Summary, cohort_of
@@ -562,3 +567,107 @@ def test_a_chunk_is_its_records_in_the_output_streams_encoding(engine, encoding,
     assert block.data == "".join(texts).encode(encoding, "backslashreplace")
     assert block.records == len(items) and block.errors == 3
     assert p.reuse is None or p.reuse.total_reused >= len(cases) // 2
+
+
+# --------------------------------------------------------------------------- the output and the inputs
+
+
+def test_an_output_file_that_is_an_input_is_a_usage_error_and_the_input_is_kept(tmp_path):
+    """`-o x.jsonl x.jsonl` would empty the input before reading it (and `--resume` would count
+    every line as done): a usage error before anything is opened for writing, however the same
+    file is named (another spelling, a link, the folder holding it, standard input)."""
+    from engine.cli import main
+
+    src, _ = _cohort(tmp_path, 3)
+    data = src.read_bytes()
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(src)
+    for output, inputs in ((src, [src]), (src, [tmp_path / "." / src.name]), (link, [src]),
+                           (src, [tmp_path]), (tmp_path / "new.jsonl", [tmp_path])):
+        for resume in ([], ["--resume"]):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                code = main(["evaluate", "--format", "json", "-o", str(output), *resume, *map(str, inputs)])
+            assert code == 2, (output, inputs, resume)
+            assert "input" in err.getvalue() and str(output.name) in err.getvalue()
+            assert src.read_bytes() == data and not (tmp_path / "new.jsonl").exists()
+    with src.open("rb") as fh:  # `-o x.jsonl - < x.jsonl`
+        with pytest.raises(UsageError, match="standard input"):
+            run_evaluate(_args(["-"], output=str(src)), None, stdin=io.TextIOWrapper(fh), out=io.StringIO())
+    assert src.read_bytes() == data
+    # another file of the folder is fine
+    out = tmp_path / "elsewhere" / "out.jsonl"
+    out.parent.mkdir()
+    assert main(["evaluate", "--format", "json", "-o", str(out), str(src)]) == 0
+
+
+def test_a_redirected_standard_output_that_is_an_input_is_a_usage_error(tmp_path):
+    src, _ = _cohort(tmp_path, 2)
+    data = src.read_bytes()
+    with src.open("ab") as fh:  # `evaluate x.jsonl >> x.jsonl` would read its own results back
+        proc = subprocess.run([sys.executable, "-m", "engine", "evaluate", "--format", "json", str(src)],
+                              stdout=fh, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 2 and "standard output is also an input file" in proc.stderr
+    assert src.read_bytes() == data
+
+
+class _FillingDisk(io.RawIOBase):
+    """A disk with room for ``room`` bytes."""
+
+    def __init__(self, room: int):
+        self.room, self.data = room, bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:  # what fits, then ENOSPC
+        n = min(len(b), self.room - len(self.data))
+        if n <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        self.data += bytes(b)[:n]
+        return n
+
+
+def test_a_full_disk_is_a_usage_error_naming_the_output_not_a_crash(tmp_path, engine):
+    from engine.cli import main
+
+    src, lines = _cohort(tmp_path, 40)
+    for output in ("/dev/full",):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            assert main(["evaluate", "--format", "json", "-o", output, str(src)]) == 2
+        assert "cannot write the output file '/dev/full': No space left on device" in err.getvalue()
+        assert "internal error" not in err.getvalue()
+    # what was written before the disk filled up is whole records and a cut one, as a killed run
+    _, full, _ = _run(engine, [src], as_of=AS_OF)
+    disk = _FillingDisk(len(full) // 2)
+    out = io.TextIOWrapper(io.BufferedWriter(disk, buffer_size=4096), encoding="utf-8")
+    with pytest.raises(UsageError, match="cannot write standard output: No space left on device"):
+        run_evaluate(_args([src], as_of=AS_OF), engine, out=out, err=io.StringIO())
+    assert 0 < len(disk.data) <= len(full) // 2 and full.encode().startswith(bytes(disk.data))
+    # standard output on a full disk: the same, from the command line, and nothing after it
+    for fmt in ("json", "tsv", "text"):
+        with open("/dev/full", "wb") as full_dev:
+            proc = subprocess.run([sys.executable, "-m", "engine", "evaluate", "--format", fmt, str(src)],
+                                  stdout=full_dev, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().endswith("cannot write standard output: No space left on device"), proc.stderr
+        assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+
+
+def test_a_folder_gives_a_broken_link_its_error_record_and_leaves_out_sub_folders(tmp_path, engine):
+    """A broken link named `*.json` in a folder is the "no such file" record it is when named, not
+    skipped; sub-folders and names not in lower case are left out, as the README says."""
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    (folder / "a.json").write_text(CASES[0].read_text())
+    (folder / "b.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "c.json").write_text(CASES[0].read_text())
+    (folder / "D.JSON").write_text(CASES[0].read_text())
+    code, out, _ = _run(engine, [folder])
+    records = [json.loads(x) for x in out.splitlines()]
+    assert code == 1 and len(records) == 2
+    assert records[1]["source"] == str(folder / "b.jsonl") and records[1]["code"] == "unreadable"
+    _, named, _ = _run(engine, [folder / "b.jsonl"])
+    assert json.loads(named)["error"] == records[1]["error"]

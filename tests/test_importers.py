@@ -893,3 +893,17 @@ def test_firehose_colorectal_evaluates_anti_egfr_excluded_exactly_for_ras_mutant
             assert not any("KRAS" in m or "NRAS" in m for m in opt.missing), (r.case_id, opt.missing)
             assert opt.verdict != "excluded" or r.case_id in braf, (r.case_id, opt.rules)
         assert by_ras == expected, t
+
+
+def test_a_header_row_repeated_in_the_middle_is_skipped_and_counted_not_a_sample(vocab, tmp_path):
+    """Two MAFs joined end to end: the second header is a header, not a sample named
+    `Tumor_Sample_Barcode`; its row is counted as skipped, and the rows after it are read."""
+    header = "Hugo_Symbol\tVariant_Classification\tTumor_Sample_Barcode\tHGVSp_Short\n"
+    maf = tmp_path / "joined.maf"
+    maf.write_text(header + "KRAS\tMissense_Mutation\tS1\tp.G12C\n"
+                   + header.replace("\t", " \t") + "KRAS\tMissense_Mutation\tT1\tp.G12D\n")
+    cases, errors, summary = do_import(vocab, maf, cancer_type="LUAD")
+    assert [c["id"] for c in cases] == ["S1", "T1"] and not errors
+    assert cases[1]["alterations"] == [{"gene": "KRAS", "variant": "p.G12D"}]
+    assert summary.skipped["the header row repeated (files joined)"] == 1
+    assert summary.rows == 3 == summary.alteration_rows + sum(summary.skipped.values())

@@ -369,3 +369,105 @@ def test_phenopacket_coordinates_that_contradict_the_reference_are_an_error_not_
     (case,) = cases
     assert not any(a["gene"] == "KRAS" for a in case.get("alterations", []))
     assert "KRAS" not in case.get("tested_genes", [])
+
+
+def _import(flag: str, paths: list[Path]) -> tuple[int, list[str], list[dict], str]:
+    """`kras-rules import FLAG PATHS...`: exit code, the ids written, the error records, the summary."""
+    import argparse
+    import io
+
+    from engine.importers.cli import PREFIX, add_parser, run
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers(dest="command"))
+    out, err = io.StringIO(), io.StringIO()
+    rc = run(parser.parse_args(["import", flag, *map(str, paths)]), stdout=out, stderr=err)
+    lines = err.getvalue().splitlines()
+    records = [json.loads(x) for x in lines if not x.startswith(PREFIX)]
+    summary = "\n".join(x for x in lines if x.startswith(PREFIX))
+    return rc, [json.loads(x)["id"] for x in out.getvalue().splitlines()], records, summary
+
+
+def _bad_documents(tmp_path: Path, good: dict) -> dict[str, bytes]:
+    text = json.dumps(good)
+    return {
+        "bigint.json": text[:-1].encode() + b', "n": ' + b"7" * 5000 + b"}",
+        "deep.json": b"[" * 100_000,
+        "truncated.json": text[: len(text) // 2].encode(),
+        "empty.json": b"",
+        "utf16.json": text.encode("utf-16"),
+    }
+
+
+def test_bad_fhir_documents_are_one_error_record_each_and_the_other_files_are_read(tmp_path):
+    good = bundle_from_case(json.loads(CASE.read_text(encoding="utf-8")))
+    files = _bad_documents(tmp_path, good)
+    nope = copy.deepcopy(good)
+    nope["entry"].append({"resource": {"resourceType": "Nope"}})
+    junk = copy.deepcopy(good)
+    junk["entry"] += ["a string", None]
+    files["nope.json"] = json.dumps(nope).encode()
+    files["junk.json"] = json.dumps(junk).encode()
+    paths = [tmp_path / "ok1.json"]
+    paths[0].write_text(json.dumps(good), encoding="utf-8")
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(tmp_path / name)
+    paths.append(paths[0])
+    rc, ids, records, summary = _import("--fhir", paths)
+    assert rc == 1
+    # the good bundle at both ends, and the valid patients of the bundles with a bad entry
+    assert ids == ["luad-g12c-second-line"] * 4
+    by_file: dict[str, list[dict]] = {}
+    for r in records:
+        by_file.setdefault(Path(r["source"]).name, []).append(r["error"])
+    assert sorted(by_file) == sorted(files)
+    assert [e["field"] for e in by_file["junk.json"]] == [f"entry[{len(good['entry'])}]", f"entry[{len(good['entry']) + 1}]"]
+    (e,) = by_file["nope.json"]
+    assert e["kind"] == "resource" and "'Nope'" in e["message"] and e["field"].endswith(".resourceType")
+    assert "5,000 digits" in by_file["bigint.json"][0]["message"] and "line 1, column" in by_file["bigint.json"][0]["message"]
+    assert "nested deeper" in by_file["deep.json"][0]["message"] and "column 65" in by_file["deep.json"][0]["message"]
+    assert "line 1, column" in by_file["truncated.json"][0]["message"]
+    assert "empty" in by_file["empty.json"][0]["message"] and "UTF-16" in by_file["utf16.json"][0]["message"]
+    assert "cases written: 4" in summary and "error records: 8" in summary
+
+
+def test_bad_phenopacket_files_are_one_error_record_each_and_the_other_files_are_read(tmp_path):
+    files = _bad_documents(tmp_path, phenopacket())
+    files["bomb.yaml"] = (b'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+                          + b"".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n".encode()
+                                     for p, c in zip("abcdefghijk", "bcdefghijkl", strict=True)))
+    files["deep.yaml"] = b"id: x\nsubject: " + b"[" * 5000 + b"]" * 5000 + b"\n"
+    files["bigint.yaml"] = b"id: x\nsubject: {id: s}\nn: " + b"7" * 5000 + b"\n"
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps(phenopacket()), encoding="utf-8")
+    paths = [ok]
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(tmp_path / name)
+    paths.append(ok)
+    rc, ids, records, summary = _import("--phenopacket", paths)
+    assert rc == 1 and ids == ["luad-g12c-pp"] * 2
+    assert [Path(r["source"]).name for r in records] == list(files)
+    assert all(r["error"]["kind"] == "document" for r in records)
+    messages = {Path(r["source"]).name: r["error"]["message"] for r in records}
+    assert "aliases" in messages["bomb.yaml"] and "100,000 values" in messages["bomb.yaml"]
+    assert "nested deeper" in messages["deep.yaml"] and "5,000 digits" in messages["bigint.yaml"]
+    assert "cases written: 2" in summary
+
+
+def test_yaml_aliases_that_share_a_value_are_read(vocab, tmp_path):
+    """PyYAML writes a value used twice as an anchor and aliases: those are read as written."""
+    path = tmp_path / "p.yaml"
+    text = yaml.safe_dump(phenopacket())
+    assert "*id00" in text
+    path.write_text(text, encoding="utf-8")
+    cases, errors, _ = read(vocab, "phenopacket", [path])
+    assert [c["id"] for c in cases] == ["luad-g12c-pp"] and not errors
+    assert len(cases[0]["prior_therapies"]) == len(read(vocab, "phenopacket", [_as_json(tmp_path, phenopacket())])[0][0]["prior_therapies"])
+
+
+def _as_json(tmp_path: Path, doc: dict) -> Path:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path

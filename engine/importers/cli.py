@@ -94,6 +94,9 @@ def _run_documents(args, kind: str, files: list[str], out: IO[str], err: IO[str]
         if getattr(args, flag, None):
             raise UsageError(f"--{flag} is for mutation files and VCFs, not --{kind}")
     assay, panels = _assay(args)
+    for f in files:  # a missing file is a usage error before any case is written (a bad one, a record)
+        if not Path(f).is_file():
+            raise UsageError(f"file not found: {f}" if not Path(f).exists() else f"not a file: {f}")
 
     def make(on_error):
         return make_document_reader(

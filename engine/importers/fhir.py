@@ -30,24 +30,25 @@ A patient with no medication resource has an unknown treatment history.
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from engine.errors import UsageError
+from engine.errors import quote
 from engine.importers.calls import needs
 from engine.importers.documents import (
     CaseDraft,
+    DocumentError,
     DocumentReader,
+    load_json,
     outcome_of,
     parse_date,
+    read_document_text,
     refseq_chromosome,
     setting_of,
     stage_of,
 )
 from engine.importers.extras import DEFAULT_AMPLIFICATION_COPIES as AMPLIFICATION_COPIES
-from engine.importers.tabular import open_binary
 
 LOINC = "http://loinc.org"
 VARIANT = "69548-6"
@@ -117,12 +118,12 @@ class FhirReader(DocumentReader):
 
         for path in paths:
             self.summary.files += 1
-            with open_binary(path) as fh:
-                text = fh.read().decode("utf-8", errors="replace")
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}: not JSON: {exc}") from None
+                data = load_json(read_document_text(path))
+            except DocumentError as exc:
+                self.summary.documents += 1
+                self.error("document", exc.message, str(path), exc.field)
+                continue
             bundles = data if isinstance(data, list) else [data]
             for bi, bundle in enumerate(bundles):
                 self.summary.documents += 1
@@ -130,25 +131,35 @@ class FhirReader(DocumentReader):
                 if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
                     self.error("document", "not a FHIR Bundle (resourceType must be 'Bundle')", str(path), where + "resourceType")
                     continue
-                yield from self.bundle(bundle, str(path), where, get_fhir_model_class)
+                with self.one_document(str(path), where.rstrip(".") or "$"):
+                    yield from self.bundle(bundle, str(path), where, get_fhir_model_class)
         self.done()
 
     def bundle(self, bundle: dict, src: str, where: str, model_of: Any) -> Iterator[dict]:
         from pydantic import ValidationError
 
         resources: list[tuple[str, dict]] = []
-        for i, entry in enumerate(bundle.get("entry") or []):
+        entries = bundle.get("entry") or []
+        if not isinstance(entries, list):
+            self.error("document", "a Bundle's entry is a list of entries", src, f"{where}entry")
+            entries = []
+        for i, entry in enumerate(entries):
             path = f"{where}entry[{i}].resource"
-            res = (entry or {}).get("resource")
-            if not isinstance(res, dict) or "resourceType" not in res:
+            if not isinstance(entry, dict):
+                self.error("resource", "an entry is a JSON object with a resource", src, f"{where}entry[{i}]")
+                continue
+            res = entry.get("resource")
+            if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
                 self.error("resource", "an entry needs a resource with a resourceType", src, path)
                 continue
             try:
-                model_of(res["resourceType"]).model_validate(res)
-            except KeyError:
-                self.error("resource", f"unknown FHIR resource type '{res['resourceType']}'", src, f"{path}.resourceType",
-                           value=res["resourceType"])
+                model = model_of(res["resourceType"])
+            except (KeyError, ValueError):  # (fhir.resources says ValueError: "... is not a valid FHIR Model")
+                self.error("resource", f"unknown FHIR resource type {quote(res['resourceType'])}", src,
+                           f"{path}.resourceType", value=res["resourceType"])
                 continue
+            try:
+                model.model_validate(res)
             except ValidationError as exc:
                 e = exc.errors(include_url=False)[0]
                 loc = ".".join(str(x) for x in e["loc"])

@@ -45,6 +45,7 @@ R_SYN = "synonymous change at a hotspot codon"
 R_WILD = "Mutation_Status says no mutation"
 R_ERROR = "error record"
 R_COMMENT = "'#' comment line after the header"
+R_HEADER = "the header row repeated (files joined)"
 
 ErrorSink = Callable[[dict], None]
 
@@ -395,6 +396,9 @@ class Importer:
         if tab.comment_rows:
             s.rows += tab.comment_rows
             skipped[R_COMMENT] += tab.comment_rows
+        if tab.header_rows:
+            s.rows += tab.header_rows
+            skipped[R_HEADER] += tab.header_rows
         if grouped and current is not None and current.id not in finished:
             finished.add(current.id)
             case = self._finish(current, name)

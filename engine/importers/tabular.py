@@ -115,6 +115,7 @@ class Table:
     rows: Iterator[tuple[int, list[str]]]
     index: dict[str, int] = field(default_factory=dict)
     comment_rows: int = 0  # '#' lines after the header, skipped (counted once the rows are read)
+    header_rows: int = 0  # rows that repeat the header (files joined end to end), skipped likewise
 
     def col(self, *names: str) -> int | None:
         """Index of the first of ``names`` present in the header (exact, then case-insensitive)."""
@@ -145,7 +146,9 @@ def read_table(path: Path) -> Table:
     """Open ``path`` as a table: leading ``#`` lines are comments, the next line the header.
 
     Blank lines and ``#`` lines after the header are skipped. Header names are stripped of
-    surrounding spaces; a repeated name keeps its first position.
+    surrounding spaces; a repeated name keeps its first position. A row that repeats the header
+    (two files joined end to end) is a header, not data: it is skipped and counted in
+    ``header_rows`` (never a sample named ``Tumor_Sample_Barcode``).
     """
     lines = iter_lines(path)
     comments: list[str] = []
@@ -160,14 +163,18 @@ def read_table(path: Path) -> Table:
         for i, h in enumerate(header):
             index.setdefault(h, i)
 
-        def rows(lines=lines) -> Iterator[tuple[int, list[str]]]:
+        def rows(lines=lines, header=header, first=header[0]) -> Iterator[tuple[int, list[str]]]:
             for m, t in lines:
                 if not t or t.isspace():
                     continue
                 if t[0] == "#":
                     table.comment_rows += 1  # noqa: B023 - runs after `table` is bound; the loop returns with it
                     continue
-                yield m, t.split("\t")
+                fields = t.split("\t")
+                if fields[0].strip() == first and [f.strip() for f in fields] == header:
+                    table.header_rows += 1  # noqa: B023 - as above
+                    continue
+                yield m, fields
 
         table = Table(path, header, n, comments, rows(), index)
         return table
