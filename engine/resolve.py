@@ -92,6 +92,7 @@ class _Static:
         self.met: dict[str, str] = {}
         self.unmet: dict[str, str] = {}
         self.unknown: dict[str, str] = {}
+        self.undecided: dict[str, str] = {}
         self.approval: dict[str, str] = {}
         for cr in program.conclusions:
             r = cr.rule
@@ -101,6 +102,7 @@ class _Static:
             self.met[r.id] = ex.met
             self.unmet[r.id] = ex.unmet or ex.met
             self.unknown[r.id] = ex.unknown or f"If the missing facts are confirmed: {ex.met}"
+            self.undecided[r.id] = f"Whether {self.quoted[r.id]} applies to this case depends on what is missing."
             if r.jurisdiction and r.status in ("regular", "accelerated", "withdrawn"):
                 self.approval[r.id] = f"({r.jurisdiction} {r.status} approval, in effect from {r.effective_from}.)"
         self._has_fact: dict[int, bool] = {}
@@ -662,9 +664,13 @@ class Rendering:
                 continue
             od = option.__dict__
             text = _explain_core(best_cr, best, ctx, st)
-            for p_cr, _ in pending:
-                extra.append(f"Would be excluded by {st.quoted[p_cr.rule.id]} if confirmed; "
-                             f"to know, find out: {', '.join(pending_missing(p_cr, ctx))}.")
+            if pending:  # one sentence per set of facts to find out (an untested gene may stand behind several)
+                waiting: dict[tuple, list[str]] = {}
+                for p_cr, _ in pending:
+                    waiting.setdefault(pending_missing(p_cr, ctx), []).append(st.quoted[p_cr.rule.id])
+                for miss, titles in waiting.items():
+                    who = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " or " + titles[-1]
+                    extra.append(f"Would be excluded by {who} if confirmed; to know, find out: {', '.join(miss)}.")
             explanation = " ".join([text] + extra) if extra else text
             for c in od["cautions"]:
                 explanation += f" Caution: {c.text}"
@@ -805,7 +811,11 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             more.append("From the case: " + ", ".join(chain) + f"; so {st.quoted[rule.id]} applies.")
         rid = rule.id
         if out.missing:
-            more.append(st.unknown[rid])
+            # the rule's "unknown" sentence speaks of a case its gate holds for (the biomarker
+            # known, a label criterion missing); with the gate itself unknown it would name a
+            # biomarker the case is not known to carry
+            gate_unknown = any(node.tv(ctx) is None for node in st.gate(cr))
+            more.append(st.undecided[rid] if gate_unknown else st.unknown[rid])
             more.append("Cannot decide without: " + ", ".join(out.missing) + ".")
         elif out.failed:
             more.append(st.unmet[rid])

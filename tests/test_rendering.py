@@ -295,3 +295,29 @@ def test_parts_shared_between_cases_are_immutable_and_each_case_keeps_its_own_wo
     oa.citations.clear()
     again = ENGINE.evaluate(a).option("adagrasib+cetuximab")
     assert again is not None and again.criteria == ob.criteria and again.citations == ob.citations
+
+
+def test_an_unknown_gate_is_not_explained_as_if_the_biomarker_were_there():
+    """With KRAS untested, the lung approvals are conditional on KRAS testing: the explanation
+    says whether the rule applies depends on what is missing, not the rule's sentence for a case
+    known to carry G12C; the resistance exclusions waiting on the same test are one sentence.
+    With G12C known and the stage missing, the rule's own sentence for that case is used."""
+    eng = ENGINE
+    untested = {"cancer_type": "LUAD", "stage": "metastatic", "tested_genes": ["EGFR", "ALK"],
+                "prior_therapies": [{"regimen": "carboplatin/pemetrexed"}], "as_of": "2026-07-01"}
+    opt = eng.evaluate(untested).option("sotorasib")
+    assert opt.verdict == "conditional" and opt.missing == ["KRAS testing"]
+    title = eng.rulebase.by_id[opt.rules[0]].title
+    assert f"Whether \u201c{title}\u201d applies to this case depends on what is missing." in opt.explanation
+    assert "for this KRAS G12C" not in opt.explanation
+    pending = [c.id.split("/")[0] for c in opt.criteria if c.id.endswith("/exclusion")]
+    assert len(pending) >= 2
+    sentences = re.findall(r"Would be excluded by (.*?) if confirmed; to know, find out: ([^.]*)\.", opt.explanation)
+    assert len(sentences) == 1 and sentences[0][1] == "KRAS testing"
+    for rid in pending:
+        assert f"\u201c{eng.rulebase.by_id[rid].title}\u201d" in sentences[0][0]
+    g12c = {k: v for k, v in untested.items() if k != "stage"} | {
+        "alterations": [{"gene": "KRAS", "variant": "G12C"}], "tested_genes": ["KRAS"]}
+    opt = eng.evaluate(g12c).option("sotorasib")
+    assert opt.verdict == "conditional" and "depends on what is missing" not in opt.explanation
+    assert " ".join(eng.rulebase.by_id[opt.rules[0]].explain.unknown.split()) in opt.explanation

@@ -310,7 +310,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma). If the missing facts are confirmed: The combination is approved after the three chemotherapies. Cannot decide without: KRAS testing, NRAS testing, prior therapy history. (FDA accelerated approval, in effect from 2024-06-21.) Would be excluded by “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” if confirmed; to know, find out: KRAS testing, NRAS testing.",
+                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma). Whether “Adagrasib with cetuximab for KRAS G12C colorectal cancer” applies to this case depends on what is missing. Cannot decide without: KRAS testing, NRAS testing, prior therapy history. (FDA accelerated approval, in effect from 2024-06-21.) Would be excluded by “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” if confirmed; to know, find out: KRAS testing, NRAS testing.",
                 "summary": "adagrasib + cetuximab: conditional, to find out: KRAS testing; NRAS testing; prior therapy history",
             },
             {
@@ -434,7 +434,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: PAAD (Pancreatic Adenocarcinoma). If the missing facts are confirmed: Olaparib maintenance is approved after first-line platinum without progression. Cannot decide without: germline testing, prior therapy history. Reading of \"no progression on at least 16 weeks of first-line platinum-based chemotherapy for metastatic disease\": The label's first-line for metastatic disease - adjuvant or neoadjuvant therapy is not counted as a line. (FDA regular approval, in effect from 2019-12-27.)",
+                "explanation": "Case: PAAD (Pancreatic Adenocarcinoma). Whether “Olaparib maintenance after first-line platinum without progression” applies to this case depends on what is missing. Cannot decide without: germline testing, prior therapy history. Reading of \"no progression on at least 16 weeks of first-line platinum-based chemotherapy for metastatic disease\": The label's first-line for metastatic disease - adjuvant or neoadjuvant therapy is not counted as a line. (FDA regular approval, in effect from 2019-12-27.)",
                 "summary": "olaparib: conditional, to find out: germline testing; prior therapy history",
             },
             {
