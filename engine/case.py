@@ -153,7 +153,7 @@ def _validation_problems(exc: ValidationError) -> list[Problem]:
 # "1e3" -> 1000 weeks, 0 -> 1970-01-01) and the size limits of each field (README, "Limits").
 
 LIMITS = {
-    "id": 200, "cancer_type": 200, "stage": 50, "jurisdiction": 20, "alterations": 500,
+    "id": 200, "cancer_type": 200, "stage": 50, "jurisdiction": 20, "alterations": 10_000,
     "tested_genes": 2_000, "prior_therapies": 100, "gene": 50, "variant": 200, "origin": 20,
     "partner": 50, "drugs": 50, "drug": 200, "regimen": 500, "setting": 50, "outcome": 50,
 }
@@ -166,12 +166,12 @@ _LINE_TEXT = ("regimen", "setting", "outcome")
 
 def _text_too_long(value: Any, field: str, path: tuple, out: list[Problem]) -> None:
     if isinstance(value, str) and len(value) > LIMITS[field]:
-        out.append(Problem(f"{len(value):,} characters, at most {LIMITS[field]} (got {quote(value)})", path))
+        out.append(Problem(f"{len(value):,} characters, at most {LIMITS[field]:,} (got {quote(value)})", path))
 
 
 def _list_too_long(value: Any, field: str, path: tuple, out: list[Problem]) -> bool:
     if isinstance(value, list) and len(value) > LIMITS[field]:
-        out.append(Problem(f"{len(value):,} entries, at most {LIMITS[field]}", path))
+        out.append(Problem(f"{len(value):,} entries, at most {LIMITS[field]:,}", path))
         return True
     return False
 
