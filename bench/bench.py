@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 from engine.api import Engine  # noqa: E402
 from engine.batch import Processor, default_jobs  # noqa: E402
 from engine.evaluator import infer  # noqa: E402
-from engine.resolve import build_result  # noqa: E402
+from engine.resolve import build_result, decisions  # noqa: E402
 from engine.testing import domain  # noqa: E402
 
 # --------------------------------------------------------------------------- generated cases
@@ -739,6 +739,7 @@ def main(argv=None) -> int:
     norms = [engine.normalise(c) for c in generated]
     row("  normalise only (decoded dict in)", timed(engine.normalise, generated))
     row("  inference only (normalised case in)", timed(lambda n: infer(engine.program, n), norms))
+    row("  inference + deciding, decided fields only (Engine.decide: what a TSV row reads)", timed(lambda n: decisions(infer(engine.program, n)), norms))
     row("  inference + deciding (Result out, texts on demand)", timed(lambda n: build_result(infer(engine.program, n), lazy_texts=True), norms))
     row("  inference + resolution (Result out)", timed(lambda n: build_result(infer(engine.program, n)), norms))
     row("hand-written floor, 5 core rules (normalised in)", timed(floor, norms))
@@ -750,6 +751,7 @@ def main(argv=None) -> int:
     # compiled and the interpreted paths are also timed apart, taking turns with the rest
     per = paired({"floor": lambda t: floor(t[0]), "infer": lambda t: infer(engine.program, t[0]),
                   "decided": lambda t: build_result(infer(engine.program, t[0]), lazy_texts=True),
+                  "decisions": lambda t: decisions(infer(engine.program, t[0])),
                   "infer_compiled": lambda t: infer(engine.program, t[0], compiled=True),
                   "infer_interpreted": lambda t: infer(engine.program, t[0], compiled=False),
                   "result": lambda t: build_result(infer(engine.program, t[0])),
@@ -759,6 +761,7 @@ def main(argv=None) -> int:
     ratios = [
         ("inference only (rule outcomes: verdicts, missing and failed criteria; normalised case in)", per["infer"] / per["floor"], "5x for verdicts, levels, criteria"),
         ("inference + deciding (the result as evaluate returns it: verdicts, levels, criteria; texts on demand)", per["decided"] / per["floor"], "5x for verdicts, levels, criteria"),
+        ("  inference + deciding, decided fields only (Engine.decide: verdicts, levels, missing, deciding rule; no criteria)", per["decisions"] / per["floor"], ""),
         ("  inference only, every plan compiled", per["infer_compiled"] / per["floor"], ""),
         ("  inference only, interpreted (the reference)", per["infer_interpreted"] / per["floor"], ""),
         ("inference + resolution (the full result: options, explanations, trace, facts)", per["result"] / per["floor"], "10x with explanations"),

@@ -79,6 +79,11 @@ class Engine:
             )
         return norm
 
+    def _dated(self, case: dict | CaseIn | NormalCase, as_of: dt.date | str | None, default_id: str) -> NormalCase:
+        """The normalised case, at ``as_of`` when given."""
+        norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
+        return norm if as_of is None else with_as_of(norm, as_of)
+
     def evaluate(
         self,
         case: dict | CaseIn | NormalCase,
@@ -93,11 +98,10 @@ class Engine:
         there at once; its texts (explanations, reasons, summaries, notes, trace, facts) are
         rendered all together the first time one is read, by ``result.explain()``, or before any
         serialisation (``to_json``, ``model_dump``, ``model_dump_json``, pickling, copying,
-        comparing): the same texts either way. A caller reading only decided fields (the TSV
-        batch) never pays for the prose."""
-        norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
-        if as_of is not None:
-            norm = with_as_of(norm, as_of)
+        comparing): the same texts either way. A caller reading only decided fields never pays
+        for the prose (and one reading only verdicts and levels, the TSV batch, calls
+        :meth:`decide`)."""
+        norm = self._dated(case, as_of, default_id)
         if backend in _COMPILED:
             return build_result(infer(self.program, norm, compiled=_COMPILED[backend]), lazy_texts=True,
                                 summary=self.summaries().of)
@@ -121,9 +125,7 @@ class Engine:
         whether its gate is unknown (``Decisions.of(self.evaluate(case))``, the same values, at
         about half the cost of a result: what a TSV row and a cohort summary read, and all a
         property test of verdicts needs)."""
-        norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
-        if as_of is not None:
-            norm = with_as_of(norm, as_of)
+        norm = self._dated(case, as_of, default_id)
         if backend in _COMPILED:
             return decisions(infer(self.program, norm, compiled=_COMPILED[backend]))
         return Decisions.of(self.evaluate(norm, backend=backend))
