@@ -12,12 +12,12 @@ date. A case without ``as_of`` is evaluated at today's date, so pin the date (``
 case's ``as_of``) for byte-identical output on another day. With an output file
 (``args.output``) and ``args.resume``, the complete records already in the file are kept and the
 input records they answer are skipped: an interrupted run resumes where it stopped (``json`` and
-``tsv`` formats, one line per record).
+``tsv`` formats, one line per record). An output file of the other format, or holding more records
+than the input has, is a usage error before anything is written (:func:`resume_point`).
 """
 from __future__ import annotations
 
 import codecs
-import contextlib
 import functools
 import io
 import itertools
@@ -34,6 +34,7 @@ from engine import formats
 from engine.case import parse_case_text
 from engine.codec import decode as fast_decode, encode_json, json_head
 from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageError, quote
+from engine.output import OutputFailed, close_quietly, drop_stdout, reason, writing
 from engine.inputs import (
     MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary, usable_id,
     case_file, decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
@@ -415,26 +416,6 @@ def chunks(items: Iterable, size: int, max_chars: int | None = None) -> Iterator
 # --------------------------------------------------------------------------- writing
 
 
-class OutputFailed(Exception):
-    """Writing the output stream failed (a full disk, a quota, an I/O error): not a bug and not a
-    bad record, so :func:`run_evaluate` reports it as a usage error naming the output. A broken
-    pipe is not one of these (the reader has gone: the run ends quietly)."""
-
-    def __init__(self, error: OSError):
-        super().__init__(str(error))
-        self.error = error
-
-
-@contextlib.contextmanager
-def _writing():
-    try:
-        yield
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise OutputFailed(exc) from exc
-
-
 class Writer:
     """Writes blocks in order: output to ``out`` (to its byte buffer when it has one), messages
     to ``err``. For the text format it drops the blank line before the very first record. A
@@ -448,11 +429,11 @@ class Writer:
         self.errors = 0
         self._first_text = fmt == "text"
         if self.raw is not None:
-            with _writing():
+            with writing():
                 out.flush()  # anything written as text before goes first
 
     def write_bytes(self, data: bytes) -> None:
-        with _writing():
+        with writing():
             if self.raw is not None:
                 self.raw.write(data)
             else:
@@ -473,7 +454,7 @@ class Writer:
             self.write_bytes(data)
 
     def flush(self) -> None:
-        with _writing():
+        with writing():
             self.out.flush()
             if self.raw is not None:
                 self.raw.flush()
@@ -482,26 +463,50 @@ class Writer:
 # --------------------------------------------------------------------------- resume
 
 
-def complete_records(path: Path, fmt: str) -> int:
-    """How many complete output records ``path`` holds; a partial last line is cut off."""
+def resume_point(path: Path, fmt: str) -> tuple[int, int]:
+    """``(records, bytes)``: how many complete output records ``path`` holds and the bytes up to
+    the end of the last complete line (a partial last line, cut off by an interrupted run, lies
+    beyond). Reads only: nothing is cut here. A file that holds output of another format (JSON
+    Lines resumed as TSV, or the other way), or no records of this program at all, is a usage
+    error naming what it holds: appending would mix two formats in one file."""
     if fmt not in ("json", "tsv"):
         raise UsageError(f"resume needs a line-per-record format (json or tsv), not '{fmt}'")
     if not path.exists():
-        return 0
+        return 0, 0
     n = 0
     good = 0  # bytes up to the end of the last complete line
     with path.open("rb") as fh:
+        first = fh.readline(1 << 16)
+        fh.seek(0)
+        held = _format_held(first)
+        if held is not None and held != fmt:
+            other = {"json": "JSON records (--format json)", "tsv": "TSV rows (--format tsv)",
+                     "": "neither JSON records nor TSV rows of this program"}[held]
+            again = f"resume with --format {held}, or " if held else ""
+            raise UsageError(f"cannot resume the output file {quote(str(path))} with --format {fmt}: it holds "
+                             f"{other}; {again}write to another file")
         for line in fh:
             if not line.endswith(b"\n"):
                 break
             n += 1
             good += len(line)
-    if path.stat().st_size != good:
-        with path.open("r+b") as fh:
-            fh.truncate(good)
     if fmt == "tsv" and n:
         n -= 1  # the header
-    return n
+    return n, good
+
+
+def _format_held(first: bytes) -> str | None:
+    """The format of an output file by its first line: ``json``, ``tsv``, ``""`` (neither), or
+    None (nothing written yet, or only the start of a line that could be either)."""
+    if not first.strip():
+        return None
+    if first.startswith(b"{"):
+        return "json"
+    header = formats.tsv_header().encode("utf-8")
+    line = first.rstrip(b"\r\n")
+    if line == header or not first.endswith(b"\n") and header.startswith(line):
+        return "tsv"
+    return ""
 
 
 def default_jobs() -> int:
@@ -534,7 +539,7 @@ def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | Non
         try:
             if Path(output).is_dir():
                 raise IsADirectoryError(21, "is a folder")
-            skip = complete_records(Path(output), fmt) if resume else 0
+            skip, good = resume_point(Path(output), fmt) if resume else (0, 0)
             if resume and fmt == "tsv" and _has_header(Path(output)):
                 header = False
             close = out = open(output, "a" if resume else "w", encoding="utf-8", newline="\n")
@@ -544,53 +549,40 @@ def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | Non
         skip = 0
     out = out or sys.stdout
     where = f"the output file {quote(output)}" if output else "standard output"
+    ready = None
+    if resume and output:
+        ready = functools.partial(_resume_ready, output, skip, good)
     try:
-        code = _run(args, engine, fmt, jobs, skip, stdin, out, err, header)
+        code = _run(args, engine, fmt, jobs, skip, stdin, out, err, header, ready)
     except OutputFailed as exc:
         if close is not None:
-            _close_quietly(close)
+            close_quietly(close)
         elif out is sys.stdout:
-            _drop_stdout(out)
-        raise UsageError(f"cannot write {where}: {_reason(exc.error)}") from None
+            drop_stdout(out)
+        raise UsageError(f"cannot write {where}: {reason(exc.error)}") from None
     except BaseException:
         if close is not None:
-            _close_quietly(close)
+            close_quietly(close)
         raise
     if close is not None:
         try:
             close.close()
         except OSError as exc:  # what was still buffered did not fit
-            raise UsageError(f"cannot write {where}: {_reason(exc)}") from None
+            raise UsageError(f"cannot write {where}: {reason(exc)}") from None
     return code
 
 
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
-
-
-def _close_quietly(fh: TextIO) -> None:
-    """Close an output file whose write already failed: what is still buffered is lost (the
-    complete records before it stay, and ``--resume`` cuts a partial last line)."""
+def _resume_ready(output: str, skip: int, good: int, seen: int) -> None:
+    """Before anything is written on resuming: the input must have at least the ``skip`` records
+    the output holds (else the output is not this input's), then a partial last line is cut."""
+    if seen < skip:
+        raise UsageError(f"cannot resume the output file {quote(output)}: it holds {skip:,} records, more than "
+                         f"the input has ({seen:,}), so it is not this input's output; write to another file")
     try:
-        fh.close()
-    except OSError:
-        pass
-
-
-def _drop_stdout(out: TextIO) -> None:
-    """After a failed write to standard output, point its descriptor at the null device, so that
-    the output still buffered does not fail again (with a traceback) when the process exits."""
-    try:
-        fd = out.fileno()
-        null = os.open(os.devnull, os.O_WRONLY)
-    except (OSError, ValueError, io.UnsupportedOperation):
-        return
-    try:
-        os.dup2(null, fd)
-    except OSError:
-        pass
-    finally:
-        os.close(null)
+        if os.path.getsize(output) != good:
+            os.truncate(output, good)
+    except OSError as exc:
+        raise UsageError(f"cannot write the output file {quote(output)}: {reason(exc)}") from None
 
 
 def _stat_of(stream: Any) -> os.stat_result | None:
@@ -667,13 +659,19 @@ def _has_header(path: Path) -> bool:
     return first.endswith(b"\n") and first.rstrip(b"\r\n") == formats.tsv_header().encode("utf-8")
 
 
-def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True) -> int:
+def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, ready=None) -> int:
+    """The batch; ``ready(records skipped)``, when given, runs once the ``skip`` records the
+    output already answers are read past, before anything is written (it may refuse)."""
     from engine.progress import Progress, wanted
 
     reader = RawInput(args.files, stdin)
     items: Iterator = iter(reader)
     if skip:
-        items = itertools.islice(items, skip, None)
+        seen = sum(1 for _ in itertools.islice(items, skip))
+    else:
+        seen = 0
+    if ready is not None:
+        ready(seen)
     processor = Processor(engine, fmt, args.as_of, args.backend, args.summary,
                           reuse=not getattr(args, "no_reuse", False))
     processor.cohorts = reader.cohorts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -183,6 +184,23 @@ def _strict_bool(d: dict, key: str, path: tuple, out: list[Problem]) -> None:
         out.append(Problem(f"expected true or false, got {quote(v)}", path + (key,), meant))
 
 
+# what an id may not hold: control characters (ESC, the C0 and C1 controls, DEL), invisible
+# formatting (bidi overrides and isolates, zero-width characters), line and paragraph separators
+# (a lone surrogate is the decoder's error, or from Python a result that cannot be written)
+_NOT_IN_ID = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def _id_controls(cid: str, out: list[Problem]) -> None:
+    """An id is an identifier, printed in every output format (text on a terminal, a TSV cell):
+    one holding a character that moves the cursor, clears the screen, reverses the text shown or
+    breaks a row is an error, with the id without those characters as the suggestion."""
+    kept = "".join(c for c in cid if unicodedata.category(c) not in _NOT_IN_ID)
+    if len(kept) == len(cid):
+        return
+    out.append(Problem(f"control or invisible formatting characters are not allowed in an id, got {quote(cid)}",
+                       ("id",), kept or None))
+
+
 def strict_problems(data: dict) -> list[Problem]:
     """The problems of a decoded case that the model alone would let through: lossy coercions
     and values over the size limits. Linear in the size of the case."""
@@ -191,6 +209,9 @@ def strict_problems(data: dict) -> list[Problem]:
         v = data.get(key)
         if type(v) is str and len(v) > LIMITS[key]:
             _text_too_long(v, key, (key,), out)
+    cid = data.get("id")
+    if type(cid) is str and not cid.isprintable():
+        _id_controls(cid, out)
     if type(data.get("germline_tested")) is not bool:
         _strict_bool(data, "germline_tested", (), out)
     if type(data.get("multiagent_candidate")) is not bool:
@@ -273,8 +294,9 @@ def parse_case_text(text: str) -> CaseIn | None:
     ``:`` in the text as keys in the model and colons in its texts (JSON's validator keeps the
     last of duplicate keys silently; the decoder rejects them), every text and list within
     :data:`LIMITS`, every number finite and, where the case has numbers, no run of 16 digits in
-    the text (a number the decoder rejects as too long). ``tests/test_case_text.py`` compares
-    both on every kind of text this names."""
+    the text (a number the decoder rejects as too long), an id of printable characters only (a
+    ``\\t`` escape is a control character :func:`strict_problems` rejects).
+    ``tests/test_case_text.py`` compares both on every kind of text this names."""
     if len(text) > _FAST_MAX_CHARS or not text.isascii():
         return None
     data = text.encode("ascii")
@@ -286,7 +308,7 @@ def parse_case_text(text: str) -> CaseIn | None:
         return None
     keys = len(case.__pydantic_fields_set__)
     numbers = False
-    if ((case.id is not None and len(case.id) > _L_ID) or len(case.cancer_type) > _L_CANCER
+    if ((case.id is not None and (len(case.id) > _L_ID or not case.id.isprintable())) or len(case.cancer_type) > _L_CANCER
             or (case.jurisdiction is not None and len(case.jurisdiction) > _L_JURISDICTION)):
         return None
     alts = case.alterations

@@ -20,6 +20,7 @@ import codecs
 import gzip
 import json
 import math
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -268,7 +269,14 @@ def decode_document(data: bytes, name: str) -> str | CaseError:
 
 
 def iter_text(text: str, name: str) -> Iterator[Record]:
-    """Records of a whole JSON document (object or array), or of JSON Lines text."""
+    """Records of a whole JSON document (object or array), or of JSON Lines text.
+
+    What the strict decoder rejects is found while decoding the whole text, which says nothing of
+    where the element (or line) holding it ends. So a text it rejects is decoded once more,
+    leniently (:data:`_LENIENT`: only the syntax): an array is then read element by element, each
+    bad one its own error record (``file[5]``); text that is not one JSON value but whose first
+    or second line is (:func:`_lines_of_records`) is JSON Lines with a bad first line, read line
+    by line (``file:1``), as standard input is."""
     if not text.strip():
         yield name, _err("empty input: expected a JSON object, a JSON array or JSON Lines")
         return
@@ -276,17 +284,30 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data" and text.lstrip()[:1] == "{":
-            for n, line in read_text_lines(split_lines(text)):
-                yield f"{name}:{n}", line
+            yield from _lines(text, name)
             return
-        yield name, _err(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", "invalid_json")
-        return
+        value = _err(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", "invalid_json")
     except _Reject as exc:
         value = exc.error
     except RecursionError:
         value = _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep")
     except (ValueError, MemoryError) as exc:
         value = _err(f"cannot decode: {type(exc).__name__}: {exc}", "invalid_json")
+    if isinstance(value, CaseError) and value.code != "too_deep":
+        try:
+            whole = _LENIENT.decode(text)
+        except json.JSONDecodeError as exc:
+            if _lines_of_records(text):
+                yield from _lines(text, name)
+                return
+            if value.code != "invalid_json":  # (the element rejected first, then broken syntax)
+                value = _err(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", "invalid_json")
+        except (RecursionError, ValueError, MemoryError):
+            pass
+        else:
+            if isinstance(whole, list):
+                yield from _elements(text, name)
+                return
     if isinstance(value, list):
         if not value:
             yield name, _err("empty JSON array: no cases")
@@ -294,6 +315,79 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
             yield f"{name}[{i}]", _checked(item)
     else:
         yield name, _checked(value)
+
+
+def _lenient(_value: Any) -> None:
+    return None
+
+
+# JSON syntax only: no value is built, nothing but broken syntax (or nesting too deep for the
+# decoder's recursion) fails; where each value ends is what it is used for
+_LENIENT = json.JSONDecoder(object_pairs_hook=_lenient, parse_int=_lenient, parse_float=_lenient,
+                            parse_constant=_lenient)
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip_space(text: str, at: int) -> int:
+    """Where the JSON whitespace from ``at`` on ends."""
+    m = _SPACE.match(text, at)
+    return m.end() if m is not None else at
+
+
+def _lines(text: str, name: str) -> Iterator[Record]:
+    for n, line in read_text_lines(split_lines(text)):
+        yield f"{name}:{n}", line
+
+
+def _elements(text: str, name: str) -> Iterator[Record]:
+    """The records of a JSON array whose syntax :data:`_LENIENT` accepted, one element at a time:
+    each element decoded strictly on its own, so a duplicate key, a ``NaN`` or a long integer is
+    that element's error record, not the whole array's."""
+    i = 0
+    at = _skip_space(text, _skip_space(text, 0) + 1)  # after "["
+    while text[at] != "]":
+        try:
+            item, end = _DECODER.raw_decode(text, at)
+            value = _checked(item)
+        except _Reject as exc:
+            value = exc.error
+            end = _LENIENT.raw_decode(text, at)[1]
+        except (RecursionError, ValueError, MemoryError) as exc:
+            value = _err(f"cannot decode: {type(exc).__name__}: {exc}", "invalid_json")
+            end = _LENIENT.raw_decode(text, at)[1]
+        yield f"{name}[{i}]", value
+        i += 1
+        at = _skip_space(text, end)
+        if text[at] == ",":
+            at = _skip_space(text, at + 1)
+
+
+def _lines_of_records(text: str) -> bool:
+    """Is ``text``, which is not one JSON value, JSON Lines? Yes when it has more than one line and
+    its first or second line holds one whole JSON value: a bad first record (a duplicate key,
+    ``NaN``, a line cut short, a word) then leaves the other lines their records. A broken
+    pretty-printed document, whose lines are pieces (``"id": "a",``), stays one error."""
+    if text.lstrip()[:1] == "[":
+        return False
+    found: list[str] = []
+    start = 0
+    while len(found) < 2:
+        end = text.find("\n", start)
+        line = text[start:] if end < 0 else text[start:end]
+        if line.strip():
+            found.append(line)
+        if end < 0:
+            break
+        start = end + 1
+    if len(found) < 2:
+        return False
+    for line in found:
+        try:
+            _LENIENT.decode(line)
+        except (ValueError, RecursionError):
+            continue
+        return True
+    return False
 
 
 def _checked(value: Any) -> Any:

@@ -238,6 +238,44 @@ def test_resume_of_a_finished_file_does_nothing(tmp_path, engine):
     assert out.read_text() == before
 
 
+@pytest.mark.parametrize("written, resumed", [("json", "tsv"), ("tsv", "json")])
+def test_resume_of_an_output_of_the_other_format_is_a_usage_error_that_writes_nothing(tmp_path, engine, written, resumed):
+    f, _ = _cohort(tmp_path, 6)
+    out = tmp_path / "out"
+    run_evaluate(_args([f], format=written, as_of=AS_OF, output=str(out)), engine, err=io.StringIO())
+    out.write_bytes(out.read_bytes()[:-30])  # interrupted: a partial last line
+    before = out.read_bytes()
+    with pytest.raises(UsageError) as exc:
+        run_evaluate(_args([f], format=resumed, as_of=AS_OF, output=str(out), resume=True), engine, err=io.StringIO())
+    assert str(out) in str(exc.value) and f"--format {written}" in str(exc.value)
+    assert out.read_bytes() == before
+
+
+def test_resume_of_a_file_that_holds_no_records_of_ours_is_a_usage_error(tmp_path, engine):
+    f, _ = _cohort(tmp_path, 2)
+    out = tmp_path / "notes.txt"
+    out.write_text("my notes\n")
+    for fmt in ("json", "tsv"):
+        with pytest.raises(UsageError, match="neither JSON records nor TSV rows"):
+            run_evaluate(_args([f], format=fmt, output=str(out), resume=True), engine, err=io.StringIO())
+    assert out.read_text() == "my notes\n"
+
+
+@pytest.mark.parametrize("fmt", ["json", "tsv"])
+def test_resume_of_an_output_with_more_records_than_the_input_is_a_usage_error(tmp_path, engine, fmt):
+    f, lines = _cohort(tmp_path, 6)
+    out = tmp_path / "out"
+    run_evaluate(_args([f], format=fmt, as_of=AS_OF, output=str(out)), engine, err=io.StringIO())
+    out.write_bytes(out.read_bytes() + b'{"partial')
+    before = out.read_bytes()
+    fewer = tmp_path / "fewer.jsonl"
+    fewer.write_text("\n".join(lines[:4]) + "\n")
+    with pytest.raises(UsageError, match=r"holds 6 records, more than the input has \(4\)") as exc:
+        run_evaluate(_args([fewer], format=fmt, as_of=AS_OF, output=str(out), resume=True), engine, err=io.StringIO())
+    assert str(out) in str(exc.value)
+    assert out.read_bytes() == before  # not even the partial line cut
+
+
 def test_resume_needs_an_output_file_and_a_line_format(tmp_path, engine):
     from engine.errors import UsageError
 

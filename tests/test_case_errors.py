@@ -70,3 +70,23 @@ def test_not_an_object(engine):
 def test_errors_are_engine_errors(engine):
     with pytest.raises(EngineError):
         engine.evaluate({"cancer_type": 12})
+
+
+@pytest.mark.parametrize("cid, meant", [
+    ("luad-1\x1b[2J", "luad-1[2J"),  # ESC: clears a terminal
+    ("pt\u202e7-dua", "pt7-dua"),  # a bidi override: shows the rest reversed
+    ("a\tb", "ab"), ("a\nb", "ab"), ("x\x7f", "x"), ("\x85case", "case"), ("\u2066id\u2069", "id"),
+    ("\x1b", None),
+])
+def test_an_id_with_control_characters_is_an_error_suggesting_it_without_them(engine, cid, meant):
+    with pytest.raises(CaseError) as info:
+        engine.evaluate({"id": cid, "cancer_type": "LUAD"})
+    (problem,) = info.value.problems
+    assert problem.path == ("id",) and problem.suggestion == meant
+    rendered = problem.render()
+    assert rendered.startswith("id: ") and rendered.isprintable()
+
+
+@pytest.mark.parametrize("cid", ["caf\u00e9 7", "\u6f22\u5b57-1", "a b:c/d"])
+def test_an_id_of_printable_characters_and_spaces_is_accepted(engine, cid):
+    assert engine.evaluate({"id": cid, "cancer_type": "LUAD"}).case_id == cid

@@ -183,6 +183,9 @@ EDGE = [
     '{"cancer_type": "LUAD", "id": "a\\"b"}', '{"cancer_type": "LUAD", "id": "a\\\\b"}', '{"cancer_type": "LU\\/AD"}',
     '{"cancer_type": "LUAD", "id": "caf\u00e9"}', '{"cancer_type": "LUAD", "id": "a\tb"}', '{"cancer_type": "LUAD", "id": "\\ud800"}',
     '{"cancer_type": "LUAD", "id": "\\u00e9"}', '{"cancer_type": "LUAD", "id": ""}', '{"cancer_type": ""}',
+    # control characters in an id (an error): short escapes the one step would otherwise take
+    '{"cancer_type": "LUAD", "id": "a\\tb"}', '{"cancer_type": "LUAD", "id": "a\\nb"}', '{"cancer_type": "LUAD", "id": "a\x7fb"}',
+    '{"cancer_type": "LUAD", "id": "\\u001b[2J"}', '{"cancer_type": "LUAD", "id": "a\\u202eb"}',
     # not a case, or not JSON
     '', 'null', '[]', '{}', '"LUAD"', '{"cancer_type": "LUAD"} x', '{"cancer_type": "LUAD"}\x00', '\ufeff{"cancer_type": "LUAD"}',
     '{"cancer_type": "LUAD", "stage": "stage IV"}', '{"cancer_type": "LUAD", "unknown": 1}', '{"cancer_type": "LUAD",}',

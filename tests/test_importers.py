@@ -11,7 +11,10 @@ import gzip
 import io
 import itertools
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -560,6 +563,25 @@ def test_map_file_errors_are_usage_errors(vocab, tmp_path):
     assert cases == [{"id": "S1", "cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "p.G12C"}]}]
 
 
+def test_a_map_file_is_read_with_the_document_limits(vocab, tmp_path):
+    clin = write_maf(tmp_path / "c.txt", ["SAMPLE_ID", "ONCOTREE_CODE", "STAGE"], [["S1", "LUAD", "IV"]])
+    laughs = tmp_path / "laughs.yaml"  # nine lines standing for a billion values: must not hang
+    rows = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    rows += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    laughs.write_text("\n".join(rows) + "\nstage: {column: STAGE, values: {IV: *a8}}\n")
+    t0 = time.perf_counter()
+    with pytest.raises(UsageError, match=r"laughs\.yaml: aliases \(\*name\) that repeat more than 100,000 values \(YAML, line \d+"):
+        make_importer(vocab=vocab, clinical=[clin], field_map=laughs)
+    assert time.perf_counter() - t0 < 5
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"stage": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(UsageError, match=r"deep\.json: not valid JSON: nested deeper than"):
+        make_importer(vocab=vocab, clinical=[clin], field_map=deep)
+    shared = tmp_path / "shared.yaml"  # an alias or two, as PyYAML writes a value used twice, is fine
+    shared.write_text("stage: {column: STAGE, values: &v {IV: metastatic}}\n")
+    make_importer(vocab=vocab, clinical=[clin], field_map=shared)
+
+
 # ----------------------------------------------------------------------------- pancreatic
 
 
@@ -847,6 +869,20 @@ def test_clinical_sample_and_patient_files_join_by_barcode_or_patient(vocab, tmp
     text = "\n".join(summary)
     assert "clinical samples with no mutation rows, not written: 1" in text
     assert "value not in --map, field left unknown: prior_therapies: LINES='2' (1 samples)" in text
+
+
+def test_a_full_disk_is_a_usage_error_naming_the_output_not_a_crash(tmp_path):
+    rows = [["KRAS", f"S{i}", "p.G12C" if i % 2 else "p.Z12C"] for i in range(4000)]
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], rows)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), KRAS_RULES_CACHE="off")
+    base = [sys.executable, "-m", "engine", "import", "--mutations", str(maf), "--cancer-type", "LUAD"]
+    for extra, stdout, named in ((["--errors", str(tmp_path / "e.jsonl")], "/dev/full", "standard output"),
+                                 (["--errors", "/dev/full"], os.devnull, "the error file '/dev/full' (--errors)")):
+        with open(stdout, "wb") as sink:
+            proc = subprocess.run(base + extra, stdout=sink, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().endswith(f"cannot write {named}: No space left on device"), proc.stderr
+        assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_error_records_can_go_to_a_file(vocab, tmp_path):

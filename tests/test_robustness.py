@@ -301,6 +301,69 @@ def test_an_undecodable_byte_in_a_json_array_is_that_element_only(tmp_path, engi
     assert recs[1]["error"][0]["path"] == "id"
 
 
+ARRAY_BAD = {
+    "duplicate_key": ('{"id": "a", "cancer_type": "LUAD", "id": "again"}', "duplicate_key"),
+    "nan": ('{"id": "n", "cancer_type": "LUAD", "x": NaN}', "invalid_json"),
+    "long_integer": ('{"id": "i", "cancer_type": "LUAD", "x": ' + "1" * (MAX_INT_DIGITS + 1) + "}", "too_large"),
+    "deep": ('{"id": "d", "cancer_type": "LUAD", "x": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}", "too_deep"),
+    "nested_duplicate": ('{"id": "x", "cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "gene": "NRAS"}]}',
+                         "duplicate_key"),
+}
+
+
+@pytest.mark.parametrize("where", ["file", "stdin"])
+@pytest.mark.parametrize("kind", sorted(ARRAY_BAD))
+def test_a_bad_element_of_a_json_array_is_that_element_only(tmp_path, engine, kind, where):
+    bad, code = ARRAY_BAD[kind]
+    text = "[" + ", ".join([good(i) for i in range(5)] + [bad] + [good(i) for i in range(5, 10)]) + "]"
+    if where == "file":
+        f = tmp_path / "c.json"
+        f.write_text(text)
+        rc, recs, err = evaluate(engine, [f])
+        name = str(f)
+    else:
+        rc, recs, err = evaluate(engine, ["-"], stdin=stdin_bytes(text.encode()))
+        name = "<stdin>"
+    assert rc == 1 and len(recs) == 11
+    assert recs[5]["code"] == code and recs[5]["source"] == f"{name}[5]"
+    assert f"{name}[5]: " in err and err.count("\n") == 1
+    assert [r["case_id"] for r in recs[:5] + recs[6:]] == [f"g{i}" for i in range(10)]
+    assert all(verdicts(r)["sotorasib"] == "eligible" for r in recs[:5] + recs[6:])
+
+
+def test_a_json_array_with_broken_syntax_is_still_one_error(tmp_path, engine):
+    f = tmp_path / "c.json"
+    f.write_text("[" + good(0) + ', {"id": "a", "id": "b"}, ' + good(1))  # no closing bracket
+    rc, recs, err = evaluate(engine, [f])
+    assert rc == 1 and len(recs) == 1 and recs[0]["code"] == "invalid_json" and recs[0]["source"] == str(f)
+    assert "invalid JSON at line 1" in err
+
+
+@pytest.mark.parametrize("first, code", [
+    ('{"id": 1, "id": 2}', "duplicate_key"),
+    ("x", "invalid_json"),
+    ('{"id": ', "invalid_json"),
+    ('{"id": NaN}', "invalid_json"),
+])
+def test_json_lines_in_a_json_file_with_a_bad_first_line_keep_the_other_lines(tmp_path, engine, first, code):
+    f = tmp_path / "c.json"
+    f.write_text(first + "\n" + "\n".join(good(i) for i in range(4)) + "\n")
+    rc, recs, err = evaluate(engine, [f])
+    assert rc == 1 and len(recs) == 5
+    assert recs[0]["code"] == code and recs[0]["source"] == f"{f}:1" and err.startswith(f"{f}:1: ")
+    assert [r["case_id"] for r in recs[1:]] == [f"g{i}" for i in range(4)]
+    _, from_stdin, _ = evaluate(engine, ["-"], stdin=stdin_bytes(f.read_bytes()))
+    assert [r.get("code") for r in from_stdin] == [r.get("code") for r in recs]
+
+
+def test_a_broken_pretty_printed_json_file_is_one_error_naming_the_line(tmp_path, engine):
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(GOOD, indent=2)[:-2] + ",\n}\n")  # a trailing comma
+    rc, recs, err = evaluate(engine, [f])
+    assert rc == 1 and len(recs) == 1 and recs[0]["source"] == str(f)
+    assert recs[0]["code"] == "invalid_json" and "line " in recs[0]["error"][0]["message"]
+
+
 def test_a_damaged_gzip_keeps_what_was_read_and_says_so(tmp_path, engine):
     import gzip
 
@@ -475,6 +538,23 @@ def test_messages_quote_values_shortened_and_escaped(tmp_path, engine):
     assert "\x1b" not in err and "\u202e" not in err and "\x07" not in err
     assert len(err) < 2_000 and "\\x1b" in err
     assert all(len(json.dumps(r)) < 2_000 for r in recs)
+
+
+@pytest.mark.parametrize("fmt", ["text", "tsv", "json"])
+def test_an_id_that_would_drive_a_terminal_is_an_error_record_in_every_format(tmp_path, engine, fmt):
+    ids = ["\x1b[2J", "\u202e1", "\x9b31m", "\tcol", "\r"]  # each after the "g" of good()
+    f = tmp_path / "c.jsonl"
+    f.write_text("\n".join([good(0)] + [good(cid) for cid in ids]) + "\n")
+    out, err = io.StringIO(), io.StringIO()
+    code = run_evaluate(_args([f], format=fmt), engine, out=out, err=err)
+    assert code == 1
+    written = out.getvalue() + err.getvalue()
+    assert not any(c in written for c in "\x1b\u202e\x9b\r")
+    assert err.getvalue().count(": id: control or invisible formatting characters") == len(ids)
+    if fmt == "tsv":
+        rows = out.getvalue().splitlines()
+        assert len(rows) == 1 + 1 + len(ids) and all(r.count("\t") == rows[0].count("\t") for r in rows)
+    assert "did you mean 'g[2J'?" in err.getvalue()
 
 
 def test_quote():

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from engine.errors import UsageError
+from engine.errors import UsageError, quote
+from engine.output import OutputFailed, close_quietly, drop_stdout, reason, writing
 
 PREFIX = "kras-rules import: "
 
@@ -110,7 +111,9 @@ def _run_documents(args, kind: str, files: list[str], out: IO[str], err: IO[str]
 
 def _write_cases(args, make, cases, source: str, out: IO[str], err: IO[str]) -> int:
     """Build a reader with ``make(on_error)``, write the case of each of ``cases(reader)`` as a JSON line
-    on ``out``, error records to ``--errors`` or ``err``, then the reader's summary; the exit code."""
+    on ``out``, error records to ``--errors`` or ``err``, then the reader's summary; the exit code.
+    An output that cannot be written to the end (a full disk) is a usage error naming it, as for
+    ``evaluate`` (:mod:`engine.output`): the cases written before it stay whole lines."""
     errors_fh: IO[str] | None = None
     if args.errors:
         try:
@@ -118,22 +121,39 @@ def _write_cases(args, make, cases, source: str, out: IO[str], err: IO[str]) -> 
         except OSError as exc:
             raise UsageError(f"--errors: cannot write {args.errors}: {exc.strerror}") from None
     sink_fh = errors_fh or err
+    sink_write = sink_fh.write
+    errors_where = f"the error file {quote(args.errors)} (--errors)" if args.errors else None
     count = [0]
 
     def on_error(rec: dict) -> None:
         count[0] += 1
-        sink_fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        with writing(errors_where):
+            sink_write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+    out_write = out.write
+
+    def write(text: str) -> None:
+        with writing("standard output"):
+            out_write(text)
 
     try:
         reader = make(on_error)
-        write = out.write
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
         for case in cases(reader):
             write(dumps(case) + "\n")
-        out.flush()
+        with writing("standard output"):
+            out.flush()
+        if errors_fh is not None:
+            fh, errors_fh = errors_fh, None
+            with writing(errors_where):
+                fh.close()
+    except OutputFailed as exc:
+        if exc.where == "standard output" and out is sys.stdout:
+            drop_stdout(out)
+        raise UsageError(f"cannot write {exc.where or 'standard error'}: {reason(exc.error)}") from None
     finally:
         if errors_fh is not None:
-            errors_fh.close()
+            close_quietly(errors_fh)
     for line in reader.summary.lines(source):
         err.write(PREFIX + line + "\n")
     if args.errors and count[0]:

@@ -13,7 +13,6 @@ must be resolved by the vocabulary; stage, prior therapy and germline testing co
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,10 +211,19 @@ class FieldMap:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read map file {path}: {exc.strerror}") from None
+        # read with the document readers' limits: a few lines of nested YAML aliases can stand for
+        # billions of values, a JSON text can nest thousands deep (imported here: the document
+        # readers import this module)
+        from engine.importers.documents import DocumentError, Refused, load_json, load_yaml, yaml_message
+
         try:
-            data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise UsageError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+            data = load_json(text) if path.suffix == ".json" else load_yaml(text)
+        except DocumentError as exc:
+            raise UsageError(f"{path}: not valid JSON: {exc.message}") from None
+        except Refused as exc:
+            raise UsageError(f"{path}: {yaml_message(exc)}") from None
+        except (yaml.YAMLError, ValueError) as exc:  # (ValueError: a date such as 2020-13-45)
+            raise UsageError(f"{path}: not valid YAML: {exc}") from None
         if not isinstance(data, dict) or not data:
             raise UsageError(f"{path}: the map is a mapping of case fields ({', '.join(MAPPABLE)}) to column specs")
         fields: dict[str, list[_Spec]] = {}

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from engine.errors import TermError, UsageError, clean
 from engine.importers import hotspots as hs
 from engine.importers.coding import CodingExons
@@ -513,6 +515,85 @@ def check_depth(value: Any) -> None:
             shown = clean(path, 120) if len(path) <= 120 else clean(path[:100], 120) + "..."
             raise DocumentError(f"nested deeper than {MAX_DEPTH} levels", shown or "$")
         stack.extend((item, level + 1, p) for p, item in items)
+
+
+MAX_ALIASED = 100_000  # values that YAML aliases may repeat in one file (a phenopacket, a --map file: hundreds)
+
+
+class Refused(yaml.MarkedYAMLError):
+    """YAML that is valid but over a limit of :class:`SafeYaml`."""
+
+
+def yaml_message(exc: Exception) -> str:
+    """A YAML error in one line: what is wrong and where (line and column, 1-based)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown place"
+        what = f"{exc.context}: {exc.problem}" if exc.context else exc.problem
+        text = (f"{what} (YAML, {where})" if isinstance(exc, Refused)
+                else f"neither JSON nor YAML (YAML {where}: {what})")
+    elif isinstance(exc, ValueError):
+        text = f"a YAML value that cannot be read ({exc})"
+    else:
+        text = f"neither JSON nor YAML ({exc})"
+    return clean(" ".join(text.split()), 300)
+
+
+class SafeYaml(yaml.SafeLoader):
+    """PyYAML's safe loader with the limits of the JSON reader. Aliases (``*name``) are read, as
+    PyYAML writes them for a value shared by two places, but what they repeat is counted: more than
+    :data:`MAX_ALIASED` values in all (a few lines of nested aliases can stand for billions) is
+    refused. Nesting goes up to :data:`MAX_DEPTH` levels (the composer recurses), integers up to
+    :data:`MAX_INT_DIGITS` digits. Each refusal is a YAML error with its line and column."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}  # id of a node composed -> values in it, aliases expanded
+        self._aliased = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                self._aliased += self._sizes.get(id(node), 1)
+                if self._aliased > MAX_ALIASED:
+                    raise Refused(None, None, f"aliases (*name) that repeat more than {MAX_ALIASED:,} values",
+                                   event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise Refused(None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        sizes = self._sizes
+        if isinstance(node, yaml.SequenceNode):
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            sizes[id(node)] = 1 + sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
+        return node
+
+    def construct_yaml_int(self, node):
+        digits = sum(ch.isdigit() for ch in str(node.value))
+        if digits > MAX_INT_DIGITS:
+            raise Refused(None, None, f"an integer of {digits:,} digits (at most {MAX_INT_DIGITS:,})", node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+SafeYaml.add_constructor("tag:yaml.org,2002:int", SafeYaml.construct_yaml_int)
+
+
+def load_yaml(text: str) -> Any:
+    """Load one YAML document with :class:`SafeYaml`'s limits: a :class:`Refused` (a
+    ``yaml.YAMLError``) for what is over one, as for broken YAML."""
+    loader = SafeYaml(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def parse_date(text: str | None) -> dt.date | None:

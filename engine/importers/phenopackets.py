@@ -32,105 +32,27 @@ from typing import Any
 
 import yaml
 
-from engine.errors import clean
 from engine.importers.calls import needs
 from engine.importers.documents import (
-    MAX_DEPTH,
-    MAX_INT_DIGITS,
     CaseDraft,
     DocumentError,
     DocumentReader,
     check_depth,
     load_json,
+    load_yaml,
     outcome_of,
     parse_date,
     read_document_text,
     refseq_chromosome,
     setting_of,
     stage_of,
+    yaml_message,
 )
 from engine.importers.extras import DEFAULT_AMPLIFICATION_COPIES as AMPLIFICATION_COPIES
 
 OTHER_FIELDS = ("phenotypicFeatures", "measurements", "biosamples", "files")
 # what --map can map, by these names (the first label of the first disease that is a cancer)
 MAP_FIELDS = ("diseaseStage", "clinicalTnmFinding")
-MAX_ALIASED = 100_000  # values that YAML aliases may repeat in one file (a phenopacket has hundreds)
-
-
-class _Refused(yaml.MarkedYAMLError):
-    """YAML that is valid but over a limit of :class:`_SafeYaml`."""
-
-
-def _yaml_message(exc: Exception) -> str:
-    """A YAML error in one line: what is wrong and where (line and column, 1-based)."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown place"
-        what = f"{exc.context}: {exc.problem}" if exc.context else exc.problem
-        text = (f"{what} (YAML, {where})" if isinstance(exc, _Refused)
-                else f"neither JSON nor YAML (YAML {where}: {what})")
-    elif isinstance(exc, ValueError):
-        text = f"a YAML value that cannot be read ({exc})"
-    else:
-        text = f"neither JSON nor YAML ({exc})"
-    return clean(" ".join(text.split()), 300)
-
-
-class _SafeYaml(yaml.SafeLoader):
-    """PyYAML's safe loader with the limits of the JSON reader. Aliases (``*name``) are read, as
-    PyYAML writes them for a value shared by two places, but what they repeat is counted: more than
-    :data:`MAX_ALIASED` values in all (a few lines of nested aliases can stand for billions) is
-    refused. Nesting goes up to :data:`MAX_DEPTH` levels (the composer recurses), integers up to
-    :data:`MAX_INT_DIGITS` digits. Each refusal is a YAML error with its line and column."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self._depth = 0
-        self._sizes: dict[int, int] = {}  # id of a node composed -> values in it, aliases expanded
-        self._aliased = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            node = self.anchors.get(event.anchor)
-            if node is not None:
-                self._aliased += self._sizes.get(id(node), 1)
-                if self._aliased > MAX_ALIASED:
-                    raise _Refused(None, None, f"aliases (*name) that repeat more than {MAX_ALIASED:,} values",
-                                   event.start_mark)
-            return super().compose_node(parent, index)
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise _Refused(None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
-            node = super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-        sizes = self._sizes
-        if isinstance(node, yaml.SequenceNode):
-            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            sizes[id(node)] = 1 + sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
-        return node
-
-    def construct_yaml_int(self, node):
-        digits = sum(ch.isdigit() for ch in str(node.value))
-        if digits > MAX_INT_DIGITS:
-            raise _Refused(None, None, f"an integer of {digits:,} digits (at most {MAX_INT_DIGITS:,})", node.start_mark)
-        return super().construct_yaml_int(node)
-
-
-_SafeYaml.add_constructor("tag:yaml.org,2002:int", _SafeYaml.construct_yaml_int)
-
-
-def _load_yaml(text: str) -> Any:
-    loader = _SafeYaml(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
 def load_documents(path: Path) -> list[tuple[str, Any]]:
     """``(path in the file, document)`` for each phenopacket of a JSON/YAML file (list or Cohort too).
     A file that is neither (or empty, UTF-16, over a limit) is a :class:`DocumentError`."""
@@ -142,11 +64,11 @@ def load_documents(path: Path) -> list[tuple[str, Any]]:
             raise  # JSON, over a limit
         json_error = exc
         try:
-            data = _load_yaml(text)
+            data = load_yaml(text)
         except (yaml.YAMLError, ValueError) as yexc:  # (ValueError: a date such as 2020-13-45)
             if text.lstrip()[:1] in ("{", "["):  # meant as JSON: its own error is the clearer one
                 raise json_error from None
-            raise DocumentError(_yaml_message(yexc)) from None
+            raise DocumentError(yaml_message(yexc)) from None
     check_depth(data)
     data = _plain(data)
     if isinstance(data, list):
