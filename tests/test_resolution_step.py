@@ -896,6 +896,7 @@ def test_two_options_are_listed_by_verdict_evidence_and_therapy_whatever_order_t
                        (pdac, [("daraxonrasib", "eligible"), ("olaparib", "conditional")])):
         res = engine.evaluate(case)
         assert [(o.therapy, o.verdict) for o in res.options] == want
+        assert [(o.therapy, o.verdict) for o in engine.decide(case).options] == want  # (the decided fields alone too)
         found = [t for t in infer(engine.program, engine.normalise(case)).outcomes if t in dict(want)]
         assert found == [t for t, _ in reversed(want)]  # inference found them the other way round
 

@@ -550,3 +550,15 @@ def test_a_record_is_cut_around_the_date_only_where_the_engine_wrote_it(engine):
     tails = {k[0]: s.records[s.edges[root << 2 | 1]][0] for k, (_, root) in s.roots.items()}
     assert tails == {"a": ("x ", " y ", " z"), "d": "x y", "e": (b"x ", b" z")}
     assert s.chars == len("x 2027-01-10 y 2027-01-10 z") + len("x y") + len("x 2027-01-10 z")
+
+
+def test_a_tsv_store_evaluates_a_miss_to_its_decided_fields_only(engine):
+    """A TSV row reads only the decided fields, so the TSV batch's store evaluates a case it
+    cannot answer to its ``Decisions`` (no option objects, checklists or texts); the JSON store
+    to a full result."""
+    from engine.result import Decisions, Result
+
+    case = engine.normalise({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+                             "prior_therapies": [{"regimen": "carboplatin/pemetrexed"}], "as_of": "2026-07-01"})
+    tsv, js = Processor(engine, "tsv").reuse, Processor(engine, "json").reuse
+    assert isinstance(tsv.find(case).result, Decisions) and isinstance(js.find(case).result, Result)
