@@ -104,7 +104,7 @@ class _Static:
             self.unknown[r.id] = ex.unknown or f"If the missing facts are confirmed: {ex.met}"
             self.undecided[r.id] = f"Whether {self.quoted[r.id]} applies to this case depends on what is missing."
             if r.jurisdiction and r.status in ("regular", "accelerated", "withdrawn"):
-                self.approval[r.id] = f"({r.jurisdiction} {r.status} approval, in effect from {r.effective_from}.)"
+                self.approval[r.id] = f"({rb.meta.approval(r.jurisdiction, r.status)}, in effect from {r.effective_from}.)"
         self._has_fact: dict[int, bool] = {}
         self._gate_facts: dict[str, tuple[str, ...]] = {}
         # per plan: the atoms each deciding rule's checklist and derivation chain read, and what

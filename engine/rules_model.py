@@ -366,3 +366,13 @@ class Meta(_Strict):
     disclaimer: str
     default_jurisdiction: str = "FDA"
     seeds_dir: str = "../shared/seeds"
+    # how a regulator names a regulatory status in prose, where "<status> approval" is not its
+    # word (the EU's conditional marketing authorisation is the FDA's accelerated approval's
+    # counterpart): jurisdiction -> status -> words
+    approval_words: dict[str, dict[Literal["regular", "accelerated", "withdrawn"], str]] = {}
+
+    def approval(self, jurisdiction: str, status: str) -> str:
+        """A regulatory status in the regulator's words ("FDA accelerated approval", "EMA
+        conditional marketing authorisation")."""
+        words = self.approval_words.get(jurisdiction, {}).get(status)  # type: ignore[call-overload]  # (a status outside the three: none)
+        return f"{jurisdiction} {words or f'{status} approval'}"

@@ -321,3 +321,16 @@ def test_an_unknown_gate_is_not_explained_as_if_the_biomarker_were_there():
     opt = eng.evaluate(g12c).option("sotorasib")
     assert opt.verdict == "conditional" and "depends on what is missing" not in opt.explanation
     assert " ".join(eng.rulebase.by_id[opt.rules[0]].explain.unknown.split()) in opt.explanation
+
+
+def test_a_regulatory_status_is_written_in_the_regulators_words():
+    """The EU's counterpart of an FDA accelerated approval is a conditional marketing
+    authorisation (``approval_words`` in rules/meta.yaml): the explanation says so."""
+    case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "prior_therapies": [{"regimen": "carboplatin/pemetrexed", "outcome": "progression"}], "as_of": "2026-10-01"}
+    us = ENGINE.evaluate(case).option("sotorasib")
+    eu = ENGINE.evaluate(case | {"jurisdiction": "EMA"}).option("sotorasib")
+    assert us.status == eu.status == "accelerated"  # (the structured field keeps the model's word)
+    assert "(FDA accelerated approval, in effect from 2021-05-28.)" in us.explanation
+    assert "(EMA conditional marketing authorisation, in effect from 2022-01-06.)" in eu.explanation
+    assert "EMA accelerated approval" not in eu.explanation
