@@ -497,11 +497,18 @@ def resume_point(path: Path, fmt: str) -> tuple[int, int]:
 
 def _format_held(first: bytes) -> str | None:
     """The format of an output file by its first line: ``json``, ``tsv``, ``""`` (neither), or
-    None (nothing written yet, or only the start of a line that could be either)."""
+    None (nothing written yet, or only the start of a line that could be either). A whole first
+    line of JSON output is one whole JSON object (a pretty-printed document starts with ``{``
+    too, and a blank line is no record of this program)."""
     if not first.strip():
-        return None
+        return "" if first.endswith(b"\n") else None
     if first.startswith(b"{"):
-        return "json"
+        if not first.endswith(b"\n"):
+            return "json"  # the start of a record an interrupted run cut off
+        try:
+            return "json" if isinstance(json.loads(first), dict) else ""
+        except ValueError:  # (UnicodeDecodeError too)
+            return ""
     header = formats.tsv_header().encode("utf-8")
     line = first.rstrip(b"\r\n")
     if line == header or not first.endswith(b"\n") and header.startswith(line):
@@ -627,7 +634,11 @@ def _check_output_is_not_input(files: list[str], output: str | None, stdin: Text
             continue
         p = Path(a)
         if p.is_dir():
-            inside = resolved is not None and resolved.parent == p.resolve() and case_file(resolved.name)
+            # the output's own name in the folder counts as well as where it leads: a link in the
+            # folder (even one leading nowhere yet) is read as a case file of the folder
+            folder = p.resolve()
+            inside = target is not None and any(
+                where.parent == folder and case_file(where.name) for where in (resolved, target.absolute().parent.resolve() / target.name))
             try:
                 found = expand_paths([a]) if out_stat is not None and not inside else []
             except UsageError:

@@ -184,17 +184,21 @@ def _strict_bool(d: dict, key: str, path: tuple, out: list[Problem]) -> None:
         out.append(Problem(f"expected true or false, got {quote(v)}", path + (key,), meant))
 
 
-# what an id may not hold: control characters (ESC, the C0 and C1 controls, DEL), invisible
-# formatting (bidi overrides and isolates, zero-width characters), line and paragraph separators
-# (a lone surrogate is the decoder's error, or from Python a result that cannot be written)
-_NOT_IN_ID = frozenset(("Cc", "Cf", "Zl", "Zp"))
+# what an id may not hold: control characters (ESC, the C0 and C1 controls, DEL), line and
+# paragraph separators, and the bidi embeddings, overrides and isolates that reorder the text
+# shown after them (a lone surrogate is the decoder's error, or from Python a result that cannot
+# be written). Other invisible formatting characters belong to ordinary writing and stay: the
+# zero-width joiner and non-joiner (Persian, Devanagari, emoji sequences), the directional marks
+# (Hebrew, Arabic), the soft hyphen, the tag characters of subdivision flags.
+_NOT_IN_ID = frozenset(("Cc", "Zl", "Zp"))
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _id_controls(cid: str, out: list[Problem]) -> None:
     """An id is an identifier, printed in every output format (text on a terminal, a TSV cell):
     one holding a character that moves the cursor, clears the screen, reverses the text shown or
     breaks a row is an error, with the id without those characters as the suggestion."""
-    kept = "".join(c for c in cid if unicodedata.category(c) not in _NOT_IN_ID)
+    kept = "".join(c for c in cid if c not in _BIDI_CONTROLS and unicodedata.category(c) not in _NOT_IN_ID)
     if len(kept) == len(cid):
         return
     out.append(Problem(f"control or invisible formatting characters are not allowed in an id, got {quote(cid)}",

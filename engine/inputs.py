@@ -293,6 +293,15 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
         value = _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep")
     except (ValueError, MemoryError) as exc:
         value = _err(f"cannot decode: {type(exc).__name__}: {exc}", "invalid_json")
+    if isinstance(value, CaseError) and value.code == "too_deep" and text.lstrip()[:1] == "[":
+        # nested too deep for the decoders' recursion somewhere: find the elements without it
+        spans = _element_spans(text)
+        if spans is not None:
+            if not spans:
+                yield name, _err("empty JSON array: no cases")
+            for i, (start, end) in enumerate(spans):
+                yield f"{name}[{i}]", _one_element(text[start:end])
+            return
     if isinstance(value, CaseError) and value.code != "too_deep":
         try:
             whole = _LENIENT.decode(text)
@@ -362,6 +371,67 @@ def _elements(text: str, name: str) -> Iterator[Record]:
             at = _skip_space(text, at + 1)
 
 
+def _one_element(text: str) -> Any:
+    """One element of an array, decoded strictly on its own: its value or its error."""
+    try:
+        return _checked(_DECODER.decode(text))
+    except _Reject as exc:
+        return exc.error
+    except RecursionError:
+        return _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep")
+    except (ValueError, MemoryError) as exc:
+        return _err(f"cannot decode: {type(exc).__name__}: {exc}", "invalid_json")
+
+
+_STRING_AT = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def _element_spans(text: str) -> list[tuple[int, int]] | None:
+    """Where each element of the JSON array ``text`` starts and ends, found by counting brackets
+    outside strings, without recursion (an element nested too deep for the decoders is still one
+    element); None when the text is not an array of that shape (unbalanced brackets, an
+    unterminated string, text after the array): then it stays one error."""
+    n = len(text)
+    at = _skip_space(text, 0)
+    if at >= n or text[at] != "[":
+        return None
+    at = _skip_space(text, at + 1)
+    spans: list[tuple[int, int]] = []
+    if at < n and text[at] == "]":
+        return spans if not text[at + 1:].strip() else None
+    while at < n:
+        start, depth, i = at, 0, at
+        while i < n:
+            c = text[i]
+            if c == '"':
+                m = _STRING_AT.match(text, i)
+                if m is None:
+                    return None
+                i = m.end()
+                continue
+            if c in "[{":
+                depth += 1
+            elif c in "]}":
+                if depth == 0:
+                    break  # the array's own closing bracket, after a scalar
+                depth -= 1
+            elif c == "," and depth == 0:
+                break
+            i += 1
+        if depth != 0 or i >= n:
+            return None
+        end = i
+        while end > start and text[end - 1] in " \t\r\n":
+            end -= 1
+        if end == start:
+            return None  # an empty element (",,")
+        spans.append((start, end))
+        if text[i] == "]":
+            return spans if not text[i + 1:].strip() else None
+        at = _skip_space(text, i + 1)
+    return None
+
+
 def _lines_of_records(text: str) -> bool:
     """Is ``text``, which is not one JSON value, JSON Lines? Yes when it has more than one line and
     its first or second line holds one whole JSON value: a bad first record (a duplicate key,
@@ -393,6 +463,8 @@ def _lines_of_records(text: str) -> bool:
 def _checked(value: Any) -> Any:
     if isinstance(value, CaseError):
         return value
+    if isinstance(value, str):  # (a record's text is a str too: a decoded string must not pass for one)
+        return CaseError([Problem("a case is a JSON object, got str")])
     try:
         _check_tree(value)
     except CaseError as exc:

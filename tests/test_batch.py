@@ -253,12 +253,18 @@ def test_resume_of_an_output_of_the_other_format_is_a_usage_error_that_writes_no
 
 def test_resume_of_a_file_that_holds_no_records_of_ours_is_a_usage_error(tmp_path, engine):
     f, _ = _cohort(tmp_path, 2)
-    out = tmp_path / "notes.txt"
-    out.write_text("my notes\n")
-    for fmt in ("json", "tsv"):
-        with pytest.raises(UsageError, match="neither JSON records nor TSV rows"):
-            run_evaluate(_args([f], format=fmt, output=str(out), resume=True), engine, err=io.StringIO())
-    assert out.read_text() == "my notes\n"
+    # notes; a pretty-printed case (its first line "{" too); a blank first line before records
+    records = run_evaluate(_args([f], format="json", output=str(tmp_path / "full.json")), engine, err=io.StringIO())
+    assert records == 0
+    full = (tmp_path / "full.json").read_text()
+    for i, text in enumerate(("my notes\n", json.dumps({"id": "c", "cancer_type": "LUAD"}, indent=2) + "\n",
+                              "\n" + full)):
+        out = tmp_path / f"notes{i}.txt"
+        out.write_text(text)
+        for fmt in ("json", "tsv"):
+            with pytest.raises(UsageError, match="neither JSON records nor TSV rows"):
+                run_evaluate(_args([f], format=fmt, output=str(out), resume=True), engine, err=io.StringIO())
+        assert out.read_text() == text
 
 
 @pytest.mark.parametrize("fmt", ["json", "tsv"])
@@ -620,8 +626,10 @@ def test_an_output_file_that_is_an_input_is_a_usage_error_and_the_input_is_kept(
     data = src.read_bytes()
     link = tmp_path / "link.jsonl"
     link.symlink_to(src)
+    dangling = tmp_path / "dangling.jsonl"  # a link in the folder to a file outside it, not made yet
+    dangling.symlink_to(tmp_path.parent / f"{tmp_path.name}-elsewhere.jsonl")
     for output, inputs in ((src, [src]), (src, [tmp_path / "." / src.name]), (link, [src]),
-                           (src, [tmp_path]), (tmp_path / "new.jsonl", [tmp_path])):
+                           (src, [tmp_path]), (tmp_path / "new.jsonl", [tmp_path]), (dangling, [tmp_path])):
         for resume in ([], ["--resume"]):
             err = io.StringIO()
             with contextlib.redirect_stderr(err):
@@ -629,6 +637,7 @@ def test_an_output_file_that_is_an_input_is_a_usage_error_and_the_input_is_kept(
             assert code == 2, (output, inputs, resume)
             assert "input" in err.getvalue() and str(output.name) in err.getvalue()
             assert src.read_bytes() == data and not (tmp_path / "new.jsonl").exists()
+            assert not dangling.exists()  # (nothing written where the link leads)
     with src.open("rb") as fh:  # `-o x.jsonl - < x.jsonl`
         with pytest.raises(UsageError, match="standard input"):
             run_evaluate(_args(["-"], output=str(src)), None, stdin=io.TextIOWrapper(fh), out=io.StringIO())

@@ -87,6 +87,14 @@ def test_an_id_with_control_characters_is_an_error_suggesting_it_without_them(en
     assert rendered.startswith("id: ") and rendered.isprintable()
 
 
-@pytest.mark.parametrize("cid", ["caf\u00e9 7", "\u6f22\u5b57-1", "a b:c/d"])
+@pytest.mark.parametrize("cid", [
+    "caf\u00e9 7", "\u6f22\u5b57-1", "a b:c/d",
+    # invisible characters of ordinary writing: a zero-width non-joiner (Persian), a zero-width
+    # joiner (Devanagari, an emoji sequence), directional marks (Hebrew, Arabic), a soft hyphen,
+    # the tag characters of a subdivision flag, a no-break space
+    "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "\u0915\u094d\u200d\u0937", "pt-\U0001f469\u200d\U0001f52c",
+    "\u05d7\u05d5\u05dc\u05d4\u200f-1", "\u0645\u0631\u064a\u0636\u061c-2", "pa\u00adtient",
+    "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", "a\u00a0b",
+])
 def test_an_id_of_printable_characters_and_spaces_is_accepted(engine, cid):
     assert engine.evaluate({"id": cid, "cancer_type": "LUAD"}).case_id == cid

@@ -439,6 +439,8 @@ def test_bad_phenopacket_files_are_one_error_record_each_and_the_other_files_are
                                      for p, c in zip("abcdefghijk", "bcdefghijkl", strict=True)))
     files["deep.yaml"] = b"id: x\nsubject: " + b"[" * 5000 + b"]" * 5000 + b"\n"
     files["bigint.yaml"] = b"id: x\nsubject: {id: s}\nn: " + b"7" * 5000 + b"\n"
+    files["hexint.yaml"] = b"id: x\nsubject: {id: s}\nn: 0x" + b"f" * 3600 + b"\n"  # 4,335 decimal digits
+    files["hexkey.yaml"] = b"id: x\nsubject: {id: s}\n? 0x" + b"f" * 5000 + b"\n: 1\n"
     ok = tmp_path / "ok.json"
     ok.write_text(json.dumps(phenopacket()), encoding="utf-8")
     paths = [ok]
@@ -452,7 +454,8 @@ def test_bad_phenopacket_files_are_one_error_record_each_and_the_other_files_are
     assert all(r["error"]["kind"] == "document" for r in records)
     messages = {Path(r["source"]).name: r["error"]["message"] for r in records}
     assert "aliases" in messages["bomb.yaml"] and "100,000 values" in messages["bomb.yaml"]
-    assert "nested deeper" in messages["deep.yaml"] and "5,000 digits" in messages["bigint.yaml"]
+    assert "nested deeper" in messages["deep.yaml"] and "more than 4,300 digits" in messages["bigint.yaml"]
+    assert all("more than 4,300 digits" in messages[n] and "line 3" in messages[n] for n in ("hexint.yaml", "hexkey.yaml"))
     assert "cases written: 2" in summary
 
 

@@ -308,6 +308,10 @@ ARRAY_BAD = {
     "deep": ('{"id": "d", "cancer_type": "LUAD", "x": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}", "too_deep"),
     "nested_duplicate": ('{"id": "x", "cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "gene": "NRAS"}]}',
                          "duplicate_key"),
+    # nested deeper than the decoders' recursion reaches: the element is still found by its brackets
+    "very_deep": ('{"id": "v", "x": "a]b[\\"", "y": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep"),
+    # a string holding a case's text is a string, not a case
+    "string": (json.dumps(json.dumps({"id": "s", "cancer_type": "LUAD", "as_of": "2026-07-01"})), "invalid_case"),
 }
 
 

@@ -539,6 +539,9 @@ def yaml_message(exc: Exception) -> str:
     return clean(" ".join(text.split()), 300)
 
 
+_INT_BOUND = 10 ** MAX_INT_DIGITS
+
+
 class SafeYaml(yaml.SafeLoader):
     """PyYAML's safe loader with the limits of the JSON reader. Aliases (``*name``) are read, as
     PyYAML writes them for a value shared by two places, but what they repeat is counted: more than
@@ -577,10 +580,14 @@ class SafeYaml(yaml.SafeLoader):
         return node
 
     def construct_yaml_int(self, node):
-        digits = sum(ch.isdigit() for ch in str(node.value))
-        if digits > MAX_INT_DIGITS:
-            raise Refused(None, None, f"an integer of {digits:,} digits (at most {MAX_INT_DIGITS:,})", node.start_mark)
-        return super().construct_yaml_int(node)
+        # YAML writes integers in bases 2, 8, 10, 16 and 60: bound the text, then the value (a
+        # hexadecimal text of 4,000 characters is an integer of 4,800 digits, which Python will not
+        # write as text)
+        size = sum(ch.isalnum() for ch in str(node.value))
+        value = None if size > MAX_INT_DIGITS else super().construct_yaml_int(node)
+        if value is None or abs(value) >= _INT_BOUND:
+            raise Refused(None, None, f"an integer of more than {MAX_INT_DIGITS:,} digits", node.start_mark)
+        return value
 
 
 SafeYaml.add_constructor("tag:yaml.org,2002:int", SafeYaml.construct_yaml_int)
