@@ -637,8 +637,9 @@ def _check_output_is_not_input(files: list[str], output: str | None, stdin: Text
             # the output's own name in the folder counts as well as where it leads: a link in the
             # folder (even one leading nowhere yet) is read as a case file of the folder
             folder = p.resolve()
-            inside = target is not None and any(
-                where.parent == folder and case_file(where.name) for where in (resolved, target.absolute().parent.resolve() / target.name))
+            inside = target is not None and resolved is not None and any(
+                where.parent == folder and case_file(where.name)
+                for where in (resolved, target.absolute().parent.resolve() / target.name))
             try:
                 found = expand_paths([a]) if out_stat is not None and not inside else []
             except UsageError:
