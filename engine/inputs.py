@@ -272,11 +272,12 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
     """Records of a whole JSON document (object or array), or of JSON Lines text.
 
     What the strict decoder rejects is found while decoding the whole text, which says nothing of
-    where the element (or line) holding it ends. So a text it rejects is decoded once more,
-    leniently (:data:`_LENIENT`: only the syntax): an array is then read element by element, each
-    bad one its own error record (``file[5]``); text that is not one JSON value but whose first
-    or second line is (:func:`_lines_of_records`) is JSON Lines with a bad first line, read line
-    by line (``file:1``), as standard input is."""
+    where the element (or line) holding it ends. So an array it rejects is read element by
+    element, found by their brackets (:func:`_element_spans`), each bad one its own error record
+    (``file[5]``); other text it rejects is decoded once more, leniently (:data:`_LENIENT`: only
+    the syntax): text that is not one JSON value but whose first or second line is
+    (:func:`_lines_of_records`) is JSON Lines with a bad first line, read line by line
+    (``file:1``), as standard input is."""
     if not text.strip():
         yield name, _err("empty input: expected a JSON object, a JSON array or JSON Lines")
         return
@@ -293,8 +294,9 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
         value = _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep")
     except (ValueError, MemoryError) as exc:
         value = _err(f"cannot decode: {type(exc).__name__}: {exc}", "invalid_json")
-    if isinstance(value, CaseError) and value.code == "too_deep" and text.lstrip()[:1] == "[":
-        # nested too deep for the decoders' recursion somewhere: find the elements without it
+    if isinstance(value, CaseError) and text.lstrip()[:1] == "[":
+        # an array: each element decoded on its own, found by its brackets (no recursion: an
+        # element nested too deep for the decoders is still one element)
         spans = _element_spans(text)
         if spans is not None:
             if not spans:
@@ -304,19 +306,15 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
             return
     if isinstance(value, CaseError) and value.code != "too_deep":
         try:
-            whole = _LENIENT.decode(text)
+            _LENIENT.decode(text)
         except json.JSONDecodeError as exc:
             if _lines_of_records(text):
                 yield from _lines(text, name)
                 return
-            if value.code != "invalid_json":  # (the element rejected first, then broken syntax)
+            if value.code != "invalid_json":  # (a value rejected first, then broken syntax)
                 value = _err(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", "invalid_json")
         except (RecursionError, ValueError, MemoryError):
             pass
-        else:
-            if isinstance(whole, list):
-                yield from _elements(text, name)
-                return
     if isinstance(value, list):
         if not value:
             yield name, _err("empty JSON array: no cases")
@@ -348,29 +346,6 @@ def _lines(text: str, name: str) -> Iterator[Record]:
         yield f"{name}:{n}", line
 
 
-def _elements(text: str, name: str) -> Iterator[Record]:
-    """The records of a JSON array whose syntax :data:`_LENIENT` accepted, one element at a time:
-    each element decoded strictly on its own, so a duplicate key, a ``NaN`` or a long integer is
-    that element's error record, not the whole array's."""
-    i = 0
-    at = _skip_space(text, _skip_space(text, 0) + 1)  # after "["
-    while text[at] != "]":
-        try:
-            item, end = _DECODER.raw_decode(text, at)
-            value = _checked(item)
-        except _Reject as exc:
-            value = exc.error
-            end = _LENIENT.raw_decode(text, at)[1]
-        except (RecursionError, ValueError, MemoryError) as exc:
-            value = _err(f"cannot decode: {type(exc).__name__}: {exc}", "invalid_json")
-            end = _LENIENT.raw_decode(text, at)[1]
-        yield f"{name}[{i}]", value
-        i += 1
-        at = _skip_space(text, end)
-        if text[at] == ",":
-            at = _skip_space(text, at + 1)
-
-
 def _one_element(text: str) -> Any:
     """One element of an array, decoded strictly on its own: its value or its error."""
     try:
@@ -384,6 +359,7 @@ def _one_element(text: str) -> Any:
 
 
 _STRING_AT = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_STRUCTURE = re.compile(r'["\[\]{},]')
 
 
 def _element_spans(text: str) -> list[tuple[int, int]] | None:
@@ -401,7 +377,11 @@ def _element_spans(text: str) -> list[tuple[int, int]] | None:
         return spans if not text[at + 1:].strip() else None
     while at < n:
         start, depth, i = at, 0, at
-        while i < n:
+        while True:
+            m = _STRUCTURE.search(text, i)  # (the characters between are skipped in C)
+            if m is None:
+                return None
+            i = m.start()
             c = text[i]
             if c == '"':
                 m = _STRING_AT.match(text, i)
@@ -413,7 +393,9 @@ def _element_spans(text: str) -> list[tuple[int, int]] | None:
                 depth += 1
             elif c in "]}":
                 if depth == 0:
-                    break  # the array's own closing bracket, after a scalar
+                    if c == "}":
+                        return None
+                    break  # the array's own closing bracket
                 depth -= 1
             elif c == "," and depth == 0:
                 break
