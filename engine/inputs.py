@@ -400,14 +400,9 @@ def _element_spans(text: str) -> list[tuple[int, int]] | None:
             elif c == "," and depth == 0:
                 break
             i += 1
-        if depth != 0 or i >= n:
-            return None
-        end = i
-        while end > start and text[end - 1] in " \t\r\n":
-            end -= 1
-        if end == start:
-            return None  # an empty element (",,")
-        spans.append((start, end))
+        if i == start:
+            return None  # an empty element (",," or a comma before "]")
+        spans.append((start, i))  # (whitespace after an element is the decoder's to skip)
         if text[i] == "]":
             return spans if not text[i + 1:].strip() else None
         at = _skip_space(text, i + 1)

@@ -309,7 +309,7 @@ ARRAY_BAD = {
     "nested_duplicate": ('{"id": "x", "cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "gene": "NRAS"}]}',
                          "duplicate_key"),
     # nested deeper than the decoders' recursion reaches: the element is still found by its brackets
-    "very_deep": ('{"id": "v", "x": "a]b[\\"", "y": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep"),
+    "very_deep": ('{"id": "v", "x": "a]]},b\\"", "y": ' + "[" * 3000 + "]" * 3000 + "}", "too_deep"),
     # a string holding a case's text is a string, not a case
     "string": (json.dumps(json.dumps({"id": "s", "cancer_type": "LUAD", "as_of": "2026-07-01"})), "invalid_case"),
 }
@@ -335,9 +335,10 @@ def test_a_bad_element_of_a_json_array_is_that_element_only(tmp_path, engine, ki
     assert all(verdicts(r)["sotorasib"] == "eligible" for r in recs[:5] + recs[6:])
 
 
-def test_a_json_array_with_broken_syntax_is_still_one_error(tmp_path, engine):
+@pytest.mark.parametrize("tail", ["", "] x", "]]", ", ]"])  # no closing bracket, text after it, a comma before it
+def test_a_json_array_with_broken_syntax_is_still_one_error(tmp_path, engine, tail):
     f = tmp_path / "c.json"
-    f.write_text("[" + good(0) + ', {"id": "a", "id": "b"}, ' + good(1))  # no closing bracket
+    f.write_text("[" + good(0) + ', {"id": "a", "id": "b"}, ' + good(1) + tail)
     rc, recs, err = evaluate(engine, [f])
     assert rc == 1 and len(recs) == 1 and recs[0]["code"] == "invalid_json" and recs[0]["source"] == str(f)
     assert "invalid JSON at line 1" in err
