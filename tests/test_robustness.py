@@ -567,3 +567,10 @@ def test_quote():
     assert quote("\x1b[31m") == "'\\x1b[31m'"
     assert quote(10 ** 5000).startswith("an integer of about 5,00")
     assert quote(True) == "true"
+
+
+def test_a_stray_closing_brace_between_elements_is_one_error_for_the_file(tmp_path, engine):
+    f = tmp_path / "c.json"
+    f.write_text("[" + good(0) + "}" + good(1) + "]")
+    rc, recs, err = evaluate(engine, [f])
+    assert rc == 1 and len(recs) == 1 and recs[0]["code"] == "invalid_json" and recs[0]["source"] == str(f)
