@@ -668,7 +668,7 @@ def _has_header(path: Path) -> bool:
             first = fh.readline()
     except OSError:
         return False
-    return first.endswith(b"\n") and first.rstrip(b"\r\n") == formats.tsv_header().encode("utf-8")
+    return first.endswith(b"\n") and _format_held(first) == "tsv"
 
 
 def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, ready=None) -> int:

@@ -158,6 +158,14 @@ class _Static:
             hit = self._gates[cr.rule.id] = tuple(cr.when.kids) if type(cr.when) is AllNode else (cr.when,)
         return hit
 
+    def gate_unknown(self, cr: CompiledRule, ctx: Ctx) -> bool:
+        """Whether some condition of ``cr``'s gate is unknown for the case (the status "unknown"
+        of a gate line of its checklist)."""
+        for node in self.gate(cr):
+            if node.tv(ctx) is None:
+                return True
+        return False
+
     def not_excluded(self, cr: CompiledRule) -> str:
         return f"not excluded by: {self.words(cr.when)}"
 
@@ -514,13 +522,8 @@ def decisions(inf: Inference) -> Decisions:
             continue
         best_cr, best = chosen[2], chosen[3]
         rule = best_cr.rule
-        unknown = False
-        for node in st.gate(best_cr):
-            if node.tv(ctx) is None:
-                unknown = True
-                break
         options.append(Decided(t, best.verdict, rule.evidence, st.level_for(rule, case), best.missing, rule.id,
-                               unknown))
+                               st.gate_unknown(best_cr, ctx)))
     if len(options) > 1:
         options.sort(key=_decided_order)
     return Decisions(case.id, case.as_of.isoformat(), ctx.program.rb.meta.knowledge_version.isoformat(),
@@ -814,8 +817,7 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             # the rule's "unknown" sentence speaks of a case its gate holds for (the biomarker
             # known, a label criterion missing); with the gate itself unknown it would name a
             # biomarker the case is not known to carry
-            gate_unknown = any(node.tv(ctx) is None for node in st.gate(cr))
-            more.append(st.undecided[rid] if gate_unknown else st.unknown[rid])
+            more.append(st.undecided[rid] if st.gate_unknown(cr, ctx) else st.unknown[rid])
             more.append("Cannot decide without: " + ", ".join(out.missing) + ".")
         elif out.failed:
             more.append(st.unmet[rid])

@@ -53,6 +53,8 @@ from engine.importers.extras import DEFAULT_AMPLIFICATION_COPIES as AMPLIFICATIO
 OTHER_FIELDS = ("phenotypicFeatures", "measurements", "biosamples", "files")
 # what --map can map, by these names (the first label of the first disease that is a cancer)
 MAP_FIELDS = ("diseaseStage", "clinicalTnmFinding")
+
+
 def load_documents(path: Path) -> list[tuple[str, Any]]:
     """``(path in the file, document)`` for each phenopacket of a JSON/YAML file (list or Cohort too).
     A file that is neither (or empty, UTF-16, over a limit) is a :class:`DocumentError`."""
@@ -69,7 +71,8 @@ def load_documents(path: Path) -> list[tuple[str, Any]]:
             if text.lstrip()[:1] in ("{", "["):  # meant as JSON: its own error is the clearer one
                 raise json_error from None
             raise DocumentError(yaml_message(yexc)) from None
-    check_depth(data)
+        # (load_json checked the nesting; YAML aliases can nest what the composer did not see)
+        check_depth(data)
     data = _plain(data)
     if isinstance(data, list):
         return [(f"[{i}]", d) for i, d in enumerate(data)]
