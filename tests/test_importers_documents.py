@@ -441,6 +441,9 @@ def test_bad_phenopacket_files_are_one_error_record_each_and_the_other_files_are
     files["bigint.yaml"] = b"id: x\nsubject: {id: s}\nn: " + b"7" * 5000 + b"\n"
     files["hexint.yaml"] = b"id: x\nsubject: {id: s}\nn: 0x" + b"f" * 3600 + b"\n"  # 4,335 decimal digits
     files["hexkey.yaml"] = b"id: x\nsubject: {id: s}\n? 0x" + b"f" * 5000 + b"\n: 1\n"
+    # each line shallow, but each alias nests the one before: 100 levels the composer never saw
+    files["aliasdeep.yaml"] = (b"id: x\nsubject: {id: s}\nl0: &l0 [1]\n"
+                               + b"".join(f"l{i}: &l{i} [*l{i - 1}]\n".encode() for i in range(1, 100)))
     ok = tmp_path / "ok.json"
     ok.write_text(json.dumps(phenopacket()), encoding="utf-8")
     paths = [ok]
@@ -455,6 +458,7 @@ def test_bad_phenopacket_files_are_one_error_record_each_and_the_other_files_are
     messages = {Path(r["source"]).name: r["error"]["message"] for r in records}
     assert "aliases" in messages["bomb.yaml"] and "100,000 values" in messages["bomb.yaml"]
     assert "nested deeper" in messages["deep.yaml"] and "more than 4,300 digits" in messages["bigint.yaml"]
+    assert "nested deeper than 64 levels" in messages["aliasdeep.yaml"]
     assert all("more than 4,300 digits" in messages[n] and "line 3" in messages[n] for n in ("hexint.yaml", "hexkey.yaml"))
     assert "cases written: 2" in summary
 
