@@ -255,8 +255,18 @@ def floor(case) -> dict[str, str]:
         if ras:  # 2. RAS-mutant colorectal cancer: no anti-EGFR antibody
             out["cetuximab"] = out["panitumumab"] = "excluded"
         elif (fda and "KRAS" in case.tested and "NRAS" in case.tested and "BRAF" in case.tested
-              and not braf_v600e and case.stage == "metastatic"):
-            out["cetuximab"] = out["panitumumab"] = "eligible"  # 3. RAS (and BRAF V600E) wild-type
+              and not braf_v600e and case.stage == "metastatic" and lines is not None):
+            # 3. RAS (and BRAF V600E) wild-type, in a setting of each label: first line (no line
+            # for metastatic disease, none of unknown setting), or after the named chemotherapy
+            first = not any(ln.setting == "metastatic" or ln.setting is None for ln in lines)
+            got = set()
+            for ln in lines:
+                got |= ln.classes
+            if first or _CRC_CHEMO <= got:
+                out["panitumumab"] = "eligible"
+            if first or {"oxaliplatin", "irinotecan"} <= got or any(
+                    "irinotecan" in ln.classes and ln.outcome in ("progression", "intolerance") for ln in lines):
+                out["cetuximab"] = "eligible"
         if g12c and fda and lines and case.stage in ("locally_advanced", "metastatic"):  # 4. G12C after FP + ox + iri
             got = set()
             for ln in lines:
