@@ -21,7 +21,7 @@ from engine import plancode
 from engine.case import NormalCase
 from engine.cachedir import cache_dir
 from engine.rulebase import RuleBase
-from engine.conditions import TV, kind_of
+from engine.conditions import KINDS, TV, kind_of
 from engine.rules_model import All, Any_, FactCond, Not, Rule, TherapySelector, Unmet
 from engine.semantics import CONDITIONAL, PENDING, UNMET, VERDICT, OUTCOME_TABLE, rule_kind
 class Dated(Protocol):
@@ -86,8 +86,9 @@ class Ctx:
         return v
 
     def words(self, what: str, i: int) -> str:
-        """The case's words for atom ``i``: ``"describe"``, the facts that made it true, or
-        ``"missing"``, what to find out while it is unknown (once per case each)."""
+        """The case's words for atom ``i``: ``"describe"``, the facts that made it true,
+        ``"missing"``, what to find out while it is unknown, or ``"held"``, what the case holds
+        for it while it is false (once per case each; see :func:`atom_words`)."""
         key = (what, i)
         text = self.memo.get(key)
         if text is None:
@@ -682,8 +683,14 @@ class Plan:
 
 
 def atom_words(atom: Atom, what: str, case: NormalCase) -> str:
-    """An atom's words for a case: ``"describe"`` (what made it true) or ``"missing"``."""
-    return (atom.describe if what == "describe" else atom.missing)(case)
+    """An atom's words for a case: ``"describe"`` (what made it true), ``"missing"`` (what to
+    find out while it is unknown) or ``"held"`` (what the case holds for a leaf that is false:
+    its stage, its prior therapies; the words of a requirement the case fails)."""
+    if what == "describe":
+        return atom.describe(case)
+    if what == "missing":
+        return atom.missing(case)
+    return KINDS[atom.kind].case_words(atom, case, False)
 
 
 def listed_genes(case: NormalCase) -> frozenset[str]:

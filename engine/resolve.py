@@ -780,6 +780,17 @@ def _described(node, ctx: Ctx, want, st: _Static, depth: int = 0) -> tuple[list[
     return hit
 
 
+def _failed_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[tuple[int, bool], ...]:
+    """The atoms behind the requirements of ``cr`` the case fails, in order, with their values
+    (false, or true under a ``not``): their case words name what the case holds there (its
+    stage, its prior therapies)."""
+    leaves: list = []
+    for node in cr.requires:
+        if node.tv(ctx) is False:
+            node.leaves(ctx, False, leaves)
+    return tuple((ref, ctx.atom(ref) is True) for kind, ref in leaves if kind == "atom")
+
+
 def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> str:
     """The explanation of one rule's outcome for this case (cached per case: an exclusion over a
     drug class decides many therapies with the same words)."""
@@ -789,9 +800,10 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
         return hit
     rule = cr.rule
     refs, chain, rests = st.skeleton(cr, ctx)
+    held = _failed_leaves(cr, ctx) if out.failed else ()
     parts: list[str] = []
-    if refs:
-        wkey = ("case-words", refs)  # (rules with the same gate atoms name the same case facts)
+    if refs or held:
+        wkey = ("case-words", refs, held)  # (rules with the same gate atoms name the same case facts)
         words = ctx.memo.get(wkey)
         if words is None:
             atoms = ctx.program.atoms
@@ -802,6 +814,8 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                 else:
                     atom = atoms[i]
                     texts.append(KINDS[atom.kind].false_words(atom.label))
+            for i, v in held:  # what the case holds where it fails a requirement (its stage, its history)
+                texts.append(ctx.words("describe" if v is True else "held", i))
             texts = _dedupe(texts)
             words = ctx.memo[wkey] = "Case: " + "; ".join(texts) + "." if texts else ""
         if words:

@@ -361,6 +361,32 @@ def test_unknown_data_never_produces_eligible(case):
                 )
 
 
+@given(VALID)
+@example({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [], "tested_genes": ["KRAS", "NRAS", "BRAF"],
+          "prior_therapies": [{"regimen": "FOLFOX", "setting": "metastatic", "outcome": "progression"}],
+          "as_of": "2026-07-01"})
+@example({"cancer_type": "LUAD", "stage": "early", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "prior_therapies": [{"regimen": "carboplatin + pemetrexed"}], "as_of": "2026-07-01"})
+def test_a_criterion_not_met_is_explained_by_what_the_case_holds(case):
+    """A not_eligible option's explanation names what the case holds where it fails the deciding
+    rule: its stage, its prior therapies (not only the criterion it fails)."""
+    result = ENGINE.evaluate(case)
+    norm = ENGINE.normalise(case)
+    for o in result.options:
+        if o.verdict != "not_eligible":
+            continue
+        for c in o.criteria:
+            if c.status != "not_met" or not c.id.startswith(o.rules[0] + "/requires/"):
+                continue
+            if list(c.facts) == ["stage"]:
+                assert f"stage {norm.stage.replace('_', ' ')}" in o.explanation, (o.therapy, o.explanation)
+            elif list(c.facts) == ["prior_therapies"]:
+                lines = norm.lines or ()
+                named = (any(ln.describe() in o.explanation for ln in lines) if lines
+                         else "no prior systemic therapy" in o.explanation)
+                assert named, (o.therapy, c.text, o.explanation)
+
+
 # --------------------------------------------------------------------------- provenance
 
 

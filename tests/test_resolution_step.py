@@ -212,7 +212,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; stage metastatic. Approved only after a prior line. Criteria not met: at least one prior systemic therapy. (FDA accelerated approval, in effect from 2021-05-28.)",
+                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; stage metastatic; no prior systemic therapy (treatment-naive). Approved only after a prior line. Criteria not met: at least one prior systemic therapy. (FDA accelerated approval, in effect from 2021-05-28.)",
                 "summary": "sotorasib: not eligible, not met: at least one prior systemic therapy",
             },
         ],
