@@ -279,7 +279,8 @@ def floor(case) -> dict[str, str]:
     elif "PAAD" in lineage:  # 5. metastatic PDAC, previously treated or unfit for multiagent therapy: daraxonrasib
         if case.stage == "metastatic" and (lines or case.multiagent_candidate is False) and fda and day >= _DARAXONRASIB_APPROVAL:
             out["daraxonrasib"] = "eligible"
-        elif case.stage == "metastatic" and lines and _DARAXONRASIB_PDAC <= day < _DARAXONRASIB_APPROVAL:
+        elif (case.stage == "metastatic" and lines and any(ln.setting == "metastatic" for ln in lines)
+              and _DARAXONRASIB_PDAC <= day < _DARAXONRASIB_APPROVAL):  # the trial: treated metastatic disease
             out["daraxonrasib"] = "consider"
     return out
 

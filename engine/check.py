@@ -52,6 +52,10 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
         therapy = exp.therapy or (targets[0] if len(targets) == 1 else None)
         opt = res.option(therapy) if therapy else None
         got = opt.verdict if opt else "no option"
+        if exp.no_option:
+            if opt is None:
+                return ExampleResult(rule.id, ex.name, True, "")
+            return ExampleResult(rule.id, ex.name, False, f"{therapy}: expected no option, got {got} (decided by {opt.rules[0]})")
         if got != exp.verdict:
             why = f"; decided by {opt.rules[0]}" if opt else ""
             return ExampleResult(rule.id, ex.name, False, f"{therapy}: expected {exp.verdict}, got {got}{why}")

@@ -453,8 +453,9 @@ def _load_uncached(d: Path) -> RuleBase:
         for i, ex in enumerate(rule.examples):
             t = ex.expect.therapy
             if rule.kind == "conclusion":
-                if ex.expect.verdict is None:
-                    problems.append(Problem("an example of a conclusion rule needs 'expect.verdict'", where + ("examples", i, "expect")))
+                if ex.expect.verdict is None and not ex.expect.no_option:
+                    problems.append(Problem("an example of a conclusion rule needs 'expect.verdict' (or 'no_option: true')",
+                                            where + ("examples", i, "expect")))
                 if t is None and len(targets[rule.id]) > 1:
                     problems.append(Problem("the rule concludes about several therapies: name 'expect.therapy'", where + ("examples", i, "expect")))
                 if t is not None and t not in therapies:

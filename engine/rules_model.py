@@ -256,6 +256,7 @@ class Explain(_Strict):
 
 class ExampleExpect(_Strict):
     verdict: Verdict | None = None  # for conclusion rules: the verdict of the rule's therapy
+    no_option: bool = False  # for conclusion rules: the case gets no option for that therapy at all
     therapy: str | None = None  # which therapy (default: the rule's only therapy)
     decided_by_this_rule: bool = True
     fact: bool | None = None  # for derivation rules: the fact's value (None = unknown)
@@ -263,6 +264,12 @@ class ExampleExpect(_Strict):
     note: bool | None = None  # for note rules: whether the note appears
     caution: bool | None = None  # for caution rules: whether the caution appears
     missing: tuple[str, ...] | None = None  # the option's missing list must contain these
+
+    @model_validator(mode="after")
+    def _one_expectation(self) -> ExampleExpect:
+        if self.no_option and (self.verdict is not None or self.missing):
+            raise ValueError("'no_option' expects no option: give no 'verdict' or 'missing' with it")
+        return self
 
 
 class Example(_Strict):

@@ -166,6 +166,31 @@ def test_check_fails_on_example_with_wrong_verdict(tmp_path, capsys):
     pytest.fail("no eligible example to break")
 
 
+def test_check_runs_examples_that_expect_no_option(tmp_path, capsys):
+    """``no_option: true``: the case gets no option for the rule's therapy at all (a rule silent
+    outside its evidence's population). It fails when an option appears, and it cannot be given
+    with a verdict."""
+    rules = _copy_rules(tmp_path)
+    f = rules / "kb" / "pancreatic.yaml"
+    data = yaml.safe_load(f.read_text())
+    rule = next(r for r in data["rules"] if r["id"] == "PAN-001")
+    ex = next(e for e in rule["examples"] if e["expect"].get("no_option"))
+    assert main_check(rules, capsys)[0] == 0
+    ex["case"]["prior_therapies"][0]["setting"] = "metastatic"  # now in the trial's population: an option
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, err = main_check(rules, capsys)
+    assert code == 1 and f"PAN-001 example '{ex['name']}': daraxonrasib: expected no option, got consider" in err
+    ex["expect"]["verdict"] = "consider"
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, err = main_check(rules, capsys)
+    assert code == 1 and "'no_option' expects no option" in err
+
+
+def main_check(rules, capsys) -> tuple[int, str]:
+    code, _, err = run(["check", "--quick", str(rules)], capsys)
+    return code, err
+
+
 def test_check_fails_on_misquoted_citation(tmp_path, capsys, monkeypatch):
     seeds = REPO.parent / "shared" / "seeds"
     if not seeds.is_dir():
