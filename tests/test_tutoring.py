@@ -47,7 +47,7 @@ def test_catalogue_lists_every_therapy_with_names_and_drugs(engine):
     assert "CRC-004" in t.rules
     assert "KRAS" in cat.genes and any(v.gene == "KRAS" and v.variant == "G12C" for v in cat.variants)
     codes = {c.code: c for c in cat.cancer_types}
-    assert codes["COADREAD"].in_rules and not codes["LUAD"].in_rules and "NSCLC" in codes["LUAD"].lineage
+    assert codes["COADREAD"].in_rules and not codes["LUSC"].in_rules and "NSCLC" in codes["LUSC"].lineage
     assert any(r.name == "FOLFOX" and "oxaliplatin" in r.drugs for r in cat.regimens)
     assert any(d.name == "sotorasib" and "kras_g12c_inhibitor" in d.classes for d in cat.drugs)
     assert any(s.id == "LUMAKRAS-LABEL" for s in cat.sources)
