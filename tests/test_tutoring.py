@@ -111,6 +111,18 @@ def test_g12d_lung_adagrasib_cetuximab_names_the_colorectal_and_g12c_gates(engin
     assert a.rules[0].rule == "CRC-004"  # the approval the case comes closest to
 
 
+def test_the_closest_rule_is_one_whose_gate_the_case_meets(engine):
+    """Early-stage, resected KRAS G12C endometrial cancer, sotorasib: the trial option for G12C
+    cancers outside lung and colorectal cancer (gate met, silent at an early stage) is the rule the
+    case comes closest to, before the lung approval whose cancer type it does not have."""
+    case = {"cancer_type": "UCEC", "stage": "early", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "tested_genes": ["KRAS"], "prior_therapies": [], "as_of": "2026-07-01"}
+    a = engine.explain(case, "sotorasib")
+    assert a.verdict is None and a.rules[0].rule == "LNG-006"
+    assert "The closest rule, \u201cKRAS G12C inhibitor monotherapy for KRAS G12C cancers other" in a.explanation
+    assert "(the case: stage early)" in a.explanation
+
+
 def test_treatment_naive_g12c_lung_sotorasib_prior_therapy_not_met(engine):
     a = engine.explain(load("luad-g12c-treatment-naive.json"), "sotorasib")
     st = {c.text: c.status for c in a.criteria}

@@ -126,10 +126,13 @@ class WhyNot:
                 reason=reason, criteria=crit,
             ))
         # deciding rule first, then rules that concluded, then those in effect; among them the rules
-        # that would offer the therapy (eligible, consider) before those that rule it out, and the
-        # rule whose gate the case comes closest to meeting
-        answers.sort(key=lambda a: (not a.decided, a.outcome is None, not a.in_effect, -OFFER_RANK[a.concludes],
-                                    sum(c.status == "not_met" for c in a.criteria if c.kind == "gate"), a.rule))
+        # that would offer the therapy (eligible, consider) before those that rule it out, the rule
+        # whose gate the case comes closest to meeting first among those (a trial option whose gate
+        # the case meets before an approval for another cancer type), then the stronger offer
+        answers.sort(key=lambda a: (not a.decided, a.outcome is None, not a.in_effect,
+                                    OFFER_RANK[a.concludes] < OFFER_RANK["consider"],
+                                    sum(c.status == "not_met" for c in a.criteria if c.kind == "gate"),
+                                    -OFFER_RANK[a.concludes], a.rule))
         if option is not None:
             top = answers[0] if answers and answers[0].decided else None
             return TherapyAnswer(
