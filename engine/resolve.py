@@ -72,9 +72,10 @@ class _Static:
                     None if pop is not None and pop.any_cancer
                     else frozenset(pop.cancers) if pop is not None else frozenset())
         self.since = {cr.rule.id: cr.rule.effective_from.isoformat() for cr in program.rules}
-        # which reading of the label's wording each requirement applies (built once per rule)
-        self.readings = {cr.rule.id: " ".join(f"Reading of \"{q.criterion}\": {q.reading}"
-                                              for q in cr.rule.requires if q.reading)
+        # which reading of the label's wording each requirement applies (built once per rule), by
+        # criterion: an outcome that fails criteria shows the readings of those only
+        self.readings = {cr.rule.id: tuple((q.criterion, f"Reading of \"{q.criterion}\": {q.reading}")
+                                           for q in cr.rule.requires if q.reading)
                          for cr in program.conclusions if any(q.reading for q in cr.rule.requires)}
         self.program = program
         self._criteria: dict[str, tuple] = {}
@@ -838,9 +839,11 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             more.append("Criteria not met: " + "; ".join(out.failed) + ".")
         else:
             more.append(st.met[rid])
-        reading = st.readings.get(rid)
-        if reading:
-            more.append(reading)
+        readings = st.readings.get(rid)
+        if readings:
+            # the readings of the criteria that decided the outcome: every one where the rule's
+            # verdict holds or waits on missing facts, the failed ones where it fails
+            more.extend(text for criterion, text in readings if not out.failed or criterion in out.failed)
         approval = st.approval.get(rid)
         if approval:
             more.append(approval)

@@ -137,6 +137,22 @@ def test_first_line_platinum_without_progression_qualifies_and_the_reading_is_sh
     assert "adjuvant or neoadjuvant therapy is not counted as a line" in opt.explanation
 
 
+def test_an_outcome_that_fails_criteria_shows_the_readings_of_those_only(engine):
+    """A reading explains how a criterion was read: shown for the criteria that decided the
+    outcome (every one when the verdict holds, the failed ones when it fails), not beside a
+    failure of another criterion (stage) where it would only distract."""
+    base = {"cancer_type": "COADREAD", "alterations": [], "tested_genes": ["KRAS", "NRAS", "BRAF"], "as_of": "2026-07-01"}
+    setting = 'Reading of "a setting of the label'
+    after_folfox = engine.evaluate({**base, "stage": "metastatic", "prior_therapies": [
+        {"regimen": "FOLFOX", "setting": "metastatic", "outcome": "progression"}]}).option("cetuximab")
+    assert after_folfox.verdict == "not_eligible" and setting in after_folfox.explanation
+    not_metastatic = engine.evaluate({**base, "stage": "locally_advanced", "prior_therapies": []}).option("cetuximab")
+    assert not_metastatic.failed_criteria == ["metastatic disease"] and setting not in not_metastatic.explanation
+    first_line = engine.evaluate({**base, "stage": "metastatic", "prior_therapies": [
+        {"regimen": "FOLFOX", "setting": "adjuvant"}]}).option("cetuximab")
+    assert first_line.verdict == "eligible" and setting in first_line.explanation  # adjuvant does not count: said
+
+
 def test_adjuvant_therapy_is_not_counted_as_a_line(mini):
     opt = mini.evaluate(pdac(platinum(setting="adjuvant", drug="fluorouracil"), platinum())).option("olaparib")
     assert opt.verdict == "eligible"
