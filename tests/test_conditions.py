@@ -442,10 +442,10 @@ def test_prior_lines_words(vocab):
     assert n.missing(case(vocab)) == "prior therapy history"
     assert n.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "setting of each prior therapy"
     assert n.describe(case(vocab, prior_therapies=[])) == "no prior systemic therapy (treatment-naive)"
-    assert n.describe(case(vocab, prior_therapies=[line("carboplatin", weeks=12)])) == (
-        "1 prior systemic therapy line: carboplatin (12 weeks)")
+    assert n.describe(case(vocab, prior_therapies=[line("carboplatin", weeks=12)])) == "prior carboplatin (12 weeks)"
+    # in the case's order (chronological), the words every prior-therapy leaf gives the history
     assert n.describe(case(vocab, prior_therapies=[line("docetaxel"), line("carboplatin")])) == (
-        "2 prior systemic therapy lines: carboplatin; docetaxel")
+        "prior docetaxel; carboplatin")
     assert n.key == ("prior_lines", 1, None, frozenset({"metastatic"}))
     lab = KINDS["prior_lines"].label
     assert lab(cond({"prior_lines": {"min": 1, "max": 2}})) == "at least 1 and at most 2 prior systemic therapy line(s)"
@@ -572,9 +572,9 @@ def test_prior_line_describe_names_the_matching_lines(vocab):
                                      line("oxaliplatin", setting="metastatic", weeks=8.5)])
     assert pl.describe(c) == "prior carboplatin (progression); oxaliplatin (metastatic, 8.5 weeks)"
     assert pl.describe(case(vocab)) == "prior "
-    # the order entries are listed in does not change the words
+    # the lines are named in the case's order: the history is chronological
     listed = case(vocab, prior_therapies=[line("oxaliplatin", setting="metastatic"), line("carboplatin")])
-    assert pl.describe(listed) == "prior carboplatin; oxaliplatin (metastatic)"
+    assert pl.describe(listed) == "prior oxaliplatin (metastatic); carboplatin"
     # a line holding exactly the classes named
     assert leaf(vocab, {"prior_line": {"classes": ["platinum", "chemotherapy"], "drugs": ["carboplatin"]}}).fn(
         case(vocab, prior_therapies=[line("carboplatin")])) is True

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.result import Decisions
+
 LUAD_G12C = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}]}
 
 
@@ -184,5 +186,13 @@ def test_knowledge_currency_note_after_version(mini):
 def test_result_is_deterministic_and_order_independent(mini):
     a = dict(cancer_type="COADREAD", alterations=[{"gene": "KRAS", "variant": "G12C"}, {"gene": "TP53", "variant": "R175H"}],
              prior_therapies=[{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}], as_of="2026-01-01", id="x")
-    b = dict(a, alterations=list(reversed(a["alterations"])), prior_therapies=list(reversed(a["prior_therapies"])))
+    b = dict(a, alterations=list(reversed(a["alterations"])))
     assert mini.evaluate(a).model_dump() == mini.evaluate(b).model_dump()
+    # prior therapies are a chronology: the other order decides the same here (no rule reads a
+    # line's position), and the texts name the lines in the order given
+    c = dict(a, prior_therapies=list(reversed(a["prior_therapies"])))
+    ra, rc = mini.evaluate(a), mini.evaluate(c)
+    assert Decisions.of(ra) == Decisions.of(rc) and [o.criteria for o in ra.options] == [o.criteria for o in rc.options]
+    texts = [o.explanation for o in ra.options if "prior" in o.explanation]
+    assert texts and all("FOLFOX" in t and t.index("FOLFOX") < t.index("FOLFIRI") for t in texts)
+    assert all(t.index("FOLFIRI") < t.index("FOLFOX") for t in (o.explanation for o in rc.options if "prior" in o.explanation))

@@ -219,13 +219,23 @@ class LeafNames(NamedTuple):
 _NOTHING = LeafNames()
 
 
+def history_words(case) -> str:
+    """A case's prior therapies in words, in the case's (chronological) order: the one way every
+    prior-therapy leaf names the history, so an explanation names it once."""
+    if not case.lines:
+        return "no prior systemic therapy (treatment-naive)"
+    return "prior " + "; ".join(ln.describe() for ln in sorted(case.lines, key=_chronological))
+
+
+def _chronological(ln) -> int:
+    return ln.seq
+
+
 def history_held(atom, case, value: TV) -> str:
     """What the case holds for a prior-therapy leaf that is not true: its history in words."""
     if case.lines is None:
         return "unknown: prior therapy history"
-    if not case.lines:
-        return "no prior systemic therapy (treatment-naive)"
-    return "prior " + "; ".join(ln.describe() for ln in case.lines)
+    return history_words(case)
 
 
 KINDS: dict[str, ConditionKind] = {}

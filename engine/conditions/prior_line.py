@@ -125,7 +125,7 @@ def build(cond, vocab) -> tuple:
         return "details of prior therapy" + (" (" + ", ".join(wanted) + ")" if wanted else "")
 
     def describe(case) -> str:
-        lines = chronological(case.lines or ())
+        lines = sorted(case.lines or (), key=_seq)  # named in the case's (chronological) order
         return "prior " + "; ".join(ln.describe() for ln, pos in zip(lines, positions(lines), strict=True) if line_tv(ln, pos))
 
     key = ("prior_line", classes, drugs, settings, outcomes, min_weeks, not_outcomes, position)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, Setting, Strict, register
+from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, history_words, Setting, Strict, register
 
 
 class PriorLinesPattern(Strict):
@@ -47,12 +47,7 @@ def build(cond, vocab) -> tuple:
         return "prior therapy history" if case.lines is None else "setting of each prior therapy"
 
     def describe(case) -> str:
-        n = len(case.lines or ())
-        if n == 0:
-            return "no prior systemic therapy (treatment-naive)"
-        return f"{n} prior systemic therapy line{'s' if n != 1 else ''}: " + "; ".join(
-            ln.describe() for ln in case.lines or ()
-        )
+        return history_words(case)
 
     return ("prior_lines", lo, hi, settings), fn, missing, describe
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, Strict, register
+from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, history_words, Strict, register
 
 
 class ReceivedPattern(Strict):
@@ -40,7 +40,7 @@ def build(cond, vocab) -> tuple:
         return classes <= got_c and drugs <= got_d
 
     def describe(case) -> str:
-        return "prior " + "; ".join(ln.describe() for ln in case.lines or ())
+        return history_words(case)
 
     return ("received", classes, drugs), fn, (lambda case: "prior therapy history"), describe
 
