@@ -79,14 +79,16 @@ class Alt:
     acquired: bool | None  # None: not stated
     partner: str | None
 
-    def describe(self) -> str:
+    def describe(self, acquired: bool = True) -> str:
+        """In words: "KRAS G12C", "BRCA2 E1953* (germline)", "KRAS Y96D (acquired)" (without
+        "acquired" when ``acquired`` is false: the caller says on what it was acquired)."""
         text = f"{self.gene} {self.label}" if self.kind != "fusion" else f"{self.gene} fusion"
         if self.kind == "fusion" and self.partner:
             text = f"{self.partner}-{self.gene} fusion" if self.partner else text
         extras = []
         if self.origin == "germline":
             extras.append("germline")
-        if self.acquired:
+        if self.acquired and acquired:
             extras.append("acquired")
         return text + (f" ({', '.join(extras)})" if extras else "")
 

@@ -105,7 +105,7 @@ class _Static:
             self.unknown[r.id] = ex.unknown or f"If the missing facts are confirmed: {ex.met}"
             self.undecided[r.id] = f"Whether {self.quoted[r.id]} applies to this case depends on what is missing."
             if r.jurisdiction and r.status in ("regular", "accelerated", "withdrawn"):
-                self.approval[r.id] = f"({rb.meta.approval(r.jurisdiction, r.status)}, in effect from {r.effective_from}.)"
+                self.approval[r.id] = f"({rb.meta.approval(r.jurisdiction, r.status)}; the rule holds from {r.effective_from}.)"
         self._has_fact: dict[int, bool] = {}
         self._gate_facts: dict[str, tuple[str, ...]] = {}
         # per plan: the atoms each deciding rule's checklist and derivation chain read, and what
@@ -674,7 +674,7 @@ class Rendering:
                     waiting.setdefault(pending_missing(p_cr, ctx), []).append(st.quoted[p_cr.rule.id])
                 for miss, titles in waiting.items():
                     who = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " or " + titles[-1]
-                    extra.append(f"Would be excluded by {who} if confirmed; to know, find out: {', '.join(miss)}.")
+                    extra.append(_sentence(f"Would be excluded by {who} if confirmed; to know, find out: {', '.join(miss)}"))
             explanation = " ".join([text] + extra) if extra else text
             for c in od["cautions"]:
                 explanation += f" Caution: {c.text}"
@@ -781,6 +781,12 @@ def _described(node, ctx: Ctx, want, st: _Static, depth: int = 0) -> tuple[list[
     return hit
 
 
+def _sentence(text: str) -> str:
+    """``text`` ended as a sentence: a full stop, unless it ends with a question ("stage: is the
+    cancer metastatic?") or a stop already."""
+    return text if text.endswith(("?", ".")) else text + "."
+
+
 def _failed_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[tuple[int, bool], ...]:
     """The atoms behind the requirements of ``cr`` the case fails, in order, with their values
     (false, or true under a ``not``): their case words name what the case holds there (its
@@ -833,7 +839,7 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             # known, a label criterion missing); with the gate itself unknown it would name a
             # biomarker the case is not known to carry
             more.append(st.undecided[rid] if st.gate_unknown(cr, ctx) else st.unknown[rid])
-            more.append("Cannot decide without: " + ", ".join(out.missing) + ".")
+            more.append(_sentence("Cannot decide without: " + ", ".join(out.missing)))
         elif out.failed:
             more.append(st.unmet[rid])
             more.append("Criteria not met: " + "; ".join(out.failed) + ".")

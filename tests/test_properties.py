@@ -387,6 +387,20 @@ def test_a_criterion_not_met_is_explained_by_what_the_case_holds(case):
                 assert named, (o.therapy, c.text, o.explanation)
 
 
+@given(VALID)
+@example({"cancer_type": "LUAD", "stage": "metastatic", "as_of": "2026-07-01",
+          "alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "KRAS", "variant": "Y96D", "acquired": True}],
+          "prior_therapies": [{"drugs": ["sotorasib"], "outcome": "progression"}]})
+@example({"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C"}], "prior_therapies": [],
+          "as_of": "2026-07-01"})
+def test_explanations_read_as_sentences(case):
+    """No garbled joins in what a student reads: a question is not followed by a full stop, an
+    allele acquired on a drug is not called "(acquired) acquired", no sentence ends twice."""
+    for o in ENGINE.evaluate(case).options:
+        for text in (o.explanation, *(c.reason for c in o.considered)):
+            assert "?." not in text and "(acquired) acquired" not in text and ".." not in text, (o.therapy, text)
+
+
 # --------------------------------------------------------------------------- provenance
 
 

@@ -331,6 +331,6 @@ def test_a_regulatory_status_is_written_in_the_regulators_words():
     us = ENGINE.evaluate(case).option("sotorasib")
     eu = ENGINE.evaluate(case | {"jurisdiction": "EMA"}).option("sotorasib")
     assert us.status == eu.status == "accelerated"  # (the structured field keeps the model's word)
-    assert "(FDA accelerated approval, in effect from 2021-05-28.)" in us.explanation
-    assert "(EMA conditional marketing authorisation, in effect from 2022-01-06.)" in eu.explanation
+    assert "(FDA accelerated approval; the rule holds from 2021-05-28.)" in us.explanation
+    assert "(EMA conditional marketing authorisation; the rule holds from 2022-01-06.)" in eu.explanation
     assert "EMA accelerated approval" not in eu.explanation

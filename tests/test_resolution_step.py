@@ -187,7 +187,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; prior carboplatin; stage metastatic. Approved after a prior line. (FDA accelerated approval, in effect from 2021-05-28.)",
+                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; prior carboplatin; stage metastatic. Approved after a prior line. (FDA accelerated approval; the rule holds from 2021-05-28.)",
                 "summary": "sotorasib: eligible. Sotorasib for KRAS G12C NSCLC after a prior line",
             },
         ],
@@ -212,7 +212,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; stage metastatic; no prior systemic therapy (treatment-naive). Approved only after a prior line. Criteria not met: at least one prior systemic therapy. (FDA accelerated approval, in effect from 2021-05-28.)",
+                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; stage metastatic; no prior systemic therapy (treatment-naive). Approved only after a prior line. Criteria not met: at least one prior systemic therapy. (FDA accelerated approval; the rule holds from 2021-05-28.)",
                 "summary": "sotorasib: not eligible, not met: at least one prior systemic therapy",
             },
         ],
@@ -237,7 +237,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; prior carboplatin. If the missing facts are confirmed: Approved after a prior line. Cannot decide without: stage. (FDA accelerated approval, in effect from 2021-05-28.)",
+                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; prior carboplatin. If the missing facts are confirmed: Approved after a prior line. Cannot decide without: stage. (FDA accelerated approval; the rule holds from 2021-05-28.)",
                 "summary": "sotorasib: conditional, to find out: stage",
             },
         ],
@@ -260,7 +260,7 @@ RESOLVED = {
                 ],
                 "considered": ["TLNG-001 eligible approved TRES-001: set aside by “KRAS G12C inhibitors excluded after KRAS Y96D acquired on one”: the acquired allele blocks the drug the label approves."],
                 "cautions": [],
-                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS Y96D (acquired) acquired on a KRAS G12C inhibitor. KRAS Y96D acquired on a G12C inhibitor blocks every switch-II binder. Takes precedence over “Sotorasib for KRAS G12C NSCLC after a prior line”: the acquired allele blocks the drug the label approves. Also considered: “Sotorasib for KRAS G12C NSCLC after a prior line” (eligible, approved).",
+                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS Y96D acquired on a KRAS G12C inhibitor. KRAS Y96D acquired on a G12C inhibitor blocks every switch-II binder. Takes precedence over “Sotorasib for KRAS G12C NSCLC after a prior line”: the acquired allele blocks the drug the label approves. Also considered: “Sotorasib for KRAS G12C NSCLC after a prior line” (eligible, approved).",
                 "summary": "sotorasib: excluded (predicted resistance). KRAS G12C inhibitors excluded after KRAS Y96D acquired on one",
             },
         ],
@@ -285,7 +285,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": ["TRES-002: KRAS Y96D was found but not after a KRAS G12C inhibitor; the resistance evidence comes from tumours that acquired it on the drug."],
-                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; prior carboplatin; stage metastatic. Approved after a prior line. (FDA accelerated approval, in effect from 2021-05-28.) Caution: KRAS Y96D was found but not after a KRAS G12C inhibitor; the resistance evidence comes from tumours that acquired it on the drug.",
+                "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; prior carboplatin; stage metastatic. Approved after a prior line. (FDA accelerated approval; the rule holds from 2021-05-28.) Caution: KRAS Y96D was found but not after a KRAS G12C inhibitor; the resistance evidence comes from tumours that acquired it on the drug.",
                 "summary": "sotorasib: eligible. Sotorasib for KRAS G12C NSCLC after a prior line",
             },
         ],
@@ -310,7 +310,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma). Whether “Adagrasib with cetuximab for KRAS G12C colorectal cancer” applies to this case depends on what is missing. Cannot decide without: KRAS testing, NRAS testing, prior therapy history. (FDA accelerated approval, in effect from 2024-06-21.) Would be excluded by “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” if confirmed; to know, find out: KRAS testing, NRAS testing.",
+                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma). Whether “Adagrasib with cetuximab for KRAS G12C colorectal cancer” applies to this case depends on what is missing. Cannot decide without: KRAS testing, NRAS testing, prior therapy history. (FDA accelerated approval; the rule holds from 2024-06-21.) Would be excluded by “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” if confirmed; to know, find out: KRAS testing, NRAS testing.",
                 "summary": "adagrasib + cetuximab: conditional, to find out: KRAS testing; NRAS testing; prior therapy history",
             },
             {
@@ -325,7 +325,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma). If the missing facts are confirmed: RAS wild-type colorectal cancer may respond to cetuximab. Cannot decide without: KRAS testing, NRAS testing. (FDA regular approval, in effect from 2009-01-01.) Would be excluded by “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” if confirmed; to know, find out: KRAS testing, NRAS testing.",
+                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma). If the missing facts are confirmed: RAS wild-type colorectal cancer may respond to cetuximab. Cannot decide without: KRAS testing, NRAS testing. (FDA regular approval; the rule holds from 2009-01-01.) Would be excluded by “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” if confirmed; to know, find out: KRAS testing, NRAS testing.",
                 "summary": "cetuximab: conditional, to find out: KRAS testing; NRAS testing",
             },
         ],
@@ -371,7 +371,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); no KRAS mutation at codon 12, 13, 61; no NRAS mutation at codon 12, 13, 61. From the case: RAS-mutant: no; so “Cetuximab needs RAS wild-type shown by testing” applies. RAS wild-type colorectal cancer may respond to cetuximab. (FDA regular approval, in effect from 2009-01-01.)",
+                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); no KRAS mutation at codon 12, 13, 61; no NRAS mutation at codon 12, 13, 61. From the case: RAS-mutant: no; so “Cetuximab needs RAS wild-type shown by testing” applies. RAS wild-type colorectal cancer may respond to cetuximab. (FDA regular approval; the rule holds from 2009-01-01.)",
                 "summary": "cetuximab: eligible. Cetuximab needs RAS wild-type shown by testing",
             },
         ],
@@ -395,7 +395,7 @@ RESOLVED = {
                 ],
                 "considered": ["TCRC-001 excluded resistance_standard TCRC-003: set aside by “Adagrasib with cetuximab for KRAS G12C colorectal cancer”: the G12C inhibitor blocks the mutant KRAS that makes the antibody fail alone."],
                 "cautions": [],
-                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); KRAS G12C; prior FOLFOX; FOLFIRI. The combination is approved after the three chemotherapies. (FDA accelerated approval, in effect from 2024-06-21.) Takes precedence over “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer”: the G12C inhibitor blocks the mutant KRAS that makes the antibody fail alone. Also considered: “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” (excluded, resistance_standard).",
+                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); KRAS G12C; prior FOLFOX; FOLFIRI. The combination is approved after the three chemotherapies. (FDA accelerated approval; the rule holds from 2024-06-21.) Takes precedence over “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer”: the G12C inhibitor blocks the mutant KRAS that makes the antibody fail alone. Also considered: “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” (excluded, resistance_standard).",
                 "summary": "adagrasib + cetuximab: eligible. Adagrasib with cetuximab for KRAS G12C colorectal cancer",
             },
             {
@@ -434,7 +434,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: PAAD (Pancreatic Adenocarcinoma). Whether “Olaparib maintenance after first-line platinum without progression” applies to this case depends on what is missing. Cannot decide without: germline testing, prior therapy history. Reading of \"no progression on at least 16 weeks of first-line platinum-based chemotherapy for metastatic disease\": The label's first-line for metastatic disease - adjuvant or neoadjuvant therapy is not counted as a line. (FDA regular approval, in effect from 2019-12-27.)",
+                "explanation": "Case: PAAD (Pancreatic Adenocarcinoma). Whether “Olaparib maintenance after first-line platinum without progression” applies to this case depends on what is missing. Cannot decide without: germline testing, prior therapy history. Reading of \"no progression on at least 16 weeks of first-line platinum-based chemotherapy for metastatic disease\": The label's first-line for metastatic disease - adjuvant or neoadjuvant therapy is not counted as a line. (FDA regular approval; the rule holds from 2019-12-27.)",
                 "summary": "olaparib: conditional, to find out: germline testing; prior therapy history",
             },
             {
@@ -473,7 +473,7 @@ RESOLVED = {
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: PAAD (Pancreatic Adenocarcinoma); BRCA2 E1953* (germline); prior oxaliplatin (metastatic, 18 weeks, stable). Olaparib maintenance is approved after first-line platinum without progression. Reading of \"no progression on at least 16 weeks of first-line platinum-based chemotherapy for metastatic disease\": The label's first-line for metastatic disease - adjuvant or neoadjuvant therapy is not counted as a line. (FDA regular approval, in effect from 2019-12-27.)",
+                "explanation": "Case: PAAD (Pancreatic Adenocarcinoma); BRCA2 E1953* (germline); prior oxaliplatin (metastatic, 18 weeks, stable). Olaparib maintenance is approved after first-line platinum without progression. Reading of \"no progression on at least 16 weeks of first-line platinum-based chemotherapy for metastatic disease\": The label's first-line for metastatic disease - adjuvant or neoadjuvant therapy is not counted as a line. (FDA regular approval; the rule holds from 2019-12-27.)",
                 "summary": "olaparib: eligible. Olaparib maintenance after first-line platinum without progression",
             },
         ],
@@ -670,7 +670,7 @@ def test_a_chain_of_derived_facts_is_named_down_to_the_depth_limit_and_an_unknow
     assert [(c.id, c.status) for c in o.criteria] == [("TPAN-003/gate/0", "met"), ("TPAN-003/requires/0", "met")]
     assert o.explanation == ("Case: PAAD (Pancreatic Adenocarcinoma). From the case: " + CHAIN_WORDS + ", Pancreatic: yes; "
                              "so \u201cCetuximab at the end of a long chain\u201d applies. The chain holds. "
-                             "(FDA regular approval, in effect from 2009-01-01.)")
+                             "(FDA regular approval; the rule holds from 2009-01-01.)")
     assert "fact kras_g12c = unknown" in r.trace
     soto = r.option("sotorasib")
     assert (soto.verdict, soto.evidence, soto.rules) == ("consider", "phase3", ["TOUT-001", *CHAIN])
@@ -680,7 +680,7 @@ def test_a_chain_of_derived_facts_is_named_down_to_the_depth_limit_and_an_unknow
     assert (o.verdict, o.rules, o.failed_criteria) == ("not_eligible", ["TPAN-003", *CHAIN], ["KRAS G12C not shown, pancreatic cancer"])
     assert o.explanation == ("From the case: " + CHAIN_WORDS + "; so \u201cCetuximab at the end of a long chain\u201d applies. "
                              "The chain holds. Criteria not met: KRAS G12C not shown, pancreatic cancer. "
-                             "(FDA regular approval, in effect from 2009-01-01.)")
+                             "(FDA regular approval; the rule holds from 2009-01-01.)")
 
 
 def test_a_chain_is_cut_at_the_same_depth_whichever_reader_reaches_it_first(mini_chains):
@@ -836,7 +836,7 @@ def test_a_caution_with_no_option_to_attach_to_is_a_note_and_the_notes_after_it_
 def test_a_withdrawn_approval_reads_as_such_with_each_reading(mini_chains):
     o = mini_chains.evaluate({"cancer_type": "LUAD", "stage": "metastatic", "as_of": "2026-01-01"}).option("olaparib")
     assert o.explanation.endswith('Not in lung cancer. Reading of "metastatic disease": Stage IV disease only. '
-                                  'Reading of "lung cancer": Any histology of it. (FDA withdrawn approval, in effect from 2019-01-01.)')
+                                  'Reading of "lung cancer": Any histology of it. (FDA withdrawn approval; the rule holds from 2019-01-01.)')
 
 
 def test_cases_differing_in_one_atom_get_their_own_checklists_and_a_fact_read_twice_is_named_once(mini_chains):

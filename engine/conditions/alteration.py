@@ -161,7 +161,7 @@ def build(cond, vocab) -> tuple:
         found = [alt for alt in case.by_gene.get(gene, ()) if matches(alt)]
         if acq_on is not None:
             found = [alt for alt in found if acq_on(alt, case)]
-            return ", ".join(f"{alt.describe()} acquired on a {vocab.class_label(on)}" for alt in found)
+            return ", ".join(f"{alt.describe(acquired=False)} acquired on a {vocab.class_label(on)}" for alt in found)
         return ", ".join(alt.describe() for alt in found)
 
     return key, fn, missing, describe
