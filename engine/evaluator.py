@@ -301,6 +301,8 @@ class UnmetNode(NotNode):
         if want is True:
             self.kid.leaves(ctx, False, out)
             self.kid.leaves(ctx, None, out)
+        elif want is False and self.kid.tv(ctx) is True:  # C known to hold (``not: {unmet: C}``): C's reasons
+            self.kid.leaves(ctx, True, out)
 
     def probe(self, ctx: Ctx) -> TV:
         v = self.kid.probe(ctx)

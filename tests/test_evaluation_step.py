@@ -471,9 +471,13 @@ def test_leaves_are_the_atoms_and_facts_whose_value_made_the_result():
     assert [leaves(NotNode(A(1)), w) for w in (True, False, None)] == [[a(1)], [], []]
     assert [leaves(NotNode(A(0)), w) for w in (True, False, None)] == [[], [a(0)], []]
     assert leaves(NotNode(A(2)), None) == [a(2)]
-    # unmet: true because its child is false or unknown; the leaves of both, and nothing else
+    # unmet: true because its child is false or unknown (the leaves of both); false because its
+    # child is known to hold (``not: {unmet: C}``, "C known to hold": C's true leaves); never unknown
     unmet = UnmetNode(AllNode([A(1), A(2), A(0)]))
     assert [leaves(unmet, w) for w in (True, False, None)] == [[a(1), a(2)], [], []]
+    held = UnmetNode(AllNode([A(0), A(3)]))
+    assert [leaves(held, w) for w in (True, False, None)] == [[], [a(0), a(3)], []]
+    assert leaves(NotNode(held), True) == [a(0), a(3)]
 
 
 def test_a_derived_fact_is_the_three_valued_any_of_its_rules_in_effect():
