@@ -831,14 +831,16 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
     rest = rests.get(shape)
     if rest is None:
         more: list[str] = []
-        if chain:
-            more.append("From the case: " + ", ".join(chain) + f"; so {st.quoted[rule.id]} applies.")
         rid = rule.id
+        undecided = bool(out.missing) and st.gate_unknown(cr, ctx)
+        if chain:
+            # (with the rule's gate unknown, the next sentence says whether it applies is open)
+            more.append("From the case: " + ", ".join(chain) + ("." if undecided else f"; so {st.quoted[rule.id]} applies."))
         if out.missing:
             # the rule's "unknown" sentence speaks of a case its gate holds for (the biomarker
             # known, a label criterion missing); with the gate itself unknown it would name a
             # biomarker the case is not known to carry
-            more.append(st.undecided[rid] if st.gate_unknown(cr, ctx) else st.unknown[rid])
+            more.append(st.undecided[rid] if undecided else st.unknown[rid])
             more.append(_sentence("Cannot decide without: " + ", ".join(out.missing)))
         elif out.failed:
             more.append(st.unmet[rid])

@@ -393,12 +393,16 @@ def test_a_criterion_not_met_is_explained_by_what_the_case_holds(case):
           "prior_therapies": [{"drugs": ["sotorasib"], "outcome": "progression"}]})
 @example({"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C"}], "prior_therapies": [],
           "as_of": "2026-07-01"})
+@example({"cancer_type": "lung cancer", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "prior_therapies": [{"regimen": "carboplatin + pemetrexed", "outcome": "progression"}], "as_of": "2026-07-01"})
 def test_explanations_read_as_sentences(case):
     """No garbled joins in what a student reads: a question is not followed by a full stop, an
-    allele acquired on a drug is not called "(acquired) acquired", no sentence ends twice."""
+    allele acquired on a drug is not called "(acquired) acquired", no sentence ends twice, and a
+    rule is not said to apply just before its applying is said to depend on what is missing."""
     for o in ENGINE.evaluate(case).options:
         for text in (o.explanation, *(c.reason for c in o.considered)):
             assert "?." not in text and "(acquired) acquired" not in text and ".." not in text, (o.therapy, text)
+            assert "applies. Whether" not in text, (o.therapy, text)
 
 
 # --------------------------------------------------------------------------- provenance
