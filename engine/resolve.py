@@ -859,5 +859,12 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             rests.clear()
         rest = rests[shape] = " ".join(more)
     parts.append(rest)
+    if out.failed and st.gate_unknown(cr, ctx):
+        # failed on a criterion while whether the case is one the rule is about is itself unknown
+        # (an untested biomarker): say so, or the case reads as one that only lacks the criterion
+        miss: set[str] = set()
+        cr.when.missing(ctx, miss)
+        if miss:
+            parts.append(_sentence("Whether the case is one it is about is not known either: " + ", ".join(sorted(miss))))
     hit = ctx.memo[key] = " ".join(parts)
     return hit

@@ -405,6 +405,19 @@ def test_explanations_read_as_sentences(case):
             assert "applies. Whether" not in text, (o.therapy, text)
 
 
+@given(VALID)
+@example({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [], "prior_therapies": [],
+          "as_of": "2026-07-01"})
+def test_a_failed_criterion_does_not_hide_an_unknown_biomarker(case):
+    """A not_eligible option whose rule's gate is unknown (the biomarker untested) says so, with
+    what to find out: otherwise the case reads as one that only lacks the failed criterion."""
+    for o in ENGINE.evaluate(case).options:
+        unknown_gate = any(c.kind == "gate" and c.status == "unknown" and c.id.startswith(o.rules[0] + "/")
+                           for c in o.criteria)
+        if o.verdict == "not_eligible" and unknown_gate:
+            assert "is not known either: " in o.explanation, (o.therapy, o.explanation)
+
+
 # --------------------------------------------------------------------------- provenance
 
 
