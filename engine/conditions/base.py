@@ -224,10 +224,11 @@ def history_words(case) -> str:
     prior-therapy leaf names the history, so an explanation names it once."""
     if not case.lines:
         return "no prior systemic therapy (treatment-naive)"
-    return "prior " + "; ".join(ln.describe() for ln in sorted(case.lines, key=_chronological))
+    return "prior " + "; ".join(ln.describe() for ln in sorted(case.lines, key=line_order))
 
 
-def _chronological(ln) -> int:
+def line_order(ln) -> int:
+    """A prior line's place in the case's history (sort by it for the chronological order)."""
     return ln.seq
 
 

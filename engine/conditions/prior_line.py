@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, Outcome, Setting, Strict, register
+from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, line_order, Outcome, Setting, Strict, register
 
 
 class LinePattern(Strict):
@@ -29,9 +29,6 @@ class PriorLineCond(Strict):
 
 _NOT_A_LINE = frozenset({"adjuvant", "neoadjuvant"})  # settings not counted as a line for advanced disease
 
-
-def _seq(ln) -> int:
-    return ln.seq
 
 
 def _positions(lines) -> list[TV]:
@@ -101,7 +98,7 @@ def build(cond, vocab) -> tuple:
     def chronological(lines):
         # lines are kept sorted (results do not depend on the order entries are listed in);
         # a position needs them in the case's order
-        return sorted(lines, key=_seq) if position is not None else lines
+        return sorted(lines, key=line_order) if position is not None else lines
 
     def fn(case) -> TV:
         lines = case.lines
@@ -125,7 +122,7 @@ def build(cond, vocab) -> tuple:
         return "details of prior therapy" + (" (" + ", ".join(wanted) + ")" if wanted else "")
 
     def describe(case) -> str:
-        lines = sorted(case.lines or (), key=_seq)  # named in the case's (chronological) order
+        lines = sorted(case.lines or (), key=line_order)  # named in the case's (chronological) order
         return "prior " + "; ".join(ln.describe() for ln, pos in zip(lines, positions(lines), strict=True) if line_tv(ln, pos))
 
     key = ("prior_line", classes, drugs, settings, outcomes, min_weeks, not_outcomes, position)
