@@ -41,7 +41,7 @@ from engine.evaluator import (
     _UNSET,
     pending_missing,
 )
-from engine.semantics import EVIDENCE_RANK, OPTION_ORDER, VERDICT_RANK, apply_pending, choose, strength  # noqa: F401
+from engine.semantics import EVIDENCE_RANK, EVIDENCE_WORDS, OPTION_ORDER, VERDICT_RANK, VERDICT_WORDS, apply_pending, choose, strength  # noqa: F401
 from engine.result import (CautionOut, CitationOut, Considered, Criterion, Decided, Decisions, NoteOut, Option, Result,
                            lazy, settled)
 from engine.result import CONTRACT_VERSION as _CONTRACT_VERSION
@@ -653,7 +653,7 @@ class Rendering:
                 for cref, cr, by, verdict in parts:
                     if by is not None and by[0] is best_cr:
                         extra.append(f"Takes precedence over {st.quoted[cr.rule.id]}: {by[1]}")
-                    also.append(f"{st.quoted[cr.rule.id]} ({verdict}, {cr.rule.evidence})")
+                    also.append(f"{st.quoted[cr.rule.id]} ({VERDICT_WORDS[verdict]}, {EVIDENCE_WORDS[cr.rule.evidence]})")
                     c = cref()
                     if c is None:
                         continue

@@ -37,6 +37,14 @@ VERDICT_HEADINGS = (
     ("excluded", "EXCLUDED (the biomarkers predict no benefit or resistance)"),
 )
 POSITIVE = ("eligible", "conditional", "consider")
+#: a verdict in a sentence
+VERDICT_WORDS = {
+    "eligible": "eligible",
+    "conditional": "conditional",
+    "consider": "consider",
+    "not_eligible": "not eligible",
+    "excluded": "excluded",
+}
 
 # --------------------------------------------------------------------------- evidence
 
@@ -50,6 +58,17 @@ EVIDENCE_RANK = {
     "resistance_clinical": 2,
     "preclinical": 1,
     "resistance_preclinical": 1,
+}
+
+#: an evidence level in a sentence
+EVIDENCE_WORDS = {
+    "approved": "approved",
+    "phase3": "phase 3 evidence",
+    "clinical": "clinical evidence",
+    "preclinical": "preclinical evidence",
+    "resistance_standard": "standard-of-care resistance",
+    "resistance_clinical": "clinical resistance evidence",
+    "resistance_preclinical": "preclinical resistance evidence",
 }
 
 #: an option's OncoKB level when the deciding rule sets none

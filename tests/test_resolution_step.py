@@ -348,7 +348,7 @@ RESOLVED = {
                 ],
                 "considered": ["TCRC-002 not_eligible approved None: weaker than “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer”"],
                 "cautions": [],
-                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); KRAS G12D. From the case: RAS-mutant: yes; so “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” applies. RAS-mutant tumours do not respond to anti-EGFR antibodies. Also considered: “Cetuximab needs RAS wild-type shown by testing” (not_eligible, approved).",
+                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); KRAS G12D. From the case: RAS-mutant: yes; so “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” applies. RAS-mutant tumours do not respond to anti-EGFR antibodies. Also considered: “Cetuximab needs RAS wild-type shown by testing” (not eligible, approved).",
                 "summary": "cetuximab: excluded (predicted resistance). Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer",
             },
         ],
@@ -395,7 +395,7 @@ RESOLVED = {
                 ],
                 "considered": ["TCRC-001 excluded resistance_standard TCRC-003: set aside by “Adagrasib with cetuximab for KRAS G12C colorectal cancer”: the G12C inhibitor blocks the mutant KRAS that makes the antibody fail alone."],
                 "cautions": [],
-                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); KRAS G12C; prior FOLFOX; FOLFIRI. The combination is approved after the three chemotherapies. (FDA accelerated approval; the rule holds from 2024-06-21.) Takes precedence over “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer”: the G12C inhibitor blocks the mutant KRAS that makes the antibody fail alone. Also considered: “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” (excluded, resistance_standard).",
+                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); KRAS G12C; prior FOLFOX; FOLFIRI. The combination is approved after the three chemotherapies. (FDA accelerated approval; the rule holds from 2024-06-21.) Takes precedence over “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer”: the G12C inhibitor blocks the mutant KRAS that makes the antibody fail alone. Also considered: “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” (excluded, standard-of-care resistance).",
                 "summary": "adagrasib + cetuximab: eligible. Adagrasib with cetuximab for KRAS G12C colorectal cancer",
             },
             {
@@ -409,7 +409,7 @@ RESOLVED = {
                 ],
                 "considered": ["TCRC-002 not_eligible approved None: weaker than “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer”"],
                 "cautions": [],
-                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); KRAS G12C. From the case: RAS-mutant: yes; so “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” applies. RAS-mutant tumours do not respond to anti-EGFR antibodies. Also considered: “Cetuximab needs RAS wild-type shown by testing” (not_eligible, approved).",
+                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma); KRAS G12C. From the case: RAS-mutant: yes; so “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” applies. RAS-mutant tumours do not respond to anti-EGFR antibodies. Also considered: “Cetuximab needs RAS wild-type shown by testing” (not eligible, approved).",
                 "summary": "cetuximab: excluded (predicted resistance). Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer",
             },
         ],
@@ -855,8 +855,8 @@ def test_cases_differing_in_one_atom_get_their_own_checklists_and_a_fact_read_tw
             assert o.explanation.count("RAS-mutant: yes") == 1
     cetuximab = mini_chains.evaluate({**crc, "stage": "metastatic"}).option("cetuximab")
     assert cetuximab.explanation.endswith("Also considered: \u201cCetuximab needs RAS wild-type shown by testing\u201d "
-                                          "(not_eligible, approved); \u201cCetuximab considered in metastatic RAS-mutant "
-                                          "colorectal cancer\u201d (consider, clinical).")
+                                          "(not eligible, approved); \u201cCetuximab considered in metastatic RAS-mutant "
+                                          "colorectal cancer\u201d (consider, clinical evidence).")
 
 
 def test_a_conditional_eligibility_keeps_its_precedence(mini_chains):

@@ -6,15 +6,10 @@ the structured fields; the summary is for a list or a card.
 """
 from __future__ import annotations
 
+from engine.semantics import VERDICT_WORDS
+
 LIMIT = 140
 
-VERDICT_WORDS = {
-    "eligible": "eligible",
-    "conditional": "conditional",
-    "consider": "consider",
-    "not_eligible": "not eligible",
-    "excluded": "excluded",
-}
 
 
 def fit(text: str, limit: int = LIMIT) -> str:
