@@ -287,7 +287,7 @@ def test_acquired_on_reads_the_flag_then_the_history(vocab):
     exposed = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib", outcome="stable")])
     assert on.fn(exposed) is None
     assert on.missing(exposed) == ("whether KRAS Y96D was acquired on a KRAS G12C inhibitor "
-                                   "(how the KRAS G12C inhibitor line ended, or the alteration's 'acquired' flag)")
+                                   "(how the KRAS G12C inhibitor line ended, or whether the report marks the alteration as acquired)")
     assert on.describe(exposed) == ""
     later = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib", outcome="stable"),
                                                         line("adagrasib", outcome="progression")])

@@ -77,13 +77,25 @@ def test_unflagged_allele_exposed_without_outcome_makes_the_approval_conditional
     opt = r.option("sotorasib")
     assert opt.verdict == "conditional" and opt.rules[0] == "TLNG-001"
     assert opt.missing == ["whether KRAS Y96D was acquired on a KRAS G12C inhibitor "
-                           "(how the KRAS G12C inhibitor line ended, or the alteration's 'acquired' flag)"]
+                           "(how the KRAS G12C inhibitor line ended, or whether the report marks the alteration as acquired)"]
     title = mini.rulebase.by_id["TRES-001"].title
     assert f"Would be excluded by \u201c{title}\u201d if confirmed" in opt.explanation  # the rule in words
     assert "TRES-001" not in opt.explanation
     assert "TRES-001" in opt.rules
     ex = [c for c in opt.criteria if c.id == "TRES-001/exclusion"]
     assert len(ex) == 1 and ex[0].status == "unknown"
+
+
+def test_the_question_of_acquisition_names_the_cases_own_allele(engine):
+    """A rule naming several second alleles asks about the one the case carries, not the list."""
+    case = {"cancer_type": "LUAD", "stage": "metastatic", "as_of": "2026-07-01",
+            "alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "KRAS", "variant": "G12V"}],
+            "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"], "setting": "metastatic", "outcome": "progression"},
+                                {"drugs": ["sotorasib"], "setting": "metastatic"}]}
+    opt = engine.evaluate(case).option("sotorasib")
+    asked = [m for m in opt.missing if m.startswith("whether ")]
+    assert asked == ["whether KRAS G12V was acquired on a KRAS G12C inhibitor (how the KRAS G12C inhibitor line "
+                     "ended, or whether the report marks the alteration as acquired)"], opt.missing
 
 
 def test_acquired_flag_is_optional_and_three_valued_in_the_case(mini):

@@ -151,8 +151,11 @@ def build(cond, vocab) -> tuple:
         if on is not None and any(matches(alt) for alt in own):
             klass = vocab.class_label(on)
             how = ("prior therapy history" if case.lines is None  # (an 'acquired' flag does not name the drug)
-                   else f"how the {klass} line ended, or the alteration's 'acquired' flag")
-            return f"whether {label} was acquired on a {klass} ({how})"
+                   else f"how the {klass} line ended, or whether the report marks the alteration as acquired")
+            # the case's own alterations the question is about, not every variant the rule names
+            asked = [alt for alt in own if matches(alt) and acq_on is not None and acq_on(alt, case) is None]
+            which = ", ".join(alt.describe(acquired=False) for alt in asked) if asked else label
+            return f"whether {which} was acquired on a {klass} ({how})"
         if origin == "germline":
             return "germline testing"
         return f"{gene} testing"
