@@ -123,6 +123,24 @@ def test_the_closest_rule_is_one_whose_gate_the_case_meets(engine):
     assert "(the case: stage early)" in a.explanation
 
 
+def test_the_text_answer_lists_the_rules_its_explanation_points_to(engine, tmp_path, capsys):
+    """`why` in text: the explanation names a few rules and points to the rest ("see the rules
+    listed"): the answer lists every rule about the therapy, by title, with what it made of the case."""
+    import json
+
+    from engine.cli import main
+
+    f = tmp_path / "ucec.json"
+    f.write_text(json.dumps({"cancer_type": "UCEC", "stage": "early", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+                             "tested_genes": ["KRAS"], "prior_therapies": [], "as_of": "2026-07-01"}))
+    assert main(["why", str(f), "sotorasib"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    answer = engine.explain(json.loads(f.read_text()), "sotorasib")
+    assert "(see the rules listed)" in answer.explanation and "Rules about it:" in out
+    for r in answer.rules:
+        assert f"\u201c{r.title}\u201d: " in out, r.rule
+
+
 def test_treatment_naive_g12c_lung_sotorasib_prior_therapy_not_met(engine):
     a = engine.explain(load("luad-g12c-treatment-naive.json"), "sotorasib")
     st = {c.text: c.status for c in a.criteria}

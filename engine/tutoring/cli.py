@@ -140,6 +140,10 @@ def render_answer(a, width: int = 100, brief: bool = False) -> str:
         for c in a.criteria:
             line = f"    {_MARK[c.status]} {c.kind}: {c.text}" + (f" (the case: {c.case})" if c.case else "")
             out.append(textwrap.fill(line, width, subsequent_indent="          "))
+    if a.rules:  # every rule about the therapy, and what it made of this case (the explanation names the first few)
+        out.append("  Rules about it:")
+        for r in a.rules:
+            out.append(textwrap.fill(f"    - \u201c{r.title}\u201d: {r.reason}", width, subsequent_indent="      "))
     return "\n".join(out)
 
 
