@@ -10,6 +10,7 @@ Nothing here knows a gene, drug or date: all of it comes from the rule files.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 from bisect import bisect_right
@@ -87,12 +88,16 @@ class Ctx:
 
     def words(self, what: str, i: int) -> str:
         """The case's words for atom ``i``: ``"describe"``, the facts that made it true,
-        ``"missing"``, what to find out while it is unknown, or ``"held"``, what the case holds
-        for it while it is false (once per case each; see :func:`atom_words`)."""
+        ``"missing"``, what to find out while it is unknown, ``"held"``, what the case holds
+        for it while it is false, or ``"unknown"``, what it holds while it is unknown (once per
+        case each; see :func:`atom_words`)."""
         key = (what, i)
         text = self.memo.get(key)
         if text is None:
-            text = self.memo[key] = atom_words(self.program.atoms[i], what, self.case)
+            atom = self.program.atoms[i]
+            if what == "unknown":  # (its words may say what is missing: read that once per case)
+                atom = dataclasses.replace(atom, missing=lambda case: self.words("missing", i))
+            text = self.memo[key] = atom_words(atom, what, self.case)
             if self.trail is not None:
                 self.trail.append((key, text))
         return text
@@ -686,13 +691,14 @@ class Plan:
 
 def atom_words(atom: Atom, what: str, case: NormalCase) -> str:
     """An atom's words for a case: ``"describe"`` (what made it true), ``"missing"`` (what to
-    find out while it is unknown) or ``"held"`` (what the case holds for a leaf that is false:
-    its stage, its prior therapies; the words of a requirement the case fails)."""
+    find out while it is unknown), ``"held"`` (what the case holds for a leaf that is false:
+    its stage, its prior therapies; the words of a requirement the case fails) or ``"unknown"``
+    (what it holds for a leaf that is unknown: its cancer type where a rule names a subtype)."""
     if what == "describe":
         return atom.describe(case)
     if what == "missing":
         return atom.missing(case)
-    return KINDS[atom.kind].case_words(atom, case, False)
+    return KINDS[atom.kind].case_words(atom, case, None if what == "unknown" else False)
 
 
 def listed_genes(case: NormalCase) -> frozenset[str]:

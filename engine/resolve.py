@@ -798,6 +798,16 @@ def _failed_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[tuple[int, bool], ...]:
     return tuple((ref, ctx.atom(ref) is True) for kind, ref in leaves if kind == "atom")
 
 
+def _unknown_gate_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[int, ...]:
+    """The atoms of ``cr``'s gate whose values are unknown for the case, in order (none when the
+    gate is known): the Case line names what the case holds there."""
+    if cr.when.tv(ctx) is not None:
+        return ()
+    leaves: list = []
+    cr.when.leaves(ctx, None, leaves)
+    return tuple(ref for kind, ref in leaves if kind == "atom")
+
+
 def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> str:
     """The explanation of one rule's outcome for this case (cached per case: an exclusion over a
     drug class decides many therapies with the same words)."""
@@ -808,13 +818,21 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
     rule = cr.rule
     refs, chain, rests = st.skeleton(cr, ctx)
     held = _failed_leaves(cr, ctx) if out.failed else ()
+    unsure = _unknown_gate_leaves(cr, ctx) if out.missing else ()
     parts: list[str] = []
-    if refs or held:
-        wkey = ("case-words", refs, held)  # (rules with the same gate atoms name the same case facts)
+    if refs or held or unsure:
+        wkey = ("case-words", refs, held, unsure)  # (rules with the same gate atoms name the same case facts)
         words = ctx.memo.get(wkey)
         if words is None:
             atoms = ctx.program.atoms
-            texts = []
+            texts: list[str] = []
+            later: list[str] = []
+            for i in unsure:  # what the case holds where its gate is unknown ("Lung (LUNG)" for an NSCLC rule)
+                w = ctx.words("unknown", i)
+                if w.startswith("unknown"):  # nothing held (a gene not tested): "Cannot decide without" names it
+                    continue
+                w += f", not known to be {atoms[i].label}"
+                (texts if KINDS[atoms[i].kind].dimension == "cancer" else later).append(w)  # the cancer first, as in a gate
             for i, v in refs:
                 if v is True:
                     texts.append(ctx.words("describe", i))
@@ -823,6 +841,7 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                     texts.append(KINDS[atom.kind].false_words(atom.label))
             for i, v in held:  # what the case holds where it fails a requirement (its stage, its history)
                 texts.append(ctx.words("describe" if v is True else "held", i))
+            texts.extend(later)
             texts = _dedupe(texts)
             words = ctx.memo[wkey] = "Case: " + "; ".join(texts) + "." if texts else ""
         if words:

@@ -252,6 +252,9 @@ CHECK_CODES: dict[str, tuple[str, str, str]] = {
     "V012": ("population-not-stated", "error",
              "population not stated: an exclusion, a rule with resistance, clinical, preclinical or phase3 "
              "evidence, or a caution without `population`"),
+    "V014": ("fact-outside-its-dates", "error",
+             "fact read outside its derivations' dates: a rule in effect on a day (or for a regulator) when no "
+             "rule deriving a fact it reads is, so the fact would read as false there"),
 }
 
 

@@ -32,7 +32,8 @@ Findings, each with a stable code, the rules concerned and a witness case (compa
 severities and meanings are data in :data:`engine.semantics.CHECK_CODES` (rules/README.md's table
 is generated from it): V001 conflict, V002 allele leak, V003 dead rule, V004 shadowed rule, V005
 duplicate rule, V006 subsumed rule, V007 fact never produced, V008 fact never used, V009 cycle,
-V010 coverage gap, V011 population and conditions disagree, V012 population not stated.
+V010 coverage gap, V011 population and conditions disagree, V012 population not stated, V014 fact
+read outside its derivations' dates.
 
 Verdict compatibility (V001). Rules about one therapy may legitimately disagree: an approval
 under one label and a failed criterion under another (``eligible`` and ``not_eligible``: any
@@ -915,6 +916,19 @@ class _Verifier:
             chain = " -> ".join(comp + [comp[0]])
             self.add("V009", rules, f"derived facts depend on each other: {chain} (rules {', '.join(rules)}); "
                      f"a fact must not depend on itself.")
+        # a fact read on a day no derivation of it holds is false there, silently: every rule
+        # reading it must lie within the dates (and regulator) of its derivations
+        for cr in self.live_rules:
+            refs = _refs_of(cr)
+            for r in cr.requires:
+                _fact_refs(r, refs)
+            for f in sorted(refs):
+                gap = _undefined_day(cr, [d for d in program.derivers.get(f, ()) if d.rule.status != "retired"])
+                if gap is not None:
+                    self.add("V014", (cr.rule.id,), f"{cr.rule.id} reads fact '{f}' on {gap.isoformat()}"
+                             f"{' for ' + cr.jurisdiction if cr.jurisdiction else ''}, when no rule deriving it "
+                             f"is in effect: there the fact would read as false, not as unknown. Date the rule "
+                             f"from its fact's derivation, or date the derivation earlier.")
 
     # ---------------------------------------------------------------- populations
 
@@ -1350,6 +1364,19 @@ class _GeneOnlyCtx(Ctx):
         return v
 
 
+def _undefined_day(cr: CompiledRule, derivers: list[CompiledRule]) -> dt.date | None:
+    """The first day within ``cr``'s dates (and for its regulator) on which none of ``derivers``
+    is in effect, or None. A gap can begin only on ``cr``'s first day or on a day a derivation
+    ends, so only those days are looked at."""
+    days = [cr.start] + [d.end for d in derivers if d.end is not None and cr.start < d.end
+                         and (cr.end is None or d.end < cr.end)]
+    for day in sorted(days):
+        if not any(d.start <= day and (d.end is None or day < d.end)
+                   and (d.jurisdiction is None or d.jurisdiction == cr.jurisdiction) for d in derivers):
+            return day
+    return None
+
+
 def _refs_of(cr: CompiledRule) -> set[str]:
     out: set[str] = set()
     _fact_refs(cr.when, out)
@@ -1404,7 +1431,8 @@ def verify(engine, *, search: bool = True) -> VerifyReport:
     compiled :class:`~engine.evaluator.Program`) and return the findings, errors and summary.
 
     ``search=False`` (``check --quick``) runs only the checks that need no enumeration of profiles
-    (facts derived by no rule or used by none, cycles, populations: V007, V008, V009, V011, V012) and says so in the
+    (facts derived by no rule or used by none, cycles, facts read outside their derivations' dates,
+    populations: V007, V008, V009, V014, V011, V012) and says so in the
     summary; the codes of :data:`SEARCH_CODES` are then not looked for."""
     program: Program = engine if isinstance(engine, Program) else engine.program
     t0 = time.perf_counter()

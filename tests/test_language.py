@@ -413,3 +413,39 @@ LANGUAGE_CASES = [
 def test_both_backends_agree_on_the_language_features(mini, case):
     pytest.importorskip("durable")
     assert mini.evaluate(case, backend="durable").model_dump() == mini.evaluate(case).model_dump()
+
+
+def test_a_fact_read_before_its_derivation_holds_is_reported(tmp_path):
+    """A rule in effect on a day no rule derives a fact it reads would read the fact as false
+    there (TCRC-002: "no RAS mutation" met for an untested tumour): check names the rule, the
+    fact and the first such day, for each regulator."""
+    from engine.verify import CODES, verify
+
+    dst = tmp_path / "mini"
+    shutil.copytree(FIXTURES / "mini", dst)
+    f = dst / "kb" / "mini.yaml"
+    data = yaml.safe_load(f.read_text())
+    for rule in data["rules"]:
+        if rule["id"] == "TDER-001":
+            rule["effective_from"] = "2010-01-01"  # after TCRC-001 and TCRC-002 (2009-01-01)
+            rule["jurisdiction"] = "FDA"
+    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    eng = Engine(dst)
+    rep = verify(eng, search=False)
+    found = {hit.rules: hit.message for hit in rep.find("V014")}
+    assert set(found) == {("TCRC-001",), ("TCRC-002",)}
+    # TCRC-001 holds for every regulator, so an EMA case reads the FDA-only derivation never: the
+    # first day without one is its own first day either way
+    assert "'ras_mutant' on 2009-01-01" in found[("TCRC-001",)]
+    assert "'ras_mutant' on 2009-01-01 for FDA" in found[("TCRC-002",)]
+    assert rep.find("V014")[0].severity == CODES["V014"][1] == "error"
+    # what it guards against: the untested tumour met "no RAS mutation" before the derivation
+    early = eng.evaluate({"cancer_type": "COADREAD", "as_of": "2009-06-01"}).option("cetuximab")
+    assert early is not None and early.verdict == "eligible"
+
+
+def test_the_shipped_rule_bases_read_facts_only_within_their_derivations_dates(mini, engine):
+    from engine.verify import verify
+
+    for eng in (mini, engine):
+        assert not verify(eng, search=False).find("V014")

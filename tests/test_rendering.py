@@ -323,6 +323,24 @@ def test_an_unknown_gate_is_not_explained_as_if_the_biomarker_were_there():
     assert " ".join(eng.rulebase.by_id[opt.rules[0]].explain.unknown.split()) in opt.explanation
 
 
+def test_the_case_line_names_what_the_case_holds_where_the_gate_is_unknown():
+    """Lung cancer without a histology, KRAS G12C: the NSCLC approvals are conditional on the
+    subtype, and the Case line says what the case holds there (its cancer type, not known to be
+    the one the rule names) before the facts that are known. A gene not tested holds nothing:
+    "Cannot decide without" names it, and the Case line does not repeat it."""
+    case = {"cancer_type": "lung cancer", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "tested_genes": ["KRAS"], "prior_therapies": [{"regimen": "carboplatin/pemetrexed", "outcome": "progression"}],
+            "as_of": "2026-07-01"}
+    opt = ENGINE.evaluate(case).option("sotorasib")
+    assert opt.verdict == "conditional" and opt.missing == ["cancer subtype (histology)"]
+    assert opt.explanation.startswith("Case: Lung (LUNG), not known to be cancer type NSCLC; KRAS G12C; stage metastatic;")
+    untested = {"cancer_type": "COADREAD", "stage": "metastatic", "as_of": "2026-07-01"}
+    opt = ENGINE.evaluate(untested).option("adagrasib+cetuximab")
+    assert opt.verdict == "conditional" and "KRAS testing" in opt.missing
+    case_line = opt.explanation.split(". ")[0]
+    assert case_line.startswith("Case: COADREAD") and "KRAS" not in case_line and "unknown" not in case_line
+
+
 def test_a_regulatory_status_is_written_in_the_regulators_words():
     """The EU's counterpart of an FDA accelerated approval is a conditional marketing
     authorisation (``approval_words`` in rules/meta.yaml): the explanation says so."""

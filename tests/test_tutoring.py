@@ -123,6 +123,29 @@ def test_the_closest_rule_is_one_whose_gate_the_case_meets(engine):
     assert "(the case: stage early)" in a.explanation
 
 
+def test_a_rule_not_yet_in_effect_reads_its_facts_as_they_are_defined_where_it_is(engine):
+    """Olaparib for PDAC evaluated before its first label (2019-12-27), germline testing not
+    reported: the rule does not apply because of its date, and its germline BRCA gate is unknown,
+    not "not met" (the fact's derivation dates from the same label: read at the case's own date
+    it would be false, as if testing had found none)."""
+    case = {"cancer_type": "PAAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12D"}],
+            "prior_therapies": [{"regimen": "FOLFIRINOX", "setting": "metastatic", "outcome": "stable"}],
+            "as_of": "2019-06-01"}
+    a = engine.explain(case, "olaparib")
+    assert a.verdict is None and not a.rules[0].in_effect and "holds from 2019-12-27" in a.rules[0].reason
+    gates = {c.text: (c.status, c.case) for c in a.criteria if c.kind == "gate"}
+    assert gates["Germline BRCA1 or BRCA2 mutation"] == ("unknown", "unknown: germline testing")
+    # a case whose germline testing found none fails it; one with a germline BRCA2 variant meets it
+    for extra, want in (({"germline_tested": True}, "not_met"),
+                        ({"germline_tested": True, "alterations": case["alterations"] + [
+                            {"gene": "BRCA2", "variant": "p.E1953*", "origin": "germline"}]}, "met")):
+        b = engine.explain({**case, **extra}, "olaparib")
+        assert {c.text: c.status for c in b.criteria}["Germline BRCA1 or BRCA2 mutation"] == want
+    # the EMA rule, read for its own regulator, says the same of an FDA case
+    ema = next(r for r in a.rules if "(EMA)" in r.title)
+    assert not ema.in_effect and {c.text: c.status for c in ema.criteria}["Germline BRCA1 or BRCA2 mutation"] == "unknown"
+
+
 def test_the_text_answer_lists_the_rules_its_explanation_points_to(engine, tmp_path, capsys):
     """`why` in text: the explanation names a few rules and points to the rest ("see the rules
     listed"): the answer lists every rule about the therapy, by title, with what it made of the case."""

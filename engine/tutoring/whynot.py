@@ -8,6 +8,9 @@ those of the rule the case comes closest to.
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.evaluator import Ctx, Inference
@@ -63,6 +66,31 @@ def _not_in_effect(cr, case) -> str:
     return f"it ended on {cr.end.isoformat()}, before the evaluation date {case.as_of.isoformat()}"
 
 
+def _in_rule_time(cr, ctx: Ctx, made: dict) -> Ctx:
+    """The case evaluated at a date and for a regulator where ``cr`` is in effect (its first day,
+    or the last day before it ended), so that the criteria of a rule that does not apply read the
+    case with the definitions that rule is written against. A derived fact whose definition
+    holds from a later date than the case's (the germline BRCA fact from the first olaparib
+    label) would otherwise read as not derived: a gate "not met" on a case that is not known to
+    fail it. Only the rule's dates and regulator change; the case's facts are the same."""
+    case = ctx.case
+    day = case.as_of
+    if day < cr.start:
+        day = cr.start
+    elif cr.end is not None and day >= cr.end:
+        day = cr.end - dt.timedelta(days=1)
+    where = cr.jurisdiction or case.jurisdiction
+    key = (day, where)
+    hit = made.get(key)
+    if hit is None:
+        if key == (case.as_of, case.jurisdiction):
+            hit = ctx
+        else:
+            hit = Ctx(ctx.program, dataclasses.replace(case, as_of=day, jurisdiction=where))
+        made[key] = hit
+    return hit
+
+
 def _join(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
@@ -87,13 +115,16 @@ class WhyNot:
         deciding = option.rules[0] if option is not None else None
         answers: list[RuleAnswer] = []
         in_scope = getattr(inf, "in_scope", None)
+        dated: dict = {}
         for cr in self.by_therapy.get(therapy, ()):
             rule = cr.rule
+            live = cr.in_effect(case)
             if rule.id == deciding:
                 crit = option_criteria(option, cr, ctx)
-            else:
+            elif live:
                 crit = rule_criteria(cr, ctx)
-            live = cr.in_effect(case)
+            else:
+                crit = rule_criteria(cr, _in_rule_time(cr, ctx, dated))
             out = outcomes.get(rule.id)
             if out is not None and in_scope is not None and getattr(cr, "selector", False) and therapy not in in_scope:
                 out = None  # a class-wide conclusion outside the therapy's scope is not heard
