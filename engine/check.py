@@ -80,10 +80,16 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
 
             return ExampleResult(rule.id, ex.name, False, f"fact {rule.derive}: expected {show(want)}, got {show(got)}")
     elif rule.kind == "caution":
-        got_c = any(c.rule == rule.id for o in res.options for c in o.cautions) or any(
-            n.rule == rule.id for n in res.note_details)
+        if exp.therapy is not None:  # on that therapy's option
+            on = res.option(exp.therapy)
+            got_c = on is not None and any(c.rule == rule.id for c in on.cautions)
+        else:
+            got_c = any(c.rule == rule.id for o in res.options for c in o.cautions) or any(
+                n.rule == rule.id for n in res.note_details)
         if got_c != exp.caution:
-            return ExampleResult(rule.id, ex.name, False, f"caution expected {'present' if exp.caution else 'absent'}, got {'present' if got_c else 'absent'}")
+            where = f" on {exp.therapy}" if exp.therapy is not None else ""
+            return ExampleResult(rule.id, ex.name, False, f"caution expected {'present' if exp.caution else 'absent'}{where}, "
+                                 f"got {'present' if got_c else 'absent'}")
     else:
         got_note = any(n.rule == rule.id for n in res.note_details)
         if got_note != exp.note:

@@ -5,7 +5,7 @@ import json
 import textwrap
 
 from engine.result import Decisions, Result
-from engine.semantics import LISTED, POSITIVE, VERDICT_HEADINGS
+from engine.semantics import EVIDENCE_WORDS, LISTED, POSITIVE, VERDICT_HEADINGS
 
 
 
@@ -39,7 +39,8 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
                                          initial_indent="    ", subsequent_indent="        ", break_on_hyphens=False))
                 continue
             level = f" (OncoKB {o.oncokb_level})" if o.oncokb_level else ""
-            out.append(f"    * {o.name}: {o.evidence}{level} [{', '.join(o.rules)}]")
+            # the evidence in words ("preclinical resistance evidence"; the result keeps its token)
+            out.append(f"    * {o.name}: {EVIDENCE_WORDS.get(o.evidence, o.evidence)}{level} [{', '.join(o.rules)}]")
             out.append(textwrap.fill(o.explanation, width, initial_indent="        ", subsequent_indent="        "))
             if o.missing:
                 out.append(f"        Missing: {', '.join(o.missing)}")

@@ -257,7 +257,7 @@ class Explain(_Strict):
 class ExampleExpect(_Strict):
     verdict: Verdict | None = None  # for conclusion rules: the verdict of the rule's therapy
     no_option: bool = False  # for conclusion rules: the case gets no option for that therapy at all
-    therapy: str | None = None  # which therapy (default: the rule's only therapy)
+    therapy: str | None = None  # which therapy (default: the rule's only therapy; for a caution: any option)
     decided_by_this_rule: bool = True
     fact: bool | None = None  # for derivation rules: the fact's value (None = unknown)
     fact_unknown: bool = False

@@ -235,6 +235,21 @@ def test_text_output_shows_literature_exclusions_one_line_each(engine):
         assert o.summary in flat
 
 
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_text_output_names_each_options_evidence_in_words(engine, path):
+    """The option headers of the text format say "preclinical resistance evidence", not the
+    result's token ("resistance_preclinical"), beside the OncoKB level."""
+    from engine import formats
+    from engine.semantics import EVIDENCE_WORDS
+
+    r = engine.evaluate(json.loads(path.read_text()))
+    heads = [ln.strip() for ln in formats.text(r, detail=True).splitlines() if ln.startswith("    * ")]
+    assert len(heads) == len(r.options)
+    for o in r.options:
+        head = [h for h in heads if h.startswith(f"* {o.name}: ")]
+        assert len(head) == 1 and head[0].startswith(f"* {o.name}: {EVIDENCE_WORDS[o.evidence]}"), head
+
+
 def test_results_carry_the_contract_version(engine):
     from engine.result import CONTRACT_VERSION
 
