@@ -273,7 +273,10 @@ class _Static:
         if kind is NotNode:
             kid = node.kid
             if type(kid) is AtomNode:
-                return KINDS[self.program.atoms[kid.i].kind].not_words(self.words(kid, False))
+                atom = self.program.atoms[kid.i]
+                return KINDS[atom.kind].not_words(atom.spec, atom.label, self.vocab)
+            if type(kid) is UnmetNode:  # not "not shown": shown, the value known to hold
+                return self.words(kid.kid, False) + " (known to hold)"
             return "not: " + self.words(kid, False)
         return str(node)  # pragma: no cover
 

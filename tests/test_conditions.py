@@ -750,13 +750,20 @@ def held(vocab, spec: dict, c) -> str:
     return a.kind.case_words(a, c, a.fn(c))
 
 
-def test_a_false_leaf_is_negated_by_its_kind_in_words():
-    alteration, stage = KINDS["alteration"], KINDS["stage"]
+def test_a_false_leaf_is_negated_by_its_kind_in_words(vocab):
+    alteration, stage, cancer = KINDS["alteration"], KINDS["stage"], KINDS["cancer"]
     assert alteration.false_words("KRAS G12C") == "no KRAS G12C"
-    assert alteration.not_words("KRAS G12C") == "no KRAS G12C"
+    g12c = cond({"alteration": {"gene": "KRAS", "variant": "G12C"}})
+    assert alteration.not_words(g12c, "KRAS G12C", vocab) == "no KRAS G12C"
     assert stage.false_words("stage metastatic") == "not stage metastatic"
-    assert stage.not_words("stage early") == "not: stage early"
+    assert stage.not_words(cond({"stage": "early"}), "stage early", vocab) == "not: stage early"
     assert {k for k, kind in KINDS.items() if kind.negation is not None} == {"alteration"}
+    # a kind with words of its own for `not`: the cancer types it leaves out, by name
+    assert cancer.not_words(cond({"cancer": ["COADREAD"]}), "cancer type COADREAD", vocab) == (
+        "a cancer type other than Colorectal Adenocarcinoma (COADREAD)")
+    assert cancer.not_words(cond({"cancer": ["COADREAD", "MEL", "LYMPH"]}), "ignored", vocab) == (
+        "a cancer type other than Colorectal Adenocarcinoma (COADREAD), Melanoma (MEL) or Lymphoid (LYMPH)")
+    assert {k for k, kind in KINDS.items() if kind.negated is not None} == {"cancer"}
 
 
 def test_cancer_in_a_students_words_names_each_code_and_other_kinds_keep_their_label(vocab):
@@ -865,7 +872,7 @@ def test_a_new_kind_gets_the_default_words_and_names():
     kind = ConditionKind("probe_kind", object, None, None, None, lambda c: (), "history")
     a = SimpleNamespace(missing=lambda case: f"the probe{case or ''}", describe=lambda case: "probe positive")
     assert kind.false_words("probe") == "not probe"
-    assert kind.not_words("probe") == "not: probe"
+    assert kind.not_words(None, "probe", None) == "not: probe"
     assert kind.student_words(None, "probe label", None) == "probe label"
     assert kind.case_words(a, None, None) == "unknown: the probe"
     assert kind.case_words(a, " of this case", None) == "unknown: the probe of this case"  # asked of the case

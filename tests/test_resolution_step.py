@@ -712,7 +712,7 @@ def test_a_gate_reads_in_words_node_by_node(mini_chains):
     assert [(c.status, c.text) for c in o.criteria] == [
         ("met", "Level 10 means level 9"),
         ("met", "cancer type: Non-Small Cell Lung Cancer (NSCLC) or (cancer type: Pancreatic Adenocarcinoma (PAAD) and stage metastatic)"),
-        ("met", "not: cancer type: Colorectal Adenocarcinoma (COADREAD)"),
+        ("met", "a cancer type other than Colorectal Adenocarcinoma (COADREAD)"),
         ("met", "not: (cancer type: Non-Small Cell Lung Cancer (NSCLC) or cancer type: Colorectal Adenocarcinoma (COADREAD))"),
         ("met", "no KRAS G12D"),
         ("met", "not: (cancer type: Non-Small Cell Lung Cancer (NSCLC) and KRAS G13D)"),

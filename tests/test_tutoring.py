@@ -146,6 +146,18 @@ def test_a_rule_not_yet_in_effect_reads_its_facts_as_they_are_defined_where_it_i
     assert not ema.in_effect and {c.text: c.status for c in ema.criteria}["Germline BRCA1 or BRCA2 mutation"] == "unknown"
 
 
+def test_a_gate_that_leaves_out_cancer_types_and_needs_a_known_biomarker_reads_plainly(engine):
+    """BRAF V600E melanoma, dabrafenib + trametinib: the tumour-agnostic rule leaves melanoma out
+    (it has its own label). Its gate reads "BRAF V600E (known to hold)" and "a cancer type other
+    than ..., Melanoma (MEL), ...", not "not: not shown: ..." and "not: cancer type: ..."."""
+    a = engine.explain(load("mel-braf-v600e.json"), "dabrafenib + trametinib")
+    gates = {c.text: c.status for c in a.criteria if c.kind == "gate"}
+    assert gates == {"BRAF V600E (known to hold)": "met",
+                     "a cancer type other than Colorectal Adenocarcinoma (COADREAD), Melanoma (MEL), Lymphoid (LYMPH) "
+                     "or Myeloid (MYELOID)": "not_met"}
+    assert "not: " not in a.explanation and "not shown" not in a.explanation
+
+
 def test_the_text_answer_lists_the_rules_its_explanation_points_to(engine, tmp_path, capsys):
     """`why` in text: the explanation names a few rules and points to the rest ("see the rules
     listed"): the answer lists every rule about the therapy, by title, with what it made of the case."""

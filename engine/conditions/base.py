@@ -138,7 +138,8 @@ class ConditionKind:
     What the explanations and ``check`` say of a leaf (each optional; the methods below give the
     default): ``negation``: the word before a false leaf of the kind ("no KRAS G12C"; default
     "not"); ``words(cond, vocab)``: the leaf in words for a student, with the vocabulary's names
-    (default: its label); ``held(atom, case, value)``: what the case holds for a leaf that is not
+    (default: its label); ``negated(cond, vocab)``: ``not`` over the leaf in those words (default:
+    the negation word before them); ``held(atom, case, value)``: what the case holds for a leaf that is not
     true, in words (default: what is missing when unknown, else the case facts the leaf names);
     ``names(key)``: what a leaf names, by its atom's key (:class:`LeafNames`); ``brief(key)``: the
     leaf in ``check``'s findings (default: its label); ``may_match(key, alt)``: whether a case
@@ -162,6 +163,7 @@ class ConditionKind:
     domain: Callable | None = None
     negation: str | None = None
     words: Callable | None = None
+    negated: Callable | None = None
     held: Callable | None = None
     names: Callable | None = None
     brief: Callable | None = None
@@ -172,8 +174,12 @@ class ConditionKind:
         """A false leaf in a case's words: "no KRAS G12C", "not stage metastatic"."""
         return f"{self.negation or 'not'} {label}"
 
-    def not_words(self, words: str) -> str:
-        """``not`` over a leaf of this kind in a rule's words: "no KRAS G12C", "not: stage early"."""
+    def not_words(self, cond, label: str, vocab) -> str:
+        """``not`` over a leaf of this kind in a rule's words: "no KRAS G12C", "not: stage early",
+        or the kind's own words for it ("a cancer type other than ...")."""
+        if self.negated is not None:
+            return self.negated(cond, vocab)
+        words = self.student_words(cond, label, vocab)
         return f"{self.negation} {words}" if self.negation else "not: " + words
 
     def student_words(self, cond, label: str, vocab) -> str:

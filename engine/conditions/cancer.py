@@ -55,15 +55,26 @@ def domain(key, terms) -> None:
     terms.cancers |= key[1]
 
 
-def words(cond, vocab) -> str:
-    """For a student: each code with its OncoTree name ("cancer type: Non-Small Cell Lung Cancer (NSCLC)")."""
+def _names(cond, vocab) -> list[str]:
     names = []
     for code in cond.cancer:
         try:
             names.append(f"{vocab.cancer_code(code).name} ({code})")
         except Exception:  # pragma: no cover - codes are checked at load
             names.append(code)
-    return "cancer type: " + " or ".join(names)
+    return names
+
+
+def words(cond, vocab) -> str:
+    """For a student: each code with its OncoTree name ("cancer type: Non-Small Cell Lung Cancer (NSCLC)")."""
+    return "cancer type: " + " or ".join(_names(cond, vocab))
+
+
+def negated(cond, vocab) -> str:
+    """``not`` over the leaf, for a student: "a cancer type other than Colorectal Adenocarcinoma
+    (COADREAD) or Melanoma (MEL)" (the subtypes of each excluded too)."""
+    names = _names(cond, vocab)
+    return "a cancer type other than " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1])
 
 
 def held(atom, case, value) -> str:
@@ -76,4 +87,4 @@ def names(key) -> LeafNames:
 
 
 KIND = register(ConditionKind("cancer", CancerCond, build, label, check_terms, lambda cond: ("cancer_type",),
-                              "cancer", rule_terms, case_terms, domain=domain, words=words, held=held, names=names))
+                              "cancer", rule_terms, case_terms, domain=domain, words=words, negated=negated, held=held, names=names))
