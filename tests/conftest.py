@@ -35,6 +35,21 @@ _CACHE = Path(tempfile.mkdtemp(prefix=".cache-", dir=Path(__file__).resolve().pa
 os.environ["KRAS_RULES_CACHE"] = "off" if MUTATION_RUN else str(_CACHE)
 
 
+def edited_rules(parent: Path, src: Path, edit) -> Path:
+    """A copy of the rule base ``src`` in ``parent``, each rule file of its ``kb/`` changed by
+    ``edit(by_id, data)``: ``by_id`` maps the file's rule ids to their (mutable) rules, ``data``
+    is the whole file (to add rules). Returns the copy's folder."""
+    import yaml
+
+    dst = parent / src.name
+    shutil.copytree(src, dst)
+    for f in sorted((dst / "kb").glob("*.yaml")):
+        data = yaml.safe_load(f.read_text())
+        edit({rule["id"]: rule for rule in data["rules"]}, data)
+        f.write_text(yaml.safe_dump(data, sort_keys=False))
+    return dst
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE, ignore_errors=True)
 

@@ -7,12 +7,10 @@ Expected values come from the rule files, the case or the stated atom values alo
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
 from pydantic import TypeAdapter
 
 from engine import evaluator, plancode
@@ -33,6 +31,8 @@ from engine.evaluator import (
     rule_outcome,
 )
 from engine.rules_model import Condition
+
+from conftest import edited_rules
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 G12C = {"gene": "KRAS", "variant": "G12C"}
@@ -74,15 +74,8 @@ def test_the_cancer_type_alone_decides_only_what_it_can(probe_engine, when, canc
 @pytest.fixture(scope="module")
 def mini_retired(tmp_path_factory):
     """The mini rule base with the FDA sotorasib approval (TLNG-001) retired."""
-    dst = tmp_path_factory.mktemp("rb") / "mini"
-    shutil.copytree(FIXTURES / "mini", dst)
-    f = dst / "kb" / "mini.yaml"
-    data = yaml.safe_load(f.read_text())
-    for rule in data["rules"]:
-        if rule["id"] == "TLNG-001":
-            rule["status"] = "retired"
-    f.write_text(yaml.safe_dump(data, sort_keys=False))
-    return Engine(dst)
+    return Engine(edited_rules(tmp_path_factory.mktemp("rb"), FIXTURES / "mini",
+                               lambda by_id, data: by_id["TLNG-001"].update(status="retired")))
 
 
 def test_a_retired_rule_is_silent_and_the_trace_says_retired(mini_retired):
@@ -137,15 +130,8 @@ def test_two_rules_reading_one_unknown_fact_each_name_what_is_missing(mini):
 @pytest.fixture(scope="module")
 def mini_any_population(tmp_path_factory):
     """The mini rule base with the clinical sotorasib option (TPAN-002) studied in any cancer."""
-    dst = tmp_path_factory.mktemp("rb") / "mini"
-    shutil.copytree(FIXTURES / "mini", dst)
-    f = dst / "kb" / "mini.yaml"
-    data = yaml.safe_load(f.read_text())
-    for rule in data["rules"]:
-        if rule["id"] == "TPAN-002":
-            rule["population"]["cancers"] = ["any"]
-    f.write_text(yaml.safe_dump(data, sort_keys=False))
-    return Engine(dst)
+    return Engine(edited_rules(tmp_path_factory.mktemp("rb"), FIXTURES / "mini",
+                               lambda by_id, data: by_id["TPAN-002"]["population"].update(cancers=["any"])))
 
 
 def test_clinical_evidence_from_any_cancer_is_3A_in_every_cancer(mini_any_population):
@@ -362,15 +348,12 @@ def mini_derivers(tmp_path_factory):
     """The mini rule base with the derivation of `ras_mutant` (TDER-001) from 2001-01-01, and a
     second derivation of it from 2005-01-01, first of all rules by id (TABC-001): a plan's content
     counts the derivation rules in effect whatever their place in the rule order."""
-    dst = tmp_path_factory.mktemp("rb") / "mini"
-    shutil.copytree(FIXTURES / "mini", dst)
-    f = dst / "kb" / "mini.yaml"
-    data = yaml.safe_load(f.read_text())
-    (der,) = (rule for rule in data["rules"] if rule["id"] == "TDER-001")
-    der["effective_from"] = "2001-01-01"
-    data["rules"].append({**der, "id": "TABC-001", "title": "RAS-mutant, a second derivation", "effective_from": "2005-01-01"})
-    f.write_text(yaml.safe_dump(data, sort_keys=False))
-    return Engine(dst)
+    def edit(by_id, data):
+        der = by_id["TDER-001"]
+        der["effective_from"] = "2001-01-01"
+        data["rules"].append({**der, "id": "TABC-001", "title": "RAS-mutant, a second derivation", "effective_from": "2005-01-01"})
+
+    return Engine(edited_rules(tmp_path_factory.mktemp("rb"), FIXTURES / "mini", edit))
 
 
 def test_plans_whose_rules_differ_only_in_their_derivation_rules_are_not_shared(mini_derivers):
@@ -387,15 +370,8 @@ def test_plans_whose_rules_differ_only_in_their_derivation_rules_are_not_shared(
 @pytest.fixture(scope="module")
 def mini_ended(tmp_path_factory):
     """The mini rule base with the FDA sotorasib approval (TLNG-001) ended on 2025-01-01."""
-    dst = tmp_path_factory.mktemp("rb") / "mini"
-    shutil.copytree(FIXTURES / "mini", dst)
-    f = dst / "kb" / "mini.yaml"
-    data = yaml.safe_load(f.read_text())
-    for rule in data["rules"]:
-        if rule["id"] == "TLNG-001":
-            rule["effective_to"] = "2025-01-01"
-    f.write_text(yaml.safe_dump(data, sort_keys=False))
-    return Engine(dst)
+    return Engine(edited_rules(tmp_path_factory.mktemp("rb"), FIXTURES / "mini",
+                               lambda by_id, data: by_id["TLNG-001"].update(effective_to="2025-01-01")))
 
 
 def test_a_rule_past_its_end_date_is_silent_and_the_trace_says_when_it_ended(mini_ended):
@@ -626,15 +602,8 @@ def mini_out_of_scope(tmp_path_factory):
     """The mini rule base with the colorectal approval (TCRC-002) naming olaparib: in a colorectal
     case without KRAS G12C no rule names an anti-EGFR antibody, so the class-wide exclusion
     (TCRC-001, ordered before it) has no therapy in scope."""
-    dst = tmp_path_factory.mktemp("rb") / "mini"
-    shutil.copytree(FIXTURES / "mini", dst)
-    f = dst / "kb" / "mini.yaml"
-    data = yaml.safe_load(f.read_text())
-    for rule in data["rules"]:
-        if rule["id"] == "TCRC-002":
-            rule["conclude"]["therapy"] = "olaparib"
-    f.write_text(yaml.safe_dump(data, sort_keys=False))
-    return Engine(dst)
+    return Engine(edited_rules(tmp_path_factory.mktemp("rb"), FIXTURES / "mini",
+                               lambda by_id, data: by_id["TCRC-002"]["conclude"].update(therapy="olaparib")))
 
 
 def test_a_class_wide_rule_with_no_therapy_in_scope_does_not_stop_the_rules_after_it(mini_out_of_scope):

@@ -5,14 +5,14 @@ less specifically than a rule, OncoKB levels and structured criteria. Each test 
 expected outcome from the case alone; each fails if its feature is broken."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from engine.api import Engine
 from engine.formats import TSV_COLUMNS, tsv_row
+
+from conftest import edited_rules
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 G12C = {"gene": "KRAS", "variant": "G12C"}
@@ -264,26 +264,20 @@ def test_clinical_evidence_within_its_population_is_3A(mini):
 def mini_variant(tmp_path_factory):
     """The mini rule base with TRES-001 preclinical, TPAN-002's population elsewhere and ending on
     2025-06-01, TCRC-001 without a population, and TLNG-001 counting metastatic lines only."""
-    dst = tmp_path_factory.mktemp("rb") / "mini"
-    shutil.copytree(FIXTURES / "mini", dst)
-    f = dst / "kb" / "mini.yaml"
-    data = yaml.safe_load(f.read_text())
-    for rule in data["rules"]:
-        if rule["id"] == "TRES-001":
-            rule["evidence"] = "resistance_preclinical"
-        if rule["id"] == "TPAN-002":
-            rule["population"]["cancers"] = ["NSCLC"]
-            rule["effective_to"] = "2025-06-01"
-            for ex in rule["examples"]:
-                ex["case"]["as_of"] = "2025-01-01"
-        if rule["id"] == "TLNG-001":
-            rule["requires"][0]["test"] = {"prior_lines": {"min": 1, "setting": ["metastatic"]}}
-            for ex in rule["examples"]:
-                ex["case"]["prior_therapies"][0]["setting"] = "metastatic"
-        if rule["id"] == "TCRC-001":
-            del rule["population"]
-    f.write_text(yaml.safe_dump(data, sort_keys=False))
-    return Engine(dst)
+    def edit(by_id, data):
+        by_id["TRES-001"]["evidence"] = "resistance_preclinical"
+        pan = by_id["TPAN-002"]
+        pan["population"]["cancers"] = ["NSCLC"]
+        pan["effective_to"] = "2025-06-01"
+        for ex in pan["examples"]:
+            ex["case"]["as_of"] = "2025-01-01"
+        lng = by_id["TLNG-001"]
+        lng["requires"][0]["test"] = {"prior_lines": {"min": 1, "setting": ["metastatic"]}}
+        for ex in lng["examples"]:
+            ex["case"]["prior_therapies"][0]["setting"] = "metastatic"
+        del by_id["TCRC-001"]["population"]
+
+    return Engine(edited_rules(tmp_path_factory.mktemp("rb"), FIXTURES / "mini", edit))
 
 
 def test_clinical_evidence_outside_its_population_is_3B(mini_variant):
@@ -421,16 +415,9 @@ def test_a_fact_read_before_its_derivation_holds_is_reported(tmp_path):
     fact and the first such day, for each regulator."""
     from engine.verify import CODES, verify
 
-    dst = tmp_path / "mini"
-    shutil.copytree(FIXTURES / "mini", dst)
-    f = dst / "kb" / "mini.yaml"
-    data = yaml.safe_load(f.read_text())
-    for rule in data["rules"]:
-        if rule["id"] == "TDER-001":
-            rule["effective_from"] = "2010-01-01"  # after TCRC-001 and TCRC-002 (2009-01-01)
-            rule["jurisdiction"] = "FDA"
-    f.write_text(yaml.safe_dump(data, sort_keys=False))
-    eng = Engine(dst)
+    # the derivation from after TCRC-001 and TCRC-002 (2009-01-01), and for the FDA only
+    eng = Engine(edited_rules(tmp_path, FIXTURES / "mini",
+                              lambda by_id, data: by_id["TDER-001"].update(effective_from="2010-01-01", jurisdiction="FDA")))
     rep = verify(eng, search=False)
     found = {hit.rules: hit.message for hit in rep.find("V014")}
     assert set(found) == {("TCRC-001",), ("TCRC-002",)}

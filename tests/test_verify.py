@@ -7,12 +7,10 @@ rule bases pass, and every case (drawn at random) falls into a profile the searc
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +18,8 @@ from engine.api import Engine
 from engine.cli import main
 from engine.errors import CaseError
 from engine.verify import CODES, SEARCH_CODES, _Domain, _Unit, verify
+
+from conftest import edited_rules
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BROKEN = FIXTURES / "broken"
@@ -94,14 +94,8 @@ def test_conflict_witness_reproduces_an_approval_meeting_an_exclusion(broken):
 
 
 def test_declared_precedence_resolves_the_conflict(tmp_path):
-    dst = tmp_path / "rb"
-    shutil.copytree(BROKEN / "anti_egfr_kras_mutant_crc", dst)
-    f = dst / "kb" / "rules.yaml"
-    data = yaml.safe_load(f.read_text())
-    for rule in data["rules"]:
-        if rule["id"] == "TCRC-001":
-            rule["overrides"] = [{"rule": "TCRC-009", "because": "RAS-mutant tumours do not respond to anti-EGFR antibodies."}]
-    f.write_text(yaml.safe_dump(data, sort_keys=False))
+    dst = edited_rules(tmp_path, BROKEN / "anti_egfr_kras_mutant_crc", lambda by_id, data: by_id["TCRC-001"].update(
+        overrides=[{"rule": "TCRC-009", "because": "RAS-mutant tumours do not respond to anti-EGFR antibodies."}]))
     rep = verify(Engine(dst))
     assert not rep.find("V001"), [x.text() for x in rep.findings]
 
