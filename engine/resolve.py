@@ -277,6 +277,8 @@ class _Static:
                 return KINDS[atom.kind].not_words(atom.spec, atom.label, self.vocab)
             if type(kid) is UnmetNode:  # not "not shown": shown, the value known to hold
                 return self.words(kid.kid, False) + " (known to hold)"
+            if type(kid) is FactNode:  # as the explanations say a derived fact's value
+                return self.words(kid, False) + ": no"
             return "not: " + self.words(kid, False)
         return str(node)  # pragma: no cover
 

@@ -266,6 +266,28 @@ def test_an_unspecified_mutation_could_be_the_named_change(vocab):
     assert acquired.fn(case(vocab, "LUAD", alt("KRAS", "mutation", acquired=True))) is None
 
 
+def test_nothing_is_acquired_on_a_class_the_given_history_never_held(vocab):
+    """An alteration "acquired on a KRAS G12C inhibitor" is false for a case whose history is
+    given and holds no such drug, even when KRAS was not tested or its variant is not given: no
+    testing can make it true. The case's words for it name the history that settles it."""
+    spec = {"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}}
+    on = atom(vocab, spec)
+    chemo = [line("gemcitabine", outcome="progression")]
+    untested = case(vocab, "PAAD", prior_therapies=chemo)
+    assert on.fn(untested) is False
+    assert held(vocab, spec, untested) == "prior gemcitabine (progression)"
+    vague = case(vocab, "PAAD", alt("KRAS", "mutation"), prior_therapies=chemo)
+    assert on.fn(vague) is False  # the unspecified change could be Y96D, but not acquired on the class
+    assert held(vocab, spec, vague) == "KRAS mutation; prior gemcitabine (progression)"
+    # without a history, or with a line of the class, testing decides (or the history does)
+    assert on.fn(case(vocab, "PAAD")) is None
+    assert on.fn(case(vocab, "PAAD", prior_therapies=[line("sotorasib", outcome="progression")])) is None
+    assert on.fn(case(vocab, "PAAD", prior_therapies=[line("sotorasib", outcome="progression")],
+                      tested_genes=["KRAS"])) is False
+    assert held(vocab, spec, case(vocab, "PAAD", tested_genes=["KRAS"], prior_therapies=[
+        line("sotorasib", outcome="progression")])) == "KRAS tested, no such change"
+
+
 def test_acquired_on_reads_the_flag_then_the_history(vocab):
     """``acquired: true`` says "found at progression on targeted therapy", not on which drug: the
     history says whether that drug was of the class."""

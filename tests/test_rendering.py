@@ -303,8 +303,14 @@ def test_an_unknown_gate_is_not_explained_as_if_the_biomarker_were_there():
     known to carry G12C; the resistance exclusions waiting on the same test are one sentence.
     With G12C known and the stage missing, the rule's own sentence for that case is used."""
     eng = ENGINE
-    untested = {"cancer_type": "LUAD", "stage": "metastatic", "tested_genes": ["EGFR", "ALK"],
-                "prior_therapies": [{"regimen": "carboplatin/pemetrexed"}], "as_of": "2026-07-01"}
+    # (after a G12C inhibitor: the exclusions for alleles acquired on one wait on KRAS testing too;
+    # after chemotherapy alone nothing can have been acquired on one, and only LNG-005 waits)
+    chemo = {"cancer_type": "LUAD", "stage": "metastatic", "tested_genes": ["EGFR", "ALK"],
+             "prior_therapies": [{"regimen": "carboplatin/pemetrexed"}], "as_of": "2026-07-01"}
+    assert [c.id for c in eng.evaluate(chemo).option("sotorasib").criteria if c.id.endswith("/exclusion")] == [
+        "LNG-005/exclusion"]
+    untested = {**chemo, "prior_therapies": [{"regimen": "carboplatin/pemetrexed"},
+                                             {"drugs": ["adagrasib"], "outcome": "progression"}]}
     opt = eng.evaluate(untested).option("sotorasib")
     assert opt.verdict == "conditional" and opt.missing == ["KRAS testing"]
     title = eng.rulebase.by_id[opt.rules[0]].title

@@ -158,6 +158,62 @@ def test_a_gate_that_leaves_out_cancer_types_and_needs_a_known_biomarker_reads_p
     assert "not: " not in a.explanation and "not shown" not in a.explanation
 
 
+def test_the_closest_rule_is_one_about_the_therapy_and_the_fewest_gates_away(engine):
+    """The FOLFIRI triplet in a BRAF V600E colorectal case before its approval: the closest rule
+    is the triplet's own (not yet in effect), not the class-wide anti-EGFR exclusion, which only
+    speaks where a rule about the therapy applies. Dabrafenib + trametinib in colorectal cancer
+    without BRAF V600E: the label's colorectal exclusion (one gate away) before the tumour-agnostic
+    rule (two gates away). A rule both out of date and out of scope says both."""
+    a = engine.explain(load("crc-braf-v600e-untreated-2025-06-01.json"), "encorafenib + cetuximab + FOLFIRI")
+    assert a.rules[0].rule == "BRAF-005" and "holds from 2026-02-24" in a.explanation
+    assert "RAS-mutant" not in a.summary
+    a = engine.explain(load("crc-braf-v600e-ema-after-folfox.json"), "encorafenib + cetuximab + FOLFIRI")
+    assert a.rules[0].rule == "BRAF-005" and "it is an FDA rule and this evaluation is for EMA" in a.explanation
+    a = engine.explain(load("crc-g12c-folfox-folfiri.json"), "dabrafenib + trametinib")
+    assert a.rules[0].rule == "BRAF-004"
+    a = engine.explain(load("crc-g12c-folfox-folfiri.json"), "encorafenib + cetuximab + FOLFIRI")
+    assert a.rules[0].rule == "BRAF-005"
+    assert "holds from 2026-02-24, after the evaluation date 2025-06-01; nor does this case meet BRAF V600E" in " ".join(
+        a.explanation.split())
+
+
+def test_a_use_no_rule_is_about_is_said_to_lie_outside_the_knowledge_base(engine):
+    """BRAF V600E melanoma: no rule about vemurafenib or dabrafenib + trametinib is about melanoma
+    (their melanoma labels are not encoded), so the answer says the use is outside the knowledge
+    base, not ruled out by it. Where a rule is about the cancer type (the tumour-agnostic label's
+    colorectal exclusion), it is not said."""
+    for therapy in ("vemurafenib", "dabrafenib + trametinib"):
+        a = engine.explain(load("mel-braf-v600e.json"), therapy)
+        assert "for Melanoma (MEL): such a use, if there is one, is outside the knowledge base, not ruled out by it." in (
+            " ".join(a.explanation.split()))
+    a = engine.explain(load("crc-g12c-folfox-folfiri.json"), "dabrafenib + trametinib")
+    assert "outside the knowledge base" not in a.explanation
+
+
+def test_a_pending_exclusion_names_what_to_find_out(engine):
+    """An exclusion waiting on an untested gene names the test ("NRAS testing"), never an empty
+    "to know, find out: ."."""
+    a = engine.explain(load("crc-kras-tested-nras-untested.json"), "cetuximab")
+    reasons = [r.reason for r in a.rules if "would conclude" in r.reason]
+    assert reasons and all(r.endswith("to know, find out: NRAS testing") for r in reasons), reasons
+    for path in CASES:
+        for ans in engine.explain(json.loads(path.read_text()), include_all=True):
+            for r in ans.rules:
+                assert "find out: ." not in r.reason and not r.reason.endswith("find out: "), (path.stem, r.reason)
+            assert "find out: ." not in ans.explanation, path.stem
+
+
+def test_a_germline_brca_variant_is_what_the_case_holds_for_the_germline_gate(engine):
+    """Olaparib with a germline BRCA2 variant: the gate's case words name the variant, not "germline
+    testing found none" (the BRCA1 branch of the same fact, which does not decide it)."""
+    a = engine.explain(load("paad-gbrca2-olaparib.json"), "olaparib")
+    gate = next(c for c in a.criteria if c.text == "Germline BRCA1 or BRCA2 mutation")
+    assert (gate.status, gate.case) == ("met", "BRCA2 E1953* (germline)")
+    a = engine.explain(load("paad-somatic-brca2.json"), "olaparib")
+    gate = next(c for c in a.criteria if c.text == "Germline BRCA1 or BRCA2 mutation")
+    assert gate.status == "not_met" and "germline testing found none" in gate.case
+
+
 def test_the_text_answer_lists_the_rules_its_explanation_points_to(engine, tmp_path, capsys):
     """`why` in text: the explanation names a few rules and points to the rest ("see the rules
     listed"): the answer lists every rule about the therapy, by title, with what it made of the case."""

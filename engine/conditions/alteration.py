@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import TV, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict, register
+from engine.conditions.base import (TV, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
+                                    history_words, register)
 
 
 class AlterationPattern(Strict):
@@ -120,6 +121,10 @@ def build(cond, vocab) -> tuple:
         )
 
     def fn(case) -> TV:
+        if acq_on is not None and case.lines is not None and not any(on in ln.classes for ln in case.lines):
+            # the history is given and never held the class: no alteration can have been acquired
+            # on it, whether or not the gene was tested (unknown is for what the case leaves open)
+            return False
         unsure = False
         found = False
         for alt in case.by_gene.get(gene, ()):  # (matches and vague hold only for the gene's own)
@@ -269,6 +274,10 @@ def held(atom, case, value) -> str:
     a = atom.spec.alteration
     gene = a.gene
     found = [x.describe() for x in case.by_gene.get(gene, ())]
+    on = a.acquired_on
+    if value is False and on is not None and case.lines is not None and not any(on in ln.classes for ln in case.lines):
+        # false because the class was never given: the history shows it (the gene may be untested)
+        return "; ".join([", ".join(found), history_words(case)] if found else [history_words(case)])
     if found:
         return ", ".join(found)
     if value is False:

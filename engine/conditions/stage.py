@@ -18,7 +18,7 @@ def build(cond, vocab) -> tuple:
     def fn(case) -> TV:
         return None if case.stage is None else case.stage in stages
 
-    return ("stage", stages), fn, (lambda case: "stage"), (lambda case: f"stage {case.stage}")
+    return ("stage", stages), fn, (lambda case: "stage"), (lambda case: f"stage {case.stage.replace('_', ' ')}")
 
 
 def case_terms(cond, positive, vocab, acc) -> None:

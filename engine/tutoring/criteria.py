@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.conditions import KINDS
-from engine.evaluator import AllNode, AtomNode, Ctx, FactNode, NotNode
+from engine.evaluator import AllNode, AnyNode, AtomNode, Ctx, FactNode, NotNode
 
 Status = Literal["met", "not_met", "unknown"]
 STATUS = {True: "met", False: "not_met", None: "unknown"}
@@ -42,13 +42,25 @@ def fact_words(program) -> dict[str, str]:
 
 
 def _atoms_under(node, ctx: Ctx, out: list[int], depth: int = 0) -> None:
+    """The leaves behind ``node`` whose case words say why it has its value: of an ``any`` that
+    holds (or is unknown), the branches that hold (are unknown), not those that fail beside them
+    (a germline BRCA2 variant, not "no germline BRCA1"); likewise the derivations of a fact."""
     if isinstance(node, AtomNode):
         if node.i not in out:
             out.append(node.i)
     elif isinstance(node, FactNode):
         if depth < 8:
-            for cr in ctx.program.derivers.get(node.name, ()):
+            rules = ctx.program.derivers.get(node.name, ())
+            v = ctx.fact(node.name) if node.name in ctx.plan.derivers else None
+            if v is not False:
+                rules = [cr for cr in rules if cr.when.tv(ctx) is v] or rules
+            for cr in rules:
                 _atoms_under(cr.when, ctx, out, depth + 1)
+    elif isinstance(node, AnyNode):
+        v = node.tv(ctx)
+        kids = node.kids if v is False else [k for k in node.kids if k.tv(ctx) is v] or node.kids
+        for k in kids:
+            _atoms_under(k, ctx, out, depth)
     elif isinstance(node, AllNode):
         for k in node.kids:
             _atoms_under(k, ctx, out, depth)

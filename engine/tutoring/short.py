@@ -6,7 +6,7 @@ the structured fields; the summary is for a list or a card.
 """
 from __future__ import annotations
 
-from engine.semantics import VERDICT_WORDS
+from engine.semantics import EVIDENCE_WORDS, VERDICT_WORDS
 
 LIMIT = 140
 
@@ -36,12 +36,15 @@ def option_summary(name: str, verdict: str, title: str, missing, failed, evidenc
     if verdict == "conditional" and missing:
         return fit(f"{head}, to find out: {'; '.join(missing)}")
     if verdict == "consider":
-        head += f" ({evidence} evidence)"
+        head += f" ({EVIDENCE_WORDS.get(evidence, evidence + ' evidence')})"
     elif verdict == "excluded":
         head += " (predicted resistance)" if evidence.startswith("resistance") else ""
     text = f"{head}. {_title(title)}"
     if missing:
-        text += f"; to find out: {'; '.join(missing)}"
+        ask = f"to find out: {'; '.join(missing)}"
+        text += f"; {ask}"
+        if len(" ".join(text.split())) > LIMIT:  # what to find out matters more than the rule's title
+            text = f"{head}; {ask}"
     return fit(text)
 
 

@@ -13,8 +13,9 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.evaluator import Ctx, Inference
+from engine.evaluator import Ctx, Inference, pending_missing
 from engine.result import Option, Verdict
+from engine.semantics import VERDICT_WORDS
 from engine.tutoring.criteria import CriterionOut, option_criteria, rule_criteria
 from engine.tutoring.short import fit
 
@@ -133,10 +134,13 @@ class WhyNot:
             if rule.id == deciding:
                 reason = "decides the option"
             elif out is not None and getattr(out, "pending", False):
-                reason = f"would conclude {out.verdict} if confirmed; to know, find out: {', '.join(out.missing)}"
+                # (a pending outcome lists nothing itself: what its gate waits on is asked of the rule)
+                miss = out.missing or pending_missing(cr, ctx)
+                reason = (f"would conclude {VERDICT_WORDS[out.verdict]} if confirmed"
+                          + (f"; to know, find out: {', '.join(miss)}" if miss else ""))
             elif out is not None:
                 cons = next((c for c in option.considered if c.rule == rule.id), None) if option else None
-                reason = f"concluded {out.verdict} but did not decide" + (f" ({cons.reason})" if cons else "")
+                reason = f"concluded {VERDICT_WORDS[out.verdict]} but did not decide" + (f" ({cons.reason})" if cons else "")
             elif not live:
                 reason = f"does not apply: {_not_in_effect(cr, case)}"
             elif gate_not:
@@ -156,13 +160,17 @@ class WhyNot:
                 in_effect=live, outcome=out.verdict if out else None, decided=rule.id == deciding,
                 reason=reason, criteria=crit,
             ))
-        # deciding rule first, then rules that concluded, then those in effect; among them the rules
-        # that would offer the therapy (eligible, consider) before those that rule it out, the rule
-        # whose gate the case comes closest to meeting first among those (a trial option whose gate
-        # the case meets before an approval for another cancer type), then the stronger offer
-        answers.sort(key=lambda a: (not a.decided, a.outcome is None, not a.in_effect,
-                                    OFFER_RANK[a.concludes] < OFFER_RANK["consider"],
+        # the deciding rule first, then rules that concluded; then the rule the case comes
+        # closest to: the fewest gate criteria not met (a trial option whose gate the case meets
+        # before an approval for another cancer type; the colorectal exclusion of a label before
+        # the label's tumour-agnostic rule that fails two gates), then a rule that would offer the
+        # therapy (eligible, consider) before one that rules it out, a rule in effect before one
+        # that is not, the stronger offer. A class-wide rule that did not conclude comes last: it
+        # speaks only where a rule about the therapy itself applies, so it is never the closest.
+        selectors = {cr.rule.id for cr in self.by_therapy.get(therapy, ()) if getattr(cr, "selector", False)}
+        answers.sort(key=lambda a: (not a.decided, a.outcome is None, a.outcome is None and a.rule in selectors,
                                     sum(c.status == "not_met" for c in a.criteria if c.kind == "gate"),
+                                    OFFER_RANK[a.concludes] < OFFER_RANK["consider"], not a.in_effect,
                                     -OFFER_RANK[a.concludes], a.rule))
         if option is not None:
             top = answers[0] if answers and answers[0].decided else None
@@ -187,7 +195,9 @@ class WhyNot:
         label_not = [c for c in top.criteria if c.kind == "label" and c.status == "not_met"]
         if not top.in_effect:
             short = f"not in effect ({top.reason.removeprefix('does not apply: ')})"
-            parts.append(f"The closest rule, \u201c{top.title}\u201d, does not apply: {top.reason.removeprefix('does not apply: ')}.")
+            parts.append(f"The closest rule, \u201c{top.title}\u201d, does not apply: {top.reason.removeprefix('does not apply: ')}"
+                         + ("; nor does this case meet " + _join([_crit_words(c) for c in gate_not]) if gate_not else "")
+                         + ".")
         elif gate_not:
             short = "not met: " + "; ".join(c.text for c in gate_not)
             parts.append(f"The closest rule, \u201c{top.title}\u201d, is about tumours with "
@@ -199,6 +209,13 @@ class WhyNot:
         else:
             short = top.reason.removeprefix("does not apply: ")
             parts.append(f"The closest rule, \u201c{top.title}\u201d, {top.reason}.")
+        if all(any(c.kind == "gate" and c.status == "not_met" and "cancer_type" in c.facts for c in a.criteria)
+               for a in answers):
+            # no rule about it, at any date or for any regulator, is about this cancer type: the
+            # use lies outside the knowledge base (BRAF V600E melanoma's own approvals), it is not
+            # ruled out (as the colorectal exclusion of the tumour-agnostic label rules one out)
+            parts.append(f"No rule of the knowledge base offers {name} for {case.cancer.name} ({case.cancer.code}): "
+                         f"such a use, if there is one, is outside the knowledge base, not ruled out by it.")
         others = answers[1:4]
         if others:
             more = len(answers) - 1 - len(others)
