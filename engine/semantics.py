@@ -181,7 +181,8 @@ def choose(cands: list):
     ``cands`` are ``(compiled rule, outcome)`` pairs, none pending. Explicit precedence first (an
     ``overrides`` counts only when the overriding rule's ``when`` is true), then
     :func:`strength`. Returns ``(best rule, best outcome, aside)``; ``aside`` maps a set-aside
-    rule id to (the rule that set it aside, because)."""
+    rule id to (the rule that set it aside, because): the deciding rule where it is one of the
+    rules that set it aside, else the first of them by rule id."""
     if len(cands) == 1:
         return cands[0][0], cands[0][1], {}
     aside: dict = {}
@@ -194,6 +195,11 @@ def choose(cands: list):
         live = cands
         aside = {}
     best_cr, best = max(live, key=lambda co: strength(*co))
+    if aside and best.when_true and best_cr.rule.overrides:
+        # a rule set aside by several is set aside by the deciding rule, when that is one of them
+        for ov in best_cr.rule.overrides:
+            if ov.rule in aside:
+                aside[ov.rule] = (best_cr, ov.because)
     return best_cr, best, aside
 
 

@@ -464,3 +464,14 @@ def test_cli_why_and_compare_json_equal_the_api(engine):
     assert out.stdout.startswith("adagrasib+cetuximab\t")
     out = _cli("why", "cases/luad-g12c-treatment-naive.json", "sotorasib")
     assert "[ ] label: at least one prior systemic therapy" in out.stdout
+
+
+def test_an_approval_set_aside_by_several_exclusions_is_set_aside_by_the_deciding_one(engine):
+    """Acquired KRAS G13D: both the clinical second-allele exclusion (RES-007) and the in-vitro
+    sotorasib finding (RES-003) override the sotorasib approval; the clinical one decides, so the
+    approval is said to be set aside by it, and the explanation says it takes precedence."""
+    o = engine.evaluate(load("luad-g12c-g13d-acquired.json")).option("sotorasib")
+    assert o.rules[0] == "RES-007"
+    lng = next(c for c in o.considered if c.rule == "LNG-001")
+    assert lng.set_aside_by == "RES-007"
+    assert "Takes precedence over" in o.explanation
