@@ -491,7 +491,8 @@ def _criteria(cr: CompiledRule, ctx: Ctx, st: _Static) -> tuple[Criterion, ...]:
     assert rule.conclude is not None  # the deciding rule is a conclusion rule
     if rule.conclude.verdict == "not_eligible" and not any(c.status == "not_met" for c in out):
         # the rule's own verdict is "not eligible": its statement is the criterion not met
-        out.append(Criterion.fast(id=f"{rule.id}/verdict", text=rule.title, kind="label", status="not_met", facts=()))
+        out.append(Criterion.fast(id=f"{rule.id}/verdict", text=rule.conclude.criterion or rule.title, kind="label",
+                                  status="not_met", facts=()))
     return tuple(out)
 
 

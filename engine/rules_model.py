@@ -202,11 +202,16 @@ class Conclusion(_Strict):
     verdict: Verdict
     unmet: Literal["not_eligible", "excluded"] | None = "not_eligible"
     oncokb_level: OncoKBLevel | None = None
+    # a "not eligible" rule: the label criterion the case fails where it applies, in words (its
+    # checklist line "<rule>/verdict"; default: the rule's title)
+    criterion: str | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Conclusion:
         if (self.therapy is None) == (self.therapies is None):
             raise ValueError("give exactly one of 'therapy' or 'therapies'")
+        if self.criterion is not None and self.verdict != "not_eligible":
+            raise ValueError("'criterion' names what a 'not_eligible' verdict fails: give it only with that verdict")
         if self.verdict == "conditional":
             raise ValueError("'conditional' is not a rule's verdict: it arises when a criterion is unknown")
         return self

@@ -475,3 +475,23 @@ def test_an_approval_set_aside_by_several_exclusions_is_set_aside_by_the_decidin
     lng = next(c for c in o.considered if c.rule == "LNG-001")
     assert lng.set_aside_by == "RES-007"
     assert "Takes precedence over" in o.explanation
+
+
+def test_a_use_the_label_leaves_out_names_the_label_criterion_it_fails(engine):
+    """Adagrasib alone in KRAS G12C colorectal cancer: the criterion not met is the label's
+    "in combination with cetuximab" (the rule's `conclude.criterion`), not the rule's title."""
+    o = engine.evaluate(load("crc-g12c-folfox-folfiri.json")).option("adagrasib")
+    assert o.verdict == "not_eligible"
+    (c,) = [c for c in o.criteria if c.status == "not_met"]
+    assert (c.id, c.text) == ("CRC-009/verdict", engine.rulebase.by_id["CRC-009"].conclude.criterion)
+    assert c.text.startswith("given in combination with cetuximab")
+
+
+def test_a_criterion_is_only_for_a_not_eligible_conclusion():
+    from pydantic import ValidationError
+
+    from engine.rules_model import Conclusion
+
+    Conclusion(therapy="x", verdict="not_eligible", criterion="given with y")
+    with pytest.raises(ValidationError, match="only with that verdict"):
+        Conclusion(therapy="x", verdict="eligible", criterion="given with y")
