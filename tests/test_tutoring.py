@@ -495,3 +495,14 @@ def test_a_criterion_is_only_for_a_not_eligible_conclusion():
     Conclusion(therapy="x", verdict="not_eligible", criterion="given with y")
     with pytest.raises(ValidationError, match="only with that verdict"):
         Conclusion(therapy="x", verdict="eligible", criterion="given with y")
+
+
+def test_the_text_answer_calls_a_trial_rules_criteria_its_population_not_a_label(engine):
+    """why in text: the criteria of a rule that is not an approval (daraxonrasib before its label,
+    a phase 3 option) are its evidence's population; an approval's are its label's."""
+    from engine.tutoring.cli import render_answer
+
+    trial = render_answer(engine.explain(load("pdac-g12d-second-line.json"), "daraxonrasib"))
+    assert "] population: metastatic disease" in trial and "] label:" not in trial
+    label = render_answer(engine.explain(load("luad-g12c-treatment-naive.json"), "sotorasib"))
+    assert "[ ] label: at least one prior systemic therapy" in label and "population:" not in label

@@ -137,8 +137,12 @@ def render_answer(a, width: int = 100, brief: bool = False) -> str:
     out.append(textwrap.fill(a.explanation, width, initial_indent="  ", subsequent_indent="  "))
     if a.criteria:
         out.append("  Criteria:")
+        # the criteria of a rule other than an approval are those of the population its evidence
+        # comes from (a trial's, a laboratory study's), not of a label: say so
+        approval = not a.rules or a.rules[0].evidence == "approved"
         for c in a.criteria:
-            line = f"    {_MARK[c.status]} {c.kind}: {c.text}" + (f" (the case: {c.case})" if c.case else "")
+            kind = c.kind if c.kind == "gate" or approval else "population"
+            line = f"    {_MARK[c.status]} {kind}: {c.text}" + (f" (the case: {c.case})" if c.case else "")
             out.append(textwrap.fill(line, width, subsequent_indent="          "))
     if a.rules:  # every rule about the therapy, and what it made of this case (the explanation names the first few)
         out.append("  Rules about it:")
