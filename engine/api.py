@@ -203,7 +203,7 @@ class Engine:
         therapies = sorted({o.therapy for o in ra.options} | {o.therapy for o in rb.options})
         ra, aa = self._answers(before, therapies, as_of=as_of, default_id="before")
         rb, ab = self._answers(after, therapies, as_of=as_of, default_id="after")
-        from engine.tutoring.criteria import fact_words
+        from engine.resolve import fact_words
 
         words = fact_words(self.program)
         return compare(_plain(before), _plain(after), {"result": ra, "answers": aa}, {"result": rb, "answers": ab}, words)

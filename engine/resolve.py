@@ -80,9 +80,7 @@ class _Static:
         self.program = program
         self._criteria: dict[str, tuple] = {}
         self._gates: dict[str, tuple] = {}
-        self._fact_words: dict[str, str] = {}
-        for name, crs in program.derivers.items():
-            self._fact_words[name] = sorted(crs, key=lambda c: c.rule.id)[0].rule.title
+        self._fact_words = fact_words(program)
         self.vocab = rb.vocab
         # the sentences of each rule, built once: its title in quotes, the fact a derivation rule
         # derives in words ("X means Y" titles read as X), the explanation's sentences by outcome,
@@ -298,6 +296,17 @@ class _Static:
             else:
                 todo.append(n.kid)
         return tuple(sorted(out))
+
+
+def fact_words(program) -> dict[str, str]:
+    """Each derived fact in words, from the title of the (first) rule that derives it: a
+    definition "X means Y" reads "X (Y)", so that it reads in a sentence too ("this case does
+    not meet RAS-mutant (an activating KRAS or NRAS mutation at codon ...)")."""
+    out: dict[str, str] = {}
+    for name, crs in program.derivers.items():
+        head, sep, rest = sorted(crs, key=lambda c: c.rule.id)[0].rule.title.partition(" means ")
+        out[name] = f"{head} ({rest})" if sep else head
+    return out
 
 
 _MAX_PLANS = 1024  # plans whose decided parts are kept, per program

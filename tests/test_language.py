@@ -380,7 +380,7 @@ def test_criteria_name_derived_facts_in_words_not_ids(mini):
                          "as_of": "2026-01-01"}).option("cetuximab")
     gate = [c for c in opt.criteria if c.kind == "gate"]
     assert [c.status for c in gate] == ["met", "met"]
-    assert gate[1].text.startswith("RAS-mutant means") and gate[1].facts == ("ras_mutant",)
+    assert gate[1].text.startswith("RAS-mutant (") and gate[1].facts == ("ras_mutant",)
     assert all("TDER" not in c.text for c in opt.criteria)
 
 

@@ -306,7 +306,7 @@ RESOLVED = {
                     "TCRC-003/gate/0 gate met cancer_type: cancer type: Colorectal Adenocarcinoma (COADREAD)",
                     "TCRC-003/gate/1 gate unknown alterations: KRAS G12C",
                     "TCRC-003/requires/0 label unknown prior_therapies: prior fluoropyrimidine, oxaliplatin and irinotecan",
-                    "TCRC-001/exclusion gate unknown cancer_type,ras_mutant: not excluded by: cancer type: Colorectal Adenocarcinoma (COADREAD) and RAS-mutant means KRAS or NRAS mutated at codon 12, 13 or 61",
+                    "TCRC-001/exclusion gate unknown cancer_type,ras_mutant: not excluded by: cancer type: Colorectal Adenocarcinoma (COADREAD) and RAS-mutant (KRAS or NRAS mutated at codon 12, 13 or 61)",
                 ],
                 "considered": [],
                 "cautions": [],
@@ -321,7 +321,7 @@ RESOLVED = {
                 "criteria": [
                     "TCRC-002/gate/0 gate met cancer_type: cancer type: Colorectal Adenocarcinoma (COADREAD)",
                     "TCRC-002/requires/0 label unknown ras_mutant: KRAS and NRAS tested, no RAS mutation",
-                    "TCRC-001/exclusion gate unknown cancer_type,ras_mutant: not excluded by: cancer type: Colorectal Adenocarcinoma (COADREAD) and RAS-mutant means KRAS or NRAS mutated at codon 12, 13 or 61",
+                    "TCRC-001/exclusion gate unknown cancer_type,ras_mutant: not excluded by: cancer type: Colorectal Adenocarcinoma (COADREAD) and RAS-mutant (KRAS or NRAS mutated at codon 12, 13 or 61)",
                 ],
                 "considered": [],
                 "cautions": [],
@@ -344,7 +344,7 @@ RESOLVED = {
                 "missing": [], "failed": [],
                 "criteria": [
                     "TCRC-001/gate/0 gate met cancer_type: cancer type: Colorectal Adenocarcinoma (COADREAD)",
-                    "TCRC-001/gate/1 gate met ras_mutant: RAS-mutant means KRAS or NRAS mutated at codon 12, 13 or 61",
+                    "TCRC-001/gate/1 gate met ras_mutant: RAS-mutant (KRAS or NRAS mutated at codon 12, 13 or 61)",
                 ],
                 "considered": ["TCRC-002 not_eligible approved None: weaker than “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer”"],
                 "cautions": [],
@@ -405,7 +405,7 @@ RESOLVED = {
                 "missing": [], "failed": [],
                 "criteria": [
                     "TCRC-001/gate/0 gate met cancer_type: cancer type: Colorectal Adenocarcinoma (COADREAD)",
-                    "TCRC-001/gate/1 gate met ras_mutant: RAS-mutant means KRAS or NRAS mutated at codon 12, 13 or 61",
+                    "TCRC-001/gate/1 gate met ras_mutant: RAS-mutant (KRAS or NRAS mutated at codon 12, 13 or 61)",
                 ],
                 "considered": ["TCRC-002 not_eligible approved None: weaker than “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer”"],
                 "cautions": [],
@@ -654,7 +654,7 @@ def test_each_option_names_the_derived_facts_of_its_own_deciding_rule(mini_chain
     assert combo.rules == ["TCRC-003", "TDER-003"] and [c.rule for c in combo.citations] == combo.rules
     assert cetuximab.rules == ["TCRC-001", "TDER-001"] and [c.rule for c in cetuximab.citations] == cetuximab.rules
     # a derived fact in a criterion reads as the title of the first of its derivation rules by id
-    assert [c.text for c in combo.criteria][1] == "KRAS G12C in lung cancer means the G12C allele of KRAS found"
+    assert [c.text for c in combo.criteria][1] == "KRAS G12C in lung cancer (the G12C allele of KRAS found)"
     assert ("From the case: KRAS G12C: yes; so \u201cAdagrasib with cetuximab for KRAS G12C colorectal cancer\u201d applies. "
             in combo.explanation)
     assert ("From the case: RAS-mutant: yes; so \u201cAnti-EGFR antibodies excluded in RAS-mutant colorectal cancer\u201d "
@@ -710,7 +710,7 @@ def test_a_gate_reads_in_words_node_by_node(mini_chains):
     assert (o.verdict, o.evidence, o.oncokb_level, o.rules) == ("consider", "clinical", "3B", ["TOUT-002", *CHAIN])
     assert o.explanation.endswith("so \u201cAdagrasib with cetuximab considered on a gate of every shape\u201d applies. Every shape holds.")
     assert [(c.status, c.text) for c in o.criteria] == [
-        ("met", "Level 10 means level 9"),
+        ("met", "Level 10 (level 9)"),
         ("met", "cancer type: Non-Small Cell Lung Cancer (NSCLC) or (cancer type: Pancreatic Adenocarcinoma (PAAD) and stage metastatic)"),
         ("met", "a cancer type other than Colorectal Adenocarcinoma (COADREAD)"),
         ("met", "not: (cancer type: Non-Small Cell Lung Cancer (NSCLC) or cancer type: Colorectal Adenocarcinoma (COADREAD))"),

@@ -33,12 +33,6 @@ class CriterionOut(BaseModel):
     case: str = Field(description="what the case holds for this criterion, in words ('' when nothing applies)")
 
 
-def fact_words(program) -> dict[str, str]:
-    """Each derived fact in words: the title of the (first) rule that derives it."""
-    out: dict[str, str] = {}
-    for name, crs in program.derivers.items():
-        out[name] = sorted(crs, key=lambda c: c.rule.id)[0].rule.title
-    return out
 
 
 def _atoms_under(node, ctx: Ctx, out: list[int], depth: int = 0) -> None:
