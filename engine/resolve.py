@@ -445,6 +445,10 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     if chosen is None:
         return None
     cands, pending, best_cr, best, aside = chosen
+    if pending and best.verdict not in ("eligible", "conditional"):
+        # the exclusions waiting on facts made a candidate conditional that did not decide: the
+        # option (excluded, not eligible, consider) is not waiting on them
+        pending = []
     considered: list[Considered] = []
     parts: list | tuple = _NO_CONSIDERED
     if len(cands) > 1:
@@ -476,7 +480,9 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
         "rules": rules,
         "citations": citations,
         "missing": list(best.missing),
-        "failed_criteria": list(best.failed),
+        # (a rule whose own verdict is "not eligible" fails on its statement: its /verdict criterion)
+        "failed_criteria": list(best.failed) if best.failed or best.verdict != "not_eligible" else [
+            c.text for c in crits if c.status == "not_met"],
         "status": rule.status,
         "jurisdiction": rule.jurisdiction,
         "effective_from": st.since[rule.id],
@@ -873,8 +879,14 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
         if out.missing:
             # the rule's "unknown" sentence speaks of a case its gate holds for (the biomarker
             # known, a label criterion missing); with the gate itself unknown it would name a
-            # biomarker the case is not known to carry
-            more.append(st.undecided[rid] if undecided else st.unknown[rid])
+            # biomarker the case is not known to carry; with every criterion of its own met, what
+            # is missing is an exclusion's (pending), and its "met" sentence is the one that holds
+            if undecided:
+                more.append(st.undecided[rid])
+            elif all(node.tv(ctx) is True for node in cr.requires):
+                more.append(st.met[rid])
+            else:
+                more.append(st.unknown[rid])
             more.append(_sentence("Cannot decide without: " + ", ".join(out.missing)))
         elif out.failed:
             more.append(st.unmet[rid])

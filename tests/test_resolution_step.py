@@ -722,7 +722,8 @@ def test_a_gate_reads_in_words_node_by_node(mini_chains):
 
 def test_a_not_eligible_rule_whose_criteria_are_all_met_fails_on_its_own_statement(mini_chains):
     o = mini_chains.evaluate({"cancer_type": "LUAD", "stage": "metastatic", "as_of": "2026-01-01"}).option("olaparib")
-    assert (o.verdict, o.failed_criteria) == ("not_eligible", [])
+    # the statement is the criterion it fails, and so its failed criterion
+    assert (o.verdict, o.failed_criteria) == ("not_eligible", ["Olaparib is not for lung cancer"])
     assert [(c.id, c.kind, c.status, c.text, c.facts) for c in o.criteria] == [
         ("TOUT-003/gate/0", "gate", "met", "cancer type: Non-Small Cell Lung Cancer (NSCLC)", ("cancer_type",)),
         ("TOUT-003/requires/0", "label", "met", "metastatic disease", ("stage",)),
@@ -792,7 +793,9 @@ def test_every_failed_criterion_is_named_in_the_explanation_and_the_trace(mini):
 
 def test_the_explanation_outline_is_shared_per_outcome_not_only_per_atom_values(mini):
     """Two cases alike in every atom the approval reads: in one the Y96D exclusion might apply
-    (acquired unknown) and makes the option conditional, in the other it does not."""
+    (acquired unknown) and makes the option conditional, in the other it does not. Every label
+    criterion is met in both: the conditional one says so (the rule's "met" sentence), then what
+    the exclusion waits on, never "if the missing facts are confirmed" of criteria that are met."""
     base = {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": [{"drugs": ["sotorasib"]}], "as_of": "2026-01-01"}
     pending = {**base, "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D"}]}
     settled_ = {**base, "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": False}]}
@@ -801,7 +804,7 @@ def test_the_explanation_outline_is_shared_per_outcome_not_only_per_atom_values(
         for case in order:
             o = mini.evaluate(case).option("sotorasib")
             got[o.verdict] = o.explanation.split(". ", 1)[1]
-        assert got["conditional"].startswith("If the missing facts are confirmed: Approved after a prior line. ")
+        assert got["conditional"].startswith("Approved after a prior line. Cannot decide without: whether KRAS Y96D was acquired")
         assert got["eligible"].startswith("Approved after a prior line. ")
 
 

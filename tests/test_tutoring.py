@@ -506,3 +506,27 @@ def test_the_text_answer_calls_a_trial_rules_criteria_its_population_not_a_label
     assert "] population: metastatic disease" in trial and "] label:" not in trial
     label = render_answer(engine.explain(load("luad-g12c-treatment-naive.json"), "sotorasib"))
     assert "[ ] label: at least one prior systemic therapy" in label and "population:" not in label
+
+
+def test_the_closest_rule_is_never_retired_and_testing_that_could_open_an_option_comes_first(engine):
+    """Endometrial cancer before 2021-11-15: the closest sotorasib rule is not the retired in-vitro
+    rule (it says nothing at any date). Pancreatic cancer with KRAS untested: the trial option KRAS
+    testing could open (its gate "known to hold" is unknown, not failed) comes before the
+    exclusions waiting on the same test."""
+    a = engine.explain({"cancer_type": "UCEC", "stage": "metastatic", "as_of": "2021-06-01"}, "sotorasib")
+    retired = {r.id for r in engine.rulebase.rules if r.status == "retired"}
+    assert a.rules[0].rule not in retired and "retired" not in a.summary
+    a = engine.explain({"cancer_type": "PAAD", "stage": "metastatic", "as_of": "2026-07-01"}, "sotorasib")
+    assert a.rules[0].rule == "LNG-006"
+    gate = next(c for c in a.criteria if c.text.startswith("KRAS G12C present"))
+    assert (gate.status, gate.case) == ("unknown", "unknown: KRAS testing")
+    assert "whether this case is one the rule is about is unknown" in a.explanation
+
+
+def test_an_option_decided_by_an_exclusion_carries_no_pending_exclusion(engine):
+    """NRAS-mutant colorectal cancer, KRAS untested: sotorasib + panitumumab is excluded (RAS-mutant);
+    the exclusions waiting on KRAS testing belong to the approval it set aside, not to the option."""
+    o = engine.evaluate({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "NRAS", "variant": "G13C"}],
+                         "as_of": "2025-01-16"}).option("panitumumab+sotorasib")
+    assert o.verdict == "excluded"
+    assert not [c for c in o.criteria if c.id.endswith("/exclusion")] and "Would be excluded" not in o.explanation

@@ -14,10 +14,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.conditions import KINDS
-from engine.evaluator import AllNode, AnyNode, AtomNode, Ctx, FactNode, NotNode
+from engine.evaluator import AllNode, AnyNode, AtomNode, Ctx, FactNode, NotNode, UnmetNode
 
 Status = Literal["met", "not_met", "unknown"]
-STATUS = {True: "met", False: "not_met", None: "unknown"}
+STATUS: dict[bool | None, Status] = {True: "met", False: "not_met", None: "unknown"}
 
 
 class CriterionOut(BaseModel):
@@ -87,9 +87,19 @@ def rule_criteria(cr, ctx: Ctx) -> list[CriterionOut]:
 
     out = []
     for cid, text, kind, node, facts in _static(ctx.program).criteria_of(cr):
-        out.append(CriterionOut(id=cid, text=text, kind=kind, status=STATUS[node.tv(ctx)], facts=list(facts),
+        out.append(CriterionOut(id=cid, text=text, kind=kind, status=_status(node, ctx), facts=list(facts),
                                 case=_case_words(node, ctx)))
     return out
+
+
+def _status(node, ctx: Ctx) -> Status:
+    """A criterion's status for the case. A condition that must be known to hold ("KRAS G12C
+    present (known to hold)": ``not: {unmet: C}``) is false while C is unknown, and the rule is
+    silent; to a reader that is a question testing would answer, so it is shown as unknown."""
+    v = node.tv(ctx)
+    if v is False and type(node) is NotNode and type(node.kid) is UnmetNode and node.kid.kid.tv(ctx) is None:
+        return "unknown"
+    return STATUS[v]
 
 
 def option_criteria(option, cr, ctx: Ctx) -> list[CriterionOut]:

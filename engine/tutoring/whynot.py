@@ -117,6 +117,7 @@ class WhyNot:
         answers: list[RuleAnswer] = []
         in_scope = getattr(inf, "in_scope", None)
         dated: dict = {}
+        waiting: set[str] = set()  # pending exclusions: they concluded nothing yet
         for cr in self.by_therapy.get(therapy, ()):
             rule = cr.rule
             live = cr.in_effect(case)
@@ -134,6 +135,7 @@ class WhyNot:
             if rule.id == deciding:
                 reason = "decides the option"
             elif out is not None and getattr(out, "pending", False):
+                waiting.add(rule.id)
                 # (a pending outcome lists nothing itself: what its gate waits on is asked of the rule)
                 miss = out.missing or pending_missing(cr, ctx)
                 reason = (f"would conclude {VERDICT_WORDS[out.verdict]} if confirmed"
@@ -160,15 +162,18 @@ class WhyNot:
                 in_effect=live, outcome=out.verdict if out else None, decided=rule.id == deciding,
                 reason=reason, criteria=crit,
             ))
-        # the deciding rule first, then rules that concluded; then the rule the case comes
-        # closest to: the fewest gate criteria not met (a trial option whose gate the case meets
+        # the deciding rule first, then rules that concluded (a pending exclusion has not); then
+        # the rule the case comes closest to: the fewest gate criteria not met (a trial option whose gate the case meets
         # before an approval for another cancer type; the colorectal exclusion of a label before
         # the label's tumour-agnostic rule that fails two gates), then a rule that would offer the
         # therapy (eligible, consider) before one that rules it out, a rule in effect before one
         # that is not, the stronger offer. A class-wide rule that did not conclude comes last: it
-        # speaks only where a rule about the therapy itself applies, so it is never the closest.
+        # speaks only where a rule about the therapy itself applies, so it is never the closest;
+        # nor is a retired rule (it says nothing at any date).
         selectors = {cr.rule.id for cr in self.by_therapy.get(therapy, ()) if getattr(cr, "selector", False)}
-        answers.sort(key=lambda a: (not a.decided, a.outcome is None, a.outcome is None and a.rule in selectors,
+        retired = {cr.rule.id for cr in self.by_therapy.get(therapy, ()) if cr.rule.status == "retired"}
+        answers.sort(key=lambda a: (not a.decided, a.outcome is None or a.rule in waiting, a.rule in retired,
+                                    a.outcome is None and a.rule in selectors,
                                     sum(c.status == "not_met" for c in a.criteria if c.kind == "gate"),
                                     OFFER_RANK[a.concludes] < OFFER_RANK["consider"], not a.in_effect,
                                     -OFFER_RANK[a.concludes], a.rule))
