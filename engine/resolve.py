@@ -848,18 +848,30 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             atoms = ctx.program.atoms
             texts: list[str] = []
             later: list[str] = []
-            for i in unsure:  # what the case holds where its gate is unknown ("Lung (LUNG)" for an NSCLC rule)
+            for i in unsure:  # what the case holds where its gate is unknown ("LUNG (Lung)" for an NSCLC rule)
                 w = ctx.words("unknown", i)
                 if w.startswith("unknown"):  # nothing held (a gene not tested): "Cannot decide without" names it
                     continue
                 w += f", not known to be {atoms[i].label}"
                 (texts if KINDS[atoms[i].kind].dimension == "cancer" else later).append(w)  # the cancer first, as in a gate
+            others: list[str] = []  # cancer types a gate leaves out: one text, after the case's own type
+            other_at = -1
             for i, v in refs:
                 if v is True:
                     texts.append(ctx.words("describe", i))
+                    continue
+                atom = atoms[i]
+                kind = KINDS[atom.kind]
+                codes = kind.named(atom.key).cancers if kind.dimension == "cancer" else None
+                if codes:
+                    if other_at < 0:
+                        other_at = len(texts)
+                        texts.append(ctx.words("held", i))
+                    others.extend(c for c in sorted(codes) if c not in others)
                 else:
-                    atom = atoms[i]
-                    texts.append(KINDS[atom.kind].false_words(atom.label))
+                    texts.append(kind.false_words(atom.label))
+            if others:  # "PAAD (Pancreatic Adenocarcinoma), not NSCLC or COADREAD"
+                texts[other_at] += ", not " + (others[0] if len(others) == 1 else ", ".join(others[:-1]) + " or " + others[-1])
             for i, v in held:  # what the case holds where it fails a requirement (its stage, its history)
                 texts.append(ctx.words("describe" if v is True else "held", i))
             texts.extend(later)

@@ -800,9 +800,9 @@ def test_cancer_in_a_students_words_names_each_code_and_other_kinds_keep_their_l
 
 
 def test_what_the_case_holds_for_a_cancer_and_a_stage_leaf(vocab):
-    assert held(vocab, {"cancer": "NSCLC"}, case(vocab, "PAAD")) == "Pancreatic Adenocarcinoma (PAAD)"
+    assert held(vocab, {"cancer": "NSCLC"}, case(vocab, "PAAD")) == "PAAD (Pancreatic Adenocarcinoma)"
     # unknown (coded less specifically): the case's own type too
-    assert held(vocab, {"cancer": "NSCLC"}, case(vocab, "LUNG")) == f"{vocab.cancer_code('LUNG').name} (LUNG)"
+    assert held(vocab, {"cancer": "NSCLC"}, case(vocab, "LUNG")) == f"LUNG ({vocab.cancer_code('LUNG').name})"
     assert held(vocab, {"cancer": "NSCLC"}, case(vocab, "LUAD")) == "LUAD (Lung Adenocarcinoma), a kind of NSCLC"  # true: describe
     assert held(vocab, {"stage": "metastatic"}, case(vocab, stage="locally_advanced")) == "stage locally advanced"
     assert held(vocab, {"stage": "metastatic"}, case(vocab)) == "unknown: stage"

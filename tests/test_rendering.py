@@ -339,7 +339,7 @@ def test_the_case_line_names_what_the_case_holds_where_the_gate_is_unknown():
             "as_of": "2026-07-01"}
     opt = ENGINE.evaluate(case).option("sotorasib")
     assert opt.verdict == "conditional" and opt.missing == ["cancer subtype (histology)"]
-    assert opt.explanation.startswith("Case: Lung (LUNG), not known to be cancer type NSCLC; KRAS G12C; stage metastatic;")
+    assert opt.explanation.startswith("Case: LUNG (Lung), not known to be cancer type NSCLC; KRAS G12C; stage metastatic;")
     untested = {"cancer_type": "COADREAD", "stage": "metastatic", "as_of": "2026-07-01"}
     opt = ENGINE.evaluate(untested).option("adagrasib+cetuximab")
     assert opt.verdict == "conditional" and "KRAS testing" in opt.missing

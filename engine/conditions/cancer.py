@@ -78,8 +78,9 @@ def negated(cond, vocab) -> str:
 
 
 def held(atom, case, value) -> str:
-    """The case's own cancer type."""
-    return f"{case.cancer.name} ({case.cancer.code})"
+    """The case's own cancer type, written as where the leaf holds ("PAAD (Pancreatic
+    Adenocarcinoma)")."""
+    return f"{case.cancer.code} ({case.cancer.name})"
 
 
 def names(key) -> LeafNames:
