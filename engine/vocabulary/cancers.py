@@ -73,7 +73,8 @@ class CancerTypes(Cached):
             while parent:
                 lineage.append(parent)
                 parent = parents.get(parent)
-            self._cancers[code] = CancerType(code, node["name"], node.get("mainType"), tuple(lineage))
+            # (names as OncoTree writes them, runs of spaces made one: "Rearrangement of  PDGFRA")
+            self._cancers[code] = CancerType(code, " ".join(node["name"].split()), node.get("mainType"), tuple(lineage))
             self._tissue[code] = node.get("tissue") or node["name"]
 
         by_name: dict[str, set[str]] = {}
