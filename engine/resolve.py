@@ -41,7 +41,7 @@ from engine.evaluator import (
     _UNSET,
     pending_missing,
 )
-from engine.semantics import EVIDENCE_RANK, EVIDENCE_WORDS, OPTION_ORDER, VERDICT_RANK, VERDICT_WORDS, apply_pending, choose, strength  # noqa: F401
+from engine.semantics import EVIDENCE_RANK, EVIDENCE_WORDS, OPTION_ORDER, POSITIVE, VERDICT_RANK, VERDICT_WORDS, apply_pending, choose, strength  # noqa: F401
 from engine.result import (CautionOut, CitationOut, Considered, Criterion, Decided, Decisions, NoteOut, Option, Result,
                            lazy, settled)
 from engine.result import CONTRACT_VERSION as _CONTRACT_VERSION
@@ -582,9 +582,10 @@ def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> R
             for o in options:
                 od = o.__dict__
                 if od["therapy"] in targets[cr.rule.id]:
-                    od["cautions"].append(CautionOut.fast(rule=cr.rule.id, text=cr.rule.caution))
-                    od["citations"].extend(st.cites[cr.rule.id])
                     hit = True
+                    if od["verdict"] in POSITIVE:  # a caution qualifies an option that may be given
+                        od["cautions"].append(CautionOut.fast(rule=cr.rule.id, text=cr.rule.caution))
+                        od["citations"].extend(st.cites[cr.rule.id])
             if hit:
                 continue
             note_details.append(NoteOut.fast(rule=cr.rule.id, text=cr.rule.caution, citations=list(st.cites[cr.rule.id])))

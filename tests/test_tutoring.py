@@ -530,3 +530,16 @@ def test_an_option_decided_by_an_exclusion_carries_no_pending_exclusion(engine):
                          "as_of": "2025-01-16"}).option("panitumumab+sotorasib")
     assert o.verdict == "excluded"
     assert not [c for c in o.criteria if c.id.endswith("/exclusion")] and "Would be excluded" not in o.explanation
+
+
+def test_a_caution_qualifies_only_an_option_that_may_be_given(engine):
+    """After progression on adagrasib with an acquired Q99L: sotorasib (eligible) carries the
+    caution about G12C inhibitors after progression on one; adagrasib, excluded, carries none
+    (nor does the caution become a note while an option of its therapies exists)."""
+    r = engine.evaluate(load("luad-g12c-q99l-acquired.json"))
+    assert [c.rule for c in r.option("sotorasib").cautions] == ["RES-111"]
+    assert r.option("adagrasib").verdict == "excluded" and r.option("adagrasib").cautions == []
+    assert "RES-111" not in [n.rule for n in r.note_details]
+    for path in CASES:
+        for o in engine.evaluate(json.loads(path.read_text())).options:
+            assert not o.cautions or o.verdict in ("eligible", "conditional", "consider"), (path.stem, o.therapy)
