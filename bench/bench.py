@@ -94,6 +94,7 @@ class Generator:
         subtypes = sorted(c for c, t in types.items() if set(t.lineage[1:]) & codes)
         others = sorted(c for c, t in types.items() if c not in codes and c not in subtypes)
         self.cancers = named * 6 + subtypes + self.rng.sample(others, min(12, len(others)))
+        self.in_situ = vocab.cancers.non_invasive
         self.alts = alts
         rule_genes = sorted({a["gene"] for a in alts})
         self.rule_genes = rule_genes
@@ -137,6 +138,8 @@ class Generator:
         rng = self.rng
         case: dict = {"id": f"gen-{i}", "cancer_type": rng.choice(self.cancers)}
         stage = rng.choice(_STAGES)
+        if stage in ("locally_advanced", "metastatic") and case["cancer_type"] in self.in_situ:
+            stage = "early"  # (an in-situ type beyond early is an input error: the same draws, a valid case)
         if stage:
             case["stage"] = stage
         alts = []

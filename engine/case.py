@@ -394,6 +394,9 @@ def _memo(vocab: Vocabulary) -> dict:
     return _memos(vocab)[0]
 
 
+_SPREAD = frozenset({"locally_advanced", "metastatic"})  # stages a non-invasive tumour cannot have
+
+
 def normalise(
     case: CaseIn,
     vocab: Vocabulary,
@@ -537,6 +540,12 @@ def normalise(
                 line_memo[entry] = known
             lines.append(Line(known[0], known[1], pt.setting, pt.outcome, pt.weeks, known[2], i))
 
+    if cancer is not None and case.stage in _SPREAD and cancer.code in vocab.cancers.non_invasive:
+        parent = next((c for c in cancer.lineage[1:] if c not in vocab.cancers.non_invasive), None)
+        problems.append(Problem(
+            f"stage '{case.stage}' contradicts cancer_type {cancer.code} ({cancer.name}), a non-invasive (in situ) "
+            f"type; if the tumour has spread, give its invasive cancer type" + (f" (such as {parent})" if parent else ""),
+            ("stage",), "early"))
     if problems:
         if unchecked:
             problems.append(Problem(f"{unchecked:,} more term(s) not checked: the first {MAX_PROBLEMS} problems are reported"))

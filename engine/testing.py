@@ -390,7 +390,7 @@ def _build_domain(rb: RuleBase) -> Domain:
     for therapy in rb.therapies.values():
         rule_drugs.update(vocab.drug(x).name for x in therapy.drugs)
 
-    cancers = vocab.cancer_types
+    cancers = _invasive(vocab)  # (an in-situ type with a stage beyond early is an input error)
     all_codes = tuple(sorted(cancers))
     near: set[str] = set(rule_codes)
     for code, ct in cancers.items():
@@ -404,7 +404,7 @@ def _build_domain(rb: RuleBase) -> Domain:
     shown: Mapping[str, str] = _private(vocab, "_cancer_suggest", {})
     names = {(shown.get(key, key), code) for key, code in name_table.items()}
     names |= {(ct.name, code) for code, ct in cancers.items() if (ct.name, code) not in names}
-    names = {(n, c) for n, c in names if _resolves(vocab.cancer, n) == c}
+    names = {(n, c) for n, c in names if _resolves(vocab.cancer, n) == c and c in cancers}
 
     genes = tuple(sorted(vocab.genes))
     rule_genes = tuple(sorted({p.gene for p in patterns} | {p.partner for p in patterns if p.partner}))
@@ -571,7 +571,7 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
             kind.case_terms(cond, pol, vocab, acc)
     pos_codes, neg_codes, polarity, stages = acc.pos_codes, acc.neg_codes, acc.polarity, acc.stages
     history, germline = acc.history, acc.germline
-    cancers = vocab.cancer_types
+    cancers = _invasive(vocab)  # (an in-situ type with a stage beyond early is an input error)
 
     def subtree(codes: set[str]) -> set[str]:
         return {c for c, ct in cancers.items() if codes.intersection(ct.lineage)}
@@ -1345,11 +1345,18 @@ def _bad_variant(draw, d: Domain, gene: str) -> str:
     return f"{ref}{pos}"  # a position without a change is never a variant
 
 
+def _invasive(vocab) -> dict:
+    """The cancer types cases are generated with: every type but the non-invasive (in situ)
+    ones, which contradict the locally advanced and metastatic stages drawn beside them."""
+    skip = vocab.cancers.non_invasive
+    return {c: ct for c, ct in vocab.cancer_types.items() if c not in skip}
+
+
 _INVALID_KINDS = (
     "not_object", "unknown_field", "unknown_field_nested", "missing_cancer", "cancer_type",
     "cancer_wrong_type", "stage", "gene", "variant", "variant_word", "origin", "acquired",
     "partner_not_fusion", "partner_unknown", "alterations_type", "tested_gene", "tested_type",
-    "germline_contradiction", "line_empty", "drug", "regimen", "setting", "outcome", "weeks",
+    "germline_contradiction", "in_situ_spread", "line_empty", "drug", "regimen", "setting", "outcome", "weeks",
     "history_type", "as_of", "id_type", "jurisdiction",
 )
 
@@ -1448,6 +1455,12 @@ def _invalid_draw(draw, d: Domain, kind: str | None = None) -> tuple[Any, tuple]
     if kind == "tested_type":
         case["tested_genes"] = _pick(draw, ("KRAS", 3, {"KRAS": True}))
         return case, ("tested_genes",)
+    if kind == "in_situ_spread":
+        if vocab.cancers.non_invasive:
+            case["cancer_type"] = _pick(draw, sorted(vocab.cancers.non_invasive))
+            case["stage"] = _pick(draw, ("locally_advanced", "metastatic"))
+            return case, ("stage",)
+        kind = "germline_contradiction"  # (a vocabulary without in-situ types)
     if kind == "germline_contradiction":
         with_alteration(origin="germline")
         case["germline_tested"] = False

@@ -98,3 +98,13 @@ def test_an_id_with_control_characters_is_an_error_suggesting_it_without_them(en
 ])
 def test_an_id_of_printable_characters_and_spaces_is_accepted(engine, cid):
     assert engine.evaluate({"id": cid, "cancer_type": "LUAD"}).case_id == cid
+
+
+def test_an_in_situ_cancer_type_cannot_have_spread(engine):
+    """A non-invasive (in situ) type with a locally advanced or metastatic stage contradicts
+    itself: the error names the stage, the type, the invasive type it belongs to and 'early'."""
+    got = problems(engine, {"cancer_type": "CAIS", "stage": "metastatic", "tested_genes": ["KRAS", "NRAS"]})
+    assert len(got) == 1 and got[0].startswith("stage: stage 'metastatic' contradicts cancer_type CAIS")
+    assert "COADREAD" in got[0] and "did you mean 'early'" in got[0]
+    for ok in ({"cancer_type": "CAIS", "stage": "early"}, {"cancer_type": "CAIS"}, {"cancer_type": "COADREAD", "stage": "metastatic"}):
+        assert engine.evaluate(ok) is not None

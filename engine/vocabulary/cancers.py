@@ -39,6 +39,9 @@ class CancerTypes(Cached):
         self._old_codes: dict[str, str] = {}
         self._tissue: dict[str, str] = {}
         self._cancer_suggest: dict[str, str] = {}
+        #: codes of cancer types that are non-invasive by definition (in situ): such a tumour is not
+        #: locally advanced or metastatic (``non_invasive`` in cancer_types.yaml)
+        self.non_invasive: frozenset[str] = frozenset()
         self._make_caches()
 
     @classmethod
@@ -109,6 +112,12 @@ class CancerTypes(Cached):
                     self._cancer_names[key] = code
                     self._ambiguous_names.pop(key, None)
                     self._cancer_suggest[key] = str(name)
+        listed = conf.get("non_invasive") or []
+        for i, code in enumerate(listed):
+            if code not in self._cancers:
+                problems.append(Problem(f"unknown OncoTree code '{code}'", ("non_invasive", i),
+                                        _closest(str(code).casefold(), {c.casefold(): c for c in self._cancers})))
+        self.non_invasive = frozenset(c for c in listed if c in self._cancers)
         fail(path, problems)
 
     def cancer(self, text: str) -> CancerType:
