@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Callable
 from operator import itemgetter
 
-from engine.conditions import KINDS, kind_of
+from engine.conditions import KINDS, join_words, kind_of
 from engine.evaluator import (
     AllNode,
     AnyNode,
@@ -695,7 +695,7 @@ class Rendering:
                 for p_cr, _ in pending:
                     waiting.setdefault(pending_missing(p_cr, ctx), []).append(st.quoted[p_cr.rule.id])
                 for miss, titles in waiting.items():
-                    who = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " or " + titles[-1]
+                    who = join_words(titles)
                     extra.append(_sentence(f"Would be excluded by {who} if confirmed; to know, find out: {', '.join(miss)}"))
             explanation = " ".join([text] + extra) if extra else text
             for c in od["cautions"]:
@@ -872,7 +872,7 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                 else:
                     texts.append(kind.false_words(atom.label))
             if others:  # "PAAD (Pancreatic Adenocarcinoma), not NSCLC or COADREAD"
-                texts[other_at] += ", not " + (others[0] if len(others) == 1 else ", ".join(others[:-1]) + " or " + others[-1])
+                texts[other_at] += ", not " + join_words(others)
             for i, v in held:  # what the case holds where it fails a requirement (its stage, its history)
                 texts.append(ctx.words("describe" if v is True else "held", i))
             texts.extend(later)

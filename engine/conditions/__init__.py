@@ -29,6 +29,7 @@ from engine.conditions.base import (  # noqa: F401
     Stage,
     Strict,
     history_held,
+    join_words,
     one_or_many,
 )
 from engine.conditions.cancer import CancerCond  # noqa: F401,E402

@@ -50,6 +50,12 @@ class AlterationCond(Strict):
     alteration: AlterationPattern
 
 
+def _never_held(case, cls: str) -> bool:
+    """Whether the case's history is given and holds no line of drug class ``cls``: nothing can
+    have been acquired on the class then, whether or not the gene was tested."""
+    return case.lines is not None and not any(cls in ln.classes for ln in case.lines)
+
+
 def _acquired_on(cls: str):
     """Whether one case alteration was acquired on drug class ``cls`` (three-valued, see
     rules/README.md): the alteration's own flag first, then the history."""
@@ -121,9 +127,7 @@ def build(cond, vocab) -> tuple:
         )
 
     def fn(case) -> TV:
-        if acq_on is not None and case.lines is not None and not any(on in ln.classes for ln in case.lines):
-            # the history is given and never held the class: no alteration can have been acquired
-            # on it, whether or not the gene was tested (unknown is for what the case leaves open)
+        if acq_on is not None and _never_held(case, on):  # (unknown is for what the case leaves open)
             return False
         unsure = False
         found = False
@@ -275,7 +279,7 @@ def held(atom, case, value) -> str:
     gene = a.gene
     found = [x.describe() for x in case.by_gene.get(gene, ())]
     on = a.acquired_on
-    if value is False and on is not None and case.lines is not None and not any(on in ln.classes for ln in case.lines):
+    if value is False and on is not None and _never_held(case, on):
         # false because the class was never given: the history shows it (the gene may be untested)
         return "; ".join([", ".join(found), history_words(case)] if found else [history_words(case)])
     if found:

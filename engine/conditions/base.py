@@ -225,6 +225,11 @@ class LeafNames(NamedTuple):
 _NOTHING = LeafNames()
 
 
+def join_words(items: list[str], last: str = "or") -> str:
+    """Items in a sentence: "A", "A or B", "A, B or C" (``last``: the word before the last)."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + f" {last} " + items[-1]
+
+
 def history_words(case) -> str:
     """A case's prior therapies in words, in the case's (chronological) order: the one way every
     prior-therapy leaf names the history, so an explanation names it once."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
-from engine.conditions.base import TV, ConditionKind, LeafNames, Strict, one_or_many, register
+from engine.conditions.base import TV, ConditionKind, LeafNames, Strict, join_words, one_or_many, register
 
 
 class CancerCond(Strict):
@@ -73,8 +73,7 @@ def words(cond, vocab) -> str:
 def negated(cond, vocab) -> str:
     """``not`` over the leaf, for a student: "a cancer type other than Colorectal Adenocarcinoma
     (COADREAD) or Melanoma (MEL)" (the subtypes of each excluded too)."""
-    names = _names(cond, vocab)
-    return "a cancer type other than " + (names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1])
+    return "a cancer type other than " + join_words(_names(cond, vocab))
 
 
 def held(atom, case, value) -> str:

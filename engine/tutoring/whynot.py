@@ -13,6 +13,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.conditions import join_words
 from engine.evaluator import Ctx, Inference, pending_missing
 from engine.result import Option, Verdict
 from engine.semantics import VERDICT_WORDS
@@ -92,10 +93,6 @@ def _in_rule_time(cr, ctx: Ctx, made: dict) -> Ctx:
     return hit
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 class WhyNot:
     """Answers for one program (one rule base)."""
 
@@ -146,12 +143,12 @@ class WhyNot:
             elif not live:
                 reason = f"does not apply: {_not_in_effect(cr, case)}"
             elif gate_not:
-                reason = "does not apply: this case does not meet " + _join([_crit_words(c) for c in gate_not])
+                reason = "does not apply: this case does not meet " + join_words([_crit_words(c) for c in gate_not], "and")
             elif label_not:
-                reason = "does not apply: this case does not meet " + _join([_crit_words(c) for c in label_not])
+                reason = "does not apply: this case does not meet " + join_words([_crit_words(c) for c in label_not], "and")
             elif any(c.status == "unknown" for c in crit if c.kind == "gate"):
-                reason = "does not apply: whether this case is one the rule is about is unknown (" + _join(
-                    [c.text for c in crit if c.kind == "gate" and c.status == "unknown"]) + ")"
+                reason = "does not apply: whether this case is one the rule is about is unknown (" + join_words(
+                    [c.text for c in crit if c.kind == "gate" and c.status == "unknown"], "and") + ")"
             elif getattr(cr, "selector", False):
                 reason = (f"does not apply: it is about a whole drug class and speaks only where a rule about "
                           f"{entry.name} itself applies, and none does for this case")
@@ -201,16 +198,16 @@ class WhyNot:
         if not top.in_effect:
             short = f"not in effect ({top.reason.removeprefix('does not apply: ')})"
             parts.append(f"The closest rule, \u201c{top.title}\u201d, does not apply: {top.reason.removeprefix('does not apply: ')}"
-                         + ("; nor does this case meet " + _join([_crit_words(c) for c in gate_not]) if gate_not else "")
+                         + ("; nor does this case meet " + join_words([_crit_words(c) for c in gate_not], "and") if gate_not else "")
                          + ".")
         elif gate_not:
             short = "not met: " + "; ".join(c.text for c in gate_not)
             parts.append(f"The closest rule, \u201c{top.title}\u201d, is about tumours with "
-                         + _join([c.text for c in top.criteria if c.kind == "gate"]) + "; this case does not meet "
-                         + _join([_crit_words(c) for c in gate_not]) + ".")
+                         + join_words([c.text for c in top.criteria if c.kind == "gate"], "and") + "; this case does not meet "
+                         + join_words([_crit_words(c) for c in gate_not], "and") + ".")
         elif label_not:
             short = "not met: " + "; ".join(c.text for c in label_not)
-            parts.append(f"The closest rule, \u201c{top.title}\u201d, needs " + _join([_crit_words(c) for c in label_not]) + ".")
+            parts.append(f"The closest rule, \u201c{top.title}\u201d, needs " + join_words([_crit_words(c) for c in label_not], "and") + ".")
         else:
             short = top.reason.removeprefix("does not apply: ")
             parts.append(f"The closest rule, \u201c{top.title}\u201d, {top.reason}.")
