@@ -42,9 +42,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from engine.api import Engine  # noqa: E402
-from engine.batch import Processor, default_jobs  # noqa: E402
-from engine.evaluator import infer  # noqa: E402
-from engine.resolve import build_result, decisions  # noqa: E402
+from engine.batch.run import Processor, default_jobs  # noqa: E402
+from engine.evaluation.evaluator import infer  # noqa: E402
+from engine.evaluation.resolve import build_result, decisions  # noqa: E402
 from engine.testing import domain  # noqa: E402
 
 # --------------------------------------------------------------------------- generated cases
@@ -406,7 +406,7 @@ def own_dates(engine: Engine, lines: list[str], seed: int = 7) -> list[str]:
 
 def reuse_ab(engine: Engine, path: Path, rounds: int = 3, dated: bool = False) -> list[dict]:
     """A cohort file (JSON Lines, e.g. ``kras-rules import`` of a study) through the batch's
-    per-record step in this process, JSON and TSV, with records reused (engine.reuse: a case
+    per-record step in this process, JSON and TSV, with records reused (engine.batch.reuse: a case
     that reads the same as an earlier one gets its record) and with every case evaluated. The two
     take turns for ``rounds`` rounds, each a fresh processor over the whole file after a warm-up
     pass (best CPU time each); the outputs are compared. ``dated``: each case at a date of its
@@ -461,7 +461,7 @@ def ceiling(engine: Engine, path: Path, jobs: int, n: int, rounds: int = 2) -> d
     ``rounds`` rounds (best wall time each). Their ratio is what ``--jobs N`` over ``--jobs 1``
     could reach on this machine with no cost of its own: on a virtual machine two busy cores can
     each run slower than one (shared caches, the host's other work, steal time). The worker pool
-    (:class:`engine.parallel.WorkerPool`) takes its turn on the same chunks, its parent sending
+    (:class:`engine.batch.parallel.WorkerPool`) takes its turn on the same chunks, its parent sending
     each chunk's lines and receiving its output, as the CLI's does (without reading the file or
     writing the output)."""
     import multiprocessing as mp
@@ -498,7 +498,7 @@ def ceiling(engine: Engine, path: Path, jobs: int, n: int, rounds: int = 2) -> d
         return wall, ((s1[0] - s0[0]) / max(s1[1] - s0[1], 1) if s0 and s1 else None)
 
     def run_pool() -> float:  # the batch's own pool on the same chunks: the parent sends and receives them
-        from engine.parallel import WorkerPool
+        from engine.batch.parallel import WorkerPool
 
         t0 = time.perf_counter()
         with WorkerPool(proc, jobs) as pool:
@@ -589,7 +589,7 @@ def durable_vs_raw(engine, cases: list[dict], rounds: int = 3) -> list[tuple[str
     time per case: the backend's inference (the session and reading its firings back) and a whole
     ``evaluate`` (validation, normalisation and resolution too)."""
     from engine.durable import RawRuleset
-    from engine.evaluator import Ctx
+    from engine.evaluation.evaluator import Ctx
 
     backend = engine.durable()
     raw = RawRuleset(backend._rules.rules)
@@ -606,8 +606,8 @@ def parse_write(path: str) -> int:
     """The floor of an end-to-end JSON Lines batch: read ``path`` as the batch reads it, decode
     each line with the batch's decoder and write the value back, encoded as the batch encodes, to
     stdout (``--parse-write FILE``; no validation, no evaluation)."""
-    from engine import codec
-    from engine.inputs import decode_json, read_lines
+    from engine.streams import codec
+    from engine.streams.inputs import decode_json, read_lines
 
     if codec.FAST:
         import orjson
@@ -761,7 +761,7 @@ def main(argv=None) -> int:
     same = generated[: min(len(generated), 5000)]
     same_norms = norms[: len(same)]
     both = list(zip(same_norms, same, strict=True))  # (normalised case, decoded dict)
-    # the default inference compiles a plan once it is hot (engine.evaluator.COMPILE_AFTER); the
+    # the default inference compiles a plan once it is hot (engine.evaluation.evaluator.COMPILE_AFTER); the
     # compiled and the interpreted paths are also timed apart, taking turns with the rest
     per = paired({"floor": lambda t: floor(t[0]), "infer": lambda t: infer(engine.program, t[0]),
                   "decided": lambda t: build_result(infer(engine.program, t[0]), lazy_texts=True),

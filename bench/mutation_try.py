@@ -13,8 +13,8 @@ Each mutant runs in a child forked from a process that has imported only the thi
 (pytest, hypothesis, pydantic, yaml); the engine is imported in the child, after the mutant is set,
 so no code of the engine runs unmutated before the tests. With ``--rulebase-cache DIR`` the tests
 of a mutant of a module that the rule-base cache key does not cover (``engine.rulebase._CODE_FILES``:
-a loaded rule base does not depend on it, e.g. ``engine.evaluator``, ``engine.case``,
-``engine.plancode``) read validated rule bases from ``DIR`` instead of loading them again; mutants of
+a loaded rule base does not depend on it, e.g. ``engine.evaluation.evaluator``, ``engine.case``,
+``engine.evaluation.plancode``) read validated rule bases from ``DIR`` instead of loading them again; mutants of
 the modules it covers always load their own. Bytecode caching makes the mutated modules import in
 well under a second: leave ``PYTHONDONTWRITEBYTECODE`` unset.
 """

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Literal
 
 from engine.case import CaseIn, NormalCase, normalise, parse_case
 from engine.errors import CaseError, Problem, UsageError
-from engine.evaluator import Program, infer
-from engine.resolve import build_result, decisions
+from engine.evaluation.evaluator import Program, infer
+from engine.evaluation.resolve import build_result, decisions
 from engine.result import Decisions, Result
 from engine.rulebase import RuleBase, load_rulebase
 
@@ -203,7 +203,7 @@ class Engine:
         therapies = sorted({o.therapy for o in ra.options} | {o.therapy for o in rb.options})
         ra, aa = self._answers(before, therapies, as_of=as_of, default_id="before")
         rb, ab = self._answers(after, therapies, as_of=as_of, default_id="after")
-        from engine.resolve import fact_words
+        from engine.evaluation.resolve import fact_words
 
         words = fact_words(self.program)
         return compare(_plain(before), _plain(after), {"result": ra, "answers": aa}, {"result": rb, "answers": ab}, words)

@@ -291,7 +291,7 @@ _L_ALTS, _L_GENES, _L_LINES, _L_DRUGS = LIMITS["alterations"], LIMITS["tested_ge
 def parse_case_text(text: str) -> CaseIn | None:
     """The case of one JSON text, validated from the text in one step (pydantic's JSON
     validator, strict), where that gives exactly the model that decoding the text strictly
-    (:func:`engine.inputs.decode_json`) and :func:`parse_case` give; None otherwise: take that
+    (:func:`engine.streams.inputs.decode_json`) and :func:`parse_case` give; None otherwise: take that
     path, which gives the model or the error it always gave.
 
     Taken for ASCII text of at most 64 KiB with no ``\\u`` escape which validates in strict mode

@@ -66,7 +66,7 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
             if not any(m.lower() in x.lower() for x in opt.missing):
                 return ExampleResult(rule.id, ex.name, False, f"{therapy}: missing should mention '{m}', got {opt.missing}")
     elif rule.kind == "derivation":
-        from engine.evaluator import Ctx
+        from engine.evaluation.evaluator import Ctx
 
         want = None if exp.fact_unknown else exp.fact
         assert rule.derive is not None  # a derivation rule names its fact (the model checks it)

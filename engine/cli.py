@@ -195,9 +195,13 @@ def _main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "evaluate":
             with _starting():
-                from engine.batch import run_evaluate
+                from engine.batch.run import run_evaluate
 
                 engine = _engine(args)
+            if getattr(args, "dask", None):  # the batch's chunks on a Dask cluster
+                from engine.distributed.pool import DaskPool
+
+                return run_evaluate(args, engine, remote=DaskPool)
             return run_evaluate(args, engine)
         if args.command == "explain":
             return cmd_explain(args, _engine(args))

@@ -89,7 +89,7 @@ def _defaults(cls) -> dict:
 
 
 class _Lazy(_Out):
-    """A model some of whose texts may be rendered on demand (see :mod:`engine.resolve`).
+    """A model some of whose texts may be rendered on demand (see :mod:`engine.evaluation.resolve`).
 
     ``Engine.evaluate`` decides a result (verdicts, levels, rules, criteria, citations) and leaves
     its prose (explanations, reasons, summaries, notes, trace, facts) to a renderer, which fills
@@ -194,7 +194,7 @@ class CitationOut(_Out):
 
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     # few (one per rule and passage) and alive as long as the rule base: the JSON writer writes
-    # each once and reuses its text (engine.codec)
+    # each once and reuses its text (engine.streams.codec)
     WRITTEN_ONCE: ClassVar[bool] = True
 
     source: str  # the source id (readable, never a file name)

@@ -2,7 +2,7 @@
 resolution.
 
 Everything that says what a verdict *means* lives here and only here; the default backend
-(:mod:`engine.evaluator`), the durable backend's compiler, ``check`` (:mod:`engine.verify`),
+(:mod:`engine.evaluation.evaluator`), the durable backend's compiler, ``check`` (:mod:`engine.verify`),
 the output formats and the tables of ``rules/README.md`` all read it:
 
 * :data:`VERDICTS` with their strength (:data:`VERDICT_RANK`), the order options are listed in

@@ -65,7 +65,7 @@ from collections.abc import Iterable
 
 from engine.case import Alt, CaseIn, Line, NormalCase
 from engine.errors import Problem, TermError
-from engine.evaluator import (
+from engine.evaluation.evaluator import (
     AllNode,
     AnyNode,
     AtomNode,
@@ -1094,7 +1094,7 @@ class _Verifier:
                     if not cand or (cand, pcand) in seen:
                         continue  # the same outcomes as a slice already examined for this profile
                     seen.add((cand, pcand))
-                    # resolution, exactly as engine.resolve does it (engine.semantics)
+                    # resolution, exactly as engine.evaluation.resolve does it (engine.semantics)
                     pairs = [(rules[k], outs[k]) for k in cand] + [(rules[k], pending_outs[k]) for k in pcand]
                     decided_outs, _ = apply_pending(pairs, _conditional) if pcand else (pairs, [])
                     if not decided_outs:
@@ -1428,7 +1428,7 @@ SEARCH_CODES = ("V001", "V002", "V003", "V004", "V005", "V006", "V010")  # found
 
 def verify(engine, *, search: bool = True) -> VerifyReport:
     """Run every semantic check on ``engine``'s rule base (an :class:`engine.api.Engine` or a
-    compiled :class:`~engine.evaluator.Program`) and return the findings, errors and summary.
+    compiled :class:`~engine.evaluation.evaluator.Program`) and return the findings, errors and summary.
 
     ``search=False`` (``check --quick``) runs only the checks that need no enumeration of profiles
     (facts derived by no rule or used by none, cycles, facts read outside their derivations' dates,

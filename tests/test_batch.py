@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import batch
-from engine.batch import Processor, run_evaluate
+from engine.batch import run as batch
+from engine.batch.run import Processor, run_evaluate
 from engine.errors import UsageError
 from engine.formats import TSV_COLUMNS
-from engine.parallel import CRASH_ENV, CRASH_ONCE_ENV, WorkerPool
-from engine.summary import KnownVariants, Summary, cohort_of
+from engine.batch.parallel import CRASH_ENV, CRASH_ONCE_ENV, WorkerPool
+from engine.batch.summary import KnownVariants, Summary, cohort_of
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = sorted((REPO / "cases").glob("*.json"))
@@ -472,7 +472,7 @@ def test_a_killed_run_resumes_to_the_same_output(tmp_path, engine):
         "import argparse, sys\n"
         f"sys.path.insert(0, {str(REPO)!r})\n"
         "from engine.api import Engine\n"
-        "from engine.batch import run_evaluate\n"
+        "from engine.batch.run import run_evaluate\n"
         f"ns = argparse.Namespace(files=[{str(f)!r}], format='json', as_of={AS_OF!r}, backend='default', jobs=2,\n"
         f"                        summary=False, no_progress=True, output={str(part)!r}, resume=False)\n"
         "run_evaluate(ns, Engine())\n"
@@ -544,7 +544,7 @@ def test_a_worker_connection_asks_for_a_buffer_that_holds_a_chunk_of_results(eng
     import multiprocessing as mp
     import socket
 
-    from engine import parallel
+    from engine.batch import parallel
 
     parent, child = mp.get_context("fork").Pipe(duplex=True)
     try:

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import batch
+from engine.batch import run as batch
 from engine.case import _FAST_MAX_CHARS, LIMITS, AlterationIn, CaseIn, PriorTherapyIn, parse_case, parse_case_text
 from engine.errors import CaseError
-from engine.inputs import decode_json
+from engine.streams.inputs import decode_json
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = sorted((REPO / "cases").glob("*.json"))

@@ -1,4 +1,4 @@
-"""The fast JSON path (engine.codec) gives exactly what the plain path gives: the same bytes for
+"""The fast JSON path (engine.streams.codec) gives exactly what the plain path gives: the same bytes for
 every result, the same value or the same error for every decoded text."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_serializer
 
-from engine import codec
+from engine.streams import codec
 
 orjson = pytest.importorskip("orjson")
 
@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 CASES = sorted((REPO / "cases").glob("*.json"))
 
 try:  # the batch path's strict decoder, where the engine has one
-    from engine.inputs import decode_json as STRICT
+    from engine.streams.inputs import decode_json as STRICT
 except ImportError:
     STRICT = json.loads
 
@@ -376,7 +376,7 @@ def test_a_duplicated_key_is_always_seen(obj, key, value):
 
 
 def test_the_batch_writes_the_same_bytes_with_and_without_the_fast_path(engine, monkeypatch):
-    from engine import batch
+    from engine.batch import run as batch
 
     gen = _bench().Generator(engine, seed=5)
     lines = [json.dumps(c, separators=(",", ":")) + "\n" for c in gen.cases(400)]

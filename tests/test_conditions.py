@@ -908,7 +908,7 @@ def test_a_new_kind_gets_the_default_words_and_names():
 # name a condition kind, each with why; a new entry here is a kind's semantics outside its module
 KIND_BY_NAME_ALLOWED = {
     # the evaluator's AtomNode.probe (check's cancer-only probe, V011): left as it is for now
-    ("engine/evaluator.py", 'ctx.program.atoms[self.i].kind == "cancer"'),
+    ("engine/evaluation/evaluator.py", 'ctx.program.atoms[self.i].kind == "cancer"'),
     # an invalid-case generator's mutation named "stage" (a case field), not a condition kind
     ("engine/testing.py", 'if kind == "stage":'),
 }

@@ -1,5 +1,5 @@
 """The durable-rules backend against the default backend, and the default backend's compiled
-plans (engine.plancode) against its interpreter, on hypothesis-generated cases.
+plans (engine.evaluation.plancode) against its interpreter, on hypothesis-generated cases.
 
 The three must give identical results, field for field, for every valid case (and
 ``Engine.decide``, by either inference, the decided fields of those results): the varied

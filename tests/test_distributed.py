@@ -15,14 +15,14 @@ distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 import dask.bag as db  # noqa: E402
 
-from engine import batch  # noqa: E402
-from engine.batch import run_evaluate  # noqa: E402
+from engine.batch import run as batch  # noqa: E402
+from engine.batch.run import run_evaluate  # noqa: E402
 from engine.cli import build_parser  # noqa: E402
 from engine.distributed import evaluate_bag, evaluate_files, partitions  # noqa: E402
 from engine.distributed import pool as dpool  # noqa: E402
 from engine.distributed import worker  # noqa: E402
 from engine.formats import tsv_header  # noqa: E402
-from engine.parallel import CRASH_ENV  # noqa: E402
+from engine.batch.parallel import CRASH_ENV  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = sorted((REPO / "cases").glob("*.json"))
@@ -80,7 +80,8 @@ def _args(files, **kw) -> argparse.Namespace:
 
 def _local(engine, files, **kw) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = run_evaluate(_args(files, **kw), engine, out=out, err=err)
+    remote = dpool.DaskPool if kw.get("dask") else None
+    code = run_evaluate(_args(files, **kw), engine, out=out, err=err, remote=remote)
     return code, out.getvalue(), err.getvalue()
 
 

@@ -39,7 +39,7 @@ from engine.api import Engine, default_engine  # noqa: E402
 from engine.check import example_case  # noqa: E402
 from engine.cli import main  # noqa: E402
 from engine.errors import CaseError  # noqa: E402
-from engine.evaluator import (  # noqa: E402
+from engine.evaluation.evaluator import (  # noqa: E402
     AllNode,
     AnyNode,
     AtomNode,
@@ -342,7 +342,7 @@ def test_inference_takes_no_truth_value_or_verdict_from_the_python_evaluator(eng
     for cls in (AllNode, AnyNode, NotNode, UnmetNode, AtomNode, FactNode):
         monkeypatch.setattr(cls, "tv", forbidden)
     monkeypatch.setattr(CompiledRule, "in_effect", forbidden)
-    monkeypatch.setattr("engine.evaluator.rule_outcome", forbidden)
+    monkeypatch.setattr("engine.evaluation.evaluator.rule_outcome", forbidden)
     for norm, want, facts in cases:
         got = backend.infer(norm)
         assert {t: [(cr.rule.id, o) for cr, o in outs] for t, outs in got.outcomes.items()} == {

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 import pytest
 from pydantic import TypeAdapter
 
-from engine import evaluator, plancode
+from engine.evaluation import evaluator, plancode
 from engine.api import Engine
-from engine.evaluator import (
+from engine.evaluation.evaluator import (
     _NO_PLAN,
     AllNode,
     AnyNode,
@@ -526,7 +526,7 @@ def test_a_plan_that_cannot_be_compiled_is_interpreted(monkeypatch):
     assert got.outcomes == want and got.outcomes
     plan = eng.program.plan(case)
     assert plan.code.tried and plan.code.run is None
-    # and so is a case recording its reads (engine.reuse), which has a compiled function of its own
+    # and so is a case recording its reads (engine.batch.reuse), which has a compiled function of its own
     ctx = Ctx(eng.program, case)
     ctx.trail = []
     got = infer(eng.program, case, compiled=True, ctx=ctx)

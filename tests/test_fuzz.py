@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.batch import run_evaluate
+from engine.batch.run import run_evaluate
 from engine.errors import ERROR_CODES, CaseError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The worker pool (engine/parallel.py) on its own: records out in input order, crashed workers
+"""The worker pool (engine/batch/parallel.py) on its own: records out in input order, crashed workers
 retried and recorded with the messages they give, what a worker inherits from the parent, and the
 small helpers (exit descriptions, merged summaries). Crashes come from the KRAS_RULES_TEST_CRASH hook."""
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import parallel
-from engine.batch import Processor
-from engine.parallel import CRASH_ENV, WorkerPool, describe_exit
+from engine.batch import parallel
+from engine.batch.run import Processor
+from engine.batch.parallel import CRASH_ENV, WorkerPool, describe_exit
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = sorted((REPO / "cases").glob("*.json"))

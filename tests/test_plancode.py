@@ -1,4 +1,4 @@
-"""Compiled evaluation plans (engine.plancode) against the interpreter (engine.evaluator).
+"""Compiled evaluation plans (engine.evaluation.plancode) against the interpreter (engine.evaluation.evaluator).
 
 Node by node on hand-built plans whose atoms are counted (every node kind, unknown values, a fact
 derived from another fact, each atom computed at most once), rule by rule on the miniature rule
@@ -17,9 +17,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine import evaluator, plancode
+from engine.evaluation import evaluator, plancode
 from engine.api import Engine
-from engine.evaluator import (
+from engine.evaluation.evaluator import (
     AllNode,
     AnyNode,
     AtomNode,
@@ -440,7 +440,7 @@ def test_an_atom_read_only_behind_a_notes_unmet_gene_guard_is_read_again_by_a_la
 
 @pytest.fixture
 def compiles(monkeypatch):
-    """The sources compiled by engine.plancode from here on (the builtin, counted)."""
+    """The sources compiled by engine.evaluation.plancode from here on (the builtin, counted)."""
     seen: list[str] = []
 
     def counted(src, *args):

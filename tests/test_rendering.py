@@ -30,12 +30,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from pydantic import BaseModel
 
-from engine import resolve
+from engine.evaluation import resolve
 from engine.api import Engine, default_engine
-from engine.batch import Processor
-from engine.codec import result_json
-from engine.evaluator import infer
-from engine.resolve import build_result
+from engine.batch.run import Processor
+from engine.streams.codec import result_json
+from engine.evaluation.evaluator import infer
+from engine.evaluation.resolve import build_result
 from engine.result import _PENDING, Result
 from engine.testing import boundary_cases, cases
 
@@ -266,7 +266,7 @@ def test_the_tsv_batch_never_renders(monkeypatch):
     json_out = Processor(ENGINE, "json")
     rows = [json_out(source, payload)[0] for source, payload in records]
     # the JSON path renders each result once, except those whose record is reused
-    # (engine.reuse: two example cases differ only in their id)
+    # (engine.batch.reuse: two example cases differ only in their id)
     assert json_out.reuse.total_reused > 0
     assert len(calls) == len(records) - json_out.reuse.total_reused
     assert rows[0] == eager(json.loads(records[0][1])) + "\n"

@@ -2,7 +2,7 @@
 and the README renderer. Each case states the expected outcome from the candidates alone; the
 rules are minimal stand-ins carrying only what resolution reads (id, evidence, verdict, overrides).
 
-Then what engine.resolve makes of a case's outcomes on the miniature rule base: options, checklists,
+Then what engine.evaluation.resolve makes of a case's outcomes on the miniature rule base: options, checklists,
 citations, considered rules, explanations, notes and trace, the parts shared between cases, and
 the bounds of what is kept."""
 from __future__ import annotations
@@ -14,12 +14,12 @@ from types import SimpleNamespace as NS
 import pytest
 import yaml
 
-from engine import resolve
+from engine.evaluation import resolve
 from engine import semantics as sem
 from engine.api import Engine
-from engine.evaluator import AllNode, AnyNode, AtomNode, FactNode, Inference, NotNode, RuleOutcome, UnmetNode, infer
+from engine.evaluation.evaluator import AllNode, AnyNode, AtomNode, FactNode, Inference, NotNode, RuleOutcome, UnmetNode, infer
 from engine.formats import TSV_COLUMNS, tsv_row
-from engine.resolve import build_result, decisions
+from engine.evaluation.resolve import build_result, decisions
 from engine.result import Decisions
 
 
@@ -112,7 +112,7 @@ def test_render_readme_replaces_each_generated_section_and_keeps_the_rest():
 
 
 # ----------------------------------------------------------------------------- resolution's output
-# What engine.resolve makes of the rules' outcomes on the miniature rule base: each option's decided
+# What engine.evaluation.resolve makes of the rules' outcomes on the miniature rule base: each option's decided
 # fields, checklist, citations, considered rules and explanation, and the result's notes, facts and
 # trace. Each expectation follows from the rule file (tests/fixtures/mini/kb/mini.yaml) and the case:
 # the deciding rule by verdict, then evidence, then precedence; criteria from its gate and

@@ -1,4 +1,4 @@
-"""Records reused across the cases of a batch (engine/reuse.py): a reused record is byte for byte
+"""Records reused across the cases of a batch (engine/batch/reuse.py): a reused record is byte for byte
 the record evaluation writes for the case, in JSON and TSV, whatever the case and its id."""
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import formats, reuse
+from engine import formats
+
+from engine.batch import reuse
 from engine.api import default_engine
-from engine.batch import Processor
+from engine.batch.run import Processor
 from engine.importers import make_importer
 from engine.testing import REDUCTIONS, boundary_cases, case_genes, cases, reduce_case, shuffle_case, untest_gene
 
@@ -413,7 +415,7 @@ def test_a_window_below_a_quarter_reused_rests_the_store(engine, monkeypatch):
 
 
 def test_the_store_answers_a_case_that_reads_the_same_with_the_record_under_its_own_id(engine):
-    from engine.codec import encode_json
+    from engine.streams.codec import encode_json
 
     store = Processor(engine, "json").reuse  # (the batch's JSON records are UTF-8 bytes)
     case = json.loads((REPO / "cases" / "luad-g12c-second-line.json").read_text())
@@ -435,7 +437,7 @@ def test_a_case_the_store_does_not_answer_makes_each_read_once(never_rests):
     from collections import Counter
 
     from engine.api import Engine
-    from engine.codec import json_head, result_json
+    from engine.streams.codec import json_head, result_json
 
     eng = Engine()
     calls: Counter = Counter()

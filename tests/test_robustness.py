@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from engine import batch
-from engine.batch import Processor, run_evaluate
+from engine.batch import run as batch
+from engine.batch.run import Processor, run_evaluate
 from engine.cli import main
 from engine.errors import ERROR_CODES, CaseError, TermError, quote
-from engine.inputs import MAX_DEPTH, MAX_INT_DIGITS, decode_json
+from engine.streams.inputs import MAX_DEPTH, MAX_INT_DIGITS, decode_json
 
 REPO = Path(__file__).resolve().parents[1]
 AS_OF = "2026-07-01"

@@ -39,7 +39,7 @@ print(json.dumps({"exit": code, "out": out.getvalue(), "modules": sorted(sys.mod
 UNUSED = (
     "yaml", "hypothesis", "fastapi", "starlette", "uvicorn", "httpx", "dask", "distributed",
     "vcfpy", "durable", "engine.importers", "engine.service", "engine.distributed", "engine.durable",
-    "engine.parallel", "engine.tutoring.cli", "engine.check", "engine.verify", "engine.testing",
+    "engine.batch.parallel", "engine.tutoring.cli", "engine.check", "engine.verify", "engine.testing",
     "engine.catalogue", "multiprocessing", "concurrent",
 )
 

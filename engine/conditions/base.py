@@ -146,7 +146,7 @@ class ConditionKind:
     alteration is one the leaf could be about (the batch summary's alterations no rule knows);
     ``true_needs(key)``: a gene the case must list an alteration of for the leaf (by its atom's
     key) to be true, or None (inference skips a note rule that cannot be true, see
-    :func:`engine.evaluator.needs`).
+    :func:`engine.evaluation.evaluator.needs`).
     """
 
     key: str

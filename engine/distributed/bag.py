@@ -105,7 +105,7 @@ def partitions(files: Iterable[str], lines: int = PART_LINES) -> list[tuple]:
     ``lines`` lines (``("lines", path, name, start, end, first_line)``, read on a worker), any other
     input (a JSON document or array, gzip, a UTF-16 file) whole (``("whole", path, name)``, read
     on a worker exactly as the local batch reads it)."""
-    from engine.inputs import expand_paths
+    from engine.streams.inputs import expand_paths
 
     out: list[tuple] = []
     for f in expand_paths(list(files)):
@@ -121,7 +121,7 @@ def partitions(files: Iterable[str], lines: int = PART_LINES) -> list[tuple]:
 
 
 def _utf16(p: Path) -> bool:
-    from engine.inputs import MAX_RECORD_BYTES, _utf16 as utf16
+    from engine.streams.inputs import MAX_RECORD_BYTES, _utf16 as utf16
 
     with p.open("rb") as fh:
         return utf16(fh.readline(MAX_RECORD_BYTES + 1)[:4])

@@ -1,8 +1,8 @@
 """``kras-rules evaluate --dask ADDRESS``: the local batch with its work on a Dask cluster.
 
-:class:`DaskPool` has the interface of the local :class:`engine.parallel.WorkerPool`, so the batch
-(:mod:`engine.batch`) reads the input, writes the output, resumes and summarises exactly as it does
-on one machine: only the chunks of records (:data:`engine.batch.CHUNK` each, read here, so neither
+:class:`DaskPool` has the interface of the local :class:`engine.batch.parallel.WorkerPool`, so the batch
+(:mod:`engine.batch.run`) reads the input, writes the output, resumes and summarises exactly as it does
+on one machine: only the chunks of records (:data:`engine.batch.run.CHUNK` each, read here, so neither
 the input files nor the rules directory need to exist on the workers) are evaluated on the
 cluster, by the local batch's own per-record code, and come back in input order, at most a few per
 worker in flight, so memory stays flat. The client's rule base is shipped to each worker once
@@ -32,7 +32,7 @@ def connect(address: str):
     except ImportError:
         raise UsageError("--dask needs Dask: pip install 'kras-rules[dask]'") from None
     if address == "local" or address.startswith("local:"):
-        from engine.batch import default_jobs
+        from engine.batch.run import default_jobs
 
         n = address.partition(":")[2]
         try:
@@ -52,7 +52,7 @@ def connect(address: str):
 
 class DaskPool:
     """``with DaskPool(processor, address) as pool: for blocks, summary in pool.map(chunks): ...``
-    (the interface of :class:`engine.parallel.WorkerPool`)."""
+    (the interface of :class:`engine.batch.parallel.WorkerPool`)."""
 
     def __init__(self, processor, address: str, *, window: int | None = None, messages=None):
         self.processor = processor
@@ -120,7 +120,7 @@ class DaskPool:
             return [block], part
         except KilledWorker:
             pass
-        from engine.parallel import MAX_CRASHES
+        from engine.batch.parallel import MAX_CRASHES
 
         self.crashes += 1
         first, last = chunk[0][0], chunk[-1][0]
@@ -148,8 +148,8 @@ class DaskPool:
         return blocks, summary
 
     def _crashed(self, item) -> tuple:
-        from engine.inputs import case_id_of
-        from engine.parallel import MAX_CRASHES
+        from engine.streams.inputs import case_id_of
+        from engine.batch.parallel import MAX_CRASHES
 
         source, payload = item
         self._say(f"a Dask worker died evaluating {source} {MAX_CRASHES} times: recorded as an error")

@@ -9,7 +9,7 @@ somehow missed it) the first task in a process loads the rule base from ``RuleSo
 (``None``: the rules shipped with the package).
 
 The tasks render records with the local batch's own per-record code
-(:class:`engine.batch.Processor`), so a record evaluated here is byte for byte the record the local
+(:class:`engine.batch.run.Processor`), so a record evaluated here is byte for byte the record the local
 batch writes for it, result or error record.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Options:
     backend: str = "default"
     summary: bool = False
     encoding: str = "utf-8"
-    reuse: bool = True  # records reused across cases that read the same (engine.reuse)
+    reuse: bool = True  # records reused across cases that read the same (engine.batch.reuse)
 
 
 def engine_for(src: RuleSource):
@@ -109,9 +109,9 @@ def loaded() -> list[str]:
 
 
 def processor(src: RuleSource, opts: Options, cohorts: dict[str, str] | None = None):
-    """A fresh :class:`engine.batch.Processor` over the cached engine (cheap: the engine is the
+    """A fresh :class:`engine.batch.run.Processor` over the cached engine (cheap: the engine is the
     expensive part), so concurrent tasks in one worker share nothing mutable."""
-    from engine.batch import Processor
+    from engine.batch.run import Processor
 
     p = Processor(engine_for(src), opts.fmt, opts.as_of, opts.backend, opts.summary, reuse=opts.reuse)
     if p.reuse is not None:
@@ -138,9 +138,9 @@ def _render(p, items, step=None) -> list:
 
 def _test_crash(items) -> None:
     """The local batch's crash-injection hook (``KRAS_RULES_TEST_CRASH``, see
-    :mod:`engine.parallel`), read in the worker's environment: the worker process kills itself on
+    :mod:`engine.batch.parallel`), read in the worker's environment: the worker process kills itself on
     a raw line containing its value."""
-    from engine.parallel import CRASH_ENV
+    from engine.batch.parallel import CRASH_ENV
 
     marker = os.environ.get(CRASH_ENV)
     if marker and any(isinstance(x, str) and marker in x for _, x in items):
@@ -153,7 +153,7 @@ def _test_crash(items) -> None:
 
 def render_chunk(src: RuleSource, opts: Options, items: list, cohorts: dict[str, str] | None = None):
     """``(source, payload)`` records -> ``(Block, Summary | None)``, as a local batch worker
-    returns them (:mod:`engine.parallel`)."""
+    returns them (:mod:`engine.batch.parallel`)."""
     _test_crash(items)
     p = processor(src, opts, cohorts)
     block = p.block(_render(p, items, p.record))
@@ -169,8 +169,8 @@ def render_records(src: RuleSource, opts: Options, items: list) -> list[str]:
 def read_part(path: str, name: str, start: int, end: int, first_line: int) -> list:
     """The JSON Lines records of bytes ``start:end`` of ``path`` (whole lines, the first of them
     line ``first_line`` of the file), read as the local batch reads that file
-    (:func:`engine.inputs.read_lines`) and named as it names them (``name:line``)."""
-    from engine.inputs import read_lines
+    (:func:`engine.streams.inputs.read_lines`) and named as it names them (``name:line``)."""
+    from engine.streams.inputs import read_lines
 
     with open(path, "rb") as fh:
         fh.seek(start)
@@ -188,7 +188,7 @@ def read_part(path: str, name: str, start: int, end: int, first_line: int) -> li
 def read_whole(path: str, name: str | None = None) -> list:
     """Every record of one input file, read exactly as the local batch reads it, the sources
     named after ``name`` (the path as the user gave it) rather than ``path``."""
-    from engine.batch import RawInput
+    from engine.batch.run import RawInput
 
     items = list(RawInput([path]))
     if name is None or name == path:

@@ -16,9 +16,9 @@ from engine.semantics import CONDITIONAL, OUTCOME_TABLE, PENDING, STANDS, UNMET,
 # The rule base as a durable ruleset: the ``durable`` backend of ``Engine.evaluate``
 # ==============================================================================================
 #
-# The default backend (``engine.evaluator``) evaluates a compiled :class:`Program` in Python. This
+# The default backend (``engine.evaluation.evaluator``) evaluates a compiled :class:`Program` in Python. This
 # backend hands the same inference to durable-rules; presentation (precedence, explanations,
-# missing labels, trace layout) is the shared ``engine.resolve.build_result``.
+# missing labels, trace layout) is the shared ``engine.evaluation.resolve.build_result``.
 #
 # Facts posted per case (leaf values from the shared atom code, ``Atom.fn``):
 #
@@ -39,7 +39,7 @@ from engine.semantics import CONDITIONAL, OUTCOME_TABLE, PENDING, STANDS, UNMET,
 # of effect one per reason (retired, jurisdiction, not yet, ended). Firings are read back by rule
 # name (:class:`_Meaning`). Combinators are shared: equal sub-conditions are computed once.
 
-from engine.evaluator import (
+from engine.evaluation.evaluator import (
     AllNode,
     AnyNode,
     AtomNode,
@@ -372,7 +372,7 @@ class DurableBackend:
     ``Engine.evaluate(case, backend="durable")`` and ``kras-rules evaluate --backend durable`` use
     it. The leaf conditions (atoms) the case's rules need are computed by the shared atom code and
     posted as facts; durable decides which rules are in effect, every combinator, every derived
-    fact and each rule's outcome; :func:`engine.resolve.build_result` turns the outcomes into the
+    fact and each rule's outcome; :func:`engine.evaluation.resolve.build_result` turns the outcomes into the
     same :class:`~engine.result.Result` the default backend gives. The rule base is one durable
     ruleset per Program, registered once.
     """
@@ -472,7 +472,7 @@ class DurableBackend:
                 continue   # silent
             if len(found) > 1:
                 raise self._broken(case, f"rule {cr.rule.id} has {len(found)} outcomes")
-            # a class-wide conclusion speaks only of the therapies in scope (see engine.resolve)
+            # a class-wide conclusion speaks only of the therapies in scope (see engine.evaluation.resolve)
             targets = [t for t in cr.targets if t in in_scope] if cr.selector else cr.targets
             if not targets:
                 continue
@@ -484,7 +484,7 @@ class DurableBackend:
 
     def evaluate(self, case):
         """The :class:`~engine.result.Result` for a normalised case (``engine.case.NormalCase``)."""
-        from engine.resolve import build_result
+        from engine.evaluation.resolve import build_result
 
         return build_result(self.infer(case))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from engine.errors import UsageError, quote
-from engine.output import OutputFailed, close_quietly, drop_stdout, reason, writing
+from engine.streams.output import OutputFailed, close_quietly, drop_stdout, reason, writing
 
 PREFIX = "kras-rules import: "
 
@@ -113,7 +113,7 @@ def _write_cases(args, make, cases, source: str, out: IO[str], err: IO[str]) -> 
     """Build a reader with ``make(on_error)``, write the case of each of ``cases(reader)`` as a JSON line
     on ``out``, error records to ``--errors`` or ``err``, then the reader's summary; the exit code.
     An output that cannot be written to the end (a full disk) is a usage error naming it, as for
-    ``evaluate`` (:mod:`engine.output`): the cases written before it stay whole lines."""
+    ``evaluate`` (:mod:`engine.streams.output`): the cases written before it stay whole lines."""
     errors_fh: IO[str] | None = None
     if args.errors:
         try:

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from engine.errors import TermError, UsageError
+from engine.importers.limits import DocumentError, Refused, load_json, load_yaml, yaml_message
 from engine.importers.tabular import is_missing, read_table
 
 # Columns holding the cancer type, most specific first.
@@ -212,10 +213,7 @@ class FieldMap:
         except OSError as exc:
             raise UsageError(f"cannot read map file {path}: {exc.strerror}") from None
         # read with the document readers' limits: a few lines of nested YAML aliases can stand for
-        # billions of values, a JSON text can nest thousands deep (imported here: the document
-        # readers import this module)
-        from engine.importers.documents import DocumentError, Refused, load_json, load_yaml, yaml_message
-
+        # billions of values, a JSON text can nest thousands deep
         try:
             data = load_json(text) if path.suffix == ".json" else load_yaml(text)
         except DocumentError as exc:

@@ -19,20 +19,15 @@ fields through the vocabulary and the OncoTree index:
 """
 from __future__ import annotations
 
-import codecs
 import contextlib
 import datetime as dt
-import json
 import re
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
 
 from engine.errors import TermError, UsageError, clean
 from engine.importers import hotspots as hs
@@ -400,207 +395,6 @@ class DocumentReader:
     def done(self) -> None:
         self.revoked_note()
         self.summary.seconds = time.perf_counter() - self._t0
-
-
-# --------------------------------------------------------------------------- reading a file
-
-MAX_DEPTH = 64  # nesting of a document (a phenopacket or a bundle needs about 15)
-MAX_INT_DIGITS = 4300  # digits of one integer literal (what Python converts)
-
-
-class DocumentError(Exception):
-    """A file, or one document in it, that cannot be read: one error record (kind ``document``)
-    naming the file and the place (``field``: the path in the document, or ``$`` with the line and
-    column in the message), and the next file is read."""
-
-    def __init__(self, message: str, field: str = "$"):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-def read_document_text(path: Path) -> str:
-    """The text of a document file (plain or gzip): a file that is empty, UTF-16 or UTF-32, or
-    damaged is a :class:`DocumentError`. Bytes that are not UTF-8 are replaced (the names and codes
-    the reader uses are ASCII). A missing file stays a usage error (``open_binary``)."""
-    from engine.importers.tabular import open_binary
-
-    with open_binary(path) as fh:
-        try:
-            raw = fh.read()
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DocumentError(f"cannot read the file: {clean(str(exc), 200)}") from None
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in raw[:4]:
-        raise DocumentError("the file is UTF-16 (or UTF-32) encoded: save it as UTF-8")
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[3:]
-    text = raw.decode("utf-8", errors="replace")
-    if not text.strip():
-        raise DocumentError("the file is empty: expected a JSON document")
-    return text
-
-
-class _LongInteger(Exception):
-    def __init__(self, digits: int):
-        super().__init__(digits)
-        self.digits = digits
-
-
-def _int(text: str) -> int:
-    digits = len(text.lstrip("-"))
-    if digits > MAX_INT_DIGITS:
-        raise _LongInteger(digits)
-    return int(text)
-
-
-_DECODER = json.JSONDecoder(parse_int=_int)
-# JSON tokens that matter for finding a place again: strings (skipped whole), brackets, integers
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[{]|[\]}]|-?\d+')
-
-
-def _line_column(text: str, pos: int) -> str:
-    line = text.count("\n", 0, pos) + 1
-    return f"line {line}, column {pos - (text.rfind(chr(10), 0, pos) + 1) + 1}"
-
-
-def _place_of(text: str, *, depth: bool) -> str:
-    """Where a JSON text first nests deeper than :data:`MAX_DEPTH` (``depth``) or holds an
-    integer of more than :data:`MAX_INT_DIGITS` digits: ``line L, column C``. Linear; run only
-    when decoding has already failed."""
-    level = 0
-    for m in _TOKEN.finditer(text):
-        c = text[m.start()]
-        if c in "[{":
-            level += 1
-            if depth and level > MAX_DEPTH:
-                return _line_column(text, m.start())
-        elif c in "]}":
-            level -= 1
-        elif c != '"' and not depth and len(m.group().lstrip("-")) > MAX_INT_DIGITS:
-            return _line_column(text, m.start())
-    return "an unknown place"
-
-
-def load_json(text: str) -> Any:
-    """Decode a JSON document; :class:`DocumentError` for text that is not JSON, an integer
-    literal of more than :data:`MAX_INT_DIGITS` digits or nesting deeper than :data:`MAX_DEPTH`,
-    each with its line and column. ``json.JSONDecodeError`` is left to the caller only through
-    :class:`DocumentError` too (its ``__cause__``)."""
-    try:
-        value = _DECODER.decode(text)
-    except _LongInteger as exc:
-        raise DocumentError(f"an integer of {exc.digits:,} digits (at most {MAX_INT_DIGITS:,}) at "
-                            f"{_place_of(text, depth=False)}") from None
-    except RecursionError:
-        raise DocumentError(f"nested deeper than {MAX_DEPTH} levels at {_place_of(text, depth=True)}") from None
-    except json.JSONDecodeError as exc:
-        raise DocumentError(f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-    check_depth(value)
-    return value
-
-
-def check_depth(value: Any) -> None:
-    """:class:`DocumentError` naming the path where a decoded document nests deeper than
-    :data:`MAX_DEPTH` (walked without recursion: every later step may recurse safely)."""
-    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
-    while stack:
-        v, level, path = stack.pop()
-        if isinstance(v, dict):
-            items: Any = ((f"{path}.{k}" if path else str(k), item) for k, item in v.items())
-        elif isinstance(v, list):
-            items = ((f"{path}[{i}]", item) for i, item in enumerate(v))
-        else:
-            continue
-        if level > MAX_DEPTH:
-            shown = clean(path, 120) if len(path) <= 120 else clean(path[:100], 120) + "..."
-            raise DocumentError(f"nested deeper than {MAX_DEPTH} levels", shown or "$")
-        stack.extend((item, level + 1, p) for p, item in items)
-
-
-MAX_ALIASED = 100_000  # values that YAML aliases may repeat in one file (a phenopacket, a --map file: hundreds)
-
-
-class Refused(yaml.MarkedYAMLError):
-    """YAML that is valid but over a limit of :class:`SafeYaml`."""
-
-
-def yaml_message(exc: Exception) -> str:
-    """A YAML error in one line: what is wrong and where (line and column, 1-based)."""
-    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown place"
-        what = f"{exc.context}: {exc.problem}" if exc.context else exc.problem
-        text = (f"{what} (YAML, {where})" if isinstance(exc, Refused)
-                else f"neither JSON nor YAML (YAML {where}: {what})")
-    elif isinstance(exc, ValueError):
-        text = f"a YAML value that cannot be read ({exc})"
-    else:
-        text = f"neither JSON nor YAML ({exc})"
-    return clean(" ".join(text.split()), 300)
-
-
-_INT_BOUND = 10 ** MAX_INT_DIGITS
-
-
-class SafeYaml(yaml.SafeLoader):
-    """PyYAML's safe loader with the limits of the JSON reader. Aliases (``*name``) are read, as
-    PyYAML writes them for a value shared by two places, but what they repeat is counted: more than
-    :data:`MAX_ALIASED` values in all (a few lines of nested aliases can stand for billions) is
-    refused. Nesting goes up to :data:`MAX_DEPTH` levels (the composer recurses), integers up to
-    :data:`MAX_INT_DIGITS` digits. Each refusal is a YAML error with its line and column."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self._depth = 0
-        self._sizes: dict[int, int] = {}  # id of a node composed -> values in it, aliases expanded
-        self._aliased = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            node = self.anchors.get(event.anchor)
-            if node is not None:
-                self._aliased += self._sizes.get(id(node), 1)
-                if self._aliased > MAX_ALIASED:
-                    raise Refused(None, None, f"aliases (*name) that repeat more than {MAX_ALIASED:,} values",
-                                   event.start_mark)
-            return super().compose_node(parent, index)
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                raise Refused(None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
-            node = super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-        sizes = self._sizes
-        if isinstance(node, yaml.SequenceNode):
-            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            sizes[id(node)] = 1 + sum(sizes.get(id(k), 1) + sizes.get(id(v), 1) for k, v in node.value)
-        return node
-
-    def construct_yaml_int(self, node):
-        # YAML writes integers in bases 2, 8, 10, 16 and 60: bound the text, then the value (a
-        # hexadecimal text of 4,000 characters is an integer of 4,800 digits, which Python will not
-        # write as text)
-        size = sum(ch.isalnum() for ch in str(node.value))
-        value = None if size > MAX_INT_DIGITS else super().construct_yaml_int(node)
-        if value is None or abs(value) >= _INT_BOUND:
-            raise Refused(None, None, f"an integer of more than {MAX_INT_DIGITS:,} digits", node.start_mark)
-        return value
-
-
-SafeYaml.add_constructor("tag:yaml.org,2002:int", SafeYaml.construct_yaml_int)
-
-
-def load_yaml(text: str) -> Any:
-    """Load one YAML document with :class:`SafeYaml`'s limits: a :class:`Refused` (a
-    ``yaml.YAMLError``) for what is over one, as for broken YAML."""
-    loader = SafeYaml(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
 
 
 def parse_date(text: str | None) -> dt.date | None:

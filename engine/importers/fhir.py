@@ -38,16 +38,14 @@ from engine.errors import quote
 from engine.importers.calls import needs
 from engine.importers.documents import (
     CaseDraft,
-    DocumentError,
     DocumentReader,
-    load_json,
     outcome_of,
     parse_date,
-    read_document_text,
     refseq_chromosome,
     setting_of,
     stage_of,
 )
+from engine.importers.limits import DocumentError, load_json, read_document_text
 from engine.importers.extras import DEFAULT_AMPLIFICATION_COPIES as AMPLIFICATION_COPIES
 
 LOINC = "http://loinc.org"

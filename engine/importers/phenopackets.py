@@ -35,19 +35,14 @@ import yaml
 from engine.importers.calls import needs
 from engine.importers.documents import (
     CaseDraft,
-    DocumentError,
     DocumentReader,
-    check_depth,
-    load_json,
-    load_yaml,
     outcome_of,
     parse_date,
-    read_document_text,
     refseq_chromosome,
     setting_of,
     stage_of,
-    yaml_message,
 )
+from engine.importers.limits import DocumentError, check_depth, load_json, load_yaml, read_document_text, yaml_message
 from engine.importers.extras import DEFAULT_AMPLIFICATION_COPIES as AMPLIFICATION_COPIES
 
 OTHER_FIELDS = ("phenotypicFeatures", "measurements", "biosamples", "files")

@@ -2,7 +2,7 @@
 and the label criteria (``requires``), each ``met``, ``not_met`` or ``unknown``.
 
 The ids and texts are those of the options' checklists (``Option.criteria``, built by
-:mod:`engine.resolve`): cancer types by name, alterations by gene and variant, derived facts by
+:mod:`engine.evaluation.resolve`): cancer types by name, alterations by gene and variant, derived facts by
 the title of the rule that derives them; never a rule id or a fact name (those are in ``facts``).
 Here each criterion also says what the case itself holds for it (``case``), and criteria can be
 had for any rule, also one that gave no option (for "why not").
@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.conditions import KINDS
-from engine.evaluator import AllNode, AnyNode, AtomNode, Ctx, FactNode, NotNode, UnmetNode
+from engine.evaluation.evaluator import AllNode, AnyNode, AtomNode, Ctx, FactNode, NotNode, UnmetNode
 
 Status = Literal["met", "not_met", "unknown"]
 STATUS: dict[bool | None, Status] = {True: "met", False: "not_met", None: "unknown"}
@@ -81,9 +81,9 @@ def _case_words(node, ctx: Ctx) -> str:
 
 def rule_criteria(cr, ctx: Ctx) -> list[CriterionOut]:
     """The gate and label criteria of one compiled rule for the case of ``ctx``: the texts and ids
-    of the options' own checklists (:mod:`engine.resolve`), with each status and what the case
+    of the options' own checklists (:mod:`engine.evaluation.resolve`), with each status and what the case
     holds."""
-    from engine.resolve import _static
+    from engine.evaluation.resolve import _static
 
     out = []
     for cid, text, kind, node, facts in _static(ctx.program).criteria_of(cr):

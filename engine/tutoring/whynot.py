@@ -14,7 +14,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.conditions import join_words
-from engine.evaluator import Ctx, Inference, pending_missing
+from engine.evaluation.evaluator import Ctx, Inference, pending_missing
 from engine.result import Option, Verdict
 from engine.semantics import VERDICT_WORDS
 from engine.tutoring.criteria import CriterionOut, option_criteria, rule_criteria

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from operator import itemgetter
 
 from engine.conditions import KINDS, join_words, kind_of
-from engine.evaluator import (
+from engine.evaluation.evaluator import (
     AllNode,
     AnyNode,
     AtomNode,
@@ -757,9 +757,9 @@ class Rendering:
 def date_mentions(inf: Inference) -> int:
     """How many times the texts rendered for this inference name its evaluation date, besides
     ``evaluated_as_of``: once in the note on knowledge older than the date, once in each trace
-    line of a rule not in effect at the date (:func:`engine.evaluator.infer`). Every other text
+    line of a rule not in effect at the date (:func:`engine.evaluation.evaluator.infer`). Every other text
     is the same at every date with the same rules in effect, for the same reasons (the store of
-    reused records, :mod:`engine.reuse`, writes another date in those places)."""
+    reused records, :mod:`engine.batch.reuse`, writes another date in those places)."""
     case = inf.ctx.case
     iso = case.as_of.isoformat()
     older = case.as_of > inf.ctx.program.rb.meta.knowledge_version

@@ -1,7 +1,7 @@
 """Writing an output stream to the end, or saying which output could not be written.
 
 A failed write (a full disk, a quota, an I/O error) is not a bug and not a bad record: the commands
-that write records (``evaluate``, :mod:`engine.batch`; ``import``, :mod:`engine.importers.cli`)
+that write records (``evaluate``, :mod:`engine.batch.run`; ``import``, :mod:`engine.importers.cli`)
 report it as a usage error naming the output, exit status 2, never a traceback. This module imports
 nothing heavy, so ``import`` pays nothing for it.
 """

@@ -4,7 +4,7 @@ A case's output record is a function of its plan key (cancer type, date interval
 its id, its evaluation date, and what evaluation reads of the rest of the case: the value of
 each atom it evaluates, the words of the atoms its texts name (what made one true, what is
 missing for one unknown) and whether the case lists the genes a note needs. The evaluator
-records those reads, in order, when a case's :class:`~engine.evaluator.Ctx` has a ``trail``.
+records those reads, in order, when a case's :class:`~engine.evaluation.evaluator.Ctx` has a ``trail``.
 The date matters in few places: the rules in effect (the plan), and the words that name it (a
 TSV row's date cell; a JSON record's date field, the note on knowledge older than the date and
 each trace line of a rule not in effect then). Those words are written for each case, like its
@@ -22,8 +22,8 @@ making its reads; the generated cases of the benchmark, which rarely repeat, are
 before once the store sees that it rarely helps.
 
 Nothing here knows a rule, gene or format: the batch gives the function that writes the start
-of a record (see :meth:`engine.batch.Processor`), the resolution step counts where the texts
-name the date (:func:`engine.resolve.date_mentions`).
+of a record (see :meth:`engine.batch.run.Processor`), the resolution step counts where the texts
+name the date (:func:`engine.evaluation.resolve.date_mentions`).
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from engine.case import NormalCase
-from engine.evaluator import Ctx, atom_words, infer, listed_genes
-from engine.resolve import build_result, date_mentions, decisions
+from engine.evaluation.evaluator import Ctx, atom_words, infer, listed_genes
+from engine.evaluation.resolve import build_result, date_mentions, decisions
 from engine.result import Decisions, Result
 
 #: the reads and records kept before the store starts afresh (bounded memory: a node is about
@@ -91,7 +91,7 @@ class Reuse:
     * ``date_in_body=False`` (a TSV row): the record names it in its head only. Records are kept
       per plan, i.e. per set of rules in effect, whatever the date.
     * ``date_in_body=True`` (a JSON record): its notes and trace name it too
-      (:func:`engine.resolve.date_mentions` counts where). Records are kept per date interval
+      (:func:`engine.evaluation.resolve.date_mentions` counts where). Records are kept per date interval
       between rule boundaries and side of the knowledge version, with the date cut out where
       those texts name it: another date of the interval is written in its place. A record naming
       the date more often than that (another text that holds the same date) is not kept. On the

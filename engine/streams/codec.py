@@ -31,11 +31,11 @@ except ImportError:  # pragma: no cover - the plain path
 FAST = orjson is not None
 
 try:  # the strict decoder's limits, where it has them
-    from engine.inputs import MAX_DEPTH
+    from engine.streams.inputs import MAX_DEPTH
 except ImportError:
     MAX_DEPTH = 256  # orjson's own limit is 1024; deeper values take the plain path
 try:
-    from engine.inputs import MAX_RECORD_BYTES as _MAX_BYTES
+    from engine.streams.inputs import MAX_RECORD_BYTES as _MAX_BYTES
 except ImportError:
     _MAX_BYTES = 1 << 20
 MAX_TEXT = _MAX_BYTES // 4  # characters: a longer text (maybe too long in UTF-8) goes the plain way

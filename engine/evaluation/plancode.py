@@ -1,6 +1,6 @@
 """Evaluation plans compiled to straight-line Python (the default backend's fast path).
 
-:mod:`engine.evaluator` interprets a plan (the rules that can matter for one cancer type, date
+:mod:`engine.evaluation.evaluator` interprets a plan (the rules that can matter for one cancer type, date
 interval and jurisdiction) by walking condition nodes. For a plan used often, this module
 writes one Python function doing the same work without the walk: each atom the plan reads is
 computed at most once (into ``ctx.atoms``, as the interpreter stores it), each derived fact is
@@ -212,7 +212,7 @@ class _Gen:
         return emitted
 
     def action(self, cr, code: str, w_v, reqs: list[str]) -> None:
-        """``out = `` the rule's outcome for outcome code ``code`` (as engine.evaluator.rule_outcome
+        """``out = `` the rule's outcome for outcome code ``code`` (as engine.evaluation.evaluator.rule_outcome
         builds it)."""
         RO = self.rt["RuleOutcome"]
         rule = cr.rule
@@ -266,7 +266,7 @@ class _Gen:
 def generate(plan, runtime: dict[str, Any], record: bool = False) -> tuple[str, tuple]:
     """The source of a factory ``_plan(K)`` returning the plan's function ``run(ctx, case)``, and
     the constants ``K`` to call it with. ``run`` returns ``(outcomes, fired notes, scope)`` as the
-    interpreter's :func:`engine.evaluator.infer` computes them. With ``record``, ``run`` reads
+    interpreter's :func:`engine.evaluation.evaluator.infer` computes them. With ``record``, ``run`` reads
     each atom not yet read (in ``ctx.atoms``) and records it, and whether the case lists the genes
     a note needs, in ``ctx.trail`` as the interpreter does (see ``Ctx.trail``)."""
     g = _Gen(runtime, record)
@@ -308,7 +308,7 @@ def generate(plan, runtime: dict[str, Any], record: bool = False) -> tuple[str, 
         g.emit(f"AG = {g.const(runtime['listed'])}(case)")
     for cr in plan.notes:
         inner = defined
-        if cr.needs:  # a note that cannot be true is not evaluated (engine.evaluator.needs)
+        if cr.needs:  # a note that cannot be true is not evaluated (engine.evaluation.evaluator.needs)
             g.emit(f"if ctx.lists({g.const(cr.needs)}):" if record else f"if {g.const(cr.needs)} <= AG:")
             g.depth += 1
             inner = set(defined)

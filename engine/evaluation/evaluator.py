@@ -4,7 +4,7 @@ Compilation turns every leaf condition into an *atom*: a small function of the c
 ``True``, ``False`` or ``None`` (unknown). Identical leaves share one atom. Combinators (``all``,
 ``any``, ``not``, ``unmet``) and derived facts are evaluated over atoms with Kleene's three-valued
 logic. The per-rule outcome (:class:`RuleOutcome`) is then turned into options by
-:mod:`engine.resolve`, which every backend shares.
+:mod:`engine.evaluation.resolve`, which every backend shares.
 
 Nothing here knows a gene, drug or date: all of it comes from the rule files.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Protocol
 from collections.abc import Callable
 
-from engine import plancode
+from engine.evaluation import plancode
 from engine.case import NormalCase
 from engine.cachedir import cache_dir
 from engine.rulebase import RuleBase
@@ -75,7 +75,7 @@ class Ctx:
         self.memo: dict = {}  # per-case cache for explanations
         self.plan = plan if plan is not None else program.plan(case)
         # when a list: every read of the case beyond its plan key, in order, as (what, value)
-        # (engine.reuse; a recording case runs the recording variant of its compiled plan)
+        # (engine.batch.reuse; a recording case runs the recording variant of its compiled plan)
         self.trail: list | None = None
 
     def atom(self, i: int) -> TV:
@@ -146,7 +146,7 @@ class Ctx:
 
 class Node:
     __slots__ = ()
-    op = ""  # the node's kind, for the plan compiler (engine.plancode)
+    op = ""  # the node's kind, for the plan compiler (engine.evaluation.plancode)
 
     def tv(self, ctx: Ctx) -> TV:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -396,7 +396,7 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx, w=_NO_W) -> RuleOutcome | None:
         if concl.unmet is None:
             return None
         return RuleOutcome(rule.id, concl.unmet, w is True, (), tuple(failed))
-    if code == PENDING:  # what it is missing is found only if it applies (engine.resolve)
+    if code == PENDING:  # what it is missing is found only if it applies (engine.evaluation.resolve)
         return RuleOutcome(rule.id, concl.verdict, False, (), (), True)
     # conditional, or a verdict that stands: list what is missing
     verdict = "conditional" if code == CONDITIONAL else concl.verdict
@@ -472,7 +472,7 @@ class Program:
                 bounds.add(cr.end.toordinal())
         self._bounds = sorted(bounds)
         #: every date a rule starts or ends on, and the knowledge version: the dates the rule
-        #: base's own fields and texts name (see engine.reuse)
+        #: base's own fields and texts name (see engine.batch.reuse)
         self.dates = frozenset(dt.date.fromordinal(b) for b in bounds) | {rb.meta.knowledge_version}
 
     def interval(self, day: dt.date) -> int:
@@ -551,7 +551,7 @@ class Program:
         return False
 
     def compiled(self, plan: Plan, record: bool = False) -> Callable | None:
-        """The plan's compiled function (:mod:`engine.plancode`), made on first call; None when
+        """The plan's compiled function (:mod:`engine.evaluation.plancode`), made on first call; None when
         the plan cannot be compiled (the interpreter then evaluates it). With ``record``, the
         function that records the case's reads (for a case whose ``Ctx.trail`` is a list)."""
         code = plan.code
@@ -744,7 +744,7 @@ _NO_PLAN = Plan([], [], {}, [])  # for the cancer-type probe, which evaluates no
 def infer(program: Program, case: NormalCase, *, compiled: bool | None = None, ctx: Ctx | None = None) -> Inference:
     """Run every candidate rule on the case (the default backend's inference step).
 
-    By default a plan is evaluated by its compiled function (:mod:`engine.plancode`) once it
+    By default a plan is evaluated by its compiled function (:mod:`engine.evaluation.plancode`) once it
     has been used :data:`COMPILE_AFTER` times, by the interpreter until then; ``compiled=True``
     compiles at once, ``compiled=False`` always interprets. The interpreter is the reference the
     compiled form is tested against, and evaluates any plan that cannot be compiled."""
@@ -784,7 +784,7 @@ def infer(program: Program, case: NormalCase, *, compiled: bool | None = None, c
             scope.update(cr.targets)
         live.append((cr, w))
     for cr, w in live:
-        # a class-wide conclusion speaks only of the therapies in scope (see engine.resolve)
+        # a class-wide conclusion speaks only of the therapies in scope (see engine.evaluation.resolve)
         targets = [t for t in cr.targets if t in scope] if cr.selector else cr.targets
         if not targets:
             continue

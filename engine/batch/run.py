@@ -3,7 +3,7 @@
 Records stream through in constant memory: JSON Lines are read a line at a time and handed on as
 raw text (decoding is part of the per-record work, so it runs in the worker processes too); output
 is written a chunk at a time, in input order. With ``--jobs N`` other than 1 (default: every core)
-the work runs in a pool of worker processes (:mod:`engine.parallel`); a worker that dies (the
+the work runs in a pool of worker processes (:mod:`engine.batch.parallel`); a worker that dies (the
 durable backend can segfault) is replaced and its cases are retried, one at a time, and a case
 whose worker dies twice becomes an error record that names the crash.
 
@@ -27,22 +27,18 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
-from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
+from collections.abc import Callable, Iterable, Iterator
 
 from engine import formats
 from engine.case import parse_case_text
-from engine.codec import decode as fast_decode, encode_json, json_head
+from engine.streams.codec import decode as fast_decode, encode_json, json_head
 from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageError, quote
-from engine.output import OutputFailed, close_quietly, drop_stdout, reason, writing
-from engine.inputs import (
+from engine.streams.output import OutputFailed, close_quietly, drop_stdout, reason, writing
+from engine.streams.inputs import (
     MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary, usable_id,
     case_file, decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
 )
-
-if TYPE_CHECKING:
-    from engine.distributed.pool import DaskPool
-    from engine.parallel import WorkerPool
 
 CHUNK = 256  # records per unit of work (and per write)
 CHUNK_CHARS = 4 << 20  # at most about this many characters of raw lines per unit of work
@@ -74,7 +70,7 @@ class RawInput:
     decoded value (from a JSON document or array) or a :class:`CaseError`.
 
     Reading never raises: a file that cannot be opened, a damaged gzip stream, a line that is not
-    UTF-8 or is too long each become an error record (see :mod:`engine.inputs`) and reading goes
+    UTF-8 or is too long each become an error record (see :mod:`engine.streams.inputs`) and reading goes
     on with the next line or file. ``total_bytes`` is the size of the input when every file is a
     plain regular file (else None); ``pos`` counts the bytes of JSON Lines read so far (for the
     progress line).
@@ -220,10 +216,10 @@ class Processor:
             from engine.api import with_as_of
 
             self.dated = with_as_of
-        # records reused across cases that read the same (engine.reuse): JSON (with orjson) and TSV
+        # records reused across cases that read the same (engine.batch.reuse): JSON (with orjson) and TSV
         self.reuse = None
         if reuse and backend == "default" and (fmt == "tsv" or fmt == "json" and json_head("", "") is not None):
-            from engine.reuse import Reuse
+            from engine.batch.reuse import Reuse
 
             # a JSON record names the evaluation date in its notes and trace too; a TSV row in its
             # own cell only
@@ -234,7 +230,7 @@ class Processor:
         self.text_style: dict = {}  # brief / detail for the text format (set by run_evaluate)
 
     def cohort(self, source: str) -> str:
-        from engine.summary import cohort_of
+        from engine.batch.summary import cohort_of
 
         f = cohort_of(source)
         return self.cohorts.get(f, f)
@@ -242,7 +238,7 @@ class Processor:
     def _new_summary(self):
         if not self.want_summary:
             return None
-        from engine.summary import Summary
+        from engine.batch.summary import Summary
 
         return Summary(self.engine)
 
@@ -526,11 +522,19 @@ def default_jobs() -> int:
 # --------------------------------------------------------------------------- the command
 
 
-def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None,
+                 remote: Callable[..., Any] | None = None) -> int:
     """Run ``evaluate``: 0 every case evaluated, 1 some record was an error. An output file that
     cannot be written (a missing folder, a folder, no permission, a full disk), or that is one of
-    the inputs, is a usage error; so is standard output that cannot be written."""
+    the inputs, is a usage error; so is standard output that cannot be written.
+
+    ``remote`` is the pool that evaluates the chunks elsewhere when ``args.dask`` names a cluster
+    (:class:`engine.distributed.pool.DaskPool`, given by the command line, which sits above both:
+    the batch knows no cluster), called as the local pool is: ``remote(processor, args.dask,
+    messages=err)``."""
     fmt = args.format
+    if getattr(args, "dask", None) and remote is None:
+        raise UsageError("--dask needs the pool of a cluster (kras-rules evaluate gives it)")
     err = err or sys.stderr
     jobs = args.jobs if args.jobs is not None else default_jobs()
     if jobs < 1:
@@ -560,7 +564,7 @@ def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | Non
     if resume and output:
         ready = functools.partial(_resume_ready, output, skip, good)
     try:
-        code = _run(args, engine, fmt, jobs, skip, stdin, out, err, header, ready)
+        code = _run(args, engine, fmt, jobs, skip, stdin, out, err, header, ready, remote)
     except OutputFailed as exc:
         if close is not None:
             close_quietly(close)
@@ -671,10 +675,10 @@ def _has_header(path: Path) -> bool:
     return first.endswith(b"\n") and _format_held(first) == "tsv"
 
 
-def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, ready=None) -> int:
+def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, ready=None, remote=None) -> int:
     """The batch; ``ready(records skipped)``, when given, runs once the ``skip`` records the
     output already answers are read past, before anything is written (it may refuse)."""
-    from engine.progress import Progress, wanted
+    from engine.batch.progress import Progress, wanted
 
     reader = RawInput(args.files, stdin)
     items: Iterator = iter(reader)
@@ -705,12 +709,10 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, re
     try:
         if parallel or dask:
             if dask:
-                from engine.distributed.pool import DaskPool
-
-                pool_class: type[WorkerPool] | type[DaskPool] = DaskPool
+                pool_class: Callable[..., Any] = remote
                 jobs = dask
             else:
-                from engine.parallel import WorkerPool
+                from engine.batch.parallel import WorkerPool
 
                 pool_class = WorkerPool
             with pool_class(processor, jobs, messages=err) as pool:

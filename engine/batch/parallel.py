@@ -37,7 +37,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from engine.errors import EngineError
-from engine.inputs import case_id_of
+from engine.streams.inputs import case_id_of
 
 CRASH_ENV = "KRAS_RULES_TEST_CRASH"
 CRASH_ONCE_ENV = "KRAS_RULES_TEST_CRASH_ONCE"
@@ -192,9 +192,9 @@ def describe_exit(code: int | None) -> str:
 class WorkerPool:
     """``with WorkerPool(processor, jobs) as pool: for blocks, summary in pool.map(chunks): ...``
 
-    ``processor`` is a :class:`engine.batch.Processor`; ``map`` takes an iterable of chunks (lists
+    ``processor`` is a :class:`engine.batch.run.Processor`; ``map`` takes an iterable of chunks (lists
     of ``(source, payload)``) and yields, per chunk and in order, its rendered
-    :class:`~engine.batch.Block` s (one, or one per record after a crash) and the workers'
+    :class:`~engine.batch.run.Block` s (one, or one per record after a crash) and the workers'
     summary of that chunk (None without ``--summary``).
     """
 
