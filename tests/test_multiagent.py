@@ -7,7 +7,7 @@ import pytest
 from engine.case import parse_case
 from engine.conditions import KINDS, FieldDimension, MultiagentCandidateCond
 from engine.errors import CaseError
-from engine.verify import _Domain, _Unit, witness
+from engine.verify.domain import Domain as _Domain, Unit as _Unit, witness
 
 PDAC = {"cancer_type": "PDAC", "stage": "metastatic", "germline_tested": True, "as_of": "2026-10-01"}
 MISSING = "whether the patient is a candidate for multiagent systemic therapy"

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from engine.api import Engine
 from engine.cli import main
 from engine.errors import CaseError
-from engine.verify import CODES, SEARCH_CODES, _Domain, _Unit, verify
+from engine.verify import CODES, SEARCH_CODES, verify
+from engine.verify.domain import Domain as _Domain, Unit as _Unit
 
 from conftest import edited_rules
 

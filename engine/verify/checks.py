@@ -1,0 +1,664 @@
+"""The checks of :func:`engine.verify.verify`, each adding findings to a :class:`Verifier`: the
+structure of the derived facts (V007, V008, V009, V014), populations (V011, V012) and, over the
+profiles of :mod:`engine.verify.domain`, conflicts, leaks, dead, shadowed, duplicate and subsumed
+rules and coverage (V001-V006, V010)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+from collections.abc import Iterable
+
+from engine.case import NormalCase
+from engine.evaluation.evaluator import (
+    AllNode,
+    AnyNode,
+    AtomNode,
+    CompiledRule,
+    Ctx,
+    FactNode,
+    Node,
+    NotNode,
+    Program,
+    rule_outcome,
+)
+from engine.conditions import KINDS
+from engine.semantics import POSITIVE, apply_pending, choose
+from engine.verify.domain import leaf_names, Domain, GeneState, Slice, Unit, case_of, witness, _walk
+from engine.verify.report import Finding
+# rules whose evidence must state its population (V012): by verdict, evidence or kind
+POPULATION_VERDICTS = frozenset({"excluded"})
+POPULATION_EVIDENCE = frozenset({"resistance_standard", "resistance_clinical", "resistance_preclinical",
+                                 "clinical", "preclinical", "phase3"})
+
+
+def _necessary(node: Node, program: Program, trail: frozenset = frozenset()) -> frozenset[int]:
+    """Atoms that, when false, make ``node`` false (so a rule gated by them is silent)."""
+    if isinstance(node, AtomNode):
+        return frozenset({node.i})
+    if isinstance(node, FactNode):
+        if node.name in trail:
+            return frozenset()
+        ders = [cr for cr in program.derivers.get(node.name, ()) if cr.rule.status != "retired"]
+        if not ders:
+            return frozenset()
+        sets = [_necessary(cr.when, program, trail | {node.name}) for cr in ders]
+        return frozenset.intersection(*sets)
+    if isinstance(node, NotNode):
+        return frozenset()
+    if isinstance(node, AnyNode):
+        sets = [_necessary(k, program, trail) for k in node.kids]
+        return frozenset.intersection(*sets)
+    if isinstance(node, AllNode):
+        out: frozenset[int] = frozenset()
+        for k in node.kids:
+            out |= _necessary(k, program, trail)
+        return out
+    return frozenset()
+
+
+def _conditional(out, p_cr, p_out):
+    return dataclasses.replace(out, verdict="conditional", pending=False)
+
+
+def _cancer_probe(node: Node, ctx: Ctx, busy: set[str]):
+    """The value of ``node`` when only the cancer type is known, looking through derived facts
+    (False: no case of this cancer type makes it true or unknown)."""
+    if isinstance(node, FactNode):
+        if node.name in busy:
+            return None
+        vals = [_cancer_probe(cr.when, ctx, busy | {node.name}) for cr in ctx.program.derivers.get(node.name, ())]
+        return True if True in vals else (None if None in vals else False)
+    if isinstance(node, AnyNode):
+        vals = [_cancer_probe(k, ctx, busy) for k in node.kids]
+        return True if True in vals else (None if None in vals else False)
+    if isinstance(node, AllNode):
+        vals = [_cancer_probe(k, ctx, busy) for k in node.kids]
+        return False if False in vals else (None if None in vals else True)
+    if isinstance(node, NotNode):  # Not and Unmet: only a definite value can be negated
+        v = _cancer_probe(node.kid, ctx, busy)
+        return None if v is None else (not v if type(node) is NotNode else v is not True)
+    return node.probe(ctx)
+
+
+def _fact_refs(node: Node, out: set[str]) -> None:
+    if isinstance(node, FactNode):
+        out.add(node.name)
+    elif isinstance(node, NotNode):
+        _fact_refs(node.kid, out)
+    elif isinstance(node, AllNode):
+        for k in node.kids:
+            _fact_refs(k, out)
+
+
+def _describe_atom(program: Program, i: int) -> str:
+    """An atom's leaf in the findings' words (as its kind words it: "KRAS G12C", "NRAS codon 12/13")."""
+    a = program.atoms[i]
+    return KINDS[a.kind].finding_words(a.key, a.label)
+
+
+def _with_drugs(program: Program) -> dict[str, frozenset[str]]:
+    vocab = program.rb.vocab
+    return {t.id: frozenset(vocab.drug(d).name for d in t.drugs) for t in program.rb.therapies.values()}
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+class Verifier:
+    def __init__(self, program: Program):
+        self.program = program
+        self.rb = program.rb
+        self.findings: list[Finding] = []
+        self.profiles = 0
+        self.per_therapy: dict[str, int] = {}
+        self.live_rules = [cr for cr in program.rules if cr.rule.status != "retired"]
+        self.coverage_checked = 0
+        self.cyclic: set[str] = set()
+        self.skipped: list[str] = []
+
+    def add(self, code: str, rules: Iterable[str], message: str, witness: dict | None = None, therapy: str | None = None):
+        self.findings.append(Finding(code, tuple(rules), message, witness, therapy))
+
+    # ---------------------------------------------------------------- structure
+
+    def structure(self) -> None:
+        program = self.program
+        used: dict[str, set[str]] = {}
+        for cr in self.live_rules:
+            refs: set[str] = set()
+            _fact_refs(cr.when, refs)
+            for r in cr.requires:
+                _fact_refs(r, refs)
+            for f in refs:
+                used.setdefault(f, set()).add(cr.rule.id)
+        self.used_facts = used
+        derived: dict[str, list[str]] = {}
+        for cr in self.live_rules:
+            if cr.rule.kind == "derivation" and cr.rule.derive is not None:
+                derived.setdefault(cr.rule.derive, []).append(cr.rule.id)
+        for f, rids in sorted(derived.items()):
+            if f not in used:
+                self.add("V008", rids, f"fact '{f}' is derived by {', '.join(rids)} but no rule uses it: "
+                         f"use it in a condition or remove the derivation.")
+        for f, users in sorted(used.items()):
+            if f not in derived:
+                self.add("V007", sorted(users), f"fact '{f}' is used by {', '.join(sorted(users))} "
+                         f"but no rule in effect derives it.")
+        # cycles among derived facts
+        graph: dict[str, set[str]] = {}
+        for cr in self.live_rules:
+            if cr.rule.kind == "derivation" and cr.rule.derive is not None:
+                refs = set()
+                _fact_refs(cr.when, refs)
+                graph.setdefault(cr.rule.derive, set()).update(refs)
+        self.cyclic = set()
+        for comp in _cycles(graph):
+            self.cyclic |= set(comp)
+            rules = sorted(cr.rule.id for f in comp for cr in program.derivers.get(f, ())
+                           if cr.rule.status != "retired" and (set(comp) & _refs_of(cr)))
+            chain = " -> ".join(comp + [comp[0]])
+            self.add("V009", rules, f"derived facts depend on each other: {chain} (rules {', '.join(rules)}); "
+                     f"a fact must not depend on itself.")
+        # a fact read on a day no derivation of it holds is false there, silently: every rule
+        # reading it must lie within the dates (and regulator) of its derivations
+        for cr in self.live_rules:
+            refs = _refs_of(cr)
+            for r in cr.requires:
+                _fact_refs(r, refs)
+            for f in sorted(refs):
+                gap = _undefined_day(cr, [d for d in program.derivers.get(f, ()) if d.rule.status != "retired"])
+                if gap is not None:
+                    self.add("V014", (cr.rule.id,), f"{cr.rule.id} reads fact '{f}' on {gap.isoformat()}"
+                             f"{' for ' + cr.jurisdiction if cr.jurisdiction else ''}, when no rule deriving it "
+                             f"is in effect: there the fact would read as false, not as unknown. Date the rule "
+                             f"from its fact's derivation, or date the derivation earlier.")
+
+    # ---------------------------------------------------------------- populations
+
+    def populations(self, dom: Domain) -> None:
+        program = self.program
+        types = dom.vocab.cancer_types
+        for cr in self.live_rules:
+            rule = cr.rule
+            pop = rule.population
+            if pop is None:
+                if rule.kind == "caution" or (rule.kind == "conclusion" and rule.conclude is not None and (
+                        rule.conclude.verdict in POPULATION_VERDICTS or rule.evidence in POPULATION_EVIDENCE)):
+                    self.add("V012", (rule.id,), f"{rule.id} ({rule.kind}, {rule.evidence or 'caution'}) does not state "
+                             "the population its evidence comes from: add 'population' (text, cancers, acquired_on).")
+                continue
+            if pop.cancers is not None and not pop.any_cancer:
+                studied = frozenset(pop.cancers)
+                above = {a for c in studied for a in types[c].lineage[1:]}
+                for code in dom.cancers.values:
+                    if not studied.isdisjoint(types[code].lineage) or code in above:
+                        continue
+                    case = dom._probe(cancer=code)
+                    if _cancer_probe(cr.when, Ctx(program, case), set()) is not False:
+                        self.add("V011", (rule.id,), f"{rule.id}: population.cancers is {', '.join(pop.cancers)} but "
+                                 f"its conditions admit a {code} ({types[code].name}) tumour; restrict 'when' "
+                                 "to the population's cancer types, or widen the population.",
+                                 {"cancer_type": code})
+                        break
+            if pop.acquired_on is not None:
+                atoms: set[int] = set()
+                _walk(cr.when, program, atoms, set())
+                if not any(leaf_names(program, i).acquired_on == pop.acquired_on for i in atoms):
+                    self.add("V011", (rule.id,), f"{rule.id}: the evidence comes from alterations acquired on "
+                             f"{pop.acquired_on}, but no alteration condition of 'when' says "
+                             f"'acquired_on: {pop.acquired_on}': the rule would apply the finding at baseline.")
+
+    # ---------------------------------------------------------------- therapies
+
+    def exclude_cycles(self) -> None:
+        """Rules that depend on a fact in a cycle cannot be evaluated: leave them out of the search."""
+        if not self.cyclic:
+            return
+        keep = []
+        for cr in self.live_rules:
+            atoms: set[int] = set()
+            facts: set[str] = set()
+            _walk(cr.when, self.program, atoms, facts)
+            for r in cr.requires:
+                _walk(r, self.program, atoms, facts)
+            if facts & self.cyclic or (cr.rule.derive in self.cyclic):
+                self.skipped.append(cr.rule.id)
+            else:
+                keep.append(cr)
+        self.live_rules = keep
+
+    def therapies(self, dom: Domain) -> None:
+        program = self.program
+        by_therapy: dict[str, list[CompiledRule]] = {}
+        for cr in self.live_rules:
+            if cr.rule.kind == "conclusion":
+                for t in cr.targets:
+                    by_therapy.setdefault(t, []).append(cr)
+        self.by_therapy = by_therapy
+        gates = self._gates(by_therapy)
+        self.fired: dict[str, tuple] = {}
+        self.decided: set[str] = set()
+        self.contradicted: dict[str, tuple] = {}
+        self.fired_count: dict[str, int] = {}
+        conflicts: dict[tuple, tuple] = {}
+        leaks: dict[tuple, tuple] = {}
+        pair_info: dict[tuple, dict] = {}
+        for t in sorted(by_therapy):
+            rules = by_therapy[t]
+            t_gates = gates.get(t, [])
+            gate_atoms = set().union(*t_gates) if t_gates else set()
+            unit = Unit(dom, set(gate_atoms), rules)
+            n = self._run_therapy(dom, unit, t, rules, t_gates, conflicts, leaks, pair_info)
+            self.per_therapy[t] = n
+            self.profiles += n
+        for (p, q), (t, prof, sl, others, _sure) in sorted(conflicts.items()):
+            pr, qr = program.by_id[p].rule, program.by_id[q].rule
+            assert pr.conclude is not None  # conflicts are between conclusion rules
+            also = sorted(others - {t})
+            self.add(
+                "V001", (p, q),
+                f"{t}: {p} ({pr.conclude.verdict}, {pr.evidence}) and {q} (excluded, {qr.evidence}) both apply "
+                f"and no 'overrides' says which wins" + (f" (also for {', '.join(also)})" if also else "")
+                + f"; declare in {p} or {q} which one sets the other aside, and why.",
+                witness(dom, prof, sl), t,
+            )
+        for (rid, t), (verdict, gate_rules, desc, prof, sl) in sorted(leaks.items()):
+            self.add(
+                "V002", (rid, *gate_rules),
+                f"{t}: {rid} gives '{verdict}' to a tumour shown to lack {desc}, which every approval of "
+                f"{t} ({', '.join(gate_rules)}) requires; gate {rid} on the allele.",
+                witness(dom, prof, sl), t,
+            )
+        self._pairs(dom, pair_info)
+
+    def _gates(self, by_therapy: dict[str, list[CompiledRule]]) -> dict[str, list[frozenset]]:
+        program = self.program
+        own: dict[str, list[tuple[frozenset, str]]] = {}
+        for t, rules in by_therapy.items():
+            for cr in rules:
+                if cr.rule.conclude is None or cr.rule.conclude.verdict != "eligible":
+                    continue
+                nec = _necessary(cr.when, program)
+                g = frozenset(i for i in nec if leaf_names(program, i).specific)
+                if g:
+                    own.setdefault(t, []).append((g, cr.rule.id))
+        drugs = _with_drugs(program)
+        out: dict[str, list] = {}
+        for t in by_therapy:
+            gl = list(own.get(t, []))
+            for t0, g0 in own.items():
+                if t0 != t and t in drugs and t0 in drugs and drugs[t0] < drugs[t]:
+                    gl.extend(g0)
+            if gl:
+                out[t] = gl
+        self.gate_rules = out
+        return {t: [g for g, _ in gl] for t, gl in out.items()}
+
+    def _run_therapy(self, dom, unit: Unit, t, rules, t_gates, conflicts, leaks, pair_info) -> int:
+        program = self.program
+        ids = [cr.rule.id for cr in rules]
+        gate_list = [tuple(sorted(g)) for g in t_gates]
+        gate_rules = tuple(sorted({rid for _, rid in self.gate_rules.get(t, [])}))
+        gate_desc = " or ".join(sorted({_describe_atom(program, i) for g in t_gates for i in g}))
+        approval = [cr.rule.conclude is not None and cr.rule.conclude.verdict == "eligible" for cr in rules]
+        # pairs of rules that may turn out duplicates or subsumed (same stated verdict)
+        alive: dict[tuple[str, str], tuple[int, int]] = {}
+        for ka, kb in itertools.permutations(range(len(rules)), 2):
+            ca, cb = rules[ka].rule.conclude, rules[kb].rule.conclude
+            if ca.verdict == cb.verdict and ca.unmet == cb.unmet:
+                key = (ids[ka], ids[kb])
+                info = pair_info.setdefault(key, {"sub": True, "eq": True, "both": 0, "a": 0, "therapies": set()})
+                info["therapies"].add(t)
+                alive[key] = (ka, kb)
+        fired, decided, contradicted, fired_count = self.fired, self.decided, self.contradicted, self.fired_count
+        index = {id(cr): k for k, cr in enumerate(rules)}
+        count = 0
+        for prof in unit.profiles():
+            for group in unit.groups:
+                ctx = Ctx(program, case_of(dom, prof, group[0][1]))
+                outs = [rule_outcome(cr, ctx) for cr in rules]
+                pend = [k for k, o in enumerate(outs) if o is not None and o.pending]
+                if pend:  # pending exclusions decide nothing: they only condition the others
+                    pending_outs = outs
+                    outs = [None if o is not None and o.pending else o for o in outs]
+                hot = [k for k, o in enumerate(outs) if o is not None]
+                lacks = bool(gate_list) and all(any(ctx.atom(i) is False for i in g) for g in gate_list)
+                seen: set[tuple] = set()
+                for live, sl in group:
+                    count += 1
+                    cand = tuple(k for k in hot if live[k])
+                    for k in cand:
+                        fired_count[ids[k]] = fired_count.get(ids[k], 0) + 1
+                        if ids[k] not in fired:
+                            fired[ids[k]] = (prof, sl)
+                    if alive:
+                        self._track_pairs(alive, pair_info, live, outs)
+                    pcand = tuple(k for k in pend if live[k]) if pend else ()
+                    if not cand or (cand, pcand) in seen:
+                        continue  # the same outcomes as a slice already examined for this profile
+                    seen.add((cand, pcand))
+                    # resolution, exactly as engine.evaluation.resolve does it (engine.semantics)
+                    pairs = [(rules[k], outs[k]) for k in cand] + [(rules[k], pending_outs[k]) for k in pcand]
+                    decided_outs, _ = apply_pending(pairs, _conditional) if pcand else (pairs, [])
+                    if not decided_outs:
+                        continue
+                    cand = tuple(index[id(cr)] for cr, _ in decided_outs)
+                    outs_here = {index[id(cr)]: out for cr, out in decided_outs}
+                    best_cr, _, aside = choose(decided_outs)
+                    best = index[id(best_cr)]
+                    livec = [k for k in cand if ids[k] not in aside]
+                    bv = outs_here[best].verdict
+                    decided.add(ids[best])
+                    for k in cand:
+                        if k != best and outs_here[k].verdict != bv and ids[k] not in decided:
+                            old = contradicted.get(ids[k])
+                            if old is None or (old[1] == "conditional" and bv != "conditional"):
+                                contradicted[ids[k]] = (ids[best], bv, outs_here[k].verdict, t, prof, sl)
+                    # V001: an approval and an exclusion that both apply, neither set aside
+                    pos = [k for k in livec if outs_here[k].when_true and approval[k]
+                           and outs_here[k].verdict in ("eligible", "conditional")]
+                    if pos:
+                        neg = [k for k in livec if outs_here[k].when_true and outs_here[k].verdict == "excluded"]
+                        for kp in pos:
+                            sure = outs_here[kp].verdict == "eligible"
+                            for kq in neg:
+                                hit = conflicts.get((ids[kp], ids[kq]))
+                                if hit is None or (sure and not hit[4]):
+                                    conflicts[(ids[kp], ids[kq])] = (t, prof, sl, (hit[3] if hit else set()) | {t}, sure)
+                                else:
+                                    hit[3].add(t)
+                    # V002: a positive verdict for a tumour that lacks every allele gate
+                    if lacks:
+                        for k in cand:
+                            v = outs_here[k].verdict
+                            if v in POSITIVE:
+                                old = leaks.get((ids[k], t))
+                                if old is None or POSITIVE.index(v) < POSITIVE.index(old[0]):
+                                    leaks[(ids[k], t)] = (v, gate_rules, gate_desc, prof, sl)
+        return count
+
+    @staticmethod
+    def _track_pairs(alive, pair_info, live, outs) -> None:
+        for key, (ka, kb) in list(alive.items()):
+            info = pair_info[key]
+            on_a, on_b = live[ka], live[kb]
+            oa, ob = outs[ka], outs[kb]
+            va = oa.verdict if on_a and oa is not None else None
+            vb = ob.verdict if on_b and ob is not None else None
+            if on_a and on_b:
+                if va != vb:
+                    info["eq"] = False
+                elif va is not None:
+                    info["both"] += 1
+            if va is not None:
+                info["a"] += 1
+                if vb != va:
+                    info["sub"] = False
+            if not info["sub"] and not info["eq"]:
+                del alive[key]
+
+    def _pairs(self, dom, pair_info) -> None:
+        reported: set[frozenset] = set()
+        for (a, b), info in sorted(pair_info.items()):
+            if info["eq"] and info["both"] and frozenset((a, b)) not in reported:
+                reported.add(frozenset((a, b)))
+                ts = ", ".join(sorted(info["therapies"]))
+                self.add("V005", (a, b), f"{a} and {b} give {ts} the same outcome in every profile where both "
+                         f"are in effect ({info['both']} profiles with an outcome): keep one, or make them differ.")
+        for (a, b), info in sorted(pair_info.items()):
+            if info["sub"] and info["a"] and frozenset((a, b)) not in reported:
+                if pair_info.get((b, a), {}).get("sub") and a > b:
+                    continue  # mutual: reported once
+                ts = ", ".join(sorted(info["therapies"]))
+                self.add("V006", (a, b), f"{a} adds no verdict of its own for {ts}: wherever it applies, {b} "
+                         f"gives the same verdict.")
+
+    # ---------------------------------------------------------------- derivations and notes
+
+    def facts_and_notes(self, dom: Domain) -> dict[str, bool]:
+        program = self.program
+        fact_true: dict[str, bool] = {}
+        by_fact: dict[str, list[CompiledRule]] = {}
+        for cr in self.live_rules:
+            if cr.rule.kind == "derivation" and cr.rule.derive is not None:
+                by_fact.setdefault(cr.rule.derive, []).append(cr)
+        self.note_fired: dict[str, bool] = {}
+        self.derivation_true: dict[str, bool] = {}
+        for f, ders in sorted(by_fact.items()):
+            unit = Unit(dom, set(), ders)
+            true_any = False
+            vals_eq = {(a.rule.id, b.rule.id): True for a, b in itertools.permutations(ders, 2)}
+            vals_sub = dict(vals_eq)
+            both = {k: 0 for k in vals_eq}
+            for prof in unit.profiles():
+                for group in unit.groups:
+                    case = case_of(dom, prof, group[0][1])
+                    ctx = Ctx(program, case)
+                    vals = [cr.when.tv(ctx) for cr in ders]
+                    for live, _sl in group:
+                        self.profiles += 1
+                        cur = {cr.rule.id: (v if on else False) for cr, v, on in zip(ders, vals, live, strict=False)}
+                        for cr, on in zip(ders, live, strict=False):
+                            if on and cur[cr.rule.id] is True:
+                                self.derivation_true[cr.rule.id] = True
+                                true_any = True
+                        for (a, b) in vals_eq:
+                            va, vb = cur[a], cur[b]
+                            if va != vb:
+                                vals_eq[(a, b)] = False
+                            if va is True and vb is not True:
+                                vals_sub[(a, b)] = False
+                            if va is True and vb is True:
+                                both[(a, b)] += 1
+            fact_true[f] = true_any
+            done: set[frozenset] = set()
+            for (a, b), eq in sorted(vals_eq.items()):
+                if eq and both[(a, b)] and frozenset((a, b)) not in done:
+                    done.add(frozenset((a, b)))
+                    self.add("V005", (a, b), f"{a} and {b} derive '{f}' with the same value in every profile: keep one.")
+            for (a, b), sub in sorted(vals_sub.items()):
+                if sub and not vals_eq[(a, b)] and self.derivation_true.get(a):
+                    self.add("V006", (a, b), f"{a} adds nothing to '{f}': wherever it holds, {b} already derives it.")
+        for cr in self.live_rules:
+            if cr.rule.kind != "note":
+                continue
+            unit = Unit(dom, set(), [cr])
+            hit = False
+            for prof in unit.profiles():
+                for group in unit.groups:
+                    ctx = Ctx(program, case_of(dom, prof, group[0][1]))
+                    self.profiles += len(group)
+                    if cr.when.tv(ctx) is True:
+                        hit = True
+                        break
+                if hit:
+                    break
+            self.note_fired[cr.rule.id] = hit
+        return fact_true
+
+    # ---------------------------------------------------------------- per-rule verdicts
+
+    def rule_findings(self, dom: Domain, fact_true: dict[str, bool]) -> None:
+        for cr in self.live_rules:
+            r = cr.rule
+            rid = r.id
+            window = f"{r.effective_from}" + (f" to {r.effective_to}" if r.effective_to else " onwards")
+            if r.kind == "conclusion":
+                if rid not in self.fired:
+                    self.add("V003", (rid,), f"{rid} gives no outcome in any profile (in effect {window}"
+                             + (f", {r.jurisdiction}" if r.jurisdiction else "") + "): its conditions can never hold together.")
+                elif rid not in self.decided:
+                    if rid in self.contradicted:
+                        other, v_best, v_own, t, prof, sl = self.contradicted[rid]
+                        self.add("V004", (rid, other), f"{t}: {rid} gives outcomes in {self.fired_count[rid]} profiles "
+                                 f"but never decides; for example {other} ('{v_best}') wins over its '{v_own}'. "
+                                 f"Declare precedence with 'overrides' or remove the rule.", witness(dom, prof, sl), t)
+                    elif not any(f.code in ("V005", "V006") and rid in f.rules for f in self.findings):
+                        prof, sl = self.fired[rid]
+                        self.add("V006", (rid,), f"{rid} never decides its therapies: wherever it applies a stronger "
+                                 f"rule gives the same verdict (it only appears under 'considered').", witness(dom, prof, sl))
+            elif r.kind == "derivation":
+                if not self.derivation_true.get(rid):
+                    self.add("V003", (rid,), f"{rid} never makes '{r.derive}' true in any profile (in effect {window}).")
+            elif r.kind == "note" and not self.note_fired.get(rid):
+                self.add("V003", (rid,), f"note {rid} appears in no profile (in effect {window}).")
+        for f, users in sorted(self.used_facts.items()):
+            if f in fact_true and not fact_true[f]:
+                ders = sorted(cr.rule.id for cr in self.program.derivers.get(f, ()) if cr.rule.status != "retired")
+                self.add("V007", (*ders, *sorted(users)), f"fact '{f}' (derived by {', '.join(ders)}) is true in no "
+                         f"profile, so {', '.join(sorted(users))} can never use it.")
+
+    # ---------------------------------------------------------------- coverage
+
+    def coverage(self, dom: Domain) -> tuple[int, int]:
+        """Each cancer type a conclusion rule names, with each alteration pattern a conclusion rule
+        uses (directly or through facts): does a rule in effect at the knowledge version speak to a
+        tumour of that type known to carry a matching alteration, the rest unknown?"""
+        program = self.program
+        kv = self.rb.meta.knowledge_version
+        concl = [cr for cr in self.live_rules if cr.rule.kind == "conclusion"]
+        rule_atoms: dict[str, set[int]] = {}
+        for cr in concl:
+            atoms: set[int] = set()
+            facts: set[str] = set()
+            _walk(cr.when, program, atoms, facts)
+            for r in cr.requires:
+                _walk(r, program, atoms, facts)
+            rule_atoms[cr.rule.id] = atoms
+        used = set().union(*rule_atoms.values()) if rule_atoms else set()
+        cancers = sorted({c for i in used for c in leaf_names(program, i).cancers})
+        markers = sorted((i for i in used if leaf_names(program, i).gene is not None),
+                         key=lambda i: _describe_atom(program, i))
+        reps: dict[int, tuple[str, GeneState]] = {}
+        for i in markers:
+            g = leaf_names(program, i).gene
+            assert g is not None  # (markers name a gene)
+            gdim = dom.genes[g]
+            pos = gdim.atoms.index(i)
+            best = None
+            for st, vecs in zip(gdim.values, gdim.vectors, strict=True):
+                vec = vecs[0]  # with germline testing done
+                if len(st.alts) != 1 or vec is None or vec[pos] is not True:
+                    continue
+                score = sum(1 for v in vec if v is True)
+                if best is None or score < best[0]:
+                    best = (score, st)
+            if best is not None:
+                reps[i] = (g, best[1])
+        jurs = sorted({sl.jurisdiction for sl in dom.slices})
+        total = gaps = 0
+        for code in cancers:
+            missing: list[str] = []
+            first = None
+            for i in markers:
+                if i not in reps:
+                    continue
+                g, st = reps[i]
+                total += 1
+                hit = False
+                for j in jurs:
+                    case = dom._probe(cancer=code, genes={g: st}, sl=Slice(kv, j))
+                    ctx = _GeneOnlyCtx(program, case, g)
+                    for cr in concl:
+                        if not cr.in_effect(case):
+                            continue
+                        if not any(leaf_names(program, k).gene == g and ctx.atom(k) is True for k in rule_atoms[cr.rule.id]):
+                            continue
+                        if cr.when.tv(ctx) is not False:
+                            hit = True
+                            break
+                    if hit:
+                        break
+                self.coverage_checked += 1
+                if not hit:
+                    gaps += 1
+                    desc = _describe_atom(program, i)
+                    if desc not in missing:
+                        missing.append(desc)
+                    if first is None:
+                        first = witness(dom, (code, dom.unknown, {g: st}, None), Slice(kv, dom.default_jurisdiction))
+            if missing:
+                self.add("V010", (), f"{code}: no conclusion rule in effect on {kv} speaks to a {code} tumour with "
+                         f"{'; '.join(missing)} (each named by the rules).", first)
+        return total, gaps
+
+
+class _GeneOnlyCtx(Ctx):
+    """Only the cancer type and one gene's alterations are known; the gene's atoms that the
+    alteration does not make true are unknown (the rest of the tumour is not known)."""
+
+    __slots__ = ("gene",)
+
+    def __init__(self, program: Program, case: NormalCase, gene: str):
+        super().__init__(program, case)
+        self.gene = gene
+
+    def atom(self, i: int):
+        v = self.atoms[i]
+        if v is not None and v is not True and v is not False:
+            a = self.program.atoms[i]
+            if KINDS[a.kind].dimension == "cancer":
+                v = a.fn(self.case)
+            elif leaf_names(self.program, i).gene == self.gene:
+                v = True if a.fn(self.case) is True else None
+            else:
+                v = None
+            self.atoms[i] = v
+        return v
+
+
+def _undefined_day(cr: CompiledRule, derivers: list[CompiledRule]) -> dt.date | None:
+    """The first day within ``cr``'s dates (and for its regulator) on which none of ``derivers``
+    is in effect, or None. A gap can begin only on ``cr``'s first day or on a day a derivation
+    ends, so only those days are looked at."""
+    days = [cr.start] + [d.end for d in derivers if d.end is not None and cr.start < d.end
+                         and (cr.end is None or d.end < cr.end)]
+    for day in sorted(days):
+        if not any(d.start <= day and (d.end is None or day < d.end)
+                   and (d.jurisdiction is None or d.jurisdiction == cr.jurisdiction) for d in derivers):
+            return day
+    return None
+
+
+def _refs_of(cr: CompiledRule) -> set[str]:
+    out: set[str] = set()
+    _fact_refs(cr.when, out)
+    return out
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with a cycle (Tarjan), each in a stable order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1 or v in graph.get(v, ()):
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out

@@ -1,0 +1,680 @@
+"""The finite domain of abstract profiles that :func:`engine.verify.verify` searches exhaustively.
+
+Built from the compiled rules and the vocabulary (see the package's documentation for each
+dimension): :class:`Domain` holds the dimensions, :class:`Unit` enumerates the profiles of the
+dimensions a group of rules reads, :func:`witness` writes a profile as a case that
+``kras-rules evaluate`` accepts."""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+from dataclasses import dataclass
+from typing import Any, get_args
+from collections.abc import Iterable
+
+from engine.case import Alt, CaseIn, Line, NormalCase
+from engine.errors import TermError
+from engine.evaluation.evaluator import (
+    AllNode,
+    AtomNode,
+    CompiledRule,
+    FactNode,
+    Node,
+    NotNode,
+    Program,
+)
+from engine.conditions import KINDS, DomainTerms, FieldDimension, HistoryRole, HistoryTerms, LeafNames
+from engine.rules_model import Outcome, Setting
+
+MAX_ALTERATIONS_PER_GENE = 3
+MAX_LINES = 4
+POWERSET_ITEMS = 5  # prior-therapy classes/drugs up to which every combination is a line
+OTHER_JURISDICTION = "OTHER"
+_AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+_RANK = {False: 0, None: 1, True: 2}
+
+
+def leaf_names(program: Program, i: int) -> LeafNames:
+    """What an atom's leaf names (gene, cancer codes, acquired-on class), as its kind reads its key."""
+    a = program.atoms[i]
+    return KINDS[a.kind].named(a.key)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class GeneState:
+    alts: tuple[Alt, ...]
+    tested: bool
+    germline: bool  # carries a germline alteration (germline testing is then done)
+
+
+@dataclass(frozen=True)
+class Slice:
+    as_of: dt.date
+    jurisdiction: str
+
+
+@dataclass
+class Dim:
+    """One dimension of the domain: its values, and the atoms whose value depends only on it."""
+
+    name: str
+    atoms: tuple[int, ...]
+    values: list  # representatives
+    vectors: list[tuple]  # per value: the atoms' values (for dedupe per unit)
+    default: Any  # the value used when no relevant atom depends on the dimension
+
+
+class When:
+    """A duck-typed stand-in for a case in ``CompiledRule.in_effect``."""
+
+    __slots__ = ("as_of", "jurisdiction")
+
+    def __init__(self, as_of: dt.date, jurisdiction: str):
+        self.as_of = as_of
+        self.jurisdiction = jurisdiction
+
+
+class Domain:
+    """The abstract domain of a compiled rule base, built from its atoms."""
+
+    def __init__(self, program: Program):
+        self.program = program
+        rb = program.rb
+        self.vocab = rb.vocab
+        self.default_jurisdiction = rb.meta.default_jurisdiction.upper()
+        atoms = program.atoms
+        self.kind_atoms: dict[str, list[int]] = {}
+        self.gene_atoms: dict[str, list[int]] = {}
+        self.terms = DomainTerms()  # what the cancer and gene kinds' domain hooks name
+        self.cancer_atoms: list[int] = []
+        for a in atoms:
+            self.kind_atoms.setdefault(a.kind, []).append(a.index)
+            kind = KINDS[a.kind]
+            gene = kind.domain(a.key, self.terms) if kind.domain is not None else None
+            if kind.dimension == "gene" and gene is not None:
+                self.gene_atoms.setdefault(gene, []).append(a.index)
+            elif kind.dimension == "cancer":
+                self.cancer_atoms.append(a.index)
+        self.cancers = self._cancer_dim()
+        self.fields = self._field_dims()
+        self.unknown: tuple = tuple(None for _ in self.fields)  # every scalar field absent
+        self._field_names = tuple(fd.field for fd, _ in self.fields)
+        self._implied = [(k, fd.field, fd.implied) for k, (fd, _) in enumerate(self.fields) if fd.implied]
+
+    # the search's dimensions, built when first used: ``check --quick`` needs only the cancers and fields
+    @functools.cached_property
+    def history(self) -> Dim:
+        return self._history_dim()
+
+    @functools.cached_property
+    def genes(self) -> dict[str, Dim]:
+        return {g: self._gene_dim(g) for g in sorted(self.gene_atoms)}
+
+    @functools.cached_property
+    def slices(self) -> list[Slice]:
+        return self._slices()
+
+    # ---------------------------------------------------------------- case building
+
+    def case(self, cancer: str, fields: tuple, genes: dict[str, GeneState], lines, sl: Slice) -> NormalCase:
+        """``fields``: the values of the scalar field dimensions (:attr:`fields`), in order."""
+        alts: list[Alt] = []
+        tested: set[str] = set()
+        for g, st in genes.items():
+            alts.extend(st.alts)
+            if st.tested:
+                tested.add(g)
+        kw = dict(zip(self._field_names, fields, strict=True))
+        for k, name, implied in self._implied:
+            kw[name] = implied(fields[k], alts)
+        ct = self.vocab.cancer_types[cancer]
+        return NormalCase(
+            id="verify",
+            cancer=ct,
+            lineage=frozenset(ct.lineage),
+            alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, -1 if a.acquired is None else int(a.acquired), a.partner or ""))),
+            tested=frozenset(tested),
+            tested_listed=bool(tested),
+            lines=lines,
+            as_of=sl.as_of,
+            jurisdiction=sl.jurisdiction,
+            **kw,
+        )
+
+    def _probe(self, **kw) -> NormalCase:
+        base = dict(cancer=self.cancers.default, fields=self.unknown, genes={}, lines=None,
+                    sl=Slice(self.program.rb.meta.knowledge_version, self.default_jurisdiction))
+        base.update(kw)
+        return self.case(**base)
+
+    def _values(self, idx: Iterable[int], case: NormalCase) -> tuple:
+        atoms = self.program.atoms
+        return tuple(atoms[i].fn(case) for i in idx)
+
+    # ---------------------------------------------------------------- dimensions
+
+    def _cancer_dim(self) -> Dim:
+        """Each code a rule names stands for its subtree (the deepest named code above a case's
+        type decides every cancer condition), plus one type outside every named subtree."""
+        idx = tuple(self.cancer_atoms)
+        named: set[str] = set(self.terms.cancers)
+        types = self.vocab.cancer_types
+        outside = next((c for c in sorted(types, key=lambda c: (len(types[c].lineage) != 2, c))
+                        if named.isdisjoint(types[c].lineage)), None)
+        # a case coded less specifically than a named code (LUNG for NSCLC) is unknown for it
+        coarser = sorted({a for c in named for a in types[c].lineage[1:]} - named)
+        values = sorted(named) + coarser + ([outside] if outside else [])
+        return Dim("cancer", idx, values, [], outside if outside else values[-1] if values else sorted(types)[0])
+
+    def _field_dims(self) -> list[tuple[FieldDimension, Dim]]:
+        """One dimension per scalar case field a condition kind declares (its
+        :class:`~engine.conditions.FieldDimension`: stage, germline testing, ...), holding the
+        atoms of its kinds and those of other kinds that depend on it (``depends``)."""
+        own: dict[str, FieldDimension] = {}
+        idx: dict[str, list[int]] = {}
+        for key, kind in KINDS.items():
+            if isinstance(kind.dimension, FieldDimension):
+                fd = own.setdefault(kind.dimension.field, kind.dimension)
+                idx.setdefault(fd.field, []).extend(self.kind_atoms.get(key, ()))
+        self.coupled: dict[str, frozenset[int]] = {}
+        extra: dict[str, list[int]] = {f: [] for f in own}
+        for a in self.program.atoms:
+            dep = KINDS[a.kind].depends
+            for f in dep(a.spec) if dep is not None else ():
+                if f in own:
+                    extra[f].append(a.index)
+        for f in own:
+            self.coupled[f] = frozenset(extra[f])
+        return [(fd, Dim(fd.field, tuple(idx[f]) + tuple(extra[f]), list(fd.values), [], None)) for f, fd in own.items()]
+
+    def _alt_fields(self, value) -> tuple:
+        """The scalar fields all unknown but those the alterations imply (germline testing), set
+        to ``value``."""
+        out = list(self.unknown)
+        for k, _name, _implied in self._implied:
+            out[k] = value
+        return tuple(out)
+
+    # genes -------------------------------------------------------------
+
+    def _variant(self, gene: str, text: str):
+        try:
+            return self.vocab.variant(gene, text)
+        except TermError:
+            return None
+
+    def _change_at(self, gene: str, codon: int, avoid: set[str]):
+        """A concrete protein change at ``codon`` whose label is not in ``avoid``."""
+        for ref in _AMINO_ACIDS:
+            for alt in _AMINO_ACIDS:
+                if alt == ref:
+                    continue
+                v = self._variant(gene, f"{ref}{codon}{alt}")
+                if v is None:
+                    break  # wrong reference residue: try the next one
+                if v.label not in avoid:
+                    return v
+        return None
+
+    def _alphabet(self, gene: str) -> list[Alt]:
+        t = self.terms.genes[gene]
+        labels: list[str] = t.labels
+        codons: set[int] = t.codons
+        kinds: set[str] = t.kinds
+        origins: set[str] = t.origins
+        acquired: set[bool] = t.acquired
+        partners: set[str] = t.partners
+        acquired_on = t.acquired_on
+        base: list[tuple[str, str, int | None, str | None]] = []
+        named_codons: set[int] = set(codons)
+        for lab in labels:
+            v = self._variant(gene, lab)
+            if v is not None:
+                base.append((v.kind, v.label, v.codon, None))
+                if v.codon is not None:
+                    named_codons.add(v.codon)
+        for c in sorted(codons):
+            v = self._change_at(gene, c, set(labels))
+            if v is not None:
+                base.append((v.kind, v.label, v.codon, None))
+        base.append(("mutation", "mutation", None, None))  # an unspecified change
+        for c in [c + 1 for c in sorted(named_codons)] + list(range(2, 1000)):
+            if c in named_codons:
+                continue
+            v = self._change_at(gene, c, set(labels))  # a change at a codon no rule names
+            if v is not None:
+                base.append((v.kind, v.label, v.codon, None))
+                break
+        for kind in sorted(kinds - {"mutation"}):
+            base.append((kind, kind, None, None))
+            if kind == "fusion":
+                for p in sorted(partners):
+                    base.append((kind, kind, None, p))
+        out: list[Alt] = []
+        for origin in ["somatic"] + (["germline"] if "germline" in origins else []):
+            flags: list[bool | None] = [None]
+            if origin == "somatic" and (acquired or acquired_on):
+                flags.append(True)
+            if origin == "somatic" and acquired_on:
+                flags.append(False)
+            for acq in flags:
+                for kind, label, codon, partner in base:
+                    out.append(Alt(gene, kind, label, codon, origin, acq, partner))
+        return out
+
+    def _gene_dim(self, gene: str) -> Dim:
+        idx = tuple(self.gene_atoms[gene])
+        single: list[tuple[Alt, tuple]] = []
+        seen: set[tuple] = set()
+        # an alteration acquired on a drug class: what its flag means depends on the history, so
+        # alterations are told apart under each exposure to the class too, not only without one
+        expos = self._exposures(idx)
+        width = len(idx) * (1 + len(expos))
+
+        def effects(st: GeneState, gt: bool | None) -> tuple:
+            return self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(gt)))
+
+        def exposed(st: GeneState) -> list[tuple]:
+            return [self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(True), lines=h))
+                    for h in expos]
+
+        for alt in self._alphabet(gene):
+            st = GeneState((alt,), True, alt.origin == "germline")
+            vec = effects(st, True)
+            for v in exposed(st):
+                vec += v
+            key = (alt.origin == "germline", vec)
+            if key not in seen:
+                seen.add(key)
+                single.append((alt, vec))
+        # every set of up to N alterations, merged by the union of their effects
+        start = [GeneState((), False, False), GeneState((), True, False)]
+        states: dict[tuple, GeneState] = {}
+        frontier: list[tuple[tuple, GeneState, tuple]] = []
+        for st in start:
+            k = (st.tested, False, tuple(None for _ in range(width)))
+            states[k] = st
+            frontier.append((k, st, tuple(-1 for _ in range(width))))
+        for _depth in range(MAX_ALTERATIONS_PER_GENE):
+            nxt = []
+            for _k, st, ranks in frontier:
+                for alt, vec in single:
+                    if alt in st.alts:
+                        continue
+                    r = tuple(max(a, _RANK[b]) for a, b in zip(ranks, vec, strict=True))
+                    germ = st.germline or alt.origin == "germline"
+                    tested = st.tested or alt.origin == "somatic"
+                    k = (tested, germ, r)
+                    if k in states:
+                        continue
+                    new = GeneState(st.alts + (alt,), tested, germ)
+                    states[k] = new
+                    nxt.append((k, new, r))
+            frontier = nxt
+        dim = Dim(gene, idx, [], [], start[0])
+        for st in states.values():
+            vecs: list[tuple | None] = []
+            for gt in (True, False, None):
+                if st.germline and gt is not True:
+                    vecs.append(None)
+                else:
+                    vecs.append(effects(st, gt))
+            vecs += exposed(st)  # (after the three above, which readers index)
+            dim.values.append(st)
+            dim.vectors.append(tuple(vecs))
+        return dim
+
+    def _exposures(self, idx: Iterable[int]) -> list[tuple]:
+        """Histories that tell apart the ways an alteration may have been acquired on each drug
+        class the atoms ``idx`` ask about: none given of the class, one line of it without an
+        outcome, one ending in progression (with no history at all: the probe's default)."""
+        classes = sorted({c for i in idx if (c := leaf_names(self.program, i).acquired_on) is not None})
+        out: list[tuple] = [()] if classes else []
+        vocab = self.vocab
+        for c in classes:
+            d = min(vocab.drugs_in_class(c))
+            for outcome in (None, "progression"):
+                out.append((Line(frozenset({d}), frozenset(vocab.drug(d).classes), None, outcome, None, d),))
+        return out
+
+    # prior therapy ------------------------------------------------------
+
+    def _history_dim(self) -> Dim:
+        kinds = tuple(k for k, kind in KINDS.items() if kind.dimension == "history")
+        idx = tuple(i for k in kinds for i in self.kind_atoms.get(k, ()))
+        dim = Dim("history", idx, [None], [], None)
+        vocab = self.vocab
+        atoms_ = self.program.atoms
+        # what each kind's history hook says (engine.conditions: HistoryRole, HistoryTerms): the
+        # history kinds' atoms first, in order (their patterns order the lines), then the atoms
+        # of other kinds that depend on exposure to a drug class (acquired on it)
+        terms = HistoryTerms()
+        roles: dict[int, HistoryRole] = {}
+        for i in idx:
+            hook = KINDS[atoms_[i].kind].history
+            if hook is not None:
+                roles[i] = hook(atoms_[i].spec, vocab, terms)
+        exposure = []
+        for a in atoms_:
+            hook = KINDS[a.kind].history
+            if a.index not in roles and hook is not None and hook(a.spec, vocab, terms) is not None:
+                exposure.append(a.index)
+        self.acquired_on_atoms = frozenset(exposure)
+        if not idx and not self.acquired_on_atoms:
+            return dim
+        items_c: set[str] = terms.classes
+        items_d: set[str] = terms.drugs
+        settings: set[str] = terms.settings
+        outcomes: set[str] = terms.outcomes
+        weeks: set[int] = terms.weeks
+        patterns: list[tuple[frozenset, frozenset]] = terms.patterns
+        # drug classes an alteration may have been acquired on: exposure and progression matter
+        acq_classes = sorted(terms.acquired_on)
+        items_c |= set(acq_classes)
+        if acq_classes:
+            outcomes.add("progression")
+        positional = any(r.positional for r in roles.values())
+        items = items_c | items_d
+
+        def expo(lines_: tuple) -> tuple:
+            """Per acquired-on class: 0 never given, 1 given without progression, 2 progression."""
+            return tuple(max((2 if ln.outcome == "progression" else 1 for ln in lines_ if c in ln.classes),
+                             default=0) for c in acq_classes)
+
+        def hits(drug: str) -> int:
+            d = vocab.drug(drug)
+            return len(d.classes & items_c) + (drug in items_d)
+
+        def rep(cls: str) -> str:
+            return min(vocab.drugs_in_class(cls), key=lambda d: (hits(d), len(vocab.drug(d).classes), d))
+
+        other = min(vocab.drugs, key=lambda d: (hits(d), "chemotherapy" not in vocab.drug(d).classes, d))
+        single = {c: rep(c) for c in sorted(items_c)} | {d: d for d in sorted(items_d)}
+        drug_sets: list[frozenset[str]] = [frozenset({other})]
+        ordered = sorted(items)
+        if len(ordered) <= POWERSET_ITEMS:
+            for n in range(1, len(ordered) + 1):
+                for combo in itertools.combinations(ordered, n):
+                    drug_sets.append(frozenset(single[x] for x in combo))
+        else:
+            drug_sets += [frozenset({single[x]}) for x in ordered]
+            for cs, ds in patterns:
+                drug_sets.append(frozenset(single[x] for x in cs | ds))
+            drug_sets.append(frozenset(single.values()))
+        set_values = [None] + sorted(settings) + [s for s in get_args(Setting) if s not in settings][:1] if settings else [None]
+        out_values = [None] + sorted(outcomes) + [o for o in get_args(Outcome) if o not in outcomes][:1] if outcomes else [None]
+        week_values: list = [None]
+        for w in sorted(weeks):
+            week_values += [float(w)] + ([float(w - 1)] if w >= 1 else [])
+        line_idx = [i for i in idx if roles[i].role != "history"]
+        lines: list[Line] = []
+        seen: set[tuple] = set()
+        for ds in dict.fromkeys(drug_sets):
+            classes: set[str] = set()
+            for d in ds:
+                classes |= vocab.drug(d).classes
+            for st, oc, wk in itertools.product(set_values, out_values, dict.fromkeys(week_values)):
+                ln = Line(frozenset(ds), frozenset(classes), st, oc, wk, " + ".join(sorted(ds)))
+                key = (frozenset((classes | ds) & items), self._values(line_idx, self._probe(lines=(ln,))),
+                       expo((ln,)), st if positional else None)
+                if key not in seen:
+                    seen.add(key)
+                    lines.append(ln)
+        # histories: every sequence of up to MAX_LINES lines, merged by what later lines can change
+        counts = [roles[i] for i in idx if roles[i].role == "count"]
+        per_line = [i for i in idx if roles[i].role == "line"]
+        caps = [r.cap for r in counts]
+        line_info = {}
+        for ln in lines:
+            cnt = []
+            for r in counts:
+                st = r.settings
+                sure = st is None or ln.setting in st
+                cnt.append((int(sure), int(sure or (st is not None and ln.setting is None))))
+            flags = self._values(per_line, self._probe(lines=(ln,)))
+            line_info[ln] = (tuple(cnt), frozenset((ln.classes | ln.drugs) & items), flags)
+        # a line's per-line values depend on what came before it only through "before": 0 no
+        # line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
+        # only per-line atoms with a position depend on the lines before a line, and only through
+        # "before": 0 no line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
+        pos_k = [k for k, i in enumerate(per_line) if roles[i].positional]
+        pos_atoms = [per_line[k] for k in pos_k]
+        neutral = {1: Line(frozenset({other}), vocab.drug(other).classes, None, None, None, other),
+                   2: Line(frozenset({other}), vocab.drug(other).classes, terms.a_line, None, None, other)}
+        neutral_ok = {b: all(v is False for v in self._values(pos_atoms, self._probe(lines=(neutral[b],))))
+                      for b in neutral}
+        positioned: dict[tuple, tuple] = {}
+
+        def at_position(ln: Line, before: int, hist: tuple) -> tuple:
+            key = (ln, before)
+            hit = positioned.get(key)
+            if hit is None:
+                if before and not neutral_ok[before]:
+                    return self._values(per_line, self._probe(lines=hist + (ln,)))
+                prefix = (neutral[before],) if before else ()
+                vals = list(line_info[ln][2])
+                for k, v in zip(pos_k, self._values(pos_atoms, self._probe(lines=prefix + (ln,))), strict=True):
+                    vals[k] = v
+                hit = positioned[key] = tuple(vals)
+            return hit
+
+        line_fast = {ln: (lc, lg, tuple(_RANK[v] for v in lf), expo((ln,))) for ln, (lc, lg, lf) in line_info.items()}
+        start_key: tuple = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line), expo(()), 0)
+        states: dict[tuple, tuple] = {start_key: ()}
+        frontier: list[tuple[tuple, tuple]] = [(start_key, ())]
+        for _depth in range(MAX_LINES):
+            nxt = []
+            for (cnt, got, flags, ex, before), hist in frontier:
+                for ln in lines:
+                    lc, lg, lfr, lex = line_fast[ln]
+                    if positional:  # a line's position depends on the lines before it
+                        lfr = tuple(_RANK[v] for v in at_position(ln, before, hist))
+                        nb = before if ln.setting in terms.not_a_line else (
+                            max(before, 1) if ln.setting is None else 2)
+                    else:
+                        nb = 0
+                    k = (
+                        tuple((min(a + c, m), min(b + d, m)) for (a, b), (c, d), m in zip(cnt, lc, caps, strict=True)) if caps else cnt,
+                        got | lg,
+                        tuple(map(max, flags, lfr)),
+                        tuple(map(max, ex, lex)) if lex else ex,
+                        nb,
+                    )
+                    if k in states:
+                        continue
+                    states[k] = hist + (ln,)
+                    nxt.append((k, hist + (ln,)))
+            frontier = nxt
+        dim.values += list(states.values())
+        dim.vectors = [self._values(idx, self._probe(lines=h)) + ((expo(h) if h is not None else None),)
+                       for h in dim.values]
+        return dim
+
+    # dates and jurisdictions ------------------------------------------
+
+    def _slices(self) -> list[Slice]:
+        dates: set[dt.date] = set()
+        jurs = {self.default_jurisdiction}
+        for cr in self.program.rules:
+            if cr.rule.status == "retired":
+                continue
+            for d in (cr.start, cr.end):
+                if d is not None:
+                    dates |= {d, d - dt.timedelta(days=1)}
+            if cr.jurisdiction:
+                jurs.add(cr.jurisdiction)
+        if len(jurs) > 1 or any(cr.jurisdiction for cr in self.program.rules):
+            jurs.add(OTHER_JURISDICTION)
+        dates.add(self.program.rb.meta.knowledge_version)
+        ordered_j = [self.default_jurisdiction] + sorted(jurs - {self.default_jurisdiction})
+        return [Slice(d, j) for j in ordered_j for d in sorted(dates, reverse=True)]
+
+    def gene_vector(self, dim: Dim, k: int, positions: list[int]) -> tuple:
+        return tuple(None if v is None else tuple(v[p] for p in positions) for v in dim.vectors[k])
+
+
+# --------------------------------------------------------------------------- helpers over compiled rules
+
+
+def _walk(node: Node, program: Program, atoms: set[int], facts: set[str]) -> None:
+    if isinstance(node, AtomNode):
+        atoms.add(node.i)
+    elif isinstance(node, FactNode):
+        if node.name in facts:
+            return
+        facts.add(node.name)
+        for cr in program.derivers.get(node.name, ()):
+            _walk(cr.when, program, atoms, facts)
+    elif isinstance(node, NotNode):
+        _walk(node.kid, program, atoms, facts)
+    elif isinstance(node, AllNode):  # and AnyNode
+        for k in node.kids:
+            _walk(k, program, atoms, facts)
+
+
+# --------------------------------------------------------------------------- the search
+
+
+class Unit:
+    """One exhaustive enumeration: the profiles of the dimensions some rules use."""
+
+    def __init__(self, dom: Domain, atoms: set[int], rules: list[CompiledRule]):
+        self.dom = dom
+        program = dom.program
+        self.rules = rules
+        facts: set[str] = set()
+        for cr in rules:
+            _walk(cr.when, program, atoms, facts)
+            for r in cr.requires:
+                _walk(r, program, atoms, facts)
+        self.atoms = atoms
+        self.derivers = [cr for f in sorted(facts) for cr in program.derivers.get(f, ())]
+        # dimensions, each reduced to the values that differ on the atoms used here
+        self.dims: list[tuple[str, list]] = []
+        cancer = dom.cancers
+        self.dims.append(("cancer", self._reduce_simple(cancer, lambda code: dom._probe(cancer=code))))
+        # scalar fields: every value where an atom of another kind depends on the field (the
+        # alterations imply it), otherwise the values that differ on the atoms used here
+        self.implied_checks: list[tuple[int, Any, list]] = []
+        for k, (fd, fdim) in enumerate(dom.fields):
+            if atoms & dom.coupled[fd.field]:
+                vals = list(fdim.values)
+            else:
+                vals = self._reduce_simple(fdim, lambda v, k=k: dom._probe(fields=dom.unknown[:k] + (v,) + dom.unknown[k + 1:]))
+            self.dims.append((fd.field, vals))
+            if fd.implied is not None and len(vals) > 1:
+                self.implied_checks.append((k, fd.implied, vals))
+        for g, gdim in dom.genes.items():
+            pos = [p for p, i in enumerate(gdim.atoms) if i in atoms]
+            if not pos:
+                continue
+            seen: dict[tuple, Any] = {}
+            for k, st in enumerate(gdim.values):
+                seen.setdefault(dom.gene_vector(gdim, k, pos), st)
+            self.dims.append((g, list(seen.values())))
+        hpos = [p for p, i in enumerate(dom.history.atoms) if i in atoms]
+        if atoms & dom.acquired_on_atoms:  # exposure to a drug class matters too
+            hpos.append(len(dom.history.atoms))
+        if hpos:
+            seen = {}
+            for h, vec in zip(dom.history.values, dom.history.vectors, strict=True):
+                seen.setdefault(tuple(vec[p] for p in hpos), h)
+            self.dims.append(("history", list(seen.values())))
+        else:
+            self.dims.append(("history", [None]))
+        # slices: dates and jurisdictions that put a different set of these rules in effect
+        groups: dict[tuple, dict[tuple, Slice]] = {}
+        for sl in dom.slices:
+            w = When(sl.as_of, sl.jurisdiction)
+            live = tuple(cr.in_effect(w) for cr in rules)
+            if not any(live):
+                continue
+            dkey = tuple(cr.in_effect(w) for cr in self.derivers)
+            groups.setdefault(dkey, {}).setdefault(live, sl)
+        self.group_keys = [(dkey, live) for dkey, g in groups.items() for live in g]
+        self.groups = [list(g.items()) for g in groups.values()]
+
+    def _reduce_simple(self, dim: Dim, probe) -> list:
+        idx = [i for i in dim.atoms if i in self.atoms]
+        if not idx:
+            return [dim.default]
+        seen: dict[tuple, Any] = {}
+        for v in dim.values:
+            seen.setdefault(self.dom._values(idx, probe(v)), v)
+        return list(seen.values())
+
+    def profiles(self):
+        """Every data profile: (cancer, scalar field values, gene states, history); the dates
+        and jurisdictions come from the slices."""
+        names = [n for n, _ in self.dims]
+        nf = len(self.dom.fields)
+        gene_names = names[1 + nf:-1]
+        checks = self.implied_checks
+        for combo in itertools.product(*(vals for _, vals in self.dims)):
+            fields = combo[1:1 + nf]
+            genes = dict(zip(gene_names, combo[1 + nf:-1], strict=True))
+            if checks:
+                alts = [a for st in genes.values() for a in st.alts]
+                # a field the alterations imply (a germline finding: germline testing done) is
+                # that value: another value is invalid input or, unknown, the same profile as
+                # the implied one when that is enumerated
+                if any((w := implied(fields[k], alts)) != fields[k] and w in vals for k, implied, vals in checks):
+                    continue
+            yield (combo[0], fields, genes, combo[-1])
+
+
+_CASE_ORDER = tuple(CaseIn.model_fields)
+
+
+def case_of(dom: Domain, prof, sl: Slice) -> NormalCase:
+    cancer, fields, genes, lines = prof
+    return dom.case(cancer, fields, genes, lines, sl)
+
+
+def witness(dom: Domain, prof, sl: Slice) -> dict:
+    """The profile as a case that ``kras-rules evaluate`` reads."""
+    cancer, fields, genes, lines = prof
+    out: dict[str, Any] = {"cancer_type": cancer}
+    alts = []
+    tested = []
+    for g, st in sorted(genes.items()):
+        if st.tested:
+            tested.append(g)
+        for a in st.alts:
+            d: dict[str, Any] = {"gene": a.gene, "variant": a.label}
+            if a.origin != "somatic":
+                d["origin"] = a.origin
+            if a.acquired is not None:
+                d["acquired"] = a.acquired
+            if a.partner:
+                d["partner"] = a.partner
+            alts.append(d)
+    if alts:
+        out["alterations"] = alts
+    if tested:
+        out["tested_genes"] = tested
+    present = [a for st in genes.values() for a in st.alts]
+    for (fd, _), v in zip(dom.fields, fields, strict=True):
+        v = fd.implied(v, present) if fd.implied is not None else v
+        if v is not None:
+            out[fd.field] = v
+    if lines is not None:
+        hist = []
+        for ln in lines:
+            d = {"drugs": sorted(ln.drugs)}
+            if ln.setting:
+                d["setting"] = ln.setting
+            if ln.outcome:
+                d["outcome"] = ln.outcome
+            if ln.weeks is not None:
+                d["weeks"] = int(ln.weeks) if float(ln.weeks).is_integer() else ln.weeks
+            hist.append(d)
+        out["prior_therapies"] = hist
+    out["as_of"] = sl.as_of.isoformat()
+    if sl.jurisdiction != dom.default_jurisdiction:
+        out["jurisdiction"] = sl.jurisdiction
+    return {k: out[k] for k in _CASE_ORDER if k in out}  # in the case format's field order
