@@ -27,8 +27,8 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from engine.case import CaseIn, NormalCase, normalise, parse_case
-from engine.errors import CaseError, Problem, UsageError
+from engine.case import CaseIn, NormalCase, normalise, parse_case, parse_date
+from engine.errors import CaseError, Problem, UsageError, quote
 from engine.evaluation.evaluator import Program, infer
 from engine.evaluation.resolve import build_result, decisions
 from engine.result import Decisions, Result
@@ -226,15 +226,14 @@ def _plain(case) -> dict:
 
 
 def with_as_of(norm: NormalCase, as_of: dt.date | str) -> NormalCase:
-    """The case evaluated on another date (``as_of``: a date or ``YYYY-MM-DD``)."""
+    """The case evaluated on another date (``as_of``: a date, or a text ``YYYY-MM-DD`` as the
+    case's own ``as_of`` is written); anything else is a :class:`UsageError` naming ``as_of``."""
     import dataclasses
 
-    if isinstance(as_of, str):
-        try:
-            as_of = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise UsageError(f"as_of: not a date '{as_of}' (use YYYY-MM-DD)") from None
-    return dataclasses.replace(norm, as_of=as_of)
+    day = parse_date(as_of) if isinstance(as_of, str) else as_of if isinstance(as_of, dt.date) else None
+    if day is None:
+        raise UsageError([Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",))])
+    return dataclasses.replace(norm, as_of=day)
 
 
 _DEFAULT: Engine | None = None

@@ -161,6 +161,16 @@ LIMITS = {
     "partner": 50, "drugs": 50, "drug": 200, "regimen": 500, "setting": 50, "outcome": 50,
 }
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(text: str) -> dt.date | None:
+    """A date written ``YYYY-MM-DD`` (as every date of the case format is), or None."""
+    if not _DATE.fullmatch(text):
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
 MAX_PROBLEMS = 20  # problems reported for one case (each unknown term costs a "did you mean")
 _CASE_TEXT = ("id", "cancer_type", "stage", "jurisdiction")
 _ALT_TEXT = ("gene", "variant", "origin", "partner")

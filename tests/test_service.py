@@ -90,7 +90,7 @@ def test_errors_have_the_engine_shape_with_path_and_did_you_mean(client):
     bad = dict(case("luad-g12c-second-line.json"), cancer_type="NSCLCC")
     r = client.post("/evaluate", json=bad)
     assert r.status_code == 422
-    assert r.json() == {"case_id": None, "source": "request", "code": "invalid_case",
+    assert r.json() == {"case_id": "luad-g12c-second-line", "source": "request", "code": "invalid_case",
                         "error": [{"path": "cancer_type", "message": "unknown cancer type 'NSCLCC'", "suggestion": "NSCLC"}]}
     r = client.post("/evaluate", json=dict(case("luad-g12c-second-line.json"), stagee="metastatic"))
     assert r.status_code == 422 and r.json()["error"][0]["path"] == "stagee" and r.json()["error"][0]["suggestion"] == "stage"
@@ -103,7 +103,7 @@ def test_errors_have_the_engine_shape_with_path_and_did_you_mean(client):
     r = client.post("/compare", json={"before": case("luad-g12c-second-line.json"), "after": dict(case("luad-g12c-second-line.json"), stage="late")})
     assert r.status_code == 422 and r.json()["error"][0]["path"] == "after.stage"
     r = client.post("/evaluate", content=b"{not json")
-    assert r.status_code == 400 and "not JSON" in r.json()["error"][0]["message"]
+    assert r.status_code == 400 and "invalid JSON" in r.json()["error"][0]["message"] and r.json()["code"] == "invalid_json"
     r = client.post("/evaluate", json=[1, 2])
     assert r.status_code == 422 and r.json()["error"]
     r = client.get("/rules/LNG-01")
@@ -218,3 +218,92 @@ def test_concurrent_clients_over_http_get_what_serial_calls_give(engine):
         for t in threads:
             t.join(60)
         assert not errors
+
+
+# --------------------------------------------------------------------------- bodies read as the CLI reads a record
+
+
+def test_bodies_are_read_as_strictly_as_a_line_of_evaluate(client):
+    good = case("luad-g12c-second-line.json")
+    text = json.dumps(good)
+    # a key named twice is an error, not the last value (here: another cancer type evaluated)
+    r = client.post("/evaluate", content=text[:-1] + ', "cancer_type": "PAAD"}', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["code"] == "duplicate_key"
+    r = client.post("/evaluate", content=text.replace('"as_of"', '"x": NaN, "as_of"'))
+    assert r.status_code == 400 and r.json()["code"] == "invalid_json"
+    r = client.post("/evaluate", content=text.encode("utf-16"))
+    assert r.status_code == 400 and r.json()["code"] == "not_utf8"
+    r = client.post("/evaluate", content='{"cancer_type": "LUAD", "x": ' + "[" * 5000 + "]" * 5000 + "}")
+    assert r.status_code == 400 and r.json()["code"] == "too_deep"
+    r = client.post("/evaluate", content='{"cancer_type": "LUAD", "prior_therapies": [{"regimen": "FOLFOX", "weeks": ' + "9" * 5000 + "}]}")
+    assert r.status_code == 400 and r.json()["code"] == "too_large"
+    r = client.post("/evaluate", content=b"")
+    assert r.status_code == 400 and "empty" in r.json()["error"][0]["message"]
+    # over the size of one record: refused before it is decoded
+    r = client.post("/evaluate", content=b" " * (2 << 20))
+    assert r.status_code == 413 and "at most" in r.json()["error"][0]["message"]
+    # a large valid case is evaluated (in the thread pool) as a small one is
+    big = dict(good, alterations=good["alterations"] + [{"gene": "TP53", "variant": "R175H"}] * 3000)
+    r = client.post("/evaluate", json=big)
+    assert r.status_code == 200 and r.json()["options"] == client.post("/evaluate", json=good).json()["options"]
+
+
+def test_as_of_of_any_other_type_or_form_is_an_error_naming_it(client, engine):
+    good = case("luad-g12c-second-line.json")
+    for bad in (20260101, ["2026-01-01"], "2026-W01-1", "20260101", "2026-02-30"):
+        r = client.post("/why", json={"case": good, "therapy": "sotorasib", "as_of": bad})
+        assert r.status_code == 422 and r.json()["error"][0]["path"] == "as_of", bad
+        r = client.post("/compare", json={"before": good, "after": good, "as_of": bad})
+        assert r.status_code == 422 and r.json()["error"][0]["path"] == "as_of", bad
+        from engine.errors import UsageError
+
+        with pytest.raises(UsageError, match="YYYY-MM-DD"):
+            engine.evaluate(good, as_of=bad)
+    r = client.post("/evaluate?as_of=20260101", json=good)
+    assert r.status_code == 422 and r.json()["error"][0]["path"] == "as_of"
+    assert client.post("/evaluate?as_of=2026-01-01", json=good).json()["evaluated_as_of"] == "2026-01-01"
+
+
+def test_why_request_fields_are_read_strictly(client):
+    good = case("luad-g12c-second-line.json")
+    r = client.post("/why", json={"case": good, "all": "false"})
+    assert r.status_code == 422 and r.json()["error"][0]["path"] == "all"
+    r = client.post("/why", json={"case": good, "therapy": "sotorasib", "all": True})
+    assert r.status_code == 422 and "not both" in r.json()["error"][0]["message"]
+    r = client.post("/why", json={"case": good, "therapy": ["sotorasib"]})
+    assert r.status_code == 422 and r.json()["error"][0]["path"] == "therapy"
+
+
+def test_error_records_name_the_case_and_every_error_has_the_engine_shape(client):
+    r = client.post("/evaluate", json={"id": "student-7", "cancer_type": "XX"})
+    assert r.status_code == 422 and r.json()["case_id"] == "student-7"
+    for r, status in ((client.get("/nope"), 404), (client.get("/evaluate"), 405), (client.get("/catalogue/therapy"), 400)):
+        body = r.json()
+        assert r.status_code == status and set(body) == {"case_id", "source", "error", "code"}, body
+        assert body["error"][0]["message"]
+    r = client.get("/catalogue/therapy")
+    assert r.json()["error"][0]["path"] == "q"
+
+
+def test_cds_requests_name_their_hook_and_a_patient_id_that_is_no_text_is_not_an_id(client):
+    good = case("luad-g12c-second-line.json")
+    r = client.post(f"/cds-services/{SERVICE_ID}", json={"context": {"case": good}})
+    assert r.status_code == 422 and r.json()["error"][0]["path"] == "hook"
+    r = client.post(f"/cds-services/{SERVICE_ID}", json={"hook": "patient-view", "hookInstance": "x",
+                                                         "context": {"case": {k: v for k, v in good.items() if k != "id"}, "patientId": {"a": 1}}})
+    assert r.status_code == 200
+
+
+def test_cross_origin_pages_are_allowed_only_when_named(engine):
+    origin = "https://tutor.example.org"
+    pre = {"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    closed = TestClient(create_app(engine))
+    r = closed.options("/evaluate", headers=pre)
+    assert "access-control-allow-origin" not in r.headers
+    opened = TestClient(create_app(engine, cors_origins=[origin]))
+    r = opened.options("/evaluate", headers=pre)
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == origin
+    r = opened.post("/evaluate", json=case("luad-g12c-second-line.json"), headers={"Origin": origin})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == origin
+    r = opened.options("/evaluate", headers=dict(pre, Origin="https://elsewhere.example.org"))
+    assert r.headers.get("access-control-allow-origin") != "https://elsewhere.example.org"

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -26,9 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.case import CaseIn
 from engine.catalogue import Catalogue, TherapyEntry
-from engine.errors import CaseError, EngineError, Problem, RuleError, UsageError
+from engine.errors import CaseError, EngineError, Problem, RuleError, UsageError, quote
 from engine.formats import error_record
 from engine.result import Result
+from engine.streams.inputs import MAX_RECORD_BYTES, case_id_of, decode_document, decode_json, usable_id
 from engine.service import cds
 from engine.tutoring.compare import Comparison
 from engine.tutoring.whynot import TherapyAnswer
@@ -92,6 +95,10 @@ def _json(text: str, status: int = 200) -> Response:
 
 
 def _status(exc: EngineError) -> int:
+    if isinstance(exc, BodyTooLarge):
+        return 413
+    if isinstance(exc, BodyError):
+        return 400
     if isinstance(exc, RuleError):
         return 404
     if isinstance(exc, CaseError) or (isinstance(exc, UsageError) and any(p.path for p in exc.problems)):
@@ -99,13 +106,56 @@ def _status(exc: EngineError) -> int:
     return 400
 
 
-async def _read(request: Request) -> Any:
-    raw = await request.body()
+#: the largest request body read (a case is at most 1 MiB, as a line of ``evaluate``'s input)
+MAX_BODY = MAX_RECORD_BYTES
+#: bodies up to this size are decoded and evaluated on the event loop (well under a millisecond);
+#: larger ones in the thread pool, so that a large case delays no other request
+INLINE_BODY = 64 << 10
+
+
+class BodyTooLarge(UsageError):
+    """A request body over :data:`MAX_BODY` (status 413)."""
+
+
+class BodyError(UsageError):
+    """A request body that is not JSON as the command line reads it (status 400, with the code
+    ``evaluate`` writes for the same line: ``invalid_json``, ``duplicate_key``, ``too_deep``...)."""
+
+
+async def _raw(request: Request) -> bytes:
+    """The request body, read no further than :data:`MAX_BODY` bytes."""
+    size = request.headers.get("content-length", "")
+    if size.isdigit() and int(size) > MAX_BODY:
+        raise BodyTooLarge([Problem(f"a request body of {int(size):,} bytes (at most {MAX_BODY:,})")])
+    parts: list[bytes] = []
+    n = 0
+    async for chunk in request.stream():
+        n += len(chunk)
+        if n > MAX_BODY:
+            raise BodyTooLarge([Problem(f"a request body of more than {MAX_BODY:,} bytes")])
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _decode(raw: bytes) -> Any:
+    """The body as the command line reads a record: UTF-8, strict JSON (no key named twice, no
+    NaN, bounded nesting and numbers), errors with the same codes."""
+    if not raw.strip():
+        raise BodyError([Problem("the request body is empty: send a JSON object")], code="invalid_json")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        where = f" (column {exc.colno}: {exc.msg})" if isinstance(exc, json.JSONDecodeError) and exc.colno else ""
-        raise UsageError([Problem("the request body is not JSON" + where)]) from None
+        text = decode_document(raw, "request")
+        if isinstance(text, CaseError):
+            raise text
+        return decode_json(text)
+    except CaseError as exc:
+        raise BodyError(exc.problems, code=exc.code) from None
+
+
+async def _read(request: Request) -> Any:
+    raw = await _raw(request)
+    if len(raw) > INLINE_BODY:
+        return await run_in_threadpool(_decode, raw)
+    return _decode(raw)
 
 
 def _object(data: Any, key: str | None = None, required: bool = True) -> Any:
@@ -122,14 +172,22 @@ def _object(data: Any, key: str | None = None, required: bool = True) -> Any:
     return data[key]
 
 
+def _patient(context: dict) -> str:
+    """The case id a CDS Hooks context gives (its ``patientId``, when a text)."""
+    pid = context.get("patientId")
+    return pid if type(pid) is str and pid else "case"
+
+
 def _prefixed(exc: EngineError, *prefix) -> EngineError:
     for p in exc.problems:
         p.path = tuple(prefix) + tuple(p.path)
     return exc
 
 
-def create_app(engine=None) -> FastAPI:
-    """The application for ``engine`` (default: the shipped rules)."""
+def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> FastAPI:
+    """The application for ``engine`` (default: the shipped rules). ``cors_origins``: the web
+    origins (``https://tutor.example.org``, or ``*``) whose pages may call the API from a browser
+    (cross-origin requests: none by default, so only the service's own page can)."""
     from engine import __version__
     from engine.api import default_engine
     from engine.catalogue import rule_record
@@ -145,10 +203,29 @@ def create_app(engine=None) -> FastAPI:
                      + " Knowledge current to " + rb.meta.knowledge_version.isoformat() + "."),
     )
     app.state.engine = engine
+    if cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type"], max_age=600)
 
     @app.exception_handler(EngineError)
     async def _engine_error(request: Request, exc: EngineError):
-        return _json(json.dumps(error_record(exc.source or "request", exc), separators=(",", ":")), _status(exc))
+        record = error_record(exc.source or "request", exc, getattr(exc, "case_id", None))
+        return _json(json.dumps(record, separators=(",", ":")), _status(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        # an unknown path or method in the engine's error shape too
+        what = {404: f"no such path: {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}
+        err = UsageError([Problem(what.get(exc.status_code, str(exc.detail)))])
+        return _json(json.dumps(error_record("request", err), separators=(",", ":")), exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _query_error(request: Request, exc: RequestValidationError):
+        problems = [Problem(e.get("msg", "invalid"), tuple(str(x) for x in e.get("loc", ())[1:])) for e in exc.errors()]
+        err = UsageError(problems or [Problem("invalid request")])
+        return _json(json.dumps(error_record("request", err), separators=(",", ":")), 400)
 
     def _known(data: dict, allowed: set[str]) -> None:
         import difflib
@@ -163,7 +240,11 @@ def create_app(engine=None) -> FastAPI:
               summary="Evaluate one case", description="The result, as `kras-rules evaluate --format json` prints it.")
     async def evaluate(request: Request, as_of: str | None = None):
         case = _object(await _read(request))
-        res = engine.evaluate(case, as_of=as_of)  # well under a millisecond: inline, no thread hop
+        try:
+            res = engine.evaluate(case, as_of=as_of)  # well under a millisecond: inline, no thread hop
+        except EngineError as exc:
+            exc.case_id = usable_id(case_id_of(case))  # type: ignore[attr-defined]  # (as evaluate's record names it)
+            raise
         return _json(res.model_dump_json())
 
     @app.post("/why", response_model=TherapyAnswer | list[TherapyAnswer], responses=_ERRORS, openapi_extra=_body("WhyRequest"),
@@ -173,9 +254,15 @@ def create_app(engine=None) -> FastAPI:
         case = _object(data, "case")
         if isinstance(data, dict):
             _known(data, {"case", "therapy", "all", "as_of"})
-        therapy, every = data.get("therapy"), bool(data.get("all"))
+        therapy, every = data.get("therapy"), data.get("all", False)
+        if type(every) is not bool:
+            raise UsageError([Problem(f"all is true or false, got {quote(every)}", ("all",))])
+        if therapy is not None and type(therapy) is not str:
+            raise UsageError([Problem(f"a therapy is named by a text, got {quote(therapy)}", ("therapy",))])
         if not therapy and not every:
             raise UsageError([Problem("name a therapy, or set all to true", ("therapy",))])
+        if therapy and every:
+            raise UsageError([Problem("name a therapy or set all to true, not both", ("all",))])
         try:
             ans = await run_in_threadpool(lambda: engine.explain(_object(case), None if every else therapy,
                                                                  include_all=every, as_of=data.get("as_of")))
@@ -234,6 +321,9 @@ def create_app(engine=None) -> FastAPI:
     async def cds_service(request: Request):
         data = await _read(request)
         context = _object(data, "context")
+        for key in ("hook", "hookInstance"):
+            if type(data.get(key)) is not str:
+                raise UsageError([Problem(f"a CDS Hooks request names its {key} (a text)", (key,))])
         if not isinstance(context, dict) or "case" not in context:
             raise UsageError([Problem("the case goes in context.case", ("context", "case"))])
         case = _object(context["case"])
@@ -242,7 +332,7 @@ def create_app(engine=None) -> FastAPI:
         def run():
             from engine.tutoring.whynot import WhyNot  # noqa: F401
 
-            res, answers = engine._answers(case, None, default_id=str(data.get("context", {}).get("patientId") or "case"))
+            res, answers = engine._answers(case, None, default_id=_patient(context))
             return cds.cards(res, rb, base, lambda o: answers[o.therapy].criteria, lambda o: answers[o.therapy].explanation)
 
         try:
@@ -276,9 +366,9 @@ def create_app(engine=None) -> FastAPI:
     return app
 
 
-def serve(engine, host: str = "127.0.0.1", port: int = 8000) -> int:
+def serve(engine, host: str = "127.0.0.1", port: int = 8000, cors_origins: list[str] | tuple[str, ...] = ()) -> int:
     """Run the service until interrupted (``kras-rules serve``)."""
     import uvicorn
 
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(engine, cors_origins), host=host, port=port, log_level="info")
     return 0

@@ -38,6 +38,9 @@ def add_parsers(sub) -> None:
     v = sub.add_parser("serve", help="run the HTTP service (JSON API, CDS Hooks, tutoring page)")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a web origin whose pages may call the API from a browser (e.g. https://tutor.example.org, "
+                        "or * for any); repeatable; default: none (only the service's own page)")
 
 
 def read_case(path: str) -> dict:
@@ -72,7 +75,7 @@ def run(args, engine) -> int:
     if args.command == "serve":
         from engine.service.app import serve
 
-        return serve(engine, host=args.host, port=args.port)
+        return serve(engine, host=args.host, port=args.port, cors_origins=args.cors_origin)
     if args.command == "catalogue":
         if args.therapy:
             t = engine.therapy(args.therapy)
