@@ -78,6 +78,16 @@ class Alt:
     origin: str
     acquired: bool | None  # None: not stated
     partner: str | None
+    # the codons the change alters in place (see engine.vocabulary.variants.Variant.span): None is
+    # ``codon`` alone, () none (a truncating change), (first, last) an in-frame range
+    span: tuple[int, ...] | None = None
+
+    def at_codon(self, codons: frozenset[int]) -> bool:
+        """Whether the change alters one of ``codons`` in place (what a rule's ``codons`` asks)."""
+        span = self.span
+        if span is None:
+            return self.codon in codons
+        return bool(span) and any(span[0] <= c <= span[1] for c in codons)
 
     def describe(self, acquired: bool = True) -> str:
         """In words: "KRAS G12C", "BRCA2 E1953* (germline)", "KRAS Y96D (acquired)" (without
@@ -121,7 +131,7 @@ class NormalCase:
     lineage: frozenset[str]
     stage: str | None
     alterations: tuple[Alt, ...]
-    tested: frozenset[str]  # genes known to be tested (listed, or carrying a listed alteration)
+    tested: frozenset[str]  # genes known to be tested (listed, or carrying a listed mutation)
     tested_listed: bool  # tested_genes was given
     germline_tested: bool | None
     lines: tuple[Line, ...] | None  # None: history unknown
@@ -471,7 +481,7 @@ def normalise(
             partner = term(vocab.gene, ("alterations", i, "partner"), a.partner)
         if a.partner is not None and partner is None:
             continue
-        alt = Alt(gene, var.kind, var.label, var.codon, a.origin, a.acquired, partner)
+        alt = Alt(gene, var.kind, var.label, var.codon, a.origin, a.acquired, partner, var.span)
         if len(memo) < _MEMO_LIMIT:
             memo[entry] = alt
         key = (alt.gene, alt.label, alt.origin, alt.acquired, alt.partner)
@@ -502,7 +512,8 @@ def normalise(
                 if len(tested_memo) >= _LIST_MEMO_LIMIT:
                     tested_memo.clear()
                 tested_memo[listed] = frozenset(tested)
-    tested.update(a.gene for a in alts if a.origin == "somatic")
+    # a listed sequence change shows its gene was sequenced; a copy-number or fusion call does not
+    tested.update(a.gene for a in alts if a.origin == "somatic" and a.kind == "mutation")
 
     germline_tested = case.germline_tested
     if germ >= 0:

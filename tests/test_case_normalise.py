@@ -207,14 +207,15 @@ def test_alterations_are_resolved_deduplicated_and_sorted(vocab):
     assert c.alterations == (
         Alt("ALK", "fusion", "fusion", None, "somatic", None, None),
         Alt("ALK", "fusion", "fusion", None, "somatic", None, "EML4"),
-        Alt("BRCA2", "mutation", "E1953*", 1953, "germline", None, None),
+        Alt("BRCA2", "mutation", "E1953*", 1953, "germline", None, None, ()),  # a stop: span ()
         Alt("EGFR", "mutation", "L858R", 858, "somatic", None, None),
         Alt("KRAS", "mutation", "G12C", 12, "somatic", None, None),
         Alt("KRAS", "mutation", "G12C", 12, "somatic", False, None),
         Alt("KRAS", "mutation", "G12C", 12, "somatic", True, None),
     )
-    # somatic alterations make their gene tested; a germline one does not (tumour testing not stated)
-    assert c.tested == frozenset({"ALK", "EGFR", "KRAS"})
+    # somatic mutations make their gene tested; a germline one does not (tumour testing not stated),
+    # nor does a fusion call (it says nothing of the gene's sequence)
+    assert c.tested == frozenset({"EGFR", "KRAS"})
     assert c.germline_tested is True
 
 

@@ -249,7 +249,18 @@ def test_an_unspecified_mutation_could_be_the_named_change(vocab):
     assert g12c.fn(vague) is None
     assert g12c.missing(vague) == "the exact KRAS variant"
     assert g12c.fn(case(vocab, "LUAD", alt("KRAS", "mutation"), alt("KRAS", "G12C"))) is True
-    assert g12c.fn(case(vocab, "LUAD", alt("KRAS", "amplification"))) is False  # not a mutation
+    # an amplification call is not a mutation, and says nothing of the gene's sequence: unknown
+    # until KRAS is known to be sequenced
+    assert g12c.fn(case(vocab, "LUAD", alt("KRAS", "amplification"))) is None
+    assert g12c.missing(case(vocab, "LUAD", alt("KRAS", "amplification"))) == "KRAS testing"
+    assert g12c.fn(case(vocab, "LUAD", alt("KRAS", "amplification"), tested_genes=["KRAS"])) is False
+    # a truncating change at codon 12 is no codon-12 mutation; an in-frame change touching it is
+    codon12 = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12], "kind": "mutation"}})
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G12*"))) is False
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G12fs"))) is False
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "A11_G12dup"))) is True
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G10_A11dup"))) is False
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G12_G13insAG"))) is True
     assert g12c.fn(case(vocab, "LUAD", alt("NRAS", "mutation"), tested_genes=["KRAS"])) is False
     codon = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12], "kind": "mutation"}})
     assert codon.fn(vague) is None

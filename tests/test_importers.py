@@ -721,7 +721,10 @@ def test_unreadable_rows_become_error_records_with_line_numbers(vocab, tmp_path)
     assert all(r["source"].startswith(str(path)) for r in records)
     by_id = {c["id"]: c for c in cases}
     assert set(by_id) == {"S1", "S2", "S3"}
-    assert by_id["S1"]["alterations"] == [{"gene": "KRAS", "variant": "p.G12C"}]
+    # the KRAS row with an extra field could not be read: beside the G12C it is an unspecified KRAS
+    # change, and KRAS is not listed as tested (its other codons are unknown, not wild-type)
+    assert [a["variant"] for a in by_id["S1"]["alterations"]] == ["mutation", "p.G12C"]
+    assert "KRAS" not in by_id["S1"]["tested_genes"]
     assert "KRAS" not in by_id["S2"]["tested_genes"] and "NRAS" not in by_id["S2"]["tested_genes"]
     assert "BRAF" in by_id["S3"]["tested_genes"]  # a silent change is not a reason for doubt
     text = "\n".join(summary)
@@ -943,3 +946,42 @@ def test_a_header_row_repeated_in_the_middle_is_skipped_and_counted_not_a_sample
     assert cases[1]["alterations"] == [{"gene": "KRAS", "variant": "p.G12D"}]
     assert summary.skipped["the header row repeated (files joined)"] == 1
     assert summary.rows == 3 == summary.alteration_rows + sum(summary.skipped.values())
+
+
+def test_an_unread_row_of_a_gene_with_another_change_listed_leaves_its_hotspots_unknown(vocab, tmp_path):
+    # a listed KRAS change makes the engine count KRAS as sequenced: an unreadable KRAS row of the same
+    # sample is written as an unspecified mutation (so codon 12 is unknown, not wild-type)
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "Variant_Classification", "HGVSp_Short"], [
+        ["KRAS", "S1", "Missense_Mutation", "p.Q22K"],
+        ["KRAS", "S1", "In_Frame_Ins", "p.Gly12Zzz"],
+        ["KRAS", "S2", "In_Frame_Ins", "p.Gly12Zzz"],
+        ["KRAS", "S3", "Missense_Mutation", "p.Q22K"],
+        ["BRCA2", "S4", "Nonsense_Mutation", "p.W424X"],   # an older stop: read as W424*
+        ["KRAS", "S5", "Missense_Mutation", "p.G12X"],      # no classification says it is a stop: ambiguous
+    ])
+    cases, errors, _ = do_import(vocab, maf, cancer_type="COAD", assay="exome")
+    by_id = {c["id"]: c for c in cases}
+    s1 = by_id["S1"]["alterations"]
+    assert {"gene": "KRAS", "variant": "p.Q22K"} in s1 and any(a["variant"] == "mutation" and a["detail"] for a in s1)
+    assert "KRAS" not in by_id["S1"]["tested_genes"]
+    assert by_id["S2"]["alterations"] == [] and "KRAS" not in by_id["S2"]["tested_genes"]  # no change listed: no mark needed
+    assert by_id["S3"]["alterations"] == [{"gene": "KRAS", "variant": "p.Q22K"}] and "KRAS" in by_id["S3"]["tested_genes"]
+    assert vocab.variant("BRCA2", by_id["S4"]["alterations"][0]["variant"]).label == "W424*"
+    assert "KRAS" not in by_id["S5"]["tested_genes"]
+    assert any("'X' is read two ways" in e["error"]["message"] for e in errors if e.get("sample") == "S5")
+    from engine.api import Engine
+
+    engine = Engine()
+    case = dict(by_id["S1"], stage="metastatic", prior_therapies=[], as_of="2026-07-01")
+    opt = {o.therapy: o for o in engine.evaluate(case).options}
+    assert opt["cetuximab"].verdict == "conditional" and "the exact KRAS variant" in opt["cetuximab"].missing
+
+
+def test_a_row_with_too_many_fields_leaves_its_gene_unknown_for_its_sample(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [
+        ["KRAS", "S1", "p.Q22K"], ["NRAS", "S1", "p.Q61K", "extra"], ["BRAF", "S2", "p.V600E"]])
+    cases, errors, _ = do_import(vocab, maf, cancer_type="COAD", assay="exome")
+    by_id = {c["id"]: c for c in cases}
+    assert any(e["error"]["kind"] == "row" for e in errors)
+    assert "NRAS" not in by_id["S1"]["tested_genes"] and "KRAS" in by_id["S1"]["tested_genes"]
+    assert "NRAS" in by_id["S2"]["tested_genes"]

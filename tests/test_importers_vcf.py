@@ -307,3 +307,15 @@ def test_cli_reads_a_vcf(annotated, tmp_path):
     assert "VCF records: 10" in err.getvalue()
     with pytest.raises(UsageError, match="not both"):
         run(parser.parse_args(["import", "--vcf", str(annotated), "--mutations", str(annotated)]), stdout=out, stderr=err)
+
+
+def test_an_unreadable_record_leaves_the_genes_it_may_be_about_unknown(vocab, tmp_path):
+    good = rec(7, 140453136, "A", "T", ".", ["0/1"])  # BRAF V600E
+    for bad, unknown in (("12\tnotanumber\t.\tC\tA\t.\tPASS\t.\tGT\t0/1", {"KRAS"}),   # no position: its chromosome's genes
+                         ("12\t25398285\t.\tC\tA\t.\tPASS\t.\tGT", {"KRAS"})):        # a position in KRAS codon 12
+        path = write_vcf(tmp_path / "x.vcf", ["S"], [good, bad])
+        cases, errors, s = do_import(vocab, path, cancer_type="COAD", assay="exome")
+        assert [e["error"]["kind"] for e in errors] == ["row"]
+        tested = set(cases[0]["tested_genes"])
+        assert not unknown & tested and {"BRAF", "NRAS"} <= tested
+        accounted(s)

@@ -35,8 +35,8 @@ def error(reader, gene, text) -> tuple[str, str | None]:
     return p.message, p.suggestion
 
 
-def point(label, codon, ref, alt) -> Variant:
-    return Variant("mutation", label, codon, ref, alt, f"p.{label}")
+def point(label, codon, ref, alt, span=None) -> Variant:
+    return Variant("mutation", label, codon, ref, alt, f"p.{label}", span)
 
 
 # --------------------------------------------------------------------------- the grammar alone
@@ -45,8 +45,8 @@ def point(label, codon, ref, alt) -> Variant:
 @pytest.mark.parametrize("text, expected", [
     ("G012C", point("G12C", 12, "G", "C")),
     ("G0000012C", point("G12C", 12, "G", "C")),
-    ("G12X", point("G12*", 12, "G", "*")),
-    ("p.Gly12Ter", point("G12*", 12, "G", "*")),
+    ("G12*", point("G12*", 12, "G", "*", ())),  # a stop: no codon altered in place (span ())
+    ("p.Gly12Ter", point("G12*", 12, "G", "*", ())),
     ("KRAS G12C", point("G12C", 12, "G", "C")),
     ("KRAS:p.G12C", point("G12C", 12, "G", "C")),
     ("kras_G12C", point("G12C", 12, "G", "C")),
@@ -55,30 +55,38 @@ def point(label, codon, ref, alt) -> Variant:
     ("p. G12 C", point("G12C", 12, "G", "C")),
     ("p.(Gly12Cys)", point("G12C", 12, "G", "C")),
     ("NP_004976.2:p.Gly12Cys", point("G12C", 12, "G", "C")),
-    ("S1982Rfs*022", point("S1982Rfs*22", 1982, "S", None)),
-    ("S1982Rfs*?", point("S1982Rfs*?", 1982, "S", None)),
-    ("S1982fsX5", point("S1982fs*5", 1982, "S", None)),
-    ("S1982fs", point("S1982fs", 1982, "S", None)),
+    ("S1982Rfs*022", point("S1982Rfs*22", 1982, "S", None, ())),
+    ("S1982Rfs*?", point("S1982Rfs*?", 1982, "S", None, ())),
+    ("S1982fsX5", point("S1982fs*5", 1982, "S", None, ())),  # (after fs, X can only be the stop)
+    ("S1982fs", point("S1982fs", 1982, "S", None, ())),
     ("*190Qext*?", point("*190Qext*?", 190, "*", "Q")),
     ("*190Qext*012", point("*190Qext*12", 190, "*", "Q")),
     ("*190Q", point("*190Q", 190, "*", "Q")),
     ("Ter190GlnextTer12", point("*190Qext*12", 190, "*", "Q")),
-    ("M1?", Variant("mutation", "M1?", 1, "M", None, "p.M1?")),
-    ("p.Met1?", Variant("mutation", "M1?", 1, "M", None, "p.M1?")),
-    ("G12splice", point("G12_splice", 12, "G", None)),
-    ("X125_splice", point("X125_splice", 125, None, None)),
-    ("G12delinsX", point("G12*", 12, "G", "*")),
+    ("M1?", Variant("mutation", "M1?", 1, "M", None, "p.M1?", ())),
+    ("p.Met1?", Variant("mutation", "M1?", 1, "M", None, "p.M1?", ())),
+    ("G12splice", point("G12_splice", 12, "G", None, ())),
+    ("X125_splice", point("X125_splice", 125, None, None, ())),
+    ("G12delins*", point("G12*", 12, "G", "*", ())),
     ("G12delinsC", point("G12C", 12, "G", "C")),
-    ("G12del", point("G12del", 12, "G", None)),
-    ("G12dup", point("G12dup", 12, "G", None)),
-    ("G12_G13delinsAX", point("G12_G13delinsA*", 12, "G", None)),
-    ("G12_G13insX", point("G12_G13ins*", 12, "G", None)),
-    ("G12delinsAC", point("G12delinsAC", 12, "G", None)),
-    ("E746_T751delinsALA", point("E746_T751delinsALA", 746, "E", None)),  # one-letter residues spelling a three-letter code
-    ("A1_G2del", point("A1_G2del", 1, "A", None)),
+    ("G12del", point("G12del", 12, "G", None, (12, 12))),
+    ("G12dup", point("G12dup", 12, "G", None, (12, 12))),
+    ("A11_G12dup", point("A11_G12dup", 11, "A", None, (11, 12))),  # alters codon 12 in place too
+    ("G12_G13delinsA*", point("G12_G13delinsA*", 12, "G", None, ())),
+    ("G12_G13ins*", point("G12_G13ins*", 12, "G", None, ())),
+    ("G12_G13insAG", point("G12_G13insAG", 12, "G", None, (12, 13))),  # an insertion touches both neighbours
+    ("G12delinsAC", point("G12delinsAC", 12, "G", None, (12, 12))),
+    ("E746_T751delinsALA", point("E746_T751delinsALA", 746, "E", None, (746, 751))),  # one-letter residues spelling a three-letter code
+    ("A1_G2del", point("A1_G2del", 1, "A", None, (1, 2))),
 ])
 def test_the_grammar_reads_each_form(grammar, text, expected):
     assert grammar.variant("KRAS", text) == expected
+
+
+@pytest.mark.parametrize("text", ["G12X", "p.Gly12X", "G12delinsX", "G12_G13delinsAX", "G12_G13insX"])
+def test_x_as_a_new_residue_is_ambiguous_and_an_error(grammar, text):
+    message, _ = error(grammar, "KRAS", text)
+    assert "'X' is read two ways" in message and "stop" in message and "'mutation'" in message
 
 
 @pytest.mark.parametrize("text, message", [

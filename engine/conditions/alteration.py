@@ -12,12 +12,15 @@ class AlterationPattern(Strict):
     """Matches one alteration of the case.
 
     ``gene`` is required. ``variant``/``variants`` name protein changes in any notation the
-    vocabulary reads (``G12C``, ``p.Gly12Cys``, ``c.34G>T``); ``codons`` matches any change at those
-    protein positions; ``kind`` the alteration kind (default: any). ``origin`` and ``acquired``
-    narrow further; ``exclude_variants`` removes named changes from a codon match.
+    vocabulary reads (``G12C``, ``p.Gly12Cys``, ``c.34G>T``); ``codons`` matches a change that alters
+    a residue at one of those protein positions in place: a substitution, or an in-frame deletion,
+    duplication, insertion or deletion-insertion touching one (``A11_G12dup`` is a codon-12 change);
+    not a change that cuts the protein short (a stop gained, a frameshift, a splice-site change),
+    which is no hotspot mutation; ``kind`` the alteration kind (default: any). ``origin`` and
+    ``acquired`` narrow further; ``exclude_variants`` removes named changes from a codon match.
 
     Three-valued: true if a matching alteration is listed; false if the gene was tested (listed in
-    ``tested_genes`` or carrying any listed alteration) and none matches; otherwise unknown.
+    ``tested_genes`` or carrying a listed mutation) and none matches; otherwise unknown.
     With ``origin: germline`` the test that counts is ``germline_tested``.
 
     ``acquired_on: CLASS`` (three-valued): a matching alteration flagged ``acquired: false``
@@ -106,7 +109,7 @@ def build(cond, vocab) -> tuple:
             return False
         if labels is not None and alt.label not in labels:
             return False
-        if codons is not None and alt.codon not in codons:
+        if codons is not None and not alt.at_codon(codons):
             return False
         if exclude and alt.label in exclude:
             return False
@@ -131,7 +134,10 @@ def build(cond, vocab) -> tuple:
             return False
         unsure = False
         found = False
+        assayed = False  # a call of the pattern's own kind (a fusion, an amplification) shows the gene was assayed for it
         for alt in case.by_gene.get(gene, ()):  # (matches and vague hold only for the gene's own)
+            if kind is not None and alt.kind == kind:
+                assayed = True
             if matches(alt):
                 if acq_on is None:
                     return True
@@ -149,7 +155,7 @@ def build(cond, vocab) -> tuple:
             return False
         if origin == "germline":
             return False if case.germline_tested else None
-        return False if gene in case.tested else None
+        return False if gene in case.tested or assayed else None
 
     label = _alteration_words(a)
 
@@ -320,7 +326,7 @@ def may_match(key, alt) -> bool:
         return True  # an unspecified change the rules treat as possibly this one
     if labels is not None and alt.label not in labels:
         return False
-    if codons is not None and alt.codon not in codons:
+    if codons is not None and not alt.at_codon(codons):
         return False
     return alt.label not in exclude
 

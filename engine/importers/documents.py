@@ -32,6 +32,7 @@ from typing import Any
 from engine.errors import TermError, UsageError, clean
 from engine.importers import hotspots as hs
 from engine.importers.coding import CodingExons
+from engine.importers.importer import unread_marks
 from engine.importers.oncotree import OncoTreeIndex
 
 ErrorSink = Callable[[dict], None]
@@ -364,7 +365,9 @@ class DocumentReader:
         case: dict[str, Any] = {"id": d.id, "cancer_type": ct}
         if d.stage:
             case["stage"] = d.stage
-        alts = sorted(d.alts.values(), key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
+        alts = list(d.alts.values())
+        alts += unread_marks(self.vocab, alts, d.unresolved)
+        alts.sort(key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
         case["alterations"] = alts
         s.alterations += len(alts)
         tested: set[str] | None = d.tested

@@ -180,6 +180,11 @@ class HotspotTable:
         chrom = _chrom(chrom)
         return any((assembly, chrom, p) in self._bases for p in range(start, end + 1))
 
+    def genes_on(self, chrom: str) -> set[str]:
+        """The genes with hotspots on chromosome ``chrom`` (any assembly)."""
+        chrom = _chrom(chrom)
+        return {site.gene for (_, c, _), site in self._bases.items() if c == chrom}
+
     def gene_at(self, assembly: str, chrom: str, start: int, end: int) -> str | None:
         """The gene of the first base of start..end that is in the table (None: none is)."""
         chrom = _chrom(chrom)

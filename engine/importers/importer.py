@@ -24,12 +24,14 @@ from engine.importers.maf import (
     PROTEIN_COLUMNS,
     SKIP,
     SPLICE_SITE,
+    STOP_GAINED,
     KeyCache,
     MutationColumns,
     alt_allele,
     classify,
     clean_protein,
     splice_change,
+    stop_change,
 )
 from engine.importers.panels import PanelSet
 from engine.importers.tabular import is_missing, read_table
@@ -134,6 +136,33 @@ def gene_finder(vocab: Any) -> Callable[[str], str | None]:
     return vocab.find_gene
 
 
+#: the words an unspecified change is written with (see :func:`unread_marks`)
+UNREAD = "mutation"
+UNREAD_DETAIL = "a change of this gene in the input that could not be read (see the error records and the summary)"
+
+
+def unread_marks(vocab: Any, alts: list[dict], unresolved: set[str]) -> list[dict]:
+    """An unspecified ``mutation`` for each gene a row of which could not be read while another
+    sequence change of it is listed: the engine counts a gene carrying a listed mutation as
+    sequenced, so without the mark the unread change would be taken for wild-type at every codon
+    but the listed one's. With it the gene's hotspots are unknown, as the row leaves them."""
+    if not unresolved:
+        return []
+    out = []
+    for gene in sorted(unresolved):
+        listed = [a for a in alts if a["gene"] == gene and a.get("origin", "somatic") == "somatic"]
+        if any(_is_mutation(vocab, gene, a["variant"]) for a in listed):
+            out.append({"gene": gene, "variant": UNREAD, "detail": UNREAD_DETAIL})
+    return out
+
+
+def _is_mutation(vocab: Any, gene: str, text: str) -> bool:
+    try:
+        return vocab.variant(gene, text).kind == "mutation"
+    except TermError:
+        return False
+
+
 class _Sample:
     __slots__ = ("id", "alts", "unresolved", "line")
 
@@ -175,6 +204,7 @@ class Importer:
         self._builds: dict[str, str | None] = {}
         self._panel_genes: dict[str, tuple[str, ...]] = {}
         self._all_genes: tuple[str, ...] | None = None
+        self._unread: dict[str, set[str]] = {}
         if options.assay == "exome":
             self._all_genes = tuple(sorted(vocab.genes))
 
@@ -278,6 +308,7 @@ class Importer:
         finished: set[str] = set()
         classes: dict[str, Any] = {}
         vc_key = KeyCache()
+        unread = self._unread = {}  # sample -> genes of rows that could not be read at all
 
         for line, f in tab.rows:
             s.rows += 1
@@ -285,6 +316,11 @@ class Importer:
                 if len(f) > width and any(x.strip() for x in f[width:]):
                     self.error("row", f"{len(f)} fields, the header has {width}", f"{name}:{line}")
                     skipped[R_ERROR] += 1
+                    # what the row called is unknown: its gene (where it can be read) is unknown for its
+                    # sample, never wild-type
+                    gene_of = self._gene(f[i_gene].strip())
+                    if gene_of is not None and f[i_sample].strip():
+                        unread.setdefault(f[i_sample].strip(), set()).add(gene_of)
                     continue
                 f = (f + [""] * width)[:width]
             sid = f[i_sample].strip()
@@ -358,8 +394,11 @@ class Importer:
                 if v and not is_missing(v):
                     text = clean_protein(v)
                     pcol = cols.protein_names[k]
-                    if i_cls is not None and vc_key[f[i_cls]] == SPLICE_SITE:
-                        text = splice_change(text)
+                    if i_cls is not None:
+                        if vc_key[f[i_cls]] == SPLICE_SITE:
+                            text = splice_change(text)
+                        elif vc_key[f[i_cls]] in STOP_GAINED:
+                            text = stop_change(text)
                     break
             coords = False
             if not text:
@@ -487,6 +526,7 @@ class Importer:
     # ------------------------------------------------------------------ cases
 
     def _finish(self, st: _Sample, name: str) -> dict | None:
+        st.unresolved |= self._unread.get(st.id, set())
         values = self.clinical.values(st.id)
         ct, where, tried = self._cancer.for_sample(values)
         src = f"{name}:{st.line}"
@@ -506,7 +546,9 @@ class Importer:
                 self.error("map", c, src, sample=st.id)
             if "stage" in mapped:
                 case["stage"] = mapped["stage"]
-        alts = sorted(st.alts.values(), key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
+        alts = list(st.alts.values())
+        alts += unread_marks(self.vocab, alts, st.unresolved)
+        alts.sort(key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
         case["alterations"] = alts
         self.summary.alterations += len(alts)
         tested: tuple[str, ...] | None = None

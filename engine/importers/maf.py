@@ -166,6 +166,16 @@ def clean_protein(text: str) -> str:
 
 _SAME_RESIDUE = re.compile(r"^(p\.)?([A-Z])(\d+)\2$")
 SPLICE_SITE = _key("Splice_Site")
+#: classifications that say the change gains a stop: their older ``p.W424X`` is ``p.W424*``
+STOP_GAINED = frozenset(_key(v) for v in ("Nonsense_Mutation", "stopgain", "stopgain_SNV"))
+_OLD_STOP = re.compile(r"^((?:p\.)?[A-Za-z]{1,3}[0-9]+)X$")
+
+
+def stop_change(text: str) -> str:
+    """A stop-gained row's protein change with its stop written ``*`` (older files write ``X``,
+    which in a protein change alone is ambiguous: any residue in some reports)."""
+    m = _OLD_STOP.match(text)
+    return m.group(1) + "*" if m else text
 
 
 def splice_change(text: str) -> str:

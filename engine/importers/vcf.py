@@ -319,6 +319,11 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 except Exception as exc:  # noqa: BLE001 - vcfpy raises ValueError and its own exceptions
                     s.rows += 1
                     self.error_row("row", f"cannot read this VCF record: {exc}", src)
+                    # what it called is unknown: the genes at its position (every gene when even that
+                    # cannot be read) are unknown for every sample, never wild-type
+                    unread = self._unread_genes(text)
+                    for st in samples.values():
+                        st.unresolved.update(unread)
                     continue
                 self._record(rec, keep, sites_only, case_ids, samples, ann, src)
         s.notes.insert(0, f"VCF records: {records}; calls (record x allele x sample) counted as rows")
@@ -510,6 +515,23 @@ class VcfImporter(ExtrasMixin, CallImporter):
             self.skip(R_INDEL if len(ref) != len(alt) else R_NOPROT)
             st.unresolved.add(gene)
 
+
+    def _unread_genes(self, text: str) -> set[str]:
+        """The genes a VCF record that could not be read may be about: those whose locus or hotspots
+        hold its position; with no readable position, those on its chromosome; with no known
+        chromosome either, every gene of the vocabulary."""
+        parts = [p.strip() for p in text.split("\t", 2)]
+        chrom = hs._chrom(parts[0]) if parts and parts[0] else ""
+        if len(parts) >= 2 and parts[1].isdigit():
+            pos = int(parts[1])
+            genes = set(self._genes_at(chrom, pos, pos))
+            for asm in self.table.assemblies:  # (the record's own assembly may be what is unreadable)
+                hit = self.table.gene_at(asm, chrom, pos, pos)
+                if hit is not None:
+                    genes.add(hit)
+            return genes
+        on_chrom = {g for _, _, g in self._loci.get(chrom, ())} | self.table.genes_on(chrom)
+        return on_chrom if on_chrom else set(self.vocab.genes)
 
     def _genes_at(self, chrom: str, start: int, end: int) -> list[str]:
         rows = self._loci.get(hs._chrom(chrom), ())

@@ -307,7 +307,7 @@ class Domain:
                         continue
                     r = tuple(max(a, _RANK[b]) for a, b in zip(ranks, vec, strict=True))
                     germ = st.germline or alt.origin == "germline"
-                    tested = st.tested or alt.origin == "somatic"
+                    tested = st.tested or (alt.origin == "somatic" and alt.kind == "mutation")  # (as normalise reads it)
                     k = (tested, germ, r)
                     if k in states:
                         continue

@@ -30,6 +30,13 @@ class Variant:
     (``mutation`` then means an unspecified activating change). ``codon`` is the protein position
     (the first one for a range), ``ref`` the reference amino acid, ``alt`` the new one (``*`` for
     a stop; ``None`` for indels, frameshifts and kind words), ``hgvs`` the HGVS protein form.
+
+    ``span`` is what a rule's ``codons`` reads: the codons whose residues the change alters in
+    place, keeping the reading frame. ``None`` is the one codon ``codon`` (a substitution); a pair
+    ``(first, last)`` the codons an in-frame deletion, duplication, insertion (both neighbours) or
+    deletion-insertion touches; ``()`` none, for a change that cuts the protein short or loses it
+    (a stop gained, a frameshift, a splice-site change, a start lost): it alters no codon in the
+    sense of a hotspot (``KRAS G12*`` is not a codon-12 mutation that activates KRAS).
     """
 
     kind: str
@@ -38,6 +45,7 @@ class Variant:
     ref: str | None
     alt: str | None
     hgvs: str | None
+    span: tuple[int, ...] | None = None
 
 # --------------------------------------------------------------------------- HGVS grammar
 
@@ -216,7 +224,7 @@ class VariantReader(Cached):
         fast = _MISSENSE.match(s[2:] if s[:2] == "p." else s)  # the common case: p.G12C / G12C
         if fast and fast.group(3) not in (fast.group(1), "X"):
             ref, pos, alt = fast.group(1), _pos(fast.group(2)), fast.group(3)
-            variant = self._point(ref, pos, alt, f"{ref}{pos}{alt}")
+            variant = self._point(ref, pos, alt, f"{ref}{pos}{alt}", () if alt == "*" else None)
             self._check_reference(gene, variant, text)
             return variant
         n = len(gene)
@@ -289,17 +297,20 @@ class VariantReader(Cached):
             raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
         m = _MISSENSE.match(u)
         if m:
-            ref, pos, alt = m.group(1), _pos(m.group(2)), m.group(3).replace("X", "*")
+            ref, pos, alt = m.group(1), _pos(m.group(2)), m.group(3)
+            if alt == "X":
+                raise TermError(f"'{text}': 'X' is read two ways: a stop in older reports (write '{ref}{pos}*') or "
+                                f"any amino acid (write the change found, or 'mutation' if it is not known)")
             if alt == ref:
                 raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
-            return self._point(ref, pos, alt, f"{ref}{pos}{alt}")
+            return self._point(ref, pos, alt, f"{ref}{pos}{alt}", () if alt == "*" else None)
         if _START_LOSS.match(u):
-            return Variant("mutation", "M1?", 1, "M", None, "p.M1?")
+            return Variant("mutation", "M1?", 1, "M", None, "p.M1?", ())
         m = _FRAMESHIFT.match(u)
         if m:
             ref, pos = m.group(1), _pos(m.group(2))
             label = f"{ref}{pos}{m.group(3) or ''}fs" + (f"*{_count(m.group(4))}" if m.group(4) else "")
-            return self._point(ref, pos, None, label)
+            return self._point(ref, pos, None, label, ())
         m = _RANGE.match(u)
         if m:
             return self._range(text, m)
@@ -307,7 +318,7 @@ class VariantReader(Cached):
         if m:
             ref = None if m.group(1) == "X" else m.group(1)
             label = f"{m.group(1)}{_pos(m.group(2))}_splice"
-            return self._point(ref, _pos(m.group(2)), None, label)
+            return self._point(ref, _pos(m.group(2)), None, label, ())
         m = _STOP_LOSS.match(u)
         if m:
             pos, alt = _pos(m.group(1)), m.group(2)
@@ -320,15 +331,18 @@ class VariantReader(Cached):
         raise TermError(f"cannot read variant '{text}' of {gene}: {_VARIANT_FORMS}", kind_word)
 
     @staticmethod
-    def _point(ref: str | None, pos: int, alt: str | None, label: str) -> Variant:
+    def _point(ref: str | None, pos: int, alt: str | None, label: str, span: tuple[int, ...] | None = None) -> Variant:
         if pos < 1:
             raise TermError(f"protein positions start at 1, got '{label}'")
-        return Variant("mutation", label, pos, ref, alt, f"p.{label}")
+        return Variant("mutation", label, pos, ref, alt, f"p.{label}", span)
 
     def _range(self, text: str, m: re.Match) -> Variant:
         ref1, pos1 = m.group(1), _pos(m.group(2))
         ref2, pos2 = m.group(3), _pos(m.group(4)) if m.group(4) else None
-        op, inserted = m.group(5), m.group(6).replace("X", "*")
+        op, inserted = m.group(5), m.group(6)
+        if "X" in inserted:
+            raise TermError(f"'{text}': 'X' is read two ways: a stop in older reports (write '*') or any amino acid "
+                            f"(write the residues found, or 'mutation' if they are not known)")
         if pos2 is not None and pos2 <= pos1:
             raise TermError(f"'{text}': the range must run from the lower to the higher position")
         if op in ("DEL", "DUP") and inserted:
@@ -341,9 +355,11 @@ class VariantReader(Cached):
         if op == "DELINS" and pos2 is None and len(inserted) == 1:
             if inserted == ref1:
                 raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
-            return self._point(ref1, pos1, inserted, f"{ref1}{pos1}{inserted}")
-        span = f"{ref1}{pos1}" + (f"_{ref2}{pos2}" if pos2 is not None else "")
-        return self._point(ref1, pos1, None, f"{span}{op.lower()}{inserted}")
+            return self._point(ref1, pos1, inserted, f"{ref1}{pos1}{inserted}", () if inserted == "*" else None)
+        where = f"{ref1}{pos1}" + (f"_{ref2}{pos2}" if pos2 is not None else "")
+        # the codons it alters in place (an insertion: both neighbours); none when a stop is inserted
+        span = () if "*" in inserted else (pos1, pos2 if pos2 is not None else pos1)
+        return self._point(ref1, pos1, None, f"{where}{op.lower()}{inserted}", span)
 
     def _protein(self, gene: str) -> _Protein | None:
         hit = self._proteins.get(gene)
