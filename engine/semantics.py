@@ -163,16 +163,31 @@ def readme_outcome_table() -> str:
 # --------------------------------------------------------------------------- resolution
 
 
+#: among outcomes of one verdict and evidence, a regular approval decides before an accelerated one
+#: (its population was confirmed), and both before rules of other statuses
+STATUS_RANK = {"regular": 2, "accelerated": 1}
+
+
 def strength(cr, out) -> tuple:
     """Which outcome decides a therapy when no explicit precedence does: verdict, then evidence,
-    then the lower rule id (the one definition, used by resolution and by ``check``)."""
-    return (VERDICT_RANK[out.verdict],) + _rule_rank(cr.rule.evidence, cr.rule.id)
+    then status (a regular approval before an accelerated one), then the outcome missing fewer
+    facts (the closer to a decision), then the lower rule id (the one definition, used by
+    resolution and by ``check``). So a BRAF V600E lung cancer is decided by the regular NSCLC
+    approval, in any line, before the accelerated tumour-agnostic one, which asks for prior
+    treatment."""
+    rule = cr.rule
+    return (VERDICT_RANK[out.verdict], *_rule_rank(rule.evidence, rule.status), -len(out.missing), *_id_rank(rule.id))
 
 
 @cache
-def _rule_rank(evidence: str, rule_id: str) -> tuple:
+def _rule_rank(evidence: str, status: str) -> tuple:
+    return (EVIDENCE_RANK[evidence], STATUS_RANK.get(status, 0))
+
+
+@cache
+def _id_rank(rule_id: str) -> tuple:
     # lower ids win ties: invert character codes so that max() prefers them
-    return (EVIDENCE_RANK[evidence],) + tuple(-ord(ch) for ch in rule_id)
+    return tuple(-ord(ch) for ch in rule_id)
 
 
 def choose(cands: list):

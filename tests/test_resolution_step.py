@@ -23,8 +23,8 @@ from engine.evaluation.resolve import build_result, decisions
 from engine.result import Decisions
 
 
-def rule(rid, verdict="eligible", evidence="approved", overrides=()):
-    return NS(rule=NS(id=rid, evidence=evidence, conclude=NS(verdict=verdict),
+def rule(rid, verdict="eligible", evidence="approved", overrides=(), status="regular"):
+    return NS(rule=NS(id=rid, evidence=evidence, status=status, conclude=NS(verdict=verdict),
                       overrides=tuple(NS(rule=o, because=f"{rid} over {o}") for o in overrides)))
 
 
@@ -99,6 +99,14 @@ def test_choose_prefers_the_stronger_verdict_then_evidence_then_the_lower_id():
     assert sem.choose([(lo, outcome("B", "consider")), (hi, outcome("C", "consider"))])[0].rule.id == "C"
     one, two = rule("B"), rule("A")
     assert sem.choose([(one, outcome("B", "eligible")), (two, outcome("A", "eligible"))])[0].rule.id == "A"
+    # then a regular approval before an accelerated one, then the outcome missing fewer facts
+    acc, reg = rule("A", status="accelerated"), rule("B")
+    assert sem.choose([(acc, outcome("A", "eligible")), (reg, outcome("B", "eligible"))])[0].rule.id == "B"
+    assert sem.choose([(acc, outcome("A", "conditional", missing=["x"])),
+                       (reg, outcome("B", "conditional", missing=["x", "y"]))])[0].rule.id == "B"
+    more, fewer = rule("A"), rule("B")
+    assert sem.choose([(more, outcome("A", "conditional", missing=["x", "y"])),
+                       (fewer, outcome("B", "conditional", missing=["x"]))])[0].rule.id == "B"
 
 
 def test_render_readme_replaces_each_generated_section_and_keeps_the_rest():

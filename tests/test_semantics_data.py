@@ -47,6 +47,7 @@ class _Rule:
     evidence: str
     overrides: tuple = ()
     conclude: object = None
+    status: str = "regular"
 
 
 @dataclass

@@ -543,3 +543,29 @@ def test_a_caution_qualifies_only_an_option_that_may_be_given(engine):
     for path in CASES:
         for o in engine.evaluate(json.loads(path.read_text())).options:
             assert not o.cautions or o.verdict in ("eligible", "conditional", "consider"), (path.stem, o.therapy)
+
+
+def test_a_regular_approval_in_any_line_decides_before_an_accelerated_one_after_prior_treatment(engine):
+    """BRAF V600E lung cancer: the NSCLC approval (regular, any line) and the tumour-agnostic one
+    (accelerated, after prior treatment) reach the same verdict; the NSCLC rule decides, so a
+    student is asked only for the stage, and told 'not metastatic', never 'no prior treatment'."""
+    braf = [{"gene": "BRAF", "variant": "V600E"}]
+    res = engine.evaluate({"cancer_type": "LUAD", "alterations": braf, "as_of": "2026-07-01"})
+    dt = {o.therapy: o for o in res.options}["dabrafenib+trametinib"]
+    assert dt.verdict == "conditional" and dt.rules[0] == "BRAF-008"
+    assert not any("prior therapy" in m for m in dt.missing)
+    res = engine.evaluate({"cancer_type": "LUAD", "stage": "locally_advanced", "alterations": braf, "prior_therapies": [],
+                           "as_of": "2026-07-01"})
+    dt = {o.therapy: o for o in res.options}["dabrafenib+trametinib"]
+    assert dt.verdict == "not_eligible" and dt.rules[0] == "BRAF-008"
+    assert not any("prior" in f for f in dt.failed_criteria)
+
+
+def test_why_not_ranks_a_rule_failing_no_criterion_before_one_failing_a_label_criterion(engine):
+    """Treatment-naive lung cancer, BRAF untested: the closest rule for dabrafenib + trametinib is
+    the NSCLC approval (waiting on BRAF testing), not the tumour-agnostic one the case fails on
+    its prior-treatment criterion."""
+    a = engine.explain({"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": [], "as_of": "2026-07-01"},
+                       "dabrafenib + trametinib")
+    assert a.rules[0].rule == "BRAF-008"
+    assert "progressed following prior treatment" not in a.summary

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from engine.conditions import join_words
 from engine.evaluation.evaluator import Ctx, Inference, pending_missing
 from engine.result import Option, Verdict
-from engine.semantics import VERDICT_WORDS
+from engine.semantics import STATUS_RANK, VERDICT_WORDS
 from engine.tutoring.criteria import CriterionOut, option_criteria, rule_criteria
 from engine.tutoring.short import fit
 
@@ -92,6 +92,19 @@ def _in_rule_time(cr, ctx: Ctx, made: dict) -> Ctx:
         made[key] = hit
     return hit
 
+
+
+def _gate_not_met(a) -> int:
+    """How many gate criteria of a rule's answer the case does not meet."""
+    return sum(c.status == "not_met" for c in a.criteria if c.kind == "gate")
+
+
+def _label_not_met(a) -> int:
+    """How many label criteria of a rule's answer the case does not meet, where its gate may hold
+    (a rule about another population fails on its gate first: its label criteria say nothing)."""
+    if _gate_not_met(a):
+        return 0
+    return sum(c.status == "not_met" for c in a.criteria if c.kind != "gate")
 
 class WhyNot:
     """Answers for one program (one rule base)."""
@@ -169,11 +182,17 @@ class WhyNot:
         # nor is a retired rule (it says nothing at any date).
         selectors = {cr.rule.id for cr in self.by_therapy.get(therapy, ()) if getattr(cr, "selector", False)}
         retired = {cr.rule.id for cr in self.by_therapy.get(therapy, ()) if cr.rule.status == "retired"}
+        status = {cr.rule.id: cr.rule.status for cr in self.by_therapy.get(therapy, ())}
         answers.sort(key=lambda a: (not a.decided, a.outcome is None or a.rule in waiting, a.rule in retired,
                                     a.outcome is None and a.rule in selectors,
-                                    sum(c.status == "not_met" for c in a.criteria if c.kind == "gate"),
+                                    _gate_not_met(a),
                                     OFFER_RANK[a.concludes] < OFFER_RANK["consider"], not a.in_effect,
-                                    -OFFER_RANK[a.concludes], a.rule))
+                                    -OFFER_RANK[a.concludes],
+                                    # then, among rules whose gate the case may meet, the fewest label
+                                    # criteria not met and a regular approval before an accelerated one
+                                    # (as resolution ranks them)
+                                    _label_not_met(a), -STATUS_RANK.get(status.get(a.rule, ""), 0) if not _gate_not_met(a) else 0,
+                                    a.rule))
         if option is not None:
             top = answers[0] if answers and answers[0].decided else None
             return TherapyAnswer(
