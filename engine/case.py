@@ -1,4 +1,4 @@
-"""The case (input) format of CONTRACT.md, and its normalised form.
+"""The case (input) format (README, "The case format"), and its normalised form.
 
 :class:`CaseIn` is the pydantic model of a case file: unknown fields are errors. :func:`normalise`
 turns it into a :class:`NormalCase` through the vocabulary: synonyms resolved, variants parsed,
@@ -55,7 +55,7 @@ def _no_alterations() -> list:
 
 
 class CaseIn(StrictModel):
-    """One case, exactly as CONTRACT.md writes it (plus the optional ``jurisdiction``)."""
+    """One case, in the case format of the README ("The case format"), with the optional ``jurisdiction``."""
 
     id: str | None = None
     cancer_type: str = Field(min_length=1)
@@ -203,7 +203,9 @@ def _strict_bool(d: dict, key: str, path: tuple, out: list[Problem]) -> None:
     v = d.get(key)
     if v is not None and type(v) is not bool:
         meant = {"yes": "true", "true": "true", "1": "true", "no": "false", "false": "false", "0": "false"}.get(str(v).strip().lower()) if isinstance(v, (str, int)) and len(str(v)) < 8 else None
-        out.append(Problem(f"expected true or false, got {quote(v)}", path + (key,), meant))
+        how = f" (write {meant} without quotes)" if meant and isinstance(v, str) else ""
+        out.append(Problem(f"expected true or false, got {'the text ' if isinstance(v, str) else ''}{quote(v)}{how}",
+                           path + (key,), meant))
 
 
 # what an id may not hold: control characters (ESC, the C0 and C1 controls, DEL), line and
@@ -255,6 +257,12 @@ def strict_problems(data: dict) -> list[Problem]:
                         _text_too_long(v, key, ("alterations", i, key), out)
                 if "acquired" in a and type(a["acquired"]) is not bool:
                     _strict_bool(a, "acquired", ("alterations", i), out)
+                cna = a.get("cna")
+                if cna is not None and type(cna) is not int:  # (not true, not 2.0, not "2")
+                    out.append(Problem(f"cna is a whole number from -2 to 2, got {quote(cna)}", ("alterations", i, "cna")))
+                cn = a.get("copy_number")
+                if cn is not None and type(cn) is not int and type(cn) is not float:
+                    out.append(Problem(f"copy_number is a JSON number, got {quote(cn)}", ("alterations", i, "copy_number")))
     genes = data.get("tested_genes")
     if type(genes) is list and not _list_too_long(genes, "tested_genes", ("tested_genes",), out):
         limit = LIMITS["gene"]

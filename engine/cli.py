@@ -365,12 +365,14 @@ def cmd_check(args) -> int:
         print(f"  {e.rule_id} example '{e.name}': {e.message}", file=sys.stderr)
     rb = engine.rulebase
     status = "passed" if report.ok else "FAILED"
+    warnings = sum(1 for line in report.extra if line.startswith("warning: "))
     print(
         f"check: {status}: {report.rules} rules, {len(rb.therapies)} therapies, "
         f"{len(report.examples) - len(bad)}/{len(report.examples)} examples give their stated result, "
         f"{report.quotes_verified} quotes verified against the seed documents"
         + ("" if report.seeds_found else " (seed documents not found: quotes not verified)")
         + (f", {len(report.problems)} problem(s)" if report.problems else "")
+        + (f", {warnings} warning(s) (check -v lists them)" if warnings and not args.verbose else "")
         + ("" if report.searched else "; quick: the exhaustive search of profiles was skipped"),
         file=sys.stderr if not report.ok else sys.stdout,
     )

@@ -61,7 +61,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "facts": "the derived facts the case's rules use: true, false or null (unknown)",
         "trace": "every rule that spoke, every derived fact, every rule not in effect and why",
         "disclaimer": "educational decision support only: not medical advice",
-        "contract_version": "the version of this format (CONTRACT.md; a minor version only adds fields)",
+        "contract_version": "the version of this format (README, \"Schemas and versions\"; a minor version only adds fields)",
     },
     "Option": {
         "": "One therapy option: verdict, evidence, the rules that decided it, and why.",

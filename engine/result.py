@@ -1,4 +1,4 @@
-"""The result (output) format of CONTRACT.md, as pydantic models.
+"""The result (output) format (README, "The case format" and "Schemas and versions"), as pydantic models.
 
 The Python API returns a :class:`Result`; ``--format json`` prints ``result.to_json()``: the same
 object, field for field.
@@ -13,7 +13,7 @@ from pydantic_core import PydanticUndefined
 
 from engine.rules_model import Evidence, Verdict
 
-# The version of the case and result format (CONTRACT.md is version 1). A minor version only adds
+# The version of the case and result format (version 1 as first published). A minor version only adds
 # fields: a reader of 1.0 can read any 1.x. Every result carries it (``contract_version``).
 CONTRACT_VERSION = "1.1"
 

@@ -29,7 +29,7 @@ your own::
         with pytest.raises(CaseError):
             eng.evaluate(case)
 
-Strategies (each draws case dicts in the format of CONTRACT.md, with ``as_of`` always set):
+Strategies (each draws case dicts in the case format of the README, with ``as_of`` always set):
 
 :func:`cases`
     varied valid cases: cancer types the rules name, their subtypes and neighbours, any OncoTree

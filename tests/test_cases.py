@@ -1,6 +1,6 @@
 """The example cases in ``cases/`` against their expected verdicts in ``cases/expected/``.
 
-Each ``cases/<id>.json`` is one case in the format of CONTRACT.md; ``cases/expected/<id>.yaml``
+Each ``cases/<id>.json`` is one case in the case format of the README; ``cases/expected/<id>.yaml``
 says what the engine must conclude for it (see ``cases/README.md``). The expectations were written
 from the knowledge catalogue and the verdict definitions, not from the engine's output.
 
@@ -64,11 +64,11 @@ def test_every_case_has_an_expected_file_and_vice_versa() -> None:
     assert not expected - cases, f"expected files without cases/<id>.json: {sorted(expected - cases)}"
 
 
-# ----------------------------------------------------------------------------- case shape (CONTRACT.md)
+# ----------------------------------------------------------------------------- case shape (the README's case format)
 
 
 def case_shape_problems(case: object, stem: str) -> list[str]:
-    """What in ``case`` departs from the case format of CONTRACT.md (empty: nothing)."""
+    """What in ``case`` departs from the case format of the README (empty: nothing)."""
     if not isinstance(case, dict):
         return [f"a case file holds one JSON object, got {type(case).__name__}"]
     out: list[str] = []

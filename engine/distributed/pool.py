@@ -48,6 +48,9 @@ def connect(address: str):
         return Client(address, timeout=30), None
     except (OSError, TimeoutError) as exc:
         raise UsageError(f"cannot reach the Dask scheduler at '{address}': {exc}") from None
+    except ValueError as exc:  # an address Dask cannot parse (no port, no host)
+        raise UsageError(f"--dask: '{address}' is not a scheduler address ({exc}); give tcp://HOST:PORT, "
+                         "or local[:N] for a cluster on this machine") from None
 
 
 class DaskPool:

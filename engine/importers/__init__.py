@@ -1,5 +1,5 @@
 """Importers: mutation files (MAF, cBioPortal, TCGA, VCF), copy-number and fusion files, GA4GH
-Phenopackets and FHIR bundles -> cases in the CONTRACT format.
+Phenopackets and FHIR bundles -> cases in the case format.
 
 The Python API is in :mod:`engine.importers.api` (``make_importer``, ``make_document_reader``, ``load_vocabulary``,
 ``read_sample_list``, ``Importer``, ``ImportOptions``, ``Summary``, ``HotspotTable``); the names are

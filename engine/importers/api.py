@@ -1,4 +1,4 @@
-"""Importers: real mutation files (MAF, cBioPortal, TCGA) -> cases in the CONTRACT format.
+"""Importers: real mutation files (MAF, cBioPortal, TCGA) -> cases in the case format.
 
 The Python API mirrors ``kras-rules import``::
 

@@ -136,8 +136,8 @@ class Table:
                 f"{self.path}: no {' or '.join(repr(n) for n in names)} column in the header "
                 f"(line {self.header_line})",
             ) if not close else UsageError(
-                f"{self.path}: no {names[0]!r} column in the header (line {self.header_line}; "
-                f"did you mean {close[0]!r}?)"
+                f"{self.path}: no {names[0]!r} column in the header (line {self.header_line}); it has "
+                f"{close[0]!r}: if that is the column, rename it {names[0]!r}"
             )
         return i
 

@@ -368,7 +368,22 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
 
 def serve(engine, host: str = "127.0.0.1", port: int = 8000, cors_origins: list[str] | tuple[str, ...] = ()) -> int:
     """Run the service until interrupted (``kras-rules serve``)."""
+    import socket
+
     import uvicorn
 
+    # the address is tried first, so that one in use or a host that does not resolve is a usage
+    # error naming it (uvicorn would log it and exit as if the program had failed)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     uvicorn.run(create_app(engine, cors_origins), host=host, port=port, log_level="info")
     return 0

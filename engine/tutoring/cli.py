@@ -37,10 +37,23 @@ def add_parsers(sub) -> None:
 
     v = sub.add_parser("serve", help="run the HTTP service (JSON API, CDS Hooks, tutoring page)")
     v.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--port", type=_port, default=8000, help="port to listen on, 1 to 65535 (default 8000)")
     v.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                    help="a web origin whose pages may call the API from a browser (e.g. https://tutor.example.org, "
                         "or * for any); repeatable; default: none (only the service's own page)")
+
+
+def _port(text: str) -> int:
+    """A TCP port number (argparse type): 1 to 65535."""
+    import argparse
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number (1 to 65535)") from None
+    if not 1 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"{n} is not a port number (1 to 65535)")
+    return n
 
 
 def read_case(path: str) -> dict:
@@ -49,10 +62,18 @@ def read_case(path: str) -> dict:
         text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    from engine.streams.inputs import decode_json
+
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CaseError([Problem(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")], source=path) from None
+        data = decode_json(text.lstrip("\ufeff"))  # (as evaluate reads a case: strictly)
+    except CaseError as exc:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        if exc.code == "invalid_json" and len(lines) > 1 and all(ln.lstrip().startswith("{") for ln in lines[:2]):
+            raise CaseError([Problem("the file holds several cases (JSON Lines): this command takes one; "
+                                     "give it one of them, or evaluate them all with 'kras-rules evaluate'")],
+                            source=path) from None
+        exc.source = path
+        raise
     if isinstance(data, list) and len(data) == 1:
         data = data[0]
     if not isinstance(data, dict):
