@@ -203,7 +203,7 @@ def _strict_bool(d: dict, key: str, path: tuple, out: list[Problem]) -> None:
     v = d.get(key)
     if v is not None and type(v) is not bool:
         meant = {"yes": "true", "true": "true", "1": "true", "no": "false", "false": "false", "0": "false"}.get(str(v).strip().lower()) if isinstance(v, (str, int)) and len(str(v)) < 8 else None
-        how = f" (write {meant} without quotes)" if meant and isinstance(v, str) else ""
+        how = f" (did you mean {meant}, without quotes?)" if meant and isinstance(v, str) else ""
         out.append(Problem(f"expected true or false, got {'the text ' if isinstance(v, str) else ''}{quote(v)}{how}",
                            path + (key,), meant))
 

@@ -93,10 +93,10 @@ def test_a_boolean_written_otherwise_is_an_error_with_the_likely_value(value, me
 
 def test_each_boolean_field_is_checked_and_the_message_quotes_the_value():
     got = strict({"germline_tested": "yes", "multiagent_candidate": 2, "alterations": [{"acquired": "no"}]})
-    assert got == [(("germline_tested",), "expected true or false, got 'yes'", "true"),
+    assert got == [(("germline_tested",), "expected true or false, got the text 'yes' (did you mean true, without quotes?)", "true"),
                    (("multiagent_candidate",), "expected true or false, got 2", None),
-                   (("alterations", 0, "acquired"), "expected true or false, got 'no'", "false")]
-    assert strict({"multiagent_candidate": "No"}) == [(("multiagent_candidate",), "expected true or false, got 'No'", "false")]
+                   (("alterations", 0, "acquired"), "expected true or false, got the text 'no' (did you mean false, without quotes?)", "false")]
+    assert strict({"multiagent_candidate": "No"}) == [(("multiagent_candidate",), "expected true or false, got the text 'No' (did you mean false, without quotes?)", "false")]
     assert strict({"multiagent_candidate": True, "germline_tested": False}) == []
 
 

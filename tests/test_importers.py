@@ -773,7 +773,7 @@ def test_panel_file_and_assay_arguments(vocab, tmp_path):
         run_cli(["--mutations", str(maf), "--assay", "exome", "--panel", str(panel)])
     with pytest.raises(UsageError, match="not found"):
         run_cli(["--mutations", str(tmp_path / "missing.maf"), "--cancer-type", "LUAD"])
-    with pytest.raises(UsageError, match="did you mean 'Tumor_Sample_Barcod'"):
+    with pytest.raises(UsageError, match="it has 'Tumor_Sample_Barcod': if that is the column, rename it 'Tumor_Sample_Barcode'"):
         bad = write_maf(tmp_path / "b.maf", ["Hugo_Symbol", "Tumor_Sample_Barcod", "HGVSp_Short"], [["KRAS", "S1", "p.G12C"]])
         run_cli(["--mutations", str(bad), "--cancer-type", "LUAD"])
 
