@@ -985,3 +985,23 @@ def test_a_row_with_too_many_fields_leaves_its_gene_unknown_for_its_sample(vocab
     assert any(e["error"]["kind"] == "row" for e in errors)
     assert "NRAS" not in by_id["S1"]["tested_genes"] and "KRAS" in by_id["S1"]["tested_genes"]
     assert "NRAS" in by_id["S2"]["tested_genes"]
+
+
+def test_tcga_histology_texts_and_a_patient_keyed_file_beside_a_sample_keyed_one(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [
+        ["KRAS", "TCGA-XX-0001", "p.G12D"], ["KRAS", "TCGA-XX-0002", "p.G12D"], ["KRAS", "TCGA-XX-0003", "p.G12D"],
+        ["KRAS", "TCGA-XX-0004", "p.G12D"]])
+    firehose = write_maf(tmp_path / "fh.tsv", ["Tumor_Sample_Barcode", "histological_type", "tumor_tissue_site"], [
+        ["TCGA-XX-0001", "Lung_Adenocarcinoma-_Not_Otherwise_Specified_(NOS)", "Lung"],
+        ["TCGA-XX-0002", "Mucinous_(Colloid)_Carcinoma", "Lung"],
+        ["TCGA-XX-0003", "Rectal_Mucinous_Adenocarcinoma", "Rectum"],
+        ["TCGA-XX-0004", "", ""]])
+    cases, errors, summary = do_import(vocab, maf, clinical=[firehose])
+    by_id = {c["id"]: c["cancer_type"] for c in cases}
+    assert by_id == {"TCGA-XX-0001": "LUAD", "TCGA-XX-0002": "LUNG", "TCGA-XX-0003": "MACR"}
+    assert any("its cancer type cells are empty" in e["error"]["message"] for e in errors)
+    assert any("Mucinous_(Colloid)_Carcinoma" in line for line in summary.lines("m.maf"))
+    # a cBioPortal file keyed by sample (its PATIENT_ID the barcode) adds its OncoTree code
+    cbio = write_maf(tmp_path / "cb.txt", ["PATIENT_ID", "SAMPLE_ID", "ONCOTREE_CODE"], [["TCGA-XX-0002", "TCGA-XX-0002-01", "LUAD"]])
+    cases, _, _ = do_import(vocab, maf, clinical=[firehose, cbio])
+    assert {c["id"]: c["cancer_type"] for c in cases}["TCGA-XX-0002"] == "LUAD"

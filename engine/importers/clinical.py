@@ -104,11 +104,15 @@ class ClinicalIndex:
             out.update(row)
             found = True
             patient = self.sample_patient.get(barcode)
-        else:
-            samples = self.patient_samples.get(barcode)
-            if samples is not None and len(samples) == 1:
-                out.update(self.by_sample[samples[0]])
-                found = True
+        # the barcode may also name a patient whose one sample another file lists (a TCGA file keyed
+        # by patient barcode beside a cBioPortal file keyed by sample): that sample's values too,
+        # each column from the first file that gives it
+        samples = self.patient_samples.get(barcode)
+        if samples is not None and len(samples) == 1 and samples[0] != barcode:
+            for k, v in self.by_sample[samples[0]].items():
+                out.setdefault(k, v)
+            found = True
+        if patient is None:
             patient = barcode
         prow = self.by_patient.get(patient) if patient is not None else None
         if prow is not None:

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from engine.errors import TermError, UsageError, clean
 from engine.importers import hotspots as hs
-from engine.importers.clinical import CancerResolver, ClinicalIndex, FieldMap
+from engine.importers.clinical import CANCER_COLUMNS, SITE_COLUMNS, CancerResolver, ClinicalIndex, FieldMap
 from engine.importers.maf import (
     PROTEIN_COLUMNS,
     SKIP,
@@ -84,6 +84,8 @@ class Summary:
     genes_skipped: set = field(default_factory=set)
     errors: Counter = field(default_factory=Counter)
     cancer_sources: Counter = field(default_factory=Counter)
+    # cancer-type texts not known, passed over for a later column (the organ): text -> samples
+    cancer_unknown_texts: Counter = field(default_factory=Counter)
     unmapped: Counter = field(default_factory=Counter)
     no_panel: int = 0
     clinical_only: int = 0
@@ -96,6 +98,10 @@ class Summary:
         out.append(f"samples: {self.samples}; cases written: {self.cases}")
         if self.cancer_sources:
             out.append("cancer type from: " + ", ".join(f"{k} {v}" for k, v in self.cancer_sources.most_common()))
+        if self.cancer_unknown_texts:
+            out.append("cancer type texts not known, a later column used (often only the organ: its histology "
+                       "stays unknown): " + ", ".join(f"'{k}' {v}" for k, v in self.cancer_unknown_texts.most_common(5))
+                       + (f" and {len(self.cancer_unknown_texts) - 5} more" if len(self.cancer_unknown_texts) > 5 else ""))
         out.append(
             f"alterations: {self.alteration_rows} rows recognised ({self.from_coordinates} from coordinates); "
             f"{self.alterations} written ({self.merged} rows repeated an alteration of the same sample"
@@ -531,12 +537,17 @@ class Importer:
         ct, where, tried = self._cancer.for_sample(values)
         src = f"{name}:{st.line}"
         if ct is None:
-            why = "; ".join(tried) if tried else ("no clinical row for this sample" if values is None else "no cancer type column")
+            why = "; ".join(tried) if tried else (
+                "no clinical row for this sample" if values is None
+                else "its cancer type cells are empty" if any(c in self.clinical.columns for c in CANCER_COLUMNS + SITE_COLUMNS)
+                else "no cancer type column")
             self.error("cancer_type", f"no cancer type for sample '{st.id}' ({why}); give --cancer-type", src, sample=st.id)
             self.summary.without_case += len(st.alts)
             st.alts, st.unresolved = {}, set()
             return None
         self.summary.cancer_sources[where] += 1
+        for t in tried:  # ("column: why", the texts passed over)
+            self.summary.cancer_unknown_texts[t.split(": ", 1)[0] + ": " + values.get(t.split(": ", 1)[0], "")] += 1  # type: ignore[union-attr]
         case: dict[str, Any] = {"id": st.id, "cancer_type": ct}
         if self.opt.field_map is not None:
             mapped, unmapped, conflicts = self.opt.field_map.apply(values)
