@@ -569,3 +569,15 @@ def test_why_not_ranks_a_rule_failing_no_criterion_before_one_failing_a_label_cr
                        "dabrafenib + trametinib")
     assert a.rules[0].rule == "BRAF-008"
     assert "progressed following prior treatment" not in a.summary
+
+
+def test_compare_names_the_rule_and_date_that_decide_after_a_date_change(engine):
+    """The day sotorasib was approved: the trial rule gave way to the approval. The change names
+    the approval and its date; criteria both rules share (cancer type, KRAS G12C) did not change."""
+    case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "prior_therapies": [{"drugs": ["carboplatin"]}], "as_of": "2021-05-27"}
+    got = {o.therapy: o for o in engine.compare(case, dict(case, as_of="2021-05-28")).options}["sotorasib"]
+    assert "which holds from 2021-05-28" in got.why and "Now decided by" in got.summary
+    texts = [c.text for c in got.criteria]
+    assert not any("KRAS G12C" in t or "cancer type" in t for t in texts)
+    assert "checked now, met" in got.why and "no longer checked" not in got.why

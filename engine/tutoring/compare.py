@@ -77,6 +77,13 @@ def _side(o) -> Side:
 
 
 _WORD = {"met": "now met", "not_met": "now not met", "unknown": "now unknown"}
+_CHECKED = {"met": "checked now, met", "not_met": "checked now, not met", "unknown": "checked now, unknown"}
+
+
+def _change_words(c: CriterionChange) -> str:
+    if c.after is None:
+        return "no longer checked"
+    return (_WORD if c.before is not None else _CHECKED)[c.after]
 
 
 def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str]) -> Comparison:
@@ -100,13 +107,16 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
         xa, xb = a["answers"].get(t), b["answers"].get(t)
         oa, ob = ra.option(t), rb_.option(t)
         sa, sb = _side(oa), _side(ob)
-        ca = {c.id: c for c in (xa.criteria if xa else [])}
-        cb = {c.id: c for c in (xb.criteria if xb else [])}
+        # criteria are matched by what they say: when another rule decides after, a criterion it
+        # shares with the rule before (the cancer type, the allele) has not changed
+        ca = {(c.kind, c.text): c for c in (xa.criteria if xa else [])}
+        cb = {(c.kind, c.text): c for c in (xb.criteria if xb else [])}
         crit = []
-        for cid in list(ca) + [c for c in cb if c not in ca]:
-            x, y = ca.get(cid), cb.get(cid)
+        for key in list(ca) + [k for k in cb if k not in ca]:
+            x, y = ca.get(key), cb.get(key)
             if (x.status if x else None) != (y.status if y else None):
-                crit.append(CriterionChange(id=cid, text=(y or ca[cid]).text, before=x.status if x else None, after=y.status if y else None))
+                crit.append(CriterionChange(id=(y or x).id, text=key[1], before=x.status if x else None,  # type: ignore[union-attr]
+                                            after=y.status if y else None))
         if sa == sb and not crit:
             continue
         name = (xb or xa).name
@@ -119,11 +129,18 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             parts.append(f"{name}: {sb.verdict}, evidence {sa.evidence} (OncoKB {sa.oncokb_level}) \u2192 {sb.evidence} (OncoKB {sb.oncokb_level}).")
         else:
             parts.append(f"{name}: still {verdict_b}, with criteria changed.")
+        lead = ""
+        if sb.rule is not None and sa.rule != sb.rule and ob is not None:
+            # another rule decides: name it, and the date it holds from when the date changed
+            title = next((r.title for r in (xb.rules if xb else []) if r.rule == sb.rule), sb.rule)
+            dated = ra.evaluated_as_of != rb_.evaluated_as_of and ob.effective_from
+            lead = f"Now decided by \u201c{title}\u201d" + (f", which holds from {ob.effective_from}" if dated else "") + "."
+            parts.append(lead)
         if crit:
-            parts.append("; ".join(f"{c.text}: {_WORD.get(c.after, 'no longer checked') if c.after else 'no longer checked'}" for c in crit) + ".")
+            parts.append("; ".join(f"{c.text}: {_change_words(c)}" for c in crit) + ".")
         if xb is not None:
             parts.append(xb.summary if not xb.in_result else (ob.summary or ""))
         why = " ".join(p for p in parts if p)
         options.append(OptionChange(therapy=t, name=name, before=sa, after=sb, criteria=crit, why=why,
-                                    summary=fit(parts[0] + (" " + parts[1] if crit else ""))))
+                                    summary=fit(parts[0] + (" " + parts[1] if lead or crit else ""))))
     return Comparison(before_id=ra.case_id, after_id=rb_.case_id, changes=changes, facts=facts, options=options)
