@@ -174,6 +174,12 @@ class CatalogueIndex:
                     suggestion = fixed.id if fixed else None
                 except TermError:
                     pass
+        if drugs is None and "+" not in text and len(text.split()) > 1:
+            try:  # drug names separated by spaces ("cetuximab adagrasib")
+                drugs = self.vocab.therapy_word(" + ".join(text.split()))
+                suggestion = None
+            except TermError:
+                pass
         if drugs is not None:
             hit = self.by_drugs.get(tuple(sorted(drugs)))
             if hit is not None:

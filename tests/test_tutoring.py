@@ -581,3 +581,10 @@ def test_compare_names_the_rule_and_date_that_decide_after_a_date_change(engine)
     texts = [c.text for c in got.criteria]
     assert not any("KRAS G12C" in t or "cancer type" in t for t in texts)
     assert "checked now, met" in got.why and "no longer checked" not in got.why
+
+
+def test_words_typed_while_a_student_types_resolve_as_meant(engine):
+    assert engine.normalise({"cancer_type": "colorectal"}).cancer.code == "COADREAD"
+    assert engine.therapy("cetuximab adagrasib").id == "adagrasib+cetuximab"
+    assert engine.therapy("Krazati Erbitux").id == "adagrasib+cetuximab"
+    assert engine.therapy("BI 1701963").id == "bi-1701963"  # (a name with a space stays one drug)
