@@ -106,3 +106,28 @@ def test_a_bad_profile_shows_the_engine_error_with_did_you_mean(browser):
     driver.find_element(By.ID, "evaluate").click()
     _wait(driver, lambda d: d.find_element(By.ID, "error").text)
     assert "cancer_type" in driver.find_element(By.ID, "error").text and "NSCLC" in driver.find_element(By.ID, "error").text
+
+
+def test_why_explains_the_profile_as_the_form_shows_it_and_keeps_the_error(browser):
+    """After an edit not yet evaluated, a click on a therapy explains the edited profile; after a
+    rejected input, the click shows the error again instead of explaining the earlier profile."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url = browser
+    driver.get(url + "/")
+    _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    driver.find_element(By.ID, "evaluate").click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#options li.option[data-therapy="sotorasib"]'))
+    variant = driver.find_element(By.CSS_SELECTOR, "#alts .alt .alt-variant")
+    variant.clear()
+    variant.send_keys("G12D")  # edited, not evaluated
+    driver.find_element(By.CSS_SELECTOR, '#therapies li.therapy[data-therapy="sotorasib"]').click()
+    _wait(driver, lambda d: "G12D" in d.find_element(By.ID, "why-text").text)
+    assert "eligible" not in driver.find_element(By.ID, "why-title").text.replace("not eligible", "")
+    cancer = driver.find_element(By.ID, "cancer")
+    cancer.clear()
+    cancer.send_keys("NSCLCC", Keys.TAB)
+    _wait(driver, lambda d: d.find_element(By.ID, "error").text)
+    driver.find_element(By.CSS_SELECTOR, '#therapies li.therapy[data-therapy="adagrasib"]').click()
+    _wait(driver, lambda d: "cancer_type" in d.find_element(By.ID, "error").text)
