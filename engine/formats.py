@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from engine.result import Decisions, Result
+from engine.result import Decided, Decisions, Result
 from engine.semantics import EVIDENCE_WORDS, LISTED, POSITIVE, VERDICT_HEADINGS
 
 
@@ -38,9 +38,15 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
                 out.append(textwrap.fill(f"* {o.summary or o.name} [{o.rules[0] if o.rules else ''}]", width,
                                          initial_indent="    ", subsequent_indent="        ", break_on_hyphens=False))
                 continue
-            level = f" (OncoKB {o.oncokb_level})" if o.oncokb_level else ""
+            # an OncoKB level belongs to a biomarker the tumour has: shown as the TSV row levels it
+            # (not while the deciding rule's gate is unknown, not for an option the case fails)
+            leveled = o.oncokb_level and o.verdict != "not_eligible" and not Decided.of(o).gate_unknown
+            level = f" (OncoKB {o.oncokb_level})" if leveled else ""
             # the evidence in words ("preclinical resistance evidence"; the result keeps its token)
-            out.append(f"    * {o.name}: {EVIDENCE_WORDS.get(o.evidence, o.evidence)}{level} [{', '.join(o.rules)}]")
+            words = EVIDENCE_WORDS.get(o.evidence, o.evidence)
+            if o.verdict == "not_eligible":
+                words = f"{words}, but not for this case"
+            out.append(f"    * {o.name}: {words}{level} [{', '.join(o.rules)}]")
             out.append(textwrap.fill(o.explanation, width, initial_indent="        ", subsequent_indent="        "))
             if o.missing:
                 out.append(f"        Missing: {', '.join(o.missing)}")

@@ -235,3 +235,18 @@ def test_console_script_and_module_agree():
                          input=json.dumps(GOOD), capture_output=True, text=True, cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["case_id"] == "g"
+
+
+def test_text_shows_an_oncokb_level_only_for_a_biomarker_the_tumour_has_and_an_option_it_may_take(engine):
+    """As the TSV row levels options: no level while the deciding rule's gate is unknown (olaparib
+    without BRCA data), none for an option the case fails, whose evidence reads 'not for this case'."""
+    from engine.formats import text as render_text
+
+    pdac = engine.evaluate({"cancer_type": "PAAD",
+                            "alterations": [{"gene": "KRAS", "variant": "G12D"}], "as_of": "2026-11-30"})
+    out = render_text(pdac)
+    assert "* olaparib: approved [" in out and "olaparib: approved (OncoKB" not in out
+    early = engine.evaluate({"cancer_type": "LUAD", "stage": "early", "prior_therapies": [{"drugs": ["carboplatin"]}],
+                             "alterations": [{"gene": "KRAS", "variant": "G12C"}], "as_of": "2026-11-30"})
+    out = render_text(early)
+    assert "* sotorasib: approved, but not for this case [" in out
