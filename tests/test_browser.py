@@ -45,9 +45,11 @@ def browser(engine):
 
 
 def _wait(driver, cond, timeout=20):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout).until(cond)
+    # (a panel the page replaces while it is read is read again)
+    return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(cond)
 
 
 def test_build_profile_see_options_ask_why_not_and_what_if(browser):
@@ -123,8 +125,8 @@ def test_why_explains_the_profile_as_the_form_shows_it_and_keeps_the_error(brows
     variant.clear()
     variant.send_keys("G12D")  # edited, not evaluated
     driver.find_element(By.CSS_SELECTOR, '#therapies li.therapy[data-therapy="sotorasib"]').click()
-    _wait(driver, lambda d: "G12D" in d.find_element(By.ID, "why-text").text)
-    assert "eligible" not in driver.find_element(By.ID, "why-title").text.replace("not eligible", "")
+    _wait(driver, lambda d: "G12D" in d.find_element(By.ID, "why-text").text
+          and "eligible" not in d.find_element(By.ID, "why-title").text.replace("not eligible", ""))
     cancer = driver.find_element(By.ID, "cancer")
     cancer.clear()
     cancer.send_keys("NSCLCC", Keys.TAB)

@@ -276,7 +276,8 @@ class _Static:
             if type(kid) is UnmetNode:  # not "not shown": shown, the value known to hold
                 return self.words(kid.kid, False) + " (known to hold)"
             if type(kid) is FactNode:  # as the explanations say a derived fact's value
-                return self.words(kid, False) + ": no"
+                text = self.words(kid, False) + ": no"
+                return text if top else f"({text})"  # (inside "A and B", "B: no" would read as the whole's answer)
             return "not: " + self.words(kid, False)
         return str(node)  # pragma: no cover
 
