@@ -151,7 +151,7 @@ def test_cds_hooks_discovery_and_cards(client, engine):
     ind = {o.verdict: c["indicator"] for c, o in zip(a["cards"], result.options, strict=True)}
     assert ind.get("eligible") == "info" and ind.get("excluded") == "warning"
     r = client.post(f"/cds-services/{SERVICE_ID}", json={"hook": "patient-view", "hookInstance": "x", "context": {}})
-    assert r.status_code == 422 and r.json()["error"][0]["path"] == "context.case"
+    assert r.status_code == 400 and r.json()["error"][0]["path"] == "context.case"
 
 
 def test_cds_card_source_url_points_at_the_rule_when_the_source_has_none(client):
@@ -266,12 +266,18 @@ def test_as_of_of_any_other_type_or_form_is_an_error_naming_it(client, engine):
 
 def test_why_request_fields_are_read_strictly(client):
     good = case("luad-g12c-second-line.json")
+    # the request's own shape: 400, code usage
     r = client.post("/why", json={"case": good, "all": "false"})
-    assert r.status_code == 422 and r.json()["error"][0]["path"] == "all"
+    assert r.status_code == 400 and r.json()["error"][0]["path"] == "all" and r.json()["code"] == "usage"
     r = client.post("/why", json={"case": good, "therapy": "sotorasib", "all": True})
-    assert r.status_code == 422 and "not both" in r.json()["error"][0]["message"]
+    assert r.status_code == 400 and "not both" in r.json()["error"][0]["message"]
     r = client.post("/why", json={"case": good, "therapy": ["sotorasib"]})
-    assert r.status_code == 422 and r.json()["error"][0]["path"] == "therapy"
+    assert r.status_code == 400 and r.json()["error"][0]["path"] == "therapy"
+    r = client.post("/compare", json={"before": good})
+    assert r.status_code == 400 and r.json()["error"][0]["path"] == "after"
+    # a therapy the engine cannot read: 422
+    r = client.post("/why", json={"case": good, "therapy": "sotorasibb"})
+    assert r.status_code == 422 and r.json()["error"][0]["suggestion"] == "sotorasib"
 
 
 def test_error_records_name_the_case_and_every_error_has_the_engine_shape(client):
@@ -288,7 +294,7 @@ def test_error_records_name_the_case_and_every_error_has_the_engine_shape(client
 def test_cds_requests_name_their_hook_and_a_patient_id_that_is_no_text_is_not_an_id(client):
     good = case("luad-g12c-second-line.json")
     r = client.post(f"/cds-services/{SERVICE_ID}", json={"context": {"case": good}})
-    assert r.status_code == 422 and r.json()["error"][0]["path"] == "hook"
+    assert r.status_code == 400 and r.json()["error"][0]["path"] == "hook"
     r = client.post(f"/cds-services/{SERVICE_ID}", json={"hook": "patient-view", "hookInstance": "x",
                                                          "context": {"case": {k: v for k, v in good.items() if k != "id"}, "patientId": {"a": 1}}})
     assert r.status_code == 200

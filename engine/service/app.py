@@ -97,7 +97,7 @@ def _json(text: str, status: int = 200) -> Response:
 def _status(exc: EngineError) -> int:
     if isinstance(exc, BodyTooLarge):
         return 413
-    if isinstance(exc, BodyError):
+    if isinstance(exc, (BodyError, RequestShape)):
         return 400
     if isinstance(exc, RuleError):
         return 404
@@ -115,6 +115,12 @@ INLINE_BODY = 64 << 10
 
 class BodyTooLarge(UsageError):
     """A request body over :data:`MAX_BODY` (status 413)."""
+
+
+class RequestShape(UsageError):
+    """A request that is not of its endpoint's shape: a member missing, unknown or of the wrong
+    type (status 400, code ``usage``). A value the engine cannot read (a case, a therapy, a date)
+    is a 422 instead."""
 
 
 class BodyError(UsageError):
@@ -164,10 +170,10 @@ def _object(data: Any, key: str | None = None, required: bool = True) -> Any:
             raise CaseError([Problem(f"a case is a JSON object, got {type(data).__name__}")])
         return data
     if not isinstance(data, dict):
-        raise UsageError([Problem(f"the request body is a JSON object with '{key}'")])
+        raise RequestShape([Problem(f"the request body is a JSON object with '{key}'")])
     if key not in data:
         if required:
-            raise UsageError([Problem("required field is missing", (key,))])
+            raise RequestShape([Problem("required field is missing", (key,))])
         return None
     return data[key]
 
@@ -233,7 +239,7 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         for k in data:
             if k not in allowed:
                 close = difflib.get_close_matches(k, sorted(allowed), n=1)
-                raise UsageError([Problem(f"unknown field '{k}'; allowed: {', '.join(sorted(allowed))}", (k,),
+                raise RequestShape([Problem(f"unknown field '{k}'; allowed: {', '.join(sorted(allowed))}", (k,),
                                           close[0] if close else None)])
 
     @app.post("/evaluate", response_model=Result, responses=_ERRORS, openapi_extra=_body("CaseIn"),
@@ -256,13 +262,13 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
             _known(data, {"case", "therapy", "all", "as_of"})
         therapy, every = data.get("therapy"), data.get("all", False)
         if type(every) is not bool:
-            raise UsageError([Problem(f"all is true or false, got {quote(every)}", ("all",))])
+            raise RequestShape([Problem(f"all is true or false, got {quote(every)}", ("all",))])
         if therapy is not None and type(therapy) is not str:
-            raise UsageError([Problem(f"a therapy is named by a text, got {quote(therapy)}", ("therapy",))])
+            raise RequestShape([Problem(f"a therapy is named by a text, got {quote(therapy)}", ("therapy",))])
         if not therapy and not every:
-            raise UsageError([Problem("name a therapy, or set all to true", ("therapy",))])
+            raise RequestShape([Problem("name a therapy, or set all to true", ("therapy",))])
         if therapy and every:
-            raise UsageError([Problem("name a therapy or set all to true, not both", ("all",))])
+            raise RequestShape([Problem("name a therapy or set all to true, not both", ("all",))])
         try:
             ans = await run_in_threadpool(lambda: engine.explain(_object(case), None if every else therapy,
                                                                  include_all=every, as_of=data.get("as_of")))
@@ -323,9 +329,9 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         context = _object(data, "context")
         for key in ("hook", "hookInstance"):
             if type(data.get(key)) is not str:
-                raise UsageError([Problem(f"a CDS Hooks request names its {key} (a text)", (key,))])
+                raise RequestShape([Problem(f"a CDS Hooks request names its {key} (a text)", (key,))])
         if not isinstance(context, dict) or "case" not in context:
-            raise UsageError([Problem("the case goes in context.case", ("context", "case"))])
+            raise RequestShape([Problem("the case goes in context.case", ("context", "case"))])
         case = _object(context["case"])
         base = str(request.base_url)
 
