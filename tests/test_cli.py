@@ -250,3 +250,12 @@ def test_text_shows_an_oncokb_level_only_for_a_biomarker_the_tumour_has_and_an_o
                              "alterations": [{"gene": "KRAS", "variant": "G12C"}], "as_of": "2026-11-30"})
     out = render_text(early)
     assert "* sotorasib: approved, but not for this case [" in out
+
+
+def test_the_readme_names_every_tsv_column():
+    from engine.formats import TSV_COLUMNS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("A TSV row (`--format tsv`")
+    section = readme[start:start + 2000]
+    assert all(f"`{c}`" in section for c in TSV_COLUMNS), [c for c in TSV_COLUMNS if f"`{c}`" not in section]

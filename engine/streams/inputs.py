@@ -161,6 +161,10 @@ def decode_json(text: str) -> Any:
     except _Reject as exc:
         raise exc.error from None
     except json.JSONDecodeError as exc:
+        body = text.rstrip()
+        if exc.pos >= len(body) and "\n" not in body:  # (a line cut short: its end, not a next line)
+            raise _err(f"invalid JSON: the text ends early, after column {len(body)}: a closing '}}' or ']', "
+                       f"or a value, is missing ({exc.msg})", "invalid_json") from None
         where = f"line {exc.lineno}, column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
         raise _err(f"invalid JSON at {where}: {exc.msg}", "invalid_json") from None
     except RecursionError:
