@@ -100,7 +100,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     ls.add_argument("--format", choices=["text", "json", "markdown"], default="text")
 
     if not full:
-        return p
+        return _rules_everywhere(p, sub)
     try:
         from engine.importers.cli import add_parser as add_import
     except ImportError:  # pragma: no cover
@@ -110,6 +110,15 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     from engine.tutoring.cli import add_parsers as add_tutoring
 
     add_tutoring(sub)
+    return _rules_everywhere(p, sub)
+
+
+def _rules_everywhere(p: argparse.ArgumentParser, sub) -> argparse.ArgumentParser:
+    """``--rules DIR`` after the command too (``kras-rules check --rules DIR``), not only before it."""
+    for cmd in sub.choices.values():
+        if not any("--rules" in a.option_strings for a in cmd._actions):
+            cmd.add_argument("--rules", metavar="DIR", default=argparse.SUPPRESS,
+                             help="rules directory (default: the shipped rules/; also accepted before the command)")
     return p
 
 

@@ -1005,3 +1005,15 @@ def test_tcga_histology_texts_and_a_patient_keyed_file_beside_a_sample_keyed_one
     cbio = write_maf(tmp_path / "cb.txt", ["PATIENT_ID", "SAMPLE_ID", "ONCOTREE_CODE"], [["TCGA-XX-0002", "TCGA-XX-0002-01", "LUAD"]])
     cases, _, _ = do_import(vocab, maf, clinical=[firehose, cbio])
     assert {c["id"]: c["cancer_type"] for c in cases}["TCGA-XX-0002"] == "LUAD"
+
+
+def test_a_misspelt_classification_is_suggested_and_rules_goes_after_the_command_too(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "Variant_Classification", "HGVSp_Short"],
+                    [["KRAS", "A1", "Missense_Mutaton", "p.G12C"]])
+    _, errors, _ = do_import(vocab, maf, cancer_type="COAD")
+    assert errors[0]["error"]["suggestion"] == "Missense_Mutation"
+    from engine.cli import build_parser
+
+    args = build_parser().parse_args(["check", "--rules", "elsewhere"])
+    assert args.rules == "elsewhere"
+    assert build_parser().parse_args(["--rules", "before", "check"]).rules == "before"

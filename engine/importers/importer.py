@@ -30,6 +30,7 @@ from engine.importers.maf import (
     alt_allele,
     classify,
     clean_protein,
+    closest_classification,
     splice_change,
     stop_change,
 )
@@ -381,7 +382,8 @@ class Importer:
                         f"unknown Variant_Classification '{vc}' (the README lists the values read)",
                         f"{name}:{line}",
                         field="Variant_Classification",
-                        value=vc)
+                        value=vc,
+                        suggestion=closest_classification(vc))
                     continue
 
             origin = "somatic"

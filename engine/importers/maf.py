@@ -86,6 +86,14 @@ class KeyCache(dict):
         return key
 
 
+def closest_classification(value: str) -> str | None:
+    """The Variant_Classification value probably meant (``Missense_Mutaton``), or None."""
+    import difflib
+
+    close = difflib.get_close_matches(value.strip(), COUNTED + NOT_COUNTED, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
 def classify(value: str) -> str | None:
     """``count``, ``skip``, or None for a value this importer does not know (an error record)."""
     return _POLICY.get(_key(value))
