@@ -812,7 +812,7 @@ def test_the_explanation_outline_is_shared_per_outcome_not_only_per_atom_values(
         for case in order:
             o = mini.evaluate(case).option("sotorasib")
             got[o.verdict] = o.explanation.split(". ", 1)[1]
-        assert got["conditional"].startswith("Approved after a prior line. Cannot decide without: whether KRAS Y96D was acquired")
+        assert got["conditional"].startswith("Approved after a prior line. But an exclusion may still apply, and it waits on: whether KRAS Y96D was acquired")
         assert got["eligible"].startswith("Approved after a prior line. ")
 
 

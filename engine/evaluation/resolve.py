@@ -895,13 +895,16 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             # known, a label criterion missing); with the gate itself unknown it would name a
             # biomarker the case is not known to carry; with every criterion of its own met, what
             # is missing is an exclusion's (pending), and its "met" sentence is the one that holds
+            pending_only = False
             if undecided:
                 more.append(st.undecided[rid])
             elif all(node.tv(ctx) is True for node in cr.requires):
                 more.append(st.met[rid])
+                pending_only = True  # the criteria are met: what is missing decides an exclusion
             else:
                 more.append(st.unknown[rid])
-            more.append(_sentence("Cannot decide without: " + ", ".join(out.missing)))
+            more.append(_sentence(("But an exclusion may still apply, and it waits on: "
+                                   if pending_only else "Cannot decide without: ") + ", ".join(out.missing)))
         elif out.failed:
             more.append(st.unmet[rid])
             more.append("Criteria not met: " + "; ".join(out.failed) + ".")
