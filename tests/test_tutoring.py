@@ -588,3 +588,11 @@ def test_words_typed_while_a_student_types_resolve_as_meant(engine):
     assert engine.therapy("cetuximab adagrasib").id == "adagrasib+cetuximab"
     assert engine.therapy("Krazati Erbitux").id == "adagrasib+cetuximab"
     assert engine.therapy("BI 1701963").id == "bi-1701963"  # (a name with a space stays one drug)
+
+
+def test_compare_names_the_side_an_error_is_on(engine):
+    from engine.errors import CaseError
+
+    with pytest.raises(CaseError) as info:
+        engine.compare({"cancer_type": "LUAD"}, {"cancer_type": "LUAD", "stage": "IV"})
+    assert info.value.problems[0].path[:2] == ("after", "stage")
