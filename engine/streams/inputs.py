@@ -283,7 +283,7 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
     (:func:`_lines_of_records`) is JSON Lines with a bad first line, read line by line
     (``file:1``), as standard input is."""
     if not text.strip():
-        yield name, _err("empty input: expected a JSON object, a JSON array or JSON Lines")
+        yield name, _err("empty input: expected a JSON object, a JSON array or JSON Lines", "invalid_json")
         return
     try:
         value = _DECODER.decode(text)
