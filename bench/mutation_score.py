@@ -17,7 +17,10 @@ KILLED = {"killed", "timeout", "caught by type check"}
 
 
 def results() -> list[tuple[str, str]]:
-    out = subprocess.run(["mutmut", "results", "--all", "true"], capture_output=True, text=True, check=True).stdout
+    try:
+        out = subprocess.run(["mutmut", "results", "--all", "true"], capture_output=True, text=True, check=True).stdout
+    except FileNotFoundError:
+        sys.exit("mutation_score: mutmut is not installed: pip install -e '.[dev]'")
     rows = []
     for line in out.splitlines():
         m = re.match(r"\s*(\S+): (.+)$", line)

@@ -247,6 +247,8 @@ def strict_problems(data: dict) -> list[Problem]:
     as_of = data.get("as_of")
     if as_of is not None and not (type(as_of) is str and _DATE.fullmatch(as_of)):
         out.append(Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",)))
+    elif type(as_of) is str and parse_date(as_of) is None:
+        out.append(Problem(f"no such day: {quote(as_of)} (YYYY-MM-DD: a month from 01 to 12, a day the month has)", ("as_of",)))
     alts = data.get("alterations")
     if type(alts) is list and not _list_too_long(alts, "alterations", ("alterations",), out):
         for i, a in enumerate(alts):

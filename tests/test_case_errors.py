@@ -19,7 +19,7 @@ def problems(engine, case) -> list[str]:
         ({"cancer_type": "LUAD", "alterations": [{"gene": "KRSA", "variant": "G12C"}]}, "alterations[0].gene: unknown gene 'KRSA'"),
         ({"cancer_type": "LUAD", "prior_therapies": [{"drugs": ["sotorasb"]}]}, "prior_therapies[0].drugs[0]: unknown"),
         ({"cancer_type": "LUAD", "stage": "metastasis"}, "stage: "),
-        ({"cancer_type": "LUAD", "as_of": "2021-13-45"}, "as_of: "),
+        ({"cancer_type": "LUAD", "as_of": "2021-13-45"}, "as_of: no such day: '2021-13-45'"),
         ({"cancer_type": "LUAD", "alteration": []}, "alteration: unknown field 'alteration' (did you mean 'alterations'?)"),
         ({"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C", "aquired": True}]}, "alterations[0].aquired: unknown field 'aquired' (did you mean 'acquired'?)"),
         ({"cancer_type": "LUAD", "alterations": "KRAS G12C"}, "alterations: "),
