@@ -1017,3 +1017,11 @@ def test_a_misspelt_classification_is_suggested_and_rules_goes_after_the_command
     args = build_parser().parse_args(["check", "--rules", "elsewhere"])
     assert args.rules == "elsewhere"
     assert build_parser().parse_args(["--rules", "before", "check"]).rules == "before"
+
+
+def test_maf_filter_flags_are_read_as_calls_and_counted(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short", "FILTER"], [
+        ["KRAS", "A1", "p.G12C", "wga"], ["NRAS", "A1", "p.Q61K", "PASS"]])
+    cases, _, summary = do_import(vocab, maf, cancer_type="COAD", assay="exome")
+    assert {a["variant"] for a in cases[0]["alterations"]} == {"p.G12C", "p.Q61K"}
+    assert any("FILTER is not PASS: 1 (wga 1" in line for line in summary.lines("m.maf"))

@@ -85,6 +85,7 @@ class Summary:
     genes_skipped: set = field(default_factory=set)
     errors: Counter = field(default_factory=Counter)
     cancer_sources: Counter = field(default_factory=Counter)
+    flagged: Counter = field(default_factory=Counter)  # FILTER value -> alteration rows read although flagged
     # cancer-type texts not known, passed over for a later column (the organ): text -> samples
     cancer_unknown_texts: Counter = field(default_factory=Counter)
     unmapped: Counter = field(default_factory=Counter)
@@ -99,6 +100,10 @@ class Summary:
         out.append(f"samples: {self.samples}; cases written: {self.cases}")
         if self.cancer_sources:
             out.append("cancer type from: " + ", ".join(f"{k} {v}" for k, v in self.cancer_sources.most_common()))
+        if self.flagged:
+            out.append(f"alteration rows read although their FILTER is not PASS: {sum(self.flagged.values())} ("
+                       + ", ".join(f"{k} {v}" for k, v in self.flagged.most_common(5)) + "; a MAF's FILTER is read "
+                       "as a note, not a reason for doubt, unlike a VCF's: see the README)")
         if self.cancer_unknown_texts:
             out.append("cancer type texts not known, a later column used (often only the organ: its histology "
                        "stays unknown): " + ", ".join(f"'{k}' {v}" for k, v in self.cancer_unknown_texts.most_common(5))
@@ -428,6 +433,10 @@ class Importer:
                 continue
             s.alteration_rows += 1
             s.recognised[(gene, text)] += 1
+            if cols.filter is not None:
+                flt = f[cols.filter].strip()
+                if flt and flt.upper() not in ("PASS", "."):
+                    s.flagged[flt] += 1
             if coords:
                 s.from_coordinates += 1
             label = getattr(var, "label", text)

@@ -116,6 +116,7 @@ class MutationColumns:
     ref: int | None
     alt2: int | None
     alt1: int | None
+    filter: int | None = None  # FILTER (MC3): read as a call whatever it says; flagged rows are counted
 
     @classmethod
     def of(cls, table: Table) -> MutationColumns:
@@ -135,6 +136,7 @@ class MutationColumns:
             ref=table.col("Reference_Allele"),
             alt2=table.col("Tumor_Seq_Allele2"),
             alt1=table.col("Tumor_Seq_Allele1"),
+            filter=table.col("FILTER"),
         )
 
     @property
