@@ -718,3 +718,14 @@ def test_a_folder_gives_a_broken_link_its_error_record_and_leaves_out_sub_folder
     assert records[1]["source"] == str(folder / "b.jsonl") and records[1]["code"] == "unreadable"
     _, named, _ = _run(engine, [folder / "b.jsonl"])
     assert json.loads(named)["error"] == records[1]["error"]
+
+
+def test_an_input_with_no_record_is_said_on_stderr_and_is_no_error(engine, tmp_path):
+    empty = tmp_path / "cohort.jsonl"
+    empty.write_text("", encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    args = argparse.Namespace(files=[str(empty)], format="json", as_of=None, backend="default", jobs=1, summary=False,
+                              no_progress=True, no_reuse=False, output=None, resume=False, dask=None, brief=False,
+                              detail=False)
+    assert run_evaluate(args, engine, out=out, err=err) == 0
+    assert out.getvalue() == "" and f"{empty}: no records" in err.getvalue()

@@ -85,6 +85,7 @@ class RawInput:
                 self.cohorts[f] = "<stdin>" if a == "-" else a
         self.stdin = stdin
         self.pos = 0
+        self.empty: list[str] = []  # inputs that held no record at all (said on stderr, not an error)
         total = 0
         for f in self.files:
             p = Path(f)
@@ -110,6 +111,8 @@ class RawInput:
                 for source, payload in it:
                     line += 1
                     yield source, payload
+                if not line:
+                    self.empty.append(name)
             except Exception as exc:  # the rest of the file cannot be read (damaged gzip, I/O, ...)
                 after = f" after {line:,} record(s)" if line else ""
                 yield name, CaseError([Problem(f"cannot read the rest of the file{after}: {quote(str(exc))}")], code="unreadable")
@@ -732,6 +735,8 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, re
     finally:
         if progress is not None:
             progress.close()
+    for name in reader.empty:  # nothing to evaluate is no error, but no silence either
+        err.write(f"kras-rules: {name}: no records (the input is empty)\n")
     if summary is not None:
         if skip:
             err.write(f"(resumed: the {skip:,} records already in the output are not in this summary)\n")
