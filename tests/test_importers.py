@@ -994,7 +994,7 @@ def test_tcga_histology_texts_and_a_patient_keyed_file_beside_a_sample_keyed_one
     firehose = write_maf(tmp_path / "fh.tsv", ["Tumor_Sample_Barcode", "histological_type", "tumor_tissue_site"], [
         ["TCGA-XX-0001", "Lung_Adenocarcinoma-_Not_Otherwise_Specified_(NOS)", "Lung"],
         ["TCGA-XX-0002", "Mucinous_(Colloid)_Carcinoma", "Lung"],
-        ["TCGA-XX-0003", "Rectal_Mucinous_Adenocarcinoma", "Rectum"],
+        ["TCGA-XX-0003", "Rectal_Mucinous_Adenocarcinoma", "Rectum"],  # (an organ alone names no cancer type)
         ["TCGA-XX-0004", "", ""]])
     cases, errors, summary = do_import(vocab, maf, clinical=[firehose])
     by_id = {c["id"]: c["cancer_type"] for c in cases}
@@ -1025,3 +1025,14 @@ def test_maf_filter_flags_are_read_as_calls_and_counted(vocab, tmp_path):
     cases, _, summary = do_import(vocab, maf, cancer_type="COAD", assay="exome")
     assert {a["variant"] for a in cases[0]["alterations"]} == {"p.G12C", "p.Q61K"}
     assert any("FILTER is not PASS: 1 (wga 1" in line for line in summary.lines("m.maf"))
+
+
+def test_an_unread_truncating_row_needs_no_unspecified_mutation(vocab, tmp_path):
+    """A stop gained or a frameshift whose protein change cannot be read is never an activating
+    hotspot change: beside a listed KRAS G12V, it leaves G12C known absent (no mark)."""
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "Variant_Classification", "HGVSp_Short"], [
+        ["KRAS", "S1", "Missense_Mutation", "p.G12V"], ["KRAS", "S1", "Nonsense_Mutation", "p.Zzz3Ter"],
+        ["KRAS", "S2", "Missense_Mutation", "p.G12V"], ["KRAS", "S2", "In_Frame_Ins", "p.Zzz3Ter"]])
+    cases, _, _ = do_import(vocab, maf, cancer_type="LUAD", assay="exome")
+    by_id = {c["id"]: [a["variant"] for a in c["alterations"]] for c in cases}
+    assert by_id == {"S1": ["p.G12V"], "S2": ["mutation", "p.G12V"]}

@@ -25,6 +25,7 @@ from engine.importers.maf import (
     SKIP,
     SPLICE_SITE,
     STOP_GAINED,
+    TRUNCATING,
     KeyCache,
     MutationColumns,
     alt_allele,
@@ -176,13 +177,25 @@ def _is_mutation(vocab: Any, gene: str, text: str) -> bool:
 
 
 class _Sample:
-    __slots__ = ("id", "alts", "unresolved", "line")
+    __slots__ = ("id", "alts", "unresolved", "line", "truncated")
 
     def __init__(self, sid: str, line: int):
         self.id = sid
         self.alts: dict[tuple, dict] = {}
         self.unresolved: set[str] = set()
         self.line = line
+        # gene -> whether every unread row of it is classified as a truncating change (a stop, a
+        # frameshift: never an activating hotspot change, so no unspecified mutation stands for it)
+        self.truncated: dict[str, bool] = {}
+
+    def unread(self, gene: str, truncating: bool = False) -> None:
+        """A row of ``gene`` could not be read: its status is unknown for the sample."""
+        self.unresolved.add(gene)
+        self.truncated[gene] = self.truncated.get(gene, True) and truncating
+
+    def may_activate(self) -> set[str]:
+        """The genes of unread rows that may hold an activating change (not known truncating)."""
+        return {g for g in self.unresolved if not self.truncated.get(g, False)}
 
 
 class _Miss(enum.Enum):
@@ -217,6 +230,7 @@ class Importer:
         self._panel_genes: dict[str, tuple[str, ...]] = {}
         self._all_genes: tuple[str, ...] | None = None
         self._unread: dict[str, set[str]] = {}
+        self._row_truncating = False  # (the row being read is classified as a truncating change)
         if options.assay == "exome":
             self._all_genes = tuple(sorted(vocab.genes))
 
@@ -239,7 +253,7 @@ class Importer:
         """A row of ``gene`` that cannot be read: an error record, and the gene's status for the
         sample becomes unknown (never wild-type)."""
         self.error(kind, message, source, sample=st.id, gene=gene, **extra)
-        st.unresolved.add(gene)
+        st.unread(gene, self._row_truncating)
         self.summary.skipped[R_ERROR] += 1
 
     def _gene(self, symbol: str) -> str | None:
@@ -372,6 +386,7 @@ class Importer:
                 s.genes_skipped.add(symbol)
                 continue
 
+            self._row_truncating = i_cls is not None and vc_key[f[i_cls]] in TRUNCATING
             if i_cls is not None:
                 vc = f[i_cls]
                 policy = classes.get(vc, _MISS)
@@ -517,7 +532,7 @@ class Importer:
         span = max(len(ref), 1) if ref not in ("-", "") else 1
         if not self.table.covers(asm, chrom, start, start + span - 1):
             skipped[R_NOPROT] += 1
-            st.unresolved.add(gene)
+            st.unread(gene, self._row_truncating)
             return ""
         d = self.table.decode(asm, chrom, start, ref, alt)
         if d.kind == hs.DECODED:
@@ -537,7 +552,7 @@ class Importer:
             self._row_error(st, gene, "coordinates", d.detail, src)
             return ""
         skipped[R_INDEL if ref in ("-", "") or alt in ("-", "") or len(ref) != len(alt) else R_NOPROT] += 1
-        st.unresolved.add(gene)
+        st.unread(gene, self._row_truncating)
         return ""
 
     # ------------------------------------------------------------------ cases
@@ -554,7 +569,7 @@ class Importer:
                 else "no cancer type column")
             self.error("cancer_type", f"no cancer type for sample '{st.id}' ({why}); give --cancer-type", src, sample=st.id)
             self.summary.without_case += len(st.alts)
-            st.alts, st.unresolved = {}, set()
+            st.alts, st.unresolved, st.truncated = {}, set(), {}
             return None
         self.summary.cancer_sources[where] += 1
         for t in tried:  # ("column: why", the texts passed over)
@@ -569,7 +584,7 @@ class Importer:
             if "stage" in mapped:
                 case["stage"] = mapped["stage"]
         alts = list(st.alts.values())
-        alts += unread_marks(self.vocab, alts, st.unresolved)
+        alts += unread_marks(self.vocab, alts, st.may_activate())
         alts.sort(key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
         case["alterations"] = alts
         self.summary.alterations += len(alts)
@@ -588,5 +603,5 @@ class Importer:
                 if k in mapped:
                     case[k] = mapped[k]
         self.summary.cases += 1
-        st.alts, st.unresolved = {}, set()  # the case is written: keep nothing of it
+        st.alts, st.unresolved, st.truncated = {}, set(), {}  # the case is written: keep nothing of it
         return case

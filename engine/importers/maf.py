@@ -176,6 +176,12 @@ def clean_protein(text: str) -> str:
 
 _SAME_RESIDUE = re.compile(r"^(p\.)?([A-Z])(\d+)\2$")
 SPLICE_SITE = _key("Splice_Site")
+#: classifications of changes that cut the protein short or lose it: never an activating hotspot
+#: change, whatever their protein change (which may not be readable)
+TRUNCATING = frozenset(_key(v) for v in (
+    "Nonsense_Mutation", "Frame_Shift_Del", "Frame_Shift_Ins", "Splice_Site", "Translation_Start_Site",
+    "Start_Codon_SNP", "Start_Codon_Del", "Start_Codon_Ins", "stopgain", "stopgain_SNV", "frameshift_deletion",
+    "frameshift_insertion", "frameshift_substitution", "frameshift_block_substitution", "splicing"))
 #: classifications that say the change gains a stop: their older ``p.W424X`` is ``p.W424*``
 STOP_GAINED = frozenset(_key(v) for v in ("Nonsense_Mutation", "stopgain", "stopgain_SNV"))
 _OLD_STOP = re.compile(r"^((?:p\.)?[A-Za-z]{1,3}[0-9]+)X$")
