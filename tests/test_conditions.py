@@ -259,7 +259,12 @@ def test_an_unspecified_mutation_could_be_the_named_change(vocab):
     assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G12*"))) is False
     assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G12fs"))) is False
     assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "A11_G12dup"))) is True
-    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G10_A11dup"))) is False
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G10_A11dup"))) is True  # (= A11_G12insGA: its copy sits beside G12)
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G10dup"))) is False  # (between G10 and A11)
+    # the same protein written two ways reads the same; a delins is narrowed to what it changes
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "A11dup"))) is codon12.fn(case(vocab, "LUAD", alt("KRAS", "A11_G12insA"))) is True
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "A11_G12delinsVG"))) is False  # = A11V
+    assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "T2_M188del"))) is False
     assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G12_G13insAG"))) is True
     assert g12c.fn(case(vocab, "LUAD", alt("NRAS", "mutation"), tested_genes=["KRAS"])) is False
     codon = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12], "kind": "mutation"}})

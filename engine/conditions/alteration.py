@@ -136,8 +136,8 @@ def build(cond, vocab) -> tuple:
         found = False
         assayed = False  # a call of the pattern's own kind (a fusion, an amplification) shows the gene was assayed for it
         for alt in case.by_gene.get(gene, ()):  # (matches and vague hold only for the gene's own)
-            if kind is not None and alt.kind == kind:
-                assayed = True
+            if kind is not None and kind != "mutation" and alt.kind == kind and alt.origin == "somatic":
+                assayed = True  # (a mutation shows sequencing through case.tested; a germline call says nothing of the tumour)
             if matches(alt):
                 if acq_on is None:
                     return True

@@ -11,7 +11,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.errors import Problem, RuleError, TermError, quote
@@ -63,6 +63,7 @@ _MISSENSE = re.compile(rf"^([{_AA}])([0-9]+)([{_AA}*X])$")
 _START_LOSS = re.compile(r"^M1\?$")
 _FRAMESHIFT = re.compile(rf"^([{_AA}])([0-9]+)([{_AA}])?FS(?:[*X]([0-9]+|\?))?$")
 _RANGE = re.compile(rf"^([{_AA}])([0-9]+)(?:_([{_AA}])([0-9]+))?(DELINS|DEL|DUP|INS)([{_AA}*X]*)$")
+_DELINS_LABEL = re.compile(r"^[A-Z*]([0-9]+)(?:_[A-Z*]([0-9]+))?delins([A-Z*]+)$")
 _SPLICE = re.compile(rf"^([{_AA}X])([0-9]+)_?SPLICE$")
 _STOP_LOSS = re.compile(rf"^\*([0-9]+)([{_AA}])(?:EXT[*X]?([0-9]+|\?))?$")
 _EXON = re.compile(
@@ -75,6 +76,9 @@ _EXON_WORD = {
     "skipping": "skipping", "skip": "skipping", "duplication": "duplication", "dup": "duplication",
     "mutation": "mutation", "mutations": "mutation", "mut": "mutation",
 }
+#: the most residues an in-frame deletion at a hotspot removes (EGFR exon 19 deletions: up to
+#: about eight); a larger one is no hotspot change of the codons it spans (a gene mostly deleted)
+MAX_HOTSPOT_SPAN = 10
 _POSITION_ONLY = re.compile(rf"^[{_AA}][0-9]+$")
 _SECOND_RESIDUE = re.compile(rf"^[{_AA}][0-9]+_([{_AA}])([0-9]+)")
 _CDNA = re.compile(r"^c\.([0-9]+(?:_[0-9]+)?)([ACGT]*)(>|DELINS|DEL|DUP|INS)([ACGT]*)$", re.IGNORECASE)
@@ -258,7 +262,7 @@ class VariantReader(Cached):
             raise TermError(f"'{text}' is not a protein change: give the protein change (for example 'p.G12C')")
         variant = self._protein_variant(gene, text, s)
         self._check_reference(gene, variant, text)
-        return variant
+        return self._changed_residues(gene, variant, text)
 
     @staticmethod
     def _cdna_key(change: str) -> str | None:
@@ -357,8 +361,16 @@ class VariantReader(Cached):
                 raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
             return self._point(ref1, pos1, inserted, f"{ref1}{pos1}{inserted}", () if inserted == "*" else None)
         where = f"{ref1}{pos1}" + (f"_{ref2}{pos2}" if pos2 is not None else "")
-        # the codons it alters in place (an insertion: both neighbours); none when a stop is inserted
-        span = () if "*" in inserted else (pos1, pos2 if pos2 is not None else pos1)
+        last = pos2 if pos2 is not None else pos1
+        # the codons it alters in place: an insertion, both neighbours; a duplication, its residues
+        # and the next one (the copy sits between them: A11dup is A11_G12insA); none when a stop is
+        # inserted, or when more residues are deleted than any hotspot change deletes
+        if "*" in inserted or (op in ("DEL", "DELINS") and last - pos1 + 1 > MAX_HOTSPOT_SPAN):
+            span: tuple[int, ...] = ()
+        elif op == "DUP":
+            span = (pos1, last + 1)
+        else:
+            span = (pos1, last)
         return self._point(ref1, pos1, None, f"{where}{op.lower()}{inserted}", span)
 
     def _protein(self, gene: str) -> _Protein | None:
@@ -372,6 +384,28 @@ class VariantReader(Cached):
             hit = _Protein((conf or {}).get("length"), residues)
             self._proteins[gene] = hit
         return hit
+
+    def _changed_residues(self, gene: str, v: Variant, text: str) -> Variant:
+        """A deletion-insertion whose residues the reference knows, narrowed to those it changes
+        (``A11_G12delinsVG`` alters codon 11 only); one that changes none is synonymous."""
+        m = _DELINS_LABEL.match(v.label)
+        if not m or not v.span:
+            return v
+        protein = self._protein(gene)
+        first, last, inserted = int(m.group(1)), int(m.group(2) or m.group(1)), m.group(3)
+        ref = "".join(protein.residues.get(i, "?") for i in range(first, last + 1)) if protein else ""
+        if not ref or "?" in ref:
+            return v
+        pre = 0
+        while pre < min(len(ref), len(inserted)) and ref[pre] == inserted[pre]:
+            pre += 1
+        suf = 0
+        while suf < min(len(ref), len(inserted)) - pre and ref[-1 - suf] == inserted[-1 - suf]:
+            suf += 1
+        if ref == inserted:
+            raise TermError(f"'{text}' is a synonymous change (the residues stay the same): not an alteration")
+        start, end = first + pre, last - suf
+        return replace(v, span=(start, max(start, end)) if start <= end else (end, start))
 
     def _check_reference(self, gene: str, v: Variant, text: str) -> None:
         if v.codon is None:
