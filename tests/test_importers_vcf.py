@@ -319,3 +319,13 @@ def test_an_unreadable_record_leaves_the_genes_it_may_be_about_unknown(vocab, tm
         tested = set(cases[0]["tested_genes"])
         assert not unknown & tested and {"BRAF", "NRAS"} <= tested
         accounted(s)
+
+
+def test_an_unreadable_record_s_own_annotation_names_its_gene_and_a_stray_line_names_none(vocab, tmp_path):
+    good = rec(17, 7577120, "C", "T", "CSQ=" + csq("T", "missense_variant", "TP53", "ENSP:p.Arg175His"), ["0/1"])
+    # no sample column: unreadable; its position is in no hotspot table of this assembly, its CSQ names KRAS
+    bad = "\t".join(["12", "1000", ".", "C", "T", ".", "PASS", "CSQ=" + csq("T", "inframe_deletion", "KRAS", "ENSP:p.Gly12_Gly13del"), "GT"])
+    cases, _, _ = do_import(vocab, write_vcf(tmp_path / "x.vcf", ["S"], [good, bad]), cancer_type="COAD", assay="exome")
+    assert "KRAS" not in cases[0]["tested_genes"] and "TP53" in cases[0]["tested_genes"]
+    cases, errors, _ = do_import(vocab, write_vcf(tmp_path / "y.vcf", ["S"], [good, "\x1a"]), cancer_type="COAD", assay="exome")
+    assert [e["error"]["kind"] for e in errors] == ["row"] and "KRAS" in cases[0]["tested_genes"]

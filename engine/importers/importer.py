@@ -229,7 +229,7 @@ class Importer:
         self._builds: dict[str, str | None] = {}
         self._panel_genes: dict[str, tuple[str, ...]] = {}
         self._all_genes: tuple[str, ...] | None = None
-        self._unread: dict[str, set[str]] = {}
+        self._unread: set[str] = set()
         self._row_truncating = False  # (the row being read is classified as a truncating change)
         if options.assay == "exome":
             self._all_genes = tuple(sorted(vocab.genes))
@@ -334,7 +334,7 @@ class Importer:
         finished: set[str] = set()
         classes: dict[str, Any] = {}
         vc_key = KeyCache()
-        unread = self._unread = {}  # sample -> genes of rows that could not be read at all
+        unread = self._unread = set()  # genes of rows that could not be read at all (unknown for every sample)
 
         for line, f in tab.rows:
             s.rows += 1
@@ -342,11 +342,12 @@ class Importer:
                 if len(f) > width and any(x.strip() for x in f[width:]):
                     self.error("row", f"{len(f)} fields, the header has {width}", f"{name}:{line}")
                     skipped[R_ERROR] += 1
-                    # what the row called is unknown: its gene (where it can be read) is unknown for its
-                    # sample, never wild-type
+                    # what the row called is unknown: its gene (where it can be read) is unknown for every
+                    # sample of the file, never wild-type (a field too many may have shifted the sample
+                    # cell: which sample it was about cannot be trusted)
                     gene_of = self._gene(f[i_gene].strip())
-                    if gene_of is not None and f[i_sample].strip():
-                        unread.setdefault(f[i_sample].strip(), set()).add(gene_of)
+                    if gene_of is not None:
+                        unread.add(gene_of)
                     continue
                 f = (f + [""] * width)[:width]
             sid = f[i_sample].strip()
@@ -558,7 +559,8 @@ class Importer:
     # ------------------------------------------------------------------ cases
 
     def _finish(self, st: _Sample, name: str) -> dict | None:
-        st.unresolved |= self._unread.get(st.id, set())
+        for g in self._unread:
+            st.unread(g)
         values = self.clinical.values(st.id)
         ct, where, tried = self._cancer.for_sample(values)
         src = f"{name}:{st.line}"

@@ -24,6 +24,7 @@ is not ``PASS`` is not one either, but its gene's status becomes unknown for the
 from __future__ import annotations
 
 import io
+import re
 import time
 import urllib.parse
 import warnings
@@ -517,25 +518,34 @@ class VcfImporter(ExtrasMixin, CallImporter):
 
 
     def _unread_genes(self, text: str) -> set[str]:
-        """The genes a VCF record that could not be read may be about: those whose locus or hotspots
-        hold its position; with no readable position, those on its chromosome; with no known
-        chromosome either, every gene of the vocabulary."""
-        parts = [p.strip() for p in text.split("\t", 2)]
-        chrom = hs._chrom(parts[0]) if parts and parts[0] else ""
-        if len(parts) >= 2 and parts[1].isdigit():
+        """The genes a VCF record that could not be read may be about: those its own annotation
+        names (a CSQ, ANN or SYMBOL field), and those whose locus or hotspots hold its position;
+        with no readable position, those on its chromosome; with no known chromosome either, every
+        gene of the vocabulary. A line of one field is no record: it is about no gene."""
+        parts = [p.strip() for p in text.split("\t")]
+        if len(parts) < 2:
+            return set()
+        named = {g for g in (self.vocab.find_gene(t) for t in set(_TOKEN.findall(text)) if len(t) <= 20) if g is not None}
+        chrom = hs._chrom(parts[0]) if parts[0] else ""
+        if parts[1].isdigit():
             pos = int(parts[1])
-            genes = set(self._genes_at(chrom, pos, pos))
+            genes = set(self._genes_at(chrom, pos, pos)) | named
             for asm in self.table.assemblies:  # (the record's own assembly may be what is unreadable)
                 hit = self.table.gene_at(asm, chrom, pos, pos)
                 if hit is not None:
                     genes.add(hit)
-            return genes
-        on_chrom = {g for _, _, g in self._loci.get(chrom, ())} | self.table.genes_on(chrom)
+            if genes or self._located_genes:
+                return genes
+        on_chrom = {g for _, _, g in self._loci.get(chrom, ())} | self.table.genes_on(chrom) | named
         return on_chrom if on_chrom else set(self.vocab.genes)
 
     def _genes_at(self, chrom: str, start: int, end: int) -> list[str]:
         rows = self._loci.get(hs._chrom(chrom), ())
         return [g for s0, e0, g in rows if s0 <= end and e0 >= start]
+
+
+#: gene-symbol-like words of a record's text (its annotation names genes as such)
+_TOKEN = re.compile(r"(?<![A-Za-z0-9_.-])[A-Z][A-Z0-9-]{1,14}(?![A-Za-z0-9_.-])")
 
 
 def _rank(e: list[str], ann: _Annotation) -> tuple:
