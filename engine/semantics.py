@@ -170,18 +170,15 @@ STATUS_RANK = {"regular": 2, "accelerated": 1}
 
 def strength(cr, out) -> tuple:
     """Which outcome decides a therapy when no explicit precedence does: verdict, then evidence,
-    then status (a regular approval before an accelerated one), then the outcome missing fewer
-    facts (the closer to a decision), then the lower rule id (the one definition, used by
-    resolution and by ``check``). So a BRAF V600E lung cancer is decided by the regular NSCLC
-    approval, in any line, before the accelerated tumour-agnostic one, which asks for prior
-    treatment."""
+    then a rule whose gate is known to hold before one whose gate is unknown, then status (a
+    regular approval before an accelerated one), then the outcome missing fewer facts (the closer
+    to a decision), then the lower rule id (the one definition, used by resolution and by
+    ``check``). So a BRAF V600E lung adenocarcinoma is decided by the regular NSCLC approval, in
+    any line, before the accelerated tumour-agnostic one, which asks for prior treatment; and a
+    BRAF V600E "lung cancer" of unknown histology by the tumour-agnostic rule, whose gate holds."""
     rule = cr.rule
-    return (VERDICT_RANK[out.verdict], *_rule_rank(rule.evidence, rule.status), -len(out.missing), *_id_rank(rule.id))
-
-
-@cache
-def _rule_rank(evidence: str, status: str) -> tuple:
-    return (EVIDENCE_RANK[evidence], STATUS_RANK.get(status, 0))
+    return (VERDICT_RANK[out.verdict], EVIDENCE_RANK[rule.evidence], out.when_true, STATUS_RANK.get(rule.status, 0),
+            -len(out.missing), *_id_rank(rule.id))
 
 
 @cache

@@ -596,3 +596,14 @@ def test_compare_names_the_side_an_error_is_on(engine):
     with pytest.raises(CaseError) as info:
         engine.compare({"cancer_type": "LUAD"}, {"cancer_type": "LUAD", "stage": "IV"})
     assert info.value.problems[0].path[:2] == ("after", "stage")
+
+
+def test_a_rule_whose_gate_holds_decides_before_one_whose_gate_is_unknown(engine):
+    """BRAF V600E 'lung cancer' of unknown histology: the tumour-agnostic rule, whose gate holds,
+    decides (with its OncoKB level), not the NSCLC rule waiting on the histology."""
+    res = engine.evaluate({"cancer_type": "lung cancer", "stage": "metastatic", "alterations": [{"gene": "BRAF", "variant": "V600E"}],
+                           "tested_genes": ["KRAS", "BRAF", "EGFR", "ALK"], "as_of": "2026-07-01"})
+    dt = {o.therapy: o for o in res.options}["dabrafenib+trametinib"]
+    assert dt.rules[0] == "BRAF-006" and dt.verdict == "conditional"
+    assert engine.decide({"cancer_type": "lung cancer", "stage": "metastatic", "alterations": [{"gene": "BRAF", "variant": "V600E"}],
+                          "tested_genes": ["KRAS", "BRAF", "EGFR", "ALK"], "as_of": "2026-07-01"}).options[0].rule in ("BRAF-006", "BRAF-009")

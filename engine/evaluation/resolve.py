@@ -409,7 +409,11 @@ def _dedupe(items: list[str]) -> list[str]:
     return out
 
 
-def _pending_applier(ctx: Ctx):
+def pending_applier(ctx: Ctx):
+    """How a pending exclusion makes an eligibility outcome conditional for this case (for
+    :func:`engine.semantics.apply_pending`): with the exclusion's missing facts added, so that
+    resolution and ``check`` rank the outcome alike."""
+
     def conditional(out: RuleOutcome, p_cr: CompiledRule, p_out: RuleOutcome) -> RuleOutcome:
         missing = tuple(sorted(set(out.missing) | set(pending_missing(p_cr, ctx))))
         return RuleOutcome(out.rule_id, "conditional", out.when_true, missing, out.failed)
@@ -427,7 +431,7 @@ def _chosen(cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> tuple | 
     exclusions that might apply are left (nothing is decided)."""
     pending: list = []
     if len(cands) > 1 or cands[0][1].pending:
-        cands, pending = apply_pending(cands, _pending_applier(ctx))
+        cands, pending = apply_pending(cands, pending_applier(ctx))
         if not cands:
             return None
         cands = sorted(cands, key=lambda co: co[0].rule.id)  # independent of rule order

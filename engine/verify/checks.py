@@ -4,7 +4,6 @@ profiles of :mod:`engine.verify.domain`, conflicts, leaks, dead, shadowed, dupli
 rules and coverage (V001-V006, V010)."""
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Iterable
@@ -24,6 +23,7 @@ from engine.evaluation.evaluator import (
 )
 from engine.conditions import KINDS
 from engine.semantics import POSITIVE, apply_pending, choose
+from engine.evaluation.resolve import pending_applier
 from engine.verify.domain import leaf_names, Domain, GeneState, Slice, Unit, case_of, witness, _walk
 from engine.verify.report import Finding
 # rules whose evidence must state its population (V012): by verdict, evidence or kind
@@ -55,10 +55,6 @@ def _necessary(node: Node, program: Program, trail: frozenset = frozenset()) -> 
             out |= _necessary(k, program, trail)
         return out
     return frozenset()
-
-
-def _conditional(out, p_cr, p_out):
-    return dataclasses.replace(out, verdict="conditional", pending=False)
 
 
 def _cancer_probe(node: Node, ctx: Ctx, busy: set[str]):
@@ -340,7 +336,7 @@ class Verifier:
                     seen.add((cand, pcand))
                     # resolution, exactly as engine.evaluation.resolve does it (engine.semantics)
                     pairs = [(rules[k], outs[k]) for k in cand] + [(rules[k], pending_outs[k]) for k in pcand]
-                    decided_outs, _ = apply_pending(pairs, _conditional) if pcand else (pairs, [])
+                    decided_outs, _ = apply_pending(pairs, pending_applier(ctx)) if pcand else (pairs, [])
                     if not decided_outs:
                         continue
                     cand = tuple(index[id(cr)] for cr, _ in decided_outs)
