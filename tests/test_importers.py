@@ -1037,3 +1037,12 @@ def test_an_unread_truncating_row_needs_no_unspecified_mutation(vocab, tmp_path)
     cases, _, _ = do_import(vocab, maf, cancer_type="LUAD", assay="exome")
     by_id = {c["id"]: [a["variant"] for a in c["alterations"]] for c in cases}
     assert by_id == {"S1": ["p.G12V"], "S2": ["mutation", "p.G12V"]}
+
+
+def test_a_sample_barcode_finds_its_patient_s_row_in_a_file_keyed_by_patient_barcode(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["KRAS", "TCGA-XX-0001-01", "p.G12D"]])
+    cbio = write_maf(tmp_path / "cb.txt", ["PATIENT_ID", "SAMPLE_ID", "SAMPLE_TYPE"], [["TCGA-XX-0001", "TCGA-XX-0001-01", "Primary"]])
+    firehose = write_maf(tmp_path / "fh.tsv", ["Tumor_Sample_Barcode", "histological_type"],
+                         [["TCGA-XX-0001", "Lung_Adenocarcinoma-_Not_Otherwise_Specified_(NOS)"]])
+    cases, errors, _ = do_import(vocab, maf, clinical=[cbio, firehose])
+    assert [c["cancer_type"] for c in cases] == ["LUAD"] and not errors

@@ -114,6 +114,12 @@ class ClinicalIndex:
             found = True
         if patient is None:
             patient = barcode
+        elif patient != barcode and patient in self.by_sample:
+            # a file keyed by the patient's barcode in its sample column (TCGA Firehose) beside one
+            # that maps this sample to that patient (cBioPortal)
+            for k, v in self.by_sample[patient].items():
+                out.setdefault(k, v)
+            found = True
         prow = self.by_patient.get(patient) if patient is not None else None
         if prow is not None:
             for k, v in prow.items():
