@@ -313,3 +313,24 @@ def test_cross_origin_pages_are_allowed_only_when_named(engine):
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == origin
     r = opened.options("/evaluate", headers=dict(pre, Origin="https://elsewhere.example.org"))
     assert r.headers.get("access-control-allow-origin") != "https://elsewhere.example.org"
+
+
+def test_every_case_endpoint_names_the_case_and_a_mistyped_member_is_the_request_s_shape(client, engine):
+    good = case("luad-g12c-second-line.json")
+    bad = dict(good, cancer_type="LUADX")
+    r = client.post("/why", json={"case": bad, "therapy": "sotorasib"})
+    assert r.status_code == 422 and r.json()["case_id"] == "luad-g12c-second-line"
+    r = client.post("/compare", json={"before": good, "after": dict(bad, id="after-7")})
+    assert r.status_code == 422 and r.json()["case_id"] == "after-7"
+    for body, path in (({"case": 5, "therapy": "sotorasib"}, "case"), ({"before": 5, "after": good}, "before")):
+        r = client.post("/why" if "case" in body else "/compare", json=body)
+        assert r.status_code == 400 and r.json()["error"][0]["path"] == path and r.json()["code"] == "usage"
+    r = client.post(f"/cds-services/{SERVICE_ID}", json={"hook": "patient-view", "hookInstance": "x", "context": {"case": 5}})
+    assert r.status_code == 400 and r.json()["error"][0]["path"] == "context.case"
+
+
+def test_a_refused_cross_origin_preflight_has_the_engine_error_shape(engine):
+    opened = TestClient(create_app(engine, cors_origins=["https://tutor.example.org"]))
+    r = opened.options("/evaluate", headers={"Origin": "https://elsewhere.example.org", "Access-Control-Request-Method": "POST"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
+    assert set(r.json()) == {"case_id", "source", "error", "code"} and "cross-origin" in r.json()["error"][0]["message"]

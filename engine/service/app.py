@@ -175,7 +175,20 @@ def _object(data: Any, key: str | None = None, required: bool = True) -> Any:
         if required:
             raise RequestShape([Problem("required field is missing", (key,))])
         return None
-    return data[key]
+    value = data[key]
+    if key in _OBJECT_MEMBERS and not isinstance(value, dict):
+        raise RequestShape([Problem(f"'{key}' is a JSON object, got {quote(value)}", (key,))])
+    return value
+
+
+#: request members that hold a JSON object (a case, a CDS Hooks context)
+_OBJECT_MEMBERS = frozenset({"case", "before", "after", "context"})
+
+
+def _named(exc: EngineError, case: Any) -> EngineError:
+    """The error, naming the case it is about (its ``id``, where the body gives one)."""
+    exc.case_id = usable_id(case_id_of(case))  # type: ignore[attr-defined]
+    return exc
 
 
 def _patient(context: dict) -> str:
@@ -212,7 +225,18 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
     if cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
+        class _Cors(CORSMiddleware):
+            """Starlette's CORS handling, its refusals in the engine's error shape."""
+
+            def preflight_response(self, request_headers):
+                resp = super().preflight_response(request_headers)
+                if resp.status_code != 200:
+                    err = UsageError([Problem(f"this service does not allow that cross-origin request: "
+                                              f"{bytes(resp.body).decode('utf-8', 'replace')}")])
+                    return _json(json.dumps(error_record("request", err), separators=(",", ":")), resp.status_code)
+                return resp
+
+        app.add_middleware(_Cors, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type"], max_age=600)
 
     @app.exception_handler(EngineError)
@@ -249,8 +273,7 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         try:
             res = engine.evaluate(case, as_of=as_of)  # well under a millisecond: inline, no thread hop
         except EngineError as exc:
-            exc.case_id = usable_id(case_id_of(case))  # type: ignore[attr-defined]  # (as evaluate's record names it)
-            raise
+            raise _named(exc, case) from None
         return _json(res.model_dump_json())
 
     @app.post("/why", response_model=TherapyAnswer | list[TherapyAnswer], responses=_ERRORS, openapi_extra=_body("WhyRequest"),
@@ -273,7 +296,9 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
             ans = await run_in_threadpool(lambda: engine.explain(_object(case), None if every else therapy,
                                                                  include_all=every, as_of=data.get("as_of")))
         except CaseError as exc:
-            raise _prefixed(exc, "case") from None
+            raise _named(_prefixed(exc, "case"), case) from None
+        except EngineError as exc:
+            raise _named(exc, case) from None
         if isinstance(ans, list):
             return _json("[" + ",".join(a.model_dump_json() for a in ans) + "]")
         return _json(ans.model_dump_json())
@@ -288,8 +313,11 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
             try:
                 await run_in_threadpool(engine.normalise, _object(c))
             except CaseError as exc:
-                raise _prefixed(exc, key) from None
-        cmp = await run_in_threadpool(engine.compare, before, after, as_of=data.get("as_of"))
+                raise _named(_prefixed(exc, key), c) from None
+        try:
+            cmp = await run_in_threadpool(engine.compare, before, after, as_of=data.get("as_of"))
+        except EngineError as exc:
+            raise _named(exc, after) from None
         return _json(cmp.model_dump_json())
 
     @app.get("/catalogue", response_model=Catalogue, summary="The catalogue",
@@ -332,7 +360,9 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
                 raise RequestShape([Problem(f"a CDS Hooks request names its {key} (a text)", (key,))])
         if not isinstance(context, dict) or "case" not in context:
             raise RequestShape([Problem("the case goes in context.case", ("context", "case"))])
-        case = _object(context["case"])
+        case = context["case"]
+        if not isinstance(case, dict):
+            raise RequestShape([Problem(f"context.case is a JSON object (a case), got {quote(case)}", ("context", "case"))])
         base = str(request.base_url)
 
         def run():
@@ -344,7 +374,7 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         try:
             out = await run_in_threadpool(run)
         except CaseError as exc:
-            raise _prefixed(exc, "context", "case") from None
+            raise _named(_prefixed(exc, "context", "case"), case) from None
         return _json(out.model_dump_json(exclude_none=True))
 
     @app.get("/", include_in_schema=False)
