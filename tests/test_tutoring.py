@@ -607,3 +607,11 @@ def test_a_rule_whose_gate_holds_decides_before_one_whose_gate_is_unknown(engine
     assert dt.rules[0] == "BRAF-006" and dt.verdict == "conditional"
     assert engine.decide({"cancer_type": "lung cancer", "stage": "metastatic", "alterations": [{"gene": "BRAF", "variant": "V600E"}],
                           "tested_genes": ["KRAS", "BRAF", "EGFR", "ALK"], "as_of": "2026-07-01"}).options[0].rule in ("BRAF-006", "BRAF-009")
+
+
+def test_compare_from_no_option_lists_no_criterion_as_no_longer_checked(engine):
+    before = {"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "Q22K"}],
+              "tested_genes": ["KRAS", "NRAS", "BRAF"], "prior_therapies": [], "as_of": "2026-07-01"}
+    after = dict(before, alterations=[{"gene": "KRAS", "variant": "G12D"}])
+    changed = [o for o in engine.compare(before, after).options if o.before.verdict is None]
+    assert changed and not any(c.after is None for o in changed for c in o.criteria)

@@ -109,8 +109,10 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
         sa, sb = _side(oa), _side(ob)
         # criteria are matched by what they say: when another rule decides after, a criterion it
         # shares with the rule before (the cancer type, the allele) has not changed
-        ca = {(c.kind, c.text): c for c in (xa.criteria if xa else [])}
-        cb = {(c.kind, c.text): c for c in (xb.criteria if xb else [])}
+        # (a side with no option checked nothing: the criteria a why answer shows there are those of
+        # the closest rule, which decided nothing)
+        ca = {(c.kind, c.text): c for c in (xa.criteria if xa and xa.in_result else [])}
+        cb = {(c.kind, c.text): c for c in (xb.criteria if xb and xb.in_result else [])}
         crit = []
         for key in list(ca) + [k for k in cb if k not in ca]:
             x, y = ca.get(key), cb.get(key)
