@@ -107,7 +107,7 @@ def test_errors_have_the_engine_shape_with_path_and_did_you_mean(client):
     r = client.post("/evaluate", json=[1, 2])
     assert r.status_code == 422 and r.json()["error"]
     r = client.get("/rules/LNG-01")
-    assert r.status_code == 404 and r.json()["error"][0]["suggestion"]
+    assert r.status_code == 404 and r.json()["error"][0]["suggestion"] and r.json()["code"] == "not_found"
     assert client.get("/schema/cases").status_code == 404
 
 

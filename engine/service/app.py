@@ -242,13 +242,16 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
     @app.exception_handler(EngineError)
     async def _engine_error(request: Request, exc: EngineError):
         record = error_record(exc.source or "request", exc, getattr(exc, "case_id", None))
-        return _json(json.dumps(record, separators=(",", ":")), _status(exc))
+        status = _status(exc)
+        if status == 404:  # an unknown rule or schema: nothing is wrong with the rules
+            record["code"] = "not_found"
+        return _json(json.dumps(record, separators=(",", ":")), status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         # an unknown path or method in the engine's error shape too
         what = {404: f"no such path: {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}
-        err = UsageError([Problem(what.get(exc.status_code, str(exc.detail)))])
+        err = UsageError([Problem(what.get(exc.status_code, str(exc.detail)))], code="not_found" if exc.status_code == 404 else None)
         return _json(json.dumps(error_record("request", err), separators=(",", ":")), exc.status_code)
 
     @app.exception_handler(RequestValidationError)
