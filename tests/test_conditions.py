@@ -265,6 +265,12 @@ def test_an_unspecified_mutation_could_be_the_named_change(vocab):
     assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "A11dup"))) is codon12.fn(case(vocab, "LUAD", alt("KRAS", "A11_G12insA"))) is True
     assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "A11_G12delinsVG"))) is False  # = A11V
     assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "T2_M188del"))) is False
+    # equivalent spellings of one protein read alike (the reference narrows a delins)
+    codon61 = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [61], "kind": "mutation"}})
+    spellings = ("Q61_E62dup", "Q61_E62delinsQEQE", "E62_E63insQE")
+    assert len({codon61.fn(case(vocab, "LUAD", alt("KRAS", v))) for v in spellings}) == 1
+    assert vocab.variant("BRAF", "V600_K601delinsEK").label == "V600E"  # named so for the rules that list variants
+    assert vocab.variant("KRAS", "G12_G13delinsCG").label == "G12C"
     assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "G12_G13insAG"))) is True
     assert g12c.fn(case(vocab, "LUAD", alt("NRAS", "mutation"), tested_genes=["KRAS"])) is False
     codon = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12], "kind": "mutation"}})

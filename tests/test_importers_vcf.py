@@ -329,3 +329,16 @@ def test_an_unreadable_record_s_own_annotation_names_its_gene_and_a_stray_line_n
     assert "KRAS" not in cases[0]["tested_genes"] and "TP53" in cases[0]["tested_genes"]
     cases, errors, _ = do_import(vocab, write_vcf(tmp_path / "y.vcf", ["S"], [good, "\x1a"]), cancer_type="COAD", assay="exome")
     assert [e["error"]["kind"] for e in errors] == ["row"] and "KRAS" in cases[0]["tested_genes"]
+
+
+def test_a_record_whose_tabs_became_spaces_still_names_its_gene_and_an_annotated_one_names_only_its_own(vocab, tmp_path):
+    good = rec(17, 7577120, "C", "T", "CSQ=" + csq("T", "missense_variant", "TP53", "ENSP:p.Arg175His"), ["0/1"])
+    g12c = rec(12, 25398285, "C", "A", "CSQ=" + csq("A", "missense_variant", "KRAS", "ENSP:p.Gly12Cys"), ["0/1"]).replace("\t", " ")
+    cases, _, _ = do_import(vocab, write_vcf(tmp_path / "x.vcf", ["S"], [good, g12c]), cancer_type="COAD", assay="exome")
+    assert "KRAS" not in cases[0]["tested_genes"]
+    # no ##reference (no gene loci): an unreadable record that its CSQ places in a gene the
+    # vocabulary does not know leaves the rest of its chromosome known
+    other = "\t".join(["12", "109600000", ".", "C", "T", ".", "PASS", "CSQ=" + csq("T", "missense_variant", "ACACB", "ENSP:p.Ala100Thr"), "GT"])
+    header = [h for h in HEADER if not h.startswith("##reference")]
+    cases, _, _ = do_import(vocab, write_vcf(tmp_path / "y.vcf", ["S"], [good, other], header), cancer_type="COAD", assay="exome")
+    assert "KRAS" in cases[0]["tested_genes"]

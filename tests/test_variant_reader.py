@@ -70,8 +70,8 @@ def point(label, codon, ref, alt, span=None) -> Variant:
     ("G12delins*", point("G12*", 12, "G", "*", ())),
     ("G12delinsC", point("G12C", 12, "G", "C")),
     ("G12del", point("G12del", 12, "G", None, (12, 12))),
-    ("G12dup", point("G12dup", 12, "G", None, (12, 13))),  # the copy sits between G12 and G13 (G12_G13insG)
-    ("A11_G12dup", point("A11_G12dup", 11, "A", None, (11, 13))),  # (G12_G13insAG)
+    ("G12dup", point("G12dup", 12, "G", None, (12, 13))),  # the copy sits after G12 (G12_G13insG)
+    ("A11_G12dup", point("A11_G12dup", 11, "A", None, (12, 13))),  # (G12_G13insAG)
     ("A11dup", point("A11dup", 11, "A", None, (11, 12))),  # the same protein as A11_G12insA
     ("A11_G12insA", point("A11_G12insA", 11, "A", None, (11, 12))),
     ("T2_M188del", point("T2_M188del", 2, "T", None, ())),  # most of the protein: no hotspot change

@@ -521,11 +521,13 @@ class VcfImporter(ExtrasMixin, CallImporter):
         """The genes a VCF record that could not be read may be about: those its own annotation
         names (a CSQ, ANN or SYMBOL field), and those whose locus or hotspots hold its position;
         with no readable position, those on its chromosome; with no known chromosome either, every
-        gene of the vocabulary. A line of one field is no record: it is about no gene."""
-        parts = [p.strip() for p in text.split("\t")]
-        if len(parts) < 2:
-            return set()
+        gene of the vocabulary, unless its annotation names its gene (then only the genes named).
+        A line without tabs is no readable record: it is about the genes its text names, if any."""
         named = {g for g in (self.vocab.find_gene(t) for t in set(_TOKEN.findall(text)) if len(t) <= 20) if g is not None}
+        parts = [p.strip() for p in text.split("\t")]
+        if len(parts) < 2:  # (tabs turned to spaces, or no record at all: what its text names)
+            return named
+        annotated = _ANNOTATED.search(text) is not None  # its own annotation says which gene it is in
         chrom = hs._chrom(parts[0]) if parts[0] else ""
         if parts[1].isdigit():
             pos = int(parts[1])
@@ -534,8 +536,10 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 hit = self.table.gene_at(asm, chrom, pos, pos)
                 if hit is not None:
                     genes.add(hit)
-            if genes or self._located_genes:
+            if genes or self._located_genes or annotated:
                 return genes
+        if annotated:
+            return named
         on_chrom = {g for _, _, g in self._loci.get(chrom, ())} | self.table.genes_on(chrom) | named
         return on_chrom if on_chrom else set(self.vocab.genes)
 
@@ -545,6 +549,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
 
 
 #: gene-symbol-like words of a record's text (its annotation names genes as such)
+_ANNOTATED = re.compile(r"(?:^|[\t;])(?:CSQ|ANN|EFF|SYMBOL|GENE|GENEINFO)=")
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_.-])[A-Z][A-Z0-9-]{1,14}(?![A-Za-z0-9_.-])")
 
 

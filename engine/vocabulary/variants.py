@@ -362,13 +362,14 @@ class VariantReader(Cached):
             return self._point(ref1, pos1, inserted, f"{ref1}{pos1}{inserted}", () if inserted == "*" else None)
         where = f"{ref1}{pos1}" + (f"_{ref2}{pos2}" if pos2 is not None else "")
         last = pos2 if pos2 is not None else pos1
-        # the codons it alters in place: an insertion, both neighbours; a duplication, its residues
-        # and the next one (the copy sits between them: A11dup is A11_G12insA); none when a stop is
-        # inserted, or when more residues are deleted than any hotspot change deletes
-        if "*" in inserted or (op in ("DEL", "DELINS") and last - pos1 + 1 > MAX_HOTSPOT_SPAN):
+        # the codons it alters in place: an insertion, both neighbours; a duplication, those of the
+        # copy (it sits after the residues it repeats: A11dup is A11_G12insA, A11_G12dup is
+        # G12_G13insAG); none when a stop is inserted, or when more residues are deleted than any
+        # hotspot change deletes (a deletion-insertion: once narrowed, see _changed_residues)
+        if "*" in inserted or (op == "DEL" and last - pos1 + 1 > MAX_HOTSPOT_SPAN):
             span: tuple[int, ...] = ()
         elif op == "DUP":
-            span = (pos1, last + 1)
+            span = (last, last + 1)
         else:
             span = (pos1, last)
         return self._point(ref1, pos1, None, f"{where}{op.lower()}{inserted}", span)
@@ -386,26 +387,36 @@ class VariantReader(Cached):
         return hit
 
     def _changed_residues(self, gene: str, v: Variant, text: str) -> Variant:
-        """A deletion-insertion whose residues the reference knows, narrowed to those it changes
-        (``A11_G12delinsVG`` alters codon 11 only); one that changes none is synonymous."""
+        """A deletion-insertion narrowed to the residues it changes, where the reference knows
+        them: one that changes a single residue is that substitution (``V600_K601delinsEK`` is
+        V600E, named so for the rules that list variants); one that only adds residues is that
+        insertion (between the residues around it); one that changes none is synonymous. More
+        residues changed than a hotspot change holds: no codon (as a long deletion)."""
         m = _DELINS_LABEL.match(v.label)
         if not m or not v.span:
             return v
-        protein = self._protein(gene)
         first, last, inserted = int(m.group(1)), int(m.group(2) or m.group(1)), m.group(3)
+        protein = self._protein(gene)
         ref = "".join(protein.residues.get(i, "?") for i in range(first, last + 1)) if protein else ""
         if not ref or "?" in ref:
-            return v
+            return v if last - first + 1 <= MAX_HOTSPOT_SPAN else replace(v, span=())
+        if ref == inserted:
+            raise TermError(f"'{text}' is a synonymous change (the residues stay the same): not an alteration")
         pre = 0
         while pre < min(len(ref), len(inserted)) and ref[pre] == inserted[pre]:
             pre += 1
         suf = 0
         while suf < min(len(ref), len(inserted)) - pre and ref[-1 - suf] == inserted[-1 - suf]:
             suf += 1
-        if ref == inserted:
-            raise TermError(f"'{text}' is a synonymous change (the residues stay the same): not an alteration")
-        start, end = first + pre, last - suf
-        return replace(v, span=(start, max(start, end)) if start <= end else (end, start))
+        old, new = ref[pre:len(ref) - suf], inserted[pre:len(inserted) - suf]
+        start = first + pre
+        if len(old) == 1 and len(new) == 1 and new != "*":
+            return self._point(old, start, new, f"{old}{start}{new}")
+        if not old:  # residues added between start - 1 and start
+            return replace(v, span=(start - 1, start))
+        if len(old) > MAX_HOTSPOT_SPAN:
+            return replace(v, span=())
+        return replace(v, span=(start, start + len(old) - 1))
 
     def _check_reference(self, gene: str, v: Variant, text: str) -> None:
         if v.codon is None:
