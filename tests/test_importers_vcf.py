@@ -336,9 +336,18 @@ def test_a_record_whose_tabs_became_spaces_still_names_its_gene_and_an_annotated
     g12c = rec(12, 25398285, "C", "A", "CSQ=" + csq("A", "missense_variant", "KRAS", "ENSP:p.Gly12Cys"), ["0/1"]).replace("\t", " ")
     cases, _, _ = do_import(vocab, write_vcf(tmp_path / "x.vcf", ["S"], [good, g12c]), cancer_type="COAD", assay="exome")
     assert "KRAS" not in cases[0]["tested_genes"]
-    # no ##reference (no gene loci): an unreadable record that its CSQ places in a gene the
-    # vocabulary does not know leaves the rest of its chromosome known
-    other = "\t".join(["12", "109600000", ".", "C", "T", ".", "PASS", "CSQ=" + csq("T", "missense_variant", "ACACB", "ENSP:p.Ala100Thr"), "GT"])
+    # no ##reference (no gene loci): an unreadable record whose CSQ names a vocabulary gene makes
+    # that gene unknown, not its whole chromosome; one whose annotation names no gene the
+    # vocabulary knows (another gene, an empty or cut field) leaves its chromosome's genes unknown
     header = [h for h in HEADER if not h.startswith("##reference")]
-    cases, _, _ = do_import(vocab, write_vcf(tmp_path / "y.vcf", ["S"], [good, other], header), cancer_type="COAD", assay="exome")
-    assert "KRAS" in cases[0]["tested_genes"]
+    nras = "\t".join(["12", "109600000", ".", "C", "T", ".", "PASS", "CSQ=" + csq("T", "missense_variant", "NRAS", "ENSP:p.Gln61Lys"), "GT"])
+    cases, _, _ = do_import(vocab, write_vcf(tmp_path / "y.vcf", ["S"], [good, nras], header), cancer_type="COAD", assay="exome")
+    assert "NRAS" not in cases[0]["tested_genes"] and "KRAS" in cases[0]["tested_genes"]
+    for gene in ("ACACB", ""):
+        other = "\t".join(["12", "109600000", ".", "C", "T", ".", "PASS", "CSQ=" + csq("T", "missense_variant", gene, "ENSP:p.Ala100Thr"), "GT"])
+        cases, _, _ = do_import(vocab, write_vcf(tmp_path / "z.vcf", ["S"], [good, other], header), cancer_type="COAD", assay="exome")
+        assert "KRAS" not in cases[0]["tested_genes"], gene
+    # a record cut after its chromosome, and an unannotated record whose tabs became spaces
+    for line in ("12", rec(12, 25398285, "C", "A", ".", ["0/1"]).replace("\t", " ")):
+        cases, _, _ = do_import(vocab, write_vcf(tmp_path / "w.vcf", ["S"], [good, line]), cancer_type="COAD", assay="exome")
+        assert "KRAS" not in cases[0]["tested_genes"], line

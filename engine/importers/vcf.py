@@ -525,9 +525,14 @@ class VcfImporter(ExtrasMixin, CallImporter):
         A line without tabs is no readable record: it is about the genes its text names, if any."""
         named = {g for g in (self.vocab.find_gene(t) for t in set(_TOKEN.findall(text)) if len(t) <= 20) if g is not None}
         parts = [p.strip() for p in text.split("\t")]
-        if len(parts) < 2:  # (tabs turned to spaces, or no record at all: what its text names)
-            return named
-        annotated = _ANNOTATED.search(text) is not None  # its own annotation says which gene it is in
+        if len(parts) < 2:  # tabs turned to spaces: its fields as spaces separate them
+            parts = text.split()
+            if len(parts) < 2 and not (parts and _CHROM.match(parts[0])):
+                return named  # no record at all: what its text names, if anything
+            parts += [""]  # (a record cut after its chromosome: no position)
+        # its own annotation says which gene it is in, when it names a gene of the vocabulary (a
+        # gene the vocabulary does not know, an empty or cut annotation: the position decides)
+        annotated = bool(named) and _ANNOTATED.search(text) is not None
         chrom = hs._chrom(parts[0]) if parts[0] else ""
         if parts[1].isdigit():
             pos = int(parts[1])
@@ -549,6 +554,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
 
 
 #: gene-symbol-like words of a record's text (its annotation names genes as such)
+_CHROM = re.compile(r"^(?:chr)?(?:[0-9]{1,2}|X|Y|MT?)$", re.I)
 _ANNOTATED = re.compile(r"(?:^|[\t;])(?:CSQ|ANN|EFF|SYMBOL|GENE|GENEINFO)=")
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_.-])[A-Z][A-Z0-9-]{1,14}(?![A-Za-z0-9_.-])")
 

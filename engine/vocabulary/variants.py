@@ -63,7 +63,8 @@ _MISSENSE = re.compile(rf"^([{_AA}])([0-9]+)([{_AA}*X])$")
 _START_LOSS = re.compile(r"^M1\?$")
 _FRAMESHIFT = re.compile(rf"^([{_AA}])([0-9]+)([{_AA}])?FS(?:[*X]([0-9]+|\?))?$")
 _RANGE = re.compile(rf"^([{_AA}])([0-9]+)(?:_([{_AA}])([0-9]+))?(DELINS|DEL|DUP|INS)([{_AA}*X]*)$")
-_DELINS_LABEL = re.compile(r"^[A-Z*]([0-9]+)(?:_[A-Z*]([0-9]+))?delins([A-Z*]+)$")
+_INSERTED_AA3 = re.compile(r"(?:delins|ins)((?:[A-Z][a-z]{2})+)$")
+_INDEL_LABEL = re.compile(r"^([A-Z*])([0-9]+)(?:_([A-Z*])([0-9]+))?(delins|del|dup|ins)([A-Z*]*)$")
 _SPLICE = re.compile(rf"^([{_AA}X])([0-9]+)_?SPLICE$")
 _STOP_LOSS = re.compile(rf"^\*([0-9]+)([{_AA}])(?:EXT[*X]?([0-9]+|\?))?$")
 _EXON = re.compile(
@@ -296,6 +297,10 @@ class VariantReader(Cached):
             s = s[1:-1]
         if s[:3].upper() in _AA3 and s[3:4].isdigit():
             s = _AA3_RX.sub(lambda m: _AA3[m.group(0).upper()], s)
+        else:  # inserted residues written with three letters after a one-letter position (G12_G13delinsCysGly)
+            tail = _INSERTED_AA3.search(s)
+            if tail:
+                s = s[:tail.start(1)] + _AA3_RX.sub(lambda m: _AA3[m.group(0).upper()], tail.group(1))
         u = s.upper()
         if _SYNONYMOUS.match(u):
             raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
@@ -387,19 +392,29 @@ class VariantReader(Cached):
         return hit
 
     def _changed_residues(self, gene: str, v: Variant, text: str) -> Variant:
-        """A deletion-insertion narrowed to the residues it changes, where the reference knows
-        them: one that changes a single residue is that substitution (``V600_K601delinsEK`` is
-        V600E, named so for the rules that list variants); one that only adds residues is that
-        insertion (between the residues around it); one that changes none is synonymous. More
-        residues changed than a hotspot change holds: no codon (as a long deletion)."""
-        m = _DELINS_LABEL.match(v.label)
+        """An in-frame indel's codons as every equivalent spelling of the same protein reads them,
+        where the reference knows the residues around it. A deletion-insertion is narrowed to the
+        residues it changes: one that changes a single residue is that substitution
+        (``V600_K601delinsEK`` is V600E, named so for the rules that list variants), one that
+        changes none is synonymous, one that only adds or only removes residues is that insertion
+        or deletion. An insertion or deletion in a run of repeated residues could be written at
+        several places (``Q61_E62dup`` is ``Q61_E62insEQ`` and ``E62_E63insQE``): it touches
+        every codon of every place. More residues changed than a hotspot change holds: no codon."""
+        m = _INDEL_LABEL.match(v.label)
         if not m or not v.span:
             return v
-        first, last, inserted = int(m.group(1)), int(m.group(2) or m.group(1)), m.group(3)
+        first, last, op, inserted = int(m.group(2)), int(m.group(4) or m.group(2)), m.group(5), m.group(6)
         protein = self._protein(gene)
-        ref = "".join(protein.residues.get(i, "?") for i in range(first, last + 1)) if protein else ""
-        if not ref or "?" in ref:
-            return v if last - first + 1 <= MAX_HOTSPOT_SPAN else replace(v, span=())
+        residues = protein.residues if protein else {}
+        if op == "ins":
+            return replace(v, span=self._insertion_window(residues, first, inserted))
+        ref = "".join(residues.get(i, "?") for i in range(first, last + 1))
+        if "?" in ref:  # the reference does not know these residues: as written
+            return v if op != "delins" or last - first + 1 <= MAX_HOTSPOT_SPAN else replace(v, span=())
+        if op == "dup":
+            return replace(v, span=self._insertion_window(residues, last, ref))
+        if op == "del":
+            return replace(v, span=self._deletion_window(residues, first, last))
         if ref == inserted:
             raise TermError(f"'{text}' is a synonymous change (the residues stay the same): not an alteration")
         pre = 0
@@ -410,13 +425,41 @@ class VariantReader(Cached):
             suf += 1
         old, new = ref[pre:len(ref) - suf], inserted[pre:len(inserted) - suf]
         start = first + pre
-        if len(old) == 1 and len(new) == 1 and new != "*":
+        if len(old) == 1 and len(new) == 1:
             return self._point(old, start, new, f"{old}{start}{new}")
         if not old:  # residues added between start - 1 and start
-            return replace(v, span=(start - 1, start))
+            return replace(v, span=self._insertion_window(residues, start - 1, new))
         if len(old) > MAX_HOTSPOT_SPAN:
             return replace(v, span=())
+        if not new:  # residues removed
+            return replace(v, span=self._deletion_window(residues, start, start + len(old) - 1))
         return replace(v, span=(start, start + len(old) - 1))
+
+    @staticmethod
+    def _insertion_window(residues: Mapping[int, str], after: int, inserted: str) -> tuple[int, int]:
+        """The codons an insertion of ``inserted`` after ``after`` touches at every place it could
+        be written: slid left and right over the residues that repeat it, both neighbours of each."""
+        lo, seq = after, inserted
+        while lo >= 1 and residues.get(lo) == seq[-1]:
+            seq = seq[-1] + seq[:-1]
+            lo -= 1
+        hi, seq = after, inserted
+        while residues.get(hi + 1) == seq[0]:
+            seq = seq[1:] + seq[0]
+            hi += 1
+        return (lo, hi + 1)
+
+    @staticmethod
+    def _deletion_window(residues: Mapping[int, str], first: int, last: int) -> tuple[int, int]:
+        """The codons a deletion of ``first``..``last`` touches at every place it could be written
+        (``G12del`` is ``G13del``: both G12 and G13)."""
+        lo_f, lo_l = first, last
+        while residues.get(lo_f - 1) is not None and residues.get(lo_f - 1) == residues.get(lo_l):
+            lo_f, lo_l = lo_f - 1, lo_l - 1
+        hi_f, hi_l = first, last
+        while residues.get(hi_l + 1) is not None and residues.get(hi_l + 1) == residues.get(hi_f):
+            hi_f, hi_l = hi_f + 1, hi_l + 1
+        return (lo_f, hi_l)
 
     def _check_reference(self, gene: str, v: Variant, text: str) -> None:
         if v.codon is None:
