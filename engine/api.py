@@ -198,20 +198,13 @@ class Engine:
         changed, with why (:class:`~engine.tutoring.compare.Comparison`). Empty for equal cases."""
         from engine.tutoring.compare import compare
 
-        ra = rb = None
-        for side, case in (("before", before), ("after", after)):
-            try:  # an error names the side it is on (after.stage), as the service's does
-                got, _ = self._answers(case, [], as_of=as_of, default_id=side)
-            except CaseError as exc:
-                for p in exc.problems:
-                    p.path = (side, *p.path)
-                exc.args = (exc.render(),)
-                raise
-            if side == "before":
-                ra = got
-            else:
-                rb = got
-        assert ra is not None and rb is not None
+        def result(side: str, case):
+            try:
+                return self._answers(case, [], as_of=as_of, default_id=side)[0]
+            except CaseError as exc:  # the error names the side it is on (after.stage)
+                raise exc.at(side) from None
+
+        ra, rb = result("before", before), result("after", after)
         therapies = sorted({o.therapy for o in ra.options} | {o.therapy for o in rb.options})
         ra, aa = self._answers(before, therapies, as_of=as_of, default_id="before")
         rb, ab = self._answers(after, therapies, as_of=as_of, default_id="after")

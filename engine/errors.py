@@ -124,6 +124,14 @@ class EngineError(Exception):
     def to_dict(self) -> dict:
         return {"source": self.source, "errors": [p.to_dict() for p in self.problems]}
 
+    def at(self, *path: str | int) -> EngineError:
+        """The same error, every problem's field path prefixed with ``path`` (the member of a
+        request or the side of a comparison it is in: ``after.stage``)."""
+        for p in self.problems:
+            p.path = tuple(path) + tuple(p.path)
+        self.args = (self.render(),)
+        return self
+
 
 class TermError(EngineError):
     """A word the vocabulary does not know: an unknown gene, drug, cancer type or variant."""
@@ -132,13 +140,6 @@ class TermError(EngineError):
 
     def __init__(self, message: str, suggestion: str | None = None, path: tuple = ()):
         super().__init__([Problem(message, tuple(path), suggestion)])
-
-    def at(self, *path: str | int) -> TermError:
-        """Prefix the field path of every problem (used as the error travels up the case)."""
-        for p in self.problems:
-            p.path = tuple(path) + tuple(p.path)
-        self.args = (self.render(),)
-        return self
 
 
 class CaseError(EngineError):

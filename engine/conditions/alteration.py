@@ -129,15 +129,19 @@ def build(cond, vocab) -> tuple:
             and (acquired is None or (alt.acquired is True) == acquired)
         )
 
+    # the kind whose own calls show the gene was assayed for it (a mutation shows sequencing through
+    # case.tested; a germline call says nothing of the tumour)
+    assay_kind = kind if kind != "mutation" else None
+
     def fn(case) -> TV:
         if acq_on is not None and _never_held(case, on):  # (unknown is for what the case leaves open)
             return False
         unsure = False
         found = False
-        assayed = False  # a call of the pattern's own kind (a fusion, an amplification) shows the gene was assayed for it
+        assayed = False  # a somatic call of the pattern's own kind (a fusion, an amplification) shows the gene was assayed for it
         for alt in case.by_gene.get(gene, ()):  # (matches and vague hold only for the gene's own)
-            if kind is not None and kind != "mutation" and alt.kind == kind and alt.origin == "somatic":
-                assayed = True  # (a mutation shows sequencing through case.tested; a germline call says nothing of the tumour)
+            if alt.kind == assay_kind and alt.origin == "somatic":
+                assayed = True
             if matches(alt):
                 if acq_on is None:
                     return True

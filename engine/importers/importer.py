@@ -574,8 +574,9 @@ class Importer:
             st.alts, st.unresolved, st.truncated = {}, set(), {}
             return None
         self.summary.cancer_sources[where] += 1
-        for t in tried:  # ("column: why", the texts passed over)
-            self.summary.cancer_unknown_texts[t.split(": ", 1)[0] + ": " + values.get(t.split(": ", 1)[0], "")] += 1  # type: ignore[union-attr]
+        for t in tried:  # ("column: why" of each text passed over; values hold them, as tried is not empty)
+            col = t.split(": ", 1)[0]
+            self.summary.cancer_unknown_texts[f"{col}: {(values or {}).get(col, '')}"] += 1
         case: dict[str, Any] = {"id": st.id, "cancer_type": ct}
         if self.opt.field_map is not None:
             mapped, unmapped, conflicts = self.opt.field_map.apply(values)

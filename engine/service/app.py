@@ -197,12 +197,6 @@ def _patient(context: dict) -> str:
     return pid if type(pid) is str and pid else "case"
 
 
-def _prefixed(exc: EngineError, *prefix) -> EngineError:
-    for p in exc.problems:
-        p.path = tuple(prefix) + tuple(p.path)
-    return exc
-
-
 def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> FastAPI:
     """The application for ``engine`` (default: the shipped rules). ``cors_origins``: the web
     origins (``https://tutor.example.org``, or ``*``) whose pages may call the API from a browser
@@ -299,7 +293,7 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
             ans = await run_in_threadpool(lambda: engine.explain(_object(case), None if every else therapy,
                                                                  include_all=every, as_of=data.get("as_of")))
         except CaseError as exc:
-            raise _named(_prefixed(exc, "case"), case) from None
+            raise _named(exc.at("case"), case) from None
         except EngineError as exc:
             raise _named(exc, case) from None
         if isinstance(ans, list):
@@ -312,15 +306,11 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         data = await _read(request)
         before, after = _object(data, "before"), _object(data, "after")
         _known(data, {"before", "after", "as_of"})
-        for key, c in (("before", before), ("after", after)):
-            try:
-                await run_in_threadpool(engine.normalise, _object(c))
-            except CaseError as exc:
-                raise _named(_prefixed(exc, key), c) from None
-        try:
+        try:  # (Engine.compare names the side of a case error: before.stage)
             cmp = await run_in_threadpool(engine.compare, before, after, as_of=data.get("as_of"))
         except EngineError as exc:
-            raise _named(exc, after) from None
+            side = exc.problems[0].path[:1] if isinstance(exc, CaseError) and exc.problems else ()
+            raise _named(exc, before if side == ("before",) else after) from None
         return _json(cmp.model_dump_json())
 
     @app.get("/catalogue", response_model=Catalogue, summary="The catalogue",
@@ -377,7 +367,7 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         try:
             out = await run_in_threadpool(run)
         except CaseError as exc:
-            raise _named(_prefixed(exc, "context", "case"), case) from None
+            raise _named(exc.at("context", "case"), case) from None
         return _json(out.model_dump_json(exclude_none=True))
 
     @app.get("/", include_in_schema=False)

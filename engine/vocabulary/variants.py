@@ -77,9 +77,6 @@ _EXON_WORD = {
     "skipping": "skipping", "skip": "skipping", "duplication": "duplication", "dup": "duplication",
     "mutation": "mutation", "mutations": "mutation", "mut": "mutation",
 }
-#: the most residues an in-frame deletion at a hotspot removes (EGFR exon 19 deletions: up to
-#: about eight); a larger one is no hotspot change of the codons it spans (a gene mostly deleted)
-MAX_HOTSPOT_SPAN = 10
 _POSITION_ONLY = re.compile(rf"^[{_AA}][0-9]+$")
 _SECOND_RESIDUE = re.compile(rf"^[{_AA}][0-9]+_([{_AA}])([0-9]+)")
 _CDNA = re.compile(r"^c\.([0-9]+(?:_[0-9]+)?)([ACGT]*)(>|DELINS|DEL|DUP|INS)([ACGT]*)$", re.IGNORECASE)
@@ -140,6 +137,9 @@ class VariantReader(Cached):
         self._residue_text: dict[str, str] = {}
         self._proteins: dict[str, _Protein] = {}
         self._recurrent: dict[str, tuple[str, ...]] = {}
+        # the most residues a hotspot change deletes or replaces (variants.yaml,
+        # max_hotspot_residues): a larger one alters no codon in place; None, the grammar alone: no bound
+        self._max_span: int | None = None
         self._make_caches()
 
     @classmethod
@@ -155,6 +155,11 @@ class VariantReader(Cached):
         path = directory / "variants.yaml"
         conf = read_yaml(path)
         problems: list[Problem] = []
+        bound = conf.get("max_hotspot_residues")
+        if bound is not None and (type(bound) is not int or bound < 1):
+            problems.append(Problem(f"max_hotspot_residues is a whole number of residues, got {bound!r}", ("max_hotspot_residues",)))
+        else:
+            self._max_span = bound
         for kind, words in (conf.get("kinds") or {}).items():
             if kind not in ("mutation", "amplification", "fusion", "loss"):
                 problems.append(Problem(f"unknown alteration kind '{kind}'", ("kinds", kind)))
@@ -371,7 +376,7 @@ class VariantReader(Cached):
         # copy (it sits after the residues it repeats: A11dup is A11_G12insA, A11_G12dup is
         # G12_G13insAG); none when a stop is inserted, or when more residues are deleted than any
         # hotspot change deletes (a deletion-insertion: once narrowed, see _changed_residues)
-        if "*" in inserted or (op == "DEL" and last - pos1 + 1 > MAX_HOTSPOT_SPAN):
+        if "*" in inserted or (op == "DEL" and self._too_long(last - pos1 + 1)):
             span: tuple[int, ...] = ()
         elif op == "DUP":
             span = (last, last + 1)
@@ -409,8 +414,8 @@ class VariantReader(Cached):
         if op == "ins":
             return replace(v, span=self._insertion_window(residues, first, inserted))
         ref = "".join(residues.get(i, "?") for i in range(first, last + 1))
-        if "?" in ref:  # the reference does not know these residues: as written
-            return v if op != "delins" or last - first + 1 <= MAX_HOTSPOT_SPAN else replace(v, span=())
+        if "?" in ref:  # the reference does not know these residues: as written (what it changes is unknown)
+            return v
         if op == "dup":
             return replace(v, span=self._insertion_window(residues, last, ref))
         if op == "del":
@@ -429,11 +434,15 @@ class VariantReader(Cached):
             return self._point(old, start, new, f"{old}{start}{new}")
         if not old:  # residues added between start - 1 and start
             return replace(v, span=self._insertion_window(residues, start - 1, new))
-        if len(old) > MAX_HOTSPOT_SPAN:
+        if self._too_long(len(old)):
             return replace(v, span=())
         if not new:  # residues removed
             return replace(v, span=self._deletion_window(residues, start, start + len(old) - 1))
         return replace(v, span=(start, start + len(old) - 1))
+
+    def _too_long(self, residues: int) -> bool:
+        """More residues deleted or replaced than any hotspot change (variants.yaml)."""
+        return self._max_span is not None and residues > self._max_span
 
     @staticmethod
     def _insertion_window(residues: Mapping[int, str], after: int, inserted: str) -> tuple[int, int]:
