@@ -16,7 +16,7 @@ from engine.conditions.base import BY_MODEL, DomainTerms, GeneTerms, HistoryRole
 from engine.conditions.prior_line import _positions
 from engine.errors import Problem
 from engine.rulebase import TermCheck
-from engine.testing import HistorySpec, _Terms
+from engine.testing.domain import HistorySpec, _Terms
 from engine.vocabulary import Vocabulary
 
 VOCAB_DIR = Path(__file__).resolve().parents[1] / "rules" / "vocabulary"
@@ -941,7 +941,7 @@ KIND_BY_NAME_ALLOWED = {
     # the evaluator's AtomNode.probe (check's cancer-only probe, V011): left as it is for now
     ("engine/evaluation/evaluator.py", 'ctx.program.atoms[self.i].kind == "cancer"'),
     # an invalid-case generator's mutation named "stage" (a case field), not a condition kind
-    ("engine/testing.py", 'if kind == "stage":'),
+    ("engine/testing/invalid.py", 'if kind == "stage":'),
 }
 
 

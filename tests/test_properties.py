@@ -1,4 +1,4 @@
-"""Properties of the shipped rule base, on hypothesis-generated cases (strategies: engine/testing.py).
+"""Properties of the shipped rule base, on hypothesis-generated cases (strategies: the engine.testing package).
 
 Each test is named by its property. Cases come from :func:`engine.testing.cases` (varied valid
 cases) and :func:`engine.testing.boundary_cases` (cases on the edges of each rule); boundary
