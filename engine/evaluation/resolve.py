@@ -465,7 +465,7 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
             c = lazy(Considered, {"rule": cr.rule.id, "verdict": out.verdict, "evidence": cr.rule.evidence,
                                   "set_aside_by": by[0].rule.id if by else None}, renderer)
             considered.append(c)
-            parts.append((c, cr, by, out.verdict))
+            parts.append((c, cr, by, out.verdict, out.missing))
     rule = best_cr.rule
     chain_ids, cites, crits = st.decided(best_cr, ctx)
     citations = list(cites)
@@ -677,10 +677,12 @@ class Rendering:
             if parts:
                 best_title = st.quoted[best_cr.rule.id]
                 also = []
-                for cref, cr, by, verdict in parts:
+                for cref, cr, by, verdict, missing in parts:
                     if by is not None and by[0] is best_cr:
                         extra.append(f"Takes precedence over {st.quoted[cr.rule.id]}: {by[1]}")
-                    also.append(f"{st.quoted[cr.rule.id]} ({VERDICT_WORDS[verdict]}, {EVIDENCE_WORDS[cr.rule.evidence]})")
+                    # another way to decide it may wait on other facts than the deciding rule's
+                    waits = f"; missing: {', '.join(missing)}" if missing and missing != best.missing else ""
+                    also.append(f"{st.quoted[cr.rule.id]} ({VERDICT_WORDS[verdict]}, {EVIDENCE_WORDS[cr.rule.evidence]}{waits})")
                     c = cref()
                     if c is None:
                         continue
