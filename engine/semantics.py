@@ -37,6 +37,8 @@ VERDICT_HEADINGS = (
     ("excluded", "EXCLUDED (the biomarkers predict no benefit or resistance)"),
 )
 POSITIVE = ("eligible", "conditional", "consider")
+#: the verdicts of the rules a pending exclusion makes wait on what it is missing (apply_pending)
+WAITS_ON_PENDING = ("eligible", "consider")
 #: a verdict in a sentence
 VERDICT_WORDS = {
     "eligible": "eligible",
@@ -216,12 +218,14 @@ def choose(cands: list):
 
 
 def apply_pending(cands: list, conditional):
-    """Exclusions whose gate is unknown (``pending``): each makes the eligibility outcomes it
-    would override (its ``overrides``, or every eligibility rule of the therapy when it lists
-    none) conditional; ``conditional(outcome, pending rule, pending outcome)`` builds the new
-    outcome (adding what the exclusion is missing). A pending exclusion set aside by a rule whose
-    ``when`` is true does nothing. Returns the deciding candidates and the pending exclusions
-    that applied."""
+    """Exclusions whose gate is unknown (``pending``): each makes the outcomes it would decide
+    over once confirmed wait on what it is missing: the eligibility outcomes it would override
+    (its ``overrides``, or every eligibility rule of the therapy when it lists none) become
+    conditional, and the therapy's ``consider`` outcomes (an exclusion is the stronger verdict)
+    stand with the exclusion's missing facts added, as a ``consider`` whose own requirements are
+    unknown does. ``conditional(outcome, pending rule, pending outcome)`` builds the new outcome.
+    A pending exclusion set aside by a rule whose ``when`` is true does nothing. Returns the
+    deciding candidates and the pending exclusions that applied."""
     pending = [co for co in cands if co[1].pending]
     live = [co for co in cands if not co[1].pending]
     if not pending or not live:
@@ -234,9 +238,12 @@ def apply_pending(cands: list, conditional):
         targets = {ov.rule for ov in p_cr.rule.overrides}
         hit = False
         for k, (cr, out) in enumerate(live):
-            if cr.rule.conclude.verdict != "eligible" or out.verdict not in ("eligible", "conditional"):
+            kind = cr.rule.conclude.verdict
+            if kind not in WAITS_ON_PENDING or out.verdict not in POSITIVE:
                 continue
-            if targets and cr.rule.id not in targets:
+            # an approval waits when the exclusion would set it aside; a consider always (once
+            # confirmed, an exclusion decides over it by strength)
+            if kind == "eligible" and targets and cr.rule.id not in targets:
                 continue
             live[k] = (cr, conditional(out, p_cr, p_out))
             hit = True

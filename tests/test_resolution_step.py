@@ -33,9 +33,11 @@ def outcome(rid, verdict, when_true=True, missing=(), pending=False):
 
 
 def conditional(out, p_cr, p_out):
-    """The conditional outcome ``out`` becomes under the pending exclusion ``p_cr``."""
+    """The outcome ``out`` becomes under the pending exclusion ``p_cr`` (as the engine's
+    ``pending_applier``): an eligibility conditional, a consider standing, with its missing data."""
     missing = tuple(sorted(set(out.missing) | set(p_out.missing)))
-    return RuleOutcome(out.rule_id, "conditional", out.when_true, missing, out.failed)
+    return RuleOutcome(out.rule_id, out.verdict if out.verdict == "consider" else "conditional", out.when_true,
+                       missing, out.failed)
 
 
 def pending_exclusion(rid, missing, overrides=()):
@@ -79,11 +81,32 @@ def test_a_conditional_eligibility_gains_the_missing_data_of_the_pending_exclusi
     assert [cr.rule.id for cr, _ in applied] == ["P"]
 
 
-def test_pending_exclusion_passes_over_other_verdicts_and_reaches_the_eligibility_rules():
-    c, a = rule("C", "consider", "clinical"), rule("D")
+def test_pending_exclusion_makes_consider_outcomes_wait_and_passes_over_unmet_ones():
+    c, a, n = rule("C", "consider", "clinical"), rule("D"), rule("N", "not_eligible", "approved")
     p = pending_exclusion("P", ["NRAS status"])
-    live, _ = sem.apply_pending([(c, outcome("C", "consider")), (a, outcome("D", "eligible")), p], conditional)
-    assert verdicts(live) == {"C": ("consider", ()), "D": ("conditional", ("NRAS status",))}
+    live, _ = sem.apply_pending([(c, outcome("C", "consider")), (a, outcome("D", "eligible")),
+                                 (n, outcome("N", "not_eligible")), p], conditional)
+    assert verdicts(live) == {"C": ("consider", ("NRAS status",)), "D": ("conditional", ("NRAS status",)),
+                              "N": ("not_eligible", ())}
+
+
+def test_a_pending_exclusion_naming_the_approvals_it_overrides_still_makes_consider_outcomes_wait():
+    """Once confirmed, an exclusion decides over a consider by strength, named in its
+    ``overrides`` or not; an approval it does not name it would not set aside."""
+    c, a, b = rule("C", "consider", "clinical"), rule("A"), rule("B")
+    p = pending_exclusion("P", ["KRAS status"], overrides=["B"])
+    live, applied = sem.apply_pending([(c, outcome("C", "consider")), (a, outcome("A", "eligible")),
+                                       (b, outcome("B", "eligible")), p], conditional)
+    assert verdicts(live) == {"C": ("consider", ("KRAS status",)), "A": ("eligible", ()),
+                              "B": ("conditional", ("KRAS status",))}
+    assert [cr.rule.id for cr, _ in applied] == ["P"]
+
+
+def test_a_consider_that_overrides_the_pending_exclusion_does_not_wait():
+    c = rule("C", "consider", "clinical", overrides=["P"])
+    p = pending_exclusion("P", ["KRAS status"])
+    live, applied = sem.apply_pending([(c, outcome("C", "consider", when_true=True)), p], conditional)
+    assert verdicts(live) == {"C": ("consider", ())} and applied == []
 
 
 def test_only_pending_exclusions_leave_nothing_to_decide():

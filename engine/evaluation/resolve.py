@@ -410,13 +410,15 @@ def _dedupe(items: list[str]) -> list[str]:
 
 
 def pending_applier(ctx: Ctx):
-    """How a pending exclusion makes an eligibility outcome conditional for this case (for
+    """How a pending exclusion makes a positive outcome wait on its facts for this case (for
     :func:`engine.semantics.apply_pending`): with the exclusion's missing facts added, so that
     resolution and ``check`` rank the outcome alike."""
 
     def conditional(out: RuleOutcome, p_cr: CompiledRule, p_out: RuleOutcome) -> RuleOutcome:
         missing = tuple(sorted(set(out.missing) | set(pending_missing(p_cr, ctx))))
-        return RuleOutcome(out.rule_id, "conditional", out.when_true, missing, out.failed)
+        # eligible becomes conditional; consider stands, waiting on the facts (as when its own are unknown)
+        verdict = out.verdict if out.verdict == "consider" else "conditional"
+        return RuleOutcome(out.rule_id, verdict, out.when_true, missing, out.failed)
 
     return conditional
 
@@ -450,9 +452,9 @@ def resolve_option(therapy_id: str, cands: list[tuple[CompiledRule, RuleOutcome]
     if chosen is None:
         return None
     cands, pending, best_cr, best, aside = chosen
-    if pending and best.verdict not in ("eligible", "conditional"):
-        # the exclusions waiting on facts made a candidate conditional that did not decide: the
-        # option (excluded, not eligible, consider) is not waiting on them
+    if pending and best.verdict not in POSITIVE:
+        # the exclusions waiting on facts made a candidate wait that did not decide: the option
+        # (excluded, not eligible) is not waiting on them
         pending = []
     considered: list[Considered] = []
     parts: list | tuple = _NO_CONSIDERED
