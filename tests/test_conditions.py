@@ -153,6 +153,18 @@ def test_stage(vocab):
     assert acc.stages == {"early"}
 
 
+def test_an_in_situ_cancer_type_without_a_stage_is_early_and_with_one_is_as_given(vocab):
+    """A non-invasive type can only be early (any other stage is an input error): asking for the
+    stage would ask a question whose one other answer the engine refuses."""
+    assert "CAIS" in vocab.cancers.non_invasive and "COAD" not in vocab.cancers.non_invasive
+    adv, early = leaf(vocab, {"stage": ["metastatic", "locally_advanced"]}), leaf(vocab, {"stage": "early"})
+    in_situ = case(vocab, "CAIS")
+    assert (adv.fn(in_situ), early.fn(in_situ)) == (False, True)
+    assert adv.describe(in_situ) == "stage early (an in-situ cancer type)"
+    assert early.fn(case(vocab, "CAIS", stage="early")) is True
+    assert (adv.fn(case(vocab, "COAD")), early.fn(case(vocab, "COAD"))) == (None, None)  # invasive: unknown
+
+
 def test_germline_tested(vocab):
     done, not_done = leaf(vocab, {"germline_tested": True}), leaf(vocab, {"germline_tested": False})
     assert [done.fn(case(vocab, germline_tested=g)) for g in (True, False, None)] == [True, False, None]

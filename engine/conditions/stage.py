@@ -1,4 +1,6 @@
-"""``stage: [STAGE, ...]``: the case's stage is one of these (unknown when stage is absent)."""
+"""``stage: [STAGE, ...]``: the case's stage is one of these (unknown when stage is absent, except
+for a non-invasive (in situ) cancer type, which is early by definition: cancer_types.yaml's
+``non_invasive``, whose other stages are input errors)."""
 from __future__ import annotations
 
 from typing import Annotated, get_args
@@ -12,13 +14,30 @@ class StageCond(Strict):
     stage: Annotated[tuple[Stage, ...], BeforeValidator(one_or_many)] = Field(min_length=1)
 
 
+IN_SITU = "early"  # the one stage a non-invasive type can have (engine.case refuses the others)
+
+
+def _stage(case, in_situ: frozenset[str]) -> str | None:
+    """The case's stage: given, or early for an in-situ type that gives none."""
+    if case.stage is None and case.cancer.code in in_situ:
+        return IN_SITU
+    return case.stage
+
+
 def build(cond, vocab) -> tuple:
     stages = frozenset(cond.stage)
+    in_situ = vocab.cancers.non_invasive
 
     def fn(case) -> TV:
-        return None if case.stage is None else case.stage in stages
+        stage = case.stage if case.stage is not None or not in_situ else _stage(case, in_situ)
+        return None if stage is None else stage in stages
 
-    return ("stage", stages), fn, (lambda case: "stage"), (lambda case: f"stage {case.stage.replace('_', ' ')}")
+    def describe(case) -> str:
+        if case.stage is None:
+            return f"stage {IN_SITU} (an in-situ cancer type)"
+        return f"stage {case.stage.replace('_', ' ')}"
+
+    return ("stage", stages), fn, (lambda case: "stage"), describe
 
 
 def case_terms(cond, positive, vocab, acc) -> None:
@@ -27,7 +46,7 @@ def case_terms(cond, positive, vocab, acc) -> None:
 
 def held(atom, case, value) -> str:
     """The case's stage in words ("stage locally advanced"), or that it is unknown."""
-    return f"stage {case.stage.replace('_', ' ')}" if case.stage else "unknown: stage"
+    return "unknown: stage" if value is None else atom.describe(case)
 
 
 DIMENSION = FieldDimension("stage", "stage", (None, *get_args(Stage)))
