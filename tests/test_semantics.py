@@ -139,14 +139,19 @@ def test_override_sets_the_exclusion_aside_for_the_combination_only(mini):
     assert r.option("cetuximab").verdict == "excluded"
 
 
-def test_override_needs_its_own_gate_to_hold(mini):
-    # NRAS Q61K, KRAS untested: the combination rule's `when` is only unknown, so its override
-    # does not apply and the class-wide exclusion stands for the combination
+def test_an_override_whose_gate_is_unknown_keeps_the_exclusion_from_deciding(mini):
+    # NRAS Q61K, KRAS untested: the combination rule's `when` is unknown, and were KRAS G12C found
+    # it would set the class-wide exclusion aside: conditional on KRAS testing, not excluded
     r = ev(mini, cancer_type="COADREAD", tested_genes=["NRAS"], alterations=[{"gene": "NRAS", "variant": "Q61K"}],
            prior_therapies=[{"regimen": "FOLFOXIRI"}])
     combo = r.option("adagrasib+cetuximab")
-    assert combo.verdict == "excluded" and combo.rules[0] == "TCRC-001"
-    assert [(c.rule, c.set_aside_by) for c in combo.considered] == [("TCRC-003", None)]
+    assert combo.verdict == "conditional" and combo.rules[0] == "TCRC-003" and combo.missing
+    assert [(c.rule, c.set_aside_by) for c in combo.considered] == [("TCRC-001", "TCRC-003")]
+    # KRAS tested wild-type: the override's gate is false and the exclusion decides
+    r = ev(mini, cancer_type="COADREAD", tested_genes=["NRAS", "KRAS"], alterations=[{"gene": "NRAS", "variant": "Q61K"}],
+           prior_therapies=[{"regimen": "FOLFOXIRI"}])
+    combo = r.option("adagrasib+cetuximab")
+    assert combo is None or (combo.verdict == "excluded" and combo.rules[0] == "TCRC-001")
 
 
 def test_class_exclusion_gives_no_option_outside_the_therapy_scope(mini):

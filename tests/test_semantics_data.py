@@ -96,13 +96,18 @@ def test_evidence_then_rule_id_break_ties():
     assert best.rule.id == "A-001"
 
 
-def test_override_counts_only_when_the_overriding_rule_holds():
+def test_override_counts_when_the_overriding_rule_holds_or_may_hold():
     exclusion = _c("X-001", "excluded", "resistance_standard")
     holds = _c("E-001", "eligible", overrides=["X-001"])
     best, _, aside = sem.choose([exclusion, holds])
     assert best.rule.id == "E-001" and aside["X-001"][0] is holds[0]
+    # unknown is not false: an override that may hold keeps the exclusion from deciding for sure
     maybe = _c("E-001", "conditional", overrides=["X-001"], when_true=False)
     best, _, aside = sem.choose([exclusion, maybe])
+    assert best.rule.id == "E-001" and aside["X-001"][0] is maybe[0]
+    # an unmet outcome (a requirement failed, gate unknown) overrides nothing
+    unmet = _c("E-001", "not_eligible", overrides=["X-001"], when_true=False)
+    best, _, aside = sem.choose([exclusion, unmet])
     assert best.rule.id == "X-001" and aside == {}
 
 

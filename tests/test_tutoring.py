@@ -524,12 +524,27 @@ def test_the_closest_rule_is_never_retired_and_testing_that_could_open_an_option
 
 
 def test_an_option_decided_by_an_exclusion_carries_no_pending_exclusion(engine):
-    """NRAS-mutant colorectal cancer, KRAS untested: sotorasib + panitumumab is excluded (RAS-mutant);
-    the exclusions waiting on KRAS testing belong to the approval it set aside, not to the option."""
-    o = engine.evaluate({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "NRAS", "variant": "G13C"}],
-                         "as_of": "2025-01-16"}).option("panitumumab+sotorasib")
-    assert o.verdict == "excluded"
+    """BRAF V600E colorectal cancer, KRAS and NRAS untested: cetuximab is excluded (BRAF-003); the
+    RAS-mutant exclusion waiting on RAS testing belongs to the approval it set aside (conditional
+    on the same tests), not to the option."""
+    o = engine.evaluate({"cancer_type": "COADREAD", "stage": "metastatic", "tested_genes": ["BRAF"],
+                         "alterations": [{"gene": "BRAF", "variant": "V600E"}], "as_of": "2025-01-16"}).option("cetuximab")
+    assert (o.verdict, o.rules) == ("excluded", ["BRAF-003"])
+    assert [(c.rule, c.verdict) for c in o.considered] == [("CRC-002", "conditional")]
     assert not [c for c in o.criteria if c.id.endswith("/exclusion")] and "Would be excluded" not in o.explanation
+
+
+def test_an_approval_that_would_override_an_exclusion_makes_it_wait(engine):
+    """NRAS-mutant colorectal cancer, KRAS untested: sotorasib + panitumumab would set the RAS-mutant
+    exclusion aside for KRAS G12C, so unknown KRAS is not read as 'no G12C': conditional on KRAS
+    testing; with KRAS tested wild-type no rule about the combination applies (no option)."""
+    case = {"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "NRAS", "variant": "G13C"}],
+            "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}], "as_of": "2025-01-16"}
+    o = engine.evaluate(case).option("panitumumab+sotorasib")
+    assert (o.verdict, o.rules[0], o.missing) == ("conditional", "CRC-005", ["KRAS testing"])
+    assert [(c.rule, c.set_aside_by) for c in o.considered] == [("CRC-001", "CRC-005")]
+    assert "If what is missing confirms it, it takes precedence over" in o.explanation
+    assert engine.evaluate({**case, "tested_genes": ["KRAS", "NRAS"]}).option("panitumumab+sotorasib") is None
 
 
 def test_a_caution_qualifies_only_an_option_that_may_be_given(engine):

@@ -681,7 +681,9 @@ class Rendering:
                 also = []
                 for cref, cr, by, verdict, missing in parts:
                     if by is not None and by[0] is best_cr:
-                        extra.append(f"Takes precedence over {st.quoted[cr.rule.id]}: {by[1]}")
+                        extra.append(f"Takes precedence over {st.quoted[cr.rule.id]}: {by[1]}" if best.when_true else
+                                     f"If what is missing confirms it, it takes precedence over "
+                                     f"{st.quoted[cr.rule.id]} (which decides otherwise): {by[1]}")
                     # another way to decide it may wait on other facts than the deciding rule's
                     waits = f"; missing: {', '.join(missing)}" if missing and missing != best.missing else ""
                     also.append(f"{st.quoted[cr.rule.id]} ({VERDICT_WORDS[verdict]}, {EVIDENCE_WORDS[cr.rule.evidence]}{waits})")
