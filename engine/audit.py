@@ -48,13 +48,13 @@ def load(directory: Path, rule_ids: set[str], source_ids: set[str], problems: li
     path = directory / FILE
     if not path.is_file():
         return ()
-    import yaml  # only when the rule base is read from its files (not from the cache)
+    from engine import ruleyaml  # only when the rule base is read from its files (not from the cache)
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = ruleyaml.load(path.read_text(encoding="utf-8")) or {}
         vf = VerificationFile.model_validate(data)
-    except yaml.YAMLError as exc:
-        problems.append(Problem(f"not valid YAML: {exc}", (FILE,)))
+    except ruleyaml.YAMLError as exc:
+        problems.append(Problem(f"not valid YAML{ruleyaml.where(exc)}: {ruleyaml.problem(exc)}", (FILE,)))
         return ()
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc, (FILE,), VerificationFile))

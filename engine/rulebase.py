@@ -8,6 +8,7 @@ problems are collected and raised as one :class:`~engine.errors.RuleError` namin
 """
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import os
 import re
@@ -73,6 +74,47 @@ class RuleBase:
             ) from None
 
 
+def _check_jurisdiction(name: str, known: tuple[str, ...], path: tuple, problems: list[Problem]) -> None:
+    """A jurisdiction the rule base lists (meta.yaml's ``jurisdictions``; any case): a misspelt one
+    would make its rules apply to no case of the intended regulator."""
+    upper = {j.upper(): j for j in known}
+    if name.upper() in upper:
+        return
+    close = difflib.get_close_matches(name.upper(), list(upper), n=1, cutoff=0.5)
+    problems.append(Problem(f"unknown jurisdiction '{name}'; the rule base's (meta.yaml jurisdictions): "
+                            f"{', '.join(known)}", path, upper[close[0]] if close else None))
+
+
+def _check_replacement(rule, by_id: dict, where: tuple, problems: list[Problem]) -> None:
+    """``replaced_by``: the successor exists and, for a rule still in the rule base's history (not
+    retired), takes over on the day the rule ends: an end date is needed (without one the old rule
+    keeps deciding beside its successor), and a successor starting later leaves days that neither
+    covers, one starting earlier days that both do."""
+    succ = by_id.get(rule.replaced_by)
+    if succ is None:
+        close = difflib.get_close_matches(rule.replaced_by, list(by_id), n=1)
+        problems.append(Problem(f"replaced_by names unknown rule '{rule.replaced_by}'", where + ("replaced_by",),
+                                close[0] if close else None))
+        return
+    if succ.id == rule.id:
+        problems.append(Problem("a rule cannot be replaced by itself", where + ("replaced_by",)))
+        return
+    if rule.status == "retired":
+        return
+    start = succ.effective_from.isoformat()
+    if rule.effective_to is None:
+        problems.append(Problem(f"replaced by {succ.id} from {start}, but the rule has no effective_to: it would "
+                                f"keep deciding beside its successor; end it on the day {succ.id} starts",
+                                where + ("effective_to",), start))
+    elif rule.effective_to != succ.effective_from:
+        end = rule.effective_to.isoformat()
+        gap = "no rule of the two holds from" if succ.effective_from > rule.effective_to else "both rules hold from"
+        first, last = sorted((rule.effective_to, succ.effective_from))
+        problems.append(Problem(f"replaced by {succ.id}, which starts on {start}, but the rule ends on {end}: "
+                                f"{gap} {first.isoformat()} to {(last - dt.timedelta(days=1)).isoformat()}; "
+                                f"end it on the day its successor starts", where + ("effective_to",), start))
+
+
 def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
@@ -82,14 +124,12 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
     if not text.strip():
         problems.append(Problem("empty file", (rel,)))
         return None
-    import yaml  # only when the rule base is read from its files (not from the cache)
+    from engine import ruleyaml  # only when the rule base is read from its files (not from the cache)
 
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problems.append(Problem(f"invalid YAML{where}: {getattr(exc, 'problem', exc)}", (rel,)))
+        return ruleyaml.load(text)
+    except ruleyaml.YAMLError as exc:
+        problems.append(Problem(f"invalid YAML{ruleyaml.where(exc)}: {ruleyaml.problem(exc)}", (rel,)))
         return None
 
 
@@ -435,6 +475,10 @@ def _load_uncached(d: Path) -> RuleBase:
     if problems or meta is None:
         raise RuleError(problems or [Problem("meta.yaml is invalid")])
 
+    if meta.jurisdictions is not None:
+        _check_jurisdiction(meta.default_jurisdiction, meta.jurisdictions, ("meta.yaml", "default_jurisdiction"), problems)
+        for j in meta.approval_words:
+            _check_jurisdiction(j, meta.jurisdictions, ("meta.yaml", "approval_words", j), problems)
     rules.sort(key=lambda r: r.id)
     derived = {r.derive for r in rules if r.derive and r.status != "retired"}
     by_id = {r.id: r for r in rules}
@@ -448,8 +492,10 @@ def _load_uncached(d: Path) -> RuleBase:
             if ov.rule not in by_id:
                 close = difflib.get_close_matches(ov.rule, list(by_id), n=1)
                 problems.append(Problem(f"overrides unknown rule '{ov.rule}'", where + ("overrides", i, "rule"), close[0] if close else None))
-        if rule.replaced_by is not None and rule.replaced_by not in by_id:
-            problems.append(Problem(f"replaced_by names unknown rule '{rule.replaced_by}'", where + ("replaced_by",)))
+        if rule.replaced_by is not None:
+            _check_replacement(rule, by_id, where, problems)
+        if rule.jurisdiction is not None and meta.jurisdictions is not None:
+            _check_jurisdiction(rule.jurisdiction, meta.jurisdictions, where + ("jurisdiction",), problems)
         for i, ex in enumerate(rule.examples):
             t = ex.expect.therapy
             if rule.kind == "conclusion":

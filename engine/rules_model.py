@@ -377,6 +377,8 @@ class Meta(_Strict):
     title: str
     disclaimer: str
     default_jurisdiction: str = "FDA"
+    # the regulators the rules may name (absent: any); a rule naming another is a load error
+    jurisdictions: tuple[str, ...] | None = None
     seeds_dir: str = "../shared/seeds"
     # how a regulator names a regulatory status in prose, where "<status> approval" is not its
     # word (the EU's conditional marketing authorisation is the FDA's accelerated approval's

@@ -92,7 +92,9 @@ def test_cancer_name_clashing_with_another_code_is_rejected(tmp_path):
     copy = tmp_path / "vocabulary"
     shutil.copytree(VOCAB_DIR, copy)
     path = copy / "cancer_types.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + "  LUSC:\n    - lung adenocarcinoma\n", encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    assert "\n  LUSC:\n" in text
+    path.write_text(text.replace("\n  LUSC:\n", "\n  LUSC:\n    - lung adenocarcinoma\n", 1), encoding="utf-8")
     with pytest.raises(RuleError) as info:
         Vocabulary.load(copy)
     assert "already the name of LUAD" in info.value.render()

@@ -14,8 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from engine import ruleyaml
 from engine.importers import hotspots as hs
 
 EXONS_FILE = "coding_exons.yaml"
@@ -49,7 +48,7 @@ class CodingExons:
         exons: dict[str, list[_Exon]] = {}
         path = vocabulary_dir / EXONS_FILE
         if path.exists():
-            data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+            data = ruleyaml.load(path.read_text(encoding="utf-8")) or {}
             for tx in data.get("transcripts") or []:
                 for asm, rows in (tx.get("exons") or {}).items():
                     for r in rows:

@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from engine import ruleyaml
 from engine.errors import UsageError
 from engine.importers.calls import ExtraCounts, Extras
 from engine.importers.tabular import is_missing, read_table
@@ -50,7 +49,6 @@ CNA_WORDS = {
 NOT_SAMPLE_COLUMNS = {"hugo_symbol", "gene symbol", "entrez_gene_id", "locus id", "cytoband", "gene"}
 DEFAULT_AMPLIFICATION_COPIES = 6  # PCGR's default total copy number for a gain to count as amplification
 LOCI_FILE = "gene_loci.yaml"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 UNNAMED = ""  # key of the alterations of files without a sample column
 
 
@@ -68,7 +66,7 @@ class GeneLoci:
     def load(cls, shipped: Path, bed: Path | None, vocab: Any, assembly: str | None) -> GeneLoci:
         out = cls()
         if shipped.exists():
-            data = yaml.load(shipped.read_text(encoding="utf-8"), Loader=_LOADER) or {}
+            data = ruleyaml.load(shipped.read_text(encoding="utf-8")) or {}
             for asm, genes in (data.get("loci") or {}).items():
                 for g, where in (genes or {}).items():
                     out.loci.setdefault(str(asm), {})[str(g)] = (_chrom(str(where["chromosome"])), int(where["start"]), int(where["end"]))

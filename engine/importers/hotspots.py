@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from engine import ruleyaml
 from engine.errors import Problem, RuleError
 
 IUPAC: dict[str, frozenset[str]] = {
@@ -90,7 +91,7 @@ class HotspotTable:
     def load(cls, path: Path) -> HotspotTable:
         """Read and check ``genomic_hotspots.yaml``; a bad table raises RuleError with the key path."""
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = ruleyaml.load(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise RuleError(f"hotspot table not found: {path}") from None
         except yaml.YAMLError as exc:

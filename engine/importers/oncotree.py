@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from engine import ruleyaml
 from engine.importers.clinical import CancerResolver
 
 
@@ -31,7 +30,7 @@ class OncoTreeIndex:
 
     @classmethod
     def load(cls, vocabulary_dir: Path) -> OncoTreeIndex:
-        conf = yaml.safe_load((vocabulary_dir / "cancer_types.yaml").read_text(encoding="utf-8")) or {}
+        conf = ruleyaml.load((vocabulary_dir / "cancer_types.yaml").read_text(encoding="utf-8")) or {}
         tree_file = vocabulary_dir / str((conf.get("oncotree") or {}).get("file", ""))
         tree = json.loads(tree_file.read_text(encoding="utf-8"))
         out = cls()

@@ -6,7 +6,6 @@ import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from engine.errors import Problem, RuleError, TermError, quote
 
@@ -65,13 +64,12 @@ def read_yaml(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleError(f"cannot read vocabulary file: {exc.strerror}", source=str(path)) from None
-    import yaml  # only when the vocabulary is read from its files (not from the cache)
+    from engine import ruleyaml  # only when the vocabulary is read from its files (not from the cache)
 
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # SafeLoader: PyYAML built without libyaml
     try:
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        raise RuleError(f"not valid YAML: {exc}", source=str(path)) from None
+        data = ruleyaml.load(text)
+    except ruleyaml.YAMLError as exc:
+        raise RuleError(f"not valid YAML{ruleyaml.where(exc)}: {ruleyaml.problem(exc)}", source=str(path)) from None
     if not isinstance(data, dict):
         raise RuleError("expected a mapping at the top level", source=str(path))
     return data

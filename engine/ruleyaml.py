@@ -1,0 +1,63 @@
+"""Reading the YAML files of a rule base (rules, catalogue, sources, verification records,
+vocabulary): PyYAML's safe loader (its C parser where PyYAML has one), with a key written twice in
+one mapping refused. PyYAML keeps the last value of a duplicated key without a word, so a second
+``when:`` pasted into a rule would replace its biomarker gate and every check would still pass;
+case JSON refuses duplicate keys for the same reason.
+
+Imported only when a rule base is read from its files (not from the cache): yaml is imported
+here, not by the modules that call :func:`load`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+_BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # SafeLoader: PyYAML built without libyaml
+
+YAMLError = yaml.YAMLError
+
+
+class DuplicateKey(yaml.constructor.ConstructorError):
+    """A key written twice in one mapping (a YAML error, with the second key's line)."""
+
+
+class _Loader(_BASE):
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: SafeConstructor reports it
+                    continue
+                if first is not None:
+                    raise DuplicateKey(
+                        None, None,
+                        f"duplicate key '{key}' (first at line {first.line + 1}): which value is meant? "
+                        f"keep one of them", key_node.start_mark)
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+
+
+def load(text: str) -> Any:
+    """The value of one YAML document; :class:`yaml.YAMLError` (a :class:`DuplicateKey` for a key
+    written twice in one mapping) when it cannot be read."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def where(exc: BaseException) -> str:
+    """" at line L, column C" of a YAML error, when it has a position."""
+    mark = getattr(exc, "problem_mark", None)
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+
+
+def problem(exc: BaseException) -> str:
+    """A YAML error's problem in a few words (its own message when it has none)."""
+    return str(getattr(exc, "problem", None) or exc)

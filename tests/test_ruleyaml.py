@@ -1,0 +1,129 @@
+"""Rule-base YAML files refuse a key written twice in one mapping (PyYAML alone keeps the last
+value without a word): a second ``when:`` pasted into a rule must not replace its gate."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine import ruleyaml
+from engine.errors import RuleError
+from engine.rulebase import load_rulebase
+from engine.vocabulary import Vocabulary
+
+MINI = Path(__file__).resolve().parent / "fixtures" / "mini"
+VOCAB = Path(__file__).resolve().parents[1] / "rules" / "vocabulary"
+
+
+def test_a_duplicate_key_is_an_error_with_both_lines():
+    with pytest.raises(ruleyaml.DuplicateKey) as info:
+        ruleyaml.load("rules:\n  - id: X\n    when: {cancer: PAAD}\n    title: t\n    when: {cancer: LUAD}\n")
+    assert ruleyaml.where(info.value) == " at line 5, column 5"
+    assert ruleyaml.problem(info.value).startswith("duplicate key 'when' (first at line 3)")
+
+
+def test_the_same_key_in_different_mappings_and_merge_keys_are_read():
+    data = ruleyaml.load("a: {x: 1}\nb: {x: 2}\nbase: &b {y: 1}\nc:\n  <<: *b\n  z: 2\n")
+    assert data == {"a": {"x": 1}, "b": {"x": 2}, "base": {"y": 1}, "c": {"y": 1, "z": 2}}
+
+
+def test_a_rule_with_its_gate_written_twice_does_not_load(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(MINI, rules)
+    path = rules / "kb" / "mini.yaml"
+    text = path.read_text(encoding="utf-8")
+    gate = "    when: {all: [{cancer: NSCLC}, {alteration: {gene: KRAS, variant: G12C}}]}\n"
+    assert gate in text
+    path.write_text(text.replace(gate, gate + "    when: {cancer: NSCLC}\n", 1), encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        load_rulebase(rules, cache=False)
+    rendered = info.value.render()
+    assert "kb/mini.yaml" in rendered and "duplicate key 'when'" in rendered and "which value is meant?" in rendered
+
+
+def test_a_vocabulary_file_with_a_duplicate_key_does_not_load(tmp_path):
+    copy = tmp_path / "vocabulary"
+    shutil.copytree(VOCAB, copy)
+    path = copy / "regimens.yaml"
+    path.write_text("regimens:\n  FOLFOX:\n    drugs: [fluorouracil, leucovorin, oxaliplatin]\n"
+                    "  FOLFOX:\n    drugs: [fluorouracil]\n", encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        Vocabulary.load(copy)
+    rendered = info.value.render()
+    assert "regimens.yaml" in rendered and "duplicate key 'FOLFOX' (first at line 2)" in rendered
+
+
+# --------------------------------------------------------------------------- replaced_by and dates
+
+
+def _mini_with(tmp_path, old: str, new: str) -> Path:
+    rules = tmp_path / "rules"
+    shutil.copytree(MINI, rules)
+    path = rules / "kb" / "mini.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return rules
+
+
+def _load_problems(rules: Path) -> str:
+    with pytest.raises(RuleError) as info:
+        load_rulebase(rules, cache=False)
+    return info.value.render()
+
+
+# TLNG-001 (from 2021-05-28) handed over to TLNG-002 (from 2022-01-06), as a follow-up approval would
+_TLNG1 = "    effective_from: 2021-05-28\n"
+
+
+def test_a_replaced_rule_needs_an_end_date_or_it_keeps_deciding_beside_its_successor(tmp_path):
+    text = _load_problems(_mini_with(tmp_path, _TLNG1, _TLNG1 + "    replaced_by: TLNG-002\n"))
+    assert "TLNG-001" in text and "effective_to" in text and "replaced by TLNG-002 from 2022-01-06" in text
+    assert "did you mean '2022-01-06'" in text
+
+
+def test_a_replaced_rule_ending_before_its_successor_starts_leaves_a_gap(tmp_path):
+    text = _load_problems(_mini_with(tmp_path, _TLNG1, _TLNG1 + "    effective_to: 2021-12-01\n    replaced_by: TLNG-002\n"))
+    assert "no rule of the two holds from 2021-12-01 to 2022-01-05" in text
+
+
+def test_a_replaced_rule_ending_after_its_successor_starts_overlaps_it(tmp_path):
+    text = _load_problems(_mini_with(tmp_path, _TLNG1, _TLNG1 + "    effective_to: 2022-02-01\n    replaced_by: TLNG-002\n"))
+    assert "both rules hold from 2022-01-06 to 2022-01-31" in text
+
+
+def test_a_replaced_rule_ending_the_day_its_successor_starts_loads(tmp_path):
+    rb = load_rulebase(_mini_with(tmp_path, _TLNG1, _TLNG1 + "    effective_to: 2022-01-06\n    replaced_by: TLNG-002\n"),
+                       cache=False)
+    assert rb.rule("TLNG-001").replaced_by == "TLNG-002"
+
+
+def test_an_unknown_successor_is_named_with_a_suggestion(tmp_path):
+    text = _load_problems(_mini_with(tmp_path, _TLNG1, _TLNG1 + "    effective_to: 2022-01-06\n    replaced_by: TLNG-02\n"))
+    assert "replaced_by names unknown rule 'TLNG-02'" in text
+
+
+# --------------------------------------------------------------------------- jurisdictions
+
+
+def test_a_jurisdiction_the_rule_base_does_not_list_is_a_load_error(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(MINI, rules)
+    meta = rules / "meta.yaml"
+    meta.write_text(meta.read_text(encoding="utf-8") + "jurisdictions: [FDA, EMA]\n", encoding="utf-8")
+    load_rulebase(rules, cache=False)  # the mini rule base names FDA only
+    kb = rules / "kb" / "mini.yaml"
+    text = kb.read_text(encoding="utf-8")
+    assert "    jurisdiction: FDA\n" in text
+    kb.write_text(text.replace("    jurisdiction: FDA\n", "    jurisdiction: FDAA\n", 1), encoding="utf-8")
+    rendered = _load_problems(rules)
+    assert "jurisdiction: unknown jurisdiction 'FDAA'" in rendered and "did you mean 'FDA'" in rendered
+    kb.write_text(text.replace("    jurisdiction: FDA\n", "    jurisdiction: US\n", 1), encoding="utf-8")
+    assert "unknown jurisdiction 'US'; the rule base's (meta.yaml jurisdictions): FDA, EMA" in _load_problems(rules)
+
+
+def test_the_shipped_rule_base_lists_its_jurisdictions():
+    rb = load_rulebase(Path(__file__).resolve().parents[1] / "rules", cache=False)
+    assert rb.meta.jurisdictions is not None
+    assert {r.jurisdiction for r in rb.rules if r.jurisdiction} <= set(rb.meta.jurisdictions)
