@@ -357,9 +357,13 @@ def test_acquired_on_reads_the_flag_then_the_history(vocab):
     later = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib", outcome="stable"),
                                                         line("adagrasib", outcome="progression")])
     assert on.fn(later) is True
-    assert on.describe(later) == "KRAS Y96D acquired on a KRAS G12C inhibitor"
+    # read from the history, not the report (the alteration is not flagged): the words say so
+    assert on.describe(later) == ("KRAS Y96D taken as acquired on a KRAS G12C inhibitor (not flagged in the report; "
+                                  "read so because a KRAS G12C inhibitor line ended in progression)")
+    flagged = case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=True), prior_therapies=[line("adagrasib", outcome="progression")])
+    assert on.describe(flagged) == "KRAS Y96D acquired on a KRAS G12C inhibitor"
     two_on = leaf(vocab, {"alteration": {"gene": "KRAS", "variants": ["Y96D", "R68S"], "acquired_on": "kras_g12c_inhibitor"}})
-    assert two_on.describe(case(vocab, "LUAD", y96d, alt("KRAS", "R68S"), prior_therapies=[
+    assert two_on.describe(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=True), alt("KRAS", "R68S", acquired=True), prior_therapies=[
         line("sotorasib", outcome="progression")])) == (
         "KRAS R68S acquired on a KRAS G12C inhibitor, KRAS Y96D acquired on a KRAS G12C inhibitor")
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[])) is False

@@ -182,8 +182,12 @@ def build(cond, vocab) -> tuple:
     def describe(case) -> str:
         found = [alt for alt in case.by_gene.get(gene, ()) if matches(alt)]
         if acq_on is not None:
+            klass = vocab.class_label(on)
             found = [alt for alt in found if acq_on(alt, case)]
-            return ", ".join(f"{alt.describe(acquired=False)} acquired on a {vocab.class_label(on)}" for alt in found)
+            # an alteration the report does not flag is read as acquired from the history: say so
+            return ", ".join(f"{alt.describe(acquired=False)} acquired on a {klass}" if alt.acquired else
+                             f"{alt.describe(acquired=False)} taken as acquired on a {klass} (not flagged in the "
+                             f"report; read so because a {klass} line ended in progression)" for alt in found)
         return ", ".join(alt.describe() for alt in found)
 
     return key, fn, missing, describe
