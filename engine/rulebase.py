@@ -115,31 +115,55 @@ def _check_replacement(rule, by_id: dict, where: tuple, problems: list[Problem])
                                 f"end it on the day its successor starts", where + ("effective_to",), start))
 
 
+_UNREADABLE = object()  # a file _read_yaml could not read (its problem is already reported)
+
+
 def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         problems.append(Problem(f"cannot read: {exc.strerror}", (rel,)))
-        return None
+        return _UNREADABLE
     if not text.strip():
         problems.append(Problem("empty file", (rel,)))
-        return None
+        return _UNREADABLE
     from engine import ruleyaml  # only when the rule base is read from its files (not from the cache)
 
     try:
         return ruleyaml.load(text)
     except ruleyaml.YAMLError as exc:
         problems.append(Problem(f"invalid YAML{ruleyaml.where(exc)}: {ruleyaml.problem(exc)}", (rel,)))
-        return None
+        return _UNREADABLE
 
 
 def _validate(model, data: Any, rel: str, problems: list[Problem]):
+    if data is _UNREADABLE:  # (validating nothing would only add "got null")
+        return None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
+        ids = _entry_ids(data)
         for p in problems_from_validation(exc):
-            problems.append(Problem(p.message, (rel,) + p.path, p.suggestion))
+            path = p.path
+            # an entry of a top-level list named by its id ("PAN-010.effective_from"), as the later
+            # checks name it, not by its index in the file ("rules[9].effective_from")
+            entry = ids.get((str(path[0]), path[1])) if len(path) >= 2 and isinstance(path[1], int) else None
+            if entry is not None:
+                path = (entry,) + path[2:]
+            problems.append(Problem(p.message, (rel,) + path, p.suggestion))
         return None
+
+
+def _entry_ids(data: Any) -> dict[tuple[str, int], str]:
+    """(list key, index) -> id, for the entries of a file's top-level lists that give a text id."""
+    out: dict[tuple[str, int], str] = {}
+    if isinstance(data, dict):
+        for key, items in data.items():
+            if isinstance(key, str) and isinstance(items, list):
+                for i, item in enumerate(items):
+                    if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"].strip():
+                        out[(key, i)] = item["id"]
+    return out
 
 
 def iter_conditions(cond, path: tuple = ()) -> Iterable[tuple[Any, tuple]]:

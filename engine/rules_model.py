@@ -328,7 +328,8 @@ class Rule(_Strict):
         if k != "conclusion" and self.requires:
             raise ValueError(f"a {k} rule takes no 'requires': put its conditions in 'when'")
         if self.effective_to is not None and self.effective_to <= self.effective_from:
-            raise ValueError("'effective_to' must come after 'effective_from'")
+            raise ValueError(f"'effective_to' ({self.effective_to}) must come after 'effective_from' "
+                             f"({self.effective_from}): it is the first day the rule no longer holds")
         if self.status in ("regular", "accelerated", "withdrawn") and not self.jurisdiction:
             raise ValueError("a regulatory status needs a 'jurisdiction' (e.g. FDA)")
         return self

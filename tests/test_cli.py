@@ -139,7 +139,8 @@ def test_check_fails_loudly_on_unknown_condition(tmp_path, capsys):
     f.write_text(yaml.safe_dump(data, sort_keys=False))
     code, _, err = run(["check", str(rules)], capsys)
     assert code == 1
-    assert f"kb/{f.name}: rules[0].when: unknown condition 'cancr' (did you mean 'cancer'?)" in err
+    rid = data["rules"][0]["id"]  # the rule named by its id, not its place in the file
+    assert f"kb/{f.name}: {rid}.when: unknown condition 'cancr' (did you mean 'cancer'?)" in err
 
 
 def test_check_fails_on_duplicate_id(tmp_path, capsys):

@@ -127,3 +127,16 @@ def test_the_shipped_rule_base_lists_its_jurisdictions():
     rb = load_rulebase(Path(__file__).resolve().parents[1] / "rules", cache=False)
     assert rb.meta.jurisdictions is not None
     assert {r.jurisdiction for r in rb.rules if r.jurisdiction} <= set(rb.meta.jurisdictions)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_a_schema_error_names_the_rule_by_its_id_and_a_yaml_error_stands_alone(tmp_path):
+    text = _load_problems(_mini_with(tmp_path, _TLNG1, "    effective_from: October 2021\n"))
+    assert "kb/mini.yaml: TLNG-001.effective_from: Input should be a valid date" in text and "rules[" not in text
+    text = _load_problems(_mini_with(tmp_path / "b", _TLNG1, _TLNG1 + "    effective_to: 2021-01-01\n"))
+    assert "TLNG-001: 'effective_to' (2021-01-01) must come after 'effective_from' (2021-05-28)" in text
+    gate = "    when: {all: [{cancer: NSCLC}, {alteration: {gene: KRAS, variant: G12C}}]}\n"
+    text = _load_problems(_mini_with(tmp_path / "c", gate, gate[:-2] + "\n"))
+    assert text.startswith("kb/mini.yaml: invalid YAML at line ") and len(text.strip().splitlines()) == 1
