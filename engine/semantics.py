@@ -266,7 +266,8 @@ def apply_pending(cands: list, conditional):
 #: code -> (name, severity, meaning for rules/README.md)
 CHECK_CODES: dict[str, tuple[str, str, str]] = {
     "V001": ("conflict", "error",
-             "conflict: an approval and an exclusion of one therapy both apply and no `overrides` settles it"),
+             "conflict: an approval and an exclusion (or a rule whose own verdict is `not_eligible`) of one "
+             "therapy both apply and no `overrides` settles it"),
     "V002": ("allele-leak", "error",
              "allele leak: a therapy gated on an allele gets a positive verdict for a tumour shown to lack it"),
     "V003": ("dead-rule", "error", "dead rule: no profile makes it give an outcome"),

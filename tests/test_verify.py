@@ -28,6 +28,7 @@ BROKEN = FIXTURES / "broken"
 # fixture -> (code, rule ids the finding must name)
 CAUGHT = {
     "anti_egfr_kras_mutant_crc": ("V001", ("TCRC-009", "TCRC-001")),
+    "approval_meets_stated_not_eligible": ("V001", ("TLNG-001", "TNOT-001")),
     "g12c_inhibitor_any_kras": ("V002", ("TLNG-009", "TLNG-001")),
     "dead_rule": ("V003", ("TDEAD-001",)),
     "shadowed_rule": ("V004", ("TSHD-001", "TLNG-001")),

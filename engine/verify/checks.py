@@ -250,11 +250,11 @@ class Verifier:
             self.profiles += n
         for (p, q), (t, prof, sl, others, _sure) in sorted(conflicts.items()):
             pr, qr = program.by_id[p].rule, program.by_id[q].rule
-            assert pr.conclude is not None  # conflicts are between conclusion rules
+            assert pr.conclude is not None and qr.conclude is not None  # conflicts are between conclusion rules
             also = sorted(others - {t})
             self.add(
                 "V001", (p, q),
-                f"{t}: {p} ({pr.conclude.verdict}, {pr.evidence}) and {q} (excluded, {qr.evidence}) both apply "
+                f"{t}: {p} ({pr.conclude.verdict}, {pr.evidence}) and {q} ({qr.conclude.verdict}, {qr.evidence}) both apply "
                 f"and no 'overrides' says which wins" + (f" (also for {', '.join(also)})" if also else "")
                 + f"; declare in {p} or {q} which one sets the other aside, and why.",
                 witness(dom, prof, sl), t,
@@ -298,6 +298,8 @@ class Verifier:
         gate_rules = tuple(sorted({rid for _, rid in self.gate_rules.get(t, [])}))
         gate_desc = " or ".join(sorted({_describe_atom(program, i) for g in t_gates for i in g}))
         approval = [cr.rule.conclude is not None and cr.rule.conclude.verdict == "eligible" for cr in rules]
+        # a rule whose own verdict is not_eligible (a use a label leaves out) contradicts an approval as an exclusion does
+        stated_no = [cr.rule.conclude is not None and cr.rule.conclude.verdict == "not_eligible" for cr in rules]
         # pairs of rules that may turn out duplicates or subsumed (same stated verdict)
         alive: dict[tuple[str, str], tuple[int, int]] = {}
         for ka, kb in itertools.permutations(range(len(rules)), 2):
@@ -351,11 +353,12 @@ class Verifier:
                             old = contradicted.get(ids[k])
                             if old is None or (old[1] == "conditional" and bv != "conditional"):
                                 contradicted[ids[k]] = (ids[best], bv, outs_here[k].verdict, t, prof, sl)
-                    # V001: an approval and an exclusion that both apply, neither set aside
+                    # V001: an approval and an exclusion (or a stated "not eligible") that both apply, neither set aside
                     pos = [k for k in livec if outs_here[k].when_true and approval[k]
                            and outs_here[k].verdict in ("eligible", "conditional")]
                     if pos:
-                        neg = [k for k in livec if outs_here[k].when_true and outs_here[k].verdict == "excluded"]
+                        neg = [k for k in livec if outs_here[k].when_true and (
+                            outs_here[k].verdict == "excluded" or (stated_no[k] and outs_here[k].verdict == "not_eligible"))]
                         for kp in pos:
                             sure = outs_here[kp].verdict == "eligible"
                             for kq in neg:
