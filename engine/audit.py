@@ -4,6 +4,11 @@
 fact in plain words, the source it is cited from, the public record it was checked against and
 the date of the check. A rule whose status is ``regular``, ``accelerated`` or ``withdrawn`` states
 a regulatory fact, so ``check`` reports it as V013 when no record lists it.
+
+``rules/ids.yaml`` (optional) is the ledger of every rule id ever issued, with the kind of rule it
+was issued for: results, traces and verification records name rules by id, so an id is never
+renamed, deleted or given to another rule. ``check`` reports V015 when the rules and the ledger
+disagree.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from engine.rulebase import RuleBase
 
 FILE = "verification.yaml"
+LEDGER = "ids.yaml"
 REGULATORY = frozenset({"regular", "accelerated", "withdrawn"})
 
 
@@ -106,3 +112,39 @@ def markdown(rb: RuleBase) -> list[str]:
         rec = v.record + (f" Note: {v.note}" if v.note else "")
         lines.append(f"| {v.id} | {', '.join(v.rules)} | {cell(v.fact)} | {v.source} | {cell(rec)} | {v.checked_on} |")
     return lines
+
+
+def id_ledger(rb: RuleBase) -> list[Problem]:
+    """V015: the rules against the ledger of issued ids (``ids.yaml``; none: nothing to check)."""
+    path = Path(rb.directory) / LEDGER
+    if not path.is_file():
+        return []
+    from engine import ruleyaml  # only when check reads the rule base's files
+
+    try:
+        data = ruleyaml.load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, ruleyaml.YAMLError) as exc:
+        return [Problem(f"V015 cannot read the ledger of rule ids: {ruleyaml.problem(exc)}{ruleyaml.where(exc)}", (LEDGER,))]
+    issued = data.get("ids") if isinstance(data, dict) else None
+    if not isinstance(issued, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in issued.items()):
+        return [Problem("V015 the ledger of rule ids must be a mapping 'ids: {RULE-ID: kind}'", (LEDGER, "ids"))]
+    out: list[Problem] = []
+    have = {r.id: r for r in rb.rules}
+    for rid, kind in issued.items():
+        rule = have.get(rid)
+        if rule is None:
+            close = difflib.get_close_matches(rid, [r for r in have if r not in issued], n=1)
+            out.append(Problem(
+                f"V015 rule id {rid} was issued ({LEDGER}) but no rule has it: ids are permanent, so a rule "
+                f"that no longer applies gets status 'retired' (and replaced_by), never deleted or renamed"
+                + (f" (was it renamed to {close[0]}?)" if close else ""), (LEDGER, "ids", rid)))
+        elif rule.kind != kind:
+            out.append(Problem(
+                f"V015 rule id {rid} was issued for a {kind} rule ({LEDGER}) and now names a {rule.kind} rule: "
+                f"a new rule takes a new id", (rb.rule_files[rid], rid)))
+    for rid, rule in have.items():
+        if rid not in issued:
+            out.append(Problem(
+                f"V015 rule id {rid} is not in the ledger of issued ids: add '{rid}: {rule.kind}' to {LEDGER} "
+                f"(once issued, an id is never renamed, deleted or reused)", (rb.rule_files[rid], rid)))
+    return out

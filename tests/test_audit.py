@@ -69,3 +69,53 @@ def test_records_are_rendered_in_rules_md() -> None:
     assert "## Verification records" in doc
     for v in rb.verifications:
         assert f"| {v.id} |" in doc
+
+
+# --------------------------------------------------------------------------- the ledger of rule ids (V015)
+
+
+def test_the_shipped_rules_and_the_ledger_of_ids_agree() -> None:
+    rb = load_rulebase(REPO / "rules", cache=False)
+    assert audit.id_ledger(rb) == []
+    issued = yaml.safe_load((REPO / "rules" / audit.LEDGER).read_text())["ids"]
+    assert set(issued) == {r.id for r in rb.rules}  # retired rules included
+
+
+def _rename(rules: Path, old: str, new: str) -> None:
+    for f in (rules / "kb").glob("*.yaml"):
+        text = f.read_text()
+        if f"id: {old}\n" in text:
+            f.write_text(text.replace(f"id: {old}\n", f"id: {new}\n"))
+            return
+    raise AssertionError(old)
+
+
+def test_a_renamed_rule_is_reported_with_its_new_name(tmp_path: Path) -> None:
+    rules = _copy_rules(tmp_path)
+    _rename(rules, "CTX-002", "CTX-092")
+    text = [p.render() for p in audit.id_ledger(load_rulebase(rules, cache=False))]
+    assert any("V015 rule id CTX-002 was issued" in t and "never deleted or renamed" in t
+               and "(was it renamed to CTX-092?)" in t for t in text), text
+    assert any("V015 rule id CTX-092 is not in the ledger" in t and "'CTX-092: note'" in t for t in text), text
+
+
+def test_an_id_given_to_a_rule_of_another_kind_is_reported(tmp_path: Path) -> None:
+    rules = _copy_rules(tmp_path)
+    ledger = rules / audit.LEDGER
+    ledger.write_text(ledger.read_text().replace("  CTX-002: note\n", "  CTX-002: conclusion\n"))
+    (p,) = audit.id_ledger(load_rulebase(rules, cache=False))
+    assert "V015 rule id CTX-002 was issued for a conclusion rule" in p.render() and "takes a new id" in p.render()
+
+
+def test_check_fails_on_a_new_rule_missing_from_the_ledger(tmp_path: Path, capsys) -> None:
+    rules = _copy_rules(tmp_path)
+    ledger = rules / audit.LEDGER
+    ledger.write_text(ledger.read_text().replace("  CTX-002: note\n", ""))
+    code = main(["check", "--quick", str(rules)])
+    err = capsys.readouterr().err
+    assert code == 1 and "V015 rule id CTX-002 is not in the ledger of issued ids" in err
+
+
+def test_a_rule_base_without_a_ledger_is_not_checked_for_one() -> None:
+    rb = load_rulebase(REPO / "tests" / "fixtures" / "mini", cache=False)
+    assert audit.id_ledger(rb) == []
