@@ -37,6 +37,7 @@ Every model forbids unknown keys, so a misspelt key fails at load with its path.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import difflib
 from typing import TYPE_CHECKING, Annotated, Literal, Union
 
@@ -327,12 +328,28 @@ class Rule(_Strict):
                              "other kinds take neither")
         if k != "conclusion" and self.requires:
             raise ValueError(f"a {k} rule takes no 'requires': put its conditions in 'when'")
+        if (self.requires and self.explain is not None and not self.explain.unmet and self.conclude is not None
+                and self.conclude.unmet is not None):  # (a rule silent when a criterion fails says nothing then)
+            raise ValueError("a rule with criteria ('requires') needs 'explain.unmet': what a failed criterion "
+                             "means, in words (the failed criteria are named after it)")
+        names = [ex.name for ex in self.examples]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"example names must differ within a rule: {', '.join(repr(n) for n in twice)} "
+                             f"given twice")
+        for name in ("title", "rationale"):
+            marker = _PLACEHOLDER.search(getattr(self, name))
+            if marker:
+                raise ValueError(f"'{name}' holds a placeholder ({marker.group(0)!r}): say it in plain words")
         if self.effective_to is not None and self.effective_to <= self.effective_from:
             raise ValueError(f"'effective_to' ({self.effective_to}) must come after 'effective_from' "
                              f"({self.effective_from}): it is the first day the rule no longer holds")
         if self.status in ("regular", "accelerated", "withdrawn") and not self.jurisdiction:
             raise ValueError("a regulatory status needs a 'jurisdiction' (e.g. FDA)")
         return self
+
+
+_PLACEHOLDER = re.compile(r"\b(TODO|TBD|FIXME|XXX)\b|lorem ipsum", re.IGNORECASE)
 
 
 class RuleFile(_Strict):

@@ -609,7 +609,7 @@ def mini_chains(tmp_path_factory):
         "effective_from": "2009-01-01", "evidence": "approved", "when": {"fact": "level_10"},
         "requires": [{"criterion": "KRAS G12C not shown, pancreatic cancer",
                       "test": {"all": [{"unmet": {"fact": "kras_g12c"}}, {"fact": "pancreatic"}]}}],
-        "conclude": {"therapy": "cetuximab", "verdict": "eligible"}, "explain": {"met": "The chain holds."},
+        "conclude": {"therapy": "cetuximab", "verdict": "eligible"}, "explain": {"met": "The chain holds.", "unmet": "The chain does not hold."},
         "citations": cite, "examples": [{"name": "pdac", "case": pdac, "expect": {"verdict": "eligible"}}]})
     data["rules"].append({
         "id": "TOUT-001", "title": "Sotorasib considered from a lung cancer cohort", "kind": "conclusion",
@@ -638,7 +638,7 @@ def mini_chains(tmp_path_factory):
         "effective_from": "2019-01-01", "evidence": "approved", "when": {"cancer": "NSCLC"},
         "requires": [{"criterion": "metastatic disease", "test": {"stage": ["metastatic"]}, "reading": "Stage IV disease only."},
                      {"criterion": "lung cancer", "test": {"cancer": "NSCLC"}, "reading": "Any histology of it."}],
-        "conclude": {"therapy": "olaparib", "verdict": "not_eligible"}, "explain": {"met": "Not in lung cancer."},
+        "conclude": {"therapy": "olaparib", "verdict": "not_eligible"}, "explain": {"met": "Not in lung cancer.", "unmet": "Not met in this test."},
         "citations": cite, "examples": [{"name": "luad", "case": {"cancer_type": "LUAD"}, "expect": {"verdict": "not_eligible"}}]})
     crc = {"cancer_type": "COADREAD", "alterations": [{"gene": "KRAS", "variant": "G12D"}], "stage": "metastatic"}
     for rid, therapy in (("TOUT-004", "olaparib"), ("TOUT-005", "cetuximab")):
@@ -650,7 +650,7 @@ def mini_chains(tmp_path_factory):
             "when": {"all": [{"cancer": "COADREAD"}, {"fact": "ras_mutant"}]},
             "requires": [{"criterion": "a RAS mutation", "test": {"fact": "ras_mutant"}},
                          {"criterion": "metastatic disease", "test": {"stage": ["metastatic"]}}],
-            "conclude": {"therapy": therapy, "verdict": "consider"}, "explain": {"met": "Seen in a test cohort."},
+            "conclude": {"therapy": therapy, "verdict": "consider"}, "explain": {"met": "Seen in a test cohort.", "unmet": "Not met in this test."},
             "citations": cite, "examples": [{"name": "crc", "case": crc, "expect": {"verdict": "consider"}}]})
     data["rules"].append({
         "id": "TRES-003", "title": "KRAS G12C inhibitors excluded after KRAS Y96D acquired on one, colorectal",
@@ -710,7 +710,7 @@ def test_a_chain_of_derived_facts_is_named_down_to_the_depth_limit_and_an_unknow
     o = r.option("cetuximab")
     assert (o.verdict, o.rules, o.failed_criteria) == ("not_eligible", ["TPAN-003", *CHAIN], ["KRAS G12C not shown, pancreatic cancer"])
     assert o.explanation == ("From the case: " + CHAIN_WORDS + "; so \u201cCetuximab at the end of a long chain\u201d applies. "
-                             "The chain holds. Criteria not met: KRAS G12C not shown, pancreatic cancer. "
+                             "The chain does not hold. Criteria not met: KRAS G12C not shown, pancreatic cancer. "
                              "(FDA regular approval; the rule holds from 2009-01-01.)")
 
 
@@ -928,9 +928,10 @@ def test_two_options_are_listed_by_verdict_evidence_and_therapy_whatever_order_t
                                 {"drugs": ["oxaliplatin", "s-1"], "outcome": "stable", "weeks": 38}]}
     for case, want in ((untested, [("adagrasib", "conditional"), ("sotorasib", "conditional")]),
                        (pdac, [("daraxonrasib", "eligible"), ("olaparib", "conditional")])):
+        # (the options of these therapies: a rule added to the shipped base may add others)
         res = engine.evaluate(case)
-        assert [(o.therapy, o.verdict) for o in res.options] == want
-        assert [(o.therapy, o.verdict) for o in engine.decide(case).options] == want  # (the decided fields alone too)
+        assert [(o.therapy, o.verdict) for o in res.options if o.therapy in dict(want)] == want
+        assert [(o.therapy, o.verdict) for o in engine.decide(case).options if o.therapy in dict(want)] == want
         found = [t for t in infer(engine.program, engine.normalise(case)).outcomes if t in dict(want)]
         assert found == [t for t, _ in reversed(want)]  # inference found them the other way round
 

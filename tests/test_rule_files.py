@@ -1,5 +1,8 @@
-"""Rule-base YAML files refuse a key written twice in one mapping (PyYAML alone keeps the last
-value without a word): a second ``when:`` pasted into a rule must not replace its gate."""
+"""Mistakes a rule author makes in the rule files, each refused at load time with the file, the
+rule and the field: a key written twice in one mapping (PyYAML alone keeps the last value without
+a word, so a second ``when:`` pasted into a rule would replace its gate), a replaced rule that does
+not hand over on its successor's first day, a jurisdiction the rule base does not list, a rule
+with criteria but no words for a failed one, example names given twice, placeholder text."""
 from __future__ import annotations
 
 import shutil
@@ -140,3 +143,23 @@ def test_a_schema_error_names_the_rule_by_its_id_and_a_yaml_error_stands_alone(t
     gate = "    when: {all: [{cancer: NSCLC}, {alteration: {gene: KRAS, variant: G12C}}]}\n"
     text = _load_problems(_mini_with(tmp_path / "c", gate, gate[:-2] + "\n"))
     assert text.startswith("kb/mini.yaml: invalid YAML at line ") and len(text.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- completeness of a rule
+
+
+def test_a_rule_with_criteria_needs_words_for_a_failed_one(tmp_path):
+    old = "    explain: {met: Approved after a prior line., unmet: Approved only after a prior line.}\n"
+    text = _load_problems(_mini_with(tmp_path, old, "    explain: {met: Approved after a prior line.}\n"))
+    assert "TLNG-001: a rule with criteria ('requires') needs 'explain.unmet'" in text
+
+
+def test_example_names_differ_within_a_rule(tmp_path):
+    text = _load_problems(_mini_with(tmp_path, "      - name: kras-g12d\n", "      - name: nras-untested\n"))
+    assert "TDER-001: example names must differ within a rule: 'nras-untested' given twice" in text
+
+
+def test_a_placeholder_rationale_is_refused(tmp_path):
+    text = _load_problems(_mini_with(tmp_path, "    rationale: A test derivation of a three-valued fact from two genes.\n",
+                                     "    rationale: TODO write this later, it is a derivation.\n"))
+    assert "TDER-001: 'rationale' holds a placeholder ('TODO')" in text
