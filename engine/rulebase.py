@@ -310,10 +310,40 @@ def seeds_dir_for(rb_dir: Path, meta: Meta) -> Path | None:
     return cand if cand.is_dir() else None
 
 
+_SECTION_CACHE: dict[tuple[str, frozenset[str]], dict[str, list[str]]] = {}
+
+
+def _sections(name: str, lines: list[str], heads: set[str]) -> dict[str, list[str]]:
+    """Each cited heading's text (whitespace normalised): from its line to the next line that is
+    another cited heading of the document (a heading may occur more than once)."""
+    key = (name, frozenset(heads))
+    hit = _SECTION_CACHE.get(key)
+    if hit is None:
+        hit = {}
+        starts = [k for k, ln in enumerate(lines) if ln in heads]
+        for n, k in enumerate(starts):
+            end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+            hit.setdefault(lines[k], []).append(_norm_ws(" ".join(lines[k:end])))
+        _SECTION_CACHE[key] = hit
+    return hit
+
+
+_NOT_A_HEADING = re.compile(r"^[\u2022*\-]|[.;,:?]$")  # a bullet, or a line ending a sentence
+
+
 def check_citations(rb: RuleBase, problems: list[Problem], seeds: Path | None) -> int:
     """Every citation resolves to a known source; with the seed documents at hand, every section
-    heading and quote is found in its document. Returns how many quotes were verified."""
+    is a heading line of its document (not a bullet or a sentence) and every quote is found in it:
+    in the text from the section's heading to the next heading any citation of that document
+    names (a quote with no section, anywhere in the document). Returns how many quotes were
+    verified."""
     verified = 0
+    headings: dict[str, set[str]] = {}  # seed file -> the sections cited from it
+    for rule in rb.rules:
+        for cit in rule.citations:
+            src = rb.sources.get(cit.source)
+            if src is not None and src.file and cit.section:
+                headings.setdefault(src.file, set()).add(_norm_ws(cit.section))
     for rule in rb.rules:
         where = (rb.rule_files[rule.id], rule.id)
         for i, cit in enumerate(rule.citations):
@@ -330,19 +360,31 @@ def check_citations(rb: RuleBase, problems: list[Problem], seeds: Path | None) -
                 try:
                     _SEED_CACHE[fp] = fp.read_text(encoding="utf-8")
                 except OSError:
-                    problems.append(Problem(f"seed document '{src.file}' not found in {seeds.name}/", path + ("source",)))
+                    problems.append(Problem(f"seed document of {src.id} not found in {seeds.name}/", path + ("source",)))
                     continue
             text = _SEED_CACHE[fp]
+            quote = _norm_ws(cit.quote)
+            if quote not in _norm_ws(text):
+                problems.append(Problem(f"quote not found in {src.id} ({src.title}): '{cit.quote[:60]}'", path + ("quote",)))
+                continue
             if cit.section:
-                lines = {_norm_ws(l) for l in text.splitlines()}
-                if _norm_ws(cit.section) not in lines:
-                    headings = [l for l in lines if 3 < len(l) < 90]
-                    close = difflib.get_close_matches(_norm_ws(cit.section), headings, n=1)
-                    problems.append(Problem(f"section '{cit.section}' is not a heading of {src.file}", path + ("section",), close[0] if close else None))
-            if _norm_ws(cit.quote) not in _norm_ws(text):
-                problems.append(Problem(f"quote not found in {src.file}: '{cit.quote[:60]}'", path + ("quote",)))
-            else:
-                verified += 1
+                lines = [_norm_ws(ln) for ln in text.splitlines()]
+                sec = _norm_ws(cit.section)
+                at = [k for k, ln in enumerate(lines) if ln == sec]
+                if not at or _NOT_A_HEADING.search(sec):
+                    cands = [ln for ln in set(lines) if 1 < len(ln) < 90 and not _NOT_A_HEADING.search(ln)]
+                    close = difflib.get_close_matches(sec, cands, n=1)
+                    why = "is a line of its text, not a heading" if at else "is not a heading"
+                    problems.append(Problem(f"section '{cit.section}' {why} of {src.id}", path + ("section",),
+                                            close[0] if close else None))
+                    continue
+                spans = _sections(src.file, lines, headings.get(src.file, set()))
+                if not any(quote in s for s in spans.get(sec, ())):
+                    holder = next((h for h, ss in sorted(spans.items()) if any(quote in s for s in ss)), None)
+                    problems.append(Problem(f"quote is in {src.id} but not under its section '{cit.section}'"
+                                            + (f": it is under '{holder}'" if holder else ""), path + ("section",), holder))
+                    continue
+            verified += 1
     return verified
 
 

@@ -163,3 +163,61 @@ def test_a_placeholder_rationale_is_refused(tmp_path):
     text = _load_problems(_mini_with(tmp_path, "    rationale: A test derivation of a three-valued fact from two genes.\n",
                                      "    rationale: TODO write this later, it is a derivation.\n"))
     assert "TDER-001: 'rationale' holds a placeholder ('TODO')" in text
+
+
+# --------------------------------------------------------------------------- citations of a seed document
+
+_DOC = """A Test Document
+
+Lung cancer
+
+Sotorasib is approved after a prior line.
+• No approved KRAS inhibitor in this bullet
+
+Colorectal cancer
+
+Cetuximab is excluded in RAS-mutant tumours.
+"""
+
+
+def _cited(tmp_path, cites: list[tuple[str | None, str]]) -> list[str]:
+    from engine.rulebase import check_citations
+
+    rules = tmp_path / "rules"
+    shutil.copytree(MINI, rules)
+    (rules / "sources.yaml").write_text(
+        (rules / "sources.yaml").read_text(encoding="utf-8")
+        + "  - id: TEST-DOC\n    title: A test document\n    kind: document\n    file: doc.txt\n", encoding="utf-8")
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "doc.txt").write_text(_DOC, encoding="utf-8")
+    kb = rules / "kb" / "mini.yaml"
+    lines = "".join(f"      - {{source: TEST-DOC, {'section: ' + repr(s) + ', ' if s else ''}quote: {q!r}}}\n" for s, q in cites)
+    anchor = "    citations: [{source: TEST-LABEL, quote: test quote}]\n"
+    text = kb.read_text(encoding="utf-8")
+    assert anchor in text
+    kb.write_text(text.replace(anchor, "    citations:\n      - {source: TEST-LABEL, quote: test quote}\n" + lines, 1),
+                  encoding="utf-8")
+    problems: list = []
+    check_citations(load_rulebase(rules, cache=False), problems, seeds)
+    return [p.render() for p in problems]
+
+
+def test_a_quote_is_found_under_its_section(tmp_path):
+    assert _cited(tmp_path, [("Lung cancer", "approved after a prior line"),
+                             ("Colorectal cancer", "excluded in RAS-mutant tumours"),
+                             (None, "excluded in RAS-mutant")]) == []
+
+
+def test_a_quote_under_another_section_names_the_one_it_is_under(tmp_path):
+    (p,) = _cited(tmp_path, [("Lung cancer", "approved after a prior line"),
+                             ("Lung cancer", "excluded in RAS-mutant tumours"),
+                             ("Colorectal cancer", "Cetuximab is excluded")])
+    assert "quote is in TEST-DOC but not under its section 'Lung cancer': it is under 'Colorectal cancer'" in p
+
+
+def test_a_bullet_line_is_not_a_section_and_a_missing_quote_names_the_source(tmp_path):
+    got = _cited(tmp_path, [("• No approved KRAS inhibitor in this bullet", "approved after a prior line"),
+                            ("Lung cancer", "KRAS inhibitors cure every cancer")])
+    assert any("is a line of its text, not a heading of TEST-DOC" in p for p in got), got
+    assert any("quote not found in TEST-DOC (A test document)" in p for p in got), got
