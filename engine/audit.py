@@ -148,3 +148,23 @@ def id_ledger(rb: RuleBase) -> list[Problem]:
                 f"V015 rule id {rid} is not in the ledger of issued ids: add '{rid}: {rule.kind}' to {LEDGER} "
                 f"(once issued, an id is never renamed, deleted or reused)", (rb.rule_files[rid], rid)))
     return out
+
+
+def inconsistent_records(rb: RuleBase) -> list[Problem]:
+    """V013 too: a record that cannot verify what its rules state: its source is cited by none of
+    them (it verified something else), or it was checked before the earliest of them holds."""
+    by_id = {r.id: r for r in rb.rules}
+    out: list[Problem] = []
+    for v in getattr(rb, "verifications", ()):
+        rules = [by_id[rid] for rid in v.rules if rid in by_id]
+        if not rules:
+            continue
+        where = (FILE, v.id)
+        if not any(c.source == v.source for r in rules for c in r.citations):
+            out.append(Problem(f"V013 {v.id} names source {v.source}, which none of its rules "
+                               f"({', '.join(v.rules)}) cites: a record verifies what a rule cites", where + ("source",)))
+        first = min(r.effective_from for r in rules)
+        if v.checked_on < first:
+            out.append(Problem(f"V013 {v.id} was checked on {v.checked_on}, before its rules hold (from {first}): "
+                               f"a check cannot verify a fact before it began", where + ("checked_on",)))
+    return out

@@ -107,6 +107,7 @@ def run_check(engine: Engine, *, seeds=None, search: bool = True) -> CheckReport
     report.seeds_found = seeds is not None
     report.quotes_verified = check_citations(rb, report.problems, seeds)
     report.problems.extend(audit.unverified(rb))  # V013
+    report.problems.extend(audit.inconsistent_records(rb))  # V013: a record that cannot verify its rules
     report.problems.extend(audit.id_ledger(rb))  # V015
     for rule in rb.rules:
         if rule.status == "retired":

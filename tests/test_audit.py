@@ -119,3 +119,18 @@ def test_check_fails_on_a_new_rule_missing_from_the_ledger(tmp_path: Path, capsy
 def test_a_rule_base_without_a_ledger_is_not_checked_for_one() -> None:
     rb = load_rulebase(REPO / "tests" / "fixtures" / "mini", cache=False)
     assert audit.id_ledger(rb) == []
+
+
+def test_a_record_must_cite_what_its_rules_cite_and_be_checked_after_they_hold(tmp_path: Path) -> None:
+    rules = _copy_rules(tmp_path)
+    data = _records(rules)
+    rec = next(v for v in data["verifications"] if v["rules"] == ["CRC-002"])
+    rec["source"], rec["checked_on"] = "LUMAKRAS-LABEL", "2016-01-01"
+    (rules / audit.FILE).write_text(yaml.safe_dump(data, sort_keys=False))
+    got = [p.render() for p in audit.inconsistent_records(load_rulebase(rules, cache=False))]
+    assert any(f"{rec['id']} names source LUMAKRAS-LABEL, which none of its rules (CRC-002) cites" in p for p in got), got
+    assert any(f"{rec['id']} was checked on 2016-01-01, before its rules hold (from 2017-02-06)" in p for p in got), got
+
+
+def test_the_shipped_records_are_consistent_with_their_rules() -> None:
+    assert audit.inconsistent_records(load_rulebase(REPO / "rules", cache=False)) == []
