@@ -560,6 +560,11 @@ def _load_uncached(d: Path) -> RuleBase:
                 problems.append(Problem(f"overrides unknown rule '{ov.rule}'", where + ("overrides", i, "rule"), close[0] if close else None))
         if rule.replaced_by is not None:
             _check_replacement(rule, by_id, where, problems)
+        if rule.effective_from > meta.knowledge_version:
+            problems.append(Problem(
+                f"'effective_from' ({rule.effective_from}) is after the knowledge version ({meta.knowledge_version}, "
+                f"meta.yaml): the rule base cannot know a fact from after the date it is current to; raise the "
+                f"version with the knowledge", where + ("effective_from",)))
         if rule.jurisdiction is not None and meta.jurisdictions is not None:
             _check_jurisdiction(rule.jurisdiction, meta.jurisdictions, where + ("jurisdiction",), problems)
         for i, ex in enumerate(rule.examples):

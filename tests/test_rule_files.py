@@ -221,3 +221,17 @@ def test_a_bullet_line_is_not_a_section_and_a_missing_quote_names_the_source(tmp
                             ("Lung cancer", "KRAS inhibitors cure every cancer")])
     assert any("is a line of its text, not a heading of TEST-DOC" in p for p in got), got
     assert any("quote not found in TEST-DOC (A test document)" in p for p in got), got
+
+
+def test_a_rule_from_after_the_knowledge_version_is_refused(tmp_path):
+    text = _load_problems(_mini_with(tmp_path, _TLNG1, "    effective_from: 2027-10-20\n"))
+    assert "TLNG-001.effective_from: 'effective_from' (2027-10-20) is after the knowledge version (2026-06-30" in text
+
+
+def test_a_misspelt_regimen_where_a_drug_is_asked_for_is_named():
+    from engine.errors import TermError
+
+    with pytest.raises(TermError) as info:
+        Vocabulary.load(VOCAB).drug("folfirinoxx")
+    (p,) = info.value.problems
+    assert p.suggestion == "FOLFIRINOX" and "spelt like the regimen 'FOLFIRINOX', which is not a drug" in p.message

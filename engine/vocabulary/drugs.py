@@ -167,7 +167,14 @@ class Drugs(Cached):
         drugs = self._regimens.get(_regimen_key(text))
         if drugs is not None:
             raise TermError(f"'{text}' is a regimen, not a drug: it expands to {', '.join(drugs)}")
-        raise TermError(f"unknown drug '{text}'", self._suggest_drug(text))
+        close = self._suggest_drug(text)
+        if close is None:  # a misspelt regimen where a drug is asked for: name the regimen, and what it is
+            regimen = _closest(_regimen_key(text), self._regimen_names, cutoff=0.7)
+            if regimen is not None:
+                expands = ", ".join(self._regimens[_regimen_key(regimen)])
+                raise TermError(f"unknown drug '{text}' (spelt like the regimen '{regimen}', which is not a drug: "
+                                f"it expands to {expands})", regimen)
+        raise TermError(f"unknown drug '{text}'", close)
 
     def drug_label(self, name: str) -> str:
         """How to show a drug (``rm-018`` -> ``RM-018``); accepts any of the drug's names."""
