@@ -336,15 +336,19 @@ def cmd_rules(args, engine) -> int:
         rows.append((r.id, r.kind, r.status, str(r.effective_from), r.conclude.verdict if r.conclude else "-", target, r.title))
     if args.format == "json":
         print(json.dumps([rule_json(engine, r) for r in rb.rules], indent=2))
-    elif args.format == "markdown":
-        print("| id | kind | status | from | verdict | about | title | verified |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    elif args.format == "markdown":  # the whole of rules/RULES.md
+        print("# Rule table\n")
+        print("Generated from `rules/` by `kras-rules rules --format markdown > rules/RULES.md`; do not edit by "
+              "hand (a test checks it is current).\n")
+        print("| id | kind | status | from | to | verdict | about | title | verified |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         from engine.audit import markdown, records_by_rule
 
         recs = records_by_rule(rb)
         for r, row in zip(rb.rules, rows, strict=True):
             ver = ", ".join(v.id for v in recs.get(r.id, ())) or "-"
-            print("| " + " | ".join(x.replace("|", "/") for x in row + (ver,)) + " |")
+            cells = row[:4] + (str(r.effective_to) if r.effective_to else "-",) + row[4:] + (ver,)
+            print("| " + " | ".join(x.replace("|", "/") for x in cells) + " |")
         print("\n".join(markdown(rb)))
     else:
         for row in rows:
