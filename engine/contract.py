@@ -104,6 +104,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "section": "the section of the source, if any",
         "quote": "the passage quoted",
         "rule": "the rule that cites it",
+        "date": "the source's date (YYYY-MM-DD), if known; a source dated after the evaluation date was not known then",
     },
     "Considered": {
         "": "A rule that also concluded about the therapy but did not decide it.",

@@ -51,9 +51,13 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
             if o.missing:
                 out.append(f"        Missing: {', '.join(o.missing)}")
             srcs = []
+            later: set[str] = set()  # sources marked as dated after the evaluation date (once each)
             for c in o.citations:
                 s = (c.title or c.source) + (f" ({c.section})" if c.section else "")
-                if s not in srcs:
+                if c.date and c.date > result.evaluated_as_of and c.source not in later:  # (ISO dates compare as texts)
+                    later.add(c.source)
+                    s += f" [dated {c.date}, after the evaluation date]"
+                if s not in srcs and not any(x.startswith(s + " [dated ") for x in srcs):
                     srcs.append(s)
             out.append(textwrap.fill("Sources: " + "; ".join(srcs), width, initial_indent="        ", subsequent_indent="          "))
     if short_count:

@@ -202,6 +202,9 @@ class CitationOut(_Out):
     section: str | None = None
     quote: str
     rule: str | None = None  # the rule that cites it
+    # the source's date (YYYY-MM-DD) where sources.yaml gives one: a source dated after the
+    # evaluation date was not known on it (the rule may rest on earlier evidence it reports)
+    date: str | None = None
 
 
 class Considered(_Lazy):

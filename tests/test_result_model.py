@@ -50,7 +50,7 @@ def test_model_attributes_are_set_through_pydantics_slots_or_as_object_setattr_d
 
 # --------------------------------------------------------------------------- fast, defaults
 
-_CIT = CitationOut(source="S1", title="A title", section="2.1", quote="a passage", rule="R-9")
+_CIT = CitationOut(source="S1", title="A title", section="2.1", quote="a passage", rule="R-9", date="2021-05-28")
 _CONSIDERED = Considered(rule="R-2", verdict="excluded", evidence="phase3", set_aside_by="R-3", reason="why not")
 _CRITERION = Criterion(id="R-1/gate/0", text="KRAS G12C", kind="gate", status="met", facts=("kras_g12c",))
 _CAUTION = CautionOut(rule="R-4", text="take care")

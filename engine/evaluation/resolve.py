@@ -47,6 +47,10 @@ from engine.result import (CautionOut, CitationOut, Considered, Criterion, Decid
 from engine.result import CONTRACT_VERSION as _CONTRACT_VERSION
 from engine.rules_model import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB
 
+def _iso(day) -> str | None:
+    return day.isoformat() if day is not None else None
+
+
 class _Static:
     """Per-program constants of the output (built once: citations, drug lists, levels)."""
 
@@ -54,7 +58,7 @@ class _Static:
         rb = program.rb
         self.cites = {cr.rule.id: [
             CitationOut.fast(source=c.source, title=rb.sources[c.source].title, section=c.section, quote=c.quote,
-                             rule=cr.rule.id)
+                             rule=cr.rule.id, date=_iso(rb.sources[c.source].date))
             for c in cr.rule.citations
         ] for cr in program.rules}
         self.drugs = {t: sorted(rb.vocab.drug(d).name for d in th.drugs) for t, th in rb.therapies.items()}
