@@ -50,7 +50,7 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
             out.append(textwrap.fill(o.explanation, width, initial_indent="        ", subsequent_indent="        "))
             if o.missing:
                 out.append(f"        Missing: {', '.join(o.missing)}")
-            srcs = []
+            srcs: list[str] = []
             later: set[str] = set()  # sources marked as dated after the evaluation date (once each)
             for c in o.citations:
                 s = (c.title or c.source) + (f" ({c.section})" if c.section else "")

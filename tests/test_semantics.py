@@ -139,19 +139,22 @@ def test_override_sets_the_exclusion_aside_for_the_combination_only(mini):
     assert r.option("cetuximab").verdict == "excluded"
 
 
-def test_an_override_whose_gate_is_unknown_keeps_the_exclusion_from_deciding(mini):
-    # NRAS Q61K, KRAS untested: the combination rule's `when` is unknown, and were KRAS G12C found
-    # it would set the class-wide exclusion aside: conditional on KRAS testing, not excluded
+def test_an_override_whose_gate_is_unknown_leaves_the_exclusion_deciding_and_names_what_it_waits_on(mini):
+    # NRAS Q61K, KRAS untested: the combination rule's `when` is unknown, so its override sets
+    # nothing aside: the class-wide exclusion decides, and names KRAS testing, since a KRAS G12C
+    # would bring the combination's own rule (unknown is not false, nor is it true)
     r = ev(mini, cancer_type="COADREAD", tested_genes=["NRAS"], alterations=[{"gene": "NRAS", "variant": "Q61K"}],
            prior_therapies=[{"regimen": "FOLFOXIRI"}])
     combo = r.option("adagrasib+cetuximab")
-    assert combo.verdict == "conditional" and combo.rules[0] == "TCRC-003" and combo.missing
-    assert [(c.rule, c.set_aside_by) for c in combo.considered] == [("TCRC-001", "TCRC-003")]
-    # KRAS tested wild-type: the override's gate is false and the exclusion decides
+    assert combo.verdict == "excluded" and combo.rules[0] == "TCRC-001" and combo.missing == ["KRAS testing"]
+    assert [(c.rule, c.set_aside_by) for c in combo.considered] == [("TCRC-003", None)]
+    assert "This verdict holds as the case stands: if KRAS testing confirms what it needs" in combo.explanation
+    assert r.option("cetuximab").missing == []  # no rule would set cetuximab's exclusion aside
+    # KRAS tested wild-type: nothing waits, and no rule about the combination applies
     r = ev(mini, cancer_type="COADREAD", tested_genes=["NRAS", "KRAS"], alterations=[{"gene": "NRAS", "variant": "Q61K"}],
            prior_therapies=[{"regimen": "FOLFOXIRI"}])
     combo = r.option("adagrasib+cetuximab")
-    assert combo is None or (combo.verdict == "excluded" and combo.rules[0] == "TCRC-001")
+    assert combo is None or (combo.verdict == "excluded" and combo.missing == [])
 
 
 def test_class_exclusion_gives_no_option_outside_the_therapy_scope(mini):

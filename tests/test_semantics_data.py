@@ -69,8 +69,8 @@ class _Out:
     pending: bool = False
 
 
-def _c(rid, verdict, evidence="approved", overrides=(), when_true=True):
-    return _CR(_Rule(rid, evidence, tuple(_Ov(o) for o in overrides))), _Out(verdict, when_true)
+def _c(rid, verdict, evidence="approved", overrides=(), when_true=True, missing=()):
+    return _CR(_Rule(rid, evidence, tuple(_Ov(o) for o in overrides))), _Out(verdict, when_true, tuple(missing))
 
 
 @pytest.mark.parametrize("strong,weak", [
@@ -96,19 +96,19 @@ def test_evidence_then_rule_id_break_ties():
     assert best.rule.id == "A-001"
 
 
-def test_override_counts_when_the_overriding_rule_holds_or_may_hold():
+def test_override_counts_when_the_overriding_rule_holds_and_one_that_may_hold_adds_what_it_waits_on():
     exclusion = _c("X-001", "excluded", "resistance_standard")
     holds = _c("E-001", "eligible", overrides=["X-001"])
     best, _, aside = sem.choose([exclusion, holds])
     assert best.rule.id == "E-001" and aside["X-001"][0] is holds[0]
-    # unknown is not false: an override that may hold keeps the exclusion from deciding for sure
-    maybe = _c("E-001", "conditional", overrides=["X-001"], when_true=False)
-    best, _, aside = sem.choose([exclusion, maybe])
-    assert best.rule.id == "E-001" and aside["X-001"][0] is maybe[0]
-    # an unmet outcome (a requirement failed, gate unknown) overrides nothing
+    # unknown is neither false nor true: the exclusion decides, naming what the override waits on
+    maybe = _c("E-001", "conditional", overrides=["X-001"], when_true=False, missing=("KRAS testing",))
+    best_cr, best, aside = sem.choose([exclusion, maybe])
+    assert best_cr.rule.id == "X-001" and aside == {} and best.verdict == "excluded" and best.missing == ("KRAS testing",)
+    # an unmet outcome (a requirement failed, gate unknown) overrides nothing and adds nothing
     unmet = _c("E-001", "not_eligible", overrides=["X-001"], when_true=False)
-    best, _, aside = sem.choose([exclusion, unmet])
-    assert best.rule.id == "X-001" and aside == {}
+    best_cr, best, aside = sem.choose([exclusion, unmet])
+    assert best_cr.rule.id == "X-001" and aside == {} and best.missing == ()
 
 
 def test_mutual_overrides_fall_back_to_strength():
