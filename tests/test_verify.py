@@ -144,6 +144,9 @@ def test_shipped_rules_pass_and_the_search_is_reported(engine):
     concluded = {t for r in engine.rulebase.rules if r.kind == "conclusion" for t in engine.rulebase.targets[r.id]}
     assert set(rep.per_therapy) == concluded and all(n > 0 for n in rep.per_therapy.values())
     assert f"{rep.profiles:,} abstract profiles examined" in rep.summary[0]
+    # a resistance exclusion of a combination (RES-021) is not subsumed by the anti-EGFR
+    # exclusion (CRC-001): where it applies, the combination's approval sets CRC-001 aside
+    assert not rep.find("V006", "RES-021") and not rep.find("V006", "RES-019")
 
 
 def test_check_fails_on_a_broken_rule_base_and_names_code_rules_and_witness(capsys):

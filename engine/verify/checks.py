@@ -309,6 +309,7 @@ class Verifier:
                 info = pair_info.setdefault(key, {"sub": True, "eq": True, "both": 0, "a": 0, "therapies": set()})
                 info["therapies"].add(t)
                 alive[key] = (ka, kb)
+        overriding = [k for k, cr in enumerate(rules) if cr.rule.overrides]
         fired, decided, contradicted, fired_count = self.fired, self.decided, self.contradicted, self.fired_count
         index = {id(cr): k for k, cr in enumerate(rules)}
         count = 0
@@ -331,7 +332,15 @@ class Verifier:
                         if ids[k] not in fired:
                             fired[ids[k]] = (prof, sl)
                     if alive:
-                        self._track_pairs(alive, pair_info, live, outs)
+                        # a rule set aside by an override that holds gives no verdict there: it
+                        # cannot stand in for the rule it seems to subsume (V005, V006)
+                        lv = live
+                        if overriding:
+                            gone = {ov.rule for k in overriding if live[k] and _holds(outs[k])
+                                    for ov in rules[k].rule.overrides}
+                            if gone:
+                                lv = tuple(on and ids[k] not in gone for k, on in enumerate(live))
+                        self._track_pairs(alive, pair_info, lv, outs)
                     pcand = tuple(k for k in pend if live[k]) if pend else ()
                     if not cand or (cand, pcand) in seen:
                         continue  # the same outcomes as a slice already examined for this profile
@@ -661,3 +670,8 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if v not in index:
             visit(v)
     return out
+
+
+def _holds(out) -> bool:
+    """Whether a rule outcome's ``when`` is definitely true (its ``overrides`` then apply)."""
+    return out is not None and out.when_true
