@@ -51,13 +51,11 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
             if o.missing:
                 out.append(f"        Missing: {', '.join(o.missing)}")
             srcs: list[str] = []
-            later: set[str] = set()  # sources marked as dated after the evaluation date (once each)
             for c in o.citations:
                 s = (c.title or c.source) + (f" ({c.section})" if c.section else "")
-                if c.date and c.date > result.evaluated_as_of and c.source not in later:  # (ISO dates compare as texts)
-                    later.add(c.source)
+                if c.date and c.date > result.evaluated_as_of:  # (ISO dates compare as texts)
                     s += f" [dated {c.date}, after the evaluation date]"
-                if s not in srcs and not any(x.startswith(s + " [dated ") for x in srcs):
+                if s not in srcs:
                     srcs.append(s)
             out.append(textwrap.fill("Sources: " + "; ".join(srcs), width, initial_indent="        ", subsequent_indent="          "))
     if short_count:

@@ -18,7 +18,6 @@ the output formats and the tables of ``rules/README.md`` all read it:
 """
 from __future__ import annotations
 
-import dataclasses
 from functools import cache
 
 # --------------------------------------------------------------------------- verdicts
@@ -192,29 +191,18 @@ def _id_rank(rule_id: str) -> tuple:
 
 def overrides_now(out) -> bool:
     """Whether a rule's ``overrides`` set aside the rules it names for this outcome: when its
-    ``when`` is true. One whose ``when`` is unknown sets nothing aside; where it would set aside
-    the deciding rule, that rule's verdict stands with what the override waits on added to its
-    missing facts (:func:`choose`)."""
+    ``when`` is true. One whose ``when`` is unknown sets nothing aside: the rule it names decides
+    as the case stands (an NRAS-mutant colorectal cancer with KRAS untested stays excluded for
+    the anti-EGFR combinations), and the explanation says what would change it."""
     return out.when_true
-
-
-def waits_on_override(cands: list, best_cr, best) -> list:
-    """The conditional outcomes, ``when`` unknown, that would set the deciding rule aside were
-    their facts confirmed: unknown is not false, so the deciding verdict stands but names what
-    they wait on (an NRAS-mutant colorectal cancer with KRAS untested: the anti-EGFR exclusion
-    stands, and KRAS testing is missing, since a KRAS G12C would bring the combination's label)."""
-    rid = best_cr.rule.id
-    return [(cr, out) for cr, out in cands
-            if out.verdict == "conditional" and not out.when_true and cr is not best_cr
-            and any(ov.rule == rid for ov in cr.rule.overrides)]
 
 
 def choose(cands: list):
     """The one resolution step (every backend and ``check``): which outcome decides a therapy.
 
     ``cands`` are ``(compiled rule, outcome)`` pairs, none pending. Explicit precedence first (an
-    ``overrides`` counts when the overriding rule's ``when`` is true: :func:`overrides_now`; one
-    waiting on facts adds them to the deciding outcome: :func:`waits_on_override`), then
+    ``overrides`` counts only when the overriding rule's ``when`` is true: :func:`overrides_now`),
+    then
     :func:`strength`. Returns ``(best rule, best outcome, aside)``; ``aside`` maps a set-aside
     rule id to (the rule that set it aside, because): the deciding rule where it is one of the
     rules that set it aside, else the first of them by rule id."""
@@ -230,9 +218,6 @@ def choose(cands: list):
         live = cands
         aside = {}
     best_cr, best = max(live, key=lambda co: strength(*co))
-    waiting = waits_on_override(cands, best_cr, best)
-    if waiting:
-        best = dataclasses.replace(best, missing=tuple(sorted(set(best.missing).union(*(o.missing for _, o in waiting)))))
     if aside and overrides_now(best) and best_cr.rule.overrides:
         # a rule set aside by several is set aside by the deciding rule, when that is one of them
         for ov in best_cr.rule.overrides:

@@ -139,22 +139,17 @@ def test_override_sets_the_exclusion_aside_for_the_combination_only(mini):
     assert r.option("cetuximab").verdict == "excluded"
 
 
-def test_an_override_whose_gate_is_unknown_leaves_the_exclusion_deciding_and_names_what_it_waits_on(mini):
+def test_an_override_whose_gate_is_unknown_leaves_the_exclusion_deciding_and_says_what_would_change_it(mini):
     # NRAS Q61K, KRAS untested: the combination rule's `when` is unknown, so its override sets
-    # nothing aside: the class-wide exclusion decides, and names KRAS testing, since a KRAS G12C
-    # would bring the combination's own rule (unknown is not false, nor is it true)
+    # nothing aside: the class-wide exclusion decides as the case stands (an NRAS-mutant tumour),
+    # and the explanation says what the combination's rule waits on
     r = ev(mini, cancer_type="COADREAD", tested_genes=["NRAS"], alterations=[{"gene": "NRAS", "variant": "Q61K"}],
            prior_therapies=[{"regimen": "FOLFOXIRI"}])
     combo = r.option("adagrasib+cetuximab")
-    assert combo.verdict == "excluded" and combo.rules[0] == "TCRC-001" and combo.missing == ["KRAS testing"]
+    assert combo.verdict == "excluded" and combo.rules[0] == "TCRC-001" and combo.missing == []
     assert [(c.rule, c.set_aside_by) for c in combo.considered] == [("TCRC-003", None)]
-    assert "This verdict holds as the case stands: if KRAS testing confirms what it needs" in combo.explanation
-    assert r.option("cetuximab").missing == []  # no rule would set cetuximab's exclusion aside
-    # KRAS tested wild-type: nothing waits, and no rule about the combination applies
-    r = ev(mini, cancer_type="COADREAD", tested_genes=["NRAS", "KRAS"], alterations=[{"gene": "NRAS", "variant": "Q61K"}],
-           prior_therapies=[{"regimen": "FOLFOXIRI"}])
-    combo = r.option("adagrasib+cetuximab")
-    assert combo is None or (combo.verdict == "excluded" and combo.missing == [])
+    assert "If KRAS testing showed that" in combo.explanation and "would take precedence over this verdict" in combo.explanation
+    assert "would take precedence" not in r.option("cetuximab").explanation  # no rule would set it aside
 
 
 def test_class_exclusion_gives_no_option_outside_the_therapy_scope(mini):

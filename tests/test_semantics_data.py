@@ -96,19 +96,15 @@ def test_evidence_then_rule_id_break_ties():
     assert best.rule.id == "A-001"
 
 
-def test_override_counts_when_the_overriding_rule_holds_and_one_that_may_hold_adds_what_it_waits_on():
+def test_override_counts_only_when_the_overriding_rule_holds():
     exclusion = _c("X-001", "excluded", "resistance_standard")
     holds = _c("E-001", "eligible", overrides=["X-001"])
     best, _, aside = sem.choose([exclusion, holds])
     assert best.rule.id == "E-001" and aside["X-001"][0] is holds[0]
-    # unknown is neither false nor true: the exclusion decides, naming what the override waits on
+    # one that may hold sets nothing aside: the exclusion decides as the case stands
     maybe = _c("E-001", "conditional", overrides=["X-001"], when_true=False, missing=("KRAS testing",))
     best_cr, best, aside = sem.choose([exclusion, maybe])
-    assert best_cr.rule.id == "X-001" and aside == {} and best.verdict == "excluded" and best.missing == ("KRAS testing",)
-    # an unmet outcome (a requirement failed, gate unknown) overrides nothing and adds nothing
-    unmet = _c("E-001", "not_eligible", overrides=["X-001"], when_true=False)
-    best_cr, best, aside = sem.choose([exclusion, unmet])
-    assert best_cr.rule.id == "X-001" and aside == {} and best.missing == ()
+    assert best_cr.rule.id == "X-001" and aside == {} and best.verdict == "excluded" and best.missing == ()
 
 
 def test_mutual_overrides_fall_back_to_strength():

@@ -534,17 +534,18 @@ def test_an_option_decided_by_an_exclusion_carries_no_pending_exclusion(engine):
     assert not [c for c in o.criteria if c.id.endswith("/exclusion")] and "Would be excluded" not in o.explanation
 
 
-def test_an_approval_that_would_override_an_exclusion_is_named_by_what_it_waits_on(engine):
+def test_an_approval_that_would_override_an_exclusion_is_named_with_what_it_waits_on(engine):
     """NRAS-mutant colorectal cancer, KRAS untested: the RAS-mutant exclusion decides sotorasib +
-    panitumumab as the case stands, and names KRAS testing, since a KRAS G12C would bring the
-    combination's label, which sets the exclusion aside; with KRAS tested wild-type no rule
-    about the combination applies (no option)."""
+    panitumumab as the case stands; the explanation names the combination's label, what it waits
+    on (KRAS testing) and why it would take precedence. With KRAS tested wild-type no rule about
+    the combination applies (no option)."""
     case = {"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "NRAS", "variant": "G13C"}],
             "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}], "as_of": "2025-01-16"}
     o = engine.evaluate(case).option("panitumumab+sotorasib")
-    assert (o.verdict, o.rules[0], o.missing) == ("excluded", "CRC-001", ["KRAS testing"])
+    assert (o.verdict, o.rules[0], o.missing) == ("excluded", "CRC-001", [])
     assert [(c.rule, c.set_aside_by) for c in o.considered] == [("CRC-005", None)]
-    assert "This verdict holds as the case stands: if KRAS testing confirms what it needs" in o.explanation
+    assert "(conditional, approved; missing: KRAS testing)" in o.explanation
+    assert "If KRAS testing showed that" in o.explanation and "would take precedence over this verdict" in o.explanation
     assert engine.evaluate({**case, "tested_genes": ["KRAS", "NRAS"]}).option("panitumumab+sotorasib") is None
 
 

@@ -683,16 +683,16 @@ class Rendering:
             if parts:
                 best_title = st.quoted[best_cr.rule.id]
                 also = []
+                would: list[str] = []
                 for cref, cr, by, verdict, missing in parts:
                     if by is not None and by[0] is best_cr:
                         extra.append(f"Takes precedence over {st.quoted[cr.rule.id]}: {by[1]}")
                     elif by is None and verdict == "conditional":
-                        # a rule that would set the deciding one aside, were what it misses confirmed
+                        # a rule that would set the deciding one aside, were what it misses shown
                         ov = next((o for o in cr.rule.overrides if o.rule == best_cr.rule.id), None)
                         if ov is not None:
-                            extra.append(f"This verdict holds as the case stands: if {', '.join(missing)} "
-                                         f"confirms what it needs, {st.quoted[cr.rule.id]} takes precedence "
-                                         f"over it: {ov.because}")
+                            would.append(f"If {' and '.join(missing)} showed that {st.quoted[cr.rule.id]} "
+                                         f"applies, it would take precedence over this verdict: {ov.because}")
                     # another way to decide it may wait on other facts than the deciding rule's
                     waits = f"; missing: {', '.join(missing)}" if missing and missing != best.missing else ""
                     also.append(f"{st.quoted[cr.rule.id]} ({VERDICT_WORDS[verdict]}, {EVIDENCE_WORDS[cr.rule.evidence]}{waits})")
@@ -705,6 +705,7 @@ class Rendering:
                     settled(c, {"rule": cd["rule"], "verdict": cd["verdict"], "evidence": cd["evidence"],
                                 "set_aside_by": cd["set_aside_by"], "reason": reason})
                 extra.append("Also considered: " + "; ".join(also) + ".")
+                extra.extend(would)
             option = ref()
             if option is None:
                 continue
@@ -922,11 +923,8 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                 pending_only = True  # the criteria are met: what is missing decides an exclusion
             else:
                 more.append(st.unknown[rid])
-            if not (pending_only and out.verdict == "excluded"):
-                # (an exclusion whose criteria hold waits on a rule that would set it aside: the
-                # "Also considered" part says which, and on what)
-                more.append(_sentence(("But an exclusion may still apply, and it waits on: "
-                                       if pending_only else "Cannot decide without: ") + ", ".join(out.missing)))
+            more.append(_sentence(("But an exclusion may still apply, and it waits on: "
+                                   if pending_only else "Cannot decide without: ") + ", ".join(out.missing)))
         elif out.failed:
             more.append(st.unmet[rid])
             more.append("Criteria not met: " + "; ".join(out.failed) + ".")
