@@ -74,7 +74,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "rules": "the deciding rule first, then the derived-fact rules it rests on",
         "explanation": "why, in words a student understands (rules by title; their ids are in rules)",
         "citations": "the passages the rules cite",
-        "missing": "what to find out before the verdict can be decided (for conditional)",
+        "missing": "what to find out before the verdict can be decided (conditional; also a consider or an exclusion whose own criteria, or an exclusion it waits on, are unknown)",
         "failed_criteria": "the label criteria the case does not meet (for not_eligible)",
         "status": "status of the deciding rule: regular, accelerated, investigational, literature, guideline, ...",
         "jurisdiction": "the regulator of the deciding rule, if regulatory",
