@@ -633,3 +633,17 @@ def test_compare_from_no_option_lists_no_criterion_as_no_longer_checked(engine):
     after = dict(before, alterations=[{"gene": "KRAS", "variant": "G12D"}])
     changed = [o for o in engine.compare(before, after).options if o.before.verdict is None]
     assert changed and not any(c.after is None for o in changed for c in o.criteria)
+
+
+def test_compare_names_a_change_of_what_is_left_to_find_out(engine):
+    """A second KRAS allele G12V replaced by G12D, whether it was acquired still unknown: every
+    verdict and criterion stays, but the question names the other allele, and compare says so."""
+    before = load("luad-g12c-g12v-sotorasib-outcome-unknown.json")
+    after = json.loads(json.dumps(before))
+    after["alterations"] = [a if a["variant"] != "G12V" else {**a, "variant": "G12D"} for a in after["alterations"]]
+    c = engine.compare(before, after)
+    o = next(o for o in c.options if o.therapy == "adagrasib")
+    assert o.before == o.after and o.criteria == []
+    assert o.why.startswith("adagrasib: still conditional; to find out: whether KRAS G12D was acquired")
+    assert "(before: whether KRAS G12V was acquired" in o.why
+    assert not engine.compare(before, before).options

@@ -1,8 +1,8 @@
 """What if? The differences between two evaluations (usually one case with one fact changed).
 
 ``changes`` lists the case fields that differ; ``facts`` the derived facts whose value changed;
-``options`` every therapy whose verdict, evidence, OncoKB level or criteria changed (appearing or
-vanishing included), each with why in words. Comparing an evaluation with itself gives nothing.
+``options`` every therapy whose verdict, evidence, OncoKB level, criteria or missing facts changed
+(appearing or vanishing included), each with why in words. Comparing an evaluation with itself gives nothing.
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ class Comparison(BaseModel):
     after_id: str = Field(description="case id of the second evaluation")
     changes: list[FieldChange] = Field(description="case fields that differ")
     facts: list[FactChange] = Field(description="derived facts whose value changed")
-    options: list[OptionChange] = Field(description="options whose verdict, level or criteria changed")
+    options: list[OptionChange] = Field(description="options whose verdict, level, criteria or missing facts changed")
 
     @property
     def empty(self) -> bool:
@@ -119,7 +119,8 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             if (x.status if x else None) != (y.status if y else None):
                 crit.append(CriterionChange(id=(y or x).id, text=key[1], before=x.status if x else None,  # type: ignore[union-attr]
                                             after=y.status if y else None))
-        if sa == sb and not crit:
+        miss_a, miss_b = (list(oa.missing) if oa else []), (list(ob.missing) if ob else [])
+        if sa == sb and not crit and miss_a == miss_b:
             continue
         name = (xb or xa).name
         verdict_a = sa.verdict.replace("_", " ") if sa.verdict else "no option"
@@ -129,8 +130,11 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             parts.append(f"{name}: {verdict_a} \u2192 {verdict_b}.")
         elif (sa.evidence, sa.oncokb_level) != (sb.evidence, sb.oncokb_level):
             parts.append(f"{name}: {sb.verdict}, evidence {sa.evidence} (OncoKB {sa.oncokb_level}) \u2192 {sb.evidence} (OncoKB {sb.oncokb_level}).")
-        else:
+        elif crit:
             parts.append(f"{name}: still {verdict_b}, with criteria changed.")
+        else:  # only what is left to find out changed
+            parts.append(f"{name}: still {verdict_b}; to find out: {', '.join(miss_b) or 'nothing'} "
+                         f"(before: {', '.join(miss_a) or 'nothing'}).")
         lead = ""
         if sb.rule is not None and sa.rule != sb.rule and ob is not None:
             # another rule decides: name it, and the date it holds from when the date changed
