@@ -310,6 +310,19 @@ def seeds_dir_for(rb_dir: Path, meta: Meta) -> Path | None:
     return cand if cand.is_dir() else None
 
 
+_SEED_NORM: dict[Path, tuple[str, list[str]]] = {}
+
+
+def _seed_text(fp: Path) -> tuple[str, list[str]]:
+    """A seed document read (``_SEED_CACHE``) with its whitespace normalised: the whole text, and
+    each line."""
+    hit = _SEED_NORM.get(fp)
+    if hit is None:
+        raw = _SEED_CACHE[fp]
+        hit = _SEED_NORM[fp] = (_norm_ws(raw), [_norm_ws(ln) for ln in raw.splitlines()])
+    return hit
+
+
 _SECTION_CACHE: dict[tuple[str, frozenset[str]], dict[str, list[str]]] = {}
 
 
@@ -362,13 +375,12 @@ def check_citations(rb: RuleBase, problems: list[Problem], seeds: Path | None) -
                 except OSError:
                     problems.append(Problem(f"seed document of {src.id} not found in {seeds.name}/", path + ("source",)))
                     continue
-            text = _SEED_CACHE[fp]
+            text, lines = _seed_text(fp)
             quote = _norm_ws(cit.quote)
-            if quote not in _norm_ws(text):
+            if quote not in text:
                 problems.append(Problem(f"quote not found in {src.id} ({src.title}): '{cit.quote[:60]}'", path + ("quote",)))
                 continue
             if cit.section:
-                lines = [_norm_ws(ln) for ln in text.splitlines()]
                 sec = _norm_ws(cit.section)
                 at = [k for k, ln in enumerate(lines) if ln == sec]
                 if not at or _NOT_A_HEADING.search(sec):
@@ -378,7 +390,7 @@ def check_citations(rb: RuleBase, problems: list[Problem], seeds: Path | None) -
                     problems.append(Problem(f"section '{cit.section}' {why} of {src.id}", path + ("section",),
                                             close[0] if close else None))
                     continue
-                spans = _sections(src.file, lines, headings.get(src.file, set()))
+                spans = _sections(str(fp), lines, headings.get(src.file, set()))
                 if not any(quote in s for s in spans.get(sec, ())):
                     holder = next((h for h, ss in sorted(spans.items()) if any(quote in s for s in ss)), None)
                     problems.append(Problem(f"quote is in {src.id} but not under its section '{cit.section}'"

@@ -189,28 +189,21 @@ def _id_rank(rule_id: str) -> tuple:
     return tuple(-ord(ch) for ch in rule_id)
 
 
-def overrides_now(out) -> bool:
-    """Whether a rule's ``overrides`` set aside the rules it names for this outcome: when its
-    ``when`` is true. One whose ``when`` is unknown sets nothing aside: the rule it names decides
-    as the case stands (an NRAS-mutant colorectal cancer with KRAS untested stays excluded for
-    the anti-EGFR combinations), and the explanation says what would change it."""
-    return out.when_true
-
-
 def choose(cands: list):
     """The one resolution step (every backend and ``check``): which outcome decides a therapy.
 
     ``cands`` are ``(compiled rule, outcome)`` pairs, none pending. Explicit precedence first (an
-    ``overrides`` counts only when the overriding rule's ``when`` is true: :func:`overrides_now`),
-    then
-    :func:`strength`. Returns ``(best rule, best outcome, aside)``; ``aside`` maps a set-aside
-    rule id to (the rule that set it aside, because): the deciding rule where it is one of the
-    rules that set it aside, else the first of them by rule id."""
+    ``overrides`` counts only when the overriding rule's ``when`` is true: one whose ``when`` is
+    unknown sets nothing aside, so the rule it names decides as the case stands, and the
+    explanation says what would change it), then :func:`strength`. Returns ``(best rule, best
+    outcome, aside)``; ``aside`` maps a set-aside rule id to (the rule that set it aside,
+    because): the deciding rule where it is one of the rules that set it aside, else the first of
+    them by rule id."""
     if len(cands) == 1:
         return cands[0][0], cands[0][1], {}
     aside: dict = {}
     for cr, out in cands:
-        if cr.rule.overrides and overrides_now(out):
+        if out.when_true and cr.rule.overrides:
             for ov in cr.rule.overrides:
                 aside.setdefault(ov.rule, (cr, ov.because))
     live = [co for co in cands if co[0].rule.id not in aside] if aside else cands
@@ -218,7 +211,7 @@ def choose(cands: list):
         live = cands
         aside = {}
     best_cr, best = max(live, key=lambda co: strength(*co))
-    if aside and overrides_now(best) and best_cr.rule.overrides:
+    if aside and best.when_true and best_cr.rule.overrides:
         # a rule set aside by several is set aside by the deciding rule, when that is one of them
         for ov in best_cr.rule.overrides:
             if ov.rule in aside:
