@@ -271,3 +271,61 @@ def test_a_dead_worker_found_at_a_send_holding_a_record_that_crashed_before_make
         assert (rec["source"], rec["case_id"], rec["code"]) == ("a:1", "boom-" + CASE_ID, "worker_crashed")
         assert not queue and [t.chunk for t in pool.workers[0].tasks] == [1] and pool.crashes == 1
     assert _said(err) == ["kras-rules: a worker process died (SIGKILL) evaluating a:1 2 times: recorded as an error"]
+
+
+def test_a_workers_output_arrives_whole_beside_its_answer():
+    """The output bytes cross the connection raw, after the pickled answer: a block larger than
+    the socket buffers arrives intact, and bytes cut short by a death are an EOFError (a death),
+    never a short record."""
+    import multiprocessing as mp
+    import threading
+
+    a, b = mp.get_context("fork").Pipe(duplex=True)
+    data = os.urandom(9 << 20)
+
+    def send(raw: bytes, answer=None) -> None:
+        if answer is not None:
+            b.send(answer)
+        sock = parallel._socket_of(b)
+        sock.sendall(raw)
+        sock.detach()  # (it shares the connection's descriptor)
+
+    sender = threading.Thread(target=send, args=(data, ("answer", len(data))))
+    sender.start()
+    assert a.recv() == ("answer", len(data))
+    assert parallel._recv_data(a, len(data)) == data
+    sender.join()
+    b.send_bytes(b"")  # the connection still frames its messages after raw bytes
+    assert a.recv_bytes() == b""
+    send(b"half")
+    b.close()
+    with pytest.raises(EOFError):
+        parallel._recv_data(a, 8)
+    a.close()
+
+
+def test_a_worker_dying_while_it_sends_its_output_is_a_death_and_its_records_are_retried(engine, monkeypatch, tmp_path):
+    once = tmp_path / "died"
+    real = parallel._socket_of
+
+    class Dying:
+        def __init__(self, conn):
+            self.sock = real(conn)
+
+        def sendall(self, data):  # half the output, then the worker dies (the first time only)
+            if not once.exists():
+                once.touch()
+                self.sock.sendall(data[: len(data) // 2])
+                os.kill(os.getpid(), signal.SIGKILL)
+            self.sock.sendall(data)
+
+        def __getattr__(self, name):
+            return getattr(self.sock, name)
+
+    monkeypatch.setattr(parallel, "_socket_of", Dying)
+    err = io.StringIO()
+    with WorkerPool(Processor(engine, "json"), 1, messages=err) as pool:
+        out = list(pool.map(iter([[("a:1", LINE), ("a:2", BAD)], [("a:3", LINE)]])))
+        assert pool.crashes == 1
+    assert _ids(out) == [CASE_ID, "boom-" + CASE_ID, CASE_ID]
+    assert "a worker process died (SIGKILL) evaluating a:1 .. a:2: retrying those 2 records one at a time" in err.getvalue()
