@@ -601,6 +601,27 @@ def test_prior_line_outcome_not(vocab):
     assert pl.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "details of prior therapy (outcome)"
 
 
+def test_prior_line_progressed_after_is_open_unless_the_line_ended_in_progression(vocab):
+    """A line's outcome says how the line ended: progression shows the disease progressed on or
+    after it; any other end (or none given) leaves later progression unknown; no line: false."""
+    pl = leaf(vocab, {"prior_line": {"progressed_after": True}})
+    assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", outcome="progression")])) is True
+    for outcome in ("response", "stable", "intolerance", None):
+        kw = {"outcome": outcome} if outcome else {}
+        assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", **kw)])) is None, outcome
+    assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", outcome="response"),
+                                              line("docetaxel", outcome="progression")])) is True
+    assert pl.fn(case(vocab, prior_therapies=[])) is False
+    assert pl.missing(case(vocab, prior_therapies=[line("carboplatin", outcome="response")])) == \
+        "details of prior therapy (whether the disease progressed after the line)"
+    last = leaf(vocab, {"prior_line": {"position": "last", "progressed_after": True}})
+    # the most recent line decides: an earlier progression does not make a responding line a failure
+    assert last.fn(case(vocab, prior_therapies=[line("oxaliplatin", outcome="progression"),
+                                                line("irinotecan", outcome="response")])) is None
+    assert last.fn(case(vocab, prior_therapies=[line("oxaliplatin", outcome="response"),
+                                                line("irinotecan", outcome="progression")])) is True
+
+
 def test_prior_line_position_first_and_last_read_the_case_order(vocab):
     first = leaf(vocab, {"prior_line": {"drugs": ["oxaliplatin"], "position": "first"}})
     last = leaf(vocab, {"prior_line": {"drugs": ["oxaliplatin"], "position": "last"}})

@@ -1,5 +1,6 @@
-"""``prior_line: {classes, drugs, setting, outcome, outcome_not, min_weeks, position}``: some
-single prior line matches every filter; ``position`` reads the history in the case's order."""
+"""``prior_line: {classes, drugs, setting, outcome, outcome_not, progressed_after, min_weeks,
+position}``: some single prior line matches every filter; ``position`` reads the history in the
+case's order."""
 from __future__ import annotations
 
 from typing import Literal
@@ -18,6 +19,10 @@ class LinePattern(Strict):
     outcome: tuple[Outcome, ...] | None = None  # the line ended with one of these outcomes
     min_weeks: int | None = Field(default=None, ge=0)
     outcome_not: tuple[Outcome, ...] | None = None  # the line did not end with any of these
+    # the disease progressed on or after the line: true when the line ended in progression,
+    # unknown when it ended otherwise or its outcome is not given (a line's outcome says how the
+    # line ended, not whether the disease progressed after it ended)
+    progressed_after: Literal[True] | None = None
     # first: the first line for advanced/metastatic disease (adjuvant/neoadjuvant lines are not
     # counted; lines are in the case's chronological order); last: the most recent line
     position: Literal["first", "last"] | None = None
@@ -59,6 +64,7 @@ def build(cond, vocab) -> tuple:
     not_outcomes = frozenset(p.outcome_not) if p.outcome_not else None
     min_weeks = p.min_weeks
     position = p.position
+    after = p.progressed_after is True
 
     def line_tv(ln, pos: TV = True) -> TV:
         if not (classes <= ln.classes and drugs <= ln.drugs):
@@ -81,6 +87,8 @@ def build(cond, vocab) -> tuple:
                 unsure = True
             elif ln.outcome in not_outcomes:
                 return False
+        if after and ln.outcome != "progression":
+            unsure = True
         if min_weeks is not None:
             if ln.weeks is None:
                 unsure = True
@@ -119,13 +127,15 @@ def build(cond, vocab) -> tuple:
             return "prior therapy history"
         wanted = [w for w, on in (("setting", settings or (position == "first" or None)),
                                   ("outcome", outcomes or not_outcomes), ("weeks", min_weeks)) if on is not None]
+        if after and not (outcomes or not_outcomes):
+            wanted.append("whether the disease progressed after the line")
         return "details of prior therapy" + (" (" + ", ".join(wanted) + ")" if wanted else "")
 
     def describe(case) -> str:
         lines = sorted(case.lines or (), key=line_order)  # named in the case's (chronological) order
         return "prior " + "; ".join(ln.describe() for ln, pos in zip(lines, positions(lines), strict=True) if line_tv(ln, pos))
 
-    key = ("prior_line", classes, drugs, settings, outcomes, min_weeks, not_outcomes, position)
+    key = ("prior_line", classes, drugs, settings, outcomes, min_weeks, not_outcomes, position, after)
     return key, fn, missing, describe
 
 
@@ -145,6 +155,8 @@ def label(cond, vocab=None) -> str:
         bits.append("ending in " + " or ".join(p.outcome))
     if p.outcome_not:
         bits.append("not ending in " + " or ".join(p.outcome_not))
+    if p.progressed_after:
+        bits.append("followed by progression")
     if p.min_weeks is not None:
         bits.append(f"of at least {p.min_weeks} weeks")
     return " ".join([head, ", ".join(bits)]) if bits else head
@@ -164,7 +176,7 @@ def rule_terms(cond, vocab, acc) -> None:
 
 def case_terms(cond, positive, vocab, acc) -> None:
     spec = cond.prior_line
-    outcomes = set(spec.outcome or ()) | set(spec.outcome_not or ())
+    outcomes = set(spec.outcome or ()) | set(spec.outcome_not or ()) | ({"progression"} if spec.progressed_after else set())
     settings = set(spec.setting or ()) | ({"adjuvant", "metastatic"} if spec.position == "first" else set())
     acc.history.append(acc.HistorySpec(
         frozenset(spec.classes),
@@ -184,6 +196,8 @@ def history(cond, vocab, terms) -> HistoryRole:
     if pl.min_weeks is not None:
         terms.weeks.add(pl.min_weeks)
     terms.outcomes |= set(pl.outcome_not or ())
+    if pl.progressed_after:
+        terms.outcomes.add("progression")
     if pl.position == "first":
         terms.settings |= {"adjuvant", "metastatic"}
     if pl.position:
