@@ -1046,3 +1046,59 @@ def test_a_sample_barcode_finds_its_patient_s_row_in_a_file_keyed_by_patient_bar
                          [["TCGA-XX-0001", "Lung_Adenocarcinoma-_Not_Otherwise_Specified_(NOS)"]])
     cases, errors, _ = do_import(vocab, maf, clinical=[cbio, firehose])
     assert [c["cancer_type"] for c in cases] == ["LUAD"] and not errors
+
+
+# ----------------------------------------------------------------------------- protein change vs coordinates (F1)
+
+MAF_HEAD = ("Hugo_Symbol\tNCBI_Build\tChromosome\tStart_Position\tEnd_Position\tVariant_Classification\tVariant_Type\t"
+            "Reference_Allele\tTumor_Seq_Allele2\tTumor_Sample_Barcode\tHGVSp_Short\tTranscript_ID\n")
+
+
+def _maf_row(gene, build, chrom, pos, ref, alt, sample, protein, transcript="") -> str:
+    return "\t".join([gene, build, chrom, str(pos), str(pos), "Missense_Mutation", "SNP", ref, alt, sample, protein,
+                      transcript]) + "\n"
+
+
+def test_protein_numbered_on_the_mane_transcript_is_read_from_the_coordinates(vocab, tmp_path):
+    """GDC MAFs number BRAF on its MANE transcript (ENST00000646891, 806 residues): V600E is written p.V640E.
+    The coordinates decode V600E, and the transcript is not the reference one: the coordinates are read, and
+    the summary says so (no V640E that no rule knows)."""
+    maf = tmp_path / "gdc.maf"
+    maf.write_text(MAF_HEAD + _maf_row("BRAF", "GRCh38", "chr7", 140753336, "A", "T", "GDC-CRC-1", "p.V640E",
+                                       "ENST00000646891"), encoding="utf-8")
+    cases, errors, s = do_import(vocab, maf, cancer_type="COAD", assay="exome")
+    assert errors == []
+    assert cases[0]["alterations"] == [{"gene": "BRAF", "variant": "p.V600E"}]
+    assert "BRAF" in cases[0]["tested_genes"]
+    assert s.renumbered == 1 and s.from_coordinates == 1
+    line = next(x for x in s.lines("gdc.maf") if "another transcript" in x)
+    assert "p.V640E" in line and "ENST00000646891" in line and "p.V600E" in line and "gdc.maf:2" in line
+
+
+@pytest.mark.parametrize("transcript", ["", "ENST00000256078"])
+def test_protein_contradicting_the_coordinates_is_an_error_record_naming_the_likely_change(vocab, tmp_path, transcript):
+    """12:25398284 C>T is KRAS G12D; a protein column saying p.G12C on the same row (no transcript, or the
+    reference one) cannot be resolved: an error record with both fields and the coordinates' reading, and
+    KRAS unknown (neither G12C nor wild-type)."""
+    maf = tmp_path / "conflict.maf"
+    maf.write_text(MAF_HEAD + _maf_row("KRAS", "GRCh37", "12", 25398284, "C", "T", "S1", "p.G12C", transcript),
+                   encoding="utf-8")
+    cases, errors, s = do_import(vocab, maf, cancer_type="LUAD", assay="exome")
+    assert cases[0]["alterations"] == []
+    assert "KRAS" not in cases[0]["tested_genes"]
+    [err] = errors
+    assert err["source"] == f"{maf}:2" and err["gene"] == "KRAS" and err["sample"] == "S1"
+    e = err["error"]
+    assert e["kind"] == "protein" and e["field"] == "HGVSp_Short" and e["value"] == "p.G12C"
+    assert e["suggestion"] == "p.G12D"
+    assert "12:25398284 C>T" in e["message"] and "p.G12D" in e["message"]
+    assert s.renumbered == 0
+
+
+def test_protein_agreeing_with_the_coordinates_is_read_as_written(vocab, tmp_path):
+    maf = tmp_path / "agree.maf"
+    maf.write_text(MAF_HEAD + _maf_row("KRAS", "GRCh37", "12", 25398284, "C", "T", "S1", "p.G12D", "ENST00000256078"),
+                   encoding="utf-8")
+    cases, errors, s = do_import(vocab, maf, cancer_type="LUAD")
+    assert errors == [] and cases[0]["alterations"] == [{"gene": "KRAS", "variant": "p.G12D"}]
+    assert s.renumbered == 0 and s.from_coordinates == 0

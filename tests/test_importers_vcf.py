@@ -184,7 +184,7 @@ def annotated(tmp_path) -> Path:
         rec(19, 1220000, "G", "A", "CSQ=" + csq("A", "stop_gained", "STK11", "ENSP:p.Gln170Ter"), ["./.", "0/1"]),
         "12\tnotanumber\t.\tC\tA\t.\tPASS\t.\tGT\t0/1\t0/1",                                   # malformed
         rec(7, 140453136, "A", "T,G", "CSQ=" + ",".join([csq("T", "missense_variant", "BRAF", "ENSP:p.Val600Glu"),
-                                                       csq("G", "missense_variant", "BRAF", "ENSP:p.Val600Gly")]),
+                                                       csq("G", "missense_variant", "BRAF", "ENSP:p.Val600Ala")]),
             ["0/2", "0/1"]),
         rec(10, 43609950, "G", "A", "CSQ=" + csq("A", "weird_new_term", "RET", "ENSP:p.Ala1Thr"), ["0/1", "0/0"]),
     ]
@@ -200,7 +200,7 @@ def test_annotated_multi_sample_vcf(vocab, annotated):
     v2 = {(a["gene"], a["variant"]) for a in s2["alterations"]}
     assert ("KRAS", "p.Gly12Cys") in v1 and not any(g == "KRAS" for g, _ in v2 if _ == "p.Gly12Cys")
     assert ("KRAS", "p.G12D") in v2  # no HGVSp: read from the coordinates through the hotspot table
-    assert ("BRAF", "p.Val600Gly") in v1 and ("BRAF", "p.Val600Glu") in v2  # each allele to its carrier
+    assert ("BRAF", "p.Val600Ala") in v1 and ("BRAF", "p.Val600Glu") in v2  # each allele to its carrier (A>G at c.1799 is V600A)
     assert ("STK11", "p.Gln170Ter") in v2
     assert not any(g in ("EGFR", "TP53", "NRAS") for g, _ in v1 | v2)
     # a filtered NRAS call and a no-call at STK11: those genes are unknown, not wild-type
@@ -351,3 +351,115 @@ def test_a_record_whose_tabs_became_spaces_still_names_its_gene_and_an_annotated
     for line in ("12", rec(12, 25398285, "C", "A", ".", ["0/1"]).replace("\t", " ")):
         cases, _, _ = do_import(vocab, write_vcf(tmp_path / "w.vcf", ["S"], [good, line]), cancer_type="COAD", assay="exome")
         assert "KRAS" not in cases[0]["tested_genes"], line
+
+
+# ----------------------------------------------------------------------------- transcripts (F1), normal samples (F4, F8)
+
+MANE_FORMAT = "Allele|Consequence|IMPACT|SYMBOL|Feature|CANONICAL|HGVSc|HGVSp|PICK"
+MANE_HEADER = [
+    "##fileformat=VCFv4.2",
+    "##reference=GRCh38",
+    '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: ' + MANE_FORMAT + '">',
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+]
+BRAF_MANE = "T|missense_variant|MODERATE|BRAF|ENST00000646891|YES|ENST00000646891.2:c.1919T>A|ENSP00000493543.1:p.Val640Glu|1"
+BRAF_REF = "T|missense_variant|MODERATE|BRAF|ENST00000288602||ENST00000288602.11:c.1799T>A|ENSP00000288602.7:p.Val600Glu|"
+
+
+def test_vep_pick_on_the_mane_transcript_gives_way_to_the_reference_transcript_entry(vocab, tmp_path):
+    """VEP picked BRAF's MANE transcript (V600E numbered V640E); the CSQ also holds the entry on the
+    reference transcript (ENST00000288602): that one is read, and the summary says so."""
+    path = write_vcf(tmp_path / "mane.vcf", ["TUMOR"],
+                     [rec("chr7", 140753336, "A", "T", f"CSQ={BRAF_MANE},{BRAF_REF}", ["0/1"])], MANE_HEADER)
+    cases, errors, s = do_import(vocab, path, cancer_type="COAD", assay="exome")
+    assert errors == []
+    assert cases[0]["alterations"] == [{"gene": "BRAF", "variant": "p.Val600Glu"}]
+    assert s.pick_replaced == 1
+    assert any("rather than the one VEP picked" in x for x in s.lines("mane.vcf"))
+    accounted(s)
+
+
+def test_vep_protein_on_another_transcript_only_is_read_from_the_coordinates(vocab, tmp_path):
+    path = write_vcf(tmp_path / "mane_only.vcf", ["TUMOR"],
+                     [rec("chr7", 140753336, "A", "T", f"CSQ={BRAF_MANE}", ["0/1"])], MANE_HEADER)
+    cases, errors, s = do_import(vocab, path, cancer_type="COAD", assay="exome")
+    assert errors == []
+    assert cases[0]["alterations"] == [{"gene": "BRAF", "variant": "p.V600E"}]
+    assert s.renumbered == 1 and s.from_coordinates == 1
+    assert any("read from the coordinates instead" in x and "p.Val640Glu" in x for x in s.lines("mane_only.vcf"))
+    accounted(s)
+
+
+def test_vep_protein_contradicting_the_coordinates_on_the_reference_transcript_is_an_error_record(vocab, tmp_path):
+    entry = "T|missense_variant|MODERATE|KRAS|ENST00000256078|YES|c.35G>A|ENSP00000256078.4:p.Gly12Cys|1"
+    path = write_vcf(tmp_path / "conflict.vcf", ["S1"], [rec(12, 25398284, "C", "T", f"CSQ={entry}", ["0/1"])],
+                     [h.replace("GRCh38", "GRCh37") for h in MANE_HEADER])
+    cases, errors, s = do_import(vocab, path, cancer_type="LUAD", assay="exome")
+    assert cases[0]["alterations"] == [] and "KRAS" not in cases[0]["tested_genes"]
+    [err] = errors
+    assert err["source"] == f"{path}:6" and err["gene"] == "KRAS"
+    assert err["error"]["kind"] == "protein" and err["error"]["field"] == "INFO/CSQ:HGVSp"
+    assert err["error"]["value"] == "p.Gly12Cys" and err["error"]["suggestion"] == "p.G12D"
+    accounted(s)
+
+
+TN_HEADER = [
+    "##fileformat=VCFv4.2",
+    "##reference=GRCh37",
+    "##normal_sample=NORMAL1",
+    "##tumor_sample=TUMOR1",
+    '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: ' + CSQ_FORMAT + '">',
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+]
+
+
+def test_a_call_the_matched_normal_carries_is_germline(vocab, tmp_path):
+    """Mutect2-style tumour-normal VCF: BRCA2 E1953* is 0/1 in the normal too (germline), KRAS G12D 0/0 in
+    the normal (somatic); a no-call in the normal leaves the origin untold (somatic, counted)."""
+    records = [
+        rec(12, 25398284, "C", "T", "CSQ=" + csq("T", "missense_variant", "KRAS", "ENSP:p.Gly12Asp"), ["0/0", "0/1"]),
+        rec(13, 32910356, "G", "T", "CSQ=" + csq("T", "stop_gained", "BRCA2", "ENSP:p.Glu1953Ter"), ["0/1", "0/1"]),
+        rec(19, 1220000, "G", "A", "CSQ=" + csq("A", "stop_gained", "STK11", "ENSP:p.Gln170Ter"), ["./.", "0/1"]),
+    ]
+    path = write_vcf(tmp_path / "tn.vcf", ["NORMAL1", "TUMOR1"], records, TN_HEADER)
+    cases, errors, s = do_import(vocab, path, cancer_type="PAAD")
+    assert errors == [] and [c["id"] for c in cases] == ["TUMOR1"]
+    assert cases[0]["alterations"] == [
+        {"gene": "BRCA2", "variant": "p.Glu1953Ter", "origin": "germline"},
+        {"gene": "KRAS", "variant": "p.Gly12Asp"},
+        {"gene": "STK11", "variant": "p.Gln170Ter"},
+    ]
+    assert s.origin_germline == 1 and sum(s.origin_unknown.values()) == 1
+    lines = s.lines("tn.vcf")
+    assert any("written as germline" in x for x in lines) and any("could not tell their origin" in x for x in lines)
+    accounted(s)
+
+
+STRELKA_HEADER = [
+    "##fileformat=VCFv4.1",
+    "##contig=<ID=1,length=249250621>",
+    '##INFO=<ID=SOMATIC,Number=0,Type=Flag,Description="Somatic mutation">',
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="Read depth">',
+    '##FORMAT=<ID=AU,Number=2,Type=Integer,Description="A tier1,tier2">',
+    '##FORMAT=<ID=CU,Number=2,Type=Integer,Description="C tier1,tier2">',
+]
+
+
+def _strelka(info: str, pos: int = 25398285) -> str:
+    return "\t".join(["12", str(pos), ".", "C", "A", ".", "PASS", info, "DP:AU:CU", "40:0,0:40,40", "50:20,20:30,30"])
+
+
+def test_strelka_normal_column_is_not_a_patient(vocab, tmp_path):
+    """Strelka: columns NORMAL and TUMOR, no GT, no ##normal_sample header. The NORMAL column is the
+    matched normal (not a case carrying the tumour's G12C); a record without the SOMATIC flag the header
+    declares is germline."""
+    path = write_vcf(tmp_path / "strelka.vcf", ["NORMAL", "TUMOR"], [_strelka("SOMATIC")], STRELKA_HEADER)
+    cases, errors, s = do_import(vocab, path, cancer_type="LUAD", assay="exome")
+    assert errors == [] and [c["id"] for c in cases] == ["TUMOR"]
+    assert cases[0]["alterations"] == [{"gene": "KRAS", "variant": "p.G12C"}]
+    assert any("'NORMAL' read as the matched normal" in n for n in s.notes)
+    accounted(s)
+    path = write_vcf(tmp_path / "strelka2.vcf", ["NORMAL", "TUMOR"], [_strelka(".")], STRELKA_HEADER)
+    cases, errors, s = do_import(vocab, path, cancer_type="LUAD")
+    assert [c["id"] for c in cases] == ["TUMOR"]
+    assert cases[0]["alterations"] == [{"gene": "KRAS", "variant": "p.G12C", "origin": "germline"}]

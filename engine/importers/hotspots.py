@@ -77,8 +77,11 @@ class _Base:
 class HotspotTable:
     """Codon segments by assembly and chromosome, with the genetic code used to translate them."""
 
-    def __init__(self, code: dict[str, str], assemblies: dict[str, str], bases: dict, codons: dict, examples: list):
+    def __init__(self, code: dict[str, str], assemblies: dict[str, str], bases: dict, codons: dict, examples: list,
+                 transcripts: dict[str, frozenset[str]] | None = None):
         self._code = code  # "TTT" -> "F"
+        # gene -> the transcripts whose numbering the segments follow (their ``transcript`` keys)
+        self.transcripts: dict[str, frozenset[str]] = transcripts or {}
         self._assembly_names = assemblies  # lower-cased spelling -> canonical name
         self._bases: dict[tuple[str, str, int], _Base] = bases  # (assembly, chrom, pos) -> base
         self._codons: dict[tuple[str, int], str] = codons  # (gene, codon) -> IUPAC reference codon
@@ -126,6 +129,7 @@ class HotspotTable:
 
         bases: dict[tuple[str, str, int], _Base] = {}
         codons: dict[tuple[str, int], str] = {}
+        transcripts: dict[str, set[str]] = {}
         for i, seg in enumerate(_need(data, "segments", list, ())):
             path = ("segments", i)
             if not isinstance(seg, dict):
@@ -135,6 +139,8 @@ class HotspotTable:
                 raise _TableError(f"unknown key '{sorted(extra)[0]}'", path)
             gene = str(_need(seg, "gene", str, path))
             first = _need(seg, "first_codon", int, path)
+            if seg.get("transcript"):
+                transcripts.setdefault(gene, set()).add(transcript_key(str(seg["transcript"])))
             ref = "".join(str(_need(seg, "reference", str, path)).split()).upper()
             if not ref or len(ref) % 3 or any(b not in IUPAC for b in ref):
                 raise _TableError("reference must be whole codons of IUPAC bases", (*path, "reference"))
@@ -164,7 +170,7 @@ class HotspotTable:
         examples = data.get("examples") or []
         if not isinstance(examples, list):
             raise _TableError("a list", ("examples",))
-        return cls(code, names, bases, codons, examples)
+        return cls(code, names, bases, codons, examples, {g: frozenset(t) for g, t in transcripts.items()})
 
     # ------------------------------------------------------------------ queries
 
@@ -280,6 +286,40 @@ class HotspotTable:
 
     def translate(self, codon: str) -> str:
         return self._code[codon]
+
+
+def transcript_key(text: str) -> str:
+    """A transcript id as compared: upper case, without its version (``ENST00000288602.11`` ->
+    ``ENST00000288602``, ``nm_004333.6`` -> ``NM_004333``)."""
+    t = text.strip().upper()
+    head, dot, version = t.rpartition(".")
+    return head if dot and version.isdigit() else t
+
+
+def reference_transcripts(vocab_dir: Path, table: HotspotTable | None = None) -> dict[str, frozenset[str]]:
+    """Per gene, the transcripts whose protein numbering is the clinical reference the rules use.
+
+    Read from the vocabulary's data (no transcript is named here): ``protein_reference.yaml``
+    (``data_transcripts``), the cDNA hotspot tables of ``variants.yaml`` (``transcripts``) and the
+    segments of the hotspot table (``transcript``). A gene none of them lists has no known reference
+    (its rows are never judged by their transcript). Files that cannot be read add nothing: the
+    vocabulary itself has already checked them."""
+    out: dict[str, set[str]] = {}
+    for name, section, key in (("protein_reference.yaml", "genes", "data_transcripts"),
+                               ("variants.yaml", "cdna_hotspots", "transcripts")):
+        try:
+            data = ruleyaml.load((vocab_dir / name).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        block = data.get(section) if isinstance(data, dict) else None
+        for gene, spec in (block or {}).items():
+            ids = spec.get(key) if isinstance(spec, dict) else None
+            for t in ids or []:
+                out.setdefault(str(gene), set()).add(transcript_key(str(t)))
+    if table is not None:
+        for gene, ts in table.transcripts.items():
+            out.setdefault(gene, set()).update(ts)
+    return {g: frozenset(t) for g, t in out.items()}
 
 
 class _TableError(Exception):

@@ -92,6 +92,15 @@ class Summary:
     unmapped: Counter = field(default_factory=Counter)
     no_panel: int = 0
     clinical_only: int = 0
+    # protein changes numbered on another transcript than the gene's reference, replaced by what the
+    # coordinates decode to: how many, and the first one (for the summary)
+    renumbered: int = 0
+    renumbered_example: str = ""
+    # "GENE TRANSCRIPT" -> protein changes read as written although numbered on another transcript
+    other_transcript: Counter = field(default_factory=Counter)
+    pick_replaced: int = 0  # VCF calls read from the gene's reference-transcript entry, not VEP's pick
+    origin_germline: int = 0  # calls a VCF's matched normal also carries, written as germline
+    origin_unknown: Counter = field(default_factory=Counter)  # why -> calls whose origin the normal could not tell
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -133,6 +142,27 @@ class Summary:
                 f"clinical samples with no mutation rows, not written: {self.clinical_only} "
                 "(list sequenced samples with --samples to write them)"
             )
+        if self.renumbered:
+            out.append(
+                f"protein changes numbered on another transcript than the gene's reference, read from the coordinates "
+                f"instead (hotspot table): {self.renumbered} (first: {self.renumbered_example})"
+            )
+        if self.other_transcript:
+            out.append(
+                "protein changes numbered on another transcript than the gene's reference, read as written (outside the "
+                "hotspot table, so not checked; their positions may differ from the reference numbering the rules use): "
+                + ", ".join(f"{k} {v}" for k, v in self.other_transcript.most_common(5))
+                + (f" and {len(self.other_transcript) - 5} more" if len(self.other_transcript) > 5 else "")
+            )
+        if self.pick_replaced:
+            out.append(
+                "annotation entries read on the gene's reference transcript rather than the one VEP picked (PICK on "
+                f"another transcript, whose protein numbering may differ from the reference the rules use): {self.pick_replaced}"
+            )
+        if self.origin_germline:
+            out.append(f"calls the matched normal sample also carries, written as germline (origin): {self.origin_germline}")
+        for k, v in self.origin_unknown.most_common():
+            out.append(f"calls written as somatic although the normal sample could not tell their origin ({k}): {v}")
         for k, v in self.unmapped.most_common(10):
             out.append(f"value not in --map, field left unknown: {k} ({v} samples)")
         out.extend(self.notes)
@@ -207,6 +237,9 @@ _MISS: Final = _Miss.MISS  # "not cached yet" (None is a cached answer); an enum
 
 class Importer:
     """Turns one mutation file (plus clinical, panel and map files) into case dicts."""
+
+    rules_vocabulary: Path | None = None  # the vocabulary folder (default: the shipped rules); make_importer sets it
+    _ref_tx: dict[str, frozenset[str]] | None = None
 
     def __init__(
         self,
@@ -293,6 +326,86 @@ class Importer:
             self._panel_genes[panel.stable_id] = genes
         return genes
 
+    def _reference_transcripts(self) -> dict[str, frozenset[str]]:
+        """Per gene, the transcripts numbered as the clinical reference (vocabulary data)."""
+        if self._ref_tx is None:
+            vdir = self.rules_vocabulary
+            if vdir is None:
+                from engine.rulebase import default_rules_dir
+
+                vdir = default_rules_dir() / "vocabulary"
+            self._ref_tx = hs.reference_transcripts(Path(vdir), self.table)
+        return self._ref_tx
+
+    def _check_protein(self, st: _Sample, gene: str, text: str, field_name: str, transcript: str,
+                       decoded: hs.Decoded | None, where: str, src: str) -> tuple[str, str, bool] | None:
+        """Cross-check a protein change a row states against what its coordinates decode to.
+
+        Returns the change to read, the field it comes from and whether it came from the coordinates;
+        None when the two disagree and nothing says which is right (an error record is written and the
+        gene's status becomes unknown). A protein numbered on a transcript that is not the gene's
+        reference (GDC/VEP MANE numbering: BRAF p.V640E for V600E) is replaced by the coordinates'
+        reading when they decode it unambiguously, and the summary says so."""
+        refs = self._reference_transcripts().get(gene)
+        tx = hs.transcript_key(transcript) if transcript and not is_missing(transcript) else ""
+        other = bool(tx and refs and tx not in refs)
+        if decoded is None or decoded.kind != hs.DECODED or decoded.gene != gene or not decoded.protein:
+            if other:
+                self.summary.other_transcript[f"{gene} {tx}"] += 1
+            return text, field_name, False
+        var, exc = self._variant(gene, text)
+        dvar, dexc = self._variant(gene, decoded.protein)
+        if exc is not None or dexc is not None:  # an unreadable protein: the vocabulary's own error record
+            return text, field_name, False
+        if getattr(var, "label", text) == getattr(dvar, "label", decoded.protein):
+            return text, field_name, False
+        if other:
+            s = self.summary
+            s.renumbered += 1
+            if not s.renumbered_example:
+                s.renumbered_example = (f"{src} {gene} {field_name} {text} on {tx}, coordinates {where}: "
+                                        f"{decoded.protein}")
+            return decoded.protein, "coordinates", True
+        on = (f"transcript {tx} is numbered as the reference, " if tx and refs
+              else f"transcript {tx} is not one the vocabulary knows for {gene}, " if tx
+              else "no transcript is given, ")
+        self._row_error(st, gene, "protein",
+            f"{field_name} says {text} but the coordinates ({where}) are {gene} {decoded.protein} in the hotspot "
+            f"table; {on}so which one is right cannot be told: the gene's status is left unknown (likely intended: "
+            f"{decoded.protein}, what the coordinates say; correct the file's {field_name} or its coordinates)",
+            src, field=field_name, value=text, suggestion=decoded.protein)
+        return None
+
+    def _decode_row(self, f: list[str], cols: MutationColumns) -> tuple[hs.Decoded, str] | None:
+        """What a row's coordinates decode to, quietly (None where they cannot be read: no assembly,
+        a position outside the table, ...); for checking a protein change the row also states."""
+        i_chrom, i_start, i_ref = cols.chromosome, cols.start, cols.ref
+        if i_chrom is None or i_start is None or i_ref is None or not cols.has_coordinates:
+            return None
+        build_text = f[cols.build].strip() if cols.build is not None else ""
+        if build_text and not is_missing(build_text):
+            asm = self._build(build_text)
+            if asm is None or (self.opt.assembly is not None and asm != self.opt.assembly):
+                return None
+        elif self.opt.assembly is not None:
+            asm = self.opt.assembly
+        else:
+            return None
+        chrom = f[i_chrom].strip()
+        try:
+            start = int(f[i_start].strip())
+        except ValueError:
+            return None
+        ref = f[i_ref].strip()
+        alt = alt_allele(
+            ref,
+            f[cols.alt2] if cols.alt2 is not None else "",
+            f[cols.alt1] if cols.alt1 is not None else "",
+        )
+        if ref in ("-", "") or not self.table.covers(asm, chrom, start, start + len(ref) - 1):
+            return None
+        return self.table.decode(asm, chrom, start, ref, alt), f"{chrom}:{start} {ref}>{alt} on {asm}"
+
     # ------------------------------------------------------------------ the run
 
     def run(self, path: Path) -> Iterator[dict]:
@@ -329,6 +442,7 @@ class Importer:
         width = len(tab.header)
         i_sample, i_gene, i_cls, i_status = cols.sample, cols.gene, cols.classification, cols.status
         prot_cols = cols.protein
+        i_tx = tab.col("Transcript_ID")
         current: _Sample | None = None
         grouped = self.opt.grouped
         finished: set[str] = set()
@@ -436,6 +550,16 @@ class Importer:
                     continue
                 coords = True
                 pcol = "coordinates"
+            elif cols.has_coordinates or i_tx is not None:
+                # a protein change and coordinates: they must say the same where the table decodes them
+                got = self._decode_row(f, cols)
+                transcript = f[i_tx].strip() if i_tx is not None else ""
+                if got is not None or transcript:
+                    checked = self._check_protein(st, gene, text, pcol, transcript, got[0] if got else None,
+                                                  got[1] if got else "", f"{name}:{line}")
+                    if checked is None:
+                        continue
+                    text, pcol, coords = checked
 
             var, exc = self._variant(gene, text)
             if exc is not None:

@@ -4,15 +4,25 @@ Records are parsed by `vcfpy` one line at a time, so that a malformed line becom
 with its line number and the rest of the file is still read. Each sample column is one case (a
 ``##normal_sample=`` header names a column that is not a tumour: it is left out; a
 ``##tumor_sample=`` header keeps only that column); a VCF without sample columns is one case named
-after the file.
+after the file. Without a ``##normal_sample=`` header, a column with the conventional name of a
+matched normal (``NORMAL``, as Strelka, VarScan and SomaticSniper write it) among several is the
+normal, and the summary says so.
+
+Origin: a call the matched normal also carries (its genotype holds the allele) is ``germline``; a
+normal without a genotype (Strelka) defers to the INFO ``SOMATIC`` flag where the header declares
+it (a record without the flag is germline); where the normal cannot tell (a no-call, no genotype
+and no flag) the call is written as somatic and counted in the summary.
 
 What a record means, per alternative allele and sample that carries it (a *call*):
 
 - annotated VCFs (Ensembl VEP ``CSQ`` or SnpEff ``ANN`` in INFO): the gene symbol, the consequence
   (mapped to the MAF ``Variant_Classification`` the README lists, most severe term first) and the
-  protein change (``HGVSp`` / ``HGVS.p``) of the entry VEP picked (``PICK``), else the canonical
-  transcript, else the first entry of the gene. A counted consequence without a protein change is read
-  from the coordinates through the hotspot table, like a MAF row;
+  protein change (``HGVSp`` / ``HGVS.p``) of the entry on the gene's reference transcript (the
+  vocabulary's ``protein_reference.yaml`` / cDNA hotspot transcripts), else the entry VEP picked
+  (``PICK``), else the canonical transcript, else the first entry of the gene. A counted consequence
+  without a protein change is read from the coordinates through the hotspot table, like a MAF row; a
+  protein change at a position the table decodes is checked against it, as for a MAF row (see
+  :meth:`~engine.importers.importer.Importer._check_protein`);
 - VCFs without annotation: only the coordinates, through the hotspot table and the coding exons. A
   record they do not decode makes every gene whose locus (``gene_loci.yaml``) holds it unknown; a
   record outside every known locus may lie in any other gene, so such a sample's ``tested_genes`` is
@@ -46,6 +56,10 @@ R_UNLOCATED = "no annotation and no assembly (gene unknown)"
 R_IN_LOCUS = "no annotation, not decoded, inside a gene with a known locus (that gene's status unknown)"
 R_NO_LOCUS = "no annotation, not decoded, outside every gene with a known locus"
 R_REF_ONLY = "no alternative allele"
+
+#: sample column names callers give the matched normal when they write no ``##normal_sample=`` header
+#: (Strelka, VarScan somatic, SomaticSniper, Manta: columns NORMAL and TUMOR), compared without case
+NORMAL_COLUMNS = ("NORMAL",)
 
 # Sequence Ontology consequence terms (VEP, SnpEff) -> the MAF classification they amount to,
 # most severe first (the order vcf2maf uses).
@@ -148,6 +162,7 @@ class _Annotation:
         self.i_pick = ix.get("PICK")
         self.i_canonical = ix.get("CANONICAL")
         self.i_allele_num = ix.get("ALLELE_NUM")
+        self.i_feature = ix.get("Feature" if vep else "Feature_ID")  # the transcript of the entry
         if i_gene is None or i_cons is None:
             raise UsageError(f"the {key} INFO field names no gene symbol or consequence field ({'|'.join(fields)})")
         self.i_gene, self.i_cons = i_gene, i_cons
@@ -259,9 +274,20 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 tumour = line.split("=", 1)[1].strip()
             elif line.startswith("##normal_sample="):
                 normal = line.split("=", 1)[1].strip()
+        if normal is None and len(columns) > 1:
+            conventional = [c for c in columns if c.upper() in NORMAL_COLUMNS and c != tumour]
+            if len(conventional) == 1:
+                normal = conventional[0]
+                s.notes.append(
+                    f"sample column '{normal}' read as the matched normal (its conventional name; the file has no "
+                    "##normal_sample header): not a case, and a call it also carries is germline"
+                )
+        elif normal in columns:
+            s.notes.append(f"sample column '{normal}' is the normal (##normal_sample): not a case, and a call it also "
+                           "carries is germline")
         keep = [i for i, c in enumerate(columns) if c != normal and (tumour is None or c == tumour or tumour not in columns)]
-        if normal in columns:
-            s.notes.append(f"sample column '{normal}' is the normal (##normal_sample): not a case")
+        self._normal = columns.index(normal) if normal in columns else None
+        self._somatic_flag = header.has_header_line("INFO", "SOMATIC")
         sites_only = not columns
         case_ids = [columns[i] for i in keep] if not sites_only else [Path(name).name.split(".vcf")[0]]
 
@@ -377,9 +403,36 @@ class VcfImporter(ExtrasMixin, CallImporter):
                         self.skip(R_NOT_CARRIED)
             if not carriers:
                 continue
+            origin = self._origin(rec, ai, sum(1 for _, called in carriers if called))
             mine = self._entries_for(entries, ann, ai, alt, alts, ref) if ann is not None else None
             for st, called in carriers:
-                self._call(st, rec, ref, alt, mine, ann, passed, called, src)
+                self._call(st, rec, ref, alt, mine, ann, passed, called, src, origin)
+
+    def _origin(self, rec: Any, ai: int, calls: int) -> str:
+        """``germline`` when the matched normal also carries allele ``ai`` of the record, else
+        ``somatic``. A normal column without a genotype defers to the INFO ``SOMATIC`` flag when the
+        header declares it (Strelka); where nothing tells, the call stays somatic and the summary
+        counts it (``calls`` tumour calls)."""
+        ni = self._normal
+        if ni is None:
+            return "somatic"
+        call = rec.calls[ni]
+        gt = call.data.get("GT") if call.data else None
+        if gt is not None:
+            alleles = str(gt).replace("|", "/").split("/")
+            if str(ai) in alleles:
+                self.summary.origin_germline += calls
+                return "germline"
+            if all(a == "." for a in alleles):
+                self.summary.origin_unknown["no genotype call in the normal"] += calls
+            return "somatic"
+        if self._somatic_flag:
+            if rec.INFO.get("SOMATIC"):
+                return "somatic"
+            self.summary.origin_germline += calls
+            return "germline"  # a caller that flags somatic calls did not flag this one
+        self.summary.origin_unknown["the normal has no genotype and the file no SOMATIC flag"] += calls
+        return "somatic"
 
     def _entries_for(self, entries: list[list[str]], ann: _Annotation, ai: int, alt: str, alts: list[str], ref: str) -> list[list[str]]:
         if len(alts) == 1:
@@ -395,7 +448,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
         return out
 
     def _call(self, st: _Sample, rec: Any, ref: str, alt: str, entries: list[list[str]] | None, ann: _Annotation | None,
-              passed: bool, called: bool, src: str) -> None:
+              passed: bool, called: bool, src: str, origin: str = "somatic") -> None:
         s = self.summary
         if not entries:  # no annotation (in the file, or on this record): coordinates only
             s.rows += 1
@@ -403,11 +456,13 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 self._unplaced.add(st.id)
                 self.skip(R_UNLOCATED)
                 return
-            self._from_coords(st, None, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=True)
+            self._from_coords(st, None, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=True, origin=origin)
             return
         assert ann is not None
         by_gene: dict[str, list[str]] = {}
+        picked: dict[str, list[str]] = {}  # the entry VEP picked, where it is not on the reference transcript
         other = False
+        refs = self._reference_transcripts()
         for e in entries:
             sym = e[ann.i_gene] if ann.i_gene < len(e) else ""
             gene = self._gene(sym) if sym else None
@@ -415,8 +470,10 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 other = True
                 continue
             best = by_gene.get(gene)
-            if best is None or _rank(e, ann) < _rank(best, ann):
+            if best is None or _rank(e, ann, refs.get(gene)) < _rank(best, ann, refs.get(gene)):
                 by_gene[gene] = e
+            if ann.i_pick is not None and ann.i_pick < len(e) and e[ann.i_pick] == "1":
+                picked[gene] = e
         if not by_gene:
             s.rows += 1
             if other or entries:
@@ -452,13 +509,26 @@ class VcfImporter(ExtrasMixin, CallImporter):
             i_p = ann.i_hgvsp
             hgvsp = e[i_p] if i_p is not None and i_p < len(e) else ""
             hgvsp = urllib.parse.unquote(hgvsp).strip()
+            if gene in picked and picked[gene] is not e:
+                s.pick_replaced += 1
             if hgvsp and i_p is not None:  # (a protein change implies the column)
-                self.add_call(st, gene, clean_protein(hgvsp), "somatic", src, f"INFO/{ann.key}:{ann.fields[i_p]}")
+                text, fname, coords = clean_protein(hgvsp), f"INFO/{ann.key}:{ann.fields[i_p]}", False
+                transcript = e[ann.i_feature] if ann.i_feature is not None and ann.i_feature < len(e) else ""
+                decoded, where = None, ""
+                asm = self._asm
+                if asm is not None and self.table.covers(asm, rec.CHROM, rec.POS, rec.POS + max(len(ref), 1) - 1):
+                    decoded = self.table.decode(asm, rec.CHROM, rec.POS, ref, alt)
+                    where = f"{rec.CHROM}:{rec.POS} {ref}>{alt} on {asm}"
+                checked = self._check_protein(st, gene, text, fname, transcript, decoded, where, src)
+                if checked is None:
+                    continue
+                text, fname, coords = checked
+                self.add_call(st, gene, text, origin, src, fname, coords=coords)
                 continue
-            self._from_coords(st, gene, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=False)
+            self._from_coords(st, gene, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=False, origin=origin)
 
     def _from_coords(self, st: _Sample, gene: str | None, chrom: str, pos: int, ref: str, alt: str, passed: bool,
-                     called: bool, src: str, *, unannotated: bool) -> None:
+                     called: bool, src: str, *, unannotated: bool, origin: str = "somatic") -> None:
         asm = self._asm
         span = max(len(ref), 1)
         where = self.table.gene_at(asm, chrom, pos, pos + span - 1) if asm else None
@@ -476,7 +546,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 return
             d = coding.decode(asm, chrom, pos, ref, alt)
             if d.kind == hs.DECODED:
-                self.add_call(st, gene, d.protein or "", "somatic", src, "coordinates (transcript)", coords=True)
+                self.add_call(st, gene, d.protein or "", origin, src, "coordinates (transcript)", coords=True)
             elif d.kind == hs.SYNONYMOUS:
                 self.skip(R_SYN)
             else:
@@ -507,7 +577,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 self._row_error(st, gene, "coordinates",
                                 f"{chrom}:{pos} {ref}>{alt} is {d.gene} {d.protein} in the hotspot table but the annotation says {gene}", src)
                 return
-            self.add_call(st, gene, d.protein or "", "somatic", src, "coordinates", coords=True)
+            self.add_call(st, gene, d.protein or "", origin, src, "coordinates", coords=True)
         elif d.kind == hs.SYNONYMOUS:
             self.skip(R_SYN)
         elif d.kind in (hs.MISMATCH, hs.AMBIGUOUS):
@@ -559,9 +629,14 @@ _ANNOTATED = re.compile(r"(?:^|[\t;])(?:CSQ|ANN|EFF|SYMBOL|GENE|GENEINFO)=")
 _TOKEN = re.compile(r"(?<![A-Za-z0-9_.-])[A-Z][A-Z0-9-]{1,14}(?![A-Za-z0-9_.-])")
 
 
-def _rank(e: list[str], ann: _Annotation) -> tuple:
+def _rank(e: list[str], ann: _Annotation, refs: frozenset[str] | None = None) -> tuple:
+    """Which entry of a gene is read (lowest first): one on a transcript the vocabulary lists as the
+    gene's reference numbering, then VEP's pick, the canonical transcript, one with a protein change."""
     def flag(i: int | None, yes: str) -> int:
         return 0 if i is not None and i < len(e) and e[i] == yes else 1
 
+    on_ref = 1
+    if refs and ann.i_feature is not None and ann.i_feature < len(e) and e[ann.i_feature]:
+        on_ref = 0 if hs.transcript_key(e[ann.i_feature]) in refs else 1
     has_p = 0 if ann.i_hgvsp is not None and ann.i_hgvsp < len(e) and e[ann.i_hgvsp] else 1
-    return (flag(ann.i_pick, "1"), flag(ann.i_canonical, "YES"), has_p)
+    return (on_ref, flag(ann.i_pick, "1"), flag(ann.i_canonical, "YES"), has_p)
