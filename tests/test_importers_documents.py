@@ -478,3 +478,224 @@ def _as_json(tmp_path: Path, doc: dict) -> Path:
     path = tmp_path / "p.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     return path
+
+
+# ----------------------------------------------------------------------------- review findings F2, F3, F5, F6, F9
+
+def _write(tmp_path: Path, doc: dict, name: str = "doc.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def _lung_bundle() -> dict:
+    return bundle_from_case(json.loads(CASE.read_text(encoding="utf-8")))
+
+
+def _resources(b: dict, kind: str) -> list[dict]:
+    return [e["resource"] for e in b["entry"] if e["resource"]["resourceType"] == kind]
+
+
+def test_outcome_words_are_read_with_their_negation():
+    from engine.importers.documents import read_outcome
+
+    for text in ("No evidence of disease progression", "without progression", "has not progressed",
+                 "Progression-free", "No response", "didn't progress"):
+        assert read_outcome(text) == (None, True), text  # never the opposite; unknown, and said
+    assert read_outcome("Stable disease, no progression") == ("stable", False)
+    assert read_outcome("Partial response without progression") == ("response", False)
+    assert read_outcome("Disease progression") == ("progression", False)
+    assert read_outcome("Progressive Disease") == ("progression", False)
+    assert read_outcome("Completed") == (None, False)
+
+
+def test_fhir_negated_status_reason_is_not_progression(vocab, tmp_path):
+    b = _lung_bundle()
+    for m in _resources(b, "MedicationStatement"):
+        m["statusReason"] = [{"text": "No evidence of disease progression"}]
+    cases, errors, s = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert errors == []
+    (line,) = cases[0]["prior_therapies"]
+    assert "outcome" not in line
+    assert any("outcome left unknown" in x and "No evidence of disease progression" in x for x in s.lines("f"))
+    for m in _resources(b, "MedicationStatement"):
+        m["statusReason"] = [{"text": "Stable disease, no progression"}]
+    cases, _, _ = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert cases[0]["prior_therapies"][0]["outcome"] == "stable"
+
+
+def test_phenopacket_negated_response_label_is_not_read(vocab, tmp_path):
+    doc = phenopacket()
+    for act in doc["medicalActions"]:
+        act["responseToTreatment"] = {"id": "NCIT:x", "label": "No progression"}
+    cases, errors, _ = read(vocab, "phenopacket", [_write(tmp_path, doc)])
+    assert errors == [] and "outcome" not in cases[0]["prior_therapies"][0]
+
+
+def _hgnc_only(b: dict) -> None:
+    """Every gene-studied coding written as an HGNC id without a display (the Genomics Reporting IG form)."""
+    for o in _resources(b, "Observation"):
+        for c in o["component"]:
+            if c["code"]["coding"][0]["code"] == "48018-6":
+                c["valueCodeableConcept"]["coding"][0].pop("display", None)
+
+
+def test_fhir_gene_coded_only_by_hgnc_id_is_an_error_record_never_dropped(vocab, tmp_path):
+    b = _lung_bundle()
+    _hgnc_only(b)
+    cases, errors, s = read(vocab, "fhir", [_write(tmp_path, b)])
+    (variant_error,) = [e for e in errors if "variant's gene" in e["error"]["message"]]
+    i = next(i for i, e in enumerate(b["entry"]) if e["resource"].get("id") == "variant0")
+    assert variant_error["error"]["kind"] == "gene"
+    assert variant_error["error"]["field"] == f"entry[{i}].resource.component[0]"
+    assert variant_error["error"]["value"] == "HGNC:6407" and "HGNC:6407" in variant_error["error"]["message"]
+    assert cases[0]["alterations"] == []
+    accounted(s)
+
+
+def test_fhir_gene_coded_only_by_hgnc_id_is_read_where_the_bundle_pairs_the_id_with_its_symbol(vocab, tmp_path):
+    b = _lung_bundle()
+    _hgnc_only(b)
+    region = next(o for o in _resources(b, "Observation") if o["id"] == "region")
+    region["component"].append(comp("48018-6", {"valueCodeableConcept": coding("http://www.genenames.org/geneId",
+                                                                               "HGNC:6407", "KRAS")}))
+    cases, errors, _ = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert not [e for e in errors if "variant's gene" in e["error"]["message"]]
+    assert [a["gene"] for a in cases[0]["alterations"]] == ["KRAS"]
+
+
+def test_phenopacket_gene_given_only_by_hgnc_id(vocab, tmp_path):
+    vd = {"id": "v1", "geneContext": {"valueId": "HGNC:6407", "symbol": ""},
+          "expressions": [{"syntax": "hgvs.p", "value": "NP_004976.2:p.Gly12Cys"}]}
+    cases, errors, _ = read(vocab, "phenopacket", [_write(tmp_path, phenopacket(vd))])
+    (e,) = errors
+    assert e["error"]["kind"] == "gene" and e["error"]["value"] == "HGNC:6407"
+    assert e["error"]["field"].endswith("genomicInterpretations[0].variantInterpretation.variationDescriptor.geneContext.valueId")
+    assert cases[0]["alterations"] == []
+
+
+def _second_primary(b: dict) -> dict:
+    colon = {"resourceType": "Condition", "id": "colon", "subject": _resources(b, "Condition")[0]["subject"],
+             "meta": {"profile": ["http://hl7.org/fhir/us/mcode/StructureDefinition/mcode-primary-cancer-condition"]},
+             "code": coding("http://ncithesaurus-stage.nci.nih.gov", "C2955", "Colon Adenocarcinoma")}
+    b["entry"].insert(1, {"resource": colon})
+    return b
+
+
+def test_fhir_two_primary_cancers_are_an_error_record_naming_both(vocab, tmp_path):
+    b = _second_primary(_lung_bundle())
+    cases, errors, _ = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert cases == []
+    (e,) = errors
+    assert e["error"]["kind"] == "cancer_type"
+    assert "COAD" in e["error"]["message"] and "LUAD" in e["error"]["message"]
+    assert "entry[1].resource.code" in e["error"]["message"] and "entry[2].resource.code" in e["error"]["message"]
+
+
+def test_fhir_two_primary_cancers_the_findings_tied_to_one_decide(vocab, tmp_path):
+    b = _second_primary(_lung_bundle())
+    for o in _resources(b, "Observation"):
+        if o["id"].startswith("variant"):
+            o["focus"] = [{"reference": "Condition/primary"}]
+    for m in _resources(b, "MedicationStatement"):
+        m["reasonReference"] = [{"reference": "Condition/primary"}]
+    cases, errors, s = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert errors == []
+    (case,) = cases
+    assert case["cancer_type"] == "LUAD" and len(case["prior_therapies"]) == 1
+    assert any("two primary cancers" in x for x in s.lines("f"))
+    # a medication of the colon cancer is not the lung cancer's history
+    for m in _resources(b, "MedicationStatement"):
+        m["reasonReference"] = [{"reference": "Condition/colon"}]
+    (case,) = read(vocab, "fhir", [_write(tmp_path, b)])[0]
+    assert case["prior_therapies"] == []
+    # with --cancer-type naming one, that one
+    b = _second_primary(_lung_bundle())
+    (case,) = read(vocab, "fhir", [_write(tmp_path, b)], cancer_type="LUAD")[0]
+    assert case["cancer_type"] == "LUAD" and "prior_therapies" not in case  # history not tied to either: unknown
+
+
+def test_phenopacket_two_diseases_read_as_the_one_the_interpretation_names(vocab, tmp_path):
+    doc = phenopacket()
+    doc["diseases"].insert(0, {"term": {"id": "NCIT:C2955", "label": "Colon Adenocarcinoma"}})
+    cases, errors, _ = read(vocab, "phenopacket", [_write(tmp_path, doc)])
+    assert errors == []
+    (case,) = cases
+    assert case["cancer_type"] == "LUAD"
+    assert case["alterations"] == [{"gene": "KRAS", "variant": "p.Gly12Cys"}]
+    # the interpretation names no disease: which cancer the findings belong to is not said
+    del doc["interpretations"][0]["diagnosis"]["disease"]
+    cases, errors, _ = read(vocab, "phenopacket", [_write(tmp_path, doc)])
+    assert cases == []
+    (e,) = errors
+    assert e["error"]["kind"] == "cancer_type" and "diseases[0].term" in e["error"]["message"] and "diseases[1].term" in e["error"]["message"]
+
+
+def test_phenopacket_two_diseases_one_a_finer_type_of_the_other_are_one_cancer(vocab, tmp_path):
+    doc = phenopacket()
+    doc["diseases"].insert(0, {"term": {"id": "ONCOTREE:NSCLC", "label": "Non-Small Cell Lung Cancer"}})
+    cases, errors, _ = read(vocab, "phenopacket", [_write(tmp_path, doc)])
+    assert errors == [] and cases[0]["cancer_type"] == "LUAD"
+
+
+def _ffx_bundle(regimen_ref: bool) -> dict:
+    b = _lung_bundle()
+    meds = _resources(b, "MedicationStatement")
+    for m in meds:
+        m.pop("effectivePeriod")
+        if regimen_ref:
+            m["basedOn"] = [{"reference": "CarePlan/first-line"}]
+    return b
+
+
+def test_fhir_undated_drugs_of_one_regimen_are_one_line(vocab, tmp_path):
+    cases, errors, s = read(vocab, "fhir", [_write(tmp_path, _ffx_bundle(True))])
+    assert errors == []
+    (line,) = cases[0]["prior_therapies"]
+    assert line["drugs"] == ["carboplatin", "pemetrexed", "pembrolizumab"]
+    assert not any("each read as a line of its own" in x for x in s.lines("f"))
+
+
+def test_undated_drugs_nothing_groups_stay_separate_lines_and_the_summary_says_so(vocab, tmp_path):
+    cases, _, s = read(vocab, "fhir", [_write(tmp_path, _ffx_bundle(False))])
+    assert len(cases[0]["prior_therapies"]) == 3
+    assert any("each read as a line of its own" in x for x in s.lines("f"))
+    doc = phenopacket()
+    for act in doc["medicalActions"]:
+        del act["treatment"]["doseIntervals"]
+    cases, _, s = read(vocab, "phenopacket", [_write(tmp_path, doc)])
+    assert len(cases[0]["prior_therapies"]) == 3
+    assert any("each read as a line of its own" in x for x in s.lines("p"))
+
+
+def _two_lines_bundle(order: list[int]) -> dict:
+    b = _lung_bundle()
+    meds = _resources(b, "MedicationStatement")
+    b["entry"] = [e for e in b["entry"] if e["resource"]["resourceType"] != "MedicationStatement"]
+    first, second = copy.deepcopy(meds[0]), copy.deepcopy(meds[0])
+    first["effectivePeriod"] = {"start": "2024-01-01", "end": "2024-06-01"}
+    second.update(id="med-docetaxel", medicationCodeableConcept=coding("http://www.nlm.nih.gov/research/umls/rxnorm", "0", "docetaxel"),
+                  effectivePeriod={"start": "2024-07-01", "end": "2024-10-01"})
+    b["entry"] += [{"resource": [first, second][i]} for i in order]
+    return b
+
+
+def test_fhir_lines_are_ordered_by_start_date_not_by_the_document(vocab, tmp_path):
+    chrono = read(vocab, "fhir", [_write(tmp_path, _two_lines_bundle([0, 1]), "a.json")])[0][0]
+    cases, _, s = read(vocab, "fhir", [_write(tmp_path, _two_lines_bundle([1, 0]), "b.json")])
+    assert [ln["drugs"] for ln in cases[0]["prior_therapies"]] == [["carboplatin"], ["docetaxel"]]
+    assert cases[0]["prior_therapies"] == chrono["prior_therapies"]
+    assert any("order of their start dates" in x for x in s.lines("f"))
+
+
+def test_phenopacket_lines_are_ordered_by_start_date_undated_keep_their_place(vocab, tmp_path):
+    doc = phenopacket()
+    acts = doc["medicalActions"]
+    acts[0]["treatment"]["doseIntervals"] = [{"interval": {"start": "2025-03-01T00:00:00Z", "end": "2025-04-01T00:00:00Z"}}]
+    acts[1]["treatment"].pop("doseIntervals")
+    acts[2]["treatment"]["doseIntervals"] = [{"interval": {"start": "2024-03-01T00:00:00Z", "end": "2024-04-01T00:00:00Z"}}]
+    cases, _, s = read(vocab, "phenopacket", [_write(tmp_path, doc)])
+    assert [ln["drugs"] for ln in cases[0]["prior_therapies"]] == [["pembrolizumab"], ["pemetrexed"], ["carboplatin"]]
+    text = s.lines("p")
+    assert any("order of their start dates" in x for x in text)
+    assert any("dated and undated" in x for x in text)

@@ -14,8 +14,14 @@ fields through the vocabulary and the OncoTree index:
 - variants: a protein change (HGVS ``p.``), a cDNA change of a hotspot (``c.``), or genomic
   coordinates (a VCF record, a genomic HGVS ``NC_000012.11:g.25398285C>A``, a VRS allele) read through
   the hotspot table;
-- prior therapies: drug or regimen names the vocabulary knows, grouped into lines by start date.
-  A document that says nothing about treatment leaves ``prior_therapies`` out (unknown), never ``[]``.
+- prior therapies: drug or regimen names the vocabulary knows, grouped into lines by start date (or
+  by what the document says groups them); lines are written in the order of their start dates, undated
+  lines keeping their place in the document (a summary line says when that order is uncertain).
+  A document that says nothing about treatment leaves ``prior_therapies`` out (unknown), never ``[]``;
+- outcome words are read with their negation: "no evidence of progression" is not progression (and,
+  saying nothing else, leaves the outcome unknown, with a summary line), never its opposite;
+- two distinct primary cancers in one document give no case (an error record naming both) unless the
+  document (or ``--cancer-type``) says which one the genomic findings belong to.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-from engine.errors import TermError, UsageError, clean
+from engine.errors import TermError, UsageError, clean, quote
 from engine.importers import hotspots as hs
 from engine.importers.coding import CodingExons
 from engine.importers.importer import unread_marks
@@ -45,6 +51,18 @@ _REFSEQ_38 = {1: 11, 2: 12, 3: 12, 4: 12, 5: 10, 6: 12, 7: 14, 8: 11, 9: 12, 10:
 _NC = re.compile(r"^(?:refseq:)?NC_0*(\d+)\.(\d+)$", re.I)
 _G_HGVS = re.compile(r"^(?:refseq:)?(NC_\d+\.\d+):g\.(\d+)([ACGT])>([ACGT])$", re.I)
 _P_IN_TEXT = re.compile(r"\((p\.[A-Za-z0-9_*=?]+)\)")
+_HGNC_ID = re.compile(r"^\s*(?:hgnc\s*:\s*)?(\d{1,7})\s*$", re.I)
+
+
+def hgnc_id(system: str, code: str) -> str | None:
+    """``HGNC:6407`` for a coding of the HGNC system (``http://www.genenames.org/geneId``, code
+    ``HGNC:6407`` or ``6407``) or a CURIE ``HGNC:6407``; None for anything else."""
+    code = str(code or "")
+    sysl = str(system or "").lower()
+    if not ("genenames" in sysl or "hgnc" in sysl or code.strip().upper().startswith("HGNC:")):
+        return None
+    m = _HGNC_ID.match(code)
+    return f"HGNC:{int(m.group(1))}" if m else None
 
 
 def refseq_chromosome(accession: str) -> tuple[str, str] | None:
@@ -77,6 +95,8 @@ class DocSummary:
     unmapped: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
+    remarks: Counter = field(default_factory=Counter)  # a choice made or a thing left unknown -> cases
+    remark_examples: dict[str, list[str]] = field(default_factory=dict)
 
     # the names the row importers' summary uses, so that callers can treat both alike
     @property
@@ -99,6 +119,9 @@ class DocSummary:
         out.append(f"error records: {nerr}" + (" (" + ", ".join(f"{k} {v}" for k, v in self.errors.most_common()) + ")" if nerr else ""))
         for k, v in self.unmapped.most_common(10):
             out.append(f"value not in --map, field left unknown: {k} ({v} documents)")
+        for msg, n in self.remarks.most_common():
+            ex = self.remark_examples.get(msg) or []
+            out.append(f"{msg}: {n} case{'s' if n != 1 else ''}" + (f" (e.g. {'; '.join(ex)})" if ex else ""))
         out.extend(self.notes)
         return out
 
@@ -118,6 +141,8 @@ class CaseDraft:
     line_keys: dict[Any, int] = field(default_factory=dict)
     unknown_history: bool = False  # a treatment was given that cannot be read: history unknown
     values: dict[str, str] = field(default_factory=dict)  # texts --map can map (see MAP_FIELDS)
+    primaries: list[tuple[str, str, str]] = field(default_factory=list)  # (OncoTree code, as written, path)
+    cancer_conflict: tuple[str, str] | None = None  # (message, path): two primary cancers, none chosen
 
 
 class DocumentReader:
@@ -163,6 +188,13 @@ class DocumentReader:
         rec: dict[str, Any] = {"error": err, "source": source}
         rec.update({k: v for k, v in extra.items() if v is not None})
         self._sink(rec)
+
+    def remark(self, message: str, case_id: str, example: str | None = None) -> None:
+        """A summary line counting the cases where the reader made a choice or left a field unknown."""
+        self.summary.remarks[message] += 1
+        ex = self.summary.remark_examples.setdefault(message, [])
+        if len(ex) < 3:
+            ex.append(clean(case_id, 60) + (f": {quote(example, 60)}" if example is not None else ""))
 
     @contextlib.contextmanager
     def one_document(self, source: str, path: str) -> Iterator[None]:
@@ -219,6 +251,71 @@ class DocumentReader:
             self._revoked[(text.strip().upper(), code)] += 1
             return code
 
+    def add_primary(self, d: CaseDraft, code: str, shown: str, path: str) -> None:
+        """One diagnosis that names a cancer type (the first sets the case's type until
+        :meth:`settle_primaries` decides between distinct ones)."""
+        d.primaries.append((code, shown, path))
+
+    def lineage(self, code: str) -> tuple[str, ...]:
+        try:
+            return tuple(self.vocab.cancer_code(code).lineage)
+        except TermError:
+            return (code,)
+
+    def related(self, a: str, b: str) -> bool:
+        """One cancer type is the other or a finer/coarser type of it (LUAD and NSCLC): one cancer."""
+        return a in self.lineage(b) or b in self.lineage(a)
+
+    def distinct_primaries(self, d: CaseDraft) -> list[tuple[str, str, str]]:
+        """The diagnoses naming distinct cancers, each as its most specific diagnosis."""
+        out: list[tuple[str, str, str]] = []
+        for p in d.primaries:
+            for i, o in enumerate(out):
+                if self.related(p[0], o[0]):
+                    if len(self.lineage(p[0])) > len(self.lineage(o[0])):
+                        out[i] = p
+                    break
+            else:
+                out.append(p)
+        return out
+
+    def settle_primaries(self, d: CaseDraft, attributed: set[str] | None, how: str, hint: str,
+                         where: str) -> str | None:
+        """Set the case's cancer type from its diagnoses. Two distinct primary cancers: the one the
+        genomic findings are ``attributed`` to (``how``: what says so), else the one ``--cancer-type``
+        names, else none (``d.cancer_conflict``, an error record naming both; ``hint``: what the format
+        would use to say it). The chosen code when there was a choice to make, else None."""
+        cands = self.distinct_primaries(d)
+        if not cands:
+            return None
+        if len(cands) == 1:
+            if d.cancer is None:
+                d.cancer, d.cancer_from = cands[0][0], where
+            return None
+        listed = " and ".join(f"{quote(shown)} = {code} ({path})" for code, shown, path in cands)
+        chosen: tuple[str, str, str] | None = None
+        if attributed:
+            hits = {c for c in cands for a in attributed if self.related(a, c[0])}
+            if len(hits) == 1 and all(any(self.related(a, c[0]) for c in cands) for a in attributed):
+                chosen = hits.pop()
+                self.remark(f"two primary cancers in one document: read as the one the genomic findings belong "
+                            f"to ({how})", d.id, f"{chosen[0]} of " + ", ".join(c[0] for c in cands))
+        if chosen is None and self.cancer_fallback is not None:
+            fb = [c for c in cands if self.related(self.cancer_fallback, c[0])]
+            if len(fb) == 1:
+                chosen = fb[0]
+                self.remark("two primary cancers in one document: read as the one --cancer-type names", d.id,
+                            f"{chosen[0]} of " + ", ".join(c[0] for c in cands))
+        if chosen is None:
+            d.cancer = None
+            d.cancer_conflict = (
+                f"two primary cancers in '{clean(d.id, 80)}': {listed}; the document does not say which one the "
+                f"genomic findings belong to ({hint}); give --cancer-type with the one meant, or one document "
+                f"per cancer", cands[1][2])
+            return None
+        d.cancer, d.cancer_from = chosen[0], where
+        return chosen[0]
+
     def revoked_note(self) -> None:
         if self._revoked:
             self.summary.notes.append("revoked OncoTree codes read as their replacement: " + ", ".join(
@@ -228,6 +325,27 @@ class DocumentReader:
 
     def gene(self, text: str) -> str | None:
         return self.vocab.find_gene(text) if text and text.strip() else None
+
+    def learn_hgnc(self, ids: dict[str, str | None], system: str, code: str, symbol: str) -> None:
+        """Note an HGNC id the document itself pairs with a symbol the vocabulary knows (an id the
+        document pairs with two genes is not used)."""
+        hid = hgnc_id(system, code)
+        gene = self.gene(symbol) if hid else None
+        if hid and gene:
+            ids[hid] = gene if ids.get(hid, gene) == gene else None
+
+    def gene_by_id(self, hid: str, ids: dict[str, str | None]) -> str | None:
+        """The gene of an HGNC id: from the vocabulary (were it to list HGNC ids among a gene's names),
+        else from the same document, where another element gives the id with its symbol."""
+        return self.gene(hid) or ids.get(hid)
+
+    def hgnc_error(self, d: CaseDraft, hids: list[str], path: str, what: str, *, count: bool = True) -> None:
+        """An error record for genes coded only by HGNC ids that cannot be resolved."""
+        shown = ", ".join(hids[:10]) + (f", ... ({len(hids)} ids)" if len(hids) > 10 else "")
+        self.error("gene", f"{what} coded only by HGNC id ({shown}), with no symbol: the vocabulary does not list "
+                   "HGNC ids and the document pairs none of these with a symbol, so the gene is not known; give the "
+                   "HGNC symbol as well (the coding's display, the gene descriptor's symbol)", d.source, path,
+                   count=count, value=hids[0] if len(hids) == 1 else shown, sample=d.id)
 
     def add_variant(self, d: CaseDraft, gene: str, text: str, path: str, origin: str = "somatic", **extra: Any) -> bool:
         try:
@@ -309,13 +427,15 @@ class DocumentReader:
 
     def add_line(self, d: CaseDraft, key: Any, words: list[str], *, regimen: str | None = None, setting: str | None = None,
                  outcome: str | None = None, start: dt.date | None = None, end: dt.date | None = None) -> None:
-        """Add drugs to the line ``key`` (treatments started together are one line)."""
+        """Add drugs to the line ``key`` (treatments started together are one line); ``key`` None: a line
+        of its own, which nothing in the document groups with another (said in the summary when a case
+        has several such lines)."""
         if d.lines is None:
             d.lines = []
         i = d.line_keys.get(key) if key is not None else None
         if i is None:
             d.line_keys[key if key is not None else object()] = len(d.lines)
-            d.lines.append({"_start": start, "_end": end})
+            d.lines.append({"_start": start, "_end": end, "_alone": key is None and start is None})
             i = len(d.lines) - 1
         line = d.lines[i]
         if regimen:
@@ -334,6 +454,14 @@ class DocumentReader:
         if start is not None and (line["_start"] is None or start < line["_start"]):
             line["_start"] = start
 
+    def outcome(self, d: CaseDraft, text: str) -> str | None:
+        """The outcome a text states (:func:`read_outcome`); a negated or unclear one is left unknown,
+        and the summary says so."""
+        got, unclear = read_outcome(text)
+        if unclear:
+            self.remark("outcome text negated or not understood, outcome left unknown", d.id, text)
+        return got
+
     def mark_history_known(self, d: CaseDraft) -> None:
         if d.lines is None:
             d.lines = []
@@ -344,6 +472,10 @@ class DocumentReader:
         s = self.summary
         if d.unknown_history:
             d.lines = None
+        if d.cancer_conflict is not None:
+            self.error("cancer_type", d.cancer_conflict[0], d.source, d.cancer_conflict[1], count=False, sample=d.id,
+                       value=", ".join(c[0] for c in self.distinct_primaries(d)))
+            return None
         ct, where = d.cancer, d.cancer_from
         if ct is None and self.cancer_fallback is not None:
             ct, where = self.cancer_fallback, "--cancer-type"
@@ -379,21 +511,42 @@ class DocumentReader:
         if tested is not None:
             case["tested_genes"] = sorted(g for g in tested if g not in d.unresolved)
         if d.lines is not None:
-            out = []
-            for line in d.lines:
-                start, end = line.pop("_start"), line.pop("_end")
-                if not line.get("drugs") and not line.get("regimen"):
-                    continue
-                if start is not None and end is not None and end >= start:
-                    line["weeks"] = round((end - start).days / 7, 1)
-                out.append(line)
-            case["prior_therapies"] = out
+            case["prior_therapies"] = self.ordered_lines(d)
         elif "prior_therapies" in mapped and not d.unknown_history:
             case["prior_therapies"] = mapped["prior_therapies"]
         if "germline_tested" in mapped:
             case["germline_tested"] = mapped["germline_tested"]
         s.cases += 1
         return case
+
+    def ordered_lines(self, d: CaseDraft) -> list[dict]:
+        """The lines oldest first: dated lines by start date; an undated line keeps its place in the
+        document (its slot), so undated lines keep their order among themselves."""
+        kept: list[tuple[dt.date | None, dict]] = []
+        alone = 0
+        for line in d.lines or []:
+            start, end = line.pop("_start"), line.pop("_end")
+            alone += bool(line.pop("_alone", False))
+            if not line.get("drugs") and not line.get("regimen"):
+                continue
+            if start is not None and end is not None and end >= start:
+                line["weeks"] = round((end - start).days / 7, 1)
+            kept.append((start, line))
+        dated = [i for i, (start, _) in enumerate(kept) if start is not None]
+        by_date = sorted(dated, key=lambda i: kept[i][0])  # type: ignore[arg-type,return-value]  # dated: not None
+        order = list(range(len(kept)))
+        for slot, i in zip(dated, by_date, strict=True):
+            order[slot] = i
+        if order != list(range(len(kept))):
+            self.remark("prior therapy lines put in the order of their start dates (the document lists them "
+                        "otherwise)", d.id)
+        if dated and len(dated) < len(kept):
+            self.remark("dated and undated prior therapy lines mixed: undated lines keep their place in the "
+                        "document, so their order relative to the dated lines is not certain", d.id)
+        if alone > 1:
+            self.remark("treatments without dates or anything grouping them, each read as a line of its own "
+                        "(a regimen given this way counts as several lines; give its dates)", d.id)
+        return [kept[i][1] for i in order]
 
     def done(self) -> None:
         self.revoked_note()
@@ -423,12 +576,52 @@ SETTING_WORDS = (("neoadjuvant", "neoadjuvant"), ("adjuvant", "adjuvant"), ("mai
                  ("metasta", "metastatic"))
 
 
-def outcome_of(text: str) -> str | None:
+# outcome words (as RESPONSE_WORDS, most decisive first), each match a word or the start of one
+_OUTCOME = re.compile(r"(?P<pre>\b(?:non|un)[- ]?|\b)(?P<word>progress\w*|complete response|partial response|"
+                      r"respon(?:se|ses|ded|ding|sive)\b|stable|stabili[sz]\w*|toxicit\w*|adverse|intoleran\w*)")
+_OUTCOME_OF = (("progress", "progression"), ("complete response", "response"), ("partial response", "response"),
+               ("respon", "response"), ("stabil", "stable"), ("stable", "stable"), ("toxicit", "intolerance"),
+               ("adverse", "intolerance"), ("intoleran", "intolerance"))
+# a negation before the word in its clause, or right after it ("progression-free", "progression: none")
+_NEG_BEFORE = re.compile(r"\b(?:no|not|without|never|none|nor|neither|absence of|absent|free of|negative for|"
+                         r"lack of|lacking|denie[sd]|ruled out|rule out|excluded?)\b|n['’]t\b")
+_NEG_AFTER = re.compile(r"^[\s:=-]*(?:free\b|(?:was|is|has|have|were|had been|has been)?\s*"
+                        r"(?:not|no|none|absent|negative|ruled out|excluded)\b)")
+_CLAUSE = re.compile(r"[,;.!?()\[\]/]|\b(?:but|and|then|with|however|after|followed by|although|though|while|"
+                     r"whereas|until)\b")
+
+
+def read_outcome(text: str) -> tuple[str | None, bool]:
+    """``(outcome, unclear)`` from free text: each outcome word is read with its negation ("no evidence
+    of disease progression", "not progressed", "without progression", "progression-free" are *not*
+    progression). The most decisive outcome stated positively wins ("stable disease, no progression":
+    stable); a text whose outcome words are all negated (or both said and negated) gives no outcome,
+    ``unclear`` True: the case format has no value for "not progression", and a guess could be the
+    opposite of what was meant. No outcome word: ``(None, False)``."""
     t = (text or "").lower()
-    for word, outcome in RESPONSE_WORDS:
-        if word in t:
-            return outcome
-    return None
+    said: set[str] = set()
+    negated: set[str] = set()
+    start = 0
+    for clause_end in [m.start() for m in _CLAUSE.finditer(t)] + [len(t)]:
+        clause = t[start:clause_end]
+        for m in _OUTCOME.finditer(clause):
+            word = m.group("word")
+            outcome = next(o for w, o in _OUTCOME_OF if word.startswith(w))
+            neg = bool(m.group("pre")) or bool(_NEG_BEFORE.search(clause[:m.start()])) or bool(
+                _NEG_AFTER.match(clause[m.end():]))
+            (negated if neg else said).add(outcome)
+        start = clause_end + 1
+    if not said and not negated:
+        return None, False
+    for _, outcome in RESPONSE_WORDS:
+        if outcome in said and outcome not in negated:
+            return outcome, False
+    return None, True
+
+
+def outcome_of(text: str) -> str | None:
+    """The outcome a text states (see :func:`read_outcome`), or None."""
+    return read_outcome(text)[0]
 
 
 def setting_of(text: str) -> str | None:

@@ -9,7 +9,12 @@ without one belong to it):
 
 - ``Condition``: the cancer type from ``code`` (an OncoTree coding, an NCIt coding mapped through the
   OncoTree file, or a name); ``stage[].summary`` where definitional (stage IV: metastatic). A condition
-  with the mCODE secondary-cancer-condition profile is a metastasis: stage metastatic, not the type;
+  with the mCODE secondary-cancer-condition profile is a metastasis: stage metastatic, not the type.
+  Two Conditions naming distinct cancers (not one a finer type of the other) are two primary cancers:
+  no case (an error record naming both) unless every variant Observation is tied to one of them
+  (``Observation.focus`` or ``Condition.evidence.detail``) or ``--cancer-type`` names one; then
+  variants and medications tied to the other are skipped, and a medication tied to neither makes the
+  history unknown;
 - ``Observation``, by LOINC code:
   - a variant (69548-6, or components 48018-6 gene studied with 48005-3 amino acid change, 48004-6 DNA
     change or 81290-9 genomic DNA change; value LA9633-4 present, LA9634-2 absent): the gene and the
@@ -17,13 +22,17 @@ without one belong to it):
     the assembly 62374-4 or reference sequence 48013-7) through the hotspot table, else a hotspot cDNA
     change; 48002-0 says germline (LA6683-2) or somatic; 48019-4 DNA change type copy number gain /
     loss or fusion, with 82155-3 copy number, gives amplification, loss or fusion (two genes studied:
-    the second is the partner);
+    the second is the partner); a gene coded only by an HGNC id (``HGNC:6407``, no display) is read
+    through the vocabulary, else through another coding of the same bundle that pairs that id with a
+    symbol, else it is an error record naming the id;
   - a region studied (53041-0, with 48018-6 genes studied): ``tested_genes``;
   - stage group (21908-9, 21902-2, 21914-7) or distant metastasis (21907-1: M1) where definitional;
 - ``MedicationStatement`` / ``MedicationAdministration`` (status completed, active or stopped): the
   drug (``medicationCodeableConcept``, or the referenced ``Medication``); statements starting the same
-  day are one line; ``statusReason`` gives the outcome, a ``reasonReference`` to a secondary cancer
-  condition or a treatment-intent extension the setting; the period gives the weeks;
+  day, sharing a ``basedOn`` or ``partOf`` reference (the regimen's CarePlan or RequestGroup), or
+  ``partOf`` one another are one line; lines are ordered by start date; ``statusReason`` gives the
+  outcome (negation read: "no evidence of progression" is not progression), a ``reasonReference`` to a
+  secondary cancer condition or a treatment-intent extension the setting; the period gives the weeks;
 - ``Procedure``, ``MedicationRequest`` and every other resource are counted, not read.
 
 A patient with no medication resource has an unknown treatment history.
@@ -39,7 +48,7 @@ from engine.importers.calls import needs
 from engine.importers.documents import (
     CaseDraft,
     DocumentReader,
-    outcome_of,
+    hgnc_id,
     parse_date,
     refseq_chromosome,
     setting_of,
@@ -179,7 +188,15 @@ class FhirReader(DocumentReader):
             drafts["bundle"] = CaseDraft(str(bundle.get("id") or Path(src).name.split(".")[0]), src)
             only = "bundle"
         med_seen: set[str] = set()
+        self._hgnc: dict[str, str | None] = {}
+        for _, r in resources:
+            self._learn_hgnc(r)
+        self._primary_ref: dict[str, str] = {}  # "Condition/id" -> OncoTree code, primary cancers only
+        self._chosen: dict[str, str] = {}  # patient -> the primary cancer chosen among several
+        self._tied: dict[str, str] = {}  # "Observation/id" -> the primary cancer code it is tied to
+        self._meds: dict[str, list[dict]] = {}
 
+        routed: list[tuple[str, dict, str | None]] = []
         for path, r in resources:
             rt = r["resourceType"]
             if rt == "Patient":
@@ -188,16 +205,30 @@ class FhirReader(DocumentReader):
             pid = by_ref.get(ref) if ref else only
             if pid is None and ref is None and len(drafts) == 1:
                 pid = next(iter(drafts))
+            routed.append((path, r, pid))
+        # Conditions first: which cancer the case is must be known before its findings are read
+        for path, r, pid in routed:
+            if r["resourceType"] == "Condition" and pid is not None:
+                self.condition(drafts[pid], r, path)
+        for pid, d in drafts.items():
+            self._settle_cancer(pid, d, [r for _, r, p in routed if p == pid])
+
+        for path, r, pid in routed:
+            rt = r["resourceType"]
             if pid is None:
                 self.skip(f"{rt} of no patient in this bundle")
                 continue
             d = drafts[pid]
             if rt == "Condition":
-                self.condition(d, r, path)
+                continue  # read above
             elif rt == "Observation":
+                other = self._tied.get(f"Observation/{r.get('id')}")
+                if pid in self._chosen and other is not None and not self.related(other, self._chosen[pid]):
+                    self.skip("Observation of another primary cancer of the patient")
+                    continue
                 self.observation(d, r, path)
             elif rt in ("MedicationStatement", "MedicationAdministration"):
-                self.medication(d, r, path, index)
+                self.medication(d, r, path, index, pid)
                 med_seen.add(pid)
             elif rt == "Medication":
                 self.skip("Medication (read where a statement refers to it)")
@@ -208,11 +239,107 @@ class FhirReader(DocumentReader):
             else:
                 self.skip(f"{rt} (not read)")
         for pid, d in drafts.items():
+            self._lines(d, self._meds.get(pid, []))
             if pid in med_seen and d.lines is None and not d.unknown_history:
                 d.lines = []
             case = self.finish(d)
             if case is not None:
                 yield case
+
+    def _learn_hgnc(self, value: Any) -> None:
+        """Every coding of the bundle that pairs an HGNC id with a symbol (see ``gene_by_id``)."""
+        if isinstance(value, dict):
+            if isinstance(value.get("code"), str) and value.get("display"):
+                self.learn_hgnc(self._hgnc, str(value.get("system") or ""), value["code"], str(value["display"]))
+            for v in value.values():
+                if isinstance(v, dict | list):
+                    self._learn_hgnc(v)
+        elif isinstance(value, list):
+            for v in value:
+                self._learn_hgnc(v)
+
+    def _gene(self, comp: dict) -> tuple[str | None, str, str | None]:
+        """A gene-studied component: ``(gene, as named, HGNC id)``; the id is given when the gene is
+        coded only by an HGNC id that cannot be resolved (an error for the caller to report)."""
+        cc = comp.get("valueCodeableConcept")
+        named = _text(cc) or _value_text(comp)
+        gene = self.gene(named)
+        if gene is not None:
+            return gene, named, None
+        ids = [h for h in (hgnc_id(str(c.get("system") or ""), str(c.get("code") or "")) for c in _codings(cc)) if h]
+        if not ids and "valueString" in comp:
+            ids = [h for h in [hgnc_id("", str(comp["valueString"]))] if h]
+        for hid in ids:
+            gene = self.gene_by_id(hid, self._hgnc)
+            if gene is not None:
+                return gene, gene, None
+        said = any(c.get("display") for c in _codings(cc)) or (isinstance(cc, dict) and cc.get("text"))
+        return None, named, (ids[0] if ids and not said else None)
+
+    def _settle_cancer(self, pid: str, d: CaseDraft, mine: list[dict]) -> None:
+        """The case's cancer type among its primary cancers (see the module docstring)."""
+        if len(self.distinct_primaries(d)) > 1:
+            for r in mine:
+                if r["resourceType"] != "Condition" or f"Condition/{r.get('id')}" not in self._primary_ref:
+                    continue
+                code = self._primary_ref[f"Condition/{r.get('id')}"]
+                for ev in r.get("evidence") or []:
+                    for det in (ev or {}).get("detail") or []:
+                        self._tied[str((det or {}).get("reference", ""))] = code
+            for r in mine:
+                if r["resourceType"] != "Observation":
+                    continue
+                for f in r.get("focus") or []:
+                    focus = self._primary_ref.get(str((f or {}).get("reference", "")))
+                    if focus is not None:
+                        self._tied[f"Observation/{r.get('id')}"] = focus
+            variants = [r for r in mine if r["resourceType"] == "Observation" and self._is_variant(r)]
+            tied = [self._tied.get(f"Observation/{r.get('id')}") for r in variants]
+            attributed = {t for t in tied if t is not None} if variants and all(tied) else None
+            chosen = self.settle_primaries(d, attributed, "Observation.focus or Condition.evidence",
+                                           "an Observation.focus or Condition.evidence.detail tying the variant "
+                                           "Observations to one Condition", "Condition")
+            if chosen is not None:
+                self._chosen[pid] = chosen
+        else:
+            self.settle_primaries(d, None, "", "", "Condition")
+
+    @staticmethod
+    def _is_variant(r: dict) -> bool:
+        code = r.get("code")
+        if any(_has_code(code, c) for c in (REGION, *STAGE_CODES)) or _profile(r, "region-studied"):
+            return False
+        comps = {str(cd.get("code")) for c in r.get("component") or [] for cd in _codings((c or {}).get("code"))}
+        return _has_code(code, VARIANT) or _profile(r, "variant") or (
+            GENE in comps and bool(comps & {PROTEIN, CDNA, GENOMIC}))
+
+    def _lines(self, d: CaseDraft, meds: list[dict]) -> None:
+        """Medications into lines: those starting the same day, sharing a basedOn / partOf reference
+        or part of one another are one line (see the module docstring)."""
+        parent = list(range(len(meds)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        seen: dict[Any, int] = {}
+        for i, m in enumerate(meds):
+            tokens = [("ref", t) for t in m["refs"]] + ([("start", m["start"])] if m["start"] is not None else [])
+            tokens += [("ref", m["own"])] if m["own"] else []
+            for t in tokens:
+                if t in seen:
+                    parent[root(i)] = root(seen[t])
+                else:
+                    seen[t] = i
+        size: dict[int, int] = {}
+        for i in range(len(meds)):
+            size[root(i)] = size.get(root(i), 0) + 1
+        for i, m in enumerate(meds):
+            g = root(i)
+            key = None if size[g] == 1 and m["start"] is None else ("line", g)
+            self.add_line(d, key, [m["name"]], setting=m["setting"], outcome=m["outcome"], start=m["start"], end=m["end"])
 
     # ------------------------------------------------------------------ resources
 
@@ -238,21 +365,29 @@ class FhirReader(DocumentReader):
             d.cancer_tried.append(f"{path}.code: {why}")
             self.skip("Condition that is not a cancer type the vocabulary knows")
             return
-        if d.cancer is None:
-            d.cancer, d.cancer_from = got, "Condition"
+        shown = _text(r.get("code")) or got
+        self.add_primary(d, got, shown, f"{path}.code")
+        if r.get("id"):
+            self._primary_ref[f"Condition/{r['id']}"] = got
         self.used("Condition")
 
     def observation(self, d: CaseDraft, r: dict, path: str) -> None:
         code = r.get("code")
         comps: dict[str, list[dict]] = {}
-        for c in r.get("component") or []:
+        at: dict[int, int] = {}  # id(component) -> its index
+        for j, c in enumerate(r.get("component") or []):
+            at[id(c)] = j
             for cd in _codings(c.get("code")):
                 comps.setdefault(str(cd.get("code")), []).append(c)
+        read = [(c, self._gene(c)) for c in comps.get(GENE, [])]
+        lost = [(c, hid) for c, (_, _, hid) in read if hid]
         if _has_code(code, REGION) or _profile(r, "region-studied"):
-            studied = [self.gene(_text(c.get("valueCodeableConcept")) or _value_text(c)) for c in comps.get(GENE, [])]
             if d.tested is None:
                 d.tested = set()
-            d.tested.update(g for g in studied if g)
+            d.tested.update(g for _, (g, _, _) in read if g)
+            if lost:  # their test status stays unknown (never wild-type); said, not dropped
+                self.hgnc_error(d, [h for _, h in lost], f"{path}.component[{at[id(lost[0][0])]}]",
+                                "genes studied", count=False)
             self.used("Observation (region studied)")
             return
         if any(_has_code(code, s) for s in STAGE_CODES):
@@ -269,8 +404,14 @@ class FhirReader(DocumentReader):
         if _has_code(r.get("valueCodeableConcept"), ABSENT):
             self.skip("variant reported absent")
             return
-        genes = [g for g in (self.gene(_text(c.get("valueCodeableConcept")) or _value_text(c)) for c in comps.get(GENE, [])) if g]
-        named = [_text(c.get("valueCodeableConcept")) or _value_text(c) for c in comps.get(GENE, [])]
+        if lost:
+            for _, (g, _, _) in read:
+                if g:
+                    d.unresolved.add(g)
+            self.hgnc_error(d, [h for _, h in lost], f"{path}.component[{at[id(lost[0][0])]}]", "the variant's gene")
+            return
+        genes = [g for _, (g, _, _) in read if g]
+        named = [n for _, (_, n, _) in read]
         origin = "germline" if any(_has_code(c.get("valueCodeableConcept"), GERMLINE) for c in comps.get(SOURCE_CLASS, [])) else "somatic"
         first = lambda k: _value_text(comps[k][0]) if comps.get(k) else ""  # noqa: E731
         change_type = " ".join(_text(c.get("valueCodeableConcept")).lower() for c in comps.get(CHANGE_TYPE, []))
@@ -365,7 +506,7 @@ class FhirReader(DocumentReader):
             return None
         return asm or where[1], where[0], start, first(REF_ALLELE) or None, alt
 
-    def medication(self, d: CaseDraft, r: dict, path: str, index: dict) -> None:
+    def medication(self, d: CaseDraft, r: dict, path: str, index: dict, pid: str) -> None:
         status = str(r.get("status") or "")
         if status not in GIVEN:
             self.skip(f"{r['resourceType']} with status '{status}' (not a therapy given)")
@@ -387,12 +528,23 @@ class FhirReader(DocumentReader):
             self.error("therapy", f"unknown drug '{name}'", d.source, f"{path}.medication", value=name, sample=d.id)
             d.unknown_history = True
             return
+        chosen = self._chosen.get(pid)
+        if chosen is not None:
+            tied = [self._primary_ref[str((rr or {}).get("reference", ""))] for rr in r.get("reasonReference") or []
+                    if str((rr or {}).get("reference", "")) in self._primary_ref]
+            if tied and not any(self.related(t, chosen) for t in tied):
+                self.skip(f"{r['resourceType']} for another primary cancer of the patient")
+                return
+            if not tied:
+                self.remark("two primary cancers: a medication tied to neither (reasonReference) makes the "
+                            "treatment history unknown", d.id)
+                d.unknown_history = True
         period = r.get("effectivePeriod") or {}
         start = parse_date(period.get("start") or r.get("effectiveDateTime"))
         end = parse_date(period.get("end"))
         outcome = None
         for sr in r.get("statusReason") or []:
-            outcome = outcome or outcome_of(_text(sr))
+            outcome = outcome or self.outcome(d, _text(sr))
         setting = None
         for rr in r.get("reasonReference") or []:
             target = index.get(str(rr.get("reference", "")))
@@ -401,5 +553,9 @@ class FhirReader(DocumentReader):
         for ext in r.get("extension") or []:
             if "intent" in str(ext.get("url", "")).lower():
                 setting = setting or setting_of(_text(ext.get("valueCodeableConcept")))
-        self.add_line(d, start, [name], setting=setting, outcome=outcome, start=start, end=end)
+        refs = {str((x or {}).get("reference")) for k in ("basedOn", "partOf") for x in r.get(k) or []
+                if isinstance(x, dict) and x.get("reference")}
+        own = f"{r['resourceType']}/{r['id']}" if r.get("id") else None
+        self._meds.setdefault(pid, []).append({"name": name, "start": start, "end": end, "setting": setting,
+                                               "outcome": outcome, "refs": refs, "own": own})
         self.used(r["resourceType"])

@@ -8,17 +8,27 @@ Read:
 - ``id`` (else ``subject.id``) is the case id;
 - cancer type: ``diseases[].term`` (not ``excluded``), else ``interpretations[].diagnosis.disease``;
   an OncoTree code, an NCIt concept the OncoTree file maps, or a name; stage from ``diseaseStage`` /
-  ``clinicalTnmFinding`` only where it is definitional (stage IV, M1: metastatic);
+  ``clinicalTnmFinding`` only where it is definitional (stage IV, M1: metastatic). Two diseases naming
+  distinct cancers (not one a finer type of the other) are two primary cancers: no case (an error
+  record naming both) unless every interpretation with genomic findings names one of them as its
+  ``diagnosis.disease`` (or ``--cancer-type`` names one); then interpretations and medical actions
+  whose ``treatmentTarget`` names the other are skipped, and an action targeting neither makes the
+  history unknown;
 - alterations: ``interpretations[].diagnosis.genomicInterpretations[]`` whose status is not
   ``REJECTED``: the gene (``geneContext.symbol``), then the first of: an ``hgvs.p`` expression, a
   ``vcfRecord`` or genomic HGVS or VRS allele read through the hotspot table, an ``hgvs.c`` expression
   (hotspot cDNA), the ``(p.…)`` of the label; a VRS copy number of a named gene (0 copies: loss; at or
   above the amplification threshold: amplification); a gene-level interpretation (``gene``) gives no
-  alteration (the change is not said) and makes that gene's status unknown. A variant of the subject
+  alteration (the change is not said) and makes that gene's status unknown. A gene given only by its
+  HGNC id (``valueId`` ``HGNC:6407``, no symbol) is read through the vocabulary, else through another
+  gene descriptor of the same phenopacket pairing that id with a symbol, else it is an error record
+  naming the id. A variant of the subject
   (``subjectOrBiosampleId`` = the subject's id, not a biosample) is germline;
 - prior therapies: ``medicalActions[]`` with a ``treatment`` (agent) or a ``therapeuticRegimen``;
-  treatments whose first dose interval starts the same day are one line; ``responseToTreatment`` and
-  ``treatmentTerminationReason`` give the outcome, ``treatmentTarget`` / ``treatmentIntent`` the setting
+  treatments whose first dose interval starts the same day are one line (a treatment without dose
+  intervals is a line of its own: nothing in the format groups treatments; the summary says so); lines
+  are ordered by start date; ``responseToTreatment`` and ``treatmentTerminationReason`` give the outcome
+  (negation read), ``treatmentTarget`` / ``treatmentIntent`` the setting
   where their label says it (adjuvant, neoadjuvant, maintenance, metastatic). Radiation and procedures
   are counted, not prior systemic therapies. No ``medicalActions``: history unknown.
 """
@@ -36,7 +46,7 @@ from engine.importers.calls import needs
 from engine.importers.documents import (
     CaseDraft,
     DocumentReader,
-    outcome_of,
+    hgnc_id,
     parse_date,
     refseq_chromosome,
     setting_of,
@@ -136,6 +146,9 @@ class PhenopacketReader(DocumentReader):
         subject_id = subject.get("id")
         biosamples = {b.get("id") for b in p.get("biosamples") or [] if isinstance(b, dict)}
 
+        self._hgnc: dict[str, str | None] = {}
+        self._learn_hgnc(p)
+        from_where: dict[str, str] = {}
         for i, dis in enumerate(p.get("diseases") or []):
             path = f"{pre}diseases[{i}]"
             if dis.get("excluded"):
@@ -147,8 +160,8 @@ class PhenopacketReader(DocumentReader):
                 d.cancer_tried.append(f"{path}.term: {why}")
                 self.skip("disease that is not a cancer type the vocabulary knows")
                 continue
-            if d.cancer is None:
-                d.cancer, d.cancer_from = got, f"diseases ({'NCIt' if 'NCIT' in term.get('id', '').upper() else 'code or name'})"
+            self.add_primary(d, got, term.get("label") or term.get("id") or got, f"{path}.term")
+            from_where.setdefault(got, f"diseases ({'NCIt' if 'NCIT' in term.get('id', '').upper() else 'code or name'})")
             self.used("disease")
             for key in ("diseaseStage", "clinicalTnmFinding"):
                 for st in dis.get(key) or []:
@@ -157,16 +170,33 @@ class PhenopacketReader(DocumentReader):
                     if stage:
                         d.stage = stage
 
-        for i, interp in enumerate(p.get("interpretations") or []):
+        interps = [i for i in p.get("interpretations") or [] if isinstance(i, dict)]
+        diag_of: list[tuple[str | None, str]] = []  # each interpretation's disease: (code, why not)
+        for interp in interps:
+            disease = (interp.get("diagnosis") or {}).get("disease")
+            diag_of.append(self.cancer_from_coding("", disease.get("id", ""), disease.get("label", ""))
+                           if disease else (None, "no diagnosis.disease"))
+        with_findings = [c for interp, (c, _) in zip(interps, diag_of, strict=True)
+                         if (interp.get("diagnosis") or {}).get("genomicInterpretations")]
+        attributed = {c for c in with_findings if c} if with_findings and all(with_findings) else None
+        chosen = self.settle_primaries(d, attributed, "interpretations[].diagnosis.disease",
+                                       "each interpretation's diagnosis.disease", "diseases")
+        if d.cancer is not None:
+            d.cancer_from = from_where.get(d.cancer, d.cancer_from)
+
+        for i, interp in enumerate(interps):
             diag = interp.get("diagnosis") or {}
             dpath = f"{pre}interpretations[{i}].diagnosis"
-            disease = diag.get("disease")
-            if disease and d.cancer is None:
-                got, why = self.cancer_from_coding("", disease.get("id", ""), disease.get("label", ""))
+            got, why = diag_of[i]
+            if diag.get("disease") and d.cancer is None and d.cancer_conflict is None:
                 if got is not None:
                     d.cancer, d.cancer_from = got, "interpretations.diagnosis"
                 else:
                     d.cancer_tried.append(f"{dpath}.disease: {why}")
+            if chosen is not None and got is not None and not self.related(got, chosen):
+                for _ in diag.get("genomicInterpretations") or []:
+                    self.skip("genomic interpretation of another primary cancer of the subject")
+                continue
             for j, gi in enumerate(diag.get("genomicInterpretations") or []):
                 self.genomic(d, gi, f"{dpath}.genomicInterpretations[{j}]", subject_id, biosamples)
 
@@ -174,12 +204,56 @@ class PhenopacketReader(DocumentReader):
         if actions is not None:
             self.mark_history_known(d)
         for i, act in enumerate(actions or []):
+            if chosen is not None and not self._for_cancer(d, act, chosen):
+                continue
             self.action(d, act, f"{pre}medicalActions[{i}]")
 
         for name in OTHER_FIELDS:
             for _ in p.get(name) or []:
                 self.skip(f"{name} (not read: no rule uses them)")
         return self.finish(d)
+
+    def _learn_hgnc(self, value: Any) -> None:
+        """Every gene descriptor of the phenopacket pairing an HGNC id with a symbol."""
+        if isinstance(value, dict):
+            if isinstance(value.get("valueId"), str) and value.get("symbol"):
+                self.learn_hgnc(self._hgnc, "", value["valueId"], str(value["symbol"]))
+            for v in value.values():
+                if isinstance(v, dict | list):
+                    self._learn_hgnc(v)
+        elif isinstance(value, list):
+            for v in value:
+                self._learn_hgnc(v)
+
+    def _gene(self, desc: dict) -> tuple[str | None, str | None]:
+        """A gene descriptor: ``(gene, HGNC id)``; the id is given when the gene is given only by an HGNC
+        id that cannot be resolved (an error for the caller to report)."""
+        symbol = str(desc.get("symbol") or "")
+        gene = self.gene(symbol)
+        if gene is not None:
+            return gene, None
+        hid = hgnc_id("", str(desc.get("valueId") or ""))
+        if hid is None:
+            return None, None
+        gene = self.gene_by_id(hid, self._hgnc)
+        return gene, (hid if gene is None and not symbol.strip() else None)
+
+    def _for_cancer(self, d: CaseDraft, act: dict, chosen: str) -> bool:
+        """With two primary cancers: whether a medical action is read (its target is the chosen one)."""
+        if not any(k in act for k in ("treatment", "therapeuticRegimen")):
+            return True  # (radiation, procedures: counted as usual)
+        target = act.get("treatmentTarget") or {}
+        got = self.cancer_from_coding("", target.get("id", ""), target.get("label", ""))[0] if target else None
+        if got is not None and self.related(got, chosen):
+            return True
+        if got is not None and any(self.related(got, c) for c, _, _ in d.primaries):
+            self.skip("medical action for another primary cancer of the subject")
+            return False
+        if not d.unknown_history:
+            self.remark("two primary cancers: a treatment whose treatmentTarget names neither makes the treatment "
+                        "history unknown", d.id)
+        d.unknown_history = True
+        return True
 
     # ------------------------------------------------------------------ variants
 
@@ -190,8 +264,10 @@ class PhenopacketReader(DocumentReader):
             return
         origin = "germline" if subject_id and gi.get("subjectOrBiosampleId") == subject_id and gi.get("subjectOrBiosampleId") not in biosamples else "somatic"
         if "gene" in gi and "variantInterpretation" not in gi:
-            gene = self.gene((gi["gene"] or {}).get("symbol", ""))
-            if gene is None:
+            gene, hid = self._gene(gi["gene"] or {})
+            if hid is not None:
+                self.hgnc_error(d, [hid], f"{path}.gene.valueId", "a gene")
+            elif gene is None:
                 self.skip("gene not in the vocabulary")
             else:
                 d.unresolved.add(gene)
@@ -200,7 +276,10 @@ class PhenopacketReader(DocumentReader):
         vd = ((gi.get("variantInterpretation") or {}).get("variationDescriptor")) or {}
         vpath = f"{path}.variantInterpretation.variationDescriptor"
         symbol = (vd.get("geneContext") or {}).get("symbol", "")
-        gene = self.gene(symbol)
+        gene, hid = self._gene(vd.get("geneContext") or {})
+        if hid is not None:
+            self.hgnc_error(d, [hid], f"{vpath}.geneContext.valueId", "the variant's gene")
+            return
         exprs = {str(e.get("syntax", "")).lower(): str(e.get("value", "")) for e in vd.get("expressions") or []}
         variation = vd.get("variation") or {}
 
@@ -306,7 +385,7 @@ class PhenopacketReader(DocumentReader):
     def action(self, d: CaseDraft, act: dict, path: str) -> None:
         outcome = None
         for k in ("responseToTreatment", "treatmentTerminationReason"):
-            outcome = outcome or outcome_of((act.get(k) or {}).get("label", ""))
+            outcome = outcome or self.outcome(d, (act.get(k) or {}).get("label", ""))
         setting = setting_of((act.get("treatmentTarget") or {}).get("label", "")) or setting_of(
             (act.get("treatmentIntent") or {}).get("label", ""))
         if "treatment" in act:
