@@ -9,6 +9,10 @@ a regulatory fact, so ``check`` reports it as V013 when no record lists it.
 was issued for: results, traces and verification records name rules by id, so an id is never
 renamed, deleted or given to another rule. ``check`` reports V015 when the rules and the ledger
 disagree.
+
+Results name rules by their titles and facts in words, never by id: ``check`` reports V016 for a
+text a result shows (explanations, readings, criteria, missing facts, override reasons, notes,
+cautions) that names a rule id or a derived fact's name.
 """
 from __future__ import annotations
 
@@ -167,4 +171,50 @@ def inconsistent_records(rb: RuleBase) -> list[Problem]:
         if v.checked_on < first:
             out.append(Problem(f"V013 {v.id} was checked on {v.checked_on}, before its rules hold (from {first}): "
                                f"a check cannot verify a fact before it began", where + ("checked_on",)))
+    return out
+
+
+def _shown_texts(rule) -> list[tuple[str, tuple]]:
+    """(text, path) of every field of ``rule`` that a result shows to people."""
+    out: list[tuple[str, tuple]] = []
+    for key in ("met", "unmet", "unknown"):
+        text = getattr(rule.explain, key, None) if rule.explain is not None else None
+        if text:
+            out.append((text, ("explain", key)))
+    for i, req in enumerate(rule.requires):
+        for key in ("criterion", "missing", "reading"):
+            text = getattr(req, key)
+            if text:
+                out.append((text, ("requires", i, key)))
+    for i, ov in enumerate(rule.overrides):
+        out.append((ov.because, ("overrides", i, "because")))
+    for key in ("note", "caution"):
+        text = getattr(rule, key, None)
+        if text:
+            out.append((text, (key,)))
+    criterion = getattr(rule.conclude, "criterion", None) if rule.conclude is not None else None
+    if criterion:
+        out.append((criterion, ("conclude", "criterion")))
+    return out
+
+
+def internal_names(rb: RuleBase) -> list[Problem]:
+    """V016: a text a result shows names a rule id or a derived fact (results show titles and
+    plain words; the ids stay in the structured fields)."""
+    import re
+
+    names = sorted({r.id for r in rb.rules} | {r.derive for r in rb.rules if r.kind == "derivation" and r.derive},
+                   key=len, reverse=True)
+    if not names:
+        return []
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    out = []
+    for rule in rb.rules:
+        for text, path in _shown_texts(rule):
+            m = pattern.search(text)
+            if m:
+                out.append(Problem(
+                    f"V016 a text results show names '{m.group(1)}', which a learner "
+                    "reading the result would not know: name a rule by what it says (or leave it out) and "
+                    "a fact in plain words", (rule.id, *path)))
     return out

@@ -109,6 +109,7 @@ def run_check(engine: Engine, *, seeds=None, search: bool = True) -> CheckReport
     report.problems.extend(audit.unverified(rb))  # V013
     report.problems.extend(audit.inconsistent_records(rb))  # V013: a record that cannot verify its rules
     report.problems.extend(audit.id_ledger(rb))  # V015
+    report.problems.extend(audit.internal_names(rb))  # V016
     for rule in rb.rules:
         if rule.status == "retired":
             continue

@@ -134,3 +134,23 @@ def test_a_record_must_cite_what_its_rules_cite_and_be_checked_after_they_hold(t
 
 def test_the_shipped_records_are_consistent_with_their_rules() -> None:
     assert audit.inconsistent_records(load_rulebase(REPO / "rules", cache=False)) == []
+
+
+def test_the_shipped_rules_show_learners_no_rule_id_or_fact_name() -> None:
+    assert audit.internal_names(load_rulebase(REPO / "rules", cache=False)) == []
+
+
+def test_a_reading_or_explanation_naming_a_rule_id_or_a_fact_is_reported(tmp_path: Path, capsys) -> None:
+    rules = _copy_rules(tmp_path)
+    f = rules / "kb" / "ovarian.yaml"
+    text = f.read_text()
+    assert "          As for the FDA approval: a line" in text
+    f.write_text(text.replace("          As for the FDA approval: a line", "          As for OVA-001: a line", 1)
+                 .replace("        avutometinib + defactinib has FDA accelerated approval (2025-05-08, RAMP 201",
+                          "        kras_mutant: avutometinib + defactinib has FDA accelerated approval (2025-05-08, RAMP 201", 1))
+    found = [p.render() for p in audit.internal_names(load_rulebase(rules, cache=False))]
+    assert any(t.startswith("OVA-003.requires[1].reading: V016 a text results show names 'OVA-001'") for t in found), found
+    assert any(t.startswith("OVA-003.explain.met: V016 a text results show names 'kras_mutant'") for t in found), found
+    assert len(found) == 2, found
+    assert main(["check", "--quick", str(rules)]) == 1
+    assert "OVA-003.requires[1].reading: V016" in capsys.readouterr().err
