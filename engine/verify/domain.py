@@ -466,22 +466,51 @@ class Domain:
         start_key: tuple = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line), expo(()), 0)
         states: dict[tuple, tuple] = {start_key: ()}
         frontier: list[tuple[tuple, tuple]] = [(start_key, ())]
+        # The parts of a state's key combine the same few values again and again (millions of
+        # steps, a few thousand distinct combinations): each combination is computed once.
+        cnt_memo: dict[tuple, tuple] = {}
+        got_memo: dict[tuple, frozenset] = {}
+        max_memo: dict[tuple, tuple] = {}
+        rank_memo: dict[tuple, tuple] = {}
+
+        def counted(cnt: tuple, lc: tuple) -> tuple:
+            hit = cnt_memo.get((cnt, lc))
+            if hit is None:
+                hit = cnt_memo[(cnt, lc)] = tuple((min(a + c, m), min(b + d, m))
+                                                  for (a, b), (c, d), m in zip(cnt, lc, caps, strict=True))
+            return hit
+
+        def merged(a: tuple, b: tuple) -> tuple:
+            hit = max_memo.get((a, b))
+            if hit is None:
+                hit = max_memo[(a, b)] = tuple(map(max, a, b))
+            return hit
+
         for _depth in range(MAX_LINES):
             nxt = []
             for (cnt, got, flags, ex, before), hist in frontier:
                 for ln in lines:
                     lc, lg, lfr, lex = line_fast[ln]
                     if positional:  # a line's position depends on the lines before it
-                        lfr = tuple(_RANK[v] for v in at_position(ln, before, hist))
+                        if before and not neutral_ok[before]:  # depends on the whole history
+                            lfr = tuple(_RANK[v] for v in at_position(ln, before, hist))
+                        else:
+                            ranked = rank_memo.get((ln, before))
+                            if ranked is None:
+                                ranked = rank_memo[(ln, before)] = tuple(_RANK[v] for v in at_position(ln, before, hist))
+                            lfr = ranked
                         nb = before if ln.setting in terms.not_a_line else (
                             max(before, 1) if ln.setting is None else 2)
                     else:
                         nb = 0
+                    g = got_memo.get((got, lg))
+                    if g is None:
+                        g = got_memo[(got, lg)] = got | lg
                     k = (
-                        tuple((min(a + c, m), min(b + d, m)) for (a, b), (c, d), m in zip(cnt, lc, caps, strict=True)) if caps else cnt,
-                        got | lg,
-                        tuple(map(max, flags, lfr)),
-                        tuple(map(max, ex, lex)) if lex else ex,
+                        counted(cnt, lc) if caps else cnt,
+                        g,
+                        merged(flags, lfr),
+                        merged(ex, lex) if lex else ex,
                         nb,
                     )
                     if k in states:
