@@ -416,7 +416,10 @@ class FhirReader(DocumentReader):
         first = lambda k: _value_text(comps[k][0]) if comps.get(k) else ""  # noqa: E731
         change_type = " ".join(_text(c.get("valueCodeableConcept")).lower() for c in comps.get(CHANGE_TYPE, []))
         structural = any(w in change_type for w in ("copy", "amplif", "fusion"))
-        if change_type and (structural or ("deletion" in change_type and not comps.get(PROTEIN))):
+        # "deletion" (Sequence Ontology's small deletion) is a copy-number loss only where nothing
+        # gives a sequence change, or a copy number is given: a cDNA or genomic deletion is a variant
+        sequence = comps.get(PROTEIN) or comps.get(CDNA) or comps.get(GENOMIC)
+        if change_type and (structural or ("deletion" in change_type and (not sequence or comps.get(COPY_NUMBER)))):
             self.structural(d, genes, named, change_type, first(COPY_NUMBER), origin, path)
             return
         if not genes:
