@@ -326,6 +326,21 @@ class DocumentReader:
     def gene(self, text: str) -> str | None:
         return self.vocab.find_gene(text) if text and text.strip() else None
 
+    def learn_hgnc_in(self, ids: dict[str, str | None], value: Any,
+                      pair: Callable[[dict], tuple[str, str, str] | None]) -> None:
+        """Every (system, id, symbol) that ``pair`` finds in a mapping anywhere in ``value`` (a whole
+        document, walked), learned into ``ids`` (see :meth:`learn_hgnc`)."""
+        stack = [value]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                hit = pair(v)
+                if hit is not None:
+                    self.learn_hgnc(ids, *hit)
+                stack.extend(x for x in v.values() if isinstance(x, dict | list))
+            elif isinstance(v, list):
+                stack.extend(v)
+
     def learn_hgnc(self, ids: dict[str, str | None], system: str, code: str, symbol: str) -> None:
         """Note an HGNC id the document itself pairs with a symbol the vocabulary knows (an id the
         document pairs with two genes is not used)."""

@@ -248,15 +248,8 @@ class FhirReader(DocumentReader):
 
     def _learn_hgnc(self, value: Any) -> None:
         """Every coding of the bundle that pairs an HGNC id with a symbol (see ``gene_by_id``)."""
-        if isinstance(value, dict):
-            if isinstance(value.get("code"), str) and value.get("display"):
-                self.learn_hgnc(self._hgnc, str(value.get("system") or ""), value["code"], str(value["display"]))
-            for v in value.values():
-                if isinstance(v, dict | list):
-                    self._learn_hgnc(v)
-        elif isinstance(value, list):
-            for v in value:
-                self._learn_hgnc(v)
+        self.learn_hgnc_in(self._hgnc, value, lambda c: (str(c.get("system") or ""), c["code"], str(c["display"]))
+                           if isinstance(c.get("code"), str) and c.get("display") else None)
 
     def _gene(self, comp: dict) -> tuple[str | None, str, str | None]:
         """A gene-studied component: ``(gene, as named, HGNC id)``; the id is given when the gene is

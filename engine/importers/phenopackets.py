@@ -215,15 +215,8 @@ class PhenopacketReader(DocumentReader):
 
     def _learn_hgnc(self, value: Any) -> None:
         """Every gene descriptor of the phenopacket pairing an HGNC id with a symbol."""
-        if isinstance(value, dict):
-            if isinstance(value.get("valueId"), str) and value.get("symbol"):
-                self.learn_hgnc(self._hgnc, "", value["valueId"], str(value["symbol"]))
-            for v in value.values():
-                if isinstance(v, dict | list):
-                    self._learn_hgnc(v)
-        elif isinstance(value, list):
-            for v in value:
-                self._learn_hgnc(v)
+        self.learn_hgnc_in(self._hgnc, value, lambda g: ("", g["valueId"], str(g["symbol"]))
+                           if isinstance(g.get("valueId"), str) and g.get("symbol") else None)
 
     def _gene(self, desc: dict) -> tuple[str | None, str | None]:
         """A gene descriptor: ``(gene, HGNC id)``; the id is given when the gene is given only by an HGNC
