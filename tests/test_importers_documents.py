@@ -737,3 +737,20 @@ def test_fhir_small_deletion_given_by_cdna_is_a_variant_not_a_copy_number_loss(v
     cases2, _, _ = read(vocab, "fhir", [_write(tmp_path, b2, "b2.json")])
     assert any(a.get("variant") == "loss" or a.get("kind") == "loss" for a in cases2[0]["alterations"]), cases2[0]["alterations"]
 
+
+
+def test_fhir_a_plan_spanning_two_dated_lines_keeps_them_two_lines(vocab, tmp_path):
+    """Two medications basedOn one CarePlan but started months apart are two lines (each with its
+    own outcome), not one regimen; started the same day they are one."""
+    b = _lung_bundle()
+    meds = _resources(b, "MedicationStatement")
+    for m in meds:
+        m["basedOn"] = [{"reference": "CarePlan/treatment"}]
+    meds[-1]["effectivePeriod"] = {"start": "2025-08-04", "end": "2025-12-01"}
+    meds[-1]["statusReason"] = [{"text": "Stable disease"}]
+    cases, errors, _ = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert errors == []
+    lines = cases[0]["prior_therapies"]
+    assert len(lines) == 2, lines
+    assert lines[0]["outcome"] == "progression" and lines[1]["outcome"] == "stable"
+    assert lines[1]["drugs"] == [meds[-1]["medicationCodeableConcept"]["coding"][0]["display"]]

@@ -29,7 +29,8 @@ without one belong to it):
   - stage group (21908-9, 21902-2, 21914-7) or distant metastasis (21907-1: M1) where definitional;
 - ``MedicationStatement`` / ``MedicationAdministration`` (status completed, active or stopped): the
   drug (``medicationCodeableConcept``, or the referenced ``Medication``); statements starting the same
-  day, sharing a ``basedOn`` or ``partOf`` reference (the regimen's CarePlan or RequestGroup), or
+  day, sharing a ``basedOn`` or ``partOf`` reference (the regimen's CarePlan or RequestGroup; not
+  when both are dated and start on different days, since one plan can span several lines), or
   ``partOf`` one another are one line; lines are ordered by start date; ``statusReason`` gives the
   outcome (negation read: "no evidence of progression" is not progression), a ``reasonReference`` to a
   secondary cancer condition or a treatment-intent extension the setting; the period gives the weeks;
@@ -308,7 +309,8 @@ class FhirReader(DocumentReader):
 
     def _lines(self, d: CaseDraft, meds: list[dict]) -> None:
         """Medications into lines: those starting the same day, sharing a basedOn / partOf reference
-        or part of one another are one line (see the module docstring)."""
+        (unless both are dated and start on different days: a plan can span lines) or part of one
+        another are one line (see the module docstring)."""
         parent = list(range(len(meds)))
 
         def root(i: int) -> int:
@@ -323,6 +325,12 @@ class FhirReader(DocumentReader):
             tokens += [("ref", m["own"])] if m["own"] else []
             for t in tokens:
                 if t in seen:
+                    o = meds[seen[t]]
+                    # a shared plan (a CarePlan both are basedOn) spans lines: two medications of it
+                    # started on different days are two lines; one part of the other is one line
+                    if (t[0] == "ref" and t[1] not in (m["own"], o["own"]) and m["start"] is not None
+                            and o["start"] is not None and m["start"] != o["start"]):
+                        continue
                     parent[root(i)] = root(seen[t])
                 else:
                     seen[t] = i
