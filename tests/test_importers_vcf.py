@@ -104,8 +104,9 @@ def test_pcgr_vcf_decides_the_colorectal_anti_egfr_and_encorafenib_options(vocab
     assert enco.rules[0] == "BRAF-001"
     assert enco.verdict == "conditional"  # the VCF says nothing of stage or earlier treatment
     assert not any("BRAF" in m for m in enco.missing)
-    # the same case with the stage and a first line of FOLFOX: eligible
-    opts = evaluate(engine, cases[0], stage="metastatic", prior_therapies=[{"regimen": "FOLFOX", "outcome": "progression"}])
+    # the same case with the stage and a first line of FOLFOX for metastatic disease: eligible
+    opts = evaluate(engine, cases[0], stage="metastatic",
+                    prior_therapies=[{"regimen": "FOLFOX", "setting": "metastatic", "outcome": "progression"}])
     assert opts["cetuximab+encorafenib"].verdict == "eligible"
     assert opts["cetuximab"].verdict == "excluded"
 
