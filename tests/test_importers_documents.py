@@ -754,3 +754,18 @@ def test_fhir_a_plan_spanning_two_dated_lines_keeps_them_two_lines(vocab, tmp_pa
     assert len(lines) == 2, lines
     assert lines[0]["outcome"] == "progression" and lines[1]["outcome"] == "stable"
     assert lines[1]["drugs"] == [meds[-1]["medicationCodeableConcept"]["coding"][0]["display"]]
+
+
+def test_fhir_a_resolved_second_cancer_is_history_not_the_case_cancer(vocab, tmp_path):
+    """A past cancer (clinicalStatus resolved, inactive or in remission) beside an active one: the
+    active one is the case's cancer, and the summary says so; both active: an error record."""
+    b = _second_primary(_lung_bundle())
+    colon = next(r for r in _resources(b, "Condition") if r["id"] == "colon")
+    colon["clinicalStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "resolved")
+    cases, errors, s = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert errors == []
+    assert cases[0]["cancer_type"] == "LUAD"
+    assert any("marked resolved, inactive or in remission" in x for x in s.lines("f"))
+    colon["clinicalStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "active")
+    cases, errors, _ = read(vocab, "fhir", [_write(tmp_path, b, "b2.json")])
+    assert cases == [] and len(errors) == 1

@@ -82,6 +82,10 @@ GIVEN = ("completed", "active", "stopped")
 MAP_FIELDS = ("stage",)
 
 
+#: Condition.clinicalStatus codes of a cancer that is not the one under treatment
+_PAST_STATUS = frozenset({"resolved", "inactive", "remission"})
+
+
 def _codings(cc: Any) -> list[dict]:
     return list((cc or {}).get("coding") or []) if isinstance(cc, dict) else []
 
@@ -195,6 +199,7 @@ class FhirReader(DocumentReader):
         self._primary_ref: dict[str, str] = {}  # "Condition/id" -> OncoTree code, primary cancers only
         self._chosen: dict[str, str] = {}  # patient -> the primary cancer chosen among several
         self._tied: dict[str, str] = {}  # "Observation/id" -> the primary cancer code it is tied to
+        self._past: set[str] = set()  # paths of cancer Conditions marked resolved, inactive or in remission
         self._meds: dict[str, list[dict]] = {}
 
         routed: list[tuple[str, dict, str | None]] = []
@@ -272,6 +277,13 @@ class FhirReader(DocumentReader):
 
     def _settle_cancer(self, pid: str, d: CaseDraft, mine: list[dict]) -> None:
         """The case's cancer type among its primary cancers (see the module docstring)."""
+        past = [p for p in d.primaries if p[2] in self._past]
+        if past and len(past) < len(d.primaries) and len(self.distinct_primaries(d)) > 1:
+            # a cancer the record marks resolved, inactive or in remission is history, not the
+            # cancer evaluated, when another is active
+            d.primaries[:] = [p for p in d.primaries if p[2] not in self._past]
+            self.remark("a cancer Condition marked resolved, inactive or in remission was not taken as the case's "
+                        "cancer (another is active)", d.id, ", ".join(p[0] for p in past))
         if len(self.distinct_primaries(d)) > 1:
             for r in mine:
                 if r["resourceType"] != "Condition" or f"Condition/{r.get('id')}" not in self._primary_ref:
@@ -367,6 +379,8 @@ class FhirReader(DocumentReader):
             self.skip("Condition that is not a cancer type the vocabulary knows")
             return
         shown = _text(r.get("code")) or got
+        if any(str(c.get("code", "")).lower() in _PAST_STATUS for c in _codings(r.get("clinicalStatus"))):
+            self._past.add(f"{path}.code")
         self.add_primary(d, got, shown, f"{path}.code")
         if r.get("id"):
             self._primary_ref[f"Condition/{r['id']}"] = got
