@@ -769,3 +769,20 @@ def test_fhir_a_resolved_second_cancer_is_history_not_the_case_cancer(vocab, tmp
     colon["clinicalStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "active")
     cases, errors, _ = read(vocab, "fhir", [_write(tmp_path, b, "b2.json")])
     assert cases == [] and len(errors) == 1
+
+
+def test_fhir_lines_dated_to_the_month_are_ordered_but_give_no_weeks(vocab, tmp_path):
+    """FHIR allows a month ('2024-07') or a year: enough to order lines by, never to count weeks."""
+    b = _lung_bundle()
+    meds = _resources(b, "MedicationStatement")
+    meds[0]["effectivePeriod"] = {"start": "2025-08", "end": "2025-11"}
+    meds[0]["statusReason"] = [{"text": "Stable disease"}]
+    for m in meds[1:]:
+        m["effectivePeriod"] = {"start": "2025-01", "end": "2025-06"}
+        m["basedOn"] = [{"reference": "CarePlan/first-line"}]
+    cases, errors, s = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert errors == []
+    lines = cases[0]["prior_therapies"]
+    assert [ln["outcome"] for ln in lines] == ["progression", "stable"], lines  # the January line first
+    assert all("weeks" not in ln for ln in lines)
+    assert not any("without dates" in x for x in s.lines("f"))

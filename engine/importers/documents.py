@@ -441,7 +441,8 @@ class DocumentReader:
             return None
 
     def add_line(self, d: CaseDraft, key: Any, words: list[str], *, regimen: str | None = None, setting: str | None = None,
-                 outcome: str | None = None, start: dt.date | None = None, end: dt.date | None = None) -> None:
+                 outcome: str | None = None, start: dt.date | None = None, end: dt.date | None = None,
+                 order: dt.date | None = None) -> None:
         """Add drugs to the line ``key`` (treatments started together are one line); ``key`` None: a line
         of its own, which nothing in the document groups with another (said in the summary when a case
         has several such lines)."""
@@ -450,7 +451,8 @@ class DocumentReader:
         i = d.line_keys.get(key) if key is not None else None
         if i is None:
             d.line_keys[key if key is not None else object()] = len(d.lines)
-            d.lines.append({"_start": start, "_end": end, "_alone": key is None and start is None})
+            d.lines.append({"_start": start, "_end": end, "_order": order,
+                            "_alone": key is None and start is None and order is None})
             i = len(d.lines) - 1
         line = d.lines[i]
         if regimen:
@@ -468,6 +470,8 @@ class DocumentReader:
             line["_end"] = end
         if start is not None and (line["_start"] is None or start < line["_start"]):
             line["_start"] = start
+        if order is not None and (line["_order"] is None or order < line["_order"]):
+            line["_order"] = order  # a month or year only: for the order of the lines, never for weeks
 
     def outcome(self, d: CaseDraft, text: str) -> str | None:
         """The outcome a text states (:func:`read_outcome`); a negated or unclear one is left unknown,
@@ -540,13 +544,13 @@ class DocumentReader:
         kept: list[tuple[dt.date | None, dict]] = []
         alone = 0
         for line in d.lines or []:
-            start, end = line.pop("_start"), line.pop("_end")
+            start, end, rough = line.pop("_start"), line.pop("_end"), line.pop("_order", None)
             alone += bool(line.pop("_alone", False))
             if not line.get("drugs") and not line.get("regimen"):
                 continue
             if start is not None and end is not None and end >= start:
                 line["weeks"] = round((end - start).days / 7, 1)
-            kept.append((start, line))
+            kept.append((start if start is not None else rough, line))
         dated = [i for i, (start, _) in enumerate(kept) if start is not None]
         by_date = sorted(dated, key=lambda i: kept[i][0])  # type: ignore[arg-type,return-value]  # dated: not None
         order = list(range(len(kept)))
@@ -568,13 +572,24 @@ class DocumentReader:
         self.summary.seconds = time.perf_counter() - self._t0
 
 
-def parse_date(text: str | None) -> dt.date | None:
+def parse_date(text: str | None, *, partial: bool = False) -> dt.date | None:
+    """A full date (``2024-07-15``, or the date of a timestamp); with ``partial``, also a month or a
+    year (``2024-07``, ``2024``: FHIR allows both) as its first day, which is good enough to order
+    lines by and must never be used to count weeks."""
     if not text:
         return None
     try:
         return dt.date.fromisoformat(str(text)[:10])
     except ValueError:
-        return None
+        pass
+    if partial:
+        m = re.fullmatch(r"\s*(\d{4})(?:-(\d{2}))?\s*", str(text))
+        if m:
+            try:
+                return dt.date(int(m.group(1)), int(m.group(2) or 1), 1)
+            except ValueError:
+                return None
+    return None
 
 
 RESPONSE_WORDS = (

@@ -352,7 +352,8 @@ class FhirReader(DocumentReader):
         for i, m in enumerate(meds):
             g = root(i)
             key = None if size[g] == 1 and m["start"] is None else ("line", g)
-            self.add_line(d, key, [m["name"]], setting=m["setting"], outcome=m["outcome"], start=m["start"], end=m["end"])
+            self.add_line(d, key, [m["name"]], setting=m["setting"], outcome=m["outcome"], start=m["start"], end=m["end"],
+                          order=m["rough"])
 
     # ------------------------------------------------------------------ resources
 
@@ -560,6 +561,7 @@ class FhirReader(DocumentReader):
         period = r.get("effectivePeriod") or {}
         start = parse_date(period.get("start") or r.get("effectiveDateTime"))
         end = parse_date(period.get("end"))
+        rough = None if start is not None else parse_date(period.get("start") or r.get("effectiveDateTime"), partial=True)
         outcome = None
         for sr in r.get("statusReason") or []:
             outcome = outcome or self.outcome(d, _text(sr))
@@ -574,6 +576,6 @@ class FhirReader(DocumentReader):
         refs = {str((x or {}).get("reference")) for k in ("basedOn", "partOf") for x in r.get(k) or []
                 if isinstance(x, dict) and x.get("reference")}
         own = f"{r['resourceType']}/{r['id']}" if r.get("id") else None
-        self._meds.setdefault(pid, []).append({"name": name, "start": start, "end": end, "setting": setting,
+        self._meds.setdefault(pid, []).append({"name": name, "start": start, "end": end, "rough": rough, "setting": setting,
                                                "outcome": outcome, "refs": refs, "own": own})
         self.used(r["resourceType"])
