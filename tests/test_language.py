@@ -161,7 +161,7 @@ def test_an_outcome_that_fails_criteria_shows_the_readings_of_those_only(engine)
     not_metastatic = engine.evaluate({**base, "stage": "locally_advanced", "prior_therapies": []}).option("cetuximab")
     assert not_metastatic.failed_criteria == ["metastatic disease"] and setting not in not_metastatic.explanation
     first_line = engine.evaluate({**base, "stage": "metastatic", "prior_therapies": [
-        {"regimen": "FOLFOX", "setting": "adjuvant"}]}).option("cetuximab")
+        {"regimen": "FOLFOX", "setting": "adjuvant", "outcome": "response"}]}).option("cetuximab")
     assert first_line.verdict == "eligible" and setting in first_line.explanation  # adjuvant does not count: said
 
 
