@@ -701,6 +701,16 @@ def test_phenopacket_lines_are_ordered_by_start_date_undated_keep_their_place(vo
     assert any("dated and undated" in x for x in text)
 
 
+def _variant_entry(rid: str, subject: dict, hgnc: str, gene: str, components: list[dict]) -> dict:
+    """A bundle entry: a variant Observation (present) of ``gene`` with ``components``."""
+    return {"resource": {
+        "resourceType": "Observation", "id": rid, "status": "final", "subject": subject,
+        "code": coding("http://loinc.org", "69548-6", "Genetic variant assessment"),
+        "valueCodeableConcept": coding("http://loinc.org", "LA9633-4", "Present"),
+        "component": [comp("48018-6", {"valueCodeableConcept": coding("http://www.genenames.org/geneId", hgnc, gene)}),
+                      *components]}}
+
+
 def test_fhir_small_deletion_given_by_cdna_is_a_variant_not_a_copy_number_loss(vocab, tmp_path):
     """A 48019-4 'deletion' (SO:0000159) with a cDNA change is a sequence variant: read as one (here
     an error record, the cDNA is outside the hotspot tables, and the gene unknown), never skipped as
@@ -709,15 +719,9 @@ def test_fhir_small_deletion_given_by_cdna_is_a_variant_not_a_copy_number_loss(v
     region = next(r for r in _resources(b, "Observation") if r["id"] == "region")
     region["component"].append(comp("48018-6", {"valueCodeableConcept": coding("http://www.genenames.org/geneId", "HGNC:3236", "EGFR")}))
     subject = region["subject"]
-    b["entry"].append({"resource": {
-        "resourceType": "Observation", "id": "egfr-del", "status": "final", "subject": subject,
-        "code": coding("http://loinc.org", "69548-6", "Genetic variant assessment"),
-        "valueCodeableConcept": coding("http://loinc.org", "LA9633-4", "Present"),
-        "component": [
-            comp("48018-6", {"valueCodeableConcept": coding("http://www.genenames.org/geneId", "HGNC:3236", "EGFR")}),
-            comp("48004-6", {"valueCodeableConcept": coding("http://varnomen.hgvs.org", "NM_005228.5:c.2235_2249del")}),
-            comp("48019-4", {"valueCodeableConcept": coding("http://www.sequenceontology.org", "SO:0000159", "deletion")}),
-        ]}})
+    b["entry"].append(_variant_entry("egfr-del", subject, "HGNC:3236", "EGFR", [
+        comp("48004-6", {"valueCodeableConcept": coding("http://varnomen.hgvs.org", "NM_005228.5:c.2235_2249del")}),
+        comp("48019-4", {"valueCodeableConcept": coding("http://www.sequenceontology.org", "SO:0000159", "deletion")})]))
     cases, errors, s = read(vocab, "fhir", [_write(tmp_path, b)])
     (case,) = cases
     assert "EGFR" not in case["tested_genes"]  # unknown, never wild-type
@@ -725,15 +729,9 @@ def test_fhir_small_deletion_given_by_cdna_is_a_variant_not_a_copy_number_loss(v
     assert "copy number loss of one copy (not an alteration)" not in "\n".join(s.lines("doc.json"))
     # a copy-number 'deletion' (no sequence change given) is still read as copy number
     b2 = _lung_bundle()
-    b2["entry"].append({"resource": {
-        "resourceType": "Observation", "id": "cdkn2a-loss", "status": "final", "subject": subject,
-        "code": coding("http://loinc.org", "69548-6", "Genetic variant assessment"),
-        "valueCodeableConcept": coding("http://loinc.org", "LA9633-4", "Present"),
-        "component": [
-            comp("48018-6", {"valueCodeableConcept": coding("http://www.genenames.org/geneId", "HGNC:1787", "CDKN2A")}),
-            comp("48019-4", {"valueCodeableConcept": coding("http://www.sequenceontology.org", "SO:0001743", "copy number loss")}),
-            comp("82155-3", {"valueQuantity": {"value": 0}}),
-        ]}})
+    b2["entry"].append(_variant_entry("cdkn2a-loss", subject, "HGNC:1787", "CDKN2A", [
+        comp("48019-4", {"valueCodeableConcept": coding("http://www.sequenceontology.org", "SO:0001743", "copy number loss")}),
+        comp("82155-3", {"valueQuantity": {"value": 0}})]))
     cases2, _, _ = read(vocab, "fhir", [_write(tmp_path, b2, "b2.json")])
     assert any(a.get("variant") == "loss" or a.get("kind") == "loss" for a in cases2[0]["alterations"]), cases2[0]["alterations"]
 
