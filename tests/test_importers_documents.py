@@ -784,3 +784,28 @@ def test_fhir_lines_dated_to_the_month_are_ordered_but_give_no_weeks(vocab, tmp_
     assert [ln["outcome"] for ln in lines] == ["progression", "stable"], lines  # the January line first
     assert all("weeks" not in ln for ln in lines)
     assert not any("without dates" in x for x in s.lines("f"))
+
+
+def test_fhir_findings_tied_to_a_resolved_cancer_stay_with_it(vocab, tmp_path):
+    """A resolved cancer whose variants are tied to it (Observation.focus) is the one they are
+    evaluated for, not the active cancer beside it (its tumour was not tested)."""
+    b = _second_primary(_lung_bundle())
+    lung = next(r for r in _resources(b, "Condition") if r["id"] == "primary")
+    lung["clinicalStatus"] = coding("http://terminology.hl7.org/CodeSystem/condition-clinical", "resolved")
+    for r in _resources(b, "Observation"):
+        if r["id"].startswith("variant"):
+            r["focus"] = [{"reference": "Condition/primary"}]
+    cases, errors, _ = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert errors == [] and cases[0]["cancer_type"] == "LUAD"
+
+
+def test_fhir_a_plan_spanning_lines_dated_to_the_month_keeps_them_apart(vocab, tmp_path):
+    b = _lung_bundle()
+    meds = _resources(b, "MedicationStatement")
+    for m in meds:
+        m["basedOn"] = [{"reference": "CarePlan/treatment"}]
+        m["effectivePeriod"] = {"start": "2025-01"}
+    meds[-1]["effectivePeriod"] = {"start": "2025-08"}
+    meds[-1]["statusReason"] = [{"text": "Stable disease"}]
+    cases, _, _ = read(vocab, "fhir", [_write(tmp_path, b)])
+    assert [ln["outcome"] for ln in cases[0]["prior_therapies"]] == ["progression", "stable"]

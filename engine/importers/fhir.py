@@ -277,13 +277,6 @@ class FhirReader(DocumentReader):
 
     def _settle_cancer(self, pid: str, d: CaseDraft, mine: list[dict]) -> None:
         """The case's cancer type among its primary cancers (see the module docstring)."""
-        past = [p for p in d.primaries if p[2] in self._past]
-        if past and len(past) < len(d.primaries) and len(self.distinct_primaries(d)) > 1:
-            # a cancer the record marks resolved, inactive or in remission is history, not the
-            # cancer evaluated, when another is active
-            d.primaries[:] = [p for p in d.primaries if p[2] not in self._past]
-            self.remark("a cancer Condition marked resolved, inactive or in remission was not taken as the case's "
-                        "cancer (another is active)", d.id, ", ".join(p[0] for p in past))
         if len(self.distinct_primaries(d)) > 1:
             for r in mine:
                 if r["resourceType"] != "Condition" or f"Condition/{r.get('id')}" not in self._primary_ref:
@@ -302,6 +295,14 @@ class FhirReader(DocumentReader):
             variants = [r for r in mine if r["resourceType"] == "Observation" and self._is_variant(r)]
             tied = [self._tied.get(f"Observation/{r.get('id')}") for r in variants]
             attributed = {t for t in tied if t is not None} if variants and all(tied) else None
+            past = [p for p in d.primaries if p[2] in self._past]
+            if (attributed is None and not any(tied) and past and len(past) < len(d.primaries)):
+                # nothing ties the findings to a cancer: one the record marks resolved, inactive or
+                # in remission is history, not the cancer evaluated, when another is active
+                d.primaries[:] = [p for p in d.primaries if p[2] not in self._past]
+                self.remark("a cancer Condition marked resolved, inactive or in remission was not taken as the "
+                            "case's cancer (another is active, and nothing ties the findings to either)", d.id,
+                            ", ".join(p[0] for p in past))
             chosen = self.settle_primaries(d, attributed, "Observation.focus or Condition.evidence",
                                            "an Observation.focus or Condition.evidence.detail tying the variant "
                                            "Observations to one Condition", "Condition")
@@ -340,8 +341,8 @@ class FhirReader(DocumentReader):
                     o = meds[seen[t]]
                     # a shared plan (a CarePlan both are basedOn) spans lines: two medications of it
                     # started on different days are two lines; one part of the other is one line
-                    if (t[0] == "ref" and t[1] not in (m["own"], o["own"]) and m["start"] is not None
-                            and o["start"] is not None and m["start"] != o["start"]):
+                    a, b = m["start"] or m["rough"], o["start"] or o["rough"]  # (a month or year: its first day)
+                    if t[0] == "ref" and t[1] not in (m["own"], o["own"]) and a is not None and b is not None and a != b:
                         continue
                     parent[root(i)] = root(seen[t])
                 else:
