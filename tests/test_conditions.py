@@ -614,6 +614,13 @@ def test_prior_line_progressed_after_is_open_unless_the_line_ended_in_progressio
     assert pl.fn(case(vocab, prior_therapies=[])) is False
     assert pl.missing(case(vocab, prior_therapies=[line("carboplatin", outcome="response")])) == \
         "details of prior therapy (whether the disease progressed after the line)"
+    # progression on a later line is progression after this one too (the case's order decides)
+    ox = leaf(vocab, {"prior_line": {"classes": ["oxaliplatin"], "progressed_after": True}})
+    folfox_then_folfiri = [line("oxaliplatin", "fluorouracil", outcome="response"),
+                           line("irinotecan", "fluorouracil", outcome="progression")]
+    assert ox.fn(case(vocab, prior_therapies=folfox_then_folfiri)) is True
+    assert ox.fn(case(vocab, prior_therapies=folfox_then_folfiri[::-1])) is None  # FOLFIRI first, then FOLFOX responding
+    assert ox.describe(case(vocab, prior_therapies=folfox_then_folfiri)).startswith("prior oxaliplatin")
     last = leaf(vocab, {"prior_line": {"position": "last", "progressed_after": True}})
     # the most recent line decides: an earlier progression does not make a responding line a failure
     assert last.fn(case(vocab, prior_therapies=[line("oxaliplatin", outcome="progression"),

@@ -53,13 +53,16 @@ class HistoryRole(NamedTuple):
     ``cap``: the count past which more lines change nothing), ``"line"`` (each line alone and,
     when ``positional``, its place among the lines for advanced disease), ``"history"`` (what the
     whole history holds) or ``"exposure"`` (exposure to, and progression on, the classes it adds
-    to :attr:`HistoryTerms.acquired_on`: an alteration acquired on a drug class).
+    to :attr:`HistoryTerms.acquired_on`: an alteration acquired on a drug class). ``carries``: a
+    later line that ended in progression makes a line that otherwise matches true (a "line"
+    atom asking for progression on or after the line).
     """
 
     role: str
     cap: int = 0
     settings: tuple | None = None
     positional: bool = False
+    carries: bool = False
 
 
 @dataclass

@@ -19,9 +19,9 @@ class LinePattern(Strict):
     outcome: tuple[Outcome, ...] | None = None  # the line ended with one of these outcomes
     min_weeks: int | None = Field(default=None, ge=0)
     outcome_not: tuple[Outcome, ...] | None = None  # the line did not end with any of these
-    # the disease progressed on or after the line: true when the line ended in progression,
-    # unknown when it ended otherwise or its outcome is not given (a line's outcome says how the
-    # line ended, not whether the disease progressed after it ended)
+    # the disease progressed on or after the line: true when the line, or a later one, ended in
+    # progression; unknown otherwise (a line's outcome says how the line ended, not whether the
+    # disease progressed after it ended)
     progressed_after: Literal[True] | None = None
     # first: the first line for advanced/metastatic disease (adjuvant/neoadjuvant lines are not
     # counted; lines are in the case's chronological order); last: the most recent line
@@ -66,7 +66,7 @@ def build(cond, vocab) -> tuple:
     position = p.position
     after = p.progressed_after is True
 
-    def line_tv(ln, pos: TV = True) -> TV:
+    def line_tv(ln, pos: TV = True, later: bool = False) -> TV:
         if not (classes <= ln.classes and drugs <= ln.drugs):
             return False
         if pos is False:
@@ -87,7 +87,7 @@ def build(cond, vocab) -> tuple:
                 unsure = True
             elif ln.outcome in not_outcomes:
                 return False
-        if after and ln.outcome != "progression":
+        if after and not later and ln.outcome != "progression":
             unsure = True
         if min_weeks is not None:
             if ln.weeks is None:
@@ -105,8 +105,16 @@ def build(cond, vocab) -> tuple:
 
     def chronological(lines):
         # lines are kept sorted (results do not depend on the order entries are listed in);
-        # a position needs them in the case's order
-        return sorted(lines, key=line_order) if position is not None else lines
+        # a position, or progression on a later line, needs them in the case's order
+        return sorted(lines, key=line_order) if position is not None or after else lines
+
+    def progressed_later(lines) -> list[bool]:
+        """Per line (chronological): whether a later line ended in progression."""
+        out, seen = [False] * len(lines), False
+        for i in range(len(lines) - 1, -1, -1):
+            out[i] = seen
+            seen = seen or lines[i].outcome == "progression"
+        return out
 
     def fn(case) -> TV:
         lines = case.lines
@@ -114,8 +122,9 @@ def build(cond, vocab) -> tuple:
             return None
         lines = chronological(lines)
         unsure = False
-        for ln, pos in zip(lines, positions(lines), strict=True):
-            v = line_tv(ln, pos)
+        later = progressed_later(lines) if after else [False] * len(lines)
+        for ln, pos, lt in zip(lines, positions(lines), later, strict=True):
+            v = line_tv(ln, pos, lt)
             if v:
                 return True
             if v is None:
@@ -133,7 +142,9 @@ def build(cond, vocab) -> tuple:
 
     def describe(case) -> str:
         lines = sorted(case.lines or (), key=line_order)  # named in the case's (chronological) order
-        return "prior " + "; ".join(ln.describe() for ln, pos in zip(lines, positions(lines), strict=True) if line_tv(ln, pos))
+        later = progressed_later(lines) if after else [False] * len(lines)
+        return "prior " + "; ".join(ln.describe() for ln, pos, lt in zip(lines, positions(lines), later, strict=True)
+                                    if line_tv(ln, pos, lt))
 
     key = ("prior_line", classes, drugs, settings, outcomes, min_weeks, not_outcomes, position, after)
     return key, fn, missing, describe
@@ -202,7 +213,7 @@ def history(cond, vocab, terms) -> HistoryRole:
         terms.settings |= {"adjuvant", "metastatic"}
     if pl.position:
         terms.not_a_line, terms.a_line = _NOT_A_LINE, "metastatic"
-    return HistoryRole("line", positional=bool(pl.position))
+    return HistoryRole("line", positional=bool(pl.position), carries=bool(pl.progressed_after))
 
 
 KIND = register(ConditionKind("prior_line", PriorLineCond, build, label, check_terms, lambda cond: ("prior_therapies",),

@@ -6,6 +6,8 @@ dimensions a group of rules reads, :func:`witness` writes a profile as a case th
 ``kras-rules evaluate`` accepts."""
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import functools
 import itertools
@@ -443,6 +445,18 @@ class Domain:
         # "before": 0 no line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
         pos_k = [k for k, i in enumerate(per_line) if roles[i].positional]
         pos_atoms = [per_line[k] for k in pos_k]
+        # per-line atoms that a later line ending in progression makes true where the line matches
+        # otherwise (progressed_after): the state keeps, per such atom, the best "would match had it
+        # progressed" of the lines so far, and a line ending in progression lifts the atom to it
+        carry_k = [k for k, i in enumerate(per_line) if roles[i].carries]
+        carry_atoms = [per_line[k] for k in carry_k]
+        would: dict[Line, tuple] = {}
+        for ln in lines:
+            if carry_k:
+                as_progressed = dataclasses.replace(ln, outcome="progression")
+                would[ln] = tuple(_RANK[v] for v in self._values(carry_atoms, self._probe(lines=(as_progressed,))))
+            else:
+                would[ln] = ()
         neutral = {1: Line(frozenset({other}), vocab.drug(other).classes, None, None, None, other),
                    2: Line(frozenset({other}), vocab.drug(other).classes, terms.a_line, None, None, other)}
         neutral_ok = {b: all(v is False for v in self._values(pos_atoms, self._probe(lines=(neutral[b],))))
@@ -463,7 +477,8 @@ class Domain:
             return hit
 
         line_fast = {ln: (lc, lg, tuple(_RANK[v] for v in lf), expo((ln,))) for ln, (lc, lg, lf) in line_info.items()}
-        start_key: tuple = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line), expo(()), 0)
+        start_key: tuple = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line), expo(()), 0,
+                            tuple(-1 for _ in carry_k))
         states: dict[tuple, tuple] = {start_key: ()}
         frontier: list[tuple[tuple, tuple]] = [(start_key, ())]
         # The parts of a state's key combine the same few values again and again (millions of
@@ -488,7 +503,7 @@ class Domain:
 
         for _depth in range(MAX_LINES):
             nxt = []
-            for (cnt, got, flags, ex, before), hist in frontier:
+            for (cnt, got, flags, ex, before, mm), hist in frontier:
                 for ln in lines:
                     lc, lg, lfr, lex = line_fast[ln]
                     if positional:  # a line's position depends on the lines before it
@@ -506,12 +521,23 @@ class Domain:
                     g = got_memo.get((got, lg))
                     if g is None:
                         g = got_memo[(got, lg)] = got | lg
+                    fl = merged(flags, lfr)
+                    if carry_k:
+                        mm2 = merged(mm, would[ln])
+                        if ln.outcome == "progression":  # every earlier line progressed after, too
+                            lifted = list(fl)
+                            for j, kk in enumerate(carry_k):
+                                lifted[kk] = max(lifted[kk], mm2[j])
+                            fl = tuple(lifted)
+                    else:
+                        mm2 = mm
                     k = (
                         counted(cnt, lc) if caps else cnt,
                         g,
-                        merged(flags, lfr),
+                        fl,
                         merged(ex, lex) if lex else ex,
                         nb,
+                        mm2,
                     )
                     if k in states:
                         continue
