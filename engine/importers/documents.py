@@ -592,26 +592,17 @@ def parse_date(text: str | None, *, partial: bool = False) -> dt.date | None:
     return None
 
 
-RESPONSE_WORDS = (
-    ("progress", "progression"),
-    ("complete response", "response"),
-    ("partial response", "response"),
-    ("response", "response"),
-    ("stable", "stable"),
-    ("toxicity", "intolerance"),
-    ("adverse", "intolerance"),
-    ("intoleran", "intolerance"),
-)
 SETTING_WORDS = (("neoadjuvant", "neoadjuvant"), ("adjuvant", "adjuvant"), ("maintenance", "maintenance"),
                  ("metasta", "metastatic"))
 
 
-# outcome words (as RESPONSE_WORDS, most decisive first), each match a word or the start of one
+# outcome words (see OUTCOME_WORDS), each match a word or the start of one
 _OUTCOME = re.compile(r"(?P<pre>\b(?:non|un)[- ]?|\b)(?P<word>progress\w*|complete response|partial response|"
                       r"respon(?:se|ses|ded|ding|sive)\b|stable|stabili[sz]\w*|toxicit\w*|adverse|intoleran\w*)")
-_OUTCOME_OF = (("progress", "progression"), ("complete response", "response"), ("partial response", "response"),
-               ("respon", "response"), ("stabil", "stable"), ("stable", "stable"), ("toxicit", "intolerance"),
-               ("adverse", "intolerance"), ("intoleran", "intolerance"))
+#: outcome word prefixes and what they say, most decisive first
+OUTCOME_WORDS = (("progress", "progression"), ("complete response", "response"), ("partial response", "response"),
+                 ("respon", "response"), ("stabil", "stable"), ("stable", "stable"), ("toxicit", "intolerance"),
+                 ("adverse", "intolerance"), ("intoleran", "intolerance"))
 # a negation before the word in its clause, or right after it ("progression-free", "progression: none")
 _NEG_BEFORE = re.compile(r"\b(?:no|not|without|never|none|nor|neither|absence of|absent|free of|negative for|"
                          r"lack of|lacking|denie[sd]|ruled out|rule out|excluded?)\b|n['’]t\b")
@@ -636,22 +627,17 @@ def read_outcome(text: str) -> tuple[str | None, bool]:
         clause = t[start:clause_end]
         for m in _OUTCOME.finditer(clause):
             word = m.group("word")
-            outcome = next(o for w, o in _OUTCOME_OF if word.startswith(w))
+            outcome = next(o for w, o in OUTCOME_WORDS if word.startswith(w))
             neg = bool(m.group("pre")) or bool(_NEG_BEFORE.search(clause[:m.start()])) or bool(
                 _NEG_AFTER.match(clause[m.end():]))
             (negated if neg else said).add(outcome)
         start = clause_end + 1
     if not said and not negated:
         return None, False
-    for _, outcome in RESPONSE_WORDS:
+    for outcome in dict.fromkeys(o for _, o in OUTCOME_WORDS):  # most decisive first
         if outcome in said and outcome not in negated:
             return outcome, False
     return None, True
-
-
-def outcome_of(text: str) -> str | None:
-    """The outcome a text states (see :func:`read_outcome`), or None."""
-    return read_outcome(text)[0]
 
 
 def setting_of(text: str) -> str | None:
