@@ -104,7 +104,7 @@ def test_each_node_kind_compiles_to_its_kleene_value_for_every_assignment(name, 
     node = _NODES[name]()
     plan = _tiny_plan(node)
     atoms = _Counted(4)
-    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator.missing_of,
                "atoms": atoms.atoms, "conditional": "conditional"}
     run, src = plancode.build(plan, runtime, record)
     program = SimpleNamespace(atoms=atoms.atoms)
@@ -141,7 +141,7 @@ def test_each_node_kind_compiles_to_its_kleene_value_for_every_assignment(name, 
 
 def test_the_compiled_function_sees_only_the_builtins_it_uses():
     atoms = _Counted(4)
-    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator.missing_of,
                "atoms": atoms.atoms, "conditional": "conditional"}
     run, _ = plancode.build(_tiny_plan(_NODES["nested"]()), runtime)
     assert run.__globals__["__builtins__"] == {"set": set, "tuple": tuple}
@@ -149,7 +149,7 @@ def test_the_compiled_function_sees_only_the_builtins_it_uses():
 
 def test_a_cycle_of_derived_facts_is_left_to_the_interpreter():
     plan = Plan([], [_rule(FactNode("a"))], {"a": [_rule(FactNode("b"))], "b": [_rule(FactNode("a"))]}, [])
-    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator.missing_of,
                "atoms": [], "conditional": "conditional"}
     with pytest.raises(plancode.Unsupported):
         plancode.build(plan, runtime)
@@ -158,7 +158,7 @@ def test_a_cycle_of_derived_facts_is_left_to_the_interpreter():
 def test_conditions_nested_up_to_the_depth_limit_compile_and_deeper_ones_are_left_to_the_interpreter():
     # each child of `all` after the first is one level deeper in the generated code
     def runtime(atoms):
-        return {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+        return {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator.missing_of,
                 "atoms": atoms.atoms, "conditional": "conditional"}
 
     n = plancode.MAX_DEPTH
@@ -186,7 +186,7 @@ def test_a_rule_without_requirements_gives_the_interpreters_outcome_for_each_gat
     # before it, a rule with no therapy (a class no therapy has): it gives nothing and stops nothing
     empty = SimpleNamespace(when=AtomNode(0), requires=(), targets=(), selector=False, kind=kind, order=0, rule=rule)
     plan = Plan([empty, cr], [], {}, [])
-    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator.missing_of,
                "atoms": atoms.atoms, "conditional": "conditional"}
     run, src = plancode.build(plan, runtime)
     program = SimpleNamespace(atoms=atoms.atoms)
@@ -398,7 +398,7 @@ def test_a_note_needing_a_gene_the_case_does_not_list_is_not_evaluated():
                      _rule(AtomNode(2))], {}, [])
     listed: list = []  # the cases the function asked for their genes
     genes_now = [frozenset()]  # what it is told
-    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator.missing_of,
                "atoms": atoms.atoms, "conditional": "conditional", "listed": lambda case: listed.append(case) or genes_now[0]}
     run, src = plancode.build(plan, runtime)
     program = SimpleNamespace(atoms=atoms.atoms)
@@ -419,7 +419,7 @@ def test_an_atom_read_only_behind_a_notes_unmet_gene_guard_is_read_again_by_a_la
     """Two notes on atom 0: the first needs a gene the case does not list (so it reads nothing),
     the second needs none. The second must read atom 0 itself, not take it as read."""
     atoms = _Counted(4)
-    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator._missing,
+    runtime = {"unset": evaluator._UNSET, "RuleOutcome": evaluator.RuleOutcome, "missing": evaluator.missing_of,
                "atoms": atoms.atoms, "conditional": "conditional", "listed": lambda case: frozenset()}
     guarded = _rule(AtomNode(0), needs=frozenset({"GENE"}))
     free = _rule(AtomNode(0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import (TV, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
+from engine.conditions.base import (NO_HISTORY, TV, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
                                     history_words, register)
 
 
@@ -169,7 +169,7 @@ def build(cond, vocab) -> tuple:
             return f"the exact {gene} variant"
         if on is not None and any(matches(alt) for alt in own):
             klass = vocab.class_label(on)
-            how = ("prior therapy history" if case.lines is None  # (an 'acquired' flag does not name the drug)
+            how = (NO_HISTORY if case.lines is None  # (an 'acquired' flag does not name the drug)
                    else f"how the {klass} line ended, or whether the report marks the alteration as acquired")
             # the case's own alterations the question is about, not every variant the rule names
             asked = [alt for alt in own if matches(alt) and acq_on is not None and acq_on(alt, case) is None]

@@ -246,10 +246,21 @@ def line_order(ln) -> int:
     return ln.seq
 
 
+#: what a prior-therapy leaf is missing when the case gives no history (with a history given, a
+#: leaf names the lines and fields it is missing instead; a requirement's own ``missing`` text
+#: then gives way to those words, see :func:`engine.evaluation.evaluator.history_words_apply`)
+NO_HISTORY = "prior therapy history"
+
+
+def line_names(lines) -> list[str]:
+    """Each line of a chronological history by its place and its regimen: "prior line 2 (FOLFIRI)"."""
+    return [f"prior line {n} ({ln.label})" for n, ln in enumerate(lines, 1)]
+
+
 def history_held(atom, case, value: TV) -> str:
     """What the case holds for a prior-therapy leaf that is not true: its history in words."""
     if case.lines is None:
-        return "unknown: prior therapy history"
+        return f"unknown: {NO_HISTORY}"
     return history_words(case)
 
 

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, line_order, Outcome, Setting, Strict, register
+from engine.conditions.base import (NO_HISTORY, TV, ConditionKind, HistoryRole, Outcome, Setting, Strict, history_held, join_words,
+                                    line_names, line_order, register)
 
 
 class LinePattern(Strict):
@@ -133,12 +134,27 @@ def build(cond, vocab) -> tuple:
 
     def missing(case) -> str:
         if case.lines is None:
-            return "prior therapy history"
-        wanted = [w for w, on in (("setting", settings or (position == "first" or None)),
-                                  ("outcome", outcomes or not_outcomes), ("weeks", min_weeks)) if on is not None]
-        if after and not (outcomes or not_outcomes):
-            wanted.append("whether the disease progressed after the line")
-        return "details of prior therapy" + (" (" + ", ".join(wanted) + ")" if wanted else "")
+            return NO_HISTORY
+        # the lines that could match, each with what about it is not given (in the case's order)
+        lines = sorted(case.lines, key=line_order)
+        names = line_names(lines)
+        later = progressed_later(lines) if after else [False] * len(lines)
+        asks: list[str] = []
+        for n, (ln, pos, lt) in enumerate(zip(lines, positions(lines), later, strict=True)):
+            if line_tv(ln, pos, lt) is not None:
+                continue
+            if pos is None:  # its place among the lines for advanced disease hangs on a setting not given
+                asks.extend(f"the setting of {names[k]}" for k in range(n + 1) if lines[k].setting is None)
+            if settings is not None and ln.setting is None:
+                asks.append(f"the setting of {names[n]}")
+            if (outcomes or not_outcomes or after) and ln.outcome is None:
+                asks.append(f"how {names[n]} ended")
+            elif after and not lt and ln.outcome != "progression":
+                asks.append(f"whether the disease progressed after {names[n]}")
+            if min_weeks is not None and ln.weeks is None:
+                asks.append(f"how long {names[n]} lasted")
+        asks = list(dict.fromkeys(asks))
+        return join_words(asks, "and") if asks else "details of prior therapy"
 
     def describe(case) -> str:
         lines = sorted(case.lines or (), key=line_order)  # named in the case's (chronological) order

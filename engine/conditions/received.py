@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import TV, ConditionKind, HistoryRole, history_held, history_words, Strict, register
+from engine.conditions.base import NO_HISTORY, TV, ConditionKind, HistoryRole, history_held, history_words, Strict, register
 
 
 class ReceivedPattern(Strict):
@@ -42,7 +42,7 @@ def build(cond, vocab) -> tuple:
     def describe(case) -> str:
         return history_words(case)
 
-    return ("received", classes, drugs), fn, (lambda case: "prior therapy history"), describe
+    return ("received", classes, drugs), fn, (lambda case: NO_HISTORY), describe
 
 
 def label(cond, vocab=None) -> str:

@@ -47,6 +47,7 @@ from engine.evaluation.evaluator import (
     Ctx,
     FactNode,
     Inference,
+    missing_of,
     Node,
     NotNode,
     Program,
@@ -493,17 +494,8 @@ class DurableBackend:
                  unknown: Iterable[int]) -> RuleOutcome:
         rule = cr.rule
         assert m.verdict is not None  # an out meaning has its verdict
-        if m.missing:
-            miss: set[str] = set()   # presentation: what to find out, in the shared words
-            if not m.when_true:
-                cr.when.missing(ctx, miss)
-            for i in sorted(set(unknown)):
-                req = rule.requires[i]
-                if req.missing:
-                    miss.add(req.missing)
-                else:
-                    cr.requires[i].missing(ctx, miss)
-            return RuleOutcome(rule.id, m.verdict, m.when_true, tuple(sorted(miss)), ())
+        if m.missing:  # presentation: what to find out, in the shared words
+            return RuleOutcome(rule.id, m.verdict, m.when_true, missing_of(cr, ctx, not m.when_true, sorted(set(unknown))), ())
         if m.pending:  # what it is missing is found by resolution, if it applies
             return RuleOutcome(rule.id, m.verdict, m.when_true, (), (), True)
         criteria = tuple(rule.requires[i].criterion for i in sorted(set(failed)))

@@ -22,7 +22,7 @@ from engine.evaluation import plancode
 from engine.case import NormalCase
 from engine.cachedir import cache_dir
 from engine.rulebase import RuleBase
-from engine.conditions import KINDS, TV, kind_of
+from engine.conditions import KINDS, NO_HISTORY, TV, kind_of
 from engine.rules_model import All, Any_, FactCond, Not, Rule, TherapySelector, Unmet
 from engine.semantics import CONDITIONAL, PENDING, UNMET, VERDICT, OUTCOME_TABLE, rule_kind
 class Dated(Protocol):
@@ -400,21 +400,41 @@ def rule_outcome(cr: CompiledRule, ctx: Ctx, w=_NO_W) -> RuleOutcome | None:
         return RuleOutcome(rule.id, concl.verdict, False, (), (), True)
     # conditional, or a verdict that stands: list what is missing
     verdict = "conditional" if code == CONDITIONAL else concl.verdict
-    return RuleOutcome(rule.id, verdict, w is True, _missing(cr, ctx, w is None, unknown), ())
+    return RuleOutcome(rule.id, verdict, w is True, missing_of(cr, ctx, w is None, unknown), ())
 
 
-def _missing(cr: CompiledRule, ctx: Ctx, gate_unknown: bool, unknown) -> tuple[str, ...]:
+def missing_of(cr: CompiledRule, ctx: Ctx, gate_unknown: bool, unknown) -> tuple[str, ...]:
+    """What an outcome is missing: the unknown leaves of its gate (when unknown) and of its
+    unknown requirements (``unknown``: their indices), in the leaves' words or a requirement's
+    own ``missing`` text (see :func:`history_words_apply`)."""
     miss: set[str] = set()
     if gate_unknown:
         cr.when.missing(ctx, miss)
     rule = cr.rule
     for i in unknown:
         req = rule.requires[i]
-        if req.missing:
+        if req.missing and not history_words_apply(cr.requires[i], ctx):
             miss.add(req.missing)
         else:
             cr.requires[i].missing(ctx, miss)
     return tuple(sorted(miss))
+
+
+def history_words_apply(node: Node, ctx: Ctx) -> bool:
+    """Whether the unknown leaves of ``node`` are all prior-therapy leaves of a case that gives
+    its history. Their own words then name the lines and what about them is not given ("how
+    prior line 2 (FOLFIRI) ended"), which a requirement's ``missing`` text, written for a case
+    without a history ("prior therapy history (first line? ...)"), would hide."""
+    leaves: list = []
+    node.leaves(ctx, None, leaves)
+    atoms = ctx.program.atoms
+    for what, i in leaves:
+        if what != "atom":
+            return False
+        kind = KINDS.get(atoms[i].kind)
+        if kind is None or kind.dimension != "history" or ctx.words("missing", i) == NO_HISTORY:
+            return False
+    return bool(leaves)
 
 
 def pending_missing(cr: CompiledRule, ctx: Ctx) -> tuple[str, ...]:
@@ -423,7 +443,7 @@ def pending_missing(cr: CompiledRule, ctx: Ctx) -> tuple[str, ...]:
     hit = ctx.memo.get(key)
     if hit is None:
         unknown = [i for i, node in enumerate(cr.requires) if node.tv(ctx) is None]
-        hit = ctx.memo[key] = _missing(cr, ctx, True, unknown)
+        hit = ctx.memo[key] = missing_of(cr, ctx, True, unknown)
     return hit
 
 
@@ -463,7 +483,7 @@ class Program:
         self._uses: dict[tuple, int] = {}  # interpreted uses per plan signature (see COMPILE_AFTER)
         # trace lines of the rules a plan has not in effect, per (plan, date, jurisdiction): bounded
         self._skips: dict[tuple[int, dt.date, str], tuple[str, ...]] = {}
-        self._runtime = {"unset": _UNSET, "RuleOutcome": RuleOutcome, "missing": _missing,
+        self._runtime = {"unset": _UNSET, "RuleOutcome": RuleOutcome, "missing": missing_of,
                          "atoms": self.atoms, "conditional": "conditional", "listed": listed_genes}
         bounds = set()
         for cr in self.rules:
