@@ -554,11 +554,13 @@ def normalise(
                 if expanded:
                     drugs.extend(expanded)
                     label_parts.append(pt.regimen)
+            named: list[str] = []
             for j, d in enumerate(pt.drugs or ()):
                 expanded = term(vocab.therapy_word, ("prior_therapies", i, "drugs", j), d)
                 if expanded:
                     drugs.extend(expanded)
-                    label_parts.append(d)
+                    named.append(d)
+            label_parts.extend(sorted(named, key=str.lower))  # (the order drugs are listed in means nothing)
             if not drugs:
                 continue
             classes: set[str] = set()

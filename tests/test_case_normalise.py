@@ -65,6 +65,16 @@ def test_a_line_is_described_with_its_setting_weeks_and_outcome():
     assert line("adjuvant", 12.0, "response") == "carboplatin (adjuvant, 12 weeks, response)"
 
 
+def test_a_lines_label_names_its_regimen_then_its_drugs_in_one_order_whatever_the_listing(vocab):
+    # texts name a line by its label ("how prior line 1 (carboplatin + pemetrexed) ended"): the
+    # order drugs are listed in means nothing, so it must not change them
+    a = norm(vocab, prior_therapies=[{"drugs": ["pemetrexed", "Carboplatin"]}]).lines
+    b = norm(vocab, prior_therapies=[{"drugs": ["Carboplatin", "pemetrexed"]}]).lines
+    assert a is not None and b is not None and a[0].label == b[0].label == "Carboplatin + pemetrexed"
+    c = norm(vocab, prior_therapies=[{"regimen": "FOLFIRI", "drugs": ["cetuximab", "bevacizumab"]}]).lines
+    assert c is not None and c[0].label == "FOLFIRI + bevacizumab + cetuximab"
+
+
 # --------------------------------------------------------------------------- strict input
 
 

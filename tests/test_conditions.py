@@ -624,7 +624,7 @@ def test_prior_line_progressed_after_is_open_unless_the_line_ended_in_progressio
                            line("irinotecan", "fluorouracil", outcome="progression")]
     assert ox.fn(case(vocab, prior_therapies=folfox_then_folfiri)) is True
     assert ox.fn(case(vocab, prior_therapies=folfox_then_folfiri[::-1])) is None  # FOLFIRI first, then FOLFOX responding
-    assert ox.describe(case(vocab, prior_therapies=folfox_then_folfiri)).startswith("prior oxaliplatin")
+    assert ox.describe(case(vocab, prior_therapies=folfox_then_folfiri)).startswith("prior fluorouracil + oxaliplatin")
     last = leaf(vocab, {"prior_line": {"position": "last", "progressed_after": True}})
     # the most recent line decides: an earlier progression does not make a responding line a failure
     assert last.fn(case(vocab, prior_therapies=[line("oxaliplatin", outcome="progression"),

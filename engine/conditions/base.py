@@ -253,8 +253,8 @@ NO_HISTORY = "prior therapy history"
 
 
 def line_names(lines) -> list[str]:
-    """Each line of a chronological history by its place and its regimen: "prior line 2 (FOLFIRI)"."""
-    return [f"prior line {n} ({ln.label})" for n, ln in enumerate(lines, 1)]
+    """Each line by its place in the case's list and its regimen: "prior line 2 (FOLFIRI)"."""
+    return [f"prior line {ln.seq + 1} ({ln.label})" for ln in lines]
 
 
 def history_held(atom, case, value: TV) -> str:
