@@ -317,7 +317,7 @@ RESOLVED = {
                 "considered": [],
                 "cautions": ["TRES-002: KRAS Y96D was found but not after a KRAS G12C inhibitor; the resistance evidence comes from tumours that acquired it on the drug."],
                 "explanation": "Case: LUAD (Lung Adenocarcinoma), a kind of NSCLC; KRAS G12C; prior carboplatin; stage metastatic. Approved after a prior line. (FDA accelerated approval; the rule holds from 2021-05-28.) Caution: KRAS Y96D was found but not after a KRAS G12C inhibitor; the resistance evidence comes from tumours that acquired it on the drug.",
-                "summary": "sotorasib: eligible. Sotorasib for KRAS G12C NSCLC after a prior line",
+                "summary": "sotorasib: eligible (with a caution). Sotorasib for KRAS G12C NSCLC after a prior line",
             },
         ],
         "notes": [],

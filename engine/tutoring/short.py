@@ -29,8 +29,10 @@ def _title(title: str) -> str:
     return title.split(" means ", 1)[0]
 
 
-def option_summary(name: str, verdict: str, title: str, missing, failed, evidence: str) -> str:
+def option_summary(name: str, verdict: str, title: str, missing, failed, evidence: str, cautions: int = 0) -> str:
     head = f"{name}: {VERDICT_WORDS.get(verdict, verdict)}"
+    if cautions:  # a caution is often the lesson of the case: a one-line list must not hide it
+        head += " (with a caution)" if cautions == 1 else f" (with {cautions} cautions)"
     if verdict == "not_eligible" and failed:
         return fit(f"{head}, not met: {'; '.join(failed)}")
     if verdict == "conditional" and missing:
@@ -63,14 +65,14 @@ class Summaries:
         """The summary of an option, from its fields (``d``: the option's ``__dict__``; read
         directly, as this runs for every option of every result)."""
         memo = self._memo
-        m, f, r = d["missing"], d["failed_criteria"], d["rules"]
-        key = (d["therapy"], d["verdict"], r[0] if r else "")
+        m, f, r, c = d["missing"], d["failed_criteria"], d["rules"], len(d["cautions"])
+        key = (d["therapy"], d["verdict"], r[0] if r else "", c)
         if m or f:
             key = (*key, *m, None, *f)
         s = memo.get(key)
         if s is None:
             rule = self.rb.by_id.get(key[2])
-            s = option_summary(d["name"], d["verdict"], rule.title if rule else "", m, f, d["evidence"])
+            s = option_summary(d["name"], d["verdict"], rule.title if rule else "", m, f, d["evidence"], c)
             if len(memo) > 50_000:
                 memo.clear()
             memo[key] = s
