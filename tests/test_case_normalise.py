@@ -66,7 +66,7 @@ def test_a_line_is_described_with_its_setting_weeks_and_outcome():
 
 
 def test_a_lines_label_names_its_regimen_then_its_drugs_in_one_order_whatever_the_listing(vocab):
-    # texts name a line by its label ("how prior line 1 (carboplatin + pemetrexed) ended"): the
+    # texts name a line by its label ("how prior therapy 1 (carboplatin + pemetrexed) ended"): the
     # order drugs are listed in means nothing, so it must not change them
     a = norm(vocab, prior_therapies=[{"drugs": ["pemetrexed", "Carboplatin"]}]).lines
     b = norm(vocab, prior_therapies=[{"drugs": ["Carboplatin", "pemetrexed"]}]).lines

@@ -509,10 +509,10 @@ def test_prior_lines_words(vocab):
     n = leaf(vocab, {"prior_lines": {"min": 1, "setting": ["metastatic"]}})
     assert n.fn(case(vocab)) is None
     assert n.missing(case(vocab)) == "prior therapy history"
-    assert n.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "the setting of prior line 1 (carboplatin)"
+    assert n.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "the setting of prior therapy 1 (carboplatin)"
     # each line whose setting is not given, by its place in the case's order
     two = case(vocab, prior_therapies=[line("carboplatin", setting="metastatic"), line("docetaxel")])
-    assert n.missing(two) == "the setting of prior line 2 (docetaxel)"
+    assert n.missing(two) == "the setting of prior therapy 2 (docetaxel)"
     assert n.describe(case(vocab, prior_therapies=[])) == "no prior systemic therapy (treatment-naive)"
     assert n.describe(case(vocab, prior_therapies=[line("carboplatin", weeks=12)])) == "prior carboplatin (12 weeks)"
     # in the case's order (chronological), the words every prior-therapy leaf gives the history
@@ -601,7 +601,7 @@ def test_prior_line_outcome_not(vocab):
     assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", outcome="stable")])) is True
     assert pl.fn(case(vocab, prior_therapies=[line("carboplatin", outcome="progression")])) is False
     assert pl.fn(case(vocab, prior_therapies=[line("carboplatin")])) is None
-    assert pl.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "how prior line 1 (carboplatin) ended"
+    assert pl.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "how prior therapy 1 (carboplatin) ended"
 
 
 def test_prior_line_progressed_after_is_open_unless_the_line_ended_in_progression(vocab):
@@ -616,8 +616,8 @@ def test_prior_line_progressed_after_is_open_unless_the_line_ended_in_progressio
                                               line("docetaxel", outcome="progression")])) is True
     assert pl.fn(case(vocab, prior_therapies=[])) is False
     assert pl.missing(case(vocab, prior_therapies=[line("carboplatin", outcome="response")])) == \
-        "whether the disease progressed after prior line 1 (carboplatin)"
-    assert pl.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "how prior line 1 (carboplatin) ended"
+        "whether the disease progressed after prior therapy 1 (carboplatin)"
+    assert pl.missing(case(vocab, prior_therapies=[line("carboplatin")])) == "how prior therapy 1 (carboplatin) ended"
     # progression on a later line is progression after this one too (the case's order decides)
     ox = leaf(vocab, {"prior_line": {"classes": ["oxaliplatin"], "progressed_after": True}})
     folfox_then_folfiri = [line("oxaliplatin", "fluorouracil", outcome="response"),
@@ -649,7 +649,7 @@ def test_prior_line_position_first_and_last_read_the_case_order(vocab):
     assert first.describe(carbo_then_ox) == "prior "
     unset = case(vocab, prior_therapies=[line("carboplatin"), line("oxaliplatin", setting="metastatic")])
     assert first.fn(unset) is None
-    assert first.missing(unset) == "the setting of prior line 1 (carboplatin)"  # the line before decides its place
+    assert first.missing(unset) == "the setting of prior therapy 1 (carboplatin)"  # the line before decides its place
     after_adjuvant = case(vocab, prior_therapies=[line("carboplatin", setting="adjuvant"),
                                                   line("oxaliplatin", setting="metastatic")])
     assert first.fn(after_adjuvant) is True
@@ -661,13 +661,13 @@ def test_prior_line_missing_names_the_details_it_reads(vocab):
     hist = case(vocab, prior_therapies=[line("carboplatin")])
     full = leaf(vocab, {"prior_line": {"classes": ["platinum"], "setting": ["metastatic"], "outcome": ["stable"],
                                        "min_weeks": 6}})
-    assert full.missing(hist) == ("the setting of prior line 1 (carboplatin), how prior line 1 (carboplatin) ended and "
-                                  "how long prior line 1 (carboplatin) lasted")
+    assert full.missing(hist) == ("the setting of prior therapy 1 (carboplatin); how prior therapy 1 (carboplatin) ended; "
+                                  "how long prior therapy 1 (carboplatin) lasted")  # items (MISSING_SEP), each listed once
     # only the lines that could match are named, and only what about them is not given
     two = case(vocab, prior_therapies=[line("docetaxel"), line("carboplatin", setting="metastatic", outcome="stable")])
-    assert full.missing(two) == "how long prior line 2 (carboplatin) lasted"
+    assert full.missing(two) == "how long prior therapy 2 (carboplatin) lasted"
     assert full.missing(case(vocab)) == "prior therapy history"
-    assert leaf(vocab, {"prior_line": {"classes": ["platinum"], "min_weeks": 0}}).missing(hist) == "how long prior line 1 (carboplatin) lasted"
+    assert leaf(vocab, {"prior_line": {"classes": ["platinum"], "min_weeks": 0}}).missing(hist) == "how long prior therapy 1 (carboplatin) lasted"
     assert leaf(vocab, {"prior_line": {"classes": ["platinum"], "position": "last"}}).missing(hist) == "details of prior therapy"
 
 

@@ -189,7 +189,7 @@ def test_platinum_stopped_for_toxicity_without_progression_counts(mini):
 def test_unknown_outcome_of_the_platinum_line_is_conditional(mini):
     opt = mini.evaluate(pdac(platinum(outcome=None))).option("olaparib")
     assert opt.verdict == "conditional"
-    assert opt.missing == ["how prior line 1 (oxaliplatin) ended"]  # only what is not given
+    assert opt.missing == ["how prior therapy 1 (oxaliplatin) ended"]  # only what is not given
 
 
 def test_a_line_of_unknown_setting_before_makes_the_position_unknown(mini):
@@ -201,7 +201,7 @@ def test_prior_lines_max_counts_a_line_of_unknown_setting_as_unknown(mini):
     # first-line platinum, then a line whose setting is not given: maybe a second metastatic line
     opt = mini.evaluate(pdac(platinum(), {"regimen": "FOLFIRI"})).option("olaparib")
     assert opt.verdict == "conditional"
-    assert opt.missing == ["the setting of prior line 2 (FOLFIRI)"]
+    assert opt.missing == ["the setting of prior therapy 2 (FOLFIRI)"]
     opt = mini.evaluate(pdac(platinum(), {"regimen": "FOLFIRI", "setting": "metastatic"})).option("olaparib")
     assert opt.verdict == "not_eligible"
 
@@ -302,7 +302,7 @@ def test_prior_lines_min_counts_only_lines_in_its_setting(mini_variant, line, ve
     opt = mini_variant.evaluate(lung(prior_therapies=[line])).option("sotorasib")
     assert opt.verdict == verdict
     if verdict == "conditional":  # the history is given: the line whose setting is not, not the rule's "prior therapy history"
-        assert opt.missing == ["the setting of prior line 1 (carboplatin)"]
+        assert opt.missing == ["the setting of prior therapy 1 (carboplatin)"]
     # with no history, the requirement's own text
     assert mini_variant.evaluate(lung()).option("sotorasib").missing == ["prior therapy history"]
 

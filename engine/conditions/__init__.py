@@ -23,6 +23,7 @@ from engine.conditions.base import (  # noqa: F401
     HistoryRole,
     HistoryTerms,
     LeafNames,
+    MISSING_SEP,
     NO_HISTORY,
     Origin,
     Outcome,

@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.conditions.base import (NO_HISTORY, TV, ConditionKind, HistoryRole, Outcome, Setting, Strict, history_held, join_words,
-                                    line_names, line_order, register)
+from engine.conditions.base import (MISSING_SEP, NO_HISTORY, TV, ConditionKind, HistoryRole, Outcome, Setting, Strict, history_held, line_names, line_order, register)
 
 
 class LinePattern(Strict):
@@ -154,7 +153,7 @@ def build(cond, vocab) -> tuple:
             if min_weeks is not None and ln.weeks is None:
                 asks.append(f"how long {names[n]} lasted")
         asks = list(dict.fromkeys(asks))
-        return join_words(asks, "and") if asks else "details of prior therapy"
+        return MISSING_SEP.join(asks) if asks else "details of prior therapy"
 
     def describe(case) -> str:
         lines = sorted(case.lines or (), key=line_order)  # named in the case's (chronological) order

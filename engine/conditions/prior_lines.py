@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.conditions.base import (NO_HISTORY, TV, ConditionKind, HistoryRole, Setting, Strict, history_held, history_words,
-                                    join_words, line_names, line_order, register)
+from engine.conditions.base import (MISSING_SEP, NO_HISTORY, TV, ConditionKind, HistoryRole, Setting, Strict, history_held, history_words,
+                                    line_names, line_order, register)
 
 
 class PriorLinesPattern(Strict):
@@ -49,7 +49,7 @@ def build(cond, vocab) -> tuple:
             return NO_HISTORY
         lines = sorted(case.lines, key=line_order)
         asks = [f"the setting of {name}" for ln, name in zip(lines, line_names(lines), strict=True) if ln.setting is None]
-        return join_words(asks, "and") if asks else "the setting of each prior line"
+        return MISSING_SEP.join(asks) if asks else "the setting of each prior line"
 
     def describe(case) -> str:
         return history_words(case)

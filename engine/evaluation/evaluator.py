@@ -22,7 +22,7 @@ from engine.evaluation import plancode
 from engine.case import NormalCase
 from engine.cachedir import cache_dir
 from engine.rulebase import RuleBase
-from engine.conditions import KINDS, NO_HISTORY, TV, kind_of
+from engine.conditions import KINDS, MISSING_SEP, NO_HISTORY, TV, kind_of
 from engine.rules_model import All, Any_, FactCond, Not, Rule, TherapySelector, Unmet
 from engine.semantics import CONDITIONAL, PENDING, UNMET, VERDICT, OUTCOME_TABLE, rule_kind
 class Dated(Protocol):
@@ -176,7 +176,7 @@ class AtomNode(Node):
         return v
 
     def missing(self, ctx: Ctx, out: set[str]) -> None:
-        out.add(ctx.words("missing", self.i))
+        out.update(ctx.words("missing", self.i).split(MISSING_SEP))
 
     def leaves(self, ctx: Ctx, want: TV, out: list) -> None:
         if self.tv(ctx) is want:
@@ -423,7 +423,7 @@ def missing_of(cr: CompiledRule, ctx: Ctx, gate_unknown: bool, unknown) -> tuple
 def history_words_apply(node: Node, ctx: Ctx) -> bool:
     """Whether the unknown leaves of ``node`` are all prior-therapy leaves of a case that gives
     its history. Their own words then name the lines and what about them is not given ("how
-    prior line 2 (FOLFIRI) ended"), which a requirement's ``missing`` text, written for a case
+    prior therapy 2 (FOLFIRI) ended"), which a requirement's ``missing`` text, written for a case
     without a history ("prior therapy history (first line? ...)"), would hide."""
     leaves: list = []
     node.leaves(ctx, None, leaves)
