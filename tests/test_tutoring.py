@@ -278,6 +278,27 @@ def test_compare_reports_a_level_change_and_a_vanished_option(engine):
     assert any(f.fact == "kras_g12c" and f.after is False for f in cmp.facts)
 
 
+def test_compare_shows_a_caution_that_a_co_mutation_adds_and_why_says_it(engine):
+    """Adding an NRAS mutation to KRAS G12C colorectal cancer leaves the G12C combinations
+    eligible but cautioned: the what-if must say so (it said "No option changed")."""
+    from engine.tutoring.cli import render_answer
+
+    before = load("crc-g12c-folfox-only.json")
+    before["prior_therapies"].append({"regimen": "FOLFIRI", "setting": "metastatic", "outcome": "progression"})
+    after = json.loads(json.dumps(before))
+    after["alterations"].append({"gene": "NRAS", "variant": "Q61K"})
+    cmp = engine.compare(before, after)
+    combo = next(o for o in cmp.options if o.therapy == "adagrasib+cetuximab")
+    assert combo.before.verdict == combo.after.verdict == "eligible"
+    assert len(combo.cautions_gained) == 1 and "NRAS" in combo.cautions_gained[0] and not combo.cautions_lost
+    assert "caution added" in combo.why and len(combo.summary) <= 140
+    back = engine.compare(after, before)
+    assert next(o for o in back.options if o.therapy == "adagrasib+cetuximab").cautions_lost == combo.cautions_gained
+    assert render_answer(engine.explain(after, "adagrasib+cetuximab")).splitlines()[0] == \
+        "adagrasib + cetuximab: eligible (with a caution)"
+    assert render_answer(engine.explain(before, "adagrasib+cetuximab")).splitlines()[0] == "adagrasib + cetuximab: eligible"
+
+
 # --------------------------------------------------------------------------- summaries and text
 
 

@@ -155,7 +155,9 @@ _MARK = {"met": "[x]", "not_met": "[ ]", "unknown": "[?]"}
 
 
 def render_answer(a, width: int = 100, brief: bool = False) -> str:
-    out = [f"{a.name}: {a.verdict.replace('_', ' ') if a.verdict else 'no option for this case'}"]
+    n = len(a.option.cautions) if a.option is not None else 0
+    mark = "" if not n else " (with a caution)" if n == 1 else f" (with {n} cautions)"  # as the option's summary says
+    out = [f"{a.name}: {a.verdict.replace('_', ' ') if a.verdict else 'no option for this case'}{mark}"]
     if brief:
         return textwrap.fill(a.summary, width, subsequent_indent="    ")
     out.append(textwrap.fill(a.explanation, width, initial_indent="  ", subsequent_indent="  "))

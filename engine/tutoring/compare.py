@@ -51,6 +51,8 @@ class OptionChange(BaseModel):
     before: Side = Field(description="the option before")
     after: Side = Field(description="the option after")
     criteria: list[CriterionChange] = Field(description="criteria whose status changed")
+    cautions_gained: list[str] = Field(default=[], description="texts of the cautions the option gained")
+    cautions_lost: list[str] = Field(default=[], description="texts of the cautions the option lost")
     why: str = Field(description="what changed and why, in words")
     summary: str = Field(description="the change in at most 140 characters")
 
@@ -120,7 +122,12 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
                 crit.append(CriterionChange(id=(y or x).id, text=key[1], before=x.status if x else None,  # type: ignore[union-attr]
                                             after=y.status if y else None))
         miss_a, miss_b = (list(oa.missing) if oa else []), (list(ob.missing) if ob else [])
-        if sa == sb and not crit and miss_a == miss_b:
+        # a caution gained or lost is often the lesson of a what-if (a co-mutation added)
+        caut_a = [c.text for c in oa.cautions] if oa else []
+        caut_b = [c.text for c in ob.cautions] if ob else []
+        gained = [c for c in caut_b if c not in caut_a]
+        lost = [c for c in caut_a if c not in caut_b]
+        if sa == sb and not crit and miss_a == miss_b and not gained and not lost:
             continue
         name = (xb or xa).name
         verdict_a = sa.verdict.replace("_", " ") if sa.verdict else "no option"
@@ -132,6 +139,10 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             parts.append(f"{name}: {sb.verdict}, evidence {sa.evidence} (OncoKB {sa.oncokb_level}) \u2192 {sb.evidence} (OncoKB {sb.oncokb_level}).")
         elif crit:
             parts.append(f"{name}: still {verdict_b}, with criteria changed.")
+        elif miss_a == miss_b:  # only its cautions changed
+            what = ([f"a caution added ({len(gained)})"] if len(gained) > 1 else ["a caution added"] if gained else []) + \
+                   ([f"cautions removed ({len(lost)})"] if len(lost) > 1 else ["a caution removed"] if lost else [])
+            parts.append(f"{name}: still {verdict_b}, with {' and '.join(what)}.")
         else:  # only what is left to find out changed
             parts.append(f"{name}: still {verdict_b}; to find out: {', '.join(miss_b) or 'nothing'} "
                          f"(before: {', '.join(miss_a) or 'nothing'}).")
@@ -144,9 +155,12 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             parts.append(lead)
         if crit:
             parts.append("; ".join(f"{c.text}: {_change_words(c)}" for c in crit) + ".")
+        parts.extend(f"Caution: {c}" for c in gained)
+        parts.extend(f"No longer cautioned: {c}" for c in lost)
         if xb is not None:
             parts.append(xb.summary if not xb.in_result else (ob.summary or ""))
         why = " ".join(p for p in parts if p)
-        options.append(OptionChange(therapy=t, name=name, before=sa, after=sb, criteria=crit, why=why,
+        options.append(OptionChange(therapy=t, name=name, before=sa, after=sb, criteria=crit,
+                                    cautions_gained=gained, cautions_lost=lost, why=why,
                                     summary=fit(parts[0] + (" " + parts[1] if lead or crit else ""))))
     return Comparison(before_id=ra.case_id, after_id=rb_.case_id, changes=changes, facts=facts, options=options)
