@@ -657,6 +657,17 @@ def test_prior_line_position_first_and_last_read_the_case_order(vocab):
     assert first.key != last.key
 
 
+def test_a_label_holding_the_items_separator_stays_one_item(vocab):
+    # a regimen written "FOLFOX; bevacizumab" is the case's own words: its name must not be cut
+    # into two missing items where the items of one leaf are split
+    from engine.conditions import MISSING_SEP
+
+    pl = leaf(vocab, {"prior_line": {"classes": ["platinum"], "outcome": ["stable"], "min_weeks": 6}})
+    text = pl.missing(case(vocab, prior_therapies=[{"regimen": "FOLFOX; bevacizumab", "drugs": ["carboplatin"]}]))
+    items = text.split(MISSING_SEP)
+    assert len(items) == 2 and all(i.count("(") == i.count(")") for i in items), items
+
+
 def test_prior_line_missing_names_the_details_it_reads(vocab):
     hist = case(vocab, prior_therapies=[line("carboplatin")])
     full = leaf(vocab, {"prior_line": {"classes": ["platinum"], "setting": ["metastatic"], "outcome": ["stable"],

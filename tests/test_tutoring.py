@@ -297,6 +297,12 @@ def test_compare_shows_a_caution_that_a_co_mutation_adds_and_why_says_it(engine)
     assert render_answer(engine.explain(after, "adagrasib+cetuximab")).splitlines()[0] == \
         "adagrasib + cetuximab: eligible (with a caution)"
     assert render_answer(engine.explain(before, "adagrasib+cetuximab")).splitlines()[0] == "adagrasib + cetuximab: eligible"
+    # an option that becomes excluded has no cautions: its verdict is the news, not "no longer cautioned"
+    excluded = json.loads(json.dumps(after))
+    excluded["alterations"].append({"gene": "KRAS", "variant": "G12D", "acquired": True})
+    excluded["prior_therapies"].append({"drugs": ["adagrasib", "cetuximab"], "setting": "metastatic", "outcome": "progression"})
+    gone = next(o for o in engine.compare(after, excluded).options if o.therapy == "adagrasib+cetuximab")
+    assert gone.after.verdict == "excluded" and gone.cautions_lost == [] and "No longer cautioned" not in gone.why
 
 
 # --------------------------------------------------------------------------- summaries and text

@@ -255,7 +255,8 @@ NO_HISTORY = "prior therapy history"
 def line_names(lines) -> list[str]:
     """Each line by its place in the case's list and its regimen: "prior therapy 2 (FOLFIRI)"
     (not "line 2": adjuvant and maintenance entries have places too)."""
-    return [f"prior therapy {ln.seq + 1} ({ln.label})" for ln in lines]
+    # (a label is the case's own words: it must not hold the separator of missing items)
+    return [f"prior therapy {ln.seq + 1} ({ln.label.replace(MISSING_SEP, ', ')})" for ln in lines]
 
 
 #: between the items of one leaf's missing words ("the setting of prior therapy 1 (FOLFOX); how

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.semantics import POSITIVE
 from engine.tutoring.short import fit
 
 
@@ -126,7 +127,8 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
         caut_a = [c.text for c in oa.cautions] if oa else []
         caut_b = [c.text for c in ob.cautions] if ob else []
         gained = [c for c in caut_b if c not in caut_a]
-        lost = [c for c in caut_a if c not in caut_b]
+        # (an option no longer given, or excluded, has no cautions: its verdict is the news)
+        lost = [c for c in caut_a if c not in caut_b] if ob is not None and ob.verdict in POSITIVE else []
         if sa == sb and not crit and miss_a == miss_b and not gained and not lost:
             continue
         name = (xb or xa).name
