@@ -252,17 +252,17 @@ def line_order(ln) -> int:
 NO_HISTORY = "prior therapy history"
 
 
+#: between the items of one leaf's missing words ("the setting of prior therapy 1 (FOLFOX); how
+#: prior therapy 2 (FOLFIRI) ended"): each item is listed once in an outcome's ``missing``, however
+#: many leaves ask it
+MISSING_SEP = "; "
+
+
 def line_names(lines) -> list[str]:
     """Each line by its place in the case's list and its regimen: "prior therapy 2 (FOLFIRI)"
     (not "line 2": adjuvant and maintenance entries have places too)."""
     # (a label is the case's own words: it must not hold the separator of missing items)
     return [f"prior therapy {ln.seq + 1} ({ln.label.replace(MISSING_SEP, ', ')})" for ln in lines]
-
-
-#: between the items of one leaf's missing words ("the setting of prior therapy 1 (FOLFOX); how
-#: prior therapy 2 (FOLFIRI) ended"): each item is listed once in an outcome's ``missing``, however
-#: many leaves ask it
-MISSING_SEP = "; "
 
 
 def history_held(atom, case, value: TV) -> str:

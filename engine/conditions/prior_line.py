@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from engine.conditions.base import (MISSING_SEP, NO_HISTORY, TV, ConditionKind, HistoryRole, Outcome, Setting, Strict, history_held, line_names, line_order, register)
+from engine.conditions.base import (MISSING_SEP, NO_HISTORY, TV, ConditionKind, HistoryRole, Outcome, Setting, Strict,
+                                    history_held, line_names, line_order, register)
 
 
 class LinePattern(Strict):

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 from engine.errors import CaseError, Problem, UsageError
+from engine.tutoring.short import caution_mark
 
 COMMANDS = ("why", "compare", "catalogue", "schema", "serve")
 
@@ -155,8 +156,7 @@ _MARK = {"met": "[x]", "not_met": "[ ]", "unknown": "[?]"}
 
 
 def render_answer(a, width: int = 100, brief: bool = False) -> str:
-    n = len(a.option.cautions) if a.option is not None else 0
-    mark = "" if not n else " (with a caution)" if n == 1 else f" (with {n} cautions)"  # as the option's summary says
+    mark = caution_mark(len(a.option.cautions)) if a.option is not None else ""  # as the option's summary says
     out = [f"{a.name}: {a.verdict.replace('_', ' ') if a.verdict else 'no option for this case'}{mark}"]
     if brief:
         return textwrap.fill(a.summary, width, subsequent_indent="    ")

@@ -142,8 +142,8 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
         elif crit:
             parts.append(f"{name}: still {verdict_b}, with criteria changed.")
         elif miss_a == miss_b:  # only its cautions changed
-            what = ([f"a caution added ({len(gained)})"] if len(gained) > 1 else ["a caution added"] if gained else []) + \
-                   ([f"cautions removed ({len(lost)})"] if len(lost) > 1 else ["a caution removed"] if lost else [])
+            what = [f"{len(xs)} cautions {how}" if len(xs) > 1 else f"a caution {how}"
+                    for xs, how in ((gained, "added"), (lost, "removed")) if xs]
             parts.append(f"{name}: still {verdict_b}, with {' and '.join(what)}.")
         else:  # only what is left to find out changed
             parts.append(f"{name}: still {verdict_b}; to find out: {', '.join(miss_b) or 'nothing'} "

@@ -29,10 +29,14 @@ def _title(title: str) -> str:
     return title.split(" means ", 1)[0]
 
 
+def caution_mark(cautions: int) -> str:
+    """What follows a verdict in one line when cautions come with it: a caution is often the
+    lesson of the case, and a one-line list must not hide it."""
+    return "" if not cautions else " (with a caution)" if cautions == 1 else f" (with {cautions} cautions)"
+
+
 def option_summary(name: str, verdict: str, title: str, missing, failed, evidence: str, cautions: int = 0) -> str:
-    head = f"{name}: {VERDICT_WORDS.get(verdict, verdict)}"
-    if cautions:  # a caution is often the lesson of the case: a one-line list must not hide it
-        head += " (with a caution)" if cautions == 1 else f" (with {cautions} cautions)"
+    head = f"{name}: {VERDICT_WORDS.get(verdict, verdict)}{caution_mark(cautions)}"
     if verdict == "not_eligible" and failed:
         return fit(f"{head}, not met: {'; '.join(failed)}")
     if verdict == "conditional" and missing:
