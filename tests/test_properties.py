@@ -12,6 +12,8 @@ the rule base's own terms; the strategies themselves know none of them.
 """
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import datetime as dt
 import random
@@ -416,6 +418,24 @@ def test_a_failed_criterion_does_not_hide_an_unknown_biomarker(case):
                            for c in o.criteria)
         if o.verdict == "not_eligible" and unknown_gate:
             assert "is not known either: " in o.explanation, (o.therapy, o.explanation)
+
+
+@given(VALID)
+@example({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [], "tested_genes": ["KRAS", "NRAS", "BRAF"],
+          "prior_therapies": [{"regimen": "FOLFOX", "setting": "metastatic", "outcome": "progression"},
+                              {"regimen": "FOLFIRI", "setting": "metastatic"}], "as_of": "2026-07-01"})
+def test_a_case_that_gives_its_history_is_not_asked_for_it(case):
+    """Where the case gives prior_therapies, what is missing names the entries and what about
+    them is not given, never "prior therapy history" (a requirement's text for a case without
+    one); and each entry it names is one the case lists, by its place in the list."""
+    if case.get("prior_therapies") is None:
+        return
+    listed = len(case["prior_therapies"])
+    for o in ENGINE.evaluate(case).options:
+        for m in o.missing:
+            assert "prior therapy history" not in m, (o.therapy, o.missing)
+            for n in re.findall(r"prior therapy (\d+) \(", m):
+                assert 1 <= int(n) <= listed, (o.therapy, m)
 
 
 # --------------------------------------------------------------------------- provenance
