@@ -43,8 +43,11 @@ class PriorTherapyIn(StrictModel):
 
     @model_validator(mode="after")
     def _has_drugs(self) -> PriorTherapyIn:
-        if not self.drugs and not self.regimen:
-            raise ValueError("a prior therapy needs 'drugs' (a non-empty list) or a 'regimen'")
+        # neither given: a line whose drugs are not known (read as open, see ``Line.open``); one
+        # given empty says nothing, and is more likely a slip than a way of saying so
+        if not self.drugs and not self.regimen and (self.drugs is not None or self.regimen is not None):
+            raise ValueError("a prior therapy's 'drugs' is a non-empty list and its 'regimen' a name; leave both "
+                             "out for a line whose drugs are not known")
         return self
 
 
@@ -112,8 +115,16 @@ class Line:
     weeks: float | None
     label: str
     seq: int = 0  # the line's place in the case's history (chronological; lines are kept sorted)
+    # its drugs are not given: the line may have held any drug (an entry without drugs or regimen,
+    # or the first-line therapy a maintenance line implies); ``drugs``/``classes`` hold none then
+    open: bool = False
+    # not in the case's list: the first-line therapy before the maintenance line at ``seq``, which
+    # the history does not list (see :func:`implied_lines`); it comes just before that line
+    implied: bool = False
 
     def describe(self) -> str:
+        if self.implied:  # (its label says what it is: a first line for metastatic disease)
+            return self.label
         bits = [self.label]
         if self.setting:
             bits.append(self.setting)
@@ -562,6 +573,8 @@ def normalise(
                     named.append(d)
             label_parts.extend(sorted(named, key=str.lower))  # (the order drugs are listed in means nothing)
             if not drugs:
+                if pt.drugs is None and pt.regimen is None:  # a line whose drugs are not given
+                    lines.append(Line(frozenset(), frozenset(), pt.setting, pt.outcome, pt.weeks, OPEN_LABEL, i, open=True))
                 continue
             classes: set[str] = set()
             for d in drugs:
@@ -573,6 +586,8 @@ def normalise(
                 line_memo[entry] = known
             lines.append(Line(known[0], known[1], pt.setting, pt.outcome, pt.weeks, known[2], i))
 
+    if lines:
+        lines.extend(implied_lines(lines))
     if cancer is not None and case.stage in _SPREAD and cancer.code in vocab.cancers.non_invasive:
         parent = next((c for c in cancer.lineage[1:] if c not in vocab.cancers.non_invasive), None)
         problems.append(Problem(
@@ -598,6 +613,29 @@ def normalise(
         jurisdiction=(case.jurisdiction or default_jurisdiction).upper(),
         multiagent_candidate=case.multiagent_candidate,
     )
+
+
+#: the label of a prior therapy given without drugs or regimen
+OPEN_LABEL = "drugs not given"
+#: settings of a line for metastatic disease that is not the first one: a history listing one but
+#: no line for metastatic disease (nor one of setting not given) leaves out the first line
+FOLLOWS_FIRST_LINE = frozenset({"maintenance"})
+A_FIRST_LINE = frozenset({"metastatic", None})
+
+
+def implied_lines(lines: list[Line]) -> list[Line]:
+    """The line a history leaves out: a maintenance line continues a first-line (induction)
+    therapy for metastatic disease, so a history listing one without any line for metastatic
+    disease (nor one of setting not given, which may be it) leaves out that first line. It is
+    read as an open line (drugs not given, outcome not given) just before the first maintenance
+    line, so that whatever its drugs decide stays unknown (a verdict conditional on them), never
+    read as "not given": an incomplete history is not a history without those drugs."""
+    follows = [ln for ln in lines if ln.setting in FOLLOWS_FIRST_LINE]
+    if not follows or any(ln.setting in A_FIRST_LINE for ln in lines):
+        return []
+    first = min(follows, key=lambda ln: ln.seq)
+    label = f"first-line therapy (not listed) before prior therapy {first.seq + 1} ({first.label})"
+    return [Line(frozenset(), frozenset(), "metastatic", None, None, label, first.seq, open=True, implied=True)]
 
 
 def _alt_key(a: Alt) -> tuple:

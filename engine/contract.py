@@ -41,7 +41,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "detail": "informational: the source file's own words for the alteration (e.g. EML4--ALK, a segment)",
     },
     "PriorTherapyIn": {
-        "": "One prior line of systemic therapy: drugs or a named regimen.",
+        "": "One prior line of systemic therapy: drugs or a named regimen (neither: a line whose drugs are not known).",
         "drugs": "drugs by generic, brand or code name",
         "regimen": "a named regimen that expands to drugs (FOLFOX, FOLFIRI, CAPOX, gemcitabine/nab-paclitaxel, ...)",
         "setting": "adjuvant, neoadjuvant, metastatic or maintenance",

@@ -216,6 +216,7 @@ TAKEN = {
     '{"cancer_type": "LUAD", "tested_genes": []}', '{"cancer_type": "LUAD", "id": ""}',
     '{"cancer_type": "LUAD", "prior_therapies": []}', '{"cancer_type": "LUAD", "prior_therapies": [{"regimen": "FOLFOX"}]}',
     '{"cancer_type": "LUAD", "jurisdiction": "ema"}', '{"cancer_type": "LUAD", "id": null, "stage": null}',
+    '{"cancer_type": "LUAD", "prior_therapies": [{}]}',  # a line whose drugs are not given
 }
 
 

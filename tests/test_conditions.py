@@ -1035,3 +1035,66 @@ def test_no_module_outside_the_registry_tests_a_condition_kind_by_name():
     # each exception is still there (the pattern finds it), so a stale entry is noticed
     for ff, text in KIND_BY_NAME_ALLOWED:
         assert any(f == ff and text in ln for f, ln in found), (ff, text)
+
+
+# --------------------------------------------------------------------------- lines whose drugs are not given
+
+
+def test_an_entry_without_drugs_or_regimen_is_a_line_whose_drugs_are_not_given(vocab):
+    c = case(vocab, prior_therapies=[line("carboplatin", setting="metastatic"), {"setting": "metastatic", "outcome": "progression"}])
+    (known,) = [ln for ln in c.lines if not ln.open]
+    (unknown,) = [ln for ln in c.lines if ln.open]
+    assert (unknown.drugs, unknown.classes, unknown.setting, unknown.outcome, unknown.seq) == (
+        frozenset(), frozenset(), "metastatic", "progression", 1)
+    assert not known.open and not unknown.implied
+    # it counts as a line; what its drugs would decide is unknown, never false
+    assert leaf(vocab, {"prior_lines": {"min": 2}}).fn(c) is True
+    got = leaf(vocab, {"received": {"classes": ["platinum", "taxane"]}})
+    assert got.fn(c) is None
+    assert got.missing(c) == "the drugs of prior therapy 2 (drugs not given)"
+    assert leaf(vocab, {"received": {"classes": ["platinum"]}}).fn(c) is True  # (a line that is given decides)
+    one = leaf(vocab, {"prior_line": {"classes": ["taxane"], "outcome": ["progression"]}})
+    assert one.fn(c) is None
+    assert one.missing(c) == "the drugs of prior therapy 2 (drugs not given)"
+    # where its given fields rule it out, its drugs do not matter
+    assert leaf(vocab, {"prior_line": {"classes": ["taxane"], "outcome": ["response"]}}).fn(c) is False
+    assert leaf(vocab, {"received": {"classes": ["taxane"]}}).fn(case(vocab, prior_therapies=[line("docetaxel")])) is True
+    assert leaf(vocab, {"received": {"classes": ["taxane"]}}).fn(case(vocab, prior_therapies=[line("carboplatin")])) is False
+
+
+def test_a_line_whose_drugs_are_not_given_may_be_the_one_an_alteration_was_acquired_on(vocab):
+    on = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}})
+    y96d = alt("KRAS", "Y96D", acquired=True)
+    assert on.fn(case(vocab, "LUAD", y96d, prior_therapies=[line("carboplatin")])) is False  # never held
+    c = case(vocab, "LUAD", y96d, prior_therapies=[line("carboplatin"), {"outcome": "progression"}])
+    assert on.fn(c) is None
+    assert on.missing(c) == ("whether KRAS Y96D was acquired on a KRAS G12C inhibitor "
+                             "(the drugs of prior therapy 2 (drugs not given))")
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), prior_therapies=[{}])) is False  # present at diagnosis
+
+
+def test_a_maintenance_line_without_a_first_line_implies_one_left_out(vocab):
+    c = case(vocab, "COADREAD", prior_therapies=[line("capecitabine", "bevacizumab", setting="maintenance", outcome="progression")])
+    (implied,) = [ln for ln in c.lines if ln.implied]
+    assert implied.open and implied.setting == "metastatic" and implied.outcome is None
+    assert implied.label == "first-line therapy (not listed) before prior therapy 1 (bevacizumab + capecitabine)"
+    # the first line for metastatic disease is the one left out, not the maintenance line
+    assert leaf(vocab, {"prior_lines": {"max": 0, "setting": ["metastatic"]}}).fn(c) is False
+    assert leaf(vocab, {"prior_line": {"position": "first", "setting": ["maintenance"]}}).fn(c) is False
+    iri = leaf(vocab, {"received": {"classes": ["irinotecan"]}})
+    assert iri.fn(c) is None
+    assert iri.missing(c) == "the drugs of the first-line therapy (not listed) before prior therapy 1 (bevacizumab + capecitabine)"
+    assert "first-line therapy (not listed)" in leaf(vocab, {"prior_lines": {"min": 1}}).describe(c)
+    # a line for metastatic disease, or one whose setting is not given (it may be the first line): none implied
+    for first in (line("oxaliplatin", "capecitabine", setting="metastatic"), line("oxaliplatin", "capecitabine")):
+        given = case(vocab, "COADREAD", prior_therapies=[first, line("capecitabine", setting="maintenance")])
+        assert not any(ln.implied for ln in given.lines)
+        assert iri.fn(given) is False
+    # it comes just before the first maintenance line: after an adjuvant line
+    c = case(vocab, "COADREAD", prior_therapies=[line("oxaliplatin", "capecitabine", setting="adjuvant"),
+                                                 line("capecitabine", setting="maintenance"),
+                                                 line("bevacizumab", setting="maintenance")])
+    from engine.conditions.base import line_order
+    order = [ln.label for ln in sorted(c.lines, key=line_order)]
+    assert order == ["capecitabine + oxaliplatin", "first-line therapy (not listed) before prior therapy 2 (capecitabine)",
+                     "capecitabine", "bevacizumab"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import model_validator
 
 from engine.conditions.base import (NO_HISTORY, TV, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
-                                    history_words, register)
+                                    history_words, open_lines, register)
 
 
 class AlterationPattern(Strict):
@@ -27,7 +27,8 @@ class AlterationPattern(Strict):
     (present at diagnosis) is not acquired on CLASS. Otherwise the history decides, since the
     flag ``acquired: true`` says "found at progression on targeted therapy", not on which: a line
     holding a drug of CLASS that ended in progression -> acquired; a history given with no line
-    holding CLASS -> not (acquired on another drug, if at all); a line of CLASS with another or no
+    holding CLASS -> not (acquired on another drug, if at all), unless a line's drugs are not
+    given (it may have held CLASS: unknown); a line of CLASS with another or no
     outcome -> acquired when flagged ``acquired: true``, else unknown; no history -> unknown.
     """
 
@@ -56,7 +57,7 @@ class AlterationCond(Strict):
 def _never_held(case, cls: str) -> bool:
     """Whether the case's history is given and holds no line of drug class ``cls``: nothing can
     have been acquired on the class then, whether or not the gene was tested."""
-    return case.lines is not None and not any(cls in ln.classes for ln in case.lines)
+    return case.lines is not None and not any(cls in ln.classes or ln.open for ln in case.lines)
 
 
 def _acquired_on(cls: str):
@@ -70,13 +71,16 @@ def _acquired_on(cls: str):
         if lines is None:  # the flag says on *some* targeted therapy, not on which
             return None
         exposed = False
+        maybe = False  # a line whose drugs are not given may have held the class
         for ln in lines:
             if cls in ln.classes:
                 if ln.outcome == "progression":
                     return True
                 exposed = True
+            elif ln.open:
+                maybe = True
         if not exposed:  # the history is given and never held the class: acquired on another drug, if at all
-            return False
+            return None if maybe else False
         return True if alt.acquired else None  # found at progression on targeted therapy, and the class was given
 
     return tv
@@ -169,8 +173,12 @@ def build(cond, vocab) -> tuple:
             return f"the exact {gene} variant"
         if on is not None and any(matches(alt) for alt in own):
             klass = vocab.class_label(on)
-            how = (NO_HISTORY if case.lines is None  # (an 'acquired' flag does not name the drug)
-                   else f"how the {klass} line ended, or whether the report marks the alteration as acquired")
+            if case.lines is None:  # (an 'acquired' flag does not name the drug)
+                how = NO_HISTORY
+            elif not any(on in ln.classes for ln in case.lines):  # (then a line whose drugs are not given is why)
+                how = ", ".join(f"the drugs of {n}" for n in open_lines(case.lines))
+            else:
+                how = f"how the {klass} line ended, or whether the report marks the alteration as acquired"
             # the case's own alterations the question is about, not every variant the rule names
             asked = [alt for alt in own if matches(alt) and acq_on is not None and acq_on(alt, case) is None]
             which = ", ".join(alt.describe(acquired=False) for alt in asked) if asked else label

@@ -242,8 +242,9 @@ def history_words(case) -> str:
 
 
 def line_order(ln) -> int:
-    """A prior line's place in the case's history (sort by it for the chronological order)."""
-    return ln.seq
+    """A prior line's place in the case's history (sort by it for the chronological order); a
+    line the history leaves out (``Line.implied``) comes just before the entry it precedes."""
+    return 2 * ln.seq + (not ln.implied)
 
 
 #: what a prior-therapy leaf is missing when the case gives no history (with a history given, a
@@ -262,7 +263,19 @@ def line_names(lines) -> list[str]:
     """Each line by its place in the case's list and its regimen: "prior therapy 2 (FOLFIRI)"
     (not "line 2": adjuvant and maintenance entries have places too)."""
     # (a label is the case's own words: it must not hold the separator of missing items)
-    return [f"prior therapy {ln.seq + 1} ({ln.label.replace(MISSING_SEP, ', ')})" for ln in lines]
+    return [f"the {ln.label.replace(MISSING_SEP, ', ')}" if ln.implied else
+            f"prior therapy {ln.seq + 1} ({ln.label.replace(MISSING_SEP, ', ')})" for ln in lines]
+
+
+def open_lines(lines) -> list[str]:
+    """The names of the lines whose drugs are not given (:func:`line_names`), in the case's order."""
+    shown = sorted((ln for ln in lines if ln.open), key=line_order)
+    return line_names(shown)
+
+
+def drugs_words(names: list[str]) -> str:
+    """What to find out about lines whose drugs are not given: "the drugs of prior therapy 2 (...)"."""
+    return MISSING_SEP.join(f"the drugs of {n}" for n in names)
 
 
 def history_held(atom, case, value: TV) -> str:

@@ -68,11 +68,14 @@ def build(cond, vocab) -> tuple:
     after = p.progressed_after is True
 
     def line_tv(ln, pos: TV = True, later: bool = False) -> TV:
+        unsure = False
         if not (classes <= ln.classes and drugs <= ln.drugs):
-            return False
+            if not ln.open:
+                return False
+            unsure = True  # its drugs are not given: it may have held them
         if pos is False:
             return False
-        unsure = pos is None
+        unsure = unsure or pos is None
         if settings is not None:
             if ln.setting is None:
                 unsure = True
@@ -143,6 +146,8 @@ def build(cond, vocab) -> tuple:
         for n, (ln, pos, lt) in enumerate(zip(lines, positions(lines), later, strict=True)):
             if line_tv(ln, pos, lt) is not None:
                 continue
+            if ln.open and not (classes <= ln.classes and drugs <= ln.drugs):
+                asks.append(f"the drugs of {names[n]}")
             if pos is None:  # its place among the lines for advanced disease hangs on a setting not given
                 asks.extend(f"the setting of {names[k]}" for k in range(n + 1) if lines[k].setting is None)
             if settings is not None and ln.setting is None:

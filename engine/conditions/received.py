@@ -1,10 +1,12 @@
 """``received: {classes, drugs}``: across the whole history every listed class and drug was
-given; unknown when the history is absent."""
+given; unknown when the history is absent, or when it is not met by the lines whose drugs are
+given and a line's drugs are not."""
 from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import NO_HISTORY, TV, ConditionKind, HistoryRole, history_held, history_words, Strict, register
+from engine.conditions.base import (NO_HISTORY, TV, ConditionKind, HistoryRole, Strict, drugs_words, history_held, history_words,
+                                    open_lines, register)
 
 
 class ReceivedPattern(Strict):
@@ -34,15 +36,24 @@ def build(cond, vocab) -> tuple:
             return None
         got_c: set[str] = set()
         got_d: set[str] = set()
+        unsure = False
         for ln in lines:
             got_c |= ln.classes
             got_d |= ln.drugs
-        return classes <= got_c and drugs <= got_d
+            unsure = unsure or ln.open
+        if classes <= got_c and drugs <= got_d:
+            return True
+        return None if unsure else False  # (a line whose drugs are not given may have held the rest)
+
+    def missing(case) -> str:
+        if case.lines is None:
+            return NO_HISTORY
+        return drugs_words(open_lines(case.lines)) or NO_HISTORY
 
     def describe(case) -> str:
         return history_words(case)
 
-    return ("received", classes, drugs), fn, (lambda case: NO_HISTORY), describe
+    return ("received", classes, drugs), fn, missing, describe
 
 
 def label(cond, vocab=None) -> str:

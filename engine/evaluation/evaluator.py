@@ -428,7 +428,15 @@ def history_words_apply(node: Node, ctx: Ctx) -> bool:
     leaves: list = []
     node.leaves(ctx, None, leaves)
     atoms = ctx.program.atoms
-    for what, i in leaves:
+    seen: set[str] = set()
+    for what, i in leaves:  # (grows: a derived fact's unknown leaves are those of its unknown derivations)
+        if what == "fact":
+            if i not in seen:
+                seen.add(i)
+                for cr in ctx.plan.derivers.get(i, ()):
+                    if cr.when.tv(ctx) is None:
+                        cr.when.leaves(ctx, None, leaves)
+            continue
         if what != "atom":
             return False
         kind = KINDS.get(atoms[i].kind)

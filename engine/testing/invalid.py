@@ -212,7 +212,8 @@ def _invalid_draw(draw, d: Domain, kind: str | None = None) -> tuple[Any, tuple]
         return case, ("germline_tested",)
     if kind == "line_empty":
         i = with_line()
-        case["prior_therapies"][i] = _pick(draw, ({}, {"drugs": []}, {"setting": "metastatic"}))
+        # (an entry with neither drugs nor regimen is valid: a line whose drugs are not given)
+        case["prior_therapies"][i] = _pick(draw, ({"drugs": []}, {"drugs": [], "setting": "metastatic"}, {"regimen": ""}))
         return case, ("prior_therapies", i)
     if kind == "drug":
         i = with_line()

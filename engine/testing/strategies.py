@@ -161,10 +161,11 @@ def _line(draw, d: Domain, drugs: Iterable[str] | None = None, regimen: str | No
     """One prior-therapy line; near what ``spec`` asks (setting, outcome, weeks), or meeting it."""
     line: dict[str, Any] = {}
     if drugs is None and regimen is None:
-        form = _pick(draw, ("drugs", "drugs", "regimen", "both") if d.regimens else ("drugs",))
+        # now and then a line whose drugs are not given (neither drugs nor regimen)
+        form = "open" if _chance(draw, 12) else _pick(draw, ("drugs", "drugs", "regimen", "both") if d.regimens else ("drugs",))
         if form in ("regimen", "both"):
             regimen = _pick(draw, d.regimens)
-        if form != "regimen":
+        if form in ("drugs", "both"):
             drugs = list(dict.fromkeys(_some(draw, 1, 3, lambda: _any_drug(draw, d))))
     if regimen is not None:
         line["regimen"] = regimen if draw(st.integers(0, 3)) else regimen.lower()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 from collections.abc import Iterable
 
-from engine.case import Alt, CaseIn, Line, NormalCase
+from engine.case import A_FIRST_LINE, FOLLOWS_FIRST_LINE, OPEN_LABEL, Alt, CaseIn, Line, NormalCase, implied_lines
 from engine.errors import TermError
 from engine.evaluation.evaluator import (
     AllNode,
@@ -31,7 +31,18 @@ from engine.rules_model import Outcome, Setting
 
 MAX_ALTERATIONS_PER_GENE = 3
 MAX_LINES = 4
+_OPEN = "\x00open"  # a history's "items" mark for a line whose drugs are not given
+_FIRST_GIVEN = (False, True, False)  # a history that lists a line which may be its first: nothing is implied
+
+
+def _imp(imp: tuple, line: tuple) -> tuple:
+    """(a line implying a first line, a line that may be one, a progression) after one more line;
+    once a line that may be the first is listed none is implied, whatever else comes."""
+    if line[1]:
+        return _FIRST_GIVEN
+    return (imp[0] or line[0], False, imp[2] or line[2])
 POWERSET_ITEMS = 5  # prior-therapy classes/drugs up to which every combination is a line
+_OPEN_LINE = Line(frozenset(), frozenset(), None, None, None, OPEN_LABEL, open=True)
 OTHER_JURISDICTION = "OTHER"
 _AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 _RANK = {False: 0, None: 1, True: 2}
@@ -122,8 +133,10 @@ class Domain:
 
     # ---------------------------------------------------------------- case building
 
-    def case(self, cancer: str, fields: tuple, genes: dict[str, GeneState], lines, sl: Slice) -> NormalCase:
-        """``fields``: the values of the scalar field dimensions (:attr:`fields`), in order."""
+    def case(self, cancer: str, fields: tuple, genes: dict[str, GeneState], lines, sl: Slice, imply: bool = True) -> NormalCase:
+        """``fields``: the values of the scalar field dimensions (:attr:`fields`), in order.
+        ``imply``: add the first line a history leaves out, as normalise does (off: the lines
+        alone, as the search of histories reads each line before merging them)."""
         alts: list[Alt] = []
         tested: set[str] = set()
         for g, st in genes.items():
@@ -133,6 +146,10 @@ class Domain:
         kw = dict(zip(self._field_names, fields, strict=True))
         for k, name, implied in self._implied:
             kw[name] = implied(fields[k], alts)
+        if lines and imply:  # (as normalise reads a history: a maintenance line follows a first line it may leave out)
+            extra = implied_lines(lines)
+            if extra:
+                lines = (*extra, *lines)
         ct = self.vocab.cancer_types[cancer]
         return NormalCase(
             id="verify",
@@ -341,6 +358,8 @@ class Domain:
             d = min(vocab.drugs_in_class(c))
             for outcome in (None, "progression"):
                 out.append((Line(frozenset({d}), frozenset(vocab.drug(d).classes), None, outcome, None, d),))
+        if classes:  # a line whose drugs are not given may have held any class
+            out.append((_OPEN_LINE,))
         return out
 
     # prior therapy ------------------------------------------------------
@@ -383,9 +402,10 @@ class Domain:
         items = items_c | items_d
 
         def expo(lines_: tuple) -> tuple:
-            """Per acquired-on class: 0 never given, 1 given without progression, 2 progression."""
-            return tuple(max((2 if ln.outcome == "progression" else 1 for ln in lines_ if c in ln.classes),
-                             default=0) for c in acq_classes)
+            """Per acquired-on class: 0 never given, 1 maybe (a line whose drugs are not given),
+            2 given without progression, 3 progression."""
+            return tuple(max(((3 if ln.outcome == "progression" else 2) if c in ln.classes else 1
+                              for ln in lines_ if c in ln.classes or ln.open), default=0) for c in acq_classes)
 
         def hits(drug: str) -> int:
             d = vocab.drug(drug)
@@ -407,7 +427,9 @@ class Domain:
             for cs, ds in patterns:
                 drug_sets.append(frozenset(single[x] for x in cs | ds))
             drug_sets.append(frozenset(single.values()))
-        set_values = [None] + sorted(settings) + [s for s in get_args(Setting) if s not in settings][:1] if settings else [None]
+        # (a setting that implies a first line the history leaves out changes what a history reads)
+        settings |= FOLLOWS_FIRST_LINE
+        set_values = [None] + sorted(settings) + [s for s in get_args(Setting) if s not in settings][:1]
         out_values = [None] + sorted(outcomes) + [o for o in get_args(Outcome) if o not in outcomes][:1] if outcomes else [None]
         week_values: list = [None]
         for w in sorted(weeks):
@@ -421,8 +443,15 @@ class Domain:
                 classes |= vocab.drug(d).classes
             for st, oc, wk in itertools.product(set_values, out_values, dict.fromkeys(week_values)):
                 ln = Line(frozenset(ds), frozenset(classes), st, oc, wk, " + ".join(sorted(ds)))
-                key = (frozenset((classes | ds) & items), self._values(line_idx, self._probe(lines=(ln,))),
+                key = (frozenset((classes | ds) & items), self._values(line_idx, self._probe(imply=False, lines=(ln,))),
                        expo((ln,)), st if positional else None)
+                if key not in seen:
+                    seen.add(key)
+                    lines.append(ln)
+        if items or acq_classes:  # a line whose drugs are not given: it may have held any of them
+            for st, oc, wk in itertools.product(set_values, out_values, dict.fromkeys(week_values)):
+                ln = Line(frozenset(), frozenset(), st, oc, wk, OPEN_LABEL, open=True)
+                key = (frozenset({_OPEN}), self._values(line_idx, self._probe(imply=False, lines=(ln,))), expo((ln,)), st if positional else None)
                 if key not in seen:
                     seen.add(key)
                     lines.append(ln)
@@ -437,8 +466,8 @@ class Domain:
                 st = r.settings
                 sure = st is None or ln.setting in st
                 cnt.append((int(sure), int(sure or (st is not None and ln.setting is None))))
-            flags = self._values(per_line, self._probe(lines=(ln,)))
-            line_info[ln] = (tuple(cnt), frozenset((ln.classes | ln.drugs) & items), flags)
+            flags = self._values(per_line, self._probe(imply=False, lines=(ln,)))
+            line_info[ln] = (tuple(cnt), frozenset((ln.classes | ln.drugs) & items) | ({_OPEN} if ln.open else frozenset()), flags)
         # a line's per-line values depend on what came before it only through "before": 0 no
         # line for advanced disease yet, 1 maybe (a line of unknown setting), 2 yes
         # only per-line atoms with a position depend on the lines before a line, and only through
@@ -454,12 +483,12 @@ class Domain:
         for ln in lines:
             if carry_k:
                 as_progressed = dataclasses.replace(ln, outcome="progression")
-                would[ln] = tuple(_RANK[v] for v in self._values(carry_atoms, self._probe(lines=(as_progressed,))))
+                would[ln] = tuple(_RANK[v] for v in self._values(carry_atoms, self._probe(imply=False, lines=(as_progressed,))))
             else:
                 would[ln] = ()
         neutral = {1: Line(frozenset({other}), vocab.drug(other).classes, None, None, None, other),
                    2: Line(frozenset({other}), vocab.drug(other).classes, terms.a_line, None, None, other)}
-        neutral_ok = {b: all(v is False for v in self._values(pos_atoms, self._probe(lines=(neutral[b],))))
+        neutral_ok = {b: all(v is False for v in self._values(pos_atoms, self._probe(imply=False, lines=(neutral[b],))))
                       for b in neutral}
         positioned: dict[tuple, tuple] = {}
 
@@ -468,17 +497,20 @@ class Domain:
             hit = positioned.get(key)
             if hit is None:
                 if before and not neutral_ok[before]:
-                    return self._values(per_line, self._probe(lines=hist + (ln,)))
+                    return self._values(per_line, self._probe(imply=False, lines=hist + (ln,)))
                 prefix = (neutral[before],) if before else ()
                 vals = list(line_info[ln][2])
-                for k, v in zip(pos_k, self._values(pos_atoms, self._probe(lines=prefix + (ln,))), strict=True):
+                for k, v in zip(pos_k, self._values(pos_atoms, self._probe(imply=False, lines=prefix + (ln,))), strict=True):
                     vals[k] = v
                 hit = positioned[key] = tuple(vals)
             return hit
 
         line_fast = {ln: (lc, lg, tuple(_RANK[v] for v in lf), expo((ln,))) for ln, (lc, lg, lf) in line_info.items()}
+        # what decides whether the history leaves out a first line (engine.case.implied_lines) and
+        # what that line then reads: a line that implies one, a line that may be one, a progression
         start_key: tuple = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line), expo(()), 0,
-                            tuple(-1 for _ in carry_k))
+                            tuple(-1 for _ in carry_k), (False, False, False))
+        imp_of = {ln: (ln.setting in FOLLOWS_FIRST_LINE, ln.setting in A_FIRST_LINE, ln.outcome == "progression") for ln in lines}
         states: dict[tuple, tuple] = {start_key: ()}
         frontier: list[tuple[tuple, tuple]] = [(start_key, ())]
         # The parts of a state's key combine the same few values again and again (millions of
@@ -503,7 +535,7 @@ class Domain:
 
         for _depth in range(MAX_LINES):
             nxt = []
-            for (cnt, got, flags, ex, before, mm), hist in frontier:
+            for (cnt, got, flags, ex, before, mm, imp), hist in frontier:
                 for ln in lines:
                     lc, lg, lfr, lex = line_fast[ln]
                     if positional:  # a line's position depends on the lines before it
@@ -538,6 +570,7 @@ class Domain:
                         merged(ex, lex) if lex else ex,
                         nb,
                         mm2,
+                        imp if imp is _FIRST_GIVEN else _imp(imp, imp_of[ln]),
                     )
                     if k in states:
                         continue
@@ -720,7 +753,9 @@ def witness(dom: Domain, prof, sl: Slice) -> dict:
     if lines is not None:
         hist = []
         for ln in lines:
-            d = {"drugs": sorted(ln.drugs)}
+            if ln.implied:  # (normalise adds it again)
+                continue
+            d = {} if ln.open else {"drugs": sorted(ln.drugs)}
             if ln.setting:
                 d["setting"] = ln.setting
             if ln.outcome:
