@@ -477,8 +477,18 @@ def test_msk_lung_every_kras_g12c_from_coordinates(lung):
         if r["Hugo_Symbol"] == "KRAS" and r["Start_Position"] == "25398285" and r["End_Position"] == "25398285"
         and r["Reference_Allele"] == "C" and r["Tumor_Seq_Allele2"] == "A" and r["NCBI_Build"] == "GRCh37"
     }
+    # ... but for a sample whose two-base call (a DNP row, G12F) holds that base's change: one change
+    # written twice (see test_one_codon_change_written_as_two_rows_is_read_as_one)
+    in_dnp = {
+        r["Tumor_Sample_Barcode"]
+        for r in raw_rows(LUNG / "data_mutations_extended.txt")
+        if r["Hugo_Symbol"] == "KRAS" and r["Start_Position"] == "25398284" and r["End_Position"] == "25398285"
+        and r["Reference_Allele"] == "CC" and r["Tumor_Seq_Allele2"][1:] == "A"
+    }
+    assert in_dnp & raw_g12c == {"P-0009837-T01-IM5"}
+    raw_g12c -= in_dnp
     g12c = {c["id"] for c in cases if {"gene": "KRAS", "variant": "p.G12C"} in c["alterations"]}
-    assert g12c == raw_g12c and len(g12c) == 104
+    assert g12c == raw_g12c and len(g12c) == 103
     assert summary.from_coordinates == summary.alteration_rows > 250
     # independent evidence in the study files: the sign-out comment naming a KRAS p.G12C ...
     clinical = list(raw_rows(LUNG / "data_clinical_sample.txt"))
@@ -1102,3 +1112,48 @@ def test_protein_agreeing_with_the_coordinates_is_read_as_written(vocab, tmp_pat
     cases, errors, s = do_import(vocab, maf, cancer_type="LUAD")
     assert errors == [] and cases[0]["alterations"] == [{"gene": "KRAS", "variant": "p.G12D"}]
     assert s.renumbered == 0 and s.from_coordinates == 0
+
+
+def test_one_codon_change_written_as_two_rows_is_read_as_one(vocab, tmp_path):
+    """A caller of single-base changes writes KRAS c.34_35GG>TT (G12F) as c.35G>T (G12V) and
+    c.34G>T (G12C): read apart, the tumour would carry a G12C it does not have. Rows of one codon
+    are one change where the file shows it (the same tumour reads; one row's change holding
+    another's), and two where it does not."""
+    head = HEADER + ["t_alt_count"]
+    g12v = ["Missense_Mutation", "GRCh37", "12", "25398284", "25398284", "C", "A", "p.G12V"]
+    g12c = ["Missense_Mutation", "GRCh37", "12", "25398285", "25398285", "C", "A", "p.G12C"]
+    g12r = ["Missense_Mutation", "GRCh37", "12", "25398285", "25398285", "C", "G", "p.G12R"]
+    dnp = ["Missense_Mutation", "GRCh37", "12", "25398284", "25398285", "CC", "AA", "p.G12F"]
+    maf = write_maf(tmp_path / "m.maf", head, [
+        ["KRAS", "same", *g12v, "14"], ["KRAS", "same", *g12c, "14"],  # the same 14 reads: one change
+        ["KRAS", "apart", *g12v, "14"], ["KRAS", "apart", *g12c, "3"],  # 14 and 3 reads: two changes
+        ["KRAS", "held", *dnp, ""], ["KRAS", "held", *g12c, ""],  # the two-base call holds the single-base one
+        ["KRAS", "clash", *g12c, "9"], ["KRAS", "clash", *g12r, "9"],  # two new bases at one position: two changes
+    ])
+    cases, errors, summary = do_import(vocab, maf, cancer_type="LUAD", assay="exome")
+    variants = {c["id"]: sorted(a["variant"] for a in c["alterations"]) for c in cases}
+    assert variants == {"same": ["p.G12F"], "apart": ["p.G12C", "p.G12V"], "held": ["p.G12F"],
+                        "clash": ["p.G12C", "p.G12R"]}
+    assert not errors
+    assert summary.split == ["same: KRAS G12V + G12C -> G12F", "held: KRAS G12F + G12C -> G12F"]
+    assert summary.apart == ["apart: KRAS G12V + G12C"]
+    (same,) = [c for c in cases if c["id"] == "same"]
+    assert "one change written as 2 rows (G12V + G12C: the same reads)" in same["alterations"][0]["detail"]
+    assert "KRAS" in same["tested_genes"]
+    line = next(x for x in summary.lines("m.maf") if x.startswith("one change of a codon"))
+    assert "same: KRAS G12V + G12C -> G12F" in line
+
+
+@needs_data
+def test_real_split_codon_changes_are_read_as_one(vocab):
+    """The two-base KRAS changes of the TCGA files that a caller wrote as two rows: G12F (the same
+    14 reads in MC3, the same 9 reads from t_depth x t_vaf in Firehose) and G12Y; no G12C remains."""
+    cases, _, summary = do_import(vocab, TCGA / "Firehose_LUAD.nonsilent.maf.tsv.gz",
+                                  clinical=[TCGA / "Firehose_LUAD.clinical.tsv"], assay="exome")
+    kras = {c["id"]: sorted(a["variant"] for a in c["alterations"] if a["gene"] == "KRAS") for c in cases}
+    assert kras["TCGA-78-7167"] == ["p.G12F"] and kras["TCGA-78-7145"] == ["p.G12Y"]
+    assert "TCGA-78-7167: KRAS G12V + G12C -> G12F" in summary.split
+    cases, _, _ = do_import(vocab, TCGA / "MC3_READ.nonsilent.maf.tsv.gz", clinical=[TCGA / "MC3_READ.clinical.tsv"],
+                            samples=TCGA / "MC3_READ.all_samples.txt", assay="exome", assembly="GRCh37")
+    kras = {c["id"]: sorted(a["variant"] for a in c["alterations"] if a["gene"] == "KRAS") for c in cases}
+    assert kras["TCGA-AG-4008-01A-01W-1073-09"] == ["p.G12F"]

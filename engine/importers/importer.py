@@ -77,6 +77,8 @@ class Summary:
     alteration_rows: int = 0
     alterations: int = 0
     merged: int = 0  # rows naming an alteration the sample already has
+    split: list = field(default_factory=list)  # "sample: G12V + G12C -> G12F": one change written as rows of one codon
+    apart: list = field(default_factory=list)  # "sample: G12V + G12R": rows of one codon read as two changes
     without_case: int = 0  # alterations of samples whose case could not be written
     from_coordinates: int = 0
     from_transcript: int = 0  # of those, read through the coding exons of the transcript
@@ -124,6 +126,14 @@ class Summary:
             + (f", {self.without_case} in samples with no case" if self.without_case else "")
             + ")"
         )
+        if self.split:
+            out.append(f"one change of a codon written as several rows (the same reads, or one row's change holding "
+                       f"another's), read as one: {len(self.split)} (" + "; ".join(self.split[:3])
+                       + (f"; and {len(self.split) - 3} more" if len(self.split) > 3 else "") + ")")
+        if self.apart:
+            out.append(f"changes of one codon on several rows read as that many changes, as the file gives no reads that "
+                       f"show one change (it may be one two-base change): {len(self.apart)} (" + "; ".join(self.apart[:3])
+                       + (f"; and {len(self.apart) - 3} more" if len(self.apart) > 3 else "") + ")")
         skipped = sum(self.skipped.values())
         out.append(f"rows skipped: {skipped}")
         for reason, n in self.skipped.most_common():
@@ -206,12 +216,32 @@ def _is_mutation(vocab: Any, gene: str, text: str) -> bool:
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Sub:
+    """A row read as a one-residue substitution, with where it lies (plus-strand alleles) and its
+    tumour reads: two rows of one codon may be one change (see Importer._merge_split_codons)."""
+
+    key: tuple  # the alteration's key in the sample's alts
+    label: str
+    asm: str
+    chrom: str
+    start: int
+    ref: str
+    alt: str
+    reads: int | None
+    source: str
+
+    def changed(self) -> dict[int, str]:
+        return {self.start + k: b for k, (a, b) in enumerate(zip(self.ref, self.alt, strict=True)) if a != b}
+
+
 class _Sample:
-    __slots__ = ("id", "alts", "unresolved", "line", "truncated")
+    __slots__ = ("id", "alts", "unresolved", "line", "truncated", "subs")
 
     def __init__(self, sid: str, line: int):
         self.id = sid
         self.alts: dict[tuple, dict] = {}
+        self.subs: dict[tuple, list[_Sub]] = {}  # (gene, origin, codon) -> substitution rows (with coordinates)
         self.unresolved: set[str] = set()
         self.line = line
         # gene -> whether every unread row of it is classified as a truncating change (a stop, a
@@ -379,6 +409,14 @@ class Importer:
     def _decode_row(self, f: list[str], cols: MutationColumns) -> tuple[hs.Decoded, str] | None:
         """What a row's coordinates decode to, quietly (None where they cannot be read: no assembly,
         a position outside the table, ...); for checking a protein change the row also states."""
+        site = self._row_site(f, cols)
+        if site is None:
+            return None
+        asm, chrom, start, ref, alt = site
+        return self.table.decode(asm, chrom, start, ref, alt), f"{chrom}:{start} {ref}>{alt} on {asm}"
+
+    def _row_site(self, f: list[str], cols: MutationColumns) -> tuple[str, str, int, str, str] | None:
+        """A row's assembly, chromosome, start and alleles where the hotspot table covers them."""
         i_chrom, i_start, i_ref = cols.chromosome, cols.start, cols.ref
         if i_chrom is None or i_start is None or i_ref is None or not cols.has_coordinates:
             return None
@@ -404,7 +442,59 @@ class Importer:
         )
         if ref in ("-", "") or not self.table.covers(asm, chrom, start, start + len(ref) - 1):
             return None
-        return self.table.decode(asm, chrom, start, ref, alt), f"{chrom}:{start} {ref}>{alt} on {asm}"
+        return asm, chrom, start, ref, alt
+
+    def _merge_split_codons(self, st: _Sample) -> None:
+        """One change written as several rows: a caller of single-base changes writes a two-base
+        change of one codon (KRAS c.34_35GG>TT, G12F) as two rows (c.34G>T G12C, c.35G>T G12V), and
+        a file may list a two-base call beside a single-base call of its own part. Read apart, they
+        would be two alleles, one of them a G12C the tumour does not have. Rows of one codon whose
+        changes do not disagree are one change when the file shows it: the same count of tumour
+        reads on every row, or one row's change holding another's. The change is then read from
+        the coordinates together (the hotspot table); where it cannot be, the gene's status is
+        unknown (an error record), never one of the rows' readings."""
+        for (gene, origin, _codon), rows in st.subs.items():
+            if len({r.key for r in rows}) < 2 or len({(r.asm, r.chrom) for r in rows}) != 1:
+                continue
+            changes: dict[int, str] = {}
+            refs: dict[int, str] = {}
+            agree = True
+            for r in rows:
+                for k, b in enumerate(r.ref):
+                    refs[r.start + k] = b
+                for pos, b in r.changed().items():
+                    agree = agree and changes.setdefault(pos, b) == b
+            sets = [frozenset(r.changed()) for r in rows]
+            reads = {r.reads for r in rows}
+            why = ("the same reads" if None not in reads and len(reads) == 1 else
+                   "one row's change holds another's" if any(a < b for a in sets for b in sets) else None)
+            if not agree or why is None:  # (two changes, as far as the file shows)
+                if agree:
+                    self.summary.apart.append(f"{st.id}: {gene} " + " + ".join(dict.fromkeys(r.label for r in rows)))
+                continue
+            asm, chrom = rows[0].asm, rows[0].chrom
+            lo, hi = min(refs), max(refs)
+            ref = "".join(refs.get(p) or self.table.reference_at(asm, chrom, p, 1) or "?" for p in range(lo, hi + 1))
+            alt = "".join(changes.get(p, ref[p - lo]) for p in range(lo, hi + 1))
+            labels = " + ".join(dict.fromkeys(r.label for r in rows))
+            for r in rows:
+                st.alts.pop(r.key, None)
+            d = self.table.decode(asm, chrom, lo, ref, alt) if "?" not in ref else None
+            text = d.protein if d is not None and d.kind == hs.DECODED and d.gene == gene else None
+            var, exc = self._variant(gene, text) if text else (None, None)
+            if text and var is not None and exc is None:
+                key = (gene, var.label, origin)
+                alt_rec = {"gene": gene, "variant": text,
+                           "detail": f"one change written as {len(rows)} rows ({labels}: {why}), read together"}
+                if origin != "somatic":
+                    alt_rec["origin"] = origin
+                st.alts.setdefault(key, alt_rec)
+                self.summary.split.append(f"{st.id}: {gene} {labels} -> {var.label}")
+                continue
+            self._row_error(st, gene, "variant",
+                            f"{gene} {labels}: one change written as {len(rows)} rows ({why}), whose change together "
+                            f"({chrom}:{lo} {ref}>{alt} on {asm}) is not decoded: the gene's status is unknown",
+                            rows[0].source)
 
     # ------------------------------------------------------------------ the run
 
@@ -588,6 +678,11 @@ class Importer:
             if origin != "somatic":
                 alt["origin"] = origin
             st.alts[key] = alt
+            if var.kind == "mutation" and var.codon is not None and var.span is None and var.alt not in (None, "*"):
+                site = self._row_site(f, cols)
+                if site is not None:
+                    st.subs.setdefault((gene, origin, var.codon), []).append(
+                        _Sub(key, label, *site, cols.alt_reads(f), f"{name}:{line}"))
 
         if tab.comment_rows:
             s.rows += tab.comment_rows
@@ -695,7 +790,7 @@ class Importer:
                 else "no cancer type column")
             self.error("cancer_type", f"no cancer type for sample '{st.id}' ({why}); give --cancer-type", src, sample=st.id)
             self.summary.without_case += len(st.alts)
-            st.alts, st.unresolved, st.truncated = {}, set(), {}
+            st.alts, st.unresolved, st.truncated, st.subs = {}, set(), {}, {}
             return None
         self.summary.cancer_sources[where] += 1
         for t in tried:  # ("column: why" of each text passed over; values hold them, as tried is not empty)
@@ -710,6 +805,8 @@ class Importer:
                 self.error("map", c, src, sample=st.id)
             if "stage" in mapped:
                 case["stage"] = mapped["stage"]
+        if st.subs:
+            self._merge_split_codons(st)
         alts = list(st.alts.values())
         alts += unread_marks(self.vocab, alts, st.may_activate())
         alts.sort(key=lambda a: (a["gene"], a["variant"], a.get("origin", "")))
@@ -730,5 +827,5 @@ class Importer:
                 if k in mapped:
                     case[k] = mapped[k]
         self.summary.cases += 1
-        st.alts, st.unresolved, st.truncated = {}, set(), {}  # the case is written: keep nothing of it
+        st.alts, st.unresolved, st.truncated, st.subs = {}, set(), {}, {}  # the case is written: keep nothing of it
         return case

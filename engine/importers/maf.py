@@ -117,6 +117,11 @@ class MutationColumns:
     alt2: int | None
     alt1: int | None
     filter: int | None = None  # FILTER (MC3): read as a call whatever it says; flagged rows are counted
+    # the tumour's reads of the change: t_alt_count (MC3, cBioPortal), or t_depth and t_vaf (Firehose);
+    # read only to tell one change written as two rows from two changes (Importer._merge_split_codons)
+    alt_count: int | None = None
+    depth: int | None = None
+    vaf: int | None = None
 
     @classmethod
     def of(cls, table: Table) -> MutationColumns:
@@ -137,7 +142,21 @@ class MutationColumns:
             alt2=table.col("Tumor_Seq_Allele2"),
             alt1=table.col("Tumor_Seq_Allele1"),
             filter=table.col("FILTER"),
+            alt_count=table.col("t_alt_count"),
+            depth=table.col("t_depth"),
+            vaf=table.col("t_vaf"),
         )
+
+    def alt_reads(self, f: list[str]) -> int | None:
+        """The row's count of tumour reads with the change (None where the file does not say)."""
+        try:
+            if self.alt_count is not None and f[self.alt_count].strip():
+                return int(float(f[self.alt_count]))
+            if self.depth is not None and self.vaf is not None and f[self.depth].strip() and f[self.vaf].strip():
+                return round(int(float(f[self.depth])) * float(f[self.vaf]))
+        except ValueError:
+            return None
+        return None
 
     @property
     def has_coordinates(self) -> bool:
