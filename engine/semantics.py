@@ -193,9 +193,11 @@ def choose(cands: list):
     """The one resolution step (every backend and ``check``): which outcome decides a therapy.
 
     ``cands`` are ``(compiled rule, outcome)`` pairs, none pending. Explicit precedence first (an
-    ``overrides`` counts only when the overriding rule's ``when`` is true: one whose ``when`` is
-    unknown sets nothing aside, so the rule it names decides as the case stands, and the
-    explanation says what would change it), then :func:`strength`. Returns ``(best rule, best
+    ``overrides`` counts only when the overriding rule's ``when`` is true), then :func:`strength`.
+    A rule whose ``when`` is unknown sets nothing aside, but where its outcome is positive and
+    the rule it names would decide with a negative verdict, that verdict is not sure: the
+    overriding rule's outcome (conditional, naming what it misses) decides, and the explanation
+    says which verdict stands if it does not apply. Returns ``(best rule, best
     outcome, aside)``; ``aside`` maps a set-aside rule id to (the rule that set it aside,
     because): the deciding rule where it is one of the rules that set it aside, else the first of
     them by rule id."""
@@ -211,6 +213,14 @@ def choose(cands: list):
         live = cands
         aside = {}
     best_cr, best = max(live, key=lambda co: strength(*co))
+    if best.verdict not in POSITIVE:
+        # A rule that would set the deciding one aside, were its unknown gate shown to hold (a
+        # KRAS G12C combination beside the RAS-mutant exclusion, KRAS untested): the decision
+        # waits on what it misses, as an approval waits on a pending exclusion (apply_pending).
+        waiting = [co for co in live if co[1].verdict in POSITIVE and not co[1].when_true
+                   and any(ov.rule == best_cr.rule.id for ov in co[0].rule.overrides)]
+        if waiting:
+            best_cr, best = max(waiting, key=lambda co: strength(*co))
     if aside and best.when_true and best_cr.rule.overrides:
         # a rule set aside by several is set aside by the deciding rule, when that is one of them
         for ov in best_cr.rule.overrides:

@@ -139,17 +139,24 @@ def test_override_sets_the_exclusion_aside_for_the_combination_only(mini):
     assert r.option("cetuximab").verdict == "excluded"
 
 
-def test_an_override_whose_gate_is_unknown_leaves_the_exclusion_deciding_and_says_what_would_change_it(mini):
+def test_an_override_whose_gate_is_unknown_makes_the_exclusion_wait_and_says_which_verdict_stands(mini):
     # NRAS Q61K, KRAS untested: the combination rule's `when` is unknown, so its override sets
-    # nothing aside: the class-wide exclusion decides as the case stands (an NRAS-mutant tumour),
-    # and the explanation says what the combination's rule waits on
+    # nothing aside, but the class-wide exclusion is not sure either: were KRAS G12C found, the
+    # combination's own rule would decide. Unknown is not false: conditional, naming KRAS testing,
+    # with the exclusion named as the verdict that stands where the combination's rule does not apply
     r = ev(mini, cancer_type="COADREAD", tested_genes=["NRAS"], alterations=[{"gene": "NRAS", "variant": "Q61K"}],
            prior_therapies=[{"regimen": "FOLFOXIRI"}])
     combo = r.option("adagrasib+cetuximab")
-    assert combo.verdict == "excluded" and combo.rules[0] == "TCRC-001" and combo.missing == []
-    assert [(c.rule, c.set_aside_by) for c in combo.considered] == [("TCRC-003", None)]
-    assert "If KRAS testing showed that" in combo.explanation and "would take precedence over this verdict" in combo.explanation
-    assert "would take precedence" not in r.option("cetuximab").explanation  # no rule would set it aside
+    assert combo.verdict == "conditional" and combo.rules[0] == "TCRC-003" and combo.missing == ["KRAS testing"]
+    assert [(c.rule, c.verdict, c.set_aside_by) for c in combo.considered] == [("TCRC-001", "excluded", None)]
+    assert "does not apply" in combo.considered[0].reason
+    assert "If KRAS testing showed that" in combo.explanation and "would decide (excluded)" in combo.explanation
+    assert r.option("cetuximab").verdict == "excluded"  # no rule would set it aside
+    assert "would decide" not in r.option("cetuximab").explanation
+    # KRAS tested, no G12C: the combination's gate is false and the exclusion decides
+    r = ev(mini, cancer_type="COADREAD", tested_genes=["NRAS", "KRAS"], alterations=[{"gene": "NRAS", "variant": "Q61K"}],
+           prior_therapies=[{"regimen": "FOLFOXIRI"}])
+    assert r.option("adagrasib+cetuximab") is None or r.option("adagrasib+cetuximab").verdict == "excluded"
 
 
 def test_class_exclusion_gives_no_option_outside_the_therapy_scope(mini):

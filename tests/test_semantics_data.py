@@ -101,10 +101,15 @@ def test_override_counts_only_when_the_overriding_rule_holds():
     holds = _c("E-001", "eligible", overrides=["X-001"])
     best, _, aside = sem.choose([exclusion, holds])
     assert best.rule.id == "E-001" and aside["X-001"][0] is holds[0]
-    # one that may hold sets nothing aside: the exclusion decides as the case stands
+    # one that may hold sets nothing aside, but the exclusion it would set aside is not sure: the
+    # decision waits on what the overriding rule misses
     maybe = _c("E-001", "conditional", overrides=["X-001"], when_true=False, missing=("KRAS testing",))
     best_cr, best, aside = sem.choose([exclusion, maybe])
-    assert best_cr.rule.id == "X-001" and aside == {} and best.verdict == "excluded" and best.missing == ()
+    assert best_cr.rule.id == "E-001" and aside == {} and best.verdict == "conditional" and best.missing == ("KRAS testing",)
+    # a rule that may hold and names another rule decides nothing over the exclusion
+    other = _c("E-002", "conditional", overrides=["X-009"], when_true=False, missing=("KRAS testing",))
+    best_cr, best, aside = sem.choose([exclusion, other])
+    assert best_cr.rule.id == "X-001" and aside == {} and best.verdict == "excluded"
 
 
 def test_mutual_overrides_fall_back_to_strength():

@@ -562,17 +562,20 @@ def test_an_option_decided_by_an_exclusion_carries_no_pending_exclusion(engine):
 
 
 def test_an_approval_that_would_override_an_exclusion_is_named_with_what_it_waits_on(engine):
-    """NRAS-mutant colorectal cancer, KRAS untested: the RAS-mutant exclusion decides sotorasib +
-    panitumumab as the case stands; the explanation names the combination's label, what it waits
-    on (KRAS testing) and why it would take precedence. With KRAS tested wild-type no rule about
-    the combination applies (no option)."""
+    """NRAS-mutant colorectal cancer, KRAS untested: sotorasib + panitumumab waits on KRAS testing
+    (a KRAS G12C would have the combination's own label decide, over the RAS-mutant exclusion), so
+    it is conditional, not excluded; the explanation names the exclusion as the verdict that stands
+    where the label does not apply, and why the label takes precedence where it does. With KRAS
+    tested wild-type no rule about the combination applies (no option)."""
     case = {"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "NRAS", "variant": "G13C"}],
             "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}], "as_of": "2025-01-16"}
     o = engine.evaluate(case).option("panitumumab+sotorasib")
-    assert (o.verdict, o.rules[0], o.missing) == ("excluded", "CRC-001", [])
-    assert [(c.rule, c.set_aside_by) for c in o.considered] == [("CRC-005", None)]
-    assert "(conditional, approved; missing: KRAS testing)" in o.explanation
-    assert "If KRAS testing showed that" in o.explanation and "would take precedence over this verdict" in o.explanation
+    assert (o.verdict, o.rules[0], o.missing) == ("conditional", "CRC-005", ["KRAS testing"])
+    assert [(c.rule, c.verdict, c.set_aside_by) for c in o.considered] == [("CRC-001", "excluded", None)]
+    assert ("If KRAS testing showed that “Sotorasib + panitumumab for KRAS G12C metastatic colorectal cancer"
+            in o.explanation)
+    assert "“Anti-EGFR antibodies in RAS-mutant (KRAS or NRAS) colorectal cancer” would decide (excluded)" in o.explanation
+    assert engine.evaluate(case).option("panitumumab").verdict == "excluded"  # the antibody alone: no label sets it aside
     assert engine.evaluate({**case, "tested_genes": ["KRAS", "NRAS"]}).option("panitumumab+sotorasib") is None
 
 

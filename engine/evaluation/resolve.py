@@ -685,8 +685,16 @@ class Rendering:
                 also = []
                 would: list[str] = []
                 for cref, cr, by, verdict, missing in parts:
+                    unless = None
+                    if by is None and verdict not in POSITIVE and not best.when_true:
+                        unless = next((o for o in best_cr.rule.overrides if o.rule == cr.rule.id), None)
                     if by is not None and by[0] is best_cr:
                         extra.append(f"Takes precedence over {st.quoted[cr.rule.id]}: {by[1]}")
+                    elif unless is not None:
+                        # the deciding rule waits on its gate: where it does not apply, this one decides
+                        extra.append(f"If {' and '.join(best.missing) or 'what is missing'} showed that "
+                                     f"{st.quoted[best_cr.rule.id]} does not apply, {st.quoted[cr.rule.id]} would decide "
+                                     f"({VERDICT_WORDS[verdict]}); where it applies, it takes precedence: {unless.because}")
                     elif by is None and verdict == "conditional":
                         # a rule that would set the deciding one aside, were what it misses shown
                         ov = next((o for o in cr.rule.overrides if o.rule == best_cr.rule.id), None)
@@ -701,7 +709,9 @@ class Rendering:
                         continue
                     cd = c.__dict__
                     reason = cd["reason"] if "reason" in cd else (
-                        f"set aside by {st.quoted[by[0].rule.id]}: {by[1]}" if by else f"weaker than {best_title}")
+                        f"set aside by {st.quoted[by[0].rule.id]}: {by[1]}" if by else
+                        f"decides only where {best_title} does not apply, which is not known" if unless is not None
+                        else f"weaker than {best_title}")
                     settled(c, {"rule": cd["rule"], "verdict": cd["verdict"], "evidence": cd["evidence"],
                                 "set_aside_by": cd["set_aside_by"], "reason": reason})
                 extra.append("Also considered: " + "; ".join(also) + ".")
