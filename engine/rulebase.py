@@ -256,6 +256,33 @@ def _check_population(rule: Rule, vocab: Vocabulary, where: tuple, problems: lis
                                 close[0] if close else None))
 
 
+def _check_resistance_overridden(rule: Rule, by_id: dict, targets: dict[str, tuple[str, ...]], therapies: dict[str, Therapy],
+                                 vocab: Vocabulary, where: tuple, problems: list[Problem]) -> None:
+    """An approval or trial rule must not set aside an exclusion whose evidence is resistance
+    acquired on a drug class its own therapy holds (``population.acquired_on``): where that
+    exclusion applies, the tumour grew resistant to that very drug, and the approval's population
+    (tumours not yet treated with it) is not this one. A new approval of such a drug is listed in
+    the exclusion's ``overrides`` instead: the exclusion sets the approval aside."""
+    c = rule.conclude
+    if rule.kind != "conclusion" or c is None or c.verdict == "excluded" or rule.status == "retired":
+        return
+    for i, ov in enumerate(rule.overrides):
+        other = by_id.get(ov.rule)
+        if other is None or other.conclude is None or other.conclude.verdict != "excluded" or other.population is None:
+            continue
+        cls = other.population.acquired_on
+        if cls is None:
+            continue
+        held = sorted(t for t in targets.get(rule.id, ()) if t in therapies
+                      for d in therapies[t].drugs if cls in vocab.drug(d).classes)
+        if held:
+            problems.append(Problem(
+                f"sets aside {other.id}, whose evidence is resistance acquired on a {vocab.class_label(cls)}, for "
+                f"{', '.join(dict.fromkeys(held))}, which holds one: where {other.id} applies the tumour is resistant "
+                f"to this very drug. List {rule.id} in {other.id}'s overrides instead (the resistance exclusion sets "
+                f"the approval aside), and remove {other.id} here", where + ("overrides", i, "rule")))
+
+
 def _resolve_targets(rule: Rule, therapies: dict[str, Therapy], vocab: Vocabulary, where: tuple, problems: list[Problem]) -> tuple[str, ...]:
     c = rule.conclude or rule.about
     if c is None:
@@ -596,6 +623,8 @@ def _load_uncached(d: Path) -> RuleBase:
             elif rule.kind == "caution" and ex.expect.caution is None:
                 problems.append(Problem("an example of a caution rule needs 'expect.caution'", where + ("examples", i, "expect")))
 
+    for rule in rules:
+        _check_resistance_overridden(rule, by_id, targets, therapies, vocab, rule_where[rule.id], problems)
     rb = RuleBase(d, meta, vocab, sources, therapies, rules, rule_files, targets, by_id)
     rb.verifications = audit.load(d, set(by_id), set(sources), problems)
     check_citations(rb, problems, None)

@@ -261,3 +261,22 @@ def test_the_readme_names_every_tsv_column():
     start = readme.index("A TSV row (`--format tsv`")
     section = readme[start:start + 2000]
     assert all(f"`{c}`" in section for c in TSV_COLUMNS), [c for c in TSV_COLUMNS if f"`{c}`" not in section]
+
+
+def test_an_approval_cannot_set_aside_resistance_acquired_on_its_own_drug(tmp_path, capsys):
+    """Following a conflict's advice the wrong way round: the sotorasib approval declaring that it
+    sets aside the exclusion for resistance acquired on a KRAS G12C inhibitor would make sotorasib
+    eligible for a tumour that grew resistant to it. Loading refuses it, and says which way round."""
+    rules = _copy_rules(tmp_path)
+    path = rules / "kb" / "lung.yaml"
+    text = path.read_text()
+    head = "  - id: LNG-001\n"
+    assert head in text
+    start = text.index(head)
+    cut = text.index("\n    citations:", start)
+    text = text[:cut] + "\n    overrides:\n      - {rule: RES-001, because: the approval decides.}" + text[cut:]
+    path.write_text(text)
+    code, _, err = run(["check", "--quick", str(rules)], capsys)
+    assert code != 0
+    assert "LNG-001.overrides[0].rule: sets aside RES-001, whose evidence is resistance acquired on a KRAS G12C inhibitor" in err
+    assert "List LNG-001 in RES-001's overrides instead" in err
