@@ -202,7 +202,9 @@ class Conclusion(_Strict):
     therapies: tuple[str, ...] | TherapySelector | None = None
     verdict: Verdict
     unmet: Literal["not_eligible", "excluded"] | None = "not_eligible"
-    oncokb_level: OncoKBLevel | None = None
+    # the option's OncoKB level where the evidence's default (engine.semantics.DEFAULT_ONCOKB) is not
+    # it; "none": no level, for a label that names no biomarker (an OncoKB level grades a biomarker)
+    oncokb_level: OncoKBLevel | Literal["none"] | None = None
     # a "not eligible" rule: the label criterion the case fails where it applies, in words (its
     # checklist line "<rule>/verdict"; default: the rule's title)
     criterion: str | None = None

@@ -984,3 +984,22 @@ def test_decisions_leave_out_a_class_wide_outcome_for_a_therapy_out_of_scope(min
     outcomes = {"adagrasib+cetuximab": [exclusion], **inf.outcomes}
     got = decisions(Inference(inf.ctx, outcomes, inf.notes, inf.skipped, inf.in_scope))
     assert [(o.therapy, o.verdict) for o in got.options] == [("sotorasib", "excluded")]
+
+
+def test_an_option_whose_label_names_no_biomarker_has_no_oncokb_level(engine):
+    """An OncoKB level grades a biomarker: daraxonrasib's label names none (KRAS wild-type pancreatic
+    cancer included), so its option has no level, in the result and in the OncoKB-style TSV; a
+    drug that has only entered a trial is graded by its laboratory rationale (4), not as clinical
+    evidence (3A)."""
+    from engine import formats
+    case = {"cancer_type": "PAAD", "stage": "metastatic", "alterations": [], "tested_genes": ["KRAS"],
+            "prior_therapies": [{"regimen": "FOLFIRINOX", "setting": "metastatic", "outcome": "progression"}],
+            "as_of": "2026-10-01"}
+    r = engine.evaluate(case)
+    o = r.option("daraxonrasib")
+    assert (o.verdict, o.evidence, o.oncokb_level) == ("eligible", "approved", None)
+    assert "LEVEL_1" not in formats.tsv_row(r)
+    mutant = engine.evaluate({**case, "alterations": [{"gene": "KRAS", "variant": "G12D"}]})
+    assert mutant.option("daraxonrasib").oncokb_level is None
+    bi = mutant.option("bi-1701963")
+    assert (bi.verdict, bi.evidence, bi.oncokb_level) == ("consider", "preclinical", "4")

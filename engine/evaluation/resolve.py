@@ -64,7 +64,8 @@ class _Static:
         self.drugs = {t: sorted(rb.vocab.drug(d).name for d in th.drugs) for t, th in rb.therapies.items()}
         self.names = {t: th.name for t, th in rb.therapies.items()}
         self.level = {
-            cr.rule.id: cr.rule.conclude.oncokb_level or DEFAULT_ONCOKB[cr.rule.evidence] for cr in program.conclusions
+            cr.rule.id: None if cr.rule.conclude.oncokb_level == "none" else
+            cr.rule.conclude.oncokb_level or DEFAULT_ONCOKB[cr.rule.evidence] for cr in program.conclusions
         }
         # clinical evidence without an explicit level: 3A within the rule's population, else 3B
         self.population_codes: dict[str, frozenset[str] | None] = {}
