@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -156,7 +157,8 @@ def id_ledger(rb: RuleBase) -> list[Problem]:
 
 def inconsistent_records(rb: RuleBase) -> list[Problem]:
     """V013 too: a record that cannot verify what its rules state: its source is cited by none of
-    them (it verified something else), or it was checked before the earliest of them holds."""
+    them (it verified something else), or it was checked before the earliest of them holds; and a
+    regulatory rule holding from a date neither its records' facts nor its rationale names."""
     by_id = {r.id: r for r in rb.rules}
     out: list[Problem] = []
     for v in getattr(rb, "verifications", ()):
@@ -171,7 +173,28 @@ def inconsistent_records(rb: RuleBase) -> list[Problem]:
         if v.checked_on < first:
             out.append(Problem(f"V013 {v.id} was checked on {v.checked_on}, before its rules hold (from {first}): "
                                f"a check cannot verify a fact before it began", where + ("checked_on",)))
+    # a regulatory rule holds from the day its record gives: a date its records' facts and its own
+    # rationale never name is a slip (2025-10-15 written for 2026-10-15 makes a drug eligible a
+    # year before its approval, and no example need catch it)
+    facts: dict[str, list[str]] = {}
+    for v in getattr(rb, "verifications", ()):
+        for rid in v.rules:
+            facts.setdefault(rid, []).append(v.fact)
+    for r in rb.rules:
+        if r.status not in REGULATORY or r.id not in facts:
+            continue
+        day = r.effective_from.isoformat()
+        if day not in r.rationale and not any(day in f for f in facts[r.id]):
+            named = sorted(set(_DAY.findall(" ".join(facts[r.id]))))
+            out.append(Problem(f"V013 {r.id} holds from {day}, a date neither its verification record nor its rationale "
+                               f"names" + (f" (the record names {', '.join(named)})" if named else "")
+                               + ": an approval holds from the day its record gives; correct the date, or say in the "
+                               "rationale why the rule starts then", (rb.rule_files[r.id], r.id, "effective_from"),
+                               named[0] if len(named) == 1 else None))
     return out
+
+
+_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 
 
 def _shown_texts(rule) -> list[tuple[str, tuple]]:

@@ -280,3 +280,19 @@ def test_an_approval_cannot_set_aside_resistance_acquired_on_its_own_drug(tmp_pa
     assert code != 0
     assert "LNG-001.overrides[0].rule: sets aside RES-001, whose evidence is resistance acquired on a KRAS G12C inhibitor" in err
     assert "List LNG-001 in RES-001's overrides instead" in err
+
+
+def test_an_approval_date_its_record_does_not_name_is_a_slip(tmp_path, capsys):
+    """2020-05-28 written for the approval of 2021-05-28: sotorasib would be eligible a year early,
+    and only an example on the day before would notice. The verification record names the day."""
+    rules = _copy_rules(tmp_path)
+    path = rules / "kb" / "lung.yaml"
+    text = path.read_text()
+    start = text.index("  - id: LNG-001\n")
+    old = "effective_from: 2021-05-28"
+    at = text.index(old, start)
+    path.write_text(text[:at] + "effective_from: 2020-05-28" + text[at + len(old):])
+    code, _, err = run(["check", "--quick", str(rules)], capsys)
+    assert code != 0
+    assert ("V013 LNG-001 holds from 2020-05-28, a date neither its verification record nor its rationale names "
+            "(the record names 2021-05-28)") in err
