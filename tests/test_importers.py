@@ -1157,3 +1157,24 @@ def test_real_split_codon_changes_are_read_as_one(vocab):
                             samples=TCGA / "MC3_READ.all_samples.txt", assay="exome", assembly="GRCh37")
     kras = {c["id"]: sorted(a["variant"] for a in c["alterations"] if a["gene"] == "KRAS") for c in cases}
     assert kras["TCGA-AG-4008-01A-01W-1073-09"] == ["p.G12F"]
+
+
+@needs_data
+def test_msk_lung_map_writes_counted_lines_whose_drugs_are_not_given(vocab, tmp_path, engine):
+    """LINES_OF_TX_PRIOR_IMPACT counts lines without naming drugs: mapped to lines whose drugs are
+    not given, a pretreated metastatic KRAS G12C tumour meets the sotorasib label's prior line
+    (it asked for the history before, which the file gives)."""
+    m = tmp_path / "lung_map.yaml"
+    m.write_text(
+        "stage: {column: RECURRENT_METASTATIC_DISEASE, values: {'YES': metastatic}}\n"
+        "prior_therapies:\n  column: LINES_OF_TX_PRIOR_IMPACT\n"
+        "  values: {'0': [], '1': [{setting: metastatic}], '2': [{setting: metastatic}, {setting: metastatic}]}\n"
+    )
+    cases, errors, _ = do_import(vocab, LUNG / "data_mutations_extended.txt", clinical=[LUNG / "data_clinical_sample.txt"],
+                                 field_map=m, assay="panel", panels=[LUNG / "data_gene_matrix.txt"])
+    raw = {r["SAMPLE_ID"]: r for r in raw_rows(LUNG / "data_clinical_sample.txt")}
+    treated = [c for c in cases if raw[c["id"]]["LINES_OF_TX_PRIOR_IMPACT"] in ("1", "2")
+               and c.get("stage") == "metastatic" and {"gene": "KRAS", "variant": "p.G12C"} in c["alterations"]]
+    assert treated and all(len(c["prior_therapies"]) == int(raw[c["id"]]["LINES_OF_TX_PRIOR_IMPACT"]) for c in treated)
+    verdicts = Counter(engine.evaluate({**c, "as_of": "2026-12-01"}).option("sotorasib").verdict for c in treated)
+    assert verdicts["eligible"] == len(treated), verdicts
