@@ -677,3 +677,14 @@ def test_compare_names_a_change_of_what_is_left_to_find_out(engine):
     assert o.why.startswith("adagrasib: still conditional; to find out: whether KRAS G12D was acquired")
     assert "(before: whether KRAS G12V was acquired" in o.why
     assert not engine.compare(before, before).options
+
+
+def test_a_rule_passed_over_for_a_fact_it_asks_to_be_absent_is_not_a_double_negative(engine):
+    """Pancreatic KRAS G12C: the rule for KRAS-mutant tumours without G12C does not apply, and the
+    sentence quotes its criterion ("does not meet “KRAS G12C present: no”"), not "does not meet
+    KRAS G12C present: no"."""
+    case = {"cancer_type": "PAAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "prior_therapies": [{"regimen": "FOLFIRINOX"}], "as_of": "2026-12-01"}
+    text = engine.explain(case, "sotorasib").model_dump_json()
+    assert "does not meet \u201cKRAS G12C present: no\u201d (the case: KRAS G12C)" in text
+    assert "does not meet KRAS G12C present: no" not in text

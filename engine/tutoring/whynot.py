@@ -250,5 +250,8 @@ class WhyNot:
 
 
 def _crit_words(c: CriterionOut) -> str:
-    return f"{c.text} (the case: {c.case})" if c.case else c.text
+    # a derived fact asked to be absent reads "KRAS G12C present: no": quoted, so that "does not
+    # meet" it is not a double negative
+    text = f"\u201c{c.text}\u201d" if c.text.endswith(": no") else c.text
+    return f"{text} (the case: {c.case})" if c.case else text
 
