@@ -902,7 +902,12 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                         texts.append(ctx.words("held", i))
                     others.extend(c for c in sorted(codes) if c not in others)
                 else:
-                    texts.append(kind.false_words(atom.label))
+                    w = kind.false_words(atom.label)
+                    if kind.dimension == "gene":  # the gene's own changes, where it lists some ("KRAS Q22K")
+                        h = ctx.words("held", i)
+                        if not h.startswith("unknown") and not h.endswith("no such change") and h not in w:
+                            w += f" (the case: {h})"
+                    texts.append(w)
             if others:  # "PAAD (Pancreatic Adenocarcinoma), not NSCLC or COADREAD"
                 texts[other_at] += ", not " + join_words(others)
             for i, v in held:  # what the case holds where it fails a requirement (its stage, its history)
