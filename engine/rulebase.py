@@ -256,6 +256,29 @@ def _check_population(rule: Rule, vocab: Vocabulary, where: tuple, problems: lis
                                 close[0] if close else None))
 
 
+def _check_contradictory_gate(rule: Rule, vocab: Vocabulary, where: tuple, problems: list[Problem]) -> None:
+    """A `when` whose `all` asks for two leaves that can never both hold (two cancer types of
+    separate OncoTree subtrees: a copy-paste slip) is never true; it is unknown only for a case
+    coded above both, which it would then give an option it can never confirm."""
+    leaves: list = []
+    todo = [rule.when] if rule.when is not None else []
+    while todo:
+        c = todo.pop()
+        if isinstance(c, All):
+            todo.extend(reversed(c.all))  # (in the rule's order)
+        elif type(c) in BY_MODEL:
+            leaves.append(c)
+    for i, a in enumerate(leaves):
+        kind = BY_MODEL[type(a)]
+        if kind.disjoint is None:
+            continue
+        for b in leaves[i + 1:]:
+            if type(b) is type(a) and kind.disjoint(a, b, vocab):
+                problems.append(Problem(f"'when' asks for both {kind.label(a, vocab)} and {kind.label(b, vocab)}, which "
+                                        f"no case can be: the rule never applies (did you mean one of them, or 'any'?)",
+                                        where + ("when",)))
+
+
 def _check_resistance_overridden(rule: Rule, by_id: dict, targets: dict[str, tuple[str, ...]], therapies: dict[str, Therapy],
                                  vocab: Vocabulary, where: tuple, problems: list[Problem]) -> None:
     """An approval or trial rule must not set aside an exclusion whose evidence is resistance
@@ -592,6 +615,7 @@ def _load_uncached(d: Path) -> RuleBase:
         where = rule_where[rule.id]
         _check_terms(rule, vocab, derived, where, problems)
         _check_population(rule, vocab, where, problems)
+        _check_contradictory_gate(rule, vocab, where, problems)
         targets[rule.id] = _resolve_targets(rule, therapies, vocab, where, problems)
         for i, ov in enumerate(rule.overrides):
             if ov.rule not in by_id:

@@ -296,3 +296,22 @@ def test_an_approval_date_its_record_does_not_name_is_a_slip(tmp_path, capsys):
     assert code != 0
     assert ("V013 LNG-001 holds from 2020-05-28, a date neither its verification record nor its rationale names "
             "(the record names 2021-05-28)") in err
+
+
+def test_a_gate_asking_for_two_cancer_types_of_separate_subtrees_is_refused(tmp_path, capsys):
+    """`all: [{cancer: PAAD}, {cancer: NSCLC}]` (a copy-paste slip) never holds; it is unknown only
+    for a case coded above both (a 'TISSUE' case would get an option asking for its histology).
+    Loading refuses it; a code and its own subtype (NSCLC and LUAD) is no contradiction."""
+    rules = _copy_rules(tmp_path)
+    path = rules / "kb" / "pancreatic.yaml"
+    text = path.read_text()
+    start = text.index("  - id: PAN-007\n")
+    at = text.index("    when: {cancer: PAAD}\n", start)
+    path.write_text(text[:at] + "    when: {all: [{cancer: PAAD}, {cancer: NSCLC}]}\n" + text[at + len("    when: {cancer: PAAD}\n"):])
+    code, _, err = run(["check", "--quick", str(rules)], capsys)
+    assert code != 0
+    assert ("PAN-007.when: 'when' asks for both cancer type PAAD and cancer type NSCLC, which no case can be: "
+            "the rule never applies") in err
+    path.write_text(text[:at] + "    when: {all: [{cancer: PAAD}, {cancer: [PANCREAS]}]}\n" + text[at + len("    when: {cancer: PAAD}\n"):])
+    code, _, err = run(["check", "--quick", str(rules)], capsys)
+    assert "no case can be" not in err

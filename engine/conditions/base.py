@@ -149,7 +149,9 @@ class ConditionKind:
     alteration is one the leaf could be about (the batch summary's alterations no rule knows);
     ``true_needs(key)``: a gene the case must list an alteration of for the leaf (by its atom's
     key) to be true, or None (inference skips a note rule that cannot be true, see
-    :func:`engine.evaluation.evaluator.needs`).
+    :func:`engine.evaluation.evaluator.needs`); ``disjoint(a, b, vocab)``: whether two leaves of
+    the kind can never both be true (two cancer types of separate subtrees): a rule whose `when`
+    asks for both is refused when loading.
     """
 
     key: str
@@ -172,6 +174,7 @@ class ConditionKind:
     brief: Callable | None = None
     may_match: Callable | None = None
     true_needs: Callable | None = None
+    disjoint: Callable | None = None
 
     def false_words(self, label: str) -> str:
         """A false leaf in a case's words: "no KRAS G12C", "not stage metastatic"."""

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
+from engine.errors import TermError
 from engine.conditions.base import TV, ConditionKind, LeafNames, Strict, join_words, one_or_many, register
 
 
@@ -86,5 +87,18 @@ def names(key) -> LeafNames:
     return LeafNames(cancers=key[1])
 
 
+def disjoint(a, b, vocab) -> bool:
+    """No cancer type lies in the subtrees of both: no code of one is the other's or above or
+    below it in OncoTree (unknown codes are the term check's to report)."""
+    try:
+        la = [frozenset(vocab.cancer(c).lineage) for c in a.cancer]
+        lb = [frozenset(vocab.cancer(c).lineage) for c in b.cancer]
+    except TermError:  # an unknown code: reported by check_terms
+        return False
+    codes_a, codes_b = set(a.cancer), set(b.cancer)
+    return not any(codes_a & x or codes_b & y for x in lb for y in la)
+
+
 KIND = register(ConditionKind("cancer", CancerCond, build, label, check_terms, lambda cond: ("cancer_type",),
-                              "cancer", rule_terms, case_terms, domain=domain, words=words, negated=negated, held=held, names=names))
+                              "cancer", rule_terms, case_terms, domain=domain, words=words, negated=negated, held=held,
+                              names=names, disjoint=disjoint))
