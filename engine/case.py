@@ -122,6 +122,13 @@ class Line:
     # the history does not list (see :func:`implied_lines`); it comes just before that line
     implied: bool = False
 
+    @classmethod
+    def of_unknown_drugs(cls, setting: str | None, outcome: str | None = None, weeks: float | None = None,
+                         label: str | None = None, seq: int = 0, implied: bool = False) -> Line:
+        """A line whose drugs are not given (``open``): an entry without drugs or regimen, or the
+        first line a history leaves out (``implied``)."""
+        return cls(frozenset(), frozenset(), setting, outcome, weeks, label or OPEN_LABEL, seq, open=True, implied=implied)
+
     def describe(self) -> str:
         if self.implied:  # (its label says what it is: a first line for metastatic disease)
             return self.label
@@ -574,7 +581,7 @@ def normalise(
             label_parts.extend(sorted(named, key=str.lower))  # (the order drugs are listed in means nothing)
             if not drugs:
                 if pt.drugs is None and pt.regimen is None:  # a line whose drugs are not given
-                    lines.append(Line(frozenset(), frozenset(), pt.setting, pt.outcome, pt.weeks, OPEN_LABEL, i, open=True))
+                    lines.append(Line.of_unknown_drugs(pt.setting, pt.outcome, pt.weeks, seq=i))
                 continue
             classes: set[str] = set()
             for d in drugs:
@@ -635,7 +642,7 @@ def implied_lines(lines: list[Line]) -> list[Line]:
         return []
     first = min(follows, key=lambda ln: ln.seq)
     label = f"first-line therapy (not listed) before prior therapy {first.seq + 1} ({first.label})"
-    return [Line(frozenset(), frozenset(), "metastatic", None, None, label, first.seq, open=True, implied=True)]
+    return [Line.of_unknown_drugs("metastatic", label=label, seq=first.seq, implied=True)]
 
 
 def _alt_key(a: Alt) -> tuple:

@@ -291,11 +291,9 @@ def _check_resistance_overridden(rule: Rule, by_id: dict, targets: dict[str, tup
         return
     for i, ov in enumerate(rule.overrides):
         other = by_id.get(ov.rule)
-        if other is None or other.conclude is None or other.conclude.verdict != "excluded" or other.population is None:
+        if other is None or other.resistance_acquired_on is None:
             continue
-        cls = other.population.acquired_on
-        if cls is None:
-            continue
+        cls = other.resistance_acquired_on
         held = sorted(t for t in targets.get(rule.id, ()) if t in therapies
                       for d in therapies[t].drugs if cls in vocab.drug(d).classes)
         if held:

@@ -310,6 +310,15 @@ class Rule(_Strict):
     examples: tuple[Example, ...] = Field(min_length=1)
     replaced_by: str | None = None
 
+    @property
+    def resistance_acquired_on(self) -> str | None:
+        """For an exclusion whose evidence is resistance acquired on a drug class
+        (``population.acquired_on``), that class: such an exclusion sets aside an approval of a
+        drug of the class, never the reverse (checked when loading; V001 says so)."""
+        if self.conclude is None or self.conclude.verdict != "excluded" or self.population is None:
+            return None
+        return self.population.acquired_on
+
     @model_validator(mode="after")
     def _kind_fields(self) -> Rule:
         k = self.kind

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import model_validator
 
 from engine.conditions.base import (NO_HISTORY, TV, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
-                                    history_words, open_lines, register)
+                                    drugs_words, history_words, open_lines, register)
 
 
 class AlterationPattern(Strict):
@@ -176,7 +176,7 @@ def build(cond, vocab) -> tuple:
             if case.lines is None:  # (an 'acquired' flag does not name the drug)
                 how = NO_HISTORY
             elif not any(on in ln.classes for ln in case.lines):  # (then a line whose drugs are not given is why)
-                how = ", ".join(f"the drugs of {n}" for n in open_lines(case.lines))
+                how = drugs_words(open_lines(case.lines), ", ")  # (within one item)
             else:
                 how = f"how the {klass} line ended, or whether the report marks the alteration as acquired"
             # the case's own alterations the question is about, not every variant the rule names

@@ -276,9 +276,10 @@ def open_lines(lines) -> list[str]:
     return line_names(shown)
 
 
-def drugs_words(names: list[str]) -> str:
-    """What to find out about lines whose drugs are not given: "the drugs of prior therapy 2 (...)"."""
-    return MISSING_SEP.join(f"the drugs of {n}" for n in names)
+def drugs_words(names: list[str], sep: str = MISSING_SEP) -> str:
+    """What to find out about lines whose drugs are not given: "the drugs of prior therapy 2 (...)"
+    (items of a missing text, or, with ``sep=", "``, words within one item)."""
+    return sep.join(f"the drugs of {n}" for n in names)
 
 
 def history_held(atom, case, value: TV) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from engine.conditions.base import (MISSING_SEP, NO_HISTORY, TV, ConditionKind, HistoryRole, Outcome, Setting, Strict,
-                                    history_held, line_names, line_order, register)
+                                    drugs_words, history_held, line_names, line_order, register)
 
 
 class LinePattern(Strict):
@@ -147,7 +147,7 @@ def build(cond, vocab) -> tuple:
             if line_tv(ln, pos, lt) is not None:
                 continue
             if ln.open and not (classes <= ln.classes and drugs <= ln.drugs):
-                asks.append(f"the drugs of {names[n]}")
+                asks.append(drugs_words([names[n]]))
             if pos is None:  # its place among the lines for advanced disease hangs on a setting not given
                 asks.extend(f"the setting of {names[k]}" for k in range(n + 1) if lines[k].setting is None)
             if settings is not None and ln.setting is None:

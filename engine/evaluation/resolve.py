@@ -47,6 +47,10 @@ from engine.result import (CautionOut, CitationOut, Considered, Criterion, Decid
 from engine.result import CONTRACT_VERSION as _CONTRACT_VERSION
 from engine.rules_model import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB
 
+#: after a derived fact a gate asks to be absent, in a criterion's words ("KRAS G12C present: no")
+ABSENT = ": no"
+
+
 def _iso(day) -> str | None:
     return day.isoformat() if day is not None else None
 
@@ -281,7 +285,7 @@ class _Static:
             if type(kid) is UnmetNode:  # not "not shown": shown, the value known to hold
                 return self.words(kid.kid, False) + " (known to hold)"
             if type(kid) is FactNode:  # as the explanations say a derived fact's value
-                text = self.words(kid, False) + ": no"
+                text = self.words(kid, False) + ABSENT
                 return text if top else f"({text})"  # (inside "A and B", "B: no" would read as the whole's answer)
             return "not: " + self.words(kid, False)
         return str(node)  # pragma: no cover
@@ -903,10 +907,9 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                     others.extend(c for c in sorted(codes) if c not in others)
                 else:
                     w = kind.false_words(atom.label)
-                    if kind.dimension == "gene":  # the gene's own changes, where it lists some ("KRAS Q22K")
-                        h = ctx.words("held", i)
-                        if not h.startswith("unknown") and not h.endswith("no such change") and h not in w:
-                            w += f" (the case: {h})"
+                    gene = kind.names(atom.key).gene if kind.names is not None else None
+                    if gene is not None and gene in ctx.case.by_gene:  # the gene's own changes ("KRAS Q22K")
+                        w += f" (the case: {ctx.words('held', i)})"
                     texts.append(w)
             if others:  # "PAAD (Pancreatic Adenocarcinoma), not NSCLC or COADREAD"
                 texts[other_at] += ", not " + join_words(others)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.conditions import join_words
 from engine.evaluation.evaluator import Ctx, Inference, pending_missing
+from engine.evaluation.resolve import ABSENT
 from engine.result import Option, Verdict
 from engine.semantics import STATUS_RANK, VERDICT_WORDS
 from engine.tutoring.criteria import CriterionOut, option_criteria, rule_criteria
@@ -252,6 +253,6 @@ class WhyNot:
 def _crit_words(c: CriterionOut) -> str:
     # a derived fact asked to be absent reads "KRAS G12C present: no": quoted, so that "does not
     # meet" it is not a double negative
-    text = f"\u201c{c.text}\u201d" if c.text.endswith(": no") else c.text
+    text = f"\u201c{c.text}\u201d" if c.text.endswith(ABSENT) else c.text
     return f"{text} (the case: {c.case})" if c.case else text
 

@@ -253,8 +253,7 @@ class Verifier:
             assert pr.conclude is not None and qr.conclude is not None  # conflicts are between conclusion rules
             also = sorted(others - {t})
             # an exclusion for resistance acquired on a drug sets aside an approval of that drug, never the reverse
-            acquired = [r for r in (pr, qr) if r.conclude is not None and r.conclude.verdict == "excluded"
-                        and r.population is not None and r.population.acquired_on is not None]
+            acquired = [r for r in (pr, qr) if r.resistance_acquired_on is not None]
             hint = (f"; {acquired[0].id} is about resistance acquired on a drug: list {(qr if acquired[0] is pr else pr).id} "
                     f"in {acquired[0].id}'s overrides (the exclusion sets the approval aside where it applies)."
                     if len(acquired) == 1 else f"; declare in {p} or {q} which one sets the other aside, and why.")

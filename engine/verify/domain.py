@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 from collections.abc import Iterable
 
-from engine.case import A_FIRST_LINE, FOLLOWS_FIRST_LINE, OPEN_LABEL, Alt, CaseIn, Line, NormalCase, implied_lines
+from engine.case import A_FIRST_LINE, FOLLOWS_FIRST_LINE, Alt, CaseIn, Line, NormalCase, implied_lines
 from engine.errors import TermError
 from engine.evaluation.evaluator import (
     AllNode,
@@ -42,7 +42,7 @@ def _imp(imp: tuple, line: tuple) -> tuple:
         return _FIRST_GIVEN
     return (imp[0] or line[0], False, imp[2] or line[2])
 POWERSET_ITEMS = 5  # prior-therapy classes/drugs up to which every combination is a line
-_OPEN_LINE = Line(frozenset(), frozenset(), None, None, None, OPEN_LABEL, open=True)
+_OPEN_LINE = Line.of_unknown_drugs(None)
 OTHER_JURISDICTION = "OTHER"
 _AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 _RANK = {False: 0, None: 1, True: 2}
@@ -450,7 +450,7 @@ class Domain:
                     lines.append(ln)
         if items or acq_classes:  # a line whose drugs are not given: it may have held any of them
             for st, oc, wk in itertools.product(set_values, out_values, dict.fromkeys(week_values)):
-                ln = Line(frozenset(), frozenset(), st, oc, wk, OPEN_LABEL, open=True)
+                ln = Line.of_unknown_drugs(st, oc, wk)
                 key = (frozenset({_OPEN}), self._values(line_idx, self._probe(imply=False, lines=(ln,))), expo((ln,)), st if positional else None)
                 if key not in seen:
                     seen.add(key)
