@@ -96,30 +96,40 @@ CONDITIONAL = "conditional"  # "would be eligible": missing lists what to find o
 STANDS = "stands"          # conclude.verdict, with what is missing listed
 PENDING = "pending"        # an exclusion whose gate is unknown (resolution applies it)
 
+#: the kinds of conclusion rule the outcome table tells apart: ``overriding`` is a rule of another
+#: verdict (consider, not_eligible) that sets a rule aside (``overrides``): while its gate is unknown
+#: the verdict it sets aside is not sure (a KRAS G12C trial combination beside the RAS-mutant
+#: exclusion, KRAS untested), so it speaks where ``other`` rules are silent
+RULE_KINDS = ("eligible", "excluded", "overriding", "other")
+
 #: (when, requirements, rule kind) -> outcome code (absent: silent). ``requirements`` is the Kleene ``all`` of
-#: ``requires`` (true when there are none); ``rule kind`` is ``eligible``, ``excluded`` or
-#: ``other`` (consider, not_eligible). Missing combinations are silent.
+#: ``requires`` (true when there are none); ``rule kind`` is one of :data:`RULE_KINDS`. Missing
+#: combinations are silent.
 OUTCOME_TABLE: dict[tuple, str] = {}
-for _kind in ("eligible", "excluded", "other"):
+for _kind in RULE_KINDS:
     OUTCOME_TABLE[(T, T, _kind)] = VERDICT
     OUTCOME_TABLE[(T, F, _kind)] = UNMET
     OUTCOME_TABLE[(U, F, _kind)] = UNMET
     OUTCOME_TABLE[(T, U, _kind)] = CONDITIONAL if _kind == "eligible" else STANDS
     if _kind != "other":  # other verdicts are silent while the gate is unknown
         for _req in (T, U):
-            OUTCOME_TABLE[(U, _req, _kind)] = CONDITIONAL if _kind == "eligible" else PENDING
+            OUTCOME_TABLE[(U, _req, _kind)] = PENDING if _kind == "excluded" else CONDITIONAL
 del _kind, _req
 
 
-def rule_kind(verdict: str) -> str:
-    return verdict if verdict in ("eligible", "excluded") else "other"
+def rule_kind(verdict: str, overriding: bool = False) -> str:
+    """The outcome table's kind of a conclusion rule of ``verdict`` (``overriding``: it has
+    ``overrides``)."""
+    if verdict in ("eligible", "excluded"):
+        return verdict
+    return "overriding" if overriding else "other"
 
 
-def outcome_code(when, requirements, verdict: str) -> str:
-    """The outcome table's entry for a conclusion rule of ``verdict``."""
+def outcome_code(when, requirements, kind: str) -> str:
+    """The outcome table's entry for a conclusion rule of ``kind`` (:func:`rule_kind`)."""
     if when is False:
         return SILENT
-    return OUTCOME_TABLE.get((when, requirements, rule_kind(verdict)), SILENT)
+    return OUTCOME_TABLE.get((when, requirements, kind), SILENT)
 
 
 #: the table's rows for people (rules/README.md): labels of (when, requirements) cells that
@@ -135,29 +145,33 @@ _PHRASES = {
     VERDICT: "`conclude.verdict`",
     UNMET: "`conclude.unmet` (default `not_eligible`; `null` makes the rule silent); the explanation names "
            "the failed criteria",
-    CONDITIONAL: "`conditional` (\"would be eligible\"); `missing` lists what to find out",
+    CONDITIONAL: "`conditional` (\"would be eligible\", or worth considering); `missing` lists what to find out",
     STANDS: "the verdict stands; `missing` lists what to find out",
     PENDING: "*pending* (see below)",
     SILENT: "silent",
 }
-_KIND_WORDS = {"eligible": "`eligible` rules", "excluded": "`excluded` rules", "other": "other verdicts"}
+_KIND_WORDS = {"eligible": "`eligible` rules", "excluded": "`excluded` rules",
+               "overriding": "other verdicts with `overrides`", "other": "other verdicts"}
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def readme_outcome_table() -> str:
     """The outcome table of rules/README.md, rendered from :data:`OUTCOME_TABLE`."""
     lines = ["| `when` | `requires` | outcome for each therapy in `conclude` |", "| --- | --- | --- |"]
     for when, req, cells in _ROWS:
-        per_kind = {k: outcome_code(cells[0][0], cells[0][1], k if k != "other" else "consider")
-                    for k in ("eligible", "excluded", "other")}
+        per_kind = {k: outcome_code(cells[0][0], cells[0][1], k) for k in RULE_KINDS}
         for w, r in cells[1:]:  # the cells of one row must agree
-            assert all(outcome_code(w, r, k if k != "other" else "consider") == c for k, c in per_kind.items())
+            assert all(outcome_code(w, r, k) == c for k, c in per_kind.items())
         if len(set(per_kind.values())) == 1:
             text = _PHRASES[per_kind["eligible"]]
         else:
             groups: dict[str, list[str]] = {}
             for k, c in per_kind.items():
                 groups.setdefault(c, []).append(_KIND_WORDS[k])
-            text = "; ".join(f"{' and '.join(ks)}: {_PHRASES[c]}" for c, ks in groups.items())
+            text = "; ".join(f"{_and(ks)}: {_PHRASES[c]}" for c, ks in groups.items())
         lines.append(f"| {when} | {req} | {text} |")
     return "\n".join(lines)
 
@@ -177,9 +191,17 @@ def strength(cr, out) -> tuple:
     to a decision), then the lower rule id (the one definition, used by resolution and by
     ``check``). So a BRAF V600E lung adenocarcinoma is decided by the regular NSCLC approval, in
     any line, before the accelerated tumour-agnostic one, which asks for prior treatment; and a
-    BRAF V600E "lung cancer" of unknown histology by the tumour-agnostic rule, whose gate holds."""
+    BRAF V600E "lung cancer" of unknown histology by the tumour-agnostic rule, whose gate holds.
+    A conditional outcome ranks no higher than the verdict its rule gives once what it misses is
+    known."""
     rule = cr.rule
-    return (VERDICT_RANK[out.verdict], EVIDENCE_RANK[rule.evidence], out.when_true, STATUS_RANK.get(rule.status, 0),
+    rank = VERDICT_RANK[out.verdict]
+    if out.verdict == "conditional":
+        # "would be worth considering" (the conditional of a consider rule with overrides, see
+        # RULE_KINDS) is no stronger than the consider it would be once known: it decides over no
+        # verdict that would decide over that consider
+        rank = min(rank, VERDICT_RANK[rule.conclude.verdict])
+    return (rank, EVIDENCE_RANK[rule.evidence], out.when_true, STATUS_RANK.get(rule.status, 0),
             -len(out.missing), *_id_rank(rule.id))
 
 

@@ -20,7 +20,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.api import Engine, default_engine
@@ -361,6 +361,44 @@ def test_unknown_data_never_produces_eligible(case):
                     f"{rule_id} makes {o.therapy} eligible while {gene or what} is unknown, but not with "
                     f"{label}: {result.option(o.therapy).verdict if result.option(o.therapy) else 'no option'}"
                 )
+
+
+NEAR_NEGATIVE = near(_rules_about(lambda r: r.kind == "conclusion" and (
+    r.conclude.verdict in ("excluded", "not_eligible") or bool(r.overrides))))
+NEGATIVE = ("excluded", "not_eligible")
+
+
+@settings(max_examples=max(settings().max_examples // 3, 20))  # each example evaluates dozens of completions
+@given(NEAR_NEGATIVE)
+@example({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "NRAS", "variant": "Q61K"}],
+          "tested_genes": ["KRAS", "NRAS", "BRAF"], "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}],
+          "as_of": "2026-07-01"})
+@example({"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "NRAS", "variant": "Q61K"}],
+          "tested_genes": ["KRAS", "NRAS", "BRAF"], "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}],
+          "jurisdiction": "EMA", "as_of": "2026-07-01"})
+def test_unknown_data_never_produces_a_negative_verdict_that_a_value_of_it_would_turn(case):
+    """Remove data (as above): an option that is still excluded or not eligible with nothing
+    ``missing`` must stay negative (excluded, not eligible, or no option) for every value the data
+    could have had, read from every rule's conditions: a rule that would set the negative verdict
+    aside once the data is known (a KRAS G12C combination beside the RAS-mutant exclusion, KRAS
+    untested) makes the verdict wait on it."""
+    reductions = [(what, None, reduce_case(case, what)) for what in REDUCTIONS]
+    reductions += [("gene", g, untest_gene(ENGINE, case, g)) for g in case_genes(ENGINE, case)]
+    for what, gene, reduced_case in reductions:
+        if len(reduced_case.get("alterations", ())) < len(case.get("alterations", ())):
+            continue  # (germline findings dropped with the flag: a gene tested for another finding reads as without them)
+        reduced = ENGINE.evaluate(reduced_case)
+        sure = [o for o in reduced.options if o.verdict in NEGATIVE and not o.missing]
+        if not sure:
+            continue
+        filled = [("the original data", case)] + completions(ENGINE, reduced_case, what, None, gene)
+        for label, other in filled:
+            result = ENGINE.evaluate(other)
+            for o in sure:
+                now = result.option(o.therapy)
+                assert now is None or now.verdict in NEGATIVE, (
+                    f"{o.therapy} is {o.verdict} ({o.rules[0]}) with nothing missing while {gene or what} is "
+                    f"unknown, but {now.verdict} ({now.rules[0]}) with {label}")
 
 
 @given(VALID)

@@ -69,8 +69,16 @@ class _Out:
     pending: bool = False
 
 
-def _c(rid, verdict, evidence="approved", overrides=(), when_true=True, missing=()):
-    return _CR(_Rule(rid, evidence, tuple(_Ov(o) for o in overrides))), _Out(verdict, when_true, tuple(missing))
+@dataclass
+class _Conclude:
+    verdict: str
+
+
+def _c(rid, verdict, evidence="approved", overrides=(), when_true=True, missing=(), rule_verdict=None):
+    """A candidate: its rule concludes ``rule_verdict`` (default: the outcome's verdict, eligible
+    for a conditional outcome)."""
+    concl = _Conclude(rule_verdict or ("eligible" if verdict == "conditional" else verdict))
+    return _CR(_Rule(rid, evidence, tuple(_Ov(o) for o in overrides), concl)), _Out(verdict, when_true, tuple(missing))
 
 
 @pytest.mark.parametrize("strong,weak", [
@@ -112,6 +120,23 @@ def test_override_counts_only_when_the_overriding_rule_holds():
     assert best_cr.rule.id == "X-001" and aside == {} and best.verdict == "excluded"
 
 
+def test_a_trial_rule_that_may_hold_makes_the_verdict_it_would_set_aside_wait_and_ranks_as_consider():
+    exclusion = _c("X-001", "excluded", "resistance_standard")
+    trial = _c("T-001", "conditional", "clinical", overrides=["X-001"], when_true=False, missing=("KRAS testing",),
+               rule_verdict="consider")
+    best_cr, best, _ = sem.choose([exclusion, trial])
+    assert best_cr.rule.id == "T-001" and best.verdict == "conditional"
+    # a label criterion another rule finds not met would decide over the consider once known:
+    # the conditional does not decide over it either
+    unmet = _c("N-001", "not_eligible", "approved")
+    best_cr, _, _ = sem.choose([unmet, trial])
+    assert best_cr.rule.id == "N-001"
+    # an approval's conditional still ranks above a not_eligible
+    approval = _c("E-001", "conditional", overrides=["X-001"], when_true=False, missing=("KRAS testing",))
+    best_cr, _, _ = sem.choose([unmet, approval])
+    assert best_cr.rule.id == "E-001"
+
+
 def test_mutual_overrides_fall_back_to_strength():
     a = _c("A-001", "excluded", overrides=["A-002"])
     b = _c("A-002", "eligible", overrides=["A-001"])
@@ -119,7 +144,7 @@ def test_mutual_overrides_fall_back_to_strength():
     assert best.rule.id == "A-001" and aside == {}
 
 
-@pytest.mark.parametrize("when,req,kind,code", [
+@pytest.mark.parametrize("when,req,verdict,code", [
     (False, True, "eligible", "silent"), (False, None, "excluded", "silent"),
     (True, True, "eligible", "verdict"), (True, True, "consider", "verdict"), (True, True, "excluded", "verdict"),
     (True, False, "eligible", "unmet"), (None, False, "excluded", "unmet"),
@@ -128,8 +153,13 @@ def test_mutual_overrides_fall_back_to_strength():
     (None, True, "excluded", "pending"), (None, None, "excluded", "pending"),
     (None, True, "consider", "silent"), (None, True, "not_eligible", "silent"),
 ])
-def test_outcome_table(when, req, kind, code):
-    assert sem.outcome_code(when, req, kind) == code
+def test_outcome_table(when, req, verdict, code):
+    assert sem.outcome_code(when, req, sem.rule_kind(verdict)) == code
+    # a rule that sets another aside speaks while its gate is unknown: the verdict it would set
+    # aside is not sure (the rest of the table is that of its verdict)
+    overriding = sem.outcome_code(when, req, sem.rule_kind(verdict, overriding=True))
+    assert overriding == ("conditional" if when is None and req is not False and verdict not in ("excluded", "eligible")
+                          else code)
 
 
 def _section(text: str, name: str) -> str:
