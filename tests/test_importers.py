@@ -991,11 +991,14 @@ def test_a_row_with_too_many_fields_leaves_its_gene_unknown_for_every_sample(voc
     # (a field too many before the sample column shifts it: which sample the row is about is unknown)
     maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Center", "Tumor_Sample_Barcode", "HGVSp_Short"], [
         ["KRAS", "broad", "S1", "p.Q22K"], ["NRAS", "broad", "extra", "S1", "p.Q61K"], ["BRAF", "broad", "S2", "p.V600E"]])
-    cases, errors, _ = do_import(vocab, maf, cancer_type="COAD", assay="exome")
+    cases, errors, summary = do_import(vocab, maf, cancer_type="COAD", assay="exome")
     by_id = {c["id"]: c for c in cases}
     assert any(e["error"]["kind"] == "row" for e in errors)
     assert "NRAS" not in by_id["S1"]["tested_genes"] and "KRAS" in by_id["S1"]["tested_genes"]
     assert "NRAS" not in by_id["S2"]["tested_genes"] and "BRAF" in by_id["S2"]["tested_genes"]
+    # the summary names the genes left unknown and in how many cases
+    assert any(line.startswith("genes left unknown in a case") and "NRAS in 2" in line and "KRAS" not in line
+               for line in summary.lines("m.maf")), summary.lines("m.maf")
 
 
 def test_tcga_histology_texts_and_a_patient_keyed_file_beside_a_sample_keyed_one(vocab, tmp_path):
@@ -1009,13 +1012,20 @@ def test_tcga_histology_texts_and_a_patient_keyed_file_beside_a_sample_keyed_one
         ["TCGA-XX-0004", "", ""]])
     cases, errors, summary = do_import(vocab, maf, clinical=[firehose])
     by_id = {c["id"]: c["cancer_type"] for c in cases}
-    assert by_id == {"TCGA-XX-0001": "LUAD", "TCGA-XX-0002": "LUNG", "TCGA-XX-0003": "MACR"}
+    # a histology naming no organ is read with the site before it: a lung mucinous (colloid)
+    # carcinoma is an adenocarcinoma
+    assert by_id == {"TCGA-XX-0001": "LUAD", "TCGA-XX-0002": "LUAD", "TCGA-XX-0003": "MACR"}
     assert any("its cancer type cells are empty" in e["error"]["message"] for e in errors)
-    assert any("Mucinous_(Colloid)_Carcinoma" in line for line in summary.lines("m.maf"))
+    assert not any("Mucinous_(Colloid)_Carcinoma" in line for line in summary.lines("m.maf"))
     # a cBioPortal file keyed by sample (its PATIENT_ID the barcode) adds its OncoTree code
-    cbio = write_maf(tmp_path / "cb.txt", ["PATIENT_ID", "SAMPLE_ID", "ONCOTREE_CODE"], [["TCGA-XX-0002", "TCGA-XX-0002-01", "LUAD"]])
+    cbio = write_maf(tmp_path / "cb.txt", ["PATIENT_ID", "SAMPLE_ID", "ONCOTREE_CODE"], [["TCGA-XX-0003", "TCGA-XX-0003-01", "READ"]])
     cases, _, _ = do_import(vocab, maf, clinical=[firehose, cbio])
-    assert {c["id"]: c["cancer_type"] for c in cases}["TCGA-XX-0002"] == "LUAD"
+    assert {c["id"]: c["cancer_type"] for c in cases}["TCGA-XX-0003"] == "READ"
+    # a histology the vocabulary knows with no site: the organ stays the reading (none here)
+    bare = write_maf(tmp_path / "bare.tsv", ["Tumor_Sample_Barcode", "histological_type"],
+                     [["TCGA-XX-0001", "Mucinous_(Colloid)_Carcinoma"]])
+    _, errors, _ = do_import(vocab, maf, clinical=[bare])
+    assert any("Mucinous_(Colloid)_Carcinoma" in e["error"]["message"] and "TCGA-XX-0001" in str(e) for e in errors), errors
 
 
 def test_a_misspelt_classification_is_suggested_and_rules_goes_after_the_command_too(vocab, tmp_path):

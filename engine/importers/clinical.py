@@ -34,6 +34,9 @@ CANCER_COLUMNS = (
 )
 # Read only after --cancer-type: an organ, not a cancer type (TCGA: Colon, Rectum, Pancreas).
 SITE_COLUMNS = ("tumor_tissue_site",)
+# A histology text that names no organ (TCGA LUAD: Mucinous_(Colloid)_Carcinoma) is also read with
+# the sample's site before it ("Lung Mucinous (Colloid) Carcinoma"), as the vocabulary may name it.
+HISTOLOGY_COLUMNS = ("histological_type",)
 SAMPLE_KEYS = ("SAMPLE_ID", "Tumor_Sample_Barcode")
 PATIENT_KEYS = ("PATIENT_ID",)
 
@@ -169,6 +172,12 @@ class CancerResolver:
             out, why = self.resolve_text(text)
             if out is not None:
                 return out, col, tried
+            if col in HISTOLOGY_COLUMNS:
+                site = next((values[c] for c in SITE_COLUMNS if values.get(c)), None) if values else None
+                if site is not None:
+                    out, _ = self.resolve_text(f"{site} {text}")
+                    if out is not None:
+                        return out, f"{col} with {'/'.join(SITE_COLUMNS)}", tried
             tried.append(f"{col}: {why}")
         return None, "", tried
 

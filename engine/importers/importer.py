@@ -86,6 +86,8 @@ class Summary:
     skipped: Counter = field(default_factory=Counter)
     classifications_skipped: Counter = field(default_factory=Counter)
     genes_skipped: set = field(default_factory=set)
+    # gene -> cases that leave it out of tested_genes, as a row of it could not be read (unknown, not wild-type)
+    genes_unknown: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
     cancer_sources: Counter = field(default_factory=Counter)
     flagged: Counter = field(default_factory=Counter)  # FILTER value -> alteration rows read although flagged
@@ -143,6 +145,10 @@ class Summary:
             elif reason == R_CLASS:
                 extra = " (" + ", ".join(f"{k} {v}" for k, v in self.classifications_skipped.most_common()) + ")"
             out.append(f"  {reason}: {n}{extra}")
+        if self.genes_unknown:
+            out.append("genes left unknown in a case (out of tested_genes) as a row of them could not be read: "
+                       + ", ".join(f"{k} in {v}" for k, v in self.genes_unknown.most_common(8))
+                       + (f" and {len(self.genes_unknown) - 8} more genes" if len(self.genes_unknown) > 8 else ""))
         nerr = sum(self.errors.values())
         out.append(f"error records: {nerr}" + (" (" + ", ".join(f"{k} {v}" for k, v in self.errors.most_common()) + ")" if nerr else ""))
         if self.no_panel:
@@ -821,7 +827,11 @@ class Importer:
                 self.summary.no_panel += 1
         if tested is not None:
             unknown = st.unresolved
-            case["tested_genes"] = [g for g in tested if g not in unknown] if unknown else list(tested)
+            if unknown:
+                case["tested_genes"] = [g for g in tested if g not in unknown]
+                self.summary.genes_unknown.update(g for g in tested if g in unknown)
+            else:
+                case["tested_genes"] = list(tested)
         if self.opt.field_map is not None:
             for k in ("germline_tested", "prior_therapies"):
                 if k in mapped:
