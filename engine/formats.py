@@ -6,6 +6,7 @@ import textwrap
 
 from engine.result import Decided, Decisions, Result
 from engine.semantics import EVIDENCE_WORDS, LISTED, POSITIVE, VERDICT_HEADINGS
+from engine.tutoring.short import whole_line
 
 
 
@@ -13,6 +14,19 @@ def _one_line(o) -> bool:
     """An exclusion drawn from the literature (a failed approach, a resistance finding), not from
     a label: shown on one line in the text output unless details are asked for."""
     return o.verdict == "excluded" and o.status == "literature"
+
+
+def sources(citations, as_of: str) -> str:
+    """An option's sources for people: each source once, in the order first cited, with the
+    sections cited of it ("Title (section A; section B)"), and a note when it is dated after the
+    evaluation date."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for c in citations:
+        late = f" [dated {c.date}, after the evaluation date]" if c.date and c.date > as_of else ""  # (ISO dates compare as texts)
+        sections = groups.setdefault((c.title or c.source, late), [])
+        if c.section and c.section not in sections:
+            sections.append(c.section)
+    return "; ".join(title + (f" ({'; '.join(secs)})" if secs else "") + late for (title, late), secs in groups.items())
 
 
 def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool = False) -> str:
@@ -35,7 +49,8 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
         for o in opts:
             if brief or (not detail and _one_line(o)):
                 short_count += not brief
-                out.append(textwrap.fill(f"* {o.summary or o.name} [{o.rules[0] if o.rules else ''}]", width,
+                line = whole_line(o) if brief and o.summary else o.summary or o.name
+                out.append(textwrap.fill(f"* {line} [{o.rules[0] if o.rules else ''}]", width,
                                          initial_indent="    ", subsequent_indent="        ", break_on_hyphens=False))
                 continue
             # an OncoKB level belongs to a biomarker the tumour has: shown as the TSV row levels it
@@ -47,17 +62,10 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
             if o.verdict == "not_eligible":
                 words = f"{words}, but not for this case"
             out.append(f"    * {o.name}: {words}{level} [{', '.join(o.rules)}]")
+            # (what is missing is named in the explanation: "Cannot decide without: ...")
             out.append(textwrap.fill(o.explanation, width, initial_indent="        ", subsequent_indent="        "))
-            if o.missing:
-                out.append(f"        Missing: {', '.join(o.missing)}")
-            srcs: list[str] = []
-            for c in o.citations:
-                s = (c.title or c.source) + (f" ({c.section})" if c.section else "")
-                if c.date and c.date > result.evaluated_as_of:  # (ISO dates compare as texts)
-                    s += f" [dated {c.date}, after the evaluation date]"
-                if s not in srcs:
-                    srcs.append(s)
-            out.append(textwrap.fill("Sources: " + "; ".join(srcs), width, initial_indent="        ", subsequent_indent="          "))
+            out.append(textwrap.fill("Sources: " + sources(o.citations, result.evaluated_as_of), width,
+                                     initial_indent="        ", subsequent_indent="          "))
     if short_count:
         out.append(textwrap.fill(
             f"({short_count} exclusion(s) from the literature shown on one line each; `evaluate --detail` "

@@ -72,3 +72,17 @@ def test_citations_in_results_carry_the_source_title(engine: Engine) -> None:
     for c in cits:
         assert c.title == engine.rulebase.sources[c.source].title
     assert "KRAS Mutations Explained" in text(res) or "US prescribing information" in text(res)
+
+
+def test_the_text_names_each_source_once_with_the_sections_cited_and_what_is_missing_once(engine: Engine) -> None:
+    res = engine.evaluate(json.loads((ROOT / "cases" / "crc-g12c-history-unknown.json").read_text()))
+    opt = next(o for o in res.options if o.therapy == "adagrasib+cetuximab")
+    titles = [c.title for c in opt.citations]
+    repeated = next(t for t in titles if t is not None and titles.count(t) > 1)  # one source, several passages
+    block = text(res, width=10_000).split("* adagrasib + cetuximab")[1].split("\n    *")[0]
+    sources_line = next(line for line in block.splitlines() if line.strip().startswith("Sources: "))
+    assert sources_line.count(repeated) == 1
+    for c in opt.citations:  # every section cited is named, under its source
+        assert c.section is None or c.section in sources_line
+    # what is missing is said once, in the explanation
+    assert opt.missing and block.count(opt.missing[0]) == 1 and "Cannot decide without" in block

@@ -688,3 +688,16 @@ def test_a_rule_passed_over_for_a_fact_it_asks_to_be_absent_is_not_a_double_nega
     text = engine.explain(case, "sotorasib").model_dump_json()
     assert "does not meet \u201cKRAS G12C present: no\u201d (the case: KRAS G12C)" in text
     assert "does not meet KRAS G12C present: no" not in text
+
+
+def test_the_brief_view_never_cuts_what_to_find_out(engine: Engine) -> None:
+    from engine.formats import text
+
+    case = {"id": "x", "cancer_type": "PAAD", "alterations": [{"gene": "BRCA2", "variant": "V2716Wfs*17"},
+                                                             {"gene": "KRAS", "variant": "G12D"}], "as_of": "2026-12-01"}
+    res = engine.evaluate(case)
+    olaparib = res.option("olaparib")
+    assert olaparib.verdict == "conditional" and olaparib.summary.endswith("\u2026")  # the card's summary is cut
+    brief = " ".join(text(res, brief=True).split())
+    for item in olaparib.missing:  # the brief view names every question
+        assert " ".join(item.split()) in brief, item

@@ -41,10 +41,7 @@ def option_summary(name: str, verdict: str, title: str, missing, failed, evidenc
         return fit(f"{head}, not met: {'; '.join(failed)}")
     if verdict == "conditional" and missing:
         return fit(f"{head}, to find out: {'; '.join(missing)}")
-    if verdict == "consider":
-        head += f" ({EVIDENCE_WORDS.get(evidence, evidence + ' evidence')})"
-    elif verdict == "excluded":
-        head += " (predicted resistance)" if evidence.startswith("resistance") else ""
+    head = _evidence_words(head, verdict, evidence)
     text = f"{head}. {_title(title)}"
     if missing:
         ask = f"to find out: {'; '.join(missing)}"
@@ -52,6 +49,28 @@ def option_summary(name: str, verdict: str, title: str, missing, failed, evidenc
         if len(" ".join(text.split())) > LIMIT:  # what to find out matters more than the rule's title
             text = f"{head}; {ask}"
     return fit(text)
+
+
+def _evidence_words(head: str, verdict: str, evidence: str) -> str:
+    if verdict == "consider":
+        return head + f" ({EVIDENCE_WORDS.get(evidence, evidence + ' evidence')})"
+    if verdict == "excluded" and evidence.startswith("resistance"):
+        return head + " (predicted resistance)"
+    return head
+
+
+def whole_line(o) -> str:
+    """An option's summary, or where the summary was cut to :data:`LIMIT` the uncut words of
+    what the case fails or what to find out (the one-line view of a terminal may wrap: it must
+    not hide the question that decides)."""
+    if not o.summary.endswith("\u2026") or not (o.missing or o.failed_criteria):
+        return o.summary
+    head = f"{o.name}: {VERDICT_WORDS.get(o.verdict, o.verdict)}{caution_mark(len(o.cautions))}"
+    if o.verdict == "not_eligible" and o.failed_criteria:
+        return f"{head}, not met: {'; '.join(o.failed_criteria)}"
+    if o.verdict == "conditional":
+        return f"{head}, to find out: {'; '.join(o.missing)}"
+    return f"{_evidence_words(head, o.verdict, o.evidence)}; to find out: {'; '.join(o.missing)}"
 
 
 class Summaries:
