@@ -6,9 +6,9 @@ the date of the check. A rule whose status is ``regular``, ``accelerated`` or ``
 a regulatory fact, so ``check`` reports it as V013 when no record lists it.
 
 ``rules/ids.yaml`` (optional) is the ledger of every rule id ever issued, with the kind of rule it
-was issued for: results, traces and verification records name rules by id, so an id is never
-renamed, deleted or given to another rule. ``check`` reports V015 when the rules and the ledger
-disagree.
+was issued for (and ``(retired)`` after it once the rule is retired): results, traces and
+verification records name rules by id, so an id is never renamed, deleted or given to another
+rule. ``check`` reports V015 when the rules and the ledger disagree.
 
 Results name rules by their titles and facts in words, never by id: ``check`` reports V016 for a
 text a result shows (explanations, readings, criteria, missing facts, override reasons, notes,
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FILE = "verification.yaml"
 LEDGER = "ids.yaml"
+RETIRED_MARK = "(retired)"  # after the kind, in the ledger: the id of a retired rule
 REGULATORY = frozenset({"regular", "accelerated", "withdrawn"})
 
 
@@ -135,8 +136,25 @@ def id_ledger(rb: RuleBase) -> list[Problem]:
         return [Problem("V015 the ledger of rule ids must be a mapping 'ids: {RULE-ID: kind}'", (LEDGER, "ids"))]
     out: list[Problem] = []
     have = {r.id: r for r in rb.rules}
+    retired_ids = set()
+    for rid, entry in list(issued.items()):
+        kind, _, mark = entry.partition(" ")
+        if mark == RETIRED_MARK:
+            retired_ids.add(rid)
+        elif mark:
+            out.append(Problem(f"V015 ledger entry '{rid}: {entry}' is not 'KIND' or 'KIND {RETIRED_MARK}'", (LEDGER, "ids", rid)))
+        issued[rid] = kind
     for rid, kind in issued.items():
         rule = have.get(rid)
+        if rule is not None and kind == rule.kind and (rid in retired_ids) != (rule.status == "retired"):
+            if rid in retired_ids:  # a retired id now names a live rule: the retired one was deleted and its id reused
+                out.append(Problem(
+                    f"V015 rule id {rid} was retired ({LEDGER}) and now names a rule that is not: a retired rule "
+                    f"stays in the rule base, retired, and a new rule takes a new id", (rb.rule_files[rid], rid)))
+            else:
+                out.append(Problem(
+                    f"V015 rule {rid} is retired: mark its id retired in the ledger ('{rid}: {kind} {RETIRED_MARK}'), "
+                    f"so that it can never be given to another rule", (LEDGER, "ids", rid)))
         if rule is None:
             close = difflib.get_close_matches(rid, [r for r in have if r not in issued], n=1)
             out.append(Problem(

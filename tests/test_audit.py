@@ -107,6 +107,41 @@ def test_an_id_given_to_a_rule_of_another_kind_is_reported(tmp_path: Path) -> No
     assert "V015 rule id CTX-002 was issued for a conclusion rule" in p.render() and "takes a new id" in p.render()
 
 
+def test_a_retired_id_given_to_a_new_rule_is_reported(tmp_path: Path) -> None:
+    rules = _copy_rules(tmp_path)
+    rb = load_rulebase(rules, cache=False)
+    retired = next(r for r in rb.rules if r.status == "retired" and r.kind == "conclusion")
+    live = next(r for r in rb.rules if r.status != "retired" and r.kind == "conclusion" and r.id != retired.id)
+    # the retired rule deleted, and its id given to a copy of a live rule
+    path = rules / rb.rule_files[live.id]
+    text = path.read_text()
+    start = text.index(f"  - id: {live.id}\n")
+    end = text.find("\n  - id: ", start + 1)
+    block = text[start:end if end >= 0 else len(text)].rstrip("\n") + "\n"
+    _delete_rule(rules, rb, retired.id)
+    path = rules / rb.rule_files[live.id]
+    path.write_text(path.read_text().rstrip("\n") + "\n\n" + block.replace(f"id: {live.id}\n", f"id: {retired.id}\n", 1))
+    text = [p.render() for p in audit.id_ledger(load_rulebase(rules, cache=False))]
+    assert any(f"V015 rule id {retired.id} was retired" in t and "new rule takes a new id" in t for t in text), text
+
+
+def test_a_retired_rule_must_be_marked_retired_in_the_ledger(tmp_path: Path) -> None:
+    rules = _copy_rules(tmp_path)
+    ledger = rules / audit.LEDGER
+    assert "  RES-004: conclusion (retired)\n" in ledger.read_text()
+    ledger.write_text(ledger.read_text().replace("  RES-004: conclusion (retired)\n", "  RES-004: conclusion\n"))
+    (p,) = audit.id_ledger(load_rulebase(rules, cache=False))
+    assert "V015 rule RES-004 is retired: mark its id retired" in p.render() and "'RES-004: conclusion (retired)'" in p.render()
+
+
+def _delete_rule(rules: Path, rb, rule_id: str) -> None:
+    path = rules / rb.rule_files[rule_id]
+    text = path.read_text()
+    start = text.index(f"  - id: {rule_id}\n")
+    end = text.find("\n  - id: ", start + 1)
+    path.write_text(text[:start] + (text[end + 1:] if end >= 0 else ""))
+
+
 def test_check_fails_on_a_new_rule_missing_from_the_ledger(tmp_path: Path, capsys) -> None:
     rules = _copy_rules(tmp_path)
     ledger = rules / audit.LEDGER
