@@ -295,7 +295,8 @@ CHECK_CODES: dict[str, tuple[str, str, str]] = {
              "therapy both apply and no `overrides` settles it"),
     "V002": ("allele-leak", "error",
              "allele leak: a therapy gated on an allele gets a positive verdict for a tumour shown to lack it"),
-    "V003": ("dead-rule", "error", "dead rule: no profile makes it give an outcome"),
+    "V003": ("dead-rule", "error", "dead rule: no profile makes it give an outcome, or (a conclusion rule) its own "
+                                   "verdict: its `when` and every requirement never hold together"),
     "V004": ("shadowed-rule", "error",
              "shadowed rule: it never decides, and a different verdict wins over it somewhere"),
     "V005": ("duplicate-rule", "error", "duplicate rule: the same outcome as another rule in every profile"),

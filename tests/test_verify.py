@@ -31,6 +31,7 @@ CAUGHT = {
     "approval_meets_stated_not_eligible": ("V001", ("TLNG-001", "TNOT-001")),
     "g12c_inhibitor_any_kras": ("V002", ("TLNG-009", "TLNG-001")),
     "dead_rule": ("V003", ("TDEAD-001",)),
+    "unreachable_verdict": ("V003", ("TLNG-001",)),
     "shadowed_rule": ("V004", ("TSHD-001", "TLNG-001")),
     "duplicate_rule": ("V005", ("TLNG-001", "TLNG-002")),
     "fact_never_true": ("V007", ("TDER-001", "TLNG-002")),
@@ -296,3 +297,13 @@ def test_check_quick_says_the_search_was_skipped_and_still_fails_a_cycle(capsys)
     code = main(["check", "--quick", str(BROKEN / "fact_cycle")])
     out, err = capsys.readouterr()
     assert code == 1 and "V009" in err and "check: FAILED" in err
+
+
+def test_a_rule_that_never_reaches_its_own_verdict_is_dead_and_its_witness_shows_what_it_says(broken):
+    eng, rep = broken("unreachable_verdict")
+    (f,) = rep.find("V003", "TLNG-001")
+    assert "never gives its own verdict 'eligible'" in f.message
+    assert eng.evaluate(f.witness).option("sotorasib").verdict in ("not_eligible", "conditional")
+    # the dead-rule fixture's live approval reaches its verdict: only the dead rule is named there
+    _, rep = broken("dead_rule")
+    assert not rep.find("V003", "TLNG-001")

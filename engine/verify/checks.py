@@ -237,6 +237,7 @@ class Verifier:
         self.decided: set[str] = set()
         self.contradicted: dict[str, tuple] = {}
         self.fired_count: dict[str, int] = {}
+        self.own_verdict: set[str] = set()  # rules that give their own verdict (all met) in some profile
         conflicts: dict[tuple, tuple] = {}
         leaks: dict[tuple, tuple] = {}
         pair_info: dict[tuple, dict] = {}
@@ -315,6 +316,8 @@ class Verifier:
                 alive[key] = (ka, kb)
         overriding = [k for k, cr in enumerate(rules) if cr.rule.overrides]
         fired, decided, contradicted, fired_count = self.fired, self.decided, self.contradicted, self.fired_count
+        own_verdict = self.own_verdict
+        stated = [cr.rule.conclude.verdict if cr.rule.conclude is not None else None for cr in rules]
         index = {id(cr): k for k, cr in enumerate(rules)}
         count = 0
         for prof in unit.profiles():
@@ -335,6 +338,10 @@ class Verifier:
                         fired_count[ids[k]] = fired_count.get(ids[k], 0) + 1
                         if ids[k] not in fired:
                             fired[ids[k]] = (prof, sl)
+                        if ids[k] not in own_verdict:  # (its own verdict, every criterion known to be met)
+                            o = outs[k]
+                            if o is not None and o.when_true and not o.missing and not o.failed and o.verdict == stated[k]:
+                                own_verdict.add(ids[k])
                     if alive:
                         # a rule set aside by an override that holds gives no verdict there: it
                         # cannot stand in for the rule it seems to subsume (V005, V006)
@@ -500,6 +507,12 @@ class Verifier:
                 if rid not in self.fired:
                     self.add("V003", (rid,), f"{rid} gives no outcome in any profile (in effect {window}"
                              + (f", {r.jurisdiction}" if r.jurisdiction else "") + "): its conditions can never hold together.")
+                elif rid not in self.own_verdict and r.conclude is not None:
+                    prof, sl = self.fired[rid]
+                    self.add("V003", (rid,), f"{rid} never gives its own verdict '{r.conclude.verdict}' (in effect {window}"
+                             + (f", {r.jurisdiction}" if r.jurisdiction else "") + "): in no profile are its 'when' and "
+                             "every requirement met together, so it only ever says what a case fails or misses. Is a "
+                             "requirement at odds with the 'when' or with another requirement?", witness(dom, prof, sl))
                 elif rid not in self.decided:
                     if rid in self.contradicted:
                         other, v_best, v_own, t, prof, sl = self.contradicted[rid]
