@@ -307,3 +307,33 @@ def test_a_rule_that_never_reaches_its_own_verdict_is_dead_and_its_witness_shows
     # the dead-rule fixture's live approval reaches its verdict: only the dead rule is named there
     _, rep = broken("dead_rule")
     assert not rep.find("V003", "TLNG-001")
+
+
+def test_a_shadowed_rule_is_shown_beside_the_overlapping_rule_of_its_own_verdict(tmp_path):
+    """An approval repeating another with a stricter requirement never decides: V004's example is
+    the approval it overlaps (the one to reconcile it with), not an exclusion that wins over both."""
+    def edit(by_id, data):
+        approval = by_id["TLNG-001"]
+        data["rules"] = [r for r in data["rules"] if r["id"] != "TSHD-001"]
+        data["rules"].append(dict(approval, id="TLNG-002", title="Sotorasib for KRAS G12C NSCLC after two prior lines",
+                                  requires=[{"criterion": "at least two prior systemic therapies",
+                                             "test": {"prior_lines": {"min": 2}}, "missing": "prior therapy history"}],
+                                  examples=[{"name": "third-line", "case": {
+                                      "cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+                                      "prior_therapies": [{"drugs": ["carboplatin"]}, {"drugs": ["docetaxel"]}]},
+                                      "expect": {"verdict": "eligible", "decided_by_this_rule": False}}]))
+        data["rules"].append({
+            "id": "TRES-001", "title": "Sotorasib in early-stage KRAS G12C disease (a test exclusion)", "kind": "conclusion",
+            "rationale": "A test exclusion that wins over both approvals where it holds.", "status": "literature",
+            "effective_from": "2021-01-01", "evidence": "resistance_clinical",
+            "population": {"text": "test population of the fixture rule", "cancers": "any"},
+            "when": {"all": [{"alteration": {"gene": "KRAS", "variant": "G12C"}}, {"stage": ["early"]}]},
+            "conclude": {"therapy": "sotorasib", "verdict": "excluded"},
+            "explain": {"met": "A test exclusion."}, "citations": [{"source": "TEST-LABEL", "quote": "test quote"}],
+            "examples": [{"name": "early", "case": {
+                "cancer_type": "LUAD", "stage": "early", "alterations": [{"gene": "KRAS", "variant": "G12C"}]},
+                "expect": {"verdict": "excluded"}}]})
+
+    rep = verify(Engine(edited_rules(tmp_path, BROKEN / "shadowed_rule", edit)))
+    (f,) = rep.find("V004", "TLNG-002")
+    assert "TLNG-001" in f.rules and "TRES-001" not in f.rules, f.text()

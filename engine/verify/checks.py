@@ -370,9 +370,13 @@ class Verifier:
                     decided.add(ids[best])
                     for k in cand:
                         if k != best and outs_here[k].verdict != bv and ids[k] not in decided:
+                            # the example V004 gives: a rule stating the same verdict first (an
+                            # overlapping approval is the rule to reconcile it with, not an
+                            # exclusion that wins over both), then a definite verdict
+                            rank = (stated[best] == stated[k], bv != "conditional")
                             old = contradicted.get(ids[k])
-                            if old is None or (old[1] == "conditional" and bv != "conditional"):
-                                contradicted[ids[k]] = (ids[best], bv, outs_here[k].verdict, t, prof, sl)
+                            if old is None or rank > old[6]:
+                                contradicted[ids[k]] = (ids[best], bv, outs_here[k].verdict, t, prof, sl, rank)
                     # V001: an approval and an exclusion (or a stated "not eligible") that both apply, neither set aside
                     pos = [k for k in livec if outs_here[k].when_true and approval[k]
                            and outs_here[k].verdict in ("eligible", "conditional")]
@@ -515,7 +519,7 @@ class Verifier:
                              "requirement at odds with the 'when' or with another requirement?", witness(dom, prof, sl))
                 elif rid not in self.decided:
                     if rid in self.contradicted:
-                        other, v_best, v_own, t, prof, sl = self.contradicted[rid]
+                        other, v_best, v_own, t, prof, sl, _ = self.contradicted[rid]
                         self.add("V004", (rid, other), f"{t}: {rid} gives outcomes in {self.fired_count[rid]} profiles "
                                  f"but never decides; for example {other} ('{v_best}') wins over its '{v_own}'. "
                                  f"Declare precedence with 'overrides' or remove the rule.", witness(dom, prof, sl), t)
