@@ -489,7 +489,16 @@ def test_msk_lung_every_kras_g12c_from_coordinates(lung):
     raw_g12c -= in_dnp
     g12c = {c["id"] for c in cases if {"gene": "KRAS", "variant": "p.G12C"} in c["alterations"]}
     assert g12c == raw_g12c and len(g12c) == 103
-    assert summary.from_coordinates == summary.alteration_rows > 250
+    assert summary.from_coordinates + summary.from_classification == summary.alteration_rows
+    assert summary.from_coordinates > 250
+    # a stop gained or a frameshift with no protein change is a truncating mutation of its gene: as
+    # many samples carry one of STK11 as the raw file shows
+    cut = {r["Tumor_Sample_Barcode"] for r in raw_rows(LUNG / "data_mutations_extended.txt")
+           if r["Hugo_Symbol"] == "STK11" and r["Variant_Classification"] in ("Nonsense_Mutation", "Frame_Shift_Del",
+                                                                              "Frame_Shift_Ins")}
+    got = {c["id"] for c in cases if any(a["gene"] == "STK11" and a["variant"] == "truncating mutation"
+                                         for a in c["alterations"])}
+    assert got == cut and len(cut) > 50
     # independent evidence in the study files: the sign-out comment naming a KRAS p.G12C ...
     clinical = list(raw_rows(LUNG / "data_clinical_sample.txt"))
     named = {r["SAMPLE_ID"] for r in clinical if "KRAS p.G12C" in r.get("SO_COMMENTS", "")}

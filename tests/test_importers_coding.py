@@ -113,9 +113,18 @@ def test_unknown_residue_or_ambiguity_keeps_the_gene_unknown(tmp_path, coding):
     maf = tmp_path / "m.maf"
     maf.write_text(
         "Hugo_Symbol\tTumor_Sample_Barcode\tVariant_Classification\tNCBI_Build\tChromosome\tStart_Position\tReference_Allele\tTumor_Seq_Allele2\n"
-        "KRAS\tS1\tNonsense_Mutation\tGRCh37\t12\t25398312\tC\tA\n"
-        "KRAS\tS2\tMissense_Mutation\tGRCh37\t12\t25398255\tG\tT\n", encoding="utf-8")
+        "KRAS\tS1\tMissense_Mutation\tGRCh37\t12\t25398312\tC\tA\n"
+        "KRAS\tS2\tMissense_Mutation\tGRCh37\t12\t25398255\tG\tT\n"
+        "KRAS\tS3\tNonsense_Mutation\tGRCh37\t12\t25398312\tC\tA\n"
+        "KRAS\tS4\tSplice_Site\tGRCh37\t12\t25398312\tC\tA\n", encoding="utf-8")
     imp = make_importer(cancer_type="LUAD", assay="exome")
     cases = {c["id"]: c for c in imp.run(maf)}
     assert cases["S1"]["alterations"] == [] and "KRAS" not in cases["S1"]["tested_genes"]
     assert cases["S2"]["alterations"] == [{"gene": "KRAS", "variant": "p.Q22K"}] and "KRAS" in cases["S2"]["tested_genes"]
+    # a row the file classes as a stop gained, whose residue the tables cannot give, is still a
+    # truncating mutation (never an activating change: the gene's hotspots stay known) ...
+    (s3,) = cases["S3"]["alterations"]
+    assert s3["variant"] == "truncating mutation" and "Nonsense_Mutation at 12:25398312 C>A" in s3["detail"]
+    assert "KRAS" in cases["S3"]["tested_genes"] and imp.summary.from_classification == 1
+    # ... but a splice-site change may keep the protein (or activate it): unknown
+    assert cases["S4"]["alterations"] == [] and "KRAS" not in cases["S4"]["tested_genes"]

@@ -21,6 +21,8 @@ from engine.errors import TermError, UsageError, clean
 from engine.importers import hotspots as hs
 from engine.importers.clinical import CANCER_COLUMNS, SITE_COLUMNS, CancerResolver, ClinicalIndex, FieldMap
 from engine.importers.maf import (
+    CUT_SHORT,
+    CUT_SHORT_VARIANT,
     PROTEIN_COLUMNS,
     SKIP,
     SPLICE_SITE,
@@ -82,6 +84,7 @@ class Summary:
     without_case: int = 0  # alterations of samples whose case could not be written
     from_coordinates: int = 0
     from_transcript: int = 0  # of those, read through the coding exons of the transcript
+    from_classification: int = 0  # rows with no protein change read as a truncating mutation from their classification
     recognised: Counter = field(default_factory=Counter)  # (gene, variant text) -> rows
     skipped: Counter = field(default_factory=Counter)
     classifications_skipped: Counter = field(default_factory=Counter)
@@ -128,6 +131,9 @@ class Summary:
             + (f", {self.without_case} in samples with no case" if self.without_case else "")
             + ")"
         )
+        if self.from_classification:
+            out.append(f"rows with no protein change that the file classes as a stop gained or a frameshift, read as a "
+                       f"'{CUT_SHORT_VARIANT}' of their gene: {self.from_classification}")
         if self.split:
             out.append(f"one change of a codon written as several rows (the same reads, or one row's change holding "
                        f"another's), read as one: {len(self.split)} (" + "; ".join(self.split[:3])
@@ -300,6 +306,8 @@ class Importer:
         self._all_genes: tuple[str, ...] | None = None
         self._unread: set[str] = set()
         self._row_truncating = False  # (the row being read is classified as a truncating change)
+        self._row_cut_short = False  # (... as one that surely cuts the protein short: CUT_SHORT)
+        self._row_detail = ""  # (what an alteration read from the row's classification rests on)
         if options.assay == "exome":
             self._all_genes = tuple(sorted(vocab.genes))
 
@@ -598,6 +606,8 @@ class Importer:
                 continue
 
             self._row_truncating = i_cls is not None and vc_key[f[i_cls]] in TRUNCATING
+            self._row_cut_short = self._row_truncating and vc_key[f[i_cls]] in CUT_SHORT
+            self._row_detail = ""
             if i_cls is not None:
                 vc = f[i_cls]
                 policy = classes.get(vc, _MISS)
@@ -673,7 +683,9 @@ class Importer:
                 flt = f[cols.filter].strip()
                 if flt and flt.upper() not in ("PASS", "."):
                     s.flagged[flt] += 1
-            if coords:
+            if self._row_detail:
+                s.from_classification += 1
+            elif coords:
                 s.from_coordinates += 1
             label = getattr(var, "label", text)
             key = (gene, label, origin)
@@ -683,6 +695,8 @@ class Importer:
             alt = {"gene": gene, "variant": text}
             if origin != "somatic":
                 alt["origin"] = origin
+            if self._row_detail:
+                alt["detail"] = self._row_detail
             st.alts[key] = alt
             if var.kind == "mutation" and var.codon is not None and var.span is None and var.alt not in (None, "*"):
                 site = self._row_site(f, cols)
@@ -757,6 +771,8 @@ class Importer:
         )
         span = max(len(ref), 1) if ref not in ("-", "") else 1
         if not self.table.covers(asm, chrom, start, start + span - 1):
+            if self._row_cut_short:
+                return self._cut_short(f, cols, chrom, start, ref, alt)
             skipped[R_NOPROT] += 1
             st.unread(gene, self._row_truncating)
             return ""
@@ -777,9 +793,21 @@ class Importer:
         if d.kind == hs.AMBIGUOUS:
             self._row_error(st, gene, "coordinates", d.detail, src)
             return ""
+        if self._row_cut_short:
+            return self._cut_short(f, cols, chrom, start, ref, alt)
         skipped[R_INDEL if ref in ("-", "") or alt in ("-", "") or len(ref) != len(alt) else R_NOPROT] += 1
         st.unread(gene, self._row_truncating)
         return ""
+
+    def _cut_short(self, f: list[str], cols: MutationColumns, chrom: str, start: int, ref: str, alt: str) -> str:
+        """A row the file classes as cutting the protein short (a stop gained, a frameshift) whose
+        protein change neither the file nor the tables give: the gene carries a truncating
+        mutation (a loss of function), whichever residue it cuts at. It is never an activating
+        change, so the gene's hotspots stay known; the row's classification and place go into
+        the alteration's ``detail``."""
+        vc = f[cols.classification].strip() if cols.classification is not None else ""
+        self._row_detail = f"{vc} at {chrom}:{start} {ref or '-'}>{alt or '-'} (the file gives no protein change)"
+        return CUT_SHORT_VARIANT
 
     # ------------------------------------------------------------------ cases
 

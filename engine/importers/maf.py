@@ -201,6 +201,14 @@ TRUNCATING = frozenset(_key(v) for v in (
     "Nonsense_Mutation", "Frame_Shift_Del", "Frame_Shift_Ins", "Splice_Site", "Translation_Start_Site",
     "Start_Codon_SNP", "Start_Codon_Del", "Start_Codon_Ins", "stopgain", "stopgain_SNV", "frameshift_deletion",
     "frameshift_insertion", "frameshift_substitution", "frameshift_block_substitution", "splicing"))
+#: classifications of changes that surely cut the protein short (a stop gained, a frameshift; not
+#: a splice-site or start-codon change, which may keep the protein or, as MET exon 14 skipping,
+#: activate it): a row of one whose protein change is not given is read as a truncating mutation
+CUT_SHORT = frozenset(_key(v) for v in (
+    "Nonsense_Mutation", "Frame_Shift_Del", "Frame_Shift_Ins", "stopgain", "stopgain_SNV", "frameshift_deletion",
+    "frameshift_insertion", "frameshift_substitution", "frameshift_block_substitution"))
+#: what such a row is written as: the vocabulary's kind word for it (a loss of function)
+CUT_SHORT_VARIANT = "truncating mutation"
 #: classifications that say the change gains a stop: their older ``p.W424X`` is ``p.W424*``
 STOP_GAINED = frozenset(_key(v) for v in ("Nonsense_Mutation", "stopgain", "stopgain_SNV"))
 _OLD_STOP = re.compile(r"^((?:p\.)?[A-Za-z]{1,3}[0-9]+)X$")
