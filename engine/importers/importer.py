@@ -605,8 +605,9 @@ class Importer:
                 s.genes_skipped.add(symbol)
                 continue
 
-            self._row_truncating = i_cls is not None and vc_key[f[i_cls]] in TRUNCATING
-            self._row_cut_short = self._row_truncating and vc_key[f[i_cls]] in CUT_SHORT
+            row_class = vc_key[f[i_cls]] if i_cls is not None else None
+            self._row_truncating = row_class in TRUNCATING
+            self._row_cut_short = row_class in CUT_SHORT
             self._row_detail = ""
             if i_cls is not None:
                 vc = f[i_cls]
