@@ -29,10 +29,9 @@ class _Out(BaseModel):
         Equivalent to ``model_construct`` but several times faster, which matters on the
         per-option hot path. ``tests/test_result_model.py`` checks that the objects built here
         validate as the model."""
-        size = cls.__dict__.get("_fast_size")  # len(model_fields), read once per class (a slow property)
+        size = _SIZES.get(cls)  # len(model_fields), read once per class (a slow property)
         if size is None:
-            size = len(cls.model_fields)
-            type.__setattr__(cls, "_fast_size", size)
+            size = _SIZES[cls] = len(cls.model_fields)
         if len(fields) < size:
             tail = _tail(cls)
             n = size - len(fields)
@@ -42,13 +41,25 @@ class _Out(BaseModel):
             else:
                 fields = {**{k: copy.copy(v) for k, v in _defaults(cls).items() if k not in fields}, **fields}
                 fields = {k: fields[k] for k in cls.model_fields if k in fields}  # in field order
-        m = cls.__new__(cls)
-        _DICT(m, fields)
-        _FIELDS_SET(m, set(fields))
-        _EXTRA(m, None)
-        _PRIVATE(m, None)
-        return m
+        return made(cls, fields)
 
+
+def made(cls, fields: dict) -> Any:
+    """An instance of ``cls`` (an :class:`_Out` model) from ``fields``: every field, in field order,
+    values the engine produced itself (``cls.fast(**fields)`` without its checks and defaults)."""
+    m = _NEW(cls)
+    _DICT(m, fields)
+    _FIELDS_SET(m, set(fields))
+    _EXTRA(m, None)
+    _PRIVATE(m, None)
+    return m
+
+
+#: per model class: how many fields it has (``fast``), every field name (``lazy``); kept here,
+#: not on the class: a module dict is read faster than a class's ``__dict__`` (a mapping proxy)
+_SIZES: dict[type, int] = {}
+_NAMES: dict[type, frozenset[str]] = {}
+_NEW = object.__new__  # (BaseModel defines no __new__: ``cls.__new__`` is this, looked up)
 
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), tuple})
 
@@ -169,11 +180,10 @@ _PENDING = _Lazy.__dict__["_pending"]  # the slot's descriptor (reading it never
 def lazy(cls, fields: dict, renderer) -> Any:
     """An instance of ``cls`` (a :class:`_Lazy` model) holding ``fields`` (the decided ones, in
     field order; the lazy ones absent) whose texts ``renderer.render()`` will fill."""
-    names = cls.__dict__.get("_lazy_names")  # every field name, read once per class (a slow property)
+    names = _NAMES.get(cls)  # every field name, read once per class (a slow property)
     if names is None:
-        names = frozenset(cls.model_fields)
-        type.__setattr__(cls, "_lazy_names", names)
-    m = cls.__new__(cls)
+        names = _NAMES[cls] = frozenset(cls.model_fields)
+    m = _NEW(cls)
     _DICT(m, fields)
     _FIELDS_SET(m, set(names))
     _EXTRA(m, None)

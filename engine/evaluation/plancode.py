@@ -59,6 +59,7 @@ class _Gen:
         self.busy: set[str] = set()  # facts being inlined (a cycle is Unsupported)
         self.touched: set[str] = set()  # atom and fact locals assigned somewhere above (else still U)
         self.bools: set[str] = set()  # locals known to be True or False (never None)
+        self.guarded: set[str] = set()  # locals read by an `is U` test (so set to U at the start)
 
     # ------------------------------------------------------------------ helpers
 
@@ -101,6 +102,7 @@ class _Gen:
                     self.emit("    " + call)
                     self.emit(f"    T.append(({i}, {var}))")
                 elif var in self.touched:  # computed on some paths before this one
+                    self.guarded.add(var)
                     self.emit(f"if {var} is U:")
                     self.emit("    " + call)
                 else:
@@ -166,6 +168,7 @@ class _Gen:
         guarded = var in self.touched
         self.touched.add(var)
         if guarded:
+            self.guarded.add(var)
             self.emit(f"if {var} is U:")
             self.depth += 1
         inner = set(defined) if guarded else defined
@@ -304,21 +307,32 @@ def generate(plan, runtime: dict[str, Any], record: bool = False) -> tuple[str, 
         g.outcome(cr, w, reqs)
         g.depth -= 1 + (1 if cr.selector else 0)
     g.emit("notes = []")
-    if any(cr.needs for cr in plan.notes) and not record:
+    notes = plan.notes
+    if any(cr.needs for cr in notes) and not record:
         g.emit(f"AG = {g.const(runtime['listed'])}(case)")
-    for cr in plan.notes:
+    k = 0
+    while k < len(notes):
+        cr = notes[k]
+        group = [cr]  # consecutive notes that need the same genes share one test of them
+        if cr.needs:
+            while k + len(group) < len(notes) and notes[k + len(group)].needs == cr.needs:
+                group.append(notes[k + len(group)])
+        k += len(group)
         inner = defined
         if cr.needs:  # a note that cannot be true is not evaluated (engine.evaluation.evaluator.needs)
             g.emit(f"if ctx.lists({g.const(cr.needs)}):" if record else f"if {g.const(cr.needs)} <= AG:")
             g.depth += 1
             inner = set(defined)
-        t = g.node(cr.when, inner, derivers)
-        g.emit(f"if {t} is True:")
-        g.emit(f"    notes.append({g.const(cr)})")
+        for note in group:
+            t = g.node(note.when, inner, derivers)
+            g.emit(f"if {t} is True:")
+            g.emit(f"    notes.append({g.const(note)})")
         if cr.needs:
             g.depth -= 1
     g.emit("return outcomes, notes, scope")
-    unset = [*g.atom_vars.values(), *g.fact_vars.values()]
+    # (a local is read only where it is certainly assigned, or behind an `is U` test: only those
+    # tested need a value at the start)
+    unset = [v for v in (*g.atom_vars.values(), *g.fact_vars.values()) if v in g.guarded]
     if unset:
         g.lines.insert(body_start, "    " + " = ".join(unset) + " = U")
     head = ["def _plan(K):", "    U, RO, MISSING = K[0], K[1], K[2]"]

@@ -43,7 +43,7 @@ from engine.evaluation.evaluator import (
 )
 from engine.semantics import EVIDENCE_RANK, EVIDENCE_WORDS, OPTION_ORDER, POSITIVE, VERDICT_RANK, VERDICT_WORDS, apply_pending, choose, strength  # noqa: F401
 from engine.result import (CautionOut, CitationOut, Considered, Criterion, Decided, Decisions, NoteOut, Option, Result,
-                           lazy, settled)
+                           lazy, made, settled)
 from engine.result import CONTRACT_VERSION as _CONTRACT_VERSION
 from engine.rules_model import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB
 
@@ -81,6 +81,7 @@ class _Static:
                     None if pop is not None and pop.any_cancer
                     else frozenset(pop.cancers) if pop is not None else frozenset())
         self.since = {cr.rule.id: cr.rule.effective_from.isoformat() for cr in program.rules}
+        self.kv_iso = rb.meta.knowledge_version.isoformat()
         # which reading of the label's wording each requirement applies (built once per rule), by
         # criterion: an outcome that fails criteria shows the readings of those only
         self.readings = {cr.rule.id: tuple((q.criterion, f"Reading of \"{q.criterion}\": {q.reading}")
@@ -442,10 +443,13 @@ def _chosen(cands: list[tuple[CompiledRule, RuleOutcome]], ctx: Ctx) -> tuple | 
     exclusions that might apply are left (nothing is decided)."""
     pending: list = []
     if len(cands) > 1 or cands[0][1].pending:
-        cands, pending = apply_pending(cands, pending_applier(ctx))
-        if not cands:
-            return None
-        cands = sorted(cands, key=lambda co: co[0].rule.id)  # independent of rule order
+        for co in cands:
+            if co[1].pending:  # (else apply_pending leaves the candidates as they are)
+                cands, pending = apply_pending(cands, pending_applier(ctx))
+                if not cands:
+                    return None
+                break
+        cands = sorted(cands, key=_by_rule)  # independent of rule order
     best_cr, best, aside = choose(cands)
     return cands, pending, best_cr, best, aside
 
@@ -564,7 +568,7 @@ def decisions(inf: Inference) -> Decisions:
                                st.gate_unknown(best_cr, ctx)))
     if len(options) > 1:
         options.sort(key=_decided_order)
-    return Decisions(case.id, case.as_of.isoformat(), ctx.program.rb.meta.knowledge_version.isoformat(),
+    return Decisions(case.id, case.as_of.isoformat(), st.kv_iso,
                      case.cancer.code, tuple(options))
 
 
@@ -606,12 +610,11 @@ def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> R
                 continue
             note_details.append(NoteOut.fast(rule=cr.rule.id, text=cr.rule.caution, citations=list(st.cites[cr.rule.id])))
         else:
-            note_details.append(NoteOut.fast(rule=cr.rule.id, text=cr.rule.note, citations=list(st.cites[cr.rule.id])))
-    kv = rb.meta.knowledge_version
+            note_details.append(made(NoteOut, {"rule": cr.rule.id, "text": cr.rule.note, "citations": list(st.cites[cr.rule.id])}))
     result = lazy(Result, {
         "case_id": case.id,
         "evaluated_as_of": case.as_of.isoformat(),
-        "knowledge_version": kv.isoformat(),
+        "knowledge_version": st.kv_iso,
         "jurisdiction": case.jurisdiction,
         "cancer_type": case.cancer.code,
         "options": options,
