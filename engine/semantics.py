@@ -258,7 +258,8 @@ def apply_pending(cands: list, conditional):
     conditional, and the therapy's ``consider`` outcomes (an exclusion is the stronger verdict)
     stand with the exclusion's missing facts added, as a ``consider`` whose own requirements are
     unknown does. ``conditional(outcome, pending rule, pending outcome)`` builds the new outcome.
-    A pending exclusion set aside by a rule whose ``when`` is true does nothing. Returns the
+    A pending exclusion set aside by a rule whose ``when`` is true does nothing, and an outcome of
+    a rule that would set it aside never waits on it. Returns the
     deciding candidates and the pending exclusions that applied."""
     pending = [co for co in cands if co[1].pending]
     live = [co for co in cands if not co[1].pending]
@@ -275,6 +276,8 @@ def apply_pending(cands: list, conditional):
             kind = cr.rule.conclude.verdict
             if kind not in WAITS_ON_PENDING or out.verdict not in POSITIVE:
                 continue
+            if any(ov.rule == p_cr.rule.id for ov in cr.rule.overrides):
+                continue  # where its own gate holds it sets the exclusion aside; where not, it says nothing
             # an approval waits when the exclusion would set it aside; a consider always (once
             # confirmed, an exclusion decides over it by strength)
             if kind == "eligible" and targets and cr.rule.id not in targets:

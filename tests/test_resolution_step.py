@@ -109,6 +109,20 @@ def test_a_consider_that_overrides_the_pending_exclusion_does_not_wait():
     assert verdicts(live) == {"C": ("consider", ())} and applied == []
 
 
+def test_a_rule_that_would_set_the_pending_exclusion_aside_does_not_wait_on_it_while_its_own_gate_is_unknown():
+    """Where its gate holds it sets the exclusion aside; where not, it says nothing: the
+    exclusion's missing data never decide its outcome (a G12C trial combination, KRAS untested,
+    does not ask for NRAS testing)."""
+    c = rule("C", "consider", "clinical", overrides=["P"])
+    a = rule("A", overrides=["P"])
+    p = pending_exclusion("P", ["NRAS status"])
+    live, applied = sem.apply_pending([(c, outcome("C", "conditional", when_true=False, missing=["KRAS status"])),
+                                       (a, outcome("A", "conditional", when_true=False, missing=["KRAS status"])), p],
+                                      conditional)
+    assert verdicts(live) == {"C": ("conditional", ("KRAS status",)), "A": ("conditional", ("KRAS status",))}
+    assert applied == []
+
+
 def test_only_pending_exclusions_leave_nothing_to_decide():
     p = pending_exclusion("P", ["NRAS status"])
     assert sem.apply_pending([p], conditional) == ([], [])
@@ -330,19 +344,20 @@ RESOLVED = {
         "options": [
             {
                 "decided": ("adagrasib+cetuximab", "adagrasib + cetuximab", ["adagrasib", "cetuximab"], "conditional", "approved", "1", "accelerated", "FDA", "2024-06-21"),
-                "rules": ["TCRC-003", "TCRC-001"],
-                "cited": ["TCRC-003 TEST-LABEL None test quote: A label used only by the engine's tests", "TCRC-001 TEST-LABEL None test quote: A label used only by the engine's tests"],
-                "missing": ["KRAS testing", "NRAS testing", "prior therapy history"], "failed": [],
+                # (the approval sets the RAS-mutant exclusion aside where its own gate holds: it
+                # does not wait on the exclusion's facts)
+                "rules": ["TCRC-003"],
+                "cited": ["TCRC-003 TEST-LABEL None test quote: A label used only by the engine's tests"],
+                "missing": ["KRAS testing", "prior therapy history"], "failed": [],
                 "criteria": [
                     "TCRC-003/gate/0 gate met cancer_type: cancer type: Colorectal Adenocarcinoma (COADREAD)",
                     "TCRC-003/gate/1 gate unknown alterations: KRAS G12C",
                     "TCRC-003/requires/0 label unknown prior_therapies: prior fluoropyrimidine, oxaliplatin and irinotecan",
-                    "TCRC-001/exclusion gate unknown cancer_type,ras_mutant: not excluded by: cancer type: Colorectal Adenocarcinoma (COADREAD) and RAS-mutant (KRAS or NRAS mutated at codon 12, 13 or 61)",
                 ],
                 "considered": [],
                 "cautions": [],
-                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma). Whether “Adagrasib with cetuximab for KRAS G12C colorectal cancer” applies to this case depends on what is missing. Cannot decide without: KRAS testing, NRAS testing, prior therapy history. (FDA accelerated approval; the rule holds from 2024-06-21.) Would be excluded by “Anti-EGFR antibodies excluded in RAS-mutant colorectal cancer” if confirmed; to know, find out: KRAS testing, NRAS testing.",
-                "summary": "adagrasib + cetuximab: conditional, to find out: KRAS testing; NRAS testing; prior therapy history",
+                "explanation": "Case: COADREAD (Colorectal Adenocarcinoma). Whether “Adagrasib with cetuximab for KRAS G12C colorectal cancer” applies to this case depends on what is missing. Cannot decide without: KRAS testing, prior therapy history. (FDA accelerated approval; the rule holds from 2024-06-21.)",
+                "summary": "adagrasib + cetuximab: conditional, to find out: KRAS testing; prior therapy history",
             },
             {
                 "decided": ("cetuximab", "cetuximab", ["cetuximab"], "conditional", "approved", "1", "regular", "FDA", "2009-01-01"),
@@ -541,9 +556,11 @@ def test_the_parts_shared_between_cases_give_each_case_its_own_output(mini):
 
 
 def test_a_pending_exclusion_adds_one_shared_criterion_to_every_option_it_conditions(mini):
-    r = mini.evaluate(mini_case("crc-untested"))
-    found = [c for o in r.options for c in o.criteria if c.id == "TCRC-001/exclusion"]
+    a, b = (mini.evaluate({**mini_case("crc-untested"), "id": i}) for i in ("a", "b"))
+    found = [c for r in (a, b) for o in r.options for c in o.criteria if c.id == "TCRC-001/exclusion"]
     assert len(found) == 2 and found[0] is found[1]  # one immutable object per rule
+    # only the option it conditions: not the combination whose rule would set it aside
+    assert [o.therapy for o in a.options if any(c.id == "TCRC-001/exclusion" for c in o.criteria)] == ["cetuximab"]
 
 
 def test_the_parts_kept_per_plan_and_per_plan_and_atom_values_are_bounded(mini, monkeypatch):
@@ -944,7 +961,7 @@ DECIDED = {
     "luad-stage-unknown": [("sotorasib", "conditional", "1", ("stage",), "TLNG-001", False)],
     "luad-y96d-acquired": [("sotorasib", "excluded", "R2", (), "TRES-001", False)],
     "luad-y96d-baseline": [("sotorasib", "eligible", "1", (), "TLNG-001", False)],
-    "crc-untested": [("adagrasib+cetuximab", "conditional", "1", ("KRAS testing", "NRAS testing", "prior therapy history"),
+    "crc-untested": [("adagrasib+cetuximab", "conditional", "1", ("KRAS testing", "prior therapy history"),
                       "TCRC-003", True),
                      ("cetuximab", "conditional", "1", ("KRAS testing", "NRAS testing"), "TCRC-002", False)],
     "crc-g12d": [("cetuximab", "excluded", "R1", (), "TCRC-001", False)],
