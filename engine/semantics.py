@@ -96,10 +96,10 @@ CONDITIONAL = "conditional"  # "would be eligible": missing lists what to find o
 STANDS = "stands"          # conclude.verdict, with what is missing listed
 PENDING = "pending"        # an exclusion whose gate is unknown (resolution applies it)
 
-#: the kinds of conclusion rule the outcome table tells apart: ``overriding`` is a rule of another
-#: verdict (consider, not_eligible) that sets a rule aside (``overrides``): while its gate is unknown
-#: the verdict it sets aside is not sure (a KRAS G12C trial combination beside the RAS-mutant
-#: exclusion, KRAS untested), so it speaks where ``other`` rules are silent
+#: the kinds of conclusion rule the outcome table tells apart: ``overriding`` is a ``consider`` rule
+#: that sets a rule aside (``overrides``): while its gate is unknown the verdict it sets aside is
+#: not sure (a KRAS G12C trial combination beside the RAS-mutant exclusion, KRAS untested), so it
+#: speaks ("would be worth considering") where ``other`` rules (consider, not_eligible) are silent
 RULE_KINDS = ("eligible", "excluded", "overriding", "other")
 
 #: (when, requirements, rule kind) -> outcome code (absent: silent). ``requirements`` is the Kleene ``all`` of
@@ -119,10 +119,10 @@ del _kind, _req
 
 def rule_kind(verdict: str, overriding: bool = False) -> str:
     """The outcome table's kind of a conclusion rule of ``verdict`` (``overriding``: it has
-    ``overrides``)."""
+    ``overrides``; a ``not_eligible`` rule's unknown gate never makes a positive verdict)."""
     if verdict in ("eligible", "excluded"):
         return verdict
-    return "overriding" if overriding else "other"
+    return "overriding" if overriding and verdict == "consider" else "other"
 
 
 def outcome_code(when, requirements, kind: str) -> str:
@@ -151,7 +151,7 @@ _PHRASES = {
     SILENT: "silent",
 }
 _KIND_WORDS = {"eligible": "`eligible` rules", "excluded": "`excluded` rules",
-               "overriding": "other verdicts with `overrides`", "other": "other verdicts"}
+               "overriding": "`consider` rules with `overrides`", "other": "other verdicts"}
 
 
 def _and(words: list[str]) -> str:
