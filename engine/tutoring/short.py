@@ -36,18 +36,14 @@ def caution_mark(cautions: int) -> str:
 
 
 def option_summary(name: str, verdict: str, title: str, missing, failed, evidence: str, cautions: int = 0) -> str:
-    head = f"{name}: {VERDICT_WORDS.get(verdict, verdict)}{caution_mark(cautions)}"
-    if verdict == "not_eligible" and failed:
-        return fit(f"{head}, not met: {'; '.join(failed)}")
-    if verdict == "conditional" and missing:
-        return fit(f"{head}, to find out: {'; '.join(missing)}")
-    head = _evidence_words(head, verdict, evidence)
+    if (verdict == "not_eligible" and failed) or (verdict == "conditional" and missing):
+        return fit(_reason(name, verdict, missing, failed, evidence, cautions))
+    head = _evidence_words(f"{name}: {VERDICT_WORDS.get(verdict, verdict)}{caution_mark(cautions)}", verdict, evidence)
     text = f"{head}. {_title(title)}"
     if missing:
-        ask = f"to find out: {'; '.join(missing)}"
-        text += f"; {ask}"
+        text += f"; to find out: {'; '.join(missing)}"
         if len(" ".join(text.split())) > LIMIT:  # what to find out matters more than the rule's title
-            text = f"{head}; {ask}"
+            text = _reason(name, verdict, missing, failed, evidence, cautions)
     return fit(text)
 
 
@@ -59,18 +55,25 @@ def _evidence_words(head: str, verdict: str, evidence: str) -> str:
     return head
 
 
+def _reason(name: str, verdict: str, missing, failed, evidence: str, cautions: int) -> str:
+    """The verdict and what decides it (the criteria not met, what to find out), uncut; the
+    verdict alone when neither is given."""
+    head = f"{name}: {VERDICT_WORDS.get(verdict, verdict)}{caution_mark(cautions)}"
+    if verdict == "not_eligible" and failed:
+        return f"{head}, not met: {'; '.join(failed)}"
+    if verdict == "conditional" and missing:
+        return f"{head}, to find out: {'; '.join(missing)}"
+    head = _evidence_words(head, verdict, evidence)
+    return f"{head}; to find out: {'; '.join(missing)}" if missing else head
+
+
 def whole_line(o) -> str:
     """An option's summary, or where the summary was cut to :data:`LIMIT` the uncut words of
     what the case fails or what to find out (the one-line view of a terminal may wrap: it must
     not hide the question that decides)."""
     if not o.summary.endswith("\u2026") or not (o.missing or o.failed_criteria):
         return o.summary
-    head = f"{o.name}: {VERDICT_WORDS.get(o.verdict, o.verdict)}{caution_mark(len(o.cautions))}"
-    if o.verdict == "not_eligible" and o.failed_criteria:
-        return f"{head}, not met: {'; '.join(o.failed_criteria)}"
-    if o.verdict == "conditional":
-        return f"{head}, to find out: {'; '.join(o.missing)}"
-    return f"{_evidence_words(head, o.verdict, o.evidence)}; to find out: {'; '.join(o.missing)}"
+    return _reason(o.name, o.verdict, o.missing, o.failed_criteria, o.evidence, len(o.cautions))
 
 
 class Summaries:
