@@ -374,9 +374,9 @@ def cmd_check(args) -> int:
     bad = [e for e in report.examples if not e.ok]
     for p in report.problems:
         print(f"  {p.render()}", file=sys.stderr)
-    for e in bad:
-        print(f"  {e.rule_id} example '{e.name}': {e.message}", file=sys.stderr)
     rb = engine.rulebase
+    for e in bad:  # (the file first, as a problem names it)
+        print(f"  {rb.rule_files.get(e.rule_id, '?')}: {e.rule_id} example '{e.name}': {e.message}", file=sys.stderr)
     status = "passed" if report.ok else "FAILED"
     warnings = sum(1 for line in report.extra if line.startswith("warning: "))
     print(

@@ -426,7 +426,8 @@ def check_citations(rb: RuleBase, problems: list[Problem], seeds: Path | None) -
             text, lines = _seed_text(fp)
             quote = _norm_ws(cit.quote)
             if quote not in text:
-                problems.append(Problem(f"quote not found in {src.id} ({src.title}): '{cit.quote[:60]}'", path + ("quote",)))
+                problems.append(Problem(f"quote not found in {src.id} ({src.title}): {_where_quote_differs(quote, text)}",
+                                        path + ("quote",)))
                 continue
             if cit.section:
                 sec = _norm_ws(cit.section)
@@ -446,6 +447,24 @@ def check_citations(rb: RuleBase, problems: list[Problem], seeds: Path | None) -
                     continue
             verified += 1
     return verified
+
+
+def _where_quote_differs(quote: str, text: str) -> str:
+    """Where a quote stops matching its document: the longest start of it the document holds (a
+    binary search: a start found means every shorter one is), then the quote's words and the
+    document's from there."""
+    lo, hi = 0, len(quote)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if quote[:mid] in text:
+            lo = mid
+        else:
+            hi = mid - 1
+    if lo < 12:  # (a few letters in common say nothing)
+        return f"'{quote[:80]}'" + ("..." if len(quote) > 80 else "") + " (no passage of the document begins so)"
+    at = text.index(quote[:lo]) + lo
+    return (f"the document has '...{quote[max(0, lo - 40):lo]}' but then '{text[at:at + 40].strip()}...', where the "
+            f"quote has '{quote[lo:lo + 40].strip()}...'")
 
 
 _VOCAB_CACHE: dict[tuple[Path, str], Vocabulary] = {}

@@ -181,7 +181,7 @@ def test_check_runs_examples_that_expect_no_option(tmp_path, capsys):
     ex["case"]["prior_therapies"][0]["setting"] = "metastatic"  # now in the trial's population: an option
     f.write_text(yaml.safe_dump(data, sort_keys=False))
     code, err = main_check(rules, capsys)
-    assert code == 1 and f"PAN-001 example '{ex['name']}': daraxonrasib: expected no option, got consider" in err
+    assert code == 1 and f"kb/pancreatic.yaml: PAN-001 example '{ex['name']}': daraxonrasib: expected no option, got consider" in err
     ex["expect"]["verdict"] = "consider"
     f.write_text(yaml.safe_dump(data, sort_keys=False))
     code, err = main_check(rules, capsys)

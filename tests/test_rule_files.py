@@ -235,3 +235,13 @@ def test_a_misspelt_regimen_where_a_drug_is_asked_for_is_named():
         Vocabulary.load(VOCAB).drug("folfirinoxx")
     (p,) = info.value.problems
     assert p.suggestion == "FOLFIRINOX" and "spelt like the regimen 'FOLFIRINOX', which is not a drug" in p.message
+
+
+def test_a_quote_changed_at_its_end_is_shown_where_it_stops_matching(tmp_path):
+    # (an author's edit late in a long quote: the first 60 characters alone would not show it)
+    got = _cited(tmp_path, [("Lung cancer", "approved after a prior line of systemic therapy in adults")])
+    (p,) = [p for p in got if "quote not found" in p]
+    assert "the document has '...approved after a prior line' but then" in p and "where the quote has 'of systemic therapy in adults...'" in p, p
+    (p,) = [p for p in _cited(tmp_path / "again", [("Lung cancer", "Panitumumab cures every cancer")])
+            if "quote not found" in p]
+    assert "(no passage of the document begins so)" in p, p
