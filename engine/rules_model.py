@@ -81,7 +81,8 @@ OncoKBLevel = Literal["1", "2", "3A", "3B", "4", "R1", "R2"]
 Status = Literal[
     "regular",  # regular (full) regulatory approval
     "accelerated",  # accelerated / conditional regulatory approval
-    "withdrawn",  # approval withdrawn (effective_to says when)
+    "withdrawn",  # the rule that says, from the day of a withdrawal, that an approval no longer holds
+    # (the approval keeps its own status and ends that day: effective_to; rules/README.md)
     "guideline",  # professional guideline statement
     "investigational",  # trial / expanded access evidence, not approved
     "literature",  # published evidence (clinical or preclinical) from the source documents
@@ -357,6 +358,12 @@ class Rule(_Strict):
                              f"({self.effective_from}): it is the first day the rule no longer holds")
         if self.status in ("regular", "accelerated", "withdrawn") and not self.jurisdiction:
             raise ValueError("a regulatory status needs a 'jurisdiction' (e.g. FDA)")
+        if self.status == "withdrawn" and self.conclude is not None and self.conclude.verdict in ("eligible", "consider"):
+            raise ValueError(
+                f"a rule of status 'withdrawn' concludes '{self.conclude.verdict}': a withdrawn approval makes no "
+                "therapy eligible. Keep the approval's own status (it held until then) and end it with "
+                "'effective_to: <the withdrawal date>'; from that date a rule of status 'withdrawn' concludes "
+                "'not_eligible' (rules/README.md, 'Recording a withdrawal')")
         return self
 
 

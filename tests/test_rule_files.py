@@ -245,3 +245,10 @@ def test_a_quote_changed_at_its_end_is_shown_where_it_stops_matching(tmp_path):
     (p,) = [p for p in _cited(tmp_path / "again", [("Lung cancer", "Panitumumab cures every cancer")])
             if "quote not found" in p]
     assert "(no passage of the document begins so)" in p, p
+
+
+def test_a_withdrawn_approval_that_still_makes_a_therapy_eligible_is_refused_with_how_to_record_it(tmp_path):
+    text = _load_problems(_mini_with(tmp_path, "    status: accelerated\n    jurisdiction: FDA\n    effective_from: 2021-05-28\n",
+                                     "    status: withdrawn\n    jurisdiction: FDA\n    effective_from: 2021-05-28\n"))
+    assert "TLNG-001" in text and "status 'withdrawn' concludes 'eligible'" in text
+    assert "effective_to: <the withdrawal date>" in text and "'not_eligible'" in text
