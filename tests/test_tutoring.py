@@ -547,7 +547,9 @@ def test_the_closest_rule_is_never_retired_and_testing_that_could_open_an_option
     assert a.rules[0].rule == "LNG-006"
     gate = next(c for c in a.criteria if c.text.startswith("KRAS G12C present"))
     assert (gate.status, gate.case) == ("unknown", "unknown: KRAS testing")
-    assert "whether this case is one the rule is about is unknown" in a.explanation
+    # (a gate that must be known to hold: the rule gives nothing until testing shows it, and says so)
+    assert "does not apply yet: it gives an option only once KRAS G12C present is known to hold, and the case " \
+           "does not say (to find out: KRAS testing)" in a.explanation, a.explanation
 
 
 def test_an_option_decided_by_an_exclusion_carries_no_pending_exclusion(engine):

@@ -49,6 +49,9 @@ from engine.rules_model import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT
 
 #: after a derived fact a gate asks to be absent, in a criterion's words ("KRAS G12C present: no")
 ABSENT = ": no"
+#: after a condition that must be known to hold (``not: {unmet: C}``): false, and the rule silent,
+#: while C is unknown (``why`` reads it to say so)
+KNOWN_TO_HOLD = " (known to hold)"
 
 
 def _iso(day) -> str | None:
@@ -284,7 +287,7 @@ class _Static:
                 atom = self.program.atoms[kid.i]
                 return KINDS[atom.kind].not_words(atom.spec, atom.label, self.vocab)
             if type(kid) is UnmetNode:  # not "not shown": shown, the value known to hold
-                return self.words(kid.kid, False) + " (known to hold)"
+                return self.words(kid.kid, False) + KNOWN_TO_HOLD
             if type(kid) is FactNode:  # as the explanations say a derived fact's value
                 text = self.words(kid, False) + ABSENT
                 return text if top else f"({text})"  # (inside "A and B", "B: no" would read as the whole's answer)

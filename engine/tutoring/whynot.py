@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.conditions import join_words
 from engine.evaluation.evaluator import Ctx, Inference, pending_missing
-from engine.evaluation.resolve import ABSENT
+from engine.evaluation.resolve import ABSENT, KNOWN_TO_HOLD
 from engine.result import Option, Verdict
 from engine.semantics import STATUS_RANK, VERDICT_WORDS
 from engine.tutoring.criteria import CriterionOut, option_criteria, rule_criteria
@@ -161,8 +161,17 @@ class WhyNot:
             elif label_not:
                 reason = "does not apply: this case does not meet " + join_words([_crit_words(c) for c in label_not], "and")
             elif any(c.status == "unknown" for c in crit if c.kind == "gate"):
-                reason = "does not apply: whether this case is one the rule is about is unknown (" + join_words(
-                    [c.text for c in crit if c.kind == "gate" and c.status == "unknown"], "and") + ")"
+                open_gate = [c for c in crit if c.kind == "gate" and c.status == "unknown"]
+                if all(c.text.endswith(KNOWN_TO_HOLD) for c in open_gate):
+                    # silent by design until the condition is known (a BRAF option while BRAF is
+                    # untested), unlike a rule whose unknown gate gives a conditional option
+                    ask = [c.case.removeprefix("unknown: ") for c in open_gate if c.case]
+                    reason = ("does not apply yet: it gives an option only once " + join_words(
+                        [c.text[: -len(KNOWN_TO_HOLD)] for c in open_gate], "and") + " is known to hold, and the case "
+                        "does not say" + (f" (to find out: {join_words(ask, 'and')})" if ask else ""))
+                else:
+                    reason = "does not apply: whether this case is one the rule is about is unknown (" + join_words(
+                        [c.text for c in open_gate], "and") + ")"
             elif getattr(cr, "selector", False):
                 reason = (f"does not apply: it is about a whole drug class and speaks only where a rule about "
                           f"{entry.name} itself applies, and none does for this case")
