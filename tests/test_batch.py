@@ -729,3 +729,17 @@ def test_an_input_with_no_record_is_said_on_stderr_and_is_no_error(engine, tmp_p
                               detail=False)
     assert run_evaluate(args, engine, out=out, err=err) == 0
     assert out.getvalue() == "" and f"{empty}: no records" in err.getvalue()
+
+
+def test_a_fusion_written_from_both_partners_is_not_a_variant_no_rule_knows(engine):
+    from engine.batch.summary import Summary
+
+    both = {"id": "f", "cancer_type": "LUAD", "alterations": [
+        {"gene": "ALK", "variant": "fusion", "partner": "EML4"}, {"gene": "EML4", "variant": "fusion", "partner": "ALK"}]}
+    alone = {"id": "g", "cancer_type": "LUAD", "alterations": [{"gene": "EML4", "variant": "fusion", "partner": "KIF5B"}]}
+    s = Summary(engine)
+    for case in (both, alone):
+        s.add(engine.evaluate(case), case=engine.normalise(case))
+    unknown = s.total().unknown_variants
+    # the ALK fusion seen from EML4's side is the one the rules read; an EML4 fusion of another partner is not
+    assert dict(unknown) == {"EML4 fusion": 1}, unknown  # (the case with KIF5B only)

@@ -122,8 +122,12 @@ class Summary:
             v[verdict] += 1
         if case is not None and self._known is not None:
             seen = set()
+            # one fusion written from each partner's side (a cBioPortal fusion file has a row per
+            # gene): known from one side, it is known (EML4 with ALK is the ALK fusion the rules read)
+            fused = {(a.gene, a.partner) for a in case.alterations if a.kind == "fusion" and a.partner
+                     and self._known.known(a)}
             for alt in case.alterations:
-                if not self._known.known(alt):
+                if not self._known.known(alt) and (alt.partner, alt.gene) not in fused:
                     name = f"{alt.gene} {alt.label}"
                     if name not in seen:
                         seen.add(name)
