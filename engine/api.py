@@ -140,6 +140,14 @@ class Engine:
             self._summaries = Summaries(self.rulebase)
         return self._summaries
 
+    def readings(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Per conclusion rule, the reading sentences its explanations hold, ``(criterion,
+        sentence)``: what the text format needs to print a reading several options share once
+        (``engine.formats.text(result, readings=engine.readings())``)."""
+        from engine.evaluation.resolve import reading_sentences
+
+        return reading_sentences(self.program)
+
     # ------------------------------------------------------------------ tutoring
 
     def catalogue(self):

@@ -29,11 +29,14 @@ def sources(citations, as_of: str) -> str:
     return "; ".join(title + (f" ({'; '.join(secs)})" if secs else "") + late for (title, late), secs in groups.items())
 
 
-def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool = False) -> str:
+def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool = False, readings=None) -> str:
     """The result for people. ``brief``: one line per option (its summary). Otherwise each option
     in full, except literature exclusions (historical failed approaches, shown in every
-    KRAS-mutant case), which get one line each unless ``detail``."""
+    KRAS-mutant case), which get one line each unless ``detail``. With ``readings``
+    (``Engine.readings()``), a reading of a criterion that several options share is printed in
+    full under the first and named under the others."""
     out: list[str] = []
+    shown: dict[str, str] = {}  # reading sentence -> the option it was printed under
     out.append(
         f"Case {result.case_id}: {result.cancer_type}, evaluated as of {result.evaluated_as_of} "
         f"({result.jurisdiction}; knowledge current to {result.knowledge_version})"
@@ -63,7 +66,14 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
                 words = f"{words}, but not for this case"
             out.append(f"    * {o.name}: {words}{level} [{', '.join(o.rules)}]")
             # (what is missing is named in the explanation: "Cannot decide without: ...")
-            out.append(textwrap.fill(o.explanation, width, initial_indent="        ", subsequent_indent="        "))
+            explanation = o.explanation
+            for criterion, sentence in readings.get(o.rules[0], ()) if readings and o.rules else ():
+                if sentence in explanation:
+                    if sentence in shown:
+                        explanation = explanation.replace(sentence, f"Reading of \"{criterion}\": as under {shown[sentence]} above.")
+                    else:
+                        shown[sentence] = o.name
+            out.append(textwrap.fill(explanation, width, initial_indent="        ", subsequent_indent="        "))
             out.append(textwrap.fill("Sources: " + sources(o.citations, result.evaluated_as_of), width,
                                      initial_indent="        ", subsequent_indent="          "))
     if short_count:

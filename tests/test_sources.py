@@ -86,3 +86,20 @@ def test_the_text_names_each_source_once_with_the_sections_cited_and_what_is_mis
         assert c.section is None or c.section in sources_line
     # what is missing is said once, in the explanation
     assert opt.missing and block.count(opt.missing[0]) == 1 and "Cannot decide without" in block
+
+
+def test_a_reading_several_options_share_is_printed_once_and_named_under_the_others(engine: Engine) -> None:
+    res = engine.evaluate(json.loads((ROOT / "cases" / "crc-g12c-history-unknown.json").read_text()))
+    readings = engine.readings()
+    shared = {}
+    for o in res.options:
+        for _criterion, sentence in readings.get(o.rules[0], ()):
+            if sentence in o.explanation:
+                shared.setdefault(sentence, []).append(o.name)
+    sentence, names = next((s, n) for s, n in shared.items() if len(n) > 1)  # the case has one
+    out = " ".join(text(res, width=10_000, readings=readings).split())
+    assert out.count(" ".join(sentence.split())) == 1
+    criterion = sentence.split('": ', 1)[0] + '"'
+    assert out.count(f'{criterion}: as under {names[0]} above.') == len(names) - 1
+    # without the rule base's readings, every explanation is printed whole (as the JSON holds it)
+    assert " ".join(text(res, width=10_000).split()).count(" ".join(sentence.split())) == len(names)

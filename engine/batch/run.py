@@ -695,6 +695,8 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, re
                           reuse=not getattr(args, "no_reuse", False))
     processor.cohorts = reader.cohorts
     processor.text_style = {"brief": bool(getattr(args, "brief", False)), "detail": bool(getattr(args, "detail", False))}
+    if fmt == "text":
+        processor.text_style["readings"] = engine.readings()
     writer = Writer(out, err, fmt)
     processor.encoding = writer.encoding
     progress = Progress(err, total_bytes=reader.total_bytes) if wanted(err, args.no_progress) else None

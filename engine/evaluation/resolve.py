@@ -579,6 +579,12 @@ def _decided_order(d: Decided) -> tuple:
     return (OPTION_ORDER[d.verdict], -EVIDENCE_RANK[d.evidence], d.therapy)
 
 
+def reading_sentences(program) -> dict[str, tuple[tuple[str, str], ...]]:
+    """Per conclusion rule, its readings as explanations write them: ``(criterion, sentence)``
+    (the text output prints one that several options of a case share once)."""
+    return _static(program).readings
+
+
 def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> Result:
     """The result of one case's inference. Eager by default (every text rendered now); with
     ``lazy_texts`` the texts wait for their first read, ``Result.explain()`` or serialisation.
