@@ -230,7 +230,9 @@ class Processor:
                           else Reuse(engine, _tsv_head, date_in_body=False, decided_only=True))
         self.cohorts: dict[str, str] = {}  # input file -> cohort name (the argument it came from)
         self.encoding = "utf-8"  # of the output stream (set by run_evaluate)
-        self.text_style: dict = {}  # brief / detail for the text format (set by run_evaluate)
+        # the text format's style: the readings it prints once per case (here, so that every
+        # process of a batch, local or on a cluster, writes the same text), brief / detail (set by run_evaluate)
+        self.text_style: dict = {"readings": engine.readings()} if fmt == "text" else {}
 
     def cohort(self, source: str) -> str:
         from engine.batch.summary import cohort_of
@@ -694,9 +696,7 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, re
     processor = Processor(engine, fmt, args.as_of, args.backend, args.summary,
                           reuse=not getattr(args, "no_reuse", False))
     processor.cohorts = reader.cohorts
-    processor.text_style = {"brief": bool(getattr(args, "brief", False)), "detail": bool(getattr(args, "detail", False))}
-    if fmt == "text":
-        processor.text_style["readings"] = engine.readings()
+    processor.text_style.update(brief=bool(getattr(args, "brief", False)), detail=bool(getattr(args, "detail", False)))
     writer = Writer(out, err, fmt)
     processor.encoding = writer.encoding
     progress = Progress(err, total_bytes=reader.total_bytes) if wanted(err, args.no_progress) else None
