@@ -179,8 +179,9 @@ def test_a_reading_or_explanation_naming_a_rule_id_or_a_fact_is_reported(tmp_pat
     rules = _copy_rules(tmp_path)
     f = rules / "kb" / "ovarian.yaml"
     text = f.read_text()
-    assert "          As for the FDA approval: a line" in text
-    f.write_text(text.replace("          As for the FDA approval: a line", "          As for OVA-001: a line", 1)
+    assert "          Recurrent disease, as the trial (RAMP 201) enrolled: a line" in text
+    f.write_text(text.replace("          Recurrent disease, as the trial (RAMP 201) enrolled: a line",
+                              "          Recurrent disease, as for OVA-001: a line", 1)
                  .replace("        avutometinib + defactinib has FDA accelerated approval (2025-05-08, RAMP 201",
                           "        kras_mutant: avutometinib + defactinib has FDA accelerated approval (2025-05-08, RAMP 201", 1))
     found = [p.render() for p in audit.internal_names(load_rulebase(rules, cache=False))]
