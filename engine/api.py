@@ -141,7 +141,7 @@ class Engine:
         return self._summaries
 
     def readings(self) -> dict[str, tuple[tuple[str, str], ...]]:
-        """Per conclusion rule, the reading sentences its explanations hold, ``(criterion,
+        """Per conclusion rule, the reading sentences its explanations hold, ``(head,
         sentence)``: what the text format needs to print a reading several options share once
         (``engine.formats.text(result, readings=engine.readings())``)."""
         from engine.evaluation.resolve import reading_sentences

@@ -67,10 +67,10 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
             out.append(f"    * {o.name}: {words}{level} [{', '.join(o.rules)}]")
             # (what is missing is named in the explanation: "Cannot decide without: ...")
             explanation = o.explanation
-            for criterion, sentence in readings.get(o.rules[0], ()) if readings and o.rules else ():
+            for head, sentence in readings.get(o.rules[0], ()) if readings and o.rules else ():
                 if sentence in explanation:
                     if sentence in shown:
-                        explanation = explanation.replace(sentence, f"Reading of \"{criterion}\": as under {shown[sentence]} above.")
+                        explanation = explanation.replace(sentence, f"{head}: as under {shown[sentence]} above.")
                     else:
                         shown[sentence] = o.name
             out.append(textwrap.fill(explanation, width, initial_indent="        ", subsequent_indent="        "))

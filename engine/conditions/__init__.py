@@ -15,6 +15,7 @@ from engine.conditions.base import (  # noqa: F401
     BY_MODEL,
     KINDS,
     TV,
+    UNKNOWN,
     AlterationKind,
     ConditionKind,
     DomainTerms,

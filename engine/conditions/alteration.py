@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from engine.conditions.base import (NO_HISTORY, TV, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
+from engine.conditions.base import (NO_HISTORY, TV, UNKNOWN, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
                                     drugs_words, history_words, open_lines, register)
 
 
@@ -308,7 +308,7 @@ def held(atom, case, value) -> str:
         return ", ".join(found)
     if value is False:
         return f"{gene} tested, no such change" if a.origin != "germline" else "germline testing found none"
-    return f"unknown: {atom.missing(case)}"
+    return UNKNOWN + atom.missing(case)
 
 
 def names(key) -> LeafNames:

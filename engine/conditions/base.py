@@ -199,7 +199,7 @@ class ConditionKind:
             return atom.describe(case)
         if self.held is not None:
             return self.held(atom, case, value)
-        return f"unknown: {atom.missing(case)}" if value is None else atom.describe(case)
+        return UNKNOWN + atom.missing(case) if value is None else atom.describe(case)
 
     def named(self, key: tuple) -> LeafNames:
         """What the leaf of an atom (by its key) names (nothing, by default)."""
@@ -254,6 +254,8 @@ def line_order(ln) -> int:
 #: leaf names the lines and fields it is missing instead; a requirement's own ``missing`` text
 #: then gives way to those words, see :func:`engine.evaluation.evaluator.history_words_apply`)
 NO_HISTORY = "prior therapy history"
+#: before what a case is missing for a leaf, in what the case holds ("unknown: KRAS testing")
+UNKNOWN = "unknown: "
 
 
 #: between the items of one leaf's missing words ("the setting of prior therapy 1 (FOLFOX); how
@@ -285,7 +287,7 @@ def drugs_words(names: list[str], sep: str = MISSING_SEP) -> str:
 def history_held(atom, case, value: TV) -> str:
     """What the case holds for a prior-therapy leaf that is not true: its history in words."""
     if case.lines is None:
-        return f"unknown: {NO_HISTORY}"
+        return UNKNOWN + NO_HISTORY
     return history_words(case)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, get_args
 
 from pydantic import BeforeValidator, Field
 
-from engine.conditions.base import TV, ConditionKind, FieldDimension, Stage, Strict, one_or_many, register
+from engine.conditions.base import TV, UNKNOWN, ConditionKind, FieldDimension, Stage, Strict, one_or_many, register
 
 
 class StageCond(Strict):
@@ -46,7 +46,7 @@ def case_terms(cond, positive, vocab, acc) -> None:
 
 def held(atom, case, value) -> str:
     """The case's stage in words ("stage locally advanced"), or that it is unknown."""
-    return "unknown: stage" if value is None else atom.describe(case)
+    return UNKNOWN + "stage" if value is None else atom.describe(case)
 
 
 DIMENSION = FieldDimension("stage", "stage", (None, *get_args(Stage)))

@@ -87,7 +87,7 @@ class _Static:
         self.kv_iso = rb.meta.knowledge_version.isoformat()
         # which reading of the label's wording each requirement applies (built once per rule), by
         # criterion: an outcome that fails criteria shows the readings of those only
-        self.readings = {cr.rule.id: tuple((q.criterion, f"Reading of \"{q.criterion}\": {q.reading}")
+        self.readings = {cr.rule.id: tuple((q.criterion, f"{reading_head(q.criterion)}: {q.reading}")
                                            for q in cr.rule.requires if q.reading)
                          for cr in program.conclusions if any(q.reading for q in cr.rule.requires)}
         self.program = program
@@ -579,10 +579,16 @@ def _decided_order(d: Decided) -> tuple:
     return (OPTION_ORDER[d.verdict], -EVIDENCE_RANK[d.evidence], d.therapy)
 
 
+def reading_head(criterion: str) -> str:
+    """How a reading of a criterion begins ('Reading of "metastatic disease"')."""
+    return f"Reading of \"{criterion}\""
+
+
 def reading_sentences(program) -> dict[str, tuple[tuple[str, str], ...]]:
-    """Per conclusion rule, its readings as explanations write them: ``(criterion, sentence)``
-    (the text output prints one that several options of a case share once)."""
-    return _static(program).readings
+    """Per conclusion rule, its readings as explanations write them: ``(head, sentence)``, the
+    head being :func:`reading_head` (the text output prints a sentence that several options of a
+    case share once, and the head alone under the others)."""
+    return {rid: tuple((reading_head(c), s) for c, s in pairs) for rid, pairs in _static(program).readings.items()}
 
 
 def build_result(inf: Inference, *, lazy_texts: bool = False, summary=None) -> Result:

@@ -13,7 +13,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.conditions import join_words
+from engine.conditions import UNKNOWN, join_words
 from engine.evaluation.evaluator import Ctx, Inference, pending_missing
 from engine.evaluation.resolve import ABSENT, KNOWN_TO_HOLD
 from engine.result import Option, Verdict
@@ -165,7 +165,7 @@ class WhyNot:
                 if all(c.text.endswith(KNOWN_TO_HOLD) for c in open_gate):
                     # silent by design until the condition is known (a BRAF option while BRAF is
                     # untested), unlike a rule whose unknown gate gives a conditional option
-                    ask = [c.case.removeprefix("unknown: ") for c in open_gate if c.case]
+                    ask = [c.case.removeprefix(UNKNOWN) for c in open_gate if c.case]
                     reason = ("does not apply yet: it gives an option only once " + join_words(
                         [c.text[: -len(KNOWN_TO_HOLD)] for c in open_gate], "and") + " is known to hold, and the case "
                         "does not say" + (f" (to find out: {join_words(ask, 'and')})" if ask else ""))
