@@ -209,6 +209,10 @@ class Conclusion(_Strict):
     # a "not eligible" rule: the label criterion the case fails where it applies, in words (its
     # checklist line "<rule>/verdict"; default: the rule's title)
     criterion: str | None = None
+    # a "consider" rule: what it gives while its `when` is unknown (default: nothing). "conditional",
+    # naming what it misses, as an approval does: for an option that an approval elsewhere gives
+    # whose biomarker test is worth asking for (a rule with `overrides` gives it anyway)
+    when_unknown: Literal["conditional"] | None = None
 
     @model_validator(mode="after")
     def _one_target(self) -> Conclusion:
@@ -218,6 +222,9 @@ class Conclusion(_Strict):
             raise ValueError("'criterion' names what a 'not_eligible' verdict fails: give it only with that verdict")
         if self.verdict == "conditional":
             raise ValueError("'conditional' is not a rule's verdict: it arises when a criterion is unknown")
+        if self.when_unknown is not None and self.verdict != "consider":
+            raise ValueError("'when_unknown' is for a 'consider' rule (an 'eligible' rule is conditional while its "
+                             "'when' is unknown, an 'excluded' one pending, a 'not_eligible' one silent)")
         return self
 
 

@@ -96,11 +96,14 @@ CONDITIONAL = "conditional"  # "would be eligible": missing lists what to find o
 STANDS = "stands"          # conclude.verdict, with what is missing listed
 PENDING = "pending"        # an exclusion whose gate is unknown (resolution applies it)
 
-#: the kinds of conclusion rule the outcome table tells apart: ``overriding`` is a ``consider`` rule
-#: that sets a rule aside (``overrides``): while its gate is unknown the verdict it sets aside is
-#: not sure (a KRAS G12C trial combination beside the RAS-mutant exclusion, KRAS untested), so it
-#: speaks ("would be worth considering") where ``other`` rules (consider, not_eligible) are silent
-RULE_KINDS = ("eligible", "excluded", "overriding", "other")
+#: the kinds of conclusion rule the outcome table tells apart: ``asking`` is a ``consider`` rule
+#: that speaks while its gate is unknown ("would be worth considering", naming what it misses)
+#: where ``other`` rules (consider, not_eligible) are silent: a rule that sets a rule aside
+#: (``overrides``), since the verdict it sets aside is then not sure (a KRAS G12C trial
+#: combination beside the RAS-mutant exclusion, KRAS untested), and a rule that says so
+#: (``conclude.when_unknown: conditional``: an option an approval elsewhere gives, whose
+#: biomarker test is worth asking for)
+RULE_KINDS = ("eligible", "excluded", "asking", "other")
 
 #: (when, requirements, rule kind) -> outcome code (absent: silent). ``requirements`` is the Kleene ``all`` of
 #: ``requires`` (true when there are none); ``rule kind`` is one of :data:`RULE_KINDS`. Missing
@@ -117,12 +120,13 @@ for _kind in RULE_KINDS:
 del _kind, _req
 
 
-def rule_kind(verdict: str, overriding: bool = False) -> str:
-    """The outcome table's kind of a conclusion rule of ``verdict`` (``overriding``: it has
-    ``overrides``; a ``not_eligible`` rule's unknown gate never makes a positive verdict)."""
+def rule_kind(verdict: str, asks: bool = False) -> str:
+    """The outcome table's kind of a conclusion rule of ``verdict`` (``asks``: it has ``overrides``
+    or ``conclude.when_unknown``; a ``not_eligible`` rule's unknown gate never makes a positive
+    verdict)."""
     if verdict in ("eligible", "excluded"):
         return verdict
-    return "overriding" if overriding and verdict == "consider" else "other"
+    return "asking" if asks and verdict == "consider" else "other"
 
 
 def outcome_code(when, requirements, kind: str) -> str:
@@ -151,7 +155,7 @@ _PHRASES = {
     SILENT: "silent",
 }
 _KIND_WORDS = {"eligible": "`eligible` rules", "excluded": "`excluded` rules",
-               "overriding": "`consider` rules with `overrides`", "other": "other verdicts"}
+               "asking": "`consider` rules with `overrides` or `when_unknown: conditional`", "other": "other verdicts"}
 
 
 def _and(words: list[str]) -> str:

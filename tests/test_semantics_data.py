@@ -155,10 +155,11 @@ def test_mutual_overrides_fall_back_to_strength():
 ])
 def test_outcome_table(when, req, verdict, code):
     assert sem.outcome_code(when, req, sem.rule_kind(verdict)) == code
-    # a rule that sets another aside speaks while its gate is unknown: the verdict it would set
-    # aside is not sure (the rest of the table is that of its verdict)
-    overriding = sem.outcome_code(when, req, sem.rule_kind(verdict, overriding=True))
-    assert overriding == ("conditional" if when is None and req is not False and verdict == "consider" else code)
+    # a consider rule that sets another aside (the verdict it would set aside is then not sure), or
+    # that says so (conclude.when_unknown), speaks while its gate is unknown (the rest of the table
+    # is that of its verdict)
+    asking = sem.outcome_code(when, req, sem.rule_kind(verdict, asks=True))
+    assert asking == ("conditional" if when is None and req is not False and verdict == "consider" else code)
 
 
 def _section(text: str, name: str) -> str:

@@ -340,7 +340,8 @@ class CompiledRule:
         self.jurisdiction = self.rule.jurisdiction.upper() if self.rule.jurisdiction else None
         target = self.rule.conclude or self.rule.about
         self.selector = target is not None and isinstance(target.therapies, TherapySelector)
-        self.kind = (rule_kind(self.rule.conclude.verdict, bool(self.rule.overrides))
+        self.kind = (rule_kind(self.rule.conclude.verdict,
+                               bool(self.rule.overrides) or self.rule.conclude.when_unknown is not None)
                      if self.rule.conclude is not None else None)
 
     def in_effect(self, case: Dated) -> bool:
