@@ -70,14 +70,23 @@ class Engine:
             default_jurisdiction=self.rulebase.meta.default_jurisdiction,
         )
         if norm.jurisdiction not in self.jurisdictions:
-            import difflib
-
-            close = difflib.get_close_matches(norm.jurisdiction, sorted(self.jurisdictions), n=1)
-            raise CaseError(
-                [Problem(f"unknown jurisdiction '{case.jurisdiction}'; the rules know: {', '.join(sorted(self.jurisdictions))}",
-                         ("jurisdiction",), close[0] if close else None)]
-            )
+            raise CaseError([self._unknown_jurisdiction(case.jurisdiction or "", norm.jurisdiction)])
         return norm
+
+    def _unknown_jurisdiction(self, given: str, upper: str) -> Problem:
+        import difflib
+
+        close = difflib.get_close_matches(upper, sorted(self.jurisdictions), n=1)
+        return Problem(f"unknown jurisdiction '{given}'; the rules know: {', '.join(sorted(self.jurisdictions))}",
+                       ("jurisdiction",), close[0] if close else None)
+
+    def jurisdiction(self, name: str) -> str:
+        """``name`` as a case's ``jurisdiction`` is normalised (upper case), when the rules know it;
+        else a :class:`UsageError` naming the ones they know (and the closest)."""
+        upper = name.upper()
+        if upper not in self.jurisdictions:
+            raise UsageError([self._unknown_jurisdiction(name, upper)])
+        return upper
 
     def _dated(self, case: dict | CaseIn | NormalCase, as_of: dt.date | str | None, default_id: str) -> NormalCase:
         """The normalised case, at ``as_of`` when given."""
@@ -247,6 +256,15 @@ def with_as_of(norm: NormalCase, as_of: dt.date | str) -> NormalCase:
     if day is None:
         raise UsageError([Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",))])
     return dataclasses.replace(norm, as_of=day)
+
+
+def with_jurisdiction(norm: NormalCase, jurisdiction: str) -> NormalCase:
+    """The case evaluated under another regulator's approvals (``jurisdiction``, e.g. ``EMA``; as
+    a case's own ``jurisdiction``, case-insensitive: the caller checks it is one the rules know,
+    :meth:`Engine.jurisdiction`)."""
+    import dataclasses
+
+    return dataclasses.replace(norm, jurisdiction=jurisdiction.upper())
 
 
 _DEFAULT: Engine | None = None

@@ -68,6 +68,8 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     ev.add_argument("files", nargs="+", metavar="FILE")
     ev.add_argument("--format", choices=["text", "json", "tsv"], default="text")
     ev.add_argument("--as-of", type=_date, metavar="DATE", help="evaluate at this date (overrides each case's as_of)")
+    ev.add_argument("--jurisdiction", metavar="NAME",
+                    help="evaluate under this regulator's approvals, FDA or EMA (overrides each case's jurisdiction)")
     ev.add_argument("--backend", choices=["default", "durable"], default="default")
     ev.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
     ev.add_argument("--summary", action="store_true", help="print a per-cohort summary table to stderr")

@@ -122,6 +122,7 @@ TSV_COLUMNS = [
     "missing",
     "rules",
     "error",
+    "jurisdiction",  # (last: added after the others, so a reader by position reads them as before)
 ]
 _SENSITIVE = ["1", "2", "3A", "3B", "4"]
 _RESISTANCE = ["R1", "R2"]
@@ -150,6 +151,7 @@ def tsv_row(result: Result | Decisions | None, *, error: dict | None = None) -> 
     cells[_CANCER_TYPE] = _clean(result.cancer_type)
     cells[_AS_OF] = _clean(result.evaluated_as_of)
     cells[_KNOWLEDGE] = _clean(result.knowledge_version)
+    cells[_JURISDICTION] = _clean(result.jurisdiction)
     options = result.options
     if not options:
         return "\t".join(cells)
@@ -193,7 +195,7 @@ _WIDTH = len(TSV_COLUMNS)
 _CASE_ID, _CANCER_TYPE, _AS_OF, _KNOWLEDGE = (_COLUMN[c] for c in ("case_id", "cancer_type", "evaluated_as_of", "knowledge_version"))
 _HIGHEST, _HIGHEST_SENSITIVE, _HIGHEST_RESISTANCE = (
     _COLUMN[c] for c in ("highest_level", "highest_sensitive_level", "highest_resistance_level"))
-_MISSING, _RULES = _COLUMN["missing"], _COLUMN["rules"]
+_MISSING, _RULES, _JURISDICTION = _COLUMN["missing"], _COLUMN["rules"], _COLUMN["jurisdiction"]
 _LEVEL_CELLS = tuple((lv, _COLUMN[f"level_{lv}"]) for lv in _SENSITIVE + _RESISTANCE)
 _VERDICT_CELLS = tuple((v, _COLUMN[v]) for v in _VERDICTS if v in _COLUMN)
 

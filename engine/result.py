@@ -337,8 +337,9 @@ class Decisions(NamedTuple):
     knowledge_version: str
     cancer_type: str
     options: tuple[Decided, ...]
+    jurisdiction: str = ""  # the regulator whose approvals applied (Result.jurisdiction)
 
     @classmethod
     def of(cls, result: Result) -> Decisions:
         return cls(result.case_id, result.evaluated_as_of, result.knowledge_version, result.cancer_type,
-                   tuple(Decided.of(o) for o in result.options))
+                   tuple(Decided.of(o) for o in result.options), result.jurisdiction)

@@ -89,6 +89,32 @@ def test_tsv_format(tmp_path, capsys):
     assert rows[2][header.index("error")]
 
 
+def test_jurisdiction_option_evaluates_every_case_under_that_regulator(tmp_path, capsys, engine):
+    # an EU cohort written without the field: each case as if it said "jurisdiction": "EMA"
+    lgsoc = {"id": "o", "cancer_type": "LGSOC", "stage": "metastatic", "as_of": "2026-07-01",
+             "prior_therapies": [{"drugs": ["carboplatin", "paclitaxel"], "outcome": "progression"}]}
+    cases = [GOOD, dict(GOOD, id="f", jurisdiction="FDA"), lgsoc, BAD]
+    f = tmp_path / "eu.json"
+    f.write_text(json.dumps(cases))
+    for jobs in ("1", "2"):
+        code, out, err = run(["evaluate", "--format", "json", "--jurisdiction", "ema", "--jobs", jobs, "--summary", str(f)], capsys)
+        assert code == 1
+        got = [json.loads(line) for line in out.splitlines()]
+        want = [json.loads(engine.evaluate(dict(c, jurisdiction="EMA")).to_json()) for c in cases[:3]]
+        assert got[:3] == want and "error" in got[3]
+        assert {r["jurisdiction"] for r in got[:3]} == {"EMA"}
+        assert got[0] != json.loads(engine.evaluate(GOOD).to_json())  # (the EU evaluation differs from the FDA one)
+        assert "Evaluated under the approvals of: EMA (3 cases)" in err
+    # the TSV names the regulator in its last column, and without the option each case's own
+    code, out, _ = run(["evaluate", "--format", "tsv", str(f)], capsys)
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert rows[0][-1] == "jurisdiction" and [r[-1] for r in rows[1:]] == ["FDA", "FDA", "FDA", ""]
+    # one the rules do not know is refused before anything is written, naming the ones they know
+    code, out, err = run(["evaluate", "--jurisdiction", "EU", str(f)], capsys)
+    assert code == 2 and out == ""
+    assert "unknown jurisdiction 'EU'; the rules know: EMA, FDA" in err
+
+
 def test_usage_error_exit_2(capsys):
     assert main(["evaluate"]) == 2
     assert main(["evaluate", "--as-of", "yesterday", "x.json"]) == 2

@@ -122,6 +122,16 @@ def test_evaluate_files_tsv_at_a_date(client, engine, tmp_path):
     assert [tsv_header()] + got == _lines(out)
 
 
+def test_evaluate_files_under_another_jurisdiction(client, engine, tmp_path):
+    cohort = _cohort(tmp_path)
+    got = _compute(client, evaluate_files([cohort], fmt="tsv", jurisdiction="ema", lines=40))
+    _, out, _ = _local(engine, [cohort], format="tsv", jurisdiction="EMA")
+    assert [tsv_header()] + got == _lines(out)
+    assert {row.rsplit("\t", 1)[-1] for row in got} == {"EMA", ""}  # (errors name none)
+    with pytest.raises(Exception, match="unknown jurisdiction 'EU'"):
+        evaluate_files([cohort], jurisdiction="EU")
+
+
 def test_evaluate_bag_of_cases_and_pairs(client, engine, tmp_path):
     cohort = _cohort(tmp_path)
     pairs = list(batch.RawInput([str(cohort)]))  # (source, raw line or error) as the local batch reads them

@@ -207,10 +207,18 @@ class Processor:
     worker processes. With ``summary`` it also counts each record into :attr:`summary`."""
 
     def __init__(self, engine, fmt: str = "json", as_of=None, backend: str = "default", summary: bool = False,
-                 reuse: bool = True):
+                 reuse: bool = True, jurisdiction: str | None = None):
         self.engine = engine
         self.fmt = fmt
         self.as_of = as_of
+        # every case evaluated under this regulator's approvals, whatever its own ``jurisdiction`` says
+        self.jurisdiction = jurisdiction
+        self.moved = None
+        if jurisdiction is not None:
+            from engine.api import with_jurisdiction
+
+            self.jurisdiction = engine.jurisdiction(jurisdiction)  # (a UsageError for one the rules do not know)
+            self.moved = functools.partial(with_jurisdiction, jurisdiction=self.jurisdiction)
         self.backend = backend
         self.want_summary = summary
         self.summary = self._new_summary()
@@ -287,6 +295,8 @@ class Processor:
             norm = self.engine.normalise(case, default_id=case_id or source)
             if self.dated is not None:
                 norm = self.dated(norm, self.as_of)
+            if self.moved is not None and norm.jurisdiction != self.jurisdiction:
+                norm = self.moved(norm)
             if self.reuse is not None:
                 found = self.reuse.find(norm)
             if found is None:
@@ -527,6 +537,12 @@ def default_jobs() -> int:
 # --------------------------------------------------------------------------- the command
 
 
+def jurisdiction_of(args, engine) -> str | None:
+    """``--jurisdiction`` as cases write it, or None (a :class:`UsageError` for one the rules do not know)."""
+    given = getattr(args, "jurisdiction", None)
+    return None if given is None else engine.jurisdiction(given)
+
+
 def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None,
                  remote: Callable[..., Any] | None = None) -> int:
     """Run ``evaluate``: 0 every case evaluated, 1 some record was an error. An output file that
@@ -544,6 +560,7 @@ def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | Non
     jobs = args.jobs if args.jobs is not None else default_jobs()
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    jurisdiction_of(args, engine)  # an unknown one is refused before any output is written
     output = getattr(args, "output", None)
     resume = bool(getattr(args, "resume", False))
     if resume and not output:
@@ -694,7 +711,7 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, re
     if ready is not None:
         ready(seen)
     processor = Processor(engine, fmt, args.as_of, args.backend, args.summary,
-                          reuse=not getattr(args, "no_reuse", False))
+                          reuse=not getattr(args, "no_reuse", False), jurisdiction=jurisdiction_of(args, engine))
     processor.cohorts = reader.cohorts
     processor.text_style.update(brief=bool(getattr(args, "brief", False)), detail=bool(getattr(args, "detail", False)))
     writer = Writer(out, err, fmt)

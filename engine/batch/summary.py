@@ -50,6 +50,7 @@ class Cohort:
     cases: int = 0
     errors: int = 0
     cancer_types: Counter = field(default_factory=Counter)
+    jurisdictions: Counter = field(default_factory=Counter)  # the regulator whose approvals applied -> cases
     verdicts: dict[str, Counter] = field(default_factory=dict)  # therapy -> verdict -> count
     unknown_variants: Counter = field(default_factory=Counter)  # "GENE label" -> cases
     error_messages: Counter = field(default_factory=Counter)
@@ -58,6 +59,7 @@ class Cohort:
         self.cases += other.cases
         self.errors += other.errors
         self.cancer_types.update(other.cancer_types)
+        self.jurisdictions.update(other.jurisdictions)
         for t, c in other.verdicts.items():
             self.verdicts.setdefault(t, Counter()).update(c)
         self.unknown_variants.update(other.unknown_variants)
@@ -115,6 +117,8 @@ class Summary:
 
     def _count(self, c: Cohort, cancer_type: str, verdicts: Iterable[tuple[str, str]], case) -> None:
         c.cancer_types[cancer_type] += 1
+        if case is not None:
+            c.jurisdictions[case.jurisdiction] += 1
         for therapy, verdict in verdicts:
             v = c.verdicts.get(therapy)
             if v is None:
@@ -170,6 +174,9 @@ def _table(headers: list[str], rows: Iterable[list[str]], indent: str = "    ") 
 def _render_cohort(name: str, c: Cohort, top: int) -> str:
     ok = c.cases - c.errors
     lines = [f"Summary of {name}: {c.cases:,} case{'s' if c.cases != 1 else ''}, {ok:,} evaluated, {c.errors:,} error{'s' if c.errors != 1 else ''}"]
+    if c.jurisdictions:  # the verdicts and levels below are those of these regulators' approvals
+        lines.append("  Evaluated under the approvals of: " + ", ".join(
+            f"{j} ({n:,} case{'s' if n != 1 else ''})" for j, n in sorted(c.jurisdictions.items(), key=lambda kv: (-kv[1], kv[0]))))
     if c.cancer_types:
         lines.append("  Cases by cancer type:")
         ranked = sorted(c.cancer_types.items(), key=lambda kv: (-kv[1], kv[0]))

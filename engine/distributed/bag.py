@@ -19,6 +19,7 @@ from engine.distributed.worker import (
     Options,
     RuleBasePlugin,
     RuleSource,
+    engine_for,
     file_part,
     render_records,
 )
@@ -61,7 +62,7 @@ def _current_client():
         return None
 
 
-def _options(fmt: str, as_of, backend: str) -> Options:
+def _options(fmt: str, as_of, backend: str, jurisdiction: str | None = None, engine=None) -> Options:
     if fmt not in FORMATS:
         raise UsageError(f"a bag of records holds json or tsv lines, not '{fmt}'")
     if isinstance(as_of, str):
@@ -71,7 +72,9 @@ def _options(fmt: str, as_of, backend: str) -> Options:
             as_of = dt.date.fromisoformat(as_of)
         except ValueError:
             raise UsageError(f"as_of: not a date '{as_of}' (use YYYY-MM-DD)") from None
-    return Options(fmt, as_of, backend)
+    if jurisdiction is not None:
+        jurisdiction = engine.jurisdiction(jurisdiction)  # one the rules do not know is refused here
+    return Options(fmt, as_of, backend, jurisdiction=jurisdiction)
 
 
 def _named(part: list, index: int, name: str) -> list:
@@ -87,12 +90,14 @@ def _named(part: list, index: int, name: str) -> list:
 
 
 def evaluate_bag(bag: db.Bag, *, engine=None, rules_dir=None, fmt: str = "json", as_of=None,
-                 backend: str = "default", client=None, name: str = "<bag>") -> db.Bag:
+                 backend: str = "default", client=None, name: str = "<bag>", jurisdiction: str | None = None) -> db.Bag:
     """Evaluate a bag of cases: each item a case dict, a raw JSON line, or a ``(source, case)``
     pair (``source`` names the record in error records and, for a case without ``id``, is its id).
-    Returns a bag of output records, one per item, in the same partitions and order."""
-    opts = _options(fmt, as_of, backend)
+    Returns a bag of output records, one per item, in the same partitions and order.
+    ``jurisdiction`` (e.g. ``"EMA"``): every case under that regulator's approvals, as
+    ``evaluate --jurisdiction``."""
     src = rule_source(engine, rules_dir, client)
+    opts = _options(fmt, as_of, backend, jurisdiction, engine or engine_for(src) if jurisdiction else None)
     parts = bag.to_delayed()
     render = dask.delayed(render_records, pure=True)
     named = dask.delayed(_named, pure=True)
@@ -159,12 +164,14 @@ def _cut(p: Path, lines: int, block: int = 1 << 20) -> Iterator[tuple[int, int, 
 
 
 def evaluate_files(files: Iterable[str], *, engine=None, rules_dir=None, fmt: str = "json", as_of=None,
-                   backend: str = "default", client=None, lines: int = PART_LINES) -> db.Bag:
+                   backend: str = "default", client=None, lines: int = PART_LINES,
+                   jurisdiction: str | None = None) -> db.Bag:
     """Evaluate case files (JSON Lines, JSON documents or arrays; directories expand to their
     ``*.json``/``*.jsonl`` files) as a bag of output records in input order. JSON Lines files are
     cut into partitions of about ``lines`` lines, each read and evaluated on a worker: every path
-    must be readable by every worker at the same location (a shared file system)."""
-    opts = _options(fmt, as_of, backend)
+    must be readable by every worker at the same location (a shared file system). ``jurisdiction``:
+    as for :func:`evaluate_bag`."""
     src = rule_source(engine, rules_dir, client)
+    opts = _options(fmt, as_of, backend, jurisdiction, engine or engine_for(src) if jurisdiction else None)
     task = dask.delayed(file_part, pure=True)
     return db.from_delayed([task(src, opts, part) for part in partitions(files, lines)])

@@ -74,7 +74,8 @@ class DaskPool:
         self.client, self.cluster = connect(self.address)
         try:
             self.source = rule_source(p.engine, None, self.client)
-            self.options = Options(p.fmt, p.as_of, p.backend, p.want_summary, p.encoding, p.reuse is not None)
+            self.options = Options(p.fmt, p.as_of, p.backend, p.want_summary, p.encoding, p.reuse is not None,
+                                   p.jurisdiction)
             if self.window is None:
                 workers = len(self.client.scheduler_info().get("workers", {}))
                 self.window = 4 * max(1, workers)

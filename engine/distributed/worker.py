@@ -48,6 +48,7 @@ class Options:
     summary: bool = False
     encoding: str = "utf-8"
     reuse: bool = True  # records reused across cases that read the same (engine.batch.reuse)
+    jurisdiction: str | None = None  # every case under this regulator's approvals (Engine.jurisdiction)
 
 
 def engine_for(src: RuleSource):
@@ -113,11 +114,12 @@ def processor(src: RuleSource, opts: Options, cohorts: dict[str, str] | None = N
     expensive part), so concurrent tasks in one worker share nothing mutable."""
     from engine.batch.run import Processor
 
-    p = Processor(engine_for(src), opts.fmt, opts.as_of, opts.backend, opts.summary, reuse=opts.reuse)
+    p = Processor(engine_for(src), opts.fmt, opts.as_of, opts.backend, opts.summary, reuse=opts.reuse,
+                  jurisdiction=opts.jurisdiction)
     if p.reuse is not None:
         # one store per worker thread, kept from task to task (a task is a few hundred cases)
         stores = _THREAD.__dict__.setdefault("stores", {})
-        key = (src.key, opts.fmt, opts.as_of)
+        key = (src.key, opts.fmt, opts.as_of, opts.jurisdiction)
         if key not in stores:
             stores.clear()
             stores[key] = p.reuse

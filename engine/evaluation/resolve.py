@@ -572,7 +572,7 @@ def decisions(inf: Inference) -> Decisions:
     if len(options) > 1:
         options.sort(key=_decided_order)
     return Decisions(case.id, case.as_of.isoformat(), st.kv_iso,
-                     case.cancer.code, tuple(options))
+                     case.cancer.code, tuple(options), case.jurisdiction)
 
 
 def _decided_order(d: Decided) -> tuple:
