@@ -111,7 +111,7 @@ class Generator:
         out = []
         for c in sorted(codons):
             refs = {lab[0] for lab in labels if lab[1:-1] == str(c) and lab[0].isalpha()}
-            for ref in refs or set("GQAKDE"):
+            for ref in sorted(refs) or "GQAKDE":  # (in a fixed order: a set's follows the hash seed)
                 for alt in "CDVRSAHLK":
                     if alt == ref:
                         continue

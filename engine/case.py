@@ -22,12 +22,21 @@ from engine.schema import PlainStrictModel as StrictModel, problems_from_validat
 from engine.vocabulary import CancerType, Vocabulary
 
 
+#: a variant's classification, ACMG/AMP's five tiers (pathogenic ... benign)
+Classification = Literal["pathogenic", "likely_pathogenic", "uncertain_significance", "likely_benign", "benign"]
+#: the classifications that make a variant deleterious ("deleterious or suspected deleterious")
+DELETERIOUS = frozenset({"pathogenic", "likely_pathogenic"})
+
+
 class AlterationIn(StrictModel):
     gene: str = Field(min_length=1)
     variant: str = Field(min_length=1)
     origin: Literal["somatic", "germline"] = "somatic"
     acquired: bool | None = None  # true: found at progression on therapy; false: at diagnosis; absent: not stated
     partner: str | None = None
+    # the variant's clinical classification (ACMG/AMP's five tiers, as a germline report gives it);
+    # absent: not stated (a rule asking for a deleterious change then reads the change itself)
+    classification: Classification | None = None
     # details kept from copy-number and fusion files (informational: no rule reads them)
     cna: int | None = Field(default=None, ge=-2, le=2)  # discrete call, GISTIC style: -2 deep deletion .. 2 amplification
     copy_number: float | None = Field(default=None, ge=0)  # total copies, where the file gives them
@@ -84,6 +93,22 @@ class Alt:
     # the codons the change alters in place (see engine.vocabulary.variants.Variant.span): None is
     # ``codon`` alone, () none (a truncating change), (first, last) an in-frame range
     span: tuple[int, ...] | None = None
+    classification: str | None = None  # AlterationIn.classification (None: not stated)
+
+    def deleterious(self) -> bool | None:
+        """Whether the change is deleterious ("deleterious or suspected deleterious", as the
+        labels of PARP inhibitors say): its classification decides where given (pathogenic or
+        likely pathogenic: yes; of uncertain significance or benign: no); otherwise the change
+        itself: a loss of the gene, a change that cuts the protein short (a stop gained, a
+        frameshift, a lost start codon) or a "mutation" the report does not spell out is read as
+        one; a change that keeps the protein whole (a missense or in-frame change) is unknown
+        until it is classified."""
+        c = self.classification
+        if c is not None:
+            return c in DELETERIOUS
+        if self.kind == "loss" or self.span == () or (self.kind == "mutation" and self.codon is None):
+            return True
+        return None
 
     def at_codon(self, codons: frozenset[int]) -> bool:
         """Whether the change alters one of ``codons`` in place (what a rule's ``codons`` asks)."""
@@ -101,6 +126,8 @@ class Alt:
         extras = []
         if self.origin == "germline":
             extras.append("germline")
+        if self.classification is not None:
+            extras.append(self.classification.replace("_", " "))
         if self.acquired and acquired:
             extras.append("acquired")
         return text + (f" ({', '.join(extras)})" if extras else "")
@@ -487,10 +514,10 @@ def normalise(
     for i, a in enumerate(case.alterations):
         if germ < 0 and a.origin == "germline":
             germ = i
-        entry = (a.gene, a.variant, a.origin, a.acquired, a.partner)
+        entry = (a.gene, a.variant, a.origin, a.acquired, a.partner, a.classification)
         alt = memo.get(entry) if len(problems) < MAX_PROBLEMS else None  # (past it, terms are counted unchecked)
         if alt is not None:
-            key = (alt.gene, alt.label, alt.origin, alt.acquired, alt.partner)
+            key = (alt.gene, alt.label, alt.origin, alt.acquired, alt.partner, alt.classification)
             if key not in seen_alts:
                 seen_alts.add(key)
                 alts.append(alt)
@@ -509,10 +536,10 @@ def normalise(
             partner = term(vocab.gene, ("alterations", i, "partner"), a.partner)
         if a.partner is not None and partner is None:
             continue
-        alt = Alt(gene, var.kind, var.label, var.codon, a.origin, a.acquired, partner, var.span)
+        alt = Alt(gene, var.kind, var.label, var.codon, a.origin, a.acquired, partner, var.span, a.classification)
         if len(memo) < _MEMO_LIMIT:
             memo[entry] = alt
-        key = (alt.gene, alt.label, alt.origin, alt.acquired, alt.partner)
+        key = (alt.gene, alt.label, alt.origin, alt.acquired, alt.partner, alt.classification)
         if key not in seen_alts:
             seen_alts.add(key)
             alts.append(alt)

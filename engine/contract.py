@@ -36,6 +36,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "origin": "somatic (default) or germline",
         "acquired": "true: found at progression on targeted therapy; false: present at diagnosis; absent: not stated",
         "partner": "the fusion partner gene, for a fusion",
+        "classification": "the variant's classification, as a germline report gives it: pathogenic, likely_pathogenic, uncertain_significance, likely_benign or benign (absent: not stated; a rule asking for a deleterious change then reads a truncating change or a loss as one, a missense or in-frame change as unknown)",
         "cna": "informational: the discrete copy-number call from a copy-number file, -2 (deep deletion) to 2 (amplification)",
         "copy_number": "informational: total copies, where a copy-number file gives them",
         "detail": "informational: the source file's own words for the alteration (e.g. EML4--ALK, a segment)",

@@ -243,7 +243,7 @@ def test_alteration_memo_is_per_vocabulary(vocab):
     assert _memo(vocab) is _memo(vocab)
     assert _memo(other) is not _memo(vocab)
     norm(vocab, alterations=[{"gene": "KRAS", "variant": "G13D"}])
-    assert _memo(vocab)[("KRAS", "G13D", "somatic", None, None)] == Alt("KRAS", "mutation", "G13D", 13, "somatic", None, None)
+    assert _memo(vocab)[("KRAS", "G13D", "somatic", None, None, None)] == Alt("KRAS", "mutation", "G13D", 13, "somatic", None, None)
 
 
 def test_the_alteration_memo_is_bounded(vocab):
@@ -253,7 +253,7 @@ def test_the_alteration_memo_is_bounded(vocab):
         memo.clear()
         memo.update({("filler", i): None for i in range(_MEMO_LIMIT - 1)})
         norm(vocab, alterations=[{"gene": "KRAS", "variant": "G13D"}, {"gene": "KRAS", "variant": "G12V"}])
-        assert len(memo) == _MEMO_LIMIT and ("KRAS", "G13D", "somatic", None, None) in memo
+        assert len(memo) == _MEMO_LIMIT and ("KRAS", "G13D", "somatic", None, None, None) in memo
     finally:
         memo.clear()
         memo.update(kept)
@@ -516,7 +516,7 @@ def test_the_memos_keep_entries_up_to_their_limits_each_in_a_store_of_its_own(vo
         norm(vocab, tested_genes=[g])
         assert (g,) in lists and len(lists) <= 3 and g in genes and len(genes) <= 3
     # emptying the stores of lists and gene names leaves the alterations
-    assert list(alts) == [("KRAS", "G12C", "somatic", None, None)]
+    assert list(alts) == [("KRAS", "G12C", "somatic", None, None, None)]
     # a list of as many genes as kept is kept, a longer one not
     monkeypatch.setattr(case_module, "_LIST_MEMO_MAX_GENES", 2)
     norm(vocab, tested_genes=["KRAS", "NRAS"])

@@ -95,7 +95,8 @@ def test_real_phenopackets_are_read_and_every_element_counted(vocab):
     assert "OMIM:101600" in next(e for e in errors if e["error"]["kind"] == "cancer_type")["error"]["message"]
     (rb,) = cases
     assert rb["cancer_type"] == "RBL"  # NCIT:C7541 through the OncoTree file's NCIt references
-    assert rb["alterations"] == [{"gene": "RB1", "variant": "p.Arg320Ter"}]
+    # the variant interpretation's ACMG class is kept (a rule asking for a deleterious change reads it)
+    assert rb["alterations"] == [{"gene": "RB1", "variant": "p.Arg320Ter", "classification": "pathogenic"}]
     # melphalan and the regimen are unknown to the vocabulary: error records with their path, and the
     # history is then unknown (never "none")
     paths = sorted(e["error"]["field"] for e in errors if e["error"]["kind"] == "therapy")
@@ -117,6 +118,23 @@ def test_phenopacket_g12c_luad_after_chemo_immunotherapy_is_eligible_for_sotoras
     r = result_json(dict(case, as_of="2026-07-01"))
     soto = next(o for o in r["options"] if o["therapy"] == "sotorasib")
     assert soto["verdict"] == "eligible"
+
+
+def test_phenopacket_acmg_class_of_a_germline_variant_is_kept(vocab, tmp_path):
+    p = phenopacket({"id": "v", "geneContext": {"valueId": "HGNC:1101", "symbol": "BRCA2"},
+                     "expressions": [{"syntax": "hgvs.p", "value": "NP_000050.3:p.Asn372His"}]})
+    gi = p["interpretations"][0]["diagnosis"]["genomicInterpretations"][0]
+    gi["subjectOrBiosampleId"] = "patient-1"  # the subject: a germline finding
+    gi["variantInterpretation"]["acmgPathogenicityClassification"] = "BENIGN"
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(p), encoding="utf-8")
+    (case,), errors, _ = read(vocab, "phenopacket", [path])
+    assert errors == []
+    assert case["alterations"] == [{"gene": "BRCA2", "variant": "p.Asn372His", "origin": "germline", "classification": "benign"}]
+    gi["variantInterpretation"]["acmgPathogenicityClassification"] = "NOT_PROVIDED"  # not stated: no field
+    path.write_text(json.dumps(p), encoding="utf-8")
+    (case,), _, _ = read(vocab, "phenopacket", [path])
+    assert "classification" not in case["alterations"][0]
 
 
 def test_phenopacket_yaml_and_variant_forms(vocab, tmp_path):

@@ -2,6 +2,8 @@
 rules/README.md), optionally one acquired on a drug class (``acquired_on``)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import model_validator
 
 from engine.conditions.base import (NO_HISTORY, TV, UNKNOWN, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
@@ -30,6 +32,13 @@ class AlterationPattern(Strict):
     holding CLASS -> not (acquired on another drug, if at all), unless a line's drugs are not
     given (it may have held CLASS: unknown); a line of CLASS with another or no
     outcome -> acquired when flagged ``acquired: true``, else unknown; no history -> unknown.
+
+    ``deleterious: true`` (three-valued): the matching alteration must be deleterious
+    (:meth:`engine.case.Alt.deleterious`: its classification where given, else a loss, a
+    truncating change or an unspecified "mutation"); one whose classification is not given and
+    that keeps the protein whole (a missense or in-frame change) makes the pattern unknown, one
+    classified of uncertain significance or benign does not match. A germline variant of the gene
+    listed shows germline testing was done.
     """
 
     gene: str
@@ -42,6 +51,7 @@ class AlterationPattern(Strict):
     acquired: bool | None = None
     acquired_on: str | None = None  # a drug class id: the alteration was acquired on that class
     partner: str | None = None
+    deleterious: Literal[True] | None = None  # the alteration is deleterious (pathogenic), see above
 
     @model_validator(mode="after")
     def _one_variant_form(self) -> AlterationPattern:
@@ -99,8 +109,9 @@ def build(cond, vocab) -> tuple:
     kind, origin, acquired, partner = a.kind, a.origin, a.acquired, a.partner
     on = a.acquired_on
     acq_on = _acquired_on(on) if on is not None else None
+    deleterious = bool(a.deleterious)
     specific = labels is not None or codons is not None
-    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner, on)
+    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner, on, deleterious)
 
     def matches(alt) -> bool:
         if alt.gene != gene:
@@ -146,7 +157,15 @@ def build(cond, vocab) -> tuple:
         for alt in case.by_gene.get(gene, ()):  # (matches and vague hold only for the gene's own)
             if alt.kind == assay_kind and alt.origin == "somatic":
                 assayed = True
+            elif deleterious and origin == "germline" and alt.origin == "germline":
+                assayed = True  # a germline variant of the gene listed: germline testing was done
             if matches(alt):
+                if deleterious:
+                    d = alt.deleterious()
+                    if not d:
+                        if d is None:
+                            unsure = True
+                        continue
                 if acq_on is None:
                     return True
                 v = acq_on(alt, case)
@@ -162,7 +181,7 @@ def build(cond, vocab) -> tuple:
         if found:
             return False
         if origin == "germline":
-            return False if case.germline_tested else None
+            return False if case.germline_tested or assayed else None
         return False if gene in case.tested or assayed else None
 
     label = _alteration_words(a)
@@ -171,6 +190,10 @@ def build(cond, vocab) -> tuple:
         own = case.by_gene.get(gene, ())
         if any(vague(alt) for alt in own):
             return f"the exact {gene} variant"
+        if deleterious:
+            open_ = [alt for alt in own if matches(alt) and alt.deleterious() is None]
+            if open_:
+                return f"whether {', '.join(alt.describe() for alt in open_)} is pathogenic (its classification)"
         if on is not None and any(matches(alt) for alt in own):
             klass = vocab.class_label(on)
             if case.lines is None:  # (an 'acquired' flag does not name the drug)
@@ -188,7 +211,7 @@ def build(cond, vocab) -> tuple:
         return f"{gene} testing"
 
     def describe(case) -> str:
-        found = [alt for alt in case.by_gene.get(gene, ()) if matches(alt)]
+        found = [alt for alt in case.by_gene.get(gene, ()) if matches(alt) and (not deleterious or alt.deleterious())]
         if acq_on is not None:
             klass = vocab.class_label(on)
             found = [alt for alt in found if acq_on(alt, case)]
@@ -217,7 +240,8 @@ def _acquired_words(cls: str, vocab) -> str:
 
 def label(cond, vocab=None) -> str:
     a = cond.alteration
-    extra = [x for x in (a.origin if a.origin == "germline" else None, "acquired" if a.acquired else None,
+    extra = [x for x in (a.origin if a.origin == "germline" else None, "deleterious" if a.deleterious else None,
+                         "acquired" if a.acquired else None,
                          _acquired_words(a.acquired_on, vocab) if a.acquired_on else None) if x]
     return _alteration_words(a) + (f" ({', '.join(extra)})" if extra else "")
 
@@ -277,9 +301,10 @@ def history(cond, vocab, terms) -> HistoryRole | None:
 
 def domain(key, terms) -> str:
     """The gene an atom reads, and what check's alterations of it are built from (by the atom's key)."""
-    _, gene, labs, cods, excl, kind, origin, acq, partner, on = key
+    _, gene, labs, cods, excl, kind, origin, acq, partner, on, deleterious = key
     t = terms.gene(gene)
     t.acquired_on = t.acquired_on or on is not None
+    t.classified = t.classified or deleterious
     for lab in sorted(labs or ()) + sorted(excl or ()):
         if lab not in t.labels:
             t.labels.append(lab)
@@ -320,22 +345,22 @@ def names(key) -> LeafNames:
 
 def brief(key) -> str:
     """The pattern in ``check``'s findings, by the atom's key ("KRAS G12C", "NRAS codon 12/13")."""
-    _, gene, labels, codons, _excl, kind, origin, acquired, _partner, on = key
+    _, gene, labels, codons, _excl, kind, origin, acquired, _partner, on, deleterious = key
     if labels:
         what = f"{gene} " + "/".join(sorted(labels))
     elif codons:
         what = f"{gene} codon " + "/".join(str(c) for c in sorted(codons))
     else:
         what = f"{gene} {kind or 'alteration'}"
-    extra = [x for x in ((origin if origin == "germline" else None), ("acquired" if acquired else None),
-                         (f"acquired on {on}" if on else None)) if x]
+    extra = [x for x in ((origin if origin == "germline" else None), ("deleterious" if deleterious else None),
+                         ("acquired" if acquired else None), (f"acquired on {on}" if on else None)) if x]
     return what + (f" ({', '.join(extra)})" if extra else "")
 
 
 def may_match(key, alt) -> bool:
     """Whether the pattern (by the atom's key) can match case alteration ``alt`` by gene, kind and
     change, or treats it as possibly one it names (an unspecified mutation of the gene)."""
-    _, gene, labels, codons, exclude, kind, _origin, _acquired, _partner, _on = key
+    _, gene, labels, codons, exclude, kind, _origin, _acquired, _partner, _on, _deleterious = key
     if gene != alt.gene or (kind is not None and kind != alt.kind):
         return False
     if alt.kind == "mutation" and alt.codon is None and (labels is not None or codons is not None):

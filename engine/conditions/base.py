@@ -91,8 +91,9 @@ class HistoryTerms:
 @dataclass
 class GeneTerms:
     """What ``check`` builds one gene's alterations from: the variant labels named (in order),
-    codons, alteration kinds, origins, acquired flags and fusion partners, and whether some
-    pattern asks where an alteration was acquired."""
+    codons, alteration kinds, origins, acquired flags and fusion partners, whether some
+    pattern asks where an alteration was acquired, and whether some asks for a deleterious one
+    (its classification matters)."""
 
     labels: list = field(default_factory=list)
     codons: set = field(default_factory=set)
@@ -101,6 +102,7 @@ class GeneTerms:
     acquired: set = field(default_factory=set)
     partners: set = field(default_factory=set)
     acquired_on: bool = False
+    classified: bool = False
 
 
 @dataclass

@@ -104,8 +104,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: a VariantInterpretation's ACMG pathogenicity class -> the case's ``classification``
+_ACMG = {"PATHOGENIC": "pathogenic", "LIKELY_PATHOGENIC": "likely_pathogenic",
+         "UNCERTAIN_SIGNIFICANCE": "uncertain_significance", "LIKELY_BENIGN": "likely_benign", "BENIGN": "benign"}
+
+
 class PhenopacketReader(DocumentReader):
     """See the module docstring."""
+
+    _classification: str | None = None  # the ACMG class of the genomic interpretation being read
 
     def run(self, paths: list[Path]) -> Iterator[dict]:
         needs("phenopackets", "GA4GH Phenopackets")
@@ -266,8 +273,11 @@ class PhenopacketReader(DocumentReader):
                 d.unresolved.add(gene)
                 self.skip("gene named without its change (gene status unknown)")
             return
-        vd = ((gi.get("variantInterpretation") or {}).get("variationDescriptor")) or {}
+        vi = gi.get("variantInterpretation") or {}
+        vd = vi.get("variationDescriptor") or {}
         vpath = f"{path}.variantInterpretation.variationDescriptor"
+        # the variant's ACMG class, kept as the case's ``classification`` (NOT_PROVIDED: not stated)
+        self._classification = _ACMG.get(str(vi.get("acmgPathogenicityClassification") or "").upper())
         symbol = (vd.get("geneContext") or {}).get("symbol", "")
         gene, hid = self._gene(vd.get("geneContext") or {})
         if hid is not None:
@@ -336,7 +346,7 @@ class PhenopacketReader(DocumentReader):
         d.unresolved.add(gene)
 
     def _variant(self, d: CaseDraft, gene: str, text: str, path: str, origin: str) -> None:
-        if self.add_variant(d, gene, text, path, origin):
+        if self.add_variant(d, gene, text, path, origin, classification=self._classification):
             self.used("genomic interpretation")
         else:
             self.summary.elements += 1

@@ -69,6 +69,7 @@ class Pattern:
     acquired: bool | None
     partner: str | None
     acquired_on: str | None = None
+    deleterious: bool = False  # the pattern asks for a deleterious change (its classification matters)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ def _pattern(cond: AlterationCond, vocab: Vocabulary) -> Pattern:
         a.acquired,
         a.partner,
         a.acquired_on,
+        bool(a.deleterious),
     )
 
 

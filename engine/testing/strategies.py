@@ -120,12 +120,14 @@ def _gene(draw, d: Domain) -> str:
 
 _ORIGINS = (None, None, None, None, "somatic", "germline")
 _ACQUIRED = (None, None, None, False, True)
+_CLASSIFICATIONS = (None, None, None, "pathogenic", "likely_pathogenic", "uncertain_significance", "likely_benign", "benign")
 
 
 def _alteration(draw, d: Domain, gene: str | None = None, text: str | None = None,
                 origin: str | None = None, acquired: bool | None = None, partner: str | None = None,
-                free: bool = True) -> dict:
-    """One alteration; with ``free`` the unset origin / acquired flags are drawn too."""
+                free: bool = True, classification: str | None = None) -> dict:
+    """One alteration; with ``free`` the unset origin / acquired flags (and a germline one's
+    classification) are drawn too."""
     gene = gene or _gene(draw, d)
     text = text or _variant_text(draw, d, gene)
     alt: dict[str, Any] = {"gene": _gene_text(draw, d, gene), "variant": text}
@@ -137,6 +139,10 @@ def _alteration(draw, d: Domain, gene: str | None = None, text: str | None = Non
         acquired = _pick(draw, _ACQUIRED)
     if acquired is not None:
         alt["acquired"] = acquired
+    if classification is None and free and origin == "germline":
+        classification = _pick(draw, _CLASSIFICATIONS)
+    if classification is not None:
+        alt["classification"] = classification
     if d.vocab.variant(gene, text).kind == "fusion":
         if partner is None and free and draw(st.booleans()):
             partner = _pick(draw, d.rule_genes or d.genes)
@@ -320,9 +326,12 @@ def _near_rule_draw(draw, d: Domain, rule_ids: Sequence[str]) -> dict:
         else:
             mode = _pick(draw, _MODES)
         origin = p.origin
+        classification = None
         if mode == "hit":
             text = _pick(draw, _hit_texts(d, p))
             acquired, partner = p.acquired, p.partner
+            if p.deleterious:  # (a change that keeps the protein whole is deleterious only when so classified)
+                classification = _pick(draw, ("pathogenic", "likely_pathogenic"))
             if p.acquired_on is not None and acquired is None:  # acquired, at diagnosis or not stated
                 acquired = _pick(draw, (None, True, False))
         elif mode == "miss":
@@ -331,6 +340,8 @@ def _near_rule_draw(draw, d: Domain, rule_ids: Sequence[str]) -> dict:
             if p.origin is not None and draw(st.booleans()):
                 origin = "somatic" if p.origin == "germline" else "germline"
             partner = None
+            if p.deleterious and draw(st.booleans()):
+                classification = _pick(draw, ("uncertain_significance", "likely_benign", "benign"))
         elif mode == "vague":
             text = _pick(draw, d.kind_words["mutation"])
             acquired, partner = p.acquired, None
@@ -344,7 +355,8 @@ def _near_rule_draw(draw, d: Domain, rule_ids: Sequence[str]) -> dict:
             continue
         if origin == "germline" and germline_known is False:
             origin = None
-        alts.append(_alteration(draw, d, p.gene, text, origin, acquired, partner, free=not meet))
+        alts.append(_alteration(draw, d, p.gene, text, origin, acquired, partner, free=not meet,
+                                classification=classification))
     if not meet:
         alts += _some(draw, 0, 2, lambda: _alteration(draw, d))
     if alts or draw(st.booleans()):

@@ -283,6 +283,14 @@ class Domain:
             for acq in flags:
                 for kind, label, codon, partner in base:
                     out.append(Alt(gene, kind, label, codon, origin, acq, partner))
+            if t.classified:
+                # a change whose classification decides (unclassified, it is unknown): classified
+                # deleterious, and classified not (the gene then tested, with no deleterious change)
+                for kind, label, codon, partner in base:
+                    if kind == "mutation" and codon is not None:
+                        out += [Alt(gene, kind, label, codon, origin, None, partner, None, c)
+                                for c in ("pathogenic", "benign")]
+                        break
         return out
 
     def _gene_dim(self, gene: str) -> Dim:
