@@ -288,6 +288,22 @@ def bundle_from_case(case: dict) -> dict:
     return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in entries]}
 
 
+def test_fhir_variant_clinical_significance_is_the_classification(vocab, tmp_path):
+    case = json.loads(CASE.read_text(encoding="utf-8"))
+    bundle = bundle_from_case(case)
+    variant = next(e["resource"] for e in bundle["entry"] if e["resource"].get("id") == "variant0")
+    variant["component"].append(comp("53037-8", {"valueCodeableConcept": coding("http://loinc.org", "LA26333-7", "Uncertain significance")}))
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    (got,), errors, _ = read(vocab, "fhir", [path])
+    assert errors == []
+    assert got["alterations"][0]["classification"] == "uncertain_significance"
+    # without the component: not stated, no field
+    path.write_text(json.dumps(bundle_from_case(case)), encoding="utf-8")
+    (got,), _, _ = read(vocab, "fhir", [path])
+    assert all("classification" not in a for a in got["alterations"])
+
+
 def test_fhir_bundle_gives_the_same_result_as_the_case_json(vocab, tmp_path):
     case = json.loads(CASE.read_text(encoding="utf-8"))
     path = tmp_path / "bundle.json"

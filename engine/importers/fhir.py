@@ -20,7 +20,9 @@ without one belong to it):
     change or 81290-9 genomic DNA change; value LA9633-4 present, LA9634-2 absent): the gene and the
     protein change, else the genomic change or the position and alleles (81254-5, 69547-8, 69551-0 with
     the assembly 62374-4 or reference sequence 48013-7) through the hotspot table, else a hotspot cDNA
-    change; 48002-0 says germline (LA6683-2) or somatic; 48019-4 DNA change type copy number gain /
+    change; 48002-0 says germline (LA6683-2) or somatic; 53037-8 clinical significance (LA6668-3
+    pathogenic, LA26332-9 likely pathogenic, LA26333-7 uncertain significance, LA26334-5 likely
+    benign, LA6675-8 benign) gives the ``classification``; 48019-4 DNA change type copy number gain /
     loss or fusion, with 82155-3 copy number, gives amplification, loss or fusion (two genes studied:
     the second is the partner); a gene coded only by an HGNC id (``HGNC:6407``, no display) is read
     through the vocabulary, else through another coding of the same bundle that pairs that id with a
@@ -76,6 +78,9 @@ REGION = "53041-0"
 STAGE_CODES = ("21908-9", "21902-2", "21914-7", "21907-1")
 ABSENT = "LA9634-2"
 GERMLINE = "LA6683-2"
+SIGNIFICANCE = "53037-8"  # genetic variation clinical significance: the case's ``classification``
+CLASSIFICATIONS = {"LA6668-3": "pathogenic", "LA26332-9": "likely_pathogenic", "LA26333-7": "uncertain_significance",
+                   "LA26334-5": "likely_benign", "LA6675-8": "benign"}
 ASSEMBLIES = {"LA14029-5": "GRCh37", "LA26806-2": "GRCh38"}
 GIVEN = ("completed", "active", "stopped")
 # what --map can map: "stage", the text of a Condition's stage summary or of a stage observation's value
@@ -123,6 +128,8 @@ def _profile(res: dict, word: str) -> bool:
 
 class FhirReader(DocumentReader):
     """See the module docstring."""
+
+    _classification: str | None = None  # the clinical significance (53037-8) of the variant being read
 
     def run(self, paths: list[Path]) -> Iterator[dict]:
         needs("fhir.resources", "FHIR bundles")
@@ -430,6 +437,8 @@ class FhirReader(DocumentReader):
         genes = [g for _, (g, _, _) in read if g]
         named = [n for _, (_, n, _) in read]
         origin = "germline" if any(_has_code(c.get("valueCodeableConcept"), GERMLINE) for c in comps.get(SOURCE_CLASS, [])) else "somatic"
+        self._classification = next((CLASSIFICATIONS[str(cd.get("code"))] for c in comps.get(SIGNIFICANCE, [])
+                                     for cd in _codings(c.get("valueCodeableConcept")) if str(cd.get("code")) in CLASSIFICATIONS), None)
         first = lambda k: _value_text(comps[k][0]) if comps.get(k) else ""  # noqa: E731
         change_type = " ".join(_text(c.get("valueCodeableConcept")).lower() for c in comps.get(CHANGE_TYPE, []))
         structural = any(w in change_type for w in ("copy", "amplif", "fusion"))
@@ -496,7 +505,7 @@ class FhirReader(DocumentReader):
             self.summary.skipped["error record"] += 1
 
     def _add(self, d: CaseDraft, gene: str, text: str, path: str, origin: str) -> None:
-        if self.add_variant(d, gene, text, path, origin):
+        if self.add_variant(d, gene, text, path, origin, classification=self._classification):
             self.used("Observation (variant)")
         else:
             self.summary.elements += 1
