@@ -280,6 +280,19 @@ def test_text_shows_an_oncokb_level_only_for_a_biomarker_the_tumour_has_and_an_o
     assert "* sotorasib: approved, but not for this case [" in out
 
 
+def test_an_option_on_no_biomarker_carries_no_oncokb_level(engine):
+    # trametinib in low-grade serous ovarian cancer is given whatever the KRAS status (GOG 281): a
+    # KRAS wild-type tumour must not read as a biomarker-matched level-3A option
+    case = {"cancer_type": "LGSOC", "stage": "metastatic", "tested_genes": ["KRAS", "NRAS", "BRAF"], "as_of": "2026-07-01",
+            "prior_therapies": [{"drugs": ["carboplatin", "paclitaxel"], "outcome": "progression"}]}
+    opt = engine.evaluate(case).option("trametinib")
+    assert opt is not None and (opt.verdict, opt.evidence, opt.oncokb_level) == ("consider", "phase3", None)
+    from engine.formats import TSV_COLUMNS, tsv_row
+
+    row = dict(zip(TSV_COLUMNS, tsv_row(engine.evaluate(case)).split("\t"), strict=True))
+    assert row["highest_level"] == "" and row["level_3A"] == "" and row["consider"] == "trametinib"
+
+
 def test_the_readme_names_every_tsv_column():
     from engine.formats import TSV_COLUMNS
 
