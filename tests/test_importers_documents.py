@@ -135,6 +135,14 @@ def test_phenopacket_acmg_class_of_a_germline_variant_is_kept(vocab, tmp_path):
     path.write_text(json.dumps(p), encoding="utf-8")
     (case,), _, _ = read(vocab, "phenopacket", [path])
     assert "classification" not in case["alterations"][0]
+    # a deletion of the gene keeps its class too (a benign one is no deleterious loss)
+    gi["variantInterpretation"]["acmgPathogenicityClassification"] = "BENIGN"
+    gi["variantInterpretation"]["variationDescriptor"] = {
+        "id": "cnv", "geneContext": {"valueId": "HGNC:1101", "symbol": "BRCA2"},
+        "variation": {"copyNumber": {"number": {"value": "0"}}}}
+    path.write_text(json.dumps(p), encoding="utf-8")
+    (case,), _, _ = read(vocab, "phenopacket", [path])
+    assert case["alterations"][0]["variant"] == "loss" and case["alterations"][0]["classification"] == "benign"
 
 
 def test_phenopacket_yaml_and_variant_forms(vocab, tmp_path):

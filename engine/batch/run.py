@@ -537,12 +537,6 @@ def default_jobs() -> int:
 # --------------------------------------------------------------------------- the command
 
 
-def jurisdiction_of(args, engine) -> str | None:
-    """``--jurisdiction`` as cases write it, or None (a :class:`UsageError` for one the rules do not know)."""
-    given = getattr(args, "jurisdiction", None)
-    return None if given is None else engine.jurisdiction(given)
-
-
 def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | None = None, err: TextIO | None = None,
                  remote: Callable[..., Any] | None = None) -> int:
     """Run ``evaluate``: 0 every case evaluated, 1 some record was an error. An output file that
@@ -560,7 +554,8 @@ def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | Non
     jobs = args.jobs if args.jobs is not None else default_jobs()
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
-    jurisdiction_of(args, engine)  # an unknown one is refused before any output is written
+    if getattr(args, "jurisdiction", None) is not None:
+        engine.jurisdiction(args.jurisdiction)  # one the rules do not know is refused before any output
     output = getattr(args, "output", None)
     resume = bool(getattr(args, "resume", False))
     if resume and not output:
@@ -711,7 +706,8 @@ def _run(args, engine, fmt, jobs, skip, stdin, out, err, header: bool = True, re
     if ready is not None:
         ready(seen)
     processor = Processor(engine, fmt, args.as_of, args.backend, args.summary,
-                          reuse=not getattr(args, "no_reuse", False), jurisdiction=jurisdiction_of(args, engine))
+                          reuse=not getattr(args, "no_reuse", False),
+                          jurisdiction=getattr(args, "jurisdiction", None))
     processor.cohorts = reader.cohorts
     processor.text_style.update(brief=bool(getattr(args, "brief", False)), detail=bool(getattr(args, "detail", False)))
     writer = Writer(out, err, fmt)

@@ -486,15 +486,17 @@ class FhirReader(DocumentReader):
             n = None
         if "fusion" in change_type:
             partner = genes[1] if len(genes) > 1 else None
-            ok = self.add_variant(d, genes[0], "fusion", path, origin, partner=partner,
+            ok = self.add_variant(d, genes[0], "fusion", path, origin, partner=partner, classification=self._classification,
                                   detail="-".join(x for x in named if x) or None)
         elif "gain" in change_type or "amplif" in change_type:
             if n is not None and n < AMPLIFICATION_COPIES:
                 self.skip(f"copy number gain below {AMPLIFICATION_COPIES} copies (not an amplification)")
                 return
-            ok = self.add_variant(d, genes[0], "amplification", path, origin, cna=2, copy_number=n)
+            ok = self.add_variant(d, genes[0], "amplification", path, origin, cna=2, copy_number=n,
+                                  classification=self._classification)
         elif n == 0 or "homozygous" in change_type:
-            ok = self.add_variant(d, genes[0], "loss", path, origin, cna=-2, copy_number=n)
+            ok = self.add_variant(d, genes[0], "loss", path, origin, cna=-2, copy_number=n,
+                                  classification=self._classification)
         else:
             self.skip("copy number loss of one copy (not an alteration)")
             return

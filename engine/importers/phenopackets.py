@@ -38,9 +38,11 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
+
+from engine.case import Classification
 
 from engine.importers.calls import needs
 from engine.importers.documents import (
@@ -104,9 +106,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-#: a VariantInterpretation's ACMG pathogenicity class -> the case's ``classification``
-_ACMG = {"PATHOGENIC": "pathogenic", "LIKELY_PATHOGENIC": "likely_pathogenic",
-         "UNCERTAIN_SIGNIFICANCE": "uncertain_significance", "LIKELY_BENIGN": "likely_benign", "BENIGN": "benign"}
+#: a VariantInterpretation's ACMG pathogenicity class -> the case's ``classification`` (the same
+#: five words in upper case; NOT_PROVIDED is none)
+_ACMG = {c.upper(): c for c in get_args(Classification)}
 
 
 class PhenopacketReader(DocumentReader):
@@ -299,10 +301,11 @@ class PhenopacketReader(DocumentReader):
                 d.unresolved.add(gene)
                 return
             if n == 0:
-                self.add_variant(d, gene, "loss", vpath, origin, cna=-2, copy_number=0.0)
+                self.add_variant(d, gene, "loss", vpath, origin, cna=-2, copy_number=0.0, classification=self._classification)
                 self.used("genomic interpretation")
             elif n >= AMPLIFICATION_COPIES:
-                self.add_variant(d, gene, "amplification", vpath, origin, cna=2, copy_number=n)
+                self.add_variant(d, gene, "amplification", vpath, origin, cna=2, copy_number=n,
+                                 classification=self._classification)
                 self.used("genomic interpretation")
             else:
                 self.skip(f"copy number between 1 and {AMPLIFICATION_COPIES} (not an alteration)")
