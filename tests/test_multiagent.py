@@ -7,7 +7,9 @@ import pytest
 from engine.case import parse_case
 from engine.conditions import KINDS, FieldDimension, MultiagentCandidateCond
 from engine.errors import CaseError
-from engine.verify.domain import Domain as _Domain, Unit as _Unit, witness
+from engine.verify.domain import Unit as _Unit, witness
+
+from conftest import SHIPPED_DOMAIN
 
 PDAC = {"cancer_type": "PDAC", "stage": "metastatic", "germline_tested": True, "as_of": "2026-10-01"}
 MISSING = "whether the patient is a candidate for multiagent systemic therapy"
@@ -71,9 +73,10 @@ def test_only_json_booleans_are_read(value, suggestion):
     assert p.path == ("multiagent_candidate",) and p.suggestion == suggestion
 
 
-def test_check_enumerates_candidacy_from_the_registry_and_its_witnesses_reproduce(engine):
+@SHIPPED_DOMAIN
+def test_check_enumerates_candidacy_from_the_registry_and_its_witnesses_reproduce(engine, shipped_domain):
     program = engine.program
-    dom = _Domain(program)
+    dom = shipped_domain
     dims = {fd.field: (fd, d) for fd, d in dom.fields}
     fd, dim = dims["multiagent_candidate"]
     assert isinstance(fd, FieldDimension) and dim.values == [None, True, False]

@@ -20,7 +20,7 @@ from engine.errors import CaseError
 from engine.verify import CODES, SEARCH_CODES, verify
 from engine.verify.domain import Domain as _Domain, Unit as _Unit
 
-from conftest import edited_rules
+from conftest import SHIPPED_DOMAIN, edited_rules
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BROKEN = FIXTURES / "broken"
@@ -135,9 +135,10 @@ def test_mini_rule_base_passes(mini):
     assert rep.profiles > 0 and set(rep.per_therapy) == set(mini.rulebase.therapies)
 
 
-def test_shipped_rules_pass_and_the_search_is_reported(engine):
+@SHIPPED_DOMAIN
+def test_shipped_rules_pass_and_the_search_is_reported(engine, shipped_domain):
     t0 = time.perf_counter()
-    rep = verify(engine)
+    rep = verify(engine, domain=shipped_domain)
     seconds = time.perf_counter() - t0
     print(f"\nexhaustive verification of the shipped rules: {rep.profiles:,} profiles in {seconds:.2f} s")
     assert rep.problems == [], "\n".join(p.render() for p in rep.problems)
@@ -202,9 +203,8 @@ def cases(draw):
     return case
 
 
-def _units(eng: Engine):
+def _units(eng: Engine, dom: _Domain):
     program = eng.program
-    dom = _Domain(program)
     by_t: dict[str, list] = {}
     for cr in program.rules:
         if cr.rule.kind == "conclusion" and cr.rule.status != "retired":
@@ -224,16 +224,14 @@ def _units(eng: Engine):
 
 
 @pytest.fixture(scope="module")
-def shipped_units():
-    from engine.api import default_engine
-
-    return default_engine(), _units(default_engine())
+def shipped_units(engine, shipped_domain):
+    return engine, _units(engine, shipped_domain)
 
 
 @pytest.fixture(scope="module")
 def mini_units():
     eng = Engine(FIXTURES / "mini")
-    return eng, _units(eng)
+    return eng, _units(eng, _Domain(eng.program))
 
 
 def _assert_in_some_profile(eng: Engine, units, case: dict) -> None:
@@ -252,6 +250,7 @@ def _assert_in_some_profile(eng: Engine, units, case: dict) -> None:
             assert key in unit.group_keys, f"{t}: date/jurisdiction of {case} in no examined slice"
 
 
+@SHIPPED_DOMAIN
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], deadline=None)
 @given(cases())
 def test_every_case_falls_in_an_examined_profile_of_the_shipped_rules(shipped_units, case):
@@ -337,3 +336,8 @@ def test_a_shadowed_rule_is_shown_beside_the_overlapping_rule_of_its_own_verdict
     rep = verify(Engine(edited_rules(tmp_path, BROKEN / "shadowed_rule", edit)))
     (f,) = rep.find("V004", "TLNG-002")
     assert "TLNG-001" in f.rules and "TRES-001" not in f.rules, f.text()
+
+
+def test_a_domain_built_for_another_rule_base_is_refused(engine, mini):
+    with pytest.raises(ValueError, match="another rule base"):
+        verify(engine, domain=_Domain(mini.program))

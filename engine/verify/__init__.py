@@ -64,20 +64,26 @@ from engine.verify.report import CODES, SEARCH_CODES, Finding, VerifyReport
 __all__ = ["CODES", "SEARCH_CODES", "Finding", "VerifyReport", "verify"]
 
 
-def verify(engine, *, search: bool = True) -> VerifyReport:
+def verify(engine, *, search: bool = True, domain: Domain | None = None) -> VerifyReport:
     """Run every semantic check on ``engine``'s rule base (an :class:`engine.api.Engine` or a
     compiled :class:`~engine.evaluation.evaluator.Program`) and return the findings, errors and summary.
 
     ``search=False`` (``check --quick``) runs only the checks that need no enumeration of profiles
     (facts derived by no rule or used by none, cycles, facts read outside their derivations' dates,
     populations: V007, V008, V009, V014, V011, V012) and says so in the
-    summary; the codes of :data:`SEARCH_CODES` are then not looked for."""
+    summary; the codes of :data:`SEARCH_CODES` are then not looked for.
+
+    ``domain``: the abstract domain of the same program, built before (``Domain(program)``), for a
+    caller that checks one rule base several times: its prior-therapy histories, the longest part
+    to build, are then built once."""
     program: Program = engine if isinstance(engine, Program) else engine.program
     t0 = time.perf_counter()
     v = Verifier(program)
     v.structure()
     v.exclude_cycles()
-    dom = Domain(program)
+    if domain is not None and domain.program is not program:
+        raise ValueError("verify: the domain given was built for another rule base")
+    dom = domain if domain is not None else Domain(program)
     v.populations(dom)
     if not search:
         return _report(program, v, dom, time.perf_counter() - t0, None, None)

@@ -41,6 +41,25 @@ def _imp(imp: tuple, line: tuple) -> tuple:
     if line[1]:
         return _FIRST_GIVEN
     return (imp[0] or line[0], False, imp[2] or line[2])
+
+
+class _Ids:
+    """Small ints for the values of one part of a search state, in the order first seen."""
+
+    __slots__ = ("ids", "values")
+
+    def __init__(self) -> None:
+        self.ids: dict = {}
+        self.values: list = []
+
+    def of(self, value) -> int:
+        i = self.ids.get(value)
+        if i is None:
+            i = self.ids[value] = len(self.values)
+            self.values.append(value)
+        return i
+
+
 POWERSET_ITEMS = 5  # prior-therapy classes/drugs up to which every combination is a line
 _OPEN_LINE = Line.of_unknown_drugs(None)
 OTHER_JURISDICTION = "OTHER"
@@ -514,76 +533,100 @@ class Domain:
             return hit
 
         line_fast = {ln: (lc, lg, tuple(_RANK[v] for v in lf), expo((ln,))) for ln, (lc, lg, lf) in line_info.items()}
+        # A state is what later lines can change: (counts, items received, per-line flags, exposure,
+        # "before", would-match-had-it-progressed, what decides an implied first line). The search
+        # takes millions of steps over a few thousand distinct values of each part: each part is
+        # interned as a small int, and each of its transitions under a line is computed once.
+        cnt_ids, got_ids, fl_ids, ex_ids, mm_ids, imp_ids = _Ids(), _Ids(), _Ids(), _Ids(), _Ids(), _Ids()
+        # per part: (the state's id of it, the line's id of it) -> the next state's id of it
+        c_step: dict[tuple, int] = {}
+        g_step: dict[tuple, int] = {}
+        f_step: dict[tuple, int] = {}
+        m_step: dict[tuple, int] = {}
+        l_step: dict[tuple, int] = {}
+        e_step: dict[tuple, int] = {}
+        i_step: dict[tuple, int] = {}
+        pos_step: dict[tuple, int] = {}
+
+        def counted(a: int, b: int) -> int:
+            return cnt_ids.of(tuple((min(x + z, m), min(y + w, m))
+                                    for (x, y), (z, w), m in zip(cnt_ids.values[a], cnt_ids.values[b], caps, strict=True)))
+
+        def merged(ids: _Ids, a: int, b: int) -> int:
+            return ids.of(tuple(map(max, ids.values[a], ids.values[b])))
+
+        def lifted(f: int, m: int) -> int:  # a line ending in progression: every earlier line progressed after, too
+            fl = list(fl_ids.values[f])
+            for j, kk in enumerate(carry_k):
+                fl[kk] = max(fl[kk], mm_ids.values[m][j])
+            return fl_ids.of(tuple(fl))
+
         # what decides whether the history leaves out a first line (engine.case.implied_lines) and
         # what that line then reads: a line that implies one, a line that may be one, a progression
-        start_key: tuple = (tuple((0, 0) for _ in counts), frozenset(), tuple(-1 for _ in per_line), expo(()), 0,
-                            tuple(-1 for _ in carry_k), (False, False, False))
         imp_of = {ln: (ln.setting in FOLLOWS_FIRST_LINE, ln.setting in A_FIRST_LINE, ln.outcome == "progression") for ln in lines}
-        states: dict[tuple, tuple] = {start_key: ()}
-        frontier: list[tuple[tuple, tuple]] = [(start_key, ())]
-        # The parts of a state's key combine the same few values again and again (millions of
-        # steps, a few thousand distinct combinations): each combination is computed once.
-        cnt_memo: dict[tuple, tuple] = {}
-        got_memo: dict[tuple, frozenset] = {}
-        max_memo: dict[tuple, tuple] = {}
-        rank_memo: dict[tuple, tuple] = {}
-
-        def counted(cnt: tuple, lc: tuple) -> tuple:
-            hit = cnt_memo.get((cnt, lc))
-            if hit is None:
-                hit = cnt_memo[(cnt, lc)] = tuple((min(a + c, m), min(b + d, m))
-                                                  for (a, b), (c, d), m in zip(cnt, lc, caps, strict=True))
-            return hit
-
-        def merged(a: tuple, b: tuple) -> tuple:
-            hit = max_memo.get((a, b))
-            if hit is None:
-                hit = max_memo[(a, b)] = tuple(map(max, a, b))
-            return hit
-
+        first_given = imp_ids.of(_FIRST_GIVEN)
+        recs = []
+        for li, ln in enumerate(lines):
+            lc, lg, lfr, lex = line_fast[ln]
+            nb_rule = 0 if ln.setting in terms.not_a_line else 1 if ln.setting is None else 2
+            recs.append((li, ln, cnt_ids.of(lc), got_ids.of(lg), fl_ids.of(lfr), ex_ids.of(lex) if lex else -1,
+                         mm_ids.of(would[ln]), nb_rule, ln.outcome == "progression", imp_of[ln]))
+        start = (cnt_ids.of(tuple((0, 0) for _ in counts)), got_ids.of(frozenset()), fl_ids.of(tuple(-1 for _ in per_line)),
+                 ex_ids.of(expo(())), 0, mm_ids.of(tuple(-1 for _ in carry_k)), imp_ids.of((False, False, False)))
+        states: dict[tuple, tuple] = {start: ()}
+        frontier: list[tuple[tuple, tuple]] = [(start, ())]
         for _depth in range(MAX_LINES):
             nxt = []
-            for (cnt, got, flags, ex, before, mm, imp), hist in frontier:
-                for ln in lines:
-                    lc, lg, lfr, lex = line_fast[ln]
+            for (ci, gi, fi, ei, before, mi, ii), hist in frontier:
+                for li, ln, lci, lgi, lfi, lei, wi, nb_rule, prog, imp_line in recs:
                     if positional:  # a line's position depends on the lines before it
                         if before and not neutral_ok[before]:  # depends on the whole history
-                            lfr = tuple(_RANK[v] for v in at_position(ln, before, hist))
+                            lfi = fl_ids.of(tuple(_RANK[v] for v in at_position(ln, before, hist)))
                         else:
-                            ranked = rank_memo.get((ln, before))
-                            if ranked is None:
-                                ranked = rank_memo[(ln, before)] = tuple(_RANK[v] for v in at_position(ln, before, hist))
-                            lfr = ranked
-                        nb = before if ln.setting in terms.not_a_line else (
-                            max(before, 1) if ln.setting is None else 2)
+                            at = pos_step.get((li, before))
+                            if at is None:
+                                at = pos_step[li, before] = fl_ids.of(tuple(_RANK[v] for v in at_position(ln, before, hist)))
+                            lfi = at
+                        nb = before if nb_rule == 0 else 2 if nb_rule == 2 else max(before, 1)
                     else:
                         nb = 0
-                    g = got_memo.get((got, lg))
+                    c = ci
+                    if caps:
+                        c = c_step.get((ci, lci))
+                        if c is None:
+                            c = c_step[ci, lci] = counted(ci, lci)
+                    g = g_step.get((gi, lgi))
                     if g is None:
-                        g = got_memo[(got, lg)] = got | lg
-                    fl = merged(flags, lfr)
+                        g = g_step[gi, lgi] = got_ids.of(got_ids.values[gi] | got_ids.values[lgi])
+                    f = f_step.get((fi, lfi))
+                    if f is None:
+                        f = f_step[fi, lfi] = merged(fl_ids, fi, lfi)
+                    m = mi
                     if carry_k:
-                        mm2 = merged(mm, would[ln])
-                        if ln.outcome == "progression":  # every earlier line progressed after, too
-                            lifted = list(fl)
-                            for j, kk in enumerate(carry_k):
-                                lifted[kk] = max(lifted[kk], mm2[j])
-                            fl = tuple(lifted)
-                    else:
-                        mm2 = mm
-                    k = (
-                        counted(cnt, lc) if caps else cnt,
-                        g,
-                        fl,
-                        merged(ex, lex) if lex else ex,
-                        nb,
-                        mm2,
-                        imp if imp is _FIRST_GIVEN else _imp(imp, imp_of[ln]),
-                    )
+                        m = m_step.get((mi, wi))
+                        if m is None:
+                            m = m_step[mi, wi] = merged(mm_ids, mi, wi)
+                        if prog:
+                            f2 = l_step.get((f, m))
+                            if f2 is None:
+                                f2 = l_step[f, m] = lifted(f, m)
+                            f = f2
+                    e = ei
+                    if lei >= 0:
+                        e = e_step.get((ei, lei))
+                        if e is None:
+                            e = e_step[ei, lei] = merged(ex_ids, ei, lei)
+                    i = ii
+                    if ii != first_given:
+                        nxt_i = i_step.get((ii, imp_line))
+                        if nxt_i is None:
+                            nxt_i = i_step[ii, imp_line] = imp_ids.of(_imp(imp_ids.values[ii], imp_line))
+                        i = nxt_i
+                    k = (c, g, f, e, nb, m, i)
                     if k in states:
                         continue
-                    states[k] = hist + (ln,)
-                    nxt.append((k, hist + (ln,)))
+                    h = states[k] = hist + (ln,)
+                    nxt.append((k, h))
             frontier = nxt
         dim.values += list(states.values())
         dim.vectors = [self._values(idx, self._probe(lines=h)) + ((expo(h) if h is not None else None),)
