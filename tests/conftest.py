@@ -74,14 +74,10 @@ def engine():
 @pytest.fixture(scope="session")
 def shipped_domain(engine):
     """The abstract domain of the shipped rules (``check``'s search space), built once per test
-    process: its prior-therapy histories take about a minute. The tests that read it share the
-    xdist group ``SHIPPED_DOMAIN``, so that one worker builds it."""
+    process: its prior-therapy histories take about a minute."""
     from engine.verify.domain import Domain
 
     return Domain(engine.program)
-
-
-SHIPPED_DOMAIN = pytest.mark.xdist_group("shipped-domain")
 
 
 @pytest.fixture(scope="function" if MUTATION_RUN else "session")

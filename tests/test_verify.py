@@ -20,7 +20,7 @@ from engine.errors import CaseError
 from engine.verify import CODES, SEARCH_CODES, verify
 from engine.verify.domain import Domain as _Domain, Unit as _Unit
 
-from conftest import SHIPPED_DOMAIN, edited_rules
+from conftest import edited_rules
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 BROKEN = FIXTURES / "broken"
@@ -135,7 +135,6 @@ def test_mini_rule_base_passes(mini):
     assert rep.profiles > 0 and set(rep.per_therapy) == set(mini.rulebase.therapies)
 
 
-@SHIPPED_DOMAIN
 def test_shipped_rules_pass_and_the_search_is_reported(engine, shipped_domain):
     t0 = time.perf_counter()
     rep = verify(engine, domain=shipped_domain)
@@ -250,7 +249,6 @@ def _assert_in_some_profile(eng: Engine, units, case: dict) -> None:
             assert key in unit.group_keys, f"{t}: date/jurisdiction of {case} in no examined slice"
 
 
-@SHIPPED_DOMAIN
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], deadline=None)
 @given(cases())
 def test_every_case_falls_in_an_examined_profile_of_the_shipped_rules(shipped_units, case):
