@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from engine.api import Engine
 from engine.case import parse_case
 from engine.conditions import KINDS, FieldDimension, MultiagentCandidateCond
 from engine.errors import CaseError
-from engine.api import Engine
 from engine.verify.domain import Domain as _Domain, Unit as _Unit, witness
 
 from conftest import REPO
