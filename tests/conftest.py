@@ -71,15 +71,6 @@ def engine():
     return default_engine()
 
 
-@pytest.fixture(scope="session")
-def shipped_domain(engine):
-    """The abstract domain of the shipped rules (``check``'s search space), built once per test
-    process: its prior-therapy histories take about a minute."""
-    from engine.verify.domain import Domain
-
-    return Domain(engine.program)
-
-
 @pytest.fixture(scope="function" if MUTATION_RUN else "session")
 def mini():
     from engine.api import Engine

@@ -135,9 +135,14 @@ def test_mini_rule_base_passes(mini):
     assert rep.profiles > 0 and set(rep.per_therapy) == set(mini.rulebase.therapies)
 
 
-def test_shipped_rules_pass_and_the_search_is_reported(engine, shipped_domain):
+def test_shipped_rules_pass_the_search_is_reported_and_every_case_falls_in_an_examined_profile(engine):
+    """The exhaustive check of the shipped rules, then the property that its search covers every
+    case (below, ``_assert_in_some_profile``). One test, so that the domain's prior-therapy
+    histories (about a minute) are built once: xdist 3.8 cannot keep two tests on one worker under
+    pytest 9."""
+    dom = _Domain(engine.program)
     t0 = time.perf_counter()
-    rep = verify(engine, domain=shipped_domain)
+    rep = verify(engine, domain=dom)
     seconds = time.perf_counter() - t0
     print(f"\nexhaustive verification of the shipped rules: {rep.profiles:,} profiles in {seconds:.2f} s")
     assert rep.problems == [], "\n".join(p.render() for p in rep.problems)
@@ -148,6 +153,14 @@ def test_shipped_rules_pass_and_the_search_is_reported(engine, shipped_domain):
     # a resistance exclusion of a combination (RES-021) is not subsumed by the anti-EGFR
     # exclusion (CRC-001): where it applies, the combination's approval sets CRC-001 aside
     assert not rep.find("V006", "RES-021") and not rep.find("V006", "RES-019")
+    units = _units(engine, dom)
+
+    @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], deadline=None)
+    @given(cases())
+    def every_case_falls_in_an_examined_profile(case):
+        _assert_in_some_profile(engine, units, case)
+
+    every_case_falls_in_an_examined_profile()
 
 
 def test_check_fails_on_a_broken_rule_base_and_names_code_rules_and_witness(capsys):
@@ -223,11 +236,6 @@ def _units(eng: Engine, dom: _Domain):
 
 
 @pytest.fixture(scope="module")
-def shipped_units(engine, shipped_domain):
-    return engine, _units(engine, shipped_domain)
-
-
-@pytest.fixture(scope="module")
 def mini_units():
     eng = Engine(FIXTURES / "mini")
     return eng, _units(eng, _Domain(eng.program))
@@ -247,13 +255,6 @@ def _assert_in_some_profile(eng: Engine, units, case: dict) -> None:
         if any(live):
             key = (tuple(cr.in_effect(norm) for cr in unit.derivers), live)
             assert key in unit.group_keys, f"{t}: date/jurisdiction of {case} in no examined slice"
-
-
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], deadline=None)
-@given(cases())
-def test_every_case_falls_in_an_examined_profile_of_the_shipped_rules(shipped_units, case):
-    eng, units = shipped_units
-    _assert_in_some_profile(eng, units, case)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], deadline=None)
