@@ -38,7 +38,8 @@ os.environ["KRAS_RULES_CACHE"] = "off" if MUTATION_RUN else str(_CACHE)
 def edited_rules(parent: Path, src: Path, edit) -> Path:
     """A copy of the rule base ``src`` in ``parent``, each rule file of its ``kb/`` changed by
     ``edit(by_id, data)``: ``by_id`` maps the file's rule ids to their (mutable) rules, ``data``
-    is the whole file (to add rules). Returns the copy's folder."""
+    is the whole file (to add or remove rules; a file left with none is removed, as a rule base
+    holds no empty file). Returns the copy's folder."""
     import yaml
 
     dst = parent / src.name
@@ -46,7 +47,10 @@ def edited_rules(parent: Path, src: Path, edit) -> Path:
     for f in sorted((dst / "kb").glob("*.yaml")):
         data = yaml.safe_load(f.read_text())
         edit({rule["id"]: rule for rule in data["rules"]}, data)
-        f.write_text(yaml.safe_dump(data, sort_keys=False))
+        if data["rules"]:
+            f.write_text(yaml.safe_dump(data, sort_keys=False))
+        else:
+            f.unlink()
     return dst
 
 

@@ -2,11 +2,9 @@
 it opens (daraxonrasib, PAN-007) and its dimension in ``check``'s abstract domain."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from engine.api import Engine
 from engine.case import parse_case
@@ -14,7 +12,7 @@ from engine.conditions import KINDS, FieldDimension, MultiagentCandidateCond
 from engine.errors import CaseError
 from engine.verify.domain import Domain as _Domain, Unit as _Unit, witness
 
-from conftest import REPO
+from conftest import REPO, edited_rules
 
 RULES = REPO / "rules"
 
@@ -83,15 +81,10 @@ def test_only_json_booleans_are_read(value, suggestion):
 def _pan_007_alone(parent: Path) -> Path:
     """The shipped rules with only PAN-007 and the derivations: the domain of its histories takes
     a second to build, where the whole rule base's takes a minute."""
-    dst = parent / "rules"
-    shutil.copytree(RULES, dst)
-    for f in sorted((dst / "kb").glob("*.yaml")):
-        data = yaml.safe_load(f.read_text())
+    def keep(_by_id: dict, data: dict) -> None:
         data["rules"] = [r for r in data["rules"] if r["id"] == "PAN-007" or r["kind"] == "derivation"]
-        if data["rules"]:
-            f.write_text(yaml.safe_dump(data, sort_keys=False))
-        else:
-            f.unlink()
+
+    dst = edited_rules(parent, RULES, keep)
     for ledger in ("verification.yaml", "ids.yaml"):  # they name the rules left out
         (dst / ledger).unlink()
     return dst
