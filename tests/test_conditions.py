@@ -768,9 +768,13 @@ def test_prior_line_history_role_and_terms(vocab):
     assert (t.not_a_line, t.a_line) == (frozenset({"adjuvant", "neoadjuvant"}), "metastatic")
     t = HistoryTerms()
     last = cond({"prior_line": {"drugs": ["sotorasib"], "position": "last"}})
-    assert KINDS["prior_line"].history(last, vocab, t) == HistoryRole("line", positional=True)
+    # the most recent line: read alone (no place among lines for advanced disease, no later line)
+    assert KINDS["prior_line"].history(last, vocab, t) == HistoryRole("line", last=True)
     assert t.settings == set()
-    assert (t.not_a_line, t.a_line) == (frozenset({"adjuvant", "neoadjuvant"}), "metastatic")
+    assert (t.not_a_line, t.a_line) == (frozenset(), None)
+    last = cond({"prior_line": {"drugs": ["sotorasib"], "position": "last", "progressed_after": True}})
+    assert KINDS["prior_line"].history(last, vocab, t) == HistoryRole("line", last=True)
+    assert t.outcomes == {"progression"}
 
 
 @pytest.mark.parametrize("spec, cap", [

@@ -7,6 +7,7 @@ rule bases pass, and every case (drawn at random) falls into a profile the searc
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from pathlib import Path
 
@@ -340,3 +341,38 @@ def test_a_shadowed_rule_is_shown_beside_the_overlapping_rule_of_its_own_verdict
 def test_a_domain_built_for_another_rule_base_is_refused(engine, mini):
     with pytest.raises(ValueError, match="another rule base"):
         verify(engine, domain=_Domain(mini.program))
+
+
+def test_the_most_recent_line_is_read_from_the_last_line_of_every_examined_history(tmp_path):
+    """``position: last`` reads the most recent line only. The search of histories merges them by
+    what later lines can change, and a later line replaces what the most recent line was: every
+    history of up to three lines (of a few kinds) reads, on the history's atoms, as some examined
+    history does (before, the search kept the best value of every line, and lost histories such as
+    a response followed by a line whose outcome is not given)."""
+    def edit(by_id, data):
+        if "TLNG-001" in by_id:
+            by_id["TLNG-001"]["requires"].append({
+                "criterion": "the most recent line ended in a response",
+                "test": {"prior_line": {"outcome": ["response"], "position": "last"}}})
+            for outcome in ("progression", "response"):
+                by_id["TLNG-001"]["requires"].append({
+                    "criterion": f"some line ended in {outcome}",
+                    "test": {"prior_line": {"outcome": [outcome]}}})
+
+    eng = Engine(edited_rules(tmp_path, FIXTURES / "mini", edit))
+    dom = _Domain(eng.program)
+    atoms = [eng.program.atoms[i] for i in dom.history.atoms]
+    assert any(a.spec.prior_line.position == "last" for a in atoms if a.kind == "prior_line")
+    examined = {vec[: len(atoms)] for vec in dom.history.vectors}
+    lines = [{"drugs": [d], "outcome": o, **({"setting": s} if s else {})}
+             for d in ("carboplatin", "sotorasib") for o in ("progression", "response", None)
+             for s in (None, "metastatic")]
+    n = 0
+    for k in range(4):
+        for history in itertools.product(lines, repeat=k):
+            case = eng.normalise({"cancer_type": "LUAD", "stage": "metastatic", "as_of": "2026-06-30",
+                                  "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+                                  "prior_therapies": list(history)})
+            assert tuple(a.fn(case) for a in atoms) in examined, history
+            n += 1
+    assert n == 1 + 12 + 12**2 + 12**3

@@ -55,7 +55,9 @@ class HistoryRole(NamedTuple):
     whole history holds) or ``"exposure"`` (exposure to, and progression on, the classes it adds
     to :attr:`HistoryTerms.acquired_on`: an alteration acquired on a drug class). ``carries``: a
     later line that ended in progression makes a line that otherwise matches true (a "line"
-    atom asking for progression on or after the line).
+    atom asking for progression on or after the line). ``last``: a "line" atom that reads the
+    most recent line only, so a later line replaces what it reads (where the others keep the
+    best of every line).
     """
 
     role: str
@@ -63,6 +65,7 @@ class HistoryRole(NamedTuple):
     settings: tuple | None = None
     positional: bool = False
     carries: bool = False
+    last: bool = False
 
 
 @dataclass

@@ -232,9 +232,11 @@ def history(cond, vocab, terms) -> HistoryRole:
         terms.outcomes.add("progression")
     if pl.position == "first":
         terms.settings |= {"adjuvant", "metastatic"}
-    if pl.position:
+    if pl.position == "first":
         terms.not_a_line, terms.a_line = _NOT_A_LINE, "metastatic"
-    return HistoryRole("line", positional=bool(pl.position), carries=bool(pl.progressed_after))
+    if pl.position == "last":  # the most recent line alone, with no line after it to progress on
+        return HistoryRole("line", last=True)
+    return HistoryRole("line", positional=pl.position == "first", carries=bool(pl.progressed_after))
 
 
 KIND = register(ConditionKind("prior_line", PriorLineCond, build, label, check_terms, lambda cond: ("prior_therapies",),

@@ -505,6 +505,8 @@ class Domain:
         # otherwise (progressed_after): the state keeps, per such atom, the best "would match had it
         # progressed" of the lines so far, and a line ending in progression lifts the atom to it
         carry_k = [k for k, i in enumerate(per_line) if roles[i].carries]
+        # per-line atoms that read the most recent line only: a line replaces what the state holds
+        last_k = frozenset(k for k, i in enumerate(per_line) if roles[i].last)
         carry_atoms = [per_line[k] for k in carry_k]
         would: dict[Line, tuple] = {}
         for ln in lines:
@@ -533,7 +535,8 @@ class Domain:
             return hit
 
         line_fast = {ln: (lc, lg, tuple(_RANK[v] for v in lf), expo((ln,))) for ln, (lc, lg, lf) in line_info.items()}
-        # A state is what later lines can change: (counts, items received, per-line flags, exposure,
+        # A state is what later lines can change: (counts, items received, per-line flags (the best
+        # value of any line so far; the most recent line's for an atom reading only it), exposure,
         # "before", would-match-had-it-progressed, what decides an implied first line). The search
         # takes millions of steps over a few thousand distinct values of each part: each part is
         # interned as a small int, and each of its transitions under a line is computed once.
@@ -554,6 +557,10 @@ class Domain:
 
         def merged(ids: _Ids, a: int, b: int) -> int:
             return ids.of(tuple(map(max, ids.values[a], ids.values[b])))
+
+        def followed(a: int, b: int) -> int:  # the flags after a line (b): the most recent line's replaced
+            return fl_ids.of(tuple(y if k in last_k else max(x, y)
+                                   for k, (x, y) in enumerate(zip(fl_ids.values[a], fl_ids.values[b], strict=True))))
 
         def lifted(f: int, m: int) -> int:  # a line ending in progression: every earlier line progressed after, too
             fl = list(fl_ids.values[f])
@@ -600,7 +607,7 @@ class Domain:
                         g = g_step[gi, lgi] = got_ids.of(got_ids.values[gi] | got_ids.values[lgi])
                     f = f_step.get((fi, lfi))
                     if f is None:
-                        f = f_step[fi, lfi] = merged(fl_ids, fi, lfi)
+                        f = f_step[fi, lfi] = followed(fi, lfi) if last_k else merged(fl_ids, fi, lfi)
                     m = mi
                     if carry_k:
                         m = m_step.get((mi, wi))
