@@ -464,3 +464,102 @@ def test_strelka_normal_column_is_not_a_patient(vocab, tmp_path):
     cases, errors, s = do_import(vocab, path, cancer_type="LUAD")
     assert [c["id"] for c in cases] == ["TUMOR"]
     assert cases[0]["alterations"] == [{"gene": "KRAS", "variant": "p.G12C", "origin": "germline"}]
+
+
+# ----------------------------------------------------------------------------- clinical significance (ClinVar)
+
+SIG_HEADER = [*TN_HEADER, '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance for this single variant">']
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Pathogenic", ("pathogenic", "")),
+    ("Likely_pathogenic", ("likely_pathogenic", "")),
+    ("Pathogenic/Likely_pathogenic", ("likely_pathogenic", "")),  # the weaker of one side
+    ("Pathogenic|drug_response", ("pathogenic", "")),  # a term that says nothing of pathogenicity is passed over
+    ("Benign/Likely_benign", ("likely_benign", "")),
+    ("Uncertain_significance", ("uncertain_significance", "")),
+    ("pathogenic&likely_pathogenic", ("likely_pathogenic", "")),  # VEP's spelling
+    ("Pathogenic/Pathogenic,_low_penetrance", ("pathogenic", "")),  # ClinVar's low-penetrance suffix
+    ("Conflicting_classifications_of_pathogenicity", (None, "conflicting: left unclassified")),
+    ("Conflicting_interpretations_of_pathogenicity", (None, "conflicting: left unclassified")),
+    ("Pathogenic/Benign", (None, "conflicting: left unclassified")),
+    ("Uncertain_significance/Likely_benign", (None, "conflicting: left unclassified")),
+    ("not_provided", (None, "no pathogenicity term: left unclassified")),
+])
+def test_clinical_significance_terms(text, expected):
+    from engine.importers.vcf import clinical_significance
+
+    assert clinical_significance(text) == expected
+
+
+def test_clinvar_significance_of_a_germline_call_is_its_classification(vocab, tmp_path):
+    """A tumour-normal VCF annotated with ClinVar's CLNSIG: the germline BRCA2 N372H (a common benign
+    polymorphism) is written `classification: benign`, and olaparib is then no option; a germline
+    missense ClinVar calls pathogenic is; a conflicting one stays unclassified (decided by its
+    change: a missense asks for its classification). A somatic call's significance is not written
+    (the case's classification is a germline report's), and every call is counted in the summary."""
+    records = [
+        rec(13, 32906729, "A", "C", "CLNSIG=Benign;CSQ=" + csq("C", "missense_variant", "BRCA2", "ENSP:p.Asn372His"), ["0/1", "0/1"]),
+        rec(17, 41245466, "G", "A", "CLNSIG=Pathogenic/Likely_pathogenic;CSQ=" + csq("A", "missense_variant", "BRCA1", "ENSP:p.Arg1699Trp"), ["0/1", "0/1"]),
+        rec(13, 32914438, "T", "C", "CLNSIG=Conflicting_classifications_of_pathogenicity;CSQ=" + csq("C", "missense_variant", "BRCA2", "ENSP:p.Val2466Ala"), ["0/1", "0/1"]),
+        rec(12, 25398284, "C", "T", "CLNSIG=Pathogenic;CSQ=" + csq("T", "missense_variant", "KRAS", "ENSP:p.Gly12Asp"), ["0/0", "0/1"]),
+    ]
+    path = write_vcf(tmp_path / "clinvar.vcf", ["NORMAL1", "TUMOR1"], records, SIG_HEADER)
+    cases, errors, s = do_import(vocab, path, cancer_type="PAAD")
+    assert errors == []
+    assert cases[0]["alterations"] == [
+        {"gene": "BRCA1", "variant": "p.Arg1699Trp", "origin": "germline", "classification": "likely_pathogenic"},
+        {"gene": "BRCA2", "variant": "p.Asn372His", "origin": "germline", "classification": "benign"},
+        {"gene": "BRCA2", "variant": "p.Val2466Ala", "origin": "germline"},
+        {"gene": "KRAS", "variant": "p.Gly12Asp"},
+    ]
+    assert s.significance == {"germline calls classified likely_pathogenic": 1, "germline calls classified benign": 1,
+                              "conflicting: left unclassified": 1,
+                              "somatic calls, not written (the case's classification is a germline one)": 1}
+    assert any("clinical significance (ClinVar) of calls" in x for x in s.lines("clinvar.vcf"))
+    accounted(s)
+
+    history = {"stage": "metastatic", "prior_therapies": [{"regimen": "FOLFIRINOX", "setting": "metastatic",
+                                                             "outcome": "stable", "weeks": 18}]}
+    benign_only = dict(cases[0], alterations=[cases[0]["alterations"][1], cases[0]["alterations"][3]])
+    assert "olaparib" not in evaluate(None, benign_only, **history)
+    n372h = {k: v for k, v in benign_only["alterations"][0].items() if k != "classification"}
+    unclassified = dict(benign_only, alterations=[n372h])
+    assert evaluate(None, unclassified, **history)["olaparib"].verdict == "conditional"
+    pathogenic = dict(cases[0], alterations=[cases[0]["alterations"][0], cases[0]["alterations"][3]])
+    assert evaluate(None, pathogenic, **history)["olaparib"].verdict == "eligible"
+
+
+def test_clinvar_significance_from_vep_custom_annotation(vocab, tmp_path):
+    """VEP's --custom ClinVar annotation (ClinVar_CLNSIG in CSQ) is read per allele: of a record with
+    two alternative alleles, each allele's own."""
+    fmt = CSQ_FORMAT + "|ClinVar_CLNSIG"
+    header = [h for h in SIG_HEADER if "ID=CSQ" not in h] + [
+        '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: ' + fmt + '">']
+    records = [
+        rec(13, 32906729, "A", "C", "CSQ=" + csq("C", "missense_variant", "BRCA2", "ENSP:p.Asn372His") + "|Benign", ["0/1", "0/1"]),
+        rec(17, 41245466, "G", "A,T", "CSQ=" + csq("A", "missense_variant", "BRCA1", "ENSP:p.Arg1699Trp") + "|Pathogenic"
+            + "," + csq("T", "missense_variant", "BRCA1", "ENSP:p.Arg1699Gln") + "|Uncertain_significance", ["1/2", "1/2"]),
+    ]
+    path = write_vcf(tmp_path / "custom.vcf", ["NORMAL1", "TUMOR1"], records, header)
+    cases, errors, s = do_import(vocab, path, cancer_type="PAAD")
+    assert errors == []
+    assert cases[0]["alterations"] == [
+        {"gene": "BRCA1", "variant": "p.Arg1699Gln", "origin": "germline", "classification": "uncertain_significance"},
+        {"gene": "BRCA1", "variant": "p.Arg1699Trp", "origin": "germline", "classification": "pathogenic"},
+        {"gene": "BRCA2", "variant": "p.Asn372His", "origin": "germline", "classification": "benign"},
+    ]
+    accounted(s)
+
+
+def test_clinvar_significance_of_a_record_with_two_alleles_is_not_read(vocab, tmp_path):
+    """An INFO CLNSIG on a record with two alternative alleles cannot be told apart per allele: not
+    read (each call counted), and the variants stay unclassified."""
+    records = [rec(17, 41245466, "G", "A,T", "CLNSIG=Pathogenic;CSQ=" + csq("A", "missense_variant", "BRCA1", "ENSP:p.Arg1699Trp")
+                   + "," + csq("T", "missense_variant", "BRCA1", "ENSP:p.Arg1699Gln"), ["1/2", "1/2"])]
+    path = write_vcf(tmp_path / "two.vcf", ["NORMAL1", "TUMOR1"], records, SIG_HEADER)
+    cases, errors, s = do_import(vocab, path, cancer_type="PAAD")
+    assert errors == []
+    assert [a.get("classification") for a in cases[0]["alterations"]] == [None, None]
+    assert s.significance == {"CLNSIG of a record with several alternative alleles: not read": 2}
+    accounted(s)

@@ -56,8 +56,11 @@ class CallImporter(Importer):
         field_name: str,
         *,
         coords: bool = False,
+        classification: str | None = None,
     ) -> bool:
-        """Add the alteration ``gene`` ``text`` to the sample, or write an error record."""
+        """Add the alteration ``gene`` ``text`` to the sample, or write an error record.
+        ``classification``: the variant's clinical significance, written for a germline call (the
+        case's ``classification`` is a germline report's)."""
         s = self.summary
         var, exc = self._variant(gene, text)
         if exc is not None:
@@ -78,6 +81,12 @@ class CallImporter(Importer):
         alt = {"gene": gene, "variant": text}
         if origin != "somatic":
             alt["origin"] = origin
+        if classification is not None:
+            if origin == "germline":
+                alt["classification"] = classification
+                s.significance[f"germline calls classified {classification}"] += 1
+            else:
+                s.significance["somatic calls, not written (the case's classification is a germline one)"] += 1
         st.alts[key] = alt
         return True
 

@@ -108,6 +108,8 @@ class Summary:
     pick_replaced: int = 0  # VCF calls read from the gene's reference-transcript entry, not VEP's pick
     origin_germline: int = 0  # calls a VCF's matched normal also carries, written as germline
     origin_unknown: Counter = field(default_factory=Counter)  # why -> calls whose origin the normal could not tell
+    # what became of the clinical significance (ClinVar) of VCF calls: outcome -> calls
+    significance: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -185,6 +187,8 @@ class Summary:
             out.append(f"calls the matched normal sample also carries, written as germline (origin): {self.origin_germline}")
         for k, v in self.origin_unknown.most_common():
             out.append(f"calls written as somatic although the normal sample could not tell their origin ({k}): {v}")
+        if self.significance:
+            out.append("clinical significance (ClinVar) of calls: " + ", ".join(f"{k} {v}" for k, v in self.significance.most_common()))
         for k, v in self.unmapped.most_common(10):
             out.append(f"value not in --map, field left unknown: {k} ({v} samples)")
         out.extend(self.notes)

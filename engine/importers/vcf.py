@@ -28,6 +28,11 @@ What a record means, per alternative allele and sample that carries it (a *call*
   record outside every known locus may lie in any other gene, so such a sample's ``tested_genes`` is
   limited to the genes whose locus is known, and the summary says why.
 
+Clinical significance: a germline call's ClinVar significance (``ClinVar_CLNSIG`` of VEP's
+``--custom`` annotation, else the INFO ``CLNSIG`` of a record with one alternative allele) is its
+``classification`` (:func:`clinical_significance`); VEP's own ``CLIN_SIG`` (known variants at the
+position, of any allele) is not read.
+
 A call whose genotype does not carry the allele (``0/0``) is not an alteration; a record whose FILTER
 is not ``PASS`` is not one either, but its gene's status becomes unknown for the samples that carry it.
 """
@@ -56,6 +61,42 @@ R_UNLOCATED = "no annotation and no assembly (gene unknown)"
 R_IN_LOCUS = "no annotation, not decoded, inside a gene with a known locus (that gene's status unknown)"
 R_NO_LOCUS = "no annotation, not decoded, outside every gene with a known locus"
 R_REF_ONLY = "no alternative allele"
+
+#: ClinVar clinical significance terms (``CLNSIG``; lower case, ``_`` between words) -> the case's
+#: ``classification``; the other terms (drug response, risk factor, not provided, ...) say nothing
+#: of pathogenicity and are passed over
+SIGNIFICANCE = {
+    "pathogenic": "pathogenic", "likely_pathogenic": "likely_pathogenic",
+    "uncertain_significance": "uncertain_significance",
+    "likely_benign": "likely_benign", "benign": "benign",
+}
+#: the weaker of two classifications on one side (``Pathogenic/Likely_pathogenic`` is likely pathogenic)
+_WEAKER = {frozenset({"pathogenic", "likely_pathogenic"}): "likely_pathogenic",
+           frozenset({"benign", "likely_benign"}): "likely_benign"}
+#: ClinVar's words for submitters that disagree
+CONFLICTING = ("conflicting_interpretations_of_pathogenicity", "conflicting_classifications_of_pathogenicity",
+               "conflicting_data_from_submitters")
+
+
+def clinical_significance(text: str) -> tuple[str | None, str]:
+    """The case's ``classification`` from a ClinVar significance (``Pathogenic/Likely_pathogenic``,
+    ``Benign|drug_response``, VEP's ``pathogenic&likely_pathogenic``), and what became of it: None
+    where it says nothing of pathogenicity, or where the terms disagree (conflicting submitters, a
+    pathogenic and a benign term, uncertain beside either)."""
+    terms = {t.strip().strip("_").lower().replace(" ", "_") for t in re.split(r"[/|&,;]", text)}
+    terms.discard("")
+    if terms & set(CONFLICTING):
+        return None, "conflicting: left unclassified"
+    tiers = {SIGNIFICANCE[t] for t in terms if t in SIGNIFICANCE}
+    if not tiers:
+        return None, "no pathogenicity term: left unclassified"
+    if len(tiers) == 1:
+        return tiers.pop(), ""
+    weaker = _WEAKER.get(frozenset(tiers))
+    if weaker is None:
+        return None, "conflicting: left unclassified"
+    return weaker, ""
+
 
 #: sample column names callers give the matched normal when they write no ``##normal_sample=`` header
 #: (Strelka, VarScan somatic, SomaticSniper, Manta: columns NORMAL and TUMOR), compared without case
@@ -163,6 +204,9 @@ class _Annotation:
         self.i_canonical = ix.get("CANONICAL")
         self.i_allele_num = ix.get("ALLELE_NUM")
         self.i_feature = ix.get("Feature" if vep else "Feature_ID")  # the transcript of the entry
+        # ClinVar's significance of this allele, as VEP's --custom annotation writes it (VEP's own
+        # CLIN_SIG is not read: it describes known variants at the position, of any allele)
+        self.i_clinvar = ix.get("ClinVar_CLNSIG", ix.get("CLNSIG"))
         if i_gene is None or i_cons is None:
             raise UsageError(f"the {key} INFO field names no gene symbol or consequence field ({'|'.join(fields)})")
         self.i_gene, self.i_cons = i_gene, i_cons
@@ -405,8 +449,11 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 continue
             origin = self._origin(rec, ai, sum(1 for _, called in carriers if called))
             mine = self._entries_for(entries, ann, ai, alt, alts, ref) if ann is not None else None
+            sig, why = self._significance(rec, alts, mine, ann)
+            if why:
+                s.significance[why] += sum(1 for _, called in carriers if called)
             for st, called in carriers:
-                self._call(st, rec, ref, alt, mine, ann, passed, called, src, origin)
+                self._call(st, rec, ref, alt, mine, ann, passed, called, src, origin, sig)
 
     def _origin(self, rec: Any, ai: int, calls: int) -> str:
         """``germline`` when the matched normal also carries allele ``ai`` of the record, else
@@ -434,6 +481,25 @@ class VcfImporter(ExtrasMixin, CallImporter):
         self.summary.origin_unknown["the normal has no genotype and the file no SOMATIC flag"] += calls
         return "somatic"
 
+    def _significance(self, rec: Any, alts: list[str], mine: list[list[str]] | None,
+                      ann: _Annotation | None) -> tuple[str | None, str]:
+        """The allele's ``classification`` from its ClinVar significance: the annotation's
+        ``ClinVar_CLNSIG`` where the file has one, else the INFO ``CLNSIG`` of a record with one
+        alternative allele (ClinVar's own VCF, or one annotated from it); and, where it gives none,
+        why (for the summary; empty where the file says nothing)."""
+        if ann is not None and ann.i_clinvar is not None:
+            i = ann.i_clinvar
+            texts = {urllib.parse.unquote(e[i]) for e in mine or () if i < len(e) and e[i].strip()}
+            if not texts:
+                return None, ""
+            return clinical_significance("/".join(sorted(texts)))
+        raw = rec.INFO.get("CLNSIG")
+        if not raw:
+            return None, ""
+        if len(alts) > 1:
+            return None, "CLNSIG of a record with several alternative alleles: not read"
+        return clinical_significance(",".join(map(str, raw)) if isinstance(raw, list) else str(raw))
+
     def _entries_for(self, entries: list[list[str]], ann: _Annotation, ai: int, alt: str, alts: list[str], ref: str) -> list[list[str]]:
         if len(alts) == 1:
             return entries
@@ -448,7 +514,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
         return out
 
     def _call(self, st: _Sample, rec: Any, ref: str, alt: str, entries: list[list[str]] | None, ann: _Annotation | None,
-              passed: bool, called: bool, src: str, origin: str = "somatic") -> None:
+              passed: bool, called: bool, src: str, origin: str = "somatic", sig: str | None = None) -> None:
         s = self.summary
         if not entries:  # no annotation (in the file, or on this record): coordinates only
             s.rows += 1
@@ -456,7 +522,8 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 self._unplaced.add(st.id)
                 self.skip(R_UNLOCATED)
                 return
-            self._from_coords(st, None, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=True, origin=origin)
+            self._from_coords(st, None, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=True, origin=origin,
+                              classification=sig)
             return
         assert ann is not None
         by_gene: dict[str, list[str]] = {}
@@ -523,12 +590,14 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 if checked is None:
                     continue
                 text, fname, coords = checked
-                self.add_call(st, gene, text, origin, src, fname, coords=coords)
+                self.add_call(st, gene, text, origin, src, fname, coords=coords, classification=sig)
                 continue
-            self._from_coords(st, gene, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=False, origin=origin)
+            self._from_coords(st, gene, rec.CHROM, rec.POS, ref, alt, passed, called, src, unannotated=False, origin=origin,
+                              classification=sig)
 
     def _from_coords(self, st: _Sample, gene: str | None, chrom: str, pos: int, ref: str, alt: str, passed: bool,
-                     called: bool, src: str, *, unannotated: bool, origin: str = "somatic") -> None:
+                     called: bool, src: str, *, unannotated: bool, origin: str = "somatic",
+                     classification: str | None = None) -> None:
         asm = self._asm
         span = max(len(ref), 1)
         where = self.table.gene_at(asm, chrom, pos, pos + span - 1) if asm else None
@@ -546,7 +615,8 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 return
             d = coding.decode(asm, chrom, pos, ref, alt)
             if d.kind == hs.DECODED:
-                self.add_call(st, gene, d.protein or "", origin, src, "coordinates (transcript)", coords=True)
+                self.add_call(st, gene, d.protein or "", origin, src, "coordinates (transcript)", coords=True,
+                              classification=classification)
             elif d.kind == hs.SYNONYMOUS:
                 self.skip(R_SYN)
             else:
@@ -577,7 +647,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 self._row_error(st, gene, "coordinates",
                                 f"{chrom}:{pos} {ref}>{alt} is {d.gene} {d.protein} in the hotspot table but the annotation says {gene}", src)
                 return
-            self.add_call(st, gene, d.protein or "", origin, src, "coordinates", coords=True)
+            self.add_call(st, gene, d.protein or "", origin, src, "coordinates", coords=True, classification=classification)
         elif d.kind == hs.SYNONYMOUS:
             self.skip(R_SYN)
         elif d.kind in (hs.MISMATCH, hs.AMBIGUOUS):
