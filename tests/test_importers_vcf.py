@@ -471,6 +471,15 @@ def test_strelka_normal_column_is_not_a_patient(vocab, tmp_path):
 SIG_HEADER = [*TN_HEADER, '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance for this single variant">']
 
 
+def tumour_alterations(vocab, path: Path, records: list[str], header: list[str] = SIG_HEADER):
+    """The alterations of the tumour column of a tumour-normal VCF of ``records`` (no error record),
+    and the import's summary (every call accounted for)."""
+    cases, errors, s = do_import(vocab, write_vcf(path, ["NORMAL1", "TUMOR1"], records, header), cancer_type="PAAD")
+    assert errors == [] and [c["id"] for c in cases] == ["TUMOR1"]
+    accounted(s)
+    return cases[0], s
+
+
 @pytest.mark.parametrize("text,expected", [
     ("Pathogenic", ("pathogenic", "")),
     ("Likely_pathogenic", ("likely_pathogenic", "")),
@@ -504,10 +513,8 @@ def test_clinvar_significance_of_a_germline_call_is_its_classification(vocab, tm
         rec(13, 32914438, "T", "C", "CLNSIG=Conflicting_classifications_of_pathogenicity;CSQ=" + csq("C", "missense_variant", "BRCA2", "ENSP:p.Val2466Ala"), ["0/1", "0/1"]),
         rec(12, 25398284, "C", "T", "CLNSIG=Pathogenic;CSQ=" + csq("T", "missense_variant", "KRAS", "ENSP:p.Gly12Asp"), ["0/0", "0/1"]),
     ]
-    path = write_vcf(tmp_path / "clinvar.vcf", ["NORMAL1", "TUMOR1"], records, SIG_HEADER)
-    cases, errors, s = do_import(vocab, path, cancer_type="PAAD")
-    assert errors == []
-    assert cases[0]["alterations"] == [
+    case, s = tumour_alterations(vocab, tmp_path / "clinvar.vcf", records)
+    assert case["alterations"] == [
         {"gene": "BRCA1", "variant": "p.Arg1699Trp", "origin": "germline", "classification": "likely_pathogenic"},
         {"gene": "BRCA2", "variant": "p.Asn372His", "origin": "germline", "classification": "benign"},
         {"gene": "BRCA2", "variant": "p.Val2466Ala", "origin": "germline"},
@@ -517,16 +524,15 @@ def test_clinvar_significance_of_a_germline_call_is_its_classification(vocab, tm
                               "conflicting: left unclassified": 1,
                               "somatic calls, not written (the case's classification is a germline one)": 1}
     assert any("clinical significance (ClinVar) of calls" in x for x in s.lines("clinvar.vcf"))
-    accounted(s)
 
     history = {"stage": "metastatic", "prior_therapies": [{"regimen": "FOLFIRINOX", "setting": "metastatic",
                                                              "outcome": "stable", "weeks": 18}]}
-    benign_only = dict(cases[0], alterations=[cases[0]["alterations"][1], cases[0]["alterations"][3]])
+    benign_only = dict(case, alterations=[case["alterations"][1], case["alterations"][3]])
     assert "olaparib" not in evaluate(None, benign_only, **history)
     n372h = {k: v for k, v in benign_only["alterations"][0].items() if k != "classification"}
     unclassified = dict(benign_only, alterations=[n372h])
     assert evaluate(None, unclassified, **history)["olaparib"].verdict == "conditional"
-    pathogenic = dict(cases[0], alterations=[cases[0]["alterations"][0], cases[0]["alterations"][3]])
+    pathogenic = dict(case, alterations=[case["alterations"][0], case["alterations"][3]])
     assert evaluate(None, pathogenic, **history)["olaparib"].verdict == "eligible"
 
 
@@ -541,15 +547,12 @@ def test_clinvar_significance_from_vep_custom_annotation(vocab, tmp_path):
         rec(17, 41245466, "G", "A,T", "CSQ=" + csq("A", "missense_variant", "BRCA1", "ENSP:p.Arg1699Trp") + "|Pathogenic"
             + "," + csq("T", "missense_variant", "BRCA1", "ENSP:p.Arg1699Gln") + "|Uncertain_significance", ["1/2", "1/2"]),
     ]
-    path = write_vcf(tmp_path / "custom.vcf", ["NORMAL1", "TUMOR1"], records, header)
-    cases, errors, s = do_import(vocab, path, cancer_type="PAAD")
-    assert errors == []
-    assert cases[0]["alterations"] == [
+    case, _ = tumour_alterations(vocab, tmp_path / "custom.vcf", records, header)
+    assert case["alterations"] == [
         {"gene": "BRCA1", "variant": "p.Arg1699Gln", "origin": "germline", "classification": "uncertain_significance"},
         {"gene": "BRCA1", "variant": "p.Arg1699Trp", "origin": "germline", "classification": "pathogenic"},
         {"gene": "BRCA2", "variant": "p.Asn372His", "origin": "germline", "classification": "benign"},
     ]
-    accounted(s)
 
 
 def test_clinvar_significance_of_a_record_with_two_alleles_is_not_read(vocab, tmp_path):
@@ -557,9 +560,6 @@ def test_clinvar_significance_of_a_record_with_two_alleles_is_not_read(vocab, tm
     read (each call counted), and the variants stay unclassified."""
     records = [rec(17, 41245466, "G", "A,T", "CLNSIG=Pathogenic;CSQ=" + csq("A", "missense_variant", "BRCA1", "ENSP:p.Arg1699Trp")
                    + "," + csq("T", "missense_variant", "BRCA1", "ENSP:p.Arg1699Gln"), ["1/2", "1/2"])]
-    path = write_vcf(tmp_path / "two.vcf", ["NORMAL1", "TUMOR1"], records, SIG_HEADER)
-    cases, errors, s = do_import(vocab, path, cancer_type="PAAD")
-    assert errors == []
-    assert [a.get("classification") for a in cases[0]["alterations"]] == [None, None]
+    case, s = tumour_alterations(vocab, tmp_path / "two.vcf", records)
+    assert [a.get("classification") for a in case["alterations"]] == [None, None]
     assert s.significance == {"CLNSIG of a record with several alternative alleles: not read": 2}
-    accounted(s)
