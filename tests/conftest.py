@@ -54,6 +54,20 @@ def edited_rules(parent: Path, src: Path, edit) -> Path:
     return dst
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "longest: a test of several minutes, started first (see below)")
+    # Under pytest-xdist, tests are handed out a few at a time (not in chunks of hundreds): the
+    # worker that runs a test of several minutes then holds no queue of others behind it.
+    if getattr(config.option, "maxschedchunk", False) is None:
+        config.option.maxschedchunk = 4
+
+
+def pytest_collection_modifyitems(config, items):
+    # The longest tests first: each starts at once on a worker of its own. Started last (pytest's
+    # order is by file name), the one that takes six minutes made a CI run take twelve.
+    items.sort(key=lambda item: item.get_closest_marker("longest") is None)
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_CACHE, ignore_errors=True)
 

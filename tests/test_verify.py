@@ -136,6 +136,7 @@ def test_mini_rule_base_passes(mini):
     assert rep.profiles > 0 and set(rep.per_therapy) == set(mini.rulebase.therapies)
 
 
+@pytest.mark.longest
 def test_shipped_rules_pass_the_search_is_reported_and_every_case_falls_in_an_examined_profile(engine):
     """The exhaustive check of the shipped rules, then the property that its search covers every
     case (below, ``_assert_in_some_profile``). One test, so that the domain's prior-therapy
