@@ -538,7 +538,7 @@ def test_clinvar_significance_of_a_germline_call_is_its_classification(vocab, tm
 
 def test_clinvar_significance_from_vep_custom_annotation(vocab, tmp_path):
     """VEP's --custom ClinVar annotation (ClinVar_CLNSIG in CSQ) is read per allele: of a record with
-    two alternative alleles, each allele's own."""
+    two alternative alleles, each allele's own; where it is empty, the record's INFO CLNSIG."""
     fmt = CSQ_FORMAT + "|ClinVar_CLNSIG"
     header = [h for h in SIG_HEADER if "ID=CSQ" not in h] + [
         '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from Ensembl VEP. Format: ' + fmt + '">']
@@ -546,11 +546,13 @@ def test_clinvar_significance_from_vep_custom_annotation(vocab, tmp_path):
         rec(13, 32906729, "A", "C", "CSQ=" + csq("C", "missense_variant", "BRCA2", "ENSP:p.Asn372His") + "|Benign", ["0/1", "0/1"]),
         rec(17, 41245466, "G", "A,T", "CSQ=" + csq("A", "missense_variant", "BRCA1", "ENSP:p.Arg1699Trp") + "|Pathogenic"
             + "," + csq("T", "missense_variant", "BRCA1", "ENSP:p.Arg1699Gln") + "|Uncertain_significance", ["1/2", "1/2"]),
+        rec(17, 41215920, "G", "A", "CLNSIG=Benign;CSQ=" + csq("A", "missense_variant", "BRCA1", "ENSP:p.Ser1613Gly") + "|", ["0/1", "0/1"]),
     ]
     case, _ = tumour_alterations(vocab, tmp_path / "custom.vcf", records, header)
     assert case["alterations"] == [
         {"gene": "BRCA1", "variant": "p.Arg1699Gln", "origin": "germline", "classification": "uncertain_significance"},
         {"gene": "BRCA1", "variant": "p.Arg1699Trp", "origin": "germline", "classification": "pathogenic"},
+        {"gene": "BRCA1", "variant": "p.Ser1613Gly", "origin": "germline", "classification": "benign"},
         {"gene": "BRCA2", "variant": "p.Asn372His", "origin": "germline", "classification": "benign"},
     ]
 

@@ -490,9 +490,8 @@ class VcfImporter(ExtrasMixin, CallImporter):
         if ann is not None and ann.i_clinvar is not None:
             i = ann.i_clinvar
             texts = {urllib.parse.unquote(e[i]) for e in mine or () if i < len(e) and e[i].strip()}
-            if not texts:
-                return None, ""
-            return clinical_significance("/".join(sorted(texts)))
+            if texts:
+                return clinical_significance("/".join(sorted(texts)))
         raw = rec.INFO.get("CLNSIG")
         if not raw:
             return None, ""
