@@ -45,8 +45,9 @@ import urllib.parse
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from engine.case import Classification
 from engine.errors import UsageError
 from engine.importers import hotspots as hs
 from engine.importers.calls import CallImporter, ExtrasMixin, needs
@@ -62,14 +63,10 @@ R_IN_LOCUS = "no annotation, not decoded, inside a gene with a known locus (that
 R_NO_LOCUS = "no annotation, not decoded, outside every gene with a known locus"
 R_REF_ONLY = "no alternative allele"
 
-#: ClinVar clinical significance terms (``CLNSIG``; lower case, ``_`` between words) -> the case's
-#: ``classification``; the other terms (drug response, risk factor, not provided, ...) say nothing
-#: of pathogenicity and are passed over
-SIGNIFICANCE = {
-    "pathogenic": "pathogenic", "likely_pathogenic": "likely_pathogenic",
-    "uncertain_significance": "uncertain_significance",
-    "likely_benign": "likely_benign", "benign": "benign",
-}
+#: ClinVar clinical significance terms (``CLNSIG``; lower case, ``_`` between words) that are a
+#: ``classification`` of the case format, spelt the same; the other terms (drug response, risk
+#: factor, not provided, ...) say nothing of pathogenicity and are passed over
+SIGNIFICANCE = frozenset(get_args(Classification))
 #: the weaker of two classifications on one side (``Pathogenic/Likely_pathogenic`` is likely pathogenic)
 _WEAKER = {frozenset({"pathogenic", "likely_pathogenic"}): "likely_pathogenic",
            frozenset({"benign", "likely_benign"}): "likely_benign"}
@@ -87,7 +84,7 @@ def clinical_significance(text: str) -> tuple[str | None, str]:
     terms.discard("")
     if terms & set(CONFLICTING):
         return None, "conflicting: left unclassified"
-    tiers = {SIGNIFICANCE[t] for t in terms if t in SIGNIFICANCE}
+    tiers = terms & SIGNIFICANCE
     if not tiers:
         return None, "no pathogenicity term: left unclassified"
     if len(tiers) == 1:
@@ -450,7 +447,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
             origin = self._origin(rec, ai, sum(1 for _, called in carriers if called))
             mine = self._entries_for(entries, ann, ai, alt, alts, ref) if ann is not None else None
             sig, why = self._significance(rec, alts, mine, ann)
-            if why:
+            if why and any(called for _, called in carriers):
                 s.significance[why] += sum(1 for _, called in carriers if called)
             for st, called in carriers:
                 self._call(st, rec, ref, alt, mine, ann, passed, called, src, origin, sig)
