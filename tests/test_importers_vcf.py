@@ -472,8 +472,8 @@ SIG_HEADER = [*TN_HEADER, '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="C
 
 
 def tumour_alterations(vocab, path: Path, records: list[str], header: list[str] = SIG_HEADER):
-    """The alterations of the tumour column of a tumour-normal VCF of ``records`` (no error record),
-    and the import's summary (every call accounted for)."""
+    """The case of the tumour column of a tumour-normal VCF of ``records`` (no error record), and
+    the import's summary (every call accounted for)."""
     cases, errors, s = do_import(vocab, write_vcf(path, ["NORMAL1", "TUMOR1"], records, header), cancer_type="PAAD")
     assert errors == [] and [c["id"] for c in cases] == ["TUMOR1"]
     accounted(s)
