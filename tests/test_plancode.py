@@ -571,3 +571,41 @@ def test_a_plan_kept_by_another_python_version_is_not_read(tmp_path, monkeypatch
     monkeypatch.setattr(importlib.util, "MAGIC_NUMBER", b"\x00\x00\r\n")
     plancode.code_of(src, store)
     assert len(compiles) == 2 and len(_store_files(store)) == 2
+
+
+def test_checks_compiled_outcome_vectors_are_the_interpreters_on_every_profile_of_the_mini_rules(mini_own):
+    """``check`` evaluates each therapy's rules on every profile of its unit through one
+    compiled function per group of dates (``Program.outcomes_function``): on every profile of
+    the mini rule base, each rule's outcome is the one ``rule_outcome`` gives, whatever the
+    rule's cancer type and dates, and the atoms it stored are the interpreter's."""
+    from engine.verify.domain import Domain, Unit, case_of
+
+    program = mini_own.program
+    dom = Domain(program)
+    by_therapy: dict[str, list] = {}
+    for cr in program.conclusions:
+        if cr.rule.status != "retired":
+            for t in cr.targets:
+                by_therapy.setdefault(t, []).append(cr)
+    compared, verdicts, missing, pending = 0, set(), 0, 0
+    for rules in by_therapy.values():
+        unit = Unit(dom, set(), rules)
+        for prof in unit.profiles():
+            for group in unit.groups:
+                case = case_of(dom, prof, group[0][1])
+                ctx, ref = Ctx(program, case), Ctx(program, case)
+                run = program.outcomes_function(rules, ctx.plan.derivers)
+                assert run is not None
+                got = run(ctx, case)
+                want = [evaluator.rule_outcome(cr, ref) for cr in rules]
+                assert got == want, (prof, group[0][1])
+                for i, v in enumerate(ctx.atoms):
+                    if v is not evaluator._UNSET:
+                        assert v is ref.atom(i)
+                compared += 1
+                verdicts |= {o.verdict for o in got if o is not None}
+                missing += sum(bool(o.missing) for o in got if o is not None)
+                pending += sum(o.pending for o in got if o is not None)
+    # the profiles reach every verdict, outcomes that list what is missing, and pending exclusions
+    assert compared > 1000 and verdicts >= {"eligible", "conditional", "consider", "not_eligible", "excluded"}
+    assert missing and pending

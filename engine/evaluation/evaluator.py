@@ -491,6 +491,7 @@ class Program:
         # compiled plan functions by what they evaluate (plans of many cancer types share one)
         self._runs: dict[tuple, Callable | None] = {}
         self._uses: dict[tuple, int] = {}  # interpreted uses per plan signature (see COMPILE_AFTER)
+        self._vectors: dict[tuple, Callable | None] = {}  # see outcomes_function
         # trace lines of the rules a plan has not in effect, per (plan, date, jurisdiction): bounded
         self._skips: dict[tuple[int, dt.date, str], tuple[str, ...]] = {}
         self._runtime = {"unset": _UNSET, "RuleOutcome": RuleOutcome, "missing": missing_of,
@@ -607,6 +608,23 @@ class Program:
             else:
                 code.run = hit
         return code.rec if record else code.run
+
+    def outcomes_function(self, rules: list[CompiledRule], derivers: dict[str, list[CompiledRule]]) -> Callable | None:
+        """A compiled function ``run(ctx, case)`` giving ``[rule_outcome(cr, ctx) for cr in
+        rules]`` for a case whose plan has these ``derivers``
+        (:func:`plancode.generate_outcomes`), for a caller that evaluates the same rules on very
+        many cases (``check``); None when they cannot be compiled. Made once per rules and
+        derivers."""
+        key = (tuple(cr.order for cr in rules), tuple((name, tuple(cr.order for cr in crs)) for name, crs in derivers.items()))
+        if key not in self._vectors:
+            try:
+                hit = plancode.instantiate(*plancode.generate_outcomes(rules, derivers, self._runtime))[0]
+            except plancode.Unsupported:
+                hit = None
+            if len(self._vectors) >= MAX_COMPILED:  # bounded
+                self._vectors.clear()
+            self._vectors[key] = hit
+        return self._vectors[key]
 
     @staticmethod
     def _facts_reached(rules: list[CompiledRule], derivers: dict[str, list[CompiledRule]]) -> tuple[str, ...]:

@@ -45,8 +45,10 @@ class Unsupported(Exception):
 class _Gen:
     """Writes the body of one plan's function."""
 
-    def __init__(self, runtime: dict[str, Any], record: bool = False):
+    def __init__(self, runtime: dict[str, Any], record: bool = False, slots: dict[int, int] | None = None):
         self.record = record
+        # for a vector of outcomes (generate_outcomes): id of a rule -> its place in the vector
+        self.slots = slots
         self.lines: list[str] = []
         self.depth = 1
         self.consts: list[Any] = []
@@ -247,7 +249,11 @@ class _Gen:
                       f"MISSING({self.const(cr)}, ctx, {w_v is None}, uk), ())")
 
     def store(self, cr) -> None:
-        """Add ``out`` to the outcomes of the rule's therapies (``tg`` for a class-wide rule)."""
+        """Add ``out`` to the outcomes of the rule's therapies (``tg`` for a class-wide rule), or
+        put it in the rule's place of a vector of outcomes."""
+        if self.slots is not None:
+            self.emit(f"O[{self.slots[id(cr)]}] = out")
+            return
         self.emit(f"p = ({self.const(cr)}, out)")
         if cr.selector:
             self.emit("for x in tg:")
@@ -330,6 +336,38 @@ def generate(plan, runtime: dict[str, Any], record: bool = False) -> tuple[str, 
         if cr.needs:
             g.depth -= 1
     g.emit("return outcomes, notes, scope")
+    return _source(g, runtime, body_start)
+
+
+def generate_outcomes(rules, derivers: dict, runtime: dict[str, Any]) -> tuple[str, tuple]:
+    """The source of a factory ``_plan(K)`` returning a function ``run(ctx, case)`` that gives
+    the outcome of each of ``rules`` for a case, as a list in their order: what
+    :func:`engine.evaluation.evaluator.rule_outcome` gives for each (None where a rule is silent),
+    with derived facts from ``derivers``, which must be those of the case's plan. For a caller
+    that evaluates the same rules, whatever their cancer types and dates, on very many cases
+    (``check``); no therapy scope is applied."""
+    g = _Gen(runtime, slots={id(cr): k for k, cr in enumerate(rules)})
+    for k, name in enumerate(("unset", "RuleOutcome", "missing")):  # K[0], K[1], K[2]
+        assert g.const(runtime[name]) == f"K[{k}]"
+    defined: set[str] = set()
+    g.emit("A = ctx.atoms")
+    g.emit("F = ctx.facts")
+    body_start = len(g.lines)
+    g.emit(f"O = [None] * {len(rules)}")
+    for cr in rules:
+        w = g.node(cr.when, defined, derivers)
+        g.emit(f"if {w} is not False:")
+        g.depth += 1
+        inner = set(defined)
+        reqs = [g.node(node, inner, derivers) for node in cr.requires]
+        g.outcome(cr, w, reqs)
+        g.depth -= 1
+    g.emit("return O")
+    return _source(g, runtime, body_start)
+
+
+def _source(g: _Gen, runtime: dict[str, Any], body_start: int) -> tuple[str, tuple]:
+    """The factory's source around the body ``g`` wrote, and its constants."""
     # (a local is read only where it is certainly assigned, or behind an `is U` test: only those
     # tested need a value at the start)
     unset = [v for v in (*g.atom_vars.values(), *g.fact_vars.values()) if v in g.guarded]
@@ -347,7 +385,11 @@ def build(plan, runtime: dict[str, Any], record: bool = False, store: Path | Non
     """Generate, compile and instantiate a plan's function; returns it and its source. With a
     ``store`` folder, the compiled code is read from it when it holds the code of the same source,
     and kept there otherwise (see :func:`code_of`)."""
-    src, consts = generate(plan, runtime, record)
+    return instantiate(*generate(plan, runtime, record), store)
+
+
+def instantiate(src: str, consts: tuple, store: Path | None = None) -> tuple[Callable, str]:
+    """Compile a factory's source (see :func:`code_of`) and call it with its constants."""
     namespace: dict[str, Any] = {"__builtins__": {"set": set, "tuple": tuple}}
     exec(code_of(src, store), namespace)  # noqa: S102 - source made here from counters only
     return namespace["_plan"](consts), src

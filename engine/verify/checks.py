@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from engine.case import NormalCase
 from engine.evaluation.evaluator import (
@@ -320,15 +320,24 @@ class Verifier:
         stated = [cr.rule.conclude.verdict if cr.rule.conclude is not None else None for cr in rules]
         index = {id(cr): k for k, cr in enumerate(rules)}
         count = 0
+        # each group's rules' outcomes, compiled (the derived facts in effect are the group's)
+        runs: dict[int, Callable | None] = {}
         for prof in unit.profiles():
-            for group in unit.groups:
+            for gi, group in enumerate(unit.groups):
                 ctx = Ctx(program, case_of(dom, prof, group[0][1]))
-                outs = [rule_outcome(cr, ctx) for cr in rules]
+                if gi in runs:
+                    run = runs[gi]
+                else:
+                    run = runs[gi] = program.outcomes_function(rules, ctx.plan.derivers)
+                outs = run(ctx, ctx.case) if run is not None else [rule_outcome(cr, ctx) for cr in rules]
                 pend = [k for k, o in enumerate(outs) if o is not None and o.pending]
                 if pend:  # pending exclusions decide nothing: they only condition the others
                     pending_outs = outs
                     outs = [None if o is not None and o.pending else o for o in outs]
                 hot = [k for k, o in enumerate(outs) if o is not None]
+                if not hot:  # no rule decides anything here: no slice of the group has anything to record
+                    count += len(group)
+                    continue
                 lacks = bool(gate_list) and all(any(ctx.atom(i) is False for i in g) for g in gate_list)
                 seen: set[tuple] = set()
                 for live, sl in group:
@@ -403,12 +412,15 @@ class Verifier:
 
     @staticmethod
     def _track_pairs(alive, pair_info, live, outs) -> None:
-        for key, (ka, kb) in list(alive.items()):
-            info = pair_info[key]
+        dead = []
+        for key, (ka, kb) in alive.items():
             on_a, on_b = live[ka], live[kb]
             oa, ob = outs[ka], outs[kb]
             va = oa.verdict if on_a and oa is not None else None
             vb = ob.verdict if on_b and ob is not None else None
+            if va is None and vb is None:  # neither speaks: nothing to compare
+                continue
+            info = pair_info[key]
             if on_a and on_b:
                 if va != vb:
                     info["eq"] = False
@@ -419,7 +431,9 @@ class Verifier:
                 if vb != va:
                     info["sub"] = False
             if not info["sub"] and not info["eq"]:
-                del alive[key]
+                dead.append(key)
+        for key in dead:
+            del alive[key]
 
     def _pairs(self, dom, pair_info) -> None:
         reported: set[frozenset] = set()
