@@ -322,9 +322,15 @@ class Verifier:
         count = 0
         # each group's rules' outcomes, compiled (the derived facts in effect are the group's)
         runs: dict[int, Callable | None] = {}
+        # per group and rule: in how many of the group's slices the rule is in effect, and the first
+        # of them (what a rule that speaks in a profile adds to the counts and witnesses of fired rules)
+        in_effect = [[sum(1 for live, _ in group if live[k]) for k in range(len(rules))] for group in unit.groups]
+        first_in_effect = [[next((sl for live, sl in group if live[k]), None) for k in range(len(rules))] for group in unit.groups]
         for prof in unit.profiles():
+            case = None
             for gi, group in enumerate(unit.groups):
-                ctx = Ctx(program, case_of(dom, prof, group[0][1]))
+                case = case_of(dom, prof, group[0][1], case)
+                ctx = Ctx(program, case)
                 if gi in runs:
                     run = runs[gi]
                 else:
@@ -339,25 +345,29 @@ class Verifier:
                     count += len(group)
                     continue
                 lacks = bool(gate_list) and all(any(ctx.atom(i) is False for i in g) for g in gate_list)
+                n_live, first_live = in_effect[gi], first_in_effect[gi]
+                for k in hot:  # each rule that speaks, fired in every slice of the group where it is in effect
+                    if not n_live[k]:
+                        continue
+                    fired_count[ids[k]] = fired_count.get(ids[k], 0) + n_live[k]
+                    if ids[k] not in fired:
+                        fired[ids[k]] = (prof, first_live[k])
+                    if ids[k] not in own_verdict:  # (its own verdict, every criterion known to be met)
+                        o = outs[k]
+                        if o is not None and o.when_true and not o.missing and not o.failed and o.verdict == stated[k]:
+                            own_verdict.add(ids[k])
+                # the rules whose overrides hold here (where in effect)
+                holding = [k for k in overriding if _holds(outs[k])] if alive and overriding else ()
                 seen: set[tuple] = set()
                 for live, sl in group:
                     count += 1
                     cand = tuple(k for k in hot if live[k])
-                    for k in cand:
-                        fired_count[ids[k]] = fired_count.get(ids[k], 0) + 1
-                        if ids[k] not in fired:
-                            fired[ids[k]] = (prof, sl)
-                        if ids[k] not in own_verdict:  # (its own verdict, every criterion known to be met)
-                            o = outs[k]
-                            if o is not None and o.when_true and not o.missing and not o.failed and o.verdict == stated[k]:
-                                own_verdict.add(ids[k])
                     if alive:
                         # a rule set aside by an override that holds gives no verdict there: it
                         # cannot stand in for the rule it seems to subsume (V005, V006)
                         lv = live
-                        if overriding:
-                            gone = {ov.rule for k in overriding if live[k] and _holds(outs[k])
-                                    for ov in rules[k].rule.overrides}
+                        if holding:
+                            gone = {ov.rule for k in holding if live[k] for ov in rules[k].rule.overrides}
                             if gone:
                                 lv = tuple(on and ids[k] not in gone for k, on in enumerate(live))
                         self._track_pairs(alive, pair_info, lv, outs)

@@ -110,6 +110,10 @@ class When:
         self.jurisdiction = jurisdiction
 
 
+#: histories whose implied first line is kept (more than the search of the shipped rules examines)
+_MAX_HISTORIES_KEPT = 1 << 21
+
+
 class Domain:
     """The abstract domain of a compiled rule base, built from its atoms."""
 
@@ -136,6 +140,10 @@ class Domain:
         self.unknown: tuple = tuple(None for _ in self.fields)  # every scalar field absent
         self._field_names = tuple(fd.field for fd, _ in self.fields)
         self._implied = [(k, fd.field, fd.implied) for k, (fd, _) in enumerate(self.fields) if fd.implied]
+        # (the search builds millions of cases from a few hundred cancer codes and the histories of
+        # its dimension: each code's type and lineage, and each history's implied first line, once)
+        self._cancer_types: dict[str, tuple] = {}
+        self._with_implied: dict[int, tuple[tuple, tuple]] = {}
 
     # the search's dimensions, built when first used: ``check --quick`` needs only the cancers and fields
     @functools.cached_property
@@ -166,14 +174,21 @@ class Domain:
         for k, name, implied in self._implied:
             kw[name] = implied(fields[k], alts)
         if lines and imply:  # (as normalise reads a history: a maintenance line follows a first line it may leave out)
-            extra = implied_lines(lines)
-            if extra:
-                lines = (*extra, *lines)
-        ct = self.vocab.cancer_types[cancer]
+            hit = self._with_implied.get(id(lines))
+            if hit is None or hit[0] is not lines:  # (the entry holds the history: its id is not reused meanwhile)
+                extra = implied_lines(lines)
+                if len(self._with_implied) >= _MAX_HISTORIES_KEPT:
+                    self._with_implied.clear()
+                hit = self._with_implied[id(lines)] = (lines, (*extra, *lines) if extra else lines)
+            lines = hit[1]
+        known = self._cancer_types.get(cancer)
+        if known is None:
+            ct = self.vocab.cancer_types[cancer]
+            known = self._cancer_types[cancer] = (ct, frozenset(ct.lineage))
         return NormalCase(
             id="verify",
-            cancer=ct,
-            lineage=frozenset(ct.lineage),
+            cancer=known[0],
+            lineage=known[1],
             alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, -1 if a.acquired is None else int(a.acquired), a.partner or ""))),
             tested=frozenset(tested),
             tested_listed=bool(tested),
@@ -776,7 +791,11 @@ class Unit:
 _CASE_ORDER = tuple(CaseIn.model_fields)
 
 
-def case_of(dom: Domain, prof, sl: Slice) -> NormalCase:
+def case_of(dom: Domain, prof, sl: Slice, like: NormalCase | None = None) -> NormalCase:
+    """The profile's case at the slice's date and jurisdiction; ``like``: the same profile's case
+    at another slice (only the date and jurisdiction are changed)."""
+    if like is not None:
+        return dataclasses.replace(like, as_of=sl.as_of, jurisdiction=sl.jurisdiction)
     cancer, fields, genes, lines = prof
     return dom.case(cancer, fields, genes, lines, sl)
 
