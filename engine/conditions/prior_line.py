@@ -124,6 +124,15 @@ def build(cond, vocab) -> tuple:
         lines = case.lines
         if lines is None:
             return None
+        if position is None and not after:  # (most patterns: any line, in any order, alone)
+            unsure = False
+            for ln in lines:
+                v = line_tv(ln)
+                if v:
+                    return True
+                if v is None:
+                    unsure = True
+            return None if unsure else False
         lines = chronological(lines)
         unsure = False
         later = progressed_later(lines) if after else [False] * len(lines)
