@@ -597,6 +597,9 @@ class Domain:
                  ex_ids.of(expo(())), 0, mm_ids.of(tuple(-1 for _ in carry_k)), imp_ids.of((False, False, False)))
         states: dict[tuple, tuple] = {start: ()}
         frontier: list[tuple[tuple, tuple]] = [(start, ())]
+        # (the loop below runs tens of millions of times: its lookups are bound to locals)
+        c_get, g_get, f_get, m_get, l_get, e_get, i_get, pos_get = (
+            c_step.get, g_step.get, f_step.get, m_step.get, l_step.get, e_step.get, i_step.get, pos_step.get)
         for _depth in range(MAX_LINES):
             nxt = []
             for (ci, gi, fi, ei, before, mi, ii), hist in frontier:
@@ -605,7 +608,7 @@ class Domain:
                         if before and not neutral_ok[before]:  # depends on the whole history
                             lfi = fl_ids.of(tuple(_RANK[v] for v in at_position(ln, before, hist)))
                         else:
-                            at = pos_step.get((li, before))
+                            at = pos_get((li, before))
                             if at is None:
                                 at = pos_step[li, before] = fl_ids.of(tuple(_RANK[v] for v in at_position(ln, before, hist)))
                             lfi = at
@@ -614,33 +617,33 @@ class Domain:
                         nb = 0
                     c = ci
                     if caps:
-                        c = c_step.get((ci, lci))
+                        c = c_get((ci, lci))
                         if c is None:
                             c = c_step[ci, lci] = counted(ci, lci)
-                    g = g_step.get((gi, lgi))
+                    g = g_get((gi, lgi))
                     if g is None:
                         g = g_step[gi, lgi] = got_ids.of(got_ids.values[gi] | got_ids.values[lgi])
-                    f = f_step.get((fi, lfi))
+                    f = f_get((fi, lfi))
                     if f is None:
                         f = f_step[fi, lfi] = followed(fi, lfi) if last_k else merged(fl_ids, fi, lfi)
                     m = mi
                     if carry_k:
-                        m = m_step.get((mi, wi))
+                        m = m_get((mi, wi))
                         if m is None:
                             m = m_step[mi, wi] = merged(mm_ids, mi, wi)
                         if prog:
-                            f2 = l_step.get((f, m))
+                            f2 = l_get((f, m))
                             if f2 is None:
                                 f2 = l_step[f, m] = lifted(f, m)
                             f = f2
                     e = ei
                     if lei >= 0:
-                        e = e_step.get((ei, lei))
+                        e = e_get((ei, lei))
                         if e is None:
                             e = e_step[ei, lei] = merged(ex_ids, ei, lei)
                     i = ii
                     if ii != first_given:
-                        nxt_i = i_step.get((ii, imp_line))
+                        nxt_i = i_get((ii, imp_line))
                         if nxt_i is None:
                             nxt_i = i_step[ii, imp_line] = imp_ids.of(_imp(imp_ids.values[ii], imp_line))
                         i = nxt_i
@@ -651,8 +654,11 @@ class Domain:
                     nxt.append((k, h))
             frontier = nxt
         dim.values += list(states.values())
-        dim.vectors = [self._values(idx, self._probe(lines=h)) + ((expo(h) if h is not None else None),)
-                       for h in dim.values]
+        fns = [atoms_[i].fn for i in idx]
+        dim.vectors = []
+        for h in dim.values:
+            case = self._probe(lines=h)
+            dim.vectors.append((*[fn(case) for fn in fns], expo(h) if h is not None else None))
         return dim
 
     # dates and jurisdictions ------------------------------------------
