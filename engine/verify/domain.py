@@ -110,10 +110,6 @@ class When:
         self.jurisdiction = jurisdiction
 
 
-#: histories with an implied first line kept (more than the search of the shipped rules examines)
-_MAX_HISTORIES_KEPT = 1 << 21
-
-
 class Domain:
     """The abstract domain of a compiled rule base, built from its atoms."""
 
@@ -140,11 +136,8 @@ class Domain:
         self.unknown: tuple = tuple(None for _ in self.fields)  # every scalar field absent
         self._field_names = tuple(fd.field for fd, _ in self.fields)
         self._implied = [(k, fd.field, fd.implied) for k, (fd, _) in enumerate(self.fields) if fd.implied]
-        # (the search builds millions of cases from a few hundred cancer codes and the histories of
-        # its dimension: each code's type and lineage, and the lines of each history that leaves out a
-        # first line with that line, once)
+        # (the search builds millions of cases from a few hundred cancer codes: each code's type and lineage, once)
         self._cancer_types: dict[str, tuple] = {}
-        self._with_implied: dict[int, tuple[tuple, tuple]] = {}
 
     # the search's dimensions, built when first used: ``check --quick`` needs only the cancers and fields
     @functools.cached_property
@@ -175,16 +168,9 @@ class Domain:
         for k, name, implied in self._implied:
             kw[name] = implied(fields[k], alts)
         if lines and imply:  # (as normalise reads a history: a maintenance line follows a first line it may leave out)
-            hit = self._with_implied.get(id(lines))
-            if hit is not None and hit[0] is lines:  # (the entry holds the history: its id is not reused meanwhile)
-                lines = hit[1]
-            else:
-                extra = implied_lines(lines)
-                if extra:  # (kept: only the few histories that leave out a first line)
-                    if len(self._with_implied) >= _MAX_HISTORIES_KEPT:
-                        self._with_implied.clear()
-                    hit = self._with_implied[id(lines)] = (lines, (*extra, *lines))
-                    lines = hit[1]
+            extra = implied_lines(lines)
+            if extra:
+                lines = (*extra, *lines)
         known = self._cancer_types.get(cancer)
         if known is None:
             ct = self.vocab.cancer_types[cancer]
