@@ -21,6 +21,7 @@ built once per rule base (:class:`_Static`).
 """
 from __future__ import annotations
 
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -122,6 +123,7 @@ class _Static:
         # per plan: the atoms each deciding rule's checklist and derivation chain read, and what
         # was decided for each set of their values (see :meth:`decided`)
         self._plans: dict[int, tuple[object, dict, dict]] = {}
+        self._stored = 0  # decided parts and skeletons kept, every plan's together
         self._exclusion: dict[str, Criterion] = {}
 
     def has_fact(self, node) -> bool:
@@ -206,8 +208,7 @@ class _Static:
             cites = list(self.cites[rid])
             for c in chain_ids:
                 cites.extend(self.cites[c])
-            if len(seen) >= _MAX_DECIDED:
-                seen.clear()
+            self._room()
             hit = seen[key] = (chain_ids, tuple(cites), _criteria(cr, ctx, self))
         return hit
 
@@ -229,11 +230,19 @@ class _Static:
                         r, c = _described(node, ctx, True, self)
                         refs.extend(r)
                         chain.extend(c)
-            if len(seen) >= _MAX_DECIDED:
-                seen.clear()
+            self._room()
             # the third part: the rest of the explanation by outcome, filled by _explain_core
             hit = seen[key] = (tuple(refs), tuple(_dedupe(chain)), {})
         return hit
+
+    def _room(self) -> None:
+        """Count one more decided part or skeleton kept; past :data:`_MAX_STORED` (every plan's
+        together), empty every plan's store first, so memory stays flat however varied the cases."""
+        if self._stored >= _MAX_STORED:
+            for _, _, seen in self._plans.values():
+                seen.clear()
+            self._stored = 0
+        self._stored += 1
 
     def _key(self, cr: CompiledRule, ctx: Ctx) -> tuple[dict, tuple]:
         """The plan's store of decided parts, and the key of ``cr`` and its atom values there
@@ -247,6 +256,7 @@ class _Static:
         if entry is None or entry[0] is not plan:
             if len(self._plans) >= _MAX_PLANS:  # bounded (plans are too, but keep memory flat)
                 self._plans.clear()
+                self._stored = 0
             # the entry holds the plan: its id cannot be reused while the entry lives
             entry = self._plans[id(plan)] = (plan, {}, {})
         _, closures, seen = entry
@@ -324,7 +334,9 @@ def fact_words(program) -> dict[str, str]:
 
 
 _MAX_PLANS = 1024  # plans whose decided parts are kept, per program
-_MAX_DECIDED = 4096  # decided parts kept per plan
+#: decided parts and skeletons kept, every plan's together (each about 1 to 4 KB with its criteria
+#: and texts: a bound per plan let a long batch of varied cases keep over 100 MB)
+_MAX_STORED = 8192
 
 
 def _closure(cr: CompiledRule, plan) -> tuple[int, ...]:
@@ -977,7 +989,8 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             more.append(approval)
         if len(rests) >= 64:  # bounded (outcomes of one rule and atom values are few)
             rests.clear()
-        rest = rests[shape] = " ".join(more)
+        # (interned: the same text recurs under many atom values, and each is kept)
+        rest = rests[shape] = sys.intern(" ".join(more))
     parts.append(rest)
     if out.failed and st.gate_unknown(cr, ctx):
         # failed on a criterion while whether the case is one the rule is about is itself unknown
