@@ -245,11 +245,14 @@ class Population(_Strict):
     """The population the rule's evidence comes from, in plain words and as checkable fields.
 
     ``cancers``: OncoTree codes studied, or the literal ``any``; ``acquired_on``: the finding is an
-    alteration acquired on this drug class (``check`` V011 compares these with ``when``)."""
+    alteration acquired on this drug class; ``treatment``: the cancers studied had received prior
+    systemic therapy (``previously_treated``) or none for advanced disease (``untreated``)
+    (``check`` V011 compares these with ``when`` and ``requires``)."""
 
     text: str = Field(min_length=10)
     cancers: Annotated[tuple[str, ...], BeforeValidator(one_or_many)] | None = None
     acquired_on: str | None = None
+    treatment: Literal["previously_treated", "untreated"] | None = None
 
     @property
     def any_cancer(self) -> bool:

@@ -315,8 +315,9 @@ CHECK_CODES: dict[str, tuple[str, str, str]] = {
              "coverage gap: a cancer type and biomarker the rules name that no rule decides"),
     "V011": ("population-disagrees", "error",
              "population and conditions disagree: `population.cancers` given but `when` is not false for a "
-             "cancer type outside them, or `population.acquired_on: X` with no `acquired_on: X` alteration "
-             "condition in `when`"),
+             "cancer type outside them, `population.acquired_on: X` with no `acquired_on: X` alteration "
+             "condition in `when`, or `population.treatment` that `when` and `requires` do not hold to (a "
+             "case with the contrary history can still meet them)"),
     "V012": ("population-not-stated", "error",
              "population not stated: an exclusion, a rule with resistance, clinical, preclinical or phase3 "
              "evidence, or a caution without `population`"),

@@ -377,3 +377,43 @@ def test_the_most_recent_line_is_read_from_the_last_line_of_every_examined_histo
             assert tuple(a.fn(case) for a in atoms) in examined, history
             n += 1
     assert n == 1 + 12 + 12**2 + 12**3
+
+
+# --------------------------------------------------------------------------- population.treatment
+
+SHIPPED = Path(__file__).resolve().parent.parent / "rules"
+
+
+def _reads_history(test) -> bool:
+    return any(k in repr(test) for k in ("prior_line", "received"))
+
+
+@pytest.mark.parametrize("rid, history, words", [
+    # the colorectal trial option without its two history criteria: a treatment-naive case would get it
+    ("CRC-006", None, "previously treated cancers (population.treatment: previously_treated)"),
+    # a criterion on the history that a treatment-naive case still meets
+    ("CRC-006", {"prior_lines": {"max": 3}}, "can hold for a case given no prior systemic therapy"),
+    # BREAKWATER's first-line option without its first-line criterion: a treated case would get it
+    ("BRAF-012", None, "given no systemic therapy for advanced disease (population.treatment: untreated)"),
+])
+def test_a_population_treatment_that_the_conditions_do_not_hold_to_is_caught(tmp_path, rid, history, words):
+    def edit(by_id, data):
+        rule = by_id.get(rid)
+        if rule is not None:
+            kept = [q for q in rule["requires"] if not _reads_history(q["test"])]
+            assert len(kept) < len(rule["requires"])  # (the edit removes what the rule reads of the history)
+            if history is not None:
+                kept.append({"criterion": "a criterion on the history", "test": history})
+            rule["requires"] = kept
+
+    rep = verify(Engine(edited_rules(tmp_path, SHIPPED, edit)), search=False)
+    hits = rep.find("V011")
+    assert [f.rules for f in hits] == [(rid,)], [f.text() for f in hits]
+    assert words in hits[0].message and CODES["V011"][1] == "error"
+
+
+def test_the_shipped_populations_that_state_a_treatment_hold_to_it(engine):
+    annotated = [cr.rule.id for cr in engine.program.rules
+                 if cr.rule.population is not None and cr.rule.population.treatment is not None]
+    assert {"CRC-006", "BRAF-012", "PAN-001"} <= set(annotated)
+    assert not verify(engine, search=False).find("V011")

@@ -8,7 +8,7 @@ import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable
 
-from engine.case import NormalCase
+from engine.case import Line, NormalCase
 from engine.evaluation.evaluator import (
     AllNode,
     AnyNode,
@@ -18,10 +18,11 @@ from engine.evaluation.evaluator import (
     FactNode,
     Node,
     NotNode,
+    Plan,
     Program,
     rule_outcome,
 )
-from engine.conditions import KINDS
+from engine.conditions import KINDS, HistoryTerms
 from engine.semantics import POSITIVE, apply_pending, choose
 from engine.evaluation.resolve import pending_applier
 from engine.verify.domain import leaf_names, Domain, GeneState, Slice, Unit, case_of, witness, _walk
@@ -99,6 +100,35 @@ def _with_drugs(program: Program) -> dict[str, frozenset[str]]:
 
 
 # --------------------------------------------------------------------------- the checks
+
+#: the history that stands for each ``population.treatment`` it contradicts: none for
+#: ``previously_treated``; for ``untreated``, one line for metastatic disease (its drugs not given)
+#: that ended in progression
+_TREATMENT_PROBES: dict[str, tuple[tuple[str, str], ...]] = {
+    "previously_treated": (),
+    "untreated": (("metastatic", "progression"),),
+}
+
+
+def _admits_history(cr: CompiledRule, program: Program, dom: Domain, treatment: str) -> bool:
+    """Whether ``cr``'s ``when`` and every requirement can all hold for a case whose prior
+    therapy contradicts ``treatment`` (:data:`_TREATMENT_PROBES`): each leaf that reads the history
+    takes its value for that history, every other leaf is unknown, and the nodes' three-valued
+    logic decides (a part that is false whatever the unknown leaves are rules the case out)."""
+    lines = tuple(Line.of_unknown_drugs(setting, outcome, seq=k)
+                  for k, (setting, outcome) in enumerate(_TREATMENT_PROBES[treatment]))
+    case = dom._probe(lines=lines)
+    ctx = Ctx(program, case, Plan([], [], program.derivers, []))  # (every derivation rule: any date)
+    atoms: set[int] = set()
+    for node in (cr.when, *cr.requires):
+        _walk(node, program, atoms, set())
+    vocab = program.rb.vocab
+    for i in atoms:
+        atom = program.atoms[i]
+        hook = KINDS[atom.kind].history
+        reads = hook is not None and hook(atom.spec, vocab, HistoryTerms()) is not None
+        ctx.atoms[i] = atom.fn(case) if reads else None
+    return all(node.tv(ctx) is not False for node in (cr.when, *cr.requires))
 
 
 class Verifier:
@@ -204,6 +234,16 @@ class Verifier:
                     self.add("V011", (rule.id,), f"{rule.id}: the evidence comes from alterations acquired on "
                              f"{pop.acquired_on}, but no alteration condition of 'when' says "
                              f"'acquired_on: {pop.acquired_on}': the rule would apply the finding at baseline.")
+            if pop.treatment is not None and _admits_history(cr, program, dom, pop.treatment):
+                treated = pop.treatment == "previously_treated"
+                self.add("V011", (rule.id,), f"{rule.id}: the evidence comes from "
+                         + ("previously treated cancers (population.treatment: previously_treated), but "
+                            "its conditions can hold for a case given no prior systemic therapy: add a "
+                            "requirement on the history (such as 'prior_lines: {min: 1}')." if treated else
+                            "cancers given no systemic therapy for advanced disease (population.treatment: "
+                            "untreated), but its conditions can hold for a case given a line for metastatic "
+                            "disease: add a requirement on the history (such as 'prior_lines: {max: 0, "
+                            "setting: [metastatic]}')."))
 
     # ---------------------------------------------------------------- therapies
 
