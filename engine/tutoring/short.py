@@ -76,6 +76,13 @@ def whole_line(o) -> str:
     return _reason(o.name, o.verdict, o.missing, o.failed_criteria, o.evidence, len(o.cautions))
 
 
+#: summaries kept per rule base: the missing facts and failed criteria of the key name the case's own
+#: values, so a long batch of varied cases keeps finding new keys (about 1,600 per 100,000
+#: generated cases, each with its summary about 600 bytes); a bound of 50,000 let one process grow
+#: by some 30 MB before it was reached
+MAX_SUMMARIES = 4096
+
+
 class Summaries:
     """Fills ``summary`` on the options of results of one rule base (memoised per outcome)."""
 
@@ -99,7 +106,7 @@ class Summaries:
         if s is None:
             rule = self.rb.by_id.get(key[2])
             s = option_summary(d["name"], d["verdict"], rule.title if rule else "", m, f, d["evidence"], c)
-            if len(memo) > 50_000:
+            if len(memo) >= MAX_SUMMARIES:
                 memo.clear()
             memo[key] = s
         return s
