@@ -580,7 +580,6 @@ def test_the_parts_kept_per_plan_and_per_plan_and_atom_values_are_bounded(mini, 
     assert max(plans) == 2 and max(stored) == 3  # reached, never passed
 
 
-
 def test_the_summaries_kept_are_bounded_and_read_as_made_afresh(mini, monkeypatch):
     from engine.tutoring import short
 
@@ -595,6 +594,7 @@ def test_the_summaries_kept_are_bounded_and_read_as_made_afresh(mini, monkeypatc
         fresh = short.Summaries(mini.rulebase)
         assert got == [fresh.of(o.__dict__) for o in r.options], name
     assert max(sizes) == 2  # reached, never passed
+
 
 @pytest.fixture(scope="module")
 def mini_chains(tmp_path_factory):
