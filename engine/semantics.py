@@ -33,7 +33,7 @@ VERDICT_HEADINGS = (
     ("eligible", "ELIGIBLE (approved, every label criterion met)"),
     ("conditional", "CONDITIONAL (would be eligible or worth considering; data missing)"),
     ("consider", "CONSIDER (investigational: trial, expanded access, evidence short of approval)"),
-    ("not_eligible", "NOT ELIGIBLE (a criterion of the approval is not met)"),
+    ("not_eligible", "NOT ELIGIBLE (a criterion of the approval, or of the population its evidence comes from, is not met)"),
     ("excluded", "EXCLUDED (the biomarkers predict no benefit or resistance)"),
 )
 POSITIVE = ("eligible", "conditional", "consider")
