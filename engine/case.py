@@ -176,8 +176,9 @@ class NormalCase:
     lineage: frozenset[str]
     stage: str | None
     alterations: tuple[Alt, ...]
-    tested: frozenset[str]  # genes known to be tested (listed, or carrying a listed mutation)
+    tested: frozenset[str]  # genes known to be sequenced (listed, or carrying a listed mutation)
     tested_listed: bool  # tested_genes was given
+    covered: frozenset[str]  # the genes tested_genes lists: tested for every kind of alteration
     germline_tested: bool | None
     lines: tuple[Line, ...] | None  # None: history unknown
     as_of: dt.date
@@ -567,7 +568,10 @@ def normalise(
                 if len(tested_memo) >= _LIST_MEMO_LIMIT:
                     tested_memo.clear()
                 tested_memo[listed] = frozenset(tested)
-    # a listed sequence change shows its gene was sequenced; a copy-number or fusion call does not
+    # a listed sequence change shows its gene was sequenced (for mutations: not for copy number or
+    # rearrangements, which only a listing in tested_genes or a call of that kind shows); a
+    # copy-number or fusion call does not show it was sequenced
+    covered = frozenset(tested)
     tested.update(a.gene for a in alts if a.origin == "somatic" and a.kind == "mutation")
 
     germline_tested = case.germline_tested
@@ -641,6 +645,7 @@ def normalise(
         alterations=tuple(sorted(alts, key=_alt_key)) if len(alts) > 1 else tuple(alts),
         tested=frozenset(tested),
         tested_listed=case.tested_genes is not None,
+        covered=covered,
         germline_tested=germline_tested,
         lines=(tuple(sorted(lines, key=_line_key)) if len(lines) > 1 else tuple(lines)) if lines is not None else None,
         as_of=case.as_of or today or dt.date.today(),

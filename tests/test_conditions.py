@@ -235,7 +235,7 @@ def test_alteration_variants_codons_and_excluded_variants(vocab):
 def test_alteration_kind_origin_acquired_and_partner_narrow_the_match(vocab):
     amp = leaf(vocab, {"alteration": {"gene": "MET", "kind": "amplification"}})
     assert amp.fn(case(vocab, "LUAD", alt("MET", "amplification"))) is True
-    assert amp.fn(case(vocab, "LUAD", alt("MET", "D1228N"))) is False
+    assert amp.fn(case(vocab, "LUAD", alt("MET", "D1228N"), tested_genes=["MET"])) is False
     germ = leaf(vocab, {"alteration": {"gene": "BRCA2", "origin": "germline"}})
     assert germ.fn(case(vocab, "PAAD", alt("BRCA2", "E1953*", origin="germline"))) is True
     somatic = case(vocab, "PAAD", alt("BRCA2", "E1953*"))
@@ -253,6 +253,45 @@ def test_alteration_kind_origin_acquired_and_partner_narrow_the_match(vocab):
     assert eml4.fn(case(vocab, "LUAD", alt("ALK", "fusion", partner="EML4"))) is True
     assert eml4.fn(case(vocab, "LUAD", alt("ALK", "fusion", partner="KIF5B"))) is False
     assert eml4.describe(case(vocab, "LUAD", alt("ALK", "fusion", partner="EML4"))) == "EML4-ALK fusion"
+
+
+def test_a_listed_mutation_shows_sequencing_not_copy_number_or_rearrangement(vocab):
+    """Unknown is not false: sequencing that found KRAS G12C says nothing of KRAS copy number, so
+    a KRAS amplification (or ALK fusion, PTEN loss) pattern stays unknown, naming the test that
+    would tell, until the gene is listed in tested_genes or a call of that kind is listed."""
+    amp = leaf(vocab, {"alteration": {"gene": "KRAS", "kind": "amplification"}})
+    g12c = case(vocab, "LUAD", alt("KRAS", "G12C"))
+    assert amp.fn(g12c) is None
+    assert amp.missing(g12c) == "KRAS copy-number testing"
+    assert amp.missing(case(vocab, "LUAD")) == "KRAS testing"  # not sequenced either
+    assert amp.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), tested_genes=["KRAS"])) is False
+    assert amp.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), alt("KRAS", "amplification"))) is True
+    # the mutation still shows sequencing: another codon is known absent
+    g12v = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "G12V"}})
+    assert g12v.fn(g12c) is False
+    fusion = leaf(vocab, {"alteration": {"gene": "ALK", "kind": "fusion"}})
+    assert fusion.fn(case(vocab, "LUAD", alt("ALK", "F1174L"))) is None
+    assert fusion.missing(case(vocab, "LUAD", alt("ALK", "F1174L"))) == "ALK fusion testing"
+    assert fusion.fn(case(vocab, "LUAD", alt("ALK", "F1174L"), tested_genes=["ALK"])) is False
+    loss = leaf(vocab, {"alteration": {"gene": "PTEN", "kind": "loss"}})
+    assert loss.fn(case(vocab, "LUAD", alt("PTEN", "R130Q"))) is None
+    assert loss.missing(case(vocab, "LUAD", alt("PTEN", "R130Q"))) == "PTEN copy-number testing"
+    # a call of the pattern's own kind shows the gene was assayed for it (an amplification of
+    # another gene does not)
+    acquired_amp = leaf(vocab, {"alteration": {"gene": "KRAS", "kind": "amplification", "acquired": True}})
+    assert acquired_amp.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), alt("KRAS", "amplification"))) is False
+    assert amp.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), alt("MET", "amplification"))) is None
+    # acquired on a drug class: whether the class was given comes first, then the copy number
+    on = leaf(vocab, {"alteration": {"gene": "KRAS", "kind": "amplification", "acquired_on": "kras_g12c_inhibitor"}})
+    assert on.fn(g12c) is None
+    assert on.missing(g12c) == "prior therapy history (whether a KRAS G12C inhibitor was given)"
+    unnamed = case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[{"outcome": "progression"}])
+    assert on.fn(unnamed) is None and on.missing(unnamed) == "the drugs of prior therapy 1 (drugs not given)"
+    after = case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[line("sotorasib", outcome="progression")])
+    assert on.fn(after) is None and on.missing(after) == "KRAS copy-number testing"
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[line("carboplatin")])) is False  # never given
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), tested_genes=["KRAS"],
+                      prior_therapies=[line("sotorasib", outcome="progression")])) is False
 
 
 def test_an_unspecified_mutation_could_be_the_named_change(vocab):
@@ -298,9 +337,11 @@ def test_an_unspecified_mutation_could_be_the_named_change(vocab):
     assert codon.fn(vague) is None
     # a pattern with no variant or codon is met by the unspecified mutation itself
     assert leaf(vocab, {"alteration": {"gene": "KRAS"}}).fn(vague) is True
-    # the pattern's other filters still apply to the unspecified mutation
+    # the pattern's other filters still apply to the unspecified mutation (which is no loss: the
+    # loss is then unknown only as long as KRAS copy number is)
     loss = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12], "kind": "loss"}})
-    assert loss.fn(vague) is False
+    assert loss.fn(vague) is None and loss.missing(vague) == "KRAS copy-number testing"
+    assert loss.fn(case(vocab, "LUAD", alt("KRAS", "mutation"), tested_genes=["KRAS"])) is False
     germ = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "G12C", "origin": "germline"}})
     assert germ.fn(case(vocab, "LUAD", alt("KRAS", "mutation"), germline_tested=True)) is False
     assert germ.fn(case(vocab, "LUAD", alt("KRAS", "mutation", origin="germline"))) is None

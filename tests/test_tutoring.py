@@ -438,6 +438,7 @@ def test_an_edited_vocabulary_folder_is_reloaded(tmp_path, monkeypatch):
     rules = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules)
     case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "tested_genes": ["KRAS"],  # (its copy number too: after a G12C inhibitor an acquired amplification would exclude)
             "prior_therapies": [{"drugs": ["Zorkatinib"]}], "as_of": "2026-07-01"}
     from engine.errors import CaseError
 

@@ -22,7 +22,9 @@ class AlterationPattern(Strict):
     ``acquired`` narrow further; ``exclude_variants`` removes named changes from a codon match.
 
     Three-valued: true if a matching alteration is listed; false if the gene was tested (listed in
-    ``tested_genes`` or carrying a listed mutation) and none matches; otherwise unknown.
+    ``tested_genes`` or carrying a listed mutation) and none matches; otherwise unknown. For a
+    ``kind`` other than a mutation (an amplification, a fusion, a loss) a listed mutation does not
+    count: only ``tested_genes`` or a somatic call of that kind for the gene shows it was assayed.
     With ``origin: germline`` the test that counts is ``germline_tested``.
 
     ``acquired_on: CLASS`` (three-valued): a matching alteration flagged ``acquired: false``
@@ -182,6 +184,8 @@ def build(cond, vocab) -> tuple:
             return False
         if origin == "germline":
             return False if case.germline_tested or assayed else None
+        if assay_kind is not None:  # a copy-number or fusion pattern: sequencing that found a mutation says nothing of it
+            return False if gene in case.covered or assayed else None
         return False if gene in case.tested or assayed else None
 
     label = _alteration_words(a)
@@ -208,6 +212,13 @@ def build(cond, vocab) -> tuple:
             return f"whether {which} was acquired on a {klass} ({how})"
         if origin == "germline":
             return "germline testing"
+        if assay_kind is not None and gene in case.tested:  # sequenced (a mutation is listed), not assayed for this kind
+            if on is not None and (case.lines is None or not any(on in ln.classes for ln in case.lines)):
+                # acquired on a class the history does not show was given: whether it was given comes first
+                if case.lines is None:
+                    return f"{NO_HISTORY} (whether a {vocab.class_label(on)} was given)"
+                return drugs_words(open_lines(case.lines), ", ")
+            return f"{gene} {_ASSAY_WORDS[assay_kind]}"
         return f"{gene} testing"
 
     def describe(case) -> str:
@@ -222,6 +233,11 @@ def build(cond, vocab) -> tuple:
         return ", ".join(alt.describe() for alt in found)
 
     return key, fn, missing, describe
+
+
+#: what shows a gene's alterations of a kind other than a mutation (a gene sequenced for
+#: mutations may not have been assayed for them)
+_ASSAY_WORDS = {"amplification": "copy-number testing", "loss": "copy-number testing", "fusion": "fusion testing"}
 
 
 def _alteration_words(a) -> str:

@@ -164,6 +164,8 @@ class Domain:
             alts.extend(st.alts)
             if st.tested:
                 tested.add(g)
+        covered = frozenset(tested)  # (as normalise reads it: listed genes, then those a mutation shows sequenced)
+        tested.update(a.gene for a in alts if a.origin == "somatic" and a.kind == "mutation")
         kw = dict(zip(self._field_names, fields, strict=True))
         for k, name, implied in self._implied:
             kw[name] = implied(fields[k], alts)
@@ -181,7 +183,8 @@ class Domain:
             lineage=known[1],
             alterations=tuple(sorted(alts, key=lambda a: (a.gene, a.label, a.origin, -1 if a.acquired is None else int(a.acquired), a.partner or ""))),
             tested=frozenset(tested),
-            tested_listed=bool(tested),
+            tested_listed=bool(covered),
+            covered=covered,
             lines=lines,
             as_of=sl.as_of,
             jurisdiction=sl.jurisdiction,
@@ -358,7 +361,7 @@ class Domain:
                         continue
                     r = tuple(max(a, _RANK[b]) for a, b in zip(ranks, vec, strict=True))
                     germ = st.germline or alt.origin == "germline"
-                    tested = st.tested or (alt.origin == "somatic" and alt.kind == "mutation")  # (as normalise reads it)
+                    tested = st.tested  # (listed in tested_genes: a mutation shows sequencing, see case())
                     k = (tested, germ, r)
                     if k in states:
                         continue
@@ -367,6 +370,7 @@ class Domain:
                     nxt.append((k, new, r))
             frontier = nxt
         dim = Dim(gene, idx, [], [], start[0])
+        told: set[tuple] = set()
         for st in states.values():
             vecs: list[tuple | None] = []
             for gt in (True, False, None):
@@ -375,6 +379,13 @@ class Domain:
                 else:
                     vecs.append(effects(st, gt))
             vecs += exposed(st)  # (after the three above, which readers index)
+            # states whose atoms read the same under every probe are one value of the dimension
+            # (a gene listed in tested_genes or only sequenced, where no atom asks for its copy
+            # number, for example): the first found stands for the others
+            key = (st.germline, tuple(vecs))
+            if key in told:
+                continue
+            told.add(key)
             dim.values.append(st)
             dim.vectors.append(tuple(vecs))
         return dim
