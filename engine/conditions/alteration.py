@@ -213,11 +213,13 @@ def build(cond, vocab) -> tuple:
         if origin == "germline":
             return "germline testing"
         if assay_kind is not None and gene in case.tested:  # sequenced (a mutation is listed), not assayed for this kind
-            if on is not None and (case.lines is None or not any(on in ln.classes for ln in case.lines)):
-                # acquired on a class the history does not show was given: whether it was given comes first
-                if case.lines is None:
-                    return f"{NO_HISTORY} (whether a {vocab.class_label(on)} was given)"
-                return drugs_words(open_lines(case.lines), ", ")
+            # acquired on a class the history does not show was given: whether it was given comes first
+            if on is not None and case.lines is None:
+                return f"{NO_HISTORY} (whether a {vocab.class_label(on)} was given)"
+            if on is not None and not any(on in ln.classes for ln in case.lines or ()):
+                unnamed = open_lines(case.lines or ())
+                if unnamed:
+                    return drugs_words(unnamed, ", ")
             return f"{gene} {_ASSAY_WORDS[assay_kind]}"
         return f"{gene} testing"
 

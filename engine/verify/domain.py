@@ -79,7 +79,7 @@ def leaf_names(program: Program, i: int) -> LeafNames:
 @dataclass(frozen=True)
 class GeneState:
     alts: tuple[Alt, ...]
-    tested: bool
+    tested: bool  # listed in tested_genes (a listed somatic mutation shows sequencing too: see Domain.case)
     germline: bool  # carries a germline alteration (germline testing is then done)
 
 
