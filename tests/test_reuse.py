@@ -124,6 +124,25 @@ def test_what_a_case_is_missing_is_its_own(engine, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+def test_what_a_case_holds_of_a_gene_it_fails_on_is_its_own(engine, fmt):
+    """Two colorectal cases whose atoms read the same values (KRAS and NRAS tested, no hotspot
+    mutation), one listing a non-hotspot NRAS change (R68G, as in a TCGA exome) and one listing
+    none: an explanation's Case line names the gene's own change ("no NRAS mutation at codon ...
+    (the case: NRAS R68G)") for the first only. Found by bench.py on the TCGA exomes: the second
+    case's record was reused for the first, without those words."""
+    base = {"cancer_type": "COAD", "stage": "metastatic", "tested_genes": ["KRAS", "NRAS", "BRAF"], "as_of": "2026-12-01"}
+    plain = dict(base, id="plain")
+    r68g = dict(base, id="r68g", alterations=[{"gene": "NRAS", "variant": "R68G"}])
+    p, q = (Processor(engine, fmt, reuse=on) for on in (True, False))
+    got = [p("s", c)[0] for c in (plain, r68g, plain, r68g)]
+    assert got == [q("s", c)[0] for c in (plain, r68g, plain, r68g)]
+    if fmt == "json":
+        assert "(the case: NRAS R68G)" in got[1] and "(the case: NRAS R68G)" not in got[0]
+    # (a TSV row holds no explanation: the two cases share theirs)
+    assert p.reuse.total_reused == (2 if fmt == "json" else 3)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_a_case_is_written_for_its_own_jurisdiction(engine, fmt):
     """The same case in both jurisdictions, where no rule in effect is of one jurisdiction (the
     two evaluations share their plan): each record names its own."""

@@ -938,7 +938,9 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                 else:
                     w = kind.false_words(atom.label)
                     gene = kind.names(atom.key).gene if kind.names is not None else None
-                    if gene is not None and gene in ctx.case.by_gene:  # the gene's own changes ("KRAS Q22K")
+                    # the gene's own changes ("KRAS Q22K"); asked through the context, so that a
+                    # batch reusing records knows this text depends on it (engine.batch.reuse)
+                    if gene is not None and ctx.lists(frozenset((gene,))):
                         w += f" (the case: {ctx.words('held', i)})"
                     texts.append(w)
             if others:  # "PAAD (Pancreatic Adenocarcinoma), not NSCLC or COADREAD"
