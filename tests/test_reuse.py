@@ -173,6 +173,24 @@ def test_a_real_cohort_is_mostly_reused_and_written_the_same(engine, fmt):
     assert p.reuse.total_reused > 0.9 * len(cohort)
 
 
+FIREHOSE_COAD = SHARED / "data" / "tcga_mutations" / "Firehose_COAD"
+
+
+@pytest.mark.skipif(not FIREHOSE_COAD.with_suffix(".clinical.tsv").is_file(), reason="the real public data is not present")
+def test_an_exome_cohort_is_written_the_same_with_records_reused(engine, never_rests):
+    """TCGA colorectal exomes (with their clinical file, every gene tested): many samples list
+    changes of genes a rule reads that meet none of its conditions (NRAS R68G), which the
+    explanations name; a reused record must still be the record evaluation writes."""
+    imp = make_importer(vocab=engine.rulebase.vocab, on_error=lambda e: None, assay="exome",
+                        clinical=[FIREHOSE_COAD.with_suffix(".clinical.tsv")])
+    cohort = list(imp.run(FIREHOSE_COAD.parent / "Firehose_COAD.nonsilent.maf.tsv.gz"))
+    assert len(cohort) > 300
+    got, p = _records(engine, cohort, "json", reuse_on=True)
+    want, _ = _records(engine, cohort, "json", reuse_on=False)
+    assert [i for i, (a, b) in enumerate(zip(got, want, strict=True)) if a != b] == []
+    assert p.reuse.total_reused > 0.5 * len(cohort)
+
+
 @given(VALID, st.lists(VALID, max_size=3), st.sampled_from(FORMATS))
 def test_a_record_written_after_any_others_is_the_record_written_alone(first, others, fmt):
     """For every profile: its record (and that of a copy under another id) is the same whatever
