@@ -633,6 +633,25 @@ def test_compare_names_the_rule_and_date_that_decide_after_a_date_change(engine)
     assert "checked now, met" in got.why and "no longer checked" not in got.why
 
 
+def test_compare_says_what_became_of_an_exclusion_that_waited(engine):
+    """After progression on sotorasib, KRAS G12C listed alone, adagrasib waits on KRAS copy number
+    (RES-007 would exclude it on an acquired amplification). Listing KRAS in tested_genes settles
+    it one way, an acquired amplification the other: the change says which, not "no longer
+    checked"."""
+    case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"], "outcome": "progression"},
+                                {"drugs": ["sotorasib"], "outcome": "progression"}], "as_of": "2026-07-01"}
+    covered = {o.therapy: o for o in engine.compare(case, dict(case, tested_genes=["KRAS"])).options}["adagrasib"]
+    assert (covered.before.verdict, covered.after.verdict) == ("conditional", "eligible")
+    (c,) = [c for c in covered.criteria if c.id == "RES-007/exclusion"]
+    assert (c.before, c.after) == ("unknown", None)
+    assert "no longer in question (the exclusion is known not to apply)" in covered.why
+    amplified = dict(case, alterations=case["alterations"] + [{"gene": "KRAS", "variant": "amplification", "acquired": True}])
+    got = {o.therapy: o for o in engine.compare(case, amplified).options}["adagrasib"]
+    assert got.after.verdict == "excluded" and got.after.rule == "RES-007"
+    assert "the exclusion now applies" in got.why and "no longer in question" not in got.why
+
+
 def test_words_typed_while_a_student_types_resolve_as_meant(engine):
     assert engine.normalise({"cancer_type": "colorectal"}).cancer.code == "COADREAD"
     assert engine.therapy("cetuximab adagrasib").id == "adagrasib+cetuximab"

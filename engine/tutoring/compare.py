@@ -83,8 +83,17 @@ _WORD = {"met": "now met", "not_met": "now not met", "unknown": "now unknown"}
 _CHECKED = {"met": "checked now, met", "not_met": "checked now, not met", "unknown": "checked now, unknown"}
 
 
-def _change_words(c: CriterionChange) -> str:
+#: the end of the id of the criterion a pending exclusion adds to an option ("RES-007/exclusion")
+_EXCLUSION = "/exclusion"
+
+
+def _change_words(c: CriterionChange, decided_by: str | None) -> str:
     if c.after is None:
+        if c.id.endswith(_EXCLUSION) and c.before == "unknown":
+            # a pending exclusion's criterion goes when its facts are known: it applies (and then
+            # decides the option) or it does not
+            rule = c.id[: -len(_EXCLUSION)]
+            return "the exclusion now applies" if decided_by == rule else "no longer in question (the exclusion is known not to apply)"
         return "no longer checked"
     return (_WORD if c.before is not None else _CHECKED)[c.after]
 
@@ -156,7 +165,7 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             lead = f"Now decided by \u201c{title}\u201d" + (f", which holds from {ob.effective_from}" if dated else "") + "."
             parts.append(lead)
         if crit:
-            parts.append("; ".join(f"{c.text}: {_change_words(c)}" for c in crit) + ".")
+            parts.append("; ".join(f"{c.text}: {_change_words(c, sb.rule)}" for c in crit) + ".")
         parts.extend(f"Caution: {c}" for c in gained)
         parts.extend(f"No longer cautioned: {c}" for c in lost)
         if xb is not None:
