@@ -204,10 +204,24 @@ def test_a_record_written_after_any_others_is_the_record_written_alone(first, ot
         assert p.reuse.total_reused >= 2
 
 
+def _without_alteration(case: dict, k: int) -> dict:
+    """``case`` with its ``k``-th alteration dropped, its gene still tested (listed in
+    tested_genes): often the same atom values, and other words for what the case holds."""
+    alts = list(case.get("alterations") or ())
+    gone = alts.pop(k)
+    out = dict(case, alterations=alts)
+    if gone.get("origin") != "germline":
+        genes = list(case.get("tested_genes") or [])
+        out["tested_genes"] = genes if gone["gene"] in genes else [*genes, gone["gene"]]
+    return out
+
+
 def _neighbours(case: dict, rnd: random.Random) -> list[dict]:
-    """Cases near ``case``: each kind of data removed, each gene untested, the lists shuffled."""
+    """Cases near ``case``: each kind of data removed, each gene untested, each alteration
+    dropped with its gene still tested, the lists shuffled."""
     out = [reduce_case(case, what) for what in REDUCTIONS]
     out += [untest_gene(ENGINE, case, gene) for gene in case_genes(ENGINE, case)]
+    out += [_without_alteration(case, k) for k in range(len(case.get("alterations") or ()))]
     out += [shuffle_case(case, rnd) for _ in range(2)]
     return [dict(c, id=f"n{i}") for i, c in enumerate(out)]
 
