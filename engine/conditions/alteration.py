@@ -202,8 +202,8 @@ def build(cond, vocab) -> tuple:
             klass = vocab.class_label(on)
             if case.lines is None:  # (an 'acquired' flag does not name the drug)
                 how = NO_HISTORY
-            elif not any(on in ln.classes for ln in case.lines):  # (then a line whose drugs are not given is why)
-                how = drugs_words(open_lines(case.lines), ", ")  # (within one item)
+            elif (unnamed := _unnamed_if_unheld(case.lines, on)) is not None:  # (a line whose drugs are not given is why)
+                how = drugs_words(unnamed, ", ")  # (within one item)
             else:
                 how = f"how the {klass} line ended, or whether the report marks the alteration as acquired"
             # the case's own alterations the question is about, not every variant the rule names
@@ -214,10 +214,10 @@ def build(cond, vocab) -> tuple:
             return "germline testing"
         if assay_kind is not None and gene in case.tested:  # sequenced (a mutation is listed), not assayed for this kind
             # acquired on a class the history does not show was given: whether it was given comes first
-            if on is not None and case.lines is None:
-                return f"{NO_HISTORY} (whether a {vocab.class_label(on)} was given)"
-            if on is not None and not any(on in ln.classes for ln in case.lines or ()):
-                unnamed = open_lines(case.lines or ())
+            if on is not None:
+                if case.lines is None:
+                    return f"{NO_HISTORY} (whether a {vocab.class_label(on)} was given)"
+                unnamed = _unnamed_if_unheld(case.lines, on)
                 if unnamed:
                     return drugs_words(unnamed, ", ")
             return f"{gene} {_ASSAY_WORDS[assay_kind]}"
@@ -235,6 +235,14 @@ def build(cond, vocab) -> tuple:
         return ", ".join(alt.describe() for alt in found)
 
     return key, fn, missing, describe
+
+
+def _unnamed_if_unheld(lines, cls: str) -> list[str] | None:
+    """The names of a given history's lines whose drugs are not given (:func:`open_lines`), where
+    no line holds drug class ``cls`` (they may have held it); None when a line holds it."""
+    if any(cls in ln.classes for ln in lines):
+        return None
+    return open_lines(lines)
 
 
 #: what shows a gene's alterations of a kind other than a mutation (a gene sequenced for
