@@ -236,6 +236,11 @@ class CautionOut(_Out):
     text: str
 
 
+#: the end of the id of the criterion a pending exclusion adds to the options it would decide
+#: ("RES-007/exclusion"): written by resolution, read by ``compare``
+EXCLUSION_CRITERION = "/exclusion"
+
+
 class Criterion(_Out):
     """One line of an option's checklist: a gate (the biomarker / cancer-type conditions of the
     deciding rule, in words) or a label criterion (each of its ``requires``). Immutable."""

@@ -46,6 +46,7 @@ from engine.semantics import EVIDENCE_RANK, EVIDENCE_WORDS, OPTION_ORDER, POSITI
 from engine.result import (CautionOut, CitationOut, Considered, Criterion, Decided, Decisions, NoteOut, Option, Result,
                            lazy, made, settled)
 from engine.result import CONTRACT_VERSION as _CONTRACT_VERSION
+from engine.result import EXCLUSION_CRITERION
 from engine.rules_model import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT_ONCOKB
 
 #: after a derived fact a gate asks to be absent, in a criterion's words ("KRAS G12C present: no")
@@ -189,7 +190,7 @@ class _Static:
         hit = self._exclusion.get(cr.rule.id)
         if hit is None:
             hit = self._exclusion[cr.rule.id] = Criterion.fast(
-                id=f"{cr.rule.id}/exclusion", text=self.not_excluded(cr), kind="gate", status="unknown",
+                id=f"{cr.rule.id}{EXCLUSION_CRITERION}", text=self.not_excluded(cr), kind="gate", status="unknown",
                 facts=self.gate_facts(cr))
         return hit
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.result import EXCLUSION_CRITERION
 from engine.semantics import POSITIVE
 from engine.tutoring.short import fit
 
@@ -83,16 +84,12 @@ _WORD = {"met": "now met", "not_met": "now not met", "unknown": "now unknown"}
 _CHECKED = {"met": "checked now, met", "not_met": "checked now, not met", "unknown": "checked now, unknown"}
 
 
-#: the end of the id of the criterion a pending exclusion adds to an option ("RES-007/exclusion")
-_EXCLUSION = "/exclusion"
-
-
 def _change_words(c: CriterionChange, decided_by: str | None) -> str:
     if c.after is None:
-        if c.id.endswith(_EXCLUSION) and c.before == "unknown":
+        if c.id.endswith(EXCLUSION_CRITERION) and c.before == "unknown":
             # a pending exclusion's criterion goes when its facts are known: it applies (and then
             # decides the option) or it does not
-            rule = c.id[: -len(_EXCLUSION)]
+            rule = c.id[: -len(EXCLUSION_CRITERION)]
             return "the exclusion now applies" if decided_by == rule else "no longer in question (the exclusion is known not to apply)"
         return "no longer checked"
     return (_WORD if c.before is not None else _CHECKED)[c.after]
