@@ -572,7 +572,7 @@ def normalise(
     # rearrangements, which only a listing in tested_genes or a call of that kind shows); a
     # copy-number or fusion call does not show it was sequenced
     covered = frozenset(tested)
-    tested.update(a.gene for a in alts if a.origin == "somatic" and a.kind == "mutation")
+    sequenced = [a.gene for a in alts if a.origin == "somatic" and a.kind == "mutation"]
 
     germline_tested = case.germline_tested
     if germ >= 0:
@@ -643,7 +643,7 @@ def normalise(
         lineage=known_cancer[1],
         stage=case.stage,
         alterations=tuple(sorted(alts, key=_alt_key)) if len(alts) > 1 else tuple(alts),
-        tested=frozenset(tested),
+        tested=covered.union(sequenced) if sequenced else covered,
         tested_listed=case.tested_genes is not None,
         covered=covered,
         germline_tested=germline_tested,
