@@ -581,3 +581,29 @@ def test_a_cancer_type_that_is_not_a_text_is_reported_not_looked_up(vocab):
         with pytest.raises(CaseError) as info:
             normalise(case, vocab, today=DAY)
         assert [p.path for p in info.value.problems] == [("cancer_type",)]
+
+
+def test_evaluating_a_normalised_case_leaves_it_as_it_was(engine):
+    """A normalised case and its lines are plain (not frozen) dataclasses, for speed: nothing may
+    change one once made (plans' memos and the batch's reused records rely on it). Every example
+    case, evaluated with every text rendered, decided, evaluated by the durable backend and
+    explained for every therapy, keeps every field the same object it was."""
+    import dataclasses
+    import json
+
+    seen = 0
+    for path in sorted((Path(__file__).resolve().parents[1] / "cases").glob("*.json")):
+        c = engine.normalise(json.loads(path.read_text()), default_id=path.stem)
+        before = {f.name: getattr(c, f.name) for f in dataclasses.fields(c)}
+        lines = [dataclasses.astuple(ln) for ln in c.lines or ()]
+        by_gene = dict(c.by_gene)
+        engine.evaluate(c).to_json()
+        engine.decide(c)
+        engine.explain(c, include_all=True)
+        if seen < 3:
+            engine.evaluate(c, backend="durable").to_json()
+        assert {f.name: getattr(c, f.name) for f in dataclasses.fields(c)} == before, path.name
+        assert all(getattr(c, k) is v for k, v in before.items()), path.name
+        assert [dataclasses.astuple(ln) for ln in c.lines or ()] == lines and c.by_gene == by_gene, path.name
+        seen += 1
+    assert seen >= 60
