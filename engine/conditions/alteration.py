@@ -69,7 +69,13 @@ class AlterationCond(Strict):
 def _never_held(case, cls: str) -> bool:
     """Whether the case's history is given and holds no line of drug class ``cls``: nothing can
     have been acquired on the class then, whether or not the gene was tested."""
-    return case.lines is not None and not any(cls in ln.classes or ln.open for ln in case.lines)
+    lines = case.lines
+    if lines is None:
+        return False
+    for ln in lines:  # (a loop, not any() over a generator: several times a case)
+        if ln.open or cls in ln.classes:
+            return False
+    return True
 
 
 def _acquired_on(cls: str):
