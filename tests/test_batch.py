@@ -613,6 +613,35 @@ def test_a_chunk_is_its_records_in_the_output_streams_encoding(engine, encoding,
     assert p.reuse is None or p.reuse.total_reused >= len(cases) // 2
 
 
+@pytest.mark.parametrize("fmt", ["json", "tsv", "text"])
+def test_a_chunk_read_a_group_at_a_time_is_its_records_one_at_a_time(engine, monkeypatch, fmt):
+    """A chunk reads the cases of a group of records (READ_AHEAD of them, fewer once their lines
+    reach READ_AHEAD_CHARS) before evaluating each: its bytes, messages and counts, the summary
+    (its order too) and the records the store reuses are those of the records taken one at a
+    time, results and error records of every kind mixed, texts and decoded values."""
+    monkeypatch.setattr(batch, "READ_AHEAD", 5)
+    cases = [json.loads(f.read_text()) for f in CASES]
+    items: list = []
+    for i, c in enumerate(cases):
+        items.append((f"a.jsonl:{i}", json.dumps(dict(c, id=f"a{i}"))))
+        if i % 7 == 0:
+            items.append((f"b.jsonl:{i}", BAD_JSON))
+        if i % 11 == 0:
+            items.append((f"b.jsonl:{i}", TYPO))
+        if i % 13 == 0:
+            items.append((f"b.jsonl:{i}", dict(c, id=f"d{i}")))  # a decoded value (the API's side)
+    items += [(f"c.jsonl:{i}", json.dumps(dict(c, id=f"again{i}"))) for i, c in enumerate(cases)]  # reused
+    items.insert(40, ("c.jsonl:long", json.dumps(dict(cases[0], id="x" * 150)) + " " * batch.READ_AHEAD_CHARS))
+    grouped, single = Processor(engine, fmt, summary=True), Processor(engine, fmt, summary=True)
+    block = grouped.chunk(items)
+    expected = single.block([single.record(s, p) for s, p in items])
+    assert block == expected and block.records == len(items) and block.errors == len(range(0, len(cases), 7)) + len(range(0, len(cases), 11))
+    assert grouped.summary.render() == single.summary.render()
+    if grouped.reuse is not None:
+        assert (grouped.reuse.total_seen, grouped.reuse.total_reused) == (single.reuse.total_seen, single.reuse.total_reused)
+        assert grouped.reuse.total_reused >= len(cases) // 2
+
+
 # --------------------------------------------------------------------------- the output and the inputs
 
 

@@ -114,11 +114,28 @@ def test_a_result_that_cannot_be_written_is_an_error_record(engine):
     assert is_error and rec["code"] == "not_serialisable" and "cannot be written" in msg
 
 
-def test_a_bug_in_one_record_is_an_internal_error_record_and_the_batch_goes_on(engine, monkeypatch):
+@pytest.mark.parametrize("where", ["read", "evaluate"])
+def test_a_bug_in_one_record_is_an_internal_error_record_and_the_batch_goes_on(engine, monkeypatch, where):
+    """A bug met while a record's case is read (a chunk reads a group of cases before evaluating
+    them) or while it is evaluated and written: that record's internal error, in its place; every
+    other record of the chunk as it would be alone."""
     proc = Processor(engine, "json")
-    monkeypatch.setattr(proc, "_process", lambda s, p: 1 / 0)
-    text, msg, is_error = proc("x:1", good())
+    lines = [good(i) for i in range(5)]
+    if where == "read":
+        real_parse = batch.parse_case_text
+        monkeypatch.setattr(batch, "parse_case_text", lambda t: 1 / 0 if t == lines[2] else real_parse(t))
+    else:
+        real_evaluate = proc._evaluate
+        monkeypatch.setattr(proc, "_evaluate", lambda s, n, c: 1 / 0 if s == "x:3" else real_evaluate(s, n, c))
+    text, msg, is_error = proc("x:3", lines[2])
     assert is_error and json.loads(text)["code"] == "internal_error" and "ZeroDivisionError" in msg
+    block = proc.chunk([(f"x:{i + 1}", line) for i, line in enumerate(lines)])
+    recs = [json.loads(r) for r in block.data.splitlines()]
+    assert (block.records, block.errors) == (5, 1) and block.messages == msg
+    assert [r.get("code") for r in recs] == [None, None, "internal_error", None, None]
+    assert [r["case_id"] for r in recs] == [json.loads(line)["id"] for line in lines]  # (the error record's too)
+    alone = Processor(engine, "json")
+    assert [recs[i] for i in (0, 1, 3, 4)] == [json.loads(alone("x", lines[i])[0]) for i in (0, 1, 3, 4)]
 
 
 def test_a_crash_of_the_program_exits_3_without_a_traceback(monkeypatch, capsys, tmp_path):
