@@ -411,7 +411,8 @@ class Processor:
     def chunk(self, items: list[tuple[str, Any]]) -> Block:
         """Render consecutive records into one :class:`Block`: the cases of a few dozen records
         read first, then each evaluated and written in turn, in input order (the same records as
-        one at a time, 8% to 15% faster: ``bench/README.md``, "Cases read a group at a time")."""
+        one at a time, a tenth faster: ``bench/README.md``, "Plain case objects; cases read a group
+        at a time")."""
         out: list[_Record] = []
         for group in chunks(items, READ_AHEAD, READ_AHEAD_CHARS):
             read = [self._read(s, p) for s, p in group]
