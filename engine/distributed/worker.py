@@ -130,12 +130,11 @@ def processor(src: RuleSource, opts: Options, cohorts: dict[str, str] | None = N
     return p
 
 
-def _render(p, items, step=None) -> list:
-    step = p if step is None else step
+def _render(p, items) -> list:
     if p.backend == "default":
-        return [step(s, x) for s, x in items]
+        return [p(s, x) for s, x in items]
     with _LOCK:  # the durable backend: one session at a time in a process
-        return [step(s, x) for s, x in items]
+        return [p(s, x) for s, x in items]
 
 
 def _test_crash(items) -> None:
@@ -158,7 +157,11 @@ def render_chunk(src: RuleSource, opts: Options, items: list, cohorts: dict[str,
     returns them (:mod:`engine.batch.parallel`)."""
     _test_crash(items)
     p = processor(src, opts, cohorts)
-    block = p.block(_render(p, items, p.record))
+    if p.backend == "default":
+        block = p.chunk(items)  # (as a local worker: the cases of a group read before evaluating each)
+    else:
+        with _LOCK:  # the durable backend: one session at a time in a process
+            block = p.chunk(items)
     return block, p.take_summary()
 
 
