@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.batch import run as batch
 from engine.batch.run import Processor, run_evaluate
@@ -640,6 +642,39 @@ def test_a_chunk_read_a_group_at_a_time_is_its_records_one_at_a_time(engine, mon
     if grouped.reuse is not None:
         assert (grouped.reuse.total_seen, grouped.reuse.total_reused) == (single.reuse.total_seen, single.reuse.total_reused)
         assert grouped.reuse.total_reused >= len(cases) // 2
+
+
+_POOL: list = []  # records of every kind a batch meets, made once (see the property below)
+
+
+def _record_pool() -> list:
+    if not _POOL:
+        cases = [json.loads(f.read_text()) for f in CASES[:12]]
+        _POOL.extend([json.dumps(dict(c, id=f"p{i}")) for i, c in enumerate(cases)])  # results
+        _POOL.extend([json.dumps(dict(c, id="same")) for c in cases[:3]])  # reused records, an id repeated
+        _POOL.extend([dict(cases[0], id="decoded"), BAD_JSON, TYPO, UNKNOWN_FIELD, "[1, 2]", "",
+                      '{"id": ' + "[" * 3000 + "]" * 3000 + ', "cancer_type": "LUAD"}',  # too deep
+                      json.dumps(dict(cases[1], id="long")) + " " * 70_000])  # past the one-step parse's size
+    return _POOL
+
+
+@settings(max_examples=25)
+@given(picks=st.lists(st.integers(min_value=0, max_value=29), min_size=1, max_size=40),
+       ahead=st.integers(min_value=1, max_value=9), fmt=st.sampled_from(["json", "tsv", "text"]))
+def test_any_chunk_is_its_records_one_at_a_time(engine, picks, ahead, fmt):
+    """Whatever records a chunk holds, in whatever order, and however many cases it reads ahead:
+    its bytes, messages, counts and summary are those of its records taken one at a time."""
+    pool = _record_pool()
+    items = [(f"in.jsonl:{i + 1}", pool[k % len(pool)]) for i, k in enumerate(picks)]
+    saved = batch.READ_AHEAD
+    batch.READ_AHEAD = ahead  # (not monkeypatch: hypothesis runs many examples in one test call)
+    try:
+        grouped, single = Processor(engine, fmt, summary=True), Processor(engine, fmt, summary=True)
+        block = grouped.chunk(items)
+    finally:
+        batch.READ_AHEAD = saved
+    assert block == single.block([single.record(s, x) for s, x in items])
+    assert grouped.summary.render() == single.summary.render()
 
 
 # --------------------------------------------------------------------------- the output and the inputs
