@@ -577,7 +577,7 @@ def normalise(
     # rearrangements, which only a listing in tested_genes or a call of that kind shows); a
     # copy-number or fusion call does not show it was sequenced
     covered = frozenset(tested)
-    sequenced = [a.gene for a in alts if a.origin == "somatic" and a.kind == "mutation"]
+    sequenced = sequenced_genes(alts)
 
     germline_tested = case.germline_tested
     if germ >= 0:
@@ -681,6 +681,13 @@ def implied_lines(lines: list[Line]) -> list[Line]:
     first = min(follows, key=lambda ln: ln.seq)
     label = f"first-line therapy (not listed) before prior therapy {first.seq + 1} ({first.label})"
     return [Line.of_unknown_drugs("metastatic", label=label, seq=first.seq, implied=True)]
+
+
+def sequenced_genes(alts) -> list[str]:
+    """The genes a case's alterations show were sequenced: those of a listed somatic mutation
+    (not a copy-number or fusion call, nor a germline variant). ``normalise`` and ``check``'s
+    domain read a case alike through this."""
+    return [a.gene for a in alts if a.origin == "somatic" and a.kind == "mutation"]
 
 
 def _alt_key(a: Alt) -> tuple:

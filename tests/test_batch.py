@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import functools
 import io
 import itertools
 import json
@@ -644,18 +645,15 @@ def test_a_chunk_read_a_group_at_a_time_is_its_records_one_at_a_time(engine, mon
         assert grouped.reuse.total_reused >= len(cases) // 2
 
 
-_POOL: list = []  # records of every kind a batch meets, made once (see the property below)
-
-
-def _record_pool() -> list:
-    if not _POOL:
-        cases = [json.loads(f.read_text()) for f in CASES[:12]]
-        _POOL.extend([json.dumps(dict(c, id=f"p{i}")) for i, c in enumerate(cases)])  # results
-        _POOL.extend([json.dumps(dict(c, id="same")) for c in cases[:3]])  # reused records, an id repeated
-        _POOL.extend([dict(cases[0], id="decoded"), BAD_JSON, TYPO, UNKNOWN_FIELD, "[1, 2]", "",
-                      '{"id": ' + "[" * 3000 + "]" * 3000 + ', "cancer_type": "LUAD"}',  # too deep
-                      json.dumps(dict(cases[1], id="long")) + " " * 70_000])  # past the one-step parse's size
-    return _POOL
+@functools.cache
+def _record_pool() -> tuple:
+    """Records of every kind a batch meets (see the property below)."""
+    cases = [json.loads(f.read_text()) for f in CASES[:12]]
+    return (*[json.dumps(dict(c, id=f"p{i}")) for i, c in enumerate(cases)],  # results
+            *[json.dumps(dict(c, id="same")) for c in cases[:3]],  # reused records, an id repeated
+            dict(cases[0], id="decoded"), BAD_JSON, TYPO, UNKNOWN_FIELD, "[1, 2]", "",
+            '{"id": ' + "[" * 3000 + "]" * 3000 + ', "cancer_type": "LUAD"}',  # too deep
+            json.dumps(dict(cases[1], id="long")) + " " * 70_000)  # past the one-step parse's size
 
 
 @settings(max_examples=25)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, get_args
 from collections.abc import Iterable
 
-from engine.case import A_FIRST_LINE, FOLLOWS_FIRST_LINE, Alt, CaseIn, Line, NormalCase, implied_lines
+from engine.case import A_FIRST_LINE, FOLLOWS_FIRST_LINE, Alt, CaseIn, Line, NormalCase, implied_lines, sequenced_genes
 from engine.errors import TermError
 from engine.evaluation.evaluator import (
     AllNode,
@@ -165,7 +165,7 @@ class Domain:
             if st.tested:
                 tested.add(g)
         covered = frozenset(tested)  # (as normalise reads it: listed genes, then those a mutation shows sequenced)
-        tested.update(a.gene for a in alts if a.origin == "somatic" and a.kind == "mutation")
+        tested.update(sequenced_genes(alts))
         kw = dict(zip(self._field_names, fields, strict=True))
         for k, name, implied in self._implied:
             kw[name] = implied(fields[k], alts)
