@@ -530,12 +530,24 @@ def test_a_record_serves_every_date_with_the_same_rules_in_effect(engine, never_
     record, each with its own id and date written in every place (a JSON record is cut around
     them). A date the rule base names (a rule's start, the knowledge version) is kept as it is,
     per date; a date on which other rules are in effect never shares."""
+    import dataclasses
     import datetime as dt
+
+    from engine.api import Engine
 
     base = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
             "prior_therapies": [{"regimen": "carboplatin + pemetrexed", "setting": "metastatic"}]}
+    rb = engine.rulebase
+    kv = rb.meta.knowledge_version
     program = engine.program
-    kv = engine.rulebase.meta.knowledge_version
+    day = dt.timedelta(days=1)
+    if len({program.interval(kv + k * day) for k in range(-3, 4)}) > 1:
+        # the knowledge version is a day a rule starts or ends (a rule ended on the day the rule
+        # base recorded why): this test needs one between two such days, so it takes its own
+        kv = max(program.dates) + 10 * day
+        rb = dataclasses.replace(rb, meta=rb.meta.model_copy(update={"knowledge_version": kv}))
+        engine = Engine(rulebase=rb)
+    program = engine.program
     # two dates after the knowledge version (the note that names the date), two before it, none
     # named by the rule base; one of another interval; the knowledge version, twice
     after = [kv + dt.timedelta(days=40), kv + dt.timedelta(days=41)]

@@ -111,6 +111,46 @@ def test_g12d_lung_adagrasib_cetuximab_names_the_colorectal_and_g12c_gates(engin
     assert a.rules[0].rule == "CRC-004"  # the approval the case comes closest to
 
 
+def test_an_ended_trial_option_names_the_note_in_its_place(engine):
+    """BI 1701963's trial option (RES-015) ended the day the rule base recorded the report of its
+    phase I studies; the note FAIL-007 holds from then. Asked why there is no option, the answer
+    says when the rule ended (on the evaluation date itself: its end is the first day it no longer
+    holds), names the rule in its place and, where that note applies to the case, says why; the
+    summary stays short. Before that date the trial option stands."""
+    case = {"cancer_type": "PAAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12D"}],
+            "tested_genes": ["KRAS"], "as_of": "2026-12-06"}
+    a = engine.explain(case, "BI 1701963")
+    assert a.verdict is None and not a.in_result and a.rules[0].rule == "RES-015"
+    assert a.summary == "BI 1701963: no option, not in effect (it ended on 2026-12-06, on the evaluation date 2026-12-06)"
+    assert ("\u201cBI 1701963 (SOS1 inhibitor) after its phase I studies reported\u201d holds from then" in a.rules[0].reason)
+    assert "Since 2026-12-06: The SOS1 inhibitor BI 1701963 is no longer a trial option" in a.explanation
+    later = engine.explain({**case, "as_of": "2027-03-01"}, "BI 1701963")
+    assert "ended on 2026-12-06, before the evaluation date 2027-03-01" in later.summary
+    assert "Since 2026-12-06:" in later.explanation
+    # the note is about advanced disease: an early-stage case is told the rule ended, not the note
+    early = engine.explain({**case, "stage": "early"}, "BI 1701963")
+    assert "holds from then" in early.rules[0].reason and "Since 2026-12-06" not in early.explanation
+    before = engine.explain({**case, "as_of": "2026-12-05"}, "BI 1701963")
+    assert before.verdict == "consider" and before.rules[0].rule == "RES-015"
+
+
+def test_an_ended_approval_names_the_approval_in_its_place(engine):
+    """The FDA accelerated approval of encorafenib + cetuximab + mFOLFOX6 (BRAF-002) ended when the
+    regular approval with fluorouracil-based chemotherapy (BRAF-005) replaced it: after that day
+    the ended rule's reason names its successor; a rule that ended without one names none."""
+    a = engine.explain(load("crc-braf-v600e-untreated-2026-03-01.json"), "encorafenib + cetuximab + mFOLFOX6")
+    assert a.verdict == "eligible" and a.rules[0].rule == "BRAF-005"
+    ended = next(r for r in a.rules if r.rule == "BRAF-002")
+    assert ended.reason == ("does not apply: it ended on 2026-02-24, before the evaluation date 2026-03-01, and "
+                            "\u201cEncorafenib + cetuximab + fluorouracil-based chemotherapy (mFOLFOX6 or FOLFIRI) for "
+                            "BRAF V600E metastatic colorectal cancer (FDA)\u201d holds from then")
+    case = {"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI"}], "as_of": "2026-01-01"}
+    b = engine.explain(case, "sotorasib + panitumumab")
+    assert next(r for r in b.rules if r.rule == "CRC-007").reason == (
+        "does not apply: it ended on 2025-01-16, before the evaluation date 2026-01-01")
+
+
 def test_the_closest_rule_is_one_whose_gate_the_case_meets(engine):
     """Early-stage, resected KRAS G12C endometrial cancer, sotorasib: the trial option for G12C
     cancers outside lung and colorectal cancer (gate met, silent at an early stage) is the rule the

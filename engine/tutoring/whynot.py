@@ -58,7 +58,9 @@ class TherapyAnswer(BaseModel):
     option: Option | None = Field(description="the option of the result, when there is one")
 
 
-def _not_in_effect(cr, case) -> str:
+def _not_in_effect(cr, case, successor=None) -> str:
+    """Why a rule says nothing at the case's date or for its regulator; for a rule that ended, the
+    rule that took its place (``successor``: ``replaced_by``, in effect at the date), named."""
     r = cr.rule
     if r.status == "retired":
         return "the rule is retired"
@@ -66,7 +68,23 @@ def _not_in_effect(cr, case) -> str:
         return f"it is an {cr.jurisdiction} rule and this evaluation is for {case.jurisdiction}"
     if case.as_of < cr.start:
         return f"it holds from {cr.start.isoformat()}, after the evaluation date {case.as_of.isoformat()}"
-    return f"it ended on {cr.end.isoformat()}, before the evaluation date {case.as_of.isoformat()}"
+    # (``end`` is the first day the rule no longer holds: it may be the evaluation date itself)
+    when = "on" if case.as_of == cr.end else "before"
+    text = f"it ended on {cr.end.isoformat()}, {when} the evaluation date {case.as_of.isoformat()}"
+    if successor is not None:
+        text += f", and \u201c{successor.title}\u201d holds from then"
+    return text
+
+
+def _successor(rb, cr, case):
+    """The rule that took the place of ``cr`` once it ended (its ``replaced_by``), when that rule is
+    in effect at the case's date; else None."""
+    nxt = rb.by_id.get(cr.rule.replaced_by) if cr.rule.replaced_by and cr.end is not None and case.as_of >= cr.end else None
+    if nxt is None or nxt.status == "retired" or case.as_of < nxt.effective_from:
+        return None
+    if nxt.effective_to is not None and case.as_of >= nxt.effective_to:
+        return None
+    return nxt
 
 
 def _in_rule_time(cr, ctx: Ctx, made: dict) -> Ctx:
@@ -155,7 +173,7 @@ class WhyNot:
                 cons = next((c for c in option.considered if c.rule == rule.id), None) if option else None
                 reason = f"concluded {VERDICT_WORDS[out.verdict]} but did not decide" + (f" ({cons.reason})" if cons else "")
             elif not live:
-                reason = f"does not apply: {_not_in_effect(cr, case)}"
+                reason = f"does not apply: {_not_in_effect(cr, case, _successor(self.program.rb, cr, case))}"
             elif gate_not:
                 reason = "does not apply: this case does not meet " + join_words([_crit_words(c) for c in gate_not], "and")
             elif label_not:
@@ -211,9 +229,9 @@ class WhyNot:
                 explanation=option.explanation, criteria=list(top.criteria) if top else [], rules=answers,
                 option=option,
             )
-        return self._no_option(entry, case, answers)
+        return self._no_option(entry, case, answers, result)
 
-    def _no_option(self, entry, case, answers: list[RuleAnswer]) -> TherapyAnswer:
+    def _no_option(self, entry, case, answers: list[RuleAnswer], result) -> TherapyAnswer:
         name = entry.name
         if not answers:
             text = f"No rule of the knowledge base concludes about {name}, for any case."
@@ -225,10 +243,15 @@ class WhyNot:
         gate_not = [c for c in top.criteria if c.kind == "gate" and c.status == "not_met"]
         label_not = [c for c in top.criteria if c.kind == "label" and c.status == "not_met"]
         if not top.in_effect:
-            short = f"not in effect ({top.reason.removeprefix('does not apply: ')})"
+            ended = next(cr for cr in self.by_therapy[entry.id] if cr.rule.id == top.rule)
+            short = f"not in effect ({_not_in_effect(ended, case)})"  # (the rule in its place: in the explanation)
             parts.append(f"The closest rule, \u201c{top.title}\u201d, does not apply: {top.reason.removeprefix('does not apply: ')}"
                          + ("; nor does this case meet " + join_words([_crit_words(c) for c in gate_not], "and") if gate_not else "")
                          + ".")
+            nxt = _successor(self.program.rb, ended, case)
+            # a rule ended with a note in its place: the note says why, where it applies to this case
+            if nxt is not None and nxt.kind == "note" and any(n.rule == nxt.id for n in result.note_details):
+                parts.append(f"Since {ended.end.isoformat()}: {nxt.note}")
         elif gate_not:
             short = "not met: " + "; ".join(c.text for c in gate_not)
             parts.append(f"The closest rule, \u201c{top.title}\u201d, is about tumours with "
