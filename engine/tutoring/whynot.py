@@ -243,15 +243,15 @@ class WhyNot:
         gate_not = [c for c in top.criteria if c.kind == "gate" and c.status == "not_met"]
         label_not = [c for c in top.criteria if c.kind == "label" and c.status == "not_met"]
         if not top.in_effect:
-            ended = next(cr for cr in self.by_therapy[entry.id] if cr.rule.id == top.rule)
-            short = f"not in effect ({_not_in_effect(ended, case)})"  # (the rule in its place: in the explanation)
+            top_cr = next(cr for cr in self.by_therapy[entry.id] if cr.rule.id == top.rule)
+            short = f"not in effect ({_not_in_effect(top_cr, case)})"  # (the rule in its place: in the explanation)
             parts.append(f"The closest rule, \u201c{top.title}\u201d, does not apply: {top.reason.removeprefix('does not apply: ')}"
                          + ("; nor does this case meet " + join_words([_crit_words(c) for c in gate_not], "and") if gate_not else "")
                          + ".")
-            nxt = _successor(self.program.rb, ended, case)
+            nxt = _successor(self.program.rb, top_cr, case)
             # a rule ended with a note in its place: the note says why, where it applies to this case
             if nxt is not None and nxt.kind == "note" and any(n.rule == nxt.id for n in result.note_details):
-                parts.append(f"Since {ended.end.isoformat()}: {nxt.note}")
+                parts.append(f"Since {top_cr.end.isoformat()}: {nxt.note}")
         elif gate_not:
             short = "not met: " + "; ".join(c.text for c in gate_not)
             parts.append(f"The closest rule, \u201c{top.title}\u201d, is about tumours with "
