@@ -151,6 +151,43 @@ def test_an_ended_approval_names_the_approval_in_its_place(engine):
         "does not apply: it ended on 2025-01-16, before the evaluation date 2026-01-01")
 
 
+def _replaced_rules():
+    from engine.api import default_engine
+
+    rb = default_engine().rulebase
+    return [r.id for r in rb.rules if r.replaced_by and rb.targets.get(r.id)]
+
+
+@pytest.mark.parametrize("rule_id", _replaced_rules())
+def test_every_replaced_rule_names_its_successor_where_that_is_in_effect(engine, rule_id):
+    """Every rule that names a successor (``replaced_by``: an approval after a trial option, a
+    note after a retired finding), asked about with a case of its own examples on the day the
+    successor starts: the rule's reason names the successor, for the successor's regulator, and
+    not for another regulator (the FDA approval that ended a trial option is not what an EU
+    evaluation has in its place) nor the day before the successor starts."""
+    import datetime as dt
+
+    rb = engine.rulebase
+    rule = rb.rule(rule_id)
+    nxt = rb.rule(rule.replaced_by)
+    therapy = rb.targets[rule_id][0]
+    start = nxt.effective_from if rule.effective_to is None else max(nxt.effective_from, rule.effective_to)
+    case = {**rule.examples[0].case, "as_of": start.isoformat()}
+    if nxt.jurisdiction:
+        case["jurisdiction"] = nxt.jurisdiction
+
+    def reason(c) -> str:
+        return next(r.reason for r in engine.explain(c, therapy).rules if r.rule == rule_id)
+
+    named = f"\u201c{nxt.title}\u201d"
+    assert named in reason(case)
+    other = next(j for j in sorted(engine.jurisdictions) if j != nxt.jurisdiction) if nxt.jurisdiction else None
+    if other is not None and (rule.jurisdiction is None or rule.jurisdiction == other):
+        assert named not in reason({**case, "jurisdiction": other})
+    if nxt.effective_from > dt.date(2000, 1, 1) and rule.status != "retired":
+        assert named not in reason({**case, "as_of": (start - dt.timedelta(days=1)).isoformat()})
+
+
 def test_the_closest_rule_is_one_whose_gate_the_case_meets(engine):
     """Early-stage, resected KRAS G12C endometrial cancer, sotorasib: the trial option for G12C
     cancers outside lung and colorectal cancer (gate met, silent at an early stage) is the rule the

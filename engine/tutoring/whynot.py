@@ -59,11 +59,11 @@ class TherapyAnswer(BaseModel):
 
 
 def _not_in_effect(cr, case, successor=None) -> str:
-    """Why a rule says nothing at the case's date or for its regulator; for a rule that ended, the
-    rule that took its place (``successor``: ``replaced_by``, in effect at the date), named."""
+    """Why a rule says nothing at the case's date or for its regulator; for a rule that ended or
+    was retired, the rule that took its place (``successor``: see :func:`_successor`), named."""
     r = cr.rule
     if r.status == "retired":
-        return "the rule is retired"
+        return "the rule is retired" + (f", and \u201c{successor.rule.title}\u201d holds in its place" if successor else "")
     if cr.jurisdiction is not None and cr.jurisdiction != case.jurisdiction:
         return f"it is an {cr.jurisdiction} rule and this evaluation is for {case.jurisdiction}"
     if case.as_of < cr.start:
@@ -72,19 +72,19 @@ def _not_in_effect(cr, case, successor=None) -> str:
     when = "on" if case.as_of == cr.end else "before"
     text = f"it ended on {cr.end.isoformat()}, {when} the evaluation date {case.as_of.isoformat()}"
     if successor is not None:
-        text += f", and \u201c{successor.title}\u201d holds from then"
+        text += f", and \u201c{successor.rule.title}\u201d holds from then"
     return text
 
 
-def _successor(rb, cr, case):
-    """The rule that took the place of ``cr`` once it ended (its ``replaced_by``), when that rule is
-    in effect at the case's date; else None."""
-    nxt = rb.by_id.get(cr.rule.replaced_by) if cr.rule.replaced_by and cr.end is not None and case.as_of >= cr.end else None
-    if nxt is None or nxt.status == "retired" or case.as_of < nxt.effective_from:
+def _successor(program, cr, case):
+    """The rule that took the place of ``cr`` (its ``replaced_by``) once it ended or was retired,
+    when that rule is in effect for the case (its date and regulator: the FDA approval that ended
+    a trial option is not what an EU evaluation has in its place); else None."""
+    r = cr.rule
+    if not r.replaced_by or (r.status != "retired" and (cr.end is None or case.as_of < cr.end)):
         return None
-    if nxt.effective_to is not None and case.as_of >= nxt.effective_to:
-        return None
-    return nxt
+    nxt = program.by_id.get(r.replaced_by)
+    return nxt if nxt is not None and nxt.in_effect(case) else None
 
 
 def _in_rule_time(cr, ctx: Ctx, made: dict) -> Ctx:
@@ -173,7 +173,7 @@ class WhyNot:
                 cons = next((c for c in option.considered if c.rule == rule.id), None) if option else None
                 reason = f"concluded {VERDICT_WORDS[out.verdict]} but did not decide" + (f" ({cons.reason})" if cons else "")
             elif not live:
-                reason = f"does not apply: {_not_in_effect(cr, case, _successor(self.program.rb, cr, case))}"
+                reason = f"does not apply: {_not_in_effect(cr, case, _successor(self.program, cr, case))}"
             elif gate_not:
                 reason = "does not apply: this case does not meet " + join_words([_crit_words(c) for c in gate_not], "and")
             elif label_not:
@@ -248,10 +248,11 @@ class WhyNot:
             parts.append(f"The closest rule, \u201c{top.title}\u201d, does not apply: {top.reason.removeprefix('does not apply: ')}"
                          + ("; nor does this case meet " + join_words([_crit_words(c) for c in gate_not], "and") if gate_not else "")
                          + ".")
-            nxt = _successor(self.program.rb, top_cr, case)
+            nxt = _successor(self.program, top_cr, case)
             # a rule ended with a note in its place: the note says why, where it applies to this case
-            if nxt is not None and nxt.kind == "note" and any(n.rule == nxt.id for n in result.note_details):
-                parts.append(f"Since {top_cr.end.isoformat()}: {nxt.note}")
+            if (nxt is not None and top_cr.end is not None and nxt.rule.kind == "note"
+                    and any(n.rule == nxt.rule.id for n in result.note_details)):
+                parts.append(f"Since {top_cr.end.isoformat()}: {nxt.rule.note}")
         elif gate_not:
             short = "not met: " + "; ".join(c.text for c in gate_not)
             parts.append(f"The closest rule, \u201c{top.title}\u201d, is about tumours with "
