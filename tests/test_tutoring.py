@@ -382,6 +382,35 @@ def test_compare_shows_a_caution_that_a_co_mutation_adds_and_why_says_it(engine)
     assert gone.after.verdict == "excluded" and gone.cautions_lost == [] and "No longer cautioned" not in gone.why
 
 
+def test_compare_shows_a_note_that_a_co_alteration_adds(engine):
+    """STK11 loss added to KRAS G12C lung adenocarcinoma changes no verdict: the lesson is the note
+    about PD-1 inhibitors (COM-001), which the what-if must show (it said "No option changed" and
+    nothing else); the other way round, the note goes."""
+    from engine.tutoring.cli import render_comparison
+
+    before = load("luad-g12c-second-line.json")
+    after = json.loads(json.dumps(before))
+    after["alterations"].append({"gene": "STK11", "variant": "loss"})
+    cmp = engine.compare(before, after)
+    assert [n.rule for n in cmp.notes_gained] == ["COM-001"] and not cmp.notes_lost and not cmp.empty
+    assert "PD-1" in cmp.notes_gained[0].text
+    assert "Note now: Caution with PD-1 inhibitors" in render_comparison(cmp)
+    back = engine.compare(after, before)
+    assert [n.rule for n in back.notes_lost] == ["COM-001"] and not back.notes_gained
+    assert "Note no longer: Caution with PD-1 inhibitors" in render_comparison(back)
+
+
+def test_compare_across_the_day_an_option_ended_shows_the_note_in_its_place(engine):
+    """The same KRAS-mutant pancreatic case the day before and the day BI 1701963's trial option
+    ended: the option goes and the note that says why (FAIL-007) comes."""
+    case = {"cancer_type": "PAAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12D"}],
+            "tested_genes": ["KRAS"], "as_of": "2026-12-05"}
+    cmp = engine.compare(case, {**case, "as_of": "2026-12-06"})
+    gone = next(o for o in cmp.options if o.therapy == "bi-1701963")
+    assert (gone.before.verdict, gone.after.verdict) == ("consider", None)
+    assert [n.rule for n in cmp.notes_gained] == ["FAIL-007"] and not cmp.notes_lost
+
+
 # --------------------------------------------------------------------------- summaries and text
 
 

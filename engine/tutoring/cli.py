@@ -192,4 +192,7 @@ def render_comparison(cmp, width: int = 100) -> str:
         out.append(textwrap.fill("* " + o.why, width, subsequent_indent="    "))
     if not cmp.options:
         out.append("No option changed.")
+    for head, notes in (("Note now", cmp.notes_gained), ("Note no longer", cmp.notes_lost)):
+        for n in notes:
+            out.append(textwrap.fill(f"{head}: {n.text}", width, subsequent_indent="    "))
     return "\n".join(out)

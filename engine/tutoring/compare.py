@@ -2,7 +2,9 @@
 
 ``changes`` lists the case fields that differ; ``facts`` the derived facts whose value changed;
 ``options`` every therapy whose verdict, evidence, OncoKB level, criteria or missing facts changed
-(appearing or vanishing included), each with why in words. Comparing an evaluation with itself gives nothing.
+(appearing or vanishing included), each with why in words; ``notes_gained`` and ``notes_lost`` the
+notes of the result (a co-alteration's caution about immunotherapy, why an option is gone) that
+appear or go. Comparing an evaluation with itself gives nothing.
 """
 from __future__ import annotations
 
@@ -59,6 +61,12 @@ class OptionChange(BaseModel):
     summary: str = Field(description="the change in at most 140 characters")
 
 
+class NoteChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: str = Field(description="the note rule")
+    text: str = Field(description="the note")
+
+
 class Comparison(BaseModel):
     """The differences between two evaluations; empty when they agree."""
 
@@ -68,10 +76,13 @@ class Comparison(BaseModel):
     changes: list[FieldChange] = Field(description="case fields that differ")
     facts: list[FactChange] = Field(description="derived facts whose value changed")
     options: list[OptionChange] = Field(description="options whose verdict, level, criteria or missing facts changed")
+    notes_gained: list[NoteChange] = Field(default=[], description="notes of the second evaluation the first has not "
+                                                                   "(a note rule that now holds)")
+    notes_lost: list[NoteChange] = Field(default=[], description="notes of the first evaluation the second has not")
 
     @property
     def empty(self) -> bool:
-        return not (self.changes or self.facts or self.options)
+        return not (self.changes or self.facts or self.options or self.notes_gained or self.notes_lost)
 
 
 def _side(o) -> Side:
@@ -171,4 +182,10 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
         options.append(OptionChange(therapy=t, name=name, before=sa, after=sb, criteria=crit,
                                     cautions_gained=gained, cautions_lost=lost, why=why,
                                     summary=fit(parts[0] + (" " + parts[1] if lead or crit else ""))))
-    return Comparison(before_id=ra.case_id, after_id=rb_.case_id, changes=changes, facts=facts, options=options)
+    # a note is the lesson of many what-ifs (STK11 loss added to KRAS-mutant lung adenocarcinoma
+    # changes no verdict, only the caution about PD-1 inhibitors): by rule and text
+    na = [(n.rule, n.text) for n in ra.note_details]
+    nb = [(n.rule, n.text) for n in rb_.note_details]
+    return Comparison(before_id=ra.case_id, after_id=rb_.case_id, changes=changes, facts=facts, options=options,
+                      notes_gained=[NoteChange(rule=r, text=t) for r, t in nb if (r, t) not in na],
+                      notes_lost=[NoteChange(rule=r, text=t) for r, t in na if (r, t) not in nb])
