@@ -537,3 +537,28 @@ def test_criteria_agree_with_the_verdict(case):
             assert "unknown" in statuses, (o.therapy, [(c.text, c.status) for c in o.criteria])
         for c in o.criteria:
             assert c.kind in ("gate", "label") and c.text and not c.text.startswith(o.rules[0])
+
+
+# --------------------------------------------------------------------------- what if
+
+
+@given(VALID, VALID)
+@example({"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+          "prior_therapies": [], "as_of": "2026-07-01"},
+         {"cancer_type": "LUAD", "stage": "metastatic",
+          "alterations": [{"gene": "KRAS", "variant": "G12C"}, {"gene": "STK11", "variant": "loss"}],
+          "prior_therapies": [{"regimen": "carboplatin + pemetrexed"}], "as_of": "2026-12-06"})
+def test_a_comparison_is_the_mirror_of_its_reverse_and_accounts_for_every_note(a, b):
+    """What if, for any two cases: comparing B with A shows the same options changed, each with its
+    two sides swapped, the same facts, and the notes A to B gained as the notes B to A lost; and
+    the notes gained and lost are exactly those of one result and not the other (a note is the
+    lesson of many what-ifs: it is never left out)."""
+    ab, ba = ENGINE.compare(a, b), ENGINE.compare(b, a)
+    assert [(o.therapy, o.before, o.after) for o in ab.options] == [(o.therapy, o.after, o.before) for o in ba.options]
+    assert [(f.fact, f.before, f.after) for f in ab.facts] == [(f.fact, f.after, f.before) for f in ba.facts]
+    assert ab.notes_gained == ba.notes_lost and ab.notes_lost == ba.notes_gained
+    assert ab.empty == ba.empty
+    notes_a = {(n.rule, n.text) for n in ENGINE.evaluate(a).note_details}
+    notes_b = {(n.rule, n.text) for n in ENGINE.evaluate(b).note_details}
+    assert {(n.rule, n.text) for n in ab.notes_gained} == notes_b - notes_a
+    assert {(n.rule, n.text) for n in ab.notes_lost} == notes_a - notes_b
