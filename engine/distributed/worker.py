@@ -14,6 +14,7 @@ batch writes for it, result or error record.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -130,10 +131,13 @@ def processor(src: RuleSource, opts: Options, cohorts: dict[str, str] | None = N
     return p
 
 
+def _one_session(p):
+    """The durable backend's lock (one session at a time in a process); nothing for the default."""
+    return contextlib.nullcontext() if p.backend == "default" else _LOCK
+
+
 def _render(p, items) -> list:
-    if p.backend == "default":
-        return [p(s, x) for s, x in items]
-    with _LOCK:  # the durable backend: one session at a time in a process
+    with _one_session(p):
         return [p(s, x) for s, x in items]
 
 
@@ -157,11 +161,8 @@ def render_chunk(src: RuleSource, opts: Options, items: list, cohorts: dict[str,
     returns them (:mod:`engine.batch.parallel`)."""
     _test_crash(items)
     p = processor(src, opts, cohorts)
-    if p.backend == "default":
+    with _one_session(p):
         block = p.chunk(items)  # (as a local worker: the cases of a group read before evaluating each)
-    else:
-        with _LOCK:  # the durable backend: one session at a time in a process
-            block = p.chunk(items)
     return block, p.take_summary()
 
 

@@ -243,7 +243,7 @@ class WhyNot:
         gate_not = [c for c in top.criteria if c.kind == "gate" and c.status == "not_met"]
         label_not = [c for c in top.criteria if c.kind == "label" and c.status == "not_met"]
         if not top.in_effect:
-            top_cr = next(cr for cr in self.by_therapy[entry.id] if cr.rule.id == top.rule)
+            top_cr = self.program.by_id[top.rule]
             short = f"not in effect ({_not_in_effect(top_cr, case)})"  # (the rule in its place: in the explanation)
             parts.append(f"The closest rule, \u201c{top.title}\u201d, does not apply: {top.reason.removeprefix('does not apply: ')}"
                          + ("; nor does this case meet " + join_words([_crit_words(c) for c in gate_not], "and") if gate_not else "")
