@@ -133,3 +133,27 @@ def test_why_explains_the_profile_as_the_form_shows_it_and_keeps_the_error(brows
     _wait(driver, lambda d: d.find_element(By.ID, "error").text)
     driver.find_element(By.CSS_SELECTOR, '#therapies li.therapy[data-therapy="adagrasib"]').click()
     _wait(driver, lambda d: "cancer_type" in d.find_element(By.ID, "error").text)
+
+
+def test_what_if_shows_a_note_that_an_added_co_alteration_brings(browser):
+    """Adding STK11 loss to KRAS G12C lung adenocarcinoma changes no verdict: the page's what-if
+    must show the note it brings (the caution about PD-1 inhibitors), not "Nothing changes."."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url = browser
+    driver.get(url + "/")
+    _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    cancer = driver.find_element(By.ID, "cancer")
+    cancer.clear()
+    cancer.send_keys("LUAD")
+    driver.find_element(By.ID, "evaluate").click()
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#options li.option[data-therapy="sotorasib"]'))
+    driver.find_element(By.ID, "add-alt").click()
+    row = driver.find_elements(By.CSS_SELECTOR, "#alts .alt")[-1]
+    row.find_element(By.CSS_SELECTOR, ".alt-gene").send_keys("STK11")
+    row.find_element(By.CSS_SELECTOR, ".alt-variant").send_keys("loss", Keys.TAB)  # (change fires on leaving the field)
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#changes li.note-change[data-change="gained"]'))
+    texts = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#changes li")]
+    assert any(t.startswith("Note now:") and "PD-1" in t for t in texts)
+    assert "Nothing changes." not in texts

@@ -733,9 +733,40 @@ def test_compare_names_the_rule_and_date_that_decide_after_a_date_change(engine)
             "prior_therapies": [{"drugs": ["carboplatin"]}], "as_of": "2021-05-27"}
     got = {o.therapy: o for o in engine.compare(case, dict(case, as_of="2021-05-28")).options}["sotorasib"]
     assert "which holds from 2021-05-28" in got.why and "Now decided by" in got.summary
-    texts = [c.text for c in got.criteria]
-    assert not any("KRAS G12C" in t or "cancer type" in t for t in texts)
-    assert "checked now, met" in got.why and "no longer checked" not in got.why
+    # both rules read the same case on both days: no criterion changed, the date is the news
+    assert got.criteria == [] and "checked now" not in got.why and "no longer checked" not in got.why
+
+
+def test_compare_lists_no_fact_that_only_one_side_evaluated(engine):
+    """Before sotorasib's approval no rule in effect read "KRAS G12C present" for lung cancer, so
+    the result did not report it; the what-if must not say it went from unknown to true (the case
+    lists G12C on both days)."""
+    before, after = load("luad-g12c-2021-01-15.json"), load("luad-g12c-2021-05-28.json")
+    assert "kras_g12c" not in engine.evaluate(before).facts and engine.evaluate(after).facts["kras_g12c"] is True
+    cmp = engine.compare(before, after)
+    assert not any(f.fact == "kras_g12c" for f in cmp.facts)
+    assert [f.fact for f in engine.compare(after, dict(after, alterations=[{"gene": "KRAS", "variant": "G12D"}])).facts] \
+        == ["kras_g12c"]  # (a fact both sides read still shows its change)
+
+
+def test_compare_says_why_an_option_went_in_full_with_the_criterion_that_failed(engine):
+    """KRAS G12C replaced by G12D in colorectal cancer after FOLFOX and FOLFIRI: adagrasib +
+    cetuximab goes. The what-if names the criterion of its rule that is now not met, and why the
+    rule no longer applies, in full (not the 140-character summary cut with an ellipsis), and does
+    not list every criterion as "no longer checked"."""
+    before = load("crc-g12c-folfox-folfiri.json")
+    after = dict(before, alterations=[{"gene": "KRAS", "variant": "G12D"}])
+    got = {o.therapy: o for o in engine.compare(before, after).options}["adagrasib+cetuximab"]
+    assert (got.before.verdict, got.after.verdict) == ("eligible", None)
+    assert [(c.text, c.before, c.after) for c in got.criteria] == [("KRAS G12C present", "met", "not_met")]
+    assert got.why.startswith("adagrasib + cetuximab: eligible \u2192 no option. KRAS G12C present: now not met. \u201cAdagrasib + cetuximab")
+    assert got.why.endswith("does not apply: this case does not meet KRAS G12C present (the case: KRAS G12D).")
+    assert "\u2026" not in got.why and "no longer checked" not in got.why
+    # another rule decides sotorasib after: the criteria that changed of both rules, nothing else
+    soto = {o.therapy: o for o in engine.compare(before, after).options}["sotorasib"]
+    assert (soto.before.verdict, soto.after.verdict) == ("not_eligible", "excluded")
+    assert ("KRAS G12C present", "met", "not_met") in [(c.text, c.before, c.after) for c in soto.criteria]
+    assert all(c.before != c.after for c in soto.criteria)
 
 
 def test_compare_says_what_became_of_an_exclusion_that_waited(engine):

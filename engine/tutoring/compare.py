@@ -106,6 +106,26 @@ def _change_words(c: CriterionChange, decided_by: str | None) -> str:
     return (_WORD if c.before is not None else _CHECKED)[c.after]
 
 
+def _criteria(answer, rules: list[str]) -> dict:
+    """The criteria of ``rules`` in a why answer, by (kind, text): the option's own where the rule
+    decides it (they include an exclusion that waits on a fact), the rule's answer otherwise."""
+    out: dict = {}
+    if answer is None:
+        return out
+    for rid in rules:
+        if answer.in_result and answer.rules and answer.rules[0].rule == rid and answer.rules[0].decided:
+            crits = answer.criteria
+        else:
+            crits = next((r.criteria for r in answer.rules if r.rule == rid), [])
+        for c in crits:
+            out.setdefault((c.kind, c.text), c)
+    return out
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str]) -> Comparison:
     """``a``/``b``: {therapy: TherapyAnswer} for every therapy of either result, plus the results."""
     ra, rb_ = a["result"], b["result"]
@@ -118,8 +138,10 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
     if ra.evaluated_as_of != rb_.evaluated_as_of and not any(c.field == "as_of" for c in changes):
         changes.append(FieldChange(field="as_of", before=ra.evaluated_as_of, after=rb_.evaluated_as_of))
     facts = []
-    for name in sorted(set(ra.facts) | set(rb_.facts)):
-        x, y = ra.facts.get(name), rb_.facts.get(name)
+    # (a fact is reported where a rule in effect reads it: one that only one side reports was not
+    # evaluated on the other, which says nothing of its value there; it is not "unknown")
+    for name in sorted(set(ra.facts) & set(rb_.facts)):
+        x, y = ra.facts[name], rb_.facts[name]
         if x != y:
             facts.append(FactChange(fact=name, text=fact_words.get(name, name.replace("_", " ")), before=x, after=y))
     options = []
@@ -127,12 +149,12 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
         xa, xb = a["answers"].get(t), b["answers"].get(t)
         oa, ob = ra.option(t), rb_.option(t)
         sa, sb = _side(oa), _side(ob)
-        # criteria are matched by what they say: when another rule decides after, a criterion it
-        # shares with the rule before (the cancer type, the allele) has not changed
-        # (a side with no option checked nothing: the criteria a why answer shows there are those of
-        # the closest rule, which decided nothing)
-        ca = {(c.kind, c.text): c for c in (xa.criteria if xa and xa.in_result else [])}
-        cb = {(c.kind, c.text): c for c in (xb.criteria if xb and xb.in_result else [])}
+        # the criteria of the rules that decide on either side, each read on both sides (a why
+        # answer reads every rule that can decide the therapy), matched by what they say: when
+        # another rule decides after, a criterion it shares with the rule before (the cancer type,
+        # the allele) has not changed; an option that goes shows what its rule no longer finds
+        deciding = [r for r in dict.fromkeys((sa.rule, sb.rule)) if r is not None]
+        ca, cb = _criteria(xa, deciding), _criteria(xb, deciding)
         crit = []
         for key in list(ca) + [k for k in cb if k not in ca]:
             x, y = ca.get(key), cb.get(key)
@@ -173,11 +195,14 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             lead = f"Now decided by \u201c{title}\u201d" + (f", which holds from {ob.effective_from}" if dated else "") + "."
             parts.append(lead)
         if crit:
-            parts.append("; ".join(f"{c.text}: {_change_words(c, sb.rule)}" for c in crit) + ".")
+            parts.append(_capital("; ".join(f"{c.text}: {_change_words(c, sb.rule)}" for c in crit)) + ".")
         parts.extend(f"Caution: {c}" for c in gained)
         parts.extend(f"No longer cautioned: {c}" for c in lost)
-        if xb is not None:
-            parts.append(xb.summary if not xb.in_result else (ob.summary or ""))
+        if ob is None and xb is not None and sa.rule is not None:
+            # the option went: why its rule no longer decides (it ended, or the case fails it)
+            gone = next((r for r in xb.rules if r.rule == sa.rule), None)
+            if gone is not None and gone.reason:
+                parts.append(f"\u201c{gone.title}\u201d {gone.reason}.")
         why = " ".join(p for p in parts if p)
         options.append(OptionChange(therapy=t, name=name, before=sa, after=sb, criteria=crit,
                                     cautions_gained=gained, cautions_lost=lost, why=why,
