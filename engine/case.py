@@ -670,15 +670,18 @@ A_FIRST_LINE = frozenset({"metastatic", None})
 
 def implied_lines(lines: list[Line]) -> list[Line]:
     """The line a history leaves out: a maintenance line continues a first-line (induction)
-    therapy for metastatic disease, so a history listing one without any line for metastatic
-    disease (nor one of setting not given, which may be it) leaves out that first line. It is
-    read as an open line (drugs not given, outcome not given) just before the first maintenance
-    line, so that whatever its drugs decide stays unknown (a verdict conditional on them), never
-    read as "not given": an incomplete history is not a history without those drugs."""
-    follows = [ln for ln in lines if ln.setting in FOLLOWS_FIRST_LINE]
-    if not follows or any(ln.setting in A_FIRST_LINE for ln in lines):
+    therapy for metastatic disease, so a history whose first maintenance line has no line for
+    metastatic disease before it (nor one of setting not given, which may be it) leaves out that
+    first line; a line for metastatic disease listed after the maintenance line is a later line,
+    not the induction the maintenance continued. The missing line is read as an open line (drugs
+    not given, outcome not given) just before the first maintenance line, so that whatever its
+    drugs decide stays unknown (a verdict conditional on them), never read as "not given": an
+    incomplete history is not a history without those drugs."""
+    # (``lines`` in the order the history lists them, as normalise and check's domain pass them)
+    at = next((k for k, ln in enumerate(lines) if ln.setting in FOLLOWS_FIRST_LINE), None)
+    if at is None or any(ln.setting in A_FIRST_LINE for ln in lines[:at]):
         return []
-    first = min(follows, key=lambda ln: ln.seq)
+    first = lines[at]
     label = f"first-line therapy (not listed) before prior therapy {first.seq + 1} ({first.label})"
     return [Line.of_unknown_drugs("metastatic", label=label, seq=first.seq, implied=True)]
 

@@ -1143,3 +1143,34 @@ def test_a_maintenance_line_without_a_first_line_implies_one_left_out(vocab):
     order = [ln.label for ln in sorted(c.lines, key=line_order)]
     assert order == ["capecitabine + oxaliplatin", "first-line therapy (not listed) before prior therapy 2 (capecitabine)",
                      "capecitabine", "bevacizumab"]
+
+
+def test_a_line_for_metastatic_disease_after_the_maintenance_line_is_not_its_first_line(vocab):
+    """Maintenance capecitabine, then FOLFIRI for metastatic disease: FOLFIRI is a later line, not
+    the induction the maintenance continued, so the first line is still left out and whether it
+    held oxaliplatin stays unknown. (Listing FOLFIRI used to cancel the implied line, and the
+    G12C combinations turned from conditional to not eligible: unknown read as false.)"""
+    maint = line("capecitabine", setting="maintenance", outcome="progression")
+    folfiri = line("fluorouracil", "leucovorin", "irinotecan", setting="metastatic", outcome="progression")
+    ox = leaf(vocab, {"received": {"classes": ["oxaliplatin"]}})
+    for later in (folfiri, line("fluorouracil", "leucovorin", "irinotecan")):  # (its setting given or not)
+        c = case(vocab, "COADREAD", prior_therapies=[maint, later])
+        (implied,) = [ln for ln in c.lines if ln.implied]
+        assert implied.label == "first-line therapy (not listed) before prior therapy 1 (capecitabine)"
+        assert ox.fn(c) is None
+        assert ox.missing(c) == "the drugs of the first-line therapy (not listed) before prior therapy 1 (capecitabine)"
+    # the same lines the other way round: FOLFIRI may be the first line, nothing is implied
+    c = case(vocab, "COADREAD", prior_therapies=[folfiri, maint])
+    assert not any(ln.implied for ln in c.lines) and ox.fn(c) is False
+
+
+def test_the_g12c_combinations_wait_on_a_first_line_left_out_before_a_later_line(engine):
+    case = {"cancer_type": "COAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "tested_genes": ["KRAS", "NRAS", "BRAF"], "as_of": "2026-07-01",
+            "prior_therapies": [{"regimen": "capecitabine", "setting": "maintenance", "outcome": "progression"},
+                                {"regimen": "FOLFIRI", "setting": "metastatic", "outcome": "progression"}]}
+    res = engine.evaluate(case)
+    for t in ("adagrasib+cetuximab", "panitumumab+sotorasib"):
+        o = res.option(t)
+        assert o.verdict == "conditional"
+        assert o.missing == ["the drugs of the first-line therapy (not listed) before prior therapy 1 (capecitabine)"]

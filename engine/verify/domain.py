@@ -36,11 +36,15 @@ _FIRST_GIVEN = (False, True, False)  # a history that lists a line which may be 
 
 
 def _imp(imp: tuple, line: tuple) -> tuple:
-    """(a line implying a first line, a line that may be one, a progression) after one more line;
-    once a line that may be the first is listed none is implied, whatever else comes."""
+    """(a line implying a first line, a line that may be one, a progression) after one more line,
+    as engine.case.implied_lines reads a history: a line that may be the first, listed before any
+    line that implies one, means none is implied, whatever else comes; a line that implies one,
+    listed before any that may be it, means one is implied, whatever else comes."""
+    if imp[0]:
+        return (True, False, imp[2] or line[2])
     if line[1]:
         return _FIRST_GIVEN
-    return (imp[0] or line[0], False, imp[2] or line[2])
+    return (line[0], False, imp[2] or line[2])
 
 
 class _Ids:
