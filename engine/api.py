@@ -83,15 +83,22 @@ class Engine:
     def jurisdiction(self, name: str) -> str:
         """``name`` as a case's ``jurisdiction`` is normalised (upper case), when the rules know it;
         else a :class:`UsageError` naming the ones they know (and the closest)."""
+        if type(name) is not str:
+            raise UsageError([Problem(f"a jurisdiction is named by a text (FDA or EMA), got {quote(name)}", ("jurisdiction",))])
         upper = name.upper()
         if upper not in self.jurisdictions:
             raise UsageError([self._unknown_jurisdiction(name, upper)])
         return upper
 
-    def _dated(self, case: dict | CaseIn | NormalCase, as_of: dt.date | str | None, default_id: str) -> NormalCase:
-        """The normalised case, at ``as_of`` when given."""
+    def _dated(self, case: dict | CaseIn | NormalCase, as_of: dt.date | str | None, default_id: str,
+               jurisdiction: str | None = None) -> NormalCase:
+        """The normalised case, at ``as_of`` and under ``jurisdiction`` when given."""
         norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
-        return norm if as_of is None else with_as_of(norm, as_of)
+        if as_of is not None:
+            norm = with_as_of(norm, as_of)
+        if jurisdiction is not None:
+            norm = with_jurisdiction(norm, self.jurisdiction(jurisdiction))
+        return norm
 
     def evaluate(
         self,
@@ -100,8 +107,10 @@ class Engine:
         as_of: dt.date | str | None = None,
         backend: Backend = "default",
         default_id: str = "case",
+        jurisdiction: str | None = None,
     ) -> Result:
-        """Evaluate one case. ``as_of`` overrides the case's own date.
+        """Evaluate one case. ``as_of`` overrides the case's own date, ``jurisdiction`` its
+        regulator (``"EMA"``; an unknown one is a :class:`UsageError` with a "did you mean").
 
         The result's decided fields (verdicts, levels, rules, criteria, citations, missing) are
         there at once; its texts (explanations, reasons, summaries, notes, trace, facts) are
@@ -110,7 +119,7 @@ class Engine:
         comparing): the same texts either way. A caller reading only decided fields never pays
         for the prose (and one reading only verdicts and levels, the TSV batch, calls
         :meth:`decide`)."""
-        norm = self._dated(case, as_of, default_id)
+        norm = self._dated(case, as_of, default_id, jurisdiction)
         if backend in _COMPILED:
             return build_result(infer(self.program, norm, compiled=_COMPILED[backend]), lazy_texts=True,
                                 summary=self.summaries().of)
@@ -128,13 +137,14 @@ class Engine:
         as_of: dt.date | str | None = None,
         backend: Backend = "default",
         default_id: str = "case",
+        jurisdiction: str | None = None,
     ) -> Decisions:
         """What :meth:`evaluate` decides for a case, without texts, criteria or citations: each
         option's therapy, verdict, evidence, OncoKB level, missing facts, deciding rule, and
         whether its gate is unknown (``Decisions.of(self.evaluate(case))``, the same values, at
         about half the cost of a result: what a TSV row and a cohort summary read, and all a
         property test of verdicts needs)."""
-        norm = self._dated(case, as_of, default_id)
+        norm = self._dated(case, as_of, default_id, jurisdiction)
         if backend in _COMPILED:
             return decisions(infer(self.program, norm, compiled=_COMPILED[backend]))
         return Decisions.of(self.evaluate(norm, backend=backend))
@@ -176,14 +186,12 @@ class Engine:
             self._catalogue = build_catalogue(self.rulebase, self.jurisdictions)
         return self._catalogue
 
-    def _answers(self, case, therapies=None, *, as_of=None, default_id: str = "case"):
+    def _answers(self, case, therapies=None, *, as_of=None, default_id: str = "case", jurisdiction=None):
         from engine.tutoring.whynot import WhyNot
 
         if self._whynot is None:
             self._whynot = WhyNot(self.program, self._catalogue_index())
-        norm = case if isinstance(case, NormalCase) else self.normalise(case, default_id=default_id)
-        if as_of is not None:
-            norm = with_as_of(norm, as_of)
+        norm = self._dated(case, as_of, default_id, jurisdiction)
         inf = infer(self.program, norm)
         result = build_result(inf, summary=self.summaries().of)
         if therapies is None:
@@ -191,40 +199,44 @@ class Engine:
         return result, {t: self._whynot.answer(t, inf, result) for t in therapies}
 
     def explain(self, case, therapy: str | None = None, *, include_all: bool = False, as_of=None,
-                default_id: str = "case"):
+                default_id: str = "case", jurisdiction: str | None = None):
         """Why (not) ``therapy`` for this case: a :class:`~engine.tutoring.whynot.TherapyAnswer`
         with the verdict (None when no rule concluded about it), a summary, the explanation, the
         criteria met, not met or unknown, and every rule that could decide it. ``therapy`` is
         looked up like :meth:`therapy`. With ``include_all=True`` (and no therapy) the answers for
-        every therapy of the catalogue, in catalogue order."""
+        every therapy of the catalogue, in catalogue order. ``as_of`` and ``jurisdiction`` as for
+        :meth:`evaluate`."""
         if therapy is None and not include_all:
             raise UsageError("explain: name a therapy, or pass include_all=True")
         if include_all and therapy is not None:
             raise UsageError("explain: name a therapy or pass include_all=True, not both")
         if include_all:
-            _, answers = self._answers(case, None, as_of=as_of, default_id=default_id)
+            _, answers = self._answers(case, None, as_of=as_of, default_id=default_id, jurisdiction=jurisdiction)
             return list(answers.values())
         assert therapy is not None  # checked above
         tid = self.therapy(therapy).id
-        _, answers = self._answers(case, [tid], as_of=as_of, default_id=default_id)
+        _, answers = self._answers(case, [tid], as_of=as_of, default_id=default_id, jurisdiction=jurisdiction)
         return answers[tid]
 
-    def compare(self, before, after, *, as_of=None):
+    def compare(self, before, after, *, as_of=None, jurisdiction: str | None = None):
         """What changes from case ``before`` to case ``after`` (decoded JSON objects): the case
         fields, the derived facts and every option whose verdict, evidence, level or criteria
-        changed, with why (:class:`~engine.tutoring.compare.Comparison`). Empty for equal cases."""
+        changed, with why (:class:`~engine.tutoring.compare.Comparison`). Empty for equal cases.
+        ``as_of`` and ``jurisdiction`` apply to both cases, as for :meth:`evaluate`."""
+        if jurisdiction is not None:
+            self.jurisdiction(jurisdiction)  # (unknown: a usage error, not a case error of one side)
         from engine.tutoring.compare import compare
 
         def result(side: str, case):
             try:
-                return self._answers(case, [], as_of=as_of, default_id=side)[0]
+                return self._answers(case, [], as_of=as_of, default_id=side, jurisdiction=jurisdiction)[0]
             except CaseError as exc:  # the error names the side it is on (after.stage)
                 raise exc.at(side) from None
 
         ra, rb = result("before", before), result("after", after)
         therapies = sorted({o.therapy for o in ra.options} | {o.therapy for o in rb.options})
-        ra, aa = self._answers(before, therapies, as_of=as_of, default_id="before")
-        rb, ab = self._answers(after, therapies, as_of=as_of, default_id="after")
+        ra, aa = self._answers(before, therapies, as_of=as_of, default_id="before", jurisdiction=jurisdiction)
+        rb, ab = self._answers(after, therapies, as_of=as_of, default_id="after", jurisdiction=jurisdiction)
         from engine.evaluation.resolve import fact_words
 
         words = fact_words(self.program)
@@ -249,9 +261,12 @@ def _plain(case) -> dict:
 
 def with_as_of(norm: NormalCase, as_of: dt.date | str) -> NormalCase:
     """The case evaluated on another date (``as_of``: a date, or a text ``YYYY-MM-DD`` as the
-    case's own ``as_of`` is written); anything else is a :class:`UsageError` naming ``as_of``."""
+    case's own ``as_of`` is written; a datetime is read as its day); anything else is a
+    :class:`UsageError` naming ``as_of``."""
     import dataclasses
 
+    if isinstance(as_of, dt.datetime):  # (a date too, but one that cannot be compared with dates)
+        as_of = as_of.date()
     day = parse_date(as_of) if isinstance(as_of, str) else as_of if isinstance(as_of, dt.date) else None
     if day is None:
         raise UsageError([Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",))])
@@ -278,9 +293,10 @@ def default_engine() -> Engine:
     return _DEFAULT
 
 
-def evaluate(case: dict | CaseIn, *, as_of: dt.date | str | None = None, backend: Backend = "default") -> Result:
+def evaluate(case: dict | CaseIn, *, as_of: dt.date | str | None = None, backend: Backend = "default",
+             jurisdiction: str | None = None) -> Result:
     """Evaluate one case against the shipped rule base. See :class:`Engine`."""
-    return default_engine().evaluate(case, as_of=as_of, backend=backend)
+    return default_engine().evaluate(case, as_of=as_of, backend=backend, jurisdiction=jurisdiction)
 
 
 __all__ = ["Engine", "evaluate", "default_engine", "CaseError", "Result"]

@@ -264,6 +264,31 @@ def test_as_of_of_any_other_type_or_form_is_an_error_naming_it(client, engine):
     assert client.post("/evaluate?as_of=2026-01-01", json=good).json()["evaluated_as_of"] == "2026-01-01"
 
 
+def test_jurisdiction_can_be_set_on_every_endpoint_and_an_unknown_one_or_query_parameter_is_an_error(client, engine):
+    """A tutor switching the regulator: ``?jurisdiction=EMA`` used to be ignored in silence (the
+    result came back under FDA) and ``/why`` refused the field. Every endpoint takes it now, as
+    Engine.evaluate, explain and compare do; an unknown regulator or query parameter is an error
+    that names it."""
+    good = case("crc-g12c-folfox-folfiri.json")  # adagrasib + cetuximab: FDA-approved, not EU-authorised
+    r = client.post("/evaluate?jurisdiction=EMA", json=good)
+    assert r.status_code == 200 and r.json()["jurisdiction"] == "EMA"
+    verdict = {o["therapy"]: o["verdict"] for o in r.json()["options"]}["adagrasib+cetuximab"]
+    assert verdict == engine.evaluate(good, jurisdiction="ema").option("adagrasib+cetuximab").verdict == "consider"
+    assert engine.evaluate(good).option("adagrasib+cetuximab").verdict == "eligible"
+    why = client.post("/why", json={"case": good, "therapy": "adagrasib + cetuximab", "jurisdiction": "EMA"}).json()
+    assert why["verdict"] == "consider" and why == engine.explain(good, "adagrasib+cetuximab", jurisdiction="EMA").model_dump(mode="json")
+    cmp = client.post("/compare", json={"before": good, "after": dict(good, jurisdiction="FDA"), "jurisdiction": "EMA"}).json()
+    assert cmp["options"] == []  # (both evaluated under the EMA)
+    for bad in ("EU", 5):
+        r = client.post(f"/evaluate?jurisdiction={bad}", json=good)
+        assert r.status_code == 422 and r.json()["error"][0]["path"] == "jurisdiction", bad
+        r = client.post("/why", json={"case": good, "therapy": "sotorasib", "jurisdiction": bad})
+        assert r.status_code == 422 and r.json()["error"][0]["path"] == "jurisdiction", bad
+    r = client.post("/evaluate?asof=2026-01-01", json=good)
+    assert r.status_code == 400 and "unknown query parameter 'asof'" in r.json()["error"][0]["message"]
+    assert r.json()["error"][0].get("suggestion") == "as_of"
+
+
 def test_why_request_fields_are_read_strictly(client):
     good = case("luad-g12c-second-line.json")
     # the request's own shape: 400, code usage

@@ -47,6 +47,7 @@ class WhyRequest(BaseModel):
     therapy: str | None = Field(default=None, description="therapy id, name or drugs in any order")
     all: bool = Field(default=False, description="answer for every therapy of the catalogue instead")
     as_of: str | None = Field(default=None, description="evaluate at this date (YYYY-MM-DD)")
+    jurisdiction: str | None = Field(default=None, description="evaluate under this regulator (FDA or EMA; overrides the case's)")
 
 
 class CompareRequest(BaseModel):
@@ -56,6 +57,7 @@ class CompareRequest(BaseModel):
     before: CaseIn = Field(description="the case before")
     after: CaseIn = Field(description="the case after (usually one fact changed)")
     as_of: str | None = Field(default=None, description="evaluate both at this date (YYYY-MM-DD)")
+    jurisdiction: str | None = Field(default=None, description="evaluate both under this regulator (FDA or EMA; overrides the cases')")
 
 
 class CDSRequest(BaseModel):
@@ -254,21 +256,23 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         err = UsageError(problems or [Problem("invalid request")])
         return _json(json.dumps(error_record("request", err), separators=(",", ":")), 400)
 
-    def _known(data: dict, allowed: set[str]) -> None:
+    def _known(data: dict, allowed: set[str], what: str = "field") -> None:
         import difflib
 
         for k in data:
             if k not in allowed:
                 close = difflib.get_close_matches(k, sorted(allowed), n=1)
-                raise RequestShape([Problem(f"unknown field '{k}'; allowed: {', '.join(sorted(allowed))}", (k,),
+                raise RequestShape([Problem(f"unknown {what} '{k}'; allowed: {', '.join(sorted(allowed))}", (k,),
                                           close[0] if close else None)])
 
     @app.post("/evaluate", response_model=Result, responses=_ERRORS, openapi_extra=_body("CaseIn"),
               summary="Evaluate one case", description="The result, as `kras-rules evaluate --format json` prints it.")
-    async def evaluate(request: Request, as_of: str | None = None):
+    async def evaluate(request: Request, as_of: str | None = None, jurisdiction: str | None = None):
+        # (a query parameter the service does not know is an error, never silently ignored)
+        _known(dict(request.query_params), {"as_of", "jurisdiction"}, "query parameter")
         case = _object(await _read(request))
         try:
-            res = engine.evaluate(case, as_of=as_of)  # well under a millisecond: inline, no thread hop
+            res = engine.evaluate(case, as_of=as_of, jurisdiction=jurisdiction)  # well under a millisecond: inline, no thread hop
         except EngineError as exc:
             raise _named(exc, case) from None
         return _json(res.model_dump_json())
@@ -279,7 +283,7 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         data = await _read(request)
         case = _object(data, "case")
         if isinstance(data, dict):
-            _known(data, {"case", "therapy", "all", "as_of"})
+            _known(data, {"case", "therapy", "all", "as_of", "jurisdiction"})
         therapy, every = data.get("therapy"), data.get("all", False)
         if type(every) is not bool:
             raise RequestShape([Problem(f"all is true or false, got {quote(every)}", ("all",))])
@@ -291,7 +295,8 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
             raise RequestShape([Problem("name a therapy or set all to true, not both", ("all",))])
         try:
             ans = await run_in_threadpool(lambda: engine.explain(_object(case), None if every else therapy,
-                                                                 include_all=every, as_of=data.get("as_of")))
+                                                                 include_all=every, as_of=data.get("as_of"),
+                                                                 jurisdiction=data.get("jurisdiction")))
         except CaseError as exc:
             raise _named(exc.at("case"), case) from None
         except EngineError as exc:
@@ -305,9 +310,10 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
     async def compare(request: Request):
         data = await _read(request)
         before, after = _object(data, "before"), _object(data, "after")
-        _known(data, {"before", "after", "as_of"})
+        _known(data, {"before", "after", "as_of", "jurisdiction"})
         try:  # (Engine.compare names the side of a case error: before.stage)
-            cmp = await run_in_threadpool(engine.compare, before, after, as_of=data.get("as_of"))
+            cmp = await run_in_threadpool(engine.compare, before, after, as_of=data.get("as_of"),
+                                          jurisdiction=data.get("jurisdiction"))
         except EngineError as exc:
             side = exc.problems[0].path[:1] if isinstance(exc, CaseError) and exc.problems else ()
             raise _named(exc, before if side == ("before",) else after) from None

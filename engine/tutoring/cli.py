@@ -22,12 +22,14 @@ def add_parsers(sub) -> None:
     w.add_argument("--all", action="store_true", help="answer for every therapy of the catalogue")
     w.add_argument("--format", choices=["text", "json"], default="text")
     w.add_argument("--as-of", metavar="DATE", help="evaluate at this date")
+    w.add_argument("--jurisdiction", metavar="NAME", help="evaluate under this regulator's approvals, FDA or EMA (overrides the case's)")
 
     c = sub.add_parser("compare", help="what changes from case A to case B (facts, options, criteria)")
     c.add_argument("before", metavar="A")
     c.add_argument("after", metavar="B")
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.add_argument("--as-of", metavar="DATE", help="evaluate both at this date")
+    c.add_argument("--jurisdiction", metavar="NAME", help="evaluate both under this regulator's approvals, FDA or EMA (overrides the cases')")
 
     k = sub.add_parser("catalogue", help="therapies, genes, variants, cancer types, regimens, drugs, sources")
     k.add_argument("--format", choices=["text", "json"], default="text")
@@ -123,7 +125,7 @@ def run(args, engine) -> int:
             raise UsageError("why: name a THERAPY or give --all")
         try:
             ans = engine.explain(case, None if args.all else args.therapy, include_all=args.all, as_of=args.as_of,
-                                 default_id=args.case)
+                                 jurisdiction=args.jurisdiction, default_id=args.case)
         except CaseError as exc:
             raise _with_source(exc, args.case) from None
         answers = ans if isinstance(ans, list) else [ans]
@@ -143,7 +145,7 @@ def run(args, engine) -> int:
                 engine.normalise(c, default_id=path)
             except CaseError as exc:
                 raise _with_source(exc, path) from None
-        cmp = engine.compare(before, after, as_of=args.as_of)
+        cmp = engine.compare(before, after, as_of=args.as_of, jurisdiction=args.jurisdiction)
         if args.format == "json":
             print(cmp.model_dump_json())
             return 0
