@@ -745,7 +745,8 @@ def test_a_chain_of_derived_facts_is_named_down_to_the_depth_limit_and_an_unknow
     r = mini_chains.evaluate({**PDAC, "alterations": [G12C]})
     o = r.option("cetuximab")
     assert (o.verdict, o.rules, o.failed_criteria) == ("not_eligible", ["TPAN-003", *CHAIN], ["KRAS G12C not shown, pancreatic cancer"])
-    assert o.explanation == ("From the case: " + CHAIN_WORDS + "; so \u201cCetuximab at the end of a long chain\u201d applies. "
+    # (the requirement is a derived fact: the Case line names what the case holds behind it)
+    assert o.explanation == ("Case: KRAS G12C. From the case: " + CHAIN_WORDS + "; so \u201cCetuximab at the end of a long chain\u201d applies. "
                              "The chain does not hold. Criteria not met: KRAS G12C not shown, pancreatic cancer. "
                              "(FDA regular approval; the rule holds from 2009-01-01.)")
 

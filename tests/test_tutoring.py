@@ -224,11 +224,11 @@ def test_a_rule_not_yet_in_effect_reads_its_facts_as_they_are_defined_where_it_i
 
 def test_a_gate_that_leaves_out_cancer_types_and_needs_a_known_biomarker_reads_plainly(engine):
     """BRAF V600E melanoma, dabrafenib + trametinib: the tumour-agnostic rule leaves melanoma out
-    (it has its own label). Its gate reads "BRAF V600E (known to hold)" and "a cancer type other
+    (it has its own label). Its gate reads "BRAF V600E (confirmed)" and "a cancer type other
     than ..., Melanoma (MEL), ...", not "not: not shown: ..." and "not: cancer type: ..."."""
     a = engine.explain(load("mel-braf-v600e.json"), "dabrafenib + trametinib")
     gates = {c.text: c.status for c in a.criteria if c.kind == "gate"}
-    assert gates == {"BRAF V600E (known to hold)": "met",
+    assert gates == {"BRAF V600E (confirmed)": "met",
                      "a cancer type other than Colorectal Adenocarcinoma (COADREAD), Melanoma (MEL), Lymphoid (LYMPH) "
                      "or Myeloid (MYELOID)": "not_met"}
     assert "not: " not in a.explanation and "not shown" not in a.explanation
@@ -644,7 +644,7 @@ def test_the_text_answer_calls_a_trial_rules_criteria_its_population_not_a_label
 def test_the_closest_rule_is_never_retired_and_testing_that_could_open_an_option_comes_first(engine):
     """Endometrial cancer before 2021-11-15: the closest sotorasib rule is not the retired in-vitro
     rule (it says nothing at any date). Pancreatic cancer with KRAS untested: the trial option KRAS
-    testing could open (its gate "known to hold" is unknown, not failed) comes before the
+    testing could open (its gate "confirmed" is unknown, not failed) comes before the
     exclusions waiting on the same test."""
     a = engine.explain({"cancer_type": "UCEC", "stage": "metastatic", "as_of": "2021-06-01"}, "sotorasib")
     retired = {r.id for r in engine.rulebase.rules if r.status == "retired"}
@@ -654,7 +654,7 @@ def test_the_closest_rule_is_never_retired_and_testing_that_could_open_an_option
     gate = next(c for c in a.criteria if c.text.startswith("KRAS G12C present"))
     assert (gate.status, gate.case) == ("unknown", "unknown: KRAS testing")
     # (a gate that must be known to hold: the rule gives nothing until testing shows it, and says so)
-    assert "does not apply yet: it gives an option only once KRAS G12C present is known to hold, and the case " \
+    assert "does not apply yet: it gives an option only once KRAS G12C present is confirmed, and the case " \
            "does not say (to find out: KRAS testing)" in a.explanation, a.explanation
 
 
@@ -859,3 +859,54 @@ def test_the_brief_view_never_cuts_what_to_find_out(engine: Engine) -> None:
     brief = " ".join(text(res, brief=True).split())
     for item in olaparib.missing:  # the brief view names every question
         assert " ".join(item.split()) in brief, item
+
+
+def test_a_datetime_as_of_is_read_as_its_day_and_a_bad_one_is_a_usage_error(engine):
+    """A tutoring tool passing ``datetime.now()`` got "can't compare datetime.datetime to
+    datetime.date" from deep inside the engine; it is read as its day."""
+    import datetime as dt
+
+    from engine.errors import UsageError
+
+    case = load("luad-g12c-second-line.json")
+    moment = dt.datetime(2021, 5, 28, 15, 30)
+    assert engine.evaluate(case, as_of=moment).evaluated_as_of == "2021-05-28"
+    assert engine.evaluate(case, as_of=moment) == engine.evaluate(case, as_of="2021-05-28")
+    assert engine.explain(case, "sotorasib", as_of=moment).verdict == "eligible"
+    assert engine.compare(case, case, as_of=moment).empty
+    with pytest.raises(UsageError) as info:
+        engine.evaluate(case, as_of=20210528)
+    assert info.value.problems[0].path == ("as_of",)
+
+
+def test_an_ended_rule_does_not_cite_the_report_that_ended_it(engine):
+    """BI 1701963 on 2026-07-01: a trial option. The phase I report that ended the option (recorded
+    on 2026-12-06) is cited by the note in its place (FAIL-007), not as a source for the option."""
+    case = {"cancer_type": "PAAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12D"}],
+            "tested_genes": ["KRAS"], "as_of": "2026-07-01"}
+    o = engine.evaluate(case).option("bi-1701963")
+    assert o.verdict == "consider" and o.citations
+    assert "BI-1701963-PHASE1-REPORT" not in {c.source for c in o.citations}
+    later = engine.evaluate(dict(case, as_of="2026-12-06"))
+    assert "BI-1701963-PHASE1-REPORT" in {c.source for n in later.note_details if n.rule == "FAIL-007" for c in n.citations}
+
+
+def test_the_case_line_names_what_the_case_holds_in_words_a_student_reads(engine):
+    """The "Case:" sentence of an explanation: (1) a failed requirement that is a derived fact
+    ("prior fluoropyrimidine-, oxaliplatin- and irinotecan-based chemotherapy") names the prior
+    lines behind it, as a requirement on the history itself does; (2) a treatment-naive case
+    says so once, not "not a prior line of oxaliplatin in the adjuvant setting, ending in
+    progression"; (3) cancer types a gate leaves out are named, not only coded."""
+    folfox = engine.explain(load("crc-g12c-folfox-only.json"), "adagrasib + cetuximab")
+    assert folfox.verdict == "not_eligible"
+    assert folfox.explanation.startswith("Case: COADREAD (Colorectal Adenocarcinoma); KRAS G12C; stage metastatic; "
+                                         "prior FOLFOX (metastatic, 30 weeks, progression). ")
+    naive = engine.evaluate(load("crc-ras-untested.json"))
+    for o in naive.options:
+        assert "not a prior line" not in o.explanation, o.therapy
+        assert o.explanation.count("no prior systemic therapy (treatment-naive)") <= 1, o.therapy
+    ucec = {"cancer_type": "UCEC", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "tested_genes": ["KRAS"], "prior_therapies": [{"drugs": ["carboplatin"], "outcome": "progression"}], "as_of": "2026-07-01"}
+    text = engine.evaluate(ucec).option("sotorasib").explanation
+    assert text.startswith("Case: KRAS G12C; UCEC (Endometrial Carcinoma), not Non-Small Cell Lung Cancer (NSCLC), "
+                           "Colorectal Adenocarcinoma (COADREAD), Lymphoid (LYMPH) or Myeloid (MYELOID); ")

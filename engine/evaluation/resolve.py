@@ -53,7 +53,7 @@ from engine.rules_model import CLINICAL_IN_POPULATION, CLINICAL_OUTSIDE, DEFAULT
 ABSENT = ": no"
 #: after a condition that must be known to hold (``not: {unmet: C}``): false, and the rule silent,
 #: while C is unknown (``why`` reads it to say so)
-KNOWN_TO_HOLD = " (known to hold)"
+KNOWN_TO_HOLD = " (confirmed)"
 
 
 def _iso(day) -> str | None:
@@ -884,7 +884,29 @@ def _failed_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[tuple[int, bool], ...]:
     for node in cr.requires:
         if node.tv(ctx) is False:
             node.leaves(ctx, False, leaves)
-    return tuple((ref, ctx.atom(ref) is True) for kind, ref in leaves if kind == "atom")
+    refs: list[int] = []
+    _leaf_atoms(ctx, leaves, refs, frozenset())
+    return tuple((ref, ctx.atom(ref) is True) for ref in refs)
+
+
+def case_naive(case) -> bool:
+    """Whether the case's history is given and holds no line (treatment-naive)."""
+    return case.lines is not None and not case.lines
+
+
+def _leaf_atoms(ctx: Ctx, leaves: list, out: list[int], busy: frozenset) -> None:
+    """The atoms among ``leaves``, a derived fact read through the rules that derive it (in
+    effect): the leaves of their `when` that gave the fact its value ("prior fluoropyrimidine-,
+    oxaliplatin- and irinotecan-based chemotherapy" fails on the prior lines the case lists)."""
+    for kind, ref in leaves:
+        if kind == "atom":
+            out.append(ref)
+        elif ref not in busy:  # (a cycle of facts: check reports it as V009)
+            want = ctx.fact(ref)
+            sub: list = []
+            for d in ctx.plan.derivers.get(ref, ()):
+                d.when.leaves(ctx, want, sub)
+            _leaf_atoms(ctx, sub, out, busy | {ref})
 
 
 def _unknown_gate_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[int, ...]:
@@ -936,6 +958,10 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                         other_at = len(texts)
                         texts.append(ctx.words("held", i))
                     others.extend(c for c in sorted(codes) if c not in others)
+                elif kind.dimension == "history" and case_naive(ctx.case):
+                    # a treatment-naive case holds no line of any kind: say that, once, not "not a
+                    # prior line of oxaliplatin in the adjuvant setting, ending in progression"
+                    texts.append(ctx.words("held", i))
                 else:
                     w = kind.false_words(atom.label)
                     gene = kind.names(atom.key).gene if kind.names is not None else None
@@ -944,8 +970,9 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                     if gene is not None and ctx.lists(frozenset((gene,))):
                         w += f" (the case: {ctx.words('held', i)})"
                     texts.append(w)
-            if others:  # "PAAD (Pancreatic Adenocarcinoma), not NSCLC or COADREAD"
-                texts[other_at] += ", not " + join_words(others)
+            if others:  # "PAAD (Pancreatic Adenocarcinoma), not Non-Small Cell Lung Cancer (NSCLC) or ..."
+                cts = st.vocab.cancer_types
+                texts[other_at] += ", not " + join_words([f"{cts[c].name} ({c})" if c in cts else c for c in others])
             for i, v in held:  # what the case holds where it fails a requirement (its stage, its history)
                 texts.append(ctx.words("describe" if v is True else "held", i))
             texts.extend(later)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.evaluation.resolve import ABSENT
 from engine.result import EXCLUSION_CRITERION
 from engine.semantics import POSITIVE
 from engine.tutoring.short import fit
@@ -122,6 +123,10 @@ def _criteria(answer, rules: list[str]) -> dict:
     return out
 
 
+def _quoted(text: str) -> str:
+    return f"\u201c{text}\u201d" if text.endswith(ABSENT) else text
+
+
 def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -195,7 +200,8 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             lead = f"Now decided by \u201c{title}\u201d" + (f", which holds from {ob.effective_from}" if dated else "") + "."
             parts.append(lead)
         if crit:
-            parts.append(_capital("; ".join(f"{c.text}: {_change_words(c, sb.rule)}" for c in crit)) + ".")
+            # (a derived fact asked to be absent reads "KRAS G12C present: no": quoted before its status)
+            parts.append(_capital("; ".join(f"{_quoted(c.text)}: {_change_words(c, sb.rule)}" for c in crit)) + ".")
         parts.extend(f"Caution: {c}" for c in gained)
         parts.extend(f"No longer cautioned: {c}" for c in lost)
         if ob is None and xb is not None and sa.rule is not None:

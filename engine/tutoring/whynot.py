@@ -185,7 +185,7 @@ class WhyNot:
                     # untested), unlike a rule whose unknown gate gives a conditional option
                     ask = [c.case.removeprefix(UNKNOWN) for c in open_gate if c.case]
                     reason = ("does not apply yet: it gives an option only once " + join_words(
-                        [c.text[: -len(KNOWN_TO_HOLD)] for c in open_gate], "and") + " is known to hold, and the case "
+                        [c.text[: -len(KNOWN_TO_HOLD)] for c in open_gate], "and") + " is confirmed, and the case "
                         "does not say" + (f" (to find out: {join_words(ask, 'and')})" if ask else ""))
                 else:
                     reason = "does not apply: whether this case is one the rule is about is unknown (" + join_words(
