@@ -184,8 +184,19 @@ class CatalogueIndex:
             hit = self.by_drugs.get(tuple(sorted(drugs)))
             if hit is not None:
                 return hit
+        if drugs:
+            # drugs the vocabulary knows, that no therapy of the catalogue is: a therapy that holds
+            # them all is what was probably meant ("dabrafenib" -> dabrafenib + trametinib), never
+            # another drug whose name looks alike (pembrolizumab is not panitumumab)
+            given = set(drugs)
+            holding = sorted((t for key, t in self.by_drugs.items() if given <= set(key)), key=lambda t: len(t.drugs))
+            suggestion = holding[0].id if holding else None
+            named = " + ".join(drugs)
+            said = "" if _key(text) == _key(named) else f" ('{text}')"
+            raise UsageError([Problem(
+                f"no therapy of the catalogue is {named}{said}: the catalogue holds the therapies the rules "
+                "decide" + ("" if holding else f", and none of them gives {named}"), ("therapy",), suggestion)])
         if suggestion is None:
             close = difflib.get_close_matches(_key(text), list(self._names), n=1, cutoff=0.5)
             suggestion = self._names[close[0]].id if close else None
-        what = f" (it is {' + '.join(drugs)}, which no therapy of the catalogue is)" if drugs else ""
-        raise UsageError([Problem(f"unknown therapy '{text}'{what}", ("therapy",), suggestion)])
+        raise UsageError([Problem(f"unknown therapy '{text}'", ("therapy",), suggestion)])

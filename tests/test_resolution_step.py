@@ -367,7 +367,7 @@ RESOLVED = {
                 "criteria": [
                     "TCRC-002/gate/0 gate met cancer_type: cancer type: Colorectal Adenocarcinoma (COADREAD)",
                     "TCRC-002/requires/0 label unknown ras_mutant: KRAS and NRAS tested, no RAS mutation",
-                    "TCRC-001/exclusion gate unknown cancer_type,ras_mutant: not excluded by: cancer type: Colorectal Adenocarcinoma (COADREAD) and RAS-mutant (KRAS or NRAS mutated at codon 12, 13 or 61)",
+                    "TCRC-001/exclusion gate unknown cancer_type,ras_mutant: not excluded by \u201cAnti-EGFR antibodies excluded in RAS-mutant colorectal cancer\u201d (it applies to cancer type: Colorectal Adenocarcinoma (COADREAD) and RAS-mutant (KRAS or NRAS mutated at codon 12, 13 or 61))",
                 ],
                 "considered": [],
                 "cautions": [],

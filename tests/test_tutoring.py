@@ -910,3 +910,34 @@ def test_the_case_line_names_what_the_case_holds_in_words_a_student_reads(engine
     text = engine.evaluate(ucec).option("sotorasib").explanation
     assert text.startswith("Case: KRAS G12C; UCEC (Endometrial Carcinoma), not Non-Small Cell Lung Cancer (NSCLC), "
                            "Colorectal Adenocarcinoma (COADREAD), Lymphoid (LYMPH) or Myeloid (MYELOID); ")
+
+
+def test_an_exclusion_that_waits_names_its_rule_and_what_the_case_holds(engine):
+    """Cetuximab for RAS- and BRAF-untested colorectal cancer: the option waits on the BRAF V600E
+    exclusion. Its criterion names the excluding rule by title and says what the case holds (BRAF
+    not tested); it read "not excluded by: cancer type: ... and BRAF V600E" with nothing after."""
+    a = engine.explain(load("crc-ras-untested.json"), "cetuximab")
+    (c,) = [c for c in a.criteria if c.id.endswith("/exclusion")]
+    assert c.status == "unknown"
+    assert c.text.startswith("not excluded by \u201cAnti-EGFR antibody without a BRAF inhibitor in BRAF V600E colorectal cancer")
+    assert c.case == "COADREAD (Colorectal Adenocarcinoma); unknown: BRAF testing"
+
+
+def test_a_drug_no_therapy_of_the_catalogue_is_gets_no_lookalike_suggestion(engine):
+    """A student asks about pembrolizumab (the note on STK11 loss names PD-1 inhibitors): it is a
+    drug the vocabulary knows, not a misspelling of panitumumab, which the answer suggested. A drug
+    that a catalogue therapy holds points to that therapy."""
+    from engine.errors import UsageError
+
+    with pytest.raises(UsageError) as info:
+        engine.therapy("pembrolizumab")
+    p = info.value.problems[0]
+    assert p.suggestion is None and p.message == (
+        "no therapy of the catalogue is pembrolizumab: the catalogue holds the therapies the rules decide, "
+        "and none of them gives pembrolizumab")
+    with pytest.raises(UsageError) as info:
+        engine.therapy("Tafinlar")
+    assert info.value.problems[0].suggestion == "dabrafenib+trametinib"
+    with pytest.raises(UsageError) as info:
+        engine.therapy("panitumab")  # a misspelling still gets the therapy it resembles
+    assert info.value.problems[0].suggestion == "panitumumab"

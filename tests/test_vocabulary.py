@@ -113,6 +113,9 @@ def test_cancer_name_clashing_with_another_code_is_rejected(tmp_path):
         ("PDAC", "PAAD"), ("pancreatic ductal adenocarcinoma", "PAAD"), ("pancreatic cancer", "PAAD"),
         ("endometrial cancer", "UCEC"), ("Mucinous Ovarian Cancer", "MOV"), ("biliary tract cancer", "BILIARY_TRACT"),
         ("cholangiocarcinoma", "CHOL"), ("melanoma", "MEL"), ("Colorectal Adenocarcinoma", "COADREAD"),
+        # everyday organ names: the organ's node ("breast cancer" was offered "pancreas cancer")
+        ("ovarian cancer", "OVARY"), ("breast cancer", "BREAST"), ("bladder cancer", "BLADDER"),
+        ("gastric cancer", "STOMACH"), ("thyroid cancer", "THYROID"), ("prostate cancer", "PROSTATE"),
     ],
 )
 def test_cancer_names_people_type(vocab, text, code):

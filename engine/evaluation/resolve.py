@@ -182,7 +182,7 @@ class _Static:
         return False
 
     def not_excluded(self, cr: CompiledRule) -> str:
-        return f"not excluded by: {self.words(cr.when)}"
+        return f"not excluded by \u201c{cr.rule.title}\u201d (it applies to {self.words(cr.when)})"
 
     def exclusion(self, cr: CompiledRule) -> Criterion:
         """The criterion a pending exclusion adds to the options it makes conditional (one

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engine.conditions import KINDS
 from engine.evaluation.evaluator import AllNode, AnyNode, AtomNode, Ctx, FactNode, NotNode, UnmetNode
+from engine.result import EXCLUSION_CRITERION
 
 Status = Literal["met", "not_met", "unknown"]
 STATUS: dict[bool | None, Status] = {True: "met", False: "not_met", None: "unknown"}
@@ -94,7 +95,7 @@ def rule_criteria(cr, ctx: Ctx) -> list[CriterionOut]:
 
 def _status(node, ctx: Ctx) -> Status:
     """A criterion's status for the case. A condition that must be known to hold ("KRAS G12C
-    present (known to hold)": ``not: {unmet: C}``) is false while C is unknown, and the rule is
+    present (confirmed)": ``not: {unmet: C}``) is false while C is unknown, and the rule is
     silent; to a reader that is a question testing would answer, so it is shown as unknown."""
     v = node.tv(ctx)
     if v is False and type(node) is NotNode and type(node.kid) is UnmetNode and node.kid.kid.tv(ctx) is None:
@@ -105,5 +106,10 @@ def _status(node, ctx: Ctx) -> Status:
 def option_criteria(option, cr, ctx: Ctx) -> list[CriterionOut]:
     """An option's checklist (``option.criteria``) with what the case holds for each criterion."""
     words = {c.id: c.case for c in rule_criteria(cr, ctx)} if cr is not None else {}
+    for c in option.criteria:
+        if c.id.endswith(EXCLUSION_CRITERION):  # an exclusion waiting on a fact: what the case holds for its gate
+            excluding = ctx.program.by_id.get(c.id[: -len(EXCLUSION_CRITERION)])
+            if excluding is not None:
+                words[c.id] = _case_words(excluding.when, ctx)
     return [CriterionOut(id=c.id, text=c.text, kind=c.kind, status=c.status, facts=list(c.facts),
                          case=words.get(c.id, "")) for c in option.criteria]
