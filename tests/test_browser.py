@@ -52,19 +52,26 @@ def _wait(driver, cond, timeout=20):
     return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]).until(cond)
 
 
+def _evaluate_profile(driver, url, cancer_text):
+    """Open the page, type the cancer type (the page starts with KRAS G12C, metastatic, one prior
+    line) and press Evaluate."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + "/")
+    _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
+    cancer = driver.find_element(By.ID, "cancer")
+    cancer.clear()
+    cancer.send_keys(cancer_text)
+    driver.find_element(By.ID, "evaluate").click()
+
+
 def test_build_profile_see_options_ask_why_not_and_what_if(browser):
     from selenium.webdriver.common.by import By
 
     driver, url = browser
-    driver.get(url + "/")
-    _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#therapies li.therapy")) >= 20
-
     # build the profile: metastatic LUAD, KRAS G12C, one prior line (the page starts with these)
-    cancer = driver.find_element(By.ID, "cancer")
-    cancer.clear()
-    cancer.send_keys("LUAD")
-    driver.find_element(By.ID, "evaluate").click()
+    _evaluate_profile(driver, url, "LUAD")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#therapies li.therapy")) >= 20
     def opt(t):
         return driver.find_elements(By.CSS_SELECTOR, f'#options li.option[data-therapy="{t}"]')
 
@@ -100,12 +107,7 @@ def test_a_bad_profile_shows_the_engine_error_with_did_you_mean(browser):
     from selenium.webdriver.common.by import By
 
     driver, url = browser
-    driver.get(url + "/")
-    _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
-    cancer = driver.find_element(By.ID, "cancer")
-    cancer.clear()
-    cancer.send_keys("NSCLCC")
-    driver.find_element(By.ID, "evaluate").click()
+    _evaluate_profile(driver, url, "NSCLCC")
     _wait(driver, lambda d: d.find_element(By.ID, "error").text)
     assert "cancer_type" in driver.find_element(By.ID, "error").text and "NSCLC" in driver.find_element(By.ID, "error").text
 
@@ -142,12 +144,7 @@ def test_what_if_shows_a_note_that_an_added_co_alteration_brings(browser):
     from selenium.webdriver.common.keys import Keys
 
     driver, url = browser
-    driver.get(url + "/")
-    _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready") == "1")
-    cancer = driver.find_element(By.ID, "cancer")
-    cancer.clear()
-    cancer.send_keys("LUAD")
-    driver.find_element(By.ID, "evaluate").click()
+    _evaluate_profile(driver, url, "LUAD")
     _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#options li.option[data-therapy="sotorasib"]'))
     driver.find_element(By.ID, "add-alt").click()
     row = driver.find_elements(By.CSS_SELECTOR, "#alts .alt")[-1]
