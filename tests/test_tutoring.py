@@ -121,7 +121,7 @@ def test_an_ended_trial_option_names_the_note_in_its_place(engine):
             "tested_genes": ["KRAS"], "as_of": "2026-12-06"}
     a = engine.explain(case, "BI 1701963")
     assert a.verdict is None and not a.in_result and a.rules[0].rule == "RES-015"
-    assert a.summary == "BI 1701963: no option, not in effect (it ended on 2026-12-06, on the evaluation date 2026-12-06)"
+    assert a.summary == "BI 1701963: no option, not in effect (it ended on the evaluation date, 2026-12-06)"
     assert ("\u201cBI 1701963 (SOS1 inhibitor) after its phase I studies reported\u201d holds from then" in a.rules[0].reason)
     assert "Since 2026-12-06: The SOS1 inhibitor BI 1701963 is no longer a trial option" in a.explanation
     later = engine.explain({**case, "as_of": "2027-03-01"}, "BI 1701963")
@@ -759,14 +759,35 @@ def test_compare_says_why_an_option_went_in_full_with_the_criterion_that_failed(
     got = {o.therapy: o for o in engine.compare(before, after).options}["adagrasib+cetuximab"]
     assert (got.before.verdict, got.after.verdict) == ("eligible", None)
     assert [(c.text, c.before, c.after) for c in got.criteria] == [("KRAS G12C present", "met", "not_met")]
-    assert got.why.startswith("adagrasib + cetuximab: eligible \u2192 no option. KRAS G12C present: now not met. \u201cAdagrasib + cetuximab")
-    assert got.why.endswith("does not apply: this case does not meet KRAS G12C present (the case: KRAS G12D).")
-    assert "\u2026" not in got.why and "no longer checked" not in got.why
-    # another rule decides sotorasib after: the criteria that changed of both rules, nothing else
+    assert got.why == "adagrasib + cetuximab: eligible \u2192 no option. KRAS G12C present: now not met."
+    # another rule decides sotorasib after: it is named, with its criteria that changed; the rule
+    # that no longer decides is not gone through line by line ("no longer checked")
     soto = {o.therapy: o for o in engine.compare(before, after).options}["sotorasib"]
     assert (soto.before.verdict, soto.after.verdict) == ("not_eligible", "excluded")
-    assert ("KRAS G12C present", "met", "not_met") in [(c.text, c.before, c.after) for c in soto.criteria]
-    assert all(c.before != c.after for c in soto.criteria)
+    assert soto.why.startswith("sotorasib: not eligible \u2192 excluded. Now decided by \u201cKRAS G12C inhibitors for a KRAS-mutant tumour without G12C")
+    assert [(c.text, c.before, c.after) for c in soto.criteria] == [("KRAS G12C present: no", "not_met", "met")]
+    assert "no longer checked" not in soto.why and "\u2026" not in soto.why
+    # an option whose rule ended: none of its criteria changed, the reason says why it went
+    case = {"cancer_type": "PAAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12D"}],
+            "tested_genes": ["KRAS"], "as_of": "2026-12-05"}
+    bi = {o.therapy: o for o in engine.compare(case, dict(case, as_of="2026-12-06")).options}["bi-1701963"]
+    assert bi.why.startswith("BI 1701963: consider \u2192 no option. \u201cBI 1701963 (SOS1 inhibitor) for KRAS-mutant cancer in a phase 1 trial\u201d does not apply: it ended on the evaluation date, 2026-12-06")
+
+
+def test_compare_when_another_rule_decides_says_what_it_finds_unmet_and_never_leaves_a_dangling_with(engine):
+    """The day sotorasib was approved, for an untreated patient: the trial rule gives way to the
+    approval, which the case fails; the what-if says on what (it said only which rule decides).
+    FDA to EMA for RAS wild-type colorectal cancer: the verdict stays, the rule changes; the text
+    read "still eligible, with ." and listed the FDA rule's criteria as now not met."""
+    case = dict(load("luad-g12c-treatment-naive.json"), as_of="2021-05-27")
+    got = {o.therapy: o for o in engine.compare(case, dict(case, as_of="2021-05-28")).options}["sotorasib"]
+    assert got.why.endswith("which holds from 2021-05-28. Not met: at least one prior systemic therapy.")
+    wt = load("crc-ras-wild-type.json")
+    for o in engine.compare(wt, dict(wt, jurisdiction="EMA")).options:
+        assert "with ." not in o.why and "with ." not in o.summary
+        if o.before.verdict == o.after.verdict:
+            assert o.why.startswith(f"{o.name}: still {o.after.verdict.replace('_', ' ')}. Now decided by"), o.why
+            assert o.criteria == [] or all(c.id.startswith(o.after.rule + "/") for c in o.criteria)
 
 
 def test_compare_says_what_became_of_an_exclusion_that_waited(engine):
@@ -785,7 +806,11 @@ def test_compare_says_what_became_of_an_exclusion_that_waited(engine):
     amplified = dict(case, alterations=case["alterations"] + [{"gene": "KRAS", "variant": "amplification", "acquired": True}])
     got = {o.therapy: o for o in engine.compare(case, amplified).options}["adagrasib"]
     assert got.after.verdict == "excluded" and got.after.rule == "RES-007"
-    assert "the exclusion now applies" in got.why and "no longer in question" not in got.why
+    # the exclusion decides now: it is named once, as the deciding rule, with the criterion that
+    # changed (not also as "Not excluded by ...: the exclusion now applies")
+    assert got.why.startswith("adagrasib: conditional \u2192 excluded. Now decided by \u201cA second activating KRAS allele")
+    assert "KRAS amplification (acquired on a KRAS G12C inhibitor): now met" in got.why
+    assert "not excluded" not in got.why.lower() and "no longer in question" not in got.why
 
 
 def test_words_typed_while_a_student_types_resolve_as_meant(engine):
@@ -832,7 +857,8 @@ def test_compare_names_a_change_of_what_is_left_to_find_out(engine):
     c = engine.compare(before, after)
     o = next(o for o in c.options if o.therapy == "adagrasib")
     assert o.before == o.after and o.criteria == []
-    assert o.why.startswith("adagrasib: still conditional; to find out: whether KRAS G12D was acquired")
+    assert o.why.startswith("adagrasib: still conditional. To find out: whether KRAS G12D was acquired")
+    assert o.summary.startswith("adagrasib: still conditional. To find out: whether KRAS G12D")
     assert "(before: whether KRAS G12V was acquired" in o.why
     assert not engine.compare(before, before).options
 

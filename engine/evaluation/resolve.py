@@ -889,11 +889,6 @@ def _failed_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[tuple[int, bool], ...]:
     return tuple((ref, ctx.atom(ref) is True) for ref in refs)
 
 
-def case_naive(case) -> bool:
-    """Whether the case's history is given and holds no line (treatment-naive)."""
-    return case.lines is not None and not case.lines
-
-
 def _leaf_atoms(ctx: Ctx, leaves: list, out: list[int], busy: frozenset) -> None:
     """The atoms among ``leaves``, a derived fact read through the rules that derive it (in
     effect): the leaves of their `when` that gave the fact its value ("prior fluoropyrimidine-,
@@ -958,17 +953,21 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                         other_at = len(texts)
                         texts.append(ctx.words("held", i))
                     others.extend(c for c in sorted(codes) if c not in others)
-                elif kind.dimension == "history" and case_naive(ctx.case):
-                    # a treatment-naive case holds no line of any kind: say that, once, not "not a
-                    # prior line of oxaliplatin in the adjuvant setting, ending in progression"
+                elif kind.dimension == "history":
+                    # what the history holds (its lines, or "treatment-naive"), once: not "not a
+                    # prior line in the maintenance setting, ending in progression" beside a listed
+                    # line that did end in progression
                     texts.append(ctx.words("held", i))
                 else:
                     w = kind.false_words(atom.label)
                     gene = kind.names(atom.key).gene if kind.names is not None else None
-                    # the gene's own changes ("KRAS Q22K"); asked through the context, so that a
-                    # batch reusing records knows this text depends on it (engine.batch.reuse)
+                    # the gene's own changes ("KRAS Q22K"), unless the line names them already;
+                    # asked through the context, so that a batch reusing records knows this text
+                    # depends on it (engine.batch.reuse)
                     if gene is not None and ctx.lists(frozenset((gene,))):
-                        w += f" (the case: {ctx.words('held', i)})"
+                        own = ctx.words("held", i)
+                        if own not in texts:
+                            w += f" (the case: {own})"
                     texts.append(w)
             if others:  # "PAAD (Pancreatic Adenocarcinoma), not Non-Small Cell Lung Cancer (NSCLC) or ..."
                 cts = st.vocab.cancer_types

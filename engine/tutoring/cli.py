@@ -183,8 +183,11 @@ def render_comparison(cmp, width: int = 100) -> str:
     if cmp.empty:
         return "No difference: the two evaluations agree."
     out = []
+    def value(v) -> str:  # (null in the JSON: the field is absent, its default or unknown)
+        return "absent" if v is None else json.dumps(v)
+
     for c in cmp.changes:
-        out.append(f"Case field {c.field}: {json.dumps(c.before)} -> {json.dumps(c.after)}")
+        out.append(f"Case field {c.field}: {value(c.before)} -> {value(c.after)}")
     for f in cmp.facts:
         def word(v: bool | None) -> str:
             return "unknown" if v is None else str(v).lower()

@@ -104,6 +104,8 @@ def _change_words(c: CriterionChange, decided_by: str | None) -> str:
             rule = c.id[: -len(EXCLUSION_CRITERION)]
             return "the exclusion now applies" if decided_by == rule else "no longer in question (the exclusion is known not to apply)"
         return "no longer checked"
+    if c.before is None and c.id.endswith(EXCLUSION_CRITERION):  # (an exclusion that now waits on a fact)
+        return "now in question (whether it applies is unknown)"
     return (_WORD if c.before is not None else _CHECKED)[c.after]
 
 
@@ -154,15 +156,18 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
         xa, xb = a["answers"].get(t), b["answers"].get(t)
         oa, ob = ra.option(t), rb_.option(t)
         sa, sb = _side(oa), _side(ob)
-        # the criteria of the rules that decide on either side, each read on both sides (a why
-        # answer reads every rule that can decide the therapy), matched by what they say: when
-        # another rule decides after, a criterion it shares with the rule before (the cancer type,
-        # the allele) has not changed; an option that goes shows what its rule no longer finds
-        deciding = [r for r in dict.fromkeys((sa.rule, sb.rule)) if r is not None]
-        ca, cb = _criteria(xa, deciding), _criteria(xb, deciding)
+        # the criteria of the rule that decides after (the same rule as before, or another), or,
+        # where the option goes, of the rule that decided before: each read on both sides (a why
+        # answer reads every rule that can decide the therapy), matched by what they say. A rule
+        # that no longer decides is named as replaced, not checked criterion by criterion.
+        decider = sb.rule if sb.rule is not None else sa.rule
+        focus = [decider] if decider is not None else []
+        ca, cb = _criteria(xa, focus), _criteria(xb, focus)
         crit = []
         for key in list(ca) + [k for k in cb if k not in ca]:
             x, y = ca.get(key), cb.get(key)
+            if (x is None or y is None) and not (x or y).id.endswith(EXCLUSION_CRITERION):  # type: ignore[union-attr]
+                continue  # (a verdict's own line, "given in combination with ...": the option's checklist only)
             if (x.status if x else None) != (y.status if y else None):
                 crit.append(CriterionChange(id=(y or x).id, text=key[1], before=x.status if x else None,  # type: ignore[union-attr]
                                             after=y.status if y else None))
@@ -183,15 +188,11 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             parts.append(f"{name}: {verdict_a} \u2192 {verdict_b}.")
         elif (sa.evidence, sa.oncokb_level) != (sb.evidence, sb.oncokb_level):
             parts.append(f"{name}: {sb.verdict}, evidence {sa.evidence} (OncoKB {sa.oncokb_level}) \u2192 {sb.evidence} (OncoKB {sb.oncokb_level}).")
-        elif crit:
-            parts.append(f"{name}: still {verdict_b}, with criteria changed.")
-        elif miss_a == miss_b:  # only its cautions changed
-            what = [f"{len(xs)} cautions {how}" if len(xs) > 1 else f"a caution {how}"
-                    for xs, how in ((gained, "added"), (lost, "removed")) if xs]
-            parts.append(f"{name}: still {verdict_b}, with {' and '.join(what)}.")
-        else:  # only what is left to find out changed
-            parts.append(f"{name}: still {verdict_b}; to find out: {', '.join(miss_b) or 'nothing'} "
-                         f"(before: {', '.join(miss_a) or 'nothing'}).")
+        else:
+            what = ["criteria changed"] if crit else []
+            what += [f"{len(xs)} cautions {how}" if len(xs) > 1 else f"a caution {how}"
+                     for xs, how in ((gained, "added"), (lost, "removed")) if xs]
+            parts.append(f"{name}: still {verdict_b}" + (f", with {' and '.join(what)}." if what else "."))
         lead = ""
         if sb.rule is not None and sa.rule != sb.rule and ob is not None:
             # another rule decides: name it, and the date it holds from when the date changed
@@ -202,17 +203,29 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
         if crit:
             # (a derived fact asked to be absent reads "KRAS G12C present: no": quoted before its status)
             parts.append(_capital("; ".join(f"{_quoted(c.text)}: {_change_words(c, sb.rule)}" for c in crit)) + ".")
+        if ob is not None and miss_b and miss_a != miss_b:
+            parts.append(f"To find out: {', '.join(miss_b)}"
+                         + (f" (before: {', '.join(miss_a) or 'nothing'})." if oa is not None else "."))
+        elif ob is not None and miss_a and not miss_b and not lead:
+            parts.append(f"Nothing is left to find out (before: {', '.join(miss_a)}).")
+        elif lead and ob is not None and ob.failed_criteria:
+            # a new rule decides against the case: what it finds unmet, unchanged or not
+            shown = {c.text for c in crit}
+            rest = [f for f in ob.failed_criteria if f not in shown]
+            if rest:
+                parts.append(_capital("not met: " + "; ".join(rest)) + ".")
         parts.extend(f"Caution: {c}" for c in gained)
         parts.extend(f"No longer cautioned: {c}" for c in lost)
-        if ob is None and xb is not None and sa.rule is not None:
-            # the option went: why its rule no longer decides (it ended, or the case fails it)
+        if ob is None and xb is not None and sa.rule is not None and not crit:
+            # the option went and none of its rule's criteria changed: why the rule no longer
+            # decides (it ended, or holds for another regulator)
             gone = next((r for r in xb.rules if r.rule == sa.rule), None)
             if gone is not None and gone.reason:
                 parts.append(f"\u201c{gone.title}\u201d {gone.reason}.")
         why = " ".join(p for p in parts if p)
         options.append(OptionChange(therapy=t, name=name, before=sa, after=sb, criteria=crit,
                                     cautions_gained=gained, cautions_lost=lost, why=why,
-                                    summary=fit(parts[0] + (" " + parts[1] if lead or crit else ""))))
+                                    summary=fit(" ".join(parts[:2]))))
     # a note is the lesson of many what-ifs (STK11 loss added to KRAS-mutant lung adenocarcinoma
     # changes no verdict, only the caution about PD-1 inhibitors): by rule and text
     na = [(n.rule, n.text) for n in ra.note_details]

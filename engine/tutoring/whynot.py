@@ -69,8 +69,10 @@ def _not_in_effect(cr, case, successor=None) -> str:
     if case.as_of < cr.start:
         return f"it holds from {cr.start.isoformat()}, after the evaluation date {case.as_of.isoformat()}"
     # (``end`` is the first day the rule no longer holds: it may be the evaluation date itself)
-    when = "on" if case.as_of == cr.end else "before"
-    text = f"it ended on {cr.end.isoformat()}, {when} the evaluation date {case.as_of.isoformat()}"
+    if case.as_of == cr.end:
+        text = f"it ended on the evaluation date, {cr.end.isoformat()}"
+    else:
+        text = f"it ended on {cr.end.isoformat()}, before the evaluation date {case.as_of.isoformat()}"
     if successor is not None:
         text += f", and \u201c{successor.rule.title}\u201d holds from then"
     return text
