@@ -967,3 +967,14 @@ def test_a_drug_no_therapy_of_the_catalogue_is_gets_no_lookalike_suggestion(engi
     with pytest.raises(UsageError) as info:
         engine.therapy("panitumab")  # a misspelling still gets the therapy it resembles
     assert info.value.problems[0].suggestion == "panitumumab"
+
+
+def test_the_case_line_of_a_conditional_option_says_what_the_case_holds_beside_what_is_missing(engine):
+    """Daraxonrasib for untreated metastatic pancreatic cancer waits on whether the patient can
+    have multiagent therapy: its Case line says the case is treatment-naive (it named the stage
+    only); cetuximab after maintenance only names the lines the history holds."""
+    a = engine.explain(load("pdac-g12v-untreated-2026-10-01.json"), "daraxonrasib")
+    assert a.verdict == "conditional"
+    assert a.explanation.startswith("Case: PAAD (Pancreatic Adenocarcinoma); stage metastatic; no prior systemic therapy (treatment-naive). ")
+    c = engine.explain(load("crc-ras-wild-type-maintenance-only.json"), "cetuximab")
+    assert c.verdict == "conditional" and "bevacizumab + capecitabine (maintenance" in c.explanation.split(". ")[0]

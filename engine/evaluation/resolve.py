@@ -889,6 +889,21 @@ def _failed_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[tuple[int, bool], ...]:
     return tuple((ref, ctx.atom(ref) is True) for ref in refs)
 
 
+def _open_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[tuple[int, bool], ...]:
+    """The known atoms behind the requirements of ``cr`` that are unknown for the case, with their
+    values: what the case does hold there (daraxonrasib waiting on whether the patient can have
+    multiagent therapy: the case is treatment-naive). The unknown atoms are named by what is
+    missing."""
+    leaves: list = []
+    for node in cr.requires:
+        if node.tv(ctx) is None:
+            node.leaves(ctx, False, leaves)
+            node.leaves(ctx, True, leaves)
+    refs: list[int] = []
+    _leaf_atoms(ctx, leaves, refs, frozenset())
+    return tuple((ref, ctx.atom(ref) is True) for ref in dict.fromkeys(refs) if ctx.atom(ref) is not None)
+
+
 def _leaf_atoms(ctx: Ctx, leaves: list, out: list[int], busy: frozenset) -> None:
     """The atoms among ``leaves``, a derived fact read through the rules that derive it (in
     effect): the leaves of their `when` that gave the fact its value ("prior fluoropyrimidine-,
@@ -925,9 +940,10 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
     refs, chain, rests = st.skeleton(cr, ctx)
     held = _failed_leaves(cr, ctx) if out.failed else ()
     unsure = _unknown_gate_leaves(cr, ctx) if out.missing else ()
+    known = _open_leaves(cr, ctx) if out.missing else ()
     parts: list[str] = []
-    if refs or held or unsure:
-        wkey = ("case-words", refs, held, unsure)  # (rules with the same gate atoms name the same case facts)
+    if refs or held or unsure or known:
+        wkey = ("case-words", refs, held, unsure, known)  # (rules with the same gate atoms name the same case facts)
         words = ctx.memo.get(wkey)
         if words is None:
             atoms = ctx.program.atoms
@@ -972,7 +988,7 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             if others:  # "PAAD (Pancreatic Adenocarcinoma), not Non-Small Cell Lung Cancer (NSCLC) or ..."
                 cts = st.vocab.cancer_types
                 texts[other_at] += ", not " + join_words([f"{cts[c].name} ({c})" if c in cts else c for c in others])
-            for i, v in held:  # what the case holds where it fails a requirement (its stage, its history)
+            for i, v in (*held, *known):  # what the case holds where it fails a requirement, or leaves one open
                 texts.append(ctx.words("describe" if v is True else "held", i))
             texts.extend(later)
             texts = _dedupe(texts)
