@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from engine.case import CaseIn, NormalCase, normalise, parse_case, parse_date
-from engine.errors import CaseError, Problem, UsageError, quote
+from engine.errors import CaseError, EngineError, Problem, UsageError, quote
 from engine.evaluation.evaluator import Program, infer
 from engine.evaluation.resolve import build_result, decisions
 from engine.result import Decisions, Result
@@ -240,7 +240,22 @@ class Engine:
         from engine.evaluation.resolve import fact_words
 
         words = fact_words(self.program)
-        return compare(_plain(before), _plain(after), {"result": ra, "answers": aa}, {"result": rb, "answers": ab}, words)
+        plain_a, plain_b = _plain(before), _plain(after)
+
+        def swapped(x: dict, y: dict, field: str) -> bool:
+            # case x with the field written as in y: the same case to the engine?
+            try:
+                base = self._dated(x, as_of, "case", jurisdiction)
+                moved = self._dated({**x, field: y[field]} if field in y else {k: v for k, v in x.items() if k != field},
+                                    as_of, "case", jurisdiction)
+            except EngineError:
+                return False
+            return moved == base
+
+        def same(field: str) -> bool:  # (both ways round: comparing B with A mirrors A with B)
+            return swapped(plain_a, plain_b, field) and swapped(plain_b, plain_a, field)
+
+        return compare(plain_a, plain_b, {"result": ra, "answers": aa}, {"result": rb, "answers": ab}, words, same)
 
     def durable(self):
         """The durable-rules backend for this rule base (built on first use)."""

@@ -978,3 +978,36 @@ def test_the_case_line_of_a_conditional_option_says_what_the_case_holds_beside_w
     assert a.explanation.startswith("Case: PAAD (Pancreatic Adenocarcinoma); stage metastatic; no prior systemic therapy (treatment-naive). ")
     c = engine.explain(load("crc-ras-wild-type-maintenance-only.json"), "cetuximab")
     assert c.verdict == "conditional" and "bevacizumab + capecitabine (maintenance" in c.explanation.split(". ")[0]
+
+
+def test_a_field_written_differently_with_the_same_meaning_is_marked_and_is_no_difference(engine):
+    """'COADREAD' and 'colorectal cancer', p.G12C and p.Gly12Cys: the case fields differ in
+    writing only. The what-if marks them (same) and, nothing else changing, the comparison is
+    empty; a real change beside them is not."""
+    from engine.tutoring.cli import render_comparison
+
+    a = load("crc-g12c-folfox-folfiri.json")
+    b = dict(a, cancer_type="colorectal cancer", alterations=[{"gene": "KRAS", "variant": "p.Gly12Cys"}])
+    cmp = engine.compare(a, b)
+    assert [(c.field, c.same) for c in cmp.changes] == [("alterations", True), ("cancer_type", True)]
+    assert cmp.empty and engine.compare(b, a).empty
+    assert render_comparison(cmp) == "No difference: the two evaluations agree."
+    c = engine.compare(a, dict(b, stage="locally_advanced"))
+    assert not c.empty and [(x.field, x.same) for x in c.changes][-1] == ("stage", False)
+    assert "Case field cancer_type: \"COADREAD\" -> \"colorectal cancer\" (the same to the engine, written differently)" \
+        in render_comparison(c)
+
+
+def test_compare_names_the_rule_whose_case_changed_when_a_class_rule_decides(engine):
+    """KRAS G12C colorectal cancer, BRAF untested then tested negative: encorafenib + cetuximab was
+    excluded by the anti-EGFR class rule (which speaks only where a rule about the therapy itself
+    applies) and then has no option. None of the class rule's criteria changed: the what-if names
+    the BRAF V600E rule whose gate did, both ways round."""
+    a = dict(load("crc-g12c-folfox-folfiri.json"), tested_genes=["KRAS"])
+    b = dict(a, tested_genes=["KRAS", "NRAS", "BRAF"])
+    gone = {o.therapy: o for o in engine.compare(a, b).options}["cetuximab+encorafenib"]
+    assert (gone.before.verdict, gone.after.verdict) == ("excluded", None)
+    assert "For \u201cEncorafenib + cetuximab for BRAF V600E metastatic colorectal cancer after prior therapy (FDA)\u201d: " \
+           "BRAF V600E: now not met." in gone.why
+    back = {o.therapy: o for o in engine.compare(b, a).options}["cetuximab+encorafenib"]
+    assert "BRAF V600E: now unknown." in back.why

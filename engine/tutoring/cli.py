@@ -187,7 +187,8 @@ def render_comparison(cmp, width: int = 100) -> str:
         return "absent" if v is None else json.dumps(v)
 
     for c in cmp.changes:
-        out.append(f"Case field {c.field}: {value(c.before)} -> {value(c.after)}")
+        out.append(f"Case field {c.field}: {value(c.before)} -> {value(c.after)}"
+                   + (" (the same to the engine, written differently)" if c.same else ""))
     for f in cmp.facts:
         def word(v: bool | None) -> str:
             return "unknown" if v is None else str(v).lower()

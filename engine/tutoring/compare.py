@@ -23,6 +23,8 @@ class FieldChange(BaseModel):
     field: str = Field(description="the case field (top-level key of the case)")
     before: Any = Field(description="its value before (null: absent)")
     after: Any = Field(description="its value after (null: absent)")
+    same: bool = Field(default=False, description="the two values mean the same to the engine, written differently "
+                                                  "(a cancer type's code and its name, two spellings of a variant)")
 
 
 class FactChange(BaseModel):
@@ -83,7 +85,9 @@ class Comparison(BaseModel):
 
     @property
     def empty(self) -> bool:
-        return not (self.changes or self.facts or self.options or self.notes_gained or self.notes_lost)
+        """Whether the evaluations agree: no field changed but in its writing, and nothing else."""
+        return not (any(not c.same for c in self.changes) or self.facts or self.options or self.notes_gained
+                    or self.notes_lost)
 
 
 def _side(o) -> Side:
@@ -125,6 +129,23 @@ def _criteria(answer, rules: list[str]) -> dict:
     return out
 
 
+def _other_change(xa, xb, skip: set) -> str:
+    """The first rule about the therapy, other than ``skip``, whose criteria changed status from
+    one answer to the other, with those changes in words ('' for none)."""
+    for r in xa.rules:
+        if r.rule in skip:
+            continue
+        after = next((q for q in xb.rules if q.rule == r.rule), None)
+        if after is None:
+            continue
+        now = {(c.kind, c.text): c.status for c in after.criteria}
+        changed = [f"{_quoted(c.text)}: {_WORD[now[(c.kind, c.text)]]}" for c in r.criteria
+                   if (c.kind, c.text) in now and now[(c.kind, c.text)] != c.status]
+        if changed:
+            return f"For \u201c{r.title}\u201d: " + "; ".join(changed) + "."
+    return ""
+
+
 def _quoted(text: str) -> str:
     return f"\u201c{text}\u201d" if text.endswith(ABSENT) else text
 
@@ -133,15 +154,17 @@ def _capital(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str]) -> Comparison:
-    """``a``/``b``: {therapy: TherapyAnswer} for every therapy of either result, plus the results."""
+def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str], same=None) -> Comparison:
+    """``a``/``b``: {therapy: TherapyAnswer} for every therapy of either result, plus the results;
+    ``same(field)``, if given: whether the case's field means the same on both sides."""
     ra, rb_ = a["result"], b["result"]
     changes = []
     for k in sorted(set(before_case) | set(after_case)):
         if k == "id":
             continue
         if before_case.get(k) != after_case.get(k):
-            changes.append(FieldChange(field=k, before=before_case.get(k), after=after_case.get(k)))
+            changes.append(FieldChange(field=k, before=before_case.get(k), after=after_case.get(k),
+                                       same=bool(same and same(k))))
     if ra.evaluated_as_of != rb_.evaluated_as_of and not any(c.field == "as_of" for c in changes):
         changes.append(FieldChange(field="as_of", before=ra.evaluated_as_of, after=rb_.evaluated_as_of))
     facts = []
@@ -216,9 +239,16 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
                 parts.append(_capital("not met: " + "; ".join(rest)) + ".")
         parts.extend(f"Caution: {c}" for c in gained)
         parts.extend(f"No longer cautioned: {c}" for c in lost)
+        if not crit and sa.verdict != sb.verdict and xa is not None and xb is not None:
+            # none of the deciding rule's criteria changed: what changed is the case for another
+            # rule about the therapy (a drug-class exclusion speaks only where a rule about the
+            # therapy itself applies: BRAF tested negative takes encorafenib + cetuximab out of it)
+            other = _other_change(xa, xb, {sa.rule, sb.rule})
+            if other:
+                parts.append(other)
         if ob is None and xb is not None and sa.rule is not None and not crit:
             # the option went and none of its rule's criteria changed: why the rule no longer
-            # decides (it ended, or holds for another regulator)
+            # decides (it ended, or holds for another regulator, or speaks only beside another)
             gone = next((r for r in xb.rules if r.rule == sa.rule), None)
             if gone is not None and gone.reason:
                 parts.append(f"\u201c{gone.title}\u201d {gone.reason}.")
