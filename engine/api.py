@@ -76,9 +76,13 @@ class Engine:
     def _unknown_jurisdiction(self, given: str, upper: str) -> Problem:
         import difflib
 
-        close = difflib.get_close_matches(upper, sorted(self.jurisdictions), n=1)
+        names = {k.upper(): v for k, v in self.rulebase.meta.jurisdiction_names.items()}
+        meant = names.get(upper.strip())  # another name of a known one ("EU" for the EMA)
+        if meant is None:
+            close = difflib.get_close_matches(upper, sorted(self.jurisdictions), n=1)
+            meant = close[0] if close else None
         return Problem(f"unknown jurisdiction '{given}'; the rules know: {', '.join(sorted(self.jurisdictions))}",
-                       ("jurisdiction",), close[0] if close else None)
+                       ("jurisdiction",), meant)
 
     def jurisdiction(self, name: str) -> str:
         """``name`` as a case's ``jurisdiction`` is normalised (upper case), when the rules know it;

@@ -624,6 +624,8 @@ def _load_uncached(d: Path) -> RuleBase:
         _check_jurisdiction(meta.default_jurisdiction, meta.jurisdictions, ("meta.yaml", "default_jurisdiction"), problems)
         for j in meta.approval_words:
             _check_jurisdiction(j, meta.jurisdictions, ("meta.yaml", "approval_words", j), problems)
+        for name, j in meta.jurisdiction_names.items():
+            _check_jurisdiction(j, meta.jurisdictions, ("meta.yaml", "jurisdiction_names", name), problems)
     rules.sort(key=lambda r: r.id)
     derived = {r.derive for r in rules if r.derive and r.status != "retired"}
     by_id = {r.id: r for r in rules}

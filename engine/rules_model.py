@@ -430,6 +430,9 @@ class Meta(_Strict):
     # word (the EU's conditional marketing authorisation is the FDA's accelerated approval's
     # counterpart): jurisdiction -> status -> words
     approval_words: dict[str, dict[Literal["regular", "accelerated", "withdrawn"], str]] = {}
+    # other names people give a regulator's jurisdiction ("EU" for the EMA): offered as the value
+    # probably meant when a case names one, never read in its place
+    jurisdiction_names: dict[str, str] = {}
 
     def approval(self, jurisdiction: str, status: str) -> str:
         """A regulatory status in the regulator's words ("FDA accelerated approval", "EMA

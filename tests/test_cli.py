@@ -113,7 +113,7 @@ def test_jurisdiction_option_evaluates_every_case_under_that_regulator(tmp_path,
     # one the rules do not know is refused before anything is written, naming the ones they know
     code, out, err = run(["evaluate", "--jurisdiction", "EU", str(f)], capsys)
     assert code == 2 and out == ""
-    assert "unknown jurisdiction 'EU'; the rules know: EMA, FDA" in err
+    assert "unknown jurisdiction 'EU'; the rules know: EMA, FDA (did you mean 'EMA'?)" in err  # (meta.yaml jurisdiction_names)
 
 
 def test_usage_error_exit_2(capsys):

@@ -124,6 +124,10 @@ def test_a_jurisdiction_the_rule_base_does_not_list_is_a_load_error(tmp_path):
     assert "jurisdiction: unknown jurisdiction 'FDAA'" in rendered and "did you mean 'FDA'" in rendered
     kb.write_text(text.replace("    jurisdiction: FDA\n", "    jurisdiction: US\n", 1), encoding="utf-8")
     assert "unknown jurisdiction 'US'; the rule base's (meta.yaml jurisdictions): FDA, EMA" in _load_problems(rules)
+    # another name of a jurisdiction must name one the rule base lists
+    kb.write_text(text, encoding="utf-8")
+    meta.write_text(meta.read_text(encoding="utf-8") + "jurisdiction_names: {EU: EMEA}\n", encoding="utf-8")
+    assert "meta.yaml: jurisdiction_names.EU: unknown jurisdiction 'EMEA'" in _load_problems(rules)
 
 
 def test_the_shipped_rule_base_lists_its_jurisdictions():
