@@ -100,13 +100,13 @@ _WORD = {"met": "now met", "not_met": "now not met", "unknown": "now unknown"}
 _CHECKED = {"met": "checked now, met", "not_met": "checked now, not met", "unknown": "checked now, unknown"}
 
 
-def _change_words(c: CriterionChange, decided_by: str | None) -> str:
+def _change_words(c: CriterionChange) -> str:
     if c.after is None:
         if c.id.endswith(EXCLUSION_CRITERION) and c.before == "unknown":
-            # a pending exclusion's criterion goes when its facts are known: it applies (and then
-            # decides the option) or it does not
-            rule = c.id[: -len(EXCLUSION_CRITERION)]
-            return "the exclusion now applies" if decided_by == rule else "no longer in question (the exclusion is known not to apply)"
+            # a pending exclusion's criterion goes when its facts are known: it applies, and then
+            # decides the option (the what-if names it as the rule deciding now, whose criteria
+            # are shown instead), or it does not
+            return "no longer in question (the exclusion is known not to apply)"
         return "no longer checked"
     if c.before is None and c.id.endswith(EXCLUSION_CRITERION):  # (an exclusion that now waits on a fact)
         return "now in question (whether it applies is unknown)"
@@ -225,7 +225,7 @@ def compare(before_case: dict, after_case: dict, a, b, fact_words: dict[str, str
             parts.append(lead)
         if crit:
             # (a derived fact asked to be absent reads "KRAS G12C present: no": quoted before its status)
-            parts.append(_capital("; ".join(f"{_quoted(c.text)}: {_change_words(c, sb.rule)}" for c in crit)) + ".")
+            parts.append(_capital("; ".join(f"{_quoted(c.text)}: {_change_words(c)}" for c in crit)) + ".")
         if ob is not None and miss_b and miss_a != miss_b:
             parts.append(f"To find out: {', '.join(miss_b)}"
                          + (f" (before: {', '.join(miss_a) or 'nothing'})." if oa is not None else "."))
