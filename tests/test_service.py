@@ -359,3 +359,62 @@ def test_a_refused_cross_origin_preflight_has_the_engine_error_shape(engine):
     r = opened.options("/evaluate", headers={"Origin": "https://elsewhere.example.org", "Access-Control-Request-Method": "POST"})
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
     assert set(r.json()) == {"case_id", "source", "error", "code"} and "cross-origin" in r.json()["error"][0]["message"]
+
+
+def test_http_details_an_integrator_relies_on(engine, client):
+    """From a review of the service as an integrator sees it: every endpoint refuses a query
+    parameter it does not take (``/why?as_of=`` answered for the case's own date), or one given
+    twice; HEAD works wherever GET does; a 405 names the methods allowed; a trailing slash is an
+    unknown path, not a redirect; a 413 has the code ``too_large``, as the command line's; a 400
+    names the case the body gives; a CORS preflight may ask for Authorization (a CDS Hooks client's
+    JWT)."""
+    good = case("luad-g12c-second-line.json")
+    for method, path, kw in (("post", "/why", {"json": {"case": good, "therapy": "sotorasib"}}),
+                             ("post", "/compare", {"json": {"before": good, "after": good}}),
+                             ("get", "/catalogue", {}), ("get", "/rules", {}), ("get", "/rules/LNG-001", {}),
+                             ("get", "/schema/case", {}), ("get", "/cds-services", {}), ("get", "/health", {})):
+        r = getattr(client, method)(path + "?as_of=2020-01-01", **kw)
+        assert r.status_code == 400 and r.json()["code"] == "usage", path
+        assert "unknown query parameter 'as_of'" in r.json()["error"][0]["message"], path
+    r = client.post("/why?as_of=2020-01-01", json={"case": good, "therapy": "sotorasib"})
+    assert r.json()["case_id"] == "luad-g12c-second-line"
+    r = client.post("/evaluate?as_of=2021-01-01&as_of=2024-01-01", json=good)
+    assert r.status_code == 400 and "given more than once" in r.json()["error"][0]["message"]
+    assert r.json()["case_id"] == "luad-g12c-second-line"
+    assert client.get("/catalogue/therapy?q=sotorasib").status_code == 200
+    r = client.post("/why", json={"case": good, "therapy": "sotorasib", "bogus": 1})
+    assert r.status_code == 400 and r.json()["case_id"] == "luad-g12c-second-line"
+    for path in ("/health", "/catalogue", "/cds-services", "/"):
+        h = client.head(path)
+        assert h.status_code == 200 and h.content == b"" and h.headers["content-length"] == str(len(client.get(path).content)), path
+    r = client.delete("/evaluate")
+    assert r.status_code == 405 and r.headers["allow"] == "POST"
+    r = client.post("/evaluate/", json=good)
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    r = client.post("/evaluate", content=b"{" + b" " * (1 << 20) + b"}", headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["code"] == "too_large"
+    origin = "https://tutor.example.org"
+    opened = TestClient(create_app(engine, cors_origins=[origin]))
+    r = opened.options(f"/cds-services/{SERVICE_ID}", headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                                                                 "Access-Control-Request-Headers": "content-type, authorization"})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == origin
+
+
+def test_cds_hooks_answers_its_own_hook_and_a_card_uuid_follows_its_content(client):
+    """A request for another hook than the one the discovery document registers is refused; two
+    different cases without ids get different card uuids where the card says something else, and
+    the same case the same uuids."""
+    req = {"hook": "order-select", "hookInstance": "i", "context": {"case": case("luad-g12c-second-line.json")}}
+    r = client.post(f"/cds-services/{SERVICE_ID}", json=req)
+    assert r.status_code == 400 and r.json()["error"][0]["path"] == "hook" and r.json()["error"][0]["suggestion"] == "patient-view"
+    assert r.json()["case_id"] == "luad-g12c-second-line"
+    base = {k: v for k, v in case("luad-g12c-second-line.json").items() if k != "id"}
+
+    def uuids(c):
+        got = client.post(f"/cds-services/{SERVICE_ID}", json={"hook": "patient-view", "hookInstance": "i", "context": {"case": c}})
+        return {card["summary"].split(":")[0]: card["uuid"] for card in got.json()["cards"]}
+
+    first, again = uuids(base), uuids(base)
+    other = uuids(dict(base, stage="early"))
+    assert first == again
+    assert first["sotorasib"] != other["sotorasib"]  # eligible, then not eligible: another card

@@ -81,10 +81,13 @@ class ErrorRecord(BaseModel):
     case_id: str | None = Field(description="the case id, if it could be read")
     source: str | None = Field(description="where the input came from")
     error: list[ErrorItem] = Field(description="every problem found")
+    code: str = Field(description="what kind of error: invalid_case, usage, not_found, invalid_json, duplicate_key, "
+                                  "not_utf8, too_deep, too_large, ...")
 
 
 _BODIES = {"CaseIn": CaseIn, "WhyRequest": WhyRequest, "CompareRequest": CompareRequest, "CDSRequest": CDSRequest}
 _ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorRecord, "description": "not JSON, or not the request's shape"},
+           413: {"model": ErrorRecord, "description": "a request body over 1 MiB (code too_large)"},
            422: {"model": ErrorRecord, "description": "a case or therapy the engine cannot read"}}
 
 
@@ -134,13 +137,13 @@ async def _raw(request: Request) -> bytes:
     """The request body, read no further than :data:`MAX_BODY` bytes."""
     size = request.headers.get("content-length", "")
     if size.isdigit() and int(size) > MAX_BODY:
-        raise BodyTooLarge([Problem(f"a request body of {int(size):,} bytes (at most {MAX_BODY:,})")])
+        raise BodyTooLarge([Problem(f"a request body of {int(size):,} bytes (at most {MAX_BODY:,})")], code="too_large")
     parts: list[bytes] = []
     n = 0
     async for chunk in request.stream():
         n += len(chunk)
         if n > MAX_BODY:
-            raise BodyTooLarge([Problem(f"a request body of more than {MAX_BODY:,} bytes")])
+            raise BodyTooLarge([Problem(f"a request body of more than {MAX_BODY:,} bytes")], code="too_large")
         parts.append(chunk)
     return b"".join(parts)
 
@@ -199,6 +202,26 @@ def _patient(context: dict) -> str:
     return pid if type(pid) is str and pid else "case"
 
 
+class _HeadAsGet:
+    """HEAD answered as GET without the body (RFC 9110: a server supports HEAD wherever it supports
+    GET; FastAPI's routes take only the methods they name). A load balancer's HEAD check works."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message):
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> FastAPI:
     """The application for ``engine`` (default: the shipped rules). ``cors_origins``: the web
     origins (``https://tutor.example.org``, or ``*``) whose pages may call the API from a browser
@@ -212,6 +235,7 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
     engine = engine or default_engine()
     rb = engine.rulebase
     app = FastAPI(
+        redirect_slashes=False,  # (a path with a trailing slash is an unknown path: a 404 in the error shape)
         title="kras-rules",
         version=__version__,
         description=("Educational therapy-eligibility rules for KRAS-driven cancers. " + rb.meta.disclaimer
@@ -232,8 +256,10 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
                     return _json(json.dumps(error_record("request", err), separators=(",", ":")), resp.status_code)
                 return resp
 
-        app.add_middleware(_Cors, allow_origins=list(cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type"], max_age=600)
+        # (Authorization: a CDS Hooks client presents its JWT so; the service does not read it)
+        app.add_middleware(_Cors, allow_origins=list(cors_origins), allow_methods=["GET", "HEAD", "POST"],
+                           allow_headers=["Content-Type", "Authorization"], max_age=600)
+    app.add_middleware(_HeadAsGet)
 
     @app.exception_handler(EngineError)
     async def _engine_error(request: Request, exc: EngineError):
@@ -248,7 +274,10 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         # an unknown path or method in the engine's error shape too
         what = {404: f"no such path: {request.url.path}", 405: f"{request.method} is not allowed on {request.url.path}"}
         err = UsageError([Problem(what.get(exc.status_code, str(exc.detail)))], code="not_found" if exc.status_code == 404 else None)
-        return _json(json.dumps(error_record("request", err), separators=(",", ":")), exc.status_code)
+        resp = _json(json.dumps(error_record("request", err), separators=(",", ":")), exc.status_code)
+        for k, v in (exc.headers or {}).items():  # (a 405 names the methods allowed: Allow)
+            resp.headers[k] = v
+        return resp
 
     @app.exception_handler(RequestValidationError)
     async def _query_error(request: Request, exc: RequestValidationError):
@@ -265,12 +294,26 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
                 raise RequestShape([Problem(f"unknown {what} '{k}'; allowed: {', '.join(sorted(allowed))}", (k,),
                                           close[0] if close else None)])
 
+    def _query(request: Request, allowed: set[str] = frozenset(), case: Any = None) -> None:  # type: ignore[assignment]
+        """A query parameter the endpoint does not take, or one given twice, is an error (never
+        ignored in silence: ``/why?as_of=`` would answer for the case's own date), naming the
+        case where the body gives one."""
+        seen: set[str] = set()
+        try:
+            for k, _ in request.query_params.multi_items():
+                if k in seen:
+                    raise RequestShape([Problem(f"query parameter '{k}' given more than once", (k,))])
+                seen.add(k)
+            _known(dict(request.query_params), set(allowed), "query parameter")
+        except RequestShape as exc:
+            raise _named(exc, case) from None
+
     @app.post("/evaluate", response_model=Result, responses=_ERRORS, openapi_extra=_body("CaseIn"),
               summary="Evaluate one case", description="The result, as `kras-rules evaluate --format json` prints it.")
     async def evaluate(request: Request, as_of: str | None = None, jurisdiction: str | None = None):
-        # (a query parameter the service does not know is an error, never silently ignored)
-        _known(dict(request.query_params), {"as_of", "jurisdiction"}, "query parameter")
-        case = _object(await _read(request))
+        data = await _read(request)
+        _query(request, {"as_of", "jurisdiction"}, data)
+        case = _object(data)
         try:
             res = engine.evaluate(case, as_of=as_of, jurisdiction=jurisdiction)  # well under a millisecond: inline, no thread hop
         except EngineError as exc:
@@ -282,17 +325,20 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
     async def why(request: Request):
         data = await _read(request)
         case = _object(data, "case")
-        if isinstance(data, dict):
-            _known(data, {"case", "therapy", "all", "as_of", "jurisdiction"})
+        _query(request, case=case)
         therapy, every = data.get("therapy"), data.get("all", False)
-        if type(every) is not bool:
-            raise RequestShape([Problem(f"all is true or false, got {quote(every)}", ("all",))])
-        if therapy is not None and type(therapy) is not str:
-            raise RequestShape([Problem(f"a therapy is named by a text, got {quote(therapy)}", ("therapy",))])
-        if not therapy and not every:
-            raise RequestShape([Problem("name a therapy, or set all to true", ("therapy",))])
-        if therapy and every:
-            raise RequestShape([Problem("name a therapy or set all to true, not both", ("all",))])
+        try:
+            _known(data, {"case", "therapy", "all", "as_of", "jurisdiction"})
+            if type(every) is not bool:
+                raise RequestShape([Problem(f"all is true or false, got {quote(every)}", ("all",))])
+            if therapy is not None and type(therapy) is not str:
+                raise RequestShape([Problem(f"a therapy is named by a text, got {quote(therapy)}", ("therapy",))])
+            if not therapy and not every:
+                raise RequestShape([Problem("name a therapy, or set all to true", ("therapy",))])
+            if therapy and every:
+                raise RequestShape([Problem("name a therapy or set all to true, not both", ("all",))])
+        except RequestShape as exc:
+            raise _named(exc, case) from None
         try:
             ans = await run_in_threadpool(lambda: engine.explain(_object(case), None if every else therapy,
                                                                  include_all=every, as_of=data.get("as_of"),
@@ -310,7 +356,11 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
     async def compare(request: Request):
         data = await _read(request)
         before, after = _object(data, "before"), _object(data, "after")
-        _known(data, {"before", "after", "as_of", "jurisdiction"})
+        _query(request, case=before)
+        try:
+            _known(data, {"before", "after", "as_of", "jurisdiction"})
+        except RequestShape as exc:
+            raise _named(exc, before) from None
         try:  # (Engine.compare names the side of a case error: before.stage)
             cmp = await run_in_threadpool(engine.compare, before, after, as_of=data.get("as_of"),
                                           jurisdiction=data.get("jurisdiction"))
@@ -321,32 +371,38 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
 
     @app.get("/catalogue", response_model=Catalogue, summary="The catalogue",
              description="As `kras-rules catalogue --format json`.")
-    def catalogue():
+    def catalogue(request: Request):
+        _query(request)
         return _json(engine.catalogue().model_dump_json())
 
     @app.get("/catalogue/therapy", response_model=TherapyEntry, responses=_ERRORS, summary="Look a therapy up",
              description="By id, name or drugs in any order and by any name, as `kras-rules catalogue --therapy Q --format json`.")
-    def therapy(q: str):
+    def therapy(request: Request, q: str):
+        _query(request, {"q"})
         return _json(engine.therapy(q).model_dump_json())
 
     @app.get("/rules", summary="Every rule", description="As `kras-rules rules --format json`.")
-    def rules():
+    def rules(request: Request):
+        _query(request)
         return _json(json.dumps([rule_record(rb, r) for r in rb.rules], indent=2))
 
     @app.get("/rules/{rule_id}", summary="One rule", responses={404: {"model": ErrorRecord}},
              description="Its fields, rationale, citations and examples, as `kras-rules explain RULE --format json`.")
-    def rule(rule_id: str):
+    def rule(request: Request, rule_id: str):
+        _query(request)
         return _json(json.dumps(rule_record(rb, rb.rule(rule_id.strip().upper())), indent=2))
 
     @app.get("/schema/{which}", summary="JSON Schema of the case or result format",
              responses={404: {"model": ErrorRecord}}, description="As `kras-rules schema case|result`.")
-    def schema(which: str):
+    def schema(request: Request, which: str):
+        _query(request)
         if which not in ("case", "result"):
             raise RuleError([Problem(f"unknown schema '{which}' (use 'case' or 'result')", ("which",))])
         return _json(json.dumps(json_schema(which), indent=2))
 
     @app.get("/cds-services", response_model=cds.Discovery, summary="CDS Hooks discovery")
-    def cds_discovery():
+    def cds_discovery(request: Request):
+        _query(request)
         return _json(cds.discovery().model_dump_json())
 
     @app.post(f"/cds-services/{cds.SERVICE_ID}", response_model=cds.CardsResponse, responses=_ERRORS,
@@ -354,9 +410,17 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
     async def cds_service(request: Request):
         data = await _read(request)
         context = _object(data, "context")
-        for key in ("hook", "hookInstance"):
-            if type(data.get(key)) is not str:
-                raise RequestShape([Problem(f"a CDS Hooks request names its {key} (a text)", (key,))])
+        named = context.get("case") if isinstance(context, dict) else None
+        _query(request, case=named)
+        try:
+            for key in ("hook", "hookInstance"):
+                if type(data.get(key)) is not str:
+                    raise RequestShape([Problem(f"a CDS Hooks request names its {key} (a text)", (key,))])
+            if data["hook"] != cds.HOOK:  # (the hook the discovery document registers the service for)
+                raise RequestShape([Problem(f"this service answers the {cds.HOOK} hook, not {quote(data['hook'])}", ("hook",),
+                                            cds.HOOK)])
+        except RequestShape as exc:
+            raise _named(exc, named) from None
         if not isinstance(context, dict) or "case" not in context:
             raise RequestShape([Problem("the case goes in context.case", ("context", "case"))])
         case = context["case"]
@@ -377,11 +441,13 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         return _json(out.model_dump_json(exclude_none=True))
 
     @app.get("/", include_in_schema=False)
-    def page():
+    def page(request: Request):
+        _query(request)
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
 
     @app.get("/health", summary="Liveness", description="Always {\"status\": \"ok\"} with the knowledge version.")
-    def health():
+    def health(request: Request):
+        _query(request)
         return JSONResponse({"status": "ok", "knowledge_version": rb.meta.knowledge_version.isoformat()})
 
     def openapi():

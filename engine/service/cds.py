@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SERVICE_ID = "kras-rules-options"
 INDICATORS = ("info", "warning", "critical")
+#: the CDS Hooks hook the service is registered for (a request for another is refused)
+HOOK = "patient-view"
 _NS = uuid.UUID("6f1c3f0e-5b7a-4f4e-9d57-2b9c1c7a4e10")  # the namespace of this service's card ids
 
 _INDICATOR = {"eligible": "info", "conditional": "info", "consider": "info", "not_eligible": "warning",
@@ -29,7 +31,8 @@ class CardSource(BaseModel):
 
 class Card(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    uuid: str = Field(description="stable id of the card: the same option of the same case gets the same uuid")
+    uuid: str = Field(description="stable id of the card: the same option of the same case gets the same uuid, "
+                                  "and a card whose content changed (date, regulator, verdict, deciding rules) another")
     summary: str = Field(max_length=140, description="the option in at most 140 characters")
     detail: str = Field(description="the explanation, criteria and missing facts (GitHub Markdown)")
     indicator: str = Field(description="info, warning or critical")
@@ -57,14 +60,17 @@ class Discovery(BaseModel):
 
 def discovery() -> Discovery:
     return Discovery(services=[HookService(
-        hook="patient-view", id=SERVICE_ID, title="KRAS therapy options (educational)",
+        hook=HOOK, id=SERVICE_ID, title="KRAS therapy options (educational)",
         description="Educational decision support, not medical advice: the therapy options for a tumour profile "
                     "given in context.case (the kras-rules case format), one card per option.",
     )])
 
 
-def card_uuid(case_id: str, therapy: str, knowledge_version: str) -> str:
-    return str(uuid.uuid5(_NS, f"{case_id}\x1f{therapy}\x1f{knowledge_version}"))
+def card_uuid(case_id: str, therapy: str, knowledge_version: str, content: str = "") -> str:
+    """The card's id: the same for the same option of the same case (so a client can recognise
+    a card it has shown), another where what the card says changed (its ``content``: the date,
+    the regulator, the verdict and what decided it)."""
+    return str(uuid.uuid5(_NS, f"{case_id}\x1f{therapy}\x1f{knowledge_version}\x1f{content}"))
 
 
 def cards(result, rulebase, base_url: str, criteria_of=None, text_of=None) -> CardsResponse:
@@ -86,7 +92,9 @@ def cards(result, rulebase, base_url: str, criteria_of=None, text_of=None) -> Ca
             lines.append("\n**Criteria:**\n" + "\n".join(f"- {c.text}: {mark[c.status]}" for c in crit))
         lines.append(f"\n*{result.disclaimer}*")
         out.append(Card(
-            uuid=card_uuid(result.case_id, o.therapy, result.knowledge_version),
+            uuid=card_uuid(result.case_id, o.therapy, result.knowledge_version, "\x1f".join(
+                [result.evaluated_as_of, result.jurisdiction, o.verdict, o.evidence, *o.rules, *o.missing, *o.failed_criteria,
+                 *(c.rule for c in o.cautions)])),
             summary=o.summary[:140], detail="\n".join(lines), indicator=_INDICATOR.get(o.verdict, "info"),
             source=CardSource(label=label, url=url),
         ))
