@@ -64,6 +64,8 @@ def text(result: Result, width: int = 100, *, brief: bool = False, detail: bool 
             words = EVIDENCE_WORDS.get(o.evidence, o.evidence)
             if o.verdict == "not_eligible":
                 words = f"{words}, but not for this case"
+            elif o.verdict == "conditional":  # (read under its heading, "approved" alone reads as the verdict)
+                words = f"{words}, once what is missing is known"
             out.append(f"    * {o.name}: {words}{level} [{', '.join(o.rules)}]")
             # (what is missing is named in the explanation: "Cannot decide without: ...")
             explanation = o.explanation

@@ -274,11 +274,15 @@ def test_text_shows_an_oncokb_level_only_for_a_biomarker_the_tumour_has_and_an_o
     pdac = engine.evaluate({"cancer_type": "PAAD",
                             "alterations": [{"gene": "KRAS", "variant": "G12D"}], "as_of": "2026-11-30"})
     out = render_text(pdac)
-    assert "* olaparib: approved [" in out and "olaparib: approved (OncoKB" not in out
+    assert "* olaparib: approved, once what is missing is known [" in out and "(OncoKB" not in out.split("olaparib:")[1].split("\n")[0]
     early = engine.evaluate({"cancer_type": "LUAD", "stage": "early", "prior_therapies": [{"drugs": ["carboplatin"]}],
                              "alterations": [{"gene": "KRAS", "variant": "G12C"}], "as_of": "2026-11-30"})
     out = render_text(early)
     assert "* sotorasib: approved, but not for this case [" in out
+    # a conditional option's evidence line says the approval waits on what is missing: under its
+    # heading "approved" alone read as its verdict
+    unknown = render_text(engine.evaluate(dict(json.loads((REPO / "cases" / "luad-g12c-history-unknown.json").read_text()))))
+    assert "* adagrasib: approved, once what is missing is known (OncoKB 1) [" in unknown
 
 
 def test_an_option_on_no_biomarker_carries_no_oncokb_level(engine):
