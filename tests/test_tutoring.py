@@ -1011,3 +1011,19 @@ def test_compare_names_the_rule_whose_case_changed_when_a_class_rule_decides(eng
            "BRAF V600E: now not met." in gone.why
     back = {o.therapy: o for o in engine.compare(b, a).options}["cetuximab+encorafenib"]
     assert "BRAF V600E: now unknown." in back.why
+
+
+def test_the_case_line_names_each_prior_line_once_and_a_tested_gene_behind_an_open_criterion(engine):
+    """A history text (every line) and a line a requirement reads ("prior FOLFIRINOX ...") named
+    the same line twice; colorectal cancer with KRAS tested and NRAS not said nothing of KRAS,
+    word for word as when nothing was tested."""
+    c = {"cancer_type": "PAAD", "stage": "metastatic", "germline_tested": True, "tested_genes": ["KRAS", "BRCA1", "BRCA2"],
+         "alterations": [{"gene": "KRAS", "variant": "G12D"}, {"gene": "BRCA2", "variant": "p.E1953*", "origin": "germline"}],
+         "prior_therapies": [{"regimen": "FOLFIRINOX", "setting": "metastatic", "outcome": "stable", "weeks": 18},
+                             {"drugs": ["olaparib"], "setting": "maintenance", "outcome": "progression", "weeks": 20}],
+         "as_of": "2026-07-01"}
+    line = engine.evaluate(c).option("olaparib").explanation.split(". ")[0]
+    assert line.count("FOLFIRINOX (metastatic, 18 weeks, stable)") == 1 and line.count("olaparib (maintenance") == 1
+    kras = engine.evaluate(load("crc-kras-tested-nras-untested.json")).option("cetuximab").explanation.split(". ")[0]
+    none = engine.evaluate(load("crc-ras-untested.json")).option("cetuximab").explanation.split(". ")[0]
+    assert kras.endswith("; no KRAS mutation at codon 12, 13, 59, 61, 117, 146") and "KRAS" not in none

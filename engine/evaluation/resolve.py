@@ -435,6 +435,21 @@ def _dedupe(items: list[str]) -> list[str]:
     return out
 
 
+def _case_items(texts: list[str]) -> list[str]:
+    """The facts of a Case line, each once: a text may hold several ("prior FOLFOX (...);
+    FOLFIRI (...)", the whole history) and another one of them ("prior FOLFOX (...)", the line a
+    requirement reads), written with or without "prior" before it."""
+    seen: set[str] = set()
+    out = []
+    for text in texts:
+        for item in text.split("; "):
+            key = item.removeprefix("prior ")
+            if item and key not in seen:
+                seen.add(key)
+                out.append(item)
+    return out
+
+
 def pending_applier(ctx: Ctx):
     """How a pending exclusion makes a positive outcome wait on its facts for this case (for
     :func:`engine.semantics.apply_pending`): with the exclusion's missing facts added, so that
@@ -897,8 +912,8 @@ def _open_leaves(cr: CompiledRule, ctx: Ctx) -> tuple[tuple[int, bool], ...]:
     leaves: list = []
     for node in cr.requires:
         if node.tv(ctx) is None:
-            node.leaves(ctx, False, leaves)
-            node.leaves(ctx, True, leaves)
+            for want in (False, True, None):  # (None: an unknown derived fact, read through its rules)
+                node.leaves(ctx, want, leaves)
     refs: list[int] = []
     _leaf_atoms(ctx, leaves, refs, frozenset())
     return tuple((ref, ctx.atom(ref) is True) for ref in dict.fromkeys(refs) if ctx.atom(ref) is not None)
@@ -915,7 +930,10 @@ def _leaf_atoms(ctx: Ctx, leaves: list, out: list[int], busy: frozenset) -> None
             want = ctx.fact(ref)
             sub: list = []
             for d in ctx.plan.derivers.get(ref, ()):
-                d.when.leaves(ctx, want, sub)
+                # (an unknown fact: what is known of its derivation too, "no KRAS mutation" while
+                # NRAS is untested)
+                for w in (want,) if want is not None else (None, True, False):
+                    d.when.leaves(ctx, w, sub)
             _leaf_atoms(ctx, sub, out, busy | {ref})
 
 
@@ -988,10 +1006,16 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
             if others:  # "PAAD (Pancreatic Adenocarcinoma), not Non-Small Cell Lung Cancer (NSCLC) or ..."
                 cts = st.vocab.cancer_types
                 texts[other_at] += ", not " + join_words([f"{cts[c].name} ({c})" if c in cts else c for c in others])
-            for i, v in (*held, *known):  # what the case holds where it fails a requirement, or leaves one open
+            for i, v in held:  # what the case holds where it fails a requirement (its stage, its history)
                 texts.append(ctx.words("describe" if v is True else "held", i))
+            for i, v in known:  # and what it does hold behind a requirement left open
+                kind = KINDS[atoms[i].kind]
+                if v is not True and kind.names is not None and kind.names(atoms[i].key).gene is not None:
+                    texts.append(kind.false_words(atoms[i].label))  # "no KRAS mutation at codon 12, ..." (tested)
+                else:
+                    texts.append(ctx.words("describe" if v is True else "held", i))
             texts.extend(later)
-            texts = _dedupe(texts)
+            texts = _case_items(texts)
             words = ctx.memo[wkey] = "Case: " + "; ".join(texts) + "." if texts else ""
         if words:
             parts.append(words)
