@@ -14,7 +14,9 @@ session at a time per process.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -294,19 +296,25 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
                 raise RequestShape([Problem(f"unknown {what} '{k}'; allowed: {', '.join(sorted(allowed))}", (k,),
                                           close[0] if close else None)])
 
-    def _query(request: Request, allowed: set[str] = frozenset(), case: Any = None) -> None:  # type: ignore[assignment]
+    @contextlib.contextmanager
+    def _about(case: Any):
+        """A request-shape error raised inside names the case the body gives (its ``id``)."""
+        try:
+            yield
+        except RequestShape as exc:
+            raise _named(exc, case) from None
+
+    def _query(request: Request, allowed: Collection[str] = (), case: Any = None) -> None:
         """A query parameter the endpoint does not take, or one given twice, is an error (never
         ignored in silence: ``/why?as_of=`` would answer for the case's own date), naming the
         case where the body gives one."""
         seen: set[str] = set()
-        try:
+        with _about(case):
             for k, _ in request.query_params.multi_items():
                 if k in seen:
                     raise RequestShape([Problem(f"query parameter '{k}' given more than once", (k,))])
                 seen.add(k)
             _known(dict(request.query_params), set(allowed), "query parameter")
-        except RequestShape as exc:
-            raise _named(exc, case) from None
 
     @app.post("/evaluate", response_model=Result, responses=_ERRORS, openapi_extra=_body("CaseIn"),
               summary="Evaluate one case", description="The result, as `kras-rules evaluate --format json` prints it.")
@@ -327,7 +335,7 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         case = _object(data, "case")
         _query(request, case=case)
         therapy, every = data.get("therapy"), data.get("all", False)
-        try:
+        with _about(case):
             _known(data, {"case", "therapy", "all", "as_of", "jurisdiction"})
             if type(every) is not bool:
                 raise RequestShape([Problem(f"all is true or false, got {quote(every)}", ("all",))])
@@ -337,8 +345,6 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
                 raise RequestShape([Problem("name a therapy, or set all to true", ("therapy",))])
             if therapy and every:
                 raise RequestShape([Problem("name a therapy or set all to true, not both", ("all",))])
-        except RequestShape as exc:
-            raise _named(exc, case) from None
         try:
             ans = await run_in_threadpool(lambda: engine.explain(_object(case), None if every else therapy,
                                                                  include_all=every, as_of=data.get("as_of"),
@@ -357,10 +363,8 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         data = await _read(request)
         before, after = _object(data, "before"), _object(data, "after")
         _query(request, case=before)
-        try:
+        with _about(before):
             _known(data, {"before", "after", "as_of", "jurisdiction"})
-        except RequestShape as exc:
-            raise _named(exc, before) from None
         try:  # (Engine.compare names the side of a case error: before.stage)
             cmp = await run_in_threadpool(engine.compare, before, after, as_of=data.get("as_of"),
                                           jurisdiction=data.get("jurisdiction"))
@@ -412,15 +416,13 @@ def create_app(engine=None, cors_origins: list[str] | tuple[str, ...] = ()) -> F
         context = _object(data, "context")
         named = context.get("case") if isinstance(context, dict) else None
         _query(request, case=named)
-        try:
+        with _about(named):
             for key in ("hook", "hookInstance"):
                 if type(data.get(key)) is not str:
                     raise RequestShape([Problem(f"a CDS Hooks request names its {key} (a text)", (key,))])
             if data["hook"] != cds.HOOK:  # (the hook the discovery document registers the service for)
                 raise RequestShape([Problem(f"this service answers the {cds.HOOK} hook, not {quote(data['hook'])}", ("hook",),
                                             cds.HOOK)])
-        except RequestShape as exc:
-            raise _named(exc, named) from None
         if not isinstance(context, dict) or "case" not in context:
             raise RequestShape([Problem("the case goes in context.case", ("context", "case"))])
         case = context["case"]
