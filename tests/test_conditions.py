@@ -924,6 +924,10 @@ def test_a_false_leaf_is_negated_by_its_kind_in_words(vocab):
         "a cancer type other than Colorectal Adenocarcinoma (COADREAD)")
     assert cancer.not_words(cond({"cancer": ["COADREAD", "MEL", "LYMPH"]}), "ignored", vocab) == (
         "a cancer type other than Colorectal Adenocarcinoma (COADREAD), Melanoma (MEL) or Lymphoid (LYMPH)")
+    # a group the vocabulary names (cancer_types.yaml `outside`) reads as its words, whole or with the rest
+    assert cancer.not_words(cond({"cancer": ["MYELOID", "LYMPH"]}), "ignored", vocab) == "a solid tumour"
+    assert cancer.not_words(cond({"cancer": ["COADREAD", "LYMPH", "MYELOID"]}), "ignored", vocab) == (
+        "a solid tumour other than Colorectal Adenocarcinoma (COADREAD)")
     assert {k for k, kind in KINDS.items() if kind.negated is not None} == {"cancer"}
 
 

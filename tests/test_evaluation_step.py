@@ -27,6 +27,7 @@ from engine.evaluation.evaluator import (
     RuleOutcome,
     UnmetNode,
     infer,
+    missing_list,
     pending_missing,
     rule_outcome,
 )
@@ -126,6 +127,25 @@ def test_two_rules_reading_one_unknown_fact_each_name_what_is_missing(mini):
     assert "TCRC-001 -> cetuximab: excluded if confirmed (missing: NRAS testing)" in r.trace
     assert "TCRC-002 -> cetuximab: conditional (missing: NRAS testing)" in r.trace
     assert r.option("cetuximab").missing == ["NRAS testing"]
+
+
+def test_a_missing_fact_named_more_closely_by_another_is_listed_once(engine):
+    """Low-grade serous ovarian cancer with no history given: avutometinib + defactinib needs a
+    prior line and recurrent disease. It listed "prior therapy history" and "prior therapy
+    history (did the disease recur or progress after treatment?)": giving the second gives the
+    first."""
+    assert missing_list({"prior therapy history", "prior therapy history (did it recur?)", "KRAS testing"}) == (
+        "KRAS testing", "prior therapy history (did it recur?)")
+    assert missing_list({"prior therapy history (a)", "prior therapy history (b)"}) == (
+        "prior therapy history (a)", "prior therapy history (b)")
+    assert missing_list({"prior therapy history"}) == ("prior therapy history",)
+    case = {"cancer_type": "LGSOC", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12V"}],
+            "tested_genes": ["KRAS", "BRAF", "NRAS"], "as_of": "2026-10-01"}
+    for backend in ("default", "durable"):
+        o = engine.evaluate(case, backend=backend).option("avutometinib+defactinib")
+        assert o.verdict == "conditional"
+        assert o.missing == ["prior therapy history (did the disease recur or progress after treatment?)"], backend
+        assert o.explanation.count("prior therapy history") == 1, backend
 
 
 @pytest.fixture(scope="module")

@@ -100,6 +100,23 @@ def test_cancer_name_clashing_with_another_code_is_rejected(tmp_path):
     assert "already the name of LUAD" in info.value.render()
 
 
+def test_a_group_of_cancer_types_left_out_together_must_name_known_codes(tmp_path):
+    copy = tmp_path / "vocabulary"
+    shutil.copytree(VOCAB_DIR, copy)
+    path = copy / "cancer_types.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "  - codes: [LYMPH, MYELOID]\n" in text
+    path.write_text(text.replace("  - codes: [LYMPH, MYELOID]\n", "  - codes: [LYMPH, MYLOID]\n", 1), encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        Vocabulary.load(copy)
+    assert "outside[0].codes[1]: unknown OncoTree code 'MYLOID'" in info.value.render()
+    assert "MYELOID" in info.value.render()  # offered
+    path.write_text(text.replace("    words: a solid tumour\n", "", 1), encoding="utf-8")
+    with pytest.raises(RuleError) as info:
+        Vocabulary.load(copy)
+    assert "outside[0]: an entry is {codes: [OncoTree code, ...], words: text}" in info.value.render()
+
+
 # --------------------------------------------------------------------------- cancer types
 
 

@@ -56,9 +56,9 @@ def domain(key, terms) -> None:
     terms.cancers |= key[1]
 
 
-def _names(cond, vocab) -> list[str]:
+def _names(cond, vocab, codes=None) -> list[str]:
     names = []
-    for code in cond.cancer:
+    for code in cond.cancer if codes is None else codes:
         try:
             names.append(f"{vocab.cancer_code(code).name} ({code})")
         except Exception:  # pragma: no cover - codes are checked at load
@@ -73,8 +73,13 @@ def words(cond, vocab) -> str:
 
 def negated(cond, vocab) -> str:
     """``not`` over the leaf, for a student: "a cancer type other than Colorectal Adenocarcinoma
-    (COADREAD) or Melanoma (MEL)" (the subtypes of each excluded too)."""
-    return "a cancer type other than " + join_words(_names(cond, vocab))
+    (COADREAD) or Melanoma (MEL)" (the subtypes of each excluded too); codes that a group of the
+    vocabulary names are its words ("a solid tumour other than Melanoma (MEL)")."""
+    words, left = vocab.cancers.outside_words(cond.cancer)
+    if not words:
+        return "a cancer type other than " + join_words(_names(cond, vocab))
+    text = join_words(words)
+    return f"{text} other than {join_words(_names(cond, vocab, left))}" if left else text
 
 
 def held(atom, case, value) -> str:

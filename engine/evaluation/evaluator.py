@@ -419,6 +419,15 @@ def missing_of(cr: CompiledRule, ctx: Ctx, gate_unknown: bool, unknown) -> tuple
             miss.add(req.missing)
         else:
             cr.requires[i].missing(ctx, miss)
+    return missing_list(miss)
+
+
+def missing_list(miss: set[str]) -> tuple[str, ...]:
+    """A set of missing facts as an outcome lists them: sorted, without an item that another
+    one names more closely ("prior therapy history" beside "prior therapy history (did the
+    disease recur ...?)": finding out the second finds out the first)."""
+    if len(miss) > 1:
+        miss = {m for m in miss if not any(o.startswith(m + " (") for o in miss)}
     return tuple(sorted(miss))
 
 

@@ -40,6 +40,7 @@ from engine.evaluation.evaluator import (
     RuleOutcome,
     UnmetNode,
     _UNSET,
+    missing_list,
     pending_missing,
 )
 from engine.semantics import EVIDENCE_RANK, EVIDENCE_WORDS, OPTION_ORDER, POSITIVE, VERDICT_RANK, VERDICT_WORDS, apply_pending, choose, strength  # noqa: F401
@@ -456,7 +457,7 @@ def pending_applier(ctx: Ctx):
     resolution and ``check`` rank the outcome alike."""
 
     def conditional(out: RuleOutcome, p_cr: CompiledRule, p_out: RuleOutcome) -> RuleOutcome:
-        missing = tuple(sorted(set(out.missing) | set(pending_missing(p_cr, ctx))))
+        missing = missing_list(set(out.missing) | set(pending_missing(p_cr, ctx)))
         # eligible becomes conditional; consider stands, waiting on the facts (as when its own are unknown)
         verdict = out.verdict if out.verdict == "consider" else "conditional"
         return RuleOutcome(out.rule_id, verdict, out.when_true, missing, out.failed)
@@ -1005,7 +1006,10 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                     texts.append(w)
             if others:  # "PAAD (Pancreatic Adenocarcinoma), not Non-Small Cell Lung Cancer (NSCLC) or ..."
                 cts = st.vocab.cancer_types
-                texts[other_at] += ", not " + join_words([f"{cts[c].name} ({c})" if c in cts else c for c in others])
+                words, others = st.vocab.cancers.outside_words(others)  # ("..., a solid tumour")
+                texts[other_at] += "".join(", " + w for w in words)
+                if others:
+                    texts[other_at] += ", not " + join_words([f"{cts[c].name} ({c})" if c in cts else c for c in others])
             for i, v in held:  # what the case holds where it fails a requirement (its stage, its history)
                 texts.append(ctx.words("describe" if v is True else "held", i))
             for i, v in known:  # and what it does hold behind a requirement left open

@@ -42,6 +42,9 @@ class CancerTypes(Cached):
         #: codes of cancer types that are non-invasive by definition (in situ): such a tumour is not
         #: locally advanced or metastatic (``non_invasive`` in cancer_types.yaml)
         self.non_invasive: frozenset[str] = frozenset()
+        #: sets of codes that rules leave out together, each with the words for a case outside
+        #: all of them (``outside`` in cancer_types.yaml: "a solid tumour")
+        self.outside: tuple[tuple[frozenset[str], str], ...] = ()
         self._make_caches()
 
     @classmethod
@@ -98,8 +101,7 @@ class CancerTypes(Cached):
         problems: list[Problem] = []
         for code, names in (conf.get("names") or {}).items():
             if code not in self._cancers:
-                problems.append(Problem(f"unknown OncoTree code '{code}'", ("names", code),
-                                        _closest(str(code).casefold(), {c.casefold(): c for c in self._cancers})))
+                problems.append(self._unknown_code(code, ("names", code)))
                 continue
             for i, name in enumerate(names or []):
                 key = _name_key(str(name))
@@ -113,12 +115,36 @@ class CancerTypes(Cached):
                     self._ambiguous_names.pop(key, None)
                     self._cancer_suggest[key] = str(name)
         listed = conf.get("non_invasive") or []
-        for i, code in enumerate(listed):
-            if code not in self._cancers:
-                problems.append(Problem(f"unknown OncoTree code '{code}'", ("non_invasive", i),
-                                        _closest(str(code).casefold(), {c.casefold(): c for c in self._cancers})))
+        problems.extend(self._unknown_code(code, ("non_invasive", i))
+                        for i, code in enumerate(listed) if code not in self._cancers)
         self.non_invasive = frozenset(c for c in listed if c in self._cancers)
+        groups: list[tuple[frozenset[str], str]] = []
+        for i, group in enumerate(conf.get("outside") or []):
+            members = group.get("codes") if isinstance(group, dict) else None
+            text = group.get("words") if isinstance(group, dict) else None
+            if not isinstance(members, list) or not members or not isinstance(text, str) or not text.strip():
+                problems.append(Problem("an entry is {codes: [OncoTree code, ...], words: text}", ("outside", i)))
+                continue
+            problems.extend(self._unknown_code(code, ("outside", i, "codes", j))
+                            for j, code in enumerate(members) if code not in self._cancers)
+            groups.append((frozenset(members), " ".join(text.split())))
+        self.outside = tuple(groups)
         fail(path, problems)
+
+    def _unknown_code(self, code, where: tuple) -> Problem:
+        return Problem(f"unknown OncoTree code '{code}'", where,
+                       _closest(str(code).casefold(), {c.casefold(): c for c in self._cancers}))
+
+    def outside_words(self, codes) -> tuple[list[str], list[str]]:
+        """Codes a case lies outside of, as a student reads them: the words of each group
+        (``outside`` in cancer_types.yaml) whose codes are all among them, and the codes left."""
+        left = list(codes)
+        words = []
+        for group, text in self.outside:
+            if group.issubset(left):
+                words.append(text)
+                left = [c for c in left if c not in group]
+        return words, left
 
     def cancer(self, text: str) -> CancerType:
         """A cancer type from what people type: an OncoTree code in any case (``luad``), an
