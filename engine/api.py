@@ -27,7 +27,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from engine.case import CaseIn, NormalCase, normalise, parse_case, parse_date
+from engine.case import CaseIn, NormalCase, date_problems, normalise, parse_case, parse_date
 from engine.errors import CaseError, EngineError, Problem, UsageError, quote
 from engine.evaluation.evaluator import Program, infer
 from engine.evaluation.resolve import build_result, decisions
@@ -288,7 +288,9 @@ def with_as_of(norm: NormalCase, as_of: dt.date | str) -> NormalCase:
         as_of = as_of.date()
     day = parse_date(as_of) if isinstance(as_of, str) else as_of if isinstance(as_of, dt.date) else None
     if day is None:
-        raise UsageError([Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",))])
+        problems: list[Problem] = []
+        date_problems(as_of, ("as_of",), problems)
+        raise UsageError(problems)
     return dataclasses.replace(norm, as_of=day)
 
 

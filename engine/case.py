@@ -224,6 +224,22 @@ LIMITS = {
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+_LOOSE_DATE = re.compile(r"\s*([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?:[T ][0-9:.]*(?:Z|[+-][0-9:]+)?)?\s*")
+
+
+def date_problems(value: Any, path: tuple, out: list[Problem]) -> None:
+    """The problem of a date that is not written ``YYYY-MM-DD`` or is no such day, with the date
+    probably meant where the text reads as one ("2026/7/1", "2026-07-01T00:00:00" -> 2026-07-01)."""
+    if type(value) is str and _DATE.fullmatch(value):
+        if parse_date(value) is None:
+            out.append(Problem(f"no such day: {quote(value)} (YYYY-MM-DD: a month from 01 to 12, a day the month has)", path))
+        return
+    m = _LOOSE_DATE.fullmatch(value) if type(value) is str and len(value) <= 40 else None
+    meant = f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}" if m else None
+    out.append(Problem(f"a date is written YYYY-MM-DD, got {quote(value)}", path,
+                       meant if meant and parse_date(meant) else None))
+
+
 def parse_date(text: str) -> dt.date | None:
     """A date written ``YYYY-MM-DD`` (as every date of the case format is), or None."""
     if not _DATE.fullmatch(text):
@@ -274,6 +290,11 @@ def _id_controls(cid: str, out: list[Problem]) -> None:
     one holding a character that moves the cursor, clears the screen, reverses the text shown or
     breaks a row is an error, with the id without those characters as the suggestion."""
     kept = "".join(c for c in cid if c not in _BIDI_CONTROLS and unicodedata.category(c) not in _NOT_IN_ID)
+    if any(unicodedata.category(c) == "Cs" for c in cid):  # (from Python: JSON text cannot hold one)
+        kept = "".join(c for c in kept if unicodedata.category(c) != "Cs")
+        out.append(Problem(f"a lone surrogate is not a character, and an id holding one cannot be written: "
+                           f"got {quote(cid)}", ("id",), kept or None))
+        return
     if len(kept) == len(cid):
         return
     out.append(Problem(f"control or invisible formatting characters are not allowed in an id, got {quote(cid)}",
@@ -296,10 +317,8 @@ def strict_problems(data: dict) -> list[Problem]:
     if type(data.get("multiagent_candidate")) is not bool:
         _strict_bool(data, "multiagent_candidate", (), out)
     as_of = data.get("as_of")
-    if as_of is not None and not (type(as_of) is str and _DATE.fullmatch(as_of)):
-        out.append(Problem(f"a date is written YYYY-MM-DD, got {quote(as_of)}", ("as_of",)))
-    elif type(as_of) is str and parse_date(as_of) is None:
-        out.append(Problem(f"no such day: {quote(as_of)} (YYYY-MM-DD: a month from 01 to 12, a day the month has)", ("as_of",)))
+    if as_of is not None and not (type(as_of) is str and _DATE.fullmatch(as_of) and parse_date(as_of)):
+        date_problems(as_of, ("as_of",), out)
     alts = data.get("alterations")
     if type(alts) is list and not _list_too_long(alts, "alterations", ("alterations",), out):
         for i, a in enumerate(alts):

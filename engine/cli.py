@@ -29,7 +29,12 @@ def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date: '{text}' (use YYYY-MM-DD)") from None
+        from engine.case import date_problems  # (only for the message: the case model is not loaded to read a date)
+
+        problems: list = []
+        date_problems(text, (), problems)
+        meant = f"; did you mean {problems[0].suggestion}?" if problems and problems[0].suggestion else ""
+        raise argparse.ArgumentTypeError(f"not a date: '{text}' (use YYYY-MM-DD{meant})") from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -401,7 +406,8 @@ def cmd_check(args) -> int:
         f"check: {status}: {report.rules} rules, {len(rb.therapies)} therapies, "
         f"{len(report.examples) - len(bad)}/{len(report.examples)} examples give their stated result, "
         f"{report.quotes_verified} quotes verified against the seed documents"
-        + ("" if report.seeds_found else " (seed documents not found: quotes not verified)")
+        + ("" if report.seeds_found else f" (seed documents not found in {report.seeds_looked}: quotes not verified; "
+                                          "KRAS_SEEDS_DIR names the folder that holds them)")
         + (f", {len(report.problems)} problem(s)" if report.problems else "")
         + (f", {warnings} warning(s) (check -v lists them)" if warnings and not args.verbose else "")
         + ("" if report.searched else "; quick: the exhaustive search of profiles was skipped"),

@@ -591,3 +591,101 @@ def test_a_stray_closing_brace_between_elements_is_one_error_for_the_file(tmp_pa
     f.write_text("[" + good(0) + "}" + good(1) + "]")
     rc, recs, err = evaluate(engine, [f])
     assert rc == 1 and len(recs) == 1 and recs[0]["code"] == "invalid_json" and recs[0]["source"] == str(f)
+
+
+# --------------------------------------------------------------------------- (8) the second review
+# One test per failure of the second robustness review: a case file the tutoring commands could not
+# decode, file names a record cannot carry, inputs whose shape was guessed wrong as a whole.
+
+
+@pytest.mark.parametrize("data, says", [
+    (b"\xff\xfe{\x00}\x00", "the file is UTF-16 (or UTF-32) encoded: save it as UTF-8"),
+    (b'{"cancer_type": "LUAD", "id": "caf\xe9"}', "id: not valid UTF-8 (byte 0xe9)"),
+    (b"\x1f\x8b\x08\x00abcdef", "the file is gzip-compressed: decompress it, or give it a name ending .gz"),
+    (b"\x00\x01\x02\x03\x04", "the file holds binary data (NUL bytes), not JSON text"),
+])
+def test_why_and_compare_name_a_case_file_that_is_not_utf8_text(tmp_path, capsys, data, says):
+    """`why` and `compare` read their case as text and failed with "internal error ...
+    UnicodeDecodeError" (exit 3) on a file that is not UTF-8; they now read it as evaluate does."""
+    f = tmp_path / "c.json"
+    f.write_bytes(data)
+    other = tmp_path / "good.json"
+    other.write_text(good())
+    for argv in (["why", str(f), "sotorasib"], ["compare", str(other), str(f)]):
+        code = main(argv)
+        _, err = capsys.readouterr()
+        assert code == 1, (argv, err)
+        assert f"{f}: {says}" in err and "internal error" not in err
+    # and evaluate says the same of it
+    code = main(["evaluate", "--format", "tsv", str(f)])
+    out, _ = capsys.readouterr()
+    assert code == 1 and out.splitlines()[1].split("\t")[-2] == says
+
+
+def test_a_case_file_named_with_bytes_or_controls_is_evaluated_under_a_name_that_can_be_written(tmp_path, capsys):
+    """A valid case in a file whose name is not UTF-8 gave a not_serialisable record (its id, the
+    file name, held a surrogate escape); a name holding ESC or a newline reached the TSV cell and
+    the text line raw. The name is shown with those bytes and characters escaped."""
+    if sys.platform != "linux":
+        pytest.skip("file names of arbitrary bytes")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = {b"x\xff.json": "x\\xff.json", b"e\x1b[2J.json": "e\\x1b[2J.json", b"a\nb.json": "a\\nb.json"}
+    for raw in names:
+        with open(os.path.join(os.fsencode(folder), raw), "w") as fh:
+            fh.write(json.dumps({"cancer_type": "LUAD", "stage": "metastatic", "as_of": AS_OF}))
+    code = main(["evaluate", "--format", "json", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    ids = sorted(json.loads(line)["case_id"] for line in out.splitlines())
+    assert ids == sorted(f"{folder}/{shown}" for shown in names.values())
+    code = main(["evaluate", "--format", "tsv", str(folder)])
+    out, _ = capsys.readouterr()
+    assert code == 0 and "\x1b" not in out and len(out.splitlines()) == 4
+
+
+def test_an_id_holding_a_lone_surrogate_is_an_error_not_a_result_that_cannot_be_written(engine):
+    with pytest.raises(CaseError) as info:
+        engine.evaluate({"cancer_type": "LUAD", "id": "a\ud800b"})
+    assert "id: a lone surrogate is not a character" in info.value.render()
+    assert info.value.problems[0].suggestion == "ab"
+
+
+@pytest.mark.parametrize("text, ids", [
+    # JSON Lines in a .json file whose first two records are broken: each line its own record
+    ('{"id": "x1", "cancer_type": \n{"id": "x2" "cancer_type": "LUAD"}\n' + "".join(
+        good(i) + "\n" for i in (3, 4, 5)), [None, None, "g3", "g4", "g5"]),
+    # JSON Lines whose first line is an array (one error: a case is an object), not one error for all
+    ('[' + good(1) + ']\n' + good(2) + "\n" + good(3) + "\n", [None, "g2", "g3"]),
+    # records on lines ended by CR alone
+    (good(1) + "\r" + good(2) + "\r" + good(3) + "\r", ["g1", "g2", "g3"]),
+])
+def test_records_whose_file_shape_was_guessed_wrong_are_still_one_record_each(tmp_path, capsys, text, ids):
+    f = tmp_path / "cases.json"
+    f.write_text(text, encoding="utf-8", newline="")
+    main(["evaluate", "--format", "json", str(f)])
+    out, _ = capsys.readouterr()
+    assert [json.loads(line).get("case_id") for line in out.splitlines()] == ids
+
+
+def test_an_empty_input_name_and_a_link_in_a_loop_are_named_as_such(tmp_path, capsys):
+    assert main(["evaluate", ""]) == 2  # (it read the current folder)
+    assert "an input is named by its path: got an empty name" in capsys.readouterr().err
+    (tmp_path / "a.json").symlink_to(tmp_path / "b.json")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    assert main(["evaluate", "--format", "tsv", str(tmp_path / "a.json")]) == 1
+    assert "a link that leads nowhere (to a missing file, or round in a loop)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("written, meant", [
+    ("2026-7-1", "2026-07-01"), ("2026/07/01", "2026-07-01"), ("2026-07-01T00:00:00", "2026-07-01"),
+    (" 2026-07-01", "2026-07-01"), ("2026.7.1", "2026-07-01"), ("yesterday", None), ("2026/02/30", None),
+])
+def test_a_date_not_written_yyyy_mm_dd_is_offered_the_date_it_reads_as(engine, written, meant):
+    with pytest.raises(CaseError) as info:
+        engine.evaluate({"cancer_type": "LUAD", "as_of": written})
+    (p,) = info.value.problems
+    assert p.path == ("as_of",) and p.suggestion == meant
+    with pytest.raises(Exception) as info2:  # the API's as_of= says the same
+        engine.evaluate({"cancer_type": "LUAD"}, as_of=written)
+    assert info2.value.problems[0].suggestion == meant

@@ -37,7 +37,7 @@ from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageErr
 from engine.streams.output import OutputFailed, close_quietly, drop_stdout, reason, writing
 from engine.streams.inputs import (
     MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary, usable_id,
-    case_file, decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, split_lines,
+    case_file, decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, shown_name, split_lines,
 )
 
 CHUNK = 256  # records per unit of work (and per write)
@@ -85,11 +85,11 @@ class RawInput:
 
     def __init__(self, files: list[str], stdin: TextIO | None = None):
         self.files: list[str] = []
-        self.cohorts: dict[str, str] = {}  # file -> the command-line argument it came from
+        self.cohorts: dict[str, str] = {}  # file -> the command-line argument it came from (as shown)
         for a in files:
             for f in expand_paths([a]):
                 self.files.append(f)
-                self.cohorts[f] = "<stdin>" if a == "-" else a
+                self.cohorts[shown_name(f)] = "<stdin>" if a == "-" else shown_name(a)  # (as records name them)
         self.stdin = stdin
         self.pos = 0
         self.empty: list[str] = []  # inputs that held no record at all (said on stderr, not an error)
@@ -104,7 +104,7 @@ class RawInput:
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
         for a in self.files:
-            name = "<stdin>" if a == "-" else a
+            name = "<stdin>" if a == "-" else shown_name(a)
             line = 0
             try:
                 if a == "-":
@@ -115,9 +115,10 @@ class RawInput:
                         it = iter_document(a)
                     else:
                         it = self._file_lines(p, a)
+                shown = name == a
                 for source, payload in it:
                     line += 1
-                    yield source, payload
+                    yield source if shown else shown_name(source), payload
                 if not line:
                     self.empty.append(name)
             except Exception as exc:  # the rest of the file cannot be read (damaged gzip, I/O, ...)

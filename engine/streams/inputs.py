@@ -200,6 +200,20 @@ def _utf16(head: bytes) -> bool:
     return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (len(head) >= 2 and b"\x00" in head[:4])
 
 
+def _not_text(head: bytes, what: str) -> CaseError:
+    """The error of an input whose first bytes (:func:`_utf16` holds for them) show it is not
+    UTF-8 text as a whole: gzip data without a ``.gz`` name, UTF-16 or UTF-32 text, other binary
+    data."""
+    if head.startswith(b"\x1f\x8b"):
+        msg = f"the {what} is gzip-compressed: decompress it, or give it a name ending .gz"
+    elif (head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+          or any(head[i:i + 1] == b"\x00" and 0x20 <= head[1 - i] < 0x7F for i in (0, 1))):
+        msg = f"the {what} is UTF-16 (or UTF-32) encoded: save it as UTF-8"
+    else:
+        msg = f"the {what} holds binary data (NUL bytes), not JSON text"
+    return _err(msg, "not_utf8")
+
+
 def _not_utf8(raw: bytes, exc: UnicodeDecodeError) -> CaseError:
     return _err(f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}", "not_utf8")
 
@@ -220,7 +234,7 @@ def read_lines(fh: BinaryIO, name: str, first_line: bytes | None = None, first_n
         n += 1
         if n == first_no:
             if _utf16(raw[:4]):
-                yield n, _err("the input is UTF-16 (or UTF-32) encoded: save it as UTF-8", "not_utf8")
+                yield n, _not_text(raw[:4], "input")
                 return
             if raw.startswith(codecs.BOM_UTF8):
                 raw = raw[3:]
@@ -263,7 +277,7 @@ def decode_document(data: bytes, name: str) -> str | CaseError:
     """A whole JSON document as text. Bytes that are not UTF-8 are kept as escapes, so that only
     the array element holding them becomes an error record (:func:`decode_json` names it)."""
     if _utf16(data[:4]):
-        return _err("the file is UTF-16 (or UTF-32) encoded: save it as UTF-8", "not_utf8")
+        return _not_text(data[:4], "file")
     if data.startswith(codecs.BOM_UTF8):
         data = data[3:]
     return data.decode("utf-8", "surrogateescape")
@@ -285,6 +299,8 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
     if not text.strip():
         yield name, _err("empty input: expected a JSON object, a JSON array or JSON Lines", "invalid_json")
         return
+    if "\r" in text and "\n" not in text.strip():  # records on lines ended by CR alone (old Mac)
+        text = text.replace("\r", "\n")
     try:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
@@ -415,14 +431,15 @@ def _element_spans(text: str) -> list[tuple[int, int]] | None:
 
 def _lines_of_records(text: str) -> bool:
     """Is ``text``, which is not one JSON value, JSON Lines? Yes when it has more than one line and
-    its first or second line holds one whole JSON value: a bad first record (a duplicate key,
-    ``NaN``, a line cut short, a word) then leaves the other lines their records. A broken
-    pretty-printed document, whose lines are pieces (``"id": "a",``), stays one error."""
-    if text.lstrip()[:1] == "[":
-        return False
+    its first or second line holds one whole JSON value (the first one whole even if it is an
+    array, ``[{...}]``), or two of its first ten lines hold a whole object each: bad first
+    records (a duplicate key, ``NaN``, a line cut short, a word) then leave the other lines their
+    records. A broken pretty-printed document, whose lines are pieces (``"id": "a",``; of an
+    array's objects only the last lacks its comma), stays one error."""
+    array = text.lstrip()[:1] == "["
     found: list[str] = []
     start = 0
-    while len(found) < 2:
+    while len(found) < 10:
         end = text.find("\n", start)
         line = text[start:] if end < 0 else text[start:end]
         if line.strip():
@@ -432,12 +449,17 @@ def _lines_of_records(text: str) -> bool:
         start = end + 1
     if len(found) < 2:
         return False
-    for line in found:
+    objects = 0
+    for i, line in enumerate(found):
         try:
             _LENIENT.decode(line)
         except (ValueError, RecursionError):
             continue
-        return True
+        if i < 2 and not (array and i):  # (an array's second line: an element of a broken array)
+            return True
+        objects += line.strip()[:1] == "{"
+        if objects == 2 and not array:
+            return True
     return False
 
 
@@ -474,6 +496,8 @@ def expand_paths(args: list[str]) -> list[str]:
     (a sub-folder, a pipe, a device, even one named ``x.json``) is left out."""
     out: list[str] = []
     for a in args:
+        if not a:  # (Path("") is the current folder)
+            raise UsageError("an input is named by its path: got an empty name")
         p = Path(a)
         if a != "-" and p.is_dir():
             found = [str(f) for f in sorted(p.iterdir()) if case_file(f.name) and (f.is_file() or not f.exists())]
@@ -485,6 +509,18 @@ def expand_paths(args: list[str]) -> list[str]:
     return out
 
 
+def shown_name(name: str) -> str:
+    """A file name as records and messages show it (the source of a record, the id of a case that
+    gives none): a byte that is not UTF-8, which the file system hands over as a surrogate escape,
+    as ``\\xNN``; a control, line-breaking or invisible formatting character as its escape. So a
+    record naming the file can be written as JSON, and its TSV cell or text line never moves the
+    cursor or breaks a row."""
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else f"\\x{ord(c) - 0xDC00:02x}" if "\udc80" <= c <= "\udcff"
+                   else c.encode("unicode_escape").decode("ascii") for c in name)
+
+
 def case_file(name: str) -> bool:
     """Is ``name`` the name of a case file a folder given as input holds?"""
     return name.endswith((".json", ".jsonl", ".json.gz", ".jsonl.gz"))
@@ -494,7 +530,8 @@ def iter_document(path: str) -> Iterator[Record]:
     """Records of one file holding a JSON object or array (or, if it turns out so, JSON Lines)."""
     p = Path(path)
     if not p.exists():
-        yield path, _err("no such file", "unreadable")
+        yield path, _err("a link that leads nowhere (to a missing file, or round in a loop)" if p.is_symlink()
+                         else "no such file", "unreadable")
         return
     try:
         with open_binary(p) as fh:

@@ -61,14 +61,28 @@ def _port(text: str) -> int:
 
 def read_case(path: str) -> dict:
     """One case from a file (a JSON object, or an array holding one) or - for stdin."""
-    try:
-        text = sys.stdin.read() if path == "-" else open(path, encoding="utf-8").read()
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    from engine.streams.inputs import decode_json
+    from engine.streams.inputs import MAX_DOCUMENT_BYTES, decode_document, decode_json
 
+    shown = _shown(path)
+    if not path:
+        raise UsageError("a case file is named: got an empty name")
+    try:  # (bytes, decoded as evaluate decodes a file: a byte that is not UTF-8 is named, not a crash)
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "surrogatepass")
+        else:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_DOCUMENT_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot read: {exc.strerror}") from None
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise CaseError([Problem(f"a case file over {MAX_DOCUMENT_BYTES >> 20} MiB")], code="too_large", source=shown)
+    text = decode_document(data, shown)
+    if isinstance(text, CaseError):
+        text.source = shown
+        raise text
+    path = shown
     try:
-        data = decode_json(text.lstrip("\ufeff"))  # (as evaluate reads a case: strictly)
+        data = decode_json(text)  # (as evaluate reads a case: strictly)
     except CaseError as exc:
         lines = [ln for ln in text.splitlines() if ln.strip()]
         if exc.code == "invalid_json" and len(lines) > 1 and all(ln.lstrip().startswith("{") for ln in lines[:2]):
@@ -82,6 +96,12 @@ def read_case(path: str) -> dict:
     if not isinstance(data, dict):
         raise CaseError([Problem("expected one case (a JSON object)")], source=path)
     return data
+
+
+def _shown(path: str) -> str:
+    from engine.streams.inputs import shown_name
+
+    return "<stdin>" if path == "-" else shown_name(path)
 
 
 def _with_source(exc: CaseError, path: str) -> CaseError:
@@ -125,9 +145,9 @@ def run(args, engine) -> int:
             raise UsageError("why: name a THERAPY or give --all")
         try:
             ans = engine.explain(case, None if args.all else args.therapy, include_all=args.all, as_of=args.as_of,
-                                 jurisdiction=args.jurisdiction, default_id=args.case)
+                                 jurisdiction=args.jurisdiction, default_id=_shown(args.case))
         except CaseError as exc:
-            raise _with_source(exc, args.case) from None
+            raise _with_source(exc, _shown(args.case)) from None
         answers = ans if isinstance(ans, list) else [ans]
         if args.format == "json":
             if isinstance(ans, list):
@@ -142,9 +162,9 @@ def run(args, engine) -> int:
         before, after = read_case(args.before), read_case(args.after)
         for path, c in ((args.before, before), (args.after, after)):
             try:
-                engine.normalise(c, default_id=path)
+                engine.normalise(c, default_id=_shown(path))
             except CaseError as exc:
-                raise _with_source(exc, path) from None
+                raise _with_source(exc, _shown(path)) from None
         cmp = engine.compare(before, after, as_of=args.as_of, jurisdiction=args.jurisdiction)
         if args.format == "json":
             print(cmp.model_dump_json())
