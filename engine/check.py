@@ -1,6 +1,7 @@
 """``kras-rules check``: load the rule base, verify citations, and run every rule's examples."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from engine import audit
@@ -25,6 +26,7 @@ class CheckReport:
     problems: list[Problem] = field(default_factory=list)
     quotes_verified: int = 0
     seeds_found: bool = False
+    seeds_looked: str = ""  # where the seed documents were looked for (when not found)
     extra: list[str] = field(default_factory=list)  # lines for --verbose
     searched: bool = True  # False: the exhaustive search of profiles was skipped (check --quick)
 
@@ -105,6 +107,8 @@ def run_check(engine: Engine, *, seeds=None, search: bool = True) -> CheckReport
     report = CheckReport(rules=len(rb.rules), searched=search)
     seeds = seeds or seeds_dir_for(rb.directory, rb.meta)
     report.seeds_found = seeds is not None
+    if seeds is None:
+        report.seeds_looked = os.environ.get("KRAS_SEEDS_DIR") or str((rb.directory.parent / rb.meta.seeds_dir).resolve())
     report.quotes_verified = check_citations(rb, report.problems, seeds)
     report.problems.extend(audit.unverified(rb))  # V013
     report.problems.extend(audit.inconsistent_records(rb))  # V013: a record that cannot verify its rules

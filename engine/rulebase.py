@@ -224,13 +224,16 @@ class TermCheck:
         return canon
 
 
-def _check_terms(rule: Rule, vocab: Vocabulary, derived: set[str], where: tuple, problems: list[Problem]):
+def _check_terms(rule: Rule, vocab: Vocabulary, derived: dict[str, str], where: tuple, problems: list[Problem]):
+    """``derived``: each fact a rule derives -> that rule's id."""
     t = TermCheck(vocab, where, problems)
     for cond, path in rule_conditions(rule):
         if isinstance(cond, FactCond):
             if cond.fact not in derived:
                 close = difflib.get_close_matches(cond.fact, sorted(derived), n=1)
-                problems.append(Problem(f"fact '{cond.fact}' is derived by no rule", where + path + ("fact",),
+                # (the fault may be the deriving rule's: a renamed `derive` leaves every reader unmatched)
+                by = f"; {derived[close[0]]} derives '{close[0]}': if its 'derive' was renamed, that is the line to mend" if close else ""
+                problems.append(Problem(f"fact '{cond.fact}' is derived by no rule{by}", where + path + ("fact",),
                                         close[0] if close else None))
             continue
         kind = BY_MODEL.get(type(cond))
@@ -594,11 +597,16 @@ def _load_uncached(d: Path) -> RuleBase:
                         problems.append(Problem(p.message, where + ("drugs", j), p.suggestion))
             expected_id = "+".join(sorted(names))
             if names and len(names) == len(t.drugs) and t.id != expected_id:
-                problems.append(Problem(f"therapy id must be the sorted generic drug names joined by '+': '{expected_id}'", where + ("id",), expected_id))
+                problems.append(Problem(f"therapy id must be the sorted generic drug names joined by '+': '{expected_id}', "
+                                        f"got '{t.id}'", where + ("id",), expected_id))
             therapies[t.id] = t
 
     kb_dir = d / "kb"
     files = sorted(kb_dir.glob("*.yaml")) if kb_dir.is_dir() else []
+    for f in sorted(kb_dir.glob("*.y*ml")) if kb_dir.is_dir() else []:
+        if f.suffix != ".yaml" and f.suffix.lower() in (".yml", ".yaml"):  # (a rule file not read is a rule lost)
+            problems.append(Problem(f"not read: rule files end in .yaml, got '{f.name}'", (f"kb/{f.name}",),
+                                    f"kb/{f.stem}.yaml"))
     if not files:
         problems.append(Problem("no rule files (kb/*.yaml)", ("kb",)))
     rules: list[Rule] = []
@@ -627,7 +635,7 @@ def _load_uncached(d: Path) -> RuleBase:
         for name, j in meta.jurisdiction_names.items():
             _check_jurisdiction(j, meta.jurisdictions, ("meta.yaml", "jurisdiction_names", name), problems)
     rules.sort(key=lambda r: r.id)
-    derived = {r.derive for r in rules if r.derive and r.status != "retired"}
+    derived = {r.derive: r.id for r in rules if r.derive and r.status != "retired"}
     by_id = {r.id: r for r in rules}
     targets: dict[str, tuple[str, ...]] = {}
     for rule in rules:
@@ -637,9 +645,15 @@ def _load_uncached(d: Path) -> RuleBase:
         _check_contradictory_gate(rule, vocab, where, problems)
         targets[rule.id] = _resolve_targets(rule, therapies, vocab, where, problems)
         for i, ov in enumerate(rule.overrides):
-            if ov.rule not in by_id:
+            if ov.rule == rule.id:  # (it would silence itself wherever it applies)
+                problems.append(Problem("a rule cannot override itself: name the rule whose verdict this one "
+                                        "replaces", where + ("overrides", i, "rule")))
+            elif ov.rule not in by_id:
                 close = difflib.get_close_matches(ov.rule, list(by_id), n=1)
-                problems.append(Problem(f"overrides unknown rule '{ov.rule}'", where + ("overrides", i, "rule"), close[0] if close else None))
+                renamed = (f"; an id never changes: if '{close[0]}' was '{ov.rule}' before, give it back its id"
+                           if close else "")
+                problems.append(Problem(f"overrides unknown rule '{ov.rule}'{renamed}", where + ("overrides", i, "rule"),
+                                        close[0] if close else None))
         if rule.replaced_by is not None:
             _check_replacement(rule, by_id, where, problems)
         if rule.effective_from > meta.knowledge_version:

@@ -48,6 +48,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -295,6 +296,15 @@ class Example(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     case: dict
     expect: ExampleExpect
+
+    @field_validator("case", mode="before")
+    @classmethod
+    def _date_as_text(cls, v):
+        # YAML reads an unquoted as_of: 2026-07-01 as a date, where a case (JSON) writes it as a
+        # text: the same day, as effective_from is read either way
+        if isinstance(v, dict) and type(v.get("as_of")) is dt.date:
+            v = {**v, "as_of": v["as_of"].isoformat()}
+        return v
 
 
 class Rule(_Strict):

@@ -43,7 +43,19 @@ class _Loader(_BASE):
         return super().construct_mapping(node, deep=deep)
 
 
+    def construct_yaml_timestamp(self, node):
+        # an unquoted date the calendar does not have (2021-02-30) is PyYAML's ValueError, which
+        # names neither the file nor the line: a YAML error at the value instead
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"no such day '{node.value}' ({exc}): a date is YYYY-MM-DD, a day the month has",
+                node.start_mark) from None
+
+
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_yaml_map)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
 def load(text: str) -> Any:

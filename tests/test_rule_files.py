@@ -256,3 +256,56 @@ def test_a_withdrawn_approval_that_still_makes_a_therapy_eligible_is_refused_wit
                                      "    status: withdrawn\n    jurisdiction: FDA\n    effective_from: 2021-05-28\n"))
     assert "TLNG-001" in text and "status 'withdrawn' concludes 'eligible'" in text
     assert "effective_to: <the withdrawal date>" in text and "'not_eligible'" in text
+
+
+# --------------------------------------------------------------------------- the rule-author review
+# What a rule author's slip did before: a crash with no file, a rule file never read, a rule that
+# silenced itself or a condition that can never hold loaded without a word, a date refused as "a date".
+
+
+def test_a_date_the_calendar_does_not_have_is_a_yaml_error_at_its_line(tmp_path):
+    """PyYAML's "day is out of range for month" was an internal error (exit 3) naming no file."""
+    with pytest.raises(ruleyaml.YAMLError) as info:
+        ruleyaml.load("rules:\n  - effective_from: 2021-02-30\n")
+    assert ruleyaml.where(info.value) == " at line 2, column 21"
+    assert ruleyaml.problem(info.value).startswith("no such day '2021-02-30'")
+    problems = _load_problems(_mini_with(tmp_path, _TLNG1, "    effective_from: 2021-02-30\n"))
+    assert "kb/mini.yaml: invalid YAML at line" in problems and "no such day '2021-02-30'" in problems
+
+
+def test_a_rule_file_named_yml_is_not_left_unread(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(MINI, rules)
+    shutil.copy(rules / "kb" / "mini.yaml", rules / "kb" / "more.yml")
+    problems = _load_problems(rules)
+    assert "kb/more.yml: not read: rule files end in .yaml, got 'more.yml' (did you mean 'kb/more.yaml'?)" in problems
+
+
+def test_a_rule_that_overrides_itself_does_not_load(tmp_path):
+    problems = _load_problems(_mini_with(tmp_path, "      - rule: TCRC-001\n", "      - rule: TCRC-003\n"))
+    assert "TCRC-003.overrides[0].rule: a rule cannot override itself" in problems
+
+
+def test_a_count_of_prior_lines_no_case_can_have_does_not_load(tmp_path):
+    problems = _load_problems(_mini_with(tmp_path, "test: {prior_lines: {min: 1}}", "test: {prior_lines: {min: 3, max: 1}}"))
+    assert "TLNG-001.requires[0].test.prior_lines: min 3 is more than max 1" in problems
+
+
+def test_an_unquoted_example_date_is_the_day_it_names(tmp_path):
+    """`as_of: 2026-07-01` unquoted was refused with "a date is written YYYY-MM-DD, got a date"."""
+    rules = _mini_with(tmp_path, "prior_therapies: [{regimen: FOLFOX}, {regimen: FOLFIRI}]}",
+                       "prior_therapies: [{regimen: FOLFOX}, {regimen: FOLFIRI}], as_of: 2026-07-01}")
+    rb = load_rulebase(rules, cache=False)
+    (ex,) = [e for r in rb.rules for e in r.examples if e.name == "after-three"]
+    assert ex.case["as_of"] == "2026-07-01"
+
+
+def test_a_fact_whose_deriving_rule_was_renamed_points_at_that_rule(tmp_path):
+    problems = _load_problems(_mini_with(tmp_path, "    derive: ras_mutant\n", "    derive: ras_mutantt\n"))
+    assert "fact 'ras_mutant' is derived by no rule; TDER-001 derives 'ras_mutantt': if its 'derive' was renamed" in problems
+
+
+def test_an_override_of_an_id_that_is_gone_says_ids_never_change(tmp_path):
+    problems = _load_problems(_mini_with(tmp_path, "  - id: TCRC-001\n", "  - id: TCRC-010\n"))
+    assert ("overrides unknown rule 'TCRC-001'; an id never changes: if 'TCRC-010' was 'TCRC-001' before, "
+            "give it back its id") in problems

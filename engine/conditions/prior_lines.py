@@ -3,7 +3,7 @@ given in ``setting`` when set; a line without a setting may or may not count); u
 history is absent."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from engine.conditions.base import (MISSING_SEP, NO_HISTORY, TV, ConditionKind, HistoryRole, Setting, Strict, history_held, history_words,
                                     line_names, line_order, register)
@@ -13,6 +13,13 @@ class PriorLinesPattern(Strict):
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=0)
     setting: tuple[Setting, ...] | None = None  # count only lines given in these settings
+
+    @model_validator(mode="after")
+    def _can_hold(self) -> PriorLinesPattern:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is more than max {self.max}: no number of lines is both, so the "
+                             "condition is never true")
+        return self
 
 
 class PriorLinesCond(Strict):

@@ -222,7 +222,7 @@ class Verifier:
                         continue
                     case = dom._probe(cancer=code)
                     if _cancer_probe(cr.when, Ctx(program, case), set()) is not False:
-                        self.add("V011", (rule.id,), f"{rule.id}: population.cancers is {', '.join(pop.cancers)} but "
+                        self.add("V011", (rule.id,), f"{rule.id}: population.cancers is {', '.join(f'{c} ({types[c].name})' for c in pop.cancers)} but "
                                  f"its conditions admit a {code} ({types[code].name}) tumour; restrict 'when' "
                                  "to the population's cancer types, or widen the population.",
                                  {"cancer_type": code})
