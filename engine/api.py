@@ -27,7 +27,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from engine.case import CaseIn, NormalCase, date_problems, normalise, parse_case, parse_date
+from engine.case import CaseIn, NormalCase, date_problems, normalise, parse_case, parse_date, term_problems
 from engine.errors import CaseError, EngineError, Problem, UsageError, quote
 from engine.evaluation.evaluator import Program, infer
 from engine.evaluation.resolve import build_result, decisions
@@ -61,7 +61,13 @@ class Engine:
     def normalise(self, case: dict | CaseIn, *, default_id: str = "case", today: dt.date | None = None) -> NormalCase:
         """Validate and normalise a case (a decoded JSON object or a CaseIn)."""
         if not isinstance(case, CaseIn):
-            case = parse_case(case)
+            try:
+                case = parse_case(case)
+            except CaseError as exc:
+                more = term_problems(case, self.rulebase.vocab, exc.problems) if isinstance(case, dict) else []
+                if not more:
+                    raise
+                raise CaseError(exc.problems + more, exc.source, code=exc.code) from None
         norm = normalise(
             case,
             self.rulebase.vocab,

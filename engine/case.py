@@ -358,7 +358,12 @@ def strict_problems(data: dict) -> list[Problem]:
                         _text_too_long(d, "drug", ("prior_therapies", i, "drugs", j), out)
             weeks = pt.get("weeks")
             if weeks is not None and type(weeks) is not int and type(weeks) is not float:
-                out.append(Problem(f"a number of weeks is a JSON number, got {quote(weeks)}", ("prior_therapies", i, "weeks")))
+                meant = None  # ("12" -> 12, written without quotes)
+                if type(weeks) is str and re.fullmatch(r"\s*[0-9]{1,4}(\.[0-9]{1,3})?\s*", weeks):
+                    meant = weeks.strip()
+                out.append(Problem(f"a number of weeks is a JSON number, got {quote(weeks)}"
+                                   + (f" (did you mean {meant}, without quotes?)" if meant else ""),
+                                   ("prior_therapies", i, "weeks"), meant))
     return out
 
 
@@ -495,6 +500,43 @@ def _memo(vocab: Vocabulary) -> dict:
 
 
 _SPREAD = frozenset({"locally_advanced", "metastatic"})  # stages a non-invasive tumour cannot have
+
+
+def term_problems(data: dict, vocab: Vocabulary, shown: list[Problem]) -> list[Problem]:
+    """The unknown terms of a case whose shape is wrong (``shown``: its shape's problems), for
+    the same error: the cancer type, genes and drugs written as texts where the shape leaves them
+    readable. One fix-and-run cycle then shows both (``"stage": "metastasis"`` no longer hides
+    ``"cancer_type": "LUADX"``)."""
+    wrong = {p.path for p in shown}
+    found: list[Problem] = []
+
+    def term(fn, path: tuple, *args) -> None:
+        # (a text the shape rejected, or inside a list or object it rejected as a whole, is not read)
+        if any(path[:k] in wrong for k in range(1, len(path) + 1)) or len(shown) + len(found) >= MAX_PROBLEMS:
+            return
+        try:
+            fn(*args)
+        except TermError as exc:
+            found.extend(Problem(p.message, path + tuple(p.path), p.suggestion) for p in exc.problems)
+
+    if type(data.get("cancer_type")) is str and len(data["cancer_type"]) <= LIMITS["cancer_type"]:
+        term(vocab.cancer, ("cancer_type",), data["cancer_type"])
+    def items(key: str) -> list:
+        v = data.get(key)
+        return v if type(v) is list else []
+
+    for i, a in enumerate(items("alterations")):
+        if type(a) is dict and type(a.get("gene")) is str and len(a["gene"]) <= LIMITS["gene"]:
+            term(vocab.gene, ("alterations", i, "gene"), a["gene"])
+    for i, g in enumerate(items("tested_genes")):
+        if type(g) is str and len(g) <= LIMITS["gene"]:
+            term(vocab.gene, ("tested_genes", i), g)
+    for i, pt in enumerate(items("prior_therapies")):
+        drugs = pt.get("drugs") if type(pt) is dict else None
+        for j, d in enumerate(drugs if type(drugs) is list else ()):
+            if type(d) is str and len(d) <= LIMITS["drug"]:
+                term(vocab.therapy_word, ("prior_therapies", i, "drugs", j), d)
+    return found
 
 
 def normalise(

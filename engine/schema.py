@@ -74,6 +74,32 @@ def _suggest(word: str, choices) -> str | None:
 _NOISE = {"too_short"}
 
 
+def _shape_hint(e: Any, msg: str, suggestion: str | None) -> tuple[str, str | None]:
+    """A value of the wrong shape, in plain words and with the value probably meant: one text
+    where a list is asked for (``"tested_genes": "KRAS"`` -> ``["KRAS"]``), a list of one text
+    where a text is (``"cancer_type": ["LUAD"]``), an object where a list is, a list where an object
+    is (pydantic says "a valid dictionary or instance of AlterationIn")."""
+    import json
+
+    kind, given = e["type"], e.get("input")
+    if kind in ("model_type", "dict_type"):
+        what = ("a list" if isinstance(given, list) else "a text" if isinstance(given, str)
+                else quote(given) if not isinstance(given, dict) else "another value")
+        return f"an object is expected here ({{\"key\": value, ...}}), got {what}", suggestion
+    if kind == "list_type" and isinstance(given, dict):
+        return f"{msg} (got an object: a list holds even one, [{{...}}])", suggestion
+    if kind == "list_type" and isinstance(given, str) and len(given) <= 200:
+        meant = json.dumps([given])
+        return f"{msg}, even of one (got {quote(given)}; did you mean {meant}?)", meant
+    if kind == "string_type" and isinstance(given, list):
+        if len(given) == 1 and isinstance(given[0], str) and len(given[0]) <= 200:
+            return f"{msg}, not a list (got {quote(given)}; did you mean {quote(given[0])}?)", given[0]
+        return f"{msg} (got a list)", suggestion
+    if kind == "string_type" and isinstance(given, dict):
+        return f"{msg} (got an object)", suggestion
+    return msg, suggestion
+
+
 def problems_from_validation(err: ValidationError, prefix: tuple = (), root: type[BaseModel] | None = None) -> list[Problem]:
     """Turn a pydantic ValidationError into Problems with clean field paths.
 
@@ -113,6 +139,8 @@ def problems_from_validation(err: ValidationError, prefix: tuple = (), root: typ
             suggestion = _suggest(e["input"], allowed)
             if suggestion:
                 msg += f" (did you mean '{suggestion}'?)"
+        else:
+            msg, suggestion = _shape_hint(e, msg, suggestion)
         key = (tuple(path), msg)
         if key in seen:
             continue

@@ -118,8 +118,9 @@ def test_booleans_and_absent_values_pass():
 
 def test_a_date_is_written_as_yyyy_mm_dd():
     assert strict({"as_of": "2021-01-31"}) == []
-    assert strict({"as_of": "2021-1-31"}) == [(("as_of",), "a date is written YYYY-MM-DD, got '2021-1-31'", None)]
-    assert strict({"as_of": "2021-01-31T00:00"}) == [(("as_of",), "a date is written YYYY-MM-DD, got '2021-01-31T00:00'", None)]
+    # (with the date it reads as offered)
+    assert strict({"as_of": "2021-1-31"}) == [(("as_of",), "a date is written YYYY-MM-DD, got '2021-1-31'", "2021-01-31")]
+    assert strict({"as_of": "2021-01-31T00:00"}) == [(("as_of",), "a date is written YYYY-MM-DD, got '2021-01-31T00:00'", "2021-01-31")]
     assert strict({"as_of": 0}) == [(("as_of",), "a date is written YYYY-MM-DD, got 0", None)]
 
 
@@ -158,7 +159,7 @@ def test_prior_therapy_fields_and_sizes():
         (("prior_therapies", 1, "setting"), "51 characters, at most 50"),
         (("prior_therapies", 1, "outcome"), "51 characters, at most 50"),
         (("prior_therapies", 1, "drugs", 1), "201 characters, at most 200"),
-        (("prior_therapies", 1, "weeks"), "a number of weeks is a JSON number, got '12'"),
+        (("prior_therapies", 1, "weeks"), "a number of weeks is a JSON number, got '12' (did you mean 12, without quotes?)"),
     ]
     assert strict({"prior_therapies": [{"weeks": True}]}) == [
         (("prior_therapies", 0, "weeks"), "a number of weeks is a JSON number, got true", None)]
