@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from engine.errors import CaseError, Problem, TermError, quote
+from engine.errors import CaseError, Problem, TermError, quote, showable
 from engine.rules_model import Outcome, Setting, Stage
 from engine.schema import PlainStrictModel as StrictModel, problems_from_validation
 from engine.vocabulary import CancerType, Vocabulary
@@ -275,27 +275,17 @@ def _strict_bool(d: dict, key: str, path: tuple, out: list[Problem]) -> None:
                            path + (key,), meant))
 
 
-# what an id may not hold: control characters (ESC, the C0 and C1 controls, DEL), line and
-# paragraph separators, and the bidi embeddings, overrides and isolates that reorder the text
-# shown after them (a lone surrogate is the decoder's error, or from Python a result that cannot
-# be written). Other invisible formatting characters belong to ordinary writing and stay: the
-# zero-width joiner and non-joiner (Persian, Devanagari, emoji sequences), the directional marks
-# (Hebrew, Arabic), the soft hyphen, the tag characters of subdivision flags.
-_NOT_IN_ID = frozenset(("Cc", "Zl", "Zp"))
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
 def _id_controls(cid: str, out: list[Problem]) -> None:
     """An id is an identifier, printed in every output format (text on a terminal, a TSV cell):
-    one holding a character that moves the cursor, clears the screen, reverses the text shown or
-    breaks a row is an error, with the id without those characters as the suggestion."""
-    kept = "".join(c for c in cid if c not in _BIDI_CONTROLS and unicodedata.category(c) not in _NOT_IN_ID)
+    one holding a character that moves the cursor, clears the screen, reverses the text shown,
+    breaks a row or cannot be written (:func:`engine.errors.showable`) is an error, with the id
+    without those characters as the suggestion."""
+    kept = showable(cid)
+    if len(kept) == len(cid):
+        return
     if any(unicodedata.category(c) == "Cs" for c in cid):  # (from Python: JSON text cannot hold one)
-        kept = "".join(c for c in kept if unicodedata.category(c) != "Cs")
         out.append(Problem(f"a lone surrogate is not a character, and an id holding one cannot be written: "
                            f"got {quote(cid)}", ("id",), kept or None))
-        return
-    if len(kept) == len(cid):
         return
     out.append(Problem(f"control or invisible formatting characters are not allowed in an id, got {quote(cid)}",
                        ("id",), kept or None))

@@ -32,6 +32,25 @@ def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
     return f"{text[:head]}\u2026{text[-tail:]} ({len(text):,} characters)"
 
 
+# what an identifier shown in every output format may not hold: control characters (ESC, the C0
+# and C1 controls, DEL), line and paragraph separators, lone surrogates, and the bidi embeddings,
+# overrides and isolates that reorder the text shown after them. Other invisible formatting
+# characters belong to ordinary writing and stay: the zero-width joiner and non-joiner (Persian,
+# Devanagari, emoji sequences), the directional marks (Hebrew, Arabic), the soft hyphen, the tag
+# characters of subdivision flags.
+_UNSHOWABLE = frozenset(("Cc", "Zl", "Zp", "Cs"))
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def showable(text: str) -> str:
+    """``text`` without the characters an identifier may not hold (see above)."""
+    if text.isprintable():
+        return text
+    import unicodedata
+
+    return "".join(c for c in text if c not in _BIDI_CONTROLS and unicodedata.category(c) not in _UNSHOWABLE)
+
+
 def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
     """A value as a message shows it: text in single quotes, shortened and escaped; anything else
     by its kind and size where printing it would cost (a 5,000-digit integer, a deep list)."""

@@ -727,3 +727,13 @@ def test_a_value_of_the_wrong_shape_is_offered_the_shape_meant(engine, case, pat
     (p,) = info.value.problems
     assert p.path == path and p.suggestion == meant and says in p.message
     assert "instance of" not in p.message
+
+
+def test_an_error_record_keeps_an_id_that_the_id_check_allows(capsys, monkeypatch):
+    """A zero-width joiner or a soft hyphen may stand in an id (Persian, Devanagari, emoji); an
+    error record of such a case dropped its case_id, as if it had none."""
+    text = json.dumps({"id": "a\u200db\u00adc", "cancer_type": "LUADX"}) + "\n" + json.dumps({"id": "a\x1bb", "cancer_type": "LUADX"}) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    main_code = main(["evaluate", "--format", "json", "-"])
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert main_code == 1 and [r["case_id"] for r in out] == ["a\u200db\u00adc", None]

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from engine.errors import CaseError, Problem, UsageError, quote
+from engine.errors import CaseError, Problem, UsageError, quote, showable
 
 Record = tuple[str, Any]  # (source, raw line | decoded object | CaseError)
 
@@ -187,8 +187,9 @@ def case_id_of(payload: Any) -> str | None:
 
 
 def usable_id(cid: Any) -> str | None:
-    """``cid`` if it can name a record in messages and error records (a short printable text)."""
-    if isinstance(cid, str) and 0 < len(cid) <= 200 and cid.isprintable():
+    """``cid`` if it can name a record in messages and error records: a short text that an id
+    may be (:func:`engine.errors.showable`: a zero-width joiner or a soft hyphen, not a control)."""
+    if isinstance(cid, str) and 0 < len(cid) <= 200 and (cid.isprintable() or showable(cid) == cid):
         return cid
     return None
 
