@@ -216,6 +216,8 @@ class Engine:
         looked up like :meth:`therapy`. With ``include_all=True`` (and no therapy) the answers for
         every therapy of the catalogue, in catalogue order. ``as_of`` and ``jurisdiction`` as for
         :meth:`evaluate`."""
+        if type(include_all) is not bool:  # ("yes", 1: a truthy value that is not the flag)
+            raise UsageError([Problem(f"include_all is True or False, got {quote(include_all)}", ("include_all",))])
         if therapy is None and not include_all:
             raise UsageError("explain: name a therapy, or pass include_all=True")
         if include_all and therapy is not None:

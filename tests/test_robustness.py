@@ -20,7 +20,7 @@ import pytest
 from engine.batch import run as batch
 from engine.batch.run import Processor, run_evaluate
 from engine.cli import main
-from engine.errors import ERROR_CODES, CaseError, TermError, quote
+from engine.errors import ERROR_CODES, CaseError, TermError, UsageError, quote
 from engine.streams.inputs import MAX_DEPTH, MAX_INT_DIGITS, decode_json
 
 REPO = Path(__file__).resolve().parents[1]
@@ -737,3 +737,23 @@ def test_an_error_record_keeps_an_id_that_the_id_check_allows(capsys, monkeypatc
     main_code = main(["evaluate", "--format", "json", "-"])
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert main_code == 1 and [r["case_id"] for r in out] == ["a\u200db\u00adc", None]
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["evaluate", "--format", "json", "--brief"], "--brief shapes the text format; --format json writes every field"),
+    (["evaluate", "--format", "tsv", "--detail"], "--detail shapes the text format; --format tsv writes every field"),
+    (["evaluate", "--brief", "--detail"], "--brief (a line an option) and --detail (every option in full): give one of them"),
+    (["why", "--all"], "why: name a THERAPY ('sotorasib') or give --all, not both"),
+])
+def test_options_that_cannot_both_apply_are_a_usage_error_not_one_silently_ignored(capsys, argv, says):
+    case = str(REPO / "cases" / "luad-g12c-second-line.json")
+    argv = argv[:1] + [case] + (["sotorasib"] if argv[0] == "why" else []) + argv[1:]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert says in err and not out
+
+
+def test_include_all_is_the_flag_itself(engine):
+    with pytest.raises(UsageError) as info:
+        engine.explain(GOOD, include_all="yes")
+    assert "include_all is True or False, got 'yes'" in info.value.render()

@@ -594,6 +594,12 @@ def run_evaluate(args, engine, *, stdin: TextIO | None = None, out: TextIO | Non
     jobs = args.jobs if args.jobs is not None else default_jobs()
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    brief, detail = bool(getattr(args, "brief", False)), bool(getattr(args, "detail", False))
+    if brief and detail:
+        raise UsageError("--brief (a line an option) and --detail (every option in full): give one of them")
+    if (brief or detail) and fmt != "text":
+        raise UsageError(f"--{'brief' if brief else 'detail'} shapes the text format; --format {fmt} writes every "
+                         "field: leave it out, or give --format text")
     if getattr(args, "jurisdiction", None) is not None:
         engine.jurisdiction(args.jurisdiction)  # one the rules do not know is refused before any output
     output = getattr(args, "output", None)

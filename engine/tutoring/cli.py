@@ -9,7 +9,7 @@ import json
 import sys
 import textwrap
 
-from engine.errors import CaseError, Problem, UsageError
+from engine.errors import CaseError, Problem, UsageError, quote
 from engine.tutoring.short import caution_mark
 
 COMMANDS = ("why", "compare", "catalogue", "schema", "serve")
@@ -143,6 +143,8 @@ def run(args, engine) -> int:
         case = read_case(args.case)
         if not args.therapy and not args.all:
             raise UsageError("why: name a THERAPY or give --all")
+        if args.therapy and args.all:
+            raise UsageError(f"why: name a THERAPY ({quote(args.therapy)}) or give --all, not both")
         try:
             ans = engine.explain(case, None if args.all else args.therapy, include_all=args.all, as_of=args.as_of,
                                  jurisdiction=args.jurisdiction, default_id=_shown(args.case))
