@@ -87,7 +87,7 @@ class Engine:
         if meant is None:
             close = difflib.get_close_matches(upper, sorted(self.jurisdictions), n=1)
             meant = close[0] if close else None
-        return Problem(f"unknown jurisdiction '{given}'; the rules know: {', '.join(sorted(self.jurisdictions))}",
+        return Problem(f"unknown jurisdiction {quote(given)}; the rules know: {', '.join(sorted(self.jurisdictions))}",
                        ("jurisdiction",), meant)
 
     def jurisdiction(self, name: str) -> str:

@@ -347,7 +347,9 @@ def strict_problems(data: dict) -> list[Problem]:
                     if type(d) is str and len(d) > limit:
                         _text_too_long(d, "drug", ("prior_therapies", i, "drugs", j), out)
             weeks = pt.get("weeks")
-            if weeks is not None and type(weeks) is not int and type(weeks) is not float:
+            if type(weeks) is float and not math.isfinite(weeks):  # (from Python: JSON has no NaN)
+                out.append(Problem(f"a number of weeks is a finite number, got {quote(weeks)}", ("prior_therapies", i, "weeks")))
+            elif weeks is not None and type(weeks) is not int and type(weeks) is not float:
                 meant = None  # ("12" -> 12, written without quotes)
                 if type(weeks) is str and re.fullmatch(r"\s*[0-9]{1,4}(\.[0-9]{1,3})?\s*", weeks):
                     meant = weeks.strip()

@@ -14,7 +14,7 @@ import difflib
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.errors import Problem, TermError, UsageError
+from engine.errors import Problem, TermError, UsageError, quote
 
 
 class _M(BaseModel):
@@ -199,4 +199,4 @@ class CatalogueIndex:
         if suggestion is None:
             close = difflib.get_close_matches(_key(text), list(self._names), n=1, cutoff=0.5)
             suggestion = self._names[close[0]].id if close else None
-        raise UsageError([Problem(f"unknown therapy '{text}'", ("therapy",), suggestion)])
+        raise UsageError([Problem(f"unknown therapy {quote(text)}", ("therapy",), suggestion)])

@@ -757,3 +757,15 @@ def test_include_all_is_the_flag_itself(engine):
     with pytest.raises(UsageError) as info:
         engine.explain(GOOD, include_all="yes")
     assert "include_all is True or False, got 'yes'" in info.value.render()
+
+
+def test_what_an_api_message_echoes_is_cut_and_nan_weeks_are_named(engine):
+    """An unknown jurisdiction or therapy was echoed whole (3,000 characters); weeks=nan read
+    "less than or equal to 1000 (got nan)"."""
+    for call in (lambda: engine.evaluate(GOOD, jurisdiction="X" * 3000), lambda: engine.explain(GOOD, "Z" * 3000)):
+        with pytest.raises(UsageError) as info:
+            call()
+        assert len(info.value.render()) < 300 and "(3,000 characters)" in info.value.render()
+    with pytest.raises(CaseError) as info:
+        engine.evaluate(GOOD | {"prior_therapies": [{"drugs": ["FOLFOX"], "weeks": float("nan")}]})
+    assert "prior_therapies[0].weeks: a number of weeks is a finite number, got nan" in info.value.render()
