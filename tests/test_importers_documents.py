@@ -851,3 +851,110 @@ def test_fhir_a_plan_spanning_lines_dated_to_the_month_keeps_them_apart(vocab, t
     meds[-1]["statusReason"] = [{"text": "Stable disease"}]
     cases, _, _ = read(vocab, "fhir", [_write(tmp_path, b)])
     assert [ln["outcome"] for ln in cases[0]["prior_therapies"]] == ["progression", "stable"]
+
+
+# ----------------------------------------------------------------------------- review: weeks, duplicate keys, encodings
+
+def _evaluable(case: dict) -> None:
+    """The case as ``evaluate`` reads it: the case format accepts every field the reader wrote."""
+    from engine.case import CaseIn
+
+    CaseIn.model_validate(dict(case, as_of="2026-07-01"))
+
+
+@pytest.mark.parametrize("period,why", [
+    ({"start": "1900-01-01", "end": "2026-01-01"}, "lasts 6,574.4 weeks, more than the 1000"),
+    ({"start": "2025-06-23", "end": "2025-01-06"}, "ends (2025-01-06) before it starts (2025-06-23)"),
+])
+def test_fhir_period_weeks_a_case_cannot_hold_are_an_error_naming_the_field(vocab, tmp_path, period, why):
+    """A period of 6,574 weeks (a year typed wrong) or one ending before it starts gives no weeks: an
+    error record naming the resource's effectivePeriod, and the line is read without its weeks, never
+    written as a value evaluate refuses (weeks <= 1000) nor dropped without a word."""
+    b = _lung_bundle()
+    meds = _resources(b, "MedicationStatement")
+    meds[0]["effectivePeriod"] = period
+    cases, errors, _ = read(vocab, "fhir", [_write(tmp_path, b)])
+    (e,) = errors
+    i = next(k for k, x in enumerate(b["entry"]) if x["resource"] is meds[0])
+    assert e["error"]["kind"] == "therapy" and e["error"]["field"] == f"entry[{i}].resource.effectivePeriod"
+    assert why in e["error"]["message"] and e["source"].endswith("doc.json") and e["sample"] == cases[0]["id"]
+    lines = cases[0]["prior_therapies"]
+    assert all(ln.get("weeks", 0) <= 1000 for ln in lines)
+    drug = meds[0]["medicationCodeableConcept"]["coding"][0]["display"]
+    assert any(drug in ln["drugs"] for ln in lines)  # the treatment is still read
+    _evaluable(cases[0])
+
+
+def test_phenopacket_dose_interval_weeks_a_case_cannot_hold_are_an_error_naming_the_field(vocab, tmp_path):
+    doc = phenopacket()
+    doc["medicalActions"][1]["treatment"]["doseIntervals"] = [
+        {"interval": {"start": "1900-01-01T00:00:00Z", "end": "2026-01-01T00:00:00Z"}}]
+    doc["medicalActions"][2]["treatment"]["doseIntervals"] = [
+        {"interval": {"start": "2025-06-23T00:00:00Z", "end": "2025-01-06T00:00:00Z"}}]
+    cases, errors, _ = read(vocab, "phenopacket", [_write(tmp_path, doc)])
+    fields = {e["error"]["field"]: e["error"]["message"] for e in errors}
+    assert set(fields) == {"medicalActions[1].treatment.doseIntervals[0].interval",
+                           "medicalActions[2].treatment.doseIntervals[0].interval"}
+    assert "6,574.4 weeks" in fields["medicalActions[1].treatment.doseIntervals[0].interval"]
+    assert "before it starts" in fields["medicalActions[2].treatment.doseIntervals[0].interval"]
+    assert all(ln.get("weeks", 0) <= 1000 for ln in cases[0]["prior_therapies"])
+    assert sorted(d for ln in cases[0]["prior_therapies"] for d in ln["drugs"]) == ["carboplatin", "pembrolizumab", "pemetrexed"]
+    _evaluable(cases[0])
+
+
+def test_a_key_written_twice_is_refused_naming_the_key_and_its_line(tmp_path):
+    """JSON and PyYAML keep the last value of a duplicated key without a word: the case reader
+    refuses it, and so do the document readers (one error record, the other files read)."""
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(phenopacket()), encoding="utf-8")
+    text = json.dumps(phenopacket(), indent=1)
+    dup_json = tmp_path / "dup.json"
+    dup_json.write_text(text.replace('"id": "luad-g12c-pp",', '"id": "luad-g12c-pp",\n "id": "other",', 1), encoding="utf-8")
+    dup_yaml = tmp_path / "dup.yaml"
+    dup_yaml.write_text(yaml.safe_dump(phenopacket(), sort_keys=False) + "id: other\n", encoding="utf-8")
+    rc, ids, records, _ = _import("--phenopacket", [good, dup_json, dup_yaml, good])
+    assert rc == 1 and ids == ["luad-g12c-pp"] * 2
+    by = {Path(r["source"]).name: r["error"] for r in records}
+    assert set(by) == {"dup.json", "dup.yaml"} and all(e["kind"] == "document" for e in by.values())
+    assert "duplicate key 'id'" in by["dup.json"]["message"] and "line 3" in by["dup.json"]["message"]
+    assert "first at line 2" in by["dup.json"]["message"]
+    n = len(dup_yaml.read_text().splitlines())
+    assert "duplicate key 'id'" in by["dup.yaml"]["message"] and f"line {n}," in by["dup.yaml"]["message"]
+    # FHIR: a resource's key twice
+    b = _lung_bundle()
+    bundle = tmp_path / "b.json"
+    bundle.write_text(json.dumps(b).replace('"id": "primary",', '"id": "primary", "id": "other",', 1), encoding="utf-8")
+    rc, ids, records, _ = _import("--fhir", [bundle])
+    (r,) = records
+    assert rc == 1 and ids == [] and "duplicate key 'id'" in r["error"]["message"] and "line 1, column" in r["error"]["message"]
+
+
+def test_a_document_that_is_not_utf8_is_refused_not_read_with_replacement_characters(tmp_path):
+    path = tmp_path / "latin1.json"
+    path.write_bytes(json.dumps(phenopacket(id="caf\u00e9-1"), ensure_ascii=False).encode("latin-1"))
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(phenopacket()), encoding="utf-8")
+    rc, ids, records, _ = _import("--phenopacket", [path, good])
+    assert rc == 1 and ids == ["luad-g12c-pp"]  # never "caf\ufffd-1"
+    (r,) = records
+    assert r["source"] == str(path) and "not UTF-8" in r["error"]["message"] and "0xe9" in r["error"]["message"]
+    assert "save it as UTF-8" in r["error"]["message"] and "line 1, column" in r["error"]["message"]
+
+
+def test_binary_documents_are_not_called_utf16(tmp_path):
+    """A NUL among the first bytes is not UTF-16: gzip data compressed twice and other binary data
+    say what they are; a UTF-16 text still says UTF-16."""
+    import gzip
+    import os
+
+    text = json.dumps(phenopacket()).encode()
+    files = {"twice.json": gzip.compress(gzip.compress(text)), "binary.json": b"P\x00K\x00" + os.urandom(2000),
+             "utf16.json": text.decode().encode("utf-16"), "once.json": gzip.compress(text)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    rc, ids, records, _ = _import("--phenopacket", [tmp_path / n for n in files])
+    by = {Path(r["source"]).name: r["error"]["message"] for r in records}
+    assert ids == ["luad-g12c-pp"]  # gzip without a .gz name is read (by its content)
+    assert "compressed twice" in by["twice.json"] and "UTF-16" not in by["twice.json"]
+    assert "not a text file" in by["binary.json"] and "UTF-16" not in by["binary.json"]
+    assert "UTF-16" in by["utf16.json"]

@@ -565,3 +565,54 @@ def test_clinvar_significance_of_a_record_with_two_alleles_is_not_read(vocab, tm
     case, s = tumour_alterations(vocab, tmp_path / "two.vcf", records)
     assert [a.get("classification") for a in case["alterations"]] == [None, None]
     assert s.significance == {"CLNSIG of a record with several alternative alleles: not read": 2}
+
+
+# ----------------------------------------------------------------------------- review: positions, truncation
+
+
+@pytest.mark.parametrize("pos", ["-1", "12345678901234567890123", "abc", "1_000", "2147483648"])
+def test_a_pos_that_is_not_a_position_is_an_error_naming_the_field_not_a_record_outside_every_gene(vocab, tmp_path, pos):
+    """-1 or a 23-digit POS was read as a record outside every gene (skipped), 'abc' gave Python's
+    int() message: each is an error record naming the line and POS, with what is expected."""
+    good = rec(7, 140453136, "A", "T", ".", ["0/1"])  # BRAF V600E
+    bad = f"12\t{pos}\t.\tC\tA\t.\tPASS\t.\tGT\t0/1"
+    cases, errors, s = do_import(vocab, write_vcf(tmp_path / "x.vcf", ["S"], [good, bad]), cancer_type="COAD",
+                                 assay="exome")
+    (e,) = errors
+    assert e["source"] == f"{tmp_path / 'x.vcf'}:8" and e["error"]["field"] == "POS" and e["error"]["value"] == pos
+    assert "is not a position: expected a whole number from 1 to 2,147,483,647" in e["error"]["message"]
+    assert "\n" not in e["error"]["message"] and "int()" not in e["error"]["message"]
+    assert s.skipped.get("no annotation, not decoded, outside every gene with a known locus", 0) == 0
+    (case,) = cases
+    assert {"gene": "BRAF", "variant": "p.V600E"} in case["alterations"]
+    assert "KRAS" not in case["tested_genes"]  # what it called (chromosome 12) is unknown, never wild-type
+    accounted(s)
+
+
+def test_vcfpy_messages_are_one_line_and_a_truncated_last_record_says_so(vocab, tmp_path):
+    good = rec(7, 140453136, "A", "T", ".", ["0/1"])
+    path = write_vcf(tmp_path / "x.vcf", ["S"], [good, "12\t25398285\t.\tC\tA\t.\tPASS\t.\tGT\t0/1\textra"])
+    path.write_text(path.read_text() + "12\t25398285\t.\tC\tA\t.\tPA", encoding="utf-8")  # cut: no line end
+    cases, errors, _ = do_import(vocab, path, cancer_type="COAD")
+    assert [e["source"].rsplit(":", 1)[1] for e in errors] == ["8", "9"]
+    assert all("\n" not in e["error"]["message"] and "PASS" not in e["error"]["message"] for e in errors)
+    assert "number of fields" in errors[0]["error"]["message"] and "truncated" not in errors[0]["error"]["message"]
+    assert "without a line end: it was probably truncated" in errors[1]["error"]["message"]
+    assert {"gene": "BRAF", "variant": "p.V600E"} in cases[0]["alterations"]
+
+
+def test_a_truncated_bgzip_vcf_keeps_the_records_before_the_damage(vocab, tmp_path):
+    records = [rec(7, 140453136, "A", "T", ".", ["0/1"])] + [rec(1, 1_000_000 + 17 * i, "G", "A", ".", ["0/1"])
+                                                               for i in range(20_000)]
+    plain = write_vcf(tmp_path / "x.vcf", ["S"], records)
+    data = gzip.compress(plain.read_bytes())
+    path = tmp_path / "x.vcf.gz"
+    path.write_bytes(data[: len(data) * 3 // 4])
+    cases, errors, s = do_import(vocab, path, cancer_type="COAD", assay="exome")
+    (e,) = errors
+    assert e["error"]["kind"] == "file" and e["source"] == str(path)
+    assert "damaged or truncated after line" in e["error"]["message"]
+    (case,) = cases
+    assert {"gene": "BRAF", "variant": "p.V600E"} in case["alterations"]
+    assert "BRAF" not in case.get("tested_genes", [])  # the lost records may be about any gene
+    assert 0 < s.rows < len(records)

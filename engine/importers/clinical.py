@@ -231,6 +231,9 @@ class FieldMap:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read map file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"{path}: the map file is not UTF-8 (byte 0x{exc.object[exc.start]:02x} at byte "
+                             f"{exc.start + 1:,}): save it as UTF-8") from None
         # read with the document readers' limits: a few lines of nested YAML aliases can stand for
         # billions of values, a JSON text can nest thousands deep
         try:

@@ -54,6 +54,21 @@ _P_IN_TEXT = re.compile(r"\((p\.[A-Za-z0-9_*=?]+)\)")
 _HGNC_ID = re.compile(r"^\s*(?:hgnc\s*:\s*)?(\d{1,7})\s*$", re.I)
 
 
+def _max_weeks() -> float:
+    """The most weeks a prior therapy line of the case format may have, read from the case model
+    (``weeks <= 1000``), so that the readers never write a value ``evaluate`` would refuse."""
+    from annotated_types import Le
+
+    from engine.case import PriorTherapyIn
+
+    bounds = [float(m.le) for m in PriorTherapyIn.model_fields["weeks"].metadata
+              if isinstance(m, Le) and isinstance(m.le, int | float)]
+    return min(bounds, default=float("inf"))
+
+
+MAX_WEEKS = _max_weeks()
+
+
 def hgnc_id(system: str, code: str) -> str | None:
     """``HGNC:6407`` for a coding of the HGNC system (``http://www.genenames.org/geneId``, code
     ``HGNC:6407`` or ``6407``) or a CURIE ``HGNC:6407``; None for anything else."""
@@ -473,6 +488,22 @@ class DocumentReader:
         if order is not None and (line["_order"] is None or order < line["_order"]):
             line["_order"] = order  # a month or year only: for the order of the lines, never for weeks
 
+    def period_end(self, d: CaseDraft, start: dt.date | None, end: dt.date | None, path: str) -> dt.date | None:
+        """The end of one treatment period from ``start`` to ``end``, or None where the weeks between
+        them cannot be a case's: an end before the start, or more weeks than the case format allows
+        (:data:`MAX_WEEKS`: 1900 to 2026 is a date typed wrong, not 6,574 weeks of a drug). An error
+        record names the field (``path``); the treatment is still read, its weeks left unknown."""
+        if start is None or end is None:
+            return end
+        weeks = round((end - start).days / 7, 1)
+        if 0 <= weeks <= MAX_WEEKS:
+            return end
+        why = (f"ends ({end}) before it starts ({start})" if weeks < 0
+               else f"lasts {weeks:,} weeks, more than the {MAX_WEEKS:g} a line's weeks may be in a case")
+        self.error("therapy", f"the treatment period {why}: a date is probably wrong; the treatment is read without "
+                   "its weeks (unknown)", d.source, path, count=False, value=f"{start} to {end}", sample=d.id)
+        return None
+
     def outcome(self, d: CaseDraft, text: str) -> str | None:
         """The outcome a text states (:func:`read_outcome`); a negated or unclear one is left unknown,
         and the summary says so."""
@@ -548,8 +579,13 @@ class DocumentReader:
             alone += bool(line.pop("_alone", False))
             if not line.get("drugs") and not line.get("regimen"):
                 continue
-            if start is not None and end is not None and end >= start:
-                line["weeks"] = round((end - start).days / 7, 1)
+            if start is not None and end is not None:
+                weeks = round((end - start).days / 7, 1)
+                if 0 <= weeks <= MAX_WEEKS:
+                    line["weeks"] = weeks
+                else:  # (each resource's own period was checked: this is one line's several resources together)
+                    self.remark("a line's resources together span no weeks a case can hold (an end before the start, "
+                                f"or more than {MAX_WEEKS:g} weeks): its weeks left unknown", d.id, f"{start} to {end}")
             kept.append((start if start is not None else rough, line))
         dated = [i for i, (start, _) in enumerate(kept) if start is not None]
         by_date = sorted(dated, key=lambda i: kept[i][0])  # type: ignore[arg-type,return-value]  # dated: not None

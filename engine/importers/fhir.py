@@ -572,7 +572,7 @@ class FhirReader(DocumentReader):
                 d.unknown_history = True
         period = r.get("effectivePeriod") or {}
         start = parse_date(period.get("start") or r.get("effectiveDateTime"))
-        end = parse_date(period.get("end"))
+        end = self.period_end(d, start, parse_date(period.get("end")), f"{path}.effectivePeriod")
         rough = None if start is not None else parse_date(period.get("start") or r.get("effectiveDateTime"), partial=True)
         outcome = None
         for sr in r.get("statusReason") or []:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from engine.errors import TermError, UsageError, clean
+from engine.errors import TermError, UsageError, clean, quote
 from engine.importers import hotspots as hs
 from engine.importers.clinical import CANCER_COLUMNS, SITE_COLUMNS, CancerResolver, ClinicalIndex, FieldMap
 from engine.importers.maf import (
@@ -38,12 +38,13 @@ from engine.importers.maf import (
     stop_change,
 )
 from engine.importers.panels import PanelSet
-from engine.importers.tabular import is_missing, read_table
+from engine.importers.tabular import MAX_POSITION, DamagedFile, Table, is_missing, position, read_table
 
 ASSAYS = ("exome", "panel", "none")
 
 # Why a row does not become an alteration (summary keys).
 R_GENE = "gene not in the vocabulary"
+R_NO_GENE = "no gene symbol (Hugo_Symbol empty or NA)"
 R_CLASS = "not an alteration (Variant_Classification)"
 R_NOPROT = "no protein change, not at a hotspot codon of the table"
 R_INDEL = "no protein change, insertion/deletion at a hotspot codon"
@@ -110,6 +111,7 @@ class Summary:
     origin_unknown: Counter = field(default_factory=Counter)  # why -> calls whose origin the normal could not tell
     # what became of the clinical significance (ClinVar) of VCF calls: outcome -> calls
     significance: Counter = field(default_factory=Counter)
+    trimmed: int = 0  # rows with fewer fields than the header whose missing columns are not read
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -159,6 +161,9 @@ class Summary:
                        + (f" and {len(self.genes_unknown) - 8} more genes" if len(self.genes_unknown) > 8 else ""))
         nerr = sum(self.errors.values())
         out.append(f"error records: {nerr}" + (" (" + ", ".join(f"{k} {v}" for k, v in self.errors.most_common()) + ")" if nerr else ""))
+        if self.trimmed:
+            out.append(f"rows with fewer fields than the header, read with their missing columns empty (no column "
+                       f"read is missing: trailing empty cells trimmed): {self.trimmed}")
         if self.no_panel:
             out.append(f"samples without a gene panel in the matrix (no tested_genes written): {self.no_panel}")
         if self.clinical_only:
@@ -327,6 +332,62 @@ class Importer:
         rec = {"error": err, "source": source}
         rec.update({k: v for k, v in extra.items() if v is not None})
         self._sink(rec)
+
+    def damaged(self, exc: DamagedFile) -> None:
+        """The input could not be read to its end (a truncated or corrupt gzip): one error record
+        naming the file and its last line read. The cases of the rows before are still written, as
+        ``evaluate`` keeps the records before the damage, but the rows lost may be about any gene of
+        any sample: every gene is unknown in every case (never wild-type), and a sample known only
+        from the lost rows has no case."""
+        self.error("file", f"the file is damaged or truncated after line {exc.lines:,} ({exc.reason}): the lines "
+                   "up to there are read and their cases written, the rest is lost, so every gene's status is unknown "
+                   "in every case (a lost row may be about any gene of any sample) and a sample known only from the "
+                   "lost rows has no case; get a whole copy of the file (gzip -t tests a gzip)", str(exc.path))
+        self._unread.update(self.vocab.genes)
+        self.summary.notes.append(f"{exc.path} ends early (damaged or truncated after line {exc.lines:,}): every gene "
+                                  "is unknown in every case (see the error record)")
+
+    def _rows(self, tab: Table) -> Iterator[tuple[int, list[str]]]:
+        """The table's rows up to the end, or up to the damage of a file that cannot be read to the
+        end (see :meth:`damaged`)."""
+        try:
+            yield from tab.rows
+        except DamagedFile as exc:
+            self.damaged(exc)
+
+    def _short_row(self, tab: Table, f: list[str], read: tuple[int, ...], i_gene: int, line: int) -> bool:
+        """A row with fewer fields than the header. It is cut short (True: an error record written)
+        where it lacks a column the importer reads, or where it is the last line and has no line end
+        (a truncated file: its last field may be cut too). Otherwise only trailing columns not read
+        are missing (cells trimmed by an editor): they are read as empty, and counted.
+
+        What the row was about is unknown: its gene is unknown for every sample of the file (the
+        genes that start with its text where the gene cell itself may be cut; every gene where the
+        row has no gene cell), never wild-type. No sample is made from it."""
+        width = len(tab.header)
+        missing = [i for i in read if i >= len(f)]
+        open_end = line == tab.unterminated
+        if not missing and not open_end:
+            self.summary.trimmed += 1
+            return False
+        names = [tab.header[i] for i in missing]
+        what = (f"missing {', '.join(names[:3])}" + (f" and {len(names) - 3} more read columns" if len(names) > 3 else "")
+                if names else f"its last field ({tab.header[len(f) - 1]}) may be cut")
+        end = "; the file ends here without a line end: it was probably truncated" if open_end else ""
+        self.error("row", f"line cut short: {len(f)} of {width} fields ({what}){end}; the row is not read and its "
+                   "gene's status is unknown in every case", f"{tab.path}:{line}",
+                   field=names[0] if names else tab.header[len(f) - 1])
+        self.summary.skipped[R_ERROR] += 1
+        if i_gene >= len(f):
+            self._unread.update(self.vocab.genes)
+        elif open_end and i_gene == len(f) - 1:
+            cut = f[i_gene].strip().upper()
+            self._unread.update(g for g in self.vocab.genes if g.upper().startswith(cut))
+        else:
+            gene = self._gene(f[i_gene].strip())
+            if gene is not None:
+                self._unread.add(gene)
+        return True
 
     # ------------------------------------------------------------------ lookups
 
@@ -550,7 +611,8 @@ class Importer:
         width = len(tab.header)
         i_sample, i_gene, i_cls, i_status = cols.sample, cols.gene, cols.classification, cols.status
         prot_cols = cols.protein
-        i_tx = tab.col("Transcript_ID")
+        i_tx = cols.transcript
+        read = cols.read
         current: _Sample | None = None
         grouped = self.opt.grouped
         finished: set[str] = set()
@@ -558,9 +620,11 @@ class Importer:
         vc_key = KeyCache()
         unread = self._unread = set()  # genes of rows that could not be read at all (unknown for every sample)
 
-        for line, f in tab.rows:
+        for line, f in self._rows(tab):
             s.rows += 1
             if len(f) != width:
+                if len(f) < width and self._short_row(tab, f, read, i_gene, line):
+                    continue
                 if len(f) > width and any(x.strip() for x in f[width:]):
                     self.error("row", f"{len(f)} fields, the header has {width}", f"{name}:{line}")
                     skipped[R_ERROR] += 1
@@ -605,6 +669,9 @@ class Importer:
             if gene is _MISS:
                 gene = self._gene(symbol)
             if gene is None:
+                if is_missing(symbol):
+                    skipped[R_NO_GENE] += 1
+                    continue
                 skipped[R_GENE] += 1
                 s.genes_skipped.add(symbol)
                 continue
@@ -763,10 +830,11 @@ class Importer:
                 src, field="NCBI_Build")
             return ""
         chrom = f[i_chrom].strip()
-        try:
-            start = int(f[i_start].strip())
-        except ValueError:
-            self._row_error(st, gene, "row", f"Start_Position '{f[i_start]}' is not a number", src, field="Start_Position")
+        start = position(f[i_start])
+        if start is None:
+            self._row_error(st, gene, "row", f"Start_Position {quote(f[i_start].strip())} is not a position: expected "
+                            f"a whole number from 1 to {MAX_POSITION:,}", src, field="Start_Position",
+                            value=f[i_start].strip())
             return ""
         ref = f[i_ref].strip()
         alt = alt_allele(

@@ -3,7 +3,10 @@
 A phenopacket, a FHIR bundle or a ``--map`` file is read whole: a few lines of nested YAML aliases
 can stand for billions of values, a JSON text can nest thousands deep or hold an integer of a
 million digits. The loaders here refuse those with an error naming the place (line and column, or
-the path in the document) instead of running out of time, memory or stack. Shared by the document
+the path in the document) instead of running out of time, memory or stack. They also refuse what
+would be read as something the author did not write: a key written twice in one object or mapping
+(JSON and PyYAML keep the last value without a word; case JSON refuses it too) and bytes that are
+not UTF-8 (which would otherwise become U+FFFD in an id or a drug name). Shared by the document
 readers (:mod:`engine.importers.documents`) and the clinical column maps
 (:mod:`engine.importers.clinical`).
 """
@@ -18,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from engine.errors import clean
+from engine.errors import clean, quote
 
 MAX_DEPTH = 64  # nesting of a document (a phenopacket or a bundle needs about 15)
 MAX_INT_DIGITS = 4300  # digits of one integer literal (what Python converts)
@@ -36,21 +39,30 @@ class DocumentError(Exception):
 
 
 def read_document_text(path: Path) -> str:
-    """The text of a document file (plain or gzip): a file that is empty, UTF-16 or UTF-32, or
-    damaged is a :class:`DocumentError`. Bytes that are not UTF-8 are replaced (the names and codes
-    the reader uses are ASCII). A missing file stays a usage error (``open_binary``)."""
-    from engine.importers.tabular import open_binary
+    """The text of a document file (plain or gzip): a file that is empty, not text (UTF-16 or
+    UTF-32, compressed twice, binary: :func:`~engine.importers.tabular.not_text`), not UTF-8 or
+    damaged is a :class:`DocumentError`. A byte that is not UTF-8 (a Latin-1 ``é``) is refused, not
+    replaced: it would turn into U+FFFD in an id or a name without a word. A missing file stays a
+    usage error (``open_binary``)."""
+    from engine.importers.tabular import not_text, open_binary
 
     with open_binary(path) as fh:
         try:
             raw = fh.read()
         except (OSError, EOFError, zlib.error) as exc:
             raise DocumentError(f"cannot read the file: {clean(str(exc), 200)}") from None
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in raw[:4]:
-        raise DocumentError("the file is UTF-16 (or UTF-32) encoded: save it as UTF-8")
+    why = not_text(raw[:4096])
+    if why is not None:
+        raise DocumentError(why + (": expected a JSON or YAML document" if why.startswith("not a text") else ""))
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[3:]
-    text = raw.decode("utf-8", errors="replace")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[:exc.start].decode("utf-8", errors="replace")  # (the text up to the byte, for its place)
+        where = _line_column(before + "?", len(before))
+        raise DocumentError(f"the file is not UTF-8: byte 0x{raw[exc.start]:02x} at {where} (Latin-1 or another "
+                            "encoding?): save it as UTF-8") from None
     if not text.strip():
         raise DocumentError("the file is empty: expected a JSON document")
     return text
@@ -69,9 +81,28 @@ def _int(text: str) -> int:
     return int(text)
 
 
-_DECODER = json.JSONDecoder(parse_int=_int)
+class _DuplicateKey(Exception):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object, refusing a key written twice in it (which value is meant?)."""
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _DuplicateKey(k)
+            seen.add(k)
+    return d
+
+
+_DECODER = json.JSONDecoder(parse_int=_int, object_pairs_hook=_object)
 # JSON tokens that matter for finding a place again: strings (skipped whole), brackets, integers
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[{]|[\]}]|-?\d+')
+_KEY_END = re.compile(r"\s*:")
 
 
 def _line_column(text: str, pos: int) -> str:
@@ -97,13 +128,40 @@ def _place_of(text: str, *, depth: bool) -> str:
     return "an unknown place"
 
 
+def _duplicate_place(text: str, key: str) -> str:
+    """Where a JSON text first writes ``key`` a second time in one object: ``line L, column C
+    (first at line L)``. Linear; run only when decoding has already refused the key."""
+    objects: list[dict[str, int] | None] = []  # per open bracket: the keys of an object and where
+    for m in _TOKEN.finditer(text):
+        c = text[m.start()]
+        if c in "[{":
+            objects.append({} if c == "{" else None)
+        elif c in "]}":
+            if objects:
+                objects.pop()
+        elif c == '"' and objects and objects[-1] is not None and _KEY_END.match(text, m.end()):
+            try:
+                name = json.loads(m.group())
+            except ValueError:
+                continue
+            keys = objects[-1]
+            if name == key and name in keys:
+                first = _line_column(text, keys[name]).split(",")[0]
+                return f"{_line_column(text, m.start())} (first at {first})"
+            keys.setdefault(name, m.start())
+    return "an unknown place"
+
+
 def load_json(text: str) -> Any:
-    """Decode a JSON document; :class:`DocumentError` for text that is not JSON, an integer
-    literal of more than :data:`MAX_INT_DIGITS` digits or nesting deeper than :data:`MAX_DEPTH`,
-    each with its line and column. ``json.JSONDecodeError`` is left to the caller only through
-    :class:`DocumentError` too (its ``__cause__``)."""
+    """Decode a JSON document; :class:`DocumentError` for text that is not JSON, a key written
+    twice in one object, an integer literal of more than :data:`MAX_INT_DIGITS` digits or nesting
+    deeper than :data:`MAX_DEPTH`, each with its line and column. ``json.JSONDecodeError`` is left
+    to the caller only through :class:`DocumentError` too (its ``__cause__``)."""
     try:
         value = _DECODER.decode(text)
+    except _DuplicateKey as exc:
+        raise DocumentError(f"duplicate key {quote(exc.key)} in one JSON object at {_duplicate_place(text, exc.key)}: "
+                            "which value is meant? keep one of them") from None
     except _LongInteger as exc:
         raise DocumentError(f"an integer of {exc.digits:,} digits (at most {MAX_INT_DIGITS:,}) at "
                             f"{_place_of(text, depth=False)}") from None
@@ -163,7 +221,8 @@ class SafeYaml(yaml.SafeLoader):
     PyYAML writes them for a value shared by two places, but what they repeat is counted: more than
     :data:`MAX_ALIASED` values in all (a few lines of nested aliases can stand for billions) is
     refused. Nesting goes up to :data:`MAX_DEPTH` levels (the composer recurses), integers up to
-    :data:`MAX_INT_DIGITS` digits. Each refusal is a YAML error with its line and column."""
+    :data:`MAX_INT_DIGITS` digits, and a key may be written once in a mapping. Each refusal is a
+    YAML error with its line and column."""
 
     def __init__(self, stream):
         super().__init__(stream)
@@ -204,6 +263,25 @@ class SafeYaml(yaml.SafeLoader):
         if value is None or abs(value) >= _INT_BOUND:
             raise Refused(None, None, f"an integer of more than {MAX_INT_DIGITS:,} digits", node.start_mark)
         return value
+
+    def construct_mapping(self, node, deep=False):
+        # a key written twice in one mapping: PyYAML keeps the last value without a word (as
+        # engine.ruleyaml refuses it in rule files, and case JSON in cases)
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: SafeConstructor reports it
+                    continue
+                if first is not None:
+                    raise Refused(None, None, f"duplicate key {quote(str(key))} (first at line {first.line + 1}): "
+                                  "which value is meant? keep one of them", key_node.start_mark)
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 SafeYaml.add_constructor("tag:yaml.org,2002:int", SafeYaml.construct_yaml_int)

@@ -7,8 +7,9 @@ the column names below. Annovar-style ``Variant_Classification`` values (``nonsy
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from engine.errors import UsageError
 from engine.importers.tabular import Table
 
 SAMPLE_COLUMNS = ("Tumor_Sample_Barcode", "SAMPLE_ID")
@@ -122,12 +123,15 @@ class MutationColumns:
     alt_count: int | None = None
     depth: int | None = None
     vaf: int | None = None
+    transcript: int | None = None  # Transcript_ID: which numbering a protein change is on
 
     @classmethod
     def of(cls, table: Table) -> MutationColumns:
+        """The columns of ``table``; a usage error where a column read is named twice in the header
+        (which one is meant would be a guess). Columns not read may repeat (TCGA MC3 has two IMPACT)."""
         found = [(table.col(n), n) for n in PROTEIN_COLUMNS]
         protein = [(i, n) for i, n in found if i is not None]
-        return cls(
+        cols = cls(
             sample=table.require(*SAMPLE_COLUMNS),
             gene=table.require(*GENE_COLUMNS),
             classification=table.col("Variant_Classification"),
@@ -145,7 +149,27 @@ class MutationColumns:
             alt_count=table.col("t_alt_count"),
             depth=table.col("t_depth"),
             vaf=table.col("t_vaf"),
+            transcript=table.col("Transcript_ID"),
         )
+        for i in cols.read:
+            same = table.same_name(i)
+            if len(same) > 1:
+                raise UsageError(
+                    f"{table.path}: the column {table.header[i]!r} is named {len(same)} times in the header (line "
+                    f"{table.header_line}, columns {', '.join(str(j + 1) for j in same)}): which one to read would be "
+                    "a guess; rename or remove the others"
+                )
+        return cols
+
+    @property
+    def read(self) -> tuple[int, ...]:
+        """Every column the importer reads (0-based, sorted): a row lacking one cannot be read whole."""
+        out: set[int] = set(self.protein)
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, int):
+                out.add(v)
+        return tuple(sorted(out))
 
     def alt_reads(self, f: list[str]) -> int | None:
         """The row's count of tumour reads with the change (None where the file does not say)."""

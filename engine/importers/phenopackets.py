@@ -405,9 +405,10 @@ class PhenopacketReader(DocumentReader):
                 return
             intervals = (act["treatment"] or {}).get("doseIntervals") or []
             start = end = None
-            for di in intervals:
+            for j, di in enumerate(intervals):
                 iv = di.get("interval") or {}
-                s0, e0 = parse_date(iv.get("start")), parse_date(iv.get("end"))
+                s0 = parse_date(iv.get("start"))
+                e0 = self.period_end(d, s0, parse_date(iv.get("end")), f"{path}.treatment.doseIntervals[{j}].interval")
                 start = s0 if start is None or (s0 and s0 < start) else start
                 end = e0 if end is None or (e0 and e0 > end) else end
             self.add_line(d, start, [label], setting=setting, outcome=outcome, start=start, end=end)
@@ -421,7 +422,9 @@ class PhenopacketReader(DocumentReader):
                            f"{path}.therapeuticRegimen", value=label or oc.get("id"), sample=d.id)
                 d.unknown_history = True
                 return
-            start, end = parse_date(reg.get("startTime", {}).get("timestamp")), parse_date(reg.get("endTime", {}).get("timestamp"))
+            start = parse_date(reg.get("startTime", {}).get("timestamp"))
+            end = self.period_end(d, start, parse_date(reg.get("endTime", {}).get("timestamp")),
+                                  f"{path}.therapeuticRegimen.endTime")
             self.add_line(d, ("regimen", label, start), [], regimen=label, setting=setting, outcome=outcome, start=start, end=end)
             self.used("medical action (regimen)")
         elif "radiationTherapy" in act:

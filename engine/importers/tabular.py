@@ -2,16 +2,19 @@
 
 Lines are decoded as UTF-8, falling back to Latin-1 for a line that is not (TCGA clinical tables
 carry a few such bytes). Every row keeps its 1-based line number so that a problem can be reported
-as ``file:line``.
+as ``file:line``. A file whose reading fails part way (a truncated gzip) raises :class:`DamagedFile`
+after its last whole line, so that a reader can keep what came before.
 """
 from __future__ import annotations
 
 import difflib
 import gzip
-from collections.abc import Iterator
+import io
+import re
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from engine.errors import UsageError
 
@@ -24,7 +27,23 @@ def is_missing(value: str) -> bool:
     return v.lower() in MISSING or (v.startswith("[") and v.endswith("]"))
 
 
-def open_binary(path: Path) -> BinaryIO:
+#: the largest position a VCF or MAF coordinate may have (the VCF specification's 2^31 - 1)
+MAX_POSITION = 2**31 - 1
+_DIGITS = re.compile(r"[0-9]{1,10}")
+
+
+def position(text: str, lowest: int = 1) -> int | None:
+    """A chromosome position written in a cell, or None where it is not one: not a whole number
+    in ASCII digits (``int`` would also take ``1_000`` and other scripts' digits), below ``lowest``
+    (a VCF may write 0 for a telomere) or above :data:`MAX_POSITION`."""
+    t = text.strip()
+    if not _DIGITS.fullmatch(t):
+        return None
+    n = int(t)
+    return n if lowest <= n <= MAX_POSITION else None
+
+
+def open_binary(path: Path) -> io.BufferedIOBase:
     """Open a file for reading, transparently gunzipping it (detected by content, not name)."""
     try:
         fh = path.open("rb")
@@ -35,8 +54,20 @@ def open_binary(path: Path) -> BinaryIO:
     magic = fh.peek(2)[:2]
     if magic == b"\x1f\x8b":
         fh.close()
-        return gzip.open(path, "rb")  # type: ignore[return-value]  # a GzipFile reads as a binary file
+        return gzip.GzipFile(path, "rb")
     return fh
+
+
+class DamagedFile(UsageError):
+    """A file whose reading failed part way (a truncated or corrupt gzip stream, an I/O error)
+    after ``lines`` whole lines. Where nothing could be kept it is the usage error it is; a reader
+    of rows (a mutation file, a VCF) catches it, keeps the cases of the lines before and writes an
+    error record (see :meth:`engine.importers.importer.Importer.damaged`)."""
+
+    def __init__(self, path: Path, lines: int, reason: str):
+        self.path, self.lines, self.reason = path, lines, reason
+        after = f"after line {lines:,}" if lines else "before its first line"
+        super().__init__(f"cannot read {path}: the file is damaged or truncated {after} ({reason})")
 
 
 def _decode(raw: bytes) -> str:
@@ -49,23 +80,40 @@ def _decode(raw: bytes) -> str:
 _CHUNK = 1 << 20
 
 
-def _check_text(path: Path, head: bytes) -> None:
-    """A usage error for a file that is not text: UTF-16, or binary (NUL or many control bytes)."""
+def not_text(head: bytes) -> str | None:
+    """Why a file whose first bytes are ``head`` is not text (None: it may be): UTF-16 or UTF-32
+    (a byte-order mark, or a NUL beside every other byte, as in ASCII written in UTF-16), gzip data
+    inside the gzip stream (compressed twice), or other binary data (NUL or many control bytes). A
+    NUL alone is not taken for UTF-16: random bytes and compressed data hold NULs too."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and head[1:8:2] == b"\x00" * 4) \
             or (len(head) >= 8 and head[0:8:2] == b"\x00" * 4):
-        raise UsageError(f"{path}: the file is UTF-16 (or UTF-32) encoded: save it as UTF-8")
+        return "the file is UTF-16 (or UTF-32) encoded: save it as UTF-8"
+    if head.startswith(b"\x1f\x8b"):
+        return "the file is gzip data compressed twice: decompress it once (gunzip)"
     sample = head[:4096]
     control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
     if b"\x00" in sample or control > len(sample) // 20:
-        raise UsageError(f"{path}: not a text file (it holds binary data): expected tab-separated text")
+        return "not a text file (it holds binary data)"
+    return None
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
+def _check_text(path: Path, head: bytes) -> None:
+    """A usage error for a file that is not text (see :func:`not_text`)."""
+    why = not_text(head)
+    if why is not None:
+        raise UsageError(f"{path}: {why}" + (": expected tab-separated text" if why.startswith("not a text") else ""))
+
+
+def iter_lines(path: Path, open_end: Callable[[int], None] | None = None) -> Iterator[tuple[int, str]]:
     """``(line number, text without the line ending)`` for every line of the file.
 
-    Read in 1 MiB blocks, each decoded at once (line by line only when a block is not UTF-8).
-    Lines end with LF, CRLF or, in a file with no LF at all, CR (old Mac exports). A UTF-8
-    byte-order mark is dropped; a binary or UTF-16 file is a usage error.
+    Read in blocks of up to 1 MiB, each decoded at once (line by line only when a block is not
+    UTF-8). Lines end with LF, CRLF or, in a file with no LF at all, CR (old Mac exports). A UTF-8
+    byte-order mark is dropped; a binary or UTF-16 file is a usage error. A last line without a line
+    end is given to ``open_end`` (its number) before it is yielded: it may be cut short. A read that
+    fails part way (a truncated gzip) raises :class:`DamagedFile` after the last whole line: the
+    part of a line read before the damage is never yielded. Each block is one read of the stream
+    (``read1``), so a failing read loses no data decompressed before it.
     """
     n = 0
     first = True
@@ -74,9 +122,9 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
         rest = b""
         while True:
             try:
-                block = fh.read(_CHUNK)
-            except (OSError, EOFError) as exc:  # truncated or corrupt gzip
-                raise UsageError(f"cannot read {path}: {exc}") from None
+                block = fh.read1(_CHUNK)
+            except (OSError, EOFError, zlib.error) as exc:  # truncated or corrupt gzip
+                raise DamagedFile(path, n, str(exc) or type(exc).__name__) from None
             if first and block:
                 first = False
                 _check_text(path, block)
@@ -101,6 +149,8 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
                 n += 1
                 yield n, text[:-1] if text.endswith("\r") else text
         if rest:
+            if open_end is not None:
+                open_end(n + 1)
             yield n + 1, _decode(rest).rstrip("\r\n")
 
 
@@ -116,6 +166,7 @@ class Table:
     index: dict[str, int] = field(default_factory=dict)
     comment_rows: int = 0  # '#' lines after the header, skipped (counted once the rows are read)
     header_rows: int = 0  # rows that repeat the header (files joined end to end), skipped likewise
+    unterminated: int = 0  # the number of a last line with no line end (it may be cut short), once read
 
     def col(self, *names: str) -> int | None:
         """Index of the first of ``names`` present in the header (exact, then case-insensitive)."""
@@ -141,16 +192,25 @@ class Table:
             )
         return i
 
+    def same_name(self, i: int) -> list[int]:
+        """Every column (0-based) named as column ``i``, compared without case: more than one means
+        that which of them a reader reads would be a guess."""
+        name = self.header[i].lower()
+        return [j for j, h in enumerate(self.header) if h.lower() == name]
+
 
 def read_table(path: Path) -> Table:
     """Open ``path`` as a table: leading ``#`` lines are comments, the next line the header.
 
     Blank lines and ``#`` lines after the header are skipped. Header names are stripped of
-    surrounding spaces; a repeated name keeps its first position. A row that repeats the header
+    surrounding spaces; a repeated name keeps its first position (a reader that reads such a
+    column must refuse it: :meth:`Table.same_name`). A last row with no line end sets
+    ``unterminated`` as it is read (it may be cut short). A row that repeats the header
     (two files joined end to end) is a header, not data: it is skipped and counted in
     ``header_rows`` (never a sample named ``Tumor_Sample_Barcode``).
     """
-    lines = iter_lines(path)
+    end: list[int] = []
+    lines = iter_lines(path, end.append)
     comments: list[str] = []
     for n, text in lines:
         if text.startswith("#"):
@@ -170,6 +230,8 @@ def read_table(path: Path) -> Table:
                 if t[0] == "#":
                     table.comment_rows += 1  # noqa: B023 - runs after `table` is bound; the loop returns with it
                     continue
+                if end:
+                    table.unterminated = end[0]  # noqa: B023 - as above
                 fields = t.split("\t")
                 if fields[0].strip() == first and [f.strip() for f in fields] == header:
                     table.header_rows += 1  # noqa: B023 - as above

@@ -48,12 +48,12 @@ from pathlib import Path
 from typing import Any, get_args
 
 from engine.case import Classification
-from engine.errors import UsageError
+from engine.errors import UsageError, clean, quote
 from engine.importers import hotspots as hs
 from engine.importers.calls import CallImporter, ExtrasMixin, needs
 from engine.importers.importer import R_GENE, R_INDEL, R_NOPROT, R_SYN, _Sample
 from engine.importers.maf import SKIP, classify, clean_protein
-from engine.importers.tabular import iter_lines
+from engine.importers.tabular import MAX_POSITION, DamagedFile, iter_lines, position
 
 R_NOT_CARRIED = "genotype does not carry the allele"
 R_NO_CALL = "no genotype call for this sample"
@@ -286,7 +286,8 @@ class VcfImporter(ExtrasMixin, CallImporter):
         t0 = time.perf_counter()
         name = str(path)
         s = self.summary
-        lines = iter_lines(path)
+        open_end: list[int] = []  # the number of a last line with no line end (it may be cut short)
+        lines = iter_lines(path, open_end.append)
         header_lines: list[str] = []
         first_record: tuple[int, str] | None = None
         for n, text in lines:
@@ -372,7 +373,10 @@ class VcfImporter(ExtrasMixin, CallImporter):
         def body() -> Iterator[tuple[int, str]]:
             if first_record is not None:
                 yield first_record
-            yield from lines
+            try:
+                yield from lines
+            except DamagedFile as exc:  # the records before are read (see Importer.damaged)
+                self.damaged(exc)
 
         records = 0
         with warnings.catch_warnings():
@@ -382,16 +386,23 @@ class VcfImporter(ExtrasMixin, CallImporter):
                     continue
                 records += 1
                 src = f"{name}:{n}"
+                cut = ("; the file ends here without a line end: it was probably truncated"
+                       if open_end and n == open_end[0] else "")
+                pos = text.split("\t", 2)[1].strip() if "\t" in text else None
+                if pos is not None and position(pos, lowest=0) is None:
+                    s.rows += 1
+                    self.error_row("row", f"POS {quote(pos)} is not a position: expected a whole number from 1 to "
+                                   f"{MAX_POSITION:,} (0 for a telomere){cut}", src, field="POS", value=pos)
+                    self._unreadable(text, samples)
+                    continue
                 try:
                     rec = reader.parser.parse_line(text)
                 except Exception as exc:  # noqa: BLE001 - vcfpy raises ValueError and its own exceptions
                     s.rows += 1
-                    self.error_row("row", f"cannot read this VCF record: {exc}", src)
-                    # what it called is unknown: the genes at its position (every gene when even that
-                    # cannot be read) are unknown for every sample, never wild-type
-                    unread = self._unread_genes(text)
-                    for st in samples.values():
-                        st.unresolved.update(unread)
+                    # (vcfpy's message may go on with the whole record, on lines of its own)
+                    why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    self.error_row("row", f"cannot read this VCF record: {clean(why, 200)}{cut}", src)
+                    self._unreadable(text, samples)
                     continue
                 self._record(rec, keep, sites_only, case_ids, samples, ann, src)
         s.notes.insert(0, f"VCF records: {records}; calls (record x allele x sample) counted as rows")
@@ -653,6 +664,13 @@ class VcfImporter(ExtrasMixin, CallImporter):
             st.unresolved.add(gene)
 
 
+    def _unreadable(self, text: str, samples: dict[str, _Sample]) -> None:
+        """A record that cannot be read: what it called is unknown, so the genes it may be about
+        (:meth:`_unread_genes`) are unknown for every sample, never wild-type."""
+        unread = self._unread_genes(text)
+        for st in samples.values():
+            st.unresolved.update(unread)
+
     def _unread_genes(self, text: str) -> set[str]:
         """The genes a VCF record that could not be read may be about: those its own annotation
         names (a CSQ, ANN or SYMBOL field), and those whose locus or hotspots hold its position;
@@ -670,8 +688,8 @@ class VcfImporter(ExtrasMixin, CallImporter):
         # gene the vocabulary does not know, an empty or cut annotation: the position decides)
         annotated = bool(named) and _ANNOTATED.search(text) is not None
         chrom = hs._chrom(parts[0]) if parts[0] else ""
-        if parts[1].isdigit():
-            pos = int(parts[1])
+        pos = position(parts[1], lowest=0)
+        if pos is not None:  # (a POS that is no position, -1 or 23 digits, says only the chromosome)
             genes = set(self._genes_at(chrom, pos, pos)) | named
             for asm in self.table.assemblies:  # (the record's own assembly may be what is unreadable)
                 hit = self.table.gene_at(asm, chrom, pos, pos)
