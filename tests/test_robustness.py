@@ -769,3 +769,24 @@ def test_what_an_api_message_echoes_is_cut_and_nan_weeks_are_named(engine):
     with pytest.raises(CaseError) as info:
         engine.evaluate(GOOD | {"prior_therapies": [{"drugs": ["FOLFOX"], "weeks": float("nan")}]})
     assert "prior_therapies[0].weeks: a number of weeks is a finite number, got nan" in info.value.render()
+
+
+@pytest.mark.parametrize("text, says", [
+    ('{"id": "a\tb", "cancer_type": "LUAD"}', "a control character ('\\t') inside a text: write it escaped"),
+    ("\x00\x00\x00", "a NUL byte: binary data, not JSON text"),
+    ('\ufeff{"cancer_type": "LUAD"}', "a byte-order mark (U+FEFF) in the middle of the text (files joined?)"),
+])
+def test_a_json_syntax_error_says_what_is_there(text, says):
+    """The decoder's own words were cut ("Invalid control character at") or said nothing of what
+    was there ("Expecting value" for a NUL byte or a byte-order mark between records)."""
+    with pytest.raises(CaseError) as info:
+        decode_json(text)
+    assert says in info.value.render()
+
+
+def test_an_array_element_with_broken_syntax_is_named_in_words(tmp_path, capsys):
+    f = tmp_path / "arr.json"
+    f.write_text('[{"cancer_type": "LUAD"} x, {"cancer_type": "LUAD"}]', encoding="utf-8")
+    main(["evaluate", "--format", "tsv", str(f)])
+    _, err = capsys.readouterr()
+    assert f"{f}[0]: invalid JSON in the element at column 25: Extra data" in err and "JSONDecodeError" not in err

@@ -151,6 +151,26 @@ def _check_text(text: str, path: tuple) -> None:
         raise _err(f"a lone surrogate ({quote(bad)[1:-1]}) is not a character", "invalid_json", path) from None
 
 
+def _json_problem(exc: json.JSONDecodeError, text: str) -> str:
+    """A JSON syntax error in words: where, and what is there when the decoder's words do not say
+    it (a control character inside a text, a NUL byte, a byte-order mark in the middle)."""
+    body = text.rstrip()
+    if exc.pos >= len(body) and "\n" not in body:  # (a line cut short: its end, not a next line)
+        return (f"invalid JSON: the text ends early, after column {len(body)}: a closing '}}' or ']', "
+                f"or a value, is missing ({exc.msg})")
+    where = f"line {exc.lineno}, column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+    at = text[exc.pos:exc.pos + 1]
+    if exc.msg.startswith("Invalid control character"):
+        what = f"a control character ({quote(at)}) inside a text: write it escaped (a tab as \\t, a line break as \\n)"
+    elif at == "\x00":
+        what = "a NUL byte: binary data, not JSON text"
+    elif at == "\ufeff":
+        what = "a byte-order mark (U+FEFF) in the middle of the text (files joined?): remove it"
+    else:
+        what = exc.msg
+    return f"invalid JSON at {where}: {what}"
+
+
 def decode_json(text: str) -> Any:
     """Decode one JSON text strictly; raise :class:`CaseError` (with its ``code``) on anything a
     person would not mean. Linear in the length of ``text``; never raises anything else."""
@@ -161,12 +181,7 @@ def decode_json(text: str) -> Any:
     except _Reject as exc:
         raise exc.error from None
     except json.JSONDecodeError as exc:
-        body = text.rstrip()
-        if exc.pos >= len(body) and "\n" not in body:  # (a line cut short: its end, not a next line)
-            raise _err(f"invalid JSON: the text ends early, after column {len(body)}: a closing '}}' or ']', "
-                       f"or a value, is missing ({exc.msg})", "invalid_json") from None
-        where = f"line {exc.lineno}, column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
-        raise _err(f"invalid JSON at {where}: {exc.msg}", "invalid_json") from None
+        raise _err(_json_problem(exc, text), "invalid_json") from None
     except RecursionError:
         raise _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep") from None
     except (ValueError, MemoryError) as exc:
@@ -373,6 +388,8 @@ def _one_element(text: str) -> Any:
         return _checked(_DECODER.decode(text))
     except _Reject as exc:
         return exc.error
+    except json.JSONDecodeError as exc:
+        return _err(_json_problem(exc, text).replace("invalid JSON", "invalid JSON in the element", 1), "invalid_json")
     except RecursionError:
         return _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep")
     except (ValueError, MemoryError) as exc:
