@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pydantic import ValidationError
 
 from engine.cachedir import cache_dir, keep_file
-from engine.errors import Problem, RuleError, TermError
+from engine.errors import Problem, RuleError, TermError, quote
 from engine.conditions import BY_MODEL
 from engine.rules_model import (
     All,
@@ -132,12 +132,16 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
     try:
         return ruleyaml.load(text)
     except ruleyaml.YAMLError as exc:
-        problems.append(Problem(f"invalid YAML{ruleyaml.where(exc)}: {ruleyaml.problem(exc)}", (rel,)))
+        problems.append(Problem(f"invalid YAML{ruleyaml.where(exc)}: {ruleyaml.problem(exc)}{ruleyaml.hint(exc)}", (rel,)))
         return _UNREADABLE
 
 
 def _validate(model, data: Any, rel: str, problems: list[Problem]):
     if data is _UNREADABLE:  # (validating nothing would only add "got null")
+        return None
+    if not isinstance(data, dict) and "rules" in model.model_fields:  # (a bare list of rules, say)
+        problems.append(Problem(f"a rule file is a mapping whose 'rules:' key lists the rules, got {quote(data)}: "
+                                "begin the file with 'rules:' and indent the list under it", (rel,)))
         return None
     try:
         return model.model_validate(data)

@@ -73,3 +73,10 @@ def where(exc: BaseException) -> str:
 def problem(exc: BaseException) -> str:
     """A YAML error's problem in a few words (its own message when it has none)."""
     return str(getattr(exc, "problem", None) or exc)
+
+
+def hint(exc: BaseException) -> str:
+    """What the error probably means where PyYAML's words do not say it ("" otherwise)."""
+    if "mapping values are not allowed" in problem(exc):
+        return " (a value holding ': ' must be quoted, or written as a folded block: key: >-)"
+    return ""

@@ -82,6 +82,12 @@ def _shape_hint(e: Any, msg: str, suggestion: str | None) -> tuple[str, str | No
     import json
 
     kind, given = e["type"], e.get("input")
+    if kind == "too_short" and isinstance(given, (list, tuple)) and not given:
+        return f"at least {e.get('ctx', {}).get('min_length', 1)} needed, got none (an empty list)", suggestion
+    if kind.startswith(("date_", "datetime_")) and isinstance(given, (int, float)) and not isinstance(given, bool):
+        digits = str(given) if isinstance(given, int) else ""
+        meant = f"{digits[:4]}-{digits[4:6]}-{digits[6:]}" if len(digits) == 8 else None
+        return f"a date is written YYYY-MM-DD, got the number {given}", meant
     if kind in ("model_type", "dict_type"):
         what = ("a list" if isinstance(given, list) else "a text" if isinstance(given, str)
                 else quote(given) if not isinstance(given, dict) else "another value")

@@ -309,3 +309,23 @@ def test_an_override_of_an_id_that_is_gone_says_ids_never_change(tmp_path):
     problems = _load_problems(_mini_with(tmp_path, "  - id: TCRC-001\n", "  - id: TCRC-010\n"))
     assert ("overrides unknown rule 'TCRC-001'; an id never changes: if 'TCRC-010' was 'TCRC-001' before, "
             "give it back its id") in problems
+
+
+def test_a_slip_in_a_rule_file_is_named_in_plain_words(tmp_path):
+    """pydantic's and PyYAML's words were all the author got: "Tuple should have at least 1 item
+    after validation", "Datetimes provided to dates should have zero time", "Input should be a
+    valid dictionary or instance of RuleFile", "mapping values are not allowed in this context"."""
+    assert "TLNG-001.effective_from: a date is written YYYY-MM-DD, got the number 20210528 (did you mean '2021-05-28'?)" in (
+        _load_problems(_mini_with(tmp_path / "a", _TLNG1, "    effective_from: 20210528\n")))
+    rules = _mini_with(tmp_path / "b", "  - id: TDER-001\n", "  - id: TDER-001\n")
+    (rules / "kb" / "bare.yaml").write_text("- id: X\n  title: y\n", encoding="utf-8")
+    assert "kb/bare.yaml: a rule file is a mapping whose 'rules:' key lists the rules" in _load_problems(rules)
+    (rules / "kb" / "bare.yaml").write_text("rules:\n  - id: X\n    title: a title: with a colon\n", encoding="utf-8")
+    assert "mapping values are not allowed in this context (a value holding ': ' must be quoted" in _load_problems(rules)
+    text = (MINI / "kb" / "mini.yaml").read_text(encoding="utf-8")
+    start = text.index("    examples:\n", text.index("  - id: TLNG-001"))
+    end = text.index("\n  - id: ", start)
+    rules = tmp_path / "c" / "rules"
+    shutil.copytree(MINI, rules)
+    (rules / "kb" / "mini.yaml").write_text(text[:start] + "    examples: []" + text[end:], encoding="utf-8")
+    assert "TLNG-001.examples: at least 1 needed, got none (an empty list)" in _load_problems(rules)
