@@ -321,9 +321,20 @@ def cmd_explain(args, engine) -> int:
         w(f"  concludes: {rule.conclude.verdict} for {targets}")
     if rule.derive:
         w(f"  derives fact: {rule.derive}")
+    rb = engine.rulebase
+    if rule.when is not None:  # (the gate as the rule file writes it)
+        gate = json.dumps(rule.model_dump(mode="json", by_alias=True, exclude_none=True)["when"], separators=(", ", ": "))
+        w(textwrap.fill(f"applies when: {gate}", 96, initial_indent="  ", subsequent_indent="      "))
     for ov in rule.overrides:
         w(f"  takes precedence over {ov.rule}: {ov.because}")
-    w(f"  file: {engine.rulebase.rule_files[rule.id]}")
+    for other in rb.rules:  # (what sets this rule aside, as a rule author needs to know before changing it)
+        if any(ov.rule == rule.id for ov in other.overrides):
+            w(f"  set aside by {other.id} where both apply: {other.title}")
+    from engine.audit import records_by_rule
+
+    for rec in records_by_rule(rb).get(rule.id, ()):
+        w(f"  verified: {rec.id}" + (f" (checked {rec.checked_on})" if getattr(rec, "checked_on", None) else ""))
+    w(f"  file: {rb.rule_files[rule.id]}")
     w()
     w("Rationale:")
     w(textwrap.fill(rule.rationale, 96, initial_indent="  ", subsequent_indent="  "))
@@ -356,7 +367,8 @@ def cmd_rules(args, engine) -> int:
     rows = []
     for r in rb.rules:
         target = ", ".join(rb.targets.get(r.id, ())) or (f"fact {r.derive}" if r.derive else "note")
-        rows.append((r.id, r.kind, r.status, str(r.effective_from), r.conclude.verdict if r.conclude else "-", target, r.title))
+        rows.append((r.id, r.kind, r.status, str(r.effective_from), r.conclude.verdict if r.conclude else "-", target, r.title,
+                     str(r.effective_to) if r.effective_to else "-", r.jurisdiction or "-"))
     if args.format == "json":
         print(json.dumps([rule_json(engine, r) for r in rb.rules], indent=2))
     elif args.format == "markdown":  # the whole of rules/RULES.md
@@ -370,12 +382,14 @@ def cmd_rules(args, engine) -> int:
         recs = records_by_rule(rb)
         for r, row in zip(rb.rules, rows, strict=True):
             ver = ", ".join(v.id for v in recs.get(r.id, ())) or "-"
-            cells = row[:4] + (str(r.effective_to) if r.effective_to else "-",) + row[4:] + (ver,)
+            cells = row[:4] + (row[7],) + row[4:7] + (ver,)
             print("| " + " | ".join(x.replace("|", "/") for x in cells) + " |")
         print("\n".join(markdown(rb)))
     else:
+        print(f"{'id':9} {'kind':11} {'status':15} {'from':10}  {'to':10}  {'where':5} {'verdict':12} {'about':40} title")
         for row in rows:
-            print(f"{row[0]:9} {row[1]:11} {row[2]:15} {row[3]}  {row[4]:12} {row[5][:40]:40} {row[6]}")
+            about = row[5] if len(row[5]) <= 40 else row[5][:39] + "…"
+            print(f"{row[0]:9} {row[1]:11} {row[2]:15} {row[3]}  {row[7]:10}  {row[8]:5} {row[4]:12} {about:40} {row[6]}")
     return 0
 
 

@@ -136,6 +136,26 @@ def test_explain_text_and_json(capsys, engine):
     assert d["id"] == rid and d["citations"] and d["examples"]
 
 
+def test_explain_shows_a_rule_author_the_gate_what_sets_the_rule_aside_and_its_verification(capsys):
+    """explain left out what an author needs before changing a rule: its gate, the rules that set
+    it aside (LNG-001 did not show RES-001) and where its regulatory facts were verified."""
+    code, out, _ = run(["explain", "LNG-001"], capsys)
+    assert code == 0
+    assert '  applies when: {"all": [{"cancer": ["NSCLC"]}, {"fact": "kras_g12c"}]}' in out
+    assert "  set aside by RES-001 where both apply: KRAS Y96D with KRAS G12C" in out
+    assert "  verified: VER-001 (checked " in out
+
+
+def test_the_rule_list_shows_end_dates_and_regulators(capsys):
+    code, out, _ = run(["rules"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:7] == ["id", "kind", "status", "from", "to", "where", "verdict"]
+    pan = next(line for line in lines if line.startswith("PAN-001 "))  # (a trial option, ended by the approval)
+    assert pan.split()[3:6] == ["2026-05-01", "2026-08-26", "-"]
+    lng = next(line for line in lines if line.startswith("LNG-001 "))
+    assert lng.split()[3:6] == ["2021-05-28", "-", "FDA"]
+
+
 def test_explain_unknown_rule_suggests(capsys, engine):
     rid = engine.rulebase.rules[0].id
     code, _, err = run(["explain", rid[:-3] + "998"], capsys)  # a number no rule uses
