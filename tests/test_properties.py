@@ -24,7 +24,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.api import Engine, default_engine
-from engine.errors import CaseError, EngineError
+from engine.errors import CaseError, EngineError, TermError
 from engine.testing import (
     REDUCTIONS,
     at_date,
@@ -124,6 +124,19 @@ def same_semantics(got, want) -> None:
 @given(VALID)
 def test_generated_cases_are_valid_input(case):
     ENGINE.normalise(case)
+
+
+@given(cases(ENGINE, cancer_type="pancreatic cancer"), cases(ENGINE, cancer_type="DCIS"))
+def test_cases_of_one_cancer_type_are_of_it_and_valid(pdac, in_situ):
+    """A rule author asking for pancreatic cases got about none of 100 from cases(eng)."""
+    assert ENGINE.normalise(pdac).cancer.code == "PAAD"
+    assert ENGINE.normalise(in_situ).cancer.code == "DCIS"  # (an in-situ type: never a stage it cannot have)
+
+
+def test_cases_of_an_unknown_cancer_type_say_so_when_asked_for():
+    with pytest.raises(TermError) as info:
+        cases(ENGINE, cancer_type="PADC")
+    assert "unknown cancer type 'PADC'" in info.value.render()
 
 
 MINI = Engine(Path(__file__).resolve().parent / "fixtures" / "mini")

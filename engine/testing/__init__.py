@@ -32,7 +32,7 @@ your own::
 Strategies (each draws case dicts in the case format of the README, with ``as_of`` always set):
 
 :func:`cases`
-    varied valid cases: cancer types the rules name, their subtypes and neighbours, any OncoTree
+    varied valid cases (``cases(eng, cancer_type="PAAD")``: of one cancer type): cancer types the rules name, their subtypes and neighbours, any OncoTree
     code or name; alterations of the genes the rules test in every notation the vocabulary reads
     (one- and three-letter HGVS, cDNA hotspots, kind words) and real variants of other genes;
     prior therapies by generic, brand or code name or by regimen; dates around every rule's

@@ -267,9 +267,23 @@ def _case(draw, d: Domain) -> dict:
     return _case_draw(draw, d)
 
 
-def cases(engine: Any) -> st.SearchStrategy[dict]:
-    """Valid cases drawn from the rule base of ``engine`` (an Engine or a RuleBase)."""
-    return _case(domain(engine))
+def cases(engine: Any, cancer_type: str | None = None) -> st.SearchStrategy[dict]:
+    """Valid cases drawn from the rule base of ``engine`` (an Engine or a RuleBase); with
+    ``cancer_type`` (a code or a name the vocabulary reads, checked here), cases of that cancer
+    type only, everything else drawn as usual."""
+    d = domain(engine)
+    if cancer_type is None:
+        return _case(d)
+    # (an unknown one is the TermError, with its suggestion, here: not in every example)
+    in_situ = d.vocab.cancer(cancer_type).code in d.vocab.cancers.non_invasive
+
+    def of_type(case: dict) -> dict:
+        case = {**case, "cancer_type": cancer_type}
+        if in_situ and case.get("stage") not in (None, "early"):  # (an in-situ tumour has not spread)
+            case["stage"] = "early"
+        return case
+
+    return _case(d).map(of_type)
 
 
 @st.composite
