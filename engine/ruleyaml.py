@@ -22,24 +22,35 @@ class DuplicateKey(yaml.constructor.ConstructorError):
     """A key written twice in one mapping (a YAML error, with the second key's line)."""
 
 
+def refuse_duplicate_keys(loader, node, error: type[yaml.MarkedYAMLError] | None = None) -> None:
+    """Raise ``error`` (:class:`DuplicateKey` by default) at the second of a key written twice in
+    the mapping ``node`` (a loader's ``construct_mapping`` calls it first)."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[Any, Any] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:  # an unhashable key: SafeConstructor reports it
+            continue
+        if first is not None:
+            raise (error or DuplicateKey)(
+                None, None, f"duplicate key {_quoted(key)} (first at line {first.line + 1}): which value is meant? "
+                "keep one of them", key_node.start_mark)
+        seen[key] = key_node.start_mark
+
+
+def _quoted(key: Any) -> str:
+    text = str(key)
+    return f"'{text}'" if len(text) <= 80 else f"'{text[:77]}...'"
+
+
 class _Loader(_BASE):
     def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, Any] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    first = seen.get(key)
-                except TypeError:  # an unhashable key: SafeConstructor reports it
-                    continue
-                if first is not None:
-                    raise DuplicateKey(
-                        None, None,
-                        f"duplicate key '{key}' (first at line {first.line + 1}): which value is meant? "
-                        f"keep one of them", key_node.start_mark)
-                seen[key] = key_node.start_mark
+        refuse_duplicate_keys(self, node)
         return super().construct_mapping(node, deep=deep)
 
 

@@ -76,45 +76,38 @@ def test_broken_regimen_file_names_file_and_path(tmp_path):
     assert "did you mean 'leucovorin'?" in text
 
 
-def test_drug_with_unknown_class_is_rejected(tmp_path):
+def _load_edited(tmp_path, name: str, old: str, new: str) -> str:
+    """The load error of a copy of the vocabulary with ``old`` (which must be there) replaced by
+    ``new`` in the file ``name``."""
     copy = tmp_path / "vocabulary"
-    shutil.copytree(VOCAB_DIR, copy)
-    path = copy / "drugs.yaml"
-    text = path.read_text(encoding="utf-8").replace("classes: [kras_g12c_inhibitor]\n    brands: [Lumakras",
-                                                    "classes: [kras_g12c_inhibitr]\n    brands: [Lumakras", 1)
-    path.write_text(text, encoding="utf-8")
+    if not copy.exists():
+        shutil.copytree(VOCAB_DIR, copy)
+    path = copy / name
+    text = (VOCAB_DIR / name).read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(RuleError) as info:
         Vocabulary.load(copy)
-    assert "drugs.sotorasib.classes: unknown class 'kras_g12c_inhibitr'" in info.value.render()
+    return info.value.render()
+
+
+def test_drug_with_unknown_class_is_rejected(tmp_path):
+    assert "drugs.sotorasib.classes: unknown class 'kras_g12c_inhibitr'" in _load_edited(
+        tmp_path, "drugs.yaml", "classes: [kras_g12c_inhibitor]\n    brands: [Lumakras",
+        "classes: [kras_g12c_inhibitr]\n    brands: [Lumakras")
 
 
 def test_cancer_name_clashing_with_another_code_is_rejected(tmp_path):
-    copy = tmp_path / "vocabulary"
-    shutil.copytree(VOCAB_DIR, copy)
-    path = copy / "cancer_types.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert "\n  LUSC:\n" in text
-    path.write_text(text.replace("\n  LUSC:\n", "\n  LUSC:\n    - lung adenocarcinoma\n", 1), encoding="utf-8")
-    with pytest.raises(RuleError) as info:
-        Vocabulary.load(copy)
-    assert "already the name of LUAD" in info.value.render()
+    assert "already the name of LUAD" in _load_edited(tmp_path, "cancer_types.yaml", "\n  LUSC:\n",
+                                                      "\n  LUSC:\n    - lung adenocarcinoma\n")
 
 
 def test_a_group_of_cancer_types_left_out_together_must_name_known_codes(tmp_path):
-    copy = tmp_path / "vocabulary"
-    shutil.copytree(VOCAB_DIR, copy)
-    path = copy / "cancer_types.yaml"
-    text = path.read_text(encoding="utf-8")
-    assert "  - codes: [LYMPH, MYELOID]\n" in text
-    path.write_text(text.replace("  - codes: [LYMPH, MYELOID]\n", "  - codes: [LYMPH, MYLOID]\n", 1), encoding="utf-8")
-    with pytest.raises(RuleError) as info:
-        Vocabulary.load(copy)
-    assert "outside[0].codes[1]: unknown OncoTree code 'MYLOID'" in info.value.render()
-    assert "MYELOID" in info.value.render()  # offered
-    path.write_text(text.replace("    words: a solid tumour\n", "", 1), encoding="utf-8")
-    with pytest.raises(RuleError) as info:
-        Vocabulary.load(copy)
-    assert "outside[0]: an entry is {codes: [OncoTree code, ...], words: text}" in info.value.render()
+    text = _load_edited(tmp_path, "cancer_types.yaml", "  - codes: [LYMPH, MYELOID]\n", "  - codes: [LYMPH, MYLOID]\n")
+    assert "outside[0].codes[1]: unknown OncoTree code 'MYLOID'" in text
+    assert "MYELOID" in text  # offered
+    assert "outside[0]: an entry is {codes: [OncoTree code, ...], words: text}" in _load_edited(
+        tmp_path, "cancer_types.yaml", "    words: a solid tumour\n", "")
 
 
 # --------------------------------------------------------------------------- cancer types

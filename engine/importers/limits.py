@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from engine.errors import clean, quote
+from engine.ruleyaml import refuse_duplicate_keys
 
 MAX_DEPTH = 64  # nesting of a document (a phenopacket or a bundle needs about 15)
 MAX_INT_DIGITS = 4300  # digits of one integer literal (what Python converts)
@@ -267,20 +268,7 @@ class SafeYaml(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         # a key written twice in one mapping: PyYAML keeps the last value without a word (as
         # engine.ruleyaml refuses it in rule files, and case JSON in cases)
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, Any] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    first = seen.get(key)
-                except TypeError:  # an unhashable key: SafeConstructor reports it
-                    continue
-                if first is not None:
-                    raise Refused(None, None, f"duplicate key {quote(str(key))} (first at line {first.line + 1}): "
-                                  "which value is meant? keep one of them", key_node.start_mark)
-                seen[key] = key_node.start_mark
+        refuse_duplicate_keys(self, node, Refused)
         return super().construct_mapping(node, deep=deep)
 
 
