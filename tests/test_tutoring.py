@@ -233,6 +233,22 @@ def test_a_gate_that_leaves_out_cancer_types_and_needs_a_known_biomarker_reads_p
     assert "not: " not in a.explanation and "not shown" not in a.explanation
 
 
+def test_under_one_regulator_the_closest_rule_is_its_own_and_another_regulators_date_is_named(engine):
+    """EMA, olaparib maintenance for germline BRCA2 pancreatic cancer on 2020-03-01: the closest rule
+    was the FDA approval ("does not apply: it is an FDA rule") with the FDA label's criteria; it is
+    the EU authorisation, which holds from 2020-07-03, and the FDA rule says when it holds there."""
+    case = {"cancer_type": "PAAD", "stage": "metastatic", "germline_tested": True,
+            "alterations": [{"gene": "BRCA2", "variant": "p.E1953*", "origin": "germline"}, {"gene": "KRAS", "variant": "G12D"}],
+            "prior_therapies": [{"regimen": "FOLFIRINOX", "setting": "metastatic", "outcome": "stable", "weeks": 18}],
+            "as_of": "2020-03-01", "jurisdiction": "EMA"}
+    a = engine.explain(case, "olaparib")
+    assert a.rules[0].title.endswith("(EMA)") and "holds from 2020-07-03" in a.explanation
+    fda = next(r for r in a.rules if r.title.endswith("(FDA)"))
+    assert "it is an FDA rule, in effect there from 2019-12-27, and this evaluation is for EMA" in fda.reason
+    a = engine.explain(case | {"jurisdiction": "FDA"}, "olaparib")  # (and the reverse: the FDA rule decides)
+    assert a.rules[0].title.endswith("(FDA)") and a.rules[0].decided
+
+
 def test_the_closest_rule_is_one_about_the_therapy_and_the_fewest_gates_away(engine):
     """The FOLFIRI triplet in a BRAF V600E colorectal case before its approval: the closest rule
     is the triplet's own (not yet in effect), not the class-wide anti-EGFR exclusion, which only
@@ -243,7 +259,7 @@ def test_the_closest_rule_is_one_about_the_therapy_and_the_fewest_gates_away(eng
     assert a.rules[0].rule == "BRAF-005" and "holds from 2026-02-24" in a.explanation
     assert "RAS-mutant" not in a.summary
     a = engine.explain(load("crc-braf-v600e-ema-after-folfox.json"), "encorafenib + cetuximab + FOLFIRI")
-    assert a.rules[0].rule == "BRAF-005" and "it is an FDA rule and this evaluation is for EMA" in a.explanation
+    assert a.rules[0].rule == "BRAF-005" and "it is an FDA rule, in effect there from 2026-02-24, and this evaluation is for EMA" in a.explanation
     a = engine.explain(load("crc-g12c-folfox-folfiri.json"), "dabrafenib + trametinib")
     assert a.rules[0].rule == "BRAF-004"
     a = engine.explain(load("crc-g12c-folfox-folfiri.json"), "encorafenib + cetuximab + FOLFIRI")

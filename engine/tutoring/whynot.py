@@ -65,7 +65,11 @@ def _not_in_effect(cr, case, successor=None) -> str:
     if r.status == "retired":
         return "the rule is retired" + (f", and \u201c{successor.rule.title}\u201d holds in its place" if successor else "")
     if cr.jurisdiction is not None and cr.jurisdiction != case.jurisdiction:
-        return f"it is an {cr.jurisdiction} rule and this evaluation is for {case.jurisdiction}"
+        # (when it holds there: the student learns the other regulator's date, not that a rule exists)
+        when = (f", in effect there from {cr.start.isoformat()}" if cr.start <= case.as_of and (cr.end is None or case.as_of < cr.end)
+                else f", in effect there from {cr.start.isoformat()} (after the evaluation date)" if case.as_of < cr.start
+                else f", which ended there on {cr.end.isoformat()}")
+        return f"it is an {cr.jurisdiction} rule{when}, and this evaluation is for {case.jurisdiction}"
     if case.as_of < cr.start:
         return f"it holds from {cr.start.isoformat()}, after the evaluation date {case.as_of.isoformat()}"
     # (``end`` is the first day the rule no longer holds: it may be the evaluation date itself)
@@ -213,8 +217,12 @@ class WhyNot:
         selectors = {cr.rule.id for cr in self.by_therapy.get(therapy, ()) if getattr(cr, "selector", False)}
         retired = {cr.rule.id for cr in self.by_therapy.get(therapy, ()) if cr.rule.status == "retired"}
         status = {cr.rule.id: cr.rule.status for cr in self.by_therapy.get(therapy, ())}
+        # another regulator's rule after this one's: under EMA, the EU authorisation not yet in
+        # effect is the closest rule, not the FDA approval the evaluation cannot use
+        foreign = {cr.rule.id for cr in self.by_therapy.get(therapy, ())
+                   if cr.jurisdiction is not None and cr.jurisdiction != case.jurisdiction}
         answers.sort(key=lambda a: (not a.decided, a.outcome is None or a.rule in waiting, a.rule in retired,
-                                    a.outcome is None and a.rule in selectors,
+                                    a.outcome is None and a.rule in selectors, a.rule in foreign,
                                     _gate_not_met(a),
                                     OFFER_RANK[a.concludes] < OFFER_RANK["consider"], not a.in_effect,
                                     -OFFER_RANK[a.concludes],
