@@ -790,3 +790,36 @@ def test_an_array_element_with_broken_syntax_is_named_in_words(tmp_path, capsys)
     main(["evaluate", "--format", "tsv", str(f)])
     _, err = capsys.readouterr()
     assert f"{f}[0]: invalid JSON in the element at column 25: Extra data" in err and "JSONDecodeError" not in err
+
+
+@pytest.mark.parametrize("blocked, argv, says", [
+    ("fastapi,uvicorn", ["serve", "--port", "1"], "serve needs FastAPI and uvicorn (fastapi): pip install 'kras-rules[serve]'"),
+    ("dask,distributed", ["evaluate", "--dask", "local:1", str(REPO / "cases" / "luad-g12c-second-line.json")],
+     "--dask needs Dask: pip install 'kras-rules[dask]'"),
+])
+def test_an_extra_not_installed_is_a_usage_error_with_the_install_command(blocked, argv, says):
+    """serve and --dask without their extras were "internal error (a bug, please report it):
+    ModuleNotFoundError" (exit 3)."""
+    code = ("import sys\nfor m in sys.argv[1].split(','): sys.modules[m] = None\n"
+            "from engine.cli import main\nsys.exit(main(sys.argv[2:]))\n")
+    done = subprocess.run([sys.executable, "-c", code, blocked, *argv], capture_output=True, text=True, timeout=120,
+                          cwd=REPO)
+    assert done.returncode == 2 and says in done.stderr and "internal error" not in done.stderr
+
+
+def test_gzip_data_is_named_whatever_its_header_holds(tmp_path, capsys):
+    """`gzip -c a.json > b.json` stores the file name (header flag 0x08): no NUL in the first four
+    bytes, so it was read as text ("Expecting value", or one not_utf8 record a line)."""
+    import gzip
+
+    named = tmp_path / "named.json"
+    with open(named, "wb") as raw, gzip.GzipFile(filename="a.json", mode="wb", fileobj=raw) as gz:
+        gz.write(good(1).encode() + b"\n")
+    assert named.read_bytes()[3] == 0x08 and b"\x00" not in named.read_bytes()[:4]
+    lines = tmp_path / "c.jsonl"
+    lines.write_bytes(named.read_bytes())
+    assert main(["evaluate", "--format", "tsv", str(named), str(lines)]) == 1
+    rows = [row.split("\t") for row in capsys.readouterr().out.splitlines()[1:]]
+    assert [(r[0], r[-2]) for r in rows] == [
+        (str(named), "the file is gzip-compressed: decompress it, or give it a name ending .gz"),
+        (f"{lines}:1", "the input is gzip-compressed: decompress it, or give it a name ending .gz")]

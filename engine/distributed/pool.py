@@ -28,6 +28,7 @@ from engine.errors import EngineError, UsageError
 def connect(address: str):
     """A ``distributed.Client`` for ``address``, and the local cluster to close after (or None)."""
     try:
+        import dask.bag  # noqa: F401  (what the cluster's work is written in)
         from distributed import Client, LocalCluster
     except ImportError:
         raise UsageError("--dask needs Dask: pip install 'kras-rules[dask]'") from None
@@ -67,11 +68,11 @@ class DaskPool:
         self.crashes = 0
 
     def __enter__(self) -> DaskPool:
+        p = self.processor
+        self.client, self.cluster = connect(self.address)  # (first: Dask not installed is its usage error)
         from engine.distributed.bag import rule_source
         from engine.distributed.worker import Options
 
-        p = self.processor
-        self.client, self.cluster = connect(self.address)
         try:
             self.source = rule_source(p.engine, None, self.client)
             self.options = Options(p.fmt, p.as_of, p.backend, p.want_summary, p.encoding, p.reuse is not None,

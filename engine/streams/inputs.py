@@ -213,7 +213,10 @@ def usable_id(cid: Any) -> str | None:
 
 
 def _utf16(head: bytes) -> bool:
-    return head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (len(head) >= 2 and b"\x00" in head[:4])
+    """Do the first bytes show an input that is not UTF-8 text as a whole (:func:`_not_text` says
+    which): UTF-16 or UTF-32, gzip data (whatever its header flags), a NUL near the start."""
+    return (head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"\x1f\x8b"))
+            or (len(head) >= 2 and b"\x00" in head[:4]))
 
 
 def _not_text(head: bytes, what: str) -> CaseError:

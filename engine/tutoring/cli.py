@@ -117,7 +117,10 @@ def run(args, engine) -> int:
         print(json.dumps(json_schema(args.which), indent=2))
         return 0
     if args.command == "serve":
-        from engine.service.app import serve
+        try:
+            from engine.service.app import serve
+        except ImportError as exc:  # (an extra not installed is a usage error, not a failure of the program)
+            raise UsageError(f"serve needs FastAPI and uvicorn ({exc.name or exc}): pip install 'kras-rules[serve]'") from None
 
         return serve(engine, host=args.host, port=args.port, cors_origins=args.cors_origin)
     if args.command == "catalogue":
