@@ -958,3 +958,26 @@ def test_binary_documents_are_not_called_utf16(tmp_path):
     assert "compressed twice" in by["twice.json"] and "UTF-16" not in by["twice.json"]
     assert "not a text file" in by["binary.json"] and "UTF-16" not in by["binary.json"]
     assert "UTF-16" in by["utf16.json"]
+
+
+def test_a_reader_takes_one_document_as_a_text_path(vocab, tmp_path):
+    """`run("doc.json")` failed with "'str' object has no attribute 'open'": only Path objects,
+    in a list, were read. A text, a Path and a list of either read the same."""
+    doc = tmp_path / "p.json"
+    doc.write_text(json.dumps(phenopacket()), encoding="utf-8")
+    by_list, _, _ = read(vocab, "phenopacket", [doc])
+    assert by_list and read(vocab, "phenopacket", str(doc))[0] == by_list == read(vocab, "phenopacket", doc)[0]
+    assert read(vocab, "phenopacket", [str(doc)])[0] == by_list
+
+
+def test_a_mutation_importer_takes_its_files_as_texts_and_one_clinical_file_alone(vocab, tmp_path):
+    from engine.importers import make_importer
+
+    maf = tmp_path / "m.maf"
+    maf.write_text("Hugo_Symbol\tTumor_Sample_Barcode\tHGVSp_Short\tVariant_Classification\n"
+                   "KRAS\tS1\tp.G12C\tMissense_Mutation\n", encoding="utf-8")
+    clin = tmp_path / "clinical.tsv"
+    clin.write_text("SAMPLE_ID\tONCOTREE_CODE\nS1\tLUAD\n", encoding="utf-8")
+    # (a clinical file given alone, as a text: one file, not its letters)
+    cases = list(make_importer(vocab=vocab, clinical=str(clin), assay="exome").run(str(maf)))
+    assert [(c["cancer_type"], c["alterations"][0]["variant"]) for c in cases] == [("LUAD", "p.G12C")]

@@ -27,6 +27,7 @@ from engine.errors import TermError, UsageError
 from engine.importers import hotspots as hs
 from engine.importers.calls import ExtrasMixin
 from engine.importers.clinical import ClinicalIndex, FieldMap
+from engine.importers.documents import paths_of  # (a file given alone, or a list of them)
 from engine.importers.coding import CodingExons
 from engine.importers.hotspots import HotspotTable
 from engine.importers.importer import ASSAYS, Importer, ImportOptions, Summary
@@ -111,7 +112,7 @@ def make_importer(
         vocab = load_vocabulary(rules_dir)
     table = HotspotTable.load(_rules_dir(rules_dir) / "vocabulary" / HOTSPOT_FILE)
     asm, ct = _checked_options(vocab, table, assay, assembly, cancer_type)
-    panel_paths = [Path(p) for p in panels]
+    panel_paths = paths_of(panels)
     if panel_paths and assay != "panel":
         raise UsageError(f"--panel is for --assay panel, not --assay {assay}")
     panel_set = PanelSet.load(panel_paths) if assay == "panel" else None
@@ -132,7 +133,7 @@ def make_importer(
     imp.rules_vocabulary = _rules_dir(rules_dir) / "vocabulary"
     # revoked OncoTree codes (GBM -> GB) are read as their replacement, with a note in the summary
     imp._cancer = OncoTreeResolver(vocab, ct, oncotree_index(_rules_dir(rules_dir)), imp.summary.notes)
-    cna_paths, fusion_paths = [Path(p) for p in cna], [Path(p) for p in fusions]
+    cna_paths, fusion_paths = paths_of(cna), paths_of(fusions)
     if cna_paths or fusion_paths:
         from engine.importers.extras import load_extras
 
@@ -140,8 +141,8 @@ def make_importer(
             vocab, cna_paths, fusion_paths, imp.error, rules_dir=_rules_dir(rules_dir),
             assembly=asm, gene_loci=Path(gene_loci) if gene_loci is not None else None,
         )
-    for c in clinical:
-        imp.clinical.add_file(Path(c), lambda kind, msg, src: imp.error(kind, msg, src))
+    for c in paths_of(clinical):
+        imp.clinical.add_file(c, lambda kind, msg, src: imp.error(kind, msg, src))
     if field_map is not None:
         fm = FieldMap.load(Path(field_map), lambda f, v: _check_value(vocab, f, v))
         fm.check_columns(imp.clinical.columns)
@@ -193,7 +194,7 @@ def make_document_reader(
     asm, ct = _checked_options(vocab, table, assay, assembly, cancer_type)
     panel_genes = None
     if assay == "panel":
-        ps = PanelSet.load([Path(p) for p in panels])
+        ps = PanelSet.load(paths_of(panels))
         if ps.matrix is not None or len(ps.panels) != 1:
             raise UsageError("--assay panel for documents takes one gene panel file (--panel data_gene_panel_X.txt)")
         panel = next(iter(ps.panels.values()))

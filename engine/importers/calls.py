@@ -190,6 +190,7 @@ class ExtrasMixin(_MixinBase):
     extras: Extras | None = None
 
     def run(self, path) -> Iterator[dict]:
+        path = Path(path)  # (a text too, as the other readers take)
         self._seen_ids: set[str] = set()
         self._no_tested = False
         yield from self._run(path)

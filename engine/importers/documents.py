@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -67,6 +68,13 @@ def _max_weeks() -> float:
 
 
 MAX_WEEKS = _max_weeks()
+
+
+def paths_of(paths) -> list[Path]:
+    """The documents a reader's ``run`` is given: a list of paths or texts, or one of them."""
+    if isinstance(paths, (str, Path)):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
 
 
 def hgnc_id(system: str, code: str) -> str | None:

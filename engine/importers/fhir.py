@@ -49,6 +49,7 @@ from typing import Any
 from engine.errors import quote
 from engine.importers.calls import needs
 from engine.importers.documents import (
+    paths_of,
     CaseDraft,
     DocumentReader,
     hgnc_id,
@@ -131,7 +132,8 @@ class FhirReader(DocumentReader):
 
     _classification: str | None = None  # the clinical significance (53037-8) of the variant being read
 
-    def run(self, paths: list[Path]) -> Iterator[dict]:
+    def run(self, paths: list[Path] | Path | str) -> Iterator[dict]:
+        paths = paths_of(paths)
         needs("fhir.resources", "FHIR bundles")
         from fhir.resources.R4B import get_fhir_model_class
 

@@ -577,8 +577,9 @@ class Importer:
 
     # ------------------------------------------------------------------ the run
 
-    def run(self, path: Path) -> Iterator[dict]:
-        """Yield the case of every sample of the mutation file ``path``."""
+    def run(self, path: Path | str) -> Iterator[dict]:
+        """Yield the case of every sample of the mutation file ``path`` (a Path or a text)."""
+        path = Path(path)
         t0 = time.perf_counter()
         name = str(path)
         tab = read_table(path)

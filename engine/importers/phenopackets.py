@@ -46,6 +46,7 @@ from engine.case import Classification
 
 from engine.importers.calls import needs
 from engine.importers.documents import (
+    paths_of,
     CaseDraft,
     DocumentReader,
     hgnc_id,
@@ -116,7 +117,8 @@ class PhenopacketReader(DocumentReader):
 
     _classification: str | None = None  # the ACMG class of the genomic interpretation being read
 
-    def run(self, paths: list[Path]) -> Iterator[dict]:
+    def run(self, paths: list[Path] | Path | str) -> Iterator[dict]:
+        paths = paths_of(paths)
         needs("phenopackets", "GA4GH Phenopackets")
         from google.protobuf import json_format
         from phenopackets import Phenopacket
