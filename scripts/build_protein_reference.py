@@ -1,14 +1,14 @@
 """Build ``rules/vocabulary/protein_residues.json`` from the real MAF files.
 
 Reads the gene settings in ``rules/vocabulary/protein_reference.yaml`` (lengths, the Ensembl
-transcripts whose numbering matches the clinical reference) and the mutation files under the
-shared data folder, and writes, for each configured gene, the reference residue at every
+transcripts whose numbering matches the clinical reference) and the public mutation files
+(cBioPortal, TCGA) of the folder ``--data`` names, and writes, for each configured gene, the reference residue at every
 position the files report (``p.G12C`` -> residue 12 is G), plus the missense changes seen in at
 least ``--min-samples`` samples (used to suggest the gene a misplaced change belongs to).
 
 Usage (from the repository root)::
 
-    python scripts/build_protein_reference.py [--data ../shared/data] [--check]
+    python scripts/build_protein_reference.py [--data DIR] [--check]
 
 ``--check`` rebuilds in memory and exits 1 if the committed file differs.
 """
