@@ -244,7 +244,13 @@ def test_under_one_regulator_the_closest_rule_is_its_own_and_another_regulators_
     a = engine.explain(case, "olaparib")
     assert a.rules[0].title.endswith("(EMA)") and "holds from 2020-07-03" in a.explanation
     fda = next(r for r in a.rules if r.title.endswith("(FDA)"))
-    assert "it is an FDA rule, in effect there from 2019-12-27, and this evaluation is for EMA" in fda.reason
+    assert fda.reason.endswith("it is an FDA rule, in effect there from 2019-12-27, and this evaluation is for EMA; "
+                               "there, this case meets every criterion")
+    # a case the FDA rule does not take says so (no platinum before: the label's population)
+    other = engine.explain(case | {"prior_therapies": [{"regimen": "gemcitabine", "setting": "metastatic",
+                                                         "outcome": "stable", "weeks": 18}]}, "olaparib")
+    fda = next(r for r in other.rules if r.title.endswith("(FDA)"))
+    assert "; there, this case does not meet " in fda.reason
     a = engine.explain(case | {"jurisdiction": "FDA"}, "olaparib")  # (and the reverse: the FDA rule decides)
     assert a.rules[0].title.endswith("(FDA)") and a.rules[0].decided
 

@@ -180,6 +180,15 @@ class WhyNot:
                 reason = f"concluded {VERDICT_WORDS[out.verdict]} but did not decide" + (f" ({cons.reason})" if cons else "")
             elif not live:
                 reason = f"does not apply: {_not_in_effect(cr, case, _successor(self.program, cr, case))}"
+                if cr.jurisdiction not in (None, case.jurisdiction) and cr.start <= case.as_of and (
+                        cr.end is None or case.as_of < cr.end):
+                    # another regulator's rule in effect there at this date: what it makes of the case
+                    # (the student learns the approval is there and this case is in it, or not)
+                    reason += "; there, " + (
+                        "this case does not meet " + join_words([_crit_words(c) for c in gate_not + label_not], "and")
+                        if gate_not or label_not else
+                        "this case meets every criterion but what is not known" if any(c.status == "unknown" for c in crit)
+                        else "this case meets every criterion")
             elif gate_not:
                 reason = "does not apply: this case does not meet " + join_words([_crit_words(c) for c in gate_not], "and")
             elif label_not:
