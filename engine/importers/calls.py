@@ -190,7 +190,7 @@ class ExtrasMixin(_MixinBase):
     extras: Extras | None = None
 
     def run(self, path) -> Iterator[dict]:
-        path = Path(path)  # (a text too, as the other readers take)
+        path = Path(path) if isinstance(path, str) else path  # (a text too; None: copy number or fusions only)
         self._seen_ids: set[str] = set()
         self._no_tested = False
         yield from self._run(path)

@@ -579,7 +579,7 @@ class Importer:
 
     def run(self, path: Path | str) -> Iterator[dict]:
         """Yield the case of every sample of the mutation file ``path`` (a Path or a text)."""
-        path = Path(path)
+        path = Path(path) if isinstance(path, str) else path
         t0 = time.perf_counter()
         name = str(path)
         tab = read_table(path)
