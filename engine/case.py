@@ -511,12 +511,12 @@ def term_problems(data: dict, vocab: Vocabulary, shown: list[Problem]) -> list[P
         except TermError as exc:
             found.extend(Problem(p.message, path + tuple(p.path), p.suggestion) for p in exc.problems)
 
-    if type(data.get("cancer_type")) is str and len(data["cancer_type"]) <= LIMITS["cancer_type"]:
-        term(vocab.cancer, ("cancer_type",), data["cancer_type"])
     def items(key: str) -> list:
         v = data.get(key)
         return v if type(v) is list else []
 
+    if type(data.get("cancer_type")) is str and len(data["cancer_type"]) <= LIMITS["cancer_type"]:
+        term(vocab.cancer, ("cancer_type",), data["cancer_type"])
     for i, a in enumerate(items("alterations")):
         if type(a) is dict and type(a.get("gene")) is str and len(a["gene"]) <= LIMITS["gene"]:
             term(vocab.gene, ("alterations", i, "gene"), a["gene"])

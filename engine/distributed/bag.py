@@ -118,18 +118,18 @@ def partitions(files: Iterable[str], lines: int = PART_LINES) -> list[tuple]:
             raise UsageError("evaluate_files reads files the workers can open; use evaluate_bag for other input")
         p = Path(f)
         path = str(p.resolve()) if p.exists() else f
-        if not p.name.endswith(".jsonl") or not p.is_file() or _utf16(p):
+        if not p.name.endswith(".jsonl") or not p.is_file() or _not_text(p):
             out.append(("whole", path, f))
             continue
         out.extend(("lines", path, f, start, end, first) for start, end, first in _cut(p, lines))
     return out
 
 
-def _utf16(p: Path) -> bool:
-    from engine.streams.inputs import MAX_RECORD_BYTES, _utf16 as utf16
+def _not_text(p: Path) -> bool:
+    from engine.streams.inputs import MAX_RECORD_BYTES, not_text_head
 
     with p.open("rb") as fh:
-        return utf16(fh.readline(MAX_RECORD_BYTES + 1)[:4])
+        return not_text_head(fh.readline(MAX_RECORD_BYTES + 1)[:4])
 
 
 def _cut(p: Path, lines: int, block: int = 1 << 20) -> Iterator[tuple[int, int, int]]:

@@ -212,7 +212,7 @@ def usable_id(cid: Any) -> str | None:
 # --------------------------------------------------------------------------- bytes to lines
 
 
-def _utf16(head: bytes) -> bool:
+def not_text_head(head: bytes) -> bool:
     """Do the first bytes show an input that is not UTF-8 text as a whole (:func:`_not_text` says
     which): UTF-16 or UTF-32, gzip data (whatever its header flags), a NUL near the start."""
     return (head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"\x1f\x8b"))
@@ -220,7 +220,7 @@ def _utf16(head: bytes) -> bool:
 
 
 def _not_text(head: bytes, what: str) -> CaseError:
-    """The error of an input whose first bytes (:func:`_utf16` holds for them) show it is not
+    """The error of an input whose first bytes (:func:`not_text_head` holds for them) show it is not
     UTF-8 text as a whole: gzip data without a ``.gz`` name, UTF-16 or UTF-32 text, other binary
     data."""
     if head.startswith(b"\x1f\x8b"):
@@ -252,7 +252,7 @@ def read_lines(fh: BinaryIO, name: str, first_line: bytes | None = None, first_n
             return
         n += 1
         if n == first_no:
-            if _utf16(raw[:4]):
+            if not_text_head(raw[:4]):
                 yield n, _not_text(raw[:4], "input")
                 return
             if raw.startswith(codecs.BOM_UTF8):
@@ -295,7 +295,7 @@ def split_lines(text: str) -> list[str]:
 def decode_document(data: bytes, name: str) -> str | CaseError:
     """A whole JSON document as text. Bytes that are not UTF-8 are kept as escapes, so that only
     the array element holding them becomes an error record (:func:`decode_json` names it)."""
-    if _utf16(data[:4]):
+    if not_text_head(data[:4]):
         return _not_text(data[:4], "file")
     if data.startswith(codecs.BOM_UTF8):
         data = data[3:]
