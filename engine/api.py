@@ -27,7 +27,7 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from engine.case import CaseIn, NormalCase, date_problems, normalise, parse_case, parse_date, term_problems
+from engine.case import CaseIn, NormalCase, date_problems, normalise, parse_case, parse_date, term_problems, with_case_words
 from engine.errors import CaseError, EngineError, Problem, UsageError, quote
 from engine.evaluation.evaluator import Program, infer
 from engine.evaluation.resolve import build_result, decisions
@@ -64,10 +64,13 @@ class Engine:
             try:
                 case = parse_case(case)
             except CaseError as exc:
-                more = term_problems(case, self.rulebase.vocab, exc.problems) if isinstance(case, dict) else []
-                if not more:
+                if not isinstance(case, dict):
                     raise
-                raise CaseError(exc.problems + more, exc.source, code=exc.code) from None
+                vocab = self.rulebase.vocab
+                problems = with_case_words(case, vocab, exc.problems) + term_problems(case, vocab, exc.problems)
+                if problems == exc.problems:
+                    raise
+                raise CaseError(problems, exc.source, code=exc.code) from None
         norm = normalise(
             case,
             self.rulebase.vocab,

@@ -494,6 +494,27 @@ def _memo(vocab: Vocabulary) -> dict:
 _SPREAD = frozenset({"locally_advanced", "metastatic"})  # stages a non-invasive tumour cannot have
 
 
+def with_case_words(data: dict, vocab: Vocabulary, problems: list[Problem]) -> list[Problem]:
+    """``problems`` of a case, a fixed field's value that the vocabulary knows as a word for one of
+    its values offered that value ("stage IV": did you mean 'metastatic'?, ``case_words.yaml``)."""
+    out = []
+    for p in problems:
+        meant = None
+        if p.suggestion is None and p.path and isinstance(p.path[-1], str):
+            value: Any = data
+            for step in p.path:  # (the value the problem is about, as the case gives it)
+                value = value.get(step) if isinstance(value, dict) else (
+                    value[step] if isinstance(value, list) and isinstance(step, int) and step < len(value) else None)
+            if type(value) is str:
+                meant = vocab.case_words.meant(p.path[-1], value)
+        if meant:  # ("(got 'PD'; did you mean 'progression'?)", as a close spelling reads)
+            msg = p.message[:-1] + f"; did you mean '{meant}'?)" if p.message.endswith(")") and "(got " in p.message \
+                else f"{p.message} (did you mean '{meant}'?)"
+            p = Problem(msg, p.path, meant)
+        out.append(p)
+    return out
+
+
 def term_problems(data: dict, vocab: Vocabulary, shown: list[Problem]) -> list[Problem]:
     """The unknown terms of a case whose shape is wrong (``shown``: its shape's problems), for
     the same error: the cancer type, genes and drugs written as texts where the shape leaves them

@@ -705,7 +705,7 @@ def test_a_case_with_a_wrong_shape_also_names_its_unknown_terms(engine):
         engine.evaluate({"cancer_type": "LUAD", "alterations": [{"gene": "KARS", "variant": "G12C", "origin": "somatc"}],
                          "tested_genes": ["KRAS", "EGRF"], "prior_therapies": [{"drugs": ["sotorasbi"], "outcome": "PD"}]})
     found = {p.path: p.suggestion for p in info.value.problems}
-    assert found == {("alterations", 0, "origin"): "somatic", ("prior_therapies", 0, "outcome"): None,
+    assert found == {("alterations", 0, "origin"): "somatic", ("prior_therapies", 0, "outcome"): "progression",
                      ("alterations", 0, "gene"): "KRAS", ("tested_genes", 1): "EGFR",
                      ("prior_therapies", 0, "drugs", 0): "sotorasib"}
     # a text inside a value whose shape is wrong as a whole is not read
@@ -823,3 +823,16 @@ def test_gzip_data_is_named_whatever_its_header_holds(tmp_path, capsys):
     assert [(r[0], r[-2]) for r in rows] == [
         (str(named), "the file is gzip-compressed: decompress it, or give it a name ending .gz"),
         (f"{lines}:1", "the input is gzip-compressed: decompress it, or give it a name ending .gz")]
+
+
+def test_a_clinicians_word_for_a_fixed_value_is_offered_that_value(engine):
+    """"stage IV", "PD", "VUS", "1L", "inherited" got no suggestion: close spellings only."""
+    with pytest.raises(CaseError) as info:
+        engine.evaluate({"cancer_type": "LUAD", "stage": "Stage IV",
+                         "alterations": [{"gene": "BRCA2", "variant": "E1953*", "origin": "inherited", "classification": "VUS"}],
+                         "prior_therapies": [{"drugs": ["FOLFOX"], "setting": "1L", "outcome": "PD"}]})
+    assert {p.path: p.suggestion for p in info.value.problems} == {
+        ("stage",): "metastatic", ("alterations", 0, "origin"): "germline",
+        ("alterations", 0, "classification"): "uncertain_significance",
+        ("prior_therapies", 0, "setting"): "metastatic", ("prior_therapies", 0, "outcome"): "progression"}
+    assert "(got 'PD'; did you mean 'progression'?)" in info.value.render()

@@ -580,3 +580,43 @@ def test_example_cases_use_known_drugs_and_regimens(vocab):
                     vocab.therapy_word(drug)
                 if line.get("regimen"):
                     vocab.therapy_word(line["regimen"])
+
+
+# --------------------------------------------------------------------------- words for the case format's values
+
+
+def test_the_case_words_name_the_case_models_own_values():
+    """case_words.yaml may name only the values the case model takes (casewords.FIELDS keeps a
+    copy, the module sitting below the model)."""
+    from typing import get_args
+
+    from engine.case import AlterationIn, PriorTherapyIn, CaseIn
+    from engine.vocabulary.casewords import FIELDS
+
+    def values(model, name):  # (the Literal's values, inside an Optional or not)
+        ann = model.model_fields[name].annotation
+        found = set(get_args(ann)) - {type(None)}
+        return {v for a in found for v in get_args(a)} or {a for a in found if isinstance(a, str)}
+
+    assert set(FIELDS["stage"]) == values(CaseIn, "stage")
+    assert set(FIELDS["setting"]) == values(PriorTherapyIn, "setting")
+    assert set(FIELDS["outcome"]) == values(PriorTherapyIn, "outcome")
+    assert set(FIELDS["origin"]) == values(AlterationIn, "origin")
+    assert set(FIELDS["classification"]) == values(AlterationIn, "classification")
+
+
+@pytest.mark.parametrize("fld, word, meant", [
+    ("stage", "Stage IV", "metastatic"), ("stage", "stage iiib", "locally_advanced"), ("stage", "IB", "early"),
+    ("outcome", "PD", "progression"), ("outcome", "partial response", "response"), ("outcome", "SD", "stable"),
+    ("setting", "1L", "metastatic"), ("setting", "post-operative", "adjuvant"), ("origin", "inherited", "germline"),
+    ("classification", "VUS", "uncertain_significance"), ("stage", "advanced", None), ("outcome", "stage IV", None),
+])
+def test_the_value_a_word_probably_means(vocab, fld, word, meant):
+    assert vocab.case_words.meant(fld, word) == meant
+
+
+def test_a_case_word_for_no_value_or_two_values_is_refused(tmp_path):
+    assert "'metastasis' is not a value of stage" in _load_edited(
+        tmp_path, "case_words.yaml", "  metastatic: [stage IV,", "  metastasis: [stage IV,")
+    assert "'IV' already means metastatic" in _load_edited(
+        tmp_path, "case_words.yaml", "  early: [stage I,", "  early: [IV, stage I,")

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.vocabulary.cancers import CancerType, CancerTypes
+from engine.vocabulary.casewords import CaseWords
 from engine.vocabulary.drugs import Drug, Drugs
 from engine.vocabulary.genes import Genes
 from engine.vocabulary.variants import Variant, VariantReader
@@ -40,8 +41,11 @@ __all__ = ["CancerType", "Drug", "Variant", "Vocabulary", "CancerTypes", "Genes"
 class Vocabulary:
     """Cancer types, genes, variants, drugs and regimens, read from ``rules/vocabulary``."""
 
-    def __init__(self, cancers: CancerTypes, genes: Genes, variants: VariantReader, drugs: Drugs) -> None:
+    def __init__(self, cancers: CancerTypes, genes: Genes, variants: VariantReader, drugs: Drugs,
+                 case_words: CaseWords | None = None) -> None:
         self.cancers = cancers
+        #: the words people write for the case format's fixed values ("stage IV": metastatic)
+        self.case_words = case_words or CaseWords()
         self.gene_names = genes
         self.variants = variants
         self.drug_names = drugs
@@ -66,12 +70,12 @@ class Vocabulary:
         genes = Genes.load(directory)
         variants = VariantReader.load(directory, genes.genes)
         drugs = Drugs.load(directory)
-        return cls(cancers, genes, variants, drugs)
+        return cls(cancers, genes, variants, drugs, CaseWords.load(directory))
 
     def __getattr__(self, name: str) -> Any:
         # The parts' tables (``_drug_keys``, ``_cdna``, ...) read by engine.testing to draw
         # spellings: looked up in the part that owns them.
-        if name.startswith("__") or name in ("cancers", "gene_names", "variants", "drug_names"):
+        if name.startswith("__") or name in ("cancers", "gene_names", "variants", "drug_names", "case_words"):
             raise AttributeError(name)
         for part in (self.cancers, self.gene_names, self.variants, self.drug_names):
             try:
