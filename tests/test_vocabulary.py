@@ -620,3 +620,14 @@ def test_a_case_word_for_no_value_or_two_values_is_refused(tmp_path):
         tmp_path, "case_words.yaml", "  metastatic: [stage IV,", "  metastasis: [stage IV,")
     assert "'IV' already means metastatic" in _load_edited(
         tmp_path, "case_words.yaml", "  early: [stage I,", "  early: [IV, stage I,")
+
+
+@pytest.mark.parametrize("call, meant", [
+    (lambda v: v.cancer("ＬＵＡＤ"), "LUAD"), (lambda v: v.gene("ＫＲＡＳ"), "KRAS"),
+    (lambda v: v.therapy_word("ｓｏｔｏｒａｓｉｂ"), "sotorasib"),
+])
+def test_a_term_typed_in_full_width_letters_is_offered_its_plain_form(vocab, call, meant):
+    """"ＬＵＡＤ" (full-width, as some input methods type) got no suggestion."""
+    with pytest.raises(TermError) as info:
+        call(vocab)
+    assert info.value.problems[0].suggestion == meant

@@ -50,9 +50,18 @@ def _regimen_key(text: str) -> str:
 
 
 def _closest(word: str, candidates: Mapping[str, str], cutoff: float = 0.6) -> str | None:
-    """The display form of the candidate key closest to ``word`` (a key), if close enough."""
+    """The display form of the candidate key closest to ``word`` (a key), if close enough. A key
+    written in compatibility forms (full-width "ＬＵＡＤ", a ligature) is read in their plain form
+    first: a candidate it then is exactly is the one meant."""
     if not word:
         return None
+    if not word.isascii():
+        import unicodedata
+
+        plain = unicodedata.normalize("NFKC", word)
+        for key in (plain, plain.casefold(), plain.upper()):  # (as the caller's key folds case)
+            if key != word and key in candidates:
+                return candidates[key]
     hit = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
     return candidates[hit[0]] if hit else None
 
