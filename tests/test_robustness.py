@@ -822,7 +822,7 @@ def test_gzip_data_is_named_whatever_its_header_holds(tmp_path, capsys):
     rows = [row.split("\t") for row in capsys.readouterr().out.splitlines()[1:]]
     assert [(r[0], r[-2]) for r in rows] == [
         (str(named), "the file is gzip-compressed: decompress it, or give it a name ending .gz"),
-        (f"{lines}:1", "the input is gzip-compressed: decompress it, or give it a name ending .gz")]
+        (f"{lines}:1", "the file is gzip-compressed: decompress it, or give it a name ending .gz")]
 
 
 def test_a_clinicians_word_for_a_fixed_value_is_offered_that_value(engine):
@@ -836,3 +836,32 @@ def test_a_clinicians_word_for_a_fixed_value_is_offered_that_value(engine):
         ("alterations", 0, "classification"): "uncertain_significance",
         ("prior_therapies", 0, "setting"): "metastatic", ("prior_therapies", 0, "outcome"): "progression"}
     assert "(got 'PD'; did you mean 'progression'?)" in info.value.render()
+
+
+def test_one_broken_pretty_printed_case_is_one_error_from_a_file_and_from_stdin(tmp_path, capsys, monkeypatch):
+    """A missing comma in a pretty-printed case whose alterations sit one a line: two indented
+    whole objects in its first ten lines read it as JSON Lines (13 error records for one case);
+    on standard input any broken pretty-printed case gave one error a line."""
+    text = ('{\n  "id": "x",\n  "cancer_type": "LUAD"\n  "alterations": [\n    {"gene": "KRAS", "variant": "G12C"},\n'
+            '    {"gene": "KRAS", "variant": "G13D", "acquired": true}\n  ],\n'
+            '  "prior_therapies": [\n    {"drugs": ["Krazati"], "outcome": "progression"}\n  ]\n}\n')
+    f = tmp_path / "case.json"
+    f.write_text(text, encoding="utf-8")
+    assert main(["evaluate", "--format", "json", str(f)]) == 1
+    (rec,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "line 4, column 3: Expecting ',' delimiter" in rec["error"][0]["message"]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+    assert main(["evaluate", "--format", "json", "-"]) == 1
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_why_reads_a_gzip_case_file_as_evaluate_does(tmp_path, capsys):
+    import gzip
+
+    f = tmp_path / "c.json.gz"
+    f.write_bytes(gzip.compress((REPO / "cases" / "luad-g12c-second-line.json").read_bytes()))
+    assert main(["why", str(f), "sotorasib"]) == 0
+    assert capsys.readouterr().out.startswith("sotorasib: eligible")
+    f.write_bytes(f.read_bytes()[:60])  # (cut: cannot be read, exit 2 as for a missing file)
+    assert main(["why", str(f), "sotorasib"]) == 2
+    assert "cannot read: Compressed file ended" in capsys.readouterr().err

@@ -147,9 +147,10 @@ class RawInput:
                 yield from self._numbered(read_lines(raw, "<stdin>", first_line=first, first_no=blank + 1), "<stdin>")
                 return
             data = b"\n" * blank + first + raw.read(MAX_DOCUMENT_BYTES)
-            if head.lstrip()[:1] == b"{" and not self._document(data):
+            if head.strip()[:1] == b"{" and head.strip() != b"{" and not self._document(data):
                 # a first line that starts an object but is not one whole: a broken first record
-                # of JSON Lines, unless the whole input is one document
+                # of JSON Lines, unless the whole input is one document (a line holding "{" alone
+                # opens a pretty-printed document: broken, it is one error, as a file is)
                 yield from self._numbered(read_lines(io.BytesIO(data), "<stdin>"), "<stdin>")
                 return
             text = decode_document(data, "<stdin>")
@@ -164,7 +165,7 @@ class RawInput:
             yield from self._numbered(read_text_lines(itertools.chain((first,), stream)), "<stdin>")
             return
         text = head + stream.read()
-        if head.lstrip()[:1] == "{" and not self._document(text.encode("utf-8", "surrogatepass")):
+        if head.strip()[:1] == "{" and head.strip() != "{" and not self._document(text.encode("utf-8", "surrogatepass")):
             yield from self._numbered(read_text_lines(split_lines(text)), "<stdin>")
             return
         yield from iter_text(text, "<stdin>")

@@ -224,7 +224,8 @@ def _not_text(head: bytes, what: str) -> CaseError:
     UTF-8 text as a whole: gzip data without a ``.gz`` name, UTF-16 or UTF-32 text, other binary
     data."""
     if head.startswith(b"\x1f\x8b"):
-        msg = f"the {what} is gzip-compressed: decompress it, or give it a name ending .gz"
+        msg = (f"the {what} is gzip-compressed: decompress it, or give it a name ending .gz" if what == "file"
+               else f"the {what} is gzip-compressed: decompress it first (gunzip)")
     elif (head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
           or any(head[i:i + 1] == b"\x00" and 0x20 <= head[1 - i] < 0x7F for i in (0, 1))):
         msg = f"the {what} is UTF-16 (or UTF-32) encoded: save it as UTF-8"
@@ -253,7 +254,7 @@ def read_lines(fh: BinaryIO, name: str, first_line: bytes | None = None, first_n
         n += 1
         if n == first_no:
             if not_text_head(raw[:4]):
-                yield n, _not_text(raw[:4], "input")
+                yield n, _not_text(raw[:4], "input" if name == "<stdin>" else "file")
                 return
             if raw.startswith(codecs.BOM_UTF8):
                 raw = raw[3:]
@@ -453,7 +454,7 @@ def _element_spans(text: str) -> list[tuple[int, int]] | None:
 def _lines_of_records(text: str) -> bool:
     """Is ``text``, which is not one JSON value, JSON Lines? Yes when it has more than one line and
     its first or second line holds one whole JSON value (the first one whole even if it is an
-    array, ``[{...}]``), or two of its first ten lines hold a whole object each: bad first
+    array, ``[{...}]``), or two of its first ten lines hold a whole object each, not indented: bad first
     records (a duplicate key, ``NaN``, a line cut short, a word) then leave the other lines their
     records. A broken pretty-printed document, whose lines are pieces (``"id": "a",``; of an
     array's objects only the last lacks its comma), stays one error."""
@@ -478,7 +479,9 @@ def _lines_of_records(text: str) -> bool:
             continue
         if i < 2 and not (array and i):  # (an array's second line: an element of a broken array)
             return True
-        objects += line.strip()[:1] == "{"
+        # (a record of JSON Lines starts its line; an object inside a pretty-printed document is
+        # indented, and two of those must not split one broken case into a record a line)
+        objects += line[:1] == "{"
         if objects == 2 and not array:
             return True
     return False

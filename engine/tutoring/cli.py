@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from pathlib import Path
 
 from engine.errors import CaseError, Problem, UsageError, quote
 from engine.tutoring.short import caution_mark
@@ -61,7 +62,7 @@ def _port(text: str) -> int:
 
 def read_case(path: str) -> dict:
     """One case from a file (a JSON object, or an array holding one) or - for stdin."""
-    from engine.streams.inputs import MAX_DOCUMENT_BYTES, decode_document, decode_json
+    from engine.streams.inputs import MAX_DOCUMENT_BYTES, READ_ERRORS, decode_document, decode_json, open_binary
 
     shown = _shown(path)
     if not path:
@@ -70,10 +71,10 @@ def read_case(path: str) -> dict:
         if path == "-":
             data = sys.stdin.buffer.read(MAX_DOCUMENT_BYTES + 1) if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8", "surrogatepass")
         else:
-            with open(path, "rb") as fh:
+            with open_binary(Path(path)) as fh:  # (a .gz name is read through gzip, as evaluate reads it)
                 data = fh.read(MAX_DOCUMENT_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"{shown}: cannot read: {exc.strerror}") from None
+    except READ_ERRORS as exc:
+        raise UsageError(f"{shown}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if len(data) > MAX_DOCUMENT_BYTES:
         raise CaseError([Problem(f"a case file over {MAX_DOCUMENT_BYTES >> 20} MiB")], code="too_large", source=shown)
     text = decode_document(data, shown)
