@@ -43,12 +43,15 @@ class AlterationIn(StrictModel):
     detail: str | None = None  # the file's own words for the alteration (e.g. "EML4--ALK", a segment)
 
 
+MAX_WEEKS = 1000  # the most weeks a prior line may have (about 19 years)
+
+
 class PriorTherapyIn(StrictModel):
     drugs: list[str] | None = None
     regimen: str | None = None
     setting: Setting | None = None
     outcome: Outcome | None = None
-    weeks: float | None = Field(default=None, ge=0, le=1000)
+    weeks: float | None = Field(default=None, ge=0, le=MAX_WEEKS)
 
     @model_validator(mode="after")
     def _has_drugs(self) -> PriorTherapyIn:
@@ -350,9 +353,10 @@ def strict_problems(data: dict) -> list[Problem]:
             if type(weeks) is float and not math.isfinite(weeks):  # (from Python: JSON has no NaN)
                 out.append(Problem(f"a number of weeks is a finite number, got {quote(weeks)}", ("prior_therapies", i, "weeks")))
             elif weeks is not None and type(weeks) is not int and type(weeks) is not float:
-                meant = None  # ("12" -> 12, written without quotes)
+                meant = None  # ("12" -> 12, written without quotes, where 12 is a number of weeks a line may have)
                 if type(weeks) is str and re.fullmatch(r"\s*[0-9]{1,4}(\.[0-9]{1,3})?\s*", weeks):
-                    meant = weeks.strip()
+                    number = float(weeks)
+                    meant = f"{number:g}" if number <= MAX_WEEKS else None
                 out.append(Problem(f"a number of weeks is a JSON number, got {quote(weeks)}"
                                    + (f" (did you mean {meant}, without quotes?)" if meant else ""),
                                    ("prior_therapies", i, "weeks"), meant))
@@ -365,13 +369,30 @@ def parse_case(data: Any) -> CaseIn:
         raise CaseError([Problem(f"a case is a JSON object, got {type(data).__name__}")])
     strict = strict_problems(data)
     if strict:
-        raise CaseError(strict)
+        # (with the model's own problems elsewhere in the case: one run shows both, a bad as_of
+        # no longer hides a misspelt stage)
+        taken = {p.path for p in strict}
+        try:
+            CaseIn.__pydantic_validator__.validate_python(data)
+        except ValidationError as exc:
+            strict += [p for p in _validation_problems(exc) if not any(p.path[:k] in taken for k in range(1, len(p.path) + 1))]
+        raise CaseError(_capped(strict))
     try:
         # (what CaseIn.model_validate(data) runs, without its wrapper's keyword handling: a
         # microsecond or two of every case)
         return CaseIn.__pydantic_validator__.validate_python(data)
     except ValidationError as exc:
-        raise CaseError(_validation_problems(exc)) from None
+        raise CaseError(_capped(_validation_problems(exc))) from None
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    """At most :data:`MAX_PROBLEMS` problems of one case, and a last one counting the rest: ten
+    thousand alterations all wrong the same way make an error record of a few kilobytes, not of
+    megabytes (more than a line of input may be)."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    return problems[:MAX_PROBLEMS] + [Problem(f"{rest:,} more problem(s) not listed: the first {MAX_PROBLEMS} are reported")]
 
 
 _FAST_MAX_CHARS = 1 << 16
@@ -494,19 +515,25 @@ def _memo(vocab: Vocabulary) -> dict:
 _SPREAD = frozenset({"locally_advanced", "metastatic"})  # stages a non-invasive tumour cannot have
 
 
+# where the case format's fixed fields are: a value given there may be a word for one of their
+# values (an unknown field named "outcome" at the top is not one: it is offered no value)
+_FIXED = frozenset({("stage",), ("prior_therapies", "setting"), ("prior_therapies", "outcome"),
+                    ("alterations", "origin"), ("alterations", "classification")})
+
+
 def with_case_words(data: dict, vocab: Vocabulary, problems: list[Problem]) -> list[Problem]:
     """``problems`` of a case, a fixed field's value that the vocabulary knows as a word for one of
     its values offered that value ("stage IV": did you mean 'metastatic'?, ``case_words.yaml``)."""
     out = []
     for p in problems:
         meant = None
-        if p.suggestion is None and p.path and isinstance(p.path[-1], str):
+        if p.suggestion is None and p.path in _FIXED or (len(p.path) == 3 and (p.path[0], p.path[2]) in _FIXED):
             value: Any = data
             for step in p.path:  # (the value the problem is about, as the case gives it)
                 value = value.get(step) if isinstance(value, dict) else (
                     value[step] if isinstance(value, list) and isinstance(step, int) and step < len(value) else None)
             if type(value) is str:
-                meant = vocab.case_words.meant(p.path[-1], value)
+                meant = vocab.case_words.meant(str(p.path[-1]), value)
         if meant:  # ("(got 'PD'; did you mean 'progression'?)", as a close spelling reads)
             msg = p.message[:-1] + f"; did you mean '{meant}'?)" if p.message.endswith(")") and "(got " in p.message \
                 else f"{p.message} (did you mean '{meant}'?)"

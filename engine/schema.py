@@ -74,6 +74,10 @@ def _suggest(word: str, choices) -> str | None:
 _NOISE = {"too_short"}
 
 
+#: fields of the case format that are lists of texts (a text given alone is offered as a list)
+TEXT_LISTS = frozenset({"tested_genes", "drugs"})
+
+
 def _shape_hint(e: Any, msg: str, suggestion: str | None) -> tuple[str, str | None]:
     """A value of the wrong shape, in plain words and with the value probably meant: one text
     where a list is asked for (``"tested_genes": "KRAS"`` -> ``["KRAS"]``), a list of one text
@@ -94,9 +98,12 @@ def _shape_hint(e: Any, msg: str, suggestion: str | None) -> tuple[str, str | No
         return f"an object is expected here ({{\"key\": value, ...}}), got {what}", suggestion
     if kind == "list_type" and isinstance(given, dict):
         return f"{msg} (got an object: a list holds even one, [{{...}}])", suggestion
-    if kind == "list_type" and isinstance(given, str) and len(given) <= 200:
-        meant = json.dumps([given])
+    if kind == "list_type" and isinstance(given, str) and len(given) <= 200 and e["loc"] and e["loc"][-1] in TEXT_LISTS:
+        # (a list of texts: "KRAS, NRAS" is two; a list of objects, such as alterations, gets no guess)
+        meant = json.dumps([t.strip() for t in given.split(",") if t.strip()] or [given])
         return f"{msg}, even of one (got {quote(given)}; did you mean {meant}?)", meant
+    if kind == "list_type" and isinstance(given, str):
+        return f"{msg} (got {quote(given)})", suggestion
     if kind == "string_type" and isinstance(given, list):
         if len(given) == 1 and isinstance(given[0], str) and len(given[0]) <= 200:
             return f"{msg}, not a list (got {quote(given)}; did you mean {quote(given[0])}?)", given[0]

@@ -865,3 +865,29 @@ def test_why_reads_a_gzip_case_file_as_evaluate_does(tmp_path, capsys):
     f.write_bytes(f.read_bytes()[:60])  # (cut: cannot be read, exit 2 as for a missing file)
     assert main(["why", str(f), "sotorasib"]) == 2
     assert "cannot read: Compressed file ended" in capsys.readouterr().err
+
+
+def test_suggestions_are_values_the_case_format_takes(engine):
+    """Offers that would themselves be refused: "KRAS, NRAS" as one gene, "KRAS G12C" as a list
+    of alterations (objects), weeks "0012" (not JSON) or "9999" (over 1000), a top-level
+    "outcome" (an unknown field) offered 'progression' as if to rename it."""
+    with pytest.raises(CaseError) as info:
+        engine.evaluate({"cancer_type": "LUAD", "tested_genes": "KRAS, NRAS", "alterations": "KRAS G12C", "outcome": "PD",
+                         "prior_therapies": [{"drugs": ["FOLFOX"], "weeks": "0012"}, {"drugs": ["FOLFOX"], "weeks": "9999"}]})
+    found = {p.path: p.suggestion for p in info.value.problems}
+    assert found == {("tested_genes",): '["KRAS", "NRAS"]', ("alterations",): None, ("outcome",): None,
+                     ("prior_therapies", 0, "weeks"): "12", ("prior_therapies", 1, "weeks"): None}
+
+
+def test_a_bad_field_no_longer_hides_the_rest_and_the_problems_of_one_case_are_bounded(engine):
+    """A bad as_of, weeks or yes/no hid every other problem (a second run was needed); ten
+    thousand alterations wrong the same way gave ten thousand problems (an error record of 1.8 MB,
+    more than an input line may be)."""
+    with pytest.raises(CaseError) as info:
+        engine.evaluate({"cancer_type": "LUAD", "as_of": "2025/06/01", "stage": "Stage IV", "germline_tested": "yes"})
+    assert {p.path for p in info.value.problems} == {("as_of",), ("stage",), ("germline_tested",)}
+    with pytest.raises(CaseError) as info:
+        engine.evaluate({"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C", "origin": "x"}] * 10_000})
+    assert len(info.value.problems) == 21 and info.value.problems[-1].message == (
+        "9,980 more problem(s) not listed: the first 20 are reported")
+    assert len(info.value.render()) < 5_000

@@ -606,7 +606,7 @@ def test_the_case_words_name_the_case_models_own_values():
 
 
 @pytest.mark.parametrize("fld, word, meant", [
-    ("stage", "Stage IV", "metastatic"), ("stage", "stage iiib", "locally_advanced"), ("stage", "IB", "early"),
+    ("stage", "Stage IV", "metastatic"), ("stage", "Locally-Advanced", "locally_advanced"), ("stage", "stage IIIB", None), ("stage", "IVA", None), ("stage", "IB", "early"),
     ("outcome", "PD", "progression"), ("outcome", "partial response", "response"), ("outcome", "SD", "stable"),
     ("setting", "1L", "metastatic"), ("setting", "post-operative", "adjuvant"), ("origin", "inherited", "germline"),
     ("classification", "VUS", "uncertain_significance"), ("stage", "advanced", None), ("outcome", "stage IV", None),

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 
+from engine.case import MAX_WEEKS  # (the readers never write weeks evaluate would refuse)
 from engine.errors import TermError, UsageError, clean, quote
 from engine.importers import hotspots as hs
 from engine.importers.coding import CodingExons
@@ -55,19 +56,6 @@ _P_IN_TEXT = re.compile(r"\((p\.[A-Za-z0-9_*=?]+)\)")
 _HGNC_ID = re.compile(r"^\s*(?:hgnc\s*:\s*)?(\d{1,7})\s*$", re.I)
 
 
-def _max_weeks() -> float:
-    """The most weeks a prior therapy line of the case format may have, read from the case model
-    (``weeks <= 1000``), so that the readers never write a value ``evaluate`` would refuse."""
-    from annotated_types import Le
-
-    from engine.case import PriorTherapyIn
-
-    bounds = [float(m.le) for m in PriorTherapyIn.model_fields["weeks"].metadata
-              if isinstance(m, Le) and isinstance(m.le, int | float)]
-    return min(bounds, default=float("inf"))
-
-
-MAX_WEEKS = _max_weeks()
 
 
 def paths_of(paths) -> list[Path]:
