@@ -227,7 +227,8 @@ LIMITS = {
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-_LOOSE_DATE = re.compile(r"\s*([0-9]{4})[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})(?:[T ][0-9:.]*(?:Z|[+-][0-9:]+)?)?\s*")
+_LOOSE_DATE = re.compile(r"\s*([0-9]{4})(?:[-/.]([0-9]{1,2})[-/.]([0-9]{1,2})|([0-9]{2})([0-9]{2}))"
+                         r"(?:[T ][0-9:.]*(?:Z|[+-][0-9:]+)?)?\s*")
 
 
 def date_problems(value: Any, path: tuple, out: list[Problem]) -> None:
@@ -238,7 +239,7 @@ def date_problems(value: Any, path: tuple, out: list[Problem]) -> None:
             out.append(Problem(f"no such day: {quote(value)} (YYYY-MM-DD: a month from 01 to 12, a day the month has)", path))
         return
     m = _LOOSE_DATE.fullmatch(value) if type(value) is str and len(value) <= 40 else None
-    meant = f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}" if m else None
+    meant = f"{m[1]}-{int(m[2] or m[4]):02d}-{int(m[3] or m[5]):02d}" if m else None  # (2026-7-1, 20260701)
     out.append(Problem(f"a date is written YYYY-MM-DD, got {quote(value)}", path,
                        meant if meant and parse_date(meant) else None))
 

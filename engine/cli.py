@@ -26,7 +26,11 @@ DISCLAIMER = "Educational decision support only: not medical advice."
 
 
 def _date(text: str) -> dt.date:
+    """``--as-of``: a date written YYYY-MM-DD, as every date of the case format is (Python's
+    ISO reader would also take 20250601 and a week date, 2025-W23-1)."""
     try:
+        if len(text) != 10 or text[4] != "-" or text[7] != "-":
+            raise ValueError(text)
         return dt.date.fromisoformat(text)
     except ValueError:
         from engine.case import date_problems  # (only for the message: the case model is not loaded to read a date)

@@ -683,7 +683,8 @@ def test_an_empty_input_name_and_a_link_in_a_loop_are_named_as_such(tmp_path, ca
 
 @pytest.mark.parametrize("written, meant", [
     ("2026-7-1", "2026-07-01"), ("2026/07/01", "2026-07-01"), ("2026-07-01T00:00:00", "2026-07-01"),
-    (" 2026-07-01", "2026-07-01"), ("2026.7.1", "2026-07-01"), ("yesterday", None), ("2026/02/30", None),
+    (" 2026-07-01", "2026-07-01"), ("2026.7.1", "2026-07-01"), ("20260701", "2026-07-01"), ("yesterday", None),
+    ("2026/02/30", None), ("2026-W27-3", None),
 ])
 def test_a_date_not_written_yyyy_mm_dd_is_offered_the_date_it_reads_as(engine, written, meant):
     with pytest.raises(CaseError) as info:
@@ -891,3 +892,11 @@ def test_a_bad_field_no_longer_hides_the_rest_and_the_problems_of_one_case_are_b
     assert len(info.value.problems) == 21 and info.value.problems[-1].message == (
         "9,980 more problem(s) not listed: the first 20 are reported")
     assert len(info.value.render()) < 5_000
+
+
+@pytest.mark.parametrize("written", ["20250601", "2025-W23-1", "2025-6-1"])
+def test_as_of_on_the_command_line_is_written_yyyy_mm_dd_as_in_a_case(capsys, written):
+    """--as-of took what Python's ISO reader takes (20250601, a week date) where a case's as_of
+    and why's --as-of refuse them."""
+    assert main(["evaluate", "--as-of", written, str(REPO / "cases" / "luad-g12c-second-line.json")]) == 2
+    assert f"not a date: '{written}'" in capsys.readouterr().err
