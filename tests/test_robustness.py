@@ -900,3 +900,28 @@ def test_as_of_on_the_command_line_is_written_yyyy_mm_dd_as_in_a_case(capsys, wr
     and why's --as-of refuse them."""
     assert main(["evaluate", "--as-of", written, str(REPO / "cases" / "luad-g12c-second-line.json")]) == 2
     assert f"not a date: '{written}'" in capsys.readouterr().err
+
+
+def test_pretty_printed_cases_joined_are_a_record_each(tmp_path, capsys, monkeypatch):
+    """jq '.[]' output or cat a.json b.json gave one error a line (18 for two cases); one valid
+    case followed by a stray '}' was never evaluated; a case closed early by a '}' too many is one
+    error, not one a line."""
+    a, b = (json.loads((REPO / "cases" / n).read_text()) for n in ("luad-g12c-second-line.json", "pdac-g12d-second-line.json"))
+    joined = json.dumps(a, indent=2) + "\n" + json.dumps(b, indent=2) + "\n"
+    stray = json.dumps(a, indent=2) + "\n}\n"
+    early = '{\n  "id": "x",\n  "cancer_type": "LUAD"\n}\n  "stage": "metastatic"\n}\n'
+    expect = {"joined.json": [(a["id"], None), (b["id"], None)],
+              "stray.json": [(a["id"], None), (None, "no whole JSON value follows the 1 before it")],
+              "early.json": [(None, "the object before it ended early and more of it follows")]}
+    for name, text in (("joined.json", joined), ("stray.json", stray), ("early.json", early)):
+        f = tmp_path / name
+        f.write_text(text, encoding="utf-8")
+        for argv in (["evaluate", "--format", "json", str(f)], ["evaluate", "--format", "json", "-"]):
+            if argv[-1] == "-":
+                monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+            main(argv)
+            recs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+            got = [(r.get("case_id") if "options" in r else None, None if "options" in r else r["error"][0]["message"])
+                   for r in recs]
+            assert [(cid, msg and next((m for _, m in expect[name] if m and m in msg), msg)) for cid, msg in got] \
+                == expect[name], (name, argv[-1], got)

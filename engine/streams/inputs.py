@@ -325,7 +325,9 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
         value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data" and text.lstrip()[:1] == "{":
-            yield from _lines(text, name)
+            # several JSON values one after another: pretty-printed cases joined (jq '.[]',
+            # cat a.json b.json) are a record each; values a line each are JSON Lines
+            yield from _sequence(text, name) or _lines(text, name)
             return
         value = _err(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", "invalid_json")
     except _Reject as exc:
@@ -384,6 +386,38 @@ def _skip_space(text: str, at: int) -> int:
 def _lines(text: str, name: str) -> Iterator[Record]:
     for n, line in read_text_lines(split_lines(text)):
         yield f"{name}:{n}", line
+
+
+def _sequence(text: str, name: str) -> list[Record] | None:
+    """The records of a text holding several JSON values one after another, when one of them
+    spans lines (pretty-printed cases joined: ``jq '.[]'``, ``cat a.json b.json``): each value
+    its record, named by the line it starts on, decoded strictly on its own; text after the last
+    whole value (a stray ``}``, a value cut short) one error record, the values before it kept.
+    None when every value holds one line (those are JSON Lines, read line by line). A value that
+    is not an object after a pretty-printed one is a document closed early by a stray ``}``: one
+    error, as for any broken document."""
+    out: list[Record] = []
+    at, line, counted = _skip_space(text, 0), 1, 0
+    multi = False
+    while at < len(text):
+        line += text.count("\n", counted, at)
+        counted = at
+        try:
+            _, end = _LENIENT.raw_decode(text, at)
+        except (ValueError, RecursionError):
+            out.append((f"{name}:{line}", _err(f"invalid JSON from line {line} on: no whole JSON value follows the "
+                                              f"{len(out)} before it (they are read)", "invalid_json")))
+            break
+        piece = text[at:end]
+        if piece[:1] != "{":  # (a text or a number between: a broken document, not cases joined)
+            if not multi:
+                return None
+            return [(name, _err(f"invalid JSON at line {line}: the object before it ended early and more of it "
+                                "follows (a '}' too many?)", "invalid_json"))]
+        multi = multi or "\n" in piece
+        out.append((f"{name}:{line}", _one_element(piece)))
+        at = _skip_space(text, end)
+    return out if multi else None
 
 
 def _one_element(text: str) -> Any:
