@@ -925,3 +925,34 @@ def test_pretty_printed_cases_joined_are_a_record_each(tmp_path, capsys, monkeyp
                    for r in recs]
             assert [(cid, msg and next((m for _, m in expect[name] if m and m in msg), msg)) for cid, msg in got] \
                 == expect[name], (name, argv[-1], got)
+
+
+def test_what_the_reader_keeps_of_odd_files(tmp_path, capsys, monkeypatch):
+    """A truncated .json.gz holding JSON Lines was one "cannot read" error (1,489 readable records
+    lost); a .json file of JSON Lines with a raw tab in each record was one error; lines ended by
+    CR alone in a .jsonl file or on stdin were one error; an error inside an array element named
+    the line counted from the element."""
+    import gzip
+
+    def records(*argv):
+        main(["evaluate", "--format", "json", *argv])
+        return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    data = gzip.compress("".join(good(i) + "\n" for i in range(3000)).encode())
+    cut = tmp_path / "cut.json.gz"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    recs = records(str(cut))
+    assert len(recs) > 1_000 and all("options" in r for r in recs[:-1])
+    assert recs[-1]["code"] == "unreadable" and "cannot read the rest of the file after" in recs[-1]["error"][0]["message"]
+    tabs = tmp_path / "tabs.json"
+    tabs.write_text("".join('{"id": "t%d", "cancer_type": "LUAD\t"}\n' % i for i in range(5)), encoding="utf-8")
+    assert [r["source"] for r in records(str(tabs))] == [f"{tabs}:{i}" for i in range(1, 6)]
+    cr = tmp_path / "cr.jsonl"
+    cr.write_bytes("".join(good(i) + "\r" for i in range(3)).encode())
+    assert [r["case_id"] for r in records(str(cr))] == ["g0", "g1", "g2"]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(cr.read_bytes())))
+    assert [r["case_id"] for r in records("-")] == ["g0", "g1", "g2"]
+    arr = tmp_path / "arr.json"
+    arr.write_text("[\n" + ",\n".join("  " + good(i) for i in range(4)) + ',\n  {"id": "bad" "x": 1}\n]\n', encoding="utf-8")
+    bad = records(str(arr))[-1]
+    assert bad["source"] == f"{arr}[4]" and "in the element at line 6, column" in bad["error"][0]["message"]

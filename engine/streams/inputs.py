@@ -151,14 +151,17 @@ def _check_text(text: str, path: tuple) -> None:
         raise _err(f"a lone surrogate ({quote(bad)[1:-1]}) is not a character", "invalid_json", path) from None
 
 
-def _json_problem(exc: json.JSONDecodeError, text: str) -> str:
-    """A JSON syntax error in words: where, and what is there when the decoder's words do not say
-    it (a control character inside a text, a NUL byte, a byte-order mark in the middle)."""
+def _json_problem(exc: json.JSONDecodeError, text: str, first_line: int = 1, document: bool = False) -> str:
+    """A JSON syntax error in words: where (``text`` starting on line ``first_line`` of its file;
+    the line named even when it is the first where ``text`` is a whole ``document``, not one line
+    of JSON Lines), and what is there when the decoder's words do not say it (a control character
+    inside a text, a NUL byte, a byte-order mark in the middle)."""
     body = text.rstrip()
-    if exc.pos >= len(body) and "\n" not in body:  # (a line cut short: its end, not a next line)
+    if exc.pos >= len(body) and "\n" not in body and not document:  # (a line cut short: its end, not a next line)
         return (f"invalid JSON: the text ends early, after column {len(body)}: a closing '}}' or ']', "
                 f"or a value, is missing ({exc.msg})")
-    where = f"line {exc.lineno}, column {exc.colno}" if exc.lineno > 1 else f"column {exc.colno}"
+    line = exc.lineno + first_line - 1
+    where = f"line {line}, column {exc.colno}" if line > 1 or document else f"column {exc.colno}"
     at = text[exc.pos:exc.pos + 1]
     if exc.msg.startswith("Invalid control character"):
         what = f"a control character ({quote(at)}) inside a text: write it escaped (a tab as \\t, a line break as \\n)"
@@ -272,6 +275,15 @@ def read_lines(fh: BinaryIO, name: str, first_line: bytes | None = None, first_n
         except UnicodeDecodeError as exc:
             yield n, _not_utf8(raw, exc)
             continue
+        if n == first_no and not text.endswith("\n") and "\r" in text.rstrip("\r"):
+            # a stream with no LF at all whose lines end by CR alone (old Mac): as a document's
+            # text is read (a CR inside a line of JSON Lines is that line's error, not a break)
+            pieces = text.rstrip("\n").split("\r")
+            for i, piece in enumerate(pieces):
+                if piece.strip():
+                    yield n + i, piece
+            n += len(pieces) - 1 - (pieces[-1] == "")
+            continue
         if text.strip():
             yield n, text
 
@@ -329,7 +341,7 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
             # cat a.json b.json) are a record each; values a line each are JSON Lines
             yield from _sequence(text, name) or _lines(text, name)
             return
-        value = _err(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", "invalid_json")
+        value = _err(_json_problem(exc, text, document=True), "invalid_json")
     except _Reject as exc:
         value = exc.error
     except RecursionError:
@@ -343,8 +355,11 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
         if spans is not None:
             if not spans:
                 yield name, _err("empty JSON array: no cases")
+            line, counted = 1, 0  # (the line each element starts on, counted as the elements go)
             for i, (start, end) in enumerate(spans):
-                yield f"{name}[{i}]", _one_element(text[start:end])
+                line += text.count("\n", counted, start)
+                counted = start
+                yield f"{name}[{i}]", _one_element(text[start:end], line)
             return
     if isinstance(value, CaseError) and value.code != "too_deep":
         try:
@@ -354,7 +369,7 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
                 yield from _lines(text, name)
                 return
             if value.code != "invalid_json":  # (a value rejected first, then broken syntax)
-                value = _err(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", "invalid_json")
+                value = _err(_json_problem(exc, text, document=True), "invalid_json")
         except (RecursionError, ValueError, MemoryError):
             pass
     if isinstance(value, list):
@@ -372,7 +387,7 @@ def _lenient(_value: Any) -> None:
 
 # JSON syntax only: no value is built, nothing but broken syntax (or nesting too deep for the
 # decoder's recursion) fails; where each value ends is what it is used for
-_LENIENT = json.JSONDecoder(object_pairs_hook=_lenient, parse_int=_lenient, parse_float=_lenient,
+_LENIENT = json.JSONDecoder(strict=False, object_pairs_hook=_lenient, parse_int=_lenient, parse_float=_lenient,
                             parse_constant=_lenient)
 _SPACE = re.compile(r"[ \t\n\r]*")
 
@@ -415,19 +430,21 @@ def _sequence(text: str, name: str) -> list[Record] | None:
             return [(name, _err(f"invalid JSON at line {line}: the object before it ended early and more of it "
                                 "follows (a '}' too many?)", "invalid_json"))]
         multi = multi or "\n" in piece
-        out.append((f"{name}:{line}", _one_element(piece)))
+        out.append((f"{name}:{line}", _one_element(piece, line)))
         at = _skip_space(text, end)
     return out if multi else None
 
 
-def _one_element(text: str) -> Any:
-    """One element of an array, decoded strictly on its own: its value or its error."""
+def _one_element(text: str, first_line: int = 1) -> Any:
+    """One element of an array (or value of a sequence), decoded strictly on its own: its value
+    or its error (a line named as the file's: the element starts on line ``first_line``)."""
     try:
         return _checked(_DECODER.decode(text))
     except _Reject as exc:
         return exc.error
     except json.JSONDecodeError as exc:
-        return _err(_json_problem(exc, text).replace("invalid JSON", "invalid JSON in the element", 1), "invalid_json")
+        return _err(_json_problem(exc, text, first_line).replace("invalid JSON", "invalid JSON in the element", 1),
+                    "invalid_json")
     except RecursionError:
         return _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep")
     except (ValueError, MemoryError) as exc:
@@ -591,11 +608,29 @@ def iter_document(path: str) -> Iterator[Record]:
         yield path, _err("a link that leads nowhere (to a missing file, or round in a loop)" if p.is_symlink()
                          else "no such file", "unreadable")
         return
+    chunks: list[bytes] = []
+    damaged = None
+    size = 0
     try:
         with open_binary(p) as fh:
-            data = fh.read(MAX_DOCUMENT_BYTES + 1)
+            read = getattr(fh, "read1", fh.read)  # (a block at a time: a damaged gzip keeps what came before)
+            while size <= MAX_DOCUMENT_BYTES:
+                block = read(1 << 16)
+                if not block:
+                    break
+                chunks.append(block)
+                size += len(block)
     except READ_ERRORS as exc:
-        yield path, _err(f"cannot read: {exc}", "unreadable")
+        damaged = exc
+    data = b"".join(chunks)
+    if damaged is not None and not data.strip():
+        yield path, _err(f"cannot read: {damaged}", "unreadable")
+        return
+    if damaged is not None:  # the records before the damage are read, one error record stands for the rest
+        text = decode_document(data, path)
+        if not isinstance(text, CaseError):
+            yield from iter_text(text[: text.rfind("\n") + 1] or text, path)
+        yield path, _err(f"cannot read the rest of the file after {len(data):,} bytes: {damaged}", "unreadable")
         return
     if len(data) > MAX_DOCUMENT_BYTES:
         yield path, _err(f"a JSON document over {MAX_DOCUMENT_BYTES >> 20} MiB: write the cases as JSON Lines (.jsonl)", "too_large")
