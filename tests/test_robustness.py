@@ -945,7 +945,7 @@ def test_what_the_reader_keeps_of_odd_files(tmp_path, capsys, monkeypatch):
     assert len(recs) > 1_000 and all("options" in r for r in recs[:-1])
     assert recs[-1]["code"] == "unreadable" and "cannot read the rest of the file after" in recs[-1]["error"][0]["message"]
     tabs = tmp_path / "tabs.json"
-    tabs.write_text("".join('{"id": "t%d", "cancer_type": "LUAD\t"}\n' % i for i in range(5)), encoding="utf-8")
+    tabs.write_text("".join(f'{{"id": "t{i}", "cancer_type": "LUAD\t"}}\n' for i in range(5)), encoding="utf-8")
     assert [r["source"] for r in records(str(tabs))] == [f"{tabs}:{i}" for i in range(1, 6)]
     cr = tmp_path / "cr.jsonl"
     cr.write_bytes("".join(good(i) + "\r" for i in range(3)).encode())
