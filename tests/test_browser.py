@@ -154,3 +154,34 @@ def test_what_if_shows_a_note_that_an_added_co_alteration_brings(browser):
     texts = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#changes li")]
     assert any(t.startswith("Note now:") and "PD-1" in t for t in texts)
     assert "Nothing changes." not in texts
+
+
+def test_a_slow_answer_to_an_older_edit_does_not_replace_the_answer_to_the_newer(browser):
+    """Typing a gene, then its variant, sends two what-ifs: the first (the gene alone, no
+    change) answered after the second replaced the note with "Nothing changes." (seen in CI,
+    under load). Each kind of request now drops an answer that a newer request has overtaken."""
+    import time
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url = browser
+    _evaluate_profile(driver, url, "LUAD")
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#options li.option[data-therapy="sotorasib"]'))
+    # the page's first /compare answer comes back 1.5 s late
+    driver.execute_script("""
+        const real = window.fetch; let n = 0;
+        window.fetch = async (...args) => {
+          const slow = String(args[0]).endsWith('/compare') && n++ === 0;
+          const r = await real(...args);
+          if (slow) await new Promise((done) => setTimeout(done, 1500));
+          return r;
+        };""")
+    driver.find_element(By.ID, "add-alt").click()
+    row = driver.find_elements(By.CSS_SELECTOR, "#alts .alt")[-1]
+    row.find_element(By.CSS_SELECTOR, ".alt-gene").send_keys("STK11")
+    row.find_element(By.CSS_SELECTOR, ".alt-variant").send_keys("loss", Keys.TAB)
+    _wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#changes li.note-change[data-change="gained"]'))
+    time.sleep(2)  # (the slow answer has come back by now)
+    texts = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#changes li")]
+    assert any(t.startswith("Note now:") and "PD-1" in t for t in texts) and "Nothing changes." not in texts
