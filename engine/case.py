@@ -527,6 +527,17 @@ def with_case_words(data: dict, vocab: Vocabulary, problems: list[Problem]) -> l
     its values offered that value ("stage IV": did you mean 'metastatic'?, ``case_words.yaml``)."""
     out = []
     for p in problems:
+        if p.path == ("cancer_type",) and p.suggestion is not None and f"did you mean {quote(p.suggestion)}" in p.message:
+            # (a shape's offer, "LUADX" for ["LUADX"]: offered only as the term it should be)
+            try:
+                vocab.cancer(p.suggestion)
+            except TermError as exc:
+                term = exc.problems[0].suggestion
+                p = Problem(p.message.replace(f"did you mean {quote(p.suggestion)}?",
+                                              f"and {quote(p.suggestion)} is no cancer type"
+                                              + (f"; did you mean {quote(term)}?" if term else "")), p.path, term)
+            out.append(p)
+            continue
         meant = None
         if p.suggestion is None and p.path in _FIXED or (len(p.path) == 3 and (p.path[0], p.path[2]) in _FIXED):
             value: Any = data

@@ -956,3 +956,16 @@ def test_what_the_reader_keeps_of_odd_files(tmp_path, capsys, monkeypatch):
     arr.write_text("[\n" + ",\n".join("  " + good(i) for i in range(4)) + ',\n  {"id": "bad" "x": 1}\n]\n', encoding="utf-8")
     bad = records(str(arr))[-1]
     assert bad["source"] == f"{arr}[4]" and "in the element at line 6, column" in bad["error"][0]["message"]
+
+
+def test_a_shapes_offer_of_a_cancer_type_is_a_cancer_type(engine):
+    """["LUADX"] was offered 'LUADX', itself unknown; the term's own offer is given instead."""
+    said = {}
+    for given, meant in ((["LUADX"], "LUAD"), (["LUAD"], "LUAD"), (["xyzzy"], None)):
+        with pytest.raises(CaseError) as info:
+            engine.evaluate({"cancer_type": given})
+        (p,) = info.value.problems
+        assert p.suggestion == meant, given
+        said[given[0]] = p.message
+    assert said["LUADX"].endswith("and 'LUADX' is no cancer type; did you mean 'LUAD'?)")
+    assert said["xyzzy"].endswith("and 'xyzzy' is no cancer type)")
