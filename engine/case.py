@@ -539,7 +539,7 @@ def with_case_words(data: dict, vocab: Vocabulary, problems: list[Problem]) -> l
             out.append(p)
             continue
         meant = None
-        if p.suggestion is None and p.path in _FIXED or (len(p.path) == 3 and (p.path[0], p.path[2]) in _FIXED):
+        if p.suggestion is None and (p.path in _FIXED or (len(p.path) == 3 and (p.path[0], p.path[2]) in _FIXED)):
             value: Any = data
             for step in p.path:  # (the value the problem is about, as the case gives it)
                 value = value.get(step) if isinstance(value, dict) else (
