@@ -74,11 +74,22 @@ def _suggest(word: str, choices) -> str | None:
 _NOISE = {"too_short"}
 
 
-#: fields of the case format that are lists of texts (a text given alone is offered as a list)
-TEXT_LISTS = frozenset({"tested_genes", "drugs"})
+def _holds_texts(root: type[BaseModel] | None, loc: tuple) -> bool:
+    """Is the field at ``loc`` a list of texts (``list[str]``, optional or not), read from the
+    model: a text given alone there is offered as a list, where a list of objects is not."""
+    import typing
+
+    holder = _model_at(root, tuple(loc[:-1])) if root is not None and loc else None
+    field = holder.model_fields.get(str(loc[-1])) if holder is not None else None
+    if field is None:
+        return False
+    for tp in (field.annotation,) + typing.get_args(field.annotation):
+        if typing.get_origin(tp) in (list, tuple) and typing.get_args(tp)[:1] == (str,):
+            return True
+    return False
 
 
-def _shape_hint(e: Any, msg: str, suggestion: str | None) -> tuple[str, str | None]:
+def _shape_hint(e: Any, msg: str, suggestion: str | None, root: type[BaseModel] | None = None) -> tuple[str, str | None]:
     """A value of the wrong shape, in plain words and with the value probably meant: one text
     where a list is asked for (``"tested_genes": "KRAS"`` -> ``["KRAS"]``), a list of one text
     where a text is (``"cancer_type": ["LUAD"]``), an object where a list is, a list where an object
@@ -98,7 +109,7 @@ def _shape_hint(e: Any, msg: str, suggestion: str | None) -> tuple[str, str | No
         return f"an object is expected here ({{\"key\": value, ...}}), got {what}", suggestion
     if kind == "list_type" and isinstance(given, dict):
         return f"{msg} (got an object: a list holds even one, [{{...}}])", suggestion
-    if kind == "list_type" and isinstance(given, str) and len(given) <= 200 and e["loc"] and e["loc"][-1] in TEXT_LISTS:
+    if kind == "list_type" and isinstance(given, str) and len(given) <= 200 and _holds_texts(root, tuple(e["loc"])):
         # (a list of texts: "KRAS, NRAS" is two; a list of objects, such as alterations, gets no guess)
         meant = json.dumps([t.strip() for t in given.split(",") if t.strip()] or [given])
         return f"{msg}, even of one (got {quote(given)}; did you mean {meant}?)", meant
@@ -153,7 +164,7 @@ def problems_from_validation(err: ValidationError, prefix: tuple = (), root: typ
             if suggestion:
                 msg += f" (did you mean '{suggestion}'?)"
         else:
-            msg, suggestion = _shape_hint(e, msg, suggestion)
+            msg, suggestion = _shape_hint(e, msg, suggestion, root)
         key = (tuple(path), msg)
         if key in seen:
             continue
