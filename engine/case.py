@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from engine.errors import CaseError, Problem, TermError, quote, showable
 from engine.rules_model import Outcome, Setting, Stage
-from engine.schema import PlainStrictModel as StrictModel, problems_from_validation
+from engine.schema import PlainStrictModel as StrictModel, field_at, problems_from_validation
 from engine.vocabulary import CancerType, Vocabulary
 
 
@@ -516,12 +516,6 @@ def _memo(vocab: Vocabulary) -> dict:
 _SPREAD = frozenset({"locally_advanced", "metastatic"})  # stages a non-invasive tumour cannot have
 
 
-# where the case format's fixed fields are: a value given there may be a word for one of their
-# values (an unknown field named "outcome" at the top is not one: it is offered no value)
-_FIXED = frozenset({("stage",), ("prior_therapies", "setting"), ("prior_therapies", "outcome"),
-                    ("alterations", "origin"), ("alterations", "classification")})
-
-
 def with_case_words(data: dict, vocab: Vocabulary, problems: list[Problem]) -> list[Problem]:
     """``problems`` of a case, a fixed field's value that the vocabulary knows as a word for one of
     its values offered that value ("stage IV": did you mean 'metastatic'?, ``case_words.yaml``)."""
@@ -539,7 +533,8 @@ def with_case_words(data: dict, vocab: Vocabulary, problems: list[Problem]) -> l
             out.append(p)
             continue
         meant = None
-        if p.suggestion is None and (p.path in _FIXED or (len(p.path) == 3 and (p.path[0], p.path[2]) in _FIXED)):
+        # (a field of the model: an unknown field named "outcome" at the top is offered no value)
+        if p.suggestion is None and p.path and field_at(CaseIn, p.path) is not None:
             value: Any = data
             for step in p.path:  # (the value the problem is about, as the case gives it)
                 value = value.get(step) if isinstance(value, dict) else (

@@ -74,13 +74,19 @@ def _suggest(word: str, choices) -> str | None:
 _NOISE = {"too_short"}
 
 
+def field_at(root: type[BaseModel] | None, loc: tuple) -> Any:
+    """The field (pydantic ``FieldInfo``) that ``loc`` names in ``root``, or None where ``loc``
+    names no field of the model (an unknown key)."""
+    holder = _model_at(root, tuple(loc[:-1])) if root is not None and loc else None
+    return holder.model_fields.get(str(loc[-1])) if holder is not None else None
+
+
 def _holds_texts(root: type[BaseModel] | None, loc: tuple) -> bool:
     """Is the field at ``loc`` a list of texts (``list[str]``, optional or not), read from the
     model: a text given alone there is offered as a list, where a list of objects is not."""
     import typing
 
-    holder = _model_at(root, tuple(loc[:-1])) if root is not None and loc else None
-    field = holder.model_fields.get(str(loc[-1])) if holder is not None else None
+    field = field_at(root, loc)
     if field is None:
         return False
     for tp in (field.annotation,) + typing.get_args(field.annotation):
