@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import UsageError
+from engine.streams.inputs import utf16_text
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "."})
 
@@ -85,8 +86,7 @@ def not_text(head: bytes) -> str | None:
     (a byte-order mark, or a NUL beside every other byte, as in ASCII written in UTF-16), gzip data
     inside the gzip stream (compressed twice), or other binary data (NUL or many control bytes). A
     NUL alone is not taken for UTF-16: random bytes and compressed data hold NULs too."""
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(head) >= 8 and head[1:8:2] == b"\x00" * 4) \
-            or (len(head) >= 8 and head[0:8:2] == b"\x00" * 4):
+    if utf16_text(head):
         return "the file is UTF-16 (or UTF-32) encoded: save it as UTF-8"
     if head.startswith(b"\x1f\x8b"):
         return "the file is gzip data compressed twice: decompress it once (gunzip)"

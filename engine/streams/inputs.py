@@ -222,6 +222,18 @@ def not_text_head(head: bytes) -> bool:
             or (len(head) >= 2 and b"\x00" in head[:4]))
 
 
+def utf16_text(head: bytes) -> bool:
+    """Do the first bytes (8 or more where the input has them) read as UTF-16 or UTF-32 text: a
+    byte-order mark, or ASCII written in it (a NUL beside every other byte of the first eight,
+    or, from a shorter head, beside a printable first byte). A NUL alone is not taken for it:
+    random bytes and compressed data hold NULs too. (The importers' test of a file is this one.)"""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    if len(head) >= 8:
+        return head[1:8:2] == b"\x00" * 4 or head[0:8:2] == b"\x00" * 4
+    return any(head[i:i + 1] == b"\x00" and 0x20 <= head[1 - i] < 0x7F for i in (0, 1)) if len(head) >= 2 else False
+
+
 def _not_text(head: bytes, what: str) -> CaseError:
     """The error of an input whose first bytes (:func:`not_text_head` holds for them) show it is not
     UTF-8 text as a whole: gzip data without a ``.gz`` name, UTF-16 or UTF-32 text, other binary
@@ -229,8 +241,7 @@ def _not_text(head: bytes, what: str) -> CaseError:
     if head.startswith(b"\x1f\x8b"):
         msg = (f"the {what} is gzip-compressed: decompress it, or give it a name ending .gz" if what == "file"
                else f"the {what} is gzip-compressed: decompress it first (gunzip)")
-    elif (head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-          or any(head[i:i + 1] == b"\x00" and 0x20 <= head[1 - i] < 0x7F for i in (0, 1))):
+    elif utf16_text(head):
         msg = f"the {what} is UTF-16 (or UTF-32) encoded: save it as UTF-8"
     else:
         msg = f"the {what} holds binary data (NUL bytes), not JSON text"
@@ -257,7 +268,7 @@ def read_lines(fh: BinaryIO, name: str, first_line: bytes | None = None, first_n
         n += 1
         if n == first_no:
             if not_text_head(raw[:4]):
-                yield n, _not_text(raw[:4], "input" if name == "<stdin>" else "file")
+                yield n, _not_text(raw[:8], "input" if name == "<stdin>" else "file")
                 return
             if raw.startswith(codecs.BOM_UTF8):
                 raw = raw[3:]
@@ -309,7 +320,7 @@ def decode_document(data: bytes, name: str) -> str | CaseError:
     """A whole JSON document as text. Bytes that are not UTF-8 are kept as escapes, so that only
     the array element holding them becomes an error record (:func:`decode_json` names it)."""
     if not_text_head(data[:4]):
-        return _not_text(data[:4], "file")
+        return _not_text(data[:8], "file")
     if data.startswith(codecs.BOM_UTF8):
         data = data[3:]
     return data.decode("utf-8", "surrogateescape")
