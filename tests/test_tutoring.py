@@ -234,15 +234,26 @@ def test_a_gate_that_leaves_out_cancer_types_and_needs_a_known_biomarker_reads_p
 
 
 def test_under_one_regulator_the_closest_rule_is_its_own_and_another_regulators_date_is_named(engine):
-    """EMA, olaparib maintenance for germline BRCA2 pancreatic cancer on 2020-03-01: the closest rule
-    was the FDA approval ("does not apply: it is an FDA rule") with the FDA label's criteria; it is
-    the EU authorisation, which holds from 2020-07-03, and the FDA rule says when it holds there."""
+    """EMA, olaparib maintenance for germline BRCA2 pancreatic cancer on 2019-12-20, before either
+    approval: the closest rule was the FDA approval ("does not apply: it is an FDA rule") with the
+    FDA label's criteria; it is the EU authorisation, which holds from 2020-07-03, and the FDA rule
+    says when it holds there. On 2020-03-01, between the two approvals, the EU rule for that
+    window decides (an option to consider), and the FDA rule says that it holds there and that
+    this case meets it."""
     case = {"cancer_type": "PAAD", "stage": "metastatic", "germline_tested": True,
             "alterations": [{"gene": "BRCA2", "variant": "p.E1953*", "origin": "germline"}, {"gene": "KRAS", "variant": "G12D"}],
             "prior_therapies": [{"regimen": "FOLFIRINOX", "setting": "metastatic", "outcome": "stable", "weeks": 18}],
-            "as_of": "2020-03-01", "jurisdiction": "EMA"}
+            "as_of": "2019-12-20", "jurisdiction": "EMA"}
     a = engine.explain(case, "olaparib")
+    assert a.verdict is None
     assert a.rules[0].title.endswith("(EMA)") and "holds from 2020-07-03" in a.explanation
+    fda = next(r for r in a.rules if r.title.endswith("(FDA)"))
+    assert fda.reason.endswith("it is an FDA rule, in effect there from 2019-12-27 (after the evaluation date), and "
+                               "this evaluation is for EMA")
+    case["as_of"] = "2020-03-01"
+    a = engine.explain(case, "olaparib")
+    assert a.verdict == "consider" and a.rules[0].decided and a.rules[0].title.startswith("Olaparib maintenance")
+    assert "EMA, from the FDA approval of 2019-12-27" in a.rules[0].title
     fda = next(r for r in a.rules if r.title.endswith("(FDA)"))
     assert fda.reason.endswith("it is an FDA rule, in effect there from 2019-12-27, and this evaluation is for EMA; "
                                "there, this case meets every criterion")
