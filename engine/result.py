@@ -251,7 +251,7 @@ class Criterion(_Out):
 
     id: str  # stable: "<rule>/gate/<n>", "<rule>/requires/<n>", "<rule>/exclusion"
     text: str  # the criterion in words
-    kind: Literal["gate", "label"]
+    kind: Literal["gate", "label", "population"]  # population: an approval's criterion from its evidence, not its label
     status: Literal["met", "not_met", "unknown"]
     facts: tuple[str, ...]  # the case fields and derived facts it rests on (internal names; a JSON array)
 

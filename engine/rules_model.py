@@ -189,6 +189,9 @@ class Requirement(_Strict):
     test: Condition
     missing: str | None = None  # what to find out when the test is unknown (default: derived)
     reading: str | None = Field(default=None, min_length=10)  # how the label's wording was read
+    # "population": a criterion of the population the evidence comes from (a trial's), which an
+    # approval rule adds to its label's words; the checklist says which it is
+    kind: Literal["label", "population"] = "label"
 
 
 class TherapySelector(_Strict):

@@ -549,7 +549,7 @@ def test_criteria_agree_with_the_verdict(case):
         elif o.verdict == "conditional":
             assert "unknown" in statuses, (o.therapy, [(c.text, c.status) for c in o.criteria])
         for c in o.criteria:
-            assert c.kind in ("gate", "label") and c.text and not c.text.startswith(o.rules[0])
+            assert c.kind in ("gate", "label", "population") and c.text and not c.text.startswith(o.rules[0])
 
 
 # --------------------------------------------------------------------------- what if

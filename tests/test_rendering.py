@@ -309,10 +309,15 @@ def test_an_unknown_gate_is_not_explained_as_if_the_biomarker_were_there():
              "prior_therapies": [{"regimen": "carboplatin/pemetrexed"}], "as_of": "2026-07-01"}
     assert [c.id for c in eng.evaluate(chemo).option("sotorasib").criteria if c.id.endswith("/exclusion")] == [
         "LNG-005/exclusion"]
-    untested = {**chemo, "prior_therapies": [{"regimen": "carboplatin/pemetrexed"},
-                                             {"drugs": ["adagrasib"], "outcome": "progression"}]}
+    # (progression on adagrasib: not eligible, KRAS testing or not: its evidence does not reach such a
+    # tumour; how the adagrasib line ended not given: the verdict waits on it and on KRAS testing)
+    progressed = {**chemo, "prior_therapies": [{"regimen": "carboplatin/pemetrexed"},
+                                               {"drugs": ["adagrasib"], "outcome": "progression"}]}
+    opt = eng.evaluate(progressed).option("sotorasib")
+    assert opt.verdict == "not_eligible" and "Criteria not met: no progression on a KRAS G12C inhibitor" in opt.explanation
+    untested = {**chemo, "prior_therapies": [{"regimen": "carboplatin/pemetrexed"}, {"drugs": ["adagrasib"]}]}
     opt = eng.evaluate(untested).option("sotorasib")
-    assert opt.verdict == "conditional" and opt.missing == ["KRAS testing"]
+    assert opt.verdict == "conditional" and opt.missing == ["KRAS testing", "how prior therapy 2 (adagrasib) ended"]
     title = eng.rulebase.by_id[opt.rules[0]].title
     assert f"Whether \u201c{title}\u201d applies to this case depends on what is missing." in opt.explanation
     assert "for this KRAS G12C" not in opt.explanation

@@ -576,7 +576,8 @@ def test_an_edited_vocabulary_folder_is_reloaded(tmp_path, monkeypatch):
     shutil.copytree(REPO / "rules", rules)
     case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
             "tested_genes": ["KRAS"],  # (its copy number too: after a G12C inhibitor an acquired amplification would exclude)
-            "prior_therapies": [{"drugs": ["Zorkatinib"]}], "as_of": "2026-07-01"}
+            # (stopped for intolerance: a G12C inhibitor the disease did not progress on)
+            "prior_therapies": [{"drugs": ["Zorkatinib"], "outcome": "intolerance"}], "as_of": "2026-07-01"}
     from engine.errors import CaseError
 
     with pytest.raises(CaseError):
@@ -664,13 +665,17 @@ def test_a_criterion_is_only_for_a_not_eligible_conclusion():
 
 def test_the_text_answer_calls_a_trial_rules_criteria_its_population_not_a_label(engine):
     """why in text: the criteria of a rule that is not an approval (daraxonrasib before its label,
-    a phase 3 option) are its evidence's population; an approval's are its label's."""
+    a phase 3 option) are its evidence's population; an approval's are its label's, except those
+    the rule adds from the population of the approval's trials, which say so."""
     from engine.tutoring.cli import render_answer
 
     trial = render_answer(engine.explain(load("pdac-g12d-second-line.json"), "daraxonrasib"))
     assert "] population: metastatic disease" in trial and "] label:" not in trial
     label = render_answer(engine.explain(load("luad-g12c-treatment-naive.json"), "sotorasib"))
-    assert "[ ] label: at least one prior systemic therapy" in label and "population:" not in label
+    assert "[ ] label: at least one prior systemic therapy" in label
+    assert "[x] population: no progression on a KRAS G12C inhibitor given before" in label
+    assert [c.kind for c in engine.explain(load("luad-g12c-treatment-naive.json"), "sotorasib").criteria] == [
+        "gate", "gate", "label", "label", "population", "population"]
 
 
 def test_the_closest_rule_is_never_retired_and_testing_that_could_open_an_option_comes_first(engine):
@@ -720,12 +725,16 @@ def test_an_approval_that_would_override_an_exclusion_is_named_with_what_it_wait
 
 
 def test_a_caution_qualifies_only_an_option_that_may_be_given(engine):
-    """After progression on adagrasib with an acquired Q99L: sotorasib (eligible) carries the
-    caution about G12C inhibitors after progression on one; adagrasib, excluded, carries none
-    (nor does the caution become a note while an option of its therapies exists)."""
+    """After progression on adagrasib with an acquired Q99L: sotorasib + trametinib (consider)
+    carries the caution about G12C inhibitors after progression on one; adagrasib, excluded, and
+    sotorasib, not eligible (its approval's evidence does not reach a tumour that progressed on a
+    G12C inhibitor), carry none (nor does the caution become a note while an option of its
+    therapies exists)."""
     r = engine.evaluate(load("luad-g12c-q99l-acquired.json"))
-    assert [c.rule for c in r.option("sotorasib").cautions] == ["RES-111"]
+    assert "RES-111" in [c.rule for c in r.option("sotorasib+trametinib").cautions]
     assert r.option("adagrasib").verdict == "excluded" and r.option("adagrasib").cautions == []
+    assert r.option("sotorasib").verdict == "not_eligible" and r.option("sotorasib").cautions == []
+    assert "LNG-001/requires/3" in [c.id for c in r.option("sotorasib").criteria if c.status == "not_met"]
     assert "RES-111" not in [n.rule for n in r.note_details]
     for path in CASES:
         for o in engine.evaluate(json.loads(path.read_text())).options:
@@ -826,24 +835,25 @@ def test_compare_when_another_rule_decides_says_what_it_finds_unmet_and_never_le
 
 
 def test_compare_says_what_became_of_an_exclusion_that_waited(engine):
-    """After progression on sotorasib, KRAS G12C listed alone, adagrasib waits on KRAS copy number
-    (RES-007 would exclude it on an acquired amplification). Listing KRAS in tested_genes settles
-    it one way, an acquired amplification the other: the change says which, not "no longer
-    checked"."""
+    """After progression on sotorasib, KRAS G12C listed alone, adagrasib + TNO155 (an option to
+    consider: adagrasib alone is not eligible there) waits on KRAS copy number (RES-007 would
+    exclude it on an acquired amplification). Listing KRAS in tested_genes settles it one way, an
+    acquired amplification the other: the change says which, not "no longer checked"."""
     case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
             "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"], "outcome": "progression"},
                                 {"drugs": ["sotorasib"], "outcome": "progression"}], "as_of": "2026-07-01"}
-    covered = {o.therapy: o for o in engine.compare(case, dict(case, tested_genes=["KRAS"])).options}["adagrasib"]
-    assert (covered.before.verdict, covered.after.verdict) == ("conditional", "eligible")
+    covered = {o.therapy: o for o in engine.compare(case, dict(case, tested_genes=["KRAS"])).options}["adagrasib+tno155"]
+    assert (covered.before.verdict, covered.after.verdict) == ("consider", "consider")
+    assert "Nothing is left to find out (before: KRAS copy-number testing)." in covered.why
     (c,) = [c for c in covered.criteria if c.id == "RES-007/exclusion"]
     assert (c.before, c.after) == ("unknown", None)
     assert "no longer in question (the exclusion is known not to apply)" in covered.why
     amplified = dict(case, alterations=case["alterations"] + [{"gene": "KRAS", "variant": "amplification", "acquired": True}])
-    got = {o.therapy: o for o in engine.compare(case, amplified).options}["adagrasib"]
+    got = {o.therapy: o for o in engine.compare(case, amplified).options}["adagrasib+tno155"]
     assert got.after.verdict == "excluded" and got.after.rule == "RES-007"
     # the exclusion decides now: it is named once, as the deciding rule, with the criterion that
     # changed (not also as "Not excluded by ...: the exclusion now applies")
-    assert got.why.startswith("adagrasib: conditional \u2192 excluded. Now decided by \u201cA second activating KRAS allele")
+    assert got.why.startswith("adagrasib + TNO155: consider \u2192 excluded. Now decided by \u201cA second activating KRAS allele")
     assert "KRAS amplification (acquired on a KRAS G12C inhibitor): now met" in got.why
     assert "not excluded" not in got.why.lower() and "no longer in question" not in got.why
 
@@ -892,9 +902,11 @@ def test_compare_names_a_change_of_what_is_left_to_find_out(engine):
     c = engine.compare(before, after)
     o = next(o for o in c.options if o.therapy == "adagrasib")
     assert o.before == o.after and o.criteria == []
-    assert o.why.startswith("adagrasib: still conditional. To find out: whether KRAS G12D was acquired")
-    assert o.summary.startswith("adagrasib: still conditional. To find out: whether KRAS G12D")
-    assert "(before: whether KRAS G12V was acquired" in o.why
+    assert o.why.startswith("adagrasib: still conditional. To find out: how prior therapy 2 (sotorasib) ended, "
+                            "whether KRAS G12D was acquired")
+    assert o.summary.startswith("adagrasib: still conditional. To find out: how prior therapy 2 (sotorasib) ended, "
+                                "whether KRAS G12D")
+    assert "(before: how prior therapy 2 (sotorasib) ended, whether KRAS G12V was acquired" in o.why
     assert not engine.compare(before, before).options
 
 

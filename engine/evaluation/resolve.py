@@ -163,7 +163,7 @@ class _Static:
             items = [(f"{rule.id}/gate/{i}", self.words(n), "gate", n, self.facts_of(n))
                      for i, n in enumerate(self.gate(cr))]
             for i, (req, node) in enumerate(zip(rule.requires, cr.requires, strict=True)):
-                items.append((f"{rule.id}/requires/{i}", req.criterion, "label", node, self.facts_of(node)))
+                items.append((f"{rule.id}/requires/{i}", req.criterion, req.kind, node, self.facts_of(node)))
             hit = self._criteria[rule.id] = tuple(items)
         return hit
 

@@ -28,7 +28,10 @@ class CriterionOut(BaseModel):
 
     id: str = Field(description="stable id: '<rule>/gate/<n>', '<rule>/requires/<n>', '<rule>/exclusion' or '<rule>/verdict'")
     text: str = Field(description="the criterion in plain words")
-    kind: Literal["gate", "label"] = Field(description="gate: which tumours the rule is about; label: a criterion of the approval or evidence")
+    kind: Literal["gate", "label", "population"] = Field(
+        description="gate: which tumours the rule is about; label: a criterion of the approval or evidence; population: "
+                    "a criterion an approval's rule adds from the population its evidence comes from (a trial's), "
+                    "beyond the label's words")
     status: Status = Field(description="whether the case meets it: met, not_met or unknown")
     facts: list[str] = Field(description="the case fields and derived facts the criterion reads (structured names)")
     case: str = Field(description="what the case holds for this criterion, in words ('' when nothing applies)")

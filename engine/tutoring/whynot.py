@@ -166,7 +166,7 @@ class WhyNot:
             if out is not None and in_scope is not None and getattr(cr, "selector", False) and therapy not in in_scope:
                 out = None  # a class-wide conclusion outside the therapy's scope is not heard
             gate_not = [c for c in crit if c.kind == "gate" and c.status == "not_met"]
-            label_not = [c for c in crit if c.kind == "label" and c.status == "not_met"]
+            label_not = [c for c in crit if c.kind != "gate" and c.status == "not_met"]
             if rule.id == deciding:
                 reason = "decides the option"
             elif out is not None and getattr(out, "pending", False):
@@ -260,7 +260,7 @@ class WhyNot:
         top = answers[0]
         parts = [f"No rule gives an option for {name} in this case."]
         gate_not = [c for c in top.criteria if c.kind == "gate" and c.status == "not_met"]
-        label_not = [c for c in top.criteria if c.kind == "label" and c.status == "not_met"]
+        label_not = [c for c in top.criteria if c.kind != "gate" and c.status == "not_met"]
         if not top.in_effect:
             top_cr = self.program.by_id[top.rule]
             short = f"not in effect ({_not_in_effect(top_cr, case)})"  # (the rule in its place: in the explanation)
