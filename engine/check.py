@@ -99,7 +99,7 @@ def run_example(engine: Engine, rule: Rule, ex: Example) -> ExampleResult:
     return ExampleResult(rule.id, ex.name, True)
 
 
-def run_check(engine: Engine, *, seeds=None, search: bool = True) -> CheckReport:
+def run_check(engine: Engine, *, seeds=None, search: bool = True, jobs: int = 1) -> CheckReport:
     """Citations, verification records, every rule's examples and the semantic checks of
     :func:`engine.verify.verify`; ``search=False`` (``check --quick``) leaves out its exhaustive
     search of profiles."""
@@ -124,7 +124,7 @@ def run_check(engine: Engine, *, seeds=None, search: bool = True) -> CheckReport
     except ImportError:  # pragma: no cover - verification module absent
         pass
     else:
-        vr = verify(engine, search=search)
+        vr = verify(engine, search=search, jobs=jobs)
         report.problems.extend(vr.problems)
         report.extra.extend(vr.summary)
     return report

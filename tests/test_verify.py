@@ -144,7 +144,7 @@ def test_shipped_rules_pass_the_search_is_reported_and_every_case_falls_in_an_ex
     pytest 9."""
     dom = _Domain(engine.program)
     t0 = time.perf_counter()
-    rep = verify(engine, domain=dom)
+    rep = verify(engine, domain=dom, jobs=2)  # (the same findings as one process: test_the_search_apart_finds_the_same)
     seconds = time.perf_counter() - t0
     print(f"\nexhaustive verification of the shipped rules: {rep.profiles:,} profiles in {seconds:.2f} s")
     assert rep.problems == [], "\n".join(p.render() for p in rep.problems)
@@ -163,6 +163,20 @@ def test_shipped_rules_pass_the_search_is_reported_and_every_case_falls_in_an_ex
         _assert_in_some_profile(engine, units, case)
 
     every_case_falls_in_an_examined_profile()
+
+
+@pytest.mark.parametrize("rules", sorted(p.name for p in BROKEN.iterdir() if p.is_dir()) + ["mini"])
+def test_the_search_apart_finds_the_same(rules):
+    """The search per therapy in two forked processes, its records merged in therapy order, gives
+    the findings, counts and summary of one process: on every broken rule base (conflicts, dead,
+    shadowed, duplicate and subsumed rules, leaks) and the miniature one."""
+    eng = Engine(FIXTURES / "mini" if rules == "mini" else BROKEN / rules)
+    dom = _Domain(eng.program)
+    one, two = verify(eng, domain=dom), verify(eng, domain=dom, jobs=2)
+    assert [repr(f) for f in one.findings] == [repr(f) for f in two.findings]
+    assert [repr(p) for p in one.problems] == [repr(p) for p in two.problems]
+    assert one.per_therapy == two.per_therapy and one.profiles == two.profiles
+    assert one.summary[1:] == two.summary[1:]
 
 
 def test_check_fails_on_a_broken_rule_base_and_names_code_rules_and_witness(capsys):

@@ -64,7 +64,7 @@ from engine.verify.report import CODES, SEARCH_CODES, Finding, VerifyReport
 __all__ = ["CODES", "SEARCH_CODES", "Finding", "VerifyReport", "verify"]
 
 
-def verify(engine, *, search: bool = True, domain: Domain | None = None) -> VerifyReport:
+def verify(engine, *, search: bool = True, domain: Domain | None = None, jobs: int = 1) -> VerifyReport:
     """Run every semantic check on ``engine``'s rule base (an :class:`engine.api.Engine` or a
     compiled :class:`~engine.evaluation.evaluator.Program`) and return the findings, errors and summary.
 
@@ -75,7 +75,10 @@ def verify(engine, *, search: bool = True, domain: Domain | None = None) -> Veri
 
     ``domain``: the abstract domain of the same program, built before (``Domain(program)``), for a
     caller that checks one rule base several times: its prior-therapy histories, the longest part
-    to build, are then built once."""
+    to build, are then built once.
+
+    ``jobs``: the search per therapy runs in that many forked processes (POSIX; the findings are
+    the same as with one)."""
     program: Program = engine if isinstance(engine, Program) else engine.program
     t0 = time.perf_counter()
     v = Verifier(program)
@@ -89,7 +92,7 @@ def verify(engine, *, search: bool = True, domain: Domain | None = None) -> Veri
         return _report(program, v, dom, time.perf_counter() - t0, None, None)
     _ = (dom.history, dom.genes, dom.slices)  # (built when first used: built here, so the summary's figure for it is whole)
     t_dom = time.perf_counter() - t0
-    v.therapies(dom)
+    v.therapies(dom, jobs=jobs)
     fact_true = v.facts_and_notes(dom)
     v.rule_findings(dom, fact_true)
     combos, gaps = v.coverage(dom)

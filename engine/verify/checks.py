@@ -264,7 +264,11 @@ class Verifier:
                 keep.append(cr)
         self.live_rules = keep
 
-    def therapies(self, dom: Domain) -> None:
+    def therapies(self, dom: Domain, jobs: int = 1) -> None:
+        """The search per therapy (V001, V002, V004 and what V003, V005 and V006 read).
+        ``jobs`` > 1: the therapies are searched in that many forked processes, each from empty
+        records, and their records merged in therapy order as one process would have made them
+        (the findings are the same; see :meth:`_merge_therapy`)."""
         program = self.program
         by_therapy: dict[str, list[CompiledRule]] = {}
         for cr in self.live_rules:
@@ -281,12 +285,17 @@ class Verifier:
         conflicts: dict[tuple, tuple] = {}
         leaks: dict[tuple, tuple] = {}
         pair_info: dict[tuple, dict] = {}
-        for t in sorted(by_therapy):
-            rules = by_therapy[t]
-            t_gates = gates.get(t, [])
-            gate_atoms = set().union(*t_gates) if t_gates else set()
-            unit = Unit(dom, set(gate_atoms), rules)
-            n = self._run_therapy(dom, unit, t, rules, t_gates, conflicts, leaks, pair_info)
+        order = sorted(by_therapy)
+        parts = self._searched_apart(dom, order, by_therapy, gates, jobs) if jobs > 1 and len(order) > 1 else None
+        for t in order:
+            if parts is None:
+                rules = by_therapy[t]
+                t_gates = gates.get(t, [])
+                gate_atoms = set().union(*t_gates) if t_gates else set()
+                unit = Unit(dom, set(gate_atoms), rules)
+                n = self._run_therapy(dom, unit, t, rules, t_gates, conflicts, leaks, pair_info)
+            else:
+                n = self._merge_therapy(parts[t], conflicts, leaks, pair_info)
             self.per_therapy[t] = n
             self.profiles += n
         for (p, q), (t, prof, sl, others, _sure) in sorted(conflicts.items()):
@@ -312,6 +321,75 @@ class Verifier:
                 witness(dom, prof, sl), t,
             )
         self._pairs(dom, pair_info)
+
+    def _searched_apart(self, dom: Domain, order: list[str], by_therapy: dict, gates: dict, jobs: int) -> dict:
+        """Each therapy's search in a forked process of a pool of ``jobs``, the largest first:
+        therapy -> its profile count and records (:meth:`_search_one`). The domain is built
+        before the fork, so the processes share it."""
+        import multiprocessing
+
+        global _FORKED
+        _FORKED = (self, dom, by_therapy, gates)
+        size = {t: len(by_therapy[t]) * (1 + sum(len(g) for g in gates.get(t, []))) for t in order}
+        try:
+            ctx = multiprocessing.get_context("fork")
+            with ctx.Pool(min(jobs, len(order))) as pool:
+                done = pool.map(_search_forked, sorted(order, key=lambda t: -size[t]), chunksize=1)
+        finally:
+            _FORKED = None
+        return {t: part for t, part in done}
+
+    def _search_one(self, dom: Domain, t: str, by_therapy: dict, gates: dict) -> tuple:
+        """One therapy's search from empty records (in a forked process): its profile count and
+        the records it made."""
+        self.fired, self.decided, self.contradicted, self.fired_count, self.own_verdict = {}, set(), {}, {}, set()
+        conflicts: dict = {}
+        leaks: dict = {}
+        pair_info: dict = {}
+        rules = by_therapy[t]
+        t_gates = gates.get(t, [])
+        unit = Unit(dom, set(set().union(*t_gates) if t_gates else set()), rules)
+        n = self._run_therapy(dom, unit, t, rules, t_gates, conflicts, leaks, pair_info)
+        return (n, self.fired, self.decided, self.contradicted, self.fired_count, self.own_verdict, conflicts, leaks,
+                pair_info)
+
+    def _merge_therapy(self, part: tuple, conflicts: dict, leaks: dict, pair_info: dict) -> int:
+        """One therapy's records, searched from empty ones, merged into those of the therapies
+        before it as :meth:`_run_therapy` would have made them in one process: the first profile
+        kept where it keeps the first; counts summed; a contradiction of a rule some earlier
+        therapy decided dropped (it records only rules not decided yet), else the higher rank
+        kept; a conflict's profile replaced only by a sure one; the pairs' flags and-ed."""
+        n, fired, decided, contradicted, fired_count, own_verdict, t_conflicts, t_leaks, t_pairs = part
+        for rid, first in fired.items():
+            self.fired.setdefault(rid, first)
+        for rid, c in fired_count.items():
+            self.fired_count[rid] = self.fired_count.get(rid, 0) + c
+        self.own_verdict |= own_verdict
+        for rid, entry in contradicted.items():
+            if rid in self.decided:
+                continue
+            old = self.contradicted.get(rid)
+            if old is None or entry[6] > old[6]:
+                self.contradicted[rid] = entry
+        self.decided |= decided
+        for key, (t, prof, sl, others, sure) in t_conflicts.items():
+            hit = conflicts.get(key)
+            if hit is None or (sure and not hit[4]):
+                conflicts[key] = (t, prof, sl, (hit[3] if hit else set()) | others, sure)
+            else:
+                hit[3].update(others)
+        leaks.update(t_leaks)
+        for key, info in t_pairs.items():
+            old = pair_info.get(key)
+            if old is None:
+                pair_info[key] = info
+                continue
+            old["sub"] = old["sub"] and info["sub"]
+            old["eq"] = old["eq"] and info["eq"]
+            old["both"] += info["both"]
+            old["a"] += info["a"]
+            old["therapies"] |= info["therapies"]
+        return n
 
     def _gates(self, by_therapy: dict[str, list[CompiledRule]]) -> dict[str, list[frozenset]]:
         program = self.program
@@ -760,3 +838,12 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def _holds(out) -> bool:
     """Whether a rule outcome's ``when`` is definitely true (its ``overrides`` then apply)."""
     return out is not None and out.when_true
+
+
+# the verifier and what its forked processes search (set by Verifier._searched_apart before it forks)
+_FORKED: tuple | None = None
+
+
+def _search_forked(t: str) -> tuple:
+    verifier, dom, by_therapy, gates = _FORKED  # type: ignore[misc]
+    return t, verifier._search_one(dom, t, by_therapy, gates)
