@@ -179,6 +179,13 @@ def test_the_search_apart_finds_the_same(rules):
     assert one.summary[1:] == two.summary[1:]
 
 
+def test_check_searches_in_several_processes_when_asked(capsys):
+    assert main(["check", "--jobs", "2", str(BROKEN / "dead_rule")]) == 1
+    assert "V003 dead-rule: TDEAD-001" in capsys.readouterr().err
+    assert main(["check", "--jobs", "0", str(BROKEN / "dead_rule")]) == 2
+    assert "not a number of processes: '0'" in capsys.readouterr().err
+
+
 def test_check_fails_on_a_broken_rule_base_and_names_code_rules_and_witness(capsys):
     code = main(["check", str(BROKEN / "anti_egfr_kras_mutant_crc")])
     out, err = capsys.readouterr()
