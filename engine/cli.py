@@ -42,7 +42,7 @@ def _date(text: str) -> dt.date:
 
 
 def _positive_int(text: str) -> int:
-    """``check --jobs``: a whole number of processes, at least 1."""
+    """``evaluate --jobs`` and ``check --jobs``: a whole number of processes, at least 1."""
     try:
         n = int(text)
     except ValueError:
@@ -91,7 +91,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     ev.add_argument("--jurisdiction", metavar="NAME",
                     help="evaluate under this regulator's approvals, FDA or EMA (overrides each case's jurisdiction)")
     ev.add_argument("--backend", choices=["default", "durable"], default="default")
-    ev.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
+    ev.add_argument("--jobs", type=_positive_int, default=None, metavar="N", help="worker processes (default: all cores)")
     ev.add_argument("--summary", action="store_true", help="print a per-cohort summary table to stderr")
     ev.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     ev.add_argument("--no-reuse", action="store_true",

@@ -184,6 +184,9 @@ def test_check_searches_in_several_processes_when_asked(capsys):
     assert "V003 dead-rule: TDEAD-001" in capsys.readouterr().err
     assert main(["check", "--jobs", "0", str(BROKEN / "dead_rule")]) == 2
     assert "not a number of processes: '0'" in capsys.readouterr().err
+    # (evaluate's --jobs reads the same way)
+    assert main(["evaluate", "--jobs", "0", str(BROKEN / "dead_rule")]) == 2
+    assert "argument --jobs: not a number of processes: '0'" in capsys.readouterr().err
 
 
 def test_check_fails_on_a_broken_rule_base_and_names_code_rules_and_witness(capsys):

@@ -289,11 +289,7 @@ class Verifier:
         parts = self._searched_apart(dom, order, by_therapy, gates, jobs) if jobs > 1 and len(order) > 1 else None
         for t in order:
             if parts is None:
-                rules = by_therapy[t]
-                t_gates = gates.get(t, [])
-                gate_atoms = set().union(*t_gates) if t_gates else set()
-                unit = Unit(dom, set(gate_atoms), rules)
-                n = self._run_therapy(dom, unit, t, rules, t_gates, conflicts, leaks, pair_info)
+                n = self._search(dom, t, by_therapy, gates, conflicts, leaks, pair_info)
             else:
                 n = self._merge_therapy(parts[t], conflicts, leaks, pair_info)
             self.per_therapy[t] = n
@@ -346,12 +342,17 @@ class Verifier:
         conflicts: dict = {}
         leaks: dict = {}
         pair_info: dict = {}
-        rules = by_therapy[t]
-        t_gates = gates.get(t, [])
-        unit = Unit(dom, set(set().union(*t_gates) if t_gates else set()), rules)
-        n = self._run_therapy(dom, unit, t, rules, t_gates, conflicts, leaks, pair_info)
+        n = self._search(dom, t, by_therapy, gates, conflicts, leaks, pair_info)
         return (n, self.fired, self.decided, self.contradicted, self.fired_count, self.own_verdict, conflicts, leaks,
                 pair_info)
+
+    def _search(self, dom: Domain, t: str, by_therapy: dict, gates: dict, conflicts: dict, leaks: dict,
+                pair_info: dict) -> int:
+        """One therapy's search over its unit of profiles (its gates' atoms kept apart), into the
+        records given; its profile count."""
+        rules, t_gates = by_therapy[t], gates.get(t, [])
+        unit = Unit(dom, set().union(*t_gates) if t_gates else set(), rules)
+        return self._run_therapy(dom, unit, t, rules, t_gates, conflicts, leaks, pair_info)
 
     def _merge_therapy(self, part: tuple, conflicts: dict, leaks: dict, pair_info: dict) -> int:
         """One therapy's records, searched from empty ones, merged into those of the therapies
