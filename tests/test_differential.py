@@ -110,6 +110,31 @@ def test_compiled_interpreted_and_durable_give_the_same_result(durable_unusable,
         assert other == default, "\n".join(differences(default, other)[:20])
 
 
+#: the leaves read by a loop of their own (engine.conditions.alteration: named variants, or a kind),
+#: each keeping the general reading it stands for
+FAST = [a for a in ENGINE.program.atoms if hasattr(a.fn, "reference")]
+
+
+def test_the_commonest_alteration_leaves_have_a_reading_of_their_own():
+    kinds = {(a.key[2] is not None, a.key[5], a.key[9] is not None) for a in FAST}  # (variants, kind, acquired on)
+    assert {(True, None, False), (True, None, True), (False, "mutation", False), (False, "fusion", True),
+            (False, "amplification", False)} <= kinds, kinds
+    assert all(a.kind == "alteration" for a in FAST)
+
+
+@settings(max_examples=examples_for_this_profile())
+@given(st.one_of(cases(ENGINE), boundary_cases(ENGINE)))
+@example({"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "mutation"}, {"gene": "KRAS", "variant": "Y96D"}],
+          "prior_therapies": [{"drugs": ["sotorasib"]}, {"setting": "metastatic"}]})
+@example({"cancer_type": "COADREAD", "tested_genes": ["KRAS"], "alterations": [
+    {"gene": "KRAS", "variant": "amplification", "acquired": True}, {"gene": "BRAF", "variant": "fusion", "origin": "germline"}],
+    "prior_therapies": [{"drugs": ["sotorasib", "panitumumab"], "outcome": "progression"}]})
+def test_each_fast_leaf_reads_as_its_general_reading(case):
+    norm = ENGINE.normalise(case)
+    for a in FAST:
+        assert a.fn(norm) is a.fn.reference(norm), (a.key, case)
+
+
 def test_without_durable_rules_the_backend_raises_an_import_error(monkeypatch):
     """What the ``durable`` fixture relies on to skip: with durable-rules absent, asking for the
     backend raises an ImportError (that is also the engine's usage error, for the command line)."""
