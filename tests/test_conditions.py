@@ -392,8 +392,15 @@ def test_acquired_on_reads_the_flag_then_the_history(vocab):
     assert on.fn(case(vocab, "LUAD", y96d, prior_therapies=[line("carboplatin", outcome="progression")])) is False
     exposed = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib", outcome="stable")])
     assert on.fn(exposed) is None
+    # the line's end is given (not progression): only the report's flag can settle it
     assert on.missing(exposed) == ("whether KRAS Y96D was acquired on a KRAS G12C inhibitor "
-                                   "(how the KRAS G12C inhibitor line ended, or whether the report marks the alteration as acquired)")
+                                   "(whether the report marks the alteration as acquired)")
+    two_open = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib"), line("carboplatin"), line("adagrasib"),
+                                                           line("sotorasib", outcome="stable")])
+    assert on.fn(two_open) is None
+    assert on.missing(two_open) == ("whether KRAS Y96D was acquired on a KRAS G12C inhibitor (how prior therapy 1 "
+                                    "(sotorasib) and prior therapy 3 (adagrasib) ended, or whether the report marks "
+                                    "the alteration as acquired)")
     assert on.describe(exposed) == ""
     later = case(vocab, "LUAD", y96d, prior_therapies=[line("sotorasib", outcome="stable"),
                                                         line("adagrasib", outcome="progression")])

@@ -77,7 +77,7 @@ def test_unflagged_allele_exposed_without_outcome_makes_the_approval_conditional
     opt = r.option("sotorasib")
     assert opt.verdict == "conditional" and opt.rules[0] == "TLNG-001"
     assert opt.missing == ["whether KRAS Y96D was acquired on a KRAS G12C inhibitor "
-                           "(how the KRAS G12C inhibitor line ended, or whether the report marks the alteration as acquired)"]
+                           "(how prior therapy 1 (sotorasib) ended, or whether the report marks the alteration as acquired)"]
     title = mini.rulebase.by_id["TRES-001"].title
     assert f"Would be excluded by \u201c{title}\u201d if confirmed" in opt.explanation  # the rule in words
     assert "TRES-001" not in opt.explanation
@@ -94,7 +94,7 @@ def test_the_question_of_acquisition_names_the_cases_own_allele(engine):
                                 {"drugs": ["sotorasib"], "setting": "metastatic"}]}
     opt = engine.evaluate(case).option("sotorasib")
     asked = [m for m in opt.missing if m.startswith("whether ")]
-    assert asked == ["whether KRAS G12V was acquired on a KRAS G12C inhibitor (how the KRAS G12C inhibitor line "
+    assert asked == ["whether KRAS G12V was acquired on a KRAS G12C inhibitor (how prior therapy 2 (sotorasib) "
                      "ended, or whether the report marks the alteration as acquired)"], opt.missing
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from engine.conditions.base import (NO_HISTORY, TV, UNKNOWN, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
-                                    drugs_words, history_words, open_lines, register)
+                                    drugs_words, history_words, line_names, line_order, open_lines, register)
 
 
 class AlterationPattern(Strict):
@@ -220,8 +220,8 @@ def build(cond, vocab) -> tuple:
                 how = NO_HISTORY
             elif (unnamed := _unnamed_if_unheld(case.lines, on)) is not None:  # (a line whose drugs are not given is why)
                 how = drugs_words(unnamed, ", ")  # (within one item)
-            else:
-                how = f"how the {klass} line ended, or whether the report marks the alteration as acquired"
+            else:  # a line of the class ended otherwise than in progression, or its end is not given
+                how = _ended_or_flagged(case.lines, on)
             # the case's own alterations the question is about, not every variant the rule names
             asked = [alt for alt in own if matches(alt) and acq_on is not None and acq_on(alt, case) is None]
             which = ", ".join(alt.describe(acquired=False) for alt in asked) if asked else label
@@ -327,6 +327,16 @@ def _unnamed_if_unheld(lines, cls: str) -> list[str] | None:
     if any(cls in ln.classes for ln in lines):
         return None
     return open_lines(lines)
+
+
+def _ended_or_flagged(lines, cls: str) -> str:
+    """What settles whether an alteration was acquired on drug class ``cls`` where a line holds
+    it and none ended in progression: how those lines ended where that is not given ("how prior
+    therapy 2 (sotorasib) ended"), or the report's flag."""
+    held = sorted((ln for ln in lines if cls in ln.classes), key=line_order)
+    open_ = [name for ln, name in zip(held, line_names(held), strict=True) if ln.outcome is None]
+    ended = f"how {' and '.join(open_)} ended, or " if open_ else ""
+    return ended + "whether the report marks the alteration as acquired"
 
 
 #: what shows a gene's alterations of a kind other than a mutation (a gene sequenced for
