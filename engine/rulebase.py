@@ -477,6 +477,13 @@ def _where_quote_differs(quote: str, text: str) -> str:
 _VOCAB_CACHE: dict[tuple[Path, str], Vocabulary] = {}
 
 
+def vocabulary_dir(d: Path) -> Path:
+    """The vocabulary folder of the rule base in ``d``: its own, or (a rule base of one's own may
+    share it) the shipped one."""
+    own = d / "vocabulary"
+    return own if own.is_dir() else DEFAULT_RULES_DIR / "vocabulary"
+
+
 def _tree_digest(d: Path) -> str:
     """A content hash of every file under ``d`` (names and bytes)."""
     import hashlib
@@ -512,7 +519,7 @@ def _digest(d: Path) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    vdir = d / "vocabulary" if (d / "vocabulary").is_dir() else DEFAULT_RULES_DIR / "vocabulary"
+    vdir = vocabulary_dir(d)
     files = [f for f in sorted(d.rglob("*")) if f.is_file() and f.suffix in (".yaml", ".yml", ".json")]
     if not (d / "vocabulary").is_dir():
         files += [f for f in sorted(vdir.rglob("*")) if f.is_file()]
@@ -572,9 +579,7 @@ def _load_uncached(d: Path) -> RuleBase:
     meta = _validate(Meta, _read_yaml(d / "meta.yaml", "meta.yaml", problems), "meta.yaml", problems)
     src_file = _validate(SourceFile, _read_yaml(d / "sources.yaml", "sources.yaml", problems), "sources.yaml", problems)
     th_file = _validate(TherapyFile, _read_yaml(d / "therapies.yaml", "therapies.yaml", problems), "therapies.yaml", problems)
-    vdir = d / "vocabulary"
-    if not vdir.is_dir():  # a rule base of one's own may share the shipped vocabulary
-        vdir = DEFAULT_RULES_DIR / "vocabulary"
+    vdir = vocabulary_dir(d)
     try:
         vocab = _load_vocab(vdir)
     except TermError as exc:

@@ -441,3 +441,63 @@ def test_the_shipped_populations_that_state_a_treatment_hold_to_it(engine):
                  if cr.rule.population is not None and cr.rule.population.treatment is not None]
     assert {"CRC-006", "BRAF-012", "PAN-001"} <= set(annotated)
     assert not verify(engine, search=False).find("V011")
+
+
+def _kept(cache: Path) -> list[Path]:
+    return sorted((cache / "domains").glob("history-*.pickle"))
+
+
+def test_the_history_dimension_is_kept_and_read_back_as_built(tmp_path, monkeypatch):
+    """The longest part of the domain is kept in the cache folder: a second domain of the same
+    rule base reads it back, the same histories with the same atom values, without building it."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))
+    eng = Engine(FIXTURES / "mini")
+    first = _Domain(eng.program)
+    built = first.history
+    assert len(_kept(cache)) == 1 and len(built.values) > 10
+    again = _Domain(eng.program)
+    monkeypatch.setattr(_Domain, "_history_dim", lambda self: pytest.fail("built again"))
+    kept = again.history
+    assert (kept.atoms, kept.values, kept.vectors) == (built.atoms, built.values, built.vectors)
+    assert again.acquired_on_atoms == first.acquired_on_atoms
+    assert verify(eng, domain=again).findings == verify(eng, domain=first).findings
+
+
+def test_a_kept_history_dimension_serves_an_edit_that_leaves_its_atoms_alone_only(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))
+    assert _Domain(Engine(FIXTURES / "mini").program).history.values
+
+    def retitle(by_id, data):
+        if "TLNG-001" in by_id:
+            by_id["TLNG-001"]["title"] += " (retitled)"
+
+    other = _Domain(Engine(edited_rules(tmp_path / "a", FIXTURES / "mini", retitle)).program)
+    monkeypatch.setattr(_Domain, "_history_dim", lambda self: pytest.fail("built again"))
+    assert other.history.values and len(_kept(cache)) == 1
+    monkeypatch.undo()
+    monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))
+
+    def two_lines(by_id, data):
+        if "TLNG-001" in by_id:
+            by_id["TLNG-001"]["requires"][0]["test"] = {"prior_lines": {"min": 2}}
+
+    changed = Engine(edited_rules(tmp_path / "b", FIXTURES / "mini", two_lines))
+    fresh = _Domain(changed.program).history  # another atom of the history: built, and kept beside the first
+    assert len(_kept(cache)) == 2
+    with monkeypatch.context() as m:
+        m.setenv("KRAS_RULES_CACHE", "off")
+        assert fresh.vectors == _Domain(changed.program).history.vectors
+
+
+def test_a_damaged_kept_history_dimension_is_built_again(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))
+    eng = Engine(FIXTURES / "mini")
+    built = _Domain(eng.program).history
+    (path,) = _kept(cache)
+    path.write_bytes(path.read_bytes()[:1000])  # cut short
+    again = _Domain(eng.program).history
+    assert again.vectors == built.vectors
+    assert path.stat().st_size > 1000  # kept whole again

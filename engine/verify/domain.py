@@ -7,10 +7,11 @@ dimensions a group of rules reads, :func:`witness` writes a profile as a case th
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
 import functools
 import itertools
+import os
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, get_args
 from collections.abc import Iterable
@@ -31,6 +32,8 @@ from engine.rules_model import Outcome, Setting
 
 MAX_ALTERATIONS_PER_GENE = 3
 MAX_LINES = 4
+#: history dimensions kept in the cache folder (the most recently used; tens of MB each)
+KEEP_HISTORIES = 2
 _OPEN = "\x00open"  # a history's "items" mark for a line whose drugs are not given
 _FIRST_GIVEN = (False, True, False)  # a history that lists a line which may be its first: nothing is implied
 
@@ -45,6 +48,15 @@ def _imp(imp: tuple, line: tuple) -> tuple:
     if line[1]:
         return _FIRST_GIVEN
     return (line[0], False, imp[2] or line[2])
+
+
+def _canonical(value):
+    """A value of an atom's key in a form whose repr does not depend on set order."""
+    if isinstance(value, (frozenset, set)):
+        return ("{", sorted((_canonical(v) for v in value), key=repr))
+    if isinstance(value, tuple):
+        return tuple(_canonical(v) for v in value)
+    return value
 
 
 class _Ids:
@@ -146,7 +158,7 @@ class Domain:
     # the search's dimensions, built when first used: ``check --quick`` needs only the cancers and fields
     @functools.cached_property
     def history(self) -> Dim:
-        return self._history_dim()
+        return self._history_kept()
 
     @functools.cached_property
     def genes(self) -> dict[str, Dim]:
@@ -411,15 +423,15 @@ class Domain:
 
     # prior therapy ------------------------------------------------------
 
-    def _history_dim(self) -> Dim:
+    def _history_atoms(self) -> tuple[tuple[int, ...], dict[int, HistoryRole], HistoryTerms, list[int]]:
+        """The atoms the history dimension is made from: those of the history kinds (in order:
+        their patterns order the lines), what each kind's history hook says of them
+        (engine.conditions: HistoryRole, HistoryTerms), and the atoms of other kinds that depend
+        on exposure to a drug class (acquired on it)."""
         kinds = tuple(k for k, kind in KINDS.items() if kind.dimension == "history")
         idx = tuple(i for k in kinds for i in self.kind_atoms.get(k, ()))
-        dim = Dim("history", idx, [None], [], None)
         vocab = self.vocab
         atoms_ = self.program.atoms
-        # what each kind's history hook says (engine.conditions: HistoryRole, HistoryTerms): the
-        # history kinds' atoms first, in order (their patterns order the lines), then the atoms
-        # of other kinds that depend on exposure to a drug class (acquired on it)
         terms = HistoryTerms()
         roles: dict[int, HistoryRole] = {}
         for i in idx:
@@ -431,6 +443,68 @@ class Domain:
             hook = KINDS[a.kind].history
             if a.index not in roles and hook is not None and hook(a.spec, vocab, terms) is not None:
                 exposure.append(a.index)
+        return idx, roles, terms, exposure
+
+    def _history_kept(self) -> Dim:
+        """The history dimension, read back from the engine's cache folder (``domains/``) where an
+        earlier build of the same dimension was kept, or built (the longest part of the domain,
+        about two minutes for the shipped rules) and kept there. A file is named by a hash of all
+        the dimension is made from: the engine's code, the vocabulary's files, the keys of the atoms
+        it reads (in order) and the probe's defaults; an edit of a rule that leaves those alone
+        finds it, and any other change misses it. A file that cannot be read is built again."""
+        import pickle
+
+        from engine.cachedir import cache_dir, keep_file
+
+        idx, _, _, exposure = self._history_atoms()
+        cdir = cache_dir()
+        if cdir is None:
+            return self._history_dim()
+        path = cdir / "domains" / f"history-{self._history_key(idx, exposure)}.pickle"
+        try:
+            with open(path, "rb") as fh:
+                dim, n_idx, n_exp = pickle.load(fh)
+            if isinstance(dim, Dim) and n_idx == len(idx) and n_exp == len(exposure):
+                # (the same atoms, by key and order: this program's indices stand for them)
+                dim.atoms = idx
+                self.acquired_on_atoms = frozenset(exposure)
+                try:
+                    os.utime(path)  # recently used: kept by the eviction
+                except OSError:
+                    pass
+                return dim
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError,
+                IndexError, MemoryError):
+            pass
+        dim = self._history_dim()
+        keep_file(path, lambda fh: pickle.dump((dim, len(idx), len(exposure)), fh, protocol=pickle.HIGHEST_PROTOCOL),
+                  "history-*.pickle", KEEP_HISTORIES)
+        return dim
+
+    def _history_key(self, idx: tuple[int, ...], exposure: list[int]) -> str:
+        import hashlib
+        from importlib.util import MAGIC_NUMBER
+
+        from engine.rulebase import vocabulary_dir
+
+        h = hashlib.sha256(MAGIC_NUMBER)
+        here = Path(__file__).resolve().parents[1]  # the engine package
+        for folder, tag in ((here, "engine"), (vocabulary_dir(self.program.rb.directory), "vocabulary")):
+            for f in sorted(folder.rglob("*")):
+                if f.is_file() and (tag == "vocabulary" or f.suffix == ".py"):
+                    h.update(f"{tag}/{f.relative_to(folder).as_posix()}\0".encode())
+                    h.update(f.read_bytes())
+        atoms_ = self.program.atoms
+        h.update(repr(([_canonical(atoms_[i].key) for i in idx], [_canonical(atoms_[i].key) for i in exposure],
+                       self.program.rb.meta.knowledge_version, self.default_jurisdiction, self.cancers.default,
+                       self._field_names, MAX_LINES)).encode())
+        return h.hexdigest()[:40]
+
+    def _history_dim(self) -> Dim:
+        idx, roles, terms, exposure = self._history_atoms()
+        dim = Dim("history", idx, [None], [], None)
+        vocab = self.vocab
+        atoms_ = self.program.atoms
         self.acquired_on_atoms = frozenset(exposure)
         if not idx and not self.acquired_on_atoms:
             return dim
