@@ -461,7 +461,10 @@ def test_the_history_dimension_is_kept_and_read_back_as_built(tmp_path, monkeypa
     kept = again.history
     assert (kept.atoms, kept.values, kept.vectors) == (built.atoms, built.values, built.vectors)
     assert again.acquired_on_atoms == first.acquired_on_atoms
-    assert verify(eng, domain=again).findings == verify(eng, domain=first).findings
+    assert again.history_kept and not first.history_kept
+    read, made = verify(eng, domain=again), verify(eng, domain=first)
+    assert read.findings == made.findings
+    assert "histories read from the cache" in read.summary[0] and "cache" not in made.summary[0]
 
 
 def test_a_kept_history_dimension_serves_an_edit_that_leaves_its_atoms_alone_only(tmp_path, monkeypatch):

@@ -122,7 +122,8 @@ def _report(program: Program, v: Verifier, dom: Domain, seconds: float, t_dom: f
     genes = ", ".join(f"{g} {len(d.values)}" for g, d in dom.genes.items())
     rep.summary = [
         f"verify: {rep.profiles:,} abstract profiles examined in {seconds:.2f} s "
-        f"(domain built in {t_dom:.2f} s), exhaustive per therapy, derived fact and note",
+        f"(domain built in {t_dom:.2f} s{', its prior-therapy histories read from the cache' if dom.history_kept else ''}), "
+        "exhaustive per therapy, derived fact and note",
         f"verify: domain: {len(dom.cancers.values)} cancer classes, "
         + "".join(f"{fd.name} {len(d.values)}, " for fd, d in dom.fields)
         + f"prior therapy {len(dom.history.values)} histories, "

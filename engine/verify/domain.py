@@ -152,6 +152,7 @@ class Domain:
         self.unknown: tuple = tuple(None for _ in self.fields)  # every scalar field absent
         self._field_names = tuple(fd.field for fd, _ in self.fields)
         self._implied = [(k, fd.field, fd.implied) for k, (fd, _) in enumerate(self.fields) if fd.implied]
+        self.history_kept = False  # whether the history dimension was read from the cache (see _history_kept)
         # (the search builds millions of cases from a few hundred cancer codes: each code's type and lineage, once)
         self._cancer_types: dict[str, tuple] = {}
 
@@ -468,6 +469,7 @@ class Domain:
                 # (the same atoms, by key and order: this program's indices stand for them)
                 dim.atoms = idx
                 self.acquired_on_atoms = frozenset(exposure)
+                self.history_kept = True
                 try:
                     os.utime(path)  # recently used: kept by the eviction
                 except OSError:
