@@ -504,3 +504,14 @@ def test_a_damaged_kept_history_dimension_is_built_again(tmp_path, monkeypatch):
     again = _Domain(eng.program).history
     assert again.vectors == built.vectors
     assert path.stat().st_size > 1000  # kept whole again
+
+
+def test_the_histories_worked_out_in_forked_processes_are_those_of_one(monkeypatch):
+    import engine.verify.domain as domain_module
+
+    monkeypatch.setenv("KRAS_RULES_CACHE", "off")
+    monkeypatch.setattr(domain_module, "APART_FROM", 1)  # (the miniature has a few thousand histories)
+    eng = Engine(FIXTURES / "mini")
+    one, two = _Domain(eng.program).history, _Domain(eng.program, jobs=3).history
+    assert len(one.values) > 100
+    assert (two.values, two.vectors) == (one.values, one.vectors)

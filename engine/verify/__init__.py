@@ -77,8 +77,9 @@ def verify(engine, *, search: bool = True, domain: Domain | None = None, jobs: i
     caller that checks one rule base several times: its prior-therapy histories, the longest part
     to build, are then built once.
 
-    ``jobs``: the search per therapy runs in that many forked processes (POSIX; the findings are
-    the same as with one)."""
+    ``jobs``: the search per therapy runs in that many forked processes, and so does the
+    working out of the histories' atom values where the domain is built here (POSIX; the
+    findings are the same as with one)."""
     program: Program = engine if isinstance(engine, Program) else engine.program
     t0 = time.perf_counter()
     v = Verifier(program)
@@ -86,7 +87,7 @@ def verify(engine, *, search: bool = True, domain: Domain | None = None, jobs: i
     v.exclude_cycles()
     if domain is not None and domain.program is not program:
         raise ValueError("verify: the domain given was built for another rule base")
-    dom = domain if domain is not None else Domain(program)
+    dom = domain if domain is not None else Domain(program, jobs=jobs)
     v.populations(dom)
     if not search:
         return _report(program, v, dom, time.perf_counter() - t0, None, None)

@@ -50,6 +50,36 @@ def _imp(imp: tuple, line: tuple) -> tuple:
     return (line[0], False, imp[2] or line[2])
 
 
+#: histories from which their atom values are worked out in forked processes (``jobs`` > 1)
+APART_FROM = 50_000
+_APART: tuple | None = None  # (function, items) of the work the forked processes share
+
+
+def _apart(fn, items: list, jobs: int) -> list:
+    """``fn(items)`` (a list as long as ``items``, each item's own value), worked out over
+    ``jobs`` equal slices of ``items`` in forked processes and joined in order (POSIX), or in
+    this process for one job or fewer than :data:`APART_FROM` items."""
+    if jobs <= 1 or len(items) < APART_FROM:
+        return fn(items)
+    import multiprocessing
+
+    global _APART
+    _APART = (fn, items)
+    step = -(-len(items) // jobs)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            parts = pool.map(_slice_of, [(k, k + step) for k in range(0, len(items), step)], chunksize=1)
+    finally:
+        _APART = None
+    return [v for part in parts for v in part]
+
+
+def _slice_of(bounds: tuple[int, int]) -> list:
+    assert _APART is not None  # (set before the fork)
+    fn, items = _APART
+    return fn(items[bounds[0]:bounds[1]])
+
+
 def _canonical(value):
     """A value of an atom's key in a form whose repr does not depend on set order."""
     if isinstance(value, (frozenset, set)):
@@ -129,8 +159,9 @@ class When:
 class Domain:
     """The abstract domain of a compiled rule base, built from its atoms."""
 
-    def __init__(self, program: Program):
+    def __init__(self, program: Program, jobs: int = 1):
         self.program = program
+        self.jobs = jobs  # processes that may share the building of the histories (see _apart)
         rb = program.rb
         self.vocab = rb.vocab
         self.default_jurisdiction = rb.meta.default_jurisdiction.upper()
@@ -736,10 +767,15 @@ class Domain:
             frontier = nxt
         dim.values += list(states.values())
         fns = [atoms_[i].fn for i in idx]
-        dim.vectors = []
-        for h in dim.values:
-            case = self._probe(lines=h)
-            dim.vectors.append((*[fn(case) for fn in fns], expo(h) if h is not None else None))
+
+        def vectors(hs: list) -> list[tuple]:  # each history's atom values, and its exposure
+            out = []
+            for h in hs:
+                case = self._probe(lines=h)
+                out.append((*[fn(case) for fn in fns], expo(h) if h is not None else None))
+            return out
+
+        dim.vectors = _apart(vectors, dim.values, self.jobs)
         return dim
 
     # dates and jurisdictions ------------------------------------------
