@@ -668,15 +668,16 @@ class Domain:
         # takes millions of steps over a few thousand distinct values of each part: each part is
         # interned as a small int, and each of its transitions under a line is computed once.
         cnt_ids, got_ids, fl_ids, ex_ids, mm_ids, imp_ids = _Ids(), _Ids(), _Ids(), _Ids(), _Ids(), _Ids()
-        # per part: (the state's id of it, the line's id of it) -> the next state's id of it
-        c_step: dict[tuple, int] = {}
-        g_step: dict[tuple, int] = {}
-        f_step: dict[tuple, int] = {}
-        m_step: dict[tuple, int] = {}
+        # per part: the state's id of it -> {the line's id of it -> the next state's id of it} (a
+        # state's row is looked up once for all the lines that follow it: the lines' ids are ints)
+        c_step: dict[int, dict[int, int]] = {}
+        g_step: dict[int, dict[int, int]] = {}
+        f_step: dict[int, dict[int, int]] = {}
+        m_step: dict[int, dict[int, int]] = {}
         l_step: dict[tuple, int] = {}
-        e_step: dict[tuple, int] = {}
-        i_step: dict[tuple, int] = {}
-        pos_step: dict[tuple, int] = {}
+        e_step: dict[int, dict[int, int]] = {}
+        i_step: dict[int, dict[tuple, int]] = {}
+        pos_step: dict[int, dict[int, int]] = {}  # "before" -> {line -> its per-line flags there}
 
         def counted(a: int, b: int) -> int:
             return cnt_ids.of(tuple((min(x + z, m), min(y + w, m))
@@ -710,39 +711,60 @@ class Domain:
         states: dict[tuple, tuple] = {start: ()}
         frontier: list[tuple[tuple, tuple]] = [(start, ())]
         # (the loop below runs tens of millions of times: its lookups are bound to locals)
-        c_get, g_get, f_get, m_get, l_get, e_get, i_get, pos_get = (
-            c_step.get, g_step.get, f_step.get, m_step.get, l_step.get, e_step.get, i_step.get, pos_step.get)
+        l_get = l_step.get
         for _depth in range(MAX_LINES):
             nxt = []
             for (ci, gi, fi, ei, before, mi, ii), hist in frontier:
+                c_row = c_step.get(ci)
+                if c_row is None:
+                    c_row = c_step[ci] = {}
+                g_row = g_step.get(gi)
+                if g_row is None:
+                    g_row = g_step[gi] = {}
+                f_row = f_step.get(fi)
+                if f_row is None:
+                    f_row = f_step[fi] = {}
+                m_row = m_step.get(mi)
+                if m_row is None:
+                    m_row = m_step[mi] = {}
+                e_row = e_step.get(ei)
+                if e_row is None:
+                    e_row = e_step[ei] = {}
+                i_row = i_step.get(ii)
+                if i_row is None:
+                    i_row = i_step[ii] = {}
+                pos_row = pos_step.get(before)
+                if pos_row is None:
+                    pos_row = pos_step[before] = {}
+                whole = positional and before and not neutral_ok[before]  # a line's flags depend on the whole history
                 for li, ln, lci, lgi, lfi, lei, wi, nb_rule, prog, imp_line in recs:
                     if positional:  # a line's position depends on the lines before it
-                        if before and not neutral_ok[before]:  # depends on the whole history
+                        if whole:
                             lfi = fl_ids.of(tuple(_RANK[v] for v in at_position(ln, before, hist)))
                         else:
-                            at = pos_get((li, before))
+                            at = pos_row.get(li)
                             if at is None:
-                                at = pos_step[li, before] = fl_ids.of(tuple(_RANK[v] for v in at_position(ln, before, hist)))
+                                at = pos_row[li] = fl_ids.of(tuple(_RANK[v] for v in at_position(ln, before, hist)))
                             lfi = at
                         nb = before if nb_rule == 0 else 2 if nb_rule == 2 else max(before, 1)
                     else:
                         nb = 0
                     c = ci
                     if caps:
-                        c = c_get((ci, lci))
+                        c = c_row.get(lci)
                         if c is None:
-                            c = c_step[ci, lci] = counted(ci, lci)
-                    g = g_get((gi, lgi))
+                            c = c_row[lci] = counted(ci, lci)
+                    g = g_row.get(lgi)
                     if g is None:
-                        g = g_step[gi, lgi] = got_ids.of(got_ids.values[gi] | got_ids.values[lgi])
-                    f = f_get((fi, lfi))
+                        g = g_row[lgi] = got_ids.of(got_ids.values[gi] | got_ids.values[lgi])
+                    f = f_row.get(lfi)
                     if f is None:
-                        f = f_step[fi, lfi] = followed(fi, lfi) if last_k else merged(fl_ids, fi, lfi)
+                        f = f_row[lfi] = followed(fi, lfi) if last_k else merged(fl_ids, fi, lfi)
                     m = mi
                     if carry_k:
-                        m = m_get((mi, wi))
+                        m = m_row.get(wi)
                         if m is None:
-                            m = m_step[mi, wi] = merged(mm_ids, mi, wi)
+                            m = m_row[wi] = merged(mm_ids, mi, wi)
                         if prog:
                             f2 = l_get((f, m))
                             if f2 is None:
@@ -750,14 +772,14 @@ class Domain:
                             f = f2
                     e = ei
                     if lei >= 0:
-                        e = e_get((ei, lei))
+                        e = e_row.get(lei)
                         if e is None:
-                            e = e_step[ei, lei] = merged(ex_ids, ei, lei)
+                            e = e_row[lei] = merged(ex_ids, ei, lei)
                     i = ii
                     if ii != first_given:
-                        nxt_i = i_get((ii, imp_line))
+                        nxt_i = i_row.get(imp_line)
                         if nxt_i is None:
-                            nxt_i = i_step[ii, imp_line] = imp_ids.of(_imp(imp_ids.values[ii], imp_line))
+                            nxt_i = i_row[imp_line] = imp_ids.of(_imp(imp_ids.values[ii], imp_line))
                         i = nxt_i
                     k = (c, g, f, e, nb, m, i)
                     if k in states:
