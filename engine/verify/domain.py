@@ -715,27 +715,9 @@ class Domain:
         for _depth in range(MAX_LINES):
             nxt = []
             for (ci, gi, fi, ei, before, mi, ii), hist in frontier:
-                c_row = c_step.get(ci)
-                if c_row is None:
-                    c_row = c_step[ci] = {}
-                g_row = g_step.get(gi)
-                if g_row is None:
-                    g_row = g_step[gi] = {}
-                f_row = f_step.get(fi)
-                if f_row is None:
-                    f_row = f_step[fi] = {}
-                m_row = m_step.get(mi)
-                if m_row is None:
-                    m_row = m_step[mi] = {}
-                e_row = e_step.get(ei)
-                if e_row is None:
-                    e_row = e_step[ei] = {}
-                i_row = i_step.get(ii)
-                if i_row is None:
-                    i_row = i_step[ii] = {}
-                pos_row = pos_step.get(before)
-                if pos_row is None:
-                    pos_row = pos_step[before] = {}
+                # (once a state, not once a line: an empty row made and dropped costs little)
+                c_row, g_row, f_row, m_row = c_step.setdefault(ci, {}), g_step.setdefault(gi, {}), f_step.setdefault(fi, {}), m_step.setdefault(mi, {})
+                e_row, i_row, pos_row = e_step.setdefault(ei, {}), i_step.setdefault(ii, {}), pos_step.setdefault(before, {})
                 whole = positional and before and not neutral_ok[before]  # a line's flags depend on the whole history
                 for li, ln, lci, lgi, lfi, lei, wi, nb_rule, prog, imp_line in recs:
                     if positional:  # a line's position depends on the lines before it
