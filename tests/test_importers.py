@@ -136,6 +136,30 @@ def test_hotspot_examples_decode_to_their_protein_change(table):
         assert (d.kind, d.gene, d.protein) == (hs.DECODED, ex["gene"], ex["protein"]), ex
 
 
+def test_chromosome_lengths_hold_every_hotspot_and_a_bad_length_is_refused(table, tmp_path):
+    """Every hotspot base lies on its chromosome (the lengths are those of the assembly the
+    positions are on), one base past a chromosome's end is past it, and a bad entry is a RuleError
+    naming its key path."""
+    import yaml
+
+    from engine.errors import RuleError
+
+    for (asm, chrom, pos) in table._bases:
+        assert table.past_end(asm, chrom, pos) == "", (asm, chrom, pos)
+    assert table.past_end("GRCh37", "chr12", 133851895) == ""
+    assert table.past_end("GRCh37", "12", 133851896) == "past the end of chromosome 12 on GRCh37 (133,851,895 bases)"
+    assert table.past_end("GRCh38", "12", 133851895) != ""  # GRCh38's chromosome 12 is shorter
+    assert table.past_end("GRCh37", "GL000192.1", 10**9) == ""  # a contig of unknown length: not judged
+    data = yaml.safe_load(HOTSPOTS.read_text(encoding="utf-8"))
+    for bad, where in (({"GRCh37": {"12": -5}}, "chromosome_lengths.GRCh37.12"),
+                       ({"hg99": {"12": 5}}, "chromosome_lengths.hg99")):
+        path = tmp_path / "hotspots.yaml"
+        path.write_text(yaml.safe_dump({**data, "chromosome_lengths": bad}), encoding="utf-8")
+        with pytest.raises(RuleError) as exc:
+            HotspotTable.load(path)
+        assert where in str(exc.value)
+
+
 def test_given_g12c_coordinates_on_both_assemblies(table):
     assert table.decode("GRCh37", "chr12", 25398285, "C", "A").protein == "p.G12C"
     assert table.decode("GRCh38", "12", 25245351, "C", "A").protein == "p.G12C"

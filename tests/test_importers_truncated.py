@@ -187,6 +187,60 @@ def test_a_start_position_that_is_not_a_position_is_an_error_naming_the_field(vo
     assert {c["id"]: c["alterations"] for c in cases}["S2"] == [{"gene": "KRAS", "variant": "p.G12C"}]
 
 
+@pytest.mark.parametrize(("assembly", "start", "end"), [("GRCh37", "133851896", "133,851,895"),
+                                                         ("GRCh38", "133275310", "133,275,309")])
+def test_a_start_position_past_its_chromosome_s_end_is_an_error_naming_the_field(vocab, tmp_path, assembly, start, end):
+    """A position past chromosome 12's end on the row's assembly was read as a change outside the
+    hotspots (counted, the gene unknown, no word of why): it is an error naming Start_Position."""
+    header = ["Hugo_Symbol", "Tumor_Sample_Barcode", "Chromosome", "Start_Position", "Reference_Allele",
+              "Tumor_Seq_Allele2"]
+    path = tmp_path / "m.maf"
+    last = {"GRCh37": "133851895", "GRCh38": "133275309"}[assembly]
+    path.write_text(maf_text([["KRAS", "S1", "chr12", start, "C", "A"], ["KRAS", "S2", "12", last, "C", "A"]], header),
+                    encoding="utf-8")
+    cases, errors, s = do_import(vocab, path, cancer_type="LUAD", assembly=assembly, assay="exome")
+    (e,) = errors
+    assert e["source"] == f"{path}:2" and e["error"]["field"] == "Start_Position" and e["error"]["value"] == start
+    assert e["error"]["kind"] == "coordinates" and e["sample"] == "S1" and e["gene"] == "KRAS"
+    assert f"is past the end of chromosome 12 on {assembly} ({end} bases)" in e["error"]["message"]
+    by_id = {c["id"]: c for c in cases}
+    assert "KRAS" not in by_id["S1"]["tested_genes"]  # what the row called is unknown, never wild-type
+    assert "KRAS" not in by_id["S2"]["tested_genes"] and "S2" in by_id  # the last base itself is a position
+    accounted(s)
+
+
+def test_a_clinical_last_line_cut_short_is_not_read_as_a_value(vocab, tmp_path):
+    """A clinical file cut in its last line: "IV" may have been cut to "I". The cut field is an
+    error naming it and is left unknown; the rest of the row and every other row are read."""
+    maf = tmp_path / "m.maf"
+    maf.write_text(maf_text([["KRAS", s, "Missense_Mutation", "p.G12C", "", ""] for s in ("S1", "S2", "S3")]),
+                   encoding="utf-8")
+    clin = tmp_path / "clinical.txt"
+    clin.write_text("SAMPLE_ID\tONCOTREE_CODE\tLINES\nS1\tLUAD\t0\nS2\tCOAD\t2\nS3\tPA", encoding="utf-8")
+    m = tmp_path / "map.yaml"
+    m.write_text("prior_therapies: {column: LINES, values: {'0': []}}\n")
+    cases, errors, _ = do_import(vocab, maf, clinical=[clin], field_map=m)
+    e, no_type = errors
+    assert e["source"] == f"{clin}:4" and e["error"]["field"] == "ONCOTREE_CODE" and e["error"]["value"] == "PA"
+    assert "2 of 3 fields" in e["error"]["message"] and "probably truncated" in e["error"]["message"]
+    # S3's cancer type is unknown (not "PA", pancreas, or anything else): the case cannot be written
+    assert no_type["sample"] == "S3" and no_type["error"]["kind"] == "cancer_type"
+    by_id = {c["id"]: c for c in cases}
+    assert set(by_id) == {"S1", "S2"}
+    assert by_id["S1"]["cancer_type"] == "LUAD" and by_id["S1"]["prior_therapies"] == []
+    # a last line whose sample id itself may be cut is not read at all
+    maf.write_text(maf_text([["KRAS", "S1", "Missense_Mutation", "p.G12C", "", ""]]), encoding="utf-8")
+    clin.write_text("SAMPLE_ID\tONCOTREE_CODE\tLINES\nS1\tLUAD\t0\nS", encoding="utf-8")
+    cases, errors, _ = do_import(vocab, maf, clinical=[clin], field_map=m)
+    (e,) = errors
+    assert e["source"] == f"{clin}:3" and e["error"]["field"] == "SAMPLE_ID"
+    assert "the row is not read" in e["error"]["message"] and [c["id"] for c in cases] == ["S1"]
+    # a last line with every field and no line end is an ordinary row
+    clin.write_text("SAMPLE_ID\tONCOTREE_CODE\tLINES\nS1\tLUAD\t0", encoding="utf-8")
+    cases, errors, _ = do_import(vocab, maf, clinical=[clin], field_map=m)
+    assert errors == [] and cases[0]["prior_therapies"] == []
+
+
 def test_a_table_compressed_twice_is_not_called_utf16(vocab, tmp_path):
     path = tmp_path / "m.maf.gz"
     path.write_bytes(gzip.compress(gzip.compress(maf_text([["KRAS", "S1", "Missense_Mutation", "p.G12C", "", ""]]).encode())))

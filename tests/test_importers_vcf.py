@@ -589,6 +589,24 @@ def test_a_pos_that_is_not_a_position_is_an_error_naming_the_field_not_a_record_
     accounted(s)
 
 
+def test_a_pos_past_its_chromosome_s_end_is_an_error_naming_the_field(vocab, tmp_path):
+    """POS past chromosome 12's end on the file's assembly (GRCh37, from its header) was read as a
+    record outside every gene: it is an error naming POS, and the genes of that chromosome are
+    unknown (its position says nothing), never wild-type."""
+    good = rec(7, 140453136, "A", "T", ".", ["0/1"])  # BRAF V600E
+    bad = rec(12, 133851896, "C", "A", ".", ["0/1"])
+    last = rec(12, 133851895, "C", "A", ".", ["0/1"])  # the chromosome's last base: a position
+    cases, errors, s = do_import(vocab, write_vcf(tmp_path / "x.vcf", ["S"], [good, bad, last]), cancer_type="COAD",
+                                 assay="exome")
+    (e,) = errors
+    assert e["source"] == f"{tmp_path / 'x.vcf'}:8" and e["error"]["field"] == "POS" and e["error"]["value"] == "133851896"
+    assert "POS 133,851,896 is past the end of chromosome 12 on GRCh37 (133,851,895 bases)" in e["error"]["message"]
+    (case,) = cases
+    assert {"gene": "BRAF", "variant": "p.V600E"} in case["alterations"]
+    assert "KRAS" not in case["tested_genes"] and "BRAF" in case["tested_genes"]
+    accounted(s)
+
+
 def test_vcfpy_messages_are_one_line_and_a_truncated_last_record_says_so(vocab, tmp_path):
     good = rec(7, 140453136, "A", "T", ".", ["0/1"])
     path = write_vcf(tmp_path / "x.vcf", ["S"], [good, "12\t25398285\t.\tC\tA\t.\tPASS\t.\tGT\t0/1\textra"])

@@ -142,7 +142,7 @@ def make_importer(
             assembly=asm, gene_loci=Path(gene_loci) if gene_loci is not None else None,
         )
     for c in paths_of(clinical):
-        imp.clinical.add_file(c, lambda kind, msg, src: imp.error(kind, msg, src))
+        imp.clinical.add_file(c, imp.error)
     if field_map is not None:
         fm = FieldMap.load(Path(field_map), lambda f, v: _check_value(vocab, f, v))
         fm.check_columns(imp.clinical.columns)

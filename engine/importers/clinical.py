@@ -75,6 +75,19 @@ class ClinicalIndex:
             if len(fields) > width and any(x.strip() for x in fields[width:]):
                 error("row", f"{len(fields)} fields, the header has {width}", src)
                 continue
+            if line == table.unterminated and len(fields) < width:
+                # the file ends here without a line end: it was probably truncated, and the row's
+                # last field may be cut ("IV" read as "I"); it is not read (unknown, never a value)
+                last = len(fields) - 1
+                why = (f"line cut short: {len(fields)} of {width} fields, and the file ends here without a line "
+                       "end: it was probably truncated")
+                if last <= key:
+                    error("row", f"{why}; its {table.header[key]} may be cut, so the row is not read", src,
+                          field=table.header[min(last, key)])
+                    continue
+                error("row", f"{why}; its last field ({table.header[last]}) may be cut and is not read (unknown, "
+                      "like the columns after it)", src, field=table.header[last], value=fields[last].strip())
+                fields = fields[:last]
             ident = fields[key].strip() if key < len(fields) else ""
             if not ident:
                 error("row", f"no {table.header[key]} on this row", src)

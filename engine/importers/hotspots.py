@@ -87,6 +87,7 @@ class HotspotTable:
         self._codons: dict[tuple[str, int], str] = codons  # (gene, codon) -> IUPAC reference codon
         self.examples: list[dict] = examples
         self.source: str = ""
+        self._lengths: dict[tuple[str, str], int] = {}  # (assembly, chrom) -> its length in bases
 
     # ------------------------------------------------------------------ loading
 
@@ -110,7 +111,7 @@ class HotspotTable:
     def _from_data(cls, data: Any) -> HotspotTable:
         if not isinstance(data, dict):
             raise _TableError("the table is a mapping with genetic_code, assemblies, segments", ())
-        unknown = set(data) - {"genetic_code", "assemblies", "segments", "examples"}
+        unknown = set(data) - {"genetic_code", "assemblies", "chromosome_lengths", "segments", "examples"}
         if unknown:
             raise _TableError(f"unknown key '{sorted(unknown)[0]}'", ())
         gc = _need(data, "genetic_code", dict, ())
@@ -126,6 +127,18 @@ class HotspotTable:
                 raise _TableError("a list of spellings", ("assemblies", canon))
             for s in [canon, *spellings]:
                 names[str(s).lower()] = str(canon)
+
+        lengths: dict[tuple[str, str], int] = {}
+        for asm, per in (data.get("chromosome_lengths") or {}).items():
+            at = ("chromosome_lengths", asm)
+            if asm not in names.values():
+                raise _TableError(f"unknown assembly '{asm}' (not under assemblies)", at)
+            if not isinstance(per, dict):
+                raise _TableError("a mapping of chromosome to its length", at)
+            for chrom, n in per.items():
+                if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+                    raise _TableError("a length is a positive whole number of bases", (*at, chrom))
+                lengths[(str(asm), _chrom(str(chrom)))] = n
 
         bases: dict[tuple[str, str, int], _Base] = {}
         codons: dict[tuple[str, int], str] = {}
@@ -170,7 +183,9 @@ class HotspotTable:
         examples = data.get("examples") or []
         if not isinstance(examples, list):
             raise _TableError("a list", ("examples",))
-        return cls(code, names, bases, codons, examples, {g: frozenset(t) for g, t in transcripts.items()})
+        table = cls(code, names, bases, codons, examples, {g: frozenset(t) for g, t in transcripts.items()})
+        table._lengths = lengths
+        return table
 
     # ------------------------------------------------------------------ queries
 
@@ -181,6 +196,15 @@ class HotspotTable:
     @property
     def assemblies(self) -> list[str]:
         return sorted(set(self._assembly_names.values()))
+
+    def past_end(self, assembly: str, chrom: str, end: int) -> str:
+        """Why ``chrom:end`` cannot be on ``assembly`` (it lies past the chromosome's end), else ""
+        (also where the table does not know the chromosome's length)."""
+        chrom = _chrom(chrom)
+        n = self._lengths.get((assembly, chrom))
+        if n is None or end <= n:
+            return ""
+        return f"past the end of chromosome {chrom} on {assembly} ({n:,} bases)"
 
     def covers(self, assembly: str, chrom: str, start: int, end: int) -> bool:
         """True when any base of start..end is in the table (cheap pre-check)."""

@@ -844,6 +844,12 @@ class Importer:
             f[cols.alt1] if cols.alt1 is not None else "",
         )
         span = max(len(ref), 1) if ref not in ("-", "") else 1
+        beyond = self.table.past_end(asm, chrom, start + span - 1)
+        if beyond:
+            self._row_error(st, gene, "coordinates", f"Start_Position {start:,} is {beyond}: a wrong position, or a "
+                            f"row of another assembly? The row is not read", src, field="Start_Position",
+                            value=f[i_start].strip())
+            return ""
         if not self.table.covers(asm, chrom, start, start + span - 1):
             if self._row_cut_short:
                 return self._cut_short(f, cols, chrom, start, ref, alt)

@@ -395,6 +395,14 @@ class VcfImporter(ExtrasMixin, CallImporter):
                                    f"{MAX_POSITION:,} (0 for a telomere){cut}", src, field="POS", value=pos)
                     self._unreadable(text, samples)
                     continue
+                at = position(pos, lowest=0) if pos is not None else None
+                beyond = self.table.past_end(asm, text.split("\t", 1)[0], at) if at is not None and asm else ""
+                if beyond:
+                    s.rows += 1
+                    self.error_row("coordinates", f"POS {at:,} is {beyond}: a wrong position, or a file of another "
+                                   f"assembly?{cut}", src, field="POS", value=pos)
+                    self._unreadable(text, samples, placed=False)
+                    continue
                 try:
                     rec = reader.parser.parse_line(text)
                 except Exception as exc:  # noqa: BLE001 - vcfpy raises ValueError and its own exceptions
@@ -664,18 +672,20 @@ class VcfImporter(ExtrasMixin, CallImporter):
             st.unresolved.add(gene)
 
 
-    def _unreadable(self, text: str, samples: dict[str, _Sample]) -> None:
+    def _unreadable(self, text: str, samples: dict[str, _Sample], placed: bool = True) -> None:
         """A record that cannot be read: what it called is unknown, so the genes it may be about
-        (:meth:`_unread_genes`) are unknown for every sample, never wild-type."""
-        unread = self._unread_genes(text)
+        (:meth:`_unread_genes`) are unknown for every sample, never wild-type. ``placed=False``: its
+        position is not to be trusted (it lies past its chromosome's end)."""
+        unread = self._unread_genes(text, placed)
         for st in samples.values():
             st.unresolved.update(unread)
 
-    def _unread_genes(self, text: str) -> set[str]:
+    def _unread_genes(self, text: str, placed: bool = True) -> set[str]:
         """The genes a VCF record that could not be read may be about: those its own annotation
         names (a CSQ, ANN or SYMBOL field), and those whose locus or hotspots hold its position;
-        with no readable position, those on its chromosome; with no known chromosome either, every
-        gene of the vocabulary, unless its annotation names its gene (then only the genes named).
+        with no readable position (or one past its chromosome's end), those on its chromosome; with
+        no known chromosome either, every gene of the vocabulary, unless its annotation names its
+        gene (then only the genes named).
         A line without tabs is no readable record: it is about the genes its text names, if any."""
         named = {g for g in (self.vocab.find_gene(t) for t in set(_TOKEN.findall(text)) if len(t) <= 20) if g is not None}
         parts = [p.strip() for p in text.split("\t")]
@@ -688,7 +698,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
         # gene the vocabulary does not know, an empty or cut annotation: the position decides)
         annotated = bool(named) and _ANNOTATED.search(text) is not None
         chrom = hs._chrom(parts[0]) if parts[0] else ""
-        pos = position(parts[1], lowest=0)
+        pos = position(parts[1], lowest=0) if placed else None
         if pos is not None:  # (a POS that is no position, -1 or 23 digits, says only the chromosome)
             genes = set(self._genes_at(chrom, pos, pos)) | named
             for asm in self.table.assemblies:  # (the record's own assembly may be what is unreadable)
