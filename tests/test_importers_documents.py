@@ -167,6 +167,27 @@ def test_phenopacket_yaml_and_variant_forms(vocab, tmp_path):
         assert next(o for o in got["options"] if o["therapy"] == "sotorasib")["verdict"] == "eligible", name
 
 
+def test_phenopacket_position_past_its_chromosome_s_end_is_an_error_and_leaves_its_genes_unknown(vocab, tmp_path):
+    """A genomic HGVS or VCF record past chromosome 12's end was "a variant with no gene named and
+    not at a codon of the hotspot table" (a skip): it is an error naming the variant's path, and
+    KRAS (the gene named, or the genes read from that chromosome) stays unknown, never wild-type."""
+    forms = {
+        "hgvs.g": {"id": "v", "expressions": [{"syntax": "hgvs.g", "value": "NC_000012.11:g.133851896C>A"}]},
+        "vcf": {"id": "v", "geneContext": {"valueId": "HGNC:6407", "symbol": "KRAS"},
+                "vcfRecord": {"genomeAssembly": "GRCh38", "chrom": "12", "pos": "133275310", "ref": "C", "alt": "A"}},
+    }
+    for name, vd in forms.items():
+        path = tmp_path / f"{name.replace('.', '_')}.json"
+        path.write_text(json.dumps(phenopacket(vd)), encoding="utf-8")
+        cases, errors, _ = read(vocab, "phenopacket", [path], assay="exome")
+        (e,) = errors
+        assert e["error"]["kind"] == "coordinates" and "past the end of chromosome 12" in e["error"]["message"], name
+        assert e["error"]["field"].endswith("variationDescriptor"), name
+        (case,) = cases
+        assert case["alterations"] == [], name
+        assert "KRAS" not in case["tested_genes"] and "BRAF" in case["tested_genes"], name
+
+
 def test_hand_written_yaml_with_unquoted_timestamps(vocab, tmp_path):
     text = yaml.safe_dump(phenopacket()).replace("'2025-07-01T00:00:00Z'", "2025-07-01T00:00:00Z")
     text = text.replace("'2025-01-06T00:00:00Z'", "2025-01-06T00:00:00Z").replace("'2025-06-23T00:00:00Z'", "2025-06-23")

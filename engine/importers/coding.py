@@ -71,6 +71,11 @@ class CodingExons:
                     return ex, c
         return None
 
+    def genes_on(self, chrom: str) -> set[str]:
+        """The genes with coding exons listed on chromosome ``chrom`` (any assembly)."""
+        chrom = hs._chrom(chrom)
+        return {ex.gene for rows in self._exons.values() for ex in rows if ex.chrom == chrom}
+
     def gene_at(self, assembly: str, chrom: str, start: int, end: int) -> str | None:
         for p in range(start, end + 1):
             hit = self.locate(assembly, chrom, p)

@@ -396,6 +396,11 @@ class DocumentReader:
         if asm is None:
             return None, None
         span = max(len(ref or alt), 1)
+        beyond = self.table.past_end(asm, chrom, pos + span - 1)
+        if beyond:  # what it called is unknown: the genes read from that chromosome stay so (settle_decoded)
+            on = self.table.genes_on(chrom) | (self.coding.genes_on(chrom) if self.coding is not None else set())
+            return None, hs.Decoded(hs.PAST_END, gene=",".join(sorted(on)) or None,
+                                    detail=f"position {pos:,} is {beyond}: a wrong position or assembly?")
         gene = self.table.gene_at(asm, chrom, pos, pos + span - 1)
         coding = self.coding
         if gene is None and coding is not None:
@@ -413,7 +418,13 @@ class DocumentReader:
 
     def settle_decoded(self, d, gene: str | None, dec: hs.Decoded | None, path: str, origin: str, add) -> bool:
         """Act on a call decoded from coordinates: add it (through ``add``), skip a synonymous change
-        or report a mismatch (the gene then stays unresolved). False when coordinates decide nothing."""
+        or report a mismatch (the gene then stays unresolved). False when coordinates decide nothing.
+        A position past its chromosome's end is an error: the gene named, else every gene of the
+        chromosome with hotspots, stays unresolved."""
+        if dec is not None and dec.kind == hs.PAST_END:
+            self.error("coordinates", dec.detail, d.source, path, sample=d.id, gene=gene)
+            d.unresolved.update([gene] if gene else dec.gene.split(",") if dec.gene else [])
+            return True
         if dec is None or gene is None:
             return False
         if dec.kind == hs.DECODED and dec.gene == gene:

@@ -49,6 +49,7 @@ SYNONYMOUS = "synonymous"  # every changed codon still encodes the same amino ac
 OUTSIDE = "outside"  # some changed base is not in the table (or the row is not a substitution)
 MISMATCH = "mismatch"  # the row's reference allele disagrees with the table
 AMBIGUOUS = "ambiguous"  # an open reference base makes the amino acid undecidable
+PAST_END = "past_end"  # the position lies past its chromosome's end (a reader's own check: see past_end)
 
 
 def complement(seq: str) -> str:
