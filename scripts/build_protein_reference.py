@@ -18,6 +18,7 @@ import argparse
 import collections
 import csv
 import gzip
+import hashlib
 import json
 import re
 import sys
@@ -88,6 +89,24 @@ def observations(data: Path, genes: dict):
                     yield gene, pipeline, int(m.group(2)), m.group(1), sample, change
 
 
+def reference_sequence(gene: str, conf: dict) -> str:
+    """The gene's reference protein (``sequence``), checked against its length and the SHA-256
+    its ``sequence_source`` names; "" where none is given."""
+    seq = "".join(str(conf.get("sequence") or "").split()).upper()
+    if not seq:
+        return ""
+    if set(seq) - set(_AA):
+        raise SystemExit(f"{gene}: the sequence holds letters that are not amino acids: {sorted(set(seq) - set(_AA))}")
+    if conf.get("length") and len(seq) != conf["length"]:
+        raise SystemExit(f"{gene}: the sequence has {len(seq)} residues, the length says {conf['length']}")
+    named = re.search(r"SHA-256\s+([0-9a-f]{64})", str(conf.get("sequence_source") or ""))
+    if named is None:
+        raise SystemExit(f"{gene}: a sequence needs a sequence_source naming its SHA-256")
+    if hashlib.sha256(seq.encode("ascii")).hexdigest() != named.group(1):
+        raise SystemExit(f"{gene}: the sequence does not match the SHA-256 of its source")
+    return seq
+
+
 def build(data: Path, config: dict, min_samples: int) -> tuple[dict, list[str]]:
     genes = config["genes"]
     seen: dict[str, dict[str, dict[int, set[str]]]] = collections.defaultdict(
@@ -122,8 +141,15 @@ def build(data: Path, config: dict, min_samples: int) -> tuple[dict, list[str]]:
             used.append(pipeline)
             for pos, res in positions.items():
                 accepted[pos] |= res
-        table = {}
+        seq = reference_sequence(gene, conf)
         for pos, res in sorted(accepted.items()):
+            if seq and len(res) == 1 and pos <= len(seq) and res != {seq[pos - 1]}:
+                raise SystemExit(f"{gene}: the data give residue {pos} as {next(iter(res))}, the sequence as "
+                                 f"{seq[pos - 1]}: a wrong sequence, or the data number on another isoform")
+        table = {p: seq[p - 1] for p in range(1, min(limit, len(seq)) + 1)} if seq else {}
+        for pos, res in sorted(accepted.items()):
+            if seq:
+                continue
             if len(res) != 1:
                 report.append(f"{gene}: position {pos} left out (files disagree: {''.join(sorted(res))})")
                 continue
@@ -134,7 +160,8 @@ def build(data: Path, config: dict, min_samples: int) -> tuple[dict, list[str]]:
             table[pos] = next(iter(res))
         if table:
             residues[gene] = " ".join(f"{p}{r}" for p, r in sorted(table.items()))
-            report.append(f"{gene}: {len(table)} residues from {', '.join(used)}")
+            what = "the sequence, checked against " if seq else ""
+            report.append(f"{gene}: {len(table)} residues from {what}{', '.join(used)}")
 
     recurrent: dict[str, list[str]] = collections.defaultdict(list)
     for (gene, label), who in sorted(samples.items()):

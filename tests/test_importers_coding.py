@@ -3,7 +3,9 @@ checked against every KRAS substitution of the real GRCh37 MAF files that states
 from __future__ import annotations
 
 import gzip
+import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,9 +103,23 @@ def test_q22k_in_lung_msk_is_read_from_the_transcript(table):
     assert any("coding exons" in n for n in imp.summary.notes)
 
 
-def test_unknown_residue_or_ambiguity_keeps_the_gene_unknown(tmp_path, coding):
-    # codon 3 (E3): residue not among the known residues -> not decoded
-    assert coding.decode("GRCh37", "12", 25398312, "C", "A").kind == hs.OUTSIDE
+def _without_residue(tmp_path: Path, gene: str, pos: int) -> Path:
+    """A copy of the rules whose generated reference residues lack ``gene``'s residue ``pos``."""
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    path = rules / "vocabulary" / "protein_residues.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["residues"][gene] = " ".join(t for t in data["residues"][gene].split() if int(t[:-1]) != pos)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return rules
+
+
+def test_unknown_residue_or_ambiguity_keeps_the_gene_unknown(tmp_path, coding, table):
+    # codon 3 (E3): known from KRAS's sequence (no data file reports it), so GAA>TAA is read
+    assert coding.decode("GRCh37", "12", 25398312, "C", "A").protein == "p.E3*"
+    # where the residue is not known, the codon is not decoded
+    rules = _without_residue(tmp_path, "KRAS", 3)
+    assert CodingExons.load(rules / "vocabulary", table).decode("GRCh37", "12", 25398312, "C", "A").kind == hs.OUTSIDE
     # the row's reference base fixes the codon where it can: c.66A>C in Gln22 (CAA) is His
     assert coding.decode("GRCh37", "12", 25398253, "T", "G").protein == "p.Q22H"
     # Leu23 with A as third base is TTA or CTA; A>C gives Phe or Leu: undecidable, not guessed
@@ -117,7 +133,7 @@ def test_unknown_residue_or_ambiguity_keeps_the_gene_unknown(tmp_path, coding):
         "KRAS\tS2\tMissense_Mutation\tGRCh37\t12\t25398255\tG\tT\n"
         "KRAS\tS3\tNonsense_Mutation\tGRCh37\t12\t25398312\tC\tA\n"
         "KRAS\tS4\tSplice_Site\tGRCh37\t12\t25398312\tC\tA\n", encoding="utf-8")
-    imp = make_importer(cancer_type="LUAD", assay="exome")
+    imp = make_importer(cancer_type="LUAD", assay="exome", rules_dir=rules)
     cases = {c["id"]: c for c in imp.run(maf)}
     assert cases["S1"]["alterations"] == [] and "KRAS" not in cases["S1"]["tested_genes"]
     assert cases["S2"]["alterations"] == [{"gene": "KRAS", "variant": "p.Q22K"}] and "KRAS" in cases["S2"]["tested_genes"]

@@ -236,6 +236,16 @@ def test_kind_and_exon_words(reader, gene, text, label):
     ("KRAS", "E62_A63del", "KRAS residue 63 is E (Glu), not A", "E62_E63del"),
     ("KRAS", "G12_A13del", "KRAS residue 13 is G (Gly), not A", "G12_G13del"),
     ("EGFR", "E746_L748del", "EGFR residue 748 is R (Arg), not L", "E746_R748del"),
+    # the RAS genes' whole sequences are known (UniProt), not only the residues the data files
+    # report; digits written in the wrong order point to the gene's known change
+    ("KRAS", "G21C", "KRAS residue 21 is I (Ile), not G", "G12C"),
+    ("KRAS", "p.Gly21Cys", "KRAS residue 21 is I (Ile), not G", "G12C"),
+    ("KRAS", "G31D", "KRAS residue 31 is E (Glu), not G", "G13D"),
+    ("KRAS", "Q16H", "KRAS residue 16 is K (Lys), not Q", "Q61H"),
+    ("KRAS", "A64T", "KRAS residue 64 is Y (Tyr), not A", "Y64T"),  # no known change at 46: the residue's own
+    ("NRAS", "Q16K", "NRAS residue 16 is K (Lys), not Q", "Q61K"),
+    ("NRAS", "G59T", "NRAS residue 59 is A (Ala), not G", "A59T"),  # 59: no data file reports it
+    ("HRAS", "A12V", "HRAS residue 12 is G (Gly), not A", "G12V"),
     # a stop-codon reference (a stop lost, an extension) stands only at the stop codon (length + 1)
     ("KRAS", "*12Q", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", "G12Q"),
     ("KRAS", "p.Ter12Gln", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", "G12Q"),
@@ -253,6 +263,8 @@ def test_changes_within_the_reference_are_read(reader):
     assert reader.variant("KRAS", "M189I").label == "M189I"
     assert reader.variant("KRAS", "X189_splice").label == "X189_splice"  # no reference residue to check
     assert reader.variant("KRAS", "G12_G13del").label == "G12_G13del"
+    assert reader.variant("KRAS", "I21T").label == "I21T"  # residue 21 from the sequence: no data file reports it
+    assert reader.variant("KRAS", "R151G").label == "R151G"  # past 150 the isoforms differ: not checked
     assert reader.variant("ZFHX3", "A5000T").label == "A5000T"  # a gene without reference data
 
 

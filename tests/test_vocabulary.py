@@ -411,6 +411,29 @@ def test_generated_residues_are_current():
     assert done.returncode == 0, done.stderr
 
 
+def test_a_reference_sequence_is_checked_against_its_length_and_its_source_s_sha256():
+    """The generator takes a gene's whole sequence only as its source names it: a letter changed, one
+    missing, or no SHA-256 named stops it (a sequence copied wrong would reject true changes)."""
+    import importlib.util
+
+    import yaml
+
+    spec = importlib.util.spec_from_file_location("build_protein_reference", ROOT / "scripts" / "build_protein_reference.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    conf = yaml.safe_load((ROOT / "rules" / "vocabulary" / "protein_reference.yaml").read_text(encoding="utf-8"))
+    kras = conf["genes"]["KRAS"]
+    seq = mod.reference_sequence("KRAS", kras)
+    assert len(seq) == 189 and seq[11] == "G" and seq[20] == "I" and seq[60] == "Q"
+    for bad, why in (({**kras, "sequence": seq[:20] + "G" + seq[21:]}, "does not match the SHA-256"),
+                     ({**kras, "sequence": seq[:-1]}, "has 188 residues, the length says 189"),
+                     ({**kras, "sequence_source": "UniProtKB P01116"}, "needs a sequence_source naming its SHA-256"),
+                     ({**kras, "sequence": seq[:20] + "B" + seq[21:]}, "not amino acids")):
+        with pytest.raises(SystemExit, match=why):
+            mod.reference_sequence("KRAS", bad)
+    assert mod.reference_sequence("TP53", conf["genes"]["TP53"]) == ""  # no sequence: the data alone
+
+
 @needs_data
 def test_real_protein_changes_of_configured_genes_pass_the_reference_check(vocab):
     """Every missense change the Ensembl-annotated files report on a configured transcript reads."""

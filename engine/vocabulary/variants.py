@@ -7,6 +7,7 @@ reads ``variants.yaml``, ``protein_reference.yaml`` and ``protein_residues.json`
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -470,6 +471,20 @@ class VariantReader(Cached):
             hi_f, hi_l = hi_f + 1, hi_l + 1
         return (lo_f, hi_l)
 
+    def _transposed(self, gene: str, protein: _Protein, ref: str, pos: int, rest: str) -> str | None:
+        """The change ``ref{pos'}{rest}`` at a position ``pos'`` written with the digits of ``pos``
+        in another order, where that residue is ``ref`` and the change is a recurrent one of
+        ``gene`` (``G21C`` -> ``G12C``), else None."""
+        digits = str(pos)
+        for order in sorted(set(itertools.permutations(digits))):
+            if order[0] == "0" or "".join(order) == digits:
+                continue
+            at = int("".join(order))
+            label = f"{ref}{at}{rest}"
+            if protein.residues.get(at) == ref and gene in self._recurrent.get(label, ()):
+                return label
+        return None
+
     def _check_reference(self, gene: str, v: Variant, text: str) -> None:
         if v.codon is None:
             return
@@ -503,6 +518,11 @@ class VariantReader(Cached):
                     candidate = actual + v.label[len(ref):]
                     if v.alt != actual:
                         meant = candidate
+                    # digits written in the wrong order ("G21C" for G12C): a known change of the
+                    # gene at a position of the same digits, where the residue is the one written
+                    swapped = self._transposed(gene, protein, ref, pos, v.label[len(ref) + len(str(pos)):])
+                    if swapped is not None:
+                        meant = swapped
                 else:
                     meant = v.label.replace(f"_{ref}{pos}", f"_{actual}{pos}")
                 others = [g for g in self._recurrent.get(v.label, ()) if g != gene]
