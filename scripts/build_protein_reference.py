@@ -147,9 +147,7 @@ def build(data: Path, config: dict, min_samples: int) -> tuple[dict, list[str]]:
                 raise SystemExit(f"{gene}: the data give residue {pos} as {next(iter(res))}, the sequence as "
                                  f"{seq[pos - 1]}: a wrong sequence, or the data number on another isoform")
         table = {p: seq[p - 1] for p in range(1, min(limit, len(seq)) + 1)} if seq else {}
-        for pos, res in sorted(accepted.items()):
-            if seq:
-                continue
+        for pos, res in sorted(accepted.items()) if not seq else ():  # (a sequence gives every residue)
             if len(res) != 1:
                 report.append(f"{gene}: position {pos} left out (files disagree: {''.join(sorted(res))})")
                 continue

@@ -419,11 +419,14 @@ class DocumentReader:
     def settle_decoded(self, d, gene: str | None, dec: hs.Decoded | None, path: str, origin: str, add) -> bool:
         """Act on a call decoded from coordinates: add it (through ``add``), skip a synonymous change
         or report a mismatch (the gene then stays unresolved). False when coordinates decide nothing.
-        A position past its chromosome's end is an error: the gene named, else every gene of the
-        chromosome with hotspots, stays unresolved."""
+        A position past its chromosome's end is an error: the gene named stays unresolved, else
+        every gene read from that chromosome (hotspots, coding exons: ``dec.gene`` lists them)."""
         if dec is not None and dec.kind == hs.PAST_END:
             self.error("coordinates", dec.detail, d.source, path, sample=d.id, gene=gene)
-            d.unresolved.update([gene] if gene else dec.gene.split(",") if dec.gene else [])
+            if gene:
+                d.unresolved.add(gene)
+            elif dec.gene:
+                d.unresolved.update(dec.gene.split(","))
             return True
         if dec is None or gene is None:
             return False
