@@ -198,6 +198,26 @@ def test_segment_file_without_a_sample_needs_one_case(vocab, tmp_path):
     assert cases[0]["alterations"][0]["gene"] == "KRAS" and cases[0]["alterations"][0]["copy_number"] == 8
 
 
+def test_a_segment_past_its_chromosome_s_end_or_backwards_is_an_error_row_and_calls_nothing(vocab, tmp_path):
+    """A segment ending past chromosome 7's end on GRCh37, one whose Start is after its End, and one
+    whose Start is "1_000" (int() would read it) are error records naming the field; what they
+    covered gets no call (MET's copy number stays unknown), while KRAS's good segment is read."""
+    seg = tmp_path / "x.cna.tsv"
+    seg.write_text("Chromosome\tStart\tEnd\tnMajor\tnMinor\n"
+                   "12\t25000000\t26000000\t7\t1\n"
+                   "7\t116000000\t159138664\t9\t1\n"      # chromosome 7 has 159,138,663 bases on GRCh37
+                   "7\t117000000\t116000000\t9\t1\n"
+                   "7\t1_000\t159000000\t9\t1\n", encoding="utf-8")
+    cases, errors, _, _ = do_import(vocab, None, cancer_type="LUAD", assembly="GRCh37", cna=[seg])
+    got = [(e["source"].rsplit(":", 1)[1], e["error"].get("field"), e["error"]["message"]) for e in errors]
+    assert got[0] == ("3", "End", "End 159,138,664 is past the end of chromosome 7 on GRCh37 (159,138,663 bases): "
+                                  "a wrong position, or a file of another assembly?")
+    assert got[1] == ("4", "Start", "Start 117,000,000 is after End 116,000,000")
+    assert got[2][0] == "5" and "whole-number Start and End" in got[2][2]
+    (case,) = cases
+    assert [(a["gene"], a["variant"]) for a in case["alterations"]] == [("KRAS", "amplification")]
+
+
 def test_cli_summary_counts_copy_number_and_fusions_of_lung_msk():
     import argparse
     import io

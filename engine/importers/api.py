@@ -139,7 +139,7 @@ def make_importer(
 
         imp.extras = load_extras(
             vocab, cna_paths, fusion_paths, imp.error, rules_dir=_rules_dir(rules_dir),
-            assembly=asm, gene_loci=Path(gene_loci) if gene_loci is not None else None,
+            assembly=asm, gene_loci=Path(gene_loci) if gene_loci is not None else None, past_end=table.past_end,
         )
     for c in paths_of(clinical):
         imp.clinical.add_file(c, imp.error)

@@ -35,7 +35,7 @@ from typing import Any
 from engine import ruleyaml
 from engine.errors import UsageError
 from engine.importers.calls import ExtraCounts, Extras
-from engine.importers.tabular import is_missing, read_table
+from engine.importers.tabular import is_missing, position, read_table
 
 ErrorFn = Callable[..., None]
 
@@ -213,7 +213,9 @@ class _Reader:
                 self.cna_call(c, sid, gene, v, src)
 
     def cna_segments(self, path: Path, table: Any, c: ExtraCounts, loci: GeneLoci, assembly: str | None,
-                     amp_copies: float) -> None:
+                     amp_copies: float, past_end: Callable[[str, str, int], str]) -> None:
+        """Copy number by genomic segment, mapped to genes through ``loci``; ``past_end`` (the hotspot
+        table's) says where a segment ends past its chromosome's end on ``assembly``."""
         name = str(path)
         cols = [table.require(n) for n in ("Chromosome", "Start", "End")]
         i_major, i_minor = table.col("nMajor"), table.col("nMinor")
@@ -233,14 +235,25 @@ class _Reader:
             c.read += 1
             src = f"{name}:{line}"
             try:
-                chrom, start, end = _chrom(f[cols[0]]), int(f[cols[1]]), int(f[cols[2]])
+                chrom, start, end = _chrom(f[cols[0]]), position(f[cols[1]], lowest=0), position(f[cols[2]], lowest=0)
                 total = float(f[i_total]) if i_total is not None else float(f[i_major]) + float(f[i_minor])
             except (IndexError, ValueError):
-                c.errors += 1
-                c.skipped["error record"] += 1
-                self.error("row", "a segment needs Chromosome, whole-number Start and End, and numeric copy numbers", src)
-                continue
-            segs.append((chrom, start, end, total, src))
+                start = end = None
+            # what a bad segment covered is unknown: it is left out, so the genes it would reach
+            # have no segment over them end to end (copy number unknown), never a call
+            if start is None or end is None:
+                why, where = "a segment needs Chromosome, whole-number Start and End, and numeric copy numbers", {}
+            elif start > end:
+                why, where = f"Start {start:,} is after End {end:,}", {"field": "Start"}
+            else:
+                beyond = past_end(assembly, chrom, end)
+                if not beyond:
+                    segs.append((chrom, start, end, total, src))
+                    continue
+                why, where = f"End {end:,} is {beyond}: a wrong position, or a file of another assembly?", {"field": "End"}
+            c.errors += 1
+            c.skipped["error record"] += 1
+            self.error("row", why, src, **where)
         c.used += len(segs)
         calls: dict[str, int] = {}
         for gene, (chrom, gs, ge) in sorted(genes.items()):
@@ -398,8 +411,11 @@ def load_extras(
     assembly: str | None,
     gene_loci: Path | None = None,
     amplification_copies: float = DEFAULT_AMPLIFICATION_COPIES,
+    past_end: Callable[[str, str, int], str] | None = None,
 ) -> Extras:
-    """Read every copy-number and fusion file; bad files raise UsageError, bad rows are error records."""
+    """Read every copy-number and fusion file; bad files raise UsageError, bad rows are error records.
+    ``past_end`` (:meth:`engine.importers.hotspots.HotspotTable.past_end`) says where a segment ends
+    past its chromosome's end."""
     extras = Extras()
     reader = _Reader(vocab, extras, error)
     loci: GeneLoci | None = None
@@ -415,7 +431,8 @@ def load_extras(
             if loci is None:
                 loci = GeneLoci.load(rules_dir / "vocabulary" / LOCI_FILE, gene_loci, vocab, assembly)
             c.label = "copy-number segments"
-            reader.cna_segments(path, table, c, loci, assembly, amplification_copies)
+            reader.cna_segments(path, table, c, loci, assembly, amplification_copies,
+                                past_end or (lambda _asm, _chrom, _end: ""))
         else:
             raise UsageError(
                 f"{path}: not a copy-number file (a Hugo_Symbol column with one column per sample; "
