@@ -90,8 +90,8 @@ def observations(data: Path, genes: dict):
 
 
 def reference_sequence(gene: str, conf: dict) -> str:
-    """The gene's reference protein (``sequence``), checked against its length and the SHA-256
-    its ``sequence_source`` names; "" where none is given."""
+    """The gene's reference protein (``sequence``), checked against its length and the SHA-256 or
+    MD5 its ``sequence_source`` names; "" where none is given."""
     seq = "".join(str(conf.get("sequence") or "").split()).upper()
     if not seq:
         return ""
@@ -99,11 +99,12 @@ def reference_sequence(gene: str, conf: dict) -> str:
         raise SystemExit(f"{gene}: the sequence holds letters that are not amino acids: {sorted(set(seq) - set(_AA))}")
     if conf.get("length") and len(seq) != conf["length"]:
         raise SystemExit(f"{gene}: the sequence has {len(seq)} residues, the length says {conf['length']}")
-    named = re.search(r"SHA-256\s+([0-9a-f]{64})", str(conf.get("sequence_source") or ""))
+    named = re.search(r"\b(SHA-256|MD5)\s+([0-9a-f]{64}|[0-9a-f]{32})\b", str(conf.get("sequence_source") or ""))
     if named is None:
-        raise SystemExit(f"{gene}: a sequence needs a sequence_source naming its SHA-256")
-    if hashlib.sha256(seq.encode("ascii")).hexdigest() != named.group(1):
-        raise SystemExit(f"{gene}: the sequence does not match the SHA-256 of its source")
+        raise SystemExit(f"{gene}: a sequence needs a sequence_source naming its SHA-256 or MD5")
+    digest = (hashlib.sha256 if named.group(1) == "SHA-256" else hashlib.md5)(seq.encode("ascii")).hexdigest()
+    if digest != named.group(2):
+        raise SystemExit(f"{gene}: the sequence does not match the {named.group(1)} of its source")
     return seq
 
 

@@ -318,9 +318,10 @@ def test_an_unspecified_mutation_could_be_the_named_change(vocab):
     assert codon12.fn(case(vocab, "LUAD", alt("KRAS", "T2_M188del"))) is False
     assert vocab.variant("KRAS", "T2_M188del").span == ()  # (max_hotspot_residues in rules/vocabulary/variants.yaml)
     # a long deletion-insertion whose residues the reference does not know stays as written: what it changes is unknown
-    # (BRAF residues 598 and 599 are not in the reference); where it knows them all, it is narrowed (KRAS: its sequence)
-    assert vocab.variant("BRAF", "L597_V600delinsLATE").span == (597, 600)
+    # (EGFR residue 857 is not in the reference); where it knows them all, it is narrowed (KRAS, BRAF: their sequences)
+    assert vocab.variant("EGFR", "F856_L858delinsFGR").span == (856, 858)
     assert vocab.variant("KRAS", "G12_L23delinsCGVGKSALTIQL").label == "G12C"
+    assert vocab.variant("BRAF", "L597_V600delinsLATE").label == "V600E"
     # equivalent spellings of one protein read alike (the reference narrows a delins)
     codon61 = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [61], "kind": "mutation"}})
     spellings = ("Q61_E62dup", "Q61_E62delinsQEQE", "E62_E63insQE", "Q61_E62insEQ", "Q61delinsQEQ")

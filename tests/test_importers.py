@@ -1128,6 +1128,22 @@ def test_protein_numbered_on_the_mane_transcript_is_read_from_the_coordinates(vo
     assert "p.V640E" in line and "ENST00000646891" in line and "p.V600E" in line and "gdc.maf:2" in line
 
 
+def test_protein_on_the_mane_transcript_that_coordinates_do_not_place_is_an_error_saying_so(vocab, tmp_path):
+    """BRAF p.V640M on the MANE transcript, at a position the hotspot table does not hold: the reference
+    (766 residues, Y at 640) refuses it, and the error says the row numbers BRAF on another transcript
+    (no suggestion taken from the reference's residue); BRAF stays unknown, never wild-type."""
+    maf = tmp_path / "gdc.maf"
+    maf.write_text(MAF_HEAD + _maf_row("BRAF", "GRCh38", "chr7", 140753000, "C", "T", "GDC-CRC-2", "p.V640M",
+                                       "ENST00000646891"), encoding="utf-8")
+    cases, errors, _ = do_import(vocab, maf, cancer_type="COAD", assay="exome")
+    (e,) = errors
+    assert e["error"]["kind"] == "variant" and e["error"]["field"] == "HGVSp_Short" and e["error"]["value"] == "p.V640M"
+    assert e["error"]["message"].startswith("BRAF residue 640 is Y (Tyr), not V; the row numbers BRAF on ENST00000646891, "
+                                            "not on its reference transcript (ENST00000288602, NM_004333)")
+    assert e["error"].get("suggestion") is None
+    assert cases[0]["alterations"] == [] and "BRAF" not in cases[0]["tested_genes"]
+
+
 @pytest.mark.parametrize("transcript", ["", "ENST00000256078"])
 def test_protein_contradicting_the_coordinates_is_an_error_record_naming_the_likely_change(vocab, tmp_path, transcript):
     """12:25398284 C>T is KRAS G12D; a protein column saying p.G12C on the same row (no transcript, or the

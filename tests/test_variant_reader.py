@@ -246,6 +246,8 @@ def test_kind_and_exon_words(reader, gene, text, label):
     ("NRAS", "Q16K", "NRAS residue 16 is K (Lys), not Q", "Q61K"),
     ("NRAS", "G59T", "NRAS residue 59 is A (Ala), not G", "A59T"),  # 59: no data file reports it
     ("HRAS", "A12V", "HRAS residue 12 is G (Gly), not A", "G12V"),
+    ("BRAF", "V601E", "BRAF residue 601 is K (Lys), not V", "K601E"),
+    ("BRAF", "G599E", "BRAF residue 599 is T (Thr), not G", "T599E"),  # 599: from BRAF's sequence alone
     # a stop-codon reference (a stop lost, an extension) stands only at the stop codon (length + 1)
     ("KRAS", "*12Q", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", "G12Q"),
     ("KRAS", "p.Ter12Gln", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", "G12Q"),

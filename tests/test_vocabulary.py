@@ -427,11 +427,15 @@ def test_a_reference_sequence_is_checked_against_its_length_and_its_source_s_sha
     assert len(seq) == 189 and seq[11] == "G" and seq[20] == "I" and seq[60] == "Q"
     for bad, why in (({**kras, "sequence": seq[:20] + "G" + seq[21:]}, "does not match the SHA-256"),
                      ({**kras, "sequence": seq[:-1]}, "has 188 residues, the length says 189"),
-                     ({**kras, "sequence_source": "UniProtKB P01116"}, "needs a sequence_source naming its SHA-256"),
+                     ({**kras, "sequence_source": "UniProtKB P01116"}, "needs a sequence_source naming its SHA-256 or MD5"),
                      ({**kras, "sequence": seq[:20] + "B" + seq[21:]}, "not amino acids")):
         with pytest.raises(SystemExit, match=why):
             mod.reference_sequence("KRAS", bad)
     assert mod.reference_sequence("TP53", conf["genes"]["TP53"]) == ""  # no sequence: the data alone
+    braf = mod.reference_sequence("BRAF", conf["genes"]["BRAF"])  # its source gives an MD5
+    assert len(braf) == 766 and braf[599] == "V" and braf[600] == "K"
+    with pytest.raises(SystemExit, match="does not match the MD5"):
+        mod.reference_sequence("BRAF", {**conf["genes"]["BRAF"], "sequence": braf[:599] + "E" + braf[600:]})
 
 
 @needs_data

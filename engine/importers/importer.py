@@ -464,9 +464,11 @@ class Importer:
             return text, field_name, False
         var, exc = self._variant(gene, text)
         dvar, dexc = self._variant(gene, decoded.protein)
-        if exc is not None or dexc is not None:  # an unreadable protein: the vocabulary's own error record
+        # a protein numbered on another transcript may not read on the reference at all (BRAF p.V640E:
+        # residue 640 of the reference is Y): the coordinates' reading replaces it below
+        if dexc is not None or (exc is not None and not other):  # the vocabulary's own error record
             return text, field_name, False
-        if getattr(var, "label", text) == getattr(dvar, "label", decoded.protein):
+        if exc is None and getattr(var, "label", text) == getattr(dvar, "label", decoded.protein):
             return text, field_name, False
         if other:
             s = self.summary
@@ -723,6 +725,7 @@ class Importer:
                             text = stop_change(text)
                     break
             coords = False
+            transcript = ""
             if not text:
                 text = self._from_coordinates(f, cols, gene, st, name, line)
                 if not text:
@@ -743,12 +746,21 @@ class Importer:
             var, exc = self._variant(gene, text)
             if exc is not None:
                 p = exc.problems[0]
+                message, hint = p.message, p.suggestion
+                refs = self._reference_transcripts().get(gene)
+                tx = hs.transcript_key(transcript) if transcript and not is_missing(transcript) else ""
+                if not coords and tx and refs and tx not in refs:
+                    # numbered on another transcript (GDC's MANE numbering) and not placed by coordinates:
+                    # the reference's residue says nothing of what was meant
+                    message += (f"; the row numbers {gene} on {tx}, not on its reference transcript "
+                                f"({', '.join(sorted(refs))}), and its coordinates do not place the change")
+                    hint = None
                 self._row_error(st, gene, "variant",
-                    p.message,
+                    message,
                     f"{name}:{line}",
                     field=pcol,
                     value=text,
-                    suggestion=p.suggestion)
+                    suggestion=hint)
                 continue
             s.alteration_rows += 1
             s.recognised[(gene, text)] += 1
