@@ -138,6 +138,14 @@ def test_grch38_segments_need_loci(vocab, tmp_path):
     cases, errors, _ = do_import(vocab, pcgr("T001-COAD.grch38.vcf.gz"), assembly="GRCh38", cancer_type="COAD",
                                  cna=[pcgr("T001-COAD.grch38.cna.tsv")], gene_loci=bed)
     assert errors == [] and len(cases) == 1
+    # a BED line past its chromosome's end, backwards, or not whole numbers stops the run naming the line
+    for line, why in (("chr12\t25205245\t133275310\tKRAS", "end 133,275,310 is past the end of chromosome 12 on GRCh38"),
+                      ("chr12\t25250936\t25205245\tKRAS", "is not before end"),
+                      ("chr12\t25_205_245\t25250936\tKRAS", "start and end whole numbers")):
+        bed.write_text("chr7\t140719326\t140924929\tBRAF\n" + line + "\n", encoding="utf-8")
+        with pytest.raises(UsageError, match=f"loci.bed:2: .*{why}"):
+            do_import(vocab, pcgr("T001-COAD.grch38.vcf.gz"), assembly="GRCh38", cancer_type="COAD",
+                      cna=[pcgr("T001-COAD.grch38.cna.tsv")], gene_loci=bed)
 
 
 # ----------------------------------------------------------------------------- small VCFs

@@ -63,7 +63,11 @@ class GeneLoci:
     loci: dict[str, dict[str, tuple[str, int, int]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, shipped: Path, bed: Path | None, vocab: Any, assembly: str | None) -> GeneLoci:
+    def load(cls, shipped: Path, bed: Path | None, vocab: Any, assembly: str | None,
+             past_end: Callable[[str, str, int], str] | None = None) -> GeneLoci:
+        """The shipped loci, and those of a BED file (``bed``) on ``assembly``: a BED line that is not
+        chromosome, start, end and gene symbol, whose start is after its end, or which ends past its
+        chromosome's end (``past_end``) stops the run naming the line."""
         out = cls()
         if shipped.exists():
             data = ruleyaml.load(shipped.read_text(encoding="utf-8")) or {}
@@ -82,10 +86,17 @@ class GeneLoci:
                 if not line.strip() or line.startswith(("#", "track", "browser")):
                     continue
                 f = line.split("\t")
-                try:
-                    chrom, start, end, name = f[0], int(f[1]) + 1, int(f[2]), f[3].strip()
-                except (IndexError, ValueError):
-                    raise UsageError(f"{bed}:{n}: a BED line is chromosome, start, end, gene symbol (tab-separated)") from None
+                first, last = (position(f[1], lowest=0), position(f[2])) if len(f) >= 4 else (None, None)
+                if first is None or last is None or not f[3].strip():
+                    raise UsageError(f"{bed}:{n}: a BED line is chromosome, start, end, gene symbol (tab-separated, "
+                                     "start and end whole numbers)")
+                chrom, start, end, name = f[0], first + 1, last, f[3].strip()
+                if start > end:
+                    raise UsageError(f"{bed}:{n}: start {first:,} is not before end {end:,} (BED starts are 0-based)")
+                beyond = past_end(assembly, chrom, end) if past_end is not None else ""
+                if beyond:
+                    raise UsageError(f"{bed}:{n}: end {end:,} is {beyond}: a wrong position, or loci of another "
+                                     "assembly than --assembly?")
                 gene = vocab.find_gene(name)
                 if gene is not None:
                     table[gene] = (_chrom(chrom), start, end)
@@ -429,7 +440,7 @@ def load_extras(
             reader.cna_long(path, table, c)
         elif kind == "segments":
             if loci is None:
-                loci = GeneLoci.load(rules_dir / "vocabulary" / LOCI_FILE, gene_loci, vocab, assembly)
+                loci = GeneLoci.load(rules_dir / "vocabulary" / LOCI_FILE, gene_loci, vocab, assembly, past_end)
             c.label = "copy-number segments"
             reader.cna_segments(path, table, c, loci, assembly, amplification_copies,
                                 past_end or (lambda _asm, _chrom, _end: ""))
