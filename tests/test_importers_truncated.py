@@ -234,7 +234,12 @@ def test_a_clinical_last_line_cut_short_is_not_read_as_a_value(vocab, tmp_path):
     cases, errors, _ = do_import(vocab, maf, clinical=[clin], field_map=m)
     (e,) = errors
     assert e["source"] == f"{clin}:3" and e["error"]["field"] == "SAMPLE_ID"
-    assert "the row is not read" in e["error"]["message"] and [c["id"] for c in cases] == ["S1"]
+    assert "its SAMPLE_ID may be cut, so the row is not read" in e["error"]["message"] and [c["id"] for c in cases] == ["S1"]
+    # ... nor one cut before it (the id is the file's second column)
+    clin.write_text("ONCOTREE_CODE\tSAMPLE_ID\tLINES\nLUAD\tS1\t0\nLUAD", encoding="utf-8")
+    cases, errors, _ = do_import(vocab, maf, clinical=[clin], field_map=m)
+    (e,) = errors
+    assert e["error"]["field"] == "SAMPLE_ID" and "its SAMPLE_ID is missing, so the row is not read" in e["error"]["message"]
     # a last line with every field and no line end is an ordinary row
     clin.write_text("SAMPLE_ID\tONCOTREE_CODE\tLINES\nS1\tLUAD\t0", encoding="utf-8")
     cases, errors, _ = do_import(vocab, maf, clinical=[clin], field_map=m)

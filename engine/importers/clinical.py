@@ -82,8 +82,9 @@ class ClinicalIndex:
                 why = (f"line cut short: {len(fields)} of {width} fields, and the file ends here without a line "
                        "end: it was probably truncated")
                 if last <= key:
-                    error("row", f"{why}; its {table.header[key]} may be cut, so the row is not read", src,
-                          field=table.header[min(last, key)])
+                    state = "may be cut" if last == key else "is missing"
+                    error("row", f"{why}; its {table.header[key]} {state}, so the row is not read", src,
+                          field=table.header[key])
                     continue
                 error("row", f"{why}; its last field ({table.header[last]}) may be cut and is not read (unknown, "
                       "like the columns after it)", src, field=table.header[last], value=fields[last].strip())
