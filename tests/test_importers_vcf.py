@@ -615,6 +615,24 @@ def test_a_pos_past_its_chromosome_s_end_is_an_error_naming_the_field(vocab, tmp
     accounted(s)
 
 
+def test_a_pos_past_the_length_its_header_declares_for_a_contig_is_an_error(vocab, tmp_path):
+    """A contig the assembly table does not list (GL000192.1) is held to the length its ##contig
+    line declares; a record inside it is read as before (outside every gene)."""
+    header = [*HEADER, "##contig=<ID=GL000192.1,assembly=b37,length=547496>"]
+    good = rec(7, 140453136, "A", "T", ".", ["0/1"])
+    inside = rec("GL000192.1", 547496, "C", "A", ".", ["0/1"])
+    past = rec("GL000192.1", 547497, "C", "A", ".", ["0/1"])
+    cases, errors, s = do_import(vocab, write_vcf(tmp_path / "x.vcf", ["S"], [good, inside, past], header=header),
+                                 cancer_type="COAD", assay="exome")
+    (e,) = errors
+    assert e["source"].endswith(":10") and e["error"]["field"] == "POS" and e["error"]["kind"] == "coordinates"
+    assert ("POS 547,497 is past the end of contig GL000192.1 as the header's ##contig line declares it (547,496 bases)"
+            in e["error"]["message"])
+    (case,) = cases
+    assert {"gene": "BRAF", "variant": "p.V600E"} in case["alterations"]
+    accounted(s)
+
+
 def test_vcfpy_messages_are_one_line_and_a_truncated_last_record_says_so(vocab, tmp_path):
     good = rec(7, 140453136, "A", "T", ".", ["0/1"])
     path = write_vcf(tmp_path / "x.vcf", ["S"], [good, "12\t25398285\t.\tC\tA\t.\tPASS\t.\tGT\t0/1\textra"])

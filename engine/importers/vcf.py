@@ -257,6 +257,22 @@ def _header_assembly(lines: list[str], table: hs.HotspotTable) -> str | None:
     return None
 
 
+def _contig_lengths(lines: list[str]) -> dict[str, int]:
+    """The lengths the header's ``##contig=<ID=...,length=...>`` lines declare, by chromosome name
+    (``chr`` dropped); a line without a readable length declares none."""
+    out: dict[str, int] = {}
+    for line in lines:
+        m = _CONTIG.match(line)
+        if m is not None:
+            n = position(m.group(2))
+            if n is not None:
+                out[hs._chrom(m.group(1))] = n
+    return out
+
+
+_CONTIG = re.compile(r"^##contig=<ID=([^,>]+),(?:[^>]*,)?length=([0-9]+)[,>]", re.I)
+
+
 class VcfImporter(ExtrasMixin, CallImporter):
     """Reads one VCF; see the module docstring."""
 
@@ -348,6 +364,7 @@ class VcfImporter(ExtrasMixin, CallImporter):
         else:
             s.notes.append(f"annotation read from INFO {ann.key}")
 
+        contigs = _contig_lengths(header_lines)  # what the header declares, for contigs the table does not know
         samples, order = self._open_samples()
         for sid in case_ids:
             if sid not in samples:
@@ -396,7 +413,11 @@ class VcfImporter(ExtrasMixin, CallImporter):
                     self._unreadable(text, samples)
                     continue
                 at = position(pos, lowest=0) if pos is not None else None
-                beyond = self.table.past_end(asm, text.split("\t", 1)[0], at) if at is not None and asm else ""
+                chrom = text.split("\t", 1)[0]
+                beyond = self.table.past_end(asm, chrom, at) if at is not None and asm else ""
+                declared = contigs.get(hs._chrom(chrom)) if at is not None and not beyond else None
+                if declared is not None and at is not None and at > declared:
+                    beyond = f"past the end of contig {chrom} as the header's ##contig line declares it ({declared:,} bases)"
                 if beyond:
                     s.rows += 1
                     self.error_row("coordinates", f"POS {at:,} is {beyond}: a wrong position, or a file of another "
