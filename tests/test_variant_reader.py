@@ -242,11 +242,15 @@ def test_kind_and_exon_words(reader, gene, text, label):
     ("KRAS", "p.Gly21Cys", "KRAS residue 21 is I (Ile), not G", "G12C"),
     ("KRAS", "G31D", "KRAS residue 31 is E (Glu), not G", "G13D"),
     ("KRAS", "Q16H", "KRAS residue 16 is K (Lys), not Q", "Q61H"),
-    ("KRAS", "A64T", "KRAS residue 64 is Y (Tyr), not A", "Y64T"),  # no known change at 46: the residue's own
+    # no known change at 46; the one known KRAS change from A to T is A146T
+    ("KRAS", "A64T", "KRAS residue 64 is Y (Tyr), not A", "A146T"),
+    # the same letters at another position: V600E numbered on BRAF's longer MANE transcript
+    ("BRAF", "V640E", "BRAF residue 640 is Y (Tyr), not V", "V600E"),
+    ("KRAS", "G22C", "KRAS residue 22 is Q (Gln), not G", "Q22C"),  # G12C or G13C: not guessed, the residue's own
     ("NRAS", "Q16K", "NRAS residue 16 is K (Lys), not Q", "Q61K"),
     ("NRAS", "G59T", "NRAS residue 59 is A (Ala), not G", "A59T"),  # 59: no data file reports it
     ("HRAS", "A12V", "HRAS residue 12 is G (Gly), not A", "G12V"),
-    ("BRAF", "V601E", "BRAF residue 601 is K (Lys), not V", "K601E"),
+    ("BRAF", "V601E", "BRAF residue 601 is K (Lys), not V", "V600E"),  # the gene's one known V-to-E change
     ("BRAF", "G599E", "BRAF residue 599 is T (Thr), not G", "T599E"),  # 599: from BRAF's sequence alone
     # a stop-codon reference (a stop lost, an extension) stands only at the stop codon (length + 1)
     ("KRAS", "*12Q", "KRAS residue 12 is G (Gly), not * (the stop codon, at position 190)", "G12Q"),

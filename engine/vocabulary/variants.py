@@ -485,6 +485,16 @@ class VariantReader(Cached):
                 return label
         return None
 
+    def _moved(self, gene: str, protein: _Protein, ref: str, rest: str) -> str | None:
+        """The one recurrent change of ``gene`` from ``ref`` to the same new residue(s) at another
+        position (``BRAF V640E``, V600E numbered on a longer transcript), where that residue is
+        ``ref``; None where there is none, or several (``KRAS G22C``: G12C or G13C)."""
+        found = [label for label, genes in self._recurrent.items()
+                 if gene in genes and label.startswith(ref) and label.endswith(rest)
+                 and label[len(ref):len(label) - len(rest)].isdigit()
+                 and protein.residues.get(int(label[len(ref):len(label) - len(rest)])) == ref]
+        return found[0] if len(found) == 1 else None
+
     def _check_reference(self, gene: str, v: Variant, text: str) -> None:
         if v.codon is None:
             return
@@ -520,7 +530,8 @@ class VariantReader(Cached):
                         meant = candidate
                     # digits written in the wrong order ("G21C" for G12C): a known change of the
                     # gene at a position of the same digits, where the residue is the one written
-                    swapped = self._transposed(gene, protein, ref, pos, v.label[len(ref) + len(str(pos)):])
+                    rest = v.label[len(ref) + len(str(pos)):]
+                    swapped = self._transposed(gene, protein, ref, pos, rest) or self._moved(gene, protein, ref, rest)
                     if swapped is not None:
                         meant = swapped
                 else:
