@@ -421,8 +421,8 @@ def load_extras(
     rules_dir: Path,
     assembly: str | None,
     gene_loci: Path | None = None,
+    past_end: Callable[[str, str, int], str],
     amplification_copies: float = DEFAULT_AMPLIFICATION_COPIES,
-    past_end: Callable[[str, str, int], str] | None = None,
 ) -> Extras:
     """Read every copy-number and fusion file; bad files raise UsageError, bad rows are error records.
     ``past_end`` (:meth:`engine.importers.hotspots.HotspotTable.past_end`) says where a segment ends
@@ -442,8 +442,7 @@ def load_extras(
             if loci is None:
                 loci = GeneLoci.load(rules_dir / "vocabulary" / LOCI_FILE, gene_loci, vocab, assembly, past_end)
             c.label = "copy-number segments"
-            reader.cna_segments(path, table, c, loci, assembly, amplification_copies,
-                                past_end or (lambda _asm, _chrom, _end: ""))
+            reader.cna_segments(path, table, c, loci, assembly, amplification_copies, past_end)
         else:
             raise UsageError(
                 f"{path}: not a copy-number file (a Hugo_Symbol column with one column per sample; "

@@ -79,7 +79,7 @@ class HotspotTable:
     """Codon segments by assembly and chromosome, with the genetic code used to translate them."""
 
     def __init__(self, code: dict[str, str], assemblies: dict[str, str], bases: dict, codons: dict, examples: list,
-                 transcripts: dict[str, frozenset[str]] | None = None):
+                 transcripts: dict[str, frozenset[str]] | None = None, lengths: dict[tuple[str, str], int] | None = None):
         self._code = code  # "TTT" -> "F"
         # gene -> the transcripts whose numbering the segments follow (their ``transcript`` keys)
         self.transcripts: dict[str, frozenset[str]] = transcripts or {}
@@ -88,7 +88,7 @@ class HotspotTable:
         self._codons: dict[tuple[str, int], str] = codons  # (gene, codon) -> IUPAC reference codon
         self.examples: list[dict] = examples
         self.source: str = ""
-        self._lengths: dict[tuple[str, str], int] = {}  # (assembly, chrom) -> its length in bases
+        self._lengths: dict[tuple[str, str], int] = lengths or {}  # (assembly, chrom) -> its length in bases
 
     # ------------------------------------------------------------------ loading
 
@@ -184,9 +184,7 @@ class HotspotTable:
         examples = data.get("examples") or []
         if not isinstance(examples, list):
             raise _TableError("a list", ("examples",))
-        table = cls(code, names, bases, codons, examples, {g: frozenset(t) for g, t in transcripts.items()})
-        table._lengths = lengths
-        return table
+        return cls(code, names, bases, codons, examples, {g: frozenset(t) for g, t in transcripts.items()}, lengths)
 
     # ------------------------------------------------------------------ queries
 

@@ -415,8 +415,8 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 at = position(pos, lowest=0) if pos is not None else None
                 chrom = text.split("\t", 1)[0]
                 beyond = self.table.past_end(asm, chrom, at) if at is not None and asm else ""
-                declared = contigs.get(hs._chrom(chrom)) if at is not None and not beyond else None
-                if declared is not None and at is not None and at > declared:
+                declared = contigs.get(hs._chrom(chrom))
+                if not beyond and declared is not None and at is not None and at > declared:
                     beyond = f"past the end of contig {chrom} as the header's ##contig line declares it ({declared:,} bases)"
                 if beyond:
                     s.rows += 1

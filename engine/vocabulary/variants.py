@@ -7,7 +7,6 @@ reads ``variants.yaml``, ``protein_reference.yaml`` and ``protein_residues.json`
 """
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import unicodedata
@@ -471,29 +470,23 @@ class VariantReader(Cached):
             hi_f, hi_l = hi_f + 1, hi_l + 1
         return (lo_f, hi_l)
 
-    def _transposed(self, gene: str, protein: _Protein, ref: str, pos: int, rest: str) -> str | None:
-        """The change ``ref{pos'}{rest}`` at a position ``pos'`` written with the digits of ``pos``
-        in another order, where that residue is ``ref`` and the change is a recurrent one of
-        ``gene`` (``G21C`` -> ``G12C``), else None."""
-        digits = str(pos)
-        for order in sorted(set(itertools.permutations(digits))):
-            if order[0] == "0" or "".join(order) == digits:
-                continue
-            at = int("".join(order))
-            label = f"{ref}{at}{rest}"
-            if protein.residues.get(at) == ref and gene in self._recurrent.get(label, ()):
-                return label
-        return None
-
-    def _moved(self, gene: str, protein: _Protein, ref: str, rest: str) -> str | None:
-        """The one recurrent change of ``gene`` from ``ref`` to the same new residue(s) at another
-        position (``BRAF V640E``, V600E numbered on a longer transcript), where that residue is
-        ``ref``; None where there is none, or several (``KRAS G22C``: G12C or G13C)."""
-        found = [label for label, genes in self._recurrent.items()
-                 if gene in genes and label.startswith(ref) and label.endswith(rest)
-                 and label[len(ref):len(label) - len(rest)].isdigit()
-                 and protein.residues.get(int(label[len(ref):len(label) - len(rest)])) == ref]
-        return found[0] if len(found) == 1 else None
+    def _meant_elsewhere(self, gene: str, protein: _Protein, ref: str, pos: int, rest: str) -> str | None:
+        """A known change of ``gene`` that ``{ref}{pos}{rest}`` may have meant: among its recurrent
+        changes from ``ref`` to the same new residue(s) at another position where the residue is
+        ``ref``, the one whose position has the digits of ``pos`` in another order (``KRAS G21C`` ->
+        G12C), else the only one (``BRAF V640E``, V600E numbered on a longer transcript); None where
+        none fits, or several do (``KRAS G22C``: G12C or G13C)."""
+        found: list[tuple[int, str]] = []
+        for label, genes in self._recurrent.items():
+            at = label[len(ref):len(label) - len(rest)]
+            if (gene in genes and label.startswith(ref) and label.endswith(rest) and at.isdigit()
+                    and int(at) != pos and protein.residues.get(int(at)) == ref):
+                found.append((int(at), label))
+        digits = sorted(str(pos))
+        swapped = [label for at, label in sorted(found) if sorted(str(at)) == digits]
+        if swapped:
+            return swapped[0]
+        return found[0][1] if len(found) == 1 else None
 
     def _check_reference(self, gene: str, v: Variant, text: str) -> None:
         if v.codon is None:
@@ -530,10 +523,9 @@ class VariantReader(Cached):
                         meant = candidate
                     # digits written in the wrong order ("G21C" for G12C): a known change of the
                     # gene at a position of the same digits, where the residue is the one written
-                    rest = v.label[len(ref) + len(str(pos)):]
-                    swapped = self._transposed(gene, protein, ref, pos, rest) or self._moved(gene, protein, ref, rest)
-                    if swapped is not None:
-                        meant = swapped
+                    elsewhere = self._meant_elsewhere(gene, protein, ref, pos, v.label[len(ref) + len(str(pos)):])
+                    if elsewhere is not None:
+                        meant = elsewhere
                 else:
                     meant = v.label.replace(f"_{ref}{pos}", f"_{actual}{pos}")
                 others = [g for g in self._recurrent.get(v.label, ()) if g != gene]
