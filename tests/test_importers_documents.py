@@ -395,7 +395,10 @@ def test_fhir_without_medications_leaves_history_unknown_and_reads_cnv_and_fusio
     r = result_json(dict(got, as_of="2026-07-01"))
     assert any("Bypass" in n for n in r["notes"])
     soto = next(o for o in r["options"] if o["therapy"] == "sotorasib")
-    assert soto["verdict"] == "conditional"  # history unknown
+    # the ALK fusion read from the bundle is another driver: the G12C approval's evidence does not
+    # reach the tumour, whatever the history (unknown here) would say
+    assert soto["verdict"] == "not_eligible"
+    assert any("no other oncogenic driver" in c for c in soto["failed_criteria"])
 
 
 def test_cli_reads_documents(tmp_path):

@@ -575,3 +575,28 @@ def test_a_comparison_is_the_mirror_of_its_reverse_and_accounts_for_every_note(a
     notes_b = {(n.rule, n.text) for n in ENGINE.evaluate(b).note_details}
     assert {(n.rule, n.text) for n in ab.notes_gained} == notes_b - notes_a
     assert {(n.rule, n.text) for n in ab.notes_lost} == notes_a - notes_b
+
+
+def test_completions_leave_out_what_a_rule_asks_only_whether_it_was_found():
+    """LNG-001 reads the other NSCLC drivers only under ``unmet`` (the trial excluded a driver
+    already identified; an untested gene counts as none found): with EGFR untested, finding an
+    EGFR L858R is new information, not the value the verdict was reached without, so completions
+    for the rule do not put it back. Its KRAS patterns, read as data, still are; and the rule
+    base's other readers of EGFR (the co-alteration note reads it as data) keep it for completions
+    over every rule."""
+    from engine.testing import domain as testing_domain
+
+    d = testing_domain(ENGINE)
+    hood = d.neighbourhood("LNG-001")
+    assert {p.gene for p in hood.found_only} >= {"EGFR", "ALK", "ROS1", "RET", "MET"}
+    assert not any(p.gene == "KRAS" for p in hood.found_only)
+    case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "tested_genes": ["KRAS"], "prior_therapies": [{"drugs": ["docetaxel"]}], "as_of": "2026-07-01"}
+    own = [label for label, _ in completions(ENGINE, case, "gene", "LNG-001", "EGFR")]
+    assert own == ["EGFR tested wild-type"]
+    every = [label for label, _ in completions(ENGINE, case, "gene", None, "EGFR")]
+    assert len(every) > 1 and every[0] == "EGFR tested wild-type"  # (and an EGFR finding of each pattern)
+    # finding it turns the verdict, as the rule says it may
+    assert ENGINE.evaluate(case).option("sotorasib").verdict == "eligible"
+    found = dict(case, alterations=case["alterations"] + [{"gene": "EGFR", "variant": "L858R"}])
+    assert ENGINE.evaluate(found).option("sotorasib").verdict == "not_eligible"

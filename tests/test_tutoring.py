@@ -675,7 +675,8 @@ def test_the_text_answer_calls_a_trial_rules_criteria_its_population_not_a_label
     assert "[ ] label: at least one prior systemic therapy" in label
     assert "[x] population: no progression on a KRAS G12C inhibitor given before" in label
     assert [c.kind for c in engine.explain(load("luad-g12c-treatment-naive.json"), "sotorasib").criteria] == [
-        "gate", "gate", "label", "label", "population", "population"]
+        "gate", "gate", "label", "label", "population", "population", "population"]
+    assert "[x] population: no other oncogenic driver found" in label
 
 
 def test_the_closest_rule_is_never_retired_and_testing_that_could_open_an_option_comes_first(engine):

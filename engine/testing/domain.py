@@ -95,6 +95,9 @@ class Neighbourhood:
     cancers_in: tuple[str, ...]  # the codes the conditions name, and their subtypes
     cancers_out: tuple[str, ...]  # their parents and siblings, and codes named under 'not'
     patterns: tuple[tuple[Pattern, frozenset[bool]], ...]  # with polarity (False: under a 'not')
+    # patterns read only under 'unmet': the rule asks only whether such an alteration was found
+    # (an untested gene counts as none found), so finding one may turn a verdict reached without it
+    found_only: frozenset[Pattern]
     stages: tuple[str, ...]
     history: tuple[HistorySpec, ...]
     germline: bool  # a condition asks about germline testing or a germline alteration
@@ -436,21 +439,21 @@ def _resolves(fn: Callable[[str], Any], text: str) -> Any:
     return getattr(out, "code", out)
 
 
-def _walk(cond: Any, positive: bool, out: list[tuple[Any, bool]]) -> None:
+def _walk(cond: Any, positive: bool, out: list[tuple[Any, bool, bool]], found: bool = False) -> None:
     """Every leaf condition under ``cond`` with its polarity (False under an odd number of
-    ``not`` / ``unmet``)."""
+    ``not`` / ``unmet``) and whether it is read under an ``unmet`` (only what was found counts)."""
     if isinstance(cond, All):
         for c in cond.all:
-            _walk(c, positive, out)
+            _walk(c, positive, out, found)
     elif isinstance(cond, Any_):
         for c in cond.any:
-            _walk(c, positive, out)
+            _walk(c, positive, out, found)
     elif isinstance(cond, Not):
-        _walk(cond.not_, not positive, out)
+        _walk(cond.not_, not positive, out, found)
     elif isinstance(cond, Unmet):
-        _walk(cond.unmet, not positive, out)
+        _walk(cond.unmet, not positive, out, True)
     else:
-        out.append((cond, positive))
+        out.append((cond, positive, found))
 
 
 def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
@@ -460,31 +463,35 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
         if r.kind == "derivation" and r.derive is not None and r.status != "retired":
             derivers.setdefault(r.derive, []).append(r)
     seen: list[Rule] = []
-    leaves: list[tuple[Any, bool]] = []
-    done: set[tuple[str, bool]] = set()
-    todo: list[tuple[Rule, bool]] = [(rule, True)] + [(rb.by_id[o.rule], True) for o in rule.overrides if o.rule in rb.by_id]
+    leaves: list[tuple[Any, bool, bool]] = []
+    done: set[tuple[str, bool, bool]] = set()
+    todo: list[tuple[Rule, bool, bool]] = [(rule, True, False)] + [
+        (rb.by_id[o.rule], True, False) for o in rule.overrides if o.rule in rb.by_id]
     while todo:
-        r, positive = todo.pop()
-        if (r.id, positive) in done:
+        r, positive, found = todo.pop()
+        if (r.id, positive, found) in done:
             continue
-        done.add((r.id, positive))
+        done.add((r.id, positive, found))
         if not any(r is s for s in seen):
             seen.append(r)
-        mine: list[tuple[Any, bool]] = []
-        _walk(r.when, positive, mine)
+        mine: list[tuple[Any, bool, bool]] = []
+        _walk(r.when, positive, mine, found)
         for req in r.requires:
-            _walk(req.test, positive, mine)
-        for cond, pol in mine:
+            _walk(req.test, positive, mine, found)
+        for cond, pol, under in mine:
             if isinstance(cond, FactCond):
-                todo.extend((x, pol) for x in derivers.get(cond.fact, ()))
+                todo.extend((x, pol, under) for x in derivers.get(cond.fact, ()))
             else:
-                leaves.append((cond, pol))
+                leaves.append((cond, pol, under))
 
     acc = _Terms(vocab)
-    for cond, pol in leaves:
+    as_data = _Terms(vocab)  # (the leaves read as data: not under an 'unmet')
+    for cond, pol, under in leaves:
         kind = BY_MODEL.get(type(cond))
         if kind is not None and kind.case_terms is not None:
             kind.case_terms(cond, pol, vocab, acc)
+            if not under:
+                kind.case_terms(cond, pol, vocab, as_data)
     pos_codes, neg_codes, polarity, stages = acc.pos_codes, acc.neg_codes, acc.polarity, acc.stages
     history, germline = acc.history, acc.germline
     cancers = _invasive(vocab)  # (an in-situ type with a stage beyond early is an input error)
@@ -518,6 +525,7 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
         cancers_in=tuple(sorted(inside)) or d.near_codes,
         cancers_out=tuple(sorted(outside)) or d.all_codes,
         patterns=tuple((p, frozenset(pols)) for p, pols in polarity.items()),
+        found_only=frozenset(polarity) - frozenset(as_data.polarity),
         stages=tuple(sorted(stages)),
         history=tuple(history),
         germline=germline,

@@ -73,10 +73,13 @@ def completions(engine: Any, case: Mapping[str, Any], what: str, rule_id: str | 
 
     A rule whose verdict holds while some data is unknown must hold for each completion (Kleene
     logic is monotone): use this to check that a rule does not decide on data it does not have.
+    An alteration the rules read only under ``unmet`` (whether one was found: an untested gene
+    counts as none) is not put back: finding it is new information the verdict may turn on.
     """
     d = domain(engine)
     hoods = [d.neighbourhood(rule_id)] if rule_id else [d.neighbourhood(r) for r in d.live_rules]
-    patterns = list(dict.fromkeys(p for n in hoods for p, _ in n.patterns))
+    patterns = [p for p in dict.fromkeys(p for n in hoods for p, _ in n.patterns)
+                if not all(p in n.found_only for n in hoods if any(p == q for q, _ in n.patterns))]
     base = dict(case)
     out: list[tuple[str, dict]] = []
 

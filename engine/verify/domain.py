@@ -22,6 +22,7 @@ from engine.evaluation.evaluator import (
     AllNode,
     AtomNode,
     CompiledRule,
+    Ctx,
     FactNode,
     Node,
     NotNode,
@@ -824,6 +825,23 @@ def _walk(node: Node, program: Program, atoms: set[int], facts: set[str]) -> Non
             _walk(k, program, atoms, facts)
 
 
+def _reads(node: Node, atoms: set[int], facts: set[str]) -> None:
+    """The atoms and facts ``node`` reads itself (not through the facts)."""
+    if isinstance(node, AtomNode):
+        atoms.add(node.i)
+    elif isinstance(node, FactNode):
+        facts.add(node.name)
+    elif isinstance(node, NotNode):
+        _reads(node.kid, atoms, facts)
+    elif isinstance(node, AllNode):  # and AnyNode
+        for k in node.kids:
+            _reads(k, atoms, facts)
+
+
+#: the most combinations of gene states a fact's genes are read together over (see Unit._collapsible)
+MAX_JOINT_STATES = 200_000
+
+
 # --------------------------------------------------------------------------- the search
 
 
@@ -834,6 +852,7 @@ class Unit:
         self.dom = dom
         program = dom.program
         self.rules = rules
+        gates = set(atoms)  # (atoms the caller keeps apart: read as they are)
         facts: set[str] = set()
         for cr in rules:
             _walk(cr.when, program, atoms, facts)
@@ -856,6 +875,8 @@ class Unit:
             self.dims.append((fd.field, vals))
             if fd.implied is not None and len(vals) > 1:
                 self.implied_checks.append((k, fd.implied, vals))
+        history = dom.history  # (built before the genes: it finds the atoms a drug exposure decides)
+        per_gene: dict[str, list[tuple[tuple, Any]]] = {}
         for g, gdim in dom.genes.items():
             pos = [p for p, i in enumerate(gdim.atoms) if i in atoms]
             if not pos:
@@ -863,13 +884,25 @@ class Unit:
             seen: dict[tuple, Any] = {}
             for k, st in enumerate(gdim.values):
                 seen.setdefault(dom.gene_vector(gdim, k, pos), st)
-            self.dims.append((g, list(seen.values())))
-        hpos = [p for p, i in enumerate(dom.history.atoms) if i in atoms]
+            per_gene[g] = list(seen.items())
+        # genes read only through one derived fact: their states together, one per value of the fact
+        self.joint: list[tuple[str, tuple[int, ...]]] = []  # (fact, the atoms it stands for)
+        joint_dims = []
+        for f, genes, f_atoms in self._collapsible(rules, facts, gates, per_gene):
+            joint_dims.append(("fact " + f, self._joint_states(f, genes, f_atoms, per_gene)))
+            self.joint.append((f, f_atoms))
+            for g in genes:
+                del per_gene[g]
+        for g, states in per_gene.items():
+            self.dims.append((g, [st for _, st in states]))
+        self.n_joint = len(joint_dims)
+        self.dims.extend(joint_dims)
+        hpos = [p for p, i in enumerate(history.atoms) if i in atoms]
         if atoms & dom.acquired_on_atoms:  # exposure to a drug class matters too
-            hpos.append(len(dom.history.atoms))
+            hpos.append(len(history.atoms))
         if hpos:
             seen = {}
-            for h, vec in zip(dom.history.values, dom.history.vectors, strict=True):
+            for h, vec in zip(history.values, history.vectors, strict=True):
                 seen.setdefault(tuple(vec[p] for p in hpos), h)
             self.dims.append(("history", list(seen.values())))
         else:
@@ -886,6 +919,84 @@ class Unit:
         self.group_keys = [(dkey, live) for dkey, g in groups.items() for live in g]
         self.groups = [list(g.items()) for g in groups.values()]
 
+    def _collapsible(self, rules: list[CompiledRule], facts: set[str], gates: set[int],
+                     per_gene: dict) -> list[tuple[str, list[str], tuple[int, ...]]]:
+        """The derived facts through which alone this unit reads two or more genes: each as (fact,
+        its genes, the atoms of its derivations). Every rule here sees those genes only as the
+        fact's value, so the combinations of their states that give the fact the same value (in
+        each of its derivations) give every rule the same outcome: one of them is enough. A fact
+        whose derivations read anything but single-gene atoms (another fact, a scalar field, the
+        history) is left as it is, as is one whose genes' joint states are too many to go through."""
+        dom = self.dom
+        program = dom.program
+        direct = set(gates)
+        for cr in rules:
+            _reads(cr.when, direct, set())
+            for r in cr.requires:
+                _reads(r, direct, set())
+        gene_of = {i: g for g, idx in dom.gene_atoms.items() for i in idx}
+        coupled = frozenset().union(*dom.coupled.values()) | dom.acquired_on_atoms
+        reads: dict[str, tuple[set[int], set[str]]] = {}
+        for f in sorted(facts):
+            fa: set[int] = set()
+            ff: set[str] = set()
+            for cr in program.derivers.get(f, ()):
+                _reads(cr.when, fa, ff)
+            reads[f] = (fa, ff)
+        out = []
+        for f, (fa, ff) in reads.items():
+            if ff or not fa or any(i not in gene_of or i in coupled for i in fa):
+                continue
+            genes = sorted({gene_of[i] for i in fa})
+            if len(genes) < 2 or any(g not in per_gene for g in genes):
+                continue
+            others = direct.union(*(a for h, (a, _) in reads.items() if h != f))
+            used = {i for g in genes for i in dom.gene_atoms[g] if i in self.atoms}
+            if not used <= fa or used & others:
+                continue
+            # (each state's atoms read the same under every probe of the fields and histories:
+            # the fact's value is one of the gene states alone)
+            if any(len({v for v in vec if v is not None}) != 1 for g in genes for vec, _ in per_gene[g]):
+                continue
+            n = 1
+            for g in genes:
+                n *= len(per_gene[g])
+            if n > MAX_JOINT_STATES:
+                continue
+            out.append((f, genes, tuple(sorted(used))))
+        return out
+
+    def _joint_states(self, f: str, genes: list[str], f_atoms: tuple[int, ...], per_gene: dict) -> list[dict]:
+        """One combination of the genes' states for each combination of values the fact's
+        derivations take (as a dict gene -> state, in the order first met)."""
+        dom = self.dom
+        program = dom.program
+        ctx = Ctx(program, dom._probe())
+        derivers = program.derivers.get(f, ())
+        pos = {}
+        for g in genes:
+            gdim = dom.genes[g]
+            pos[g] = [(gdim.atoms[p], p) for p in range(len(gdim.atoms)) if gdim.atoms[p] in self.atoms]
+        seen: dict[tuple, dict] = {}
+        for combo in itertools.product(*(per_gene[g] for g in genes)):
+            for g, (vec, _) in zip(genes, combo, strict=True):
+                values = next(v for v in vec if v is not None)  # (the same under every probe, see _collapsible)
+                for (i, _), v in zip(pos[g], values, strict=True):
+                    ctx.atoms[i] = v
+            key = tuple(cr.when.tv(ctx) for cr in derivers)
+            if key not in seen:
+                seen[key] = {g: st for g, (_, st) in zip(genes, combo, strict=True)}
+        return list(seen.values())
+
+    def signature(self, case: NormalCase) -> tuple:
+        """What this unit tells cases apart by: the value of each atom it reads, where those a
+        fact stands for (see :meth:`_collapsible`) give way to the values of the fact's derivations."""
+        program = self.dom.program
+        ctx = Ctx(program, case)
+        stood_for = {i for _, f_atoms in self.joint for i in f_atoms}
+        own = tuple(program.atoms[i].fn(case) for i in sorted(self.atoms) if i not in stood_for)
+        return own + tuple(tuple(cr.when.tv(ctx) for cr in program.derivers.get(f, ())) for f, _ in self.joint)
+
     def _reduce_simple(self, dim: Dim, probe) -> list:
         idx = [i for i in dim.atoms if i in self.atoms]
         if not idx:
@@ -900,11 +1011,14 @@ class Unit:
         and jurisdictions come from the slices."""
         names = [n for n, _ in self.dims]
         nf = len(self.dom.fields)
-        gene_names = names[1 + nf:-1]
+        end = len(names) - 1 - self.n_joint  # (then the genes read together, as dicts)
+        gene_names = names[1 + nf:end]
         checks = self.implied_checks
         for combo in itertools.product(*(vals for _, vals in self.dims)):
             fields = combo[1:1 + nf]
-            genes = dict(zip(gene_names, combo[1 + nf:-1], strict=True))
+            genes = dict(zip(gene_names, combo[1 + nf:end], strict=True))
+            for joint in combo[end:-1]:
+                genes.update(joint)
             if checks:
                 alts = [a for st in genes.values() for a in st.alts]
                 # a field the alterations imply (a germline finding: germline testing done) is
