@@ -538,3 +538,25 @@ def test_genes_read_only_through_a_fact_are_searched_as_the_facts_values(rules, 
     assert sorted((f.code, f.rules, f.therapy) for f in joint.findings) == sorted((f.code, f.rules, f.therapy) for f in apart.findings)
     assert [p.render() for p in joint.problems] == [p.render() for p in apart.problems]
     assert set(joint.per_therapy) == set(apart.per_therapy)
+
+
+def test_a_fact_read_only_as_true_or_not_is_searched_as_two_values(tmp_path, monkeypatch):
+    """Where every rule asks only whether a fact is true (under ``unmet``, or ``not: {unmet: ...}``),
+    its false and unknown values are one: the joint dimension of its genes has two combinations,
+    and the search finds what it finds over every combination of their states."""
+    def edit(by_id, data):
+        if "TCRC-001" in by_id:
+            by_id["TCRC-001"]["when"] = {"all": [{"cancer": "COADREAD"}, {"not": {"unmet": {"fact": "ras_mutant"}}}]}
+            by_id["TCRC-002"]["requires"][0]["test"] = {"unmet": {"fact": "ras_mutant"}}
+
+    eng = Engine(edited_rules(tmp_path, FIXTURES / "mini", edit))
+    dom = _Domain(eng.program)
+    rules = [cr for cr in eng.program.rules if cr.rule.kind == "conclusion" and "cetuximab" in cr.targets]
+    unit = _Unit(dom, set(), rules)
+    assert [(f, truth_only) for f, _, truth_only in unit.joint] == [("ras_mutant", True)]
+    assert len(dict(unit.dims)["fact ras_mutant"]) == 2
+    joint = verify(eng, domain=dom)
+    monkeypatch.setattr("engine.verify.domain.MAX_JOINT_STATES", 0)
+    apart = verify(eng, domain=dom)
+    assert joint.profiles < apart.profiles
+    assert sorted((f.code, f.rules, f.therapy) for f in joint.findings) == sorted((f.code, f.rules, f.therapy) for f in apart.findings)

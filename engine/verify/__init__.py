@@ -20,9 +20,10 @@ so the enumeration is exhaustive, not sampled):
   somatic or germline and acquired or not where a rule distinguishes it;
 * genes that the rules searched together read only through one derived fact, whose derivations
   read those genes and nothing else (RAS-mutant, from two genes, for example): one dimension, one
-  combination of their states for each set of values the fact's derivations take. The rules see
-  those genes only as the fact, so every other combination gives them the same outcomes; without
-  this, each gene such a fact reads would multiply the search;
+  combination of their states for each set of values the fact's derivations take (where the rules
+  ask only whether the fact is true, under ``unmet``, false and unknown are one value). The rules
+  see those genes only as the fact, so every other combination gives them the same outcomes;
+  without this, each gene such a fact reads would multiply the search;
 * each scalar case field a condition kind declares (its ``FieldDimension``: stage, germline
   testing, candidacy for multiagent therapy, ...): unknown or each value;
 * prior therapy: unknown, none, and every history of up to :data:`MAX_LINES` lines built from the

@@ -27,6 +27,7 @@ from engine.evaluation.evaluator import (
     Node,
     NotNode,
     Program,
+    UnmetNode,
 )
 from engine.conditions import KINDS, DomainTerms, FieldDimension, HistoryRole, HistoryTerms, LeafNames
 from engine.rules_model import Outcome, Setting
@@ -838,6 +839,21 @@ def _reads(node: Node, atoms: set[int], facts: set[str]) -> None:
             _reads(k, atoms, facts)
 
 
+def _fact_reads(node: Node, truth_only: bool, out: dict[str, set[bool]]) -> None:
+    """For each fact ``node`` reads, whether each read asks only whether it is true: under an
+    ``unmet`` through ``all`` and ``any`` alone (``unmet: C`` is true when C is not true; a ``not``
+    in between asks whether the fact is false)."""
+    if isinstance(node, FactNode):
+        out.setdefault(node.name, set()).add(truth_only)
+    elif isinstance(node, UnmetNode):
+        _fact_reads(node.kid, True, out)
+    elif isinstance(node, NotNode):
+        _fact_reads(node.kid, False, out)
+    elif isinstance(node, AllNode):  # and AnyNode
+        for k in node.kids:
+            _fact_reads(k, truth_only, out)
+
+
 #: the most combinations of gene states a fact's genes are read together over (see Unit._collapsible)
 MAX_JOINT_STATES = 200_000
 
@@ -886,11 +902,17 @@ class Unit:
                 seen.setdefault(dom.gene_vector(gdim, k, pos), st)
             per_gene[g] = list(seen.items())
         # genes read only through one derived fact: their states together, one per value of the fact
-        self.joint: list[tuple[str, tuple[int, ...]]] = []  # (fact, the atoms it stands for)
+        # (fact, the atoms it stands for, whether only its being true is read)
+        self.joint: list[tuple[str, tuple[int, ...], bool]] = []
         joint_dims = []
+        truth_reads: dict[str, set[bool]] = {}
+        for node in [cr.when for cr in rules] + [r for cr in rules for r in cr.requires] + [
+                cr.when for f in facts for cr in program.derivers.get(f, ())]:
+            _fact_reads(node, False, truth_reads)
         for f, genes, f_atoms in self._collapsible(rules, facts, gates, per_gene):
-            joint_dims.append(("fact " + f, self._joint_states(f, genes, f_atoms, per_gene)))
-            self.joint.append((f, f_atoms))
+            truth_only = truth_reads.get(f) == {True}
+            joint_dims.append(("fact " + f, self._joint_states(f, genes, per_gene, truth_only)))
+            self.joint.append((f, f_atoms, truth_only))
             for g in genes:
                 del per_gene[g]
         for g, states in per_gene.items():
@@ -924,7 +946,8 @@ class Unit:
         """The derived facts through which alone this unit reads two or more genes: each as (fact,
         its genes, the atoms of its derivations). Every rule here sees those genes only as the
         fact's value, so the combinations of their states that give the fact the same value (in
-        each of its derivations) give every rule the same outcome: one of them is enough. A fact
+        each of its derivations) give every rule the same outcome: one of them is enough (where
+        the rules ask only whether the fact is true, false and unknown are one value). A fact
         whose derivations read anything but single-gene atoms (another fact, a scalar field, the
         history) is left as it is, as is one whose genes' joint states are too many to go through."""
         dom = self.dom
@@ -966,24 +989,22 @@ class Unit:
             out.append((f, genes, tuple(sorted(used))))
         return out
 
-    def _joint_states(self, f: str, genes: list[str], f_atoms: tuple[int, ...], per_gene: dict) -> list[dict]:
+    def _joint_states(self, f: str, genes: list[str], per_gene: dict, truth_only: bool) -> list[dict]:
         """One combination of the genes' states for each combination of values the fact's
-        derivations take (as a dict gene -> state, in the order first met)."""
+        derivations take (as a dict gene -> state, in the order first met); with ``truth_only``
+        (the rules ask only whether the fact is true) false and unknown are one value."""
         dom = self.dom
         program = dom.program
-        ctx = Ctx(program, dom._probe())
+        ctx = Ctx(program, dom._probe())  # (its atoms are set below: the probe case is not read)
         derivers = program.derivers.get(f, ())
-        pos = {}
-        for g in genes:
-            gdim = dom.genes[g]
-            pos[g] = [(gdim.atoms[p], p) for p in range(len(gdim.atoms)) if gdim.atoms[p] in self.atoms]
+        used = {g: [i for i in dom.genes[g].atoms if i in self.atoms] for g in genes}  # (in the vectors' order)
         seen: dict[tuple, dict] = {}
         for combo in itertools.product(*(per_gene[g] for g in genes)):
             for g, (vec, _) in zip(genes, combo, strict=True):
                 values = next(v for v in vec if v is not None)  # (the same under every probe, see _collapsible)
-                for (i, _), v in zip(pos[g], values, strict=True):
+                for i, v in zip(used[g], values, strict=True):
                     ctx.atoms[i] = v
-            key = tuple(cr.when.tv(ctx) for cr in derivers)
+            key = _fact_key(tuple(cr.when.tv(ctx) for cr in derivers), truth_only)
             if key not in seen:
                 seen[key] = {g: st for g, (_, st) in zip(genes, combo, strict=True)}
         return list(seen.values())
@@ -993,9 +1014,10 @@ class Unit:
         fact stands for (see :meth:`_collapsible`) give way to the values of the fact's derivations."""
         program = self.dom.program
         ctx = Ctx(program, case)
-        stood_for = {i for _, f_atoms in self.joint for i in f_atoms}
+        stood_for = {i for _, f_atoms, _ in self.joint for i in f_atoms}
         own = tuple(program.atoms[i].fn(case) for i in sorted(self.atoms) if i not in stood_for)
-        return own + tuple(tuple(cr.when.tv(ctx) for cr in program.derivers.get(f, ())) for f, _ in self.joint)
+        return own + tuple(_fact_key(tuple(cr.when.tv(ctx) for cr in program.derivers.get(f, ())), truth_only)
+                           for f, _, truth_only in self.joint)
 
     def _reduce_simple(self, dim: Dim, probe) -> list:
         idx = [i for i in dim.atoms if i in self.atoms]
@@ -1030,6 +1052,11 @@ class Unit:
 
 
 _CASE_ORDER = tuple(CaseIn.model_fields)
+
+
+def _fact_key(values: tuple, truth_only: bool) -> tuple:
+    """The values of a fact's derivations as the rules can tell them apart."""
+    return tuple(v is True for v in values) if truth_only else values
 
 
 def case_of(dom: Domain, prof, sl: Slice, like: NormalCase | None = None) -> NormalCase:
