@@ -1012,12 +1012,20 @@ class Unit:
     def signature(self, case: NormalCase) -> tuple:
         """What this unit tells cases apart by: the value of each atom it reads, where those a
         fact stands for (see :meth:`_collapsible`) give way to the values of the fact's derivations."""
+        fns, facts, plan = self._signature_parts
+        own = tuple(fn(case) for fn in fns)
+        if not facts:
+            return own
+        ctx = Ctx(self.dom.program, case, plan)  # (the derivations read atoms only: no plan is consulted)
+        return own + tuple(_fact_key(tuple(w.tv(ctx) for w in whens), truth_only) for whens, truth_only in facts)
+
+    @functools.cached_property
+    def _signature_parts(self) -> tuple:
         program = self.dom.program
-        ctx = Ctx(program, case)
         stood_for = {i for _, f_atoms, _ in self.joint for i in f_atoms}
-        own = tuple(program.atoms[i].fn(case) for i in sorted(self.atoms) if i not in stood_for)
-        return own + tuple(_fact_key(tuple(cr.when.tv(ctx) for cr in program.derivers.get(f, ())), truth_only)
-                           for f, _, truth_only in self.joint)
+        fns = tuple(program.atoms[i].fn for i in sorted(self.atoms) if i not in stood_for)
+        facts = tuple((tuple(cr.when for cr in program.derivers.get(f, ())), truth_only) for f, _, truth_only in self.joint)
+        return fns, facts, program.plan(self.dom._probe()) if facts else None
 
     def _reduce_simple(self, dim: Dim, probe) -> list:
         idx = [i for i in dim.atoms if i in self.atoms]
