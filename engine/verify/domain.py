@@ -826,32 +826,21 @@ def _walk(node: Node, program: Program, atoms: set[int], facts: set[str]) -> Non
             _walk(k, program, atoms, facts)
 
 
-def _reads(node: Node, atoms: set[int], facts: set[str]) -> None:
-    """The atoms and facts ``node`` reads itself (not through the facts)."""
+def _reads(node: Node, atoms: set[int], facts: dict[str, set[bool]], truth_only: bool = False) -> None:
+    """The atoms and facts ``node`` reads itself (not through the facts), each fact with whether
+    each read asks only whether it is true: under an ``unmet`` through ``all`` and ``any`` alone
+    (``unmet: C`` is true when C is not true; a ``not`` in between asks whether it is false)."""
     if isinstance(node, AtomNode):
         atoms.add(node.i)
     elif isinstance(node, FactNode):
-        facts.add(node.name)
-    elif isinstance(node, NotNode):
-        _reads(node.kid, atoms, facts)
-    elif isinstance(node, AllNode):  # and AnyNode
-        for k in node.kids:
-            _reads(k, atoms, facts)
-
-
-def _fact_reads(node: Node, truth_only: bool, out: dict[str, set[bool]]) -> None:
-    """For each fact ``node`` reads, whether each read asks only whether it is true: under an
-    ``unmet`` through ``all`` and ``any`` alone (``unmet: C`` is true when C is not true; a ``not``
-    in between asks whether the fact is false)."""
-    if isinstance(node, FactNode):
-        out.setdefault(node.name, set()).add(truth_only)
+        facts.setdefault(node.name, set()).add(truth_only)
     elif isinstance(node, UnmetNode):
-        _fact_reads(node.kid, True, out)
+        _reads(node.kid, atoms, facts, True)
     elif isinstance(node, NotNode):
-        _fact_reads(node.kid, False, out)
+        _reads(node.kid, atoms, facts, False)
     elif isinstance(node, AllNode):  # and AnyNode
         for k in node.kids:
-            _fact_reads(k, truth_only, out)
+            _reads(k, atoms, facts, truth_only)
 
 
 #: the most combinations of gene states a fact's genes are read together over (see Unit._collapsible)
@@ -905,12 +894,7 @@ class Unit:
         # (fact, the atoms it stands for, whether only its being true is read)
         self.joint: list[tuple[str, tuple[int, ...], bool]] = []
         joint_dims = []
-        truth_reads: dict[str, set[bool]] = {}
-        for node in [cr.when for cr in rules] + [r for cr in rules for r in cr.requires] + [
-                cr.when for f in facts for cr in program.derivers.get(f, ())]:
-            _fact_reads(node, False, truth_reads)
-        for f, genes, f_atoms in self._collapsible(rules, facts, gates, per_gene):
-            truth_only = truth_reads.get(f) == {True}
+        for f, genes, f_atoms, truth_only in self._collapsible(rules, facts, gates, per_gene):
             joint_dims.append(("fact " + f, self._joint_states(f, genes, per_gene, truth_only)))
             self.joint.append((f, f_atoms, truth_only))
             for g in genes:
@@ -942,30 +926,34 @@ class Unit:
         self.groups = [list(g.items()) for g in groups.values()]
 
     def _collapsible(self, rules: list[CompiledRule], facts: set[str], gates: set[int],
-                     per_gene: dict) -> list[tuple[str, list[str], tuple[int, ...]]]:
+                     per_gene: dict) -> list[tuple[str, list[str], tuple[int, ...], bool]]:
         """The derived facts through which alone this unit reads two or more genes: each as (fact,
         its genes, the atoms of its derivations). Every rule here sees those genes only as the
         fact's value, so the combinations of their states that give the fact the same value (in
         each of its derivations) give every rule the same outcome: one of them is enough (where
         the rules ask only whether the fact is true, false and unknown are one value). A fact
         whose derivations read anything but single-gene atoms (another fact, a scalar field, the
-        history) is left as it is, as is one whose genes' joint states are too many to go through."""
+        history) is left as it is, as is one whose genes' joint states are too many to go through.
+        Each comes with whether every read of it asks only whether it is true."""
         dom = self.dom
         program = dom.program
         direct = set(gates)
+        fact_reads: dict[str, set[bool]] = {}  # (how each fact is read, by the rules and by the derivations)
         for cr in rules:
-            _reads(cr.when, direct, set())
+            _reads(cr.when, direct, fact_reads)
             for r in cr.requires:
-                _reads(r, direct, set())
+                _reads(r, direct, fact_reads)
         gene_of = {i: g for g, idx in dom.gene_atoms.items() for i in idx}
         coupled = frozenset().union(*dom.coupled.values()) | dom.acquired_on_atoms
-        reads: dict[str, tuple[set[int], set[str]]] = {}
+        reads: dict[str, tuple[set[int], dict[str, set[bool]]]] = {}
         for f in sorted(facts):
             fa: set[int] = set()
-            ff: set[str] = set()
+            ff: dict[str, set[bool]] = {}
             for cr in program.derivers.get(f, ()):
                 _reads(cr.when, fa, ff)
             reads[f] = (fa, ff)
+            for g, how in ff.items():
+                fact_reads.setdefault(g, set()).update(how)
         out = []
         for f, (fa, ff) in reads.items():
             if ff or not fa or any(i not in gene_of or i in coupled for i in fa):
@@ -986,7 +974,7 @@ class Unit:
                 n *= len(per_gene[g])
             if n > MAX_JOINT_STATES:
                 continue
-            out.append((f, genes, tuple(sorted(used))))
+            out.append((f, genes, tuple(sorted(used)), fact_reads.get(f) == {True}))
         return out
 
     def _joint_states(self, f: str, genes: list[str], per_gene: dict, truth_only: bool) -> list[dict]:
