@@ -811,19 +811,14 @@ class Domain:
 
 
 def _walk(node: Node, program: Program, atoms: set[int], facts: set[str]) -> None:
-    if isinstance(node, AtomNode):
-        atoms.add(node.i)
-    elif isinstance(node, FactNode):
-        if node.name in facts:
-            return
-        facts.add(node.name)
-        for cr in program.derivers.get(node.name, ()):
-            _walk(cr.when, program, atoms, facts)
-    elif isinstance(node, NotNode):
-        _walk(node.kid, program, atoms, facts)
-    elif isinstance(node, AllNode):  # and AnyNode
-        for k in node.kids:
-            _walk(k, program, atoms, facts)
+    """The atoms ``node`` reads, itself and through the facts (added to ``facts``) and theirs."""
+    own: dict[str, set[bool]] = {}
+    _reads(node, atoms, own)
+    for name in own:
+        if name not in facts:
+            facts.add(name)
+            for cr in program.derivers.get(name, ()):
+                _walk(cr.when, program, atoms, facts)
 
 
 def _reads(node: Node, atoms: set[int], facts: dict[str, set[bool]], truth_only: bool = False) -> None:
