@@ -583,7 +583,8 @@ def paired(fns: dict, items: list, rounds: int = 5) -> dict:
 def durable_vs_raw(engine, cases: list[dict], rounds: int = 3) -> list[tuple[str, float]]:
     """The durable backend against durable-rules itself on an equivalent rule set, on the same
     cases in the same process, taking turns: the rule base's own durable rules (the same
-    conditions, the same derived facts) run as a plain durable-rules program would run them
+    conditions, the same derived facts, the same ruleset for each case's cancer type) run as a
+    plain durable-rules program would run them
     (``engine.durable.RawRuleset``: actions that assert facts, one post per case, no checking),
     posting the very facts the backend posts for each case (computed beforehand). Ratios of CPU
     time per case: the backend's inference (the session and reading its firings back) and a whole
@@ -592,11 +593,16 @@ def durable_vs_raw(engine, cases: list[dict], rounds: int = 3) -> list[tuple[str
     from engine.evaluation.evaluator import Ctx
 
     backend = engine.durable()
-    raw = RawRuleset(backend._rules.rules)
     norms = [engine.normalise(c) for c in cases]
     posts = [backend.facts(Ctx(engine.program, n)) for n in norms]
-    both = list(zip(norms, cases, posts, strict=True))
-    per = paired({"raw": lambda t: raw.run(t[2]), "infer": lambda t: backend.infer(t[0]),
+    raws: dict[int, RawRuleset] = {}   # one per durable ruleset of the backend (its parts)
+    for n in norms:
+        part = backend.part(n)
+        if id(part) not in raws:
+            raws[id(part)] = RawRuleset(part.rules.rules)
+    runs = [raws[id(backend.part(n))].run for n in norms]
+    both = list(zip(norms, cases, posts, runs, strict=True))
+    per = paired({"raw": lambda t: t[3](t[2]), "infer": lambda t: backend.infer(t[0]),
                   "evaluate": lambda t: engine.evaluate(t[1], backend="durable")}, both, rounds=rounds)
     return [("inference (the session and its firings read back; normalised case in)", per["infer"] / per["raw"]),
             ("evaluate from a decoded dict (validation, normalisation, resolution too)", per["evaluate"] / per["raw"])]

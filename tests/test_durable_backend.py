@@ -349,7 +349,7 @@ def test_inference_takes_no_truth_value_or_verdict_from_the_python_evaluator(eng
             t: [(cr.rule.id, o) for cr, o in outs] for t, outs in want.outcomes.items()}
         assert [cr.rule.id for cr in got.notes] == [cr.rule.id for cr in want.notes]
         assert got.skipped == want.skipped
-        assert got.ctx.facts == facts
+        assert got.ctx.facts == {name: facts[name] for name in backend.part(norm).rules.facts}
 
 
 def test_verdicts_are_read_from_the_durable_firings(engine, monkeypatch):
@@ -374,22 +374,51 @@ def test_an_incomplete_durable_answer_is_an_error_not_a_result(engine, monkeypat
         engine.evaluate({"id": "c1", "cancer_type": "LUAD"}, backend="durable")
 
 
-def test_the_rule_base_is_one_ruleset_registered_once(engine):
+def test_each_cancer_types_candidate_rules_are_one_ruleset_registered_once(engine):
+    """A ruleset per set of candidate rules (``Program.candidates``): cancer types with the same
+    candidates share it, a second backend or Program of the same rule base reuses it, and it holds
+    the candidates and the derivations of the facts they reach, not the rest of the rule base."""
     backend = engine.durable()
     assert engine.durable() is backend
-    again = db.DurableBackend(engine.program)
-    assert again.ruleset is backend.ruleset
+    luad, nsclc, coad = (engine.normalise({"cancer_type": c}) for c in ("LUAD", "NSCLC", "COADREAD"))
+    part = backend.part(luad)
+    assert backend.part(luad) is part and db.DurableBackend(engine.program).part(luad) is part
+    assert backend.part(coad).ruleset.name != part.ruleset.name
+    assert (backend.part(nsclc) is part) == (engine.program.candidates(nsclc) == engine.program.candidates(luad))
     other = Engine()   # a second Program from the same files: same definition, same ruleset
-    assert other.durable().ruleset.name == backend.ruleset.name
-    assert backend.rule_count == len(backend.ruleset.rule_names) > len(engine.program.rules)
+    assert other.durable().part(luad).ruleset.name == part.ruleset.name
+    conclusions, notes = engine.program.candidates(luad)
+    chosen = {cr.order for cr in (*conclusions, *notes)}
+    facts = db._reach(engine.program, (*conclusions, *notes))
+    derivations = {cr.order for name in facts for cr in engine.program.derivers[name]}
+    assert set(part.rules.facts) == facts and "nsclc_other_driver" in facts
+    decided = {m.rule for m in part.rules.meaning.values() if m.rule >= 0}
+    assert decided <= chosen | derivations and {cr.order for cr in conclusions} <= decided
+    assert 0 < len(part.ruleset.rule_names) == len(part.rules.rules) < len(db._ProgramRules().compile(engine.program).rules)
+
+
+def test_resolution_reads_only_facts_durable_derived(engine):
+    """Every derived fact a durable result reports or explains was derived in the session: the
+    facts the result is built from are the ruleset's, none computed after by the Python evaluator
+    (which :class:`Ctx` would do for a fact it was not given)."""
+    from engine.evaluation.resolve import build_result
+
+    backend = engine.durable()
+    for path in CASE_FILES:
+        norm = engine.normalise(json.loads(path.read_text()))
+        inference = backend.infer(norm)
+        given = set(inference.ctx.facts)
+        assert given == set(backend.part(norm).rules.facts) >= set(inference.ctx.plan.facts), path.name
+        build_result(inference)
+        assert set(inference.ctx.facts) == given, path.name
 
 
 def test_the_durable_backend_uses_a_private_host_with_the_ruleset(engine):
     import durable.lang
 
-    backend = engine.durable()
+    part = engine.durable().part(engine.normalise({"cancer_type": "LUAD"}))
     assert type(dh.host()) is dh._QuietHost and dh.host() is not durable.lang._main_host
-    assert dh.host().get_ruleset(backend.ruleset.name).get_definition()
+    assert dh.host().get_ruleset(part.ruleset.name).get_definition()
 
 
 # --------------------------------------------------------------------------- command line
@@ -655,12 +684,17 @@ def test_the_raw_yardstick_runs_the_same_rules_on_the_same_facts(engine):
     as in the backend's own session; and a session read without the matched facts names the same
     firings as one read with them."""
     backend = engine.durable()
-    raw = dh.RawRuleset(backend._rules.rules, label="raw-test")
+    raws: dict[str, dh.RawRuleset] = {}
     for path in CASE_FILES:
         norm = engine.normalise(json.loads(path.read_text()))
         facts = backend.facts(Ctx(engine.program, norm))
-        full = dh.run_session(backend.ruleset, facts)
-        bare = dh.run_session(backend.ruleset, facts, matches=False)
+        part = backend.part(norm)
+        ruleset = part.ruleset
+        if ruleset.name not in raws:
+            raws[ruleset.name] = dh.RawRuleset(part.rules.rules, label="raw-test")
+        raw = raws[ruleset.name]
+        full = dh.run_session(ruleset, facts)
+        bare = dh.run_session(ruleset, facts, matches=False)
         assert [f.rule for f in bare.firings] == [f.rule for f in full.firings]
         assert all(f.facts == {} for f in bare.firings) and any(f.facts for f in full.firings)
         before = raw.fired

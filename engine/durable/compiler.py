@@ -6,7 +6,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from engine.durable.safe_host import DurableBackendError, DurableRuleset, one_of, register_ruleset, run_session
 from engine.errors import RuleError
@@ -109,29 +109,37 @@ class _ProgramRules:
         self.rules: dict[str, dict] = {}
         self.meaning: dict[str, _Meaning] = {}
         self._nodes: dict[tuple, Ref] = {}
-        self.when: list[Ref] = []
-        self.requires: list[tuple[Ref, ...]] = []
+        self.when: dict[int, Ref] = {}   # rule order (index in ``program.rules``) -> its `when`
+        self.requires: dict[int, tuple[Ref, ...]] = {}
+        self.facts: tuple[str, ...] = ()   # the derived facts these rules derive
 
-    def compile(self, program: Program) -> _ProgramRules:
-        for cr in program.rules:
-            self.when.append(self.ref(cr.when))
-            self.requires.append(tuple(self.ref(n) for n in cr.requires))
-        for name, derivers in program.derivers.items():
-            if len(derivers) == 1:   # the fact is the one contribution
-                self._deriver_rules(derivers[0], ("f", name))
+    def compile(self, program: Program, chosen: Sequence[CompiledRule] | None = None) -> _ProgramRules:
+        """The durable rules of ``program``, or of the conclusion and note rules ``chosen`` and the
+        derivations of every fact they reach (see :func:`_reach`)."""
+        rules = program.rules if chosen is None else chosen
+        facts = set(program.derivers) if chosen is None else _reach(program, chosen)
+        derivers = {name: crs for name, crs in program.derivers.items() if name in facts}
+        self.facts = tuple(derivers)
+        for cr in (*rules, *(cr for crs in derivers.values() for cr in crs)):
+            if cr.order not in self.when:
+                self.when[cr.order] = self.ref(cr.when)
+                self.requires[cr.order] = tuple(self.ref(n) for n in cr.requires)
+        for name, crs in derivers.items():
+            if len(crs) == 1:   # the fact is the one contribution
+                self._deriver_rules(crs[0], ("f", name))
                 continue
             parts = []
-            for cr in derivers:
+            for cr in crs:
                 part: Ref = ("n", f"d{len(self._nodes)}")
                 self._nodes[("derive", cr.rule.id)] = part
                 self._deriver_rules(cr, part)
                 parts.append(part)
             self._emit_combinator("any", tuple(parts), ("f", name))
-        for name in _facts_used(program) - set(program.derivers):   # the loader rejects these
+        for name in _facts_used(rules) - set(program.derivers):   # the loader rejects these
             self._put(f"f/{name}/F", {"all": [{"c": {"t": "ctx"}}],
                                       "assert": [_value_fact(("f", name), _F)]},
                       _Meaning("value", ("f", name), _F))
-        for cr in program.rules:
+        for cr in rules:
             if cr.rule.kind == "conclusion":
                 self._conclusion_rules(cr)
             elif cr.rule.kind in ("note", "caution") and cr.rule.status != "retired":
@@ -338,27 +346,64 @@ def _facts_under(node: Node, out: set[str]) -> None:
         _facts_under(kid, out)
 
 
-def _facts_used(program: Program) -> set[str]:
+def _facts_used(rules: Iterable[CompiledRule]) -> set[str]:
     names: set[str] = set()
-    for cr in program.rules:
+    for cr in rules:
         for node in (cr.when, *cr.requires):
             _facts_under(node, names)
     return names
 
 
-_COMPILED: weakref.WeakKeyDictionary[Program, tuple[_ProgramRules, DurableRuleset]] = weakref.WeakKeyDictionary()
+def _reach(program: Program, rules: Iterable[CompiledRule]) -> set[str]:
+    """The derived facts ``rules`` read, and those their derivations read, and so on."""
+    found: set[str] = set()
+    todo = _facts_used(rules)
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo |= _facts_used(program.derivers.get(name, ())) - found
+    return found
+
+
+@dataclass(frozen=True)
+class _Part:
+    """The durable ruleset of the rules that can speak to one cancer type: its candidate
+    conclusion and note rules (``Program.candidates``), the derivations of every fact they reach,
+    and the atoms posted for a case of it (the atoms read under those rules)."""
+
+    rules: _ProgramRules
+    ruleset: DurableRuleset
+    atoms: tuple[tuple[int, str, Callable], ...]
+
+
+#: per Program: the parts compiled so far, by the orders of their candidate rules (cancer types
+#: with the same candidates share one part)
+_COMPILED: weakref.WeakKeyDictionary[Program, dict[tuple[int, ...], _Part]] = weakref.WeakKeyDictionary()
 _COMPILED_LOCK = threading.Lock()
 
 
-def _compiled(program: Program) -> tuple[_ProgramRules, DurableRuleset]:
-    """The durable rules of ``program``: compiled and registered once per Program (and once per
-    rule base content: :func:`register_ruleset` shares identical definitions)."""
+def _compiled(program: Program, chosen: Sequence[CompiledRule]) -> _Part:
+    """The durable rules of the ``chosen`` conclusion and note rules of ``program``: compiled and
+    registered once per Program and choice (and once per content: :func:`register_ruleset` shares
+    identical definitions)."""
+    key = tuple(cr.order for cr in chosen)
     with _COMPILED_LOCK:
-        hit = _COMPILED.get(program)
+        parts = _COMPILED.setdefault(program, {})
+        hit = parts.get(key)
         if hit is None:
-            rules = _ProgramRules().compile(program)
-            hit = _COMPILED[program] = (
-                rules, register_ruleset(rules.rules, label="kras-rules", source="durable ruleset"))
+            rules = _ProgramRules().compile(program, chosen)
+            wanted: set[int] = set()
+            for name in rules.facts:
+                for cr in program.derivers[name]:
+                    _atoms_under(cr.when, wanted)
+            for cr in chosen:
+                for node in (cr.when, *cr.requires):
+                    _atoms_under(node, wanted)
+            atoms = program.atoms
+            hit = parts[key] = _Part(
+                rules, register_ruleset(rules.rules, label="kras-rules", source="durable ruleset"),
+                tuple((i, str(i), atoms[i].fn) for i in sorted(wanted)))
         return hit
 
 
@@ -374,37 +419,26 @@ class DurableBackend:
     it. The leaf conditions (atoms) the case's rules need are computed by the shared atom code and
     posted as facts; durable decides which rules are in effect, every combinator, every derived
     fact and each rule's outcome; :func:`engine.evaluation.resolve.build_result` turns the outcomes into the
-    same :class:`~engine.result.Result` the default backend gives. The rule base is one durable
-    ruleset per Program, registered once.
+    same :class:`~engine.result.Result` the default backend gives.
+
+    The rules are registered as one durable ruleset per set of candidate rules (the rules that can
+    speak to a cancer type, :meth:`Program.candidates`), on first use: durable-rules' cost per
+    session grows with the rules of its ruleset, fired or not, and a cancer type's candidates are
+    a small part of the rule base. Which rules are in effect on the case's date and in its
+    jurisdiction is still decided by durable.
     """
 
     def __init__(self, program: Program) -> None:
         self.program = program
-        self._rules, self.ruleset = _compiled(program)
-        base: set[int] = set()
-        for derivers in program.derivers.values():
-            for cr in derivers:
-                _atoms_under(cr.when, base)
-        self._base_atoms = frozenset(base)
-        self._atoms_by_cancer: dict[str, tuple[tuple[int, str, Callable], ...]] = {}
+        self._parts: dict[str, _Part] = {}   # cancer code -> its part
 
-    @property
-    def rule_count(self) -> int:
-        """How many durable rules the rule base compiled to."""
-        return len(self._rules.rules)
-
-    def _atoms_for(self, case) -> tuple[tuple[int, str, Callable], ...]:
-        """The atoms of the case's candidate rules and of every derivation (cached per cancer)."""
+    def part(self, case) -> _Part:
+        """The durable ruleset (and the atoms to post) for a case of ``case``'s cancer type."""
         code = case.cancer.code
-        hit = self._atoms_by_cancer.get(code)
+        hit = self._parts.get(code)
         if hit is None:
-            wanted = set(self._base_atoms)
             conclusions, notes = self.program.candidates(case)
-            for cr in (*conclusions, *notes):
-                for node in (cr.when, *cr.requires):
-                    _atoms_under(node, wanted)
-            atoms = self.program.atoms
-            hit = self._atoms_by_cancer[code] = tuple((i, str(i), atoms[i].fn) for i in sorted(wanted))
+            hit = self._parts[code] = _compiled(self.program, (*conclusions, *notes))
         return hit
 
     def facts(self, ctx: Ctx) -> list[dict]:
@@ -413,7 +447,7 @@ class DurableBackend:
         case = ctx.case
         values = ctx.atoms
         out: list[dict] = [{"t": "ctx", "day": case.as_of.toordinal(), "jur": case.jurisdiction}]
-        for i, key, fn in self._atoms_for(case):
+        for i, key, fn in self.part(case).atoms:
             v = values[i] = fn(case)
             out.append({"t": "atom", "a": key, "v": _TV_OF[v]})
         return out
@@ -422,8 +456,9 @@ class DurableBackend:
         """One durable session for ``case``: the inference step that resolution consumes."""
         program = self.program
         ctx = Ctx(program, case)
-        session = run_session(self.ruleset, self.facts(ctx), matches=False)  # which rules fired is enough
-        meaning = self._rules.meaning
+        part = self.part(case)
+        session = run_session(part.ruleset, self.facts(ctx), matches=False)  # which rules fired is enough
+        meaning = part.rules.meaning
         facts: dict[str, str] = {}
         off: dict[int, str] = {}
         outs: dict[int, list[_Meaning]] = {}
@@ -453,7 +488,7 @@ class DurableBackend:
                 off[m.rule] = m.value
                 if m.ref is not None and m.ref[0] == "f" and facts.setdefault(m.ref[1], _F) != _F:
                     raise self._broken(case, f"fact {m.ref[1]} derived both {facts[m.ref[1]]} and F")
-        for name in program.derivers:
+        for name in part.rules.facts:
             v = facts.get(name)
             if v is None:
                 raise self._broken(case, f"fact {name} was not derived")
