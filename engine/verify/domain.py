@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import functools
 import itertools
+import operator
 import os
 from pathlib import Path
 from dataclasses import dataclass
@@ -902,10 +903,11 @@ class Unit:
         if atoms & dom.acquired_on_atoms:  # exposure to a drug class matters too
             hpos.append(len(history.atoms))
         if hpos:
-            seen = {}
-            for h, vec in zip(history.values, history.vectors, strict=True):
-                seen.setdefault(tuple(vec[p] for p in hpos), h)
-            self.dims.append(("history", list(seen.values())))
+            # the first history of each vector of these positions, in the dimension's order (a
+            # million histories for the shipped rules, once per unit: read in C, not a loop here)
+            keys = list(map(operator.itemgetter(*hpos), history.vectors))
+            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))
+            self.dims.append(("history", [history.values[k] for k in sorted(first.values())]))
         else:
             self.dims.append(("history", [None]))
         # slices: dates and jurisdictions that put a different set of these rules in effect
