@@ -906,7 +906,7 @@ class Unit:
             # the first history of each vector of these positions, in the dimension's order (a
             # million histories for the shipped rules, once per unit: read in C, not a loop here)
             keys = list(map(operator.itemgetter(*hpos), history.vectors))
-            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))
+            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
             self.dims.append(("history", [history.values[k] for k in sorted(first.values())]))
         else:
             self.dims.append(("history", [None]))
@@ -1024,24 +1024,35 @@ class Unit:
     def profiles(self):
         """Every data profile: (cancer, scalar field values, gene states, history); the dates
         and jurisdictions come from the slices."""
-        names = [n for n, _ in self.dims]
-        nf = len(self.dom.fields)
-        end = len(names) - 1 - self.n_joint  # (then the genes read together, as dicts)
-        gene_names = names[1 + nf:end]
-        checks = self.implied_checks
+        profile = self.profile
         for combo in itertools.product(*(vals for _, vals in self.dims)):
-            fields = combo[1:1 + nf]
-            genes = dict(zip(gene_names, combo[1 + nf:end], strict=True))
-            for joint in combo[end:-1]:
-                genes.update(joint)
-            if checks:
-                alts = [a for st in genes.values() for a in st.alts]
-                # a field the alterations imply (a germline finding: germline testing done) is
-                # that value: another value is invalid input or, unknown, the same profile as
-                # the implied one when that is enumerated
-                if any((w := implied(fields[k], alts)) != fields[k] and w in vals for k, implied, vals in checks):
-                    continue
-            yield (combo[0], fields, genes, combo[-1])
+            prof = profile(combo)
+            if prof is not None:
+                yield prof
+
+    def profile(self, combo: tuple):
+        """The data profile of one value of each dimension (in the order of :attr:`dims`), or
+        None where the combination is not a case (see below)."""
+        nf = len(self.dom.fields)
+        end = len(self.dims) - 1 - self.n_joint  # (then the genes read together, as dicts)
+        fields = combo[1:1 + nf]
+        genes = dict(zip(self._gene_names, combo[1 + nf:end], strict=True))
+        for joint in combo[end:-1]:
+            genes.update(joint)
+        checks = self.implied_checks
+        if checks:
+            alts = [a for st in genes.values() for a in st.alts]
+            # a field the alterations imply (a germline finding: germline testing done) is
+            # that value: another value is invalid input or, unknown, the same profile as
+            # the implied one when that is enumerated
+            if any((w := implied(fields[k], alts)) != fields[k] and w in vals for k, implied, vals in checks):
+                return None
+        return (combo[0], fields, genes, combo[-1])
+
+    @functools.cached_property
+    def _gene_names(self) -> list[str]:
+        nf = len(self.dom.fields)
+        return [n for n, _ in self.dims[1 + nf:len(self.dims) - 1 - self.n_joint]]
 
 
 _CASE_ORDER = tuple(CaseIn.model_fields)
