@@ -142,8 +142,9 @@ def test_shipped_rules_pass_the_search_is_reported_and_every_case_falls_in_an_ex
     """The exhaustive check of the shipped rules, then the property that its search covers every
     case (below, ``_assert_in_some_profile``). One test, so that the domain's prior-therapy
     histories (about a minute) are built once: xdist 3.8 cannot keep two tests on one worker under
-    pytest 9."""
-    dom = _Domain(engine.program)
+    pytest 9. The histories are worked out in two processes too: this test is the longest of the
+    suite, and the rest of it runs beside it on the other worker."""
+    dom = _Domain(engine.program, jobs=2)
     t0 = time.perf_counter()
     rep = verify(engine, domain=dom, jobs=2)  # (the same findings as one process: test_the_search_apart_finds_the_same)
     seconds = time.perf_counter() - t0
