@@ -596,11 +596,12 @@ def durable_vs_raw(engine, cases: list[dict], rounds: int = 3) -> list[tuple[str
     norms = [engine.normalise(c) for c in cases]
     posts = [backend.facts(Ctx(engine.program, n)) for n in norms]
     raws: dict[int, RawRuleset] = {}   # one per durable ruleset of the backend (its parts)
+    runs = []
     for n in norms:
         part = backend.part(n)
         if id(part) not in raws:
             raws[id(part)] = RawRuleset(part.rules.rules)
-    runs = [raws[id(backend.part(n))].run for n in norms]
+        runs.append(raws[id(part)].run)
     both = list(zip(norms, cases, posts, runs, strict=True))
     per = paired({"raw": lambda t: t[3](t[2]), "infer": lambda t: backend.infer(t[0]),
                   "evaluate": lambda t: engine.evaluate(t[1], backend="durable")}, both, rounds=rounds)
