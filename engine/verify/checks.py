@@ -445,7 +445,7 @@ class Verifier:
         # of them (what a rule that speaks in a profile adds to the counts and witnesses of fired rules)
         in_effect = [[sum(1 for live, _ in group if live[k]) for k in range(len(rules))] for group in unit.groups]
         first_in_effect = [[next((sl for live, sl in group if live[k]), None) for k in range(len(rules))] for group in unit.groups]
-        for prof in unit.profiles():
+        for prof, times in unit.distinct_profiles():
             case = None
             for gi, group in enumerate(unit.groups):
                 case = case_of(dom, prof, group[0][1], case)
@@ -461,14 +461,14 @@ class Verifier:
                     outs = [None if o is not None and o.pending else o for o in outs]
                 hot = [k for k, o in enumerate(outs) if o is not None]
                 if not hot:  # no rule decides anything here: no slice of the group has anything to record
-                    count += len(group)
+                    count += len(group) * times
                     continue
                 lacks = bool(gate_list) and all(any(ctx.atom(i) is False for i in g) for g in gate_list)
                 n_live, first_live = in_effect[gi], first_in_effect[gi]
                 for k in hot:  # each rule that speaks, fired in every slice of the group where it is in effect
                     if not n_live[k]:
                         continue
-                    fired_count[ids[k]] = fired_count.get(ids[k], 0) + n_live[k]
+                    fired_count[ids[k]] = fired_count.get(ids[k], 0) + n_live[k] * times
                     if ids[k] not in fired:
                         fired[ids[k]] = (prof, first_live[k])
                     if ids[k] not in own_verdict:  # (its own verdict, every criterion known to be met)
@@ -479,7 +479,7 @@ class Verifier:
                 holding = [k for k in overriding if _holds(outs[k])] if alive and overriding else ()
                 seen: set[tuple] = set()
                 for live, sl in group:
-                    count += 1
+                    count += times
                     cand = tuple(k for k in hot if live[k])
                     if alive:
                         # a rule set aside by an override that holds gives no verdict there: it
@@ -489,7 +489,7 @@ class Verifier:
                             gone = {ov.rule for k in holding if live[k] for ov in rules[k].rule.overrides}
                             if gone:
                                 lv = tuple(on and ids[k] not in gone for k, on in enumerate(live))
-                        self._track_pairs(alive, pair_info, lv, outs)
+                        self._track_pairs(alive, pair_info, lv, outs, times)
                     pcand = tuple(k for k in pend if live[k]) if pend else ()
                     if not cand or (cand, pcand) in seen:
                         continue  # the same outcomes as a slice already examined for this profile
@@ -540,7 +540,7 @@ class Verifier:
         return count
 
     @staticmethod
-    def _track_pairs(alive, pair_info, live, outs) -> None:
+    def _track_pairs(alive, pair_info, live, outs, times: int = 1) -> None:
         dead = []
         for key, (ka, kb) in alive.items():
             on_a, on_b = live[ka], live[kb]
@@ -554,9 +554,9 @@ class Verifier:
                 if va != vb:
                     info["eq"] = False
                 elif va is not None:
-                    info["both"] += 1
+                    info["both"] += times
             if va is not None:
-                info["a"] += 1
+                info["a"] += times
                 if vb != va:
                     info["sub"] = False
             if not info["sub"] and not info["eq"]:

@@ -689,9 +689,14 @@ class Domain:
         def merged(ids: _Ids, a: int, b: int) -> int:
             return ids.of(tuple(map(max, ids.values[a], ids.values[b])))
 
+        last_list = sorted(last_k)
+
         def followed(a: int, b: int) -> int:  # the flags after a line (b): the most recent line's replaced
-            return fl_ids.of(tuple(y if k in last_k else max(x, y)
-                                   for k, (x, y) in enumerate(zip(fl_ids.values[a], fl_ids.values[b], strict=True))))
+            fb = fl_ids.values[b]
+            fl = list(map(max, fl_ids.values[a], fb))  # (hundreds of thousands of pairs: the loop in C)
+            for k in last_list:
+                fl[k] = fb[k]
+            return fl_ids.of(tuple(fl))
 
         def lifted(f: int, m: int) -> int:  # a line ending in progression: every earlier line progressed after, too
             fl = list(fl_ids.values[f])
@@ -1029,6 +1034,28 @@ class Unit:
             prof = profile(combo)
             if prof is not None:
                 yield prof
+
+    def distinct_profiles(self) -> list[tuple[tuple, int]]:
+        """The first profile of each :meth:`signature`, in the order of :meth:`profiles`, with
+        how many profiles have that signature. Profiles with one signature read every atom of
+        the unit alike (atoms do not read dates), so each rule's outcome is the same in all of
+        them: the search evaluates the first and counts it that many times. (The dimensions are
+        reduced one at a time; where an atom reads two of them, a gene's alteration acquired on
+        a drug and the history's exposure to it, most of their combinations repeat a signature:
+        a tenth of them are distinct for the shipped rules' largest units.)"""
+        if not self.groups:  # (no rule here is in effect anywhere: nothing to evaluate)
+            return []
+        sl = self.groups[0][0][1]  # (any slice: the atoms read no date)
+        signature, dom = self.signature, self.dom
+        firsts: dict[tuple, list] = {}
+        for prof in self.profiles():
+            sig = signature(case_of(dom, prof, sl))
+            hit = firsts.get(sig)
+            if hit is None:
+                firsts[sig] = [prof, 1]
+            else:
+                hit[1] += 1
+        return [(prof, n) for prof, n in firsts.values()]
 
     def profile(self, combo: tuple):
         """The data profile of one value of each dimension (in the order of :attr:`dims`), or
