@@ -83,6 +83,16 @@ def _slice_of(bounds: tuple[int, int]) -> list:
     return fn(items[bounds[0]:bounds[1]])
 
 
+def _flag_bits(ranks: tuple[int, ...]) -> int:
+    """Ranks of -1 (no line yet), 0 (false), 1 (unknown) and 2 (true), three bits each, rank r
+    setting the r + 1 lowest (-1 none): the higher of two ranks, place by place, is the two
+    numbers or-ed (the search of histories merges millions of them so)."""
+    bits = 0
+    for p, r in enumerate(ranks):
+        bits |= ((1 << (r + 1)) - 1) << (3 * p)
+    return bits
+
+
 def _canonical(value):
     """A value of an atom's key in a form whose repr does not depend on set order."""
     if isinstance(value, (frozenset, set)):
@@ -669,18 +679,18 @@ class Domain:
         # value of any line so far; the most recent line's for an atom reading only it), exposure,
         # "before", would-match-had-it-progressed, what decides an implied first line). The search
         # takes millions of steps over a few thousand distinct values of each part: each part is
-        # interned as a small int, and each of its transitions under a line is computed once.
-        cnt_ids, got_ids, fl_ids, ex_ids, mm_ids, imp_ids = _Ids(), _Ids(), _Ids(), _Ids(), _Ids(), _Ids()
-        # per part: the state's id of it -> {the line's id of it -> the next state's id of it} (a
-        # state's row is looked up once for all the lines that follow it: the lines' ids are ints)
-        c_step: dict[int, dict[int, int]] = {}
-        g_step: dict[int, dict[int, int]] = {}
-        f_step: dict[int, dict[int, int]] = {}
-        m_step: dict[int, dict[int, int]] = {}
-        l_step: dict[tuple, int] = {}
-        e_step: dict[int, dict[int, int]] = {}
-        i_step: dict[int, dict[tuple, int]] = {}
-        pos_step: dict[int, dict[int, int]] = {}  # "before" -> {line -> its per-line flags there}
+        # interned as a small int, and each of its transitions under a line is computed once; the
+        # per-line flags, whose distinct values are as many as the states, are bits (_flag_bits).
+        cnt_ids, got_ids, ex_ids, mm_ids, imp_ids = _Ids(), _Ids(), _Ids(), _Ids(), _Ids()
+        # per part: the state's id of it -> that part of the next state after each line (in the
+        # lines' order), worked out once
+        c_next: dict[int, list[int]] = {}
+        g_next: dict[int, list[int]] = {}
+        m_next: dict[int, list[int]] = {}
+        e_next: dict[int, list[int]] = {}
+        i_next: dict[int, list[int]] = {}
+        lf_at: dict[int, list[int]] = {}  # "before" -> each line's per-line flags there
+        nb_at: dict[int, list[int]] = {}  # "before" -> "before" after each line
 
         def counted(a: int, b: int) -> int:
             return cnt_ids.of(tuple((min(x + z, m), min(y + w, m))
@@ -689,93 +699,83 @@ class Domain:
         def merged(ids: _Ids, a: int, b: int) -> int:
             return ids.of(tuple(map(max, ids.values[a], ids.values[b])))
 
-        last_list = sorted(last_k)
-
-        def followed(a: int, b: int) -> int:  # the flags after a line (b): the most recent line's replaced
-            fb = fl_ids.values[b]
-            fl = list(map(max, fl_ids.values[a], fb))  # (hundreds of thousands of pairs: the loop in C)
-            for k in last_list:
-                fl[k] = fb[k]
-            return fl_ids.of(tuple(fl))
-
-        def lifted(f: int, m: int) -> int:  # a line ending in progression: every earlier line progressed after, too
-            fl = list(fl_ids.values[f])
-            for j, kk in enumerate(carry_k):
-                fl[kk] = max(fl[kk], mm_ids.values[m][j])
-            return fl_ids.of(tuple(fl))
+        # the flags after a line: each the higher of the state's and the line's (bits or-ed), but the
+        # most recent line's for an atom that reads only it
+        last = _flag_bits(tuple(2 if k in last_k else -1 for k in range(len(per_line))))
+        kept = ~last
+        # a line ending in progression: every earlier line progressed after, too (the flags "would
+        # match had it progressed" or-ed in at their atoms' places), by the id of those
+        lift_bits: dict[int, int] = {}
 
         # what decides whether the history leaves out a first line (engine.case.implied_lines) and
         # what that line then reads: a line that implies one, a line that may be one, a progression
         imp_of = {ln: (ln.setting in FOLLOWS_FIRST_LINE, ln.setting in A_FIRST_LINE, ln.outcome == "progression") for ln in lines}
         first_given = imp_ids.of(_FIRST_GIVEN)
-        recs = []
-        for li, ln in enumerate(lines):
+        # each line's parts, by kind, in the lines' order
+        n_lines = len(lines)
+        line_c, line_g, line_f, line_e, line_m, line_nb, line_imp = [], [], [], [], [], [], []
+        for ln in lines:
             lc, lg, lfr, lex = line_fast[ln]
-            nb_rule = 0 if ln.setting in terms.not_a_line else 1 if ln.setting is None else 2
-            recs.append((li, ln, cnt_ids.of(lc), got_ids.of(lg), fl_ids.of(lfr), ex_ids.of(lex) if lex else -1,
-                         mm_ids.of(would[ln]), nb_rule, ln.outcome == "progression", imp_of[ln]))
-        start = (cnt_ids.of(tuple((0, 0) for _ in counts)), got_ids.of(frozenset()), fl_ids.of(tuple(-1 for _ in per_line)),
+            line_c.append(cnt_ids.of(lc))
+            line_g.append(got_ids.of(lg))
+            line_f.append(_flag_bits(lfr))
+            line_e.append(ex_ids.of(lex) if lex else -1)
+            line_m.append(mm_ids.of(would[ln]))
+            line_nb.append(0 if ln.setting in terms.not_a_line else 1 if ln.setting is None else 2)
+            line_imp.append(imp_of[ln])
+        progressed = [k for k, ln in enumerate(lines) if ln.outcome == "progression"] if carry_k else []
+        start = (cnt_ids.of(tuple((0, 0) for _ in counts)), got_ids.of(frozenset()), 0,
                  ex_ids.of(expo(())), 0, mm_ids.of(tuple(-1 for _ in carry_k)), imp_ids.of((False, False, False)))
         states: dict[tuple, tuple] = {start: ()}
         frontier: list[tuple[tuple, tuple]] = [(start, ())]
-        # (the loop below runs tens of millions of times: its lookups are bound to locals)
-        l_get = l_step.get
+        # (the loop below runs tens of millions of times, once a state and line: each state's next
+        # states are put together from its parts' lists, in C, and only looked up here)
         for _depth in range(MAX_LINES):
             nxt = []
             for (ci, gi, fi, ei, before, mi, ii), hist in frontier:
-                # (once a state, not once a line: an empty row made and dropped costs little)
-                c_row, g_row, f_row, m_row = c_step.setdefault(ci, {}), g_step.setdefault(gi, {}), f_step.setdefault(fi, {}), m_step.setdefault(mi, {})
-                e_row, i_row, pos_row = e_step.setdefault(ei, {}), i_step.setdefault(ii, {}), pos_step.setdefault(before, {})
-                whole = positional and before and not neutral_ok[before]  # a line's flags depend on the whole history
-                for li, ln, lci, lgi, lfi, lei, wi, nb_rule, prog, imp_line in recs:
-                    if positional:  # a line's position depends on the lines before it
-                        if whole:
-                            lfi = fl_ids.of(tuple(_RANK[v] for v in at_position(ln, before, hist)))
-                        else:
-                            at = pos_row.get(li)
-                            if at is None:
-                                at = pos_row[li] = fl_ids.of(tuple(_RANK[v] for v in at_position(ln, before, hist)))
-                            lfi = at
-                        nb = before if nb_rule == 0 else 2 if nb_rule == 2 else max(before, 1)
-                    else:
-                        nb = 0
-                    c = ci
-                    if caps:
-                        c = c_row.get(lci)
-                        if c is None:
-                            c = c_row[lci] = counted(ci, lci)
-                    g = g_row.get(lgi)
-                    if g is None:
-                        g = g_row[lgi] = got_ids.of(got_ids.values[gi] | got_ids.values[lgi])
-                    f = f_row.get(lfi)
-                    if f is None:
-                        f = f_row[lfi] = followed(fi, lfi) if last_k else merged(fl_ids, fi, lfi)
-                    m = mi
-                    if carry_k:
-                        m = m_row.get(wi)
-                        if m is None:
-                            m = m_row[wi] = merged(mm_ids, mi, wi)
-                        if prog:
-                            f2 = l_get((f, m))
-                            if f2 is None:
-                                f2 = l_step[f, m] = lifted(f, m)
-                            f = f2
-                    e = ei
-                    if lei >= 0:
-                        e = e_row.get(lei)
-                        if e is None:
-                            e = e_row[lei] = merged(ex_ids, ei, lei)
-                    i = ii
-                    if ii != first_given:
-                        nxt_i = i_row.get(imp_line)
-                        if nxt_i is None:
-                            nxt_i = i_row[imp_line] = imp_ids.of(_imp(imp_ids.values[ii], imp_line))
-                        i = nxt_i
-                    k = (c, g, f, e, nb, m, i)
-                    if k in states:
+                c_l = c_next.get(ci)
+                if c_l is None:
+                    c_l = c_next[ci] = [counted(ci, x) for x in line_c] if caps else [ci] * n_lines
+                g_l = g_next.get(gi)
+                if g_l is None:
+                    g_l = g_next[gi] = [got_ids.of(got_ids.values[gi] | got_ids.values[x]) for x in line_g]
+                m_l = m_next.get(mi)
+                if m_l is None:
+                    m_l = m_next[mi] = [merged(mm_ids, mi, x) for x in line_m] if carry_k else [mi] * n_lines
+                e_l = e_next.get(ei)
+                if e_l is None:
+                    e_l = e_next[ei] = [merged(ex_ids, ei, x) if x >= 0 else ei for x in line_e]
+                i_l = i_next.get(ii)
+                if i_l is None:
+                    i_l = i_next[ii] = ([imp_ids.of(_imp(imp_ids.values[ii], x)) for x in line_imp]
+                                        if ii != first_given else [ii] * n_lines)
+                nb_l = nb_at.get(before)
+                if nb_l is None:  # (not positional: a line's position does not matter, "before" stays 0)
+                    nb_l = nb_at[before] = ([before if r == 0 else 2 if r == 2 else max(before, 1) for r in line_nb]
+                                            if positional else [0] * n_lines)
+                if not positional:
+                    lf_l = line_f
+                elif before and not neutral_ok[before]:  # a line's flags depend on the whole history
+                    lf_l = [_flag_bits(tuple(_RANK[v] for v in at_position(ln, before, hist))) for ln in lines]
+                else:
+                    known = lf_at.get(before)
+                    if known is None:  # (at_position reads no more than "before" here)
+                        known = lf_at[before] = [_flag_bits(tuple(_RANK[v] for v in at_position(ln, before, hist))) for ln in lines]
+                    lf_l = known
+                f_kept = fi & kept  # (a line's flags have bits at every place: ranks 0 to 2)
+                f_l = [f_kept | x for x in lf_l]
+                for k in progressed:
+                    mk = m_l[k]
+                    bits = lift_bits.get(mk)
+                    if bits is None:
+                        bits = lift_bits[mk] = _flag_bits(tuple(
+                            mm_ids.values[mk][carry_k.index(p)] if p in carry_k else -1 for p in range(len(per_line))))
+                    f_l[k] |= bits
+                for key, ln in zip(zip(c_l, g_l, f_l, e_l, nb_l, m_l, i_l, strict=True), lines, strict=True):
+                    if key in states:
                         continue
-                    h = states[k] = hist + (ln,)
-                    nxt.append((k, h))
+                    h = states[key] = hist + (ln,)
+                    nxt.append((key, h))
             frontier = nxt
         dim.values += list(states.values())
         fns = [atoms_[i].fn for i in idx]
