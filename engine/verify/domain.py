@@ -230,10 +230,8 @@ class Domain:
         kw = dict(zip(self._field_names, fields, strict=True))
         for k, name, implied in self._implied:
             kw[name] = implied(fields[k], alts)
-        if lines and imply:  # (as normalise reads a history: a maintenance line follows a first line it may leave out)
-            extra = implied_lines(lines)
-            if extra:
-                lines = (*extra, *lines)
+        if imply:
+            lines = self.case_lines(lines)
         known = self._cancer_types.get(cancer)
         if known is None:
             ct = self.vocab.cancer_types[cancer]
@@ -251,6 +249,16 @@ class Domain:
             jurisdiction=sl.jurisdiction,
             **kw,
         )
+
+    @staticmethod
+    def case_lines(lines):
+        """A history's lines as normalise reads them: a maintenance line follows a first line it
+        may leave out (added before it)."""
+        if lines:
+            extra = implied_lines(lines)
+            if extra:
+                return (*extra, *lines)
+        return lines
 
     def _probe(self, **kw) -> NormalCase:
         base = dict(cancer=self.cancers.default, fields=self.unknown, genes={}, lines=None,
@@ -1042,19 +1050,45 @@ class Unit:
         them: the search evaluates the first and counts it that many times. (The dimensions are
         reduced one at a time; where an atom reads two of them, a gene's alteration acquired on
         a drug and the history's exposure to it, most of their combinations repeat a signature:
-        a tenth of them are distinct for the shipped rules' largest units.)"""
+        a tenth of them are distinct for the shipped rules' largest units.)
+
+        The histories vary fastest: each case of the other dimensions is built once, and only
+        its lines and the atoms a history moves (the history's own and those of an alteration
+        acquired on a drug) are worked out again for each history."""
         if not self.groups:  # (no rule here is in effect anywhere: nothing to evaluate)
             return []
+        dom = self.dom
+        program = dom.program
         sl = self.groups[0][0][1]  # (any slice: the atoms read no date)
-        signature, dom = self.signature, self.dom
+        stood_for = {i for _, f_atoms, _ in self.joint for i in f_atoms}
+        moved = set(dom.history.atoms) | dom.acquired_on_atoms
+        own = [i for i in sorted(self.atoms) if i not in stood_for]
+        fixed_fns = [program.atoms[i].fn for i in own if i not in moved]
+        history_fns = [program.atoms[i].fn for i in own if i in moved]
+        _, facts, plan = self._signature_parts  # (the facts read single-gene atoms: see _collapsible)
+        histories = self.dims[-1][1]
+        lines_of = [dom.case_lines(h) for h in histories]
+        replace = dataclasses.replace
         firsts: dict[tuple, list] = {}
-        for prof in self.profiles():
-            sig = signature(case_of(dom, prof, sl))
-            hit = firsts.get(sig)
-            if hit is None:
-                firsts[sig] = [prof, 1]
-            else:
-                hit[1] += 1
+        for combo in itertools.product(*(vals for _, vals in self.dims[:-1])):
+            prof = self.profile(combo + (histories[0],))
+            if prof is None:  # (the alterations and fields alone decide it)
+                continue
+            case = case_of(dom, prof, sl)
+            fixed: tuple = tuple(fn(case) for fn in fixed_fns)
+            if facts:
+                ctx = Ctx(program, case, plan)
+                fixed += tuple(_fact_key(tuple(w.tv(ctx) for w in whens), truth_only) for whens, truth_only in facts)
+            head = prof[:3]
+            for h, lines in zip(histories, lines_of, strict=True):
+                if lines is not case.lines:
+                    case = replace(case, lines=lines)
+                sig = (fixed, tuple(fn(case) for fn in history_fns))
+                hit = firsts.get(sig)
+                if hit is None:
+                    firsts[sig] = [head + (h,), 1]
+                else:
+                    hit[1] += 1
         return [(prof, n) for prof, n in firsts.values()]
 
     def profile(self, combo: tuple):
