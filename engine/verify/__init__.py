@@ -33,6 +33,13 @@ so the enumeration is exhaustive, not sampled):
 * date and jurisdiction: each ``effective_from`` / ``effective_to`` and the day before, in each
   jurisdiction a rule names, the default one and one no rule names.
 
+Each dimension is reduced on its own, so where an atom reads two of them (an alteration acquired
+on a drug reads the gene and the history's exposure to the drug) their product repeats profiles
+that read every atom alike: a tenth of the largest units' profiles are distinct. The search
+evaluates the first profile of each *signature* (the values of the unit's atoms) and counts it as
+many times as profiles have it, so the findings, witnesses and counts are those of evaluating
+every profile (:meth:`engine.verify.domain.Unit.distinct_profiles`).
+
 Findings, each with a stable code, the rules concerned and a witness case (compact case JSON that
 ``kras-rules evaluate`` accepts and that reproduces the finding). The codes, their names,
 severities and meanings are data in :data:`engine.semantics.CHECK_CODES` (rules/README.md's table
