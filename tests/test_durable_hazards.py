@@ -691,3 +691,19 @@ def test_a_thousand_sessions_in_a_row_each_fire_the_chain_once_and_leave_no_thre
     # a session whose facts fire nothing (the delete_state hazard) in between changes nothing
     assert not run_session(rs, [{"kind": "atom", "name": "a0", "value": "F"}]).firings
     assert Counter(f.rule for f in run_session(rs, facts).firings) == Counter({"row-a": 1, "row-b": 1})
+
+
+def test_durable_reads_and_writes_its_json_through_orjson_and_json_where_orjson_refuses():
+    """durable-rules' JSON goes through orjson where installed (the ``fast`` extra), with the
+    same values as ``json``; what orjson refuses (a key that is not a string, an integer beyond
+    64 bits, text that is not strict JSON) goes to ``json``, as it did."""
+    import json
+
+    pytest.importorskip("orjson")
+    shim = durable_engine.json
+    assert shim is backend._FastJson
+    for value in [{"sid": "0", "id": "f1", "name": "kras_g12c", "value": "T", "n": 1.5}, ["a", "é", None, True, 0]]:
+        assert shim.loads(shim.dumps(value, ensure_ascii=False)) == value == json.loads(json.dumps(value))
+    assert shim.dumps({1: "a"}, ensure_ascii=False) == json.dumps({1: "a"}, ensure_ascii=False)
+    assert shim.dumps(2**70) == str(2**70)
+    assert shim.loads("[NaN]")[0] != shim.loads("[NaN]")[0]  # (json reads NaN; orjson refuses it)
