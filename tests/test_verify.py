@@ -20,7 +20,7 @@ from engine.api import Engine
 from engine.cli import main
 from engine.errors import CaseError
 from engine.verify import CODES, SEARCH_CODES, verify
-from engine.verify.domain import Domain as _Domain, Unit as _Unit
+from engine.verify.domain import Domain as _Domain, Unit as _Unit, case_of
 
 from conftest import edited_rules
 
@@ -625,3 +625,20 @@ def test_a_fact_read_only_as_true_or_not_is_searched_as_two_values(tmp_path, mon
     apart = verify(eng, domain=dom)
     assert joint.profiles < apart.profiles
     assert sorted((f.code, f.rules, f.therapy) for f in joint.findings) == sorted((f.code, f.rules, f.therapy) for f in apart.findings)
+
+
+def test_the_search_evaluates_the_first_profile_of_each_signature_and_counts_the_others(mini_units):
+    """``Unit.distinct_profiles`` (what the search evaluates): the first profile of each
+    signature in the enumeration's order, with how many profiles have it, as working out every
+    profile's whole signature gives them; some units' profiles repeat signatures."""
+    eng, units = mini_units
+    repeated = 0
+    for t, (unit, _) in units.items():
+        firsts: dict[tuple, list] = {}
+        if unit.groups:
+            for prof in unit.profiles():
+                firsts.setdefault(unit.signature(case_of(unit.dom, prof, unit.groups[0][0][1])), [prof, 0])[1] += 1
+        got = unit.distinct_profiles()
+        assert got == [tuple(v) for v in firsts.values()], t
+        repeated += sum(n for _, n in got) - len(got)
+    assert repeated > 0
