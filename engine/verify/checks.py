@@ -540,7 +540,9 @@ class Verifier:
         return count
 
     @staticmethod
-    def _track_pairs(alive, pair_info, live, outs, times: int = 1) -> None:
+    def _track_pairs(alive, pair_info, live, outs, times: int) -> None:
+        """The pairs' flags and counts after one slice of a profile that stands for ``times``
+        profiles (of one signature: see Unit.distinct_profiles)."""
         dead = []
         for key, (ka, kb) in alive.items():
             on_a, on_b = live[ka], live[kb]
