@@ -1010,20 +1010,25 @@ class Unit:
     def signature(self, case: NormalCase) -> tuple:
         """What this unit tells cases apart by: the value of each atom it reads, where those a
         fact stands for (see :meth:`_collapsible`) give way to the values of the fact's derivations."""
-        fns, facts, plan = self._signature_parts
-        own = tuple(fn(case) for fn in fns)
+        return tuple(fn(case) for fn in self._signature_parts[1]) + self._fact_values(case)
+
+    def _fact_values(self, case: NormalCase) -> tuple:
+        """The signature's part that the facts standing for genes give (see :meth:`_collapsible`)."""
+        _, _, facts, plan = self._signature_parts
         if not facts:
-            return own
+            return ()
         ctx = Ctx(self.dom.program, case, plan)  # (the derivations read atoms only: no plan is consulted)
-        return own + tuple(_fact_key(tuple(w.tv(ctx) for w in whens), truth_only) for whens, truth_only in facts)
+        return tuple(_fact_key(tuple(w.tv(ctx) for w in whens), truth_only) for whens, truth_only in facts)
 
     @functools.cached_property
     def _signature_parts(self) -> tuple:
+        """(the atoms read as they are, their functions, each fact's derivations and whether
+        only its truth is read, the plan they are read with)"""
         program = self.dom.program
         stood_for = {i for _, f_atoms, _ in self.joint for i in f_atoms}
-        fns = tuple(program.atoms[i].fn for i in sorted(self.atoms) if i not in stood_for)
+        idx = tuple(i for i in sorted(self.atoms) if i not in stood_for)
         facts = tuple((tuple(cr.when for cr in program.derivers.get(f, ())), truth_only) for f, _, truth_only in self.joint)
-        return fns, facts, program.plan(self.dom._probe()) if facts else None
+        return idx, tuple(program.atoms[i].fn for i in idx), facts, program.plan(self.dom._probe()) if facts else None
 
     def _reduce_simple(self, dim: Dim, probe) -> list:
         idx = [i for i in dim.atoms if i in self.atoms]
@@ -1058,14 +1063,11 @@ class Unit:
         if not self.groups:  # (no rule here is in effect anywhere: nothing to evaluate)
             return []
         dom = self.dom
-        program = dom.program
         sl = self.groups[0][0][1]  # (any slice: the atoms read no date)
-        stood_for = {i for _, f_atoms, _ in self.joint for i in f_atoms}
         moved = set(dom.history.atoms) | dom.acquired_on_atoms
-        own = [i for i in sorted(self.atoms) if i not in stood_for]
-        fixed_fns = [program.atoms[i].fn for i in own if i not in moved]
-        history_fns = [program.atoms[i].fn for i in own if i in moved]
-        _, facts, plan = self._signature_parts  # (the facts read single-gene atoms: see _collapsible)
+        idx, fns = self._signature_parts[:2]
+        fixed_fns = [fn for i, fn in zip(idx, fns, strict=True) if i not in moved]
+        history_fns = [fn for i, fn in zip(idx, fns, strict=True) if i in moved]
         histories = self.dims[-1][1]
         lines_of = [dom.case_lines(h) for h in histories]
         replace = dataclasses.replace
@@ -1075,10 +1077,8 @@ class Unit:
             if prof is None:  # (the alterations and fields alone decide it)
                 continue
             case = case_of(dom, prof, sl)
-            fixed: tuple = tuple(fn(case) for fn in fixed_fns)
-            if facts:
-                ctx = Ctx(program, case, plan)
-                fixed += tuple(_fact_key(tuple(w.tv(ctx) for w in whens), truth_only) for whens, truth_only in facts)
+            # (the facts read single-gene atoms, no history: see _collapsible)
+            fixed = tuple(fn(case) for fn in fixed_fns) + self._fact_values(case)
             head = prof[:3]
             for h, lines in zip(histories, lines_of, strict=True):
                 if lines is not case.lines:
