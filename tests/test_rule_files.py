@@ -57,6 +57,30 @@ def test_a_vocabulary_file_with_a_duplicate_key_does_not_load(tmp_path):
     assert "regimens.yaml" in rendered and "duplicate key 'FOLFOX' (first at line 2)" in rendered
 
 
+def test_a_criterion_written_once_with_an_alias_is_every_rules_own_and_an_edit_reaches_them_all(tmp_path):
+    """The shipped NSCLC KRAS G12C rules share two population criteria through YAML aliases: each
+    rule holds the same criterion, and editing the anchored text changes it in every rule."""
+    sharing = ("LNG-001", "LNG-002", "LNG-003", "LNG-004", "LNG-009", "LNG-010")
+    rules_dir = Path(__file__).resolve().parents[1] / "rules"
+
+    def driver_criteria(rb):
+        by_id = {r.id: r for r in rb.rules}
+        return [next(q for q in by_id[i].requires if q.criterion.startswith("no other oncogenic driver"))
+                for i in sharing]
+
+    shipped = driver_criteria(load_rulebase(rules_dir, cache=False))
+    assert all(c == shipped[0] for c in shipped) and shipped[0].kind == "population"
+    assert "*g12c-no-other-driver" in (rules_dir / "kb" / "lung.yaml").read_text(encoding="utf-8")
+    copy = Path(shutil.copytree(rules_dir, tmp_path / "rules"))
+    path = copy / "kb" / "lung.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "does not count against\n          the criterion (a note names that therapy)."
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, old[:-1] + ", as edited once."), encoding="utf-8")
+    edited = driver_criteria(load_rulebase(copy, cache=False))
+    assert all(c.reading.endswith("as edited once.") for c in edited)
+
+
 # --------------------------------------------------------------------------- replaced_by and dates
 
 
