@@ -1071,6 +1071,6 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
         miss: set[str] = set()
         cr.when.missing(ctx, miss)
         if miss:
-            parts.append(_sentence("Whether the case is one it is about is not known either: " + ", ".join(sorted(miss))))
+            parts.append(_sentence("Whether this case falls under the rule at all is not known either; that waits on: " + ", ".join(sorted(miss))))
     hit = ctx.memo[key] = " ".join(parts)
     return hit

@@ -203,7 +203,7 @@ class WhyNot:
                         [c.text[: -len(KNOWN_TO_HOLD)] for c in open_gate], "and") + " is confirmed, and the case "
                         "does not say" + (f" (to find out: {join_words(ask, 'and')})" if ask else ""))
                 else:
-                    reason = "does not decide: it is silent while it is unknown whether this case is one it is about (" + join_words(
+                    reason = "does not decide: it is silent while it is unknown whether this case falls under it (" + join_words(
                         [c.text for c in open_gate], "and") + ")"
             elif getattr(cr, "selector", False):
                 reason = (f"does not apply: it is about a whole drug class and speaks only where a rule about "
