@@ -74,7 +74,7 @@ def test_a_criterion_written_once_with_an_alias_is_every_rules_own_and_an_edit_r
     copy = Path(shutil.copytree(rules_dir, tmp_path / "rules"))
     path = copy / "kb" / "lung.yaml"
     text = path.read_text(encoding="utf-8")
-    old = "does not count against\n          the criterion (a note names that therapy)."
+    old = "where a therapy for it is approved by the evaluation date, a note names it."
     assert text.count(old) == 1
     path.write_text(text.replace(old, old[:-1] + ", as edited once."), encoding="utf-8")
     edited = driver_criteria(load_rulebase(copy, cache=False))

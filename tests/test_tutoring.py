@@ -224,12 +224,14 @@ def test_a_rule_not_yet_in_effect_reads_its_facts_as_they_are_defined_where_it_i
 
 def test_a_gate_that_leaves_out_cancer_types_and_needs_a_known_biomarker_reads_plainly(engine):
     """BRAF V600E melanoma, dabrafenib + trametinib: the tumour-agnostic rule leaves melanoma out
-    (it has its own label). Its gate reads "BRAF V600E (confirmed)" and "a cancer type other
-    than ..., Melanoma (MEL)", not "not: not shown: ..." and "not: cancer type: ..."."""
+    (it has its own label). Its gate reads "BRAF V600E (confirmed)" and "a solid tumour other
+    than ... or any melanoma (...)" (the eight melanoma branches of OncoTree by one name), not
+    "not: not shown: ..." and "not: cancer type: ..."."""
     a = engine.explain(load("mel-braf-v600e.json"), "dabrafenib + trametinib")
     gates = {c.text: c.status for c in a.criteria if c.kind == "gate"}
     assert gates == {"BRAF V600E (confirmed)": "met",
-                     "a solid tumour other than Colorectal Adenocarcinoma (COADREAD) or Melanoma (MEL)": "not_met"}
+                     "a solid tumour other than Colorectal Adenocarcinoma (COADREAD) or any melanoma (cutaneous, "
+                     "mucosal, ocular or of the central nervous system)": "not_met"}
     assert "not: " not in a.explanation and "not shown" not in a.explanation
 
 

@@ -495,7 +495,7 @@ def test_drug_classes_include_implied_ones(vocab):
     assert vocab.drugs_in_class("taxane") == {"docetaxel", "paclitaxel", "nab-paclitaxel"}
     assert {"fluorouracil", "capecitabine"} <= vocab.drugs_in_class("fluoropyrimidine")
     assert vocab.drugs_in_class("irinotecan") == {"irinotecan", "irinotecan liposome"}
-    assert vocab.drugs_in_class("anti_egfr_antibody") == {"cetuximab", "panitumumab"}
+    assert vocab.drugs_in_class("anti_egfr_antibody") == {"cetuximab", "panitumumab", "amivantamab"}
     assert {"sotorasib", "adagrasib", "rm-018"} <= vocab.drugs_in_class("kras_g12c_inhibitor")
     assert "daraxonrasib" not in vocab.drugs_in_class("kras_g12c_inhibitor")
     assert {"chemotherapy", "targeted_therapy", "immunotherapy"} & vocab.drug("cetuximab").classes == {"targeted_therapy"}

@@ -57,8 +57,13 @@ def domain(key, terms) -> None:
 
 
 def _names(cond, vocab, codes=None) -> list[str]:
+    """Each code with its OncoTree name; the codes of a group the vocabulary names (``named`` in
+    cancer_types.yaml), all listed, by the group's name."""
     names = []
-    for code in cond.cancer if codes is None else codes:
+    for code, group in vocab.cancers.grouped(list(cond.cancer if codes is None else codes)):
+        if group is not None:
+            names.append(group)
+            continue
         try:
             names.append(f"{vocab.cancer_code(code).name} ({code})")
         except Exception:  # pragma: no cover - codes are checked at load
@@ -74,7 +79,8 @@ def words(cond, vocab) -> str:
 def negated(cond, vocab) -> str:
     """``not`` over the leaf, for a student: "a cancer type other than Colorectal Adenocarcinoma
     (COADREAD) or Melanoma (MEL)" (the subtypes of each excluded too); codes that a group of the
-    vocabulary names are its words ("a solid tumour other than Melanoma (MEL)")."""
+    vocabulary names are its words ("a solid tumour other than Colorectal Adenocarcinoma
+    (COADREAD)"), and a group it names is read by that name ("any melanoma (...)")."""
     words, left = vocab.cancers.outside_words(cond.cancer)
     if not words:
         return "a cancer type other than " + join_words(_names(cond, vocab))

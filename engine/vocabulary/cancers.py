@@ -45,6 +45,9 @@ class CancerTypes(Cached):
         #: sets of codes that rules leave out together, each with the words for a case outside
         #: all of them (``outside`` in cancer_types.yaml: "a solid tumour")
         self.outside: tuple[tuple[frozenset[str], str], ...] = ()
+        #: sets of codes that rules name together, each with the name a student reads for all
+        #: of them in a list (``named`` in cancer_types.yaml: "any melanoma (...)")
+        self.named: tuple[tuple[frozenset[str], str], ...] = ()
         self._make_caches()
 
     @classmethod
@@ -118,18 +121,23 @@ class CancerTypes(Cached):
         problems.extend(self._unknown_code(code, ("non_invasive", i))
                         for i, code in enumerate(listed) if code not in self._cancers)
         self.non_invasive = frozenset(c for c in listed if c in self._cancers)
+        self.outside = self._groups(conf, "outside", "words", problems)
+        self.named = self._groups(conf, "named", "name", problems)
+        fail(path, problems)
+
+    def _groups(self, conf: dict, key: str, field: str, problems: list) -> tuple[tuple[frozenset[str], str], ...]:
+        """The ``key`` entries of cancer_types.yaml: ``{codes: [OncoTree code, ...], field: text}``."""
         groups: list[tuple[frozenset[str], str]] = []
-        for i, group in enumerate(conf.get("outside") or []):
+        for i, group in enumerate(conf.get(key) or []):
             members = group.get("codes") if isinstance(group, dict) else None
-            text = group.get("words") if isinstance(group, dict) else None
+            text = group.get(field) if isinstance(group, dict) else None
             if not isinstance(members, list) or not members or not isinstance(text, str) or not text.strip():
-                problems.append(Problem("an entry is {codes: [OncoTree code, ...], words: text}", ("outside", i)))
+                problems.append(Problem(f"an entry is {{codes: [OncoTree code, ...], {field}: text}}", (key, i)))
                 continue
-            problems.extend(self._unknown_code(code, ("outside", i, "codes", j))
+            problems.extend(self._unknown_code(code, (key, i, "codes", j))
                             for j, code in enumerate(members) if code not in self._cancers)
             groups.append((frozenset(members), " ".join(text.split())))
-        self.outside = tuple(groups)
-        fail(path, problems)
+        return tuple(groups)
 
     def _unknown_code(self, code, where: tuple) -> Problem:
         return Problem(f"unknown OncoTree code '{code}'", where,
@@ -145,6 +153,22 @@ class CancerTypes(Cached):
                 words.append(text)
                 left = [c for c in left if c not in group]
         return words, left
+
+    def grouped(self, codes) -> list[tuple[str, str | None]]:
+        """The codes in order, those of a ``named`` group that are all among them given once as
+        ``(first code, the group's name)``, the others as ``(code, None)``."""
+        present = set(codes)
+        whole = [(group, name) for group, name in self.named if group <= present]
+        out: list[tuple[str, str | None]] = []
+        done: set[str] = set()
+        for code in codes:
+            hit = next(((g, n) for g, n in whole if code in g), None)
+            if hit is None:
+                out.append((code, None))
+            elif code not in done:
+                done |= hit[0]
+                out.append((code, hit[1]))
+        return out
 
     def cancer(self, text: str) -> CancerType:
         """A cancer type from what people type: an OncoTree code in any case (``luad``), an
