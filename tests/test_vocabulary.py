@@ -658,3 +658,12 @@ def test_a_term_typed_in_full_width_letters_is_offered_its_plain_form(vocab, cal
     with pytest.raises(TermError) as info:
         call(vocab)
     assert info.value.problems[0].suggestion == meant
+
+
+def test_a_named_group_of_cancer_types_is_read_by_its_name_only_when_all_its_codes_are_listed(vocab):
+    melanomas = ["MEL", "HNMUCM", "VMM", "ESMM", "ARMM", "URMM", "PCNSM", "OM"]
+    name = "any melanoma (cutaneous, mucosal, ocular or of the central nervous system)"
+    # in the place of its first code, once, the other codes kept in order
+    assert vocab.cancers.grouped(["COADREAD", *melanomas, "LYMPH"]) == [("COADREAD", None), ("MEL", name), ("LYMPH", None)]
+    # a part of the group is each code by itself
+    assert vocab.cancers.grouped(["COADREAD", "MEL", "OM"]) == [("COADREAD", None), ("MEL", None), ("OM", None)]
