@@ -790,8 +790,10 @@ class Domain:
 
         def vectors(hs: list) -> list[tuple]:  # each history's atom values, and its exposure
             out = []
+            case = self._probe()  # (one case, its lines replaced for each history: the atoms read nothing else of it)
+            case_lines = self.case_lines
             for h in hs:
-                case = self._probe(lines=h)
+                case.lines = case_lines(h)
                 out.append((*[fn(case) for fn in fns], expo(h) if h is not None else None))
             return out
 
@@ -920,8 +922,10 @@ class Unit:
             # million histories for the shipped rules, once per unit: read in C, not a loop here)
             keys = list(map(operator.itemgetter(*hpos), history.vectors))
             first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-            self.dims.append(("history", [history.values[k] for k in sorted(first.values())]))
+            self._history_keys = sorted(first.values())
+            self.dims.append(("history", [history.values[k] for k in self._history_keys]))
         else:
+            self._history_keys = [0]  # (the first history of the dimension is None: none given)
             self.dims.append(("history", [None]))
         # slices: dates and jurisdictions that put a different set of these rules in effect
         groups: dict[tuple, dict[tuple, Slice]] = {}
@@ -1064,13 +1068,17 @@ class Unit:
             return []
         dom = self.dom
         sl = self.groups[0][0][1]  # (any slice: the atoms read no date)
-        moved = set(dom.history.atoms) | dom.acquired_on_atoms
+        history = dom.history
         idx, fns = self._signature_parts[:2]
-        fixed_fns = [fn for i, fn in zip(idx, fns, strict=True) if i not in moved]
-        history_fns = [fn for i, fn in zip(idx, fns, strict=True) if i in moved]
+        fixed_fns = [fn for i, fn in zip(idx, fns, strict=True) if i not in history.atoms and i not in dom.acquired_on_atoms]
+        acquired_fns = [fn for i, fn in zip(idx, fns, strict=True) if i in dom.acquired_on_atoms]
         histories = self.dims[-1][1]
-        lines_of = [dom.case_lines(h) for h in histories]
-        replace = dataclasses.replace
+        # the history's own atoms read its lines alone: their values are the dimension's vectors,
+        # worked out once for every history (an atom of an alteration acquired on a drug reads the
+        # case's genes as well, and is worked out for each case)
+        own = [p for p, i in enumerate(history.atoms) if i in self.atoms]
+        own_values = [tuple(history.vectors[k][p] for p in own) for k in self._history_keys]
+        lines_of = [dom.case_lines(h) for h in histories] if acquired_fns else [None] * len(histories)
         firsts: dict[tuple, list] = {}
         for combo in itertools.product(*(vals for _, vals in self.dims[:-1])):
             prof = self.profile(combo + (histories[0],))
@@ -1080,10 +1088,12 @@ class Unit:
             # (the facts read single-gene atoms, no history: see _collapsible)
             fixed = tuple(fn(case) for fn in fixed_fns) + self._fact_values(case)
             head = prof[:3]
-            for h, lines in zip(histories, lines_of, strict=True):
-                if lines is not case.lines:
-                    case = replace(case, lines=lines)
-                sig = (fixed, tuple(fn(case) for fn in history_fns))
+            for h, values, lines in zip(histories, own_values, lines_of, strict=True):
+                if acquired_fns:
+                    case.lines = lines  # (the case of this combination alone: its lines replaced for each history)
+                    sig = (fixed, values, tuple(fn(case) for fn in acquired_fns))
+                else:
+                    sig = (fixed, values)
                 hit = firsts.get(sig)
                 if hit is None:
                     firsts[sig] = [head + (h,), 1]
