@@ -1091,7 +1091,7 @@ class Unit:
             for h, values, lines in zip(histories, own_values, lines_of, strict=True):
                 if acquired_fns:
                     case.lines = lines  # (the case of this combination alone: its lines replaced for each history)
-                    sig = (fixed, values, tuple(fn(case) for fn in acquired_fns))
+                    sig: tuple = (fixed, values, tuple(fn(case) for fn in acquired_fns))
                 else:
                     sig = (fixed, values)
                 hit = firsts.get(sig)
