@@ -941,6 +941,60 @@ def test_error_records_can_go_to_a_file(vocab, tmp_path):
     assert any("error records written to" in line for line in summary)
 
 
+@pytest.mark.parametrize("flag", ["--mutations", "--clinical", "--samples", "--map"])
+def test_an_error_file_that_is_one_of_the_inputs_is_refused_before_it_is_emptied(tmp_path, flag):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["KRAS", "S1", "p.G12C"]])
+    other = tmp_path / "other.txt"
+    other.write_text("SAMPLE_ID\tCANCER_TYPE\nS1\tLUAD\n" if flag == "--clinical" else "S1\n" if flag == "--samples" else "{}\n")
+    target = maf if flag == "--mutations" else other
+    before = target.read_bytes()
+    argv = ["--mutations", str(maf), "--cancer-type", "LUAD"] + ([] if flag == "--mutations" else [flag, str(other)])
+    with pytest.raises(UsageError) as exc:  # (another spelling of the same path is the same file)
+        run_cli([*argv, "--errors", str(tmp_path / "." / target.name)])
+    assert f"is also an input ({flag} '{target}')" in str(exc.value)
+    assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize("symbol", ["\u041aRAS", "KR\xffAS", "\u039aRAS"])  # Cyrillic K, a Latin-1 byte, Greek K
+def test_a_gene_symbol_no_gene_could_have_is_an_error_record_and_the_gene_it_looks_like_is_unknown(tmp_path, symbol):
+    """A KRAS row whose symbol was mangled (another alphabet's letter, a byte that was not UTF-8)
+    is not skipped as a gene the rules do not read: the exome would then show KRAS wild-type and a
+    G12C colorectal cancer would be offered the anti-EGFR antibodies."""
+    maf = tmp_path / "m.maf"
+    maf.write_bytes(("Hugo_Symbol\tTumor_Sample_Barcode\tHGVSp_Short\n" + symbol + "\tS1\tp.G12C\nTP53\tS1\tp.R175H\n")
+                    .encode("latin-1" if "\xff" in symbol else "utf-8"))
+    rc, cases, records, summary = run_cli(["--mutations", str(maf), "--cancer-type", "COADREAD", "--assay", "exome"])
+    assert rc == 1
+    (case,) = cases
+    assert "KRAS" not in case["tested_genes"] and "TP53" in case["tested_genes"]
+    (rec,) = records
+    assert rec["error"]["kind"] == "gene" and rec["error"]["suggestion"] == "KRAS" and rec["gene"] == "KRAS"
+    assert rec["error"]["field"] == "Hugo_Symbol" and rec["source"] == f"{maf}:2"
+    assert "probably KRAS, whose status is therefore unknown" in rec["error"]["message"]
+
+
+def test_a_gene_symbol_of_another_alphabet_near_no_known_gene_is_an_error_record_too(tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["\u0416\u0416\u0416", "S1", "p.G12C"]])
+    rc, cases, records, _ = run_cli(["--mutations", str(maf), "--cancer-type", "LUAD", "--assay", "exome"])
+    assert rc == 1 and len(cases) == 1
+    (rec,) = records
+    assert "no known gene is near it" in rec["error"]["message"] and "suggestion" not in rec["error"]
+
+
+@pytest.mark.parametrize("kind", ["cna", "fusions"])
+def test_a_mangled_gene_symbol_in_a_copy_number_or_fusion_file_is_an_error_record(tmp_path, kind):
+    f = tmp_path / "x.txt"
+    if kind == "cna":
+        f.write_text("Hugo_Symbol\tS1\n\u041aRAS\t2\n", encoding="utf-8")
+    else:
+        f.write_text("Sample_Id\tSite1_Hugo_Symbol\tSite2_Hugo_Symbol\tEvent_Info\nS1\tEML4\t\u0410LK\tEML4-ALK\n", encoding="utf-8")
+    rc, cases, records, _ = run_cli([f"--{kind}", str(f), "--cancer-type", "LUAD"])
+    assert rc == 1
+    (rec,) = records
+    assert rec["error"]["kind"] == "gene" and rec["error"]["suggestion"] == ("KRAS" if kind == "cna" else "ALK")
+    assert not any(a["gene"] in ("KRAS", "ALK") for c in cases for a in c["alterations"])
+
+
 @needs_data
 @pytest.mark.parametrize("study", ["COAD", "READ"])
 def test_firehose_colorectal_evaluates_anti_egfr_excluded_exactly_for_ras_mutant(colorectal, engine, study):

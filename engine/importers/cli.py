@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import IO
@@ -18,6 +19,7 @@ from engine.errors import UsageError, quote
 from engine.streams.output import OutputFailed, close_quietly, drop_stdout, reason, writing
 
 PREFIX = "kras-rules import: "
+PATH_LIMIT = 1000  # characters of a file name a message shows whole
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -109,6 +111,37 @@ def _run_documents(args, kind: str, files: list[str], out: IO[str], err: IO[str]
                         files[0] if len(files) == 1 else f"{len(files)} files", out, err)
 
 
+def _inputs(args) -> list[tuple[str, str]]:
+    """Every file the command reads, with the option that names it."""
+    named: list[tuple[str, str]] = []
+    for flag in ("mutations", "vcf", "phenopacket", "fhir", "cna", "fusions", "clinical", "map", "samples",
+                 "gene_loci"):
+        value = getattr(args, flag, None)
+        for f in value if isinstance(value, list) else [value] if value else []:
+            named.append(("--" + flag.replace("_", "-"), f))
+    return named + [("--panel", f) for f in _assay(args)[1]]
+
+
+def _check_errors_file_is_not_an_input(args) -> None:
+    """A usage error, before anything is opened for writing, when ``--errors`` names one of the
+    files the command reads: opening it for writing would empty the input before it is read.
+    Compared by the file itself (also a link or another spelling of the path)."""
+    target = Path(args.errors)
+    try:
+        out_stat: os.stat_result | None = target.stat()
+    except OSError:
+        out_stat = None
+    for flag, f in _inputs(args):
+        same = False
+        try:
+            same = out_stat is not None and os.path.samestat(os.stat(f), out_stat)
+        except OSError:
+            pass
+        if same or Path(f).resolve() == target.resolve():
+            raise UsageError(f"--errors: {quote(args.errors, PATH_LIMIT)} is also an input ({flag} {quote(f, PATH_LIMIT)}): "
+                             "write the error records to another file")
+
+
 def _write_cases(args, make, cases, source: str, out: IO[str], err: IO[str]) -> int:
     """Build a reader with ``make(on_error)``, write the case of each of ``cases(reader)`` as a JSON line
     on ``out``, error records to ``--errors`` or ``err``, then the reader's summary; the exit code.
@@ -116,6 +149,7 @@ def _write_cases(args, make, cases, source: str, out: IO[str], err: IO[str]) -> 
     ``evaluate`` (:mod:`engine.streams.output`): the cases written before it stay whole lines."""
     errors_fh: IO[str] | None = None
     if args.errors:
+        _check_errors_file_is_not_an_input(args)
         try:
             errors_fh = open(args.errors, "w", encoding="utf-8")
         except OSError as exc:

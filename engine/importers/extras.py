@@ -35,6 +35,7 @@ from typing import Any
 from engine import ruleyaml
 from engine.errors import UsageError
 from engine.importers.calls import ExtraCounts, Extras
+from engine.importers.importer import misspelt_gene
 from engine.importers.tabular import is_missing, position, read_table
 
 ErrorFn = Callable[..., None]
@@ -115,6 +116,16 @@ class _Reader:
         self.error = error
         self._genes: dict[str, str | None] = {}
 
+    def misspelt(self, c: ExtraCounts, symbol: str, src: str, samples: list[str], column: str) -> None:
+        """A gene symbol no gene symbol could be (:func:`misspelt_gene`): one error record, and the
+        gene it probably stands for is unknown in each of ``samples``, never wild-type."""
+        guess, message = misspelt_gene(self.vocab, symbol)
+        c.errors += 1
+        self.error("gene", message, src, field=column, value=symbol, **({"suggestion": guess} if guess else {}))
+        if guess is not None:
+            for sid in samples:
+                self.extras.mark_unknown(sid, guess)
+
     def gene(self, symbol: str) -> str | None:
         g = self._genes.get(symbol, "")
         if g == "":
@@ -176,6 +187,11 @@ class _Reader:
                 continue
             symbol = f[gcol].strip()
             gene = self.gene(symbol)
+            if gene is None and not symbol.isascii():
+                self.misspelt(c, symbol, src, [sid for _, sid in samples], table.header[gcol])
+                c.read += len(samples)
+                c.skipped["error record (every cell of the row)"] += len(samples)
+                continue
             for i, sid in samples:
                 c.read += 1
                 if gene is None:
@@ -207,7 +223,12 @@ class _Reader:
                 c.skipped["error record"] += 1
                 self.error("row", f"no {table.header[scol]} on this row", src)
                 continue
-            gene = self.gene(f[gcol] if gcol < len(f) else "")
+            symbol = f[gcol] if gcol < len(f) else ""
+            gene = self.gene(symbol)
+            if gene is None and not symbol.isascii():
+                self.misspelt(c, symbol.strip(), src, [sid], table.header[gcol])
+                c.skipped["error record"] += 1
+                continue
             if gene is None:
                 c.skipped["gene not in the vocabulary"] += 1
                 continue
@@ -295,6 +316,9 @@ class _Reader:
             c.skipped["intragenic rearrangement (not a fusion)"] += 1
             return
         genes = [self.gene(x) if x else None for x in sides]
+        for x, g in zip(sides, genes, strict=True):
+            if x is not None and g is None and not x.isascii():
+                self.misspelt(c, x, src, [sample], "gene")
         if genes[0] is not None and genes[0] == genes[1]:
             c.skipped["intragenic rearrangement (not a fusion)"] += 1
             return

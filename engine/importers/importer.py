@@ -210,6 +210,23 @@ def gene_finder(vocab: Any) -> Callable[[str], str | None]:
     return vocab.find_gene
 
 
+def misspelt_gene(vocab: Any, symbol: str) -> tuple[str | None, str]:
+    """For a gene symbol with a character no gene symbol has (``symbol.isascii()`` is false: a
+    letter of another alphabet that looks like a Latin one, a byte that is not UTF-8 read as
+    Latin-1): the known gene it most probably stands for ("КRAS" with a Cyrillic К: KRAS), or
+    None, and the error record's message. Importers make such a row an error record, never a row
+    skipped as of a gene the rules do not read, and the gene named becomes unknown in its case."""
+    try:
+        vocab.gene(symbol)
+        guess = None
+    except TermError as exc:
+        guess = exc.problems[0].suggestion
+    text = f"gene symbol {quote(symbol)} has characters no gene symbol has (a letter of another alphabet, or a byte that is not UTF-8)"
+    if guess is None:
+        return None, text + ", and no known gene is near it: the row is not read"
+    return guess, text + f": probably {guess}, whose status is therefore unknown; the row is not read"
+
+
 #: the words an unspecified change is written with (see :func:`unread_marks`)
 UNREAD = "mutation"
 UNREAD_DETAIL = "a change of this gene in the input that could not be read (see the error records and the summary)"
@@ -397,6 +414,16 @@ class Importer:
         self.error(kind, message, source, sample=st.id, gene=gene, **extra)
         st.unread(gene, self._row_truncating)
         self.summary.skipped[R_ERROR] += 1
+
+    def _misspelt_gene(self, st: _Sample, symbol: str, source: str, column: str) -> None:
+        """A row whose gene symbol no gene symbol could be (see :func:`misspelt_gene`): an error
+        record, and the gene it probably stands for is unknown in the sample, never wild-type."""
+        guess, message = misspelt_gene(self.vocab, symbol)
+        if guess is None:
+            self.error("gene", message, source, sample=st.id, field=column, value=symbol)
+            self.summary.skipped[R_ERROR] += 1
+        else:
+            self._row_error(st, guess, "gene", message, source, field=column, value=symbol, suggestion=guess)
 
     def _gene(self, symbol: str) -> str | None:
         g = self._genes.get(symbol, _MISS)
@@ -674,6 +701,10 @@ class Importer:
             if gene is None:
                 if is_missing(symbol):
                     skipped[R_NO_GENE] += 1
+                    continue
+                if not symbol.isascii():  # no gene symbol has such a character: whose row is it?
+                    self._row_truncating = i_cls is not None and vc_key[f[i_cls]] in TRUNCATING
+                    self._misspelt_gene(st, symbol, f"{name}:{line}", tab.header[i_gene])
                     continue
                 skipped[R_GENE] += 1
                 s.genes_skipped.add(symbol)

@@ -49,16 +49,26 @@ def _regimen_key(text: str) -> str:
     return _REGIMEN_SEP.sub("/", _REGIMEN_PUNCT.sub("", text.casefold())).strip("/")
 
 
+#: letters of the Cyrillic and Greek alphabets that look like Latin ones, as a word typed on another
+#: keyboard or copied from a document has them ("КRAS" with a Cyrillic К): read as those Latin
+#: letters when a suggestion is worked out (never when a word is read)
+_LOOKALIKES = str.maketrans(
+    "АВЕЅІЈКМНОРСТХУаеѕіјорсхуԛԝ" "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧΖοικνρτυχ",
+    "ABESIJKMHOPCTXYaesijopcxyqw" "ABEZHIKMNOPTYXZoikvptux",
+)
+
+
 def _closest(word: str, candidates: Mapping[str, str], cutoff: float = 0.6) -> str | None:
     """The display form of the candidate key closest to ``word`` (a key), if close enough. A key
-    written in compatibility forms (full-width "ＬＵＡＤ", a ligature) is read in their plain form
-    first: a candidate it then is exactly is the one meant."""
+    written in compatibility forms (full-width "ＬＵＡＤ", a ligature) or with letters of another
+    alphabet that look like Latin ones (a Cyrillic "К") is read in its plain form first: a
+    candidate it then is exactly is the one meant."""
     if not word:
         return None
     if not word.isascii():
         import unicodedata
 
-        plain = unicodedata.normalize("NFKC", word)
+        plain = unicodedata.normalize("NFKC", word).translate(_LOOKALIKES)
         for key in (plain, plain.casefold(), plain.upper()):  # (as the caller's key folds case)
             if key != word and key in candidates:
                 return candidates[key]
