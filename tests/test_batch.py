@@ -285,6 +285,24 @@ def test_resume_of_an_output_with_more_records_than_the_input_is_a_usage_error(t
     assert out.read_bytes() == before  # not even the partial line cut
 
 
+@pytest.mark.parametrize("fmt", ["json", "tsv"])
+@pytest.mark.parametrize("junk", ["garbage{", '{"foo": 1}', "a\tb", '{"case_id": "c1", "options": []'])
+def test_resume_of_an_output_with_a_line_that_is_no_record_of_ours_is_a_usage_error(tmp_path, engine, fmt, junk):
+    """A line changed after it was written (junk, another program's JSON, a row of other columns)
+    would be kept as a finished record, and the input record it stood for never evaluated."""
+    f, _ = _cohort(tmp_path, 6)
+    out = tmp_path / "out"
+    run_evaluate(_args([f], format=fmt, as_of=AS_OF, output=str(out)), engine, err=io.StringIO())
+    lines = out.read_text().splitlines(keepends=True)
+    lines[3] = junk + "\n"
+    out.write_text("".join(lines[:5]))
+    before = out.read_bytes()
+    with pytest.raises(UsageError, match=r"its line 4 is not a (JSON record of this program|TSV row of 23 columns)") as exc:
+        run_evaluate(_args([f], format=fmt, as_of=AS_OF, output=str(out), resume=True), engine, err=io.StringIO())
+    assert str(out) in str(exc.value)
+    assert out.read_bytes() == before
+
+
 def test_resume_needs_an_output_file_and_a_line_format(tmp_path, engine):
     from engine.errors import UsageError
 

@@ -23,6 +23,7 @@ import io
 import itertools
 import json
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass
@@ -537,14 +538,25 @@ def resume_point(path: Path, fmt: str) -> tuple[int, int]:
             again = f"resume with --format {held}, or " if held else ""
             raise UsageError(f"cannot resume the output file {quote(str(path))} with --format {fmt}: it holds "
                              f"{other}; {again}write to another file")
+        width = formats.tsv_header().count("\t")
         for line in fh:
             if not line.endswith(b"\n"):
                 break
             n += 1
+            if not (_RECORD.match(line) if fmt == "json" else n == 1 or line.count(b"\t") == width):
+                what = "a JSON record of this program" if fmt == "json" else f"a TSV row of {width + 1} columns"
+                text = line.rstrip(b"\r\n").decode("utf-8", "replace")
+                raise UsageError(f"cannot resume the output file {quote(str(path))}: its line {n:,} is not {what} "
+                                 f"({quote(text)}); it was changed after "
+                                 "it was written: write to another file, or remove that line and every line after it")
             good += len(line)
     if fmt == "tsv" and n:
         n -= 1  # the header
     return n, good
+
+
+#: a whole line of JSON output: an object that starts with the case id and ends on the line
+_RECORD = re.compile(rb'\{"case_id": ?(?:null|"(?:[^"\\]|\\.)*")[,}].*\}\r?\n\Z', re.S)
 
 
 def _format_held(first: bytes) -> str | None:
