@@ -784,7 +784,8 @@ def test_a_full_disk_is_a_usage_error_naming_the_output_not_a_crash(tmp_path, en
 
 def test_a_folder_gives_a_broken_link_its_error_record_and_leaves_out_sub_folders(tmp_path, engine):
     """A broken link named `*.json` in a folder is the "no such file" record it is when named, not
-    skipped; sub-folders and names not in lower case are left out, as the README says."""
+    skipped; sub-folders (not named as case files) and names not in lower case are left out, as the
+    README says."""
     folder = tmp_path / "cohort"
     folder.mkdir()
     (folder / "a.json").write_text(CASES[0].read_text())
@@ -798,6 +799,29 @@ def test_a_folder_gives_a_broken_link_its_error_record_and_leaves_out_sub_folder
     assert records[1]["source"] == str(folder / "b.jsonl") and records[1]["code"] == "unreadable"
     _, named, _ = _run(engine, [folder / "b.jsonl"])
     assert json.loads(named)["error"] == records[1]["error"]
+
+
+def test_a_folder_entry_with_a_case_files_name_that_is_no_file_is_an_error_record_and_nothing_is_opened(tmp_path, engine):
+    """A sub-folder, a named pipe and a link to a device, each named `*.json` in an input folder:
+    one error record each saying what it is (they were left out without a word). The pipe is not
+    opened: reading it would wait for a writer. Named on the command line, a pipe is read."""
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    (folder / "a.json").write_text(CASES[0].read_text())
+    (folder / "b.json").mkdir()
+    os.mkfifo(folder / "c.json")
+    (folder / "d.json").symlink_to(os.devnull)
+    code, out, _ = _run(engine, [folder])
+    records = [json.loads(x) for x in out.splitlines()]
+    assert code == 1 and [r["source"] if "error" in r else "case" for r in records] == [
+        "case", str(folder / "b.json"), str(folder / "c.json"), str(folder / "d.json")]
+    assert [r["code"] for r in records[1:]] == ["unreadable"] * 3
+    words = [r["error"][0]["message"] for r in records[1:]]
+    assert words[0].startswith("a folder with a case file's name") and "sub-folders of an input folder are not searched" in words[0]
+    assert words[1].startswith("a named pipe, not a case file") and words[2].startswith("a device, not a case file")
+    from engine.distributed.bag import partitions
+
+    assert [p[0] for p in partitions([str(folder)])] == ["whole", "entry", "entry", "entry"]
 
 
 def test_an_input_with_no_record_is_said_on_stderr_and_is_no_error(engine, tmp_path):

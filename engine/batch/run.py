@@ -38,7 +38,7 @@ from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageErr
 from engine.streams.output import OutputFailed, close_quietly, drop_stdout, reason, writing
 from engine.streams.inputs import (
     MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary, usable_id,
-    case_file, decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, shown_name, split_lines,
+    FolderEntry, case_file, decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, shown_name, split_lines,
 )
 
 CHUNK = 256  # records per unit of work (and per write)
@@ -107,6 +107,9 @@ class RawInput:
         for a in self.files:
             name = "<stdin>" if a == "-" else shown_name(a)
             line = 0
+            if isinstance(a, FolderEntry):
+                yield name, CaseError([Problem(a.why)], code="unreadable")
+                continue
             try:
                 if a == "-":
                     it = self._stdin()

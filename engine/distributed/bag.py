@@ -109,13 +109,17 @@ def partitions(files: Iterable[str], lines: int = PART_LINES) -> list[tuple]:
     """How :func:`evaluate_files` cuts its input: a plain ``.jsonl`` file into byte ranges of
     ``lines`` lines (``("lines", path, name, start, end, first_line)``, read on a worker), any other
     input (a JSON document or array, gzip, a UTF-16 file) whole (``("whole", path, name)``, read
-    on a worker exactly as the local batch reads it)."""
-    from engine.streams.inputs import expand_paths
+    on a worker exactly as the local batch reads it), and a folder's entry that is not read
+    (``("entry", path, name, why)``: its error record)."""
+    from engine.streams.inputs import FolderEntry, expand_paths
 
     out: list[tuple] = []
     for f in expand_paths(list(files)):
         if f == "-":
             raise UsageError("evaluate_files reads files the workers can open; use evaluate_bag for other input")
+        if isinstance(f, FolderEntry):  # (a sub-folder, a pipe, a device: its error record, nothing opened)
+            out.append(("entry", str(f), str(f), f.why))
+            continue
         p = Path(f)
         path = str(p.resolve()) if p.exists() else f
         if not p.name.endswith(".jsonl") or not p.is_file() or _not_text(p):

@@ -206,5 +206,9 @@ def read_whole(path: str, name: str | None = None) -> list:
 def file_part(src: RuleSource, opts: Options, part: tuple) -> list[str]:
     """One partition of :func:`engine.distributed.evaluate_files`: read on the worker, rendered."""
     kind, path, name, *span = part
+    if kind == "entry":  # a folder's entry that is not read (engine.streams.inputs.FolderEntry): its record
+        from engine.errors import CaseError, Problem
+
+        return render_records(src, opts, [(name, CaseError([Problem(span[0])], code="unreadable"))])
     items = read_part(path, name, *span) if kind == "lines" else read_whole(path, name)
     return render_records(src, opts, items)

@@ -571,6 +571,34 @@ def open_binary(path: Path) -> BinaryIO:
 READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
+class FolderEntry(str):
+    """An entry of a folder given as input that has a case file's name but is not read: a
+    sub-folder, a named pipe, a device. It becomes one error record saying what it is (``why``),
+    never a silent skip; nothing is opened (a pipe would wait for a writer)."""
+
+    why: str
+
+    def __new__(cls, name: str, why: str) -> FolderEntry:
+        self = super().__new__(cls, name)
+        self.why = why
+        return self
+
+    def __reduce__(self):  # (a name handed to another process keeps its reason)
+        return FolderEntry, (str(self), self.why)
+
+
+def _not_a_file(f: Path) -> str | None:
+    """Why a folder's entry with a case file's name is not read, or None to read it: a file, or a
+    link that leads nowhere (read, it gives the error record it gives when named)."""
+    if f.is_file() or not f.exists():
+        return None
+    if f.is_dir():
+        return "a folder with a case file's name, not a case file (sub-folders of an input folder are not searched)"
+    kind = "a named pipe" if f.is_fifo() else "a device" if f.is_char_device() or f.is_block_device() else "not a regular file"
+    return (f"{kind}, not a case file: an entry of an input folder is read only if it is a file "
+            "(name it on the command line to read it)")
+
+
 def expand_paths(args: list[str]) -> list[str]:
     """Directories expand to their ``*.json`` and ``*.jsonl`` files (also ``.gz``), sorted. A
     directory with none is a usage error.
@@ -579,14 +607,19 @@ def expand_paths(args: list[str]) -> list[str]:
     lower case only (``X.JSON`` is not a case file), as the README says. A link with a case
     file's name that leads nowhere is kept, not skipped, so that it becomes the error record it
     gives when named on the command line ("no such file"); what is neither a file nor such a link
-    (a sub-folder, a pipe, a device, even one named ``x.json``) is left out."""
+    (a sub-folder, a pipe, a device, even one named ``x.json``) is kept as a :class:`FolderEntry`:
+    one error record saying what it is, nothing opened."""
     out: list[str] = []
     for a in args:
         if not a:  # (Path("") is the current folder)
             raise UsageError("an input is named by its path: got an empty name")
         p = Path(a)
         if a != "-" and p.is_dir():
-            found = [str(f) for f in sorted(p.iterdir()) if case_file(f.name) and (f.is_file() or not f.exists())]
+            found: list[str] = []
+            for f in sorted(p.iterdir()):
+                if case_file(f.name):
+                    why = _not_a_file(f)
+                    found.append(str(f) if why is None else FolderEntry(str(f), why))
             if not found:
                 raise UsageError(f"no case files (*.json, *.jsonl) in the folder {quote(a)}")
             out.extend(found)
