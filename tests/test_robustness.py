@@ -247,6 +247,29 @@ def test_a_case_full_of_unknown_terms_reports_its_first_problems_only(engine):
     assert problems[0].path == ("prior_therapies", 0, "drugs", 0)
 
 
+@pytest.mark.parametrize("field, value", [
+    ("gene", "KRASX\n"), ("variant", "G12Q\n\x1b[2J"), ("tested_genes", "FOO\r\n"), ("cancer_type", "LUADX\n"),
+    ("drug", "xyzzy\u2028"), ("variant", "p.G12Cys\n")])
+def test_an_unknown_term_with_a_control_character_is_named_escaped_in_one_line(engine, field, value):
+    """Each message names the term as the other fields' messages do: escaped, so that a stderr
+    line stays one line and a terminal is not driven by it."""
+    from engine.errors import CaseError
+
+    case = {"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C"}]}
+    if field in ("gene", "variant"):
+        case["alterations"] = [{"gene": "KRAS", "variant": "G12C", field: value}]
+    elif field == "tested_genes":
+        case["tested_genes"] = [value]
+    elif field == "drug":
+        case["prior_therapies"] = [{"drugs": [value]}]
+    else:
+        case[field] = value
+    with pytest.raises(CaseError) as exc:
+        engine.evaluate(case)
+    for p in exc.value.problems:
+        assert p.message.isprintable(), p.message
+
+
 def test_long_terms_are_errors_before_any_work(engine):
     vocab = engine.rulebase.vocab
     for call in (lambda t: vocab.cancer(t), vocab.gene, vocab.drug, vocab.therapy_word, lambda t: vocab.variant("KRAS", t)):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from engine.errors import Problem, RuleError, TermError
+from engine.errors import Problem, RuleError, TermError, quote
 from engine.vocabulary.common import Cached, _closest, _name_key, check_length, fail, read_yaml
 
 
@@ -191,9 +191,9 @@ class CancerTypes(Cached):
         if key in self._ambiguous_names:
             codes = self._ambiguous_names[key]
             listed = ", ".join(f"{c} ({self._tissue[c]})" for c in codes)
-            raise TermError(f"cancer type '{text}' is ambiguous: it names {listed}; give the OncoTree code",
+            raise TermError(f"cancer type {quote(text)} is ambiguous: it names {listed}; give the OncoTree code",
                             codes[0])
-        raise TermError(f"unknown cancer type '{text}'", _closest(key, self._cancer_suggest))
+        raise TermError(f"unknown cancer type {quote(text)}", _closest(key, self._cancer_suggest))
 
     def cancer_code(self, code: str) -> CancerType:
         """An exact OncoTree code (for rule files, where names are not allowed)."""
@@ -208,8 +208,8 @@ class CancerTypes(Cached):
                     suggestion = self.cancer(suggestion).code
                 except TermError:
                     pass
-            raise TermError(f"unknown OncoTree code '{code}'", suggestion) from None
-        raise TermError(f"'{code}' is not an OncoTree code (it means {meant.code}, {meant.name})", meant.code)
+            raise TermError(f"unknown OncoTree code {quote(code)}", suggestion) from None
+        raise TermError(f"{quote(code)} is not an OncoTree code (it means {meant.code}, {meant.name})", meant.code)
 
     @property
     def cancer_types(self) -> Mapping[str, CancerType]:

@@ -166,15 +166,15 @@ class Drugs(Cached):
             return hit
         drugs = self._regimens.get(_regimen_key(text))
         if drugs is not None:
-            raise TermError(f"'{text}' is a regimen, not a drug: it expands to {', '.join(drugs)}")
+            raise TermError(f"{quote(text)} is a regimen, not a drug: it expands to {', '.join(drugs)}")
         close = self._suggest_drug(text)
         if close is None:  # a misspelt regimen where a drug is asked for: name the regimen, and what it is
             regimen = _closest(_regimen_key(text), self._regimen_names, cutoff=0.7)
             if regimen is not None:
                 expands = ", ".join(self._regimens[_regimen_key(regimen)])
-                raise TermError(f"unknown drug '{text}' (spelt like the regimen '{regimen}', which is not a drug: "
+                raise TermError(f"unknown drug {quote(text)} (spelt like the regimen {quote(regimen)}, which is not a drug: "
                                 f"it expands to {expands})", regimen)
-        raise TermError(f"unknown drug '{text}'", close)
+        raise TermError(f"unknown drug {quote(text)}", close)
 
     def drug_label(self, name: str) -> str:
         """How to show a drug (``rm-018`` -> ``RM-018``); accepts any of the drug's names."""
@@ -185,7 +185,7 @@ class Drugs(Cached):
         try:
             return self._classes[cls]
         except (KeyError, TypeError):
-            raise TermError(f"unknown drug class '{cls}'", _closest(str(cls), {c: c for c in self._classes})) from None
+            raise TermError(f"unknown drug class {quote(cls)}", _closest(str(cls), {c: c for c in self._classes})) from None
 
     @property
     def drug_classes(self) -> frozenset[str]:
@@ -255,7 +255,7 @@ class Drugs(Cached):
     def _unknown_therapy(self, part: str, whole: str) -> TermError:
         where = f" in '{whole}'" if part.strip() != whole.strip() else ""
         pool = {**self._drug_suggest, **{k.replace("/", ""): v for k, v in self._regimen_names.items()}}
-        return TermError(f"unknown drug or regimen '{part.strip()}'{where}", _closest(_drug_key(part), pool, cutoff=0.7))
+        return TermError(f"unknown drug or regimen {quote(part.strip())}{where}", _closest(_drug_key(part), pool, cutoff=0.7))
 
     def therapy_word(self, text: str) -> tuple[str, ...]:
         """The drugs of one prior-therapy word: a regimen (``FOLFOX``), a drug, or a combination

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.errors import Problem, TermError
+from engine.errors import Problem, TermError, quote
 from engine.vocabulary.common import Cached, _closest, _symbol_key, check_length, fail, read_yaml
 
 
@@ -81,7 +81,7 @@ class Genes(Cached):
         if symbol is not None:
             return symbol
         suggestion = _closest(_symbol_key(text), self._gene_keys, cutoff=0.7)
-        raise TermError(f"unknown gene '{text}'", suggestion)
+        raise TermError(f"unknown gene {quote(text)}", suggestion)
 
     @property
     def genes(self) -> frozenset[str]:
@@ -93,4 +93,4 @@ class Genes(Cached):
         try:
             return self._panels[name]
         except KeyError:
-            raise TermError(f"unknown gene panel '{name}'", _closest(name, {p: p for p in self._panels})) from None
+            raise TermError(f"unknown gene panel {quote(name)}", _closest(name, {p: p for p in self._panels})) from None

@@ -245,10 +245,10 @@ class VariantReader(Cached):
         if kind is not None:
             return Variant(kind, kind, None, None, None, None)
         if key in self._not_alterations:
-            raise TermError(f"'{text}' {self._not_alterations[key]}")
+            raise TermError(f"{quote(text)} {self._not_alterations[key]}")
         if key in self._ambiguous_variants:
             reason, suggestion = self._ambiguous_variants[key]
-            raise TermError(f"'{text}' {reason}", suggestion)
+            raise TermError(f"{quote(text)} {reason}", suggestion)
         exon = _EXON.match(key)
         if exon:
             label = f"exon {_pos(exon.group(1))} {_EXON_WORD[exon.group(2)]}"
@@ -259,13 +259,13 @@ class VariantReader(Cached):
         if acc:
             accession = acc.group(1).upper()
             if acc.group(2) and _symbol_key(acc.group(2)) != _symbol_key(gene):
-                raise TermError(f"'{text}' names gene {acc.group(2)}, not {gene}")
+                raise TermError(f"{quote(text)} names gene {acc.group(2)}, not {gene}")
             s = s[acc.end():]
         s = _SPACES.sub("", s)
         if s[:2].lower() == "c.":
             return self._cdna_variant(gene, text, s, accession)
         if s[:2].lower() in ("g.", "m.", "n.", "r."):
-            raise TermError(f"'{text}' is not a protein change: give the protein change (for example 'p.G12C')")
+            raise TermError(f"{quote(text)} is not a protein change: give the protein change (for example 'p.G12C')")
         variant = self._protein_variant(gene, text, s)
         self._check_reference(gene, variant, text)
         return self._changed_residues(gene, variant, text)
@@ -283,15 +283,15 @@ class VariantReader(Cached):
         table = self._cdna.get(gene)
         if not table:
             known = ", ".join(sorted(self._cdna))
-            raise TermError(f"'{text}': cDNA changes are read only for the hotspots of {known}; "
+            raise TermError(f"{quote(text)}: cDNA changes are read only for the hotspots of {known}; "
                             f"give the protein change (for example 'p.G12C')")
         if accession and accession not in self._cdna_transcripts.get(gene, ()):
             listed = ", ".join(sorted(t for t in self._cdna_transcripts[gene] if t.startswith("NM_")))
-            raise TermError(f"'{text}': the {gene} hotspot table uses {listed} numbering, not {accession}")
+            raise TermError(f"{quote(text)}: the {gene} hotspot table uses {listed} numbering, not {accession}")
         key = self._cdna_key(s)
         label = table.get(key) if key else None
         if label is None:
-            raise TermError(f"'{text}' is not in the {gene} cDNA hotspot table: give the protein change "
+            raise TermError(f"{quote(text)} is not in the {gene} cDNA hotspot table: give the protein change "
                             f"(for example 'p.{next(iter(table.values()))}')")
         return self._protein_variant(gene, text, label)
 
@@ -308,15 +308,15 @@ class VariantReader(Cached):
                 s = s[:tail.start(1)] + _AA3_RX.sub(lambda m: _AA3[m.group(0).upper()], tail.group(1))
         u = s.upper()
         if _SYNONYMOUS.match(u):
-            raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
+            raise TermError(f"{quote(text)} is a synonymous change (the amino acid stays the same): not an alteration")
         m = _MISSENSE.match(u)
         if m:
             ref, pos, alt = m.group(1), _pos(m.group(2)), m.group(3)
             if alt == "X":
-                raise TermError(f"'{text}': 'X' is read two ways: a stop in older reports (write '{ref}{pos}*') or "
+                raise TermError(f"{quote(text)}: 'X' is read two ways: a stop in older reports (write '{ref}{pos}*') or "
                                 f"any amino acid (write the change found, or 'mutation' if it is not known)")
             if alt == ref:
-                raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
+                raise TermError(f"{quote(text)} is a synonymous change (the amino acid stays the same): not an alteration")
             return self._point(ref, pos, alt, f"{ref}{pos}{alt}", () if alt == "*" else None)
         if _START_LOSS.match(u):
             return Variant("mutation", "M1?", 1, "M", None, "p.M1?", ())
@@ -339,15 +339,15 @@ class VariantReader(Cached):
             label = f"*{pos}{alt}" + (f"ext*{_count(m.group(3))}" if m.group(3) else "")
             return self._point("*", pos, alt, label)
         if _POSITION_ONLY.match(u):
-            raise TermError(f"'{text}' names a position, not a change: give the new amino acid "
+            raise TermError(f"{quote(text)} names a position, not a change: give the new amino acid "
                             f"(for example '{u}C') or write 'mutation'")
         kind_word = _closest(_name_key(s), {**{k: k for k in self._kinds}})
-        raise TermError(f"cannot read variant '{text}' of {gene}: {_VARIANT_FORMS}", kind_word)
+        raise TermError(f"cannot read variant {quote(text)} of {gene}: {_VARIANT_FORMS}", kind_word)
 
     @staticmethod
     def _point(ref: str | None, pos: int, alt: str | None, label: str, span: tuple[int, ...] | None = None) -> Variant:
         if pos < 1:
-            raise TermError(f"protein positions start at 1, got '{label}'")
+            raise TermError(f"protein positions start at 1, got {quote(label)}")
         return Variant("mutation", label, pos, ref, alt, f"p.{label}", span)
 
     def _range(self, text: str, m: re.Match) -> Variant:
@@ -355,20 +355,20 @@ class VariantReader(Cached):
         ref2, pos2 = m.group(3), _pos(m.group(4)) if m.group(4) else None
         op, inserted = m.group(5), m.group(6)
         if "X" in inserted:
-            raise TermError(f"'{text}': 'X' is read two ways: a stop in older reports (write '*') or any amino acid "
+            raise TermError(f"{quote(text)}: 'X' is read two ways: a stop in older reports (write '*') or any amino acid "
                             f"(write the residues found, or 'mutation' if they are not known)")
         if pos2 is not None and pos2 <= pos1:
-            raise TermError(f"'{text}': the range must run from the lower to the higher position")
+            raise TermError(f"{quote(text)}: the range must run from the lower to the higher position")
         if op in ("DEL", "DUP") and inserted:
-            raise TermError(f"'{text}': '{op.lower()}' takes no residues after it")
+            raise TermError(f"{quote(text)}: '{op.lower()}' takes no residues after it")
         if op == "INS" and (pos2 is None or pos2 != pos1 + 1 or not inserted):
-            raise TermError(f"'{text}': an insertion names the two neighbouring residues and what is "
+            raise TermError(f"{quote(text)}: an insertion names the two neighbouring residues and what is "
                             f"inserted (for example 'G12_G13insA')")
         if op == "DELINS" and not inserted:
-            raise TermError(f"'{text}': 'delins' needs the inserted residues")
+            raise TermError(f"{quote(text)}: 'delins' needs the inserted residues")
         if op == "DELINS" and pos2 is None and len(inserted) == 1:
             if inserted == ref1:
-                raise TermError(f"'{text}' is a synonymous change (the amino acid stays the same): not an alteration")
+                raise TermError(f"{quote(text)} is a synonymous change (the amino acid stays the same): not an alteration")
             return self._point(ref1, pos1, inserted, f"{ref1}{pos1}{inserted}", () if inserted == "*" else None)
         where = f"{ref1}{pos1}" + (f"_{ref2}{pos2}" if pos2 is not None else "")
         last = pos2 if pos2 is not None else pos1
@@ -421,7 +421,7 @@ class VariantReader(Cached):
         if op == "del":
             return replace(v, span=self._deletion_window(residues, first, last))
         if ref == inserted:
-            raise TermError(f"'{text}' is a synonymous change (the residues stay the same): not an alteration")
+            raise TermError(f"{quote(text)} is a synonymous change (the residues stay the same): not an alteration")
         pre = 0
         while pre < min(len(ref), len(inserted)) and ref[pre] == inserted[pre]:
             pre += 1
