@@ -606,6 +606,27 @@ def test_map_file_errors_are_usage_errors(vocab, tmp_path):
     assert cases == [{"id": "S1", "cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "p.G12C"}]}]
 
 
+def test_two_keys_of_a_map_that_are_one_cell_text_mapped_two_ways_are_a_usage_error(vocab, tmp_path):
+    """Cells match in any case: {IV: metastatic, iv: early} would take the last for stage IV."""
+    clin = write_maf(tmp_path / "c.txt", ["SAMPLE_ID", "ONCOTREE_CODE", "STAGE"], [["S1", "LUAD", "IV"]])
+    both = tmp_path / "m.yaml"
+    both.write_text('stage: {column: STAGE, values: {"IV": metastatic, "iv": early}}\n')
+    with pytest.raises(UsageError, match=r"stage\[0\]\.values: 'IV' and 'iv' are one cell text .* mapped to \"metastatic\" and \"early\""):
+        make_importer(vocab=vocab, clinical=[clin], field_map=both)
+    same = tmp_path / "n.yaml"  # one text twice, to one value: no conflict
+    same.write_text('stage: {column: STAGE, values: {"IV": metastatic, "iv": metastatic}}\n')
+    make_importer(vocab=vocab, clinical=[clin], field_map=same)
+
+
+def test_multiagent_candidate_is_mapped_as_the_readme_says(vocab, tmp_path):
+    maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["KRAS", "S1", "p.G12C"], ["KRAS", "S2", "p.G12C"]])
+    clin = write_maf(tmp_path / "c.txt", ["SAMPLE_ID", "ONCOTREE_CODE", "MAC"], [["S1", "LUAD", "yes"], ["S2", "LUAD", "No"]])
+    fm = tmp_path / "m.yaml"
+    fm.write_text('multiagent_candidate: {column: MAC, values: {"yes": true, "no": false}}\n')
+    cases, errors, _ = do_import(vocab, maf, clinical=[clin], field_map=fm)
+    assert errors == [] and [c.get("multiagent_candidate") for c in cases] == [True, False]
+
+
 def test_a_map_file_is_read_with_the_document_limits(vocab, tmp_path):
     clin = write_maf(tmp_path / "c.txt", ["SAMPLE_ID", "ONCOTREE_CODE", "STAGE"], [["S1", "LUAD", "IV"]])
     laughs = tmp_path / "laughs.yaml"  # nine lines standing for a billion values: must not hang

@@ -13,6 +13,7 @@ must be resolved by the vocabulary; stage, prior therapy and germline testing co
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from engine.errors import TermError, UsageError
+from engine.errors import TermError, UsageError, quote
 from engine.importers.limits import DocumentError, Refused, load_json, load_yaml, yaml_message
 from engine.importers.tabular import is_missing, read_table
 
@@ -204,7 +205,7 @@ def _cancer_out(ct: Any, text: str) -> str:
 # ---------------------------------------------------------------------------------- --map
 
 
-MAPPABLE = ("stage", "prior_therapies", "germline_tested")
+MAPPABLE = ("stage", "prior_therapies", "germline_tested", "multiagent_candidate")
 _YAML_TRUE = ("yes", "true", "on")
 _YAML_FALSE = ("no", "false", "off")
 
@@ -279,12 +280,19 @@ class FieldMap:
                 if not isinstance(spec["values"], dict) or not spec["values"]:
                     raise UsageError(f"{where}.values: a mapping from cell text to the field's value")
                 values: dict[str, Any] = {}
+                keys: dict[str, Any] = {}  # cell text -> the key of the map that gave it
                 for k, v in spec["values"].items():
                     problem = validate(fname, v)
                     if problem:
                         raise UsageError(f"{where}.values.{k}: {problem}")
                     for text in _spellings(k):
+                        if text in values and values[text] != v:
+                            # cell texts match in any case: two keys of one text would map a cell two ways
+                            raise UsageError(f"{where}.values: {quote(str(keys[text]))} and {quote(str(k))} are one cell "
+                                             f"text (cells match in any case) mapped to {json.dumps(values[text])} "
+                                             f"and {json.dumps(v)}: keep one of them")
                         values[text] = v
+                        keys[text] = k
                 out.append(_Spec(str(spec["column"]), values))
             fields[fname] = out
         return cls(fields, str(path))

@@ -574,8 +574,9 @@ class DocumentReader:
             case["prior_therapies"] = self.ordered_lines(d)
         elif "prior_therapies" in mapped and not d.unknown_history:
             case["prior_therapies"] = mapped["prior_therapies"]
-        if "germline_tested" in mapped:
-            case["germline_tested"] = mapped["germline_tested"]
+        for k in ("germline_tested", "multiagent_candidate"):
+            if k in mapped:
+                case[k] = mapped[k]
         s.cases += 1
         return case
 
