@@ -177,6 +177,21 @@ def test_cancer_typo_is_an_error_with_suggestion(vocab, text, suggestion):
     assert err.problems[0].suggestion == suggestion
 
 
+@pytest.mark.parametrize(
+    "text, suggestion",
+    [("NSCLC adenocarcinoma", "Lung Adenocarcinoma"), ("CRC adenocarcinoma", "Colorectal Adenocarcinoma"),
+     ("metastatic NSCLC", "Non-Small Cell Lung Cancer"), ("NSCLC squamous", "Lung Squamous Cell Carcinoma"),
+     ("pancreatic adenocarcinoma metastatic", "Pancreatic Adenocarcinoma"), ("LUAD G12C", "Lung Adenocarcinoma")],
+)
+def test_a_text_naming_a_known_type_with_other_words_is_offered_a_type_of_that_organ(vocab, text, suggestion):
+    """The closest spelling alone offered another organ ("NSCLC adenocarcinoma": Colon
+    Adenocarcinoma; "metastatic NSCLC": metastatic colorectal cancer)."""
+    err = term_error(vocab.cancer, text)
+    assert err.problems[0].suggestion == suggestion
+    assert vocab.cancer(suggestion).code in {c for c in vocab.cancer_types if "LUNG" in vocab.cancer_types[c].lineage
+                                                 or "BOWEL" in vocab.cancer_types[c].lineage or "PANCREAS" in vocab.cancer_types[c].lineage}
+
+
 def test_cancer_code_wants_exact_codes(vocab):
     assert vocab.cancer_code("NSCLC").code == "NSCLC"
     err = term_error(vocab.cancer_code, "PDAC")

@@ -193,7 +193,33 @@ class CancerTypes(Cached):
             listed = ", ".join(f"{c} ({self._tissue[c]})" for c in codes)
             raise TermError(f"cancer type {quote(text)} is ambiguous: it names {listed}; give the OncoTree code",
                             codes[0])
-        raise TermError(f"unknown cancer type {quote(text)}", _closest(key, self._cancer_suggest))
+        close = _closest(key, self._cancer_suggest)
+        raise TermError(f"unknown cancer type {quote(text)}", self._within(key, close) or close)
+
+    def _within(self, key: str, close: str | None) -> str | None:
+        """The suggestion for a text that names a known type with other words ("NSCLC
+        adenocarcinoma", "metastatic NSCLC"), where the closest spelling ``close`` is not of that
+        type's subtree: the type of the subtree whose name holds the other words, highest in the
+        tree (Lung Adenocarcinoma), or the type named itself where none does (NSCLC: "metastatic"
+        is a stage, not a type). A text whose words name no type: None."""
+        words = key.split()
+        for size in range(len(words) - 1, 0, -1):  # (the longest run of words first)
+            for i in range(len(words) - size + 1):
+                span = " ".join(words[i:i + size])
+                found = self._cancer_names.get(span) or (span.upper() if span.upper() in self._cancers else None)
+                if found is None:
+                    continue
+                meant = close and (self._cancer_names.get(_name_key(close)) or close.upper())
+                if meant in self._cancers and found in self._cancers[meant].lineage:
+                    return close  # (a misspelling within the organ named: "colorectal cancr")
+                rest = set(words[:i] + words[i + size:])
+                holding = [ct for ct in self._cancers.values()
+                           if found in ct.lineage and rest <= set(_name_key(ct.name).split())]
+                if holding:
+                    best = min(holding, key=lambda ct: (len(ct.lineage), ct.code))
+                    return best.name if self._cancer_names.get(_name_key(best.name)) == best.code else best.code
+                return self._cancers[found].name if self._cancer_names.get(_name_key(self._cancers[found].name)) == found else found
+        return None
 
     def cancer_code(self, code: str) -> CancerType:
         """An exact OncoTree code (for rule files, where names are not allowed)."""
