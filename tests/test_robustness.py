@@ -74,6 +74,31 @@ def verdicts(rec: dict) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- 1. one record, one output record
 
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_the_record_size_limit_counts_the_record_not_its_line_ending(tmp_path, engine, ending):
+    """A record of exactly the most bytes is read whether its line ends in LF or CRLF, from a
+    file and from standard input; a byte more is too large, and the message counts the record's
+    bytes alike for both endings."""
+    from engine.streams.inputs import MAX_RECORD_BYTES
+
+    def record(size: int, name: str) -> str:  # (padded with white space, which JSON allows)
+        head = '{"cancer_type": "LUAD", "id": "' + name + '"'
+        return head + " " * (size - len(head) - 1) + "}"
+
+    lines = [record(MAX_RECORD_BYTES, "a"), record(MAX_RECORD_BYTES + 1, "b"), '{"cancer_type": "LUAD", "id": "c"}']
+    assert [len(x) for x in lines[:2]] == [MAX_RECORD_BYTES, MAX_RECORD_BYTES + 1]
+    data = ending.join(lines) + ending
+    f = tmp_path / "c.jsonl"
+    f.write_bytes(data.encode())
+    for code, recs, _ in (evaluate(engine, [f]), evaluate(engine, ["-"], stdin=io.TextIOWrapper(io.BytesIO(data.encode())))):
+        assert code == 1 and len(recs) == 3
+        assert recs[0]["case_id"] == "a" and "options" in recs[0]
+        assert recs[1]["code"] == "too_large"
+        assert recs[1]["error"][0]["message"] == f"a line of {MAX_RECORD_BYTES + 1:,} bytes (at most {MAX_RECORD_BYTES:,})"
+        assert recs[2]["case_id"] == "c"
+
+
 BIG_INT = '{"id": "big", "cancer_type": "LUAD", "weeks": ' + "9" * 5000 + "}"
 DEEP = "[" * 5000 + "]" * 5000
 DEEP_ID = '{"id": ' + "[" * 3000 + "]" * 3000 + ', "cancer_type": "LUAD"}'

@@ -143,9 +143,9 @@ class RawInput:
         stream = self.stdin or sys.stdin
         raw = getattr(stream, "buffer", None)
         if raw is not None:  # bytes, decoded line by line
-            first, blank = raw.readline(MAX_RECORD_BYTES + 1), 0
+            first, blank = raw.readline(MAX_RECORD_BYTES + 2), 0
             while first and not first.strip():  # leading blank lines
-                first, blank = raw.readline(MAX_RECORD_BYTES + 1), blank + 1
+                first, blank = raw.readline(MAX_RECORD_BYTES + 2), blank + 1
             head = first[3:] if first.startswith(codecs.BOM_UTF8) else first
             if not first or self._jsonl_head(head):
                 yield from self._numbered(read_lines(raw, "<stdin>", first_line=first, first_no=blank + 1), "<stdin>")

@@ -177,8 +177,10 @@ def _json_problem(exc: json.JSONDecodeError, text: str, first_line: int = 1, doc
 def decode_json(text: str) -> Any:
     """Decode one JSON text strictly; raise :class:`CaseError` (with its ``code``) on anything a
     person would not mean. Linear in the length of ``text``; never raises anything else."""
-    if len(text) > MAX_RECORD_BYTES and len(text.encode("utf-8", "surrogatepass")) > MAX_RECORD_BYTES:
-        raise _err(f"a record of {len(text):,} characters (at most {MAX_RECORD_BYTES:,} bytes)", "too_large")
+    if len(text) > MAX_RECORD_BYTES:  # (the record's own bytes: its line ending, LF or CRLF, is not counted)
+        size = len(text.rstrip("\r\n").encode("utf-8", "surrogatepass"))
+        if size > MAX_RECORD_BYTES:
+            raise _err(f"a record of {size:,} bytes (at most {MAX_RECORD_BYTES:,})", "too_large")
     try:
         value = _DECODER.decode(text)
     except _Reject as exc:
@@ -262,7 +264,7 @@ def read_lines(fh: BinaryIO, name: str, first_line: bytes | None = None, first_n
         if pending is not None:
             raw, pending = pending, None
         else:
-            raw = fh.readline(MAX_RECORD_BYTES + 1)
+            raw = fh.readline(MAX_RECORD_BYTES + 2)  # (a record of the most bytes, and its CRLF)
         if not raw:
             return
         n += 1
@@ -272,13 +274,14 @@ def read_lines(fh: BinaryIO, name: str, first_line: bytes | None = None, first_n
                 return
             if raw.startswith(codecs.BOM_UTF8):
                 raw = raw[3:]
-        if len(raw) > MAX_RECORD_BYTES and not raw.endswith(b"\n"):
-            size = len(raw)
-            while True:  # skip the rest of the line, a block at a time
+        if len(raw) > MAX_RECORD_BYTES and len(raw.rstrip(b"\r\n")) > MAX_RECORD_BYTES:  # (its line ending not counted)
+            size, tail = len(raw), raw[-2:]
+            while not tail.endswith(b"\n"):  # skip the rest of the line, a block at a time
                 more = fh.readline(_READ)
-                size += len(more)
-                if not more or more.endswith(b"\n"):
+                if not more:
                     break
+                size, tail = size + len(more), (tail + more)[-2:]
+            size -= len(tail) - len(tail.rstrip(b"\r\n"))
             yield n, _err(f"a line of {size:,} bytes (at most {MAX_RECORD_BYTES:,})", "too_large")
             continue
         try:
@@ -304,8 +307,8 @@ def read_text_lines(lines: Iterable[str], first_no: int = 1) -> Iterator[tuple[i
     for n, text in enumerate(lines, first_no):
         if n == 1 and text.startswith("\ufeff"):
             text = text[1:]
-        if len(text) > MAX_RECORD_BYTES:
-            yield n, _err(f"a line of {len(text):,} characters (at most {MAX_RECORD_BYTES:,} bytes)", "too_large")
+        if len(text) > MAX_RECORD_BYTES and len(body := text.rstrip("\r\n").encode("utf-8", "surrogatepass")) > MAX_RECORD_BYTES:
+            yield n, _err(f"a line of {len(body):,} bytes (at most {MAX_RECORD_BYTES:,})", "too_large")
         elif text.strip():
             yield n, text
 
