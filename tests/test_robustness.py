@@ -958,10 +958,15 @@ def test_pretty_printed_cases_joined_are_a_record_each(tmp_path, capsys, monkeyp
     joined = json.dumps(a, indent=2) + "\n" + json.dumps(b, indent=2) + "\n"
     stray = json.dumps(a, indent=2) + "\n}\n"
     early = '{\n  "id": "x",\n  "cancer_type": "LUAD"\n}\n  "stage": "metastatic"\n}\n'
+    # a broken case between two whole ones: the one after it was lost in the error "from line 5 on"
+    middle = json.dumps(a, indent=2) + '\n{\n  "id": "q2",\n  "cancer_type": "LUAD",,\n}\n' + json.dumps(b, indent=2) + "\n"
+    mid_line = json.dumps(a, indent=2).count("\n") + 2
     expect = {"joined.json": [(a["id"], None), (b["id"], None)],
               "stray.json": [(a["id"], None), (None, "no whole JSON value follows the 1 before it")],
-              "early.json": [(None, "the object before it ended early and more of it follows")]}
-    for name, text in (("joined.json", joined), ("stray.json", stray), ("early.json", early)):
+              "early.json": [(None, "the object before it ended early and more of it follows")],
+              "middle.json": [(a["id"], None), (None, f"invalid JSON from line {mid_line} to line {mid_line + 3}: not a whole "
+                                                      "JSON value (the values before and after it are read)"), (b["id"], None)]}
+    for name, text in (("joined.json", joined), ("stray.json", stray), ("early.json", early), ("middle.json", middle)):
         f = tmp_path / name
         f.write_text(text, encoding="utf-8")
         for argv in (["evaluate", "--format", "json", str(f)], ["evaluate", "--format", "json", "-"]):
@@ -995,6 +1000,11 @@ def test_what_the_reader_keeps_of_odd_files(tmp_path, capsys, monkeypatch):
     tabs = tmp_path / "tabs.json"
     tabs.write_text("".join(f'{{"id": "t{i}", "cancer_type": "LUAD\t"}}\n' for i in range(5)), encoding="utf-8")
     assert [r["source"] for r in records(str(tabs))] == [f"{tabs}:{i}" for i in range(1, 6)]
+    cut_first = tmp_path / "cut-first.json"  # JSON Lines whose first ten records were cut short: the rest read
+    cut_first.write_text("".join(good(i)[:30] + "\n" for i in range(10)) + "".join(good(i) + "\n" for i in range(10, 15)))
+    recs = records(str(cut_first))
+    assert len(recs) == 15 and [r["source"] for r in recs[:10]] == [f"{cut_first}:{i}" for i in range(1, 11)]
+    assert [r.get("case_id") for r in recs[10:]] == [f"g{i}" for i in range(10, 15)] and all("options" in r for r in recs[10:])
     cr = tmp_path / "cr.jsonl"
     cr.write_bytes("".join(good(i) + "\r" for i in range(3)).encode())
     assert [r["case_id"] for r in records(str(cr))] == ["g0", "g1", "g2"]

@@ -159,7 +159,7 @@ def _json_problem(exc: json.JSONDecodeError, text: str, first_line: int = 1, doc
     body = text.rstrip()
     if exc.pos >= len(body) and "\n" not in body and not document:  # (a line cut short: its end, not a next line)
         return (f"invalid JSON: the text ends early, after column {len(body)}: a closing '}}' or ']', "
-                f"or a value, is missing ({exc.msg})")
+                f"or a value, is missing ({_decoder_words(exc.msg)})")
     line = exc.lineno + first_line - 1
     where = f"line {line}, column {exc.colno}" if line > 1 or document else f"column {exc.colno}"
     at = text[exc.pos:exc.pos + 1]
@@ -170,8 +170,17 @@ def _json_problem(exc: json.JSONDecodeError, text: str, first_line: int = 1, doc
     elif at == "\ufeff":
         what = "a byte-order mark (U+FEFF) in the middle of the text (files joined?): remove it"
     else:
-        what = exc.msg
+        what = _decoder_words(exc.msg)
     return f"invalid JSON at {where}: {what}"
+
+
+def _decoder_words(msg: str) -> str:
+    """The decoder's message without the words its position would follow ("Unterminated string
+    starting at", "Invalid control character at": the position is said apart)."""
+    for tail in (" starting at", " at"):
+        if msg.endswith(tail):
+            return msg[: -len(tail)]
+    return msg
 
 
 def decode_json(text: str) -> Any:
@@ -434,9 +443,16 @@ def _sequence(text: str, name: str) -> list[Record] | None:
         try:
             _, end = _LENIENT.raw_decode(text, at)
         except (ValueError, RecursionError):
-            out.append((f"{name}:{line}", _err(f"invalid JSON from line {line} on: no whole JSON value follows the "
-                                              f"{len(out)} before it (they are read)", "invalid_json")))
-            break
+            nxt = _next_value(text, at)
+            if nxt is None:
+                out.append((f"{name}:{line}", _err(f"invalid JSON from line {line} on: no whole JSON value follows the "
+                                                  f"{len(out)} before it (they are read)", "invalid_json")))
+                break
+            last = line + text.count("\n", at, nxt) - 1
+            out.append((f"{name}:{line}", _err(f"invalid JSON from line {line} to line {last}: not a whole JSON value "
+                                              "(the values before and after it are read)", "invalid_json")))
+            at = nxt
+            continue
         piece = text[at:end]
         if piece[:1] != "{":  # (a text or a number between: a broken document, not cases joined)
             if not multi:
@@ -447,6 +463,24 @@ def _sequence(text: str, name: str) -> list[Record] | None:
         out.append((f"{name}:{line}", _one_element(piece, line)))
         at = _skip_space(text, end)
     return out if multi else None
+
+
+def _next_value(text: str, at: int, tries: int = 100) -> int | None:
+    """Where the next whole JSON object after a broken one at ``at`` starts, or None: the first
+    line after it that starts with ``{`` (a pretty-printed case joined to others starts at the
+    line's start; the objects inside one are indented) and holds a whole value from there. At
+    most ``tries`` such lines are tried (each is read to its end or its error)."""
+    pos = at
+    for _ in range(tries):
+        pos = text.find("\n{", pos + 1)
+        if pos < 0:
+            return None
+        try:
+            _LENIENT.raw_decode(text, pos + 1)
+        except (ValueError, RecursionError):
+            continue
+        return pos + 1
+    return None
 
 
 def _one_element(text: str, first_line: int = 1) -> Any:
@@ -516,17 +550,22 @@ def _element_spans(text: str) -> list[tuple[int, int]] | None:
     return None
 
 
+#: how many lines of a text that is not one JSON value are looked at for records a line each
+RECORD_LINES = 1000
+
+
 def _lines_of_records(text: str) -> bool:
     """Is ``text``, which is not one JSON value, JSON Lines? Yes when it has more than one line and
     its first or second line holds one whole JSON value (the first one whole even if it is an
-    array, ``[{...}]``), or two of its first ten lines hold a whole object each, not indented: bad first
-    records (a duplicate key, ``NaN``, a line cut short, a word) then leave the other lines their
-    records. A broken pretty-printed document, whose lines are pieces (``"id": "a",``; of an
-    array's objects only the last lacks its comma), stays one error."""
+    array, ``[{...}]``), or two of its first :data:`RECORD_LINES` lines hold a whole object each,
+    not indented: bad first records (a duplicate key, ``NaN``, a line cut short, a word; ten of
+    them) then leave the other lines their records. A broken pretty-printed document, whose lines
+    are pieces (``"id": "a",``; of an array's objects only the last lacks its comma), stays one
+    error."""
     array = text.lstrip()[:1] == "["
     found: list[str] = []
     start = 0
-    while len(found) < 10:
+    while len(found) < RECORD_LINES:
         end = text.find("\n", start)
         line = text[start:] if end < 0 else text[start:end]
         if line.strip():
