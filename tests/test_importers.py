@@ -994,6 +994,18 @@ def test_a_gene_symbol_no_gene_could_have_is_an_error_record_and_the_gene_it_loo
     assert "probably KRAS, whose status is therefore unknown" in rec["error"]["message"]
 
 
+def test_a_stray_nul_in_the_first_rows_is_that_rows_error_not_a_binary_file(tmp_path):
+    """One NUL byte in row 2 rejected the whole file as binary ("not a text file"), its valid KRAS
+    row with it; the same NUL after the first 4 KiB was one row's error record."""
+    maf = tmp_path / "m.maf"
+    maf.write_bytes(b"Hugo_Symbol\tTumor_Sample_Barcode\tHGVSp_Short\nKRAS\tS1\tp.G12C\nTP53\tS2\tp.R17\x00H\n")
+    rc, cases, records, _ = run_cli(["--mutations", str(maf), "--cancer-type", "LUAD"])
+    assert rc == 1 and [c["id"] for c in cases] == ["S1", "S2"]
+    assert cases[0]["alterations"] == [{"gene": "KRAS", "variant": "p.G12C"}]
+    (rec,) = records
+    assert rec["source"] == f"{maf}:3" and rec["gene"] == "TP53"
+
+
 def test_a_gene_symbol_of_another_alphabet_near_no_known_gene_is_an_error_record_too(tmp_path):
     maf = write_maf(tmp_path / "m.maf", ["Hugo_Symbol", "Tumor_Sample_Barcode", "HGVSp_Short"], [["\u0416\u0416\u0416", "S1", "p.G12C"]])
     rc, cases, records, _ = run_cli(["--mutations", str(maf), "--cancer-type", "LUAD", "--assay", "exome"])

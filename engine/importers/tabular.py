@@ -84,15 +84,17 @@ _CHUNK = 1 << 20
 def not_text(head: bytes) -> str | None:
     """Why a file whose first bytes are ``head`` is not text (None: it may be): UTF-16 or UTF-32
     (a byte-order mark, or a NUL beside every other byte, as in ASCII written in UTF-16), gzip data
-    inside the gzip stream (compressed twice), or other binary data (NUL or many control bytes). A
-    NUL alone is not taken for UTF-16: random bytes and compressed data hold NULs too."""
+    inside the gzip stream (compressed twice), or other binary data (many control bytes, NULs among
+    them: one in twenty of the first 4 KiB). A NUL alone is not taken for UTF-16 (random bytes and
+    compressed data hold NULs too), nor for binary data: a text file with a stray NUL in a row is
+    read, and that row is its error record, wherever it is in the file."""
     if utf16_text(head):
         return "the file is UTF-16 (or UTF-32) encoded: save it as UTF-8"
     if head.startswith(b"\x1f\x8b"):
         return "the file is gzip data compressed twice: decompress it once (gunzip)"
     sample = head[:4096]
     control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
-    if b"\x00" in sample or control > len(sample) // 20:
+    if control > len(sample) // 20:
         return "not a text file (it holds binary data)"
     return None
 
