@@ -384,6 +384,28 @@ ARRAY_BAD = {
 }
 
 
+@pytest.mark.parametrize("text, path", [
+    ('{"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C", "variant": "G12D"}]}', "alterations[0].variant"),
+    ('{"cancer_type": "LUAD", "prior_therapies": [{"regimen": "FOLFOX", "weeks": 1, "weeks": 2}]}', "prior_therapies[0].weeks"),
+    ('{"cancer_type": "LUAD", "prior_therapies": [{"regimen": "FOLFOX"}, {"regimen": "FOLFIRI", "weeks": 1e400}]}',
+     "prior_therapies[1].weeks"),
+    ('{"cancer_type": "LUAD", "prior_therapies": [{"regimen": "FOLFOX", "weeks": NaN}]}', "prior_therapies[0].weeks"),
+    ('{"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C", "x": ' + "9" * (MAX_INT_DIGITS + 1) + "}]}",
+     "alterations[0].x"),
+    ('{"id": "a", "cancer_type": "LUAD", "id": "b"}', "id"),
+    # a bad number inside an object is met before the object's duplicate key, as the decoder meets them
+    ('{"cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "weeks": -Infinity}], "alterations": []}', "alterations[0].weeks"),
+])
+def test_what_the_json_decoder_rejects_is_named_by_its_field_path(engine, text, path):
+    """A duplicate key, a number out of range and NaN were named by the bare key, or by nothing."""
+    from engine.errors import format_path
+    from engine.streams.inputs import decode_json
+
+    with pytest.raises(CaseError) as exc:
+        decode_json(text)
+    assert format_path(exc.value.problems[0].path) == path
+
+
 @pytest.mark.parametrize("where", ["file", "stdin"])
 @pytest.mark.parametrize("kind", sorted(ARRAY_BAD))
 def test_a_bad_element_of_a_json_array_is_that_element_only(tmp_path, engine, kind, where):
@@ -561,8 +583,8 @@ def test_resume_of_a_header_only_tsv_writes_no_second_header(tmp_path, engine):
 
 @pytest.mark.parametrize("text, code, path", [
     ('{"id": "d", "cancer_type": "LUAD", "cancer_type": "CRC"}', "duplicate_key", "cancer_type"),
-    ('{"id": "n", "cancer_type": "LUAD", "weeks": NaN}', "invalid_json", ""),
-    ('{"id": "i", "cancer_type": "LUAD", "x": ' + "1" * (MAX_INT_DIGITS + 1) + "}", "too_large", ""),
+    ('{"id": "n", "cancer_type": "LUAD", "weeks": NaN}', "invalid_json", "weeks"),
+    ('{"id": "i", "cancer_type": "LUAD", "x": ' + "1" * (MAX_INT_DIGITS + 1) + "}", "too_large", "x"),
     ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "too_deep", ".".join(["0"] * MAX_DEPTH)),
 ])
 def test_strict_json(text, code, path):

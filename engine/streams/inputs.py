@@ -87,6 +87,51 @@ def _constant(text: str) -> Any:
 _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_int=_int, parse_float=_float, parse_constant=_constant)
 
 
+class _Pairs(list):
+    """An object's pairs, duplicates kept (:func:`_located`)."""
+
+
+_BAD = object()  # a number or constant the strict decoder rejects, kept in its place (:func:`_located`)
+_LOCATOR = json.JSONDecoder(
+    object_pairs_hook=_Pairs,
+    parse_int=lambda t: _BAD if len(t.lstrip("-")) > MAX_INT_DIGITS else 0,
+    parse_float=lambda t: _BAD if len(t) > MAX_NUMBER_CHARS or not math.isfinite(float(t)) else 0.0,
+    parse_constant=lambda t: _BAD,
+)
+
+
+def _located(exc: _Reject, text: str) -> CaseError:
+    """The error of a value the strict decoder's hooks rejected, with the field path that holds it
+    (``alterations[0].variant``): the hooks see a value, not where it is, so the text is decoded
+    once more keeping every pair and number, and walked in the order the decoder meets them (an
+    object's values before its keys are compared). The error as it was where that fails."""
+    try:
+        tree = _LOCATOR.decode(text)
+    except (ValueError, RecursionError, MemoryError):
+        return exc.error
+    stack: list[tuple[Any, tuple, bool]] = [(tree, (), False)]
+    while stack:
+        v, path, done = stack.pop()
+        if v is _BAD:
+            break
+        if isinstance(v, _Pairs):
+            if done:
+                seen: set[str] = set()
+                dup = next((k for k, _ in v if k in seen or seen.add(k)), None)  # type: ignore[func-returns-value]
+                if dup is not None:
+                    path = (*path, dup)
+                    break
+                continue
+            stack.append((v, path, True))
+            stack.extend((item, (*path, k), False) for k, item in reversed(v))
+        elif isinstance(v, list):
+            stack.extend((item, (*path, i), False) for i, item in reversed(list(enumerate(v))))
+    else:
+        return exc.error
+    (problem,) = exc.error.problems
+    return CaseError([Problem(problem.message, path, problem.suggestion)], code=exc.error.code)
+
+
 def _suspect(v: Any, depth: int = 1) -> bool:
     """A quick look for what :func:`_check_tree` reports (nesting, surrogates): False for almost
     every record, at a fraction of the cost of the walk that names the field."""
@@ -193,7 +238,7 @@ def decode_json(text: str) -> Any:
     try:
         value = _DECODER.decode(text)
     except _Reject as exc:
-        raise exc.error from None
+        raise _located(exc, text) from None
     except json.JSONDecodeError as exc:
         raise _err(_json_problem(exc, text), "invalid_json") from None
     except RecursionError:
@@ -366,7 +411,7 @@ def iter_text(text: str, name: str) -> Iterator[Record]:
             return
         value = _err(_json_problem(exc, text, document=True), "invalid_json")
     except _Reject as exc:
-        value = exc.error
+        value = _located(exc, text)
     except RecursionError:
         value = _err(f"JSON nested deeper than {MAX_DEPTH} levels", "too_deep")
     except (ValueError, MemoryError) as exc:
@@ -489,7 +534,7 @@ def _one_element(text: str, first_line: int = 1) -> Any:
     try:
         return _checked(_DECODER.decode(text))
     except _Reject as exc:
-        return exc.error
+        return _located(exc, text)
     except json.JSONDecodeError as exc:
         return _err(_json_problem(exc, text, first_line).replace("invalid JSON", "invalid JSON in the element", 1),
                     "invalid_json")
