@@ -379,3 +379,10 @@ def test_a_gate_asking_for_two_cancer_types_of_separate_subtrees_is_refused(tmp_
     path.write_text(text[:at] + "    when: {all: [{cancer: PAAD}, {cancer: [PANCREAS]}]}\n" + text[at + len("    when: {cancer: PAAD}\n"):])
     code, _, err = run(["check", "--quick", str(rules)], capsys)
     assert "no case can be" not in err
+
+
+def test_compare_refuses_standard_input_for_both_cases(capsys, monkeypatch):
+    """`compare - -` read standard input twice and said "invalid JSON ... after column 0"."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(GOOD)))
+    code, _, err = run(["compare", "-", "-"], capsys)
+    assert code == 2 and "standard input ('-') holds one case and is read once" in err

@@ -86,6 +86,7 @@ def differences(a: dict, b: dict, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: default {json.dumps(a, default=str)[:200]} / durable {json.dumps(b, default=str)[:200]}"]
 
 
+@pytest.mark.longest  # (two minutes: started first, on the worker the exhaustive check leaves)
 @settings(max_examples=examples_for_this_profile())
 @given(st.one_of(cases(ENGINE), boundary_cases(ENGINE)))
 @example(PROBE)

@@ -165,6 +165,8 @@ def run(args, engine) -> int:
             print(render_answer(a, brief=args.all))
         return 0
     if args.command == "compare":
+        if args.before == "-" and args.after == "-":
+            raise UsageError("compare: standard input ('-') holds one case and is read once: give the other case as a file")
         before, after = read_case(args.before), read_case(args.after)
         for path, c in ((args.before, before), (args.after, after)):
             try:
