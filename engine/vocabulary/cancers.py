@@ -215,10 +215,9 @@ class CancerTypes(Cached):
                 rest = set(words[:i] + words[i + size:])
                 holding = [ct for ct in self._cancers.values()
                            if found in ct.lineage and rest <= set(_name_key(ct.name).split())]
-                if holding:
-                    best = min(holding, key=lambda ct: (len(ct.lineage), ct.code))
-                    return best.name if self._cancer_names.get(_name_key(best.name)) == best.code else best.code
-                return self._cancers[found].name if self._cancer_names.get(_name_key(self._cancers[found].name)) == found else found
+                best = min(holding, key=lambda ct: (len(ct.lineage), ct.code)) if holding else self._cancers[found]
+                # (its name where the name reads as that type alone, else its code)
+                return best.name if self._cancer_names.get(_name_key(best.name)) == best.code else best.code
         return None
 
     def cancer_code(self, code: str) -> CancerType:
