@@ -1005,3 +1005,24 @@ def test_a_mutation_importer_takes_its_files_as_texts_and_one_clinical_file_alon
     # (a clinical file given alone, as a text: one file, not its letters)
     cases = list(make_importer(vocab=vocab, clinical=str(clin), assay="exome").run(str(maf)))
     assert [(c["cancer_type"], c["alterations"][0]["variant"]) for c in cases] == [("LUAD", "p.G12C")]
+
+
+def test_a_gene_symbol_no_gene_could_have_is_an_error_record_in_a_phenopacket_and_a_fhir_bundle(vocab, tmp_path):
+    """A Cyrillic 'К' in KRAS: the variant was skipped as of a gene the rules do not read, and a
+    panel listing KRAS then read it wild-type. Now an error record, and KRAS is unknown in the case."""
+    vd = {"id": "v1", "geneContext": {"valueId": "HGNC:x", "symbol": "\u041aRAS"},
+          "expressions": [{"syntax": "hgvs.p", "value": "p.G12C"}]}
+    pp = tmp_path / "p.json"
+    pp.write_text(json.dumps(phenopacket(vd)), encoding="utf-8")
+    cases, errors, _ = read(vocab, "phenopacket", [pp], assay="exome")
+    (rec,) = [e for e in errors if e["error"]["kind"] == "gene"]
+    assert rec["error"]["suggestion"] == "KRAS" and "geneContext.symbol" in rec["error"]["field"]
+    assert "KRAS" not in cases[0]["tested_genes"] and cases[0]["alterations"] == []
+    case = json.loads(CASE.read_text())
+    case["alterations"] = [dict(a, gene="\u041aRAS") if a["gene"] == "KRAS" else a for a in case["alterations"]]
+    fb = tmp_path / "b.json"
+    fb.write_text(json.dumps(bundle_from_case(case)), encoding="utf-8")
+    cases, errors, _ = read(vocab, "fhir", [fb])
+    (rec,) = [e for e in errors if e["error"]["kind"] == "gene"]
+    assert rec["error"]["suggestion"] == "KRAS"
+    assert "KRAS" not in cases[0].get("tested_genes", []) and not any(a["gene"] == "KRAS" for a in cases[0]["alterations"])

@@ -365,6 +365,23 @@ class DocumentReader:
         else from the same document, where another element gives the id with its symbol."""
         return self.gene(hid) or ids.get(hid)
 
+    def misspelt(self, d: CaseDraft, symbols: list[str], path: str) -> bool:
+        """Whether one of the gene names ``symbols`` (none of them a known gene) has a character no
+        gene symbol has (see :func:`engine.importers.importer.misspelt_gene`): then an error record,
+        and the gene it probably stands for is unknown in the case, never wild-type."""
+        from engine.importers.importer import misspelt_gene
+
+        for symbol in symbols:
+            if symbol and not symbol.isascii():
+                guess, message = misspelt_gene(self.vocab, symbol)
+                if guess is None:
+                    self.error("gene", message, d.source, path, value=symbol, sample=d.id)
+                else:
+                    self.error("gene", message, d.source, path, value=symbol, sample=d.id, suggestion=guess, gene=guess)
+                    d.unresolved.add(guess)
+                return True
+        return False
+
     def hgnc_error(self, d: CaseDraft, hids: list[str], path: str, what: str, *, count: bool = True) -> None:
         """An error record for genes coded only by HGNC ids that cannot be resolved."""
         shown = ", ".join(hids[:10]) + (f", ... ({len(hids)} ids)" if len(hids) > 10 else "")

@@ -452,7 +452,8 @@ class FhirReader(DocumentReader):
             return
         if not genes:
             if named and any(named):
-                self.skip("gene not in the vocabulary")
+                if not self.misspelt(d, [str(n) for n in named if n], f"{path}.component({GENE})"):
+                    self.skip("gene not in the vocabulary")
                 return
         gene = genes[0] if genes else None
         p_text = first(PROTEIN)

@@ -272,7 +272,8 @@ class PhenopacketReader(DocumentReader):
             if hid is not None:
                 self.hgnc_error(d, [hid], f"{path}.gene.valueId", "a gene")
             elif gene is None:
-                self.skip("gene not in the vocabulary")
+                if not self.misspelt(d, [str((gi["gene"] or {}).get("symbol") or "")], f"{path}.gene.symbol"):
+                    self.skip("gene not in the vocabulary")
             else:
                 d.unresolved.add(gene)
                 self.skip("gene named without its change (gene status unknown)")
@@ -314,7 +315,8 @@ class PhenopacketReader(DocumentReader):
             return
 
         if gene is None and symbol:
-            self.skip("gene not in the vocabulary")
+            if not self.misspelt(d, [str(symbol)], f"{vpath}.geneContext.symbol"):
+                self.skip("gene not in the vocabulary")
             return
         # 1. a protein change
         p_text = exprs.get("hgvs.p")
