@@ -406,6 +406,21 @@ def test_what_the_json_decoder_rejects_is_named_by_its_field_path(engine, text, 
     assert format_path(exc.value.problems[0].path) == path
 
 
+def test_a_record_rejected_for_a_value_elsewhere_still_names_its_id(tmp_path, engine):
+    """A duplicate key or NaN deep in a record left its error record's case_id null although its
+    one id was readable; two ids, or broken syntax, name none."""
+    lines = ['{"id": "d1", "cancer_type": "LUAD", "alterations": [{"gene": "KRAS", "variant": "G12C", "variant": "G12D"}]}',
+             '{"id": "d2", "id": "d3", "cancer_type": "LUAD"}',
+             '{"id": "n1", "cancer_type": "LUAD", "prior_therapies": [{"regimen": "FOLFOX", "weeks": NaN}]}',
+             '{"id": "x", "cancer_type": LUAD}']
+    f = tmp_path / "c.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    for jobs in (1, 2):
+        _, recs, _ = evaluate(engine, [f], jobs=jobs)
+        assert [r["case_id"] for r in recs] == ["d1", None, "n1", None]
+        assert all("error" in r for r in recs)
+
+
 @pytest.mark.parametrize("where", ["file", "stdin"])
 @pytest.mark.parametrize("kind", sorted(ARRAY_BAD))
 def test_a_bad_element_of_a_json_array_is_that_element_only(tmp_path, engine, kind, where):

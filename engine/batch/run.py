@@ -296,8 +296,8 @@ class Processor:
                 if case is None:
                     try:
                         payload = fast_decode(payload, decode_json)  # decode_json's value or error, faster
-                    except CaseError as exc:
-                        return None, None, exc, False
+                    except CaseError as exc:  # (rejected for a value elsewhere in it, it still names its id)
+                        return None, case_id_of(payload), exc, False
             if isinstance(payload, CaseError):
                 return None, None, payload, False
             if case is not None:

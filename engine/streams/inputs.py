@@ -250,10 +250,17 @@ def decode_json(text: str) -> Any:
 
 
 def case_id_of(payload: Any) -> str | None:
-    """The ``id`` of a raw or decoded record, if it is a usable text; never raises."""
+    """The ``id`` of a raw or decoded record, if it is a usable text; never raises. A raw record
+    that the strict decoder rejects for a value elsewhere in it (a duplicate key, NaN, a number out
+    of range) still names its one ``id``."""
     try:
         if isinstance(payload, str):
-            payload = decode_json(payload)
+            try:
+                payload = decode_json(payload)
+            except CaseError:
+                tree = _LOCATOR.decode(payload) if len(payload) <= MAX_RECORD_BYTES else None
+                ids = [v for k, v in tree if k == "id"] if isinstance(tree, _Pairs) else []
+                return usable_id(ids[0]) if len(ids) == 1 else None
         return usable_id(payload.get("id") if isinstance(payload, dict) else None)
     except Exception:
         pass
