@@ -37,7 +37,7 @@ from engine.streams.codec import decode as fast_decode, encode_json, json_head
 from engine.errors import ERROR_CODES, CaseError, EngineError, Problem, UsageError, quote
 from engine.streams.output import OutputFailed, close_quietly, drop_stdout, reason, writing
 from engine.streams.inputs import (
-    MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary, usable_id,
+    MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, case_id_of, decode_document, open_binary, rejected_id, usable_id,
     FolderEntry, case_file, decode_json, expand_paths, iter_document, iter_text, read_lines, read_text_lines, shown_name, split_lines,
 )
 
@@ -297,7 +297,7 @@ class Processor:
                     try:
                         payload = fast_decode(payload, decode_json)  # decode_json's value or error, faster
                     except CaseError as exc:  # (rejected for a value elsewhere in it, it still names its id)
-                        return None, case_id_of(payload), exc, False
+                        return None, rejected_id(payload), exc, False
             if isinstance(payload, CaseError):
                 return None, None, payload, False
             if case is not None:

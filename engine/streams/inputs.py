@@ -258,13 +258,25 @@ def case_id_of(payload: Any) -> str | None:
             try:
                 payload = decode_json(payload)
             except CaseError:
-                tree = _LOCATOR.decode(payload) if len(payload) <= MAX_RECORD_BYTES else None
-                ids = [v for k, v in tree if k == "id"] if isinstance(tree, _Pairs) else []
-                return usable_id(ids[0]) if len(ids) == 1 else None
+                return rejected_id(payload)
         return usable_id(payload.get("id") if isinstance(payload, dict) else None)
     except Exception:
         pass
     return None
+
+
+def rejected_id(text: str) -> str | None:
+    """The one ``id`` of a record text the strict decoder rejected for a value elsewhere in it (a
+    duplicate key, NaN, a number out of range), read with every pair kept; None where the text is
+    no JSON object, names two ids, or is over the size limit. Never raises."""
+    if len(text) > MAX_RECORD_BYTES:
+        return None
+    try:
+        tree = _LOCATOR.decode(text)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    ids = [v for k, v in tree if k == "id"] if isinstance(tree, _Pairs) else []
+    return usable_id(ids[0]) if len(ids) == 1 else None
 
 
 def usable_id(cid: Any) -> str | None:
