@@ -269,6 +269,36 @@ def test_snpeff_ann_and_bgzip_and_normal_column(vocab, tmp_path):
         assert any("normal" in n for n in s.notes)
 
 
+@pytest.mark.parametrize("key", ["CSQ", "ANN"])
+@pytest.mark.parametrize("symbol", ["\u041aRAS", "KR\xffAS", "\u039aRAS"])  # Cyrillic K, a Latin-1 byte read as text, Greek K
+def test_an_annotated_gene_symbol_no_gene_could_have_is_an_error_record_and_that_gene_unknown(vocab, tmp_path, engine, key, symbol):
+    """A KRAS G12C record whose annotation's gene symbol was mangled was skipped as of a gene the
+    rules do not read: with an exome, KRAS was then tested and wild-type, and the colorectal cancer
+    was offered cetuximab and panitumumab."""
+    if key == "CSQ":
+        header, info = HEADER, "CSQ=" + csq("A", "missense_variant", symbol, "ENSP00000256078.4:p.Gly12Cys")
+    else:
+        header = [*HEADER[:2], "##INFO=<ID=ANN,Number=.,Type=String,Description=\"Functional annotations: 'Allele | "
+                  "Annotation | Annotation_Impact | Gene_Name | Gene_ID | Feature_Type | Feature_ID | Transcript_BioType | "
+                  "Rank | HGVS.c | HGVS.p | cDNA.pos / cDNA.length | CDS.pos / CDS.length | AA.pos / AA.length | Distance | "
+                  "ERRORS / WARNINGS / INFO'\">", *HEADER[3:]]
+        info = f"ANN=A|missense_variant|MODERATE|{symbol}|ENSG|transcript|ENST|protein_coding|2/6|c.34G>T|p.Gly12Cys|||||"
+    path = write_vcf(tmp_path / "s.vcf", ["S1"], [rec(12, 25398285, "C", "A", info, ["0/1"]),
+                                                   rec(17, 7577120, "C", "T", "CSQ=" + csq("T", "missense_variant", "TP53", "ENSP:p.Arg175His")
+                                                       if key == "CSQ" else info.replace(symbol, "TP53").replace("Gly12Cys", "Arg175His"),
+                                                       ["0/1"])], header)
+    cases, errors, s = do_import(vocab, path, cancer_type="COAD", assay="exome")
+    (case,) = cases
+    assert "KRAS" not in case["tested_genes"] and "TP53" in case["tested_genes"]
+    (err,) = errors
+    assert err["error"]["kind"] == "gene" and err["gene"] == "KRAS" and err["error"]["suggestion"] == "KRAS"
+    assert err["error"]["field"] == f"INFO/{key}:{'SYMBOL' if key == 'CSQ' else 'Gene_Name'}" and err["source"].endswith("s.vcf:7")
+    accounted(s)
+    verdicts = evaluate(engine, case)
+    for t in ("cetuximab", "panitumumab"):  # conditional on KRAS testing, never on KRAS read as wild-type
+        assert verdicts[t].verdict == "conditional" and "KRAS testing" in verdicts[t].missing
+
+
 def test_sites_only_vcf_is_one_case_named_after_the_file(vocab, tmp_path):
     path = write_vcf(tmp_path / "patient7.vcf", [], [rec(12, 25398285, "C", "A", ".", [])])
     cases, errors, s = do_import(vocab, path, cancer_type="PAAD", assay="exome")

@@ -566,10 +566,13 @@ class VcfImporter(ExtrasMixin, CallImporter):
         picked: dict[str, list[str]] = {}  # the entry VEP picked, where it is not on the reference transcript
         other = False
         refs = self._reference_transcripts()
+        misspelt: set[str] = set()
         for e in entries:
             sym = e[ann.i_gene] if ann.i_gene < len(e) else ""
             gene = self._gene(sym) if sym else None
             if gene is None:
+                if not sym.isascii():  # no gene symbol has such a character: whose entry is it?
+                    misspelt.add(sym)
                 other = True
                 continue
             best = by_gene.get(gene)
@@ -577,6 +580,11 @@ class VcfImporter(ExtrasMixin, CallImporter):
                 by_gene[gene] = e
             if ann.i_pick is not None and ann.i_pick < len(e) and e[ann.i_pick] == "1":
                 picked[gene] = e
+        for sym in sorted(misspelt):  # an error record each, the gene it probably stands for unknown
+            s.rows += 1
+            self._misspelt_gene(st, sym, src, f"INFO/{ann.key}:{ann.fields[ann.i_gene]}")
+        if misspelt and not by_gene:
+            return
         if not by_gene:
             s.rows += 1
             if other or entries:
