@@ -115,6 +115,8 @@ def _shape_hint(e: Any, msg: str, suggestion: str | None, root: type[BaseModel] 
         return f"an object is expected here ({{\"key\": value, ...}}), got {what}", suggestion
     if kind == "list_type" and isinstance(given, dict):
         return f"{msg} (got an object: a list holds even one, [{{...}}])", suggestion
+    if kind == "list_type" and isinstance(given, str) and not given.strip() and _holds_texts(root, tuple(e["loc"])):
+        return f"{msg} (got {quote(given)}: list the values, [\"...\"], or leave the field out where none is known)", suggestion
     if kind == "list_type" and isinstance(given, str) and len(given) <= 200 and _holds_texts(root, tuple(e["loc"])):
         # (a list of texts: "KRAS, NRAS" is two; a list of objects, such as alterations, gets no guess)
         meant = json.dumps([t.strip() for t in given.split(",") if t.strip()] or [given])

@@ -802,6 +802,8 @@ def test_a_case_with_a_wrong_shape_also_names_its_unknown_terms(engine):
 
 @pytest.mark.parametrize("case, path, meant, says", [
     ({"tested_genes": "KRAS"}, ("tested_genes",), '["KRAS"]', "a valid list, even of one"),
+    # (an empty text was offered [""], itself an error)
+    ({"tested_genes": ""}, ("tested_genes",), None, 'list the values, ["..."], or leave the field out where none is known'),
     ({"cancer_type": ["LUAD"]}, ("cancer_type",), "LUAD", "a valid string, not a list"),
     ({"alterations": {"gene": "KRAS", "variant": "G12C"}}, ("alterations",), None, "a list holds even one, [{...}]"),
     ({"alterations": [["KRAS", "G12C"]]}, ("alterations", 0), None, 'an object is expected here ({"key": value, ...}), got a list'),

@@ -147,9 +147,20 @@ def test_the_accession_may_name_the_gene_in_any_case(grammar):
     assert grammar.variant("KRAS", "ENST00000256078.1:p.G12C").label == "G12C"
 
 
-@pytest.mark.parametrize("text, meant", [("G١٢C", "G12C"), ("G¹²C", "G12C"), ("p.Ｇ１２C", "p.Ｇ12C")])
+@pytest.mark.parametrize("text, meant", [("G١٢C", "G12C"), ("G¹²C", "G12C"), ("p.Ｇ１２C", "p.G12C"), ("Ｇ１２Ｃ", "G12C")])
 def test_positions_in_other_digits_are_an_error_with_the_ascii_form(grammar, text, meant):
+    # (full-width letters beside the digits are offered in their plain form too: 'Ｇ12Ｃ' was no change)
     assert error(grammar, "KRAS", text) == (f"'{text}' writes a position with digits other than 0-9", meant)
+
+
+@pytest.mark.parametrize("text, meant", [("c.34G\uff1eT", "c.34G>T"), ("G12\u0421", "G12C"), ("p.\uff27ly12Cys", "p.Gly12Cys"),
+                                         ("G12\u0414", None)])  # full-width >, Cyrillic C, full-width G; Cyrillic D
+def test_look_alike_characters_are_an_error_offering_the_change_they_look_like(reader, text, meant):
+    """A full-width '>' or a Cyrillic 'C' is never read as the change it looks like (nor as
+    another): an error, offering the plain form where that reads as a change of the gene."""
+    message, suggestion = error(reader, "KRAS", text)
+    assert suggestion == meant
+    assert ("only look like those of a variant" in message) == (meant is not None)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from engine.errors import Problem, RuleError, TermError, quote
-from engine.vocabulary.common import MAX_TERM, Cached, _closest, _name_key, _symbol_key, fail, read_yaml
+from engine.vocabulary.common import _LOOKALIKES, MAX_TERM, Cached, _closest, _name_key, _symbol_key, fail, read_yaml
 
 _SPACES = re.compile(r"\s+")
 
@@ -109,6 +109,8 @@ def _ascii_digits(text: str) -> None:
     if any(c.isdigit() or unicodedata.digit(c, None) is not None for c in text if not c.isascii()):
         meant = "".join(str(unicodedata.digit(c)) if not c.isascii() and unicodedata.digit(c, None) is not None else c
                         for c in text)
+        plain = unicodedata.normalize("NFKC", meant).translate(_LOOKALIKES)  # (full-width letters too: 'Ｇ１２Ｃ')
+        meant = plain if plain.isascii() else meant
         raise TermError(f"{quote(text)} writes a position with digits other than 0-9", meant)
 
 
@@ -227,7 +229,27 @@ class VariantReader(Cached):
             raise TermError(f"a variant of {len(text):,} characters (at most {MAX_TERM}): {quote(text)}")
         if not text.isascii():
             _ascii_digits(text)
+            try:
+                return self._cached_variant(gene, text)
+            except TermError:
+                meant = self._plain(gene, text)
+                if meant is None:
+                    raise
+                raise TermError(f"{quote(text)} has characters that only look like those of a variant: "
+                                f"did you mean {quote(meant)}?", meant) from None
         return self._cached_variant(gene, text)
+
+    def _plain(self, gene: str, text: str) -> str | None:
+        """The change a text with look-alike characters (a full-width '＞', a Cyrillic 'С') means,
+        where its plain form reads as one: offered, never read in its place."""
+        plain = unicodedata.normalize("NFKC", text).translate(_LOOKALIKES)
+        if plain == text or not plain.isascii():
+            return None
+        try:
+            self._cached_variant(gene, plain)
+        except TermError:
+            return None
+        return plain
 
     def _variant(self, gene: str, text: str) -> Variant:
         s = text.strip()
