@@ -218,6 +218,25 @@ def test_alteration_matches_gene_and_variant_and_is_false_only_once_the_gene_is_
     assert g12c.describe(case(vocab, "LUAD", alt("KRAS", "G12C"), alt("KRAS", "G12D"))) == "KRAS G12C"
 
 
+def test_an_identified_alteration_is_false_where_none_is_listed_tested_or_not_and_unknown_where_one_may_match(vocab):
+    """``identified: true`` reads what the tests identified (a trial's "previously identified
+    driver"): an untested gene identifies nothing; a change found but not named may be the one."""
+    l858r = leaf(vocab, {"alteration": {"gene": "EGFR", "variant": "L858R", "identified": True}})
+    fusion = leaf(vocab, {"alteration": {"gene": "ALK", "kind": "fusion", "identified": True}})
+    assert l858r.fn(case(vocab, "LUAD", alt("EGFR", "L858R"))) is True
+    assert l858r.fn(case(vocab, "LUAD", alt("KRAS", "G12C"))) is False  # EGFR not tested: nothing identified
+    assert l858r.fn(case(vocab, "LUAD", alt("EGFR", "T790M"))) is False
+    assert l858r.fn(case(vocab, "LUAD", alt("EGFR", "mutation"), tested_genes=["EGFR"])) is None  # may be L858R
+    assert l858r.missing(case(vocab, "LUAD", alt("EGFR", "mutation"))) == "the exact EGFR variant"
+    assert fusion.fn(case(vocab, "LUAD", alt("ALK", "fusion", partner="EML4"))) is True
+    assert fusion.fn(case(vocab, "LUAD")) is False
+    # without it, the same cases read the tumour: an untested gene is unknown
+    plain = leaf(vocab, {"alteration": {"gene": "EGFR", "variant": "L858R"}})
+    assert plain.fn(case(vocab, "LUAD", alt("KRAS", "G12C"))) is None
+    assert plain.key != l858r.key
+    assert KINDS["alteration"].label(cond({"alteration": {"gene": "ALK", "kind": "fusion", "identified": True}})) == "ALK fusion identified"
+
+
 def test_alteration_variants_codons_and_excluded_variants(vocab):
     two = leaf(vocab, {"alteration": {"gene": "KRAS", "variants": ["G12C", "p.Gly12Asp"]}})
     assert two.fn(case(vocab, "LUAD", alt("KRAS", "G12D"))) is True

@@ -41,6 +41,12 @@ class AlterationPattern(Strict):
     that keeps the protein whole (a missense or in-frame change) makes the pattern unknown, one
     classified of uncertain significance or benign does not match. A germline variant of the gene
     listed shows germline testing was done.
+
+    ``identified: true`` reads what the case's tests identified, not the tumour: false where no
+    listed alteration matches or may match, whether or not the gene was tested; still unknown
+    where a listed one may match (an unspecified "mutation" of the gene, one whose
+    classification or acquisition is open). For a population that excluded an alteration already
+    identified (a trial's "previously identified driver"), which did not ask for testing.
     """
 
     gene: str
@@ -54,6 +60,7 @@ class AlterationPattern(Strict):
     acquired_on: str | None = None  # a drug class id: the alteration was acquired on that class
     partner: str | None = None
     deleterious: Literal[True] | None = None  # the alteration is deleterious (pathogenic), see above
+    identified: Literal[True] | None = None  # what the tests identified: no listed match is false, see above
 
     @model_validator(mode="after")
     def _one_variant_form(self) -> AlterationPattern:
@@ -118,8 +125,9 @@ def build(cond, vocab) -> tuple:
     on = a.acquired_on
     acq_on = _acquired_on(on) if on is not None else None
     deleterious = bool(a.deleterious)
+    identified = bool(a.identified)
     specific = labels is not None or codons is not None
-    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner, on, deleterious)
+    key = ("alteration", gene, labels, codons, exclude, kind, origin, acquired, partner, on, deleterious, identified)
 
     def matches(alt) -> bool:
         if alt.gene != gene:
@@ -186,7 +194,7 @@ def build(cond, vocab) -> tuple:
                 unsure = True
         if unsure:
             return None
-        if found:
+        if found or identified:
             return False
         if origin == "germline":
             return False if case.germline_tested or assayed else None
@@ -195,7 +203,8 @@ def build(cond, vocab) -> tuple:
         return False if gene in case.tested or assayed else None
 
     fast = None
-    if not deleterious and origin is None and acquired is None and partner is None and not exclude and codons is None:
+    if (not deleterious and not identified and origin is None and acquired is None and partner is None and not exclude
+            and codons is None):
         if labels is not None and kind is None:
             fast = _by_label(gene, labels, acq_on, on)
         elif labels is None and kind is not None:
@@ -363,7 +372,7 @@ def label(cond, vocab=None) -> str:
     extra = [x for x in (a.origin if a.origin == "germline" else None, "deleterious" if a.deleterious else None,
                          "acquired" if a.acquired else None,
                          _acquired_words(a.acquired_on, vocab) if a.acquired_on else None) if x]
-    return _alteration_words(a) + (f" ({', '.join(extra)})" if extra else "")
+    return _alteration_words(a) + (f" ({', '.join(extra)})" if extra else "") + (" identified" if a.identified else "")
 
 
 def check_terms(cond, t) -> None:
@@ -421,7 +430,7 @@ def history(cond, vocab, terms) -> HistoryRole | None:
 
 def domain(key, terms) -> str:
     """The gene an atom reads, and what check's alterations of it are built from (by the atom's key)."""
-    _, gene, labs, cods, excl, kind, origin, acq, partner, on, deleterious = key
+    _, gene, labs, cods, excl, kind, origin, acq, partner, on, deleterious, _identified = key
     t = terms.gene(gene)
     t.acquired_on = t.acquired_on or on is not None
     t.classified = t.classified or deleterious
@@ -451,6 +460,8 @@ def held(atom, case, value) -> str:
         return "; ".join([", ".join(found), history_words(case)] if found else [history_words(case)])
     if found:
         return ", ".join(found)
+    if value is False and a.identified:  # (whether or not the gene was tested)
+        return f"no {_alteration_words(a)} identified"
     if value is False:
         return f"{gene} tested, no such change" if a.origin != "germline" else "germline testing found none"
     return UNKNOWN + atom.missing(case)
@@ -465,7 +476,7 @@ def names(key) -> LeafNames:
 
 def brief(key) -> str:
     """The pattern in ``check``'s findings, by the atom's key ("KRAS G12C", "NRAS codon 12/13")."""
-    _, gene, labels, codons, _excl, kind, origin, acquired, _partner, on, deleterious = key
+    _, gene, labels, codons, _excl, kind, origin, acquired, _partner, on, deleterious, identified = key
     if labels:
         what = f"{gene} " + "/".join(sorted(labels))
     elif codons:
@@ -473,14 +484,15 @@ def brief(key) -> str:
     else:
         what = f"{gene} {kind or 'alteration'}"
     extra = [x for x in ((origin if origin == "germline" else None), ("deleterious" if deleterious else None),
-                         ("acquired" if acquired else None), (f"acquired on {on}" if on else None)) if x]
+                         ("acquired" if acquired else None), (f"acquired on {on}" if on else None),
+                         ("identified" if identified else None)) if x]
     return what + (f" ({', '.join(extra)})" if extra else "")
 
 
 def may_match(key, alt) -> bool:
     """Whether the pattern (by the atom's key) can match case alteration ``alt`` by gene, kind and
     change, or treats it as possibly one it names (an unspecified mutation of the gene)."""
-    _, gene, labels, codons, exclude, kind, _origin, _acquired, _partner, _on, _deleterious = key
+    _, gene, labels, codons, exclude, kind, _origin, _acquired, _partner, _on, _deleterious, _identified = key
     if gene != alt.gene or (kind is not None and kind != alt.kind):
         return False
     if alt.kind == "mutation" and alt.codon is None and (labels is not None or codons is not None):
