@@ -111,6 +111,20 @@ def test_g12d_lung_adagrasib_cetuximab_names_the_colorectal_and_g12c_gates(engin
     assert a.rules[0].rule == "CRC-004"  # the approval the case comes closest to
 
 
+def test_a_summary_names_the_gate_a_case_fails_before_a_date_it_is_not_in_effect_at(engine):
+    """Daraxonrasib's approval (pancreatic cancer, from 2026-08-26) asked about for a colorectal
+    cancer in 2025 was summed up as "not in effect (it holds from 2026-08-26 ...)": a student reads
+    an option for this cancer once the date comes. The gate comes first; a case that meets the
+    gate keeps the date."""
+    crc = json.loads((REPO / "cases" / "crc-g12c-folfox-only.json").read_text(encoding="utf-8"))
+    a = engine.explain(crc, "daraxonrasib")
+    assert a.summary.startswith("daraxonrasib: no option, not met: cancer type: Pancreatic Adenocarcinoma (PAAD)")
+    assert a.summary.endswith("nor in effect on the evaluation date")
+    luad = json.loads((REPO / "cases" / "luad-g12c-2021-01-15.json").read_text(encoding="utf-8"))
+    assert engine.explain(luad, "sotorasib").summary == (
+        "sotorasib: no option, not in effect (it holds from 2021-05-28, after the evaluation date 2021-01-15)")
+
+
 def test_an_ended_trial_option_names_the_note_in_its_place(engine):
     """BI 1701963's trial option (RES-015) ended the day the rule base recorded the report of its
     phase I studies; the note FAIL-007 holds from then. Asked why there is no option, the answer

@@ -263,7 +263,10 @@ class WhyNot:
         label_not = [c for c in top.criteria if c.kind != "gate" and c.status == "not_met"]
         if not top.in_effect:
             top_cr = self.program.by_id[top.rule]
-            short = f"not in effect ({_not_in_effect(top_cr, case)})"  # (the rule in its place: in the explanation)
+            # (the rule in its place: in the explanation); a gate the case does not meet comes first,
+            # whatever the date: "not in effect" alone reads as "an option once it is"
+            short = ("not met: " + "; ".join(c.text for c in gate_not) + "; nor in effect on the evaluation date" if gate_not
+                     else f"not in effect ({_not_in_effect(top_cr, case)})")
             parts.append(f"The closest rule, \u201c{top.title}\u201d, does not apply: {top.reason.removeprefix('does not apply: ')}"
                          + ("; nor does this case meet " + join_words([_crit_words(c) for c in gate_not], "and") if gate_not else "")
                          + ".")
