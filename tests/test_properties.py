@@ -578,7 +578,7 @@ def test_a_comparison_is_the_mirror_of_its_reverse_and_accounts_for_every_note(a
 
 
 def test_completions_leave_out_what_a_rule_asks_only_whether_it_was_found():
-    """LNG-001 reads the other NSCLC drivers only under ``unmet`` (the trial excluded a driver
+    """LNG-001 reads the other NSCLC drivers only as ``identified`` (the trial excluded a driver
     already identified; an untested gene counts as none found): with EGFR untested, finding an
     EGFR L858R is new information, not the value the verdict was reached without, so completions
     for the rule do not put it back. Its KRAS patterns, read as data, still are; and the rule

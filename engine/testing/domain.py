@@ -95,7 +95,7 @@ class Neighbourhood:
     cancers_in: tuple[str, ...]  # the codes the conditions name, and their subtypes
     cancers_out: tuple[str, ...]  # their parents and siblings, and codes named under 'not'
     patterns: tuple[tuple[Pattern, frozenset[bool]], ...]  # with polarity (False: under a 'not')
-    # patterns read only under 'unmet': the rule asks only whether such an alteration was found
+    # patterns read only under 'unmet', or as 'identified': the rule asks only whether such an alteration was found
     # (an untested gene counts as none found), so finding one may turn a verdict reached without it
     found_only: frozenset[Pattern]
     stages: tuple[str, ...]
@@ -490,7 +490,8 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
         kind = BY_MODEL.get(type(cond))
         if kind is not None and kind.case_terms is not None:
             kind.case_terms(cond, pol, vocab, acc)
-            if not under:
+            # (an alteration read as 'identified' asks, like one under an 'unmet', only whether it was found)
+            if not under and not getattr(getattr(cond, "alteration", None), "identified", False):
                 kind.case_terms(cond, pol, vocab, as_data)
     pos_codes, neg_codes, polarity, stages = acc.pos_codes, acc.neg_codes, acc.polarity, acc.stages
     history, germline = acc.history, acc.germline
