@@ -109,10 +109,15 @@ _SHIPPED_RULES = [r for r in default_engine().rulebase.rules]
 
 @pytest.mark.parametrize("rule", _SHIPPED_RULES, ids=[r.id for r in _SHIPPED_RULES])
 def test_rule_examples_at_the_rule_date_boundaries_and_in_both_jurisdictions(engine, rule):
+    """Each example at each of its rule's date boundaries, in both jurisdictions; a rule of one
+    regulator is out of effect in the other's jurisdiction whatever the date, so there it is read
+    on its first day only (a durable session is about 10 ms: a third of these fewer)."""
     cr = engine.program.by_id[rule.id]
     for example in rule.examples:
         case = example_case(engine.rulebase, rule, example)
         for day, jurisdiction in itertools.product(_boundaries(cr), ("FDA", "EMA")):
+            if cr.jurisdiction is not None and jurisdiction != cr.jurisdiction and day != cr.start:
+                continue
             same_result(engine, dict(case, as_of=day.isoformat(), jurisdiction=jurisdiction))
 
 

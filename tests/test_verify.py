@@ -642,3 +642,23 @@ def test_the_search_evaluates_the_first_profile_of_each_signature_and_counts_the
         assert got == [tuple(v) for v in firsts.values()], t
         repeated += sum(n for _, n in got) - len(got)
     assert repeated > 0
+
+
+@pytest.mark.parametrize("rules", sorted(p.name for p in BROKEN.iterdir() if p.is_dir()) + ["mini"])
+def test_the_history_dimensions_atom_values_are_the_atoms_own(rules, monkeypatch):
+    """The history dimension works out some atoms' values from their roles (the best value of
+    each line alone; the counts of lines in a count atom's settings; the drug classes and drugs
+    received) rather than by reading each history whole: on every history of each of these rule
+    bases, each value is the atom's own on the history's lines."""
+    monkeypatch.setenv("KRAS_RULES_CACHE", "off")
+    eng = Engine(FIXTURES / "mini" if rules == "mini" else BROKEN / rules)
+    dom = _Domain(eng.program)
+    hist = dom.history
+    if not hist.vectors:  # (a rule base that reads no history: the dimension is one unknown history)
+        assert hist.values == [None] and not hist.atoms
+        return
+    fns = [eng.program.atoms[i].fn for i in hist.atoms]
+    case = dom._probe()
+    for h, vec in zip(hist.values, hist.vectors, strict=True):
+        case.lines = None if h is None else dom.case_lines(h)
+        assert vec[:-1] == tuple(fn(case) for fn in fns), h

@@ -124,6 +124,8 @@ _OPEN_LINE = Line.of_unknown_drugs(None)
 OTHER_JURISDICTION = "OTHER"
 _AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 _RANK = {False: 0, None: 1, True: 2}
+_VALUE = (False, None, True)  # (a rank's value)
+_EACH_LINE_ALONE = HistoryRole("line")  # (an atom whose value is the best of its values on each line alone)
 
 
 def leaf_names(program: Program, i: int) -> LeafNames:
@@ -558,7 +560,6 @@ class Domain:
         idx, roles, terms, exposure = self._history_atoms()
         dim = Dim("history", idx, [None], [], None)
         vocab = self.vocab
-        atoms_ = self.program.atoms
         self.acquired_on_atoms = frozenset(exposure)
         if not idx and not self.acquired_on_atoms:
             return dim
@@ -786,19 +787,93 @@ class Domain:
                     nxt.append((key, h))
             frontier = nxt
         dim.values += list(states.values())
-        fns = [atoms_[i].fn for i in idx]
-
-        def vectors(hs: list) -> list[tuple]:  # each history's atom values, and its exposure
-            out = []
-            case = self._probe()  # (one case, its lines replaced for each history: the atoms read nothing else of it)
-            case_lines = self.case_lines
-            for h in hs:
-                case.lines = case_lines(h)
-                out.append((*[fn(case) for fn in fns], expo(h) if h is not None else None))
-            return out
-
-        dim.vectors = _apart(vectors, dim.values, self.jobs)
+        dim.vectors = _apart(functools.partial(self._vectors, idx, roles, expo), dim.values, self.jobs)
         return dim
+
+    def _vectors(self, idx: tuple[int, ...], roles: dict[int, HistoryRole], expo, hs: list) -> list[tuple]:
+        """Each history's atom values (in ``idx``'s order) and its exposure. An atom is read on the
+        history's lines (an implied first line included) as its role says it reads them
+        (HistoryRole, as the search merges histories by): a "line" atom with no position, no
+        progression after and not only the most recent line is the best of its values on each
+        line alone, worked out once a line; a "count" atom depends only on how many lines are
+        surely and maybe in its settings, and a "history" atom only on the drug classes and drugs
+        the lines hold and whether one's drugs are not given, each read once per such key, on the
+        first history that has it. Every other atom reads each history whole."""
+        atoms_ = self.program.atoms
+        alone = [k for k, i in enumerate(idx) if roles[i] == _EACH_LINE_ALONE]
+        counted = [(k, roles[i].settings) for k, i in enumerate(idx) if roles[i].role == "count"]
+        held = [k for k, i in enumerate(idx) if roles[i].role == "history"]
+        whole = [(k, atoms_[idx[k]].fn) for k in range(len(idx)) if k not in alone and k not in held
+                 and roles[idx[k]].role != "count"]
+        fn_of = [atoms_[i].fn for i in idx]
+        width = len(idx)
+        case = self._probe()  # (one case, its lines replaced for each history: the atoms read nothing else of it)
+        bits: dict[str, int] = {}  # a drug class or drug -> its bit
+        by_id: dict[int, tuple] = {}  # a history's own line (alive throughout) -> what it contributes
+        by_value: dict[tuple, tuple] = {}  # an implied line (made afresh for each history), by its fields
+
+        def info(ln: Line) -> tuple:
+            """(its ranks for the "line alone" atoms, per count atom (sure, maybe), its items' bits, open)."""
+            case.lines = (ln,)
+            mask = 0
+            for name in ln.classes | ln.drugs:
+                mask |= 1 << bits.setdefault(name, len(bits))
+            counts: list[int] = []
+            for _, st in counted:  # (surely in the settings, maybe: a line of setting not given)
+                counts += (1, 1) if st is None or ln.setting in st else (0, 1) if ln.setting is None else (0, 0)
+            return tuple(_RANK[fn_of[k](case)] for k in alone), tuple(counts), mask, ln.open
+
+        memo: dict[tuple, object] = {}  # (atom, key) -> value
+        by_count: dict[tuple, tuple] = {}  # the lines' counts -> the count atoms' values
+        nothing = (0,) * len(alone)
+        out = []
+        for h in hs:
+            vals: list = [None] * width
+            if h is None:
+                case.lines = None
+                vals = [fn(case) for fn in fn_of]
+                out.append((*vals, None))
+                continue
+            extra = implied_lines(h) if h else []
+            lines = (*extra, *h) if extra else h
+            parts = []
+            for ln in h:
+                got = by_id.get(id(ln))
+                if got is None:
+                    got = by_id[id(ln)] = info(ln)
+                parts.append(got)
+            for ln in extra:
+                vkey = (ln.setting, ln.outcome, ln.weeks, ln.open, ln.classes, ln.drugs)
+                got = by_value.get(vkey)
+                if got is None:
+                    got = by_value[vkey] = info(ln)
+                parts.append(got)
+            case.lines = lines
+            for k, r in zip(alone, map(max, zip(nothing, *(p[0] for p in parts), strict=True)), strict=True):
+                vals[k] = _VALUE[r]
+            if counted:  # (every count atom's value, by the counts of all of them)
+                key = tuple(map(sum, zip(*(p[1] for p in parts), strict=True))) if parts else ()
+                got_c = by_count.get(key)
+                if got_c is None:
+                    got_c = by_count[key] = tuple(fn_of[k](case) for k, _ in counted)
+                for (k, _), v in zip(counted, got_c, strict=True):
+                    vals[k] = v
+            if held:
+                mask = 0
+                opened = False
+                for p in parts:
+                    mask |= p[2]
+                    opened = opened or p[3]
+                for k in held:
+                    key = (k, mask, opened)
+                    v = memo.get(key, memo)
+                    if v is memo:
+                        v = memo[key] = fn_of[k](case)
+                    vals[k] = v
+            for k, fn in whole:
+                vals[k] = fn(case)
+            out.append((*vals, expo(h)))
+        return out
 
     # dates and jurisdictions ------------------------------------------
 
