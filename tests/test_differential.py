@@ -103,10 +103,11 @@ def test_compiled_interpreted_and_durable_give_the_same_result(durable_unusable,
     norm = ENGINE.normalise(case)
     _fast_leaves_read_as_their_general_reading(norm, case)
     default = ENGINE.evaluate(norm, backend="interpreted").model_dump()
-    compiled = ENGINE.evaluate(norm, backend="compiled").model_dump()
+    compiled_result = ENGINE.evaluate(norm, backend="compiled")
+    compiled = compiled_result.model_dump()
     assert compiled == default, "compiled plan / interpreter:\n" + "\n".join(differences(default, compiled)[:20])
     # the decided fields alone (Engine.decide: what a TSV row reads), by either inference
-    decided = Decisions.of(ENGINE.evaluate(norm))
+    decided = Decisions.of(compiled_result)
     assert ENGINE.decide(norm, backend="interpreted") == decided == ENGINE.decide(norm, backend="compiled")
     if durable_unusable is None:
         other = ENGINE.evaluate(norm, backend="durable").model_dump()
