@@ -73,8 +73,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 settings.register_profile("dev", max_examples=50, deadline=None)
+# ci: 200 examples a property (300 until the exhaustive check of the lung approvals grew by a
+# quarter and the run neared its ten minutes; the differential test keeps its 5,000 profiles)
 settings.register_profile(
-    "ci", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
 settings.register_profile(
     "long", max_examples=100_000, deadline=None, suppress_health_check=list(HealthCheck)
