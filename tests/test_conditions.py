@@ -230,6 +230,10 @@ def test_an_identified_alteration_is_false_where_none_is_listed_tested_or_not_an
     assert l858r.missing(case(vocab, "LUAD", alt("EGFR", "mutation"))) == "the exact EGFR variant"
     assert fusion.fn(case(vocab, "LUAD", alt("ALK", "fusion", partner="EML4"))) is True
     assert fusion.fn(case(vocab, "LUAD")) is False
+    # (both are read by the loops of their own, which give the general reading)
+    for lf, c in ((l858r, case(vocab, "LUAD", alt("KRAS", "G12C"))), (l858r, case(vocab, "LUAD", alt("EGFR", "mutation"))),
+                  (fusion, case(vocab, "LUAD")), (fusion, case(vocab, "LUAD", alt("ALK", "mutation")))):
+        assert lf.fn(c) is lf.fn.reference(c)
     # without it, the same cases read the tumour: an untested gene is unknown
     plain = leaf(vocab, {"alteration": {"gene": "EGFR", "variant": "L858R"}})
     assert plain.fn(case(vocab, "LUAD", alt("KRAS", "G12C"))) is None

@@ -203,12 +203,11 @@ def build(cond, vocab) -> tuple:
         return False if gene in case.tested or assayed else None
 
     fast = None
-    if (not deleterious and not identified and origin is None and acquired is None and partner is None and not exclude
-            and codons is None):
+    if not deleterious and origin is None and acquired is None and partner is None and not exclude and codons is None:
         if labels is not None and kind is None:
-            fast = _by_label(gene, labels, acq_on, on)
+            fast = _by_label(gene, labels, acq_on, on, identified)
         elif labels is None and kind is not None:
-            fast = _by_kind(gene, kind, assay_kind, acq_on, on)
+            fast = _by_kind(gene, kind, assay_kind, acq_on, on, identified)
     if fast is not None:  # the same values as fn, in fewer steps (tests compare the two on generated cases)
         fast.reference = fn
         fn = fast
@@ -268,7 +267,7 @@ def build(cond, vocab) -> tuple:
 # tests for options the pattern does not set left out).
 
 
-def _by_label(gene: str, labels: frozenset[str], acq_on, on: str | None):
+def _by_label(gene: str, labels: frozenset[str], acq_on, on: str | None, identified: bool = False):
     """``variant(s)`` only: a listed change of one of ``labels``; an unspecified "mutation" of the
     gene may be one (unknown)."""
 
@@ -294,12 +293,12 @@ def _by_label(gene: str, labels: frozenset[str], acq_on, on: str | None):
                 return None
             if found:
                 return False
-        return False if gene in case.tested else None
+        return False if identified or gene in case.tested else None
 
     return fn
 
 
-def _by_kind(gene: str, kind: str, assay_kind: str | None, acq_on, on: str | None):
+def _by_kind(gene: str, kind: str, assay_kind: str | None, acq_on, on: str | None, identified: bool = False):
     """``kind`` only: a listed alteration of that kind (where none is listed, the general
     reading's "assayed" cannot hold: a somatic call of the kind would have matched)."""
 
@@ -323,6 +322,8 @@ def _by_kind(gene: str, kind: str, assay_kind: str | None, acq_on, on: str | Non
                 return None
             if found:
                 return False
+        if identified:
+            return False
         if assay_kind is not None:
             return False if gene in case.covered else None
         return False if gene in case.tested else None
