@@ -125,6 +125,7 @@ OTHER_JURISDICTION = "OTHER"
 _AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 _RANK = {False: 0, None: 1, True: 2}
 _VALUE = (False, None, True)  # (a rank's value)
+_FLAG_VALUE = {1: False, 3: None, 7: True}  # (a rank's bits in the search's per-line flags: its value)
 _EACH_LINE_ALONE = HistoryRole("line")  # (an atom whose value is the best of its values on each line alone)
 
 
@@ -787,27 +788,79 @@ class Domain:
                     nxt.append((key, h))
             frontier = nxt
         dim.values += list(states.values())
-        dim.vectors = _apart(functools.partial(self._vectors, idx, roles, expo), dim.values, self.jobs)
+        # (each history with its state in the search: what its atoms' values are read from, below)
+        hist_items = [(None, None), *((h, key) for key, h in states.items())]
+        parts = (cnt_ids.values, got_ids.values, ex_ids.values)
+        dim.vectors = _apart(functools.partial(self._vectors, idx, roles, expo, per_line, parts), hist_items, self.jobs)
         return dim
 
-    def _vectors(self, idx: tuple[int, ...], roles: dict[int, HistoryRole], expo, hs: list) -> list[tuple]:
-        """Each history's atom values (in ``idx``'s order) and its exposure. An atom is read on the
-        history's lines (an implied first line included) as its role says it reads them
-        (HistoryRole, as the search merges histories by): a "line" atom with no position, no
-        progression after and not only the most recent line is the best of its values on each
-        line alone, worked out once a line; a "count" atom depends only on how many lines are
-        surely and maybe in its settings, and a "history" atom only on the drug classes and drugs
-        the lines hold and whether one's drugs are not given, each read once per such key, on the
-        first history that has it. Every other atom reads each history whole."""
+    def _vectors(self, idx: tuple[int, ...], roles: dict[int, HistoryRole], expo, per_line: list[int],
+                 parts_of: tuple[list, list, list], items: list[tuple]) -> list[tuple]:
+        """Each history's atom values (in ``idx``'s order) and its exposure; ``items``: (history,
+        its state in the search of histories, by the ids of its parts, whose values ``parts_of``
+        holds: counts, items received, exposure).
+
+        Most histories are read from their state, which holds what the search merges histories
+        by (HistoryRole): a "line" atom's value is in the state's per-line flags (see
+        _flag_bits); a "count" atom's depends only on the state's counts of lines, and a
+        "history" atom's only on the drug classes and drugs received (each read on the first
+        history with that part); the exposure is the state's. The search reads a history's lines
+        as they are: a history that leaves out a first line (normalise adds it) is read as
+        :meth:`_read_lines` reads it, and so is the history of no lines. An atom of another
+        role reads each history whole."""
         atoms_ = self.program.atoms
+        fn_of = [atoms_[i].fn for i in idx]
+        case = self._probe()  # (one case, its lines replaced for each history: the atoms read nothing else of it)
+        read = self._read_lines(idx, roles, fn_of, case, expo)
+        flagged = [(k, 3 * per_line.index(i)) for k, i in enumerate(idx) if roles[i].role == "line"]
+        counted = [k for k, i in enumerate(idx) if roles[i].role == "count"]
+        held = [k for k, i in enumerate(idx) if roles[i].role == "history"]
+        other = [(k, fn_of[k]) for k, i in enumerate(idx) if roles[i].role not in ("line", "count", "history")]
+        counts_of: dict[int, tuple] = {}  # the state's counts (by id) -> the count atoms' values
+        held_of: dict[int, tuple] = {}  # the items received (by id) -> the "history" atoms' values
+        expo_of = parts_of[2]
+        width = len(idx)
+        out = []
+        for h, state in items:
+            if not h or implied_lines(h):
+                out.append(read(h))
+                continue
+            ci, gi, fi, ei = state[:4]
+            vals: list = [None] * width
+            for k, at in flagged:
+                vals[k] = _FLAG_VALUE[(fi >> at) & 7]
+            c = counts_of.get(ci)
+            g = held_of.get(gi)
+            if c is None or g is None or other:
+                case.lines = h
+                if c is None:
+                    c = counts_of[ci] = tuple(fn_of[k](case) for k in counted)
+                if g is None:
+                    g = held_of[gi] = tuple(fn_of[k](case) for k in held)
+                for k, fn in other:
+                    vals[k] = fn(case)
+            for k, v in zip(counted, c, strict=True):
+                vals[k] = v
+            for k, v in zip(held, g, strict=True):
+                vals[k] = v
+            out.append((*vals, expo_of[ei]))
+        return out
+
+    def _read_lines(self, idx: tuple[int, ...], roles: dict[int, HistoryRole], fn_of: list, case: NormalCase, expo):
+        """How :meth:`_vectors` reads a history of no lines, or one that leaves out a first line,
+        on its lines (the implied first line included) as the atoms' roles say they read them: a
+        "line" atom with no position, no progression after and not only the most recent line is
+        the best of its values on each line alone, worked out once a line; a "count" atom depends
+        only on how many lines are surely and maybe in its settings, and a "history" atom only on
+        the drug classes and drugs the lines hold and whether one's drugs are not given, each read
+        once per such key, on the first history that has it. Every other atom reads the history
+        whole. None: no history given."""
         alone = [k for k, i in enumerate(idx) if roles[i] == _EACH_LINE_ALONE]
         counted = [(k, roles[i].settings) for k, i in enumerate(idx) if roles[i].role == "count"]
         held = [k for k, i in enumerate(idx) if roles[i].role == "history"]
-        whole = [(k, atoms_[idx[k]].fn) for k in range(len(idx)) if k not in alone and k not in held
+        whole = [(k, fn_of[k]) for k in range(len(idx)) if k not in alone and k not in held
                  and roles[idx[k]].role != "count"]
-        fn_of = [atoms_[i].fn for i in idx]
         width = len(idx)
-        case = self._probe()  # (one case, its lines replaced for each history: the atoms read nothing else of it)
         bits: dict[str, int] = {}  # a drug class or drug -> its bit
         by_id: dict[int, tuple] = {}  # a history's own line (alive throughout) -> what it contributes
         by_value: dict[tuple, tuple] = {}  # an implied line (made afresh for each history), by its fields
@@ -826,16 +879,13 @@ class Domain:
         memo: dict[tuple, object] = {}  # (atom, key) -> value
         by_count: dict[tuple, tuple] = {}  # the lines' counts -> the count atoms' values
         nothing = (0,) * len(alone)
-        out = []
-        for h in hs:
-            vals: list = [None] * width
+
+        def read(h) -> tuple:
             if h is None:
                 case.lines = None
-                vals = [fn(case) for fn in fn_of]
-                out.append((*vals, None))
-                continue
+                return (*(fn(case) for fn in fn_of), None)
+            vals: list = [None] * width
             extra = implied_lines(h) if h else []
-            lines = (*extra, *h) if extra else h
             parts = []
             for ln in h:
                 got = by_id.get(id(ln))
@@ -848,7 +898,7 @@ class Domain:
                 if got is None:
                     got = by_value[vkey] = info(ln)
                 parts.append(got)
-            case.lines = lines
+            case.lines = (*extra, *h) if extra else h
             for k, r in zip(alone, map(max, zip(nothing, *(p[0] for p in parts), strict=True)), strict=True):
                 vals[k] = _VALUE[r]
             if counted:  # (every count atom's value, by the counts of all of them)
@@ -872,8 +922,9 @@ class Domain:
                     vals[k] = v
             for k, fn in whole:
                 vals[k] = fn(case)
-            out.append((*vals, expo(h)))
-        return out
+            return (*vals, expo(h))
+
+        return read
 
     # dates and jurisdictions ------------------------------------------
 
@@ -1154,7 +1205,19 @@ class Unit:
         own = [p for p, i in enumerate(history.atoms) if i in self.atoms]
         own_values = [tuple(history.vectors[k][p] for p in own) for k in self._history_keys]
         lines_of = [dom.case_lines(h) for h in histories] if acquired_fns else [None] * len(histories)
+        # an alteration acquired on a drug reads its gene's state and the history (and, where a
+        # field is coupled to the alterations, the fields): its values over the histories are
+        # worked out once for each value of those (by the states' identity: each is one object)
+        nf = len(dom.fields)
+        gene_pos = {g: 1 + nf + k for k, g in enumerate(self._gene_names)}
+        acq_genes = {self._gene_of.get(i, "") for i in idx if i in dom.acquired_on_atoms}
+        acq_pos = (list(range(1, 1 + nf)) + sorted(gene_pos[g] for g in acq_genes)
+                   if acquired_fns and acq_genes <= gene_pos.keys() else None)  # (else each combination alone)
+        acq_memo: dict[tuple, list[tuple]] = {}
         firsts: dict[tuple, list] = {}
+        # combinations whose fixed atoms (and acquired-on values) are those of one met before give
+        # each history the signature they gave it: counted in that combination's entries at the end
+        groups: dict[tuple, list] = {}  # (fixed, acquired-on key) -> [the entries, one a history; repeats]
         for combo in itertools.product(*(vals for _, vals in self.dims[:-1])):
             prof = self.profile(combo + (histories[0],))
             if prof is None:  # (the alterations and fields alone decide it)
@@ -1162,18 +1225,38 @@ class Unit:
             case = case_of(dom, prof, sl)
             # (the facts read single-gene atoms, no history: see _collapsible)
             fixed = tuple(fn(case) for fn in fixed_fns) + self._fact_values(case)
+            akey = (combo if acq_pos is None else tuple(id(combo[p]) for p in acq_pos)) if acquired_fns else ()
+            gkey = (fixed, akey)
+            group = groups.get(gkey)
+            if group is not None:
+                group[1] += 1
+                continue
+            entries: list = []
+            groups[gkey] = [entries, 0]
             head = prof[:3]
-            for h, values, lines in zip(histories, own_values, lines_of, strict=True):
-                if acquired_fns:
-                    case.lines = lines  # (the case of this combination alone: its lines replaced for each history)
-                    sig: tuple = (fixed, values, tuple(fn(case) for fn in acquired_fns))
-                else:
-                    sig = (fixed, values)
+            if acquired_fns:
+                acq = acq_memo.get(akey)
+                if acq is None:
+                    acq = []
+                    for lines in lines_of:
+                        case.lines = lines  # (the case of this combination alone: its lines replaced for each history)
+                        acq.append(tuple(fn(case) for fn in acquired_fns))
+                    if acq_pos is not None:
+                        acq_memo[akey] = acq
+                sigs: Iterable = zip(itertools.repeat(fixed), own_values, acq)
+            else:
+                sigs = zip(itertools.repeat(fixed), own_values)
+            for h, sig in zip(histories, sigs, strict=True):
                 hit = firsts.get(sig)
                 if hit is None:
-                    firsts[sig] = [head + (h,), 1]
+                    hit = firsts[sig] = [head + (h,), 1]
                 else:
                     hit[1] += 1
+                entries.append(hit)
+        for entries, repeats in groups.values():
+            if repeats:
+                for hit in entries:
+                    hit[1] += repeats
         return [(prof, n) for prof, n in firsts.values()]
 
     def profile(self, combo: tuple):
@@ -1194,6 +1277,11 @@ class Unit:
             if any((w := implied(fields[k], alts)) != fields[k] and w in vals for k, implied, vals in checks):
                 return None
         return (combo[0], fields, genes, combo[-1])
+
+    @functools.cached_property
+    def _gene_of(self) -> dict[int, str]:
+        """Each gene atom's gene."""
+        return {i: g for g, ids in self.dom.gene_atoms.items() for i in ids}
 
     @functools.cached_property
     def _gene_names(self) -> list[str]:
