@@ -202,6 +202,7 @@ class Domain:
         self.history_kept = False  # whether the history dimension was read from the cache (see _history_kept)
         # (the search builds millions of cases from a few hundred cancer codes: each code's type and lineage, once)
         self._cancer_types: dict[str, tuple] = {}
+        self._first_histories: dict[tuple, list[int]] = {}  # (see first_histories)
 
     # the search's dimensions, built when first used: ``check --quick`` needs only the cancers and fields
     @functools.cached_property
@@ -945,6 +946,17 @@ class Domain:
         ordered_j = [self.default_jurisdiction] + sorted(jurs - {self.default_jurisdiction})
         return [Slice(d, j) for j in ordered_j for d in sorted(dates, reverse=True)]
 
+    def first_histories(self, positions: tuple[int, ...]) -> list[int]:
+        """The first history of each vector of the history dimension's ``positions``, by index, in
+        the dimension's order (a million histories for the shipped rules, read in C, not a loop
+        here; once for each set of positions: units of several therapies read the same atoms)."""
+        known = self._first_histories.get(positions)
+        if known is None:
+            keys = list(map(operator.itemgetter(*positions), self.history.vectors))
+            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
+            known = self._first_histories[positions] = sorted(first.values())
+        return known
+
     def gene_vector(self, dim: Dim, k: int, positions: list[int]) -> tuple:
         return tuple(None if v is None else tuple(v[p] for p in positions) for v in dim.vectors[k])
 
@@ -1044,11 +1056,7 @@ class Unit:
         if atoms & dom.acquired_on_atoms:  # exposure to a drug class matters too
             hpos.append(len(history.atoms))
         if hpos:
-            # the first history of each vector of these positions, in the dimension's order (a
-            # million histories for the shipped rules, once per unit: read in C, not a loop here)
-            keys = list(map(operator.itemgetter(*hpos), history.vectors))
-            first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-            self._history_keys = sorted(first.values())
+            self._history_keys = dom.first_histories(tuple(hpos))
             self.dims.append(("history", [history.values[k] for k in self._history_keys]))
         else:
             self._history_keys = [0]  # (the first history of the dimension is None: none given)
