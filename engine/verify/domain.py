@@ -1197,7 +1197,11 @@ class Unit:
 
         The histories vary fastest: each case of the other dimensions is built once, and only
         its lines and the atoms a history moves (the history's own and those of an alteration
-        acquired on a drug) are worked out again for each history."""
+        acquired on a drug) are worked out again for each history; those of an alteration
+        acquired on a drug once for each state of the genes they read. A case of the other
+        dimensions whose atoms read as those of one met before (and whose acquired alterations'
+        genes are those) gives each history the signature that one gave it: it is counted there,
+        not walked again."""
         if not self.groups:  # (no rule here is in effect anywhere: nothing to evaluate)
             return []
         dom = self.dom
