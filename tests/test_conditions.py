@@ -239,6 +239,11 @@ def test_an_identified_alteration_is_false_where_none_is_listed_tested_or_not_an
     assert plain.fn(case(vocab, "LUAD", alt("KRAS", "G12C"))) is None
     assert plain.key != l858r.key
     assert KINDS["alteration"].label(cond({"alteration": {"gene": "ALK", "kind": "fusion", "identified": True}})) == "ALK fusion identified"
+    # what the case holds: an untested gene is said to be one, so that nothing identified is not
+    # read as a negative test
+    identified = {"alteration": {"gene": "ALK", "kind": "fusion", "identified": True}}
+    assert held(vocab, identified, case(vocab, "LUAD")) == "no ALK fusion identified (ALK not tested)"
+    assert held(vocab, identified, case(vocab, "LUAD", tested_genes=["ALK"])) == "no ALK fusion identified"
 
 
 def test_alteration_variants_codons_and_excluded_variants(vocab):

@@ -461,8 +461,8 @@ def held(atom, case, value) -> str:
         return "; ".join([", ".join(found), history_words(case)] if found else [history_words(case)])
     if found:
         return ", ".join(found)
-    if value is False and a.identified:  # (whether or not the gene was tested)
-        return f"no {_alteration_words(a)} identified"
+    if value is False and a.identified:  # (whether or not the gene was tested: say which, so none is read as a negative test)
+        return f"no {_alteration_words(a)} identified" + ("" if gene in case.tested else f" ({gene} not tested)")
     if value is False:
         return f"{gene} tested, no such change" if a.origin != "germline" else "germline testing found none"
     return UNKNOWN + atom.missing(case)
