@@ -505,7 +505,7 @@ class Domain:
     def _history_kept(self) -> Dim:
         """The history dimension, read back from the engine's cache folder (``domains/``) where an
         earlier build of the same dimension was kept, or built (the longest part of the domain,
-        about 100 s for the shipped rules) and kept there. A file is named by a hash of all
+        about a minute for the shipped rules) and kept there. A file is named by a hash of all
         the dimension is made from: the engine's code, the vocabulary's files, the keys of the atoms
         it reads (in order) and the probe's defaults; an edit of a rule that leaves those alone
         finds it, and any other change misses it. A file that cannot be read is built again."""
