@@ -217,6 +217,11 @@ class Domain:
     def slices(self) -> list[Slice]:
         return self._slices()
 
+    @functools.cached_property
+    def gene_of(self) -> dict[int, str]:
+        """Each gene atom's gene."""
+        return {i: g for g, ids in self.gene_atoms.items() for i in ids}
+
     # ---------------------------------------------------------------- case building
 
     def case(self, cancer: str, fields: tuple, genes: dict[str, GeneState], lines, sl: Slice, imply: bool = True) -> NormalCase:
@@ -1091,7 +1096,7 @@ class Unit:
             _reads(cr.when, direct, fact_reads)
             for r in cr.requires:
                 _reads(r, direct, fact_reads)
-        gene_of = {i: g for g, idx in dom.gene_atoms.items() for i in idx}
+        gene_of = dom.gene_of
         coupled = frozenset().union(*dom.coupled.values()) | dom.acquired_on_atoms
         reads: dict[str, tuple[set[int], dict[str, set[bool]]]] = {}
         for f in sorted(facts):
@@ -1222,7 +1227,7 @@ class Unit:
         # worked out once for each value of those (by the states' identity: each is one object)
         nf = len(dom.fields)
         gene_pos = {g: 1 + nf + k for k, g in enumerate(self._gene_names)}
-        acq_genes = {self._gene_of.get(i, "") for i in idx if i in dom.acquired_on_atoms}
+        acq_genes = {dom.gene_of.get(i, "") for i in idx if i in dom.acquired_on_atoms}
         acq_pos = (list(range(1, 1 + nf)) + sorted(gene_pos[g] for g in acq_genes)
                    if acquired_fns and acq_genes <= gene_pos.keys() else None)  # (else each combination alone)
         acq_memo: dict[tuple, list[tuple]] = {}
@@ -1289,11 +1294,6 @@ class Unit:
             if any((w := implied(fields[k], alts)) != fields[k] and w in vals for k, implied, vals in checks):
                 return None
         return (combo[0], fields, genes, combo[-1])
-
-    @functools.cached_property
-    def _gene_of(self) -> dict[int, str]:
-        """Each gene atom's gene."""
-        return {i: g for g, ids in self.dom.gene_atoms.items() for i in ids}
 
     @functools.cached_property
     def _gene_names(self) -> list[str]:
