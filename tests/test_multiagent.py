@@ -79,8 +79,8 @@ def test_only_json_booleans_are_read(value, suggestion):
 
 
 def _pan_007_alone(parent: Path) -> Path:
-    """The shipped rules with only PAN-007 and the derivations: the domain of its histories takes
-    a second to build, where the whole rule base's takes a minute."""
+    """The shipped rules with only PAN-007 and the derivations (a domain of a few genes, built
+    in a second)."""
     def keep(_by_id: dict, data: dict) -> None:
         data["rules"] = [r for r in data["rules"] if r["id"] == "PAN-007" or r["kind"] == "derivation"]
 
@@ -103,17 +103,19 @@ def test_check_enumerates_candidacy_from_the_registry_and_its_witnesses_reproduc
     k = [name for name, _ in unit.dims].index("multiagent_candidate")
     assert unit.dims[k][1] == [None, True, False]
     sl = next(s for g in unit.groups for live, s in g if live[0])
-    seen: dict = {None: set(), True: set(), False: set()}
+    seen: dict = {(v, on): set() for v in (None, True, False) for on in (False, True)}
     for prof in unit.profiles():
         value = prof[1][k - 1]
         case = witness(dom, prof, sl)
         assert case.get("multiagent_candidate") is value  # absent when unknown
         normal = dom.case(*prof, sl)
         if normal.stage == "metastatic" and "PAAD" in normal.lineage:
-            seen[value].add(engine.evaluate(case).option("daraxonrasib").verdict)
-    assert seen[False] == {"eligible"}  # the second route: whatever the history
-    assert seen[True] == {"eligible", "not_eligible", "conditional"}  # treated, untreated, history unknown
-    assert {"eligible", "conditional"} <= seen[None]
+            on = any("ras_on_inhibitor" in ln.classes for ln in normal.lines or ())  # a RAS(ON) inhibitor given before
+            seen[(value, on)].add(engine.evaluate(case).option("daraxonrasib").verdict)
+    assert seen[(False, False)] == {"eligible"}  # the second route: whatever the history ...
+    assert seen[(False, True)] == {"eligible", "not_eligible", "conditional"}  # ... but progression on a RAS(ON) inhibitor
+    assert seen[(True, False)] == {"eligible", "not_eligible", "conditional"}  # treated, untreated, history unknown
+    assert {"eligible", "conditional"} <= seen[(None, False)]
 
 
 def test_every_condition_kind_tells_check_how_it_enters_the_domain():

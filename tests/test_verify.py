@@ -510,22 +510,26 @@ def _kept(cache: Path) -> list[Path]:
 
 
 def test_the_history_dimension_is_kept_and_read_back_as_built(tmp_path, monkeypatch):
-    """The longest part of the domain is kept in the cache folder: a second domain of the same
-    rule base reads it back, the same histories with the same atom values, without building it."""
+    """The history dimensions are kept in the cache folder: a second domain of the same rule base
+    reads them back, the same histories with the same atom values, without building them (the
+    dimension of all history atoms, and those of each set of atoms a unit of the search reads)."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))
     eng = Engine(FIXTURES / "mini")
     first = _Domain(eng.program)
     built = first.history
     assert len(_kept(cache)) == 1 and len(built.values) > 10
+    made = verify(eng, domain=first)
+    assert len(first.histories) > 2 and len(_kept(cache)) == len(first.histories)
     again = _Domain(eng.program)
-    monkeypatch.setattr(_Domain, "_history_dim", lambda self: pytest.fail("built again"))
+    monkeypatch.setattr(_Domain, "_history_dim", lambda self, among=None: pytest.fail("built again"))
     kept = again.history
     assert (kept.atoms, kept.values, kept.vectors) == (built.atoms, built.values, built.vectors)
     assert again.acquired_on_atoms == first.acquired_on_atoms
+    read = verify(eng, domain=again)
     assert again.history_kept and not first.history_kept
-    read, made = verify(eng, domain=again), verify(eng, domain=first)
-    assert read.findings == made.findings
+    assert [(d.atoms, d.values, d.vectors) for d in again.histories] == [(d.atoms, d.values, d.vectors) for d in first.histories]
+    assert read.findings == made.findings and read.per_therapy == made.per_therapy
     assert "histories read from the cache" in read.summary[0] and "cache" not in made.summary[0]
 
 
@@ -539,7 +543,7 @@ def test_a_kept_history_dimension_serves_an_edit_that_leaves_its_atoms_alone_onl
             by_id["TLNG-001"]["title"] += " (retitled)"
 
     other = _Domain(Engine(edited_rules(tmp_path / "a", FIXTURES / "mini", retitle)).program)
-    monkeypatch.setattr(_Domain, "_history_dim", lambda self: pytest.fail("built again"))
+    monkeypatch.setattr(_Domain, "_history_dim", lambda self, among=None: pytest.fail("built again"))
     assert other.history.values and len(_kept(cache)) == 1
     monkeypatch.undo()
     monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))

@@ -104,7 +104,7 @@ def verify(engine, *, search: bool = True, domain: Domain | None = None, jobs: i
     v.populations(dom)
     if not search:
         return _report(program, v, dom, time.perf_counter() - t0, None, None)
-    _ = (dom.history, dom.genes, dom.slices)  # (built when first used: built here, so the summary's figure for it is whole)
+    _ = (dom.genes, dom.slices)  # (built when first used: built here, so the summary's figure for them is whole)
     t_dom = time.perf_counter() - t0
     v.therapies(dom, jobs=jobs)
     fact_true = v.facts_and_notes(dom)
@@ -136,11 +136,13 @@ def _report(program: Program, v: Verifier, dom: Domain, seconds: float, t_dom: f
     genes = ", ".join(f"{g} {len(d.values)}" for g, d in dom.genes.items())
     rep.summary = [
         f"verify: {rep.profiles:,} abstract profiles examined in {seconds:.2f} s "
-        f"(domain built in {t_dom:.2f} s{', its prior-therapy histories read from the cache' if dom.history_kept else ''}), "
+        f"(domain built in {t_dom + dom.history_seconds:.2f} s, its prior-therapy histories "
+        f"{'read from the cache' if dom.history_kept else 'built'} in {dom.history_seconds:.2f} s), "
         "exhaustive per therapy, derived fact and note",
         f"verify: domain: {len(dom.cancers.values)} cancer classes, "
         + "".join(f"{fd.name} {len(d.values)}, " for fd, d in dom.fields)
-        + f"prior therapy {len(dom.history.values)} histories, "
+        + f"prior therapy {sum(len(d.values) for d in dom.histories):,} histories in {len(dom.histories)} dimensions "
+        "(one per set of history conditions a search reads), "
         f"{len(dom.slices)} date/jurisdiction points; gene states (up to {MAX_ALTERATIONS_PER_GENE} alterations "
         f"per gene, histories up to {MAX_LINES} lines): {genes or 'none'}",
         "verify: profiles per therapy: " + ", ".join(f"{t} {n:,}" for t, n in sorted(rep.per_therapy.items())),

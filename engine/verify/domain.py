@@ -12,6 +12,7 @@ import functools
 import itertools
 import operator
 import os
+import time
 from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, get_args
@@ -36,7 +37,7 @@ from engine.rules_model import Outcome, Setting
 MAX_ALTERATIONS_PER_GENE = 3
 MAX_LINES = 4
 #: history dimensions kept in the cache folder (the most recently used; tens of MB each)
-KEEP_HISTORIES = 2
+KEEP_HISTORIES = 64  # (a search keeps one per set of history atoms its units read: about 30 for the shipped rules)
 _OPEN = "\x00open"  # a history's "items" mark for a line whose drugs are not given
 _FIRST_GIVEN = (False, True, False)  # a history that lists a line which may be its first: nothing is implied
 
@@ -199,15 +200,57 @@ class Domain:
         self.unknown: tuple = tuple(None for _ in self.fields)  # every scalar field absent
         self._field_names = tuple(fd.field for fd, _ in self.fields)
         self._implied = [(k, fd.field, fd.implied) for k, (fd, _) in enumerate(self.fields) if fd.implied]
-        self.history_kept = False  # whether the history dimension was read from the cache (see _history_kept)
+        # the history dimensions built, by the history atoms each reads (see history_for), and
+        # whether each was read from the cache (see _history_kept)
+        self._histories: dict[tuple, Dim] = {}
+        self._kept: list[bool] = []
+        self.history_seconds = 0.0  # the time the history dimensions took to build or read back
+        self._key_base: bytes | None = None  # (see _history_key)
         # (the search builds millions of cases from a few hundred cancer codes: each code's type and lineage, once)
         self._cancer_types: dict[str, tuple] = {}
-        self._first_histories: dict[tuple, list[int]] = {}  # (see first_histories)
+        self._first_histories: dict[tuple, tuple[Dim, list[int]]] = {}  # (see first_histories)
 
     # the search's dimensions, built when first used: ``check --quick`` needs only the cancers and fields
     @functools.cached_property
     def history(self) -> Dim:
-        return self._history_kept()
+        """The history dimension of every history atom of the rule base (the search reads
+        :meth:`history_for` a unit's atoms)."""
+        return self.history_for(None)
+
+    def history_for(self, atoms: set[int] | frozenset[int] | None) -> Dim:
+        """The history dimension of the history atoms among ``atoms`` (all: None), with the
+        exposure of those that read an alteration acquired on a drug: the histories searched
+        with only the drug classes, settings, outcomes and line counts those atoms name (see
+        :meth:`_history_dim`). A unit reads the dimension of its own atoms: an atom of one
+        cancer type's rules (a drug class only its rules name) does not multiply the histories
+        of every other unit. Built once per set of atoms (kept in the cache folder as well)."""
+        idx, _, _, exposure = self._history_atoms()
+        if atoms is not None:
+            idx = tuple(i for i in idx if i in atoms)
+            exposure = [i for i in exposure if i in atoms]
+        key = (idx, tuple(exposure))
+        dim = self._histories.get(key)
+        if dim is None:
+            t0 = time.perf_counter()
+            dim = self._histories[key] = self._history_kept(frozenset(idx) | frozenset(exposure))
+            self.history_seconds += time.perf_counter() - t0
+        return dim
+
+    @property
+    def history_kept(self) -> bool:
+        """Whether every history dimension built so far was read from the cache."""
+        return bool(self._kept) and all(self._kept)
+
+    @property
+    def histories(self) -> list[Dim]:
+        """The history dimensions built so far."""
+        return list(self._histories.values())
+
+    @functools.cached_property
+    def acquired_on_atoms(self) -> frozenset[int]:
+        """The atoms (of other kinds) whose values depend on exposure to a drug class: an
+        alteration acquired on it."""
+        return frozenset(self._history_atoms()[3])
 
     @functools.cached_property
     def genes(self) -> dict[str, Dim]:
@@ -485,13 +528,13 @@ class Domain:
 
     # prior therapy ------------------------------------------------------
 
-    def _history_atoms(self) -> tuple[tuple[int, ...], dict[int, HistoryRole], HistoryTerms, list[int]]:
-        """The atoms the history dimension is made from: those of the history kinds (in order:
+    def _history_atoms(self, among: frozenset[int] | None = None) -> tuple[tuple[int, ...], dict[int, HistoryRole], HistoryTerms, list[int]]:
+        """The atoms a history dimension is made from: those of the history kinds (in order:
         their patterns order the lines), what each kind's history hook says of them
         (engine.conditions: HistoryRole, HistoryTerms), and the atoms of other kinds that depend
-        on exposure to a drug class (acquired on it)."""
+        on exposure to a drug class (acquired on it); all of the rule base's, or those ``among``."""
         kinds = tuple(k for k, kind in KINDS.items() if kind.dimension == "history")
-        idx = tuple(i for k in kinds for i in self.kind_atoms.get(k, ()))
+        idx = tuple(i for k in kinds for i in self.kind_atoms.get(k, ()) if among is None or i in among)
         vocab = self.vocab
         atoms_ = self.program.atoms
         terms = HistoryTerms()
@@ -502,13 +545,15 @@ class Domain:
                 roles[i] = hook(atoms_[i].spec, vocab, terms)
         exposure = []
         for a in atoms_:
+            if among is not None and a.index not in among:
+                continue
             hook = KINDS[a.kind].history
             if a.index not in roles and hook is not None and hook(a.spec, vocab, terms) is not None:
                 exposure.append(a.index)
         return idx, roles, terms, exposure
 
-    def _history_kept(self) -> Dim:
-        """The history dimension, read back from the engine's cache folder (``domains/``) where an
+    def _history_kept(self, among: frozenset[int]) -> Dim:
+        """The history dimension of the atoms ``among``, read back from the engine's cache folder (``domains/``) where an
         earlier build of the same dimension was kept, or built (the longest part of the domain,
         about a minute for the shipped rules) and kept there. A file is named by a hash of all
         the dimension is made from: the engine's code, the vocabulary's files, the keys of the atoms
@@ -518,10 +563,11 @@ class Domain:
 
         from engine.cachedir import cache_dir, keep_file
 
-        idx, _, _, exposure = self._history_atoms()
+        idx, _, _, exposure = self._history_atoms(among)
         cdir = cache_dir()
         if cdir is None:
-            return self._history_dim()
+            self._kept.append(False)
+            return self._history_dim(among)
         path = cdir / "domains" / f"history-{self._history_key(idx, exposure)}.pickle"
         try:
             with open(path, "rb") as fh:
@@ -529,8 +575,7 @@ class Domain:
             if isinstance(dim, Dim) and n_idx == len(idx) and n_exp == len(exposure):
                 # (the same atoms, by key and order: this program's indices stand for them)
                 dim.atoms = idx
-                self.acquired_on_atoms = frozenset(exposure)
-                self.history_kept = True
+                self._kept.append(True)
                 try:
                     os.utime(path)  # recently used: kept by the eviction
                 except OSError:
@@ -539,7 +584,8 @@ class Domain:
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError,
                 IndexError, MemoryError):
             pass
-        dim = self._history_dim()
+        dim = self._history_dim(among)
+        self._kept.append(False)
         keep_file(path, lambda fh: pickle.dump((dim, len(idx), len(exposure)), fh, protocol=pickle.HIGHEST_PROTOCOL),
                   "history-*.pickle", KEEP_HISTORIES)
         return dim
@@ -550,25 +596,27 @@ class Domain:
 
         from engine.rulebase import vocabulary_dir
 
-        h = hashlib.sha256(MAGIC_NUMBER)
-        here = Path(__file__).resolve().parents[1]  # the engine package
-        for folder, tag in ((here, "engine"), (vocabulary_dir(self.program.rb.directory), "vocabulary")):
-            for f in sorted(folder.rglob("*")):
-                if f.is_file() and (tag == "vocabulary" or f.suffix == ".py"):
-                    h.update(f"{tag}/{f.relative_to(folder).as_posix()}\0".encode())
-                    h.update(f.read_bytes())
+        if self._key_base is None:  # (the files, read once per domain)
+            base = hashlib.sha256(MAGIC_NUMBER)
+            here = Path(__file__).resolve().parents[1]  # the engine package
+            for folder, tag in ((here, "engine"), (vocabulary_dir(self.program.rb.directory), "vocabulary")):
+                for f in sorted(folder.rglob("*")):
+                    if f.is_file() and (tag == "vocabulary" or f.suffix == ".py"):
+                        base.update(f"{tag}/{f.relative_to(folder).as_posix()}\0".encode())
+                        base.update(f.read_bytes())
+            self._key_base = base.digest()
+        h = hashlib.sha256(self._key_base)
         atoms_ = self.program.atoms
         h.update(repr(([_canonical(atoms_[i].key) for i in idx], [_canonical(atoms_[i].key) for i in exposure],
                        self.program.rb.meta.knowledge_version, self.default_jurisdiction, self.cancers.default,
                        self._field_names, MAX_LINES)).encode())
         return h.hexdigest()[:40]
 
-    def _history_dim(self) -> Dim:
-        idx, roles, terms, exposure = self._history_atoms()
+    def _history_dim(self, among: frozenset[int] | None = None) -> Dim:
+        idx, roles, terms, exposure = self._history_atoms(among)
         dim = Dim("history", idx, [None], [], None)
         vocab = self.vocab
-        self.acquired_on_atoms = frozenset(exposure)
-        if not idx and not self.acquired_on_atoms:
+        if not idx and not exposure:
             return dim
         items_c: set[str] = terms.classes
         items_d: set[str] = terms.drugs
@@ -618,6 +666,12 @@ class Domain:
         for w in sorted(weeks):
             week_values += [float(w)] + ([float(w - 1)] if w >= 1 else [])
         line_idx = [i for i in idx if roles[i].role != "history"]
+
+        def implies(ln: Line) -> tuple:
+            """What a line is to engine.case.implied_lines (a history that leaves out a first line
+            reads as one that lists it): lines alike on the atoms but not in this are kept apart."""
+            return (ln.setting in FOLLOWS_FIRST_LINE, ln.setting in A_FIRST_LINE, ln.outcome == "progression")
+
         lines: list[Line] = []
         seen: set[tuple] = set()
         for ds in dict.fromkeys(drug_sets):
@@ -627,14 +681,15 @@ class Domain:
             for st, oc, wk in itertools.product(set_values, out_values, dict.fromkeys(week_values)):
                 ln = Line(frozenset(ds), frozenset(classes), st, oc, wk, " + ".join(sorted(ds)))
                 key = (frozenset((classes | ds) & items), self._values(line_idx, self._probe(imply=False, lines=(ln,))),
-                       expo((ln,)), st if positional else None)
+                       expo((ln,)), st if positional else None, implies(ln))
                 if key not in seen:
                     seen.add(key)
                     lines.append(ln)
         if items or acq_classes:  # a line whose drugs are not given: it may have held any of them
             for st, oc, wk in itertools.product(set_values, out_values, dict.fromkeys(week_values)):
                 ln = Line.of_unknown_drugs(st, oc, wk)
-                key = (frozenset({_OPEN}), self._values(line_idx, self._probe(imply=False, lines=(ln,))), expo((ln,)), st if positional else None)
+                key = (frozenset({_OPEN}), self._values(line_idx, self._probe(imply=False, lines=(ln,))), expo((ln,)),
+                       st if positional else None, implies(ln))
                 if key not in seen:
                     seen.add(key)
                     lines.append(ln)
@@ -725,7 +780,7 @@ class Domain:
 
         # what decides whether the history leaves out a first line (engine.case.implied_lines) and
         # what that line then reads: a line that implies one, a line that may be one, a progression
-        imp_of = {ln: (ln.setting in FOLLOWS_FIRST_LINE, ln.setting in A_FIRST_LINE, ln.outcome == "progression") for ln in lines}
+        imp_of = {ln: implies(ln) for ln in lines}
         first_given = imp_ids.of(_FIRST_GIVEN)
         # each line's parts, by kind, in the lines' order
         n_lines = len(lines)
@@ -951,16 +1006,17 @@ class Domain:
         ordered_j = [self.default_jurisdiction] + sorted(jurs - {self.default_jurisdiction})
         return [Slice(d, j) for j in ordered_j for d in sorted(dates, reverse=True)]
 
-    def first_histories(self, positions: tuple[int, ...]) -> list[int]:
-        """The first history of each vector of the history dimension's ``positions``, by index, in
-        the dimension's order (a million histories for the shipped rules, read in C, not a loop
-        here; once for each set of positions: units of several therapies read the same atoms)."""
-        known = self._first_histories.get(positions)
-        if known is None:
-            keys = list(map(operator.itemgetter(*positions), self.history.vectors))
+    def first_histories(self, dim: Dim, positions: tuple[int, ...]) -> list[int]:
+        """The first history of each vector of ``dim``'s ``positions``, by index, in the
+        dimension's order (read in C, not a loop here; once for each dimension and set of
+        positions: units of several therapies read the same atoms)."""
+        key = (id(dim), positions)
+        hit = self._first_histories.get(key)
+        if hit is None or hit[0] is not dim:
+            keys = list(map(operator.itemgetter(*positions), dim.vectors))
             first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1), strict=True))
-            known = self._first_histories[positions] = sorted(first.values())
-        return known
+            hit = self._first_histories[key] = (dim, sorted(first.values()))
+        return hit[1]
 
     def gene_vector(self, dim: Dim, k: int, positions: list[int]) -> tuple:
         return tuple(None if v is None else tuple(v[p] for p in positions) for v in dim.vectors[k])
@@ -1004,6 +1060,17 @@ MAX_JOINT_STATES = 200_000
 # --------------------------------------------------------------------------- the search
 
 
+def unit_atoms(program: Program, atoms: set[int], rules: list[CompiledRule]) -> set[str]:
+    """The atoms a unit of ``rules`` reads, added to ``atoms`` (those the caller keeps apart),
+    themselves and through the derived facts they read; returns the facts."""
+    facts: set[str] = set()
+    for cr in rules:
+        _walk(cr.when, program, atoms, facts)
+        for r in cr.requires:
+            _walk(r, program, atoms, facts)
+    return facts
+
+
 class Unit:
     """One exhaustive enumeration: the profiles of the dimensions some rules use."""
 
@@ -1012,11 +1079,7 @@ class Unit:
         program = dom.program
         self.rules = rules
         gates = set(atoms)  # (atoms the caller keeps apart: read as they are)
-        facts: set[str] = set()
-        for cr in rules:
-            _walk(cr.when, program, atoms, facts)
-            for r in cr.requires:
-                _walk(r, program, atoms, facts)
+        facts = unit_atoms(program, atoms, rules)
         self.atoms = atoms
         self.derivers = [cr for f in sorted(facts) for cr in program.derivers.get(f, ())]
         # dimensions, each reduced to the values that differ on the atoms used here
@@ -1034,7 +1097,7 @@ class Unit:
             self.dims.append((fd.field, vals))
             if fd.implied is not None and len(vals) > 1:
                 self.implied_checks.append((k, fd.implied, vals))
-        history = dom.history  # (built before the genes: it finds the atoms a drug exposure decides)
+        history = self.history = dom.history_for(atoms)
         per_gene: dict[str, list[tuple[tuple, Any]]] = {}
         for g, gdim in dom.genes.items():
             pos = [p for p, i in enumerate(gdim.atoms) if i in atoms]
@@ -1061,7 +1124,7 @@ class Unit:
         if atoms & dom.acquired_on_atoms:  # exposure to a drug class matters too
             hpos.append(len(history.atoms))
         if hpos:
-            self._history_keys = dom.first_histories(tuple(hpos))
+            self._history_keys = dom.first_histories(history, tuple(hpos))
             self.dims.append(("history", [history.values[k] for k in self._history_keys]))
         else:
             self._history_keys = [0]  # (the first history of the dimension is None: none given)
@@ -1211,7 +1274,7 @@ class Unit:
             return []
         dom = self.dom
         sl = self.groups[0][0][1]  # (any slice: the atoms read no date)
-        history = dom.history
+        history = self.history
         idx, fns = self._signature_parts[:2]
         fixed_fns = [fn for i, fn in zip(idx, fns, strict=True) if i not in history.atoms and i not in dom.acquired_on_atoms]
         acquired_fns = [fn for i, fn in zip(idx, fns, strict=True) if i in dom.acquired_on_atoms]
