@@ -1,10 +1,9 @@
 """The folder of the engine's caches on disk and the bound on what each keeps there.
 
-Three caches live in it: loaded rule bases (:func:`engine.rulebase.load_rulebase`), compiled
-evaluation plans (``plans/``, :func:`engine.evaluation.plancode.code_of`) and the prior-therapy
-histories of the exhaustive check (``domains/``, :meth:`engine.verify.domain.Domain.history`). Each file is written whole (to a
-temporary name, then renamed) and named by a hash of what it was made from; each kind keeps its
-most recently used files only.
+Two caches live in it: loaded rule bases (:func:`engine.rulebase.load_rulebase`) and compiled
+evaluation plans (``plans/``, :func:`engine.evaluation.plancode.code_of`). Each file is written
+whole (to a temporary name, then renamed) and named by a hash of what it was made from; each kind
+keeps its most recently used files only.
 """
 from __future__ import annotations
 

@@ -140,10 +140,10 @@ def test_mini_rule_base_passes(mini):
 @pytest.mark.longest
 def test_shipped_rules_pass_the_search_is_reported_and_every_case_falls_in_an_examined_profile(engine):
     """The exhaustive check of the shipped rules, then the property that its search covers every
-    case (below, ``_assert_in_some_profile``). One test, so that the domain's prior-therapy
-    histories (about a minute) are built once: xdist 3.8 cannot keep two tests on one worker under
-    pytest 9. The histories are worked out in two processes too: this test is the longest of the
-    suite, and the rest of it runs beside it on the other worker."""
+    case (below, ``_assert_in_some_profile``). One test, so that the domain and the units are
+    built once: xdist 3.8 cannot keep two tests on one worker under pytest 9. The search runs in
+    two processes: this test is one of the longest of the suite, and the rest of it runs beside it
+    on the other worker."""
     dom = _Domain(engine.program, jobs=2)
     t0 = time.perf_counter()
     rep = verify(engine, domain=dom, jobs=2)  # (the same findings as one process: test_the_search_apart_finds_the_same)
@@ -505,71 +505,84 @@ def test_the_shipped_populations_that_state_a_treatment_hold_to_it(engine):
     assert not verify(engine, search=False).find("V011")
 
 
-def _kept(cache: Path) -> list[Path]:
-    return sorted((cache / "domains").glob("history-*.pickle"))
+@pytest.mark.parametrize("rules", sorted(p.name for p in BROKEN.iterdir() if p.is_dir()) + ["mini"])
+def test_a_units_history_dimension_reads_as_the_whole_rule_bases_on_its_atoms(rules, monkeypatch):
+    """Each unit of the search reads the history dimension of its own history atoms, searched
+    with only the drug classes, settings and outcomes they name (Domain.history_for). On those
+    atoms it has exactly the vectors of the dimension of every history atom of the rule base
+    (the exposure read for the acquired-on classes the unit's atoms name): none is lost by
+    searching fewer lines, and none is made up. Units that read the same atoms share one."""
+    monkeypatch.setenv("KRAS_RULES_CACHE", "off")
+    eng = Engine(FIXTURES / "mini" if rules == "mini" else BROKEN / rules)
+    program = eng.program
+    dom = _Domain(program)
+    whole = dom.history
+    classes = sorted(dom._history_atoms()[2].acquired_on)
+    units: dict[tuple, list] = {}
+    for cr in program.rules:
+        if cr.rule.status == "retired":
+            continue
+        key = ("therapy", cr.targets) if cr.rule.kind == "conclusion" else (cr.rule.kind, cr.rule.derive or cr.rule.id)
+        units.setdefault(key, []).append(cr)
+    compared = 0
+    for rs in units.values():
+        unit = _Unit(dom, set(), rs)
+        own = unit.history
+        assert own is dom.history_for(unit.atoms)  # (built once)
+        exposed = bool(unit.atoms & dom.acquired_on_atoms)
+        if not own.atoms and not exposed:
+            continue
+        own_classes = sorted(dom._history_atoms(frozenset(own.atoms) | (unit.atoms & dom.acquired_on_atoms))[2].acquired_on)
+        pos = [whole.atoms.index(i) for i in own.atoms]
+        at = [classes.index(c) for c in own_classes]
+        expected = {tuple(v[p] for p in pos) + ((None if v[-1] is None else tuple(v[-1][j] for j in at),) if exposed else ())
+                    for v in whole.vectors}
+        got = {tuple(v[: len(own.atoms)]) + ((v[-1],) if exposed else ()) for v in own.vectors}
+        assert got == expected, [program.atoms[i].key for i in own.atoms]
+        fns = [program.atoms[i].fn for i in own.atoms]
+        case = dom._probe()
+        for h, vec in zip(own.values, own.vectors, strict=True):  # (each vector, the atoms' own reading)
+            case.lines = None if h is None else dom.case_lines(h)
+            assert vec[: len(own.atoms)] == tuple(fn(case) for fn in fns), h
+        assert len(own.values) <= len(whole.values)
+        compared += 1
+    assert compared or not whole.atoms
 
 
-def test_the_history_dimension_is_kept_and_read_back_as_built(tmp_path, monkeypatch):
-    """The history dimensions are kept in the cache folder: a second domain of the same rule base
-    reads them back, the same histories with the same atom values, without building them (the
-    dimension of all history atoms, and those of each set of atoms a unit of the search reads)."""
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))
-    eng = Engine(FIXTURES / "mini")
-    first = _Domain(eng.program)
-    built = first.history
-    assert len(_kept(cache)) == 1 and len(built.values) > 10
-    made = verify(eng, domain=first)
-    assert len(first.histories) > 2 and len(_kept(cache)) == len(first.histories)
-    again = _Domain(eng.program)
-    monkeypatch.setattr(_Domain, "_history_dim", lambda self, among=None: pytest.fail("built again"))
-    kept = again.history
-    assert (kept.atoms, kept.values, kept.vectors) == (built.atoms, built.values, built.vectors)
-    assert again.acquired_on_atoms == first.acquired_on_atoms
-    read = verify(eng, domain=again)
-    assert again.history_kept and not first.history_kept
-    assert [(d.atoms, d.values, d.vectors) for d in again.histories] == [(d.atoms, d.values, d.vectors) for d in first.histories]
-    assert read.findings == made.findings and read.per_therapy == made.per_therapy
-    assert "histories read from the cache" in read.summary[0] and "cache" not in made.summary[0]
-
-
-def test_a_kept_history_dimension_serves_an_edit_that_leaves_its_atoms_alone_only(tmp_path, monkeypatch):
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))
-    assert _Domain(Engine(FIXTURES / "mini").program).history.values
-
-    def retitle(by_id, data):
-        if "TLNG-001" in by_id:
-            by_id["TLNG-001"]["title"] += " (retitled)"
-
-    other = _Domain(Engine(edited_rules(tmp_path / "a", FIXTURES / "mini", retitle)).program)
-    monkeypatch.setattr(_Domain, "_history_dim", lambda self, among=None: pytest.fail("built again"))
-    assert other.history.values and len(_kept(cache)) == 1
-    monkeypatch.undo()
-    monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))
-
-    def two_lines(by_id, data):
-        if "TLNG-001" in by_id:
-            by_id["TLNG-001"]["requires"][0]["test"] = {"prior_lines": {"min": 2}}
-
-    changed = Engine(edited_rules(tmp_path / "b", FIXTURES / "mini", two_lines))
-    fresh = _Domain(changed.program).history  # another atom of the history: built, and kept beside the first
-    assert len(_kept(cache)) == 2
-    with monkeypatch.context() as m:
-        m.setenv("KRAS_RULES_CACHE", "off")
-        assert fresh.vectors == _Domain(changed.program).history.vectors
-
-
-def test_a_damaged_kept_history_dimension_is_built_again(tmp_path, monkeypatch):
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("KRAS_RULES_CACHE", str(cache))
-    eng = Engine(FIXTURES / "mini")
-    built = _Domain(eng.program).history
-    (path,) = _kept(cache)
-    path.write_bytes(path.read_bytes()[:1000])  # cut short
-    again = _Domain(eng.program).history
-    assert again.vectors == built.vectors
-    assert path.stat().st_size > 1000  # kept whole again
+def test_every_history_of_up_to_two_lines_is_in_each_shipped_units_history_dimension(engine):
+    """On the shipped rules, a unit's history dimension holds the atoms' values of every history
+    of one or two lines made of: a drug of each class its atoms name, a chemotherapy none
+    names, or drugs not given; every setting and outcome, or none. Among them, a maintenance or
+    second-line line alone, from which normalisation adds the first line the history leaves
+    out: a line kept apart from others only by that (engine.case.implied_lines)."""
+    program = engine.program
+    vocab = engine.rulebase.vocab
+    dom = _Domain(program)
+    by_t: dict[str, list] = {}
+    for cr in program.rules:
+        if cr.rule.kind == "conclusion" and cr.rule.status != "retired":
+            for t in cr.targets:
+                by_t.setdefault(t, []).append(cr)
+    settings_ = [None, "adjuvant", "neoadjuvant", "metastatic", "maintenance"]
+    outcomes = [None, "progression", "response", "stable", "intolerance"]
+    checked = 0
+    for t, rs in sorted(by_t.items()):
+        unit = _Unit(dom, set(), rs)
+        own = unit.history
+        if not own.atoms:
+            continue
+        terms = dom._history_atoms(frozenset(own.atoms))[2]
+        drugs = [["docetaxel"], None] + [[min(vocab.drugs_in_class(c))] for c in sorted(terms.classes)]
+        lines = [{k: v for k, v in (("drugs", d), ("setting", st_), ("outcome", o)) if v is not None}
+                 for d in drugs for st_ in settings_ for o in outcomes]
+        examined = {v[: len(own.atoms)] for v in own.vectors}
+        fns = [program.atoms[i].fn for i in own.atoms]
+        pairs = [(a,) for a in lines] + [(a, b) for a in lines[::7] for b in lines[::3]]
+        for history in pairs:
+            case = engine.normalise({"cancer_type": "NSCLC", "as_of": "2026-06-30", "prior_therapies": list(history)})
+            assert tuple(fn(case) for fn in fns) in examined, (t, history)
+            checked += 1
+    assert checked > 1000
 
 
 def test_the_histories_worked_out_in_forked_processes_are_those_of_one(monkeypatch):
@@ -655,8 +668,8 @@ def test_the_history_dimensions_atom_values_are_the_atoms_own(rules, monkeypatch
     leaves out a first line, from their roles (the best value of each line alone; the counts of
     lines in a count atom's settings; the drug classes and drugs received), rather than by
     reading each history whole: on every history of each of these rule bases, each value is the
-    atom's own on the history's lines. (On the shipped rules all 1,362,646 histories were
-    compared so too, with no difference.)"""
+    atom's own on the history's lines. (On the shipped rules all 1,362,646 histories of the
+    dimension of every history atom were compared so too, with no difference.)"""
     monkeypatch.setenv("KRAS_RULES_CACHE", "off")
     eng = Engine(FIXTURES / "mini" if rules == "mini" else BROKEN / rules)
     dom = _Domain(eng.program)

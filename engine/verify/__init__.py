@@ -87,8 +87,7 @@ def verify(engine, *, search: bool = True, domain: Domain | None = None, jobs: i
     summary; the codes of :data:`SEARCH_CODES` are then not looked for.
 
     ``domain``: the abstract domain of the same program, built before (``Domain(program)``), for a
-    caller that checks one rule base several times: its prior-therapy histories, the longest part
-    to build, are then built once.
+    caller that checks one rule base several times: its dimensions are then built once.
 
     ``jobs``: the search per therapy runs in that many forked processes, and so does the
     working out of the histories' atom values where the domain is built here (POSIX; the
@@ -136,8 +135,7 @@ def _report(program: Program, v: Verifier, dom: Domain, seconds: float, t_dom: f
     genes = ", ".join(f"{g} {len(d.values)}" for g, d in dom.genes.items())
     rep.summary = [
         f"verify: {rep.profiles:,} abstract profiles examined in {seconds:.2f} s "
-        f"(domain built in {t_dom + dom.history_seconds:.2f} s, its prior-therapy histories "
-        f"{'read from the cache' if dom.history_kept else 'built'} in {dom.history_seconds:.2f} s), "
+        f"(domain built in {t_dom + dom.history_seconds:.2f} s, its prior-therapy histories in {dom.history_seconds:.2f} s), "
         "exhaustive per therapy, derived fact and note",
         f"verify: domain: {len(dom.cancers.values)} cancer classes, "
         + "".join(f"{fd.name} {len(d.values)}, " for fd, d in dom.fields)

@@ -11,9 +11,7 @@ import datetime as dt
 import functools
 import itertools
 import operator
-import os
 import time
-from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, get_args
 from collections.abc import Iterable
@@ -36,8 +34,6 @@ from engine.rules_model import Outcome, Setting
 
 MAX_ALTERATIONS_PER_GENE = 3
 MAX_LINES = 4
-#: history dimensions kept in the cache folder (the most recently used; tens of MB each)
-KEEP_HISTORIES = 64  # (a search keeps one per set of history atoms its units read: about 30 for the shipped rules)
 _OPEN = "\x00open"  # a history's "items" mark for a line whose drugs are not given
 _FIRST_GIVEN = (False, True, False)  # a history that lists a line which may be its first: nothing is implied
 
@@ -92,15 +88,6 @@ def _flag_bits(ranks: tuple[int, ...]) -> int:
     for p, r in enumerate(ranks):
         bits |= ((1 << (r + 1)) - 1) << (3 * p)
     return bits
-
-
-def _canonical(value):
-    """A value of an atom's key in a form whose repr does not depend on set order."""
-    if isinstance(value, (frozenset, set)):
-        return ("{", sorted((_canonical(v) for v in value), key=repr))
-    if isinstance(value, tuple):
-        return tuple(_canonical(v) for v in value)
-    return value
 
 
 class _Ids:
@@ -200,12 +187,8 @@ class Domain:
         self.unknown: tuple = tuple(None for _ in self.fields)  # every scalar field absent
         self._field_names = tuple(fd.field for fd, _ in self.fields)
         self._implied = [(k, fd.field, fd.implied) for k, (fd, _) in enumerate(self.fields) if fd.implied]
-        # the history dimensions built, by the history atoms each reads (see history_for), and
-        # whether each was read from the cache (see _history_kept)
-        self._histories: dict[tuple, Dim] = {}
-        self._kept: list[bool] = []
-        self.history_seconds = 0.0  # the time the history dimensions took to build or read back
-        self._key_base: bytes | None = None  # (see _history_key)
+        self._histories: dict[tuple, Dim] = {}  # the history dimensions built, by the atoms each reads (see history_for)
+        self.history_seconds = 0.0  # the time the history dimensions took to build
         # (the search builds millions of cases from a few hundred cancer codes: each code's type and lineage, once)
         self._cancer_types: dict[str, tuple] = {}
         self._first_histories: dict[tuple, tuple[Dim, list[int]]] = {}  # (see first_histories)
@@ -223,7 +206,8 @@ class Domain:
         with only the drug classes, settings, outcomes and line counts those atoms name (see
         :meth:`_history_dim`). A unit reads the dimension of its own atoms: an atom of one
         cancer type's rules (a drug class only its rules name) does not multiply the histories
-        of every other unit. Built once per set of atoms (kept in the cache folder as well)."""
+        of every other unit. Built once per set of atoms (for the shipped rules, a few hundred
+        histories each, where one dimension of all their history atoms has millions)."""
         idx, _, _, exposure = self._history_atoms()
         if atoms is not None:
             idx = tuple(i for i in idx if i in atoms)
@@ -232,14 +216,9 @@ class Domain:
         dim = self._histories.get(key)
         if dim is None:
             t0 = time.perf_counter()
-            dim = self._histories[key] = self._history_kept(frozenset(idx) | frozenset(exposure))
+            dim = self._histories[key] = self._history_dim(frozenset(idx) | frozenset(exposure))
             self.history_seconds += time.perf_counter() - t0
         return dim
-
-    @property
-    def history_kept(self) -> bool:
-        """Whether every history dimension built so far was read from the cache."""
-        return bool(self._kept) and all(self._kept)
 
     @property
     def histories(self) -> list[Dim]:
@@ -551,66 +530,6 @@ class Domain:
             if a.index not in roles and hook is not None and hook(a.spec, vocab, terms) is not None:
                 exposure.append(a.index)
         return idx, roles, terms, exposure
-
-    def _history_kept(self, among: frozenset[int]) -> Dim:
-        """The history dimension of the atoms ``among``, read back from the engine's cache folder (``domains/``) where an
-        earlier build of the same dimension was kept, or built (the longest part of the domain,
-        about a minute for the shipped rules) and kept there. A file is named by a hash of all
-        the dimension is made from: the engine's code, the vocabulary's files, the keys of the atoms
-        it reads (in order) and the probe's defaults; an edit of a rule that leaves those alone
-        finds it, and any other change misses it. A file that cannot be read is built again."""
-        import pickle
-
-        from engine.cachedir import cache_dir, keep_file
-
-        idx, _, _, exposure = self._history_atoms(among)
-        cdir = cache_dir()
-        if cdir is None:
-            self._kept.append(False)
-            return self._history_dim(among)
-        path = cdir / "domains" / f"history-{self._history_key(idx, exposure)}.pickle"
-        try:
-            with open(path, "rb") as fh:
-                dim, n_idx, n_exp = pickle.load(fh)
-            if isinstance(dim, Dim) and n_idx == len(idx) and n_exp == len(exposure):
-                # (the same atoms, by key and order: this program's indices stand for them)
-                dim.atoms = idx
-                self._kept.append(True)
-                try:
-                    os.utime(path)  # recently used: kept by the eviction
-                except OSError:
-                    pass
-                return dim
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError,
-                IndexError, MemoryError):
-            pass
-        dim = self._history_dim(among)
-        self._kept.append(False)
-        keep_file(path, lambda fh: pickle.dump((dim, len(idx), len(exposure)), fh, protocol=pickle.HIGHEST_PROTOCOL),
-                  "history-*.pickle", KEEP_HISTORIES)
-        return dim
-
-    def _history_key(self, idx: tuple[int, ...], exposure: list[int]) -> str:
-        import hashlib
-        from importlib.util import MAGIC_NUMBER
-
-        from engine.rulebase import vocabulary_dir
-
-        if self._key_base is None:  # (the files, read once per domain)
-            base = hashlib.sha256(MAGIC_NUMBER)
-            here = Path(__file__).resolve().parents[1]  # the engine package
-            for folder, tag in ((here, "engine"), (vocabulary_dir(self.program.rb.directory), "vocabulary")):
-                for f in sorted(folder.rglob("*")):
-                    if f.is_file() and (tag == "vocabulary" or f.suffix == ".py"):
-                        base.update(f"{tag}/{f.relative_to(folder).as_posix()}\0".encode())
-                        base.update(f.read_bytes())
-            self._key_base = base.digest()
-        h = hashlib.sha256(self._key_base)
-        atoms_ = self.program.atoms
-        h.update(repr(([_canonical(atoms_[i].key) for i in idx], [_canonical(atoms_[i].key) for i in exposure],
-                       self.program.rb.meta.knowledge_version, self.default_jurisdiction, self.cancers.default,
-                       self._field_names, MAX_LINES)).encode())
-        return h.hexdigest()[:40]
 
     def _history_dim(self, among: frozenset[int] | None = None) -> Dim:
         idx, roles, terms, exposure = self._history_atoms(among)
