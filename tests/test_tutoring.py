@@ -1092,3 +1092,25 @@ def test_the_case_line_names_each_prior_line_once_and_a_tested_gene_behind_an_op
     kras = engine.evaluate(load("crc-kras-tested-nras-untested.json")).option("cetuximab").explanation.split(". ")[0]
     none = engine.evaluate(load("crc-ras-untested.json")).option("cetuximab").explanation.split(". ")[0]
     assert kras.endswith("; no KRAS mutation at codon 12, 13, 59, 61, 117, 146") and "KRAS" not in none
+
+
+def test_the_case_line_says_which_driver_genes_were_not_tested(engine):
+    """The Case line of a KRAS G12C lung cancer's explanation lists the other drivers the case
+    does not hold. Where a driver's gene was not tested, nothing identified is not a negative
+    test: it says so ("no ROS1 fusion identified (ROS1 not tested)"); a tested gene keeps the
+    plain words. A batch reusing records gives two cases that differ only in that testing their
+    own words."""
+    case = load("luad-g12c-second-line.json")  # EGFR, ALK and BRAF tested; ROS1, RET, MET not
+    line = engine.evaluate(case).option("sotorasib").explanation.split(". From the case")[0]
+    assert "no ROS1 fusion identified (ROS1 not tested)" in line
+    assert "no MET exon 14 skipping identified (MET not tested)" in line
+    assert "no ALK fusion identified;" in line and "ALK not tested" not in line
+    tested = {**case, "tested_genes": case["tested_genes"] + ["ROS1", "RET", "MET", "NTRK1", "NTRK2", "NTRK3"]}
+    line = engine.evaluate(tested).option("sotorasib").explanation.split(". From the case")[0]
+    assert "not tested" not in line and "no ROS1 fusion identified" in line
+    from engine.batch.run import Processor
+
+    p = Processor(engine, "json")
+    first = p.record("a:1", json.dumps(case))[0]
+    second = p.record("a:2", json.dumps({**tested, "id": case["id"]}))[0]
+    assert b"ROS1 not tested" in first and b"ROS1 not tested" not in second

@@ -1003,6 +1003,13 @@ def _explain_core(cr: CompiledRule, out: RuleOutcome, ctx: Ctx, st: _Static) -> 
                         own = ctx.words("held", i)
                         if own not in texts:
                             w += f" (the case: {own})"
+                    elif gene is not None:
+                        # where the case lists nothing of the gene, what its kind adds to these
+                        # words ("no ALK fusion identified (ALK not tested)": nothing identified is
+                        # not a negative test); its other words for the gene are the criteria's
+                        own = ctx.words("held", i)
+                        if own.startswith(w) and own != w:
+                            w = own
                     texts.append(w)
             if others:  # "PAAD (Pancreatic Adenocarcinoma), not Non-Small Cell Lung Cancer (NSCLC) or ..."
                 cts = st.vocab.cancer_types
