@@ -505,6 +505,11 @@ def may_match(key, alt) -> bool:
     return alt.label not in exclude
 
 
+def found_only(cond) -> bool:
+    """A pattern read as ``identified`` asks only whether the tests found such an alteration."""
+    return bool(cond.alteration.identified)
+
+
 def true_needs(key) -> str:
     """The gene (by the atom's key): a pattern is true only of a listed alteration of its gene."""
     return key[1]
@@ -512,4 +517,5 @@ def true_needs(key) -> str:
 
 KIND = register(ConditionKind("alteration", AlterationCond, build, label, check_terms, fields, "gene",
                               rule_terms, case_terms, depends, history, domain, negation="no", held=held,
-                              names=names, brief=brief, may_match=may_match, true_needs=true_needs))
+                              names=names, brief=brief, may_match=may_match, true_needs=true_needs,
+                              found_only=found_only))

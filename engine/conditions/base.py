@@ -156,7 +156,9 @@ class ConditionKind:
     key) to be true, or None (inference skips a note rule that cannot be true, see
     :func:`engine.evaluation.evaluator.needs`); ``disjoint(a, b, vocab)``: whether two leaves of
     the kind can never both be true (two cancer types of separate subtrees): a rule whose `when`
-    asks for both is refused when loading.
+    asks for both is refused when loading; ``found_only(cond)``: whether the leaf asks only
+    whether something was found, as under an ``unmet`` (an alteration read as ``identified``):
+    the property tests' generated cases then do not read it as data.
     """
 
     key: str
@@ -180,6 +182,7 @@ class ConditionKind:
     may_match: Callable | None = None
     true_needs: Callable | None = None
     disjoint: Callable | None = None
+    found_only: Callable | None = None
 
     def false_words(self, label: str) -> str:
         """A false leaf in a case's words: "no KRAS G12C", "not stage metastatic"."""

@@ -490,8 +490,9 @@ def _neighbourhood(d: Domain, rule: Rule) -> Neighbourhood:
         kind = BY_MODEL.get(type(cond))
         if kind is not None and kind.case_terms is not None:
             kind.case_terms(cond, pol, vocab, acc)
-            # (an alteration read as 'identified' asks, like one under an 'unmet', only whether it was found)
-            if not under and not getattr(getattr(cond, "alteration", None), "identified", False):
+            # (a leaf that asks only whether something was found, like one under an 'unmet': an
+            # alteration read as 'identified')
+            if not under and not (kind.found_only is not None and kind.found_only(cond)):
                 kind.case_terms(cond, pol, vocab, as_data)
     pos_codes, neg_codes, polarity, stages = acc.pos_codes, acc.neg_codes, acc.polarity, acc.stages
     history, germline = acc.history, acc.germline
