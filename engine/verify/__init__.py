@@ -90,8 +90,8 @@ def verify(engine, *, search: bool = True, domain: Domain | None = None, jobs: i
     caller that checks one rule base several times: its dimensions are then built once.
 
     ``jobs``: the search per therapy runs in that many forked processes, and so does the
-    working out of the histories' atom values where the domain is built here (POSIX; the
-    findings are the same as with one)."""
+    working out of the atom values of a history dimension of many histories where the domain
+    is built here (POSIX; the findings are the same as with one)."""
     program: Program = engine if isinstance(engine, Program) else engine.program
     t0 = time.perf_counter()
     v = Verifier(program)

@@ -25,8 +25,7 @@ from engine.evaluation.evaluator import (
 from engine.conditions import KINDS, HistoryTerms
 from engine.semantics import POSITIVE, apply_pending, choose
 from engine.evaluation.resolve import pending_applier
-from engine.verify.domain import leaf_names, Domain, GeneState, Slice, Unit, case_of, witness, _walk
-from engine.verify.domain import unit_atoms as _unit_atoms
+from engine.verify.domain import leaf_names, Domain, GeneState, Slice, Unit, case_of, unit_atoms, witness, _walk
 from engine.verify.report import Finding
 # rules whose evidence must state its population (V012): by verdict, evidence or kind
 POPULATION_VERDICTS = frozenset({"excluded"})
@@ -329,7 +328,7 @@ class Verifier:
         for t in order:  # (the histories each unit reads, built here: the processes share them)
             t_gates = gates.get(t, [])
             atoms: set[int] = set().union(*t_gates) if t_gates else set()
-            _unit_atoms(self.program, atoms, by_therapy[t])
+            unit_atoms(self.program, atoms, by_therapy[t])
             dom.history_for(atoms)
         _FORKED = (self, dom, by_therapy, gates)
         size = {t: len(by_therapy[t]) * (1 + sum(len(g) for g in gates.get(t, []))) for t in order}
