@@ -144,7 +144,7 @@ def test_shipped_rules_pass_the_search_is_reported_and_every_case_falls_in_an_ex
     built once: xdist 3.8 cannot keep two tests on one worker under pytest 9. The search runs in
     two processes: this test is one of the longest of the suite, and the rest of it runs beside it
     on the other worker."""
-    dom = _Domain(engine.program, jobs=2)
+    dom = _Domain(engine.program)
     t0 = time.perf_counter()
     rep = verify(engine, domain=dom, jobs=2)  # (the same findings as one process: test_the_search_apart_finds_the_same)
     seconds = time.perf_counter() - t0
@@ -583,17 +583,6 @@ def test_every_history_of_up_to_two_lines_is_in_each_shipped_units_history_dimen
             assert tuple(fn(case) for fn in fns) in examined, (t, history)
             checked += 1
     assert checked > 1000
-
-
-def test_the_histories_worked_out_in_forked_processes_are_those_of_one(monkeypatch):
-    import engine.verify.domain as domain_module
-
-    monkeypatch.setenv("KRAS_RULES_CACHE", "off")
-    monkeypatch.setattr(domain_module, "APART_FROM", 1)  # (the miniature has a few thousand histories)
-    eng = Engine(FIXTURES / "mini")
-    one, two = _Domain(eng.program).history, _Domain(eng.program, jobs=3).history
-    assert len(one.values) > 100
-    assert (two.values, two.vectors) == (one.values, one.vectors)
 
 
 @pytest.mark.parametrize("rules", sorted(p.name for p in BROKEN.iterdir() if p.is_dir()) + ["mini"])

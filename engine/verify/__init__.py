@@ -89,9 +89,8 @@ def verify(engine, *, search: bool = True, domain: Domain | None = None, jobs: i
     ``domain``: the abstract domain of the same program, built before (``Domain(program)``), for a
     caller that checks one rule base several times: its dimensions are then built once.
 
-    ``jobs``: the search per therapy runs in that many forked processes, and so does the
-    working out of the atom values of a history dimension of many histories where the domain
-    is built here (POSIX; the findings are the same as with one)."""
+    ``jobs``: the search per therapy runs in that many forked processes (POSIX; the findings
+    are the same as with one)."""
     program: Program = engine if isinstance(engine, Program) else engine.program
     t0 = time.perf_counter()
     v = Verifier(program)
@@ -99,7 +98,7 @@ def verify(engine, *, search: bool = True, domain: Domain | None = None, jobs: i
     v.exclude_cycles()
     if domain is not None and domain.program is not program:
         raise ValueError("verify: the domain given was built for another rule base")
-    dom = domain if domain is not None else Domain(program, jobs=jobs)
+    dom = domain if domain is not None else Domain(program)
     v.populations(dom)
     if not search:
         return _report(program, v, dom, time.perf_counter() - t0, None, None)

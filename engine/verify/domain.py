@@ -50,36 +50,6 @@ def _imp(imp: tuple, line: tuple) -> tuple:
     return (line[0], False, imp[2] or line[2])
 
 
-#: histories from which their atom values are worked out in forked processes (``jobs`` > 1)
-APART_FROM = 50_000
-_APART: tuple | None = None  # (function, items) of the work the forked processes share
-
-
-def _apart(fn, items: list, jobs: int) -> list:
-    """``fn(items)`` (a list as long as ``items``, each item's own value), worked out over
-    ``jobs`` equal slices of ``items`` in forked processes and joined in order (POSIX), or in
-    this process for one job or fewer than :data:`APART_FROM` items."""
-    if jobs <= 1 or len(items) < APART_FROM:
-        return fn(items)
-    import multiprocessing
-
-    global _APART
-    _APART = (fn, items)
-    step = -(-len(items) // jobs)
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            parts = pool.map(_slice_of, [(k, k + step) for k in range(0, len(items), step)], chunksize=1)
-    finally:
-        _APART = None
-    return [v for part in parts for v in part]
-
-
-def _slice_of(bounds: tuple[int, int]) -> list:
-    assert _APART is not None  # (set before the fork)
-    fn, items = _APART
-    return fn(items[bounds[0]:bounds[1]])
-
-
 def _flag_bits(ranks: tuple[int, ...]) -> int:
     """Ranks of -1 (no line yet), 0 (false), 1 (unknown) and 2 (true), three bits each, rank r
     setting the r + 1 lowest (-1 none): the higher of two ranks, place by place, is the two
@@ -163,9 +133,8 @@ class When:
 class Domain:
     """The abstract domain of a compiled rule base, built from its atoms."""
 
-    def __init__(self, program: Program, jobs: int = 1):
+    def __init__(self, program: Program):
         self.program = program
-        self.jobs = jobs  # processes that may share the building of the histories (see _apart)
         rb = program.rb
         self.vocab = rb.vocab
         self.default_jurisdiction = rb.meta.default_jurisdiction.upper()
@@ -771,7 +740,7 @@ class Domain:
         # (each history with its state in the search: what its atoms' values are read from, below)
         hist_items = [(None, None), *((h, key) for key, h in states.items())]
         parts = (cnt_ids.values, got_ids.values, ex_ids.values)
-        dim.vectors = _apart(functools.partial(self._vectors, idx, roles, expo, per_line, parts), hist_items, self.jobs)
+        dim.vectors = self._vectors(idx, roles, expo, per_line, parts, hist_items)
         return dim
 
     def _vectors(self, idx: tuple[int, ...], roles: dict[int, HistoryRole], expo, per_line: list[int],
