@@ -21,6 +21,7 @@ from engine.cli import main
 from engine.errors import CaseError
 from engine.verify import CODES, SEARCH_CODES, verify
 from engine.verify.domain import Domain as _Domain, Unit as _Unit, case_of
+from engine.verify.checks import Verifier
 
 from conftest import edited_rules
 
@@ -179,6 +180,22 @@ def test_the_search_apart_finds_the_same(rules):
     assert [repr(p) for p in one.problems] == [repr(p) for p in two.problems]
     assert one.per_therapy == two.per_therapy and one.profiles == two.profiles
     assert one.summary[1:] == two.summary[1:]
+
+
+@pytest.mark.parametrize("rules", sorted(p.name for p in BROKEN.iterdir() if p.is_dir()) + ["mini"])
+def test_a_profile_whose_outcomes_repeat_adds_only_its_counts(rules, monkeypatch):
+    """The search examines in full only the first profile of each set of rule outcomes; the
+    profiles that repeat them add their counts. That gives the findings (witnesses, the counts a
+    duplicate pair reports), profile counts and summary of examining every profile in full."""
+    eng = Engine(FIXTURES / "mini" if rules == "mini" else BROKEN / rules)
+    dom = _Domain(eng.program)
+    reused = verify(eng, domain=dom)
+    monkeypatch.setattr(Verifier, "reuse_outcomes", False)
+    full = verify(eng, domain=dom)
+    assert [repr(f) for f in reused.findings] == [repr(f) for f in full.findings]
+    assert [repr(p) for p in reused.problems] == [repr(p) for p in full.problems]
+    assert reused.per_therapy == full.per_therapy and reused.profiles == full.profiles
+    assert reused.summary[1:] == full.summary[1:]
 
 
 def test_check_searches_in_several_processes_when_asked(capsys):
