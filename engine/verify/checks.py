@@ -482,10 +482,10 @@ class Verifier:
                     count += len(group) * times
                     continue
                 lacks = bool(gate_list) and all(any(ctx.atom(i) is False for i in g) for g in gate_list)
-                key = (tuple(pending_outs if pend else outs), lacks,
-                       tuple(pending_missing(rules[k], ctx) for k in pend))
+                seen_key = (tuple(pending_outs if pend else outs), lacks,
+                            tuple(pending_missing(rules[k], ctx) for k in pend))
                 n_live, first_live = in_effect[gi], first_in_effect[gi]
-                added = examined[gi].get(key) if self.reuse_outcomes else None
+                added = examined[gi].get(seen_key) if self.reuse_outcomes else None
                 if added is not None:  # a repeat: its counts alone
                     count += len(group) * times
                     for k in hot:
@@ -496,7 +496,7 @@ class Verifier:
                         info["both"] += both * times
                         info["a"] += a * times
                     continue
-                added = examined[gi][key] = {}
+                added = examined[gi][seen_key] = {}
                 for k in hot:  # each rule that speaks, fired in every slice of the group where it is in effect
                     if not n_live[k]:
                         continue
