@@ -128,8 +128,9 @@ def test_x_as_a_new_residue_is_ambiguous_and_an_error(grammar, text):
     ("m.1A>T", "'m.1A>T' is not a protein change: give the protein change (for example 'p.G12C')"),
     ("n.1A>T", "'n.1A>T' is not a protein change: give the protein change (for example 'p.G12C')"),
     ("r.1a>u", "'r.1a>u' is not a protein change: give the protein change (for example 'p.G12C')"),
-    ("c.34G>T", "'c.34G>T': cDNA changes are read only for the hotspots of ; give the protein change "
-                "(for example 'p.G12C')"),
+    ("c.34G>T", "'c.34G>T': cDNA changes are read only for the hotspots of ; give the protein change the report "
+                "gives with it (written alone, or after it: 'c.… (p.…)'), or the kind word 'mutation' with the "
+                "report's classification"),
 ])
 def test_the_grammar_rejects_with_a_message(grammar, text, message):
     assert error(grammar, "KRAS", text) == (message, None)
@@ -204,7 +205,8 @@ def test_cdna_hotspots(reader, gene, text, label):
     ("KRAS", "c.100A>G", "'c.100A>G' is not in the KRAS cDNA hotspot table: give the protein change (for example 'p.G12C')", None),
     ("NRAS", "c.100A>G", "'c.100A>G' is not in the NRAS cDNA hotspot table: give the protein change (for example 'p.G12C')", None),
     ("EGFR", "c.2573T>G", "'c.2573T>G': cDNA changes are read only for the hotspots of BRAF, KRAS, NRAS; give the "
-                          "protein change (for example 'p.G12C')", None),
+                          "protein change the report gives with it (written alone, or after it: 'c.… (p.…)'), or the "
+                          "kind word 'mutation' with the report's classification", None),
     ("KRAS", "NM_033333.1:c.34G>T", "'NM_033333.1:c.34G>T': the KRAS hotspot table uses NM_004985, NM_033360 "
                                     "numbering, not NM_033333", None),
     ("KRAS", "NM_004985.4(NRAS):c.34G>T", "'NM_004985.4(NRAS):c.34G>T' names gene NRAS, not KRAS", None),
@@ -219,6 +221,41 @@ def test_cdna_hotspots(reader, gene, text, label):
 ])
 def test_cdna_and_word_errors(reader, gene, text, message, suggestion):
     assert error(reader, gene, text) == (message, suggestion)
+
+
+@pytest.mark.parametrize("gene, text, label", [
+    # a lab report's two notations of one change, either first
+    ("KRAS", "c.34G>T (p.G12C)", "G12C"), ("KRAS", "p.G12C (c.34G>T)", "G12C"), ("KRAS", "c.35G>A(p.Gly12Asp)", "G12D"),
+    ("KRAS", "NM_004985.5:c.34G>T (p.G12C)", "G12C"), ("KRAS", "KRAS c.183A>C (p.Q61H)", "Q61H"),
+    # a cDNA change outside the hotspot table: the protein change is read (its codon checked for a substitution)
+    ("BRCA1", "c.68_69delAG (p.Glu23ValfsTer17)", "E23Vfs*17"), ("EGFR", "c.2573T>G (p.L858R)", "L858R"),
+    ("KRAS", "c.176C>G (p.A59G)", "A59G"),
+    # the kind word every change carries, after it
+    ("KRAS", "G12C mutation", "G12C"), ("KRAS", "KRAS p.G12C mutant", "G12C"), ("BRAF", "V600E mutation", "V600E"),
+])
+def test_a_change_written_twice_or_with_its_kind_word(reader, gene, text, label):
+    assert reader.variant(gene, text).label == label
+
+
+@pytest.mark.parametrize("gene, text, message", [
+    ("KRAS", "c.34G>T (p.G12D)", "'c.34G>T (p.G12D)' names two different changes: 'c.34G>T' reads as G12C and "
+                                 "'p.G12D' as G12D; give the one the report means"),
+    ("EGFR", "c.2573T>G (p.T790M)", "'c.2573T>G (p.T790M)' names two different positions: 'c.2573T>G' changes "
+                                    "codon 858, T790M codon 790; give the one the report means"),
+    ("KRAS", "c.34G>T (p.Z12C)", f"'c.34G>T (p.Z12C)': cannot read variant 'p.Z12C' of KRAS: {FORMS}"),
+    ("EGFR", "c.2573T>G (c.2573T>G)", "'c.2573T>G (c.2573T>G)': 'c.2573T>G': cDNA changes are read only for the "
+                                      "hotspots of BRAF, KRAS, NRAS; give the protein change the report gives with it "
+                                      "(written alone, or after it: 'c.… (p.…)'), or the kind word 'mutation' with "
+                                      "the report's classification"),
+])
+def test_a_change_written_twice_must_agree(reader, gene, text, message):
+    assert error(reader, gene, text) == (message, None)
+
+
+def test_a_kind_word_after_a_change_of_another_kind_is_not_read_away(reader):
+    assert error(reader, "KRAS", "G12C amplification") == (
+        "'G12C amplification' names a change and a second finding ('amplification'): give them as two alterations of KRAS, one with "
+        "variant 'G12C', one with variant 'amplification'", None)
 
 
 @pytest.mark.parametrize("gene, text, label", [

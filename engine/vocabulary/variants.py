@@ -18,6 +18,10 @@ from engine.errors import Problem, RuleError, TermError, quote
 from engine.vocabulary.common import _LOOKALIKES, MAX_TERM, Cached, _closest, _name_key, _symbol_key, fail, read_yaml
 
 _SPACES = re.compile(r"\s+")
+#: a change followed by the same change in another notation, in brackets: 'c.34G>T (p.G12C)'
+_PAIRED = re.compile(r"^(.*\S)\s*\(([^()]+)\)$")
+#: a coding substitution of one base ('c.34G>T'): it changes codon (position + 2) // 3
+_CDNA_SUBSTITUTION = re.compile(r"^(?:[A-Za-z]{2}_\d+(?:\.\d+)?:)?c\.([1-9]\d{0,5})[ACGTacgt]>[ACGTacgt]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +279,22 @@ class VariantReader(Cached):
         if exon:
             label = f"exon {_pos(exon.group(1))} {_EXON_WORD[exon.group(2)]}"
             return Variant("mutation", label, None, None, None, None)
+        pair = _PAIRED.match(s)
+        if pair and not pair.group(1).endswith("."):  # (not 'p.(G12C)': one change in HGVS's brackets)
+            return self._paired(gene, text, pair.group(1), pair.group(2))
+        words = s.rsplit(None, 1)
+        word_kind = self._kinds.get(_name_key(words[1])) if len(words) == 2 else None
+        if word_kind is not None:
+            read: Variant | None
+            try:  # 'G12C mutation': the change, with the kind word every change carries
+                read = self._cached_variant(gene, words[0])
+            except TermError:
+                read = None
+            if read is not None and read.kind == word_kind:
+                return read
+            if read is not None:  # 'G12C amplification': two findings
+                raise TermError(f"{quote(text)} names a change and a second finding ({quote(word_kind)}): give them as two alterations of "
+                                f"{gene}, one with variant {quote(read.label)}, one with variant {quote(word_kind)}")
 
         accession = None
         acc = _ACCESSION.match(s)
@@ -292,6 +312,31 @@ class VariantReader(Cached):
         self._check_reference(gene, variant, text)
         return self._changed_residues(gene, variant, text)
 
+    def _paired(self, gene: str, text: str, first: str, second: str) -> Variant:
+        """A change written twice, as lab reports do: 'c.34G>T (p.G12C)', 'p.G12C (c.34G>T)'. Both
+        readings must agree; a cDNA change outside the hotspot table (most of a gene's changes)
+        leaves the protein change to be read alone."""
+        read: list[Variant] = []
+        errors: list[TermError] = []
+        for part in (first, second):
+            try:
+                read.append(self._cached_variant(gene, part))
+            except TermError as e:
+                if _SPACES.sub("", part)[:2].lower() != "c.":
+                    raise TermError(f"{quote(text)}: {e.problems[0].message}") from None
+                errors.append(e)
+        if not read:
+            raise TermError(f"{quote(text)}: {errors[0].problems[0].message}") from None
+        for part in (first, second):  # a substitution outside the table still names its codon
+            sub = _CDNA_SUBSTITUTION.match(_SPACES.sub("", part))
+            if sub and read[0].codon is not None and (int(sub.group(1)) + 2) // 3 != read[0].codon:
+                raise TermError(f"{quote(text)} names two different positions: {quote(part)} changes codon "
+                                f"{(int(sub.group(1)) + 2) // 3}, {read[0].label} codon {read[0].codon}; give the one the report means")
+        if len(read) == 2 and read[0] != read[1]:
+            raise TermError(f"{quote(text)} names two different changes: {quote(first)} reads as {read[0].label} and "
+                            f"{quote(second)} as {read[1].label}; give the one the report means")
+        return read[0]
+
     @staticmethod
     def _cdna_key(change: str) -> str | None:
         m = _CDNA.match(_SPACES.sub("", change))
@@ -305,8 +350,9 @@ class VariantReader(Cached):
         table = self._cdna.get(gene)
         if not table:
             known = ", ".join(sorted(self._cdna))
-            raise TermError(f"{quote(text)}: cDNA changes are read only for the hotspots of {known}; "
-                            f"give the protein change (for example 'p.G12C')")
+            raise TermError(f"{quote(text)}: cDNA changes are read only for the hotspots of {known}; give the protein "
+                            f"change the report gives with it (written alone, or after it: 'c.… (p.…)'), or the kind "
+                            f"word 'mutation' with the report's classification")
         if accession and accession not in self._cdna_transcripts.get(gene, ()):
             listed = ", ".join(sorted(t for t in self._cdna_transcripts[gene] if t.startswith("NM_")))
             raise TermError(f"{quote(text)}: the {gene} hotspot table uses {listed} numbering, not {accession}")
