@@ -534,12 +534,18 @@ def with_case_words(data: dict, vocab: Vocabulary, problems: list[Problem]) -> l
             continue
         meant = None
         # (a field of the model: an unknown field named "outcome" at the top is offered no value)
-        if p.suggestion is None and p.path and field_at(CaseIn, p.path) is not None:
+        if p.path and field_at(CaseIn, p.path) is not None:
             value: Any = data
             for step in p.path:  # (the value the problem is about, as the case gives it)
                 value = value.get(step) if isinstance(value, dict) else (
                     value[step] if isinstance(value, list) and isinstance(step, int) and step < len(value) else None)
-            if type(value) is str:
+            why = vocab.case_words.unclear(str(p.path[-1]), value) if type(value) is str else None
+            if why is not None and p.message.endswith(")") and "(got " in p.message:
+                # (no offer, not even a close spelling's: "advanced" is not 'locally_advanced')
+                head = p.message[:p.message.rindex("(got ")]
+                out.append(Problem(f"{head}(got {quote(value)}: {why})", p.path, None))
+                continue
+            if type(value) is str and p.suggestion is None:
                 meant = vocab.case_words.meant(str(p.path[-1]), value)
         if meant:  # ("(got 'PD'; did you mean 'progression'?)", as a close spelling reads)
             msg = p.message[:-1] + f"; did you mean '{meant}'?)" if p.message.endswith(")") and "(got " in p.message \

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.errors import RuleError, TermError
+from engine.errors import CaseError, RuleError, TermError
 from engine.vocabulary import CancerType, Drug, Variant, Vocabulary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -657,11 +657,35 @@ def test_the_value_a_word_probably_means(vocab, fld, word, meant):
     assert vocab.case_words.meant(fld, word) == meant
 
 
+@pytest.mark.parametrize("word, start", [
+    ("advanced", "'advanced' covers both 'metastatic'"), ("Advanced-Disease", "'advanced' covers both"),
+    ("stage IIIB", "stage III is 'locally_advanced' for most cancers"), ("3", "stage III is"), ("IV", None),
+])
+def test_a_word_for_no_one_stage_says_why(vocab, word, start):
+    why = vocab.case_words.unclear("stage", word)
+    assert (why is None) if start is None else why.startswith(start)
+    assert vocab.case_words.meant("stage", word) is None or start is None
+
+
+def test_an_unclear_word_is_offered_no_value_not_even_a_close_spelling(engine):
+    """"advanced" was offered 'locally_advanced' (a close spelling): following it turned a
+    metastatic colorectal case's sotorasib + panitumumab "not eligible"."""
+    with pytest.raises(CaseError) as info:
+        engine.evaluate({"cancer_type": "COADREAD", "stage": "advanced"})
+    (p,) = info.value.problems
+    assert p.path == ("stage",) and p.suggestion is None
+    assert p.message == ("Input should be 'early', 'locally_advanced' or 'metastatic' (got 'advanced': 'advanced' "
+                         "covers both 'metastatic' (spread to distant sites) and 'locally_advanced' (grown into nearby "
+                         "tissue or nodes, not spread far); give the one the report means)")
+
+
 def test_a_case_word_for_no_value_or_two_values_is_refused(tmp_path):
     assert "'metastasis' is not a value of stage" in _load_edited(
         tmp_path, "case_words.yaml", "  metastatic: [stage IV,", "  metastasis: [stage IV,")
     assert "'IV' already means metastatic" in _load_edited(
         tmp_path, "case_words.yaml", "  early: [stage I,", "  early: [IV, stage I,")
+    assert "'advanced' already means no one value (unclear)" in _load_edited(
+        tmp_path, "case_words.yaml", "  early: [stage I,", "  early: [advanced, stage I,")
 
 
 @pytest.mark.parametrize("call, meant", [

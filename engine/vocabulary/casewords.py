@@ -2,7 +2,8 @@
 (``stage``, ``setting``, ``outcome``, ``origin``, ``classification``), each with the value it
 means. They are offered as the value probably meant when a case gives one ("stage IV" ->
 ``metastatic``, "PD" -> ``progression``), never read in the value's place: the case format keeps
-its one writing of each value."""
+its one writing of each value. Words that mean no one value (``unclear``: "advanced", "stage III")
+get the reason instead of an offer, which a close spelling would otherwise make."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,6 +27,7 @@ class CaseWords:
 
     def __init__(self) -> None:  # use CaseWords.load
         self._words: dict[str, dict[str, str]] = {}
+        self._unclear: dict[str, dict[str, str]] = {}  # field -> word -> why no one value is meant
 
     @classmethod
     def load(cls, directory: Path) -> CaseWords:
@@ -35,6 +37,16 @@ class CaseWords:
             return part
         conf = read_yaml(path)
         problems: list[Problem] = []
+        for fld, words in (conf.pop("unclear", None) or {}).items():
+            if fld not in FIELDS or not isinstance(words, dict):
+                problems.append(Problem(f"not a field with fixed values ({', '.join(FIELDS)}), or not a mapping "
+                                        "of words to why they mean no one value", ("unclear", str(fld))))
+                continue
+            for word, why in words.items():
+                if not isinstance(why, str) or not why.strip():
+                    problems.append(Problem("give why the word means no one value", ("unclear", fld, str(word))))
+                    continue
+                part._unclear.setdefault(fld, {})[_name_key(str(word))] = " ".join(why.split())
         for fld, values in conf.items():
             if fld not in FIELDS or not isinstance(values, dict):
                 problems.append(Problem(f"not a field with fixed values ({', '.join(FIELDS)}), or not a mapping "
@@ -47,11 +59,17 @@ class CaseWords:
                     continue
                 for i, word in enumerate(said or ()):
                     key = _name_key(str(word))
-                    if words.get(key, value) != value:
-                        problems.append(Problem(f"'{word}' already means {words[key]}", (fld, value, i)))
+                    if words.get(key, value) != value or key in part._unclear.get(fld, {}):
+                        problems.append(Problem(f"'{word}' already means {words.get(key, 'no one value (unclear)')}",
+                                                (fld, value, i)))
                     words[key] = value
         fail(path, problems)
         return part
+
+    def unclear(self, fld: str, word: str) -> str | None:
+        """Why ``word`` means no one value of ``fld`` ("advanced": metastatic or locally advanced),
+        or None."""
+        return self._unclear.get(fld, {}).get(_name_key(word)) if len(word) <= 80 else None
 
     def meant(self, fld: str, word: str) -> str | None:
         """The value of ``fld`` that ``word`` probably means (None: the file gives no such word)."""
