@@ -501,6 +501,17 @@ def test_drug_typo_is_an_error_with_suggestion(vocab):
     assert "is a regimen, not a drug" in term_error(vocab.drug, "FOLFOX").render()
 
 
+@pytest.mark.parametrize("text, suggestion", [
+    ("osimertnib", "osimertinib"), ("cetuxmiab", "cetuximab"), ("panitumab", "panitumumab"), ("gemcitibine", "gemcitabine"),
+    # a name that shares only its class's ending with a known drug is not offered that drug
+    ("brigatinb", "brigatinib"), ("nazartinib", None), ("retifanlimab", None), ("zalutumumab", None),
+])
+def test_a_drug_is_offered_only_for_a_name_alike_beyond_its_classs_ending(vocab, text, suggestion):
+    """Unknown drugs were offered a drug of another class sharing an INN ending: lazertinib
+    (EGFR) 'zongertinib' (HER2), sintilimab (PD-1) 'ipilimumab' (CTLA-4), necitumumab 'panitumumab'."""
+    assert term_error(vocab.drug, text).problems[0].suggestion == suggestion
+
+
 def test_drug_classes_include_implied_ones(vocab):
     assert vocab.drug("oxaliplatin") == Drug("oxaliplatin", frozenset({"oxaliplatin", "platinum", "chemotherapy"}))
     assert "kras_g12c_inhibitor" in vocab.drug("sotorasib").classes
@@ -510,7 +521,9 @@ def test_drug_classes_include_implied_ones(vocab):
     assert vocab.drugs_in_class("taxane") == {"docetaxel", "paclitaxel", "nab-paclitaxel"}
     assert {"fluorouracil", "capecitabine"} <= vocab.drugs_in_class("fluoropyrimidine")
     assert vocab.drugs_in_class("irinotecan") == {"irinotecan", "irinotecan liposome"}
-    assert vocab.drugs_in_class("anti_egfr_antibody") == {"cetuximab", "panitumumab", "amivantamab"}
+    assert vocab.drugs_in_class("anti_egfr_antibody") == {"cetuximab", "panitumumab", "amivantamab", "necitumumab"}
+    assert "irinotecan" not in vocab.drug("topotecan").classes and "fluoropyrimidine" not in vocab.drug("raltitrexed").classes
+    assert "fluoropyrimidine" in vocab.drug("UFT").classes and "anti_pd1_pdl1" in vocab.drug("tislelizumab").classes
     assert {"sotorasib", "adagrasib", "rm-018"} <= vocab.drugs_in_class("kras_g12c_inhibitor")
     assert "daraxonrasib" not in vocab.drugs_in_class("kras_g12c_inhibitor")
     assert {"chemotherapy", "targeted_therapy", "immunotherapy"} & vocab.drug("cetuximab").classes == {"targeted_therapy"}

@@ -76,6 +76,16 @@ def _closest(word: str, candidates: Mapping[str, str], cutoff: float = 0.6) -> s
     return candidates[hit[0]] if hit else None
 
 
+def _alike_before_shared_ending(word: str, other: str, cutoff: float = 0.7) -> bool:
+    """Whether two names are alike where they differ, their shared ending set aside: a drug's
+    ending (an INN stem such as '-tinib' or '-lizumab') says its class, not which drug it is, so
+    'lazertinib' is not a misspelt 'zongertinib', as 'osimertnib' is 'osimertinib'."""
+    n = 0
+    while n < min(len(word), len(other)) and word[-1 - n] == other[-1 - n]:
+        n += 1
+    a, b = word[:len(word) - n], other[:len(other) - n]
+    return max(len(a), len(b)) <= 2 or difflib.SequenceMatcher(None, a, b).ratio() >= cutoff
+
 
 def read_yaml(path: Path) -> dict:
     """A vocabulary file as a mapping; :class:`RuleError` naming the file otherwise."""

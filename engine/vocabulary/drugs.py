@@ -1,6 +1,7 @@
 """Drugs (generic, brand and code names, classes) and regimens, and prior-therapy words."""
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from engine.errors import Problem, RuleError, TermError, quote
-from engine.vocabulary.common import Cached, _closest, _drug_key, _regimen_key, check_length, fail, read_yaml
+from engine.vocabulary.common import Cached, _alike_before_shared_ending, _closest, _drug_key, _regimen_key, check_length, fail, read_yaml
 
 MAX_PARTS = 40  # drugs or regimens in one therapy word (``a/b/c + d``)
 
@@ -146,7 +147,13 @@ class Drugs(Cached):
         fail(path, problems)
 
     def _suggest_drug(self, text: str) -> str | None:
-        return _closest(_drug_key(text), self._drug_suggest, cutoff=0.7)
+        key = _drug_key(text)
+        if not key.isascii():  # (look-alike letters: the plain form, where it is a name)
+            return _closest(key, self._drug_suggest, cutoff=0.7)
+        for hit in difflib.get_close_matches(key, list(self._drug_suggest), n=3, cutoff=0.7):
+            if _alike_before_shared_ending(key, hit):
+                return self._drug_suggest[hit]
+        return None
 
     def _lookup_drug(self, text: str) -> Drug | None:
         name = self._drug_keys.get(_drug_key(text))
