@@ -1044,3 +1044,20 @@ def test_an_option_whose_label_names_no_biomarker_has_no_oncokb_level(engine):
     assert mutant.option("daraxonrasib").oncokb_level is None
     bi = mutant.option("bi-1701963")
     assert (bi.verdict, bi.evidence, bi.oncokb_level) == ("consider", "preclinical", "4")
+
+
+@pytest.mark.parametrize("cancer, as_of, level, rule", [
+    ("PAAD", "2026-07-01", "3A", "LNG-014"),  # the pancreatic cohort's own results
+    ("PAAD", "2022-06-01", "3B", "LNG-006"),  # before they were published
+    ("UCEC", "2026-07-01", "3B", "LNG-006"),  # no cohort of its own: evidence from other cancer types
+    ("SKCM", "2026-07-01", "3B", "LNG-006"),
+])
+def test_a_trial_option_is_3a_only_in_the_cancer_type_its_evidence_comes_from(engine, cancer, as_of, level, rule):
+    """A KRAS G12C inhibitor alone outside lung and colorectal cancer was OncoKB 3A in any solid
+    tumour (melanoma included), where OncoKB's 3A asks for clinical evidence in that cancer type."""
+    r = engine.evaluate({"cancer_type": cancer, "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+                         "prior_therapies": [{"drugs": ["carboplatin", "paclitaxel"], "outcome": "progression"}],
+                         "as_of": as_of})
+    for therapy in ("sotorasib", "adagrasib"):
+        o = r.option(therapy)
+        assert (o.verdict, o.evidence, o.oncokb_level, o.rules[0]) == ("consider", "clinical", level, rule)
