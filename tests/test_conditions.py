@@ -601,7 +601,10 @@ def test_prior_lines_words(vocab):
     lab = KINDS["prior_lines"].label
     assert lab(cond({"prior_lines": {"min": 1, "max": 2}})) == "at least 1 and at most 2 prior systemic therapy line(s)"
     assert lab(cond({"prior_lines": {"max": 0}})) == "at most 0 prior systemic therapy line(s)"
-    assert lab(cond({"prior_lines": {"min": 0}})) == "at least 0 prior systemic therapy line(s)"
+    # (any number of lines: what it asks is that the history be given)
+    assert lab(cond({"prior_lines": {"min": 0}})) == "a prior-therapy history given (any number of lines, none included)"
+    assert lab(cond({"prior_lines": {"min": 0, "setting": ["metastatic"]}})) == (
+        "a prior-therapy history given (any number of lines, none included) in the metastatic setting")
 
 
 def test_prior_lines_generator_terms(vocab):

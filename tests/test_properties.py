@@ -352,6 +352,8 @@ def still_eligible(result, therapy: str, rule_id: str) -> bool:
           "alterations": [{"gene": "BRCA2", "variant": "loss", "origin": "germline"}],
           "prior_therapies": [{"drugs": ["cisplatin"], "setting": "metastatic", "weeks": 16, "outcome": "stable"}],
           "as_of": "2026-07-01"})
+@example({"cancer_type": "PAAD", "stage": "metastatic", "multiagent_candidate": False, "as_of": "2026-08-26",
+          "prior_therapies": [{"drugs": ["daraxonrasib"]}, {"drugs": ["daraxonrasib"], "outcome": "progression"}]})
 def test_unknown_data_never_produces_eligible(case):
     """Remove data (the history, the tested genes, one gene's test, the stage, germline testing):
     it becomes unknown. No option with something ``missing`` is eligible; and a rule that still

@@ -761,12 +761,15 @@ def test_a_caution_qualifies_only_an_option_that_may_be_given(engine):
 def test_a_regular_approval_in_any_line_decides_before_an_accelerated_one_after_prior_treatment(engine):
     """BRAF V600E lung cancer: the NSCLC approval (regular, any line) and the tumour-agnostic one
     (accelerated, after prior treatment) reach the same verdict; the NSCLC rule decides, so a
-    student is asked only for the stage, and told 'not metastatic', never 'no prior treatment'."""
+    student is asked for the stage and whether the cancer already progressed on a BRAF inhibitor
+    (the history not given: never read as no), never for a prior treatment, and told 'not
+    metastatic', never 'no prior treatment'."""
     braf = [{"gene": "BRAF", "variant": "V600E"}]
     res = engine.evaluate({"cancer_type": "LUAD", "alterations": braf, "as_of": "2026-07-01"})
     dt = {o.therapy: o for o in res.options}["dabrafenib+trametinib"]
     assert dt.verdict == "conditional" and dt.rules[0] == "BRAF-008"
-    assert not any("prior therapy" in m for m in dt.missing)
+    assert dt.missing == ["prior therapy history (did the cancer progress on a BRAF inhibitor given before?)",
+                          "stage: is the NSCLC metastatic?"]
     res = engine.evaluate({"cancer_type": "LUAD", "stage": "locally_advanced", "alterations": braf, "prior_therapies": [],
                            "as_of": "2026-07-01"})
     dt = {o.therapy: o for o in res.options}["dabrafenib+trametinib"]

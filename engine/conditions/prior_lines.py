@@ -66,6 +66,9 @@ def build(cond, vocab) -> tuple:
 
 def label(cond, vocab=None) -> str:
     p = cond.prior_lines
+    if not p.min and p.max is None:  # (any number: what it asks is that the history be given)
+        return "a prior-therapy history given (any number of lines, none included)" + (
+            f" in the {' or '.join(p.setting)} setting" if p.setting else "")
     bits = [f"at least {p.min}" if p.min is not None else "", f"at most {p.max}" if p.max is not None else ""]
     return " and ".join(b for b in bits if b) + " prior systemic therapy line(s)"
 
