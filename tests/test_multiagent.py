@@ -46,8 +46,14 @@ def test_untreated_pdac_not_a_candidate_is_eligible(engine):
     assert daraxonrasib(engine, prior_therapies=[], multiagent_candidate=False).verdict == "eligible"
 
 
-def test_not_a_candidate_is_eligible_whatever_the_history_says(engine):
-    assert daraxonrasib(engine, multiagent_candidate=False).verdict == "eligible"  # history unknown
+def test_not_a_candidate_is_eligible_whatever_the_number_of_prior_lines(engine):
+    assert daraxonrasib(engine, multiagent_candidate=False, prior_therapies=[]).verdict == "eligible"
+    treated = [{"regimen": "FOLFIRINOX", "setting": "metastatic", "outcome": "progression"}]
+    assert daraxonrasib(engine, multiagent_candidate=False, prior_therapies=treated).verdict == "eligible"
+    # the history not given: whether the cancer progressed on a RAS(ON) inhibitor is unknown, never no
+    unknown = daraxonrasib(engine, multiagent_candidate=False)
+    assert (unknown.verdict, unknown.missing) == (
+        "conditional", ["prior therapy history (did the cancer progress on a RAS(ON) inhibitor given before?)"])
 
 
 def test_only_a_candidate_without_prior_therapy_is_not_eligible(engine):
@@ -112,7 +118,7 @@ def test_check_enumerates_candidacy_from_the_registry_and_its_witnesses_reproduc
         if normal.stage == "metastatic" and "PAAD" in normal.lineage:
             on = any("ras_on_inhibitor" in ln.classes for ln in normal.lines or ())  # a RAS(ON) inhibitor given before
             seen[(value, on)].add(engine.evaluate(case).option("daraxonrasib").verdict)
-    assert seen[(False, False)] == {"eligible"}  # the second route: whatever the history ...
+    assert seen[(False, False)] == {"eligible", "conditional"}  # the second route: whatever the lines (the history unknown: asked) ...
     assert seen[(False, True)] == {"eligible", "not_eligible", "conditional"}  # ... but progression on a RAS(ON) inhibitor
     assert seen[(True, False)] == {"eligible", "not_eligible", "conditional"}  # treated, untreated, history unknown
     assert {"eligible", "conditional"} <= seen[(None, False)]

@@ -1117,3 +1117,22 @@ def test_the_case_line_says_which_driver_genes_were_not_tested(engine):
     first = p.record("a:1", json.dumps(case))[0]
     second = p.record("a:2", json.dumps({**tested, "id": case["id"]}))[0]
     assert b"ROS1 not tested" in first and b"ROS1 not tested" not in second
+
+
+def test_a_one_line_summary_says_a_failed_criterion_is_the_trial_populations(engine):
+    """"not met: no progression on a KRAS G12C inhibitor given before" read as the label's words
+    in the brief and TSV lines; the labels say nothing of it (a trial's eligibility does)."""
+    from engine import formats
+    case = {"cancer_type": "COADREAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
+            "tested_genes": ["KRAS", "NRAS", "BRAF"], "as_of": "2026-07-01",
+            "prior_therapies": [{"regimen": "FOLFOX", "outcome": "progression"}, {"regimen": "FOLFIRI", "outcome": "progression"},
+                                {"drugs": ["adagrasib", "cetuximab"], "outcome": "progression"}]}
+    r = engine.evaluate(case)
+    combo = r.option("adagrasib+cetuximab")
+    assert combo.failed_criteria == ["no progression on a KRAS G12C inhibitor given before"]  # (the field keeps its words)
+    brief = formats.text(r, brief=True)
+    assert ("adagrasib + cetuximab: not eligible, not met: no progression on a KRAS G12C inhibitor given before "
+            "(the trial population, not the label's words) [CRC-004]") in " ".join(brief.split())
+    # a label criterion is not marked
+    alone = r.option("adagrasib")
+    assert alone.verdict == "not_eligible" and "trial population" not in alone.summary

@@ -73,8 +73,19 @@ def whole_line(o) -> str:
     not hide the question that decides)."""
     if not o.summary.endswith("\u2026") or not (o.missing or o.failed_criteria):
         return o.summary
-    return _reason(o.name, o.verdict, o.missing, o.failed_criteria, o.evidence, len(o.cautions))
+    failed = marked(o.failed_criteria, {c.text for c in o.criteria if c.kind == "population"}) if o.failed_criteria else ()
+    return _reason(o.name, o.verdict, o.missing, failed, o.evidence, len(o.cautions))
 
+
+def marked(failed, population) -> list[str]:
+    """The failed criteria, each of the population a rule's evidence comes from (``population``:
+    their texts) marked so: a one-line summary must not read a trial's eligibility as the label's."""
+    return [f"{t} ({POPULATION_WORDS})" if t in population and "population" not in t else t for t in failed]
+
+
+#: after a failed criterion of the population a rule's evidence comes from (a trial's eligibility),
+#: in a one-line summary: the label does not state it
+POPULATION_WORDS = "the trial population, not the label's words"
 
 #: summaries kept per rule base: the missing facts and failed criteria of the key name the case's own
 #: values, so a long batch of varied cases keeps finding new keys (about 1,600 per 100,000
@@ -105,6 +116,8 @@ class Summaries:
         s = memo.get(key)
         if s is None:
             rule = self.rb.by_id.get(key[2])
+            if f and rule is not None:
+                f = marked(f, {req.criterion for req in rule.requires if req.kind == "population"})
             s = option_summary(d["name"], d["verdict"], rule.title if rule else "", m, f, d["evidence"], c)
             if len(memo) >= MAX_SUMMARIES:
                 memo.clear()
