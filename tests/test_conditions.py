@@ -316,7 +316,7 @@ def test_a_listed_mutation_shows_sequencing_not_copy_number_or_rearrangement(voc
     unnamed = case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[{"outcome": "progression"}])
     assert on.fn(unnamed) is None and on.missing(unnamed) == "the drugs of prior therapy 1 (drugs not given)"
     after = case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[line("sotorasib", outcome="progression")])
-    assert on.fn(after) is None and on.missing(after) == "KRAS copy-number testing"
+    assert on.fn(after) is None and on.missing(after) == "KRAS copy-number testing after progression on the KRAS G12C inhibitor"
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[line("carboplatin")])) is False  # never given
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), tested_genes=["KRAS"],
                       prior_therapies=[line("sotorasib", outcome="progression")])) is False

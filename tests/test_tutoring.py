@@ -864,7 +864,8 @@ def test_compare_says_what_became_of_an_exclusion_that_waited(engine):
                                 {"drugs": ["sotorasib"], "outcome": "progression"}], "as_of": "2026-07-01"}
     covered = {o.therapy: o for o in engine.compare(case, dict(case, tested_genes=["KRAS"])).options}["adagrasib+tno155"]
     assert (covered.before.verdict, covered.after.verdict) == ("consider", "consider")
-    assert "Nothing is left to find out (before: KRAS copy-number testing)." in covered.why
+    assert ("Nothing is left to find out (before: KRAS copy-number testing after progression on the KRAS G12C "
+            "inhibitor).") in " ".join(covered.why.split())
     (c,) = [c for c in covered.criteria if c.id == "RES-007/exclusion"]
     assert (c.before, c.after) == ("unknown", None)
     assert "no longer in question (the exclusion is known not to apply)" in covered.why

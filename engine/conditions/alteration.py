@@ -244,6 +244,9 @@ def build(cond, vocab) -> tuple:
                 unnamed = _unnamed_if_unheld(case.lines, on)
                 if unnamed:
                     return drugs_words(unnamed, ", ")
+                # (what was acquired on the drug is found by testing after it: a profile from
+                # before it cannot show it)
+                return f"{gene} {_ASSAY_WORDS[assay_kind]} after progression on the {vocab.class_label(on)}"
             return f"{gene} {_ASSAY_WORDS[assay_kind]}"
         return f"{gene} testing"
 
