@@ -508,8 +508,11 @@ def test_drug_typo_is_an_error_with_suggestion(vocab):
 ])
 def test_a_drug_is_offered_only_for_a_name_alike_beyond_its_classs_ending(vocab, text, suggestion):
     """Unknown drugs were offered a drug of another class sharing an INN ending: lazertinib
-    (EGFR) 'zongertinib' (HER2), sintilimab (PD-1) 'ipilimumab' (CTLA-4), necitumumab 'panitumumab'."""
+    (EGFR) 'zongertinib' (HER2), sintilimab (PD-1) 'ipilimumab' (CTLA-4), necitumumab 'panitumumab'.
+    The same offer for a drug named alone and in a case's prior therapy (a therapy word)."""
     assert term_error(vocab.drug, text).problems[0].suggestion == suggestion
+    assert term_error(vocab.therapy_word, text).problems[0].suggestion == suggestion
+    assert term_error(vocab.therapy_word, f"FOLFOX + {text}").problems[0].suggestion == suggestion
 
 
 def test_drug_classes_include_implied_ones(vocab):

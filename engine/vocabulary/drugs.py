@@ -13,6 +13,18 @@ from engine.vocabulary.common import Cached, _alike_before_shared_ending, _close
 
 MAX_PARTS = 40  # drugs or regimens in one therapy word (``a/b/c + d``)
 
+
+def _offer(key: str, names: Mapping[str, str]) -> str | None:
+    """The name to offer for an unknown drug or regimen (``names``: key -> name shown): a close
+    spelling, alike also where the two differ once a shared ending (a drug class's INN stem) is
+    set aside; None otherwise."""
+    if not key.isascii():  # (look-alike letters: the plain form, where it is a name)
+        return _closest(key, names, cutoff=0.7)
+    for hit in difflib.get_close_matches(key, list(names), n=3, cutoff=0.7):
+        if _alike_before_shared_ending(key, hit):
+            return names[hit]
+    return None
+
 _COMBINATION = re.compile(r"\s*(?:\+|&|,|;|\bplus\b|\band\b|\bwith\b)\s*", re.IGNORECASE)
 
 
@@ -147,13 +159,7 @@ class Drugs(Cached):
         fail(path, problems)
 
     def _suggest_drug(self, text: str) -> str | None:
-        key = _drug_key(text)
-        if not key.isascii():  # (look-alike letters: the plain form, where it is a name)
-            return _closest(key, self._drug_suggest, cutoff=0.7)
-        for hit in difflib.get_close_matches(key, list(self._drug_suggest), n=3, cutoff=0.7):
-            if _alike_before_shared_ending(key, hit):
-                return self._drug_suggest[hit]
-        return None
+        return _offer(_drug_key(text), self._drug_suggest)
 
     def _lookup_drug(self, text: str) -> Drug | None:
         name = self._drug_keys.get(_drug_key(text))
@@ -262,7 +268,7 @@ class Drugs(Cached):
     def _unknown_therapy(self, part: str, whole: str) -> TermError:
         where = f" in '{whole}'" if part.strip() != whole.strip() else ""
         pool = {**self._drug_suggest, **{k.replace("/", ""): v for k, v in self._regimen_names.items()}}
-        return TermError(f"unknown drug or regimen {quote(part.strip())}{where}", _closest(_drug_key(part), pool, cutoff=0.7))
+        return TermError(f"unknown drug or regimen {quote(part.strip())}{where}", _offer(_drug_key(part), pool))
 
     def therapy_word(self, text: str) -> tuple[str, ...]:
         """The drugs of one prior-therapy word: a regimen (``FOLFOX``), a drug, or a combination
