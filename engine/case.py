@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
+from engine.conditions.alteration import profile_after_therapy
 from engine.errors import CaseError, Problem, TermError, quote, showable
 from engine.rules_model import Outcome, Setting, Stage
 from engine.schema import PlainStrictModel as StrictModel, field_at, problems_from_validation
@@ -80,6 +81,9 @@ class CaseIn(StrictModel):
     germline_tested: bool | None = None
     multiagent_candidate: bool | None = None  # a candidate for multiagent systemic therapy; absent: not stated
     prior_therapies: list[PriorTherapyIn] | None = None
+    # the alterations and tested genes are from testing after the last prior therapy listed (true)
+    # or from earlier testing (false); absent: not stated (an alteration flagged acquired implies true)
+    tested_after_prior_therapy: bool | None = None
     as_of: dt.date | None = None
     jurisdiction: str | None = None
 
@@ -192,6 +196,8 @@ class NormalCase:
     as_of: dt.date
     jurisdiction: str
     multiagent_candidate: bool | None = None  # None: not stated
+    # CaseIn.tested_after_prior_therapy, true where an alteration is flagged acquired (None: not stated)
+    tested_after_prior_therapy: bool | None = None
     # the alterations of each gene, in case order (made from ``alterations``: a condition on one
     # gene reads only its own, which matters for exomes of hundreds of alterations)
     by_gene: dict[str, tuple[Alt, ...]] = field(init=False, repr=False, compare=False)
@@ -310,6 +316,8 @@ def strict_problems(data: dict) -> list[Problem]:
         _strict_bool(data, "germline_tested", (), out)
     if type(data.get("multiagent_candidate")) is not bool:
         _strict_bool(data, "multiagent_candidate", (), out)
+    if type(data.get("tested_after_prior_therapy")) is not bool:
+        _strict_bool(data, "tested_after_prior_therapy", (), out)
     as_of = data.get("as_of")
     if as_of is not None and not (type(as_of) is str and _DATE.fullmatch(as_of) and parse_date(as_of)):
         date_problems(as_of, ("as_of",), out)
@@ -771,6 +779,7 @@ def normalise(
         case.as_of or today or dt.date.today(),  # as_of
         (case.jurisdiction or default_jurisdiction).upper(),  # jurisdiction
         case.multiagent_candidate,
+        profile_after_therapy(case.tested_after_prior_therapy, alts),
     )
 
 

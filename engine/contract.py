@@ -26,6 +26,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "germline_tested": "whether germline testing was done (absent: unknown)",
         "multiagent_candidate": "whether the patient is a candidate for multiagent (combination) systemic therapy, in the treating team's judgement: false where a label admits a patient unfit for it (absent: unknown)",
         "prior_therapies": "prior systemic therapies, oldest first; absent or null: history unknown; []: treatment-naive",
+        "tested_after_prior_therapy": "whether the alterations and tested genes are from testing after the last prior therapy listed (a new biopsy or a liquid biopsy at progression): only such a profile shows that no resistance alteration was acquired on a drug; false: from earlier testing; absent: not stated (an alteration flagged acquired implies true)",
         "as_of": "the date to evaluate the knowledge at (YYYY-MM-DD; default: today)",
         "jurisdiction": "the regulator whose approvals apply: FDA (default) or EMA",
     },

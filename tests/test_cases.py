@@ -28,7 +28,7 @@ STAGES = {"early", "locally_advanced", "metastatic"}
 SETTINGS = {"adjuvant", "neoadjuvant", "metastatic", "maintenance"}
 OUTCOMES = {"progression", "response", "stable", "intolerance"}
 CASE_KEYS = {"id", "cancer_type", "stage", "alterations", "tested_genes", "germline_tested",
-             "multiagent_candidate", "prior_therapies", "as_of", "jurisdiction"}
+             "multiagent_candidate", "prior_therapies", "tested_after_prior_therapy", "as_of", "jurisdiction"}
 ALTERATION_KEYS = {"gene", "variant", "origin", "acquired", "partner"}
 PRIOR_KEYS = {"drugs", "regimen", "setting", "outcome", "weeks"}
 EXPECTED_KEYS = {"case", "why", "options", "missing", "absent", "notes_contain", "not_verdicts", "cautions"}

@@ -94,7 +94,7 @@ def test_every_kind_names_the_case_fields_it_reads():
     assert KINDS["germline_tested"].fields(cond({"germline_tested": True})) == ("germline_tested",)
     assert KINDS["alteration"].fields(cond({"alteration": {"gene": "KRAS"}})) == ("alterations",)
     assert KINDS["alteration"].fields(cond({"alteration": {"gene": "KRAS", "acquired_on": "egfr_tki"}})) == (
-        "alterations", "prior_therapies")
+        "alterations", "prior_therapies", "tested_after_prior_therapy")
     for key, spec in (("received", {"drugs": ["sotorasib"]}), ("prior_line", {"drugs": ["sotorasib"]}),
                       ("prior_lines", {"min": 1})):
         assert KINDS[key].fields(cond({key: spec})) == ("prior_therapies",)
@@ -318,8 +318,12 @@ def test_a_listed_mutation_shows_sequencing_not_copy_number_or_rearrangement(voc
     after = case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[line("sotorasib", outcome="progression")])
     assert on.fn(after) is None and on.missing(after) == "KRAS copy-number testing after progression on the KRAS G12C inhibitor"
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), prior_therapies=[line("carboplatin")])) is False  # never given
-    assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), tested_genes=["KRAS"],
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "G12C"), tested_genes=["KRAS"], tested_after_prior_therapy=True,
                       prior_therapies=[line("sotorasib", outcome="progression")])) is False
+    # assayed, but perhaps before the drug: whether the results are from after it
+    before = case(vocab, "LUAD", alt("KRAS", "G12C"), tested_genes=["KRAS"], prior_therapies=[line("sotorasib", outcome="progression")])
+    assert on.fn(before) is None
+    assert on.missing(before) == "whether the KRAS results are from testing after progression on the KRAS G12C inhibitor"
 
 
 def test_an_unspecified_mutation_could_be_the_named_change(vocab):
@@ -398,8 +402,8 @@ def test_nothing_is_acquired_on_a_class_the_given_history_never_held(vocab):
     assert on.fn(case(vocab, "PAAD")) is None
     assert on.fn(case(vocab, "PAAD", prior_therapies=[line("sotorasib", outcome="progression")])) is None
     assert on.fn(case(vocab, "PAAD", prior_therapies=[line("sotorasib", outcome="progression")],
-                      tested_genes=["KRAS"])) is False
-    assert held(vocab, spec, case(vocab, "PAAD", tested_genes=["KRAS"], prior_therapies=[
+                      tested_genes=["KRAS"], tested_after_prior_therapy=True)) is False
+    assert held(vocab, spec, case(vocab, "PAAD", tested_genes=["KRAS"], tested_after_prior_therapy=True, prior_therapies=[
         line("sotorasib", outcome="progression")])) == "KRAS tested, no such change"
 
 
@@ -455,6 +459,54 @@ def test_acquired_on_reads_the_flag_then_the_history(vocab):
     assert on.fn(two) is True
     assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), y96d,
                       prior_therapies=[line("sotorasib")])) is None
+
+
+def test_none_acquired_on_a_drug_is_known_only_from_testing_after_it(vocab):
+    """What a tumour acquired on a drug shows only on testing after the drug: after progression
+    on a KRAS G12C inhibitor, KRAS tested with no Y96D says no Y96D was acquired only where the
+    case says its profile is from testing after the last prior therapy (or an alteration flagged
+    acquired shows it is). A line stopped for intolerance, or one that responded, is not where
+    resistance was acquired; a line whose end is not given may be."""
+    on = leaf(vocab, {"alteration": {"gene": "KRAS", "variant": "Y96D", "acquired_on": "kras_g12c_inhibitor"}})
+    amp = leaf(vocab, {"alteration": {"gene": "KRAS", "kind": "amplification", "acquired_on": "kras_g12c_inhibitor"}})
+    codons = leaf(vocab, {"alteration": {"gene": "KRAS", "codons": [12, 13], "exclude_variants": ["G12C"],
+                                         "acquired_on": "kras_g12c_inhibitor"}})
+    g12c = alt("KRAS", "G12C")
+    progressed = [line("carboplatin", outcome="progression"), line("adagrasib", outcome="progression")]
+
+    def profile(*alts, **kw):
+        return case(vocab, "LUAD", g12c, *alts, tested_genes=["KRAS"], prior_therapies=progressed, **kw)
+
+    for lf in (on, amp, codons):
+        assert lf.fn(profile()) is None
+        assert lf.missing(profile()) == ("whether the KRAS results are from testing after progression on the "
+                                         "KRAS G12C inhibitor")
+        assert lf.fn(profile(tested_after_prior_therapy=False)) is None  # (from earlier testing: the same)
+        assert lf.fn(profile(tested_after_prior_therapy=True)) is False
+        # a change flagged acquired shows the profile is from testing after the therapy
+        assert lf.fn(profile(alt("MET", "amplification", acquired=True))) is False
+        assert lf.fn(profile(alt("MET", "amplification", acquired=True), tested_after_prior_therapy=False)) is None
+        # stopped for intolerance, or responding: nothing was acquired on it that testing before missed
+        for outcome in ("intolerance", "response", "stable"):
+            ended = case(vocab, "LUAD", g12c, tested_genes=["KRAS"], prior_therapies=[line("adagrasib", outcome=outcome)])
+            assert lf.fn(ended) is False, outcome
+        unsaid = case(vocab, "LUAD", g12c, tested_genes=["KRAS"], prior_therapies=[line("sotorasib"), line("docetaxel")])
+        assert lf.fn(unsaid) is None
+        assert lf.missing(unsaid) == "whether the KRAS results are from testing after prior therapy 1 (sotorasib)"
+        # a line whose drugs are not given does not count against the rule (as for "no progression
+        # on X given before")
+        unnamed = case(vocab, "LUAD", g12c, tested_genes=["KRAS"], prior_therapies=[{"outcome": "progression"}])
+        assert lf.fn(unnamed) is False
+        # no history: the profile is read as the tumour's current one
+        assert lf.fn(case(vocab, "LUAD", g12c, tested_genes=["KRAS"])) is False
+        for c in (profile(), profile(tested_after_prior_therapy=True), unsaid, unnamed):
+            if hasattr(lf.fn, "reference"):  # (the loops of their own give the general reading)
+                assert lf.fn(c) is lf.fn.reference(c)
+    # a matching change listed as present at diagnosis was not acquired, whenever the profile is from
+    assert on.fn(profile(alt("KRAS", "Y96D", acquired=False))) is False
+    # found: the report's flag or the history says it was acquired, whenever the profile is from
+    assert on.fn(profile(alt("KRAS", "Y96D"))) is True
+    assert on.fn(profile(alt("KRAS", "Y96D"), tested_after_prior_therapy=False)) is True
 
 
 def test_alteration_keys_differ_for_every_filter_and_agree_across_notations(vocab):

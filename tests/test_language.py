@@ -94,8 +94,10 @@ def test_the_question_of_acquisition_names_the_cases_own_allele(engine):
                                 {"drugs": ["sotorasib"], "setting": "metastatic"}]}
     opt = engine.evaluate(case).option("sotorasib")
     asked = [m for m in opt.missing if m.startswith("whether ")]
+    # (and, for the alleles the profile does not list, whether it is from after the drug)
     assert asked == ["whether KRAS G12V was acquired on a KRAS G12C inhibitor (how prior therapy 2 (sotorasib) "
-                     "ended, or whether the report marks the alteration as acquired)"], opt.missing
+                     "ended, or whether the report marks the alteration as acquired)",
+                     "whether the KRAS results are from testing after prior therapy 2 (sotorasib)"], opt.missing
 
 
 def test_acquired_flag_is_optional_and_three_valued_in_the_case(mini):

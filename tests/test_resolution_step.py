@@ -301,7 +301,7 @@ RESOLVED = {
                 "missing": [], "failed": [],
                 "criteria": [
                     "TRES-001/gate/0 gate met cancer_type: cancer type: Non-Small Cell Lung Cancer (NSCLC)",
-                    "TRES-001/gate/1 gate met alterations,prior_therapies: KRAS Y96D (acquired on a KRAS G12C inhibitor)",
+                    "TRES-001/gate/1 gate met alterations,prior_therapies,tested_after_prior_therapy: KRAS Y96D (acquired on a KRAS G12C inhibitor)",
                 ],
                 "considered": ["TLNG-001 eligible approved TRES-001: set aside by “KRAS G12C inhibitors excluded after KRAS Y96D acquired on one”: the acquired allele blocks the drug the label approves."],
                 "cautions": [],

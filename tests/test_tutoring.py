@@ -857,15 +857,18 @@ def test_compare_when_another_rule_decides_says_what_it_finds_unmet_and_never_le
 def test_compare_says_what_became_of_an_exclusion_that_waited(engine):
     """After progression on sotorasib, KRAS G12C listed alone, adagrasib + TNO155 (an option to
     consider: adagrasib alone is not eligible there) waits on KRAS copy number (RES-007 would
-    exclude it on an acquired amplification). Listing KRAS in tested_genes settles it one way, an
-    acquired amplification the other: the change says which, not "no longer checked"."""
+    exclude it on an acquired amplification). Listing KRAS in tested_genes, from testing after
+    progression, settles it one way, an acquired amplification the other: the change says which,
+    not "no longer checked"."""
     case = {"cancer_type": "LUAD", "stage": "metastatic", "alterations": [{"gene": "KRAS", "variant": "G12C"}],
             "prior_therapies": [{"drugs": ["carboplatin", "pemetrexed"], "outcome": "progression"},
                                 {"drugs": ["sotorasib"], "outcome": "progression"}], "as_of": "2026-07-01"}
-    covered = {o.therapy: o for o in engine.compare(case, dict(case, tested_genes=["KRAS"])).options}["adagrasib+tno155"]
+    covered = {o.therapy: o for o in engine.compare(case, dict(case, tested_genes=["KRAS"], tested_after_prior_therapy=True)
+                                                    ).options}["adagrasib+tno155"]
     assert (covered.before.verdict, covered.after.verdict) == ("consider", "consider")
     assert ("Nothing is left to find out (before: KRAS copy-number testing after progression on the KRAS G12C "
-            "inhibitor).") in " ".join(covered.why.split())
+            "inhibitor, whether the KRAS results are from testing after progression on the KRAS G12C inhibitor).") in " ".join(
+        covered.why.split())
     (c,) = [c for c in covered.criteria if c.id == "RES-007/exclusion"]
     assert (c.before, c.after) == ("unknown", None)
     assert "no longer in question (the exclusion is known not to apply)" in covered.why

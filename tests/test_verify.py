@@ -249,6 +249,9 @@ def cases(draw):
     if tested or draw(st.booleans()):
         case["tested_genes"] = tested
     case["germline_tested"] = draw(st.sampled_from([None, True, False]))
+    after = draw(st.sampled_from([None, True, False]))
+    if after is not None:
+        case["tested_after_prior_therapy"] = after
     if draw(st.booleans()):
         case["prior_therapies"] = [
             {"drugs": draw(st.lists(st.sampled_from(DRUGS), min_size=1, max_size=3, unique=True)),
@@ -260,7 +263,7 @@ def cases(draw):
     return case
 
 
-MAX_TRIED = 2_000  # profiles tried for one signature before the whole enumeration is made
+MAX_TRIED = 5_000  # profiles tried for one signature before the whole enumeration is made
 
 
 class _Examined:
@@ -551,7 +554,8 @@ def test_a_units_history_dimension_reads_as_the_whole_rule_bases_on_its_atoms(ru
             continue
         own_classes = sorted(dom._history_atoms(frozenset(own.atoms) | (unit.atoms & dom.acquired_on_atoms))[2].acquired_on)
         pos = [whole.atoms.index(i) for i in own.atoms]
-        at = [classes.index(c) for c in own_classes]
+        # (per class: the exposure to it, then whether a line of it may postdate the profile)
+        at = [2 * classes.index(c) + k for c in own_classes for k in (0, 1)]
         expected = {tuple(v[p] for p in pos) + ((None if v[-1] is None else tuple(v[-1][j] for j in at),) if exposed else ())
                     for v in whole.vectors}
         got = {tuple(v[: len(own.atoms)]) + ((v[-1],) if exposed else ()) for v in own.vectors}

@@ -19,6 +19,7 @@ from engine.conditions.base import (  # noqa: F401
     AlterationKind,
     ConditionKind,
     DomainTerms,
+    FIELD_DIMENSIONS,
     GeneTerms,
     FieldDimension,
     HistoryRole,
@@ -34,6 +35,7 @@ from engine.conditions.base import (  # noqa: F401
     history_held,
     join_words,
     one_or_many,
+    register_field,
 )
 from engine.conditions.cancer import CancerCond  # noqa: F401,E402
 from engine.conditions.alteration import AlterationCond, AlterationPattern  # noqa: F401,E402

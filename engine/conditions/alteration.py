@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from engine.conditions.base import (NO_HISTORY, TV, UNKNOWN, AlterationKind, ConditionKind, HistoryRole, LeafNames, Origin, Strict,
-                                    drugs_words, history_words, line_names, line_order, open_lines, register)
+from engine.conditions.base import (NO_HISTORY, TV, UNKNOWN, AlterationKind, ConditionKind, FieldDimension, HistoryRole, LeafNames,
+                                    Origin, Strict, drugs_words, history_words, line_names, line_order, open_lines, register,
+                                    register_field)
 
 
 class AlterationPattern(Strict):
@@ -34,6 +35,11 @@ class AlterationPattern(Strict):
     holding CLASS -> not (acquired on another drug, if at all), unless a line's drugs are not
     given (it may have held CLASS: unknown); a line of CLASS with another or no
     outcome -> acquired when flagged ``acquired: true``, else unknown; no history -> unknown.
+    Where no matching alteration was acquired on CLASS and the history holds CLASS (or a line
+    whose drugs are not given), the pattern is false only if the profile is from testing after
+    the last prior therapy (``tested_after_prior_therapy``, implied by an alteration flagged
+    ``acquired: true``): a profile from before it cannot show what was acquired on it (unknown).
+    Where the history is not given, the profile is read as the tumour's current one.
 
     ``deleterious: true`` (three-valued): the matching alteration must be deleterious
     (:meth:`engine.case.Alt.deleterious`: its classification where given, else a loss, a
@@ -83,6 +89,51 @@ def _never_held(case, cls: str) -> bool:
         if ln.open or cls in ln.classes:
             return False
     return True
+
+
+def profile_after_therapy(value: bool | None, alterations) -> bool | None:
+    """``tested_after_prior_therapy`` as the case reader reads it: where it is not stated, an
+    alteration flagged ``acquired`` (found at progression on therapy) shows the profile is from
+    testing after the therapy."""
+    if value is None:
+        for a in alterations:
+            if a.acquired:
+                return True
+    return value
+
+
+def _written_after(value: bool | None, alterations) -> bool | None:
+    """What a case writes for the flag as the atoms read it: ``None`` (the profile may predate the
+    therapy) is written false where an alteration flagged acquired would imply true."""
+    if value is None and any(a.acquired for a in alterations):
+        return False
+    return value
+
+
+#: whether the profile is from testing after the last prior therapy: the atoms of an alteration
+#: acquired on a drug read it (``depends``); no condition kind of its own asks it. Every atom
+#: reads false as not stated (the profile may predate the drug): ``check`` enumerates the two,
+#: as the atoms read them (the case reader's implication, an alteration flagged acquired, is in
+#: the witness it writes: :func:`_written_after`).
+TESTED_AFTER = register_field(FieldDimension("testing after the prior therapy", "tested_after_prior_therapy",
+                                             (None, True, False), read=(None, True), written=_written_after))
+
+
+def _before_therapy(case, cls: str) -> bool:
+    """Whether the profile may predate progression on drug class ``cls``: a line of the class
+    ended in progression, or its end is not given, and the case does not say its profile is from
+    testing after the last prior therapy. What was acquired on a drug is found by testing after
+    it; a line stopped for intolerance, or one that responded or held stable, is not where
+    resistance was acquired. A line whose drugs are not given does not count against a rule here,
+    as it does not for "no progression on X given before" (rules/README.md); where the history is
+    not given, the profile is read as the tumour's current one."""
+    lines = case.lines
+    if lines is None or case.tested_after_prior_therapy is True:
+        return False
+    for ln in lines:
+        if cls in ln.classes and (ln.outcome is None or ln.outcome == "progression"):
+            return True
+    return False
 
 
 def _acquired_on(cls: str):
@@ -194,8 +245,10 @@ def build(cond, vocab) -> tuple:
                 unsure = True
         if unsure:
             return None
-        if found or identified:
+        if found or identified:  # (one listed as present at diagnosis was not acquired, whatever the profile's date)
             return False
+        if acq_on is not None and _before_therapy(case, on):  # (none listed: by a profile that may predate the class)
+            return None
         if origin == "germline":
             return False if case.germline_tested or assayed else None
         if assay_kind is not None:  # a copy-number or fusion pattern: sequencing that found a mutation says nothing of it
@@ -222,7 +275,7 @@ def build(cond, vocab) -> tuple:
             open_ = [alt for alt in own if matches(alt) and alt.deleterious() is None]
             if open_:
                 return f"whether {', '.join(alt.describe() for alt in open_)} is pathogenic (its classification)"
-        if on is not None and any(matches(alt) for alt in own):
+        if on is not None and any(matches(alt) and acq_on is not None and acq_on(alt, case) is None for alt in own):
             klass = vocab.class_label(on)
             if case.lines is None:  # (an 'acquired' flag does not name the drug)
                 how = NO_HISTORY
@@ -234,6 +287,9 @@ def build(cond, vocab) -> tuple:
             asked = [alt for alt in own if matches(alt) and acq_on is not None and acq_on(alt, case) is None]
             which = ", ".join(alt.describe(acquired=False) for alt in asked) if asked else label
             return f"whether {which} was acquired on a {klass} ({how})"
+        if on is not None and _before_therapy(case, on) and gene in (case.tested if assay_kind is None else case.covered):
+            # none acquired on the class, by a profile that may predate it
+            return _tested_after_words(gene, case.lines, on, vocab)
         if origin == "germline":
             return "germline testing"
         if assay_kind is not None and gene in case.tested:  # sequenced (a mutation is listed), not assayed for this kind
@@ -246,7 +302,7 @@ def build(cond, vocab) -> tuple:
                     return drugs_words(unnamed, ", ")
                 # (what was acquired on the drug is found by testing after it: a profile from
                 # before it cannot show it)
-                return f"{gene} {_ASSAY_WORDS[assay_kind]} after progression on the {vocab.class_label(on)}"
+                return f"{gene} {_ASSAY_WORDS[assay_kind]} after {_after_class(case.lines, on, vocab)}"
             return f"{gene} {_ASSAY_WORDS[assay_kind]}"
         return f"{gene} testing"
 
@@ -296,7 +352,11 @@ def _by_label(gene: str, labels: frozenset[str], acq_on, on: str | None, identif
                 return None
             if found:
                 return False
-        return False if identified or gene in case.tested else None
+        if identified:
+            return False
+        if on is not None and _before_therapy(case, on):
+            return None
+        return False if gene in case.tested else None
 
     return fn
 
@@ -327,6 +387,8 @@ def _by_kind(gene: str, kind: str, assay_kind: str | None, acq_on, on: str | Non
                 return False
         if identified:
             return False
+        if on is not None and _before_therapy(case, on):
+            return None
         if assay_kind is not None:
             return False if gene in case.covered else None
         return False if gene in case.tested else None
@@ -350,6 +412,27 @@ def _ended_or_flagged(lines, cls: str) -> str:
     open_ = [name for ln, name in zip(held, line_names(held), strict=True) if ln.outcome is None]
     ended = f"how {' and '.join(open_)} ended, or " if open_ else ""
     return ended + "whether the report marks the alteration as acquired"
+
+
+def _after_class(lines, cls: str, vocab) -> str:
+    """The time after which testing shows what was acquired on drug class ``cls``: "progression
+    on the KRAS G12C inhibitor" where a line of it ended so, else "the KRAS G12C inhibitor"."""
+    klass = vocab.class_label(cls)
+    if any(cls in ln.classes and ln.outcome == "progression" for ln in lines):
+        return f"progression on the {klass}"
+    return f"the {klass}"
+
+
+def _tested_after_words(gene: str, lines, cls: str, vocab) -> str:
+    """What settles whether ``gene``'s results can show an alteration acquired on drug class
+    ``cls``: whether they are from testing after progression on it, or, where no line of it ended
+    in progression, after the lines of it whose end is not given (how they ended, which may
+    settle it too, is asked where a criterion reads it)."""
+    held = sorted((ln for ln in lines if cls in ln.classes), key=line_order)
+    if any(ln.outcome == "progression" for ln in held):
+        return f"whether the {gene} results are from testing after progression on the {vocab.class_label(cls)}"
+    open_ = [name for ln, name in zip(held, line_names(held), strict=True) if ln.outcome is None]
+    return f"whether the {gene} results are from testing after {' and '.join(open_)}"
 
 
 #: what shows a gene's alterations of a kind other than a mutation (a gene sequenced for
@@ -398,7 +481,7 @@ def check_terms(cond, t) -> None:
 
 
 def fields(cond) -> tuple[str, ...]:
-    return ("alterations", "prior_therapies") if cond.alteration.acquired_on else ("alterations",)
+    return ("alterations", "prior_therapies", TESTED_AFTER.field) if cond.alteration.acquired_on else ("alterations",)
 
 
 def rule_terms(cond, vocab, acc) -> None:
@@ -419,8 +502,11 @@ def case_terms(cond, positive, vocab, acc) -> None:
 
 
 def depends(cond) -> tuple[str, ...]:
-    """A germline pattern is read against ``germline_tested`` too."""
-    return ("germline_tested",) if cond.alteration.origin == "germline" else ()
+    """A germline pattern is read against ``germline_tested`` too, one acquired on a drug class
+    against ``tested_after_prior_therapy``."""
+    a = cond.alteration
+    return (("germline_tested",) if a.origin == "germline" else ()) + (
+        (TESTED_AFTER.field,) if a.acquired_on is not None else ())
 
 
 def history(cond, vocab, terms) -> HistoryRole | None:

@@ -36,14 +36,24 @@ class FieldDimension:
     both its JSON key and its :class:`~engine.case.NormalCase` attribute; ``values``: every value
     the field can take, ``None`` (absent: unknown) first; ``implied(value, alterations)``: the
     value the rest of the case implies (a germline finding means germline testing was done), or
-    ``None`` when the field stands alone. ``check`` enumerates the values, writes them into its
-    witness cases and needs nothing else from the kind.
+    ``None`` when the field stands alone; ``read``: where no atom tells some values apart, those
+    it does (``None`` first; default: every value); ``written(value, alterations)``: where the
+    case reader reads the field otherwise than it is written, what a case writes for the value
+    the atoms read (``None``: the value itself). ``check`` enumerates them, writes them into its
+    witness cases and needs nothing else from the kind; the case generators draw ``values``.
     """
 
     name: str
     field: str
     values: tuple
     implied: Callable | None = None
+    read: tuple | None = None
+    written: Callable | None = None
+
+    @property
+    def searched(self) -> tuple:
+        """The values ``check`` enumerates."""
+        return self.values if self.read is None else self.read
 
 
 class HistoryRole(NamedTuple):
@@ -301,6 +311,10 @@ def history_held(atom, case, value: TV) -> str:
 
 KINDS: dict[str, ConditionKind] = {}
 BY_MODEL: dict[type, ConditionKind] = {}
+#: every scalar case field of ``check``'s domain and the case generators, by field: those of the
+#: condition kinds (:attr:`ConditionKind.dimension`) and those only other kinds' atoms read
+#: (:func:`register_field`), in the order registered
+FIELD_DIMENSIONS: dict[str, FieldDimension] = {}
 
 
 def register(kind: ConditionKind) -> ConditionKind:
@@ -308,4 +322,16 @@ def register(kind: ConditionKind) -> ConditionKind:
         raise ValueError(f"condition kind {kind.key!r} registered twice")
     KINDS[kind.key] = kind
     BY_MODEL[kind.model] = kind
+    if isinstance(kind.dimension, FieldDimension):
+        FIELD_DIMENSIONS.setdefault(kind.dimension.field, kind.dimension)
     return kind
+
+
+def register_field(fd: FieldDimension) -> FieldDimension:
+    """A scalar case field no condition kind of its own reads, only atoms of other kinds (their
+    ``depends``): an alteration acquired on a drug reads whether the profile is from testing
+    after the prior therapy."""
+    if fd.field in FIELD_DIMENSIONS:
+        raise ValueError(f"case field {fd.field!r} registered twice")
+    FIELD_DIMENSIONS[fd.field] = fd
+    return fd

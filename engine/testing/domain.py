@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 from collections.abc import Callable, Iterable, Mapping
 
-from engine.conditions import BY_MODEL, KINDS as CONDITION_KINDS, FieldDimension
+from engine.conditions import BY_MODEL, FIELD_DIMENSIONS, FieldDimension
 from engine.errors import TermError
 from engine.rulebase import RuleBase, rule_conditions
 from engine.rules_model import (
@@ -42,12 +42,10 @@ AA3 = {
 }
 
 #: The kinds of data :func:`reduce_case` can remove (each becomes unknown, never false).
-#: The scalar case fields a condition kind reads (engine.conditions' FieldDimension) that no
-#: code of its own draws here (stage and germline testing are drawn with what they depend on):
+#: The scalar case fields the atoms read (engine.conditions' FIELD_DIMENSIONS: a condition kind's
+#: own, or one an alteration acquired on a drug reads) that no code of its own draws here (stage and germline testing are drawn with what they depend on):
 #: drawn, reduced and completed generically, each value in turn.
-FIELDS: tuple[FieldDimension, ...] = tuple(
-    {k.dimension.field: k.dimension for k in CONDITION_KINDS.values() if isinstance(k.dimension, FieldDimension)
-     and k.dimension.field not in ("stage", "germline_tested")}.values())
+FIELDS: tuple[FieldDimension, ...] = tuple(fd for f, fd in FIELD_DIMENSIONS.items() if f not in ("stage", "germline_tested"))
 REDUCTIONS = ("history", "tested_genes", "stage", "germline_tested") + tuple(f.field for f in FIELDS)
 
 DAY = dt.timedelta(days=1)

@@ -29,7 +29,7 @@ from engine.evaluation.evaluator import (
     Program,
     UnmetNode,
 )
-from engine.conditions import KINDS, DomainTerms, FieldDimension, HistoryRole, HistoryTerms, LeafNames
+from engine.conditions import FIELD_DIMENSIONS, KINDS, DomainTerms, FieldDimension, HistoryRole, HistoryTerms, LeafNames
 from engine.rules_model import Outcome, Setting
 
 MAX_ALTERATIONS_PER_GENE = 3
@@ -289,12 +289,11 @@ class Domain:
         """One dimension per scalar case field a condition kind declares (its
         :class:`~engine.conditions.FieldDimension`: stage, germline testing, ...), holding the
         atoms of its kinds and those of other kinds that depend on it (``depends``)."""
-        own: dict[str, FieldDimension] = {}
-        idx: dict[str, list[int]] = {}
+        own: dict[str, FieldDimension] = dict(FIELD_DIMENSIONS)  # (a field no kind owns has only the atoms depending on it)
+        idx: dict[str, list[int]] = {f: [] for f in own}
         for key, kind in KINDS.items():
             if isinstance(kind.dimension, FieldDimension):
-                fd = own.setdefault(kind.dimension.field, kind.dimension)
-                idx.setdefault(fd.field, []).extend(self.kind_atoms.get(key, ()))
+                idx[kind.dimension.field].extend(self.kind_atoms.get(key, ()))
         self.coupled: dict[str, frozenset[int]] = {}
         extra: dict[str, list[int]] = {f: [] for f in own}
         for a in self.program.atoms:
@@ -304,7 +303,16 @@ class Domain:
                     extra[f].append(a.index)
         for f in own:
             self.coupled[f] = frozenset(extra[f])
-        return [(fd, Dim(fd.field, tuple(idx[f]) + tuple(extra[f]), list(fd.values), [], None)) for f, fd in own.items()]
+        return [(fd, Dim(fd.field, tuple(idx[f]) + tuple(extra[f]), list(fd.searched), [], None)) for f, fd in own.items()]
+
+    def _coupled_fields(self, value) -> tuple:
+        """The scalar fields all unknown but those the alterations' atoms depend on (germline
+        testing, testing after the therapy), set to ``value``."""
+        out = list(self.unknown)
+        for k, (fd, _) in enumerate(self.fields):
+            if self.coupled[fd.field]:
+                out[k] = value
+        return tuple(out)
 
     def _alt_fields(self, value) -> tuple:
         """The scalar fields all unknown but those the alterations imply (germline testing), set
@@ -396,14 +404,16 @@ class Domain:
         # an alteration acquired on a drug class: what its flag means depends on the history, so
         # alterations are told apart under each exposure to the class too, not only without one
         expos = self._exposures(idx)
-        width = len(idx) * (1 + len(expos))
+        # under each exposure, with the fields the alterations imply set and not stated (whether
+        # the profile is from testing after the therapy decides what an untested change reads as)
+        exposures = [(self._coupled_fields(v), h) for v in (True, None) for h in expos]
+        width = len(idx) * (1 + len(exposures))
 
         def effects(st: GeneState, gt: bool | None) -> tuple:
             return self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(gt)))
 
         def exposed(st: GeneState) -> list[tuple]:
-            return [self._values(idx, self._probe(genes={gene: st}, fields=self._alt_fields(True), lines=h))
-                    for h in expos]
+            return [self._values(idx, self._probe(genes={gene: st}, fields=f, lines=h)) for f, h in exposures]
 
         for alt in self._alphabet(gene):
             st = GeneState((alt,), True, alt.origin == "germline")
@@ -522,9 +532,15 @@ class Domain:
 
         def expo(lines_: tuple) -> tuple:
             """Per acquired-on class: 0 never given, 1 maybe (a line whose drugs are not given),
-            2 given without progression, 3 progression."""
-            return tuple(max(((3 if ln.outcome == "progression" else 2) if c in ln.classes else 1
-                              for ln in lines_ if c in ln.classes or ln.open), default=0) for c in acq_classes)
+            2 given without progression, 3 progression; then 1 where a line of it ended in
+            progression or its end is not given (a profile may predate what was acquired on it),
+            else 0. (Each the highest of the lines': states merge them so.)"""
+            out: list[int] = []
+            for c in acq_classes:
+                on = [ln for ln in lines_ if c in ln.classes or ln.open]
+                out.append(max(((3 if ln.outcome == "progression" else 2) if c in ln.classes else 1 for ln in on), default=0))
+                out.append(int(any(c in ln.classes and (ln.outcome is None or ln.outcome == "progression") for ln in on)))
+            return tuple(out)
 
         def hits(drug: str) -> int:
             d = vocab.drug(drug)
@@ -1293,7 +1309,7 @@ def witness(dom: Domain, prof, sl: Slice) -> dict:
         out["tested_genes"] = tested
     present = [a for st in genes.values() for a in st.alts]
     for (fd, _), v in zip(dom.fields, fields, strict=True):
-        v = fd.implied(v, present) if fd.implied is not None else v
+        v = fd.written(v, present) if fd.written is not None else fd.implied(v, present) if fd.implied is not None else v
         if v is not None:
             out[fd.field] = v
     if lines is not None:
