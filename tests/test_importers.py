@@ -1332,3 +1332,25 @@ def test_msk_lung_map_writes_counted_lines_whose_drugs_are_not_given(vocab, tmp_
     assert treated and all(len(c["prior_therapies"]) == int(raw[c["id"]]["LINES_OF_TX_PRIOR_IMPACT"]) for c in treated)
     verdicts = Counter(engine.evaluate({**c, "as_of": "2026-12-01"}).option("sotorasib").verdict for c in treated)
     assert verdicts["eligible"] == len(treated), verdicts
+
+
+def test_msk_lung_map_says_whether_the_sample_is_from_after_the_lines_it_counts(vocab, tmp_path):
+    """SAMPLE_PRE_LUNG_THERAPY says whether the sequenced sample predates any lung therapy: mapped
+    to tested_after_prior_therapy, a sample taken after the lines it counts says so, one taken
+    before says not, and a cell the map does not name leaves it out."""
+    m = tmp_path / "lung_map.yaml"
+    m.write_text("tested_after_prior_therapy: {column: SAMPLE_PRE_LUNG_THERAPY, values: {'YES': false, 'NO': true}}\n")
+    cases, errors, _ = do_import(vocab, LUNG / "data_mutations_extended.txt", clinical=[LUNG / "data_clinical_sample.txt"],
+                                 field_map=m)
+    raw = {r["SAMPLE_ID"]: r for r in raw_rows(LUNG / "data_clinical_sample.txt")}
+    want = {"YES": False, "NO": True}
+    seen = Counter()
+    for c in cases:
+        cell = raw[c["id"]]["SAMPLE_PRE_LUNG_THERAPY"].strip().upper()
+        assert c.get("tested_after_prior_therapy") == want.get(cell), (c["id"], cell)
+        seen[cell] += 1
+    assert seen["YES"] and seen["NO"], seen
+    with pytest.raises(UsageError, match="tested_after_prior_therapy"):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("tested_after_prior_therapy: {column: SAMPLE_PRE_LUNG_THERAPY, values: {'YES': 'no'}}\n")
+        do_import(vocab, LUNG / "data_mutations_extended.txt", clinical=[LUNG / "data_clinical_sample.txt"], field_map=bad)

@@ -277,14 +277,19 @@ def _check_value(vocab: Any, fname: str, value: Any) -> str | None:
     """Why ``value`` cannot be the case field ``fname`` (None: it can)."""
     from pydantic import ValidationError
 
-    from engine.case import CaseIn
+    from engine.case import CaseIn, strict_problems
 
+    data = {"cancer_type": "-", fname: value}
     try:
-        CaseIn.model_validate({"cancer_type": "-", fname: value})
+        CaseIn.model_validate(data)
     except ValidationError as exc:
         e = exc.errors(include_url=False)[0]
         where = ".".join(str(x) for x in e["loc"][1:])
         return f"not a valid {fname}{'.' + where if where else ''}: {e['msg']}"
+    # (what the case reader refuses that the model alone would coerce: the text "no" for false)
+    for p in strict_problems(data):
+        where = ".".join(str(x) for x in p.path[1:])
+        return f"not a valid {fname}{'.' + where if where else ''}: {p.message}"
     if fname == "prior_therapies" and hasattr(vocab, "therapy_word"):
         for i, line in enumerate(value):
             words = ([line["regimen"]] if line.get("regimen") else []) + list(line.get("drugs") or [])

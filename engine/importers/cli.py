@@ -66,7 +66,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         metavar="FILE",
         help="gene panel file (data_gene_panel_*.txt) or gene matrix (data_gene_matrix.txt); repeatable",
     )
-    p.add_argument("--map", metavar="FILE", help="YAML/JSON mapping of clinical columns to stage, prior_therapies, germline_tested, multiagent_candidate")
+    p.add_argument("--map", metavar="FILE", help="YAML/JSON mapping of clinical columns to stage, prior_therapies, germline_tested, multiagent_candidate, "
+                   "tested_after_prior_therapy")
     p.add_argument("--assembly", metavar="BUILD", help="GRCh37 or GRCh38, for rows without NCBI_Build")
     p.add_argument("--samples", metavar="FILE", help="sequenced samples (one a line, or a cBioPortal case list): those without rows become cases with no alterations")
     p.add_argument("--grouped", action="store_true", help="the file is grouped by sample: write each case as soon as its rows end")

@@ -205,7 +205,7 @@ def _cancer_out(ct: Any, text: str) -> str:
 # ---------------------------------------------------------------------------------- --map
 
 
-MAPPABLE = ("stage", "prior_therapies", "germline_tested", "multiagent_candidate")
+MAPPABLE = ("stage", "prior_therapies", "germline_tested", "multiagent_candidate", "tested_after_prior_therapy")
 _YAML_TRUE = ("yes", "true", "on")
 _YAML_FALSE = ("no", "false", "off")
 
@@ -231,6 +231,9 @@ class FieldMap:
         germline_tested:
           column: GERMLINE_TESTED
           values: {"yes": true, "no": false}
+        tested_after_prior_therapy:      # the sample was taken after the lines the history lists
+          column: SAMPLE_PRE_LUNG_THERAPY
+          values: {"YES": false, "NO": true}
 
     A field may list several column specs: lists (``prior_therapies``) are joined, single values must
     agree. A cell whose text is not in the map leaves the field out (unknown), never guessed; it is

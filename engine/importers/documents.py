@@ -591,7 +591,7 @@ class DocumentReader:
             case["prior_therapies"] = self.ordered_lines(d)
         elif "prior_therapies" in mapped and not d.unknown_history:
             case["prior_therapies"] = mapped["prior_therapies"]
-        for k in ("germline_tested", "multiagent_candidate"):
+        for k in ("germline_tested", "multiagent_candidate", "tested_after_prior_therapy"):
             if k in mapped:
                 case[k] = mapped[k]
         s.cases += 1

@@ -984,7 +984,7 @@ class Importer:
             else:
                 case["tested_genes"] = list(tested)
         if self.opt.field_map is not None:
-            for k in ("germline_tested", "multiagent_candidate", "prior_therapies"):
+            for k in ("germline_tested", "multiagent_candidate", "prior_therapies", "tested_after_prior_therapy"):
                 if k in mapped:
                     case[k] = mapped[k]
         self.summary.cases += 1
