@@ -420,8 +420,8 @@ def test_acquired_on_reads_the_flag_then_the_history(vocab):
     assert on.fn(case(vocab, "LUAD", flagged, prior_therapies=[line("sotorasib")])) is True  # the flag: at progression
     assert on.fn(case(vocab, "LUAD", flagged, prior_therapies=[line("osimertinib", outcome="progression")])) is False
     assert on.fn(case(vocab, "LUAD", flagged, prior_therapies=[])) is False
-    assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), prior_therapies=[
-        line("sotorasib", outcome="progression")])) is False
+    assert on.fn(case(vocab, "LUAD", alt("KRAS", "Y96D", acquired=False), tested_after_prior_therapy=True,
+                      prior_therapies=[line("sotorasib", outcome="progression")])) is False
     assert on.fn(case(vocab, "LUAD", y96d)) is None  # history not given
     assert on.fn(case(vocab, "LUAD", y96d, prior_therapies=[])) is False
     assert on.fn(case(vocab, "LUAD", y96d, prior_therapies=[line("carboplatin", outcome="progression")])) is False
@@ -502,8 +502,17 @@ def test_none_acquired_on_a_drug_is_known_only_from_testing_after_it(vocab):
         for c in (profile(), profile(tested_after_prior_therapy=True), unsaid, unnamed):
             if hasattr(lf.fn, "reference"):  # (the loops of their own give the general reading)
                 assert lf.fn(c) is lf.fn.reference(c)
-    # a matching change listed as present at diagnosis was not acquired, whenever the profile is from
-    assert on.fn(profile(alt("KRAS", "Y96D", acquired=False))) is False
+    # a matching change listed as present at diagnosis says nothing of what the tumour acquired
+    # after it: by a profile that may predate the drug, that is open the same way
+    at_diagnosis = alt("KRAS", "Y96D", acquired=False)
+    for lf in (on, codons):
+        assert lf.fn(profile(at_diagnosis)) is None
+        assert lf.missing(profile(at_diagnosis)) == ("whether the KRAS results are from testing after progression on "
+                                                     "the KRAS G12C inhibitor")
+        assert lf.fn(profile(at_diagnosis, tested_after_prior_therapy=True)) is False
+        c = profile(at_diagnosis)
+        if hasattr(lf.fn, "reference"):
+            assert lf.fn(c) is lf.fn.reference(c)
     # found: the report's flag or the history says it was acquired, whenever the profile is from
     assert on.fn(profile(alt("KRAS", "Y96D"))) is True
     assert on.fn(profile(alt("KRAS", "Y96D"), tested_after_prior_therapy=False)) is True

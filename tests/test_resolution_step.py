@@ -866,7 +866,8 @@ def test_the_explanation_outline_is_shared_per_outcome_not_only_per_atom_values(
     the exclusion waits on, never "if the missing facts are confirmed" of criteria that are met."""
     base = {"cancer_type": "LUAD", "stage": "metastatic", "prior_therapies": [{"drugs": ["sotorasib"]}], "as_of": "2026-01-01"}
     pending = {**base, "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D"}]}
-    settled_ = {**base, "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": False}]}
+    settled_ = {**base, "alterations": [G12C, {"gene": "KRAS", "variant": "Y96D", "acquired": False}],
+                "tested_after_prior_therapy": True}
     for order in ((pending, settled_), (settled_, pending)):
         got = {}
         for case in order:

@@ -245,10 +245,14 @@ def build(cond, vocab) -> tuple:
                 unsure = True
         if unsure:
             return None
-        if found or identified:  # (one listed as present at diagnosis was not acquired, whatever the profile's date)
+        if identified:
             return False
-        if acq_on is not None and _before_therapy(case, on):  # (none listed: by a profile that may predate the class)
+        if acq_on is not None and _before_therapy(case, on):
+            # none listed as acquired, by a profile that may predate the class (one listed as
+            # present at diagnosis says nothing of what the tumour acquired after it)
             return None
+        if found:
+            return False
         if origin == "germline":
             return False if case.germline_tested or assayed else None
         if assay_kind is not None:  # a copy-number or fusion pattern: sequencing that found a mutation says nothing of it
@@ -350,7 +354,7 @@ def _by_label(gene: str, labels: frozenset[str], acq_on, on: str | None, identif
                     unsure = True
             if unsure:
                 return None
-            if found:
+            if found and not (on is not None and _before_therapy(case, on)):
                 return False
         if identified:
             return False
@@ -383,7 +387,7 @@ def _by_kind(gene: str, kind: str, assay_kind: str | None, acq_on, on: str | Non
                         unsure = True
             if unsure:
                 return None
-            if found:
+            if found and not (on is not None and _before_therapy(case, on)):
                 return False
         if identified:
             return False
