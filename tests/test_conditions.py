@@ -502,6 +502,11 @@ def test_none_acquired_on_a_drug_is_known_only_from_testing_after_it(vocab):
         for c in (profile(), profile(tested_after_prior_therapy=True), unsaid, unnamed):
             if hasattr(lf.fn, "reference"):  # (the loops of their own give the general reading)
                 assert lf.fn(c) is lf.fn.reference(c)
+    # (a copy-number call alone: KRAS not sequenced, but its amplification was assayed)
+    amp_at_diagnosis = case(vocab, "LUAD", alt("KRAS", "amplification", acquired=False), prior_therapies=progressed)
+    assert amp.fn(amp_at_diagnosis) is None
+    assert amp.missing(amp_at_diagnosis) == ("whether the KRAS results are from testing after progression on the "
+                                             "KRAS G12C inhibitor")
     # a matching change listed as present at diagnosis says nothing of what the tumour acquired
     # after it: by a profile that may predate the drug, that is open the same way
     at_diagnosis = alt("KRAS", "Y96D", acquired=False)

@@ -35,11 +35,13 @@ class AlterationPattern(Strict):
     holding CLASS -> not (acquired on another drug, if at all), unless a line's drugs are not
     given (it may have held CLASS: unknown); a line of CLASS with another or no
     outcome -> acquired when flagged ``acquired: true``, else unknown; no history -> unknown.
-    Where no matching alteration was acquired on CLASS and the history holds CLASS (or a line
-    whose drugs are not given), the pattern is false only if the profile is from testing after
-    the last prior therapy (``tested_after_prior_therapy``, implied by an alteration flagged
-    ``acquired: true``): a profile from before it cannot show what was acquired on it (unknown).
-    Where the history is not given, the profile is read as the tumour's current one.
+    Where no matching alteration was acquired on CLASS (none is listed, or those listed were
+    present at diagnosis) and a line of CLASS ended in progression or its end is not given, the
+    pattern is false only if the profile is from testing after the last prior therapy
+    (``tested_after_prior_therapy``, implied by an alteration flagged ``acquired: true``): a
+    profile from before it cannot show what was acquired on it (unknown). A line whose drugs are
+    not given does not count here; where the history is not given, the profile is read as the
+    tumour's current one.
 
     ``deleterious: true`` (three-valued): the matching alteration must be deleterious
     (:meth:`engine.case.Alt.deleterious`: its classification where given, else a loss, a
@@ -291,8 +293,9 @@ def build(cond, vocab) -> tuple:
             asked = [alt for alt in own if matches(alt) and acq_on is not None and acq_on(alt, case) is None]
             which = ", ".join(alt.describe(acquired=False) for alt in asked) if asked else label
             return f"whether {which} was acquired on a {klass} ({how})"
-        if on is not None and _before_therapy(case, on) and gene in (case.tested if assay_kind is None else case.covered):
-            # none acquired on the class, by a profile that may predate it
+        if on is not None and _before_therapy(case, on) and (
+                any(matches(alt) for alt in own) or gene in (case.tested if assay_kind is None else case.covered)):
+            # none acquired on the class (or one present at diagnosis), by a profile that may predate it
             return _tested_after_words(gene, case.lines, on, vocab)
         if origin == "germline":
             return "germline testing"

@@ -1202,13 +1202,33 @@ class Unit:
         # combinations whose fixed atoms (and acquired-on values) are those of one met before give
         # each history the signature they gave it: counted in that combination's entries at the end
         groups: dict[tuple, list] = {}  # (fixed, acquired-on key) -> [the entries, one a history; repeats]
+        # fields only the acquired-on atoms read (whether the profile is from after the therapy):
+        # combinations that differ in them alone have the same fixed atoms, worked out once (per
+        # cancer code, the dimension varied slowest, so that the memo stays small)
+        moved = {1 + k for k, (fd, fdim) in enumerate(dom.fields)
+                 if fdim.atoms and set(fdim.atoms) <= dom.acquired_on_atoms and len(self.dims[1 + k][1]) > 1}
+        fixed_memo: dict[tuple, tuple] = {}
+        known: tuple | None = None
         for combo in itertools.product(*(vals for _, vals in self.dims[:-1])):
             prof = self.profile(combo + (histories[0],))
             if prof is None:  # (the alterations and fields alone decide it)
                 continue
-            case = case_of(dom, prof, sl)
-            # (the facts read single-gene atoms, no history: see _collapsible)
-            fixed = tuple(fn(case) for fn in fixed_fns) + self._fact_values(case)
+            case = None
+            if moved:
+                base = tuple(None if p in moved else id(v) for p, v in enumerate(combo))
+                known = fixed_memo.get(base)
+                if known is None:
+                    if fixed_memo and next(iter(fixed_memo))[0] != base[0]:
+                        fixed_memo.clear()
+                    case = case_of(dom, prof, sl)
+                    # (the facts read single-gene atoms, no history: see _collapsible)
+                    known = fixed_memo[base] = (tuple(fn(case) for fn in fixed_fns) + self._fact_values(case), case)
+                    fixed = known[0]
+                else:
+                    fixed = known[0]
+            else:
+                case = case_of(dom, prof, sl)
+                fixed = tuple(fn(case) for fn in fixed_fns) + self._fact_values(case)
             akey = (combo if acq_pos is None else tuple(id(combo[p]) for p in acq_pos)) if acquired_fns else ()
             gkey = (fixed, akey)
             group = groups.get(gkey)
@@ -1221,6 +1241,9 @@ class Unit:
             if acquired_fns:
                 acq = acq_memo.get(akey)
                 if acq is None:
+                    if case is None:  # (another value of a field the fixed atoms do not read)
+                        assert known is not None
+                        case = dataclasses.replace(known[1], **{dom.fields[p - 1][0].field: combo[p] for p in moved})
                     acq = []
                     for lines in lines_of:
                         case.lines = lines  # (the case of this combination alone: its lines replaced for each history)
