@@ -286,9 +286,10 @@ class Domain:
         return Dim("cancer", idx, values, [], outside if outside else values[-1] if values else sorted(types)[0])
 
     def _field_dims(self) -> list[tuple[FieldDimension, Dim]]:
-        """One dimension per scalar case field a condition kind declares (its
-        :class:`~engine.conditions.FieldDimension`: stage, germline testing, ...), holding the
-        atoms of its kinds and those of other kinds that depend on it (``depends``)."""
+        """One dimension per scalar case field of the registry (``FIELD_DIMENSIONS``: a condition
+        kind's :class:`~engine.conditions.FieldDimension`, stage, germline testing, ..., or one
+        only other kinds' atoms read, testing after the therapy), holding the atoms of its kinds
+        and those of other kinds that depend on it (``depends``)."""
         own: dict[str, FieldDimension] = dict(FIELD_DIMENSIONS)  # (a field no kind owns has only the atoms depending on it)
         idx: dict[str, list[int]] = {f: [] for f in own}
         for key, kind in KINDS.items():
@@ -1223,9 +1224,7 @@ class Unit:
                     case = case_of(dom, prof, sl)
                     # (the facts read single-gene atoms, no history: see _collapsible)
                     known = fixed_memo[base] = (tuple(fn(case) for fn in fixed_fns) + self._fact_values(case), case)
-                    fixed = known[0]
-                else:
-                    fixed = known[0]
+                fixed = known[0]
             else:
                 case = case_of(dom, prof, sl)
                 fixed = tuple(fn(case) for fn in fixed_fns) + self._fact_values(case)
