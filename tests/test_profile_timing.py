@@ -72,10 +72,6 @@ def test_the_flag_is_read_strictly():
     assert p.path == ("tested_after_prior_therapy",) and p.suggestion == "true" and "did you mean true" in p.message
 
 
-ATOMS = [a for a in ENGINE.program.atoms if "tested_after_prior_therapy" in a.fields] if hasattr(
-    ENGINE.program.atoms[0], "fields") else None
-
-
 @settings(max_examples=300)
 @given(cases(ENGINE))
 def test_every_atom_reads_false_as_not_stated(case):
